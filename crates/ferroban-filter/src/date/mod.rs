@@ -1,0 +1,442 @@
+//! Date detection: finding the timestamp in a log line.
+//!
+//! Owns the list of date templates of one filter (Fail2ban's default set, or the
+//! filter's `datepattern`s), the choice of the template for each line — the last one
+//! that hit is tried first, in the same place of the line; a template that hits often
+//! moves up — and the conversion of the found text to epoch seconds in the right zone.
+//! It does not look at anything in the line but the date.
+
+mod strptime;
+mod template;
+
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+
+pub use strptime::zone_offset;
+pub use template::{unbound_pattern, Begin, Template, TemplateError, LINE_BEGIN, LINE_END};
+
+/// Fail2ban's default date patterns, in its order.
+const DEFAULT_PATTERNS: [&str; 17] = [
+    r"%ExY(?P<_sep>[-/.])%m(?P=_sep)%d(?:T|  ?)%H:%M:%S(?:[.,]%f)?(?:\s*%z)?",
+    r"(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
+    r"(?:%a )?%b %d %ExY %k:%M:%S(?:\.%f)?",
+    r"%d(?P<_sep>[-/])%m(?P=_sep)(?:%ExY|%Exy) %k:%M:%S",
+    r"%d(?P<_sep>[-/])%b(?P=_sep)%ExY[ :]?%H:%M:%S(?:\.%f)?(?: %z)?",
+    r"%m/%d/%ExY:%H:%M:%S",
+    r"%m-%d-%ExY %k:%M:%S(?:\.%f)?",
+    "EPOCH",
+    r"{^LN-BEG}%H:%M:%S",
+    r"^<%m/%d/%Exy@%H:%M:%S>",
+    r"%Exy%Exm%Exd  ?%H:%M:%S",
+    r"%b %d, %ExY %I:%M:%S %p",
+    r"^%b-%d-%Exy %k:%M:%S",
+    r"%ExY%Exm%Exd(?:T|  ?)%ExH%ExM%ExS(?:[.,]%f)?(?:\s*%z)?",
+    r"(?:%Z )?(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
+    r"(?:%z )?(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
+    "TAI64N",
+];
+
+/// Build the template for a pattern string: `EPOCH`, `LEPOCH`, `TAI64N` (with `^` or
+/// `{^LN-BEG}`), a pattern with `{EPOCH}` in it, or a `%`-pattern.
+fn pattern_template(pattern: &str, now_year: i16) -> Result<Template, TemplateError> {
+    let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+    if key.contains("EPOCH") {
+        let custom = pattern.to_uppercase().contains("{EPOCH}") || pattern.to_uppercase().contains("{LEPOCH}");
+        if custom {
+            return Template::epoch(false, key.contains("LEPOCH"), Some(pattern));
+        }
+        match key.as_str() {
+            "EPOCH" | "{^LN-BEG}EPOCH" | "^EPOCH" => return Template::epoch(key != "EPOCH", false, None),
+            "LEPOCH" | "{^LN-BEG}LEPOCH" | "^LEPOCH" => return Template::epoch(key != "LEPOCH", true, None),
+            _ => {}
+        }
+    }
+    match key.as_str() {
+        "TAI64N" => Template::tai64n(Begin::None),
+        "{^LN-BEG}TAI64N" | "^TAI64N" => Template::tai64n(Begin::Line),
+        _ => Template::from_pattern(pattern, now_year),
+    }
+}
+
+/// The same template anchored by `wrap` (line start, or a `{DATE}` pre-match).
+fn anchored_template(t: &Template, wrap: &dyn Fn(&str) -> String, now_year: i16) -> Result<Template, TemplateError> {
+    match &t.pattern {
+        Some(p) => pattern_template(&wrap(p), now_year),
+        None => pattern_template(&wrap(&t.name), now_year),
+    }
+}
+
+/// Fail2ban's default template list: anchored copies (weight 100) first, then the
+/// plain templates.
+fn default_templates(now_year: i16) -> Vec<Arc<Template>> {
+    let plain: Vec<Template> = DEFAULT_PATTERNS
+        .iter()
+        .map(|p| pattern_template(p, now_year).expect("default date patterns compile"))
+        .collect();
+    let mut anchored = Vec::new();
+    for t in &plain {
+        if t.name.starts_with("{^LN-BEG}") || t.name.starts_with('^') {
+            continue;
+        }
+        let mut a = anchored_template(t, &|s| format!("{{^LN-BEG}}{s}"), now_year).expect("anchored defaults compile");
+        if a.name != t.name {
+            a.weight = 100.0;
+            anchored.push(Arc::new(a));
+        }
+    }
+    anchored.extend(plain.into_iter().map(Arc::new));
+    anchored
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    template: Arc<Template>,
+    /// Lines this template gave the date of.
+    hits: u64,
+    /// Times its regex matched at all (Fail2ban's template-level counter).
+    raw_hits: u64,
+    last_used: f64,
+    distance: usize,
+}
+
+impl Slot {
+    fn weight(&self) -> f64 {
+        self.hits as f64 * self.template.weight / (self.distance.max(1) as f64)
+    }
+}
+
+/// The date found in a line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoundDate {
+    /// Byte span of the date text in the line (may be empty for `{NONE}`).
+    pub start: usize,
+    pub end: usize,
+    /// Epoch seconds, or `None` when the text did not form a valid date.
+    pub time: Option<f64>,
+    /// Index of the template in the detector's current order.
+    pub template: usize,
+}
+
+/// Finds dates in lines with a list of templates.
+#[derive(Debug, Clone)]
+pub struct DateDetector {
+    slots: Vec<Slot>,
+    last_index: usize,
+    last_pos: (usize, Option<char>, Option<char>),
+    last_end: (usize, Option<char>, Option<char>),
+    first_unused: usize,
+    default_tz: Option<i32>,
+    tz: TimeZone,
+}
+
+const NONE_INDEX: usize = usize::MAX;
+
+/// Character ending at byte `pos` (Python's `line[pos-1:pos]`).
+fn char_before(line: &str, pos: usize) -> Option<char> {
+    line.get(..pos).and_then(|s| s.chars().next_back())
+}
+/// Character starting at byte `pos` (Python's `line[pos:pos+1]`).
+fn char_at(line: &str, pos: usize) -> Option<char> {
+    line.get(pos..).and_then(|s| s.chars().next())
+}
+
+fn wall_clock() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl DateDetector {
+    fn empty(tz: TimeZone) -> DateDetector {
+        DateDetector {
+            slots: Vec::new(),
+            last_index: NONE_INDEX,
+            last_pos: (1, None, None),
+            last_end: (usize::MAX, None, None),
+            first_unused: 0,
+            default_tz: None,
+            tz,
+        }
+    }
+
+    /// A detector with Fail2ban's default templates.
+    pub fn with_defaults(tz: TimeZone, now_year: i16) -> DateDetector {
+        let mut d = DateDetector::empty(tz);
+        d.add_defaults(None, None, now_year);
+        d
+    }
+
+    /// A detector for a filter's `datepattern` value (one pattern per line; special
+    /// values `{^LN-BEG}`, `{DEFAULT}`, `{NONE}` and patterns containing `{DATE}`).
+    pub fn from_patterns(value: &str, tz: TimeZone, now_year: i16) -> Result<DateDetector, TemplateError> {
+        let mut d = DateDetector::empty(tz);
+        for p in value.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
+            d.append_pattern(p, now_year)?;
+        }
+        Ok(d)
+    }
+
+    /// Interpret dates without a zone in this fixed offset (minutes), as `logtimezone`.
+    pub fn set_default_tz(&mut self, minutes: Option<i32>) {
+        self.default_tz = minutes;
+    }
+
+    fn push(&mut self, template: Arc<Template>, ignore_dup: bool) -> Result<(), TemplateError> {
+        if self.slots.iter().any(|s| s.template.name == template.name) {
+            if ignore_dup {
+                return Ok(());
+            }
+            return Err(TemplateError {
+                pattern: template.name.clone(),
+                message: "there is already a template with this name".into(),
+            });
+        }
+        self.slots.push(Slot {
+            template,
+            hits: 0,
+            raw_hits: 0,
+            last_used: 0.0,
+            distance: 0x7fff_ffff,
+        });
+        Ok(())
+    }
+
+    fn append_pattern(&mut self, pattern: &str, now_year: i16) -> Result<(), TemplateError> {
+        let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+        match key.as_str() {
+            "{^LN-BEG}" => {
+                self.add_defaults(Some(LINE_BEGIN), None, now_year);
+                Ok(())
+            }
+            "{DEFAULT}" => {
+                self.add_defaults(None, None, now_year);
+                Ok(())
+            }
+            k if k.contains("{DATE}") => {
+                self.add_defaults(None, Some(pattern), now_year);
+                Ok(())
+            }
+            "{NONE}" => {
+                let mut t = Template::from_pattern("{UNB}^", now_year)?;
+                t.pattern = Some("{NONE}".into());
+                self.push(Arc::new(t), false)
+            }
+            _ => self.push(Arc::new(pattern_template(pattern, now_year)?), false),
+        }
+    }
+
+    fn add_defaults(&mut self, require_flags: Option<u8>, pre_match: Option<&str>, now_year: i16) {
+        let ignore_dup = !self.slots.is_empty();
+        let all = default_templates(now_year);
+        // With a {DATE} pre-match only the plain defaults are wrapped (as Fail2ban does).
+        let plain_start = all.len() - DEFAULT_PATTERNS.len();
+        let list: &[Arc<Template>] = if pre_match.is_some() { &all[plain_start..] } else { &all };
+        for t in list {
+            if let Some(f) = require_flags {
+                if t.flags & f == 0 {
+                    continue;
+                }
+            }
+            let t = match pre_match {
+                Some(pm) => {
+                    let wrap = |s: &str| replace_date_marker(pm, &unbound_pattern(s));
+                    match anchored_template(t, &wrap, now_year) {
+                        Ok(a) => Arc::new(a),
+                        Err(_) => continue,
+                    }
+                }
+                None => t.clone(),
+            };
+            let _ = self.push(t, ignore_dup);
+        }
+    }
+
+    /// The templates in their current order.
+    pub fn templates(&self) -> impl Iterator<Item = (&Template, u64)> {
+        self.slots.iter().map(|s| (&*s.template, s.hits))
+    }
+
+    /// Find the date in `line` and read its time (`now` for dates without year/day).
+    pub fn find(&mut self, line: &str, now: i64) -> Option<FoundDate> {
+        let (g, index) = self.match_time(line)?;
+        let template = self.slots[index].template.clone();
+        let (start, end) = template.date_span(&g);
+        let time = if start == end { None } else { template.date(line, &g, now, &self.tz, self.default_tz) };
+        Some(FoundDate {
+            start,
+            end,
+            time,
+            template: index,
+        })
+    }
+
+    /// Fail2ban's template choice (see module doc); returns the match and the index of
+    /// the template in the (possibly re-ordered) list.
+    fn match_time(&mut self, line: &str) -> Option<(crate::pattern::Groups, usize)> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let n = self.slots.len();
+        let mut found: Option<(crate::pattern::Groups, usize, usize, usize)> = None;
+        let mut ignore_by_search = NONE_INDEX;
+        let mut matched: Option<(crate::pattern::Groups, usize)> = None;
+        let i = self.last_index;
+        if i < n {
+            let template = self.slots[i].template.clone();
+            let anchored = template.flags & (LINE_BEGIN | LINE_END) != 0;
+            let m = if anchored {
+                ignore_by_search = i;
+                template.search(line, 0, line.len())
+            } else {
+                let (distance, before, at) = self.last_pos;
+                let (endpos, end_before, end_at) = self.last_end;
+                let start_ok = char_before(line, distance) == before
+                    || (char_at(line, distance) == at && at.is_some_and(|c| !c.is_alphanumeric()));
+                let end_ok = char_at(line, endpos) == end_at
+                    || (char_before(line, endpos) == end_before && end_before.is_some_and(|c| !c.is_alphanumeric()));
+                let in_bounds = distance <= line.len() && endpos <= line.len()
+                    && line.is_char_boundary(distance) && line.is_char_boundary(endpos) && distance <= endpos;
+                if start_ok && end_ok && in_bounds {
+                    template.search(line, distance, endpos)
+                } else {
+                    ignore_by_search = i;
+                    template.search(line, 0, line.len())
+                }
+            };
+            if let Some(g) = m {
+                self.slots[i].raw_hits += 1;
+                let (distance, endpos) = (g.start(), g.end());
+                if n == 1 || anchored || (distance == self.last_pos.0 && endpos == self.last_end.0) {
+                    matched = Some((g, i));
+                } else {
+                    found = Some((g, distance, endpos, i));
+                }
+            }
+        }
+        if matched.is_none() {
+            let mut i = 0;
+            while i < n {
+                if i == ignore_by_search {
+                    i += 1;
+                    continue;
+                }
+                let template = self.slots[i].template.clone();
+                if let Some(g) = template.search(line, 0, line.len()) {
+                    self.slots[i].raw_hits += 1;
+                    let distance = g.start();
+                    if i + 1 >= n || template.flags & (LINE_BEGIN | LINE_END) != 0 {
+                        matched = Some((g, i));
+                        break;
+                    }
+                    if distance == 0 && self.slots[i].hits > 0 && self.slots[i + 1].raw_hits == 0 {
+                        matched = Some((g, i));
+                        break;
+                    }
+                    if distance > self.slots[i].distance || distance > self.last_pos.0 {
+                        if found.as_ref().is_none_or(|f| distance < f.1) {
+                            let end = g.end();
+                            found = Some((g, distance, end, i));
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    matched = Some((g, i));
+                    break;
+                }
+                i += 1;
+            }
+            if matched.is_none() {
+                if let Some((g, _, _, i)) = found {
+                    matched = Some((g, i));
+                }
+            }
+        }
+        let (g, i) = matched?;
+        let (distance, endpos) = (g.start(), g.end());
+        let slot = &mut self.slots[i];
+        slot.hits += 1;
+        slot.last_used = wall_clock();
+        slot.distance = distance;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
+        self.last_pos = (distance, char_before(line, distance), char_at(line, distance));
+        self.last_end = (endpos, char_before(line, endpos), char_at(line, endpos));
+        let i = if i != 0 && i != self.last_index { self.reorder(i) } else { i };
+        self.last_index = i;
+        Some((g, i))
+    }
+
+    /// Move a template that hits up the list (Fail2ban's `_reorderTemplate`).
+    fn reorder(&mut self, num: usize) -> usize {
+        let untime = self.slots[num].last_used - 300.0;
+        let weight = self.slots[num].weight();
+        let mut pos = if self.first_unused < num { self.first_unused } else { num / 2 };
+        let movable = |slots: &[Slot], pos: usize| weight > slots[pos].weight() || untime > slots[pos].last_used;
+        if !movable(&self.slots, pos) {
+            if pos == num - 1 {
+                return num;
+            }
+            pos = num - 1;
+            if !movable(&self.slots, pos) {
+                return num;
+            }
+        }
+        let slot = self.slots.remove(num);
+        self.slots.insert(pos, slot);
+        while self.first_unused < self.slots.len() && self.slots[self.first_unused].hits > 0 {
+            self.first_unused += 1;
+        }
+        pos
+    }
+}
+
+/// Replace `{DATE}` (any case, not escaped) in a pre-match pattern.
+fn replace_date_marker(pre_match: &str, date: &str) -> String {
+    let mut out = String::new();
+    let mut rest = pre_match;
+    while let Some(i) = rest.to_uppercase().find("{DATE}") {
+        let escaped = rest[..i].ends_with('\\');
+        out.push_str(&rest[..i]);
+        if escaped {
+            out.push_str(&rest[i..i + 6]);
+        } else {
+            out.push_str(date);
+        }
+        rest = &rest[i + 6..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_find_common_formats() {
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        let now = 1_800_000_000;
+        let cases = [
+            ("2026-02-23 11:08:21,934 fail2ban.filter", "2026-02-23 11:08:21,934"),
+            ("Feb 23 11:08:21 host sshd[1]: x", "Feb 23 11:08:21"),
+            (r#"1.2.3.4 - - [23/Feb/2026:10:49:04 +0900] "GET /""#, "23/Feb/2026:10:49:04 +0900"),
+            ("[Mon Feb 23 10:49:04.192500 2026] [php:notice]", "Mon Feb 23 10:49:04.192500 2026"),
+            ("2026-02-08T00:00:12.443401+09:00 mimura-soft postfix/smtpd[1]:", "2026-02-08T00:00:12.443401+09:00"),
+        ];
+        for (line, date) in cases {
+            let f = d.find(line, now).unwrap_or_else(|| panic!("no date in {line}"));
+            assert_eq!(&line[f.start..f.end], date, "{line}");
+            assert!(f.time.is_some(), "{line}");
+        }
+    }
+
+    #[test]
+    fn none_pattern_matches_empty() {
+        let mut d = DateDetector::from_patterns("{NONE}", TimeZone::UTC, 2026).unwrap();
+        let f = d.find("anything", 0).unwrap();
+        assert_eq!((f.start, f.end, f.time), (0, 0, None));
+    }
+}

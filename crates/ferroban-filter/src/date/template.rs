@@ -1,0 +1,346 @@
+//! One date template: a regex that finds a timestamp in a line, and how to read it.
+//!
+//! Owns the construction rules Fail2ban applies to a `datepattern` (word or line
+//! anchoring, `{^LN-BEG}`, `{UNB}`, `**` markers, global flags) and the three kinds of
+//! templates: `%`-patterns, epoch numbers and TAI64N labels. It does not choose between
+//! templates (that is the detector's job).
+
+use std::sync::OnceLock;
+
+use jiff::tz::TimeZone;
+
+use super::strptime::{self, Fields};
+use crate::pattern::{Groups, Mode, Pattern};
+
+pub const LINE_BEGIN: u8 = 8;
+pub const LINE_END: u8 = 4;
+pub const WORD_BEGIN: u8 = 2;
+pub const WORD_END: u8 = 1;
+
+/// How a template is anchored at its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Begin {
+    None,
+    Word,
+    /// At the line start, after at most two non-word characters.
+    Line,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Pattern,
+    Epoch { long: bool, group: usize },
+    Tai64n,
+}
+
+/// A date template.
+#[derive(Debug)]
+pub struct Template {
+    pub name: String,
+    /// The Python-syntax regex searched for.
+    pub regex: String,
+    /// The `datepattern` text it was built from (pattern templates only).
+    pub pattern: Option<String>,
+    pub flags: u8,
+    pub weight: f64,
+    compiled: Pattern,
+    kind: Kind,
+}
+
+/// An invalid date pattern.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to set datepattern {pattern:?}: {message}")]
+pub struct TemplateError {
+    pub pattern: String,
+    pub message: String,
+}
+
+struct Meta {
+    grouped: Pattern,
+    group: Pattern,
+    global_flags: Pattern,
+    no_word_bound_begin: Pattern,
+    no_word_bound_end: Pattern,
+    del_word_bounds: Pattern,
+    line_bound_begin: Pattern,
+    line_bound_end: Pattern,
+    alpha: Pattern,
+    epoch: Pattern,
+    directive: Pattern,
+}
+
+fn meta() -> &'static Meta {
+    static META: OnceLock<Meta> = OnceLock::new();
+    META.get_or_init(|| {
+        let p = |s: &str| Pattern::new(s, Mode::SingleLine).expect("built-in meta regex compiles");
+        let directives = strptime::DIRECTIVES
+            .iter()
+            .filter(|d| d.len() > 1 || **d == "%")
+            .copied()
+            .collect::<Vec<_>>()
+            .join("|");
+        let singles: String = strptime::DIRECTIVES.iter().filter(|d| d.len() == 1 && **d != "%").copied().collect();
+        Meta {
+            grouped: p(r"(?<!(?:\(\?))(?<!\\)\((?!\?)"),
+            group: p(r"^((?:\(\?\w+\))?\^?(?:\(\?\w+\))?)(.*?)(\$?)$"),
+            global_flags: p(r"((?:^|(?!<\\))\(\?[a-z]+\))"),
+            no_word_bound_begin: p(r"^\(*(?:\(\?\w+\))?(?:\^|\(*\*\*|\((?:\?:)?\^)"),
+            no_word_bound_end: p(r"(?<!\\)(?:\$\)?|\\b|\\s|\*\*\)*)$"),
+            del_word_bounds: p(r"^\(*(?:\(\?\w+\))?\(*\*\*|(?<!\\)\*\*\)*$"),
+            line_bound_begin: p(r"^(?:\(\?\w+\))?(?:\^|\((?:\?:)?\^(?!\|))"),
+            line_bound_end: p(r"(?<![\\\|])(?:\$\)?)$"),
+            alpha: p(r"(?<!\%)\%[aAbBpc]"),
+            epoch: p(r"(?i)(?<!\\)\{L?EPOCH\}"),
+            directive: p(&format!(r"%({directives}|[{singles}%])")),
+        }
+    })
+}
+
+fn span(g: &Groups, i: usize) -> Option<(usize, usize)> {
+    g.get(i)
+}
+
+/// Replace every match of `re` in `s` by `f(s, match groups)` (Python's `re.sub`).
+fn replace_all(re: &Pattern, s: &str, mut f: impl FnMut(&str, &Groups) -> String) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    let mut pos = 0;
+    while let Some(g) = re.search_range(s, pos, s.len()) {
+        out.push_str(&s[last..g.start()]);
+        out.push_str(&f(s, &g));
+        last = g.end();
+        pos = g.end();
+        if g.end() == g.start() {
+            match s[pos..].chars().next() {
+                Some(c) => pos += c.len_utf8(),
+                None => break,
+            }
+        }
+    }
+    out.push_str(&s[last..]);
+    out
+}
+
+/// Strip the anchoring markers of a pattern (Fail2ban's `unboundPattern`).
+pub fn unbound_pattern(pattern: &str) -> String {
+    let p = pattern.strip_prefix("{UNB}").unwrap_or(pattern);
+    let p = p.strip_prefix("{^LN-BEG}").unwrap_or(p);
+    let p = ["(?:^|\\b|\\W)", "(^|\\b|\\W)"]
+        .iter()
+        .find_map(|pre| p.strip_prefix(pre))
+        .unwrap_or(p);
+    p.strip_suffix("(?=\\b|\\W|$)").unwrap_or(p).to_string()
+}
+
+impl Template {
+    fn build(name: String, regex: &str, begin: Begin, word_end: bool, kind: Kind, pattern: Option<String>) -> Result<Template, TemplateError> {
+        let m = meta();
+        let mut name = name;
+        let mut regex = regex.trim().to_string();
+        let gf = m.global_flags.search(&regex).and_then(|g| span(&g, 1)).map(|(s, e)| regex[s..e].to_string());
+        if let Some(flags) = &gf {
+            regex = regex.replacen(flags.as_str(), "", 1);
+        }
+        let bound_begin = begin != Begin::None && m.no_word_bound_begin.search(&regex).is_none();
+        let bound_end = word_end && m.no_word_bound_end.search(&regex).is_none();
+        if m.grouped.search(&regex).is_none() {
+            if let Some(g) = m.group.search(&regex) {
+                let part = |i| span(&g, i).map(|(s, e)| regex[s..e].to_string()).unwrap_or_default();
+                regex = format!("{}({}){}", part(1), part(2), part(3));
+            }
+        }
+        let mut flags = 0;
+        if bound_begin {
+            if begin == Begin::Line {
+                flags |= LINE_BEGIN;
+                regex = format!(r"^(?:\W{{0,2}})?{regex}");
+                if !name.starts_with("{^LN-BEG}") {
+                    name = format!("{{^LN-BEG}}{name}");
+                }
+            } else {
+                flags |= WORD_BEGIN;
+                regex = format!(r"(?=^|\b|\W){regex}");
+            }
+        }
+        if bound_end {
+            flags |= WORD_END;
+            regex.push_str(r"(?=\b|\W|$)");
+        }
+        if flags & LINE_BEGIN == 0 && m.line_bound_begin.search(&regex).is_some() {
+            flags |= LINE_BEGIN;
+        }
+        if flags & LINE_END == 0 && m.line_bound_end.search(&regex).is_some() {
+            flags |= LINE_END;
+        }
+        regex = replace_all(&m.del_word_bounds, &regex, |s, g| s[g.start()..g.end()].replace("**", ""));
+        if let Some(flags) = gf {
+            regex = format!("{flags}{regex}");
+        }
+        let compiled = Pattern::new(&regex, Mode::SingleLine).map_err(|e| TemplateError {
+            pattern: pattern.clone().unwrap_or_else(|| name.clone()),
+            message: e.to_string(),
+        })?;
+        Ok(Template {
+            name,
+            regex,
+            pattern,
+            flags,
+            weight: 1.0,
+            compiled,
+            kind,
+        })
+    }
+
+    /// A template from a `%`-pattern such as `%Y-%m-%d %H:%M:%S`, with `{^LN-BEG}` and
+    /// `{UNB}` prefixes understood.
+    pub fn from_pattern(pattern: &str, now_year: i16) -> Result<Template, TemplateError> {
+        let m = meta();
+        let mut begin = Begin::Word;
+        let mut word_end = true;
+        let mut p = pattern;
+        if let Some(rest) = p.strip_prefix("{UNB}") {
+            p = rest;
+            begin = Begin::None;
+            word_end = false;
+        }
+        if begin != Begin::None {
+            if let Some(rest) = p.strip_prefix("{^LN-BEG}") {
+                p = rest;
+                begin = Begin::Line;
+            }
+        }
+        let mut unknown = None;
+        let regex = replace_all(&m.directive, p, |s, g| {
+            let key = span(g, 1).map(|(a, b)| &s[a..b]).unwrap_or("");
+            strptime::directive_regex(key, now_year).unwrap_or_else(|| {
+                unknown = Some(key.to_string());
+                String::new()
+            })
+        });
+        let name = replace_all(&m.directive, p, |s, g| {
+            let key = span(g, 1).map(|(a, b)| &s[a..b]).unwrap_or("");
+            strptime::directive_name(key)
+        });
+        let err = |message: String| TemplateError {
+            pattern: pattern.to_string(),
+            message,
+        };
+        if let Some(k) = unknown {
+            return Err(err(format!("unknown directive %{k}")));
+        }
+        if regex.contains('%') && !p.contains("%%") {
+            return Err(err("unescaped percent sign (write %% for a literal %)".into()));
+        }
+        let regex = if m.alpha.search(p).is_some() { format!("(?iu){regex}") } else { regex };
+        Template::build(name, &regex, begin, word_end, Kind::Pattern, Some(pattern.to_string()))
+    }
+
+    /// Epoch seconds (`EPOCH`) or milli/microseconds (`LEPOCH`); `line_begin_only` for the
+    /// `^EPOCH` / `{^LN-BEG}EPOCH` forms; `pattern` for a custom `…{EPOCH}…` pattern.
+    pub fn epoch(line_begin_only: bool, long: bool, pattern: Option<&str>) -> Result<Template, TemplateError> {
+        let epoch_re = if long {
+            r"\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?"
+        } else {
+            r"\d{10,11}\b(?:\.\d{3,6})?"
+        };
+        let base = if long { "LongEpoch" } else { "Epoch" };
+        if let Some(p) = pattern {
+            let regex = format!("({})", replace_all(&meta().epoch, p, |_, _| format!("({epoch_re})")));
+            return Template::build(p.to_string(), &regex, Begin::Word, true, Kind::Epoch { long, group: 2 }, None);
+        }
+        if !line_begin_only {
+            let regex = format!(
+                r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
+            )
+            .replace("%s", epoch_re);
+            Template::build(base.to_string(), &regex, Begin::None, true, Kind::Epoch { long, group: 1 }, None)
+        } else {
+            let regex = format!(r"((?P<square>(?<=^\[))?{epoch_re})(?(square)(?=\]))");
+            Template::build(base.to_string(), &regex, Begin::Line, true, Kind::Epoch { long, group: 1 }, None)
+        }
+    }
+
+    /// TAI64N labels (`@4000…`), as written by daemontools/s6.
+    pub fn tai64n(begin: Begin) -> Result<Template, TemplateError> {
+        Template::build("TAI64N".to_string(), "@[0-9a-f]{24}", begin, true, Kind::Tai64n, None)
+    }
+
+    /// Search for this template in `line[..end]` from `start`.
+    pub fn search(&self, line: &str, start: usize, end: usize) -> Option<Groups> {
+        self.compiled.search_range(line, start, end)
+    }
+
+    /// Span of the date text of a match (group 1, or the whole match).
+    pub fn date_span(&self, g: &Groups) -> (usize, usize) {
+        g.get(1).unwrap_or((g.start(), g.end()))
+    }
+
+    /// The timestamp of a match, or `None` when the fields do not form a valid date.
+    pub fn date(&self, line: &str, g: &Groups, now: i64, tz: &TimeZone, default_tz: Option<i32>) -> Option<f64> {
+        match self.kind {
+            Kind::Pattern => {
+                let names = self.compiled.group_names();
+                let values = names
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
+                    .filter_map(|(i, n)| g.get(i).map(|(s, e)| (n.as_str(), &line[s..e])))
+                    .collect();
+                strptime::fields_to_epoch(&Fields { values }, now, tz, default_tz)
+            }
+            Kind::Epoch { long, group } => {
+                let (s, e) = g.get(group)?;
+                let v = &line[s..e];
+                let mut t: f64 = v.parse().ok()?;
+                if long && v.len() >= 13 {
+                    t /= if v.len() >= 16 && !v.contains('.') { 1_000_000.0 } else { 1000.0 };
+                }
+                Some(t)
+            }
+            Kind::Tai64n => {
+                let (s, e) = g.get(1)?;
+                let v = line.get(s + 2..(s + 17).min(e))?;
+                i64::from_str_radix(v, 16).ok().map(|t| t as f64)
+            }
+        }
+    }
+
+    /// True for the kinds that were built from a `%`-pattern.
+    pub fn has_pattern(&self) -> bool {
+        self.pattern.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_template_shape() {
+        let t = Template::from_pattern(r"%d(?P<_sep>[-/])%b(?P=_sep)%ExY[ :]?%H:%M:%S(?:\.%f)?(?: %z)?", 2026).unwrap();
+        assert_eq!(
+            t.name,
+            r"Day(?P<_sep>[-/])MON(?P=_sep)ExYear[ :]?24hour:Minute:Second(?:\.Microseconds)?(?: Zone offset)?"
+        );
+        assert_eq!(t.flags, WORD_BEGIN | WORD_END);
+        let line = r#"1.2.3.4 - - [23/Feb/2026:10:00:01 +0900] "GET / HTTP/1.1" 200"#;
+        let g = t.search(line, 0, line.len()).unwrap();
+        let (s, e) = t.date_span(&g);
+        assert_eq!(&line[s..e], "23/Feb/2026:10:00:01 +0900");
+        let when = t.date(line, &g, 1_800_000_000, &TimeZone::UTC, None).unwrap();
+        assert_eq!(when, 1771808401.0);
+    }
+
+    #[test]
+    fn line_begin_and_unbound() {
+        let t = Template::from_pattern("{^LN-BEG}%H:%M:%S", 2026).unwrap();
+        assert_eq!(t.name, "{^LN-BEG}24hour:Minute:Second");
+        assert!(t.flags & LINE_BEGIN != 0);
+        let t = Template::from_pattern("{UNB}^", 2026).unwrap();
+        assert_eq!(t.regex, "^()");
+        let t = Template::epoch(false, false, None).unwrap();
+        let line = "audit(1124013600.123:45): x";
+        let g = t.search(line, 0, line.len()).unwrap();
+        assert_eq!(t.date(line, &g, 0, &TimeZone::UTC, None), Some(1124013600.123));
+    }
+}

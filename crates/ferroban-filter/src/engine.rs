@@ -1,0 +1,664 @@
+//! The filter: from a log line to failures.
+//!
+//! Owns one filter's regexes (`prefregex`, `failregex`, `ignoreregex`), its multi-line
+//! buffer (`maxlines`), its date detector and the multi-line failure-id cache
+//! (`<F-MLFID>`). A line goes in; failures (host or failure-id, time, captured fields,
+//! matched lines) come out, exactly as Fail2ban's `Filter.processLine` would produce
+//! them. It does not count failures, resolve names or ban anything.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use jiff::tz::TimeZone;
+
+use crate::date::{DateDetector, TemplateError};
+use crate::pattern::{Groups, Mode, Pattern, PatternError};
+use crate::tags;
+
+/// Why a filter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("failregex #{index}: {source}")]
+    FailRegex { index: usize, source: PatternError },
+    #[error("failregex #{index} {regex:?} has no group for the failure id: use <HOST>, <ADDR>, <F-ID>… (or put one in prefregex)")]
+    NoFailureId { index: usize, regex: String },
+    #[error("ignoreregex #{index}: {source}")]
+    IgnoreRegex { index: usize, source: PatternError },
+    #[error("prefregex: {0}")]
+    PrefRegex(PatternError),
+    #[error("cannot add an empty regex")]
+    Empty,
+    #[error(transparent)]
+    DatePattern(#[from] TemplateError),
+    #[error("maxlines must be an integer greater than zero, not {0:?}")]
+    MaxLines(String),
+    #[error("unknown or unsupported time zone {0:?} (use UTC, an offset like +0200 or an abbreviation like CET)")]
+    TimeZone(String),
+}
+
+/// The definition of a filter, as read from a `filter.d` file and jail options.
+#[derive(Debug, Clone, Default)]
+pub struct FilterSpec {
+    pub failregex: Vec<String>,
+    pub ignoreregex: Vec<String>,
+    pub prefregex: Option<String>,
+    pub maxlines: Option<String>,
+    pub datepattern: Option<String>,
+    pub usedns: Option<String>,
+    pub logtimezone: Option<String>,
+    pub journalmatch: Vec<String>,
+}
+
+/// A value in failure data: captured text, or what merging adds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(Option<String>),
+    Lines(Vec<String>),
+    Set(BTreeSet<String>),
+    Flag(i64),
+}
+
+impl Value {
+    fn truthy(&self) -> bool {
+        match self {
+            Value::Text(t) => t.as_deref().is_some_and(|s| !s.is_empty()),
+            Value::Lines(l) => !l.is_empty(),
+            Value::Set(s) => !s.is_empty(),
+            Value::Flag(f) => *f != 0,
+        }
+    }
+    fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => t.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+type FailData = BTreeMap<String, Value>;
+
+/// One failure found in the buffer.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Index of the failregex that matched.
+    pub regex_index: usize,
+    /// The failure id: the host as written in the line, or the `<F-ID>` value.
+    pub id: String,
+    /// When it happened (epoch seconds), if known.
+    pub time: Option<f64>,
+    /// Captured groups (lower-case names, without `F-`) and merged data; `matches`
+    /// holds the matched lines.
+    pub data: BTreeMap<String, Value>,
+}
+
+impl Failure {
+    /// The matched lines (original text).
+    pub fn matches(&self) -> &[String] {
+        match self.data.get("matches") {
+            Some(Value::Lines(l)) => l,
+            _ => &[],
+        }
+    }
+    /// A captured field by name.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.data.get(name).and_then(Value::text)
+    }
+}
+
+/// The outcome of one line.
+#[derive(Debug, Default)]
+pub struct LineResult {
+    pub failures: Vec<Failure>,
+    /// Index of the ignoreregex that matched, if any.
+    pub ignored_by: Option<usize>,
+    /// A failregex matched but the failure carried no id yet (multi-line pending),
+    /// or was a `<F-NOFAIL>` match.
+    pub pending_or_nofail: bool,
+    /// Indexes of the failregexes that matched (even ignored / nofail ones).
+    pub matched_regexes: Vec<usize>,
+    /// Time of the line, if one was found or assumed.
+    pub time: Option<f64>,
+    /// Whether a date template matched the line.
+    pub date_found: bool,
+}
+
+/// A line in the buffer: text and the span of its date.
+#[derive(Debug, Clone)]
+struct BufLine {
+    text: String,
+    date: (usize, usize),
+}
+
+impl BufLine {
+    fn without_date(&self) -> String {
+        let mut s = String::with_capacity(self.text.len());
+        s.push_str(&self.text[..self.date.0]);
+        s.push_str(&self.text[self.date.1..]);
+        s
+    }
+}
+
+fn join_buffer(lines: &[BufLine]) -> String {
+    let mut s = String::new();
+    for l in lines {
+        s.push_str(&l.text[..l.date.0]);
+        s.push_str(&l.text[l.date.1..]);
+        s.push('\n');
+    }
+    s
+}
+
+/// A compiled failregex or ignoreregex.
+#[derive(Debug)]
+struct Rx {
+    pattern: Pattern,
+    skiplines: Vec<usize>,
+    /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
+    alternates: Vec<(usize, String)>,
+}
+
+impl Rx {
+    fn new(source: &str, mode: Mode, use_dns: &str) -> Result<Rx, PatternError> {
+        let expanded = tags::expand(source, use_dns);
+        let pattern = Pattern::new(&expanded, mode)?;
+        let names = pattern.group_names();
+        let skiplines = (0..)
+            .map_while(|n| pattern.group_index(&format!("skiplines{n}")))
+            .collect();
+        let mut alternates: Vec<(String, usize, String)> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let rest = n.strip_prefix("alt_")?;
+                if rest.is_empty() {
+                    return None;
+                }
+                // alt_user_1 → user
+                let base = match rest.rfind('_') {
+                    Some(p) if rest[p + 1..].chars().all(|c| c.is_ascii_digit()) && p + 1 < rest.len() => &rest[..p],
+                    _ => rest,
+                };
+                let merged = match base {
+                    "id" => "fid",
+                    "port" => "fport",
+                    b => b,
+                };
+                Some((n.clone(), i, merged.to_string()))
+            })
+            .collect();
+        alternates.sort();
+        Ok(Rx {
+            pattern,
+            skiplines,
+            alternates: alternates.into_iter().map(|(_, i, m)| (i, m)).collect(),
+        })
+    }
+
+    fn groups(&self, buf: &str, g: &Groups) -> FailData {
+        let mut d = FailData::new();
+        for (i, name) in self.pattern.group_names().iter().enumerate() {
+            if name.is_empty() || name.starts_with("__") {
+                continue;
+            }
+            d.insert(name.clone(), Value::Text(g.get(i).map(|(s, e)| buf[s..e].to_string())));
+        }
+        for (i, merged) in &self.alternates {
+            let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
+            if let Some(v) = v {
+                if !d.get(merged).is_some_and(Value::truthy) {
+                    d.insert(merged.clone(), Value::Text(Some(v.to_string())));
+                }
+            }
+        }
+        d
+    }
+
+    fn has_group(&self, name: &str) -> bool {
+        self.pattern.group_index(name).is_some()
+    }
+}
+
+/// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
+fn split_matched(buf: &str, g: &Groups, rx: &Rx, lines: &[BufLine]) -> (Vec<BufLine>, Vec<BufLine>) {
+    if lines.len() <= 1 {
+        return (lines.to_vec(), Vec::new());
+    }
+    let start = buf[..(g.start() + 1).min(buf.len())].rfind('\n').map_or(0, |p| p + 1);
+    let end = buf[g.end().saturating_sub(1)..].find('\n').map_or(buf.len(), |p| g.end().saturating_sub(1) + p + 1);
+    let first = buf[..start].matches('\n').count().min(lines.len());
+    let last = buf[..end].matches('\n').count().clamp(first, lines.len());
+    let mut matched = lines[first..last].to_vec();
+    let mut unmatched = lines[..first].to_vec();
+    let mut skipped: Vec<&str> = Vec::new();
+    for &i in &rx.skiplines {
+        if let Some((s, e)) = g.get(i) {
+            skipped.extend(buf[s..e].lines());
+        }
+    }
+    let mut n = 0;
+    for sk in skipped {
+        if let Some(m) = matched[n.min(matched.len())..].iter().position(|l| l.without_date() == sk) {
+            unmatched.push(matched.remove(n + m));
+            n += m;
+        }
+    }
+    unmatched.extend_from_slice(&lines[last..]);
+    (matched, unmatched)
+}
+
+/// A filter with its state.
+#[derive(Debug)]
+pub struct Filter {
+    fail: Vec<Rx>,
+    ignore: Vec<Rx>,
+    pref: Option<Rx>,
+    maxlines: usize,
+    detector: Option<DateDetector>,
+    buffer: Vec<BufLine>,
+    last_date: Option<f64>,
+    last_time_text: String,
+    mlfid_cache: HashMap<String, FailData>,
+    /// Report every failregex that matches a line, not only the first (as
+    /// `fail2ban-regex` does); the daemon stops at the first.
+    pub check_all: bool,
+    /// Drop failures still waiting for an id (multi-line) instead of reporting them.
+    pub ignore_pending: bool,
+    journalmatch: Vec<String>,
+}
+
+const MLFID_CACHE_MAX: usize = 1000;
+
+impl Filter {
+    /// Build a filter. `tz` is the local zone for dates without one; `now_year` selects
+    /// the years `%ExY` accepts.
+    pub fn new(spec: &FilterSpec, tz: TimeZone, now_year: i16) -> Result<Filter, FilterError> {
+        let use_dns = spec.usedns.as_deref().unwrap_or("warn");
+        let maxlines = match &spec.maxlines {
+            None => 1,
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(n) if n > 0 => n as usize,
+                _ => return Err(FilterError::MaxLines(v.clone())),
+            },
+        };
+        let multi = maxlines > 1;
+        let other_mode = if multi { Mode::OverMultiLine } else { Mode::SingleLine };
+        let pref = match spec.prefregex.as_deref().filter(|p| !p.trim().is_empty()) {
+            Some(p) => Some(Rx::new(p, other_mode, use_dns).map_err(FilterError::PrefRegex)?),
+            None => None,
+        };
+        let mut fail = Vec::new();
+        for (index, r) in spec.failregex.iter().enumerate() {
+            if r.trim().is_empty() {
+                return Err(FilterError::Empty);
+            }
+            let mode = if multi { Mode::MultiLine } else { Mode::SingleLine };
+            let rx = Rx::new(r, mode, use_dns).map_err(|source| FilterError::FailRegex { index, source })?;
+            let has_id = |rx: &Rx| ["fid", "ip4", "ip6", "dns", "mlfid"].iter().any(|g| rx.has_group(g));
+            if !has_id(&rx) && !pref.as_ref().is_some_and(has_id) {
+                return Err(FilterError::NoFailureId {
+                    index,
+                    regex: r.clone(),
+                });
+            }
+            fail.push(rx);
+        }
+        let mut ignore = Vec::new();
+        for (index, r) in spec.ignoreregex.iter().enumerate() {
+            let rx = Rx::new(r, other_mode, use_dns).map_err(|source| FilterError::IgnoreRegex { index, source })?;
+            ignore.push(rx);
+        }
+        let default_tz = match &spec.logtimezone {
+            None => None,
+            Some(z) => Some(crate::date::zone_offset(z).ok_or_else(|| FilterError::TimeZone(z.clone()))?),
+        };
+        let mut detector = match &spec.datepattern {
+            Some(p) => DateDetector::from_patterns(p, tz, now_year)?,
+            None => DateDetector::with_defaults(tz, now_year),
+        };
+        detector.set_default_tz(default_tz);
+        Ok(Filter {
+            fail,
+            ignore,
+            pref,
+            maxlines,
+            detector: Some(detector),
+            buffer: Vec::new(),
+            last_date: None,
+            last_time_text: String::new(),
+            mlfid_cache: HashMap::new(),
+            check_all: false,
+            ignore_pending: true,
+            journalmatch: spec.journalmatch.clone(),
+        })
+    }
+
+    /// The failregexes as written (after tag expansion).
+    pub fn failregex_sources(&self) -> impl Iterator<Item = &str> {
+        self.fail.iter().map(|r| r.pattern.source())
+    }
+
+    /// The ignoreregexes as written (after tag expansion).
+    pub fn ignoreregex_sources(&self) -> impl Iterator<Item = &str> {
+        self.ignore.iter().map(|r| r.pattern.source())
+    }
+
+    /// `journalmatch` lines, kept for the journal source.
+    pub fn journalmatch(&self) -> &[String] {
+        &self.journalmatch
+    }
+
+    /// Multi-line buffer size.
+    pub fn maxlines(&self) -> usize {
+        self.maxlines
+    }
+
+    /// The date detector, for its statistics.
+    pub fn date_detector(&self) -> Option<&DateDetector> {
+        self.detector.as_ref()
+    }
+
+    /// Process a line read from a file. `now` is the current time (epoch seconds).
+    pub fn process_line(&mut self, line: &str, now: i64) -> LineResult {
+        let nowf = now as f64;
+        let mut date: Option<f64> = None;
+        let mut span = (0, 0);
+        let mut date_found = false;
+        let mut text = line.to_string();
+        match self.detector.as_mut().and_then(|d| d.find(line, now)) {
+            Some(found) => {
+                date_found = true;
+                span = (found.start, found.end);
+                if found.start != found.end {
+                    if let Some(t) = found.time {
+                        date = Some(t);
+                        self.last_time_text = line[found.start..found.end].to_string();
+                        self.last_date = Some(t);
+                    }
+                } else if self.last_date.is_some_and(|d| d > nowf - 60.0) {
+                    // an empty date: take the last one
+                    text = format!("{}{}", self.last_time_text, line);
+                    span = (0, self.last_time_text.len());
+                    date = self.last_date;
+                } else {
+                    date = Some(nowf);
+                }
+            }
+            None => {}
+        }
+        if date.is_none() {
+            if self.last_date.is_some_and(|d| d > nowf - 60.0) {
+                text = format!("{}{}", self.last_time_text, line);
+                span = (0, self.last_time_text.len());
+                date = self.last_date;
+            }
+        }
+        let mut r = self.find_failure(BufLine { text, date: span }, date);
+        r.time = date;
+        r.date_found = date_found;
+        r
+    }
+
+    /// Process a line whose time is already known (the journal).
+    pub fn process_dated(&mut self, line: &str, time: f64) -> LineResult {
+        self.last_date = Some(time);
+        let mut r = self.find_failure(BufLine { text: line.to_string(), date: (0, 0) }, Some(time));
+        r.time = Some(time);
+        r
+    }
+
+    fn ignored(&mut self, buf: &str, matched: Option<(&Groups, usize)>) -> Option<usize> {
+        let owned;
+        let buf = match matched {
+            Some((g, fi)) if self.maxlines > 1 => {
+                let (m, _) = split_matched(buf, g, &self.fail[fi], &self.buffer);
+                owned = join_buffer(&m);
+                owned.as_str()
+            }
+            _ => buf,
+        };
+        let mut found = None;
+        for (i, rx) in self.ignore.iter().enumerate() {
+            if rx.pattern.search(buf).is_some() {
+                found = Some(i);
+                if !self.check_all {
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    fn find_failure(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
+        let mut result = LineResult::default();
+        if self.maxlines > 1 {
+            self.buffer.push(line);
+            let excess = self.buffer.len().saturating_sub(self.maxlines);
+            self.buffer.drain(..excess);
+        } else {
+            self.buffer.clear();
+            self.buffer.push(line);
+        }
+        let org_buffer = self.buffer.clone();
+        let mut buf: Option<String> = Some(join_buffer(&self.buffer));
+
+        if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
+            if let Some(i) = self.ignored(buf.as_deref().unwrap_or(""), None) {
+                result.ignored_by = Some(i);
+                return result;
+            }
+        }
+
+        let mut pre_groups = FailData::new();
+        if let Some(pref) = &self.pref {
+            let b = buf.as_deref().unwrap_or("");
+            let Some(g) = pref.pattern.search(b) else { return result };
+            pre_groups = pref.groups(b, &g);
+            if let Some(Value::Text(Some(content))) = pre_groups.remove("content") {
+                if !content.is_empty() {
+                    self.buffer = vec![BufLine { text: content, date: (0, 0) }];
+                    buf = None;
+                }
+            }
+        }
+
+        for fi in 0..self.fail.len() {
+            let b = match buf.take() {
+                Some(b) => b,
+                None => join_buffer(&self.buffer),
+            };
+            let Some(g) = self.fail[fi].pattern.search(&b) else {
+                buf = Some(b);
+                continue;
+            };
+            result.matched_regexes.push(fi);
+            let mut fail = self.fail[fi].groups(&b, &g);
+            if !self.ignore.is_empty() {
+                if let Some(i) = self.ignored(&b, Some((&g, fi))) {
+                    result.ignored_by = Some(i);
+                    if !self.check_all || self.maxlines > 1 {
+                        let (_, unmatched) = split_matched(&b, &g, &self.fail[fi], &org_buffer);
+                        self.buffer = unmatched;
+                    }
+                    buf = None;
+                    if !self.check_all {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], &org_buffer);
+            if !self.check_all || self.maxlines > 1 {
+                self.buffer = unmatched;
+                buf = None;
+            } else {
+                buf = Some(b);
+            }
+            let matched_text: Vec<String> = matched_lines.iter().map(|l| l.text.clone()).collect();
+            if !pre_groups.is_empty() {
+                let mut merged = pre_groups.clone();
+                merged.extend(fail);
+                fail = merged;
+            }
+            let mlfid = fail.get("mlfid").and_then(Value::text).map(str::to_string);
+            if let Some(mlfid) = &mlfid {
+                fail = self.merge_failure(mlfid, fail, matched_text);
+                if fail.get("nofail").is_some_and(Value::truthy) {
+                    result.pending_or_nofail = true;
+                    if !self.check_all {
+                        return result;
+                    }
+                }
+            } else {
+                let mut m = match fail.remove("matches") {
+                    Some(Value::Lines(l)) => l,
+                    _ => Vec::new(),
+                };
+                m.extend(matched_text);
+                fail.insert("matches".into(), Value::Lines(m));
+            }
+            let text = |f: &FailData, k: &str| f.get(k).and_then(Value::text).map(str::to_string);
+            let fid = text(&fail, "fid");
+            let ip = text(&fail, "ip4")
+                .or_else(|| text(&fail, "ip6"))
+                .or_else(|| text(&fail, "dns"))
+                .or_else(|| fid.clone());
+            let Some(ip) = ip else {
+                fail.insert("mlfpending".into(), Value::Flag(1));
+                if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.get_mut(m)) {
+                    cached.insert("mlfpending".into(), Value::Flag(1));
+                }
+                result.pending_or_nofail = true;
+                if !self.check_all && self.ignore_pending {
+                    return result;
+                }
+                continue;
+            };
+            let id = match &fid {
+                Some(f) if *f != ip => {
+                    fail.insert("ip".into(), Value::Text(Some(ip.clone())));
+                    f.clone()
+                }
+                _ => ip,
+            };
+            if fail.get("nofail").is_some_and(Value::truthy) {
+                result.pending_or_nofail = true;
+            }
+            result.failures.push(Failure {
+                regex_index: fi,
+                id,
+                time: date,
+                data: fail,
+            });
+            if !self.check_all {
+                break;
+            }
+        }
+        result
+    }
+
+    /// Merge a failure with what is known of its multi-line id (Fail2ban's
+    /// `_mergeFailure`): `F-NOFAIL`, `F-MLFFORGET`, `F-MLFGAINED`, users and matches.
+    fn merge_failure(&mut self, mlfid: &str, mut fail: FailData, matched: Vec<String>) -> FailData {
+        let truthy = |f: &FailData, k: &str| f.get(k).is_some_and(Value::truthy);
+        let mut flags = 0u8;
+        if truthy(&fail, "mlfgained") {
+            flags |= 8 | 1;
+            if !truthy(&fail, "nofail") {
+                let g = fail.get("mlfgained").cloned().unwrap_or(Value::Flag(1));
+                fail.insert("nofail".into(), g);
+            }
+        } else if truthy(&fail, "nofail") {
+            flags |= 1;
+        }
+        if fail.remove("mlfforget").is_some_and(|v| v.truthy()) {
+            flags |= 2;
+        }
+        let user = fail.get("user").and_then(Value::text).filter(|u| !u.is_empty()).map(str::to_string);
+        let users_len;
+        let cached = self.mlfid_cache.remove(mlfid);
+        if let Some(mut groups) = cached {
+            users_len = add_user(&mut groups, user);
+            if groups.remove("nofail").is_some_and(|v| v.truthy()) {
+                flags |= 4;
+            }
+            if groups.remove("mlfgained").is_some_and(|v| v.truthy()) {
+                flags |= 4;
+            }
+            if flags & 8 != 0 {
+                groups.remove("mlfpending");
+            }
+            if flags & 4 == 0 && !truthy(&groups, "mlfpending") {
+                groups.remove("matches");
+            }
+            for (k, v) in fail {
+                if !matches!(v, Value::Text(None)) {
+                    groups.insert(k, v);
+                }
+            }
+            fail = groups;
+            if flags & 2 == 0 {
+                self.remember(mlfid, fail.clone());
+            }
+        } else {
+            users_len = if flags & 2 == 0 { add_user(&mut fail, user) } else { 0 };
+            if flags & 2 == 0 {
+                self.remember(mlfid, fail.clone());
+            }
+        }
+        if fail.remove("mlfpending").is_some_and(|v| v.truthy()) || users_len > 1 {
+            fail.remove("nofail");
+            fail.remove("mlfgained");
+            flags &= !(8 | 1);
+        }
+        if flags & 1 == 0 {
+            let mut m = match fail.remove("nofail-matches") {
+                Some(Value::Lines(l)) => l,
+                _ => Vec::new(),
+            };
+            if let Some(Value::Lines(l)) = fail.get("matches") {
+                m.extend(l.iter().cloned());
+            }
+            if flags & 8 == 0 {
+                m.extend(matched);
+            }
+            fail.insert("matches".into(), Value::Lines(m));
+        } else if flags & 3 == 1 {
+            let mut m = match fail.get("nofail-matches") {
+                Some(Value::Lines(l)) => l.clone(),
+                _ => Vec::new(),
+            };
+            m.extend(matched);
+            fail.insert("nofail-matches".into(), Value::Lines(m));
+        }
+        // The cache holds the same (shared) dict as the failure in Fail2ban: keep them equal.
+        if let Some(c) = self.mlfid_cache.get_mut(mlfid) {
+            *c = fail.clone();
+        }
+        fail
+    }
+
+    fn remember(&mut self, mlfid: &str, data: FailData) {
+        if self.mlfid_cache.len() >= MLFID_CACHE_MAX && !self.mlfid_cache.contains_key(mlfid) {
+            self.mlfid_cache.clear();
+        }
+        self.mlfid_cache.insert(mlfid.to_string(), data);
+    }
+}
+
+/// Add `user` to the failure's user set; returns the set's size.
+fn add_user(fail: &mut FailData, user: Option<String>) -> usize {
+    match user {
+        Some(u) => {
+            let entry = fail.entry("users".into()).or_insert_with(|| Value::Set(BTreeSet::new()));
+            if let Value::Set(s) = entry {
+                s.insert(u);
+                s.len()
+            } else {
+                0
+            }
+        }
+        None => match fail.get("users") {
+            Some(Value::Set(s)) => s.len(),
+            _ => 0,
+        },
+    }
+}

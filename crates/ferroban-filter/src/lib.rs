@@ -1,0 +1,16 @@
+//! ferroban's filter engine: Fail2ban filters, run exactly as Fail2ban runs them.
+//!
+//! The data path inside this crate: a line goes to the [`date`] detector (which finds
+//! and cuts out its timestamp), then to the [`engine::Filter`] (prefregex, failregex,
+//! ignoreregex over a multi-line buffer), whose regexes are Fail2ban's Python syntax
+//! with [`tags`] expanded, translated by [`pyre`] and compiled by [`pattern`] onto a
+//! linear-time engine wherever possible. Out come failures: the host or failure id,
+//! the time and the captured fields. Counting and banning live elsewhere.
+
+pub mod date;
+pub mod engine;
+pub mod pattern;
+pub mod pyre;
+pub mod tags;
+
+pub use engine::{Failure, Filter, FilterError, FilterSpec, LineResult, Value};

@@ -1,0 +1,202 @@
+//! A compiled Python-syntax regular expression on the right engine.
+//!
+//! Owns the choice of engine: the linear-time `regex` crate whenever the translated
+//! pattern allows it, `fancy-regex` (with a bound on back-tracking steps, so that a
+//! hostile line cannot stall the caller) only when it needs look-around,
+//! back-references, conditionals or atomic groups. It does not know about tags or dates.
+
+use crate::pyre::{self, Dollar, TranslateError};
+
+/// Back-tracking steps allowed per search before the line is given up as not matching.
+pub const BACKTRACK_LIMIT: usize = 200_000;
+
+/// Error compiling a pattern.
+#[derive(Debug, thiserror::Error)]
+pub enum PatternError {
+    #[error(transparent)]
+    Translate(#[from] TranslateError),
+    #[error("unable to compile regular expression {pattern:?}: {message}")]
+    Compile { pattern: String, message: String },
+}
+
+#[derive(Debug)]
+enum Engine {
+    Linear(regex::Regex),
+    /// Linear regex with back-references rewritten as group copies; a match whose copies
+    /// disagree is re-decided by the back-tracking form (see `pyre::Translated`).
+    LinearVerified {
+        linear: regex::Regex,
+        pairs: Vec<(usize, usize)>,
+        backtracking: fancy_regex::Regex,
+    },
+    Backtrack(fancy_regex::Regex),
+}
+
+/// How the pattern will be searched (Python's MULTILINE flag and the buffer shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Single-line buffers (a line, maybe followed by one newline).
+    SingleLine,
+    /// Python `re.MULTILINE` over multi-line buffers.
+    MultiLine,
+    /// No MULTILINE flag, but searched over multi-line buffers.
+    OverMultiLine,
+}
+
+/// A compiled pattern.
+#[derive(Debug)]
+pub struct Pattern {
+    engine: Engine,
+    source: String,
+    names: Vec<String>,
+}
+
+/// Byte spans of the groups of one match; index 0 is the whole match.
+#[derive(Debug, Clone, Default)]
+pub struct Groups {
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Groups {
+    /// Span of group `i` (0 = whole match).
+    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
+        self.spans.get(i).copied().flatten()
+    }
+    pub fn start(&self) -> usize {
+        self.get(0).map(|s| s.0).unwrap_or(0)
+    }
+    pub fn end(&self) -> usize {
+        self.get(0).map(|s| s.1).unwrap_or(0)
+    }
+}
+
+fn linear(pattern: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(64 << 20)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn backtracking(pattern: &str) -> Result<fancy_regex::Regex, String> {
+    fancy_regex::RegexBuilder::new(pattern)
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+impl Pattern {
+    /// Compile a Python-syntax pattern for the given search mode.
+    pub fn new(python: &str, mode: Mode) -> Result<Pattern, PatternError> {
+        let dollar = match mode {
+            Mode::OverMultiLine => Dollar::EndOrFinalNewline,
+            _ => Dollar::BeforeNewline,
+        };
+        let t = pyre::translate(python, dollar)?;
+        let prefix = if mode == Mode::MultiLine { "(?m)" } else { "" };
+        let compile_err = |message: String| PatternError::Compile {
+            pattern: python.to_string(),
+            message,
+        };
+        let main = format!("{prefix}{}", t.pattern);
+        let engine = if t.needs_backtracking {
+            Engine::Backtrack(backtracking(&main).map_err(compile_err)?)
+        } else if let Some(bt) = &t.backtracking_pattern {
+            let linear = linear(&main).map_err(compile_err)?;
+            let index = |n: &str| linear.capture_names().position(|x| x == Some(n)).unwrap_or(0);
+            let pairs = t.backref_copies.iter().map(|(a, b)| (index(a), index(b))).collect();
+            let backtracking = backtracking(&format!("{prefix}{bt}")).map_err(compile_err)?;
+            Engine::LinearVerified {
+                linear,
+                pairs,
+                backtracking,
+            }
+        } else {
+            Engine::Linear(linear(&main).map_err(compile_err)?)
+        };
+        let names: Vec<String> = match &engine {
+            Engine::Linear(re) | Engine::LinearVerified { linear: re, .. } => {
+                re.capture_names().map(|n| n.unwrap_or("").to_string()).collect()
+            }
+            Engine::Backtrack(re) => re.capture_names().map(|n| n.unwrap_or("").to_string()).collect(),
+        };
+        Ok(Pattern {
+            engine,
+            source: python.to_string(),
+            names,
+        })
+    }
+
+    /// The pattern as written (Python syntax, after tag expansion).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True when this pattern always runs on the back-tracking engine.
+    pub fn is_backtracking(&self) -> bool {
+        matches!(self.engine, Engine::Backtrack(_))
+    }
+
+    /// Names of the groups by index (`""` for unnamed ones and for index 0). Copies
+    /// made for back-references are named `__bref…`.
+    pub fn group_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Index of a named group.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Search `hay[..end]` from byte offset `start` (Python's `search(s, pos, endpos)`):
+    /// context before `start` is visible to look-behind and `\b`, `^` matches only at 0.
+    pub fn search_range(&self, hay: &str, start: usize, end: usize) -> Option<Groups> {
+        let hay = &hay[..end];
+        match &self.engine {
+            Engine::Linear(re) => linear_groups(re, hay, start),
+            Engine::LinearVerified {
+                linear,
+                pairs,
+                backtracking,
+            } => {
+                let g = linear_groups(linear, hay, start)?;
+                let text = |i: usize| g.get(i).map(|(s, e)| &hay[s..e]);
+                if pairs.iter().all(|&(a, b)| text(a) == text(b)) {
+                    return Some(g);
+                }
+                let caps = backtracking.captures_from_pos(hay, start).ok()??;
+                // Map the back-tracking form's groups onto this pattern's numbering.
+                let mut spans = vec![None; self.names.len()];
+                for (i, name) in backtracking.capture_names().enumerate() {
+                    let target = match name {
+                        None if i == 0 => Some(0),
+                        None => None,
+                        Some(n) => self.group_index(n),
+                    };
+                    if let Some(t) = target {
+                        spans[t] = caps.get(i).map(|m| (m.start(), m.end()));
+                    }
+                }
+                Some(Groups { spans })
+            }
+            Engine::Backtrack(re) => {
+                // A search that exceeds the step bound counts as no match.
+                let caps = re.captures_from_pos(hay, start).ok()??;
+                Some(Groups {
+                    spans: (0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))).collect(),
+                })
+            }
+        }
+    }
+
+    /// Search the whole of `hay`.
+    pub fn search(&self, hay: &str) -> Option<Groups> {
+        self.search_range(hay, 0, hay.len())
+    }
+}
+
+fn linear_groups(re: &regex::Regex, hay: &str, start: usize) -> Option<Groups> {
+    let caps = re.captures_at(hay, start)?;
+    Some(Groups {
+        spans: (0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))).collect(),
+    })
+}
