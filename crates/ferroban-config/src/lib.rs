@@ -1,1 +1,435 @@
-//! placeholder
+//! Reader for Fail2ban's configuration dialect.
+//!
+//! Owns everything between files on disk and option values: the INI grammar
+//! ([`ini`]), the set of files one name stands for (`name.conf`, `name.d/*.conf`,
+//! `name.local`, `name.d/*.local`, `[INCLUDES] before/after`), how they overlay each
+//! other (with `%(known/…)s` keeping the overridden values), `%(name)s` and
+//! `%(section/name)s` interpolation ([`Config::get`]), `<tag>` substitution
+//! ([`tags`]) and the reading of one filter definition ([`filter`]). It does not
+//! compile regexes or know what options mean.
+//!
+//! Every error names the file and line and says what to do.
+
+pub mod filter;
+pub mod ini;
+pub mod tags;
+
+use std::path::{Path, PathBuf};
+
+pub use filter::{parse_name_with_options, FilterDefinition};
+pub use ini::{Entry, IniFile, Origin, Section};
+
+/// A configuration error: where, what, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}{}", file.display(), if *line > 0 { format!(":{line}") } else { String::new() }, if hint.is_empty() { String::new() } else { format!("\n  hint: {hint}") })]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line, 0 when the error is about the file as a whole.
+    pub line: usize,
+    pub message: String,
+    pub hint: String,
+}
+
+impl ConfigError {
+    pub fn at(file: &Path, line: usize, message: impl Into<String>, hint: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// The most nested `%(…)s` references followed.
+const MAX_INTERPOLATION_DEPTH: usize = 10;
+/// Interpolated values larger than this are refused (a value that doubles at each
+/// level of nesting would otherwise exhaust memory).
+const MAX_VALUE_LEN: usize = 1 << 20;
+
+/// Several files read as one configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    defaults: Section,
+    sections: Vec<(String, Section)>,
+    files: Vec<PathBuf>,
+}
+
+fn read_file(path: &Path) -> Result<Option<IniFile>, ConfigError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|e| ConfigError::at(path, 0, format!("cannot read: {e}"), "check the file's permissions"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        ConfigError::at(path, line, "the file is not valid UTF-8", "save the file as UTF-8")
+    })?;
+    ini::parse(path, &text).map(Some)
+}
+
+/// `file`, then its `.local` twin if that exists and is not listed already.
+fn with_local(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in files {
+        out.push(f.clone());
+        let local = f.with_extension("local");
+        if local != *f && !files.contains(&local) && local.is_file() {
+            out.push(local);
+        }
+    }
+    out
+}
+
+impl Config {
+    /// Read the files one name stands for under `basedir` (`jail` → `jail.conf`,
+    /// `jail.d/*.conf`, `jail.local`, `jail.d/*.local`). `Ok(None)` if none exists.
+    pub fn read_named(basedir: &Path, name: &str) -> Result<Option<Config>, ConfigError> {
+        let base = basedir.join(name);
+        let sorted_glob = |ext: &str| -> Vec<PathBuf> {
+            let dir = PathBuf::from(format!("{}.d", base.display()));
+            let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == ext))
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let mut files = vec![PathBuf::from(format!("{}.conf", base.display()))];
+        files.extend(sorted_glob("conf"));
+        files.push(PathBuf::from(format!("{}.local", base.display())));
+        files.extend(sorted_glob("local"));
+        files.retain(|f| f.exists());
+        if files.is_empty() {
+            return Ok(None);
+        }
+        Config::read_files(&files).map(Some)
+    }
+
+    /// Read `files` (and what they include) as one configuration, later files
+    /// overriding earlier ones.
+    pub fn read_files(files: &[PathBuf]) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        let mut order = Vec::new();
+        for f in with_local(files) {
+            expand_includes(&f, &mut Vec::new(), &mut order)?;
+        }
+        for f in order {
+            if let Some(ini) = read_file(&f)? {
+                cfg.merge(ini);
+                cfg.files.push(f);
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn merge(&mut self, ini: IniFile) {
+        for (k, e) in ini.defaults.iter() {
+            self.defaults.insert(k.to_string(), e.clone());
+        }
+        for (name, section) in ini.sections {
+            // [Init?family=inet6] holds conditional values of [Init]: key?family=inet6
+            let (name, section) = match name.split_once('?') {
+                Some((base, cond)) if !base.is_empty() && base.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                    let mut s = Section::default();
+                    for (k, e) in section.iter() {
+                        s.insert(format!("{k}?{cond}"), e.clone());
+                    }
+                    (base.to_string(), s)
+                }
+                _ => (name, section),
+            };
+            match self.sections.iter().position(|(n, _)| *n == name) {
+                Some(i) => {
+                    let known_name = format!("KNOWN/{name}");
+                    let mut known = Section::default();
+                    for (k, _) in section.iter() {
+                        if let Some(old) = self.sections[i].1.get(k) {
+                            known.insert(k.to_string(), old.clone());
+                        }
+                    }
+                    let kidx = match self.sections.iter().position(|(n, _)| *n == known_name) {
+                        Some(k) => k,
+                        None => {
+                            self.sections.push((known_name, Section::default()));
+                            self.sections.len() - 1
+                        }
+                    };
+                    for (k, e) in known.iter() {
+                        self.sections[kidx].1.insert(k.to_string(), e.clone());
+                    }
+                    for (k, e) in section.iter() {
+                        self.sections[i].1.insert(k.to_string(), e.clone());
+                    }
+                }
+                None => self.sections.push((name, section)),
+            }
+        }
+    }
+
+    /// The files read, in order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Section names (without the internal `KNOWN/` copies).
+    pub fn sections(&self) -> impl Iterator<Item = &str> {
+        self.sections.iter().map(|(n, _)| n.as_str()).filter(|n| !n.starts_with("KNOWN/"))
+    }
+
+    pub fn has_section(&self, name: &str) -> bool {
+        self.section(name).is_some()
+    }
+
+    /// A section by name (`DEFAULT` gives the defaults).
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        if name == "DEFAULT" {
+            return Some(&self.defaults);
+        }
+        self.sections.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+
+    pub fn defaults(&self) -> &Section {
+        &self.defaults
+    }
+
+    /// Set a value in `[DEFAULT]` (as the jail reader does with known defaults).
+    pub fn set_default(&mut self, key: &str, value: &str) {
+        self.defaults.insert(
+            key.to_lowercase(),
+            Entry {
+                value: value.to_string(),
+                origin: Origin {
+                    file: PathBuf::from("<defaults>"),
+                    line: 0,
+                },
+            },
+        );
+    }
+
+    /// Option names of a section, optionally with the `[DEFAULT]` ones.
+    pub fn options(&self, section: &str, with_defaults: bool) -> Vec<String> {
+        let mut v: Vec<String> = self.section(section).map(|s| s.keys().map(str::to_string).collect()).unwrap_or_default();
+        if with_defaults {
+            for k in self.defaults.keys() {
+                if !v.iter().any(|x| x == k) {
+                    v.push(k.to_string());
+                }
+            }
+        }
+        v
+    }
+
+    fn raw_lookup<'a>(&'a self, section: &str, option: &str, vars: &'a [(String, String)]) -> Option<(&'a str, Option<&'a Origin>)> {
+        if let Some((_, v)) = vars.iter().find(|(k, _)| k.to_lowercase() == option) {
+            return Some((v.as_str(), None));
+        }
+        if let Some(e) = self.section(section).and_then(|s| s.get(option)) {
+            return Some((e.value.as_str(), Some(&e.origin)));
+        }
+        self.defaults.get(option).map(|e| (e.value.as_str(), Some(&e.origin)))
+    }
+
+    /// The value of `option` in `section` (falling back to `[DEFAULT]`), with `vars`
+    /// taking precedence, and `%(…)s` references resolved. `Ok(None)` when unset.
+    pub fn get(&self, section: &str, option: &str, vars: &[(String, String)]) -> Result<Option<String>, ConfigError> {
+        let option = option.to_lowercase();
+        let Some((raw, origin)) = self.raw_lookup(section, &option, vars) else {
+            return Ok(None);
+        };
+        let origin = origin.cloned().unwrap_or(Origin {
+            file: PathBuf::from(format!("<option {option}>")),
+            line: 0,
+        });
+        let mut out = String::new();
+        self.interpolate(section, raw, vars, &origin, 0, &mut out)?;
+        Ok(Some(out))
+    }
+
+    /// Fail2ban's `get_ex`: like [`Config::get`], but `sec/opt` names another section
+    /// (`known/opt` is the value before the last override, `default/opt` the default).
+    pub fn get_ex(&self, section: &str, option: &str, vars: &[(String, String)]) -> Result<Option<String>, ConfigError> {
+        if let Some((sec, opt)) = option.split_once('/') {
+            if !sec.is_empty() && !opt.is_empty() && !opt.contains(char::is_whitespace) {
+                let candidates: Vec<String> = match sec.to_lowercase().as_str() {
+                    "known" => vec![format!("KNOWN/{section}"), section.to_string()],
+                    "default" => vec!["DEFAULT".to_string()],
+                    _ => vec![sec.to_string()],
+                };
+                for c in candidates {
+                    if self.section(&c).is_some_and(|s| s.contains(&opt.to_lowercase())) {
+                        return self.get(&c, opt, &[]);
+                    }
+                }
+            }
+        }
+        self.get(section, option, vars)
+    }
+
+    /// Resolve a `sec/opt` reference used inside `%(sec/opt)s`.
+    fn cross_section(&self, section: &str, reference: &str) -> Option<String> {
+        let (sec, opt) = reference.split_once('/')?;
+        let lower = sec.to_lowercase();
+        let found = match lower.as_str() {
+            "default" => None,
+            "known" => self.section(&format!("KNOWN/{section}")).and_then(|s| s.get(opt)),
+            _ => self.section(sec).and_then(|s| s.get(opt)),
+        };
+        found.or_else(|| self.defaults.get(opt)).map(|e| e.value.clone())
+    }
+
+    fn interpolate(&self, section: &str, rest: &str, vars: &[(String, String)], origin: &Origin, depth: usize, out: &mut String) -> Result<(), ConfigError> {
+        let err = |message: String, hint: &str| ConfigError::at(&origin.file, origin.line, message, hint);
+        if depth > MAX_INTERPOLATION_DEPTH {
+            return Err(err(
+                format!("interpolation nested deeper than {MAX_INTERPOLATION_DEPTH} levels in {rest:?}"),
+                "look for options that refer to each other in a loop",
+            ));
+        }
+        let mut rest = rest;
+        while let Some(p) = rest.find('%') {
+            out.push_str(&rest[..p]);
+            rest = &rest[p..];
+            if out.len() > MAX_VALUE_LEN {
+                return Err(err("value grows beyond 1 MiB through interpolation".into(), "check the %(...)s references"));
+            }
+            match rest.as_bytes().get(1) {
+                Some(b'%') => {
+                    out.push('%');
+                    rest = &rest[2..];
+                }
+                Some(b'(') => {
+                    let Some(close) = rest.find(")s") else {
+                        return Err(err(format!("bad interpolation reference {rest:?}"), "write %(name)s, or %% for a literal percent sign"));
+                    };
+                    let name = &rest[2..close];
+                    if name.is_empty() || name.contains(')') {
+                        return Err(err(format!("bad interpolation reference {rest:?}"), "write %(name)s, or %% for a literal percent sign"));
+                    }
+                    rest = &rest[close + 2..];
+                    let key = name.to_lowercase();
+                    let value = if key == "__name__" {
+                        Some(section.to_string())
+                    } else {
+                        match self.raw_lookup(section, &key, vars) {
+                            Some((v, _)) => Some(v.to_string()),
+                            None if name.contains('/') => self.cross_section(section, name),
+                            None => None,
+                        }
+                    };
+                    let Some(value) = value else {
+                        return Err(err(
+                            format!("option {name:?} referenced as %({name})s is not defined in [{section}] or [DEFAULT]"),
+                            "define it, or write %% for a literal percent sign",
+                        ));
+                    };
+                    if value.contains('%') {
+                        self.interpolate(section, &value, vars, origin, depth + 1, out)?;
+                    } else {
+                        out.push_str(&value);
+                    }
+                }
+                _ => {
+                    return Err(err(
+                        format!("'%' must be followed by '%' or '(', found {rest:?}"),
+                        "write %% for a literal percent sign (e.g. in datepattern)",
+                    ))
+                }
+            }
+        }
+        out.push_str(rest);
+        Ok(())
+    }
+}
+
+/// Depth-first `[INCLUDES]` expansion: before-files, the file, after-files.
+fn expand_includes(file: &Path, seen: &mut Vec<PathBuf>, order: &mut Vec<PathBuf>) -> Result<(), ConfigError> {
+    let Some(ini) = read_file(file)? else { return Ok(()) };
+    let mut one = Config::default();
+    one.merge(ini);
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut lists: [Vec<PathBuf>; 2] = [Vec::new(), Vec::new()];
+    if one.has_section("INCLUDES") {
+        for (i, key) in ["before", "after"].iter().enumerate() {
+            let Some(v) = one.get("INCLUDES", key, &[])? else { continue };
+            for name in v.split('\n').filter(|s| !s.trim().is_empty()) {
+                let p = dir.join(name.trim());
+                if seen.contains(&p) || p == file {
+                    continue;
+                }
+                lists[i].push(p);
+            }
+        }
+    }
+    seen.push(file.to_path_buf());
+    let [before, after] = lists;
+    for p in with_local(&before) {
+        expand_includes(&p, seen, order)?;
+    }
+    order.push(file.to_path_buf());
+    for p in with_local(&after) {
+        expand_includes(&p, seen, order)?;
+    }
+    seen.pop();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> PathBuf {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let d = std::env::temp_dir().join(format!("ferroban-config-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        for (name, text) in files {
+            let p = d.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn includes_locals_known_and_interpolation() {
+        let d = dir_with(&[
+            ("common.conf", "[DEFAULT]\n_daemon = \\S*\nprefix = %(_daemon)s\\[\\d+\\]:\n"),
+            ("x.conf", "[INCLUDES]\nbefore = common.conf\n[Definition]\nfailregex = %(prefix)s fail <HOST>\nname = %(__name__)s\n[Init]\nmode = normal\n"),
+            ("x.local", "[Definition]\nfailregex = %(known/failregex)s\n            other <HOST>\n"),
+            ("x.d/a.conf", "[Init]\nmode = extra\n"),
+        ]);
+        let cfg = Config::read_named(&d, "x").unwrap().unwrap();
+        let f = cfg.get("Definition", "failregex", &[]).unwrap().unwrap();
+        assert_eq!(f, "\\S*\\[\\d+\\]: fail <HOST>\nother <HOST>");
+        assert_eq!(cfg.get("Definition", "name", &[]).unwrap().unwrap(), "Definition");
+        assert_eq!(cfg.get("Init", "mode", &[]).unwrap().unwrap(), "extra");
+        let vars = vec![("mode".to_string(), "aggressive".to_string())];
+        assert_eq!(cfg.get("Init", "mode", &vars).unwrap().unwrap(), "aggressive");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn interpolation_errors_are_located() {
+        let d = dir_with(&[("y.conf", "[Definition]\n\nfailregex = %(missing)s\ndatepattern = %Y\n")]);
+        let cfg = Config::read_named(&d, "y").unwrap().unwrap();
+        let e = cfg.get("Definition", "failregex", &[]).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("missing"));
+        let e = cfg.get("Definition", "datepattern", &[]).unwrap_err();
+        assert!(e.hint.contains("%%"));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn interpolation_bomb_is_refused() {
+        let mut text = String::from("[d]\na0 = xxxxxxxxxxxxxxxx\n");
+        for i in 1..10 {
+            text.push_str(&format!("a{i} = %(a{})s%(a{})s%(a{})s%(a{})s\n", i - 1, i - 1, i - 1, i - 1));
+        }
+        let d = dir_with(&[("z.conf", &text)]);
+        let cfg = Config::read_named(&d, "z").unwrap().unwrap();
+        assert!(cfg.get("d", "a9", &[]).is_err());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

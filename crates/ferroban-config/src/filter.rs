@@ -1,0 +1,166 @@
+//! Reading one filter definition (`filter.d/NAME.conf` and its overlays).
+//!
+//! Owns Fail2ban's rules for what a filter's options are: the `[Definition]` values,
+//! `[Init]` parameters that options given in brackets (`sshd[mode=aggressive]`)
+//! override, `known/` copies, and `<tag>` substitution across all of them. The result
+//! is plain text per option; compiling it is the filter engine's job.
+
+use std::path::{Path, PathBuf};
+
+use crate::{tags, Config, ConfigError};
+
+/// The options a filter definition provides, as text.
+#[derive(Debug, Clone, Default)]
+pub struct FilterDefinition {
+    /// The filter's name (file name without `.conf`).
+    pub name: String,
+    /// The files that were read.
+    pub files: Vec<PathBuf>,
+    pub failregex: Vec<String>,
+    pub ignoreregex: Vec<String>,
+    pub prefregex: Option<String>,
+    pub maxlines: Option<String>,
+    pub datepattern: Option<String>,
+    pub journalmatch: Vec<String>,
+    pub usedns: Option<String>,
+}
+
+const DEFINITION_OPTIONS: [&str; 7] = ["usedns", "prefregex", "ignoreregex", "failregex", "maxlines", "datepattern", "journalmatch"];
+
+/// Split `name[opt=val, opt2="a,b"]` into the name and its options.
+pub fn parse_name_with_options(spec: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let spec = spec.trim();
+    let Some(open) = spec.find('[') else {
+        return Ok((spec.to_string(), Vec::new()));
+    };
+    let name = spec[..open].trim().to_string();
+    let body = spec[open + 1..]
+        .trim_end()
+        .strip_suffix(']')
+        .ok_or_else(|| format!("missing ']' in {spec:?}"))?;
+    let mut opts = Vec::new();
+    let mut rest = body.trim_start();
+    while !rest.is_empty() {
+        let eq = rest.find('=').ok_or_else(|| format!("expected option=value in {spec:?} at {rest:?}"))?;
+        let key = rest[..eq].trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+            return Err(format!("bad option name {key:?} in {spec:?}"));
+        }
+        rest = &rest[eq + 1..];
+        let (value, after) = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let end = rest[1..].find(q).ok_or_else(|| format!("unterminated quote in {spec:?}"))?;
+                (rest[1..1 + end].to_string(), &rest[end + 2..])
+            }
+            _ => {
+                let end = rest.find(',').unwrap_or(rest.len());
+                (rest[..end].trim().to_string(), &rest[end..])
+            }
+        };
+        opts.push((key.to_string(), value));
+        let after = after.trim_start();
+        rest = after.strip_prefix(',').unwrap_or(after).trim_start();
+    }
+    Ok((name, opts))
+}
+
+impl FilterDefinition {
+    /// Read filter `name` from `basedir/filter.d/` with bracket options `opts`.
+    pub fn load(basedir: &Path, name: &str, opts: &[(String, String)]) -> Result<FilterDefinition, ConfigError> {
+        let dir = basedir.join("filter.d");
+        let cfg = Config::read_named(&dir, name)?.ok_or_else(|| {
+            ConfigError::at(
+                &dir.join(format!("{name}.conf")),
+                0,
+                format!("filter {name:?} not found"),
+                format!("create {name}.conf or {name}.local in {}", dir.display()),
+            )
+        })?;
+        FilterDefinition::from_config(name, &cfg, opts)
+    }
+
+    /// Read a filter from an explicit file (and its `.local` and includes).
+    pub fn load_file(path: &Path, opts: &[(String, String)]) -> Result<FilterDefinition, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::at(path, 0, "filter file not found", "give a filter name, a path to a .conf file or a regex"));
+        }
+        let cfg = Config::read_files(&[path.to_path_buf()])?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        FilterDefinition::from_config(&name, &cfg, opts)
+    }
+
+    fn from_config(name: &str, cfg: &Config, opts: &[(String, String)]) -> Result<FilterDefinition, ConfigError> {
+        let popts: Vec<(String, String)> = opts.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
+        // [Definition] options, unless given as bracket options.
+        let mut combined: Vec<(String, String)> = Vec::new();
+        if cfg.has_section("Definition") {
+            for opt in DEFINITION_OPTIONS {
+                if popts.iter().any(|(k, _)| k == opt) {
+                    continue;
+                }
+                if let Some(v) = cfg.get("Definition", opt, &popts)? {
+                    combined.push((opt.to_string(), v));
+                }
+            }
+        }
+        // [Init] parameters (and their known/ copies), bracket options first.
+        let mut init: Vec<(String, String)> = popts.clone();
+        if cfg.has_section("Init") {
+            for opt in cfg.options("Init", false) {
+                let v = cfg.get("Init", &opt, &[])?.unwrap_or_default();
+                if !opt.starts_with("known/") {
+                    init.push((format!("known/{opt}"), v.clone()));
+                }
+                if !init.iter().any(|(k, _)| *k == opt) {
+                    init.push((opt, v));
+                }
+            }
+        }
+        for (k, v) in init {
+            match combined.iter_mut().find(|(ck, _)| *ck == k) {
+                Some(slot) => slot.1 = v,
+                None => combined.push((k, v)),
+            }
+        }
+        let ignore: Vec<String> = combined
+            .iter()
+            .filter_map(|(k, _)| k.split_once('?').map(|(b, _)| b.to_string()))
+            .collect();
+        let lookup = |tag: &str| cfg.get_ex("Definition", tag, &popts).ok().flatten();
+        tags::substitute(&mut combined, &ignore, &lookup).map_err(|mut e| {
+            e.file = cfg.files().last().cloned().unwrap_or_default();
+            e
+        })?;
+        let get = |k: &str| combined.iter().find(|(ck, _)| ck == k).map(|(_, v)| v.clone());
+        let lines = |k: &str| -> Vec<String> {
+            get(k)
+                .map(|v| v.split('\n').filter(|l| !l.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        Ok(FilterDefinition {
+            name: name.to_string(),
+            files: cfg.files().to_vec(),
+            failregex: lines("failregex"),
+            ignoreregex: lines("ignoreregex"),
+            prefregex: get("prefregex").filter(|v| !v.is_empty()),
+            maxlines: get("maxlines").filter(|v| !v.is_empty()),
+            datepattern: get("datepattern").filter(|v| !v.is_empty()),
+            journalmatch: lines("journalmatch"),
+            usedns: get("usedns").filter(|v| !v.is_empty()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_options() {
+        let (n, o) = parse_name_with_options(r#"sshd[mode=aggressive, port="22,2222"]"#).unwrap();
+        assert_eq!(n, "sshd");
+        assert_eq!(o, vec![("mode".into(), "aggressive".into()), ("port".into(), "22,2222".into())]);
+        assert_eq!(parse_name_with_options("apache-auth").unwrap().1, vec![]);
+        assert!(parse_name_with_options("x[a=1").is_err());
+    }
+}
