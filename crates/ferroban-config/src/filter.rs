@@ -25,7 +25,15 @@ pub struct FilterDefinition {
     pub usedns: Option<String>,
 }
 
-const DEFINITION_OPTIONS: [&str; 7] = ["usedns", "prefregex", "ignoreregex", "failregex", "maxlines", "datepattern", "journalmatch"];
+const DEFINITION_OPTIONS: [&str; 7] = [
+    "usedns",
+    "prefregex",
+    "ignoreregex",
+    "failregex",
+    "maxlines",
+    "datepattern",
+    "journalmatch",
+];
 
 /// Split `name[opt=val, opt2="a,b"]` into the name and its options.
 pub fn parse_name_with_options(spec: &str) -> Result<(String, Vec<(String, String)>), String> {
@@ -41,15 +49,23 @@ pub fn parse_name_with_options(spec: &str) -> Result<(String, Vec<(String, Strin
     let mut opts = Vec::new();
     let mut rest = body.trim_start();
     while !rest.is_empty() {
-        let eq = rest.find('=').ok_or_else(|| format!("expected option=value in {spec:?} at {rest:?}"))?;
+        let eq = rest
+            .find('=')
+            .ok_or_else(|| format!("expected option=value in {spec:?} at {rest:?}"))?;
         let key = rest[..eq].trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
             return Err(format!("bad option name {key:?} in {spec:?}"));
         }
         rest = &rest[eq + 1..];
         let (value, after) = match rest.chars().next() {
             Some(q @ ('"' | '\'')) => {
-                let end = rest[1..].find(q).ok_or_else(|| format!("unterminated quote in {spec:?}"))?;
+                let end = rest[1..]
+                    .find(q)
+                    .ok_or_else(|| format!("unterminated quote in {spec:?}"))?;
                 (rest[1..1 + end].to_string(), &rest[end + 2..])
             }
             _ => {
@@ -66,7 +82,11 @@ pub fn parse_name_with_options(spec: &str) -> Result<(String, Vec<(String, Strin
 
 impl FilterDefinition {
     /// Read filter `name` from `basedir/filter.d/` with bracket options `opts`.
-    pub fn load(basedir: &Path, name: &str, opts: &[(String, String)]) -> Result<FilterDefinition, ConfigError> {
+    pub fn load(
+        basedir: &Path,
+        name: &str,
+        opts: &[(String, String)],
+    ) -> Result<FilterDefinition, ConfigError> {
         let dir = basedir.join("filter.d");
         let cfg = Config::read_named(&dir, name)?.ok_or_else(|| {
             ConfigError::at(
@@ -80,17 +100,35 @@ impl FilterDefinition {
     }
 
     /// Read a filter from an explicit file (and its `.local` and includes).
-    pub fn load_file(path: &Path, opts: &[(String, String)]) -> Result<FilterDefinition, ConfigError> {
+    pub fn load_file(
+        path: &Path,
+        opts: &[(String, String)],
+    ) -> Result<FilterDefinition, ConfigError> {
         if !path.is_file() {
-            return Err(ConfigError::at(path, 0, "filter file not found", "give a filter name, a path to a .conf file or a regex"));
+            return Err(ConfigError::at(
+                path,
+                0,
+                "filter file not found",
+                "give a filter name, a path to a .conf file or a regex",
+            ));
         }
         let cfg = Config::read_files(&[path.to_path_buf()])?;
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         FilterDefinition::from_config(&name, &cfg, opts)
     }
 
-    fn from_config(name: &str, cfg: &Config, opts: &[(String, String)]) -> Result<FilterDefinition, ConfigError> {
-        let popts: Vec<(String, String)> = opts.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
+    fn from_config(
+        name: &str,
+        cfg: &Config,
+        opts: &[(String, String)],
+    ) -> Result<FilterDefinition, ConfigError> {
+        let popts: Vec<(String, String)> = opts
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect();
         // [Definition] options, unless given as bracket options.
         let mut combined: Vec<(String, String)> = Vec::new();
         if cfg.has_section("Definition") {
@@ -131,10 +169,20 @@ impl FilterDefinition {
             e.file = cfg.files().last().cloned().unwrap_or_default();
             e
         })?;
-        let get = |k: &str| combined.iter().find(|(ck, _)| ck == k).map(|(_, v)| v.clone());
+        let get = |k: &str| {
+            combined
+                .iter()
+                .find(|(ck, _)| ck == k)
+                .map(|(_, v)| v.clone())
+        };
         let lines = |k: &str| -> Vec<String> {
             get(k)
-                .map(|v| v.split('\n').filter(|l| !l.is_empty()).map(str::to_string).collect())
+                .map(|v| {
+                    v.split('\n')
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         Ok(FilterDefinition {
@@ -159,7 +207,13 @@ mod tests {
     fn names_with_options() {
         let (n, o) = parse_name_with_options(r#"sshd[mode=aggressive, port="22,2222"]"#).unwrap();
         assert_eq!(n, "sshd");
-        assert_eq!(o, vec![("mode".into(), "aggressive".into()), ("port".into(), "22,2222".into())]);
+        assert_eq!(
+            o,
+            vec![
+                ("mode".into(), "aggressive".into()),
+                ("port".into(), "22,2222".into())
+            ]
+        );
         assert_eq!(parse_name_with_options("apache-auth").unwrap().1, vec![]);
         assert!(parse_name_with_options("x[a=1").is_err());
     }

@@ -62,7 +62,10 @@ pub struct IniFile {
 
 impl IniFile {
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
     }
 }
 
@@ -78,7 +81,11 @@ pub fn parse(file: &Path, text: &str) -> Result<IniFile, ConfigError> {
     let mut indent_level = usize::MAX;
     let err = |line: usize, message: String, hint: &str| ConfigError::at(file, line, message, hint);
 
-    let mut flush = |ini: &mut IniFile, current: Option<Option<usize>>, key: &mut Option<String>, lines: &mut Vec<String>, key_line: usize| {
+    let flush = |ini: &mut IniFile,
+                 current: Option<Option<usize>>,
+                 key: &mut Option<String>,
+                 lines: &mut Vec<String>,
+                 key_line: usize| {
         if let (Some(sec), Some(k)) = (current, key.take()) {
             let value = lines.join("\n").trim_end().to_string();
             let entry = Entry {
@@ -105,7 +112,9 @@ pub fn parse(file: &Path, text: &str) -> Result<IniFile, ConfigError> {
         if !is_comment {
             // inline comment: ';' preceded by whitespace
             let bytes = raw.as_bytes();
-            if let Some(p) = (1..bytes.len()).find(|&i| bytes[i] == b';' && (bytes[i - 1] as char).is_whitespace()) {
+            if let Some(p) = (1..bytes.len())
+                .find(|&i| bytes[i] == b';' && (bytes[i - 1] as char).is_whitespace())
+            {
                 content = &raw[..p];
             }
         }
@@ -158,7 +167,11 @@ pub fn parse(file: &Path, text: &str) -> Result<IniFile, ConfigError> {
         };
         let k = value[..sep].trim_end();
         if k.is_empty() {
-            return Err(err(lineno, format!("missing key before {:?}", &value[sep..sep + 1]), "write `key = value`"));
+            return Err(err(
+                lineno,
+                format!("missing key before {:?}", &value[sep..sep + 1]),
+                "write `key = value`",
+            ));
         }
         flush(&mut ini, current, &mut key, &mut lines, key_line);
         key = Some(k.to_lowercase());

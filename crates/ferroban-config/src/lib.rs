@@ -31,7 +31,12 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn at(file: &Path, line: usize, message: impl Into<String>, hint: impl Into<String>) -> ConfigError {
+    pub fn at(
+        file: &Path,
+        line: usize,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             file: file.to_path_buf(),
             line,
@@ -59,10 +64,25 @@ fn read_file(path: &Path) -> Result<Option<IniFile>, ConfigError> {
     if !path.is_file() {
         return Ok(None);
     }
-    let bytes = std::fs::read(path).map_err(|e| ConfigError::at(path, 0, format!("cannot read: {e}"), "check the file's permissions"))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        ConfigError::at(
+            path,
+            0,
+            format!("cannot read: {e}"),
+            "check the file's permissions",
+        )
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
-        ConfigError::at(path, line, "the file is not valid UTF-8", "save the file as UTF-8")
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        ConfigError::at(
+            path,
+            line,
+            "the file is not valid UTF-8",
+            "save the file as UTF-8",
+        )
     })?;
     ini::parse(path, &text).map(Some)
 }
@@ -132,7 +152,10 @@ impl Config {
         for (name, section) in ini.sections {
             // [Init?family=inet6] holds conditional values of [Init]: key?family=inet6
             let (name, section) = match name.split_once('?') {
-                Some((base, cond)) if !base.is_empty() && base.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                Some((base, cond))
+                    if !base.is_empty()
+                        && base.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+                {
                     let mut s = Section::default();
                     for (k, e) in section.iter() {
                         s.insert(format!("{k}?{cond}"), e.clone());
@@ -176,7 +199,10 @@ impl Config {
 
     /// Section names (without the internal `KNOWN/` copies).
     pub fn sections(&self) -> impl Iterator<Item = &str> {
-        self.sections.iter().map(|(n, _)| n.as_str()).filter(|n| !n.starts_with("KNOWN/"))
+        self.sections
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !n.starts_with("KNOWN/"))
     }
 
     pub fn has_section(&self, name: &str) -> bool {
@@ -188,7 +214,10 @@ impl Config {
         if name == "DEFAULT" {
             return Some(&self.defaults);
         }
-        self.sections.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
     }
 
     pub fn defaults(&self) -> &Section {
@@ -211,7 +240,10 @@ impl Config {
 
     /// Option names of a section, optionally with the `[DEFAULT]` ones.
     pub fn options(&self, section: &str, with_defaults: bool) -> Vec<String> {
-        let mut v: Vec<String> = self.section(section).map(|s| s.keys().map(str::to_string).collect()).unwrap_or_default();
+        let mut v: Vec<String> = self
+            .section(section)
+            .map(|s| s.keys().map(str::to_string).collect())
+            .unwrap_or_default();
         if with_defaults {
             for k in self.defaults.keys() {
                 if !v.iter().any(|x| x == k) {
@@ -222,19 +254,31 @@ impl Config {
         v
     }
 
-    fn raw_lookup<'a>(&'a self, section: &str, option: &str, vars: &'a [(String, String)]) -> Option<(&'a str, Option<&'a Origin>)> {
+    fn raw_lookup<'a>(
+        &'a self,
+        section: &str,
+        option: &str,
+        vars: &'a [(String, String)],
+    ) -> Option<(&'a str, Option<&'a Origin>)> {
         if let Some((_, v)) = vars.iter().find(|(k, _)| k.to_lowercase() == option) {
             return Some((v.as_str(), None));
         }
         if let Some(e) = self.section(section).and_then(|s| s.get(option)) {
             return Some((e.value.as_str(), Some(&e.origin)));
         }
-        self.defaults.get(option).map(|e| (e.value.as_str(), Some(&e.origin)))
+        self.defaults
+            .get(option)
+            .map(|e| (e.value.as_str(), Some(&e.origin)))
     }
 
     /// The value of `option` in `section` (falling back to `[DEFAULT]`), with `vars`
     /// taking precedence, and `%(…)s` references resolved. `Ok(None)` when unset.
-    pub fn get(&self, section: &str, option: &str, vars: &[(String, String)]) -> Result<Option<String>, ConfigError> {
+    pub fn get(
+        &self,
+        section: &str,
+        option: &str,
+        vars: &[(String, String)],
+    ) -> Result<Option<String>, ConfigError> {
         let option = option.to_lowercase();
         let Some((raw, origin)) = self.raw_lookup(section, &option, vars) else {
             return Ok(None);
@@ -250,7 +294,12 @@ impl Config {
 
     /// Fail2ban's `get_ex`: like [`Config::get`], but `sec/opt` names another section
     /// (`known/opt` is the value before the last override, `default/opt` the default).
-    pub fn get_ex(&self, section: &str, option: &str, vars: &[(String, String)]) -> Result<Option<String>, ConfigError> {
+    pub fn get_ex(
+        &self,
+        section: &str,
+        option: &str,
+        vars: &[(String, String)],
+    ) -> Result<Option<String>, ConfigError> {
         if let Some((sec, opt)) = option.split_once('/') {
             if !sec.is_empty() && !opt.is_empty() && !opt.contains(char::is_whitespace) {
                 let candidates: Vec<String> = match sec.to_lowercase().as_str() {
@@ -259,7 +308,10 @@ impl Config {
                     _ => vec![sec.to_string()],
                 };
                 for c in candidates {
-                    if self.section(&c).is_some_and(|s| s.contains(&opt.to_lowercase())) {
+                    if self
+                        .section(&c)
+                        .is_some_and(|s| s.contains(&opt.to_lowercase()))
+                    {
                         return self.get(&c, opt, &[]);
                     }
                 }
@@ -274,17 +326,32 @@ impl Config {
         let lower = sec.to_lowercase();
         let found = match lower.as_str() {
             "default" => None,
-            "known" => self.section(&format!("KNOWN/{section}")).and_then(|s| s.get(opt)),
+            "known" => self
+                .section(&format!("KNOWN/{section}"))
+                .and_then(|s| s.get(opt)),
             _ => self.section(sec).and_then(|s| s.get(opt)),
         };
-        found.or_else(|| self.defaults.get(opt)).map(|e| e.value.clone())
+        found
+            .or_else(|| self.defaults.get(opt))
+            .map(|e| e.value.clone())
     }
 
-    fn interpolate(&self, section: &str, rest: &str, vars: &[(String, String)], origin: &Origin, depth: usize, out: &mut String) -> Result<(), ConfigError> {
-        let err = |message: String, hint: &str| ConfigError::at(&origin.file, origin.line, message, hint);
+    fn interpolate(
+        &self,
+        section: &str,
+        rest: &str,
+        vars: &[(String, String)],
+        origin: &Origin,
+        depth: usize,
+        out: &mut String,
+    ) -> Result<(), ConfigError> {
+        let err =
+            |message: String, hint: &str| ConfigError::at(&origin.file, origin.line, message, hint);
         if depth > MAX_INTERPOLATION_DEPTH {
             return Err(err(
-                format!("interpolation nested deeper than {MAX_INTERPOLATION_DEPTH} levels in {rest:?}"),
+                format!(
+                    "interpolation nested deeper than {MAX_INTERPOLATION_DEPTH} levels in {rest:?}"
+                ),
                 "look for options that refer to each other in a loop",
             ));
         }
@@ -293,7 +360,10 @@ impl Config {
             out.push_str(&rest[..p]);
             rest = &rest[p..];
             if out.len() > MAX_VALUE_LEN {
-                return Err(err("value grows beyond 1 MiB through interpolation".into(), "check the %(...)s references"));
+                return Err(err(
+                    "value grows beyond 1 MiB through interpolation".into(),
+                    "check the %(...)s references",
+                ));
             }
             match rest.as_bytes().get(1) {
                 Some(b'%') => {
@@ -302,11 +372,17 @@ impl Config {
                 }
                 Some(b'(') => {
                     let Some(close) = rest.find(")s") else {
-                        return Err(err(format!("bad interpolation reference {rest:?}"), "write %(name)s, or %% for a literal percent sign"));
+                        return Err(err(
+                            format!("bad interpolation reference {rest:?}"),
+                            "write %(name)s, or %% for a literal percent sign",
+                        ));
                     };
                     let name = &rest[2..close];
                     if name.is_empty() || name.contains(')') {
-                        return Err(err(format!("bad interpolation reference {rest:?}"), "write %(name)s, or %% for a literal percent sign"));
+                        return Err(err(
+                            format!("bad interpolation reference {rest:?}"),
+                            "write %(name)s, or %% for a literal percent sign",
+                        ));
                     }
                     rest = &rest[close + 2..];
                     let key = name.to_lowercase();
@@ -345,15 +421,23 @@ impl Config {
 }
 
 /// Depth-first `[INCLUDES]` expansion: before-files, the file, after-files.
-fn expand_includes(file: &Path, seen: &mut Vec<PathBuf>, order: &mut Vec<PathBuf>) -> Result<(), ConfigError> {
-    let Some(ini) = read_file(file)? else { return Ok(()) };
+fn expand_includes(
+    file: &Path,
+    seen: &mut Vec<PathBuf>,
+    order: &mut Vec<PathBuf>,
+) -> Result<(), ConfigError> {
+    let Some(ini) = read_file(file)? else {
+        return Ok(());
+    };
     let mut one = Config::default();
     one.merge(ini);
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut lists: [Vec<PathBuf>; 2] = [Vec::new(), Vec::new()];
     if one.has_section("INCLUDES") {
         for (i, key) in ["before", "after"].iter().enumerate() {
-            let Some(v) = one.get("INCLUDES", key, &[])? else { continue };
+            let Some(v) = one.get("INCLUDES", key, &[])? else {
+                continue;
+            };
             for name in v.split('\n').filter(|s| !s.trim().is_empty()) {
                 let p = dir.join(name.trim());
                 if seen.contains(&p) || p == file {
@@ -382,7 +466,11 @@ mod tests {
 
     fn dir_with(files: &[(&str, &str)]) -> PathBuf {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let d = std::env::temp_dir().join(format!("ferroban-config-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        let d = std::env::temp_dir().join(format!(
+            "ferroban-config-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
         for (name, text) in files {
             let p = d.join(name);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -402,16 +490,25 @@ mod tests {
         let cfg = Config::read_named(&d, "x").unwrap().unwrap();
         let f = cfg.get("Definition", "failregex", &[]).unwrap().unwrap();
         assert_eq!(f, "\\S*\\[\\d+\\]: fail <HOST>\nother <HOST>");
-        assert_eq!(cfg.get("Definition", "name", &[]).unwrap().unwrap(), "Definition");
+        assert_eq!(
+            cfg.get("Definition", "name", &[]).unwrap().unwrap(),
+            "Definition"
+        );
         assert_eq!(cfg.get("Init", "mode", &[]).unwrap().unwrap(), "extra");
         let vars = vec![("mode".to_string(), "aggressive".to_string())];
-        assert_eq!(cfg.get("Init", "mode", &vars).unwrap().unwrap(), "aggressive");
+        assert_eq!(
+            cfg.get("Init", "mode", &vars).unwrap().unwrap(),
+            "aggressive"
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
     fn interpolation_errors_are_located() {
-        let d = dir_with(&[("y.conf", "[Definition]\n\nfailregex = %(missing)s\ndatepattern = %Y\n")]);
+        let d = dir_with(&[(
+            "y.conf",
+            "[Definition]\n\nfailregex = %(missing)s\ndatepattern = %Y\n",
+        )]);
         let cfg = Config::read_named(&d, "y").unwrap().unwrap();
         let e = cfg.get("Definition", "failregex", &[]).unwrap_err();
         assert_eq!(e.line, 3);
@@ -425,7 +522,13 @@ mod tests {
     fn interpolation_bomb_is_refused() {
         let mut text = String::from("[d]\na0 = xxxxxxxxxxxxxxxx\n");
         for i in 1..10 {
-            text.push_str(&format!("a{i} = %(a{})s%(a{})s%(a{})s%(a{})s\n", i - 1, i - 1, i - 1, i - 1));
+            text.push_str(&format!(
+                "a{i} = %(a{})s%(a{})s%(a{})s%(a{})s\n",
+                i - 1,
+                i - 1,
+                i - 1,
+                i - 1
+            ));
         }
         let d = dir_with(&[("z.conf", &text)]);
         let cfg = Config::read_named(&d, "z").unwrap().unwrap();

@@ -19,9 +19,11 @@ fn next_tag(s: &str, from: usize) -> Option<(usize, usize)> {
     while let Some(lt) = s[i..].find('<') {
         let start = i + lt;
         let body = &s[start + 1..];
-        let end = body.find(|c: char| c == '<' || c == '>' || c == ' ');
+        let end = body.find(['<', '>', ' ']);
         match end {
-            Some(e) if e > 0 && body.as_bytes()[e] == b'>' => return Some((start, start + 1 + e + 1)),
+            Some(e) if e > 0 && body.as_bytes()[e] == b'>' => {
+                return Some((start, start + 1 + e + 1))
+            }
             _ => i = start + 1,
         }
     }
@@ -31,7 +33,7 @@ fn next_tag(s: &str, from: usize) -> Option<(usize, usize)> {
 /// Substitute `<tag>`s of every value in `tags` (ordered name → value). Tags named in
 /// `ignore` are left alone; `lookup` supplies values for names not in `tags`.
 pub fn substitute(
-    tags: &mut Vec<(String, String)>,
+    tags: &mut [(String, String)],
     ignore: &[String],
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
@@ -46,7 +48,11 @@ pub fn substitute(
             }
             let original = tags[idx].1.clone();
             let mut value = original.clone();
-            let mut rplc: Vec<(String, usize)> = counts.iter().find(|c| c.0 == tag).map(|c| c.1.clone()).unwrap_or_default();
+            let mut rplc: Vec<(String, usize)> = counts
+                .iter()
+                .find(|c| c.0 == tag)
+                .map(|c| c.1.clone())
+                .unwrap_or_default();
             let mut m = next_tag(&value, 0);
             while let Some((s, e)) = m {
                 let rtag = value[s + 1..e - 1].to_string();
@@ -63,7 +69,11 @@ pub fn substitute(
                         "remove the circular <tag> reference",
                     ));
                 }
-                let repl = tags.iter().find(|(k, _)| *k == rtag).map(|(_, v)| v.clone()).or_else(|| lookup(&rtag));
+                let repl = tags
+                    .iter()
+                    .find(|(k, _)| *k == rtag)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| lookup(&rtag));
                 let Some(repl) = repl else {
                     m = next_tag(&value, e);
                     continue;
@@ -110,7 +120,10 @@ mod tests {
     #[test]
     fn nested_tags_and_unknown_ones() {
         let mut t = vec![
-            ("failregex".to_string(), "<pre> from <HOST> <mode-re>".to_string()),
+            (
+                "failregex".to_string(),
+                "<pre> from <HOST> <mode-re>".to_string(),
+            ),
             ("pre".to_string(), "sshd<pid>:".to_string()),
             ("mode".to_string(), "normal".to_string()),
             ("mode-re".to_string(), "<mdre-<mode>>".to_string()),

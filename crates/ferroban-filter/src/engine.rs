@@ -174,7 +174,12 @@ impl Rx {
                 }
                 // alt_user_1 → user
                 let base = match rest.rfind('_') {
-                    Some(p) if rest[p + 1..].chars().all(|c| c.is_ascii_digit()) && p + 1 < rest.len() => &rest[..p],
+                    Some(p)
+                        if rest[p + 1..].chars().all(|c| c.is_ascii_digit())
+                            && p + 1 < rest.len() =>
+                    {
+                        &rest[..p]
+                    }
                     _ => rest,
                 };
                 let merged = match base {
@@ -199,7 +204,10 @@ impl Rx {
             if name.is_empty() || name.starts_with("__") {
                 continue;
             }
-            d.insert(name.clone(), Value::Text(g.get(i).map(|(s, e)| buf[s..e].to_string())));
+            d.insert(
+                name.clone(),
+                Value::Text(g.get(i).map(|(s, e)| buf[s..e].to_string())),
+            );
         }
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
@@ -218,12 +226,21 @@ impl Rx {
 }
 
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
-fn split_matched(buf: &str, g: &Groups, rx: &Rx, lines: &[BufLine]) -> (Vec<BufLine>, Vec<BufLine>) {
+fn split_matched(
+    buf: &str,
+    g: &Groups,
+    rx: &Rx,
+    lines: &[BufLine],
+) -> (Vec<BufLine>, Vec<BufLine>) {
     if lines.len() <= 1 {
         return (lines.to_vec(), Vec::new());
     }
-    let start = buf[..(g.start() + 1).min(buf.len())].rfind('\n').map_or(0, |p| p + 1);
-    let end = buf[g.end().saturating_sub(1)..].find('\n').map_or(buf.len(), |p| g.end().saturating_sub(1) + p + 1);
+    let start = buf[..(g.start() + 1).min(buf.len())]
+        .rfind('\n')
+        .map_or(0, |p| p + 1);
+    let end = buf[g.end().saturating_sub(1)..]
+        .find('\n')
+        .map_or(buf.len(), |p| g.end().saturating_sub(1) + p + 1);
     let first = buf[..start].matches('\n').count().min(lines.len());
     let last = buf[..end].matches('\n').count().clamp(first, lines.len());
     let mut matched = lines[first..last].to_vec();
@@ -236,7 +253,10 @@ fn split_matched(buf: &str, g: &Groups, rx: &Rx, lines: &[BufLine]) -> (Vec<BufL
     }
     let mut n = 0;
     for sk in skipped {
-        if let Some(m) = matched[n.min(matched.len())..].iter().position(|l| l.without_date() == sk) {
+        if let Some(m) = matched[n.min(matched.len())..]
+            .iter()
+            .position(|l| l.without_date() == sk)
+        {
             unmatched.push(matched.remove(n + m));
             n += m;
         }
@@ -280,7 +300,11 @@ impl Filter {
             },
         };
         let multi = maxlines > 1;
-        let other_mode = if multi { Mode::OverMultiLine } else { Mode::SingleLine };
+        let other_mode = if multi {
+            Mode::OverMultiLine
+        } else {
+            Mode::SingleLine
+        };
         let pref = match spec.prefregex.as_deref().filter(|p| !p.trim().is_empty()) {
             Some(p) => Some(Rx::new(p, other_mode, use_dns).map_err(FilterError::PrefRegex)?),
             None => None,
@@ -290,9 +314,18 @@ impl Filter {
             if r.trim().is_empty() {
                 return Err(FilterError::Empty);
             }
-            let mode = if multi { Mode::MultiLine } else { Mode::SingleLine };
-            let rx = Rx::new(r, mode, use_dns).map_err(|source| FilterError::FailRegex { index, source })?;
-            let has_id = |rx: &Rx| ["fid", "ip4", "ip6", "dns", "mlfid"].iter().any(|g| rx.has_group(g));
+            let mode = if multi {
+                Mode::MultiLine
+            } else {
+                Mode::SingleLine
+            };
+            let rx = Rx::new(r, mode, use_dns)
+                .map_err(|source| FilterError::FailRegex { index, source })?;
+            let has_id = |rx: &Rx| {
+                ["fid", "ip4", "ip6", "dns", "mlfid"]
+                    .iter()
+                    .any(|g| rx.has_group(g))
+            };
             if !has_id(&rx) && !pref.as_ref().is_some_and(has_id) {
                 return Err(FilterError::NoFailureId {
                     index,
@@ -303,12 +336,15 @@ impl Filter {
         }
         let mut ignore = Vec::new();
         for (index, r) in spec.ignoreregex.iter().enumerate() {
-            let rx = Rx::new(r, other_mode, use_dns).map_err(|source| FilterError::IgnoreRegex { index, source })?;
+            let rx = Rx::new(r, other_mode, use_dns)
+                .map_err(|source| FilterError::IgnoreRegex { index, source })?;
             ignore.push(rx);
         }
         let default_tz = match &spec.logtimezone {
             None => None,
-            Some(z) => Some(crate::date::zone_offset(z).ok_or_else(|| FilterError::TimeZone(z.clone()))?),
+            Some(z) => {
+                Some(crate::date::zone_offset(z).ok_or_else(|| FilterError::TimeZone(z.clone()))?)
+            }
         };
         let mut detector = match &spec.datepattern {
             Some(p) => DateDetector::from_patterns(p, tz, now_year)?,
@@ -363,8 +399,8 @@ impl Filter {
         let mut span = (0, 0);
         let mut date_found = false;
         let mut text = line.to_string();
-        match self.detector.as_mut().and_then(|d| d.find(line, now)) {
-            Some(found) => {
+        if let Some(found) = self.detector.as_mut().and_then(|d| d.find(line, now)) {
+            {
                 date_found = true;
                 span = (found.start, found.end);
                 if found.start != found.end {
@@ -382,14 +418,11 @@ impl Filter {
                     date = Some(nowf);
                 }
             }
-            None => {}
         }
-        if date.is_none() {
-            if self.last_date.is_some_and(|d| d > nowf - 60.0) {
-                text = format!("{}{}", self.last_time_text, line);
-                span = (0, self.last_time_text.len());
-                date = self.last_date;
-            }
+        if date.is_none() && self.last_date.is_some_and(|d| d > nowf - 60.0) {
+            text = format!("{}{}", self.last_time_text, line);
+            span = (0, self.last_time_text.len());
+            date = self.last_date;
         }
         let mut r = self.find_failure(BufLine { text, date: span }, date);
         r.time = date;
@@ -400,7 +433,13 @@ impl Filter {
     /// Process a line whose time is already known (the journal).
     pub fn process_dated(&mut self, line: &str, time: f64) -> LineResult {
         self.last_date = Some(time);
-        let mut r = self.find_failure(BufLine { text: line.to_string(), date: (0, 0) }, Some(time));
+        let mut r = self.find_failure(
+            BufLine {
+                text: line.to_string(),
+                date: (0, 0),
+            },
+            Some(time),
+        );
         r.time = Some(time);
         r
     }
@@ -450,11 +489,16 @@ impl Filter {
         let mut pre_groups = FailData::new();
         if let Some(pref) = &self.pref {
             let b = buf.as_deref().unwrap_or("");
-            let Some(g) = pref.pattern.search(b) else { return result };
+            let Some(g) = pref.pattern.search(b) else {
+                return result;
+            };
             pre_groups = pref.groups(b, &g);
             if let Some(Value::Text(Some(content))) = pre_groups.remove("content") {
                 if !content.is_empty() {
-                    self.buffer = vec![BufLine { text: content, date: (0, 0) }];
+                    self.buffer = vec![BufLine {
+                        text: content,
+                        date: (0, 0),
+                    }];
                     buf = None;
                 }
             }
@@ -572,7 +616,11 @@ impl Filter {
         if fail.remove("mlfforget").is_some_and(|v| v.truthy()) {
             flags |= 2;
         }
-        let user = fail.get("user").and_then(Value::text).filter(|u| !u.is_empty()).map(str::to_string);
+        let user = fail
+            .get("user")
+            .and_then(Value::text)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
         let users_len;
         let cached = self.mlfid_cache.remove(mlfid);
         if let Some(mut groups) = cached {
@@ -599,7 +647,11 @@ impl Filter {
                 self.remember(mlfid, fail.clone());
             }
         } else {
-            users_len = if flags & 2 == 0 { add_user(&mut fail, user) } else { 0 };
+            users_len = if flags & 2 == 0 {
+                add_user(&mut fail, user)
+            } else {
+                0
+            };
             if flags & 2 == 0 {
                 self.remember(mlfid, fail.clone());
             }
@@ -648,7 +700,9 @@ impl Filter {
 fn add_user(fail: &mut FailData, user: Option<String>) -> usize {
     match user {
         Some(u) => {
-            let entry = fail.entry("users".into()).or_insert_with(|| Value::Set(BTreeSet::new()));
+            let entry = fail
+                .entry("users".into())
+                .or_insert_with(|| Value::Set(BTreeSet::new()));
             if let Value::Set(s) = entry {
                 s.insert(u);
                 s.len()

@@ -102,8 +102,17 @@ impl Pattern {
             Engine::Backtrack(backtracking(&main).map_err(compile_err)?)
         } else if let Some(bt) = &t.backtracking_pattern {
             let linear = linear(&main).map_err(compile_err)?;
-            let index = |n: &str| linear.capture_names().position(|x| x == Some(n)).unwrap_or(0);
-            let pairs = t.backref_copies.iter().map(|(a, b)| (index(a), index(b))).collect();
+            let index = |n: &str| {
+                linear
+                    .capture_names()
+                    .position(|x| x == Some(n))
+                    .unwrap_or(0)
+            };
+            let pairs = t
+                .backref_copies
+                .iter()
+                .map(|(a, b)| (index(a), index(b)))
+                .collect();
             let backtracking = backtracking(&format!("{prefix}{bt}")).map_err(compile_err)?;
             Engine::LinearVerified {
                 linear,
@@ -114,10 +123,14 @@ impl Pattern {
             Engine::Linear(linear(&main).map_err(compile_err)?)
         };
         let names: Vec<String> = match &engine {
-            Engine::Linear(re) | Engine::LinearVerified { linear: re, .. } => {
-                re.capture_names().map(|n| n.unwrap_or("").to_string()).collect()
-            }
-            Engine::Backtrack(re) => re.capture_names().map(|n| n.unwrap_or("").to_string()).collect(),
+            Engine::Linear(re) | Engine::LinearVerified { linear: re, .. } => re
+                .capture_names()
+                .map(|n| n.unwrap_or("").to_string())
+                .collect(),
+            Engine::Backtrack(re) => re
+                .capture_names()
+                .map(|n| n.unwrap_or("").to_string())
+                .collect(),
         };
         Ok(Pattern {
             engine,
@@ -182,7 +195,9 @@ impl Pattern {
                 // A search that exceeds the step bound counts as no match.
                 let caps = re.captures_from_pos(hay, start).ok()??;
                 Some(Groups {
-                    spans: (0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))).collect(),
+                    spans: (0..caps.len())
+                        .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
+                        .collect(),
                 })
             }
         }
@@ -197,6 +212,8 @@ impl Pattern {
 fn linear_groups(re: &regex::Regex, hay: &str, start: usize) -> Option<Groups> {
     let caps = re.captures_at(hay, start)?;
     Some(Groups {
-        spans: (0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))).collect(),
+        spans: (0..caps.len())
+            .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
+            .collect(),
     })
 }

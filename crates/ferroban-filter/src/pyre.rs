@@ -133,7 +133,11 @@ fn run(src: &str, dollar: Dollar, copy_backrefs: bool) -> Result<Translator<'_>,
     let linear = copy_backrefs && !t.fancy;
     let mut out = String::with_capacity(t.out.len());
     for (i, part) in t.out.split(BOUNDARY_MARK).enumerate() {
-        out.push_str(if i % 2 == 1 && linear { LINEAR_BOUNDARY } else { part });
+        out.push_str(if i % 2 == 1 && linear {
+            LINEAR_BOUNDARY
+        } else {
+            part
+        });
     }
     t.out = out;
     Ok(t)
@@ -148,7 +152,11 @@ impl Translator<'_> {
     fn err(&self, message: impl Into<String>) -> TranslateError {
         TranslateError {
             message: message.into(),
-            position: self.chars.get(self.i).map(|c| c.0).unwrap_or(self.src.len()),
+            position: self
+                .chars
+                .get(self.i)
+                .map(|c| c.0)
+                .unwrap_or(self.src.len()),
             pattern: self.src.to_string(),
         }
     }
@@ -158,7 +166,11 @@ impl Translator<'_> {
     }
 
     fn rest_starts_with(&self, s: &str) -> bool {
-        let pos = self.chars.get(self.i).map(|c| c.0).unwrap_or(self.src.len());
+        let pos = self
+            .chars
+            .get(self.i)
+            .map(|c| c.0)
+            .unwrap_or(self.src.len());
         self.src[pos..].starts_with(s)
     }
 
@@ -330,7 +342,11 @@ impl Translator<'_> {
                 if !self.names.contains(&name) {
                     return Err(self.err(format!("unknown group name {name:?}")));
                 }
-                let body = self.bodies.iter().find(|b| b.0 == name).map(|b| b.1.clone());
+                let body = self
+                    .bodies
+                    .iter()
+                    .find(|b| b.0 == name)
+                    .map(|b| b.1.clone());
                 match body {
                     Some(body) if self.copy_backrefs => {
                         let copy = format!("__bref{}_{}", self.backref_copies.len(), name);
@@ -382,12 +398,20 @@ impl Translator<'_> {
                 '-' => neg = true,
                 ')' => {
                     if !on.is_empty() || !off.is_empty() {
-                        let _ = write!(self.out, "(?{on}{}{off})", if off.is_empty() { "" } else { "-" });
+                        let _ = write!(
+                            self.out,
+                            "(?{on}{}{off})",
+                            if off.is_empty() { "" } else { "-" }
+                        );
                     }
                     return Ok(());
                 }
                 ':' => {
-                    let _ = write!(self.out, "(?{on}{}{off}:", if off.is_empty() { "" } else { "-" });
+                    let _ = write!(
+                        self.out,
+                        "(?{on}{}{off}:",
+                        if off.is_empty() { "" } else { "-" }
+                    );
                     self.open(None);
                     return Ok(());
                 }
@@ -399,7 +423,9 @@ impl Translator<'_> {
     fn read_name(&mut self, end: char) -> Result<String, TranslateError> {
         let mut name = String::new();
         loop {
-            let c = self.peek(0).ok_or_else(|| self.err("missing group name terminator"))?;
+            let c = self
+                .peek(0)
+                .ok_or_else(|| self.err("missing group name terminator"))?;
             self.i += 1;
             if c == end {
                 break;
@@ -419,7 +445,9 @@ impl Translator<'_> {
 
     /// A backslash escape; `in_class` selects class semantics (`\b` is backspace there).
     fn escape(&mut self, in_class: bool) -> Result<(), TranslateError> {
-        let c = self.peek(1).ok_or_else(|| self.err("bad escape (end of pattern)"))?;
+        let c = self
+            .peek(1)
+            .ok_or_else(|| self.err("bad escape (end of pattern)"))?;
         self.i += 2;
         match c {
             'd' | 'D' | 's' | 'S' | 'w' | 'W' | 'n' | 't' | 'r' | 'f' | 'v' => {
@@ -445,7 +473,11 @@ impl Translator<'_> {
                 let hex = self.take_hex(8)?;
                 let _ = write!(self.out, "\\x{{{hex}}}");
             }
-            '0'..='7' if c == '0' || (self.peek(0).is_some_and(|d| ('0'..='7').contains(&d)) && self.peek(1).is_some_and(|d| ('0'..='7').contains(&d))) => {
+            '0'..='7'
+                if c == '0'
+                    || (self.peek(0).is_some_and(|d| ('0'..='7').contains(&d))
+                        && self.peek(1).is_some_and(|d| ('0'..='7').contains(&d))) =>
+            {
                 let mut v = c.to_digit(8).unwrap_or(0);
                 for _ in 0..2 {
                     match self.peek(0).and_then(|d| d.to_digit(8)) {
@@ -501,7 +533,9 @@ impl Translator<'_> {
         // Whether the previous item can start a range (a single character).
         let mut prev_single = false;
         loop {
-            let c = self.peek(0).ok_or_else(|| self.err("unterminated character set"))?;
+            let c = self
+                .peek(0)
+                .ok_or_else(|| self.err("unterminated character set"))?;
             match c {
                 ']' if !first => {
                     self.out.push(']');
@@ -571,7 +605,23 @@ fn push_class_literal(out: &mut String, c: char) {
 fn regex_syntax_is_meta(c: char) -> bool {
     matches!(
         c,
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$' | '#' | '&' | '-' | '~'
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
     )
 }
 

@@ -28,7 +28,11 @@ fn host() -> String {
     format!(r"(?:{}|{DNS_GROUP})", addr())
 }
 fn subnet() -> String {
-    format!(r"\[?(?:{}|{})(?:/{CIDR_GROUP})?\]?", ipv4_group(), ipv6_group())
+    format!(
+        r"\[?(?:{}|{})(?:/{CIDR_GROUP})?\]?",
+        ipv4_group(),
+        ipv6_group()
+    )
 }
 
 /// The regex group name for a capturing `F-NAME` tag.
@@ -151,19 +155,41 @@ mod tests {
 
     #[test]
     fn host_tag_matches_addresses_and_names() {
-        assert_eq!(host_of("from <HOST> port", "from 1.2.3.4 port").as_deref(), Some("1.2.3.4"));
-        assert_eq!(host_of("from <HOST> port", "from ::ffff:1.2.3.4 port").as_deref(), Some("1.2.3.4"));
-        assert_eq!(host_of("from <HOST> port", "from 2001:db8::1 port").as_deref(), Some("2001:db8::1"));
-        assert_eq!(host_of("from <HOST> port", "from [2001:db8::] port").as_deref(), Some("2001:db8::"));
-        assert_eq!(host_of("from <HOST> port", "from example.com port").as_deref(), Some("example.com"));
-        assert!(!Pattern::new(&expand("<HOST>", "yes"), Mode::SingleLine).unwrap().is_backtracking());
+        assert_eq!(
+            host_of("from <HOST> port", "from 1.2.3.4 port").as_deref(),
+            Some("1.2.3.4")
+        );
+        assert_eq!(
+            host_of("from <HOST> port", "from ::ffff:1.2.3.4 port").as_deref(),
+            Some("1.2.3.4")
+        );
+        assert_eq!(
+            host_of("from <HOST> port", "from 2001:db8::1 port").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            host_of("from <HOST> port", "from [2001:db8::] port").as_deref(),
+            Some("2001:db8::")
+        );
+        assert_eq!(
+            host_of("from <HOST> port", "from example.com port").as_deref(),
+            Some("example.com")
+        );
+        assert!(!Pattern::new(&expand("<HOST>", "yes"), Mode::SingleLine)
+            .unwrap()
+            .is_backtracking());
     }
 
     #[test]
     fn custom_tags() {
         let e = expand("user <F-USER>\\S+</F-USER> <F-ID/> </F-NOPE>", "yes");
         assert_eq!(e, r"user (?P<user>\S+) (?P<fid>\S+) </F-NOPE>");
-        assert_eq!(expand("a<SKIPLINES>b<SKIPLINES>", "yes").matches("skiplines").count(), 2);
+        assert_eq!(
+            expand("a<SKIPLINES>b<SKIPLINES>", "yes")
+                .matches("skiplines")
+                .count(),
+            2
+        );
         assert_eq!(expand("<not a tag> <x", "yes"), "<not a tag> <x");
     }
 }

@@ -40,15 +40,24 @@ const DEFAULT_PATTERNS: [&str; 17] = [
 /// Build the template for a pattern string: `EPOCH`, `LEPOCH`, `TAI64N` (with `^` or
 /// `{^LN-BEG}`), a pattern with `{EPOCH}` in it, or a `%`-pattern.
 fn pattern_template(pattern: &str, now_year: i16) -> Result<Template, TemplateError> {
-    let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+    let key = if pattern.contains('%') {
+        pattern.to_string()
+    } else {
+        pattern.to_uppercase()
+    };
     if key.contains("EPOCH") {
-        let custom = pattern.to_uppercase().contains("{EPOCH}") || pattern.to_uppercase().contains("{LEPOCH}");
+        let custom = pattern.to_uppercase().contains("{EPOCH}")
+            || pattern.to_uppercase().contains("{LEPOCH}");
         if custom {
             return Template::epoch(false, key.contains("LEPOCH"), Some(pattern));
         }
         match key.as_str() {
-            "EPOCH" | "{^LN-BEG}EPOCH" | "^EPOCH" => return Template::epoch(key != "EPOCH", false, None),
-            "LEPOCH" | "{^LN-BEG}LEPOCH" | "^LEPOCH" => return Template::epoch(key != "LEPOCH", true, None),
+            "EPOCH" | "{^LN-BEG}EPOCH" | "^EPOCH" => {
+                return Template::epoch(key != "EPOCH", false, None)
+            }
+            "LEPOCH" | "{^LN-BEG}LEPOCH" | "^LEPOCH" => {
+                return Template::epoch(key != "LEPOCH", true, None)
+            }
             _ => {}
         }
     }
@@ -60,7 +69,11 @@ fn pattern_template(pattern: &str, now_year: i16) -> Result<Template, TemplateEr
 }
 
 /// The same template anchored by `wrap` (line start, or a `{DATE}` pre-match).
-fn anchored_template(t: &Template, wrap: &dyn Fn(&str) -> String, now_year: i16) -> Result<Template, TemplateError> {
+fn anchored_template(
+    t: &Template,
+    wrap: &dyn Fn(&str) -> String,
+    now_year: i16,
+) -> Result<Template, TemplateError> {
     match &t.pattern {
         Some(p) => pattern_template(&wrap(p), now_year),
         None => pattern_template(&wrap(&t.name), now_year),
@@ -79,7 +92,8 @@ fn default_templates(now_year: i16) -> Vec<Arc<Template>> {
         if t.name.starts_with("{^LN-BEG}") || t.name.starts_with('^') {
             continue;
         }
-        let mut a = anchored_template(t, &|s| format!("{{^LN-BEG}}{s}"), now_year).expect("anchored defaults compile");
+        let mut a = anchored_template(t, &|s| format!("{{^LN-BEG}}{s}"), now_year)
+            .expect("anchored defaults compile");
         if a.name != t.name {
             a.weight = 100.0;
             anchored.push(Arc::new(a));
@@ -170,7 +184,11 @@ impl DateDetector {
 
     /// A detector for a filter's `datepattern` value (one pattern per line; special
     /// values `{^LN-BEG}`, `{DEFAULT}`, `{NONE}` and patterns containing `{DATE}`).
-    pub fn from_patterns(value: &str, tz: TimeZone, now_year: i16) -> Result<DateDetector, TemplateError> {
+    pub fn from_patterns(
+        value: &str,
+        tz: TimeZone,
+        now_year: i16,
+    ) -> Result<DateDetector, TemplateError> {
         let mut d = DateDetector::empty(tz);
         for p in value.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
             d.append_pattern(p, now_year)?;
@@ -204,7 +222,11 @@ impl DateDetector {
     }
 
     fn append_pattern(&mut self, pattern: &str, now_year: i16) -> Result<(), TemplateError> {
-        let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+        let key = if pattern.contains('%') {
+            pattern.to_string()
+        } else {
+            pattern.to_uppercase()
+        };
         match key.as_str() {
             "{^LN-BEG}" => {
                 self.add_defaults(Some(LINE_BEGIN), None, now_year);
@@ -232,7 +254,11 @@ impl DateDetector {
         let all = default_templates(now_year);
         // With a {DATE} pre-match only the plain defaults are wrapped (as Fail2ban does).
         let plain_start = all.len() - DEFAULT_PATTERNS.len();
-        let list: &[Arc<Template>] = if pre_match.is_some() { &all[plain_start..] } else { &all };
+        let list: &[Arc<Template>] = if pre_match.is_some() {
+            &all[plain_start..]
+        } else {
+            &all
+        };
         for t in list {
             if let Some(f) = require_flags {
                 if t.flags & f == 0 {
@@ -263,7 +289,11 @@ impl DateDetector {
         let (g, index) = self.match_time(line)?;
         let template = self.slots[index].template.clone();
         let (start, end) = template.date_span(&g);
-        let time = if start == end { None } else { template.date(line, &g, now, &self.tz, self.default_tz) };
+        let time = if start == end {
+            None
+        } else {
+            template.date(line, &g, now, &self.tz, self.default_tz)
+        };
         Some(FoundDate {
             start,
             end,
@@ -295,9 +325,13 @@ impl DateDetector {
                 let start_ok = char_before(line, distance) == before
                     || (char_at(line, distance) == at && at.is_some_and(|c| !c.is_alphanumeric()));
                 let end_ok = char_at(line, endpos) == end_at
-                    || (char_before(line, endpos) == end_before && end_before.is_some_and(|c| !c.is_alphanumeric()));
-                let in_bounds = distance <= line.len() && endpos <= line.len()
-                    && line.is_char_boundary(distance) && line.is_char_boundary(endpos) && distance <= endpos;
+                    || (char_before(line, endpos) == end_before
+                        && end_before.is_some_and(|c| !c.is_alphanumeric()));
+                let in_bounds = distance <= line.len()
+                    && endpos <= line.len()
+                    && line.is_char_boundary(distance)
+                    && line.is_char_boundary(endpos)
+                    && distance <= endpos;
                 if start_ok && end_ok && in_bounds {
                     template.search(line, distance, endpos)
                 } else {
@@ -308,7 +342,8 @@ impl DateDetector {
             if let Some(g) = m {
                 self.slots[i].raw_hits += 1;
                 let (distance, endpos) = (g.start(), g.end());
-                if n == 1 || anchored || (distance == self.last_pos.0 && endpos == self.last_end.0) {
+                if n == 1 || anchored || (distance == self.last_pos.0 && endpos == self.last_end.0)
+                {
                     matched = Some((g, i));
                 } else {
                     found = Some((g, distance, endpos, i));
@@ -362,9 +397,17 @@ impl DateDetector {
         if self.first_unused == i {
             self.first_unused += 1;
         }
-        self.last_pos = (distance, char_before(line, distance), char_at(line, distance));
+        self.last_pos = (
+            distance,
+            char_before(line, distance),
+            char_at(line, distance),
+        );
         self.last_end = (endpos, char_before(line, endpos), char_at(line, endpos));
-        let i = if i != 0 && i != self.last_index { self.reorder(i) } else { i };
+        let i = if i != 0 && i != self.last_index {
+            self.reorder(i)
+        } else {
+            i
+        };
         self.last_index = i;
         Some((g, i))
     }
@@ -373,8 +416,14 @@ impl DateDetector {
     fn reorder(&mut self, num: usize) -> usize {
         let untime = self.slots[num].last_used - 300.0;
         let weight = self.slots[num].weight();
-        let mut pos = if self.first_unused < num { self.first_unused } else { num / 2 };
-        let movable = |slots: &[Slot], pos: usize| weight > slots[pos].weight() || untime > slots[pos].last_used;
+        let mut pos = if self.first_unused < num {
+            self.first_unused
+        } else {
+            num / 2
+        };
+        let movable = |slots: &[Slot], pos: usize| {
+            weight > slots[pos].weight() || untime > slots[pos].last_used
+        };
         if !movable(&self.slots, pos) {
             if pos == num - 1 {
                 return num;
@@ -420,14 +469,28 @@ mod tests {
         let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
         let now = 1_800_000_000;
         let cases = [
-            ("2026-02-23 11:08:21,934 fail2ban.filter", "2026-02-23 11:08:21,934"),
+            (
+                "2026-02-23 11:08:21,934 fail2ban.filter",
+                "2026-02-23 11:08:21,934",
+            ),
             ("Feb 23 11:08:21 host sshd[1]: x", "Feb 23 11:08:21"),
-            (r#"1.2.3.4 - - [23/Feb/2026:10:49:04 +0900] "GET /""#, "23/Feb/2026:10:49:04 +0900"),
-            ("[Mon Feb 23 10:49:04.192500 2026] [php:notice]", "Mon Feb 23 10:49:04.192500 2026"),
-            ("2026-02-08T00:00:12.443401+09:00 mimura-soft postfix/smtpd[1]:", "2026-02-08T00:00:12.443401+09:00"),
+            (
+                r#"1.2.3.4 - - [23/Feb/2026:10:49:04 +0900] "GET /""#,
+                "23/Feb/2026:10:49:04 +0900",
+            ),
+            (
+                "[Mon Feb 23 10:49:04.192500 2026] [php:notice]",
+                "Mon Feb 23 10:49:04.192500 2026",
+            ),
+            (
+                "2026-02-08T00:00:12.443401+09:00 mimura-soft postfix/smtpd[1]:",
+                "2026-02-08T00:00:12.443401+09:00",
+            ),
         ];
         for (line, date) in cases {
-            let f = d.find(line, now).unwrap_or_else(|| panic!("no date in {line}"));
+            let f = d
+                .find(line, now)
+                .unwrap_or_else(|| panic!("no date in {line}"));
             assert_eq!(&line[f.start..f.end], date, "{line}");
             assert!(f.time.is_some(), "{line}");
         }

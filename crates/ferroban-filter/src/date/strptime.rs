@@ -99,8 +99,9 @@ pub fn directive_name(key: &str) -> String {
 
 /// Directives, longest first, as they are looked for after a `%`.
 pub const DIRECTIVES: [&str; 40] = [
-    "%", "ExZ", "Exz", "Exd", "Exm", "ExH", "Exk", "Exl", "ExM", "ExS", "ExY", "Exy", "d", "f", "H", "I", "G", "j",
-    "m", "M", "S", "U", "w", "u", "V", "y", "Y", "z", "A", "a", "B", "b", "p", "Z", "W", "c", "x", "X", "k", "l",
+    "%", "ExZ", "Exz", "Exd", "Exm", "ExH", "Exk", "Exl", "ExM", "ExS", "ExY", "Exy", "d", "f",
+    "H", "I", "G", "j", "m", "M", "S", "U", "w", "u", "V", "y", "Y", "z", "A", "a", "B", "b", "p",
+    "Z", "W", "c", "x", "X", "k", "l",
 ];
 
 /// Centuries-and-decade prefix accepted by `%ExY`: the decades from 2000 up to a few
@@ -133,7 +134,9 @@ fn group_prefixes(set: &[String]) -> String {
     }
     let common = |take: fn(&str) -> &str| -> Option<String> {
         let first = take(&set[0]);
-        set.iter().all(|s| take(s) == first).then(|| first.to_string())
+        set.iter()
+            .all(|s| take(s) == first)
+            .then(|| first.to_string())
     };
     let prefix = common(|s| &s[..s.len().saturating_sub(1)])
         .filter(|c| !c.is_empty())
@@ -161,7 +164,10 @@ pub fn abbreviation_offset(abbr: &str) -> Option<i32> {
         (-6.0, "S CST EAST GALT HAR HNC MDT"),
         (-5.0, "R CDT COT EASST ECT EST ET HAC HNE PET"),
         (-4.0, "Q AST BOT CLT COST EDT FKT GYT HAE HNA PYT"),
-        (-3.0, "P ADT ART BRT CLST FKST GFT HAA PMST PYST SRT UYT WGT"),
+        (
+            -3.0,
+            "P ADT ART BRT CLST FKST GFT HAA PMST PYST SRT UYT WGT",
+        ),
         (-2.0, "O BRST FNT PMDT UYST WGST"),
         (-1.0, "N AZOT CVT EGT"),
         (0.0, "Z EGST GMT UTC WET WT"),
@@ -169,14 +175,23 @@ pub fn abbreviation_offset(abbr: &str) -> Option<i32> {
         (2.0, "B CAT CEDT CEST EET SAST WAST"),
         (3.0, "C EAT EEDT EEST IDT MSK"),
         (4.0, "D AMT AZT GET GST KUYT MSD MUT RET SAMT SCT"),
-        (5.0, "E AMST AQTT AZST HMT MAWT MVT PKT TFT TJT TMT UZT YEKT"),
+        (
+            5.0,
+            "E AMST AQTT AZST HMT MAWT MVT PKT TFT TJT TMT UZT YEKT",
+        ),
         (6.0, "F ALMT BIOT BTT IOT KGT NOVT OMST YEKST"),
         (7.0, "G CXT DAVT HOVT ICT KRAT NOVST OMSST THA WIB"),
-        (8.0, "H ACT AWST BDT BNT CAST HKT IRKT KRAST MYT PHT SGT ULAT WITA WST"),
+        (
+            8.0,
+            "H ACT AWST BDT BNT CAST HKT IRKT KRAST MYT PHT SGT ULAT WITA WST",
+        ),
         (9.0, "I AWDT IRKST JST KST PWT TLT WDT WIT YAKT"),
         (10.0, "K AEST ChST PGT VLAT YAKST YAPT"),
         (11.0, "L AEDT LHDT MAGT NCT PONT SBT VLAST VUT"),
-        (12.0, "M ANAST ANAT FJT GILT MAGST MHT NZST PETST PETT TVT WFT"),
+        (
+            12.0,
+            "M ANAST ANAT FJT GILT MAGST MHT NZST PETST PETT TVT WFT",
+        ),
         (13.0, "FJST NZDT"),
         (11.5, "NFT"),
         (10.5, "ACDT LHST"),
@@ -205,7 +220,8 @@ pub fn zone_offset(zone: &str) -> Option<i32> {
     let split = zone.find(['+', '-']).unwrap_or(zone.len());
     let (abbr, off) = zone.split_at(split);
     let valid_abbr = abbr.is_empty()
-        || (abbr.chars().all(|c| c.is_ascii_uppercase()) && (abbr.len() == 1 || (3..=5).contains(&abbr.len())));
+        || (abbr.chars().all(|c| c.is_ascii_uppercase())
+            && (abbr.len() == 1 || (3..=5).contains(&abbr.len())));
     if !valid_abbr {
         return None;
     }
@@ -249,13 +265,26 @@ const MONTHS_LONG: [&str; 12] = [
     "november",
     "december",
 ];
-const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 /// Turn captured fields into epoch seconds, as Fail2ban does: missing year → the
 /// current one, or the previous one if that puts the date more than a day after now;
 /// missing day → today, or yesterday if after now. `default_tz` (minutes) applies when
 /// the line has no zone; otherwise local time (`tz`) is used.
-pub fn fields_to_epoch(fields: &Fields, now: i64, tz: &TimeZone, default_tz: Option<i32>) -> Option<f64> {
+pub fn fields_to_epoch(
+    fields: &Fields,
+    now: i64,
+    tz: &TimeZone,
+    default_tz: Option<i32>,
+) -> Option<f64> {
     let mut year: Option<i32> = None;
     let mut month: Option<i32> = None;
     let mut day: Option<i32> = None;
@@ -279,7 +308,9 @@ pub fn fields_to_epoch(fields: &Fields, now: i64, tz: &TimeZone, default_tz: Opt
             }
             "Y" => year = Some(num()?),
             "m" => month = Some(num()?),
-            "B" => month = Some(MONTHS_LONG.iter().position(|m| *m == val.to_lowercase())? as i32 + 1),
+            "B" => {
+                month = Some(MONTHS_LONG.iter().position(|m| *m == val.to_lowercase())? as i32 + 1)
+            }
             "b" => {
                 let v = val.to_lowercase();
                 month = Some(MONTHS_LONG.iter().position(|m| m[..3] == v)? as i32 + 1)
@@ -311,12 +342,19 @@ pub fn fields_to_epoch(fields: &Fields, now: i64, tz: &TimeZone, default_tz: Opt
             "U" => week_of_year = Some((num()?, false)),
             "W" => week_of_year = Some((num()?, true)),
             "z" | "Z" => {
-                tzoffset = Some(if matches!(val, "Z" | "UTC" | "GMT") { 0 } else { zone_offset(val)? });
+                tzoffset = Some(if matches!(val, "Z" | "UTC" | "GMT") {
+                    0
+                } else {
+                    zone_offset(val)?
+                });
             }
             _ => {}
         }
     }
-    let now_local = jiff::Timestamp::from_second(now).ok()?.to_zoned(tz.clone()).datetime();
+    let now_local = jiff::Timestamp::from_second(now)
+        .ok()?
+        .to_zoned(tz.clone())
+        .datetime();
     let assume_year = year.is_none();
     let year = year.unwrap_or(i32::from(now_local.year()));
     let (mut month, mut day) = (month, day);
@@ -327,7 +365,10 @@ pub fn fields_to_epoch(fields: &Fields, now: i64, tz: &TimeZone, default_tz: Opt
             }
         }
         if let Some(j) = julian {
-            let d = Date::new(year as i16, 1, 1).ok()?.checked_add(jiff::Span::new().days(i64::from(j - 1))).ok()?;
+            let d = Date::new(year as i16, 1, 1)
+                .ok()?
+                .checked_add(jiff::Span::new().days(i64::from(j - 1)))
+                .ok()?;
             month = Some(i32::from(d.month()));
             day = Some(i32::from(d.day()));
         }
@@ -348,7 +389,9 @@ pub fn fields_to_epoch(fields: &Fields, now: i64, tz: &TimeZone, default_tz: Opt
     .ok()?;
     let tzoffset = tzoffset.or(default_tz);
     if let Some(off) = tzoffset {
-        dt = dt.checked_sub(jiff::Span::new().minutes(i64::from(off))).ok()?;
+        dt = dt
+            .checked_sub(jiff::Span::new().minutes(i64::from(off)))
+            .ok()?;
     }
     // Fail2ban compares these naive times with local "now" even when they are UTC.
     if assume_today && dt > now_local {
@@ -417,7 +460,13 @@ mod tests {
         // now: 2005-08-14 10:00:00 UTC
         let now = 1124013600;
         let f = Fields {
-            values: vec![("b", "Dec"), ("d", "31"), ("H", "23"), ("M", "59"), ("S", "59")],
+            values: vec![
+                ("b", "Dec"),
+                ("d", "31"),
+                ("H", "23"),
+                ("M", "59"),
+                ("S", "59"),
+            ],
         };
         let t = fields_to_epoch(&f, now, &tz, None).unwrap();
         assert_eq!(t, 1104537599.0); // 2004-12-31 23:59:59

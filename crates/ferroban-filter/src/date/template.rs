@@ -79,7 +79,11 @@ fn meta() -> &'static Meta {
             .copied()
             .collect::<Vec<_>>()
             .join("|");
-        let singles: String = strptime::DIRECTIVES.iter().filter(|d| d.len() == 1 && **d != "%").copied().collect();
+        let singles: String = strptime::DIRECTIVES
+            .iter()
+            .filter(|d| d.len() == 1 && **d != "%")
+            .copied()
+            .collect();
         Meta {
             grouped: p(r"(?<!(?:\(\?))(?<!\\)\((?!\?)"),
             group: p(r"^((?:\(\?\w+\))?\^?(?:\(\?\w+\))?)(.*?)(\$?)$"),
@@ -133,11 +137,22 @@ pub fn unbound_pattern(pattern: &str) -> String {
 }
 
 impl Template {
-    fn build(name: String, regex: &str, begin: Begin, word_end: bool, kind: Kind, pattern: Option<String>) -> Result<Template, TemplateError> {
+    fn build(
+        name: String,
+        regex: &str,
+        begin: Begin,
+        word_end: bool,
+        kind: Kind,
+        pattern: Option<String>,
+    ) -> Result<Template, TemplateError> {
         let m = meta();
         let mut name = name;
         let mut regex = regex.trim().to_string();
-        let gf = m.global_flags.search(&regex).and_then(|g| span(&g, 1)).map(|(s, e)| regex[s..e].to_string());
+        let gf = m
+            .global_flags
+            .search(&regex)
+            .and_then(|g| span(&g, 1))
+            .map(|(s, e)| regex[s..e].to_string());
         if let Some(flags) = &gf {
             regex = regex.replacen(flags.as_str(), "", 1);
         }
@@ -145,7 +160,11 @@ impl Template {
         let bound_end = word_end && m.no_word_bound_end.search(&regex).is_none();
         if m.grouped.search(&regex).is_none() {
             if let Some(g) = m.group.search(&regex) {
-                let part = |i| span(&g, i).map(|(s, e)| regex[s..e].to_string()).unwrap_or_default();
+                let part = |i| {
+                    span(&g, i)
+                        .map(|(s, e)| regex[s..e].to_string())
+                        .unwrap_or_default()
+                };
                 regex = format!("{}({}){}", part(1), part(2), part(3));
             }
         }
@@ -172,7 +191,9 @@ impl Template {
         if flags & LINE_END == 0 && m.line_bound_end.search(&regex).is_some() {
             flags |= LINE_END;
         }
-        regex = replace_all(&m.del_word_bounds, &regex, |s, g| s[g.start()..g.end()].replace("**", ""));
+        regex = replace_all(&m.del_word_bounds, &regex, |s, g| {
+            s[g.start()..g.end()].replace("**", "")
+        });
         if let Some(flags) = gf {
             regex = format!("{flags}{regex}");
         }
@@ -229,15 +250,32 @@ impl Template {
             return Err(err(format!("unknown directive %{k}")));
         }
         if regex.contains('%') && !p.contains("%%") {
-            return Err(err("unescaped percent sign (write %% for a literal %)".into()));
+            return Err(err(
+                "unescaped percent sign (write %% for a literal %)".into()
+            ));
         }
-        let regex = if m.alpha.search(p).is_some() { format!("(?iu){regex}") } else { regex };
-        Template::build(name, &regex, begin, word_end, Kind::Pattern, Some(pattern.to_string()))
+        let regex = if m.alpha.search(p).is_some() {
+            format!("(?iu){regex}")
+        } else {
+            regex
+        };
+        Template::build(
+            name,
+            &regex,
+            begin,
+            word_end,
+            Kind::Pattern,
+            Some(pattern.to_string()),
+        )
     }
 
     /// Epoch seconds (`EPOCH`) or milli/microseconds (`LEPOCH`); `line_begin_only` for the
     /// `^EPOCH` / `{^LN-BEG}EPOCH` forms; `pattern` for a custom `…{EPOCH}…` pattern.
-    pub fn epoch(line_begin_only: bool, long: bool, pattern: Option<&str>) -> Result<Template, TemplateError> {
+    pub fn epoch(
+        line_begin_only: bool,
+        long: bool,
+        pattern: Option<&str>,
+    ) -> Result<Template, TemplateError> {
         let epoch_re = if long {
             r"\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?"
         } else {
@@ -245,24 +283,53 @@ impl Template {
         };
         let base = if long { "LongEpoch" } else { "Epoch" };
         if let Some(p) = pattern {
-            let regex = format!("({})", replace_all(&meta().epoch, p, |_, _| format!("({epoch_re})")));
-            return Template::build(p.to_string(), &regex, Begin::Word, true, Kind::Epoch { long, group: 2 }, None);
+            let regex = format!(
+                "({})",
+                replace_all(&meta().epoch, p, |_, _| format!("({epoch_re})"))
+            );
+            return Template::build(
+                p.to_string(),
+                &regex,
+                Begin::Word,
+                true,
+                Kind::Epoch { long, group: 2 },
+                None,
+            );
         }
         if !line_begin_only {
-            let regex = format!(
-                r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
+            let regex = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
+                .replace("%s", epoch_re);
+            Template::build(
+                base.to_string(),
+                &regex,
+                Begin::None,
+                true,
+                Kind::Epoch { long, group: 1 },
+                None,
             )
-            .replace("%s", epoch_re);
-            Template::build(base.to_string(), &regex, Begin::None, true, Kind::Epoch { long, group: 1 }, None)
         } else {
             let regex = format!(r"((?P<square>(?<=^\[))?{epoch_re})(?(square)(?=\]))");
-            Template::build(base.to_string(), &regex, Begin::Line, true, Kind::Epoch { long, group: 1 }, None)
+            Template::build(
+                base.to_string(),
+                &regex,
+                Begin::Line,
+                true,
+                Kind::Epoch { long, group: 1 },
+                None,
+            )
         }
     }
 
     /// TAI64N labels (`@4000…`), as written by daemontools/s6.
     pub fn tai64n(begin: Begin) -> Result<Template, TemplateError> {
-        Template::build("TAI64N".to_string(), "@[0-9a-f]{24}", begin, true, Kind::Tai64n, None)
+        Template::build(
+            "TAI64N".to_string(),
+            "@[0-9a-f]{24}",
+            begin,
+            true,
+            Kind::Tai64n,
+            None,
+        )
     }
 
     /// Search for this template in `line[..end]` from `start`.
@@ -276,7 +343,14 @@ impl Template {
     }
 
     /// The timestamp of a match, or `None` when the fields do not form a valid date.
-    pub fn date(&self, line: &str, g: &Groups, now: i64, tz: &TimeZone, default_tz: Option<i32>) -> Option<f64> {
+    pub fn date(
+        &self,
+        line: &str,
+        g: &Groups,
+        now: i64,
+        tz: &TimeZone,
+        default_tz: Option<i32>,
+    ) -> Option<f64> {
         match self.kind {
             Kind::Pattern => {
                 let names = self.compiled.group_names();
@@ -293,7 +367,11 @@ impl Template {
                 let v = &line[s..e];
                 let mut t: f64 = v.parse().ok()?;
                 if long && v.len() >= 13 {
-                    t /= if v.len() >= 16 && !v.contains('.') { 1_000_000.0 } else { 1000.0 };
+                    t /= if v.len() >= 16 && !v.contains('.') {
+                        1_000_000.0
+                    } else {
+                        1000.0
+                    };
                 }
                 Some(t)
             }
@@ -317,7 +395,11 @@ mod tests {
 
     #[test]
     fn default_template_shape() {
-        let t = Template::from_pattern(r"%d(?P<_sep>[-/])%b(?P=_sep)%ExY[ :]?%H:%M:%S(?:\.%f)?(?: %z)?", 2026).unwrap();
+        let t = Template::from_pattern(
+            r"%d(?P<_sep>[-/])%b(?P=_sep)%ExY[ :]?%H:%M:%S(?:\.%f)?(?: %z)?",
+            2026,
+        )
+        .unwrap();
         assert_eq!(
             t.name,
             r"Day(?P<_sep>[-/])MON(?P=_sep)ExYear[ :]?24hour:Minute:Second(?:\.Microseconds)?(?: Zone offset)?"
@@ -327,7 +409,9 @@ mod tests {
         let g = t.search(line, 0, line.len()).unwrap();
         let (s, e) = t.date_span(&g);
         assert_eq!(&line[s..e], "23/Feb/2026:10:00:01 +0900");
-        let when = t.date(line, &g, 1_800_000_000, &TimeZone::UTC, None).unwrap();
+        let when = t
+            .date(line, &g, 1_800_000_000, &TimeZone::UTC, None)
+            .unwrap();
         assert_eq!(when, 1771808401.0);
     }
 
@@ -341,6 +425,9 @@ mod tests {
         let t = Template::epoch(false, false, None).unwrap();
         let line = "audit(1124013600.123:45): x";
         let g = t.search(line, 0, line.len()).unwrap();
-        assert_eq!(t.date(line, &g, 0, &TimeZone::UTC, None), Some(1124013600.123));
+        assert_eq!(
+            t.date(line, &g, 0, &TimeZone::UTC, None),
+            Some(1124013600.123)
+        );
     }
 }

@@ -1,0 +1,636 @@
+//! `ferroban regex` / `fail2ban-regex`: run a filter over a log and report.
+//!
+//! Owns the tester's command line (Fail2ban's `fail2ban-regex` grammar plus `--json`
+//! and `--now`), reading the log in a streaming way, and the two outputs: the
+//! `fail2ban-regex` report and one JSON object per failure. Matching itself is the
+//! filter engine's.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use ferroban_config::{parse_name_with_options, FilterDefinition};
+use ferroban_filter::{Filter, FilterSpec, Value};
+use jiff::tz::TimeZone;
+
+const HELP: &str = "usage: ferroban regex [OPTIONS] LOG FILTER [IGNOREREGEX]
+       fail2ban-regex [OPTIONS] LOG FILTER [IGNOREREGEX]
+
+LOG      a log file, a single log line, or several lines separated by newlines
+FILTER   a filter name with options (sshd[mode=aggressive]), a filter file, or a regex
+IGNOREREGEX  a regex string or a filter whose ignoreregex is used
+
+options:
+  -c, --config DIR        configuration directory (default /etc/ferroban, else /etc/fail2ban)
+  -d, --datepattern P     date pattern (overrides the filter's)
+  -L, --maxlines N        lines buffered for multi-line regexes
+  -e, --encoding ENC      log encoding (utf-8, latin-1)
+  -o, --out FMT           print per match: id, ip, msg, row, a field name, or a <tag> template
+  -r, --raw               do not resolve host names (always the case here)
+      --usedns MODE       yes, warn, no, raw
+  -v, --verbose           more detail (every regex, every template)
+      --print-all-matched, --print-all-missed, --print-all-ignored
+      --print-no-missed, --print-no-ignored
+      --no-check-all      stop at the first matching failregex
+      --json              one JSON object per line that produced a failure
+      --now EPOCH         the current time, for dates without a year (and replays)
+      --no-progress       never show the progress bar
+  -h, --help";
+
+/// Command-line options.
+#[derive(Debug, Default)]
+struct Options {
+    log: String,
+    filter: String,
+    ignore: Option<String>,
+    config: Option<PathBuf>,
+    datepattern: Option<String>,
+    maxlines: Option<String>,
+    encoding: Option<String>,
+    out: Option<String>,
+    usedns: Option<String>,
+    verbose: bool,
+    print_all_matched: bool,
+    print_all_missed: bool,
+    print_all_ignored: bool,
+    print_no_missed: bool,
+    print_no_ignored: bool,
+    no_check_all: bool,
+    json: bool,
+    now: Option<i64>,
+    no_progress: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Options>> {
+    let mut o = Options::default();
+    let mut positional = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = |name: &str| -> Result<String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => it
+                    .next()
+                    .cloned()
+                    .with_context(|| format!("option {name} needs a value")),
+            }
+        };
+        match flag {
+            "-h" | "--help" => return Ok(None),
+            "-c" | "--config" => o.config = Some(PathBuf::from(value(flag)?)),
+            "-d" | "--datepattern" => o.datepattern = Some(value(flag)?),
+            "-L" | "--maxlines" => o.maxlines = Some(value(flag)?),
+            "-e" | "--encoding" => o.encoding = Some(value(flag)?),
+            "-o" | "--out" => o.out = Some(value(flag)?),
+            "--usedns" => o.usedns = Some(value(flag)?),
+            "-l" | "--log-level" | "--verbosity" | "--timezone" | "--TZ" | "-m"
+            | "--journalmatch" => {
+                value(flag)?;
+            }
+            "--now" => o.now = Some(value(flag)?.parse().context("--now takes epoch seconds")?),
+            "-r" | "--raw" | "-D" | "--debuggex" | "-t" | "--log-traceback"
+            | "--full-traceback" | "--VD" | "--verbose-date" => {}
+            "-v" | "--verbose" => o.verbose = true,
+            "--print-all-matched" => o.print_all_matched = true,
+            "--print-all-missed" => o.print_all_missed = true,
+            "--print-all-ignored" => o.print_all_ignored = true,
+            "--print-no-missed" => o.print_no_missed = true,
+            "--print-no-ignored" => o.print_no_ignored = true,
+            "--no-check-all" => o.no_check_all = true,
+            "--json" => o.json = true,
+            "--no-progress" => o.no_progress = true,
+            f if f.starts_with('-') && f.len() > 1 && positional.is_empty() => {
+                bail!("unknown option {f}\n\n{HELP}")
+            }
+            _ => positional.push(a.clone()),
+        }
+    }
+    if positional.len() < 2 || positional.len() > 3 {
+        bail!(
+            "expected LOG FILTER [IGNOREREGEX], got {} argument(s)\n\n{HELP}",
+            positional.len()
+        );
+    }
+    let mut p = positional.into_iter();
+    o.log = p.next().unwrap_or_default();
+    o.filter = p.next().unwrap_or_default();
+    o.ignore = p.next();
+    Ok(Some(o))
+}
+
+/// Entry point; `args` excludes the program name.
+pub fn main(args: &[String]) -> ExitCode {
+    match parse_args(args) {
+        Ok(None) => {
+            println!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(o)) => match run(&o) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ERROR: {e:#}");
+                ExitCode::from(255)
+            }
+        },
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn config_dir(o: &Options) -> PathBuf {
+    if let Some(c) = &o.config {
+        return c.clone();
+    }
+    let own = Path::new("/etc/ferroban");
+    if own.join("filter.d").is_dir() {
+        own.to_path_buf()
+    } else {
+        PathBuf::from("/etc/fail2ban")
+    }
+}
+
+/// How the FILTER argument was understood, for the report header.
+enum FilterSource {
+    Named { name: String, basedir: PathBuf },
+    File(PathBuf),
+    Regex(String),
+}
+
+/// Resolve a FILTER (or IGNOREREGEX) argument into a definition.
+fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, FilterSource)> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        let (_, opts) = (arg, Vec::new());
+        let def = FilterDefinition::load_file(path, &opts).map_err(anyhow::Error::new)?;
+        return Ok((def, FilterSource::File(path.to_path_buf())));
+    }
+    if let Ok((name, opts)) = parse_name_with_options(arg) {
+        let looks_like_name = !name.is_empty() && !name.contains(['/', ' ', '^', '\\', '<', '(']);
+        let fdir = basedir.join("filter.d");
+        let exists = ["conf", "local"]
+            .iter()
+            .any(|e| fdir.join(format!("{name}.{e}")).is_file());
+        if looks_like_name && exists {
+            let def = FilterDefinition::load(basedir, &name, &opts).map_err(anyhow::Error::new)?;
+            return Ok((
+                def,
+                FilterSource::Named {
+                    name,
+                    basedir: basedir.to_path_buf(),
+                },
+            ));
+        }
+        if looks_like_name && arg.ends_with(".conf") {
+            bail!("filter file {arg:?} not found");
+        }
+    }
+    let def = FilterDefinition {
+        failregex: vec![arg.to_string()],
+        ..Default::default()
+    };
+    Ok((def, FilterSource::Regex(arg.to_string())))
+}
+
+fn build_spec(
+    o: &Options,
+    basedir: &Path,
+) -> Result<(FilterSpec, FilterSource, Option<FilterSource>)> {
+    let (def, source) = resolve_filter(&o.filter, basedir)?;
+    let mut spec = FilterSpec {
+        failregex: def.failregex,
+        ignoreregex: def.ignoreregex,
+        prefregex: def.prefregex,
+        maxlines: def.maxlines,
+        datepattern: def.datepattern,
+        usedns: def.usedns,
+        logtimezone: None,
+        journalmatch: def.journalmatch,
+    };
+    let mut ignore_source = None;
+    if let Some(ig) = &o.ignore {
+        let (idef, isrc) = resolve_filter(ig, basedir)?;
+        match isrc {
+            FilterSource::Regex(_) => spec.ignoreregex.extend(idef.failregex),
+            _ => spec.ignoreregex.extend(idef.ignoreregex),
+        }
+        ignore_source = Some(isrc);
+    }
+    if let Some(d) = &o.datepattern {
+        spec.datepattern = Some(d.clone());
+    }
+    if let Some(l) = &o.maxlines {
+        spec.maxlines = Some(l.clone());
+    }
+    if let Some(u) = &o.usedns {
+        spec.usedns = Some(u.clone());
+    }
+    Ok((spec, source, ignore_source))
+}
+
+/// Decode a raw line: UTF-8, or Latin-1 when asked or when it is not valid UTF-8.
+fn decode(raw: &[u8], latin1: bool) -> String {
+    if !latin1 {
+        if let Ok(s) = std::str::from_utf8(raw) {
+            return s.to_string();
+        }
+    }
+    raw.iter().map(|&b| b as char).collect()
+}
+
+#[derive(Default)]
+struct Stats {
+    tested: u64,
+    matched: u64,
+    ignored: u64,
+    missed: u64,
+    matched_lines: Vec<String>,
+    missed_lines: Vec<String>,
+    ignored_lines: Vec<String>,
+    fail_hits: Vec<u64>,
+    ignore_hits: Vec<u64>,
+}
+
+const MAX_PRINTED_LINES: u64 = 20;
+
+fn run(o: &Options) -> Result<()> {
+    let basedir = config_dir(o);
+    let (spec, source, ignore_source) = build_spec(o, &basedir)?;
+    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    let now = o.now.unwrap_or_else(|| jiff::Timestamp::now().as_second());
+    let now_year = jiff::Timestamp::from_second(now)
+        .map(|t| t.to_zoned(tz.clone()).year())
+        .unwrap_or(2026);
+    let mut filter = Filter::new(&spec, tz, now_year).context("invalid filter")?;
+    filter.check_all = !o.no_check_all && o.out.is_none();
+    filter.ignore_pending = o.out.is_some() || o.json;
+    let latin1 = o.encoding.as_deref().is_some_and(|e| {
+        let e = e.to_ascii_lowercase().replace(['-', '_'], "");
+        e == "latin1" || e == "iso88591"
+    });
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let report = !o.json && o.out.is_none();
+    if report {
+        writeln!(out, "\nRunning tests\n=============\n")?;
+        match &source {
+            FilterSource::Named { name, basedir } => writeln!(
+                out,
+                "Use   failregex filter file : {name}, basedir: {}",
+                basedir.display()
+            )?,
+            FilterSource::File(p) => writeln!(out, "Use   failregex file : {}", p.display())?,
+            FilterSource::Regex(r) => writeln!(out, "Use   failregex line : {}", shorten(r))?,
+        }
+        match &ignore_source {
+            Some(FilterSource::Regex(r)) => writeln!(out, "Use ignoreregex line : {}", shorten(r))?,
+            Some(FilterSource::Named { name, basedir }) => writeln!(
+                out,
+                "Use ignoreregex filter file : {name}, basedir: {}",
+                basedir.display()
+            )?,
+            Some(FilterSource::File(p)) => writeln!(out, "Use ignoreregex file : {}", p.display())?,
+            None => {}
+        }
+        if let Some(d) = &o.datepattern {
+            writeln!(out, "Use      datepattern : {d}")?;
+        }
+        if filter.maxlines() > 1 {
+            writeln!(out, "Use         maxlines : {}", filter.maxlines())?;
+        }
+    }
+
+    let path = Path::new(&o.log);
+    let (reader, size): (Box<dyn Read>, u64) = if path.is_file() {
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("cannot open log {}", path.display()))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if report {
+            writeln!(out, "Use         log file : {}", path.display())?;
+            writeln!(
+                out,
+                "Use         encoding : {}\n",
+                if latin1 { "latin-1" } else { "UTF-8" }
+            )?;
+        }
+        (Box::new(f), size)
+    } else {
+        if report {
+            if o.log.contains('\n') {
+                writeln!(
+                    out,
+                    "Use      multi line : {} line(s)",
+                    o.log.lines().count()
+                )?;
+            } else {
+                writeln!(out, "Use      single line : {}", shorten(&o.log))?;
+            }
+        }
+        (
+            Box::new(std::io::Cursor::new(o.log.clone().into_bytes())),
+            0,
+        )
+    };
+    let progress = !o.no_progress && size > (64 << 20) && std::io::stderr().is_terminal();
+
+    let mut stats = Stats {
+        fail_hits: vec![0; spec.failregex.len()],
+        ignore_hits: vec![0; spec.ignoreregex.len()],
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut raw = Vec::with_capacity(4096);
+    let mut lineno = 0u64;
+    let mut consumed = 0u64;
+    let mut next_progress = 0u64;
+    loop {
+        raw.clear();
+        let n = reader.read_until(b'\n', &mut raw)?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        consumed += n as u64;
+        if progress && consumed >= next_progress {
+            eprint!("\r{:3}% ({} lines)", consumed * 100 / size.max(1), lineno);
+            next_progress = consumed + size / 100;
+        }
+        while raw.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+            raw.pop();
+        }
+        let line = decode(&raw, latin1);
+        if report && (line.is_empty() || line.starts_with('#')) {
+            continue;
+        }
+        let result = filter.process_line(&line, now);
+        let failures: Vec<_> = result
+            .failures
+            .iter()
+            .filter(|f| !f.data.get("nofail").is_some_and(truthy))
+            .collect();
+        if o.json {
+            for f in &failures {
+                writeln!(out, "{}", json_failure(lineno, f))?;
+            }
+            continue;
+        }
+        if let Some(fmt) = &o.out {
+            if result.ignored_by.is_none() {
+                for f in &failures {
+                    print_out(&mut out, fmt, f)?;
+                }
+            }
+            continue;
+        }
+        stats.tested += 1;
+        if let Some(i) = result.ignored_by {
+            stats.ignored += 1;
+            if let Some(h) = stats.ignore_hits.get_mut(i) {
+                *h += 1;
+            }
+            if !o.print_no_ignored
+                && (o.print_all_ignored || stats.ignored <= MAX_PRINTED_LINES + 1)
+            {
+                stats.ignored_lines.push(line);
+            }
+        } else if !result.failures.is_empty() || result.pending_or_nofail {
+            stats.matched += 1;
+            for f in &result.failures {
+                if let Some(h) = stats.fail_hits.get_mut(f.regex_index) {
+                    *h += 1;
+                }
+            }
+            if o.print_all_matched {
+                stats.matched_lines.push(line);
+            }
+        } else {
+            stats.missed += 1;
+            if !o.print_no_missed && (o.print_all_missed || stats.missed <= MAX_PRINTED_LINES + 1) {
+                stats.missed_lines.push(line);
+            }
+        }
+    }
+    if progress {
+        eprint!("\r{:40}\r", "");
+    }
+    if report {
+        print_report(
+            &mut out,
+            o,
+            &spec,
+            &filter,
+            &stats,
+            started.elapsed().as_secs_f64(),
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Text(t) => t.as_deref().is_some_and(|s| !s.is_empty()),
+        Value::Lines(l) => !l.is_empty(),
+        Value::Set(s) => !s.is_empty(),
+        Value::Flag(f) => *f != 0,
+    }
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 80 {
+        let head: String = s.chars().take(35).collect();
+        let tail: String = s
+            .chars()
+            .rev()
+            .take(35)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("{head} ... {tail}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The `--json` record of one failure (the conformance contract).
+fn json_failure(lineno: u64, f: &ferroban_filter::Failure) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert("lineno".into(), lineno.into());
+    obj.insert("host".into(), f.id.clone().into());
+    obj.insert(
+        "time".into(),
+        f.time
+            .map_or(serde_json::Value::Null, serde_json::Value::from),
+    );
+    obj.insert("attempts".into(), f.matches().len().into());
+    for (k, v) in &f.data {
+        if matches!(
+            k.as_str(),
+            "matches" | "nofail" | "mlfpending" | "mlfforget" | "mlfgained" | "nofail-matches"
+        ) {
+            continue;
+        }
+        let v = match v {
+            Value::Text(t) => t
+                .clone()
+                .map_or(serde_json::Value::Null, serde_json::Value::from),
+            Value::Set(s) => s.iter().cloned().collect::<Vec<_>>().into(),
+            Value::Lines(l) => l.clone().into(),
+            Value::Flag(n) => (*n).into(),
+        };
+        obj.entry(k.clone()).or_insert(v);
+    }
+    serde_json::Value::Object(obj).to_string()
+}
+
+fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> Result<()> {
+    match fmt {
+        "id" | "fid" => writeln!(out, "{}", f.id)?,
+        "ip" => writeln!(out, "{}", f.field("ip").unwrap_or(&f.id))?,
+        "msg" => {
+            for m in f.matches() {
+                writeln!(out, "{m}")?;
+            }
+        }
+        "row" => {
+            let mut fields = String::new();
+            for (k, v) in f.data.iter().filter(|(k, _)| *k != "matches") {
+                let v = match v {
+                    Value::Text(Some(t)) => format!("{t:?}"),
+                    Value::Text(None) => "None".into(),
+                    other => format!("{other:?}"),
+                };
+                let _ = write!(
+                    fields,
+                    "{}{k:?}: {v}",
+                    if fields.is_empty() { "" } else { ", " }
+                );
+            }
+            let time = f.time.map_or("None".to_string(), |t| format!("{t:.1}"));
+            writeln!(out, "[{:?},\t{time},\t{{{fields}}}],", f.id)?
+        }
+        t if !t.contains('<') => writeln!(out, "{}", f.field(t).unwrap_or("None"))?,
+        template => {
+            let mut s = template.to_string();
+            s = s
+                .replace("<ip>", f.field("ip").unwrap_or(&f.id))
+                .replace("<fid>", &f.id);
+            s = s.replace("<time>", &f.time.map_or(String::new(), |t| format!("{t}")));
+            for (k, v) in &f.data {
+                if let Value::Text(Some(t)) = v {
+                    s = s
+                        .replace(&format!("<F-{}>", k.to_uppercase()), t)
+                        .replace(&format!("<{k}>"), t);
+                }
+            }
+            if s.contains("<msg>") {
+                for m in f.matches() {
+                    writeln!(out, "{}", s.replace("<msg>", m))?;
+                }
+            } else {
+                writeln!(out, "{s}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pprint_list(out: &mut impl Write, items: &[String], header: Option<&str>) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let head = header.map(|h| format!("|- {h}\n")).unwrap_or_default();
+    writeln!(out, "{head}|  {}\n`-", items.join("\n|  "))?;
+    Ok(())
+}
+
+fn print_report(
+    out: &mut impl Write,
+    o: &Options,
+    spec: &FilterSpec,
+    filter: &Filter,
+    stats: &Stats,
+    secs: f64,
+) -> Result<()> {
+    writeln!(out, "\nResults\n=======")?;
+    if let Some(p) = &spec.prefregex {
+        writeln!(out, "\nPrefregex: {} total", stats.matched + stats.ignored)?;
+        pprint_list(out, std::slice::from_ref(p), None)?;
+    }
+    for (title, regexes, hits) in [
+        ("Failregex", &spec.failregex, &stats.fail_hits),
+        ("Ignoreregex", &spec.ignoreregex, &stats.ignore_hits),
+    ] {
+        let total: u64 = hits.iter().sum();
+        let items: Vec<String> = regexes
+            .iter()
+            .zip(hits)
+            .enumerate()
+            .filter(|(_, (_, h))| **h > 0 || o.verbose)
+            .map(|(i, (r, h))| format!("{:2}) [{h}] {r}", i + 1))
+            .collect();
+        writeln!(out, "\n{title}: {total} total")?;
+        pprint_list(out, &items, Some(" #) [# of hits] regular expression"))?;
+    }
+    if let Some(d) = filter.date_detector() {
+        writeln!(out, "\nDate template hits:")?;
+        let items: Vec<String> = d
+            .templates()
+            .filter(|(_, hits)| *hits > 0 || o.verbose)
+            .map(|(t, hits)| format!("[{hits}] {}", t.name))
+            .collect();
+        pprint_list(out, &items, Some("[# of hits] date format"))?;
+    }
+    writeln!(
+        out,
+        "\nLines: {} lines, {} ignored, {} matched, {} missed",
+        stats.tested, stats.ignored, stats.matched, stats.missed
+    )?;
+    writeln!(out, "[processed in {secs:.2} sec]\n")?;
+    let mut print_lines = |kind: &str, count: u64, lines: &[String], all: bool| -> Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        let header = format!("{}{} line(s):", kind[..1].to_uppercase(), &kind[1..]);
+        if count < MAX_PRINTED_LINES || all {
+            pprint_list(out, lines, Some(&header))?;
+        } else {
+            writeln!(
+                out,
+                "{header} too many to print.  Use --print-all-{kind} to print all {count} lines"
+            )?;
+        }
+        Ok(())
+    };
+    if o.print_all_matched {
+        print_lines("matched", stats.matched, &stats.matched_lines, true)?;
+    }
+    if !o.print_no_ignored {
+        print_lines(
+            "ignored",
+            stats.ignored,
+            &stats.ignored_lines,
+            o.print_all_ignored,
+        )?;
+    }
+    if !o.print_no_missed {
+        print_lines(
+            "missed",
+            stats.missed,
+            &stats.missed_lines,
+            o.print_all_missed,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The filter tester end to end: the bundled guide filters on the guide's log lines.
+
+use std::process::Command;
+
+fn ferroban(args: &[&str]) -> (String, String, bool) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
+        .args(args)
+        .env("TZ", "UTC")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("ferroban runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}
+
+fn json_hosts(log: &str, filter: &str) -> Vec<(u64, String, f64)> {
+    let (out, err, ok) = ferroban(&[
+        "regex",
+        "--json",
+        "--now",
+        "1780000000",
+        "-c",
+        "examples/config",
+        log,
+        filter,
+    ]);
+    assert!(ok, "{err}");
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["lineno"].as_u64().unwrap(),
+                v["host"].as_str().unwrap().to_string(),
+                v["time"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn wordpress_auth_matches_403_logins_only() {
+    let hits = json_hosts("examples/logs/access.log", "wordpress-auth");
+    let lines: Vec<u64> = hits.iter().map(|h| h.0).collect();
+    assert_eq!(lines, vec![2, 3, 5, 8]);
+    assert_eq!(hits[0].1, "203.0.113.10");
+    assert_eq!(hits[3].1, "2001:db8::5");
+    // 23/Feb/2026:10:49:02 +0900
+    assert_eq!(hits[0].2, 1771811342.0);
+}
+
+#[test]
+fn envscan_hook_and_mail_filters() {
+    let hits = json_hosts("examples/logs/access.log", "apache-envscan");
+    assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![6, 7]);
+    let hits = json_hosts("examples/logs/error.log", "wordpress-auth-hook");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].1, "172.29.112.1");
+    let sasl = json_hosts("examples/logs/mail.log", "postfix-sasl");
+    assert_eq!(sasl.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1]);
+    // 2026-02-08T00:00:12.443401+09:00
+    assert_eq!(sasl[0].2, 1770476412.0);
+    let proto = json_hosts("examples/logs/mail.log", "postfix-protocol");
+    assert_eq!(proto.iter().map(|h| h.0).collect::<Vec<_>>(), vec![3, 4]);
+    let screen = json_hosts("examples/logs/mail.log", "postfix-postscreen");
+    assert_eq!(
+        screen
+            .iter()
+            .map(|h| (h.0, h.1.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(5, "198.51.100.25")]
+    );
+}
+
+#[test]
+fn report_has_fail2ban_regex_layout() {
+    let (out, err, ok) = ferroban(&[
+        "regex",
+        "-c",
+        "examples/config",
+        "examples/logs/access.log",
+        "wordpress-auth",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("Use   failregex filter file : wordpress-auth, basedir: examples/config"),
+        "{out}"
+    );
+    assert!(out.contains("Failregex: 4 total"), "{out}");
+    assert!(out.contains("|  [8] Day(?P<_sep>[-/])MON(?P=_sep)ExYear[ :]?24hour:Minute:Second(?:\\.Microseconds)?(?: Zone offset)?"), "{out}");
+    assert!(
+        out.contains("Lines: 8 lines, 0 ignored, 4 matched, 4 missed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn single_line_and_regex_string() {
+    let line = "203.0.113.9 - - [23/Feb/2026:10:49:02 +0900] \"POST /wp-login.php HTTP/1.1\" 403 1";
+    let (out, _, ok) = ferroban(&["regex", "-o", "ip", line, r"^<HOST> .* 403 \d+$"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "203.0.113.9");
+}
+
+#[test]
+fn bad_filter_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("ferroban-badfilter-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("filter.d")).unwrap();
+    // BOM accepted; the bad interpolation on line 3 is reported with file and line.
+    std::fs::write(
+        dir.join("filter.d/bad.conf"),
+        "\u{feff}[Definition]\n\nfailregex = %(nope)s <HOST>\n",
+    )
+    .unwrap();
+    let (_, err, ok) = ferroban(&["regex", "-c", dir.to_str().unwrap(), "x", "bad"]);
+    assert!(!ok);
+    assert!(err.contains("bad.conf:3"), "{err}");
+    assert!(err.contains("nope"), "{err}");
+    std::fs::write(
+        dir.join("filter.d/bad.conf"),
+        "[Definition]\nfailregex = ^(unclosed <HOST>\n",
+    )
+    .unwrap();
+    let (_, err, ok) = ferroban(&["regex", "-c", dir.to_str().unwrap(), "x", "bad"]);
+    assert!(!ok);
+    assert!(err.contains("failregex"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn hostile_line_does_not_stall() {
+    // A look-around pattern that back-tracks badly on a long line is cut off by the
+    // step bound instead of running for ever.
+    let line = format!("{}!", "a".repeat(20_000));
+    let start = std::time::Instant::now();
+    let (_, err, ok) = ferroban(&["regex", "--json", &line, r"^(?=a)(a|aa)+(?<!b)b <HOST>"]);
+    assert!(ok, "{err}");
+    assert!(start.elapsed().as_secs() < 30);
+}
+
+#[test]
+fn invoked_as_fail2ban_regex() {
+    let dir = std::env::temp_dir().join(format!("ferroban-argv0-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("fail2ban-regex");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ferroban"), &link).unwrap();
+    let out = Command::new(&link)
+        .args([
+            "-c",
+            "examples/config",
+            "examples/logs/error.log",
+            "wordpress-auth-hook",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Lines: 2 lines, 0 ignored, 1 matched, 1 missed"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
