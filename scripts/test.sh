@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The test suite: formatting, lints, unit and integration tests, and the conformance
-# score against Fail2ban's own annotated sample logs (needs the Debian package fail2ban).
+# The test suite: formatting, lints, the conformance score against Fail2ban's own
+# annotated sample logs (needs the Debian package fail2ban), then unit and
+# integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --release
-cargo test --workspace
 min=$(cat tests/conformance-min-pass-rate)
+# The score may not drop below the committed threshold (raised as the engine improves).
 python3 ../shared/conformance/run.py --tool "$PWD/target/release/ferroban regex" --min-pass-rate "$min" \
-  | tail -n 4
-echo "conformance: at least ${min}% required"
+  > target/conformance.txt || { cat target/conformance.txt; echo "conformance below ${min}%" >&2; exit 1; }
+grep -E '^(pass rate|filters):' target/conformance.txt
+echo "conformance threshold: ${min}% (per-filter table in target/conformance.txt)"
+cargo test --workspace
