@@ -266,9 +266,9 @@ fn run(o: &Options) -> Result<()> {
     let (spec, source, ignore_source) = build_spec(o, &basedir)?;
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
     let now = o.now.unwrap_or_else(|| jiff::Timestamp::now().as_second());
-    let now_year = jiff::Timestamp::from_second(now)
-        .map(|t| t.to_zoned(tz.clone()).year())
-        .unwrap_or(2026);
+    // %ExY accepts years up to a few after the real current year, whatever --now says
+    // (Fail2ban builds that regex from the clock too).
+    let now_year = jiff::Timestamp::now().to_zoned(tz.clone()).year();
     let mut filter = Filter::new(&spec, tz, now_year).context("invalid filter")?;
     filter.check_all = !o.no_check_all && o.out.is_none();
     filter.ignore_pending = o.out.is_some() || o.json;

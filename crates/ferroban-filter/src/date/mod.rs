@@ -503,3 +503,15 @@ mod tests {
         assert_eq!((f.start, f.end, f.time), (0, 0, None));
     }
 }
+#[cfg(test)]
+mod old_now_tests {
+    use super::*;
+    #[test]
+    fn explicit_year_wins_over_an_old_now() {
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        let line = "[Sun Sep 14 21:44:43.008606 2014] [authz_core:error] [pid 10691] [client 192.3.9.178:44271] x";
+        let f = d.find(line, 1124013600).unwrap();
+        assert_eq!(&line[f.start..f.end], "Sun Sep 14 21:44:43.008606 2014");
+        assert_eq!(f.time, Some(1410731083.0));
+    }
+}
