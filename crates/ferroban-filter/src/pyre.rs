@@ -364,7 +364,13 @@ impl Translator<'_> {
                 self.i += 1;
                 let name = self.read_name(')')?;
                 self.fancy = true;
-                let _ = write!(self.out, "(?({name})");
+                // fancy-regex reads `(?(name)` as a look-ahead condition; a group
+                // reference is written `(?(<name>)` (or a number).
+                if name.chars().all(|c| c.is_ascii_digit()) {
+                    let _ = write!(self.out, "(?({name})");
+                } else {
+                    let _ = write!(self.out, "(?(<{name}>)");
+                }
                 self.open(None);
             }
             Some(_) => self.flags()?,
@@ -671,6 +677,11 @@ mod tests {
         let re = fancy_regex::Regex::new(&t.pattern).unwrap();
         assert!(re.is_match("[x]").unwrap());
         assert!(re.is_match("x").unwrap());
+        let t = translate(r"^(?P<c>a)?b(?(c)c|d)$", Dollar::BeforeNewline).unwrap();
+        let re = fancy_regex::Regex::new(&t.pattern).unwrap();
+        assert!(re.is_match("abc").unwrap());
+        assert!(re.is_match("bd").unwrap());
+        assert!(!re.is_match("abd").unwrap());
         let t = translate(r"(?<=a)b(?!c)", Dollar::BeforeNewline).unwrap();
         assert!(t.needs_backtracking);
     }
