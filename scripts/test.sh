@@ -3,6 +3,7 @@
 # annotated sample logs (needs the Debian package fail2ban), then unit and
 # integration tests.
 set -euo pipefail
+shopt -s inherit_errexit 2>/dev/null || true
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -13,4 +14,6 @@ python3 ../shared/conformance/run.py --tool "$PWD/target/release/ferroban regex"
   > target/conformance.txt || { cat target/conformance.txt; echo "conformance below ${min}%" >&2; exit 1; }
 grep -E '^(pass rate|filters):' target/conformance.txt
 echo "conformance threshold: ${min}% (per-filter table in target/conformance.txt)"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee target/cargo-test.txt
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0) }' target/cargo-test.txt

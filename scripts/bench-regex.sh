@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): ferroban regex vs fail2ban-regex vs rg -c on the same
+# generated Apache access log with the guide's wordpress-auth filter.
+# Usage: scripts/bench-regex.sh [LINES] [--skip-fail2ban]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-1000000}
+out=bench-out; mkdir -p "$out"
+log=$out/access-$lines.log
+cargo build --release -q
+if [ ! -s "$log" ]; then
+  python3 - "$lines" > "$log" <<'PY'
+import random, sys
+n = int(sys.argv[1]); random.seed(7)
+paths = ["/", "/blog/", "/blog/2026/02/hello/", "/wp-content/themes/x/style.css", "/feed/", "/favicon.ico"]
+for i in range(n):
+    ip = "%d.%d.%d.%d" % (random.randint(1, 223), random.randint(0, 255), random.randint(0, 255), random.randint(1, 254))
+    s = 1771800000 + i // 20
+    h, m, sec = (s // 3600) % 24, (s // 60) % 60, s % 60
+    ts = "23/Feb/2026:%02d:%02d:%02d +0900" % (h, m, sec)
+    r = random.random()
+    if r < 0.005:
+        req, code = "POST /blog/wp-login.php HTTP/1.1", 403
+    elif r < 0.008:
+        req, code = "GET /.env HTTP/1.1", 404
+    else:
+        req, code = "GET %s HTTP/1.1" % random.choice(paths), 200
+    print('%s - - [%s] "%s" %d %d "-" "Mozilla/5.0"' % (ip, ts, req, code, random.randint(200, 9000)))
+PY
+fi
+filter=examples/config/filter.d/wordpress-auth.conf
+measure() { # name, command...
+  local name=$1; shift
+  /usr/bin/time -f "%U %S %M %e" -o "$out/time.txt" "$@" > "$out/$name.out" 2>/dev/null || true
+  read -r u s m e < "$out/time.txt"
+  local cpu; cpu=$(python3 -c "print(round($u+$s,2))")
+  local rate; rate=$(python3 -c "print(int($lines/max($u+$s,0.01)))")
+  printf '%-16s cpu %6ss  wall %6ss  peak %6.1f MB  %10s lines/cpu-s\n' "$name" "$cpu" "$e" "$(python3 -c "print($m/1024)")" "$rate"
+  echo "$cpu" > "$out/$name.cpu"
+}
+echo "log: $log ($lines lines)"
+measure ferroban target/release/ferroban regex --no-progress "$log" "$filter"
+grep -E "^Lines:" "$out/ferroban.out"
+measure rg rg -c '^\S+ - - \[.*\] "(GET|POST) (?:/[^"]*)?wp-login\.php(?:\?.*)? HTTP/[^"]+" 403 .*' "$log"
+echo "rg count: $(cat "$out/rg.out")"
+if [ "${2:-}" != "--skip-fail2ban" ] && command -v fail2ban-regex >/dev/null; then
+  measure fail2ban fail2ban-regex "$log" "$filter"
+  grep -E "^Lines:" "$out/fail2ban.out"
+  python3 -c "print('ratio fail2ban/ferroban CPU: %.0fx' % ($(cat $out/fail2ban.cpu)/max($(cat $out/ferroban.cpu),0.01)))"
+fi
+python3 -c "print('ferroban/rg CPU: %.2fx' % ($(cat $out/ferroban.cpu)/max($(cat $out/rg.cpu),0.01)))"
