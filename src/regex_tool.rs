@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use ferroban_config::{parse_name_with_options, FilterDefinition};
-use ferroban_filter::{Filter, FilterSpec, Value};
+use ferroban_filter::{Filter, Value};
 use jiff::tz::TimeZone;
 
 const HELP: &str = "usage: ferroban regex [OPTIONS] LOG FILTER [IGNOREREGEX]
@@ -169,8 +169,7 @@ enum FilterSource {
 fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, FilterSource)> {
     let path = Path::new(arg);
     if path.is_file() {
-        let (_, opts) = (arg, Vec::new());
-        let def = FilterDefinition::load_file(path, &opts).map_err(anyhow::Error::new)?;
+        let def = FilterDefinition::load_file(path, &[]).map_err(anyhow::Error::new)?;
         return Ok((def, FilterSource::File(path.to_path_buf())));
     }
     if let Ok((name, opts)) = parse_name_with_options(arg) {
@@ -203,18 +202,8 @@ fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, Filter
 fn build_spec(
     o: &Options,
     basedir: &Path,
-) -> Result<(FilterSpec, FilterSource, Option<FilterSource>)> {
-    let (def, source) = resolve_filter(&o.filter, basedir)?;
-    let mut spec = FilterSpec {
-        failregex: def.failregex,
-        ignoreregex: def.ignoreregex,
-        prefregex: def.prefregex,
-        maxlines: def.maxlines,
-        datepattern: def.datepattern,
-        usedns: def.usedns,
-        logtimezone: None,
-        journalmatch: def.journalmatch,
-    };
+) -> Result<(FilterDefinition, FilterSource, Option<FilterSource>)> {
+    let (mut spec, source) = resolve_filter(&o.filter, basedir)?;
     let mut ignore_source = None;
     if let Some(ig) = &o.ignore {
         let (idef, isrc) = resolve_filter(ig, basedir)?;
@@ -269,7 +258,7 @@ fn run(o: &Options) -> Result<()> {
     // %ExY accepts years up to a few after the real current year, whatever --now says
     // (Fail2ban builds that regex from the clock too).
     let now_year = jiff::Timestamp::now().to_zoned(tz.clone()).year();
-    let mut filter = Filter::new(&spec, tz, now_year).context("invalid filter")?;
+    let mut filter = Filter::new(&spec, None, tz, now_year).context("invalid filter")?;
     filter.check_all = !o.no_check_all && o.out.is_none();
     filter.ignore_pending = o.out.is_some() || o.json;
     let latin1 = o.encoding.as_deref().is_some_and(|e| {
@@ -373,11 +362,7 @@ fn run(o: &Options) -> Result<()> {
             continue;
         }
         let result = filter.process_line(&line, now);
-        let failures: Vec<_> = result
-            .failures
-            .iter()
-            .filter(|f| !f.data.get("nofail").is_some_and(truthy))
-            .collect();
+        let failures: Vec<_> = result.failures.iter().filter(|f| !f.is_nofail()).collect();
         if o.json {
             for f in &failures {
                 writeln!(out, "{}", json_failure(lineno, f))?;
@@ -423,6 +408,14 @@ fn run(o: &Options) -> Result<()> {
     if progress {
         eprint!("\r{:40}\r", "");
     }
+    let abandoned = filter.abandoned_searches();
+    if abandoned > 0 {
+        eprintln!(
+            "WARNING: {abandoned} regex search(es) given up after {} back-tracking steps \
+             (counted as not matching)",
+            ferroban_filter::pattern::BACKTRACK_LIMIT
+        );
+    }
     if report {
         print_report(
             &mut out,
@@ -435,15 +428,6 @@ fn run(o: &Options) -> Result<()> {
     }
     out.flush()?;
     Ok(())
-}
-
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Text(t) => t.as_deref().is_some_and(|s| !s.is_empty()),
-        Value::Lines(l) => !l.is_empty(),
-        Value::Set(s) => !s.is_empty(),
-        Value::Flag(f) => *f != 0,
-    }
 }
 
 fn shorten(s: &str) -> String {
@@ -558,7 +542,7 @@ fn pprint_list(out: &mut impl Write, items: &[String], header: Option<&str>) -> 
 fn print_report(
     out: &mut impl Write,
     o: &Options,
-    spec: &FilterSpec,
+    spec: &FilterDefinition,
     filter: &Filter,
     stats: &Stats,
     secs: f64,
@@ -583,15 +567,14 @@ fn print_report(
         writeln!(out, "\n{title}: {total} total")?;
         pprint_list(out, &items, Some(" #) [# of hits] regular expression"))?;
     }
-    if let Some(d) = filter.date_detector() {
-        writeln!(out, "\nDate template hits:")?;
-        let items: Vec<String> = d
-            .templates()
-            .filter(|(_, hits)| *hits > 0 || o.verbose)
-            .map(|(t, hits)| format!("[{hits}] {}", t.name))
-            .collect();
-        pprint_list(out, &items, Some("[# of hits] date format"))?;
-    }
+    writeln!(out, "\nDate template hits:")?;
+    let templates: Vec<String> = filter
+        .date_detector()
+        .templates()
+        .filter(|(_, hits)| *hits > 0 || o.verbose)
+        .map(|(t, hits)| format!("[{hits}] {}", t.name))
+        .collect();
+    pprint_list(out, &templates, Some("[# of hits] date format"))?;
     writeln!(
         out,
         "\nLines: {} lines, {} ignored, {} matched, {} missed",

@@ -224,20 +224,6 @@ impl Config {
         &self.defaults
     }
 
-    /// Set a value in `[DEFAULT]` (as the jail reader does with known defaults).
-    pub fn set_default(&mut self, key: &str, value: &str) {
-        self.defaults.insert(
-            key.to_lowercase(),
-            Entry {
-                value: value.to_string(),
-                origin: Origin {
-                    file: PathBuf::from("<defaults>"),
-                    line: 0,
-                },
-            },
-        );
-    }
-
     /// Option names of a section, optionally with the `[DEFAULT]` ones.
     pub fn options(&self, section: &str, with_defaults: bool) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -371,19 +357,17 @@ impl Config {
                     rest = &rest[2..];
                 }
                 Some(b'(') => {
-                    let Some(close) = rest.find(")s") else {
+                    let name = rest
+                        .find(")s")
+                        .map(|close| &rest[2..close])
+                        .filter(|name| !name.is_empty() && !name.contains(')'));
+                    let Some(name) = name else {
                         return Err(err(
                             format!("bad interpolation reference {rest:?}"),
                             "write %(name)s, or %% for a literal percent sign",
                         ));
                     };
-                    let name = &rest[2..close];
-                    if name.is_empty() || name.contains(')') {
-                        return Err(err(
-                            format!("bad interpolation reference {rest:?}"),
-                            "write %(name)s, or %% for a literal percent sign",
-                        ));
-                    }
+                    let close = 2 + name.len();
                     rest = &rest[close + 2..];
                     let key = name.to_lowercase();
                     let value = if key == "__name__" {
@@ -507,7 +491,7 @@ mod tests {
     fn interpolation_errors_are_located() {
         let d = dir_with(&[(
             "y.conf",
-            "[Definition]\n\nfailregex = %(missing)s\ndatepattern = %Y\n",
+            "[Definition]\n\nfailregex = %(missing)s\ndatepattern = %Y\nbroken = a %(oops\n",
         )]);
         let cfg = Config::read_named(&d, "y").unwrap().unwrap();
         let e = cfg.get("Definition", "failregex", &[]).unwrap_err();
@@ -515,6 +499,9 @@ mod tests {
         assert!(e.message.contains("missing"));
         let e = cfg.get("Definition", "datepattern", &[]).unwrap_err();
         assert!(e.hint.contains("%%"));
+        let e = cfg.get("Definition", "broken", &[]).unwrap_err();
+        assert_eq!(e.line, 5);
+        assert!(e.message.contains("bad interpolation reference"), "{e}");
         std::fs::remove_dir_all(d).unwrap();
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use ferroban_config::FilterDefinition;
 use jiff::tz::TimeZone;
 
 use crate::date::{DateDetector, TemplateError};
@@ -35,19 +36,6 @@ pub enum FilterError {
     TimeZone(String),
 }
 
-/// The definition of a filter, as read from a `filter.d` file and jail options.
-#[derive(Debug, Clone, Default)]
-pub struct FilterSpec {
-    pub failregex: Vec<String>,
-    pub ignoreregex: Vec<String>,
-    pub prefregex: Option<String>,
-    pub maxlines: Option<String>,
-    pub datepattern: Option<String>,
-    pub usedns: Option<String>,
-    pub logtimezone: Option<String>,
-    pub journalmatch: Vec<String>,
-}
-
 /// A value in failure data: captured text, or what merging adds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -58,7 +46,8 @@ pub enum Value {
 }
 
 impl Value {
-    fn truthy(&self) -> bool {
+    /// Python truthiness: set, non-empty, non-zero.
+    pub fn truthy(&self) -> bool {
         match self {
             Value::Text(t) => t.as_deref().is_some_and(|s| !s.is_empty()),
             Value::Lines(l) => !l.is_empty(),
@@ -98,6 +87,11 @@ impl Failure {
             _ => &[],
         }
     }
+    /// A `<F-NOFAIL>` match: reported to nobody.
+    pub fn is_nofail(&self) -> bool {
+        self.data.get("nofail").is_some_and(Value::truthy)
+    }
+
     /// A captured field by name.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.data.get(name).and_then(Value::text)
@@ -113,12 +107,6 @@ pub struct LineResult {
     /// A failregex matched but the failure carried no id yet (multi-line pending),
     /// or was a `<F-NOFAIL>` match.
     pub pending_or_nofail: bool,
-    /// Indexes of the failregexes that matched (even ignored / nofail ones).
-    pub matched_regexes: Vec<usize>,
-    /// Time of the line, if one was found or assumed.
-    pub time: Option<f64>,
-    /// Whether a date template matched the line.
-    pub date_found: bool,
 }
 
 /// A line in the buffer: text and the span of its date.
@@ -272,7 +260,7 @@ pub struct Filter {
     ignore: Vec<Rx>,
     pref: Option<Rx>,
     maxlines: usize,
-    detector: Option<DateDetector>,
+    detector: DateDetector,
     buffer: Vec<BufLine>,
     last_date: Option<f64>,
     last_time_text: String,
@@ -282,15 +270,20 @@ pub struct Filter {
     pub check_all: bool,
     /// Drop failures still waiting for an id (multi-line) instead of reporting them.
     pub ignore_pending: bool,
-    journalmatch: Vec<String>,
 }
 
 const MLFID_CACHE_MAX: usize = 1000;
 
 impl Filter {
-    /// Build a filter. `tz` is the local zone for dates without one; `now_year` selects
-    /// the years `%ExY` accepts.
-    pub fn new(spec: &FilterSpec, tz: TimeZone, now_year: i16) -> Result<Filter, FilterError> {
+    /// Build a filter from its definition. `logtimezone` (a jail option) is the fixed
+    /// zone of dates without one, else `tz` (local time) applies; `now_year` selects the
+    /// years `%ExY` accepts.
+    pub fn new(
+        spec: &FilterDefinition,
+        logtimezone: Option<&str>,
+        tz: TimeZone,
+        now_year: i16,
+    ) -> Result<Filter, FilterError> {
         let use_dns = spec.usedns.as_deref().unwrap_or("warn");
         let maxlines = match &spec.maxlines {
             None => 1,
@@ -340,11 +333,11 @@ impl Filter {
                 .map_err(|source| FilterError::IgnoreRegex { index, source })?;
             ignore.push(rx);
         }
-        let default_tz = match &spec.logtimezone {
+        let default_tz = match logtimezone {
             None => None,
-            Some(z) => {
-                Some(crate::date::zone_offset(z).ok_or_else(|| FilterError::TimeZone(z.clone()))?)
-            }
+            Some(z) => Some(
+                crate::date::zone_offset(z).ok_or_else(|| FilterError::TimeZone(z.to_string()))?,
+            ),
         };
         let mut detector = match &spec.datepattern {
             Some(p) => DateDetector::from_patterns(p, tz, now_year)?,
@@ -356,30 +349,14 @@ impl Filter {
             ignore,
             pref,
             maxlines,
-            detector: Some(detector),
+            detector,
             buffer: Vec::new(),
             last_date: None,
             last_time_text: String::new(),
             mlfid_cache: HashMap::new(),
             check_all: false,
             ignore_pending: true,
-            journalmatch: spec.journalmatch.clone(),
         })
-    }
-
-    /// The failregexes as written (after tag expansion).
-    pub fn failregex_sources(&self) -> impl Iterator<Item = &str> {
-        self.fail.iter().map(|r| r.pattern.source())
-    }
-
-    /// The ignoreregexes as written (after tag expansion).
-    pub fn ignoreregex_sources(&self) -> impl Iterator<Item = &str> {
-        self.ignore.iter().map(|r| r.pattern.source())
-    }
-
-    /// `journalmatch` lines, kept for the journal source.
-    pub fn journalmatch(&self) -> &[String] {
-        &self.journalmatch
     }
 
     /// Multi-line buffer size.
@@ -387,73 +364,57 @@ impl Filter {
         self.maxlines
     }
 
+    /// Regex searches given up at the back-tracking step bound (each counted as no
+    /// match): a sign of hostile lines or of a filter that back-tracks badly.
+    pub fn abandoned_searches(&self) -> u64 {
+        self.fail
+            .iter()
+            .chain(&self.ignore)
+            .chain(&self.pref)
+            .map(|rx| rx.pattern.abandoned())
+            .sum()
+    }
+
     /// The date detector, for its statistics.
-    pub fn date_detector(&self) -> Option<&DateDetector> {
-        self.detector.as_ref()
+    pub fn date_detector(&self) -> &DateDetector {
+        &self.detector
     }
 
     /// Process a line read from a file. `now` is the current time (epoch seconds).
     pub fn process_line(&mut self, line: &str, now: i64) -> LineResult {
         let nowf = now as f64;
-        let mut date: Option<f64> = None;
-        let mut span = (0, 0);
-        let mut date_found = false;
-        let mut text = line.to_string();
-        if let Some(found) = self.detector.as_mut().and_then(|d| d.find(line, now)) {
-            {
-                date_found = true;
-                span = (found.start, found.end);
-                if found.start != found.end {
-                    if let Some(t) = found.time {
-                        date = Some(t);
-                        self.last_time_text = line[found.start..found.end].to_string();
-                        self.last_date = Some(t);
-                    }
-                } else if self.last_date.is_some_and(|d| d > nowf - 60.0) {
-                    // an empty date: take the last one
-                    text = format!("{}{}", self.last_time_text, line);
-                    span = (0, self.last_time_text.len());
-                    date = self.last_date;
-                } else {
-                    date = Some(nowf);
-                }
+        let recent_last = self.last_date.filter(|d| *d > nowf - 60.0);
+        let found = self.detector.find(line, now);
+        let (span, date) = match found {
+            // a date with a valid time
+            Some(f) if f.start != f.end && f.time.is_some() => {
+                self.last_time_text = line[f.start..f.end].to_string();
+                self.last_date = f.time;
+                ((f.start, f.end), f.time)
             }
-        }
-        if date.is_none() && self.last_date.is_some_and(|d| d > nowf - 60.0) {
-            text = format!("{}{}", self.last_time_text, line);
-            span = (0, self.last_time_text.len());
-            date = self.last_date;
-        }
-        let mut r = self.find_failure(BufLine { text, date: span }, date);
-        r.time = date;
-        r.date_found = date_found;
-        r
-    }
-
-    /// Process a line whose time is already known (the journal).
-    pub fn process_dated(&mut self, line: &str, time: f64) -> LineResult {
-        self.last_date = Some(time);
-        let mut r = self.find_failure(
-            BufLine {
-                text: line.to_string(),
-                date: (0, 0),
-            },
-            Some(time),
-        );
-        r.time = Some(time);
-        r
-    }
-
-    fn ignored(&mut self, buf: &str, matched: Option<(&Groups, usize)>) -> Option<usize> {
-        let owned;
-        let buf = match matched {
-            Some((g, fi)) if self.maxlines > 1 => {
-                let (m, _) = split_matched(buf, g, &self.fail[fi], &self.buffer);
-                owned = join_buffer(&m);
-                owned.as_str()
-            }
-            _ => buf,
+            // an empty date ({NONE}) with no recent one to borrow: the line is "now"
+            Some(f) if f.start == f.end && recent_last.is_none() => ((f.start, f.end), Some(nowf)),
+            Some(f) => ((f.start, f.end), None),
+            None => ((0, 0), None),
         };
+        // Without a usable date the line borrows the last one seen within a minute, and
+        // is then searched whole (its own unreadable date text included).
+        let line = match (date, recent_last) {
+            (None, Some(_)) => BufLine {
+                text: format!("{}{}", self.last_time_text, line),
+                date: (0, self.last_time_text.len()),
+            },
+            _ => BufLine {
+                text: line.to_string(),
+                date: span,
+            },
+        };
+        self.find_failure(line, date.or(recent_last))
+    }
+
+    /// Index of the ignoreregex matching `buf` (all are tried with `check_all`, and
+    /// then the last match wins, as in Fail2ban).
+    fn ignored(&self, buf: &str) -> Option<usize> {
         let mut found = None;
         for (i, rx) in self.ignore.iter().enumerate() {
             if rx.pattern.search(buf).is_some() {
@@ -480,7 +441,7 @@ impl Filter {
         let mut buf: Option<String> = Some(join_buffer(&self.buffer));
 
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
-            if let Some(i) = self.ignored(buf.as_deref().unwrap_or(""), None) {
+            if let Some(i) = self.ignored(buf.as_deref().unwrap_or("")) {
                 result.ignored_by = Some(i);
                 return result;
             }
@@ -513,13 +474,18 @@ impl Filter {
                 buf = Some(b);
                 continue;
             };
-            result.matched_regexes.push(fi);
             let mut fail = self.fail[fi].groups(&b, &g);
+            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], &org_buffer);
             if !self.ignore.is_empty() {
-                if let Some(i) = self.ignored(&b, Some((&g, fi))) {
+                // Over a multi-line buffer only the lines the failregex matched count.
+                let ignored = if self.maxlines > 1 {
+                    self.ignored(&join_buffer(&matched_lines))
+                } else {
+                    self.ignored(&b)
+                };
+                if let Some(i) = ignored {
                     result.ignored_by = Some(i);
                     if !self.check_all || self.maxlines > 1 {
-                        let (_, unmatched) = split_matched(&b, &g, &self.fail[fi], &org_buffer);
                         self.buffer = unmatched;
                     }
                     buf = None;
@@ -529,7 +495,6 @@ impl Filter {
                     continue;
                 }
             }
-            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], &org_buffer);
             if !self.check_all || self.maxlines > 1 {
                 self.buffer = unmatched;
                 buf = None;

@@ -13,4 +13,4 @@ pub mod pattern;
 pub mod pyre;
 pub mod tags;
 
-pub use engine::{Failure, Filter, FilterError, FilterSpec, LineResult, Value};
+pub use engine::{Failure, Filter, FilterError, LineResult, Value};

@@ -5,6 +5,8 @@
 //! hostile line cannot stall the caller) only when it needs look-around,
 //! back-references, conditionals or atomic groups. It does not know about tags or dates.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::pyre::{self, Dollar, TranslateError};
 
 /// Back-tracking steps allowed per search before the line is given up as not matching.
@@ -47,8 +49,9 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct Pattern {
     engine: Engine,
-    source: String,
     names: Vec<String>,
+    /// Searches given up at the back-tracking step bound (and counted as no match).
+    abandoned: AtomicU64,
 }
 
 /// Byte spans of the groups of one match; index 0 is the whole match.
@@ -134,14 +137,9 @@ impl Pattern {
         };
         Ok(Pattern {
             engine,
-            source: python.to_string(),
             names,
+            abandoned: AtomicU64::new(0),
         })
-    }
-
-    /// The pattern as written (Python syntax, after tag expansion).
-    pub fn source(&self) -> &str {
-        &self.source
     }
 
     /// True when this pattern always runs on the back-tracking engine.
@@ -176,7 +174,7 @@ impl Pattern {
                 if pairs.iter().all(|&(a, b)| text(a) == text(b)) {
                     return Some(g);
                 }
-                let caps = backtracking.captures_from_pos(hay, start).ok()??;
+                let caps = self.bounded(backtracking.captures_from_pos(hay, start))?;
                 // Map the back-tracking form's groups onto this pattern's numbering.
                 let mut spans = vec![None; self.names.len()];
                 for (i, name) in backtracking.capture_names().enumerate() {
@@ -192,8 +190,7 @@ impl Pattern {
                 Some(Groups { spans })
             }
             Engine::Backtrack(re) => {
-                // A search that exceeds the step bound counts as no match.
-                let caps = re.captures_from_pos(hay, start).ok()??;
+                let caps = self.bounded(re.captures_from_pos(hay, start))?;
                 Some(Groups {
                     spans: (0..caps.len())
                         .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
@@ -201,6 +198,23 @@ impl Pattern {
                 })
             }
         }
+    }
+
+    /// A back-tracking search result; one that hit the step bound counts as no match
+    /// and is counted.
+    fn bounded<'h>(
+        &self,
+        r: Result<Option<fancy_regex::Captures<'h>>, fancy_regex::Error>,
+    ) -> Option<fancy_regex::Captures<'h>> {
+        r.unwrap_or_else(|_| {
+            self.abandoned.fetch_add(1, Ordering::Relaxed);
+            None
+        })
+    }
+
+    /// How many searches were given up at the back-tracking step bound.
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::Relaxed)
     }
 
     /// Search the whole of `hay`.
@@ -216,4 +230,21 @@ fn linear_groups(re: &regex::Regex, hay: &str, start: usize) -> Option<Groups> {
             .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_bound_abandons_and_counts() {
+        // Exponentially many ways to split the a's; the look-behind forces back-tracking.
+        let p = Pattern::new(r"^(?=a)(a|aa)+(?<!b)b", Mode::SingleLine).unwrap();
+        assert!(p.is_backtracking());
+        assert!(p.search("aaab").is_some());
+        assert_eq!(p.abandoned(), 0);
+        let hostile = format!("{}!", "a".repeat(20_000));
+        assert!(p.search(&hostile).is_none());
+        assert_eq!(p.abandoned(), 1);
+    }
 }

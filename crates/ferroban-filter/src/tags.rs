@@ -155,26 +155,25 @@ mod tests {
 
     #[test]
     fn host_tag_matches_addresses_and_names() {
-        assert_eq!(
-            host_of("from <HOST> port", "from 1.2.3.4 port").as_deref(),
-            Some("1.2.3.4")
-        );
-        assert_eq!(
-            host_of("from <HOST> port", "from ::ffff:1.2.3.4 port").as_deref(),
-            Some("1.2.3.4")
-        );
-        assert_eq!(
-            host_of("from <HOST> port", "from 2001:db8::1 port").as_deref(),
-            Some("2001:db8::1")
-        );
-        assert_eq!(
-            host_of("from <HOST> port", "from [2001:db8::] port").as_deref(),
-            Some("2001:db8::")
-        );
-        assert_eq!(
-            host_of("from <HOST> port", "from example.com port").as_deref(),
-            Some("example.com")
-        );
+        let cases = [
+            ("1.2.3.4", Some("1.2.3.4")),
+            ("::ffff:1.2.3.4", Some("1.2.3.4")),
+            ("2001:db8::1", Some("2001:db8::1")),
+            ("[2001:db8::]", Some("2001:db8::")),
+            ("example.com", Some("example.com")),
+            ("-", None),
+        ];
+        for (written, host) in cases {
+            let line = format!("from {written} port");
+            assert_eq!(
+                host_of("from <HOST> port", &line).as_deref(),
+                host,
+                "{line}"
+            );
+        }
+        // <HOST> without DNS names: addresses only
+        let addr_only = Pattern::new(&expand("from <HOST> port", "no"), Mode::SingleLine).unwrap();
+        assert!(addr_only.search("from example.com port").is_none());
         assert!(!Pattern::new(&expand("<HOST>", "yes"), Mode::SingleLine)
             .unwrap()
             .is_backtracking());

@@ -382,11 +382,6 @@ impl Template {
             }
         }
     }
-
-    /// True for the kinds that were built from a `%`-pattern.
-    pub fn has_pattern(&self) -> bool {
-        self.pattern.is_some()
-    }
 }
 
 #[cfg(test)]
