@@ -31,7 +31,12 @@ enum Engine {
         pairs: Vec<(usize, usize)>,
         backtracking: fancy_regex::Regex,
     },
-    Backtrack(fancy_regex::Regex),
+    /// Back-tracking, behind a linear screen (`pyre::Translated::screen`) that rules
+    /// out most lines without back-tracking.
+    Backtrack {
+        screen: Option<regex::Regex>,
+        re: fancy_regex::Regex,
+    },
 }
 
 /// How the pattern will be searched (Python's MULTILINE flag and the buffer shape).
@@ -102,7 +107,12 @@ impl Pattern {
         };
         let main = format!("{prefix}{}", t.pattern);
         let engine = if t.needs_backtracking {
-            Engine::Backtrack(backtracking(&main).map_err(compile_err)?)
+            Engine::Backtrack {
+                // A screen that does not compile (a quantified look-around, say) is
+                // simply not used.
+                screen: t.screen.and_then(|s| linear(&format!("{prefix}{s}")).ok()),
+                re: backtracking(&main).map_err(compile_err)?,
+            }
         } else if let Some(bt) = &t.backtracking_pattern {
             let linear = linear(&main).map_err(compile_err)?;
             let index = |n: &str| {
@@ -130,7 +140,7 @@ impl Pattern {
                 .capture_names()
                 .map(|n| n.unwrap_or("").to_string())
                 .collect(),
-            Engine::Backtrack(re) => re
+            Engine::Backtrack { re, .. } => re
                 .capture_names()
                 .map(|n| n.unwrap_or("").to_string())
                 .collect(),
@@ -144,7 +154,7 @@ impl Pattern {
 
     /// True when this pattern always runs on the back-tracking engine.
     pub fn is_backtracking(&self) -> bool {
-        matches!(self.engine, Engine::Backtrack(_))
+        matches!(self.engine, Engine::Backtrack { .. })
     }
 
     /// Names of the groups by index (`""` for unnamed ones and for index 0). Copies
@@ -189,7 +199,10 @@ impl Pattern {
                 }
                 Some(Groups { spans })
             }
-            Engine::Backtrack(re) => {
+            Engine::Backtrack { screen, re } => {
+                if screen.as_ref().is_some_and(|s| !s.is_match_at(hay, start)) {
+                    return None;
+                }
                 let caps = self.bounded(re.captures_from_pos(hay, start))?;
                 Some(Groups {
                     spans: (0..caps.len())
@@ -238,12 +251,16 @@ mod tests {
 
     #[test]
     fn step_bound_abandons_and_counts() {
-        // Exponentially many ways to split the a's; the look-behind forces back-tracking.
-        let p = Pattern::new(r"^(?=a)(a|aa)+(?<!b)b", Mode::SingleLine).unwrap();
+        // The look-behind can never hold after the a's, so every way of splitting them
+        // (exponentially many) is tried.
+        let p = Pattern::new(r"^(a|aa)+(?<!a)b|^c", Mode::SingleLine).unwrap();
         assert!(p.is_backtracking());
-        assert!(p.search("aaab").is_some());
+        assert!(p.search("c").is_some());
+        // the linear screen turns away lines that cannot match: no back-tracking
+        assert!(p.search(&"a".repeat(20_000)).is_none());
         assert_eq!(p.abandoned(), 0);
-        let hostile = format!("{}!", "a".repeat(20_000));
+        // this one passes the screen, then back-tracks until the bound gives it up
+        let hostile = format!("{}b", "a".repeat(20_000));
         assert!(p.search(&hostile).is_none());
         assert_eq!(p.abandoned(), 1);
     }

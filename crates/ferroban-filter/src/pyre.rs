@@ -32,6 +32,11 @@ pub struct Translated {
     /// The pattern with real back-references, for the back-tracking engine, when
     /// `backref_copies` is not empty.
     pub backtracking_pattern: Option<String>,
+    /// For a back-tracking pattern: a linear pattern that matches wherever it does (and
+    /// more): look-arounds dropped, conditionals turned into alternations,
+    /// back-references into `.*?`. A line it does not match is skipped without
+    /// back-tracking at all.
+    pub screen: Option<String>,
     /// Named groups, in order of appearance.
     pub group_names: Vec<String>,
 }
@@ -71,8 +76,9 @@ struct Translator<'a> {
     /// Open groups: the name (if any) and where its body starts in `out`.
     depth: usize,
     dollar: Dollar,
-    copy_backrefs: bool,
-    groups: Vec<(Option<String>, usize)>,
+    target: Target,
+    /// Open groups, and where the body of each starts in `out`.
+    groups: Vec<(Open, usize)>,
     /// Translated bodies of closed named groups without nested groups.
     bodies: Vec<(String, String)>,
     /// (referenced group, copy group) for back-references run on the linear engine.
@@ -92,30 +98,58 @@ pub enum Dollar {
 
 /// Translate a Python regular expression into Rust regex syntax.
 pub fn translate(src: &str, dollar: Dollar) -> Result<Translated, TranslateError> {
-    let linear = run(src, dollar, true)?;
-    if linear.fancy || linear.backref_copies.is_empty() {
+    let linear = run(src, dollar, Target::Linear)?;
+    if linear.fancy {
+        let screen = run(src, dollar, Target::Screen)?;
         return Ok(Translated {
             pattern: linear.out,
-            needs_backtracking: linear.fancy,
+            needs_backtracking: true,
             group_names: linear.names,
             backref_copies: Vec::new(),
             backtracking_pattern: None,
+            screen: Some(screen.out),
         });
     }
-    let backtracking = run(src, dollar, false)?;
+    let backtracking_pattern = match linear.backref_copies.is_empty() {
+        true => None,
+        false => Some(run(src, dollar, Target::Backtracking)?.out),
+    };
     Ok(Translated {
         pattern: linear.out,
         needs_backtracking: false,
         group_names: linear.names,
         backref_copies: linear.backref_copies,
-        backtracking_pattern: Some(backtracking.out),
+        backtracking_pattern,
+        screen: None,
     })
 }
 
-fn run(src: &str, dollar: Dollar, copy_backrefs: bool) -> Result<Translator<'_>, TranslateError> {
+/// What a translation run produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// For the linear engine where possible: simple back-references become copies.
+    Linear,
+    /// For the back-tracking engine: everything as written.
+    Backtracking,
+    /// A linear superset of the pattern (see `Translated::screen`).
+    Screen,
+}
+
+/// What an open group is, for what its closing parenthesis must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Open {
+    Plain,
+    Named(String),
+    /// A look-around being dropped (screen): its text starts at this offset of `out`.
+    Dropped(usize),
+    /// A conditional turned into an alternation (screen).
+    Conditional,
+}
+
+fn run(src: &str, dollar: Dollar, target: Target) -> Result<Translator<'_>, TranslateError> {
     let mut t = Translator {
         dollar,
-        copy_backrefs,
+        target,
         groups: Vec::new(),
         bodies: Vec::new(),
         backref_copies: Vec::new(),
@@ -130,7 +164,11 @@ fn run(src: &str, dollar: Dollar, copy_backrefs: bool) -> Result<Translator<'_>,
     };
     t.run()?;
     // Resolve the word-boundary look-aheads for the engine this output is for.
-    let linear = copy_backrefs && !t.fancy;
+    let linear = match target {
+        Target::Linear => !t.fancy,
+        Target::Backtracking => false,
+        Target::Screen => true,
+    };
     let mut out = String::with_capacity(t.out.len());
     for (i, part) in t.out.split(BOUNDARY_MARK).enumerate() {
         out.push_str(if i % 2 == 1 && linear {
@@ -144,9 +182,24 @@ fn run(src: &str, dollar: Dollar, copy_backrefs: bool) -> Result<Translator<'_>,
 }
 
 impl Translator<'_> {
-    fn open(&mut self, name: Option<String>) {
+    fn open(&mut self, kind: Open) {
         self.depth += 1;
-        self.groups.push((name, self.out.len()));
+        self.groups.push((kind, self.out.len()));
+    }
+
+    fn screen(&self) -> bool {
+        self.target == Target::Screen
+    }
+
+    /// Open a look-around (or, for the screen, start dropping one).
+    fn lookaround(&mut self, opener: &str) {
+        if self.screen() {
+            self.open(Open::Dropped(self.out.len()));
+        } else {
+            self.fancy = true;
+            self.out.push_str(opener);
+            self.open(Open::Plain);
+        }
     }
 
     fn err(&self, message: impl Into<String>) -> TranslateError {
@@ -198,14 +251,23 @@ impl Translator<'_> {
                         return Err(self.err("unbalanced parenthesis"));
                     }
                     self.depth -= 1;
-                    if let Some((Some(name), start)) = self.groups.pop() {
-                        let body = self.out[start..].to_string();
-                        if !body.contains('(') {
-                            self.bodies.push((name, body));
+                    self.i += 1;
+                    match self.groups.pop() {
+                        Some((Open::Named(name), start)) => {
+                            let body = self.out[start..].to_string();
+                            if !body.contains('(') {
+                                self.bodies.push((name, body));
+                            }
                         }
+                        Some((Open::Dropped(at), _)) => {
+                            self.out.truncate(at);
+                            continue;
+                        }
+                        // either branch may be taken, or none when there is no `|`
+                        Some((Open::Conditional, _)) => self.out.push('|'),
+                        _ => {}
                     }
                     self.out.push(')');
-                    self.i += 1;
                 }
                 '{' => self.brace(),
                 '}' => {
@@ -288,7 +350,7 @@ impl Translator<'_> {
         if self.peek(1) != Some('?') {
             self.out.push('(');
             self.i += 1;
-            self.open(None);
+            self.open(Open::Plain);
             return Ok(());
         }
         let after = self.i + 2;
@@ -297,25 +359,26 @@ impl Translator<'_> {
             Some(':') => {
                 self.out.push_str("(?:");
                 self.i += 1;
-                self.open(None);
+                self.open(Open::Plain);
             }
-            Some('=') | Some('!') => {
-                self.fancy = true;
-                let _ = write!(self.out, "(?{}", self.peek(0).unwrap_or('='));
+            Some(c @ ('=' | '!')) => {
                 self.i += 1;
-                self.open(None);
+                self.lookaround(&format!("(?{c}"));
             }
             Some('>') => {
-                self.fancy = true;
-                self.out.push_str("(?>");
                 self.i += 1;
-                self.open(None);
+                if self.screen() {
+                    self.out.push_str("(?:");
+                } else {
+                    self.fancy = true;
+                    self.out.push_str("(?>");
+                }
+                self.open(Open::Plain);
             }
             Some('<') if matches!(self.peek(1), Some('=') | Some('!')) => {
-                self.fancy = true;
-                let _ = write!(self.out, "(?<{}", self.peek(1).unwrap_or('='));
+                let opener = format!("(?<{}", self.peek(1).unwrap_or('='));
                 self.i += 2;
-                self.open(None);
+                self.lookaround(&opener);
             }
             Some('#') => {
                 while let Some(c) = self.peek(0) {
@@ -334,7 +397,7 @@ impl Translator<'_> {
                 }
                 let _ = write!(self.out, "(?P<{name}>");
                 self.names.push(name.clone());
-                self.open(Some(name));
+                self.open(Open::Named(name));
             }
             Some('P') if self.peek(1) == Some('=') => {
                 self.i += 2;
@@ -348,7 +411,8 @@ impl Translator<'_> {
                     .find(|b| b.0 == name)
                     .map(|b| b.1.clone());
                 match body {
-                    Some(body) if self.copy_backrefs => {
+                    _ if self.screen() => self.out.push_str("(?s:.*?)"),
+                    Some(body) if self.target == Target::Linear => {
                         let copy = format!("__bref{}_{}", self.backref_copies.len(), name);
                         let _ = write!(self.out, "(?P<{copy}>{body})");
                         self.names.push(copy.clone());
@@ -363,6 +427,11 @@ impl Translator<'_> {
             Some('(') => {
                 self.i += 1;
                 let name = self.read_name(')')?;
+                if self.screen() {
+                    self.out.push_str("(?:");
+                    self.open(Open::Conditional);
+                    return Ok(());
+                }
                 self.fancy = true;
                 // fancy-regex reads `(?(name)` as a look-ahead condition; a group
                 // reference is written `(?(<name>)` (or a number).
@@ -371,7 +440,7 @@ impl Translator<'_> {
                 } else {
                     let _ = write!(self.out, "(?(<{name}>)");
                 }
-                self.open(None);
+                self.open(Open::Plain);
             }
             Some(_) => self.flags()?,
             None => return Err(self.err("unexpected end of pattern")),
@@ -418,7 +487,7 @@ impl Translator<'_> {
                         "(?{on}{}{off}:",
                         if off.is_empty() { "" } else { "-" }
                     );
-                    self.open(None);
+                    self.open(Open::Plain);
                     return Ok(());
                 }
                 _ => return Err(self.err(format!("unknown extension ?{c}"))),
@@ -502,8 +571,12 @@ impl Translator<'_> {
                     n = n * 10 + d;
                     self.i += 1;
                 }
-                self.fancy = true;
-                let _ = write!(self.out, "\\{n}");
+                if self.screen() {
+                    self.out.push_str("(?s:.*?)");
+                } else {
+                    self.fancy = true;
+                    let _ = write!(self.out, "\\{n}");
+                }
             }
             c if c.is_ascii_alphanumeric() => {
                 self.i -= 1;
@@ -684,6 +757,24 @@ mod tests {
         assert!(!re.is_match("abd").unwrap());
         let t = translate(r"(?<=a)b(?!c)", Dollar::BeforeNewline).unwrap();
         assert!(t.needs_backtracking);
+    }
+
+    #[test]
+    fn screen_is_a_linear_superset() {
+        let t = translate(
+            r"^(?P<c>\[)?x(?<=x)(?(c)\]|y)(?!z)(?P=c)?(?>w)$",
+            Dollar::BeforeNewline,
+        )
+        .unwrap();
+        assert!(t.needs_backtracking);
+        let screen = regex::Regex::new(t.screen.as_deref().unwrap()).unwrap();
+        let full = fancy_regex::Regex::new(&t.pattern).unwrap();
+        for s in ["[x][w", "xyw", "[x]w", "xw", "xyz", "q"] {
+            if full.is_match(s).unwrap() {
+                assert!(screen.is_match(s), "screen must accept {s:?}");
+            }
+        }
+        assert!(!screen.is_match("q"));
     }
 
     #[test]
