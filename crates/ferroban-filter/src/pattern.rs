@@ -55,6 +55,8 @@ pub enum Mode {
 pub struct Pattern {
     engine: Engine,
     names: Vec<String>,
+    /// A linear pattern matching wherever this one does (this one when it is linear).
+    superset: Option<String>,
     /// Searches given up at the back-tracking step bound (and counted as no match).
     abandoned: AtomicU64,
 }
@@ -106,11 +108,16 @@ impl Pattern {
             message,
         };
         let main = format!("{prefix}{}", t.pattern);
+        let superset = match &t.screen {
+            Some(s) => Some(format!("{prefix}{s}")),
+            None if !t.needs_backtracking => Some(main.clone()),
+            None => None,
+        };
         let engine = if t.needs_backtracking {
             Engine::Backtrack {
                 // A screen that does not compile (a quantified look-around, say) is
                 // simply not used.
-                screen: t.screen.and_then(|s| linear(&format!("{prefix}{s}")).ok()),
+                screen: superset.as_deref().and_then(|s| linear(s).ok()),
                 re: backtracking(&main).map_err(compile_err)?,
             }
         } else if let Some(bt) = &t.backtracking_pattern {
@@ -148,6 +155,7 @@ impl Pattern {
         Ok(Pattern {
             engine,
             names,
+            superset,
             abandoned: AtomicU64::new(0),
         })
     }
@@ -155,6 +163,12 @@ impl Pattern {
     /// True when this pattern always runs on the back-tracking engine.
     pub fn is_backtracking(&self) -> bool {
         matches!(self.engine, Engine::Backtrack { .. })
+    }
+
+    /// A linear-engine pattern (Rust syntax) that matches wherever this one does, if
+    /// there is one: for screening many patterns at once with a `RegexSet`.
+    pub fn linear_superset(&self) -> Option<&str> {
+        self.superset.as_deref()
     }
 
     /// Names of the groups by index (`""` for unnamed ones and for index 0). Copies

@@ -112,6 +112,8 @@ struct Slot {
     raw_hits: u64,
     last_used: f64,
     distance: usize,
+    /// Index of this template's linear superset in the detector's screen.
+    screen_index: Option<usize>,
 }
 
 impl Slot {
@@ -140,6 +142,9 @@ pub struct DateDetector {
     last_pos: (usize, Option<char>, Option<char>),
     last_end: (usize, Option<char>, Option<char>),
     first_unused: usize,
+    /// All templates' linear supersets in one set: a full search skips the templates
+    /// that cannot match the line (one scan of the line instead of one per template).
+    screen: Option<regex::bytes::RegexSet>,
     default_tz: Option<i32>,
     tz: TimeZone,
 }
@@ -170,6 +175,7 @@ impl DateDetector {
             last_pos: (1, None, None),
             last_end: (usize::MAX, None, None),
             first_unused: 0,
+            screen: None,
             default_tz: None,
             tz,
         }
@@ -179,6 +185,7 @@ impl DateDetector {
     pub fn with_defaults(tz: TimeZone, now_year: i16) -> DateDetector {
         let mut d = DateDetector::empty(tz);
         d.add_defaults(None, None, now_year);
+        d.build_screen();
         d
     }
 
@@ -193,7 +200,28 @@ impl DateDetector {
         for p in value.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
             d.append_pattern(p, now_year)?;
         }
+        d.build_screen();
         Ok(d)
+    }
+
+    fn build_screen(&mut self) {
+        let mut patterns = Vec::new();
+        for slot in &mut self.slots {
+            if let Some(p) = slot.template.linear_superset() {
+                slot.screen_index = Some(patterns.len());
+                patterns.push(p.to_string());
+            }
+        }
+        // Without a screen every template is simply searched.
+        // ASCII classes: the same language as the Unicode ones on ASCII lines, at a
+        // fraction of the memory; other lines are not screened.
+        self.screen = regex::bytes::RegexSetBuilder::new(&patterns)
+            .unicode(false)
+            .build()
+            .ok();
+        if self.screen.is_none() {
+            self.slots.iter_mut().for_each(|s| s.screen_index = None);
+        }
     }
 
     /// Interpret dates without a zone in this fixed offset (minutes), as `logtimezone`.
@@ -217,6 +245,7 @@ impl DateDetector {
             raw_hits: 0,
             last_used: 0.0,
             distance: 0x7fff_ffff,
+            screen_index: None,
         });
         Ok(())
     }
@@ -351,9 +380,18 @@ impl DateDetector {
             }
         }
         if matched.is_none() {
+            let candidates = self
+                .screen
+                .as_ref()
+                .filter(|_| line.is_ascii())
+                .map(|s| s.matches(line.as_bytes()));
+            let ruled_out = |slot: &Slot| match (slot.screen_index, &candidates) {
+                (Some(k), Some(c)) => !c.matched(k),
+                _ => false,
+            };
             let mut i = 0;
             while i < n {
-                if i == ignore_by_search {
+                if i == ignore_by_search || ruled_out(&self.slots[i]) {
                     i += 1;
                     continue;
                 }
@@ -474,6 +512,8 @@ mod tests {
                 "2026-02-23 11:08:21,934",
             ),
             ("Feb 23 11:08:21 host sshd[1]: x", "Feb 23 11:08:21"),
+            // not ASCII: searched without the screen
+            ("Feb 23 11:08:22 hôst sshd[1]: é", "Feb 23 11:08:22"),
             (
                 r#"1.2.3.4 - - [23/Feb/2026:10:49:04 +0900] "GET /""#,
                 "23/Feb/2026:10:49:04 +0900",

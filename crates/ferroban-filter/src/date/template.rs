@@ -332,6 +332,12 @@ impl Template {
         )
     }
 
+    /// A linear pattern that matches wherever this template does (see
+    /// `Pattern::linear_superset`).
+    pub fn linear_superset(&self) -> Option<&str> {
+        self.compiled.linear_superset()
+    }
+
     /// Search for this template in `line[..end]` from `start`.
     pub fn search(&self, line: &str, start: usize, end: usize) -> Option<Groups> {
         self.compiled.search_range(line, start, end)
