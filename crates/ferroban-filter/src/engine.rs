@@ -388,7 +388,8 @@ impl Filter {
         let (span, date) = match found {
             // a date with a valid time
             Some(f) if f.start != f.end && f.time.is_some() => {
-                self.last_time_text = line[f.start..f.end].to_string();
+                self.last_time_text.clear();
+                self.last_time_text.push_str(&line[f.start..f.end]);
                 self.last_date = f.time;
                 ((f.start, f.end), f.time)
             }
@@ -428,7 +429,6 @@ impl Filter {
     }
 
     fn find_failure(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
-        let mut result = LineResult::default();
         if self.maxlines > 1 {
             self.buffer.push(line);
             let excess = self.buffer.len().saturating_sub(self.maxlines);
@@ -437,8 +437,24 @@ impl Filter {
             self.buffer.clear();
             self.buffer.push(line);
         }
-        let org_buffer = self.buffer.clone();
-        let mut buf: Option<String> = Some(join_buffer(&self.buffer));
+        let lines = std::mem::take(&mut self.buffer);
+        let mut replaced = None;
+        let result = self.match_buffer(&lines, &mut replaced, date);
+        self.buffer = replaced.unwrap_or(lines);
+        result
+    }
+
+    /// Fail2ban's `findFailure` over the buffered `lines`; `replaced` receives what
+    /// stays buffered when that is not `lines` (the prefregex content, or the lines a
+    /// failregex did not consume).
+    fn match_buffer(
+        &mut self,
+        lines: &[BufLine],
+        replaced: &mut Option<Vec<BufLine>>,
+        date: Option<f64>,
+    ) -> LineResult {
+        let mut result = LineResult::default();
+        let mut buf: Option<String> = Some(join_buffer(lines));
 
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
             if let Some(i) = self.ignored(buf.as_deref().unwrap_or("")) {
@@ -456,10 +472,10 @@ impl Filter {
             pre_groups = pref.groups(b, &g);
             if let Some(Value::Text(Some(content))) = pre_groups.remove("content") {
                 if !content.is_empty() {
-                    self.buffer = vec![BufLine {
+                    *replaced = Some(vec![BufLine {
                         text: content,
                         date: (0, 0),
-                    }];
+                    }]);
                     buf = None;
                 }
             }
@@ -468,14 +484,14 @@ impl Filter {
         for fi in 0..self.fail.len() {
             let b = match buf.take() {
                 Some(b) => b,
-                None => join_buffer(&self.buffer),
+                None => join_buffer(replaced.as_deref().unwrap_or(lines)),
             };
             let Some(g) = self.fail[fi].pattern.search(&b) else {
                 buf = Some(b);
                 continue;
             };
             let mut fail = self.fail[fi].groups(&b, &g);
-            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], &org_buffer);
+            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
                 let ignored = if self.maxlines > 1 {
@@ -486,7 +502,7 @@ impl Filter {
                 if let Some(i) = ignored {
                     result.ignored_by = Some(i);
                     if !self.check_all || self.maxlines > 1 {
-                        self.buffer = unmatched;
+                        *replaced = Some(unmatched);
                     }
                     buf = None;
                     if !self.check_all {
@@ -496,7 +512,7 @@ impl Filter {
                 }
             }
             if !self.check_all || self.maxlines > 1 {
-                self.buffer = unmatched;
+                *replaced = Some(unmatched);
                 buf = None;
             } else {
                 buf = Some(b);
