@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use ferroban_config::{parse_name_with_options, FilterDefinition};
-use ferroban_filter::{Filter, Value};
+use ferroban_filter::{Filter, LineResult, Value};
 use jiff::tz::TimeZone;
 
 const HELP: &str = "usage: ferroban regex [OPTIONS] LOG FILTER [IGNOREREGEX]
@@ -165,10 +165,37 @@ enum FilterSource {
     Regex(String),
 }
 
+impl FilterSource {
+    /// The report's header line for this source (`kind`: failregex or ignoreregex).
+    fn describe(&self, kind: &str) -> String {
+        match self {
+            FilterSource::Named { name, basedir } => {
+                format!(
+                    "Use {kind:>11} filter file : {name}, basedir: {}",
+                    basedir.display()
+                )
+            }
+            FilterSource::File(p) => format!("Use {kind:>11} file : {}", p.display()),
+            FilterSource::Regex(r) => format!("Use {kind:>11} line : {}", shorten(r)),
+        }
+    }
+}
+
 /// Resolve a FILTER (or IGNOREREGEX) argument into a definition.
 fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, FilterSource)> {
     let path = Path::new(arg);
     if path.is_file() {
+        // A file inside a filter.d directory is that directory's named filter (its
+        // .local and includes apply), as fail2ban-regex treats it.
+        let dir = path
+            .parent()
+            .filter(|d| d.file_name().is_some_and(|n| n == "filter.d"));
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        if let (Some(dir), Some(name)) = (dir, stem) {
+            let basedir = dir.parent().unwrap_or(Path::new("")).to_path_buf();
+            let def = FilterDefinition::load(&basedir, &name, &[]).map_err(anyhow::Error::new)?;
+            return Ok((def, FilterSource::Named { name, basedir }));
+        }
         let def = FilterDefinition::load_file(path, &[]).map_err(anyhow::Error::new)?;
         return Ok((def, FilterSource::File(path.to_path_buf())));
     }
@@ -250,6 +277,38 @@ struct Stats {
 
 const MAX_PRINTED_LINES: u64 = 20;
 
+impl Stats {
+    /// Count one tested line as ignored, matched or missed (and keep it for printing).
+    fn record(&mut self, o: &Options, line: String, result: &LineResult) {
+        self.tested += 1;
+        if let Some(i) = result.ignored_by {
+            self.ignored += 1;
+            if let Some(h) = self.ignore_hits.get_mut(i) {
+                *h += 1;
+            }
+            if !o.print_no_ignored && (o.print_all_ignored || self.ignored <= MAX_PRINTED_LINES + 1)
+            {
+                self.ignored_lines.push(line);
+            }
+        } else if !result.failures.is_empty() || result.pending_or_nofail {
+            self.matched += 1;
+            for f in &result.failures {
+                if let Some(h) = self.fail_hits.get_mut(f.regex_index) {
+                    *h += 1;
+                }
+            }
+            if o.print_all_matched {
+                self.matched_lines.push(line);
+            }
+        } else {
+            self.missed += 1;
+            if !o.print_no_missed && (o.print_all_missed || self.missed <= MAX_PRINTED_LINES + 1) {
+                self.missed_lines.push(line);
+            }
+        }
+    }
+}
+
 fn run(o: &Options) -> Result<()> {
     let basedir = config_dir(o);
     let (spec, source, ignore_source) = build_spec(o, &basedir)?;
@@ -271,24 +330,9 @@ fn run(o: &Options) -> Result<()> {
     let report = !o.json && o.out.is_none();
     if report {
         writeln!(out, "\nRunning tests\n=============\n")?;
-        match &source {
-            FilterSource::Named { name, basedir } => writeln!(
-                out,
-                "Use   failregex filter file : {name}, basedir: {}",
-                basedir.display()
-            )?,
-            FilterSource::File(p) => writeln!(out, "Use   failregex file : {}", p.display())?,
-            FilterSource::Regex(r) => writeln!(out, "Use   failregex line : {}", shorten(r))?,
-        }
-        match &ignore_source {
-            Some(FilterSource::Regex(r)) => writeln!(out, "Use ignoreregex line : {}", shorten(r))?,
-            Some(FilterSource::Named { name, basedir }) => writeln!(
-                out,
-                "Use ignoreregex filter file : {name}, basedir: {}",
-                basedir.display()
-            )?,
-            Some(FilterSource::File(p)) => writeln!(out, "Use ignoreregex file : {}", p.display())?,
-            None => {}
+        writeln!(out, "{}", source.describe("failregex"))?;
+        if let Some(s) = &ignore_source {
+            writeln!(out, "{}", s.describe("ignoreregex"))?;
         }
         if let Some(d) = &o.datepattern {
             writeln!(out, "Use      datepattern : {d}")?;
@@ -377,33 +421,7 @@ fn run(o: &Options) -> Result<()> {
             }
             continue;
         }
-        stats.tested += 1;
-        if let Some(i) = result.ignored_by {
-            stats.ignored += 1;
-            if let Some(h) = stats.ignore_hits.get_mut(i) {
-                *h += 1;
-            }
-            if !o.print_no_ignored
-                && (o.print_all_ignored || stats.ignored <= MAX_PRINTED_LINES + 1)
-            {
-                stats.ignored_lines.push(line);
-            }
-        } else if !result.failures.is_empty() || result.pending_or_nofail {
-            stats.matched += 1;
-            for f in &result.failures {
-                if let Some(h) = stats.fail_hits.get_mut(f.regex_index) {
-                    *h += 1;
-                }
-            }
-            if o.print_all_matched {
-                stats.matched_lines.push(line);
-            }
-        } else {
-            stats.missed += 1;
-            if !o.print_no_missed && (o.print_all_missed || stats.missed <= MAX_PRINTED_LINES + 1) {
-                stats.missed_lines.push(line);
-            }
-        }
+        stats.record(o, line, &result);
     }
     if progress {
         eprint!("\r{:40}\r", "");

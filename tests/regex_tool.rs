@@ -190,3 +190,69 @@ fn invoked_as_fail2ban_regex() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The report, line for line, against the real fail2ban-regex (Debian package
+/// fail2ban, installed by CI); only the "[processed in …]" line may differ.
+#[test]
+fn report_is_identical_to_fail2ban_regex() {
+    let Ok(reference) = which("fail2ban-regex") else {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+        return;
+    };
+    let cases: [&[&str]; 4] = [
+        &[
+            "examples/logs/access.log",
+            "examples/config/filter.d/wordpress-auth.conf",
+        ],
+        &[
+            "-c",
+            "examples/config",
+            "examples/logs/mail.log",
+            "postfix-postscreen",
+        ],
+        &[
+            "examples/logs/error.log",
+            "WP-LOGIN-FAIL user=.* ip=<HOST> .*",
+        ],
+        &[
+            "--print-all-matched",
+            "-c",
+            "examples/config",
+            "examples/logs/access.log",
+            "apache-envscan",
+        ],
+    ];
+    let without_timing = |s: &[u8]| -> String {
+        String::from_utf8_lossy(s)
+            .lines()
+            .filter(|l| !l.starts_with("[processed in"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for args in cases {
+        let theirs = Command::new(&reference)
+            .args(args)
+            .env("TZ", "UTC")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let mut ours_args = vec!["regex"];
+        ours_args.extend_from_slice(args);
+        let (ours, err, ok) = ferroban(&ours_args);
+        assert!(ok, "{err}");
+        assert_eq!(
+            without_timing(ours.as_bytes()),
+            without_timing(&theirs.stdout),
+            "{args:?}"
+        );
+    }
+}
+
+fn which(program: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
