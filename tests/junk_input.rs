@@ -68,7 +68,7 @@ fn config_parser_never_panics() {
             parsed += 1;
         }
         std::fs::write(&file, &text).unwrap();
-        if let Ok(cfg) = ferroban_config::Config::read_files(&[file.clone()]) {
+        if let Ok(cfg) = ferroban_config::Config::read_files(std::slice::from_ref(&file)) {
             for s in cfg.sections().map(str::to_string).collect::<Vec<_>>() {
                 for k in cfg.options(&s, true) {
                     let _ = cfg.get(&s, &k, &[]);
