@@ -29,7 +29,7 @@ options:
   -L, --maxlines N        lines buffered for multi-line regexes
   -e, --encoding ENC      log encoding (utf-8, latin-1)
   -o, --out FMT           print per match: id, ip, msg, row, a field name, or a <tag> template
-  -r, --raw               do not resolve host names (always the case here)
+  -r, --raw               do not resolve host names (--json never does)
       --usedns MODE       yes, warn, no, raw
   -v, --verbose           more detail (every regex, every template)
       --print-all-matched, --print-all-missed, --print-all-ignored
@@ -38,6 +38,8 @@ options:
       --json              one JSON object per line that produced a failure
       --now EPOCH         the current time, for dates without a year (and replays)
       --no-progress       never show the progress bar
+      --no-prefilter      read the date of every line, also of lines that cannot match
+                          (date template hits then count every line, as fail2ban-regex)
   -h, --help";
 
 /// Command-line options.
@@ -62,6 +64,8 @@ struct Options {
     json: bool,
     now: Option<i64>,
     no_progress: bool,
+    no_prefilter: bool,
+    raw: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Options>> {
@@ -95,8 +99,9 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
                 value(flag)?;
             }
             "--now" => o.now = Some(value(flag)?.parse().context("--now takes epoch seconds")?),
-            "-r" | "--raw" | "-D" | "--debuggex" | "-t" | "--log-traceback"
-            | "--full-traceback" | "--VD" | "--verbose-date" => {}
+            "-r" | "--raw" => o.raw = true,
+            "-D" | "--debuggex" | "-t" | "--log-traceback" | "--full-traceback" | "--VD"
+            | "--verbose-date" => {}
             "-v" | "--verbose" => o.verbose = true,
             "--print-all-matched" => o.print_all_matched = true,
             "--print-all-missed" => o.print_all_missed = true,
@@ -106,6 +111,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             "--no-check-all" => o.no_check_all = true,
             "--json" => o.json = true,
             "--no-progress" => o.no_progress = true,
+            "--no-prefilter" => o.no_prefilter = true,
             f if f.starts_with('-') && f.len() > 1 && positional.is_empty() => {
                 bail!("unknown option {f}\n\n{HELP}")
             }
@@ -240,12 +246,6 @@ fn build_spec(
         }
         ignore_source = Some(isrc);
     }
-    if let Some(d) = &o.datepattern {
-        spec.datepattern = Some(d.clone());
-    }
-    if let Some(l) = &o.maxlines {
-        spec.maxlines = Some(l.clone());
-    }
     if let Some(u) = &o.usedns {
         spec.usedns = Some(u.clone());
     }
@@ -262,6 +262,7 @@ fn decode(raw: &[u8], latin1: bool) -> String {
     raw.iter().map(|&b| b as char).collect()
 }
 
+/// What the report counts: fail2ban-regex's line statistics.
 #[derive(Default)]
 struct Stats {
     tested: u64,
@@ -273,6 +274,9 @@ struct Stats {
     ignored_lines: Vec<String>,
     fail_hits: Vec<u64>,
     ignore_hits: Vec<u64>,
+    prefregex_hits: u64,
+    /// Lines the prefilter ruled out before their date was read.
+    skipped: u64,
 }
 
 const MAX_PRINTED_LINES: u64 = 20;
@@ -280,38 +284,284 @@ const MAX_PRINTED_LINES: u64 = 20;
 impl Stats {
     /// Count one tested line as ignored, matched or missed (and keep it for printing).
     fn record(&mut self, o: &Options, line: String, result: &LineResult) {
+        // A multi-line match takes earlier, so far missed, lines with it.
+        for absorbed in &result.absorbed {
+            if let Some(i) = self.missed_lines.iter().position(|l| l == absorbed) {
+                self.missed_lines.remove(i);
+            }
+            if o.print_all_matched {
+                self.matched_lines.push(absorbed.clone());
+            }
+            self.matched += 1;
+            self.missed -= 1;
+        }
         self.tested += 1;
-        if let Some(i) = result.ignored_by {
-            self.ignored += 1;
+        let regexes = result
+            .failures
+            .iter()
+            .map(|f| f.regex_index)
+            .chain(result.pending.iter().copied());
+        for i in regexes {
+            if let Some(h) = self.fail_hits.get_mut(i) {
+                *h += 1;
+            }
+        }
+        for &i in &result.ignored_by {
             if let Some(h) = self.ignore_hits.get_mut(i) {
                 *h += 1;
             }
+        }
+        self.prefregex_hits += u64::from(result.prefregex_matched);
+        if result.is_ignored() {
+            self.ignored += 1;
             if !o.print_no_ignored && (o.print_all_ignored || self.ignored <= MAX_PRINTED_LINES + 1)
             {
                 self.ignored_lines.push(line);
             }
-        } else if !result.failures.is_empty() || result.pending_or_nofail {
+        } else if result.is_match() {
             self.matched += 1;
-            for f in &result.failures {
-                if let Some(h) = self.fail_hits.get_mut(f.regex_index) {
-                    *h += 1;
-                }
-            }
             if o.print_all_matched {
                 self.matched_lines.push(line);
             }
         } else {
-            self.missed += 1;
-            if !o.print_no_missed && (o.print_all_missed || self.missed <= MAX_PRINTED_LINES + 1) {
-                self.missed_lines.push(line);
-            }
+            self.miss(o, || line);
+        }
+    }
+
+    /// Count a missed line; its text is only made when it will be printed.
+    fn miss(&mut self, o: &Options, line: impl FnOnce() -> String) {
+        self.missed += 1;
+        if !o.print_no_missed && (o.print_all_missed || self.missed <= MAX_PRINTED_LINES + 1) {
+            self.missed_lines.push(line());
         }
     }
 }
 
+/// Lines in, results out: the tester's loop over a log.
+struct Tester<'a, W: Write> {
+    o: &'a Options,
+    filter: Filter,
+    stats: Stats,
+    out: W,
+    now: i64,
+    latin1: bool,
+    report: bool,
+    /// Use the filter's prefilter to skip lines that cannot match.
+    skip: bool,
+    lineno: u64,
+    /// The last line, if it was skipped: its date is read before the next tested line.
+    skipped_before: Option<Vec<u8>>,
+    resolver: Resolver,
+}
+
+/// Host names in failures turned into addresses, as fail2ban-regex does unless `-r`:
+/// one failure per address; a name that does not resolve (or `usedns = no`) gives none.
+struct Resolver {
+    usedns: String,
+    cache: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Resolver {
+    fn resolve(&mut self, failures: &mut Vec<ferroban_filter::Failure>) {
+        if self.usedns == "raw" {
+            return;
+        }
+        let mut out = Vec::with_capacity(failures.len());
+        for f in failures.drain(..) {
+            let by_name = f.field("ip4").is_none() && f.field("ip6").is_none();
+            let Some(name) = f
+                .field("dns")
+                .filter(|n| by_name && *n == f.id)
+                .map(str::to_string)
+            else {
+                out.push(f);
+                continue;
+            };
+            let usedns = self.usedns.clone();
+            let addresses = self
+                .cache
+                .entry(name.clone())
+                .or_insert_with(|| lookup(&name, &usedns));
+            for a in addresses.iter() {
+                let mut g = f.clone();
+                g.id = a.clone();
+                out.push(g);
+            }
+        }
+        *failures = out;
+    }
+}
+
+/// Addresses of a host name (`usedns` yes or warn), or the address it already is.
+fn lookup(name: &str, usedns: &str) -> Vec<String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+        return vec![ip.to_string()];
+    }
+    if !matches!(usedns, "yes" | "warn") {
+        return Vec::new();
+    }
+    let mut v: Vec<String> = (name, 0)
+        .to_socket_addrs()
+        .map(|a| a.map(|s| s.ip().to_string()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Log bytes read at a time (then up to the end of the line).
+const BLOCK: u64 = 1 << 20;
+
+impl<W: Write> Tester<'_, W> {
+    /// Run every line of `reader` through the filter.
+    fn feed(&mut self, reader: impl Read, size: u64) -> Result<()> {
+        let progress = !self.o.no_progress && size > (64 << 20) && std::io::stderr().is_terminal();
+        let mut reader = BufReader::with_capacity(BLOCK as usize, reader);
+        let mut block = Vec::with_capacity(BLOCK as usize + 4096);
+        let mut consumed = 0u64;
+        loop {
+            block.clear();
+            (&mut reader).take(BLOCK).read_to_end(&mut block)?;
+            if block.is_empty() {
+                break;
+            }
+            if block.last() != Some(&b'\n') {
+                reader.read_until(b'\n', &mut block)?;
+            }
+            if block.last() != Some(&b'\n') {
+                // A last line without its newline is still being written: like
+                // fail2ban-regex (and a daemon tailing the file), leave it.
+                block.truncate(memchr::memrchr(b'\n', &block).map_or(0, |i| i + 1));
+                if block.is_empty() {
+                    break;
+                }
+            }
+            consumed += block.len() as u64;
+            self.block(&block)?;
+            if progress {
+                eprint!(
+                    "\r{:3}% ({} lines)",
+                    consumed * 100 / size.max(1),
+                    self.lineno
+                );
+            }
+        }
+        if progress {
+            eprint!("\r{:40}\r", "");
+        }
+        Ok(())
+    }
+
+    /// A block of whole lines: the lines with a prefilter literal are tested, the
+    /// others only counted.
+    fn block(&mut self, block: &[u8]) -> Result<()> {
+        let mut pos = 0;
+        while pos < block.len() {
+            let next = match self.filter.prefilter().filter(|_| self.skip) {
+                Some(p) => p
+                    .next_hit(block, pos)
+                    .map_or(block.len(), |hit| line_start(block, hit)),
+                None => pos,
+            };
+            let mut last = None;
+            for line in lines(&block[pos..next]) {
+                self.skipped(line);
+                last = Some(line);
+            }
+            if let Some(line) = last {
+                self.skipped_before = Some(line.to_vec());
+            }
+            if next >= block.len() {
+                break;
+            }
+            let end = memchr::memchr(b'\n', &block[next..]).map_or(block.len(), |i| next + i);
+            self.tested(&block[next..end])?;
+            pos = end + 1;
+        }
+        Ok(())
+    }
+
+    /// A line that cannot match: counted (as fail2ban-regex would), its date not read.
+    fn skipped(&mut self, raw: &[u8]) {
+        self.lineno += 1;
+        self.stats.skipped += 1;
+        let raw = trim_eol(raw);
+        if self.report && !raw.is_empty() && raw[0] != b'#' {
+            self.stats.tested += 1;
+            let latin1 = self.latin1;
+            self.stats.miss(self.o, || decode(raw, latin1));
+        }
+    }
+
+    /// A line run through the filter.
+    fn tested(&mut self, raw: &[u8]) -> Result<()> {
+        self.lineno += 1;
+        if let Some(before) = self.skipped_before.take() {
+            // A line without a date borrows the previous line's: read that one.
+            let before = decode(trim_eol(&before), self.latin1);
+            self.filter.observe_date(&before, self.now);
+        }
+        let line = decode(trim_eol(raw), self.latin1);
+        if self.report && (line.is_empty() || line.starts_with('#')) {
+            return Ok(());
+        }
+        let mut result = self.filter.process_line(&line, self.now);
+        if !self.o.raw && !self.o.json {
+            self.resolver.resolve(&mut result.failures);
+        }
+        if self.o.json {
+            for f in result.failures.iter().filter(|f| !f.is_nofail()) {
+                writeln!(self.out, "{}", json_failure(self.lineno, f))?;
+            }
+        } else if let Some(fmt) = &self.o.out {
+            if result.ignored_by.is_empty() {
+                for f in result.failures.iter().filter(|f| !f.is_nofail()) {
+                    print_out(&mut self.out, fmt, f)?;
+                }
+            }
+        } else {
+            self.stats.record(self.o, line, &result);
+        }
+        Ok(())
+    }
+}
+
+/// Start of the line that contains offset `at`.
+fn line_start(block: &[u8], at: usize) -> usize {
+    memchr::memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1)
+}
+
+/// The lines of a run of whole lines (each without its newline).
+fn lines(run: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', run).map(move |nl| {
+        let line = &run[start..nl];
+        start = nl + 1;
+        line
+    })
+}
+
+fn trim_eol(mut raw: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b'\r'] = raw {
+        raw = rest;
+    }
+    raw
+}
+
 fn run(o: &Options) -> Result<()> {
     let basedir = config_dir(o);
-    let (spec, source, ignore_source) = build_spec(o, &basedir)?;
+    let (mut spec, source, ignore_source) = build_spec(o, &basedir)?;
+    // fail2ban-regex applies (and reports) -L and -d before it reads the filter; the
+    // filter's own values are reported after its name, unless overridden.
+    let filter_maxlines = spec.maxlines.is_some() && o.maxlines.is_none();
+    let filter_datepattern = spec.datepattern.clone().filter(|_| o.datepattern.is_none());
+    if let Some(l) = &o.maxlines {
+        spec.maxlines = Some(l.clone());
+    }
+    if let Some(d) = &o.datepattern {
+        spec.datepattern = Some(d.clone());
+    }
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
     let now = o.now.unwrap_or_else(|| jiff::Timestamp::now().as_second());
     // %ExY accepts years up to a few after the real current year, whatever --now says
@@ -329,16 +579,29 @@ fn run(o: &Options) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let report = !o.json && o.out.is_none();
     if report {
-        writeln!(out, "\nRunning tests\n=============\n")?;
-        writeln!(out, "{}", source.describe("failregex"))?;
-        if let Some(s) = &ignore_source {
-            writeln!(out, "{}", s.describe("ignoreregex"))?;
+        let maxlines = format!("Use         maxlines : {}", filter.maxlines());
+        let datepattern = |p: &str| {
+            format!(
+                "Use      datepattern : {p} : {}",
+                date_pattern_name(&filter)
+            )
+        };
+        if o.maxlines.is_some() {
+            writeln!(out, "{maxlines}")?;
         }
         if let Some(d) = &o.datepattern {
-            writeln!(out, "Use      datepattern : {d}")?;
+            writeln!(out, "{}", datepattern(d))?;
         }
-        if filter.maxlines() > 1 {
-            writeln!(out, "Use         maxlines : {}", filter.maxlines())?;
+        writeln!(out, "\nRunning tests\n=============\n")?;
+        writeln!(out, "{}", source.describe("failregex"))?;
+        if filter_maxlines {
+            writeln!(out, "{maxlines}")?;
+        }
+        if let Some(d) = &filter_datepattern {
+            writeln!(out, "{}", datepattern(d))?;
+        }
+        if let Some(s) = &ignore_source {
+            writeln!(out, "{}", s.describe("ignoreregex"))?;
         }
     }
 
@@ -349,84 +612,49 @@ fn run(o: &Options) -> Result<()> {
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         if report {
             writeln!(out, "Use         log file : {}", path.display())?;
-            writeln!(
-                out,
-                "Use         encoding : {}\n",
-                if latin1 { "latin-1" } else { "UTF-8" }
-            )?;
+            let encoding = if latin1 { "latin-1" } else { "UTF-8" };
+            writeln!(out, "Use         encoding : {encoding}\n")?;
         }
         (Box::new(f), size)
     } else {
-        if report {
-            if o.log.contains('\n') {
-                writeln!(
-                    out,
-                    "Use      multi line : {} line(s)",
-                    o.log.lines().count()
-                )?;
-            } else {
-                writeln!(out, "Use      single line : {}", shorten(&o.log))?;
-            }
+        if report && o.log.contains('\n') {
+            writeln!(
+                out,
+                "Use      multi line : {} line(s)",
+                o.log.lines().count()
+            )?;
+        } else if report {
+            writeln!(out, "Use      single line : {}", shorten(&o.log))?;
         }
         (
-            Box::new(std::io::Cursor::new(o.log.clone().into_bytes())),
+            Box::new(std::io::Cursor::new(format!("{}\n", o.log).into_bytes())),
             0,
         )
     };
-    let progress = !o.no_progress && size > (64 << 20) && std::io::stderr().is_terminal();
 
-    let mut stats = Stats {
-        fail_hits: vec![0; spec.failregex.len()],
-        ignore_hits: vec![0; spec.ignoreregex.len()],
-        ..Default::default()
-    };
     let started = Instant::now();
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut raw = Vec::with_capacity(4096);
-    let mut lineno = 0u64;
-    let mut consumed = 0u64;
-    let mut next_progress = 0u64;
-    loop {
-        raw.clear();
-        let n = reader.read_until(b'\n', &mut raw)?;
-        if n == 0 {
-            break;
-        }
-        lineno += 1;
-        consumed += n as u64;
-        if progress && consumed >= next_progress {
-            eprint!("\r{:3}% ({} lines)", consumed * 100 / size.max(1), lineno);
-            next_progress = consumed + size / 100;
-        }
-        while raw.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
-            raw.pop();
-        }
-        let line = decode(&raw, latin1);
-        if report && (line.is_empty() || line.starts_with('#')) {
-            continue;
-        }
-        let result = filter.process_line(&line, now);
-        let failures: Vec<_> = result.failures.iter().filter(|f| !f.is_nofail()).collect();
-        if o.json {
-            for f in &failures {
-                writeln!(out, "{}", json_failure(lineno, f))?;
-            }
-            continue;
-        }
-        if let Some(fmt) = &o.out {
-            if result.ignored_by.is_none() {
-                for f in &failures {
-                    print_out(&mut out, fmt, f)?;
-                }
-            }
-            continue;
-        }
-        stats.record(o, line, &result);
-    }
-    if progress {
-        eprint!("\r{:40}\r", "");
-    }
-    let abandoned = filter.abandoned_searches();
+    let mut tester = Tester {
+        o,
+        stats: Stats {
+            fail_hits: vec![0; spec.failregex.len()],
+            ignore_hits: vec![0; spec.ignoreregex.len()],
+            ..Default::default()
+        },
+        filter,
+        out,
+        now,
+        latin1,
+        report,
+        skip: !o.no_prefilter,
+        lineno: 0,
+        skipped_before: None,
+        resolver: Resolver {
+            usedns: spec.usedns.clone().unwrap_or_else(|| "warn".to_string()),
+            cache: Default::default(),
+        },
+    };
+    tester.feed(reader, size)?;
+    let abandoned = tester.filter.abandoned_searches();
     if abandoned > 0 {
         eprintln!(
             "WARNING: {abandoned} regex search(es) given up after {} back-tracking steps \
@@ -434,6 +662,12 @@ fn run(o: &Options) -> Result<()> {
             ferroban_filter::pattern::BACKTRACK_LIMIT
         );
     }
+    let Tester {
+        mut out,
+        filter,
+        stats,
+        ..
+    } = tester;
     if report {
         print_report(
             &mut out,
@@ -446,6 +680,20 @@ fn run(o: &Options) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// How fail2ban-regex names a date pattern: the template's name, or "Default
+/// Detectors" for a whole set.
+fn date_pattern_name(filter: &Filter) -> String {
+    let templates: Vec<_> = filter
+        .date_detector()
+        .templates()
+        .map(|(t, _)| t.name.clone())
+        .collect();
+    match templates.len() {
+        1 | 2 => templates[0].clone(),
+        _ => "Default Detectors".to_string(),
+    }
 }
 
 fn shorten(s: &str) -> String {
@@ -567,8 +815,10 @@ fn print_report(
 ) -> Result<()> {
     writeln!(out, "\nResults\n=======")?;
     if let Some(p) = &spec.prefregex {
-        writeln!(out, "\nPrefregex: {} total", stats.matched + stats.ignored)?;
-        pprint_list(out, std::slice::from_ref(p), None)?;
+        writeln!(out, "\nPrefregex: {} total", stats.prefregex_hits)?;
+        // shown with its tags expanded, as fail2ban-regex shows it
+        let usedns = spec.usedns.as_deref().unwrap_or("warn");
+        pprint_list(out, &[ferroban_filter::tags::expand(p, usedns)], None)?;
     }
     for (title, regexes, hits) in [
         ("Failregex", &spec.failregex, &stats.fail_hits),
@@ -599,13 +849,21 @@ fn print_report(
         stats.tested, stats.ignored, stats.matched, stats.missed
     )?;
     writeln!(out, "[processed in {secs:.2} sec]\n")?;
+    if stats.skipped > 0 {
+        writeln!(
+            out,
+            "[{} lines without the filter's literals were not date-checked (--no-prefilter checks all)]\n",
+            stats.skipped
+        )?;
+    }
     let mut print_lines = |kind: &str, count: u64, lines: &[String], all: bool| -> Result<()> {
         if count == 0 {
             return Ok(());
         }
         let header = format!("{}{} line(s):", kind[..1].to_uppercase(), &kind[1..]);
         if count < MAX_PRINTED_LINES || all {
-            pprint_list(out, lines, Some(&header))?;
+            let lines: Vec<String> = lines.iter().map(|l| l.trim_end().to_string()).collect();
+            pprint_list(out, &lines, Some(&header))?;
         } else {
             writeln!(
                 out,

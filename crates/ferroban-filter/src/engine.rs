@@ -13,6 +13,7 @@ use jiff::tz::TimeZone;
 
 use crate::date::{DateDetector, TemplateError};
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
+use crate::prefilter::Prefilter;
 use crate::tags;
 
 /// Why a filter could not be built.
@@ -101,16 +102,33 @@ impl Failure {
 /// The outcome of one line.
 #[derive(Debug, Default)]
 pub struct LineResult {
+    /// Failures with an id, `<F-NOFAIL>` ones included (see [`Failure::is_nofail`]).
     pub failures: Vec<Failure>,
-    /// Index of the ignoreregex that matched, if any.
-    pub ignored_by: Option<usize>,
-    /// A failregex matched but the failure carried no id yet (multi-line pending),
-    /// or was a `<F-NOFAIL>` match.
-    pub pending_or_nofail: bool,
+    /// Failregexes that matched without an id yet (a multi-line failure pending).
+    pub pending: Vec<usize>,
+    /// Ignoreregexes that matched, once per time one did; empty: not ignored.
+    pub ignored_by: Vec<usize>,
+    /// Whether the prefregex matched on its last search (which may be an earlier
+    /// line's, when this one was ignored first — as Fail2ban reports it).
+    pub prefregex_matched: bool,
+    /// Lines buffered before this one that a multi-line match took from the buffer.
+    pub absorbed: Vec<String>,
+}
+
+impl LineResult {
+    /// Ignored: by an ignoreregex, or as a `<F-NOFAIL>` match.
+    pub fn is_ignored(&self) -> bool {
+        !self.ignored_by.is_empty() || self.failures.iter().any(Failure::is_nofail)
+    }
+
+    /// A failregex matched, for a failure or a pending one (and it was not ignored).
+    pub fn is_match(&self) -> bool {
+        !self.is_ignored() && (!self.failures.is_empty() || !self.pending.is_empty())
+    }
 }
 
 /// A line in the buffer: text and the span of its date.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct BufLine {
     text: String,
     date: (usize, usize),
@@ -261,10 +279,13 @@ pub struct Filter {
     pref: Option<Rx>,
     maxlines: usize,
     detector: DateDetector,
+    prefilter: Option<Prefilter>,
     buffer: Vec<BufLine>,
     last_date: Option<f64>,
     last_time_text: String,
     mlfid_cache: HashMap<String, FailData>,
+    /// The prefregex's last search result (see `LineResult::prefregex_matched`).
+    pref_matched: bool,
     /// Report every failregex that matches a line, not only the first (as
     /// `fail2ban-regex` does); the daemon stops at the first.
     pub check_all: bool,
@@ -344,16 +365,37 @@ impl Filter {
             None => DateDetector::with_defaults(tz, now_year),
         };
         detector.set_default_tz(default_tz);
+        // Lines may be skipped before date detection only when one line is one buffer,
+        // cutting a date out cannot create a literal (see `prefilter`), and no line
+        // can be counted as ignored before a failregex is tried. With a prefregex, a
+        // line must match it first: its literals select the lines.
+        let early_ignore = !ignore.is_empty() && ignore.len() + 2 < fail.len();
+        let prefilter = match maxlines == 1 && detector.cuts_at_word_bounds() && !early_ignore {
+            true => match &pref {
+                Some(pref) => pref
+                    .pattern
+                    .linear_superset()
+                    .and_then(|p| Prefilter::for_patterns([p])),
+                None => fail
+                    .iter()
+                    .map(|r| r.pattern.linear_superset())
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(Prefilter::for_patterns),
+            },
+            false => None,
+        };
         Ok(Filter {
             fail,
             ignore,
             pref,
             maxlines,
             detector,
+            prefilter,
             buffer: Vec::new(),
             last_date: None,
             last_time_text: String::new(),
             mlfid_cache: HashMap::new(),
+            pref_matched: false,
             check_all: false,
             ignore_pending: true,
         })
@@ -380,8 +422,29 @@ impl Filter {
         &self.detector
     }
 
+    /// Literals a line must contain to produce a failure, when lines may be skipped
+    /// before date detection (a single-line filter whose every failregex has a
+    /// mandatory literal, with Fail2ban's own date templates). A caller that skips a
+    /// line should pass the line just before the next one it processes to
+    /// [`Filter::observe_date`], so that a line without a date borrows the right one.
+    pub fn prefilter(&self) -> Option<&Prefilter> {
+        self.prefilter.as_ref()
+    }
+
+    /// Take note of a line's date only (it was skipped by the prefilter).
+    pub fn observe_date(&mut self, line: &str, now: i64) {
+        self.read_date(line, now);
+    }
+
     /// Process a line read from a file. `now` is the current time (epoch seconds).
     pub fn process_line(&mut self, line: &str, now: i64) -> LineResult {
+        let (line, date) = self.read_date(line, now);
+        self.find_failure(line, date)
+    }
+
+    /// Find the line's date (or borrow the last one), as Fail2ban's `processLine`:
+    /// the line as it will be buffered, and its time.
+    fn read_date(&mut self, line: &str, now: i64) -> (BufLine, Option<f64>) {
         let nowf = now as f64;
         let recent_last = self.last_date.filter(|d| *d > nowf - 60.0);
         let found = self.detector.find(line, now);
@@ -410,16 +473,16 @@ impl Filter {
                 date: span,
             },
         };
-        self.find_failure(line, date.or(recent_last))
+        (line, date.or(recent_last))
     }
 
-    /// Index of the ignoreregex matching `buf` (all are tried with `check_all`, and
-    /// then the last match wins, as in Fail2ban).
-    fn ignored(&self, buf: &str) -> Option<usize> {
-        let mut found = None;
+    /// Indexes of the ignoreregexes matching `buf` (all are tried with `check_all`,
+    /// else the first that matches ends the search).
+    fn ignored(&self, buf: &str) -> Vec<usize> {
+        let mut found = Vec::new();
         for (i, rx) in self.ignore.iter().enumerate() {
             if rx.pattern.search(buf).is_some() {
-                found = Some(i);
+                found.push(i);
                 if !self.check_all {
                     break;
                 }
@@ -430,6 +493,24 @@ impl Filter {
 
     fn find_failure(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
         if self.maxlines > 1 {
+            let before = self.buffer.clone();
+            let mut result = self.find_failure_multi(line, date);
+            // The earlier lines (but one the buffer was full with, which drops out
+            // anyway) that a match took: Fail2ban's tester counts them as matched.
+            let full = usize::from(before.len() >= self.maxlines);
+            result.absorbed = before
+                .into_iter()
+                .skip(full)
+                .filter(|l| !self.buffer.contains(l))
+                .map(|l| l.text)
+                .collect();
+            return result;
+        }
+        self.find_failure_multi(line, date)
+    }
+
+    fn find_failure_multi(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
+        if self.maxlines > 1 {
             self.buffer.push(line);
             let excess = self.buffer.len().saturating_sub(self.maxlines);
             self.buffer.drain(..excess);
@@ -439,8 +520,9 @@ impl Filter {
         }
         let lines = std::mem::take(&mut self.buffer);
         let mut replaced = None;
-        let result = self.match_buffer(&lines, &mut replaced, date);
+        let mut result = self.match_buffer(&lines, &mut replaced, date);
         self.buffer = replaced.unwrap_or(lines);
+        result.prefregex_matched = self.pref_matched;
         result
     }
 
@@ -457,8 +539,8 @@ impl Filter {
         let mut buf: Option<String> = Some(join_buffer(lines));
 
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
-            if let Some(i) = self.ignored(buf.as_deref().unwrap_or("")) {
-                result.ignored_by = Some(i);
+            result.ignored_by = self.ignored(buf.as_deref().unwrap_or(""));
+            if !result.ignored_by.is_empty() {
                 return result;
             }
         }
@@ -466,7 +548,9 @@ impl Filter {
         let mut pre_groups = FailData::new();
         if let Some(pref) = &self.pref {
             let b = buf.as_deref().unwrap_or("");
-            let Some(g) = pref.pattern.search(b) else {
+            let found = pref.pattern.search(b);
+            self.pref_matched = found.is_some();
+            let Some(g) = found else {
                 return result;
             };
             pre_groups = pref.groups(b, &g);
@@ -499,8 +583,8 @@ impl Filter {
                 } else {
                     self.ignored(&b)
                 };
-                if let Some(i) = ignored {
-                    result.ignored_by = Some(i);
+                if !ignored.is_empty() {
+                    result.ignored_by.extend(ignored);
                     if !self.check_all || self.maxlines > 1 {
                         *replaced = Some(unmatched);
                     }
@@ -526,11 +610,8 @@ impl Filter {
             let mlfid = fail.get("mlfid").and_then(Value::text).map(str::to_string);
             if let Some(mlfid) = &mlfid {
                 fail = self.merge_failure(mlfid, fail, matched_text);
-                if fail.get("nofail").is_some_and(Value::truthy) {
-                    result.pending_or_nofail = true;
-                    if !self.check_all {
-                        return result;
-                    }
+                if fail.get("nofail").is_some_and(Value::truthy) && !self.check_all {
+                    return result;
                 }
             } else {
                 let mut m = match fail.remove("matches") {
@@ -551,9 +632,12 @@ impl Filter {
                 if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.get_mut(m)) {
                     cached.insert("mlfpending".into(), Value::Flag(1));
                 }
-                result.pending_or_nofail = true;
                 if !self.check_all && self.ignore_pending {
                     return result;
+                }
+                result.pending.push(fi);
+                if !self.check_all {
+                    break;
                 }
                 continue;
             };
@@ -564,9 +648,6 @@ impl Filter {
                 }
                 _ => ip,
             };
-            if fail.get("nofail").is_some_and(Value::truthy) {
-                result.pending_or_nofail = true;
-            }
             result.failures.push(Failure {
                 regex_index: fi,
                 id,

@@ -10,6 +10,7 @@
 pub mod date;
 pub mod engine;
 pub mod pattern;
+pub mod prefilter;
 pub mod pyre;
 pub mod tags;
 

@@ -56,6 +56,12 @@ pub struct TranslateError {
 /// `\b|\b{end-half}` says. `(?=^|\b|\W)` additionally fails at the very end after a
 /// non-word character; it is always followed by a template that consumes at least one
 /// character, so that position can never start a match and the same replacement holds.
+/// Fail2ban's IPv6 pattern (`tags::IP6`, the `<HOST>`, `<ADDR>`, `<IP6>` tags) ends in
+/// `(?<=:):`. Every repetition of the group before it ends in `:`, so that look-behind
+/// always holds and a plain `:` is the same language — which keeps `<HOST>` on the
+/// linear-time engine.
+const IPV6_LINEAR: &str = r"(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:)";
+
 /// The back-tracking engine does not know `\b{end-half}`, so the choice is made when
 /// the translation is finished: [`BOUNDARY_MARK`] stands in until then.
 const WORD_BOUNDARY_LOOKAHEADS: [(&str, &str); 2] = [
@@ -338,6 +344,11 @@ impl Translator<'_> {
 
     fn group(&mut self) -> Result<(), TranslateError> {
         // self.peek(0) == '('
+        if self.rest_starts_with(crate::tags::IP6) {
+            self.out.push_str(IPV6_LINEAR);
+            self.i += crate::tags::IP6.chars().count();
+            return Ok(());
+        }
         for (python, rust) in WORD_BOUNDARY_LOOKAHEADS {
             if self.rest_starts_with(python) {
                 self.out.push(BOUNDARY_MARK);

@@ -83,17 +83,20 @@ fn anchored_template(
 /// Fail2ban's default template list: anchored copies (weight 100) first, then the
 /// plain templates.
 fn default_templates(now_year: i16) -> Vec<Arc<Template>> {
+    let builtin = Template::cutting_at_word_bounds;
     let plain: Vec<Template> = DEFAULT_PATTERNS
         .iter()
-        .map(|p| pattern_template(p, now_year).expect("default date patterns compile"))
+        .map(|p| builtin(pattern_template(p, now_year).expect("default date patterns compile")))
         .collect();
     let mut anchored = Vec::new();
     for t in &plain {
         if t.name.starts_with("{^LN-BEG}") || t.name.starts_with('^') {
             continue;
         }
-        let mut a = anchored_template(t, &|s| format!("{{^LN-BEG}}{s}"), now_year)
-            .expect("anchored defaults compile");
+        let mut a = builtin(
+            anchored_template(t, &|s| format!("{{^LN-BEG}}{s}"), now_year)
+                .expect("anchored defaults compile"),
+        );
         if a.name != t.name {
             a.weight = 100.0;
             anchored.push(Arc::new(a));
@@ -184,7 +187,7 @@ impl DateDetector {
     /// A detector with Fail2ban's default templates.
     pub fn with_defaults(tz: TimeZone, now_year: i16) -> DateDetector {
         let mut d = DateDetector::empty(tz);
-        d.add_defaults(None, None, now_year);
+        d.add_defaults(None, None, &default_templates(now_year), now_year);
         d.build_screen();
         d
     }
@@ -197,8 +200,9 @@ impl DateDetector {
         now_year: i16,
     ) -> Result<DateDetector, TemplateError> {
         let mut d = DateDetector::empty(tz);
+        let defaults = default_templates(now_year);
         for p in value.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
-            d.append_pattern(p, now_year)?;
+            d.append_pattern(p, &defaults, now_year)?;
         }
         d.build_screen();
         Ok(d)
@@ -222,6 +226,13 @@ impl DateDetector {
         if self.screen.is_none() {
             self.slots.iter_mut().for_each(|s| s.screen_index = None);
         }
+    }
+
+    /// True when every template's date starts and ends at word boundaries (see
+    /// `Template::cuts_at_word_bounds`), so that a run of word characters absent from a
+    /// line is also absent from the line with its date cut out.
+    pub fn cuts_at_word_bounds(&self) -> bool {
+        self.slots.iter().all(|s| s.template.cuts_at_word_bounds)
     }
 
     /// Interpret dates without a zone in this fixed offset (minutes), as `logtimezone`.
@@ -250,7 +261,12 @@ impl DateDetector {
         Ok(())
     }
 
-    fn append_pattern(&mut self, pattern: &str, now_year: i16) -> Result<(), TemplateError> {
+    fn append_pattern(
+        &mut self,
+        pattern: &str,
+        defaults: &[Arc<Template>],
+        now_year: i16,
+    ) -> Result<(), TemplateError> {
         let key = if pattern.contains('%') {
             pattern.to_string()
         } else {
@@ -258,35 +274,51 @@ impl DateDetector {
         };
         match key.as_str() {
             "{^LN-BEG}" => {
-                self.add_defaults(Some(LINE_BEGIN), None, now_year);
+                self.add_defaults(Some(LINE_BEGIN), None, defaults, now_year);
                 Ok(())
             }
             "{DEFAULT}" => {
-                self.add_defaults(None, None, now_year);
+                self.add_defaults(None, None, defaults, now_year);
                 Ok(())
             }
             k if k.contains("{DATE}") => {
-                self.add_defaults(None, Some(pattern), now_year);
+                self.add_defaults(None, Some(pattern), defaults, now_year);
                 Ok(())
             }
             "{NONE}" => {
                 let mut t = Template::from_pattern("{UNB}^", now_year)?;
                 t.pattern = Some("{NONE}".into());
+                // it cuts nothing
+                let t = t.cutting_at_word_bounds();
                 self.push(Arc::new(t), false)
             }
-            _ => self.push(Arc::new(pattern_template(pattern, now_year)?), false),
+            _ => {
+                // Fail2ban caches templates by pattern: a pattern that is one of its
+                // defaults (`{^LN-BEG}Epoch`, say) is that very template, weight and all.
+                let t = pattern_template(pattern, now_year)?;
+                let t = match defaults.iter().find(|d| d.name == t.name) {
+                    Some(d) => d.clone(),
+                    None => Arc::new(t),
+                };
+                self.push(t, false)
+            }
         }
     }
 
-    fn add_defaults(&mut self, require_flags: Option<u8>, pre_match: Option<&str>, now_year: i16) {
+    fn add_defaults(
+        &mut self,
+        require_flags: Option<u8>,
+        pre_match: Option<&str>,
+        all: &[Arc<Template>],
+        now_year: i16,
+    ) {
         let ignore_dup = !self.slots.is_empty();
-        let all = default_templates(now_year);
         // With a {DATE} pre-match only the plain defaults are wrapped (as Fail2ban does).
         let plain_start = all.len() - DEFAULT_PATTERNS.len();
         let list: &[Arc<Template>] = if pre_match.is_some() {
             &all[plain_start..]
         } else {
-            &all
+            all
         };
         for t in list {
             if let Some(f) = require_flags {

@@ -43,6 +43,10 @@ pub struct Template {
     pub pattern: Option<String>,
     pub flags: u8,
     pub weight: f64,
+    /// The date this template cuts out of a line always starts and ends with a word
+    /// character, or sits at the line start (true of Fail2ban's own templates, not
+    /// known for custom patterns): then cutting it cannot join two word characters.
+    pub cuts_at_word_bounds: bool,
     compiled: Pattern,
     kind: Kind,
 }
@@ -207,6 +211,7 @@ impl Template {
             pattern,
             flags,
             weight: 1.0,
+            cuts_at_word_bounds: false,
             compiled,
             kind,
         })
@@ -296,7 +301,7 @@ impl Template {
                 None,
             );
         }
-        if !line_begin_only {
+        let built = if !line_begin_only {
             let regex = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
                 .replace("%s", epoch_re);
             Template::build(
@@ -317,11 +322,19 @@ impl Template {
                 Kind::Epoch { long, group: 1 },
                 None,
             )
-        }
+        };
+        // digits after a line start, '[' or 'audit(', and before a word boundary
+        built.map(Template::cutting_at_word_bounds)
+    }
+
+    pub(crate) fn cutting_at_word_bounds(mut self) -> Template {
+        self.cuts_at_word_bounds = true;
+        self
     }
 
     /// TAI64N labels (`@4000…`), as written by daemontools/s6.
     pub fn tai64n(begin: Begin) -> Result<Template, TemplateError> {
+        // ends in a hex digit before a word boundary: nothing after it can join a word
         Template::build(
             "TAI64N".to_string(),
             "@[0-9a-f]{24}",
@@ -330,6 +343,7 @@ impl Template {
             Kind::Tai64n,
             None,
         )
+        .map(Template::cutting_at_word_bounds)
     }
 
     /// A linear pattern that matches wherever this template does (see
