@@ -778,3 +778,50 @@ fn add_user(fail: &mut FailData, user: Option<String>) -> usize {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(failregex: &[&str], datepattern: Option<&str>, maxlines: Option<&str>) -> Filter {
+        let def = FilterDefinition {
+            failregex: failregex.iter().map(|s| s.to_string()).collect(),
+            datepattern: datepattern.map(str::to_string),
+            maxlines: maxlines.map(str::to_string),
+            ..Default::default()
+        };
+        Filter::new(&def, None, TimeZone::UTC, 2026).unwrap()
+    }
+
+    #[test]
+    fn prefilter_only_where_skipping_is_safe() {
+        let lits = |f: &Filter| f.prefilter().map(|p| p.literals().collect::<Vec<_>>());
+        let auth = r"^auth failed for \S+ from <HOST>$";
+        assert_eq!(
+            lits(&filter(&[auth], None, None)),
+            Some(vec!["failed".to_string()])
+        );
+        // a multi-line buffer needs every line
+        assert_eq!(lits(&filter(&[auth], None, Some("2"))), None);
+        // a custom date pattern might join words when it is cut out
+        assert_eq!(lits(&filter(&[auth], Some("%Y%m%d"), None)), None);
+        // Fail2ban's own templates, or none at all, are fine
+        assert!(lits(&filter(&[auth], Some("{^LN-BEG}"), None)).is_some());
+        assert!(lits(&filter(&[auth], Some("{NONE}"), None)).is_some());
+        // a failregex without a mandatory literal
+        assert_eq!(lits(&filter(&[auth, r"^\S+ <HOST>$"], None, None)), None);
+    }
+
+    #[test]
+    fn dateless_line_borrows_the_date_of_a_skipped_line() {
+        let now = 1_800_000_000; // 2027-01-15
+        let mut f = filter(&[r"^  auth failed from <HOST>$"], None, None);
+        let dated = "2027-01-15 07:59:30 server: something else";
+        let dateless = "  auth failed from 192.0.2.1";
+        assert!(!f.prefilter().unwrap().may_match(dated.as_bytes()));
+        f.observe_date(dated, now);
+        let r = f.process_line(dateless, now);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.failures[0].time, Some(1_799_999_970.0));
+    }
+}
