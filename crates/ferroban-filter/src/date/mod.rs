@@ -9,7 +9,7 @@
 mod strptime;
 mod template;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::tz::TimeZone;
 
@@ -81,8 +81,20 @@ fn anchored_template(
 }
 
 /// Fail2ban's default template list: anchored copies (weight 100) first, then the
-/// plain templates.
+/// plain templates. Built once per process (per `%ExY` year), like Fail2ban's cache.
 fn default_templates(now_year: i16) -> Vec<Arc<Template>> {
+    static CACHE: OnceLock<Mutex<Vec<(i16, Vec<Arc<Template>>)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, list)) = cache.iter().find(|(y, _)| *y == now_year) {
+        return list.clone();
+    }
+    let list = build_default_templates(now_year);
+    cache.push((now_year, list.clone()));
+    list
+}
+
+fn build_default_templates(now_year: i16) -> Vec<Arc<Template>> {
     let builtin = Template::cutting_at_word_bounds;
     let plain: Vec<Template> = DEFAULT_PATTERNS
         .iter()
