@@ -83,7 +83,8 @@ fn anchored_template(
 /// Fail2ban's default template list: anchored copies (weight 100) first, then the
 /// plain templates. Built once per process (per `%ExY` year), like Fail2ban's cache.
 fn default_templates(now_year: i16) -> Vec<Arc<Template>> {
-    static CACHE: OnceLock<Mutex<Vec<(i16, Vec<Arc<Template>>)>>> = OnceLock::new();
+    type ByYear = Vec<(i16, Vec<Arc<Template>>)>;
+    static CACHE: OnceLock<Mutex<ByYear>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, list)) = cache.iter().find(|(y, _)| *y == now_year) {
