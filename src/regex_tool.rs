@@ -5,7 +5,6 @@
 //! `fail2ban-regex` report and one JSON object per failure. Matching itself is the
 //! filter engine's.
 
-use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -754,21 +753,20 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
             }
         }
         "row" => {
-            let mut fields = String::new();
-            for (k, v) in f.data.iter().filter(|(k, _)| *k != "matches") {
-                let v = match v {
-                    Value::Text(Some(t)) => format!("{t:?}"),
-                    Value::Text(None) => "None".into(),
-                    other => format!("{other:?}"),
-                };
-                let _ = write!(
-                    fields,
-                    "{}{k:?}: {v}",
-                    if fields.is_empty() { "" } else { ", " }
-                );
-            }
+            // Python's repr of fail2ban-regex's row (keys here in name order)
+            let fields: Vec<String> = f
+                .data
+                .iter()
+                .filter(|(k, _)| *k != "matches")
+                .map(|(k, v)| format!("{}: {}", py_repr(k), py_value(v)))
+                .collect();
             let time = f.time.map_or("None".to_string(), |t| format!("{t:.1}"));
-            writeln!(out, "[{:?},\t{time},\t{{{fields}}}],", f.id)?
+            writeln!(
+                out,
+                "[{},\t{time},\t{{{}}}],",
+                py_repr(&f.id),
+                fields.join(", ")
+            )?
         }
         t if !t.contains('<') => writeln!(out, "{}", f.field(t).unwrap_or("None"))?,
         template => {
@@ -794,6 +792,50 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
         }
     }
     Ok(())
+}
+
+/// Python's `repr` of a string.
+fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut r = String::with_capacity(s.len() + 2);
+    r.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => r.push_str("\\\\"),
+            '\n' => r.push_str("\\n"),
+            '\r' => r.push_str("\\r"),
+            '\t' => r.push_str("\\t"),
+            c if c == quote => {
+                r.push('\\');
+                r.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                r.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => r.push(c),
+        }
+    }
+    r.push(quote);
+    r
+}
+
+/// Python's `repr` of a failure value.
+fn py_value(v: &Value) -> String {
+    let list = |items: &mut dyn Iterator<Item = &String>| {
+        items.map(|s| py_repr(s)).collect::<Vec<_>>().join(", ")
+    };
+    match v {
+        Value::Text(Some(t)) => py_repr(t),
+        Value::Text(None) => "None".to_string(),
+        Value::Lines(l) => format!("[{}]", list(&mut l.iter())),
+        Value::Set(s) if s.is_empty() => "set()".to_string(),
+        Value::Set(s) => format!("{{{}}}", list(&mut s.iter())),
+        Value::Flag(n) => n.to_string(),
+    }
 }
 
 fn pprint_list(out: &mut impl Write, items: &[String], header: Option<&str>) -> Result<()> {
