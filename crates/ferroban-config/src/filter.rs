@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{tags, Config, ConfigError};
+use crate::{definition, Config, ConfigError};
 
 /// The options a filter definition provides, as text.
 #[derive(Debug, Clone, Default)]
@@ -125,50 +125,7 @@ impl FilterDefinition {
         cfg: &Config,
         opts: &[(String, String)],
     ) -> Result<FilterDefinition, ConfigError> {
-        let popts: Vec<(String, String)> = opts
-            .iter()
-            .map(|(k, v)| (k.to_lowercase(), v.clone()))
-            .collect();
-        // [Definition] options, unless given as bracket options.
-        let mut combined: Vec<(String, String)> = Vec::new();
-        if cfg.has_section("Definition") {
-            for opt in DEFINITION_OPTIONS {
-                if popts.iter().any(|(k, _)| k == opt) {
-                    continue;
-                }
-                if let Some(v) = cfg.get("Definition", opt, &popts)? {
-                    combined.push((opt.to_string(), v));
-                }
-            }
-        }
-        // [Init] parameters (and their known/ copies), bracket options first.
-        let mut init: Vec<(String, String)> = popts.clone();
-        if cfg.has_section("Init") {
-            for opt in cfg.options("Init", false) {
-                let v = cfg.get("Init", &opt, &[])?.unwrap_or_default();
-                if !opt.starts_with("known/") {
-                    init.push((format!("known/{opt}"), v.clone()));
-                }
-                if !init.iter().any(|(k, _)| *k == opt) {
-                    init.push((opt, v));
-                }
-            }
-        }
-        for (k, v) in init {
-            match combined.iter_mut().find(|(ck, _)| *ck == k) {
-                Some(slot) => slot.1 = v,
-                None => combined.push((k, v)),
-            }
-        }
-        let ignore: Vec<String> = combined
-            .iter()
-            .filter_map(|(k, _)| k.split_once('?').map(|(b, _)| b.to_string()))
-            .collect();
-        let lookup = |tag: &str| cfg.get_ex("Definition", tag, &popts).ok().flatten();
-        tags::substitute(&mut combined, &ignore, &lookup).map_err(|mut e| {
-            e.file = cfg.files().last().cloned().unwrap_or_default();
-            e
-        })?;
+        let combined = definition::combined_options(cfg, opts, Some(&DEFINITION_OPTIONS), &[])?;
         let get = |k: &str| {
             combined
                 .iter()

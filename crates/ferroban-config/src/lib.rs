@@ -10,8 +10,13 @@
 //!
 //! Every error names the file and line and says what to do.
 
+pub mod action;
+mod definition;
+pub mod expr;
 pub mod filter;
 pub mod ini;
+pub mod jail;
+pub mod settings;
 pub mod tags;
 
 use std::path::{Path, PathBuf};
@@ -276,6 +281,12 @@ impl Config {
         let mut out = String::new();
         self.interpolate(section, raw, vars, &origin, 0, &mut out)?;
         Ok(Some(out))
+    }
+
+    /// Where `option` of `section` (or of `[DEFAULT]`) was set, for error messages.
+    pub fn origin(&self, section: &str, option: &str) -> Option<Origin> {
+        self.raw_lookup(section, &option.to_lowercase(), &[])
+            .and_then(|(_, o)| o.cloned())
     }
 
     /// Fail2ban's `get_ex`: like [`Config::get`], but `sec/opt` names another section

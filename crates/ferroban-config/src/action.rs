@@ -1,0 +1,232 @@
+//! Reading one action definition (`action.d/NAME.conf` and its overlays).
+//!
+//! Owns what Fail2ban's action files mean as configuration: the operations
+//! (`actionstart`, `actionban`, …), the `[Init]` parameters that `name[param=value]`
+//! in a jail overrides, and the `[Init?family=inet6]` variants. Tags that are only
+//! known when an address is banned (`<ip>`, `<matches>`, …) are left in place; filling
+//! them in and running commands is the actions crate's job.
+
+use std::path::{Path, PathBuf};
+
+use crate::{definition, Config, ConfigError};
+
+/// The operations an action file may define.
+pub const OPERATIONS: [&str; 10] = [
+    "actionstart",
+    "actionstop",
+    "actioncheck",
+    "actionban",
+    "actionunban",
+    "actionflush",
+    "actionrepair",
+    "actionreload",
+    "actionprolong",
+    "actionreban",
+];
+
+/// Tags that are filled in per ban and must survive reading.
+const RUN_TIME_TAGS: [&str; 5] = [
+    "matches",
+    "ipmatches",
+    "ipjailmatches",
+    "timeout",
+    "bantime",
+];
+
+/// The name of the action that only logs what it would do.
+pub const DRY_RUN: &str = "dry-run";
+
+/// One action of a jail, as text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActionDefinition {
+    /// The action's name in its jail (the file name, told apart when one file is used
+    /// twice with different `name=` parameters, as Fail2ban does).
+    pub name: String,
+    /// The file name in `action.d` (without `.conf`), or [`DRY_RUN`].
+    pub file: String,
+    /// The files that were read.
+    pub files: Vec<PathBuf>,
+    /// Every option, substituted as far as reading allows. Conditional variants are
+    /// stored as `key?family=inet6`.
+    pub options: Vec<(String, String)>,
+}
+
+impl ActionDefinition {
+    /// Read action `file` from `basedir/action.d/` for jail `jail`, with the bracket
+    /// options `opts` given in the jail's `action =` line.
+    pub fn load(
+        basedir: &Path,
+        file: &str,
+        jail: &str,
+        opts: &[(String, String)],
+    ) -> Result<ActionDefinition, ConfigError> {
+        let mut opts = opts.to_vec();
+        let name_opt = opts
+            .iter()
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.clone());
+        let name = match name_opt {
+            Some(n) => n,
+            None => {
+                opts.push(("name".into(), jail.to_string()));
+                jail.to_string()
+            }
+        };
+        let actname = match opts.iter().find(|(k, _)| k == "actname") {
+            Some((_, v)) => v.clone(),
+            None if name == jail => file.to_string(),
+            None => match name.strip_prefix(jail) {
+                Some(rest) => format!("{file}{rest}"),
+                None => format!("{file}-{name}"),
+            },
+        };
+        let dir = basedir.join("action.d");
+        let cfg = match Config::read_named(&dir, file)? {
+            Some(cfg) => cfg,
+            None if file == DRY_RUN => {
+                return Ok(ActionDefinition {
+                    name: actname,
+                    file: file.to_string(),
+                    files: Vec::new(),
+                    options: opts,
+                })
+            }
+            None => {
+                return Err(ConfigError::at(
+                    &dir.join(format!("{file}.conf")),
+                    0,
+                    format!("action {file:?} (used by jail [{jail}]) not found"),
+                    format!(
+                        "create {file}.conf in {}, or use `{DRY_RUN}` to only log bans",
+                        dir.display()
+                    ),
+                ))
+            }
+        };
+        let options = definition::combined_options(&cfg, &opts, None, &RUN_TIME_TAGS)?;
+        Ok(ActionDefinition {
+            name: actname,
+            file: file.to_string(),
+            files: cfg.files().to_vec(),
+            options,
+        })
+    }
+
+    /// The built-in action that only logs.
+    pub fn is_dry_run(&self) -> bool {
+        self.file == DRY_RUN && self.files.is_empty()
+    }
+
+    /// An option's value, for `family` when the action has a variant for it.
+    pub fn get(&self, key: &str, family: Option<&str>) -> Option<&str> {
+        if let Some(f) = family {
+            let cond = format!("{key}?family={f}");
+            if let Some((_, v)) = self.options.iter().find(|(k, _)| *k == cond) {
+                return Some(v);
+            }
+        }
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether any option depends on the address family (then `actionstart` runs per
+    /// family when the first address of that family is banned, as in Fail2ban).
+    pub fn has_family_variants(&self) -> bool {
+        self.options.iter().any(|(k, _)| k.contains("?family="))
+    }
+}
+
+/// Split a multi-line `action =` value into `name[options]` items.
+pub fn split_actions(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for c in value.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') if depth > 0 => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => depth = depth.saturating_sub(1),
+            (None, c) if c.is_whitespace() && depth == 0 => {
+                if !cur.trim().is_empty() {
+                    out.push(cur.trim().to_string());
+                }
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_split_outside_brackets() {
+        let v = split_actions(
+            "nftables[port=\"http, https\", protocol=tcp]\n   sendmail-whois[dest=\"a b\"]  dry-run",
+        );
+        assert_eq!(
+            v,
+            vec![
+                "nftables[port=\"http, https\", protocol=tcp]",
+                "sendmail-whois[dest=\"a b\"]",
+                "dry-run"
+            ]
+        );
+    }
+
+    #[test]
+    fn family_variants_and_run_time_tags() {
+        let dir = std::env::temp_dir().join(format!("ferroban-action-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("action.d")).unwrap();
+        std::fs::write(
+            dir.join("action.d/t.conf"),
+            "[Definition]\nactionban = add <addr_set> <ip> <matches> port <port>\n[Init]\nport = ssh\naddr_set = v4-<name>\nchain = INPUT\n[Init?family=inet6]\naddr_set = v6-<name>\n",
+        )
+        .unwrap();
+        let a = ActionDefinition::load(
+            &dir,
+            "t",
+            "web",
+            &[
+                ("port".into(), "http".into()),
+                ("chain".into(), "<known/chain>-x".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(a.name, "t");
+        assert_eq!(
+            a.get("actionban", None),
+            Some("add <addr_set> <ip> <matches> port http")
+        );
+        assert_eq!(
+            a.get("addr_set", None),
+            Some("v4-<name>"),
+            "resolved when used"
+        );
+        assert_eq!(a.get("addr_set", Some("inet6")), Some("v6-web"));
+        assert_eq!(a.get("chain", None), Some("INPUT-x"));
+        assert!(a.has_family_variants());
+        let named =
+            ActionDefinition::load(&dir, "t", "web", &[("name".into(), "web-v2".into())]).unwrap();
+        assert_eq!(named.name, "t-v2");
+        let missing = ActionDefinition::load(&dir, "nope", "web", &[]).unwrap_err();
+        assert!(missing.to_string().contains("not found"), "{missing}");
+        assert!(ActionDefinition::load(&dir, DRY_RUN, "web", &[])
+            .unwrap()
+            .is_dry_run());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,510 @@
+//! Reading the jails (`jail.conf`, `jail.d/*.conf`, `jail.local`, `jail.d/*.local`).
+//!
+//! Owns turning an enabled jail's text options into typed policy: durations,
+//! counts, the backend, log paths, ignore lists, ban-time increments, its filter and
+//! its actions. Every value that does not parse is an error naming the file and line
+//! it came from. Nothing here runs: this is the configuration a server is built from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::action::{split_actions, ActionDefinition};
+use crate::expr::{parse_duration, Expr};
+use crate::{parse_name_with_options, Config, ConfigError, FilterDefinition};
+
+/// The version ferroban reports where Fail2ban's is expected (`%(fail2ban_version)s`).
+pub const FAIL2BAN_COMPAT_VERSION: &str = "1.0.2";
+
+/// How a jail reads its logs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    /// inotify, falling back to polling (`auto`, `pyinotify`, `gamin`, `inotify`).
+    Inotify,
+    /// Look at the files every second (`polling`).
+    Polling,
+    /// The systemd journal, read through `journalctl` (`systemd[journalpath=…]`).
+    Systemd {
+        /// Journal files to read instead of the system journal (`journalfiles`).
+        files: Vec<PathBuf>,
+        /// A journal directory to read instead of the system journal (`journalpath`).
+        directory: Option<PathBuf>,
+    },
+}
+
+/// How ban times grow for returning addresses (`bantime.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BanTimeIncrement {
+    pub factor: f64,
+    /// `bantime.formula` (`None`: Fail2ban's default, doubling per ban).
+    pub formula: Option<Expr>,
+    /// `bantime.multipliers` (used instead of the formula when given).
+    pub multipliers: Vec<f64>,
+    pub maxtime: Option<f64>,
+    pub rndtime: Option<f64>,
+    /// Count bans of the address in every jail, not only this one.
+    pub overalljails: bool,
+}
+
+/// One enabled jail, typed.
+#[derive(Debug, Clone)]
+pub struct JailConfig {
+    pub name: String,
+    pub backend: Backend,
+    /// Log path patterns (globs allowed); relative ones are taken from the
+    /// configuration directory.
+    pub logpaths: Vec<PathBuf>,
+    pub logencoding: String,
+    pub logtimezone: Option<String>,
+    pub maxretry: u32,
+    pub maxmatches: usize,
+    /// Seconds.
+    pub findtime: f64,
+    /// Seconds; negative means permanent.
+    pub bantime: f64,
+    pub increment: Option<BanTimeIncrement>,
+    /// Addresses, networks and host names never banned.
+    pub ignoreip: Vec<String>,
+    pub ignoreself: bool,
+    pub ignorecommand: Option<String>,
+    pub usedns: String,
+    pub filter: FilterDefinition,
+    pub actions: Vec<ActionDefinition>,
+    /// Every option as text (for `get`), `[DEFAULT]` included.
+    pub options: BTreeMap<String, String>,
+}
+
+/// All enabled jails of a configuration directory.
+#[derive(Debug, Clone)]
+pub struct JailsConfig {
+    pub basedir: PathBuf,
+    pub jails: Vec<JailConfig>,
+    /// The jail files read.
+    pub files: Vec<PathBuf>,
+}
+
+const JAIL_OPTIONS: [&str; 26] = [
+    "enabled",
+    "backend",
+    "maxretry",
+    "maxmatches",
+    "findtime",
+    "bantime",
+    "bantime.increment",
+    "bantime.factor",
+    "bantime.formula",
+    "bantime.multipliers",
+    "bantime.maxtime",
+    "bantime.rndtime",
+    "bantime.overalljails",
+    "ignorecommand",
+    "ignoreself",
+    "ignoreip",
+    "filter",
+    "logtimezone",
+    "logencoding",
+    "logpath",
+    "action",
+    "usedns",
+    "port",
+    "protocol",
+    "chain",
+    "banaction",
+];
+
+/// Read every enabled jail under `basedir`.
+pub fn load_jails(basedir: &Path) -> Result<JailsConfig, ConfigError> {
+    let cfg = Config::read_named(basedir, "jail")?.ok_or_else(|| {
+        ConfigError::at(
+            &basedir.join("jail.conf"),
+            0,
+            "no jail configuration found",
+            "create jail.conf or jail.local in the configuration directory",
+        )
+    })?;
+    let mut jails = Vec::new();
+    for name in cfg.sections() {
+        if name == "INCLUDES" || name == "DEFAULT" || name.contains('/') {
+            continue;
+        }
+        let reader = JailReader {
+            cfg: &cfg,
+            basedir,
+            name,
+        };
+        if reader.bool("enabled")?.unwrap_or(false) {
+            jails.push(reader.read()?);
+        }
+    }
+    Ok(JailsConfig {
+        basedir: basedir.to_path_buf(),
+        jails,
+        files: cfg.files().to_vec(),
+    })
+}
+
+struct JailReader<'a> {
+    cfg: &'a Config,
+    basedir: &'a Path,
+    name: &'a str,
+}
+
+impl JailReader<'_> {
+    fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("fail2ban_version".into(), FAIL2BAN_COMPAT_VERSION.into()),
+            (
+                "fail2ban_confpath".into(),
+                self.basedir.display().to_string(),
+            ),
+        ]
+    }
+
+    fn text(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        self.cfg.get(self.name, key, &self.vars())
+    }
+
+    fn error(&self, key: &str, message: String, hint: &str) -> ConfigError {
+        let origin = self.cfg.origin(self.name, key);
+        let (file, line) = match origin {
+            Some(o) => (o.file, o.line),
+            None => (self.basedir.join("jail.conf"), 0),
+        };
+        ConfigError::at(&file, line, format!("[{}] {message}", self.name), hint)
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        let Some(v) = self.text(key)? else {
+            return Ok(None);
+        };
+        match v.trim().to_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" | "enabled" => Ok(Some(true)),
+            "false" | "no" | "off" | "0" | "disabled" | "" => Ok(Some(false)),
+            _ => Err(self.error(
+                key,
+                format!("{key} = {v:?} is not a yes/no value"),
+                "write true or false",
+            )),
+        }
+    }
+
+    fn duration(&self, key: &str) -> Result<Option<f64>, ConfigError> {
+        match self.text(key)? {
+            Some(v) if !v.trim().is_empty() => parse_duration(&v).map(Some).map_err(|e| {
+                self.error(
+                    key,
+                    format!("{key}: {}", e),
+                    "write seconds or a duration like 10m, 1h30m, 7d, 1w; -1 for permanent",
+                )
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, ConfigError> {
+        match self.text(key)? {
+            Some(v) if !v.trim().is_empty() => Expr::parse(&v)
+                .map_err(|e| e.message)
+                .and_then(|e| e.eval(&|_| None))
+                .map(Some)
+                .map_err(|m| self.error(key, format!("{key} = {v:?}: {m}"), "write a number")),
+            _ => Ok(None),
+        }
+    }
+
+    fn count(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        match self.text(key)? {
+            Some(v) if !v.trim().is_empty() => v.trim().parse::<u32>().map(Some).map_err(|_| {
+                self.error(
+                    key,
+                    format!("{key} = {v:?} is not a whole number"),
+                    "write a count such as 3",
+                )
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    fn read(&self) -> Result<JailConfig, ConfigError> {
+        let backend = self.backend()?;
+        let filter = self.filter(&backend)?;
+        let maxretry = self.count("maxretry")?.unwrap_or(3).max(1);
+        let mut options = BTreeMap::new();
+        for key in self.cfg.options(self.name, true) {
+            if let Ok(Some(v)) = self.text(&key) {
+                options.insert(key, v);
+            }
+        }
+        let logpaths = self
+            .text("logpath")?
+            .unwrap_or_default()
+            .split('\n')
+            .flat_map(|l| {
+                // "path tail" / "path head" flags of Fail2ban are accepted and ignored.
+                let l = l.trim();
+                let l = l
+                    .strip_suffix(" tail")
+                    .or_else(|| l.strip_suffix(" head"))
+                    .unwrap_or(l);
+                (!l.is_empty()).then(|| self.basedir.join(l.trim()))
+            })
+            .collect::<Vec<_>>();
+        if logpaths.is_empty() && !matches!(backend, Backend::Systemd { .. }) {
+            return Err(self.error(
+                "logpath",
+                "has no logpath".into(),
+                "set logpath to the log file(s) to watch, or backend = systemd",
+            ));
+        }
+        Ok(JailConfig {
+            name: self.name.to_string(),
+            logpaths,
+            logencoding: self.text("logencoding")?.unwrap_or_else(|| "auto".into()),
+            logtimezone: self.text("logtimezone")?.filter(|v| !v.trim().is_empty()),
+            maxretry,
+            maxmatches: self
+                .count("maxmatches")?
+                .map_or(maxretry as usize, |n| n as usize),
+            findtime: self.duration("findtime")?.unwrap_or(600.0),
+            bantime: self.duration("bantime")?.unwrap_or(600.0),
+            increment: self.increment()?,
+            ignoreip: self
+                .text("ignoreip")?
+                .unwrap_or_default()
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            ignoreself: self.bool("ignoreself")?.unwrap_or(true),
+            ignorecommand: self.text("ignorecommand")?.filter(|v| !v.trim().is_empty()),
+            usedns: self.text("usedns")?.unwrap_or_else(|| "warn".into()),
+            actions: self.actions()?,
+            backend,
+            filter,
+            options,
+        })
+    }
+
+    fn backend(&self) -> Result<Backend, ConfigError> {
+        let text = self.text("backend")?.unwrap_or_else(|| "auto".into());
+        let (name, opts) = parse_name_with_options(&text)
+            .map_err(|m| self.error("backend", m, "write e.g. auto, polling or systemd"))?;
+        let opt = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        match name.to_lowercase().as_str() {
+            "auto" | "pyinotify" | "inotify" | "gamin" => Ok(Backend::Inotify),
+            "polling" => Ok(Backend::Polling),
+            "systemd" => Ok(Backend::Systemd {
+                files: opt("journalfiles")
+                    .unwrap_or_default()
+                    .split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect(),
+                directory: opt("journalpath")
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from),
+            }),
+            other => Err(self.error(
+                "backend",
+                format!("unknown backend {other:?}"),
+                "use auto, pyinotify, polling or systemd",
+            )),
+        }
+    }
+
+    fn filter(&self, backend: &Backend) -> Result<FilterDefinition, ConfigError> {
+        let spec = self.text("filter")?.unwrap_or_default();
+        if spec.trim().is_empty() {
+            return Err(self.error(
+                "filter",
+                "has no filter".into(),
+                "set filter = NAME (a file in filter.d)",
+            ));
+        }
+        let (name, mut opts) = parse_name_with_options(&spec)
+            .map_err(|m| self.error("filter", m, "write filter = name or name[option=value]"))?;
+        if !opts.iter().any(|(k, _)| k == "logtype") {
+            let logtype = match backend {
+                Backend::Systemd { .. } => "journal",
+                _ => "file",
+            };
+            opts.push(("logtype".into(), logtype.into()));
+        }
+        FilterDefinition::load(self.basedir, &name, &opts)
+    }
+
+    fn actions(&self) -> Result<Vec<ActionDefinition>, ConfigError> {
+        let text = self.text("action")?.unwrap_or_default();
+        let mut actions: Vec<ActionDefinition> = Vec::new();
+        for item in split_actions(&text) {
+            let (file, opts) = parse_name_with_options(&item)
+                .map_err(|m| self.error("action", m, "write action = name[param=value, …]"))?;
+            let action = ActionDefinition::load(self.basedir, &file, self.name, &opts)?;
+            if actions.iter().any(|a| a.name == action.name) {
+                return Err(self.error(
+                    "action",
+                    format!("action {:?} is used twice", action.name),
+                    "give the second one a different name=… parameter",
+                ));
+            }
+            actions.push(action);
+        }
+        Ok(actions)
+    }
+
+    fn increment(&self) -> Result<Option<BanTimeIncrement>, ConfigError> {
+        if !self.bool("bantime.increment")?.unwrap_or(false) {
+            return Ok(None);
+        }
+        let formula = match self.text("bantime.formula")? {
+            Some(f) if !f.trim().is_empty() => Some(Expr::parse(&f).map_err(|e| {
+                self.error(
+                    "bantime.formula",
+                    e.to_string(),
+                    "use ban.Time, ban.Count, banFactor, arithmetic and math.exp",
+                )
+            })?),
+            _ => None,
+        };
+        let multipliers = self
+            .text("bantime.multipliers")?
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|m| {
+                m.parse::<f64>().map_err(|_| {
+                    self.error(
+                        "bantime.multipliers",
+                        format!("multiplier {m:?} is not a number"),
+                        "write numbers separated by spaces, e.g. 1 2 4 8",
+                    )
+                })
+            })
+            .collect::<Result<Vec<f64>, _>>()?;
+        Ok(Some(BanTimeIncrement {
+            factor: self.number("bantime.factor")?.unwrap_or(1.0),
+            formula,
+            multipliers,
+            maxtime: self.duration("bantime.maxtime")?,
+            rndtime: self.duration("bantime.rndtime")?,
+            overalljails: self.bool("bantime.overalljails")?.unwrap_or(false),
+        }))
+    }
+}
+
+/// Options `get`/`set` know for a jail (the rest are read-only text).
+pub fn known_jail_options() -> &'static [&'static str] {
+    &JAIL_OPTIONS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ferroban-jail-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn guide_style_jails() {
+        let d = tempdir("guide");
+        write(
+            &d,
+            "filter.d/web.conf",
+            "[Definition]\nfailregex = ^<HOST> bad\n",
+        );
+        write(
+            &d,
+            "action.d/fw.conf",
+            "[Definition]\nactionban = fw add <ip> <port>\n[Init]\nport = 0\n",
+        );
+        write(
+            &d,
+            "jail.conf",
+            "[DEFAULT]\nbantime = 1h\nfindtime = 10m\nmaxretry = 3\nbanaction = fw\naction_ = %(banaction)s[port=\"%(port)s\"]\naction = %(action_)s\nport = 0:65535\nignoreip = 127.0.0.1/8 ::1, 10.0.0.1\n[web]\nfilter = web\nlogpath = logs/*.log\n",
+        );
+        write(
+            &d,
+            "jail.local",
+            "[DEFAULT]\nbantime.increment = true\nbantime.factor = 2\nbantime.maxtime = 7d\n[web]\nenabled = true\nport = http,https\nbantime = 1h30m\n[off]\nfilter = nothing-here\n",
+        );
+        let cfg = load_jails(&d).unwrap();
+        assert_eq!(cfg.jails.len(), 1, "only enabled jails");
+        let j = &cfg.jails[0];
+        assert_eq!(j.bantime, 5400.0);
+        assert_eq!(j.findtime, 600.0);
+        assert_eq!(j.maxretry, 3);
+        assert_eq!(j.maxmatches, 3);
+        assert_eq!(j.ignoreip, vec!["127.0.0.1/8", "::1", "10.0.0.1"]);
+        assert_eq!(j.logpaths, vec![d.join("logs/*.log")]);
+        assert_eq!(j.backend, Backend::Inotify);
+        let inc = j.increment.as_ref().unwrap();
+        assert_eq!((inc.factor, inc.maxtime), (2.0, Some(7.0 * 86400.0)));
+        assert_eq!(j.actions.len(), 1);
+        assert_eq!(
+            j.actions[0].get("actionban", None),
+            Some("fw add <ip> http,https")
+        );
+        assert_eq!(j.filter.failregex, vec!["^<HOST> bad"]);
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let d = tempdir("err");
+        write(
+            &d,
+            "filter.d/web.conf",
+            "[Definition]\nfailregex = ^<HOST> bad\n",
+        );
+        write(
+            &d,
+            "jail.local",
+            "[web]\nenabled = true\nfilter = web\nlogpath = /x\n\nbantime = 1 fortnight\n",
+        );
+        let e = load_jails(&d).unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.file.ends_with("jail.local"), "{e}");
+        assert!(
+            e.to_string().contains("fortnight") && e.to_string().contains("hint"),
+            "{e}"
+        );
+        write(
+            &d,
+            "jail.local",
+            "[web]\nenabled = true\nfilter = web\nlogpath = /x\naction = missing-one\n",
+        );
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.to_string().contains("missing-one"), "{e}");
+        write(&d, "jail.local", "[web]\nenabled = true\nfilter = web\n");
+        assert!(load_jails(&d).unwrap_err().to_string().contains("logpath"));
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn systemd_backend_options() {
+        let d = tempdir("sd");
+        write(&d, "filter.d/sshd.conf", "[Definition]\nfailregex = ^Failed for <HOST>\njournalmatch = _SYSTEMD_UNIT=sshd.service + _COMM=sshd\n");
+        write(&d, "jail.local", "[sshd]\nenabled = true\nfilter = sshd\nbackend = systemd[journalpath=/tmp/j, journalfiles=\"/a /b\"]\n");
+        let j = &load_jails(&d).unwrap().jails[0];
+        assert_eq!(
+            j.backend,
+            Backend::Systemd {
+                files: vec![PathBuf::from("/a"), PathBuf::from("/b")],
+                directory: Some(PathBuf::from("/tmp/j"))
+            }
+        );
+        assert_eq!(
+            j.filter.journalmatch,
+            vec!["_SYSTEMD_UNIT=sshd.service + _COMM=sshd"]
+        );
+        std::fs::remove_dir_all(&d).ok();
+    }
+}

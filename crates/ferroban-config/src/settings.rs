@@ -1,0 +1,170 @@
+//! The server's own settings (`fail2ban.conf`/`fail2ban.local`, then
+//! `ferroban.conf`/`ferroban.local`, `[Definition]` section).
+//!
+//! Owns the defaults for where the server keeps its socket, pid file, database and
+//! log when the configuration does not say. It does not create any of them.
+
+use std::path::{Path, PathBuf};
+
+use crate::expr::parse_duration;
+use crate::{Config, ConfigError};
+
+/// Where the server logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    File(PathBuf),
+    Stdout,
+    Stderr,
+    Syslog,
+    SystemdJournal,
+}
+
+/// The server settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    pub logtarget: LogTarget,
+    /// Fail2ban's level names: CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG.
+    pub loglevel: String,
+    pub socket: PathBuf,
+    pub pidfile: PathBuf,
+    /// `None`: no database (`dbfile = :memory:` or `None`).
+    pub dbfile: Option<PathBuf>,
+    /// Seconds after which ended bans are purged from the database.
+    pub dbpurgeage: f64,
+    /// Matched lines kept per ban in the database.
+    pub dbmaxmatches: usize,
+}
+
+impl ServerSettings {
+    /// The defaults for root (system paths) or another user (under `/tmp`, so that a
+    /// demo runs without privileges).
+    pub fn defaults() -> ServerSettings {
+        let (run, state) = if is_root() {
+            (
+                PathBuf::from("/run/ferroban"),
+                PathBuf::from("/var/lib/ferroban"),
+            )
+        } else {
+            let base = std::env::temp_dir().join(format!("ferroban-{}", current_uid()));
+            (base.clone(), base)
+        };
+        ServerSettings {
+            logtarget: LogTarget::Stderr,
+            loglevel: "INFO".into(),
+            socket: run.join("ferroban.sock"),
+            pidfile: run.join("ferroban.pid"),
+            dbfile: Some(state.join("ferroban.sqlite3")),
+            dbpurgeage: 86_400.0,
+            dbmaxmatches: 10,
+        }
+    }
+
+    /// Read the settings under `basedir`; missing files and options keep the defaults.
+    pub fn load(basedir: &Path) -> Result<ServerSettings, ConfigError> {
+        let mut s = ServerSettings::defaults();
+        for name in ["fail2ban", "ferroban"] {
+            if let Some(cfg) = Config::read_named(basedir, name)? {
+                s.apply(&cfg)?;
+            }
+        }
+        Ok(s)
+    }
+
+    fn apply(&mut self, cfg: &Config) -> Result<(), ConfigError> {
+        let get = |k: &str| cfg.get("Definition", k, &[]);
+        let err = |k: &str, message: String, hint: &str| {
+            let o = cfg.origin("Definition", k);
+            let (file, line) = o.map(|o| (o.file, o.line)).unwrap_or_default();
+            ConfigError::at(&file, line, message, hint)
+        };
+        if let Some(v) = get("logtarget")? {
+            self.logtarget = match v.trim().to_uppercase().as_str() {
+                "STDOUT" => LogTarget::Stdout,
+                "STDERR" => LogTarget::Stderr,
+                "SYSLOG" => LogTarget::Syslog,
+                "SYSTEMD-JOURNAL" => LogTarget::SystemdJournal,
+                _ => LogTarget::File(PathBuf::from(v.trim())),
+            };
+        }
+        if let Some(v) = get("loglevel")? {
+            let level = match v.trim().to_uppercase().as_str() {
+                l @ ("CRITICAL" | "ERROR" | "WARNING" | "NOTICE" | "INFO" | "DEBUG") => {
+                    l.to_string()
+                }
+                "WARN" => "WARNING".into(),
+                other => {
+                    return Err(err(
+                        "loglevel",
+                        format!("unknown loglevel {other:?}"),
+                        "use CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG",
+                    ))
+                }
+            };
+            self.loglevel = level;
+        }
+        if let Some(v) = get("socket")? {
+            self.socket = PathBuf::from(v.trim());
+        }
+        if let Some(v) = get("pidfile")? {
+            self.pidfile = PathBuf::from(v.trim());
+        }
+        if let Some(v) = get("dbfile")? {
+            let v = v.trim();
+            self.dbfile = match v {
+                ":memory:" | "None" | "none" | "" => None,
+                _ => Some(PathBuf::from(v)),
+            };
+        }
+        if let Some(v) = get("dbpurgeage")? {
+            self.dbpurgeage = parse_duration(&v)
+                .map_err(|e| err("dbpurgeage", e.to_string(), "write a duration such as 1d"))?;
+        }
+        if let Some(v) = get("dbmaxmatches")? {
+            self.dbmaxmatches = v.trim().parse().map_err(|_| {
+                err(
+                    "dbmaxmatches",
+                    format!("dbmaxmatches = {v:?} is not a count"),
+                    "write a number",
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The effective user id of this process.
+pub fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    current_uid() == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail2ban_then_ferroban_settings() {
+        let d = std::env::temp_dir().join(format!("ferroban-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("fail2ban.conf"), "[Definition]\nloglevel = INFO\nlogtarget = /var/log/fail2ban.log\nsocket = /run/f.sock\ndbpurgeage = 1d\n").unwrap();
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Definition]\nlogtarget = STDOUT\ndbfile = :memory:\n",
+        )
+        .unwrap();
+        let s = ServerSettings::load(&d).unwrap();
+        assert_eq!(s.logtarget, LogTarget::Stdout);
+        assert_eq!(s.socket, PathBuf::from("/run/f.sock"));
+        assert_eq!(s.dbfile, None);
+        assert_eq!(s.dbpurgeage, 86400.0);
+        std::fs::write(d.join("ferroban.local"), "[Definition]\nloglevel = LOUD\n").unwrap();
+        let e = ServerSettings::load(&d).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+}
