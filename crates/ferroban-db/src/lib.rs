@@ -1,0 +1,396 @@
+//! The ban database: what must survive a restart or a `kill -9`.
+//!
+//! Owns the SQLite file (WAL journal, so a killed process loses no committed
+//! transaction): every ban made (jail, address, start, duration, ban count, the
+//! failures and matched lines), bans lifted by hand, and how far each log file and
+//! journal has been read. It answers three questions: which bans are still in force,
+//! how often an address was banned before, and where to resume reading. It does not
+//! decide anything.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A database error, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("ban database {path}: {action}: {source}")]
+pub struct DbError {
+    pub path: String,
+    pub action: &'static str,
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+fn failed(path: &str, action: &'static str) -> impl Fn(rusqlite::Error) -> DbError {
+    let path = path.to_string();
+    move |source| DbError {
+        path: path.clone(),
+        action,
+        source,
+    }
+}
+
+/// A ban as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BanRecord {
+    pub jail: String,
+    /// The address as text (always a parsed address when written by ferroban).
+    pub ip: String,
+    pub start: f64,
+    /// Seconds; negative means permanent.
+    pub duration: f64,
+    pub count: u32,
+    pub failures: u32,
+    pub matches: Vec<String>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Where a log file was read up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePosition {
+    pub path: String,
+    /// A hash of the file's first line, to tell a rotated file from the same one.
+    pub first_line_hash: u64,
+    pub offset: u64,
+}
+
+/// The open database.
+pub struct Database {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS bans (
+    jail TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    start REAL NOT NULL,
+    duration REAL NOT NULL,
+    count INTEGER NOT NULL,
+    lifted_at REAL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bans_ip ON bans (ip, jail);
+CREATE INDEX IF NOT EXISTS bans_start ON bans (start);
+CREATE TABLE IF NOT EXISTS positions (
+    path TEXT PRIMARY KEY,
+    first_line_hash INTEGER NOT NULL,
+    offset INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    source TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL
+);
+";
+
+impl Database {
+    /// Open (creating if needed) the database at `path`; `None` keeps it in memory.
+    pub fn open(path: Option<&Path>) -> Result<Database, DbError> {
+        let shown = path.map_or(":memory:".to_string(), |p| p.display().to_string());
+        let err = |action| failed(&shown, action);
+        let conn = match path {
+            Some(p) => {
+                if let Some(dir) = p.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                Connection::open(p).map_err(err("open"))?
+            }
+            None => Connection::open_in_memory().map_err(err("open"))?,
+        };
+        if let Some(p) = path {
+            // Bans and matched lines are nobody else's business.
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err("set WAL mode"))?;
+        // In WAL mode NORMAL survives a killed process; only power loss can drop the
+        // last transactions.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err("set synchronous"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err("set busy timeout"))?;
+        conn.execute_batch(SCHEMA).map_err(err("create tables"))?;
+        Ok(Database { conn, path: shown })
+    }
+
+    fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> DbError + '_ {
+        failed(&self.path, action)
+    }
+
+    /// Record bans, all or none.
+    pub fn add_bans(&mut self, bans: &[BanRecord]) -> Result<(), DbError> {
+        let path = self.path.clone();
+        let err = |action| failed(&path, action);
+        let tx = self.conn.transaction().map_err(err("begin"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO bans (jail, ip, start, duration, count, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(err("prepare insert"))?;
+            for b in bans {
+                let data = serde_json::json!({
+                    "failures": b.failures,
+                    "matches": b.matches,
+                    "fields": b.fields,
+                });
+                stmt.execute(params![
+                    b.jail,
+                    b.ip,
+                    b.start,
+                    b.duration,
+                    b.count,
+                    data.to_string()
+                ])
+                .map_err(err("insert ban"))?;
+            }
+        }
+        tx.commit().map_err(err("commit bans"))
+    }
+
+    /// Mark bans of `ip` (in `jail`, or every jail) as lifted by hand at `now`, so
+    /// that they are not restored; they still count for `bantime.increment`.
+    pub fn lift(&mut self, jail: Option<&str>, ips: &[String], now: f64) -> Result<(), DbError> {
+        let path = self.path.clone();
+        let err = |action| failed(&path, action);
+        let tx = self.conn.transaction().map_err(err("begin"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE bans SET lifted_at = ?1 WHERE ip = ?2 AND lifted_at IS NULL AND (?3 IS NULL OR jail = ?3)",
+                )
+                .map_err(err("prepare lift"))?;
+            for ip in ips {
+                stmt.execute(params![now, ip, jail])
+                    .map_err(err("lift ban"))?;
+            }
+        }
+        tx.commit().map_err(err("commit lift"))
+    }
+
+    /// Mark every ban of `jail` (or of all jails) lifted.
+    pub fn lift_all(&mut self, jail: Option<&str>, now: f64) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "UPDATE bans SET lifted_at = ?1 WHERE lifted_at IS NULL AND (?2 IS NULL OR jail = ?2)",
+                params![now, jail],
+            )
+            .map(|_| ())
+            .map_err(self.err("lift all"))
+    }
+
+    /// The bans in force at `now` (the newest per jail and address), oldest first.
+    pub fn bans_in_force(&self, now: f64) -> Result<Vec<BanRecord>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT jail, ip, start, duration, count, data FROM bans
+                 WHERE lifted_at IS NULL AND (duration < 0 OR start + duration > ?1)
+                 ORDER BY start",
+            )
+            .map_err(self.err("prepare restore"))?;
+        let rows = stmt
+            .query_map(params![now], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, f64>(3)?,
+                    r.get::<_, u32>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(self.err("read bans"))?;
+        let mut out: Vec<BanRecord> = Vec::new();
+        let mut index: std::collections::HashMap<(String, String), usize> = Default::default();
+        for row in rows {
+            let (jail, ip, start, duration, count, data) = row.map_err(self.err("read ban"))?;
+            let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+            let rec = BanRecord {
+                failures: data["failures"].as_u64().unwrap_or(0) as u32,
+                matches: data["matches"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|m| m.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                fields: data["fields"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|kv| {
+                                Some((kv[0].as_str()?.to_string(), kv[1].as_str()?.to_string()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                jail,
+                ip,
+                start,
+                duration,
+                count,
+            };
+            match index.get(&(rec.jail.clone(), rec.ip.clone())) {
+                Some(&i) => out[i] = rec,
+                None => {
+                    index.insert((rec.jail.clone(), rec.ip.clone()), out.len());
+                    out.push(rec);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How often `ip` was banned (in `jail`, or in any jail), by the highest count
+    /// recorded.
+    pub fn ban_count(&self, ip: &str, jail: Option<&str>) -> Result<u32, DbError> {
+        self.conn
+            .prepare_cached(
+                "SELECT MAX(count) FROM bans WHERE ip = ?1 AND (?2 IS NULL OR jail = ?2)",
+            )
+            .and_then(|mut s| s.query_row(params![ip, jail], |r| r.get::<_, Option<u32>>(0)))
+            .map(|c| c.unwrap_or(0))
+            .map_err(self.err("count bans"))
+    }
+
+    /// Delete bans that ended (or were lifted) before `before`.
+    pub fn purge(&mut self, before: f64) -> Result<usize, DbError> {
+        self.conn
+            .execute(
+                "DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < ?1)
+                 OR (duration >= 0 AND start + duration < ?1)",
+                params![before],
+            )
+            .map_err(self.err("purge"))
+    }
+
+    /// Where `path` was read up to.
+    pub fn position(&self, path: &str) -> Result<Option<FilePosition>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT path, first_line_hash, offset FROM positions WHERE path = ?1",
+                params![path],
+                |r| {
+                    Ok(FilePosition {
+                        path: r.get(0)?,
+                        first_line_hash: r.get::<_, i64>(1)? as u64,
+                        offset: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("read position"))
+    }
+
+    /// Store read positions, all or none.
+    pub fn set_positions(&mut self, positions: &[FilePosition]) -> Result<(), DbError> {
+        let path = self.path.clone();
+        let err = |action| failed(&path, action);
+        let tx = self.conn.transaction().map_err(err("begin"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT OR REPLACE INTO positions (path, first_line_hash, offset) VALUES (?1, ?2, ?3)")
+                .map_err(err("prepare position"))?;
+            for p in positions {
+                stmt.execute(params![p.path, p.first_line_hash as i64, p.offset as i64])
+                    .map_err(err("store position"))?;
+            }
+        }
+        tx.commit().map_err(err("commit positions"))
+    }
+
+    /// The journal cursor stored for `source`.
+    pub fn cursor(&self, source: &str) -> Result<Option<String>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT cursor FROM cursors WHERE source = ?1",
+                params![source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read cursor"))
+    }
+
+    pub fn set_cursor(&mut self, source: &str, cursor: &str) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO cursors (source, cursor) VALUES (?1, ?2)",
+                params![source, cursor],
+            )
+            .map(|_| ())
+            .map_err(self.err("store cursor"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(jail: &str, ip: &str, start: f64, duration: f64, count: u32) -> BanRecord {
+        BanRecord {
+            jail: jail.into(),
+            ip: ip.into(),
+            start,
+            duration,
+            count,
+            failures: 3,
+            matches: vec!["a line".into()],
+            fields: vec![("user".into(), "root".into())],
+        }
+    }
+
+    #[test]
+    fn bans_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("ferroban-db-{}", std::process::id()));
+        let path = dir.join("bans.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        {
+            let mut db = Database::open(Some(&path)).unwrap();
+            db.add_bans(&[
+                rec("ssh", "192.0.2.1", 1000.0, 100.0, 1),
+                rec("ssh", "192.0.2.2", 1000.0, -1.0, 1),
+                rec("web", "192.0.2.1", 1000.0, 10.0, 1),
+                rec("ssh", "192.0.2.1", 1050.0, 400.0, 2),
+            ])
+            .unwrap();
+        }
+        let mut db = Database::open(Some(&path)).unwrap();
+        let live = db.bans_in_force(1020.0).unwrap();
+        assert_eq!(live.len(), 2, "{live:?}");
+        let a = live.iter().find(|b| b.ip == "192.0.2.1").unwrap();
+        assert_eq!((a.start, a.count), (1050.0, 2), "newest ban of the address");
+        assert_eq!(a.matches, vec!["a line"]);
+        assert_eq!(a.fields, vec![("user".to_string(), "root".to_string())]);
+        assert_eq!(db.ban_count("192.0.2.1", Some("ssh")).unwrap(), 2);
+        assert_eq!(db.ban_count("192.0.2.1", Some("web")).unwrap(), 1);
+        assert_eq!(db.ban_count("192.0.2.1", None).unwrap(), 2);
+        assert_eq!(db.ban_count("192.0.2.9", None).unwrap(), 0);
+        db.lift(Some("ssh"), &["192.0.2.2".into()], 1030.0).unwrap();
+        assert_eq!(db.bans_in_force(1030.0).unwrap().len(), 1);
+        assert_eq!(
+            db.ban_count("192.0.2.2", None).unwrap(),
+            1,
+            "lifted bans still count"
+        );
+        assert_eq!(db.purge(2000.0).unwrap(), 4);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn positions_and_cursors() {
+        let mut db = Database::open(None).unwrap();
+        assert_eq!(db.position("/var/log/x").unwrap(), None);
+        let p = FilePosition {
+            path: "/var/log/x".into(),
+            first_line_hash: u64::MAX - 3,
+            offset: 1234,
+        };
+        db.set_positions(std::slice::from_ref(&p)).unwrap();
+        assert_eq!(db.position("/var/log/x").unwrap(), Some(p));
+        db.set_cursor("sshd", "s=abc").unwrap();
+        assert_eq!(db.cursor("sshd").unwrap().as_deref(), Some("s=abc"));
+    }
+}

@@ -1,0 +1,256 @@
+//! Addresses a jail never bans: `ignoreip`, `ignoreself` and `ignorecommand`.
+//!
+//! Owns matching an address against networks, host names (resolved when the list is
+//! built, as Fail2ban does) and this host's own addresses, and running the
+//! ignore command with a parsed address only. It does not log; callers report why.
+
+use std::net::{IpAddr, ToSocketAddrs};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+/// Why an address is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IgnoreReason {
+    /// It is in `ignoreip` (the entry that matched).
+    Listed(String),
+    /// It is one of this host's addresses.
+    OwnAddress,
+    /// `ignorecommand` said so.
+    Command,
+}
+
+/// The ignore rules of one jail.
+#[derive(Debug, Clone, Default)]
+pub struct IgnoreList {
+    entries: Vec<(String, IpNet)>,
+    own: Vec<IpAddr>,
+    command: Option<String>,
+}
+
+/// Longest an `ignorecommand` may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl IgnoreList {
+    /// Build the list. Entries are addresses, networks (`10.0.0.0/8`, `127.0.0.1/8`)
+    /// or host names; a name that does not resolve is an error.
+    pub fn new(
+        entries: &[String],
+        ignoreself: bool,
+        command: Option<String>,
+    ) -> Result<IgnoreList, String> {
+        let mut list = IgnoreList {
+            command,
+            ..IgnoreList::default()
+        };
+        for e in entries {
+            list.add(e)?;
+        }
+        if ignoreself {
+            list.own = own_addresses();
+        }
+        Ok(list)
+    }
+
+    /// Add one entry (also used by `set JAIL addignoreip`).
+    pub fn add(&mut self, entry: &str) -> Result<(), String> {
+        for net in parse_entry(entry)? {
+            self.entries.push((entry.to_string(), net));
+        }
+        Ok(())
+    }
+
+    /// Remove an entry by its text.
+    pub fn remove(&mut self, entry: &str) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|(e, _)| e != entry);
+        before != self.entries.len()
+    }
+
+    /// The entries as written.
+    pub fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for (e, _) in &self.entries {
+            if !v.contains(e) {
+                v.push(e.clone());
+            }
+        }
+        v
+    }
+
+    /// Whether `ip` must not be banned, and why.
+    pub fn check(&self, ip: IpAddr) -> Option<IgnoreReason> {
+        let ip = canonical(ip);
+        if let Some((e, _)) = self.entries.iter().find(|(_, n)| n.contains(&ip)) {
+            return Some(IgnoreReason::Listed(e.clone()));
+        }
+        if self.own.contains(&ip) {
+            return Some(IgnoreReason::OwnAddress);
+        }
+        if let Some(cmd) = &self.command {
+            if run_ignore_command(cmd, ip) {
+                return Some(IgnoreReason::Command);
+            }
+        }
+        None
+    }
+}
+
+/// IPv4-mapped IPv6 addresses count as the IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn parse_entry(entry: &str) -> Result<Vec<IpNet>, String> {
+    let e = entry.trim();
+    if let Ok(ip) = e.parse::<IpAddr>() {
+        return Ok(vec![IpNet::from(canonical(ip))]);
+    }
+    if let Some((addr, len)) = e.split_once('/') {
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("ignoreip entry {e:?}: {addr:?} is not an address"))?;
+        // A dotted mask (10.0.0.0/255.0.0.0) is accepted too.
+        let prefix = match len.parse::<u8>() {
+            Ok(p) => p,
+            Err(_) => match len.parse::<std::net::Ipv4Addr>() {
+                Ok(mask) => u32::from(mask).leading_ones() as u8,
+                Err(_) => return Err(format!("ignoreip entry {e:?}: bad prefix length {len:?}")),
+            },
+        };
+        // Fail2ban writes 127.0.0.1/8: host bits set are allowed.
+        let net =
+            IpNet::new(ip, prefix).map_err(|_| format!("ignoreip entry {e:?}: prefix too long"))?;
+        return Ok(vec![net.trunc()]);
+    }
+    let valid_name = !e.is_empty()
+        && e.len() <= 253
+        && e.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !valid_name {
+        return Err(format!(
+            "ignoreip entry {e:?} is neither an address, a network nor a host name"
+        ));
+    }
+    let addrs: Vec<IpNet> = (e, 0)
+        .to_socket_addrs()
+        .map_err(|err| format!("ignoreip entry {e:?} does not resolve: {err}"))?
+        .map(|sa| IpNet::from(canonical(sa.ip())))
+        .collect();
+    Ok(addrs)
+}
+
+fn run_ignore_command(cmd: &str, ip: IpAddr) -> bool {
+    // The address is a parsed IpAddr: its text has no shell meaning.
+    let script = cmd.replace("<ip>", &ip.to_string());
+    let Ok(mut child) = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if start.elapsed() < COMMAND_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+/// This host's addresses (every interface), plus the loopback ones.
+pub fn own_addresses() -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = vec![
+        "127.0.0.1".parse().expect("literal"),
+        "::1".parse().expect("literal"),
+    ];
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills ifap with a list we free below; we only read it.
+    if unsafe { libc::getifaddrs(&mut ifap) } != 0 {
+        return out;
+    }
+    let mut cur = ifap;
+    while !cur.is_null() {
+        // SAFETY: cur points into the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: ifa_addr is a valid sockaddr whose family tells its real type.
+            let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+            if family == libc::AF_INET {
+                // SAFETY: the family is AF_INET, so it is a sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                out.push(IpAddr::from(
+                    u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                ));
+            } else if family == libc::AF_INET6 {
+                // SAFETY: the family is AF_INET6, so it is a sockaddr_in6.
+                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                out.push(IpAddr::from(sin6.sin6_addr.s6_addr));
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: ifap came from getifaddrs.
+    unsafe { libc::freeifaddrs(ifap) };
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn addresses_networks_and_names() {
+        let l = IgnoreList::new(
+            &[
+                "127.0.0.1/8".into(),
+                "::1".into(),
+                "10.1.0.0/255.255.0.0".into(),
+                "localhost".into(),
+            ],
+            false,
+            None,
+        )
+        .unwrap();
+        assert!(l.check(ip("127.3.4.5")).is_some());
+        assert!(
+            l.check(ip("::ffff:127.0.0.9")).is_some(),
+            "mapped v4 counts as v4"
+        );
+        assert!(l.check(ip("10.1.200.1")).is_some());
+        assert!(l.check(ip("10.2.0.1")).is_none());
+        assert!(l.check(ip("192.0.2.1")).is_none());
+        assert!(IgnoreList::new(&["10.0.0.0/40".into()], false, None).is_err());
+        assert!(IgnoreList::new(&["not a name!".into()], false, None).is_err());
+    }
+
+    #[test]
+    fn own_addresses_and_command() {
+        let l = IgnoreList::new(&[], true, None).unwrap();
+        assert_eq!(l.check(ip("127.0.0.1")), Some(IgnoreReason::OwnAddress));
+        let c = IgnoreList::new(&[], false, Some("test <ip> = 192.0.2.7".into())).unwrap();
+        assert_eq!(c.check(ip("192.0.2.7")), Some(IgnoreReason::Command));
+        assert_eq!(c.check(ip("192.0.2.8")), None);
+    }
+}

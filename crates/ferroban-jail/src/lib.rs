@@ -1,0 +1,15 @@
+//! The policy half of a jail: what happens to a failure after a filter found it.
+//!
+//! [`tracker`] counts failures per address within `findtime` (by the time in the log
+//! line, as Fail2ban does) and says when an address has reached `maxretry`;
+//! [`ignore`] decides which addresses are never banned; [`bans`] holds the bans in
+//! force, computes their duration (including `bantime.increment`) and says which
+//! expire next. Nothing here reads files, touches the firewall or the database.
+
+pub mod bans;
+pub mod ignore;
+pub mod tracker;
+
+pub use bans::{Ban, BanList, BanPolicy};
+pub use ignore::IgnoreList;
+pub use tracker::{FailTracker, FailureEvent, Offence};
