@@ -1,0 +1,298 @@
+//! Reading the systemd journal through `journalctl`.
+//!
+//! One `journalctl --follow -o json` per journal jail, with the filter's
+//! `journalmatch` as its match arguments. Entries become lines the way Fail2ban
+//! formats them (`HOST IDENT[PID]: MESSAGE`), with the entry's own time, so
+//! `logtype = journal` filters match them unchanged. Reading resumes after the
+//! stored cursor, or `findtime` before now on a first start.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::{Sink, SourceEvent};
+
+/// Most entries handed on in one event.
+const BATCH: usize = 1000;
+
+/// Where and what to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalSpec {
+    /// The name events carry (the jail's).
+    pub source: String,
+    /// Match lines; each is `FIELD=value [+ FIELD=value …]`, lines are alternatives.
+    pub matches: Vec<String>,
+    /// Journal files instead of the system journal.
+    pub files: Vec<PathBuf>,
+    /// A journal directory instead of the system journal.
+    pub directory: Option<PathBuf>,
+    /// Resume after this cursor…
+    pub cursor: Option<String>,
+    /// …or else start at this epoch time.
+    pub since: f64,
+}
+
+impl JournalSpec {
+    /// The `journalctl` arguments.
+    pub fn arguments(&self) -> Vec<String> {
+        let mut args = vec![
+            "--follow".to_string(),
+            "--output=json".into(),
+            "--no-pager".into(),
+            "--quiet".into(),
+        ];
+        for f in &self.files {
+            args.push(format!("--file={}", f.display()));
+        }
+        if let Some(d) = &self.directory {
+            args.push(format!("--directory={}", d.display()));
+        }
+        match &self.cursor {
+            Some(c) => args.push(format!("--after-cursor={c}")),
+            None => args.push(format!("--since=@{}", self.since.max(0.0) as i64)),
+        }
+        for (i, m) in self.matches.iter().enumerate() {
+            if i > 0 {
+                args.push("+".into());
+            }
+            args.extend(m.split_whitespace().map(str::to_string));
+        }
+        args
+    }
+}
+
+/// A running journal reader.
+pub struct JournalReader {
+    child: Arc<Mutex<Option<Child>>>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl JournalReader {
+    pub fn start(spec: JournalSpec, mut sink: Sink) -> JournalReader {
+        let child: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(None));
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, s) = (child.clone(), stopping.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("ferroban-journal-{}", spec.source))
+            .spawn(move || {
+                let mut spec = spec;
+                while !s.load(std::sync::atomic::Ordering::SeqCst) {
+                    match follow(&spec, &c, &mut sink) {
+                        Ok(Flow::SinkGone) => return,
+                        Ok(Flow::Ended(cursor)) => spec.cursor = cursor.or(spec.cursor.take()),
+                        Err(e) => {
+                            if !sink(SourceEvent::Warning(format!(
+                                "journal of [{}]: {e}",
+                                spec.source
+                            ))) {
+                                return;
+                            }
+                        }
+                    }
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+            })
+            .ok();
+        JournalReader {
+            child,
+            stopping,
+            thread,
+        }
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut c) = self.child.lock() {
+            if let Some(child) = c.as_mut() {
+                let _ = child.kill();
+            }
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for JournalReader {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// How one run of `journalctl` ended.
+enum Flow {
+    /// Nobody listens any more.
+    SinkGone,
+    /// journalctl ended; resume after this cursor.
+    Ended(Option<String>),
+}
+
+/// Run one `journalctl` until it ends.
+fn follow(
+    spec: &JournalSpec,
+    slot: &Arc<Mutex<Option<Child>>>,
+    sink: &mut Sink,
+) -> Result<Flow, String> {
+    let mut child = Command::new("journalctl")
+        .args(spec.arguments())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot run journalctl: {e} (install systemd or use a file backend)")
+        })?;
+    let stdout = child.stdout.take().ok_or("no journalctl output")?;
+    let mut stderr = child.stderr.take();
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(child);
+    }
+    let mut reader = BufReader::new(stdout);
+    let mut cursor = spec.cursor.clone();
+    let mut batch: Vec<(String, f64)> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        if n > 0 {
+            if let Some((text, time, c)) = parse_entry(&line) {
+                batch.push((text, time));
+                cursor = c.or(cursor);
+            }
+        }
+        let buffered_line = reader.buffer().contains(&b'\n');
+        if (n == 0 || !buffered_line || batch.len() >= BATCH) && !batch.is_empty() {
+            let event = SourceEvent::Journal {
+                source: spec.source.clone(),
+                entries: std::mem::take(&mut batch),
+                cursor: cursor.clone(),
+            };
+            if !sink(event) {
+                return Ok(Flow::SinkGone);
+            }
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    let mut err = String::new();
+    if let Some(s) = stderr.as_mut() {
+        let _ = s.take(4096).read_to_string(&mut err);
+    }
+    if let Ok(mut s) = slot.lock() {
+        if let Some(mut c) = s.take() {
+            let _ = c.wait();
+        }
+    }
+    if err.trim().is_empty() {
+        Ok(Flow::Ended(cursor))
+    } else {
+        Err(format!("journalctl: {}", err.trim()))
+    }
+}
+
+fn field_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        // Binary fields come as byte arrays.
+        serde_json::Value::Array(a) if a.iter().all(|b| b.is_u64()) => {
+            let bytes: Vec<u8> = a
+                .iter()
+                .filter_map(|b| b.as_u64().map(|b| b as u8))
+                .collect();
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        serde_json::Value::Array(a) => Some(
+            a.iter()
+                .filter_map(field_text)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    }
+}
+
+/// One `journalctl -o json` line: the formatted line, its time and its cursor.
+pub fn parse_entry(json: &str) -> Option<(String, f64, Option<String>)> {
+    let v: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+    let get = |k: &str| v.get(k).and_then(field_text).filter(|s| !s.is_empty());
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(h) = get("_HOSTNAME") {
+        parts.push(h);
+    }
+    if let Some(ident) = get("SYSLOG_IDENTIFIER").or_else(|| get("_COMM")) {
+        let pid = get("SYSLOG_PID").or_else(|| get("_PID"));
+        parts.push(match pid {
+            Some(p) => format!("{ident}[{p}]:"),
+            None => format!("{ident}:"),
+        });
+    }
+    parts.push(get("MESSAGE").unwrap_or_default());
+    let text = parts.join(" ").replace('\n', "\\n");
+    let time = get("__REALTIME_TIMESTAMP")?.parse::<f64>().ok()? / 1e6;
+    Some((text, time, get("__CURSOR")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_formatted_like_fail2ban() {
+        let (text, time, cursor) = parse_entry(
+            r#"{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"vps","SYSLOG_IDENTIFIER":"sshd","_PID":"812","MESSAGE":"Failed password for root from 192.0.2.7 port 22 ssh2\nmore"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            "vps sshd[812]: Failed password for root from 192.0.2.7 port 22 ssh2\\nmore"
+        );
+        assert!((time - 1_700_000_000.123456).abs() < 1e-6);
+        assert_eq!(cursor.as_deref(), Some("s=1;i=2"));
+        let (bin, _, _) =
+            parse_entry(r#"{"__REALTIME_TIMESTAMP":"1","_COMM":"x","MESSAGE":[104,105]}"#).unwrap();
+        assert_eq!(bin, "x: hi");
+        assert!(parse_entry("not json").is_none());
+    }
+
+    #[test]
+    fn match_arguments() {
+        let spec = JournalSpec {
+            source: "sshd".into(),
+            matches: vec![
+                "_SYSTEMD_UNIT=sshd.service + _COMM=sshd".into(),
+                "_COMM=dropbear".into(),
+            ],
+            files: vec![PathBuf::from("/tmp/a.journal")],
+            directory: None,
+            cursor: None,
+            since: 100.5,
+        };
+        assert_eq!(
+            spec.arguments(),
+            vec![
+                "--follow",
+                "--output=json",
+                "--no-pager",
+                "--quiet",
+                "--file=/tmp/a.journal",
+                "--since=@100",
+                "_SYSTEMD_UNIT=sshd.service",
+                "+",
+                "_COMM=sshd",
+                "+",
+                "_COMM=dropbear"
+            ]
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! Where log lines come from: files followed as they grow, and the systemd journal.
+//!
+//! Owns reading: following files through rotation (rename-and-create and
+//! copytruncate), finding files that appear later under a glob, resuming where the
+//! last run stopped, and turning journal entries into lines the way Fail2ban formats
+//! them. Each source runs on its own thread and hands batches of complete lines to a
+//! sink. It does not match, count or ban; it never drops a complete line.
+
+pub mod files;
+pub mod journal;
+
+use std::path::PathBuf;
+
+use ferroban_db::FilePosition;
+
+/// What a source hands to its sink.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceEvent {
+    /// New complete lines of a file; `position` is where reading resumes after them.
+    Lines {
+        path: PathBuf,
+        lines: Vec<String>,
+        position: FilePosition,
+    },
+    /// New journal entries of a jail's journal source, formatted as lines with their
+    /// own time; `cursor` is where reading resumes after them.
+    Journal {
+        source: String,
+        entries: Vec<(String, f64)>,
+        cursor: Option<String>,
+    },
+    /// A problem worth logging (a file that cannot be read, journalctl missing, …).
+    Warning(String),
+}
+
+/// Receives events; returns `false` when nobody listens any more (the source stops).
+pub type Sink = Box<dyn FnMut(SourceEvent) -> bool + Send>;
+
+/// How the bytes of a log are decoded (`logencoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8, invalid sequences replaced (`auto`, `utf-8`).
+    Utf8,
+    /// ISO-8859-1: every byte is one character.
+    Latin1,
+}
+
+impl Encoding {
+    /// The encoding for a `logencoding` value (`None`: not supported).
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        match name.trim().to_lowercase().replace('_', "-").as_str() {
+            "auto" | "utf-8" | "utf8" | "ascii" | "us-ascii" => Some(Encoding::Utf8),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" => Some(Encoding::Latin1),
+            _ => None,
+        }
+    }
+
+    pub fn decode(self, bytes: &[u8]) -> String {
+        match self {
+            Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+            Encoding::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
+        }
+    }
+}
