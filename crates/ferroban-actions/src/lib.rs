@@ -1,0 +1,44 @@
+//! What a ban does outside ferroban: the actions.
+//!
+//! [`tags`] fills an `action.d` command with the action's parameters and the ban's
+//! values; values that came from a log line never enter the script text, they are
+//! passed as environment variables. [`command`] runs the operations of one action
+//! (`actionstart` per address family, `actionban`, `actioncheck`/`actionrepair` on
+//! failure, …), batching many bans into one shell. [`runner`] gives each jail a
+//! worker thread, so a slow action never stalls reading logs, and retries failures.
+//! Nothing here decides whether to ban: a [`BanTicket`] is an order.
+
+pub mod command;
+pub mod runner;
+pub mod tags;
+
+use std::net::IpAddr;
+
+pub use runner::{ActionRunner, Report, Severity};
+
+/// One ban (or unban) for the actions, with every value a tag may ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BanTicket {
+    pub ip: IpAddr,
+    pub failures: u32,
+    /// Ban start, epoch seconds.
+    pub time: f64,
+    /// Seconds; negative means permanent.
+    pub bantime: f64,
+    pub bancount: u32,
+    pub matches: Vec<String>,
+    /// Captured fields (`user`, …, or `F-USER` names), from the log line.
+    pub fields: Vec<(String, String)>,
+    /// Restored from the database at start (actions with `norestored` skip it).
+    pub restored: bool,
+}
+
+impl BanTicket {
+    /// `inet4` or `inet6`, as Fail2ban's `<family>`.
+    pub fn family(&self) -> &'static str {
+        match self.ip {
+            IpAddr::V4(_) => "inet4",
+            IpAddr::V6(_) => "inet6",
+        }
+    }
+}

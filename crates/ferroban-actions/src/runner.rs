@@ -1,0 +1,361 @@
+//! A jail's actions on their own thread.
+//!
+//! Owns the order of work for one jail's actions and what the firewall was told:
+//! bans queued while a slow action runs are taken together in the next batch, a ban
+//! an action failed is retried with growing pauses (and reported each time) until
+//! it succeeds or the address is unbanned, and at stop every address still banned
+//! is removed. The server never waits for it except at stop.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ferroban_config::action::ActionDefinition;
+
+use crate::command::CommandAction;
+use crate::BanTicket;
+
+/// How serious a report is (Fail2ban's log levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+/// Something an action has to say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub severity: Severity,
+    pub jail: String,
+    pub message: String,
+}
+
+/// Where reports go.
+pub type ReportSink = Arc<dyn Fn(Report) + Send + Sync>;
+
+/// Longest pause between retries of a failed ban.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(300);
+
+enum Job {
+    Ban(Vec<BanTicket>),
+    Unban(Vec<BanTicket>),
+    Stop(Sender<()>),
+}
+
+/// The worker thread of one jail's actions.
+pub struct ActionRunner {
+    jobs: Sender<Job>,
+    thread: Option<JoinHandle<()>>,
+    definitions: Vec<ActionDefinition>,
+}
+
+struct Retry {
+    due: Instant,
+    pause: Duration,
+    action: usize,
+    ticket: BanTicket,
+}
+
+impl ActionRunner {
+    /// Start the actions of `jail` (their `actionstart` runs on the new thread).
+    pub fn start(
+        jail: &str,
+        definitions: Vec<ActionDefinition>,
+        dry_run: bool,
+        report: ReportSink,
+    ) -> ActionRunner {
+        let (jobs, rx) = channel();
+        let defs = definitions.clone();
+        let jail = jail.to_string();
+        let thread = std::thread::Builder::new()
+            .name(format!("ferroban-actions-{jail}"))
+            .spawn(move || {
+                let actions = defs
+                    .into_iter()
+                    .map(|d| CommandAction::new(d, dry_run))
+                    .collect();
+                Worker {
+                    jail,
+                    actions,
+                    applied: HashMap::new(),
+                    retries: Vec::new(),
+                    report,
+                }
+                .run(rx)
+            })
+            .ok();
+        ActionRunner {
+            jobs,
+            thread,
+            definitions,
+        }
+    }
+
+    /// The definitions this runner was started with (to tell whether a reload
+    /// changed them).
+    pub fn definitions(&self) -> &[ActionDefinition] {
+        &self.definitions
+    }
+
+    pub fn ban(&self, tickets: Vec<BanTicket>) {
+        if !tickets.is_empty() {
+            let _ = self.jobs.send(Job::Ban(tickets));
+        }
+    }
+
+    pub fn unban(&self, tickets: Vec<BanTicket>) {
+        if !tickets.is_empty() {
+            let _ = self.jobs.send(Job::Unban(tickets));
+        }
+    }
+
+    /// Finish queued work, remove every ban, run `actionstop`, and wait.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let (tx, rx) = channel();
+        if self.jobs.send(Job::Stop(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ActionRunner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Worker {
+    jail: String,
+    actions: Vec<CommandAction>,
+    applied: HashMap<IpAddr, BanTicket>,
+    retries: Vec<Retry>,
+    report: ReportSink,
+}
+
+impl Worker {
+    fn run(mut self, rx: Receiver<Job>) {
+        let report = self.report.clone();
+        let jail = self.jail.clone();
+        let log = move |severity: Severity, message: String| {
+            report(Report {
+                severity,
+                jail: jail.clone(),
+                message,
+            })
+        };
+        for a in &mut self.actions {
+            if !a.start(&log) {
+                log(
+                    Severity::Error,
+                    format!(
+                        "action {} did not start; its bans will be retried",
+                        a.name()
+                    ),
+                );
+            }
+        }
+        loop {
+            let wait = self
+                .retries
+                .iter()
+                .map(|r| r.due.saturating_duration_since(Instant::now()))
+                .min()
+                .unwrap_or(Duration::from_secs(3600));
+            let first = match rx.recv_timeout(wait) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(Job::Stop(channel().0)),
+            };
+            // Take everything queued: consecutive bans become one batch.
+            let mut jobs: Vec<Job> = first.into_iter().collect();
+            while let Ok(j) = rx.try_recv() {
+                jobs.push(j);
+            }
+            let mut bans: Vec<BanTicket> = Vec::new();
+            for job in jobs {
+                match job {
+                    Job::Ban(t) => bans.extend(t),
+                    Job::Unban(t) => {
+                        self.ban_all(std::mem::take(&mut bans), &log);
+                        self.unban_all(t, &log);
+                    }
+                    Job::Stop(done) => {
+                        self.ban_all(std::mem::take(&mut bans), &log);
+                        let banned: Vec<BanTicket> = self.applied.values().cloned().collect();
+                        for a in &mut self.actions {
+                            a.stop(&banned, &log);
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                }
+            }
+            self.ban_all(bans, &log);
+            self.run_retries(&log);
+        }
+    }
+
+    fn ban_all(&mut self, tickets: Vec<BanTicket>, log: &dyn Fn(Severity, String)) {
+        if tickets.is_empty() {
+            return;
+        }
+        for t in &tickets {
+            self.applied.insert(t.ip, t.clone());
+        }
+        for (i, a) in self.actions.iter_mut().enumerate() {
+            for t in a.ban(&tickets, log) {
+                log(
+                    Severity::Error,
+                    format!(
+                        "ban of {} by action {} failed; retrying in 1 s",
+                        t.ip,
+                        a.name()
+                    ),
+                );
+                self.retries.push(Retry {
+                    due: Instant::now() + Duration::from_secs(1),
+                    pause: Duration::from_secs(1),
+                    action: i,
+                    ticket: t,
+                });
+            }
+        }
+    }
+
+    fn unban_all(&mut self, tickets: Vec<BanTicket>, log: &dyn Fn(Severity, String)) {
+        for t in &tickets {
+            self.applied.remove(&t.ip);
+        }
+        self.retries
+            .retain(|r| !tickets.iter().any(|t| t.ip == r.ticket.ip));
+        for a in &mut self.actions {
+            a.unban(&tickets, log);
+        }
+    }
+
+    fn run_retries(&mut self, log: &dyn Fn(Severity, String)) {
+        let now = Instant::now();
+        let (due, later): (Vec<Retry>, Vec<Retry>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|r| r.due <= now);
+        self.retries = later;
+        for mut r in due {
+            let Some(a) = self.actions.get_mut(r.action) else {
+                continue;
+            };
+            if a.ban(std::slice::from_ref(&r.ticket), log).is_empty() {
+                log(
+                    Severity::Notice,
+                    format!(
+                        "ban of {} by action {} succeeded on retry",
+                        r.ticket.ip,
+                        a.name()
+                    ),
+                );
+                continue;
+            }
+            r.pause = (r.pause * 2).min(MAX_RETRY_PAUSE);
+            r.due = Instant::now() + r.pause;
+            log(
+                Severity::Error,
+                format!(
+                    "ban of {} by action {} failed again; retrying in {} s",
+                    r.ticket.ip,
+                    a.name(),
+                    r.pause.as_secs()
+                ),
+            );
+            self.retries.push(r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn failing_action_is_retried_and_slow_one_does_not_block_the_caller() {
+        let d = std::env::temp_dir().join(format!("ferroban-runner-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let flag = d.join("ready").display().to_string();
+        let out = d.join("out").display().to_string();
+        let def = ActionDefinition {
+            name: "flaky".into(),
+            file: "flaky".into(),
+            files: vec![],
+            options: vec![
+                (
+                    "actionban".into(),
+                    format!("sleep 0.2; test -e {flag} && echo ban <ip> >> {out}"),
+                ),
+                ("actionunban".into(), format!("echo unban <ip> >> {out}")),
+            ],
+        };
+        let reports: Arc<Mutex<Vec<Report>>> = Arc::default();
+        let r2 = reports.clone();
+        let runner = ActionRunner::start(
+            "web",
+            vec![def],
+            false,
+            Arc::new(move |r| r2.lock().unwrap().push(r)),
+        );
+        let t0 = Instant::now();
+        runner.ban(vec![BanTicket {
+            ip: "192.0.2.1".parse().unwrap(),
+            failures: 1,
+            time: 0.0,
+            bantime: 60.0,
+            bancount: 1,
+            matches: vec![],
+            fields: vec![],
+            restored: false,
+        }]);
+        assert!(
+            t0.elapsed() < Duration::from_millis(100),
+            "queuing a ban does not wait for the action"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !reports
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.message.contains("retrying"))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::fs::write(&flag, "").unwrap();
+        while !d.join("out").exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        runner.stop();
+        let text = std::fs::read_to_string(d.join("out")).unwrap_or_default();
+        assert_eq!(
+            text, "ban 192.0.2.1\nunban 192.0.2.1\n",
+            "retried ban made, then removed at stop"
+        );
+        assert!(reports
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.severity == Severity::Error));
+        std::fs::remove_dir_all(&d).ok();
+    }
+}
