@@ -442,6 +442,16 @@ impl Filter {
         self.find_failure(line, date)
     }
 
+    /// Process a line whose time is known already (a journal entry): no date is
+    /// searched in it.
+    pub fn process_dated_line(&mut self, line: &str, time: f64) -> LineResult {
+        let line = BufLine {
+            text: line.to_string(),
+            date: (0, 0),
+        };
+        self.find_failure(line, Some(time))
+    }
+
     /// Find the line's date (or borrow the last one), as Fail2ban's `processLine`:
     /// the line as it will be buffered, and its time.
     fn read_date(&mut self, line: &str, now: i64) -> (BufLine, Option<f64>) {

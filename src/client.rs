@@ -1,0 +1,444 @@
+//! The client: ferroban's verbs, and `fail2ban-client`'s grammar when invoked by
+//! that name.
+//!
+//! Owns turning a command line into the words the server understands, and the
+//! server's answer into Fail2ban's output (`Status for the jail: …` trees, counts,
+//! `Server replied: pong`), or JSON with `--json`. It never touches jails itself;
+//! only `check` (the configuration test) and `start` work without a server.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde_json::Value;
+
+use crate::server::control::{request, ClientError};
+use crate::server::{check_config, options::default_confdir};
+
+pub const CLIENT_USAGE: &str = "Usage: ferroban [-c DIR] [-s SOCKET] [--json] COMMAND
+
+Commands (the server must be running, except for check and start):
+  status [JAIL]              jails, or one jail's failures and bans
+  ban JAIL IP...             ban addresses in a jail
+  unban [JAIL] IP... | --all lift bans (in one jail, or everywhere)
+  banned [IP...]             banned addresses per jail, or the jails of an address
+  reload [JAIL] [--unban]    apply the configuration on disk; on error the running one stays
+  start [JAIL] | stop [JAIL] start/stop the server, or one jail
+  get JAIL OPTION            bantime, findtime, maxretry, ignoreip, banip, logpath, ...
+  set JAIL OPTION VALUE...   bantime, findtime, maxretry, addignoreip, banip, unbanip, ...
+  flushlogs                  reopen the log file (after logrotate)
+  check                      test the configuration and report errors with file and line
+  ping | version
+  server [OPTIONS]           run the daemon (see `ferroban server --help`)
+  regex LOG FILTER           test a filter on a log (see `ferroban regex --help`)
+
+As `fail2ban-client`, the same binary takes that tool's commands and prints its output.
+";
+
+/// Options shared by every client command.
+#[derive(Debug, Clone)]
+struct ClientOptions {
+    confdir: PathBuf,
+    socket: Option<PathBuf>,
+    json: bool,
+}
+
+impl ClientOptions {
+    fn socket(&self) -> PathBuf {
+        self.socket.clone().unwrap_or_else(|| {
+            ferroban_config::settings::ServerSettings::load(&self.confdir)
+                .unwrap_or_else(|_| ferroban_config::settings::ServerSettings::defaults())
+                .socket
+        })
+    }
+}
+
+/// Split client options from the command words.
+fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
+    let mut o = ClientOptions {
+        confdir: default_confdir(),
+        socket: None,
+        json: false,
+    };
+    let mut words = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" | "--conf" if words.is_empty() => {
+                o.confdir = PathBuf::from(
+                    it.next()
+                        .ok_or_else(|| anyhow::anyhow!("-c needs a directory"))?,
+                )
+            }
+            "-s" | "--socket" if words.is_empty() => {
+                o.socket = Some(PathBuf::from(
+                    it.next()
+                        .ok_or_else(|| anyhow::anyhow!("-s needs a path"))?,
+                ))
+            }
+            "-p" | "--pidfile" | "--timeout" if words.is_empty() => {
+                it.next();
+            }
+            "--json" => o.json = true,
+            "-v" | "-q" | "-x" | "-b" | "-f" | "-i" | "--async" if words.is_empty() => {}
+            _ => words.push(a.clone()),
+        }
+    }
+    Ok((o, words))
+}
+
+/// `ferroban VERB …`: translate ferroban's verbs to the server's words.
+pub fn run_ferroban(args: &[String]) -> Result<i32> {
+    let (o, words) = parse_options(args)?;
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let server_words: Vec<String> = match w.as_slice() {
+        ["ban", jail, ips @ ..] if !ips.is_empty() => strings(["set", jail, "banip"])
+            .into_iter()
+            .chain(ips.iter().map(|s| s.to_string()))
+            .collect(),
+        ["unban", "--all"] => strings(["unban", "--all"]),
+        ["unban", first, rest @ ..]
+            if first.parse::<std::net::IpAddr>().is_err() && !rest.is_empty() =>
+        {
+            strings(["set", first, "unbanip"])
+                .into_iter()
+                .chain(rest.iter().map(|s| s.to_string()))
+                .collect()
+        }
+        ["help"] | ["--help"] | ["-h"] => {
+            print!("{CLIENT_USAGE}");
+            return Ok(0);
+        }
+        _ => words.clone(),
+    };
+    let display: Vec<String> = match w.first() {
+        Some(&"ban") | Some(&"unban") => server_words.clone(),
+        _ => words.clone(),
+    };
+    execute(&o, &server_words, &display, 1)
+}
+
+/// `fail2ban-client …`.
+pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{CLIENT_USAGE}");
+        return Ok(0);
+    }
+    if args.iter().any(|a| a == "-V" || a == "--version") {
+        println!("{}", ferroban_config::jail::FAIL2BAN_COMPAT_VERSION);
+        return Ok(0);
+    }
+    let test = args.iter().any(|a| a == "-t" || a == "--test");
+    let rest: Vec<String> = args
+        .iter()
+        .filter(|a| *a != "-t" && *a != "--test")
+        .cloned()
+        .collect();
+    let (o, words) = parse_options(&rest)?;
+    if test {
+        return Ok(match check(&o) {
+            0 if words.is_empty() => 0,
+            0 => execute(&o, &words, &words, 255)?,
+            _ => 255,
+        });
+    }
+    execute(&o, &words, &words, 255)
+}
+
+fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+/// The configuration test.
+fn check(o: &ClientOptions) -> i32 {
+    match check_config(&o.confdir) {
+        Ok(cfg) => {
+            println!(
+                "OK: configuration test is successful ({} jails: {})",
+                cfg.jails.len(),
+                cfg.jails
+                    .iter()
+                    .map(|j| j.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            255
+        }
+    }
+}
+
+fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32) -> Result<i32> {
+    let first = words.first().map(String::as_str);
+    match first {
+        None => {
+            eprint!("{CLIENT_USAGE}");
+            return Ok(failure);
+        }
+        Some("check") => return Ok(if check(o) == 0 { 0 } else { failure }),
+        Some("start") if words.len() == 1 => return start_server(o, failure),
+        Some("restart") if words.len() == 1 => {
+            let _ = request(&o.socket(), &strings(["stop"]));
+            wait_until(Duration::from_secs(30), || {
+                request(&o.socket(), &strings(["ping"])).is_err()
+            });
+            return start_server(o, failure);
+        }
+        Some("server" | "regex") => bail!("{} is not a client command", words[0]),
+        _ => {}
+    }
+    match request(&o.socket(), words) {
+        Ok(v) => {
+            if o.json {
+                println!("{v}");
+            } else {
+                let text = beautify(display, &v);
+                if !text.is_empty() {
+                    println!("{text}");
+                }
+            }
+            Ok(0)
+        }
+        Err(ClientError::Server(e)) => {
+            eprintln!("ERROR: {e}");
+            Ok(failure)
+        }
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            Ok(failure)
+        }
+    }
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Start the server detached and wait until it answers.
+fn start_server(o: &ClientOptions, failure: i32) -> Result<i32> {
+    let socket = o.socket();
+    if request(&socket, &strings(["ping"])).is_ok() {
+        eprintln!("ERROR: Server already running");
+        return Ok(failure);
+    }
+    spawn_detached_server(&o.confdir, &socket)?;
+    if wait_until(Duration::from_secs(30), || {
+        request(&socket, &strings(["ping"])).is_ok()
+    }) {
+        Ok(0)
+    } else {
+        eprintln!(
+            "ERROR: the server did not start; see its log (ferroban check tests the configuration)"
+        );
+        Ok(failure)
+    }
+}
+
+/// Run `ferroban server -f` in a new session, detached from this terminal.
+pub fn spawn_detached_server(confdir: &std::path::Path, socket: &std::path::Path) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("server")
+        .arg("-f")
+        .arg("-c")
+        .arg(confdir)
+        .arg("-s")
+        .arg(socket);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and only detaches the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn()?;
+    Ok(())
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join(" "),
+        Value::Null => "None".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Fail2ban's output for a command's result.
+pub fn beautify(words: &[String], v: &Value) -> String {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let list = |head: &str, empty: &str, items: &Value| -> String {
+        let items: Vec<String> = items
+            .as_array()
+            .map(|a| a.iter().map(value_text).collect())
+            .unwrap_or_default();
+        if items.is_empty() {
+            return empty.to_string();
+        }
+        let mut out = head.to_string();
+        for (i, it) in items.iter().enumerate() {
+            out.push_str(if i + 1 == items.len() {
+                "\n`- "
+            } else {
+                "\n|- "
+            });
+            out.push_str(it);
+        }
+        out
+    };
+    match w.as_slice() {
+        ["ping", ..] => format!("Server replied: {}", value_text(v)),
+        ["stop"] => "Shutdown successful".into(),
+        ["stop", _] => "Jail stopped".into(),
+        ["start", ..] => "Jail started".into(),
+        ["flushlogs"] => format!("logs: {}", value_text(v)),
+        ["status"] => tree("Status", v),
+        ["status", jail, ..] => {
+            let mut out = vec![format!("Status for the jail: {jail}")];
+            let groups = v.as_array().cloned().unwrap_or_default();
+            for (n, g) in groups.iter().enumerate() {
+                let last = n + 1 == groups.len();
+                out.push(format!(
+                    "{} {}",
+                    if last { "`-" } else { "|-" },
+                    value_text(&g[0])
+                ));
+                let items = g[1].as_array().cloned().unwrap_or_default();
+                for (m, it) in items.iter().enumerate() {
+                    let p1 = if last { "   " } else { "|  " };
+                    let p2 = if m + 1 == items.len() { "`-" } else { "|-" };
+                    out.push(format!(
+                        "{p1}{p2} {}:\t{}",
+                        value_text(&it[0]),
+                        value_text(&it[1])
+                    ));
+                }
+            }
+            out.join("\n")
+        }
+        ["get", "logtarget"] => format!("Current logging target is:\n`- {}", value_text(v)),
+        ["get", "loglevel"] | ["set", "loglevel", ..] => {
+            format!("Current logging level is '{}'", value_text(v))
+        }
+        ["get", "dbfile"] if v.is_null() => "Database currently disabled".into(),
+        ["get", "dbfile"] => format!("Current database file is:\n`- {}", value_text(v)),
+        ["get", "dbpurgeage"] => format!(
+            "Current database purge age is:\n`- {}seconds",
+            value_text(v)
+        ),
+        ["get", _, "logpath"] => list(
+            "Current monitored log file(s):",
+            "No file is currently monitored",
+            v,
+        ),
+        ["get", _, "ignoreip"] | ["set", _, "addignoreip" | "delignoreip", ..] => list(
+            "These IP addresses/networks are ignored:",
+            "No IP address/network is ignored",
+            v,
+        ),
+        ["get", jail, "actions"] => format!(
+            "The jail {jail} has the following actions:\n{}",
+            v.as_array()
+                .map(|a| a.iter().map(value_text).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        ),
+        ["get", _, "journalmatch"] => {
+            let groups: Vec<String> = v
+                .as_array()
+                .map(|a| a.iter().map(value_text).collect())
+                .unwrap_or_default();
+            if groups.is_empty() {
+                "No journal match filter set".into()
+            } else {
+                format!("Current match filter:\n{}", groups.join(" + "))
+            }
+        }
+        ["get", _, "banip" | "banned", rest @ ..] => {
+            let sep = match rest.first() {
+                Some(&"--with-time") => "\n",
+                Some(s) => s,
+                None => " ",
+            };
+            v.as_array()
+                .map(|a| a.iter().map(value_text).collect::<Vec<_>>().join(sep))
+                .unwrap_or_default()
+        }
+        ["banned", ..] => v.to_string(),
+        _ => value_text(v),
+    }
+}
+
+fn tree(head: &str, v: &Value) -> String {
+    let mut out = vec![head.to_string()];
+    let items = v.as_array().cloned().unwrap_or_default();
+    for (n, it) in items.iter().enumerate() {
+        let p = if n + 1 == items.len() { "`-" } else { "|-" };
+        out.push(format!(
+            "{p} {}:\t{}",
+            value_text(&it[0]),
+            value_text(&it[1])
+        ));
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn status_output_like_fail2ban_client() {
+        let v = json!([["Number of jail", 2], ["Jail list", "sshd, wordpress-auth"]]);
+        assert_eq!(
+            beautify(&words("status"), &v),
+            "Status\n|- Number of jail:\t2\n`- Jail list:\tsshd, wordpress-auth"
+        );
+        let v = json!([
+            [
+                "Filter",
+                [
+                    ["Currently failed", 1],
+                    ["Total failed", 4],
+                    ["File list", ["/var/log/apache2/access.log"]]
+                ]
+            ],
+            [
+                "Actions",
+                [
+                    ["Currently banned", 1],
+                    ["Total banned", 1],
+                    ["Banned IP list", ["192.0.2.7"]]
+                ]
+            ]
+        ]);
+        assert_eq!(
+            beautify(&words("status wordpress-auth"), &v),
+            "Status for the jail: wordpress-auth\n|- Filter\n|  |- Currently failed:\t1\n|  |- Total failed:\t4\n|  `- File list:\t/var/log/apache2/access.log\n`- Actions\n   |- Currently banned:\t1\n   |- Total banned:\t1\n   `- Banned IP list:\t192.0.2.7"
+        );
+        assert_eq!(beautify(&words("set x banip 1.2.3.4"), &json!(1)), "1");
+        assert_eq!(
+            beautify(&words("ping"), &json!("pong")),
+            "Server replied: pong"
+        );
+    }
+}

@@ -1,0 +1,399 @@
+//! The commands the control socket carries, in Fail2ban's word grammar.
+//!
+//! `["status", "sshd"]`, `["set", "sshd", "banip", "192.0.2.7"]`, … — the same
+//! words `fail2ban-client` sends, so the client only translates ferroban's verbs.
+//! Results are JSON shaped like Fail2ban's (status is a list of name/value pairs);
+//! the client formats them. Every address is parsed before anything is done.
+
+use std::net::IpAddr;
+
+use ferroban_actions::Severity;
+use ferroban_jail::{Ban, IgnoreList};
+use serde_json::{json, Value};
+
+use super::log::{self, Component};
+use super::{now, Server};
+
+type Reply = Result<Value, String>;
+
+fn no_jail(name: &str) -> String {
+    format!("Sorry but the jail '{name}' does not exist")
+}
+
+fn parse_ips(words: &[String]) -> Result<Vec<IpAddr>, String> {
+    if words.is_empty() {
+        return Err("no address given".into());
+    }
+    words
+        .iter()
+        .map(|w| {
+            w.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| format!("'{w}' is not a valid IP address"))
+        })
+        .collect()
+}
+
+/// Carry out one command.
+pub fn execute(server: &mut Server, words: &[String]) -> Reply {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        ["ping", ..] => Ok(json!("pong")),
+        ["version"] => Ok(json!(env!("CARGO_PKG_VERSION"))),
+        ["status"] => Ok(status(server)),
+        ["status", jail, ..] => jail_status(server, jail),
+        ["banned", ips @ ..] => banned(server, ips),
+        ["reload", rest @ ..] => {
+            let unban = rest.contains(&"--unban");
+            let jail = rest.iter().find(|a| !a.starts_with("--")).copied();
+            server
+                .reload(jail, unban)
+                .map(|_| json!("OK"))
+                .map_err(|e| {
+                    let msg = format!("reload failed, the running configuration is kept: {e:#}");
+                    server.log.log(Component::Server, Severity::Error, &msg);
+                    msg
+                })
+        }
+        ["stop"] => {
+            server.stop_requested = true;
+            Ok(Value::Null)
+        }
+        ["stop", jail] => {
+            let idx = server.jail_index(jail)?;
+            server.stop_jail(idx);
+            Ok(Value::Null)
+        }
+        ["start"] => Err("Server already running".into()),
+        ["start", jail] => start_jail(server, jail),
+        ["unban", "--all"] => {
+            let mut n = 0;
+            for idx in 0..server.jails.len() {
+                let ips = server.jails[idx].bans.addresses();
+                n += server.unban(idx, &ips);
+            }
+            Ok(json!(n))
+        }
+        ["unban", ips @ ..] => {
+            let ips = parse_ips(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+            let mut n = 0;
+            for idx in 0..server.jails.len() {
+                n += server.unban(idx, &ips);
+            }
+            Ok(json!(n))
+        }
+        ["flushlogs"] => server
+            .log
+            .reopen()
+            .map(|_| json!("rolled over"))
+            .map_err(|e| e.to_string()),
+        ["get", "loglevel"] => Ok(json!(server.log.level())),
+        ["get", "logtarget"] => Ok(json!(server.log.target())),
+        ["get", "dbfile"] => Ok(server
+            .settings
+            .dbfile
+            .as_ref()
+            .map_or(Value::Null, |p| json!(p.display().to_string()))),
+        ["get", "dbpurgeage"] => Ok(json!(server.settings.dbpurgeage as i64)),
+        ["get", "socket"] => Ok(json!(server.settings.socket.display().to_string())),
+        ["get", "pidfile"] => Ok(json!(server.settings.pidfile.display().to_string())),
+        ["set", "loglevel", level] => {
+            let l =
+                log::parse_level(level).ok_or_else(|| format!("unknown log level {level:?}"))?;
+            server.log.set_level(l);
+            Ok(json!(server.log.level()))
+        }
+        ["get", jail, option, rest @ ..] => get(server, jail, option, rest),
+        ["set", jail, option, values @ ..] => set(server, jail, option, values),
+        _ => Err(format!("Invalid command {:?}", words.join(" "))),
+    }
+}
+
+impl Server {
+    fn jail_index(&self, name: &str) -> Result<usize, String> {
+        self.jails
+            .iter()
+            .position(|j| j.name() == name)
+            .ok_or_else(|| no_jail(name))
+    }
+}
+
+fn status(server: &Server) -> Value {
+    let mut names: Vec<&str> = server.jails.iter().map(|j| j.name()).collect();
+    names.sort_unstable();
+    json!([
+        ["Number of jail", names.len()],
+        ["Jail list", names.join(", ")]
+    ])
+}
+
+fn jail_status(server: &Server, name: &str) -> Reply {
+    let j = &server.jails[server.jail_index(name)?];
+    let source = if j.is_journal() {
+        json!(["Journal matches", j.config.filter.journalmatch.join(" + ")])
+    } else {
+        let mut files: Vec<String> = j
+            .config
+            .logpaths
+            .iter()
+            .flat_map(|p| {
+                let text = p.display().to_string();
+                if text.contains(['*', '?', '[']) {
+                    glob::glob(&text)
+                        .map(|g| {
+                            g.filter_map(Result::ok)
+                                .map(|p| p.display().to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                } else {
+                    vec![text]
+                }
+            })
+            .collect();
+        files.dedup();
+        json!(["File list", files])
+    };
+    let ips: Vec<String> = j.bans.addresses().iter().map(IpAddr::to_string).collect();
+    Ok(json!([
+        [
+            "Filter",
+            [
+                ["Currently failed", j.tracker.currently_failed()],
+                ["Total failed", j.tracker.total_failed()],
+                source
+            ]
+        ],
+        [
+            "Actions",
+            [
+                ["Currently banned", j.bans.len()],
+                ["Total banned", j.bans.total()],
+                ["Banned IP list", ips]
+            ]
+        ]
+    ]))
+}
+
+fn banned(server: &Server, ips: &[&str]) -> Reply {
+    if ips.is_empty() {
+        let list: Vec<Value> = server
+            .jails
+            .iter()
+            .map(|j| json!({ j.name(): j.bans.addresses().iter().map(IpAddr::to_string).collect::<Vec<_>>() }))
+            .collect();
+        return Ok(Value::from(list));
+    }
+    let ips = parse_ips(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    Ok(Value::from(
+        ips.iter()
+            .map(|ip| {
+                Value::from(
+                    server
+                        .jails
+                        .iter()
+                        .filter(|j| j.bans.get(ip).is_some())
+                        .map(|j| j.name().to_string())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn start_jail(server: &mut Server, name: &str) -> Reply {
+    if server.jail_index(name).is_ok() {
+        return Err(format!("The jail '{name}' is already started"));
+    }
+    let config = super::check_config(&server.options.confdir).map_err(|e| format!("{e:#}"))?;
+    let jc = config
+        .jails
+        .into_iter()
+        .find(|j| j.name == name)
+        .ok_or_else(|| format!("{} (or it is not enabled)", no_jail(name)))?;
+    server.add_jail(jc, true).map_err(|e| format!("{e:#}"))?;
+    server.start_sources();
+    Ok(Value::Null)
+}
+
+fn seconds(value: &str) -> Result<f64, String> {
+    ferroban_config::expr::parse_duration(value).map_err(|e| e.to_string())
+}
+
+fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
+    let j = &server.jails[server.jail_index(name)?];
+    let c = &j.config;
+    Ok(match option {
+        "banip" | "banned" => {
+            let with_time = rest.first() == Some(&"--with-time");
+            let list: Vec<String> = j
+                .bans
+                .addresses()
+                .iter()
+                .map(|ip| match (with_time, j.bans.get(ip)) {
+                    (true, Some(b)) => format!(
+                        "{ip} \t{} + {} = {}",
+                        log::time_text(b.start),
+                        b.duration as i64,
+                        b.end().map_or("never".to_string(), log::time_text)
+                    ),
+                    _ => ip.to_string(),
+                })
+                .collect();
+            json!(list)
+        }
+        "bantime" => json!(j.policy.bantime as i64),
+        "findtime" => json!(c.findtime as i64),
+        "maxretry" => json!(c.maxretry),
+        "maxmatches" => json!(c.maxmatches),
+        "ignoreip" => json!(j.ignore.entries()),
+        "ignoreself" => json!(c.ignoreself),
+        "ignorecommand" => json!(c.ignorecommand.clone().unwrap_or_default()),
+        "logpath" => json!(c
+            .logpaths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()),
+        "logencoding" => json!(c.logencoding),
+        "journalmatch" => json!(c
+            .filter
+            .journalmatch
+            .iter()
+            .map(|m| m.split_whitespace().collect::<Vec<_>>())
+            .collect::<Vec<_>>()),
+        "usedns" => json!(c.usedns),
+        "actions" => json!(c.actions.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
+        "failregex" => json!(c.filter.failregex),
+        "ignoreregex" => json!(c.filter.ignoreregex),
+        "datepattern" => json!(c.filter.datepattern),
+        "maxlines" => json!(c.filter.maxlines),
+        "bantime.maxtime" => json!(j.policy.max_duration() as i64),
+        other => match c.options.get(other) {
+            Some(v) => json!(v),
+            None => {
+                return Err(format!(
+                    "Invalid command: no option {other:?} in jail {name}"
+                ))
+            }
+        },
+    })
+}
+
+fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply {
+    let idx = server.jail_index(name)?;
+    let one = || {
+        values
+            .first()
+            .copied()
+            .ok_or_else(|| format!("set {name} {option}: a value is needed"))
+    };
+    match option {
+        "banip" => {
+            let ips = parse_ips(&values.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+            let mut n = 0;
+            for ip in ips {
+                if let Some(reason) = server.jails[idx].ignore.check(ip) {
+                    server.log.log(
+                        Component::Filter,
+                        Severity::Info,
+                        &format!("[{name}] Ignore {ip} by {reason:?} (not banned)"),
+                    );
+                    continue;
+                }
+                let ban = Ban {
+                    ip,
+                    start: now(),
+                    duration: 0.0,
+                    count: 0,
+                    failures: 0,
+                    matches: vec![],
+                    fields: vec![],
+                };
+                if server.ban(idx, ban) {
+                    n += 1;
+                }
+            }
+            Ok(json!(n))
+        }
+        "unbanip" => {
+            let report_absent = values.first() == Some(&"--report-absent");
+            let list: Vec<String> = values
+                .iter()
+                .filter(|v| !v.starts_with("--"))
+                .map(|s| s.to_string())
+                .collect();
+            let ips = parse_ips(&list)?;
+            if report_absent {
+                if let Some(ip) = ips
+                    .iter()
+                    .find(|ip| server.jails[idx].bans.get(ip).is_none())
+                {
+                    return Err(format!("{ip} is not banned"));
+                }
+            }
+            Ok(json!(server.unban(idx, &ips)))
+        }
+        "bantime" => {
+            let v = seconds(one()?)?;
+            server.jails[idx].policy.bantime = v;
+            server.jails[idx].config.bantime = v;
+            Ok(json!(v as i64))
+        }
+        "findtime" | "maxretry" | "maxmatches" => {
+            let j = &mut server.jails[idx];
+            let v = one()?;
+            match option {
+                "findtime" => j.config.findtime = seconds(v)?,
+                "maxretry" => {
+                    j.config.maxretry = v
+                        .parse()
+                        .map_err(|_| format!("maxretry {v:?} is not a count"))?
+                }
+                _ => {
+                    j.config.maxmatches = v
+                        .parse()
+                        .map_err(|_| format!("maxmatches {v:?} is not a count"))?
+                }
+            }
+            j.tracker
+                .set_policy(j.config.findtime, j.config.maxretry, j.config.maxmatches);
+            Ok(json!(v))
+        }
+        "addignoreip" => {
+            for v in values {
+                server.jails[idx].ignore.add(v)?;
+            }
+            Ok(json!(server.jails[idx].ignore.entries()))
+        }
+        "delignoreip" => {
+            for v in values {
+                server.jails[idx].ignore.remove(v);
+            }
+            Ok(json!(server.jails[idx].ignore.entries()))
+        }
+        "ignoreself" | "ignorecommand" => {
+            let j = &mut server.jails[idx];
+            if option == "ignoreself" {
+                j.config.ignoreself =
+                    matches!(one()?.to_lowercase().as_str(), "true" | "yes" | "1" | "on");
+            } else {
+                let command = values.join(" ");
+                j.config.ignorecommand = (!command.trim().is_empty()).then_some(command);
+            }
+            let mut fresh =
+                IgnoreList::new(&[], j.config.ignoreself, j.config.ignorecommand.clone())?;
+            for e in j.ignore.entries() {
+                fresh.add(&e)?;
+            }
+            j.ignore = fresh;
+            Ok(json!(values.join(" ")))
+        }
+        "usedns" => {
+            server.jails[idx].config.usedns = one()?.to_string();
+            Ok(json!(one()?))
+        }
+        other => Err(format!(
+            "Invalid command: cannot set {other:?} of jail {name}"
+        )),
+    }
+}

@@ -1,0 +1,156 @@
+//! The control socket: a Unix socket that only root (or the server's own user)
+//! may use.
+//!
+//! Owns the connection side of the protocol: one JSON array of words per line in,
+//! one JSON object per line out (`{"ok": true, "result": …}` or
+//! `{"ok": false, "error": "…"}`). Created mode 0600; each connection's peer
+//! credentials are checked as well, so a socket made readable by mistake still
+//! refuses other users. Commands are carried out by the server thread.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, SyncSender};
+
+use serde_json::{json, Value};
+
+use super::Event;
+
+/// Longest request line accepted.
+const MAX_REQUEST: u64 = 16 << 20;
+
+/// The uid of the process at the other end of `stream`.
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred and len are valid for writing and sized for SO_PEERCRED.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cred.uid)
+}
+
+/// Bind the socket (mode 0600, its directory 0700 if created here).
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    // Created with no permissions for others from the first moment.
+    // SAFETY: umask only changes this process's file creation mask.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: restores the previous mask.
+    unsafe { libc::umask(old) };
+    let listener = bound?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Accept connections until the server goes away.
+pub fn serve(listener: UnixListener, events: SyncSender<Event>, socket: PathBuf) {
+    let own_uid = ferroban_config::settings::current_uid();
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        if !socket.exists() {
+            return;
+        }
+        let events = events.clone();
+        let _ = std::thread::Builder::new()
+            .name("ferroban-client".into())
+            .spawn(move || connection(stream, events, own_uid));
+    }
+}
+
+fn connection(stream: UnixStream, events: SyncSender<Event>, own_uid: u32) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let uid = peer_uid(&stream);
+    if !uid.is_some_and(|u| u == 0 || u == own_uid) {
+        let _ = writeln!(
+            writer,
+            "{}",
+            json!({"ok": false, "error": "permission denied: only root may control ferroban"})
+        );
+        return;
+    }
+    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let response = match serde_json::from_str::<Vec<String>>(line.trim()) {
+            Ok(words) if !words.is_empty() => {
+                let (tx, rx) = channel();
+                if events.send(Event::Command { words, reply: tx }).is_err() {
+                    return;
+                }
+                match rx.recv() {
+                    Ok(Ok(v)) => json!({"ok": true, "result": v}),
+                    Ok(Err(e)) => json!({"ok": false, "error": e}),
+                    Err(_) => json!({"ok": false, "error": "the server is shutting down"}),
+                }
+            }
+            _ => json!({"ok": false, "error": "bad request: expected a JSON array of words"}),
+        };
+        if writeln!(writer, "{response}").is_err() {
+            return;
+        }
+    }
+}
+
+/// Send one command and return its result (client side).
+pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
+    let stream =
+        UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
+    let mut writer = stream.try_clone().map_err(ClientError::Io)?;
+    writeln!(writer, "{}", Value::from(words.to_vec())).map_err(ClientError::Io)?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(ClientError::Io)?;
+    let v: Value = serde_json::from_str(&line).map_err(|_| ClientError::Protocol(line.clone()))?;
+    match v.get("ok").and_then(Value::as_bool) {
+        Some(true) => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
+        _ => Err(ClientError::Server(
+            v.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
+                .to_string(),
+        )),
+    }
+}
+
+/// Why a client request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {0}: {1} (is the server running? are you root?)")]
+    Connect(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("unexpected answer from the server: {0:?}")]
+    Protocol(String),
+    #[error("{0}")]
+    Server(String),
+}

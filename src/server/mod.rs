@@ -1,0 +1,843 @@
+//! `ferroban server`: the daemon that protects a host.
+//!
+//! One thread owns all state (the jails, their bans, the database) and handles
+//! events in order: lines from the sources, commands from the control socket,
+//! signals, and the timer of the next ban to expire. Sources, the control socket
+//! and each jail's actions run on their own threads and talk to it through one
+//! bounded channel, so a flood of lines slows the readers down instead of
+//! filling memory. Bans are written to the database before they are logged,
+//! answered or sent to the actions: a ban reported as made survives `kill -9`.
+
+mod commands;
+pub mod control;
+mod jail;
+pub mod log;
+pub mod options;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use ferroban_actions::{ActionRunner, Report, Severity};
+use ferroban_config::jail::{load_jails, Backend, JailConfig, JailsConfig};
+use ferroban_config::settings::ServerSettings;
+use ferroban_db::{BanRecord, Database, FilePosition};
+use ferroban_jail::{Ban, Offence};
+use ferroban_sources::files::{FileWatcher, Watch};
+use ferroban_sources::journal::{JournalReader, JournalSpec};
+use ferroban_sources::{Encoding, SourceEvent};
+
+use jail::{ticket, Jail};
+use log::{Component, Logger};
+pub use options::ServerOptions;
+
+/// What the server thread handles.
+pub enum Event {
+    Source(SourceEvent),
+    Command {
+        words: Vec<String>,
+        reply: Sender<Result<serde_json::Value, String>>,
+    },
+    Signal(i32),
+}
+
+/// Events queued at most before sources wait.
+const QUEUE: usize = 256;
+/// How often failure counts older than `findtime` are forgotten.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The server's state, owned by its thread.
+pub struct Server {
+    options: ServerOptions,
+    settings: ServerSettings,
+    jails: Vec<Jail>,
+    db: Database,
+    log: Logger,
+    events: SyncSender<Event>,
+    files: Option<FileWatcher>,
+    journals: HashMap<String, JournalReader>,
+    /// Which jails read a path (filled on first sight of the path).
+    path_jails: HashMap<PathBuf, Vec<usize>>,
+    positions: Vec<FilePosition>,
+    cursors: Vec<(String, String)>,
+    /// Bans made while handling the current events, committed together.
+    new_bans: Vec<(usize, Ban)>,
+    stop_requested: bool,
+}
+
+/// Load and check the jails of `confdir` (the configuration test).
+pub fn check_config(confdir: &Path) -> Result<JailsConfig> {
+    ServerSettings::load(confdir)?;
+    let cfg = load_jails(confdir)?;
+    for j in &cfg.jails {
+        Jail::new(j.clone()).map_err(|e| anyhow!(e))?;
+        if let Backend::Inotify | Backend::Polling = j.backend {
+            if Encoding::from_name(&j.logencoding).is_none() {
+                bail!(
+                    "jail [{}]: logencoding {:?} is not supported; use auto, utf-8 or latin-1",
+                    j.name,
+                    j.logencoding
+                );
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+/// Run the server until it is told to stop.
+pub fn run(options: ServerOptions) -> Result<()> {
+    let settings = options.settings()?;
+    let level = log::parse_level(&settings.loglevel).unwrap_or(Severity::Info);
+    let logger = Logger::open(&settings.logtarget, level)
+        .with_context(|| format!("cannot open log {}", log::target_text(&settings.logtarget)))?;
+    let config = check_config(&options.confdir).map_err(|e| {
+        logger.log(
+            Component::Server,
+            Severity::Error,
+            &format!("configuration error: {e:#}"),
+        );
+        e
+    })?;
+    if control::request(&settings.socket, &["ping".to_string()]).is_ok() {
+        bail!(
+            "a server is already running on {}",
+            settings.socket.display()
+        );
+    }
+    if settings.socket.exists() && !options.force {
+        logger.log(
+            Component::Server,
+            Severity::Warning,
+            &format!("removing stale socket {}", settings.socket.display()),
+        );
+    }
+    let listener = control::bind(&settings.socket)
+        .with_context(|| format!("cannot create socket {}", settings.socket.display()))?;
+    let (tx, rx) = sync_channel(QUEUE);
+    signals(tx.clone());
+    write_pidfile(&settings.pidfile);
+    logger.log(
+        Component::Server,
+        Severity::Info,
+        &format!(
+            "Starting ferroban v{} (Fail2ban {} compatible)",
+            env!("CARGO_PKG_VERSION"),
+            ferroban_config::jail::FAIL2BAN_COMPAT_VERSION
+        ),
+    );
+    if options.dry_run {
+        logger.log(
+            Component::Server,
+            Severity::Notice,
+            "dry-run: actions are logged, not run",
+        );
+    }
+    let db = Database::open(settings.dbfile.as_deref())?;
+    logger.log(
+        Component::Database,
+        Severity::Info,
+        &format!(
+            "Connected to ferroban persistent database '{}'",
+            settings
+                .dbfile
+                .as_ref()
+                .map_or(":memory:".to_string(), |p| p.display().to_string())
+        ),
+    );
+    let mut server = Server {
+        options,
+        settings,
+        jails: Vec::new(),
+        db,
+        log: logger,
+        events: tx.clone(),
+        files: None,
+        journals: HashMap::new(),
+        path_jails: HashMap::new(),
+        positions: Vec::new(),
+        cursors: Vec::new(),
+        new_bans: Vec::new(),
+        stop_requested: false,
+    };
+    server.purge();
+    for jc in config.jails {
+        server.add_jail(jc, false)?;
+    }
+    server.restore_bans(None)?;
+    server.start_sources();
+    let socket = server.settings.socket.clone();
+    std::thread::Builder::new()
+        .name("ferroban-control".into())
+        .spawn(move || control::serve(listener, tx, socket))?;
+    server.log.log(
+        Component::Server,
+        Severity::Info,
+        &format!("Server ready (socket {})", server.settings.socket.display()),
+    );
+    server.event_loop(rx);
+    server.shutdown();
+    Ok(())
+}
+
+fn write_pidfile(path: &Path) {
+    if let Some(d) = path.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let _ = std::fs::write(path, format!("{}\n", std::process::id()));
+}
+
+/// Turn SIGTERM/SIGINT (stop), SIGHUP (reload) and SIGUSR1 (reopen the log) into
+/// events, on a thread of their own.
+fn signals(events: SyncSender<Event>) {
+    // SAFETY: the signal set is initialised by sigemptyset before use; blocking
+    // these signals in this (main) thread is inherited by threads started later.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let _ = std::thread::Builder::new()
+            .name("ferroban-signals".into())
+            .spawn(move || loop {
+                let mut sig: libc::c_int = 0;
+                if libc::sigwait(&set, &mut sig) == 0 && events.send(Event::Signal(sig)).is_err() {
+                    return;
+                }
+            });
+    }
+}
+
+impl Server {
+    fn report_sink(&self) -> Arc<dyn Fn(Report) + Send + Sync> {
+        let log = self.log.clone();
+        Arc::new(move |r: Report| {
+            log.log(
+                Component::Actions,
+                r.severity,
+                &format!("[{}] {}", r.jail, r.message),
+            )
+        })
+    }
+
+    /// Start a jail: its actions, then (with `restore`) its bans from the database.
+    fn add_jail(&mut self, config: JailConfig, restore: bool) -> Result<()> {
+        let mut jail = Jail::new(config).map_err(|e| anyhow!(e))?;
+        self.log.log(
+            Component::Jail,
+            Severity::Info,
+            &format!("Creating new jail '{}'", jail.name()),
+        );
+        jail.runner = Some(ActionRunner::start(
+            jail.name(),
+            jail.config.actions.clone(),
+            self.options.dry_run,
+            self.report_sink(),
+        ));
+        let idx = self.jails.len();
+        self.jails.push(jail);
+        if restore {
+            let name = self.jails[idx].name().to_string();
+            self.restore_bans(Some(&name))?;
+        }
+        self.log.log(
+            Component::Jail,
+            Severity::Info,
+            &format!("Jail '{}' started", self.jails[idx].name()),
+        );
+        self.path_jails.clear();
+        Ok(())
+    }
+
+    /// Put the bans still in force back in place (of one jail, or of all), before
+    /// any line is read.
+    fn restore_bans(&mut self, only: Option<&str>) -> Result<()> {
+        let records = self.db.bans_in_force(now())?;
+        let mut tickets: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
+        let index: HashMap<String, usize> = self
+            .jails
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.name().to_string(), i))
+            .collect();
+        for r in records {
+            if only.is_some_and(|n| n != r.jail) {
+                continue;
+            }
+            let (Some(&idx), Ok(ip)) = (index.get(&r.jail), r.ip.parse()) else {
+                continue;
+            };
+            let ban = Ban {
+                ip,
+                start: r.start,
+                duration: r.duration,
+                count: r.count,
+                failures: r.failures,
+                matches: r.matches,
+                fields: r.fields,
+            };
+            if self.jails[idx].bans.insert(ban.clone()) {
+                self.log.log(
+                    Component::Actions,
+                    Severity::Notice,
+                    &format!("[{}] Restore Ban {ip}", r.jail),
+                );
+                tickets.entry(idx).or_default().push(ticket(&ban, true));
+            }
+        }
+        for (idx, t) in tickets {
+            if let Some(r) = &self.jails[idx].runner {
+                r.ban(t);
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_jail(&mut self, idx: usize) {
+        let mut jail = self.jails.remove(idx);
+        if let Some(j) = self.journals.remove(jail.name()) {
+            j.stop();
+        }
+        for ban in jail.bans.drain() {
+            self.log.log(
+                Component::Actions,
+                Severity::Notice,
+                &format!("[{}] Unban {}", jail.name(), ban.ip),
+            );
+        }
+        if let Some(r) = jail.runner.take() {
+            r.stop();
+        }
+        self.log.log(
+            Component::Jail,
+            Severity::Info,
+            &format!("Jail '{}' stopped", jail.name()),
+        );
+        self.path_jails.clear();
+    }
+
+    fn watches(&self) -> Vec<Watch> {
+        let mut out: Vec<Watch> = Vec::new();
+        for j in self.jails.iter().filter(|j| !j.is_journal()) {
+            let encoding = Encoding::from_name(&j.config.logencoding).unwrap_or(Encoding::Utf8);
+            for p in &j.config.logpaths {
+                if !out.iter().any(|w| w.pattern == *p) {
+                    out.push(Watch {
+                        pattern: p.clone(),
+                        encoding,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn sink(&self) -> ferroban_sources::Sink {
+        let tx = self.events.clone();
+        Box::new(move |e| tx.send(Event::Source(e)).is_ok())
+    }
+
+    /// Start (or update) the file watcher and the journal readers.
+    fn start_sources(&mut self) {
+        let watches = self.watches();
+        match &self.files {
+            Some(f) => f.set_watches(watches),
+            None => {
+                let mut resume = HashMap::new();
+                for w in &watches {
+                    let key = w.pattern.display().to_string();
+                    let paths: Vec<String> = if key.contains(['*', '?', '[']) {
+                        glob::glob(&key)
+                            .map(|g| {
+                                g.filter_map(|p| p.ok())
+                                    .map(|p| p.display().to_string())
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    } else {
+                        vec![key]
+                    };
+                    for p in paths {
+                        if let Ok(Some(pos)) = self.db.position(&p) {
+                            resume.insert(p, pos);
+                        }
+                    }
+                }
+                self.files = Some(FileWatcher::start(watches, resume, self.sink()));
+            }
+        }
+        for idx in 0..self.jails.len() {
+            let j = &self.jails[idx];
+            let Backend::Systemd { files, directory } = &j.config.backend else {
+                continue;
+            };
+            if self.journals.contains_key(j.name()) {
+                continue;
+            }
+            let spec = JournalSpec {
+                source: j.name().to_string(),
+                matches: j.config.filter.journalmatch.clone(),
+                files: files.clone(),
+                directory: directory.clone(),
+                cursor: self
+                    .db
+                    .cursor(&format!("journal:{}", j.name()))
+                    .ok()
+                    .flatten(),
+                since: now() - j.config.findtime,
+            };
+            let name = j.name().to_string();
+            let reader = JournalReader::start(spec, self.sink());
+            self.journals.insert(name, reader);
+        }
+    }
+
+    fn event_loop(&mut self, rx: Receiver<Event>) {
+        let mut last_housekeeping = Instant::now();
+        while !self.stop_requested {
+            let wait = self.next_expiry().map_or(Duration::from_secs(1), |t| {
+                Duration::from_secs_f64((t - now()).clamp(0.0, 1.0))
+            });
+            match rx.recv_timeout(wait) {
+                Ok(ev) => {
+                    self.handle(ev);
+                    // Whatever else is queued goes into the same commit.
+                    for _ in 0..QUEUE {
+                        match rx.try_recv() {
+                            Ok(ev) => self.handle(ev),
+                            Err(_) => break,
+                        }
+                        if self.stop_requested {
+                            break;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.commit();
+            self.expire_bans();
+            if last_housekeeping.elapsed() >= HOUSEKEEPING {
+                last_housekeeping = Instant::now();
+                let t = now();
+                for j in &mut self.jails {
+                    j.tracker.expire(t);
+                }
+                self.purge();
+            }
+        }
+    }
+
+    fn next_expiry(&mut self) -> Option<f64> {
+        self.jails
+            .iter_mut()
+            .filter_map(|j| j.bans.next_expiry())
+            .min_by(f64::total_cmp)
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Source(SourceEvent::Lines {
+                path,
+                lines,
+                position,
+            }) => {
+                self.lines(&path, &lines);
+                self.positions.retain(|p| p.path != position.path);
+                self.positions.push(position);
+            }
+            Event::Source(SourceEvent::Journal {
+                source,
+                entries,
+                cursor,
+            }) => {
+                if let Some(idx) = self.jails.iter().position(|j| j.name() == source) {
+                    let t = now();
+                    for (line, time) in &entries {
+                        let offences = self.jails[idx].process_line(
+                            line,
+                            Some(*time),
+                            t,
+                            self.options.replay,
+                            &self.log,
+                        );
+                        self.offences(idx, offences);
+                    }
+                }
+                if let Some(c) = cursor {
+                    self.cursors.push((format!("journal:{source}"), c));
+                }
+            }
+            Event::Source(SourceEvent::Warning(w)) => {
+                self.log.log(Component::Server, Severity::Warning, &w)
+            }
+            Event::Command { words, reply } => {
+                let result = commands::execute(self, &words);
+                // Bans a command made are committed before it is answered.
+                self.commit();
+                let _ = reply.send(result);
+            }
+            Event::Signal(sig) if sig == libc::SIGHUP => {
+                if let Err(e) = self.reload(None, false) {
+                    self.log.log(
+                        Component::Server,
+                        Severity::Error,
+                        &format!("reload failed, old configuration kept: {e}"),
+                    );
+                }
+            }
+            Event::Signal(sig) if sig == libc::SIGUSR1 => {
+                let _ = self.log.reopen();
+            }
+            Event::Signal(_) => self.stop_requested = true,
+        }
+    }
+
+    fn lines(&mut self, path: &Path, lines: &[String]) {
+        let jails = match self.path_jails.get(path) {
+            Some(j) => j.clone(),
+            None => {
+                let j: Vec<usize> = (0..self.jails.len())
+                    .filter(|&i| self.jails[i].watches(path))
+                    .collect();
+                self.path_jails.insert(path.to_path_buf(), j.clone());
+                j
+            }
+        };
+        let t = now();
+        for line in lines {
+            for &idx in &jails {
+                let offences =
+                    self.jails[idx].process_line(line, None, t, self.options.replay, &self.log);
+                if !offences.is_empty() {
+                    self.offences(idx, offences);
+                }
+            }
+        }
+    }
+
+    fn offences(&mut self, idx: usize, offences: Vec<Offence>) {
+        for o in offences {
+            let ban = Ban {
+                ip: o.ip,
+                start: now(),
+                duration: 0.0,
+                count: 0,
+                failures: o.failures,
+                matches: o.matches,
+                fields: o.fields,
+            };
+            self.ban(idx, ban);
+        }
+    }
+
+    /// Make a ban in jail `idx` (duration and count from its policy and history).
+    /// Returns false if the address is banned there already.
+    fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
+        let jail = &self.jails[idx];
+        if jail.bans.get(&ban.ip).is_some()
+            || self
+                .new_bans
+                .iter()
+                .any(|(i, b)| *i == idx && b.ip == ban.ip)
+        {
+            self.log.log(
+                Component::Actions,
+                Severity::Notice,
+                &format!("[{}] {} already banned", jail.name(), ban.ip),
+            );
+            return false;
+        }
+        let overall = jail
+            .policy
+            .increment
+            .as_ref()
+            .is_some_and(|i| i.overalljails);
+        let previous = if jail.policy.increment.is_some() {
+            let scope = (!overall).then(|| jail.name().to_string());
+            let stored = self
+                .db
+                .ban_count(&ban.ip.to_string(), scope.as_deref())
+                .unwrap_or(0);
+            let pending = self
+                .new_bans
+                .iter()
+                .filter(|(i, b)| b.ip == ban.ip && (overall || *i == idx))
+                .map(|(_, b)| b.count)
+                .max()
+                .unwrap_or(0);
+            stored.max(pending)
+        } else {
+            0
+        };
+        ban.count = previous + 1;
+        ban.duration = jail.policy.duration(previous);
+        if previous > 0 && jail.policy.increment.is_some() {
+            self.log.log(
+                Component::Observer,
+                Severity::Notice,
+                &format!(
+                    "[{}] Increase Ban {} ({} # {} s)",
+                    jail.name(),
+                    ban.ip,
+                    ban.count,
+                    ban.duration as i64
+                ),
+            );
+        }
+        self.jails[idx].tracker.forget(&ban.ip);
+        self.new_bans.push((idx, ban));
+        true
+    }
+
+    /// Write the new bans and read positions, then log the bans and hand them to
+    /// the actions.
+    fn commit(&mut self) {
+        if !self.new_bans.is_empty() {
+            let records: Vec<BanRecord> = self
+                .new_bans
+                .iter()
+                .map(|(i, b)| BanRecord {
+                    jail: self.jails[*i].name().to_string(),
+                    ip: b.ip.to_string(),
+                    start: b.start,
+                    duration: b.duration,
+                    count: b.count,
+                    failures: b.failures,
+                    matches: b
+                        .matches
+                        .iter()
+                        .rev()
+                        .take(self.settings.dbmaxmatches)
+                        .rev()
+                        .cloned()
+                        .collect(),
+                    fields: b.fields.clone(),
+                })
+                .collect();
+            if let Err(e) = self.db.add_bans(&records) {
+                // Still ban: the firewall matters more than the record.
+                self.log.log(
+                    Component::Database,
+                    Severity::Error,
+                    &format!("{e}; bans are made but may not survive a restart"),
+                );
+            }
+            let mut per_jail: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
+            for (idx, ban) in std::mem::take(&mut self.new_bans) {
+                let jail = &mut self.jails[idx];
+                self.log.log(
+                    Component::Actions,
+                    Severity::Notice,
+                    &format!("[{}] Ban {}", jail.name(), ban.ip),
+                );
+                per_jail.entry(idx).or_default().push(ticket(&ban, false));
+                jail.bans.insert(ban);
+            }
+            for (idx, tickets) in per_jail {
+                if let Some(r) = &self.jails[idx].runner {
+                    r.ban(tickets);
+                }
+            }
+        }
+        if !self.positions.is_empty() {
+            if let Err(e) = self.db.set_positions(&self.positions) {
+                self.log
+                    .log(Component::Database, Severity::Error, &e.to_string());
+            }
+            self.positions.clear();
+        }
+        for (source, cursor) in std::mem::take(&mut self.cursors) {
+            let _ = self.db.set_cursor(&source, &cursor);
+        }
+    }
+
+    fn expire_bans(&mut self) {
+        let t = now();
+        for j in &mut self.jails {
+            let gone = j.bans.take_expired(t);
+            if gone.is_empty() {
+                continue;
+            }
+            for b in &gone {
+                self.log.log(
+                    Component::Actions,
+                    Severity::Notice,
+                    &format!("[{}] Unban {}", j.config.name, b.ip),
+                );
+            }
+            if let Some(r) = &j.runner {
+                r.unban(gone.iter().map(|b| ticket(b, false)).collect());
+            }
+        }
+    }
+
+    /// Lift bans of `ips` in jail `idx` now (by command).
+    fn unban(&mut self, idx: usize, ips: &[std::net::IpAddr]) -> usize {
+        let mut gone = Vec::new();
+        for ip in ips {
+            if let Some(b) = self.jails[idx].bans.remove(ip) {
+                gone.push(b);
+            }
+            self.jails[idx].tracker.forget(ip);
+        }
+        let name = self.jails[idx].name().to_string();
+        let texts: Vec<String> = gone.iter().map(|b| b.ip.to_string()).collect();
+        if let Err(e) = self.db.lift(Some(&name), &texts, now()) {
+            self.log
+                .log(Component::Database, Severity::Error, &e.to_string());
+        }
+        for b in &gone {
+            self.log.log(
+                Component::Actions,
+                Severity::Notice,
+                &format!("[{name}] Unban {}", b.ip),
+            );
+        }
+        if let Some(r) = &self.jails[idx].runner {
+            r.unban(gone.iter().map(|b| ticket(b, false)).collect());
+        }
+        gone.len()
+    }
+
+    fn purge(&mut self) {
+        match self.db.purge(now() - self.settings.dbpurgeage) {
+            Ok(n) if n > 0 => self.log.log(
+                Component::Database,
+                Severity::Info,
+                &format!("Purged {n} ended bans from the database"),
+            ),
+            Err(e) => self
+                .log
+                .log(Component::Database, Severity::Error, &e.to_string()),
+            _ => {}
+        }
+    }
+
+    /// Apply the configuration on disk (all jails, or one). On any error nothing
+    /// changes.
+    fn reload(&mut self, only: Option<&str>, unban: bool) -> Result<()> {
+        self.log
+            .log(Component::Server, Severity::Info, "Reload configuration");
+        let settings = self.options.settings()?;
+        let config = check_config(&self.options.confdir)?;
+        if let Some(name) = only {
+            if !config.jails.iter().any(|j| j.name == name)
+                && !self.jails.iter().any(|j| j.name() == name)
+            {
+                bail!("the jail '{name}' does not exist");
+            }
+        }
+        if unban {
+            let targets: Vec<usize> = (0..self.jails.len())
+                .filter(|&i| only.is_none_or(|n| self.jails[i].name() == n))
+                .collect();
+            for idx in targets {
+                let ips = self.jails[idx].bans.addresses();
+                self.unban(idx, &ips);
+            }
+        }
+        // Jails gone from the configuration stop.
+        let mut i = 0;
+        while i < self.jails.len() {
+            let name = self.jails[i].name().to_string();
+            let wanted = only.is_none_or(|n| n == name);
+            if wanted && !config.jails.iter().any(|j| j.name == name) {
+                self.stop_jail(i);
+            } else {
+                i += 1;
+            }
+        }
+        for jc in config.jails {
+            if only.is_some_and(|n| n != jc.name) {
+                continue;
+            }
+            match self.jails.iter().position(|j| j.name() == jc.name) {
+                Some(idx) => self.reconfigure_jail(idx, jc)?,
+                None => self.add_jail(jc, true)?,
+            }
+        }
+        if only.is_none() {
+            if let Some(l) = log::parse_level(&settings.loglevel) {
+                self.log.set_level(l);
+            }
+            if settings.logtarget != self.settings.logtarget {
+                self.log.retarget(&settings.logtarget)?;
+            }
+            self.settings.dbpurgeage = settings.dbpurgeage;
+            self.settings.dbmaxmatches = settings.dbmaxmatches;
+        }
+        self.path_jails.clear();
+        self.start_sources();
+        self.log
+            .log(Component::Server, Severity::Info, "Reload finished");
+        Ok(())
+    }
+
+    fn reconfigure_jail(&mut self, idx: usize, jc: JailConfig) -> Result<()> {
+        let actions_changed = self.jails[idx]
+            .runner
+            .as_ref()
+            .is_none_or(|r| r.definitions() != jc.actions.as_slice());
+        let journal_changed = self.jails[idx].config.backend != jc.backend
+            || self.jails[idx].config.filter.journalmatch != jc.filter.journalmatch;
+        self.jails[idx].reconfigure(jc).map_err(|e| anyhow!(e))?;
+        if journal_changed {
+            if let Some(j) = self.journals.remove(self.jails[idx].name()) {
+                j.stop();
+            }
+        }
+        if actions_changed {
+            let name = self.jails[idx].name().to_string();
+            if let Some(old) = self.jails[idx].runner.take() {
+                old.stop();
+            }
+            let runner = ActionRunner::start(
+                &name,
+                self.jails[idx].config.actions.clone(),
+                self.options.dry_run,
+                self.report_sink(),
+            );
+            runner.ban(
+                self.jails[idx]
+                    .bans
+                    .iter()
+                    .map(|b| ticket(b, true))
+                    .collect(),
+            );
+            self.jails[idx].runner = Some(runner);
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        self.log
+            .log(Component::Server, Severity::Info, "Shutdown in progress...");
+        self.commit();
+        if let Some(f) = self.files.take() {
+            f.stop();
+        }
+        for (_, j) in self.journals.drain() {
+            j.stop();
+        }
+        while !self.jails.is_empty() {
+            let last = self.jails.len() - 1;
+            self.stop_jail(last);
+        }
+        let _ = std::fs::remove_file(&self.settings.socket);
+        let _ = std::fs::remove_file(&self.settings.pidfile);
+        self.log
+            .log(Component::Server, Severity::Info, "Exiting ferroban");
+    }
+}
