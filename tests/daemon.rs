@@ -1,0 +1,617 @@
+//! The daemon end to end: a real `ferroban server` on a temporary directory
+//! (configuration, logs, socket, SQLite database), fed by appending real log lines,
+//! driven through its client, with a command action that records what it is told.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A temporary ferroban installation.
+struct Env {
+    dir: PathBuf,
+}
+
+/// A running server; killed if a test fails.
+struct Daemon {
+    child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TEST_FILTER: &str =
+    "[Definition]\nfailregex = login failed from <HOST>(?: user=<F-USER>.*</F-USER>)?$\n";
+
+impl Env {
+    fn new(tag: &str) -> Env {
+        let dir = std::env::temp_dir().join(format!("ferroban-it-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("conf/filter.d")).unwrap();
+        std::fs::create_dir_all(dir.join("conf/action.d")).unwrap();
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        std::fs::write(dir.join("conf/filter.d/test.conf"), TEST_FILTER).unwrap();
+        std::fs::write(
+            dir.join("conf/action.d/record.conf"),
+            "[Definition]\nactionstart = echo start <name> >> <out>\nactionstop = echo stop <name> >> <out>\n\
+             actionban = echo ban <name> <ip> <bantime> <bancount> restored=<restored> user=<F-USER> >> <out>\n\
+             actionunban = echo unban <name> <ip> >> <out>\n[Init]\nout = /dev/null\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("logs/app.log"), "").unwrap();
+        Env { dir }
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.join("conf")
+    }
+    fn socket(&self) -> PathBuf {
+        self.dir.join("run/ferroban.sock")
+    }
+    fn out(&self) -> PathBuf {
+        self.dir.join("actions.out")
+    }
+    fn own_log(&self) -> PathBuf {
+        self.dir.join("ferroban.log")
+    }
+    fn log(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(name)
+    }
+
+    /// A `jail.local` with `[DEFAULT]` pointing the action at the record file.
+    fn jails(&self, text: &str) {
+        let head = format!(
+            "[DEFAULT]\nfilter = test\naction = record[out=\"{}\"]\nbackend = auto\nignoreip = 127.0.0.1/8\n",
+            self.out().display()
+        );
+        std::fs::write(self.conf().join("jail.local"), format!("{head}{text}")).unwrap();
+    }
+
+    fn start(&self) -> Daemon {
+        let child = Command::new(BIN)
+            .args(["server", "-f", "--no-dry-run", "--loglevel", "INFO", "-c"])
+            .arg(self.conf())
+            .arg("-s")
+            .arg(self.socket())
+            .arg("-p")
+            .arg(self.dir.join("run/ferroban.pid"))
+            .arg("--dbfile")
+            .arg(self.dir.join("db.sqlite3"))
+            .arg("--logtarget")
+            .arg(self.own_log())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        let daemon = Daemon { child };
+        assert!(
+            wait_for(10, || self.client(&["ping"]).status.success()),
+            "server did not answer; its log:\n{}",
+            std::fs::read_to_string(self.own_log()).unwrap_or_default()
+        );
+        daemon
+    }
+
+    fn client(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("-s")
+            .arg(self.socket())
+            .arg("-c")
+            .arg(self.conf())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn client_text(&self, args: &[&str]) -> String {
+        let o = self.client(args);
+        assert!(
+            o.status.success(),
+            "ferroban {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Append failure lines stamped now.
+    fn fail(&self, file: &str, ip: &str, times: usize) {
+        self.fail_at(file, ip, times, jiff::Zoned::now());
+    }
+
+    fn fail_at(&self, file: &str, ip: &str, times: usize, at: jiff::Zoned) {
+        let stamp = at.strftime("%Y-%m-%d %H:%M:%S").to_string();
+        let lines: String = (0..times)
+            .map(|_| format!("{stamp} login failed from {ip}\n"))
+            .collect();
+        append(&self.log(file), &lines);
+    }
+
+    fn out_text(&self) -> String {
+        std::fs::read_to_string(self.out()).unwrap_or_default()
+    }
+
+    fn own_log_text(&self) -> String {
+        std::fs::read_to_string(self.own_log()).unwrap_or_default()
+    }
+
+    fn wait_out(&self, needle: &str) -> bool {
+        wait_for(15, || self.out_text().contains(needle))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
+}
+
+#[test]
+fn bans_unbans_on_expiry_and_honours_ignoreip_and_findtime() {
+    let env = Env::new("expiry");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\nfindtime = 10m\nbantime = 2\n");
+    let _d = env.start();
+    // two failures are not enough; an old failure outside findtime does not count
+    env.fail_at(
+        "app.log",
+        "192.0.2.1",
+        1,
+        jiff::Zoned::now()
+            .checked_sub(jiff::Span::new().hours(2))
+            .unwrap(),
+    );
+    env.fail("app.log", "192.0.2.1", 2);
+    // ignoreip wins however often
+    env.fail("app.log", "127.0.0.9", 5);
+    assert!(
+        wait_for(10, || env
+            .client_text(&["status", "app"])
+            .contains("Total failed:\t2")),
+        "{}",
+        env.client_text(&["status", "app"])
+    );
+    assert!(!env.out_text().contains("ban app 192.0.2.1"));
+    env.fail("app.log", "192.0.2.1", 1);
+    assert!(
+        env.wait_out("ban app 192.0.2.1 2 1 restored=0"),
+        "{}",
+        env.out_text()
+    );
+    let status = env.client_text(&["status", "app"]);
+    assert!(status.contains("Banned IP list:\t192.0.2.1"), "{status}");
+    assert!(
+        env.wait_out("unban app 192.0.2.1"),
+        "ban lifted after 2 s: {}",
+        env.out_text()
+    );
+    assert!(!env.out_text().contains("127.0.0.9"));
+    let log = env.own_log_text();
+    assert!(log.contains("[app] Ignore 127.0.0.9 by ip"), "{log}");
+    assert!(
+        log.contains("fail2ban.actions        [") && log.contains("NOTICE  [app] Ban 192.0.2.1"),
+        "{log}"
+    );
+    assert!(log.contains("NOTICE  [app] Unban 192.0.2.1"), "{log}");
+}
+
+#[test]
+fn bans_survive_kill_9_and_grow_across_restarts() {
+    let env = Env::new("restart");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\nbantime.increment = true\nbantime.factor = 1\n");
+    let mut d = env.start();
+    env.fail("app.log", "192.0.2.10", 2);
+    assert!(
+        env.wait_out("ban app 192.0.2.10 3600 1"),
+        "{}",
+        env.out_text()
+    );
+    // killed without a chance to clean up
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let d = env.start();
+    assert!(
+        env.wait_out("ban app 192.0.2.10 3600 1 restored=1"),
+        "restored: {}",
+        env.out_text()
+    );
+    let status = env.client_text(&["status", "app"]);
+    assert!(status.contains("192.0.2.10"), "{status}");
+    assert!(
+        status.contains("Total failed:\t0"),
+        "old lines are not read again: {status}"
+    );
+    // unbanned by hand, then caught again: the second ban lasts twice as long
+    env.client_text(&["unban", "192.0.2.10"]);
+    assert!(env.wait_out("unban app 192.0.2.10"));
+    env.fail("app.log", "192.0.2.10", 2);
+    assert!(
+        env.wait_out("ban app 192.0.2.10 7200 2"),
+        "{}",
+        env.out_text()
+    );
+    drop(d);
+    // a ban made by the client is in the database before the client hears of it
+    let mut d = env.start();
+    assert_eq!(
+        env.client_text(&["ban", "app", "192.0.2.11", "2001:db8::11"])
+            .trim(),
+        "2"
+    );
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let _d = env.start();
+    let banned = env.client_text(&["--json", "banned"]);
+    assert!(
+        banned.contains("192.0.2.11")
+            && banned.contains("2001:db8::11")
+            && banned.contains("192.0.2.10"),
+        "{banned}"
+    );
+}
+
+#[test]
+fn rotation_both_ways_and_globs_lose_no_line() {
+    let env = Env::new("rotate");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/*.log\nmaxretry = 1\nbantime = 1h\n");
+    let _d = env.start();
+    env.fail("app.log", "192.0.2.21", 1);
+    assert!(env.wait_out("ban app 192.0.2.21"));
+    // rename and create, with a last line written to the old file after the rename
+    std::fs::rename(env.log("app.log"), env.dir.join("logs/app.log.1")).unwrap();
+    env.fail("app.log.1", "192.0.2.22", 1);
+    env.fail("app.log", "192.0.2.23", 1);
+    assert!(env.wait_out("ban app 192.0.2.23"), "{}", env.out_text());
+    // copytruncate
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(env.log("app.log"), "").unwrap();
+    env.fail("app.log", "192.0.2.24", 1);
+    assert!(env.wait_out("ban app 192.0.2.24"), "{}", env.out_text());
+    // a file that appears later under the glob
+    env.fail("other.log", "192.0.2.25", 1);
+    assert!(env.wait_out("ban app 192.0.2.25"), "{}", env.out_text());
+    let status = env.client_text(&["status", "app"]);
+    assert!(status.contains("other.log"), "{status}");
+}
+
+#[test]
+fn a_bad_reload_keeps_the_running_configuration() {
+    let env = Env::new("reload");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\nbantime = 1h\n");
+    let _d = env.start();
+    env.client_text(&["ban", "app", "192.0.2.31"]);
+    let good = std::fs::read_to_string(env.conf().join("jail.local")).unwrap();
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "{good}\n[web]\nenabled = true\nlogpath = ../logs/web.log\nbantime = 3 fortnights\n"
+        ),
+    )
+    .unwrap();
+    let o = env.client(&["reload"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("jail.local:") && err.contains("fortnight") && err.contains("kept"),
+        "{err}"
+    );
+    let status = env.client_text(&["status"]);
+    assert!(status.contains("Jail list:\tapp"), "{status}");
+    env.fail("app.log", "192.0.2.32", 1);
+    assert!(
+        env.wait_out("ban app 192.0.2.32"),
+        "old configuration still bans"
+    );
+    std::fs::write(env.conf().join("jail.local"), format!("{good}\n[web]\nenabled = true\nlogpath = ../logs/web.log\nmaxretry = 1\nbantime = 3d\n")).unwrap();
+    assert_eq!(env.client_text(&["reload"]).trim(), "OK");
+    assert!(env
+        .client_text(&["status"])
+        .contains("Jail list:\tapp, web"));
+    assert!(
+        env.client_text(&["status", "app"]).contains("192.0.2.31"),
+        "bans survive a reload"
+    );
+    env.fail("web.log", "192.0.2.33", 1);
+    assert!(
+        env.wait_out("ban web 192.0.2.33 259200"),
+        "{}",
+        env.out_text()
+    );
+}
+
+#[test]
+fn log_values_never_run_as_commands() {
+    let env = Env::new("hostile");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\n");
+    let _d = env.start();
+    let pwned = env.dir.join("pwned");
+    let p = pwned.display();
+    let hostile = [
+        format!("$(touch {p})"),
+        format!("`touch {p}`"),
+        format!("x; touch {p}"),
+        format!("x' ; touch {p}; echo '"),
+        format!("x\" ; touch {p}; echo \""),
+        format!("x | touch {p}"),
+        format!("x && touch {p}"),
+    ];
+    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S").to_string();
+    for (i, h) in hostile.iter().enumerate() {
+        append(
+            &env.log("app.log"),
+            &format!("{stamp} login failed from 192.0.2.{} user={h}\n", 40 + i),
+        );
+    }
+    // a line that only looks like an address is never banned
+    append(
+        &env.log("app.log"),
+        &format!("{stamp} login failed from 999.1.1.1\n"),
+    );
+    assert!(
+        env.wait_out(&format!("ban app 192.0.2.{}", 40 + hostile.len() - 1)),
+        "{}",
+        env.out_text()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!pwned.exists(), "a value from the log ran as a command");
+    let out = env.out_text();
+    assert!(
+        out.contains(&format!("user=$(touch {p})")),
+        "the value arrives verbatim: {out}"
+    );
+    assert!(!out.contains("999.1.1.1"));
+}
+
+#[test]
+fn the_socket_is_for_root_only() {
+    let env = Env::new("socket");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let _d = env.start();
+    let mode = std::fs::metadata(env.socket())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "socket mode");
+    if !is_root() {
+        eprintln!("SKIPPED the_socket_is_for_root_only (the other-user part): needs root to run a client as nobody");
+        return;
+    }
+    let as_nobody = |args: &[&str]| {
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new(BIN);
+        c.arg("-s").arg(env.socket()).args(args);
+        // SAFETY: setgid/setuid in the child before exec; nothing else runs there.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        c.output().unwrap()
+    };
+    let o = as_nobody(&["status"]);
+    assert!(
+        !o.status.success(),
+        "nobody reached the server through a 0600 socket"
+    );
+    // Even when the socket is opened up by mistake, the server refuses the peer.
+    std::fs::set_permissions(env.dir.join("run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(env.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let o = as_nobody(&["ban", "app", "192.0.2.99"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("only root"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!env.client_text(&["status", "app"]).contains("192.0.2.99"));
+}
+
+#[test]
+fn fail2ban_client_grammar_and_output() {
+    let env = Env::new("f2bclient");
+    env.jails("[wordpress-auth]\nenabled = true\nlogpath = ../logs/app.log\nport = http,https\nmaxretry = 3\nbantime = 24h\n");
+    let link = env.dir.join("fail2ban-client");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let f2b = |args: &[&str]| {
+        Command::new(&link)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-s")
+            .arg(env.socket())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let test = f2b(&["-t"]);
+    assert!(test.status.success());
+    assert!(
+        String::from_utf8_lossy(&test.stdout).starts_with("OK: configuration test is successful")
+    );
+    let _d = env.start();
+    let text = |o: Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(text(f2b(&["ping"])), "Server replied: pong\n");
+    assert_eq!(
+        text(f2b(&["status"])),
+        "Status\n|- Number of jail:\t1\n`- Jail list:\twordpress-auth\n"
+    );
+    assert_eq!(
+        text(f2b(&["set", "wordpress-auth", "banip", "203.0.113.10"])),
+        "1\n"
+    );
+    let status = text(f2b(&["status", "wordpress-auth"]));
+    assert!(
+        status.starts_with("Status for the jail: wordpress-auth\n|- Filter\n|  |- Currently failed:\t0\n|  |- Total failed:\t0\n|  `- File list:\t")
+            && status.ends_with("`- Actions\n   |- Currently banned:\t1\n   |- Total banned:\t1\n   `- Banned IP list:\t203.0.113.10\n"),
+        "{status}"
+    );
+    assert_eq!(text(f2b(&["get", "wordpress-auth", "bantime"])), "86400\n");
+    assert_eq!(
+        text(f2b(&["set", "wordpress-auth", "unbanip", "203.0.113.10"])),
+        "1\n"
+    );
+    let bad = f2b(&["set", "wordpress-auth", "banip", "not-an-ip"]);
+    assert_eq!(bad.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a valid IP address"));
+    let missing = f2b(&["status", "nope"]);
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("Sorry but the jail 'nope' does not exist"));
+    assert_eq!(text(f2b(&["reload"])), "OK\n");
+    assert_eq!(text(f2b(&["stop"])), "Shutdown successful\n");
+    assert!(
+        wait_for(10, || !env.socket().exists()),
+        "socket removed at shutdown"
+    );
+    assert!(
+        env.wait_out("stop wordpress-auth"),
+        "actionstop ran: {}",
+        env.out_text()
+    );
+}
+
+#[test]
+fn recidive_reads_ferrobans_own_log() {
+    let stock = Path::new("/etc/fail2ban/filter.d");
+    if !stock.join("recidive.conf").exists() {
+        eprintln!("SKIPPED recidive_reads_ferrobans_own_log: Fail2ban's recidive filter is not installed (apt-get install fail2ban)");
+        return;
+    }
+    let env = Env::new("recidive");
+    for f in ["recidive.conf", "common.conf"] {
+        std::fs::copy(stock.join(f), env.conf().join("filter.d").join(f)).unwrap();
+    }
+    let own_log = env.own_log();
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\nbantime = 1h\n\n\
+         [recidive]\nenabled = true\nfilter = recidive\nlogpath = {}\nmaxretry = 2\nfindtime = 1d\nbantime = 30d\n",
+        own_log.display()
+    ));
+    let _d = env.start();
+    env.fail("app.log", "192.0.2.60", 1);
+    assert!(env.wait_out("ban app 192.0.2.60"));
+    env.client_text(&["unban", "app", "192.0.2.60"]);
+    env.fail("app.log", "192.0.2.60", 1);
+    assert!(
+        env.wait_out("ban recidive 192.0.2.60 2592000"),
+        "recidive banned the repeat offender: {}\n{}",
+        env.out_text(),
+        env.own_log_text()
+    );
+    // Fail2ban's own tester, on ferroban's log, finds every Ban of the other jails.
+    if let Ok(o) = Command::new("fail2ban-regex")
+        .arg(&own_log)
+        .arg(stock.join("recidive.conf"))
+        .output()
+    {
+        let report = String::from_utf8_lossy(&o.stdout);
+        let bans = env
+            .own_log_text()
+            .lines()
+            .filter(|l| l.contains("NOTICE  [app] Ban "))
+            .count();
+        assert!(
+            report.contains(&format!("{bans} matched")),
+            "{bans} bans:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn journal_backend_reads_journal_files() {
+    let remote = Path::new("/lib/systemd/systemd-journal-remote");
+    let stock = Path::new("/etc/fail2ban/filter.d");
+    if !remote.exists()
+        || !stock.join("sshd.conf").exists()
+        || Command::new("journalctl")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("SKIPPED journal_backend_reads_journal_files: needs journalctl, systemd-journal-remote and Fail2ban's sshd filter");
+        return;
+    }
+    let env = Env::new("journal");
+    for f in ["sshd.conf", "common.conf"] {
+        std::fs::copy(stock.join(f), env.conf().join("filter.d").join(f)).unwrap();
+    }
+    let journal = env.dir.join("test.journal");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let mut export = String::new();
+    for i in 0..3u128 {
+        export.push_str(&format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=vps\n\
+             SYSLOG_IDENTIFIER=sshd\n_PID=812\n_SYSTEMD_UNIT=sshd.service\n_COMM=sshd\n\
+             MESSAGE=Failed password for root from 192.0.2.70 port 5{i}022 ssh2\n\n",
+            now_us + i,
+            1000 + i
+        ));
+    }
+    let mut child = Command::new(remote)
+        .arg("-o")
+        .arg(&journal)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(export.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    // The guide's sshd jail: backend = systemd; the journal files are the test's.
+    env.jails(&format!("[sshd]\nenabled = true\nfilter = sshd\nbackend = systemd[journalfiles=\"{}\"]\nmaxretry = 3\n", journal.display()));
+    let _d = env.start();
+    assert!(
+        env.wait_out("ban sshd 192.0.2.70"),
+        "{}\n{}",
+        env.out_text(),
+        env.own_log_text()
+    );
+    let status = env.client_text(&["status", "sshd"]);
+    assert!(
+        status.contains("Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd"),
+        "{status}"
+    );
+}
