@@ -80,8 +80,23 @@ impl Env {
     }
 
     fn start(&self) -> Daemon {
-        let child = Command::new(BIN)
-            .args(["server", "-f", "--no-dry-run", "--loglevel", "INFO", "-c"])
+        self.start_with(&[], &["--no-dry-run"])
+    }
+
+    /// Start the server under `wrapper` (e.g. `unshare --net`) with `extra` options.
+    fn start_with(&self, wrapper: &[&str], extra: &[&str]) -> Daemon {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = cmd
+            .args(["server", "-f", "--loglevel", "INFO"])
+            .args(extra)
+            .arg("-c")
             .arg(self.conf())
             .arg("-s")
             .arg(self.socket())
@@ -614,4 +629,179 @@ fn journal_backend_reads_journal_files() {
         status.contains("Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd"),
         "{status}"
     );
+}
+
+/// A copy of the installed Fail2ban configuration, as an administrator has it.
+fn stock_config(env: &Env) -> bool {
+    if !Path::new("/etc/fail2ban/jail.conf").exists() {
+        eprintln!("SKIPPED: Fail2ban's configuration is not installed (apt-get install fail2ban)");
+        return false;
+    }
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg("/etc/fail2ban/.")
+        .arg(env.conf())
+        .status()
+        .unwrap()
+        .success();
+    std::fs::write(env.conf().join("filter.d/test.conf"), TEST_FILTER).unwrap();
+    let _ = std::fs::remove_file(env.conf().join("jail.local"));
+    ok
+}
+
+#[test]
+fn the_guides_jail_local_runs_unchanged() {
+    let env = Env::new("guide");
+    if !stock_config(&env) {
+        return;
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/filter.d");
+    for f in std::fs::read_dir(&examples).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, env.conf().join("filter.d").join(f.file_name().unwrap())).unwrap();
+    }
+    // As the guide's administrator first saved it: with a UTF-8 byte order mark.
+    let guide = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guide/jail.local"),
+    )
+    .unwrap();
+    std::fs::write(env.conf().join("jail.local"), format!("\u{feff}{guide}")).unwrap();
+    let link = env.dir.join("fail2ban-client");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let test = Command::new(&link)
+        .arg("-c")
+        .arg(env.conf())
+        .arg("-t")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&test.stdout);
+    assert!(
+        test.status.success(),
+        "{}{}",
+        text,
+        String::from_utf8_lossy(&test.stderr)
+    );
+    for jail in [
+        "sshd",
+        "apache-botsearch",
+        "wordpress-auth",
+        "wordpress-auth-hook",
+        "apache-envscan",
+        "postfix",
+        "postfix-sasl",
+        "postfix-protocol",
+        "postfix-postscreen",
+        "recidive",
+    ] {
+        assert!(text.contains(jail), "{jail} missing: {text}");
+    }
+    // The server runs it (actions only logged), and the stock nftables action's
+    // commands come out as Fail2ban would run them.
+    let _d = env.start_with(&[], &["--dry-run"]);
+    let status = env.client_text(&["status"]);
+    assert!(status.contains("Number of jail:\t10"), "{status}");
+    assert_eq!(
+        env.client_text(&["ban", "wordpress-auth", "192.0.2.80"])
+            .trim(),
+        "1"
+    );
+    assert!(
+        wait_for(10, || env.own_log_text().contains(
+            "would run: nft add element inet f2b-table addr-set-wordpress-auth \\{ 192.0.2.80 \\}"
+        )),
+        "{}",
+        env.own_log_text()
+    );
+    assert_eq!(
+        env.client_text(&["get", "apache-envscan", "bantime"])
+            .trim(),
+        "604800"
+    );
+    assert_eq!(
+        env.client_text(&["get", "apache-envscan", "bantime.maxtime"])
+            .trim(),
+        "2592000"
+    );
+    let sshd = env.client_text(&["status", "sshd"]);
+    assert!(
+        sshd.contains("Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd"),
+        "{sshd}"
+    );
+}
+
+#[test]
+fn stock_nftables_action_bans_in_a_private_network_namespace() {
+    let tools = ["nft", "unshare", "nsenter"].iter().all(|t| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {t}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !is_root() || !tools {
+        eprintln!("SKIPPED stock_nftables_action_bans_in_a_private_network_namespace: needs root, nft, unshare and nsenter");
+        return;
+    }
+    let env = Env::new("nft");
+    if !stock_config(&env) {
+        return;
+    }
+    std::fs::write(
+        env.conf().join("jail.local"),
+        "[DEFAULT]\nbanaction = nftables\n[app]\nenabled = true\nfilter = test\nport = http,https\nlogpath = ".to_string()
+            + &env.log("app.log").display().to_string()
+            + "\nmaxretry = 1\nbantime = 1h\n",
+    )
+    .unwrap();
+    // The server lives in a network namespace of its own: its nft commands touch
+    // nothing outside.
+    let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
+    let pid = d.child.id().to_string();
+    let nft = |args: &str| {
+        let o = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "sh", "-c", &format!("nft {args}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    env.fail("app.log", "192.0.2.90", 1);
+    env.client_text(&["ban", "app", "2001:db8::90"]);
+    assert!(
+        wait_for(15, || nft("list set inet f2b-table addr-set-app")
+            .contains("192.0.2.90")),
+        "{}\n{}",
+        nft("list ruleset"),
+        env.own_log_text()
+    );
+    assert!(
+        wait_for(15, || nft("list set inet f2b-table addr6-set-app")
+            .contains("2001:db8::90")),
+        "{}",
+        nft("list ruleset")
+    );
+    let chain = nft("list chain inet f2b-table f2b-chain");
+    assert!(
+        chain.contains("tcp dport { 80, 443 } ip saddr @addr-set-app reject"),
+        "{chain}"
+    );
+    assert!(
+        !Command::new("nft")
+            .args(["list", "table", "inet", "f2b-table"])
+            .output()
+            .unwrap()
+            .stdout
+            .windows(11)
+            .any(|w| w == b"addr-set-app"),
+        "the host's firewall is untouched"
+    );
+    env.client_text(&["unban", "192.0.2.90"]);
+    assert!(
+        wait_for(15, || !nft("list set inet f2b-table addr-set-app")
+            .contains("192.0.2.90")),
+        "{}",
+        nft("list ruleset")
+    );
+    env.client_text(&["stop"]);
+    assert!(wait_for(15, || !env.socket().exists()));
+    drop(d);
 }

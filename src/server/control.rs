@@ -84,7 +84,11 @@ fn connection(stream: UnixStream, events: SyncSender<Event>, own_uid: u32) {
         return;
     };
     let uid = peer_uid(&stream);
+    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST));
+    let mut line = String::new();
     if !uid.is_some_and(|u| u == 0 || u == own_uid) {
+        // The request is read (and ignored) so that the refusal reaches the client.
+        let _ = reader.read_line(&mut line);
         let _ = writeln!(
             writer,
             "{}",
@@ -92,8 +96,6 @@ fn connection(stream: UnixStream, events: SyncSender<Event>, own_uid: u32) {
         );
         return;
     }
-    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST));
-    let mut line = String::new();
     loop {
         line.clear();
         match reader.read_line(&mut line) {
@@ -125,11 +127,14 @@ pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
     let stream =
         UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
     let mut writer = stream.try_clone().map_err(ClientError::Io)?;
-    writeln!(writer, "{}", Value::from(words.to_vec())).map_err(ClientError::Io)?;
+    let sent = writeln!(writer, "{}", Value::from(words.to_vec()));
     let mut line = String::new();
-    BufReader::new(stream)
-        .read_line(&mut line)
-        .map_err(ClientError::Io)?;
+    // A refusal may arrive although the request could not be sent whole.
+    let read = BufReader::new(stream).read_line(&mut line);
+    if line.is_empty() {
+        sent.map_err(ClientError::Io)?;
+        read.map_err(ClientError::Io)?;
+    }
     let v: Value = serde_json::from_str(&line).map_err(|_| ClientError::Protocol(line.clone()))?;
     match v.get("ok").and_then(Value::as_bool) {
         Some(true) => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
