@@ -232,7 +232,12 @@ fn start_server(o: &ClientOptions, failure: i32) -> Result<i32> {
         eprintln!("ERROR: Server already running");
         return Ok(failure);
     }
-    spawn_detached_server(&o.confdir, &socket)?;
+    spawn_detached_server(&[
+        "-c".into(),
+        o.confdir.clone().into(),
+        "-s".into(),
+        socket.clone().into(),
+    ])?;
     if wait_until(Duration::from_secs(30), || {
         request(&socket, &strings(["ping"])).is_ok()
     }) {
@@ -245,17 +250,12 @@ fn start_server(o: &ClientOptions, failure: i32) -> Result<i32> {
     }
 }
 
-/// Run `ferroban server -f` in a new session, detached from this terminal.
-pub fn spawn_detached_server(confdir: &std::path::Path, socket: &std::path::Path) -> Result<()> {
+/// Run `ferroban server ARGS -f` in a new session, detached from this terminal.
+pub fn spawn_detached_server(args: &[std::ffi::OsString]) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
-    cmd.arg("server")
-        .arg("-f")
-        .arg("-c")
-        .arg(confdir)
-        .arg("-s")
-        .arg(socket);
+    cmd.arg("server").args(args).arg("-f");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

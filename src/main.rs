@@ -31,9 +31,10 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
         }
     };
     if !options.foreground {
-        let started = options.settings().and_then(|s| {
-            client::spawn_detached_server(&options.confdir, &s.socket).map(|_| s.socket)
-        });
+        let forwarded: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        let started = options
+            .settings()
+            .and_then(|s| client::spawn_detached_server(&forwarded).map(|_| s.socket));
         return match started {
             Ok(socket) => {
                 for _ in 0..600 {

@@ -518,6 +518,37 @@ fn fail2ban_client_grammar_and_output() {
         "actionstop ran: {}",
         env.out_text()
     );
+    // fail2ban-server -b: detaches, and answers once it is ready
+    std::fs::write(
+        env.conf().join("fail2ban.local"),
+        format!(
+            "[Definition]\ndbfile = {}\nlogtarget = {}\n",
+            env.dir.join("db.sqlite3").display(),
+            env.own_log().display()
+        ),
+    )
+    .unwrap();
+    let server = env.dir.join("fail2ban-server");
+    std::os::unix::fs::symlink(BIN, &server).unwrap();
+    let pidfile = env.dir.join("run/f2b.pid");
+    let started = Command::new(&server)
+        .args(["-b", "-x", "--no-dry-run", "-c"])
+        .arg(env.conf())
+        .arg("-s")
+        .arg(env.socket())
+        .arg("-p")
+        .arg(&pidfile)
+        .status()
+        .unwrap();
+    assert!(started.success());
+    assert_eq!(text(f2b(&["ping"])), "Server replied: pong\n");
+    assert!(pidfile.exists(), "-p was passed on to the detached server");
+    assert!(
+        text(f2b(&["status", "wordpress-auth"])).contains("Total banned:\t0"),
+        "unbanned by hand before the restart"
+    );
+    assert_eq!(text(f2b(&["stop"])), "Shutdown successful\n");
+    assert!(wait_for(10, || !env.socket().exists()));
 }
 
 #[test]

@@ -94,24 +94,40 @@ fn backtracking(pattern: &str) -> Result<fancy_regex::Regex, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The translation of a Python pattern: the translation, the mode prefix, the main
+/// linear pattern and its linear superset.
+fn prepare(
+    python: &str,
+    mode: Mode,
+) -> Result<(pyre::Translated, &'static str, String, Option<String>), PatternError> {
+    let dollar = match mode {
+        Mode::OverMultiLine => Dollar::EndOrFinalNewline,
+        _ => Dollar::BeforeNewline,
+    };
+    let t = pyre::translate(python, dollar)?;
+    let prefix = if mode == Mode::MultiLine { "(?m)" } else { "" };
+    let main = format!("{prefix}{}", t.pattern);
+    let superset = match &t.screen {
+        Some(s) => Some(format!("{prefix}{s}")),
+        None if !t.needs_backtracking => Some(main.clone()),
+        None => None,
+    };
+    Ok((t, prefix, main, superset))
+}
+
+/// The linear superset [`Pattern::new`] would give, without compiling anything
+/// (checks the Python syntax only).
+pub fn linear_superset_of(python: &str, mode: Mode) -> Result<Option<String>, PatternError> {
+    prepare(python, mode).map(|(_, _, _, superset)| superset)
+}
+
 impl Pattern {
     /// Compile a Python-syntax pattern for the given search mode.
     pub fn new(python: &str, mode: Mode) -> Result<Pattern, PatternError> {
-        let dollar = match mode {
-            Mode::OverMultiLine => Dollar::EndOrFinalNewline,
-            _ => Dollar::BeforeNewline,
-        };
-        let t = pyre::translate(python, dollar)?;
-        let prefix = if mode == Mode::MultiLine { "(?m)" } else { "" };
+        let (t, prefix, main, superset) = prepare(python, mode)?;
         let compile_err = |message: String| PatternError::Compile {
             pattern: python.to_string(),
             message,
-        };
-        let main = format!("{prefix}{}", t.pattern);
-        let superset = match &t.screen {
-            Some(s) => Some(format!("{prefix}{s}")),
-            None if !t.needs_backtracking => Some(main.clone()),
-            None => None,
         };
         let engine = if t.needs_backtracking {
             Engine::Backtrack {

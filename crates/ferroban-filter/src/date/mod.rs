@@ -311,7 +311,10 @@ impl DateDetector {
                 let t = pattern_template(pattern, now_year)?;
                 let t = match defaults.iter().find(|d| d.name == t.name) {
                     Some(d) => d.clone(),
-                    None => Arc::new(t),
+                    None => {
+                        t.compile()?;
+                        Arc::new(t)
+                    }
                 };
                 self.push(t, false)
             }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use jiff::tz::TimeZone;
 
 use super::strptime::{self, Fields};
-use crate::pattern::{Groups, Mode, Pattern};
+use crate::pattern::{linear_superset_of, Groups, Mode, Pattern};
 
 pub const LINE_BEGIN: u8 = 8;
 pub const LINE_END: u8 = 4;
@@ -47,7 +47,10 @@ pub struct Template {
     /// character, or sits at the line start (true of Fail2ban's own templates, not
     /// known for custom patterns): then cutting it cannot join two word characters.
     pub cuts_at_word_bounds: bool,
-    compiled: Pattern,
+    /// Compiled on first use: a process holds dozens of default templates and most
+    /// are never searched (the detector's screen rules them out).
+    compiled: OnceLock<Result<Pattern, String>>,
+    superset: Option<String>,
     kind: Kind,
 }
 
@@ -201,7 +204,7 @@ impl Template {
         if let Some(flags) = gf {
             regex = format!("{flags}{regex}");
         }
-        let compiled = Pattern::new(&regex, Mode::SingleLine).map_err(|e| TemplateError {
+        let superset = linear_superset_of(&regex, Mode::SingleLine).map_err(|e| TemplateError {
             pattern: pattern.clone().unwrap_or_else(|| name.clone()),
             message: e.to_string(),
         })?;
@@ -212,9 +215,33 @@ impl Template {
             flags,
             weight: 1.0,
             cuts_at_word_bounds: false,
-            compiled,
+            compiled: OnceLock::new(),
+            superset,
             kind,
         })
+    }
+
+    fn compiled(&self) -> Option<&Pattern> {
+        self.compiled
+            .get_or_init(|| Pattern::new(&self.regex, Mode::SingleLine).map_err(|e| e.to_string()))
+            .as_ref()
+            .ok()
+    }
+
+    /// Compile now and report a failure (for templates from a configuration, whose
+    /// errors belong at load time).
+    pub fn compile(&self) -> Result<(), TemplateError> {
+        match self.compiled() {
+            Some(_) => Ok(()),
+            None => Err(TemplateError {
+                pattern: self.pattern.clone().unwrap_or_else(|| self.name.clone()),
+                message: self
+                    .compiled
+                    .get()
+                    .and_then(|r| r.as_ref().err().cloned())
+                    .unwrap_or_default(),
+            }),
+        }
     }
 
     /// A template from a `%`-pattern such as `%Y-%m-%d %H:%M:%S`, with `{^LN-BEG}` and
@@ -349,12 +376,12 @@ impl Template {
     /// A linear pattern that matches wherever this template does (see
     /// `Pattern::linear_superset`).
     pub fn linear_superset(&self) -> Option<&str> {
-        self.compiled.linear_superset()
+        self.superset.as_deref()
     }
 
     /// Search for this template in `line[..end]` from `start`.
     pub fn search(&self, line: &str, start: usize, end: usize) -> Option<Groups> {
-        self.compiled.search_range(line, start, end)
+        self.compiled()?.search_range(line, start, end)
     }
 
     /// Span of the date text of a match (group 1, or the whole match).
@@ -373,7 +400,10 @@ impl Template {
     ) -> Option<f64> {
         match self.kind {
             Kind::Pattern => {
-                let names = self.compiled.group_names();
+                let names = self
+                    .compiled()
+                    .map(Pattern::group_names)
+                    .unwrap_or_default();
                 let values = names
                     .iter()
                     .enumerate()

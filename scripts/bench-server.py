@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): the ferroban daemon against the real fail2ban-server.
+
+Both servers get the same configuration directory (two jails on one Apache access
+log: the guide's wordpress-auth and apache-envscan filters, and a command action
+that appends the banned address to a file) and the same appended log lines.
+Reported per server: ingest rate per CPU second until every failure is counted,
+CPU seconds, idle and loaded RSS, ban latency (line written -> action ran),
+time to ban N addresses through the client, and start-up time with those bans to
+restore. Usage: scripts/bench-server.sh [LINES] [BANS_FERROBAN] [BANS_FAIL2BAN]
+"""
+import os, random, shutil, signal, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FERROBAN = os.path.join(ROOT, "target/release/ferroban")
+LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+BANS = {"ferroban": int(sys.argv[2]) if len(sys.argv) > 2 else 100000,
+        "fail2ban": int(sys.argv[3]) if len(sys.argv) > 3 else 10000}
+OUT = os.path.join(ROOT, "bench-out", "server")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def generate(n, seed=7):
+    """Apache access lines stamped now; 0.5 % wp-login 403s, 0.3 % .env probes."""
+    random.seed(seed)
+    ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    paths = ["/", "/blog/", "/blog/2026/02/hello/", "/wp-content/themes/x/style.css", "/feed/"]
+    lines, fails = [], 0
+    for _ in range(n):
+        ip = "%d.%d.%d.%d" % (random.randint(11, 99), random.randint(0, 255), random.randint(0, 255), random.randint(1, 254))
+        r = random.random()
+        if r < 0.005:
+            req, code = "POST /blog/wp-login.php HTTP/1.1", 403
+            fails += 1
+        elif r < 0.008:
+            req, code = "GET /.env HTTP/1.1", 404
+            fails += 1
+        else:
+            req, code = "GET %s HTTP/1.1" % random.choice(paths), 200
+        lines.append('%s - - [%s] "%s" %d 512 "-" "Mozilla/5.0"\n' % (ip, ts, req, code))
+    return "".join(lines), fails
+
+
+def setup(name):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "filter.d"))
+    os.makedirs(os.path.join(d, "action.d"))
+    for f in ["wordpress-auth.conf", "apache-envscan.conf"]:
+        shutil.copy(os.path.join(ROOT, "examples/config/filter.d", f), os.path.join(d, "filter.d", f))
+    with open(os.path.join(d, "action.d/bench.conf"), "w") as f:
+        f.write("[Definition]\nactionban = echo <ip> >> %s/bans.out\nactionunban = true\n" % d)
+    with open(os.path.join(d, "fail2ban.conf"), "w") as f:
+        f.write("[Definition]\nloglevel = INFO\nlogtarget = %s/server.log\nsocket = %s/server.sock\n"
+                "pidfile = %s/server.pid\ndbfile = %s/db.sqlite3\ndbpurgeage = 1d\n" % (d, d, d, d))
+    with open(os.path.join(d, "jail.local"), "w") as f:
+        f.write("[DEFAULT]\nbackend = auto\naction = bench\nmaxretry = 3\nfindtime = 10m\nbantime = 1d\nlogpath = %s/access.log\n"
+                "[wordpress-auth]\nenabled = true\nfilter = wordpress-auth\n"
+                "[apache-envscan]\nenabled = true\nfilter = apache-envscan\nmaxretry = 1\n" % d)
+    open(os.path.join(d, "access.log"), "w").close()
+    return d
+
+
+def client(name, d, *args):
+    if name == "ferroban":
+        cmd = [FERROBAN, "-s", d + "/server.sock", "-c", d] + list(args)
+    else:
+        cmd = ["fail2ban-client", "-c", d, "-s", d + "/server.sock"] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def start(name, d):
+    t0 = time.time()
+    if name == "ferroban":
+        proc = subprocess.Popen([FERROBAN, "server", "-f", "--no-dry-run", "-c", d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pid = proc.pid
+    else:
+        subprocess.run(["fail2ban-client", "-c", d, "-s", d + "/server.sock", "-p", d + "/server.pid", "-x", "start"], capture_output=True)
+        proc = None
+    while client(name, d, "ping").returncode != 0:
+        if time.time() - t0 > 300:
+            sys.exit("%s did not start" % name)
+        time.sleep(0.01)
+    ready = time.time() - t0
+    if proc is None:
+        pid = int(open(d + "/server.pid").read().split()[0])
+    return pid, ready
+
+
+def stop(name, d, pid):
+    client(name, d, "stop")
+    for _ in range(3000):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+
+
+def cpu(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+
+def rss(pid, key="VmRSS"):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def total_failed(name, d):
+    n = 0
+    for jail in ["wordpress-auth", "apache-envscan"]:
+        for line in client(name, d, "status", jail).stdout.splitlines():
+            if "Total failed:" in line:
+                n += int(line.split()[-1])
+    return n
+
+
+def count_lines(path):
+    try:
+        with open(path) as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def wait_lines(path, n, limit=600):
+    t0 = time.time()
+    while count_lines(path) < n and time.time() - t0 < limit:
+        time.sleep(0.005)
+    return time.time() - t0
+
+
+def bench(name, text, fails):
+    d = setup(name)
+    r = {}
+    pid, _ = start(name, d)
+    time.sleep(1)
+    r["idle RSS MB"] = rss(pid)
+    c0, t0 = cpu(pid), time.time()
+    with open(d + "/access.log", "a") as f:
+        f.write(text)
+    while total_failed(name, d) < fails and time.time() - t0 < 1800:
+        time.sleep(0.02)
+    r["ingest CPU s"] = cpu(pid) - c0
+    r["ingest wall s"] = time.time() - t0
+    r["lines per CPU s"] = LINES / max(r["ingest CPU s"], 1.0 / TICK)
+    r["loaded RSS MB"] = rss(pid)
+    # latency: one .env probe (apache-envscan bans at the first) -> the action's line
+    lat = []
+    out = d + "/bans.out"
+    for i in range(20):
+        ip = "198.18.%d.%d" % (i // 200, i % 200 + 1)
+        before = count_lines(out)
+        ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        t0 = time.perf_counter()
+        with open(d + "/access.log", "a") as f:
+            f.write('%s - - [%s] "GET /.env HTTP/1.1" 404 1 "-" "x"\n' % (ip, ts))
+        while count_lines(out) <= before and time.perf_counter() - t0 < 10:
+            time.sleep(0.0002)
+        lat.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.05)
+    r["ban latency median ms"] = statistics.median(lat)
+    # bans through the client
+    n = BANS[name]
+    r["bans through the client"] = n
+    ips = ["10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255) for i in range(1, n + 1)]
+    already = count_lines(out)
+    t0 = time.time()
+    if name == "ferroban":
+        client(name, d, "ban", "wordpress-auth", *ips)
+    else:
+        client(name, d, "set", "wordpress-auth", "banip", *ips)
+    r["client ban: answered s"] = time.time() - t0
+    wait_lines(out, already + n)
+    r["client ban: actions done s"] = time.time() - t0
+    r["client bans per s (actions done)"] = n / max(r["client ban: actions done s"], 1e-6)
+    stop(name, d, pid)
+    # restart: every ban restored (and handed to the action again)
+    already = count_lines(out)
+    t0 = time.time()
+    pid, ready = start(name, d)
+    r["restart: ready s"] = ready
+    wait_lines(out, already + n)
+    r["restart: actions done s"] = time.time() - t0
+    r["restored bans per s (actions done)"] = n / max(r["restart: actions done s"], 1e-6)
+    stop(name, d, pid)
+    return r
+
+
+def main():
+    if not os.path.exists(FERROBAN):
+        sys.exit("build first: cargo build --release")
+    text, fails = generate(LINES)
+    print("%d lines, %d failures, two jails on one access log" % (LINES, fails))
+    names = ["ferroban"] + (["fail2ban"] if shutil.which("fail2ban-client") and "--skip-fail2ban" not in sys.argv else [])
+    results = {n: bench(n, text, fails) for n in names}
+    keys = list(results["ferroban"].keys())
+    print("%-40s" % "" + "".join("%14s" % n for n in names))
+    for k in keys:
+        print("%-40s" % k + "".join("%14.3f" % results[n].get(k, float("nan")) for n in names))
+    if "fail2ban" in results:
+        f, b = results["ferroban"], results["fail2ban"]
+        for k in ["lines per CPU s", "client bans per s (actions done)", "restored bans per s (actions done)"]:
+            print("%s: %.0fx Fail2ban" % (k, f[k] / b[k]))
+    guide_idle_rss(names)
+
+
+def guide_idle_rss(names):
+    """Idle RSS with the guide's ten jails on the installed stock configuration."""
+    if not os.path.exists("/etc/fail2ban/jail.conf"):
+        return
+    for name in names:
+        d = os.path.join(OUT, "guide-" + name)
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree("/etc/fail2ban", d)
+        for f in os.listdir(os.path.join(ROOT, "examples/config/filter.d")):
+            shutil.copy(os.path.join(ROOT, "examples/config/filter.d", f), os.path.join(d, "filter.d", f))
+        shutil.copy(os.path.join(ROOT, "tests/fixtures/guide/jail.local"), os.path.join(d, "jail.local"))
+        logs = os.path.join(d, "logs")
+        os.makedirs(logs)
+        with open(os.path.join(d, "jail.d", "zz-bench.local"), "w") as f:
+            f.write("[DEFAULT]\nbanaction = dummy\n")
+        text = open(os.path.join(d, "jail.local")).read()
+        for p in ["/var/log/apache2/access.log", "/var/log/apache2/error.log", "/var/log/mail.log", "/var/log/fail2ban.log"]:
+            local = os.path.join(logs, os.path.basename(p))
+            open(local, "a").close()
+            text = text.replace(p, local)
+        open(os.path.join(d, "jail.local"), "w").write(text)
+        with open(os.path.join(d, "fail2ban.local"), "w") as f:
+            f.write("[Definition]\nlogtarget = %s/server.log\nsocket = %s/server.sock\npidfile = %s/server.pid\ndbfile = %s/db.sqlite3\n" % (d, d, d, d))
+        pid, ready = start(name, d)
+        time.sleep(2)
+        print("%s idle RSS with the guide's 10 jails: %.1f MB (start-up %.2f s)" % (name, rss(pid), ready))
+        stop(name, d, pid)
+
+
+if __name__ == "__main__":
+    main()

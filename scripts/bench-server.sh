@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the ferroban daemon against fail2ban-server on the same
+# appended logs. Usage: scripts/bench-server.sh [LINES] [BANS_FERROBAN] [BANS_FAIL2BAN] [--skip-fail2ban]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+exec python3 scripts/bench-server.py "$@"
