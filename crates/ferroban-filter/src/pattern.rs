@@ -6,6 +6,7 @@
 //! back-references, conditionals or atomic groups. It does not know about tags or dates.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use crate::pyre::{self, Dollar, TranslateError};
 
@@ -21,20 +22,98 @@ pub enum PatternError {
     Compile { pattern: String, message: String },
 }
 
+/// A linear pattern compiled twice over: with ASCII classes for ASCII haystacks (the
+/// usual log line) and with Unicode classes, compiled on the first haystack that
+/// needs them. On ASCII text the two match the same; the ASCII form takes a fraction
+/// of the memory (Unicode `\w` alone is thousands of automaton states).
+#[derive(Debug)]
+struct LinearRe {
+    source: String,
+    ascii: Option<regex::bytes::Regex>,
+    unicode: OnceLock<Option<regex::Regex>>,
+}
+
+impl LinearRe {
+    fn new(pattern: &str) -> Result<LinearRe, String> {
+        let ascii = regex::bytes::RegexBuilder::new(pattern)
+            .unicode(false)
+            .size_limit(64 << 20)
+            .build()
+            .ok();
+        let unicode = OnceLock::new();
+        if ascii.is_none() {
+            // No ASCII form: the Unicode one is needed (and checked) now.
+            let _ = unicode.set(Some(linear(pattern)?));
+        }
+        Ok(LinearRe {
+            source: pattern.to_string(),
+            ascii,
+            unicode,
+        })
+    }
+
+    fn unicode(&self) -> Option<&regex::Regex> {
+        self.unicode
+            .get_or_init(|| linear(&self.source).ok())
+            .as_ref()
+    }
+
+    fn ascii_for<'a>(&'a self, hay: &str) -> Option<&'a regex::bytes::Regex> {
+        // Without a Unicode form (too big to compile), the ASCII one is the best left.
+        self.ascii
+            .as_ref()
+            .filter(|_| hay.is_ascii() || self.unicode().is_none())
+    }
+
+    fn groups(&self, hay: &str, start: usize) -> Option<Groups> {
+        if let Some(re) = self.ascii_for(hay) {
+            let caps = re.captures_at(hay.as_bytes(), start)?;
+            return Some(Groups {
+                spans: (0..caps.len())
+                    .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
+                    .collect(),
+            });
+        }
+        let caps = self.unicode()?.captures_at(hay, start)?;
+        Some(Groups {
+            spans: (0..caps.len())
+                .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
+                .collect(),
+        })
+    }
+
+    fn is_match_at(&self, hay: &str, start: usize) -> bool {
+        match self.ascii_for(hay) {
+            Some(re) => re.is_match_at(hay.as_bytes(), start),
+            None => self.unicode().is_some_and(|re| re.is_match_at(hay, start)),
+        }
+    }
+
+    fn capture_names(&self) -> Vec<Option<String>> {
+        match &self.ascii {
+            Some(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+            None => self
+                .unicode()
+                .map(|re| re.capture_names().map(|n| n.map(str::to_string)).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Engine {
-    Linear(regex::Regex),
+    Linear(LinearRe),
     /// Linear regex with back-references rewritten as group copies; a match whose copies
     /// disagree is re-decided by the back-tracking form (see `pyre::Translated`).
     LinearVerified {
-        linear: regex::Regex,
+        linear: LinearRe,
         pairs: Vec<(usize, usize)>,
         backtracking: fancy_regex::Regex,
     },
     /// Back-tracking, behind a linear screen (`pyre::Translated::screen`) that rules
     /// out most lines without back-tracking.
     Backtrack {
-        screen: Option<regex::Regex>,
+        screen: Option<LinearRe>,
         re: fancy_regex::Regex,
     },
 }
@@ -133,15 +212,16 @@ impl Pattern {
             Engine::Backtrack {
                 // A screen that does not compile (a quantified look-around, say) is
                 // simply not used.
-                screen: superset.as_deref().and_then(|s| linear(s).ok()),
+                screen: superset.as_deref().and_then(|s| LinearRe::new(s).ok()),
                 re: backtracking(&main).map_err(compile_err)?,
             }
         } else if let Some(bt) = &t.backtracking_pattern {
-            let linear = linear(&main).map_err(compile_err)?;
+            let linear = LinearRe::new(&main).map_err(compile_err)?;
+            let names = linear.capture_names();
             let index = |n: &str| {
-                linear
-                    .capture_names()
-                    .position(|x| x == Some(n))
+                names
+                    .iter()
+                    .position(|x| x.as_deref() == Some(n))
                     .unwrap_or(0)
             };
             let pairs = t
@@ -156,12 +236,13 @@ impl Pattern {
                 backtracking,
             }
         } else {
-            Engine::Linear(linear(&main).map_err(compile_err)?)
+            Engine::Linear(LinearRe::new(&main).map_err(compile_err)?)
         };
         let names: Vec<String> = match &engine {
             Engine::Linear(re) | Engine::LinearVerified { linear: re, .. } => re
                 .capture_names()
-                .map(|n| n.unwrap_or("").to_string())
+                .into_iter()
+                .map(Option::unwrap_or_default)
                 .collect(),
             Engine::Backtrack { re, .. } => re
                 .capture_names()
@@ -203,13 +284,13 @@ impl Pattern {
     pub fn search_range(&self, hay: &str, start: usize, end: usize) -> Option<Groups> {
         let hay = &hay[..end];
         match &self.engine {
-            Engine::Linear(re) => linear_groups(re, hay, start),
+            Engine::Linear(re) => re.groups(hay, start),
             Engine::LinearVerified {
                 linear,
                 pairs,
                 backtracking,
             } => {
-                let g = linear_groups(linear, hay, start)?;
+                let g = linear.groups(hay, start)?;
                 let text = |i: usize| g.get(i).map(|(s, e)| &hay[s..e]);
                 if pairs.iter().all(|&(a, b)| text(a) == text(b)) {
                     return Some(g);
@@ -266,18 +347,27 @@ impl Pattern {
     }
 }
 
-fn linear_groups(re: &regex::Regex, hay: &str, start: usize) -> Option<Groups> {
-    let caps = re.captures_at(hay, start)?;
-    Some(Groups {
-        spans: (0..caps.len())
-            .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
-            .collect(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_and_unicode_lines_match_as_python_does() {
+        let p = Pattern::new(r"user (?P<u>\w+) from (?P<h>\S+)\s*$", Mode::SingleLine).unwrap();
+        let u = |line: &str| {
+            let g = p.search(line)?;
+            let (s, e) = g.get(p.group_index("u")?)?;
+            Some(line[s..e].to_string())
+        };
+        assert_eq!(u("user bob from 192.0.2.1").as_deref(), Some("bob"));
+        // Unicode classes for a line that is not ASCII, like Python's str patterns
+        assert_eq!(u("user jösé from 192.0.2.1").as_deref(), Some("jösé"));
+        assert_eq!(u("user x from 192.0.2.1\u{3000}").as_deref(), Some("x"));
+        let digits = Pattern::new(r"^\d+$", Mode::SingleLine).unwrap();
+        assert!(digits.search("123").is_some());
+        assert!(digits.search("\u{661}\u{662}").is_some(), "Arabic-Indic digits are digits");
+        assert!(digits.search("12a").is_none());
+    }
 
     #[test]
     fn step_bound_abandons_and_counts() {
