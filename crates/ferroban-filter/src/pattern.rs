@@ -365,7 +365,10 @@ mod tests {
         assert_eq!(u("user x from 192.0.2.1\u{3000}").as_deref(), Some("x"));
         let digits = Pattern::new(r"^\d+$", Mode::SingleLine).unwrap();
         assert!(digits.search("123").is_some());
-        assert!(digits.search("\u{661}\u{662}").is_some(), "Arabic-Indic digits are digits");
+        assert!(
+            digits.search("\u{661}\u{662}").is_some(),
+            "Arabic-Indic digits are digits"
+        );
         assert!(digits.search("12a").is_none());
     }
 
