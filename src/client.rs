@@ -313,21 +313,9 @@ pub fn beautify(words: &[String], v: &Value) -> String {
             let groups = v.as_array().cloned().unwrap_or_default();
             for (n, g) in groups.iter().enumerate() {
                 let last = n + 1 == groups.len();
-                out.push(format!(
-                    "{} {}",
-                    if last { "`-" } else { "|-" },
-                    value_text(&g[0])
-                ));
+                out.push(format!("{} {}", branch(last), value_text(&g[0])));
                 let items = g[1].as_array().cloned().unwrap_or_default();
-                for (m, it) in items.iter().enumerate() {
-                    let p1 = if last { "   " } else { "|  " };
-                    let p2 = if m + 1 == items.len() { "`-" } else { "|-" };
-                    out.push(format!(
-                        "{p1}{p2} {}:\t{}",
-                        value_text(&it[0]),
-                        value_text(&it[1])
-                    ));
-                }
+                out.extend(tree_rows(if last { "   " } else { "|  " }, &items));
             }
             out.join("\n")
         }
@@ -383,17 +371,33 @@ pub fn beautify(words: &[String], v: &Value) -> String {
     }
 }
 
+fn branch(last: bool) -> &'static str {
+    if last {
+        "`-"
+    } else {
+        "|-"
+    }
+}
+
+/// `name:\tvalue` rows of a status tree, each under `indent`.
+fn tree_rows(indent: &str, items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(n, it)| {
+            format!(
+                "{indent}{} {}:\t{}",
+                branch(n + 1 == items.len()),
+                value_text(&it[0]),
+                value_text(&it[1])
+            )
+        })
+        .collect()
+}
+
 fn tree(head: &str, v: &Value) -> String {
     let mut out = vec![head.to_string()];
-    let items = v.as_array().cloned().unwrap_or_default();
-    for (n, it) in items.iter().enumerate() {
-        let p = if n + 1 == items.len() { "`-" } else { "|-" };
-        out.push(format!(
-            "{p} {}:\t{}",
-            value_text(&it[0]),
-            value_text(&it[1])
-        ));
-    }
+    out.extend(tree_rows("", &v.as_array().cloned().unwrap_or_default()));
     out.join("\n")
 }
 
