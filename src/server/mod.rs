@@ -72,6 +72,8 @@ pub struct Server {
     cursors: Vec<(String, String)>,
     /// Bans made while handling the current events, committed together.
     new_bans: Vec<(usize, Ban)>,
+    /// The same, by address: (jail, ban count) of each new ban.
+    new_by_ip: HashMap<std::net::IpAddr, Vec<(usize, u32)>>,
     stop_requested: bool,
 }
 
@@ -167,6 +169,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         positions: Vec::new(),
         cursors: Vec::new(),
         new_bans: Vec::new(),
+        new_by_ip: HashMap::new(),
         stop_requested: false,
     };
     server.purge();
@@ -556,12 +559,8 @@ impl Server {
     /// Returns false if the address is banned there already.
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
         let jail = &self.jails[idx];
-        if jail.bans.get(&ban.ip).is_some()
-            || self
-                .new_bans
-                .iter()
-                .any(|(i, b)| *i == idx && b.ip == ban.ip)
-        {
+        let pending = self.new_by_ip.get(&ban.ip);
+        if jail.bans.get(&ban.ip).is_some() || pending.is_some_and(|p| p.iter().any(|(i, _)| *i == idx)) {
             self.log.log(
                 Component::Actions,
                 Severity::Notice,
@@ -580,11 +579,11 @@ impl Server {
                 .db
                 .ban_count(&ban.ip.to_string(), scope.as_deref())
                 .unwrap_or(0);
-            let pending = self
-                .new_bans
-                .iter()
-                .filter(|(i, b)| b.ip == ban.ip && (overall || *i == idx))
-                .map(|(_, b)| b.count)
+            let pending = pending
+                .into_iter()
+                .flatten()
+                .filter(|(i, _)| overall || *i == idx)
+                .map(|(_, count)| *count)
                 .max()
                 .unwrap_or(0);
             stored.max(pending)
@@ -607,6 +606,7 @@ impl Server {
             );
         }
         self.jails[idx].tracker.forget(&ban.ip);
+        self.new_by_ip.entry(ban.ip).or_default().push((idx, ban.count));
         self.new_bans.push((idx, ban));
         true
     }
@@ -645,6 +645,7 @@ impl Server {
                 );
             }
             let mut per_jail: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
+            self.new_by_ip.clear();
             for (idx, ban) in std::mem::take(&mut self.new_bans) {
                 let jail = &mut self.jails[idx];
                 self.log.log(
