@@ -780,6 +780,18 @@ fn stock_nftables_action_bans_in_a_private_network_namespace() {
         eprintln!("SKIPPED stock_nftables_action_bans_in_a_private_network_namespace: needs root, nft, unshare and nsenter");
         return;
     }
+    // Root in a container may still be denied network namespaces or netfilter.
+    let probe = Command::new("unshare")
+        .args(["--net", "nft", "add", "table", "inet", "ferroban-probe"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        eprintln!(
+            "SKIPPED stock_nftables_action_bans_in_a_private_network_namespace: this machine refuses nftables in a new network namespace: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        );
+        return;
+    }
     let env = Env::new("nft");
     if !stock_config(&env) {
         return;

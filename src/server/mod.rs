@@ -560,7 +560,9 @@ impl Server {
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
         let jail = &self.jails[idx];
         let pending = self.new_by_ip.get(&ban.ip);
-        if jail.bans.get(&ban.ip).is_some() || pending.is_some_and(|p| p.iter().any(|(i, _)| *i == idx)) {
+        if jail.bans.get(&ban.ip).is_some()
+            || pending.is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
+        {
             self.log.log(
                 Component::Actions,
                 Severity::Notice,
@@ -606,7 +608,10 @@ impl Server {
             );
         }
         self.jails[idx].tracker.forget(&ban.ip);
-        self.new_by_ip.entry(ban.ip).or_default().push((idx, ban.count));
+        self.new_by_ip
+            .entry(ban.ip)
+            .or_default()
+            .push((idx, ban.count));
         self.new_bans.push((idx, ban));
         true
     }
