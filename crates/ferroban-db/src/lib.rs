@@ -108,6 +108,10 @@ impl Database {
         // last transactions.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err("set synchronous"))?;
+        // A small page cache: the daemon writes a few rows at a time and reads the
+        // bans once at start; SQLite's 2 MB default would be most of its memory.
+        conn.pragma_update(None, "cache_size", -256)
+            .map_err(err("set cache size"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err("set busy timeout"))?;
         conn.execute_batch(SCHEMA).map_err(err("create tables"))?;

@@ -183,6 +183,28 @@ fn wall_clock() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The screen over these template patterns, compiled once per process: every jail
+/// with the default templates shares one (a clone shares the compiled set).
+fn screen_for(patterns: Vec<String>) -> Option<regex::bytes::RegexSet> {
+    type Screens = Vec<(Vec<String>, Option<regex::bytes::RegexSet>)>;
+    static CACHE: OnceLock<Mutex<Screens>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some((_, set)) = cache.iter().find(|(p, _)| *p == patterns) {
+        return set.clone();
+    }
+    // ASCII classes: the same language as the Unicode ones on ASCII lines, at a
+    // fraction of the memory; other lines are not screened.
+    let set = regex::bytes::RegexSetBuilder::new(&patterns)
+        .unicode(false)
+        .build()
+        .ok();
+    cache.push((patterns, set.clone()));
+    set
+}
+
 impl DateDetector {
     fn empty(tz: TimeZone) -> DateDetector {
         DateDetector {
@@ -230,12 +252,7 @@ impl DateDetector {
             }
         }
         // Without a screen every template is simply searched.
-        // ASCII classes: the same language as the Unicode ones on ASCII lines, at a
-        // fraction of the memory; other lines are not screened.
-        self.screen = regex::bytes::RegexSetBuilder::new(&patterns)
-            .unicode(false)
-            .build()
-            .ok();
+        self.screen = screen_for(patterns);
         if self.screen.is_none() {
             self.slots.iter_mut().for_each(|s| s.screen_index = None);
         }
