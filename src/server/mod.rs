@@ -418,12 +418,15 @@ impl Server {
 
     fn event_loop(&mut self, rx: Receiver<Event>) {
         let mut last_housekeeping = Instant::now();
+        // Set by work, cleared when the freed memory was returned in a quiet moment.
+        let mut busy_since_trim = true;
         while !self.stop_requested {
             let wait = self.next_expiry().map_or(Duration::from_secs(1), |t| {
                 Duration::from_secs_f64((t - now()).clamp(0.0, 1.0))
             });
             match rx.recv_timeout(wait) {
                 Ok(ev) => {
+                    busy_since_trim = true;
                     self.handle(ev);
                     // Whatever else is queued goes into the same commit.
                     for _ in 0..QUEUE {
@@ -435,6 +438,12 @@ impl Server {
                             break;
                         }
                     }
+                }
+                Err(RecvTimeoutError::Timeout) if busy_since_trim => {
+                    // A quiet second after work (a burst of lines, a reload, the
+                    // actions starting): give the memory it freed back.
+                    busy_since_trim = false;
+                    release_free_memory();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
