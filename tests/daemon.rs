@@ -855,3 +855,33 @@ fn stock_nftables_action_bans_in_a_private_network_namespace() {
     assert!(wait_for(15, || !env.socket().exists()));
     drop(d);
 }
+
+#[test]
+fn increments_count_every_jail_with_overalljails_and_polling_reads() {
+    let env = Env::new("overall");
+    env.jails(
+        "[DEFAULT]\nmaxretry = 1\nbantime = 100\nbantime.increment = true\nbantime.overalljails = true\nbantime.factor = 1\n\
+         [app]\nenabled = true\nlogpath = ../logs/app.log\n\
+         [web]\nenabled = true\nbackend = polling\nlogpath = ../logs/web.log\n",
+    );
+    let _d = env.start();
+    env.fail("app.log", "192.0.2.100", 1);
+    assert!(
+        env.wait_out("ban app 192.0.2.100 100 1"),
+        "{}",
+        env.out_text()
+    );
+    // the same address in another jail (read by polling): its second ban anywhere
+    env.fail("web.log", "192.0.2.100", 1);
+    assert!(
+        env.wait_out("ban web 192.0.2.100 200 2"),
+        "{}",
+        env.out_text()
+    );
+    assert!(
+        env.own_log_text()
+            .contains("[web] Increase Ban 192.0.2.100 (2 # 200 s)"),
+        "{}",
+        env.own_log_text()
+    );
+}
