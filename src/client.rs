@@ -98,6 +98,7 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
             .chain(ips.iter().map(|s| s.to_string()))
             .collect(),
         ["unban", "--all"] => strings(["unban", "--all"]),
+        ["status", jail] => strings(["status", jail, "extended"]),
         ["unban", first, rest @ ..]
             if first.parse::<std::net::IpAddr>().is_err() && !rest.is_empty() =>
         {

@@ -228,6 +228,15 @@ fn bans_unbans_on_expiry_and_honours_ignoreip_and_findtime() {
     );
     let status = env.client_text(&["status", "app"]);
     assert!(status.contains("Banned IP list:\t192.0.2.1"), "{status}");
+    // what the filter found but could not count, shown by ferroban's own status
+    assert!(
+        status.contains("Failures older than findtime:\t1"),
+        "{status}"
+    );
+    assert!(
+        status.contains("Failures of ignored addresses:\t5"),
+        "{status}"
+    );
     assert!(
         env.wait_out("unban app 192.0.2.1"),
         "ban lifted after 2 s: {}",

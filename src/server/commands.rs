@@ -41,7 +41,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["ping", ..] => Ok(json!("pong")),
         ["version"] => Ok(json!(env!("CARGO_PKG_VERSION"))),
         ["status"] => Ok(status(server)),
-        ["status", jail, ..] => jail_status(server, jail),
+        ["status", jail, rest @ ..] => jail_status(server, jail, rest.first() == Some(&"extended")),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {
             let unban = rest.contains(&"--unban");
@@ -127,7 +127,9 @@ fn status(server: &Server) -> Value {
     ])
 }
 
-fn jail_status(server: &Server, name: &str) -> Reply {
+/// A jail's status in Fail2ban's shape; `extended` adds ferroban's counters of what
+/// the filter could not use.
+fn jail_status(server: &Server, name: &str, extended: bool) -> Reply {
     let j = &server.jails[server.jail_index(name)?];
     let source = if j.is_journal() {
         json!(["Journal matches", j.config.filter.journalmatch.join(" + ")])
@@ -136,34 +138,31 @@ fn jail_status(server: &Server, name: &str) -> Reply {
             .config
             .logpaths
             .iter()
-            .flat_map(|p| {
-                let text = p.display().to_string();
-                if text.contains(['*', '?', '[']) {
-                    glob::glob(&text)
-                        .map(|g| {
-                            g.filter_map(Result::ok)
-                                .map(|p| p.display().to_string())
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                } else {
-                    vec![text]
-                }
-            })
+            .flat_map(|p| ferroban_sources::files::expand(p))
+            .map(|p| p.display().to_string())
             .collect();
         files.dedup();
         json!(["File list", files])
     };
     let ips: Vec<String> = j.bans.addresses().iter().map(IpAddr::to_string).collect();
+    let mut filter = vec![
+        json!(["Currently failed", j.tracker.currently_failed()]),
+        json!(["Total failed", j.tracker.total_failed()]),
+        source,
+    ];
+    if extended {
+        filter.extend([
+            json!(["Failures older than findtime", j.stats.too_old]),
+            json!(["Failures without an address", j.stats.not_an_address]),
+            json!(["Failures of ignored addresses", j.stats.ignored]),
+            json!([
+                "Searches abandoned at the step bound",
+                j.abandoned_searches()
+            ]),
+        ]);
+    }
     Ok(json!([
-        [
-            "Filter",
-            [
-                ["Currently failed", j.tracker.currently_failed()],
-                ["Total failed", j.tracker.total_failed()],
-                source
-            ]
-        ],
+        ["Filter", filter],
         [
             "Actions",
             [

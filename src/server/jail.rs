@@ -102,6 +102,11 @@ impl Jail {
         Ok(())
     }
 
+    /// Regex searches given up at the back-tracking step bound (hostile lines).
+    pub fn abandoned_searches(&self) -> u64 {
+        self.filter.abandoned_searches()
+    }
+
     pub fn name(&self) -> &str {
         &self.config.name
     }

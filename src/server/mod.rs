@@ -369,19 +369,8 @@ impl Server {
             None => {
                 let mut resume = HashMap::new();
                 for w in &watches {
-                    let key = w.pattern.display().to_string();
-                    let paths: Vec<String> = if key.contains(['*', '?', '[']) {
-                        glob::glob(&key)
-                            .map(|g| {
-                                g.filter_map(|p| p.ok())
-                                    .map(|p| p.display().to_string())
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    } else {
-                        vec![key]
-                    };
-                    for p in paths {
+                    let paths = ferroban_sources::files::expand(&w.pattern);
+                    for p in paths.iter().map(|p| p.display().to_string()) {
                         if let Ok(Some(pos)) = self.db.position(&p) {
                             resume.insert(p, pos);
                         }

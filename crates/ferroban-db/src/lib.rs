@@ -122,66 +122,51 @@ impl Database {
         failed(&self.path, action)
     }
 
+    /// Run `sql` once per item, all in one transaction (all or none).
+    fn execute_each<T>(
+        &mut self,
+        sql: &str,
+        action: &'static str,
+        items: &[T],
+        run: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
+    ) -> Result<(), DbError> {
+        let err = failed(&self.path, action);
+        let tx = self.conn.transaction().map_err(&err)?;
+        {
+            let mut stmt = tx.prepare_cached(sql).map_err(&err)?;
+            for item in items {
+                run(&mut stmt, item).map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
+    }
+
     /// Record bans, all or none.
     pub fn add_bans(&mut self, bans: &[BanRecord]) -> Result<(), DbError> {
-        let path = self.path.clone();
-        let err = |action| failed(&path, action);
-        let tx = self.conn.transaction().map_err(err("begin"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO bans (jail, ip, start, duration, count, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(err("prepare insert"))?;
-            for b in bans {
+        self.execute_each(
+            "INSERT INTO bans (jail, ip, start, duration, count, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "record bans",
+            bans,
+            |stmt, b| {
                 let data = serde_json::json!({
                     "failures": b.failures,
                     "matches": b.matches,
                     "fields": b.fields,
                 });
-                stmt.execute(params![
-                    b.jail,
-                    b.ip,
-                    b.start,
-                    b.duration,
-                    b.count,
-                    data.to_string()
-                ])
-                .map_err(err("insert ban"))?;
-            }
-        }
-        tx.commit().map_err(err("commit bans"))
+                stmt.execute(params![b.jail, b.ip, b.start, b.duration, b.count, data.to_string()])
+            },
+        )
     }
 
     /// Mark bans of `ip` (in `jail`, or every jail) as lifted by hand at `now`, so
     /// that they are not restored; they still count for `bantime.increment`.
     pub fn lift(&mut self, jail: Option<&str>, ips: &[String], now: f64) -> Result<(), DbError> {
-        let path = self.path.clone();
-        let err = |action| failed(&path, action);
-        let tx = self.conn.transaction().map_err(err("begin"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE bans SET lifted_at = ?1 WHERE ip = ?2 AND lifted_at IS NULL AND (?3 IS NULL OR jail = ?3)",
-                )
-                .map_err(err("prepare lift"))?;
-            for ip in ips {
-                stmt.execute(params![now, ip, jail])
-                    .map_err(err("lift ban"))?;
-            }
-        }
-        tx.commit().map_err(err("commit lift"))
-    }
-
-    /// Mark every ban of `jail` (or of all jails) lifted.
-    pub fn lift_all(&mut self, jail: Option<&str>, now: f64) -> Result<(), DbError> {
-        self.conn
-            .execute(
-                "UPDATE bans SET lifted_at = ?1 WHERE lifted_at IS NULL AND (?2 IS NULL OR jail = ?2)",
-                params![now, jail],
-            )
-            .map(|_| ())
-            .map_err(self.err("lift all"))
+        self.execute_each(
+            "UPDATE bans SET lifted_at = ?1 WHERE ip = ?2 AND lifted_at IS NULL AND (?3 IS NULL OR jail = ?3)",
+            "lift bans",
+            ips,
+            |stmt, ip| stmt.execute(params![now, ip, jail]),
+        )
     }
 
     /// The bans in force at `now` (the newest per jail and address), oldest first.
@@ -291,19 +276,12 @@ impl Database {
 
     /// Store read positions, all or none.
     pub fn set_positions(&mut self, positions: &[FilePosition]) -> Result<(), DbError> {
-        let path = self.path.clone();
-        let err = |action| failed(&path, action);
-        let tx = self.conn.transaction().map_err(err("begin"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT OR REPLACE INTO positions (path, first_line_hash, offset) VALUES (?1, ?2, ?3)")
-                .map_err(err("prepare position"))?;
-            for p in positions {
-                stmt.execute(params![p.path, p.first_line_hash as i64, p.offset as i64])
-                    .map_err(err("store position"))?;
-            }
-        }
-        tx.commit().map_err(err("commit positions"))
+        self.execute_each(
+            "INSERT OR REPLACE INTO positions (path, first_line_hash, offset) VALUES (?1, ?2, ?3)",
+            "store positions",
+            positions,
+            |stmt, p| stmt.execute(params![p.path, p.first_line_hash as i64, p.offset as i64]),
+        )
     }
 
     /// The journal cursor stored for `source`.

@@ -87,6 +87,18 @@ impl Drop for FileWatcher {
     }
 }
 
+/// The files a `logpath` pattern names now: the path itself, or the files a glob
+/// matches.
+pub fn expand(pattern: &Path) -> Vec<PathBuf> {
+    let text = pattern.display().to_string();
+    if !text.contains(['*', '?', '[']) {
+        return vec![pattern.to_path_buf()];
+    }
+    glob::glob(&text)
+        .map(|g| g.filter_map(Result::ok).filter(|p| p.is_file()).collect())
+        .unwrap_or_default()
+}
+
 /// FNV-1a, to recognise a file by its first line.
 fn hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
@@ -264,15 +276,7 @@ impl Follower {
     fn expand(&self) -> Vec<(PathBuf, Encoding)> {
         let mut out: Vec<(PathBuf, Encoding)> = Vec::new();
         for w in &self.watches {
-            let text = w.pattern.display().to_string();
-            let paths: Vec<PathBuf> = if text.contains(['*', '?', '[']) {
-                glob::glob(&text)
-                    .map(|g| g.filter_map(Result::ok).filter(|p| p.is_file()).collect())
-                    .unwrap_or_default()
-            } else {
-                vec![w.pattern.clone()]
-            };
-            for p in paths {
+            for p in expand(&w.pattern) {
                 if !out.iter().any(|(q, _)| *q == p) {
                     out.push((p, w.encoding));
                 }
