@@ -742,8 +742,8 @@ fn the_guides_jail_local_runs_unchanged() {
     ] {
         assert!(text.contains(jail), "{jail} missing: {text}");
     }
-    // The server runs it (actions only logged), and the stock nftables action's
-    // commands come out as Fail2ban would run them.
+    // The server runs it (actions only logged): banaction = nftables is the native,
+    // batched implementation, with the stock file's parameters.
     let _d = env.start_with(&[], &["--dry-run"]);
     let status = env.client_text(&["status"]);
     assert!(status.contains("Number of jail:\t10"), "{status}");
@@ -754,7 +754,7 @@ fn the_guides_jail_local_runs_unchanged() {
     );
     assert!(
         wait_for(10, || env.own_log_text().contains(
-            "would run: nft add element inet f2b-table addr-set-wordpress-auth \\{ 192.0.2.80 \\}"
+            "add element inet f2b-table addr-set-wordpress-auth { 192.0.2.80 }"
         )),
         "{}",
         env.own_log_text()
@@ -777,7 +777,7 @@ fn the_guides_jail_local_runs_unchanged() {
 }
 
 #[test]
-fn stock_nftables_action_bans_in_a_private_network_namespace() {
+fn native_nftables_bans_in_a_private_network_namespace() {
     let tools = ["nft", "unshare", "nsenter"].iter().all(|t| {
         Command::new("sh")
             .arg("-c")
@@ -786,7 +786,7 @@ fn stock_nftables_action_bans_in_a_private_network_namespace() {
             .is_ok_and(|o| o.status.success())
     });
     if !is_root() || !tools {
-        eprintln!("SKIPPED stock_nftables_action_bans_in_a_private_network_namespace: needs root, nft, unshare and nsenter");
+        eprintln!("SKIPPED native_nftables_bans_in_a_private_network_namespace: needs root, nft, unshare and nsenter");
         return;
     }
     // Root in a container may still be denied network namespaces or netfilter.
@@ -796,7 +796,7 @@ fn stock_nftables_action_bans_in_a_private_network_namespace() {
         .unwrap();
     if !probe.status.success() {
         eprintln!(
-            "SKIPPED stock_nftables_action_bans_in_a_private_network_namespace: this machine refuses nftables in a new network namespace: {}",
+            "SKIPPED native_nftables_bans_in_a_private_network_namespace: this machine refuses nftables in a new network namespace: {}",
             String::from_utf8_lossy(&probe.stderr).trim()
         );
         return;

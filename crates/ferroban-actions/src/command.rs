@@ -15,15 +15,12 @@ use std::time::{Duration, Instant};
 use ferroban_config::action::ActionDefinition;
 
 use crate::tags::{substitute_dynamic, substitute_static, Script};
-use crate::{BanTicket, Severity};
+use crate::{Action, BanTicket, Log, Severity};
 
 /// Bans put into one shell script at most.
 const BATCH: usize = 100;
 /// Default limit for one script (`timeout` parameter of the action).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Where an action's messages go.
-pub type Log<'a> = &'a dyn Fn(Severity, String);
 
 /// A command action and which families it has started.
 pub struct CommandAction {
@@ -60,10 +57,6 @@ impl CommandAction {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.def.name
-    }
-
     pub fn definition(&self) -> &ActionDefinition {
         &self.def
     }
@@ -79,14 +72,6 @@ impl CommandAction {
     fn on_demand(&self) -> bool {
         truthy(self.def.get("actionstart_on_demand", None))
             .unwrap_or(self.def.has_family_variants())
-    }
-
-    /// Run `actionstart` (unless it waits for the first ban of a family).
-    pub fn start(&mut self, log: Log) -> bool {
-        if self.on_demand() {
-            return true;
-        }
-        self.start_family("", log)
     }
 
     fn start_family(&mut self, family: &'static str, log: Log) -> bool {
@@ -153,75 +138,6 @@ impl CommandAction {
                 format!("action {} {what} failed: {e}", self.def.name),
             );
         })
-    }
-
-    /// Ban `tickets`; returns the ones whose ban failed even after repair.
-    pub fn ban(&mut self, tickets: &[BanTicket], log: Log) -> Vec<BanTicket> {
-        if self.def.is_dry_run() {
-            for t in tickets {
-                let duration = if t.bantime < 0.0 {
-                    "permanently".to_string()
-                } else {
-                    format!("for {} s", t.bantime as i64)
-                };
-                log(
-                    Severity::Notice,
-                    format!("dry-run: would ban {} {duration}", t.ip),
-                );
-            }
-            return Vec::new();
-        }
-        let norestored = truthy(self.def.get("norestored", None)).unwrap_or(false);
-        let tickets: Vec<&BanTicket> = tickets
-            .iter()
-            .filter(|t| !(norestored && t.restored))
-            .collect();
-        let mut failed = Vec::new();
-        for family in ["", "inet4", "inet6"] {
-            let group: Vec<&BanTicket> = tickets
-                .iter()
-                .copied()
-                .filter(|t| self.family_key(t) == family)
-                .collect();
-            if group.is_empty() {
-                continue;
-            }
-            if !self.started.contains_key(family) && !self.start_family(family, log) {
-                failed.extend(group.into_iter().cloned());
-                continue;
-            }
-            for chunk in group.chunks(BATCH) {
-                for t in self.batch("actionban", family, chunk, log) {
-                    if !self.repair_and_retry(family, t, log) {
-                        failed.push(t.clone());
-                    }
-                }
-            }
-            self.started.insert(family, true);
-        }
-        failed
-    }
-
-    /// Unban `tickets` (only in families that were started).
-    pub fn unban(&mut self, tickets: &[BanTicket], log: Log) {
-        if self.def.is_dry_run() {
-            for t in tickets {
-                log(Severity::Notice, format!("dry-run: would unban {}", t.ip));
-            }
-            return;
-        }
-        for family in ["", "inet4", "inet6"] {
-            if self.started.get(family) != Some(&true) {
-                continue;
-            }
-            let group: Vec<&BanTicket> = tickets
-                .iter()
-                .filter(|t| self.family_key(t) == family)
-                .collect();
-            for chunk in group.chunks(BATCH) {
-                self.batch("actionunban", family, chunk, log);
-            }
-        }
     }
 
     /// Run `op` for every ticket in one script; returns the tickets it failed for.
@@ -326,10 +242,93 @@ impl CommandAction {
             None => true,
         }
     }
+}
+
+impl Action for CommandAction {
+    fn name(&self) -> &str {
+        &self.def.name
+    }
+
+    /// Run `actionstart` (unless it waits for the first ban of a family).
+    fn start(&mut self, log: Log) -> bool {
+        if self.on_demand() {
+            return true;
+        }
+        self.start_family("", log)
+    }
+
+    /// Ban `tickets`; returns the ones whose ban failed even after repair.
+    fn ban(&mut self, tickets: &[BanTicket], log: Log) -> Vec<BanTicket> {
+        if self.def.is_dry_run() {
+            for t in tickets {
+                let duration = if t.bantime < 0.0 {
+                    "permanently".to_string()
+                } else {
+                    format!("for {} s", t.bantime as i64)
+                };
+                log(
+                    Severity::Notice,
+                    format!("dry-run: would ban {} {duration}", t.ip),
+                );
+            }
+            return Vec::new();
+        }
+        let norestored = truthy(self.def.get("norestored", None)).unwrap_or(false);
+        let tickets: Vec<&BanTicket> = tickets
+            .iter()
+            .filter(|t| !(norestored && t.restored))
+            .collect();
+        let mut failed = Vec::new();
+        for family in ["", "inet4", "inet6"] {
+            let group: Vec<&BanTicket> = tickets
+                .iter()
+                .copied()
+                .filter(|t| self.family_key(t) == family)
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            if !self.started.contains_key(family) && !self.start_family(family, log) {
+                failed.extend(group.into_iter().cloned());
+                continue;
+            }
+            for chunk in group.chunks(BATCH) {
+                for t in self.batch("actionban", family, chunk, log) {
+                    if !self.repair_and_retry(family, t, log) {
+                        failed.push(t.clone());
+                    }
+                }
+            }
+            self.started.insert(family, true);
+        }
+        failed
+    }
+
+    /// Unban `tickets` (only in families that were started).
+    fn unban(&mut self, tickets: &[BanTicket], log: Log) {
+        if self.def.is_dry_run() {
+            for t in tickets {
+                log(Severity::Notice, format!("dry-run: would unban {}", t.ip));
+            }
+            return;
+        }
+        for family in ["", "inet4", "inet6"] {
+            if self.started.get(family) != Some(&true) {
+                continue;
+            }
+            let group: Vec<&BanTicket> = tickets
+                .iter()
+                .filter(|t| self.family_key(t) == family)
+                .collect();
+            for chunk in group.chunks(BATCH) {
+                self.batch("actionunban", family, chunk, log);
+            }
+        }
+    }
 
     /// Remove every ban (`actionflush`, or an unban per address) and run
     /// `actionstop` for every started family.
-    pub fn stop(&mut self, banned: &[BanTicket], log: Log) {
+    fn stop(&mut self, banned: &[BanTicket], log: Log) {
         if self.def.is_dry_run() {
             return;
         }

@@ -9,12 +9,28 @@
 //! Nothing here decides whether to ban: a [`BanTicket`] is an order.
 
 pub mod command;
+pub mod nftables;
 pub mod runner;
 pub mod tags;
 
 use std::net::IpAddr;
 
 pub use runner::{ActionRunner, Report, Severity};
+
+/// Where an action's messages go.
+pub type Log<'a> = &'a dyn Fn(Severity, String);
+
+/// One action of a jail, as the runner drives it.
+pub trait Action: Send {
+    fn name(&self) -> &str;
+    /// Prepare (`actionstart`); false if that failed (bans are then retried).
+    fn start(&mut self, log: Log) -> bool;
+    /// Ban; returns the tickets whose ban failed even after repair.
+    fn ban(&mut self, tickets: &[BanTicket], log: Log) -> Vec<BanTicket>;
+    fn unban(&mut self, tickets: &[BanTicket], log: Log);
+    /// Remove every ban still in place (`banned`) and undo `start`.
+    fn stop(&mut self, banned: &[BanTicket], log: Log);
+}
 
 /// One ban (or unban) for the actions, with every value a tag may ask for.
 #[derive(Debug, Clone, PartialEq)]

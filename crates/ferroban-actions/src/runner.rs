@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use ferroban_config::action::ActionDefinition;
 
 use crate::command::CommandAction;
-use crate::BanTicket;
+use crate::nftables::{Backend, NftAction};
+use crate::{Action, BanTicket};
+use ferroban_config::action::NATIVE_FIREWALLS;
 
 /// How serious a report is (Fail2ban's log levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -77,10 +79,7 @@ impl ActionRunner {
         let thread = std::thread::Builder::new()
             .name(format!("ferroban-actions-{jail}"))
             .spawn(move || {
-                let actions = defs
-                    .into_iter()
-                    .map(|d| CommandAction::new(d, dry_run))
-                    .collect();
+                let actions = defs.into_iter().map(|d| build_action(d, dry_run)).collect();
                 Worker {
                     jail,
                     actions,
@@ -138,9 +137,19 @@ impl Drop for ActionRunner {
     }
 }
 
+/// The implementation for a definition: the native, batched one for the firewall
+/// kinds ferroban knows, the action file's commands for everything else.
+fn build_action(def: ActionDefinition, dry_run: bool) -> Box<dyn Action> {
+    if NATIVE_FIREWALLS.contains(&def.file.as_str()) {
+        Box::new(NftAction::new(&def, Backend::detect(dry_run)))
+    } else {
+        Box::new(CommandAction::new(def, dry_run))
+    }
+}
+
 struct Worker {
     jail: String,
-    actions: Vec<CommandAction>,
+    actions: Vec<Box<dyn Action>>,
     applied: HashMap<IpAddr, BanTicket>,
     retries: Vec<Retry>,
     report: ReportSink,

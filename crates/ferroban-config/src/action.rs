@@ -36,6 +36,10 @@ const RUN_TIME_TAGS: [&str; 5] = [
 /// The name of the action that only logs what it would do.
 pub const DRY_RUN: &str = "dry-run";
 
+/// Firewall actions ferroban implements natively (batched, without a process per
+/// address); an action file of the same name only supplies their parameters.
+pub const NATIVE_FIREWALLS: [&str; 3] = ["nftables", "nftables-multiport", "nftables-allports"];
+
 /// One action of a jail, as text.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ActionDefinition {
@@ -83,7 +87,7 @@ impl ActionDefinition {
         let dir = basedir.join("action.d");
         let cfg = match Config::read_named(&dir, file)? {
             Some(cfg) => cfg,
-            None if file == DRY_RUN => {
+            None if file == DRY_RUN || NATIVE_FIREWALLS.contains(&file) => {
                 return Ok(ActionDefinition {
                     name: actname,
                     file: file.to_string(),

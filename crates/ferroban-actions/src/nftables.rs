@@ -1,0 +1,492 @@
+//! Native nftables: the ruleset Fail2ban's stock `nftables` action makes, built and
+//! changed in batches, without a process per address.
+//!
+//! Owns the layout (`table inet f2b-table`, a set per jail and family, chain
+//! `f2b-chain` on hook input at priority `filter - 1`, a rule per jail and protocol
+//! matching the jail's ports and set) and talking to the kernel: in-process through
+//! libnftables when the library is there (one call per batch, no process at all),
+//! else through one `nft -f -` per batch. A failed batch is repaired (the layout is
+//! put back) and tried once more; what still fails is reported to the runner, which
+//! retries. In dry-run mode the scripts are logged instead.
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use ferroban_config::action::ActionDefinition;
+
+use crate::tags::substitute_static;
+use crate::{Action, BanTicket, Log, Severity};
+
+/// Addresses per `add element` statement (one transaction holds many statements).
+const ELEMENTS_PER_STATEMENT: usize = 4096;
+
+/// How nftables commands are run.
+pub enum Backend {
+    /// libnftables, loaded at run time.
+    Library(Library),
+    /// `nft -f -`, one process per batch.
+    Process,
+    /// Only log the scripts.
+    DryRun,
+}
+
+type CtxNew = unsafe extern "C" fn(u32) -> *mut c_void;
+type CtxFree = unsafe extern "C" fn(*mut c_void);
+type CtxBuffer = unsafe extern "C" fn(*mut c_void) -> c_int;
+type CtxGetBuffer = unsafe extern "C" fn(*mut c_void) -> *const c_char;
+type CtxSetFlags = unsafe extern "C" fn(*mut c_void, u32);
+type RunCmd = unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int;
+
+/// `NFT_CTX_OUTPUT_HANDLE`: listings show rule handles.
+const OUTPUT_HANDLE: u32 = 1 << 3;
+
+/// An open libnftables context.
+pub struct Library {
+    ctx: *mut c_void,
+    free: CtxFree,
+    output: CtxGetBuffer,
+    error: CtxGetBuffer,
+    run: RunCmd,
+}
+
+// SAFETY: the context is used by one thread at a time (the jail's action thread owns
+// it); libnftables keeps no thread-local state.
+unsafe impl Send for Library {}
+
+impl Library {
+    /// Load libnftables and make a context; `None` when the library is missing.
+    pub fn open() -> Option<Library> {
+        // SAFETY: dlopen/dlsym with valid C strings; each symbol is cast to its
+        // documented C signature (libnftables(3)).
+        unsafe {
+            let handle = libc::dlopen(
+                c"libnftables.so.1".as_ptr(),
+                libc::RTLD_NOW | libc::RTLD_LOCAL,
+            );
+            if handle.is_null() {
+                return None;
+            }
+            let sym = |name: &CStr| {
+                let p = libc::dlsym(handle, name.as_ptr());
+                (!p.is_null()).then_some(p)
+            };
+            let new: CtxNew = std::mem::transmute(sym(c"nft_ctx_new")?);
+            let free: CtxFree = std::mem::transmute(sym(c"nft_ctx_free")?);
+            let buffer_output: CtxBuffer = std::mem::transmute(sym(c"nft_ctx_buffer_output")?);
+            let buffer_error: CtxBuffer = std::mem::transmute(sym(c"nft_ctx_buffer_error")?);
+            let output: CtxGetBuffer = std::mem::transmute(sym(c"nft_ctx_get_output_buffer")?);
+            let error: CtxGetBuffer = std::mem::transmute(sym(c"nft_ctx_get_error_buffer")?);
+            let set_flags: CtxSetFlags = std::mem::transmute(sym(c"nft_ctx_output_set_flags")?);
+            let run: RunCmd = std::mem::transmute(sym(c"nft_run_cmd_from_buffer")?);
+            let ctx = new(0);
+            if ctx.is_null() {
+                return None;
+            }
+            buffer_output(ctx);
+            buffer_error(ctx);
+            set_flags(ctx, OUTPUT_HANDLE);
+            Some(Library {
+                ctx,
+                free,
+                output,
+                error,
+                run,
+            })
+        }
+    }
+
+    fn run(&mut self, script: &str) -> Result<String, String> {
+        let c = CString::new(script).map_err(|_| "script contains a NUL byte".to_string())?;
+        // SAFETY: ctx is a live context; the buffers it returns are valid C strings
+        // until the next command, and are copied before that.
+        unsafe {
+            let rc = (self.run)(self.ctx, c.as_ptr());
+            let text = |p: *const c_char| {
+                if p.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            };
+            let out = text((self.output)(self.ctx));
+            let err = text((self.error)(self.ctx));
+            if rc == 0 {
+                Ok(out)
+            } else {
+                Err(err.trim().to_string())
+            }
+        }
+    }
+}
+
+impl Drop for Library {
+    fn drop(&mut self) {
+        // SAFETY: ctx came from nft_ctx_new and is freed once.
+        unsafe { (self.free)(self.ctx) }
+    }
+}
+
+impl Backend {
+    /// libnftables if it loads, else the `nft` program.
+    pub fn detect(dry_run: bool) -> Backend {
+        if dry_run {
+            return Backend::DryRun;
+        }
+        Library::open().map_or(Backend::Process, Backend::Library)
+    }
+
+    fn run(&mut self, script: &str, log: Log) -> Result<String, String> {
+        match self {
+            Backend::Library(lib) => lib.run(script),
+            Backend::Process => run_nft_process(script),
+            Backend::DryRun => {
+                log(
+                    Severity::Notice,
+                    format!("dry-run: nft would run:\n{}", script.trim_end()),
+                );
+                Ok(String::new())
+            }
+        }
+    }
+}
+
+fn run_nft_process(script: &str) -> Result<String, String> {
+    let mut child = Command::new("nft")
+        .args(["-a", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run nft: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// One jail's sets and rules.
+struct Family {
+    set: String,
+    addr_type: &'static str,
+    addr_family: &'static str,
+}
+
+/// The native nftables action of one jail.
+pub struct NftAction {
+    name: String,
+    backend: Backend,
+    table: String,
+    table_family: String,
+    chain: String,
+    chain_spec: String,
+    /// One match per protocol (`tcp dport { 80, 443 }`), or `meta l4proto { tcp }`.
+    matches: Vec<String>,
+    blocktype: String,
+    v4: Family,
+    v6: Family,
+}
+
+fn option(def: &ActionDefinition, key: &str, family: Option<&str>, default: &str) -> String {
+    def.get(key, family)
+        .and_then(|v| substitute_static(def, v, family).ok())
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+impl NftAction {
+    /// The native form of a stock `nftables` action definition (its `[Init]`
+    /// parameters and the jail's `port`, `protocol`, `blocktype`, … are honoured).
+    pub fn new(def: &ActionDefinition, backend: Backend) -> NftAction {
+        let get = |k: &str, d: &str| option(def, k, None, d);
+        let name = get("name", "default");
+        let kind = match def.file.as_str() {
+            "nftables-allports" => "allports".to_string(),
+            _ => get("type", "multiport"),
+        };
+        let protocols: Vec<String> = get("protocol", "tcp")
+            .split([',', ' '])
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        let ports = get("port", "0:65535").replace(':', "-");
+        let matches = if kind == "allports" {
+            vec![format!("meta l4proto {{ {} }}", protocols.join(", "))]
+        } else {
+            protocols
+                .iter()
+                .map(|p| format!("{p} dport {{ {ports} }}"))
+                .collect()
+        };
+        let priority = get("chain_priority", "-1");
+        NftAction {
+            backend,
+            table: get("table", "f2b-table"),
+            table_family: get("table_family", "inet"),
+            chain: get("chain", "f2b-chain"),
+            chain_spec: format!(
+                "{{ type {} hook {} priority {priority}; policy accept; }}",
+                get("chain_type", "filter"),
+                get("chain_hook", "input")
+            ),
+            matches,
+            blocktype: get("blocktype", "reject"),
+            v4: Family {
+                set: option(def, "addr_set", Some("inet4"), &format!("addr-set-{name}")),
+                addr_type: "ipv4_addr",
+                addr_family: "ip",
+            },
+            v6: Family {
+                set: option(def, "addr_set", Some("inet6"), &format!("addr6-set-{name}")),
+                addr_type: "ipv6_addr",
+                addr_family: "ip6",
+            },
+            name: def.name.clone(),
+        }
+    }
+
+    fn families(&self) -> [&Family; 2] {
+        [&self.v4, &self.v6]
+    }
+
+    /// Table, chain and sets (adding what exists already changes nothing), then the
+    /// jail's rules where they are missing.
+    fn ensure_layout(&mut self, log: Log) -> Result<(), String> {
+        let (t, tf, c) = (&self.table, &self.table_family, &self.chain);
+        let mut script = format!(
+            "add table {tf} {t}\nadd chain {tf} {t} {c} {}\n",
+            self.chain_spec
+        );
+        for f in self.families() {
+            script.push_str(&format!(
+                "add set {tf} {t} {} {{ type {}; }}\n",
+                f.set, f.addr_type
+            ));
+        }
+        self.backend.run(&script, log)?;
+        let listing = self
+            .backend
+            .run(&format!("list chain {tf} {t} {c}\n"), log)?;
+        let mut rules = String::new();
+        for f in self.families() {
+            if matches!(self.backend, Backend::DryRun) || !listing.contains(&format!("@{} ", f.set))
+            {
+                for m in &self.matches {
+                    rules.push_str(&format!(
+                        "add rule {tf} {t} {c} {m} {} saddr @{} {}\n",
+                        f.addr_family, f.set, self.blocktype
+                    ));
+                }
+            }
+        }
+        if !rules.is_empty() {
+            self.backend.run(&rules, log)?;
+        }
+        Ok(())
+    }
+
+    fn elements_script(&self, verb: &str, tickets: &[&BanTicket]) -> String {
+        let mut script = String::new();
+        for f in self.families() {
+            let v6 = f.addr_type == "ipv6_addr";
+            let ips: Vec<String> = tickets
+                .iter()
+                .filter(|t| t.ip.is_ipv6() == v6)
+                .map(|t| t.ip.to_string())
+                .collect();
+            for chunk in ips.chunks(ELEMENTS_PER_STATEMENT) {
+                script.push_str(&format!(
+                    "{verb} element {} {} {} {{ {} }}\n",
+                    self.table_family,
+                    self.table,
+                    f.set,
+                    chunk.join(", ")
+                ));
+            }
+        }
+        script
+    }
+}
+
+impl Action for NftAction {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn start(&mut self, log: Log) -> bool {
+        match self.ensure_layout(log) {
+            Ok(()) => true,
+            Err(e) => {
+                log(
+                    Severity::Error,
+                    format!("action {} (native nftables) did not start: {e}", self.name),
+                );
+                false
+            }
+        }
+    }
+
+    fn ban(&mut self, tickets: &[BanTicket], log: Log) -> Vec<BanTicket> {
+        let all: Vec<&BanTicket> = tickets.iter().collect();
+        let script = self.elements_script("add", &all);
+        if script.is_empty() {
+            return Vec::new();
+        }
+        let first = self.backend.run(&script, log);
+        let Err(e) = first else { return Vec::new() };
+        // Someone may have flushed the ruleset: put the layout back, try once more.
+        log(
+            Severity::Error,
+            format!(
+                "action {}: nftables refused the bans ({e}); repairing the ruleset",
+                self.name
+            ),
+        );
+        match self
+            .ensure_layout(log)
+            .and_then(|_| self.backend.run(&script, log))
+        {
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                log(
+                    Severity::Error,
+                    format!("action {}: nftables still refuses the bans: {e}", self.name),
+                );
+                tickets.to_vec()
+            }
+        }
+    }
+
+    fn unban(&mut self, tickets: &[BanTicket], log: Log) {
+        let all: Vec<&BanTicket> = tickets.iter().collect();
+        let script = self.elements_script("delete", &all);
+        if script.is_empty() || self.backend.run(&script, log).is_ok() {
+            return;
+        }
+        // One address not in the set fails the whole batch: delete one by one.
+        for t in &all {
+            let _ = self.backend.run(
+                &self.elements_script("delete", std::slice::from_ref(t)),
+                log,
+            );
+        }
+    }
+
+    fn stop(&mut self, _banned: &[BanTicket], log: Log) {
+        let (t, tf, c) = (
+            self.table.clone(),
+            self.table_family.clone(),
+            self.chain.clone(),
+        );
+        let mut script = String::new();
+        if let Ok(listing) = self.backend.run(&format!("list chain {tf} {t} {c}\n"), log) {
+            for line in listing.lines() {
+                let ours = self
+                    .families()
+                    .iter()
+                    .any(|f| line.contains(&format!("@{} ", f.set)));
+                if let Some(handle) = line
+                    .rsplit_once("# handle ")
+                    .map(|(_, h)| h.trim())
+                    .filter(|_| ours)
+                {
+                    script.push_str(&format!("delete rule {tf} {t} {c} handle {handle}\n"));
+                }
+            }
+        }
+        for f in self.families() {
+            script.push_str(&format!("delete set {tf} {t} {}\n", f.set));
+        }
+        if let Err(e) = self.backend.run(&script, log) {
+            log(
+                Severity::Warning,
+                format!(
+                    "action {}: removing the jail's rules and sets: {e}",
+                    self.name
+                ),
+            );
+        }
+        // The table goes when no jail uses it any more.
+        if let Ok(listing) = self.backend.run(&format!("list table {tf} {t}\n"), log) {
+            if !listing.lines().any(|l| l.trim_start().starts_with("set ")) {
+                let _ = self.backend.run(&format!("delete table {tf} {t}\n"), log);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(file: &str, opts: &[(&str, &str)]) -> ActionDefinition {
+        ActionDefinition {
+            name: file.into(),
+            file: file.into(),
+            files: vec![],
+            options: opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn layout_of_the_stock_action() {
+        let a = NftAction::new(
+            &def(
+                "nftables",
+                &[("name", "wordpress-auth"), ("port", "http,https")],
+            ),
+            Backend::DryRun,
+        );
+        assert_eq!(a.v4.set, "addr-set-wordpress-auth");
+        assert_eq!(a.v6.set, "addr6-set-wordpress-auth");
+        assert_eq!(a.matches, vec!["tcp dport { http,https }"]);
+        assert_eq!(
+            a.chain_spec,
+            "{ type filter hook input priority -1; policy accept; }"
+        );
+        let all = NftAction::new(
+            &def(
+                "nftables-allports",
+                &[("name", "x"), ("protocol", "tcp,udp")],
+            ),
+            Backend::DryRun,
+        );
+        assert_eq!(all.matches, vec!["meta l4proto { tcp, udp }"]);
+        let ranges = NftAction::new(
+            &def("nftables", &[("name", "x"), ("port", "1000:2000")]),
+            Backend::DryRun,
+        );
+        assert_eq!(ranges.matches, vec!["tcp dport { 1000-2000 }"]);
+    }
+
+    #[test]
+    fn bans_are_batched_per_family() {
+        let a = NftAction::new(&def("nftables", &[("name", "web")]), Backend::DryRun);
+        let t = |ip: &str| BanTicket {
+            ip: ip.parse().unwrap(),
+            failures: 1,
+            time: 0.0,
+            bantime: 1.0,
+            bancount: 1,
+            matches: vec![],
+            fields: vec![],
+            restored: false,
+        };
+        let tickets = [t("192.0.2.1"), t("2001:db8::1"), t("192.0.2.2")];
+        let refs: Vec<&BanTicket> = tickets.iter().collect();
+        assert_eq!(
+            a.elements_script("add", &refs),
+            "add element inet f2b-table addr-set-web { 192.0.2.1, 192.0.2.2 }\nadd element inet f2b-table addr6-set-web { 2001:db8::1 }\n"
+        );
+    }
+}
