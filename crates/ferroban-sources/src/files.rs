@@ -166,8 +166,14 @@ impl Tailed {
         let Some(f) = self.file.as_mut() else {
             return Ok(false);
         };
+        // Most wake-ups are for other files of the directory: nothing new here, and
+        // then no buffer either.
+        let available = f.metadata()?.len().saturating_sub(self.offset);
+        if available == 0 {
+            return Ok(false);
+        }
         f.seek(SeekFrom::Start(self.offset))?;
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut buf = vec![0u8; (available as usize).min(READ_CHUNK)];
         let mut filled = 0;
         while filled < buf.len() {
             let n = f.read(&mut buf[filled..])?;
@@ -192,7 +198,7 @@ impl Tailed {
             self.emit(out);
             self.partial = tail;
         }
-        Ok(filled == buf.len())
+        Ok(filled == READ_CHUNK)
     }
 
     fn emit(&mut self, out: &mut Vec<String>) {
