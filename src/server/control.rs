@@ -89,10 +89,9 @@ fn connection(stream: UnixStream, events: SyncSender<Event>, own_uid: u32) {
     if !uid.is_some_and(|u| u == 0 || u == own_uid) {
         // The request is read (and ignored) so that the refusal reaches the client.
         let _ = reader.read_line(&mut line);
-        let _ = writeln!(
-            writer,
-            "{}",
-            json!({"ok": false, "error": "permission denied: only root may control ferroban"})
+        let _ = send_line(
+            &mut writer,
+            &json!({"ok": false, "error": "permission denied: only root may control ferroban"}),
         );
         return;
     }
@@ -116,10 +115,18 @@ fn connection(stream: UnixStream, events: SyncSender<Event>, own_uid: u32) {
             }
             _ => json!({"ok": false, "error": "bad request: expected a JSON array of words"}),
         };
-        if writeln!(writer, "{response}").is_err() {
+        if send_line(&mut writer, &response).is_err() {
             return;
         }
     }
+}
+
+/// One JSON line in one write (formatting straight into the socket would send
+/// every token as a packet of its own).
+fn send_line(writer: &mut UnixStream, value: &Value) -> std::io::Result<()> {
+    let mut line = value.to_string();
+    line.push('\n');
+    writer.write_all(line.as_bytes())
 }
 
 /// Send one command and return its result (client side).
@@ -127,7 +134,7 @@ pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
     let stream =
         UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
     let mut writer = stream.try_clone().map_err(ClientError::Io)?;
-    let sent = writeln!(writer, "{}", Value::from(words.to_vec()));
+    let sent = send_line(&mut writer, &Value::from(words.to_vec()));
     let mut line = String::new();
     // A refusal may arrive although the request could not be sent whole.
     let read = BufReader::new(stream).read_line(&mut line);

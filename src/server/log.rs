@@ -5,8 +5,9 @@
 //! work on it. Owns the targets (a file, reopened by `flushlogs` for logrotate;
 //! stdout; stderr; syslog; the systemd journal) and the level threshold.
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Mutex};
 
@@ -61,8 +62,19 @@ pub fn parse_level(name: &str) -> Option<Severity> {
     })
 }
 
+thread_local! {
+    /// Set on the server thread: its lines are flushed once per round of events
+    /// (a burst of 100,000 bans is then a few writes, not 100,000).
+    static DEFERRED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Let this thread's log lines wait for [`Logger::flush`].
+pub fn defer_flushes_on_this_thread() {
+    DEFERRED.with(|d| d.set(true));
+}
+
 enum Sink {
-    File(File),
+    File(BufWriter<File>),
     Stdout,
     Stderr,
     Syslog(Option<UnixDatagram>),
@@ -88,7 +100,9 @@ fn open_sink(target: &LogTarget) -> std::io::Result<Sink> {
             if let Some(dir) = p.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            Sink::File(OpenOptions::new().create(true).append(true).open(p)?)
+            Sink::File(BufWriter::new(
+                OpenOptions::new().create(true).append(true).open(p)?,
+            ))
         }
         LogTarget::Stdout => Sink::Stdout,
         LogTarget::Stderr => Sink::Stderr,
@@ -158,6 +172,9 @@ impl Logger {
         match &mut inner.sink {
             Sink::File(f) => {
                 let _ = f.write_all(line().as_bytes());
+                if !DEFERRED.with(Cell::get) {
+                    let _ = f.flush();
+                }
             }
             Sink::Stdout => {
                 let _ = std::io::stdout().lock().write_all(line().as_bytes());
@@ -185,12 +202,24 @@ impl Logger {
         }
     }
 
+    /// Write out lines a deferring thread left in the buffer.
+    pub fn flush(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if let Sink::File(f) = &mut inner.sink {
+                let _ = f.flush();
+            }
+        }
+    }
+
     /// Reopen the log file (after logrotate moved it). Returns the target's text.
     pub fn reopen(&self) -> std::io::Result<String> {
         let mut inner = self
             .inner
             .lock()
             .map_err(|_| std::io::Error::other("logger poisoned"))?;
+        if let Sink::File(f) = &mut inner.sink {
+            let _ = f.flush();
+        }
         inner.sink = open_sink(&inner.target)?;
         Ok(target_text(&inner.target))
     }

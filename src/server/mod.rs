@@ -406,6 +406,7 @@ impl Server {
     }
 
     fn event_loop(&mut self, rx: Receiver<Event>) {
+        log::defer_flushes_on_this_thread();
         let mut last_housekeeping = Instant::now();
         // Set by work, cleared when the freed memory was returned in a quiet moment.
         let mut busy_since_trim = true;
@@ -439,6 +440,7 @@ impl Server {
             }
             self.commit();
             self.expire_bans();
+            self.log.flush();
             if last_housekeeping.elapsed() >= HOUSEKEEPING {
                 last_housekeeping = Instant::now();
                 let t = now();
@@ -854,5 +856,6 @@ impl Server {
         let _ = std::fs::remove_file(&self.settings.pidfile);
         self.log
             .log(Component::Server, Severity::Info, "Exiting ferroban");
+        self.log.flush();
     }
 }
