@@ -778,27 +778,12 @@ fn the_guides_jail_local_runs_unchanged() {
 
 #[test]
 fn native_nftables_bans_in_a_private_network_namespace() {
-    let tools = ["nft", "unshare", "nsenter"].iter().all(|t| {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {t}"))
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !is_root() || !tools {
-        eprintln!("SKIPPED native_nftables_bans_in_a_private_network_namespace: needs root, nft, unshare and nsenter");
-        return;
-    }
-    // Root in a container may still be denied network namespaces or netfilter.
-    let probe = Command::new("unshare")
-        .args(["--net", "nft", "add", "table", "inet", "ferroban-probe"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        eprintln!(
-            "SKIPPED native_nftables_bans_in_a_private_network_namespace: this machine refuses nftables in a new network namespace: {}",
-            String::from_utf8_lossy(&probe.stderr).trim()
-        );
+    let test = "native_nftables_bans_in_a_private_network_namespace";
+    if !firewall_namespace_ready(
+        test,
+        &["nft"],
+        &["nft", "add", "table", "inet", "ferroban-probe"],
+    ) {
         return;
     }
     let env = Env::new("nft");
@@ -816,13 +801,7 @@ fn native_nftables_bans_in_a_private_network_namespace() {
     // nothing outside.
     let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
     let pid = d.child.id().to_string();
-    let nft = |args: &str| {
-        let o = Command::new("nsenter")
-            .args(["-t", &pid, "-n", "sh", "-c", &format!("nft {args}")])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-    };
+    let nft = |args: &str| in_namespace_of(&pid, &format!("nft {args}"));
     env.fail("app.log", "192.0.2.90", 1);
     env.client_text(&["ban", "app", "2001:db8::90"]);
     assert!(
@@ -893,4 +872,113 @@ fn increments_count_every_jail_with_overalljails_and_polling_reads() {
         "{}",
         env.own_log_text()
     );
+}
+
+/// Whether this test can run a server in a network namespace of its own: root, the
+/// tools, and a `probe` command that the kernel accepts in a new namespace (root in a
+/// container may still be denied namespaces or netfilter). Says why when it cannot.
+fn firewall_namespace_ready(test: &str, tools: &[&str], probe: &[&str]) -> bool {
+    let missing: Vec<&str> = ["unshare", "nsenter"]
+        .iter()
+        .chain(tools)
+        .copied()
+        .filter(|t| {
+            !Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {t}"))
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if !is_root() || !missing.is_empty() {
+        eprintln!("SKIPPED {test}: needs root and {missing:?}");
+        return false;
+    }
+    let probe = Command::new("unshare")
+        .arg("--net")
+        .args(probe)
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        eprintln!(
+            "SKIPPED {test}: this machine refuses {probe:?} in a new network namespace: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        );
+        return false;
+    }
+    true
+}
+
+/// Run a shell command in the network namespace of process `pid`; stdout and stderr.
+fn in_namespace_of(pid: &str, command: &str) -> String {
+    let o = Command::new("nsenter")
+        .args(["-t", pid, "-n", "sh", "-c", command])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+#[test]
+fn stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace() {
+    let test = "stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace";
+    if !firewall_namespace_ready(
+        test,
+        &["iptables", "iptables-restore", "ip6tables-restore"],
+        &["iptables", "-N", "ferroban-probe"],
+    ) {
+        return;
+    }
+    let env = Env::new("ipt");
+    if !stock_config(&env) {
+        return;
+    }
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "[DEFAULT]\nbanaction = iptables-multiport\n[app]\nenabled = true\nfilter = test\nport = http,https\nlogpath = {}\nmaxretry = 1\nbantime = 1h\n",
+            env.log("app.log").display()
+        ),
+    )
+    .unwrap();
+    let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
+    let pid = d.child.id().to_string();
+    let ipt = |cmd: &str| in_namespace_of(&pid, cmd);
+    // several addresses at once go in as one batch
+    env.client_text(&["ban", "app", "192.0.2.91", "192.0.2.92", "2001:db8::91"]);
+    assert!(
+        wait_for(15, || ipt("iptables -S f2b-app").contains(
+            "-A f2b-app -s 192.0.2.92/32 -j REJECT --reject-with icmp-port-unreachable"
+        )),
+        "{}\n{}",
+        ipt("iptables -S"),
+        env.own_log_text()
+    );
+    assert!(ipt("iptables -S f2b-app").contains("-s 192.0.2.91/32"));
+    assert!(
+        wait_for(15, || ipt("ip6tables -S f2b-app").contains(
+            "-A f2b-app -s 2001:db8::91/128 -j REJECT --reject-with icmp6-port-unreachable"
+        )),
+        "{}",
+        ipt("ip6tables -S")
+    );
+    assert!(
+        ipt("iptables -S INPUT")
+            .contains("-A INPUT -p tcp -m multiport --dports 80,443 -j f2b-app"),
+        "{}",
+        ipt("iptables -S INPUT")
+    );
+    // a failure line bans too, and an unban removes exactly that rule
+    env.fail("app.log", "192.0.2.93", 1);
+    assert!(wait_for(15, || ipt("iptables -S f2b-app").contains("192.0.2.93/32")));
+    env.client_text(&["unban", "192.0.2.91"]);
+    assert!(wait_for(15, || !ipt("iptables -S f2b-app").contains("192.0.2.91/32")));
+    assert!(ipt("iptables -S f2b-app").contains("192.0.2.92/32"));
+    assert!(
+        !env.own_log_text().contains("batched ban refused"),
+        "{}",
+        env.own_log_text()
+    );
+    env.client_text(&["stop"]);
+    assert!(wait_for(15, || !env.socket().exists()));
+    drop(d);
 }

@@ -82,6 +82,21 @@ impl CommandAction {
         ok
     }
 
+    /// Start the family of `ticket` if it is not yet, and count it as holding bans
+    /// from now on (so that stop removes them). False if it could not start.
+    pub fn prepare_for(&mut self, ticket: &BanTicket, log: Log) -> bool {
+        let family = self.family_key(ticket);
+        self.prepare_family(family, log)
+    }
+
+    fn prepare_family(&mut self, family: &'static str, log: Log) -> bool {
+        if !self.started.contains_key(family) && !self.start_family(family, log) {
+            return false;
+        }
+        self.started.insert(family, true);
+        true
+    }
+
     /// The static part of an operation's script, `None` when it is not defined.
     fn operation(&self, op: &str, family: &str, log: Log) -> Option<String> {
         let raw = self.def.get(op, (!family.is_empty()).then_some(family))?;
@@ -288,7 +303,7 @@ impl Action for CommandAction {
             if group.is_empty() {
                 continue;
             }
-            if !self.started.contains_key(family) && !self.start_family(family, log) {
+            if !self.prepare_family(family, log) {
                 failed.extend(group.into_iter().cloned());
                 continue;
             }

@@ -9,6 +9,7 @@
 //! Nothing here decides whether to ban: a [`BanTicket`] is an order.
 
 pub mod command;
+pub mod iptables;
 pub mod nftables;
 pub mod runner;
 pub mod tags;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use ferroban_config::action::ActionDefinition;
 
 use crate::command::CommandAction;
+use crate::iptables::{IptablesAction, BATCHED_IPTABLES};
 use crate::nftables::{Backend, NftAction};
 use crate::{Action, BanTicket};
 use ferroban_config::action::NATIVE_FIREWALLS;
@@ -142,6 +143,8 @@ impl Drop for ActionRunner {
 fn build_action(def: ActionDefinition, dry_run: bool) -> Box<dyn Action> {
     if NATIVE_FIREWALLS.contains(&def.file.as_str()) {
         Box::new(NftAction::new(&def, Backend::detect(dry_run)))
+    } else if BATCHED_IPTABLES.contains(&def.file.as_str()) && !def.files.is_empty() {
+        Box::new(IptablesAction::new(def, dry_run))
     } else {
         Box::new(CommandAction::new(def, dry_run))
     }
