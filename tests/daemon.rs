@@ -839,6 +839,17 @@ fn native_nftables_bans_in_a_private_network_namespace() {
         "{}",
         nft("list ruleset")
     );
+    // someone flushes the whole ruleset: the next ban puts the layout back
+    nft("flush ruleset");
+    env.client_text(&["ban", "app", "192.0.2.95"]);
+    assert!(
+        wait_for(15, || nft("list set inet f2b-table addr-set-app")
+            .contains("192.0.2.95")),
+        "{}\n{}",
+        nft("list ruleset"),
+        env.own_log_text()
+    );
+    assert!(nft("list chain inet f2b-table f2b-chain").contains("@addr-set-app reject"));
     env.client_text(&["stop"]);
     assert!(wait_for(15, || !env.socket().exists()));
     drop(d);
