@@ -374,6 +374,30 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// Run `program` with `input` on its standard input: its output, or its standard
+/// error as the error message.
+pub(crate) fn run_with_input(program: &str, args: &[&str], input: &str) -> Result<String, String> {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
 /// Run a script with `/bin/sh`; its standard error is the error message.
 pub fn run_script(script: &Script, timeout: Duration) -> Result<String, String> {
     let (status_ok, stderr) = run_script_output(script, timeout)?;

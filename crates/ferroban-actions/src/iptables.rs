@@ -8,12 +8,9 @@
 //! rules are the stock ones (`-I f2b-<name> 1 -s <ip> -j <blocktype>`), so the
 //! ruleset is what the stock action would have made.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use ferroban_config::action::ActionDefinition;
 
-use crate::command::CommandAction;
+use crate::command::{run_with_input, CommandAction};
 use crate::tags::substitute_static;
 use crate::{Action, BanTicket, Log, Severity};
 
@@ -89,24 +86,7 @@ impl IptablesAction {
             );
             return Ok(());
         }
-        let mut child = Command::new(program)
-            .args(["-w", "--noflush"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run {program}: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(script.as_bytes())
-                .map_err(|e| e.to_string())?;
-        }
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
+        run_with_input(program, &["-w", "--noflush"], script).map(|_| ())
     }
 }
 

@@ -10,11 +10,10 @@
 //! retries. In dry-run mode the scripts are logged instead.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use ferroban_config::action::ActionDefinition;
 
+use crate::command::run_with_input;
 use crate::tags::substitute_static;
 use crate::{Action, BanTicket, Log, Severity};
 
@@ -152,24 +151,7 @@ impl Backend {
 }
 
 fn run_nft_process(script: &str) -> Result<String, String> {
-    let mut child = Command::new("nft")
-        .args(["-a", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run nft: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+    run_with_input("nft", &["-a", "-f", "-"], script)
 }
 
 /// One jail's sets and rules.
