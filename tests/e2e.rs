@@ -280,7 +280,9 @@ fn an_env_probe_is_refused_by_the_kernel_and_the_ban_survives_a_restart() {
     }
     write_configs(&dir);
     let nginx = Command::new("ip")
-        .args(["netns", "exec", net.srv(), "nginx", "-c"])
+        .args(["netns", "exec", net.srv(), "nginx", "-e"])
+        .arg(dir.join("nginx-error.log"))
+        .arg("-c")
         .arg(dir.join("nginx.conf"))
         .args(["-g", "daemon off;"])
         .stdin(Stdio::null())
