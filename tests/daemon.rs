@@ -993,3 +993,61 @@ fn stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace() {
     assert!(wait_for(15, || !env.socket().exists()));
     drop(d);
 }
+
+#[test]
+fn stock_iptables_ipset_with_batched_bans_in_a_private_network_namespace() {
+    let test = "stock_iptables_ipset_with_batched_bans_in_a_private_network_namespace";
+    if !firewall_namespace_ready(
+        test,
+        &["iptables", "ipset"],
+        &["ipset", "create", "ferroban-probe", "hash:ip"],
+    ) {
+        return;
+    }
+    let env = Env::new("ipset");
+    if !stock_config(&env) {
+        return;
+    }
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "[DEFAULT]\nbanaction = iptables-ipset-proto6\n[web]\nenabled = true\nfilter = test\nport = http,https\nlogpath = {}\nmaxretry = 1\nbantime = 1h\n",
+            env.log("app.log").display()
+        ),
+    )
+    .unwrap();
+    let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
+    let pid = d.child.id().to_string();
+    let sh = |cmd: &str| in_namespace_of(&pid, cmd);
+    env.client_text(&["ban", "web", "192.0.2.81", "192.0.2.82", "2001:db8::81"]);
+    assert!(
+        wait_for(15, || sh("ipset list f2b-web").contains("192.0.2.82")),
+        "{}\n{}",
+        sh("ipset list"),
+        env.own_log_text()
+    );
+    assert!(sh("ipset list f2b-web").contains("192.0.2.81"));
+    assert!(
+        wait_for(15, || sh("ipset list f2b-web6").contains("2001:db8::81")),
+        "{}",
+        sh("ipset list")
+    );
+    let input = sh("iptables -S INPUT");
+    assert!(
+        input.contains("-m multiport --dports 80,443 -m set --match-set f2b-web src -j REJECT"),
+        "{input}"
+    );
+    env.fail("app.log", "192.0.2.83", 1);
+    assert!(wait_for(15, || sh("ipset list f2b-web").contains("192.0.2.83")));
+    env.client_text(&["unban", "192.0.2.81"]);
+    assert!(wait_for(15, || !sh("ipset list f2b-web").contains("192.0.2.81")));
+    assert!(sh("ipset list f2b-web").contains("192.0.2.82"));
+    assert!(
+        !env.own_log_text().contains("batched ban refused"),
+        "{}",
+        env.own_log_text()
+    );
+    env.client_text(&["stop"]);
+    assert!(wait_for(15, || !env.socket().exists()));
+    drop(d);
+}

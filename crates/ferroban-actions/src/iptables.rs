@@ -1,12 +1,14 @@
-//! Batched iptables: Fail2ban's stock `iptables-multiport` / `iptables-allports`
-//! actions with their bans and unbans done many at a time.
+//! Batched iptables and ipset: Fail2ban's stock `iptables-multiport`,
+//! `iptables-allports` and `iptables-ipset-proto6[-allports]` actions with their bans
+//! and unbans done many at a time.
 //!
 //! Owns only the per-address part: the stock file's own commands still create and
-//! remove the jail's chain `f2b-<name>` and the jump from `<chain>` (a few commands per
-//! jail), while bans and unbans go through one `iptables-restore --noflush` (and
-//! `ip6tables-restore`) per batch instead of one `iptables` process per address. The
-//! rules are the stock ones (`-I f2b-<name> 1 -s <ip> -j <blocktype>`), so the
-//! ruleset is what the stock action would have made.
+//! remove what a jail needs (its chain `f2b-<name>` or its ipset, and the jump from
+//! `<chain>`: a few commands per jail), while bans and unbans go through one
+//! `iptables-restore --noflush` (`ip6tables-restore`) or one `ipset restore` per batch
+//! instead of one process per address. The entries are the stock ones
+//! (`-I f2b-<name> 1 -s <ip> -j <blocktype>`, `add f2b-<name> <ip> timeout …`), so
+//! the ruleset is what the stock action would have made.
 
 use ferroban_config::action::ActionDefinition;
 
@@ -15,78 +17,159 @@ use crate::tags::substitute_static;
 use crate::{Action, BanTicket, Log, Severity};
 
 /// The action file names whose bans this implementation batches.
-pub const BATCHED_IPTABLES: [&str; 2] = ["iptables-multiport", "iptables-allports"];
+pub const BATCHED_STOCK: [&str; 5] = [
+    "iptables-multiport",
+    "iptables-allports",
+    "iptables-ipset",
+    "iptables-ipset-proto6",
+    "iptables-ipset-proto6-allports",
+];
 
-/// A stock iptables action with batched bans.
+/// What a batch is written for.
+enum Target {
+    /// Rules in the jail's chain; `-j` targets for IPv4 and IPv6.
+    Chain {
+        chain: String,
+        blocktype: [String; 2],
+    },
+    /// Entries of the jail's ipsets (IPv4, IPv6), with the stock `timeout`.
+    Ipset { sets: [String; 2], timeout: String },
+}
+
+/// A stock iptables or ipset action with batched bans.
 pub struct IptablesAction {
     commands: CommandAction,
-    chain: String,
-    /// `-j` targets for IPv4 and IPv6 (`REJECT --reject-with …`).
-    blocktype: [String; 2],
+    target: Target,
     dry_run: bool,
 }
 
 impl IptablesAction {
-    pub fn new(def: ActionDefinition, dry_run: bool) -> IptablesAction {
+    /// The batched form of `def`, if its parameters allow one (an ipset timeout that
+    /// is not a plain number is left to the stock commands).
+    pub fn new(def: ActionDefinition, dry_run: bool) -> Option<IptablesAction> {
         let get = |key: &str, family: Option<&str>, default: &str| {
             def.get(key, family)
                 .and_then(|v| substitute_static(&def, v, family).ok())
                 .unwrap_or_else(|| default.to_string())
         };
         let name = get("name", None, "default");
-        IptablesAction {
-            chain: format!("f2b-{name}"),
-            blocktype: [
-                get(
-                    "blocktype",
-                    Some("inet4"),
-                    "REJECT --reject-with icmp-port-unreachable",
-                ),
-                get(
-                    "blocktype",
-                    Some("inet6"),
-                    "REJECT --reject-with icmp6-port-unreachable",
-                ),
-            ],
-            commands: CommandAction::new(def, dry_run),
-            dry_run,
-        }
-    }
-
-    /// `-I`/`-D` lines for the tickets of one family, as an iptables-restore table.
-    fn restore_script(&self, verb: &str, tickets: &[&BanTicket], v6: bool) -> Option<String> {
-        let target = &self.blocktype[usize::from(v6)];
-        let mut script = String::from("*filter\n");
-        let mut any = false;
-        for t in tickets.iter().filter(|t| t.ip.is_ipv6() == v6) {
-            let position = if verb == "-I" { " 1" } else { "" };
-            script.push_str(&format!(
-                "{verb} {}{position} -s {} -j {target}\n",
-                self.chain, t.ip
-            ));
-            any = true;
-        }
-        script.push_str("COMMIT\n");
-        any.then_some(script)
-    }
-
-    fn restore(&self, script: &str, v6: bool, log: Log) -> Result<(), String> {
-        let program = if v6 {
-            "ip6tables-restore"
+        let target = if def.file.contains("ipset") {
+            let timeout = get("ipsettime", None, "0");
+            timeout.trim().parse::<u64>().ok()?;
+            Target::Ipset {
+                sets: [
+                    get("ipmset", Some("inet4"), &format!("f2b-{name}")),
+                    get("ipmset", Some("inet6"), &format!("f2b-{name}6")),
+                ],
+                timeout: timeout.trim().to_string(),
+            }
         } else {
-            "iptables-restore"
+            Target::Chain {
+                chain: format!("f2b-{name}"),
+                blocktype: [
+                    get(
+                        "blocktype",
+                        Some("inet4"),
+                        "REJECT --reject-with icmp-port-unreachable",
+                    ),
+                    get(
+                        "blocktype",
+                        Some("inet6"),
+                        "REJECT --reject-with icmp6-port-unreachable",
+                    ),
+                ],
+            }
         };
+        Some(IptablesAction {
+            commands: CommandAction::new(def, dry_run),
+            target,
+            dry_run,
+        })
+    }
+
+    /// The batch for the tickets of one family (`ban` or unban), and the program
+    /// that reads it.
+    fn batch(
+        &self,
+        ban: bool,
+        tickets: &[&BanTicket],
+        v6: bool,
+    ) -> Option<(&'static str, &'static [&'static str], String)> {
+        let ips: Vec<String> = tickets
+            .iter()
+            .filter(|t| t.ip.is_ipv6() == v6)
+            .map(|t| t.ip.to_string())
+            .collect();
+        if ips.is_empty() {
+            return None;
+        }
+        let family = usize::from(v6);
+        Some(match &self.target {
+            Target::Chain { chain, blocktype } => {
+                let mut script = String::from("*filter\n");
+                for ip in &ips {
+                    match ban {
+                        true => script
+                            .push_str(&format!("-I {chain} 1 -s {ip} -j {}\n", blocktype[family])),
+                        false => script
+                            .push_str(&format!("-D {chain} -s {ip} -j {}\n", blocktype[family])),
+                    }
+                }
+                script.push_str("COMMIT\n");
+                let program = if v6 {
+                    "ip6tables-restore"
+                } else {
+                    "iptables-restore"
+                };
+                (program, &["-w", "--noflush"][..], script)
+            }
+            Target::Ipset { sets, timeout } => {
+                let set = &sets[family];
+                let script: String = ips
+                    .iter()
+                    .map(|ip| match ban {
+                        true => format!("add {set} {ip} timeout {timeout}\n"),
+                        false => format!("del {set} {ip}\n"),
+                    })
+                    .collect();
+                ("ipset", &["restore", "-exist"][..], script)
+            }
+        })
+    }
+
+    fn run(&self, batch: (&str, &[&str], String), log: Log) -> Result<(), String> {
+        let (program, args, script) = batch;
         if self.dry_run {
             log(
                 Severity::Notice,
                 format!(
-                    "dry-run: {program} --noflush would read:\n{}",
+                    "dry-run: {program} {} would read:\n{}",
+                    args.join(" "),
                     script.trim_end()
                 ),
             );
             return Ok(());
         }
-        run_with_input(program, &["-w", "--noflush"], script).map(|_| ())
+        run_with_input(program, args, &script).map(|_| ())
+    }
+}
+
+impl IptablesAction {
+    /// The stock commands, one address at a time, after a refused batch. If the first
+    /// one fails even after the stock check and repair (a full set, say), the rest are
+    /// not tried now: they all go back to the runner's retries.
+    fn ban_one_by_one(&mut self, tickets: Vec<BanTicket>, log: Log) -> Vec<BanTicket> {
+        let Some((first, rest)) = tickets.split_first() else {
+            return Vec::new();
+        };
+        if !self
+            .commands
+            .ban(std::slice::from_ref(first), log)
+            .is_empty()
+        {
+            return tickets;
+        }
+        self.commands.ban(rest, log)
     }
 }
 
@@ -103,20 +186,21 @@ impl Action for IptablesAction {
         let mut failed = Vec::new();
         for v6 in [false, true] {
             let group: Vec<&BanTicket> = tickets.iter().filter(|t| t.ip.is_ipv6() == v6).collect();
-            let Some(script) = self.restore_script("-I", &group, v6) else {
+            let Some(batch) = self.batch(true, &group, v6) else {
                 continue;
             };
-            // The stock file starts a family on its first ban (its chain, its jump).
+            // The stock file starts a family on its first ban (its chain or set, its
+            // jump).
             let started = group
                 .first()
                 .is_some_and(|t| self.commands.prepare_for(t, log));
-            let batched = match started {
-                true => self.restore(&script, v6, log),
+            let done = match started {
+                true => self.run(batch, log),
                 false => Err("the action did not start".to_string()),
             };
-            if let Err(e) = batched {
-                // The chain may be gone: the stock commands check, repair and retry
-                // one by one.
+            if let Err(e) = done {
+                // The chain or set may be gone: the stock commands check, repair and
+                // retry one by one.
                 log(
                     Severity::Error,
                     format!(
@@ -125,7 +209,7 @@ impl Action for IptablesAction {
                     ),
                 );
                 let owned: Vec<BanTicket> = group.into_iter().cloned().collect();
-                failed.extend(self.commands.ban(&owned, log));
+                failed.extend(self.ban_one_by_one(owned, log));
             }
         }
         failed
@@ -134,11 +218,11 @@ impl Action for IptablesAction {
     fn unban(&mut self, tickets: &[BanTicket], log: Log) {
         for v6 in [false, true] {
             let group: Vec<&BanTicket> = tickets.iter().filter(|t| t.ip.is_ipv6() == v6).collect();
-            let Some(script) = self.restore_script("-D", &group, v6) else {
+            let Some(batch) = self.batch(false, &group, v6) else {
                 continue;
             };
-            if self.restore(&script, v6, log).is_err() {
-                // One rule already gone fails the batch: the stock commands, one by one.
+            if self.run(batch, log).is_err() {
+                // One entry already gone fails the batch: the stock commands, one by one.
                 let owned: Vec<BanTicket> = group.into_iter().cloned().collect();
                 self.commands.unban(&owned, log);
             }
@@ -154,26 +238,8 @@ impl Action for IptablesAction {
 mod tests {
     use super::*;
 
-    #[test]
-    fn restore_scripts_use_the_stock_rules() {
-        let def = ActionDefinition {
-            name: "iptables-multiport".into(),
-            file: "iptables-multiport".into(),
-            files: vec![],
-            options: vec![
-                ("name".into(), "sshd".into()),
-                (
-                    "blocktype".into(),
-                    "REJECT --reject-with icmp-port-unreachable".into(),
-                ),
-                (
-                    "blocktype?family=inet6".into(),
-                    "REJECT --reject-with icmp6-port-unreachable".into(),
-                ),
-            ],
-        };
-        let a = IptablesAction::new(def, true);
-        let t = |ip: &str| BanTicket {
+    fn ticket(ip: &str) -> BanTicket {
+        BanTicket {
             ip: ip.parse().unwrap(),
             failures: 1,
             time: 0.0,
@@ -182,16 +248,72 @@ mod tests {
             matches: vec![],
             fields: vec![],
             restored: false,
-        };
-        let (a4, b6) = (t("192.0.2.1"), t("2001:db8::1"));
+        }
+    }
+
+    fn def(file: &str, options: &[(&str, &str)]) -> ActionDefinition {
+        ActionDefinition {
+            name: file.into(),
+            file: file.into(),
+            files: vec![],
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn batches_hold_the_stock_entries() {
+        let chain = IptablesAction::new(
+            def(
+                "iptables-multiport",
+                &[
+                    ("name", "sshd"),
+                    ("blocktype", "REJECT --reject-with icmp-port-unreachable"),
+                    (
+                        "blocktype?family=inet6",
+                        "REJECT --reject-with icmp6-port-unreachable",
+                    ),
+                ],
+            ),
+            true,
+        )
+        .unwrap();
+        let (a4, b6) = (ticket("192.0.2.1"), ticket("2001:db8::1"));
+        let (program, _, script) = chain.batch(true, &[&a4, &b6], false).unwrap();
+        assert_eq!(program, "iptables-restore");
+        assert_eq!(script, "*filter\n-I f2b-sshd 1 -s 192.0.2.1 -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n");
+        let (program, _, script) = chain.batch(false, &[&a4, &b6], true).unwrap();
+        assert_eq!(program, "ip6tables-restore");
+        assert_eq!(script, "*filter\n-D f2b-sshd -s 2001:db8::1 -j REJECT --reject-with icmp6-port-unreachable\nCOMMIT\n");
+        assert!(chain.batch(true, &[&a4], true).is_none());
+
+        let ipset = IptablesAction::new(
+            def(
+                "iptables-ipset-proto6",
+                &[
+                    ("name", "web"),
+                    ("ipmset", "f2b-<name>"),
+                    ("ipmset?family=inet6", "f2b-<name>6"),
+                    ("ipsettime", "0"),
+                ],
+            ),
+            true,
+        )
+        .unwrap();
         assert_eq!(
-            a.restore_script("-I", &[&a4, &b6], false).unwrap(),
-            "*filter\n-I f2b-sshd 1 -s 192.0.2.1 -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n"
+            ipset.batch(true, &[&a4, &b6], false).unwrap().2,
+            "add f2b-web 192.0.2.1 timeout 0\n"
         );
         assert_eq!(
-            a.restore_script("-D", &[&a4, &b6], true).unwrap(),
-            "*filter\n-D f2b-sshd -s 2001:db8::1 -j REJECT --reject-with icmp6-port-unreachable\nCOMMIT\n"
+            ipset.batch(false, &[&a4, &b6], true).unwrap().2,
+            "del f2b-web6 2001:db8::1\n"
         );
-        assert!(a.restore_script("-I", &[&a4], true).is_none());
+        // a timeout computed by the shell is left to the stock commands
+        assert!(
+            IptablesAction::new(def("iptables-ipset", &[("ipsettime", "$(echo 5)")]), true)
+                .is_none()
+        );
     }
 }

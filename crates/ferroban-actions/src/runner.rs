@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ferroban_config::action::ActionDefinition;
 
 use crate::command::CommandAction;
-use crate::iptables::{IptablesAction, BATCHED_IPTABLES};
+use crate::iptables::{IptablesAction, BATCHED_STOCK};
 use crate::nftables::{Backend, NftAction};
 use crate::{Action, BanTicket};
 use ferroban_config::action::NATIVE_FIREWALLS;
@@ -143,8 +143,11 @@ impl Drop for ActionRunner {
 fn build_action(def: ActionDefinition, dry_run: bool) -> Box<dyn Action> {
     if NATIVE_FIREWALLS.contains(&def.file.as_str()) {
         Box::new(NftAction::new(&def, Backend::detect(dry_run)))
-    } else if BATCHED_IPTABLES.contains(&def.file.as_str()) && !def.files.is_empty() {
-        Box::new(IptablesAction::new(def, dry_run))
+    } else if BATCHED_STOCK.contains(&def.file.as_str()) && !def.files.is_empty() {
+        match IptablesAction::new(def.clone(), dry_run) {
+            Some(batched) => Box::new(batched),
+            None => Box::new(CommandAction::new(def, dry_run)),
+        }
     } else {
         Box::new(CommandAction::new(def, dry_run))
     }
@@ -265,33 +268,44 @@ impl Worker {
             .into_iter()
             .partition(|r| r.due <= now);
         self.retries = later;
-        for mut r in due {
-            let Some(a) = self.actions.get_mut(r.action) else {
+        // The due retries of one action go in one batch, as first bans do.
+        let mut by_action: HashMap<usize, Vec<Retry>> = HashMap::new();
+        for r in due {
+            by_action.entry(r.action).or_default().push(r);
+        }
+        for (index, retries) in by_action {
+            let Some(a) = self.actions.get_mut(index) else {
                 continue;
             };
-            if a.ban(std::slice::from_ref(&r.ticket), log).is_empty() {
+            let tickets: Vec<BanTicket> = retries.iter().map(|r| r.ticket.clone()).collect();
+            let failed = a.ban(&tickets, log);
+            let (again, done): (Vec<Retry>, Vec<Retry>) = retries
+                .into_iter()
+                .partition(|r| failed.iter().any(|t| t.ip == r.ticket.ip));
+            if !done.is_empty() {
                 log(
                     Severity::Notice,
                     format!(
-                        "ban of {} by action {} succeeded on retry",
-                        r.ticket.ip,
+                        "{} ban(s) by action {} succeeded on retry",
+                        done.len(),
                         a.name()
                     ),
                 );
-                continue;
             }
-            r.pause = (r.pause * 2).min(MAX_RETRY_PAUSE);
-            r.due = Instant::now() + r.pause;
-            log(
-                Severity::Error,
-                format!(
-                    "ban of {} by action {} failed again; retrying in {} s",
-                    r.ticket.ip,
-                    a.name(),
-                    r.pause.as_secs()
-                ),
-            );
-            self.retries.push(r);
+            for mut r in again {
+                r.pause = (r.pause * 2).min(MAX_RETRY_PAUSE);
+                r.due = Instant::now() + r.pause;
+                log(
+                    Severity::Error,
+                    format!(
+                        "ban of {} by action {} failed again; retrying in {} s",
+                        r.ticket.ip,
+                        a.name(),
+                        r.pause.as_secs()
+                    ),
+                );
+                self.retries.push(r);
+            }
         }
     }
 }
