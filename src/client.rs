@@ -154,13 +154,13 @@ fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
 /// The configuration test.
 fn check(o: &ClientOptions) -> i32 {
     match check_config(&o.confdir) {
-        Ok(cfg) => {
+        Ok(jails) => {
             println!(
                 "OK: configuration test is successful ({} jails: {})",
-                cfg.jails.len(),
-                cfg.jails
+                jails.len(),
+                jails
                     .iter()
-                    .map(|j| j.name.as_str())
+                    .map(|j| j.name())
                     .collect::<Vec<_>>()
                     .join(", ")
             );

@@ -204,13 +204,12 @@ fn start_jail(server: &mut Server, name: &str) -> Reply {
     if server.jail_index(name).is_ok() {
         return Err(format!("The jail '{name}' is already started"));
     }
-    let config = super::check_config(&server.options.confdir).map_err(|e| format!("{e:#}"))?;
-    let jc = config
-        .jails
+    let jail = super::check_config(&server.options.confdir)
+        .map_err(|e| format!("{e:#}"))?
         .into_iter()
-        .find(|j| j.name == name)
+        .find(|j| j.name() == name)
         .ok_or_else(|| format!("{} (or it is not enabled)", no_jail(name)))?;
-    server.add_jail(jc, true).map_err(|e| format!("{e:#}"))?;
+    server.add_jail(jail, true).map_err(|e| format!("{e:#}"))?;
     server.start_sources();
     Ok(Value::Null)
 }

@@ -86,9 +86,9 @@ impl Jail {
         })
     }
 
-    /// Take a new configuration of the same jail; counts and bans are kept.
-    pub fn reconfigure(&mut self, config: JailConfig) -> Result<(), String> {
-        let fresh = Jail::new(config)?;
+    /// Take the configuration of `fresh`, a newly built jail of the same name;
+    /// counts and bans are kept.
+    pub fn reconfigure(&mut self, fresh: Jail) {
         self.filter = fresh.filter;
         self.ignore = fresh.ignore;
         self.patterns = fresh.patterns;
@@ -99,7 +99,6 @@ impl Jail {
             fresh.config.maxmatches,
         );
         self.config = fresh.config;
-        Ok(())
     }
 
     /// Regex searches given up at the back-tracking step bound (hostile lines).

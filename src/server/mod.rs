@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferroban_actions::{ActionRunner, Report, Severity};
-use ferroban_config::jail::{load_jails, Backend, JailConfig, JailsConfig};
+use ferroban_config::jail::{load_jails, Backend};
 use ferroban_config::settings::ServerSettings;
 use ferroban_db::{BanRecord, Database, FilePosition};
 use ferroban_jail::{Ban, Offence};
@@ -77,23 +77,27 @@ pub struct Server {
     stop_requested: bool,
 }
 
-/// Load and check the jails of `confdir` (the configuration test).
-pub fn check_config(confdir: &Path) -> Result<JailsConfig> {
+/// Load the jails of `confdir` and build them (filters compiled, ignore lists
+/// resolved): the configuration test, and what start, reload and `start JAIL` use,
+/// so that nothing is compiled twice.
+pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
     ServerSettings::load(confdir)?;
     let cfg = load_jails(confdir)?;
-    for j in &cfg.jails {
-        Jail::new(j.clone()).map_err(|e| anyhow!(e))?;
-        if let Backend::Inotify | Backend::Polling = j.backend {
-            if Encoding::from_name(&j.logencoding).is_none() {
-                bail!(
-                    "jail [{}]: logencoding {:?} is not supported; use auto, utf-8 or latin-1",
-                    j.name,
-                    j.logencoding
-                );
+    cfg.jails
+        .into_iter()
+        .map(|j| {
+            if let Backend::Inotify | Backend::Polling = j.backend {
+                if Encoding::from_name(&j.logencoding).is_none() {
+                    bail!(
+                        "jail [{}]: logencoding {:?} is not supported; use auto, utf-8 or latin-1",
+                        j.name,
+                        j.logencoding
+                    );
+                }
             }
-        }
-    }
-    Ok(cfg)
+            Jail::new(j).map_err(|e| anyhow!(e))
+        })
+        .collect()
 }
 
 /// Run the server until it is told to stop.
@@ -102,7 +106,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
     let level = log::parse_level(&settings.loglevel).unwrap_or(Severity::Info);
     let logger = Logger::open(&settings.logtarget, level)
         .with_context(|| format!("cannot open log {}", log::target_text(&settings.logtarget)))?;
-    let config = check_config(&options.confdir).map_err(|e| {
+    let jails = check_config(&options.confdir).map_err(|e| {
         logger.log(
             Component::Server,
             Severity::Error,
@@ -173,8 +177,8 @@ pub fn run(options: ServerOptions) -> Result<()> {
         stop_requested: false,
     };
     server.purge();
-    for jc in config.jails {
-        server.add_jail(jc, false)?;
+    for jail in jails {
+        server.add_jail(jail, false)?;
     }
     server.restore_bans(None)?;
     server.start_sources();
@@ -244,9 +248,9 @@ impl Server {
         })
     }
 
-    /// Start a jail: its actions, then (with `restore`) its bans from the database.
-    fn add_jail(&mut self, config: JailConfig, restore: bool) -> Result<()> {
-        let mut jail = Jail::new(config).map_err(|e| anyhow!(e))?;
+    /// Start a built jail: its actions, then (with `restore`) its bans from the
+    /// database.
+    fn add_jail(&mut self, mut jail: Jail, restore: bool) -> Result<()> {
         self.log.log(
             Component::Jail,
             Severity::Info,
@@ -747,9 +751,9 @@ impl Server {
         self.log
             .log(Component::Server, Severity::Info, "Reload configuration");
         let settings = self.options.settings()?;
-        let config = check_config(&self.options.confdir)?;
+        let fresh = check_config(&self.options.confdir)?;
         if let Some(name) = only {
-            if !config.jails.iter().any(|j| j.name == name)
+            if !fresh.iter().any(|j| j.name() == name)
                 && !self.jails.iter().any(|j| j.name() == name)
             {
                 bail!("the jail '{name}' does not exist");
@@ -769,19 +773,19 @@ impl Server {
         while i < self.jails.len() {
             let name = self.jails[i].name().to_string();
             let wanted = only.is_none_or(|n| n == name);
-            if wanted && !config.jails.iter().any(|j| j.name == name) {
+            if wanted && !fresh.iter().any(|j| j.name() == name) {
                 self.stop_jail(i);
             } else {
                 i += 1;
             }
         }
-        for jc in config.jails {
-            if only.is_some_and(|n| n != jc.name) {
+        for jail in fresh {
+            if only.is_some_and(|n| n != jail.name()) {
                 continue;
             }
-            match self.jails.iter().position(|j| j.name() == jc.name) {
-                Some(idx) => self.reconfigure_jail(idx, jc)?,
-                None => self.add_jail(jc, true)?,
+            match self.jails.iter().position(|j| j.name() == jail.name()) {
+                Some(idx) => self.reconfigure_jail(idx, jail),
+                None => self.add_jail(jail, true)?,
             }
         }
         if only.is_none() {
@@ -802,14 +806,15 @@ impl Server {
         Ok(())
     }
 
-    fn reconfigure_jail(&mut self, idx: usize, jc: JailConfig) -> Result<()> {
+    fn reconfigure_jail(&mut self, idx: usize, fresh: Jail) {
+        let jc = &fresh.config;
         let actions_changed = self.jails[idx]
             .runner
             .as_ref()
             .is_none_or(|r| r.definitions() != jc.actions.as_slice());
         let journal_changed = self.jails[idx].config.backend != jc.backend
             || self.jails[idx].config.filter.journalmatch != jc.filter.journalmatch;
-        self.jails[idx].reconfigure(jc).map_err(|e| anyhow!(e))?;
+        self.jails[idx].reconfigure(fresh);
         if journal_changed {
             if let Some(j) = self.journals.remove(self.jails[idx].name()) {
                 j.stop();
@@ -835,7 +840,6 @@ impl Server {
             );
             self.jails[idx].runner = Some(runner);
         }
-        Ok(())
     }
 
     fn shutdown(&mut self) {
