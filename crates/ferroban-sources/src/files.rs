@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ferroban_db::FilePosition;
-use inotify::{Inotify, WatchMask};
+use inotify::{EventMask, Inotify, WatchMask};
 
 use crate::{Encoding, Sink, SourceEvent};
 
@@ -134,6 +134,8 @@ struct Tailed {
     first_hash: u64,
     /// Bytes of a line not finished yet.
     partial: Vec<u8>,
+    /// Modification time at the last read (see `modified`).
+    modified: i128,
 }
 
 impl Tailed {
@@ -233,6 +235,11 @@ impl Tailed {
                 self.file = None;
                 return false;
             }
+        } else if meta.len() == self.offset && modified(&meta) == self.modified {
+            // The same file, untouched: most wake-ups are for another file of the
+            // directory, and then nothing is read at all. (A copytruncate rewrite to
+            // the same length shows in the modification time.)
+            return false;
         } else if let Some(f) = self.file.as_mut() {
             // copytruncate: shorter than what was read, or another first line.
             let now_hash = if meta.len() > 0 {
@@ -247,6 +254,7 @@ impl Tailed {
                 self.first_hash = now_hash;
             }
         }
+        self.modified = modified(&meta);
         match self.read_new(out) {
             Ok(more) => more,
             Err(e) => {
@@ -255,6 +263,11 @@ impl Tailed {
             }
         }
     }
+}
+
+/// A file's modification time in nanoseconds.
+fn modified(meta: &std::fs::Metadata) -> i128 {
+    i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec())
 }
 
 struct Follower {
@@ -337,6 +350,7 @@ impl Follower {
                 offset: 0,
                 first_hash: 0,
                 partial: Vec::new(),
+                modified: 0,
             };
             let resume = self.resume.remove(&path.display().to_string());
             if t.open(resume.as_ref()).is_ok() {
@@ -346,7 +360,8 @@ impl Follower {
         self.watch_dirs();
     }
 
-    /// Wait for an inotify event or the tick; returns whether something happened.
+    /// Wait for an inotify event or the tick; returns whether a file was created,
+    /// moved or deleted in a watched directory (then the globs are expanded again).
     fn wait(&mut self) -> bool {
         let Some(ino) = self.inotify.as_mut() else {
             std::thread::sleep(TICK);
@@ -363,18 +378,20 @@ impl Follower {
             return false;
         }
         let mut buf = [0u8; 8192];
-        let mut any = false;
+        let appeared =
+            EventMask::CREATE | EventMask::MOVED_TO | EventMask::MOVED_FROM | EventMask::DELETE;
+        let mut changed = false;
         while let Ok(events) = ino.read_events(&mut buf) {
             let mut n = 0;
-            for _ in events {
+            for e in events {
                 n += 1;
+                changed |= e.mask.intersects(appeared);
             }
             if n == 0 {
                 break;
             }
-            any = true;
         }
-        any
+        changed
     }
 
     fn run(mut self, control: Receiver<Control>) {
@@ -419,8 +436,8 @@ impl Follower {
             if more {
                 continue;
             }
-            let woke = self.wait();
-            if woke || last_sync.elapsed() >= TICK * 4 {
+            let files_changed = self.wait();
+            if files_changed || last_sync.elapsed() >= TICK * 4 {
                 self.sync_files();
                 last_sync = Instant::now();
             }
