@@ -778,29 +778,16 @@ fn the_guides_jail_local_runs_unchanged() {
 
 #[test]
 fn native_nftables_bans_in_a_private_network_namespace() {
-    let test = "native_nftables_bans_in_a_private_network_namespace";
-    if !firewall_namespace_ready(
-        test,
+    let Some((env, d, pid)) = firewall_server(
+        "native_nftables_bans_in_a_private_network_namespace",
+        "nft",
+        "nftables",
+        "app",
         &["nft"],
         &["nft", "add", "table", "inet", "ferroban-probe"],
-    ) {
+    ) else {
         return;
-    }
-    let env = Env::new("nft");
-    if !stock_config(&env) {
-        return;
-    }
-    std::fs::write(
-        env.conf().join("jail.local"),
-        "[DEFAULT]\nbanaction = nftables\n[app]\nenabled = true\nfilter = test\nport = http,https\nlogpath = ".to_string()
-            + &env.log("app.log").display().to_string()
-            + "\nmaxretry = 1\nbantime = 1h\n",
-    )
-    .unwrap();
-    // The server lives in a network namespace of its own: its nft commands touch
-    // nothing outside.
-    let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
-    let pid = d.child.id().to_string();
+    };
     let nft = |args: &str| in_namespace_of(&pid, &format!("nft {args}"));
     env.fail("app.log", "192.0.2.90", 1);
     env.client_text(&["ban", "app", "2001:db8::90"]);
@@ -920,6 +907,38 @@ fn firewall_namespace_ready(test: &str, tools: &[&str], probe: &[&str]) -> bool 
     true
 }
 
+/// A server on a copy of the stock configuration, with one jail `jail` (the test
+/// filter on app.log, maxretry 1, ports http and https) banning through `banaction`,
+/// running in a network namespace of its own so that its firewall commands touch
+/// nothing outside. `None` (with a SKIPPED line) where this machine cannot.
+fn firewall_server(
+    test: &str,
+    tag: &str,
+    banaction: &str,
+    jail: &str,
+    tools: &[&str],
+    probe: &[&str],
+) -> Option<(Env, Daemon, String)> {
+    if !firewall_namespace_ready(test, tools, probe) {
+        return None;
+    }
+    let env = Env::new(tag);
+    if !stock_config(&env) {
+        return None;
+    }
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "[DEFAULT]\nbanaction = {banaction}\n[{jail}]\nenabled = true\nfilter = test\nport = http,https\nlogpath = {}\nmaxretry = 1\nbantime = 1h\n",
+            env.log("app.log").display()
+        ),
+    )
+    .unwrap();
+    let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
+    let pid = d.child.id().to_string();
+    Some((env, d, pid))
+}
+
 /// Run a shell command in the network namespace of process `pid`; stdout and stderr.
 fn in_namespace_of(pid: &str, command: &str) -> String {
     let o = Command::new("nsenter")
@@ -931,28 +950,16 @@ fn in_namespace_of(pid: &str, command: &str) -> String {
 
 #[test]
 fn stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace() {
-    let test = "stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace";
-    if !firewall_namespace_ready(
-        test,
+    let Some((env, d, pid)) = firewall_server(
+        "stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace",
+        "ipt",
+        "iptables-multiport",
+        "app",
         &["iptables", "iptables-restore", "ip6tables-restore"],
         &["iptables", "-N", "ferroban-probe"],
-    ) {
+    ) else {
         return;
-    }
-    let env = Env::new("ipt");
-    if !stock_config(&env) {
-        return;
-    }
-    std::fs::write(
-        env.conf().join("jail.local"),
-        format!(
-            "[DEFAULT]\nbanaction = iptables-multiport\n[app]\nenabled = true\nfilter = test\nport = http,https\nlogpath = {}\nmaxretry = 1\nbantime = 1h\n",
-            env.log("app.log").display()
-        ),
-    )
-    .unwrap();
-    let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
-    let pid = d.child.id().to_string();
+    };
     let ipt = |cmd: &str| in_namespace_of(&pid, cmd);
     // several addresses at once go in as one batch
     env.client_text(&["ban", "app", "192.0.2.91", "192.0.2.92", "2001:db8::91"]);
@@ -996,28 +1003,16 @@ fn stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace() {
 
 #[test]
 fn stock_iptables_ipset_with_batched_bans_in_a_private_network_namespace() {
-    let test = "stock_iptables_ipset_with_batched_bans_in_a_private_network_namespace";
-    if !firewall_namespace_ready(
-        test,
+    let Some((env, d, pid)) = firewall_server(
+        "stock_iptables_ipset_with_batched_bans_in_a_private_network_namespace",
+        "ipset",
+        "iptables-ipset-proto6",
+        "web",
         &["iptables", "ipset"],
         &["ipset", "create", "ferroban-probe", "hash:ip"],
-    ) {
+    ) else {
         return;
-    }
-    let env = Env::new("ipset");
-    if !stock_config(&env) {
-        return;
-    }
-    std::fs::write(
-        env.conf().join("jail.local"),
-        format!(
-            "[DEFAULT]\nbanaction = iptables-ipset-proto6\n[web]\nenabled = true\nfilter = test\nport = http,https\nlogpath = {}\nmaxretry = 1\nbantime = 1h\n",
-            env.log("app.log").display()
-        ),
-    )
-    .unwrap();
-    let d = env.start_with(&["unshare", "--net"], &["--no-dry-run"]);
-    let pid = d.child.id().to_string();
+    };
     let sh = |cmd: &str| in_namespace_of(&pid, cmd);
     env.client_text(&["ban", "web", "192.0.2.81", "192.0.2.82", "2001:db8::81"]);
     assert!(

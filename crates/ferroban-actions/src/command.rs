@@ -459,14 +459,8 @@ mod tests {
 
     fn ticket(ip: &str, matches: &[&str]) -> BanTicket {
         BanTicket {
-            ip: ip.parse().unwrap(),
-            failures: 3,
-            time: 0.0,
-            bantime: 60.0,
-            bancount: 1,
             matches: matches.iter().map(|s| s.to_string()).collect(),
-            fields: vec![],
-            restored: false,
+            ..crate::test_ticket(ip)
         }
     }
 

@@ -238,19 +238,6 @@ impl Action for IptablesAction {
 mod tests {
     use super::*;
 
-    fn ticket(ip: &str) -> BanTicket {
-        BanTicket {
-            ip: ip.parse().unwrap(),
-            failures: 1,
-            time: 0.0,
-            bantime: 1.0,
-            bancount: 1,
-            matches: vec![],
-            fields: vec![],
-            restored: false,
-        }
-    }
-
     fn def(file: &str, options: &[(&str, &str)]) -> ActionDefinition {
         ActionDefinition {
             name: file.into(),
@@ -280,7 +267,10 @@ mod tests {
             true,
         )
         .unwrap();
-        let (a4, b6) = (ticket("192.0.2.1"), ticket("2001:db8::1"));
+        let (a4, b6) = (
+            crate::test_ticket("192.0.2.1"),
+            crate::test_ticket("2001:db8::1"),
+        );
         let (program, _, script) = chain.batch(true, &[&a4, &b6], false).unwrap();
         assert_eq!(program, "iptables-restore");
         assert_eq!(script, "*filter\n-I f2b-sshd 1 -s 192.0.2.1 -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n");

@@ -59,3 +59,18 @@ impl BanTicket {
         }
     }
 }
+
+/// A ticket for tests: one failure, banned for 60 s.
+#[cfg(test)]
+pub(crate) fn test_ticket(ip: &str) -> BanTicket {
+    BanTicket {
+        ip: ip.parse().expect("a test address"),
+        failures: 1,
+        time: 0.0,
+        bantime: 60.0,
+        bancount: 1,
+        matches: vec![],
+        fields: vec![],
+        restored: false,
+    }
+}

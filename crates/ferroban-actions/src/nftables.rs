@@ -454,16 +454,7 @@ mod tests {
     #[test]
     fn bans_are_batched_per_family() {
         let a = NftAction::new(&def("nftables", &[("name", "web")]), Backend::DryRun);
-        let t = |ip: &str| BanTicket {
-            ip: ip.parse().unwrap(),
-            failures: 1,
-            time: 0.0,
-            bantime: 1.0,
-            bancount: 1,
-            matches: vec![],
-            fields: vec![],
-            restored: false,
-        };
+        let t = crate::test_ticket;
         let tickets = [t("192.0.2.1"), t("2001:db8::1"), t("192.0.2.2")];
         let refs: Vec<&BanTicket> = tickets.iter().collect();
         assert_eq!(

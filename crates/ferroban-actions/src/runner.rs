@@ -321,6 +321,15 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         let flag = d.join("ready").display().to_string();
+        // The action cannot finish before `go` exists, which only the test (or, if
+        // the runner wrongly waited for the action, a watchdog after 30 s) creates.
+        let go_path = d.join("go");
+        let go = go_path.display().to_string();
+        let watchdog = go_path.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(30));
+            let _ = std::fs::write(watchdog, "");
+        });
         let out = d.join("out").display().to_string();
         let def = ActionDefinition {
             name: "flaky".into(),
@@ -329,7 +338,7 @@ mod tests {
             options: vec![
                 (
                     "actionban".into(),
-                    format!("sleep 0.2; test -e {flag} && echo ban <ip> >> {out}"),
+                    format!("until [ -e {go} ]; do sleep 0.01; done; test -e {flag} && echo ban <ip> >> {out}"),
                 ),
                 ("actionunban".into(), format!("echo unban <ip> >> {out}")),
             ],
@@ -342,21 +351,12 @@ mod tests {
             false,
             Arc::new(move |r| r2.lock().unwrap().push(r)),
         );
-        let t0 = Instant::now();
-        runner.ban(vec![BanTicket {
-            ip: "192.0.2.1".parse().unwrap(),
-            failures: 1,
-            time: 0.0,
-            bantime: 60.0,
-            bancount: 1,
-            matches: vec![],
-            fields: vec![],
-            restored: false,
-        }]);
+        runner.ban(vec![crate::test_ticket("192.0.2.1")]);
         assert!(
-            t0.elapsed() < Duration::from_millis(100),
+            !go_path.exists(),
             "queuing a ban does not wait for the action"
         );
+        std::fs::write(&go_path, "").unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while !reports
             .lock()

@@ -210,14 +210,12 @@ mod tests {
 
     fn ticket(ip: &str, matches: &[&str], user: &str) -> BanTicket {
         BanTicket {
-            ip: ip.parse().unwrap(),
             failures: 3,
             time: 1700000000.5,
             bantime: 3600.0,
-            bancount: 1,
             matches: matches.iter().map(|s| s.to_string()).collect(),
             fields: vec![("user".into(), user.into())],
-            restored: false,
+            ..crate::test_ticket(ip)
         }
     }
 
