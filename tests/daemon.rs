@@ -1046,3 +1046,40 @@ fn stock_iptables_ipset_with_batched_bans_in_a_private_network_namespace() {
     assert!(wait_for(15, || !env.socket().exists()));
     drop(d);
 }
+
+#[test]
+fn bad_log_lines_are_read_past() {
+    let env = Env::new("badlines");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\nbantime = 1h\n");
+    let _d = env.start();
+    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S").to_string();
+    let mut bytes: Vec<u8> = Vec::new();
+    // not UTF-8, a NUL, a line far longer than any log line, an unfinished-looking one
+    bytes.extend_from_slice(b"\xff\xfe\xfd login failed from \xc0\xaf\n");
+    bytes.extend_from_slice(format!("{stamp} login failed from 192.0.2.120\0\n").as_bytes());
+    bytes.extend_from_slice(
+        format!(
+            "{stamp} {} login failed from 999.0.0.1\n",
+            "A".repeat(200_000)
+        )
+        .as_bytes(),
+    );
+    bytes.extend_from_slice(format!("{stamp} login failed from 192.0.2.121\n").as_bytes());
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.log("app.log"))
+        .unwrap();
+    f.write_all(&bytes).unwrap();
+    drop(f);
+    assert!(
+        env.wait_out("ban app 192.0.2.121"),
+        "the good line after the bad ones is read: {}",
+        env.own_log_text()
+    );
+    let status = env.client_text(&["status", "app"]);
+    assert!(
+        status.contains("Currently banned:\t1"),
+        "nothing else was banned: {status}"
+    );
+    assert!(env.client(&["ping"]).status.success());
+}
