@@ -9,6 +9,7 @@
 
 use crate::BanTicket;
 use ferroban_config::action::ActionDefinition;
+use ferroban_config::tags::next_tag;
 
 /// How often substitution may go round before it counts as a reference loop.
 const MAX_ROUNDS: usize = 25;
@@ -49,21 +50,6 @@ fn needs_variable(value: &str) -> bool {
 pub struct Script {
     pub text: String,
     pub env: Vec<(String, String)>,
-}
-
-fn next_tag(s: &str, from: usize) -> Option<(usize, usize)> {
-    let mut i = from;
-    while let Some(lt) = s[i..].find('<') {
-        let start = i + lt;
-        let body = &s[start + 1..];
-        match body.find(['<', '>', ' ', '\n']) {
-            Some(e) if e > 0 && body.as_bytes()[e] == b'>' => {
-                return Some((start, start + 1 + e + 1))
-            }
-            _ => i = start + 1,
-        }
-    }
-    None
 }
 
 /// Substitute the action's own parameters into `text` (for `family`).

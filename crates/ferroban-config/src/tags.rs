@@ -13,8 +13,9 @@ const MAX_TAG_REPLACE_COUNT: usize = 25;
 /// Values are not allowed to grow past this through substitution.
 const MAX_VALUE_LEN: usize = 1 << 20;
 
-/// Find the next `<name>` (no spaces or angle brackets inside) at or after `from`.
-fn next_tag(s: &str, from: usize) -> Option<(usize, usize)> {
+/// Find the next `<name>` (no spaces or angle brackets inside) at or after `from`:
+/// its byte span, brackets included.
+pub fn next_tag(s: &str, from: usize) -> Option<(usize, usize)> {
     let mut i = from;
     while let Some(lt) = s[i..].find('<') {
         let start = i + lt;
