@@ -620,8 +620,8 @@ impl Server {
         true
     }
 
-    /// Write the new bans and read positions, then log the bans and hand them to
-    /// the actions.
+    /// Write the new bans and read positions, then hand the bans to the actions and
+    /// log them.
     fn commit(&mut self) {
         if !self.new_bans.is_empty() {
             let records: Vec<BanRecord> = self
@@ -653,7 +653,17 @@ impl Server {
                     &format!("{e}; bans are made but may not survive a restart"),
                 );
             }
+            // The actions get the bans before they are logged: writing 100,000 log
+            // lines then overlaps with the firewall work on the actions' threads.
             let mut per_jail: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
+            for (idx, ban) in &self.new_bans {
+                per_jail.entry(*idx).or_default().push(ticket(ban, false));
+            }
+            for (idx, tickets) in per_jail {
+                if let Some(r) = &self.jails[idx].runner {
+                    r.ban(tickets);
+                }
+            }
             self.new_by_ip.clear();
             for (idx, ban) in std::mem::take(&mut self.new_bans) {
                 let jail = &mut self.jails[idx];
@@ -662,13 +672,7 @@ impl Server {
                     Severity::Notice,
                     &format!("[{}] Ban {}", jail.name(), ban.ip),
                 );
-                per_jail.entry(idx).or_default().push(ticket(&ban, false));
                 jail.bans.insert(ban);
-            }
-            for (idx, tickets) in per_jail {
-                if let Some(r) = &self.jails[idx].runner {
-                    r.ban(tickets);
-                }
             }
         }
         if !self.positions.is_empty() {

@@ -45,6 +45,27 @@ pub struct BanRecord {
     pub fields: Vec<(String, String)>,
 }
 
+impl BanRecord {
+    /// The `data` column: failures, matched lines and captured fields as JSON.
+    /// Written by hand because it is built once per ban, 100,000 times for a large
+    /// client ban, and a `serde_json::Value` tree costs several allocations per field.
+    fn data(&self) -> String {
+        let text = |v: &str| serde_json::to_string(v).unwrap_or_else(|_| "\"\"".into());
+        let matches: Vec<String> = self.matches.iter().map(|m| text(m)).collect();
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("[{},{}]", text(k), text(v)))
+            .collect();
+        format!(
+            "{{\"failures\":{},\"matches\":[{}],\"fields\":[{}]}}",
+            self.failures,
+            matches.join(","),
+            fields.join(",")
+        )
+    }
+}
+
 /// Where a log file was read up to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePosition {
@@ -71,7 +92,9 @@ CREATE TABLE IF NOT EXISTS bans (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bans_ip ON bans (ip, jail);
-CREATE INDEX IF NOT EXISTS bans_start ON bans (start);
+-- No index on start (databases before 0.1 had one): it cost a sixth of a
+-- 100,000-ban insert, and only the restore at start-up sorts by it.
+DROP INDEX IF EXISTS bans_start;
 CREATE TABLE IF NOT EXISTS positions (
     path TEXT PRIMARY KEY,
     first_line_hash INTEGER NOT NULL,
@@ -82,6 +105,15 @@ CREATE TABLE IF NOT EXISTS cursors (
     cursor TEXT NOT NULL
 );
 ";
+
+/// The page cache, in KiB (SQLite's negative form): the daemon writes a few rows
+/// at a time and reads the bans once at start, so SQLite's 2 MB default would be
+/// most of its memory.
+const SMALL_CACHE_KIB: i64 = -256;
+/// Batches above this many rows (100,000 bans from the client) get a larger page
+/// cache for the length of their transaction.
+const LARGE_BATCH: usize = 1000;
+const LARGE_BATCH_CACHE_KIB: i64 = -32768;
 
 impl Database {
     /// Open (creating if needed) the database at `path`; `None` keeps it in memory.
@@ -108,9 +140,7 @@ impl Database {
         // last transactions.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err("set synchronous"))?;
-        // A small page cache: the daemon writes a few rows at a time and reads the
-        // bans once at start; SQLite's 2 MB default would be most of its memory.
-        conn.pragma_update(None, "cache_size", -256)
+        conn.pragma_update(None, "cache_size", SMALL_CACHE_KIB)
             .map_err(err("set cache size"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err("set busy timeout"))?;
@@ -131,14 +161,29 @@ impl Database {
         run: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
     ) -> Result<(), DbError> {
         let err = failed(&self.path, action);
-        let tx = self.conn.transaction().map_err(&err)?;
-        {
-            let mut stmt = tx.prepare_cached(sql).map_err(&err)?;
-            for item in items {
-                run(&mut stmt, item).map_err(&err)?;
-            }
+        let large = items.len() > LARGE_BATCH;
+        if large {
+            // A large batch in the small page cache would spill pages to the WAL
+            // again and again before the commit; give it room, then hand it back.
+            let _ = self
+                .conn
+                .pragma_update(None, "cache_size", LARGE_BATCH_CACHE_KIB);
         }
-        tx.commit().map_err(&err)
+        let result = (|| {
+            let tx = self.conn.transaction().map_err(&err)?;
+            {
+                let mut stmt = tx.prepare_cached(sql).map_err(&err)?;
+                for item in items {
+                    run(&mut stmt, item).map_err(&err)?;
+                }
+            }
+            tx.commit().map_err(&err)
+        })();
+        if large {
+            let _ = self.conn.pragma_update(None, "cache_size", SMALL_CACHE_KIB);
+            let _ = self.conn.execute_batch("PRAGMA shrink_memory");
+        }
+        result
     }
 
     /// Record bans, all or none.
@@ -148,12 +193,7 @@ impl Database {
             "record bans",
             bans,
             |stmt, b| {
-                let data = serde_json::json!({
-                    "failures": b.failures,
-                    "matches": b.matches,
-                    "fields": b.fields,
-                });
-                stmt.execute(params![b.jail, b.ip, b.start, b.duration, b.count, data.to_string()])
+                stmt.execute(params![b.jail, b.ip, b.start, b.duration, b.count, b.data()])
             },
         )
     }
@@ -359,6 +399,30 @@ mod tests {
         );
         assert_eq!(db.purge(2000.0).unwrap(), 4);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn matched_text_of_any_kind_comes_back_unchanged_from_large_batches() {
+        let mut db = Database::open(None).unwrap();
+        let hostile = "quote \" backslash \\ tab\t nl\n nul\u{0} é 🙂 ]},{\"x\":1";
+        let mut bans: Vec<BanRecord> = (0..LARGE_BATCH as u32 + 5)
+            .map(|i| {
+                rec(
+                    "web",
+                    &format!("10.0.{}.{}", i / 256, i % 256),
+                    1000.0,
+                    100.0,
+                    1,
+                )
+            })
+            .collect();
+        bans[7].matches = vec![hostile.to_string(), String::new()];
+        bans[7].fields = vec![(hostile.to_string(), "v\"".to_string())];
+        db.add_bans(&bans).unwrap();
+        let live = db.bans_in_force(1010.0).unwrap();
+        assert_eq!(live.len(), bans.len());
+        let back = live.iter().find(|b| b.ip == bans[7].ip).unwrap();
+        assert_eq!(back, &bans[7]);
     }
 
     #[test]
