@@ -14,6 +14,14 @@ python3 ../shared/conformance/run.py --tool "$PWD/target/release/ferroban regex"
   > target/conformance.txt || { cat target/conformance.txt; echo "conformance below ${min}%" >&2; exit 1; }
 grep -E '^(pass rate|filters):' target/conformance.txt
 echo "conformance threshold: ${min}% (per-filter table in target/conformance.txt)"
+# ferroban's own filters (config/filter.d) on their own annotated samples
+# (config/samples): every line must pass, in ferroban and in Fail2ban itself, so
+# the filters mean the same to both engines.
+for tool in "$PWD/target/release/ferroban regex" fail2ban; do
+  python3 ../shared/conformance/run.py --tool "$tool" --config config --corpus config/samples \
+    > target/conformance-own.txt || { cat target/conformance-own.txt; echo "own filters fail with $tool" >&2; exit 1; }
+  echo "own filters with ${tool##*/}: $(tail -1 target/conformance-own.txt)"
+done
 cargo test --workspace 2>&1 | tee target/cargo-test.txt
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0) }' target/cargo-test.txt

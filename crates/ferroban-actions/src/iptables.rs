@@ -1,6 +1,6 @@
 //! Batched iptables and ipset: Fail2ban's stock `iptables-multiport`,
-//! `iptables-allports` and `iptables-ipset-proto6[-allports]` actions with their bans
-//! and unbans done many at a time.
+//! `iptables-allports` and `iptables-ipset-proto6[-allports]` actions (and
+//! ferroban's own `ipset`) with their bans and unbans done many at a time.
 //!
 //! Owns only the per-address part: the stock file's own commands still create and
 //! remove what a jail needs (its chain `f2b-<name>` or its ipset, and the jump from
@@ -17,9 +17,10 @@ use crate::tags::substitute_static;
 use crate::{Action, BanTicket, Log, Severity};
 
 /// The action file names whose bans this implementation batches.
-pub const BATCHED_STOCK: [&str; 5] = [
+pub const BATCHED_STOCK: [&str; 6] = [
     "iptables-multiport",
     "iptables-allports",
+    "ipset",
     "iptables-ipset",
     "iptables-ipset-proto6",
     "iptables-ipset-proto6-allports",

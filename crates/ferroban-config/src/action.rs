@@ -116,9 +116,10 @@ impl ActionDefinition {
         })
     }
 
-    /// The built-in action that only logs.
+    /// The built-in action that only logs. A `dry-run.conf` (ferroban ships one to
+    /// document it) cannot turn it into a command action.
     pub fn is_dry_run(&self) -> bool {
-        self.file == DRY_RUN && self.files.is_empty()
+        self.file == DRY_RUN
     }
 
     /// An option's value, for `family` when the action has a variant for it.
