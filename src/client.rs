@@ -16,25 +16,10 @@ use serde_json::Value;
 use crate::server::control::{request, ClientError};
 use crate::server::{check_config, options::default_confdir};
 
-pub const CLIENT_USAGE: &str = "Usage: ferroban [-c DIR] [-s SOCKET] [--json] COMMAND
-
-Commands (the server must be running, except for check and start):
-  status [JAIL]              jails, or one jail's failures and bans
-  ban JAIL IP...             ban addresses in a jail
-  unban [JAIL] IP... | --all lift bans (in one jail, or everywhere)
-  banned [IP...]             banned addresses per jail, or the jails of an address
-  reload [JAIL] [--unban]    apply the configuration on disk; on error the running one stays
-  start [JAIL] | stop [JAIL] start/stop the server, or one jail
-  get JAIL OPTION            bantime, findtime, maxretry, ignoreip, banip, logpath, ...
-  set JAIL OPTION VALUE...   bantime, findtime, maxretry, addignoreip, banip, unbanip, ...
-  flushlogs                  reopen the log file (after logrotate)
-  check                      test the configuration and report errors with file and line
-  ping | version
-  server [OPTIONS]           run the daemon (see `ferroban server --help`)
-  regex LOG FILTER           test a filter on a log (see `ferroban regex --help`)
-
-As `fail2ban-client`, the same binary takes that tool's commands and prints its output.
-";
+/// `ferroban --help`, from the command-line definition.
+pub fn usage() -> String {
+    ferroban_cli::help(None)
+}
 
 /// Options shared by every client command.
 #[derive(Debug, Clone)]
@@ -108,7 +93,7 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
                 .collect()
         }
         ["help"] | ["--help"] | ["-h"] => {
-            print!("{CLIENT_USAGE}");
+            print!("{}", usage());
             return Ok(0);
         }
         _ => words.clone(),
@@ -123,7 +108,7 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
 /// `fail2ban-client …`.
 pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{CLIENT_USAGE}");
+        print!("{}", usage());
         return Ok(0);
     }
     if args.iter().any(|a| a == "-V" || a == "--version") {
@@ -177,10 +162,18 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
     let first = words.first().map(String::as_str);
     match first {
         None => {
-            eprint!("{CLIENT_USAGE}");
+            eprint!("{}", usage());
             return Ok(failure);
         }
         Some("check") => return Ok(if check(o) == 0 { 0 } else { failure }),
+        Some("import-fail2ban") if words.len() <= 2 => {
+            crate::import::import_fail2ban(
+                &o.confdir,
+                &o.socket(),
+                words.get(1).map(String::as_str),
+            )?;
+            return Ok(0);
+        }
         Some("start") if words.len() == 1 => return start_server(o, failure),
         Some("restart") if words.len() == 1 => {
             let _ = request(&o.socket(), &strings(["stop"]));

@@ -9,6 +9,7 @@
 //! and the filter tester (`regex_tool`).
 
 mod client;
+mod import;
 mod regex_tool;
 mod server;
 
@@ -20,7 +21,7 @@ fn exit(code: i32) -> ExitCode {
 
 fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{}", server::options::SERVER_USAGE);
+        print!("{}", server::options::server_usage());
         return ExitCode::SUCCESS;
     }
     let options = match server::ServerOptions::parse(args, fail2ban_server) {
@@ -88,7 +89,12 @@ fn main() -> ExitCode {
         "fail2ban-client" => return client_result(client::run_fail2ban_client(rest)),
         _ => {}
     }
+    let asks_help = rest.iter().skip(1).any(|a| a == "-h" || a == "--help");
     match rest.first().map(String::as_str) {
+        Some(sub) if asks_help && sub != "regex" && ferroban_cli::is_subcommand(sub) => {
+            print!("{}", ferroban_cli::help(Some(sub)));
+            ExitCode::SUCCESS
+        }
         Some("regex") => regex_tool::main(&rest[1..]),
         Some("server") => run_server(&rest[1..], false),
         Some("version" | "--version" | "-V") => {
@@ -96,7 +102,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
-            print!("{}", client::CLIENT_USAGE);
+            print!("{}", client::usage());
             ExitCode::SUCCESS
         }
         Some(_) => client_result(client::run_ferroban(rest)),

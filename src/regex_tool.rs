@@ -15,31 +15,10 @@ use ferroban_config::{parse_name_with_options, FilterDefinition};
 use ferroban_filter::{Filter, LineResult, Value};
 use jiff::tz::TimeZone;
 
-const HELP: &str = "usage: ferroban regex [OPTIONS] LOG FILTER [IGNOREREGEX]
-       fail2ban-regex [OPTIONS] LOG FILTER [IGNOREREGEX]
-
-LOG      a log file, a single log line, or several lines separated by newlines
-FILTER   a filter name with options (sshd[mode=aggressive]), a filter file, or a regex
-IGNOREREGEX  a regex string or a filter whose ignoreregex is used
-
-options:
-  -c, --config DIR        configuration directory (default /etc/ferroban, else /etc/fail2ban)
-  -d, --datepattern P     date pattern (overrides the filter's)
-  -L, --maxlines N        lines buffered for multi-line regexes
-  -e, --encoding ENC      log encoding (utf-8, latin-1)
-  -o, --out FMT           print per match: id, ip, msg, row, a field name, or a <tag> template
-  -r, --raw               do not resolve host names (--json never does)
-      --usedns MODE       yes, warn, no, raw
-  -v, --verbose           more detail (every regex, every template)
-      --print-all-matched, --print-all-missed, --print-all-ignored
-      --print-no-missed, --print-no-ignored
-      --no-check-all      stop at the first matching failregex
-      --json              one JSON object per line that produced a failure
-      --now EPOCH         the current time, for dates without a year (and replays)
-      --no-progress       never show the progress bar
-      --no-prefilter      read the date of every line, also of lines that cannot match
-                          (date template hits then count every line, as fail2ban-regex)
-  -h, --help";
+/// The tester's help, from the command-line definition.
+fn help() -> String {
+    ferroban_cli::help(Some("regex"))
+}
 
 /// Command-line options.
 #[derive(Debug, Default)]
@@ -112,15 +91,16 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             "--no-progress" => o.no_progress = true,
             "--no-prefilter" => o.no_prefilter = true,
             f if f.starts_with('-') && f.len() > 1 && positional.is_empty() => {
-                bail!("unknown option {f}\n\n{HELP}")
+                bail!("unknown option {f}\n\n{}", help())
             }
             _ => positional.push(a.clone()),
         }
     }
     if positional.len() < 2 || positional.len() > 3 {
         bail!(
-            "expected LOG FILTER [IGNOREREGEX], got {} argument(s)\n\n{HELP}",
-            positional.len()
+            "expected LOG FILTER [IGNOREREGEX], got {} argument(s)\n\n{}",
+            positional.len(),
+            help()
         );
     }
     let mut p = positional.into_iter();
@@ -134,7 +114,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
 pub fn main(args: &[String]) -> ExitCode {
     match parse_args(args) {
         Ok(None) => {
-            println!("{HELP}");
+            println!("{}", help());
             ExitCode::SUCCESS
         }
         Ok(Some(o)) => match run(&o) {

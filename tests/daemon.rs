@@ -1083,3 +1083,181 @@ fn bad_log_lines_are_read_past() {
     );
     assert!(env.client(&["ping"]).status.success());
 }
+
+/// A Fail2ban database made by Fail2ban's own code (for its schema), holding bans
+/// written the way Fail2ban writes them; `None` if Fail2ban is not installed.
+fn fail2ban_database(path: &Path, rows: &str) -> Option<()> {
+    let script = format!(
+        "import sys, sqlite3\nsys.path.append('/usr/lib/python3/dist-packages')\n\
+         from fail2ban.server.database import Fail2BanDb\n\
+         Fail2BanDb({path:?})\n\
+         c = sqlite3.connect({path:?})\n\
+         c.execute(\"INSERT INTO jails(name, enabled) VALUES('app', 1)\")\n\
+         for r in [{rows}]:\n\
+         \x20   c.execute('INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) VALUES(?,?,?,?,?,?)', r)\n\
+         \x20   c.execute('INSERT OR REPLACE INTO bips(ip, jail, timeofban, bantime, bancount, data) VALUES(?,?,?,?,?,?)', (r[1], r[0]) + r[2:])\n\
+         c.commit()\n",
+        path = path.display().to_string()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "SKIPPED import test: Fail2ban's Python package is not usable: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some(())
+}
+
+#[test]
+fn bans_imported_from_fail2ban_are_restored_with_their_counts() {
+    let env = Env::new("import");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n");
+    std::fs::write(
+        env.conf().join("ferroban.local"),
+        format!(
+            "[Definition]\ndbfile = {}\n",
+            env.dir.join("db.sqlite3").display()
+        ),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let source = env.dir.join("fail2ban.sqlite3");
+    let rows = format!(
+        "('app', '192.0.2.1', {}, 3600, 3, '{{\"failures\": 5, \"matches\": [[\"Jul 1 \", \"login failed\"]]}}'), \
+         ('app', '198.51.100.2', {}, 600, 2, None), \
+         ('app', '2001:db8::7', {}, -1, 1, '{{}}'), \
+         ('app', '$(touch /tmp/pwned)', {}, 3600, 1, None)",
+        now - 60,
+        now - 7200,
+        now - 10,
+        now - 10
+    );
+    if fail2ban_database(&source, &rows).is_none() {
+        return;
+    }
+    let import = |env: &Env| env.client(&["import-fail2ban", source.to_str().unwrap()]);
+    let first = import(&env);
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        first.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(text.contains("imported 3 of 4 bans"), "{text}");
+    assert!(text.contains("2 still in force"), "{text}");
+    assert!(text.contains("1 skipped (not an IP address)"), "{text}");
+    assert!(
+        String::from_utf8_lossy(&import(&env).stdout).contains("imported 0 of 4 bans"),
+        "a second import adds nothing"
+    );
+    let d = env.start();
+    // In force: restored, with Fail2ban's count; the ended one is not.
+    assert!(
+        env.wait_out("ban app 192.0.2.1 3600 3 restored=1"),
+        "{}",
+        env.out_text()
+    );
+    assert!(
+        env.wait_out("ban app 2001:db8::7 -1 1 restored=1"),
+        "{}",
+        env.out_text()
+    );
+    assert!(
+        !env.out_text().contains("198.51.100.2 "),
+        "{}",
+        env.out_text()
+    );
+    // While the server runs, an import is refused rather than half applied.
+    let refused = import(&env);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("stop it first"));
+    drop(d);
+    // The ended ban still counts for increments: Fail2ban's count 2 goes on.
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\nbantime.increment = true\n");
+    let _d = env.start();
+    env.fail("app.log", "198.51.100.2", 2);
+    assert!(
+        env.wait_out("ban app 198.51.100.2 14400 3"),
+        "{}{}",
+        env.out_text(),
+        env.own_log_text()
+    );
+}
+
+/// `GET path` on `addr`, the whole answer.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn metrics_endpoint_and_json_status_report_each_jail() {
+    let env = Env::new("metrics");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\n");
+    // A free loopback port, found by binding and letting go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        env.conf().join("ferroban.local"),
+        format!("[Definition]\nmetrics = {port}\n"),
+    )
+    .unwrap();
+    let _d = env.start();
+    env.fail("app.log", "192.0.2.70", 2);
+    assert!(env.wait_out("ban app 192.0.2.70"), "{}", env.out_text());
+    env.client_text(&["unban", "192.0.2.70"]);
+    let addr = format!("127.0.0.1:{port}");
+    let page = http_get(&addr, "/metrics");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    for line in [
+        "ferroban_lines_read_total{jail=\"app\"} 2",
+        "ferroban_failures_total{jail=\"app\"} 2",
+        "ferroban_bans_total{jail=\"app\"} 1",
+        "ferroban_unbans_total{jail=\"app\"} 1",
+        "ferroban_banned{jail=\"app\"} 0",
+        "ferroban_action_errors_total{jail=\"app\"} 0",
+        "ferroban_processing_latency_seconds_count{jail=\"app\"} ",
+    ] {
+        assert!(page.contains(line), "{line} missing from:\n{page}");
+    }
+    assert!(http_get(&addr, "/other").starts_with("HTTP/1.1 404"));
+    // Only loopback was asked for.
+    let own = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .unwrap();
+    if let Some(ip) = String::from_utf8_lossy(&own.stdout)
+        .split_whitespace()
+        .next()
+    {
+        let outside = format!("{ip}:{port}");
+        if let Ok(sa) = outside.parse::<std::net::SocketAddr>() {
+            assert!(
+                std::net::TcpStream::connect_timeout(&sa, std::time::Duration::from_secs(2))
+                    .is_err(),
+                "the metrics endpoint answers on {outside}"
+            );
+        }
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&env.client_text(&["status", "app", "--json"])).unwrap();
+    assert_eq!(status[0][1][1][1], 2, "Total failed in {status}");
+}

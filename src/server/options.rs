@@ -38,25 +38,10 @@ pub fn default_confdir() -> PathBuf {
     }
 }
 
-pub const SERVER_USAGE: &str = "Usage: ferroban server [OPTIONS]
-
-Run the ferroban daemon (also as `fail2ban-server`).
-
-Options:
-  -c DIR            configuration directory (default /etc/ferroban, else /etc/fail2ban)
-  -s SOCKET         control socket path
-  -p PIDFILE        pid file path
-  -f, --foreground  stay in the foreground (the default for `ferroban server`)
-  -b, --background  detach (the default for `fail2ban-server`)
-  -x, --force       remove a stale socket without complaint
-  --logtarget T     a file, STDOUT, STDERR, SYSLOG or SYSTEMD-JOURNAL
-  --loglevel L      CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG
-  --dbfile FILE     ban database (:memory: for none)
-  --dry-run         log what the actions would do instead of doing it
-                    (the default when not running as root)
-  --no-dry-run      run the actions even when not root
-  --replay          count failures however old their log time is
-";
+/// `ferroban server --help`, from the command-line definition.
+pub fn server_usage() -> String {
+    ferroban_cli::help(Some("server"))
+}
 
 impl ServerOptions {
     /// Parse server arguments; `fail2ban_server` selects that program's defaults.
@@ -92,7 +77,7 @@ impl ServerOptions {
                 "--timeout" => {
                     value(a)?;
                 }
-                other => bail!("unknown server option {other:?}\n\n{SERVER_USAGE}"),
+                other => bail!("unknown server option {other:?}\n\n{}", server_usage()),
             }
         }
         Ok(o)

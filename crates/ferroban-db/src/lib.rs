@@ -11,6 +11,9 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod fail2ban;
+pub use fail2ban::read_fail2ban_bans;
+
 /// A database error, with what was being done.
 #[derive(Debug, thiserror::Error)]
 #[error("ban database {path}: {action}: {source}")]
@@ -196,6 +199,38 @@ impl Database {
                 stmt.execute(params![b.jail, b.ip, b.start, b.duration, b.count, b.data()])
             },
         )
+    }
+
+    /// Add bans made elsewhere (imported from Fail2ban), skipping any already here
+    /// with the same jail, address and start, so that importing twice changes
+    /// nothing. Returns how many were added.
+    pub fn import_bans(&mut self, bans: &[BanRecord]) -> Result<usize, DbError> {
+        let err = failed(&self.path, "import bans");
+        let tx = self.conn.transaction().map_err(&err)?;
+        let mut added = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO bans (jail, ip, start, duration, count, data)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                     WHERE NOT EXISTS (SELECT 1 FROM bans WHERE jail = ?1 AND ip = ?2 AND start = ?3)",
+                )
+                .map_err(&err)?;
+            for b in bans {
+                added += stmt
+                    .execute(params![
+                        b.jail,
+                        b.ip,
+                        b.start,
+                        b.duration,
+                        b.count,
+                        b.data()
+                    ])
+                    .map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)?;
+        Ok(added)
     }
 
     /// Mark bans of `ip` (in `jail`, or every jail) as lifted by hand at `now`, so

@@ -1,0 +1,277 @@
+//! ferroban's command line, described once: the `--help` texts, the man pages and
+//! the shell completions are all rendered from [`command`].
+//!
+//! Owns the names, arguments and help of every subcommand. It does not parse: the
+//! binary keeps its own parsers because it must also accept Fail2ban's grammars
+//! (`fail2ban-client`, `fail2ban-server`, `fail2ban-regex`) word for word. A test
+//! in the binary checks that every subcommand described here is dispatched there.
+
+use clap::{Arg, ArgAction, Command};
+
+/// The configuration directory option, shared by the client, server and tester.
+fn confdir() -> Arg {
+    Arg::new("conf")
+        .short('c')
+        .long("conf")
+        .value_name("DIR")
+        .help("Configuration directory (default /etc/ferroban, else /etc/fail2ban)")
+        .value_hint(clap::ValueHint::DirPath)
+}
+
+fn flag(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .action(ArgAction::SetTrue)
+        .help(help)
+}
+
+fn value(name: &'static str, value_name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name).long(name).value_name(value_name).help(help)
+}
+
+fn words(name: &'static str, value_name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .num_args(0..)
+        .value_name(value_name)
+        .help(help)
+}
+
+/// `ferroban server`: the daemon.
+fn server() -> Command {
+    Command::new("server")
+        .about("Run the daemon (also as `fail2ban-server`)")
+        .long_about(
+            "Run the daemon: watch the jails' logs and the journal, count failures and ban \
+             offenders through the jails' actions. Stays in the foreground; as \
+             `fail2ban-server` it detaches unless -f is given. Without root, actions are only \
+             logged (dry-run) unless --no-dry-run is given.",
+        )
+        .arg(confdir())
+        .arg(
+            Arg::new("socket")
+                .short('s')
+                .value_name("SOCKET")
+                .help("Control socket path"),
+        )
+        .arg(
+            Arg::new("pidfile")
+                .short('p')
+                .value_name("PIDFILE")
+                .help("Pid file path"),
+        )
+        .arg(
+            flag(
+                "foreground",
+                "Stay in the foreground (the default for `ferroban server`)",
+            )
+            .short('f'),
+        )
+        .arg(flag("background", "Detach (the default for `fail2ban-server`)").short('b'))
+        .arg(flag("force", "Remove a stale socket without complaint").short('x'))
+        .arg(value(
+            "logtarget",
+            "TARGET",
+            "A file, STDOUT, STDERR, SYSLOG or SYSTEMD-JOURNAL",
+        ))
+        .arg(value(
+            "loglevel",
+            "LEVEL",
+            "CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG",
+        ))
+        .arg(value("dbfile", "FILE", "Ban database (:memory: for none)"))
+        .arg(flag(
+            "dry-run",
+            "Log what the actions would do instead of doing it (the default when not root)",
+        ))
+        .arg(flag("no-dry-run", "Run the actions even when not root"))
+        .arg(flag(
+            "replay",
+            "Count failures however old their log time is",
+        ))
+}
+
+/// `ferroban regex`: the filter tester.
+fn regex() -> Command {
+    Command::new("regex")
+        .about("Test a filter on a log (also as `fail2ban-regex`)")
+        .arg(
+            Arg::new("log")
+                .required(true)
+                .value_name("LOG")
+                .help("A log file, a single log line, or several lines separated by newlines")
+                .value_hint(clap::ValueHint::FilePath),
+        )
+        .arg(
+            Arg::new("filter").required(true).value_name("FILTER").help(
+                "A filter name with options (sshd[mode=aggressive]), a filter file, or a regex",
+            ),
+        )
+        .arg(
+            Arg::new("ignoreregex")
+                .value_name("IGNOREREGEX")
+                .help("A regex, or a filter whose ignoreregex is used"),
+        )
+        .arg(
+            Arg::new("config")
+                .short('c')
+                .long("config")
+                .value_name("DIR")
+                .help("Configuration directory (default /etc/ferroban, else /etc/fail2ban)"),
+        )
+        .arg(
+            value(
+                "datepattern",
+                "PATTERN",
+                "Date pattern (overrides the filter's)",
+            )
+            .short('d'),
+        )
+        .arg(value("maxlines", "N", "Lines buffered for multi-line regexes").short('L'))
+        .arg(value("encoding", "ENC", "Log encoding (utf-8, latin-1)").short('e'))
+        .arg(
+            value(
+                "out",
+                "FMT",
+                "Print per match: id, ip, msg, row, a field name, or a <tag> template",
+            )
+            .short('o'),
+        )
+        .arg(flag("raw", "Do not resolve host names (--json never does)").short('r'))
+        .arg(value("usedns", "MODE", "yes, warn, no, raw"))
+        .arg(flag("verbose", "More detail (every regex, every template)").short('v'))
+        .arg(flag("print-all-matched", "Print every matched line"))
+        .arg(flag("print-all-missed", "Print every missed line"))
+        .arg(flag("print-all-ignored", "Print every ignored line"))
+        .arg(flag("print-no-missed", "Print no missed line"))
+        .arg(flag("print-no-ignored", "Print no ignored line"))
+        .arg(flag("no-check-all", "Stop at the first matching failregex"))
+        .arg(flag(
+            "json",
+            "One JSON object per line that produced a failure",
+        ))
+        .arg(value(
+            "now",
+            "EPOCH",
+            "The current time, for dates without a year (and replays)",
+        ))
+        .arg(flag("no-progress", "Never show the progress bar"))
+        .arg(flag(
+            "no-prefilter",
+            "Read the date of every line, also of lines that cannot match (date template hits \
+             then count every line, as fail2ban-regex)",
+        ))
+}
+
+/// The client commands, which talk to the running server (except `check`, `start`
+/// and `import-fail2ban`).
+fn client_commands() -> Vec<Command> {
+    vec![
+        Command::new("status")
+            .about("Jails, or one jail's failures and bans")
+            .arg(Arg::new("jail").value_name("JAIL"))
+            .arg(flag("json", "Answer in JSON")),
+        Command::new("ban")
+            .about("Ban addresses in a jail")
+            .arg(Arg::new("jail").required(true).value_name("JAIL"))
+            .arg(words("ip", "IP", "Addresses to ban").required(true)),
+        Command::new("unban")
+            .about("Lift bans, in one jail or everywhere")
+            .arg(words("ip", "IP", "[JAIL] addresses to unban"))
+            .arg(flag("all", "Lift every ban")),
+        Command::new("banned")
+            .about("Banned addresses per jail, or the jails that ban an address")
+            .arg(words("ip", "IP", "Addresses to look up")),
+        Command::new("reload")
+            .about("Apply the configuration on disk; on error the running one stays")
+            .arg(Arg::new("jail").value_name("JAIL"))
+            .arg(flag("unban", "Also lift every ban")),
+        Command::new("start")
+            .about("Start the server, or one jail")
+            .arg(Arg::new("jail").value_name("JAIL")),
+        Command::new("stop")
+            .about("Stop the server (lifting its bans from the firewall), or one jail")
+            .arg(Arg::new("jail").value_name("JAIL")),
+        Command::new("restart").about("Stop and start the server"),
+        Command::new("get")
+            .about("Read a jail option: bantime, findtime, maxretry, ignoreip, banip, logpath, ...")
+            .arg(Arg::new("jail").required(true).value_name("JAIL"))
+            .arg(Arg::new("option").required(true).value_name("OPTION")),
+        Command::new("set")
+            .about("Change a jail option: bantime, findtime, maxretry, addignoreip, banip, unbanip, ...")
+            .arg(Arg::new("jail").required(true).value_name("JAIL"))
+            .arg(Arg::new("option").required(true).value_name("OPTION"))
+            .arg(words("value", "VALUE", "The new value(s)")),
+        Command::new("flushlogs").about("Reopen the log file (after logrotate)"),
+        Command::new("check")
+            .about("Test the configuration and report errors with file and line"),
+        Command::new("ping").about("Check that the server answers"),
+        Command::new("version").about("Print the version"),
+        Command::new("import-fail2ban")
+            .about("Carry the bans in force (and ban counts) over from Fail2ban's database")
+            .arg(
+                Arg::new("dbfile")
+                    .value_name("DBFILE")
+                    .help("Fail2ban's database (default /var/lib/fail2ban/fail2ban.sqlite3)")
+                    .value_hint(clap::ValueHint::FilePath),
+            ),
+    ]
+}
+
+/// The whole command line.
+pub fn command() -> Command {
+    Command::new("ferroban")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A Fail2ban-compatible intrusion-prevention daemon")
+        .long_about(
+            "ferroban watches logs and the systemd journal, finds attacks with Fail2ban's \
+             filters, counts failures per address in a time window and bans offenders \
+             through nftables (or other firewall actions). It reads /etc/ferroban, or an \
+             existing /etc/fail2ban unchanged. Installed as fail2ban-client, \
+             fail2ban-server or fail2ban-regex, the same binary takes those tools' \
+             command lines.",
+        )
+        // `ferroban help` would be a twin of --help, and "help" is no server command.
+        .disable_help_subcommand(true)
+        .arg(confdir())
+        .arg(
+            Arg::new("socket")
+                .short('s')
+                .long("socket")
+                .value_name("SOCKET")
+                .help("Control socket (default: the configuration's)"),
+        )
+        .arg(flag("json", "Print the server's answer as JSON"))
+        .subcommand(server())
+        .subcommand(regex())
+        .subcommands(client_commands())
+}
+
+/// Whether `name` is one of ferroban's subcommands.
+pub fn is_subcommand(name: &str) -> bool {
+    command().find_subcommand(name).is_some()
+}
+
+/// The help text of `ferroban`, or of one of its subcommands.
+pub fn help(subcommand: Option<&str>) -> String {
+    let cmd = command();
+    let sub = subcommand.and_then(|name| Some((name, cmd.find_subcommand(name)?.clone())));
+    let mut target = match sub {
+        Some((name, sub)) => sub.bin_name(format!("ferroban {name}")),
+        None => cmd.bin_name("ferroban"),
+    };
+    target.render_help().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_definition_is_consistent() {
+        super::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommand_help_names_the_subcommand() {
+        assert!(super::help(Some("server")).contains("ferroban server"));
+        assert!(super::help(None).contains("import-fail2ban"));
+    }
+}
