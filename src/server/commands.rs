@@ -41,6 +41,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["ping", ..] => Ok(json!("pong")),
         ["version"] => Ok(json!(env!("CARGO_PKG_VERSION"))),
         ["status"] => Ok(status(server)),
+        ["metrics"] => Ok(Value::String(server.metrics_text())),
         ["status", jail, rest @ ..] => jail_status(server, jail, rest.first() == Some(&"extended")),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {

@@ -41,6 +41,7 @@ pub struct Jail {
     pub runner: Option<ActionRunner>,
     patterns: Vec<glob::Pattern>,
     pub stats: JailStats,
+    pub metrics: super::metrics::JailMetrics,
 }
 
 /// Build the filter of a jail configuration.
@@ -82,6 +83,7 @@ impl Jail {
             has_skipped: false,
             runner: None,
             stats: JailStats::default(),
+            metrics: Default::default(),
             config,
         })
     }

@@ -12,6 +12,8 @@ mod commands;
 pub mod control;
 mod jail;
 pub mod log;
+mod metrics;
+mod notify;
 pub mod options;
 
 use std::collections::HashMap;
@@ -74,6 +76,8 @@ pub struct Server {
     new_bans: Vec<(usize, Ban)>,
     /// The same, by address: (jail, ban count) of each new ban.
     new_by_ip: HashMap<std::net::IpAddr, Vec<(usize, u32)>>,
+    /// Failed firewall calls per jail, counted from the actions' reports.
+    action_errors: metrics::ActionErrors,
     stop_requested: bool,
 }
 
@@ -174,6 +178,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         cursors: Vec::new(),
         new_bans: Vec::new(),
         new_by_ip: HashMap::new(),
+        action_errors: Default::default(),
         stop_requested: false,
     };
     server.purge();
@@ -182,6 +187,9 @@ pub fn run(options: ServerOptions) -> Result<()> {
     }
     server.restore_bans(None)?;
     server.start_sources();
+    if let Some(addr) = server.settings.metrics {
+        server.start_metrics(addr, tx.clone());
+    }
     let socket = server.settings.socket.clone();
     std::thread::Builder::new()
         .name("ferroban-control".into())
@@ -191,8 +199,10 @@ pub fn run(options: ServerOptions) -> Result<()> {
         Severity::Info,
         &format!("Server ready (socket {})", server.settings.socket.display()),
     );
+    notify::notify(&format!("READY=1\nMAINPID={}", std::process::id()));
     release_free_memory();
     server.event_loop(rx);
+    notify::notify("STOPPING=1");
     server.shutdown();
     Ok(())
 }
@@ -239,13 +249,63 @@ fn signals(events: SyncSender<Event>) {
 impl Server {
     fn report_sink(&self) -> Arc<dyn Fn(Report) + Send + Sync> {
         let log = self.log.clone();
+        let errors = self.action_errors.clone();
         Arc::new(move |r: Report| {
+            if r.severity <= Severity::Error {
+                if let Ok(mut e) = errors.lock() {
+                    *e.entry(r.jail.clone()).or_default() += 1;
+                }
+            }
             log.log(
                 Component::Actions,
                 r.severity,
                 &format!("[{}] {}", r.jail, r.message),
             )
         })
+    }
+
+    /// Serve the Prometheus metrics on `addr`. A failure is reported and the server
+    /// goes on: the firewall matters more than its figures.
+    fn start_metrics(&self, addr: std::net::SocketAddr, events: SyncSender<Event>) {
+        let started = std::net::TcpListener::bind(addr).and_then(|listener| {
+            std::thread::Builder::new()
+                .name("ferroban-metrics".into())
+                .spawn(move || metrics::serve(listener, events))
+        });
+        match started {
+            Ok(_) => self.log.log(
+                Component::Server,
+                Severity::Info,
+                &format!("Metrics on http://{addr}/metrics"),
+            ),
+            Err(e) => self.log.log(
+                Component::Server,
+                Severity::Error,
+                &format!("metrics endpoint {addr}: {e}; running without it"),
+            ),
+        }
+    }
+
+    /// The Prometheus exposition of every jail.
+    fn metrics_text(&self) -> String {
+        let errors = self
+            .action_errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        let figures: Vec<metrics::JailFigures> = self
+            .jails
+            .iter()
+            .map(|j| metrics::JailFigures {
+                name: j.name(),
+                metrics: &j.metrics,
+                failures: j.tracker.total_failed(),
+                bans: j.bans.total(),
+                banned: j.bans.len(),
+                action_errors: errors.get(j.name()).copied().unwrap_or(0),
+            })
+            .collect();
+        metrics::render(&figures)
     }
 
     /// Start a built jail: its actions, then (with `restore`) its bans from the
@@ -481,6 +541,7 @@ impl Server {
             }) => {
                 if let Some(idx) = self.jails.iter().position(|j| j.name() == source) {
                     let t = now();
+                    let started = std::time::Instant::now();
                     for (line, time) in &entries {
                         let offences = self.jails[idx].process_line(
                             line,
@@ -491,6 +552,9 @@ impl Server {
                         );
                         self.offences(idx, offences);
                     }
+                    self.jails[idx]
+                        .metrics
+                        .observe(entries.len(), started.elapsed());
                 }
                 if let Some(c) = cursor {
                     self.cursors.push((format!("journal:{source}"), c));
@@ -533,6 +597,7 @@ impl Server {
             }
         };
         let t = now();
+        let started = std::time::Instant::now();
         for line in lines {
             for &idx in &jails {
                 let offences =
@@ -541,6 +606,11 @@ impl Server {
                     self.offences(idx, offences);
                 }
             }
+        }
+        for &idx in &jails {
+            self.jails[idx]
+                .metrics
+                .observe(lines.len(), started.elapsed());
         }
     }
 
@@ -694,6 +764,7 @@ impl Server {
             if gone.is_empty() {
                 continue;
             }
+            j.metrics.unbans += gone.len() as u64;
             for b in &gone {
                 self.log.log(
                     Component::Actions,
@@ -716,6 +787,7 @@ impl Server {
             }
             self.jails[idx].tracker.forget(ip);
         }
+        self.jails[idx].metrics.unbans += gone.len() as u64;
         let name = self.jails[idx].name().to_string();
         let texts: Vec<String> = gone.iter().map(|b| b.ip.to_string()).collect();
         if let Err(e) = self.db.lift(Some(&name), &texts, now()) {

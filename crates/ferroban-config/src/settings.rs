@@ -4,6 +4,7 @@
 //! Owns the defaults for where the server keeps its socket, pid file, database and
 //! log when the configuration does not say. It does not create any of them.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::expr::parse_duration;
@@ -33,6 +34,8 @@ pub struct ServerSettings {
     pub dbpurgeage: f64,
     /// Matched lines kept per ban in the database.
     pub dbmaxmatches: usize,
+    /// Where the Prometheus metrics endpoint listens; `None`: off (the default).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerSettings {
@@ -56,6 +59,7 @@ impl ServerSettings {
             dbfile: Some(state.join("ferroban.sqlite3")),
             dbpurgeage: 86_400.0,
             dbmaxmatches: 10,
+            metrics: None,
         }
     }
 
@@ -128,8 +132,32 @@ impl ServerSettings {
                 )
             })?;
         }
+        if let Some(v) = get("metrics")? {
+            self.metrics = parse_listen(&v).map_err(|e| {
+                err(
+                    "metrics",
+                    e,
+                    "write a port (9191: loopback only), an address with a port (192.0.2.1:9191, [::1]:9191), or off",
+                )
+            })?;
+        }
         Ok(())
     }
+}
+
+/// The `metrics` setting: empty or `off` for none, a bare port for loopback only,
+/// or an address with a port.
+fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("false") {
+        return Ok(None);
+    }
+    if let Ok(port) = v.parse::<u16>() {
+        return Ok(Some(SocketAddr::from(([127, 0, 0, 1], port))));
+    }
+    v.parse::<SocketAddr>()
+        .map(Some)
+        .map_err(|_| format!("metrics = {v:?} is not a port or an address with a port"))
 }
 
 /// The effective user id of this process.
@@ -166,5 +194,21 @@ mod tests {
         let e = ServerSettings::load(&d).unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn metrics_listen_addresses() {
+        use super::parse_listen;
+        assert_eq!(parse_listen("").unwrap(), None);
+        assert_eq!(parse_listen("off").unwrap(), None);
+        assert_eq!(
+            parse_listen("9191").unwrap(),
+            Some("127.0.0.1:9191".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen("[::1]:9191").unwrap(),
+            Some("[::1]:9191".parse().unwrap())
+        );
+        assert!(parse_listen("everywhere").is_err());
     }
 }
