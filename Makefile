@@ -1,0 +1,55 @@
+# Build and install ferroban like a packaged service:
+#   make            release binary, man pages and shell completions
+#   sudo make install
+#   sudo systemctl enable --now ferroban
+# DESTDIR and PREFIX work as usual (make install DESTDIR=/tmp/root PREFIX=/usr).
+# Configuration files already in /etc/ferroban are kept; edit the .local files.
+
+PREFIX     ?= /usr
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+CARGO      ?= cargo
+
+BIN      = $(DESTDIR)$(PREFIX)/bin
+CONFDIR  = $(DESTDIR)$(SYSCONFDIR)/ferroban
+UNITDIR  = $(DESTDIR)$(PREFIX)/lib/systemd/system
+MANDIR   = $(DESTDIR)$(PREFIX)/share/man/man1
+DOCS     = target/docs
+
+.PHONY: all build docs install uninstall deb
+
+all: build docs
+
+build:
+	$(CARGO) build --release --locked -p ferroban
+
+docs:
+	$(CARGO) run --release --locked -q -p xtask -- docs $(DOCS) >/dev/null
+
+install: all
+	install -Dm755 target/release/ferroban $(BIN)/ferroban
+	install -d -m755 $(CONFDIR)/filter.d $(CONFDIR)/action.d $(CONFDIR)/jail.d
+	for f in config/*.conf config/filter.d/*.conf config/action.d/*.conf config/jail.d/README; do \
+	  dest=$(CONFDIR)/$${f#config/}; \
+	  [ -e "$$dest" ] || install -m644 "$$f" "$$dest"; \
+	done
+	install -Dm644 packaging/ferroban.service $(UNITDIR)/ferroban.service
+	install -Dm644 packaging/ferroban.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferroban
+	install -d -m755 $(MANDIR)
+	install -m644 $(DOCS)/man/*.1 $(MANDIR)/
+	install -Dm644 $(DOCS)/completions/ferroban.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferroban
+	install -Dm644 $(DOCS)/completions/_ferroban $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_ferroban
+	install -Dm644 $(DOCS)/completions/ferroban.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferroban.fish
+	-[ -z "$(DESTDIR)" ] && systemctl daemon-reload 2>/dev/null || true
+
+uninstall:
+	rm -f $(BIN)/ferroban $(UNITDIR)/ferroban.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferroban
+	rm -f $(MANDIR)/ferroban*.1
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferroban \
+	      $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_ferroban \
+	      $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferroban.fish
+	@echo "kept $(CONFDIR) and /var/lib/ferroban (your configuration and bans)"
+
+# A Debian package (needs `cargo install cargo-deb`): target/debian/ferroban_*.deb
+deb: build docs
+	$(CARGO) deb --locked --no-build -p ferroban

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# As root on Debian: build the Debian package with cargo-deb, install it, check the
+# installed binary, configuration and unit, then purge it again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
+make deb
+deb=$(ls -t target/debian/ferroban_*.deb | head -1)
+dpkg -i "$deb"
+trap 'dpkg --purge ferroban >/dev/null' EXIT
+/usr/bin/ferroban --version
+/usr/bin/ferroban -c /etc/ferroban check
+# Every shipped jail, enabled, must load with the shipped filters and actions.
+touch /tmp/ferroban-package-test.log
+printf '[DEFAULT]\nenabled = true\nlogpath = /tmp/ferroban-package-test.log\nbackend = auto\n' \
+  > /etc/ferroban/jail.d/package-test.local
+/usr/bin/ferroban -c /etc/ferroban check | tee /dev/stderr | grep -q "(14 jails:"
+rm -f /etc/ferroban/jail.d/package-test.local /tmp/ferroban-package-test.log
+ls /usr/share/man/man1/ferroban.1* >/dev/null
+test -f /usr/share/bash-completion/completions/ferroban
+if command -v systemd-analyze >/dev/null; then
+  # Only the unit's own syntax: the machine may run no systemd at all.
+  systemd-analyze verify --man=no /lib/systemd/system/ferroban.service 2>&1 | grep -v "^$" || true
+  if systemd-analyze verify --man=no /lib/systemd/system/ferroban.service 2>&1 | grep -qi "unknown\|invalid\|failed to parse"; then
+    echo "package test: ferroban.service does not parse" >&2
+    exit 1
+  fi
+fi
+echo "package test: $(basename "$deb") installs, runs and checks /etc/ferroban"
