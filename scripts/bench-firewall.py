@@ -104,7 +104,8 @@ def setup(name):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
     shutil.copytree("/etc/fail2ban", d)
-    shutil.copy(os.path.join(ROOT, "examples/config/filter.d/apache-envscan.conf"), os.path.join(d, "filter.d"))
+    for f in ["ferroban-common.conf", "apache-envscan.conf"]:
+        shutil.copy(os.path.join(ROOT, "examples/config/filter.d", f), os.path.join(d, "filter.d"))
     open(os.path.join(d, "access.log"), "w").close()
     with open(os.path.join(d, "jail.local"), "w") as f:
         f.write("[DEFAULT]\nbanaction = nftables\nbackend = auto\n[sshd]\nenabled = false\n"

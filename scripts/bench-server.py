@@ -46,7 +46,7 @@ def setup(name):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "filter.d"))
     os.makedirs(os.path.join(d, "action.d"))
-    for f in ["wordpress-auth.conf", "apache-envscan.conf"]:
+    for f in ["ferroban-common.conf", "wordpress-auth.conf", "apache-envscan.conf"]:
         shutil.copy(os.path.join(ROOT, "examples/config/filter.d", f), os.path.join(d, "filter.d", f))
     with open(os.path.join(d, "action.d/bench.conf"), "w") as f:
         f.write("[Definition]\nactionban = echo <ip> >> %s/bans.out\nactionunban = true\n" % d)
