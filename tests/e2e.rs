@@ -219,7 +219,11 @@ fn write_configs(dir: &Path) {
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     std::fs::write(dir.join("www/index.html"), "hello\n").unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/filter.d");
-    for f in ["ferroban-common.conf", "apache-envscan.conf", "wordpress-auth.conf"] {
+    for f in [
+        "ferroban-common.conf",
+        "apache-envscan.conf",
+        "wordpress-auth.conf",
+    ] {
         std::fs::copy(examples.join(f), conf.join("filter.d").join(f)).unwrap();
     }
     let log = dir.join("access.log");

@@ -1,4 +1,5 @@
-//! The filter tester end to end: the bundled guide filters on the guide's log lines.
+//! The filter tester end to end: the guide's jails (the vps-hardening profile, with
+//! the shipped filters) on the guide's log lines.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,7 +25,7 @@ fn json_hosts(log: &str, filter: &str) -> Vec<(u64, String, f64)> {
         "--now",
         "1780000000",
         "-c",
-        "examples/config",
+        "examples/vps-hardening",
         log,
         filter,
     ]);

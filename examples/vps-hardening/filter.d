@@ -1,0 +1,1 @@
+../../config/filter.d
