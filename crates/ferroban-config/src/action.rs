@@ -85,6 +85,17 @@ impl ActionDefinition {
             },
         };
         let dir = basedir.join("action.d");
+        if let Some(module) = file.strip_suffix(".py") {
+            return Err(ConfigError::at(
+                &dir.join(file),
+                0,
+                format!("jail [{jail}] uses {file}, one of Fail2ban's Python actions, which ferroban does not run"),
+                format!(
+                    "use a command action instead (for mail, sendmail-whois or sendmail-whois-lines; \
+                     write your own action.d/{module}.conf for anything else)"
+                ),
+            ));
+        }
         let cfg = match Config::read_named(&dir, file)? {
             Some(cfg) => cfg,
             None if file == DRY_RUN || NATIVE_FIREWALLS.contains(&file) => {
@@ -232,6 +243,8 @@ mod tests {
         assert!(ActionDefinition::load(&dir, DRY_RUN, "web", &[])
             .unwrap()
             .is_dry_run());
+        let python = ActionDefinition::load(&dir, "smtp.py", "web", &[]).unwrap_err();
+        assert!(python.to_string().contains("Python actions"), "{python}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
