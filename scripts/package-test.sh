@@ -14,7 +14,9 @@ trap 'dpkg --purge ferroban >/dev/null' EXIT
 touch /tmp/ferroban-package-test.log
 printf '[DEFAULT]\nenabled = true\nlogpath = /tmp/ferroban-package-test.log\nbackend = auto\n' \
   > /etc/ferroban/jail.d/package-test.local
-/usr/bin/ferroban -c /etc/ferroban check | tee /dev/stderr | grep -q "(14 jails:"
+checked=$(/usr/bin/ferroban -c /etc/ferroban check)
+echo "$checked"
+grep -q "(14 jails:" <<<"$checked"
 rm -f /etc/ferroban/jail.d/package-test.local /tmp/ferroban-package-test.log
 ls /usr/share/man/man1/ferroban.1* >/dev/null
 test -f /usr/share/bash-completion/completions/ferroban

@@ -83,8 +83,9 @@ impl Env {
         self.start_with(&[], &["--no-dry-run"])
     }
 
-    /// Start the server under `wrapper` (e.g. `unshare --net`) with `extra` options.
-    fn start_with(&self, wrapper: &[&str], extra: &[&str]) -> Daemon {
+    /// The server command under `wrapper` (e.g. `unshare --net`) with `extra`
+    /// options, on this installation's files.
+    fn server_command(&self, wrapper: &[&str], extra: &[&str]) -> Command {
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
@@ -93,8 +94,7 @@ impl Env {
             }
             None => Command::new(BIN),
         };
-        let child = cmd
-            .args(["server", "-f", "--loglevel", "INFO"])
+        cmd.args(["server", "-f", "--loglevel", "INFO"])
             .args(extra)
             .arg("-c")
             .arg(self.conf())
@@ -108,7 +108,14 @@ impl Env {
             .arg(self.own_log())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    /// Start the server under `wrapper` with `extra` options, and wait until it answers.
+    fn start_with(&self, wrapper: &[&str], extra: &[&str]) -> Daemon {
+        let child = self
+            .server_command(wrapper, extra)
             .spawn()
             .expect("start the server");
         let daemon = Daemon { child };
@@ -1260,4 +1267,34 @@ fn metrics_endpoint_and_json_status_report_each_jail() {
     let status: serde_json::Value =
         serde_json::from_str(&env.client_text(&["status", "app", "--json"])).unwrap();
     assert_eq!(status[0][1][1][1], 2, "Total failed in {status}");
+}
+
+#[test]
+fn systemd_hears_ready_once_the_server_answers() {
+    let env = Env::new("notify");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let path = env.dir.join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    listener
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut child = env
+        .server_command(&[], &["--dry-run"])
+        .env("NOTIFY_SOCKET", &path)
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = listener.recv(&mut buf).expect("READY=1 within 10 s");
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ready.starts_with("READY=1\n"), "{ready}");
+    assert!(
+        ready.contains(&format!("MAINPID={}", child.id())),
+        "{ready}"
+    );
+    // Ready means answering: the socket is up when systemd is told.
+    assert!(env.client(&["ping"]).status.success());
+    env.client(&["stop"]);
+    let n = listener.recv(&mut buf).expect("STOPPING=1 at stop");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    let _ = child.wait();
 }
