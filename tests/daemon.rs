@@ -1298,3 +1298,119 @@ fn systemd_hears_ready_once_the_server_answers() {
     assert_eq!(&buf[..n], b"STOPPING=1");
     let _ = child.wait();
 }
+
+/// One raw request line on a fresh connection, and the answer line.
+fn raw_request(socket: &Path, bytes: &[u8]) -> String {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let _ = s.write_all(bytes);
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(s).read_line(&mut line);
+    line
+}
+
+#[test]
+fn the_control_socket_survives_bad_requests_and_floods() {
+    let env = Env::new("control");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\n");
+    let _d = env.start();
+    let socket = env.socket();
+    let mut oversized = vec![b'a'; (16 << 20) + 10];
+    oversized.push(b'\n');
+    for (request, error) in [
+        (&b"not json\n"[..], "expected a JSON array"),
+        (b"{\"ban\": 1}\n", "expected a JSON array"),
+        (b"[]\n", "expected a JSON array"),
+        (b"[1, 2]\n", "expected a JSON array"),
+        (b"[\"set\"]\n", "\"ok\":false"),
+        (b"[\"unbanip\", \"app\"]\n", "\"ok\":false"),
+        (
+            b"[\"set\", \"nosuchjail\", \"banip\", \"192.0.2.1\"]\n",
+            "nosuchjail",
+        ),
+        (
+            b"[\"set\", \"app\", \"banip\", \"999.1.1.1\"]\n",
+            "\"ok\":false",
+        ),
+        (b"[\"get\", \"app\"]\n", "\"ok\":false"),
+        (b"[\"\\u0000\", \"\\n\"]\n", "\"ok\":false"),
+        (&oversized[..], "longer than"),
+    ] {
+        let answer = raw_request(&socket, request);
+        assert!(
+            answer.contains("\"ok\":false") && answer.contains(error),
+            "{:?} answered {answer:?}",
+            String::from_utf8_lossy(&request[..request.len().min(60)])
+        );
+    }
+    assert!(env.client(&["ping"]).status.success());
+    // Connections that never send anything: the first 64 hold a slot each, the rest
+    // are told the server is busy; log lines are still read and bans still made.
+    let idle: Vec<std::os::unix::net::UnixStream> = (0..80)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap())
+        .collect();
+    assert!(
+        wait_for(10, || raw_request(&socket, b"[\"ping\"]\n")
+            .contains("busy")),
+        "an 81st connection is turned away"
+    );
+    env.fail("app.log", "192.0.2.80", 1);
+    assert!(env.wait_out("ban app 192.0.2.80"), "{}", env.out_text());
+    drop(idle);
+    assert!(
+        wait_for(10, || env.client(&["ping"]).status.success()),
+        "served again once the idle connections are gone"
+    );
+    assert!(!env.client_text(&["banned"]).contains("999.1.1.1"));
+}
+
+#[test]
+fn memory_bounds_on_tracked_addresses_and_bans_are_kept_and_said() {
+    let env = Env::new("limits");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\n");
+    std::fs::write(
+        env.conf().join("ferroban.local"),
+        "[Definition]\nmaxtrackedaddresses = 8\nmaxbans = 3\n",
+    )
+    .unwrap();
+    let _d = env.start();
+    for i in 1..=40 {
+        env.fail("app.log", &format!("198.51.100.{i}"), 1);
+    }
+    assert!(
+        wait_for(10, || env
+            .own_log_text()
+            .contains("the limit (maxtrackedaddresses)")),
+        "{}",
+        env.own_log_text()
+    );
+    assert!(wait_for(10, || {
+        let status = env.client_text(&["status", "app"]);
+        status.contains("Total failed:\t40")
+    }));
+    let status = env.client_text(&["status", "app"]);
+    let tracked: usize = status
+        .lines()
+        .find_map(|l| l.split("Currently failed:\t").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    assert!(tracked <= 8, "{status}");
+    // The newest address is still counted: its second failure bans.
+    env.fail("app.log", "198.51.100.40", 1);
+    assert!(env.wait_out("ban app 198.51.100.40"), "{}", env.out_text());
+    assert_eq!(
+        env.client_text(&["ban", "app", "203.0.113.1", "203.0.113.2", "203.0.113.3"])
+            .trim(),
+        "2"
+    );
+    assert!(
+        wait_for(10, || env.own_log_text().contains(
+            "203.0.113.3 not banned: the jail holds 3 bans, the limit (maxbans"
+        )),
+        "{}",
+        env.own_log_text()
+    );
+    assert!(!env.client_text(&["banned"]).contains("203.0.113.3"));
+}

@@ -12,7 +12,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -20,6 +23,10 @@ use super::Event;
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 16 << 20;
+/// Connections served at once; more are told the server is busy.
+const MAX_CONNECTIONS: usize = 64;
+/// A connection that sends nothing for this long is closed.
+const IDLE: Duration = Duration::from_secs(30);
 
 /// The uid of the process at the other end of `stream`.
 fn peer_uid(stream: &UnixStream) -> Option<u32> {
@@ -65,36 +72,65 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 }
 
 /// Accept connections until the server goes away.
+///
+/// Other users are refused right here, without a thread of their own, so that
+/// opening connections in a loop costs the server nothing lasting. Permitted
+/// clients get a thread each, at most [`MAX_CONNECTIONS`] at once, and are closed
+/// after [`IDLE`] without a request.
 pub fn serve(listener: UnixListener, events: SyncSender<Event>, socket: PathBuf) {
     let own_uid = ferroban_config::settings::current_uid();
+    let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(mut stream) = stream else { continue };
         if !socket.exists() {
             return;
         }
+        if !peer_uid(&stream).is_some_and(|u| u == 0 || u == own_uid) {
+            refuse(
+                &mut stream,
+                "permission denied: only root may control ferroban",
+            );
+            continue;
+        }
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            refuse(&mut stream, "busy: too many client connections, try again");
+            continue;
+        }
         let events = events.clone();
-        let _ = std::thread::Builder::new()
+        let open_here = open.clone();
+        let spawned = std::thread::Builder::new()
             .name("ferroban-client".into())
-            .spawn(move || connection(stream, events, own_uid));
+            .spawn(move || {
+                connection(stream, events);
+                open_here.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
-fn connection(stream: UnixStream, events: SyncSender<Event>, own_uid: u32) {
+/// Answer `error` and close. What the client already sent is read (without
+/// waiting) first, so that the answer is not lost to a reset.
+fn refuse(stream: &mut UnixStream, error: &str) {
+    if stream.set_nonblocking(true).is_ok() {
+        let mut sink = [0u8; 4096];
+        while matches!(std::io::Read::read(stream, &mut sink), Ok(n) if n > 0) {}
+        let _ = stream.set_nonblocking(false);
+    }
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = send_line(stream, &json!({"ok": false, "error": error}));
+}
+
+fn connection(stream: UnixStream, events: SyncSender<Event>) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let uid = peer_uid(&stream);
+    let _ = stream.set_read_timeout(Some(IDLE));
+    let _ = writer.set_write_timeout(Some(IDLE));
     let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST));
     let mut line = String::new();
-    if !uid.is_some_and(|u| u == 0 || u == own_uid) {
-        // The request is read (and ignored) so that the refusal reaches the client.
-        let _ = reader.read_line(&mut line);
-        let _ = send_line(
-            &mut writer,
-            &json!({"ok": false, "error": "permission denied: only root may control ferroban"}),
-        );
-        return;
-    }
     loop {
         line.clear();
         match reader.read_line(&mut line) {
@@ -112,6 +148,9 @@ fn connection(stream: UnixStream, events: SyncSender<Event>, own_uid: u32) {
                     Ok(Err(e)) => json!({"ok": false, "error": e}),
                     Err(_) => json!({"ok": false, "error": "the server is shutting down"}),
                 }
+            }
+            _ if line.len() as u64 >= MAX_REQUEST => {
+                json!({"ok": false, "error": format!("bad request: longer than {MAX_REQUEST} bytes")})
             }
             _ => json!({"ok": false, "error": "bad request: expected a JSON array of words"}),
         };

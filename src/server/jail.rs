@@ -196,7 +196,23 @@ impl Jail {
                     matches: failure.matches().to_vec(),
                     fields: fields.clone(),
                 };
+                let evicted = self.tracker.evicted();
                 offences.extend(self.tracker.add(event));
+                if self.tracker.evicted() > evicted {
+                    log.log(
+                        Component::Filter,
+                        Severity::Warning,
+                        &format!(
+                            "[{}] {} addresses with failures: the limit (maxtrackedaddresses); \
+                             forgot the {} with the oldest failures",
+                            self.config.name,
+                            self.tracker.currently_failed()
+                                + (self.tracker.evicted() - evicted) as usize
+                                - 1,
+                            self.tracker.evicted() - evicted
+                        ),
+                    );
+                }
             }
         }
         offences

@@ -76,6 +76,8 @@ pub struct Server {
     new_bans: Vec<(usize, Ban)>,
     /// The same, by address: (jail, ban count) of each new ban.
     new_by_ip: HashMap<std::net::IpAddr, Vec<(usize, u32)>>,
+    /// The same, counted per jail (for `maxbans`).
+    new_per_jail: HashMap<usize, usize>,
     /// Failed firewall calls per jail, counted from the actions' reports.
     action_errors: metrics::ActionErrors,
     stop_requested: bool,
@@ -178,6 +180,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         cursors: Vec::new(),
         new_bans: Vec::new(),
         new_by_ip: HashMap::new(),
+        new_per_jail: HashMap::new(),
         action_errors: Default::default(),
         stop_requested: false,
     };
@@ -322,6 +325,8 @@ impl Server {
             self.options.dry_run,
             self.report_sink(),
         ));
+        jail.tracker
+            .set_max_addresses(self.settings.maxtrackedaddresses);
         let idx = self.jails.len();
         self.jails.push(jail);
         if restore {
@@ -644,6 +649,20 @@ impl Server {
             );
             return false;
         }
+        let held = jail.bans.len() + self.new_per_jail.get(&idx).copied().unwrap_or(0);
+        if held >= self.settings.maxbans {
+            self.log.log(
+                Component::Actions,
+                Severity::Error,
+                &format!(
+                    "[{}] {} not banned: the jail holds {held} bans, the limit (maxbans in \
+                     ferroban.conf); raise it, or shorten bantime",
+                    jail.name(),
+                    ban.ip
+                ),
+            );
+            return false;
+        }
         let overall = jail
             .policy
             .increment
@@ -687,6 +706,7 @@ impl Server {
             .or_default()
             .push((idx, ban.count));
         self.new_bans.push((idx, ban));
+        *self.new_per_jail.entry(idx).or_default() += 1;
         true
     }
 
@@ -735,6 +755,7 @@ impl Server {
                 }
             }
             self.new_by_ip.clear();
+            self.new_per_jail.clear();
             for (idx, ban) in std::mem::take(&mut self.new_bans) {
                 let jail = &mut self.jails[idx];
                 self.log.log(

@@ -36,6 +36,11 @@ pub struct ServerSettings {
     pub dbmaxmatches: usize,
     /// Where the Prometheus metrics endpoint listens; `None`: off (the default).
     pub metrics: Option<SocketAddr>,
+    /// Addresses with failures counted at once, per jail; beyond it the ones with
+    /// the oldest failures are forgotten.
+    pub maxtrackedaddresses: usize,
+    /// Bans held at once, per jail; beyond it new bans are refused and logged.
+    pub maxbans: usize,
 }
 
 impl ServerSettings {
@@ -60,6 +65,8 @@ impl ServerSettings {
             dbpurgeage: 86_400.0,
             dbmaxmatches: 10,
             metrics: None,
+            maxtrackedaddresses: 100_000,
+            maxbans: 1_000_000,
         }
     }
 
@@ -131,6 +138,20 @@ impl ServerSettings {
                     "write a number",
                 )
             })?;
+        }
+        for (key, slot) in [
+            ("maxtrackedaddresses", &mut self.maxtrackedaddresses),
+            ("maxbans", &mut self.maxbans),
+        ] {
+            if let Some(v) = get(key)? {
+                *slot = v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    err(
+                        key,
+                        format!("{key} = {v:?} is not a positive count"),
+                        "write a number such as 100000",
+                    )
+                })?;
+            }
         }
         if let Some(v) = get("metrics")? {
             self.metrics = parse_listen(&v).map_err(|e| {

@@ -38,14 +38,34 @@ struct Entry {
     matches: VecDeque<String>,
 }
 
-/// Failures of one jail, per address.
+/// A matched line is kept up to this many bytes: a hostile 1 MiB line must not
+/// cost a megabyte per address and match.
+pub const MAX_MATCH_BYTES: usize = 4096;
+
+/// `line` cut to at most `max` bytes (at a character boundary), marked with "…".
+fn shortened(mut line: String, max: usize) -> String {
+    if line.len() > max {
+        let mut end = max;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push('…');
+    }
+    line
+}
+
+/// Failures of one jail, per address, for at most `max_addresses` addresses.
 #[derive(Debug)]
 pub struct FailTracker {
     findtime: f64,
     maxretry: u32,
     maxmatches: usize,
+    max_addresses: usize,
     entries: HashMap<IpAddr, Entry>,
     total: u64,
+    /// Addresses forgotten early because the bound was reached, since start.
+    evicted: u64,
 }
 
 impl FailTracker {
@@ -54,9 +74,52 @@ impl FailTracker {
             findtime,
             maxretry: maxretry.max(1),
             maxmatches,
+            max_addresses: usize::MAX,
             entries: HashMap::new(),
             total: 0,
+            evicted: 0,
         }
+    }
+
+    /// Track at most `max` addresses at once (at least 1).
+    pub fn set_max_addresses(&mut self, max: usize) {
+        self.max_addresses = max.max(1);
+    }
+
+    /// Addresses forgotten early because the bound was reached, since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Make room for one more address: forget those whose last failure is outside
+    /// the window ending at `now`, and if that is not enough, the eighth with the
+    /// oldest last failure (so that the scan is paid once per many new addresses,
+    /// not on each). Returns how many were forgotten early.
+    fn make_room(&mut self, now: f64) -> usize {
+        self.expire(now);
+        if self.entries.len() < self.max_addresses {
+            return 0;
+        }
+        let mut lasts: Vec<f64> = self
+            .entries
+            .values()
+            .filter_map(|e| e.times.back().copied())
+            .collect();
+        let drop = (self.entries.len() / 8).max(1).min(lasts.len());
+        let (_, cut, _) = lasts.select_nth_unstable_by(drop - 1, f64::total_cmp);
+        let cut = *cut;
+        let before = self.entries.len();
+        let mut left = drop;
+        self.entries.retain(|_, e| {
+            let old = left > 0 && e.times.back().is_none_or(|t| *t <= cut);
+            if old {
+                left -= 1;
+            }
+            !old
+        });
+        let gone = before - self.entries.len();
+        self.evicted += gone as u64;
+        gone
     }
 
     /// Change the policy (on reload); counts already made are kept.
@@ -70,6 +133,9 @@ impl FailTracker {
     /// failures within `findtime` of this one; its count starts over then.
     pub fn add(&mut self, failure: FailureEvent) -> Option<Offence> {
         self.total += 1;
+        if self.entries.len() >= self.max_addresses && !self.entries.contains_key(&failure.ip) {
+            self.make_room(failure.time);
+        }
         let entry = self.entries.entry(failure.ip).or_default();
         let oldest_counted = failure.time - self.findtime;
         while entry.times.front().is_some_and(|t| *t < oldest_counted) {
@@ -79,7 +145,12 @@ impl FailTracker {
         while entry.times.len() > self.maxretry as usize {
             entry.times.pop_front();
         }
-        entry.matches.extend(failure.matches);
+        entry.matches.extend(
+            failure
+                .matches
+                .into_iter()
+                .map(|m| shortened(m, MAX_MATCH_BYTES)),
+        );
         while entry.matches.len() > self.maxmatches {
             entry.matches.pop_front();
         }
@@ -130,6 +201,32 @@ mod tests {
             matches: vec![format!("line at {time}")],
             fields: vec![],
         }
+    }
+
+    #[test]
+    fn a_flood_of_addresses_is_bounded_and_the_newest_still_count() {
+        let mut t = FailTracker::new(600.0, 2, 5);
+        t.set_max_addresses(1000);
+        for i in 0..100_000u32 {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+            assert!(t.add(fail(&ip, 10.0 + f64::from(i) / 1000.0)).is_none());
+            assert!(t.currently_failed() <= 1000);
+        }
+        assert!(t.evicted() >= 99_000, "{}", t.evicted());
+        // The address seen last is still counted: its second failure bans.
+        let last = std::net::Ipv4Addr::from(0x0a00_0000 + 99_999u32).to_string();
+        assert!(t.add(fail(&last, 120.0)).is_some());
+    }
+
+    #[test]
+    fn a_huge_matched_line_is_kept_shortened() {
+        let mut t = FailTracker::new(600.0, 2, 5);
+        let mut f = fail("192.0.2.9", 1.0);
+        f.matches = vec![format!("é{}", "x".repeat(1 << 20))];
+        t.add(f);
+        let o = t.add(fail("192.0.2.9", 2.0)).unwrap();
+        assert!(o.matches[0].len() <= MAX_MATCH_BYTES + '…'.len_utf8());
+        assert!(o.matches[0].starts_with('é') && o.matches[0].ends_with('…'));
     }
 
     #[test]
