@@ -1414,3 +1414,125 @@ fn memory_bounds_on_tracked_addresses_and_bans_are_kept_and_said() {
     );
     assert!(!env.client_text(&["banned"]).contains("203.0.113.3"));
 }
+
+/// A small deterministic generator (xorshift), so a failing sequence can be replayed.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+#[test]
+fn random_command_sequences_never_crash_the_server_or_ban_a_non_address() {
+    let env = Env::new("cmdfuzz");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\n");
+    let _d = env.start();
+    let verbs = [
+        "status",
+        "set",
+        "get",
+        "banned",
+        "unban",
+        "reload",
+        "start",
+        "stop",
+        "ping",
+        "version",
+        "flushlogs",
+        "loglevel",
+        "get",
+        "set",
+        "set",
+        "echo",
+        "",
+        "\u{0}",
+    ];
+    let jails = ["app", "app", "nosuch", "", "app\n", "*", "../app"];
+    let options = [
+        "bantime",
+        "findtime",
+        "maxretry",
+        "banip",
+        "unbanip",
+        "addignoreip",
+        "delignoreip",
+        "ignoreip",
+        "maxmatches",
+        "logpath",
+        "banned",
+        "actions",
+        "bantime.increment",
+        "x",
+    ];
+    let values = [
+        "192.0.2.9",
+        "2001:db8::9",
+        "999.1.1.1",
+        "192.0.2.0/24",
+        "localhost",
+        "-1",
+        "0",
+        "1e309",
+        "18446744073709551616",
+        "10m",
+        "$(touch /tmp/ferroban-pwned)",
+        "`id`",
+        "",
+        "\u{feff}",
+        "a\nb",
+        "--all",
+        "--report-absent",
+        "ä",
+        "127.0.0.1",
+    ];
+    let seed = std::env::var("FERROBAN_CMDFUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_f00d_u64);
+    let rounds: usize = std::env::var("FERROBAN_CMDFUZZ_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let mut rng = Xorshift(seed);
+    for round in 0..rounds {
+        let mut words = vec![rng.pick(&verbs).to_string()];
+        for _ in 0..rng.next() % 5 {
+            let pool = match words.len() {
+                1 => &jails[..],
+                2 => &options[..],
+                _ => &values[..],
+            };
+            words.push(rng.pick(pool).to_string());
+        }
+        if words.len() == 1 && words[0] == "stop" {
+            continue; // stops the server: not what this test is about
+        }
+        let line = serde_json::to_string(&words).unwrap() + "\n";
+        let answer = raw_request(&env.socket(), line.as_bytes());
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_else(|_| {
+            panic!("round {round} (seed {seed}): {words:?} answered {answer:?}")
+        });
+        assert!(v["ok"].is_boolean(), "{words:?}: {answer}");
+    }
+    env.client(&["start", "app"]);
+    assert!(env.client(&["ping"]).status.success());
+    assert!(!Path::new("/tmp/ferroban-pwned").exists());
+    let banned: serde_json::Value =
+        serde_json::from_str(&env.client_text(&["--json", "banned"])).unwrap();
+    for jail in banned.as_array().unwrap() {
+        for ips in jail.as_object().unwrap().values() {
+            for ip in ips.as_array().unwrap() {
+                let ip = ip.as_str().unwrap();
+                assert!(ip.parse::<std::net::IpAddr>().is_ok(), "banned {ip:?}");
+            }
+        }
+    }
+}

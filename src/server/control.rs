@@ -17,12 +17,11 @@ use std::sync::mpsc::{channel, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use ferroban_cli::protocol::{self, MAX_REQUEST};
+use serde_json::Value;
 
 use super::Event;
 
-/// Longest request line accepted.
-const MAX_REQUEST: u64 = 16 << 20;
 /// Connections served at once; more are told the server is busy.
 const MAX_CONNECTIONS: usize = 64;
 /// A connection that sends nothing for this long is closed.
@@ -120,7 +119,7 @@ fn refuse(stream: &mut UnixStream, error: &str) {
         let _ = stream.set_nonblocking(false);
     }
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = send_line(stream, &json!({"ok": false, "error": error}));
+    let _ = stream.write_all(protocol::encode_reply(&Err(error.to_string())).as_bytes());
 }
 
 fn connection(stream: UnixStream, events: SyncSender<Event>) {
@@ -129,7 +128,7 @@ fn connection(stream: UnixStream, events: SyncSender<Event>) {
     };
     let _ = stream.set_read_timeout(Some(IDLE));
     let _ = writer.set_write_timeout(Some(IDLE));
-    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST));
+    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST as u64));
     let mut line = String::new();
     loop {
         line.clear();
@@ -137,35 +136,26 @@ fn connection(stream: UnixStream, events: SyncSender<Event>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let response = match serde_json::from_str::<Vec<String>>(line.trim()) {
-            Ok(words) if !words.is_empty() => {
+        let outcome = match protocol::decode_request(&line) {
+            Ok(words) => {
                 let (tx, rx) = channel();
                 if events.send(Event::Command { words, reply: tx }).is_err() {
                     return;
                 }
-                match rx.recv() {
-                    Ok(Ok(v)) => json!({"ok": true, "result": v}),
-                    Ok(Err(e)) => json!({"ok": false, "error": e}),
-                    Err(_) => json!({"ok": false, "error": "the server is shutting down"}),
-                }
+                rx.recv()
+                    .unwrap_or_else(|_| Err("the server is shutting down".to_string()))
             }
-            _ if line.len() as u64 >= MAX_REQUEST => {
-                json!({"ok": false, "error": format!("bad request: longer than {MAX_REQUEST} bytes")})
-            }
-            _ => json!({"ok": false, "error": "bad request: expected a JSON array of words"}),
+            Err(e) => Err(e),
         };
-        if send_line(&mut writer, &response).is_err() {
+        // One line in one write (formatting straight into the socket would send
+        // every token as a packet of its own).
+        if writer
+            .write_all(protocol::encode_reply(&outcome).as_bytes())
+            .is_err()
+        {
             return;
         }
     }
-}
-
-/// One JSON line in one write (formatting straight into the socket would send
-/// every token as a packet of its own).
-fn send_line(writer: &mut UnixStream, value: &Value) -> std::io::Result<()> {
-    let mut line = value.to_string();
-    line.push('\n');
-    writer.write_all(line.as_bytes())
 }
 
 /// Send one command and return its result (client side).
@@ -173,7 +163,7 @@ pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
     let stream =
         UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
     let mut writer = stream.try_clone().map_err(ClientError::Io)?;
-    let sent = send_line(&mut writer, &Value::from(words.to_vec()));
+    let sent = writer.write_all(protocol::encode_request(words).as_bytes());
     let mut line = String::new();
     // A refusal may arrive although the request could not be sent whole.
     let read = BufReader::new(stream).read_line(&mut line);
@@ -181,16 +171,10 @@ pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
         sent.map_err(ClientError::Io)?;
         read.map_err(ClientError::Io)?;
     }
-    let v: Value = serde_json::from_str(&line).map_err(|_| ClientError::Protocol(line.clone()))?;
-    match v.get("ok").and_then(Value::as_bool) {
-        Some(true) => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
-        _ => Err(ClientError::Server(
-            v.get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
-                .to_string(),
-        )),
-    }
+    protocol::decode_reply(&line).map_err(|e| match e {
+        Some(error) => ClientError::Server(error),
+        None => ClientError::Protocol(line.clone()),
+    })
 }
 
 /// Why a client request failed.

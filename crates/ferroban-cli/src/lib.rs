@@ -1,5 +1,6 @@
 //! ferroban's command line, described once: the `--help` texts, the man pages and
-//! the shell completions are all rendered from [`command`].
+//! the shell completions are all rendered from [`command`]; and the control
+//! protocol ([`protocol`]) that carries the same words from client to server.
 //!
 //! Owns the names, arguments and help of every subcommand. It does not parse: the
 //! binary keeps its own parsers because it must also accept Fail2ban's grammars
@@ -7,6 +8,8 @@
 //! in the binary checks that every subcommand described here is dispatched there.
 
 use clap::{Arg, ArgAction, Command};
+
+pub mod protocol;
 
 /// The configuration directory option, shared by the client, server and tester.
 fn confdir() -> Arg {
