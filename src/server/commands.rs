@@ -295,7 +295,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     server.log.log(
                         Component::Filter,
                         Severity::Info,
-                        &format!("[{name}] Ignore {ip} by {reason:?} (not banned)"),
+                        &format!("[{name}] Ignore {ip} by {reason} (not banned)"),
                     );
                     continue;
                 }

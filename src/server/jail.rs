@@ -12,7 +12,6 @@ use std::path::Path;
 use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
 use ferroban_filter::{Filter, Value};
-use ferroban_jail::ignore::IgnoreReason;
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
 use super::log::{time_text, Component, Logger};
@@ -173,15 +172,10 @@ impl Jail {
             for ip in self.addresses(&failure.id, log) {
                 if let Some(reason) = self.ignore.check(ip) {
                     self.stats.ignored += 1;
-                    let by = match reason {
-                        IgnoreReason::Listed(_) => "ip".to_string(),
-                        IgnoreReason::OwnAddress => "ignoreself rule".to_string(),
-                        IgnoreReason::Command => "command".to_string(),
-                    };
                     log.log(
                         Component::Filter,
                         Severity::Info,
-                        &format!("[{}] Ignore {ip} by {by}", self.config.name),
+                        &format!("[{}] Ignore {ip} by {reason}", self.config.name),
                     );
                     continue;
                 }
@@ -267,5 +261,148 @@ pub fn ticket(ban: &Ban, restored: bool) -> BanTicket {
         matches: ban.matches.clone(),
         fields: ban.fields.clone(),
         restored,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferroban_config::settings::LogTarget;
+
+    /// xorshift: deterministic, so a failing case can be replayed from its seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Whether `ip` is inside `net` ("a.b.c.d/len", "v6/len" or a single address),
+    /// computed here independently of the ignore list's own code.
+    fn inside(net: &str, ip: IpAddr) -> bool {
+        let (addr, len) = net.split_once('/').unwrap_or((net, ""));
+        let Ok(base) = addr.parse::<IpAddr>() else {
+            return false;
+        };
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (base, ip) {
+            (IpAddr::V4(b), IpAddr::V4(i)) => {
+                let len: u32 = len.parse().unwrap_or(32);
+                let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                u32::from(b) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(b), IpAddr::V6(i)) => {
+                let len: u32 = len.parse().unwrap_or(128);
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
+                u128::from(b) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn random_configurations_and_lines_never_ban_an_ignored_loopback_or_own_address() {
+        let dir = std::env::temp_dir().join(format!("ferroban-prop-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("filter.d")).unwrap();
+        // The client address is the one after "from", but a user name may carry
+        // another: only the real one may count.
+        std::fs::write(
+            dir.join("filter.d/t.conf"),
+            "[Definition]\nfailregex = ^auth failure user=.* from <HOST> port \\d+$\n",
+        )
+        .unwrap();
+        let log = Logger::open(&LogTarget::File(dir.join("log")), Severity::Critical).unwrap();
+        let own = ferroban_jail::ignore::own_addresses();
+        let pool: Vec<IpAddr> = [
+            "127.0.0.1",
+            "127.3.4.5",
+            "::1",
+            "::ffff:127.0.0.1",
+            "192.0.2.1",
+            "192.0.2.200",
+            "198.51.100.7",
+            "198.51.100.255",
+            "203.0.113.9",
+            "10.0.0.1",
+            "2001:db8::1",
+            "2001:db8:0:1::5",
+            "::ffff:192.0.2.1",
+            "fe80::1",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .chain(own.iter().copied())
+        .collect();
+        let nets = [
+            "192.0.2.0/24",
+            "192.0.2.1",
+            "198.51.100.0/25",
+            "203.0.113.9/32",
+            "2001:db8::/48",
+            "10.0.0.0/8",
+            "0.0.0.0/1",
+            "2001:db8::1",
+            "198.51.100.128/25",
+        ];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut banned = 0;
+        for case in 0..150 {
+            let ignoreip: Vec<&str> = nets.iter().copied().filter(|_| rng.below(4) == 0).collect();
+            let ignoreself = rng.below(2) == 0;
+            std::fs::write(
+                dir.join("jail.local"),
+                format!(
+                    "[t]\nenabled = true\nfilter = t\nlogpath = /dev/null\nbackend = polling\n\
+                     maxretry = {}\nignoreip = {}\nignoreself = {ignoreself}\n",
+                    1 + rng.below(2),
+                    ignoreip.join(" ")
+                ),
+            )
+            .unwrap();
+            let config = ferroban_config::jail::load_jails(&dir)
+                .unwrap()
+                .jails
+                .remove(0);
+            let mut jail = Jail::new(config).unwrap();
+            for _ in 0..60 {
+                let real = pool[rng.below(pool.len() as u64) as usize];
+                let decoy = pool[rng.below(pool.len() as u64) as usize];
+                let line = format!("auth failure user=x from {decoy} port 1 from {real} port 22");
+                for offence in jail.process_line(&line, Some(1000.0), 1000.0, true, &log) {
+                    banned += 1;
+                    let ip = offence.ip;
+                    let why = format!("case {case}: {ip} banned from {line:?} with ignoreip {ignoreip:?}, ignoreself {ignoreself}");
+                    let v4 = |a: IpAddr| match a {
+                        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(a),
+                        v4 => v4,
+                    };
+                    assert_eq!(v4(ip), v4(real), "{why}");
+                    assert!(!ip.is_loopback() && !inside("127.0.0.0/8", ip), "{why}");
+                    assert!(!ignoreip.iter().any(|n| inside(n, ip)), "{why}");
+                    assert!(
+                        !(ignoreself && own.iter().any(|o| inside(&o.to_string(), ip))),
+                        "{why}"
+                    );
+                }
+            }
+        }
+        assert!(
+            banned > 100,
+            "the cases must ban somebody to prove anything: {banned}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -17,8 +17,22 @@ pub enum IgnoreReason {
     Listed(String),
     /// It is one of this host's addresses.
     OwnAddress,
+    /// A loopback address (127.0.0.0/8, ::1), never banned.
+    Loopback,
     /// `ignorecommand` said so.
     Command,
+}
+
+/// As Fail2ban's log says it: "Ignore 192.0.2.7 by ip".
+impl std::fmt::Display for IgnoreReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IgnoreReason::Listed(_) => "ip",
+            IgnoreReason::OwnAddress => "ignoreself rule",
+            IgnoreReason::Loopback => "loopback",
+            IgnoreReason::Command => "command",
+        })
+    }
 }
 
 /// The ignore rules of one jail.
@@ -79,7 +93,8 @@ impl IgnoreList {
         v
     }
 
-    /// Whether `ip` must not be banned, and why.
+    /// Whether `ip` must not be banned, and why. Loopback addresses never are,
+    /// whatever the configuration says: banning them cuts the host off from itself.
     pub fn check(&self, ip: IpAddr) -> Option<IgnoreReason> {
         let ip = canonical(ip);
         if let Some((e, _)) = self.entries.iter().find(|(_, n)| n.contains(&ip)) {
@@ -87,6 +102,9 @@ impl IgnoreList {
         }
         if self.own.contains(&ip) {
             return Some(IgnoreReason::OwnAddress);
+        }
+        if ip.is_loopback() {
+            return Some(IgnoreReason::Loopback);
         }
         if let Some(cmd) = &self.command {
             if run_ignore_command(cmd, ip) {
@@ -249,6 +267,13 @@ mod tests {
     fn own_addresses_and_command() {
         let l = IgnoreList::new(&[], true, None).unwrap();
         assert_eq!(l.check(ip("127.0.0.1")), Some(IgnoreReason::OwnAddress));
+        let none = IgnoreList::new(&[], false, None).unwrap();
+        assert_eq!(none.check(ip("127.0.0.9")), Some(IgnoreReason::Loopback));
+        assert_eq!(
+            none.check(ip("::ffff:127.0.0.1")),
+            Some(IgnoreReason::Loopback)
+        );
+        assert_eq!(none.check(ip("::1")), Some(IgnoreReason::Loopback));
         let c = IgnoreList::new(&[], false, Some("test <ip> = 192.0.2.7".into())).unwrap();
         assert_eq!(c.check(ip("192.0.2.7")), Some(IgnoreReason::Command));
         assert_eq!(c.check(ip("192.0.2.8")), None);
