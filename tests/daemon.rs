@@ -1536,3 +1536,29 @@ fn random_command_sequences_never_crash_the_server_or_ban_a_non_address() {
         }
     }
 }
+
+#[test]
+fn a_catastrophic_filter_on_hostile_lines_does_not_stop_the_jail() {
+    let env = Env::new("redos");
+    std::fs::write(
+        env.conf().join("filter.d/redos.conf"),
+        "[Definition]\nfailregex = ^(?:(\\w+)\\s?)+(?<=\\d) from <HOST>$\n",
+    )
+    .unwrap();
+    env.jails("[app]\nenabled = true\nfilter = redos\nlogpath = ../logs/app.log\nmaxretry = 2\n");
+    let _d = env.start();
+    // Each of these makes a back-tracking engine try every split of 40 letters.
+    let hostile = format!("{}b from 203.0.113.66\n", "a".repeat(40)).repeat(50);
+    append(&env.log("app.log"), &hostile);
+    append(
+        &env.log("app.log"),
+        "x1 from 192.0.2.51\ny2 from 192.0.2.51\n",
+    );
+    assert!(env.wait_out("ban app 192.0.2.51"), "{}", env.out_text());
+    assert!(!env.out_text().contains("203.0.113.66"));
+    let status = env.client_text(&["status", "app", "extended"]);
+    assert!(
+        status.contains("Searches abandoned at the step bound:\t50"),
+        "{status}"
+    );
+}
