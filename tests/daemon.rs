@@ -18,6 +18,8 @@ fn is_root() -> bool {
 /// A temporary ferroban installation.
 struct Env {
     dir: PathBuf,
+    /// The ban database the server is started with.
+    db: PathBuf,
 }
 
 /// A running server; killed if a test fails.
@@ -51,7 +53,8 @@ impl Env {
         )
         .unwrap();
         std::fs::write(dir.join("logs/app.log"), "").unwrap();
-        Env { dir }
+        let db = dir.join("db.sqlite3");
+        Env { dir, db }
     }
 
     fn conf(&self) -> PathBuf {
@@ -103,7 +106,7 @@ impl Env {
             .arg("-p")
             .arg(self.dir.join("run/ferroban.pid"))
             .arg("--dbfile")
-            .arg(self.dir.join("db.sqlite3"))
+            .arg(&self.db)
             .arg("--logtarget")
             .arg(self.own_log())
             .stdin(Stdio::null())
@@ -1561,4 +1564,202 @@ fn a_catastrophic_filter_on_hostile_lines_does_not_stop_the_jail() {
         status.contains("Searches abandoned at the step bound:\t50"),
         "{status}"
     );
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The distinct addresses in the ban database.
+fn banned_in_database(db: &Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3\nfor (ip,) in sqlite3.connect({:?}).execute('SELECT DISTINCT ip FROM bans'): print(ip)",
+            db.display().to_string()
+        ))
+        .output()
+        .expect("python3 reads the database");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The soak test's log writer: addresses that must be banned, and controls that
+/// must never be.
+#[derive(Default)]
+struct SoakLoad {
+    next: u32,
+    lines: u64,
+    expected: Vec<String>,
+    controls: Vec<String>,
+}
+
+impl SoakLoad {
+    /// Append 100 addresses that fail 3 times (banned at maxretry 3) and 100 that
+    /// fail twice (banned only if a line were counted twice); the last banned one.
+    fn batch(&mut self, log: &Path) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            self.next += 1;
+            let n = self.next;
+            let banned = format!("10.{}.{}.{}", n >> 16 & 255, n >> 8 & 255, n & 255);
+            let control = format!("172.16.{}.{}", n >> 8 & 255, n & 255);
+            text.push_str(&format!("login failed from {banned}\n").repeat(3));
+            text.push_str(&format!("login failed from {control}\n").repeat(2));
+            self.expected.push(banned);
+            self.controls.push(control);
+            self.lines += 5;
+        }
+        append(log, &text);
+        self.expected.last().cloned().unwrap_or_default()
+    }
+}
+
+/// Several minutes of it with FERROBAN_SOAK_SECS=300; a bounded run by default.
+#[test]
+fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twice() {
+    let secs: u64 = std::env::var("FERROBAN_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    let mut env = Env::new("soak");
+    // The state on a small tmpfs of its own, so that the disk can be filled.
+    let state = env.dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let tmpfs = is_root()
+        && Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .arg(&state)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !tmpfs {
+        eprintln!("SKIPPED the full-disk part of the soak test: mounting a tmpfs needs root");
+    }
+    struct Unmount(PathBuf, bool);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            if self.1 {
+                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+            }
+        }
+    }
+    let _unmount = Unmount(state.clone(), tmpfs);
+    env.db = state.join("db.sqlite3");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\nfindtime = 1h\nbantime = 1d\n");
+    let log = env.log("app.log");
+    let mut d = env.start();
+    let mut load = SoakLoad::default();
+    let mut restarts = 0u32;
+    let mut faults: Vec<&str> = Vec::new();
+    let mut rss_samples: Vec<u64> = Vec::new();
+    let caught_up = |env: &Env, last: &str| env.wait_out(&format!("ban app {last} "));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut step = 0;
+    while std::time::Instant::now() < deadline {
+        let mut last = String::new();
+        for _ in 0..5 {
+            last = load.batch(&log);
+        }
+        match step % 5 {
+            0 => {
+                // Rotation by rename: the rest of the old file is still read.
+                std::fs::rename(&log, log.with_extension("log.1")).unwrap();
+                append(&log.with_extension("log.1"), "");
+                std::fs::write(&log, "").unwrap();
+                faults.push("rename");
+            }
+            1 => {
+                // copytruncate loses what the reader has not read yet, by nature:
+                // rotate once it has caught up, as logrotate's users must hope.
+                assert!(caught_up(&env, &last), "{}", env.own_log_text());
+                std::fs::copy(&log, log.with_extension("log.2")).unwrap();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(&log)
+                    .unwrap();
+                faults.push("copytruncate");
+            }
+            2 => {
+                env.client_text(&["reload"]);
+                faults.push("reload");
+            }
+            3 => {
+                assert!(caught_up(&env, &last), "{}", env.own_log_text());
+                d.child.kill().unwrap();
+                d.child.wait().unwrap();
+                load.batch(&log); // written while it is down
+                d = env.start();
+                restarts += 1;
+                faults.push("kill -9");
+            }
+            _ if tmpfs => {
+                assert!(caught_up(&env, &last), "{}", env.own_log_text());
+                let filler = state.join("filler");
+                let _ = std::fs::write(&filler, vec![0u8; 32 << 20]); // fills it up
+                let last = load.batch(&log);
+                assert!(
+                    caught_up(&env, &last),
+                    "bans go on with a full disk: {}",
+                    env.own_log_text()
+                );
+                std::fs::remove_file(&filler).unwrap();
+                // Space again: the bans made meanwhile reach the database.
+                assert!(
+                    wait_for(10, || banned_in_database(&env.db).contains(&last)),
+                    "{}",
+                    env.own_log_text()
+                );
+                faults.push("disk full");
+            }
+            _ => {}
+        }
+        rss_samples.push(rss_kib(d.child.id()));
+        step += 1;
+    }
+    let (expected, controls, lines) = (&load.expected, &load.controls, load.lines);
+    let last = expected.last().unwrap().clone();
+    assert!(caught_up(&env, &last), "{}", env.own_log_text());
+    // Every expected ban: in the server, in the action's record, in the database.
+    let banned = env.client_text(&["--json", "banned"]);
+    let out = env.out_text();
+    assert!(
+        wait_for(10, || {
+            let in_db = banned_in_database(&env.db);
+            expected.iter().all(|ip| in_db.contains(ip))
+        }),
+        "bans missing from the database after the disk was freed:\n{}",
+        env.own_log_text()
+    );
+    for ip in expected {
+        assert!(banned.contains(&format!("\"{ip}\"")), "{ip} not banned");
+        assert!(
+            out.contains(&format!("ban app {ip} ")),
+            "{ip} never reached the action"
+        );
+    }
+    // No line was counted twice: an address with two failures is never banned.
+    for ip in controls {
+        assert!(
+            !banned.contains(&format!("\"{ip}\"")),
+            "{ip} banned: a line was counted twice"
+        );
+    }
+    // Memory: the last sample is not far above the first one after warm-up.
+    let settled = rss_samples.get(1).copied().unwrap_or(0).max(1);
+    let end = *rss_samples.last().unwrap();
+    eprintln!(
+        "soak: {secs} s, {lines} lines, {} bans, {restarts} restarts (kill -9), faults {:?}, RSS {settled} -> {end} KiB",
+        expected.len(),
+        faults
+    );
+    assert!(end < settled * 2 + 8192, "memory grew: {rss_samples:?}");
 }

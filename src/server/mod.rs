@@ -48,6 +48,8 @@ pub enum Event {
 
 /// Events queued at most before sources wait.
 const QUEUE: usize = 256;
+/// How often bans the database refused are offered to it again.
+const UNSAVED_RETRY: Duration = Duration::from_secs(2);
 /// How often failure counts older than `findtime` are forgotten.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
 
@@ -78,6 +80,11 @@ pub struct Server {
     new_by_ip: HashMap<std::net::IpAddr, Vec<(usize, u32)>>,
     /// The same, counted per jail (for `maxbans`).
     new_per_jail: HashMap<usize, usize>,
+    /// Bans the database refused (disk full), written again later.
+    unsaved: Vec<BanRecord>,
+    unsaved_retry: Instant,
+    /// Whether writing read positions fails now (said once, not per batch).
+    positions_failing: bool,
     /// Failed firewall calls per jail, counted from the actions' reports.
     action_errors: metrics::ActionErrors,
     stop_requested: bool,
@@ -181,6 +188,9 @@ pub fn run(options: ServerOptions) -> Result<()> {
         new_bans: Vec::new(),
         new_by_ip: HashMap::new(),
         new_per_jail: HashMap::new(),
+        unsaved: Vec::new(),
+        unsaved_retry: Instant::now(),
+        positions_failing: false,
         action_errors: Default::default(),
         stop_requested: false,
     };
@@ -710,9 +720,32 @@ impl Server {
         true
     }
 
+    /// Write bans that the database refused earlier, at most every
+    /// [`UNSAVED_RETRY`].
+    fn save_unsaved_bans(&mut self) {
+        if self.unsaved.is_empty() || Instant::now() < self.unsaved_retry {
+            return;
+        }
+        match self.db.add_bans(&self.unsaved) {
+            Ok(()) => {
+                self.log.log(
+                    Component::Database,
+                    Severity::Notice,
+                    &format!(
+                        "{} bans written to the database after an earlier failure",
+                        self.unsaved.len()
+                    ),
+                );
+                self.unsaved.clear();
+            }
+            Err(_) => self.unsaved_retry = Instant::now() + UNSAVED_RETRY,
+        }
+    }
+
     /// Write the new bans and read positions, then hand the bans to the actions and
     /// log them.
     fn commit(&mut self) {
+        self.save_unsaved_bans();
         if !self.new_bans.is_empty() {
             let records: Vec<BanRecord> = self
                 .new_bans
@@ -736,12 +769,18 @@ impl Server {
                 })
                 .collect();
             if let Err(e) = self.db.add_bans(&records) {
-                // Still ban: the firewall matters more than the record.
+                // Still ban: the firewall matters more than the record, which is
+                // written again until the database takes it (a full disk, a lock).
                 self.log.log(
                     Component::Database,
                     Severity::Error,
-                    &format!("{e}; bans are made but may not survive a restart"),
+                    &format!(
+                        "{e}; the bans are made and will be written when the database \
+                         accepts them again"
+                    ),
                 );
+                self.unsaved.extend(records);
+                self.unsaved_retry = Instant::now() + UNSAVED_RETRY;
             }
             // The actions get the bans before they are logged: writing 100,000 log
             // lines then overlaps with the firewall work on the actions' threads.
@@ -767,11 +806,22 @@ impl Server {
             }
         }
         if !self.positions.is_empty() {
-            if let Err(e) = self.db.set_positions(&self.positions) {
-                self.log
-                    .log(Component::Database, Severity::Error, &e.to_string());
+            // Kept until written: the newest position per file replaces older ones.
+            match self.db.set_positions(&self.positions) {
+                Ok(()) => {
+                    self.positions.clear();
+                    self.positions_failing = false;
+                }
+                Err(e) if !self.positions_failing => {
+                    self.positions_failing = true;
+                    self.log.log(
+                        Component::Database,
+                        Severity::Error,
+                        &format!("{e}; read positions are kept in memory until it works again"),
+                    );
+                }
+                Err(_) => {}
             }
-            self.positions.clear();
         }
         for (source, cursor) in std::mem::take(&mut self.cursors) {
             let _ = self.db.set_cursor(&source, &cursor);
