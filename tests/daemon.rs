@@ -1653,9 +1653,27 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
     }
     let _unmount = Unmount(state.clone(), tmpfs);
     env.db = state.join("db.sqlite3");
-    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\nfindtime = 1h\nbantime = 1d\n");
+    // With root, the bans also go into real nftables sets, in a network namespace
+    // of the server's own (a new one after each kill -9: the restore fills it).
+    let nft = firewall_namespace_ready(
+        "the firewall part of the soak test",
+        &["nft"],
+        &["nft", "list", "ruleset"],
+    );
+    let firewall = if nft {
+        "\n         nftables[port=\"http,https\"]"
+    } else {
+        ""
+    };
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\nfindtime = 1h\nbantime = 1d\n\
+         action = record[out=\"{}\"]{firewall}\n",
+        env.out().display()
+    ));
+    let wrapper: &[&str] = if nft { &["unshare", "--net"] } else { &[] };
+    let start = |env: &Env| env.start_with(wrapper, &["--no-dry-run"]);
     let log = env.log("app.log");
-    let mut d = env.start();
+    let mut d = start(&env);
     let mut load = SoakLoad::default();
     let mut restarts = 0u32;
     let mut faults: Vec<&str> = Vec::new();
@@ -1697,7 +1715,7 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
                 d.child.kill().unwrap();
                 d.child.wait().unwrap();
                 load.batch(&log); // written while it is down
-                d = env.start();
+                d = start(&env);
                 restarts += 1;
                 faults.push("kill -9");
             }
@@ -1746,6 +1764,25 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
             "{ip} never reached the action"
         );
     }
+    if nft {
+        let listing = in_namespace_of(
+            &d.child.id().to_string(),
+            "nft list set inet f2b-table addr-set-app",
+        );
+        let in_set: std::collections::HashSet<&str> = listing
+            .split(|c: char| c == ',' || c == '{' || c == '}' || c.is_whitespace())
+            .collect();
+        let missing: Vec<&String> = expected
+            .iter()
+            .filter(|ip| !in_set.contains(ip.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} bans not in the kernel set, e.g. {:?}",
+            missing.len(),
+            missing.first()
+        );
+    }
     // No line was counted twice: an address with two failures is never banned.
     for ip in controls {
         assert!(
@@ -1757,8 +1794,9 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
     let settled = rss_samples.get(1).copied().unwrap_or(0).max(1);
     let end = *rss_samples.last().unwrap();
     eprintln!(
-        "soak: {secs} s, {lines} lines, {} bans, {restarts} restarts (kill -9), faults {:?}, RSS {settled} -> {end} KiB",
+        "soak: {secs} s, {lines} lines, {} bans (checked in {}), {restarts} restarts (kill -9), faults {:?}, RSS {settled} -> {end} KiB",
         expected.len(),
+        if nft { "the database, the action record and the kernel set" } else { "the database and the action record" },
         faults
     );
     assert!(end < settled * 2 + 8192, "memory grew: {rss_samples:?}");
