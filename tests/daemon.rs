@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Xorshift;
+
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
 fn is_root() -> bool {
@@ -1416,21 +1419,6 @@ fn memory_bounds_on_tracked_addresses_and_bans_are_kept_and_said() {
         env.own_log_text()
     );
     assert!(!env.client_text(&["banned"]).contains("203.0.113.3"));
-}
-
-/// A small deterministic generator (xorshift), so a failing sequence can be replayed.
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
 }
 
 #[test]

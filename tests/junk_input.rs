@@ -6,24 +6,8 @@ use ferroban_filter::date::DateDetector;
 use ferroban_filter::pattern::{Mode, Pattern};
 use jiff::tz::TimeZone;
 
-/// A small deterministic generator (xorshift) of strings over an alphabet rich in
-/// the syntax each parser cares about.
-struct Junk(u64);
-
-impl Junk {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn string(&mut self, alphabet: &[&str], max_parts: u64) -> String {
-        let n = self.next() % max_parts;
-        (0..n)
-            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize])
-            .collect()
-    }
-}
+mod common;
+use common::Xorshift as Junk;
 
 #[test]
 fn config_parser_never_panics() {
