@@ -1809,4 +1809,13 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
         end <= allowed,
         "memory grew beyond the bans held: {rss_samples:?}"
     );
+    // And it is given back: with every ban lifted, the server returns to about
+    // where it started (no leak across rotations, reloads and the full disk).
+    env.client_text(&["unban", "--all"]);
+    let back = wait_for(20, || rss_kib(d.child.id()) <= settled + 16 * 1024);
+    eprintln!(
+        "soak: all bans lifted: RSS {} KiB (started at {settled} KiB)",
+        rss_kib(d.child.id())
+    );
+    assert!(back, "memory not given back after unban --all");
 }
