@@ -255,6 +255,10 @@ impl Worker {
         for t in &tickets {
             self.applied.remove(&t.ip);
         }
+        // Room for many lifted bans is given back (the map keeps its capacity).
+        if self.applied.capacity() > 1024 && self.applied.len() < self.applied.capacity() / 4 {
+            self.applied.shrink_to_fit();
+        }
         self.retries
             .retain(|r| !tickets.iter().any(|t| t.ip == r.ticket.ip));
         for a in &mut self.actions {

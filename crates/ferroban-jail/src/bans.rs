@@ -150,7 +150,26 @@ impl BanList {
 
     /// Lift a ban now.
     pub fn remove(&mut self, ip: &IpAddr) -> Option<Ban> {
-        self.bans.remove(ip)
+        let ban = self.bans.remove(ip);
+        self.shrink_if_sparse();
+        ban
+    }
+
+    /// After many bans ended, give their room back: the map keeps its capacity and
+    /// the expiry heap its stale entries otherwise (100,000 lifted bans would hold
+    /// on to tens of megabytes).
+    fn shrink_if_sparse(&mut self) {
+        const SMALL: usize = 1024;
+        if self.bans.capacity() > SMALL && self.bans.len() < self.bans.capacity() / 4 {
+            self.bans.shrink_to_fit();
+        }
+        if self.expiry.len() > SMALL && self.expiry.len() > 2 * self.bans.len() {
+            self.expiry = self
+                .bans
+                .values()
+                .filter_map(|b| Some(Reverse(Expiry(b.end()?, b.ip))))
+                .collect();
+        }
     }
 
     pub fn get(&self, ip: &IpAddr) -> Option<&Ban> {
@@ -181,13 +200,14 @@ impl BanList {
                 }
             }
         }
+        self.shrink_if_sparse();
         out
     }
 
     /// Remove every ban.
     pub fn drain(&mut self) -> Vec<Ban> {
-        self.expiry.clear();
-        self.bans.drain().map(|(_, b)| b).collect()
+        self.expiry = BinaryHeap::new();
+        std::mem::take(&mut self.bans).into_values().collect()
     }
 
     /// Addresses banned now, in address order.
