@@ -45,11 +45,23 @@ pub type ReportSink = Arc<dyn Fn(Report) + Send + Sync>;
 
 /// Longest pause between retries of a failed ban.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(300);
+/// Bans and unbans in one round above which the freed memory is handed back.
+const LARGE_BATCH: usize = 1000;
 
 enum Job {
     Ban(Vec<BanTicket>),
     Unban(Vec<BanTicket>),
     Stop(Sender<()>),
+}
+
+impl Job {
+    /// How many addresses the job concerns.
+    fn len(&self) -> usize {
+        match self {
+            Job::Ban(t) | Job::Unban(t) => t.len(),
+            Job::Stop(_) => 0,
+        }
+    }
 }
 
 /// The worker thread of one jail's actions.
@@ -201,6 +213,7 @@ impl Worker {
                 jobs.push(j);
             }
             let mut bans: Vec<BanTicket> = Vec::new();
+            let large = jobs.iter().map(Job::len).sum::<usize>() > LARGE_BATCH;
             for job in jobs {
                 match job {
                     Job::Ban(t) => bans.extend(t),
@@ -221,6 +234,14 @@ impl Worker {
             }
             self.ban_all(bans, &log);
             self.run_retries(&log);
+            if large {
+                // The tickets and scripts of a large batch were freed on this
+                // thread, after the server thread last gave memory back.
+                // SAFETY: malloc_trim only returns unused heap pages.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
         }
     }
 
