@@ -50,42 +50,19 @@ pub fn read_fail2ban_bans(path: &Path) -> Result<Vec<BanRecord>, DbError> {
     let mut out = Vec::new();
     for row in rows {
         let (jail, ip, start, duration, count, data) = row.map_err(err("read a ban"))?;
-        let data: serde_json::Value = data
-            .and_then(|d| serde_json::from_str(&d).ok())
-            .unwrap_or_default();
-        out.push(BanRecord {
+        let mut rec = BanRecord {
             jail,
             ip,
             start,
             // Unknown duration: already over, so never restored.
             duration: if duration == -2.0 { 0.0 } else { duration },
             count: count.clamp(1, i64::from(u32::MAX)) as u32,
-            failures: data["failures"]
-                .as_u64()
-                .unwrap_or(0)
-                .min(u64::from(u32::MAX)) as u32,
-            matches: data["matches"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|m| match m {
-                            // Fail2ban stores a match as a string or as the list of
-                            // the pieces of a line.
-                            serde_json::Value::String(s) => Some(s.clone()),
-                            serde_json::Value::Array(parts) => Some(
-                                parts
-                                    .iter()
-                                    .filter_map(|p| p.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(""),
-                            ),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            failures: 0,
+            matches: Vec::new(),
             fields: Vec::new(),
-        });
+        };
+        rec.read_data(data.as_deref().unwrap_or(""));
+        out.push(rec);
     }
     Ok(out)
 }

@@ -69,6 +69,43 @@ impl BanRecord {
     }
 }
 
+impl BanRecord {
+    /// Fill failures, matches and fields from a `data` column: the inverse of
+    /// [`BanRecord::data`]. Also reads Fail2ban's, whose matches may be lists of
+    /// the pieces of a line; what is missing or unreadable stays empty.
+    fn read_data(&mut self, data: &str) {
+        let data: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+        self.failures = data["failures"]
+            .as_u64()
+            .unwrap_or(0)
+            .min(u64::from(u32::MAX)) as u32;
+        self.matches = data["matches"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| match m {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Array(parts) => {
+                            Some(parts.iter().filter_map(|p| p.as_str()).collect::<String>())
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.fields = data["fields"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|kv| {
+                        Some((kv[0].as_str()?.to_string(), kv[1].as_str()?.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+}
+
 /// Where a log file was read up to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePosition {
@@ -270,33 +307,17 @@ impl Database {
         let mut index: std::collections::HashMap<(String, String), usize> = Default::default();
         for row in rows {
             let (jail, ip, start, duration, count, data) = row.map_err(self.err("read ban"))?;
-            let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
-            let rec = BanRecord {
-                failures: data["failures"].as_u64().unwrap_or(0) as u32,
-                matches: data["matches"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|m| m.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                fields: data["fields"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|kv| {
-                                Some((kv[0].as_str()?.to_string(), kv[1].as_str()?.to_string()))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+            let mut rec = BanRecord {
                 jail,
                 ip,
                 start,
                 duration,
                 count,
+                failures: 0,
+                matches: Vec::new(),
+                fields: Vec::new(),
             };
+            rec.read_data(&data);
             match index.get(&(rec.jail.clone(), rec.ip.clone())) {
                 Some(&i) => out[i] = rec,
                 None => {
