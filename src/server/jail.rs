@@ -200,9 +200,7 @@ impl Jail {
                             "[{}] {} addresses with failures: the limit (maxtrackedaddresses); \
                              forgot the {} with the oldest failures",
                             self.config.name,
-                            self.tracker.currently_failed()
-                                + (self.tracker.evicted() - evicted) as usize
-                                - 1,
+                            self.tracker.max_addresses(),
                             self.tracker.evicted() - evicted
                         ),
                     );
@@ -264,24 +262,16 @@ pub fn ticket(ban: &Ban, restored: bool) -> BanTicket {
     }
 }
 
+// The integration tests' helpers (their xorshift generator), so that there is one.
+#[cfg(test)]
+#[path = "../../tests/common/mod.rs"]
+mod test_common;
+
 #[cfg(test)]
 mod tests {
+    use super::test_common::Xorshift as Rng;
     use super::*;
     use ferroban_config::settings::LogTarget;
-
-    /// xorshift: deterministic, so a failing case can be replayed from its seed.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
 
     /// Whether `ip` is inside `net` ("a.b.c.d/len", "v6/len" or a single address),
     /// computed here independently of the ignore list's own code.

@@ -14,9 +14,14 @@ impl Xorshift {
         self.0
     }
 
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
     /// One of `items`.
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+        items[self.below(items.len() as u64) as usize]
     }
 
     /// Fewer than `max_parts` pieces of `alphabet`, joined.

@@ -86,6 +86,11 @@ impl FailTracker {
         self.max_addresses = max.max(1);
     }
 
+    /// The most addresses tracked at once.
+    pub fn max_addresses(&self) -> usize {
+        self.max_addresses
+    }
+
     /// Addresses forgotten early because the bound was reached, since start.
     pub fn evicted(&self) -> u64 {
         self.evicted
