@@ -239,17 +239,7 @@ impl Action for IptablesAction {
 mod tests {
     use super::*;
 
-    fn def(file: &str, options: &[(&str, &str)]) -> ActionDefinition {
-        ActionDefinition {
-            name: file.into(),
-            file: file.into(),
-            files: vec![],
-            options: options
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
+    use crate::test_definition as def;
 
     #[test]
     fn batches_hold_the_stock_entries() {

@@ -60,6 +60,24 @@ impl BanTicket {
     }
 }
 
+/// An action definition for tests: action.d file name `file` with `options`, read
+/// from no file (as a built-in action is).
+#[cfg(test)]
+pub(crate) fn test_definition(
+    file: &str,
+    options: &[(&str, &str)],
+) -> ferroban_config::action::ActionDefinition {
+    ferroban_config::action::ActionDefinition {
+        name: file.into(),
+        file: file.into(),
+        files: vec![],
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
 /// A ticket for tests: one failure, banned for 60 s.
 #[cfg(test)]
 pub(crate) fn test_ticket(ip: &str) -> BanTicket {

@@ -408,17 +408,7 @@ impl Action for NftAction {
 mod tests {
     use super::*;
 
-    fn def(file: &str, opts: &[(&str, &str)]) -> ActionDefinition {
-        ActionDefinition {
-            name: file.into(),
-            file: file.into(),
-            files: vec![],
-            options: opts
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
+    use crate::test_definition as def;
 
     #[test]
     fn layout_of_the_stock_action() {
