@@ -8,6 +8,7 @@
 //! what must survive. Here: the server around them (`server`), the client (`client`)
 //! and the filter tester (`regex_tool`).
 
+mod audit;
 mod client;
 mod import;
 mod regex_tool;
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("regex") => regex_tool::main(&rest[1..]),
+        Some("audit") => audit::main(&rest[1..]),
         Some("server") => run_server(&rest[1..], false),
         Some("version" | "--version" | "-V") => {
             println!("ferroban {}", env!("CARGO_PKG_VERSION"));

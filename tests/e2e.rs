@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::have;
+
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
 fn run(cmd: &str, args: &[&str]) -> Output {
@@ -142,14 +145,6 @@ fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     done()
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// Two veth links: server 10.251.1.1 ↔ attacker 10.251.1.2, server 10.251.2.1 ↔

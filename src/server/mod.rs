@@ -32,6 +32,7 @@ use ferroban_sources::files::{FileWatcher, Watch};
 use ferroban_sources::journal::{JournalReader, JournalSpec};
 use ferroban_sources::{Encoding, SourceEvent};
 
+pub use jail::build_filter;
 use jail::{ticket, Jail};
 use log::{Component, Logger};
 pub use options::ServerOptions;

@@ -165,6 +165,29 @@ fn regex() -> Command {
         ))
 }
 
+/// `ferroban audit`: the hardening guide's checks of this host.
+fn audit() -> Command {
+    Command::new("audit")
+        .about("Check this host as the hardening guide does (firewall, services, sshd, jails)")
+        .long_about(
+            "Check this host as the hardening guide does, read-only: the firewall's default \
+             policy, public services without a jail, secret files a web server hands out, AUTH \
+             on SMTP port 25, sshd's passwords and root login, jails whose log is missing or \
+             never matched, and whether the admin's SSH address is in ignoreip. Prints PASS, \
+             WARN, FAIL or SKIP per check with what was seen and the fix. Exit code: 0 all \
+             passed, 1 a warning, 2 a failure.",
+        )
+        .arg(confdir())
+        .arg(flag("json", "One JSON object per check: id, status, seen, fix"))
+        .arg(
+            value("url", "URL", "A site to probe for secret files (repeatable; default http://127.0.0.1/ when port 80 listens)")
+                .action(ArgAction::Append),
+        )
+        .arg(value("only", "ID,...", "Run only these checks"))
+        .arg(value("sshd-config", "FILE", "sshd's configuration (default /etc/ssh/sshd_config)"))
+        .arg(value("smtp", "ADDR:PORT", "The SMTP server to ask (default 127.0.0.1:25)"))
+}
+
 /// The client commands, which talk to the running server (except `check`, `start`
 /// and `import-fail2ban`).
 fn client_commands() -> Vec<Command> {
@@ -246,6 +269,7 @@ pub fn command() -> Command {
         .arg(flag("json", "Print the server's answer as JSON"))
         .subcommand(server())
         .subcommand(regex())
+        .subcommand(audit())
         .subcommands(client_commands())
 }
 

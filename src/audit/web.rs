@@ -1,0 +1,201 @@
+//! `web-secret-files`: does the web server hand out secrets that scanners ask for?
+//!
+//! For each `--url` (default `http://127.0.0.1/` when something listens on port
+//! 80), asks for the paths the guide's scanners asked for, with curl, and never
+//! follows a redirect. A site named by host name is still reached on this host
+//! (curl's `--connect-to` sends the request to 127.0.0.1 with the name in the
+//! Host header and TLS SNI); an address that is not this host's is refused.
+
+use std::net::IpAddr;
+
+use super::{run_program, Finding, Scope, Status};
+
+/// What scanners ask for (the guide's access log).
+const SECRET_PATHS: [&str; 5] = [
+    ".env",
+    ".git/config",
+    "wp-config.php.bak",
+    ".aws/credentials",
+    "docker-compose.yml",
+];
+
+const FIX: &str = "answer 403 or 404 for dot-files and backups without redirecting first \
+                   (the Apache rules in examples/vps-hardening/README.md; nginx: \
+                   `location ~ /\\. { deny all; }`)";
+
+/// The parts of a URL the check needs.
+#[derive(Debug, PartialEq)]
+pub struct Site {
+    scheme: String,
+    host: String,
+    /// Everything after the host, ending in `/`.
+    base: String,
+}
+
+/// Read `url` (`http://` or `https://`, a host, an optional port and path).
+pub fn parse_url(url: &str) -> Result<Site, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("expected http://HOST/ or https://HOST/")?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("scheme {scheme} is not http or https"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() || authority.contains('@') {
+        return Err("no host, or credentials in the URL".into());
+    }
+    let mut base = format!("{scheme}://{authority}{path}");
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    Ok(Site {
+        scheme: scheme.to_string(),
+        host: host.to_string(),
+        base,
+    })
+}
+
+pub fn secret_files(ctx: &Scope) -> Finding {
+    let urls = if ctx.urls.is_empty() {
+        if !listens_on_port_80() {
+            return Finding::skip("nothing listens on port 80 and no --url was given");
+        }
+        vec!["http://127.0.0.1/".to_string()]
+    } else {
+        ctx.urls.clone()
+    };
+    let mut worst = Status::Pass;
+    let mut seen = Vec::new();
+    for url in &urls {
+        let site = match parse_url(url) {
+            Ok(s) => s,
+            Err(e) => return Finding::skip(format!("{url}: {e}")),
+        };
+        match probe_site(&site) {
+            Ok(results) => {
+                for (path, status, text) in results {
+                    worst = worst.max(status);
+                    seen.push(format!("{}{path}: {text}", site.base));
+                }
+            }
+            Err(e) => {
+                worst = worst.max(Status::Skip);
+                seen.push(format!("{url}: {e}"));
+            }
+        }
+    }
+    let seen = seen.join("; ");
+    match worst {
+        Status::Pass => Finding::pass(seen),
+        Status::Skip => Finding::skip(seen),
+        Status::Warn => Finding::warn(seen, FIX),
+        Status::Fail => Finding::fail(seen, FIX),
+    }
+}
+
+/// Ask for every secret path of `site`: (path, status, what was answered).
+fn probe_site(site: &Site) -> Result<Vec<(&'static str, Status, String)>, String> {
+    let connect_to = match site.host.parse::<IpAddr>() {
+        Ok(ip) if ip.is_loopback() || ferroban_jail::ignore::own_addresses().contains(&ip) => None,
+        Ok(ip) => return Err(format!("{ip} is not an address of this host")),
+        // A name: reach it on this host, whatever it resolves to.
+        Err(_) => Some("::127.0.0.1:".to_string()),
+    };
+    let mut results = Vec::new();
+    for path in SECRET_PATHS {
+        let url = format!("{}{path}", site.base);
+        let mut args = vec![
+            "--silent",
+            "--show-error",
+            "--output",
+            "/dev/null",
+            "--max-time",
+            "5",
+            "--write-out",
+            "%{http_code} %{redirect_url}",
+        ];
+        if site.scheme == "https" {
+            // The certificate is not what this check is about.
+            args.push("--insecure");
+        }
+        if let Some(c) = &connect_to {
+            args.extend(["--connect-to", c.as_str()]);
+        }
+        args.push(&url);
+        let out = run_program("curl", &args)?;
+        let (code, location) = out.stdout.split_once(' ').unwrap_or((&out.stdout, ""));
+        let code: u16 = code.trim().parse().unwrap_or(0);
+        if code == 0 {
+            return Err(format!("no answer: {}", out.stderr.trim()));
+        }
+        results.push((path, classify(code), describe(code, location.trim())));
+    }
+    Ok(results)
+}
+
+fn classify(code: u16) -> Status {
+    match code {
+        200..=299 => Status::Fail,
+        300..=399 | 500..=599 => Status::Warn,
+        _ => Status::Pass,
+    }
+}
+
+fn describe(code: u16, location: &str) -> String {
+    match code {
+        200..=299 => format!("{code}, the file is served"),
+        300..=399 => format!("{code} to {location}: the redirect tells a scanner the path exists"),
+        _ => code.to_string(),
+    }
+}
+
+fn listens_on_port_80() -> bool {
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|p| {
+        std::fs::read_to_string(p).is_ok_and(|t| {
+            t.lines().skip(1).any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 3 && f[3] == "0A" && f[1].ends_with(":0050")
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_read_or_refused() {
+        let s = parse_url("https://example.org:8443/blog").unwrap();
+        assert_eq!(s.host, "example.org");
+        assert_eq!(s.base, "https://example.org:8443/blog/");
+        assert_eq!(parse_url("http://[::1]/").unwrap().host, "::1");
+        assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("http://user:pw@x/").is_err());
+        assert!(parse_url("example.org").is_err());
+    }
+
+    #[test]
+    fn answers_are_judged_as_the_guide_does() {
+        assert_eq!(classify(200), Status::Fail);
+        assert_eq!(classify(301), Status::Warn);
+        assert_eq!(classify(403), Status::Pass);
+        assert_eq!(classify(404), Status::Pass);
+        assert!(describe(301, "https://x/.env").contains("https://x/.env"));
+    }
+
+    #[test]
+    fn an_address_of_another_host_is_never_probed() {
+        let site = parse_url("http://192.0.2.1/").unwrap();
+        assert!(probe_site(&site)
+            .unwrap_err()
+            .contains("not an address of this host"));
+    }
+}

@@ -1,0 +1,566 @@
+//! `ferroban audit` against real services: nginx answering 200, 301 and 403 for
+//! `/.env`, Postfix with and without AUTH on port 25, nftables rulesets that
+//! accept and drop by default — each in a network namespace this test makes — and
+//! sshd configurations, a jail whose log is missing or never matched, the admin's
+//! SSH address and public listeners.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{have, is_root, Netns};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
+
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("ferroban-audit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The findings of `ferroban audit --json ARGS` run by `command`: (status, seen)
+/// of each check id, and the exit code.
+fn audit(mut command: Command, args: &[&str]) -> (Vec<(String, String, String)>, i32) {
+    let out = command
+        .arg("audit")
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let findings = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            let field = |k: &str| {
+                v[k].as_str()
+                    .unwrap_or_else(|| panic!("{k} in {l}"))
+                    .to_string()
+            };
+            assert!(v.get("fix").is_some_and(Value::is_string), "{l}");
+            (field("id"), field("status"), field("seen"))
+        })
+        .collect();
+    (findings, out.status.code().unwrap_or(-1))
+}
+
+/// The status and what was seen for the one check `id` run alone.
+fn check(command: Command, id: &str, args: &[&str]) -> (String, String, i32) {
+    let mut all = vec!["--only", id];
+    all.extend_from_slice(args);
+    let (findings, code) = audit(command, &all);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let (found, status, seen) = findings.into_iter().next().unwrap();
+    assert_eq!(found, id);
+    (status, seen, code)
+}
+
+fn ferroban() -> Command {
+    Command::new(BIN)
+}
+
+fn in_ns(ns: &Netns) -> Command {
+    ns.command(BIN)
+}
+
+fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A namespace for `test`, or None after saying why the test is skipped.
+fn namespace(test: &str, tools: &[&str]) -> Option<Netns> {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !have(t)).collect();
+    if !is_root() || !missing.is_empty() {
+        eprintln!("SKIPPED {test}: needs root and {tools:?} (missing: {missing:?})");
+        return None;
+    }
+    Netns::new("fbaud")
+        .map_err(|e| eprintln!("SKIPPED {test}: cannot create a network namespace: {e}"))
+        .ok()
+}
+
+/// nginx in `ns` on 127.0.0.1:8080 with `location` rules for dot-files, serving
+/// `www/` where `.env` exists.
+fn nginx(ns: &Netns, dir: &Path, location: &str) -> Running {
+    let d = dir.display();
+    std::fs::create_dir_all(dir.join("www/.git")).unwrap();
+    std::fs::write(dir.join("www/.env"), "DB_PASSWORD=secret\n").unwrap();
+    std::fs::write(dir.join("www/.git/config"), "[core]\n").unwrap();
+    std::fs::write(
+        dir.join("nginx.conf"),
+        format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n\
+             fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
+             server {{\n    listen 127.0.0.1:8080;\n    root {d}/www;\n    {location}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let child = ns
+        .command("nginx")
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    let up = wait_for(10, || {
+        ns.command("curl")
+            .args(["-s", "-o", "/dev/null", "http://127.0.0.1:8080/"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(
+        up,
+        "nginx did not start: {:?}",
+        std::fs::read_to_string(dir.join("error.log"))
+    );
+    running
+}
+
+#[test]
+fn web_secret_files_200_fails_301_warns_403_passes() {
+    let test = "web_secret_files_200_fails_301_warns_403_passes";
+    let Some(ns) = namespace(test, &["ip", "nginx", "curl"]) else {
+        return;
+    };
+    let scratch = Scratch::new("web");
+    let url = ["--url", "http://127.0.0.1:8080/"];
+    let cases = [
+        ("", "FAIL", "/.env: 200", 2),
+        (
+            "location ~ /\\. { return 301 https://$host$request_uri; }",
+            "WARN",
+            "/.env: 301 to https://127.0.0.1/.env",
+            1,
+        ),
+        ("location ~ /\\. { deny all; }", "PASS", "/.env: 403", 0),
+    ];
+    for (location, expected, detail, exit) in cases {
+        let server = nginx(&ns, &scratch.0, location);
+        let (status, seen, code) = check(in_ns(&ns), "web-secret-files", &url);
+        drop(server);
+        assert_eq!(status, expected, "{location}: {seen}");
+        assert!(seen.contains(detail), "{location}: {seen}");
+        assert!(seen.contains("/wp-config.php.bak: 404"), "{seen}");
+        assert_eq!(code, exit, "{seen}");
+    }
+    // A site named by host name is still asked on this host, and another host's
+    // address is refused without a request.
+    let server = nginx(&ns, &scratch.0, "location ~ /\\. { deny all; }");
+    let (status, seen, _) = check(
+        in_ns(&ns),
+        "web-secret-files",
+        &["--url", "http://www.example.org:8080/"],
+    );
+    assert_eq!(status, "PASS", "{seen}");
+    let (status, seen, _) = check(
+        in_ns(&ns),
+        "web-secret-files",
+        &["--url", "http://192.0.2.1/"],
+    );
+    drop(server);
+    assert_eq!(status, "SKIP", "{seen}");
+    assert!(seen.contains("not an address of this host"), "{seen}");
+}
+
+/// Postfix in `ns`, on 127.0.0.1:25, configured by `main` and `master` (its own
+/// configuration and queue under `dir`). Stopped on drop.
+struct Postfix<'a> {
+    ns: &'a Netns,
+    config: PathBuf,
+}
+
+impl<'a> Postfix<'a> {
+    fn start(ns: &'a Netns, dir: &Path, main: &str, master: &str) -> Postfix<'a> {
+        let config = dir.join("etc");
+        let _ = std::fs::remove_dir_all(dir.join("spool"));
+        for d in ["etc", "spool", "data"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        // The master's lock lives in data_directory, which Postfix wants as its own.
+        let chown = Command::new("chown")
+            .arg("postfix")
+            .arg(dir.join("data"))
+            .status();
+        assert!(chown.is_ok_and(|s| s.success()));
+        let d = dir.display();
+        std::fs::write(
+            config.join("main.cf"),
+            format!(
+                "compatibility_level = 3.6\nqueue_directory = {d}/spool\ndata_directory = {d}/data\n\
+                 inet_interfaces = loopback-only\ninet_protocols = ipv4\nmydestination =\n\
+                 myhostname = audit-test.invalid\nmaillog_file = /dev/stdout\n{main}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            config.join("master.cf"),
+            format!(
+                "{master}\npostlog unix-dgram n - n - 1 postlogd\n\
+                 proxymap unix - - n - - proxymap\nanvil unix - - n - 1 anvil\n\
+                 rewrite unix - - n - - trivial-rewrite\n"
+            ),
+        )
+        .unwrap();
+        let started = ns
+            .command("postfix")
+            .arg("-c")
+            .arg(&config)
+            .arg("start")
+            .stdout(Stdio::null())
+            .status();
+        assert!(started.is_ok_and(|s| s.success()), "postfix did not start");
+        let postfix = Postfix { ns, config };
+        let up = wait_for(10, || {
+            ns.command("python3")
+                .args([
+                    "-c",
+                    "import socket; socket.create_connection(('127.0.0.1', 25), 1)",
+                ])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(up, "postfix does not listen on 127.0.0.1:25");
+        postfix
+    }
+
+    /// `ferroban audit` in the namespace, with postconf reading this Postfix.
+    fn audit(&self) -> Command {
+        let mut c = in_ns(self.ns);
+        c.env("MAIL_CONFIG", &self.config);
+        c
+    }
+}
+
+impl Drop for Postfix<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .ns
+            .command("postfix")
+            .arg("-c")
+            .arg(&self.config)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn smtp_auth_on_port_25_warns_and_postscreen_is_noted() {
+    let test = "smtp_auth_on_port_25_warns_and_postscreen_is_noted";
+    let Some(ns) = namespace(test, &["ip", "postfix", "postconf", "python3"]) else {
+        return;
+    };
+    let scratch = Scratch::new("smtp");
+    let (status, seen, _) = {
+        let postfix = Postfix::start(
+            &ns,
+            &scratch.0,
+            "smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = cyrus",
+            "smtp inet n - n - - smtpd",
+        );
+        check(postfix.audit(), "smtp-auth-port-25", &[])
+    };
+    assert_eq!(status, "WARN", "{seen}");
+    assert!(
+        seen.contains("offers AUTH") && seen.contains("PLAIN"),
+        "{seen}"
+    );
+    assert!(seen.contains("postscreen off"), "{seen}");
+    let (status, seen, code) = {
+        let postfix = Postfix::start(
+            &ns,
+            &scratch.0,
+            "smtpd_sasl_auth_enable = no",
+            "smtp inet n - n - 1 postscreen\nsmtpd pass - - n - - smtpd",
+        );
+        check(postfix.audit(), "smtp-auth-port-25", &[])
+    };
+    assert_eq!(status, "PASS", "{seen}");
+    assert!(seen.contains("does not offer AUTH"), "{seen}");
+    assert!(seen.contains("postscreen on"), "{seen}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn firewall_accepting_by_default_fails_and_dropping_passes() {
+    let test = "firewall_accepting_by_default_fails_and_dropping_passes";
+    let Some(ns) = namespace(test, &["ip", "nft"]) else {
+        return;
+    };
+    let (status, seen, code) = check(in_ns(&ns), "firewall-default-policy", &[]);
+    assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    assert!(seen.contains("no input chain"), "{seen}");
+    let load = |ruleset: &str| {
+        let mut nft = ns
+            .command("nft")
+            .arg("-f")
+            .arg("-")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        nft.stdin
+            .take()
+            .unwrap()
+            .write_all(ruleset.as_bytes())
+            .unwrap();
+        assert!(nft.wait().unwrap().success(), "{ruleset}");
+    };
+    load("flush ruleset\ntable inet filter {\n chain input { type filter hook input priority 0; policy accept;\n  tcp dport 22 accept\n }\n}\n");
+    let (status, seen, _) = check(in_ns(&ns), "firewall-default-policy", &[]);
+    assert_eq!(status, "FAIL", "{seen}");
+    assert!(seen.contains("inet filter input: policy accept"), "{seen}");
+    load("flush ruleset\ntable inet filter {\n chain input { type filter hook input priority 0; policy drop;\n  ct state established,related accept\n  tcp dport 22 accept\n }\n}\n");
+    let (status, seen, code) = check(in_ns(&ns), "firewall-default-policy", &[]);
+    assert_eq!((status.as_str(), code), ("PASS", 0), "{seen}");
+    assert!(seen.contains("policy drop"), "{seen}");
+}
+
+#[test]
+fn public_listeners_need_a_jail_and_databases_must_not_listen() {
+    let test = "public_listeners_need_a_jail_and_databases_must_not_listen";
+    let Some(ns) = namespace(test, &["ip", "python3"]) else {
+        return;
+    };
+    let scratch = Scratch::new("ports");
+    let conf = jail_config(
+        &scratch.0,
+        "[ssh-guard]\nenabled = true\nport = ssh\nfilter = demo\nlogpath = {log}\n",
+    );
+    let listen = |port: u16| {
+        let script = format!(
+            "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('0.0.0.0', {port}))\ns.listen()\ntime.sleep(60)\n"
+        );
+        let child = ns.command("python3").args(["-c", &script]).spawn().unwrap();
+        let running = Running(child);
+        let up = wait_for(10, || {
+            std::fs::read_to_string(format!("/proc/{}/net/tcp", running.0.id()))
+                .is_ok_and(|t| t.contains(&format!(":{port:04X} 00000000:0000 0A")))
+        });
+        assert!(up, "nothing listens on {port}");
+        running
+    };
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let ssh = listen(22);
+    let (status, seen, _) = check(in_ns(&ns), "listening-without-jail", &["-c", &conf_arg]);
+    assert_eq!(status, "PASS", "{seen}");
+    assert!(seen.contains("22 (ssh): jail ssh-guard"), "{seen}");
+    let smtp = listen(25);
+    let (status, seen, code) = check(in_ns(&ns), "listening-without-jail", &["-c", &conf_arg]);
+    assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
+    assert!(seen.contains("25 (smtp): no enabled jail"), "{seen}");
+    let mysql = listen(3306);
+    let (status, seen, code) = check(in_ns(&ns), "listening-without-jail", &["-c", &conf_arg]);
+    assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    assert!(seen.contains("3306 (mysql)"), "{seen}");
+    drop((ssh, smtp, mysql));
+}
+
+/// A configuration directory with a `demo` filter (it matches `auth failure from
+/// <HOST>`) and `jails`; `{log}` in them is the scratch directory's `demo.log`.
+fn jail_config(dir: &Path, jails: &str) -> PathBuf {
+    let conf = dir.join("conf");
+    std::fs::create_dir_all(conf.join("filter.d")).unwrap();
+    std::fs::create_dir_all(conf.join("action.d")).unwrap();
+    std::fs::write(
+        conf.join("filter.d/demo.conf"),
+        "[Definition]\nfailregex = auth failure from <HOST>$\n",
+    )
+    .unwrap();
+    let log = dir.join("demo.log");
+    std::fs::write(
+        conf.join("jail.conf"),
+        format!(
+            "[DEFAULT]\nbanaction = dry-run\nignoreip = 127.0.0.1/8\n{}",
+            jails.replace("{log}", &log.to_string_lossy())
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+#[test]
+fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
+    let scratch = Scratch::new("jails");
+    let conf = jail_config(
+        &scratch.0,
+        "[demo]\nenabled = true\nfilter = demo\nlogpath = {log}\n",
+    );
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let log = scratch.0.join("demo.log");
+    let (status, seen, code) = check(ferroban(), "jail-log-missing", &["-c", &conf_arg]);
+    assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    assert!(
+        seen.contains(&format!("[demo] no file at {}", log.display())),
+        "{seen}"
+    );
+    // Three days of lines the filter does not match.
+    let day = |d: u32| format!("2026-11-{d:02}T10:00:00 session opened for alice\n");
+    std::fs::write(&log, format!("{}{}{}", day(20), day(21), day(23))).unwrap();
+    let (status, seen, _) = check(ferroban(), "jail-log-missing", &["-c", &conf_arg]);
+    assert_eq!(status, "PASS", "{seen}");
+    let (status, seen, code) = check(ferroban(), "jail-never-matched", &["-c", &conf_arg]);
+    assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
+    assert!(seen.contains("3 lines over 3 days, none matched"), "{seen}");
+    std::fs::write(
+        &log,
+        format!(
+            "{}2026-11-22T10:00:00 auth failure from 192.0.2.7\n{}",
+            day(20),
+            day(23)
+        ),
+    )
+    .unwrap();
+    let (status, seen, _) = check(ferroban(), "jail-never-matched", &["-c", &conf_arg]);
+    assert_eq!(status, "PASS", "{seen}");
+    assert!(seen.contains("1 of 3 lines matched"), "{seen}");
+}
+
+#[test]
+fn the_admins_ssh_address_must_be_ignored() {
+    let scratch = Scratch::new("admin");
+    let jails = "[demo]\nenabled = true\nfilter = demo\nlogpath = {log}\n";
+    let conf = jail_config(&scratch.0, jails);
+    std::fs::write(scratch.0.join("demo.log"), "").unwrap();
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let mut outside = ferroban();
+    outside.env_remove("SSH_CLIENT");
+    let (status, seen, _) = check(outside, "admin-not-ignored", &["-c", &conf_arg]);
+    assert_eq!(status, "SKIP", "{seen}");
+    let mut from_ssh = ferroban();
+    from_ssh.env("SSH_CLIENT", "203.0.113.5 50022 22");
+    let (status, seen, code) = check(from_ssh, "admin-not-ignored", &["-c", &conf_arg]);
+    assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
+    assert!(
+        seen.contains("203.0.113.5") && seen.contains("demo"),
+        "{seen}"
+    );
+    std::fs::write(
+        conf.join("jail.local"),
+        "[DEFAULT]\nignoreip = 127.0.0.1/8 203.0.113.0/24\n",
+    )
+    .unwrap();
+    let mut from_ssh = ferroban();
+    from_ssh.env("SSH_CLIENT", "203.0.113.5 50022 22");
+    let (status, seen, _) = check(from_ssh, "admin-not-ignored", &["-c", &conf_arg]);
+    assert_eq!(status, "PASS", "{seen}");
+}
+
+#[test]
+fn sshd_passwords_and_root_are_read_from_its_configuration() {
+    let scratch = Scratch::new("sshd");
+    let file = scratch.0.join("sshd_config");
+    let file_arg = file.to_string_lossy().into_owned();
+    std::fs::write(&file, "PasswordAuthentication yes\nPermitRootLogin yes\n").unwrap();
+    let (status, seen, code) = check(
+        ferroban(),
+        "sshd-password-authentication",
+        &["--sshd-config", &file_arg],
+    );
+    assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    assert!(seen.contains("PasswordAuthentication yes"), "{seen}");
+    let (status, seen, _) = check(ferroban(), "sshd-root-login", &["--sshd-config", &file_arg]);
+    assert_eq!(status, "FAIL", "{seen}");
+    std::fs::write(
+        &file,
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n",
+    )
+    .unwrap();
+    let (status, seen, _) = check(
+        ferroban(),
+        "sshd-password-authentication",
+        &["--sshd-config", &file_arg],
+    );
+    assert_eq!(status, "PASS", "{seen}");
+    let (status, seen, _) = check(ferroban(), "sshd-root-login", &["--sshd-config", &file_arg]);
+    assert_eq!(status, "PASS", "{seen}");
+}
+
+#[test]
+fn every_check_runs_once_in_order_and_bad_options_are_named() {
+    let scratch = Scratch::new("all");
+    let conf = jail_config(&scratch.0, "");
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let (findings, code) = audit(
+        ferroban(),
+        &["-c", &conf_arg, "--sshd-config", "/nonexistent"],
+    );
+    let ids: Vec<&str> = findings.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "firewall-default-policy",
+            "listening-without-jail",
+            "web-secret-files",
+            "smtp-auth-port-25",
+            "sshd-password-authentication",
+            "sshd-root-login",
+            "jail-log-missing",
+            "jail-never-matched",
+            "admin-not-ignored",
+        ]
+    );
+    for (id, status, _) in &findings {
+        assert!(
+            ["PASS", "WARN", "FAIL", "SKIP"].contains(&status.as_str()),
+            "{id}: {status}"
+        );
+    }
+    let worst = findings.iter().map(|(_, s, _)| s.as_str()).fold(0, |w, s| {
+        w.max(match s {
+            "FAIL" => 2,
+            "WARN" => 1,
+            _ => 0,
+        })
+    });
+    assert_eq!(code, worst);
+    let out = ferroban()
+        .args(["audit", "--only", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("firewall-default-policy"));
+}
