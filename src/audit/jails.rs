@@ -166,7 +166,9 @@ pub fn never_matched(ctx: &Scope) -> Finding {
         }
     }
     if seen.is_empty() {
-        return Finding::skip("no enabled jail reads a log file (journal jails are not scanned)");
+        return Finding::skip(
+            "no enabled jail has a log file to read (journal jails are not scanned)",
+        );
     }
     let seen = seen.join("; ");
     match status {
