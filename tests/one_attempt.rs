@@ -6,7 +6,7 @@
 //!
 //! A generated log of interleaved sessions goes through ferroban's shipped filter
 //! and through the stock one, run by the real fail2ban-regex; the failures per
-//! address must be the same, in every mode.
+//! address must be the same, in every mode and for every `publickey` setting.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -104,17 +104,24 @@ fn session(rng: &mut Xorshift) -> Vec<String> {
                 "Connection closed by invalid user {stranger} {addr} port {port} [preauth]"
             ));
         }
-        // Keys of an account that sshd does not take, until it gives up.
+        // Keys that sshd does not take (of an account or an unknown user), until
+        // it gives up.
         3 => {
+            let (who, closing) = if rng.below(2) == 0 {
+                (account.to_string(), format!("authenticating user {account}"))
+            } else {
+                let who = format!("invalid user {stranger}");
+                (who.clone(), who)
+            };
             for key in 0..tries + 1 {
-                lines.push(format!("Failed publickey for {account} from {addr} port {port} ssh2: ED25519 SHA256:a2V5bnVtYmVy{key}"));
+                lines.push(format!("Failed publickey for {who} from {addr} port {port} ssh2: ED25519 SHA256:a2V5bnVtYmVy{key}"));
             }
             if rng.below(2) == 0 {
-                lines.push(format!("error: maximum authentication attempts exceeded for {account} from {addr} port {port} ssh2 [preauth]"));
-                lines.push(format!("Disconnecting authenticating user {account} {addr} port {port}: Too many authentication failures [preauth]"));
+                lines.push(format!("error: maximum authentication attempts exceeded for {who} from {addr} port {port} ssh2 [preauth]"));
+                lines.push(format!("Disconnecting {closing} {addr} port {port}: Too many authentication failures [preauth]"));
             } else {
                 lines.push(format!(
-                    "Disconnecting: Too many authentication failures for {account} [preauth]"
+                    "Disconnecting: Too many authentication failures for {who} [preauth]"
                 ));
                 lines.push(format!("Connection closed by {addr} port {port} [preauth]"));
             }
@@ -192,21 +199,29 @@ fn interleaved_sessions_count_as_fail2ban_counts_them() {
         pam_lines > 100,
         "the log has many attempts with a PAM line: {pam_lines}"
     );
-    for mode in ["normal", "ddos", "extra", "aggressive"] {
-        let filter = format!("sshd[mode={mode}]");
-        let own = per_address(filter_runs::own_filter_hosts(&filter, &path));
-        let Some(stock) = filter_runs::stock_filter_hosts(&filter, &path) else {
+    let variants = [
+        "sshd[mode=normal]",
+        "sshd[mode=ddos]",
+        "sshd[mode=extra]",
+        "sshd[mode=aggressive]",
+        "sshd[publickey=invalid]",
+        "sshd[publickey=any]",
+        "sshd[publickey=ignore]",
+    ];
+    for filter in variants {
+        let own = per_address(filter_runs::own_filter_hosts(filter, &path));
+        let Some(stock) = filter_runs::stock_filter_hosts(filter, &path) else {
             break;
         };
         let stock = per_address(stock);
         assert!(
             stock.values().sum::<usize>() > 0,
-            "{mode}: stock finds failures"
+            "{filter}: stock finds failures"
         );
         assert_eq!(
             own,
             stock,
-            "{mode}: failures per address, ferroban (left) and Fail2ban (right); log in {}",
+            "{filter}: failures per address, ferroban (left) and Fail2ban (right); log in {}",
             path.display()
         );
     }
