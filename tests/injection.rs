@@ -90,3 +90,65 @@ fn junk_lines_are_read_past_and_the_next_real_one_counts() {
     log.extend_from_slice(format!("Jul  2 10:00:03 h sshd[1]: Failed password for \u{0}x\u{7f} from {REAL} port 22 ssh2\n").as_bytes());
     assert_eq!(hosts("sshd", &log), vec![REAL]);
 }
+
+/// The lines of config/samples marked `# stock bans: ADDR`: where Fail2ban's
+/// stock filter of the same name lets a client choose the address. Each is
+/// run through the real fail2ban-regex with the installed stock filter, which
+/// must ban ADDR, and through ferroban's filter, which must ban the address
+/// the line's failJSON names instead.
+#[test]
+fn where_stock_filters_let_a_client_choose_the_address_ferroban_does_not() {
+    if Command::new("fail2ban-regex")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+        return;
+    }
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/config/samples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(samples).unwrap() {
+        let path = entry.unwrap().path();
+        let filter = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut stock_host = None;
+        let mut own_host = None;
+        for line in text.lines() {
+            if let Some(host) = line.strip_prefix("# stock bans: ") {
+                stock_host = Some(host.trim().to_string());
+            } else if let Some(json) = line.strip_prefix("# failJSON: ") {
+                let v: serde_json::Value = serde_json::from_str(json).unwrap();
+                own_host = v["host"].as_str().map(str::to_string);
+            } else if !line.starts_with('#') && !line.trim().is_empty() {
+                if let (Some(stock), Some(own)) = (stock_host.take(), own_host.take()) {
+                    assert_ne!(stock, own, "{filter}: {line}");
+                    assert_eq!(stock_bans(&filter, line), vec![stock], "{filter}: {line}");
+                    assert_eq!(hosts(&filter, format!("{line}\n").as_bytes()), vec![own]);
+                    checked += 1;
+                }
+                own_host = None;
+            }
+        }
+    }
+    assert!(checked > 0, "no sample line is marked `# stock bans:`");
+}
+
+/// The addresses the real fail2ban-regex bans for `line` with the installed
+/// stock filter `filter`.
+fn stock_bans(filter: &str, line: &str) -> Vec<String> {
+    let stock = format!("/etc/fail2ban/filter.d/{filter}.conf");
+    let out = Command::new("fail2ban-regex")
+        .args(["-o", "<ip>", line, &stock])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
