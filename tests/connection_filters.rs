@@ -10,7 +10,6 @@ mod common;
 use common::Xorshift;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
 const CLIENTS: [&str; 5] = [
@@ -21,10 +20,10 @@ const CLIENTS: [&str; 5] = [
     "2001:db8::5",
 ];
 
-/// Failures per address, from one address per output line.
+/// Failures per address.
 type Counts = BTreeMap<String, usize>;
 
-fn count(addresses: impl Iterator<Item = String>) -> Counts {
+fn count(addresses: Vec<String>) -> Counts {
     let mut counts = Counts::new();
     for a in addresses {
         *counts.entry(a).or_default() += 1;
@@ -33,41 +32,28 @@ fn count(addresses: impl Iterator<Item = String>) -> Counts {
 }
 
 fn ferroban_counts(log: &Path, filter: &str) -> Counts {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
-        .args(["regex", "--json", "-c", CONFIG])
-        .arg(log)
-        .arg(filter)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    count(String::from_utf8_lossy(&out.stdout).lines().map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        v["host"].as_str().unwrap().to_string()
-    }))
+    count(common::ferroban_regex_hosts(
+        env!("CARGO_BIN_EXE_ferroban"),
+        [
+            "-c".as_ref(),
+            CONFIG.as_ref(),
+            log.as_os_str(),
+            filter.as_ref(),
+        ],
+    ))
 }
 
-/// None when fail2ban-regex is not installed.
-fn fail2ban_counts(log: &Path, filter_file: &str) -> Option<Counts> {
-    let out = Command::new("fail2ban-regex")
-        .args(["-o", "<ip>"])
-        .arg(log)
-        .arg(filter_file)
-        .output()
-        .ok()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(count(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string),
-    ))
+/// Failures per address from the real fail2ban-regex with the filter file
+/// `fail2ban_filter` and from ferroban with its filter `own_filter`; None (and
+/// SKIPPED) without fail2ban-regex. The log is removed.
+fn both_counts(log: &Path, fail2ban_filter: &str, own_filter: &str) -> Option<(Counts, Counts)> {
+    let fail2ban = common::fail2ban_regex_ips(log, fail2ban_filter).map(count);
+    let own = ferroban_counts(log, own_filter);
+    std::fs::remove_dir_all(log.parent().unwrap()).ok();
+    if fail2ban.is_none() {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    }
+    Some((fail2ban?, own))
 }
 
 fn write_log(name: &str, lines: &[String]) -> PathBuf {
@@ -162,12 +148,10 @@ fn mongodb_line(second: u64, id: u64, message: &str) -> String {
 fn mongodb_counts_a_failed_connection_once_as_fail2ban_does() {
     let (connections, failed) = mongodb_connections(&mut Xorshift(0x6d6f6e676f));
     let log = write_log("mongodb", &interleave(connections, 2, mongodb_line));
-    let Some(stock) = fail2ban_counts(&log, "/etc/fail2ban/filter.d/mongodb-auth.conf") else {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    let stock_filter = "/etc/fail2ban/filter.d/mongodb-auth.conf";
+    let Some((stock, own)) = both_counts(&log, stock_filter, "mongodb-auth") else {
         return;
     };
-    let own = ferroban_counts(&log, "mongodb-auth");
-    std::fs::remove_dir_all(log.parent().unwrap()).ok();
     assert_eq!(stock, failed);
     assert_eq!(own, failed);
 }
@@ -216,12 +200,10 @@ fn stunnel_joins_the_accept_and_the_error_of_one_connection_as_fail2ban_does() {
     let log = write_log("stunnel", &lines);
     // Fail2ban's stock stunnel filter reads only stunnel 4's one-line format:
     // here the engines are compared on ferroban's filter file.
-    let Some(fail2ban) = fail2ban_counts(&log, &format!("{CONFIG}/filter.d/stunnel.conf")) else {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    let own_filter_file = format!("{CONFIG}/filter.d/stunnel.conf");
+    let Some((fail2ban, own)) = both_counts(&log, &own_filter_file, "stunnel") else {
         return;
     };
-    let own = ferroban_counts(&log, "stunnel");
-    std::fs::remove_dir_all(log.parent().unwrap()).ok();
     assert_eq!(fail2ban, failed);
     assert_eq!(own, failed);
 }

@@ -3,8 +3,9 @@
 //! addresses, a megabyte of junk, bytes that are not UTF-8 — never chooses the
 //! address that is counted.
 
+mod common;
+
 use std::io::Write;
-use std::process::Command;
 
 /// The addresses `ferroban regex --json` reports for `log` (raw bytes) with a
 /// shipped filter, one per line that failed. A host that is not an address (a
@@ -20,26 +21,20 @@ fn hosts(filter: &str, log: &[u8]) -> Vec<String> {
         .unwrap()
         .write_all(log)
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
-        .args(["regex", "--json", "--now", "1124013600", "-c"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
-        .arg(&path)
-        .arg(filter)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let hosts = common::ferroban_regex_hosts(
+        env!("CARGO_BIN_EXE_ferroban"),
+        [
+            "--now".as_ref(),
+            "1124013600".as_ref(),
+            "-c".as_ref(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config").as_ref(),
+            path.as_os_str(),
+            filter.as_ref(),
+        ],
     );
     std::fs::remove_dir_all(&dir).ok();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["host"].as_str().unwrap().to_string()
-        })
+    hosts
+        .into_iter()
         .filter(|h| h.parse::<std::net::IpAddr>().is_ok())
         .collect()
 }
@@ -98,14 +93,6 @@ fn junk_lines_are_read_past_and_the_next_real_one_counts() {
 /// the line's failJSON names instead.
 #[test]
 fn where_stock_filters_let_a_client_choose_the_address_ferroban_does_not() {
-    if Command::new("fail2ban-regex")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
-        return;
-    }
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/config/samples");
     let mut checked = 0;
     for entry in std::fs::read_dir(samples).unwrap() {
@@ -123,7 +110,14 @@ fn where_stock_filters_let_a_client_choose_the_address_ferroban_does_not() {
             } else if !line.starts_with('#') && !line.trim().is_empty() {
                 if let (Some(stock), Some(own)) = (stock_host.take(), own_host.take()) {
                     assert_ne!(stock, own, "{filter}: {line}");
-                    assert_eq!(stock_bans(&filter, line), vec![stock], "{filter}: {line}");
+                    let stock_filter = format!("/etc/fail2ban/filter.d/{filter}.conf");
+                    let Some(banned) = common::fail2ban_regex_ips(line, &stock_filter) else {
+                        eprintln!(
+                            "SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)"
+                        );
+                        return;
+                    };
+                    assert_eq!(banned, vec![stock], "{filter}: {line}");
                     assert_eq!(hosts(&filter, format!("{line}\n").as_bytes()), vec![own]);
                     checked += 1;
                 }
@@ -132,23 +126,4 @@ fn where_stock_filters_let_a_client_choose_the_address_ferroban_does_not() {
         }
     }
     assert!(checked > 0, "no sample line is marked `# stock bans:`");
-}
-
-/// The addresses the real fail2ban-regex bans for `line` with the installed
-/// stock filter `filter`.
-fn stock_bans(filter: &str, line: &str) -> Vec<String> {
-    let stock = format!("/etc/fail2ban/filter.d/{filter}.conf");
-    let out = Command::new("fail2ban-regex")
-        .args(["-o", "<ip>", line, &stock])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
