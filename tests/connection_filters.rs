@@ -181,10 +181,10 @@ fn stunnel_joins_the_accept_and_the_error_of_one_connection_as_fail2ban_does() {
             )];
             if rng.below(2) == 0 {
                 *failed.entry(client.to_string()).or_default() += 1;
-                messages.push(format!("LOG3[{id}]: SSL_accept: ssl/statem/statem_srvr.c:3510: error:0A0000C7:SSL routines::peer did not return a certificate"));
-                messages.push(format!("LOG5[{id}]: Connection reset: 0 byte(s) sent to TLS, 0 byte(s) sent to socket"));
+                messages.push(format!("LOG3[{id}]: SSL_accept: ../ssl/statem/statem_srvr.c:3517: error:0A0000C7:SSL routines::peer did not return a certificate"));
+                messages.push(format!("LOG5[{id}]: Connection reset/closed: 0 byte(s) sent to TLS, 0 byte(s) sent to socket"));
             } else {
-                messages.push(format!("LOG5[{id}]: Connection closed: 120 byte(s) sent to TLS, 80 byte(s) sent to socket"));
+                messages.push(format!("LOG5[{id}]: Connection reset/closed: 120 byte(s) sent to TLS, 80 byte(s) sent to socket"));
             }
             Connection { id, messages }
         })
