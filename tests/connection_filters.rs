@@ -3,13 +3,16 @@
 //! interleaved connections, some failing and some not, go through
 //! `ferroban regex` with ferroban's filter and through the real
 //! fail2ban-regex: with the stock filter where Fail2ban ships one that reads
-//! the format, otherwise with the same filter file.
+//! the format, otherwise with the same filter file. A real stunnel writes the
+//! last log.
 
 mod common;
 
 use common::Xorshift;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
 const CLIENTS: [&str; 5] = [
@@ -206,4 +209,94 @@ fn stunnel_joins_the_accept_and_the_error_of_one_connection_as_fail2ban_does() {
     };
     assert_eq!(fail2ban, failed);
     assert_eq!(own, failed);
+}
+
+/// The path of `program` on PATH, if there is one.
+fn installed(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A port on loopback that nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Debian 12's stunnel, asking for client certificates, on loopback: three TLS
+/// clients without one and a client that drops the connection. Its log counts
+/// three failures for 127.0.0.1, in ferroban and in Fail2ban's engine.
+#[test]
+fn a_real_stunnel_log_counts_each_client_without_a_certificate() {
+    let (Some(stunnel), Some(openssl)) = (installed("stunnel4"), installed("openssl")) else {
+        eprintln!("SKIPPED: needs stunnel4 and openssl (apt-get install stunnel4 openssl)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ferroban-stunnel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, cert, log) = (
+        dir.join("key.pem"),
+        dir.join("cert.pem"),
+        dir.join("stunnel.log"),
+    );
+    let made = Command::new(&openssl)
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let port = free_port();
+    let config = format!(
+        "foreground = yes\npid =\noutput = {log}\n[tls]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{backend}\ncert = {cert}\nkey = {key}\nCAfile = {cert}\nverifyChain = yes\n",
+        log = log.display(),
+        backend = free_port(),
+        cert = cert.display(),
+        key = key.display(),
+    );
+    std::fs::write(dir.join("stunnel.conf"), config).unwrap();
+    let mut server = Command::new(&stunnel)
+        .arg(dir.join("stunnel.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let listening = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    for _ in 0..3 {
+        Command::new(&openssl)
+            .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+    }
+    // The last line stunnel writes for a connection ends its record: wait for
+    // all four (the probe above and three clients).
+    let ended = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::read_to_string(&log).is_ok_and(|l| l.matches("]: Connection ").count() >= 4)
+    });
+    server.kill().ok();
+    server.wait().ok();
+    assert!(
+        listening && ended,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let own_filter_file = format!("{CONFIG}/filter.d/stunnel.conf");
+    let Some((fail2ban, own)) = both_counts(&log, &own_filter_file, "stunnel") else {
+        return;
+    };
+    let expected = Counts::from([("127.0.0.1".to_string(), 3)]);
+    assert_eq!(own, expected);
+    assert_eq!(fail2ban, expected);
 }
