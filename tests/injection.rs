@@ -3,9 +3,9 @@
 //! addresses, a megabyte of junk, bytes that are not UTF-8 — never chooses the
 //! address that is counted.
 
-use std::io::Write;
+mod common;
 
-mod filter_runs;
+use std::io::Write;
 
 /// The addresses `ferroban regex --json` reports for `log` (raw bytes) with a
 /// shipped filter, one per line that failed. A host that is not an address (a
@@ -21,9 +21,9 @@ fn hosts(filter: &str, log: &[u8]) -> Vec<String> {
         .unwrap()
         .write_all(log)
         .unwrap();
-    let found = filter_runs::own_filter_hosts(filter, &path);
+    let hosts = common::own_filter_hosts(env!("CARGO_BIN_EXE_ferroban"), filter, &path);
     std::fs::remove_dir_all(&dir).ok();
-    found
+    hosts
         .into_iter()
         .filter(|h| h.parse::<std::net::IpAddr>().is_ok())
         .collect()
@@ -76,36 +76,47 @@ fn junk_lines_are_read_past_and_the_next_real_one_counts() {
     assert_eq!(hosts("sshd", &log), vec![REAL]);
 }
 
-/// The one kind of line where ferroban's sshd filter and Fail2ban's stock one
-/// disagree on the corpus: a password failure of an invalid user with text after
-/// "ssh2". sshd appends nothing after a password failure, so that text is the end
-/// of the user name the client chose, and the client is the last address. The
-/// stock filter bans the first one, which the client wrote (the line is in
-/// config/samples/sshd, with this explanation).
+/// The lines of config/samples marked `# stock bans: ADDR`: where Fail2ban's
+/// stock filter of the same name lets a client choose the address. Each is
+/// run through the real fail2ban-regex with the installed stock filter, which
+/// must ban ADDR, and through ferroban's filter, which must ban the address
+/// the line's failJSON names instead.
 #[test]
-fn stock_sshd_lets_the_user_name_choose_the_address() {
-    let line = "Jul  2 10:00:23 web1 sshd[4123]: Failed password for invalid user x from 198.51.100.33 port 5558 ssh2: from 192.0.2.97 port 1 ssh2";
-    let samples =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/samples/sshd"))
-            .unwrap();
-    assert!(samples.lines().any(|l| l == line), "the line is a sample");
-    assert_eq!(
-        hosts("sshd", format!("{line}\n").as_bytes()),
-        vec!["192.0.2.97"]
-    );
-    let dir = std::env::temp_dir().join(format!("ferroban-stock-inject-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("sshd.log");
-    std::fs::write(&path, format!("{line}\n")).unwrap();
-    let stock = filter_runs::stock_filter_hosts("sshd", &path);
-    std::fs::remove_dir_all(&dir).ok();
-    if let Some(stock) = stock {
-        assert_eq!(
-            stock,
-            vec!["198.51.100.33"],
-            "stock bans the address in the user name"
-        );
+fn where_stock_filters_let_a_client_choose_the_address_ferroban_does_not() {
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/config/samples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(samples).unwrap() {
+        let path = entry.unwrap().path();
+        let filter = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut stock_host = None;
+        let mut own_host = None;
+        for line in text.lines() {
+            if let Some(host) = line.strip_prefix("# stock bans: ") {
+                stock_host = Some(host.trim().to_string());
+            } else if let Some(json) = line.strip_prefix("# failJSON: ") {
+                let v: serde_json::Value = serde_json::from_str(json).unwrap();
+                own_host = v["host"].as_str().map(str::to_string);
+            } else if !line.starts_with('#') && !line.trim().is_empty() {
+                if let (Some(stock), Some(own)) = (stock_host.take(), own_host.take()) {
+                    assert_ne!(stock, own, "{filter}: {line}");
+                    let stock_filter = format!("/etc/fail2ban/filter.d/{filter}.conf");
+                    let Some(banned) = common::fail2ban_regex_ips([line, stock_filter.as_str()])
+                    else {
+                        eprintln!(
+                            "SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)"
+                        );
+                        return;
+                    };
+                    assert_eq!(banned, vec![stock], "{filter}: {line}");
+                    assert_eq!(hosts(&filter, format!("{line}\n").as_bytes()), vec![own]);
+                    checked += 1;
+                }
+                own_host = None;
+            }
+        }
     }
+    assert!(checked > 0, "no sample line is marked `# stock bans:`");
 }
 
 /// nginx writes the decoded URL as the file name of a failed open(): quotes and a

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 mod common;
-mod filter_runs;
 
 use common::Xorshift;
 
@@ -209,8 +208,12 @@ fn interleaved_sessions_count_as_fail2ban_counts_them() {
         "sshd[publickey=ignore]",
     ];
     for filter in variants {
-        let own = per_address(filter_runs::own_filter_hosts(filter, &path));
-        let Some(stock) = filter_runs::stock_filter_hosts(filter, &path) else {
+        let own = per_address(common::own_filter_hosts(
+            env!("CARGO_BIN_EXE_ferroban"),
+            filter,
+            &path,
+        ));
+        let Some(stock) = common::stock_filter_hosts(filter, &path) else {
             break;
         };
         let stock = per_address(stock);

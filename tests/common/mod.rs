@@ -85,3 +85,87 @@ impl Drop for Netns {
             .output();
     }
 }
+
+/// The standard output of a finished command that had to succeed.
+fn stdout_of(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `FERROBAN regex --json ARGS` (in UTC): the host of each failure, in order.
+/// `ferroban` is the binary (`env!("CARGO_BIN_EXE_ferroban")` in a test).
+pub fn ferroban_regex_hosts<S: AsRef<std::ffi::OsStr>>(
+    ferroban: &str,
+    args: impl IntoIterator<Item = S>,
+) -> Vec<String> {
+    let out = std::process::Command::new(ferroban)
+        .args(["regex", "--json"])
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    stdout_of(out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["host"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// The addresses the real `fail2ban-regex ARGS` bans (`ARGS` end in the log, a
+/// file or one line, and the filter), one per failure; None when fail2ban-regex
+/// is not installed.
+pub fn fail2ban_regex_ips<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> Option<Vec<String>> {
+    let out = std::process::Command::new("fail2ban-regex")
+        .args(["-o", "<ip>"])
+        .args(args)
+        .output()
+        .ok()?;
+    Some(stdout_of(out).lines().map(str::to_string).collect())
+}
+
+/// The hosts, one per failure in log order, that the filter `filter` (a name with
+/// options, e.g. "sshd[mode=ddos]") of ferroban's shipped configuration (config/)
+/// finds in the log file `log`. Lines without a year are read as of 2005 (the
+/// `--now` of Fail2ban's samples). `ferroban` is the binary, as for
+/// [`ferroban_regex_hosts`].
+pub fn own_filter_hosts(ferroban: &str, filter: &str, log: &std::path::Path) -> Vec<String> {
+    ferroban_regex_hosts(
+        ferroban,
+        [
+            "--now".as_ref(),
+            "1124013600".as_ref(),
+            "-c".as_ref(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config").as_ref(),
+            log.as_os_str(),
+            filter.as_ref(),
+        ],
+    )
+}
+
+/// The same with Fail2ban's stock filter of that name (/etc/fail2ban), run by the
+/// real fail2ban-regex; None (after printing why) when Fail2ban is not installed.
+pub fn stock_filter_hosts(filter: &str, log: &std::path::Path) -> Option<Vec<String>> {
+    let found = std::path::Path::new("/etc/fail2ban/filter.d/common.conf")
+        .exists()
+        .then(|| {
+            fail2ban_regex_ips([
+                "-c".as_ref(),
+                "/etc/fail2ban".as_ref(),
+                log.as_os_str(),
+                filter.as_ref(),
+            ])
+        })
+        .flatten();
+    if found.is_none() {
+        eprintln!("SKIPPED: fail2ban-regex and Fail2ban's filters are not installed (apt-get install fail2ban)");
+    }
+    found
+}
