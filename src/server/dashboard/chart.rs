@@ -1,0 +1,194 @@
+//! Charts drawn on the server as SVG: one line per jail over a time range.
+//!
+//! Owns the drawing only (scales, axes, legend, colours that read on light and dark
+//! pages alike). The numbers come from the caller; every name in them is escaped
+//! here, because jail names end up inside markup. No script, no style element:
+//! the SVG is shown through `<img>` and served under a CSP that forbids both.
+
+use std::fmt::Write as _;
+
+/// One jail's counts, one per bucket, oldest first.
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub points: &'a [u64],
+}
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 200.0;
+/// Room for the axis labels on the left and below, and the legend on the right.
+const LEFT: f64 = 40.0;
+const BOTTOM: f64 = 20.0;
+const TOP: f64 = 10.0;
+const LEGEND: f64 = 140.0;
+/// Mid-tone colours: legible on white and on near-black.
+const PALETTE: [&str; 8] = [
+    "#3b82f6", "#ef4444", "#10b981", "#f59e0b", "#8b5cf6", "#ec4899", "#14b8a6", "#a3a3a3",
+];
+/// Lines drawn at most; the rest are summed into one called "other jails".
+const MAX_LINES: usize = PALETTE.len();
+const AXIS: &str = "#8a8a8a";
+
+/// `text` safe inside SVG text and attribute values.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Characters XML 1.0 does not allow at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The busiest jails, with any beyond [`MAX_LINES`] summed into one line.
+fn busiest(series: &[Series]) -> Vec<(String, Vec<u64>)> {
+    let mut ranked: Vec<&Series> = series.iter().collect();
+    ranked.sort_by_key(|s| std::cmp::Reverse(s.points.iter().sum::<u64>()));
+    let mut lines: Vec<(String, Vec<u64>)> = ranked
+        .iter()
+        .take(MAX_LINES - 1)
+        .map(|s| (s.name.to_string(), s.points.to_vec()))
+        .collect();
+    let rest = &ranked[lines.len()..];
+    match rest {
+        [] => {}
+        [one] => lines.push((one.name.to_string(), one.points.to_vec())),
+        many => {
+            let len = many.iter().map(|s| s.points.len()).max().unwrap_or(0);
+            let mut sum = vec![0u64; len];
+            for s in many {
+                for (total, p) in sum.iter_mut().zip(s.points) {
+                    *total += p;
+                }
+            }
+            lines.push((format!("{} other jails", many.len()), sum));
+        }
+    }
+    lines
+}
+
+/// An SVG line chart of `series` titled `title`; `span` labels the left end of
+/// the time axis ("-1h"), whose right end is now.
+pub fn render(title: &str, span: &str, series: &[Series]) -> String {
+    let lines = busiest(series);
+    let buckets = lines.iter().map(|(_, p)| p.len()).max().unwrap_or(0).max(2);
+    let top = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let plot_w = WIDTH - LEFT - LEGEND;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |i: usize| LEFT + plot_w * i as f64 / (buckets - 1) as f64;
+    let y = |v: u64| TOP + plot_h * (1.0 - v as f64 / top as f64);
+    let title = escape_xml(title);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
+         role=\"img\" aria-label=\"{title}\" font-family=\"sans-serif\" font-size=\"11\">\
+         <title>{title}</title>"
+    );
+    let _ = write!(
+        svg,
+        "<path d=\"M{LEFT} {TOP}V{b}H{r}\" fill=\"none\" stroke=\"{AXIS}\" stroke-width=\"1\"/>\
+         <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\" fill=\"{AXIS}\">{top}</text>\
+         <text x=\"{lx}\" y=\"{b}\" text-anchor=\"end\" fill=\"{AXIS}\">0</text>\
+         <text x=\"{LEFT}\" y=\"{by}\" fill=\"{AXIS}\">{span}</text>\
+         <text x=\"{r}\" y=\"{by}\" text-anchor=\"end\" fill=\"{AXIS}\">now</text>",
+        b = TOP + plot_h,
+        r = LEFT + plot_w,
+        lx = LEFT - 4.0,
+        ty = TOP + 8.0,
+        by = HEIGHT - 4.0,
+        span = escape_xml(span),
+    );
+    if lines.iter().all(|(_, p)| p.iter().all(|&v| v == 0)) {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{AXIS}\">nothing in this range</text>",
+            LEFT + plot_w / 2.0,
+            TOP + plot_h / 2.0
+        );
+    }
+    for (i, (name, points)) in lines.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let name = escape_xml(name);
+        let path: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| format!("{:.1},{:.1}", x(k), y(v)))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\">\
+             <title>{name}: {}</title></polyline>\
+             <rect x=\"{lx}\" y=\"{ry}\" width=\"10\" height=\"10\" fill=\"{colour}\"/>\
+             <text x=\"{tx}\" y=\"{ty}\" fill=\"{AXIS}\">{name}</text>",
+            path.join(" "),
+            points.iter().sum::<u64>(),
+            lx = WIDTH - LEGEND + 10.0,
+            ry = TOP + 16.0 * i as f64,
+            tx = WIDTH - LEGEND + 24.0,
+            ty = TOP + 9.0 + 16.0 * i as f64,
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_and_nothing_runs() {
+        let hostile = "<script>alert(1)</script>\"'&";
+        let svg = render(
+            "failures <b>",
+            "-1h",
+            &[Series {
+                name: hostile,
+                points: &[0, 3, 1],
+            }],
+        );
+        assert!(!svg.contains("<script"), "{svg}");
+        assert!(!svg.contains("<b>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
+        assert!(!svg.contains("<style"), "{svg}");
+        assert!(
+            svg.contains(": 4</title>"),
+            "the total in the line's title: {svg}"
+        );
+    }
+
+    #[test]
+    fn many_jails_fold_into_other_and_the_scale_follows_the_peak() {
+        let points: Vec<Vec<u64>> = (0..12).map(|i| vec![i, 2 * i]).collect();
+        let names: Vec<String> = (0..12).map(|i| format!("jail{i}")).collect();
+        let series: Vec<Series> = names
+            .iter()
+            .zip(&points)
+            .map(|(n, p)| Series { name: n, points: p })
+            .collect();
+        let svg = render("bans", "-1d", &series);
+        assert_eq!(svg.matches("<polyline").count(), MAX_LINES);
+        assert!(svg.contains(">5 other jails<"), "{svg}");
+        assert!(svg.contains(">22</text>"), "peak of jail11: {svg}");
+        assert!(
+            !svg.contains(">jail0<"),
+            "the quietest jail is folded: {svg}"
+        );
+    }
+
+    #[test]
+    fn an_empty_range_says_so() {
+        let svg = render("bans", "-1h", &[]);
+        assert!(svg.contains("nothing in this range"));
+    }
+}

@@ -1,0 +1,163 @@
+//! The dashboard: a page in the browser showing the jails, the bans, their history
+//! and the fleet, served by the HTTP listener when `dashboard = true`.
+//!
+//! This module routes the dashboard's paths: the page and its assets (in the
+//! binary, `assets`), the read-only JSON API (answered on the server thread by
+//! `api`), the charts (`chart`, SVG drawn here from `api`'s numbers) and the
+//! two writes (`writes`). It holds no server state and never runs anything from a
+//! request but the server's own commands.
+
+pub mod activity;
+pub mod api;
+mod assets;
+mod chart;
+mod writes;
+
+use serde_json::json;
+
+use super::http::{Request, Response, ServerLink};
+use super::log::{Component, Logger};
+use ferroban_actions::Severity;
+
+/// What the page may load: its own script, style and images, and nothing inline.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                        connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// Data and charts load nothing at all.
+const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The read-only API's paths.
+const READ_PATHS: [&str; 6] = [
+    "/api/overview",
+    "/api/bans",
+    "/api/jail",
+    "/api/activity",
+    "/api/chart.svg",
+    "/api/fleet",
+];
+
+/// The dashboard of one server.
+pub struct Dashboard {
+    /// `None`: read-only.
+    token: Option<String>,
+    log: Logger,
+}
+
+impl Dashboard {
+    pub fn new(token: Option<String>, log: Logger) -> Dashboard {
+        Dashboard { token, log }
+    }
+
+    /// Answer one request for a dashboard path.
+    pub fn handle(&self, request: &Request, server: &ServerLink) -> Response {
+        let method = request.method.as_str();
+        let path = request.path.as_str();
+        if let Some(asset) = assets::find(path) {
+            return match method {
+                "GET" => Response::new(200, asset.content_type, asset.body)
+                    .with_header("Content-Security-Policy", PAGE_CSP)
+                    .with_header("Cache-Control", "no-cache"),
+                _ => not_allowed("GET"),
+            };
+        }
+        match (method, path) {
+            ("POST", "/api/ban" | "/api/unban") => writes::write(
+                request,
+                path == "/api/ban",
+                self.token.as_deref(),
+                server,
+                &self.log,
+            ),
+            (_, "/api/ban" | "/api/unban") => {
+                self.log.log(
+                    Component::Server,
+                    Severity::Warning,
+                    &format!(
+                        "Dashboard write by {} from {} refused: writes are POST only",
+                        request.method.escape_debug(),
+                        request.peer
+                    ),
+                );
+                not_allowed("POST")
+            }
+            ("GET", _) => match self.read(request, server) {
+                Some(response) => response
+                    .with_header("Content-Security-Policy", DATA_CSP)
+                    .with_header("Cache-Control", "no-store"),
+                None => Response::text(404, "no such page\n"),
+            },
+            _ if READ_PATHS.contains(&path) => not_allowed("GET"),
+            _ => Response::text(404, "no such page\n"),
+        }
+    }
+
+    /// The read-only API; `None` for a path that is not one of it.
+    fn read(&self, request: &Request, server: &ServerLink) -> Option<Response> {
+        let ask = |words: &[&str]| match server.ask(words) {
+            Ok(v) => Response::json(200, &v),
+            Err(e) => Response::json(502, &json!({"error": e})),
+        };
+        Some(match request.path.as_str() {
+            "/api/overview" => ask(&["dashboard", "overview"]),
+            "/api/bans" => ask(&["dashboard", "bans"]),
+            "/api/jail" => {
+                let name = request.query_value("name").unwrap_or_default();
+                ask(&["dashboard", "jail", &name])
+            }
+            "/api/activity" => {
+                let range = request.query_value("range").unwrap_or_default();
+                ask(&["dashboard", "activity", &range])
+            }
+            "/api/chart.svg" => chart(request, server),
+            // Until a fleet is configured the server answers `fleet` with an error.
+            "/api/fleet" => match server.ask(&["fleet"]) {
+                Ok(v) => Response::json(200, &v),
+                Err(_) => Response::json(200, &json!({"configured": false})),
+            },
+            _ => return None,
+        })
+    }
+}
+
+fn not_allowed(allow: &'static str) -> Response {
+    Response::text(405, format!("use {allow}\n")).with_header("Allow", allow)
+}
+
+/// `/api/chart.svg?range=hour|day|week&kind=failures|bans`.
+fn chart(request: &Request, server: &ServerLink) -> Response {
+    let kind = request.query_value("kind").unwrap_or_default();
+    if kind != "failures" && kind != "bans" {
+        return Response::text(400, "kind is failures or bans\n");
+    }
+    let range = request.query_value("range").unwrap_or_default();
+    let data = match server.ask(&["dashboard", "activity", &range]) {
+        Ok(v) => v,
+        Err(e) => return Response::text(400, format!("{e}\n")),
+    };
+    let empty = Vec::new();
+    let series: Vec<(String, Vec<u64>)> = data["series"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|s| {
+            let points = s[kind.as_str()]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_u64().unwrap_or(0)).collect())
+                .unwrap_or_default();
+            (s["jail"].as_str().unwrap_or_default().to_string(), points)
+        })
+        .collect();
+    let lines: Vec<chart::Series> = series
+        .iter()
+        .map(|(name, points)| chart::Series { name, points })
+        .collect();
+    let title = format!(
+        "{kind} per jail, {}",
+        data["span"].as_str().unwrap_or_default()
+    );
+    let span = data["span"].as_str().unwrap_or_default();
+    Response::new(
+        200,
+        "image/svg+xml",
+        chart::render(&title, span, &lines).into_bytes(),
+    )
+}
