@@ -13,13 +13,13 @@ pub struct Series<'a> {
     pub points: &'a [u64],
 }
 
-const WIDTH: f64 = 640.0;
+const WIDTH: f64 = 560.0;
 const HEIGHT: f64 = 200.0;
 /// Room for the axis labels on the left and below, and the legend on the right.
-const LEFT: f64 = 40.0;
+const LEFT: f64 = 44.0;
 const BOTTOM: f64 = 20.0;
 const TOP: f64 = 10.0;
-const LEGEND: f64 = 140.0;
+const LEGEND: f64 = 120.0;
 /// Mid-tone colours: legible on white and on near-black.
 const PALETTE: [&str; 8] = [
     "#3b82f6", "#ef4444", "#10b981", "#f59e0b", "#8b5cf6", "#ec4899", "#14b8a6", "#a3a3a3",
@@ -91,7 +91,7 @@ pub fn render(title: &str, span: &str, series: &[Series]) -> String {
     let title = escape_xml(title);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
-         role=\"img\" aria-label=\"{title}\" font-family=\"sans-serif\" font-size=\"11\">\
+         role=\"img\" aria-label=\"{title}\" font-family=\"sans-serif\" font-size=\"13\">\
          <title>{title}</title>"
     );
     let _ = write!(

@@ -109,7 +109,8 @@ const overview = {
   drawCharts() {
     const t = Date.now();
     this.charts.replaceChildren(...["failures", "bans"].map(kind => el("figure", { class: "card" },
-      el("img", { src: `/api/chart.svg?range=${state.range}&kind=${kind}&t=${t}`, width: 640, height: 200,
+      el("figcaption", {}, kind === "failures" ? "Failures" : "Bans"),
+      el("img", { src: `/api/chart.svg?range=${state.range}&kind=${kind}&t=${t}`, width: 560, height: 200,
         alt: `${kind} per jail over the last ${state.range}` }))));
   },
   async refresh() {
@@ -199,13 +200,14 @@ function jailView(name) {
       const opts = j.options;
       const inc = opts["bantime.increment"];
       const s = j.sources;
-      this.main.replaceChildren(
+      this.main.replaceChildren(el("div", {},
         el("h1", {}, "Jail ", el("span", { class: "mono" }, j.name)),
         facts([["Failing now", j.counts.failed_now], ["Failures", j.counts.failures], ["Banned now", j.counts.banned], ["Bans", j.counts.bans]]),
         el("h2", {}, "Filter ", el("span", { class: "mono" }, j.filter.name)),
         el("p", { class: "muted" }, "failregex"), el("ol", { class: "lines" }, j.filter.failregex.map(r => el("li", {}, el("code", {}, r)))),
         j.filter.ignoreregex.length ? [el("p", { class: "muted" }, "ignoreregex"), el("ol", { class: "lines" }, j.filter.ignoreregex.map(r => el("li", {}, el("code", {}, r))))] : null,
-        el("h2", {}, "Actions"), el("ul", {}, j.actions.map(a => el("li", { class: "mono" }, a))),
+        el("h2", {}, "Actions"), j.actions.length === 0 ? el("p", { class: "muted" }, "None.") :
+          el("ul", {}, j.actions.map(a => el("li", { class: "mono" }, a))),
         el("h2", {}, "Options"),
         facts([["backend", opts.backend], ["maxretry", opts.maxretry], ["findtime", span(opts.findtime)],
           ["bantime", opts.bantime < 0 ? "permanent" : span(opts.bantime)],
@@ -218,7 +220,7 @@ function jailView(name) {
         el("h2", {}, "Recent matched lines"),
         j.matches.length === 0 ? el("p", { class: "muted" }, "None kept for the bans in force.") :
           el("ol", { class: "lines", id: "matches" }, j.matches.map(m => el("li", {},
-            el("span", { class: "muted" }, `${when(m.time)} ${m.ip} `), el("code", {}, m.line)))));
+            el("span", { class: "muted" }, `${when(m.time)} ${m.ip} `), el("code", {}, m.line))))));
     },
   };
 }
