@@ -245,6 +245,18 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
         "{text}"
     );
 
+    // The page follows the server by itself, without a reload.
+    b.eval("window.__same_page = true");
+    server.fail("carol", "192.0.2.12");
+    assert!(
+        b.wait_for(
+            "document.querySelector('table').innerText.includes('192.0.2.12')",
+            20
+        ),
+        "the new ban did not appear"
+    );
+    assert_eq!(b.eval("window.__same_page"), true);
+
     // A write without the token, from the page itself, is refused; the ban stays.
     let refused = b.eval(
         "fetch('/api/unban', {method: 'POST', headers: {'Content-Type': 'application/json'},
