@@ -5,12 +5,15 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 mod browser;
+#[path = "../common/mod.rs"]
+mod common;
 use browser::Browser;
+use common::wait_for;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 const TOKEN: &str = "test-token-0123456789abcdef";
@@ -130,17 +133,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    done()
 }
 
 /// One request to the listener on `port`: its status and body.
