@@ -135,15 +135,21 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// One request to the listener on `port`: its status and body.
+/// One request to the listener on `port`: its status and body. `headers` may
+/// start with its own `Host:`.
 fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new());
     };
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let host = if headers.starts_with("Host:") {
+        String::new()
+    } else {
+        format!("Host: 127.0.0.1:{port}\r\n")
+    };
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\n{host}{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -419,6 +425,16 @@ fn without_the_setting_there_is_no_page_and_without_a_token_no_write() {
     let (status, answer) = http(read_only.port, "POST", "/api/unban", &headers, body);
     assert_eq!(status, 403, "{answer}");
     assert_eq!(read_only.banned(), vec!["192.0.2.40"]);
+    // A site whose name resolves to loopback (DNS rebinding) reads nothing.
+    let rebound = format!("Host: attacker.example:{}\r\n", read_only.port);
+    assert_eq!(
+        http(read_only.port, "GET", "/api/bans", &rebound, "").0,
+        421
+    );
+    assert_eq!(
+        http(read_only.port, "GET", "/", "Host: localhost\r\n", "").0,
+        200
+    );
     let (_, fleet) = http(read_only.port, "GET", "/api/fleet", "", "");
     assert_eq!(fleet, r#"{"configured":false}"#);
 }

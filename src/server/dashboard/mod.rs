@@ -51,6 +51,13 @@ impl Dashboard {
     pub fn handle(&self, request: &Request, server: &ServerLink) -> Response {
         let method = request.method.as_str();
         let path = request.path.as_str();
+        if !addressed_by_address(request.header("host")) {
+            return Response::text(
+                421,
+                "the dashboard answers to its address (127.0.0.1:PORT, [::1]:PORT, localhost), \
+                 not to a name; behind a proxy, pass the upstream's address as Host\n",
+            );
+        }
         if let Some(asset) = assets::find(path) {
             return match method {
                 "GET" => Response::new(200, asset.content_type, asset.body)
@@ -118,6 +125,26 @@ impl Dashboard {
     }
 }
 
+/// Whether the request names the server by an address (or `localhost`): a web
+/// site whose name an attacker points at 127.0.0.1 (DNS rebinding) sends its own
+/// name as `Host` and so cannot read the page's data from another tab.
+fn addressed_by_address(host: Option<&str>) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    if host.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok() => name,
+        _ => host,
+    };
+    let bracketed = name.strip_prefix('[').and_then(|n| n.strip_suffix(']'));
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::Ipv4Addr>().is_ok()
+        || bracketed.is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
 fn not_allowed(allow: &'static str) -> Response {
     Response::text(405, format!("use {allow}\n")).with_header("Allow", allow)
 }
@@ -160,4 +187,35 @@ fn chart(request: &Request, server: &ServerLink) -> Response {
         "image/svg+xml",
         chart::render(&title, span, &lines).into_bytes(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::addressed_by_address;
+
+    #[test]
+    fn only_addresses_and_localhost_are_hosts() {
+        for ok in [
+            "127.0.0.1:9191",
+            "127.0.0.1",
+            "[::1]:9191",
+            "[::1]",
+            "localhost:9191",
+            "LOCALHOST",
+            "192.0.2.1:80",
+        ] {
+            assert!(addressed_by_address(Some(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:9191",
+            "127.0.0.1.nip.io:9191",
+            "localhost.evil.example",
+            "::1",
+            "",
+        ] {
+            assert!(!addressed_by_address(Some(bad)), "{bad}");
+        }
+        assert!(!addressed_by_address(None));
+    }
 }
