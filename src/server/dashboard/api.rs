@@ -139,7 +139,8 @@ fn top<K: Ord + std::hash::Hash + Copy>(
     list
 }
 
-/// Every ban in force: address, jail, start, end (`null`: never), ban count.
+/// Every ban in force (address, jail, start, end or `null` for never, ban
+/// count), and the jails' names for the ban form.
 fn bans(server: &Server) -> Value {
     let list: Vec<Value> = server
         .jails
@@ -149,15 +150,16 @@ fn bans(server: &Server) -> Value {
                 json!({
                     "ip": b.ip.to_string(),
                     "jail": j.name(),
-                    "start": b.start,
-                    "end": b.end(),
+                    // Whole seconds: a tenth of the bytes of 10,000 bans.
+                    "start": b.start as i64,
+                    "end": b.end().map(|e| e as i64),
                     "count": b.count,
-                    "failures": b.failures,
                 })
             })
         })
         .collect();
-    json!({"now": super::super::now(), "bans": list})
+    let jails: Vec<&str> = server.jails.iter().map(|j| j.name()).collect();
+    json!({"now": super::super::now() as i64, "jails": jails, "bans": list})
 }
 
 /// A jail's filter, actions, options, recent matched lines and log positions.

@@ -19,7 +19,9 @@ const HEIGHT: f64 = 200.0;
 const LEFT: f64 = 44.0;
 const BOTTOM: f64 = 20.0;
 const TOP: f64 = 10.0;
-const LEGEND: f64 = 120.0;
+const LEGEND: f64 = 150.0;
+/// Characters of a jail's name in the legend.
+const LEGEND_CHARS: usize = 16;
 /// Mid-tone colours: legible on white and on near-black.
 const PALETTE: [&str; 8] = [
     "#3b82f6", "#ef4444", "#10b981", "#f59e0b", "#8b5cf6", "#ec4899", "#14b8a6", "#a3a3a3",
@@ -46,41 +48,80 @@ pub fn escape_xml(text: &str) -> String {
     out
 }
 
-/// The busiest jails, with any beyond [`MAX_LINES`] summed into one line.
-fn busiest(series: &[Series]) -> Vec<(String, Vec<u64>)> {
-    let mut ranked: Vec<&Series> = series.iter().collect();
-    ranked.sort_by_key(|s| std::cmp::Reverse(s.points.iter().sum::<u64>()));
-    let mut lines: Vec<(String, Vec<u64>)> = ranked
+/// One line of the chart.
+struct Line {
+    name: String,
+    points: Vec<u64>,
+    colour: &'static str,
+}
+
+/// The lines to draw: every jail while they fit, else the busiest, and the rest
+/// summed into one. A jail's colour follows its place in `series`, so that it is
+/// the same in every chart of the same jails.
+fn lines(series: &[Series]) -> Vec<Line> {
+    let own_colours = PALETTE.len() - 1;
+    let mut ranked: Vec<usize> = (0..series.len()).collect();
+    ranked.sort_by_key(|&i| std::cmp::Reverse(series[i].points.iter().sum::<u64>()));
+    let keep = if series.len() <= MAX_LINES {
+        series.len()
+    } else {
+        MAX_LINES - 1
+    };
+    let (kept, folded) = ranked.split_at(keep);
+    let mut out: Vec<Line> = series
         .iter()
-        .take(MAX_LINES - 1)
-        .map(|s| (s.name.to_string(), s.points.to_vec()))
+        .enumerate()
+        .filter(|(i, _)| kept.contains(i))
+        .map(|(i, s)| Line {
+            name: s.name.to_string(),
+            points: s.points.to_vec(),
+            colour: PALETTE[i % own_colours],
+        })
         .collect();
-    let rest = &ranked[lines.len()..];
-    match rest {
-        [] => {}
-        [one] => lines.push((one.name.to_string(), one.points.to_vec())),
-        many => {
-            let len = many.iter().map(|s| s.points.len()).max().unwrap_or(0);
-            let mut sum = vec![0u64; len];
-            for s in many {
-                for (total, p) in sum.iter_mut().zip(s.points) {
-                    *total += p;
-                }
+    if !folded.is_empty() {
+        let len = folded
+            .iter()
+            .map(|&i| series[i].points.len())
+            .max()
+            .unwrap_or(0);
+        let mut sum = vec![0u64; len];
+        for &i in folded {
+            for (total, p) in sum.iter_mut().zip(series[i].points) {
+                *total += p;
             }
-            lines.push((format!("{} other jails", many.len()), sum));
         }
+        out.push(Line {
+            name: format!("{} other jails", folded.len()),
+            points: sum,
+            colour: PALETTE[own_colours],
+        });
     }
-    lines
+    out
+}
+
+/// A legend entry that fits beside the chart; the line's title has the whole name.
+fn short(name: &str) -> String {
+    if name.chars().count() <= LEGEND_CHARS {
+        return name.to_string();
+    }
+    let mut cut: String = name.chars().take(LEGEND_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// An SVG line chart of `series` titled `title`; `span` labels the left end of
 /// the time axis ("-1h"), whose right end is now.
 pub fn render(title: &str, span: &str, series: &[Series]) -> String {
-    let lines = busiest(series);
-    let buckets = lines.iter().map(|(_, p)| p.len()).max().unwrap_or(0).max(2);
+    let lines = lines(series);
+    let buckets = lines
+        .iter()
+        .map(|l| l.points.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
     let top = lines
         .iter()
-        .flat_map(|(_, p)| p.iter().copied())
+        .flat_map(|l| l.points.iter().copied())
         .max()
         .unwrap_or(0)
         .max(1);
@@ -108,7 +149,7 @@ pub fn render(title: &str, span: &str, series: &[Series]) -> String {
         by = HEIGHT - 4.0,
         span = escape_xml(span),
     );
-    if lines.iter().all(|(_, p)| p.iter().all(|&v| v == 0)) {
+    if lines.iter().all(|l| l.points.iter().all(|&v| v == 0)) {
         let _ = write!(
             svg,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{AXIS}\">nothing in this range</text>",
@@ -116,10 +157,9 @@ pub fn render(title: &str, span: &str, series: &[Series]) -> String {
             TOP + plot_h / 2.0
         );
     }
-    for (i, (name, points)) in lines.iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
-        let name = escape_xml(name);
-        let path: Vec<String> = points
+    for (i, line) in lines.iter().enumerate() {
+        let path: Vec<String> = line
+            .points
             .iter()
             .enumerate()
             .map(|(k, &v)| format!("{:.1},{:.1}", x(k), y(v)))
@@ -127,11 +167,14 @@ pub fn render(title: &str, span: &str, series: &[Series]) -> String {
         let _ = write!(
             svg,
             "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\">\
-             <title>{name}: {}</title></polyline>\
+             <title>{}: {}</title></polyline>\
              <rect x=\"{lx}\" y=\"{ry}\" width=\"10\" height=\"10\" fill=\"{colour}\"/>\
-             <text x=\"{tx}\" y=\"{ty}\" fill=\"{AXIS}\">{name}</text>",
+             <text x=\"{tx}\" y=\"{ty}\" fill=\"{AXIS}\">{}</text>",
             path.join(" "),
-            points.iter().sum::<u64>(),
+            escape_xml(&line.name),
+            line.points.iter().sum::<u64>(),
+            escape_xml(&short(&line.name)),
+            colour = line.colour,
             lx = WIDTH - LEGEND + 10.0,
             ry = TOP + 16.0 * i as f64,
             tx = WIDTH - LEGEND + 24.0,
@@ -190,5 +233,46 @@ mod tests {
     fn an_empty_range_says_so() {
         let svg = render("bans", "-1h", &[]);
         assert!(svg.contains("nothing in this range"));
+    }
+
+    #[test]
+    fn a_jail_keeps_its_colour_whatever_the_counts_and_long_names_are_cut() {
+        let colour_of = |svg: &str, name: &str| {
+            let at = svg.find(&format!(">{name}</text>")).unwrap();
+            let rect = svg[..at].rfind("fill=\"").unwrap();
+            svg[rect + 6..rect + 13].to_string()
+        };
+        let long = "a-very-long-jail-name-indeed";
+        let a = render(
+            "f",
+            "-1h",
+            &[
+                Series {
+                    name: "ssh",
+                    points: &[1, 9],
+                },
+                Series {
+                    name: long,
+                    points: &[1, 1],
+                },
+            ],
+        );
+        let b = render(
+            "b",
+            "-1h",
+            &[
+                Series {
+                    name: "ssh",
+                    points: &[0, 1],
+                },
+                Series {
+                    name: long,
+                    points: &[5, 9],
+                },
+            ],
+        );
+        assert_eq!(colour_of(&a, "ssh"), colour_of(&b, "ssh"));
+        assert!(a.contains(">a-very-long-jai…</text>"), "{a}");
+        assert!(a.contains(&format!("<title>{long}: 2</title>")), "{a}");
     }
 }

@@ -156,12 +156,11 @@ const bans = {
       el("p", { class: "muted", id: "write-note" }));
   },
   async refresh() {
-    const [d, o] = await Promise.all([getJSON("/api/bans"), getJSON("/api/overview")]);
+    const d = await getJSON("/api/bans");
     const skew = d.now - Date.now() / 1000;
     this.rows = d.bans.map(b => ({ ...b, key: ipKey(b.ip), left: b.end === null ? null : b.end - (Date.now() / 1000 + skew) }));
-    const names = o.jails.map(j => j.name);
-    if (this.jailSelect.options.length !== names.length) {
-      this.jailSelect.replaceChildren(...names.map(n => el("option", { value: n }, n)));
+    if (this.jailSelect.options.length !== d.jails.length) {
+      this.jailSelect.replaceChildren(...d.jails.map(n => el("option", { value: n }, n)));
     }
     this.draw();
   },
