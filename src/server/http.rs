@@ -143,9 +143,36 @@ fn reason(status: u16) -> &'static str {
         415 => "Unsupported Media Type",
         421 => "Misdirected Request",
         431 => "Request Header Fields Too Large",
-        502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Unknown",
+    }
+}
+
+/// Why the server thread gave no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AskError {
+    /// The command was refused (no such jail, a bad argument): the asker's fault.
+    Refused(String),
+    /// The server is stopping or did not answer in time.
+    Unavailable(&'static str),
+}
+
+impl AskError {
+    /// The HTTP status that says so.
+    pub fn status(&self) -> u16 {
+        match self {
+            AskError::Refused(_) => 400,
+            AskError::Unavailable(_) => 503,
+        }
+    }
+}
+
+impl std::fmt::Display for AskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AskError::Refused(why) => f.write_str(why),
+            AskError::Unavailable(why) => f.write_str(why),
+        }
     }
 }
 
@@ -157,7 +184,7 @@ pub struct ServerLink {
 
 impl ServerLink {
     /// Carry out a control command on the server thread.
-    pub fn ask(&self, words: &[&str]) -> Result<serde_json::Value, String> {
+    pub fn ask(&self, words: &[&str]) -> Result<serde_json::Value, AskError> {
         let (reply, answer) = channel();
         let asked = Event::Command {
             words: words.iter().map(|w| w.to_string()).collect(),
@@ -165,10 +192,11 @@ impl ServerLink {
         };
         self.events
             .send(asked)
-            .map_err(|_| "the server is stopping".to_string())?;
+            .map_err(|_| AskError::Unavailable("the server is stopping"))?;
         answer
             .recv_timeout(SERVER_TIMEOUT)
-            .map_err(|_| "the server did not answer".to_string())?
+            .map_err(|_| AskError::Unavailable("the server did not answer"))?
+            .map_err(AskError::Refused)
     }
 }
 

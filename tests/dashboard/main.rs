@@ -255,6 +255,27 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
     );
     assert_eq!(b.eval("window.__same_page"), true);
 
+    // The server searches and sorts the table.
+    b.click("#ban-search");
+    b.type_text("192.0.2.11");
+    assert!(
+        b.wait_for(
+            "document.querySelectorAll('tbody tr').length === 1 && \
+             document.querySelector('tbody').innerText.includes('192.0.2.11')",
+            10
+        ),
+        "{}",
+        b.eval("document.getElementById('main').innerText")
+    );
+    b.eval("const s = document.getElementById('ban-search'); s.value = ''; s.dispatchEvent(new Event('input'))");
+    b.click("th button");
+    assert!(b.wait_for(
+        "document.querySelector('th[aria-sort=ascending]') !== null && \
+         document.querySelectorAll('tbody tr').length === 5 && \
+         document.querySelector('tbody td').innerText === '192.0.2.10'",
+        10
+    ));
+
     // A write without the token, from the page itself, is refused; the ban stays.
     let refused = b.eval(
         "fetch('/api/unban', {method: 'POST', headers: {'Content-Type': 'application/json'},
@@ -381,6 +402,8 @@ fn writes_need_the_token_the_origin_and_post() {
         log.contains("refused: cross-site or origin-less write refused"),
         "{log}"
     );
+    let (status, answer) = http(server.port, "GET", "/api/bans?sort=password", "", "");
+    assert_eq!(status, 400, "{answer}");
     // The charts' counts come from the database: one failure, one ban this hour.
     let (_, activity) = http(server.port, "GET", "/api/activity?range=hour", "", "");
     let activity: Value = serde_json::from_str(&activity).unwrap();

@@ -1,7 +1,7 @@
 //! The dashboard's questions, answered on the server thread as JSON.
 //!
 //! Reached through the control command `dashboard` (`["dashboard", "overview"]`,
-//! `["dashboard", "bans"]`, `["dashboard", "jail", NAME]`,
+//! `["dashboard", "bans", SEARCH, SORT, "asc"|"desc"]`, `["dashboard", "jail", NAME]`,
 //! `["dashboard", "activity", "hour"|"day"|"week"]`), so the HTTP threads never
 //! touch server state. Owns what the page is shown, not how: no markup here, and
 //! every text goes out as a JSON string for the page to escape.
@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ferroban_config::jail::Backend;
+use ferroban_jail::Ban;
 use serde_json::{json, Value};
 
 use super::super::Server;
@@ -17,6 +18,8 @@ use super::activity::minute_of;
 
 /// Addresses and networks in the top lists.
 const TOP: usize = 10;
+/// Rows of the bans table sent at most.
+const BAN_ROWS: usize = 500;
 /// Matched lines shown on a jail's page.
 const RECENT_MATCHES: usize = 50;
 
@@ -59,7 +62,7 @@ pub fn range(name: &str) -> Option<Range> {
 pub fn execute(server: &mut Server, words: &[&str]) -> Result<Value, String> {
     match words {
         ["overview"] => overview(server),
-        ["bans"] => Ok(bans(server)),
+        ["bans", search, key, desc] => bans(server, search, key, desc),
         ["jail", name] => jail(server, name),
         ["activity", name] => {
             let r = range(name).ok_or_else(|| format!("no range {name:?}: hour, day or week"))?;
@@ -139,27 +142,99 @@ fn top<K: Ord + std::hash::Hash + Copy>(
     list
 }
 
-/// Every ban in force (address, jail, start, end or `null` for never, ban
-/// count), and the jails' names for the ban form.
-fn bans(server: &Server) -> Value {
-    let list: Vec<Value> = server
+/// The order of the bans table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BanOrder {
+    Address,
+    Jail,
+    Start,
+    /// By end; permanent bans last.
+    TimeLeft,
+    Count,
+}
+
+impl BanOrder {
+    fn parse(key: &str) -> Result<BanOrder, String> {
+        Ok(match key {
+            "ip" => BanOrder::Address,
+            "jail" => BanOrder::Jail,
+            "start" => BanOrder::Start,
+            "left" => BanOrder::TimeLeft,
+            "count" => BanOrder::Count,
+            _ => {
+                return Err(format!(
+                    "cannot sort bans by {key:?}: ip, jail, start, left or count"
+                ))
+            }
+        })
+    }
+
+    fn compare(self, a: &(&str, &Ban), b: &(&str, &Ban)) -> std::cmp::Ordering {
+        let end = |b: &Ban| b.end().unwrap_or(f64::INFINITY);
+        match self {
+            BanOrder::Address => a.1.ip.cmp(&b.1.ip),
+            BanOrder::Jail => a.0.cmp(b.0).then(a.1.ip.cmp(&b.1.ip)),
+            BanOrder::Start => a.1.start.total_cmp(&b.1.start),
+            BanOrder::TimeLeft => end(a.1).total_cmp(&end(b.1)),
+            BanOrder::Count => a.1.count.cmp(&b.1.count),
+        }
+    }
+}
+
+/// The bans in force whose address or jail contains `search`, sorted by `key`
+/// (`desc`: "desc" or "asc"), at most [`BAN_ROWS`] of them (address, jail,
+/// start, end or `null` for never, ban count); with how many there are in all
+/// and the jails' names for the ban form. Filtered and cut here, so that a
+/// million bans do not travel to the page every few seconds.
+fn bans(server: &Server, search: &str, key: &str, desc: &str) -> Result<Value, String> {
+    let order = BanOrder::parse(key)?;
+    let search = search.trim().to_lowercase();
+    let mut matched: Vec<(&str, &Ban)> = server
         .jails
         .iter()
-        .flat_map(|j| {
-            j.bans.iter().map(move |b| {
-                json!({
-                    "ip": b.ip.to_string(),
-                    "jail": j.name(),
-                    // Whole seconds: a tenth of the bytes of 10,000 bans.
-                    "start": b.start as i64,
-                    "end": b.end().map(|e| e as i64),
-                    "count": b.count,
-                })
+        .flat_map(|j| j.bans.iter().map(move |b| (j.name(), b)))
+        .filter(|(jail, b)| {
+            search.is_empty()
+                || jail.to_lowercase().contains(&search)
+                || b.ip.to_string().contains(&search)
+        })
+        .collect();
+    let cmp = |a: &(&str, &Ban), b: &(&str, &Ban)| {
+        let o = order.compare(a, b);
+        if desc == "desc" {
+            o.reverse()
+        } else {
+            o
+        }
+    };
+    let matched_total = matched.len();
+    let shown = matched_total.min(BAN_ROWS);
+    if matched_total > shown {
+        matched.select_nth_unstable_by(shown, cmp);
+        matched.truncate(shown);
+    }
+    matched.sort_by(cmp);
+    let rows: Vec<Value> = matched
+        .iter()
+        .map(|(jail, b)| {
+            json!({
+                "ip": b.ip.to_string(),
+                "jail": jail,
+                "start": b.start as i64,
+                "end": b.end().map(|e| e as i64),
+                "count": b.count,
             })
         })
         .collect();
+    let total: usize = server.jails.iter().map(|j| j.bans.len()).sum();
     let jails: Vec<&str> = server.jails.iter().map(|j| j.name()).collect();
-    json!({"now": super::super::now() as i64, "jails": jails, "bans": list})
+    Ok(json!({
+        "now": super::super::now() as i64,
+        "jails": jails,
+        "total": total,
+        "matched": matched_total,
+        "bans": rows,
+    }))
 }
 
 /// A jail's filter, actions, options, recent matched lines and log positions.

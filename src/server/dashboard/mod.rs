@@ -101,11 +101,20 @@ impl Dashboard {
     fn read(&self, request: &Request, server: &ServerLink) -> Option<Response> {
         let ask = |words: &[&str]| match server.ask(words) {
             Ok(v) => Response::json(200, &v),
-            Err(e) => Response::json(502, &json!({"error": e})),
+            Err(e) => Response::json(e.status(), &json!({"error": e.to_string()})),
         };
         Some(match request.path.as_str() {
             "/api/overview" => ask(&["dashboard", "overview"]),
-            "/api/bans" => ask(&["dashboard", "bans"]),
+            "/api/bans" => {
+                let search = request.query_value("q").unwrap_or_default();
+                let sort = request
+                    .query_value("sort")
+                    .unwrap_or_else(|| "start".into());
+                let order = request
+                    .query_value("order")
+                    .unwrap_or_else(|| "desc".into());
+                ask(&["dashboard", "bans", &search, &sort, &order])
+            }
             "/api/jail" => {
                 let name = request.query_value("name").unwrap_or_default();
                 ask(&["dashboard", "jail", &name])
@@ -158,7 +167,7 @@ fn chart(request: &Request, server: &ServerLink) -> Response {
     let range = request.query_value("range").unwrap_or_default();
     let data = match server.ask(&["dashboard", "activity", &range]) {
         Ok(v) => v,
-        Err(e) => return Response::text(400, format!("{e}\n")),
+        Err(e) => return Response::text(e.status(), format!("{e}\n")),
     };
     let empty = Vec::new();
     let series: Vec<(String, Vec<u64>)> = data["series"]

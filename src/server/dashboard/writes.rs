@@ -139,7 +139,7 @@ pub fn write(
     );
     match answer {
         Ok(n) => Response::json(200, &json!({"changed": n})),
-        Err(e) => Response::json(400, &json!({"error": e})),
+        Err(e) => Response::json(e.status(), &json!({"error": e.to_string()})),
     }
 }
 

@@ -4,8 +4,6 @@
 "use strict";
 
 const POLL_MS = 5000;
-/** Rows of the bans table drawn at most; the search narrows the rest. */
-const MAX_ROWS = 500;
 const state = {
   token: sessionStorage.getItem("ferroban-token") || "",
   range: "hour",
@@ -83,11 +81,6 @@ function span(seconds) {
 
 function jailLink(name) { return el("a", { href: "#/jail/" + encodeURIComponent(name) }, name); }
 
-/** A key that sorts addresses numerically within each family. */
-function ipKey(ip) {
-  return ip.includes(":") ? "6" + ip : "4" + ip.split(".").map(o => o.padStart(3, "0")).join(".");
-}
-
 // ---- Overview -------------------------------------------------------------
 
 const overview = {
@@ -134,15 +127,17 @@ const overview = {
 
 const COLUMNS = [
   { key: "ip", label: "Address" }, { key: "jail", label: "Jail" }, { key: "start", label: "Since" },
-  { key: "left", label: "Time left", num: 1 }, { key: "count", label: "Ban count", num: 1 }, { key: "origin", label: "Origin" },
+  { key: "left", label: "Time left", num: 1 }, { key: "count", label: "Ban count", num: 1 }, { label: "Origin" },
 ];
 
+/** The bans table: the server searches, sorts and cuts; the page draws. */
 const bans = {
   title: "Bans",
   mount(main) {
-    this.rows = [];
+    this.data = null;
+    let pending = null;
     const search = el("input", { type: "search", id: "ban-search", placeholder: "address or jail", value: state.filter,
-      oninput: e => { state.filter = e.target.value; this.draw(); } });
+      oninput: e => { state.filter = e.target.value; clearTimeout(pending); pending = setTimeout(refresh, 200); } });
     this.jailSelect = el("select", { id: "ban-jail", required: true });
     const ip = el("input", { id: "ban-ip", required: true, placeholder: "192.0.2.1", spellcheck: "false" });
     this.banButton = el("button", { type: "submit", class: "primary" }, "Ban");
@@ -156,31 +151,31 @@ const bans = {
       el("p", { class: "muted", id: "write-note" }));
   },
   async refresh() {
-    const d = await getJSON("/api/bans");
-    const skew = d.now - Date.now() / 1000;
-    this.rows = d.bans.map(b => ({ ...b, key: ipKey(b.ip), left: b.end === null ? null : b.end - (Date.now() / 1000 + skew) }));
+    const q = new URLSearchParams({ q: state.filter, sort: state.sort.key, order: state.sort.desc ? "desc" : "asc" });
+    const d = await getJSON("/api/bans?" + q);
     if (this.jailSelect.options.length !== d.jails.length) {
       this.jailSelect.replaceChildren(...d.jails.map(n => el("option", { value: n }, n)));
     }
+    this.data = d;
     this.draw();
   },
   draw() {
     const writable = state.token !== "";
     this.banButton.disabled = !writable;
     document.getElementById("write-note").textContent = writable ? "" : "Read-only: enter the dashboard token above to ban and unban.";
-    const f = state.filter.trim().toLowerCase();
-    const shown = this.rows.filter(b => !f || b.ip.includes(f) || b.jail.toLowerCase().includes(f) || (b.origin || "").toLowerCase().includes(f));
+    if (!this.data) return;
+    const d = this.data;
     const { key, desc } = state.sort;
-    const value = b => key === "ip" ? b.key : key === "left" ? (b.left === null ? Infinity : b.left) : (b[key] ?? "");
-    shown.sort((a, b) => { const x = value(a), y = value(b); return (x < y ? -1 : x > y ? 1 : 0) * (desc ? -1 : 1); });
-    this.count.textContent = `${shown.length} of ${this.rows.length} bans` + (shown.length > MAX_ROWS ? `, the first ${MAX_ROWS} shown: search to narrow` : "");
+    this.count.textContent = `${d.matched} of ${d.total} bans` + (d.matched > d.bans.length ? `, the first ${d.bans.length} shown: search to narrow` : "");
     const head = el("tr", {}, COLUMNS.map(c => el("th", { scope: "col", class: c.num ? "num" : null,
       "aria-sort": c.key === key ? (desc ? "descending" : "ascending") : null },
-      el("button", { type: "button", onclick: () => { state.sort = { key: c.key, desc: c.key === key ? !desc : false }; this.draw(); } }, c.label))),
+      c.key ? el("button", { type: "button", onclick: () => { state.sort = { key: c.key, desc: c.key === key ? !desc : false }; refresh(); } }, c.label) : c.label)),
       el("th", {}, el("span", { class: "muted" }, "Action")));
-    const rows = shown.slice(0, MAX_ROWS).map(b => el("tr", {},
+    const now = Date.now() / 1000, skew = d.now - now;
+    const rows = d.bans.map(b => el("tr", {},
       el("td", { class: "mono" }, b.ip), el("td", {}, jailLink(b.jail)), el("td", {}, when(b.start)),
-      cell(span(b.left), 1), cell(b.count, 1), el("td", {}, b.origin ? b.origin : el("span", { class: "muted" }, "local")),
+      cell(span(b.end === null ? null : b.end - now - skew), 1), cell(b.count, 1),
+      el("td", {}, b.origin ? b.origin : el("span", { class: "muted" }, "local")),
       el("td", {}, el("button", { type: "button", class: "unban", disabled: !writable, "data-ip": b.ip, "data-jail": b.jail,
         "aria-label": `Unban ${b.ip} in ${b.jail}`, onclick: () => write("/api/unban", b.jail, b.ip) }, "Unban"))));
     this.body.replaceChildren(el("div", { class: "scroll" }, el("table", {}, el("thead", {}, head), el("tbody", {}, rows))));
