@@ -13,9 +13,9 @@ mod assets;
 mod chart;
 mod writes;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::http::{Request, Response, ServerLink};
+use super::http::{AskError, Request, Response, ServerLink};
 use super::log::{Component, Logger};
 use ferroban_actions::Severity;
 
@@ -99,10 +99,7 @@ impl Dashboard {
 
     /// The read-only API; `None` for a path that is not one of it.
     fn read(&self, request: &Request, server: &ServerLink) -> Option<Response> {
-        let ask = |words: &[&str]| match server.ask(words) {
-            Ok(v) => Response::json(200, &v),
-            Err(e) => Response::json(e.status(), &json!({"error": e.to_string()})),
-        };
+        let ask = |words: &[&str]| json_answer(server.ask(words));
         Some(match request.path.as_str() {
             "/api/overview" => ask(&["dashboard", "overview"]),
             "/api/bans" => {
@@ -124,10 +121,10 @@ impl Dashboard {
                 ask(&["dashboard", "activity", &range])
             }
             "/api/chart.svg" => chart(request, server),
-            // Until a fleet is configured the server answers `fleet` with an error.
+            // Without a fleet the server refuses the `fleet` command.
             "/api/fleet" => match server.ask(&["fleet"]) {
-                Ok(v) => Response::json(200, &v),
-                Err(_) => Response::json(200, &json!({"configured": false})),
+                Err(AskError::Refused(_)) => Response::json(200, &json!({"configured": false})),
+                other => json_answer(other),
             },
             _ => return None,
         })
@@ -152,6 +149,14 @@ fn addressed_by_address(host: Option<&str>) -> bool {
     name.eq_ignore_ascii_case("localhost")
         || name.parse::<std::net::Ipv4Addr>().is_ok()
         || bracketed.is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// The server thread's answer as JSON, or its error as `{"error": …}`.
+fn json_answer(answer: Result<Value, AskError>) -> Response {
+    match answer {
+        Ok(v) => Response::json(200, &v),
+        Err(e) => Response::json(e.status(), &json!({"error": e.to_string()})),
+    }
 }
 
 fn not_allowed(allow: &'static str) -> Response {

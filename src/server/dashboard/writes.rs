@@ -137,10 +137,7 @@ pub fn write(
         Severity::Notice,
         &format!("Dashboard {what} of {ip} in jail {jail:?} from {source}: {outcome}"),
     );
-    match answer {
-        Ok(n) => Response::json(200, &json!({"changed": n})),
-        Err(e) => Response::json(e.status(), &json!({"error": e.to_string()})),
-    }
+    super::json_answer(answer.map(|n| json!({"changed": n})))
 }
 
 #[cfg(test)]
