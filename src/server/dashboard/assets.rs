@@ -7,40 +7,25 @@ pub struct Asset {
     pub body: &'static [u8],
 }
 
-const ASSETS: [(&str, Asset); 4] = [
-    (
-        "/",
-        Asset {
-            content_type: "text/html; charset=utf-8",
-            body: include_bytes!("assets/index.html"),
-        },
-    ),
-    (
-        "/app.js",
-        Asset {
-            content_type: "text/javascript; charset=utf-8",
-            body: include_bytes!("assets/app.js"),
-        },
-    ),
-    (
-        "/style.css",
-        Asset {
-            content_type: "text/css; charset=utf-8",
-            body: include_bytes!("assets/style.css"),
-        },
-    ),
-    (
-        "/favicon.svg",
-        Asset {
-            content_type: "image/svg+xml",
-            body: include_bytes!("assets/favicon.svg"),
-        },
-    ),
-];
-
 /// The file served at `path`.
-pub fn find(path: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|(p, _)| *p == path).map(|(_, a)| a)
+pub fn find(path: &str) -> Option<Asset> {
+    let (content_type, body): (&'static str, &'static [u8]) = match path {
+        "/" => (
+            "text/html; charset=utf-8",
+            include_bytes!("assets/index.html"),
+        ),
+        "/app.js" => (
+            "text/javascript; charset=utf-8",
+            include_bytes!("assets/app.js"),
+        ),
+        "/style.css" => (
+            "text/css; charset=utf-8",
+            include_bytes!("assets/style.css"),
+        ),
+        "/favicon.svg" => ("image/svg+xml", include_bytes!("assets/favicon.svg")),
+        _ => return None,
+    };
+    Some(Asset { content_type, body })
 }
 
 #[cfg(test)]

@@ -243,34 +243,24 @@ mod tests {
             svg[rect + 6..rect + 13].to_string()
         };
         let long = "a-very-long-jail-name-indeed";
-        let a = render(
-            "f",
-            "-1h",
-            &[
-                Series {
-                    name: "ssh",
-                    points: &[1, 9],
-                },
-                Series {
-                    name: long,
-                    points: &[1, 1],
-                },
-            ],
-        );
-        let b = render(
-            "b",
-            "-1h",
-            &[
-                Series {
-                    name: "ssh",
-                    points: &[0, 1],
-                },
-                Series {
-                    name: long,
-                    points: &[5, 9],
-                },
-            ],
-        );
+        let chart = |ssh: &[u64], other: &[u64]| {
+            render(
+                "f",
+                "-1h",
+                &[
+                    Series {
+                        name: "ssh",
+                        points: ssh,
+                    },
+                    Series {
+                        name: long,
+                        points: other,
+                    },
+                ],
+            )
+        };
+        let a = chart(&[1, 9], &[1, 1]);
+        let b = chart(&[0, 1], &[5, 9]);
         assert_eq!(colour_of(&a, "ssh"), colour_of(&b, "ssh"));
         assert!(a.contains(">a-very-long-jai…</text>"), "{a}");
         assert!(a.contains(&format!("<title>{long}: 2</title>")), "{a}");
