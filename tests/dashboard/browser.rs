@@ -192,6 +192,16 @@ impl Browser {
         }
     }
 
+    /// Press and release Enter on the focused element, as a keyboard does.
+    pub fn press_enter(&mut self) {
+        for kind in ["keyDown", "keyUp"] {
+            self.call(
+                "Input.dispatchKeyEvent",
+                json!({"type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "text": "\r"}),
+            );
+        }
+    }
+
     /// Type `text` into the focused element, as a keyboard does.
     pub fn type_text(&mut self, text: &str) {
         self.call("Input.insertText", json!({"text": text}));

@@ -276,6 +276,15 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
         10
     ));
 
+    // The same by keyboard: Enter on the focused column heading reverses the order.
+    b.eval("document.querySelector('th button').focus()");
+    b.press_enter();
+    assert!(b.wait_for(
+        "document.querySelector('th[aria-sort=descending]') !== null && \
+         document.querySelector('tbody td').innerText === '192.0.2.21'",
+        10
+    ));
+
     // A write without the token, from the page itself, is refused; the ban stays.
     let refused = b.eval(
         "fetch('/api/unban', {method: 'POST', headers: {'Content-Type': 'application/json'},
