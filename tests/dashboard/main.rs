@@ -267,7 +267,7 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
         "{}",
         b.eval("document.getElementById('main').innerText")
     );
-    b.eval("const s = document.getElementById('ban-search'); s.value = ''; s.dispatchEvent(new Event('input'))");
+    b.eval("{ const s = document.getElementById('ban-search'); s.value = ''; s.dispatchEvent(new Event('input')) }");
     b.click("th button");
     assert!(b.wait_for(
         "document.querySelector('th[aria-sort=ascending]') !== null && \
@@ -333,6 +333,13 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
         b.eval("document.querySelectorAll('#main script, #main img, script:not([src=\"/app.js\"])').length"),
         0
     );
+    // The second line of defence: even a script element put into the page (as a
+    // bug might) does not run, because the CSP allows no inline script.
+    b.eval(
+        "{ const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; \
+         document.body.append(s) }",
+    );
+    assert_eq!(b.eval("typeof window.__inline"), "undefined");
     b.screenshot(&artifacts().join("jail.png"));
 }
 
