@@ -295,6 +295,14 @@ impl Server {
                 format!("Dashboard on http://{addr}/ (read-only: no dashboard_token)")
             }
         };
+        let token_file = self.settings.dashboard_token_file.as_deref();
+        if let Some(warning) = dashboard
+            .as_ref()
+            .and(token_file)
+            .and_then(dashboard::token_file_warning)
+        {
+            self.log.log(Component::Server, Severity::Warning, &warning);
+        }
         let routes = http::Routes::new(events, dashboard);
         let started = std::net::TcpListener::bind(addr).and_then(|listener| {
             std::thread::Builder::new()

@@ -65,6 +65,12 @@ impl Server {
             format!("[Definition]\nmetrics = {port}\n{settings}"),
         )
         .unwrap();
+        // As an editor leaves it: readable by all (the server warns about a token there).
+        std::fs::set_permissions(
+            dir.join("conf/ferroban.local"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
         let child = Command::new(BIN)
             .args(["server", "-f", "--loglevel", "INFO", "-c"])
             .arg(dir.join("conf"))
@@ -417,6 +423,11 @@ fn writes_need_the_token_the_origin_and_post() {
     assert!(
         log.contains("refused: cross-site or origin-less write refused"),
         "{log}"
+    );
+    assert!(
+        log.contains("dashboard_token is in")
+            && log.contains("which other users can read (mode 644)"),
+        "a token in a file others can read is said: {log}"
     );
     let (status, answer) = http(server.port, "GET", "/api/bans?sort=password", "", "");
     assert_eq!(status, 400, "{answer}");

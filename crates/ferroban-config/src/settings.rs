@@ -40,6 +40,8 @@ pub struct ServerSettings {
     pub dashboard: bool,
     /// The bearer token that allows the dashboard's writes; `None`: read-only.
     pub dashboard_token: Option<String>,
+    /// The file that sets `dashboard_token` (to warn when others can read it).
+    pub dashboard_token_file: Option<PathBuf>,
     /// Addresses with failures counted at once, per jail; beyond it the ones with
     /// the oldest failures are forgotten.
     pub maxtrackedaddresses: usize,
@@ -71,6 +73,7 @@ impl ServerSettings {
             metrics: None,
             dashboard: false,
             dashboard_token: None,
+            dashboard_token_file: None,
             maxtrackedaddresses: 100_000,
             maxbans: 1_000_000,
         }
@@ -193,6 +196,10 @@ impl ServerSettings {
                 }
                 _ => Some(token.to_string()),
             };
+            self.dashboard_token_file = match &self.dashboard_token {
+                Some(_) => cfg.origin("Definition", "dashboard_token").map(|o| o.file),
+                None => None,
+            };
         }
         Ok(())
     }
@@ -307,6 +314,7 @@ mod tests {
             Some("0123456789abcdef01234567")
         );
         assert_eq!(s.http_listen(), Some("127.0.0.1:9191".parse().unwrap()));
+        assert_eq!(s.dashboard_token_file, Some(d.join("fail2ban.local")));
         std::fs::write(
             d.join("ferroban.local"),
             "[Definition]\nmetrics = 192.0.2.1:80\ndashboard_token = short\n",

@@ -131,6 +131,21 @@ impl Dashboard {
     }
 }
 
+/// A warning when `file`, which holds the dashboard's token, can be read by
+/// other users than its owner: whoever reads the token can unban.
+pub fn token_file_warning(file: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "dashboard_token is in {}, which other users can read (mode {:o}): \
+             chmod 600 it, or move the token to a file only root reads",
+            file.display(),
+            mode & 0o777
+        )
+    })
+}
+
 /// Whether the request names the server by an address (or `localhost`): a web
 /// site whose name an attacker points at 127.0.0.1 (DNS rebinding) sends its own
 /// name as `Host` and so cannot read the page's data from another tab.
@@ -206,6 +221,19 @@ fn chart(request: &Request, server: &ServerLink) -> Response {
 #[cfg(test)]
 mod tests {
     use super::addressed_by_address;
+
+    #[test]
+    fn a_token_file_others_can_read_is_said() {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::env::temp_dir().join(format!("ferroban-token-{}", std::process::id()));
+        std::fs::write(&file, "[Definition]\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let said = super::token_file_warning(&file).unwrap();
+        assert!(said.contains("mode 644"), "{said}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(super::token_file_warning(&file), None);
+        std::fs::remove_file(&file).ok();
+    }
 
     #[test]
     fn only_addresses_and_localhost_are_hosts() {
