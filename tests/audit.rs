@@ -8,9 +8,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{have, is_root, Netns};
+use common::{have, is_root, wait_for, Netns};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
@@ -87,17 +86,6 @@ fn ferroban() -> Command {
 
 fn in_ns(ns: &Netns) -> Command {
     ns.command(BIN)
-}
-
-fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// A namespace for `test`, or None after saying why the test is skipped.

@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod common;
-use common::have;
+use common::{have, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
@@ -134,17 +134,6 @@ impl Drop for Net {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
 }
 
 /// Two veth links: server 10.251.1.1 ↔ attacker 10.251.1.2, server 10.251.2.1 ↔

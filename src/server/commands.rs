@@ -42,6 +42,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["version"] => Ok(json!(env!("CARGO_PKG_VERSION"))),
         ["status"] => Ok(status(server)),
         ["metrics"] => Ok(Value::String(server.metrics_text())),
+        ["dashboard", rest @ ..] => super::dashboard::api::execute(server, rest),
         ["status", jail, rest @ ..] => jail_status(server, jail, rest.first() == Some(&"extended")),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {

@@ -2,20 +2,14 @@
 //! exposition, and the optional HTTP endpoint that serves them.
 //!
 //! Owns the counters that exist only for observation (lines offered to a jail,
-//! unbans, action errors, processing latency) and the listener thread. The
-//! listener never touches server state: it asks the server thread with the
-//! `metrics` command, like a client on the control socket. Off unless `metrics` is
-//! set in ferroban.conf; a bare port listens on loopback only.
+//! unbans, action errors, processing latency). The HTTP listener (`super::http`)
+//! serves the text, asking the server thread with the `metrics` command. Off
+//! unless `metrics` is set in ferroban.conf; a bare port listens on loopback only.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc::{channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use super::Event;
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 8] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
@@ -143,61 +137,6 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Serve `GET /metrics` on `listener` until the server goes away.
-pub fn serve(listener: TcpListener, events: SyncSender<Event>) {
-    for stream in listener.incoming().flatten() {
-        if !answer(stream, &events) {
-            return;
-        }
-    }
-}
-
-/// Answer one connection; `false` once the server is gone.
-fn answer(mut stream: TcpStream, events: &SyncSender<Event>) -> bool {
-    // A client that sends nothing, or too much, must not hold the listener.
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    let mut head = [0u8; 1024];
-    let mut n = 0;
-    // Until the end of the request head, which may come in pieces; at most 1 KiB.
-    while n < head.len() && !head[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut head[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    let request = String::from_utf8_lossy(&head[..n]);
-    let path = request.split_whitespace().nth(1).unwrap_or("");
-    let (status, body) = if request.starts_with("GET ") && (path == "/metrics" || path == "/") {
-        let (reply, answer) = channel();
-        let asked = Event::Command {
-            words: vec!["metrics".into()],
-            reply,
-        };
-        if events.send(asked).is_err() {
-            return false;
-        }
-        match answer.recv_timeout(Duration::from_secs(5)) {
-            Ok(Ok(serde_json::Value::String(text))) => ("200 OK", text),
-            _ => (
-                "503 Service Unavailable",
-                "the server did not answer\n".to_string(),
-            ),
-        }
-    } else {
-        (
-            "404 Not Found",
-            "only GET /metrics is served here\n".to_string(),
-        )
-    };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    true
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 
 mod commands;
 pub mod control;
+mod dashboard;
+mod http;
 mod jail;
 pub mod log;
 mod metrics;
@@ -88,6 +90,8 @@ pub struct Server {
     positions_failing: bool,
     /// Failed firewall calls per jail, counted from the actions' reports.
     action_errors: metrics::ActionErrors,
+    /// Failures and bans per minute, written for the dashboard's charts.
+    activity: dashboard::activity::ActivityRecorder,
     stop_requested: bool,
 }
 
@@ -193,6 +197,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         unsaved_retry: Instant::now(),
         positions_failing: false,
         action_errors: Default::default(),
+        activity: Default::default(),
         stop_requested: false,
     };
     server.purge();
@@ -201,8 +206,8 @@ pub fn run(options: ServerOptions) -> Result<()> {
     }
     server.restore_bans(None)?;
     server.start_sources();
-    if let Some(addr) = server.settings.metrics {
-        server.start_metrics(addr, tx.clone());
+    if let Some(addr) = server.settings.http_listen() {
+        server.start_http(addr, tx.clone());
     }
     let socket = server.settings.socket.clone();
     std::thread::Builder::new()
@@ -278,24 +283,39 @@ impl Server {
         })
     }
 
-    /// Serve the Prometheus metrics on `addr`. A failure is reported and the server
-    /// goes on: the firewall matters more than its figures.
-    fn start_metrics(&self, addr: std::net::SocketAddr, events: SyncSender<Event>) {
+    /// Serve the metrics, and the dashboard when enabled, on `addr`. A failure is
+    /// reported and the server goes on: the firewall matters more than its figures.
+    fn start_http(&self, addr: std::net::SocketAddr, events: SyncSender<Event>) {
+        let dashboard = self.settings.dashboard.then(|| {
+            dashboard::Dashboard::new(self.settings.dashboard_token.clone(), self.log.clone())
+        });
+        let what = match (&dashboard, self.settings.dashboard_token.is_some()) {
+            (None, _) => format!("Metrics on http://{addr}/metrics"),
+            (Some(_), true) => format!("Dashboard on http://{addr}/ (writes with the token)"),
+            (Some(_), false) => {
+                format!("Dashboard on http://{addr}/ (read-only: no dashboard_token)")
+            }
+        };
+        let token_file = self.settings.dashboard_token_file.as_deref();
+        if let Some(warning) = dashboard
+            .as_ref()
+            .and(token_file)
+            .and_then(dashboard::token_file_warning)
+        {
+            self.log.log(Component::Server, Severity::Warning, &warning);
+        }
+        let routes = http::Routes::new(events, dashboard);
         let started = std::net::TcpListener::bind(addr).and_then(|listener| {
             std::thread::Builder::new()
-                .name("ferroban-metrics".into())
-                .spawn(move || metrics::serve(listener, events))
+                .name("ferroban-http".into())
+                .spawn(move || http::serve(listener, routes))
         });
         match started {
-            Ok(_) => self.log.log(
-                Component::Server,
-                Severity::Info,
-                &format!("Metrics on http://{addr}/metrics"),
-            ),
+            Ok(_) => self.log.log(Component::Server, Severity::Info, &what),
             Err(e) => self.log.log(
                 Component::Server,
                 Severity::Error,
-                &format!("metrics endpoint {addr}: {e}; running without it"),
+                &format!("HTTP listener {addr}: {e}; running without it"),
             ),
         }
     }
@@ -520,6 +540,8 @@ impl Server {
             }
             self.commit();
             self.expire_bans();
+            self.activity
+                .tick(&self.jails, &mut self.db, now(), &self.log);
             self.log.flush();
             if last_housekeeping.elapsed() >= HOUSEKEEPING {
                 last_housekeeping = Instant::now();
@@ -994,6 +1016,7 @@ impl Server {
         self.log
             .log(Component::Server, Severity::Info, "Shutdown in progress...");
         self.commit();
+        self.activity.flush(&self.jails, &mut self.db, &self.log);
         if let Some(f) = self.files.take() {
             f.stop();
         }

@@ -169,3 +169,15 @@ pub fn stock_filter_hosts(filter: &str, log: &std::path::Path) -> Option<Vec<Str
     }
     found
 }
+
+/// Whether `done` becomes true within `secs` seconds, asked every 50 ms.
+pub fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    done()
+}

@@ -36,6 +36,12 @@ pub struct ServerSettings {
     pub dbmaxmatches: usize,
     /// Where the Prometheus metrics endpoint listens; `None`: off (the default).
     pub metrics: Option<SocketAddr>,
+    /// Whether the HTTP listener also serves the dashboard (off by default).
+    pub dashboard: bool,
+    /// The bearer token that allows the dashboard's writes; `None`: read-only.
+    pub dashboard_token: Option<String>,
+    /// The file that sets `dashboard_token` (to warn when others can read it).
+    pub dashboard_token_file: Option<PathBuf>,
     /// Addresses with failures counted at once, per jail; beyond it the ones with
     /// the oldest failures are forgotten.
     pub maxtrackedaddresses: usize,
@@ -65,6 +71,9 @@ impl ServerSettings {
             dbpurgeage: 86_400.0,
             dbmaxmatches: 10,
             metrics: None,
+            dashboard: false,
+            dashboard_token: None,
+            dashboard_token_file: None,
             maxtrackedaddresses: 100_000,
             maxbans: 1_000_000,
         }
@@ -162,7 +171,60 @@ impl ServerSettings {
                 )
             })?;
         }
+        if let Some(v) = get("dashboard")? {
+            self.dashboard = parse_switch(&v).ok_or_else(|| {
+                err(
+                    "dashboard",
+                    format!("dashboard = {v:?} is not true or false"),
+                    "write dashboard = true to serve the page, or false",
+                )
+            })?;
+        }
+        if let Some(v) = get("dashboard_token")? {
+            let token = v.trim();
+            self.dashboard_token = match token.len() {
+                0 => None,
+                n if n < MIN_TOKEN_LEN || token.chars().any(|c| !c.is_ascii_graphic()) => {
+                    return Err(err(
+                        "dashboard_token",
+                        format!(
+                            "dashboard_token is {n} characters or has spaces or non-ASCII \
+                             characters; a token that guards bans must be long and plain"
+                        ),
+                        "use at least 24 printable ASCII characters, e.g. from `openssl rand -hex 16`",
+                    ))
+                }
+                _ => Some(token.to_string()),
+            };
+            self.dashboard_token_file = match &self.dashboard_token {
+                Some(_) => cfg.origin("Definition", "dashboard_token").map(|o| o.file),
+                None => None,
+            };
+        }
         Ok(())
+    }
+
+    /// Where the HTTP listener listens: the `metrics` address, or, for the
+    /// dashboard alone, loopback port [`DEFAULT_HTTP_PORT`]. `None`: no listener.
+    pub fn http_listen(&self) -> Option<SocketAddr> {
+        self.metrics.or_else(|| {
+            self.dashboard
+                .then(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)))
+        })
+    }
+}
+
+/// The port of the dashboard when `metrics` names none.
+pub const DEFAULT_HTTP_PORT: u16 = 9191;
+/// The shortest `dashboard_token` accepted.
+const MIN_TOKEN_LEN: usize = 24;
+
+/// A boolean setting as Fail2ban writes them.
+fn parse_switch(value: &str) -> Option<bool> {
+    match value.trim().to_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" | "" => Some(false),
+        _ => None,
     }
 }
 
@@ -231,5 +293,48 @@ mod tests {
             Some("[::1]:9191".parse().unwrap())
         );
         assert!(parse_listen("everywhere").is_err());
+    }
+
+    #[test]
+    fn dashboard_switch_token_and_listener() {
+        let d = std::env::temp_dir().join(format!("ferroban-dash-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let s = ServerSettings::load(&d).unwrap();
+        assert!(!s.dashboard, "off by default");
+        assert_eq!(s.http_listen(), None);
+        std::fs::write(
+            d.join("fail2ban.local"),
+            "[Definition]\ndashboard = true\ndashboard_token = 0123456789abcdef01234567\n",
+        )
+        .unwrap();
+        let s = ServerSettings::load(&d).unwrap();
+        assert!(s.dashboard);
+        assert_eq!(
+            s.dashboard_token.as_deref(),
+            Some("0123456789abcdef01234567")
+        );
+        assert_eq!(s.http_listen(), Some("127.0.0.1:9191".parse().unwrap()));
+        assert_eq!(s.dashboard_token_file, Some(d.join("fail2ban.local")));
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Definition]\nmetrics = 192.0.2.1:80\ndashboard_token = short\n",
+        )
+        .unwrap();
+        let e = ServerSettings::load(&d).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Definition]\nmetrics = 192.0.2.1:80\ndashboard = maybe\n",
+        )
+        .unwrap();
+        assert!(ServerSettings::load(&d).is_err());
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Definition]\nmetrics = 192.0.2.1:80\n",
+        )
+        .unwrap();
+        let s = ServerSettings::load(&d).unwrap();
+        assert_eq!(s.http_listen(), Some("192.0.2.1:80".parse().unwrap()));
+        std::fs::remove_dir_all(&d).ok();
     }
 }

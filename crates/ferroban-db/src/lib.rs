@@ -6,6 +6,10 @@
 //! journal has been read. It answers three questions: which bans are still in force,
 //! how often an address was banned before, and where to resume reading. It does not
 //! decide anything.
+//!
+//! For the dashboard it also keeps failures and bans per jail and minute (the
+//! `activity` table, purged after a week by the caller) and answers how often each
+//! address was banned.
 
 use std::path::Path;
 
@@ -144,7 +148,31 @@ CREATE TABLE IF NOT EXISTS cursors (
     source TEXT PRIMARY KEY,
     cursor TEXT NOT NULL
 );
+-- Failures and bans per jail and minute (epoch minutes), for the dashboard's charts.
+CREATE TABLE IF NOT EXISTS activity (
+    minute INTEGER NOT NULL,
+    jail TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    bans INTEGER NOT NULL,
+    PRIMARY KEY (minute, jail)
+);
 ";
+
+/// Failures and bans of one jail in some minutes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub jail: String,
+    pub failures: u64,
+    pub bans: u64,
+}
+
+/// Failures and bans of one jail in one bucket of a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityBucket {
+    /// Which bucket, from 0 (the oldest).
+    pub bucket: usize,
+    pub activity: Activity,
+}
 
 /// The page cache, in KiB (SQLite's negative form): the daemon writes a few rows
 /// at a time and reads the bans once at start, so SQLite's 2 MB default would be
@@ -352,6 +380,65 @@ impl Database {
             .map_err(self.err("purge"))
     }
 
+    /// Add `counts` to the activity of `minute` (epoch minutes), all or none.
+    pub fn add_activity(&mut self, minute: i64, counts: &[Activity]) -> Result<(), DbError> {
+        self.execute_each(
+            "INSERT INTO activity (minute, jail, failures, bans) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (minute, jail) DO UPDATE SET
+             failures = failures + excluded.failures, bans = bans + excluded.bans",
+            "record activity",
+            counts,
+            |stmt, a| stmt.execute(params![minute, a.jail, a.failures, a.bans]),
+        )
+    }
+
+    /// The activity from minute `since` on, summed per jail in buckets of `step`
+    /// minutes (bucket 0 starts at `since`).
+    pub fn activity(&self, since: i64, step: i64) -> Result<Vec<ActivityBucket>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT jail, (minute - ?1) / ?2, SUM(failures), SUM(bans) FROM activity
+                 WHERE minute >= ?1 GROUP BY jail, (minute - ?1) / ?2",
+            )
+            .map_err(self.err("prepare activity"))?;
+        let rows = stmt
+            .query_map(params![since, step.max(1)], |r| {
+                Ok(ActivityBucket {
+                    bucket: r.get::<_, i64>(1)?.max(0) as usize,
+                    activity: Activity {
+                        jail: r.get(0)?,
+                        failures: r.get::<_, i64>(2)?.max(0) as u64,
+                        bans: r.get::<_, i64>(3)?.max(0) as u64,
+                    },
+                })
+            })
+            .map_err(self.err("read activity"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read activity"))
+    }
+
+    /// Delete the activity of minutes before `before`.
+    pub fn purge_activity(&mut self, before: i64) -> Result<usize, DbError> {
+        self.conn
+            .execute("DELETE FROM activity WHERE minute < ?1", params![before])
+            .map_err(self.err("purge activity"))
+    }
+
+    /// Every address in the database with how many bans it has there (ended ones
+    /// included, until they are purged).
+    pub fn bans_per_address(&self) -> Result<Vec<(String, u32)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ip, COUNT(*) FROM bans GROUP BY ip")
+            .map_err(self.err("prepare ban counts"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err("read ban counts"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read ban counts"))
+    }
+
     /// Where `path` was read up to.
     pub fn position(&self, path: &str) -> Result<Option<FilePosition>, DbError> {
         self.conn
@@ -479,6 +566,60 @@ mod tests {
         assert_eq!(live.len(), bans.len());
         let back = live.iter().find(|b| b.ip == bans[7].ip).unwrap();
         assert_eq!(back, &bans[7]);
+    }
+
+    #[test]
+    fn activity_adds_up_per_minute_and_buckets_and_is_purged() {
+        let mut db = Database::open(None).unwrap();
+        let act = |jail: &str, failures, bans| Activity {
+            jail: jail.into(),
+            failures,
+            bans,
+        };
+        db.add_activity(100, &[act("ssh", 3, 1), act("web", 1, 0)])
+            .unwrap();
+        db.add_activity(100, &[act("ssh", 2, 1)]).unwrap();
+        db.add_activity(104, &[act("ssh", 7, 0)]).unwrap();
+        db.add_activity(90, &[act("ssh", 50, 50)]).unwrap();
+        let mut got = db.activity(100, 3).unwrap();
+        got.sort_by(|a, b| (&a.activity.jail, a.bucket).cmp(&(&b.activity.jail, b.bucket)));
+        assert_eq!(
+            got,
+            vec![
+                ActivityBucket {
+                    bucket: 0,
+                    activity: act("ssh", 5, 2)
+                },
+                ActivityBucket {
+                    bucket: 1,
+                    activity: act("ssh", 7, 0)
+                },
+                ActivityBucket {
+                    bucket: 0,
+                    activity: act("web", 1, 0)
+                },
+            ]
+        );
+        assert_eq!(db.purge_activity(100).unwrap(), 1);
+        assert_eq!(db.activity(0, 1000).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bans_per_address_counts_every_jail_and_ended_bans() {
+        let mut db = Database::open(None).unwrap();
+        db.add_bans(&[
+            rec("ssh", "192.0.2.1", 1000.0, 10.0, 1),
+            rec("web", "192.0.2.1", 1000.0, 10.0, 1),
+            rec("ssh", "192.0.2.1", 2000.0, 10.0, 2),
+            rec("ssh", "2001:db8::1", 2000.0, 10.0, 1),
+        ])
+        .unwrap();
+        let mut got = db.bans_per_address().unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![("192.0.2.1".to_string(), 3), ("2001:db8::1".to_string(), 1)]
+        );
     }
 
     #[test]

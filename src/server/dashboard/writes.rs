@@ -1,0 +1,206 @@
+//! The dashboard's writes: `POST /api/ban` and `POST /api/unban`.
+//!
+//! Owns who may write and what a write may say. A write needs the same origin
+//! (`Origin` equal to the page's own host: no cross-site form or fetch gets
+//! through, and no CORS header is ever sent), `Authorization: Bearer TOKEN` with
+//! the `dashboard_token`, a JSON body `{"jail": …, "ip": …}` with a valid address,
+//! and is logged with its source either way. The ban itself is the server's
+//! `set JAIL banip|unbanip` command, so `ignoreip` and every other rule apply as
+//! they do for the client.
+
+use std::net::IpAddr;
+
+use ferroban_actions::Severity;
+use serde_json::{json, Value};
+
+use super::super::http::{Request, Response, ServerLink};
+use super::super::log::{Component, Logger};
+
+/// The longest jail name a write may give.
+const MAX_JAIL_NAME: usize = 100;
+
+/// Why a write is refused, and the status that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub reason: String,
+}
+
+fn refuse(status: u16, reason: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        reason: reason.into(),
+    }
+}
+
+/// Whether `request` comes from the dashboard's own page with the token.
+pub fn authorize(request: &Request, token: Option<&str>) -> Result<(), Refusal> {
+    let host = request.header("host").unwrap_or("");
+    let same_origin = request.header("origin").is_some_and(|o| {
+        !host.is_empty() && (o == format!("http://{host}") || o == format!("https://{host}"))
+    });
+    // Browsers also say where a request comes from; either sign of another site refuses.
+    let other_site = request
+        .header("sec-fetch-site")
+        .is_some_and(|s| s != "same-origin");
+    if !same_origin || other_site {
+        return Err(refuse(403, "cross-site or origin-less write refused"));
+    }
+    let Some(token) = token else {
+        return Err(refuse(403, "writes are off: no dashboard_token is set"));
+    };
+    let given = request
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+        return Err(refuse(401, "a valid Authorization: Bearer token is needed"));
+    }
+    let json = request.header("content-type").is_some_and(|t| {
+        t.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json {
+        return Err(refuse(415, "the body must be application/json"));
+    }
+    Ok(())
+}
+
+/// Compare secrets in time that does not depend on where they differ.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = given.len() ^ expected.len();
+    for (i, e) in expected.iter().enumerate() {
+        diff |= usize::from(given.get(i).copied().unwrap_or(0) ^ e);
+    }
+    diff == 0
+}
+
+/// The jail and address of a write's body.
+pub fn parse_body(body: &[u8]) -> Result<(String, IpAddr), Refusal> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| refuse(400, "the body is not JSON"))?;
+    let jail = value["jail"]
+        .as_str()
+        .ok_or_else(|| refuse(400, "\"jail\" is missing"))?;
+    // Jail names are section names: one short line, which the log may quote.
+    if jail.is_empty() || jail.len() > MAX_JAIL_NAME || jail.chars().any(char::is_control) {
+        return Err(refuse(400, "\"jail\" is not a jail name"));
+    }
+    let ip = value["ip"]
+        .as_str()
+        .ok_or_else(|| refuse(400, "\"ip\" is missing"))?;
+    let ip = ip
+        .trim()
+        .parse()
+        .map_err(|_| refuse(400, format!("{ip:?} is not an IP address")))?;
+    Ok((jail.to_string(), ip))
+}
+
+/// Carry out a ban (`ban` true) or an unban asked by `request`, and log it.
+pub fn write(
+    request: &Request,
+    ban: bool,
+    token: Option<&str>,
+    server: &ServerLink,
+    log: &Logger,
+) -> Response {
+    let what = if ban { "ban" } else { "unban" };
+    let source = request.peer;
+    let checked = authorize(request, token).and_then(|()| parse_body(&request.body));
+    let (jail, ip) = match checked {
+        Ok(target) => target,
+        Err(r) => {
+            log.log(
+                Component::Server,
+                Severity::Warning,
+                &format!("Dashboard {what} from {source} refused: {}", r.reason),
+            );
+            let refused = Response::json(r.status, &json!({"error": r.reason}));
+            return if r.status == 401 {
+                refused.with_header("WWW-Authenticate", "Bearer")
+            } else {
+                refused
+            };
+        }
+    };
+    let verb = if ban { "banip" } else { "unbanip" };
+    let ip_text = ip.to_string();
+    let answer = server.ask(&["set", &jail, verb, &ip_text]);
+    // The jail name comes from the request: quoted, so it cannot break the log line.
+    let outcome = match &answer {
+        Ok(n) => format!("{n} changed"),
+        Err(e) => format!("failed: {e}"),
+    };
+    log.log(
+        Component::Server,
+        Severity::Notice,
+        &format!("Dashboard {what} of {ip} in jail {jail:?} from {source}: {outcome}"),
+    );
+    super::json_answer(answer.map(|n| json!({"changed": n})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::http::read_request;
+
+    const TOKEN: &str = "0123456789abcdef01234567";
+
+    fn request(headers: &str) -> Request {
+        let raw = format!("POST /api/ban HTTP/1.1\r\nHost: 127.0.0.1:9191\r\n{headers}\r\n");
+        read_request(&mut raw.as_bytes(), "127.0.0.1:5000".parse().unwrap()).unwrap()
+    }
+
+    const GOOD: &str = "Origin: http://127.0.0.1:9191\r\nAuthorization: Bearer 0123456789abcdef01234567\r\nContent-Type: application/json\r\n";
+
+    #[test]
+    fn the_page_with_the_token_may_write() {
+        assert_eq!(authorize(&request(GOOD), Some(TOKEN)), Ok(()));
+        let fetch = format!("{GOOD}Sec-Fetch-Site: same-origin\r\n");
+        assert_eq!(authorize(&request(&fetch), Some(TOKEN)), Ok(()));
+    }
+
+    #[test]
+    fn other_sites_no_origin_and_wrong_tokens_are_refused() {
+        let status = |headers: &str, token| authorize(&request(headers), token).unwrap_err().status;
+        assert_eq!(status(GOOD, None), 403, "no token configured: read-only");
+        let evil = GOOD.replace("http://127.0.0.1:9191", "http://evil.example");
+        assert_eq!(status(&evil, Some(TOKEN)), 403);
+        let no_origin = GOOD.replace("Origin: http://127.0.0.1:9191\r\n", "");
+        assert_eq!(status(&no_origin, Some(TOKEN)), 403);
+        let cross = format!("{GOOD}Sec-Fetch-Site: cross-site\r\n");
+        assert_eq!(status(&cross, Some(TOKEN)), 403);
+        let wrong = GOOD.replace("567\r\n", "568\r\n");
+        assert_eq!(status(&wrong, Some(TOKEN)), 401);
+        let prefix = GOOD.replace("01234567\r\n", "\r\n");
+        assert_eq!(status(&prefix, Some(TOKEN)), 401);
+        let none = GOOD.replace("Authorization: Bearer 0123456789abcdef01234567\r\n", "");
+        assert_eq!(status(&none, Some(TOKEN)), 401);
+        let form = GOOD.replace("application/json", "application/x-www-form-urlencoded");
+        assert_eq!(status(&form, Some(TOKEN)), 415);
+    }
+
+    #[test]
+    fn bodies_need_a_jail_and_a_valid_address() {
+        assert_eq!(
+            parse_body(br#"{"jail":"sshd","ip":" 192.0.2.1 "}"#).unwrap(),
+            ("sshd".to_string(), "192.0.2.1".parse().unwrap())
+        );
+        for bad in [
+            &br#"{"jail":"sshd","ip":"192.0.2.1; rm -rf /"}"#[..],
+            br#"{"jail":"","ip":"192.0.2.1"}"#,
+            br#"{"jail":"a\nNOTICE [x] Ban 192.0.2.9","ip":"192.0.2.1"}"#,
+            br#"{"ip":"192.0.2.1"}"#,
+            br#"{"jail":"sshd"}"#,
+            b"jail=sshd&ip=192.0.2.1",
+        ] {
+            assert_eq!(
+                parse_body(bad).unwrap_err().status,
+                400,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
