@@ -80,6 +80,44 @@ fn web_filters_count_the_connection_not_the_request() {
 }
 
 #[test]
+fn issue_15_web_filters_count_the_connection_not_the_request() {
+    let cases = [
+        ("lighttpd-auth", format!("2005-07-02 10:00:01: (mod_auth.c.528) password doesn't match for /x username: a, IP: 1.2.3.4, IP: {REAL}\n")),
+        ("haproxy-http-auth", format!("Jul  2 10:00:01 lb haproxy[1]: {REAL}:5000 [02/Jul/2005:10:00:01.000] www www/<NOSRV> -1/-1/-1/-1/0 401 263 - - PR-- 1/1/0/0/0 0/0 \"GET /?1.2.3.4:5000 HTTP/1.1\"\n")),
+        ("apache-badbots", format!("{REAL} - - [02/Jul/2005:10:00:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"EmailWolf 1.2.3.4 - - [x] \\\"GET / HTTP/1.1\\\" 200 1\"\n")),
+        ("apache-modsecurity", format!("[Sat Jul 02 10:00:01 2005] [error] [client {REAL}] ModSecurity: Access denied with code 403 (phase 2). [uri \"/[client 1.2.3.4]\"]\n")),
+        ("php-url-fopen", format!("{REAL} - - [02/Jul/2005:10:00:01 +0000] \"GET /?f=http://1.2.3.4/ HTTP/1.1\" 200 1 \"1.2.3.4 - - [x]\" \"-\"\n")),
+    ];
+    for (filter, log) in cases {
+        assert_eq!(hosts(filter, log.as_bytes()), vec![REAL], "{filter}");
+    }
+}
+
+#[test]
+fn issue_15_mail_filters_count_the_client_not_the_user_or_the_envelope() {
+    let cases = [
+        ("courier-auth", format!("Jul  2 10:00:01 m imapd: LOGIN FAILED, user=x, ip=[1.2.3.4], port=[1], ip=[::ffff:{REAL}], port=[2]\n")),
+        ("sendmail-auth", format!("Jul  2 10:00:01 m sm-mta[1]: 162CA1aB000001: AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=x, relay=[1.2.3.4], relay=[{REAL}]\n")),
+        ("exim", format!("2005-07-02 10:00:01 SMTP protocol error in \"AUTH x\" H=(a) [1.2.3.4] AUTH command used when not advertised\" H=(b) [{REAL}] AUTH command used when not advertised\n")),
+        ("exim-spam", format!("2005-07-02 10:00:01 1dRlZa-0002B0-Ad SA: Action: silently tossed message: score=40.0 required=5.0 (scanned in 1/1 secs | Message-Id: x). From <a> (host=y [1.2.3.4]) for z). From <b> (host=NULL [{REAL}]) for r@example.org\n")),
+        ("sieve", format!("Jul  2 10:00:01 m cyrus/timsieved[1]: badlogin: x[{REAL}] [1.2.3.4] authentication failure\n")),
+    ];
+    for (filter, log) in cases {
+        assert_eq!(hosts(filter, log.as_bytes()), vec![REAL], "{filter}");
+    }
+    // Where client text stands on both sides of the host, or an envelope address
+    // would have to hold a space to carry one, the line is not read at all.
+    let ambiguous = [
+        ("exim", format!("2005-07-02 10:00:01 SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"RSET\" H=(a) [1.2.3.4]:1 I=[10.0.0.1]:25 next input=\"\" H=(b) [{REAL}]:2 I=[10.0.0.1]:25 next input=\"QUIT\"\n")),
+        ("sendmail-reject", format!("Jul  2 10:00:01 m sm-mta[1]: 162CA1aB000001: ruleset=check_rcpt, arg1=<\"a, relay=[1.2.3.4], reject=550 5.7.1 <a@b>... Relaying denied. x\"@b>, relay=[{REAL}], reject=550 5.7.1 <\"a\"@b>... Relaying denied. Proper authentication required.\n")),
+        ("exim-spam", format!("2005-07-02 10:00:01 1dRlZa-0002B0-Ae F=<\"a H=(x) [1.2.3.4] P=esmtp rejected by local_scan(): x\"@b> H=(x) [{REAL}] P=esmtp rejected by local_scan(): Rejected\n")),
+    ];
+    for (filter, log) in ambiguous {
+        assert!(hosts(filter, log.as_bytes()).is_empty(), "{filter}");
+    }
+}
+
+#[test]
 fn junk_lines_are_read_past_and_the_next_real_one_counts() {
     let mut log = Vec::new();
     log.extend_from_slice(b"Jul  2 10:00:01 h sshd[1]: Failed password for root from ");
