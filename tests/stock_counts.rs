@@ -4,6 +4,8 @@
 //! with its stock filter (run here, at test time). A filter that counted one
 //! attempt twice, or missed one, would ban sooner or later than Fail2ban.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
@@ -48,21 +50,15 @@ fn failures(
     log: &Path,
     filter: &str,
 ) -> BTreeMap<IpAddr, usize> {
-    let out = Command::new(tool)
-        .args(args)
-        .args(["-c", config, "-o", "ip"])
-        .arg(log)
-        .arg(filter)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} {filter}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::stdout_of(
+        Command::new(tool)
+            .args(args)
+            .args(["-c", config, "-o", "ip"])
+            .arg(log)
+            .arg(filter),
     );
     let mut counts = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in out.lines() {
         let ip: IpAddr = line
             .trim()
             .parse()

@@ -30,3 +30,15 @@ impl Xorshift {
         (0..n).map(|_| self.pick(alphabet)).collect()
     }
 }
+
+/// Run `cmd` (in TZ=UTC, as the regex tools' tests expect), require that it
+/// succeeds, and give back what it printed.
+pub fn stdout_of(cmd: &mut std::process::Command) -> String {
+    let out = cmd.env("TZ", "UTC").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
