@@ -11,6 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::{have, is_root};
+
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
 
 /// Where every address of the test points, and what the command must answer.
@@ -36,18 +40,6 @@ const RECORDS: &[&str] = &[
     "--ptr-record=7.2.0.192.in-addr.arpa,crawl.googlebot.com.example.net",
     "--host-record=crawl.googlebot.com.example.net,192.0.2.7",
 ];
-
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// The ignorecommand of the shipped apache-fakegooglebot jail, enabled through a
 /// jail.local in a copy of config/.

@@ -3,10 +3,9 @@
 //! addresses, a megabyte of junk, bytes that are not UTF-8 — never chooses the
 //! address that is counted.
 
-mod common;
-
 use std::io::Write;
-use std::process::Command;
+
+mod filter_runs;
 
 /// The addresses `ferroban regex --json` reports for `log` (raw bytes) with a
 /// shipped filter, one per line that failed. A host that is not an address (a
@@ -22,19 +21,10 @@ fn hosts(filter: &str, log: &[u8]) -> Vec<String> {
         .unwrap()
         .write_all(log)
         .unwrap();
-    let out = common::stdout_of(
-        Command::new(env!("CARGO_BIN_EXE_ferroban"))
-            .args(["regex", "--json", "--now", "1124013600", "-c"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
-            .arg(&path)
-            .arg(filter),
-    );
+    let found = filter_runs::own_filter_hosts(filter, &path);
     std::fs::remove_dir_all(&dir).ok();
-    out.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["host"].as_str().unwrap().to_string()
-        })
+    found
+        .into_iter()
         .filter(|h| h.parse::<std::net::IpAddr>().is_ok())
         .collect()
 }
@@ -112,6 +102,61 @@ fn issue_15_mail_filters_count_the_client_not_the_user_or_the_envelope() {
     ];
     for (filter, log) in ambiguous {
         assert!(hosts(filter, log.as_bytes()).is_empty(), "{filter}");
+    }
+}
+
+/// Two sample lines (config/samples/courier-auth and config/samples/exim) where
+/// Fail2ban's stock filter counts an address the client wrote: a user name that
+/// carries "ip=[ADDR]", and a pipelining error whose client-chosen command holds
+/// a quote. ferroban counts the real client, or (where the line is ambiguous)
+/// nothing.
+#[test]
+fn stock_courier_and_exim_filters_let_the_client_choose_the_address() {
+    let cases = [
+        (
+            "courier-auth",
+            "Jul  2 13:10:05 mail imapd: LOGIN FAILED, user=x, ip=[203.0.113.16], port=[1], ip=[::ffff:192.0.2.163], port=[50000]",
+            vec!["192.0.2.163"],
+            "203.0.113.16",
+        ),
+        (
+            "exim",
+            "2005-07-02 15:10:11 [8106] SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"RSET\" H=(x) [203.0.113.24]:1 I=[198.51.100.1]:25 next input=\"\" H=(x) [192.0.2.219]:50219 I=[198.51.100.1]:25 next input=\"QUIT\\r\\n\"",
+            vec![],
+            "203.0.113.24",
+        ),
+    ];
+    for (filter, line, ours, forged) in cases {
+        let samples = std::fs::read_to_string(format!(
+            "{}/config/samples/{filter}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert!(
+            samples.lines().any(|l| l == line),
+            "{filter}: a sample line"
+        );
+        assert_eq!(
+            hosts(filter, format!("{line}\n").as_bytes()),
+            ours,
+            "{filter}"
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "ferroban-stock-inject-{filter}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("forged.log");
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        let stock = filter_runs::stock_filter_hosts(filter, &path);
+        std::fs::remove_dir_all(&dir).ok();
+        if let Some(stock) = stock {
+            assert_eq!(
+                stock,
+                vec![forged],
+                "{filter}: stock counts the forged address"
+            );
+        }
     }
 }
 

@@ -31,14 +31,17 @@ impl Xorshift {
     }
 }
 
-/// Run `cmd` (in TZ=UTC, as the regex tools' tests expect), require that it
-/// succeeds, and give back what it printed.
-pub fn stdout_of(cmd: &mut std::process::Command) -> String {
-    let out = cmd.env("TZ", "UTC").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Whether `tool` is on the PATH.
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
