@@ -33,6 +33,8 @@ install: all
 	  dest=$(CONFDIR)/$${f#config/}; \
 	  [ -e "$$dest" ] || install -m644 "$$f" "$$dest"; \
 	done
+	# Programs that jails run (ignorecommand), not settings: replaced on upgrade.
+	install -Dm755 -t $(CONFDIR)/filter.d/ignorecommands config/filter.d/ignorecommands/*
 	install -Dm644 packaging/ferroban.service $(UNITDIR)/ferroban.service
 	install -Dm644 packaging/ferroban.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferroban
 	install -d -m755 $(MANDIR)

@@ -16,7 +16,10 @@ printf '[DEFAULT]\nenabled = true\nlogpath = /tmp/ferroban-package-test.log\nbac
   > /etc/ferroban/jail.d/package-test.local
 checked=$(/usr/bin/ferroban -c /etc/ferroban check)
 echo "$checked"
-grep -q "(14 jails:" <<<"$checked"
+jails=$(grep -E '^\[' config/jail.conf | grep -vcE '^\[(INCLUDES|DEFAULT)\]')
+grep -q "($jails jails:" <<<"$checked"
+# The programs jails run (apache-fakegooglebot's ignorecommand) are installed.
+test -x /etc/ferroban/filter.d/ignorecommands/apache-fakegooglebot
 rm -f /etc/ferroban/jail.d/package-test.local /tmp/ferroban-package-test.log
 ls /usr/share/man/man1/ferroban.1* >/dev/null
 test -f /usr/share/bash-completion/completions/ferroban

@@ -31,6 +31,13 @@ fn hosts(filter: &str, log: &[u8]) -> Vec<String> {
 
 const REAL: &str = "198.51.100.77";
 
+/// Every (filter, log line) counts one failure, for [`REAL`].
+fn each_counts_only_real(cases: &[(&str, String)]) {
+    for (filter, log) in cases {
+        assert_eq!(hosts(filter, log.as_bytes()), vec![REAL], "{filter}");
+    }
+}
+
 #[test]
 fn sshd_counts_the_client_whatever_the_user_name_holds() {
     let many: Vec<String> = (0..3000)
@@ -62,6 +69,95 @@ fn web_filters_count_the_connection_not_the_request() {
         "2005/07/02 10:00:01 [error] 1#1: *1 user \"a\": password mismatch, client: 1.2.3.4, server: x, request: \"GET / HTTP/1.1\", host: \"x\"\": password mismatch, client: {REAL}, server: s, request: \"GET / HTTP/1.1\", host: \"s\"\n"
     );
     assert_eq!(hosts("nginx-http-auth", nginx.as_bytes()), vec![REAL]);
+}
+
+#[test]
+fn issue_15_web_filters_count_the_connection_not_the_request() {
+    let cases = [
+        ("lighttpd-auth", format!("2005-07-02 10:00:01: (mod_auth.c.528) password doesn't match for /x username: a, IP: 1.2.3.4, IP: {REAL}\n")),
+        ("haproxy-http-auth", format!("Jul  2 10:00:01 lb haproxy[1]: {REAL}:5000 [02/Jul/2005:10:00:01.000] www www/<NOSRV> -1/-1/-1/-1/0 401 263 - - PR-- 1/1/0/0/0 0/0 \"GET /?1.2.3.4:5000 HTTP/1.1\"\n")),
+        ("apache-badbots", format!("{REAL} - - [02/Jul/2005:10:00:01 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"EmailWolf 1.2.3.4 - - [x] \\\"GET / HTTP/1.1\\\" 200 1\"\n")),
+        ("apache-modsecurity", format!("[Sat Jul 02 10:00:01 2005] [error] [client {REAL}] ModSecurity: Access denied with code 403 (phase 2). [uri \"/[client 1.2.3.4]\"]\n")),
+        ("php-url-fopen", format!("{REAL} - - [02/Jul/2005:10:00:01 +0000] \"GET /?f=http://1.2.3.4/ HTTP/1.1\" 200 1 \"1.2.3.4 - - [x]\" \"-\"\n")),
+    ];
+    each_counts_only_real(&cases);
+}
+
+#[test]
+fn issue_15_mail_filters_count_the_client_not_the_user_or_the_envelope() {
+    let cases = [
+        ("courier-auth", format!("Jul  2 10:00:01 m imapd: LOGIN FAILED, user=x, ip=[1.2.3.4], port=[1], ip=[::ffff:{REAL}], port=[2]\n")),
+        ("sendmail-auth", format!("Jul  2 10:00:01 m sm-mta[1]: 162CA1aB000001: AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=x, relay=[1.2.3.4], relay=[{REAL}]\n")),
+        ("exim", format!("2005-07-02 10:00:01 SMTP protocol error in \"AUTH x\" H=(a) [1.2.3.4] AUTH command used when not advertised\" H=(b) [{REAL}] AUTH command used when not advertised\n")),
+        ("exim-spam", format!("2005-07-02 10:00:01 1dRlZa-0002B0-Ad SA: Action: silently tossed message: score=40.0 required=5.0 (scanned in 1/1 secs | Message-Id: x). From <a> (host=y [1.2.3.4]) for z). From <b> (host=NULL [{REAL}]) for r@example.org\n")),
+        ("sieve", format!("Jul  2 10:00:01 m cyrus/timsieved[1]: badlogin: x[{REAL}] [1.2.3.4] authentication failure\n")),
+    ];
+    each_counts_only_real(&cases);
+    // Where client text stands on both sides of the host, or an envelope address
+    // would have to hold a space to carry one, the line is not read at all.
+    let ambiguous = [
+        ("exim", format!("2005-07-02 10:00:01 SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"RSET\" H=(a) [1.2.3.4]:1 I=[10.0.0.1]:25 next input=\"\" H=(b) [{REAL}]:2 I=[10.0.0.1]:25 next input=\"QUIT\"\n")),
+        ("sendmail-reject", format!("Jul  2 10:00:01 m sm-mta[1]: 162CA1aB000001: ruleset=check_rcpt, arg1=<\"a, relay=[1.2.3.4], reject=550 5.7.1 <a@b>... Relaying denied. x\"@b>, relay=[{REAL}], reject=550 5.7.1 <\"a\"@b>... Relaying denied. Proper authentication required.\n")),
+        ("exim-spam", format!("2005-07-02 10:00:01 1dRlZa-0002B0-Ae F=<\"a H=(x) [1.2.3.4] P=esmtp rejected by local_scan(): x\"@b> H=(x) [{REAL}] P=esmtp rejected by local_scan(): Rejected\n")),
+    ];
+    for (filter, log) in ambiguous {
+        assert!(hosts(filter, log.as_bytes()).is_empty(), "{filter}");
+    }
+}
+
+/// Two sample lines (config/samples/courier-auth and config/samples/exim) where
+/// Fail2ban's stock filter counts an address the client wrote: a user name that
+/// carries "ip=[ADDR]", and a pipelining error whose client-chosen command holds
+/// a quote. ferroban counts the real client, or (where the line is ambiguous)
+/// nothing.
+#[test]
+fn stock_courier_and_exim_filters_let_the_client_choose_the_address() {
+    let cases = [
+        (
+            "courier-auth",
+            "Jul  2 13:10:05 mail imapd: LOGIN FAILED, user=x, ip=[203.0.113.16], port=[1], ip=[::ffff:192.0.2.163], port=[50000]",
+            vec!["192.0.2.163"],
+            "203.0.113.16",
+        ),
+        (
+            "exim",
+            "2005-07-02 15:10:11 [8106] SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"RSET\" H=(x) [203.0.113.24]:1 I=[198.51.100.1]:25 next input=\"\" H=(x) [192.0.2.219]:50219 I=[198.51.100.1]:25 next input=\"QUIT\\r\\n\"",
+            vec![],
+            "203.0.113.24",
+        ),
+    ];
+    for (filter, line, ours, forged) in cases {
+        let samples = std::fs::read_to_string(format!(
+            "{}/config/samples/{filter}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert!(
+            samples.lines().any(|l| l == line),
+            "{filter}: a sample line"
+        );
+        assert_eq!(
+            hosts(filter, format!("{line}\n").as_bytes()),
+            ours,
+            "{filter}"
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "ferroban-stock-inject-{filter}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("forged.log");
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        let stock = common::stock_filter_hosts(filter, &path);
+        std::fs::remove_dir_all(&dir).ok();
+        if let Some(stock) = stock {
+            assert_eq!(
+                stock,
+                vec![forged],
+                "{filter}: stock counts the forged address"
+            );
+        }
+    }
 }
 
 #[test]
