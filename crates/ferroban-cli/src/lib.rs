@@ -9,6 +9,8 @@
 
 use clap::{Arg, ArgAction, Command};
 
+pub mod fail2ban_protocol;
+pub mod pickle;
 pub mod protocol;
 
 /// The configuration directory option, shared by the client, server and tester.
