@@ -1,11 +1,13 @@
 //! The control socket: a Unix socket that only root (or the server's own user)
 //! may use.
 //!
-//! Owns the connection side of the protocol: one JSON array of words per line in,
-//! one JSON object per line out (`{"ok": true, "result": …}` or
-//! `{"ok": false, "error": "…"}`). Created mode 0600; each connection's peer
-//! credentials are checked as well, so a socket made readable by mistake still
-//! refuses other users. Commands are carried out by the server thread.
+//! Owns the connection side of the protocols, chosen per connection by its first
+//! byte: ferroban's JSON lines (one JSON array of words per line in, one JSON
+//! object per line out: `{"ok": true, "result": …}` or `{"ok": false, "error":
+//! "…"}`), or Fail2ban's pickles ([`super::fail2ban_wire`]). Created mode 0600;
+//! each connection's peer credentials are checked as well, so a socket made
+//! readable by mistake still refuses other users. Commands are carried out by the
+//! server thread.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -17,10 +19,12 @@ use std::sync::mpsc::{channel, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferroban_cli::fail2ban_protocol;
 use ferroban_cli::protocol::{self, MAX_REQUEST};
 use serde_json::Value;
 
-use super::Event;
+use super::commands::{CommandError, Reply};
+use super::{fail2ban_wire, Event};
 
 /// Connections served at once; more are told the server is busy.
 const MAX_CONNECTIONS: usize = 64;
@@ -129,6 +133,32 @@ fn connection(stream: UnixStream, events: SyncSender<Event>) {
     let _ = stream.set_read_timeout(Some(IDLE));
     let _ = writer.set_write_timeout(Some(IDLE));
     let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST as u64));
+    let first = match reader.fill_buf() {
+        Ok([first, ..]) => *first,
+        _ => return,
+    };
+    // The server thread's answer; `None` once it is gone.
+    let ask =
+        |words: Vec<String>| -> Option<Reply> {
+            let (tx, rx) = channel();
+            events.send(Event::Command { words, reply: tx }).ok()?;
+            Some(rx.recv().unwrap_or_else(|_| {
+                Err(CommandError::Failed("the server is shutting down".into()))
+            }))
+        };
+    if fail2ban_protocol::speaks_fail2ban(first) {
+        fail2ban_wire::converse(&mut reader, &mut writer, ask);
+    } else {
+        json_lines(&mut reader, &mut writer, ask);
+    }
+}
+
+/// ferroban's own protocol: a JSON array of words per line, a JSON answer per line.
+fn json_lines(
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    ask: impl Fn(Vec<String>) -> Option<Reply>,
+) {
     let mut line = String::new();
     loop {
         line.clear();
@@ -137,14 +167,10 @@ fn connection(stream: UnixStream, events: SyncSender<Event>) {
             Ok(_) => {}
         }
         let outcome = match protocol::decode_request(&line) {
-            Ok(words) => {
-                let (tx, rx) = channel();
-                if events.send(Event::Command { words, reply: tx }).is_err() {
-                    return;
-                }
-                rx.recv()
-                    .unwrap_or_else(|_| Err("the server is shutting down".to_string()))
-            }
+            Ok(words) => match ask(words) {
+                Some(reply) => reply.map_err(|e| e.to_string()),
+                None => return,
+            },
             Err(e) => Err(e),
         };
         // One line in one write (formatting straight into the socket would send

@@ -10,6 +10,7 @@
 
 mod commands;
 pub mod control;
+mod fail2ban_wire;
 mod jail;
 pub mod log;
 mod metrics;
@@ -41,7 +42,7 @@ pub enum Event {
     Source(SourceEvent),
     Command {
         words: Vec<String>,
-        reply: Sender<Result<serde_json::Value, String>>,
+        reply: Sender<commands::Reply>,
     },
     Signal(i32),
 }
