@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use ferroban_cli::fail2ban_protocol;
 use ferroban_cli::protocol::{self, MAX_REQUEST};
-use serde_json::Value;
 
 use super::commands::{CommandError, Reply};
 use super::{fail2ban_wire, Event};
@@ -31,8 +30,9 @@ const MAX_CONNECTIONS: usize = 64;
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// The uid of the process at the other end of `stream`.
-fn peer_uid(stream: &UnixStream) -> Option<u32> {
+/// The process at the other end of `stream` (for a client: the server that
+/// listens; for the server: the client).
+pub fn peer_credentials(stream: &UnixStream) -> Option<libc::ucred> {
     let mut cred = libc::ucred {
         pid: 0,
         uid: 0,
@@ -49,7 +49,7 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
             &mut len,
         )
     };
-    (rc == 0).then_some(cred.uid)
+    (rc == 0).then_some(cred)
 }
 
 /// Bind the socket (mode 0600, its directory 0700 if created here).
@@ -88,7 +88,7 @@ pub fn serve(listener: UnixListener, events: SyncSender<Event>, socket: PathBuf)
         if !socket.exists() {
             return;
         }
-        if !peer_uid(&stream).is_some_and(|u| u == 0 || u == own_uid) {
+        if !peer_credentials(&stream).is_some_and(|c| c.uid == 0 || c.uid == own_uid) {
             refuse(
                 &mut stream,
                 "permission denied: only root may control ferroban",
@@ -182,36 +182,4 @@ fn json_lines(
             return;
         }
     }
-}
-
-/// Send one command and return its result (client side).
-pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
-    let stream =
-        UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
-    let mut writer = stream.try_clone().map_err(ClientError::Io)?;
-    let sent = writer.write_all(protocol::encode_request(words).as_bytes());
-    let mut line = String::new();
-    // A refusal may arrive although the request could not be sent whole.
-    let read = BufReader::new(stream).read_line(&mut line);
-    if line.is_empty() {
-        sent.map_err(ClientError::Io)?;
-        read.map_err(ClientError::Io)?;
-    }
-    protocol::decode_reply(&line).map_err(|e| match e {
-        Some(error) => ClientError::Server(error),
-        None => ClientError::Protocol(line.clone()),
-    })
-}
-
-/// Why a client request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("cannot connect to {0}: {1} (is the server running? are you root?)")]
-    Connect(PathBuf, std::io::Error),
-    #[error("{0}")]
-    Io(std::io::Error),
-    #[error("unexpected answer from the server: {0:?}")]
-    Protocol(String),
-    #[error("{0}")]
-    Server(String),
 }

@@ -128,7 +128,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         );
         e
     })?;
-    if control::request(&settings.socket, &["ping".to_string()]).is_ok() {
+    if crate::socket_client::request(&settings.socket, &["ping".to_string()]).is_ok() {
         bail!(
             "a server is already running on {}",
             settings.socket.display()

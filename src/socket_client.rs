@@ -1,0 +1,188 @@
+//! The client end of the control socket: one request, one answer, in the protocol
+//! of the server that listens there.
+//!
+//! Owns finding out which server that is — ferroban, or Fail2ban's own Python
+//! `fail2ban-server` during a migration, told apart by the process listening on
+//! the socket — and speaking its protocol, with a time limit on every step so
+//! that no call hangs. What the words mean and how answers are shown is the
+//! caller's.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferroban_cli::fail2ban_protocol::{self, CLOSE, END};
+use ferroban_cli::protocol;
+use serde_json::Value;
+
+use crate::server::control::peer_credentials;
+
+/// How long a request may wait for its answer by default (as long as
+/// fail2ban-client waits).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest answer read from a Fail2ban server.
+const MAX_ANSWER: usize = 64 << 20;
+
+/// Send one command and return its result, waiting at most [`DEFAULT_TIMEOUT`].
+pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
+    request_within(socket, words, DEFAULT_TIMEOUT)
+}
+
+/// Send one command and return its result, waiting at most `timeout` for each
+/// read and write.
+pub fn request_within(
+    socket: &Path,
+    words: &[String],
+    timeout: Duration,
+) -> Result<Value, ClientError> {
+    let stream =
+        UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|_| stream.set_write_timeout(Some(timeout)))
+        .map_err(ClientError::Io)?;
+    let server = Listener::of(&stream);
+    let asked = Asked {
+        socket,
+        server: &server,
+        timeout,
+    };
+    match server {
+        Listener::Fail2ban { .. } => asked.fail2ban(stream, words),
+        Listener::Ferroban | Listener::Unknown(_) => asked.json(stream, words),
+    }
+}
+
+/// The process listening on the socket, as far as it can be told.
+enum Listener {
+    Ferroban,
+    /// Fail2ban's Python server: its pid and command line.
+    Fail2ban {
+        pid: i32,
+        command: String,
+    },
+    /// Not known (another pid namespace, or /proc not readable): what is known.
+    Unknown(String),
+}
+
+impl Listener {
+    /// A Python interpreter is Fail2ban's server (ferroban is never one); any
+    /// other program is taken to speak ferroban's protocol.
+    fn of(stream: &UnixStream) -> Listener {
+        let Some(pid) = peer_credentials(stream).map(|c| c.pid).filter(|&p| p > 0) else {
+            return Listener::Unknown("a server whose process cannot be seen".into());
+        };
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|raw| {
+                String::from_utf8_lossy(&raw)
+                    .split('\0')
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        let program = exe
+            .as_deref()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .or_else(|| command.split(' ').next().map(str::to_string))
+            .unwrap_or_default();
+        if program.starts_with("python") {
+            Listener::Fail2ban { pid, command }
+        } else if program.starts_with("ferroban") || program.starts_with("fail2ban-server") {
+            Listener::Ferroban
+        } else {
+            Listener::Unknown(format!("pid {pid}: {command}"))
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Listener::Ferroban => "ferroban".into(),
+            Listener::Fail2ban { pid, command } => {
+                format!("a Python server, spoken to as Fail2ban's; pid {pid}: {command}")
+            }
+            Listener::Unknown(what) => what.clone(),
+        }
+    }
+}
+
+/// One request under way.
+struct Asked<'a> {
+    socket: &'a Path,
+    server: &'a Listener,
+    timeout: Duration,
+}
+
+impl Asked<'_> {
+    /// An I/O error, with a time-out said as such.
+    fn failed(&self, e: std::io::Error) -> ClientError {
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ClientError::Timeout {
+                socket: self.socket.to_path_buf(),
+                seconds: self.timeout.as_secs_f64(),
+                server: self.server.describe(),
+            },
+            _ => ClientError::Io(e),
+        }
+    }
+
+    /// ferroban's JSON lines.
+    fn json(&self, stream: UnixStream, words: &[String]) -> Result<Value, ClientError> {
+        let mut writer = stream.try_clone().map_err(ClientError::Io)?;
+        let sent = writer.write_all(protocol::encode_request(words).as_bytes());
+        let mut line = String::new();
+        // A refusal may arrive although the request could not be sent whole.
+        let read = BufReader::new(stream).read_line(&mut line);
+        if line.is_empty() {
+            sent.map_err(|e| self.failed(e))?;
+            read.map_err(|e| self.failed(e))?;
+        }
+        protocol::decode_reply(&line).map_err(|e| match e {
+            Some(error) => ClientError::Server(error),
+            None => ClientError::Protocol(line.clone()),
+        })
+    }
+
+    /// Fail2ban's pickles, to a Python fail2ban-server.
+    fn fail2ban(&self, stream: UnixStream, words: &[String]) -> Result<Value, ClientError> {
+        let mut writer = stream.try_clone().map_err(ClientError::Io)?;
+        // Fail2ban knows no "extended" status (it would log a warning and answer
+        // the basic one).
+        let words = match words {
+            [status, jail, flavour] if status == "status" && flavour == "extended" => &words[..2],
+            _ => words,
+        };
+        writer
+            .write_all(&fail2ban_protocol::encode_request(words))
+            .map_err(|e| self.failed(e))?;
+        let answer = fail2ban_protocol::read_message(&mut BufReader::new(stream), MAX_ANSWER)
+            .map_err(|e| self.failed(e))?
+            .ok_or_else(|| ClientError::Protocol("the server closed the connection".into()))?;
+        let _ = writer.write_all(&[CLOSE, END].concat());
+        fail2ban_protocol::decode_answer(&answer)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?
+            .map_err(ClientError::Server)
+    }
+}
+
+/// Why a client request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {0}: {1} (is the server running? are you root?)")]
+    Connect(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("no answer from {socket} within {seconds} s (the server there: {server})")]
+    Timeout {
+        socket: PathBuf,
+        seconds: f64,
+        server: String,
+    },
+    #[error("unexpected answer from the server: {0:?}")]
+    Protocol(String),
+    #[error("{0}")]
+    Server(String),
+}
