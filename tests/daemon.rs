@@ -1822,3 +1822,242 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
     );
     assert!(back, "memory not given back after unban --all");
 }
+
+/// Debian's own `fail2ban-client` (Python), or `None` after saying why not.
+fn python_fail2ban_client() -> Option<PathBuf> {
+    let client = PathBuf::from("/usr/bin/fail2ban-client");
+    let python = std::fs::read_to_string(&client).is_ok_and(|t| {
+        t.starts_with("#!") && t.lines().next().is_some_and(|l| l.contains("python"))
+    });
+    if !python || !Path::new("/usr/bin/fail2ban-server").exists() {
+        eprintln!("SKIPPED: Debian's Python fail2ban-client and fail2ban-server are not installed (apt-get install fail2ban)");
+        return None;
+    }
+    Some(client)
+}
+
+/// The Python client's output for `words` on `socket`: exit code, stdout and
+/// stderr, with times, pids and the given paths masked.
+fn python_client_says(env: &Env, socket: &Path, words: &[&str], masks: &[(&Path, &str)]) -> String {
+    let o = Command::new("/usr/bin/fail2ban-client")
+        .arg("-c")
+        .arg(env.conf())
+        .arg("-s")
+        .arg(socket)
+        .args(words)
+        .output()
+        .unwrap();
+    let text = format!(
+        "$ {}\n{}{}rc={:?}\n",
+        words.join(" "),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        o.status.code()
+    );
+    mask(&text, masks)
+}
+
+fn mask(text: &str, masks: &[(&Path, &str)]) -> String {
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(,\d+)?").unwrap();
+    let pid = regex::Regex::new(r"\[\d+\]").unwrap();
+    let mut text = pid
+        .replace_all(&time.replace_all(text, "TIME"), "[PID]")
+        .into_owned();
+    for (path, name) in masks {
+        text = text.replace(&path.display().to_string(), name);
+    }
+    text
+}
+
+#[test]
+fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
+    let Some(_) = python_fail2ban_client() else {
+        return;
+    };
+    let env = Env::new("py-client");
+    if !stock_config(&env) {
+        return;
+    }
+    // Only the test's jail: no jail.d (Debian's enables sshd there).
+    for entry in std::fs::read_dir(env.conf().join("jail.d")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    std::fs::write(
+        env.conf().join("action.d/note.conf"),
+        "[Definition]\nactionban = echo ban <name> <ip> >> <out>\nactionunban = echo unban <name> <ip> >> <out>\n[Init]\nout = /dev/null\n",
+    )
+    .unwrap();
+    env.jails(&format!(
+        "ignoreself = false\n[app]\nenabled = true\nlogpath = {}\naction = note[out=\"{}\"]\nmaxretry = 3\nbantime = 1h\n",
+        env.log("app.log").display(),
+        env.out().display()
+    ));
+    // Fail2ban's server keeps its state in the test directory (ferroban is told
+    // the same on its command line).
+    let f2b_socket = env.dir.join("run/f2b.sock");
+    let (f2b_log, f2b_db) = (env.dir.join("f2b.log"), env.dir.join("f2b.sqlite3"));
+    std::fs::write(
+        env.conf().join("fail2ban.local"),
+        format!(
+            "[Definition]\nsocket = {}\npidfile = {}\nlogtarget = {}\ndbfile = {}\n",
+            f2b_socket.display(),
+            env.dir.join("run/f2b.pid").display(),
+            f2b_log.display(),
+            f2b_db.display()
+        ),
+    )
+    .unwrap();
+    let started = python_client_says(&env, &f2b_socket, &["start"], &[]);
+    assert!(
+        started.contains("rc=Some(0)"),
+        "fail2ban-server did not start: {started}"
+    );
+    let _ferroban = env.start();
+
+    // Every command of the client's grammar that a server answers.
+    let script: &[&[&str]] = &[
+        &["ping"],
+        &["start"],
+        &["status"],
+        &["status", "app"],
+        &["status", "app", "extended"],
+        &["set", "app", "banip", "203.0.113.1", "203.0.113.2"],
+        &["banned"],
+        &["banned", "203.0.113.1"],
+        &["get", "app", "banip"],
+        &["get", "app", "banip", "--with-time"],
+        &["status", "app"],
+        &["set", "app", "unbanip", "203.0.113.1"],
+        &["set", "app", "unbanip", "--report-absent", "203.0.113.9"],
+        &["unban", "203.0.113.2"],
+        &["set", "app", "banip", "203.0.113.3"],
+        &["unban", "--all"],
+        &["get", "app", "bantime"],
+        &["set", "app", "bantime", "2h"],
+        &["get", "app", "findtime"],
+        &["set", "app", "findtime", "20m"],
+        &["get", "app", "maxretry"],
+        &["set", "app", "maxretry", "4"],
+        &["get", "app", "maxmatches"],
+        &["set", "app", "maxmatches", "5"],
+        &["get", "app", "ignoreip"],
+        &["set", "app", "addignoreip", "10.0.0.0/8"],
+        &["set", "app", "delignoreip", "10.0.0.0/8"],
+        &["get", "app", "ignoreself"],
+        &["set", "app", "ignoreself", "true"],
+        &["get", "app", "ignorecommand"],
+        &["set", "app", "ignorecommand", ""],
+        &["get", "app", "logpath"],
+        &["get", "app", "logencoding"],
+        &["get", "app", "journalmatch"],
+        &["get", "app", "usedns"],
+        &["set", "app", "usedns", "no"],
+        &["get", "app", "actions"],
+        &["get", "app", "ignoreregex"],
+        &["get", "app", "datepattern"],
+        &["get", "app", "maxlines"],
+        &["get", "app", "bantime.maxtime"],
+        &["get", "loglevel"],
+        &["set", "loglevel", "INFO"],
+        &["get", "logtarget"],
+        &["get", "dbfile"],
+        &["get", "dbpurgeage"],
+        &["status", "nope"],
+        &["get", "nope", "bantime"],
+        &["set", "nope", "banip", "203.0.113.4"],
+        &["start", "app"],
+        &["stop", "app"],
+        &["status"],
+        &["reload"],
+        &["status", "app"],
+        &["reload", "app"],
+        &["flushlogs"],
+        &["stop"],
+    ];
+    let masks = |socket: &Path| {
+        vec![
+            (socket.to_path_buf(), "SOCKET"),
+            (f2b_log.clone(), "LOGTARGET"),
+            (env.own_log(), "LOGTARGET"),
+            (f2b_db.clone(), "DBFILE"),
+            (env.db.clone(), "DBFILE"),
+        ]
+    };
+    let transcript = |socket: &Path| -> String {
+        let owned = masks(socket);
+        let masks: Vec<(&Path, &str)> = owned.iter().map(|(p, n)| (p.as_path(), *n)).collect();
+        script
+            .iter()
+            .map(|words| python_client_says(&env, socket, words, &masks))
+            .collect()
+    };
+    // ferroban's client reads a Fail2ban server, and prints what it prints for ferroban.
+    let ours = |socket: &Path, words: &[&str]| {
+        let o = Command::new(BIN)
+            .arg("-s")
+            .arg(socket)
+            .args(words)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    for words in [&["status"][..], &["get", "app", "maxretry"], &["banned"]] {
+        assert_eq!(
+            ours(&f2b_socket, words),
+            ours(&env.socket(), words),
+            "ferroban {words:?}"
+        );
+    }
+    // (ferroban's own status adds its counters; Fail2ban's has none to add.)
+    let (code, status) = ours(&f2b_socket, &["status", "app"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        status.starts_with("Status for the jail: app\n|- Filter\n|  |- Currently failed:\t0\n")
+            && status.ends_with("`- Banned IP list:\t\n"),
+        "{status}"
+    );
+    assert_eq!(
+        ours(&f2b_socket, &["ping"]),
+        (Some(0), "Server replied: pong\n".into())
+    );
+
+    let fail2ban = transcript(&f2b_socket);
+    let ferroban = transcript(&env.socket());
+    for expected in [
+        "Server replied: pong",
+        "`- Banned IP list:\t203.0.113.1 203.0.113.2",
+        "203.0.113.1 \tTIME + 3600 = TIME",
+        "NOK: (\"not banned: ['203.0.113.9']\",)",
+        "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- 10.0.0.0/8",
+        "Current date pattern set to: Default Detectors",
+        "Sorry but the jail 'nope' does not exist",
+        "$ reload app\nOK",
+        "$ stop\nShutdown successful",
+    ] {
+        assert!(
+            fail2ban.contains(expected),
+            "fail2ban-server's transcript lacks {expected:?}:\n{fail2ban}"
+        );
+    }
+    let (ours_lines, theirs_lines): (Vec<&str>, Vec<&str>) =
+        (ferroban.lines().collect(), fail2ban.lines().collect());
+    for (n, (a, b)) in theirs_lines.iter().zip(&ours_lines).enumerate() {
+        assert_eq!(
+            a, b,
+            "line {n} differs; fail2ban-server:\n{fail2ban}\nferroban:\n{ferroban}"
+        );
+    }
+    assert_eq!(fail2ban, ferroban);
+    assert!(
+        env.out_text().contains("ban app 203.0.113.1"),
+        "ferroban banned: {}",
+        env.out_text()
+    );
+    assert!(
+        wait_for(10, || !env.socket().exists() && !f2b_socket.exists()),
+        "both servers stopped"
+    );
+}
