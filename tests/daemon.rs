@@ -2061,3 +2061,135 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         "both servers stopped"
     );
 }
+
+/// Speaks Fail2ban's protocol to the socket in argv[1] with pickles Python makes
+/// here: each protocol version, then hostile ones; prints one line per answer.
+const PICKLE_PROBE: &str = r#"
+import os, pickle, socket, sys
+path, marker = sys.argv[1], sys.argv[2]
+END = b"<F2B_END_COMMAND>"
+
+def ask(payload, conn=None):
+    s = conn
+    if s is None:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+    s.settimeout(20)
+    s.sendall(payload + END)
+    msg = b""
+    while not msg.endswith(END):
+        chunk = s.recv(65536)
+        if not chunk:
+            return ("closed", None)
+        msg += chunk
+    return pickle.loads(msg[:-len(END)])
+
+def show(name, answer):
+    code, value = answer
+    text = value.args[0] if isinstance(value, BaseException) else value
+    print(name, code, type(value).__name__, text, flush=True)
+
+for proto in (2, 3, 4, 5):
+    show("protocol%d" % proto, ask(pickle.dumps(["set", "app", "banip", "203.0.113.%d" % (10 + proto)], proto)))
+    show("ping%d" % proto, ask(pickle.dumps(("ping", 0.5), proto)))
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + marker,))
+
+def bomb(n):
+    return ["x" * 100] if n == 0 else [bomb(n - 1)] * 10
+
+# Protocols 0 and 1 do not start with 0x80: such bytes go to the JSON side.
+plain = socket.socket(socket.AF_UNIX)
+plain.connect(path)
+plain.settimeout(20)
+plain.sendall(pickle.dumps(Evil(), 0) + END)
+print("global-protocol0", plain.recv(4096).split(b"\n")[0].decode(), flush=True)
+
+hostile = [
+    ("global-protocol2", pickle.dumps(Evil(), 2)),
+    ("stack-global-protocol5", pickle.dumps(Evil(), 5)),
+    ("deep", b"\x80\x04" + b"]" * 100000 + b"a" * 99999 + b"."),
+    ("huge-length", b"\x80\x04X\xff\xff\xff\x7f" + b"x" * 16),
+    ("memo-bomb", pickle.dumps(bomb(9), 4)),
+    ("truncated", pickle.dumps(["set", "app", "banip", "203.0.113.99"], 4)[:20]),
+]
+for name, payload in hostile:
+    show(name, ask(payload))
+conn = socket.socket(socket.AF_UNIX)
+conn.connect(path)
+show("same-connection-hostile", ask(hostile[0][1], conn))
+show("same-connection-after", ask(pickle.dumps(["status"], 4), conn))
+conn.sendall(b"<F2B_CLOSE_COMMAND>" + END)
+print("closed-on-request", conn.recv(16) == b"", flush=True)
+"#;
+
+#[test]
+fn every_pickle_protocol_is_served_and_hostile_pickles_are_refused_while_serving_on() {
+    let env = Env::new("pickles");
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = {}\n",
+        env.log("app.log").display()
+    ));
+    let _d = env.start();
+    let marker = env.dir.join("pwned");
+    let Ok(out) = Command::new("python3")
+        .args(["-c", PICKLE_PROBE])
+        .arg(env.socket())
+        .arg(&marker)
+        .output()
+    else {
+        eprintln!("SKIPPED: python3 is not installed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for proto in 2..=5 {
+        assert!(
+            text.contains(&format!("protocol{proto} 0 int 1\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("ping{proto} 0 str pong\n")),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains("global-protocol0 {\"error\":\"bad request: expected a JSON array of words\",\"ok\":false}"),
+        "{text}"
+    );
+    for (name, why) in [
+        ("global-protocol2", "opcode GLOBAL"),
+        ("stack-global-protocol5", "opcode STACK_GLOBAL"),
+        ("deep", "nests deeper"),
+        ("huge-length", "ends early"),
+        ("memo-bomb", "builds more than"),
+        ("truncated", "ends early"),
+        ("same-connection-hostile", "opcode GLOBAL"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no answer to {name}: {text}"));
+        assert!(
+            line.starts_with(&format!("{name} 1 ValueError bad request: ")) && line.contains(why),
+            "{line}"
+        );
+    }
+    assert!(text.contains("same-connection-after 0 list"), "{text}");
+    assert!(text.contains("closed-on-request True"), "{text}");
+    assert!(!marker.exists(), "a pickle ran a command");
+    let banned = env.client_text(&["get", "app", "banip"]);
+    for proto in 2..=5 {
+        assert!(
+            banned.contains(&format!("203.0.113.{}", 10 + proto)),
+            "{banned}"
+        );
+    }
+    assert_eq!(env.client_text(&["ping"]), "Server replied: pong\n");
+}
