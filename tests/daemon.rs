@@ -2193,3 +2193,75 @@ fn every_pickle_protocol_is_served_and_hostile_pickles_are_refused_while_serving
     }
     assert_eq!(env.client_text(&["ping"]), "Server replied: pong\n");
 }
+
+#[test]
+fn debians_logrotate_snippet_reopens_ferrobans_log_through_the_python_client() {
+    let snippet = Path::new("/etc/logrotate.d/fail2ban");
+    if !is_root() || !Path::new("/usr/sbin/logrotate").exists() || !snippet.exists() {
+        eprintln!("SKIPPED: needs root, logrotate and Debian's fail2ban logrotate snippet (apt-get install logrotate fail2ban)");
+        return;
+    }
+    let Some(client) = python_fail2ban_client() else {
+        return;
+    };
+    let env = Env::new("logrotate");
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = {}\n",
+        env.log("app.log").display()
+    ));
+    let _d = env.start();
+    env.client_text(&["ban", "app", "203.0.113.20"]);
+    assert!(wait_for(10, || env
+        .own_log_text()
+        .contains("Ban 203.0.113.20")));
+    // Debian's snippet as it is, pointed at this test's log and server.
+    let text = std::fs::read_to_string(snippet).unwrap();
+    assert!(text.contains("fail2ban-client flushlogs"), "{text}");
+    let rotate = env.dir.join("logrotate.conf");
+    std::fs::write(
+        &rotate,
+        text.replace(
+            "/var/log/fail2ban.log",
+            &env.own_log().display().to_string(),
+        )
+        .replace(
+            "fail2ban-client",
+            &format!(
+                "{} -c {} -s {}",
+                client.display(),
+                env.conf().display(),
+                env.socket().display()
+            ),
+        ),
+    )
+    .unwrap();
+    let rotated = Command::new("/usr/sbin/logrotate")
+        .arg("-f")
+        .arg("-s")
+        .arg(env.dir.join("logrotate.state"))
+        .arg(&rotate)
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "logrotate: {}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let old = env.dir.join("ferroban.log.1");
+    let old_text = || std::fs::read_to_string(&old).unwrap_or_default();
+    assert!(
+        old_text().contains("Ban 203.0.113.20"),
+        "rotated away: {}",
+        old_text()
+    );
+    env.client_text(&["ban", "app", "203.0.113.21"]);
+    assert!(
+        wait_for(10, || env.own_log_text().contains("Ban 203.0.113.21")),
+        "the server writes to the new log after flushlogs: {}",
+        env.own_log_text()
+    );
+    assert!(
+        !old_text().contains("203.0.113.21"),
+        "nothing more goes to the rotated log"
+    );
+}
