@@ -277,6 +277,19 @@ impl<'a> Decoder<'a> {
         Ok(items)
     }
 
+    /// The memo index after a PUT or GET opcode: in text (`p`, `g`), in one byte
+    /// (`q`, `h`) or in four (`r`, `j`).
+    fn memo_key(&mut self, op: u8) -> Result<u64, PickleError> {
+        match op {
+            b'p' | b'g' => self
+                .line()?
+                .parse()
+                .map_err(|_| self.malformed("a memo index is not a number")),
+            b'q' | b'h' => self.le(1),
+            _ => self.le(4),
+        }
+    }
+
     fn memo_put(&mut self, key: u64) -> Result<(), PickleError> {
         let id = self.top()?;
         if self.memo.len() >= MAX_VALUES {
@@ -534,38 +547,16 @@ impl<'a> Decoder<'a> {
                     let items = self.pop_mark()?;
                     self.push(Node::Set(items))?;
                 }
-                b'p' => {
-                    let key = self
-                        .line()?
-                        .parse()
-                        .map_err(|_| self.malformed("PUT needs a number"))?;
-                    self.memo_put(key)?;
-                }
-                b'q' => {
-                    let key = self.le(1)?;
-                    self.memo_put(key)?;
-                }
-                b'r' => {
-                    let key = self.le(4)?;
+                b'p' | b'q' | b'r' => {
+                    let key = self.memo_key(op)?;
                     self.memo_put(key)?;
                 }
                 0x94 => {
                     let key = self.memo.len() as u64;
                     self.memo_put(key)?;
                 }
-                b'g' => {
-                    let key = self
-                        .line()?
-                        .parse()
-                        .map_err(|_| self.malformed("GET needs a number"))?;
-                    self.memo_get(key)?;
-                }
-                b'h' => {
-                    let key = self.le(1)?;
-                    self.memo_get(key)?;
-                }
-                b'j' => {
-                    let key = self.le(4)?;
+                b'g' | b'h' | b'j' => {
+                    let key = self.memo_key(op)?;
                     self.memo_get(key)?;
                 }
                 b'c' => {
