@@ -1836,6 +1836,20 @@ fn python_fail2ban_client() -> Option<PathBuf> {
     Some(client)
 }
 
+/// Ends the process whose pid is in the file (Fail2ban's detached server) if a
+/// test fails before stopping it.
+struct StopByPidFile(PathBuf);
+
+impl Drop for StopByPidFile {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(&self.0).ok();
+        if let Some(pid) = pid.and_then(|p| p.trim().parse::<i32>().ok()) {
+            // SAFETY: kill only sends a signal.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+}
+
 /// The Python client's output for `words` on `socket`: exit code, stdout and
 /// stderr, with times, pids and the given paths masked.
 fn python_client_says(env: &Env, socket: &Path, words: &[&str], masks: &[(&Path, &str)]) -> String {
@@ -1908,6 +1922,7 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
     )
     .unwrap();
     let started = python_client_says(&env, &f2b_socket, &["start"], &[]);
+    let _fail2ban = StopByPidFile(env.dir.join("run/f2b.pid"));
     assert!(
         started.contains("rc=Some(0)"),
         "fail2ban-server did not start: {started}"
@@ -2093,6 +2108,16 @@ for proto in (2, 3, 4, 5):
     show("protocol%d" % proto, ask(pickle.dumps(["set", "app", "banip", "203.0.113.%d" % (10 + proto)], proto)))
     show("ping%d" % proto, ask(pickle.dumps(("ping", 0.5), proto)))
 
+# What the Python client sends after starting a server, and with reload: the
+# configuration as it read it (ferroban reads its own).
+stream = [["set", "loglevel", "INFO"], ["add", "app", "auto"], ["set", "app", "maxretry", 3],
+          ["multi-set", "app", "action", "note", [["actionban", "echo <ip>"]]], ["start", "app"]]
+show("server-stream", ask(pickle.dumps(["server-stream", stream], 4)))
+show("server-status", ask(pickle.dumps(["server-status"], 4)))
+show("reload-stream", ask(pickle.dumps(["reload", "--all", [], stream], 4)))
+show("reload-jail-stream", ask(pickle.dumps(["reload", "app", [], stream], 4)))
+show("echo", ask(pickle.dumps(["echo", "a", "b"], 4)))
+
 class Evil:
     def __reduce__(self):
         return (os.system, ("touch " + marker,))
@@ -2181,6 +2206,15 @@ fn every_pickle_protocol_is_served_and_hostile_pickles_are_refused_while_serving
             "{line}"
         );
     }
+    for answer in [
+        "server-stream 0 NoneType None",
+        "server-status 0 str Server ready",
+        "reload-stream 0 str OK",
+        "reload-jail-stream 0 str OK",
+        "echo 0 list ['a', 'b']",
+    ] {
+        assert!(text.contains(answer), "{answer}: {text}");
+    }
     assert!(text.contains("same-connection-after 0 list"), "{text}");
     assert!(text.contains("closed-on-request True"), "{text}");
     assert!(!marker.exists(), "a pickle ran a command");
@@ -2263,5 +2297,35 @@ fn debians_logrotate_snippet_reopens_ferrobans_log_through_the_python_client() {
     assert!(
         !old_text().contains("203.0.113.21"),
         "nothing more goes to the rotated log"
+    );
+}
+
+#[test]
+fn the_client_gives_up_on_a_silent_server_and_names_it() {
+    let env = Env::new("silent");
+    std::fs::create_dir_all(env.dir.join("run")).unwrap();
+    let socket = env.dir.join("run/silent.sock");
+    // Accepts connections (the kernel does, into the backlog) and never answers.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mut client = Command::new(BIN)
+        .args(["--timeout", "1", "-s"])
+        .arg(&socket)
+        .arg("status")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = wait_for(20, || client.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = client.kill();
+    }
+    let out = client.wait_with_output().unwrap();
+    assert!(ended, "the client hung on a server that does not answer");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("no answer from {} within 1 s", socket.display()))
+            && err.contains(&format!("pid {}", std::process::id())),
+        "the error names the socket and the process listening there: {err}"
     );
 }
