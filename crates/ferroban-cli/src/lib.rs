@@ -246,6 +246,11 @@ pub fn command() -> Command {
                 .help("Control socket (default: the configuration's)"),
         )
         .arg(flag("json", "Print the server's answer as JSON"))
+        .arg(value(
+            "timeout",
+            "SECONDS",
+            "How long to wait for the server's answer (default 30)",
+        ))
         .subcommand(server())
         .subcommand(regex())
         .subcommands(client_commands())
