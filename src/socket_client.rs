@@ -83,11 +83,11 @@ impl Listener {
                     .join(" ")
             })
             .unwrap_or_default();
+        // The executable's name; its first word when /proc hides the link.
         let program = exe
-            .as_deref()
-            .and_then(Path::file_name)
+            .unwrap_or_else(|| PathBuf::from(command.split(' ').next().unwrap_or_default()))
+            .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .or_else(|| command.split(' ').next().map(str::to_string))
             .unwrap_or_default();
         if program.starts_with("python") {
             Listener::Fail2ban { pid, command }
