@@ -36,8 +36,14 @@ pub fn request_within(
     words: &[String],
     timeout: Duration,
 ) -> Result<Value, ClientError> {
-    let stream =
-        UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
+    let stream = connect_within(socket, timeout).map_err(|e| match e.kind() {
+        std::io::ErrorKind::TimedOut => ClientError::Timeout {
+            socket: socket.to_path_buf(),
+            seconds: timeout.as_secs_f64(),
+            server: "a server that accepts no connection".into(),
+        },
+        _ => ClientError::Connect(socket.to_path_buf(), e),
+    })?;
     stream
         .set_read_timeout(Some(timeout))
         .and_then(|_| stream.set_write_timeout(Some(timeout)))
@@ -52,6 +58,68 @@ pub fn request_within(
         Listener::Fail2ban { .. } => asked.fail2ban(stream, words),
         Listener::Ferroban | Listener::Unknown(_) => asked.json(stream, words),
     }
+}
+
+/// Connect, giving up after `timeout`: a server that accepts nothing fills its
+/// queue, and then a plain connect would wait for ever.
+fn connect_within(socket: &Path, timeout: Duration) -> std::io::Result<UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::FromRawFd;
+
+    let path = socket.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if path.len() >= address.sun_path.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the socket path is too long",
+        ));
+    }
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (to, from) in address.sun_path.iter_mut().zip(path) {
+        *to = *from as libc::c_char;
+    }
+    // SAFETY: creates a new descriptor, owned by the UnixStream made from it below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket nobody else owns; the stream closes it.
+    let stream = unsafe { UnixStream::from_raw_fd(fd) };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        // SAFETY: address is initialised and its size is given.
+        let rc = unsafe {
+            libc::connect(
+                fd,
+                (&address as *const libc::sockaddr_un).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        match error.kind() {
+            // The server's queue is full (a Unix socket says so instead of waiting).
+            std::io::ErrorKind::WouldBlock if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::io::ErrorKind::WouldBlock => {
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, error))
+            }
+            std::io::ErrorKind::Interrupted => {}
+            _ => return Err(error),
+        }
+    }
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 /// The process listening on the socket, as far as it can be told.

@@ -2300,16 +2300,29 @@ fn debians_logrotate_snippet_reopens_ferrobans_log_through_the_python_client() {
     );
 }
 
-#[test]
-fn the_client_gives_up_on_a_silent_server_and_names_it() {
-    let env = Env::new("silent");
-    std::fs::create_dir_all(env.dir.join("run")).unwrap();
-    let socket = env.dir.join("run/silent.sock");
-    // Accepts connections (the kernel does, into the backlog) and never answers.
-    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+/// Fills the listening queue of the socket in argv[1], says how many connections
+/// that took, and holds them.
+const FILL_QUEUE: &str = r#"
+import socket, sys, time
+held = []
+while len(held) < 100000:
+    s = socket.socket(socket.AF_UNIX)
+    s.setblocking(False)
+    try:
+        s.connect(sys.argv[1])
+    except BlockingIOError:
+        break
+    held.append(s)
+print(len(held), flush=True)
+time.sleep(60)
+"#;
+
+/// `ferroban --timeout 1 -s SOCKET status`: whether it ended by itself within 20 s,
+/// its exit code and its stderr.
+fn client_on_silent_socket(socket: &Path) -> (bool, Option<i32>, String) {
     let mut client = Command::new(BIN)
         .args(["--timeout", "1", "-s"])
-        .arg(&socket)
+        .arg(socket)
         .arg("status")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -2320,12 +2333,49 @@ fn the_client_gives_up_on_a_silent_server_and_names_it() {
         let _ = client.kill();
     }
     let out = client.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (ended, out.status.code(), err)
+}
+
+#[test]
+fn the_client_gives_up_on_a_silent_server_and_names_it() {
+    let env = Env::new("silent");
+    std::fs::create_dir_all(env.dir.join("run")).unwrap();
+    let socket = env.dir.join("run/silent.sock");
+    // Accepts connections (the kernel does, into the queue) and never answers.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let (ended, code, err) = client_on_silent_socket(&socket);
     assert!(ended, "the client hung on a server that does not answer");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains(&format!("no answer from {} within 1 s", socket.display()))
             && err.contains(&format!("pid {}", std::process::id())),
         "the error names the socket and the process listening there: {err}"
+    );
+    // Once its queue is full, even connecting would wait for ever.
+    let Ok(mut filler) = Command::new("python3")
+        .args(["-c", FILL_QUEUE])
+        .arg(&socket)
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("SKIPPED (full queue): python3 is not installed");
+        return;
+    };
+    let mut held = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(filler.stdout.take().unwrap()),
+        &mut held,
+    )
+    .unwrap();
+    let (ended, code, err) = client_on_silent_socket(&socket);
+    let _ = filler.kill();
+    let _ = filler.wait();
+    assert!(held.trim().parse::<u32>().is_ok_and(|n| n > 0), "{held}");
+    assert!(ended, "the client hung connecting to a full queue");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("within 1 s (the server there: a server that accepts no connection)"),
+        "{err}"
     );
 }
