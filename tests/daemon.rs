@@ -1932,6 +1932,7 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
     // Every command of the client's grammar that a server answers.
     let script: &[&[&str]] = &[
         &["ping"],
+        &["version"],
         &["start"],
         &["status"],
         &["status", "app"],

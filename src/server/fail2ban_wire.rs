@@ -100,6 +100,8 @@ fn translate(value: PyValue) -> Result<Request, String> {
         "server-stream" => Request::Answer(PyValue::None),
         "server-status" => Request::Answer(PyValue::str("Server ready")),
         "echo" => Request::Answer(PyValue::List(items[1..].to_vec())),
+        // Tools written for Fail2ban's socket check its version, not ferroban's.
+        "version" => Request::Answer(PyValue::str(ferroban_config::jail::FAIL2BAN_COMPAT_VERSION)),
         // fail2ban-server knows no "extended" status and answers the basic one;
         // Fail2ban's clients get exactly that shape.
         "status" => Request::Run(
