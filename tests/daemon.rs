@@ -2105,9 +2105,12 @@ def show(name, answer):
     text = value.args[0] if isinstance(value, BaseException) else value
     print(name, code, type(value).__name__, text, flush=True)
 
-for proto in (2, 3, 4, 5):
+for proto in (0, 1, 2, 3, 4, 5):
     show("protocol%d" % proto, ask(pickle.dumps(["set", "app", "banip", "203.0.113.%d" % (10 + proto)], proto)))
     show("ping%d" % proto, ask(pickle.dumps(("ping", 0.5), proto)))
+
+# Python 2 strings, as Go's og-rek encoder writes them (the Prometheus exporter).
+show("python2-strings", ask(b"\x80\x02]q\x00(U\x04pingq\x01e."))
 
 # What the Python client sends after starting a server, and with reload: the
 # configuration as it read it (ferroban reads its own).
@@ -2175,7 +2178,8 @@ fn every_pickle_protocol_is_served_and_hostile_pickles_are_refused_while_serving
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for proto in 2..=5 {
+    // Protocols 2 to 5 as the issue asks, and 0 and 1 (lists start with `(`, `]`).
+    for proto in 0..=5 {
         assert!(
             text.contains(&format!("protocol{proto} 0 int 1\n")),
             "{text}"
@@ -2185,6 +2189,7 @@ fn every_pickle_protocol_is_served_and_hostile_pickles_are_refused_while_serving
             "{text}"
         );
     }
+    assert!(text.contains("python2-strings 0 str pong\n"), "{text}");
     assert!(
         text.contains("global-protocol0 {\"error\":\"bad request: expected a JSON array of words\",\"ok\":false}"),
         "{text}"
@@ -2220,7 +2225,7 @@ fn every_pickle_protocol_is_served_and_hostile_pickles_are_refused_while_serving
     assert!(text.contains("closed-on-request True"), "{text}");
     assert!(!marker.exists(), "a pickle ran a command");
     let banned = env.client_text(&["get", "app", "banip"]);
-    for proto in 2..=5 {
+    for proto in 0..=5 {
         assert!(
             banned.contains(&format!("203.0.113.{}", 10 + proto)),
             "{banned}"

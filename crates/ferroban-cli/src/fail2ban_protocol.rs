@@ -19,10 +19,12 @@ pub const END: &[u8] = b"<F2B_END_COMMAND>";
 pub const CLOSE: &[u8] = b"<F2B_CLOSE_COMMAND>";
 
 /// Whether a connection that starts with `byte` speaks Fail2ban's protocol: a
-/// pickle of protocol 2 or later starts with 0x80, and a client may close at once
-/// (`<F2B_CLOSE_COMMAND>`). ferroban's JSON lines start with `[` or blanks.
+/// pickle of protocol 2 or later starts with 0x80; a list pickled without a
+/// protocol header (protocols 0 and 1, and some other languages' encoders) with
+/// `]` or `(`; and a client may close at once (`<F2B_CLOSE_COMMAND>`). ferroban's
+/// JSON lines start with `[`, `{` or blanks, and anything else is answered as JSON.
 pub fn speaks_fail2ban(byte: u8) -> bool {
-    byte == 0x80 || byte == b'<'
+    matches!(byte, 0x80 | b'<' | b']' | b'(')
 }
 
 /// One message: the bytes before the next [`END`]; `None` at the end of the

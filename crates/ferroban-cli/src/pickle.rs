@@ -384,6 +384,12 @@ impl<'a> Decoder<'a> {
         self.push_value(PyValue::Bytes(raw))
     }
 
+    fn old_string(&mut self, len_bytes: usize) -> Result<(), PickleError> {
+        let len = self.length(len_bytes)?;
+        let raw = self.take(len)?.to_vec();
+        self.push_value(python2_str(raw))
+    }
+
     fn long(&mut self, len_bytes: usize) -> Result<(), PickleError> {
         let len = self.length(len_bytes)?;
         if len > 8 {
@@ -491,6 +497,16 @@ impl<'a> Decoder<'a> {
                     self.push_value(PyValue::Str(s))?;
                 }
                 b'X' => self.text(4)?,
+                // Python 2's str (written by protocols 0 to 2 and by other
+                // languages' encoders): Python 3 reads it as text.
+                b'U' => self.old_string(1)?,
+                b'T' => self.old_string(4)?,
+                b'S' => {
+                    let quoted = self.line()?;
+                    let raw = string_literal(quoted)
+                        .ok_or_else(|| self.malformed("STRING is not a quoted string"))?;
+                    self.push_value(python2_str(raw))?;
+                }
                 0x8c => self.text(1)?,
                 0x8d => self.text(8)?,
                 b'B' => self.bytes(4)?,
@@ -673,6 +689,59 @@ fn forbidden_name(op: u8) -> Option<&'static str> {
         0x98 => "READONLY_BUFFER",
         _ => return None,
     })
+}
+
+/// A Python 2 `str` as Python 3 reads it: text (Python insists on ASCII; any
+/// UTF-8 is taken), else bytes.
+fn python2_str(raw: Vec<u8>) -> PyValue {
+    match String::from_utf8(raw) {
+        Ok(text) => PyValue::Str(text),
+        Err(e) => PyValue::Bytes(e.into_bytes()),
+    }
+}
+
+/// The bytes of a quoted Python 2 string literal (`'a\'b'`, `"x\n"`): the
+/// escapes `\\ \' \" \n \r \t \xHH` and octal `\ooo`.
+fn string_literal(quoted: &str) -> Option<Vec<u8>> {
+    let bytes = quoted.as_bytes();
+    let (&first, &last) = (bytes.first()?, bytes.last()?);
+    if bytes.len() < 2 || first != last || !matches!(first, b'\'' | b'"') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes[1..bytes.len() - 1].iter().copied().peekable();
+    while let Some(b) = rest.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match rest.next()? {
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'x' => {
+                let hex = [rest.next()?, rest.next()?];
+                out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+            }
+            d @ b'0'..=b'7' => {
+                let mut value = u32::from(d - b'0');
+                for _ in 0..2 {
+                    match rest.peek() {
+                        Some(&o @ b'0'..=b'7') => {
+                            value = value * 8 + u32::from(o - b'0');
+                            rest.next();
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(u8::try_from(value).ok()?);
+            }
+            quote @ (b'\\' | b'\'' | b'"') => out.push(quote),
+            // Python keeps an unknown escape as written.
+            other => out.extend([b'\\', other]),
+        }
+    }
+    Some(out)
 }
 
 /// Python's raw-unicode-escape: text as is, except `\uXXXX` and `\UXXXXXXXX`.
@@ -887,6 +956,39 @@ mod tests {
         assert_eq!(decode_request(&all[0]), Ok(PyValue::List(expected.clone())));
         assert_eq!(decode_request(&all[1]), Ok(PyValue::List(expected)));
         assert_eq!(decode_request(&all[2]), Ok(PyValue::Bytes(b"by".to_vec())));
+    }
+
+    #[test]
+    fn python_2_strings_and_headerless_lists_read_as_python_3_reads_them() {
+        // What Python 2 and other languages' encoders (Go's og-rek) write; python3
+        // cannot write these opcodes, so it is asked to read them instead.
+        let cases: [&[u8]; 3] = [
+            b"(lp0\nS'status'\np1\naS'it\\'s\\n\\x41\\101\\q'\np2\na.",
+            b"\x80\x02]q\x00(U\x06statusq\x01T\x03\x00\x00\x00appq\x02e.",
+            b"](U\x04pingK\x01e.",
+        ];
+        let expected = [
+            PyValue::List(vec![s("status"), s("it's\nAA\\q")]),
+            PyValue::List(vec![s("status"), s("app")]),
+            PyValue::List(vec![s("ping"), PyValue::Int(1)]),
+        ];
+        let hex: Vec<String> = cases
+            .iter()
+            .map(|c| c.iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+        let script = "import pickle, sys\n\
+                      for line in sys.stdin: print(repr(pickle.loads(bytes.fromhex(line))))";
+        let Some(out) = python(script, hex.join("\n").as_bytes()) else {
+            return;
+        };
+        let python_says = String::from_utf8(out).unwrap();
+        assert_eq!(
+            python_says,
+            "['status', \"it's\\nAA\\\\q\"]\n['status', 'app']\n['ping', 1]\n"
+        );
+        for (case, want) in cases.iter().zip(expected) {
+            assert_eq!(decode_request(case), Ok(want));
+        }
     }
 
     #[test]
