@@ -1987,6 +1987,8 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["reload"],
         &["status", "app"],
         &["reload", "app"],
+        &["reload", "--unban", "app"],
+        &["restart", "app"],
         &["flushlogs"],
         &["stop"],
     ];
