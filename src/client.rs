@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::Value;
 
-use crate::server::control::{request, ClientError};
 use crate::server::{check_config, options::default_confdir};
+use crate::socket_client::{request, request_within, ClientError, DEFAULT_TIMEOUT};
 
 /// `ferroban --help`, from the command-line definition.
 pub fn usage() -> String {
@@ -27,6 +27,8 @@ struct ClientOptions {
     confdir: PathBuf,
     socket: Option<PathBuf>,
     json: bool,
+    /// How long to wait for the server's answer (`--timeout`, as fail2ban-client).
+    timeout: Duration,
 }
 
 impl ClientOptions {
@@ -45,6 +47,7 @@ fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
         confdir: default_confdir(),
         socket: None,
         json: false,
+        timeout: DEFAULT_TIMEOUT,
     };
     let mut words = Vec::new();
     let mut it = args.iter();
@@ -62,7 +65,15 @@ fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
                         .ok_or_else(|| anyhow::anyhow!("-s needs a path"))?,
                 ))
             }
-            "-p" | "--pidfile" | "--timeout" if words.is_empty() => {
+            "--timeout" if words.is_empty() => {
+                let seconds = it
+                    .next()
+                    .and_then(|t| ferroban_config::expr::parse_duration(t).ok())
+                    .filter(|s| *s > 0.0)
+                    .ok_or_else(|| anyhow::anyhow!("--timeout needs a time in seconds"))?;
+                o.timeout = Duration::from_secs_f64(seconds);
+            }
+            "-p" | "--pidfile" if words.is_empty() => {
                 it.next();
             }
             "--json" => o.json = true,
@@ -185,7 +196,7 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         Some("server" | "regex") => bail!("{} is not a client command", words[0]),
         _ => {}
     }
-    match request(&o.socket(), words) {
+    match request_within(&o.socket(), words, o.timeout) {
         Ok(v) => {
             if o.json {
                 println!("{v}");

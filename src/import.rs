@@ -20,7 +20,7 @@ pub const FAIL2BAN_DB: &str = "/var/lib/fail2ban/fail2ban.sqlite3";
 /// Import from `source` (default [`FAIL2BAN_DB`]) into the database named by the
 /// configuration in `confdir`; prints a summary.
 pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> Result<()> {
-    if crate::server::control::request(socket, &["ping".to_string()]).is_ok() {
+    if crate::socket_client::request(socket, &["ping".to_string()]).is_ok() {
         bail!(
             "ferroban is running (socket {}): stop it first (systemctl stop ferroban), import, \
              then start it; starting restores the imported bans into the firewall",

@@ -5,14 +5,16 @@
 //! The data path lives in the crates: ferroban-sources (files, journal) →
 //! ferroban-filter (regexes, dates) → ferroban-jail (fail tracker, bans) →
 //! ferroban-actions; ferroban-config reads the configuration and ferroban-db keeps
-//! what must survive. Here: the server around them (`server`), the client (`client`)
-//! and the filter tester (`regex_tool`).
+//! what must survive. Here: the server around them (`server`), the client (`client`,
+//! which talks to a server through `socket_client`) and the filter tester
+//! (`regex_tool`).
 
 mod audit;
 mod client;
 mod import;
 mod regex_tool;
 mod server;
+mod socket_client;
 
 use std::process::ExitCode;
 
@@ -40,7 +42,7 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
         return match started {
             Ok(socket) => {
                 for _ in 0..600 {
-                    if server::control::request(&socket, &["ping".to_string()]).is_ok() {
+                    if socket_client::request(&socket, &["ping".to_string()]).is_ok() {
                         return ExitCode::SUCCESS;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(50));

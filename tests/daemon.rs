@@ -1813,3 +1813,568 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
     );
     assert!(back, "memory not given back after unban --all");
 }
+
+/// Debian's own `fail2ban-client` (Python), or `None` after saying why not.
+fn python_fail2ban_client() -> Option<PathBuf> {
+    let client = PathBuf::from("/usr/bin/fail2ban-client");
+    let python = std::fs::read_to_string(&client).is_ok_and(|t| {
+        t.starts_with("#!") && t.lines().next().is_some_and(|l| l.contains("python"))
+    });
+    if !python || !Path::new("/usr/bin/fail2ban-server").exists() {
+        eprintln!("SKIPPED: Debian's Python fail2ban-client and fail2ban-server are not installed (apt-get install fail2ban)");
+        return None;
+    }
+    Some(client)
+}
+
+/// Ends the process whose pid is in the file (Fail2ban's detached server) if a
+/// test fails before stopping it.
+struct StopByPidFile(PathBuf);
+
+impl Drop for StopByPidFile {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(&self.0).ok();
+        if let Some(pid) = pid.and_then(|p| p.trim().parse::<i32>().ok()) {
+            // SAFETY: kill only sends a signal.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+}
+
+/// The Python client's output for `words` on `socket`: exit code, stdout and
+/// stderr, with times, pids and the given paths masked.
+fn python_client_says(env: &Env, socket: &Path, words: &[&str], masks: &[(&Path, &str)]) -> String {
+    let o = Command::new("/usr/bin/fail2ban-client")
+        .arg("-c")
+        .arg(env.conf())
+        .arg("-s")
+        .arg(socket)
+        .args(words)
+        .output()
+        .unwrap();
+    let text = format!(
+        "$ {}\n{}{}rc={:?}\n",
+        words.join(" "),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        o.status.code()
+    );
+    mask(&text, masks)
+}
+
+fn mask(text: &str, masks: &[(&Path, &str)]) -> String {
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(,\d+)?").unwrap();
+    let pid = regex::Regex::new(r"\[\d+\]").unwrap();
+    let mut text = pid
+        .replace_all(&time.replace_all(text, "TIME"), "[PID]")
+        .into_owned();
+    for (path, name) in masks {
+        text = text.replace(&path.display().to_string(), name);
+    }
+    text
+}
+
+#[test]
+fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
+    let Some(_) = python_fail2ban_client() else {
+        return;
+    };
+    let env = Env::new("py-client");
+    if !stock_config(&env) {
+        return;
+    }
+    // Only the test's jail: no jail.d (Debian's enables sshd there).
+    for entry in std::fs::read_dir(env.conf().join("jail.d")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    std::fs::write(
+        env.conf().join("action.d/note.conf"),
+        "[Definition]\nactionban = echo ban <name> <ip> >> <out>\nactionunban = echo unban <name> <ip> >> <out>\n[Init]\nout = /dev/null\n",
+    )
+    .unwrap();
+    env.jails(&format!(
+        "ignoreself = false\n[app]\nenabled = true\nlogpath = {}\naction = note[out=\"{}\"]\nmaxretry = 3\nbantime = 1h\n",
+        env.log("app.log").display(),
+        env.out().display()
+    ));
+    // Fail2ban's server keeps its state in the test directory (ferroban is told
+    // the same on its command line).
+    let f2b_socket = env.dir.join("run/f2b.sock");
+    let (f2b_log, f2b_db) = (env.dir.join("f2b.log"), env.dir.join("f2b.sqlite3"));
+    std::fs::write(
+        env.conf().join("fail2ban.local"),
+        format!(
+            "[Definition]\nsocket = {}\npidfile = {}\nlogtarget = {}\ndbfile = {}\n",
+            f2b_socket.display(),
+            env.dir.join("run/f2b.pid").display(),
+            f2b_log.display(),
+            f2b_db.display()
+        ),
+    )
+    .unwrap();
+    let started = python_client_says(&env, &f2b_socket, &["start"], &[]);
+    let _fail2ban = StopByPidFile(env.dir.join("run/f2b.pid"));
+    assert!(
+        started.contains("rc=Some(0)"),
+        "fail2ban-server did not start: {started}"
+    );
+    let _ferroban = env.start();
+
+    // Every command of the client's grammar that a server answers.
+    let script: &[&[&str]] = &[
+        &["ping"],
+        &["version"],
+        &["start"],
+        &["status"],
+        &["status", "app"],
+        &["status", "app", "extended"],
+        &["set", "app", "banip", "203.0.113.1", "203.0.113.2"],
+        &["banned"],
+        &["banned", "203.0.113.1"],
+        &["get", "app", "banip"],
+        &["get", "app", "banip", "--with-time"],
+        &["status", "app"],
+        &["set", "app", "unbanip", "203.0.113.1"],
+        &["set", "app", "unbanip", "--report-absent", "203.0.113.9"],
+        &["unban", "203.0.113.2"],
+        &["set", "app", "banip", "203.0.113.3"],
+        &["unban", "--all"],
+        &["get", "app", "bantime"],
+        &["set", "app", "bantime", "2h"],
+        &["get", "app", "findtime"],
+        &["set", "app", "findtime", "20m"],
+        &["get", "app", "maxretry"],
+        &["set", "app", "maxretry", "4"],
+        &["get", "app", "maxmatches"],
+        &["set", "app", "maxmatches", "5"],
+        &["get", "app", "ignoreip"],
+        &["set", "app", "addignoreip", "10.0.0.0/8"],
+        &["set", "app", "delignoreip", "10.0.0.0/8"],
+        &["get", "app", "ignoreself"],
+        &["set", "app", "ignoreself", "true"],
+        &["get", "app", "ignorecommand"],
+        &["set", "app", "ignorecommand", ""],
+        &["get", "app", "logpath"],
+        &["get", "app", "logencoding"],
+        &["get", "app", "journalmatch"],
+        &["get", "app", "usedns"],
+        &["set", "app", "usedns", "no"],
+        &["get", "app", "actions"],
+        &["get", "app", "ignoreregex"],
+        &["get", "app", "datepattern"],
+        &["get", "app", "maxlines"],
+        &["get", "app", "bantime.maxtime"],
+        &["get", "loglevel"],
+        &["set", "loglevel", "INFO"],
+        &["get", "logtarget"],
+        &["get", "dbfile"],
+        &["get", "dbpurgeage"],
+        &["status", "nope"],
+        &["get", "nope", "bantime"],
+        &["set", "nope", "banip", "203.0.113.4"],
+        &["start", "app"],
+        &["stop", "app"],
+        &["status"],
+        &["reload"],
+        &["status", "app"],
+        &["reload", "app"],
+        &["reload", "--unban", "app"],
+        &["restart", "app"],
+        &["flushlogs"],
+        &["stop"],
+    ];
+    let masks = |socket: &Path| {
+        vec![
+            (socket.to_path_buf(), "SOCKET"),
+            (f2b_log.clone(), "LOGTARGET"),
+            (env.own_log(), "LOGTARGET"),
+            (f2b_db.clone(), "DBFILE"),
+            (env.db.clone(), "DBFILE"),
+        ]
+    };
+    let transcript = |socket: &Path| -> String {
+        let owned = masks(socket);
+        let masks: Vec<(&Path, &str)> = owned.iter().map(|(p, n)| (p.as_path(), *n)).collect();
+        script
+            .iter()
+            .map(|words| python_client_says(&env, socket, words, &masks))
+            .collect()
+    };
+    // ferroban's client reads a Fail2ban server, and prints what it prints for ferroban.
+    let ours = |socket: &Path, words: &[&str]| {
+        let o = Command::new(BIN)
+            .arg("-s")
+            .arg(socket)
+            .args(words)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    for words in [&["status"][..], &["get", "app", "maxretry"], &["banned"]] {
+        assert_eq!(
+            ours(&f2b_socket, words),
+            ours(&env.socket(), words),
+            "ferroban {words:?}"
+        );
+    }
+    // (ferroban's own status adds its counters; Fail2ban's has none to add.)
+    let (code, status) = ours(&f2b_socket, &["status", "app"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        status.starts_with("Status for the jail: app\n|- Filter\n|  |- Currently failed:\t0\n")
+            && status.ends_with("`- Banned IP list:\t\n"),
+        "{status}"
+    );
+    assert_eq!(
+        ours(&f2b_socket, &["ping"]),
+        (Some(0), "Server replied: pong\n".into())
+    );
+
+    let fail2ban = transcript(&f2b_socket);
+    let ferroban = transcript(&env.socket());
+    for expected in [
+        "Server replied: pong",
+        "`- Banned IP list:\t203.0.113.1 203.0.113.2",
+        "203.0.113.1 \tTIME + 3600 = TIME",
+        "NOK: (\"not banned: ['203.0.113.9']\",)",
+        "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- 10.0.0.0/8",
+        "Current date pattern set to: Default Detectors",
+        "Sorry but the jail 'nope' does not exist",
+        "$ reload app\nOK",
+        "$ stop\nShutdown successful",
+    ] {
+        assert!(
+            fail2ban.contains(expected),
+            "fail2ban-server's transcript lacks {expected:?}:\n{fail2ban}"
+        );
+    }
+    let (ours_lines, theirs_lines): (Vec<&str>, Vec<&str>) =
+        (ferroban.lines().collect(), fail2ban.lines().collect());
+    for (n, (a, b)) in theirs_lines.iter().zip(&ours_lines).enumerate() {
+        assert_eq!(
+            a, b,
+            "line {n} differs; fail2ban-server:\n{fail2ban}\nferroban:\n{ferroban}"
+        );
+    }
+    assert_eq!(fail2ban, ferroban);
+    assert!(
+        env.out_text().contains("ban app 203.0.113.1"),
+        "ferroban banned: {}",
+        env.out_text()
+    );
+    assert!(
+        wait_for(10, || !env.socket().exists() && !f2b_socket.exists()),
+        "both servers stopped"
+    );
+}
+
+/// Speaks Fail2ban's protocol to the socket in argv[1] with pickles Python makes
+/// here: each protocol version, then hostile ones; prints one line per answer.
+const PICKLE_PROBE: &str = r#"
+import os, pickle, socket, sys
+path, marker = sys.argv[1], sys.argv[2]
+END = b"<F2B_END_COMMAND>"
+
+def ask(payload, conn=None):
+    s = conn
+    if s is None:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+    s.settimeout(20)
+    s.sendall(payload + END)
+    msg = b""
+    while not msg.endswith(END):
+        chunk = s.recv(65536)
+        if not chunk:
+            return ("closed", None)
+        msg += chunk
+    return pickle.loads(msg[:-len(END)])
+
+def show(name, answer):
+    code, value = answer
+    text = value.args[0] if isinstance(value, BaseException) else value
+    print(name, code, type(value).__name__, text, flush=True)
+
+for proto in (0, 1, 2, 3, 4, 5):
+    show("protocol%d" % proto, ask(pickle.dumps(["set", "app", "banip", "203.0.113.%d" % (10 + proto)], proto)))
+    show("ping%d" % proto, ask(pickle.dumps(("ping", 0.5), proto)))
+
+# Python 2 strings, as Go's og-rek encoder writes them (the Prometheus exporter).
+show("python2-strings", ask(b"\x80\x02]q\x00(U\x04pingq\x01e."))
+
+# What the Python client sends after starting a server, and with reload: the
+# configuration as it read it (ferroban reads its own).
+stream = [["set", "loglevel", "INFO"], ["add", "app", "auto"], ["set", "app", "maxretry", 3],
+          ["multi-set", "app", "action", "note", [["actionban", "echo <ip>"]]], ["start", "app"]]
+show("server-stream", ask(pickle.dumps(["server-stream", stream], 4)))
+show("server-status", ask(pickle.dumps(["server-status"], 4)))
+show("reload-stream", ask(pickle.dumps(["reload", "--all", [], stream], 4)))
+show("reload-jail-stream", ask(pickle.dumps(["reload", "app", [], stream], 4)))
+show("echo", ask(pickle.dumps(["echo", "a", "b"], 4)))
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + marker,))
+
+def bomb(n):
+    return ["x" * 100] if n == 0 else [bomb(n - 1)] * 10
+
+# Protocols 0 and 1 do not start with 0x80: such bytes go to the JSON side.
+plain = socket.socket(socket.AF_UNIX)
+plain.connect(path)
+plain.settimeout(20)
+plain.sendall(pickle.dumps(Evil(), 0) + END)
+print("global-protocol0", plain.recv(4096).split(b"\n")[0].decode(), flush=True)
+
+hostile = [
+    ("global-protocol2", pickle.dumps(Evil(), 2)),
+    ("stack-global-protocol5", pickle.dumps(Evil(), 5)),
+    ("deep", b"\x80\x04" + b"]" * 100000 + b"a" * 99999 + b"."),
+    ("huge-length", b"\x80\x04X\xff\xff\xff\x7f" + b"x" * 16),
+    ("memo-bomb", pickle.dumps(bomb(9), 4)),
+    ("truncated", pickle.dumps(["set", "app", "banip", "203.0.113.99"], 4)[:20]),
+]
+for name, payload in hostile:
+    show(name, ask(payload))
+conn = socket.socket(socket.AF_UNIX)
+conn.connect(path)
+show("same-connection-hostile", ask(hostile[0][1], conn))
+show("same-connection-after", ask(pickle.dumps(["status"], 4), conn))
+conn.sendall(b"<F2B_CLOSE_COMMAND>" + END)
+print("closed-on-request", conn.recv(16) == b"", flush=True)
+"#;
+
+#[test]
+fn every_pickle_protocol_is_served_and_hostile_pickles_are_refused_while_serving_on() {
+    let env = Env::new("pickles");
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = {}\n",
+        env.log("app.log").display()
+    ));
+    let _d = env.start();
+    let marker = env.dir.join("pwned");
+    let Ok(out) = Command::new("python3")
+        .args(["-c", PICKLE_PROBE])
+        .arg(env.socket())
+        .arg(&marker)
+        .output()
+    else {
+        eprintln!("SKIPPED: python3 is not installed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Protocols 2 to 5 as the issue asks, and 0 and 1 (lists start with `(`, `]`).
+    for proto in 0..=5 {
+        assert!(
+            text.contains(&format!("protocol{proto} 0 int 1\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("ping{proto} 0 str pong\n")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("python2-strings 0 str pong\n"), "{text}");
+    assert!(
+        text.contains("global-protocol0 {\"error\":\"bad request: expected a JSON array of words\",\"ok\":false}"),
+        "{text}"
+    );
+    for (name, why) in [
+        ("global-protocol2", "opcode GLOBAL"),
+        ("stack-global-protocol5", "opcode STACK_GLOBAL"),
+        ("deep", "nests deeper"),
+        ("huge-length", "ends early"),
+        ("memo-bomb", "builds more than"),
+        ("truncated", "ends early"),
+        ("same-connection-hostile", "opcode GLOBAL"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no answer to {name}: {text}"));
+        assert!(
+            line.starts_with(&format!("{name} 1 ValueError bad request: ")) && line.contains(why),
+            "{line}"
+        );
+    }
+    for answer in [
+        "server-stream 0 NoneType None",
+        "server-status 0 str Server ready",
+        "reload-stream 0 str OK",
+        "reload-jail-stream 0 str OK",
+        "echo 0 list ['a', 'b']",
+    ] {
+        assert!(text.contains(answer), "{answer}: {text}");
+    }
+    assert!(text.contains("same-connection-after 0 list"), "{text}");
+    assert!(text.contains("closed-on-request True"), "{text}");
+    assert!(!marker.exists(), "a pickle ran a command");
+    let banned = env.client_text(&["get", "app", "banip"]);
+    for proto in 0..=5 {
+        assert!(
+            banned.contains(&format!("203.0.113.{}", 10 + proto)),
+            "{banned}"
+        );
+    }
+    assert_eq!(env.client_text(&["ping"]), "Server replied: pong\n");
+}
+
+#[test]
+fn debians_logrotate_snippet_reopens_ferrobans_log_through_the_python_client() {
+    let snippet = Path::new("/etc/logrotate.d/fail2ban");
+    if !is_root() || !Path::new("/usr/sbin/logrotate").exists() || !snippet.exists() {
+        eprintln!("SKIPPED: needs root, logrotate and Debian's fail2ban logrotate snippet (apt-get install logrotate fail2ban)");
+        return;
+    }
+    let Some(client) = python_fail2ban_client() else {
+        return;
+    };
+    let env = Env::new("logrotate");
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = {}\n",
+        env.log("app.log").display()
+    ));
+    let _d = env.start();
+    env.client_text(&["ban", "app", "203.0.113.20"]);
+    assert!(wait_for(10, || env
+        .own_log_text()
+        .contains("Ban 203.0.113.20")));
+    // Debian's snippet as it is, pointed at this test's log and server.
+    let text = std::fs::read_to_string(snippet).unwrap();
+    assert!(text.contains("fail2ban-client flushlogs"), "{text}");
+    let rotate = env.dir.join("logrotate.conf");
+    std::fs::write(
+        &rotate,
+        text.replace(
+            "/var/log/fail2ban.log",
+            &env.own_log().display().to_string(),
+        )
+        .replace(
+            "fail2ban-client",
+            &format!(
+                "{} -c {} -s {}",
+                client.display(),
+                env.conf().display(),
+                env.socket().display()
+            ),
+        ),
+    )
+    .unwrap();
+    let rotated = Command::new("/usr/sbin/logrotate")
+        .arg("-f")
+        .arg("-s")
+        .arg(env.dir.join("logrotate.state"))
+        .arg(&rotate)
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "logrotate: {}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let old = env.dir.join("ferroban.log.1");
+    let old_text = || std::fs::read_to_string(&old).unwrap_or_default();
+    assert!(
+        old_text().contains("Ban 203.0.113.20"),
+        "rotated away: {}",
+        old_text()
+    );
+    env.client_text(&["ban", "app", "203.0.113.21"]);
+    assert!(
+        wait_for(10, || env.own_log_text().contains("Ban 203.0.113.21")),
+        "the server writes to the new log after flushlogs: {}",
+        env.own_log_text()
+    );
+    assert!(
+        !old_text().contains("203.0.113.21"),
+        "nothing more goes to the rotated log"
+    );
+}
+
+/// Fills the listening queue of the socket in argv[1], says how many connections
+/// that took, and holds them.
+const FILL_QUEUE: &str = r#"
+import socket, sys, time
+held = []
+while len(held) < 100000:
+    s = socket.socket(socket.AF_UNIX)
+    s.setblocking(False)
+    try:
+        s.connect(sys.argv[1])
+    except BlockingIOError:
+        break
+    held.append(s)
+print(len(held), flush=True)
+time.sleep(60)
+"#;
+
+/// `ferroban --timeout 1 -s SOCKET status`: whether it ended by itself within 20 s,
+/// its exit code and its stderr.
+fn client_on_silent_socket(socket: &Path) -> (bool, Option<i32>, String) {
+    let mut client = Command::new(BIN)
+        .args(["--timeout", "1", "-s"])
+        .arg(socket)
+        .arg("status")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = wait_for(20, || client.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = client.kill();
+    }
+    let out = client.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (ended, out.status.code(), err)
+}
+
+#[test]
+fn the_client_gives_up_on_a_silent_server_and_names_it() {
+    let env = Env::new("silent");
+    std::fs::create_dir_all(env.dir.join("run")).unwrap();
+    let socket = env.dir.join("run/silent.sock");
+    // Accepts connections (the kernel does, into the queue) and never answers.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let (ended, code, err) = client_on_silent_socket(&socket);
+    assert!(ended, "the client hung on a server that does not answer");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("no answer from {} within 1 s", socket.display()))
+            && err.contains(&format!("pid {}", std::process::id())),
+        "the error names the socket and the process listening there: {err}"
+    );
+    // Once its queue is full, even connecting would wait for ever.
+    let Ok(mut filler) = Command::new("python3")
+        .args(["-c", FILL_QUEUE])
+        .arg(&socket)
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("SKIPPED (full queue): python3 is not installed");
+        return;
+    };
+    let mut held = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(filler.stdout.take().unwrap()),
+        &mut held,
+    )
+    .unwrap();
+    let (ended, code, err) = client_on_silent_socket(&socket);
+    let _ = filler.kill();
+    let _ = filler.wait();
+    assert!(held.trim().parse::<u32>().is_ok_and(|n| n > 0), "{held}");
+    assert!(ended, "the client hung connecting to a full queue");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("within 1 s (the server there: a server that accepts no connection)"),
+        "{err}"
+    );
+}

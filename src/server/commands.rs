@@ -4,6 +4,9 @@
 //! words `fail2ban-client` sends, so the client only translates ferroban's verbs.
 //! Results are JSON shaped like Fail2ban's (status is a list of name/value pairs);
 //! the client formats them. Every address is parsed before anything is done.
+//! Values carry the types fail2ban-server gives them (numbers as numbers, flags as
+//! booleans), and failures say their kind ([`CommandError`]), so that the Fail2ban
+//! protocol can answer with the exception Fail2ban's clients expect.
 
 use std::net::IpAddr;
 
@@ -14,11 +17,30 @@ use serde_json::{json, Value};
 use super::log::{self, Component};
 use super::{now, Server};
 
-type Reply = Result<Value, String>;
-
-fn no_jail(name: &str) -> String {
-    format!("Sorry but the jail '{name}' does not exist")
+/// Why a command failed. The text is what both protocols' clients show; the kind
+/// decides which exception a Fail2ban client is sent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("Sorry but the jail '{0}' does not exist")]
+    UnknownJail(String),
+    /// Words that are no command.
+    #[error("{0}")]
+    Invalid(String),
+    /// A value that cannot be used: an address, a number, a duration.
+    #[error("{0}")]
+    BadValue(String),
+    /// Understood, and could not be done.
+    #[error("{0}")]
+    Failed(String),
 }
+
+impl From<String> for CommandError {
+    fn from(why: String) -> Self {
+        CommandError::BadValue(why)
+    }
+}
+
+pub type Reply = Result<Value, CommandError>;
 
 fn parse_ips(words: &[String]) -> Result<Vec<IpAddr>, String> {
     if words.is_empty() {
@@ -42,7 +64,9 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["version"] => Ok(json!(env!("CARGO_PKG_VERSION"))),
         ["status"] => Ok(status(server)),
         ["metrics"] => Ok(Value::String(server.metrics_text())),
-        ["dashboard", rest @ ..] => super::dashboard::api::execute(server, rest),
+        ["dashboard", rest @ ..] => {
+            super::dashboard::api::execute(server, rest).map_err(CommandError::from)
+        }
         ["status", jail, rest @ ..] => jail_status(server, jail, rest.first() == Some(&"extended")),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {
@@ -54,7 +78,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
                 .map_err(|e| {
                     let msg = format!("reload failed, the running configuration is kept: {e:#}");
                     server.log.log(Component::Server, Severity::Error, &msg);
-                    msg
+                    CommandError::Failed(msg)
                 })
         }
         ["stop"] => {
@@ -66,7 +90,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             server.stop_jail(idx);
             Ok(Value::Null)
         }
-        ["start"] => Err("Server already running".into()),
+        ["start"] => Err(CommandError::Failed("Server already running".into())),
         ["start", jail] => start_jail(server, jail),
         ["unban", "--all"] => {
             let mut n = 0;
@@ -88,7 +112,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             .log
             .reopen()
             .map(|_| json!("rolled over"))
-            .map_err(|e| e.to_string()),
+            .map_err(|e| CommandError::Failed(e.to_string())),
         ["get", "loglevel"] => Ok(json!(server.log.level())),
         ["get", "logtarget"] => Ok(json!(server.log.target())),
         ["get", "dbfile"] => Ok(server
@@ -107,16 +131,19 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         }
         ["get", jail, option, rest @ ..] => get(server, jail, option, rest),
         ["set", jail, option, values @ ..] => set(server, jail, option, values),
-        _ => Err(format!("Invalid command {:?}", words.join(" "))),
+        _ => Err(CommandError::Invalid(format!(
+            "Invalid command {:?}",
+            words.join(" ")
+        ))),
     }
 }
 
 impl Server {
-    fn jail_index(&self, name: &str) -> Result<usize, String> {
+    fn jail_index(&self, name: &str) -> Result<usize, CommandError> {
         self.jails
             .iter()
             .position(|j| j.name() == name)
-            .ok_or_else(|| no_jail(name))
+            .ok_or_else(|| CommandError::UnknownJail(name.to_string()))
     }
 }
 
@@ -203,17 +230,26 @@ fn banned(server: &Server, ips: &[&str]) -> Reply {
 }
 
 fn start_jail(server: &mut Server, name: &str) -> Reply {
+    // Starting a running jail changes nothing, and is no error (as in Fail2ban).
     if server.jail_index(name).is_ok() {
-        return Err(format!("The jail '{name}' is already started"));
+        return Ok(Value::Null);
     }
     let jail = super::check_config(&server.options.confdir)
-        .map_err(|e| format!("{e:#}"))?
+        .map_err(|e| CommandError::Failed(format!("{e:#}")))?
         .into_iter()
         .find(|j| j.name() == name)
-        .ok_or_else(|| format!("{} (or it is not enabled)", no_jail(name)))?;
-    server.add_jail(jail, true).map_err(|e| format!("{e:#}"))?;
+        .ok_or_else(|| CommandError::UnknownJail(name.to_string()))?;
+    server
+        .add_jail(jail, true)
+        .map_err(|e| CommandError::Failed(format!("{e:#}")))?;
     server.start_sources();
     Ok(Value::Null)
+}
+
+fn count<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{option} {value:?} is not a count"))
 }
 
 fn seconds(value: &str) -> Result<f64, String> {
@@ -254,6 +290,8 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()),
+        // `auto` reads UTF-8 (as Fail2ban on a UTF-8 locale), and says so.
+        "logencoding" if c.logencoding == "auto" => json!("UTF-8"),
         "logencoding" => json!(c.logencoding),
         "journalmatch" => json!(c
             .filter
@@ -266,14 +304,27 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
         "failregex" => json!(c.filter.failregex),
         "ignoreregex" => json!(c.filter.ignoreregex),
         "datepattern" => json!(c.filter.datepattern),
-        "maxlines" => json!(c.filter.maxlines),
-        "bantime.maxtime" => json!(j.policy.max_duration() as i64),
+        // One line unless the filter says more, as Fail2ban.
+        "maxlines" => match &c.filter.maxlines {
+            Some(n) => json!(n
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("maxlines {n:?} is not a count"))?),
+            None => json!(1),
+        },
+        // What is set, or None, as fail2ban-server answers.
+        "bantime.maxtime" => json!(j
+            .policy
+            .increment
+            .as_ref()
+            .and_then(|i| i.maxtime)
+            .map(|t| t as i64)),
         other => match c.options.get(other) {
             Some(v) => json!(v),
             None => {
-                return Err(format!(
+                return Err(CommandError::Invalid(format!(
                     "Invalid command: no option {other:?} in jail {name}"
-                ))
+                )))
             }
         },
     })
@@ -328,7 +379,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     .iter()
                     .find(|ip| server.jails[idx].bans.get(ip).is_none())
                 {
-                    return Err(format!("{ip} is not banned"));
+                    return Err(CommandError::BadValue(format!("not banned: ['{ip}']")));
                 }
             }
             Ok(json!(server.unban(idx, &ips)))
@@ -342,22 +393,24 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
         "findtime" | "maxretry" | "maxmatches" => {
             let j = &mut server.jails[idx];
             let v = one()?;
-            match option {
-                "findtime" => j.config.findtime = seconds(v)?,
+            // Answered with the value in force, typed as fail2ban-server does.
+            let now = match option {
+                "findtime" => {
+                    j.config.findtime = seconds(v)?;
+                    json!(j.config.findtime as i64)
+                }
                 "maxretry" => {
-                    j.config.maxretry = v
-                        .parse()
-                        .map_err(|_| format!("maxretry {v:?} is not a count"))?
+                    j.config.maxretry = count(option, v)?;
+                    json!(j.config.maxretry)
                 }
                 _ => {
-                    j.config.maxmatches = v
-                        .parse()
-                        .map_err(|_| format!("maxmatches {v:?} is not a count"))?
+                    j.config.maxmatches = count(option, v)?;
+                    json!(j.config.maxmatches)
                 }
-            }
+            };
             j.tracker
                 .set_policy(j.config.findtime, j.config.maxretry, j.config.maxmatches);
-            Ok(json!(v))
+            Ok(now)
         }
         "addignoreip" => {
             for v in values {
@@ -386,14 +439,18 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                 fresh.add(&e)?;
             }
             j.ignore = fresh;
-            Ok(json!(values.join(" ")))
+            Ok(if option == "ignoreself" {
+                json!(j.config.ignoreself)
+            } else {
+                json!(values.join(" "))
+            })
         }
         "usedns" => {
             server.jails[idx].config.usedns = one()?.to_string();
             Ok(json!(one()?))
         }
-        other => Err(format!(
+        other => Err(CommandError::Invalid(format!(
             "Invalid command: cannot set {other:?} of jail {name}"
-        )),
+        ))),
     }
 }

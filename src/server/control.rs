@@ -1,11 +1,13 @@
 //! The control socket: a Unix socket that only root (or the server's own user)
 //! may use.
 //!
-//! Owns the connection side of the protocol: one JSON array of words per line in,
-//! one JSON object per line out (`{"ok": true, "result": …}` or
-//! `{"ok": false, "error": "…"}`). Created mode 0600; each connection's peer
-//! credentials are checked as well, so a socket made readable by mistake still
-//! refuses other users. Commands are carried out by the server thread.
+//! Owns the connection side of the protocols, chosen per connection by its first
+//! byte: ferroban's JSON lines (one JSON array of words per line in, one JSON
+//! object per line out: `{"ok": true, "result": …}` or `{"ok": false, "error":
+//! "…"}`), or Fail2ban's pickles ([`super::fail2ban_wire`]). Created mode 0600;
+//! each connection's peer credentials are checked as well, so a socket made
+//! readable by mistake still refuses other users. Commands are carried out by the
+//! server thread.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -17,18 +19,20 @@ use std::sync::mpsc::{channel, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferroban_cli::fail2ban_protocol;
 use ferroban_cli::protocol::{self, MAX_REQUEST};
-use serde_json::Value;
 
-use super::Event;
+use super::commands::{CommandError, Reply};
+use super::{fail2ban_wire, Event};
 
 /// Connections served at once; more are told the server is busy.
 const MAX_CONNECTIONS: usize = 64;
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// The uid of the process at the other end of `stream`.
-fn peer_uid(stream: &UnixStream) -> Option<u32> {
+/// The process at the other end of `stream` (for a client: the server that
+/// listens; for the server: the client).
+pub fn peer_credentials(stream: &UnixStream) -> Option<libc::ucred> {
     let mut cred = libc::ucred {
         pid: 0,
         uid: 0,
@@ -45,7 +49,7 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
             &mut len,
         )
     };
-    (rc == 0).then_some(cred.uid)
+    (rc == 0).then_some(cred)
 }
 
 /// Bind the socket (mode 0600, its directory 0700 if created here).
@@ -84,7 +88,7 @@ pub fn serve(listener: UnixListener, events: SyncSender<Event>, socket: PathBuf)
         if !socket.exists() {
             return;
         }
-        if !peer_uid(&stream).is_some_and(|u| u == 0 || u == own_uid) {
+        if !peer_credentials(&stream).is_some_and(|c| c.uid == 0 || c.uid == own_uid) {
             refuse(
                 &mut stream,
                 "permission denied: only root may control ferroban",
@@ -129,6 +133,32 @@ fn connection(stream: UnixStream, events: SyncSender<Event>) {
     let _ = stream.set_read_timeout(Some(IDLE));
     let _ = writer.set_write_timeout(Some(IDLE));
     let mut reader = BufReader::new(std::io::Read::take(stream, MAX_REQUEST as u64));
+    let first = match reader.fill_buf() {
+        Ok([first, ..]) => *first,
+        _ => return,
+    };
+    // The server thread's answer; `None` once it is gone.
+    let ask =
+        |words: Vec<String>| -> Option<Reply> {
+            let (tx, rx) = channel();
+            events.send(Event::Command { words, reply: tx }).ok()?;
+            Some(rx.recv().unwrap_or_else(|_| {
+                Err(CommandError::Failed("the server is shutting down".into()))
+            }))
+        };
+    if fail2ban_protocol::speaks_fail2ban(first) {
+        fail2ban_wire::converse(&mut reader, &mut writer, ask);
+    } else {
+        json_lines(&mut reader, &mut writer, ask);
+    }
+}
+
+/// ferroban's own protocol: a JSON array of words per line, a JSON answer per line.
+fn json_lines(
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    ask: impl Fn(Vec<String>) -> Option<Reply>,
+) {
     let mut line = String::new();
     loop {
         line.clear();
@@ -137,14 +167,10 @@ fn connection(stream: UnixStream, events: SyncSender<Event>) {
             Ok(_) => {}
         }
         let outcome = match protocol::decode_request(&line) {
-            Ok(words) => {
-                let (tx, rx) = channel();
-                if events.send(Event::Command { words, reply: tx }).is_err() {
-                    return;
-                }
-                rx.recv()
-                    .unwrap_or_else(|_| Err("the server is shutting down".to_string()))
-            }
+            Ok(words) => match ask(words) {
+                Some(reply) => reply.map_err(|e| e.to_string()),
+                None => return,
+            },
             Err(e) => Err(e),
         };
         // One line in one write (formatting straight into the socket would send
@@ -156,36 +182,4 @@ fn connection(stream: UnixStream, events: SyncSender<Event>) {
             return;
         }
     }
-}
-
-/// Send one command and return its result (client side).
-pub fn request(socket: &Path, words: &[String]) -> Result<Value, ClientError> {
-    let stream =
-        UnixStream::connect(socket).map_err(|e| ClientError::Connect(socket.to_path_buf(), e))?;
-    let mut writer = stream.try_clone().map_err(ClientError::Io)?;
-    let sent = writer.write_all(protocol::encode_request(words).as_bytes());
-    let mut line = String::new();
-    // A refusal may arrive although the request could not be sent whole.
-    let read = BufReader::new(stream).read_line(&mut line);
-    if line.is_empty() {
-        sent.map_err(ClientError::Io)?;
-        read.map_err(ClientError::Io)?;
-    }
-    protocol::decode_reply(&line).map_err(|e| match e {
-        Some(error) => ClientError::Server(error),
-        None => ClientError::Protocol(line.clone()),
-    })
-}
-
-/// Why a client request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("cannot connect to {0}: {1} (is the server running? are you root?)")]
-    Connect(PathBuf, std::io::Error),
-    #[error("{0}")]
-    Io(std::io::Error),
-    #[error("unexpected answer from the server: {0:?}")]
-    Protocol(String),
-    #[error("{0}")]
-    Server(String),
 }

@@ -196,7 +196,7 @@ impl ServerLink {
         answer
             .recv_timeout(SERVER_TIMEOUT)
             .map_err(|_| AskError::Unavailable("the server did not answer"))?
-            .map_err(AskError::Refused)
+            .map_err(|e| AskError::Refused(e.to_string()))
     }
 }
 

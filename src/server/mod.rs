@@ -11,6 +11,7 @@
 mod commands;
 pub mod control;
 mod dashboard;
+mod fail2ban_wire;
 mod http;
 mod jail;
 pub mod log;
@@ -44,7 +45,7 @@ pub enum Event {
     Source(SourceEvent),
     Command {
         words: Vec<String>,
-        reply: Sender<Result<serde_json::Value, String>>,
+        reply: Sender<commands::Reply>,
     },
     Signal(i32),
 }
@@ -132,7 +133,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         );
         e
     })?;
-    if control::request(&settings.socket, &["ping".to_string()]).is_ok() {
+    if crate::socket_client::request(&settings.socket, &["ping".to_string()]).is_ok() {
         bail!(
             "a server is already running on {}",
             settings.socket.display()

@@ -9,6 +9,8 @@
 
 use clap::{Arg, ArgAction, Command};
 
+pub mod fail2ban_protocol;
+pub mod pickle;
 pub mod protocol;
 
 /// The configuration directory option, shared by the client, server and tester.
@@ -267,6 +269,11 @@ pub fn command() -> Command {
                 .help("Control socket (default: the configuration's)"),
         )
         .arg(flag("json", "Print the server's answer as JSON"))
+        .arg(value(
+            "timeout",
+            "SECONDS",
+            "How long to wait for the server's answer (default 30)",
+        ))
         .subcommand(server())
         .subcommand(regex())
         .subcommand(audit())

@@ -69,20 +69,22 @@ impl IgnoreList {
 
     /// Add one entry (also used by `set JAIL addignoreip`).
     pub fn add(&mut self, entry: &str) -> Result<(), String> {
+        let shown = shown_entry(entry);
         for net in parse_entry(entry)? {
-            self.entries.push((entry.to_string(), net));
+            self.entries.push((shown.clone(), net));
         }
         Ok(())
     }
 
-    /// Remove an entry by its text.
+    /// Remove an entry by its text (either as written or as shown).
     pub fn remove(&mut self, entry: &str) -> bool {
+        let shown = shown_entry(entry);
         let before = self.entries.len();
-        self.entries.retain(|(e, _)| e != entry);
+        self.entries.retain(|(e, _)| *e != shown);
         before != self.entries.len()
     }
 
-    /// The entries as written.
+    /// The entries as Fail2ban shows them (see [`shown_entry`]).
     pub fn entries(&self) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
         for (e, _) in &self.entries {
@@ -121,6 +123,23 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// An entry as Fail2ban shows it: a network by its network address (`127.0.0.1/8`
+/// is `127.0.0.0/8`), a network of one address as that address; addresses and
+/// host names as written.
+fn shown_entry(entry: &str) -> String {
+    let e = entry.trim();
+    if e.contains('/') {
+        if let Ok([net]) = parse_entry(e).as_deref() {
+            return if net.prefix_len() == net.max_prefix_len() {
+                net.addr().to_string()
+            } else {
+                net.to_string()
+            };
+        }
+    }
+    e.to_string()
 }
 
 fn parse_entry(entry: &str) -> Result<Vec<IpNet>, String> {
@@ -236,6 +255,31 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn entries_are_shown_as_fail2ban_shows_them() {
+        let mut l = IgnoreList::new(
+            &[
+                "127.0.0.1/8".into(),
+                "192.0.2.9/32".into(),
+                "2001:db8::1/64".into(),
+                "::1".into(),
+            ],
+            false,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            l.entries(),
+            ["127.0.0.0/8", "192.0.2.9", "2001:db8::/64", "::1"]
+        );
+        assert!(
+            l.remove("127.0.0.1/8"),
+            "removed by the text it was written with"
+        );
+        assert!(l.remove("2001:db8::/64"));
+        assert_eq!(l.entries(), ["192.0.2.9", "::1"]);
     }
 
     #[test]

@@ -1,0 +1,188 @@
+//! Fail2ban's protocol on the control socket: the conversation with a client
+//! written for fail2ban-server (Debian's `fail2ban-client`, exporters, web UIs).
+//!
+//! Owns the translation both ways: a pickled request into ferroban's command
+//! words (plus the requests only Fail2ban's client sends: the configuration stream
+//! of `reload` and `start`, `server-status`, `echo`), and a command's result into
+//! the Python values fail2ban-server answers with (tuples where it has tuples, its
+//! exceptions for failures). It decodes with the data-only decoder and carries out
+//! nothing itself: commands go to the server thread through `ask`.
+
+use std::io::{BufRead, Write};
+
+use ferroban_cli::fail2ban_protocol::{self, CLOSE};
+use ferroban_cli::pickle::{self, PyValue};
+use ferroban_cli::protocol::MAX_REQUEST;
+use serde_json::Value;
+
+use super::commands::{CommandError, Reply};
+
+/// What a request asks for.
+enum Request {
+    /// A command for the server thread.
+    Run(Vec<String>),
+    /// A request answered here, without the server.
+    Answer(PyValue),
+}
+
+/// Serve one connection until the client closes it, or the server goes away
+/// (`ask` answers `None`).
+pub fn converse(
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    mut ask: impl FnMut(Vec<String>) -> Option<Reply>,
+) {
+    loop {
+        let message = match fail2ban_protocol::read_message(reader, MAX_REQUEST) {
+            Ok(Some(message)) => message,
+            Ok(None) => return,
+            Err(e) => {
+                // Too long, or cut off: say why (if the client still listens) and close.
+                let _ = writer.write_all(&fail2ban_protocol::encode_answer(Err(exception(
+                    CommandError::BadValue(format!("bad request: {e}")),
+                ))));
+                return;
+            }
+        };
+        if message == CLOSE {
+            return;
+        }
+        let outcome = match pickle::decode_request(&message).map_err(|e| e.to_string()) {
+            Err(why) => Err(exception(CommandError::BadValue(format!(
+                "bad request: {why}"
+            )))),
+            Ok(value) => match translate(value) {
+                Err(why) => Err(exception(CommandError::Invalid(why))),
+                Ok(Request::Answer(value)) => Ok(value),
+                Ok(Request::Run(words)) => match ask(words.clone()) {
+                    None => return,
+                    Some(reply) => reply.map(|v| shape(&words, &v)).map_err(exception),
+                },
+            },
+        };
+        if writer
+            .write_all(&fail2ban_protocol::encode_answer(outcome))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// ferroban's words for a decoded request.
+fn translate(value: PyValue) -> Result<Request, String> {
+    let items = match value {
+        PyValue::List(items) | PyValue::Tuple(items) => items,
+        _ => return Err("a request is a list of words".into()),
+    };
+    let Some(command) = items.first().and_then(PyValue::as_str) else {
+        return Err("a request starts with a command word".into());
+    };
+    Ok(match command {
+        // `['reload', JAIL or '--all', OPTIONS, STREAM]`: the stream is the
+        // configuration as the Python client read it; ferroban reads its own.
+        "reload" => {
+            let mut words = vec!["reload".to_string()];
+            if let Some(jail) = items.get(1).and_then(PyValue::as_str) {
+                if jail != "--all" {
+                    words.push(jail.to_string());
+                }
+            }
+            if let Some(PyValue::List(options)) = items.get(2) {
+                if options.iter().any(|o| o.as_str() == Some("--unban")) {
+                    words.push("--unban".into());
+                }
+            }
+            Request::Run(words)
+        }
+        // Sent by the Python client after it started a server: the configuration
+        // (which ferroban has already read from disk), then a readiness question.
+        "server-stream" => Request::Answer(PyValue::None),
+        "server-status" => Request::Answer(PyValue::str("Server ready")),
+        "echo" => Request::Answer(PyValue::List(items[1..].to_vec())),
+        // Tools written for Fail2ban's socket check its version, not ferroban's.
+        "version" => Request::Answer(PyValue::str(ferroban_config::jail::FAIL2BAN_COMPAT_VERSION)),
+        // fail2ban-server knows no "extended" status and answers the basic one;
+        // Fail2ban's clients get exactly that shape.
+        "status" => Request::Run(
+            items
+                .iter()
+                .take(2)
+                .map(fail2ban_protocol::word)
+                .collect::<Option<_>>()
+                .ok_or("status takes a jail name")?,
+        ),
+        _ => Request::Run(
+            items
+                .iter()
+                .map(fail2ban_protocol::word)
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("{command} takes words only"))?,
+        ),
+    })
+}
+
+/// A command's result in the Python shape fail2ban-server gives it.
+fn shape(words: &[String], result: &Value) -> PyValue {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match (w.as_slice(), result) {
+        // [("Number of jail", 1), ("Jail list", "sshd")]
+        (["status"], _) => pairs(result),
+        // [("Filter", [(name, value), …]), ("Actions", [(name, value), …])]
+        (["status", _], Value::Array(sections)) => PyValue::List(
+            sections
+                .iter()
+                .map(|section| match section.as_array().map(Vec::as_slice) {
+                    Some([name, rows]) => {
+                        PyValue::Tuple(vec![fail2ban_protocol::from_json(name), pairs(rows)])
+                    }
+                    _ => fail2ban_protocol::from_json(section),
+                })
+                .collect(),
+        ),
+        // (pattern, name), with (None, "Default Detectors") when none is set.
+        (["get", _, "datepattern"], Value::Null) => {
+            PyValue::Tuple(vec![PyValue::None, PyValue::str("Default Detectors")])
+        }
+        (["get", _, "datepattern"], Value::String(pattern)) => {
+            PyValue::Tuple(vec![PyValue::str(pattern.as_str()); 2])
+        }
+        _ => fail2ban_protocol::from_json(result),
+    }
+}
+
+/// A JSON list of `[name, value]` pairs as a list of tuples.
+fn pairs(rows: &Value) -> PyValue {
+    match rows {
+        Value::Array(rows) => PyValue::List(
+            rows.iter()
+                .map(|row| match row {
+                    Value::Array(pair) => {
+                        PyValue::Tuple(pair.iter().map(fail2ban_protocol::from_json).collect())
+                    }
+                    other => fail2ban_protocol::from_json(other),
+                })
+                .collect(),
+        ),
+        other => fail2ban_protocol::from_json(other),
+    }
+}
+
+/// The exception fail2ban-server would answer for `error` (a reference the
+/// client resolves; the server side never decodes one).
+fn exception(error: CommandError) -> PyValue {
+    let (module, name, arg) = match &error {
+        CommandError::UnknownJail(jail) => {
+            ("fail2ban.exceptions", "UnknownJailException", jail.clone())
+        }
+        CommandError::BadValue(why) => ("builtins", "ValueError", why.clone()),
+        CommandError::Invalid(why) | CommandError::Failed(why) => {
+            ("builtins", "Exception", why.clone())
+        }
+    };
+    PyValue::Exception {
+        module: module.into(),
+        name: name.into(),
+        args: vec![PyValue::Str(arg)],
+    }
+}
