@@ -766,69 +766,90 @@ impl Server {
         }
     }
 
-    /// Write the new bans and read positions, then hand the bans to the actions and
-    /// log them.
+    /// Write the new bans, then the read positions, and only then hand the bans to
+    /// the actions and log them: a ban reported anywhere is on disk, and so is the
+    /// position past the lines that caused it, so a `kill -9` right after a ban
+    /// neither loses it nor reads those lines (and counts them) again.
     fn commit(&mut self) {
         self.save_unsaved_bans();
-        if !self.new_bans.is_empty() {
-            let records: Vec<BanRecord> = self
-                .new_bans
-                .iter()
-                .map(|(i, b)| BanRecord {
-                    jail: self.jails[*i].name().to_string(),
-                    ip: b.ip.to_string(),
-                    start: b.start,
-                    duration: b.duration,
-                    count: b.count,
-                    failures: b.failures,
-                    matches: b
-                        .matches
-                        .iter()
-                        .rev()
-                        .take(self.settings.dbmaxmatches)
-                        .rev()
-                        .cloned()
-                        .collect(),
-                    fields: b.fields.clone(),
-                })
-                .collect();
-            if let Err(e) = self.db.add_bans(&records) {
-                // Still ban: the firewall matters more than the record, which is
-                // written again until the database takes it (a full disk, a lock).
-                self.log.log(
-                    Component::Database,
-                    Severity::Error,
-                    &format!(
-                        "{e}; the bans are made and will be written when the database \
-                         accepts them again"
-                    ),
-                );
-                self.unsaved.extend(records);
-                self.unsaved_retry = Instant::now() + UNSAVED_RETRY;
-            }
-            // The actions get the bans before they are logged: writing 100,000 log
-            // lines then overlaps with the firewall work on the actions' threads.
-            let mut per_jail: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
-            for (idx, ban) in &self.new_bans {
-                per_jail.entry(*idx).or_default().push(ticket(ban, false));
-            }
-            for (idx, tickets) in per_jail {
-                if let Some(r) = &self.jails[idx].runner {
-                    r.ban(tickets);
-                }
-            }
-            self.new_by_ip.clear();
-            self.new_per_jail.clear();
-            for (idx, ban) in std::mem::take(&mut self.new_bans) {
-                let jail = &mut self.jails[idx];
-                self.log.log(
-                    Component::Actions,
-                    Severity::Notice,
-                    &format!("[{}] Ban {}", jail.name(), ban.ip),
-                );
-                jail.bans.insert(ban);
+        self.save_new_bans();
+        self.save_read_positions();
+        self.dispatch_new_bans();
+    }
+
+    /// Write the bans made since the last commit to the database.
+    fn save_new_bans(&mut self) {
+        if self.new_bans.is_empty() {
+            return;
+        }
+        let records: Vec<BanRecord> = self
+            .new_bans
+            .iter()
+            .map(|(i, b)| BanRecord {
+                jail: self.jails[*i].name().to_string(),
+                ip: b.ip.to_string(),
+                start: b.start,
+                duration: b.duration,
+                count: b.count,
+                failures: b.failures,
+                matches: b
+                    .matches
+                    .iter()
+                    .rev()
+                    .take(self.settings.dbmaxmatches)
+                    .rev()
+                    .cloned()
+                    .collect(),
+                fields: b.fields.clone(),
+            })
+            .collect();
+        if let Err(e) = self.db.add_bans(&records) {
+            // Still ban: the firewall matters more than the record, which is
+            // written again until the database takes it (a full disk, a lock).
+            self.log.log(
+                Component::Database,
+                Severity::Error,
+                &format!(
+                    "{e}; the bans are made and will be written when the database \
+                     accepts them again"
+                ),
+            );
+            self.unsaved.extend(records);
+            self.unsaved_retry = Instant::now() + UNSAVED_RETRY;
+        }
+    }
+
+    /// Hand the new bans to their jails' actions, then log them.
+    fn dispatch_new_bans(&mut self) {
+        if self.new_bans.is_empty() {
+            return;
+        }
+        // The actions get the bans before they are logged: writing 100,000 log
+        // lines then overlaps with the firewall work on the actions' threads.
+        let mut per_jail: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
+        for (idx, ban) in &self.new_bans {
+            per_jail.entry(*idx).or_default().push(ticket(ban, false));
+        }
+        for (idx, tickets) in per_jail {
+            if let Some(r) = &self.jails[idx].runner {
+                r.ban(tickets);
             }
         }
+        self.new_by_ip.clear();
+        self.new_per_jail.clear();
+        for (idx, ban) in std::mem::take(&mut self.new_bans) {
+            let jail = &mut self.jails[idx];
+            self.log.log(
+                Component::Actions,
+                Severity::Notice,
+                &format!("[{}] Ban {}", jail.name(), ban.ip),
+            );
+            jail.bans.insert(ban);
+        }
+    }
+
+    /// Write the read positions and journal cursors of the lines handled so far.
+    fn save_read_positions(&mut self) {
         if !self.positions.is_empty() {
             // Kept until written: the newest position per file replaces older ones.
             match self.db.set_positions(&self.positions) {
