@@ -53,7 +53,7 @@ const UNSAVED_RETRY: Duration = Duration::from_secs(2);
 /// How often failure counts older than `findtime` are forgotten.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -115,7 +115,7 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 
 /// Run the server until it is told to stop.
 pub fn run(options: ServerOptions) -> Result<()> {
-    let settings = options.settings()?;
+    let mut settings = options.settings()?;
     let level = log::parse_level(&settings.loglevel).unwrap_or(Severity::Info);
     let logger = Logger::open(&settings.logtarget, level)
         .with_context(|| format!("cannot open log {}", log::target_text(&settings.logtarget)))?;
@@ -161,17 +161,16 @@ pub fn run(options: ServerOptions) -> Result<()> {
             "dry-run: actions are logged, not run",
         );
     }
-    let db = Database::open(settings.dbfile.as_deref())?;
+    let (db, takeover) = crate::import::open_server_database(settings.dbfile.as_deref())?;
+    if let Some(note) = takeover {
+        logger.log(Component::Database, Severity::Warning, &note);
+        // `get dbfile` answers with the file really used.
+        settings.dbfile = Some(PathBuf::from(db.path()));
+    }
     logger.log(
         Component::Database,
         Severity::Info,
-        &format!(
-            "Connected to ferroban persistent database '{}'",
-            settings
-                .dbfile
-                .as_ref()
-                .map_or(":memory:".to_string(), |p| p.display().to_string())
-        ),
+        &format!("Connected to ferroban persistent database '{}'", db.path()),
     );
     let mut server = Server {
         options,

@@ -2,6 +2,8 @@
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
+pub mod fail2ban;
+
 /// A small deterministic generator (xorshift): a failing case can be replayed
 /// from its seed.
 pub struct Xorshift(pub u64);
