@@ -105,25 +105,24 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
     execute(&o, &server_words, &display, 1)
 }
 
-/// `fail2ban-client …`.
+/// `fail2ban-client …`, in Fail2ban's grammar (shared with `fail2ban-server`).
 pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{}", usage());
+    let parsed = crate::fail2ban_cmdline::parse(args, false)?;
+    if let Some(what) = &parsed.immediate {
+        print!(
+            "{}",
+            crate::fail2ban_cmdline::immediate_text(what, "fail2ban-client")?
+        );
         return Ok(0);
     }
-    if args.iter().any(|a| a == "-V" || a == "--version") {
-        println!("{}", ferroban_config::jail::FAIL2BAN_COMPAT_VERSION);
-        return Ok(0);
-    }
-    let test = args.iter().any(|a| a == "-t" || a == "--test");
-    let rest: Vec<String> = args
-        .iter()
-        .filter(|a| *a != "-t" && *a != "--test")
-        .cloned()
-        .collect();
-    let (o, words) = parse_options(&rest)?;
-    if test {
-        return Ok(match check(&o) {
+    let o = ClientOptions {
+        confdir: parsed.conf.clone().unwrap_or_else(default_confdir),
+        socket: parsed.socket.clone(),
+        json: false,
+    };
+    let words = parsed.words;
+    if parsed.test || parsed.dump {
+        return Ok(match test_configuration(&o.confdir, parsed.dump) {
             0 if words.is_empty() => 0,
             0 => execute(&o, &words, &words, 255)?,
             _ => 255,
@@ -132,13 +131,28 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
     execute(&o, &words, &words, 255)
 }
 
+/// `-t` and `-d` of Fail2ban's tools: test the configuration in `confdir` (and
+/// with `dump`, print it as the server reads it). Returns the exit code.
+pub fn test_configuration(confdir: &std::path::Path, dump: bool) -> i32 {
+    if dump {
+        match crate::server::dump::dump_config(confdir) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("ERROR: {e:#}");
+                return 255;
+            }
+        }
+    }
+    check(confdir)
+}
+
 fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
 /// The configuration test.
-fn check(o: &ClientOptions) -> i32 {
-    match check_config(&o.confdir) {
+fn check(confdir: &std::path::Path) -> i32 {
+    match check_config(confdir) {
         Ok(jails) => {
             println!(
                 "OK: configuration test is successful ({} jails: {})",
@@ -165,7 +179,7 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
             eprint!("{}", usage());
             return Ok(failure);
         }
-        Some("check") => return Ok(if check(o) == 0 { 0 } else { failure }),
+        Some("check") => return Ok(if check(&o.confdir) == 0 { 0 } else { failure }),
         Some("import-fail2ban") if words.len() <= 2 => {
             crate::import::import_fail2ban(
                 &o.confdir,

@@ -581,6 +581,89 @@ fn fail2ban_client_grammar_and_output() {
     assert!(wait_for(10, || !env.socket().exists()));
 }
 
+/// `tool` run from the real Fail2ban (`/usr/bin/…`) and from ferroban linked under
+/// that name in `dir`, with the same arguments: both outputs.
+fn both_tools(dir: &Path, tool: &str, args: &[&str]) -> (String, String) {
+    let link = dir.join(tool);
+    if !link.exists() {
+        std::os::unix::fs::symlink(BIN, &link).unwrap();
+    }
+    let run = |program: &Path| {
+        let o = Command::new(program).args(args).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    (run(&Path::new("/usr/bin").join(tool)), run(&link))
+}
+
+// The older test above started fail2ban-server with `-b -x` as separate words and
+// no command, so it passed while Debian's unit line `-xf start` was refused.
+#[test]
+fn fail2bans_tools_take_their_own_command_lines() {
+    let env = Env::new("f2bgrammar");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    if Path::new("/usr/bin/fail2ban-server").exists() {
+        for (tool, args) in [
+            ("fail2ban-server", &["--str2sec", "1d2h"][..]),
+            ("fail2ban-server", &["--str2sec", "90m"][..]),
+            ("fail2ban-client", &["-V"][..]),
+            ("fail2ban-regex", &["-V"][..]),
+        ] {
+            let (theirs, ours) = both_tools(&env.dir, tool, args);
+            assert_eq!(ours, theirs, "{tool} {args:?}");
+        }
+    } else {
+        eprintln!("SKIPPED comparison with Fail2ban's tools: fail2ban is not installed");
+    }
+    for tool in ["fail2ban-server", "fail2ban-client", "fail2ban-regex"] {
+        let (_, help) = both_tools(&env.dir, tool, &["--help"]);
+        assert!(help.contains(&format!("Usage: {tool} ")), "{help}");
+    }
+    let server = env.dir.join("fail2ban-server");
+    let paths = |cmd: &mut Command| {
+        cmd.arg("-c")
+            .arg(env.conf())
+            .arg("-s")
+            .arg(env.socket())
+            .arg("-p")
+            .arg(env.dir.join("run/f2b.pid"));
+    };
+    let mut test = Command::new(&server);
+    paths(&mut test);
+    let test = test.arg("-t").output().unwrap();
+    assert!(test.status.success());
+    assert!(
+        String::from_utf8_lossy(&test.stdout).starts_with("OK: configuration test is successful")
+    );
+    // Debian's unit: ExecStart=/usr/bin/fail2ban-server -xf start
+    let mut start = Command::new(&server);
+    paths(&mut start);
+    start
+        .arg("--dbfile")
+        .arg(&env.db)
+        .arg("--logtarget")
+        .arg(env.own_log())
+        .args(["-xf", "start"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _d = Daemon {
+        child: start.spawn().unwrap(),
+    };
+    assert!(
+        wait_for(10, || env.client(&["ping"]).status.success()),
+        "{}",
+        env.own_log_text()
+    );
+    // Any other command is a client's, as with Fail2ban.
+    let mut status = Command::new(&server);
+    paths(&mut status);
+    let status = status.arg("status").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout),
+        "Status\n|- Number of jail:\t1\n`- Jail list:\tapp\n"
+    );
+}
+
 #[test]
 fn recidive_reads_ferrobans_own_log() {
     let stock = Path::new("/etc/fail2ban/filter.d");

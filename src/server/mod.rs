@@ -10,6 +10,7 @@
 
 mod commands;
 pub mod control;
+pub mod dump;
 mod jail;
 pub mod log;
 mod metrics;
