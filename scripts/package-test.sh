@@ -10,10 +10,18 @@ dpkg -i "$deb"
 trap 'dpkg --purge ferroban >/dev/null' EXIT
 /usr/bin/ferroban --version
 /usr/bin/ferroban -c /etc/ferroban check
-# Every shipped jail, enabled, must load with the shipped filters and actions.
-touch /tmp/ferroban-package-test.log
-printf '[DEFAULT]\nenabled = true\nlogpath = /tmp/ferroban-package-test.log\nbackend = auto\n' \
-  > /etc/ferroban/jail.d/package-test.local
+# Every shipped jail, enabled, must load with the shipped filters and actions. A
+# jail whose log file is missing is refused, so every log is pointed at one file.
+log=/tmp/ferroban-package-test.log
+touch "$log"
+{
+  printf '[DEFAULT]\nenabled = true\nbackend = auto\n'
+  for name in sshd_log apache_error_log apache_access_log nginx_error_log \
+    nginx_access_log postfix_log dovecot_log; do
+    printf '%s = %s\n' "$name" "$log"
+  done
+  printf '[recidive]\nlogpath = %s\n' "$log"
+} > /etc/ferroban/jail.d/package-test.local
 checked=$(/usr/bin/ferroban -c /etc/ferroban check)
 echo "$checked"
 grep -q "(14 jails:" <<<"$checked"

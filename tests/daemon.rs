@@ -56,7 +56,11 @@ impl Env {
              actionunban = echo unban <name> <ip> >> <out>\n[Init]\nout = /dev/null\n",
         )
         .unwrap();
-        std::fs::write(dir.join("logs/app.log"), "").unwrap();
+        // The logs the tests' jails read exist from the start: a jail whose log
+        // is missing is refused, as Fail2ban refuses it.
+        for name in ["app.log", "web.log"] {
+            std::fs::write(dir.join("logs").join(name), "").unwrap();
+        }
         let db = dir.join("db.sqlite3");
         Env { dir, db }
     }
@@ -664,6 +668,78 @@ fn fail2bans_tools_take_their_own_command_lines() {
     );
 }
 
+// Before, `check` said OK and the server ran the jail reading nothing: on Debian 12
+// without rsyslog, sshd was unprotected and nobody was told.
+#[test]
+fn a_jail_whose_log_is_missing_is_refused_as_fail2ban_refuses_it() {
+    let env = Env::new("nolog");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/missing.log\n");
+    let refusal = "Have not found any log file for app jail";
+    let check = env.client(&["check"]);
+    let said = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert!(!check.status.success(), "{said}");
+    let local = env.conf().join("jail.local");
+    for part in [
+        &format!("{}:8:", local.display()),
+        refusal,
+        "missing.log matches no file",
+        "hint:",
+    ] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+    let started = env.server_command(&[], &[]).status().unwrap();
+    assert!(!started.success());
+    assert!(
+        env.own_log_text().contains(refusal),
+        "{}",
+        env.own_log_text()
+    );
+    if Path::new("/usr/bin/fail2ban-client").exists() {
+        let theirs = Command::new("/usr/bin/fail2ban-client")
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-t")
+            .output()
+            .unwrap();
+        assert!(!theirs.status.success());
+        assert!(String::from_utf8_lossy(&theirs.stderr).contains(refusal));
+    }
+    // sshd: the fix is named.
+    env.jails("[sshd]\nenabled = true\nlogpath = ../logs/auth.log\n");
+    let said = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
+    assert!(said.contains("set backend = systemd in [sshd]"), "{said}");
+
+    // ferroban's own jail.conf reads sshd from the journal where auth.log is missing.
+    let own = env.dir.join("own");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("config"))
+        .arg(&own)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let dump = |sshd_log: &Path| {
+        std::fs::write(
+            own.join("jail.local"),
+            format!(
+                "[DEFAULT]\nsshd_log = {}\n[sshd]\nenabled = true\n",
+                sshd_log.display()
+            ),
+        )
+        .unwrap();
+        let o = Command::new(BIN)
+            .args(["server", "-d", "-c"])
+            .arg(&own)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let auth_log = env.log("auth.log");
+    assert!(dump(&auth_log).contains(r#"["add","sshd","systemd"]"#));
+    std::fs::write(&auth_log, "").unwrap();
+    assert!(dump(&auth_log).contains(r#"["add","sshd","auto"]"#));
+}
+
 #[test]
 fn recidive_reads_ferrobans_own_log() {
     let stock = Path::new("/etc/fail2ban/filter.d");
@@ -790,6 +866,9 @@ fn stock_config(env: &Env) -> bool {
         .success();
     std::fs::write(env.conf().join("filter.d/test.conf"), TEST_FILTER).unwrap();
     let _ = std::fs::remove_file(env.conf().join("jail.local"));
+    // Debian's file enables sshd on /var/log/auth.log, which a host without rsyslog
+    // does not have; Fail2ban refuses that configuration there, and so does ferroban.
+    let _ = std::fs::remove_file(env.conf().join("jail.d/defaults-debian.conf"));
     ok
 }
 
@@ -809,6 +888,21 @@ fn the_guides_jail_local_runs_unchanged() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guide/jail.local"),
     )
     .unwrap();
+    // The guide's host has its Apache, mail and Fail2ban logs; this one may not, and
+    // a jail whose log is missing is refused (as Fail2ban refuses it). Only the
+    // directory of those logs changes: they are empty files here.
+    let host_logs = env.dir.join("var-log");
+    for log in [
+        "apache2/access.log",
+        "apache2/error.log",
+        "mail.log",
+        "fail2ban.log",
+    ] {
+        let path = host_logs.join(log);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+    let guide = guide.replace("/var/log/", &format!("{}/", host_logs.display()));
     std::fs::write(env.conf().join("jail.local"), format!("\u{feff}{guide}")).unwrap();
     let link = env.dir.join("fail2ban-client");
     std::os::unix::fs::symlink(BIN, &link).unwrap();

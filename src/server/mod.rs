@@ -329,6 +329,13 @@ impl Server {
             Severity::Info,
             &format!("Creating new jail '{}'", jail.name()),
         );
+        if let Some(note) = &jail.config.backend_note {
+            self.log.log(
+                Component::Jail,
+                Severity::Notice,
+                &format!("[{}] {note}", jail.name()),
+            );
+        }
         jail.runner = Some(ActionRunner::start(
             jail.name(),
             jail.config.actions.clone(),

@@ -50,6 +50,9 @@ pub struct BanTimeIncrement {
 pub struct JailConfig {
     pub name: String,
     pub backend: Backend,
+    /// Why the backend is not the one `backend` names (no log file, so
+    /// `nologs_backend` was taken), for the server's log.
+    pub backend_note: Option<String>,
     /// Log path patterns (globs allowed); relative ones are taken from the
     /// configuration directory.
     pub logpaths: Vec<PathBuf>,
@@ -225,7 +228,8 @@ impl JailReader<'_> {
     }
 
     fn read(&self) -> Result<JailConfig, ConfigError> {
-        let backend = self.backend()?;
+        let logpaths = self.logpaths()?;
+        let (backend, backend_note) = self.backend_for(&logpaths)?;
         let filter = self.filter(&backend)?;
         let maxretry = self.count("maxretry")?.unwrap_or(3).max(1);
         let mut options = BTreeMap::new();
@@ -234,29 +238,9 @@ impl JailReader<'_> {
                 options.insert(key, v);
             }
         }
-        let logpaths = self
-            .text("logpath")?
-            .unwrap_or_default()
-            .split('\n')
-            .flat_map(|l| {
-                // "path tail" / "path head" flags of Fail2ban are accepted and ignored.
-                let l = l.trim();
-                let l = l
-                    .strip_suffix(" tail")
-                    .or_else(|| l.strip_suffix(" head"))
-                    .unwrap_or(l);
-                (!l.is_empty()).then(|| self.basedir.join(l.trim()))
-            })
-            .collect::<Vec<_>>();
-        if logpaths.is_empty() && !matches!(backend, Backend::Systemd { .. }) {
-            return Err(self.error(
-                "logpath",
-                "has no logpath".into(),
-                "set logpath to the log file(s) to watch, or backend = systemd",
-            ));
-        }
         Ok(JailConfig {
             name: self.name.to_string(),
+            backend_note,
             logpaths,
             logencoding: self.text("logencoding")?.unwrap_or_else(|| "auto".into()),
             logtimezone: self.text("logtimezone")?.filter(|v| !v.trim().is_empty()),
@@ -284,10 +268,85 @@ impl JailReader<'_> {
         })
     }
 
-    fn backend(&self) -> Result<Backend, ConfigError> {
-        let text = self.text("backend")?.unwrap_or_else(|| "auto".into());
+    /// The `logpath` patterns, relative ones taken from the configuration directory.
+    fn logpaths(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        Ok(self
+            .text("logpath")?
+            .unwrap_or_default()
+            .split('\n')
+            .flat_map(|l| {
+                // "path tail" / "path head" flags of Fail2ban are accepted and ignored.
+                let l = l.trim();
+                let l = l
+                    .strip_suffix(" tail")
+                    .or_else(|| l.strip_suffix(" head"))
+                    .unwrap_or(l);
+                (!l.is_empty()).then(|| self.basedir.join(l.trim()))
+            })
+            .collect())
+    }
+
+    /// The backend, checked against the log files as Fail2ban checks them: a jail
+    /// that reads files but whose `logpath` matches none is refused, unless
+    /// ferroban's `nologs_backend` names what to read instead (ferroban's own
+    /// jail.conf has sshd fall back to the journal where there is no auth.log).
+    fn backend_for(&self, logpaths: &[PathBuf]) -> Result<(Backend, Option<String>), ConfigError> {
+        let backend = self.backend("backend")?;
+        if matches!(backend, Backend::Systemd { .. }) {
+            return Ok((backend, None));
+        }
+        if logpaths.is_empty() {
+            return Err(self.error(
+                "logpath",
+                "has no logpath".into(),
+                "set logpath to the log file(s) to watch, or backend = systemd",
+            ));
+        }
+        if logpaths.iter().any(|p| matches_a_file(p)) {
+            return Ok((backend, None));
+        }
+        let shown = logpaths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self
+            .text("nologs_backend")?
+            .is_some_and(|t| !t.trim().is_empty())
+        {
+            let note = format!("no file matches logpath {shown}: reading nologs_backend instead");
+            return Ok((self.backend("nologs_backend")?, Some(note)));
+        }
+        let hint = if self.name == "sshd"
+            || self
+                .cfg
+                .get(self.name, "filter", &[])
+                .ok()
+                .flatten()
+                .is_some_and(|f| f.trim().starts_with("sshd"))
+        {
+            "sshd logs to the journal on hosts without rsyslog (Debian 12's default): set \
+             backend = systemd in [sshd] of jail.local"
+                .to_string()
+        } else {
+            "create the file, correct logpath, or set backend = systemd if the service logs \
+             to the journal"
+                .to_string()
+        };
+        Err(self.error(
+            "logpath",
+            format!(
+                "Have not found any log file for {} jail: logpath {shown} matches no file",
+                self.name
+            ),
+            &hint,
+        ))
+    }
+
+    fn backend(&self, key: &str) -> Result<Backend, ConfigError> {
+        let text = self.text(key)?.unwrap_or_else(|| "auto".into());
         let (name, opts) = parse_name_with_options(&text)
-            .map_err(|m| self.error("backend", m, "write e.g. auto, polling or systemd"))?;
+            .map_err(|m| self.error(key, m, "write e.g. auto, polling or systemd"))?;
         let opt = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         match name.to_lowercase().as_str() {
             "auto" | "pyinotify" | "inotify" | "gamin" => Ok(Backend::Inotify),
@@ -304,7 +363,7 @@ impl JailReader<'_> {
                     .map(PathBuf::from),
             }),
             other => Err(self.error(
-                "backend",
+                key,
                 format!("unknown backend {other:?}"),
                 "use auto, pyinotify, polling or systemd",
             )),
@@ -390,6 +449,15 @@ impl JailReader<'_> {
     }
 }
 
+/// Whether the log path pattern `pattern` names at least one existing file.
+fn matches_a_file(pattern: &Path) -> bool {
+    let text = pattern.display().to_string();
+    if !text.contains(['*', '?', '[']) {
+        return pattern.is_file();
+    }
+    glob::glob(&text).is_ok_and(|mut g| g.any(|p| p.is_ok_and(|p| p.is_file())))
+}
+
 /// Options `get`/`set` know for a jail (the rest are read-only text).
 pub fn known_jail_options() -> &'static [&'static str] {
     &JAIL_OPTIONS
@@ -435,6 +503,7 @@ mod tests {
             "jail.local",
             "[DEFAULT]\nbantime.increment = true\nbantime.factor = 2\nbantime.maxtime = 7d\n[web]\nenabled = true\nport = http,https\nbantime = 1h30m\n[off]\nfilter = nothing-here\n",
         );
+        write(&d, "logs/a.log", "");
         let cfg = load_jails(&d).unwrap();
         assert_eq!(cfg.jails.len(), 1, "only enabled jails");
         let j = &cfg.jails[0];
@@ -467,8 +536,9 @@ mod tests {
         write(
             &d,
             "jail.local",
-            "[web]\nenabled = true\nfilter = web\nlogpath = /x\n\nbantime = 1 fortnight\n",
+            "[web]\nenabled = true\nfilter = web\nlogpath = x.log\n\nbantime = 1 fortnight\n",
         );
+        write(&d, "x.log", "");
         let e = load_jails(&d).unwrap_err();
         assert_eq!(e.line, 6, "{e}");
         assert!(e.file.ends_with("jail.local"), "{e}");
@@ -479,12 +549,58 @@ mod tests {
         write(
             &d,
             "jail.local",
-            "[web]\nenabled = true\nfilter = web\nlogpath = /x\naction = missing-one\n",
+            "[web]\nenabled = true\nfilter = web\nlogpath = x.log\naction = missing-one\n",
         );
         let e = load_jails(&d).unwrap_err();
         assert!(e.to_string().contains("missing-one"), "{e}");
         write(&d, "jail.local", "[web]\nenabled = true\nfilter = web\n");
         assert!(load_jails(&d).unwrap_err().to_string().contains("logpath"));
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_logpath_without_a_file_is_refused_or_falls_back_to_nologs_backend() {
+        let d = tempdir("nologs");
+        write(
+            &d,
+            "filter.d/sshd.conf",
+            "[Definition]\nfailregex = ^Failed for <HOST>\njournalmatch = _COMM=sshd\n",
+        );
+        write(
+            &d,
+            "jail.conf",
+            "[sshd]\nfilter = sshd\nlogpath = /nonexistent/auth.log\n",
+        );
+        write(&d, "jail.local", "[sshd]\nenabled = true\n");
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.file.ends_with("jail.conf") && e.line == 3, "{e}");
+        let text = e.to_string();
+        for part in [
+            "Have not found any log file for sshd jail",
+            "/nonexistent/auth.log",
+            "backend = systemd",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        write(
+            &d,
+            "jail.local",
+            "[sshd]\nenabled = true\nnologs_backend = systemd\n",
+        );
+        let j = &load_jails(&d).unwrap().jails[0];
+        assert!(matches!(j.backend, Backend::Systemd { .. }));
+        assert!(j
+            .backend_note
+            .as_deref()
+            .is_some_and(|n| n.contains("/nonexistent/auth.log")));
+        write(&d, "auth.log", "");
+        write(
+            &d,
+            "jail.conf",
+            "[sshd]\nfilter = sshd\nlogpath = auth.log\n",
+        );
+        let j = &load_jails(&d).unwrap().jails[0];
+        assert_eq!(j.backend, Backend::Inotify, "the file is there: it is read");
         std::fs::remove_dir_all(&d).ok();
     }
 
