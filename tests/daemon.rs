@@ -740,6 +740,101 @@ fn a_jail_whose_log_is_missing_is_refused_as_fail2ban_refuses_it() {
     assert!(dump(&auth_log).contains(r#"["add","sshd","auto"]"#));
 }
 
+/// The failures of `ip`, `minutes_ago` minutes ago, in `env`'s app.log.
+fn failed_minutes_ago(env: &Env, ip: &str, minutes_ago: i64) {
+    use jiff::ToSpan;
+    let at = jiff::Zoned::now()
+        .checked_sub(minutes_ago.minutes())
+        .unwrap();
+    env.fail_at("app.log", ip, 2, at);
+}
+
+// ferroban used to start every ban when it was made: on a log read late its ban
+// ends differed from Fail2ban's, and it made bans Fail2ban drops as already over.
+#[test]
+fn a_log_read_late_gives_the_bans_and_ban_ends_fail2ban_gives() {
+    let env = Env::new("late");
+    failed_minutes_ago(&env, "198.51.100.1", 50); // its 10-minute ban ended 40 minutes ago
+    failed_minutes_ago(&env, "198.51.100.2", 5); // in force for 5 more minutes
+    failed_minutes_ago(&env, "198.51.100.3", 120); // older than findtime
+    let policy = "maxretry = 2\nfindtime = 1h\nbantime = 10m\n";
+    let Some(fail2ban) = Fail2ban::start(
+        &env.dir.join("fail2ban"),
+        &format!(
+            "[app]\nenabled = true\nlogpath = {}\n{policy}",
+            env.log("app.log").display()
+        ),
+    ) else {
+        return;
+    };
+    assert!(
+        fail2ban.wait_banned("app", "198.51.100.2"),
+        "{}",
+        fail2ban.log_text()
+    );
+    assert!(wait_for(10, || fail2ban
+        .log_text()
+        .contains("[app] Ignore 198.51.100.1, expired bantime")));
+    let theirs = fail2ban.client(&["get", "app", "banip", "--with-time"]);
+    let theirs = String::from_utf8_lossy(&theirs.stdout).into_owned();
+    fail2ban.stop();
+
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = ../logs/app.log\n{policy}"
+    ));
+    let _d = env.start();
+    assert!(
+        wait_for(10, || env.own_log_text().contains("[app] Ban 198.51.100.2")),
+        "{}",
+        env.own_log_text()
+    );
+    assert!(env
+        .own_log_text()
+        .contains("[app] Ignore 198.51.100.1, expired bantime"));
+    let ours = env.client_text(&["get", "app", "banip", "--with-time"]);
+    assert_eq!(
+        ours, theirs,
+        "the same bans, from the same start to the same end"
+    );
+    assert!(
+        theirs.contains("198.51.100.2 \t") && theirs.contains(" + 600 = "),
+        "{theirs}"
+    );
+}
+
+// Bans are logged when committed, after the batch of lines: a second failure in
+// the same batch used to log "already banned" before the "Ban" it refers to.
+#[test]
+fn already_banned_is_logged_after_the_ban() {
+    use jiff::ToSpan;
+    let env = Env::new("already");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\n");
+    let _d = env.start();
+    let now = jiff::Zoned::now();
+    let stamp = |z: &jiff::Zoned| z.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    // One write, so one batch; 10 s apart, so Fail2ban's level is NOTICE (not DEBUG).
+    append(
+        &env.log("app.log"),
+        &format!(
+            "{} login failed from 192.0.2.50\n{} login failed from 192.0.2.50\n",
+            stamp(&now.checked_sub(10.seconds()).unwrap()),
+            stamp(&now)
+        ),
+    );
+    let log = || env.own_log_text();
+    assert!(
+        wait_for(10, || log().contains("192.0.2.50 already banned")),
+        "{}",
+        log()
+    );
+    let text = log();
+    let ban = text.find("[app] Ban 192.0.2.50").expect("ban logged");
+    let already = text
+        .find("NOTICE  [app] 192.0.2.50 already banned")
+        .expect(&text);
+    assert!(ban < already, "{text}");
+}
+
 #[test]
 fn recidive_reads_ferrobans_own_log() {
     let stock = Path::new("/etc/fail2ban/filter.d");

@@ -79,6 +79,8 @@ pub struct Server {
     new_bans: Vec<(usize, Ban)>,
     /// The same, by address: (jail, ban count) of each new ban.
     new_by_ip: HashMap<std::net::IpAddr, Vec<(usize, u32)>>,
+    /// Log lines about the new bans, written after their `Ban` lines.
+    after_ban_lines: Vec<(Severity, String)>,
     /// The same, counted per jail (for `maxbans`).
     new_per_jail: HashMap<usize, usize>,
     /// Bans the database refused (disk full), written again later.
@@ -187,6 +189,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         cursors: Vec::new(),
         new_bans: Vec::new(),
         new_by_ip: HashMap::new(),
+        after_ban_lines: Vec::new(),
         new_per_jail: HashMap::new(),
         unsaved: Vec::new(),
         unsaved_retry: Instant::now(),
@@ -637,10 +640,32 @@ impl Server {
     }
 
     fn offences(&mut self, idx: usize, offences: Vec<Offence>) {
+        let t = now();
         for o in offences {
+            // As Fail2ban: a ban starts at the failure's log time, and one that has
+            // ended by the time its log is read is not made. A replay counts old
+            // lines as if they happened now, so its bans start now.
+            let start = if self.options.replay {
+                t
+            } else {
+                o.time.min(t)
+            };
+            let bantime = self.jails[idx].policy.bantime;
+            if bantime >= 0.0 && start + bantime < t {
+                self.log.log(
+                    Component::Actions,
+                    Severity::Info,
+                    &format!(
+                        "[{}] Ignore {}, expired bantime",
+                        self.jails[idx].name(),
+                        o.ip
+                    ),
+                );
+                continue;
+            }
             let ban = Ban {
                 ip: o.ip,
-                start: now(),
+                start,
                 duration: 0.0,
                 count: 0,
                 failures: o.failures,
@@ -656,14 +681,33 @@ impl Server {
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
         let jail = &self.jails[idx];
         let pending = self.new_by_ip.get(&ban.ip);
-        if jail.bans.get(&ban.ip).is_some()
-            || pending.is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
-        {
-            self.log.log(
-                Component::Actions,
-                Severity::Notice,
-                &format!("[{}] {} already banned", jail.name(), ban.ip),
-            );
+        let in_batch = || {
+            self.new_bans
+                .iter()
+                .find(|(i, b)| *i == idx && b.ip == ban.ip)
+                .map(|(_, b)| b.start)
+        };
+        let banned_at = match jail.bans.get(&ban.ip) {
+            Some(b) => Some((b.start, false)),
+            None => in_batch().map(|start| (start, true)),
+        };
+        if let Some((since, pending_ban)) = banned_at {
+            // Fail2ban's levels: how long after the ban the failure happened.
+            let after = ban.start - since;
+            let severity = if after < 3.0 {
+                Severity::Debug
+            } else if after < 60.0 {
+                Severity::Notice
+            } else {
+                Severity::Warning
+            };
+            let note = format!("[{}] {} already banned", jail.name(), ban.ip);
+            if pending_ban {
+                // Its `Ban` line is written at the commit: say this after it.
+                self.after_ban_lines.push((severity, note));
+            } else {
+                self.log.log(Component::Actions, severity, &note);
+            }
             return false;
         }
         let held = jail.bans.len() + self.new_per_jail.get(&idx).copied().unwrap_or(0);
@@ -810,6 +854,9 @@ impl Server {
                     &format!("[{}] Ban {}", jail.name(), ban.ip),
                 );
                 jail.bans.insert(ban);
+            }
+            for (severity, line) in std::mem::take(&mut self.after_ban_lines) {
+                self.log.log(Component::Actions, severity, &line);
             }
         }
         if !self.positions.is_empty() {
