@@ -835,6 +835,38 @@ fn already_banned_is_logged_after_the_ban() {
     assert!(ban < already, "{text}");
 }
 
+// Banning an ignored address used to answer `0` and nothing else.
+#[test]
+fn a_refused_ban_says_why_in_the_answer_and_the_log() {
+    let env = Env::new("whynot");
+    env.jails(
+        "[app]\nenabled = true\nlogpath = ../logs/app.log\nignoreip = 127.0.0.1/8 203.0.113.0/24\n",
+    );
+    let _d = env.start();
+    let answer = env.client_text(&["ban", "app", "127.0.0.2", "203.0.113.9", "198.51.100.9"]);
+    assert_eq!(
+        answer.trim(),
+        "1 banned; not banned: 127.0.0.2 (it is in ignoreip (127.0.0.1/8)), \
+         203.0.113.9 (it is in ignoreip (203.0.113.0/24))"
+    );
+    assert!(env.own_log_text().contains(
+        "[app] Ignore 203.0.113.9 by ip: not banned, it is in ignoreip (203.0.113.0/24)"
+    ));
+    // Loopback outside ignoreip is refused all the same, and said so.
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nignoreip =\nignoreself = false\n");
+    env.client_text(&["reload"]);
+    let answer = env.client_text(&["ban", "app", "::1"]);
+    assert_eq!(
+        answer.trim(),
+        "0 banned; not banned: ::1 (loopback is never banned)"
+    );
+    // Nothing refused: the bare count, as Fail2ban answers.
+    assert_eq!(
+        env.client_text(&["ban", "app", "198.51.100.10"]).trim(),
+        "1"
+    );
+}
+
 #[test]
 fn recidive_reads_ferrobans_own_log() {
     let stock = Path::new("/etc/fail2ban/filter.d");
