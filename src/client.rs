@@ -33,7 +33,9 @@ impl ClientOptions {
     fn socket(&self) -> PathBuf {
         self.socket.clone().unwrap_or_else(|| {
             ferroban_config::settings::ServerSettings::load(&self.confdir)
-                .unwrap_or_else(|_| ferroban_config::settings::ServerSettings::defaults())
+                .unwrap_or_else(|_| {
+                    ferroban_config::settings::ServerSettings::defaults_for(&self.confdir)
+                })
                 .socket
         })
     }
@@ -213,6 +215,17 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         }
         Err(ClientError::Server(e)) => {
             eprintln!("ERROR: {e}");
+            Ok(failure)
+        }
+        Err(e @ ClientError::Connect(..)) => {
+            eprintln!("ERROR: {e}");
+            if o.socket.is_none() {
+                eprintln!(
+                    "  hint: that socket is the one the configuration in {} names; give \
+                     -c DIR (the server's configuration) or -s SOCKET to reach another server",
+                    o.confdir.display()
+                );
+            }
             Ok(failure)
         }
         Err(e) => {

@@ -456,8 +456,10 @@ impl Server {
         match &self.files {
             Some(f) => f.set_watches(watches),
             None => {
+                // A replay reads the logs from their start, wherever it stopped
+                // before.
                 let mut resume = HashMap::new();
-                for w in &watches {
+                for w in watches.iter().filter(|_| !self.options.replay) {
                     let paths = ferroban_sources::files::expand(&w.pattern);
                     for p in paths.iter().map(|p| p.display().to_string()) {
                         if let Ok(Some(pos)) = self.db.position(&p) {
@@ -485,8 +487,13 @@ impl Server {
                     .db
                     .cursor(&format!("journal:{}", j.name()))
                     .ok()
-                    .flatten(),
-                since: now() - j.config.findtime,
+                    .flatten()
+                    .filter(|_| !self.options.replay),
+                since: if self.options.replay {
+                    0.0
+                } else {
+                    now() - j.config.findtime
+                },
             };
             let name = j.name().to_string();
             let reader = JournalReader::start(spec, self.sink());

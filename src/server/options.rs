@@ -23,7 +23,8 @@ pub struct ServerOptions {
     pub force: bool,
     /// Log what actions would run instead of running them.
     pub dry_run: bool,
-    /// Count failures by their log time however old they are (to replay a log).
+    /// Read the logs from their start and count every failure however old (to
+    /// replay a log).
     pub replay: bool,
 }
 

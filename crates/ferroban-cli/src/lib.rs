@@ -89,7 +89,8 @@ fn server() -> Command {
         .arg(flag("no-dry-run", "Run the actions even when not root"))
         .arg(flag(
             "replay",
-            "Count failures however old their log time is",
+            "Read the logs from their start (not from where the last run stopped) and count \
+             every failure however old, as if it happened now",
         ))
 }
 
