@@ -192,11 +192,21 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         }
         Some("start") if words.len() == 1 => return start_server(o, failure),
         Some("restart") if words.len() == 1 => {
-            let _ = request(&o.socket(), &strings(["stop"]));
-            wait_until(Duration::from_secs(30), || {
-                request(&o.socket(), &strings(["ping"])).is_err()
-            });
-            return start_server(o, failure);
+            let socket = o.socket();
+            let restarted = crate::restart::restart(
+                &socket,
+                || {
+                    request(&socket, &strings(["stop"]))
+                        .map(|_| ())
+                        .map_err(Into::into)
+                },
+                || request(&socket, &strings(["ping"])).is_ok(),
+            )?;
+            return if restarted {
+                Ok(0)
+            } else {
+                start_server(o, failure)
+            };
         }
         Some("server" | "regex") => bail!("{} is not a client command", words[0]),
         _ => {}

@@ -12,6 +12,7 @@ mod client;
 mod fail2ban_cmdline;
 mod import;
 mod regex_tool;
+mod restart;
 mod server;
 
 use std::process::ExitCode;

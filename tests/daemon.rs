@@ -867,6 +867,116 @@ fn a_refused_ban_says_why_in_the_answer_and_the_log() {
     );
 }
 
+/// The pid in the server's pid file.
+fn pid_in(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn environment_of(pid: i32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default())
+        .replace('\0', "\n")
+}
+
+// Before: the old server, still shutting down when the new one answered, deleted
+// the new one's socket (only kill stopped it then), and the new server ran in the
+// client's environment and network namespace.
+#[test]
+fn restart_keeps_the_socket_and_runs_where_the_server_ran() {
+    let env = Env::new("restart");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let private_net = is_root() && Path::new("/usr/bin/unshare").exists();
+    if !private_net {
+        eprintln!("SKIPPED network namespace part: needs root and unshare");
+    }
+    let wrapper: &[&str] = if private_net {
+        &["unshare", "--net"]
+    } else {
+        &[]
+    };
+    let mut server = env.server_command(wrapper, &["--no-dry-run"]);
+    server.env("FERROBAN_TEST_STARTED_BY", "service");
+    let old = Daemon {
+        child: server.spawn().unwrap(),
+    };
+    assert!(wait_for(10, || env.client(&["ping"]).status.success()));
+    let old_pid = old.child.id() as i32;
+    let old_netns = std::fs::metadata(format!("/proc/{old_pid}/ns/net")).unwrap();
+    let restart = Command::new(BIN)
+        .arg("-s")
+        .arg(env.socket())
+        .arg("-c")
+        .arg(env.conf())
+        .arg("restart")
+        .env("FERROBAN_TEST_STARTED_BY", "client")
+        .output()
+        .unwrap();
+    assert!(
+        restart.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restart.stderr)
+    );
+    drop(old); // reaped; it has exited already
+    let pidfile = env.dir.join("run/ferroban.pid");
+    let new_pid = pid_in(&pidfile).expect("the new server's pid file");
+    assert_ne!(new_pid, old_pid);
+    // The socket stays the new server's, also after the old one is gone.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        env.client(&["ping"]).status.success(),
+        "{}",
+        env.own_log_text()
+    );
+    let environ = environment_of(new_pid);
+    assert!(
+        environ.contains("FERROBAN_TEST_STARTED_BY=service"),
+        "{environ}"
+    );
+    assert!(
+        !environ.contains("FERROBAN_TEST_STARTED_BY=client"),
+        "{environ}"
+    );
+    if private_net {
+        use std::os::unix::fs::MetadataExt;
+        let new_netns = std::fs::metadata(format!("/proc/{new_pid}/ns/net")).unwrap();
+        let client_netns = std::fs::metadata("/proc/self/ns/net").unwrap();
+        assert_eq!(new_netns.ino(), old_netns.ino(), "the server's namespace");
+        assert_ne!(new_netns.ino(), client_netns.ino(), "not the client's");
+    }
+    // `stop` still reaches it: no kill needed.
+    assert!(env.client(&["stop"]).status.success());
+    let stopped = wait_for(15, || {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(new_pid, 0) != 0 }
+    });
+    if !stopped {
+        // SAFETY: the test's own server, by its pid.
+        unsafe { libc::kill(new_pid, libc::SIGKILL) };
+    }
+    assert!(stopped, "the restarted server did not stop");
+    assert!(!env.socket().exists() && !pidfile.exists());
+}
+
+#[test]
+fn a_stopping_server_leaves_a_newer_servers_socket_and_pid_file_alone() {
+    let env = Env::new("ownsocket");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let mut older = env.start();
+    // The path now goes to a newer server, while the older one still runs.
+    std::fs::remove_file(env.socket()).unwrap();
+    let newer = env.start();
+    // SAFETY: the test's own child, by its pid.
+    unsafe { libc::kill(older.child.id() as i32, libc::SIGTERM) };
+    older.child.wait().unwrap();
+    assert!(
+        env.client(&["ping"]).status.success(),
+        "the newer server's socket"
+    );
+    assert_eq!(
+        pid_in(&env.dir.join("run/ferroban.pid")),
+        Some(newer.child.id() as i32)
+    );
+}
+
 #[test]
 fn recidive_reads_ferrobans_own_log() {
     let stock = Path::new("/etc/fail2ban/filter.d");

@@ -91,6 +91,8 @@ pub struct Server {
     /// Failed firewall calls per jail, counted from the actions' reports.
     action_errors: metrics::ActionErrors,
     stop_requested: bool,
+    /// The socket file this server created (device, inode).
+    socket_id: Option<(u64, u64)>,
 }
 
 /// Load the jails of `confdir` and build them (filters compiled, ignore lists
@@ -145,6 +147,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
     }
     let listener = control::bind(&settings.socket)
         .with_context(|| format!("cannot create socket {}", settings.socket.display()))?;
+    let socket_id = file_id(&settings.socket);
     let (tx, rx) = sync_channel(QUEUE);
     signals(tx.clone());
     write_pidfile(&settings.pidfile);
@@ -196,6 +199,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         positions_failing: false,
         action_errors: Default::default(),
         stop_requested: false,
+        socket_id,
     };
     server.purge();
     for jail in jails {
@@ -230,6 +234,14 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// The device and inode of the file at `path`, to recognise it later.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn write_pidfile(path: &Path) {
@@ -1064,8 +1076,16 @@ impl Server {
             let last = self.jails.len() - 1;
             self.stop_jail(last);
         }
-        let _ = std::fs::remove_file(&self.settings.socket);
-        let _ = std::fs::remove_file(&self.settings.pidfile);
+        // Only what this server made: after a restart the path may already be the
+        // new server's.
+        if self.socket_id.is_some() && file_id(&self.settings.socket) == self.socket_id {
+            let _ = std::fs::remove_file(&self.settings.socket);
+        }
+        let own_pid = std::fs::read_to_string(&self.settings.pidfile)
+            .is_ok_and(|p| p.trim() == std::process::id().to_string());
+        if own_pid {
+            let _ = std::fs::remove_file(&self.settings.pidfile);
+        }
         self.log
             .log(Component::Server, Severity::Info, "Exiting ferroban");
         self.log.flush();
