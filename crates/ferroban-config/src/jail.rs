@@ -228,6 +228,7 @@ impl JailReader<'_> {
     }
 
     fn read(&self) -> Result<JailConfig, ConfigError> {
+        self.check_filter_exists()?;
         let logpaths = self.logpaths()?;
         let (backend, backend_note) = self.backend_for(&logpaths)?;
         let filter = self.filter(&backend)?;
@@ -266,6 +267,58 @@ impl JailReader<'_> {
             filter,
             options,
         })
+    }
+
+    /// A jail whose filter file does not exist is most often a typo in the jail's
+    /// name (`[sshdd]`, whose filter is its name): say where the jail is enabled,
+    /// and which jail or filter name is closest.
+    fn check_filter_exists(&self) -> Result<(), ConfigError> {
+        let spec = self.text("filter")?.unwrap_or_default();
+        let Ok((name, _)) = parse_name_with_options(&spec) else {
+            return Ok(()); // filter() reports a malformed value
+        };
+        let dir = self.basedir.join("filter.d");
+        let exists = |n: &str| ["conf", "local"].iter().any(|e| dir.join(format!("{n}.{e}")).is_file());
+        if name.trim().is_empty() || name.contains('/') || exists(&name) {
+            return Ok(());
+        }
+        let jails: Vec<&str> = self
+            .cfg
+            .sections()
+            .filter(|s| !matches!(*s, "DEFAULT" | "INCLUDES") && *s != self.name)
+            .collect();
+        let filters: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter_map(|f| f.strip_suffix(".conf").map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let create = format!("create {name}.conf or {name}.local in {}", dir.display());
+        let hint = match (
+            crate::suggest::closest(self.name, jails.iter().copied()),
+            crate::suggest::closest(&name, filters.iter().map(String::as_str)),
+        ) {
+            (Some(jail), _) => format!("did you mean the jail [{jail}]? Otherwise {create}"),
+            (None, Some(filter)) => format!("did you mean filter = {filter}? Otherwise {create}"),
+            (None, None) => create,
+        };
+        let origin = self.cfg.origin(self.name, "enabled");
+        let (file, line) = match origin {
+            Some(o) => (o.file, o.line),
+            None => (self.basedir.join("jail.conf"), 0),
+        };
+        Err(ConfigError::at(
+            &file,
+            line,
+            format!(
+                "[{}] filter {name:?} not found: there is no {name}.conf in {}",
+                self.name,
+                dir.display()
+            ),
+            hint,
+        ))
     }
 
     /// The `logpath` patterns, relative ones taken from the configuration directory.
@@ -601,6 +654,28 @@ mod tests {
         );
         let j = &load_jails(&d).unwrap().jails[0];
         assert_eq!(j.backend, Backend::Inotify, "the file is there: it is read");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_typo_in_a_jail_name_names_the_line_and_the_closest_jail() {
+        let d = tempdir("typo");
+        write(&d, "filter.d/sshd.conf", "[Definition]\nfailregex = ^Failed for <HOST>\n");
+        write(&d, "x.log", "");
+        write(
+            &d,
+            "jail.conf",
+            "[DEFAULT]\nfilter = %(__name__)s\nlogpath = x.log\n[sshd]\nport = ssh\n",
+        );
+        write(&d, "jail.local", "# mine\n[sshdd]\nenabled = true\n");
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.file.ends_with("jail.local") && e.line == 3, "{e}");
+        let text = e.to_string();
+        assert!(text.contains("[sshdd] filter \"sshdd\" not found"), "{text}");
+        assert!(text.contains("did you mean the jail [sshd]?"), "{text}");
+        write(&d, "jail.local", "[web]\nenabled = true\nfilter = shd\n");
+        let text = load_jails(&d).unwrap_err().to_string();
+        assert!(text.contains("did you mean filter = sshd?"), "{text}");
         std::fs::remove_dir_all(&d).ok();
     }
 
