@@ -977,6 +977,40 @@ fn a_stopping_server_leaves_a_newer_servers_socket_and_pid_file_alone() {
     );
 }
 
+// A bad failregex said "failregex #1" (0-based), no file or line, and a position
+// inside the expanded <HOST>; a typo in a jail name said only "create sshdd.conf".
+#[test]
+fn configuration_errors_point_at_what_the_user_wrote() {
+    let env = Env::new("messages");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    std::fs::write(
+        env.conf().join("filter.d/test.local"),
+        "[Definition]\nfailregex = ^ok from <HOST>$\n\n            ^bad <HOST> x)\n",
+    )
+    .unwrap();
+    let said = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
+    let local = env.conf().join("filter.d/test.local");
+    for part in [
+        &format!("{}:4:", local.display()),
+        "failregex 2 of the filter",
+        "unbalanced parenthesis at column 14:",
+        "\n    ^bad <HOST> x)\n                 ^",
+    ] {
+        assert!(said.contains(part), "{part:?}: {said}");
+    }
+    std::fs::remove_file(&local).unwrap();
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n[tset]\nenabled = true\nfilter = %(__name__)s\nlogpath = ../logs/app.log\n");
+    let said = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
+    let jail_local = env.conf().join("jail.local");
+    for part in [
+        &format!("{}:10:", jail_local.display()),
+        "[tset] filter \"tset\" not found",
+        "did you mean filter = test?",
+    ] {
+        assert!(said.contains(part), "{part:?}: {said}");
+    }
+}
+
 #[test]
 fn recidive_reads_ferrobans_own_log() {
     let stock = Path::new("/etc/fail2ban/filter.d");

@@ -278,7 +278,11 @@ impl JailReader<'_> {
             return Ok(()); // filter() reports a malformed value
         };
         let dir = self.basedir.join("filter.d");
-        let exists = |n: &str| ["conf", "local"].iter().any(|e| dir.join(format!("{n}.{e}")).is_file());
+        let exists = |n: &str| {
+            ["conf", "local"]
+                .iter()
+                .any(|e| dir.join(format!("{n}.{e}")).is_file())
+        };
         if name.trim().is_empty() || name.contains('/') || exists(&name) {
             return Ok(());
         }
@@ -660,7 +664,11 @@ mod tests {
     #[test]
     fn a_typo_in_a_jail_name_names_the_line_and_the_closest_jail() {
         let d = tempdir("typo");
-        write(&d, "filter.d/sshd.conf", "[Definition]\nfailregex = ^Failed for <HOST>\n");
+        write(
+            &d,
+            "filter.d/sshd.conf",
+            "[Definition]\nfailregex = ^Failed for <HOST>\n",
+        );
         write(&d, "x.log", "");
         write(
             &d,
@@ -671,7 +679,10 @@ mod tests {
         let e = load_jails(&d).unwrap_err();
         assert!(e.file.ends_with("jail.local") && e.line == 3, "{e}");
         let text = e.to_string();
-        assert!(text.contains("[sshdd] filter \"sshdd\" not found"), "{text}");
+        assert!(
+            text.contains("[sshdd] filter \"sshdd\" not found"),
+            "{text}"
+        );
         assert!(text.contains("did you mean the jail [sshd]?"), "{text}");
         write(&d, "jail.local", "[web]\nenabled = true\nfilter = shd\n");
         let text = load_jails(&d).unwrap_err().to_string();
