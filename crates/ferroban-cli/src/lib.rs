@@ -352,6 +352,45 @@ pub fn fail2ban_help(tool: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The files ferroban uses, for the FILES section of the man pages: each path
+/// (for root with the installed configuration) and what it is, with the place
+/// used otherwise.
+pub fn files() -> &'static [(&'static str, &'static str)] {
+    &[
+        (
+            "/etc/ferroban/",
+            "The configuration: ferroban.conf and ferroban.local (the server's settings), \
+             jail.conf, jail.local and jail.d/ (the jails), filter.d/ and action.d/. When \
+             only /etc/fail2ban exists, that is read instead, with fail2ban.conf and \
+             fail2ban.local. Another directory is given with -c.",
+        ),
+        (
+            "/run/ferroban/ferroban.sock",
+            "The control socket (mode 0600), for root with the installed configuration. \
+             With another configuration directory or without root: \
+             /tmp/ferroban-UID/ferroban.sock. The socket setting of ferroban.local (or \
+             fail2ban.conf) wins; -s names another on the command line.",
+        ),
+        (
+            "/run/ferroban/ferroban.pid",
+            "The server's process id; otherwise /tmp/ferroban-UID/ferroban.pid (setting \
+             pidfile, option -p).",
+        ),
+        (
+            "/var/lib/ferroban/ferroban.sqlite3",
+            "The ban database: bans in force, ban counts, read positions; otherwise \
+             /tmp/ferroban-UID/ferroban.sqlite3 (setting dbfile, option --dbfile). When \
+             dbfile names Fail2ban's database, ferroban never writes it: it keeps \
+             ferroban.sqlite3 beside it, filled with Fail2ban's bans on the first start.",
+        ),
+        (
+            "/var/log/ferroban.log",
+            "The log, in Fail2ban's format (what the recidive jail reads); otherwise \
+             standard error (setting logtarget, option --logtarget).",
+        ),
+    ]
+}
+
 /// The whole command line.
 pub fn command() -> Command {
     Command::new("ferroban")
