@@ -156,9 +156,12 @@ fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
 fn check(confdir: &std::path::Path) -> i32 {
     match check_config(confdir) {
         Ok(jails) => {
+            let count = match jails.len() {
+                1 => "1 jail".to_string(),
+                n => format!("{n} jails"),
+            };
             println!(
-                "OK: configuration test is successful ({} jails: {})",
-                jails.len(),
+                "OK: configuration test is successful ({count}: {})",
                 jails
                     .iter()
                     .map(|j| j.name())

@@ -635,8 +635,10 @@ fn fail2bans_tools_take_their_own_command_lines() {
     paths(&mut test);
     let test = test.arg("-t").output().unwrap();
     assert!(test.status.success());
-    assert!(
-        String::from_utf8_lossy(&test.stdout).starts_with("OK: configuration test is successful")
+    assert_eq!(
+        String::from_utf8_lossy(&test.stdout),
+        "OK: configuration test is successful (1 jail: app)\n",
+        "one jail, not \"1 jails\""
     );
     // Debian's unit: ExecStart=/usr/bin/fail2ban-server -xf start
     let mut start = Command::new(&server);

@@ -60,6 +60,31 @@ fn the_profile_passes_check_with_the_guides_ten_jails() {
     assert!(text.contains("(10 jails: sshd, apache-botsearch, apache-envscan, wordpress-auth, wordpress-auth-hook, postfix, postfix-sasl, postfix-protocol, postfix-postscreen, recidive)"), "{text}");
 }
 
+// The profile's README said the regex report shows the probing address; the
+// default report only counts. The command it now shows prints the address.
+#[test]
+fn the_readmes_regex_command_prints_the_probing_address() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let command =
+        "ferroban regex -c examples/vps-hardening examples/logs/access.log apache-envscan -o ip";
+    for readme in ["README.md", "README.ja.md"] {
+        let text = std::fs::read_to_string(format!("{PROFILE}/{readme}")).unwrap();
+        assert!(text.contains(command), "{readme}");
+        assert!(text.contains("192.0.2.66"), "{readme}");
+    }
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
+        .args(&words)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "192.0.2.66\n192.0.2.66\n"
+    );
+}
+
 /// What the plugin logs for a failed login by `user`, from `addr`, run by PHP with
 /// WordPress's hook function stubbed; `None` without php-cli.
 fn plugin_line(user: &str, addr: &str) -> Option<String> {
