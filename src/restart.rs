@@ -35,23 +35,9 @@ struct Started {
 /// The pid of the server listening on `socket`, from the kernel's peer credentials.
 fn server_pid(socket: &Path) -> Option<i32> {
     let stream = UnixStream::connect(socket).ok()?;
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: cred and len are valid for writing and sized for SO_PEERCRED.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0 && cred.pid > 0).then_some(cred.pid)
+    crate::server::control::peer_credentials(&stream)
+        .map(|c| c.pid)
+        .filter(|pid| *pid > 0)
 }
 
 /// NUL-separated fields of a `/proc/PID/…` file.

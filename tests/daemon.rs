@@ -6,11 +6,11 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 use common::fail2ban::Fail2ban;
-use common::Xorshift;
+use common::{wait_for, with_empty_host_logs, Xorshift};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
@@ -202,21 +202,11 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
-fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
-}
-
 #[test]
 fn bans_unbans_on_expiry_and_honours_ignoreip_and_findtime() {
     let env = Env::new("expiry");
-    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\nfindtime = 10m\nbantime = 2\n");
+    // A ban starts at its failure's log time (whole seconds): 5 s leave time to see it.
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\nfindtime = 10m\nbantime = 5\n");
     let _d = env.start();
     // two failures are not enough; an old failure outside findtime does not count
     env.fail_at(
@@ -240,7 +230,7 @@ fn bans_unbans_on_expiry_and_honours_ignoreip_and_findtime() {
     assert!(!env.out_text().contains("ban app 192.0.2.1"));
     env.fail("app.log", "192.0.2.1", 1);
     assert!(
-        env.wait_out("ban app 192.0.2.1 2 1 restored=0"),
+        env.wait_out("ban app 192.0.2.1 5 1 restored=0"),
         "{}",
         env.out_text()
     );
@@ -257,7 +247,7 @@ fn bans_unbans_on_expiry_and_honours_ignoreip_and_findtime() {
     );
     assert!(
         env.wait_out("unban app 192.0.2.1"),
-        "ban lifted after 2 s: {}",
+        "ban lifted after 5 s: {}",
         env.out_text()
     );
     assert!(!env.out_text().contains("127.0.0.9"));
@@ -1161,21 +1151,8 @@ fn the_guides_jail_local_runs_unchanged() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guide/jail.local"),
     )
     .unwrap();
-    // The guide's host has its Apache, mail and Fail2ban logs; this one may not, and
-    // a jail whose log is missing is refused (as Fail2ban refuses it). Only the
-    // directory of those logs changes: they are empty files here.
-    let host_logs = env.dir.join("var-log");
-    for log in [
-        "apache2/access.log",
-        "apache2/error.log",
-        "mail.log",
-        "fail2ban.log",
-    ] {
-        let path = host_logs.join(log);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, "").unwrap();
-    }
-    let guide = guide.replace("/var/log/", &format!("{}/", host_logs.display()));
+    // The guide's host has its Apache, mail and Fail2ban logs; this one may not.
+    let guide = with_empty_host_logs(&env.dir, &guide);
     std::fs::write(env.conf().join("jail.local"), format!("\u{feff}{guide}")).unwrap();
     let link = env.dir.join("fail2ban-client");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
@@ -1593,7 +1570,7 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
 
     env.jails(
         "[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n\
-         [short]\nenabled = true\nlogpath = ../logs/short.log\nmaxretry = 2\nbantime = 1\n\
+         [short]\nenabled = true\nlogpath = ../logs/short.log\nmaxretry = 2\nbantime = 1h\n\
          [forever]\nenabled = true\nlogpath = ../logs/forever.log\nbantime = -1\n",
     );
     std::fs::write(
@@ -1641,7 +1618,8 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("stop it first"));
     drop(d);
-    // The ended ban still counts for increments: Fail2ban's count 1 goes on.
+    // The ended ban still counts for increments: Fail2ban's count 1 goes on (an hour
+    // here, so that the new ban has not ended by the time its line is read).
     std::fs::create_dir_all(env.conf().join("jail.d")).unwrap();
     std::fs::write(
         env.conf().join("jail.d/increment.local"),
@@ -1651,7 +1629,7 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
     let _d = env.start();
     env.fail("short.log", "198.51.100.2", 2);
     assert!(
-        env.wait_out("ban short 198.51.100.2 2 2"),
+        env.wait_out("ban short 198.51.100.2 7200 2"),
         "{}{}",
         env.out_text(),
         env.own_log_text()

@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+mod common;
+use common::wait_for;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
@@ -111,22 +113,15 @@ fn man_pages_have_files_and_a_synopsis_with_values_and_bash_completes_jails() {
             .spawn()
             .unwrap(),
     );
-    let start = Instant::now();
-    while !Command::new(BIN)
-        .arg("-s")
-        .arg(&socket)
-        .arg("ping")
-        .output()
-        .unwrap()
-        .status
-        .success()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        wait_for(10, || Command::new(BIN)
+            .arg("-s")
+            .arg(&socket)
+            .arg("ping")
+            .output()
+            .is_ok_and(|o| o.status.success())),
+        "server did not start"
+    );
     let bin: PathBuf = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     for name in ["ferroban", "fail2ban-client"] {
@@ -134,41 +129,41 @@ fn man_pages_have_files_and_a_synopsis_with_values_and_bash_completes_jails() {
     }
     let sock = socket.to_str().unwrap();
     let completions = dir.join("docs/completions");
-    let jails = vec!["sshd".to_string(), "web-auth".to_string()];
-    assert_eq!(
-        bash_completes(
-            &completions.join("ferroban.bash"),
+    let jails = ["sshd", "web-auth"];
+    // (completion file, its function, the line, what it offers)
+    let cases: [(&str, &str, &[&str], &[&str]); 4] = [
+        (
+            "ferroban.bash",
             "_ferroban_with_jails",
-            &bin,
-            &["ferroban", "-s", sock, "status", ""]
+            &["ferroban", "-s", sock, "status", ""],
+            &jails,
         ),
-        jails
-    );
-    assert_eq!(
-        bash_completes(
-            &completions.join("ferroban.bash"),
+        (
+            "ferroban.bash",
             "_ferroban_with_jails",
-            &bin,
-            &["ferroban", "-s", sock, "ban", "we"]
+            &["ferroban", "-s", sock, "ban", "we"],
+            &["web-auth"],
         ),
-        vec!["web-auth".to_string()]
-    );
-    assert_eq!(
-        bash_completes(
-            &completions.join("fail2ban-client.bash"),
+        (
+            "fail2ban-client.bash",
             "_fail2ban_client_with_jails",
-            &bin,
-            &["fail2ban-client", "-s", sock, "status", ""]
+            &["fail2ban-client", "-s", sock, "status", ""],
+            &jails,
         ),
-        jails
-    );
-    // Elsewhere clap's completion answers: subcommand names.
-    let verbs = bash_completes(
-        &completions.join("ferroban.bash"),
-        "_ferroban_with_jails",
-        &bin,
-        &["ferroban", "sta"],
-    );
-    assert!(verbs.contains(&"status".to_string()), "{verbs:?}");
+        // Elsewhere clap's completion answers: subcommand names.
+        (
+            "ferroban.bash",
+            "_ferroban_with_jails",
+            &["ferroban", "statu"],
+            &["status"],
+        ),
+    ];
+    for (file, function, line, offered) in cases {
+        assert_eq!(
+            bash_completes(&completions.join(file), function, &bin, line),
+            offered,
+            "{line:?}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

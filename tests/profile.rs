@@ -4,11 +4,13 @@
 
 use std::process::Command;
 
+mod common;
+use common::with_empty_host_logs;
+
 const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/vps-hardening");
 
 /// A copy of the profile whose `/var/log/…` logs are empty files in a temporary
-/// directory: a jail whose log is missing is refused (as Fail2ban refuses it), and
-/// the test host need not run Apache or Postfix.
+/// directory.
 fn profile_with_its_logs(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ferroban-profile-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -20,24 +22,9 @@ fn profile_with_its_logs(tag: &str) -> std::path::PathBuf {
         .status()
         .unwrap()
         .success());
-    let logs = dir.join("var-log");
-    for log in [
-        "apache2/access.log",
-        "apache2/error.log",
-        "mail.log",
-        "ferroban.log",
-    ] {
-        let path = logs.join(log);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, "").unwrap();
-    }
     let local = conf.join("jail.local");
     let text = std::fs::read_to_string(&local).unwrap();
-    std::fs::write(
-        &local,
-        text.replace("/var/log/", &format!("{}/", logs.display())),
-    )
-    .unwrap();
+    std::fs::write(&local, with_empty_host_logs(&dir, &text)).unwrap();
     dir
 }
 

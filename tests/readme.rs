@@ -6,7 +6,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+mod common;
+use common::wait_for;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -46,17 +48,6 @@ fn run(args: &[String]) -> std::process::Output {
         .current_dir(ROOT)
         .output()
         .unwrap()
-}
-
-fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    done()
 }
 
 #[test]

@@ -27,8 +27,8 @@ const MAX_CONNECTIONS: usize = 64;
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// The uid of the process at the other end of `stream`.
-fn peer_uid(stream: &UnixStream) -> Option<u32> {
+/// The credentials (pid, uid, gid) of the process at the other end of `stream`.
+pub fn peer_credentials(stream: &UnixStream) -> Option<libc::ucred> {
     let mut cred = libc::ucred {
         pid: 0,
         uid: 0,
@@ -45,7 +45,7 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
             &mut len,
         )
     };
-    (rc == 0).then_some(cred.uid)
+    (rc == 0).then_some(cred)
 }
 
 /// Bind the socket (mode 0600, its directory 0700 if created here).
@@ -84,7 +84,7 @@ pub fn serve(listener: UnixListener, events: SyncSender<Event>, socket: PathBuf)
         if !socket.exists() {
             return;
         }
-        if !peer_uid(&stream).is_some_and(|u| u == 0 || u == own_uid) {
+        if !peer_credentials(&stream).is_some_and(|c| c.uid == 0 || c.uid == own_uid) {
             refuse(
                 &mut stream,
                 "permission denied: only root may control ferroban",

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 /// The failure line both servers' test filters match: `DATE login failed from IP`.
 pub const FAILREGEX: &str = "login failed from <HOST>";
@@ -67,10 +66,7 @@ impl Fail2ban {
             child: Some(child),
         };
         assert!(
-            wait(Duration::from_secs(30), || server
-                .client(&["ping"])
-                .status
-                .success()),
+            super::wait_for(30, || server.client(&["ping"]).status.success()),
             "fail2ban-server did not answer; its log:\n{}",
             server.log_text()
         );
@@ -89,7 +85,7 @@ impl Fail2ban {
 
     /// Wait until `ip` is banned in `jail` (read through fail2ban-client).
     pub fn wait_banned(&self, jail: &str, ip: &str) -> bool {
-        wait(Duration::from_secs(20), || {
+        super::wait_for(20, || {
             String::from_utf8_lossy(&self.client(&["get", jail, "banned", ip]).stdout).trim() == "1"
         })
     }
@@ -110,14 +106,9 @@ impl Fail2ban {
     fn shut_down(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = self.client(&["stop"]);
-            let end = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < end {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            if !super::wait_for(20, || matches!(child.try_wait(), Ok(Some(_)))) {
+                let _ = child.kill();
             }
-            let _ = child.kill();
             let _ = child.wait();
         }
     }
@@ -127,15 +118,4 @@ impl Drop for Fail2ban {
     fn drop(&mut self) {
         self.shut_down();
     }
-}
-
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
 }
