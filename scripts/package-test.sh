@@ -16,11 +16,10 @@ log=/tmp/ferroban-package-test.log
 touch "$log"
 {
   printf '[DEFAULT]\nenabled = true\nbackend = auto\n'
-  for name in sshd_log apache_error_log apache_access_log nginx_error_log \
-    nginx_access_log postfix_log dovecot_log; do
-    printf '%s = %s\n' "$name" "$log"
+  for jail in $(sed -n 's/^\[\([A-Za-z0-9_.-]*\)\]$/\1/p' /etc/ferroban/jail.conf |
+    grep -vx -e INCLUDES -e DEFAULT); do
+    printf '[%s]\nlogpath = %s\n' "$jail" "$log"
   done
-  printf '[recidive]\nlogpath = %s\n' "$log"
 } > /etc/ferroban/jail.d/package-test.local
 checked=$(/usr/bin/ferroban -c /etc/ferroban check)
 echo "$checked"
