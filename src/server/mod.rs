@@ -700,11 +700,18 @@ impl Server {
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
         let jail = &self.jails[idx];
         let pending = self.new_by_ip.get(&ban.ip);
+        // The batch is searched only for an address known to be in it (a client
+        // ban of 100,000 addresses must not scan it for each).
         let in_batch = || {
-            self.new_bans
-                .iter()
-                .find(|(i, b)| *i == idx && b.ip == ban.ip)
-                .map(|(_, b)| b.start)
+            pending
+                .is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
+                .then(|| {
+                    self.new_bans
+                        .iter()
+                        .find(|(i, b)| *i == idx && b.ip == ban.ip)
+                        .map(|(_, b)| b.start)
+                })
+                .flatten()
         };
         let banned_at = match jail.bans.get(&ban.ip) {
             Some(b) => Some((b.start, false)),
