@@ -506,13 +506,14 @@ impl JailReader<'_> {
     }
 }
 
-/// Whether the log path pattern `pattern` names at least one existing file.
+/// Whether the log path pattern `pattern` names at least one existing path (as
+/// Fail2ban's glob does: `/dev/null` or a pipe counts).
 fn matches_a_file(pattern: &Path) -> bool {
     let text = pattern.display().to_string();
     if !text.contains(['*', '?', '[']) {
-        return pattern.is_file();
+        return pattern.exists();
     }
-    glob::glob(&text).is_ok_and(|mut g| g.any(|p| p.is_ok_and(|p| p.is_file())))
+    glob::glob(&text).is_ok_and(|mut g| g.any(|p| p.is_ok()))
 }
 
 /// Options `get`/`set` know for a jail (the rest are read-only text).
