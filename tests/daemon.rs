@@ -1003,6 +1003,32 @@ fn configuration_errors_point_at_what_the_user_wrote() {
     }
 }
 
+// The defaults for anything but the installed service put the socket, pid file
+// and database under /tmp: a directory there that another user could write to is
+// refused, so that nobody can plant a link where a root server writes.
+#[test]
+fn a_state_directory_others_can_write_is_refused() {
+    let env = Env::new("sharedtmp");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let run = env.dir.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = env
+        .server_command(&[], &[])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("is not a private directory of this user"),
+        "{said}"
+    );
+    assert!(!env.socket().exists());
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let _d = env.start();
+}
+
 #[test]
 fn recidive_reads_ferrobans_own_log() {
     let stock = Path::new("/etc/fail2ban/filter.d");
@@ -2165,7 +2191,8 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
                 "-t",
                 "tmpfs",
                 "-o",
-                &format!("size={}m", 16 + secs / 2),
+                // Private, as the server requires of a state directory under /tmp.
+                &format!("size={}m,mode=0700", 16 + secs / 2),
                 "tmpfs",
             ])
             .arg(&state)

@@ -138,6 +138,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
             settings.socket.display()
         );
     }
+    ensure_private_state_dirs(&settings)?;
     if settings.socket.exists() && !options.force {
         logger.log(
             Component::Server,
@@ -242,6 +243,48 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::symlink_metadata(path)
         .ok()
         .map(|m| (m.dev(), m.ino()))
+}
+
+/// The directories of the socket, pid file and database when they are in the
+/// shared temporary directory (the defaults for anything but the installed
+/// service): made mode 0700 when missing, and refused unless this user owns them
+/// and nobody else may write there, so that another local user cannot plant a
+/// link where the server (perhaps root) writes.
+fn ensure_private_state_dirs(settings: &ServerSettings) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let shared = std::env::temp_dir();
+    let dirs = [
+        settings.socket.parent(),
+        settings.pidfile.parent(),
+        settings.dbfile.as_deref().and_then(Path::parent),
+    ];
+    for dir in dirs
+        .into_iter()
+        .flatten()
+        .filter(|d| d.starts_with(&shared) && *d != shared)
+    {
+        match std::fs::symlink_metadata(dir) {
+            Err(_) => std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?,
+            Ok(m) => {
+                let uid = ferroban_config::settings::current_uid();
+                if !m.is_dir() || m.uid() != uid || m.mode() & 0o022 != 0 {
+                    bail!(
+                        "{} is not a private directory of this user (owner uid {}, mode {:o}): \
+                         another user could plant links there; remove it, or set socket, \
+                         pidfile and dbfile in ferroban.local",
+                        dir.display(),
+                        m.uid(),
+                        m.mode() & 0o7777
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_pidfile(path: &Path) {
