@@ -125,7 +125,7 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
     let words = parsed.words;
     if parsed.test || parsed.dump {
         return Ok(match test_configuration(&o.confdir, parsed.dump) {
-            0 if words.is_empty() => 0,
+            0 if words.is_empty() || !parsed.test => 0,
             0 => execute(&o, &words, &words, 255)?,
             _ => 255,
         });

@@ -630,6 +630,13 @@ fn fail2bans_tools_take_their_own_command_lines() {
         "OK: configuration test is successful (1 jail: app)\n",
         "one jail, not \"1 jails\""
     );
+    // -d prints the configuration and starts nothing, even with `start`.
+    let mut dump = Command::new(&server);
+    paths(&mut dump);
+    let dump = dump.args(["-d", "start"]).output().unwrap();
+    assert!(dump.status.success());
+    assert!(String::from_utf8_lossy(&dump.stdout).contains(r#"["add","app","auto"]"#));
+    assert!(!env.client(&["ping"]).status.success());
     // Debian's unit: ExecStart=/usr/bin/fail2ban-server -xf start
     let mut start = Command::new(&server);
     paths(&mut start);
