@@ -42,6 +42,11 @@ install: all
 	install -Dm644 $(DOCS)/completions/ferroban.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferroban
 	install -Dm644 $(DOCS)/completions/_ferroban $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_ferroban
 	install -Dm644 $(DOCS)/completions/ferroban.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferroban.fish
+	for tool in fail2ban-client fail2ban-server fail2ban-regex; do \
+	  install -Dm644 $(DOCS)/completions/$$tool.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$tool; \
+	  install -Dm644 $(DOCS)/completions/_$$tool $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$tool; \
+	  install -Dm644 $(DOCS)/completions/$$tool.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$tool.fish; \
+	done
 	-[ -z "$(DESTDIR)" ] && systemctl daemon-reload 2>/dev/null || true
 
 uninstall:
@@ -50,6 +55,11 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferroban \
 	      $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_ferroban \
 	      $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferroban.fish
+	for tool in fail2ban-client fail2ban-server fail2ban-regex; do \
+	  rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$tool \
+	        $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$tool \
+	        $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$tool.fish; \
+	done
 	@echo "kept $(CONFDIR) and /var/lib/ferroban (your configuration and bans)"
 
 # A Debian package (needs `cargo install cargo-deb`): target/debian/ferroban_*.deb

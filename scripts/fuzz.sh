@@ -18,10 +18,18 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
+  started=$(mktemp)
   out=$(cargo fuzz run -s none "$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1) || {
     echo "$out" | tail -30
     echo "fuzz: $t found a failure; its input is in fuzz/artifacts/$t/" >&2
     exit 1
   }
   echo "fuzz: $t: $(grep -E '^Done [0-9]+ runs' <<<"$out" | tail -1)"
+  # A target must clean up after itself (config_parse once left a directory per run).
+  left=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'ferroban-fuzz-*' -newer "$started" 2>/dev/null)
+  rm -f "$started"
+  if [ -n "$left" ]; then
+    echo "fuzz: $t left behind: $left" >&2
+    exit 1
+  fi
 done

@@ -10,10 +10,17 @@ dpkg -i "$deb"
 trap 'dpkg --purge ferroban >/dev/null' EXIT
 /usr/bin/ferroban --version
 /usr/bin/ferroban -c /etc/ferroban check
-# Every shipped jail, enabled, must load with the shipped filters and actions.
-touch /tmp/ferroban-package-test.log
-printf '[DEFAULT]\nenabled = true\nlogpath = /tmp/ferroban-package-test.log\nbackend = auto\n' \
-  > /etc/ferroban/jail.d/package-test.local
+# Every shipped jail, enabled, must load with the shipped filters and actions. A
+# jail whose log file is missing is refused, so every log is pointed at one file.
+log=/tmp/ferroban-package-test.log
+touch "$log"
+{
+  printf '[DEFAULT]\nenabled = true\nbackend = auto\n'
+  for jail in $(sed -n 's/^\[\([A-Za-z0-9_.-]*\)\]$/\1/p' /etc/ferroban/jail.conf |
+    grep -vx -e INCLUDES -e DEFAULT); do
+    printf '[%s]\nlogpath = %s\n' "$jail" "$log"
+  done
+} > /etc/ferroban/jail.d/package-test.local
 checked=$(/usr/bin/ferroban -c /etc/ferroban check)
 echo "$checked"
 jails=$(grep -E '^\[' config/jail.conf | grep -vcE '^\[(INCLUDES|DEFAULT)\]')

@@ -35,7 +35,9 @@ impl ClientOptions {
     fn socket(&self) -> PathBuf {
         self.socket.clone().unwrap_or_else(|| {
             ferroban_config::settings::ServerSettings::load(&self.confdir)
-                .unwrap_or_else(|_| ferroban_config::settings::ServerSettings::defaults())
+                .unwrap_or_else(|_| {
+                    ferroban_config::settings::ServerSettings::defaults_for(&self.confdir)
+                })
                 .socket
         })
     }
@@ -66,12 +68,7 @@ fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
                 ))
             }
             "--timeout" if words.is_empty() => {
-                let seconds = it
-                    .next()
-                    .and_then(|t| ferroban_config::expr::parse_duration(t).ok())
-                    .filter(|s| *s > 0.0)
-                    .ok_or_else(|| anyhow::anyhow!("--timeout needs a time in seconds"))?;
-                o.timeout = Duration::from_secs_f64(seconds);
+                o.timeout = parse_timeout(it.next().map(String::as_str))?;
             }
             "-p" | "--pidfile" if words.is_empty() => {
                 it.next();
@@ -82,6 +79,15 @@ fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
         }
     }
     Ok((o, words))
+}
+
+/// The time given to `--timeout` (seconds, or a duration such as `1m`).
+fn parse_timeout(text: Option<&str>) -> Result<Duration> {
+    let seconds = text
+        .and_then(|t| ferroban_config::expr::parse_duration(t).ok())
+        .filter(|s| *s > 0.0)
+        .ok_or_else(|| anyhow::anyhow!("--timeout needs a time in seconds"))?;
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `ferroban VERB …`: translate ferroban's verbs to the server's words.
@@ -116,26 +122,29 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
     execute(&o, &server_words, &display, 1)
 }
 
-/// `fail2ban-client …`.
+/// `fail2ban-client …`, in Fail2ban's grammar (shared with `fail2ban-server`).
 pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{}", usage());
+    let parsed = crate::fail2ban_cmdline::parse(args, false)?;
+    if let Some(what) = &parsed.immediate {
+        print!(
+            "{}",
+            crate::fail2ban_cmdline::immediate_text(what, "fail2ban-client")?
+        );
         return Ok(0);
     }
-    if args.iter().any(|a| a == "-V" || a == "--version") {
-        println!("{}", ferroban_config::jail::FAIL2BAN_COMPAT_VERSION);
-        return Ok(0);
-    }
-    let test = args.iter().any(|a| a == "-t" || a == "--test");
-    let rest: Vec<String> = args
-        .iter()
-        .filter(|a| *a != "-t" && *a != "--test")
-        .cloned()
-        .collect();
-    let (o, words) = parse_options(&rest)?;
-    if test {
-        return Ok(match check(&o) {
-            0 if words.is_empty() => 0,
+    let o = ClientOptions {
+        confdir: parsed.conf.clone().unwrap_or_else(default_confdir),
+        socket: parsed.socket.clone(),
+        json: false,
+        timeout: match parsed.timeout.as_deref() {
+            Some(t) => parse_timeout(Some(t))?,
+            None => DEFAULT_TIMEOUT,
+        },
+    };
+    let words = parsed.words;
+    if parsed.test || parsed.dump {
+        return Ok(match test_configuration(&o.confdir, parsed.dump) {
+            0 if words.is_empty() || !parsed.test => 0,
             0 => execute(&o, &words, &words, 255)?,
             _ => 255,
         });
@@ -143,17 +152,35 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
     execute(&o, &words, &words, 255)
 }
 
+/// `-t` and `-d` of Fail2ban's tools: test the configuration in `confdir` (and
+/// with `dump`, print it as the server reads it). Returns the exit code.
+pub fn test_configuration(confdir: &std::path::Path, dump: bool) -> i32 {
+    if dump {
+        match crate::server::dump::dump_config(confdir) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("ERROR: {e:#}");
+                return 255;
+            }
+        }
+    }
+    check(confdir)
+}
+
 fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
 /// The configuration test.
-fn check(o: &ClientOptions) -> i32 {
-    match check_config(&o.confdir) {
+fn check(confdir: &std::path::Path) -> i32 {
+    match check_config(confdir) {
         Ok(jails) => {
+            let count = match jails.len() {
+                1 => "1 jail".to_string(),
+                n => format!("{n} jails"),
+            };
             println!(
-                "OK: configuration test is successful ({} jails: {})",
-                jails.len(),
+                "OK: configuration test is successful ({count}: {})",
                 jails
                     .iter()
                     .map(|j| j.name())
@@ -176,7 +203,7 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
             eprint!("{}", usage());
             return Ok(failure);
         }
-        Some("check") => return Ok(if check(o) == 0 { 0 } else { failure }),
+        Some("check") => return Ok(if check(&o.confdir) == 0 { 0 } else { failure }),
         Some("import-fail2ban") if words.len() <= 2 => {
             crate::import::import_fail2ban(
                 &o.confdir,
@@ -187,11 +214,21 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         }
         Some("start") if words.len() == 1 => return start_server(o, failure),
         Some("restart") if words.len() == 1 => {
-            let _ = request(&o.socket(), &strings(["stop"]));
-            wait_until(Duration::from_secs(30), || {
-                request(&o.socket(), &strings(["ping"])).is_err()
-            });
-            return start_server(o, failure);
+            let socket = o.socket();
+            let restarted = crate::restart::restart(
+                &socket,
+                || {
+                    request(&socket, &strings(["stop"]))
+                        .map(|_| ())
+                        .map_err(Into::into)
+                },
+                || request(&socket, &strings(["ping"])).is_ok(),
+            )?;
+            return if restarted {
+                Ok(0)
+            } else {
+                start_server(o, failure)
+            };
         }
         Some("server" | "regex") => bail!("{} is not a client command", words[0]),
         _ => {}
@@ -210,6 +247,17 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         }
         Err(ClientError::Server(e)) => {
             eprintln!("ERROR: {e}");
+            Ok(failure)
+        }
+        Err(e @ ClientError::Connect(..)) => {
+            eprintln!("ERROR: {e}");
+            if o.socket.is_none() {
+                eprintln!(
+                    "  hint: that socket is the one the configuration in {} names; give \
+                     -c DIR (the server's configuration) or -s SOCKET to reach another server",
+                    o.confdir.display()
+                );
+            }
             Ok(failure)
         }
         Err(e) => {

@@ -1,10 +1,12 @@
-//! `ferroban import-fail2ban [DBFILE]`: carry the bans of a Fail2ban installation
-//! over to ferroban, for a migration (stop fail2ban, import, start ferroban).
+//! Fail2ban's database on the way in: `ferroban import-fail2ban [DBFILE]`, and a
+//! server whose configuration names Fail2ban's database (an `/etc/fail2ban` kept
+//! as it is).
 //!
-//! Owns the checks around the copy: ferroban's server must not be running (its
-//! start is what puts the imported bans into the firewall), only valid addresses
-//! are taken, and importing twice adds nothing. Reading Fail2ban's file and
-//! writing ferroban's are the database crate's.
+//! Owns the checks around the copy: ferroban's server must not be running for the
+//! command (its start is what puts the imported bans into the firewall), only
+//! valid addresses are taken, importing twice adds nothing, and Fail2ban's file is
+//! never written: ferroban keeps its bans in a database of its own beside it.
+//! Reading Fail2ban's file and writing ferroban's are the database crate's.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -12,13 +14,115 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ferroban_config::settings::ServerSettings;
-use ferroban_db::{read_fail2ban_bans, Database};
+use ferroban_db::{is_fail2ban_database, own_database_beside, read_fail2ban_bans, Database};
 
 /// Where Debian's fail2ban keeps its database.
 pub const FAIL2BAN_DB: &str = "/var/lib/fail2ban/fail2ban.sqlite3";
 
-/// Import from `source` (default [`FAIL2BAN_DB`]) into the database named by the
-/// configuration in `confdir`; prints a summary.
+/// What one import did.
+#[derive(Debug)]
+pub struct Imported {
+    pub added: usize,
+    pub total: usize,
+    pub in_force: usize,
+    pub already_there: usize,
+    pub not_an_address: usize,
+    pub jails: Vec<String>,
+}
+
+impl std::fmt::Display for Imported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "imported {} of {} bans ({} still in force, jails: {}); {} already there, \
+             {} skipped (not an IP address)",
+            self.added,
+            self.total,
+            self.in_force,
+            self.jails.join(", "),
+            self.already_there,
+            self.not_an_address
+        )
+    }
+}
+
+/// Copy every ban of Fail2ban's database `source` into `db`.
+pub fn import_bans(source: &Path, db: &mut Database) -> Result<Imported> {
+    let mut bans = read_fail2ban_bans(source)?;
+    let total = bans.len();
+    // Only an address that parses can ever be banned; store it in its normal form.
+    bans.retain_mut(|b| match b.ip.trim().parse::<IpAddr>() {
+        Ok(ip) => {
+            b.ip = ip.to_string();
+            true
+        }
+        Err(_) => false,
+    });
+    let added = db.import_bans(&bans)?;
+    let now = crate::server::now();
+    let in_force = bans
+        .iter()
+        .filter(|b| b.duration < 0.0 || b.start + b.duration > now)
+        .count();
+    let jails: BTreeSet<&str> = bans.iter().map(|b| b.jail.as_str()).collect();
+    Ok(Imported {
+        added,
+        total,
+        in_force,
+        already_there: bans.len() - added,
+        not_an_address: total - bans.len(),
+        jails: jails.into_iter().map(str::to_string).collect(),
+    })
+}
+
+/// The database the server keeps its bans in, for the configured `dbfile`, and a
+/// note for the log when the configuration named Fail2ban's database: ferroban
+/// then uses its own file beside it, and on the first start fills it with
+/// Fail2ban's bans.
+pub fn open_server_database(dbfile: Option<&Path>) -> Result<(Database, Option<String>)> {
+    let Some(configured) = dbfile else {
+        return Ok((Database::open(None)?, None));
+    };
+    if !is_fail2ban_database(configured)? {
+        return Ok((Database::open(Some(configured))?, None));
+    }
+    let own = own_database_beside(configured);
+    let first_start = !own.exists();
+    let mut db = Database::open(Some(&own))?;
+    let done = if first_start {
+        let imported = import_bans(configured, &mut db)?;
+        format!("first start on it: {imported} into")
+    } else {
+        "its bans were imported on the first start; ferroban keeps its own in".to_string()
+    };
+    let note = format!(
+        "dbfile {} is Fail2ban's database and is never written to; {done} {} \
+         (set dbfile in ferroban.local to choose another file)",
+        configured.display(),
+        own.display()
+    );
+    Ok((db, Some(note)))
+}
+
+/// ferroban's database for the configuration in `confdir`: its `dbfile`, or the
+/// file beside it when that is Fail2ban's.
+fn own_database(confdir: &Path) -> Result<PathBuf> {
+    let settings = ServerSettings::load(confdir)?;
+    let Some(dbfile) = settings.dbfile else {
+        bail!(
+            "dbfile is :memory: in {}: there is no database to import into",
+            confdir.display()
+        );
+    };
+    Ok(if is_fail2ban_database(&dbfile)? {
+        own_database_beside(&dbfile)
+    } else {
+        dbfile
+    })
+}
+
+/// `ferroban import-fail2ban`: import from `source` (default [`FAIL2BAN_DB`]) into
+/// the database of the configuration in `confdir`; prints a summary.
 pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> Result<()> {
     if crate::socket_client::request(socket, &["ping".to_string()]).is_ok() {
         bail!(
@@ -34,45 +138,16 @@ pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> R
             source.display()
         );
     }
-    let settings = ServerSettings::load(confdir)?;
-    let Some(target) = settings.dbfile else {
-        bail!(
-            "dbfile is :memory: in {}: there is no database to import into",
-            confdir.display()
-        );
-    };
-    let mut bans = read_fail2ban_bans(&source)?;
-    let total = bans.len();
-    // Only an address that parses can ever be banned; store it in its normal form.
-    bans.retain_mut(|b| match b.ip.trim().parse::<IpAddr>() {
-        Ok(ip) => {
-            b.ip = ip.to_string();
-            true
-        }
-        Err(_) => false,
-    });
-    let invalid = total - bans.len();
+    let target = own_database(confdir)?;
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut db = Database::open(Some(&target))?;
-    let added = db.import_bans(&bans)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let in_force = bans
-        .iter()
-        .filter(|b| b.duration < 0.0 || b.start + b.duration > now)
-        .count();
-    let jails: BTreeSet<&str> = bans.iter().map(|b| b.jail.as_str()).collect();
+    let imported = import_bans(&source, &mut db)?;
     println!(
-        "imported {added} of {total} bans from {} into {} ({in_force} still in force, jails: {}); \
-         {} already there, {invalid} skipped (not an IP address)",
+        "{imported}: from {} into {}",
         source.display(),
-        target.display(),
-        jails.into_iter().collect::<Vec<_>>().join(", "),
-        bans.len() - added,
+        target.display()
     );
     println!("start ferroban to put the bans in force into the firewall; a jail's bans are restored when a jail of that name is enabled");
     Ok(())

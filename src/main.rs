@@ -11,8 +11,10 @@
 
 mod audit;
 mod client;
+mod fail2ban_cmdline;
 mod import;
 mod regex_tool;
+mod restart;
 mod server;
 mod socket_client;
 
@@ -22,23 +24,57 @@ fn exit(code: i32) -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
+/// `ferroban server` and `fail2ban-server`: Fail2ban's server grammar (`-xf start`,
+/// `-t`, `-d`, `--str2sec`, …); as with Fail2ban, any command but `start` given to
+/// `fail2ban-server` goes to the running server like a client's.
 fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{}", server::options::server_usage());
-        return ExitCode::SUCCESS;
-    }
-    let options = match server::ServerOptions::parse(args, fail2ban_server) {
-        Ok(o) => o,
+    let tool = if fail2ban_server {
+        "fail2ban-server"
+    } else {
+        "server"
+    };
+    let parsed = match fail2ban_cmdline::parse(args, true) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("ERROR: {e:#}");
+            eprintln!("ERROR: {e:#} (see {} --help)", tool_name(tool));
             return exit(255);
         }
     };
+    if let Some(what) = &parsed.immediate {
+        return match fail2ban_cmdline::immediate_text(what, tool) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ERROR: {e:#}");
+                exit(255)
+            }
+        };
+    }
+    let starts = parsed.words.is_empty() || parsed.words == ["start"];
+    if !starts {
+        if fail2ban_server {
+            return client_result(client::run_fail2ban_client(args));
+        }
+        eprintln!(
+            "ERROR: unexpected {:?}: ferroban server takes options and at most `start`",
+            parsed.words.join(" ")
+        );
+        return exit(255);
+    }
+    let options = server::ServerOptions::from_args(&parsed, fail2ban_server);
+    if parsed.test || parsed.dump {
+        // As Fail2ban: `-t start` tests, then starts; `-d` only prints.
+        let code = client::test_configuration(&options.confdir, parsed.dump);
+        if code != 0 || parsed.words.is_empty() || !parsed.test {
+            return exit(code);
+        }
+    }
     if !options.foreground {
-        let forwarded: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
-        let started = options
-            .settings()
-            .and_then(|s| client::spawn_detached_server(&forwarded).map(|_| s.socket));
+        let started = options.settings().and_then(|s| {
+            client::spawn_detached_server(&options.foreground_args()).map(|_| s.socket)
+        });
         return match started {
             Ok(socket) => {
                 for _ in 0..600 {
@@ -68,6 +104,25 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
     }
 }
 
+/// How a user calls `tool`: `fail2ban-server`, or `ferroban server`.
+fn tool_name(tool: &str) -> String {
+    if tool.starts_with("fail2ban-") {
+        tool.to_string()
+    } else {
+        format!("ferroban {tool}")
+    }
+}
+
+fn client_result(r: anyhow::Result<i32>) -> ExitCode {
+    match r {
+        Ok(code) => exit(code),
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            exit(255)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let invoked_as = args
@@ -79,15 +134,8 @@ fn main() -> ExitCode {
         })
         .unwrap_or_default();
     let rest = args.get(1..).unwrap_or_default();
-    let client_result = |r: anyhow::Result<i32>| match r {
-        Ok(code) => exit(code),
-        Err(e) => {
-            eprintln!("ERROR: {e:#}");
-            exit(255)
-        }
-    };
     match invoked_as.as_str() {
-        "fail2ban-regex" => return regex_tool::main(rest),
+        "fail2ban-regex" => return regex_tool::main(rest, "fail2ban-regex"),
         "fail2ban-server" => return run_server(rest, true),
         "fail2ban-client" => return client_result(client::run_fail2ban_client(rest)),
         _ => {}
@@ -98,7 +146,7 @@ fn main() -> ExitCode {
             print!("{}", ferroban_cli::help(Some(sub)));
             ExitCode::SUCCESS
         }
-        Some("regex") => regex_tool::main(&rest[1..]),
+        Some("regex") => regex_tool::main(&rest[1..], "regex"),
         Some("audit") => audit::main(&rest[1..]),
         Some("server") => run_server(&rest[1..], false),
         Some("version" | "--version" | "-V") => {

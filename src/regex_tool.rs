@@ -15,9 +15,18 @@ use ferroban_config::{parse_name_with_options, FilterDefinition};
 use ferroban_filter::{Filter, LineResult, Value};
 use jiff::tz::TimeZone;
 
+use crate::fail2ban_cmdline::{immediate_text, Immediate};
+
 /// The tester's help, from the command-line definition.
 fn help() -> String {
     ferroban_cli::help(Some("regex"))
+}
+
+/// What the command line asks for.
+enum Parsed {
+    Run(Box<Options>),
+    /// `--help`, `-V`, `--version`.
+    Immediate(Immediate),
 }
 
 /// Command-line options.
@@ -46,7 +55,7 @@ struct Options {
     raw: bool,
 }
 
-fn parse_args(args: &[String]) -> Result<Option<Options>> {
+fn parse_args(args: &[String]) -> Result<Parsed> {
     let mut o = Options::default();
     let mut positional = Vec::new();
     let mut it = args.iter();
@@ -65,7 +74,9 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
             }
         };
         match flag {
-            "-h" | "--help" => return Ok(None),
+            "-h" | "--help" => return Ok(Parsed::Immediate(Immediate::Help)),
+            "-V" => return Ok(Parsed::Immediate(Immediate::Version { short: true })),
+            "--version" => return Ok(Parsed::Immediate(Immediate::Version { short: false })),
             "-c" | "--config" => o.config = Some(PathBuf::from(value(flag)?)),
             "-d" | "--datepattern" => o.datepattern = Some(value(flag)?),
             "-L" | "--maxlines" => o.maxlines = Some(value(flag)?),
@@ -107,17 +118,24 @@ fn parse_args(args: &[String]) -> Result<Option<Options>> {
     o.log = p.next().unwrap_or_default();
     o.filter = p.next().unwrap_or_default();
     o.ignore = p.next();
-    Ok(Some(o))
+    Ok(Parsed::Run(Box::new(o)))
 }
 
-/// Entry point; `args` excludes the program name.
-pub fn main(args: &[String]) -> ExitCode {
+/// Entry point; `args` excludes the program name, `tool` is `regex` or
+/// `fail2ban-regex` (for the help and version texts).
+pub fn main(args: &[String], tool: &str) -> ExitCode {
     match parse_args(args) {
-        Ok(None) => {
-            println!("{}", help());
-            ExitCode::SUCCESS
-        }
-        Ok(Some(o)) => match run(&o) {
+        Ok(Parsed::Immediate(what)) => match immediate_text(&what, tool) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ERROR: {e:#}");
+                ExitCode::from(255)
+            }
+        },
+        Ok(Parsed::Run(o)) => match run(&o) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ERROR: {e:#}");

@@ -33,13 +33,19 @@ impl Drop for Scratch {
     }
 }
 
-/// A child process killed on drop.
+/// A child process stopped on drop: SIGTERM first, so that nginx's master takes
+/// its workers (and their listening socket) with it, then SIGKILL after 5 s.
 struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // SAFETY: kill only sends a signal to our own child.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let stopped = wait_for(5, || self.0.try_wait().is_ok_and(|s| s.is_some()));
+        if !stopped {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 

@@ -57,7 +57,7 @@ fn configured_ignorecommand(work: &Path) -> String {
         "[apache-fakegooglebot]\nenabled = true\n",
     )
     .unwrap();
-    let jails = ferroban_config::jail::load_jails(&conf).unwrap();
+    let jails = ferroban_config::jail::load_jails_as_written(&conf).unwrap();
     let jail = jails
         .jails
         .iter()

@@ -4,14 +4,40 @@
 
 use std::process::Command;
 
+mod common;
+use common::with_empty_host_logs;
+
 const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/vps-hardening");
+
+/// A copy of the profile whose `/var/log/…` logs are empty files in a temporary
+/// directory.
+fn profile_with_its_logs(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferroban-profile-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("conf");
+    assert!(Command::new("cp")
+        .args(["-aL", PROFILE])
+        .arg(&conf)
+        .status()
+        .unwrap()
+        .success());
+    let local = conf.join("jail.local");
+    let text = std::fs::read_to_string(&local).unwrap();
+    std::fs::write(&local, with_empty_host_logs(&dir, &text)).unwrap();
+    dir
+}
 
 #[test]
 fn the_profile_passes_check_with_the_guides_ten_jails() {
+    let dir = profile_with_its_logs("check");
     let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
-        .args(["-c", PROFILE, "check"])
+        .arg("-c")
+        .arg(dir.join("conf"))
+        .arg("check")
         .output()
         .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -19,6 +45,31 @@ fn the_profile_passes_check_with_the_guides_ten_jails() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("(10 jails: sshd, apache-botsearch, apache-envscan, wordpress-auth, wordpress-auth-hook, postfix, postfix-sasl, postfix-protocol, postfix-postscreen, recidive)"), "{text}");
+}
+
+// The profile's README said the regex report shows the probing address; the
+// default report only counts. The command it now shows prints the address.
+#[test]
+fn the_readmes_regex_command_prints_the_probing_address() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let command =
+        "ferroban regex -c examples/vps-hardening examples/logs/access.log apache-envscan -o ip";
+    for readme in ["README.md", "README.ja.md"] {
+        let text = std::fs::read_to_string(format!("{PROFILE}/{readme}")).unwrap();
+        assert!(text.contains(command), "{readme}");
+        assert!(text.contains("192.0.2.66"), "{readme}");
+    }
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
+        .args(&words)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "192.0.2.66\n192.0.2.66\n"
+    );
 }
 
 /// What the plugin logs for a failed login by `user`, from `addr`, run by PHP with

@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use ferroban_config::jail::{load_jails, JailConfig};
+use ferroban_config::jail::{load_jails_as_written, JailConfig};
 use serde_json::json;
 
 /// How long one check may take before it is reported as skipped.
@@ -263,7 +263,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         web::parse_url(url).map_err(|e| anyhow::anyhow!("--url {url}: {e}"))?;
     }
     let confdir = confdir.unwrap_or_else(crate::server::options::default_confdir);
-    let jails = load_jails(&confdir)
+    let jails = load_jails_as_written(&confdir)
         .map(|c| c.jails)
         .map_err(|e| format!("{e:#}"));
     Ok(Options {

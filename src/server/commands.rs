@@ -342,13 +342,16 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
         "banip" => {
             let ips = parse_ips(&values.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
             let mut n = 0;
+            let mut refused = Vec::new();
             for ip in ips {
                 if let Some(reason) = server.jails[idx].ignore.check(ip) {
+                    let why = reason.explain();
                     server.log.log(
                         Component::Filter,
-                        Severity::Info,
-                        &format!("[{name}] Ignore {ip} by {reason} (not banned)"),
+                        Severity::Notice,
+                        &format!("[{name}] Ignore {ip} by {reason}: not banned, {why}"),
                     );
+                    refused.push(format!("{ip} ({why})"));
                     continue;
                 }
                 let ban = Ban {
@@ -364,7 +367,16 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     n += 1;
                 }
             }
-            Ok(json!(n))
+            // A bare count, as Fail2ban answers, unless something was refused:
+            // then the answer says what and why.
+            if refused.is_empty() {
+                Ok(json!(n))
+            } else {
+                Ok(json!(format!(
+                    "{n} banned; not banned: {}",
+                    refused.join(", ")
+                )))
+            }
         }
         "unbanip" => {
             let report_absent = values.first() == Some(&"--report-absent");

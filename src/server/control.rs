@@ -30,8 +30,8 @@ const MAX_CONNECTIONS: usize = 64;
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
 
-/// The process at the other end of `stream` (for a client: the server that
-/// listens; for the server: the client).
+/// The credentials (pid, uid, gid) of the process at the other end of `stream`
+/// (for a client: the server that listens; for the server: the client).
 pub fn peer_credentials(stream: &UnixStream) -> Option<libc::ucred> {
     let mut cred = libc::ucred {
         pid: 0,

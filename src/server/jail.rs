@@ -11,7 +11,8 @@ use std::path::Path;
 
 use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
-use ferroban_filter::{Filter, Value};
+use ferroban_filter::pattern::PatternError;
+use ferroban_filter::{Filter, FilterError, Value};
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
 use super::log::{time_text, Component, Logger};
@@ -47,10 +48,80 @@ pub struct Jail {
 pub fn build_filter(config: &JailConfig) -> Result<Filter, String> {
     let tz = jiff::tz::TimeZone::system();
     let year = jiff::Zoned::now().year();
-    let mut filter = Filter::new(&config.filter, config.logtimezone.as_deref(), tz, year)
-        .map_err(|e| format!("jail [{}], filter {}: {e}", config.name, config.filter.name))?;
+    let mut filter =
+        Filter::new(&config.filter, config.logtimezone.as_deref(), tz, year).map_err(|e| {
+            regex_error_where_written(config, &e).unwrap_or_else(|| {
+                format!("jail [{}], filter {}: {e}", config.name, config.filter.name)
+            })
+        })?;
     filter.ignore_pending = true;
     Ok(filter)
+}
+
+/// A failregex or ignoreregex that does not compile, told as written: its file and
+/// line, the regex before `%(…)s` and tag substitution, and the column in it.
+/// `None` when the regex cannot be found in the filter's files.
+fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<String> {
+    let (option, index, source) = match e {
+        FilterError::FailRegex { index, source } => ("failregex", *index, source),
+        FilterError::IgnoreRegex { index, source } => ("ignoreregex", *index, source),
+        _ => return None,
+    };
+    let (file, line, written) =
+        ferroban_config::filter::locate_regex(&config.filter.files, option, index)?;
+    let (message, column) = match source {
+        PatternError::Translate(t) => (
+            t.message.clone(),
+            Some(column_as_written(&written, &t.pattern, t.position)),
+        ),
+        PatternError::Compile { message, .. } => (message.clone(), None),
+    };
+    let head = format!(
+        "{}:{line}: jail [{}], filter {}: {option} {} of the filter",
+        file.display(),
+        config.name,
+        config.filter.name,
+        index + 1
+    );
+    Some(match column {
+        Some(c) => format!(
+            "{head}: {message} at column {c}:\n    {written}\n    {:>c$}",
+            "^"
+        ),
+        None => format!("{head}: {message}:\n    {written}"),
+    })
+}
+
+/// The 1-based column in `written` of byte `position` of `expanded` (what `written`
+/// became after substitution), aligning their common start and end. A position
+/// inside substituted text is given as the first column where the two differ.
+fn column_as_written(written: &str, expanded: &str, position: usize) -> usize {
+    let common_start = written
+        .bytes()
+        .zip(expanded.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let common_end = written
+        .bytes()
+        .rev()
+        .zip(expanded.bytes().rev())
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(written.len() - common_start);
+    let byte = if position < common_start {
+        position
+    } else if position >= expanded.len().saturating_sub(common_end) {
+        written
+            .len()
+            .saturating_sub(expanded.len().saturating_sub(position))
+    } else {
+        common_start
+    };
+    written
+        .char_indices()
+        .take_while(|(i, _)| *i < byte)
+        .count()
+        + 1
 }
 
 impl Jail {
@@ -301,6 +372,25 @@ mod tests {
             }
             _ => false,
         }
+    }
+
+    #[test]
+    fn columns_are_counted_in_the_regex_as_written() {
+        let written = "^bad <HOST> x)";
+        let expanded = "^bad (?:\\[?(?P<ip4>[0-9.]+)\\]?) x)";
+        let paren = expanded.len() - 1;
+        assert_eq!(column_as_written(written, expanded, paren), 14);
+        assert_eq!(column_as_written(written, expanded, 1), 2, "before the tag");
+        assert_eq!(
+            column_as_written(written, expanded, 9),
+            6,
+            "inside the tag: its start"
+        );
+        assert_eq!(
+            column_as_written("é(", "é(", 2),
+            2,
+            "columns count characters"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod commands;
 pub mod control;
 mod dashboard;
+pub mod dump;
 mod fail2ban_wire;
 mod http;
 mod jail;
@@ -57,7 +58,7 @@ const UNSAVED_RETRY: Duration = Duration::from_secs(2);
 /// How often failure counts older than `findtime` are forgotten.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -82,6 +83,8 @@ pub struct Server {
     new_bans: Vec<(usize, Ban)>,
     /// The same, by address: (jail, ban count) of each new ban.
     new_by_ip: HashMap<std::net::IpAddr, Vec<(usize, u32)>>,
+    /// Log lines about the new bans, written after their `Ban` lines.
+    after_ban_lines: Vec<(Severity, String)>,
     /// The same, counted per jail (for `maxbans`).
     new_per_jail: HashMap<usize, usize>,
     /// Bans the database refused (disk full), written again later.
@@ -94,6 +97,8 @@ pub struct Server {
     /// Failures and bans per minute, written for the dashboard's charts.
     activity: dashboard::activity::ActivityRecorder,
     stop_requested: bool,
+    /// The socket file this server created (device, inode).
+    socket_id: Option<(u64, u64)>,
 }
 
 /// Load the jails of `confdir` and build them (filters compiled, ignore lists
@@ -121,7 +126,7 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 
 /// Run the server until it is told to stop.
 pub fn run(options: ServerOptions) -> Result<()> {
-    let settings = options.settings()?;
+    let mut settings = options.settings()?;
     let level = log::parse_level(&settings.loglevel).unwrap_or(Severity::Info);
     let logger = Logger::open(&settings.logtarget, level)
         .with_context(|| format!("cannot open log {}", log::target_text(&settings.logtarget)))?;
@@ -139,6 +144,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
             settings.socket.display()
         );
     }
+    ensure_private_state_dirs(&settings)?;
     if settings.socket.exists() && !options.force {
         logger.log(
             Component::Server,
@@ -148,6 +154,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
     }
     let listener = control::bind(&settings.socket)
         .with_context(|| format!("cannot create socket {}", settings.socket.display()))?;
+    let socket_id = file_id(&settings.socket);
     let (tx, rx) = sync_channel(QUEUE);
     signals(tx.clone());
     write_pidfile(&settings.pidfile);
@@ -167,17 +174,16 @@ pub fn run(options: ServerOptions) -> Result<()> {
             "dry-run: actions are logged, not run",
         );
     }
-    let db = Database::open(settings.dbfile.as_deref())?;
+    let (db, takeover) = crate::import::open_server_database(settings.dbfile.as_deref())?;
+    if let Some(note) = takeover {
+        logger.log(Component::Database, Severity::Warning, &note);
+        // `get dbfile` answers with the file really used.
+        settings.dbfile = Some(PathBuf::from(db.path()));
+    }
     logger.log(
         Component::Database,
         Severity::Info,
-        &format!(
-            "Connected to ferroban persistent database '{}'",
-            settings
-                .dbfile
-                .as_ref()
-                .map_or(":memory:".to_string(), |p| p.display().to_string())
-        ),
+        &format!("Connected to ferroban persistent database '{}'", db.path()),
     );
     let mut server = Server {
         options,
@@ -193,6 +199,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         cursors: Vec::new(),
         new_bans: Vec::new(),
         new_by_ip: HashMap::new(),
+        after_ban_lines: Vec::new(),
         new_per_jail: HashMap::new(),
         unsaved: Vec::new(),
         unsaved_retry: Instant::now(),
@@ -200,12 +207,15 @@ pub fn run(options: ServerOptions) -> Result<()> {
         action_errors: Default::default(),
         activity: Default::default(),
         stop_requested: false,
+        socket_id,
     };
     server.purge();
     for jail in jails {
         server.add_jail(jail, false)?;
     }
     server.restore_bans(None)?;
+    // The charts count from here: restored bans are not new activity.
+    server.take_activity_baseline();
     server.start_sources();
     if let Some(addr) = server.settings.http_listen() {
         server.start_http(addr, tx.clone());
@@ -234,6 +244,56 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// The device and inode of the file at `path`, to recognise it later.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// The directories of the socket, pid file and database when they are in the
+/// shared temporary directory (the defaults for anything but the installed
+/// service): made mode 0700 when missing, and refused unless this user owns them
+/// and nobody else may write there, so that another local user cannot plant a
+/// link where the server (perhaps root) writes.
+fn ensure_private_state_dirs(settings: &ServerSettings) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let shared = std::env::temp_dir();
+    let dirs = [
+        settings.socket.parent(),
+        settings.pidfile.parent(),
+        settings.dbfile.as_deref().and_then(Path::parent),
+    ];
+    for dir in dirs
+        .into_iter()
+        .flatten()
+        .filter(|d| d.starts_with(&shared) && *d != shared)
+    {
+        match std::fs::symlink_metadata(dir) {
+            Err(_) => std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?,
+            Ok(m) => {
+                let uid = ferroban_config::settings::current_uid();
+                if !m.is_dir() || m.uid() != uid || m.mode() & 0o022 != 0 {
+                    bail!(
+                        "{} is not a private directory of this user (owner uid {}, mode {:o}): \
+                         another user could plant links there; remove it, or set socket, \
+                         pidfile and dbfile in ferroban.local",
+                        dir.display(),
+                        m.uid(),
+                        m.mode() & 0o7777
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_pidfile(path: &Path) {
@@ -351,6 +411,13 @@ impl Server {
             Severity::Info,
             &format!("Creating new jail '{}'", jail.name()),
         );
+        if let Some(note) = &jail.config.backend_note {
+            self.log.log(
+                Component::Jail,
+                Severity::Notice,
+                &format!("[{}] {note}", jail.name()),
+            );
+        }
         jail.runner = Some(ActionRunner::start(
             jail.name(),
             jail.config.actions.clone(),
@@ -468,8 +535,10 @@ impl Server {
         match &self.files {
             Some(f) => f.set_watches(watches),
             None => {
+                // A replay reads the logs from their start, wherever it stopped
+                // before.
                 let mut resume = HashMap::new();
-                for w in &watches {
+                for w in watches.iter().filter(|_| !self.options.replay) {
                     let paths = ferroban_sources::files::expand(&w.pattern);
                     for p in paths.iter().map(|p| p.display().to_string()) {
                         if let Ok(Some(pos)) = self.db.position(&p) {
@@ -497,13 +566,25 @@ impl Server {
                     .db
                     .cursor(&format!("journal:{}", j.name()))
                     .ok()
-                    .flatten(),
-                since: now() - j.config.findtime,
+                    .flatten()
+                    .filter(|_| !self.options.replay),
+                since: if self.options.replay {
+                    0.0
+                } else {
+                    now() - j.config.findtime
+                },
             };
             let name = j.name().to_string();
             let reader = JournalReader::start(spec, self.sink());
             self.journals.insert(name, reader);
         }
+    }
+
+    /// Let the dashboard's activity recorder see every jail as it is now, so that
+    /// the first lines a jail reads count as activity and its restored bans do not.
+    fn take_activity_baseline(&mut self) {
+        self.activity
+            .tick(&self.jails, &mut self.db, now(), &self.log);
     }
 
     fn event_loop(&mut self, rx: Receiver<Event>) {
@@ -654,10 +735,32 @@ impl Server {
     }
 
     fn offences(&mut self, idx: usize, offences: Vec<Offence>) {
+        let t = now();
         for o in offences {
+            // As Fail2ban: a ban starts at the failure's log time, and one that has
+            // ended by the time its log is read is not made. A replay counts old
+            // lines as if they happened now, so its bans start now.
+            let start = if self.options.replay {
+                t
+            } else {
+                o.time.min(t)
+            };
+            let bantime = self.jails[idx].policy.bantime;
+            if bantime >= 0.0 && start + bantime < t {
+                self.log.log(
+                    Component::Actions,
+                    Severity::Info,
+                    &format!(
+                        "[{}] Ignore {}, expired bantime",
+                        self.jails[idx].name(),
+                        o.ip
+                    ),
+                );
+                continue;
+            }
             let ban = Ban {
                 ip: o.ip,
-                start: now(),
+                start,
                 duration: 0.0,
                 count: 0,
                 failures: o.failures,
@@ -673,14 +776,40 @@ impl Server {
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
         let jail = &self.jails[idx];
         let pending = self.new_by_ip.get(&ban.ip);
-        if jail.bans.get(&ban.ip).is_some()
-            || pending.is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
-        {
-            self.log.log(
-                Component::Actions,
-                Severity::Notice,
-                &format!("[{}] {} already banned", jail.name(), ban.ip),
-            );
+        // The batch is searched only for an address known to be in it (a client
+        // ban of 100,000 addresses must not scan it for each).
+        let in_batch = || {
+            pending
+                .is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
+                .then(|| {
+                    self.new_bans
+                        .iter()
+                        .find(|(i, b)| *i == idx && b.ip == ban.ip)
+                        .map(|(_, b)| b.start)
+                })
+                .flatten()
+        };
+        let banned_at = match jail.bans.get(&ban.ip) {
+            Some(b) => Some((b.start, false)),
+            None => in_batch().map(|start| (start, true)),
+        };
+        if let Some((since, pending_ban)) = banned_at {
+            // Fail2ban's levels: how long after the ban the failure happened.
+            let after = ban.start - since;
+            let severity = if after < 3.0 {
+                Severity::Debug
+            } else if after < 60.0 {
+                Severity::Notice
+            } else {
+                Severity::Warning
+            };
+            let note = format!("[{}] {} already banned", jail.name(), ban.ip);
+            if pending_ban {
+                // Its `Ban` line is written at the commit: say this after it.
+                self.after_ban_lines.push((severity, note));
+            } else {
+                self.log.log(Component::Actions, severity, &note);
+            }
             return false;
         }
         let held = jail.bans.len() + self.new_per_jail.get(&idx).copied().unwrap_or(0);
@@ -846,6 +975,9 @@ impl Server {
             );
             jail.bans.insert(ban);
         }
+        for (severity, line) in std::mem::take(&mut self.after_ban_lines) {
+            self.log.log(Component::Actions, severity, &line);
+        }
     }
 
     /// Write the read positions and journal cursors of the lines handled so far.
@@ -994,6 +1126,7 @@ impl Server {
         self.start_sources();
         self.log
             .log(Component::Server, Severity::Info, "Reload finished");
+        self.take_activity_baseline();
         release_free_memory();
         Ok(())
     }
@@ -1049,8 +1182,16 @@ impl Server {
             let last = self.jails.len() - 1;
             self.stop_jail(last);
         }
-        let _ = std::fs::remove_file(&self.settings.socket);
-        let _ = std::fs::remove_file(&self.settings.pidfile);
+        // Only what this server made: after a restart the path may already be the
+        // new server's.
+        if self.socket_id.is_some() && file_id(&self.settings.socket) == self.socket_id {
+            let _ = std::fs::remove_file(&self.settings.socket);
+        }
+        let own_pid = std::fs::read_to_string(&self.settings.pidfile)
+            .is_ok_and(|p| p.trim() == std::process::id().to_string());
+        if own_pid {
+            let _ = std::fs::remove_file(&self.settings.pidfile);
+        }
         self.log
             .log(Component::Server, Severity::Info, "Exiting ferroban");
         self.log.flush();

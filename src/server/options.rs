@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use ferroban_config::settings::{LogTarget, ServerSettings};
 
-/// Options given on the command line (they win over the configuration files).
+use crate::fail2ban_cmdline::Fail2banArgs;
+
+/// Options given on the command line (they win over the configuration files);
+/// parsed by [`crate::fail2ban_cmdline`], Fail2ban's grammar.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
     pub confdir: PathBuf,
@@ -20,7 +23,8 @@ pub struct ServerOptions {
     pub force: bool,
     /// Log what actions would run instead of running them.
     pub dry_run: bool,
-    /// Count failures by their log time however old they are (to replay a log).
+    /// Read the logs from their start and count every failure however old (to
+    /// replay a log).
     pub replay: bool,
 }
 
@@ -38,49 +42,53 @@ pub fn default_confdir() -> PathBuf {
     }
 }
 
-/// `ferroban server --help`, from the command-line definition.
-pub fn server_usage() -> String {
-    ferroban_cli::help(Some("server"))
-}
-
 impl ServerOptions {
-    /// Parse server arguments; `fail2ban_server` selects that program's defaults.
-    pub fn parse(args: &[String], fail2ban_server: bool) -> Result<ServerOptions> {
-        let mut o = ServerOptions {
-            confdir: default_confdir(),
-            foreground: !fail2ban_server,
-            dry_run: !ferroban_config::settings::is_root(),
-            ..ServerOptions::default()
+    /// The options of a parsed command line; `fail2ban_server` selects that
+    /// program's defaults (detached).
+    pub fn from_args(args: &Fail2banArgs, fail2ban_server: bool) -> ServerOptions {
+        ServerOptions {
+            confdir: args.conf.clone().unwrap_or_else(default_confdir),
+            socket: args.socket.clone(),
+            pidfile: args.pidfile.clone(),
+            logtarget: args.logtarget.clone(),
+            loglevel: args.loglevel.clone(),
+            dbfile: args.dbfile.clone(),
+            foreground: !args.background.unwrap_or(fail2ban_server),
+            force: args.force,
+            dry_run: args
+                .dry_run
+                .unwrap_or(!ferroban_config::settings::is_root()),
+            replay: args.replay,
+        }
+    }
+
+    /// The command line of a foreground server with these options, for starting
+    /// one detached (`fail2ban-server` without `-f`, `ferroban start`).
+    pub fn foreground_args(&self) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> =
+            vec!["-f".into(), "-c".into(), (&self.confdir).into()];
+        let mut pair = |flag: &str, value: Option<std::ffi::OsString>| {
+            if let Some(v) = value {
+                out.push(flag.into());
+                out.push(v);
+            }
         };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut value = |name: &str| -> Result<String> {
-                match it.next() {
-                    Some(v) => Ok(v.clone()),
-                    None => bail!("option {name} needs a value"),
-                }
-            };
-            match a.as_str() {
-                "-c" | "--conf" => o.confdir = PathBuf::from(value(a)?),
-                "-s" | "--socket" => o.socket = Some(PathBuf::from(value(a)?)),
-                "-p" | "--pidfile" => o.pidfile = Some(PathBuf::from(value(a)?)),
-                "--logtarget" => o.logtarget = Some(value(a)?),
-                "--loglevel" => o.loglevel = Some(value(a)?),
-                "--dbfile" => o.dbfile = Some(PathBuf::from(value(a)?)),
-                "-f" | "--foreground" => o.foreground = true,
-                "-b" | "--background" => o.foreground = false,
-                "-x" | "--force" => o.force = true,
-                "--dry-run" => o.dry_run = true,
-                "--no-dry-run" => o.dry_run = false,
-                "--replay" => o.replay = true,
-                "--async" | "-d" | "-q" | "-v" => {}
-                "--timeout" => {
-                    value(a)?;
-                }
-                other => bail!("unknown server option {other:?}\n\n{}", server_usage()),
+        pair("-s", self.socket.clone().map(Into::into));
+        pair("-p", self.pidfile.clone().map(Into::into));
+        pair("--logtarget", self.logtarget.clone().map(Into::into));
+        pair("--loglevel", self.loglevel.clone().map(Into::into));
+        pair("--dbfile", self.dbfile.clone().map(Into::into));
+        for (on, flag) in [
+            (self.force, "-x"),
+            (self.replay, "--replay"),
+            (self.dry_run, "--dry-run"),
+            (!self.dry_run, "--no-dry-run"),
+        ] {
+            if on {
+                out.push(flag.into());
             }
         }
-        Ok(o)
+        out
     }
 
     /// The settings from the configuration files, with the command line's overrides.

@@ -2,6 +2,8 @@
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
+pub mod fail2ban;
+
 /// A small deterministic generator (xorshift): a failing case can be replayed
 /// from its seed.
 pub struct Xorshift(pub u64);
@@ -180,4 +182,22 @@ pub fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     done()
+}
+
+/// `text` (a jail.local written for a real host) with every `/var/log/…` path
+/// moved under `dir`, where each is created empty: a jail whose log is missing is
+/// refused (as Fail2ban refuses it), and the test host need not run Apache or
+/// Postfix. Nothing else in the text changes.
+pub fn with_empty_host_logs(dir: &std::path::Path, text: &str) -> String {
+    let logs = dir.join("var-log");
+    for (at, _) in text.match_indices("/var/log/") {
+        let path: String = text[at + "/var/log/".len()..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        let file = logs.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, "").unwrap();
+    }
+    text.replace("/var/log/", &format!("{}/", logs.display()))
 }

@@ -91,7 +91,8 @@ fn server() -> Command {
         .arg(flag("no-dry-run", "Run the actions even when not root"))
         .arg(flag(
             "replay",
-            "Count failures however old their log time is",
+            "Read the logs from their start (not from where the last run stopped) and count \
+             every failure however old, as if it happened now",
         ))
 }
 
@@ -245,6 +246,176 @@ fn client_commands() -> Vec<Command> {
     ]
 }
 
+/// The options `fail2ban-server` and `fail2ban-client` share (Fail2ban's one
+/// command-line grammar): combined short flags (`-xf`), values after the flag.
+fn fail2ban_options() -> Vec<Arg> {
+    let short = |name: &'static str, c: char, help: &'static str| {
+        Arg::new(name)
+            .short(c)
+            .action(ArgAction::SetTrue)
+            .help(help)
+    };
+    vec![
+        confdir(),
+        Arg::new("socket")
+            .short('s')
+            .long("socket")
+            .value_name("FILE")
+            .help("Control socket path"),
+        Arg::new("pidfile")
+            .short('p')
+            .long("pidfile")
+            .value_name("FILE")
+            .help("Pid file path"),
+        value(
+            "pname",
+            "NAME",
+            "Process name (accepted; ferroban keeps its own)",
+        ),
+        value(
+            "loglevel",
+            "LEVEL",
+            "CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG",
+        ),
+        value(
+            "logtarget",
+            "TARGET",
+            "A file, STDOUT, STDERR, SYSLOG or SYSTEMD-JOURNAL",
+        ),
+        value("syslogsocket", "FILE", "Syslog socket (auto or a path)"),
+        short(
+            "dump",
+            'd',
+            "Print the configuration as the server reads it",
+        ),
+        flag("dp", "The same, one setting per line").alias("dump-pretty"),
+        flag("test", "Test the configuration (also before start)").short('t'),
+        short("verbose", 'v', "More output on standard error"),
+        short("quiet", 'q', "Less output on standard error"),
+        short(
+            "force",
+            'x',
+            "Remove a stale socket when starting the server",
+        ),
+        short("background", 'b', "Start the server detached (the default)"),
+        short("foreground", 'f', "Start the server in the foreground"),
+        flag("async", "Accepted for Fail2ban's internal use; no effect"),
+        value(
+            "timeout",
+            "TIME",
+            "How long to wait for the server to start or answer",
+        ),
+        value(
+            "str2sec",
+            "STRING",
+            "Print a time abbreviation (1h30m) in seconds",
+        ),
+        Arg::new("version")
+            .short('V')
+            .long("version")
+            .action(ArgAction::SetTrue)
+            .help("Print the version (-V: the number only)"),
+    ]
+}
+
+/// `fail2ban-server`: ferroban's server under Fail2ban's name and grammar.
+fn fail2ban_server() -> Command {
+    Command::new("fail2ban-server")
+        .about("ferroban's server, under Fail2ban's name and command line")
+        .long_about(
+            "ferroban's daemon taking fail2ban-server's command line (Debian's unit runs \
+             `fail2ban-server -xf start`). Detaches unless -f is given. Any command other \
+             than `start` is sent to the running server, as fail2ban-client would.",
+        )
+        .args(fail2ban_options())
+        .arg(words(
+            "command",
+            "start",
+            "start (the default), or a client command",
+        ))
+}
+
+/// `fail2ban-client`: ferroban's client under Fail2ban's name and grammar.
+fn fail2ban_client() -> Command {
+    Command::new("fail2ban-client")
+        .about("ferroban's client, under Fail2ban's name and command line")
+        .long_about(
+            "Sends Fail2ban's commands to the server and prints Fail2ban's answers: start, \
+             stop, reload [JAIL], status [JAIL], ping, set JAIL banip|unbanip IP..., \
+             get JAIL OPTION, set JAIL OPTION VALUE, unban IP...|--all, banned [IP...], \
+             flushlogs, version.",
+        )
+        .args(fail2ban_options())
+        .arg(words("command", "COMMAND", "A Fail2ban client command"))
+}
+
+/// `fail2ban-regex`: the filter tester under Fail2ban's name.
+fn fail2ban_regex() -> Command {
+    regex()
+        .name("fail2ban-regex")
+        .about("ferroban's filter tester, under Fail2ban's name and command line")
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version"),
+        )
+}
+
+/// The commands ferroban also answers to when installed under Fail2ban's names.
+pub fn fail2ban_commands() -> Vec<Command> {
+    vec![fail2ban_server(), fail2ban_client(), fail2ban_regex()]
+}
+
+/// The help text of one of Fail2ban's tools (`fail2ban-server`, …).
+pub fn fail2ban_help(tool: &str) -> String {
+    fail2ban_commands()
+        .into_iter()
+        .find(|c| c.get_name() == tool)
+        .map(|mut c| c.render_help().to_string())
+        .unwrap_or_default()
+}
+
+/// The files ferroban uses, for the FILES section of the man pages: each path
+/// (for root with the installed configuration) and what it is, with the place
+/// used otherwise.
+pub fn files() -> &'static [(&'static str, &'static str)] {
+    &[
+        (
+            "/etc/ferroban/",
+            "The configuration: ferroban.conf and ferroban.local (the server's settings), \
+             jail.conf, jail.local and jail.d/ (the jails), filter.d/ and action.d/. When \
+             only /etc/fail2ban exists, that is read instead, with fail2ban.conf and \
+             fail2ban.local. Another directory is given with -c.",
+        ),
+        (
+            "/run/ferroban/ferroban.sock",
+            "The control socket (mode 0600), for root with the installed configuration. \
+             With another configuration directory or without root: \
+             /tmp/ferroban-UID/ferroban.sock. The socket setting of ferroban.local (or \
+             fail2ban.conf) wins; -s names another on the command line.",
+        ),
+        (
+            "/run/ferroban/ferroban.pid",
+            "The server's process id; otherwise /tmp/ferroban-UID/ferroban.pid (setting \
+             pidfile, option -p).",
+        ),
+        (
+            "/var/lib/ferroban/ferroban.sqlite3",
+            "The ban database: bans in force, ban counts, read positions; otherwise \
+             /tmp/ferroban-UID/ferroban.sqlite3 (setting dbfile, option --dbfile). When \
+             dbfile names Fail2ban's database, ferroban never writes it: it keeps \
+             ferroban.sqlite3 beside it, filled with Fail2ban's bans on the first start.",
+        ),
+        (
+            "/var/log/ferroban.log",
+            "The log, in Fail2ban's format (what the recidive jail reads); otherwise \
+             standard error (setting logtarget, option --logtarget).",
+        ),
+    ]
+}
+
 /// The whole command line.
 pub fn command() -> Command {
     Command::new("ferroban")
@@ -301,6 +472,16 @@ mod tests {
     #[test]
     fn the_definition_is_consistent() {
         super::command().debug_assert();
+    }
+
+    #[test]
+    fn fail2bans_tools_are_consistent_and_name_themselves() {
+        for mut c in super::fail2ban_commands() {
+            c.clone().debug_assert();
+            let name = c.get_name().to_string();
+            assert!(c.render_help().to_string().contains(&name), "{name}");
+        }
+        assert!(super::fail2ban_help("fail2ban-server").contains("--str2sec"));
     }
 
     #[test]

@@ -156,9 +156,68 @@ impl FilterDefinition {
     }
 }
 
+/// Where the `index`-th (0-based) regex of option `option` (`failregex`,
+/// `ignoreregex`) of a filter read from `files` is written: the file, its line and
+/// the regex as written there (before `%(…)s` and tag substitution). The last file
+/// that sets the option wins, as in reading. `None` when it cannot be told (the
+/// option is built from another one).
+pub fn locate_regex(
+    files: &[PathBuf],
+    option: &str,
+    index: usize,
+) -> Option<(PathBuf, usize, String)> {
+    files.iter().rev().find_map(|file| {
+        let text = std::fs::read_to_string(file).ok()?;
+        let ini = crate::ini::parse(file, &text).ok()?;
+        let line = ini.section("Definition")?.get(option)?.origin.line;
+        let mut regexes = Vec::new();
+        for (n, raw) in text.lines().enumerate().skip(line - 1) {
+            let trimmed = raw.trim();
+            let first = n + 1 == line;
+            if first {
+                let value = raw.split_once(['=', ':']).map_or("", |(_, v)| v).trim();
+                if !value.is_empty() {
+                    regexes.push((n + 1, value.to_string()));
+                }
+            } else if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+                continue;
+            } else if raw.starts_with([' ', '\t']) {
+                regexes.push((n + 1, trimmed.to_string()));
+            } else {
+                break;
+            }
+        }
+        let (line, written) = regexes.into_iter().nth(index)?;
+        Some((file.clone(), line, written))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_regex_is_found_where_it_is_written() {
+        let d = std::env::temp_dir().join(format!("ferroban-locate-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let conf = d.join("f.conf");
+        let local = d.join("f.local");
+        std::fs::write(&conf, "[Definition]\nfailregex = ^a <HOST>$\n").unwrap();
+        std::fs::write(
+            &local,
+            "[Definition]\n# mine\nfailregex = ^ok <HOST>$\n\n  # old one\n    ^bad <HOST> (x\nignoreregex =\n",
+        )
+        .unwrap();
+        let files = [conf.clone(), local.clone()];
+        assert_eq!(
+            locate_regex(&files, "failregex", 1),
+            Some((local.clone(), 6, "^bad <HOST> (x".to_string()))
+        );
+        assert_eq!(locate_regex(&files, "failregex", 0).unwrap().1, 3);
+        assert_eq!(locate_regex(&files[..1], "failregex", 0).unwrap().1, 2);
+        assert_eq!(locate_regex(&files, "failregex", 2), None);
+        std::fs::remove_dir_all(&d).ok();
+    }
 
     #[test]
     fn names_with_options() {

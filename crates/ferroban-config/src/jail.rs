@@ -50,6 +50,9 @@ pub struct BanTimeIncrement {
 pub struct JailConfig {
     pub name: String,
     pub backend: Backend,
+    /// Why the backend is not the one `backend` names (no log file, so
+    /// `nologs_backend` was taken), for the server's log.
+    pub backend_note: Option<String>,
     /// Log path patterns (globs allowed); relative ones are taken from the
     /// configuration directory.
     pub logpaths: Vec<PathBuf>,
@@ -111,8 +114,19 @@ const JAIL_OPTIONS: [&str; 26] = [
     "banaction",
 ];
 
-/// Read every enabled jail under `basedir`.
+/// Read every enabled jail under `basedir`. A jail whose log files are all
+/// missing is an error, as in Fail2ban.
 pub fn load_jails(basedir: &Path) -> Result<JailsConfig, ConfigError> {
+    read_jails(basedir, true)
+}
+
+/// Read every enabled jail under `basedir` as written, also those whose log files
+/// are missing (for `ferroban audit`, which reports them instead of stopping).
+pub fn load_jails_as_written(basedir: &Path) -> Result<JailsConfig, ConfigError> {
+    read_jails(basedir, false)
+}
+
+fn read_jails(basedir: &Path, logs_required: bool) -> Result<JailsConfig, ConfigError> {
     let cfg = Config::read_named(basedir, "jail")?.ok_or_else(|| {
         ConfigError::at(
             &basedir.join("jail.conf"),
@@ -130,6 +144,7 @@ pub fn load_jails(basedir: &Path) -> Result<JailsConfig, ConfigError> {
             cfg: &cfg,
             basedir,
             name,
+            logs_required,
         };
         if reader.bool("enabled")?.unwrap_or(false) {
             jails.push(reader.read()?);
@@ -146,6 +161,8 @@ struct JailReader<'a> {
     cfg: &'a Config,
     basedir: &'a Path,
     name: &'a str,
+    /// Whether a jail none of whose log files exist is refused.
+    logs_required: bool,
 }
 
 impl JailReader<'_> {
@@ -225,7 +242,9 @@ impl JailReader<'_> {
     }
 
     fn read(&self) -> Result<JailConfig, ConfigError> {
-        let backend = self.backend()?;
+        self.check_filter_exists()?;
+        let logpaths = self.logpaths()?;
+        let (backend, backend_note) = self.backend_for(&logpaths)?;
         let filter = self.filter(&backend)?;
         let maxretry = self.count("maxretry")?.unwrap_or(3).max(1);
         let mut options = BTreeMap::new();
@@ -234,29 +253,9 @@ impl JailReader<'_> {
                 options.insert(key, v);
             }
         }
-        let logpaths = self
-            .text("logpath")?
-            .unwrap_or_default()
-            .split('\n')
-            .flat_map(|l| {
-                // "path tail" / "path head" flags of Fail2ban are accepted and ignored.
-                let l = l.trim();
-                let l = l
-                    .strip_suffix(" tail")
-                    .or_else(|| l.strip_suffix(" head"))
-                    .unwrap_or(l);
-                (!l.is_empty()).then(|| self.basedir.join(l.trim()))
-            })
-            .collect::<Vec<_>>();
-        if logpaths.is_empty() && !matches!(backend, Backend::Systemd { .. }) {
-            return Err(self.error(
-                "logpath",
-                "has no logpath".into(),
-                "set logpath to the log file(s) to watch, or backend = systemd",
-            ));
-        }
         Ok(JailConfig {
             name: self.name.to_string(),
+            backend_note,
             logpaths,
             logencoding: self.text("logencoding")?.unwrap_or_else(|| "auto".into()),
             logtimezone: self.text("logtimezone")?.filter(|v| !v.trim().is_empty()),
@@ -284,10 +283,144 @@ impl JailReader<'_> {
         })
     }
 
-    fn backend(&self) -> Result<Backend, ConfigError> {
-        let text = self.text("backend")?.unwrap_or_else(|| "auto".into());
+    /// A jail whose filter file does not exist is most often a typo in the jail's
+    /// name (`[sshdd]`, whose filter is its name): say where the jail is enabled,
+    /// and which jail or filter name is closest.
+    fn check_filter_exists(&self) -> Result<(), ConfigError> {
+        let spec = self.text("filter")?.unwrap_or_default();
+        let Ok((name, _)) = parse_name_with_options(&spec) else {
+            return Ok(()); // filter() reports a malformed value
+        };
+        let dir = self.basedir.join("filter.d");
+        let exists = |n: &str| {
+            ["conf", "local"]
+                .iter()
+                .any(|e| dir.join(format!("{n}.{e}")).is_file())
+        };
+        if name.trim().is_empty() || name.contains('/') || exists(&name) {
+            return Ok(());
+        }
+        let jails: Vec<&str> = self
+            .cfg
+            .sections()
+            .filter(|s| !matches!(*s, "DEFAULT" | "INCLUDES") && *s != self.name)
+            .collect();
+        let filters: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter_map(|f| f.strip_suffix(".conf").map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let create = format!("create {name}.conf or {name}.local in {}", dir.display());
+        let hint = match (
+            crate::suggest::closest(self.name, jails.iter().copied()),
+            crate::suggest::closest(&name, filters.iter().map(String::as_str)),
+        ) {
+            (Some(jail), _) => format!("did you mean the jail [{jail}]? Otherwise {create}"),
+            (None, Some(filter)) => format!("did you mean filter = {filter}? Otherwise {create}"),
+            (None, None) => create,
+        };
+        let origin = self.cfg.origin(self.name, "enabled");
+        let (file, line) = match origin {
+            Some(o) => (o.file, o.line),
+            None => (self.basedir.join("jail.conf"), 0),
+        };
+        Err(ConfigError::at(
+            &file,
+            line,
+            format!(
+                "[{}] filter {name:?} not found: there is no {name}.conf in {}",
+                self.name,
+                dir.display()
+            ),
+            hint,
+        ))
+    }
+
+    /// The `logpath` patterns, relative ones taken from the configuration directory.
+    fn logpaths(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        Ok(self
+            .text("logpath")?
+            .unwrap_or_default()
+            .split('\n')
+            .flat_map(|l| {
+                // "path tail" / "path head" flags of Fail2ban are accepted and ignored.
+                let l = l.trim();
+                let l = l
+                    .strip_suffix(" tail")
+                    .or_else(|| l.strip_suffix(" head"))
+                    .unwrap_or(l);
+                (!l.is_empty()).then(|| self.basedir.join(l.trim()))
+            })
+            .collect())
+    }
+
+    /// The backend, checked against the log files as Fail2ban checks them: a jail
+    /// that reads files but whose `logpath` matches none is refused, unless
+    /// ferroban's `nologs_backend` names what to read instead (ferroban's own
+    /// jail.conf has sshd fall back to the journal where there is no auth.log).
+    fn backend_for(&self, logpaths: &[PathBuf]) -> Result<(Backend, Option<String>), ConfigError> {
+        let backend = self.backend("backend")?;
+        if matches!(backend, Backend::Systemd { .. }) {
+            return Ok((backend, None));
+        }
+        if logpaths.is_empty() {
+            return Err(self.error(
+                "logpath",
+                "has no logpath".into(),
+                "set logpath to the log file(s) to watch, or backend = systemd",
+            ));
+        }
+        if logpaths.iter().any(|p| matches_a_file(p)) {
+            return Ok((backend, None));
+        }
+        let shown = logpaths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self
+            .text("nologs_backend")?
+            .is_some_and(|t| !t.trim().is_empty())
+        {
+            let note = format!("no file matches logpath {shown}: reading nologs_backend instead");
+            return Ok((self.backend("nologs_backend")?, Some(note)));
+        }
+        if !self.logs_required {
+            return Ok((backend, None));
+        }
+        let hint = if self.name == "sshd"
+            || self
+                .cfg
+                .get(self.name, "filter", &[])
+                .ok()
+                .flatten()
+                .is_some_and(|f| f.trim().starts_with("sshd"))
+        {
+            "sshd logs to the journal on hosts without rsyslog (Debian 12's default): set \
+             backend = systemd in [sshd] of jail.local"
+                .to_string()
+        } else {
+            "create the file, correct logpath, or set backend = systemd if the service logs \
+             to the journal"
+                .to_string()
+        };
+        Err(self.error(
+            "logpath",
+            format!(
+                "Have not found any log file for {} jail: logpath {shown} matches no file",
+                self.name
+            ),
+            &hint,
+        ))
+    }
+
+    fn backend(&self, key: &str) -> Result<Backend, ConfigError> {
+        let text = self.text(key)?.unwrap_or_else(|| "auto".into());
         let (name, opts) = parse_name_with_options(&text)
-            .map_err(|m| self.error("backend", m, "write e.g. auto, polling or systemd"))?;
+            .map_err(|m| self.error(key, m, "write e.g. auto, polling or systemd"))?;
         let opt = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         match name.to_lowercase().as_str() {
             "auto" | "pyinotify" | "inotify" | "gamin" => Ok(Backend::Inotify),
@@ -304,7 +437,7 @@ impl JailReader<'_> {
                     .map(PathBuf::from),
             }),
             other => Err(self.error(
-                "backend",
+                key,
                 format!("unknown backend {other:?}"),
                 "use auto, pyinotify, polling or systemd",
             )),
@@ -390,6 +523,16 @@ impl JailReader<'_> {
     }
 }
 
+/// Whether the log path pattern `pattern` names at least one existing path (as
+/// Fail2ban's glob does: `/dev/null` or a pipe counts).
+fn matches_a_file(pattern: &Path) -> bool {
+    let text = pattern.display().to_string();
+    if !text.contains(['*', '?', '[']) {
+        return pattern.exists();
+    }
+    glob::glob(&text).is_ok_and(|mut g| g.any(|p| p.is_ok()))
+}
+
 /// Options `get`/`set` know for a jail (the rest are read-only text).
 pub fn known_jail_options() -> &'static [&'static str] {
     &JAIL_OPTIONS
@@ -435,6 +578,7 @@ mod tests {
             "jail.local",
             "[DEFAULT]\nbantime.increment = true\nbantime.factor = 2\nbantime.maxtime = 7d\n[web]\nenabled = true\nport = http,https\nbantime = 1h30m\n[off]\nfilter = nothing-here\n",
         );
+        write(&d, "logs/a.log", "");
         let cfg = load_jails(&d).unwrap();
         assert_eq!(cfg.jails.len(), 1, "only enabled jails");
         let j = &cfg.jails[0];
@@ -467,8 +611,9 @@ mod tests {
         write(
             &d,
             "jail.local",
-            "[web]\nenabled = true\nfilter = web\nlogpath = /x\n\nbantime = 1 fortnight\n",
+            "[web]\nenabled = true\nfilter = web\nlogpath = x.log\n\nbantime = 1 fortnight\n",
         );
+        write(&d, "x.log", "");
         let e = load_jails(&d).unwrap_err();
         assert_eq!(e.line, 6, "{e}");
         assert!(e.file.ends_with("jail.local"), "{e}");
@@ -479,12 +624,87 @@ mod tests {
         write(
             &d,
             "jail.local",
-            "[web]\nenabled = true\nfilter = web\nlogpath = /x\naction = missing-one\n",
+            "[web]\nenabled = true\nfilter = web\nlogpath = x.log\naction = missing-one\n",
         );
         let e = load_jails(&d).unwrap_err();
         assert!(e.to_string().contains("missing-one"), "{e}");
         write(&d, "jail.local", "[web]\nenabled = true\nfilter = web\n");
         assert!(load_jails(&d).unwrap_err().to_string().contains("logpath"));
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_logpath_without_a_file_is_refused_or_falls_back_to_nologs_backend() {
+        let d = tempdir("nologs");
+        write(
+            &d,
+            "filter.d/sshd.conf",
+            "[Definition]\nfailregex = ^Failed for <HOST>\njournalmatch = _COMM=sshd\n",
+        );
+        write(
+            &d,
+            "jail.conf",
+            "[sshd]\nfilter = sshd\nlogpath = /nonexistent/auth.log\n",
+        );
+        write(&d, "jail.local", "[sshd]\nenabled = true\n");
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.file.ends_with("jail.conf") && e.line == 3, "{e}");
+        let text = e.to_string();
+        for part in [
+            "Have not found any log file for sshd jail",
+            "/nonexistent/auth.log",
+            "backend = systemd",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        write(
+            &d,
+            "jail.local",
+            "[sshd]\nenabled = true\nnologs_backend = systemd\n",
+        );
+        let j = &load_jails(&d).unwrap().jails[0];
+        assert!(matches!(j.backend, Backend::Systemd { .. }));
+        assert!(j
+            .backend_note
+            .as_deref()
+            .is_some_and(|n| n.contains("/nonexistent/auth.log")));
+        write(&d, "auth.log", "");
+        write(
+            &d,
+            "jail.conf",
+            "[sshd]\nfilter = sshd\nlogpath = auth.log\n",
+        );
+        let j = &load_jails(&d).unwrap().jails[0];
+        assert_eq!(j.backend, Backend::Inotify, "the file is there: it is read");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_typo_in_a_jail_name_names_the_line_and_the_closest_jail() {
+        let d = tempdir("typo");
+        write(
+            &d,
+            "filter.d/sshd.conf",
+            "[Definition]\nfailregex = ^Failed for <HOST>\n",
+        );
+        write(&d, "x.log", "");
+        write(
+            &d,
+            "jail.conf",
+            "[DEFAULT]\nfilter = %(__name__)s\nlogpath = x.log\n[sshd]\nport = ssh\n",
+        );
+        write(&d, "jail.local", "# mine\n[sshdd]\nenabled = true\n");
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.file.ends_with("jail.local") && e.line == 3, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("[sshdd] filter \"sshdd\" not found"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean the jail [sshd]?"), "{text}");
+        write(&d, "jail.local", "[web]\nenabled = true\nfilter = shd\n");
+        let text = load_jails(&d).unwrap_err().to_string();
+        assert!(text.contains("did you mean filter = sshd?"), "{text}");
         std::fs::remove_dir_all(&d).ok();
     }
 

@@ -17,6 +17,7 @@ pub mod filter;
 pub mod ini;
 pub mod jail;
 pub mod settings;
+pub mod suggest;
 pub mod tags;
 
 use std::path::{Path, PathBuf};

@@ -49,21 +49,36 @@ pub struct ServerSettings {
     pub maxbans: usize,
 }
 
+/// The configuration directories of an installed service.
+const SYSTEM_CONFDIRS: [&str; 2] = ["/etc/ferroban", "/etc/fail2ban"];
+
+/// Whether `confdir` is the installed service's configuration (not a copy under
+/// test, not an example).
+fn is_system_confdir(confdir: &Path) -> bool {
+    let real = std::fs::canonicalize(confdir).unwrap_or_else(|_| confdir.to_path_buf());
+    SYSTEM_CONFDIRS.iter().any(|d| real == Path::new(d))
+}
+
 impl ServerSettings {
-    /// The defaults for root (system paths) or another user (under `/tmp`, so that a
-    /// demo runs without privileges).
-    pub fn defaults() -> ServerSettings {
-        let (run, state) = if is_root() {
+    /// Where the server keeps its socket, pid file, database and log when the
+    /// configuration in `confdir` does not say. The system's places
+    /// (`/run/ferroban`, `/var/lib/ferroban`, `/var/log/ferroban.log`) only for the
+    /// installed configuration run by root; otherwise the user's own temporary
+    /// directory and standard error, so that a demo, a copy of the configuration
+    /// under test or a user without privileges never touches the service's state.
+    pub fn defaults_for(confdir: &Path) -> ServerSettings {
+        let (run, state, logtarget) = if is_root() && is_system_confdir(confdir) {
             (
                 PathBuf::from("/run/ferroban"),
                 PathBuf::from("/var/lib/ferroban"),
+                LogTarget::File(PathBuf::from("/var/log/ferroban.log")),
             )
         } else {
             let base = std::env::temp_dir().join(format!("ferroban-{}", current_uid()));
-            (base.clone(), base)
+            (base.clone(), base, LogTarget::Stderr)
         };
         ServerSettings {
-            logtarget: LogTarget::Stderr,
+            logtarget,
             loglevel: "INFO".into(),
             socket: run.join("ferroban.sock"),
             pidfile: run.join("ferroban.pid"),
@@ -81,7 +96,7 @@ impl ServerSettings {
 
     /// Read the settings under `basedir`; missing files and options keep the defaults.
     pub fn load(basedir: &Path) -> Result<ServerSettings, ConfigError> {
-        let mut s = ServerSettings::defaults();
+        let mut s = ServerSettings::defaults_for(basedir);
         for name in ["fail2ban", "ferroban"] {
             if let Some(cfg) = Config::read_named(basedir, name)? {
                 s.apply(&cfg)?;
@@ -277,6 +292,34 @@ mod tests {
         let e = ServerSettings::load(&d).unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn only_the_installed_configuration_run_by_root_gets_the_services_places() {
+        let copy = std::env::temp_dir().join(format!("ferroban-copy-{}", std::process::id()));
+        std::fs::create_dir_all(&copy).unwrap();
+        let s = ServerSettings::defaults_for(&copy);
+        assert_eq!(s.logtarget, LogTarget::Stderr);
+        for p in [&s.socket, &s.pidfile, s.dbfile.as_ref().unwrap()] {
+            assert!(p.starts_with(std::env::temp_dir()), "{}", p.display());
+        }
+        let installed = ServerSettings::defaults_for(Path::new("/etc/ferroban"));
+        if is_root() {
+            assert_eq!(
+                installed.socket,
+                PathBuf::from("/run/ferroban/ferroban.sock")
+            );
+            assert_eq!(
+                installed.logtarget,
+                LogTarget::File(PathBuf::from("/var/log/ferroban.log"))
+            );
+        } else {
+            assert_eq!(
+                installed.socket, s.socket,
+                "without root: the user's own places"
+            );
+        }
+        std::fs::remove_dir_all(&copy).ok();
     }
 
     #[test]

@@ -1,16 +1,56 @@
 //! Reading Fail2ban's own database (`/var/lib/fail2ban/fail2ban.sqlite3`), for
-//! `ferroban import-fail2ban`.
+//! `ferroban import-fail2ban` and for a server pointed at that file.
 //!
-//! Owns only the translation of Fail2ban's `bips` table (its newest ban per address
-//! and jail, with the ban count; Fail2ban 0.11 and later) or, in older files, its
-//! `bans` table, into [`BanRecord`]s. The file is opened read-only and never
-//! changed. Addresses are returned as written there: the caller checks them.
+//! Owns recognising Fail2ban's schema, and the translation of its `bips` table (its
+//! newest ban per address and jail, with the ban count; Fail2ban 0.11 and later)
+//! or, in older files, its `bans` table, into [`BanRecord`]s. The file is opened
+//! read-only and never changed. Addresses are returned as written there: the
+//! caller checks them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::{failed, BanRecord, DbError};
+
+/// Whether `path` holds Fail2ban's schema (its `fail2banDb` version table, or a
+/// `bans` table with Fail2ban's `timeofban` column). A missing or empty file is
+/// not Fail2ban's.
+pub fn is_fail2ban_database(path: &Path) -> Result<bool, DbError> {
+    if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+        return Ok(false);
+    }
+    let shown = path.display().to_string();
+    let err = |action| failed(&shown, action);
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(err("open to check its schema"))?;
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND (name = 'fail2banDb'
+         OR (name = 'bans' AND sql LIKE '%timeofban%'))",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(err("check its schema"))
+}
+
+/// The file ferroban keeps its own bans in when its configuration names Fail2ban's
+/// database: `ferroban.sqlite3` in the same directory.
+pub fn own_database_beside(fail2ban_db: &Path) -> PathBuf {
+    fail2ban_db.with_file_name("ferroban.sqlite3")
+}
+
+/// The `data` column as text: Fail2ban on Python 3 writes it as a BLOB of UTF-8
+/// JSON, older versions and ferroban as TEXT.
+fn data_text(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+        _ => String::new(),
+    }
+}
 
 /// Every ban recorded in Fail2ban's database at `path`, in force or not (ended bans
 /// still carry the ban count that `bantime.increment` builds on).
@@ -43,7 +83,7 @@ pub fn read_fail2ban_bans(path: &Path) -> Result<Vec<BanRecord>, DbError> {
                 r.get::<_, f64>(2)?,
                 r.get::<_, f64>(3)?,
                 r.get::<_, i64>(4)?,
-                r.get::<_, Option<String>>(5)?,
+                data_text(r.get_ref(5)?),
             ))
         })
         .map_err(err("read Fail2ban's bans"))?;
@@ -61,7 +101,7 @@ pub fn read_fail2ban_bans(path: &Path) -> Result<Vec<BanRecord>, DbError> {
             matches: Vec::new(),
             fields: Vec::new(),
         };
-        rec.read_data(data.as_deref().unwrap_or(""));
+        rec.read_data(&data);
         out.push(rec);
     }
     Ok(out)

@@ -16,21 +16,29 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 mod fail2ban;
-pub use fail2ban::read_fail2ban_bans;
+pub use fail2ban::{is_fail2ban_database, own_database_beside, read_fail2ban_bans};
 
 /// A database error, with what was being done.
 #[derive(Debug, thiserror::Error)]
-#[error("ban database {path}: {action}: {source}")]
-pub struct DbError {
-    pub path: String,
-    pub action: &'static str,
-    #[source]
-    pub source: rusqlite::Error,
+pub enum DbError {
+    #[error("ban database {path}: {action}: {source}")]
+    Sqlite {
+        path: String,
+        action: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// ferroban was pointed at Fail2ban's own file, which it must never change.
+    #[error(
+        "{path} is Fail2ban's database, which ferroban never writes to: set dbfile in \
+         ferroban.local to a file of ferroban's own (such as {beside})"
+    )]
+    Fail2banDatabase { path: String, beside: String },
 }
 
 fn failed(path: &str, action: &'static str) -> impl Fn(rusqlite::Error) -> DbError {
     let path = path.to_string();
-    move |source| DbError {
+    move |source| DbError::Sqlite {
         path: path.clone(),
         action,
         source,
@@ -185,9 +193,18 @@ const LARGE_BATCH_CACHE_KIB: i64 = -32768;
 
 impl Database {
     /// Open (creating if needed) the database at `path`; `None` keeps it in memory.
+    /// Fail2ban's own database is refused before anything is written to it.
     pub fn open(path: Option<&Path>) -> Result<Database, DbError> {
         let shown = path.map_or(":memory:".to_string(), |p| p.display().to_string());
         let err = |action| failed(&shown, action);
+        if let Some(p) = path {
+            if is_fail2ban_database(p)? {
+                return Err(DbError::Fail2banDatabase {
+                    path: shown,
+                    beside: own_database_beside(p).display().to_string(),
+                });
+            }
+        }
         let conn = match path {
             Some(p) => {
                 if let Some(dir) = p.parent() {
@@ -214,6 +231,11 @@ impl Database {
             .map_err(err("set busy timeout"))?;
         conn.execute_batch(SCHEMA).map_err(err("create tables"))?;
         Ok(Database { conn, path: shown })
+    }
+
+    /// The file this database is kept in (`:memory:` for none).
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> DbError + '_ {

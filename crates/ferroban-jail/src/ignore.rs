@@ -35,6 +35,18 @@ impl std::fmt::Display for IgnoreReason {
     }
 }
 
+impl IgnoreReason {
+    /// Why the address is never banned, for the person who asked to ban it.
+    pub fn explain(&self) -> String {
+        match self {
+            IgnoreReason::Listed(entry) => format!("it is in ignoreip ({entry})"),
+            IgnoreReason::OwnAddress => "it is an address of this host (ignoreself)".into(),
+            IgnoreReason::Loopback => "loopback is never banned".into(),
+            IgnoreReason::Command => "ignorecommand said to ignore it".into(),
+        }
+    }
+}
+
 /// The ignore rules of one jail.
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreList {

@@ -1,0 +1,178 @@
+//! `ferroban restart` (and `fail2ban-client restart`): stop the running server and
+//! start it again as it was started, not as the client happens to run.
+//!
+//! Owns finding the running server (its pid, from the control socket's peer
+//! credentials), taking what it ran with before it stops (command line, working
+//! directory, environment, network namespace), waiting until it has exited, and
+//! starting the new one with those, in a session of its own. The server's own
+//! shutdown removes only the socket and pid file it made, so the new server keeps
+//! them. It does not decide when a restart is wanted.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// How long the old server may take to exit, and the new one to answer.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// What a running server was started with.
+struct Started {
+    pid: i32,
+    argv: Vec<OsString>,
+    cwd: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    /// Its network namespace, held open so that it outlives the old server.
+    netns: std::fs::File,
+}
+
+/// The pid of the server listening on `socket`, from the kernel's peer credentials.
+fn server_pid(socket: &Path) -> Option<i32> {
+    let stream = UnixStream::connect(socket).ok()?;
+    crate::server::control::peer_credentials(&stream)
+        .map(|c| c.pid)
+        .filter(|pid| *pid > 0)
+}
+
+/// NUL-separated fields of a `/proc/PID/…` file.
+fn proc_fields(pid: i32, name: &str) -> Result<Vec<OsString>> {
+    let path = format!("/proc/{pid}/{name}");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    Ok(bytes
+        .split(|&b| b == 0)
+        .filter(|f| !f.is_empty())
+        .map(|f| OsString::from_vec(f.to_vec()))
+        .collect())
+}
+
+impl Started {
+    fn of(pid: i32) -> Result<Started> {
+        let argv = proc_fields(pid, "cmdline")?;
+        if argv.is_empty() {
+            bail!("process {pid} has no command line");
+        }
+        let env = proc_fields(pid, "environ")?
+            .into_iter()
+            .filter_map(|kv| {
+                let bytes = kv.into_vec();
+                let at = bytes.iter().position(|&b| b == b'=')?;
+                Some((
+                    OsString::from_vec(bytes[..at].to_vec()),
+                    OsString::from_vec(bytes[at + 1..].to_vec()),
+                ))
+            })
+            .collect();
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .with_context(|| format!("reading the working directory of process {pid}"))?;
+        let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+            .with_context(|| format!("opening the network namespace of process {pid}"))?;
+        Ok(Started {
+            pid,
+            argv,
+            cwd,
+            env,
+            netns,
+        })
+    }
+
+    /// Start the server again with the same command line, directory, environment
+    /// and network namespace, detached from this terminal.
+    fn start_again(&self) -> Result<()> {
+        let exe = std::env::current_exe()?;
+        let mut cmd = Command::new(exe);
+        // The name it was run as selects the grammar (fail2ban-server, ferroban).
+        cmd.arg0(&self.argv[0])
+            .args(&self.argv[1..])
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let netns: Option<RawFd> = (!same_namespace(&self.netns)?).then(|| self.netns.as_raw_fd());
+        // SAFETY: setsid and setns are async-signal-safe system calls; the file
+        // descriptor stays open in this process until the child has started.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                if let Some(fd) = netns {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().with_context(|| {
+            format!(
+                "starting the server again in the network namespace of process {}",
+                self.pid
+            )
+        })?;
+        Ok(())
+    }
+}
+
+/// Whether `netns` is this process's own network namespace.
+fn same_namespace(netns: &std::fs::File) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = netns.metadata()?;
+    let ours = std::fs::metadata("/proc/self/ns/net")?;
+    Ok(theirs.dev() == ours.dev() && theirs.ino() == ours.ino())
+}
+
+/// Whether process `pid` still runs (an exited one its parent has not reaped yet,
+/// a zombie, does not).
+fn alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, None | Some('Z') | Some('X'))
+}
+
+fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < LIMIT {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
+}
+
+/// Restart the server on `socket`: `stop` is sent through `stop`, and the new
+/// server must answer `ping` through `ping`. Returns false when no server runs
+/// there (the caller starts one).
+pub fn restart(
+    socket: &Path,
+    stop: impl FnOnce() -> Result<()>,
+    mut ping: impl FnMut() -> bool,
+) -> Result<bool> {
+    let Some(pid) = server_pid(socket) else {
+        return Ok(false);
+    };
+    let started = Started::of(pid)?;
+    stop()?;
+    if !wait_until(|| !alive(pid)) {
+        bail!("the server (pid {pid}) did not exit within {LIMIT:?}");
+    }
+    started.start_again()?;
+    if !wait_until(&mut ping) {
+        bail!(
+            "the restarted server did not answer on {} within {LIMIT:?}; see its log",
+            socket.display()
+        );
+    }
+    Ok(true)
+}

@@ -1,0 +1,69 @@
+//! `-d` / `--dp` of `fail2ban-server` and `fail2ban-client`: the configuration as
+//! the server reads it, one setting per line in Fail2ban's command words
+//! (`['set', 'sshd', 'maxretry', 5]`), for debugging a configuration.
+//!
+//! Owns only the rendering; reading and checking are `check_config`'s.
+
+use std::path::Path;
+
+use anyhow::Result;
+use ferroban_config::jail::Backend;
+use serde_json::{json, Value};
+
+/// The lines of the dump for the configuration in `confdir`.
+pub fn dump_config(confdir: &Path) -> Result<Vec<String>> {
+    let settings = ferroban_config::settings::ServerSettings::load(confdir)?;
+    let mut out: Vec<Value> = vec![
+        json!(["set", "loglevel", settings.loglevel]),
+        json!([
+            "set",
+            "logtarget",
+            super::log::target_text(&settings.logtarget)
+        ]),
+        json!([
+            "set",
+            "dbfile",
+            settings
+                .dbfile
+                .as_ref()
+                .map_or(":memory:".to_string(), |p| p.display().to_string())
+        ]),
+    ];
+    for jail in super::check_config(confdir)? {
+        let c = &jail.config;
+        let backend = match c.backend {
+            Backend::Inotify => "auto",
+            Backend::Polling => "polling",
+            Backend::Systemd { .. } => "systemd",
+        };
+        out.push(json!(["add", c.name, backend]));
+        for p in &c.logpaths {
+            out.push(json!([
+                "set",
+                c.name,
+                "addlogpath",
+                p.display().to_string()
+            ]));
+        }
+        for m in &c.filter.journalmatch {
+            out.push(json!(["set", c.name, "addjournalmatch", m]));
+        }
+        for r in &c.filter.failregex {
+            out.push(json!(["set", c.name, "addfailregex", r]));
+        }
+        for r in &c.filter.ignoreregex {
+            out.push(json!(["set", c.name, "addignoreregex", r]));
+        }
+        out.push(json!(["set", c.name, "maxretry", c.maxretry]));
+        out.push(json!(["set", c.name, "findtime", c.findtime as i64]));
+        out.push(json!(["set", c.name, "bantime", c.bantime as i64]));
+        for ip in &c.ignoreip {
+            out.push(json!(["set", c.name, "addignoreip", ip]));
+        }
+        for a in &c.actions {
+            out.push(json!(["set", c.name, "addaction", a.name]));
+        }
+        out.push(json!(["start", c.name]));
+    }
+    Ok(out.iter().map(Value::to_string).collect())
+}
