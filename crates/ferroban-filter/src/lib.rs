@@ -9,6 +9,7 @@
 
 pub mod date;
 pub mod engine;
+pub mod mlfid;
 pub mod pattern;
 pub mod prefilter;
 pub mod pyre;
