@@ -12,6 +12,7 @@ use std::time::Instant;
 use ferroban_config::FilterDefinition;
 use jiff::tz::TimeZone;
 
+use crate::candidates::Candidates;
 use crate::date::{DateDetector, TemplateError};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
@@ -282,6 +283,8 @@ pub struct Filter {
     maxlines: usize,
     detector: DateDetector,
     prefilter: Option<Prefilter>,
+    /// The failregexes worth a search on a buffer, in one pass.
+    candidates: Option<Candidates>,
     buffer: Vec<BufLine>,
     last_date: Option<f64>,
     last_time_text: String,
@@ -386,7 +389,9 @@ impl Filter {
             },
             false => None,
         };
+        let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         Ok(Filter {
+            candidates,
             fail,
             ignore,
             pref,
@@ -578,11 +583,24 @@ impl Filter {
             }
         }
 
+        // Which failregexes may match the buffer being searched (recomputed when it
+        // changes); `None` before the first search or when any may.
+        let mut possible = None;
         for fi in 0..self.fail.len() {
             let b = match buf.take() {
                 Some(b) => b,
-                None => join_buffer(replaced.as_deref().unwrap_or(lines)),
+                None => {
+                    possible = None;
+                    join_buffer(replaced.as_deref().unwrap_or(lines))
+                }
             };
+            if possible.is_none() {
+                possible = self.candidates.as_ref().and_then(|c| c.possible(&b));
+            }
+            if possible.as_ref().is_some_and(|p| !p.matched(fi)) {
+                buf = Some(b);
+                continue;
+            }
             let Some(g) = self.fail[fi].pattern.search(&b) else {
                 buf = Some(b);
                 continue;

@@ -7,6 +7,7 @@
 //! linear-time engine wherever possible. Out come failures: the host or failure id,
 //! the time and the captured fields. Counting and banning live elsewhere.
 
+pub mod candidates;
 pub mod date;
 pub mod engine;
 pub mod mlfid;

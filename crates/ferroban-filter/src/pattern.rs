@@ -153,6 +153,12 @@ impl Groups {
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         self.spans.get(i).copied().flatten()
     }
+    /// Every group's span, shifted to start at `origin` (which precedes them all).
+    pub fn shifted(&self, origin: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
+        self.spans
+            .iter()
+            .map(move |s| s.map(|(a, b)| (a - origin, b - origin)))
+    }
     pub fn start(&self) -> usize {
         self.get(0).map(|s| s.0).unwrap_or(0)
     }
