@@ -382,3 +382,32 @@ fn accepted_by_pid_of_other_address_failure(log: &str) -> usize {
     }
     count
 }
+
+/// A 32,000-character `Failed password for invalid user ab ab …` line: the stock sshd
+/// filter's conditional and look-ahead regex runs on the linear engine, so the line
+/// is counted, as Fail2ban counts it, and nothing is given up.
+#[test]
+fn long_client_chosen_user_is_counted_not_given_up() {
+    let dir = scratch_dir("long-user");
+    let log = dir.join("auth.log");
+    let line = format!(
+        "Feb 23 10:00:00 vps sshd[123]: Failed password for invalid user {}from 192.0.2.9 port 22 ssh2\n",
+        "ab ".repeat(10_700)
+    );
+    std::fs::write(&log, &line).unwrap();
+    let log = log.to_string_lossy().into_owned();
+    let args = ["-c", "/etc/fail2ban", "-o", "ip", &log, "sshd"];
+    if !Path::new("/etc/fail2ban/filter.d/sshd.conf").is_file() {
+        eprintln!("SKIPPED: Fail2ban's stock filters are not installed (apt-get install fail2ban)");
+        return;
+    }
+    let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+    assert!(ok, "{err}");
+    assert_eq!(ours, "192.0.2.9\n");
+    assert!(!err.contains("given up"), "{err}");
+    if let Ok(reference) = which("fail2ban-regex") {
+        let theirs = Command::new(reference).args(args).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&theirs.stdout), ours);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -425,6 +425,21 @@ impl Filter {
             .sum()
     }
 
+    /// The regexes that run on the back-tracking engine (bounded, so a hostile line
+    /// may be given up), as `("failregex", index)`, `("ignoreregex", index)` or
+    /// `("prefregex", 0)`.
+    pub fn backtracking_regexes(&self) -> Vec<(&'static str, usize)> {
+        let kinds = [("failregex", &self.fail), ("ignoreregex", &self.ignore)];
+        let listed = kinds.into_iter().flat_map(|(kind, rxs)| {
+            rxs.iter()
+                .enumerate()
+                .filter(|(_, rx)| rx.pattern.is_backtracking())
+                .map(move |(i, _)| (kind, i))
+        });
+        let pref = self.pref.iter().filter(|rx| rx.pattern.is_backtracking());
+        pref.map(|_| ("prefregex", 0)).chain(listed).collect()
+    }
+
     /// The date detector, for its statistics.
     pub fn date_detector(&self) -> &DateDetector {
         &self.detector

@@ -15,5 +15,6 @@ pub mod pattern;
 pub mod prefilter;
 pub mod pyre;
 pub mod tags;
+pub mod unfold;
 
 pub use engine::{Failure, Filter, FilterError, LineResult, Value};
