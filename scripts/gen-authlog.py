@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a realistic Debian 12 /var/log/auth.log for benchmarks and tests.
 
-Usage: gen-authlog.py LINES [--seed N] [--pid-max N] > auth.log
+Usage: gen-authlog.py LINES [--seed N] [--pid-max N] [--end-at EPOCH] > auth.log
 
 Interleaved OpenSSH 9 sessions, each under its own pid (allocated the way the kernel
 does: upwards, wrapping at pid_max, never reusing a live pid, so pids repeat once the
@@ -13,6 +13,7 @@ cron, sudo and systemd-logind lines between them. Deterministic for a given seed
 import argparse
 import heapq
 import random
+import sys
 import time
 
 START = 1771804800  # 2026-02-23 00:00:00 UTC
@@ -162,6 +163,7 @@ def main():
     ap.add_argument("lines", type=int)
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--pid-max", type=int, default=32768)
+    ap.add_argument("--end-at", type=float, help="shift the times so the last line is at this epoch")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     pids = Pids(rng, a.pid_max)
@@ -179,7 +181,14 @@ def main():
         seq += 1
         events.append((when, seq, proc, pid, msg))
 
-    while len(events) < a.lines * 1.02:
+    sessions = 0
+    while True:
+        # stop once enough lines come before the last session start: the lines after
+        # it are only the ends of long sessions, which a real log interleaves with
+        # new ones
+        sessions += 1
+        if sessions % 5000 == 0 and sum(1 for e in events if e[0] <= t) >= a.lines:
+            break
         t += rng.expovariate(2.5)
         while ending and ending[0][0] <= t:
             pids.live.discard(heapq.heappop(ending)[1])
@@ -216,15 +225,16 @@ def main():
                 emit(when, "sshd", pid, msg)
         if pid != 700:
             heapq.heappush(ending, (when + 0.5, pid))
-    events.sort()
+    events = sorted(e for e in events if e[0] <= t)[: a.lines]
+    shift = a.end_at - events[-1][0] if a.end_at is not None else 0.0
     out = []
-    for when, _, proc, pid, msg in events[: a.lines]:
+    for when, _, proc, pid, msg in events:
+        when += shift
         stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(when))
         if proc == "sudo":
             out.append("%s %s sudo: %s\n" % (stamp, HOST, msg))
         else:
             out.append("%s %s %s[%d]: %s\n" % (stamp, HOST, proc, pid, msg))
-    import sys
     sys.stdout.write("".join(out))
 
 
