@@ -144,6 +144,8 @@ pub struct Pattern {
     /// Groups copied by unfolding (see `unfold`): (copy index, original index). A
     /// match reports a copy's span under the original's name.
     aliases: Vec<(usize, usize)>,
+    /// `unfold::END_GROUP`'s index: a match ends where this group starts.
+    end_group: Option<usize>,
 }
 
 /// Byte spans of the groups of one match; index 0 is the whole match.
@@ -232,6 +234,7 @@ impl Pattern {
                         Some((linear.group_index(copy)?, linear.group_index(name)?))
                     })
                     .collect();
+                linear.end_group = linear.group_index(unfold::END_GROUP);
                 Ok(linear)
             }
             _ => Ok(original),
@@ -292,6 +295,7 @@ impl Pattern {
             superset,
             abandoned: AtomicU64::new(0),
             aliases: Vec::new(),
+            end_group: None,
         })
     }
 
@@ -328,6 +332,9 @@ impl Pattern {
                     if let Some(span) = g.get(copy) {
                         g.spans[original] = Some(span);
                     }
+                }
+                if let Some((end, _)) = self.end_group.and_then(|i| g.get(i)) {
+                    g.spans[0] = Some((g.start(), end));
                 }
                 Some(g)
             }

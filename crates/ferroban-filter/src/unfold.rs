@@ -13,10 +13,13 @@
 //!   `$`, or by `LIT` itself — matches one text at most, so it can be replaced by a
 //!   regular expression for "no `LIT` starts here" built from the string-matching
 //!   automaton of `LIT`.
+//! - A negative look-ahead `(?!LIT)` that ends the pattern holds exactly where the
+//!   text that follows is not `LIT`, which a group can consume instead: it is named
+//!   [`END_GROUP`], and the match ends where that group starts.
 //!
-//! Anything else (flags, back-references, a conditional inside a repetition, an
-//! unforced look-ahead loop) is left alone: the caller then keeps the back-tracking
-//! engine. It does not translate to Rust syntax (see `pyre`).
+//! Anything else (the `s` and `x` flags, back-references, a conditional inside a
+//! repetition, an unforced look-ahead loop) is left alone: the caller then keeps the
+//! back-tracking engine. It does not translate to Rust syntax (see `pyre`).
 
 /// A rewritten pattern and the renamed copies of its groups: (copy, original).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +27,10 @@ pub struct Unfolded {
     pub pattern: String,
     pub aliases: Vec<(String, String)>,
 }
+
+/// The group that stands for a final negative look-ahead: the match ends where it
+/// starts.
+pub const END_GROUP: &str = "__lookahead_end";
 
 /// Rewrite `src` if it has constructs this module can unfold; `None` otherwise.
 pub fn unfold(src: &str) -> Option<Unfolded> {
@@ -33,6 +40,8 @@ pub fn unfold(src: &str) -> Option<Unfolded> {
     let mut parser = Parser {
         chars: src.chars().collect(),
         i: 0,
+        flags: false,
+        case_insensitive: false,
     };
     let mut tree = parser.alternation()?;
     if parser.i != parser.chars.len() {
@@ -44,7 +53,12 @@ pub fn unfold(src: &str) -> Option<Unfolded> {
             return None;
         }
     }
-    let tree = lookahead_loops(&tree, &[]);
+    let flagged = parser.flags;
+    let mut tree = match flagged {
+        true => tree,
+        false => lookahead_loops(&tree, &[]),
+    };
+    final_lookahead(&mut tree, parser.case_insensitive);
     let pattern = emit_alt(&tree);
     (pattern != src).then_some(Unfolded {
         pattern,
@@ -74,6 +88,10 @@ enum Node {
 struct Parser {
     chars: Vec<char>,
     i: usize,
+    /// The pattern sets flags (`i`, `m`, `a`, `u`, `L`; others are not handled).
+    flags: bool,
+    /// One of them is `i` (global in Python, wherever it is written).
+    case_insensitive: bool,
 }
 
 impl Parser {
@@ -238,7 +256,7 @@ impl Parser {
                     (o.to_string(), None)
                 }
                 // flags, comments, back-references, atomic groups: not handled
-                None if self.rest_starts("(?") => return None,
+                None if self.rest_starts("(?") => return self.flag_group(),
                 None => {
                     self.i += 1;
                     ("(".to_string(), None)
@@ -252,6 +270,102 @@ impl Parser {
         self.i += 1;
         Some(Node::Group { open, name, body })
     }
+}
+
+impl Parser {
+    /// `(?imaLu)`: kept as written (case-insensitivity does not change what the
+    /// rewrites mean, except look-ahead loops, which are then left alone).
+    fn flag_group(&mut self) -> Option<Node> {
+        let close = self.chars[self.i..].iter().position(|&c| c == ')')? + self.i;
+        let flags: String = self.chars[self.i + 2..close].iter().collect();
+        if flags.is_empty() || !flags.chars().all(|c| "imaLu".contains(c)) {
+            return None;
+        }
+        self.i = close + 1;
+        self.flags = true;
+        self.case_insensitive |= flags.contains('i');
+        Some(Node::Other(format!("(?{flags})")))
+    }
+}
+
+/// Replace a negative look-ahead of literals (`(?!A|B)`) that ends a top-level branch
+/// by [`END_GROUP`] consuming "end of text, or none of those literals".
+fn final_lookahead(alts: &mut [Vec<Node>], case_insensitive: bool) {
+    for seq in alts.iter_mut() {
+        let Some(Node::Group { open, body, .. }) = seq.last() else {
+            continue;
+        };
+        let literals: Option<Vec<Vec<(char, String)>>> = body
+            .iter()
+            .map(|branch| {
+                branch
+                    .iter()
+                    .map(|n| match n {
+                        Node::Lit(c, src) => Some((*c, src.clone())),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let (Some(literals), true) = (literals, open == "(?!") else {
+            continue;
+        };
+        if case_insensitive && differ_only_by_case(&literals) {
+            continue;
+        }
+        let literals: Vec<&[(char, String)]> = literals.iter().map(Vec::as_slice).collect();
+        let Some(consumed) = none_of(&literals) else {
+            continue;
+        };
+        seq.pop();
+        seq.push(Node::Other(format!("(?P<{END_GROUP}>{consumed})")));
+    }
+}
+
+/// A regex consuming the end of the text, or a text that none of `literals` starts:
+/// `\Z|[^ab]|a(?:…)|b(?:…)` over their trie. `None`: one of them is empty here (it
+/// has been read whole).
+fn none_of(literals: &[&[(char, String)]]) -> Option<String> {
+    if literals.iter().any(|l| l.is_empty()) {
+        return None;
+    }
+    let mut firsts: Vec<&(char, String)> = Vec::new();
+    for l in literals {
+        if !firsts.iter().any(|f| f.0 == l[0].0) {
+            firsts.push(&l[0]);
+        }
+    }
+    let class: String = firsts
+        .iter()
+        .map(|(c, src)| match c.is_ascii_alphanumeric() || *c == ' ' {
+            true => c.to_string(),
+            false => src.to_string(),
+        })
+        .collect();
+    let mut parts = vec![r"\Z".to_string(), format!("[^{class}]")];
+    for (c, src) in firsts {
+        let rests: Vec<&[(char, String)]> = literals
+            .iter()
+            .filter(|l| l[0].0 == *c)
+            .map(|l| &l[1..])
+            .collect();
+        if let Some(inner) = none_of(&rests) {
+            parts.push(format!("{src}(?:{inner})"));
+        }
+    }
+    Some(parts.join("|"))
+}
+
+/// Two literals with, at the same place, characters that differ only by case: the
+/// trie of [`none_of`] would not be exact where case is ignored.
+fn differ_only_by_case(literals: &[Vec<(char, String)>]) -> bool {
+    literals.iter().any(|a| {
+        literals.iter().any(|b| {
+            a.iter()
+                .zip(b)
+                .any(|((x, _), (y, _))| x != y && x.to_lowercase().eq(y.to_lowercase()))
+        })
+    })
 }
 
 fn emit_alt(alts: &[Vec<Node>]) -> String {
@@ -729,7 +843,6 @@ mod tests {
     #[test]
     fn leaves_plain_patterns_alone() {
         assert_eq!(unfold(r"^Failed \S+ from (?P<host>\S+)$"), None);
-        assert_eq!(unfold(r"(?i)a(?!b)"), None);
     }
 
     #[test]
@@ -750,6 +863,39 @@ mod tests {
             u.aliases,
             [("__c1_u".into(), "u".into()), ("__c1_t".into(), "t".into())]
         );
+    }
+
+    #[test]
+    fn a_final_negative_lookahead_is_consumed_by_the_end_group() {
+        let u = unfold(r"failed:(?! lost)").unwrap();
+        let re = regex::Regex::new(
+            &crate::pyre::translate(&u.pattern, crate::pyre::Dollar::BeforeNewline)
+                .unwrap()
+                .pattern,
+        )
+        .unwrap();
+        for (s, ok) in [
+            ("failed:", true),
+            ("failed:\n", true),
+            ("failed: lost", false),
+            ("failed: los", true),
+            ("failed: lost; failed: x", true),
+            ("failed: lot", true),
+        ] {
+            assert_eq!(re.is_match(s), ok, "{s:?}");
+        }
+        let m = re.captures("x failed: lo").unwrap();
+        assert_eq!(m.name(END_GROUP).map(|g| g.start()), Some(9));
+        // case-insensitive patterns keep the rewrite (both sides fold alike)
+        assert!(unfold(r"(?i)a(?!b)").is_some());
+        let alternatives = unfold(r"x(?!ab|ac|d)").unwrap().pattern;
+        assert_eq!(
+            alternatives,
+            r"x(?P<__lookahead_end>\Z|[^ad]|a(?:\Z|[^bc]))"
+        );
+        // where case is ignored, a trie over "ab" and "Ac" would not be exact
+        assert_eq!(unfold(r"(?i)x(?!ab|Ac)"), None);
+        assert_eq!(unfold(r"(?s)a(?!b)"), None);
     }
 
     #[test]

@@ -14,7 +14,10 @@ const FAIL2BAN: &str = "/etc/fail2ban";
 /// Filters of the guide's jails, with the modes in which they never back-track.
 const STOCK: &[(&str, &[&str])] = &[
     ("sshd", &["normal", "ddos"]),
-    ("postfix", &["more", "normal", "rbl", "errors"]),
+    (
+        "postfix",
+        &["more", "auth", "normal", "rbl", "extra", "errors"],
+    ),
     ("apache-badbots", &[""]),
     ("apache-botsearch", &[""]),
     ("apache-fakegooglebot", &[""]),
