@@ -8,6 +8,7 @@
 # Usage: scripts/bench-sshd.sh [LINES] [--skip-fail2ban]
 #   FAIL2BAN_LINES (default 100000): lines given to fail2ban-regex (its rate does not
 #   depend on the length; a million lines take it minutes).
+#   FERROBAN: the binary to measure (default target/release/ferroban), to compare builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
@@ -17,7 +18,7 @@ out=bench-out; mkdir -p "$out"
 log=$out/auth-$lines.log
 cargo build --release -q
 [ -s "$log" ] || python3 scripts/gen-authlog.py "$lines" > "$log"
-ferroban=target/release/ferroban
+ferroban=${FERROBAN:-target/release/ferroban}
 stock=/etc/fail2ban
 
 measure() { # label, lines, command... (stdout to $out/last.out)

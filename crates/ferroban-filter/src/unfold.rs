@@ -812,7 +812,8 @@ fn avoiding(lit: &str, next: Option<&str>) -> String {
     }
     add(&mut r, m, 0, String::new());
     let group = |e: &str| format!("(?:{e})");
-    for k in 0..m {
+    // the deepest states first: the expression stays close to the automaton
+    for k in (0..m).rev() {
         let lp = r[k][k].take().map(|e| format!("{}*", group(&e)));
         for i in (0..n).filter(|&i| i != k) {
             let Some(ik) = r[i][k].clone() else { continue };
