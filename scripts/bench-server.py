@@ -16,7 +16,7 @@ rate per CPU second until a final burst of failures is banned, and RSS.
 import os, random, shutil, signal, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FERROBAN = os.path.join(ROOT, "target/release/ferroban")
+FERROBAN = os.environ.get("FERROBAN", os.path.join(ROOT, "target/release/ferroban"))
 SSHD = "--sshd" in sys.argv
 sys.argv = [a for a in sys.argv if a != "--sshd"]
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100000
@@ -48,6 +48,15 @@ def generate(n, seed=7):
     return "".join(lines), fails
 
 
+def write_server_config(d):
+    """The action (append the address to bans.out) and the server's own settings."""
+    with open(os.path.join(d, "action.d/bench.conf"), "w") as f:
+        f.write("[Definition]\nactionban = echo <ip> >> %s/bans.out\nactionunban = true\n" % d)
+    with open(os.path.join(d, "fail2ban.conf"), "w") as f:
+        f.write("[Definition]\nloglevel = INFO\nlogtarget = %s/server.log\nsocket = %s/server.sock\n"
+                "pidfile = %s/server.pid\ndbfile = %s/db.sqlite3\ndbpurgeage = 1d\n" % (d, d, d, d))
+
+
 SENTINEL = "198.18.255.1"
 
 
@@ -68,11 +77,7 @@ def setup_sshd(name):
     os.makedirs(os.path.join(d, "action.d"))
     for f in ["common.conf", "sshd.conf"]:
         shutil.copy(os.path.join("/etc/fail2ban/filter.d", f), os.path.join(d, "filter.d", f))
-    with open(os.path.join(d, "action.d/bench.conf"), "w") as f:
-        f.write("[Definition]\nactionban = echo <ip> >> %s/bans.out\nactionunban = true\n" % d)
-    with open(os.path.join(d, "fail2ban.conf"), "w") as f:
-        f.write("[Definition]\nloglevel = INFO\nlogtarget = %s/server.log\nsocket = %s/server.sock\n"
-                "pidfile = %s/server.pid\ndbfile = %s/db.sqlite3\ndbpurgeage = 1d\n" % (d, d, d, d))
+    write_server_config(d)
     with open(os.path.join(d, "jail.local"), "w") as f:
         f.write("[DEFAULT]\nbackend = auto\naction = bench\nmaxretry = 3\nfindtime = 10m\nbantime = 1d\n"
                 "[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s/auth.log\n" % d)
@@ -82,20 +87,9 @@ def setup_sshd(name):
 
 def bench_sshd(name, text):
     d = setup_sshd(name)
-    r = {}
-    pid, _ = start(name, d)
-    time.sleep(1)
-    r["idle RSS MB"] = rss(pid)
-    c0, t0 = cpu(pid), time.time()
-    with open(d + "/auth.log", "a") as f:
-        f.write(text)
     out = d + "/bans.out"
-    while time.time() - t0 < 3600:
-        if os.path.exists(out) and SENTINEL in open(out).read():
-            break
-        time.sleep(0.05)
-    r["ingest CPU s"] = cpu(pid) - c0
-    r["ingest wall s"] = time.time() - t0
+    banned = lambda: os.path.exists(out) and SENTINEL in open(out).read()
+    pid, r = ingest(name, d, "auth.log", text, banned, 3600)
     r["lines per CPU s"] = text.count("\n") / max(r["ingest CPU s"], 1.0 / TICK)
     r["loaded RSS MB"] = rss(pid)
     r["peak RSS MB"] = rss(pid, "VmHWM")
@@ -121,11 +115,7 @@ def setup(name):
     os.makedirs(os.path.join(d, "action.d"))
     for f in ["ferroban-common.conf", "wordpress-auth.conf", "apache-envscan.conf"]:
         shutil.copy(os.path.join(ROOT, "examples/config/filter.d", f), os.path.join(d, "filter.d", f))
-    with open(os.path.join(d, "action.d/bench.conf"), "w") as f:
-        f.write("[Definition]\nactionban = echo <ip> >> %s/bans.out\nactionunban = true\n" % d)
-    with open(os.path.join(d, "fail2ban.conf"), "w") as f:
-        f.write("[Definition]\nloglevel = INFO\nlogtarget = %s/server.log\nsocket = %s/server.sock\n"
-                "pidfile = %s/server.pid\ndbfile = %s/db.sqlite3\ndbpurgeage = 1d\n" % (d, d, d, d))
+    write_server_config(d)
     with open(os.path.join(d, "jail.local"), "w") as f:
         f.write("[DEFAULT]\nbackend = auto\naction = bench\nmaxretry = 3\nfindtime = 10m\nbantime = 1d\nlogpath = %s/access.log\n"
                 "[wordpress-auth]\nenabled = true\nfilter = wordpress-auth\n"
@@ -207,19 +197,25 @@ def wait_lines(path, n, limit=600):
     return time.time() - t0
 
 
-def bench(name, text, fails):
-    d = setup(name)
+def ingest(name, d, log, text, done, limit):
+    """Start the server, append `text` to `log` and wait until done(): (pid, figures)."""
     r = {}
     pid, _ = start(name, d)
     time.sleep(1)
     r["idle RSS MB"] = rss(pid)
     c0, t0 = cpu(pid), time.time()
-    with open(d + "/access.log", "a") as f:
+    with open(os.path.join(d, log), "a") as f:
         f.write(text)
-    while total_failed(name, d) < fails and time.time() - t0 < 1800:
+    while not done() and time.time() - t0 < limit:
         time.sleep(0.02)
     r["ingest CPU s"] = cpu(pid) - c0
     r["ingest wall s"] = time.time() - t0
+    return pid, r
+
+
+def bench(name, text, fails):
+    d = setup(name)
+    pid, r = ingest(name, d, "access.log", text, lambda: total_failed(name, d) >= fails, 1800)
     r["lines per CPU s"] = LINES / max(r["ingest CPU s"], 1.0 / TICK)
     r["loaded RSS MB"] = rss(pid)
     # latency: one .env probe (apache-envscan bans at the first) -> the action's line
