@@ -8,14 +8,21 @@ Reported per server: ingest rate per CPU second until every failure is counted,
 CPU seconds, idle and loaded RSS, ban latency (line written -> action ran),
 time to ban N addresses through the client, and start-up time with those bans to
 restore. Usage: scripts/bench-server.sh [LINES] [BANS_FERROBAN] [BANS_FAIL2BAN]
+
+With --sshd: one sshd jail (Fail2ban's stock filter from /etc/fail2ban) on a
+generated auth.log (scripts/gen-authlog.py, stamped up to now); reported: ingest
+rate per CPU second until a final burst of failures is banned, and RSS.
 """
 import os, random, shutil, signal, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FERROBAN = os.path.join(ROOT, "target/release/ferroban")
-LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
-BANS = {"ferroban": int(sys.argv[2]) if len(sys.argv) > 2 else 100000,
-        "fail2ban": int(sys.argv[3]) if len(sys.argv) > 3 else 10000}
+FERROBAN = os.environ.get("FERROBAN", os.path.join(ROOT, "target/release/ferroban"))
+SSHD = "--sshd" in sys.argv
+sys.argv = [a for a in sys.argv if a != "--sshd"]
+LINES = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100000
+NUMBERS = [int(a) for a in sys.argv[1:] if a.isdigit()]
+BANS = {"ferroban": NUMBERS[1] if len(NUMBERS) > 1 else 100000,
+        "fail2ban": NUMBERS[2] if len(NUMBERS) > 2 else 10000}
 OUT = os.path.join(ROOT, "bench-out", "server")
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -41,6 +48,66 @@ def generate(n, seed=7):
     return "".join(lines), fails
 
 
+def write_server_config(d):
+    """The action (append the address to bans.out) and the server's own settings."""
+    with open(os.path.join(d, "action.d/bench.conf"), "w") as f:
+        f.write("[Definition]\nactionban = echo <ip> >> %s/bans.out\nactionunban = true\n" % d)
+    with open(os.path.join(d, "fail2ban.conf"), "w") as f:
+        f.write("[Definition]\nloglevel = INFO\nlogtarget = %s/server.log\nsocket = %s/server.sock\n"
+                "pidfile = %s/server.pid\ndbfile = %s/db.sqlite3\ndbpurgeage = 1d\n" % (d, d, d, d))
+
+
+SENTINEL = "198.18.255.1"
+
+
+def generate_auth(n):
+    """A generated auth.log ending now, then failures that ban SENTINEL at once."""
+    gen = subprocess.run([sys.executable, os.path.join(ROOT, "scripts/gen-authlog.py"), str(n),
+                          "--end-at", str(time.time())], capture_output=True, text=True, check=True)
+    stamp = time.strftime("%b %d %H:%M:%S", time.localtime())
+    burst = "".join("%s vps sshd[9%d]: Failed password for root from %s port 4%d ssh2\n" % (stamp, i, SENTINEL, i)
+                    for i in range(6))
+    return gen.stdout + burst
+
+
+def setup_sshd(name):
+    d = os.path.join(OUT, "sshd-" + name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "filter.d"))
+    os.makedirs(os.path.join(d, "action.d"))
+    for f in ["common.conf", "sshd.conf"]:
+        shutil.copy(os.path.join("/etc/fail2ban/filter.d", f), os.path.join(d, "filter.d", f))
+    write_server_config(d)
+    with open(os.path.join(d, "jail.local"), "w") as f:
+        f.write("[DEFAULT]\nbackend = auto\naction = bench\nmaxretry = 3\nfindtime = 10m\nbantime = 1d\n"
+                "[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s/auth.log\n" % d)
+    open(os.path.join(d, "auth.log"), "w").close()
+    return d
+
+
+def bench_sshd(name, text):
+    d = setup_sshd(name)
+    out = d + "/bans.out"
+    banned = lambda: os.path.exists(out) and SENTINEL in open(out).read()
+    pid, r = ingest(name, d, "auth.log", text, banned, 3600)
+    r["lines per CPU s"] = text.count("\n") / max(r["ingest CPU s"], 1.0 / TICK)
+    r["loaded RSS MB"] = rss(pid)
+    r["peak RSS MB"] = rss(pid, "VmHWM")
+    r["bans"] = count_lines(out)
+    stop(name, d, pid)
+    return r
+
+
+def main_sshd():
+    text = generate_auth(LINES)
+    print("%d auth.log lines, one sshd jail (stock filter)" % text.count("\n"))
+    names = ["ferroban"] + (["fail2ban"] if shutil.which("fail2ban-client") and "--skip-fail2ban" not in sys.argv else [])
+    results = {n: bench_sshd(n, text) for n in names}
+    print("%-24s" % "" + "".join("%14s" % n for n in names))
+    for k in results["ferroban"]:
+        print("%-24s" % k + "".join("%14.3f" % results[n].get(k, float("nan")) for n in names))
+
+
 def setup(name):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
@@ -48,11 +115,7 @@ def setup(name):
     os.makedirs(os.path.join(d, "action.d"))
     for f in ["ferroban-common.conf", "wordpress-auth.conf", "apache-envscan.conf"]:
         shutil.copy(os.path.join(ROOT, "examples/config/filter.d", f), os.path.join(d, "filter.d", f))
-    with open(os.path.join(d, "action.d/bench.conf"), "w") as f:
-        f.write("[Definition]\nactionban = echo <ip> >> %s/bans.out\nactionunban = true\n" % d)
-    with open(os.path.join(d, "fail2ban.conf"), "w") as f:
-        f.write("[Definition]\nloglevel = INFO\nlogtarget = %s/server.log\nsocket = %s/server.sock\n"
-                "pidfile = %s/server.pid\ndbfile = %s/db.sqlite3\ndbpurgeage = 1d\n" % (d, d, d, d))
+    write_server_config(d)
     with open(os.path.join(d, "jail.local"), "w") as f:
         f.write("[DEFAULT]\nbackend = auto\naction = bench\nmaxretry = 3\nfindtime = 10m\nbantime = 1d\nlogpath = %s/access.log\n"
                 "[wordpress-auth]\nenabled = true\nfilter = wordpress-auth\n"
@@ -134,19 +197,25 @@ def wait_lines(path, n, limit=600):
     return time.time() - t0
 
 
-def bench(name, text, fails):
-    d = setup(name)
+def ingest(name, d, log, text, done, limit):
+    """Start the server, append `text` to `log` and wait until done(): (pid, figures)."""
     r = {}
     pid, _ = start(name, d)
     time.sleep(1)
     r["idle RSS MB"] = rss(pid)
     c0, t0 = cpu(pid), time.time()
-    with open(d + "/access.log", "a") as f:
+    with open(os.path.join(d, log), "a") as f:
         f.write(text)
-    while total_failed(name, d) < fails and time.time() - t0 < 1800:
+    while not done() and time.time() - t0 < limit:
         time.sleep(0.02)
     r["ingest CPU s"] = cpu(pid) - c0
     r["ingest wall s"] = time.time() - t0
+    return pid, r
+
+
+def bench(name, text, fails):
+    d = setup(name)
+    pid, r = ingest(name, d, "access.log", text, lambda: total_failed(name, d) >= fails, 1800)
     r["lines per CPU s"] = LINES / max(r["ingest CPU s"], 1.0 / TICK)
     r["loaded RSS MB"] = rss(pid)
     # latency: one .env probe (apache-envscan bans at the first) -> the action's line
@@ -239,4 +308,4 @@ def guide_idle_rss(names):
 
 
 if __name__ == "__main__":
-    main()
+    main_sshd() if SSHD else main()

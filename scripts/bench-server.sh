@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the ferroban daemon against fail2ban-server on the same
 # appended logs. Usage: scripts/bench-server.sh [LINES] [BANS_FERROBAN] [BANS_FAIL2BAN] [--skip-fail2ban]
+# With --sshd: one sshd jail (stock filter) on a generated auth.log: scripts/bench-server.sh 200000 --sshd
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q

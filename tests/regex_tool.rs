@@ -301,3 +301,113 @@ fn which(program: &str) -> Result<PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+/// sshd reuses pids, and Fail2ban's stock filter keys its multi-line cache by them: a
+/// reused pid's `Accepted` line merged into an old connection's failure counts against
+/// the legitimate address. On a generated auth.log whose pids repeat (a pid space of
+/// 6,000: more than Fail2ban's 100 remembered ids between reuses, fewer than 1,000),
+/// the failures per address must be those of the real fail2ban-regex, in the mode that
+/// uses the cache most (normal) and the one with the most regexes (aggressive).
+#[test]
+fn reused_sshd_pids_count_as_in_fail2ban() {
+    let Ok(reference) = which("fail2ban-regex") else {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+        return;
+    };
+    let dir = scratch_dir("reused-pids");
+    let log = dir.join("auth.log");
+    let generated = Command::new("python3")
+        .args(["scripts/gen-authlog.py", "40000", "--pid-max", "6000"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("python3 runs the generator");
+    assert!(generated.status.success());
+    std::fs::write(&log, &generated.stdout).unwrap();
+    let text = String::from_utf8_lossy(&generated.stdout);
+    assert!(
+        accepted_by_pid_of_other_address_failure(&text) > 10,
+        "the log reuses pids of failed connections for accepted ones"
+    );
+    let log = log.to_string_lossy().into_owned();
+    let per_address = |out: &[u8]| {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for ip in String::from_utf8_lossy(out).lines() {
+            *counts.entry(ip.to_string()).or_default() += 1;
+        }
+        counts
+    };
+    for filter in ["sshd[mode=normal]", "sshd[mode=aggressive]"] {
+        let args = ["-c", "/etc/fail2ban", "-o", "ip", &log, filter];
+        let theirs = Command::new(&reference)
+            .args(args)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        assert!(theirs.status.success());
+        let (ours, err, ok) = ferroban(&[&["regex", "--no-prefilter"], &args[..]].concat());
+        assert!(ok, "{err}");
+        let (ours, theirs) = (per_address(ours.as_bytes()), per_address(&theirs.stdout));
+        assert!(theirs.len() > 50, "{filter}: {theirs:?}");
+        assert_eq!(ours, theirs, "{filter}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// How many `Accepted` lines come from an sshd pid under which another address failed
+/// before (a reused pid: a typo before a login fails from the same address).
+fn accepted_by_pid_of_other_address_failure(log: &str) -> usize {
+    let mut failed = std::collections::HashMap::<&str, Vec<&str>>::new();
+    let mut count = 0;
+    for line in log.lines() {
+        let Some((_, rest)) = line.split_once(" sshd[") else {
+            continue;
+        };
+        let Some((pid, message)) = rest.split_once("]: ") else {
+            continue;
+        };
+        let from = message
+            .split(" from ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next());
+        let Some(address) = from else { continue };
+        if message.starts_with("Failed ") {
+            failed.entry(pid).or_default().push(address);
+        } else if message.starts_with("Accepted ")
+            && failed
+                .get(pid)
+                .is_some_and(|a| a.iter().any(|f| *f != address))
+        {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// A 32,000-character `Failed password for invalid user ab ab …` line: the stock sshd
+/// filter's conditional and look-ahead regex runs on the linear engine, so the line
+/// is counted, as Fail2ban counts it, and nothing is given up.
+#[test]
+fn long_client_chosen_user_is_counted_not_given_up() {
+    let dir = scratch_dir("long-user");
+    let log = dir.join("auth.log");
+    let line = format!(
+        "Feb 23 10:00:00 vps sshd[123]: Failed password for invalid user {}from 192.0.2.9 port 22 ssh2\n",
+        "ab ".repeat(10_700)
+    );
+    std::fs::write(&log, &line).unwrap();
+    let log = log.to_string_lossy().into_owned();
+    let args = ["-c", "/etc/fail2ban", "-o", "ip", &log, "sshd"];
+    if !Path::new("/etc/fail2ban/filter.d/sshd.conf").is_file() {
+        eprintln!("SKIPPED: Fail2ban's stock filters are not installed (apt-get install fail2ban)");
+        return;
+    }
+    let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+    assert!(ok, "{err}");
+    assert_eq!(ours, "192.0.2.9\n");
+    assert!(!err.contains("given up"), "{err}");
+    if let Ok(reference) = which("fail2ban-regex") {
+        let theirs = Command::new(reference).args(args).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&theirs.stdout), ours);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

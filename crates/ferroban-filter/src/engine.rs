@@ -6,12 +6,15 @@
 //! matched lines) come out, exactly as Fail2ban's `Filter.processLine` would produce
 //! them. It does not count failures, resolve names or ban anything.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use ferroban_config::FilterDefinition;
 use jiff::tz::TimeZone;
 
+use crate::candidates::Candidates;
 use crate::date::{DateDetector, TemplateError};
+use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
 use crate::tags;
@@ -280,10 +283,14 @@ pub struct Filter {
     maxlines: usize,
     detector: DateDetector,
     prefilter: Option<Prefilter>,
+    /// The failregexes worth a search on a buffer, in one pass.
+    candidates: Option<Candidates>,
     buffer: Vec<BufLine>,
     last_date: Option<f64>,
     last_time_text: String,
-    mlfid_cache: HashMap<String, FailData>,
+    mlfid_cache: MlfidCache<FailData>,
+    /// The clock of the multi-line cache's lifetimes (wall-clock, as Fail2ban's).
+    started: Instant,
     /// The prefregex's last search result (see `LineResult::prefregex_matched`).
     pref_matched: bool,
     /// Report every failregex that matches a line, not only the first (as
@@ -292,8 +299,6 @@ pub struct Filter {
     /// Drop failures still waiting for an id (multi-line) instead of reporting them.
     pub ignore_pending: bool,
 }
-
-const MLFID_CACHE_MAX: usize = 1000;
 
 impl Filter {
     /// Build a filter from its definition. `logtimezone` (a jail option) is the fixed
@@ -384,7 +389,9 @@ impl Filter {
             },
             false => None,
         };
+        let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         Ok(Filter {
+            candidates,
             fail,
             ignore,
             pref,
@@ -394,7 +401,8 @@ impl Filter {
             buffer: Vec::new(),
             last_date: None,
             last_time_text: String::new(),
-            mlfid_cache: HashMap::new(),
+            mlfid_cache: MlfidCache::default(),
+            started: Instant::now(),
             pref_matched: false,
             check_all: false,
             ignore_pending: true,
@@ -415,6 +423,21 @@ impl Filter {
             .chain(&self.pref)
             .map(|rx| rx.pattern.abandoned())
             .sum()
+    }
+
+    /// The regexes that run on the back-tracking engine (bounded, so a hostile line
+    /// may be given up), as `("failregex", index)`, `("ignoreregex", index)` or
+    /// `("prefregex", 0)`.
+    pub fn backtracking_regexes(&self) -> Vec<(&'static str, usize)> {
+        let kinds = [("failregex", &self.fail), ("ignoreregex", &self.ignore)];
+        let listed = kinds.into_iter().flat_map(|(kind, rxs)| {
+            rxs.iter()
+                .enumerate()
+                .filter(|(_, rx)| rx.pattern.is_backtracking())
+                .map(move |(i, _)| (kind, i))
+        });
+        let pref = self.pref.iter().filter(|rx| rx.pattern.is_backtracking());
+        pref.map(|_| ("prefregex", 0)).chain(listed).collect()
     }
 
     /// The date detector, for its statistics.
@@ -575,11 +598,24 @@ impl Filter {
             }
         }
 
+        // Which failregexes may match the buffer being searched (recomputed when it
+        // changes); `None` before the first search or when any may.
+        let mut possible = None;
         for fi in 0..self.fail.len() {
             let b = match buf.take() {
                 Some(b) => b,
-                None => join_buffer(replaced.as_deref().unwrap_or(lines)),
+                None => {
+                    possible = None;
+                    join_buffer(replaced.as_deref().unwrap_or(lines))
+                }
             };
+            if possible.is_none() {
+                possible = self.candidates.as_ref().and_then(|c| c.possible(&b));
+            }
+            if possible.as_ref().is_some_and(|p| !p.matched(fi)) {
+                buf = Some(b);
+                continue;
+            }
             let Some(g) = self.fail[fi].pattern.search(&b) else {
                 buf = Some(b);
                 continue;
@@ -639,7 +675,7 @@ impl Filter {
                 .or_else(|| fid.clone());
             let Some(ip) = ip else {
                 fail.insert("mlfpending".into(), Value::Flag(1));
-                if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.get_mut(m)) {
+                if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m)) {
                     cached.insert("mlfpending".into(), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
@@ -694,7 +730,8 @@ impl Filter {
             .filter(|u| !u.is_empty())
             .map(str::to_string);
         let users_len;
-        let cached = self.mlfid_cache.remove(mlfid);
+        let now = self.started.elapsed().as_secs_f64();
+        let cached = self.mlfid_cache.get(mlfid, now).cloned();
         if let Some(mut groups) = cached {
             users_len = add_user(&mut groups, user);
             if groups.remove("nofail").is_some_and(|v| v.truthy()) {
@@ -715,8 +752,8 @@ impl Filter {
                 }
             }
             fail = groups;
-            if flags & 2 == 0 {
-                self.remember(mlfid, fail.clone());
+            if flags & 2 != 0 {
+                self.mlfid_cache.unset(mlfid);
             }
         } else {
             users_len = if flags & 2 == 0 {
@@ -725,7 +762,7 @@ impl Filter {
                 0
             };
             if flags & 2 == 0 {
-                self.remember(mlfid, fail.clone());
+                self.mlfid_cache.set(mlfid, fail.clone(), now);
             }
         }
         if fail.remove("mlfpending").is_some_and(|v| v.truthy()) || users_len > 1 {
@@ -754,17 +791,10 @@ impl Filter {
             fail.insert("nofail-matches".into(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure in Fail2ban: keep them equal.
-        if let Some(c) = self.mlfid_cache.get_mut(mlfid) {
+        if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
             *c = fail.clone();
         }
         fail
-    }
-
-    fn remember(&mut self, mlfid: &str, data: FailData) {
-        if self.mlfid_cache.len() >= MLFID_CACHE_MAX && !self.mlfid_cache.contains_key(mlfid) {
-            self.mlfid_cache.clear();
-        }
-        self.mlfid_cache.insert(mlfid.to_string(), data);
     }
 }
 

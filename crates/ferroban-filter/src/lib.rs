@@ -7,11 +7,14 @@
 //! linear-time engine wherever possible. Out come failures: the host or failure id,
 //! the time and the captured fields. Counting and banning live elsewhere.
 
+pub mod candidates;
 pub mod date;
 pub mod engine;
+pub mod mlfid;
 pub mod pattern;
 pub mod prefilter;
 pub mod pyre;
 pub mod tags;
+pub mod unfold;
 
 pub use engine::{Failure, Filter, FilterError, LineResult, Value};

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::pyre::{self, Dollar, TranslateError};
+use crate::unfold;
 
 /// Back-tracking steps allowed per search before the line is given up as not matching.
 /// About 2 ms of CPU for a hostile line (scripts/bench-redos.sh); Fail2ban's whole
@@ -140,6 +141,11 @@ pub struct Pattern {
     superset: Option<String>,
     /// Searches given up at the back-tracking step bound (and counted as no match).
     abandoned: AtomicU64,
+    /// Groups copied by unfolding (see `unfold`): (copy index, original index). A
+    /// match reports a copy's span under the original's name.
+    aliases: Vec<(usize, usize)>,
+    /// `unfold::END_GROUP`'s index: a match ends where this group starts.
+    end_group: Option<usize>,
 }
 
 /// Byte spans of the groups of one match; index 0 is the whole match.
@@ -152,6 +158,12 @@ impl Groups {
     /// Span of group `i` (0 = whole match).
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         self.spans.get(i).copied().flatten()
+    }
+    /// Every group's span, shifted to start at `origin` (which precedes them all).
+    pub fn shifted(&self, origin: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
+        self.spans
+            .iter()
+            .map(move |s| s.map(|(a, b)| (a - origin, b - origin)))
     }
     pub fn start(&self) -> usize {
         self.get(0).map(|s| s.0).unwrap_or(0)
@@ -203,11 +215,37 @@ pub fn linear_superset_of(python: &str, mode: Mode) -> Result<Option<String>, Pa
 }
 
 impl Pattern {
-    /// Compile a Python-syntax pattern for the given search mode.
+    /// Compile a Python-syntax pattern for the given search mode: on the linear engine
+    /// when it, or its unfolded form (see `unfold`), allows.
     pub fn new(python: &str, mode: Mode) -> Result<Pattern, PatternError> {
+        let original = Pattern::compile(python, python, mode)?;
+        if !original.is_backtracking() {
+            return Ok(original);
+        }
+        let Some(unfolded) = unfold::unfold(python) else {
+            return Ok(original);
+        };
+        match Pattern::compile(&unfolded.pattern, python, mode) {
+            Ok(mut linear) if !linear.is_backtracking() => {
+                linear.aliases = unfolded
+                    .aliases
+                    .iter()
+                    .filter_map(|(copy, name)| {
+                        Some((linear.group_index(copy)?, linear.group_index(name)?))
+                    })
+                    .collect();
+                linear.end_group = linear.group_index(unfold::END_GROUP);
+                Ok(linear)
+            }
+            _ => Ok(original),
+        }
+    }
+
+    /// Compile `python` (the pattern as written is `written`, for errors).
+    fn compile(python: &str, written: &str, mode: Mode) -> Result<Pattern, PatternError> {
         let (t, prefix, main, superset) = prepare(python, mode)?;
         let compile_err = |message: String| PatternError::Compile {
-            pattern: python.to_string(),
+            pattern: written.to_string(),
             message,
         };
         let engine = if t.needs_backtracking {
@@ -256,6 +294,8 @@ impl Pattern {
             names,
             superset,
             abandoned: AtomicU64::new(0),
+            aliases: Vec::new(),
+            end_group: None,
         })
     }
 
@@ -286,7 +326,18 @@ impl Pattern {
     pub fn search_range(&self, hay: &str, start: usize, end: usize) -> Option<Groups> {
         let hay = &hay[..end];
         match &self.engine {
-            Engine::Linear(re) => re.groups(hay, start),
+            Engine::Linear(re) => {
+                let mut g = re.groups(hay, start)?;
+                for &(copy, original) in &self.aliases {
+                    if let Some(span) = g.get(copy) {
+                        g.spans[original] = Some(span);
+                    }
+                }
+                if let Some((end, _)) = self.end_group.and_then(|i| g.get(i)) {
+                    g.spans[0] = Some((g.start(), end));
+                }
+                Some(g)
+            }
             Engine::LinearVerified {
                 linear,
                 pairs,

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::tz::TimeZone;
 
+use crate::pattern::Groups;
+
 pub use strptime::zone_offset;
 pub use template::{unbound_pattern, Begin, Template, TemplateError, LINE_BEGIN, LINE_END};
 
@@ -163,6 +165,29 @@ pub struct DateDetector {
     screen: Option<regex::bytes::RegexSet>,
     default_tz: Option<i32>,
     tz: TimeZone,
+    /// The last date read: a line with the same date text reads it from here.
+    last_read: Option<DateRead>,
+}
+
+/// A date text and what it was read as. The time depends only on the template, the
+/// text its groups captured, the current time (for dates without a year) and the
+/// zones (fixed for a detector), so the same match gives the same time.
+#[derive(Debug, Clone)]
+struct DateRead {
+    template: Arc<Template>,
+    text: String,
+    spans: Vec<Option<(usize, usize)>>,
+    now: i64,
+    time: Option<f64>,
+}
+
+impl DateRead {
+    fn is_for(&self, template: &Arc<Template>, line: &str, g: &Groups, now: i64) -> bool {
+        Arc::ptr_eq(&self.template, template)
+            && self.now == now
+            && line.get(g.start()..g.end()) == Some(self.text.as_str())
+            && self.spans.iter().copied().eq(g.shifted(g.start()))
+    }
 }
 
 const NONE_INDEX: usize = usize::MAX;
@@ -216,6 +241,7 @@ impl DateDetector {
             screen: None,
             default_tz: None,
             tz,
+            last_read: None,
         }
     }
 
@@ -268,6 +294,7 @@ impl DateDetector {
     /// Interpret dates without a zone in this fixed offset (minutes), as `logtimezone`.
     pub fn set_default_tz(&mut self, minutes: Option<i32>) {
         self.default_tz = minutes;
+        self.last_read = None;
     }
 
     fn push(&mut self, template: Arc<Template>, ignore_dup: bool) -> Result<(), TemplateError> {
@@ -386,7 +413,7 @@ impl DateDetector {
         let time = if start == end {
             None
         } else {
-            template.date(line, &g, now, &self.tz, self.default_tz)
+            self.read_date(&template, line, &g, now)
         };
         Some(FoundDate {
             start,
@@ -394,6 +421,32 @@ impl DateDetector {
             time,
             template: index,
         })
+    }
+
+    /// The time of a template's match, read once per distinct date text.
+    fn read_date(
+        &mut self,
+        template: &Arc<Template>,
+        line: &str,
+        g: &Groups,
+        now: i64,
+    ) -> Option<f64> {
+        if let Some(read) = self
+            .last_read
+            .as_ref()
+            .filter(|r| r.is_for(template, line, g, now))
+        {
+            return read.time;
+        }
+        let time = template.date(line, g, now, &self.tz, self.default_tz);
+        self.last_read = Some(DateRead {
+            template: template.clone(),
+            text: line[g.start()..g.end()].to_string(),
+            spans: g.shifted(g.start()).collect(),
+            now,
+            time,
+        });
+        time
     }
 
     /// Fail2ban's template choice (see module doc); returns the match and the index of

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): lines per CPU second and peak memory of `ferroban regex` on a
+# realistic generated auth.log (scripts/gen-authlog.py), with every stock Fail2ban
+# filter of the guide's jails (sshd in all four modes, apache-*, postfix in its modes,
+# recidive) and ferroban's own sshd filter; next to fail2ban-regex (stock sshd filter)
+# and sshguard's parser. Also checks that ferroban finds, per address, the failures
+# fail2ban-regex finds.
+# Usage: scripts/bench-sshd.sh [LINES] [--skip-fail2ban]
+#   FAIL2BAN_LINES (default 100000): lines given to fail2ban-regex (its rate does not
+#   depend on the length; a million lines take it minutes).
+#   FERROBAN: the binary to measure (default target/release/ferroban), to compare builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-1000000}
+skip_fail2ban=${2:-}
+f2b_lines=${FAIL2BAN_LINES:-100000}
+out=bench-out; mkdir -p "$out"
+log=$out/auth-$lines.log
+cargo build --release -q
+[ -s "$log" ] || python3 scripts/gen-authlog.py "$lines" > "$log"
+ferroban=${FERROBAN:-target/release/ferroban}
+stock=/etc/fail2ban
+
+measure() { # label, lines, command... (stdout to $out/last.out)
+  local label=$1 n=$2; shift 2
+  /usr/bin/time -f "%U %S %M" -o "$out/time.txt" "$@" > "$out/last.out" 2>/dev/null || true
+  read -r u s m < "$out/time.txt"
+  python3 -c "import sys
+u, s, m, n = $u, $s, $m, $n
+print('%-38s %9d lines/cpu-s  cpu %6.2fs  peak %6.1f MB' % (sys.argv[1], n / max(u + s, 0.01), u + s, m / 1024))" "$label"
+}
+
+echo "log: $log ($lines lines); $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+for mode in normal ddos extra aggressive; do
+  measure "sshd[mode=$mode]" "$lines" "$ferroban" regex --no-progress -c "$stock" "$log" "sshd[mode=$mode]"
+done
+measure "ferroban's own sshd" "$lines" "$ferroban" regex --no-progress -c config "$log" sshd
+for f in "$stock"/filter.d/apache-*.conf; do
+  name=$(basename "$f" .conf)
+  [ "$name" = apache-common ] && continue
+  measure "$name" "$lines" "$ferroban" regex --no-progress -c "$stock" "$log" "$name"
+done
+for mode in more auth ddos aggressive; do
+  measure "postfix[mode=$mode]" "$lines" "$ferroban" regex --no-progress -c "$stock" "$log" "postfix[mode=$mode]"
+done
+measure recidive "$lines" "$ferroban" regex --no-progress -c "$stock" "$log" recidive
+
+if [ -x /usr/libexec/sshguard/sshg-parser ]; then
+  measure "sshguard sshg-parser" "$lines" sh -c "/usr/libexec/sshguard/sshg-parser < $log"
+  echo "  sshguard attacks found: $(wc -l < "$out/last.out")"
+fi
+
+if [ "$skip_fail2ban" != "--skip-fail2ban" ] && command -v fail2ban-regex > /dev/null; then
+  short=$out/auth-$lines-first-$f2b_lines.log
+  head -n "$f2b_lines" "$log" > "$short"
+  measure "fail2ban-regex sshd (first $f2b_lines)" "$f2b_lines" fail2ban-regex -o ip "$short" sshd
+  sort "$out/last.out" | uniq -c > "$out/fail2ban-per-address.txt"
+  "$ferroban" regex -c "$stock" -o ip "$short" sshd | sort | uniq -c > "$out/ferroban-per-address.txt"
+  if cmp -s "$out/fail2ban-per-address.txt" "$out/ferroban-per-address.txt"; then
+    echo "  per-address failures identical to fail2ban-regex ($(wc -l < "$out/fail2ban-per-address.txt") addresses)"
+  else
+    echo "  per-address failures DIFFER from fail2ban-regex: diff $out/fail2ban-per-address.txt $out/ferroban-per-address.txt"
+  fi
+fi
