@@ -9,6 +9,7 @@
 //! and the filter tester (`regex_tool`).
 
 mod client;
+mod fleet_cli;
 mod import;
 mod regex_tool;
 mod server;

@@ -42,6 +42,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["version"] => Ok(json!(env!("CARGO_PKG_VERSION"))),
         ["status"] => Ok(status(server)),
         ["metrics"] => Ok(Value::String(server.metrics_text())),
+        ["fleet"] => Ok(server.fleet_status()),
         ["status", jail, rest @ ..] => jail_status(server, jail, rest.first() == Some(&"extended")),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {
@@ -307,6 +308,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     failures: 0,
                     matches: vec![],
                     fields: vec![],
+                    origin: None,
                 };
                 if server.ban(idx, ban) {
                     n += 1;

@@ -10,6 +10,7 @@
 
 mod commands;
 pub mod control;
+mod fleet;
 mod jail;
 pub mod log;
 mod metrics;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferroban_actions::{ActionRunner, Report, Severity};
+use ferroban_config::fleet::FleetSettings;
 use ferroban_config::jail::{load_jails, Backend};
 use ferroban_config::settings::ServerSettings;
 use ferroban_db::{BanRecord, Database, FilePosition};
@@ -44,6 +46,8 @@ pub enum Event {
         reply: Sender<Result<serde_json::Value, String>>,
     },
     Signal(i32),
+    /// From the fleet thread.
+    Fleet(ferroban_fleet::FleetEvent),
 }
 
 /// Events queued at most before sources wait.
@@ -88,6 +92,8 @@ pub struct Server {
     /// Failed firewall calls per jail, counted from the actions' reports.
     action_errors: metrics::ActionErrors,
     stop_requested: bool,
+    /// The fleet, when `[Fleet]` is configured.
+    fleet: Option<fleet::Fleet>,
 }
 
 /// Load the jails of `confdir` and build them (filters compiled, ignore lists
@@ -95,6 +101,7 @@ pub struct Server {
 /// so that nothing is compiled twice.
 pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
     ServerSettings::load(confdir)?;
+    FleetSettings::load(confdir)?;
     let cfg = load_jails(confdir)?;
     cfg.jails
         .into_iter()
@@ -193,12 +200,18 @@ pub fn run(options: ServerOptions) -> Result<()> {
         positions_failing: false,
         action_errors: Default::default(),
         stop_requested: false,
+        fleet: None,
     };
     server.purge();
     for jail in jails {
         server.add_jail(jail, false)?;
     }
     server.restore_bans(None)?;
+    server.fleet = fleet::start(
+        FleetSettings::load(&server.options.confdir)?,
+        &server.jails,
+        tx.clone(),
+    )?;
     server.start_sources();
     if let Some(addr) = server.settings.metrics {
         server.start_metrics(addr, tx.clone());
@@ -227,6 +240,14 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// What a ban's log line adds when it came from the fleet: ` (fleet: web2)`.
+fn fleet_suffix(ban: &Ban) -> String {
+    ban.origin
+        .as_ref()
+        .map(|o| format!(" (fleet: {o})"))
+        .unwrap_or_default()
 }
 
 fn write_pidfile(path: &Path) {
@@ -318,7 +339,7 @@ impl Server {
                 action_errors: errors.get(j.name()).copied().unwrap_or(0),
             })
             .collect();
-        metrics::render(&figures)
+        metrics::render(&figures) + &self.fleet_metrics()
     }
 
     /// Start a built jail: its actions, then (with `restore`) its bans from the
@@ -378,12 +399,13 @@ impl Server {
                 failures: r.failures,
                 matches: r.matches,
                 fields: r.fields,
+                origin: r.origin.as_deref().map(Arc::from),
             };
             if self.jails[idx].bans.insert(ban.clone()) {
                 self.log.log(
                     Component::Actions,
                     Severity::Notice,
-                    &format!("[{}] Restore Ban {ip}", r.jail),
+                    &format!("[{}] Restore Ban {ip}{}", r.jail, fleet_suffix(&ban)),
                 );
                 tickets.entry(idx).or_default().push(ticket(&ban, true));
             }
@@ -526,6 +548,7 @@ impl Server {
                 for j in &mut self.jails {
                     j.tracker.expire(t);
                 }
+                self.expire_fleet_counts();
                 self.purge();
             }
         }
@@ -597,6 +620,7 @@ impl Server {
                 let _ = self.log.reopen();
             }
             Event::Signal(_) => self.stop_requested = true,
+            Event::Fleet(event) => self.fleet_event(event),
         }
     }
 
@@ -639,6 +663,7 @@ impl Server {
                 failures: o.failures,
                 matches: o.matches,
                 fields: o.fields,
+                origin: None,
             };
             self.ban(idx, ban);
         }
@@ -647,32 +672,19 @@ impl Server {
     /// Make a ban in jail `idx` (duration and count from its policy and history).
     /// Returns false if the address is banned there already.
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
-        let jail = &self.jails[idx];
-        let pending = self.new_by_ip.get(&ban.ip);
-        if jail.bans.get(&ban.ip).is_some()
-            || pending.is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
-        {
+        if self.held(idx, &ban.ip) {
             self.log.log(
                 Component::Actions,
                 Severity::Notice,
-                &format!("[{}] {} already banned", jail.name(), ban.ip),
+                &format!("[{}] {} already banned", self.jails[idx].name(), ban.ip),
             );
             return false;
         }
-        let held = jail.bans.len() + self.new_per_jail.get(&idx).copied().unwrap_or(0);
-        if held >= self.settings.maxbans {
-            self.log.log(
-                Component::Actions,
-                Severity::Error,
-                &format!(
-                    "[{}] {} not banned: the jail holds {held} bans, the limit (maxbans in \
-                     ferroban.conf); raise it, or shorten bantime",
-                    jail.name(),
-                    ban.ip
-                ),
-            );
+        if !self.room(idx, &ban.ip) {
             return false;
         }
+        let jail = &self.jails[idx];
+        let pending = self.new_by_ip.get(&ban.ip);
         let overall = jail
             .policy
             .increment
@@ -710,6 +722,40 @@ impl Server {
                 ),
             );
         }
+        self.queue_ban(idx, ban);
+        true
+    }
+
+    /// Whether `ip` is banned in jail `idx`, or about to be.
+    fn held(&self, idx: usize, ip: &std::net::IpAddr) -> bool {
+        self.jails[idx].bans.get(ip).is_some()
+            || self
+                .new_by_ip
+                .get(ip)
+                .is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
+    }
+
+    /// Whether jail `idx` may hold one more ban (`maxbans`); says so if not.
+    fn room(&self, idx: usize, ip: &std::net::IpAddr) -> bool {
+        let jail = &self.jails[idx];
+        let held = jail.bans.len() + self.new_per_jail.get(&idx).copied().unwrap_or(0);
+        if held >= self.settings.maxbans {
+            self.log.log(
+                Component::Actions,
+                Severity::Error,
+                &format!(
+                    "[{}] {ip} not banned: the jail holds {held} bans, the limit (maxbans in \
+                     ferroban.conf); raise it, or shorten bantime",
+                    jail.name(),
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Add a ban whose duration is settled to those committed next.
+    fn queue_ban(&mut self, idx: usize, ban: Ban) {
         self.jails[idx].tracker.forget(&ban.ip);
         self.new_by_ip
             .entry(ban.ip)
@@ -717,7 +763,6 @@ impl Server {
             .push((idx, ban.count));
         self.new_bans.push((idx, ban));
         *self.new_per_jail.entry(idx).or_default() += 1;
-        true
     }
 
     /// Write bans that the database refused earlier, at most every
@@ -746,6 +791,7 @@ impl Server {
     /// log them.
     fn commit(&mut self) {
         self.save_unsaved_bans();
+        self.publish_failures();
         if !self.new_bans.is_empty() {
             let records: Vec<BanRecord> = self
                 .new_bans
@@ -766,6 +812,7 @@ impl Server {
                         .cloned()
                         .collect(),
                     fields: b.fields.clone(),
+                    origin: b.origin.as_deref().map(str::to_string),
                 })
                 .collect();
             if let Err(e) = self.db.add_bans(&records) {
@@ -782,6 +829,7 @@ impl Server {
                 self.unsaved.extend(records);
                 self.unsaved_retry = Instant::now() + UNSAVED_RETRY;
             }
+            self.publish_new_bans();
             // The actions get the bans before they are logged: writing 100,000 log
             // lines then overlaps with the firewall work on the actions' threads.
             let mut per_jail: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
@@ -800,7 +848,7 @@ impl Server {
                 self.log.log(
                     Component::Actions,
                     Severity::Notice,
-                    &format!("[{}] Ban {}", jail.name(), ban.ip),
+                    &format!("[{}] Ban {}{}", jail.name(), ban.ip, fleet_suffix(&ban)),
                 );
                 jail.bans.insert(ban);
             }
@@ -830,6 +878,7 @@ impl Server {
 
     fn expire_bans(&mut self) {
         let t = now();
+        let mut ended = Vec::new();
         for j in &mut self.jails {
             let gone = j.bans.take_expired(t);
             if gone.is_empty() {
@@ -846,6 +895,12 @@ impl Server {
             if let Some(r) = &j.runner {
                 r.unban(gone.iter().map(|b| ticket(b, false)).collect());
             }
+            if j.config.fleet.publishes() {
+                ended.push((j.config.name.clone(), gone));
+            }
+        }
+        for (jail, gone) in ended {
+            self.publish_ended(&jail, &gone);
         }
     }
 
@@ -875,6 +930,7 @@ impl Server {
         if let Some(r) = &self.jails[idx].runner {
             r.unban(gone.iter().map(|b| ticket(b, false)).collect());
         }
+        self.publish_unbans(idx, &gone);
         gone.len()
     }
 
@@ -946,6 +1002,9 @@ impl Server {
             self.settings.dbmaxmatches = settings.dbmaxmatches;
         }
         self.path_jails.clear();
+        if let Some(f) = &mut self.fleet {
+            f.reset_counters();
+        }
         self.start_sources();
         self.log
             .log(Component::Server, Severity::Info, "Reload finished");
@@ -993,6 +1052,9 @@ impl Server {
         self.log
             .log(Component::Server, Severity::Info, "Shutdown in progress...");
         self.commit();
+        if let Some(f) = self.fleet.take() {
+            f.stop();
+        }
         if let Some(f) = self.files.take() {
             f.stop();
         }

@@ -43,8 +43,6 @@ pub fn publish_subjects(bucket: &str, host: &str) -> Vec<String> {
     let mut subjects = vec![
         format!("$KV.{bucket}.{host}.>"),
         format!("{bucket}.fail.{host}.>"),
-        // Account limits, read once when the bucket is opened.
-        "$JS.API.INFO".to_string(),
     ];
     for stream in [format!("KV_{bucket}"), failures_stream(bucket)] {
         subjects.extend([

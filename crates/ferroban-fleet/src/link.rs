@@ -29,6 +29,8 @@ use crate::{count_refusal, FleetCommand, FleetEvent, Level, Outgoing, Refusal, S
 /// while the server is busy: that only slows reading from the engine.
 pub type Sink = Arc<dyn Fn(FleetEvent) -> bool + Send + Sync>;
 
+/// The engine refuses larger values outright (ours are far smaller).
+const MAX_VALUE_SIZE: i32 = 4096;
 /// Received entries handed over at once, at most.
 const BATCH: usize = 4096;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -369,20 +371,15 @@ impl Link {
     /// what to publish again.
     async fn open_bucket(&mut self, js: &jetstream::Context) -> Result<kv::Store, String> {
         let bucket = &self.settings.bucket;
-        let store = match js.get_key_value(bucket.as_str()).await {
-            Ok(s) => s,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    description: "ferroban: bans in force, one key per origin, jail and address"
-                        .into(),
-                    history: 1,
-                    storage: stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| format!("opening bucket {bucket}: {e}"))?,
-        };
+        // The bucket's stream is made here rather than by create_key_value, which
+        // first reads account figures in a form nats-server 2.9 does not send.
+        js.get_or_create_stream(bucket_stream(bucket))
+            .await
+            .map_err(|e| format!("opening bucket {bucket}: {e}"))?;
+        let store = js
+            .get_key_value(bucket.as_str())
+            .await
+            .map_err(|e| format!("opening bucket {bucket}: {e}"))?;
         let created = epoch(store.stream.cached_info().created);
         let republish_since = match self.kv_created {
             Some(seen) if seen == created => {
@@ -621,6 +618,25 @@ impl Link {
         if !failures.is_empty() {
             (self.sink)(FleetEvent::Failures(failures));
         }
+    }
+}
+
+/// The stream behind the KV bucket, as a KV bucket of history 1 is made: one
+/// message per key, deletes as markers, values small.
+fn bucket_stream(bucket: &str) -> stream::Config {
+    stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some("ferroban: bans in force, one key per origin, jail and address".into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_message_size: MAX_VALUE_SIZE,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
+        ..Default::default()
     }
 }
 
