@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, stream};
@@ -31,6 +30,12 @@ pub type Sink = Arc<dyn Fn(FleetEvent) -> bool + Send + Sync>;
 
 /// The engine refuses larger values outright (ours are far smaller).
 const MAX_VALUE_SIZE: i32 = 4096;
+/// How long stopping waits for the fleet thread (the server may no longer be
+/// reading its events, so it must not wait forever).
+const STOP_WAIT: Duration = Duration::from_secs(3);
+/// Publications whose acks are awaited together (below the client's limit of
+/// acks in flight).
+const ACK_CHUNK: usize = 1000;
 /// Received entries handed over at once, at most.
 const BATCH: usize = 4096;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -58,7 +63,8 @@ fn epoch(t: time::OffsetDateTime) -> f64 {
 /// The running fleet thread.
 pub struct FleetLink {
     commands: UnboundedSender<FleetCommand>,
-    thread: Option<JoinHandle<()>>,
+    /// Closed when the thread ends.
+    finished: std::sync::mpsc::Receiver<()>,
 }
 
 impl FleetLink {
@@ -71,9 +77,11 @@ impl FleetLink {
         stats: SharedStats,
     ) -> std::io::Result<FleetLink> {
         let (commands, orders) = unbounded_channel();
-        let thread = std::thread::Builder::new()
+        let (finished_tx, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
             .name("ferroban-fleet".into())
             .spawn(move || {
+                let _finished = finished_tx;
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build();
@@ -102,10 +110,7 @@ impl FleetLink {
                     }
                 }
             })?;
-        Ok(FleetLink {
-            commands,
-            thread: Some(thread),
-        })
+        Ok(FleetLink { commands, finished })
     }
 
     /// Hand a command over; never blocks.
@@ -113,12 +118,11 @@ impl FleetLink {
         let _ = self.commands.send(command);
     }
 
-    /// Stop the thread (what was handed over before is published first).
-    pub fn stop(mut self) {
+    /// Stop the thread: what was handed over before is published first, for at
+    /// most [`STOP_WAIT`]; the outbox keeps whatever the engine did not confirm.
+    pub fn stop(self) {
         self.send(FleetCommand::Stop);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let _ = self.finished.recv_timeout(STOP_WAIT);
     }
 }
 
@@ -452,7 +456,8 @@ impl Link {
     async fn publish(&mut self, js: &jetstream::Context, items: Vec<(Option<i64>, Outgoing)>) {
         let name = &self.settings.name;
         let prefix = format!("$KV.{}.", self.settings.bucket);
-        let mut pending = Vec::with_capacity(items.len());
+        let mut pending = Vec::with_capacity(ACK_CHUNK);
+        let mut published = 0;
         for (id, item) in items {
             let sent = match item {
                 Outgoing::Ban {
@@ -479,13 +484,30 @@ impl Link {
                 }
             };
             match sent {
-                Ok(ack) => pending.push((id, ack)),
+                Ok(ack) => {
+                    published += 1;
+                    pending.push((id, ack));
+                }
                 Err(_) => count_refusal(&self.stats, Refusal::PublishRefused),
             }
+            // The client holds a bounded number of acks in flight: they are
+            // awaited while publishing goes on, else it would wait for itself.
+            if pending.len() == ACK_CHUNK {
+                self.await_acks(std::mem::take(&mut pending));
+            }
         }
+        self.await_acks(pending);
         if let Ok(mut s) = self.stats.lock() {
-            s.published += pending.len() as u64;
+            s.published += published;
             s.hosts.insert(name.clone(), now());
+        }
+    }
+
+    /// Wait for the engine's acks on a task of its own; the outbox ids of what it
+    /// stored go back to the server, refusals are counted (and logged once a minute).
+    fn await_acks(&self, pending: Vec<(Option<i64>, jetstream::context::PublishAckFuture)>) {
+        if pending.is_empty() {
+            return;
         }
         let sink = self.sink.clone();
         let stats = self.stats.clone();
