@@ -431,6 +431,11 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
             .and_then(|a| a.iter().find(|x| x["name"] == "web1").cloned())
             .unwrap_or(Value::Null);
         assert_eq!(web1["bans"], 1, "{fleet}");
+        let status = String::from_utf8_lossy(&h.client(&["status", "t"]).stdout).to_string();
+        assert!(
+            status.contains("Fleet bans (fleet = share):\t1"),
+            "{status}"
+        );
         assert!(web1["last_seen"].as_f64().is_some(), "{fleet}");
     }
     assert!(hosts[0].client(&["unban", "192.0.2.7"]).status.success());

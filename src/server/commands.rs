@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 
 use ferroban_actions::Severity;
+use ferroban_config::fleet::FleetMode;
 use ferroban_jail::{Ban, IgnoreList};
 use serde_json::{json, Value};
 
@@ -163,17 +164,19 @@ fn jail_status(server: &Server, name: &str, extended: bool) -> Reply {
             ]),
         ]);
     }
-    Ok(json!([
-        ["Filter", filter],
-        [
-            "Actions",
-            [
-                ["Currently banned", j.bans.len()],
-                ["Total banned", j.bans.total()],
-                ["Banned IP list", ips]
-            ]
-        ]
-    ]))
+    let mut actions = vec![
+        json!(["Currently banned", j.bans.len()]),
+        json!(["Total banned", j.bans.total()]),
+        json!(["Banned IP list", ips]),
+    ];
+    if j.config.fleet != FleetMode::Off {
+        let received = j.bans.iter().filter(|b| b.origin.is_some()).count();
+        actions.push(json!([
+            format!("Fleet bans (fleet = {})", j.config.fleet.as_str()),
+            received
+        ]));
+    }
+    Ok(json!([["Filter", filter], ["Actions", actions]]))
 }
 
 fn banned(server: &Server, ips: &[&str]) -> Reply {
