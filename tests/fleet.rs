@@ -383,6 +383,16 @@ fn raw_publish(port: u16, login: (&str, &str), subject: &str, payload: &str) -> 
 
 const LOGINS: [(&str, &str); 3] = [("web1", "pw-one"), ("web2", "pw-two"), ("web3", "pw-three")];
 
+/// A test's directory and an engine for `LOGINS`; `None` (SKIPPED) without nats-server.
+fn engine_for(tag: &str) -> Option<(Scratch, Engine)> {
+    if nats_server_missing() {
+        return None;
+    }
+    let root = Scratch::new(tag);
+    let engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    Some((root, engine))
+}
+
 /// Three honest hosts, started and connected.
 fn three_hosts(root: &Path, engine: &Engine, jail: &str) -> Vec<Host> {
     LOGINS
@@ -402,11 +412,9 @@ const SOON: Duration = Duration::from_secs(10);
 
 #[test]
 fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
-    if nats_server_missing() {
+    let Some((root, engine)) = engine_for("propagate") else {
         return;
-    }
-    let root = Scratch::new("propagate");
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    };
     let hosts = three_hosts(&root.0, &engine, "");
     hosts[0].fail("192.0.2.7", 3);
     for h in &hosts {
@@ -454,11 +462,9 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
 
 #[test]
 fn fleet_counting_two_and_two_bans_everywhere_one_and_one_nowhere() {
-    if nats_server_missing() {
+    let Some((root, engine)) = engine_for("count") else {
         return;
-    }
-    let root = Scratch::new("count");
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    };
     let hosts = three_hosts(&root.0, &engine, "fleetmaxretry = 4");
     hosts[0].fail("198.51.100.1", 1);
     hosts[1].fail("198.51.100.1", 1);
@@ -488,11 +494,9 @@ fn fleet_counting_two_and_two_bans_everywhere_one_and_one_nowhere() {
 
 #[test]
 fn the_receivers_ignoreip_wins() {
-    if nats_server_missing() {
+    let Some((root, engine)) = engine_for("ignore") else {
         return;
-    }
-    let root = Scratch::new("ignore");
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    };
     let mut specs: Vec<HostSpec> = LOGINS.iter().map(|(n, p)| HostSpec::honest(n, p)).collect();
     specs[1].jail = "ignoreip = 127.0.0.1/8 203.0.113.0/24";
     let hosts: Vec<Host> = specs
@@ -524,11 +528,9 @@ fn the_receivers_ignoreip_wins() {
 
 #[test]
 fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally() {
-    if nats_server_missing() {
+    let Some((root, engine)) = engine_for("impostor") else {
         return;
-    }
-    let root = Scratch::new("impostor");
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    };
     let mut observer = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
     observer.start();
     observer.wait_connected();
@@ -604,11 +606,9 @@ fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally()
 
 #[test]
 fn the_engine_killed_and_restarted_loses_nothing_and_doubles_nothing() {
-    if nats_server_missing() {
+    let Some((root, mut engine)) = engine_for("kill") else {
         return;
-    }
-    let root = Scratch::new("kill");
-    let mut engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    };
     let hosts = three_hosts(&root.0, &engine, "");
     hosts[0].fail("192.0.2.1", 3);
     assert!(wait_for(SOON, || hosts[2].bans_of("192.0.2.1") == 1));
@@ -647,11 +647,9 @@ fn the_engine_killed_and_restarted_loses_nothing_and_doubles_nothing() {
 
 #[test]
 fn the_engine_back_with_its_storage_wiped_gets_every_hosts_bans_again() {
-    if nats_server_missing() {
+    let Some((root, mut engine)) = engine_for("wipe") else {
         return;
-    }
-    let root = Scratch::new("wipe");
-    let mut engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    };
     let mut first: Vec<Host> = LOGINS[..2]
         .iter()
         .map(|(n, p)| {
@@ -696,11 +694,9 @@ fn the_engine_back_with_its_storage_wiped_gets_every_hosts_bans_again() {
 
 #[test]
 fn a_host_joining_late_receives_10000_bans() {
-    if nats_server_missing() {
+    let Some((root, engine)) = engine_for("join") else {
         return;
-    }
-    let root = Scratch::new("join");
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    };
     let quiet = |name: &'static str, password: &'static str| HostSpec {
         action: "",
         ..HostSpec::honest(name, password)

@@ -329,44 +329,14 @@ impl Link {
                         }
                     }
                 },
-                entry = watch.next() => {
-                    let mut batch = Vec::new();
-                    let mut next = entry;
-                    loop {
-                        match next {
-                            Some(Ok(e)) => batch.push(e),
-                            Some(Err(e)) => return lost(format!("bucket watch: {e}")),
-                            None => return lost("bucket watch ended".into()),
-                        }
-                        if batch.len() >= BATCH {
-                            break;
-                        }
-                        match watch.next().now_or_never() {
-                            Some(n) => next = n,
-                            None => break,
-                        }
-                    }
-                    self.received_entries(batch);
-                }
-                message = failures.next() => {
-                    let mut batch = Vec::new();
-                    let mut next = message;
-                    loop {
-                        match next {
-                            Some(Ok(m)) => batch.push(m),
-                            Some(Err(e)) => return lost(format!("failures stream: {e}")),
-                            None => return lost("failures stream ended".into()),
-                        }
-                        if batch.len() >= BATCH {
-                            break;
-                        }
-                        match failures.next().now_or_never() {
-                            Some(n) => next = n,
-                            None => break,
-                        }
-                    }
-                    self.received_failures(batch);
-                }
+                entry = watch.next() => match ready_batch(entry, &mut watch, "bucket watch") {
+                    Ok(batch) => self.received_entries(batch),
+                    Err(why) => return lost(why),
+                },
+                message = failures.next() => match ready_batch(message, &mut failures, "failures stream") {
+                    Ok(batch) => self.received_failures(batch),
+                    Err(why) => return lost(why),
+                },
             }
         }
     }
@@ -639,6 +609,36 @@ impl Link {
         self.note_hosts(seen);
         if !failures.is_empty() {
             (self.sink)(FleetEvent::Failures(failures));
+        }
+    }
+}
+
+/// The item just received and whatever else `stream` has ready (up to [`BATCH`]),
+/// so that a snapshot reaches the server in large batches; an error or the end
+/// of the stream ends the session.
+fn ready_batch<S, T, E>(
+    first: Option<Result<T, E>>,
+    stream: &mut S,
+    what: &str,
+) -> Result<Vec<T>, String>
+where
+    S: futures_util::Stream<Item = Result<T, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut batch = Vec::new();
+    let mut next = first;
+    loop {
+        match next {
+            Some(Ok(item)) => batch.push(item),
+            Some(Err(e)) => return Err(format!("{what}: {e}")),
+            None => return Err(format!("{what} ended")),
+        }
+        if batch.len() >= BATCH {
+            return Ok(batch);
+        }
+        match stream.next().now_or_never() {
+            Some(n) => next = n,
+            None => return Ok(batch),
         }
     }
 }
