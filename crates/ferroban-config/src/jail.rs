@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::action::{split_actions, ActionDefinition};
 use crate::expr::{parse_duration, Expr};
-use crate::fleet::FleetMode;
+use crate::fleet::{is_fleet_token, FleetMode};
 use crate::{parse_name_with_options, Config, ConfigError, FilterDefinition};
 
 /// The version ferroban reports where Fail2ban's is expected (`%(fail2ban_version)s`).
@@ -301,13 +301,21 @@ impl JailReader<'_> {
 
     fn fleet_mode(&self) -> Result<FleetMode, ConfigError> {
         let text = self.text("fleet")?.unwrap_or_default();
-        FleetMode::parse(&text).ok_or_else(|| {
+        let mode = FleetMode::parse(&text).ok_or_else(|| {
             self.error(
                 "fleet",
                 format!("fleet = {text:?} is not a fleet mode"),
                 "write off, share, publish or apply",
             )
-        })
+        })?;
+        if mode != FleetMode::Off && !is_fleet_token(self.name) {
+            return Err(self.error(
+                "fleet",
+                "this jail's name cannot travel in the fleet".into(),
+                "name jails in the fleet with letters, digits, '-' and '_' only",
+            ));
+        }
+        Ok(mode)
     }
 
     /// `fleetmaxretry`, which must exceed what one host may count (`maxretry - 1`).

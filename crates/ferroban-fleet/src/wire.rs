@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 
+use ferroban_config::fleet::is_fleet_token;
 use serde::{Deserialize, Serialize};
 
 use crate::{FleetBan, FleetFailure, FleetLift, Refusal};
@@ -114,6 +115,9 @@ pub fn read_ban(key: &str, value: &[u8], now: f64) -> Result<Received, Refusal> 
     if v.origin != claimed_origin(key) {
         return Err(Refusal::Impersonation);
     }
+    if !is_fleet_token(&v.origin) || !is_fleet_token(&v.jail) {
+        return Err(Refusal::Malformed);
+    }
     let ip: IpAddr = v.ip.trim().parse().map_err(|_| Refusal::BadAddress)?;
     if key != ban_key(&v.origin, &v.jail, ip) {
         return Err(Refusal::Malformed);
@@ -157,6 +161,9 @@ pub fn read_failure(subject: &str, value: &[u8]) -> Result<FleetFailure, Refusal
     let v: FailureValue = serde_json::from_slice(value).map_err(|_| Refusal::Malformed)?;
     if v.origin != subject_origin(subject) {
         return Err(Refusal::Impersonation);
+    }
+    if !is_fleet_token(&v.origin) || !is_fleet_token(&v.jail) {
+        return Err(Refusal::Malformed);
     }
     if subject.split('.').nth(3) != Some(v.jail.as_str()) || !v.time.is_finite() {
         return Err(Refusal::Malformed);
@@ -234,6 +241,11 @@ mod tests {
             (
                 key.clone(),
                 ban_value("web2", "nginx", ip, NOW, Some(NOW + 60.0)),
+                Refusal::Malformed,
+            ),
+            (
+                "we\u{1b}[2J.sshd.192_0_2_7".to_string(),
+                ban_value("we\u{1b}[2J", "sshd", ip, NOW, Some(NOW + 60.0)),
                 Refusal::Malformed,
             ),
         ];
