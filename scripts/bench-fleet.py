@@ -181,7 +181,13 @@ def main():
     try:
         for h in hosts:
             h.start()
-        wait("the fleet to connect", lambda: all(h.fleet().get("connected") for h in hosts))
+        pending = list(hosts)
+        end = time.time() + 180
+        while pending and time.time() < end:
+            pending = [h for h in pending if not h.fleet().get("connected")]
+            time.sleep(0.2)
+        if pending:
+            raise SystemExit("not connected: " + ", ".join(h.name for h in pending))
         first, last = hosts[0], hosts[-1]
 
         latencies = []

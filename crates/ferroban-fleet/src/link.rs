@@ -40,9 +40,11 @@ const ACK_CHUNK: usize = 1000;
 const BATCH: usize = 4096;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
-/// How long the engine has to store a publication.
-const ACK_TIMEOUT: Duration = Duration::from_secs(3);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the engine has to answer a request or store a publication. Generous:
+/// when many hosts (re)connect at once, nats-server spends its time checking
+/// bcrypt hashes, and giving up early only makes every host try again.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Failures are kept this long in the engine (longer than any useful findtime).
 const FAILURES_MAX_AGE: Duration = Duration::from_secs(86_400);
 /// After an outage, this host's bans made this long before it began are published
@@ -261,7 +263,7 @@ impl Link {
             }
         };
         let js = jetstream::ContextBuilder::new()
-            .timeout(ACK_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
             .build(client.clone());
         let opened = async {
             let kv = self.open_bucket(&js).await?;
