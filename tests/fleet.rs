@@ -728,3 +728,70 @@ fn a_host_joining_late_receives_10000_bans() {
     );
     assert_eq!(late.fleet()["applied"], 10_000);
 }
+
+#[test]
+fn bad_input_is_counted_by_reason_and_logged_once_per_origin() {
+    let Some((root, engine)) = engine_for("junk") else {
+        return;
+    };
+    let mut observer = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
+    observer.start();
+    observer.wait_connected();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ban = |jail: &str, ip: &str, end: f64| {
+        format!(
+            r#"{{"origin":"web2","jail":"{jail}","ip":"{ip}","start":{now},"end":{end},"op":"ban"}}"#
+        )
+    };
+    // web2's own login may write under its own name: what it writes is checked.
+    let junk = [
+        ("web2.t.192_0_2_41", "not json".to_string()),
+        ("web2.t.999_1_1_1", ban("t", "999.1.1.1", now + 600.0)),
+        ("web2.t.192_0_2_42", ban("t", "192.0.2.42", now - 600.0)),
+        ("web2.t.192_0_2_43", ban("t", "192.0.2.43", now + 1e10)),
+        (
+            "web2.t.192_0_2_44",
+            format!(r#"{{"pad":"{}"}}"#, "x".repeat(2000)),
+        ),
+        (
+            "web2.nosuch.192_0_2_45",
+            ban("nosuch", "192.0.2.45", now + 600.0),
+        ),
+    ];
+    for (key, value) in &junk {
+        let answer = raw_publish(
+            engine.port,
+            ("web2", "pw-two"),
+            &format!("$KV.ferroban.{key}"),
+            value,
+        );
+        assert!(!answer.contains("-ERR"), "{key}: {answer}");
+    }
+    let refused = |reason: &str| observer.fleet()["refused"][reason].as_u64().unwrap_or(0);
+    for reason in [
+        "malformed",
+        "bad_address",
+        "expired",
+        "far_future",
+        "oversized",
+        "unknown_jail",
+    ] {
+        assert!(
+            wait_for(SOON, || refused(reason) == 1),
+            "{reason}: {}\n{}",
+            observer.fleet(),
+            observer.log()
+        );
+    }
+    assert!(observer.client(&["ping"]).status.success());
+    let log = observer.log();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("fleet: refused") && l.contains("\"web2\""))
+        .count();
+    assert_eq!(lines, 1, "one line a minute per origin: {log}");
+    assert_eq!(observer.banned_count(), 0, "{log}");
+}
