@@ -60,17 +60,30 @@ impl Drop for Scratch {
     }
 }
 
+/// `program` to run in network namespace `netns` (or here).
+fn command_in(netns: Option<&str>, program: &str) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
 /// nats-server with JetStream on a loopback port.
 struct Engine {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    netns: Option<String>,
 }
 
 impl Engine {
     /// Start it with the authorization block `ferroban fleet nats-config` prints
     /// for `logins` (name, password).
-    fn start(dir: &Path, logins: &[(&str, &str)]) -> Engine {
+    fn start(dir: &Path, logins: &[(&str, &str)], netns: Option<&str>) -> Engine {
         std::fs::create_dir_all(dir).unwrap();
         let pairs: Vec<String> = logins.iter().map(|(n, p)| format!("{n}={p}")).collect();
         let out = Command::new(BIN)
@@ -97,6 +110,7 @@ impl Engine {
             child: None,
             port,
             dir: dir.to_path_buf(),
+            netns: netns.map(str::to_string),
         };
         engine.run();
         engine
@@ -108,7 +122,9 @@ impl Engine {
             .append(true)
             .open(self.dir.join("nats.log"))
             .unwrap();
-        let child = Command::new("nats-server")
+        let ready = |log: String| log.matches("Server is ready").count();
+        let before = ready(self.log());
+        let child = command_in(self.netns.as_deref(), "nats-server")
             .arg("-c")
             .arg(self.dir.join("nats.conf"))
             .stdin(Stdio::null())
@@ -117,14 +133,9 @@ impl Engine {
             .spawn()
             .expect("start nats-server");
         self.child = Some(child);
-        let port = self.port;
         assert!(
-            wait_for(Duration::from_secs(10), || std::net::TcpStream::connect((
-                "127.0.0.1",
-                port
-            ))
-            .is_ok()),
-            "nats-server did not listen: {}",
+            wait_for(Duration::from_secs(10), || ready(self.log()) > before),
+            "nats-server did not start: {}",
             self.log()
         );
     }
@@ -160,6 +171,7 @@ impl Drop for Engine {
 struct Host {
     dir: PathBuf,
     child: Option<Child>,
+    netns: Option<String>,
 }
 
 /// How a host logs in and what its jail says besides the defaults.
@@ -227,11 +239,15 @@ impl Host {
             ),
         )
         .unwrap();
-        Host { dir, child: None }
+        Host {
+            dir,
+            child: None,
+            netns: engine.netns.clone(),
+        }
     }
 
     fn start(&mut self) {
-        let child = Command::new(BIN)
+        let child = command_in(self.netns.as_deref(), BIN)
             .args(["server", "-f", "--loglevel", "INFO", "-c"])
             .arg(self.dir.join("conf"))
             .arg("-s")
@@ -389,7 +405,7 @@ fn engine_for(tag: &str) -> Option<(Scratch, Engine)> {
         return None;
     }
     let root = Scratch::new(tag);
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS);
+    let engine = Engine::start(&root.0.join("engine"), &LOGINS, None);
     Some((root, engine))
 }
 
@@ -794,4 +810,98 @@ fn bad_input_is_counted_by_reason_and_logged_once_per_origin() {
         .count();
     assert_eq!(lines, 1, "one line a minute per origin: {log}");
     assert_eq!(observer.banned_count(), 0, "{log}");
+}
+
+/// A network namespace made for one test, removed when it ends.
+struct Netns(String);
+
+impl Netns {
+    /// `None` (SKIPPED) unless root with `ip` and `nft` and namespaces allowed.
+    fn new(tag: &str) -> Option<Netns> {
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        let have = |p: &str| {
+            Command::new(p)
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !root || !have("ip") || !have("nft") {
+            eprintln!("SKIPPED: kernel sets in a network namespace need root, ip and nft");
+            return None;
+        }
+        let name = format!("ferroban-fleet-{tag}-{}", std::process::id());
+        let made = Command::new("ip").args(["netns", "add", &name]).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: cannot create network namespace {name}");
+            return None;
+        }
+        let ns = Netns(name);
+        let up = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"])
+            .status();
+        assert!(up.is_ok_and(|s| s.success()));
+        Some(ns)
+    }
+
+    /// The addresses in nftables set `set` of table `table` in this namespace.
+    fn set_elements(&self, table: &str, set: &str) -> String {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &self.0, "nft", "list", "set", "inet", table, set,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn in_a_network_namespace_a_ban_reaches_every_hosts_kernel_set() {
+    if nats_server_missing() {
+        return;
+    }
+    let Some(ns) = Netns::new("kernel") else {
+        return;
+    };
+    let root = Scratch::new("kernel");
+    let engine = Engine::start(&root.0.join("engine"), &LOGINS, Some(&ns.0));
+    let actions: Vec<String> = LOGINS
+        .iter()
+        .map(|(name, _)| format!("nftables[table=f2b-{name}, port=\"22\"]"))
+        .collect();
+    let hosts: Vec<Host> = LOGINS
+        .iter()
+        .zip(&actions)
+        .map(|((name, password), action)| {
+            let spec = HostSpec {
+                action,
+                ..HostSpec::honest(name, password)
+            };
+            let mut h = Host::new(&root.0, &engine, &spec);
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect();
+    hosts[0].fail("192.0.2.77", 3);
+    for (name, _) in LOGINS {
+        let table = format!("f2b-{name}");
+        assert!(
+            wait_for(SOON, || ns
+                .set_elements(&table, "addr-set-t")
+                .contains("192.0.2.77")),
+            "not in {table}: {}\n{}",
+            ns.set_elements(&table, "addr-set-t"),
+            hosts[2].log()
+        );
+    }
+    drop(hosts);
+    drop(engine);
 }
