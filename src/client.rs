@@ -230,6 +230,14 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 start_server(o, failure)
             };
         }
+        Some("fleet") if words.len() > 1 => {
+            return match words[1].as_str() {
+                "nats-config" => crate::fleet_cli::nats_config(&o.confdir, &words[2..]),
+                other => {
+                    bail!("unknown fleet command {other:?}; try `fleet` or `fleet nats-config`")
+                }
+            };
+        }
         Some("server" | "regex") => bail!("{} is not a client command", words[0]),
         _ => {}
     }
@@ -361,6 +369,7 @@ pub fn beautify(words: &[String], v: &Value) -> String {
         ["start", ..] => "Jail started".into(),
         ["flushlogs"] => format!("logs: {}", value_text(v)),
         ["status"] => tree("Status", v),
+        ["fleet"] => crate::fleet_cli::status_text(v),
         ["status", jail, ..] => {
             let mut out = vec![format!("Status for the jail: {jail}")];
             let groups = v.as_array().cloned().unwrap_or_default();

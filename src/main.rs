@@ -12,6 +12,7 @@
 mod audit;
 mod client;
 mod fail2ban_cmdline;
+mod fleet_cli;
 mod import;
 mod regex_tool;
 mod restart;

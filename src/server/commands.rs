@@ -11,6 +11,7 @@
 use std::net::IpAddr;
 
 use ferroban_actions::Severity;
+use ferroban_config::fleet::FleetMode;
 use ferroban_jail::{Ban, IgnoreList};
 use serde_json::{json, Value};
 
@@ -67,6 +68,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["dashboard", rest @ ..] => {
             super::dashboard::api::execute(server, rest).map_err(CommandError::from)
         }
+        ["fleet"] => Ok(server.fleet_status()),
         ["status", jail, rest @ ..] => jail_status(server, jail, rest.first() == Some(&"extended")),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {
@@ -190,17 +192,19 @@ fn jail_status(server: &Server, name: &str, extended: bool) -> Reply {
             ]),
         ]);
     }
-    Ok(json!([
-        ["Filter", filter],
-        [
-            "Actions",
-            [
-                ["Currently banned", j.bans.len()],
-                ["Total banned", j.bans.total()],
-                ["Banned IP list", ips]
-            ]
-        ]
-    ]))
+    let mut actions = vec![
+        json!(["Currently banned", j.bans.len()]),
+        json!(["Total banned", j.bans.total()]),
+        json!(["Banned IP list", ips]),
+    ];
+    if j.config.fleet != FleetMode::Off {
+        let received = j.bans.iter().filter(|b| b.origin.is_some()).count();
+        actions.push(json!([
+            format!("Fleet bans (fleet = {})", j.config.fleet.as_str()),
+            received
+        ]));
+    }
+    Ok(json!([["Filter", filter], ["Actions", actions]]))
 }
 
 fn banned(server: &Server, ips: &[&str]) -> Reply {
@@ -362,6 +366,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     failures: 0,
                     matches: vec![],
                     fields: vec![],
+                    origin: None,
                 };
                 if server.ban(idx, ban) {
                     n += 1;

@@ -42,6 +42,8 @@ pub struct Jail {
     patterns: Vec<glob::Pattern>,
     pub stats: JailStats,
     pub metrics: super::metrics::JailMetrics,
+    /// Failures (address, time) for fleet-wide counting, taken by the server.
+    pub fleet_failures: Vec<(IpAddr, f64)>,
 }
 
 /// Build the filter of a jail configuration.
@@ -154,6 +156,7 @@ impl Jail {
             runner: None,
             stats: JailStats::default(),
             metrics: Default::default(),
+            fleet_failures: Vec::new(),
             config,
         })
     }
@@ -171,6 +174,11 @@ impl Jail {
             fresh.config.maxmatches,
         );
         self.config = fresh.config;
+    }
+
+    /// Whether this jail's failures are counted across the fleet too.
+    fn counts_across_fleet(&self) -> bool {
+        self.config.fleetmaxretry.is_some() && self.config.fleet.publishes()
     }
 
     /// Regex searches given up at the back-tracking step bound (hostile lines).
@@ -262,7 +270,13 @@ impl Jail {
                     fields: fields.clone(),
                 };
                 let evicted = self.tracker.evicted();
-                offences.extend(self.tracker.add(event));
+                let offence = self.tracker.add(event);
+                // One host counts for at most maxretry - 1 across the fleet: the
+                // failure that reaches maxretry bans here instead.
+                if offence.is_none() && self.counts_across_fleet() {
+                    self.fleet_failures.push((ip, when));
+                }
+                offences.extend(offence);
                 if self.tracker.evicted() > evicted {
                     log.log(
                         Component::Filter,

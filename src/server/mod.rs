@@ -13,6 +13,7 @@ pub mod control;
 mod dashboard;
 pub mod dump;
 mod fail2ban_wire;
+mod fleet;
 mod http;
 mod jail;
 pub mod log;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferroban_actions::{ActionRunner, Report, Severity};
+use ferroban_config::fleet::FleetSettings;
 use ferroban_config::jail::{load_jails, Backend};
 use ferroban_config::settings::ServerSettings;
 use ferroban_db::{BanRecord, Database, FilePosition};
@@ -49,6 +51,8 @@ pub enum Event {
         reply: Sender<commands::Reply>,
     },
     Signal(i32),
+    /// From the fleet thread.
+    Fleet(ferroban_fleet::FleetEvent),
 }
 
 /// Events queued at most before sources wait.
@@ -99,6 +103,8 @@ pub struct Server {
     stop_requested: bool,
     /// The socket file this server created (device, inode).
     socket_id: Option<(u64, u64)>,
+    /// The fleet, when `[Fleet]` is configured.
+    fleet: Option<fleet::Fleet>,
 }
 
 /// Load the jails of `confdir` and build them (filters compiled, ignore lists
@@ -106,6 +112,7 @@ pub struct Server {
 /// so that nothing is compiled twice.
 pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
     ServerSettings::load(confdir)?;
+    FleetSettings::load(confdir)?;
     let cfg = load_jails(confdir)?;
     cfg.jails
         .into_iter()
@@ -208,6 +215,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         activity: Default::default(),
         stop_requested: false,
         socket_id,
+        fleet: None,
     };
     server.purge();
     for jail in jails {
@@ -216,6 +224,11 @@ pub fn run(options: ServerOptions) -> Result<()> {
     server.restore_bans(None)?;
     // The charts count from here: restored bans are not new activity.
     server.take_activity_baseline();
+    server.fleet = fleet::start(
+        FleetSettings::load(&server.options.confdir)?,
+        &server.jails,
+        tx.clone(),
+    )?;
     server.start_sources();
     if let Some(addr) = server.settings.http_listen() {
         server.start_http(addr, tx.clone());
@@ -294,6 +307,14 @@ fn ensure_private_state_dirs(settings: &ServerSettings) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a ban's log line adds when it came from the fleet: ` (fleet: web2)`.
+fn fleet_suffix(ban: &Ban) -> String {
+    ban.origin
+        .as_ref()
+        .map(|o| format!(" (fleet: {o})"))
+        .unwrap_or_default()
 }
 
 fn write_pidfile(path: &Path) {
@@ -400,7 +421,7 @@ impl Server {
                 action_errors: errors.get(j.name()).copied().unwrap_or(0),
             })
             .collect();
-        metrics::render(&figures)
+        metrics::render(&figures) + &self.fleet_metrics()
     }
 
     /// Start a built jail: its actions, then (with `restore`) its bans from the
@@ -467,12 +488,13 @@ impl Server {
                 failures: r.failures,
                 matches: r.matches,
                 fields: r.fields,
+                origin: r.origin.as_deref().map(Arc::from),
             };
             if self.jails[idx].bans.insert(ban.clone()) {
                 self.log.log(
                     Component::Actions,
                     Severity::Notice,
-                    &format!("[{}] Restore Ban {ip}", r.jail),
+                    &format!("[{}] Restore Ban {ip}{}", r.jail, fleet_suffix(&ban)),
                 );
                 tickets.entry(idx).or_default().push(ticket(&ban, true));
             }
@@ -631,6 +653,7 @@ impl Server {
                 for j in &mut self.jails {
                     j.tracker.expire(t);
                 }
+                self.expire_fleet_counts();
                 self.purge();
             }
         }
@@ -702,6 +725,7 @@ impl Server {
                 let _ = self.log.reopen();
             }
             Event::Signal(_) => self.stop_requested = true,
+            Event::Fleet(event) => self.fleet_event(event),
         }
     }
 
@@ -766,6 +790,7 @@ impl Server {
                 failures: o.failures,
                 matches: o.matches,
                 fields: o.fields,
+                origin: None,
             };
             self.ban(idx, ban);
         }
@@ -812,20 +837,11 @@ impl Server {
             }
             return false;
         }
-        let held = jail.bans.len() + self.new_per_jail.get(&idx).copied().unwrap_or(0);
-        if held >= self.settings.maxbans {
-            self.log.log(
-                Component::Actions,
-                Severity::Error,
-                &format!(
-                    "[{}] {} not banned: the jail holds {held} bans, the limit (maxbans in \
-                     ferroban.conf); raise it, or shorten bantime",
-                    jail.name(),
-                    ban.ip
-                ),
-            );
+        if !self.room(idx, &ban.ip) {
             return false;
         }
+        let jail = &self.jails[idx];
+        let pending = self.new_by_ip.get(&ban.ip);
         let overall = jail
             .policy
             .increment
@@ -863,6 +879,40 @@ impl Server {
                 ),
             );
         }
+        self.queue_ban(idx, ban);
+        true
+    }
+
+    /// Whether `ip` is banned in jail `idx`, or about to be.
+    fn held(&self, idx: usize, ip: &std::net::IpAddr) -> bool {
+        self.jails[idx].bans.get(ip).is_some()
+            || self
+                .new_by_ip
+                .get(ip)
+                .is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
+    }
+
+    /// Whether jail `idx` may hold one more ban (`maxbans`); says so if not.
+    fn room(&self, idx: usize, ip: &std::net::IpAddr) -> bool {
+        let jail = &self.jails[idx];
+        let held = jail.bans.len() + self.new_per_jail.get(&idx).copied().unwrap_or(0);
+        if held >= self.settings.maxbans {
+            self.log.log(
+                Component::Actions,
+                Severity::Error,
+                &format!(
+                    "[{}] {ip} not banned: the jail holds {held} bans, the limit (maxbans in \
+                     ferroban.conf); raise it, or shorten bantime",
+                    jail.name(),
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Add a ban whose duration is settled to those committed next.
+    fn queue_ban(&mut self, idx: usize, ban: Ban) {
         self.jails[idx].tracker.forget(&ban.ip);
         self.new_by_ip
             .entry(ban.ip)
@@ -870,7 +920,6 @@ impl Server {
             .push((idx, ban.count));
         self.new_bans.push((idx, ban));
         *self.new_per_jail.entry(idx).or_default() += 1;
-        true
     }
 
     /// Write bans that the database refused earlier, at most every
@@ -901,8 +950,10 @@ impl Server {
     /// neither loses it nor reads those lines (and counts them) again.
     fn commit(&mut self) {
         self.save_unsaved_bans();
+        self.publish_failures();
         self.save_new_bans();
         self.save_read_positions();
+        self.publish_new_bans();
         self.dispatch_new_bans();
     }
 
@@ -930,6 +981,7 @@ impl Server {
                     .cloned()
                     .collect(),
                 fields: b.fields.clone(),
+                origin: b.origin.as_deref().map(str::to_string),
             })
             .collect();
         if let Err(e) = self.db.add_bans(&records) {
@@ -971,7 +1023,7 @@ impl Server {
             self.log.log(
                 Component::Actions,
                 Severity::Notice,
-                &format!("[{}] Ban {}", jail.name(), ban.ip),
+                &format!("[{}] Ban {}{}", jail.name(), ban.ip, fleet_suffix(&ban)),
             );
             jail.bans.insert(ban);
         }
@@ -1007,6 +1059,7 @@ impl Server {
 
     fn expire_bans(&mut self) {
         let t = now();
+        let mut ended = Vec::new();
         for j in &mut self.jails {
             let gone = j.bans.take_expired(t);
             if gone.is_empty() {
@@ -1023,6 +1076,12 @@ impl Server {
             if let Some(r) = &j.runner {
                 r.unban(gone.iter().map(|b| ticket(b, false)).collect());
             }
+            if j.config.fleet.publishes() {
+                ended.push((j.config.name.clone(), gone));
+            }
+        }
+        for (jail, gone) in ended {
+            self.publish_ended(&jail, &gone);
         }
     }
 
@@ -1052,6 +1111,7 @@ impl Server {
         if let Some(r) = &self.jails[idx].runner {
             r.unban(gone.iter().map(|b| ticket(b, false)).collect());
         }
+        self.publish_unbans(idx, &gone);
         gone.len()
     }
 
@@ -1123,6 +1183,9 @@ impl Server {
             self.settings.dbmaxmatches = settings.dbmaxmatches;
         }
         self.path_jails.clear();
+        if let Some(f) = &mut self.fleet {
+            f.reset_counters();
+        }
         self.start_sources();
         self.log
             .log(Component::Server, Severity::Info, "Reload finished");
@@ -1172,6 +1235,9 @@ impl Server {
             .log(Component::Server, Severity::Info, "Shutdown in progress...");
         self.commit();
         self.activity.flush(&self.jails, &mut self.db, &self.log);
+        if let Some(f) = self.fleet.take() {
+            f.stop();
+        }
         if let Some(f) = self.files.take() {
             f.stop();
         }

@@ -230,6 +230,11 @@ fn client_commands() -> Vec<Command> {
             .arg(Arg::new("jail").required(true).value_name("JAIL"))
             .arg(Arg::new("option").required(true).value_name("OPTION"))
             .arg(words("value", "VALUE", "The new value(s)")),
+        Command::new("fleet")
+            .about("The fleet: connection, hosts, outbox, bans received/applied/refused; \
+                    `fleet nats-config NAME=PASSWORD...` prints nats-server's authorization block")
+            .arg(words("args", "nats-config NAME=PASSWORD", "Print nats-server's authorization block for these hosts"))
+            .arg(flag("json", "Answer in JSON")),
         Command::new("flushlogs").about("Reopen the log file (after logrotate)"),
         Command::new("check")
             .about("Test the configuration and report errors with file and line"),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::action::{split_actions, ActionDefinition};
 use crate::expr::{parse_duration, Expr};
+use crate::fleet::{is_fleet_token, FleetMode};
 use crate::{parse_name_with_options, Config, ConfigError, FilterDefinition};
 
 /// The version ferroban reports where Fail2ban's is expected (`%(fail2ban_version)s`).
@@ -72,6 +73,14 @@ pub struct JailConfig {
     pub usedns: String,
     pub filter: FilterDefinition,
     pub actions: Vec<ActionDefinition>,
+    /// How the jail takes part in the fleet (`fleet`).
+    pub fleet: FleetMode,
+    /// Failures across the fleet within `findtime` that ban everywhere
+    /// (`fleetmaxretry`); at least `maxretry`, so one host alone never reaches it.
+    pub fleetmaxretry: Option<u32>,
+    /// The longest a ban received from the fleet lasts here, in seconds
+    /// (`fleetmaxbantime`).
+    pub fleetmaxbantime: Option<f64>,
     /// Every option as text (for `get`), `[DEFAULT]` included.
     pub options: BTreeMap<String, String>,
 }
@@ -85,7 +94,7 @@ pub struct JailsConfig {
     pub files: Vec<PathBuf>,
 }
 
-const JAIL_OPTIONS: [&str; 26] = [
+const JAIL_OPTIONS: [&str; 29] = [
     "enabled",
     "backend",
     "maxretry",
@@ -112,6 +121,9 @@ const JAIL_OPTIONS: [&str; 26] = [
     "protocol",
     "chain",
     "banaction",
+    "fleet",
+    "fleetmaxretry",
+    "fleetmaxbantime",
 ];
 
 /// Read every enabled jail under `basedir`. A jail whose log files are all
@@ -277,6 +289,9 @@ impl JailReader<'_> {
             ignorecommand: self.text("ignorecommand")?.filter(|v| !v.trim().is_empty()),
             usedns: self.text("usedns")?.unwrap_or_else(|| "warn".into()),
             actions: self.actions()?,
+            fleet: self.fleet_mode()?,
+            fleetmaxretry: self.fleetmaxretry(maxretry)?,
+            fleetmaxbantime: self.duration("fleetmaxbantime")?.filter(|t| *t >= 0.0),
             backend,
             filter,
             options,
@@ -415,6 +430,43 @@ impl JailReader<'_> {
             ),
             &hint,
         ))
+    }
+
+    fn fleet_mode(&self) -> Result<FleetMode, ConfigError> {
+        let text = self.text("fleet")?.unwrap_or_default();
+        let mode = FleetMode::parse(&text).ok_or_else(|| {
+            self.error(
+                "fleet",
+                format!("fleet = {text:?} is not a fleet mode"),
+                "write off, share, publish or apply",
+            )
+        })?;
+        if mode != FleetMode::Off && !is_fleet_token(self.name) {
+            return Err(self.error(
+                "fleet",
+                "this jail's name cannot travel in the fleet".into(),
+                "name jails in the fleet with letters, digits, '-' and '_' only",
+            ));
+        }
+        Ok(mode)
+    }
+
+    /// `fleetmaxretry`, which must exceed what one host may count (`maxretry - 1`).
+    fn fleetmaxretry(&self, maxretry: u32) -> Result<Option<u32>, ConfigError> {
+        let Some(n) = self.count("fleetmaxretry")? else {
+            return Ok(None);
+        };
+        if n < maxretry {
+            return Err(self.error(
+                "fleetmaxretry",
+                format!(
+                    "fleetmaxretry = {n} is below maxretry = {maxretry}: one host alone \
+                     could cause a fleet ban"
+                ),
+                "set fleetmaxretry to maxretry or more",
+            ));
+        }
+        Ok(Some(n))
     }
 
     fn backend(&self, key: &str) -> Result<Backend, ConfigError> {
@@ -705,6 +757,40 @@ mod tests {
         write(&d, "jail.local", "[web]\nenabled = true\nfilter = shd\n");
         let text = load_jails(&d).unwrap_err().to_string();
         assert!(text.contains("did you mean filter = sshd?"), "{text}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn fleet_options() {
+        let d = tempdir("fleet");
+        write(
+            &d,
+            "filter.d/web.conf",
+            "[Definition]\nfailregex = ^<HOST> bad\n",
+        );
+        write(&d, "x.log", "");
+        let jail = |extra: &str| {
+            write(
+                &d,
+                "jail.local",
+                &format!(
+                    "[web]\nenabled = true\nfilter = web\nlogpath = x.log\nmaxretry = 3\n{extra}"
+                ),
+            );
+            load_jails(&d)
+        };
+        let plain = jail("").unwrap();
+        assert_eq!(plain.jails[0].fleet, FleetMode::Off);
+        assert_eq!(plain.jails[0].fleetmaxretry, None);
+        let j = jail("fleet = share\nfleetmaxretry = 4\nfleetmaxbantime = 1d\n").unwrap();
+        assert_eq!(j.jails[0].fleet, FleetMode::Share);
+        assert_eq!(j.jails[0].fleetmaxretry, Some(4));
+        assert_eq!(j.jails[0].fleetmaxbantime, Some(86400.0));
+        let e = jail("fleet = everywhere\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = jail("fleet = share\nfleetmaxretry = 2\n").unwrap_err();
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.to_string().contains("one host alone"), "{e}");
         std::fs::remove_dir_all(&d).ok();
     }
 

@@ -14,6 +14,7 @@ pub mod action;
 mod definition;
 pub mod expr;
 pub mod filter;
+pub mod fleet;
 pub mod ini;
 pub mod jail;
 pub mod settings;

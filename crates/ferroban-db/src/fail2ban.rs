@@ -100,6 +100,7 @@ pub fn read_fail2ban_bans(path: &Path) -> Result<Vec<BanRecord>, DbError> {
             failures: 0,
             matches: Vec::new(),
             fields: Vec::new(),
+            origin: None,
         };
         rec.read_data(&data);
         out.push(rec);

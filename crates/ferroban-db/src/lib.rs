@@ -4,8 +4,9 @@
 //! transaction): every ban made (jail, address, start, duration, ban count, the
 //! failures and matched lines), bans lifted by hand, and how far each log file and
 //! journal has been read. It answers three questions: which bans are still in force,
-//! how often an address was banned before, and where to resume reading. It does not
-//! decide anything.
+//! how often an address was banned before, and where to resume reading. Bans
+//! received from the fleet are kept with their origin host; the fleet's outbox
+//! holds what this host has yet to publish. It does not decide anything.
 //!
 //! For the dashboard it also keeps failures and bans per jail and minute (the
 //! `activity` table, purged after a week by the caller) and answers how often each
@@ -58,6 +59,28 @@ pub struct BanRecord {
     pub failures: u32,
     pub matches: Vec<String>,
     pub fields: Vec<(String, String)>,
+    /// The fleet host the ban came from; `None` for this host's own bans.
+    pub origin: Option<String>,
+}
+
+/// What the fleet's outbox holds for one address: a ban to publish, or the
+/// lifting of one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxKind {
+    /// A ban in force until `end` (`None`: permanent).
+    Ban { start: f64, end: Option<f64> },
+    /// A ban lifted by hand at `at`.
+    Unban { at: f64 },
+}
+
+/// A row of the fleet's outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// Row id (ignored when adding).
+    pub id: i64,
+    pub jail: String,
+    pub ip: String,
+    pub kind: OutboxKind,
 }
 
 impl BanRecord {
@@ -164,6 +187,14 @@ CREATE TABLE IF NOT EXISTS activity (
     bans INTEGER NOT NULL,
     PRIMARY KEY (minute, jail)
 );
+CREATE TABLE IF NOT EXISTS fleet_outbox (
+    id INTEGER PRIMARY KEY,
+    jail TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    op TEXT NOT NULL,
+    start REAL NOT NULL,
+    end REAL
+);
 ";
 
 /// Failures and bans of one jail in some minutes.
@@ -230,6 +261,7 @@ impl Database {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err("set busy timeout"))?;
         conn.execute_batch(SCHEMA).map_err(err("create tables"))?;
+        add_origin_column(&conn).map_err(err("add the origin column"))?;
         Ok(Database { conn, path: shown })
     }
 
@@ -279,11 +311,11 @@ impl Database {
     /// Record bans, all or none.
     pub fn add_bans(&mut self, bans: &[BanRecord]) -> Result<(), DbError> {
         self.execute_each(
-            "INSERT INTO bans (jail, ip, start, duration, count, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO bans (jail, ip, start, duration, count, data, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             "record bans",
             bans,
             |stmt, b| {
-                stmt.execute(params![b.jail, b.ip, b.start, b.duration, b.count, b.data()])
+                stmt.execute(params![b.jail, b.ip, b.start, b.duration, b.count, b.data(), b.origin])
             },
         )
     }
@@ -336,7 +368,7 @@ impl Database {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT jail, ip, start, duration, count, data FROM bans
+                "SELECT jail, ip, start, duration, count, data, origin FROM bans
                  WHERE lifted_at IS NULL AND (duration < 0 OR start + duration > ?1)
                  ORDER BY start",
             )
@@ -350,13 +382,15 @@ impl Database {
                     r.get::<_, f64>(3)?,
                     r.get::<_, u32>(4)?,
                     r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(self.err("read bans"))?;
         let mut out: Vec<BanRecord> = Vec::new();
         let mut index: std::collections::HashMap<(String, String), usize> = Default::default();
         for row in rows {
-            let (jail, ip, start, duration, count, data) = row.map_err(self.err("read ban"))?;
+            let (jail, ip, start, duration, count, data, origin) =
+                row.map_err(self.err("read ban"))?;
             let mut rec = BanRecord {
                 jail,
                 ip,
@@ -366,6 +400,7 @@ impl Database {
                 failures: 0,
                 matches: Vec::new(),
                 fields: Vec::new(),
+                origin,
             };
             rec.read_data(&data);
             match index.get(&(rec.jail.clone(), rec.ip.clone())) {
@@ -377,6 +412,80 @@ impl Database {
             }
         }
         Ok(out)
+    }
+
+    /// Put entries in the fleet's outbox; returns their row ids, in order.
+    pub fn add_to_outbox(&mut self, entries: &[OutboxEntry]) -> Result<Vec<i64>, DbError> {
+        let err = failed(&self.path, "add to the fleet outbox");
+        let tx = self.conn.transaction().map_err(&err)?;
+        let mut ids = Vec::with_capacity(entries.len());
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO fleet_outbox (jail, ip, op, start, end) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(&err)?;
+            for e in entries {
+                let (op, start, end) = match e.kind {
+                    OutboxKind::Ban { start, end } => ("ban", start, end),
+                    OutboxKind::Unban { at } => ("unban", at, None),
+                };
+                stmt.execute(params![e.jail, e.ip, op, start, end])
+                    .map_err(&err)?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit().map_err(&err)?;
+        Ok(ids)
+    }
+
+    /// Everything in the fleet's outbox, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, jail, ip, op, start, end FROM fleet_outbox ORDER BY id")
+            .map_err(self.err("prepare outbox"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let op: String = r.get(3)?;
+                let start: f64 = r.get(4)?;
+                Ok(OutboxEntry {
+                    id: r.get(0)?,
+                    jail: r.get(1)?,
+                    ip: r.get(2)?,
+                    kind: if op == "unban" {
+                        OutboxKind::Unban { at: start }
+                    } else {
+                        OutboxKind::Ban {
+                            start,
+                            end: r.get(5)?,
+                        }
+                    },
+                })
+            })
+            .map_err(self.err("read outbox"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read outbox"))
+    }
+
+    /// How many entries wait in the fleet's outbox.
+    pub fn outbox_len(&self) -> Result<usize, DbError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM fleet_outbox", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+            .map_err(self.err("count outbox"))
+    }
+
+    /// Remove outbox entries the engine stored.
+    pub fn remove_from_outbox(&mut self, ids: &[i64]) -> Result<(), DbError> {
+        self.execute_each(
+            "DELETE FROM fleet_outbox WHERE id = ?1",
+            "empty the fleet outbox",
+            ids,
+            |stmt, id| stmt.execute(params![id]),
+        )
     }
 
     /// How often `ip` was banned (in `jail`, or in any jail), by the highest count
@@ -512,6 +621,17 @@ impl Database {
     }
 }
 
+/// Databases written before the fleet have no `origin` column; add it.
+fn add_origin_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info('bans') WHERE name = 'origin'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch("ALTER TABLE bans ADD COLUMN origin TEXT")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,6 +646,7 @@ mod tests {
             failures: 3,
             matches: vec!["a line".into()],
             fields: vec![("user".into(), "root".into())],
+            origin: None,
         }
     }
 
@@ -642,6 +763,77 @@ mod tests {
             got,
             vec![("192.0.2.1".to_string(), 3), ("2001:db8::1".to_string(), 1)]
         );
+    }
+
+    #[test]
+    fn fleet_bans_keep_their_origin_and_the_outbox_empties_by_id() {
+        let mut db = Database::open(None).unwrap();
+        let mut received = rec("sshd", "192.0.2.7", 1000.0, 100.0, 0);
+        received.origin = Some("web2".into());
+        db.add_bans(&[received.clone(), rec("sshd", "192.0.2.8", 1000.0, 100.0, 1)])
+            .unwrap();
+        let live = db.bans_in_force(1010.0).unwrap();
+        let back = live.iter().find(|b| b.ip == "192.0.2.7").unwrap();
+        assert_eq!(back.origin.as_deref(), Some("web2"));
+        assert_eq!(
+            live.iter().find(|b| b.ip == "192.0.2.8").unwrap().origin,
+            None
+        );
+
+        let entry = |ip: &str, kind| OutboxEntry {
+            id: 0,
+            jail: "sshd".into(),
+            ip: ip.into(),
+            kind,
+        };
+        let ids = db
+            .add_to_outbox(&[
+                entry(
+                    "192.0.2.8",
+                    OutboxKind::Ban {
+                        start: 1000.0,
+                        end: Some(1100.0),
+                    },
+                ),
+                entry(
+                    "192.0.2.9",
+                    OutboxKind::Ban {
+                        start: 1000.0,
+                        end: None,
+                    },
+                ),
+                entry("192.0.2.8", OutboxKind::Unban { at: 1050.0 }),
+            ])
+            .unwrap();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(db.outbox_len().unwrap(), 3);
+        db.remove_from_outbox(&ids[..2]).unwrap();
+        let left = db.outbox().unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].id, ids[2]);
+        assert_eq!(left[0].kind, OutboxKind::Unban { at: 1050.0 });
+    }
+
+    #[test]
+    fn a_database_from_before_the_fleet_gets_the_origin_column() {
+        let dir = std::env::temp_dir().join(format!("ferroban-db-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE bans (jail TEXT NOT NULL, ip TEXT NOT NULL, start REAL NOT NULL,
+                 duration REAL NOT NULL, count INTEGER NOT NULL, lifted_at REAL, data TEXT NOT NULL);
+                 INSERT INTO bans VALUES ('sshd', '192.0.2.1', 1000, 100, 1, NULL, '{}');",
+            )
+            .unwrap();
+        }
+        let db = Database::open(Some(&path)).unwrap();
+        let live = db.bans_in_force(1010.0).unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].origin, None);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

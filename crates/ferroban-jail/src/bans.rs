@@ -25,6 +25,8 @@ pub struct Ban {
     pub matches: Vec<String>,
     /// Captured fields of the last failure (`F-USER`, …), for action tags.
     pub fields: Vec<(String, String)>,
+    /// The fleet host this ban was received from; `None` for this host's own.
+    pub origin: Option<std::sync::Arc<str>>,
 }
 
 impl Ban {
@@ -260,6 +262,7 @@ mod tests {
             failures: 3,
             matches: vec![],
             fields: vec![],
+            origin: None,
         }
     }
 

@@ -127,6 +127,7 @@ mod tests {
             failures: 1,
             matches: vec![],
             fields: vec![],
+            origin: None,
         }
     }
 

@@ -183,7 +183,8 @@ impl BanOrder {
 
 /// The bans in force whose address or jail contains `search`, sorted by `key`
 /// (`desc`: "desc" or "asc"), at most [`BAN_ROWS`] of them (address, jail,
-/// start, end or `null` for never, ban count); with how many there are in all
+/// start, end or `null` for never, ban count, origin host or `null` for a
+/// local ban); with how many there are in all
 /// and the jails' names for the ban form. Filtered and cut here, so that a
 /// million bans do not travel to the page every few seconds.
 fn bans(server: &Server, search: &str, key: &str, desc: &str) -> Result<Value, String> {
@@ -223,6 +224,7 @@ fn bans(server: &Server, search: &str, key: &str, desc: &str) -> Result<Value, S
                 "start": b.start as i64,
                 "end": b.end().map(|e| e as i64),
                 "count": b.count,
+                "origin": b.origin.as_deref(),
             })
         })
         .collect();

@@ -1,0 +1,347 @@
+//! The fleet settings: the `[Fleet]` section of `ferroban.local` (or of
+//! `fail2ban.local` in a Fail2ban configuration directory), and the jail option
+//! `fleet = off | share | publish | apply`.
+//!
+//! Owns turning that text into typed settings with file/line errors: the engine's
+//! URLs, this host's name, one way of logging in, TLS files, the bucket, and the
+//! limits on what other hosts may send. It does not connect to anything.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Config, ConfigError};
+
+/// How a jail takes part in the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FleetMode {
+    /// Not at all (the default).
+    #[default]
+    Off,
+    /// Publish this host's bans and apply the others'.
+    Share,
+    /// Only publish this host's bans.
+    Publish,
+    /// Only apply the others' bans.
+    Apply,
+}
+
+impl FleetMode {
+    /// Parse the jail option's value.
+    pub fn parse(text: &str) -> Option<FleetMode> {
+        match text.trim().to_lowercase().as_str() {
+            "" | "off" | "no" | "false" => Some(FleetMode::Off),
+            "share" => Some(FleetMode::Share),
+            "publish" => Some(FleetMode::Publish),
+            "apply" => Some(FleetMode::Apply),
+            _ => None,
+        }
+    }
+
+    /// Whether this host's bans (and failures) of the jail go to the fleet.
+    pub fn publishes(self) -> bool {
+        matches!(self, FleetMode::Share | FleetMode::Publish)
+    }
+
+    /// Whether the fleet's bans (and failure counts) apply to the jail here.
+    pub fn applies(self) -> bool {
+        matches!(self, FleetMode::Share | FleetMode::Apply)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FleetMode::Off => "off",
+            FleetMode::Share => "share",
+            FleetMode::Publish => "publish",
+            FleetMode::Apply => "apply",
+        }
+    }
+}
+
+/// How this host logs in to the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetAuth {
+    None,
+    UserPassword {
+        user: String,
+        password: String,
+    },
+    Token(String),
+    /// A NATS `.creds` file (JWT and NKey seed).
+    Credentials(PathBuf),
+}
+
+/// The `[Fleet]` section, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetSettings {
+    /// `nats://` or `tls://` URLs of the engine's servers.
+    pub urls: Vec<String>,
+    /// This host's name in the fleet (a subject token: letters, digits, `-`, `_`).
+    pub name: String,
+    pub auth: FleetAuth,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The KV bucket of bans in force; the failures' stream is named after it.
+    pub bucket: String,
+    /// Bans applied per second from one origin, on average (bursts of 100 s worth).
+    pub hostrate: u32,
+    /// Bans applied per second from all origins together (bursts of 100 s worth).
+    pub totalrate: u32,
+}
+
+const DEFAULT_BUCKET: &str = "ferroban";
+const DEFAULT_HOSTRATE: u32 = 2_000;
+const DEFAULT_TOTALRATE: u32 = 20_000;
+
+/// Whether `text` can be one token of a NATS subject and of a KV key.
+pub fn is_fleet_token(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// This machine's host name (the default fleet name).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().replace('.', "-"))
+        .unwrap_or_default()
+}
+
+impl FleetSettings {
+    /// Read `[Fleet]` under `basedir` (from `fail2ban.*`, then `ferroban.*`, the
+    /// latter winning option by option). `Ok(None)` when there is no such section.
+    pub fn load(basedir: &Path) -> Result<Option<FleetSettings>, ConfigError> {
+        let mut configs = Vec::new();
+        for name in ["fail2ban", "ferroban"] {
+            if let Some(cfg) = Config::read_named(basedir, name)? {
+                if cfg.has_section("Fleet") {
+                    configs.push(cfg);
+                }
+            }
+        }
+        if configs.is_empty() {
+            return Ok(None);
+        }
+        let reader = SectionReader { configs: &configs };
+        reader.settings().map(Some)
+    }
+}
+
+/// The `[Fleet]` sections found, the last one that sets an option winning.
+struct SectionReader<'a> {
+    configs: &'a [Config],
+}
+
+impl SectionReader<'_> {
+    /// The value of `key` and the configuration it came from.
+    fn lookup(&self, key: &str) -> Result<Option<(String, &Config)>, ConfigError> {
+        for cfg in self.configs.iter().rev() {
+            if let Some(v) = cfg.get("Fleet", key, &[])? {
+                return Ok(Some((v.trim().to_string(), cfg)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn text(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.lookup(key)?.map(|(v, _)| v).filter(|v| !v.is_empty()))
+    }
+
+    fn error(&self, key: &str, message: String, hint: &str) -> ConfigError {
+        let origin = self
+            .configs
+            .iter()
+            .rev()
+            .find_map(|c| c.origin("Fleet", key))
+            .or_else(|| self.configs.last().and_then(|c| c.origin("Fleet", "url")));
+        let (file, line) = origin.map(|o| (o.file, o.line)).unwrap_or_default();
+        ConfigError::at(&file, line, format!("[Fleet] {message}"), hint)
+    }
+
+    fn path(&self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+        Ok(self.text(key)?.map(PathBuf::from))
+    }
+
+    fn rate(&self, key: &str, default: u32) -> Result<u32, ConfigError> {
+        match self.text(key)? {
+            None => Ok(default),
+            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                self.error(
+                    key,
+                    format!("{key} = {v:?} is not a positive count"),
+                    "write bans per second, such as 2000",
+                )
+            }),
+        }
+    }
+
+    fn settings(&self) -> Result<FleetSettings, ConfigError> {
+        let urls: Vec<String> = self
+            .text("url")?
+            .unwrap_or_default()
+            .split(',')
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if urls.is_empty() {
+            return Err(self.error(
+                "url",
+                "has no url".into(),
+                "set url = nats://engine.example:4222 (several: comma-separated)",
+            ));
+        }
+        if let Some(bad) = urls
+            .iter()
+            .find(|u| !(u.starts_with("nats://") || u.starts_with("tls://")))
+        {
+            return Err(self.error(
+                "url",
+                format!("url {bad:?} is not a nats:// or tls:// URL"),
+                "write nats://host:4222 or tls://host:4222",
+            ));
+        }
+        let name = self.text("name")?.unwrap_or_else(hostname);
+        if !is_fleet_token(&name) {
+            return Err(self.error(
+                "name",
+                format!("name {name:?} cannot be a fleet host name"),
+                "use letters, digits, '-' and '_' only (at most 64)",
+            ));
+        }
+        let bucket = self
+            .text("bucket")?
+            .unwrap_or_else(|| DEFAULT_BUCKET.into());
+        if !is_fleet_token(&bucket) {
+            return Err(self.error(
+                "bucket",
+                format!("bucket {bucket:?} is not a valid bucket name"),
+                "use letters, digits, '-' and '_' only",
+            ));
+        }
+        Ok(FleetSettings {
+            urls,
+            name,
+            auth: self.auth()?,
+            tls_ca: self.path("tls_ca")?,
+            tls_cert: self.path("tls_cert")?,
+            tls_key: self.path("tls_key")?,
+            bucket,
+            hostrate: self.rate("hostrate", DEFAULT_HOSTRATE)?,
+            totalrate: self.rate("totalrate", DEFAULT_TOTALRATE)?,
+        })
+    }
+
+    fn auth(&self) -> Result<FleetAuth, ConfigError> {
+        let user = self.text("user")?;
+        let password = self.text("password")?;
+        let token = self.text("token")?;
+        let creds = self.path("credentials")?;
+        let ways = [user.is_some(), token.is_some(), creds.is_some()];
+        if ways.iter().filter(|w| **w).count() > 1 {
+            let key = if token.is_some() {
+                "token"
+            } else {
+                "credentials"
+            };
+            return Err(self.error(
+                key,
+                "sets more than one way of logging in".into(),
+                "use user + password, or token, or credentials",
+            ));
+        }
+        match (user, password, token, creds) {
+            (Some(user), Some(password), ..) => Ok(FleetAuth::UserPassword { user, password }),
+            (Some(_), None, ..) => Err(self.error(
+                "user",
+                "has a user but no password".into(),
+                "set password = … beside user",
+            )),
+            (None, Some(_), None, None) => Err(self.error(
+                "password",
+                "has a password but no user".into(),
+                "set user = … beside password",
+            )),
+            (_, _, Some(token), _) => Ok(FleetAuth::Token(token)),
+            (_, _, _, Some(path)) => Ok(FleetAuth::Credentials(path)),
+            _ => Ok(FleetAuth::None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("ferroban-fleetcfg-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn no_section_is_no_fleet() {
+        let d = dir("none");
+        std::fs::write(d.join("ferroban.local"), "[Definition]\nloglevel = INFO\n").unwrap();
+        assert_eq!(FleetSettings::load(&d).unwrap(), None);
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn settings_with_defaults_and_fail2ban_local() {
+        let d = dir("ok");
+        std::fs::write(
+            d.join("fail2ban.local"),
+            "[Fleet]\nurl = nats://a:4222, tls://b:4222\nname = web1\nuser = web1\npassword = s3cret\n",
+        )
+        .unwrap();
+        let s = FleetSettings::load(&d).unwrap().unwrap();
+        assert_eq!(s.urls, vec!["nats://a:4222", "tls://b:4222"]);
+        assert_eq!(s.name, "web1");
+        assert_eq!(s.bucket, "ferroban");
+        assert_eq!(
+            s.auth,
+            FleetAuth::UserPassword {
+                user: "web1".into(),
+                password: "s3cret".into()
+            }
+        );
+        std::fs::write(d.join("ferroban.local"), "[Fleet]\nname = web2\n").unwrap();
+        assert_eq!(FleetSettings::load(&d).unwrap().unwrap().name, "web2");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let d = dir("bad");
+        for (text, line, word) in [
+            ("[Fleet]\nname = a\nurl = http://x\n", 3, "nats://"),
+            ("[Fleet]\nurl = nats://x\nname = web.1\n", 3, "host name"),
+            ("[Fleet]\nurl = nats://x\nuser = u\n", 3, "password"),
+            (
+                "[Fleet]\nurl = nats://x\nuser = u\npassword = p\ntoken = t\n",
+                5,
+                "more than one",
+            ),
+            ("[Fleet]\nurl = nats://x\nhostrate = fast\n", 3, "hostrate"),
+        ] {
+            std::fs::write(d.join("ferroban.local"), text).unwrap();
+            let e = FleetSettings::load(&d).unwrap_err();
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.file.ends_with("ferroban.local"), "{e}");
+            assert!(e.to_string().contains(word), "{e}");
+        }
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(FleetMode::parse("Share"), Some(FleetMode::Share));
+        assert_eq!(FleetMode::parse(""), Some(FleetMode::Off));
+        assert_eq!(FleetMode::parse("everything"), None);
+        assert!(FleetMode::Share.publishes() && FleetMode::Share.applies());
+        assert!(FleetMode::Publish.publishes() && !FleetMode::Publish.applies());
+        assert!(!FleetMode::Apply.publishes() && FleetMode::Apply.applies());
+    }
+}

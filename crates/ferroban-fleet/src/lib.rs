@@ -1,0 +1,174 @@
+//! ferroban's fleet: hosts share bans and fleet-wide failure counts through NATS
+//! JetStream (nats-server 2.9 and later).
+//!
+//! A KV bucket holds the bans in force, one key per origin host, jail and address
+//! (`web2.sshd.192_0_2_7`); a watch on it gives the snapshot and then live updates,
+//! so joining and propagation are one mechanism. A stream carries failures for
+//! `fleetmaxretry` counting. The connection lives on its own thread ([`link`]);
+//! the server talks to it only through [`FleetCommand`]s (never blocking) and
+//! hears back through [`FleetEvent`]s. What a received ban does on this host — the
+//! ignore lists, rate limits, the jail's action — is decided by the server with
+//! the helpers here ([`limits`], [`counter`]); nothing in this crate touches the
+//! firewall or the database.
+
+pub mod authz;
+pub mod counter;
+pub mod limits;
+pub mod link;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+pub use link::FleetLink;
+
+/// A ban published by another host, as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetBan {
+    pub origin: String,
+    pub jail: String,
+    pub ip: IpAddr,
+    pub start: f64,
+    /// Epoch seconds; `None`: permanent at the origin.
+    pub end: Option<f64>,
+}
+
+/// An origin lifting its ban.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetLift {
+    pub origin: String,
+    pub jail: String,
+    pub ip: IpAddr,
+}
+
+/// A failure seen by some host (this one included), for fleet counting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetFailure {
+    pub origin: String,
+    pub jail: String,
+    pub ip: IpAddr,
+    pub time: f64,
+}
+
+/// What this host sends to the fleet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// A ban in force until `end` (`None`: permanent).
+    Ban {
+        jail: String,
+        ip: IpAddr,
+        start: f64,
+        end: Option<f64>,
+    },
+    /// A ban lifted by hand: lifted everywhere.
+    Unban { jail: String, ip: IpAddr, at: f64 },
+    /// A ban that ended on its own: its key is deleted (which lifts nothing).
+    Ended { jail: String, ip: IpAddr },
+}
+
+/// The server's orders to the fleet thread.
+#[derive(Debug)]
+pub enum FleetCommand {
+    /// Publish these; the ids (outbox rows) come back in [`FleetEvent::Published`]
+    /// once the engine stored them. Dropped while disconnected: the outbox keeps them.
+    Publish(Vec<(Option<i64>, Outgoing)>),
+    /// A failure of a jail with `fleetmaxretry` (sent while disconnected: dropped).
+    Failure {
+        jail: String,
+        ip: IpAddr,
+        time: f64,
+    },
+    Stop,
+}
+
+/// Log levels of the fleet's own lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+    Info,
+}
+
+/// What the fleet thread tells the server.
+#[derive(Debug)]
+pub enum FleetEvent {
+    /// Connected to the engine. `republish_since`: this host's bans made since then
+    /// may be missing there (all of them when `None`: the engine is new or lost its
+    /// storage); the outbox is to be sent again in any case.
+    Connected {
+        republish_since: Option<f64>,
+    },
+    /// Outbox rows the engine stored.
+    Published(Vec<i64>),
+    Bans(Vec<FleetBan>),
+    Lifts(Vec<FleetLift>),
+    Failures(Vec<FleetFailure>),
+    Log(Level, String),
+}
+
+/// Why a received ban or failure was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Refusal {
+    Malformed,
+    Oversized,
+    BadAddress,
+    /// The claimed origin is not the name it was published under.
+    Impersonation,
+    Expired,
+    FarFuture,
+    UnknownJail,
+    /// The jail here does not apply fleet bans (`fleet = off` or `publish`).
+    NotApplied,
+    /// The receiving jail's ignoreip, ignoreself, ignorecommand or loopback rule.
+    Ignored,
+    RateOrigin,
+    RateTotal,
+    /// The engine refused this host's publication (permissions, limits).
+    PublishRefused,
+}
+
+impl Refusal {
+    /// The name shown in `ferroban fleet` and the metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Malformed => "malformed",
+            Refusal::Oversized => "oversized",
+            Refusal::BadAddress => "bad_address",
+            Refusal::Impersonation => "impersonation",
+            Refusal::Expired => "expired",
+            Refusal::FarFuture => "far_future",
+            Refusal::UnknownJail => "unknown_jail",
+            Refusal::NotApplied => "not_applied",
+            Refusal::Ignored => "ignored",
+            Refusal::RateOrigin => "rate_origin",
+            Refusal::RateTotal => "rate_total",
+            Refusal::PublishRefused => "publish_refused",
+        }
+    }
+}
+
+/// The fleet's figures, shared by the fleet thread and the server.
+#[derive(Debug, Default, Clone)]
+pub struct FleetStats {
+    pub connected: bool,
+    /// Hosts seen (this one included) and when last heard of, epoch seconds.
+    pub hosts: BTreeMap<String, f64>,
+    /// Bans and lifts received from other hosts.
+    pub received: u64,
+    /// Received bans applied here.
+    pub applied: u64,
+    pub refused: BTreeMap<Refusal, u64>,
+    /// Messages published (bans, lifts, failures).
+    pub published: u64,
+}
+
+pub type SharedStats = Arc<Mutex<FleetStats>>;
+
+/// Count a refusal in `stats`.
+pub fn count_refusal(stats: &SharedStats, why: Refusal) {
+    if let Ok(mut s) = stats.lock() {
+        *s.refused.entry(why).or_default() += 1;
+    }
+}

@@ -1,0 +1,679 @@
+//! The fleet thread: the one connection to the engine.
+//!
+//! Owns the NATS client, on a current-thread tokio runtime inside a thread of its
+//! own, and its sessions: connect (backing off while the engine is away, saying
+//! so once), open the bucket and the failures' stream (creating them when the
+//! engine is new or lost its storage), watch the bucket (snapshot, then live),
+//! read the failures, publish what the server hands over. The server only ever
+//! sends it [`FleetCommand`]s on an unbounded channel, so it never waits on the
+//! network; received messages are checked here ([`crate::wire`]) and handed back
+//! in batches through the sink. It must not decide whether a ban applies here.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, kv, stream};
+use async_nats::{ConnectOptions, HeaderMap, ServerAddr};
+use ferroban_config::fleet::{FleetAuth, FleetSettings};
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::authz::{failures_stream, inbox_prefix};
+use crate::limits::Complaints;
+use crate::wire::{self, Received};
+use crate::{count_refusal, FleetCommand, FleetEvent, Level, Outgoing, Refusal, SharedStats};
+
+/// Where the fleet thread hands its events (the server's queue). It may block
+/// while the server is busy: that only slows reading from the engine.
+pub type Sink = Arc<dyn Fn(FleetEvent) -> bool + Send + Sync>;
+
+/// The engine refuses larger values outright (ours are far smaller).
+const MAX_VALUE_SIZE: i32 = 4096;
+/// How long stopping waits for the fleet thread (the server may no longer be
+/// reading its events, so it must not wait forever).
+const STOP_WAIT: Duration = Duration::from_secs(3);
+/// Publications whose acks are awaited together (below the client's limit of
+/// acks in flight).
+const ACK_CHUNK: usize = 1000;
+/// Received entries handed over at once, at most.
+const BATCH: usize = 4096;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// How long the engine has to answer a request or store a publication. Generous:
+/// when many hosts (re)connect at once, nats-server spends its time checking
+/// bcrypt hashes, and giving up early only makes every host try again.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Failures are kept this long in the engine (longer than any useful findtime).
+const FAILURES_MAX_AGE: Duration = Duration::from_secs(86_400);
+/// After an outage, this host's bans made this long before it began are published
+/// again: the engine may have lost its last writes when it was killed.
+const REPUBLISH_MARGIN: f64 = 60.0;
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn epoch(t: time::OffsetDateTime) -> f64 {
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+/// The running fleet thread.
+pub struct FleetLink {
+    commands: UnboundedSender<FleetCommand>,
+    /// Closed when the thread ends.
+    finished: std::sync::mpsc::Receiver<()>,
+}
+
+impl FleetLink {
+    /// Start the thread. `lookback`: how far back failures are read when it starts
+    /// (the longest `findtime` of the jails that count across the fleet).
+    pub fn start(
+        settings: FleetSettings,
+        lookback: f64,
+        sink: Sink,
+        stats: SharedStats,
+    ) -> std::io::Result<FleetLink> {
+        let (commands, orders) = unbounded_channel();
+        let (finished_tx, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("ferroban-fleet".into())
+            .spawn(move || {
+                let _finished = finished_tx;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(
+                        Link {
+                            settings,
+                            lookback,
+                            sink,
+                            stats,
+                            kv_created: None,
+                            failures_created: None,
+                            failures_next: None,
+                            down_since: None,
+                            complaints: Arc::default(),
+                        }
+                        .run(orders),
+                    ),
+                    Err(e) => {
+                        sink(FleetEvent::Log(
+                            Level::Error,
+                            format!(
+                                "fleet: cannot start its runtime: {e}; running without the fleet"
+                            ),
+                        ));
+                    }
+                }
+            })?;
+        Ok(FleetLink { commands, finished })
+    }
+
+    /// Hand a command over; never blocks.
+    pub fn send(&self, command: FleetCommand) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Stop the thread: what was handed over before is published first, for at
+    /// most [`STOP_WAIT`]; the outbox keeps whatever the engine did not confirm.
+    pub fn stop(self) {
+        self.send(FleetCommand::Stop);
+        let _ = self.finished.recv_timeout(STOP_WAIT);
+    }
+}
+
+/// Why a session ended.
+enum End {
+    /// The server asked to stop.
+    Stop,
+    /// The engine went away or refused; `connected`: it had been reached.
+    Lost { why: String, connected: bool },
+}
+
+fn lost(connected: bool) -> impl Fn(String) -> End {
+    move |why| End::Lost { why, connected }
+}
+
+struct Link {
+    settings: FleetSettings,
+    lookback: f64,
+    sink: Sink,
+    stats: SharedStats,
+    /// When the bucket's stream was created, as last seen: a different value
+    /// means the engine lost its storage.
+    kv_created: Option<f64>,
+    failures_created: Option<f64>,
+    /// The next failure to read (stream sequence), to resume without counting twice.
+    failures_next: Option<u64>,
+    down_since: Option<f64>,
+    complaints: Arc<Mutex<Complaints>>,
+}
+
+impl Link {
+    fn log(&self, level: Level, text: String) {
+        (self.sink)(FleetEvent::Log(level, text));
+    }
+
+    fn set_connected(&self, connected: bool) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.connected = connected;
+        }
+    }
+
+    async fn run(mut self, mut orders: UnboundedReceiver<FleetCommand>) {
+        let mut backoff = FIRST_BACKOFF;
+        let mut said_down = false;
+        loop {
+            let end = self.session(&mut orders, &mut said_down).await;
+            self.set_connected(false);
+            let (why, connected) = match end {
+                End::Stop => return,
+                End::Lost { why, connected } => (why, connected),
+            };
+            if connected {
+                backoff = FIRST_BACKOFF;
+            }
+            self.down_since.get_or_insert_with(now);
+            if !said_down {
+                said_down = true;
+                self.log(
+                    Level::Warning,
+                    format!(
+                        "fleet: engine unreachable ({why}); local banning goes on, bans wait \
+                         in the outbox, reconnecting with backoff"
+                    ),
+                );
+            }
+            let wait = tokio::time::sleep(jittered(backoff));
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    order = orders.recv() => match order {
+                        None | Some(FleetCommand::Stop) => return,
+                        // The outbox keeps bans; failures are only worth sending live.
+                        Some(_) => {}
+                    },
+                }
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn connect(
+        &self,
+        events: UnboundedSender<async_nats::Event>,
+    ) -> Result<async_nats::Client, String> {
+        let s = &self.settings;
+        let mut options = ConnectOptions::new()
+            .name(format!("ferroban {}", s.name))
+            .custom_inbox_prefix(inbox_prefix(&s.name))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .event_callback(move |e| {
+                let events = events.clone();
+                async move {
+                    let _ = events.send(e);
+                }
+            });
+        options = match &s.auth {
+            FleetAuth::None => options,
+            FleetAuth::UserPassword { user, password } => {
+                options.user_and_password(user.clone(), password.clone())
+            }
+            FleetAuth::Token(t) => options.token(t.clone()),
+            FleetAuth::Credentials(path) => options
+                .credentials_file(path)
+                .await
+                .map_err(|e| format!("credentials {}: {e}", path.display()))?,
+        };
+        if let Some(ca) = &s.tls_ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        let addrs: Vec<ServerAddr> = s
+            .urls
+            .iter()
+            .map(|u| u.parse().map_err(|e| format!("url {u}: {e}")))
+            .collect::<Result<_, String>>()?;
+        options.connect(addrs).await.map_err(|e| e.to_string())
+    }
+
+    /// One connection, from connecting to losing it (or being told to stop).
+    async fn session(
+        &mut self,
+        orders: &mut UnboundedReceiver<FleetCommand>,
+        said_down: &mut bool,
+    ) -> End {
+        let (events_tx, mut events) = unbounded_channel();
+        let client = match self.connect(events_tx).await {
+            Ok(c) => c,
+            Err(why) => {
+                return End::Lost {
+                    why,
+                    connected: false,
+                }
+            }
+        };
+        let js = jetstream::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .build(client.clone());
+        let opened = async {
+            let kv = self.open_bucket(&js).await?;
+            let failures = self.open_failures(&js, &client).await?;
+            Ok::<_, String>((kv, failures))
+        }
+        .await;
+        let (kv, mut failures) = match opened {
+            Ok(o) => o,
+            Err(why) => {
+                return End::Lost {
+                    why,
+                    connected: false,
+                }
+            }
+        };
+        // With one message per key (history 1), reading the whole stream in order
+        // gives the same snapshot as "last per subject", which nats-server 2.9
+        // serves far more slowly for 100,000 keys.
+        let mut watch = match kv.watch_all_from_revision(1).await {
+            Ok(w) => w,
+            Err(e) => {
+                return End::Lost {
+                    why: format!("watching the bucket: {e}"),
+                    connected: true,
+                }
+            }
+        };
+        if *said_down {
+            *said_down = false;
+            self.log(Level::Notice, "fleet: connected to the engine again".into());
+        } else {
+            self.log(
+                Level::Info,
+                format!(
+                    "fleet: connected to {} as {}",
+                    self.settings.urls.join(","),
+                    self.settings.name
+                ),
+            );
+        }
+        self.set_connected(true);
+        self.down_since = None;
+        let lost = lost(true);
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    None | Some(async_nats::Event::Disconnected) | Some(async_nats::Event::Closed) => {
+                        return lost("connection lost".into());
+                    }
+                    Some(async_nats::Event::ServerError(e)) => {
+                        self.complain("engine", format!("fleet: the engine says: {e}"));
+                    }
+                    Some(_) => {}
+                },
+                order = orders.recv() => match order {
+                    None | Some(FleetCommand::Stop) => {
+                        let _ = client.flush().await;
+                        return End::Stop;
+                    }
+                    Some(FleetCommand::Publish(items)) => self.publish(&js, items).await,
+                    Some(FleetCommand::Failure { jail, ip, time }) => {
+                        let name = &self.settings.name;
+                        let subject = wire::failure_subject(&self.settings.bucket, name, &jail);
+                        let value = wire::failure_value(name, &jail, ip, time);
+                        if js.publish(subject, value.into()).await.is_err() {
+                            count_refusal(&self.stats, Refusal::PublishRefused);
+                        }
+                    }
+                },
+                entry = watch.next() => match ready_batch(entry, &mut watch, "bucket watch") {
+                    Ok(batch) => self.received_entries(batch),
+                    Err(why) => return lost(why),
+                },
+                message = failures.next() => match ready_batch(message, &mut failures, "failures stream") {
+                    Ok(batch) => self.received_failures(batch),
+                    Err(why) => return lost(why),
+                },
+            }
+        }
+    }
+
+    /// Open the bucket (creating it on a new or wiped engine) and tell the server
+    /// what to publish again.
+    async fn open_bucket(&mut self, js: &jetstream::Context) -> Result<kv::Store, String> {
+        let bucket = &self.settings.bucket;
+        // The bucket's stream is made here rather than by create_key_value, which
+        // first reads account figures in a form nats-server 2.9 does not send.
+        js.get_or_create_stream(bucket_stream(bucket))
+            .await
+            .map_err(|e| format!("opening bucket {bucket}: {e}"))?;
+        let store = js
+            .get_key_value(bucket.as_str())
+            .await
+            .map_err(|e| format!("opening bucket {bucket}: {e}"))?;
+        let created = epoch(store.stream.cached_info().created);
+        let republish_since = match self.kv_created {
+            Some(seen) if seen == created => {
+                Some(self.down_since.unwrap_or_else(now) - REPUBLISH_MARGIN)
+            }
+            _ => None,
+        };
+        if self.kv_created.is_some_and(|seen| seen != created) {
+            self.log(
+                Level::Warning,
+                "fleet: the engine's bucket is new (its storage was lost); publishing this \
+                 host's bans in force again"
+                    .into(),
+            );
+        }
+        self.kv_created = Some(created);
+        (self.sink)(FleetEvent::Connected { republish_since });
+        Ok(store)
+    }
+
+    /// Open the failures' stream and an ordered consumer on it, resuming after the
+    /// last failure read when the stream is the same.
+    async fn open_failures(
+        &mut self,
+        js: &jetstream::Context,
+        client: &async_nats::Client,
+    ) -> Result<consumer::push::Ordered, String> {
+        let bucket = &self.settings.bucket;
+        let name = failures_stream(bucket);
+        let stream = js
+            .get_or_create_stream(stream::Config {
+                name: name.clone(),
+                description: Some("ferroban: failures for fleet-wide counting".into()),
+                subjects: vec![format!("{bucket}.fail.>")],
+                max_age: FAILURES_MAX_AGE,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("opening stream {name}: {e}"))?;
+        let created = epoch(stream.cached_info().created);
+        if self.failures_created != Some(created) {
+            self.failures_created = Some(created);
+            self.failures_next = None;
+        }
+        let deliver_policy = match self.failures_next {
+            Some(start_sequence) => consumer::DeliverPolicy::ByStartSequence { start_sequence },
+            None => consumer::DeliverPolicy::ByStartTime {
+                start_time: time::OffsetDateTime::now_utc()
+                    - Duration::from_secs_f64(self.lookback.max(0.0)),
+            },
+        };
+        let consumer = stream
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: client.new_inbox(),
+                filter_subject: format!("{bucket}.fail.>"),
+                deliver_policy,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("reading stream {name}: {e}"))?;
+        consumer
+            .messages()
+            .await
+            .map_err(|e| format!("reading stream {name}: {e}"))
+    }
+
+    /// Publish bans, lifts and ends; outbox ids come back once the engine stored
+    /// them, on a task of their own so that waiting does not hold up the watch.
+    async fn publish(&mut self, js: &jetstream::Context, items: Vec<(Option<i64>, Outgoing)>) {
+        let name = &self.settings.name;
+        let prefix = format!("$KV.{}.", self.settings.bucket);
+        let mut pending = Vec::with_capacity(ACK_CHUNK);
+        let mut published = 0;
+        for (id, item) in items {
+            let sent = match item {
+                Outgoing::Ban {
+                    jail,
+                    ip,
+                    start,
+                    end,
+                } => {
+                    let key = wire::ban_key(name, &jail, ip);
+                    let value = wire::ban_value(name, &jail, ip, start, end);
+                    js.publish(prefix.clone() + &key, value.into()).await
+                }
+                Outgoing::Unban { jail, ip, at } => {
+                    let key = wire::ban_key(name, &jail, ip);
+                    let value = wire::unban_value(name, &jail, ip, at);
+                    js.publish(prefix.clone() + &key, value.into()).await
+                }
+                Outgoing::Ended { jail, ip } => {
+                    let key = wire::ban_key(name, &jail, ip);
+                    let mut headers = HeaderMap::new();
+                    headers.insert("KV-Operation", "DEL");
+                    js.publish_with_headers(prefix.clone() + &key, headers, Default::default())
+                        .await
+                }
+            };
+            match sent {
+                Ok(ack) => {
+                    published += 1;
+                    pending.push((id, ack));
+                }
+                Err(_) => count_refusal(&self.stats, Refusal::PublishRefused),
+            }
+            // The client holds a bounded number of acks in flight: they are
+            // awaited while publishing goes on, else it would wait for itself.
+            if pending.len() == ACK_CHUNK {
+                self.await_acks(std::mem::take(&mut pending));
+            }
+        }
+        self.await_acks(pending);
+        if let Ok(mut s) = self.stats.lock() {
+            s.published += published;
+            s.hosts.insert(name.clone(), now());
+        }
+    }
+
+    /// Wait for the engine's acks on a task of its own; the outbox ids of what it
+    /// stored go back to the server, refusals are counted (and logged once a minute).
+    fn await_acks(&self, pending: Vec<(Option<i64>, jetstream::context::PublishAckFuture)>) {
+        if pending.is_empty() {
+            return;
+        }
+        let sink = self.sink.clone();
+        let stats = self.stats.clone();
+        let complaints = self.complaints.clone();
+        tokio::spawn(async move {
+            let mut stored = Vec::new();
+            let mut refused = 0;
+            for (id, ack) in pending {
+                match ack.await {
+                    Ok(_) => stored.extend(id),
+                    Err(_) => refused += 1,
+                }
+            }
+            if !stored.is_empty() {
+                sink(FleetEvent::Published(stored));
+            }
+            if refused > 0 {
+                for _ in 0..refused {
+                    count_refusal(&stats, Refusal::PublishRefused);
+                }
+                let log = complaints
+                    .lock()
+                    .is_ok_and(|mut c| c.should_log("publish", now()));
+                if log {
+                    sink(FleetEvent::Log(
+                        Level::Warning,
+                        format!(
+                            "fleet: the engine did not store {refused} publications (permissions: \
+                             is [Fleet] name this host's login?); they stay in the outbox"
+                        ),
+                    ));
+                }
+            }
+        });
+    }
+
+    /// Count and (at most once a minute per origin) log a refusal.
+    fn complain(&self, origin: &str, text: String) {
+        let log = self
+            .complaints
+            .lock()
+            .is_ok_and(|mut c| c.should_log(origin, now()));
+        if log {
+            self.log(Level::Warning, text);
+        }
+    }
+
+    fn refuse(&self, origin: &str, why: Refusal, what: &str) {
+        count_refusal(&self.stats, why);
+        self.complain(
+            origin,
+            format!(
+                "fleet: refused {what} from {origin:?}: {} (more are counted, logged once a \
+                 minute per origin)",
+                why.as_str()
+            ),
+        );
+    }
+
+    fn note_hosts(&self, seen: HashMap<String, f64>) {
+        if let Ok(mut s) = self.stats.lock() {
+            for (host, t) in seen {
+                let last = s.hosts.entry(host).or_insert(t);
+                *last = last.max(t);
+            }
+        }
+    }
+
+    fn received_entries(&mut self, entries: Vec<kv::Entry>) {
+        let t = now();
+        let mut bans = Vec::new();
+        let mut lifts = Vec::new();
+        let mut seen: HashMap<String, f64> = HashMap::new();
+        let mut received = 0;
+        for e in entries {
+            // A deleted or purged entry never lifts a ban: only its origin's
+            // explicit unban does.
+            if e.operation != kv::Operation::Put {
+                continue;
+            }
+            let origin = wire::claimed_origin(&e.key);
+            if origin == self.settings.name {
+                continue;
+            }
+            received += 1;
+            match wire::read_ban(&e.key, &e.value, t) {
+                Ok(Received::Ban(b)) => bans.push(b),
+                Ok(Received::Lift(l)) => lifts.push(l),
+                Err(why) => {
+                    self.refuse(origin, why, &format!("entry {:?}", e.key));
+                    continue;
+                }
+            }
+            let at = epoch(e.created);
+            let last = seen.entry(origin.to_string()).or_insert(at);
+            *last = last.max(at);
+        }
+        self.note_hosts(seen);
+        if let Ok(mut s) = self.stats.lock() {
+            s.received += received;
+        }
+        if !bans.is_empty() {
+            (self.sink)(FleetEvent::Bans(bans));
+        }
+        if !lifts.is_empty() {
+            (self.sink)(FleetEvent::Lifts(lifts));
+        }
+    }
+
+    fn received_failures(&mut self, messages: Vec<jetstream::Message>) {
+        let mut failures = Vec::new();
+        let mut seen: HashMap<String, f64> = HashMap::new();
+        for m in messages {
+            if let Ok(info) = m.info() {
+                self.failures_next = Some(info.stream_sequence + 1);
+            }
+            let subject = m.subject.as_str();
+            match wire::read_failure(subject, &m.payload) {
+                Ok(f) => {
+                    seen.insert(f.origin.clone(), now());
+                    failures.push(f);
+                }
+                Err(why) => {
+                    let origin = wire::subject_origin(subject).to_string();
+                    self.refuse(&origin, why, "a failure");
+                }
+            }
+        }
+        self.note_hosts(seen);
+        if !failures.is_empty() {
+            (self.sink)(FleetEvent::Failures(failures));
+        }
+    }
+}
+
+/// The item just received and whatever else `stream` has ready (up to [`BATCH`]),
+/// so that a snapshot reaches the server in large batches; an error or the end
+/// of the stream ends the session.
+fn ready_batch<S, T, E>(
+    first: Option<Result<T, E>>,
+    stream: &mut S,
+    what: &str,
+) -> Result<Vec<T>, String>
+where
+    S: futures_util::Stream<Item = Result<T, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut batch = Vec::new();
+    let mut next = first;
+    loop {
+        match next {
+            Some(Ok(item)) => batch.push(item),
+            Some(Err(e)) => return Err(format!("{what}: {e}")),
+            None => return Err(format!("{what} ended")),
+        }
+        if batch.len() >= BATCH {
+            return Ok(batch);
+        }
+        match stream.next().now_or_never() {
+            Some(n) => next = n,
+            None => return Ok(batch),
+        }
+    }
+}
+
+/// The stream behind the KV bucket, as a KV bucket of history 1 is made: one
+/// message per key, deletes as markers, values small.
+fn bucket_stream(bucket: &str) -> stream::Config {
+    stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some("ferroban: bans in force, one key per origin, jail and address".into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_message_size: MAX_VALUE_SIZE,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
+        ..Default::default()
+    }
+}
+
+/// `base` shortened by up to a half at random, so that a fleet does not come back
+/// all at once.
+fn jittered(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let fraction = 0.5 + f64::from(nanos % 1000) / 2000.0;
+    base.mul_f64(fraction)
+}

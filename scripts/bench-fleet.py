@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Fleet benchmark driver (run by scripts/bench-fleet.sh inside a private network
+namespace, as root).
+
+Starts nats-server (JetStream, the authorization block `ferroban fleet
+nats-config` prints) and N ferroban hosts, each banning through native nftables
+into a table of its own (f2b-h1, f2b-h2, ...), and measures:
+  - latency: a log line on host 1 until the address is in host N's kernel set
+    (seen by `nft monitor`), p50 and p99;
+  - burst: 1,000 addresses banned on host 1 until all are in host N's set;
+  - join: a fresh host started while the fleet holds JOIN bans, until its kernel
+    set holds them all;
+  - resident memory of that host with JOIN fleet bans.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+BIN = os.path.abspath("target/release/ferroban")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(what, done, limit=60.0):
+    end = time.time() + limit
+    while time.time() < end:
+        if done():
+            return
+        time.sleep(0.02)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+class SetWatcher:
+    """`nft monitor` in a thread: when each address entered which table's set."""
+
+    def __init__(self):
+        self.seen = {}
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            ["stdbuf", "-oL", "nft", "monitor", "elements"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            now = time.time()
+            # add element inet f2b-h3 addr-set-t { 192.0.2.7 }
+            parts = line.split()
+            if len(parts) < 6 or parts[0] != "add" or parts[1] != "element":
+                continue
+            table = parts[3]
+            inner = line[line.find("{") + 1 : line.rfind("}")]
+            with self.lock:
+                for ip in inner.replace(",", " ").split():
+                    self.seen.setdefault((table, ip), now)
+
+    def when(self, table, ip):
+        with self.lock:
+            return self.seen.get((table, ip))
+
+    def count(self, table):
+        with self.lock:
+            return sum(1 for (t, _) in self.seen if t == table)
+
+    def stop(self):
+        self.proc.kill()
+
+
+class Host:
+    def __init__(self, root, index, url, password):
+        self.name = f"h{index}"
+        self.dir = os.path.join(root, self.name)
+        self.table = f"f2b-{self.name}"
+        os.makedirs(os.path.join(self.dir, "conf/filter.d"), exist_ok=True)
+        self.logfile = os.path.join(self.dir, "app.log")
+        open(self.logfile, "w").close()
+        shutil.copytree("config/action.d", os.path.join(self.dir, "conf/action.d"))
+        with open(os.path.join(self.dir, "conf/filter.d/bench.conf"), "w") as f:
+            f.write("[Definition]\nfailregex = ^login failed from <HOST>$\n")
+        with open(os.path.join(self.dir, "conf/jail.local"), "w") as f:
+            f.write(
+                "[t]\nenabled = true\nfilter = bench\nbackend = auto\n"
+                f"logpath = {self.logfile}\nmaxretry = 1\nbantime = 1d\n"
+                f"action = nftables[table={self.table}, port=\"22\"]\n"
+                "ignoreip = 127.0.0.1/8\nfleet = share\n"
+            )
+        with open(os.path.join(self.dir, "conf/ferroban.local"), "w") as f:
+            f.write(
+                "[Definition]\nmaxbans = 2000000\n"
+                f"[Fleet]\nurl = {url}\nname = {self.name}\nuser = {self.name}\n"
+                f"password = {password}\nhostrate = 100000\ntotalrate = 1000000\n"
+            )
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [BIN, "server", "-f", "--loglevel", "WARNING", "-c",
+             os.path.join(self.dir, "conf"), "-s", self.sock(), "-p",
+             os.path.join(self.dir, "pid"), "--dbfile",
+             os.path.join(self.dir, "db.sqlite3"), "--logtarget",
+             os.path.join(self.dir, "log"), "--no-dry-run"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait(f"{self.name} to answer", lambda: self.client("ping").returncode == 0)
+
+    def sock(self):
+        return os.path.join(self.dir, "sock")
+
+    def client(self, *args):
+        return subprocess.run([BIN, "-s", self.sock(), *args],
+                              capture_output=True, text=True)
+
+    def fleet(self):
+        out = self.client("--json", "fleet").stdout
+        return json.loads(out) if out.strip() else {}
+
+    def line(self, text):
+        with open(self.logfile, "a") as f:
+            f.write(text)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for l in f:
+                if l.startswith("VmRSS:"):
+                    return int(l.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc:
+            self.client("stop")
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def address(i, net):
+    return f"{net}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
+
+
+def main():
+    root, nhosts, samples, join = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    names = [f"h{i}" for i in range(1, nhosts + 2)]
+    logins = [f"{n}=pw-{n}" for n in names]
+    auth = subprocess.run([BIN, "fleet", "nats-config", *logins],
+                          capture_output=True, text=True, check=True).stdout
+    os.makedirs(os.path.join(root, "engine"), exist_ok=True)
+    with open(os.path.join(root, "engine/auth.conf"), "w") as f:
+        f.write(auth)
+    with open(os.path.join(root, "engine/nats.conf"), "w") as f:
+        f.write(f"listen: 127.0.0.1:{port}\nmax_payload: 1MB\n"
+                f"jetstream {{ store_dir: {json.dumps(root + '/engine/store')} }}\n"
+                "include auth.conf\n")
+    engine = subprocess.Popen(["nats-server", "-c", os.path.join(root, "engine/nats.conf")],
+                              stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(root, "engine/nats.log"), "w"))
+    wait("nats-server", lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
+    watcher = SetWatcher()
+    hosts = [Host(root, i, url, f"pw-h{i}") for i in range(1, nhosts + 1)]
+    try:
+        for h in hosts:
+            h.start()
+        pending = list(hosts)
+        end = time.time() + 180
+        while pending and time.time() < end:
+            pending = [h for h in pending if not h.fleet().get("connected")]
+            time.sleep(0.2)
+        if pending:
+            raise SystemExit("not connected: " + ", ".join(h.name for h in pending))
+        # Let the connection storm (nats-server checking bcrypt hashes) pass.
+        time.sleep(5)
+        first, last = hosts[0], hosts[-1]
+
+        latencies = []
+        for i in range(samples):
+            ip = address(i + 1, "10")
+            t0 = time.time()
+            first.line(f"login failed from {ip}\n")
+            wait(f"{ip} in {last.table}", lambda: watcher.when(last.table, ip) is not None, 30)
+            latencies.append((watcher.when(last.table, ip) - t0) * 1000.0)
+            time.sleep(0.01)
+        print(f"hosts: {nhosts}")
+        print(f"latency log line on {first.name} -> kernel set of {last.name}: "
+              f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms "
+              f"({samples} samples)")
+
+        burst = [address(i, "11") for i in range(1000)]
+        t0 = time.time()
+        first.line("".join(f"login failed from {ip}\n" for ip in burst))
+        wait("the burst", lambda: all(watcher.when(last.table, ip) for ip in burst), 60)
+        done = max(watcher.when(last.table, ip) for ip in burst)
+        print(f"burst of 1,000 addresses on {first.name}: all in {last.name}'s set after "
+              f"{(done - t0) * 1000.0:.0f} ms")
+
+        chunk = 5000
+        for start in range(0, join, chunk):
+            ips = [address(i, "12") for i in range(start, min(join, start + chunk))]
+            r = first.client("ban", "t", *ips)
+            if r.returncode != 0:
+                raise SystemExit(r.stderr)
+        wait("the join bans to be published", lambda: first.fleet().get("outbox") == 0, 300)
+        wait("the join bans everywhere", lambda: watcher.count(last.table) >= samples + 1000 + join, 300)
+        late = Host(root, nhosts + 1, url, f"pw-h{nhosts + 1}")
+        t0 = time.time()
+        late.start()
+        total = samples + 1000 + join
+        wait(f"{late.name} to hold {total} bans", lambda: watcher.count(late.table) >= total, 120)
+        t1 = max(t for (t_, _), t in watcher.seen.items() if t_ == late.table)
+        print(f"join: {late.name} started with {total} fleet bans in force; all in its kernel "
+              f"set after {(t1 - t0) * 1000.0:.0f} ms (from starting the process)")
+        time.sleep(2)
+        print(f"resident memory of {late.name} with {total} fleet bans: {late.rss_kib() / 1024:.1f} MiB")
+        hosts.append(late)
+    finally:
+        for h in hosts:
+            h.stop()
+        watcher.stop()
+        engine.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,596 @@
+//! The server's side of the fleet: what this host publishes, and what it does
+//! with what the other hosts publish.
+//!
+//! Owns the receiver's decisions — the receiving jail's ignoreip, ignoreself,
+//! ignorecommand and loopback rule, its fleet mode, the rate limits per origin
+//! and in total, the cap `fleetmaxbantime`, fleet-wide failure counting — and
+//! the outbox (this host's bans and lifts, in the database until the engine
+//! stored them). The connection itself is the fleet thread's
+//! ([`ferroban_fleet::FleetLink`]); nothing here waits on the network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use ferroban_actions::Severity;
+use ferroban_config::fleet::FleetSettings;
+use ferroban_db::{OutboxEntry, OutboxKind};
+use ferroban_fleet::counter::FleetCounter;
+use ferroban_fleet::limits::{Complaints, RateLimits};
+use ferroban_fleet::{
+    count_refusal, FleetBan, FleetCommand, FleetEvent, FleetFailure, FleetLift, FleetLink,
+    FleetStats, Level, Outgoing, Refusal, SharedStats,
+};
+use ferroban_jail::Ban;
+use serde_json::{json, Value};
+
+use super::jail::Jail;
+use super::log::Component;
+use super::{now, Event, Server};
+
+/// The fleet as the server holds it.
+pub struct Fleet {
+    link: FleetLink,
+    settings: FleetSettings,
+    stats: SharedStats,
+    limits: RateLimits,
+    complaints: Complaints,
+    /// Fleet-wide failure counts, per jail name.
+    counters: HashMap<String, FleetCounter>,
+}
+
+/// Start the fleet thread when the configuration has a `[Fleet]` section.
+pub fn start(
+    settings: Option<FleetSettings>,
+    jails: &[Jail],
+    events: SyncSender<Event>,
+) -> Result<Option<Fleet>> {
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    let lookback = jails
+        .iter()
+        .filter(|j| j.config.fleetmaxretry.is_some() && j.config.fleet.applies())
+        .map(|j| j.config.findtime)
+        .fold(0.0, f64::max);
+    let stats: SharedStats = Arc::new(Mutex::new(FleetStats::default()));
+    let sink = Arc::new(move |e| events.send(Event::Fleet(e)).is_ok());
+    let link = FleetLink::start(settings.clone(), lookback, sink, stats.clone())?;
+    Ok(Some(Fleet {
+        link,
+        limits: RateLimits::new(settings.hostrate, settings.totalrate),
+        settings,
+        stats,
+        complaints: Complaints::default(),
+        counters: HashMap::new(),
+    }))
+}
+
+impl Fleet {
+    pub fn stop(self) {
+        self.link.stop();
+    }
+
+    /// Forget fleet counts (a reload may have changed the jails' limits).
+    pub fn reset_counters(&mut self) {
+        self.counters.clear();
+    }
+}
+
+fn level(l: Level) -> Severity {
+    match l {
+        Level::Error => Severity::Error,
+        Level::Warning => Severity::Warning,
+        Level::Notice => Severity::Notice,
+        Level::Info => Severity::Info,
+    }
+}
+
+/// The end of a received ban here: the origin's, capped by `fleetmaxbantime`.
+fn received_end(origin_end: Option<f64>, cap: Option<f64>, now: f64) -> Option<f64> {
+    match (origin_end, cap.map(|c| now + c)) {
+        (Some(end), Some(capped)) => Some(end.min(capped)),
+        (end, None) => end,
+        (None, capped) => capped,
+    }
+}
+
+/// What the outbox row `e` asks to publish (`None`: an address that does not
+/// parse, which ferroban never writes).
+fn outgoing(e: &OutboxEntry) -> Option<Outgoing> {
+    let ip: IpAddr = e.ip.parse().ok()?;
+    let jail = e.jail.clone();
+    Some(match e.kind {
+        OutboxKind::Ban { start, end } => Outgoing::Ban {
+            jail,
+            ip,
+            start,
+            end,
+        },
+        OutboxKind::Unban { at } => Outgoing::Unban { jail, ip, at },
+    })
+}
+
+impl Server {
+    fn fleet_log(&self, severity: Severity, text: &str) {
+        self.log.log(Component::Server, severity, text);
+    }
+
+    /// Handle what the fleet thread says.
+    pub(super) fn fleet_event(&mut self, event: FleetEvent) {
+        match event {
+            FleetEvent::Connected { republish_since } => self.fleet_connected(republish_since),
+            FleetEvent::Published(ids) => {
+                if let Err(e) = self.db.remove_from_outbox(&ids) {
+                    self.fleet_log(Severity::Error, &e.to_string());
+                }
+            }
+            FleetEvent::Bans(bans) => self.fleet_bans(bans),
+            FleetEvent::Lifts(lifts) => self.fleet_lifts(lifts),
+            FleetEvent::Failures(failures) => self.fleet_failures(failures),
+            FleetEvent::Log(l, text) => self.fleet_log(level(l), &text),
+        }
+    }
+
+    fn fleet_send(&self, command: FleetCommand) {
+        if let Some(f) = &self.fleet {
+            f.link.send(command);
+        }
+    }
+
+    /// The engine is reachable: send the outbox again, and this host's bans in
+    /// force that it may lack (all of them when it is new or was wiped).
+    fn fleet_connected(&mut self, republish_since: Option<f64>) {
+        let mut items: Vec<(Option<i64>, Outgoing)> = match self.db.outbox() {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|e| Some((Some(e.id), outgoing(e)?)))
+                .collect(),
+            Err(e) => {
+                self.fleet_log(Severity::Error, &e.to_string());
+                Vec::new()
+            }
+        };
+        for j in self.jails.iter().filter(|j| j.config.fleet.publishes()) {
+            for b in j.bans.iter() {
+                if b.origin.is_none() && republish_since.is_none_or(|t| b.start >= t) {
+                    items.push((
+                        None,
+                        Outgoing::Ban {
+                            jail: j.name().to_string(),
+                            ip: b.ip,
+                            start: b.start,
+                            end: b.end(),
+                        },
+                    ));
+                }
+            }
+        }
+        if !items.is_empty() {
+            self.fleet_send(FleetCommand::Publish(items));
+        }
+    }
+
+    /// Put this host's new bans (of jails that publish) in the outbox and hand
+    /// them to the fleet thread. Called when the bans are committed.
+    pub(super) fn publish_new_bans(&mut self) {
+        if self.fleet.is_none() {
+            return;
+        }
+        let entries: Vec<OutboxEntry> = self
+            .new_bans
+            .iter()
+            .filter(|(idx, b)| b.origin.is_none() && self.jails[*idx].config.fleet.publishes())
+            .map(|(idx, b)| OutboxEntry {
+                id: 0,
+                jail: self.jails[*idx].name().to_string(),
+                ip: b.ip.to_string(),
+                kind: OutboxKind::Ban {
+                    start: b.start,
+                    end: b.end(),
+                },
+            })
+            .collect();
+        self.send_through_outbox(entries);
+    }
+
+    /// Lifts by hand of this host's bans are lifted everywhere.
+    pub(super) fn publish_unbans(&mut self, idx: usize, gone: &[Ban]) {
+        if self.fleet.is_none() || !self.jails[idx].config.fleet.publishes() {
+            return;
+        }
+        let at = now();
+        let entries: Vec<OutboxEntry> = gone
+            .iter()
+            .filter(|b| b.origin.is_none())
+            .map(|b| OutboxEntry {
+                id: 0,
+                jail: self.jails[idx].name().to_string(),
+                ip: b.ip.to_string(),
+                kind: OutboxKind::Unban { at },
+            })
+            .collect();
+        self.send_through_outbox(entries);
+    }
+
+    fn send_through_outbox(&mut self, entries: Vec<OutboxEntry>) {
+        if entries.is_empty() {
+            return;
+        }
+        let ids: Vec<Option<i64>> = match self.db.add_to_outbox(&entries) {
+            Ok(ids) => ids.into_iter().map(Some).collect(),
+            Err(e) => {
+                // Published without a row: a restart then republishes all bans in force.
+                self.fleet_log(Severity::Error, &e.to_string());
+                vec![None; entries.len()]
+            }
+        };
+        let items = ids
+            .into_iter()
+            .zip(&entries)
+            .filter_map(|(id, e)| Some((id, outgoing(e)?)))
+            .collect();
+        self.fleet_send(FleetCommand::Publish(items));
+    }
+
+    /// This host's bans that ended on their own leave the bucket (which lifts
+    /// nothing elsewhere: the receivers' own timers end them).
+    pub(super) fn publish_ended(&self, jail: &str, gone: &[Ban]) {
+        if self.fleet.is_none() {
+            return;
+        }
+        let items: Vec<(Option<i64>, Outgoing)> = gone
+            .iter()
+            .filter(|b| b.origin.is_none())
+            .map(|b| {
+                (
+                    None,
+                    Outgoing::Ended {
+                        jail: jail.to_string(),
+                        ip: b.ip,
+                    },
+                )
+            })
+            .collect();
+        if !items.is_empty() {
+            self.fleet_send(FleetCommand::Publish(items));
+        }
+    }
+
+    /// Hand the failures the jails collected for fleet counting to the fleet thread.
+    /// Without a fleet they are dropped.
+    pub(super) fn publish_failures(&mut self) {
+        for j in &mut self.jails {
+            let failures = std::mem::take(&mut j.fleet_failures);
+            let Some(f) = &self.fleet else {
+                continue;
+            };
+            for (ip, time) in failures {
+                f.link.send(FleetCommand::Failure {
+                    jail: j.config.name.clone(),
+                    ip,
+                    time,
+                });
+            }
+        }
+    }
+
+    /// Count a refusal, and log it at most once a minute per origin.
+    fn fleet_refuse(&mut self, origin: &str, why: Refusal, text: impl FnOnce() -> String) {
+        let Some(f) = &mut self.fleet else {
+            return;
+        };
+        count_refusal(&f.stats, why);
+        if f.complaints.should_log(origin, now()) {
+            let line = text();
+            self.fleet_log(Severity::Notice, &line);
+        }
+    }
+
+    /// The jail a fleet message is for, if it exists and applies fleet bans.
+    fn applying_jail(&mut self, origin: &str, jail: &str) -> Option<usize> {
+        match self.jails.iter().position(|j| j.name() == jail) {
+            None => {
+                self.fleet_refuse(origin, Refusal::UnknownJail, || {
+                    format!("fleet: {origin} sent bans for jail '{jail}', which does not run here (more are counted, logged once a minute)")
+                });
+                None
+            }
+            Some(idx) if !self.jails[idx].config.fleet.applies() => {
+                let mode = self.jails[idx].config.fleet.as_str();
+                self.fleet_refuse(origin, Refusal::NotApplied, || {
+                    format!("fleet: [{jail}] does not apply fleet bans (fleet = {mode}); {origin}'s are not applied")
+                });
+                None
+            }
+            Some(idx) => Some(idx),
+        }
+    }
+
+    /// Whether the receiving jail's ignore rules keep `ip`.
+    fn ignored_here(&mut self, idx: usize, origin: &str, ip: IpAddr) -> bool {
+        let Some(reason) = self.jails[idx].ignore.check(ip) else {
+            return false;
+        };
+        let jail = self.jails[idx].name().to_string();
+        self.fleet_refuse(origin, Refusal::Ignored, || {
+            format!("[{jail}] Ignore {ip} by {reason} (fleet: {origin})")
+        });
+        true
+    }
+
+    fn fleet_bans(&mut self, bans: Vec<FleetBan>) {
+        let t = now();
+        let mut applied = 0;
+        for b in bans {
+            let Some(idx) = self.applying_jail(&b.origin, &b.jail) else {
+                continue;
+            };
+            if self.ignored_here(idx, &b.origin, b.ip) || self.held(idx, &b.ip) {
+                continue;
+            }
+            let admitted = self
+                .fleet
+                .as_mut()
+                .map_or(Err(Refusal::RateTotal), |f| f.limits.admit(&b.origin, t));
+            if let Err(why) = admitted {
+                let origin = b.origin.clone();
+                self.fleet_refuse(&origin, why, || {
+                    format!(
+                        "fleet: {origin}'s bans are over the rate limit ({}); not applied (more are counted, logged once a minute)",
+                        why.as_str()
+                    )
+                });
+                continue;
+            }
+            if !self.room(idx, &b.ip) {
+                continue;
+            }
+            let end = received_end(b.end, self.jails[idx].config.fleetmaxbantime, t);
+            self.queue_ban(
+                idx,
+                Ban {
+                    ip: b.ip,
+                    start: t,
+                    duration: end.map_or(-1.0, |e| (e - t).max(0.0)),
+                    // Received bans do not count towards this host's increments.
+                    count: 0,
+                    failures: 0,
+                    matches: Vec::new(),
+                    fields: Vec::new(),
+                    origin: Some(Arc::from(b.origin.as_str())),
+                },
+            );
+            applied += 1;
+        }
+        if let Some(f) = &self.fleet {
+            if let Ok(mut s) = f.stats.lock() {
+                s.applied += applied;
+            }
+        }
+    }
+
+    /// An origin lifted its ban: lift it here, if it is that origin's.
+    fn fleet_lifts(&mut self, lifts: Vec<FleetLift>) {
+        for l in lifts {
+            let Some(idx) = self.jails.iter().position(|j| j.name() == l.jail) else {
+                continue;
+            };
+            let from_origin = self.jails[idx]
+                .bans
+                .get(&l.ip)
+                .is_some_and(|b| b.origin.as_deref() == Some(l.origin.as_str()));
+            if from_origin {
+                self.unban(idx, &[l.ip]);
+            }
+        }
+    }
+
+    /// Count failures across the fleet; an address reaching `fleetmaxretry` is
+    /// banned here (every host sharing the jail reaches the same verdict).
+    fn fleet_failures(&mut self, failures: Vec<FleetFailure>) {
+        let t = now();
+        for f in failures {
+            let Some(idx) = self.applying_jail(&f.origin, &f.jail) else {
+                continue;
+            };
+            let jail = &self.jails[idx].config;
+            let (findtime, maxretry) = (jail.findtime, jail.maxretry);
+            let Some(limit) = jail.fleetmaxretry else {
+                continue;
+            };
+            if self.ignored_here(idx, &f.origin, f.ip) {
+                continue;
+            }
+            let Some(fleet) = &mut self.fleet else {
+                return;
+            };
+            let reached = fleet
+                .counters
+                .entry(f.jail.clone())
+                .or_insert_with(|| FleetCounter::new(findtime, maxretry, limit))
+                .add(&f.origin, f.ip, f.time, t);
+            if reached && !self.held(idx, &f.ip) {
+                self.log.log(
+                    Component::Filter,
+                    Severity::Notice,
+                    &format!(
+                        "[{}] {} reached fleetmaxretry {limit} across the fleet",
+                        f.jail, f.ip
+                    ),
+                );
+                self.ban(
+                    idx,
+                    Ban {
+                        ip: f.ip,
+                        start: t,
+                        duration: 0.0,
+                        count: 0,
+                        failures: limit,
+                        matches: Vec::new(),
+                        fields: Vec::new(),
+                        origin: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Forget fleet counts older than `findtime` (housekeeping).
+    pub(super) fn expire_fleet_counts(&mut self) {
+        let t = now();
+        if let Some(f) = &mut self.fleet {
+            for c in f.counters.values_mut() {
+                c.expire(t);
+            }
+        }
+    }
+
+    /// Bans in force per origin (this host's own, of jails that publish, under
+    /// its own name).
+    fn bans_by_origin(&self) -> BTreeMap<String, u64> {
+        let own = self.fleet.as_ref().map(|f| f.settings.name.clone());
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for j in &self.jails {
+            for b in j.bans.iter() {
+                let origin = match (&b.origin, &own) {
+                    (Some(o), _) => o.to_string(),
+                    (None, Some(me)) if j.config.fleet.publishes() => me.clone(),
+                    _ => continue,
+                };
+                *out.entry(origin).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    /// The answer to `["fleet"]`.
+    pub(super) fn fleet_status(&self) -> Value {
+        let Some(f) = &self.fleet else {
+            return json!({
+                "configured": false, "connected": false, "url": "", "name": "",
+                "hosts": [], "outbox": 0, "received": 0, "applied": 0, "refused": {},
+            });
+        };
+        let stats = f.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        let bans = self.bans_by_origin();
+        let mut names: Vec<&String> = stats.hosts.keys().chain(bans.keys()).collect();
+        names.sort();
+        names.dedup();
+        let hosts: Vec<Value> = names
+            .iter()
+            .map(|n| {
+                json!({
+                    "name": n,
+                    "last_seen": stats.hosts.get(*n).copied(),
+                    "bans": bans.get(*n).copied().unwrap_or(0),
+                })
+            })
+            .collect();
+        let refused: serde_json::Map<String, Value> = stats
+            .refused
+            .iter()
+            .map(|(r, n)| (r.as_str().to_string(), json!(n)))
+            .collect();
+        json!({
+            "configured": true,
+            "connected": stats.connected,
+            "url": f.settings.urls.join(","),
+            "name": f.settings.name,
+            "hosts": hosts,
+            "outbox": self.db.outbox_len().unwrap_or(0),
+            "received": stats.received,
+            "applied": stats.applied,
+            "published": stats.published,
+            "refused": refused,
+        })
+    }
+
+    /// The `ferroban_fleet_*` metrics (empty without a fleet).
+    pub(super) fn fleet_metrics(&self) -> String {
+        let Some(f) = &self.fleet else {
+            return String::new();
+        };
+        let stats = f.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, rows: Vec<(String, u64)>| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (labels, v) in rows {
+                out.push_str(&format!("{name}{labels} {v}\n"));
+            }
+        };
+        let one = |v: u64| vec![(String::new(), v)];
+        metric(
+            "ferroban_fleet_connected",
+            "gauge",
+            "Whether the fleet engine is reachable (1) or not (0).",
+            one(u64::from(stats.connected)),
+        );
+        metric(
+            "ferroban_fleet_outbox",
+            "gauge",
+            "Bans and lifts waiting to be published.",
+            one(self.db.outbox_len().unwrap_or(0) as u64),
+        );
+        metric(
+            "ferroban_fleet_hosts",
+            "gauge",
+            "Fleet hosts seen, this one included.",
+            one(stats.hosts.len() as u64),
+        );
+        metric(
+            "ferroban_fleet_published_total",
+            "counter",
+            "Messages published to the fleet.",
+            one(stats.published),
+        );
+        metric(
+            "ferroban_fleet_received_total",
+            "counter",
+            "Bans and lifts received from other hosts.",
+            one(stats.received),
+        );
+        metric(
+            "ferroban_fleet_applied_total",
+            "counter",
+            "Received bans applied here.",
+            one(stats.applied),
+        );
+        metric(
+            "ferroban_fleet_refused_total",
+            "counter",
+            "Received bans, failures and own publications refused, by reason.",
+            stats
+                .refused
+                .iter()
+                .map(|(r, n)| (format!("{{reason=\"{}\"}}", r.as_str()), *n))
+                .collect(),
+        );
+        metric(
+            "ferroban_fleet_bans",
+            "gauge",
+            "Bans in force here by origin host.",
+            self.bans_by_origin()
+                .into_iter()
+                .map(|(o, n)| (format!("{{origin=\"{o}\"}}"), n))
+                .collect(),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::received_end;
+
+    #[test]
+    fn received_bans_end_at_the_origins_end_capped_by_fleetmaxbantime() {
+        assert_eq!(received_end(Some(1100.0), None, 1000.0), Some(1100.0));
+        assert_eq!(received_end(Some(5000.0), Some(60.0), 1000.0), Some(1060.0));
+        assert_eq!(received_end(Some(1010.0), Some(60.0), 1000.0), Some(1010.0));
+        assert_eq!(received_end(None, Some(60.0), 1000.0), Some(1060.0));
+        assert_eq!(received_end(None, None, 1000.0), None);
+    }
+}

@@ -1,0 +1,907 @@
+//! The fleet end to end: a real nats-server with JetStream, whose authorization is
+//! exactly what `ferroban fleet nats-config` prints, and several real `ferroban
+//! server`s on loopback, each in its own directory, fed by appending log lines
+//! and recording what their action is told. Each test uses its own port and
+//! directories; without nats-server installed the tests say SKIPPED.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
+
+fn nats_server_missing() -> bool {
+    let missing = Command::new("nats-server")
+        .arg("--version")
+        .output()
+        .map_or(true, |o| !o.status.success());
+    if missing {
+        eprintln!("SKIPPED: nats-server is not installed (apt-get install nats-server)");
+    }
+    missing
+}
+
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A test's directory, removed when it ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("ferroban-fleet-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `program` to run in network namespace `netns` (or here).
+fn command_in(netns: Option<&str>, program: &str) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// nats-server with JetStream on a loopback port.
+struct Engine {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    netns: Option<String>,
+}
+
+impl Engine {
+    /// Start it with the authorization block `ferroban fleet nats-config` prints
+    /// for `logins` (name, password).
+    fn start(dir: &Path, logins: &[(&str, &str)], netns: Option<&str>) -> Engine {
+        std::fs::create_dir_all(dir).unwrap();
+        let pairs: Vec<String> = logins.iter().map(|(n, p)| format!("{n}={p}")).collect();
+        let out = Command::new(BIN)
+            .args(["fleet", "nats-config"])
+            .args(&pairs)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nats-config: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(dir.join("auth.conf"), &out.stdout).unwrap();
+        let port = free_port();
+        std::fs::write(
+            dir.join("nats.conf"),
+            format!(
+                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\ninclude auth.conf\n",
+                dir.join("store").display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut engine = Engine {
+            child: None,
+            port,
+            dir: dir.to_path_buf(),
+            netns: netns.map(str::to_string),
+        };
+        engine.run();
+        engine
+    }
+
+    fn run(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("nats.log"))
+            .unwrap();
+        let ready = |log: String| log.matches("Server is ready").count();
+        let before = ready(self.log());
+        let child = command_in(self.netns.as_deref(), "nats-server")
+            .arg("-c")
+            .arg(self.dir.join("nats.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        assert!(
+            wait_for(Duration::from_secs(10), || ready(self.log()) > before),
+            "nats-server did not start: {}",
+            self.log()
+        );
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn wipe_storage(&self) {
+        std::fs::remove_dir_all(self.dir.join("store")).unwrap();
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One ferroban host: jail `t` reading `logs/app.log`, its bans recorded in `out`.
+struct Host {
+    dir: PathBuf,
+    child: Option<Child>,
+    netns: Option<String>,
+}
+
+/// How a host logs in and what its jail says besides the defaults.
+struct HostSpec<'a> {
+    name: &'a str,
+    user: &'a str,
+    password: &'a str,
+    jail: &'a str,
+    /// The action; `record` writes each ban and unban to `out`.
+    action: &'a str,
+}
+
+impl<'a> HostSpec<'a> {
+    fn honest(name: &'a str, password: &'a str) -> HostSpec<'a> {
+        HostSpec {
+            name,
+            user: name,
+            password,
+            jail: "",
+            action: "record",
+        }
+    }
+}
+
+impl Host {
+    fn new(root: &Path, engine: &Engine, spec: &HostSpec) -> Host {
+        let dir = root.join(format!("host-{}-{}", spec.name, spec.user));
+        std::fs::create_dir_all(dir.join("conf/filter.d")).unwrap();
+        std::fs::create_dir_all(dir.join("conf/action.d")).unwrap();
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        std::fs::write(dir.join("logs/app.log"), "").unwrap();
+        std::fs::write(
+            dir.join("conf/filter.d/test.conf"),
+            "[Definition]\nfailregex = ^login failed from <HOST>$\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("conf/action.d/record.conf"),
+            format!(
+                "[Definition]\nactionban = echo ban <name> <ip> >> {out}\n\
+                 actionunban = echo unban <name> <ip> >> {out}\n",
+                out = dir.join("out").display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("conf/jail.local"),
+            format!(
+                "[t]\nenabled = true\nfilter = test\nlogpath = {}\naction = {}\nmaxretry = 3\n\
+                 findtime = 10m\nbantime = 1h\nignoreip = 127.0.0.1/8\nfleet = share\n{}\n",
+                dir.join("logs/app.log").display(),
+                spec.action,
+                spec.jail
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("conf/ferroban.local"),
+            format!(
+                "[Fleet]\nurl = {}\nname = {}\nuser = {}\npassword = {}\n",
+                engine.url(),
+                spec.name,
+                spec.user,
+                spec.password
+            ),
+        )
+        .unwrap();
+        Host {
+            dir,
+            child: None,
+            netns: engine.netns.clone(),
+        }
+    }
+
+    fn start(&mut self) {
+        let child = command_in(self.netns.as_deref(), BIN)
+            .args(["server", "-f", "--loglevel", "INFO", "-c"])
+            .arg(self.dir.join("conf"))
+            .arg("-s")
+            .arg(self.socket())
+            .arg("-p")
+            .arg(self.dir.join("pid"))
+            .arg("--dbfile")
+            .arg(self.dir.join("db.sqlite3"))
+            .arg("--logtarget")
+            .arg(self.dir.join("log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ferroban");
+        self.child = Some(child);
+        assert!(
+            wait_for(Duration::from_secs(10), || self
+                .client(&["ping"])
+                .status
+                .success()),
+            "ferroban did not answer: {}",
+            self.log()
+        );
+    }
+
+    fn stop(&mut self) {
+        let _ = self.client(&["stop"]);
+        if let Some(mut c) = self.child.take() {
+            if !wait_for(Duration::from_secs(10), || {
+                c.try_wait().is_ok_and(|s| s.is_some())
+            }) {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+
+    fn client(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("-s")
+            .arg(self.socket())
+            .arg("-c")
+            .arg(self.dir.join("conf"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn fleet(&self) -> Value {
+        let out = self.client(&["--json", "fleet"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    fn wait_connected(&self) {
+        assert!(
+            wait_for(Duration::from_secs(15), || self.fleet()["connected"]
+                == Value::Bool(true)),
+            "not connected to the engine: {}",
+            self.log()
+        );
+    }
+
+    /// Append `n` failures of `ip` to the log.
+    fn fail(&self, ip: &str, n: usize) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("logs/app.log"))
+            .unwrap();
+        for _ in 0..n {
+            writeln!(f, "login failed from {ip}").unwrap();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    fn actions(&self) -> String {
+        std::fs::read_to_string(self.dir.join("out")).unwrap_or_default()
+    }
+
+    /// How often the action was told to ban `ip`.
+    fn bans_of(&self, ip: &str) -> usize {
+        let line = format!("ban t {ip}");
+        self.actions().lines().filter(|l| *l == line).count()
+    }
+
+    fn unbans_of(&self, ip: &str) -> usize {
+        let line = format!("unban t {ip}");
+        self.actions().lines().filter(|l| *l == line).count()
+    }
+
+    /// Bans in force in jail `t`, from its status.
+    fn banned_count(&self) -> u64 {
+        let out = self.client(&["--json", "status", "t"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        v[1][1][0][1].as_u64().unwrap_or(0)
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Publish `payload` on `subject` with a bare NATS client of our own, logged in
+/// as `login`; returns what the engine answered up to its PONG.
+fn raw_publish(port: u16, login: (&str, &str), subject: &str, payload: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut info = String::new();
+    reader.read_line(&mut info).unwrap();
+    let connect =
+        serde_json::json!({"user": login.0, "pass": login.1, "verbose": false, "pedantic": false});
+    let mut w = stream;
+    write!(
+        w,
+        "CONNECT {connect}\r\nPUB {subject} {}\r\n{payload}\r\nPING\r\n",
+        payload.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    for _ in 0..10 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        answer.push_str(&line);
+        if line.starts_with("PONG") {
+            break;
+        }
+    }
+    answer
+}
+
+const LOGINS: [(&str, &str); 3] = [("web1", "pw-one"), ("web2", "pw-two"), ("web3", "pw-three")];
+
+/// A test's directory and an engine for `LOGINS`; `None` (SKIPPED) without nats-server.
+fn engine_for(tag: &str) -> Option<(Scratch, Engine)> {
+    if nats_server_missing() {
+        return None;
+    }
+    let root = Scratch::new(tag);
+    let engine = Engine::start(&root.0.join("engine"), &LOGINS, None);
+    Some((root, engine))
+}
+
+/// Three honest hosts, started and connected.
+fn three_hosts(root: &Path, engine: &Engine, jail: &str) -> Vec<Host> {
+    LOGINS
+        .iter()
+        .map(|(name, password)| {
+            let mut spec = HostSpec::honest(name, password);
+            spec.jail = jail;
+            let mut h = Host::new(root, engine, &spec);
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect()
+}
+
+const SOON: Duration = Duration::from_secs(10);
+
+#[test]
+fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
+    let Some((root, engine)) = engine_for("propagate") else {
+        return;
+    };
+    let hosts = three_hosts(&root.0, &engine, "");
+    hosts[0].fail("192.0.2.7", 3);
+    for h in &hosts {
+        assert!(
+            wait_for(SOON, || h.bans_of("192.0.2.7") == 1),
+            "ban did not arrive: {}\n{}",
+            h.actions(),
+            h.log()
+        );
+    }
+    for h in &hosts[1..] {
+        assert!(
+            h.log().contains("NOTICE  [t] Ban 192.0.2.7 (fleet: web1)"),
+            "{}",
+            h.log()
+        );
+        let fleet = h.fleet();
+        assert_eq!(fleet["configured"], Value::Bool(true));
+        assert!(fleet["applied"].as_u64() >= Some(1), "{fleet}");
+        let web1 = fleet["hosts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == "web1").cloned())
+            .unwrap_or(Value::Null);
+        assert_eq!(web1["bans"], 1, "{fleet}");
+        let status = String::from_utf8_lossy(&h.client(&["status", "t"]).stdout).to_string();
+        assert!(
+            status.contains("Fleet bans (fleet = share):\t1"),
+            "{status}"
+        );
+        assert!(web1["last_seen"].as_f64().is_some(), "{fleet}");
+    }
+    assert!(hosts[0].client(&["unban", "192.0.2.7"]).status.success());
+    for h in &hosts[1..] {
+        assert!(
+            wait_for(SOON, || h.unbans_of("192.0.2.7") == 1),
+            "the origin's unban did not lift it: {}",
+            h.actions()
+        );
+    }
+    let metrics = hosts[1].client(&["metrics"]);
+    let text = String::from_utf8_lossy(&metrics.stdout);
+    assert!(text.contains("ferroban_fleet_connected 1"), "{text}");
+    assert!(text.contains("ferroban_fleet_applied_total 1"), "{text}");
+}
+
+#[test]
+fn fleet_counting_two_and_two_bans_everywhere_one_and_one_nowhere() {
+    let Some((root, engine)) = engine_for("count") else {
+        return;
+    };
+    let hosts = three_hosts(&root.0, &engine, "fleetmaxretry = 4");
+    hosts[0].fail("198.51.100.1", 1);
+    hosts[1].fail("198.51.100.1", 1);
+    hosts[0].fail("198.51.100.2", 2);
+    hosts[1].fail("198.51.100.2", 2);
+    for h in &hosts {
+        assert!(
+            wait_for(SOON, || h.bans_of("198.51.100.2") == 1),
+            "2 + 2 did not ban everywhere: {}\n{}",
+            h.actions(),
+            h.log()
+        );
+    }
+    // The 1 + 1 failures were written before the 2 + 2 and have been counted by
+    // now: they stay below fleetmaxretry.
+    std::thread::sleep(Duration::from_millis(500));
+    for h in &hosts {
+        assert_eq!(h.bans_of("198.51.100.1"), 0, "1 + 1 banned: {}", h.log());
+        assert_eq!(
+            h.bans_of("198.51.100.2"),
+            1,
+            "banned once only: {}",
+            h.actions()
+        );
+    }
+}
+
+#[test]
+fn the_receivers_ignoreip_wins() {
+    let Some((root, engine)) = engine_for("ignore") else {
+        return;
+    };
+    let mut specs: Vec<HostSpec> = LOGINS.iter().map(|(n, p)| HostSpec::honest(n, p)).collect();
+    specs[1].jail = "ignoreip = 127.0.0.1/8 203.0.113.0/24";
+    let hosts: Vec<Host> = specs
+        .iter()
+        .map(|s| {
+            let mut h = Host::new(&root.0, &engine, s);
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect();
+    assert!(hosts[0]
+        .client(&["ban", "t", "203.0.113.5", "192.0.2.99"])
+        .status
+        .success());
+    assert!(wait_for(SOON, || hosts[2].bans_of("203.0.113.5") == 1
+        && hosts[1].bans_of("192.0.2.99") == 1));
+    assert_eq!(
+        hosts[1].bans_of("203.0.113.5"),
+        0,
+        "ignored here: {}",
+        hosts[1].log()
+    );
+    assert_eq!(hosts[1].fleet()["refused"]["ignored"], 1);
+    assert!(hosts[1]
+        .log()
+        .contains("[t] Ignore 203.0.113.5 by ip (fleet: web1)"));
+}
+
+#[test]
+fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally() {
+    let Some((root, engine)) = engine_for("impostor") else {
+        return;
+    };
+    let mut observer = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
+    observer.start();
+    observer.wait_connected();
+    // web2's login publishing under web1's name, and web1's name with a wrong password.
+    let impostor = HostSpec {
+        user: "web2",
+        password: "pw-two",
+        ..HostSpec::honest("web1", "")
+    };
+    let wrong = HostSpec {
+        password: "not-the-password",
+        ..HostSpec::honest("web1", "")
+    };
+    let mut hosts: Vec<Host> = [impostor, wrong]
+        .iter()
+        .map(|s| {
+            let mut h = Host::new(&root.0, &engine, s);
+            h.start();
+            h
+        })
+        .collect();
+    hosts[0].fail("192.0.2.10", 3);
+    hosts[1].fail("192.0.2.11", 3);
+    assert!(wait_for(SOON, || hosts[0].bans_of("192.0.2.10") == 1
+        && hosts[1].bans_of("192.0.2.11") == 1));
+    // A client of its own with web2's login, writing a ban under web1's key with a
+    // payload that claims web1: the engine refuses it, nobody applies it.
+    let forged =
+        r#"{"origin":"web1","jail":"t","ip":"192.0.2.13","start":1,"end":null,"op":"ban"}"#;
+    let answer = raw_publish(
+        engine.port,
+        ("web2", "pw-two"),
+        "$KV.ferroban.web1.t.192_0_2_13",
+        forged,
+    );
+    assert!(
+        answer.contains("Permissions Violation for Publish"),
+        "{answer}"
+    );
+    // A control ban from the honest side shows the observer is listening.
+    let mut honest = Host::new(&root.0, &engine, &HostSpec::honest("web2", "pw-two"));
+    honest.start();
+    honest.wait_connected();
+    honest.fail("192.0.2.12", 3);
+    assert!(wait_for(SOON, || observer.bans_of("192.0.2.12") == 1));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(observer.bans_of("192.0.2.10"), 0, "{}", observer.log());
+    assert_eq!(observer.bans_of("192.0.2.13"), 0, "{}", observer.log());
+    assert_eq!(observer.bans_of("192.0.2.11"), 0, "{}", observer.log());
+    for h in &hosts {
+        let fleet = h.fleet();
+        assert_eq!(fleet["connected"], Value::Bool(false), "{fleet}");
+        assert_eq!(fleet["outbox"], 1, "kept for later: {fleet}");
+    }
+    let log = engine.log();
+    assert!(
+        log.contains("Subscription Violation - User \"web2\", Subject \"_INBOX_web1."),
+        "{log}"
+    );
+    assert!(
+        log.contains("authentication error - User \"web1\""),
+        "{log}"
+    );
+    // Local banning still works for both after the refusals.
+    hosts[0].fail("192.0.2.20", 3);
+    hosts[1].fail("192.0.2.21", 3);
+    assert!(wait_for(SOON, || hosts[0].bans_of("192.0.2.20") == 1
+        && hosts[1].bans_of("192.0.2.21") == 1));
+    for h in &mut hosts {
+        h.stop();
+    }
+}
+
+#[test]
+fn the_engine_killed_and_restarted_loses_nothing_and_doubles_nothing() {
+    let Some((root, mut engine)) = engine_for("kill") else {
+        return;
+    };
+    let hosts = three_hosts(&root.0, &engine, "");
+    hosts[0].fail("192.0.2.1", 3);
+    assert!(wait_for(SOON, || hosts[2].bans_of("192.0.2.1") == 1));
+    engine.kill();
+    let during: Vec<String> = (1..=5).map(|i| format!("198.51.100.{i}")).collect();
+    for ip in &during {
+        hosts[0].fail(ip, 3);
+    }
+    assert!(
+        wait_for(SOON, || during.iter().all(|ip| hosts[0].bans_of(ip) == 1)),
+        "local banning waits on the engine: {}",
+        hosts[0].log()
+    );
+    assert!(wait_for(SOON, || hosts[0].fleet()["outbox"] == 5));
+    engine.run();
+    for h in &hosts[1..] {
+        assert!(
+            wait_for(Duration::from_secs(30), || during
+                .iter()
+                .all(|ip| h.bans_of(ip) == 1)),
+            "the outbox did not arrive: {}\n{}",
+            h.actions(),
+            h.log()
+        );
+    }
+    assert!(wait_for(SOON, || hosts[0].fleet()["outbox"] == 0));
+    std::thread::sleep(Duration::from_millis(500));
+    for h in &hosts {
+        for ip in during.iter().map(String::as_str).chain(["192.0.2.1"]) {
+            assert_eq!(h.bans_of(ip), 1, "{ip} twice: {}", h.actions());
+        }
+    }
+    let unreachable = hosts[0].log().matches("fleet: engine unreachable").count();
+    assert_eq!(unreachable, 1, "said once: {}", hosts[0].log());
+}
+
+#[test]
+fn the_engine_back_with_its_storage_wiped_gets_every_hosts_bans_again() {
+    let Some((root, mut engine)) = engine_for("wipe") else {
+        return;
+    };
+    let mut first: Vec<Host> = LOGINS[..2]
+        .iter()
+        .map(|(n, p)| {
+            let mut h = Host::new(&root.0, &engine, &HostSpec::honest(n, p));
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect();
+    first[0].fail("192.0.2.31", 3);
+    first[1].fail("192.0.2.32", 3);
+    assert!(wait_for(SOON, || first[0].bans_of("192.0.2.32") == 1
+        && first[1].bans_of("192.0.2.31") == 1));
+    engine.kill();
+    engine.wipe_storage();
+    engine.run();
+    for h in &first {
+        assert!(wait_for(Duration::from_secs(30), || h
+            .log()
+            .contains("storage was lost")));
+    }
+    // A host joining now learns both bans from the wiped engine.
+    let mut late = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
+    late.start();
+    assert!(
+        wait_for(SOON, || late.bans_of("192.0.2.31") == 1
+            && late.bans_of("192.0.2.32") == 1),
+        "{}\n{}",
+        late.actions(),
+        late.log()
+    );
+    assert_eq!(first[0].bans_of("192.0.2.32"), 1, "{}", first[0].actions());
+    assert_eq!(first[1].bans_of("192.0.2.31"), 1, "{}", first[1].actions());
+    // Restarted without the engine, a host keeps the bans it received.
+    engine.kill();
+    first[1].stop();
+    first[1].start();
+    assert!(first[1]
+        .log()
+        .contains("Restore Ban 192.0.2.31 (fleet: web1)"));
+}
+
+#[test]
+fn a_host_joining_late_receives_10000_bans() {
+    let Some((root, engine)) = engine_for("join") else {
+        return;
+    };
+    let quiet = |name: &'static str, password: &'static str| HostSpec {
+        action: "",
+        ..HostSpec::honest(name, password)
+    };
+    let mut origin = Host::new(&root.0, &engine, &quiet("web1", "pw-one"));
+    origin.start();
+    origin.wait_connected();
+    let ips: Vec<String> = (0..10_000u32)
+        .map(|i| format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255))
+        .collect();
+    let mut args = vec!["ban", "t"];
+    args.extend(ips.iter().map(String::as_str));
+    let out = origin.client(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_for(Duration::from_secs(30), || origin.fleet()
+        ["outbox"]
+        == 0));
+    let mut late = Host::new(&root.0, &engine, &quiet("web2", "pw-two"));
+    late.start();
+    assert!(
+        wait_for(Duration::from_secs(30), || late.banned_count() == 10_000),
+        "{} of 10000: {}",
+        late.banned_count(),
+        late.fleet()
+    );
+    assert_eq!(late.fleet()["applied"], 10_000);
+}
+
+#[test]
+fn bad_input_is_counted_by_reason_and_logged_once_per_origin() {
+    let Some((root, engine)) = engine_for("junk") else {
+        return;
+    };
+    let mut observer = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
+    observer.start();
+    observer.wait_connected();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ban = |jail: &str, ip: &str, end: f64| {
+        format!(
+            r#"{{"origin":"web2","jail":"{jail}","ip":"{ip}","start":{now},"end":{end},"op":"ban"}}"#
+        )
+    };
+    // web2's own login may write under its own name: what it writes is checked.
+    let junk = [
+        ("web2.t.192_0_2_41", "not json".to_string()),
+        ("web2.t.999_1_1_1", ban("t", "999.1.1.1", now + 600.0)),
+        ("web2.t.192_0_2_42", ban("t", "192.0.2.42", now - 600.0)),
+        ("web2.t.192_0_2_43", ban("t", "192.0.2.43", now + 1e10)),
+        (
+            "web2.t.192_0_2_44",
+            format!(r#"{{"pad":"{}"}}"#, "x".repeat(2000)),
+        ),
+        (
+            "web2.nosuch.192_0_2_45",
+            ban("nosuch", "192.0.2.45", now + 600.0),
+        ),
+    ];
+    for (key, value) in &junk {
+        let answer = raw_publish(
+            engine.port,
+            ("web2", "pw-two"),
+            &format!("$KV.ferroban.{key}"),
+            value,
+        );
+        assert!(!answer.contains("-ERR"), "{key}: {answer}");
+    }
+    let refused = |reason: &str| observer.fleet()["refused"][reason].as_u64().unwrap_or(0);
+    for reason in [
+        "malformed",
+        "bad_address",
+        "expired",
+        "far_future",
+        "oversized",
+        "unknown_jail",
+    ] {
+        assert!(
+            wait_for(SOON, || refused(reason) == 1),
+            "{reason}: {}\n{}",
+            observer.fleet(),
+            observer.log()
+        );
+    }
+    assert!(observer.client(&["ping"]).status.success());
+    let log = observer.log();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("fleet: refused") && l.contains("\"web2\""))
+        .count();
+    assert_eq!(lines, 1, "one line a minute per origin: {log}");
+    assert_eq!(observer.banned_count(), 0, "{log}");
+}
+
+/// A network namespace made for one test, removed when it ends.
+struct Netns(String);
+
+impl Netns {
+    /// `None` (SKIPPED) unless root with `ip` and `nft` and namespaces allowed.
+    fn new(tag: &str) -> Option<Netns> {
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        let have = |p: &str| {
+            Command::new(p)
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !root || !have("ip") || !have("nft") {
+            eprintln!("SKIPPED: kernel sets in a network namespace need root, ip and nft");
+            return None;
+        }
+        let name = format!("ferroban-fleet-{tag}-{}", std::process::id());
+        let made = Command::new("ip").args(["netns", "add", &name]).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: cannot create network namespace {name}");
+            return None;
+        }
+        let ns = Netns(name);
+        let up = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"])
+            .status();
+        assert!(up.is_ok_and(|s| s.success()));
+        Some(ns)
+    }
+
+    /// The addresses in nftables set `set` of table `table` in this namespace.
+    fn set_elements(&self, table: &str, set: &str) -> String {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &self.0, "nft", "list", "set", "inet", table, set,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn in_a_network_namespace_a_ban_reaches_every_hosts_kernel_set() {
+    if nats_server_missing() {
+        return;
+    }
+    let Some(ns) = Netns::new("kernel") else {
+        return;
+    };
+    let root = Scratch::new("kernel");
+    let engine = Engine::start(&root.0.join("engine"), &LOGINS, Some(&ns.0));
+    let actions: Vec<String> = LOGINS
+        .iter()
+        .map(|(name, _)| format!("nftables[table=f2b-{name}, port=\"22\"]"))
+        .collect();
+    let hosts: Vec<Host> = LOGINS
+        .iter()
+        .zip(&actions)
+        .map(|((name, password), action)| {
+            let spec = HostSpec {
+                action,
+                ..HostSpec::honest(name, password)
+            };
+            let mut h = Host::new(&root.0, &engine, &spec);
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect();
+    hosts[0].fail("192.0.2.77", 3);
+    for (name, _) in LOGINS {
+        let table = format!("f2b-{name}");
+        assert!(
+            wait_for(SOON, || ns
+                .set_elements(&table, "addr-set-t")
+                .contains("192.0.2.77")),
+            "not in {table}: {}\n{}",
+            ns.set_elements(&table, "addr-set-t"),
+            hosts[2].log()
+        );
+    }
+    drop(hosts);
+    drop(engine);
+}
