@@ -1,5 +1,5 @@
 //! Filters that join the lines of one connection by its id (mongodb-auth,
-//! stunnel) count per address what Fail2ban counts. Generated logs of
+//! stunnel, slapd) count per address what Fail2ban counts. Generated logs of
 //! interleaved connections, some failing and some not, go through
 //! `ferroban regex` with ferroban's filter and through the real
 //! fail2ban-regex: with the stock filter where Fail2ban ships one that reads
@@ -209,6 +209,54 @@ fn stunnel_joins_the_accept_and_the_error_of_one_connection_as_fail2ban_does() {
         return;
     };
     assert_eq!(fail2ban, failed);
+    assert_eq!(own, failed);
+}
+
+/// OpenLDAP connections, two at a time (within the 20 lines Fail2ban's stock
+/// filter joins), about half with one to three failed binds: stock and
+/// ferroban both count a failed connection once, however many binds failed on
+/// it. IPv4 clients only: the stock filter does not read slapd's bracketed
+/// IPv6 addresses (config/samples/slapd has one).
+#[test]
+fn slapd_counts_a_failed_connection_once_as_fail2ban_does() {
+    let mut rng = Xorshift(0x736c617064);
+    let mut failed = Counts::new();
+    let connections = (0..300)
+        .map(|id| {
+            let client = CLIENTS[rng.below(4) as usize];
+            let failures = rng.below(2) * (1 + rng.below(3));
+            let mut messages = vec![format!(
+                "conn={id} fd=12 ACCEPT from IP={client}:{} (IP=0.0.0.0:389)",
+                40000 + id
+            )];
+            for op in 0..failures {
+                messages.push(format!(
+                    "conn={id} op={op} BIND dn=\"uid=admin,dc=example,dc=org\" method=128"
+                ));
+                messages.push(format!("conn={id} op={op} RESULT tag=97 err=49 text="));
+            }
+            if failures > 0 {
+                *failed.entry(client.to_string()).or_default() += 1;
+            }
+            messages.push(format!("conn={id} op={failures} UNBIND"));
+            messages.push(format!("conn={id} fd=12 closed"));
+            Connection { id, messages }
+        })
+        .collect();
+    let lines = interleave(connections, 2, |s, _, m| {
+        format!(
+            "Jul  2 {:02}:{:02}:{:02} ldap slapd[900]: {m}",
+            s / 3600 % 24,
+            s / 60 % 60,
+            s % 60
+        )
+    });
+    let log = write_log("slapd", &lines);
+    let stock_filter = "/etc/fail2ban/filter.d/slapd.conf";
+    let Some((stock, own)) = both_counts(&log, stock_filter, "slapd") else {
+        return;
+    };
+    assert_eq!(stock, failed);
     assert_eq!(own, failed);
 }
 
