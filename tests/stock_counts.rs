@@ -35,6 +35,22 @@ const FILTERS: &[(&str, &[&str])] = &[
     ("sendmail-auth", &[]),
     ("sendmail-reject", &["normal", "extra", "aggressive"]),
     ("sieve", &[]),
+    ("asterisk", &[]),
+    ("assp", &[]),
+    ("kerio", &[]),
+    ("cyrus-imap", &[]),
+    ("freeswitch", &["normal", "ddos", "extra"]),
+    ("solid-pop3d", &[]),
+    ("ejabberd-auth", &[]),
+    ("drupal-auth", &[]),
+    ("uwimap-auth", &[]),
+    ("domino-smtp", &[]),
+    ("znc-adminlog", &[]),
+    ("mssql-auth", &[]),
+    ("directadmin", &[]),
+    // Not here: sogo-auth, which counts the proxy's X-Forwarded-For entry where
+    // stock counts the client's (tests/injection.rs), and slapd, whose
+    // connections are generated in tests/connection_filters.rs.
 ];
 
 /// How often each address failed, from one host per failure. Addresses are
