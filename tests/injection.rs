@@ -124,6 +124,9 @@ fn issue_15_part_4_filters_count_the_client_not_what_it_sent() {
         ("znc-adminlog", format!("[2005-07-02 10:00:01] [x] failed to login from 1.2.3.4] failed to login from {REAL}\n")),
         ("mssql-auth", format!("2005-07-02 10:00:01.00 Logon       Login failed for user 'x'. Reason: y [CLIENT: 1.2.3.4]'. Reason: z. [CLIENT: {REAL}]\n")),
         ("sogo-auth", format!("Jul  2 10:00:01 sogod [1]: SOGoRootPage Login from '1.2.3.4, {REAL}' for user 'x' might not have worked - password policy: 65535  grace: -1  expire: -1  bound: 0\n")),
+        ("suhosin", format!("Jul  2 10:00:01 w suhosin[1]: ALERT - dropped variable 'x' (attacker '1.2.3.4', file '/a')' (attacker '{REAL}', file '/var/www/index.php')\n")),
+        ("screensharingd", format!("Jul  2 10:00:01 mac screensharingd[1]: Authentication: FAILED :: User Name: x :: Viewer Address: 1.2.3.4 :: Type: DH :: Viewer Address: {REAL} :: Type: DH\n")),
+        ("monitorix", format!("Sat Jul 02 10:00:01 2005 - NOTEXIST - [{REAL}] File does not exist: /x - NOTEXIST - [1.2.3.4] File does not exist: /y\n")),
     ];
     each_counts_only_real(&cases);
     // Where client text stands on both sides of the address (a caller name and

@@ -48,6 +48,12 @@ const FILTERS: &[(&str, &[&str])] = &[
     ("znc-adminlog", &[]),
     ("mssql-auth", &[]),
     ("directadmin", &[]),
+    ("scanlogd", &[]),
+    ("monitorix", &[]),
+    ("qmail", &[]),
+    ("suhosin", &[]),
+    ("oracleims", &[]),
+    ("screensharingd", &[]),
     // Not here: sogo-auth, which counts the proxy's X-Forwarded-For entry where
     // stock counts the client's (tests/injection.rs), and slapd, whose
     // connections are generated in tests/connection_filters.rs.
