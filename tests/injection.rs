@@ -126,6 +126,9 @@ fn issue_15_part_4_filters_count_the_client_not_what_it_sent() {
         ("sogo-auth", format!("Jul  2 10:00:01 sogod [1]: SOGoRootPage Login from '1.2.3.4, {REAL}' for user 'x' might not have worked - password policy: 65535  grace: -1  expire: -1  bound: 0\n")),
         ("suhosin", format!("Jul  2 10:00:01 w suhosin[1]: ALERT - dropped variable 'x' (attacker '1.2.3.4', file '/a')' (attacker '{REAL}', file '/var/www/index.php')\n")),
         ("screensharingd", format!("Jul  2 10:00:01 mac screensharingd[1]: Authentication: FAILED :: User Name: x :: Viewer Address: 1.2.3.4 :: Type: DH :: Viewer Address: {REAL} :: Type: DH\n")),
+        ("nsd", format!("[2005-07-02 10:00:01.000] nsd[1]: info: ratelimit block query 1.2.3.4 TYPE255 type any target 10.0.0.0/24 query {REAL} TYPE255\n")),
+        ("murmur", format!("<W>2005-07-02 10:00:01.000 1 => <1:x(-1)> Rejected connection from 1.2.3.4:1: Invalid server password(-1)> Rejected connection from {REAL}:2: Invalid server password\n")),
+        ("zoneminder", format!("[Sat Jul 02 10:00:01.000001 2005] [php:notice] [pid 1] [client {REAL}:1] ERR [Login denied for user \"[client 1.2.3.4:1]\"], referer: x\n")),
         ("monitorix", format!("Sat Jul 02 10:00:01 2005 - NOTEXIST - [{REAL}] File does not exist: /x - NOTEXIST - [1.2.3.4] File does not exist: /y\n")),
     ];
     each_counts_only_real(&cases);

@@ -54,6 +54,12 @@ const FILTERS: &[(&str, &[&str])] = &[
     ("suhosin", &[]),
     ("oracleims", &[]),
     ("screensharingd", &[]),
+    ("zoneminder", &[]),
+    ("wuftpd", &[]),
+    ("openwebmail", &[]),
+    ("nsd", &[]),
+    ("murmur", &[]),
+    ("3proxy", &[]),
     // Not here: sogo-auth, which counts the proxy's X-Forwarded-For entry where
     // stock counts the client's (tests/injection.rs), and slapd, whose
     // connections are generated in tests/connection_filters.rs.
