@@ -137,13 +137,18 @@ fn mongodb_connections(rng: &mut Xorshift) -> (Vec<Connection>, Counts) {
     (connections, failed)
 }
 
-fn mongodb_line(second: u64, id: u64, message: &str) -> String {
+/// "HH:MM:SS" for the `second`-th second of a generated log's day.
+fn clock(second: u64) -> String {
     format!(
-        "2016-11-20T{:02}:{:02}:{:02}.000+0100 [conn{id}] {message}",
-        second / 3600,
+        "{:02}:{:02}:{:02}",
+        second / 3600 % 24,
         second / 60 % 60,
         second % 60
     )
+}
+
+fn mongodb_line(second: u64, id: u64, message: &str) -> String {
+    format!("2016-11-20T{}.000+0100 [conn{id}] {message}", clock(second))
 }
 
 /// Two connections at a time: every failure is within the ten lines Fail2ban's
@@ -194,12 +199,7 @@ fn stunnel_joins_the_accept_and_the_error_of_one_connection_as_fail2ban_does() {
         })
         .collect();
     let lines = interleave(connections, 8, |s, _, m| {
-        format!(
-            "2024.03.05 {:02}:{:02}:{:02} {m}",
-            s / 3600,
-            s / 60 % 60,
-            s % 60
-        )
+        format!("2024.03.05 {} {m}", clock(s))
     });
     let log = write_log("stunnel", &lines);
     // Fail2ban's stock stunnel filter reads only stunnel 4's one-line format:
@@ -244,12 +244,7 @@ fn slapd_counts_a_failed_connection_once_as_fail2ban_does() {
         })
         .collect();
     let lines = interleave(connections, 2, |s, _, m| {
-        format!(
-            "Jul  2 {:02}:{:02}:{:02} ldap slapd[900]: {m}",
-            s / 3600 % 24,
-            s / 60 % 60,
-            s % 60
-        )
+        format!("Jul  2 {} ldap slapd[900]: {m}", clock(s))
     });
     let log = write_log("slapd", &lines);
     let stock_filter = "/etc/fail2ban/filter.d/slapd.conf";
