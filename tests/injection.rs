@@ -134,6 +134,13 @@ fn issue_15_part_4_filters_count_the_client_not_what_it_sent() {
         ("nsd", format!("[2005-07-02 10:00:01.000] nsd[1]: info: ratelimit block query 1.2.3.4 TYPE255 type any target 10.0.0.0/24 query {REAL} TYPE255\n")),
         ("murmur", format!("<W>2005-07-02 10:00:01.000 1 => <1:x(-1)> Rejected connection from 1.2.3.4:1: Invalid server password(-1)> Rejected connection from {REAL}:2: Invalid server password\n")),
         ("zoneminder", format!("[Sat Jul 02 10:00:01.000001 2005] [php:notice] [pid 1] [client {REAL}:1] ERR [Login denied for user \"[client 1.2.3.4:1]\"], referer: x\n")),
+        ("horde", format!("Jul  2 10:00:01 HORDE [error] [horde] FAILED LOGIN for x [1.2.3.4] to Horde [on line 1 of \"/a\"] [{REAL}] to Horde [on line 116 of \"/usr/share/horde/login.php\"]\n")),
+        ("tine20", format!("1 2 -- none -- - 2005-07-02T10:00:01+00:00 WARN (4): Tinebase_Controller::login::106 Login with username x from 1.2.3.4 failed (-1)! from {REAL} failed (-1)!\n")),
+        ("softethervpn", format!("2005-07-02 10:00:01.000 Connection \"CID-1\": User authentication failed. The user name that has been provided was \"x\", from 1.2.3.4.\", from {REAL}.\n")),
+        ("groupoffice", format!("[2005-07-02 10:00:01]LOGIN FAILED for user: \"x\" from IP: 1.2.3.4\" from IP: {REAL}\n")),
+        ("counter-strike", format!("L 07/02/2005 - 10:00:01: Bad Rcon: \"rcon 1 \"x\" from \"1.2.3.4:1\"\" from \"{REAL}:27005\"\n")),
+        ("squirrelmail", format!("07/02/2005 10:00:01 [LOGIN_ERROR] x from 1.2.3.4: Unknown user or password incorrect. (d) from {REAL}: Unknown user or password incorrect.\n")),
+        ("portsentry", format!("1120291201 - 07/02/2005 10:00:01 Host: 1.2.3.4/{REAL} Port: 1 TCP Blocked\n")),
         ("monitorix", format!("Sat Jul 02 10:00:01 2005 - NOTEXIST - [{REAL}] File does not exist: /x - NOTEXIST - [1.2.3.4] File does not exist: /y\n")),
     ];
     each_counts_only_real(&cases);

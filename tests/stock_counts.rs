@@ -60,6 +60,19 @@ const FILTERS: &[(&str, &[&str])] = &[
     ("nsd", &[]),
     ("murmur", &[]),
     ("3proxy", &[]),
+    ("xinetd-fail", &[]),
+    ("tine20", &[]),
+    ("softethervpn", &[]),
+    ("portsentry", &[]),
+    ("perdition", &[]),
+    ("horde", &[]),
+    ("groupoffice", &[]),
+    ("froxlor-auth", &[]),
+    ("counter-strike", &[]),
+    ("squirrelmail", &[]),
+    ("nagios", &[]),
+    ("gssftpd", &[]),
+    ("centreon", &[]),
     // Not here: sogo-auth, which counts the proxy's X-Forwarded-For entry where
     // stock counts the client's (tests/injection.rs), and slapd, whose
     // connections are generated in tests/connection_filters.rs.
