@@ -1,5 +1,5 @@
 //! Filters that join the lines of one connection by its id (mongodb-auth,
-//! stunnel) count per address what Fail2ban counts. Generated logs of
+//! stunnel, slapd) count per address what Fail2ban counts. Generated logs of
 //! interleaved connections, some failing and some not, go through
 //! `ferroban regex` with ferroban's filter and through the real
 //! fail2ban-regex: with the stock filter where Fail2ban ships one that reads
@@ -137,13 +137,18 @@ fn mongodb_connections(rng: &mut Xorshift) -> (Vec<Connection>, Counts) {
     (connections, failed)
 }
 
-fn mongodb_line(second: u64, id: u64, message: &str) -> String {
+/// "HH:MM:SS" for the `second`-th second of a generated log's day.
+fn clock(second: u64) -> String {
     format!(
-        "2016-11-20T{:02}:{:02}:{:02}.000+0100 [conn{id}] {message}",
-        second / 3600,
+        "{:02}:{:02}:{:02}",
+        second / 3600 % 24,
         second / 60 % 60,
         second % 60
     )
+}
+
+fn mongodb_line(second: u64, id: u64, message: &str) -> String {
+    format!("2016-11-20T{}.000+0100 [conn{id}] {message}", clock(second))
 }
 
 /// Two connections at a time: every failure is within the ten lines Fail2ban's
@@ -194,12 +199,7 @@ fn stunnel_joins_the_accept_and_the_error_of_one_connection_as_fail2ban_does() {
         })
         .collect();
     let lines = interleave(connections, 8, |s, _, m| {
-        format!(
-            "2024.03.05 {:02}:{:02}:{:02} {m}",
-            s / 3600,
-            s / 60 % 60,
-            s % 60
-        )
+        format!("2024.03.05 {} {m}", clock(s))
     });
     let log = write_log("stunnel", &lines);
     // Fail2ban's stock stunnel filter reads only stunnel 4's one-line format:
@@ -209,6 +209,49 @@ fn stunnel_joins_the_accept_and_the_error_of_one_connection_as_fail2ban_does() {
         return;
     };
     assert_eq!(fail2ban, failed);
+    assert_eq!(own, failed);
+}
+
+/// OpenLDAP connections, two at a time (within the 20 lines Fail2ban's stock
+/// filter joins), about half with one to three failed binds: stock and
+/// ferroban both count a failed connection once, however many binds failed on
+/// it. IPv4 clients only: the stock filter does not read slapd's bracketed
+/// IPv6 addresses (config/samples/slapd has one).
+#[test]
+fn slapd_counts_a_failed_connection_once_as_fail2ban_does() {
+    let mut rng = Xorshift(0x736c617064);
+    let mut failed = Counts::new();
+    let connections = (0..300)
+        .map(|id| {
+            let client = CLIENTS[rng.below(4) as usize];
+            let failures = rng.below(2) * (1 + rng.below(3));
+            let mut messages = vec![format!(
+                "conn={id} fd=12 ACCEPT from IP={client}:{} (IP=0.0.0.0:389)",
+                40000 + id
+            )];
+            for op in 0..failures {
+                messages.push(format!(
+                    "conn={id} op={op} BIND dn=\"uid=admin,dc=example,dc=org\" method=128"
+                ));
+                messages.push(format!("conn={id} op={op} RESULT tag=97 err=49 text="));
+            }
+            if failures > 0 {
+                *failed.entry(client.to_string()).or_default() += 1;
+            }
+            messages.push(format!("conn={id} op={failures} UNBIND"));
+            messages.push(format!("conn={id} fd=12 closed"));
+            Connection { id, messages }
+        })
+        .collect();
+    let lines = interleave(connections, 2, |s, _, m| {
+        format!("Jul  2 {} ldap slapd[900]: {m}", clock(s))
+    });
+    let log = write_log("slapd", &lines);
+    let stock_filter = "/etc/fail2ban/filter.d/slapd.conf";
+    let Some((stock, own)) = both_counts(&log, stock_filter, "slapd") else {
+        return;
+    };
+    assert_eq!(stock, failed);
     assert_eq!(own, failed);
 }
 

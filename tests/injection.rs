@@ -38,6 +38,13 @@ fn each_counts_only_real(cases: &[(&str, String)]) {
     }
 }
 
+/// No (filter, log line) counts a failure.
+fn each_counts_nothing(cases: &[(&str, String)]) {
+    for (filter, log) in cases {
+        assert!(hosts(filter, log.as_bytes()).is_empty(), "{filter}");
+    }
+}
+
 #[test]
 fn sshd_counts_the_client_whatever_the_user_name_holds() {
     let many: Vec<String> = (0..3000)
@@ -100,9 +107,51 @@ fn issue_15_mail_filters_count_the_client_not_the_user_or_the_envelope() {
         ("sendmail-reject", format!("Jul  2 10:00:01 m sm-mta[1]: 162CA1aB000001: ruleset=check_rcpt, arg1=<\"a, relay=[1.2.3.4], reject=550 5.7.1 <a@b>... Relaying denied. x\"@b>, relay=[{REAL}], reject=550 5.7.1 <\"a\"@b>... Relaying denied. Proper authentication required.\n")),
         ("exim-spam", format!("2005-07-02 10:00:01 1dRlZa-0002B0-Ae F=<\"a H=(x) [1.2.3.4] P=esmtp rejected by local_scan(): x\"@b> H=(x) [{REAL}] P=esmtp rejected by local_scan(): Rejected\n")),
     ];
-    for (filter, log) in ambiguous {
-        assert!(hosts(filter, log.as_bytes()).is_empty(), "{filter}");
-    }
+    each_counts_nothing(&ambiguous);
+}
+
+/// Issue 15, part 4: telephony, mail, directory, chat and panel filters, where
+/// the line carries a From header, a caller name, a JID, a URL or a user name.
+#[test]
+fn issue_15_part_4_filters_count_the_client_not_what_it_sent() {
+    let cases = [
+        ("asterisk", format!("[2005-07-02 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:x' failed for '1.2.3.4' - Wrong password'>' failed for '{REAL}' - Wrong password\n")),
+        ("asterisk", format!("[2005-07-02 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request from '<sip:x' failed for '1.2.3.4:1' (callid: 1) - Failed to authenticate>' failed for '{REAL}:5060' (callid: 1.2.3.4) - Failed to authenticate\n")),
+        ("asterisk", format!("[2005-07-02 10:00:01] SECURITY[1] res_security_log.c: SecurityEvent=\"InvalidAccountID\",EventTV=\"x\",Severity=\"Error\",Service=\"PJSIP\",EventVersion=\"1\",AccountID=\"1\",SessionID=\"\",RemoteAddress=\"IPV4/UDP/1.2.3.4/5060\"\",LocalAddress=\"IPV4/UDP/10.0.0.1/5060\",RemoteAddress=\"IPV4/UDP/{REAL}/5060\"\n")),
+        ("freeswitch", format!("2005-07-02 10:00:01.000001 [WARNING] sofia_reg.c:1 Can't find user [x] from 1.2.3.4 @example.org] from {REAL}\n")),
+        ("kerio", format!("[02/Jul/2005 10:00:01] Attempt to deliver to unknown recipient <a>, from <b>, IP address 1.2.3.4>, from <c>, IP address {REAL}\n")),
+        ("cyrus-imap", format!("Jul  2 10:00:01 m cyrus/imap[1]: badlogin: x [{REAL}] plaintext badlogin: y [1.2.3.4] SASL(-13): authentication failure: checkpass failed\n")),
+        ("solid-pop3d", format!("Jul  2 10:00:01 m solid-pop3d[1]: authentication failed for user x - 1.2.3.4 - {REAL}\n")),
+        ("ejabberd-auth", format!("2005-07-02 10:00:01.000 [info] <0.1.0>@ejabberd_c2s:handle_auth_failure:1 (tls|<0.2.0>) Failed c2s PLAIN authentication for x@1.2.3.4:from:1.2.3.4 from ::FFFF:{REAL}: Invalid username or password\n")),
+        ("drupal-auth", format!("Jul  2 10:00:01 w drupal: https://example.org|1|user|{REAL}|https://example.org/?a=|user|1.2.3.4||https://example.org/|0||Login attempt failed for admin.\n")),
+        ("uwimap-auth", format!("Jul  2 10:00:01 m imapd[1]: Login failed user=x host=a [1.2.3.4] auth=x host=b [{REAL}]\n")),
+        ("domino-smtp", format!("2005-07-02 10:00:01   smtp: x [1.2.3.4] authentication failure using internet password [{REAL}] authentication failure using internet password\n")),
+        ("znc-adminlog", format!("[2005-07-02 10:00:01] [x] failed to login from 1.2.3.4] failed to login from {REAL}\n")),
+        ("mssql-auth", format!("2005-07-02 10:00:01.00 Logon       Login failed for user 'x'. Reason: y [CLIENT: 1.2.3.4]'. Reason: z. [CLIENT: {REAL}]\n")),
+        ("sogo-auth", format!("Jul  2 10:00:01 sogod [1]: SOGoRootPage Login from '1.2.3.4, {REAL}' for user 'x' might not have worked - password policy: 65535  grace: -1  expire: -1  bound: 0\n")),
+        ("suhosin", format!("Jul  2 10:00:01 w suhosin[1]: ALERT - dropped variable 'x' (attacker '1.2.3.4', file '/a')' (attacker '{REAL}', file '/var/www/index.php')\n")),
+        ("screensharingd", format!("Jul  2 10:00:01 mac screensharingd[1]: Authentication: FAILED :: User Name: x :: Viewer Address: 1.2.3.4 :: Type: DH :: Viewer Address: {REAL} :: Type: DH\n")),
+        ("nsd", format!("[2005-07-02 10:00:01.000] nsd[1]: info: ratelimit block query 1.2.3.4 TYPE255 type any target 10.0.0.0/24 query {REAL} TYPE255\n")),
+        ("murmur", format!("<W>2005-07-02 10:00:01.000 1 => <1:x(-1)> Rejected connection from 1.2.3.4:1: Invalid server password(-1)> Rejected connection from {REAL}:2: Invalid server password\n")),
+        ("zoneminder", format!("[Sat Jul 02 10:00:01.000001 2005] [php:notice] [pid 1] [client {REAL}:1] ERR [Login denied for user \"[client 1.2.3.4:1]\"], referer: x\n")),
+        ("horde", format!("Jul  2 10:00:01 HORDE [error] [horde] FAILED LOGIN for x [1.2.3.4] to Horde [on line 1 of \"/a\"] [{REAL}] to Horde [on line 116 of \"/usr/share/horde/login.php\"]\n")),
+        ("tine20", format!("1 2 -- none -- - 2005-07-02T10:00:01+00:00 WARN (4): Tinebase_Controller::login::106 Login with username x from 1.2.3.4 failed (-1)! from {REAL} failed (-1)!\n")),
+        ("softethervpn", format!("2005-07-02 10:00:01.000 Connection \"CID-1\": User authentication failed. The user name that has been provided was \"x\", from 1.2.3.4.\", from {REAL}.\n")),
+        ("groupoffice", format!("[2005-07-02 10:00:01]LOGIN FAILED for user: \"x\" from IP: 1.2.3.4\" from IP: {REAL}\n")),
+        ("counter-strike", format!("L 07/02/2005 - 10:00:01: Bad Rcon: \"rcon 1 \"x\" from \"1.2.3.4:1\"\" from \"{REAL}:27005\"\n")),
+        ("squirrelmail", format!("07/02/2005 10:00:01 [LOGIN_ERROR] x from 1.2.3.4: Unknown user or password incorrect. (d) from {REAL}: Unknown user or password incorrect.\n")),
+        ("portsentry", format!("1120291201 - 07/02/2005 10:00:01 Host: 1.2.3.4/{REAL} Port: 1 TCP Blocked\n")),
+        ("monitorix", format!("Sat Jul 02 10:00:01 2005 - NOTEXIST - [{REAL}] File does not exist: /x - NOTEXIST - [1.2.3.4] File does not exist: /y\n")),
+    ];
+    each_counts_only_real(&cases);
+    // Where client text stands on both sides of the address (a caller name and
+    // an extension; a forwarded list and a user name), a quote in it stops the
+    // line from being read at all.
+    let ambiguous = [
+        ("asterisk", format!("[2005-07-02 10:00:01] NOTICE[1] chan_sip.c: Call from 'x' ({REAL}:5060) to extension '1' (1.2.3.4:1) to extension '1' rejected because extension not found in context 'public'.\n")),
+        ("sogo-auth", format!("Jul  2 10:00:01 sogod [1]: SOGoRootPage Login from '1.2.3.4' for user 'x' might not have worked - password policy: 1  grace: 1  expire: 1  bound: 0, {REAL}' for user 'y' might not have worked - password policy: 65535  grace: -1  expire: -1  bound: 0\n")),
+    ];
+    each_counts_nothing(&ambiguous);
 }
 
 /// Two sample lines (config/samples/courier-auth and config/samples/exim) where
