@@ -1,367 +1,17 @@
-//! The fleet end to end: a real nats-server with JetStream, whose authorization is
-//! exactly what `ferroban fleet nats-config` prints, and several real `ferroban
-//! server`s on loopback, each in its own directory, fed by appending log lines
-//! and recording what their action is told. Each test uses its own port and
+//! The fleet end to end: a real nats-server and several real `ferroban server`s
+//! on loopback (the harness is tests/common/fleet.rs). Each test uses its own port and
 //! directories; without nats-server installed the tests say SKIPPED.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 
+mod common;
+use common::fleet::{engine_for, nats_server_missing, Engine, Host, HostSpec, LOGINS};
+use common::{have, is_root, wait_for, Netns, Scratch};
+
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
-
-fn nats_server_missing() -> bool {
-    let missing = Command::new("nats-server")
-        .arg("--version")
-        .output()
-        .map_or(true, |o| !o.status.success());
-    if missing {
-        eprintln!("SKIPPED: nats-server is not installed (apt-get install nats-server)");
-    }
-    missing
-}
-
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A test's directory, removed when it ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("ferroban-fleet-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `program` to run in network namespace `netns` (or here).
-fn command_in(netns: Option<&str>, program: &str) -> Command {
-    match netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, program]);
-            c
-        }
-        None => Command::new(program),
-    }
-}
-
-/// nats-server with JetStream on a loopback port.
-struct Engine {
-    child: Option<Child>,
-    port: u16,
-    dir: PathBuf,
-    netns: Option<String>,
-}
-
-impl Engine {
-    /// Start it with the authorization block `ferroban fleet nats-config` prints
-    /// for `logins` (name, password).
-    fn start(dir: &Path, logins: &[(&str, &str)], netns: Option<&str>) -> Engine {
-        std::fs::create_dir_all(dir).unwrap();
-        let pairs: Vec<String> = logins.iter().map(|(n, p)| format!("{n}={p}")).collect();
-        let out = Command::new(BIN)
-            .args(["fleet", "nats-config"])
-            .args(&pairs)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nats-config: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(dir.join("auth.conf"), &out.stdout).unwrap();
-        let port = free_port();
-        std::fs::write(
-            dir.join("nats.conf"),
-            format!(
-                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\ninclude auth.conf\n",
-                dir.join("store").display().to_string()
-            ),
-        )
-        .unwrap();
-        let mut engine = Engine {
-            child: None,
-            port,
-            dir: dir.to_path_buf(),
-            netns: netns.map(str::to_string),
-        };
-        engine.run();
-        engine
-    }
-
-    fn run(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("nats.log"))
-            .unwrap();
-        let ready = |log: String| log.matches("Server is ready").count();
-        let before = ready(self.log());
-        let child = command_in(self.netns.as_deref(), "nats-server")
-            .arg("-c")
-            .arg(self.dir.join("nats.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start nats-server");
-        self.child = Some(child);
-        assert!(
-            wait_for(Duration::from_secs(10), || ready(self.log()) > before),
-            "nats-server did not start: {}",
-            self.log()
-        );
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn wipe_storage(&self) {
-        std::fs::remove_dir_all(self.dir.join("store")).unwrap();
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One ferroban host: jail `t` reading `logs/app.log`, its bans recorded in `out`.
-struct Host {
-    dir: PathBuf,
-    child: Option<Child>,
-    netns: Option<String>,
-}
-
-/// How a host logs in and what its jail says besides the defaults.
-struct HostSpec<'a> {
-    name: &'a str,
-    user: &'a str,
-    password: &'a str,
-    jail: &'a str,
-    /// The action; `record` writes each ban and unban to `out`.
-    action: &'a str,
-}
-
-impl<'a> HostSpec<'a> {
-    fn honest(name: &'a str, password: &'a str) -> HostSpec<'a> {
-        HostSpec {
-            name,
-            user: name,
-            password,
-            jail: "",
-            action: "record",
-        }
-    }
-}
-
-impl Host {
-    fn new(root: &Path, engine: &Engine, spec: &HostSpec) -> Host {
-        let dir = root.join(format!("host-{}-{}", spec.name, spec.user));
-        std::fs::create_dir_all(dir.join("conf/filter.d")).unwrap();
-        std::fs::create_dir_all(dir.join("conf/action.d")).unwrap();
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
-        std::fs::write(dir.join("logs/app.log"), "").unwrap();
-        std::fs::write(
-            dir.join("conf/filter.d/test.conf"),
-            "[Definition]\nfailregex = ^login failed from <HOST>$\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("conf/action.d/record.conf"),
-            format!(
-                "[Definition]\nactionban = echo ban <name> <ip> >> {out}\n\
-                 actionunban = echo unban <name> <ip> >> {out}\n",
-                out = dir.join("out").display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("conf/jail.local"),
-            format!(
-                "[t]\nenabled = true\nfilter = test\nlogpath = {}\naction = {}\nmaxretry = 3\n\
-                 findtime = 10m\nbantime = 1h\nignoreip = 127.0.0.1/8\nfleet = share\n{}\n",
-                dir.join("logs/app.log").display(),
-                spec.action,
-                spec.jail
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("conf/ferroban.local"),
-            format!(
-                "[Fleet]\nurl = {}\nname = {}\nuser = {}\npassword = {}\n",
-                engine.url(),
-                spec.name,
-                spec.user,
-                spec.password
-            ),
-        )
-        .unwrap();
-        Host {
-            dir,
-            child: None,
-            netns: engine.netns.clone(),
-        }
-    }
-
-    fn start(&mut self) {
-        let child = command_in(self.netns.as_deref(), BIN)
-            .args(["server", "-f", "--loglevel", "INFO", "-c"])
-            .arg(self.dir.join("conf"))
-            .arg("-s")
-            .arg(self.socket())
-            .arg("-p")
-            .arg(self.dir.join("pid"))
-            .arg("--dbfile")
-            .arg(self.dir.join("db.sqlite3"))
-            .arg("--logtarget")
-            .arg(self.dir.join("log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ferroban");
-        self.child = Some(child);
-        assert!(
-            wait_for(Duration::from_secs(10), || self
-                .client(&["ping"])
-                .status
-                .success()),
-            "ferroban did not answer: {}",
-            self.log()
-        );
-    }
-
-    fn stop(&mut self) {
-        let _ = self.client(&["stop"]);
-        if let Some(mut c) = self.child.take() {
-            if !wait_for(Duration::from_secs(10), || {
-                c.try_wait().is_ok_and(|s| s.is_some())
-            }) {
-                let _ = c.kill();
-            }
-            let _ = c.wait();
-        }
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("sock")
-    }
-
-    fn client(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("-s")
-            .arg(self.socket())
-            .arg("-c")
-            .arg(self.dir.join("conf"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn fleet(&self) -> Value {
-        let out = self.client(&["--json", "fleet"]);
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-    }
-
-    fn wait_connected(&self) {
-        assert!(
-            wait_for(Duration::from_secs(15), || self.fleet()["connected"]
-                == Value::Bool(true)),
-            "not connected to the engine: {}",
-            self.log()
-        );
-    }
-
-    /// Append `n` failures of `ip` to the log.
-    fn fail(&self, ip: &str, n: usize) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.dir.join("logs/app.log"))
-            .unwrap();
-        for _ in 0..n {
-            writeln!(f, "login failed from {ip}").unwrap();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    fn actions(&self) -> String {
-        std::fs::read_to_string(self.dir.join("out")).unwrap_or_default()
-    }
-
-    /// How often the action was told to ban `ip`.
-    fn bans_of(&self, ip: &str) -> usize {
-        let line = format!("ban t {ip}");
-        self.actions().lines().filter(|l| *l == line).count()
-    }
-
-    fn unbans_of(&self, ip: &str) -> usize {
-        let line = format!("unban t {ip}");
-        self.actions().lines().filter(|l| *l == line).count()
-    }
-
-    /// Bans in force in jail `t`, from its status.
-    fn banned_count(&self) -> u64 {
-        let out = self.client(&["--json", "status", "t"]);
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        v[1][1][0][1].as_u64().unwrap_or(0)
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// Publish `payload` on `subject` with a bare NATS client of our own, logged in
 /// as `login`; returns what the engine answered up to its PONG.
@@ -397,18 +47,6 @@ fn raw_publish(port: u16, login: (&str, &str), subject: &str, payload: &str) -> 
     answer
 }
 
-const LOGINS: [(&str, &str); 3] = [("web1", "pw-one"), ("web2", "pw-two"), ("web3", "pw-three")];
-
-/// A test's directory and an engine for `LOGINS`; `None` (SKIPPED) without nats-server.
-fn engine_for(tag: &str) -> Option<(Scratch, Engine)> {
-    if nats_server_missing() {
-        return None;
-    }
-    let root = Scratch::new(tag);
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS, None);
-    Some((root, engine))
-}
-
 /// Three honest hosts, started and connected.
 fn three_hosts(root: &Path, engine: &Engine, jail: &str) -> Vec<Host> {
     LOGINS
@@ -416,7 +54,7 @@ fn three_hosts(root: &Path, engine: &Engine, jail: &str) -> Vec<Host> {
         .map(|(name, password)| {
             let mut spec = HostSpec::honest(name, password);
             spec.jail = jail;
-            let mut h = Host::new(root, engine, &spec);
+            let mut h = Host::new(BIN, root, engine, &spec);
             h.start();
             h.wait_connected();
             h
@@ -424,11 +62,12 @@ fn three_hosts(root: &Path, engine: &Engine, jail: &str) -> Vec<Host> {
         .collect()
 }
 
-const SOON: Duration = Duration::from_secs(10);
+/// Seconds within which fleet traffic arrives.
+const SOON: u64 = 10;
 
 #[test]
 fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
-    let Some((root, engine)) = engine_for("propagate") else {
+    let Some((root, engine)) = engine_for(BIN, "propagate") else {
         return;
     };
     let hosts = three_hosts(&root.0, &engine, "");
@@ -478,7 +117,7 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
 
 #[test]
 fn fleet_counting_two_and_two_bans_everywhere_one_and_one_nowhere() {
-    let Some((root, engine)) = engine_for("count") else {
+    let Some((root, engine)) = engine_for(BIN, "count") else {
         return;
     };
     let hosts = three_hosts(&root.0, &engine, "fleetmaxretry = 4");
@@ -510,7 +149,7 @@ fn fleet_counting_two_and_two_bans_everywhere_one_and_one_nowhere() {
 
 #[test]
 fn the_receivers_ignoreip_wins() {
-    let Some((root, engine)) = engine_for("ignore") else {
+    let Some((root, engine)) = engine_for(BIN, "ignore") else {
         return;
     };
     let mut specs: Vec<HostSpec> = LOGINS.iter().map(|(n, p)| HostSpec::honest(n, p)).collect();
@@ -518,7 +157,7 @@ fn the_receivers_ignoreip_wins() {
     let hosts: Vec<Host> = specs
         .iter()
         .map(|s| {
-            let mut h = Host::new(&root.0, &engine, s);
+            let mut h = Host::new(BIN, &root.0, &engine, s);
             h.start();
             h.wait_connected();
             h
@@ -544,10 +183,10 @@ fn the_receivers_ignoreip_wins() {
 
 #[test]
 fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally() {
-    let Some((root, engine)) = engine_for("impostor") else {
+    let Some((root, engine)) = engine_for(BIN, "impostor") else {
         return;
     };
-    let mut observer = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
+    let mut observer = Host::new(BIN, &root.0, &engine, &HostSpec::honest("web3", "pw-three"));
     observer.start();
     observer.wait_connected();
     // web2's login publishing under web1's name, and web1's name with a wrong password.
@@ -563,7 +202,7 @@ fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally()
     let mut hosts: Vec<Host> = [impostor, wrong]
         .iter()
         .map(|s| {
-            let mut h = Host::new(&root.0, &engine, s);
+            let mut h = Host::new(BIN, &root.0, &engine, s);
             h.start();
             h
         })
@@ -587,7 +226,7 @@ fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally()
         "{answer}"
     );
     // A control ban from the honest side shows the observer is listening.
-    let mut honest = Host::new(&root.0, &engine, &HostSpec::honest("web2", "pw-two"));
+    let mut honest = Host::new(BIN, &root.0, &engine, &HostSpec::honest("web2", "pw-two"));
     honest.start();
     honest.wait_connected();
     honest.fail("192.0.2.12", 3);
@@ -622,7 +261,7 @@ fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally()
 
 #[test]
 fn the_engine_killed_and_restarted_loses_nothing_and_doubles_nothing() {
-    let Some((root, mut engine)) = engine_for("kill") else {
+    let Some((root, mut engine)) = engine_for(BIN, "kill") else {
         return;
     };
     let hosts = three_hosts(&root.0, &engine, "");
@@ -642,9 +281,7 @@ fn the_engine_killed_and_restarted_loses_nothing_and_doubles_nothing() {
     engine.run();
     for h in &hosts[1..] {
         assert!(
-            wait_for(Duration::from_secs(30), || during
-                .iter()
-                .all(|ip| h.bans_of(ip) == 1)),
+            wait_for(30, || during.iter().all(|ip| h.bans_of(ip) == 1)),
             "the outbox did not arrive: {}\n{}",
             h.actions(),
             h.log()
@@ -663,13 +300,13 @@ fn the_engine_killed_and_restarted_loses_nothing_and_doubles_nothing() {
 
 #[test]
 fn the_engine_back_with_its_storage_wiped_gets_every_hosts_bans_again() {
-    let Some((root, mut engine)) = engine_for("wipe") else {
+    let Some((root, mut engine)) = engine_for(BIN, "wipe") else {
         return;
     };
     let mut first: Vec<Host> = LOGINS[..2]
         .iter()
         .map(|(n, p)| {
-            let mut h = Host::new(&root.0, &engine, &HostSpec::honest(n, p));
+            let mut h = Host::new(BIN, &root.0, &engine, &HostSpec::honest(n, p));
             h.start();
             h.wait_connected();
             h
@@ -683,12 +320,10 @@ fn the_engine_back_with_its_storage_wiped_gets_every_hosts_bans_again() {
     engine.wipe_storage();
     engine.run();
     for h in &first {
-        assert!(wait_for(Duration::from_secs(30), || h
-            .log()
-            .contains("storage was lost")));
+        assert!(wait_for(30, || h.log().contains("storage was lost")));
     }
     // A host joining now learns both bans from the wiped engine.
-    let mut late = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
+    let mut late = Host::new(BIN, &root.0, &engine, &HostSpec::honest("web3", "pw-three"));
     late.start();
     assert!(
         wait_for(SOON, || late.bans_of("192.0.2.31") == 1
@@ -710,14 +345,14 @@ fn the_engine_back_with_its_storage_wiped_gets_every_hosts_bans_again() {
 
 #[test]
 fn a_host_joining_late_receives_10000_bans() {
-    let Some((root, engine)) = engine_for("join") else {
+    let Some((root, engine)) = engine_for(BIN, "join") else {
         return;
     };
     let quiet = |name: &'static str, password: &'static str| HostSpec {
         action: "",
         ..HostSpec::honest(name, password)
     };
-    let mut origin = Host::new(&root.0, &engine, &quiet("web1", "pw-one"));
+    let mut origin = Host::new(BIN, &root.0, &engine, &quiet("web1", "pw-one"));
     origin.start();
     origin.wait_connected();
     let ips: Vec<String> = (0..10_000u32)
@@ -731,13 +366,11 @@ fn a_host_joining_late_receives_10000_bans() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(wait_for(Duration::from_secs(30), || origin.fleet()
-        ["outbox"]
-        == 0));
-    let mut late = Host::new(&root.0, &engine, &quiet("web2", "pw-two"));
+    assert!(wait_for(30, || origin.fleet()["outbox"] == 0));
+    let mut late = Host::new(BIN, &root.0, &engine, &quiet("web2", "pw-two"));
     late.start();
     assert!(
-        wait_for(Duration::from_secs(30), || late.banned_count() == 10_000),
+        wait_for(30, || late.banned_count() == 10_000),
         "{} of 10000: {}",
         late.banned_count(),
         late.fleet()
@@ -747,10 +380,10 @@ fn a_host_joining_late_receives_10000_bans() {
 
 #[test]
 fn bad_input_is_counted_by_reason_and_logged_once_per_origin() {
-    let Some((root, engine)) = engine_for("junk") else {
+    let Some((root, engine)) = engine_for(BIN, "junk") else {
         return;
     };
-    let mut observer = Host::new(&root.0, &engine, &HostSpec::honest("web3", "pw-three"));
+    let mut observer = Host::new(BIN, &root.0, &engine, &HostSpec::honest("web3", "pw-three"));
     observer.start();
     observer.wait_connected();
     let now = std::time::SystemTime::now()
@@ -812,66 +445,33 @@ fn bad_input_is_counted_by_reason_and_logged_once_per_origin() {
     assert_eq!(observer.banned_count(), 0, "{log}");
 }
 
-/// A network namespace made for one test, removed when it ends.
-struct Netns(String);
-
-impl Netns {
-    /// `None` (SKIPPED) unless root with `ip` and `nft` and namespaces allowed.
-    fn new(tag: &str) -> Option<Netns> {
-        // SAFETY: geteuid cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
-        let have = |p: &str| {
-            Command::new(p)
-                .arg("-V")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !root || !have("ip") || !have("nft") {
-            eprintln!("SKIPPED: kernel sets in a network namespace need root, ip and nft");
-            return None;
-        }
-        let name = format!("ferroban-fleet-{tag}-{}", std::process::id());
-        let made = Command::new("ip").args(["netns", "add", &name]).status();
-        if !made.is_ok_and(|s| s.success()) {
-            eprintln!("SKIPPED: cannot create network namespace {name}");
-            return None;
-        }
-        let ns = Netns(name);
-        let up = Command::new("ip")
-            .args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"])
-            .status();
-        assert!(up.is_ok_and(|s| s.success()));
-        Some(ns)
-    }
-
-    /// The addresses in nftables set `set` of table `table` in this namespace.
-    fn set_elements(&self, table: &str, set: &str) -> String {
-        let out = Command::new("ip")
-            .args([
-                "netns", "exec", &self.0, "nft", "list", "set", "inet", table, set,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 #[test]
 fn in_a_network_namespace_a_ban_reaches_every_hosts_kernel_set() {
     if nats_server_missing() {
         return;
     }
-    let Some(ns) = Netns::new("kernel") else {
+    if !is_root() || !have("ip") || !have("nft") {
+        eprintln!("SKIPPED: kernel sets in a network namespace need root, ip and nft");
         return;
+    }
+    let ns = match Netns::new("ferroban-fleet-kernel-") {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED: cannot create a network namespace: {why}");
+            return;
+        }
     };
-    let root = Scratch::new("kernel");
-    let engine = Engine::start(&root.0.join("engine"), &LOGINS, Some(&ns.0));
+    let root = Scratch::new("ferroban-fleet-kernel");
+    let engine = Engine::start(BIN, &root.0.join("engine"), &LOGINS, Some(&ns.name));
+    // The addresses in nftables set `set` of table `table` in the namespace.
+    let set_elements = |table: &str, set: &str| {
+        let out = ns
+            .command("nft")
+            .args(["list", "set", "inet", table, set])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     let actions: Vec<String> = LOGINS
         .iter()
         .map(|(name, _)| format!("nftables[table=f2b-{name}, port=\"22\"]"))
@@ -884,7 +484,7 @@ fn in_a_network_namespace_a_ban_reaches_every_hosts_kernel_set() {
                 action,
                 ..HostSpec::honest(name, password)
             };
-            let mut h = Host::new(&root.0, &engine, &spec);
+            let mut h = Host::new(BIN, &root.0, &engine, &spec);
             h.start();
             h.wait_connected();
             h
@@ -894,11 +494,10 @@ fn in_a_network_namespace_a_ban_reaches_every_hosts_kernel_set() {
     for (name, _) in LOGINS {
         let table = format!("f2b-{name}");
         assert!(
-            wait_for(SOON, || ns
-                .set_elements(&table, "addr-set-t")
+            wait_for(SOON, || set_elements(&table, "addr-set-t")
                 .contains("192.0.2.77")),
             "not in {table}: {}\n{}",
-            ns.set_elements(&table, "addr-set-t"),
+            set_elements(&table, "addr-set-t"),
             hosts[2].log()
         );
     }

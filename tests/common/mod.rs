@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fail2ban;
+pub mod fleet;
 
 /// A small deterministic generator (xorshift): a failing case can be replayed
 /// from its seed.
@@ -74,9 +75,46 @@ impl Netns {
 
     /// `program` to be run inside the namespace.
     pub fn command(&self, program: &str) -> std::process::Command {
-        let mut c = std::process::Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]);
-        c
+        command_in(Some(&self.name), program)
+    }
+}
+
+/// `program` to be run in network namespace `netns`, or here when `None`.
+pub fn command_in(netns: Option<&str>, program: &str) -> std::process::Command {
+    match netns {
+        Some(ns) => {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => std::process::Command::new(program),
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A test's directory under the system's temporary one, named by `name` and
+/// the pid, emptied at start and removed when dropped.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

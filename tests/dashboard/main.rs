@@ -13,7 +13,7 @@ mod browser;
 #[path = "../common/mod.rs"]
 mod common;
 use browser::Browser;
-use common::wait_for;
+use common::{free_port, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 const TOKEN: &str = "test-token-0123456789abcdef";
@@ -131,14 +131,6 @@ impl Server {
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One request to the listener on `port`: its status and body. `headers` may
