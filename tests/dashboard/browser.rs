@@ -10,6 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -47,8 +48,14 @@ pub fn chromium() -> Option<PathBuf> {
 impl Browser {
     /// Start a headless browser of `width`×`height` with an empty profile.
     pub fn launch(program: &Path, width: u32, height: u32) -> Browser {
-        let profile =
-            std::env::temp_dir().join(format!("ferroban-chromium-{}", std::process::id()));
+        // One profile per browser: Chromium hands a second start on the same
+        // profile to the first one, and tests run in parallel.
+        static LAUNCHED: AtomicUsize = AtomicUsize::new(0);
+        let profile = std::env::temp_dir().join(format!(
+            "ferroban-chromium-{}-{}",
+            std::process::id(),
+            LAUNCHED.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&profile);
         let (ours, theirs) = UnixStream::pair().expect("socket pair");
         let fd = theirs.as_raw_fd();
