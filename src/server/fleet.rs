@@ -497,7 +497,7 @@ impl Server {
         json!({
             "configured": true,
             "connected": stats.connected,
-            "url": f.settings.urls.join(","),
+            "url": f.settings.urls_for_display(),
             "name": f.settings.name,
             "hosts": hosts,
             "outbox": self.db.outbox_len().unwrap_or(0),

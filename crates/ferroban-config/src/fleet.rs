@@ -126,6 +126,26 @@ impl FleetSettings {
         let reader = SectionReader { configs: &configs };
         reader.settings().map(Some)
     }
+
+    /// The URLs as they may be shown (status, dashboard, log): a URL may carry
+    /// `user:password@`, which the dashboard would show to whoever can read it,
+    /// so that part becomes `***@`.
+    pub fn urls_for_display(&self) -> String {
+        let shown: Vec<String> = self.urls.iter().map(|u| without_userinfo(u)).collect();
+        shown.join(",")
+    }
+}
+
+/// `url` with its `user:password@` part, if any, replaced by `***@`.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
+    }
 }
 
 /// The `[Fleet]` sections found, the last one that sets an option winning.
@@ -343,5 +363,21 @@ mod tests {
         assert!(FleetMode::Share.publishes() && FleetMode::Share.applies());
         assert!(FleetMode::Publish.publishes() && !FleetMode::Publish.applies());
         assert!(!FleetMode::Apply.publishes() && FleetMode::Apply.applies());
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_credentials() {
+        let d = dir("userinfo");
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Fleet]\nurl = nats://web1:s3cret@a:4222, tls://b:4222, nats://tok@c\nname = web1\n",
+        )
+        .unwrap();
+        let s = FleetSettings::load(&d).unwrap().unwrap();
+        assert_eq!(
+            s.urls_for_display(),
+            "nats://***@a:4222,tls://b:4222,nats://***@c"
+        );
+        std::fs::remove_dir_all(&d).ok();
     }
 }

@@ -300,7 +300,7 @@ impl Link {
                 Level::Info,
                 format!(
                     "fleet: connected to {} as {}",
-                    self.settings.urls.join(","),
+                    self.settings.urls_for_display(),
                     self.settings.name
                 ),
             );
