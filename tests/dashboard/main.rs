@@ -12,6 +12,7 @@ use serde_json::Value;
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
+mod fleet;
 use browser::Browser;
 use common::{free_port, wait_for};
 

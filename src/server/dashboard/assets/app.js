@@ -28,8 +28,8 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
-function table(headers, rows) {
-  return el("div", { class: "scroll" }, el("table", {},
+function table(headers, rows, id) {
+  return el("div", { class: "scroll" }, el("table", { id },
     el("thead", {}, el("tr", {}, headers.map(h => el("th", { scope: "col", class: h.num ? "num" : null }, h.label || h)))),
     el("tbody", {}, rows)));
 }
@@ -77,6 +77,13 @@ function span(seconds) {
   if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
   if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`;
   return `${Math.floor(s / 86400)}d ${Math.floor(s / 3600) % 24}h`;
+}
+
+/** How long ago `epoch` was, e.g. "4s ago"; the date itself goes in a tooltip. */
+function ago(epoch) {
+  if (epoch === null || epoch === undefined) return el("span", { class: "muted" }, "not yet");
+  return el("time", { datetime: new Date(epoch * 1000).toISOString(), title: when(epoch) },
+    span(Date.now() / 1000 - epoch) + " ago");
 }
 
 function jailLink(name) { return el("a", { href: "#/jail/" + encodeURIComponent(name) }, name); }
@@ -178,7 +185,7 @@ const bans = {
       el("td", {}, b.origin ? b.origin : el("span", { class: "muted" }, "local")),
       el("td", {}, el("button", { type: "button", class: "unban", disabled: !writable, "data-ip": b.ip, "data-jail": b.jail,
         "aria-label": `Unban ${b.ip} in ${b.jail}`, onclick: () => write("/api/unban", b.jail, b.ip) }, "Unban"))));
-    this.body.replaceChildren(el("div", { class: "scroll" }, el("table", {}, el("thead", {}, head), el("tbody", {}, rows))));
+    this.body.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "bans-table" }, el("thead", {}, head), el("tbody", {}, rows))));
   },
 };
 
@@ -230,14 +237,18 @@ const fleet = {
       this.main.replaceChildren(el("h1", {}, "Fleet"), el("p", { id: "fleet-state" }, "Fleet not configured on this host."));
       return;
     }
+    const refused = Object.entries(f.refused || {});
     this.main.replaceChildren(el("h1", {}, "Fleet ", el("span", { class: "mono" }, f.name)),
       el("p", { id: "fleet-state", class: f.connected ? "good" : "bad" }, f.connected ? `connected to ${f.url}` : `not connected (${f.url})`),
-      el("dl", { class: "facts" }, [["Outbox", f.outbox], ["Received", f.received], ["Applied", f.applied]].flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      el("dl", { class: "facts", id: "fleet-facts" }, [["Outbox", f.outbox], ["Published", f.published], ["Received", f.received], ["Applied", f.applied]]
+        .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       el("h2", {}, "Hosts"),
-      table(["Host", "Last seen", { label: "Bans", num: 1 }], (f.hosts || []).map(h => el("tr", {},
-        el("td", { class: "mono" }, h.name), el("td", {}, when(h.last_seen)), cell(h.bans, 1)))),
+      table(["Host", "Last activity", { label: "Bans", num: 1 }], (f.hosts || []).map(h => el("tr", {},
+        el("td", { class: "mono" }, h.name, h.name === f.name ? el("span", { class: "muted" }, " (this host)") : null),
+        el("td", {}, ago(h.last_seen)), cell(h.bans, 1))), "fleet-hosts"),
       el("h2", {}, "Refused"),
-      table(["Reason", { label: "Count", num: 1 }], Object.entries(f.refused || {}).map(([k, v]) => el("tr", {}, el("td", {}, k), cell(v, 1)))));
+      refused.length === 0 ? el("p", { class: "muted" }, "Nothing refused.") :
+        table(["Reason", { label: "Count", num: 1 }], refused.map(([k, v]) => el("tr", {}, el("td", {}, k), cell(v, 1))), "fleet-refused"));
   },
 };
 
