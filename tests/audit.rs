@@ -9,29 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{have, is_root, wait_for, Netns};
+use common::{have, is_root, wait_for, Netns, Scratch};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("ferroban-audit-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A child process stopped on drop: SIGTERM first, so that nginx's master takes
 /// its workers (and their listening socket) with it, then SIGKILL after 5 s.
@@ -156,7 +137,7 @@ fn web_secret_files_200_fails_301_warns_403_passes() {
     let Some(ns) = namespace(test, &["ip", "nginx", "curl"]) else {
         return;
     };
-    let scratch = Scratch::new("web");
+    let scratch = Scratch::new("ferroban-audit-web");
     let url = ["--url", "http://127.0.0.1:8080/"];
     let cases = [
         ("", "FAIL", "/.env: 200", 2),
@@ -286,7 +267,7 @@ fn smtp_auth_on_port_25_warns_and_postscreen_is_noted() {
     let Some(ns) = namespace(test, &["ip", "postfix", "postconf", "python3"]) else {
         return;
     };
-    let scratch = Scratch::new("smtp");
+    let scratch = Scratch::new("ferroban-audit-smtp");
     let (status, seen, _) = {
         let postfix = Postfix::start(
             &ns,
@@ -358,7 +339,7 @@ fn public_listeners_need_a_jail_and_databases_must_not_listen() {
     let Some(ns) = namespace(test, &["ip", "python3"]) else {
         return;
     };
-    let scratch = Scratch::new("ports");
+    let scratch = Scratch::new("ferroban-audit-ports");
     let conf = jail_config(
         &scratch.0,
         "[ssh-guard]\nenabled = true\nport = ssh\nfilter = demo\nlogpath = {log}\n",
@@ -418,7 +399,7 @@ fn jail_config(dir: &Path, jails: &str) -> PathBuf {
 
 #[test]
 fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
-    let scratch = Scratch::new("jails");
+    let scratch = Scratch::new("ferroban-audit-jails");
     let conf = jail_config(
         &scratch.0,
         "[demo]\nenabled = true\nfilter = demo\nlogpath = {log}\n",
@@ -455,7 +436,7 @@ fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
 
 #[test]
 fn the_admins_ssh_address_must_be_ignored() {
-    let scratch = Scratch::new("admin");
+    let scratch = Scratch::new("ferroban-audit-admin");
     let jails = "[demo]\nenabled = true\nfilter = demo\nlogpath = {log}\n";
     let conf = jail_config(&scratch.0, jails);
     std::fs::write(scratch.0.join("demo.log"), "").unwrap();
@@ -485,7 +466,7 @@ fn the_admins_ssh_address_must_be_ignored() {
 
 #[test]
 fn sshd_passwords_and_root_are_read_from_its_configuration() {
-    let scratch = Scratch::new("sshd");
+    let scratch = Scratch::new("ferroban-audit-sshd");
     let file = scratch.0.join("sshd_config");
     let file_arg = file.to_string_lossy().into_owned();
     std::fs::write(&file, "PasswordAuthentication yes\nPermitRootLogin yes\n").unwrap();
@@ -515,7 +496,7 @@ fn sshd_passwords_and_root_are_read_from_its_configuration() {
 
 #[test]
 fn every_check_runs_once_in_order_and_bad_options_are_named() {
-    let scratch = Scratch::new("all");
+    let scratch = Scratch::new("ferroban-audit-all");
     let conf = jail_config(&scratch.0, "");
     let conf_arg = conf.to_string_lossy().into_owned();
     let (findings, code) = audit(

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::Xorshift;
+use common::{free_port, Xorshift};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -253,15 +253,6 @@ fn slapd_counts_a_failed_connection_once_as_fail2ban_does() {
     };
     assert_eq!(stock, failed);
     assert_eq!(own, failed);
-}
-
-/// A port on loopback that nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Debian 12's stunnel, asking for client certificates, on loopback: three TLS
