@@ -9,24 +9,17 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{have, is_root, wait_for, Netns, Scratch};
+use common::{have, is_root, stop_child, wait_for, Netns, Scratch};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
-/// A child process stopped on drop: SIGTERM first, so that nginx's master takes
-/// its workers (and their listening socket) with it, then SIGKILL after 5 s.
+/// A child process stopped on drop (see [`stop_child`]).
 struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // SAFETY: kill only sends a signal to our own child.
-        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
-        let stopped = wait_for(5, || self.0.try_wait().is_ok_and(|s| s.is_some()));
-        if !stopped {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+        stop_child(&mut self.0);
     }
 }
 

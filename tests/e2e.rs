@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
 
 mod common;
-use common::{have, wait_for};
+use common::{have, stop_child, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
@@ -124,8 +124,7 @@ impl Net {
 impl Drop for Net {
     fn drop(&mut self) {
         for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
+            stop_child(c);
         }
         for n in &self.names {
             let _ = run("ip", &["netns", "del", n]);

@@ -239,3 +239,15 @@ pub fn with_empty_host_logs(dir: &std::path::Path, text: &str) -> String {
     }
     text.replace("/var/log/", &format!("{}/", logs.display()))
 }
+
+/// Stop a child: SIGTERM first, so that a server such as nginx takes its workers
+/// (and their listening sockets) with it, then SIGKILL after 5 s. A SIGKILLed
+/// nginx master leaves its workers running.
+pub fn stop_child(child: &mut std::process::Child) {
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    if !wait_for(5, || child.try_wait().is_ok_and(|s| s.is_some())) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
