@@ -94,6 +94,15 @@ fn parse_timeout(text: Option<&str>) -> Result<Duration> {
 pub fn run_ferroban(args: &[String]) -> Result<i32> {
     let (o, words) = parse_options(args)?;
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    if w.first() == Some(&"audit") {
+        // `ferroban -c DIR audit …`: the audit reads the configuration itself.
+        let mut audit_args = vec!["-c".to_string(), o.confdir.display().to_string()];
+        if o.json {
+            audit_args.push("--json".to_string());
+        }
+        audit_args.extend(words[1..].iter().cloned());
+        return Ok(i32::from(crate::audit::run(&audit_args)));
+    }
     let server_words: Vec<String> = match w.as_slice() {
         ["ban", jail, ips @ ..] if !ips.is_empty() => strings(["set", jail, "banip"])
             .into_iter()

@@ -405,6 +405,11 @@ fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
         seen.contains(&format!("[demo] no file at {}", log.display())),
         "{seen}"
     );
+    // The configuration may also come before the subcommand, as for the client.
+    let mut before = ferroban();
+    before.args(["-c", &conf_arg]);
+    let (status, seen_before, _) = check(before, "jail-log-missing", &[]);
+    assert_eq!((status.as_str(), seen_before), ("FAIL", seen.clone()));
     // Three days of lines the filter does not match.
     let day = |d: u32| format!("2026-11-{d:02}T10:00:00 session opened for alice\n");
     std::fs::write(&log, format!("{}{}{}", day(20), day(21), day(23))).unwrap();

@@ -281,15 +281,20 @@ fn parse_args(args: &[String]) -> Result<Options> {
 
 /// `ferroban audit [--json] [--url URL]... [--only ID,...]`.
 pub fn main(args: &[String]) -> ExitCode {
+    ExitCode::from(run(args))
+}
+
+/// Run the audit; its exit code.
+pub fn run(args: &[String]) -> u8 {
     if args.iter().any(|a| a == "-h" || a == "--help") {
         print!("{}", ferroban_cli::help(Some("audit")));
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let options = match parse_args(args) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("ERROR: {e:#}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let results: Vec<(&str, Finding)> = CHECKS
@@ -312,11 +317,11 @@ pub fn main(args: &[String]) -> ExitCode {
         .map(|(_, f)| f.status)
         .max()
         .unwrap_or(Status::Pass);
-    ExitCode::from(match worst {
+    match worst {
         Status::Fail => 2,
         Status::Warn => 1,
         Status::Pass | Status::Skip => 0,
-    })
+    }
 }
 
 /// The table: one block per check, its status and id on the first line, what was
