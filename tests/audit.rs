@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{have, is_root, stop_child, wait_for, Netns, Scratch};
+use common::{have, is_root, start_nginx, stop_child, wait_for, Netns, Scratch};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
@@ -83,32 +83,10 @@ fn namespace(test: &str, tools: &[&str]) -> Option<Netns> {
 /// nginx in `ns` on 127.0.0.1:8080 with `location` rules for dot-files, serving
 /// `www/` where `.env` exists.
 fn nginx(ns: &Netns, dir: &Path, location: &str) -> Running {
-    let d = dir.display();
     std::fs::create_dir_all(dir.join("www/.git")).unwrap();
     std::fs::write(dir.join("www/.env"), "DB_PASSWORD=secret\n").unwrap();
     std::fs::write(dir.join("www/.git/config"), "[core]\n").unwrap();
-    std::fs::write(
-        dir.join("nginx.conf"),
-        format!(
-            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n\
-             fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
-             server {{\n    listen 127.0.0.1:8080;\n    root {d}/www;\n    {location}\n  }}\n}}\n"
-        ),
-    )
-    .unwrap();
-    let child = ns
-        .command("nginx")
-        .arg("-e")
-        .arg(dir.join("error.log"))
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = start_nginx(&ns.name, dir, "127.0.0.1:8080", "off", location);
     let running = Running(child);
     let up = wait_for(10, || {
         ns.command("curl")
@@ -119,7 +97,7 @@ fn nginx(ns: &Netns, dir: &Path, location: &str) -> Running {
     assert!(
         up,
         "nginx did not start: {:?}",
-        std::fs::read_to_string(dir.join("error.log"))
+        std::fs::read_to_string(dir.join("nginx-error.log"))
     );
     running
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
 
 mod common;
-use common::{have, stop_child, wait_for};
+use common::{have, start_nginx, stop_child, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
@@ -210,17 +210,6 @@ fn write_configs(dir: &Path) {
         std::fs::copy(examples.join(f), conf.join("filter.d").join(f)).unwrap();
     }
     let log = dir.join("access.log");
-    let d = dir.display();
-    std::fs::write(
-        dir.join("nginx.conf"),
-        format!(
-            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{}}\n\
-             http {{\n  access_log {d}/access.log combined;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n\
-             fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
-             server {{\n    listen 80;\n    root {d}/www;\n  }}\n}}\n"
-        ),
-    )
-    .unwrap();
     std::fs::write(&log, "").unwrap();
     // The guide's two jails on the web server's access log, banning through nftables.
     std::fs::write(
@@ -266,17 +255,8 @@ fn an_env_probe_is_refused_by_the_kernel_and_the_ban_survives_a_restart() {
         return;
     }
     write_configs(&dir);
-    let nginx = Command::new("ip")
-        .args(["netns", "exec", net.srv(), "nginx", "-e"])
-        .arg(dir.join("nginx-error.log"))
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let access_log = format!("{}/access.log combined", dir.display());
+    let nginx = start_nginx(net.srv(), &dir, "80", &access_log, "");
     net.children.push(nginx);
     let (att, good) = (net.names[1].clone(), net.names[2].clone());
     assert!(

@@ -251,3 +251,38 @@ pub fn stop_child(child: &mut std::process::Child) {
         let _ = child.wait();
     }
 }
+
+/// nginx in the network namespace `netns`, in the foreground, serving `dir/www`
+/// on `listen` with its pid, error log (`dir/nginx-error.log`) and temporary files
+/// under `dir`; `access_log` is a file and format, or `off`, and `extra` goes into
+/// the server block. Stop it with [`stop_child`].
+pub fn start_nginx(
+    netns: &str,
+    dir: &std::path::Path,
+    listen: &str,
+    access_log: &str,
+    extra: &str,
+) -> std::process::Child {
+    let d = dir.display();
+    std::fs::write(
+        dir.join("nginx.conf"),
+        format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{}}\n\
+             http {{\n  access_log {access_log};\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n\
+             fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
+             server {{\n    listen {listen};\n    root {d}/www;\n    {extra}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    command_in(Some(netns), "nginx")
+        .arg("-e")
+        .arg(dir.join("nginx-error.log"))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
