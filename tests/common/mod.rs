@@ -55,9 +55,14 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Create `name` (made unique with the pid), or say why it cannot be made.
+    /// Create `name` (made unique with the pid and a count), or say why it cannot be
+    /// made.
     pub fn new(name: &str) -> Result<Netns, String> {
-        let name = format!("{name}{}", std::process::id());
+        // Tests of one file run in parallel threads of one process: the pid alone
+        // would give them all the same name, and all but one would skip.
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("{name}{}-{n}", std::process::id());
         let o = std::process::Command::new("ip")
             .args(["netns", "add", &name])
             .output()
