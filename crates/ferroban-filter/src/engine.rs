@@ -649,7 +649,11 @@ impl Filter {
             }
             let matched_text: Vec<String> = matched_lines.iter().map(|l| l.text.clone()).collect();
             if !pre_groups.is_empty() {
-                let mut merged = pre_groups.clone();
+                // Without `check_all` this is the last failregex tried: no copy needed.
+                let mut merged = match self.check_all {
+                    true => pre_groups.clone(),
+                    false => std::mem::take(&mut pre_groups),
+                };
                 merged.extend(fail);
                 fail = merged;
             }
@@ -731,7 +735,12 @@ impl Filter {
             .map(str::to_string);
         let users_len;
         let now = self.started.elapsed().as_secs_f64();
-        let cached = self.mlfid_cache.get(mlfid, now).cloned();
+        // Taken out of the cache, not copied: the entry is given the merged failure at
+        // the end (or forgotten).
+        let cached = match self.mlfid_cache.get(mlfid, now) {
+            Some(_) => self.mlfid_cache.peek_mut(mlfid).map(std::mem::take),
+            None => None,
+        };
         if let Some(mut groups) = cached {
             users_len = add_user(&mut groups, user);
             if groups.remove("nofail").is_some_and(|v| v.truthy()) {
@@ -762,7 +771,8 @@ impl Filter {
                 0
             };
             if flags & 2 == 0 {
-                self.mlfid_cache.set(mlfid, fail.clone(), now);
+                // filled with the merged failure at the end
+                self.mlfid_cache.set(mlfid, FailData::new(), now);
             }
         }
         if fail.remove("mlfpending").is_some_and(|v| v.truthy()) || users_len > 1 {

@@ -85,6 +85,18 @@ impl LinearRe {
         })
     }
 
+    fn find_at(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
+        match self.ascii_for(hay) {
+            Some(re) => re
+                .find_at(hay.as_bytes(), start)
+                .map(|m| (m.start(), m.end())),
+            None => self
+                .unicode()?
+                .find_at(hay, start)
+                .map(|m| (m.start(), m.end())),
+        }
+    }
+
     fn is_match_at(&self, hay: &str, start: usize) -> bool {
         match self.ascii_for(hay) {
             Some(re) => re.is_match_at(hay.as_bytes(), start),
@@ -146,6 +158,124 @@ pub struct Pattern {
     aliases: Vec<(usize, usize)>,
     /// `unfold::END_GROUP`'s index: a match ends where this group starts.
     end_group: Option<usize>,
+    /// The pattern without its "rest of the line" tail, when it has one (see
+    /// [`RestOfLine`]).
+    rest_of_line: Option<RestOfLine>,
+    /// Unique among the patterns of the process (never 0), naming it in a [`MatchMemo`].
+    id: u64,
+}
+
+/// The last [`Pattern::id`] given out.
+static LAST_PATTERN_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A linear pattern `HEAD(?P<name>.+)$` (or `.*`), Fail2ban's usual prefregex shape,
+/// searched as its head alone.
+///
+/// Why that is exact: the tail has one way to match from a position `q` (the greedy
+/// `.` loop runs to the next newline, where `$` holds), and it matches exactly when
+/// that run is long enough (non-empty for `.+`). The pattern's leftmost-first match
+/// therefore starts where the head's does (no match can start where the head does not)
+/// and takes the head's highest-priority path — the head's own leftmost-first match —
+/// whenever that path leaves a long enough run; only when it does not is the whole
+/// pattern searched. The head is shorter to search with captures than the line: the
+/// tail, usually most of it, is never walked by the capture engine.
+#[derive(Debug)]
+struct RestOfLine {
+    head: LinearRe,
+    /// The tail is `.+`, not `.*`.
+    non_empty: bool,
+}
+
+impl RestOfLine {
+    /// The split of `pattern` (Rust syntax), if it has that shape.
+    fn of(pattern: &str) -> Option<RestOfLine> {
+        use regex_syntax::hir::{Class, HirKind, Look};
+        let any_but_newline = |h: &regex_syntax::hir::Hir| match h.kind() {
+            HirKind::Class(Class::Unicode(c)) => {
+                c.ranges().len() == 2
+                    && (c.ranges()[0].start(), c.ranges()[0].end()) == ('\0', '\x09')
+                    && (c.ranges()[1].start(), c.ranges()[1].end()) == ('\x0B', char::MAX)
+            }
+            HirKind::Class(Class::Bytes(c)) => {
+                c.ranges().len() == 2
+                    && (c.ranges()[0].start(), c.ranges()[0].end()) == (0, 9)
+                    && (c.ranges()[1].start(), c.ranges()[1].end()) == (11, 255)
+            }
+            _ => false,
+        };
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(pattern)
+            .ok()?;
+        let HirKind::Concat(items) = hir.kind() else {
+            return None;
+        };
+        let [.., group, dollar] = items.as_slice() else {
+            return None;
+        };
+        if !matches!(dollar.kind(), HirKind::Look(Look::EndLF)) {
+            return None;
+        }
+        let HirKind::Capture(capture) = group.kind() else {
+            return None;
+        };
+        let HirKind::Repetition(rep) = capture.sub.kind() else {
+            return None;
+        };
+        if !(rep.greedy && rep.max.is_none() && rep.min <= 1 && any_but_newline(&rep.sub)) {
+            return None;
+        }
+        let name = capture.name.as_deref()?;
+        let suffix = format!(
+            "(?P<{name}>.{})(?m:$)",
+            if rep.min == 1 { '+' } else { '*' }
+        );
+        let head_source = pattern.strip_suffix(&suffix)?;
+        // The head as written must be the pattern's items before the tail, and hold
+        // every group but the tail's.
+        let head_hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(head_source)
+            .ok()?;
+        let expected = regex_syntax::hir::Hir::concat(items[..items.len() - 2].to_vec());
+        if head_hir != expected
+            || capture.index as usize != head_hir.properties().explicit_captures_len() + 1
+        {
+            return None;
+        }
+        Some(RestOfLine {
+            head: LinearRe::new(head_source).ok()?,
+            non_empty: rep.min == 1,
+        })
+    }
+
+    /// The whole pattern's match, from the head's; `None` when that is not decided by
+    /// the head (its match leaves too short a rest), and the whole pattern must be
+    /// searched.
+    fn search(&self, hay: &str, start: usize) -> Option<Option<Groups>> {
+        let Some(mut g) = self.head.groups(hay, start) else {
+            return Some(None);
+        };
+        let rest = g.end();
+        let line_end = hay[rest..].find('\n').map_or(hay.len(), |p| rest + p);
+        if self.non_empty && line_end == rest {
+            return None;
+        }
+        g.spans[0] = Some((g.start(), line_end));
+        g.spans.push(Some((rest, line_end)));
+        Some(Some(g))
+    }
+}
+
+/// The last match of a pattern, for [`Pattern::search_range_memo`]: its text, the
+/// characters around it and its groups' spans relative to its start.
+#[derive(Debug, Clone, Default)]
+pub struct MatchMemo {
+    /// The pattern that matched (its [`Pattern::id`]).
+    pattern: u64,
+    text: String,
+    around: (Option<char>, Option<char>),
+    spans: Vec<Option<(usize, usize)>>,
 }
 
 /// Byte spans of the groups of one match; index 0 is the whole match.
@@ -278,6 +408,7 @@ impl Pattern {
         } else {
             Engine::Linear(LinearRe::new(&main).map_err(compile_err)?)
         };
+        let engine_is_linear = matches!(engine, Engine::Linear(_));
         let names: Vec<String> = match &engine {
             Engine::Linear(re) | Engine::LinearVerified { linear: re, .. } => re
                 .capture_names()
@@ -296,6 +427,8 @@ impl Pattern {
             abandoned: AtomicU64::new(0),
             aliases: Vec::new(),
             end_group: None,
+            rest_of_line: engine_is_linear.then(|| RestOfLine::of(&main)).flatten(),
+            id: LAST_PATTERN_ID.fetch_add(1, Ordering::Relaxed) + 1,
         })
     }
 
@@ -327,7 +460,11 @@ impl Pattern {
         let hay = &hay[..end];
         match &self.engine {
             Engine::Linear(re) => {
-                let mut g = re.groups(hay, start)?;
+                let split = self.rest_of_line.as_ref();
+                let mut g = match split.and_then(|split| split.search(hay, start)) {
+                    Some(found) => found?,
+                    None => re.groups(hay, start)?,
+                };
                 for &(copy, original) in &self.aliases {
                     if let Some(span) = g.get(copy) {
                         g.spans[original] = Some(span);
@@ -394,6 +531,49 @@ impl Pattern {
         self.abandoned.load(Ordering::Relaxed)
     }
 
+    /// [`Pattern::search_range`] for patterns that often match the same text (dates):
+    /// the match is found without captures, and when its text and the characters
+    /// around it are those of the last match, the groups are the last match's.
+    ///
+    /// Why that is exact: on the linear engine, the groups of a match are found by a
+    /// search confined to the match's span, in which only the characters next to the
+    /// span are visible (to `\b`, `^`, `$`). The same text in the same surroundings
+    /// gives the same groups.
+    pub fn search_range_memo(
+        &self,
+        hay: &str,
+        start: usize,
+        end: usize,
+        memo: &mut MatchMemo,
+    ) -> Option<Groups> {
+        let Engine::Linear(re) = &self.engine else {
+            return self.search_range(hay, start, end);
+        };
+        if !self.aliases.is_empty() || self.end_group.is_some() || self.rest_of_line.is_some() {
+            return self.search_range(hay, start, end);
+        }
+        let hay = &hay[..end];
+        let (s, e) = re.find_at(hay, start)?;
+        let around = (hay[..s].chars().next_back(), hay[e..].chars().next());
+        let pattern = self.id;
+        if memo.pattern != pattern || memo.text != hay[s..e] || memo.around != around {
+            let g = re.groups(hay, start)?;
+            memo.pattern = pattern;
+            memo.text.clear();
+            memo.text.push_str(&hay[s..e]);
+            memo.around = around;
+            memo.spans = g.shifted(s).collect();
+            return Some(g);
+        }
+        Some(Groups {
+            spans: memo
+                .spans
+                .iter()
+                .map(|sp| sp.map(|(a, b)| (a + s, b + s)))
+                .collect(),
+        })
+    }
+
     /// Search the whole of `hay`.
     pub fn search(&self, hay: &str) -> Option<Groups> {
         self.search_range(hay, 0, hay.len())
@@ -423,6 +603,68 @@ mod tests {
             "Arabic-Indic digits are digits"
         );
         assert!(digits.search("12a").is_none());
+    }
+
+    #[test]
+    fn rest_of_line_tail_is_searched_as_the_head_alone() {
+        let pref = Pattern::new(
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?P<content>.+)$",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        assert!(
+            pref.rest_of_line.is_some(),
+            "Fail2ban's prefregex shape is split"
+        );
+        let line = "host sshd[42]: Failed password\n";
+        let g = pref.search(line).unwrap();
+        let text = |g: &Groups, name| {
+            g.get(pref.group_index(name).unwrap())
+                .map(|(s, e)| &line[s..e])
+        };
+        assert_eq!(text(&g, "mlfid"), Some("host sshd[42]: "));
+        assert_eq!(text(&g, "content"), Some("Failed password"));
+        assert_eq!((g.start(), g.end()), (0, line.len() - 1));
+        // The head's first choice leaves nothing for `.+`: the whole pattern decides,
+        // taking a shorter head.
+        let greedy = Pattern::new(r"^(?P<a>a+|b)(?P<content>.+)$", Mode::SingleLine).unwrap();
+        assert!(greedy.rest_of_line.is_some());
+        let g = greedy.search("aaa\n").unwrap();
+        assert_eq!(g.get(1), Some((0, 2)));
+        assert_eq!(g.get(2), Some((2, 3)));
+        assert!(greedy.search("b\n").is_none());
+        // not the shape: an alternation at the top, a tail that is not the rest
+        for p in [r"^a|b(?P<c>.+)$", r"^a(?P<c>.+)x$", r"^a(?P<c>[^x]+)$"] {
+            assert!(
+                Pattern::new(p, Mode::SingleLine)
+                    .unwrap()
+                    .rest_of_line
+                    .is_none(),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn memo_reuses_groups_only_for_the_same_text_in_the_same_surroundings() {
+        let p = Pattern::new(r"(?:(?P<a>x)\B|(?P<b>x))", Mode::SingleLine).unwrap();
+        let mut memo = MatchMemo::default();
+        let which = |g: Option<Groups>| g.map(|g| (g.get(1), g.get(2)));
+        assert_eq!(
+            which(p.search_range_memo("-xy", 0, 3, &mut memo)),
+            Some((Some((1, 2)), None))
+        );
+        // same text "x", another character after it: not the memo's groups
+        assert_eq!(
+            which(p.search_range_memo("--x ", 0, 4, &mut memo)),
+            Some((None, Some((2, 3))))
+        );
+        // same text and surroundings, elsewhere in the line: the memo's groups, moved
+        assert_eq!(
+            which(p.search_range_memo("---x ", 0, 5, &mut memo)),
+            Some((None, Some((3, 4))))
+        );
+        assert!(p.search_range_memo("abc", 0, 3, &mut memo).is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::tz::TimeZone;
 
-use crate::pattern::Groups;
+use crate::pattern::{Groups, MatchMemo};
 
 pub use strptime::zone_offset;
 pub use template::{unbound_pattern, Begin, Template, TemplateError, LINE_BEGIN, LINE_END};
@@ -167,6 +167,8 @@ pub struct DateDetector {
     tz: TimeZone,
     /// The last date read: a line with the same date text reads it from here.
     last_read: Option<DateRead>,
+    /// The last template match, whose groups a line with the same date text reuses.
+    memo: MatchMemo,
 }
 
 /// A date text and what it was read as. The time depends only on the template, the
@@ -242,6 +244,7 @@ impl DateDetector {
             default_tz: None,
             tz,
             last_read: None,
+            memo: MatchMemo::default(),
         }
     }
 
@@ -465,7 +468,7 @@ impl DateDetector {
             let anchored = template.flags & (LINE_BEGIN | LINE_END) != 0;
             let m = if anchored {
                 ignore_by_search = i;
-                template.search(line, 0, line.len())
+                template.search_memo(line, 0, line.len(), &mut self.memo)
             } else {
                 let (distance, before, at) = self.last_pos;
                 let (endpos, end_before, end_at) = self.last_end;
@@ -480,10 +483,10 @@ impl DateDetector {
                     && line.is_char_boundary(endpos)
                     && distance <= endpos;
                 if start_ok && end_ok && in_bounds {
-                    template.search(line, distance, endpos)
+                    template.search_memo(line, distance, endpos, &mut self.memo)
                 } else {
                     ignore_by_search = i;
-                    template.search(line, 0, line.len())
+                    template.search_memo(line, 0, line.len(), &mut self.memo)
                 }
             };
             if let Some(g) = m {
@@ -514,7 +517,7 @@ impl DateDetector {
                     continue;
                 }
                 let template = self.slots[i].template.clone();
-                if let Some(g) = template.search(line, 0, line.len()) {
+                if let Some(g) = template.search_memo(line, 0, line.len(), &mut self.memo) {
                     self.slots[i].raw_hits += 1;
                     let distance = g.start();
                     if i + 1 >= n || template.flags & (LINE_BEGIN | LINE_END) != 0 {

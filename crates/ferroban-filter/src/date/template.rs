@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use jiff::tz::TimeZone;
 
 use super::strptime::{self, Fields};
-use crate::pattern::{linear_superset_of, Groups, Mode, Pattern};
+use crate::pattern::{linear_superset_of, Groups, MatchMemo, Mode, Pattern};
 
 pub const LINE_BEGIN: u8 = 8;
 pub const LINE_END: u8 = 4;
@@ -382,6 +382,18 @@ impl Template {
     /// Search for this template in `line[..end]` from `start`.
     pub fn search(&self, line: &str, start: usize, end: usize) -> Option<Groups> {
         self.compiled()?.search_range(line, start, end)
+    }
+
+    /// [`Template::search`], remembering the match in `memo` (see
+    /// [`Pattern::search_range_memo`]): most lines repeat the last line's date text.
+    pub fn search_memo(
+        &self,
+        line: &str,
+        start: usize,
+        end: usize,
+        memo: &mut MatchMemo,
+    ) -> Option<Groups> {
+        self.compiled()?.search_range_memo(line, start, end, memo)
     }
 
     /// Span of the date text of a match (group 1, or the whole match).
