@@ -723,7 +723,7 @@ fn json_failure(lineno: u64, f: &ferroban_filter::Failure) -> String {
     obj.insert("attempts".into(), f.matches().len().into());
     for (k, v) in &f.data {
         if matches!(
-            k.as_str(),
+            &**k,
             "matches" | "nofail" | "mlfpending" | "mlfforget" | "mlfgained" | "nofail-matches"
         ) {
             continue;
@@ -736,7 +736,7 @@ fn json_failure(lineno: u64, f: &ferroban_filter::Failure) -> String {
             Value::Lines(l) => l.clone().into(),
             Value::Flag(n) => (*n).into(),
         };
-        obj.entry(k.clone()).or_insert(v);
+        obj.entry(k.to_string()).or_insert(v);
     }
     serde_json::Value::Object(obj).to_string()
 }
@@ -755,7 +755,7 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
             let fields: Vec<String> = f
                 .data
                 .iter()
-                .filter(|(k, _)| *k != "matches")
+                .filter(|(k, _)| &***k != "matches")
                 .map(|(k, v)| format!("{}: {}", py_repr(k), py_value(v)))
                 .collect();
             let time = f.time.map_or("None".to_string(), |t| format!("{t:.1}"));

@@ -239,12 +239,12 @@ impl Jail {
                 .iter()
                 .filter(|(k, _)| {
                     !matches!(
-                        k.as_str(),
+                        &***k,
                         "ip4" | "ip6" | "dns" | "host" | "fid" | "mlfid" | "matches"
                     )
                 })
                 .filter_map(|(k, v)| match v {
-                    Value::Text(Some(t)) => Some((k.clone(), t.clone())),
+                    Value::Text(Some(t)) => Some((k.to_string(), t.clone())),
                     _ => None,
                 })
                 .collect();

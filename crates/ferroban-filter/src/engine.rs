@@ -7,6 +7,7 @@
 //! them. It does not count failures, resolve names or ban anything.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use ferroban_config::FilterDefinition;
@@ -67,7 +68,32 @@ impl Value {
     }
 }
 
-type FailData = BTreeMap<String, Value>;
+/// A name in failure data: a group's (lower-case, without `F-`) or one merging adds.
+/// Shared, not copied: every line's data uses the same few names.
+pub type Key = Arc<str>;
+
+type FailData = BTreeMap<Key, Value>;
+
+/// The names merging adds, made once.
+static ADDED_KEYS: LazyLock<[Key; 6]> = LazyLock::new(|| {
+    [
+        "matches",
+        "mlfpending",
+        "ip",
+        "nofail",
+        "nofail-matches",
+        "users",
+    ]
+    .map(Key::from)
+});
+
+/// The shared key for a name merging adds.
+fn key(name: &str) -> Key {
+    match ADDED_KEYS.iter().find(|k| &***k == name) {
+        Some(k) => k.clone(),
+        None => Key::from(name),
+    }
+}
 
 /// One failure found in the buffer.
 #[derive(Debug, Clone)]
@@ -80,7 +106,7 @@ pub struct Failure {
     pub time: Option<f64>,
     /// Captured groups (lower-case names, without `F-`) and merged data; `matches`
     /// holds the matched lines.
-    pub data: BTreeMap<String, Value>,
+    pub data: BTreeMap<Key, Value>,
 }
 
 impl Failure {
@@ -160,9 +186,12 @@ fn join_buffer(lines: &[BufLine]) -> String {
 #[derive(Debug)]
 struct Rx {
     pattern: Pattern,
+    /// The data key of each group the data holds, by group index (`None`: unnamed,
+    /// or a copy made for matching).
+    keys: Vec<Option<Key>>,
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
-    alternates: Vec<(usize, String)>,
+    alternates: Vec<(usize, Key)>,
 }
 
 impl Rx {
@@ -200,23 +229,30 @@ impl Rx {
             })
             .collect();
         alternates.sort();
+        let keys = names
+            .iter()
+            .map(|n| (!n.is_empty() && !n.starts_with("__")).then(|| Key::from(n.as_str())))
+            .collect();
         Ok(Rx {
+            keys,
             pattern,
             skiplines,
-            alternates: alternates.into_iter().map(|(_, i, m)| (i, m)).collect(),
+            alternates: alternates
+                .into_iter()
+                .map(|(_, i, m)| (i, key(&m)))
+                .collect(),
         })
     }
 
     fn groups(&self, buf: &str, g: &Groups) -> FailData {
         let mut d = FailData::new();
-        for (i, name) in self.pattern.group_names().iter().enumerate() {
-            if name.is_empty() || name.starts_with("__") {
-                continue;
+        for (i, name) in self.keys.iter().enumerate() {
+            if let Some(name) = name {
+                d.insert(
+                    name.clone(),
+                    Value::Text(g.get(i).map(|(s, e)| buf[s..e].to_string())),
+                );
             }
-            d.insert(
-                name.clone(),
-                Value::Text(g.get(i).map(|(s, e)| buf[s..e].to_string())),
-            );
         }
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
@@ -669,7 +705,7 @@ impl Filter {
                     _ => Vec::new(),
                 };
                 m.extend(matched_text);
-                fail.insert("matches".into(), Value::Lines(m));
+                fail.insert(key("matches"), Value::Lines(m));
             }
             let text = |f: &FailData, k: &str| f.get(k).and_then(Value::text).map(str::to_string);
             let fid = text(&fail, "fid");
@@ -678,9 +714,9 @@ impl Filter {
                 .or_else(|| text(&fail, "dns"))
                 .or_else(|| fid.clone());
             let Some(ip) = ip else {
-                fail.insert("mlfpending".into(), Value::Flag(1));
+                fail.insert(key("mlfpending"), Value::Flag(1));
                 if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m)) {
-                    cached.insert("mlfpending".into(), Value::Flag(1));
+                    cached.insert(key("mlfpending"), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
                     return result;
@@ -693,7 +729,7 @@ impl Filter {
             };
             let id = match &fid {
                 Some(f) if *f != ip => {
-                    fail.insert("ip".into(), Value::Text(Some(ip.clone())));
+                    fail.insert(key("ip"), Value::Text(Some(ip.clone())));
                     f.clone()
                 }
                 _ => ip,
@@ -720,7 +756,7 @@ impl Filter {
             flags |= 8 | 1;
             if !truthy(&fail, "nofail") {
                 let g = fail.get("mlfgained").cloned().unwrap_or(Value::Flag(1));
-                fail.insert("nofail".into(), g);
+                fail.insert(key("nofail"), g);
             }
         } else if truthy(&fail, "nofail") {
             flags |= 1;
@@ -791,14 +827,14 @@ impl Filter {
             if flags & 8 == 0 {
                 m.extend(matched);
             }
-            fail.insert("matches".into(), Value::Lines(m));
+            fail.insert(key("matches"), Value::Lines(m));
         } else if flags & 3 == 1 {
             let mut m = match fail.get("nofail-matches") {
                 Some(Value::Lines(l)) => l.clone(),
                 _ => Vec::new(),
             };
             m.extend(matched);
-            fail.insert("nofail-matches".into(), Value::Lines(m));
+            fail.insert(key("nofail-matches"), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure in Fail2ban: keep them equal.
         if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
@@ -813,7 +849,7 @@ fn add_user(fail: &mut FailData, user: Option<String>) -> usize {
     match user {
         Some(u) => {
             let entry = fail
-                .entry("users".into())
+                .entry(key("users"))
                 .or_insert_with(|| Value::Set(BTreeSet::new()));
             if let Value::Set(s) = entry {
                 s.insert(u);
