@@ -1140,6 +1140,7 @@ impl Server {
         self.log
             .log(Component::Server, Severity::Info, "Reload configuration");
         let settings = self.options.settings()?;
+        let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
         if let Some(name) = only {
             if !fresh.iter().any(|j| j.name() == name)
@@ -1186,6 +1187,7 @@ impl Server {
             }
             self.settings.dbpurgeage = settings.dbpurgeage;
             self.settings.dbmaxmatches = settings.dbmaxmatches;
+            self.reload_fleet(fleet_settings)?;
         }
         self.path_jails.clear();
         if let Some(f) = &mut self.fleet {
