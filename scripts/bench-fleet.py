@@ -12,12 +12,14 @@ into a table of its own (f2b-h1, f2b-h2, ...), and measures:
     set holds them all;
   - resident memory of that host with JOIN fleet bans.
 
-The two hosts whose sets are timed (host N and the joining host) each run in a
-network namespace of their own, reaching nats-server over a veth pair, with an
-`nft monitor` of their own: a watcher sees only its host's set, so its work does
-not grow with the fleet (one monitor for 50 hosts fell seconds behind). The
-watcher stamps each chunk it reads when it reads it, which is never earlier than
-the kernel change.
+Each host runs in a network namespace of its own, as on a machine of its own:
+it reaches nats-server over a veth pair, and its nftables sees only its own
+table (in one shared namespace, each host's nftables calls would read the
+tables of all 50). The two hosts whose sets are timed (host N and the joining
+host) get an `nft monitor` each, which sees only that host's set, so a watcher's
+work does not grow with the fleet (one monitor for 50 hosts fell seconds
+behind). A watcher stamps each chunk it reads when it reads it, never earlier
+than the kernel change.
 """
 
 import json
@@ -105,7 +107,7 @@ class SetWatcher:
 
 
 class Namespace:
-    """A network namespace for one timed host, joined to this one by a veth pair:
+    """A network namespace for one host, joined to nats-server's by a veth pair:
     nats-server is at `gateway` from inside."""
 
     def __init__(self, name, index):
@@ -197,6 +199,13 @@ class Host:
                 self.proc.kill()
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def address(i, net):
     return f"{net}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
@@ -227,12 +236,16 @@ def main():
                               stdout=subprocess.DEVNULL,
                               stderr=open(os.path.join(root, "engine/nats.log"), "w"))
     wait("nats-server", lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
-    spaces = [Namespace(f"{netns}-c", 1), Namespace(f"{netns}-j", 2)]
-    far, joiner = spaces
-    hosts = [Host(root, i, url, f"pw-h{i}") for i in range(1, nhosts)]
-    hosts.append(Host(root, nhosts, f"nats://{far.gateway}:{port}", f"pw-h{nhosts}", far.name))
+    spaces = []
+    hosts = []
     watchers = []
     try:
+        for i in range(1, nhosts + 2):
+            spaces.append(Namespace(f"{netns}-{i}", i))
+        host = lambda i: Host(root, i, f"nats://{spaces[i - 1].gateway}:{port}", f"pw-h{i}",
+                              spaces[i - 1].name)
+        hosts = [host(i) for i in range(1, nhosts + 1)]
+        far, joiner = spaces[nhosts - 1], spaces[nhosts]
         for h in hosts:
             h.start()
         pending = list(hosts)
@@ -248,6 +261,8 @@ def main():
         watcher = SetWatcher(far.name)
         watchers.append(watcher)
 
+        cpu = lambda: (sum(cpu_seconds(h.proc.pid) for h in hosts), cpu_seconds(engine.pid))
+        cpu_before = cpu()
         latencies = []
         for i in range(samples):
             ip = address(i + 1, "10")
@@ -261,6 +276,10 @@ def main():
         print(f"latency log line on {first.name} -> kernel set of {last.name}: "
               f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms "
               f"({samples} samples)")
+        spent = [after - before for after, before in zip(cpu(), cpu_before)]
+        print(f"CPU per propagated ban: all {nhosts} hosts together {spent[0] / samples * 1000:.1f} ms "
+              f"({spent[0] / samples / nhosts * 1000:.2f} ms per host), "
+              f"nats-server {spent[1] / samples * 1000:.1f} ms")
 
         burst = [address(i, "11") for i in range(1000)]
         watcher.expect(burst)
@@ -284,8 +303,7 @@ def main():
              lambda: all(h.fleet().get("applied", 0) >= total for h in hosts[1:]), 600)
         # Quiet again before the join is timed.
         time.sleep(5)
-        late = Host(root, nhosts + 1, f"nats://{joiner.gateway}:{port}",
-                    f"pw-h{nhosts + 1}", joiner.name)
+        late = host(nhosts + 1)
         hosts.append(late)
         late_watcher = SetWatcher(joiner.name)
         watchers.append(late_watcher)

@@ -5,9 +5,9 @@
 #   (defaults 3 hosts, 200 latency samples, 100,000 bans for the join)
 #
 # Everything runs in network namespaces made for the run and removed after it:
-# nats-server and the hosts on the loopback of one; the two hosts whose kernel
-# sets are timed (the last host, the joining host) in one each, over a veth
-# pair, each watched by an `nft monitor` of its own.
+# nats-server in one, each host in one of its own (over a veth pair, with its own
+# nftables), the two hosts whose kernel sets are timed (the last one, the joining
+# one) each watched by an `nft monitor` of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hosts=${1:-3}
@@ -19,6 +19,6 @@ command -v nats-server >/dev/null || { echo "SKIPPED: nats-server is not install
 cargo build --release -q
 ns="ferroban-bench-fleet-$$"
 root="$(mktemp -d /tmp/ferroban-bench-fleet.XXXXXX)"
-trap 'for n in "$ns" "$ns-c" "$ns-j"; do ip netns del "$n" 2>/dev/null || true; done; rm -rf "$root"' EXIT
+trap 'for n in $(ip netns list | cut -d" " -f1 | grep -x -e "$ns" -e "$ns-[0-9]*"); do ip netns del "$n"; done; rm -rf "$root"' EXIT
 ip netns add "$ns"
 ip netns exec "$ns" python3 scripts/bench-fleet.py "$root" "$ns" "$hosts" "$samples" "$join"

@@ -165,16 +165,8 @@ impl Server {
     /// The engine is reachable: send the outbox again, and this host's bans in
     /// force that it may lack (all of them when it is new or was wiped).
     fn fleet_connected(&mut self, republish_since: Option<f64>) {
-        let mut items: Vec<(Option<i64>, Outgoing)> = match self.db.outbox() {
-            Ok(rows) => rows
-                .iter()
-                .filter_map(|e| Some((Some(e.id), outgoing(e, self.failures_behind(e))?)))
-                .collect(),
-            Err(e) => {
-                self.fleet_log(Severity::Error, &e.to_string());
-                Vec::new()
-            }
-        };
+        self.publish_outbox();
+        let mut items = Vec::new();
         for j in self.jails.iter().filter(|j| j.config.fleet.publishes()) {
             for b in j.bans.iter() {
                 if b.origin.is_none() && republish_since.is_none_or(|t| b.start >= t) {
@@ -191,6 +183,23 @@ impl Server {
                 }
             }
         }
+        if !items.is_empty() {
+            self.fleet_send(FleetCommand::Publish(items));
+        }
+    }
+
+    /// Hand the outbox to the fleet thread (again: publishing is idempotent).
+    fn publish_outbox(&mut self) {
+        let items: Vec<(Option<i64>, Outgoing)> = match self.db.outbox() {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|e| Some((Some(e.id), outgoing(e, self.failures_behind(e))?)))
+                .collect(),
+            Err(e) => {
+                self.fleet_log(Severity::Error, &e.to_string());
+                Vec::new()
+            }
+        };
         if !items.is_empty() {
             self.fleet_send(FleetCommand::Publish(items));
         }
@@ -482,13 +491,20 @@ impl Server {
         }
     }
 
-    /// Forget fleet counts older than `findtime` (housekeeping).
-    pub(super) fn expire_fleet_counts(&mut self) {
+    /// Housekeeping: forget fleet counts older than `findtime`, and send the
+    /// outbox again when the engine is reachable (rows whose acks were refused
+    /// or timed out — a loaded engine — would otherwise wait for a reconnection).
+    pub(super) fn fleet_housekeeping(&mut self) {
         let t = now();
-        if let Some(f) = &mut self.fleet {
-            for c in f.counters.values_mut() {
-                c.expire(t);
-            }
+        let Some(f) = &mut self.fleet else {
+            return;
+        };
+        for c in f.counters.values_mut() {
+            c.expire(t);
+        }
+        let connected = f.stats.lock().is_ok_and(|s| s.connected);
+        if connected && self.db.outbox_len().unwrap_or(0) > 0 {
+            self.publish_outbox();
         }
     }
 

@@ -654,7 +654,7 @@ impl Server {
                 for j in &mut self.jails {
                     j.tracker.expire(t);
                 }
-                self.expire_fleet_counts();
+                self.fleet_housekeeping();
                 self.purge();
             }
         }

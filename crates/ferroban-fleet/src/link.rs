@@ -554,8 +554,9 @@ impl Link {
                     sink(FleetEvent::Log(
                         Level::Warning,
                         format!(
-                            "fleet: the engine did not store {refused} publications (permissions: \
-                             is [Fleet] name this host's login?); they stay in the outbox"
+                            "fleet: the engine did not confirm {refused} publications (refused: \
+                             is [Fleet] name this host's login? or no answer in time); they stay \
+                             in the outbox and are sent again within a minute"
                         ),
                     ));
                 }
