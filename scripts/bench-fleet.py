@@ -261,6 +261,8 @@ def main():
         watcher = SetWatcher(far.name)
         watchers.append(watcher)
 
+        print(f"machine load at the start (1-minute average, {os.cpu_count()} CPUs): "
+              f"{os.getloadavg()[0]:.1f}")
         cpu = lambda: (sum(cpu_seconds(h.proc.pid) for h in hosts), cpu_seconds(engine.pid))
         cpu_before = cpu()
         latencies = []
@@ -305,14 +307,20 @@ def main():
         time.sleep(5)
         late = host(nhosts + 1)
         hosts.append(late)
+        print(f"machine load before the join (1-minute average, {os.cpu_count()} CPUs): "
+              f"{os.getloadavg()[0]:.1f}")
         late_watcher = SetWatcher(joiner.name)
         watchers.append(late_watcher)
+        engine_cpu = cpu_seconds(engine.pid)
         t0 = time.time()
         late.start()
         wait(f"{late.name} to hold {total} bans", lambda: late_watcher.count() >= total, 300)
+        join_cpu = cpu_seconds(late.proc.pid), cpu_seconds(engine.pid) - engine_cpu
         print(f"join: {late.name} started with {total} fleet bans in force; all in its kernel "
-              f"set after {(late_watcher.last - t0) * 1000.0:.0f} ms (from starting the process)")
-        time.sleep(2)
+              f"set after {(late_watcher.last - t0) * 1000.0:.0f} ms (from starting the process); "
+              f"CPU meanwhile: {late.name} {join_cpu[0]:.2f} s, nats-server {join_cpu[1]:.2f} s")
+        # A quiet moment gives back what the join's batches used (page cache, heap).
+        time.sleep(5)
         print(f"resident memory with {total} fleet bans: {late.name} (joined) "
               f"{late.rss_kib() / 1024:.1f} MiB, {last.name} {last.rss_kib() / 1024:.1f} MiB")
     finally:

@@ -97,6 +97,16 @@ fn received_end(origin_end: Option<f64>, cap: Option<f64>, now: f64) -> Option<f
     }
 }
 
+/// `name` from `names`, added when missing.
+fn shared_name(names: &mut Vec<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(n) = names.iter().find(|n| &***n == name) {
+        return n.clone();
+    }
+    let n: Arc<str> = Arc::from(name);
+    names.push(n.clone());
+    n
+}
+
 /// What the outbox row `e` asks to publish, a ban caused by `failures` (`None`:
 /// an address that does not parse, which ferroban never writes).
 fn outgoing(e: &OutboxEntry, failures: u32) -> Option<Outgoing> {
@@ -377,6 +387,9 @@ impl Server {
     fn fleet_bans(&mut self, bans: Vec<FleetBan>) {
         let t = now();
         let mut applied = 0;
+        // One shared name per origin, not one allocation per ban (a join is
+        // 100,000 bans, mostly from a few origins).
+        let mut origins: Vec<Arc<str>> = Vec::new();
         for b in bans {
             let Some(idx) = self.applying_jail(&b.origin, &b.jail) else {
                 continue;
@@ -413,7 +426,7 @@ impl Server {
                     failures: b.failures.unwrap_or(0),
                     matches: Vec::new(),
                     fields: Vec::new(),
-                    origin: Some(Arc::from(b.origin.as_str())),
+                    origin: Some(shared_name(&mut origins, &b.origin)),
                 },
             );
             applied += 1;
