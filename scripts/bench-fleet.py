@@ -206,6 +206,16 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_thread(pid):
+    """CPU seconds of each thread of process `pid`, by thread name."""
+    spent = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            name = f.read().strip()
+        spent[name] = spent.get(name, 0.0) + cpu_seconds(f"{pid}/task/{tid}")
+    return ", ".join(f"{name} {sec:.2f} s" for name, sec in sorted(spent.items()) if sec >= 0.01)
+
+
 def address(i, net):
     return f"{net}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
@@ -316,9 +326,11 @@ def main():
         late.start()
         wait(f"{late.name} to hold {total} bans", lambda: late_watcher.count() >= total, 300)
         join_cpu = cpu_seconds(late.proc.pid), cpu_seconds(engine.pid) - engine_cpu
+        join_threads = cpu_by_thread(late.proc.pid)
         print(f"join: {late.name} started with {total} fleet bans in force; all in its kernel "
               f"set after {(late_watcher.last - t0) * 1000.0:.0f} ms (from starting the process); "
-              f"CPU meanwhile: {late.name} {join_cpu[0]:.2f} s, nats-server {join_cpu[1]:.2f} s")
+              f"CPU meanwhile: {late.name} {join_cpu[0]:.2f} s ({join_threads}), "
+              f"nats-server {join_cpu[1]:.2f} s")
         # A quiet moment gives back what the join's batches used (page cache, heap).
         time.sleep(5)
         print(f"resident memory with {total} fleet bans: {late.name} (joined) "
