@@ -148,6 +148,93 @@ fn fleet_counting_two_and_two_bans_everywhere_one_and_one_nowhere() {
 }
 
 #[test]
+fn failures_made_while_the_engine_is_down_count_once_it_returns() {
+    let Some((root, mut engine)) = engine_for(BIN, "held-failures") else {
+        return;
+    };
+    let hosts = three_hosts(&root.0, &engine, "fleetmaxretry = 4");
+    engine.kill();
+    assert!(wait_for(SOON, || hosts[0].fleet()["connected"] == false));
+    hosts[0].fail("198.51.100.9", 2);
+    // Read (and handed to the fleet thread) while the engine is away.
+    assert!(
+        wait_for(SOON, || hosts[0]
+            .log()
+            .matches("Found 198.51.100.9")
+            .count()
+            == 2),
+        "{}",
+        hosts[0].log()
+    );
+    engine.run();
+    for h in &hosts {
+        h.wait_connected();
+    }
+    hosts[1].fail("198.51.100.9", 2);
+    for h in &hosts {
+        assert!(
+            wait_for(SOON, || h.bans_of("198.51.100.9") == 1),
+            "the failures from the outage were not counted: {}\n{}",
+            h.actions(),
+            h.log()
+        );
+    }
+}
+
+#[test]
+fn reload_applies_a_changed_fleet_section_and_keeps_the_old_one_when_it_is_bad() {
+    let Some((root, engine)) = engine_for(BIN, "reload") else {
+        return;
+    };
+    let hosts = three_hosts(&root.0, &engine, "");
+    let local = hosts[0].dir.join("conf/ferroban.local");
+    let good = std::fs::read_to_string(&local).unwrap();
+    // A bad section: refused with its file and line, the old one runs on.
+    std::fs::write(&local, good.replace("url = nats://", "url = http://")).unwrap();
+    let out = hosts[0].client(&["reload"]);
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    let line = good.lines().position(|l| l.starts_with("url = ")).unwrap() + 1;
+    assert!(
+        said.contains(&format!("ferroban.local:{line}")) && said.contains("[Fleet]"),
+        "the error names neither the file and line nor the section: {said}"
+    );
+    hosts[0].fail("192.0.2.41", 3);
+    assert!(
+        wait_for(SOON, || hosts[2].bans_of("192.0.2.41") == 1),
+        "the old settings stopped working: {}",
+        hosts[0].log()
+    );
+    // A changed section: the host reconnects with it (here, another login).
+    std::fs::write(
+        &local,
+        good.replace("name = web1", "name = web3")
+            .replace("user = web1", "user = web3")
+            .replace("password = pw-one", "password = pw-three"),
+    )
+    .unwrap();
+    assert!(hosts[0].client(&["reload"]).status.success());
+    assert!(
+        wait_for(SOON, || hosts[0].fleet()["name"] == "web3"
+            && hosts[0].fleet()["connected"] == true),
+        "{}",
+        hosts[0].log()
+    );
+    hosts[0].fail("192.0.2.42", 3);
+    assert!(
+        wait_for(SOON, || hosts[1]
+            .log()
+            .contains("Ban 192.0.2.42 (fleet: web3)")),
+        "not published under the new name: {}",
+        hosts[1].log()
+    );
+    assert!(hosts[0]
+        .log()
+        .contains("fleet: [Fleet] changed; reconnecting with the new settings"));
+}
+
+#[test]
 fn the_receivers_ignoreip_wins() {
     let Some((root, engine)) = engine_for(BIN, "ignore") else {
         return;

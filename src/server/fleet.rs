@@ -97,9 +97,19 @@ fn received_end(origin_end: Option<f64>, cap: Option<f64>, now: f64) -> Option<f
     }
 }
 
-/// What the outbox row `e` asks to publish (`None`: an address that does not
-/// parse, which ferroban never writes).
-fn outgoing(e: &OutboxEntry) -> Option<Outgoing> {
+/// `name` from `names`, added when missing.
+fn shared_name(names: &mut Vec<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(n) = names.iter().find(|n| &***n == name) {
+        return n.clone();
+    }
+    let n: Arc<str> = Arc::from(name);
+    names.push(n.clone());
+    n
+}
+
+/// What the outbox row `e` asks to publish, a ban caused by `failures` (`None`:
+/// an address that does not parse, which ferroban never writes).
+fn outgoing(e: &OutboxEntry, failures: u32) -> Option<Outgoing> {
     let ip: IpAddr = e.ip.parse().ok()?;
     let jail = e.jail.clone();
     Some(match e.kind {
@@ -108,6 +118,7 @@ fn outgoing(e: &OutboxEntry) -> Option<Outgoing> {
             ip,
             start,
             end,
+            failures,
         },
         OutboxKind::Unban { at } => Outgoing::Unban { jail, ip, at },
     })
@@ -134,6 +145,27 @@ impl Server {
         }
     }
 
+    /// A reload's `[Fleet]` section: when it changed, the fleet thread is
+    /// restarted with it (the outbox keeps what the old one had not published;
+    /// the new one sends it again once connected). Without a section, this host
+    /// leaves the fleet.
+    pub(super) fn reload_fleet(&mut self, settings: Option<FleetSettings>) -> Result<()> {
+        if self.fleet.as_ref().map(|f| &f.settings) == settings.as_ref() {
+            return Ok(());
+        }
+        let note = if settings.is_some() {
+            "fleet: [Fleet] changed; reconnecting with the new settings"
+        } else {
+            "fleet: [Fleet] removed; leaving the fleet (the bans received stay until they end)"
+        };
+        self.fleet_log(Severity::Notice, note);
+        if let Some(old) = self.fleet.take() {
+            old.stop();
+        }
+        self.fleet = start(settings, &self.jails, self.events.clone())?;
+        Ok(())
+    }
+
     fn fleet_send(&self, command: FleetCommand) {
         if let Some(f) = &self.fleet {
             f.link.send(command);
@@ -143,16 +175,8 @@ impl Server {
     /// The engine is reachable: send the outbox again, and this host's bans in
     /// force that it may lack (all of them when it is new or was wiped).
     fn fleet_connected(&mut self, republish_since: Option<f64>) {
-        let mut items: Vec<(Option<i64>, Outgoing)> = match self.db.outbox() {
-            Ok(rows) => rows
-                .iter()
-                .filter_map(|e| Some((Some(e.id), outgoing(e)?)))
-                .collect(),
-            Err(e) => {
-                self.fleet_log(Severity::Error, &e.to_string());
-                Vec::new()
-            }
-        };
+        self.publish_outbox();
+        let mut items = Vec::new();
         for j in self.jails.iter().filter(|j| j.config.fleet.publishes()) {
             for b in j.bans.iter() {
                 if b.origin.is_none() && republish_since.is_none_or(|t| b.start >= t) {
@@ -163,6 +187,7 @@ impl Server {
                             ip: b.ip,
                             start: b.start,
                             end: b.end(),
+                            failures: b.failures,
                         },
                     ));
                 }
@@ -173,24 +198,56 @@ impl Server {
         }
     }
 
+    /// Hand the outbox to the fleet thread (again: publishing is idempotent).
+    fn publish_outbox(&mut self) {
+        let items: Vec<(Option<i64>, Outgoing)> = match self.db.outbox() {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|e| Some((Some(e.id), outgoing(e, self.failures_behind(e))?)))
+                .collect(),
+            Err(e) => {
+                self.fleet_log(Severity::Error, &e.to_string());
+                Vec::new()
+            }
+        };
+        if !items.is_empty() {
+            self.fleet_send(FleetCommand::Publish(items));
+        }
+    }
+
+    /// The failures behind the ban an outbox row publishes, from the ban in
+    /// force (0 once it is gone).
+    fn failures_behind(&self, e: &OutboxEntry) -> u32 {
+        let ip: Option<IpAddr> = e.ip.parse().ok();
+        self.jails
+            .iter()
+            .find(|j| j.name() == e.jail)
+            .zip(ip)
+            .and_then(|(j, ip)| j.bans.get(&ip))
+            .map_or(0, |b| b.failures)
+    }
+
     /// Put this host's new bans (of jails that publish) in the outbox and hand
     /// them to the fleet thread. Called when the bans are committed.
     pub(super) fn publish_new_bans(&mut self) {
         if self.fleet.is_none() {
             return;
         }
-        let entries: Vec<OutboxEntry> = self
+        let entries: Vec<(OutboxEntry, u32)> = self
             .new_bans
             .iter()
             .filter(|(idx, b)| b.origin.is_none() && self.jails[*idx].config.fleet.publishes())
-            .map(|(idx, b)| OutboxEntry {
-                id: 0,
-                jail: self.jails[*idx].name().to_string(),
-                ip: b.ip.to_string(),
-                kind: OutboxKind::Ban {
-                    start: b.start,
-                    end: b.end(),
-                },
+            .map(|(idx, b)| {
+                let entry = OutboxEntry {
+                    id: 0,
+                    jail: self.jails[*idx].name().to_string(),
+                    ip: b.ip.to_string(),
+                    kind: OutboxKind::Ban {
+                        start: b.start,
+                        end: b.end(),
+                    },
+                };
+                (entry, b.failures)
             })
             .collect();
         self.send_through_outbox(entries);
@@ -202,23 +259,29 @@ impl Server {
             return;
         }
         let at = now();
-        let entries: Vec<OutboxEntry> = gone
+        let entries: Vec<(OutboxEntry, u32)> = gone
             .iter()
             .filter(|b| b.origin.is_none())
-            .map(|b| OutboxEntry {
-                id: 0,
-                jail: self.jails[idx].name().to_string(),
-                ip: b.ip.to_string(),
-                kind: OutboxKind::Unban { at },
+            .map(|b| {
+                let entry = OutboxEntry {
+                    id: 0,
+                    jail: self.jails[idx].name().to_string(),
+                    ip: b.ip.to_string(),
+                    kind: OutboxKind::Unban { at },
+                };
+                (entry, 0)
             })
             .collect();
         self.send_through_outbox(entries);
     }
 
-    fn send_through_outbox(&mut self, entries: Vec<OutboxEntry>) {
-        if entries.is_empty() {
+    /// Store `entries` (each with the failures behind its ban) in the outbox and
+    /// hand them to the fleet thread.
+    fn send_through_outbox(&mut self, with_failures: Vec<(OutboxEntry, u32)>) {
+        if with_failures.is_empty() {
             return;
         }
+        let (entries, failures): (Vec<OutboxEntry>, Vec<u32>) = with_failures.into_iter().unzip();
         let ids: Vec<Option<i64>> = match self.db.add_to_outbox(&entries) {
             Ok(ids) => ids.into_iter().map(Some).collect(),
             Err(e) => {
@@ -229,8 +292,8 @@ impl Server {
         };
         let items = ids
             .into_iter()
-            .zip(&entries)
-            .filter_map(|(id, e)| Some((id, outgoing(e)?)))
+            .zip(entries.iter().zip(failures))
+            .filter_map(|(id, (e, n))| Some((id, outgoing(e, n)?)))
             .collect();
         self.fleet_send(FleetCommand::Publish(items));
     }
@@ -324,6 +387,9 @@ impl Server {
     fn fleet_bans(&mut self, bans: Vec<FleetBan>) {
         let t = now();
         let mut applied = 0;
+        // One shared name per origin, not one allocation per ban (a join is
+        // 100,000 bans, mostly from a few origins).
+        let mut origins: Vec<Arc<str>> = Vec::new();
         for b in bans {
             let Some(idx) = self.applying_jail(&b.origin, &b.jail) else {
                 continue;
@@ -357,10 +423,10 @@ impl Server {
                     duration: end.map_or(-1.0, |e| (e - t).max(0.0)),
                     // Received bans do not count towards this host's increments.
                     count: 0,
-                    failures: 0,
+                    failures: b.failures.unwrap_or(0),
                     matches: Vec::new(),
                     fields: Vec::new(),
-                    origin: Some(Arc::from(b.origin.as_str())),
+                    origin: Some(shared_name(&mut origins, &b.origin)),
                 },
             );
             applied += 1;
@@ -438,13 +504,20 @@ impl Server {
         }
     }
 
-    /// Forget fleet counts older than `findtime` (housekeeping).
-    pub(super) fn expire_fleet_counts(&mut self) {
+    /// Housekeeping: forget fleet counts older than `findtime`, and send the
+    /// outbox again when the engine is reachable (rows whose acks were refused
+    /// or timed out — a loaded engine — would otherwise wait for a reconnection).
+    pub(super) fn fleet_housekeeping(&mut self) {
         let t = now();
-        if let Some(f) = &mut self.fleet {
-            for c in f.counters.values_mut() {
-                c.expire(t);
-            }
+        let Some(f) = &mut self.fleet else {
+            return;
+        };
+        for c in f.counters.values_mut() {
+            c.expire(t);
+        }
+        let connected = f.stats.lock().is_ok_and(|s| s.connected);
+        if connected && self.db.outbox_len().unwrap_or(0) > 0 {
+            self.publish_outbox();
         }
     }
 

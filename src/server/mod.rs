@@ -637,6 +637,7 @@ impl Server {
                     // A quiet second after work (a burst of lines, a reload, the
                     // actions starting): give the memory it freed back.
                     busy_since_trim = false;
+                    self.db.release_memory();
                     release_free_memory();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -653,7 +654,7 @@ impl Server {
                 for j in &mut self.jails {
                     j.tracker.expire(t);
                 }
-                self.expire_fleet_counts();
+                self.fleet_housekeeping();
                 self.purge();
             }
         }
@@ -1018,13 +1019,17 @@ impl Server {
         }
         self.new_by_ip.clear();
         self.new_per_jail.clear();
+        // Below NOTICE the 100,000 lines of a fleet join are not even made.
+        let say = self.log.enabled(Severity::Notice);
         for (idx, ban) in std::mem::take(&mut self.new_bans) {
             let jail = &mut self.jails[idx];
-            self.log.log(
-                Component::Actions,
-                Severity::Notice,
-                &format!("[{}] Ban {}{}", jail.name(), ban.ip, fleet_suffix(&ban)),
-            );
+            if say {
+                self.log.log(
+                    Component::Actions,
+                    Severity::Notice,
+                    &format!("[{}] Ban {}{}", jail.name(), ban.ip, fleet_suffix(&ban)),
+                );
+            }
             jail.bans.insert(ban);
         }
         for (severity, line) in std::mem::take(&mut self.after_ban_lines) {
@@ -1135,6 +1140,7 @@ impl Server {
         self.log
             .log(Component::Server, Severity::Info, "Reload configuration");
         let settings = self.options.settings()?;
+        let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
         if let Some(name) = only {
             if !fresh.iter().any(|j| j.name() == name)
@@ -1181,6 +1187,7 @@ impl Server {
             }
             self.settings.dbpurgeage = settings.dbpurgeage;
             self.settings.dbmaxmatches = settings.dbmaxmatches;
+            self.reload_fleet(fleet_settings)?;
         }
         self.path_jails.clear();
         if let Some(f) = &mut self.fleet {

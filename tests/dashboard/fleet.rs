@@ -71,14 +71,32 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
     let (status, body) = http(port, "GET", "/api/bans?sort=ip&order=asc", "", "");
     assert_eq!(status, 200, "{body}");
     let bans: Value = serde_json::from_str(&body).unwrap();
-    let origin = |ip: &str| {
+    let field = |ip: &str, name: &str| {
         bans["bans"]
             .as_array()
             .and_then(|rows| rows.iter().find(|r| r["ip"] == ip))
-            .map(|r| r["origin"].clone())
+            .map(|r| r[name].clone())
     };
-    assert_eq!(origin("192.0.2.7"), Some(Value::from("web1")), "{bans}");
-    assert_eq!(origin("192.0.2.8"), Some(Value::Null), "{bans}");
+    assert_eq!(
+        field("192.0.2.7", "origin"),
+        Some(Value::from("web1")),
+        "{bans}"
+    );
+    assert_eq!(field("192.0.2.8", "origin"), Some(Value::Null), "{bans}");
+    // A received ban has no ban count here (it is its origin's), and shows the
+    // failures that caused it at its origin.
+    assert_eq!(field("192.0.2.7", "count"), Some(Value::Null), "{bans}");
+    assert_eq!(
+        field("192.0.2.7", "failures"),
+        Some(Value::from(3)),
+        "{bans}"
+    );
+    assert_eq!(field("192.0.2.8", "count"), Some(Value::from(1)), "{bans}");
+    assert_eq!(
+        field("192.0.2.8", "failures"),
+        Some(Value::from(3)),
+        "{bans}"
+    );
 
     let mut page = Browser::launch(&chromium, 1100, 900);
     page.open(&format!("http://127.0.0.1:{port}/#/bans"));
@@ -93,6 +111,8 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
     let fleet_ban = page.eval(&row_of("bans-table", "192.0.2.7"));
     assert_eq!(fleet_ban["Origin"], "web1", "{fleet_ban}");
     assert_eq!(fleet_ban["Jail"], "t", "{fleet_ban}");
+    assert_eq!(fleet_ban["Ban count"], "received", "{fleet_ban}");
+    assert_eq!(fleet_ban["Failures"], "3", "{fleet_ban}");
     let own_ban = page.eval(&row_of("bans-table", "192.0.2.8"));
     assert_eq!(own_ban["Origin"], "local", "{own_ban}");
     page.screenshot(&artifacts().join("fleet-bans.png"));

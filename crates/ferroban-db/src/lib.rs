@@ -154,6 +154,8 @@ pub struct FilePosition {
 pub struct Database {
     conn: Connection,
     path: String,
+    /// Whether the page cache was grown for large batches and not yet given back.
+    large_cache: bool,
 }
 
 const SCHEMA: &str = "
@@ -262,7 +264,11 @@ impl Database {
             .map_err(err("set busy timeout"))?;
         conn.execute_batch(SCHEMA).map_err(err("create tables"))?;
         add_origin_column(&conn).map_err(err("add the origin column"))?;
-        Ok(Database { conn, path: shown })
+        Ok(Database {
+            conn,
+            path: shown,
+            large_cache: false,
+        })
     }
 
     /// The file this database is kept in (`:memory:` for none).
@@ -283,15 +289,17 @@ impl Database {
         run: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
     ) -> Result<(), DbError> {
         let err = failed(&self.path, action);
-        let large = items.len() > LARGE_BATCH;
-        if large {
+        if items.len() > LARGE_BATCH && !self.large_cache {
             // A large batch in the small page cache would spill pages to the WAL
-            // again and again before the commit; give it room, then hand it back.
-            let _ = self
+            // again and again before the commit; give it room. The room stays
+            // while batches keep coming (a join of 100,000 fleet bans is dozens of
+            // them) and goes back in `release_memory`.
+            self.large_cache = self
                 .conn
-                .pragma_update(None, "cache_size", LARGE_BATCH_CACHE_KIB);
+                .pragma_update(None, "cache_size", LARGE_BATCH_CACHE_KIB)
+                .is_ok();
         }
-        let result = (|| {
+        (|| {
             let tx = self.conn.transaction().map_err(&err)?;
             {
                 let mut stmt = tx.prepare_cached(sql).map_err(&err)?;
@@ -300,12 +308,16 @@ impl Database {
                 }
             }
             tx.commit().map_err(&err)
-        })();
-        if large {
+        })()
+    }
+
+    /// Give back the page cache large batches grew (call in a quiet moment).
+    pub fn release_memory(&mut self) {
+        if self.large_cache {
+            self.large_cache = false;
             let _ = self.conn.pragma_update(None, "cache_size", SMALL_CACHE_KIB);
             let _ = self.conn.execute_batch("PRAGMA shrink_memory");
         }
-        result
     }
 
     /// Record bans, all or none.

@@ -32,6 +32,9 @@ pub struct FleetBan {
     pub start: f64,
     /// Epoch seconds; `None`: permanent at the origin.
     pub end: Option<f64>,
+    /// The failures that caused the ban at the origin (`None`: a host that does
+    /// not send them).
+    pub failures: Option<u32>,
 }
 
 /// An origin lifting its ban.
@@ -54,12 +57,13 @@ pub struct FleetFailure {
 /// What this host sends to the fleet.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
-    /// A ban in force until `end` (`None`: permanent).
+    /// A ban in force until `end` (`None`: permanent), caused by `failures`.
     Ban {
         jail: String,
         ip: IpAddr,
         start: f64,
         end: Option<f64>,
+        failures: u32,
     },
     /// A ban lifted by hand: lifted everywhere.
     Unban { jail: String, ip: IpAddr, at: f64 },
@@ -73,7 +77,9 @@ pub enum FleetCommand {
     /// Publish these; the ids (outbox rows) come back in [`FleetEvent::Published`]
     /// once the engine stored them. Dropped while disconnected: the outbox keeps them.
     Publish(Vec<(Option<i64>, Outgoing)>),
-    /// A failure of a jail with `fleetmaxretry` (sent while disconnected: dropped).
+    /// A failure of a jail with `fleetmaxretry`. While the engine is away the
+    /// last 10,000 are kept, and those still within findtime published when it
+    /// returns.
     Failure {
         jail: String,
         ip: IpAddr,

@@ -9,7 +9,8 @@
 //! network; received messages are checked here ([`crate::wire`]) and handed back
 //! in batches through the sink. It must not decide whether a ban applies here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,6 +51,8 @@ const FAILURES_MAX_AGE: Duration = Duration::from_secs(86_400);
 /// After an outage, this host's bans made this long before it began are published
 /// again: the engine may have lost its last writes when it was killed.
 const REPUBLISH_MARGIN: f64 = 60.0;
+/// Failures kept while the engine is away, at most (the oldest go first).
+const HELD_FAILURES: usize = 10_000;
 
 fn now() -> f64 {
     std::time::SystemTime::now()
@@ -98,6 +101,7 @@ impl FleetLink {
                             failures_created: None,
                             failures_next: None,
                             down_since: None,
+                            held_failures: VecDeque::new(),
                             complaints: Arc::default(),
                         }
                         .run(orders),
@@ -152,7 +156,17 @@ struct Link {
     /// The next failure to read (stream sequence), to resume without counting twice.
     failures_next: Option<u64>,
     down_since: Option<f64>,
+    /// Failures handed over while the engine was away: published when it
+    /// returns, if still within the longest `findtime`.
+    held_failures: VecDeque<HeldFailure>,
     complaints: Arc<Mutex<Complaints>>,
+}
+
+/// A failure waiting for the engine.
+struct HeldFailure {
+    jail: String,
+    ip: IpAddr,
+    time: f64,
 }
 
 impl Link {
@@ -197,8 +211,11 @@ impl Link {
                     _ = &mut wait => break,
                     order = orders.recv() => match order {
                         None | Some(FleetCommand::Stop) => return,
-                        // The outbox keeps bans; failures are only worth sending live.
-                        Some(_) => {}
+                        Some(FleetCommand::Failure { jail, ip, time }) => {
+                            self.hold_failure(HeldFailure { jail, ip, time });
+                        }
+                        // The outbox keeps bans.
+                        Some(FleetCommand::Publish(_)) => {}
                     },
                 }
             }
@@ -307,6 +324,7 @@ impl Link {
         }
         self.set_connected(true);
         self.down_since = None;
+        self.publish_held_failures(&js).await;
         let lost = lost(true);
         loop {
             tokio::select! {
@@ -326,12 +344,7 @@ impl Link {
                     }
                     Some(FleetCommand::Publish(items)) => self.publish(&js, items).await,
                     Some(FleetCommand::Failure { jail, ip, time }) => {
-                        let name = &self.settings.name;
-                        let subject = wire::failure_subject(&self.settings.bucket, name, &jail);
-                        let value = wire::failure_value(name, &jail, ip, time);
-                        if js.publish(subject, value.into()).await.is_err() {
-                            count_refusal(&self.stats, Refusal::PublishRefused);
-                        }
+                        self.publish_failure(&js, &jail, ip, time).await;
                     }
                 },
                 entry = watch.next() => match ready_batch(entry, &mut watch, "bucket watch") {
@@ -342,6 +355,36 @@ impl Link {
                     Ok(batch) => self.received_failures(batch),
                     Err(why) => return lost(why),
                 },
+            }
+        }
+    }
+
+    async fn publish_failure(&self, js: &jetstream::Context, jail: &str, ip: IpAddr, time: f64) {
+        let name = &self.settings.name;
+        let subject = wire::failure_subject(&self.settings.bucket, name, jail);
+        let value = wire::failure_value(name, jail, ip, time);
+        if js.publish(subject, value.into()).await.is_err() {
+            count_refusal(&self.stats, Refusal::PublishRefused);
+        }
+    }
+
+    /// Keep a failure for when the engine returns; beyond [`HELD_FAILURES`] the
+    /// oldest is dropped (an attack large enough to fill it bans locally anyway).
+    fn hold_failure(&mut self, failure: HeldFailure) {
+        if self.held_failures.len() == HELD_FAILURES {
+            self.held_failures.pop_front();
+        }
+        self.held_failures.push_back(failure);
+    }
+
+    /// Publish the failures kept during the outage that are still within the
+    /// longest `findtime` (each receiver then counts only those within its
+    /// jail's own).
+    async fn publish_held_failures(&mut self, js: &jetstream::Context) {
+        let since = now() - self.lookback;
+        for f in std::mem::take(&mut self.held_failures) {
+            if f.time >= since {
+                self.publish_failure(js, &f.jail, f.ip, f.time).await;
             }
         }
     }
@@ -440,9 +483,10 @@ impl Link {
                     ip,
                     start,
                     end,
+                    failures,
                 } => {
                     let key = wire::ban_key(name, &jail, ip);
-                    let value = wire::ban_value(name, &jail, ip, start, end);
+                    let value = wire::ban_value(name, &jail, ip, start, end, failures);
                     js.publish(prefix.clone() + &key, value.into()).await
                 }
                 Outgoing::Unban { jail, ip, at } => {
@@ -510,8 +554,9 @@ impl Link {
                     sink(FleetEvent::Log(
                         Level::Warning,
                         format!(
-                            "fleet: the engine did not store {refused} publications (permissions: \
-                             is [Fleet] name this host's login?); they stay in the outbox"
+                            "fleet: the engine did not confirm {refused} publications (refused: \
+                             is [Fleet] name this host's login? or no answer in time); they stay \
+                             in the outbox and are sent again within a minute"
                         ),
                     ));
                 }

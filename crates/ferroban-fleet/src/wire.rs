@@ -28,6 +28,10 @@ struct BanValue {
     end: Option<f64>,
     /// `ban` or `unban`.
     op: String,
+    /// The failures behind a ban. Added later: absent from the values of hosts
+    /// that predate it, and ignored by them (unknown fields are skipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failures: Option<u32>,
 }
 
 /// A failure message on the failures' stream.
@@ -55,33 +59,42 @@ pub fn failure_subject(bucket: &str, origin: &str, jail: &str) -> String {
     format!("{bucket}.fail.{origin}.{jail}")
 }
 
-/// The value of a ban in force until `end` (`None`: permanent).
-pub fn ban_value(origin: &str, jail: &str, ip: IpAddr, start: f64, end: Option<f64>) -> Vec<u8> {
-    encode_ban(origin, jail, ip, start, end, "ban")
-}
-
-/// The value saying `origin` lifted its ban of `ip` in `jail`.
-pub fn unban_value(origin: &str, jail: &str, ip: IpAddr, at: f64) -> Vec<u8> {
-    encode_ban(origin, jail, ip, at, Some(at), "unban")
-}
-
-fn encode_ban(
+/// The value of a ban in force until `end` (`None`: permanent), caused by
+/// `failures`.
+pub fn ban_value(
     origin: &str,
     jail: &str,
     ip: IpAddr,
     start: f64,
     end: Option<f64>,
-    op: &str,
+    failures: u32,
 ) -> Vec<u8> {
-    serde_json::to_vec(&BanValue {
+    encode_ban(BanValue {
         origin: origin.into(),
         jail: jail.into(),
         ip: ip.to_string(),
         start,
         end,
-        op: op.into(),
+        op: "ban".into(),
+        failures: Some(failures),
     })
-    .unwrap_or_default()
+}
+
+/// The value saying `origin` lifted its ban of `ip` in `jail`.
+pub fn unban_value(origin: &str, jail: &str, ip: IpAddr, at: f64) -> Vec<u8> {
+    encode_ban(BanValue {
+        origin: origin.into(),
+        jail: jail.into(),
+        ip: ip.to_string(),
+        start: at,
+        end: Some(at),
+        op: "unban".into(),
+        failures: None,
+    })
+}
+
+fn encode_ban(value: BanValue) -> Vec<u8> {
+    serde_json::to_vec(&value).unwrap_or_default()
 }
 
 pub fn failure_value(origin: &str, jail: &str, ip: IpAddr, time: f64) -> Vec<u8> {
@@ -141,6 +154,7 @@ pub fn read_ban(key: &str, value: &[u8], now: f64) -> Result<Received, Refusal> 
                     ip,
                     start: v.start,
                     end: v.end,
+                    failures: v.failures,
                 })),
             }
         }
@@ -188,7 +202,7 @@ mod tests {
         let ip: IpAddr = "2001:db8::7".parse().unwrap();
         let key = ban_key("web2", "sshd", ip);
         assert_eq!(key, "web2.sshd.2001_db8__7");
-        let value = ban_value("web2", "sshd", ip, NOW, Some(NOW + 60.0));
+        let value = ban_value("web2", "sshd", ip, NOW, Some(NOW + 60.0), 5);
         assert_eq!(
             read_ban(&key, &value, NOW),
             Ok(Received::Ban(FleetBan {
@@ -196,7 +210,8 @@ mod tests {
                 jail: "sshd".into(),
                 ip,
                 start: NOW,
-                end: Some(NOW + 60.0)
+                end: Some(NOW + 60.0),
+                failures: Some(5),
             }))
         );
         let lift = unban_value("web2", "sshd", ip, NOW);
@@ -204,11 +219,38 @@ mod tests {
             read_ban(&key, &lift, NOW + 1.0),
             Ok(Received::Lift(_))
         ));
-        let permanent = ban_value("web2", "sshd", ip, NOW, None);
+        let permanent = ban_value("web2", "sshd", ip, NOW, None, 3);
         assert!(matches!(
             read_ban(&key, &permanent, NOW),
             Ok(Received::Ban(_))
         ));
+    }
+
+    #[test]
+    fn values_without_failures_still_read_and_the_new_field_is_only_added() {
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let key = ban_key("web2", "sshd", ip);
+        // As hosts from before the `failures` field write it (times with a
+        // fraction, as JSON numbers compare by their written form).
+        let (start, end) = (NOW + 0.5, NOW + 60.5);
+        let old = format!(
+            r#"{{"origin":"web2","jail":"sshd","ip":"192.0.2.7","start":{start},"end":{end},"op":"ban"}}"#
+        );
+        match read_ban(&key, old.as_bytes(), NOW) {
+            Ok(Received::Ban(b)) => assert_eq!(b.failures, None),
+            other => panic!("{other:?}"),
+        }
+        // What such a host reads from us: every field it knows, as before.
+        let new: serde_json::Value =
+            serde_json::from_slice(&ban_value("web2", "sshd", ip, start, Some(end), 4)).unwrap();
+        let old: serde_json::Value = serde_json::from_str(&old).unwrap();
+        for (field, value) in old.as_object().unwrap() {
+            assert_eq!(&new[field], value, "{field}");
+        }
+        assert_eq!(new["failures"], 4);
+        let lift: serde_json::Value =
+            serde_json::from_slice(&unban_value("web2", "sshd", ip, NOW)).unwrap();
+        assert!(lift.get("failures").is_none(), "{lift}");
     }
 
     #[test]
@@ -220,17 +262,17 @@ mod tests {
             (key.clone(), vec![b' '; MAX_PAYLOAD + 1], Refusal::Oversized),
             (
                 ban_key("web1", "sshd", ip),
-                ban_value("web2", "sshd", ip, NOW, Some(NOW + 60.0)),
+                ban_value("web2", "sshd", ip, NOW, Some(NOW + 60.0), 3),
                 Refusal::Impersonation,
             ),
             (
                 key.clone(),
-                ban_value("web2", "sshd", ip, NOW - 100.0, Some(NOW - 1.0)),
+                ban_value("web2", "sshd", ip, NOW - 100.0, Some(NOW - 1.0), 3),
                 Refusal::Expired,
             ),
             (
                 key.clone(),
-                ban_value("web2", "sshd", ip, NOW, Some(NOW + 1e10)),
+                ban_value("web2", "sshd", ip, NOW, Some(NOW + 1e10), 3),
                 Refusal::FarFuture,
             ),
             (
@@ -240,12 +282,12 @@ mod tests {
             ),
             (
                 key.clone(),
-                ban_value("web2", "nginx", ip, NOW, Some(NOW + 60.0)),
+                ban_value("web2", "nginx", ip, NOW, Some(NOW + 60.0), 3),
                 Refusal::Malformed,
             ),
             (
                 "we\u{1b}[2J.sshd.192_0_2_7".to_string(),
-                ban_value("we\u{1b}[2J", "sshd", ip, NOW, Some(NOW + 60.0)),
+                ban_value("we\u{1b}[2J", "sshd", ip, NOW, Some(NOW + 60.0), 3),
                 Refusal::Malformed,
             ),
         ];

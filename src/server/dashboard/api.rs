@@ -183,7 +183,8 @@ impl BanOrder {
 
 /// The bans in force whose address or jail contains `search`, sorted by `key`
 /// (`desc`: "desc" or "asc"), at most [`BAN_ROWS`] of them (address, jail,
-/// start, end or `null` for never, ban count, origin host or `null` for a
+/// start, end or `null` for never, ban count (`null` for a fleet ban), the
+/// failures behind it (`null` when unknown), origin host or `null` for a
 /// local ban); with how many there are in all
 /// and the jails' names for the ban form. Filtered and cut here, so that a
 /// million bans do not travel to the page every few seconds.
@@ -223,7 +224,12 @@ fn bans(server: &Server, search: &str, key: &str, desc: &str) -> Result<Value, S
                 "jail": jail,
                 "start": b.start as i64,
                 "end": b.end().map(|e| e as i64),
-                "count": b.count,
+                // A received ban's count is its origin's business (here it
+                // is 0: it does not count towards this host's increments);
+                // its failures are the origin's, or unknown (0) from hosts
+                // that do not send them.
+                "count": b.origin.is_none().then_some(b.count),
+                "failures": (b.origin.is_none() || b.failures > 0).then_some(b.failures),
                 "origin": b.origin.as_deref(),
             })
         })

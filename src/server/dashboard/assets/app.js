@@ -36,6 +36,9 @@ function table(headers, rows, id) {
 
 function cell(value, num) { return el("td", { class: num ? "num" : null }, value); }
 
+/** `value`, or `why` it has none, muted. */
+function orNone(value, why) { return value === null ? el("span", { class: "muted" }, why) : value; }
+
 function say(text, bad) {
   const m = document.getElementById("message");
   m.textContent = text;
@@ -134,7 +137,7 @@ const overview = {
 
 const COLUMNS = [
   { key: "ip", label: "Address" }, { key: "jail", label: "Jail" }, { key: "start", label: "Since" },
-  { key: "left", label: "Time left", num: 1 }, { key: "count", label: "Ban count", num: 1 }, { label: "Origin" },
+  { key: "left", label: "Time left", num: 1 }, { key: "count", label: "Ban count", num: 1 }, { label: "Failures", num: 1 }, { label: "Origin" },
 ];
 
 /** The bans table: the server searches, sorts and cuts; the page draws. */
@@ -181,8 +184,8 @@ const bans = {
     const now = Date.now() / 1000, skew = d.now - now;
     const rows = d.bans.map(b => el("tr", {},
       el("td", { class: "mono" }, b.ip), el("td", {}, jailLink(b.jail)), el("td", {}, when(b.start)),
-      cell(span(b.end === null ? null : b.end - now - skew), 1), cell(b.count, 1),
-      el("td", {}, b.origin ? b.origin : el("span", { class: "muted" }, "local")),
+      cell(span(b.end === null ? null : b.end - now - skew), 1), cell(orNone(b.count, "received"), 1),
+      cell(orNone(b.failures, "unknown"), 1), el("td", {}, b.origin ? b.origin : el("span", { class: "muted" }, "local")),
       el("td", {}, el("button", { type: "button", class: "unban", disabled: !writable, "data-ip": b.ip, "data-jail": b.jail,
         "aria-label": `Unban ${b.ip} in ${b.jail}`, onclick: () => write("/api/unban", b.jail, b.ip) }, "Unban"))));
     this.body.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "bans-table" }, el("thead", {}, head), el("tbody", {}, rows))));
