@@ -21,6 +21,8 @@
 //! repetition, an unforced look-ahead loop) is left alone: the caller then keeps the
 //! back-tracking engine. It does not translate to Rust syntax (see `pyre`).
 
+mod lookahead;
+
 /// A rewritten pattern and the renamed copies of its groups: (copy, original).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unfolded {
@@ -34,7 +36,7 @@ pub const END_GROUP: &str = "__lookahead_end";
 
 /// Rewrite `src` if it has constructs this module can unfold; `None` otherwise.
 pub fn unfold(src: &str) -> Option<Unfolded> {
-    if !src.contains("(?(") && !src.contains("(?!") {
+    if !["(?(", "(?!", "(?="].iter().any(|c| src.contains(c)) {
         return None;
     }
     let mut parser = Parser {
@@ -59,6 +61,13 @@ pub fn unfold(src: &str) -> Option<Unfolded> {
         false => lookahead_loops(&tree, &[]),
     };
     final_lookahead(&mut tree, parser.case_insensitive);
+    // Case-insensitive patterns keep their look-aheads: the derivation compares
+    // characters exactly.
+    if !flagged && tree.iter().flatten().any(lookahead::has_lookahead) {
+        if let Some(linear) = lookahead::rewrite(&tree, &mut renamer) {
+            tree = linear;
+        }
+    }
     let pattern = emit_alt(&tree);
     (pattern != src).then_some(Unfolded {
         pattern,
