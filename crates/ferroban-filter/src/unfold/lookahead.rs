@@ -45,7 +45,7 @@
 //! without `LIT`); so the rest becomes `LIT (?P<g>(?:P').*)$`, with the same span for
 //! `g`. `P'` must consume something where `g` was `.+`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use super::{Node, Renamer, END_GROUP};
@@ -61,6 +61,20 @@ enum Fail {
     Mixed,
     /// Not provably exact here.
     Unsupported,
+}
+
+/// Steps a rewrite may take: copies multiply where look-aheads nest in bounded
+/// repetitions, and a pattern that would take more is left to back-tracking.
+const BUDGET: usize = 100_000;
+
+struct Budget(Cell<usize>);
+
+impl Budget {
+    fn spend(&self) -> Result<(), Fail> {
+        let left = self.0.get().checked_sub(1).ok_or(Fail::Unsupported)?;
+        self.0.set(left);
+        Ok(())
+    }
 }
 
 /// What a look-ahead's literal needs at one position.
@@ -83,9 +97,10 @@ struct Frame<'a> {
 /// Rewrite every look-ahead of `alts` (top-level branches) into linear forms;
 /// `None` where one cannot be proved exact.
 pub(super) fn rewrite(alts: &[Vec<Node>], renamer: &mut Renamer) -> Option<Alts> {
+    let budget = Budget(Cell::new(BUDGET));
     let mut out = Vec::new();
     for seq in alts {
-        out.extend(rewrite_seq(seq, &[], false).ok()?);
+        out.extend(rewrite_seq(seq, &[], false, &budget).ok()?);
     }
     if out.is_empty() {
         out.push(vec![never()]);
@@ -108,16 +123,23 @@ pub(super) fn has_lookahead(node: &Node) -> bool {
 
 /// `seq` (followed by `cont`) without look-aheads, as alternatives. The items after
 /// the first look-ahead are rewritten first, so a derivation never meets one.
-fn rewrite_seq(seq: &[Node], cont: &[Frame], captured: bool) -> Result<Alts, Fail> {
+fn rewrite_seq(
+    seq: &[Node],
+    cont: &[Frame],
+    captured: bool,
+    budget: &Budget,
+) -> Result<Alts, Fail> {
+    budget.spend()?;
     let Some(i) = seq.iter().position(has_lookahead) else {
         return Ok(vec![seq.to_vec()]);
     };
     let (head, item) = (&seq[..i], &seq[i]);
-    let rest = as_seq(rewrite_seq(&seq[i + 1..], cont, captured)?);
+    let rest = as_seq(rewrite_seq(&seq[i + 1..], cont, captured, budget)?);
     let tails: Alts = match item {
         Node::Group { open, body, .. } if open == "(?!" => {
             let lit = literal(body).ok_or(Fail::Unsupported)?;
-            Deriver { lit: &lit }.derive(&rest, 0, cont, captured)?
+            let deriver = Deriver { lit: &lit, budget };
+            deriver.derive(&rest, 0, cont, captured)?
         }
         Node::Group { open, body, .. } if open == "(?=" => {
             vec![line_tail_lookahead(body, &rest, cont)?]
@@ -128,14 +150,14 @@ fn rewrite_seq(seq: &[Node], cont: &[Frame], captured: bool) -> Result<Alts, Fai
                 captured,
             }];
             frames.extend_from_slice(cont);
-            match rewrite_item(item, &frames, captured) {
+            match rewrite_item(item, &frames, captured, budget) {
                 Ok(node) => vec![prepend(node, &rest)],
                 Err(Fail::Mixed) => {
                     let mut tails = Vec::new();
                     for choice in open_up(item, false).ok_or(Fail::Mixed)? {
                         let mut branch = choice;
                         branch.extend(rest.iter().cloned());
-                        tails.extend(rewrite_seq(&branch, cont, captured)?);
+                        tails.extend(rewrite_seq(&branch, cont, captured, budget)?);
                     }
                     tails
                 }
@@ -147,13 +169,18 @@ fn rewrite_seq(seq: &[Node], cont: &[Frame], captured: bool) -> Result<Alts, Fai
 }
 
 /// A group holding look-aheads, rewritten in place (its branches followed by `cont`).
-fn rewrite_item(item: &Node, cont: &[Frame], captured: bool) -> Result<Node, Fail> {
+fn rewrite_item(
+    item: &Node,
+    cont: &[Frame],
+    captured: bool,
+    budget: &Budget,
+) -> Result<Node, Fail> {
     match item {
         Node::Group { open, name, body } if !is_lookaround(open) => {
             let inner = captured || is_capturing(open);
             let mut new_body = Vec::new();
             for branch in body {
-                new_body.extend(rewrite_seq(branch, cont, inner)?);
+                new_body.extend(rewrite_seq(branch, cont, inner, budget)?);
             }
             if new_body.is_empty() {
                 new_body.push(vec![never()]);
@@ -243,12 +270,14 @@ fn stays_on_line(node: &Node) -> bool {
 /// Derivation of a pattern with respect to one look-ahead literal.
 struct Deriver<'a> {
     lit: &'a [Need],
+    budget: &'a Budget,
 }
 
 impl Deriver<'_> {
     /// The alternatives, in Python's order, for `seq` pending `s` (followed by `cont`,
     /// which is left to its owner unchanged).
     fn derive(&self, seq: &[Node], s: usize, cont: &[Frame], captured: bool) -> Result<Alts, Fail> {
+        self.budget.spend()?;
         if s == self.lit.len() {
             return Ok(Vec::new());
         }
@@ -833,5 +862,46 @@ fn non_capturing(body: Alts) -> Node {
         open: "(?:".into(),
         name: None,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::unfold::unfold;
+
+    #[test]
+    fn a_lookahead_before_a_loop_keeps_the_loop_whole() {
+        let u = unfold(r"^\[(?!ab\])(?:.*)\]$").unwrap();
+        assert_eq!(
+            u.pattern,
+            r"^\[(?:(?:a(?:b[^\n\]].*|[^\nb].*|)|[^\na].*|))\]$"
+        );
+    }
+
+    #[test]
+    fn copies_of_groups_are_renamed() {
+        let u = unfold(r"^(?:x(?= a\d)|y) (?P<g>.+)$").unwrap();
+        assert_eq!(u.pattern, r"^(?:x (?P<g>(?:a\d).*)$|y (?P<__c1_g>.+)$)");
+        assert_eq!(u.aliases, [("__c1_g".to_string(), "g".to_string())]);
+    }
+
+    #[test]
+    fn what_cannot_be_proved_is_left_alone() {
+        // inside an unbounded repetition
+        assert_eq!(unfold(r"^(?:,(?!R=)\w+)*$"), None);
+        // ignoring case
+        assert_eq!(unfold(r"(?i)^(?!ab)\w+ x"), None);
+        // alternatives in the look-ahead, then more pattern
+        assert_eq!(unfold(r"^(?!ab|cd)\w+ x"), None);
+        // the end group would widen a capturing group
+        assert_eq!(unfold(r"^(?P<g>a(?!bc))"), None);
+        // a positive look-ahead followed by anything but the rest of the line
+        assert_eq!(unfold(r"^a(?=b)\w x"), None);
+    }
+
+    #[test]
+    fn nested_bounded_repetitions_stop_at_the_budget() {
+        let many = r"^(?:(?:(?:\w+ (?!found\b)){0,9} ){0,9} ){0,9}x";
+        assert_eq!(unfold(many), None);
     }
 }
