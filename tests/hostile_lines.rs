@@ -157,27 +157,16 @@ fn hostile_lines_count_as_fail2ban_counts_them() {
             println!("SKIPPED: fail2ban-regex did not run");
             return;
         };
-        let out = Command::new(BIN)
-            .args(["regex", "--json", "-c", "/etc/fail2ban"])
-            .arg(&log)
-            .arg(filter)
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let (own, stderr) = common::ferroban_regex_report(
+            BIN,
+            [
+                "-c".as_ref(),
+                "/etc/fail2ban".as_ref(),
+                log.as_os_str(),
+                filter.as_ref(),
+            ],
         );
-        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("given up"), "{filter}: {stderr}");
-        let own: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["host"].as_str().unwrap().to_string()
-            })
-            .collect();
         let stock = counts(&stock);
         assert!(!stock.is_empty(), "{filter}: Fail2ban finds failures");
         assert_eq!(counts(&own), stock, "{filter}: failures per address");
