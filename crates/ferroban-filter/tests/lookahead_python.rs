@@ -54,6 +54,11 @@ const CASES: &[(&str, &[&str])] = &[
         r"^\[(:?error|(?!eva)\S+:\S+)\] (?P<content>.+)$",
         &["[", "error", "eva", "ev", "x", ":", "] ", "y"],
     ),
+    // named-refused: a look-ahead of alternatives, then more pattern
+    (
+        r"^(?:(?!error|info|in)[\w-]+: )?(?:(?:error|info):\s*)?client (?P<ip>\d)",
+        &["error", "info", "in", "i", "e", "-", ": ", "client ", "1"],
+    ),
     // a look-ahead ending in \b inside a capturing group, then more pattern
     (
         r"^(?P<w>\w+ (?!ab\b)\w*)-(?P<t>\w)",
