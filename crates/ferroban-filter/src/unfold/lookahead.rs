@@ -12,12 +12,16 @@
 //! from `p` on start with `LIT`. Reading those characters one at a time, a path is in
 //! one of three states: `LIT[..s]` read so far ("pending `s`"), a character that
 //! differs read ("discharged": the look-ahead holds whatever follows), or all of
-//! `LIT` read ("dead"). With several literals, `s` is a node of their trie. [`Deriver::derive`] rewrites what follows `p` so that every
-//! path is kept, unchanged, when it is discharged, and dropped when it is dead:
-//! - a single-character item (a literal, a class, `.`, `\S`…) is split into the part
-//!   matching `LIT[s]` (pending `s + 1`) and the rest (discharged). The two parts
-//!   match disjoint characters, so at most one can take a given text: the split
-//!   keeps every path and their order;
+//! `LIT` read ("dead"); with several literals, `s` is a node of their trie.
+//! [`Deriver::derive`] rewrites what follows `p` so that every path is kept,
+//! unchanged, when it is discharged, and dropped when it is dead:
+//! - a single-character item (a literal, a class, `.`, `\S`…) is split into the
+//!   characters that lead on from `s` (one part per next node) and the rest
+//!   (discharged). The parts match disjoint characters, so at most one can take a
+//!   given text: the split keeps every path and their order. (A class with escapes,
+//!   `[\w-]`, loses those characters as `(?:[^\WX]|-)`: alternatives that may
+//!   overlap, but for one character a second alternative only repeats the first's
+//!   path, so the first success is the same);
 //! - a repetition is unrolled one turn (`X*` is `XX*|` — greedy order — and `X*?` is
 //!   `|XX*?`), which is the order Python tries them in; `X` must consume something,
 //!   so every turn advances or ends the pending state: the unrolling is finite;
