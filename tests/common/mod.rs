@@ -147,19 +147,29 @@ pub fn ferroban_regex_hosts<S: AsRef<std::ffi::OsStr>>(
     ferroban: &str,
     args: impl IntoIterator<Item = S>,
 ) -> Vec<String> {
+    ferroban_regex_report(ferroban, args).0
+}
+
+/// The same, with what the tool reported on its standard error (warnings).
+pub fn ferroban_regex_report<S: AsRef<std::ffi::OsStr>>(
+    ferroban: &str,
+    args: impl IntoIterator<Item = S>,
+) -> (Vec<String>, String) {
     let out = std::process::Command::new(ferroban)
         .args(["regex", "--json"])
         .args(args)
         .env("TZ", "UTC")
         .output()
         .unwrap();
-    stdout_of(out)
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hosts = stdout_of(out)
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             v["host"].as_str().unwrap().to_string()
         })
-        .collect()
+        .collect();
+    (hosts, stderr)
 }
 
 /// The addresses the real `fail2ban-regex ARGS` bans (`ARGS` end in the log, a

@@ -365,6 +365,9 @@ impl Pattern {
                     })
                     .collect();
                 linear.end_group = linear.group_index(unfold::END_GROUP);
+                // The unfolded form can be many times the original's size; the
+                // original's screen stands for the same lines in a candidate set.
+                linear.superset = original.superset.or(linear.superset);
                 Ok(linear)
             }
             _ => Ok(original),

@@ -1,7 +1,7 @@
 //! Python regex constructs that need back-tracking, rewritten into equivalent forms
 //! the linear engine runs.
 //!
-//! Owns two source-to-source rewrites of a Python pattern, each applied only where
+//! Owns the source-to-source rewrites of a Python pattern, each applied only where
 //! the result provably matches the same lines with the same groups:
 //! - A conditional `(?(g)yes|no)` is unfolded by case: the part of the pattern from
 //!   the item that decides whether `g` takes part (`(?P<g>…)?`, or an alternation
@@ -17,9 +17,15 @@
 //!   text that follows is not `LIT`, which a group can consume instead: it is named
 //!   [`END_GROUP`], and the match ends where that group starts.
 //!
-//! Anything else (the `s` and `x` flags, back-references, a conditional inside a
-//! repetition, an unforced look-ahead loop) is left alone: the caller then keeps the
-//! back-tracking engine. It does not translate to Rust syntax (see `pyre`).
+//! - Any other look-ahead left (outside repetitions, in a pattern without flags) is
+//!   intersected with what follows it: see [`lookahead`], which holds the proofs.
+//!
+//! Anything else (the `s` and `x` flags, back-references, a conditional or a
+//! look-ahead inside an unbounded repetition, an unforced look-ahead loop) is left
+//! alone: the caller then keeps the back-tracking engine. It does not translate to
+//! Rust syntax (see `pyre`).
+
+mod lookahead;
 
 /// A rewritten pattern and the renamed copies of its groups: (copy, original).
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +40,7 @@ pub const END_GROUP: &str = "__lookahead_end";
 
 /// Rewrite `src` if it has constructs this module can unfold; `None` otherwise.
 pub fn unfold(src: &str) -> Option<Unfolded> {
-    if !src.contains("(?(") && !src.contains("(?!") {
+    if !["(?(", "(?!", "(?="].iter().any(|c| src.contains(c)) {
         return None;
     }
     let mut parser = Parser {
@@ -59,6 +65,13 @@ pub fn unfold(src: &str) -> Option<Unfolded> {
         false => lookahead_loops(&tree, &[]),
     };
     final_lookahead(&mut tree, parser.case_insensitive);
+    // Case-insensitive patterns keep their look-aheads: the derivation compares
+    // characters exactly.
+    if !flagged && tree.iter().flatten().any(lookahead::has_lookahead) {
+        if let Some(linear) = lookahead::rewrite(&tree, &mut renamer) {
+            tree = linear;
+        }
+    }
     let pattern = emit_alt(&tree);
     (pattern != src).then_some(Unfolded {
         pattern,
