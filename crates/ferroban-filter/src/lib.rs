@@ -15,6 +15,7 @@ pub mod pattern;
 pub mod prefilter;
 pub mod pyre;
 pub mod tags;
+pub mod twopass;
 pub mod unfold;
 
 pub use engine::{Failure, Filter, FilterError, LineResult, Value};

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::pyre::{self, Dollar, TranslateError};
+use crate::twopass::TwoPass;
 use crate::unfold;
 
 /// Back-tracking steps allowed per search before the line is given up as not matching.
@@ -34,6 +35,9 @@ struct LinearRe {
     source: String,
     ascii: Option<regex::bytes::Regex>,
     unicode: OnceLock<Option<regex::Regex>>,
+    /// Captures on ASCII haystacks without back-tracking, made on the first search
+    /// with captures.
+    two_pass: OnceLock<Option<TwoPass>>,
 }
 
 impl LinearRe {
@@ -52,6 +56,7 @@ impl LinearRe {
             source: pattern.to_string(),
             ascii,
             unicode,
+            two_pass: OnceLock::new(),
         })
     }
 
@@ -70,6 +75,16 @@ impl LinearRe {
 
     fn groups(&self, hay: &str, start: usize) -> Option<Groups> {
         if let Some(re) = self.ascii_for(hay) {
+            let two_pass = match hay.is_ascii() {
+                true => self.two_pass.get_or_init(|| TwoPass::new(&self.source)),
+                false => &None,
+            };
+            if let Some(two_pass) = two_pass {
+                let m = re.find_at(hay.as_bytes(), start)?;
+                if let Some(spans) = two_pass.captures(hay.as_bytes(), m.start(), m.end()) {
+                    return Some(Groups { spans });
+                }
+            }
             let caps = re.captures_at(hay.as_bytes(), start)?;
             return Some(Groups {
                 spans: (0..caps.len())
@@ -433,6 +448,15 @@ impl Pattern {
             rest_of_line: engine_is_linear.then(|| RestOfLine::of(&main)).flatten(),
             id: LAST_PATTERN_ID.fetch_add(1, Ordering::Relaxed) + 1,
         })
+    }
+
+    /// The Rust-syntax pattern this one runs as, when it runs on the linear engine
+    /// alone (for checking engines against each other).
+    pub fn linear_source(&self) -> Option<&str> {
+        match &self.engine {
+            Engine::Linear(re) => Some(&re.source),
+            _ => None,
+        }
     }
 
     /// True when this pattern always runs on the back-tracking engine.
