@@ -31,7 +31,7 @@ pub const TICK: Duration = Duration::from_millis(250);
 /// Most bytes read from one file into one block, before other files get their
 /// turn: large enough that reading costs little per line, small enough that the
 /// blocks in flight stay a small part of the daemon's memory.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 128 * 1024;
 /// Blocks read and not yet done with by the consumer, at most: one being read, one
 /// being matched, and some slack between them.
 pub const BLOCKS_IN_FLIGHT: usize = 4;
@@ -200,6 +200,8 @@ impl Tailed {
         let start = block.len();
         block.extend_from_slice(&self.partial);
         let data = block.len();
+        // Exactly: a pooled buffer keeps its size, and doubling would keep twice it.
+        block.reserve_exact(want);
         block.resize(data + want, 0);
         let mut filled = 0;
         while filled < want {
