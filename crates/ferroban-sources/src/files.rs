@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -199,22 +200,19 @@ impl Tailed {
         let want = (available as usize).min(READ_CHUNK);
         let start = block.len();
         block.extend_from_slice(&self.partial);
-        let data = block.len();
         // Exactly: a pooled buffer keeps its size, and doubling would keep twice it.
         block.reserve_exact(want);
-        block.resize(data + want, 0);
-        let mut filled = 0;
-        while filled < want {
-            match read_at(f, self.offset + filled as u64, &mut block[data + filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) => {
-                    block.truncate(start);
-                    return Err(e);
-                }
+        // Straight into the buffer's spare room, which is never zeroed first.
+        let filled = match f
+            .seek(SeekFrom::Start(self.offset))
+            .and_then(|_| (&*f).take(want as u64).read_to_end(block))
+        {
+            Ok(n) => n,
+            Err(e) => {
+                block.truncate(start);
+                return Err(e);
             }
-        }
-        block.truncate(data + filled);
+        };
         self.offset += filled as u64;
         if self.first_hash == 0 && filled > 0 {
             self.first_hash = first_line_hash(f);
