@@ -557,6 +557,22 @@ mod tests {
         (w, rx)
     }
 
+    /// Stop following and remove the test's directory.
+    fn finish(w: FileWatcher, d: &Path) {
+        w.stop();
+        std::fs::remove_dir_all(d).ok();
+    }
+
+    /// A new directory `tag` whose `a.log` starts with `text`, followed from its
+    /// start: (the directory, the log, the watcher, its events).
+    fn follow_new(tag: &str, text: &str) -> (PathBuf, PathBuf, FileWatcher, Receiver<SourceEvent>) {
+        let d = tempdir(tag);
+        let log = d.join("a.log");
+        append(&log, text);
+        let (w, rx) = watcher(&d, "a.log", HashMap::new());
+        (d, log, w, rx)
+    }
+
     fn tempdir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("ferroban-files-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -591,8 +607,7 @@ mod tests {
         std::fs::write(&log, "").unwrap();
         append(&log, "seven\n");
         assert_eq!(collect(&rx, 1), vec!["seven"]);
-        w.stop();
-        std::fs::remove_dir_all(&d).ok();
+        finish(w, &d);
     }
 
     #[test]
@@ -613,21 +628,17 @@ mod tests {
         assert_eq!(collect(&rx, 1), vec!["new"], "resumes after what was read");
         append(&d.join("y.log"), "later\n");
         assert_eq!(collect(&rx, 1), vec!["later"]);
-        w.stop();
-        std::fs::remove_dir_all(&d).ok();
+        finish(w, &d);
     }
 
     #[test]
     fn a_slow_consumer_holds_the_reader_back_and_loses_no_line() {
-        let d = tempdir("slow");
-        let log = d.join("big.log");
         let lines: Vec<String> = (0..60_000)
             .map(|i| format!("line {i:06} {}", "x".repeat(40)))
             .collect();
         let text = lines.join("\n") + "\n";
         assert!(text.len() > READ_CHUNK * (BLOCKS_IN_FLIGHT + 2));
-        append(&log, &text);
-        let (w, rx) = watcher(&d, "big.log", HashMap::new());
+        let (d, _, w, rx) = follow_new("slow", &text);
         // Nothing is dropped: every block is still held here.
         let mut held = Vec::new();
         while let Ok(event) = rx.recv_timeout(Duration::from_millis(500)) {
@@ -646,17 +657,13 @@ mod tests {
         }
         got.extend(collect(&rx, lines.len() - got.len()));
         assert_eq!(got, lines, "every line once, in order");
-        w.stop();
-        std::fs::remove_dir_all(&d).ok();
+        finish(w, &d);
     }
 
     #[test]
     fn an_unfinished_line_longer_than_the_limit_is_cut() {
-        let d = tempdir("long");
-        let log = d.join("long.log");
         let whole = "w".repeat(MAX_LINE + 10);
-        append(&log, &format!("{whole}\n"));
-        let (w, rx) = watcher(&d, "long.log", HashMap::new());
+        let (d, log, w, rx) = follow_new("long", &format!("{whole}\n"));
         assert_eq!(
             collect(&rx, 1),
             vec![whole.clone()],
@@ -672,7 +679,6 @@ mod tests {
             vec!["uuuuu"],
             "the rest ends with its line"
         );
-        w.stop();
-        std::fs::remove_dir_all(&d).ok();
+        finish(w, &d);
     }
 }
