@@ -5,7 +5,7 @@
 //! work on it. Owns the targets (a file, reopened by `flushlogs` for logrotate;
 //! stdout; stderr; syslog; the systemd journal) and the level threshold.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::net::UnixDatagram;
@@ -119,44 +119,22 @@ fn datagram(path: &str) -> Option<UnixDatagram> {
 
 /// Local time as Fail2ban prints it: `2026-02-23 11:08:21,123`.
 pub fn timestamp(epoch: f64) -> String {
-    let millis = (epoch * 1000.0) as i64;
+    let ts = jiff::Timestamp::from_millisecond((epoch * 1000.0) as i64)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
     format!(
         "{},{:03}",
-        second_text(millis.div_euclid(1000)),
-        millis.rem_euclid(1000)
+        zoned.strftime("%Y-%m-%d %H:%M:%S"),
+        zoned.millisecond()
     )
 }
 
 /// A time as Fail2ban prints it in messages: `2026-02-23 11:08:21`.
 pub fn time_text(epoch: f64) -> String {
-    second_text(epoch as i64)
-}
-
-thread_local! {
-    /// The texts of the two seconds asked for last on this thread: log lines come
-    /// in bursts within a second, each with two times (its own and the failure's),
-    /// and converting a time to local time costs more than the rest of the line.
-    static RECENT_SECONDS: RefCell<[(i64, String); 2]> =
-        const { RefCell::new([(i64::MIN, String::new()), (i64::MIN, String::new())]) };
-}
-
-/// The local time of `second` (epoch seconds): `2026-02-23 11:08:21`.
-fn second_text(second: i64) -> String {
-    RECENT_SECONDS.with(|recent| {
-        let mut recent = recent.borrow_mut();
-        if let Some((_, text)) = recent.iter().find(|(s, _)| *s == second) {
-            return text.clone();
-        }
-        let ts = jiff::Timestamp::from_second(second).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let text = ts
-            .to_zoned(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string();
-        // The older of the two goes.
-        recent.swap(0, 1);
-        recent[0] = (second, text.clone());
-        text
-    })
+    let ts = jiff::Timestamp::from_second(epoch as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    ts.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 impl Logger {
@@ -325,29 +303,5 @@ mod tests {
         assert!(std::fs::read_to_string(&p).unwrap().contains("Unban"));
         let _ = std::fs::remove_file(&p);
         let _ = std::fs::remove_file(p.with_extension("1"));
-    }
-
-    #[test]
-    fn times_read_from_the_recent_seconds_are_the_times_converted_afresh() {
-        let afresh = |epoch: f64| {
-            let ts = jiff::Timestamp::from_second(epoch.floor() as i64).unwrap();
-            let local = ts.to_zoned(jiff::tz::TimeZone::system());
-            format!("{}", local.strftime("%Y-%m-%d %H:%M:%S"))
-        };
-        // Two seconds taking turns, a third pushing one out, and back.
-        let times = [
-            1_771_844_901.25,
-            1_700_000_000.0,
-            1_771_844_901.75,
-            1_700_000_000.5,
-            1_600_000_000.0,
-            1_771_844_901.0,
-            1_700_000_000.999,
-        ];
-        for t in times {
-            assert_eq!(time_text(t), afresh(t), "{t}");
-            let millis = ((t * 1000.0) as i64).rem_euclid(1000);
-            assert_eq!(timestamp(t), format!("{},{millis:03}", afresh(t)), "{t}");
-        }
     }
 }
