@@ -12,13 +12,17 @@ restore. Usage: scripts/bench-server.sh [LINES] [BANS_FERROBAN] [BANS_FAIL2BAN]
 With --sshd: one sshd jail (Fail2ban's stock filter from /etc/fail2ban) on a
 generated auth.log (scripts/gen-authlog.py, stamped up to now); reported: ingest
 rate per CPU second until a final burst of failures is banned, and RSS.
+With --sshd --callgrind (needs valgrind): the daemon's cost per line outside the
+filter, from instruction counts of the ingest alone (a count does not move with the
+load of a shared machine; the CPU time does).
 """
 import os, random, shutil, signal, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FERROBAN = os.environ.get("FERROBAN", os.path.join(ROOT, "target/release/ferroban"))
 SSHD = "--sshd" in sys.argv
-sys.argv = [a for a in sys.argv if a != "--sshd"]
+CALLGRIND = "--callgrind" in sys.argv
+sys.argv = [a for a in sys.argv if a not in ("--sshd", "--callgrind")]
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100000
 NUMBERS = [int(a) for a in sys.argv[1:] if a.isdigit()]
 BANS = {"ferroban": NUMBERS[1] if len(NUMBERS) > 1 else 100000,
@@ -106,6 +110,59 @@ def main_sshd():
     print("%-24s" % "" + "".join("%14s" % n for n in names))
     for k in results["ferroban"]:
         print("%-24s" % k + "".join("%14.3f" % results[n].get(k, float("nan")) for n in names))
+    if CALLGRIND:
+        split = callgrind_split(generate_auth(LINES))
+        us_per_line = 1e6 / results["ferroban"]["lines per CPU s"]
+        print("instructions per line: %.0f, in the filter %.0f, outside it %.0f (%.1f %%, ~%.3f us of the %.2f us per line above)"
+              % (split["total"], split["filter"], split["outside"], 100 * split["outside"] / split["total"],
+                 us_per_line * split["outside"] / split["total"], us_per_line))
+
+
+# What the jail calls in the filter crate (ferroban_filter::*) and the freeing of the
+# results it hands back count as the filter; everything else is the daemon's.
+FILTER_CALL = ("ferroban_filter::", "drop_in_place<ferroban_filter::")
+
+
+def callgrind_split(text):
+    """Instructions of the ingest of `text` under callgrind (start-up not counted):
+    per line in total, inside the filter and outside it."""
+    if not shutil.which("valgrind"):
+        sys.exit("--callgrind needs valgrind (apt-get install valgrind)")
+    global FERROBAN
+    d = setup_sshd("callgrind")
+    out_file = d + "/callgrind.out"
+    plain, FERROBAN = FERROBAN, d + "/ferroban-under-callgrind"
+    with open(FERROBAN, "w") as f:
+        f.write('#!/bin/sh\n[ "$1" = server ] && exec valgrind --tool=callgrind --instr-atstart=no '
+                '--callgrind-out-file=%s %s "$@"\nexec %s "$@"\n' % (out_file, plain, plain))
+    os.chmod(FERROBAN, 0o755)
+    banned = lambda: SENTINEL in open(d + "/bans.out").read() if os.path.exists(d + "/bans.out") else False
+    pid, _ = start("ferroban", d)
+    subprocess.run(["callgrind_control", "-i", "on", str(pid)], capture_output=True, check=True)
+    with open(os.path.join(d, "auth.log"), "a") as f:
+        f.write(text)
+    t0 = time.time()
+    while not banned() and time.time() - t0 < 3600:
+        time.sleep(0.2)
+    subprocess.run(["callgrind_control", "-i", "off", str(pid)], capture_output=True, check=True)
+    stop("ferroban", d, pid)
+    FERROBAN = plain
+    report = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--tree=calling", "--threshold=100", out_file],
+                            capture_output=True, text=True, check=True).stdout
+    total = filter_ir = 0
+    in_jail = False
+    for line in report.splitlines():
+        ir = (line.split() or [""])[0].replace(",", "")
+        if not ir.isdigit():
+            continue
+        if "PROGRAM TOTALS" in line:
+            total = int(ir)
+        elif " *  " in line:
+            in_jail = "jail::Jail::process_line" in line
+        elif in_jail and " >   " in line and any(c in line for c in FILTER_CALL):
+            filter_ir += int(ir)
+    lines = text.count("\n")
+    return {"total": total / lines, "filter": filter_ir / lines, "outside": (total - filter_ir) / lines}
 
 
 def setup(name):

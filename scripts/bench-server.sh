@@ -2,6 +2,7 @@
 # Benchmark (not a test): the ferroban daemon against fail2ban-server on the same
 # appended logs. Usage: scripts/bench-server.sh [LINES] [BANS_FERROBAN] [BANS_FAIL2BAN] [--skip-fail2ban]
 # With --sshd: one sshd jail (stock filter) on a generated auth.log: scripts/bench-server.sh 200000 --sshd
+# With --sshd --callgrind (valgrind): also the instructions per line outside the filter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q

@@ -2125,6 +2125,34 @@ fn a_catastrophic_filter_on_hostile_lines_does_not_stop_the_jail() {
     );
 }
 
+/// Every thread's stack and allocator arena is resident memory: a server with no
+/// `[Fleet]`, metrics or dashboard configured runs none of their threads (no
+/// fleet connection, no HTTP listener, no async runtime), only its own few.
+#[test]
+fn a_plain_server_runs_only_its_own_threads() {
+    let env = Env::new("threads");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let d = env.start();
+    let tasks = format!("/proc/{}/task", d.child.id());
+    let mut names: Vec<String> = std::fs::read_dir(&tasks)
+        .expect("the server's threads")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        // The thread of the client connection that asked `ping` may not have ended.
+        .filter(|n| n != "ferroban-client")
+        .collect();
+    names.sort();
+    // Thread names are cut to 15 bytes by the kernel.
+    let own = [
+        "ferroban",
+        "ferroban-action",
+        "ferroban-contro",
+        "ferroban-files",
+        "ferroban-signal",
+    ];
+    assert_eq!(names, own, "threads of a server with one file jail");
+}
+
 /// Resident memory of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

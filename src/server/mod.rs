@@ -36,7 +36,7 @@ use ferroban_db::{BanRecord, Database, FilePosition};
 use ferroban_jail::{Ban, Offence};
 use ferroban_sources::files::{FileWatcher, Watch};
 use ferroban_sources::journal::{JournalReader, JournalSpec};
-use ferroban_sources::{Encoding, SourceEvent};
+use ferroban_sources::{Encoding, LineBlock, SourceEvent};
 
 pub use jail::build_filter;
 use jail::{ticket, Jail};
@@ -730,7 +730,7 @@ impl Server {
         }
     }
 
-    fn lines(&mut self, path: &Path, lines: &[String]) {
+    fn lines(&mut self, path: &Path, lines: &LineBlock) {
         let jails = match self.path_jails.get(path) {
             Some(j) => j.clone(),
             None => {
@@ -743,7 +743,9 @@ impl Server {
         };
         let t = now();
         let started = std::time::Instant::now();
-        for line in lines {
+        let mut count = 0;
+        for line in lines.lines() {
+            count += 1;
             for &idx in &jails {
                 let offences =
                     self.jails[idx].process_line(line, None, t, self.options.replay, &self.log);
@@ -753,9 +755,7 @@ impl Server {
             }
         }
         for &idx in &jails {
-            self.jails[idx]
-                .metrics
-                .observe(lines.len(), started.elapsed());
+            self.jails[idx].metrics.observe(count, started.elapsed());
         }
     }
 

@@ -3,29 +3,39 @@
 //! One thread follows every file of every jail, so a file several jails watch is
 //! read once. It wakes on inotify events for the files' directories (or every
 //! [`TICK`] when polling, and to notice what inotify cannot see), reads what was
-//! appended, and hands complete lines on. Rotation is handled both ways: when the
-//! path names a new file, the rest of the old one is read first; when the file
-//! shrinks or its first line changes (copytruncate), it is read again from the start.
+//! appended in large blocks, and hands the complete lines on as [`LineBlock`]s
+//! from a pool of [`BLOCKS_IN_FLIGHT`]: when the consumer is slower, reading waits
+//! and the file holds the rest. Rotation is handled both ways: when the path names
+//! a new file, the rest of the old one is read first; when the file shrinks or its
+//! first line changes (copytruncate), it is read again from the start.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ferroban_db::FilePosition;
 use inotify::{EventMask, Inotify, WatchMask};
 
+use crate::block::BlockPool;
 use crate::{Encoding, Sink, SourceEvent};
 
 /// How often files are looked at without an inotify event.
 pub const TICK: Duration = Duration::from_millis(250);
-/// Most bytes read from one file before other files get their turn.
-const READ_CHUNK: usize = 1 << 20;
+/// Most bytes read from one file into one block, before other files get their
+/// turn: large enough that reading costs little per line, small enough that the
+/// blocks in flight stay a small part of the daemon's memory.
+const READ_CHUNK: usize = 128 * 1024;
+/// Blocks read and not yet done with by the consumer, at most: one being read, one
+/// being matched, and some slack between them.
+pub const BLOCKS_IN_FLIGHT: usize = 4;
 /// A line longer than this is cut (and the rest read as the next line).
 const MAX_LINE: usize = 64 * 1024;
 
@@ -45,6 +55,8 @@ enum Control {
 /// The thread following files.
 pub struct FileWatcher {
     control: Sender<Control>,
+    /// Set when stopping, for a thread waiting for a block to be given back.
+    stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -56,11 +68,21 @@ impl FileWatcher {
         sink: Sink,
     ) -> FileWatcher {
         let (control, rx) = channel();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let output = Output {
+            pool: BlockPool::new(BLOCKS_IN_FLIGHT),
+            sink,
+            stopping: stopping.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("ferroban-files".into())
-            .spawn(move || Follower::new(watches, positions, sink).run(rx))
+            .spawn(move || Follower::new(watches, positions, output).run(rx))
             .ok();
-        FileWatcher { control, thread }
+        FileWatcher {
+            control,
+            stopping,
+            thread,
+        }
     }
 
     /// Follow a new set of patterns; files still matched keep their state.
@@ -74,6 +96,7 @@ impl FileWatcher {
     }
 
     fn shutdown(&mut self) {
+        self.stopping.store(true, Ordering::Relaxed);
         let _ = self.control.send(Control::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -120,7 +143,6 @@ fn first_line_hash(file: &mut File) -> u64 {
 }
 
 fn read_at(file: &mut File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     file.read_at(buf, offset)
 }
 
@@ -162,84 +184,86 @@ impl Tailed {
         Ok(())
     }
 
-    /// Read what was appended; complete lines go to `out`. Returns whether more is
-    /// left to read.
-    fn read_new(&mut self, out: &mut Vec<String>) -> std::io::Result<bool> {
+    /// Read what was appended, at most [`READ_CHUNK`] bytes, and add its complete
+    /// lines to `block`, each followed by `'\n'`. The bytes after the last line end
+    /// wait for the rest of their line (cut into lines of [`MAX_LINE`] when longer).
+    /// Returns whether more is left to read.
+    fn read_new(&mut self, block: &mut Vec<u8>) -> std::io::Result<bool> {
         let Some(f) = self.file.as_mut() else {
             return Ok(false);
         };
-        // Most wake-ups are for other files of the directory: nothing new here, and
-        // then no buffer either.
+        // Most wake-ups are for other files of the directory: nothing new here.
         let available = f.metadata()?.len().saturating_sub(self.offset);
         if available == 0 {
             return Ok(false);
         }
-        f.seek(SeekFrom::Start(self.offset))?;
-        let mut buf = vec![0u8; (available as usize).min(READ_CHUNK)];
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = f.read(&mut buf[filled..])?;
-            if n == 0 {
-                break;
+        let want = (available as usize).min(READ_CHUNK);
+        let start = block.len();
+        block.extend_from_slice(&self.partial);
+        // Exactly: a pooled buffer keeps its size, and doubling would keep twice it.
+        block.reserve_exact(want);
+        // Straight into the buffer's spare room, which is never zeroed first.
+        let filled = match f
+            .seek(SeekFrom::Start(self.offset))
+            .and_then(|_| (&*f).take(want as u64).read_to_end(block))
+        {
+            Ok(n) => n,
+            Err(e) => {
+                block.truncate(start);
+                return Err(e);
             }
-            filled += n;
-        }
+        };
         self.offset += filled as u64;
         if self.first_hash == 0 && filled > 0 {
             self.first_hash = first_line_hash(f);
         }
-        let mut rest = &buf[..filled];
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&rest[..nl]);
-            self.emit(out);
-            rest = &rest[nl + 1..];
+        let mut end = memchr::memrchr(b'\n', &block[start..]).map_or(start, |i| start + i + 1);
+        while block.len() - end > MAX_LINE {
+            block.insert(end + MAX_LINE, b'\n');
+            end += MAX_LINE + 1;
         }
-        self.partial.extend_from_slice(rest);
-        while self.partial.len() > MAX_LINE {
-            let tail = self.partial.split_off(MAX_LINE);
-            self.emit(out);
-            self.partial = tail;
-        }
+        self.partial.clear();
+        self.partial.extend_from_slice(&block[end..]);
+        block.truncate(end);
         Ok(filled == READ_CHUNK)
     }
 
-    fn emit(&mut self, out: &mut Vec<String>) {
-        let mut line = std::mem::take(&mut self.partial);
-        if line.last() == Some(&b'\r') {
-            line.pop();
+    /// Add the unfinished last line to `block` as a line of its own: the file was
+    /// rotated away, and nothing more will be written to it.
+    fn finish_line(&mut self, block: &mut Vec<u8>) {
+        if !self.partial.is_empty() {
+            block.append(&mut self.partial);
+            block.push(b'\n');
         }
-        out.push(self.encoding.decode(&line));
     }
 
-    /// Look at the path and read: follow rotation, truncation and appends.
-    fn check(&mut self, out: &mut Vec<String>, warn: &mut Vec<String>) -> bool {
+    /// Look at the path and read: follow rotation, truncation and appends. Returns
+    /// whether more is left to read.
+    fn check(&mut self, out: &mut Output) -> Result<bool, Stopped> {
         let meta = match std::fs::metadata(&self.path) {
             Ok(m) => m,
             Err(_) => {
                 // Moved away and not recreated yet: finish the old file.
-                let _ = self.read_new(out);
-                return false;
+                out.read(self)?;
+                return Ok(false);
             }
         };
         if self.file.is_none() || self.id != (meta.dev(), meta.ino()) {
             if self.file.is_some() {
                 // Rotated by rename: the old file's last lines first.
-                while let Ok(true) = self.read_new(out) {}
-                let _ = self.read_new(out);
-                if !self.partial.is_empty() {
-                    self.emit(out);
-                }
+                while out.read(self)? {}
+                out.finish_line(self)?;
             }
             if let Err(e) = self.open(None) {
-                warn.push(format!("cannot open {}: {e}", self.path.display()));
                 self.file = None;
-                return false;
+                out.warn(format!("cannot open {}: {e}", self.path.display()))?;
+                return Ok(false);
             }
         } else if meta.len() == self.offset && modified(&meta) == self.modified {
             // The same file, untouched: most wake-ups are for another file of the
             // directory, and then nothing is read at all. (A copytruncate rewrite to
             // the same length shows in the modification time.)
-            return false;
+            return Ok(false);
         } else if let Some(f) = self.file.as_mut() {
             // copytruncate: shorter than what was read, or another first line.
             let now_hash = if meta.len() > 0 {
@@ -255,12 +279,70 @@ impl Tailed {
             }
         }
         self.modified = modified(&meta);
-        match self.read_new(out) {
-            Ok(more) => more,
-            Err(e) => {
-                warn.push(format!("cannot read {}: {e}", self.path.display()));
-                false
-            }
+        out.read(self)
+    }
+}
+
+/// The reader stops: told to, or nobody takes its events any more.
+struct Stopped;
+
+/// Where lines go: blocks from the pool, filled by a file, handed to the sink.
+struct Output {
+    pool: BlockPool,
+    sink: Sink,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Output {
+    /// A buffer from the pool, waiting for one when all are in flight.
+    fn buffer(&mut self) -> Result<Vec<u8>, Stopped> {
+        let stopping = &self.stopping;
+        self.pool
+            .take(TICK, || stopping.load(Ordering::Relaxed))
+            .ok_or(Stopped)
+    }
+
+    /// Read what `file` has new and hand its lines on. Returns whether more is left.
+    fn read(&mut self, file: &mut Tailed) -> Result<bool, Stopped> {
+        let mut bytes = self.buffer()?;
+        let read = file.read_new(&mut bytes);
+        self.hand_on(file, bytes)?;
+        read.or_else(|e| {
+            self.warn(format!("cannot read {}: {e}", file.path.display()))
+                .map(|()| false)
+        })
+    }
+
+    /// Hand on the unfinished last line of `file`, which was rotated away.
+    fn finish_line(&mut self, file: &mut Tailed) -> Result<(), Stopped> {
+        let mut bytes = self.buffer()?;
+        file.finish_line(&mut bytes);
+        self.hand_on(file, bytes)
+    }
+
+    /// Hand `bytes` (complete lines of `file`) on as a block; an empty buffer goes
+    /// straight back to the pool.
+    fn hand_on(&mut self, file: &Tailed, bytes: Vec<u8>) -> Result<(), Stopped> {
+        if bytes.is_empty() {
+            self.pool.give_back(bytes);
+            return Ok(());
+        }
+        self.send(SourceEvent::Lines {
+            path: file.path.clone(),
+            lines: self.pool.block(bytes, file.encoding),
+            position: file.position(),
+        })
+    }
+
+    fn warn(&mut self, warning: String) -> Result<(), Stopped> {
+        self.send(SourceEvent::Warning(warning))
+    }
+
+    fn send(&mut self, event: SourceEvent) -> Result<(), Stopped> {
+        if (self.sink)(event) {
+            Ok(())
+        } else {
+            Err(Stopped)
         }
     }
 }
@@ -274,18 +356,18 @@ struct Follower {
     watches: Vec<Watch>,
     files: Vec<Tailed>,
     resume: HashMap<String, FilePosition>,
-    sink: Sink,
+    output: Output,
     inotify: Option<Inotify>,
     watched_dirs: HashSet<PathBuf>,
 }
 
 impl Follower {
-    fn new(watches: Vec<Watch>, resume: HashMap<String, FilePosition>, sink: Sink) -> Follower {
+    fn new(watches: Vec<Watch>, resume: HashMap<String, FilePosition>, output: Output) -> Follower {
         Follower {
             watches,
             files: Vec::new(),
             resume,
-            sink,
+            output,
             inotify: Inotify::init().ok(),
             watched_dirs: HashSet::new(),
         }
@@ -412,25 +494,10 @@ impl Follower {
                 Err(TryRecvError::Empty) => {}
             }
             let mut more = false;
-            for i in 0..self.files.len() {
-                let mut lines = Vec::new();
-                let mut warnings = Vec::new();
-                more |= self.files[i].check(&mut lines, &mut warnings);
-                for w in warnings {
-                    if !(self.sink)(SourceEvent::Warning(w)) {
-                        return;
-                    }
-                }
-                if !lines.is_empty() {
-                    let t = &self.files[i];
-                    let event = SourceEvent::Lines {
-                        path: t.path.clone(),
-                        lines,
-                        position: t.position(),
-                    };
-                    if !(self.sink)(event) {
-                        return;
-                    }
+            for file in &mut self.files {
+                match file.check(&mut self.output) {
+                    Ok(m) => more |= m,
+                    Err(Stopped) => return,
                 }
             }
             if more {
@@ -458,7 +525,7 @@ mod tests {
             if let Ok(SourceEvent::Lines { lines, .. }) =
                 rx.recv_timeout(Duration::from_millis(100))
             {
-                got.extend(lines);
+                got.extend(lines.lines().map(String::from));
             }
         }
         got
@@ -488,6 +555,22 @@ mod tests {
             Box::new(move |e| tx.send(e).is_ok()),
         );
         (w, rx)
+    }
+
+    /// Stop following and remove the test's directory.
+    fn finish(w: FileWatcher, d: &Path) {
+        w.stop();
+        std::fs::remove_dir_all(d).ok();
+    }
+
+    /// A new directory `tag` whose `a.log` starts with `text`, followed from its
+    /// start: (the directory, the log, the watcher, its events).
+    fn follow_new(tag: &str, text: &str) -> (PathBuf, PathBuf, FileWatcher, Receiver<SourceEvent>) {
+        let d = tempdir(tag);
+        let log = d.join("a.log");
+        append(&log, text);
+        let (w, rx) = watcher(&d, "a.log", HashMap::new());
+        (d, log, w, rx)
     }
 
     fn tempdir(tag: &str) -> PathBuf {
@@ -524,8 +607,7 @@ mod tests {
         std::fs::write(&log, "").unwrap();
         append(&log, "seven\n");
         assert_eq!(collect(&rx, 1), vec!["seven"]);
-        w.stop();
-        std::fs::remove_dir_all(&d).ok();
+        finish(w, &d);
     }
 
     #[test]
@@ -546,7 +628,57 @@ mod tests {
         assert_eq!(collect(&rx, 1), vec!["new"], "resumes after what was read");
         append(&d.join("y.log"), "later\n");
         assert_eq!(collect(&rx, 1), vec!["later"]);
-        w.stop();
-        std::fs::remove_dir_all(&d).ok();
+        finish(w, &d);
+    }
+
+    #[test]
+    fn a_slow_consumer_holds_the_reader_back_and_loses_no_line() {
+        let lines: Vec<String> = (0..60_000)
+            .map(|i| format!("line {i:06} {}", "x".repeat(40)))
+            .collect();
+        let text = lines.join("\n") + "\n";
+        assert!(text.len() > READ_CHUNK * (BLOCKS_IN_FLIGHT + 2));
+        let (d, _, w, rx) = follow_new("slow", &text);
+        // Nothing is dropped: every block is still held here.
+        let mut held = Vec::new();
+        while let Ok(event) = rx.recv_timeout(Duration::from_millis(500)) {
+            held.push(event);
+        }
+        assert_eq!(
+            held.len(),
+            BLOCKS_IN_FLIGHT,
+            "the reader waits while all its blocks are held"
+        );
+        let mut got: Vec<String> = Vec::new();
+        for event in held.drain(..) {
+            if let SourceEvent::Lines { lines, .. } = event {
+                got.extend(lines.lines().map(String::from));
+            }
+        }
+        got.extend(collect(&rx, lines.len() - got.len()));
+        assert_eq!(got, lines, "every line once, in order");
+        finish(w, &d);
+    }
+
+    #[test]
+    fn an_unfinished_line_longer_than_the_limit_is_cut() {
+        let whole = "w".repeat(MAX_LINE + 10);
+        let (d, log, w, rx) = follow_new("long", &format!("{whole}\n"));
+        assert_eq!(
+            collect(&rx, 1),
+            vec![whole.clone()],
+            "a finished line is whole"
+        );
+        let unfinished = "u".repeat(2 * MAX_LINE + 5);
+        append(&log, &unfinished);
+        let got = collect(&rx, 2);
+        assert_eq!(got, vec!["u".repeat(MAX_LINE), "u".repeat(MAX_LINE)]);
+        append(&log, "\n");
+        assert_eq!(
+            collect(&rx, 1),
+            vec!["uuuuu"],
+            "the rest ends with its line"
+        );
+        finish(w, &d);
     }
 }

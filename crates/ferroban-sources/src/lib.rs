@@ -6,8 +6,11 @@
 //! them. Each source runs on its own thread and hands batches of complete lines to a
 //! sink. It does not match, count or ban; it never drops a complete line.
 
+mod block;
 pub mod files;
 pub mod journal;
+
+pub use block::LineBlock;
 
 use std::path::PathBuf;
 
@@ -19,7 +22,7 @@ pub enum SourceEvent {
     /// New complete lines of a file; `position` is where reading resumes after them.
     Lines {
         path: PathBuf,
-        lines: Vec<String>,
+        lines: LineBlock,
         position: FilePosition,
     },
     /// New journal entries of a jail's journal source, formatted as lines with their
@@ -55,10 +58,14 @@ impl Encoding {
         }
     }
 
-    pub fn decode(self, bytes: &[u8]) -> String {
+    /// `bytes` as text. Valid UTF-8 (and ASCII as Latin-1) keeps its buffer: the
+    /// common case copies nothing.
+    pub fn decode_block(self, bytes: Vec<u8>) -> String {
         match self {
-            Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
-            Encoding::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
+            Encoding::Latin1 if !bytes.is_ascii() => bytes.iter().map(|&b| char::from(b)).collect(),
+            // ASCII reads the same in both.
+            _ => String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         }
     }
 }
