@@ -4,7 +4,8 @@
 //! and cuts out its timestamp), then to the [`engine::Filter`] (prefregex, failregex,
 //! ignoreregex over a multi-line buffer), whose regexes are Fail2ban's Python syntax
 //! with [`tags`] expanded, translated by [`pyre`] and compiled by [`pattern`] onto a
-//! linear-time engine wherever possible. Out come failures: the host or failure id,
+//! linear-time engine wherever possible (captures by [`twopass`], without
+//! back-tracking). Out come failures: the host or failure id,
 //! the time and the captured fields. Counting and banning live elsewhere.
 
 pub mod candidates;
