@@ -1,7 +1,8 @@
 //! The two-pass capture search (`twopass.rs`) against the `regex` crate's own
 //! capture search, on every linear regex of every stock Fail2ban filter and the lines
 //! of Fail2ban's own sample log for that filter: the same groups, span for span.
-//! Reads the installed Fail2ban package's filters and samples at test time.
+//! Reads the installed Fail2ban package's filters and samples at test time. Also
+//! constructed cases: priorities, greedy and lazy loops, empty loops.
 
 use std::path::Path;
 
@@ -70,28 +71,77 @@ fn two_pass_captures_are_the_back_trackers() {
             let Some(source) = pattern.linear_source() else {
                 continue;
             };
-            let Ok(regex) = regex::bytes::RegexBuilder::new(source)
-                .unicode(false)
-                .build()
-            else {
-                continue;
-            };
-            let two_pass = TwoPass::new(source).expect("a linear pattern compiles for two passes");
-            for hay in &texts {
-                let Some(caps) = regex.captures(hay.as_bytes()) else {
-                    continue;
-                };
-                let whole = caps.get(0).unwrap();
-                let expected: Vec<_> = caps
-                    .iter()
-                    .map(|m| m.map(|m| (m.start(), m.end())))
-                    .collect();
-                let found = two_pass.captures(hay.as_bytes(), whole.start(), whole.end());
-                assert_eq!(found, Some(expected), "{name}: {source}\non {hay}");
-                compared += 1;
-            }
+            let (matches, handed_back) = compare(source, &texts);
+            assert_eq!(handed_back, 0, "{name}: {source}");
+            compared += matches;
         }
     }
     assert!(compared > 1000, "only {compared} matches compared");
     println!("{compared} matches compared");
+}
+
+/// Each text's leftmost-first match of `pattern`: the two passes must give the
+/// `regex` crate's groups, or hand the search back (only empty loops may). Returns
+/// (matches, handed back).
+fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
+    let regex = regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .expect("a linear pattern compiles");
+    let two_pass = TwoPass::new(pattern).expect("a linear pattern compiles for two passes");
+    let (mut matches, mut handed_back) = (0, 0);
+    for text in texts {
+        let hay = text.as_ref().as_bytes();
+        let Some(caps) = regex.captures(hay) else {
+            continue;
+        };
+        let whole = caps.get(0).expect("group 0 is the match");
+        let expected: Vec<_> = caps
+            .iter()
+            .map(|m| m.map(|m| (m.start(), m.end())))
+            .collect();
+        matches += 1;
+        match two_pass.captures(hay, whole.start(), whole.end()) {
+            Some(found) => assert_eq!(found, expected, "{pattern} on {:?}", text.as_ref()),
+            None => handed_back += 1,
+        }
+    }
+    (matches, handed_back)
+}
+
+#[test]
+fn two_pass_takes_the_back_trackers_path() {
+    let texts = [
+        "user a b from 1.2.3.4 from 5.6.7.8 port 22",
+        "user from from from 9.9.9.9",
+        "aaaa",
+        "ab ab ab",
+        "x: y: z",
+        "word boundary: foo-bar baz",
+    ];
+    // priority between alternatives, greedy and lazy repetition, groups that take
+    // part or not, word boundaries and anchors
+    for p in [
+        r"user (?P<u>.*) from (?P<h>\S+)",
+        r"user (?P<u>.*?) from (?P<h>\S+)",
+        r"(?P<a>a|aa)(?P<b>a*)",
+        r"(?P<a>a+?)(?P<b>a{2})$",
+        r"(?:(?P<x>ab) )+(?P<y>ab)",
+        r"^(?P<k>[^:]+): (?P<v>.*?)(?:: (?P<w>.*))?$",
+        r"\b(?P<w>\w+)\b-(?P<z>\w+)",
+        r"(?P<one>x)?(?P<two>y)?",
+    ] {
+        let (matches, handed_back) = compare(p, &texts);
+        assert!(matches > 0, "{p} matches none of the texts");
+        assert_eq!(handed_back, 0, "{p}");
+    }
+}
+
+#[test]
+fn two_pass_gives_empty_loops_the_same_groups_or_hands_them_back() {
+    // the inner group can repeat empty, a loop the back-tracker cuts
+    for p in [r"(?:(?P<e>a*))*b", r"(?P<o>(?:a?)*)c"] {
+        let (matches, _) = compare(p, &["aab", "b", "aac", "c"]);
+        assert!(matches > 0, "{p}");
+    }
 }
