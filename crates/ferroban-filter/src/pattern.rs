@@ -74,8 +74,15 @@ impl LinearRe {
     }
 
     fn groups(&self, hay: &str, start: usize) -> Option<Groups> {
-        if let Some(re) = self.ascii_for(hay) {
-            let two_pass = match hay.is_ascii() {
+        // Checked once: a log line is scanned for it on every search with captures.
+        let ascii = hay.is_ascii();
+        if let Some(re) = self
+            .ascii
+            .as_ref()
+            .filter(|_| ascii || self.unicode().is_none())
+        {
+            // the two passes use ASCII classes: ASCII haystacks only
+            let two_pass = match ascii {
                 true => self.two_pass.get_or_init(|| TwoPass::new(&self.source)),
                 false => &None,
             };
