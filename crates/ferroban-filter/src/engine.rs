@@ -12,12 +12,14 @@ use std::time::Instant;
 
 use ferroban_config::FilterDefinition;
 use jiff::tz::TimeZone;
+use regex::bytes::SetMatches;
 
 use crate::candidates::Candidates;
 use crate::date::{DateDetector, TemplateError};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
+use crate::recent::Recent;
 use crate::tags;
 
 /// Why a filter could not be built.
@@ -94,6 +96,10 @@ fn key(name: &str) -> Key {
         None => Key::from(name),
     }
 }
+
+/// Single-line buffers whose failregex matches are remembered (per generation, see
+/// [`Recent`]): some hundred kilobytes.
+const RECENT_BUFFERS: usize = 512;
 
 /// One failure found in the buffer.
 #[derive(Debug, Clone)]
@@ -334,6 +340,10 @@ pub struct Filter {
     pub check_all: bool,
     /// Drop failures still waiting for an id (multi-line) instead of reporting them.
     pub ignore_pending: bool,
+    /// The failregex matches of recent single-line buffers, and whether they are all
+    /// the matches (`check_all`) or the first only.
+    recent: Recent<Vec<(usize, Groups)>>,
+    recent_all: bool,
 }
 
 impl Filter {
@@ -442,6 +452,8 @@ impl Filter {
             pref_matched: false,
             check_all: false,
             ignore_pending: true,
+            recent: Recent::new(RECENT_BUFFERS),
+            recent_all: false,
         })
     }
 
@@ -637,7 +649,8 @@ impl Filter {
         // Which failregexes may match the buffer being searched (recomputed when it
         // changes); `None` before the first search or when any may.
         let mut possible = None;
-        for fi in 0..self.fail.len() {
+        let mut from = 0;
+        while from < self.fail.len() {
             let b = match buf.take() {
                 Some(b) => b,
                 None => {
@@ -645,17 +658,10 @@ impl Filter {
                     join_buffer(replaced.as_deref().unwrap_or(lines))
                 }
             };
-            if possible.is_none() {
-                possible = self.candidates.as_ref().and_then(|c| c.possible(&b));
-            }
-            if possible.as_ref().is_some_and(|p| !p.matched(fi)) {
-                buf = Some(b);
-                continue;
-            }
-            let Some(g) = self.fail[fi].pattern.search(&b) else {
-                buf = Some(b);
-                continue;
+            let Some((fi, g)) = self.next_failregex_match(&b, from, &mut possible) else {
+                break;
             };
+            from = fi + 1;
             let mut fail = self.fail[fi].groups(&b, &g);
             let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
@@ -745,6 +751,60 @@ impl Filter {
             }
         }
         result
+    }
+
+    /// The first failregex from index `from` on that matches `buf`, with its groups.
+    /// A single-line buffer seen recently is answered from [`Recent`]: it
+    /// stays the same while its failregexes are tried, so all that match it (or, when
+    /// the search stops at the first, that one) are found and remembered at once.
+    fn next_failregex_match(
+        &mut self,
+        buf: &str,
+        from: usize,
+        possible: &mut Option<SetMatches>,
+    ) -> Option<(usize, Groups)> {
+        if self.maxlines > 1 {
+            return self.search_failregexes(buf, from, possible);
+        }
+        let all = self.check_all;
+        let remembered = self.recent.get(buf).filter(|_| self.recent_all == all);
+        let matches = match remembered {
+            Some(matches) => matches,
+            None => {
+                let mut matches = Vec::new();
+                let mut next = 0;
+                while let Some((fi, g)) = self.search_failregexes(buf, next, possible) {
+                    next = fi + 1;
+                    matches.push((fi, g));
+                    if !all {
+                        break;
+                    }
+                }
+                if self.recent_all != all {
+                    self.recent.clear();
+                    self.recent_all = all;
+                }
+                self.recent.insert(buf, matches.clone());
+                return matches.into_iter().find(|(fi, _)| *fi >= from);
+            }
+        };
+        matches.iter().find(|(fi, _)| *fi >= from).cloned()
+    }
+
+    /// Search `buf` with the failregexes from index `from` on, in order, for the first
+    /// that matches; `possible` holds (or receives) which may match it at all.
+    fn search_failregexes(
+        &self,
+        buf: &str,
+        from: usize,
+        possible: &mut Option<SetMatches>,
+    ) -> Option<(usize, Groups)> {
+        if possible.is_none() {
+            *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
+        }
+        (from..self.fail.len())
+            .filter(|&fi| possible.as_ref().is_none_or(|p| p.matched(fi)))
+            .find_map(|fi| Some((fi, self.fail[fi].pattern.search(buf)?)))
     }
 
     /// Merge a failure with what is known of its multi-line id (Fail2ban's
@@ -909,5 +969,51 @@ mod tests {
         let r = f.process_line(dateless, now);
         assert_eq!(r.failures.len(), 1);
         assert_eq!(r.failures[0].time, Some(1_799_999_970.0));
+    }
+
+    #[test]
+    fn a_line_seen_again_gets_the_same_failures_in_either_search_mode() {
+        let now = 1_800_000_000;
+        let mut f = filter(
+            &[
+                r"^ auth failed for (?P<user>\S+) from <HOST>$",
+                r"^ auth failed for admin from <HOST>$",
+                r"^ auth failed for \S+ from <HOST>$",
+            ],
+            None,
+            None,
+        );
+        let found = |f: &mut Filter, line: &str| -> Vec<(usize, String, Option<String>)> {
+            let r = f.process_line(line, now);
+            r.failures
+                .iter()
+                .map(|x| {
+                    (
+                        x.regex_index,
+                        x.id.clone(),
+                        x.field("user").map(str::to_string),
+                    )
+                })
+                .collect()
+        };
+        let admin = "2027-01-15 07:59:30 auth failed for admin from 192.0.2.1";
+        let root = "2027-01-15 07:59:31 auth failed for root from 192.0.2.1";
+        // stopping at the first match (the daemon's way) remembers the first only...
+        f.check_all = false;
+        let first = found(&mut f, admin);
+        assert_eq!(first.iter().map(|x| x.0).collect::<Vec<_>>(), [0]);
+        assert_eq!(
+            found(&mut f, admin),
+            first,
+            "answered from the recent texts"
+        );
+        // ...which does not stand for all of them (fail2ban-regex's way)
+        f.check_all = true;
+        let all = found(&mut f, admin);
+        assert_eq!(all.iter().map(|x| x.0).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(all[0], first[0]);
+        assert_eq!(all[0].2.as_deref(), Some("admin"));
+        assert_eq!(found(&mut f, admin), all, "answered from the recent texts");
+        assert_eq!(found(&mut f, root).len(), 2);
     }
 }

@@ -15,6 +15,7 @@ pub mod mlfid;
 pub mod pattern;
 pub mod prefilter;
 pub mod pyre;
+pub mod recent;
 pub mod tags;
 pub mod twopass;
 pub mod unfold;

@@ -10,7 +10,9 @@
 //! failure (an `Accepted` line counted as a failure) or forgets a live one. It does
 //! not know what it stores or what a failure is.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::AHashMap as HashMap;
 
 /// How many ids Fail2ban's filter remembers.
 pub const MLFID_CACHE_MAX: usize = 100;

@@ -1,0 +1,91 @@
+//! What was found in recently searched texts, to answer a text seen again without
+//! searching it.
+//!
+//! Owns a bounded map from a text to what a search of it gave. Why it pays: a log
+//! repeats the same texts often: sshd's `check pass; user unknown`, a brute-forcer's
+//! identical PAM line for each attempt: nearly half the failregex searches of a busy
+//! auth.log. It does not search, and it does not know whether a remembered answer is
+//! still right: the caller stores only answers that depend on the text alone.
+
+use ahash::AHashMap as HashMap;
+
+/// Longer texts are not remembered (they seldom repeat, and would cost memory).
+const MAX_TEXT: usize = 512;
+
+/// Recent texts and their answers, in two generations: a text looked up in the older
+/// one moves to the newer, and when the newer is full the older is dropped. Between
+/// `generation` and twice as many recent texts are remembered.
+#[derive(Debug)]
+pub struct Recent<V> {
+    newer: HashMap<Box<str>, V>,
+    older: HashMap<Box<str>, V>,
+    generation: usize,
+}
+
+impl<V> Recent<V> {
+    /// A memory of `generation` texts per generation.
+    pub fn new(generation: usize) -> Self {
+        Recent {
+            newer: HashMap::new(),
+            older: HashMap::new(),
+            generation,
+        }
+    }
+
+    /// The answer remembered for `text`, if it was seen recently.
+    pub fn get(&mut self, text: &str) -> Option<&V> {
+        if !self.newer.contains_key(text) {
+            let (key, answer) = self.older.remove_entry(text)?;
+            self.insert_new(key, answer);
+        }
+        self.newer.get(text)
+    }
+
+    /// Remember the answer for `text` (unless it is too long to be worth it).
+    pub fn insert(&mut self, text: &str, answer: V) {
+        if text.len() <= MAX_TEXT {
+            self.insert_new(text.into(), answer);
+        }
+    }
+
+    /// Forget everything.
+    pub fn clear(&mut self) {
+        self.newer.clear();
+        self.older.clear();
+    }
+
+    fn insert_new(&mut self, key: Box<str>, answer: V) {
+        if self.newer.len() >= self.generation {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(key, answer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_recent_texts_and_forgets_old_ones() {
+        const GENERATION: usize = 8;
+        let mut recent = Recent::new(GENERATION);
+        recent.insert("a", 3);
+        assert_eq!(recent.get("a"), Some(&3));
+        assert!(recent.get("b").is_none());
+        // "a" is kept while it is asked for; texts not asked for again are dropped
+        for i in 0..4 * GENERATION {
+            recent.insert(&i.to_string(), i);
+            if i % (GENERATION / 2) == 0 {
+                assert!(recent.get("a").is_some(), "after {i} insertions");
+            }
+        }
+        assert!(recent.get("0").is_none());
+        let last = 4 * GENERATION - 1;
+        assert_eq!(recent.get(&last.to_string()), Some(&last));
+        recent.insert(&"x".repeat(MAX_TEXT + 1), 0);
+        assert!(recent.get(&"x".repeat(MAX_TEXT + 1)).is_none());
+        recent.clear();
+        assert!(recent.get("a").is_none());
+    }
+}
