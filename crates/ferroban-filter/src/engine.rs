@@ -179,7 +179,7 @@ impl BufLine {
 }
 
 fn join_buffer(lines: &[BufLine]) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(lines.iter().map(|l| l.text.len() + 1).sum());
     for l in lines {
         s.push_str(&l.text[..l.date.0]);
         s.push_str(&l.text[l.date.1..]);
