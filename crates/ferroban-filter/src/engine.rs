@@ -111,8 +111,8 @@ pub struct Failure {
     /// When it happened (epoch seconds), if known.
     pub time: Option<f64>,
     /// Captured groups (lower-case names, without `F-`) and merged data; `matches`
-    /// holds the matched lines.
-    pub data: BTreeMap<Key, Value>,
+    /// holds the matched lines. Shared with the filter's multi-line cache.
+    pub data: Arc<BTreeMap<Key, Value>>,
 }
 
 impl Failure {
@@ -330,7 +330,9 @@ pub struct Filter {
     buffer: Vec<BufLine>,
     last_date: Option<f64>,
     last_time_text: String,
-    mlfid_cache: MlfidCache<FailData>,
+    /// Each id's merged failure, shared with the last failure reported for it (as
+    /// Fail2ban's cache and failure share one dict).
+    mlfid_cache: MlfidCache<Arc<FailData>>,
     /// The clock of the multi-line cache's lifetimes (wall-clock, as Fail2ban's).
     started: Instant,
     /// The prefregex's last search result (see `LineResult::prefregex_matched`).
@@ -700,19 +702,24 @@ impl Filter {
                 fail = merged;
             }
             let mlfid = fail.get("mlfid").and_then(Value::text).map(str::to_string);
-            if let Some(mlfid) = &mlfid {
-                fail = self.merge_failure(mlfid, fail, matched_text);
-                if fail.get("nofail").is_some_and(Value::truthy) && !self.check_all {
-                    return result;
+            let mut fail = match &mlfid {
+                Some(mlfid) => {
+                    let fail = self.merge_failure(mlfid, fail, matched_text);
+                    if fail.get("nofail").is_some_and(Value::truthy) && !self.check_all {
+                        return result;
+                    }
+                    fail
                 }
-            } else {
-                let mut m = match fail.remove("matches") {
-                    Some(Value::Lines(l)) => l,
-                    _ => Vec::new(),
-                };
-                m.extend(matched_text);
-                fail.insert(key("matches"), Value::Lines(m));
-            }
+                None => {
+                    let mut m = match fail.remove("matches") {
+                        Some(Value::Lines(l)) => l,
+                        _ => Vec::new(),
+                    };
+                    m.extend(matched_text);
+                    fail.insert(key("matches"), Value::Lines(m));
+                    Arc::new(fail)
+                }
+            };
             let text = |f: &FailData, k: &str| f.get(k).and_then(Value::text).map(str::to_string);
             let fid = text(&fail, "fid");
             let ip = text(&fail, "ip4")
@@ -720,9 +727,10 @@ impl Filter {
                 .or_else(|| text(&fail, "dns"))
                 .or_else(|| fid.clone());
             let Some(ip) = ip else {
-                fail.insert(key("mlfpending"), Value::Flag(1));
+                // Pending: only the cached entry (shared with this failure) lives on.
+                drop(fail);
                 if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m)) {
-                    cached.insert(key("mlfpending"), Value::Flag(1));
+                    Arc::make_mut(cached).insert(key("mlfpending"), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
                     return result;
@@ -735,7 +743,7 @@ impl Filter {
             };
             let id = match &fid {
                 Some(f) if *f != ip => {
-                    fail.insert(key("ip"), Value::Text(Some(ip.clone())));
+                    Arc::make_mut(&mut fail).insert(key("ip"), Value::Text(Some(ip.clone())));
                     f.clone()
                 }
                 _ => ip,
@@ -809,7 +817,12 @@ impl Filter {
 
     /// Merge a failure with what is known of its multi-line id (Fail2ban's
     /// `_mergeFailure`): `F-NOFAIL`, `F-MLFFORGET`, `F-MLFGAINED`, users and matches.
-    fn merge_failure(&mut self, mlfid: &str, mut fail: FailData, matched: Vec<String>) -> FailData {
+    fn merge_failure(
+        &mut self,
+        mlfid: &str,
+        mut fail: FailData,
+        matched: Vec<String>,
+    ) -> Arc<FailData> {
         let truthy = |f: &FailData, k: &str| f.get(k).is_some_and(Value::truthy);
         let mut flags = 0u8;
         if truthy(&fail, "mlfgained") {
@@ -837,7 +850,9 @@ impl Filter {
             Some(_) => self.mlfid_cache.peek_mut(mlfid).map(std::mem::take),
             None => None,
         };
-        if let Some(mut groups) = cached {
+        if let Some(groups) = cached {
+            // not copied unless the last failure of this id is still held somewhere
+            let mut groups = Arc::unwrap_or_clone(groups);
             users_len = add_user(&mut groups, user);
             if groups.remove("nofail").is_some_and(|v| v.truthy()) {
                 flags |= 4;
@@ -868,7 +883,7 @@ impl Filter {
             };
             if flags & 2 == 0 {
                 // filled with the merged failure at the end
-                self.mlfid_cache.set(mlfid, FailData::new(), now);
+                self.mlfid_cache.set(mlfid, Arc::default(), now);
             }
         }
         if fail.remove("mlfpending").is_some_and(|v| v.truthy()) || users_len > 1 {
@@ -896,7 +911,8 @@ impl Filter {
             m.extend(matched);
             fail.insert(key("nofail-matches"), Value::Lines(m));
         }
-        // The cache holds the same (shared) dict as the failure in Fail2ban: keep them equal.
+        // The cache holds the same (shared) dict as the failure, as in Fail2ban.
+        let fail = Arc::new(fail);
         if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
             *c = fail.clone();
         }
