@@ -6,8 +6,8 @@
 //! matched lines) come out, exactly as Fail2ban's `Filter.processLine` would produce
 //! them. It does not count failures, resolve names or ban anything.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, LazyLock};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferroban_config::FilterDefinition;
@@ -16,6 +16,7 @@ use regex::bytes::SetMatches;
 
 use crate::candidates::Candidates;
 use crate::date::{DateDetector, TemplateError};
+use crate::faildata::{key, FailData, Key, Value};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
@@ -43,60 +44,6 @@ pub enum FilterError {
     TimeZone(String),
 }
 
-/// A value in failure data: captured text, or what merging adds.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Text(Option<String>),
-    Lines(Vec<String>),
-    Set(BTreeSet<String>),
-    Flag(i64),
-}
-
-impl Value {
-    /// Python truthiness: set, non-empty, non-zero.
-    pub fn truthy(&self) -> bool {
-        match self {
-            Value::Text(t) => t.as_deref().is_some_and(|s| !s.is_empty()),
-            Value::Lines(l) => !l.is_empty(),
-            Value::Set(s) => !s.is_empty(),
-            Value::Flag(f) => *f != 0,
-        }
-    }
-    fn text(&self) -> Option<&str> {
-        match self {
-            Value::Text(t) => t.as_deref(),
-            _ => None,
-        }
-    }
-}
-
-/// A name in failure data: a group's (lower-case, without `F-`) or one merging adds.
-/// Shared, not copied: every line's data uses the same few names.
-pub type Key = Arc<str>;
-
-type FailData = BTreeMap<Key, Value>;
-
-/// The names merging adds, made once.
-static ADDED_KEYS: LazyLock<[Key; 6]> = LazyLock::new(|| {
-    [
-        "matches",
-        "mlfpending",
-        "ip",
-        "nofail",
-        "nofail-matches",
-        "users",
-    ]
-    .map(Key::from)
-});
-
-/// The shared key for a name merging adds.
-fn key(name: &str) -> Key {
-    match ADDED_KEYS.iter().find(|k| &***k == name) {
-        Some(k) => k.clone(),
-        None => Key::from(name),
-    }
-}
-
 /// Single-line buffers whose failregex matches are remembered (per generation, see
 /// [`Recent`]): some hundred kilobytes.
 const RECENT_BUFFERS: usize = 512;
@@ -112,7 +59,7 @@ pub struct Failure {
     pub time: Option<f64>,
     /// Captured groups (lower-case names, without `F-`) and merged data; `matches`
     /// holds the matched lines. Shared with the filter's multi-line cache.
-    pub data: Arc<BTreeMap<Key, Value>>,
+    pub data: Arc<FailData>,
 }
 
 impl Failure {
@@ -125,12 +72,12 @@ impl Failure {
     }
     /// A `<F-NOFAIL>` match: reported to nobody.
     pub fn is_nofail(&self) -> bool {
-        self.data.get("nofail").is_some_and(Value::truthy)
+        self.data.truthy("nofail")
     }
 
     /// A captured field by name.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.data.get(name).and_then(Value::text)
+        self.data.text(name)
     }
 }
 
@@ -251,7 +198,7 @@ impl Rx {
     }
 
     fn groups(&self, buf: &str, g: &Groups) -> FailData {
-        let mut d = FailData::new();
+        let mut d = FailData::with_capacity(self.keys.len() + 2);
         for (i, name) in self.keys.iter().enumerate() {
             if let Some(name) = name {
                 d.insert(
@@ -263,7 +210,7 @@ impl Rx {
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
-                if !d.get(merged).is_some_and(Value::truthy) {
+                if !d.truthy(merged) {
                     d.insert(merged.clone(), Value::Text(Some(v.to_string())));
                 }
             }
@@ -628,7 +575,7 @@ impl Filter {
             }
         }
 
-        let mut pre_groups = FailData::new();
+        let mut pre_groups = FailData::default();
         if let Some(pref) = &self.pref {
             let b = buf.as_deref().unwrap_or("");
             let found = pref.pattern.search(b);
@@ -701,11 +648,11 @@ impl Filter {
                 merged.extend(fail);
                 fail = merged;
             }
-            let mlfid = fail.get("mlfid").and_then(Value::text).map(str::to_string);
+            let mlfid = fail.text("mlfid").map(str::to_string);
             let mut fail = match &mlfid {
                 Some(mlfid) => {
                     let fail = self.merge_failure(mlfid, fail, matched_text);
-                    if fail.get("nofail").is_some_and(Value::truthy) && !self.check_all {
+                    if fail.truthy("nofail") && !self.check_all {
                         return result;
                     }
                     fail
@@ -720,7 +667,7 @@ impl Filter {
                     Arc::new(fail)
                 }
             };
-            let text = |f: &FailData, k: &str| f.get(k).and_then(Value::text).map(str::to_string);
+            let text = |f: &FailData, k: &str| f.text(k).map(str::to_string);
             let fid = text(&fail, "fid");
             let ip = text(&fail, "ip4")
                 .or_else(|| text(&fail, "ip6"))
@@ -823,23 +770,21 @@ impl Filter {
         mut fail: FailData,
         matched: Vec<String>,
     ) -> Arc<FailData> {
-        let truthy = |f: &FailData, k: &str| f.get(k).is_some_and(Value::truthy);
         let mut flags = 0u8;
-        if truthy(&fail, "mlfgained") {
+        if fail.truthy("mlfgained") {
             flags |= 8 | 1;
-            if !truthy(&fail, "nofail") {
+            if !fail.truthy("nofail") {
                 let g = fail.get("mlfgained").cloned().unwrap_or(Value::Flag(1));
                 fail.insert(key("nofail"), g);
             }
-        } else if truthy(&fail, "nofail") {
+        } else if fail.truthy("nofail") {
             flags |= 1;
         }
         if fail.remove("mlfforget").is_some_and(|v| v.truthy()) {
             flags |= 2;
         }
         let user = fail
-            .get("user")
-            .and_then(Value::text)
+            .text("user")
             .filter(|u| !u.is_empty())
             .map(str::to_string);
         let users_len;
@@ -863,7 +808,7 @@ impl Filter {
             if flags & 8 != 0 {
                 groups.remove("mlfpending");
             }
-            if flags & 4 == 0 && !truthy(&groups, "mlfpending") {
+            if flags & 4 == 0 && !groups.truthy("mlfpending") {
                 groups.remove("matches");
             }
             for (k, v) in fail {
@@ -924,9 +869,7 @@ impl Filter {
 fn add_user(fail: &mut FailData, user: Option<String>) -> usize {
     match user {
         Some(u) => {
-            let entry = fail
-                .entry(key("users"))
-                .or_insert_with(|| Value::Set(BTreeSet::new()));
+            let entry = fail.get_or_insert_with(key("users"), || Value::Set(BTreeSet::new()));
             if let Value::Set(s) = entry {
                 s.insert(u);
                 s.len()

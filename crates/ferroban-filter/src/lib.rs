@@ -11,6 +11,7 @@
 pub mod candidates;
 pub mod date;
 pub mod engine;
+pub mod faildata;
 pub mod mlfid;
 pub mod pattern;
 pub mod prefilter;
@@ -20,4 +21,5 @@ pub mod tags;
 pub mod twopass;
 pub mod unfold;
 
-pub use engine::{Failure, Filter, FilterError, LineResult, Value};
+pub use engine::{Failure, Filter, FilterError, LineResult};
+pub use faildata::{FailData, Value};
