@@ -139,9 +139,9 @@ fn join_buffer(lines: &[BufLine]) -> String {
 #[derive(Debug)]
 struct Rx {
     pattern: Pattern,
-    /// The data key of each group the data holds, by group index (`None`: unnamed,
-    /// or a copy made for matching).
-    keys: Vec<Option<Key>>,
+    /// The groups the data holds (not unnamed ones, nor copies made for matching):
+    /// (group index, data key), in key order.
+    keys: Vec<(usize, Key)>,
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
     alternates: Vec<(usize, Key)>,
@@ -182,10 +182,13 @@ impl Rx {
             })
             .collect();
         alternates.sort();
-        let keys = names
+        let mut keys: Vec<(usize, Key)> = names
             .iter()
-            .map(|n| (!n.is_empty() && !n.starts_with("__")).then(|| Key::from(n.as_str())))
+            .enumerate()
+            .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
+            .map(|(i, n)| (i, Key::from(n.as_str())))
             .collect();
+        keys.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(Rx {
             keys,
             pattern,
@@ -198,15 +201,10 @@ impl Rx {
     }
 
     fn groups(&self, buf: &str, g: &Groups) -> FailData {
-        let mut d = FailData::with_capacity(self.keys.len() + 2);
-        for (i, name) in self.keys.iter().enumerate() {
-            if let Some(name) = name {
-                d.insert(
-                    name.clone(),
-                    Value::Text(g.get(i).map(|(s, e)| buf[s..e].to_string())),
-                );
-            }
-        }
+        let mut d = FailData::from_sorted(self.keys.iter().map(|(i, name)| {
+            let text = g.get(*i).map(|(s, e)| buf[s..e].to_string());
+            (name.clone(), Value::Text(text))
+        }));
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {

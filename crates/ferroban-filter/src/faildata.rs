@@ -6,6 +6,7 @@
 //! the map is a sorted vector: one allocation, searched by bisection; every line
 //! builds a few of them. It does not know what the names mean (the engine does).
 
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
@@ -117,16 +118,29 @@ impl FailData {
         Some(self.entries.remove(i).1)
     }
 
-    /// Set every name of `other` to its value there.
+    /// Set every name of `other` to its value there (one merge of the two orders).
     pub fn extend(&mut self, other: FailData) {
         if self.entries.is_empty() {
             *self = other;
             return;
         }
-        self.entries.reserve(other.entries.len());
-        for (k, v) in other.entries {
-            self.insert(k, v);
+        let mine = std::mem::take(&mut self.entries);
+        let mut merged = Vec::with_capacity(mine.len() + other.entries.len());
+        let mut mine = mine.into_iter().peekable();
+        let mut theirs = other.entries.into_iter().peekable();
+        while let (Some((a, _)), Some((b, _))) = (mine.peek(), theirs.peek()) {
+            match a.cmp(b) {
+                Ordering::Less => merged.extend(mine.next()),
+                Ordering::Greater => merged.extend(theirs.next()),
+                Ordering::Equal => {
+                    mine.next();
+                    merged.extend(theirs.next());
+                }
+            }
         }
+        merged.extend(mine);
+        merged.extend(theirs);
+        self.entries = merged;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -138,11 +152,11 @@ impl FailData {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    /// A map with room for `n` names.
-    pub fn with_capacity(n: usize) -> FailData {
-        FailData {
-            entries: Vec::with_capacity(n),
-        }
+    /// A map of `entries` given in name order, each name once.
+    pub(crate) fn from_sorted(entries: impl Iterator<Item = (Key, Value)>) -> FailData {
+        let entries: Vec<_> = entries.collect();
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        FailData { entries }
     }
 }
 
