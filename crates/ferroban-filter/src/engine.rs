@@ -636,7 +636,7 @@ impl Filter {
             } else {
                 buf = Some(b);
             }
-            let matched_text: Vec<String> = matched_lines.iter().map(|l| l.text.clone()).collect();
+            let matched_text: Vec<String> = matched_lines.into_iter().map(|l| l.text).collect();
             if !pre_groups.is_empty() {
                 // Without `check_all` this is the last failregex tried: no copy needed.
                 let mut merged = match self.check_all {
