@@ -6,9 +6,10 @@
 //! back-references, conditionals or atomic groups. It does not know about tags or dates.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::pyre::{self, Dollar, TranslateError};
+use crate::recent::Recent;
 use crate::twopass::TwoPass;
 use crate::unfold;
 
@@ -206,6 +207,63 @@ struct RestOfLine {
     head: LinearRe,
     /// The tail is `.+`, not `.*`.
     non_empty: bool,
+    /// The head's groups for the texts it matched recently (see [`RecentHeads`]).
+    recent: Mutex<RecentHeads>,
+}
+
+/// Head matches per generation of [`RestOfLine::recent`]: a connection's prefix
+/// (`host sshd[pid]: `) comes back within a few dozen lines.
+const RECENT_HEADS: usize = 64;
+
+/// The groups of recent head matches (relative to the match's start), by what they
+/// depend on: the match's text, whether it starts the haystack, and, when the head
+/// has assertions that look at them (`\b`, `$`, multi-line `^`), the characters next
+/// to it.
+///
+/// Why that is exact: on the linear engine the groups of a match are found by a
+/// search confined to the match's span, in which only the characters next to the
+/// span are visible, and only to assertions; `^` at the start of the haystack asks
+/// only whether the span starts it.
+#[derive(Debug)]
+struct RecentHeads {
+    spans: Recent<Vec<Option<(usize, usize)>>>,
+    /// The head has assertions that see the characters next to the match.
+    sees_neighbours: bool,
+    /// The key being looked up (kept to reuse its allocation).
+    key: String,
+}
+
+impl RecentHeads {
+    fn new(head: &regex_syntax::hir::Hir) -> RecentHeads {
+        let mut looks = head.properties().look_set();
+        looks = looks.remove(regex_syntax::hir::Look::Start);
+        RecentHeads {
+            spans: Recent::new(RECENT_HEADS),
+            sees_neighbours: !looks.is_empty(),
+            key: String::new(),
+        }
+    }
+
+    /// Make `self.key` name the match `hay[start..end]` with what its groups depend
+    /// on. Each side of the text has a fixed width (a flag, and a character when
+    /// neighbours count), so no two different matches share a key.
+    fn set_key(&mut self, hay: &str, start: usize, end: usize) {
+        let key = &mut self.key;
+        key.clear();
+        let (before, after) = match self.sees_neighbours {
+            true => (hay[..start].chars().next_back(), hay[end..].chars().next()),
+            false => (None, None),
+        };
+        key.push(if start == 0 { '0' } else { '1' });
+        if self.sees_neighbours {
+            key.push(before.unwrap_or('0'));
+        }
+        key.push_str(&hay[start..end]);
+        if self.sees_neighbours {
+            key.push(after.unwrap_or('0'));
+            key.push(if after.is_some() { '1' } else { '0' });
+        }
+    }
 }
 
 impl RestOfLine {
@@ -268,6 +326,7 @@ impl RestOfLine {
         Some(RestOfLine {
             head: LinearRe::new(head_source).ok()?,
             non_empty: rep.min == 1,
+            recent: Mutex::new(RecentHeads::new(&head_hir)),
         })
     }
 
@@ -275,7 +334,7 @@ impl RestOfLine {
     /// the head (its match leaves too short a rest), and the whole pattern must be
     /// searched.
     fn search(&self, hay: &str, start: usize) -> Option<Option<Groups>> {
-        let Some(mut g) = self.head.groups(hay, start) else {
+        let Some(mut g) = self.head_groups(hay, start) else {
             return Some(None);
         };
         let rest = g.end();
@@ -286,6 +345,29 @@ impl RestOfLine {
         g.spans[0] = Some((g.start(), line_end));
         g.spans.push(Some((rest, line_end)));
         Some(Some(g))
+    }
+}
+
+impl RestOfLine {
+    /// The head's leftmost-first match and its groups, from [`RecentHeads`] when the
+    /// same text matched in the same surroundings recently.
+    fn head_groups(&self, hay: &str, start: usize) -> Option<Groups> {
+        let (s, e) = self.head.find_at(hay, start)?;
+        let Ok(mut recent) = self.recent.try_lock() else {
+            return self.head.groups(hay, start);
+        };
+        let recent = &mut *recent;
+        recent.set_key(hay, s, e);
+        if let Some(spans) = recent.spans.get(&recent.key) {
+            let spans = spans
+                .iter()
+                .map(|span| span.map(|(a, b)| (a + s, b + s)))
+                .collect();
+            return Some(Groups { spans });
+        }
+        let g = self.head.groups(hay, start)?;
+        recent.spans.insert(&recent.key, g.shifted(s).collect());
+        Some(g)
     }
 }
 
@@ -637,6 +719,43 @@ mod tests {
             "Arabic-Indic digits are digits"
         );
         assert!(digits.search("12a").is_none());
+    }
+
+    #[test]
+    fn a_head_seen_again_gets_its_groups_where_it_is() {
+        let pref = Pattern::new(
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?P<content>.+)$",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        let mlfid = pref.group_index("mlfid").unwrap();
+        let content = pref.group_index("content").unwrap();
+        for _ in 0..3 {
+            let line = "host sshd[42]: Failed password\n";
+            let g = pref.search(line).unwrap();
+            assert_eq!(g.get(mlfid), Some((0, 15)));
+            assert_eq!(g.get(content), Some((15, 30)));
+            let other = "host sshd[42]: Accepted\n";
+            assert_eq!(pref.search(other).unwrap().get(content), Some((15, 23)));
+        }
+        // The same head text, where an assertion sees the next character: the
+        // groups differ, and so must what is remembered.
+        let looks = Pattern::new(
+            r"^(?:(?P<a>x)\b|(?P<b>x))(?P<content>.+)$",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        assert!(looks.rest_of_line.is_some());
+        let (a, b) = (
+            looks.group_index("a").unwrap(),
+            looks.group_index("b").unwrap(),
+        );
+        for _ in 0..3 {
+            let g = looks.search("x y\n").unwrap();
+            assert_eq!((g.get(a), g.get(b)), (Some((0, 1)), None));
+            let g = looks.search("xyz\n").unwrap();
+            assert_eq!((g.get(a), g.get(b)), (None, Some((0, 1))));
+        }
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //!
 //! Owns a bounded map from a text to what a search of it gave. Why it pays: a log
 //! repeats the same texts often: sshd's `check pass; user unknown`, a brute-forcer's
-//! identical PAM line for each attempt: nearly half the failregex searches of a busy
-//! auth.log. It does not search, and it does not know whether a remembered answer is
-//! still right: the caller stores only answers that depend on the text alone.
+//! identical PAM line for each attempt (nearly half the failregex searches of a busy
+//! auth.log), a connection's `host sshd[pid]: ` prefix on each of its lines (four
+//! prefregex searches in five). It does not search, and it does not know whether a
+//! remembered answer is still right: the caller stores only answers that depend on
+//! the text it names alone.
 
 use ahash::AHashMap as HashMap;
 
