@@ -720,28 +720,28 @@ impl Filter {
             return self.search_failregexes(buf, from, possible);
         }
         let all = self.check_all;
-        let remembered = self.recent.get(buf).filter(|_| self.recent_all == all);
-        let matches = match remembered {
-            Some(matches) => matches,
-            None => {
-                let mut matches = Vec::new();
-                let mut next = 0;
-                while let Some((fi, g)) = self.search_failregexes(buf, next, possible) {
-                    next = fi + 1;
-                    matches.push((fi, g));
-                    if !all {
-                        break;
-                    }
-                }
-                if self.recent_all != all {
-                    self.recent.clear();
-                    self.recent_all = all;
-                }
-                self.recent.insert(buf, matches.clone());
-                return matches.into_iter().find(|(fi, _)| *fi >= from);
+        let next_match =
+            |matches: &Vec<(usize, Groups)>| matches.iter().find(|(fi, _)| *fi >= from).cloned();
+        if self.recent_all == all {
+            if let Some(found) = self.recent.with(buf, next_match) {
+                return found;
             }
-        };
-        matches.iter().find(|(fi, _)| *fi >= from).cloned()
+        } else {
+            self.recent.clear();
+            self.recent_all = all;
+        }
+        let mut matches = Vec::new();
+        let mut next = 0;
+        while let Some((fi, g)) = self.search_failregexes(buf, next, possible) {
+            next = fi + 1;
+            matches.push((fi, g));
+            if !all {
+                break;
+            }
+        }
+        let found = next_match(&matches);
+        self.recent.insert(buf, matches);
+        found
     }
 
     /// Search `buf` with the failregexes from index `from` on, in order, for the first

@@ -358,12 +358,14 @@ impl RestOfLine {
         };
         let recent = &mut *recent;
         recent.set_key(hay, s, e);
-        if let Some(spans) = recent.spans.get(&recent.key) {
-            let spans = spans
+        let at_match = |spans: &Vec<Option<(usize, usize)>>| Groups {
+            spans: spans
                 .iter()
                 .map(|span| span.map(|(a, b)| (a + s, b + s)))
-                .collect();
-            return Some(Groups { spans });
+                .collect(),
+        };
+        if let Some(g) = recent.spans.with(&recent.key, at_match) {
+            return Some(g);
         }
         let g = self.head.groups(hay, start)?;
         recent.spans.insert(&recent.key, g.shifted(s).collect());

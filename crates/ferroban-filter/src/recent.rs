@@ -34,13 +34,15 @@ impl<V> Recent<V> {
         }
     }
 
-    /// The answer remembered for `text`, if it was seen recently.
-    pub fn get(&mut self, text: &str) -> Option<&V> {
-        if !self.newer.contains_key(text) {
-            let (key, answer) = self.older.remove_entry(text)?;
-            self.insert_new(key, answer);
+    /// `read` of the answer remembered for `text`, if it was seen recently.
+    pub fn with<R>(&mut self, text: &str, read: impl FnOnce(&V) -> R) -> Option<R> {
+        if let Some(answer) = self.newer.get(text) {
+            return Some(read(answer));
         }
-        self.newer.get(text)
+        let (key, answer) = self.older.remove_entry(text)?;
+        let result = read(&answer);
+        self.insert_new(key, answer);
+        Some(result)
     }
 
     /// Remember the answer for `text` (unless it is too long to be worth it).
@@ -73,21 +75,22 @@ mod tests {
         const GENERATION: usize = 8;
         let mut recent = Recent::new(GENERATION);
         recent.insert("a", 3);
-        assert_eq!(recent.get("a"), Some(&3));
-        assert!(recent.get("b").is_none());
+        let get = |recent: &mut Recent<usize>, text: &str| recent.with(text, |n| *n);
+        assert_eq!(get(&mut recent, "a"), Some(3));
+        assert!(get(&mut recent, "b").is_none());
         // "a" is kept while it is asked for; texts not asked for again are dropped
         for i in 0..4 * GENERATION {
             recent.insert(&i.to_string(), i);
             if i % (GENERATION / 2) == 0 {
-                assert!(recent.get("a").is_some(), "after {i} insertions");
+                assert!(get(&mut recent, "a").is_some(), "after {i} insertions");
             }
         }
-        assert!(recent.get("0").is_none());
+        assert!(get(&mut recent, "0").is_none());
         let last = 4 * GENERATION - 1;
-        assert_eq!(recent.get(&last.to_string()), Some(&last));
+        assert_eq!(get(&mut recent, &last.to_string()), Some(last));
         recent.insert(&"x".repeat(MAX_TEXT + 1), 0);
-        assert!(recent.get(&"x".repeat(MAX_TEXT + 1)).is_none());
+        assert!(get(&mut recent, &"x".repeat(MAX_TEXT + 1)).is_none());
         recent.clear();
-        assert!(recent.get("a").is_none());
+        assert!(get(&mut recent, "a").is_none());
     }
 }
