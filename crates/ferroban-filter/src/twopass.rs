@@ -43,6 +43,24 @@ const MAX_SETS: usize = 1024;
 /// A step not made yet (no assertions can all hold: `Look` bits are below 2^18).
 const NO_STEP: (u32, u32) = (u32::MAX, 0);
 
+/// The kinds of byte the ASCII assertions tell apart (see [`LookTable`]): other, word
+/// (`[0-9A-Za-z_]`), `\r`, `\n`, and no byte (the haystack's edge).
+const LOOK_KINDS: usize = 5;
+const EDGE: usize = LOOK_KINDS - 1;
+
+/// The assertions that hold at a position, by the kinds of the bytes before and at
+/// it: the ASCII assertions (`^`, `$`, their multi-line and CRLF forms, the ASCII word
+/// boundaries) look at nothing else. Made once per pattern with the automaton's own
+/// look matcher, so the bits are the matcher's; a search then reads one entry per
+/// position instead of asking the matcher about each assertion.
+#[derive(Debug)]
+struct LookTable {
+    /// Each byte's kind (`0..EDGE`).
+    kind: [u8; 256],
+    /// The assertions holding, by `before * LOOK_KINDS + at` kind.
+    holding: [u32; LOOK_KINDS * LOOK_KINDS],
+}
+
 /// The two-pass capture engine of one pattern.
 #[derive(Debug)]
 pub struct TwoPass {
@@ -52,6 +70,8 @@ pub struct TwoPass {
     predecessors: Vec<Vec<StateID>>,
     /// The assertions the automaton uses.
     looks: Vec<Look>,
+    /// Those assertions by the bytes around a position, when all are ASCII ones.
+    look_table: Option<LookTable>,
     /// 64-bit words in a set of states.
     words: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
@@ -70,6 +90,8 @@ struct Memory {
     steps: Vec<(u32, u32)>,
     /// The set of each position of the current span.
     live: Vec<u32>,
+    /// The capture slots of the current walk.
+    slots: Vec<Option<usize>>,
 }
 
 impl TwoPass {
@@ -95,13 +117,15 @@ impl TwoPass {
                 _ => {}
             }
         }
-        let looks = nfa.look_set_any().iter().collect();
+        let looks: Vec<Look> = nfa.look_set_any().iter().collect();
+        let look_table = LookTable::new(&nfa, &looks);
         let words = nfa.states().len().div_ceil(64);
         let classes = nfa.byte_classes().alphabet_len();
         Some(TwoPass {
             nfa,
             predecessors,
             looks,
+            look_table,
             words,
             classes,
             memory: Mutex::new(Memory::default()),
@@ -128,22 +152,31 @@ impl TwoPass {
 
     /// Fill `memory.live` with the set of each position of `hay[start..=end]`.
     fn backward(&self, memory: &mut Memory, hay: &[u8], start: usize, end: usize) {
-        memory.live.clear();
-        memory.live.resize(end - start + 1, 0);
+        let mut live = std::mem::take(&mut memory.live);
+        live.clear();
+        live.resize(end - start + 1, 0);
         // the set after the span's end: empty (number 0, made first)
         let mut after = match memory.sets.is_empty() {
             true => self.number(memory, vec![0; self.words].into_boxed_slice()),
             false => 0,
         };
-        for at in (start..=end).rev() {
+        let byte_classes = self.nfa.byte_classes();
+        let table = self.look_table.as_ref();
+        let mut kind_at = table.map_or(EDGE, |t| t.kind(hay.get(end)));
+        for (at, live) in (start..=end).rev().zip(live.iter_mut().rev()) {
             let (byte, class) = match at < end {
-                true => (
-                    u16::from(hay[at]),
-                    usize::from(self.nfa.byte_classes().get(hay[at])),
-                ),
+                true => (u16::from(hay[at]), usize::from(byte_classes.get(hay[at]))),
                 false => (256, self.classes - 1),
             };
-            let holding = self.holding(hay, at);
+            let holding = match table {
+                Some(table) => {
+                    let kind_before = table.kind(at.checked_sub(1).map(|i| &hay[i]));
+                    let holding = table.holding[kind_before * LOOK_KINDS + kind_at];
+                    kind_at = kind_before;
+                    holding
+                }
+                None => self.holding(hay, at),
+            };
             let index = after as usize * self.classes + class;
             let set = match memory.steps[index] {
                 (looks, set) if looks == holding => set,
@@ -154,16 +187,15 @@ impl TwoPass {
                     set
                 }
             };
-            memory.live[at - start] = set;
+            *live = set;
             after = set;
         }
+        memory.live = live;
     }
 
-    /// The assertions (of those the automaton uses) that hold at `at`, as bits.
+    /// The assertions (of those the automaton uses) that hold at `at`, as bits, asked
+    /// of the look matcher (for the assertions a [`LookTable`] does not cover).
     fn holding(&self, hay: &[u8], at: usize) -> u32 {
-        if self.looks.is_empty() {
-            return 0;
-        }
         let matcher = self.nfa.look_matcher();
         self.looks
             .iter()
@@ -234,63 +266,70 @@ impl TwoPass {
     /// Walk from the anchored start, taking the first live alternative of each branch.
     fn forward(
         &self,
-        memory: &Memory,
+        memory: &mut Memory,
         hay: &[u8],
         start: usize,
     ) -> Option<Vec<Option<(usize, usize)>>> {
-        let live = |at: usize, id: StateID| {
-            let set = &memory.sets[memory.live[at - start] as usize];
-            set[id.as_usize() / 64] >> (id.as_usize() % 64) & 1 == 1
-        };
-        let mut slots: Vec<Option<usize>> = vec![None; self.nfa.group_info().slot_len()];
+        let Memory {
+            sets, live, slots, ..
+        } = memory;
+        // the set of the current position
+        let set_at = |at: usize| Some(&sets[*live.get(at - start)? as usize]);
+        let contains =
+            |set: &[u64], id: StateID| set[id.as_usize() / 64] >> (id.as_usize() % 64) & 1 == 1;
+        slots.clear();
+        slots.resize(self.nfa.group_info().slot_len(), None);
         let mut id = self.nfa.start_anchored();
         let mut at = start;
+        let mut set = set_at(at)?;
         // States passed since the last byte: more than all of them is an empty loop.
         let mut without_byte = 0;
-        if !live(at, id) {
+        if !contains(set, id) {
             return None;
         }
+        let states = self.nfa.states();
         loop {
             without_byte += 1;
-            if without_byte > self.nfa.states().len() {
+            if without_byte > states.len() {
                 return None;
             }
-            id = match self.nfa.state(id) {
+            let next = match &states[id.as_usize()] {
                 State::ByteRange { trans } => {
-                    if !trans.matches_byte(*hay.get(at)?) {
-                        return None;
-                    }
-                    at += 1;
-                    without_byte = 0;
-                    trans.next
+                    let byte = *hay.get(at)?;
+                    trans.matches_byte(byte).then_some(trans.next)
                 }
-                State::Sparse(sparse) => {
-                    let next = sparse.matches_byte(*hay.get(at)?)?;
-                    at += 1;
-                    without_byte = 0;
-                    next
+                State::Sparse(sparse) => sparse.matches_byte(*hay.get(at)?),
+                State::Dense(dense) => dense.matches_byte(*hay.get(at)?),
+                State::Look { next, .. } => {
+                    id = *next;
+                    continue;
                 }
-                State::Dense(dense) => {
-                    let next = dense.matches_byte(*hay.get(at)?)?;
-                    at += 1;
-                    without_byte = 0;
-                    next
+                State::Union { alternates } => {
+                    id = *alternates.iter().find(|&&a| contains(set, a))?;
+                    continue;
                 }
-                State::Look { next, .. } => *next,
-                State::Union { alternates } => *alternates.iter().find(|&&a| live(at, a))?,
-                State::BinaryUnion { alt1, alt2 } => match live(at, *alt1) {
-                    true => *alt1,
-                    false => *alt2,
-                },
+                State::BinaryUnion { alt1, alt2 } => {
+                    id = match contains(set, *alt1) {
+                        true => *alt1,
+                        false => *alt2,
+                    };
+                    continue;
+                }
                 State::Capture { next, slot, .. } => {
                     if let Some(s) = slots.get_mut(slot.as_usize()) {
                         *s = Some(at);
                     }
-                    *next
+                    id = *next;
+                    continue;
                 }
                 State::Match { .. } => break,
                 State::Fail => return None,
             };
+            // a byte: a live byte state's byte matches, and the span goes on past it
+            id = next?;
+            at += 1;
+            set = set_at(at)?;
+            without_byte = 0;
         }
         Some(
             slots
@@ -301,5 +340,64 @@ impl TwoPass {
                 })
                 .collect(),
         )
+    }
+}
+
+impl LookTable {
+    /// The table of `looks` (those of `nfa`), if all are ASCII assertions.
+    fn new(nfa: &NFA, looks: &[Look]) -> Option<LookTable> {
+        let matcher = nfa.look_matcher();
+        let ascii = looks.iter().all(|look| {
+            matches!(
+                look,
+                Look::Start
+                    | Look::End
+                    | Look::StartCRLF
+                    | Look::EndCRLF
+                    | Look::WordAscii
+                    | Look::WordAsciiNegate
+                    | Look::WordStartAscii
+                    | Look::WordEndAscii
+                    | Look::WordStartHalfAscii
+                    | Look::WordEndHalfAscii
+            ) || matches!(look, Look::StartLF | Look::EndLF)
+                && matcher.get_line_terminator() == b'\n'
+        });
+        if !ascii {
+            return None;
+        }
+        // one byte of each kind, in kind order
+        const EXAMPLES: [u8; EDGE] = [b' ', b'a', b'\r', b'\n'];
+        let mut kind = [0u8; 256];
+        for (byte, k) in kind.iter_mut().enumerate() {
+            let byte = byte as u8;
+            *k = match byte {
+                b'\r' => 2,
+                b'\n' => 3,
+                _ if byte.is_ascii_alphanumeric() || byte == b'_' => 1,
+                _ => 0,
+            };
+        }
+        let mut holding = [0u32; LOOK_KINDS * LOOK_KINDS];
+        for (i, bits) in holding.iter_mut().enumerate() {
+            let (before, after) = (i / LOOK_KINDS, i % LOOK_KINDS);
+            // the position between the two kinds' example bytes, either one left out
+            // at an edge
+            let hay: Vec<u8> = [before, after]
+                .iter()
+                .filter_map(|&k| EXAMPLES.get(k).copied())
+                .collect();
+            let at = usize::from(before != EDGE);
+            *bits = looks
+                .iter()
+                .filter(|&&look| matcher.matches(look, &hay, at))
+                .fold(0, |bits, look| bits | look.as_repr());
+        }
+        Some(LookTable { kind, holding })
+    }
+
+    /// The kind of a byte, or of the edge (`None`).
+    fn kind(&self, byte: Option<&u8>) -> usize {
+        byte.map_or(EDGE, |&b| usize::from(self.kind[usize::from(b)]))
     }
 }

@@ -145,3 +145,34 @@ fn two_pass_gives_empty_loops_the_same_groups_or_hands_them_back() {
         assert!(matches > 0, "{p}");
     }
 }
+
+#[test]
+fn two_pass_assertions_hold_where_the_regex_crates_do() {
+    // every ASCII assertion, next to word bytes, non-word bytes, `\r`, `\n` (in the
+    // middle of a buffer too) and the haystack's edges
+    let texts = [
+        "foo\nbar baz\n",
+        "\r\nab-cd\r\n_x9\r",
+        "-a-",
+        "a",
+        "",
+        " x_y9 z\n\nq",
+        "line one\nline two\r\n",
+    ];
+    for p in [
+        r"(?m)^(?P<l>\w+)$",
+        r"(?m)(?P<l>[a-z ]+)$\n^(?P<n>\w*)",
+        r"\b(?P<w>\w+)\b",
+        r"\B(?P<i>\w)\B",
+        r"(?P<s>\b{start}\w)(?P<e>\w*\b{end})",
+        r"\b{start-half}(?P<h>[a-z]+)\b{end-half}",
+        r"(?Rm)^(?P<c>[^\r\n]*)$",
+        r"\A(?P<a>\W*)(?P<b>\w*)",
+        r"(?P<z>\w+\s*)\z",
+        r"(?P<g>\S+)\s*$",
+    ] {
+        let (matches, handed_back) = compare(p, &texts);
+        assert!(matches > 0, "{p} matches none of the texts");
+        assert_eq!(handed_back, 0, "{p}");
+    }
+}
