@@ -156,41 +156,59 @@ impl TwoPass {
         live.clear();
         live.resize(end - start + 1, 0);
         // the set after the span's end: empty (number 0, made first)
-        let mut after = match memory.sets.is_empty() {
-            true => self.number(memory, vec![0; self.words].into_boxed_slice()),
-            false => 0,
-        };
+        if memory.sets.is_empty() {
+            self.number(memory, vec![0; self.words].into_boxed_slice());
+        }
         let byte_classes = self.nfa.byte_classes();
-        let table = self.look_table.as_ref();
-        let mut kind_at = table.map_or(EDGE, |t| t.kind(hay.get(end)));
-        for (at, live) in (start..=end).rev().zip(live.iter_mut().rev()) {
-            let (byte, class) = match at < end {
-                true => (u16::from(hay[at]), usize::from(byte_classes.get(hay[at]))),
-                false => (256, self.classes - 1),
-            };
-            let holding = match table {
-                Some(table) => {
-                    let kind_before = table.kind(at.checked_sub(1).map(|i| &hay[i]));
-                    let holding = table.holding[kind_before * LOOK_KINDS + kind_at];
-                    kind_at = kind_before;
-                    holding
-                }
-                None => self.holding(hay, at),
-            };
-            let index = after as usize * self.classes + class;
-            let set = match memory.steps[index] {
-                (looks, set) if looks == holding => set,
-                _ => {
-                    let bits = self.step(&memory.sets[after as usize], byte, holding);
-                    let set = self.number(memory, bits);
-                    memory.steps[index] = (holding, set);
-                    set
-                }
-            };
-            *live = set;
-            after = set;
+        let holding = |at: usize, kind_before: usize, kind_at: usize| match &self.look_table {
+            Some(table) => table.holding[kind_before * LOOK_KINDS + kind_at],
+            None => self.holding(hay, at),
+        };
+        let kind = |byte: Option<&u8>| self.look_table.as_ref().map_or(EDGE, |t| t.kind(byte));
+        // the span's end, where no byte is read, then its bytes, last first
+        let mut kind_at = kind(hay.get(end));
+        let mut kind_before = kind(end.checked_sub(1).map(|i| &hay[i]));
+        let mut after = self.advance(
+            memory,
+            0,
+            self.classes - 1,
+            256,
+            holding(end, kind_before, kind_at),
+        );
+        live[end - start] = after;
+        for at in (start..end).rev() {
+            let byte = hay[at];
+            kind_at = kind_before;
+            kind_before = kind(at.checked_sub(1).map(|i| &hay[i]));
+            let class = usize::from(byte_classes.get(byte));
+            let holding = holding(at, kind_before, kind_at);
+            after = self.advance(memory, after, class, u16::from(byte), holding);
+            live[at - start] = after;
         }
         memory.live = live;
+    }
+
+    /// The set before `after` across a byte of `class` (`byte`, 256 for none) with
+    /// the assertions `holding` there: remembered, or made and remembered.
+    #[inline(always)]
+    fn advance(
+        &self,
+        memory: &mut Memory,
+        after: u32,
+        class: usize,
+        byte: u16,
+        holding: u32,
+    ) -> u32 {
+        let index = after as usize * self.classes + class;
+        match memory.steps[index] {
+            (looks, set) if looks == holding => set,
+            _ => {
+                let bits = self.step(&memory.sets[after as usize], byte, holding);
+                let set = self.number(memory, bits);
+                memory.steps[index] = (holding, set);
+                set
+            }
+        }
     }
 
     /// The assertions (of those the automaton uses) that hold at `at`, as bits, asked
