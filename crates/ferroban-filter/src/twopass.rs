@@ -1,9 +1,10 @@
 //! Captures of a match without back-tracking: two passes over a span already found.
 //!
 //! Owns a second compilation of a linear pattern (a Thompson NFA, ASCII classes) and
-//! the capture search over a match span that a DFA has already found. It does not
-//! decide whether or where a pattern matches (the `regex` crate's DFA does), and it
-//! only serves ASCII haystacks.
+//! the capture search over a match span that a DFA has already found. It decides
+//! whether and where a pattern matches only for a pattern anchored at the haystack's
+//! start and ending at a line's end ([`TwoPass::search`]); for any other, the
+//! `regex` crate's DFA does. It only serves ASCII haystacks.
 //!
 //! Why: the `regex` crate finds captures with a bounded back-tracker, which walks the
 //! automaton state by state and explores every branch that fails before the one that
@@ -43,6 +44,9 @@ const MAX_SETS: usize = 1024;
 /// A step not made yet (no assertions can all hold: `Look` bits are below 2^18).
 const NO_STEP: (u32, u32) = (u32::MAX, 0);
 
+/// The groups' spans of a match, by group index (`None`: the group took no part).
+pub type Spans = Vec<Option<(usize, usize)>>;
+
 /// The kinds of byte the ASCII assertions tell apart (see [`LookTable`]): other, word
 /// (`[0-9A-Za-z_]`), `\r`, `\n`, and no byte (the haystack's edge).
 const LOOK_KINDS: usize = 5;
@@ -72,6 +76,8 @@ pub struct TwoPass {
     looks: Vec<Look>,
     /// Those assertions by the bytes around a position, when all are ASCII ones.
     look_table: Option<LookTable>,
+    /// See [`TwoPass::searches_alone`].
+    searches_alone: bool,
     /// 64-bit words in a set of states.
     words: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
@@ -98,11 +104,18 @@ impl TwoPass {
     /// The engine for `pattern` (Rust syntax, compiled with ASCII classes as the
     /// `regex` crate's ASCII form is); `None` if it does not compile.
     pub fn new(pattern: &str) -> Option<TwoPass> {
+        let hir =
+            syntax::parse_with(pattern, &syntax::Config::new().unicode(false).utf8(false)).ok()?;
         let nfa = thompson::Compiler::new()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
             .configure(thompson::Config::new().utf8(false).shrink(false))
-            .build(pattern)
+            .build_from_hir(&hir)
             .ok()?;
+        let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor_line()
+            || hir
+                .properties()
+                .look_set_suffix()
+                .contains_anchor_haystack();
+        let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
         for (i, state) in nfa.states().iter().enumerate() {
             let from = StateID::new(i).ok()?;
@@ -126,6 +139,7 @@ impl TwoPass {
             predecessors,
             looks,
             look_table,
+            searches_alone,
             words,
             classes,
             memory: Mutex::new(Memory::default()),
@@ -135,19 +149,62 @@ impl TwoPass {
     /// The groups' spans (by group index) of the leftmost-first match that spans
     /// `hay[start..end]` exactly; `None` when this engine cannot tell (another
     /// thread holds its memory, or an empty loop) and the caller must search.
-    pub fn captures(
-        &self,
-        hay: &[u8],
-        start: usize,
-        end: usize,
-    ) -> Option<Vec<Option<(usize, usize)>>> {
+    pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
+        let mut memory = self.memory()?;
+        self.backward(&mut memory, hay, start, end);
+        match self.starts_live(&memory) {
+            true => self.forward(&mut memory, hay, start),
+            false => None,
+        }
+    }
+
+    /// Whether [`TwoPass::search`] can stand in for the search of a match with a
+    /// DFA: every match starts at the haystack's start (`\A`, or `^` of a single-line
+    /// pattern) and ends at a line's end (`$`), so the backward pass over the rest of
+    /// the haystack (beyond the match) is short.
+    pub fn searches_alone(&self) -> bool {
+        self.searches_alone
+    }
+
+    /// The groups' spans of the leftmost-first match in `hay[start..]`, with no span
+    /// found beforehand, for a pattern every match of which starts at the haystack's
+    /// start: `Some(None)` when there is no match, `None` when this engine cannot tell.
+    ///
+    /// Why that is exact: the backward pass runs from the haystack's end, where only
+    /// the match state is live; the match state is live at every position, so a state
+    /// is live at a position exactly when some match (ending anywhere) can be reached
+    /// from it there. Every match starts at the haystack's start, and the leftmost-first
+    /// match is the first the back-tracker reaches from the anchored start state at
+    /// `start`: there is one exactly when that state is live there (at `start > 0`
+    /// the start assertion holds nowhere a match could start, as with the `regex`
+    /// crate's `find_at`). The walk stops at the first match state it reaches, and
+    /// takes at each branch the first alternative from which a match can be reached,
+    /// as the back-tracker keeps the first alternative that reaches one: the same
+    /// match, with the same groups.
+    pub fn search(&self, hay: &[u8], start: usize) -> Option<Option<Spans>> {
+        let mut memory = self.memory()?;
+        self.backward(&mut memory, hay, start, hay.len());
+        match self.starts_live(&memory) {
+            true => self.forward(&mut memory, hay, start).map(Some),
+            false => Some(None),
+        }
+    }
+
+    /// This engine's memory, cleared when full; `None` when another thread holds it.
+    fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
         let mut memory = self.memory.try_lock().ok()?;
-        let memory = &mut *memory;
         if memory.sets.len() > MAX_SETS {
             *memory = Memory::default();
         }
-        self.backward(memory, hay, start, end);
-        self.forward(memory, hay, start)
+        Some(memory)
+    }
+
+    /// Whether a match can be reached from the anchored start at the span's start
+    /// (after [`TwoPass::backward`]).
+    fn starts_live(&self, memory: &Memory) -> bool {
+        let id = self.nfa.start_anchored().as_usize();
+        let first = memory.live.first().map(|&n| &memory.sets[n as usize]);
+        first.is_some_and(|set| set[id / 64] >> (id % 64) & 1 == 1)
     }
 
     /// Fill `memory.live` with the set of each position of `hay[start..=end]`.
@@ -281,13 +338,9 @@ impl TwoPass {
         n
     }
 
-    /// Walk from the anchored start, taking the first live alternative of each branch.
-    fn forward(
-        &self,
-        memory: &mut Memory,
-        hay: &[u8],
-        start: usize,
-    ) -> Option<Vec<Option<(usize, usize)>>> {
+    /// Walk from the anchored start (live at `start`), taking the first live
+    /// alternative of each branch.
+    fn forward(&self, memory: &mut Memory, hay: &[u8], start: usize) -> Option<Spans> {
         let Memory {
             sets, live, slots, ..
         } = memory;
@@ -302,9 +355,6 @@ impl TwoPass {
         let mut set = set_at(at)?;
         // States passed since the last byte: more than all of them is an empty loop.
         let mut without_byte = 0;
-        if !contains(set, id) {
-            return None;
-        }
         let states = self.nfa.states();
         loop {
             without_byte += 1;
