@@ -47,6 +47,30 @@ const NO_STEP: (u32, u32) = (u32::MAX, 0);
 /// The groups' spans of a match, by group index (`None`: the group took no part).
 pub type Spans = Vec<Option<(usize, usize)>>;
 
+/// A state as the forward walk reads it, in a few bytes: the automaton's states
+/// hold what the walk needs behind a pointer or a search (the ranges of a class).
+/// Numbers are state ids.
+#[derive(Debug, Clone, Copy)]
+enum Walk {
+    /// Reads a byte, into this state whichever byte it reads.
+    Byte(u32),
+    /// Reads a byte, into a state that depends on the byte (asked of the automaton).
+    Bytes,
+    /// Goes on without reading (an assertion: the walk only enters live states, so
+    /// it holds).
+    Empty(u32),
+    /// The first of two alternatives that is live.
+    Split(u32, u32),
+    /// The first of more alternatives that is live (asked of the automaton).
+    Union,
+    Capture {
+        slot: u32,
+        next: u32,
+    },
+    Match,
+    Fail,
+}
+
 /// The kinds of byte the ASCII assertions tell apart (see [`LookTable`]): other, word
 /// (`[0-9A-Za-z_]`), `\r`, `\n`, and no byte (the haystack's edge).
 const LOOK_KINDS: usize = 5;
@@ -72,6 +96,8 @@ pub struct TwoPass {
     /// For each state, the states with an empty transition to it (the reverse of
     /// unions, captures and assertions).
     predecessors: Vec<Vec<StateID>>,
+    /// Each state as the forward walk reads it.
+    walk: Vec<Walk>,
     /// The assertions the automaton uses.
     looks: Vec<Look>,
     /// Those assertions by the bytes around a position, when all are ASCII ones.
@@ -130,6 +156,7 @@ impl TwoPass {
                 _ => {}
             }
         }
+        let walk = nfa.states().iter().map(Walk::of).collect();
         let looks: Vec<Look> = nfa.look_set_any().iter().collect();
         let look_table = LookTable::new(&nfa, &looks);
         let words = nfa.states().len().div_ceil(64);
@@ -137,6 +164,7 @@ impl TwoPass {
         Some(TwoPass {
             nfa,
             predecessors,
+            walk,
             looks,
             look_table,
             searches_alone,
@@ -346,55 +374,64 @@ impl TwoPass {
         } = memory;
         // the set of the current position
         let set_at = |at: usize| Some(&sets[*live.get(at - start)? as usize]);
-        let contains =
-            |set: &[u64], id: StateID| set[id.as_usize() / 64] >> (id.as_usize() % 64) & 1 == 1;
+        let contains = |set: &[u64], id: usize| set[id / 64] >> (id % 64) & 1 == 1;
         slots.clear();
         slots.resize(self.nfa.group_info().slot_len(), None);
-        let mut id = self.nfa.start_anchored();
+        let mut id = self.nfa.start_anchored().as_usize();
         let mut at = start;
         let mut set = set_at(at)?;
         // States passed since the last byte: more than all of them is an empty loop.
         let mut without_byte = 0;
-        let states = self.nfa.states();
         loop {
             without_byte += 1;
-            if without_byte > states.len() {
+            if without_byte > self.walk.len() {
                 return None;
             }
-            let next = match &states[id.as_usize()] {
-                State::ByteRange { trans } => {
+            let next = match self.walk[id] {
+                // A live byte state reads the byte at `at` (so the span goes on past
+                // it) into a state live after it.
+                Walk::Byte(next) => next,
+                Walk::Bytes => {
                     let byte = *hay.get(at)?;
-                    trans.matches_byte(byte).then_some(trans.next)
+                    match self.nfa.state(StateID::new(id).ok()?) {
+                        State::Sparse(sparse) => sparse.matches_byte(byte)?,
+                        State::Dense(dense) => dense.matches_byte(byte)?,
+                        _ => return None,
+                    }
+                    .as_u32()
                 }
-                State::Sparse(sparse) => sparse.matches_byte(*hay.get(at)?),
-                State::Dense(dense) => dense.matches_byte(*hay.get(at)?),
-                State::Look { next, .. } => {
-                    id = *next;
+                Walk::Empty(next) => {
+                    id = next as usize;
                     continue;
                 }
-                State::Union { alternates } => {
-                    id = *alternates.iter().find(|&&a| contains(set, a))?;
-                    continue;
-                }
-                State::BinaryUnion { alt1, alt2 } => {
-                    id = match contains(set, *alt1) {
-                        true => *alt1,
-                        false => *alt2,
+                Walk::Split(first, second) => {
+                    id = match contains(set, first as usize) {
+                        true => first as usize,
+                        false => second as usize,
                     };
                     continue;
                 }
-                State::Capture { next, slot, .. } => {
-                    if let Some(s) = slots.get_mut(slot.as_usize()) {
-                        *s = Some(at);
-                    }
-                    id = *next;
+                Walk::Union => {
+                    let State::Union { alternates } = self.nfa.state(StateID::new(id).ok()?) else {
+                        return None;
+                    };
+                    id = alternates
+                        .iter()
+                        .find(|&&a| contains(set, a.as_usize()))?
+                        .as_usize();
                     continue;
                 }
-                State::Match { .. } => break,
-                State::Fail => return None,
+                Walk::Capture { slot, next } => {
+                    if let Some(s) = slots.get_mut(slot as usize) {
+                        *s = Some(at);
+                    }
+                    id = next as usize;
+                    continue;
+                }
+                Walk::Match => break,
+                Walk::Fail => return None,
             };
-            // a byte: a live byte state's byte matches, and the span goes on past it
-            id = next?;
+            id = next as usize;
             at += 1;
             set = set_at(at)?;
             without_byte = 0;
@@ -408,6 +445,30 @@ impl TwoPass {
                 })
                 .collect(),
         )
+    }
+}
+
+impl Walk {
+    fn of(state: &State) -> Walk {
+        match state {
+            State::ByteRange { trans } => Walk::Byte(trans.next.as_u32()),
+            State::Sparse(sparse) => match sparse.transitions.first() {
+                Some(first) if sparse.transitions.iter().all(|t| t.next == first.next) => {
+                    Walk::Byte(first.next.as_u32())
+                }
+                _ => Walk::Bytes,
+            },
+            State::Dense(_) => Walk::Bytes,
+            State::Look { next, .. } => Walk::Empty(next.as_u32()),
+            State::BinaryUnion { alt1, alt2 } => Walk::Split(alt1.as_u32(), alt2.as_u32()),
+            State::Union { .. } => Walk::Union,
+            State::Capture { next, slot, .. } => Walk::Capture {
+                slot: slot.as_u32(),
+                next: next.as_u32(),
+            },
+            State::Match { .. } => Walk::Match,
+            State::Fail => Walk::Fail,
+        }
     }
 }
 
