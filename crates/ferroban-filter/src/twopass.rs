@@ -98,10 +98,8 @@ pub struct TwoPass {
     predecessors: Vec<Vec<StateID>>,
     /// Each state as the forward walk reads it.
     walk: Vec<Walk>,
-    /// The assertions the automaton uses.
-    looks: Vec<Look>,
-    /// Those assertions by the bytes around a position, when all are ASCII ones.
-    look_table: Option<LookTable>,
+    /// The assertions the automaton uses, by the bytes around a position.
+    looks: LookTable,
     /// See [`TwoPass::searches_alone`].
     searches_alone: bool,
     /// 64-bit words in a set of states.
@@ -128,7 +126,8 @@ struct Memory {
 
 impl TwoPass {
     /// The engine for `pattern` (Rust syntax, compiled with ASCII classes as the
-    /// `regex` crate's ASCII form is); `None` if it does not compile.
+    /// `regex` crate's ASCII form is); `None` if it does not compile, or asks for a
+    /// Unicode word boundary (`(?u:\b)`), which this engine does not serve.
     pub fn new(pattern: &str) -> Option<TwoPass> {
         let hir =
             syntax::parse_with(pattern, &syntax::Config::new().unicode(false).utf8(false)).ok()?;
@@ -157,8 +156,7 @@ impl TwoPass {
             }
         }
         let walk = nfa.states().iter().map(Walk::of).collect();
-        let looks: Vec<Look> = nfa.look_set_any().iter().collect();
-        let look_table = LookTable::new(&nfa, &looks);
+        let looks = LookTable::new(&nfa)?;
         let words = nfa.states().len().div_ceil(64);
         let classes = nfa.byte_classes().alphabet_len();
         Some(TwoPass {
@@ -166,7 +164,6 @@ impl TwoPass {
             predecessors,
             walk,
             looks,
-            look_table,
             searches_alone,
             words,
             classes,
@@ -244,29 +241,23 @@ impl TwoPass {
         if memory.sets.is_empty() {
             self.number(memory, vec![0; self.words].into_boxed_slice());
         }
-        let byte_classes = self.nfa.byte_classes();
-        let holding = |at: usize, kind_before: usize, kind_at: usize| match &self.look_table {
-            Some(table) => table.holding[kind_before * LOOK_KINDS + kind_at],
-            None => self.holding(hay, at),
-        };
-        let kind = |byte: Option<&u8>| self.look_table.as_ref().map_or(EDGE, |t| t.kind(byte));
+        let (byte_classes, looks) = (self.nfa.byte_classes(), &self.looks);
         // the span's end, where no byte is read, then its bytes, last first
-        let mut kind_at = kind(hay.get(end));
-        let mut kind_before = kind(end.checked_sub(1).map(|i| &hay[i]));
-        let mut after = self.advance(
-            memory,
-            0,
-            self.classes - 1,
-            256,
-            holding(end, kind_before, kind_at),
-        );
+        let mut kind_at = hay.get(end).map_or(EDGE, |&b| looks.kind(b));
+        let span = &hay[..end];
+        let mut kind_before = span.last().map_or(EDGE, |&b| looks.kind(b));
+        let holding = looks.holding(kind_before, kind_at);
+        let mut after = self.advance(memory, 0, self.classes - 1, 256, holding);
         live[end - start] = after;
         for at in (start..end).rev() {
-            let byte = hay[at];
+            let byte = span[at];
             kind_at = kind_before;
-            kind_before = kind(at.checked_sub(1).map(|i| &hay[i]));
+            kind_before = match at {
+                0 => EDGE,
+                _ => looks.kind(span[at - 1]),
+            };
             let class = usize::from(byte_classes.get(byte));
-            let holding = holding(at, kind_before, kind_at);
+            let holding = looks.holding(kind_before, kind_at);
             after = self.advance(memory, after, class, u16::from(byte), holding);
             live[at - start] = after;
         }
@@ -294,16 +285,6 @@ impl TwoPass {
                 set
             }
         }
-    }
-
-    /// The assertions (of those the automaton uses) that hold at `at`, as bits, asked
-    /// of the look matcher (for the assertions a [`LookTable`] does not cover).
-    fn holding(&self, hay: &[u8], at: usize) -> u32 {
-        let matcher = self.nfa.look_matcher();
-        self.looks
-            .iter()
-            .filter(|&&look| matcher.matches(look, hay, at))
-            .fold(0, |bits, look| bits | look.as_repr())
     }
 
     /// The states from which a match can be reached at a position, from the set of
@@ -473,8 +454,10 @@ impl Walk {
 }
 
 impl LookTable {
-    /// The table of `looks` (those of `nfa`), if all are ASCII assertions.
-    fn new(nfa: &NFA, looks: &[Look]) -> Option<LookTable> {
+    /// The table of the assertions `nfa` uses, if all are ASCII ones (as they are
+    /// with ASCII classes).
+    fn new(nfa: &NFA) -> Option<LookTable> {
+        let looks: Vec<Look> = nfa.look_set_any().iter().collect();
         let matcher = nfa.look_matcher();
         let ascii = looks.iter().all(|look| {
             matches!(
@@ -525,8 +508,13 @@ impl LookTable {
         Some(LookTable { kind, holding })
     }
 
-    /// The kind of a byte, or of the edge (`None`).
-    fn kind(&self, byte: Option<&u8>) -> usize {
-        byte.map_or(EDGE, |&b| usize::from(self.kind[usize::from(b)]))
+    /// The kind of a byte.
+    fn kind(&self, byte: u8) -> usize {
+        usize::from(self.kind[usize::from(byte)])
+    }
+
+    /// The assertions holding between bytes of these kinds.
+    fn holding(&self, kind_before: usize, kind_at: usize) -> u32 {
+        self.holding[kind_before * LOOK_KINDS + kind_at]
     }
 }

@@ -153,6 +153,8 @@ fn two_pass_takes_the_back_trackers_path() {
         assert!(matches > 0, "{p} matches none of the texts");
         assert_eq!(handed_back, 0, "{p}");
     }
+    // Unicode word boundaries are not served: the caller searches with the regex crate
+    assert!(TwoPass::new(r"(?u:\b)a").is_none());
     // alone only when anchored at the start and ending at a line's end
     for (p, alone) in [
         (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true),
@@ -205,6 +207,8 @@ fn two_pass_assertions_hold_where_the_regex_crates_do() {
         assert!(matches > 0, "{p} matches none of the texts");
         assert_eq!(handed_back, 0, "{p}");
     }
+    // Unicode word boundaries are not served: the caller searches with the regex crate
+    assert!(TwoPass::new(r"(?u:\b)a").is_none());
     // alone only when anchored at the start and ending at a line's end
     for (p, alone) in [
         (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true),
