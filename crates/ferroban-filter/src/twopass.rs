@@ -363,12 +363,13 @@ impl TwoPass {
         let mut set = set_at(at)?;
         // States passed since the last byte: more than all of them is an empty loop.
         let mut without_byte = 0;
+        let walk = self.walk.as_slice();
         loop {
             without_byte += 1;
-            if without_byte > self.walk.len() {
+            if without_byte > walk.len() {
                 return None;
             }
-            let next = match self.walk[id] {
+            let next = match *walk.get(id)? {
                 // A live byte state reads the byte at `at` (so the span goes on past
                 // it) into a state live after it.
                 Walk::Byte(next) => next,
