@@ -87,11 +87,19 @@ impl LinearRe {
                 true => self.two_pass.get_or_init(|| TwoPass::new(&self.source)),
                 false => &None,
             };
-            if let Some(two_pass) = two_pass {
-                let m = re.find_at(hay.as_bytes(), start)?;
-                if let Some(spans) = two_pass.captures(hay.as_bytes(), m.start(), m.end()) {
-                    return Some(Groups { spans });
+            match two_pass {
+                Some(two_pass) if two_pass.searches_alone() => {
+                    if let Some(found) = two_pass.search(hay.as_bytes(), start) {
+                        return found.map(|spans| Groups { spans });
+                    }
                 }
+                Some(two_pass) => {
+                    let m = re.find_at(hay.as_bytes(), start)?;
+                    if let Some(spans) = two_pass.captures(hay.as_bytes(), m.start(), m.end()) {
+                        return Some(Groups { spans });
+                    }
+                }
+                None => {}
             }
             let caps = re.captures_at(hay.as_bytes(), start)?;
             return Some(Groups {

@@ -1,9 +1,10 @@
 //! Captures of a match without back-tracking: two passes over a span already found.
 //!
 //! Owns a second compilation of a linear pattern (a Thompson NFA, ASCII classes) and
-//! the capture search over a match span that a DFA has already found. It does not
-//! decide whether or where a pattern matches (the `regex` crate's DFA does), and it
-//! only serves ASCII haystacks.
+//! the capture search over a match span that a DFA has already found. It decides
+//! whether and where a pattern matches only for a pattern anchored at the haystack's
+//! start and ending at a line's end ([`TwoPass::search`]); for any other, the
+//! `regex` crate's DFA does. It only serves ASCII haystacks.
 //!
 //! Why: the `regex` crate finds captures with a bounded back-tracker, which walks the
 //! automaton state by state and explores every branch that fails before the one that
@@ -43,6 +44,51 @@ const MAX_SETS: usize = 1024;
 /// A step not made yet (no assertions can all hold: `Look` bits are below 2^18).
 const NO_STEP: (u32, u32) = (u32::MAX, 0);
 
+/// The groups' spans of a match, by group index (`None`: the group took no part).
+pub type Spans = Vec<Option<(usize, usize)>>;
+
+/// A state as the forward walk reads it, in a few bytes: the automaton's states
+/// hold what the walk needs behind a pointer or a search (the ranges of a class).
+/// Numbers are state ids.
+#[derive(Debug, Clone, Copy)]
+enum Walk {
+    /// Reads a byte, into this state whichever byte it reads.
+    Byte(u32),
+    /// Reads a byte, into a state that depends on the byte (asked of the automaton).
+    Bytes,
+    /// Goes on without reading (an assertion: the walk only enters live states, so
+    /// it holds).
+    Empty(u32),
+    /// The first of two alternatives that is live.
+    Split(u32, u32),
+    /// The first of more alternatives that is live (asked of the automaton).
+    Union,
+    Capture {
+        slot: u32,
+        next: u32,
+    },
+    Match,
+    Fail,
+}
+
+/// The kinds of byte the ASCII assertions tell apart (see [`LookTable`]): other, word
+/// (`[0-9A-Za-z_]`), `\r`, `\n`, and no byte (the haystack's edge).
+const LOOK_KINDS: usize = 5;
+const EDGE: usize = LOOK_KINDS - 1;
+
+/// The assertions that hold at a position, by the kinds of the bytes before and at
+/// it: the ASCII assertions (`^`, `$`, their multi-line and CRLF forms, the ASCII word
+/// boundaries) look at nothing else. Made once per pattern with the automaton's own
+/// look matcher, so the bits are the matcher's; a search then reads one entry per
+/// position instead of asking the matcher about each assertion.
+#[derive(Debug)]
+struct LookTable {
+    /// Each byte's kind (`0..EDGE`).
+    kind: [u8; 256],
+    /// The assertions holding, by `before * LOOK_KINDS + at` kind.
+    holding: [u32; LOOK_KINDS * LOOK_KINDS],
+}
+
 /// The two-pass capture engine of one pattern.
 #[derive(Debug)]
 pub struct TwoPass {
@@ -50,8 +96,12 @@ pub struct TwoPass {
     /// For each state, the states with an empty transition to it (the reverse of
     /// unions, captures and assertions).
     predecessors: Vec<Vec<StateID>>,
-    /// The assertions the automaton uses.
-    looks: Vec<Look>,
+    /// Each state as the forward walk reads it.
+    walk: Vec<Walk>,
+    /// The assertions the automaton uses, by the bytes around a position.
+    looks: LookTable,
+    /// See [`TwoPass::searches_alone`].
+    searches_alone: bool,
     /// 64-bit words in a set of states.
     words: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
@@ -70,17 +120,27 @@ struct Memory {
     steps: Vec<(u32, u32)>,
     /// The set of each position of the current span.
     live: Vec<u32>,
+    /// The capture slots of the current walk.
+    slots: Vec<Option<usize>>,
 }
 
 impl TwoPass {
     /// The engine for `pattern` (Rust syntax, compiled with ASCII classes as the
-    /// `regex` crate's ASCII form is); `None` if it does not compile.
+    /// `regex` crate's ASCII form is); `None` if it does not compile, or asks for a
+    /// Unicode word boundary (`(?u:\b)`), which this engine does not serve.
     pub fn new(pattern: &str) -> Option<TwoPass> {
+        let hir =
+            syntax::parse_with(pattern, &syntax::Config::new().unicode(false).utf8(false)).ok()?;
         let nfa = thompson::Compiler::new()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
             .configure(thompson::Config::new().utf8(false).shrink(false))
-            .build(pattern)
+            .build_from_hir(&hir)
             .ok()?;
+        let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor_line()
+            || hir
+                .properties()
+                .look_set_suffix()
+                .contains_anchor_haystack();
+        let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
         for (i, state) in nfa.states().iter().enumerate() {
             let from = StateID::new(i).ok()?;
@@ -95,13 +155,16 @@ impl TwoPass {
                 _ => {}
             }
         }
-        let looks = nfa.look_set_any().iter().collect();
+        let walk = nfa.states().iter().map(Walk::of).collect();
+        let looks = LookTable::new(&nfa)?;
         let words = nfa.states().len().div_ceil(64);
         let classes = nfa.byte_classes().alphabet_len();
         Some(TwoPass {
             nfa,
             predecessors,
+            walk,
             looks,
+            searches_alone,
             words,
             classes,
             memory: Mutex::new(Memory::default()),
@@ -111,64 +174,117 @@ impl TwoPass {
     /// The groups' spans (by group index) of the leftmost-first match that spans
     /// `hay[start..end]` exactly; `None` when this engine cannot tell (another
     /// thread holds its memory, or an empty loop) and the caller must search.
-    pub fn captures(
-        &self,
-        hay: &[u8],
-        start: usize,
-        end: usize,
-    ) -> Option<Vec<Option<(usize, usize)>>> {
+    pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
+        let mut memory = self.memory()?;
+        self.backward(&mut memory, hay, start, end);
+        match self.starts_live(&memory) {
+            true => self.forward(&mut memory, hay, start),
+            false => None,
+        }
+    }
+
+    /// Whether [`TwoPass::search`] can stand in for the search of a match with a
+    /// DFA: every match starts at the haystack's start (`\A`, or `^` of a single-line
+    /// pattern) and ends at a line's end (`$`), so the backward pass over the rest of
+    /// the haystack (beyond the match) is short.
+    pub fn searches_alone(&self) -> bool {
+        self.searches_alone
+    }
+
+    /// The groups' spans of the leftmost-first match in `hay[start..]`, with no span
+    /// found beforehand, for a pattern every match of which starts at the haystack's
+    /// start: `Some(None)` when there is no match, `None` when this engine cannot tell.
+    ///
+    /// Why that is exact: the backward pass runs from the haystack's end, where only
+    /// the match state is live; the match state is live at every position, so a state
+    /// is live at a position exactly when some match (ending anywhere) can be reached
+    /// from it there. Every match starts at the haystack's start, and the leftmost-first
+    /// match is the first the back-tracker reaches from the anchored start state at
+    /// `start`: there is one exactly when that state is live there (at `start > 0`
+    /// the start assertion holds nowhere a match could start, as with the `regex`
+    /// crate's `find_at`). The walk stops at the first match state it reaches, and
+    /// takes at each branch the first alternative from which a match can be reached,
+    /// as the back-tracker keeps the first alternative that reaches one: the same
+    /// match, with the same groups.
+    pub fn search(&self, hay: &[u8], start: usize) -> Option<Option<Spans>> {
+        let mut memory = self.memory()?;
+        self.backward(&mut memory, hay, start, hay.len());
+        match self.starts_live(&memory) {
+            true => self.forward(&mut memory, hay, start).map(Some),
+            false => Some(None),
+        }
+    }
+
+    /// This engine's memory, cleared when full; `None` when another thread holds it.
+    fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
         let mut memory = self.memory.try_lock().ok()?;
-        let memory = &mut *memory;
         if memory.sets.len() > MAX_SETS {
             *memory = Memory::default();
         }
-        self.backward(memory, hay, start, end);
-        self.forward(memory, hay, start)
+        Some(memory)
+    }
+
+    /// Whether a match can be reached from the anchored start at the span's start
+    /// (after [`TwoPass::backward`]).
+    fn starts_live(&self, memory: &Memory) -> bool {
+        let id = self.nfa.start_anchored().as_usize();
+        let first = memory.live.first().map(|&n| &memory.sets[n as usize]);
+        first.is_some_and(|set| set[id / 64] >> (id % 64) & 1 == 1)
     }
 
     /// Fill `memory.live` with the set of each position of `hay[start..=end]`.
     fn backward(&self, memory: &mut Memory, hay: &[u8], start: usize, end: usize) {
-        memory.live.clear();
-        memory.live.resize(end - start + 1, 0);
+        let mut live = std::mem::take(&mut memory.live);
+        live.clear();
+        live.resize(end - start + 1, 0);
         // the set after the span's end: empty (number 0, made first)
-        let mut after = match memory.sets.is_empty() {
-            true => self.number(memory, vec![0; self.words].into_boxed_slice()),
-            false => 0,
-        };
-        for at in (start..=end).rev() {
-            let (byte, class) = match at < end {
-                true => (
-                    u16::from(hay[at]),
-                    usize::from(self.nfa.byte_classes().get(hay[at])),
-                ),
-                false => (256, self.classes - 1),
-            };
-            let holding = self.holding(hay, at);
-            let index = after as usize * self.classes + class;
-            let set = match memory.steps[index] {
-                (looks, set) if looks == holding => set,
-                _ => {
-                    let bits = self.step(&memory.sets[after as usize], byte, holding);
-                    let set = self.number(memory, bits);
-                    memory.steps[index] = (holding, set);
-                    set
-                }
-            };
-            memory.live[at - start] = set;
-            after = set;
+        if memory.sets.is_empty() {
+            self.number(memory, vec![0; self.words].into_boxed_slice());
         }
+        let (byte_classes, looks) = (self.nfa.byte_classes(), &self.looks);
+        // the span's end, where no byte is read, then its bytes, last first
+        let mut kind_at = hay.get(end).map_or(EDGE, |&b| looks.kind(b));
+        let span = &hay[..end];
+        let mut kind_before = span.last().map_or(EDGE, |&b| looks.kind(b));
+        let holding = looks.holding(kind_before, kind_at);
+        let mut after = self.advance(memory, 0, self.classes - 1, 256, holding);
+        live[end - start] = after;
+        for at in (start..end).rev() {
+            let byte = span[at];
+            kind_at = kind_before;
+            kind_before = match at {
+                0 => EDGE,
+                _ => looks.kind(span[at - 1]),
+            };
+            let class = usize::from(byte_classes.get(byte));
+            let holding = looks.holding(kind_before, kind_at);
+            after = self.advance(memory, after, class, u16::from(byte), holding);
+            live[at - start] = after;
+        }
+        memory.live = live;
     }
 
-    /// The assertions (of those the automaton uses) that hold at `at`, as bits.
-    fn holding(&self, hay: &[u8], at: usize) -> u32 {
-        if self.looks.is_empty() {
-            return 0;
+    /// The set before `after` across a byte of `class` (`byte`, 256 for none) with
+    /// the assertions `holding` there: remembered, or made and remembered.
+    #[inline(always)]
+    fn advance(
+        &self,
+        memory: &mut Memory,
+        after: u32,
+        class: usize,
+        byte: u16,
+        holding: u32,
+    ) -> u32 {
+        let index = after as usize * self.classes + class;
+        match memory.steps[index] {
+            (looks, set) if looks == holding => set,
+            _ => {
+                let bits = self.step(&memory.sets[after as usize], byte, holding);
+                let set = self.number(memory, bits);
+                memory.steps[index] = (holding, set);
+                set
+            }
         }
-        let matcher = self.nfa.look_matcher();
-        self.looks
-            .iter()
-            .filter(|&&look| matcher.matches(look, hay, at))
-            .fold(0, |bits, look| bits | look.as_repr())
     }
 
     /// The states from which a match can be reached at a position, from the set of
@@ -231,66 +347,76 @@ impl TwoPass {
         n
     }
 
-    /// Walk from the anchored start, taking the first live alternative of each branch.
-    fn forward(
-        &self,
-        memory: &Memory,
-        hay: &[u8],
-        start: usize,
-    ) -> Option<Vec<Option<(usize, usize)>>> {
-        let live = |at: usize, id: StateID| {
-            let set = &memory.sets[memory.live[at - start] as usize];
-            set[id.as_usize() / 64] >> (id.as_usize() % 64) & 1 == 1
-        };
-        let mut slots: Vec<Option<usize>> = vec![None; self.nfa.group_info().slot_len()];
-        let mut id = self.nfa.start_anchored();
+    /// Walk from the anchored start (live at `start`), taking the first live
+    /// alternative of each branch.
+    fn forward(&self, memory: &mut Memory, hay: &[u8], start: usize) -> Option<Spans> {
+        let Memory {
+            sets, live, slots, ..
+        } = memory;
+        // the set of the current position
+        let set_at = |at: usize| Some(&sets[*live.get(at - start)? as usize]);
+        let contains = |set: &[u64], id: usize| set[id / 64] >> (id % 64) & 1 == 1;
+        slots.clear();
+        slots.resize(self.nfa.group_info().slot_len(), None);
+        let mut id = self.nfa.start_anchored().as_usize();
         let mut at = start;
+        let mut set = set_at(at)?;
         // States passed since the last byte: more than all of them is an empty loop.
         let mut without_byte = 0;
-        if !live(at, id) {
-            return None;
-        }
+        let walk = self.walk.as_slice();
         loop {
             without_byte += 1;
-            if without_byte > self.nfa.states().len() {
+            if without_byte > walk.len() {
                 return None;
             }
-            id = match self.nfa.state(id) {
-                State::ByteRange { trans } => {
-                    if !trans.matches_byte(*hay.get(at)?) {
-                        return None;
+            let next = match *walk.get(id)? {
+                // A live byte state reads the byte at `at` (so the span goes on past
+                // it) into a state live after it.
+                Walk::Byte(next) => next,
+                Walk::Bytes => {
+                    let byte = *hay.get(at)?;
+                    match self.nfa.state(StateID::new(id).ok()?) {
+                        State::Sparse(sparse) => sparse.matches_byte(byte)?,
+                        State::Dense(dense) => dense.matches_byte(byte)?,
+                        _ => return None,
                     }
-                    at += 1;
-                    without_byte = 0;
-                    trans.next
+                    .as_u32()
                 }
-                State::Sparse(sparse) => {
-                    let next = sparse.matches_byte(*hay.get(at)?)?;
-                    at += 1;
-                    without_byte = 0;
-                    next
+                Walk::Empty(next) => {
+                    id = next as usize;
+                    continue;
                 }
-                State::Dense(dense) => {
-                    let next = dense.matches_byte(*hay.get(at)?)?;
-                    at += 1;
-                    without_byte = 0;
-                    next
+                Walk::Split(first, second) => {
+                    id = match contains(set, first as usize) {
+                        true => first as usize,
+                        false => second as usize,
+                    };
+                    continue;
                 }
-                State::Look { next, .. } => *next,
-                State::Union { alternates } => *alternates.iter().find(|&&a| live(at, a))?,
-                State::BinaryUnion { alt1, alt2 } => match live(at, *alt1) {
-                    true => *alt1,
-                    false => *alt2,
-                },
-                State::Capture { next, slot, .. } => {
-                    if let Some(s) = slots.get_mut(slot.as_usize()) {
+                Walk::Union => {
+                    let State::Union { alternates } = self.nfa.state(StateID::new(id).ok()?) else {
+                        return None;
+                    };
+                    id = alternates
+                        .iter()
+                        .find(|&&a| contains(set, a.as_usize()))?
+                        .as_usize();
+                    continue;
+                }
+                Walk::Capture { slot, next } => {
+                    if let Some(s) = slots.get_mut(slot as usize) {
                         *s = Some(at);
                     }
-                    *next
+                    id = next as usize;
+                    continue;
                 }
-                State::Match { .. } => break,
-                State::Fail => return None,
+                Walk::Match => break,
+                Walk::Fail => return None,
             };
+            id = next as usize;
+            at += 1;
+            set = set_at(at)?;
+            without_byte = 0;
         }
         Some(
             slots
@@ -301,5 +427,95 @@ impl TwoPass {
                 })
                 .collect(),
         )
+    }
+}
+
+impl Walk {
+    fn of(state: &State) -> Walk {
+        match state {
+            State::ByteRange { trans } => Walk::Byte(trans.next.as_u32()),
+            State::Sparse(sparse) => match sparse.transitions.first() {
+                Some(first) if sparse.transitions.iter().all(|t| t.next == first.next) => {
+                    Walk::Byte(first.next.as_u32())
+                }
+                _ => Walk::Bytes,
+            },
+            State::Dense(_) => Walk::Bytes,
+            State::Look { next, .. } => Walk::Empty(next.as_u32()),
+            State::BinaryUnion { alt1, alt2 } => Walk::Split(alt1.as_u32(), alt2.as_u32()),
+            State::Union { .. } => Walk::Union,
+            State::Capture { next, slot, .. } => Walk::Capture {
+                slot: slot.as_u32(),
+                next: next.as_u32(),
+            },
+            State::Match { .. } => Walk::Match,
+            State::Fail => Walk::Fail,
+        }
+    }
+}
+
+impl LookTable {
+    /// The table of the assertions `nfa` uses, if all are ASCII ones (as they are
+    /// with ASCII classes).
+    fn new(nfa: &NFA) -> Option<LookTable> {
+        let looks: Vec<Look> = nfa.look_set_any().iter().collect();
+        let matcher = nfa.look_matcher();
+        let ascii = looks.iter().all(|look| {
+            matches!(
+                look,
+                Look::Start
+                    | Look::End
+                    | Look::StartCRLF
+                    | Look::EndCRLF
+                    | Look::WordAscii
+                    | Look::WordAsciiNegate
+                    | Look::WordStartAscii
+                    | Look::WordEndAscii
+                    | Look::WordStartHalfAscii
+                    | Look::WordEndHalfAscii
+            ) || matches!(look, Look::StartLF | Look::EndLF)
+                && matcher.get_line_terminator() == b'\n'
+        });
+        if !ascii {
+            return None;
+        }
+        // one byte of each kind, in kind order
+        const EXAMPLES: [u8; EDGE] = [b' ', b'a', b'\r', b'\n'];
+        let mut kind = [0u8; 256];
+        for (byte, k) in kind.iter_mut().enumerate() {
+            let byte = byte as u8;
+            *k = match byte {
+                b'\r' => 2,
+                b'\n' => 3,
+                _ if byte.is_ascii_alphanumeric() || byte == b'_' => 1,
+                _ => 0,
+            };
+        }
+        let mut holding = [0u32; LOOK_KINDS * LOOK_KINDS];
+        for (i, bits) in holding.iter_mut().enumerate() {
+            let (before, after) = (i / LOOK_KINDS, i % LOOK_KINDS);
+            // the position between the two kinds' example bytes, either one left out
+            // at an edge
+            let hay: Vec<u8> = [before, after]
+                .iter()
+                .filter_map(|&k| EXAMPLES.get(k).copied())
+                .collect();
+            let at = usize::from(before != EDGE);
+            *bits = looks
+                .iter()
+                .filter(|&&look| matcher.matches(look, &hay, at))
+                .fold(0, |bits, look| bits | look.as_repr());
+        }
+        Some(LookTable { kind, holding })
+    }
+
+    /// The kind of a byte.
+    fn kind(&self, byte: u8) -> usize {
+        usize::from(self.kind[usize::from(byte)])
+    }
+
+    /// The assertions holding between bytes of these kinds.
+    fn holding(&self, kind_before: usize, kind_at: usize) -> u32 {
+        self.holding[kind_before * LOOK_KINDS + kind_at]
     }
 }

@@ -21,7 +21,7 @@ fn two_pass_captures_are_the_back_trackers() {
         println!("SKIPPED: Fail2ban's filters or sample logs are not installed");
         return;
     }
-    let mut compared = 0;
+    let (mut compared, mut searched_alone) = (0, 0);
     let mut entries: Vec<_> = std::fs::read_dir(FILTERS).unwrap().flatten().collect();
     entries.sort_by_key(|e| e.path());
     for entry in entries {
@@ -74,39 +74,67 @@ fn two_pass_captures_are_the_back_trackers() {
             let (matches, handed_back) = compare(source, &texts);
             assert_eq!(handed_back, 0, "{name}: {source}");
             compared += matches;
+            searched_alone += usize::from(TwoPass::new(source).is_some_and(|t| t.searches_alone()));
         }
     }
     assert!(compared > 1000, "only {compared} matches compared");
-    println!("{compared} matches compared");
+    assert!(
+        searched_alone > 100,
+        "only {searched_alone} regexes searched alone"
+    );
+    println!("{compared} matches compared, {searched_alone} regexes searched alone");
 }
 
 /// Each text's leftmost-first match of `pattern`: the two passes must give the
-/// `regex` crate's groups, or hand the search back (only empty loops may). Returns
-/// (matches, handed back).
+/// `regex` crate's groups, or hand the search back (only empty loops may); for a
+/// pattern they search alone, also with no span given, from the text's start and
+/// from one byte in, matching or not. Returns (matches, handed back).
 fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
     let regex = regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
         .build()
         .expect("a linear pattern compiles");
     let two_pass = TwoPass::new(pattern).expect("a linear pattern compiles for two passes");
+    let groups = |caps: regex::bytes::Captures| -> Vec<_> {
+        caps.iter()
+            .map(|m| m.map(|m| (m.start(), m.end())))
+            .collect()
+    };
     let (mut matches, mut handed_back) = (0, 0);
     for text in texts {
         let hay = text.as_ref().as_bytes();
+        if two_pass.searches_alone() {
+            for start in [0, 1].into_iter().filter(|&s| s <= hay.len()) {
+                let expected = regex.captures_at(hay, start).map(groups);
+                match two_pass.search(hay, start) {
+                    Some(found) => assert_eq!(found, expected, "{pattern} on {:?}", text.as_ref()),
+                    None => handed_back += 1,
+                }
+            }
+        }
         let Some(caps) = regex.captures(hay) else {
             continue;
         };
         let whole = caps.get(0).expect("group 0 is the match");
-        let expected: Vec<_> = caps
-            .iter()
-            .map(|m| m.map(|m| (m.start(), m.end())))
-            .collect();
+        let span = (whole.start(), whole.end());
+        let expected = groups(caps);
         matches += 1;
-        match two_pass.captures(hay, whole.start(), whole.end()) {
+        match two_pass.captures(hay, span.0, span.1) {
             Some(found) => assert_eq!(found, expected, "{pattern} on {:?}", text.as_ref()),
             None => handed_back += 1,
         }
     }
     (matches, handed_back)
+}
+
+/// Every pattern finds a match in `texts`, with the `regex` crate's groups, and the
+/// two passes hand none back.
+fn assert_same_groups(patterns: &[&str], texts: &[&str]) {
+    for p in patterns {
+        let (matches, handed_back) = compare(p, texts);
+        assert!(matches > 0, "{p} matches none of the texts");
+        assert_eq!(handed_back, 0, "{p}");
+    }
 }
 
 #[test]
@@ -121,7 +149,7 @@ fn two_pass_takes_the_back_trackers_path() {
     ];
     // priority between alternatives, greedy and lazy repetition, groups that take
     // part or not, word boundaries and anchors
-    for p in [
+    let patterns = [
         r"user (?P<u>.*) from (?P<h>\S+)",
         r"user (?P<u>.*?) from (?P<h>\S+)",
         r"(?P<a>a|aa)(?P<b>a*)",
@@ -130,11 +158,8 @@ fn two_pass_takes_the_back_trackers_path() {
         r"^(?P<k>[^:]+): (?P<v>.*?)(?:: (?P<w>.*))?$",
         r"\b(?P<w>\w+)\b-(?P<z>\w+)",
         r"(?P<one>x)?(?P<two>y)?",
-    ] {
-        let (matches, handed_back) = compare(p, &texts);
-        assert!(matches > 0, "{p} matches none of the texts");
-        assert_eq!(handed_back, 0, "{p}");
-    }
+    ];
+    assert_same_groups(&patterns, &texts);
 }
 
 #[test]
@@ -143,5 +168,51 @@ fn two_pass_gives_empty_loops_the_same_groups_or_hands_them_back() {
     for p in [r"(?:(?P<e>a*))*b", r"(?P<o>(?:a?)*)c"] {
         let (matches, _) = compare(p, &["aab", "b", "aac", "c"]);
         assert!(matches > 0, "{p}");
+    }
+}
+
+#[test]
+fn two_pass_assertions_hold_where_the_regex_crates_do() {
+    // every ASCII assertion, next to word bytes, non-word bytes, `\r`, `\n` (in the
+    // middle of a buffer too) and the haystack's edges
+    let texts = [
+        "foo\nbar baz\n",
+        "\r\nab-cd\r\n_x9\r",
+        "-a-",
+        "a",
+        "",
+        " x_y9 z\n\nq",
+        "line one\nline two\r\n",
+    ];
+    let patterns = [
+        r"(?m)^(?P<l>\w+)$",
+        r"(?m)(?P<l>[a-z ]+)$\n^(?P<n>\w*)",
+        r"\b(?P<w>\w+)\b",
+        r"\B(?P<i>\w)\B",
+        r"(?P<s>\b{start}\w)(?P<e>\w*\b{end})",
+        r"\b{start-half}(?P<h>[a-z]+)\b{end-half}",
+        r"(?Rm)^(?P<c>[^\r\n]*)$",
+        r"\A(?P<a>\W*)(?P<b>\w*)",
+        r"(?P<z>\w+\s*)\z",
+        r"(?P<g>\S+)\s*$",
+        // searched by the two passes alone: anchored at the start, ending at a line's end
+        r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)",
+        r"\A(?P<p>[^\n]*\b)\s*\z",
+    ];
+    assert_same_groups(&patterns, &texts);
+}
+
+#[test]
+fn two_pass_serves_only_what_it_can_prove() {
+    // Unicode word boundaries are not served: the caller searches with the regex crate
+    assert!(TwoPass::new(r"(?u:\b)a").is_none());
+    // searched alone only when anchored at the start and ending at a line's end
+    for (p, alone) in [
+        (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true),
+        (r"\A(?P<p>[^\n]*\b)\s*\z", true),
+        (r"\A(?P<a>\W*)(?P<b>\w*)", false),
+        (r"(?P<g>\S+)\s*$", false),
+    ] {
+        assert_eq!(TwoPass::new(p).unwrap().searches_alone(), alone, "{p}");
     }
 }
