@@ -6,6 +6,7 @@
 //! matched lines) come out, exactly as Fail2ban's `Filter.processLine` would produce
 //! them. It does not count failures, resolve names or ban anything.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -216,6 +217,12 @@ impl Rx {
         d
     }
 
+    /// Leave group `name` out of the data; its index, if the regex has it.
+    fn take_group(&mut self, name: &str) -> Option<usize> {
+        let at = self.keys.iter().position(|(_, k)| &**k == name)?;
+        Some(self.keys.remove(at).0)
+    }
+
     fn has_group(&self, name: &str) -> bool {
         self.pattern.group_index(name).is_some()
     }
@@ -267,6 +274,8 @@ pub struct Filter {
     fail: Vec<Rx>,
     ignore: Vec<Rx>,
     pref: Option<Rx>,
+    /// The prefregex's `content` group index.
+    pref_content: Option<usize>,
     maxlines: usize,
     detector: DateDetector,
     prefilter: Option<Prefilter>,
@@ -317,10 +326,12 @@ impl Filter {
         } else {
             Mode::SingleLine
         };
-        let pref = match spec.prefregex.as_deref().filter(|p| !p.trim().is_empty()) {
+        let mut pref = match spec.prefregex.as_deref().filter(|p| !p.trim().is_empty()) {
             Some(p) => Some(Rx::new(p, other_mode, use_dns).map_err(FilterError::PrefRegex)?),
             None => None,
         };
+        // The prefregex's content is what the failregexes search, never failure data.
+        let pref_content = pref.as_mut().and_then(|p| p.take_group("content"));
         let mut fail = Vec::new();
         for (index, r) in spec.failregex.iter().enumerate() {
             if r.trim().is_empty() {
@@ -384,6 +395,7 @@ impl Filter {
         };
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         Ok(Filter {
+            pref_content,
             candidates,
             fail,
             ignore,
@@ -582,13 +594,21 @@ impl Filter {
                 return result;
             };
             pre_groups = pref.groups(b, &g);
-            if let Some(Value::Text(Some(content))) = pre_groups.remove("content") {
-                if !content.is_empty() {
+            let content = self.pref_content.and_then(|i| g.get(i));
+            if let Some((start, end)) = content.filter(|(start, end)| end > start) {
+                if self.maxlines > 1 {
                     *replaced = Some(vec![BufLine {
-                        text: content,
+                        text: b[start..end].to_string(),
                         date: (0, 0),
                     }]);
                     buf = None;
+                } else {
+                    // The content is what is searched from now on; with one line per
+                    // buffer, nothing keeps it buffered.
+                    let mut content = String::with_capacity(end - start + 1);
+                    content.push_str(&b[start..end]);
+                    content.push('\n');
+                    buf = Some(content);
                 }
             }
         }
@@ -610,7 +630,13 @@ impl Filter {
             };
             from = fi + 1;
             let mut fail = self.fail[fi].groups(&b, &g);
-            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
+            let (matched_lines, unmatched) = match lines.len() {
+                0 | 1 => (Cow::Borrowed(lines), Vec::new()),
+                _ => {
+                    let (matched, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
+                    (Cow::Owned(matched), unmatched)
+                }
+            };
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
                 let ignored = if self.maxlines > 1 {
@@ -622,8 +648,10 @@ impl Filter {
                     result.ignored_by.extend(ignored);
                     if !self.check_all || self.maxlines > 1 {
                         *replaced = Some(unmatched);
+                        buf = None;
+                    } else {
+                        buf = Some(b);
                     }
-                    buf = None;
                     if !self.check_all {
                         break;
                     }
@@ -636,15 +664,16 @@ impl Filter {
             } else {
                 buf = Some(b);
             }
-            let matched_text: Vec<String> = matched_lines.into_iter().map(|l| l.text).collect();
+            let matched_text: Vec<String> = match matched_lines {
+                Cow::Borrowed(lines) => lines.iter().map(|l| l.text.clone()).collect(),
+                Cow::Owned(lines) => lines.into_iter().map(|l| l.text).collect(),
+            };
             if !pre_groups.is_empty() {
                 // Without `check_all` this is the last failregex tried: no copy needed.
-                let mut merged = match self.check_all {
+                fail.add_missing(match self.check_all {
                     true => pre_groups.clone(),
                     false => std::mem::take(&mut pre_groups),
-                };
-                merged.extend(fail);
-                fail = merged;
+                });
             }
             let mlfid = fail.text("mlfid").map(str::to_string);
             let mut fail = match &mlfid {

@@ -118,29 +118,13 @@ impl FailData {
         Some(self.entries.remove(i).1)
     }
 
-    /// Set every name of `other` to its value there (one merge of the two orders).
-    pub fn extend(&mut self, other: FailData) {
-        if self.entries.is_empty() {
-            *self = other;
-            return;
-        }
-        let mine = std::mem::take(&mut self.entries);
-        let mut merged = Vec::with_capacity(mine.len() + other.entries.len());
-        let mut mine = mine.into_iter().peekable();
-        let mut theirs = other.entries.into_iter().peekable();
-        while let (Some((a, _)), Some((b, _))) = (mine.peek(), theirs.peek()) {
-            match name_order(a, b) {
-                Ordering::Less => merged.extend(mine.next()),
-                Ordering::Greater => merged.extend(theirs.next()),
-                Ordering::Equal => {
-                    mine.next();
-                    merged.extend(theirs.next());
-                }
+    /// Add the names of `defaults` this has not, with their values there.
+    pub fn add_missing(&mut self, defaults: FailData) {
+        for (k, v) in defaults.entries {
+            if let Err(i) = self.position(&k) {
+                self.entries.insert(i, (k, v));
             }
         }
-        merged.extend(mine);
-        merged.extend(theirs);
-        self.entries = merged;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -192,11 +176,15 @@ mod tests {
         assert_eq!(d.text("ip4"), Some("192.0.2.1"));
         assert_eq!(d.text("dns"), None);
         assert!(!d.truthy("dns"));
-        let mut more = FailData::default();
-        more.insert(Key::from("ip4"), Value::Text(Some("192.0.2.2".into())));
-        more.insert(Key::from("alt_user"), Value::Text(Some("x".into())));
-        d.extend(more);
-        assert_eq!(d.text("ip4"), Some("192.0.2.2"));
+        let mut defaults = FailData::default();
+        defaults.insert(Key::from("ip4"), Value::Text(Some("192.0.2.2".into())));
+        defaults.insert(Key::from("alt_user"), Value::Text(Some("x".into())));
+        d.add_missing(defaults);
+        assert_eq!(
+            d.text("ip4"),
+            Some("192.0.2.1"),
+            "a name it has keeps its value"
+        );
         assert_eq!(d.iter().next().map(|(k, _)| &**k), Some("alt_user"));
         assert_eq!(d.remove("dns"), Some(Value::Text(None)));
         assert_eq!(d.remove("dns"), None);
