@@ -60,7 +60,10 @@ impl<V> Recent<V> {
 
     fn insert_new(&mut self, key: Box<str>, answer: V) {
         if self.newer.len() >= self.generation {
-            self.older = std::mem::take(&mut self.newer);
+            // the dropped generation's table is kept (cleared) for the next one: no
+            // growing it again from nothing
+            std::mem::swap(&mut self.older, &mut self.newer);
+            self.newer.clear();
         }
         self.newer.insert(key, answer);
     }
