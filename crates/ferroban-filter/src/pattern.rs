@@ -346,7 +346,8 @@ impl RestOfLine {
             return Some(None);
         };
         let rest = g.end();
-        let line_end = hay[rest..].find('\n').map_or(hay.len(), |p| rest + p);
+        let line_end =
+            memchr::memchr(b'\n', &hay.as_bytes()[rest..]).map_or(hay.len(), |p| rest + p);
         if self.non_empty && line_end == rest {
             return None;
         }
