@@ -808,6 +808,34 @@ mod repeat_tests {
     }
 
     #[test]
+    fn a_configured_line_start_pattern_gives_what_a_search_gives() {
+        let lines = [
+            "2026-02-23 11:08:21 a",
+            "2026-02-23 11:08:21 b",
+            "2026-02-23 11:08:211 c",
+            "2026-02-23 11:08:21",
+            "-2026-02-23 11:08:21 d",
+            "--2026-02-23 11:08:21 e",
+            "-\u{2013}2026-02-23 11:08:21 f",
+            "-\u{2013}2026-02-23 11:08:21 g",
+            "\u{e9}2026-02-23 11:08:21 h",
+            "2026-02-23 11:08:21\u{e9} i",
+            "2026-02-23 11:08:21\u{e9} j",
+        ];
+        let pattern = "{^LN-BEG}%ExY-%m-%d %H:%M:%S";
+        let mut shortcut = DateDetector::from_patterns(pattern, TimeZone::UTC, 2026).unwrap();
+        let mut searched = shortcut.clone();
+        let got = dates(&mut shortcut, &lines, true);
+        assert_eq!(got, dates(&mut searched, &lines, false));
+        let text = |i: usize| got[i].0.map(|f| &lines[i][f.start..f.end]);
+        assert_eq!(text(1), Some("2026-02-23 11:08:21"));
+        assert_eq!(got[2].0, None);
+        assert_eq!(text(5), Some("2026-02-23 11:08:21"));
+        assert_eq!(text(7), Some("2026-02-23 11:08:21"));
+        assert_eq!(got[8].0, None);
+    }
+
+    #[test]
     fn the_syslog_template_is_decided_by_the_line_start() {
         let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
         let line = "Feb 23 00:00:03 vps sshd[301]: x";
