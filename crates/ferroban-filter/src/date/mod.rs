@@ -3,7 +3,9 @@
 //! Owns the list of date templates of one filter (Fail2ban's default set, or the
 //! filter's `datepattern`s), the choice of the template for each line — the last one
 //! that hit is tried first, in the same place of the line; a template that hits often
-//! moves up — and the conversion of the found text to epoch seconds in the right zone.
+//! moves up; a line that starts with the bytes that decided the last line's date, found
+//! at the line start, has that date without a search — and the conversion of the found
+//! text to epoch seconds in the right zone.
 //! It does not look at anything in the line but the date.
 
 mod strptime;
