@@ -3,7 +3,9 @@
 //! Owns the list of date templates of one filter (Fail2ban's default set, or the
 //! filter's `datepattern`s), the choice of the template for each line — the last one
 //! that hit is tried first, in the same place of the line; a template that hits often
-//! moves up — and the conversion of the found text to epoch seconds in the right zone.
+//! moves up; a line that starts with the bytes that decided the last line's date, found
+//! at the line start, has that date without a search — and the conversion of the found
+//! text to epoch seconds in the right zone.
 //! It does not look at anything in the line but the date.
 
 mod strptime;
@@ -169,6 +171,25 @@ pub struct DateDetector {
     last_read: Option<DateRead>,
     /// The last template match, whose groups a line with the same date text reuses.
     memo: MatchMemo,
+    /// The last line's date, when a line starting with the same bytes has it too.
+    last_line: Option<LastLine>,
+    /// The leading bytes of the last line that decided its date (see [`LastLine`];
+    /// kept apart to reuse its allocation).
+    last_prefix: Vec<u8>,
+}
+
+/// The last line's date, found by a template anchored at the line start whose search
+/// is decided by a bounded prefix of the line (`Template::deciding_prefix_len`): a
+/// line with the same prefix, read at the same `now`, has the same date. That
+/// template is the one [`DateDetector::match_time`] tries first, and as it is anchored
+/// its match is taken without looking at other templates — so the whole choice, not
+/// only the search, is the last line's.
+#[derive(Debug, Clone, Copy)]
+struct LastLine {
+    now: i64,
+    /// The template's whole match (the date may be a group of it).
+    span: (usize, usize),
+    found: FoundDate,
 }
 
 /// A date text and what it was read as. The time depends only on the template, the
@@ -245,6 +266,8 @@ impl DateDetector {
             tz,
             last_read: None,
             memo: MatchMemo::default(),
+            last_line: None,
+            last_prefix: Vec::new(),
         }
     }
 
@@ -298,6 +321,7 @@ impl DateDetector {
     pub fn set_default_tz(&mut self, minutes: Option<i32>) {
         self.default_tz = minutes;
         self.last_read = None;
+        self.last_line = None;
     }
 
     fn push(&mut self, template: Arc<Template>, ignore_dup: bool) -> Result<(), TemplateError> {
@@ -410,6 +434,10 @@ impl DateDetector {
 
     /// Find the date in `line` and read its time (`now` for dates without year/day).
     pub fn find(&mut self, line: &str, now: i64) -> Option<FoundDate> {
+        if let Some(found) = self.repeat_last_line(line, now) {
+            return Some(found);
+        }
+        self.last_line = None;
         let (g, index) = self.match_time(line)?;
         let template = self.slots[index].template.clone();
         let (start, end) = template.date_span(&g);
@@ -418,12 +446,49 @@ impl DateDetector {
         } else {
             self.read_date(&template, line, &g, now)
         };
-        Some(FoundDate {
+        let found = FoundDate {
             start,
             end,
             time,
             template: index,
-        })
+        };
+        self.remember_line(&template, line, now, (g.start(), g.end()), found);
+        Some(found)
+    }
+
+    /// The last line's date for a line that starts with the bytes that decided it
+    /// (see [`LastLine`]), counted as [`DateDetector::match_time`] counts a hit.
+    fn repeat_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
+        let last = self.last_line.filter(|l| l.now == now)?;
+        if !line.as_bytes().starts_with(&self.last_prefix) {
+            return None;
+        }
+        self.slots[last.found.template].raw_hits += 1;
+        self.note_hit(line, last.found.template, last.span);
+        Some(last.found)
+    }
+
+    /// Remember a line's date for [`DateDetector::repeat_last_line`], when its template
+    /// allows.
+    fn remember_line(
+        &mut self,
+        template: &Template,
+        line: &str,
+        now: i64,
+        span: (usize, usize),
+        found: FoundDate,
+    ) {
+        // an anchored template's match is taken first (see `match_time`)
+        if template.flags & (LINE_BEGIN | LINE_END) == 0 {
+            return;
+        }
+        let Some(deciding) = template.deciding_prefix_len(line) else {
+            return;
+        };
+        self.last_prefix.clear();
+        self.last_prefix
+            .extend_from_slice(&line.as_bytes()[..deciding]);
+        self.last_line = Some(LastLine { now, span, found });
     }
 
     /// The time of a template's match, read once per distinct date text.
@@ -548,7 +613,13 @@ impl DateDetector {
             }
         }
         let (g, i) = matched?;
-        let (distance, endpos) = (g.start(), g.end());
+        let i = self.note_hit(line, i, (g.start(), g.end()));
+        Some((g, i))
+    }
+
+    /// Count a hit of template `i` matching `span` of `line`; returns the template's
+    /// index after the hit (it may move up).
+    fn note_hit(&mut self, line: &str, i: usize, (distance, endpos): (usize, usize)) -> usize {
         let slot = &mut self.slots[i];
         slot.hits += 1;
         slot.last_used = wall_clock();
@@ -568,7 +639,7 @@ impl DateDetector {
             i
         };
         self.last_index = i;
-        Some((g, i))
+        i
     }
 
     /// Move a template that hits up the list (Fail2ban's `_reorderTemplate`).
@@ -674,5 +745,127 @@ mod old_now_tests {
         let f = d.find(line, 1124013600).unwrap();
         assert_eq!(&line[f.start..f.end], "Sun Sep 14 21:44:43.008606 2014");
         assert_eq!(f.time, Some(1410731083.0));
+    }
+}
+#[cfg(test)]
+mod repeat_tests {
+    use super::*;
+
+    /// Every line's date as found by `d`, and the template order after each line; with
+    /// `shortcut` false, the last line's date is forgotten before each line so that
+    /// every line is searched.
+    fn dates(
+        d: &mut DateDetector,
+        lines: &[&str],
+        shortcut: bool,
+    ) -> Vec<(Option<FoundDate>, Vec<String>)> {
+        lines
+            .iter()
+            .map(|line| {
+                if !shortcut {
+                    d.last_line = None;
+                }
+                let found = d.find(line, 1_800_000_000);
+                (found, d.templates().map(|(t, _)| t.name.clone()).collect())
+            })
+            .collect()
+    }
+
+    const LINES: [&str; 16] = [
+        "Feb 23 00:00:03 vps sshd[301]: Invalid user a",
+        "Feb 23 00:00:03 vps sshd[302]: Invalid user b",
+        // the same date text, then what the template could take in too
+        "Feb 23 00:00:03 2025 vps sshd[303]: x",
+        "Feb 23 00:00:03.123456 vps sshd[304]: x",
+        "Feb 23 00:00:03.123456 2024 vps sshd[304]: x",
+        "Feb 23 00:00:031 vps sshd[305]: x",
+        "Feb 23 00:00:03",
+        "Feb 23 00:00:03 ",
+        "Feb 23 00:00:03é vps",
+        "Feb 23 00:00:03 vps sshd[306]: Invalid user é",
+        // no date, then other templates
+        "no date here at all",
+        "Feb 23 00:00:03 vps sshd[307]: back",
+        "2026-02-23 11:08:21,934 fail2ban.filter",
+        "2026-02-23 11:08:21,934 fail2ban.filter again",
+        r#"1.2.3.4 - - [23/Feb/2026:10:49:04 +0900] "GET /""#,
+        "Feb 23 00:00:03 vps sshd[308]: again",
+    ];
+
+    #[test]
+    fn a_repeated_line_start_gives_what_a_search_gives() {
+        let mut shortcut = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        let mut searched = shortcut.clone();
+        let got = dates(&mut shortcut, &LINES, true);
+        assert_eq!(got, dates(&mut searched, &LINES, false));
+        let text = |i: usize| got[i].0.map(|f| &LINES[i][f.start..f.end]);
+        assert_eq!(text(1), Some("Feb 23 00:00:03"));
+        assert_eq!(text(2), Some("Feb 23 00:00:03 2025"));
+        assert_eq!(text(3), Some("Feb 23 00:00:03.123456"));
+        assert_eq!(text(4), Some("Feb 23 00:00:03.123456 2024"));
+        assert_eq!(got[5].0, None);
+        assert_eq!(text(6), Some("Feb 23 00:00:03"));
+        assert_eq!(got[10].0, None);
+        assert_eq!(text(13), Some("2026-02-23 11:08:21,934"));
+    }
+
+    #[test]
+    fn a_configured_line_start_pattern_gives_what_a_search_gives() {
+        let lines = [
+            "2026-02-23 11:08:21 a",
+            "2026-02-23 11:08:21 b",
+            "2026-02-23 11:08:211 c",
+            "2026-02-23 11:08:21",
+            "-2026-02-23 11:08:21 d",
+            "--2026-02-23 11:08:21 e",
+            "-\u{2013}2026-02-23 11:08:21 f",
+            "-\u{2013}2026-02-23 11:08:21 g",
+            "\u{e9}2026-02-23 11:08:21 h",
+            "2026-02-23 11:08:21\u{e9} i",
+            "2026-02-23 11:08:21\u{e9} j",
+        ];
+        let pattern = "{^LN-BEG}%ExY-%m-%d %H:%M:%S";
+        let mut shortcut = DateDetector::from_patterns(pattern, TimeZone::UTC, 2026).unwrap();
+        let mut searched = shortcut.clone();
+        let got = dates(&mut shortcut, &lines, true);
+        assert_eq!(got, dates(&mut searched, &lines, false));
+        let text = |i: usize| got[i].0.map(|f| &lines[i][f.start..f.end]);
+        assert_eq!(text(1), Some("2026-02-23 11:08:21"));
+        assert_eq!(got[2].0, None);
+        assert_eq!(text(5), Some("2026-02-23 11:08:21"));
+        assert_eq!(text(7), Some("2026-02-23 11:08:21"));
+        assert_eq!(got[8].0, None);
+    }
+
+    #[test]
+    fn the_syslog_template_is_decided_by_the_line_start() {
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        let line = "Feb 23 00:00:03 vps sshd[301]: x";
+        let f = d.find(line, 0).unwrap();
+        let template = &d.slots[f.template].template;
+        assert_eq!(
+            template.deciding_prefix_len(line),
+            Some(17),
+            "{}",
+            template.name
+        );
+        assert!(d.last_line.is_some());
+        // a line starting the same way is answered from the last line (marked here
+        // to tell), counting a hit
+        let hits = d.slots[f.template].hits;
+        let marked = FoundDate {
+            time: Some(-1.0),
+            ..f
+        };
+        if let Some(last) = d.last_line.as_mut() {
+            last.found = marked;
+        }
+        assert_eq!(d.find("Feb 23 00:00:03 vps sshd[302]: y", 0), Some(marked));
+        assert_eq!(d.slots[f.template].hits, hits + 1);
+        // not so at another `now`, nor when a byte the search read differs
+        assert_eq!(d.find("Feb 23 00:00:03 vps sshd[302]: y", 1), Some(f));
+        let f = d.find("Feb 23 00:00:03 vps sshd[302]: y", 0);
+        assert_eq!(d.find("Feb 23 00:00:03 Vps", 0), f);
+        assert!(d.find("Feb 23 00:00:03 2026 vps", 0) != f);
     }
 }
