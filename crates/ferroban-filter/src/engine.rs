@@ -49,6 +49,14 @@ pub enum FilterError {
 /// [`Recent`]): some hundred kilobytes.
 const RECENT_BUFFERS: usize = 512;
 
+/// What searching a single-line buffer with the failregexes found: the failregexes
+/// that matched (index and groups, in order) and how many searches were given up.
+#[derive(Debug, Default)]
+struct Searched {
+    matches: Vec<(usize, Groups)>,
+    abandoned: u64,
+}
+
 /// One failure found in the buffer.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -296,10 +304,13 @@ pub struct Filter {
     pub check_all: bool,
     /// Drop failures still waiting for an id (multi-line) instead of reporting them.
     pub ignore_pending: bool,
-    /// The failregex matches of recent single-line buffers, and whether they are all
+    /// The failregex searches of recent single-line buffers, and whether they found
     /// the matches (`check_all`) or the first only.
-    recent: Recent<Vec<(usize, Groups)>>,
+    recent: Recent<Searched>,
     recent_all: bool,
+    /// Searches given up at the step bound that a remembered answer stood for (the
+    /// same line again: given up again, but without the search).
+    recalled_abandoned: u64,
 }
 
 impl Filter {
@@ -413,6 +424,7 @@ impl Filter {
             ignore_pending: true,
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
+            recalled_abandoned: 0,
         })
     }
 
@@ -429,7 +441,8 @@ impl Filter {
             .chain(&self.ignore)
             .chain(&self.pref)
             .map(|rx| rx.pattern.abandoned())
-            .sum()
+            .sum::<u64>()
+            + self.recalled_abandoned
     }
 
     /// The regexes that run on the back-tracking engine (bounded, so a hostile line
@@ -749,28 +762,48 @@ impl Filter {
             return self.search_failregexes(buf, from, possible);
         }
         let all = self.check_all;
-        let next_match =
-            |matches: &Vec<(usize, Groups)>| matches.iter().find(|(fi, _)| *fi >= from).cloned();
+        let next_match = |searched: &Searched| {
+            let found = searched.matches.iter().find(|(fi, _)| *fi >= from).cloned();
+            (found, searched.abandoned)
+        };
         if self.recent_all == all {
-            if let Some(found) = self.recent.with(buf, next_match) {
+            if let Some((found, abandoned)) = self.recent.with(buf, next_match) {
+                // counted once per line, as if searched (from the first failregex on)
+                if from == 0 {
+                    self.recalled_abandoned += abandoned;
+                }
                 return found;
             }
         } else {
             self.recent.clear();
             self.recent_all = all;
         }
-        let mut matches = Vec::new();
+        let counts = self.fail.iter().any(|rx| rx.pattern.may_give_up());
+        let abandoned_before = if counts {
+            self.failregexes_abandoned()
+        } else {
+            0
+        };
+        let mut searched = Searched::default();
         let mut next = 0;
         while let Some((fi, g)) = self.search_failregexes(buf, next, possible) {
             next = fi + 1;
-            matches.push((fi, g));
+            searched.matches.push((fi, g));
             if !all {
                 break;
             }
         }
-        let found = next_match(&matches);
-        self.recent.insert(buf, matches);
+        if counts {
+            searched.abandoned = self.failregexes_abandoned() - abandoned_before;
+        }
+        let (found, _) = next_match(&searched);
+        self.recent.insert(buf, searched);
         found
+    }
+
+    /// Searches of the failregexes given up at the step bound so far.
+    fn failregexes_abandoned(&self) -> u64 {
+        self.fail.iter().map(|rx| rx.pattern.abandoned()).sum()
     }
 
     /// Search `buf` with the failregexes from index `from` on, in order, for the first

@@ -564,6 +564,11 @@ impl Pattern {
         matches!(self.engine, Engine::Backtrack { .. })
     }
 
+    /// True when a search may be given up at the step bound (some of it back-tracks).
+    pub fn may_give_up(&self) -> bool {
+        !matches!(self.engine, Engine::Linear(_))
+    }
+
     /// A linear-engine pattern (Rust syntax) that matches wherever this one does, if
     /// there is one: for screening many patterns at once with a `RegexSet`.
     pub fn linear_superset(&self) -> Option<&str> {
