@@ -463,15 +463,11 @@ impl TwoPass {
             set = set_at(at)?;
             without_byte = 0;
         }
-        Some(
-            slots
-                .chunks(2)
-                .map(|pair| match pair {
-                    [Some(a), Some(b)] => Some((*a, *b)),
-                    _ => None,
-                })
-                .collect(),
-        )
+        let mut spans = Vec::with_capacity(slots.len() / 2);
+        for pair in slots.chunks_exact(2) {
+            spans.push(pair[0].zip(pair[1]));
+        }
+        Some(spans)
     }
 }
 
