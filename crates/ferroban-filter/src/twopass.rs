@@ -49,22 +49,30 @@ pub type Spans = Vec<Option<(usize, usize)>>;
 
 /// A state as the forward walk reads it, in a few bytes: the automaton's states
 /// hold what the walk needs behind a pointer or a search (the ranges of a class).
-/// Numbers are state ids.
+/// Numbers are state ids, of the state entered: a run of captures and assertions is
+/// entered at its first capture (see [`Walk::Passes`]), or skipped when it has none.
 #[derive(Debug, Clone, Copy)]
 enum Walk {
     /// Reads a byte, into this state whichever byte it reads.
     Byte(u32),
     /// Reads a byte, into a state that depends on the byte (asked of the automaton).
     Bytes,
-    /// Goes on without reading (an assertion: the walk only enters live states, so
-    /// it holds).
-    Empty(u32),
-    /// The first of two alternatives that is live.
-    Split(u32, u32),
+    /// The first of two alternatives that is live: the automaton's first alternative
+    /// is tested (the second needs no test: one of the two is live), then the walk
+    /// enters `first` or `second`.
+    Split {
+        test: u32,
+        first: u32,
+        second: u32,
+    },
     /// The first of more alternatives that is live (asked of the automaton).
     Union,
-    Capture {
-        slot: u32,
+    /// A run of captures and assertions (an assertion holds: the walk only enters
+    /// live states): writes the position into `TwoPass::passed_slots[from..to]`,
+    /// then goes on to the state after the run.
+    Passes {
+        from: u32,
+        to: u32,
         next: u32,
     },
     Match,
@@ -98,6 +106,13 @@ pub struct TwoPass {
     predecessors: Vec<Vec<StateID>>,
     /// Each state as the forward walk reads it.
     walk: Vec<Walk>,
+    /// The state the walk enters for each state (see [`Walk`]).
+    entered: Vec<u32>,
+    /// The capture slots of each [`Walk::Passes`], in runs.
+    passed_slots: Vec<u32>,
+    /// Whether some loop can come back to a state without reading a byte (the walk
+    /// then counts the states it passes between bytes).
+    empty_cycle: bool,
     /// The assertions the automaton uses, by the bytes around a position.
     looks: LookTable,
     /// See [`TwoPass::searches_alone`].
@@ -112,8 +127,9 @@ pub struct TwoPass {
 /// What the backward pass remembers between searches.
 #[derive(Debug, Default)]
 struct Memory {
-    /// The sets of live states, as bitsets, by number.
-    sets: Vec<Box<[u64]>>,
+    /// The sets of live states, as bitsets of `TwoPass::words` words each, one after
+    /// the other by number.
+    sets: Vec<u64>,
     numbers: HashMap<Box<[u64]>, u32>,
     /// The steps made, by set after and byte class: the assertions that held and
     /// the set before (`NO_STEP` when not made yet).
@@ -155,7 +171,8 @@ impl TwoPass {
                 _ => {}
             }
         }
-        let walk = nfa.states().iter().map(Walk::of).collect();
+        let (walk, entered, passed_slots) = walk_table(&nfa)?;
+        let empty_cycle = has_empty_cycle(&nfa);
         let looks = LookTable::new(&nfa)?;
         let words = nfa.states().len().div_ceil(64);
         let classes = nfa.byte_classes().alphabet_len();
@@ -163,6 +180,9 @@ impl TwoPass {
             nfa,
             predecessors,
             walk,
+            entered,
+            passed_slots,
+            empty_cycle,
             looks,
             searches_alone,
             words,
@@ -218,7 +238,7 @@ impl TwoPass {
     /// This engine's memory, cleared when full; `None` when another thread holds it.
     fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
         let mut memory = self.memory.try_lock().ok()?;
-        if memory.sets.len() > MAX_SETS {
+        if memory.sets.len() > MAX_SETS * self.words {
             *memory = Memory::default();
         }
         Some(memory)
@@ -228,7 +248,7 @@ impl TwoPass {
     /// (after [`TwoPass::backward`]).
     fn starts_live(&self, memory: &Memory) -> bool {
         let id = self.nfa.start_anchored().as_usize();
-        let first = memory.live.first().map(|&n| &memory.sets[n as usize]);
+        let first = memory.live.first().map(|&n| self.set(&memory.sets, n));
         first.is_some_and(|set| set[id / 64] >> (id % 64) & 1 == 1)
     }
 
@@ -279,7 +299,7 @@ impl TwoPass {
         match memory.steps[index] {
             (looks, set) if looks == holding => set,
             _ => {
-                let bits = self.step(&memory.sets[after as usize], byte, holding);
+                let bits = self.step(self.set(&memory.sets, after), byte, holding);
                 let set = self.number(memory, bits);
                 memory.steps[index] = (holding, set);
                 set
@@ -338,36 +358,61 @@ impl TwoPass {
         if let Some(&n) = memory.numbers.get(&bits) {
             return n;
         }
-        let n = memory.sets.len() as u32;
-        memory.sets.push(bits.clone());
+        memory.sets.extend_from_slice(&bits);
+        let count = memory.sets.len() / self.words;
+        let n = count as u32 - 1;
         memory.numbers.insert(bits, n);
-        memory
-            .steps
-            .resize(memory.sets.len() * self.classes, NO_STEP);
+        memory.steps.resize(count * self.classes, NO_STEP);
         n
+    }
+
+    /// The set numbered `n` in `sets` (a memory's).
+    fn set<'a>(&self, sets: &'a [u64], n: u32) -> &'a [u64] {
+        &sets[n as usize * self.words..][..self.words]
     }
 
     /// Walk from the anchored start (live at `start`), taking the first live
     /// alternative of each branch.
     fn forward(&self, memory: &mut Memory, hay: &[u8], start: usize) -> Option<Spans> {
+        match self.empty_cycle {
+            true => self.walk_from::<true>(memory, hay, start),
+            false => self.walk_from::<false>(memory, hay, start),
+        }
+    }
+
+    /// [`TwoPass::forward`], counting the states passed between bytes when the
+    /// automaton has an empty cycle (`COUNTS`).
+    fn walk_from<const COUNTS: bool>(
+        &self,
+        memory: &mut Memory,
+        hay: &[u8],
+        start: usize,
+    ) -> Option<Spans> {
         let Memory {
             sets, live, slots, ..
         } = memory;
-        // the set of the current position
-        let set_at = |at: usize| Some(&sets[*live.get(at - start)? as usize]);
-        let contains = |set: &[u64], id: usize| set[id / 64] >> (id % 64) & 1 == 1;
+        // Where the set of a position starts in `sets`: a state's liveness is then
+        // one word read, with one bounds check.
+        let words = self.words;
+        let set_at = |at: usize| Some(*live.get(at - start)? as usize * words);
+        let contains = |set: usize, id: u32| {
+            sets.get(set + id as usize / 64)
+                .is_some_and(|word| word >> (id % 64) & 1 == 1)
+        };
         slots.clear();
         slots.resize(self.nfa.group_info().slot_len(), None);
-        let mut id = self.nfa.start_anchored().as_usize();
+        let (walk, entered) = (&self.walk[..], &self.entered[..]);
+        let mut id = *entered.get(self.nfa.start_anchored().as_usize())? as usize;
         let mut at = start;
         let mut set = set_at(at)?;
         // States passed since the last byte: more than all of them is an empty loop.
         let mut without_byte = 0;
-        let walk = self.walk.as_slice();
         loop {
-            without_byte += 1;
-            if without_byte > walk.len() {
-                return None;
+            if COUNTS {
+                without_byte += 1;
+                if without_byte > walk.len() {
+                    return None;
+                }
             }
             let next = match *walk.get(id)? {
                 // A live byte state reads the byte at `at` (so the span goes on past
@@ -375,19 +420,19 @@ impl TwoPass {
                 Walk::Byte(next) => next,
                 Walk::Bytes => {
                     let byte = *hay.get(at)?;
-                    match self.nfa.state(StateID::new(id).ok()?) {
+                    let next = match self.nfa.state(StateID::new(id).ok()?) {
                         State::Sparse(sparse) => sparse.matches_byte(byte)?,
                         State::Dense(dense) => dense.matches_byte(byte)?,
                         _ => return None,
-                    }
-                    .as_u32()
+                    };
+                    *entered.get(next.as_usize())?
                 }
-                Walk::Empty(next) => {
-                    id = next as usize;
-                    continue;
-                }
-                Walk::Split(first, second) => {
-                    id = match contains(set, first as usize) {
+                Walk::Split {
+                    test,
+                    first,
+                    second,
+                } => {
+                    id = match contains(set, test) {
                         true => first as usize,
                         false => second as usize,
                     };
@@ -397,15 +442,15 @@ impl TwoPass {
                     let State::Union { alternates } = self.nfa.state(StateID::new(id).ok()?) else {
                         return None;
                     };
-                    id = alternates
-                        .iter()
-                        .find(|&&a| contains(set, a.as_usize()))?
-                        .as_usize();
+                    let alt = alternates.iter().find(|&&a| contains(set, a.as_u32()))?;
+                    id = *entered.get(alt.as_usize())? as usize;
                     continue;
                 }
-                Walk::Capture { slot, next } => {
-                    if let Some(s) = slots.get_mut(slot as usize) {
-                        *s = Some(at);
+                Walk::Passes { from, to, next } => {
+                    for &slot in self.passed_slots.get(from as usize..to as usize)? {
+                        if let Some(s) = slots.get_mut(slot as usize) {
+                            *s = Some(at);
+                        }
                     }
                     id = next as usize;
                     continue;
@@ -418,40 +463,119 @@ impl TwoPass {
             set = set_at(at)?;
             without_byte = 0;
         }
-        Some(
-            slots
-                .chunks(2)
-                .map(|pair| match pair {
-                    [Some(a), Some(b)] => Some((*a, *b)),
-                    _ => None,
-                })
-                .collect(),
-        )
+        let mut spans = Vec::with_capacity(slots.len() / 2);
+        for pair in slots.chunks_exact(2) {
+            spans.push(pair[0].zip(pair[1]));
+        }
+        Some(spans)
     }
 }
 
-impl Walk {
-    fn of(state: &State) -> Walk {
-        match state {
-            State::ByteRange { trans } => Walk::Byte(trans.next.as_u32()),
+/// The forward walk's view of `nfa`: each state as the walk reads it, the state
+/// the walk enters for each state and the capture slots of the runs of captures and
+/// assertions; `None` if captures and assertions alone make a cycle (a Thompson
+/// automaton has none).
+fn walk_table(nfa: &NFA) -> Option<(Vec<Walk>, Vec<u32>, Vec<u32>)> {
+    let states = nfa.states();
+    let mut passed_slots = Vec::new();
+    // each state's run: the slots it writes and the state after it
+    let mut runs = Vec::with_capacity(states.len());
+    for i in 0..states.len() {
+        let from = passed_slots.len() as u32;
+        let mut next = StateID::new(i).ok()?;
+        let mut passed = 0;
+        loop {
+            next = match nfa.state(next) {
+                State::Capture { slot, next, .. } => {
+                    passed_slots.push(slot.as_u32());
+                    *next
+                }
+                State::Look { next, .. } => *next,
+                _ => break,
+            };
+            passed += 1;
+            if passed > states.len() {
+                return None;
+            }
+        }
+        runs.push((from, passed_slots.len() as u32, next.as_u32()));
+    }
+    let entered: Vec<u32> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, &(from, to, next))| match from == to {
+            true => next,
+            false => i as u32,
+        })
+        .collect();
+    let enter = |id: StateID| entered[id.as_usize()];
+    let walk = states
+        .iter()
+        .zip(&runs)
+        .map(|(state, &(from, to, next))| match state {
+            State::ByteRange { trans } => Walk::Byte(enter(trans.next)),
             State::Sparse(sparse) => match sparse.transitions.first() {
                 Some(first) if sparse.transitions.iter().all(|t| t.next == first.next) => {
-                    Walk::Byte(first.next.as_u32())
+                    Walk::Byte(enter(first.next))
                 }
                 _ => Walk::Bytes,
             },
             State::Dense(_) => Walk::Bytes,
-            State::Look { next, .. } => Walk::Empty(next.as_u32()),
-            State::BinaryUnion { alt1, alt2 } => Walk::Split(alt1.as_u32(), alt2.as_u32()),
-            State::Union { .. } => Walk::Union,
-            State::Capture { next, slot, .. } => Walk::Capture {
-                slot: slot.as_u32(),
-                next: next.as_u32(),
+            State::BinaryUnion { alt1, alt2 } => Walk::Split {
+                test: alt1.as_u32(),
+                first: enter(*alt1),
+                second: enter(*alt2),
             },
+            State::Union { .. } => Walk::Union,
+            State::Capture { .. } | State::Look { .. } => Walk::Passes { from, to, next },
             State::Match { .. } => Walk::Match,
             State::Fail => Walk::Fail,
+        })
+        .collect();
+    Some((walk, entered, passed_slots))
+}
+
+/// Whether some state of `nfa` can come back to itself without reading a byte
+/// (through unions, captures and assertions only): a depth-first search of the
+/// empty transitions, which finds a cycle as an edge back to a state on its path.
+fn has_empty_cycle(nfa: &NFA) -> bool {
+    let empty_next = |state: &State| -> Vec<StateID> {
+        match state {
+            State::Union { alternates } => alternates.to_vec(),
+            State::BinaryUnion { alt1, alt2 } => vec![*alt1, *alt2],
+            State::Capture { next, .. } | State::Look { next, .. } => vec![*next],
+            _ => Vec::new(),
+        }
+    };
+    const UNSEEN: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut mark = vec![UNSEEN; nfa.states().len()];
+    for root in 0..nfa.states().len() {
+        if mark[root] != UNSEEN {
+            continue;
+        }
+        // (state, its empty successors not yet followed)
+        let mut path = vec![(root, empty_next(&nfa.states()[root]))];
+        mark[root] = ON_PATH;
+        while let Some((state, pending)) = path.last_mut() {
+            match pending.pop() {
+                Some(next) => match mark[next.as_usize()] {
+                    ON_PATH => return true,
+                    UNSEEN => {
+                        mark[next.as_usize()] = ON_PATH;
+                        path.push((next.as_usize(), empty_next(nfa.state(next))));
+                    }
+                    _ => {}
+                },
+                None => {
+                    mark[*state] = DONE;
+                    path.pop();
+                }
+            }
         }
     }
+    false
 }
 
 impl LookTable {
