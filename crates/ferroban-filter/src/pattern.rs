@@ -88,7 +88,12 @@ impl LinearRe {
                 false => &None,
             };
             match two_pass {
-                Some(two_pass) if two_pass.searches_alone() => {
+                // Alone only where the DFA says there is a match: the backward pass
+                // walks the whole haystack, where the DFA gives up at the first byte
+                // no match can take (a filter's single failregex on every line).
+                Some(two_pass)
+                    if two_pass.searches_alone() && re.is_match_at(hay.as_bytes(), start) =>
+                {
                     if let Some(found) = two_pass.search(hay.as_bytes(), start) {
                         return found.map(|spans| Groups { spans });
                     }
