@@ -237,14 +237,14 @@ impl Rx {
 }
 
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
-fn split_matched(
+fn split_matched<'a>(
     buf: &str,
     g: &Groups,
     rx: &Rx,
-    lines: &[BufLine],
-) -> (Vec<BufLine>, Vec<BufLine>) {
+    lines: &'a [BufLine],
+) -> (Cow<'a, [BufLine]>, Vec<BufLine>) {
     if lines.len() <= 1 {
-        return (lines.to_vec(), Vec::new());
+        return (Cow::Borrowed(lines), Vec::new());
     }
     let start = buf[..(g.start() + 1).min(buf.len())]
         .rfind('\n')
@@ -273,7 +273,7 @@ fn split_matched(
         }
     }
     unmatched.extend_from_slice(&lines[last..]);
-    (matched, unmatched)
+    (Cow::Owned(matched), unmatched)
 }
 
 /// A filter with its state.
@@ -311,6 +311,9 @@ pub struct Filter {
     /// Searches given up at the step bound that a remembered answer stood for (the
     /// same line again: given up again, but without the search).
     recalled_abandoned: u64,
+    /// Some failregex may give a search up at the step bound (see
+    /// [`Pattern::may_give_up`]).
+    fail_may_give_up: bool,
 }
 
 impl Filter {
@@ -405,7 +408,9 @@ impl Filter {
             false => None,
         };
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
+        let fail_may_give_up = fail.iter().any(|rx| rx.pattern.may_give_up());
         Ok(Filter {
+            fail_may_give_up,
             pref_content,
             candidates,
             fail,
@@ -643,13 +648,7 @@ impl Filter {
             };
             from = fi + 1;
             let mut fail = self.fail[fi].groups(&b, &g);
-            let (matched_lines, unmatched) = match lines.len() {
-                0 | 1 => (Cow::Borrowed(lines), Vec::new()),
-                _ => {
-                    let (matched, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
-                    (Cow::Owned(matched), unmatched)
-                }
-            };
+            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
                 let ignored = if self.maxlines > 1 {
@@ -778,7 +777,7 @@ impl Filter {
             self.recent.clear();
             self.recent_all = all;
         }
-        let counts = self.fail.iter().any(|rx| rx.pattern.may_give_up());
+        let counts = self.fail_may_give_up;
         let abandoned_before = if counts {
             self.failregexes_abandoned()
         } else {
@@ -851,10 +850,7 @@ impl Filter {
         let now = self.started.elapsed().as_secs_f64();
         // Taken out of the cache, not copied: the entry is given the merged failure at
         // the end (or forgotten).
-        let cached = match self.mlfid_cache.get(mlfid, now) {
-            Some(_) => self.mlfid_cache.peek_mut(mlfid).map(std::mem::take),
-            None => None,
-        };
+        let cached = self.mlfid_cache.get(mlfid, now).map(std::mem::take);
         if let Some(groups) = cached {
             // not copied unless the last failure of this id is still held somewhere
             let mut groups = Arc::unwrap_or_clone(groups);

@@ -66,13 +66,13 @@ impl<V> MlfidCache<V> {
     }
 
     /// The value stored for `key`, unless it has expired at `now` (it is then removed).
-    pub fn get(&mut self, key: &str, now: f64) -> Option<&V> {
+    pub fn get(&mut self, key: &str, now: f64) -> Option<&mut V> {
         let expired = self.entries.get(key)?.expires <= now;
         if expired {
             self.unset(key);
             return None;
         }
-        self.entries.get(key).map(|e| &e.value)
+        self.entries.get_mut(key).map(|e| &mut e.value)
     }
 
     /// The value stored for `key`, expired or not (no clock involved): for changing a
@@ -153,7 +153,7 @@ mod tests {
         // a key already present still makes room when the cache is full
         c.set("c", 20, 3.0);
         assert_eq!(keys(&c), ["c", "d"]);
-        assert_eq!(c.get("c", 3.0), Some(&20));
+        assert_eq!(c.get("c", 3.0).copied(), Some(20));
     }
 
     #[test]
@@ -172,8 +172,8 @@ mod tests {
         let mut c = MlfidCache::new(100, 300.0);
         c.set("pid", 1, 0.0);
         *c.peek_mut("pid").unwrap() = 2;
-        assert_eq!(c.get("pid", 299.0), Some(&2));
-        assert_eq!(c.get("pid", 300.0), None);
+        assert_eq!(c.get("pid", 299.0).copied(), Some(2));
+        assert_eq!(c.get("pid", 300.0).copied(), None);
         assert!(c.is_empty());
     }
 

@@ -121,6 +121,23 @@ impl LinearRe {
         })
     }
 
+    /// [`LinearRe::groups`] of the match already found at `span` (by
+    /// [`LinearRe::find_at`] from `start`): the two passes capture over that span
+    /// without finding it again, where they serve.
+    fn groups_of_match(&self, hay: &str, start: usize, span: (usize, usize)) -> Option<Groups> {
+        let two_pass = match self.ascii.is_some() && hay.is_ascii() {
+            true => self.two_pass.get_or_init(|| TwoPass::new(&self.source)),
+            false => &None,
+        };
+        let spans = two_pass
+            .as_ref()
+            .and_then(|two_pass| two_pass.captures(hay.as_bytes(), span.0, span.1));
+        match spans {
+            Some(spans) => Some(Groups { spans }),
+            None => self.groups(hay, start),
+        }
+    }
+
     fn find_at(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
         match self.ascii_for(hay) {
             Some(re) => re
@@ -263,19 +280,16 @@ impl RecentHeads {
     fn set_key(&mut self, hay: &str, start: usize, end: usize) {
         let key = &mut self.key;
         key.clear();
-        let (before, after) = match self.sees_neighbours {
-            true => (hay[..start].chars().next_back(), hay[end..].chars().next()),
-            false => (None, None),
-        };
         key.push(if start == 0 { '0' } else { '1' });
-        if self.sees_neighbours {
-            key.push(before.unwrap_or('0'));
+        if !self.sees_neighbours {
+            key.push_str(&hay[start..end]);
+            return;
         }
+        key.push(hay[..start].chars().next_back().unwrap_or('0'));
         key.push_str(&hay[start..end]);
-        if self.sees_neighbours {
-            key.push(after.unwrap_or('0'));
-            key.push(if after.is_some() { '1' } else { '0' });
-        }
+        let after = hay[end..].chars().next();
+        key.push(after.unwrap_or('0'));
+        key.push(if after.is_some() { '1' } else { '0' });
     }
 }
 
@@ -360,9 +374,7 @@ impl RestOfLine {
         g.spans.push(Some((rest, line_end)));
         Some(Some(g))
     }
-}
 
-impl RestOfLine {
     /// The head's leftmost-first match and its groups, from [`RecentHeads`] when the
     /// same text matched in the same surroundings recently.
     fn head_groups(&self, hay: &str, start: usize) -> Option<Groups> {
@@ -372,16 +384,11 @@ impl RestOfLine {
         };
         let recent = &mut *recent;
         recent.set_key(hay, s, e);
-        let at_match = |spans: &Vec<Option<(usize, usize)>>| Groups {
-            spans: spans
-                .iter()
-                .map(|span| span.map(|(a, b)| (a + s, b + s)))
-                .collect(),
-        };
-        if let Some(g) = recent.spans.with(&recent.key, at_match) {
+        let placed = |spans: &Vec<Option<(usize, usize)>>| Groups::placed(spans, s);
+        if let Some(g) = recent.spans.with(&recent.key, placed) {
             return Some(g);
         }
-        let g = self.head.groups(hay, start)?;
+        let g = self.head.groups_of_match(hay, start, (s, e))?;
         recent.spans.insert(&recent.key, g.shifted(s).collect());
         Some(g)
     }
@@ -409,6 +416,16 @@ impl Groups {
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         self.spans.get(i).copied().flatten()
     }
+    /// Groups from spans relative to `origin` (as [`Groups::shifted`] gives them).
+    fn placed(spans: &[Option<(usize, usize)>], origin: usize) -> Groups {
+        Groups {
+            spans: spans
+                .iter()
+                .map(|span| span.map(|(a, b)| (a + origin, b + origin)))
+                .collect(),
+        }
+    }
+
     /// Every group's span, shifted to start at `origin` (which precedes them all).
     pub fn shifted(&self, origin: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
         self.spans
@@ -694,7 +711,7 @@ impl Pattern {
         let around = (hay[..s].chars().next_back(), hay[e..].chars().next());
         let pattern = self.id;
         if memo.pattern != pattern || memo.text != hay[s..e] || memo.around != around {
-            let g = re.groups(hay, start)?;
+            let g = re.groups_of_match(hay, start, (s, e))?;
             memo.pattern = pattern;
             memo.text.clear();
             memo.text.push_str(&hay[s..e]);
@@ -702,13 +719,7 @@ impl Pattern {
             memo.spans = g.shifted(s).collect();
             return Some(g);
         }
-        Some(Groups {
-            spans: memo
-                .spans
-                .iter()
-                .map(|sp| sp.map(|(a, b)| (a + s, b + s)))
-                .collect(),
-        })
+        Some(Groups::placed(&memo.spans, s))
     }
 
     /// Search the whole of `hay`.
