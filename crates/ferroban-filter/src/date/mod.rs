@@ -747,6 +747,7 @@ mod old_now_tests {
         assert_eq!(f.time, Some(1410731083.0));
     }
 }
+
 #[cfg(test)]
 mod repeat_tests {
     use super::*;
