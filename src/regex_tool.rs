@@ -381,7 +381,7 @@ impl Resolver {
                 .or_insert_with(|| lookup(&name, &usedns));
             for a in addresses.iter() {
                 let mut g = f.clone();
-                g.id = a.clone();
+                g.id = a.as_str().into();
                 out.push(g);
             }
         }
@@ -714,7 +714,7 @@ fn shorten(s: &str) -> String {
 fn json_failure(lineno: u64, f: &ferroban_filter::Failure) -> String {
     let mut obj = serde_json::Map::new();
     obj.insert("lineno".into(), lineno.into());
-    obj.insert("host".into(), f.id.clone().into());
+    obj.insert("host".into(), f.id.as_str().into());
     obj.insert(
         "time".into(),
         f.time
@@ -730,10 +730,10 @@ fn json_failure(lineno: u64, f: &ferroban_filter::Failure) -> String {
         }
         let v = match v {
             Value::Text(t) => t
-                .clone()
+                .as_deref()
                 .map_or(serde_json::Value::Null, serde_json::Value::from),
-            Value::Set(s) => s.iter().cloned().collect::<Vec<_>>().into(),
-            Value::Lines(l) => l.clone().into(),
+            Value::Set(s) => s.iter().map(|t| t.as_str()).collect::<Vec<_>>().into(),
+            Value::Lines(l) => l.iter().map(|t| &**t).collect::<Vec<_>>().into(),
             Value::Flag(n) => (*n).into(),
         };
         obj.entry(k.to_string()).or_insert(v);
@@ -823,15 +823,14 @@ fn py_repr(s: &str) -> String {
 
 /// Python's `repr` of a failure value.
 fn py_value(v: &Value) -> String {
-    let list = |items: &mut dyn Iterator<Item = &String>| {
-        items.map(|s| py_repr(s)).collect::<Vec<_>>().join(", ")
-    };
+    let list =
+        |items: &mut dyn Iterator<Item = &str>| items.map(py_repr).collect::<Vec<_>>().join(", ");
     match v {
         Value::Text(Some(t)) => py_repr(t),
         Value::Text(None) => "None".to_string(),
-        Value::Lines(l) => format!("[{}]", list(&mut l.iter())),
+        Value::Lines(l) => format!("[{}]", list(&mut l.iter().map(|t| &**t))),
         Value::Set(s) if s.is_empty() => "set()".to_string(),
-        Value::Set(s) => format!("{{{}}}", list(&mut s.iter())),
+        Value::Set(s) => format!("{{{}}}", list(&mut s.iter().map(|t| t.as_str()))),
         Value::Flag(n) => n.to_string(),
     }
 }

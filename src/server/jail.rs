@@ -244,7 +244,7 @@ impl Jail {
                     )
                 })
                 .filter_map(|(k, v)| match v {
-                    Value::Text(Some(t)) => Some((k.to_string(), t.clone())),
+                    Value::Text(Some(t)) => Some((k.to_string(), t.to_string())),
                     _ => None,
                 })
                 .collect();
@@ -266,7 +266,7 @@ impl Jail {
                 let event = FailureEvent {
                     ip,
                     time: when,
-                    matches: failure.matches().to_vec(),
+                    matches: failure.matches().iter().map(|m| m.to_string()).collect(),
                     fields: fields.clone(),
                 };
                 let evicted = self.tracker.evicted();

@@ -17,7 +17,7 @@ use regex::bytes::SetMatches;
 
 use crate::candidates::Candidates;
 use crate::date::{DateDetector, TemplateError};
-use crate::faildata::{key, FailData, Key, Value};
+use crate::faildata::{key, FailData, Key, Line, Text, Value, NAMES};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
@@ -63,7 +63,7 @@ pub struct Failure {
     /// Index of the failregex that matched.
     pub regex_index: usize,
     /// The failure id: the host as written in the line, or the `<F-ID>` value.
-    pub id: String,
+    pub id: Text,
     /// When it happened (epoch seconds), if known.
     pub time: Option<f64>,
     /// Captured groups (lower-case names, without `F-`) and merged data; `matches`
@@ -73,15 +73,15 @@ pub struct Failure {
 
 impl Failure {
     /// The matched lines (original text).
-    pub fn matches(&self) -> &[String] {
-        match self.data.get("matches") {
+    pub fn matches(&self) -> &[Line] {
+        match self.data.get(&NAMES.matches) {
             Some(Value::Lines(l)) => l,
             _ => &[],
         }
     }
     /// A `<F-NOFAIL>` match: reported to nobody.
     pub fn is_nofail(&self) -> bool {
-        self.data.truthy("nofail")
+        self.data.truthy(&NAMES.nofail)
     }
 
     /// A captured field by name.
@@ -195,7 +195,7 @@ impl Rx {
             .iter()
             .enumerate()
             .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
-            .map(|(i, n)| (i, Key::from(n.as_str())))
+            .map(|(i, n)| (i, key(n)))
             .collect();
         keys.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(Rx {
@@ -211,14 +211,14 @@ impl Rx {
 
     fn groups(&self, buf: &str, g: &Groups) -> FailData {
         let mut d = FailData::from_sorted(self.keys.iter().map(|(i, name)| {
-            let text = g.get(*i).map(|(s, e)| buf[s..e].to_string());
+            let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
             (name.clone(), Value::Text(text))
         }));
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
                 if !d.truthy(merged) {
-                    d.insert(merged.clone(), Value::Text(Some(v.to_string())));
+                    d.insert(merged.clone(), Value::Text(Some(Text::from(v))));
                 }
             }
         }
@@ -676,10 +676,10 @@ impl Filter {
             } else {
                 buf = Some(b);
             }
-            let matched_text: Vec<String> = match matched_lines {
-                Cow::Borrowed(lines) => lines.iter().map(|l| l.text.clone()).collect(),
-                Cow::Owned(lines) => lines.into_iter().map(|l| l.text).collect(),
-            };
+            let matched_text: Vec<Line> = matched_lines
+                .iter()
+                .map(|l| Line::from(l.text.as_str()))
+                .collect();
             if !pre_groups.is_empty() {
                 // Without `check_all` this is the last failregex tried: no copy needed.
                 fail.add_missing(match self.check_all {
@@ -687,36 +687,36 @@ impl Filter {
                     false => std::mem::take(&mut pre_groups),
                 });
             }
-            let mlfid = fail.text("mlfid").map(str::to_string);
+            let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
                 Some(mlfid) => {
                     let fail = self.merge_failure(mlfid, fail, matched_text);
-                    if fail.truthy("nofail") && !self.check_all {
+                    if fail.truthy(&NAMES.nofail) && !self.check_all {
                         return result;
                     }
                     fail
                 }
                 None => {
-                    let mut m = match fail.remove("matches") {
+                    let mut m = match fail.remove(&NAMES.matches) {
                         Some(Value::Lines(l)) => l,
                         _ => Vec::new(),
                     };
                     m.extend(matched_text);
-                    fail.insert(key("matches"), Value::Lines(m));
+                    fail.insert(NAMES.matches.clone(), Value::Lines(m));
                     Arc::new(fail)
                 }
             };
-            let text = |f: &FailData, k: &str| f.text(k).map(str::to_string);
-            let fid = text(&fail, "fid");
-            let ip = text(&fail, "ip4")
-                .or_else(|| text(&fail, "ip6"))
-                .or_else(|| text(&fail, "dns"))
+            let text = |f: &FailData, k: &Key| f.text(k).map(Text::from);
+            let fid = text(&fail, &NAMES.fid);
+            let ip = text(&fail, &NAMES.ip4)
+                .or_else(|| text(&fail, &NAMES.ip6))
+                .or_else(|| text(&fail, &NAMES.dns))
                 .or_else(|| fid.clone());
             let Some(ip) = ip else {
                 // Pending: only the cached entry (shared with this failure) lives on.
                 drop(fail);
                 if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m)) {
-                    Arc::make_mut(cached).insert(key("mlfpending"), Value::Flag(1));
+                    Arc::make_mut(cached).insert(NAMES.mlfpending.clone(), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
                     return result;
@@ -729,7 +729,8 @@ impl Filter {
             };
             let id = match &fid {
                 Some(f) if *f != ip => {
-                    Arc::make_mut(&mut fail).insert(key("ip"), Value::Text(Some(ip.clone())));
+                    Arc::make_mut(&mut fail)
+                        .insert(NAMES.ip.clone(), Value::Text(Some(ip.clone())));
                     f.clone()
                 }
                 _ => ip,
@@ -827,25 +828,29 @@ impl Filter {
         &mut self,
         mlfid: &str,
         mut fail: FailData,
-        matched: Vec<String>,
+        matched: Vec<Line>,
     ) -> Arc<FailData> {
+        let names = &*NAMES;
         let mut flags = 0u8;
-        if fail.truthy("mlfgained") {
+        if fail.truthy(&names.mlfgained) {
             flags |= 8 | 1;
-            if !fail.truthy("nofail") {
-                let g = fail.get("mlfgained").cloned().unwrap_or(Value::Flag(1));
-                fail.insert(key("nofail"), g);
+            if !fail.truthy(&names.nofail) {
+                let g = fail
+                    .get(&names.mlfgained)
+                    .cloned()
+                    .unwrap_or(Value::Flag(1));
+                fail.insert(names.nofail.clone(), g);
             }
-        } else if fail.truthy("nofail") {
+        } else if fail.truthy(&names.nofail) {
             flags |= 1;
         }
-        if fail.remove("mlfforget").is_some_and(|v| v.truthy()) {
+        if fail.remove(&names.mlfforget).is_some_and(|v| v.truthy()) {
             flags |= 2;
         }
         let user = fail
-            .text("user")
+            .text(&names.user)
             .filter(|u| !u.is_empty())
-            .map(str::to_string);
+            .map(Text::from);
         let users_len;
         let now = self.started.elapsed().as_secs_f64();
         // Taken out of the cache, not copied: the entry is given the merged failure at
@@ -855,17 +860,17 @@ impl Filter {
             // not copied unless the last failure of this id is still held somewhere
             let mut groups = Arc::unwrap_or_clone(groups);
             users_len = add_user(&mut groups, user);
-            if groups.remove("nofail").is_some_and(|v| v.truthy()) {
+            if groups.remove(&names.nofail).is_some_and(|v| v.truthy()) {
                 flags |= 4;
             }
-            if groups.remove("mlfgained").is_some_and(|v| v.truthy()) {
+            if groups.remove(&names.mlfgained).is_some_and(|v| v.truthy()) {
                 flags |= 4;
             }
             if flags & 8 != 0 {
-                groups.remove("mlfpending");
+                groups.remove(&names.mlfpending);
             }
-            if flags & 4 == 0 && !groups.truthy("mlfpending") {
-                groups.remove("matches");
+            if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
+                groups.remove(&names.matches);
             }
             for (k, v) in fail {
                 if !matches!(v, Value::Text(None)) {
@@ -887,30 +892,30 @@ impl Filter {
                 self.mlfid_cache.set(mlfid, Arc::default(), now);
             }
         }
-        if fail.remove("mlfpending").is_some_and(|v| v.truthy()) || users_len > 1 {
-            fail.remove("nofail");
-            fail.remove("mlfgained");
+        if fail.remove(&names.mlfpending).is_some_and(|v| v.truthy()) || users_len > 1 {
+            fail.remove(&names.nofail);
+            fail.remove(&names.mlfgained);
             flags &= !(8 | 1);
         }
         if flags & 1 == 0 {
-            let mut m = match fail.remove("nofail-matches") {
+            let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
                 _ => Vec::new(),
             };
-            if let Some(Value::Lines(l)) = fail.get("matches") {
+            if let Some(Value::Lines(l)) = fail.get(&names.matches) {
                 m.extend(l.iter().cloned());
             }
             if flags & 8 == 0 {
                 m.extend(matched);
             }
-            fail.insert(key("matches"), Value::Lines(m));
+            fail.insert(names.matches.clone(), Value::Lines(m));
         } else if flags & 3 == 1 {
-            let mut m = match fail.get("nofail-matches") {
+            let mut m = match fail.get(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l.clone(),
                 _ => Vec::new(),
             };
             m.extend(matched);
-            fail.insert(key("nofail-matches"), Value::Lines(m));
+            fail.insert(names.nofail_matches.clone(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
         let fail = Arc::new(fail);
@@ -922,10 +927,11 @@ impl Filter {
 }
 
 /// Add `user` to the failure's user set; returns the set's size.
-fn add_user(fail: &mut FailData, user: Option<String>) -> usize {
+fn add_user(fail: &mut FailData, user: Option<Text>) -> usize {
     match user {
         Some(u) => {
-            let entry = fail.get_or_insert_with(key("users"), || Value::Set(BTreeSet::new()));
+            let entry =
+                fail.get_or_insert_with(NAMES.users.clone(), || Value::Set(BTreeSet::new()));
             if let Value::Set(s) = entry {
                 s.insert(u);
                 s.len()
@@ -933,7 +939,7 @@ fn add_user(fail: &mut FailData, user: Option<String>) -> usize {
                 0
             }
         }
-        None => match fail.get("users") {
+        None => match fail.get(&NAMES.users) {
             Some(Value::Set(s)) => s.len(),
             _ => 0,
         },
@@ -1005,7 +1011,7 @@ mod tests {
                 .map(|x| {
                     (
                         x.regex_index,
-                        x.id.clone(),
+                        x.id.to_string(),
                         x.field("user").map(str::to_string),
                     )
                 })

@@ -3,19 +3,28 @@
 //!
 //! Owns the value type and a small map from names to values kept in name order (the
 //! order Fail2ban's tester prints them in). A failure has a dozen names at most, so
-//! the map is a sorted vector: one allocation, searched by bisection; every line
-//! builds a few of them. It does not know what the names mean (the engine does).
+//! the map is a sorted vector: one allocation; every line builds a few of them. Names
+//! are interned ([`key`]), so a look-up by an interned name compares pointers, not
+//! bytes. Captured texts are short (an address, a user, a pid) and kept inline
+//! ([`Text`]); matched lines are shared, not copied, as a multi-line failure grows.
+//! It does not know what the names mean (the engine does).
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// A captured text: up to 24 bytes without an allocation.
+pub type Text = compact_str::CompactString;
+
+/// A matched line, shared between the failures and the multi-line cache that hold it.
+pub type Line = Arc<str>;
 
 /// A value in failure data: captured text, or what merging adds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Text(Option<String>),
-    Lines(Vec<String>),
-    Set(BTreeSet<String>),
+    Text(Option<Text>),
+    Lines(Vec<Line>),
+    Set(BTreeSet<Text>),
     Flag(i64),
 }
 
@@ -40,27 +49,76 @@ impl Value {
 }
 
 /// A name in failure data: a group's (lower-case, without `F-`) or one merging adds.
-/// Shared, not copied: every line's data uses the same few names.
+/// Interned (see [`key`]): every line's data uses the same few names.
 pub type Key = Arc<str>;
 
-/// The names merging adds, made once.
-static ADDED_KEYS: LazyLock<[Key; 6]> = LazyLock::new(|| {
-    [
-        "matches",
-        "mlfpending",
-        "ip",
-        "nofail",
-        "nofail-matches",
-        "users",
-    ]
-    .map(Key::from)
+/// Every name made so far. Names come from filter definitions only (never from log
+/// text), so the table stays as small as the configuration.
+static INTERNED: LazyLock<Mutex<Vec<Key>>> = LazyLock::new(Mutex::default);
+
+/// The one shared key for `name`. Filters make their keys when they are built, not
+/// per line: this takes a lock.
+pub(crate) fn key(name: &str) -> Key {
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = interned.iter().find(|k| &***k == name) {
+        return k.clone();
+    }
+    let k = Key::from(name);
+    interned.push(k.clone());
+    k
+}
+
+/// The names the engine reads or adds on every failure, interned once.
+pub(crate) struct Names {
+    pub dns: Key,
+    pub fid: Key,
+    pub ip: Key,
+    pub ip4: Key,
+    pub ip6: Key,
+    pub matches: Key,
+    pub mlfforget: Key,
+    pub mlfgained: Key,
+    pub mlfid: Key,
+    pub mlfpending: Key,
+    pub nofail: Key,
+    pub nofail_matches: Key,
+    pub user: Key,
+    pub users: Key,
+}
+
+pub(crate) static NAMES: LazyLock<Names> = LazyLock::new(|| Names {
+    dns: key("dns"),
+    fid: key("fid"),
+    ip: key("ip"),
+    ip4: key("ip4"),
+    ip6: key("ip6"),
+    matches: key("matches"),
+    mlfforget: key("mlfforget"),
+    mlfgained: key("mlfgained"),
+    mlfid: key("mlfid"),
+    mlfpending: key("mlfpending"),
+    nofail: key("nofail"),
+    nofail_matches: key("nofail-matches"),
+    user: key("user"),
+    users: key("users"),
 });
 
-/// The shared key for a name merging adds.
-pub(crate) fn key(name: &str) -> Key {
-    match ADDED_KEYS.iter().find(|k| &***k == name) {
-        Some(k) => k.clone(),
-        None => Key::from(name),
+/// A name to look a value up by: any text (found by bisection), or an interned
+/// [`Key`] (found by its address, as every key in failure data is interned).
+pub trait Name {
+    /// The index of the entry with this name, if there is one.
+    fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize>;
+}
+
+impl Name for str {
+    fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize> {
+        entries.binary_search_by(|(k, _)| name_order(k, self)).ok()
+    }
+}
+
+impl Name for Key {
+    fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize> {
+        entries.iter().position(|(k, _)| Arc::ptr_eq(k, self))
     }
 }
 
@@ -71,38 +129,45 @@ pub struct FailData {
 }
 
 impl FailData {
-    /// Where `name` is, or would be inserted.
-    fn position(&self, name: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| name_order(k, name))
-    }
-
     /// The value of `name`.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        let i = self.position(name).ok()?;
+    pub fn get<N: Name + ?Sized>(&self, name: &N) -> Option<&Value> {
+        let i = name.index_in(&self.entries)?;
         Some(&self.entries[i].1)
     }
 
     /// The captured text of `name` (see [`Value::text`]).
-    pub fn text(&self, name: &str) -> Option<&str> {
+    pub fn text<N: Name + ?Sized>(&self, name: &N) -> Option<&str> {
         self.get(name).and_then(Value::text)
     }
 
     /// Whether `name` is there and truthy (see [`Value::truthy`]).
-    pub fn truthy(&self, name: &str) -> bool {
+    pub fn truthy<N: Name + ?Sized>(&self, name: &N) -> bool {
         self.get(name).is_some_and(Value::truthy)
     }
 
+    /// Where `name` is, or where it goes to keep the names in order.
+    fn slot(&self, name: &Key) -> Result<usize, usize> {
+        match name.index_in(&self.entries) {
+            Some(i) => Ok(i),
+            None => self.entries.binary_search_by(|(k, _)| name_order(k, name)),
+        }
+    }
+
     /// Set `name` to `value`.
-    pub fn insert(&mut self, name: Key, value: Value) {
-        match self.position(&name) {
+    pub(crate) fn insert(&mut self, name: Key, value: Value) {
+        match self.slot(&name) {
             Ok(i) => self.entries[i].1 = value,
             Err(i) => self.entries.insert(i, (name, value)),
         }
     }
 
     /// The value of `name`, set to `make()` first if it has none.
-    pub fn get_or_insert_with(&mut self, name: Key, make: impl FnOnce() -> Value) -> &mut Value {
-        let i = match self.position(&name) {
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        name: Key,
+        make: impl FnOnce() -> Value,
+    ) -> &mut Value {
+        let i = match self.slot(&name) {
             Ok(i) => i,
             Err(i) => {
                 self.entries.insert(i, (name, make()));
@@ -113,15 +178,15 @@ impl FailData {
     }
 
     /// Take `name` out.
-    pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let i = self.position(name).ok()?;
+    pub(crate) fn remove<N: Name + ?Sized>(&mut self, name: &N) -> Option<Value> {
+        let i = name.index_in(&self.entries)?;
         Some(self.entries.remove(i).1)
     }
 
     /// Add the names of `defaults` this has not, with their values there.
-    pub fn add_missing(&mut self, defaults: FailData) {
+    pub(crate) fn add_missing(&mut self, defaults: FailData) {
         for (k, v) in defaults.entries {
-            if let Err(i) = self.position(&k) {
+            if let Err(i) = self.slot(&k) {
                 self.entries.insert(i, (k, v));
             }
         }
@@ -136,7 +201,7 @@ impl FailData {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    /// A map of `entries` given in name order, each name once.
+    /// A map of `entries` given in name order, each name once (interned).
     pub(crate) fn from_sorted(entries: impl Iterator<Item = (Key, Value)>) -> FailData {
         let entries: Vec<_> = entries.collect();
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
@@ -167,18 +232,24 @@ mod tests {
     fn keeps_names_in_order_and_one_value_each() {
         let mut d = FailData::default();
         d.insert(key("users"), Value::Flag(1));
-        d.insert(Key::from("ip4"), Value::Text(Some("192.0.2.1".into())));
-        d.insert(Key::from("dns"), Value::Text(None));
+        d.insert(key("ip4"), Value::Text(Some("192.0.2.1".into())));
+        d.insert(key("dns"), Value::Text(None));
         d.insert(key("users"), Value::Flag(2));
         let names: Vec<&str> = d.iter().map(|(k, _)| &**k).collect();
         assert_eq!(names, ["dns", "ip4", "users"]);
         assert_eq!(d.get("users"), Some(&Value::Flag(2)));
+        assert_eq!(
+            d.get(&key("users")),
+            Some(&Value::Flag(2)),
+            "an interned key finds the same entry"
+        );
+        assert!(Arc::ptr_eq(&key("ip4"), &key("ip4")));
         assert_eq!(d.text("ip4"), Some("192.0.2.1"));
         assert_eq!(d.text("dns"), None);
         assert!(!d.truthy("dns"));
         let mut defaults = FailData::default();
-        defaults.insert(Key::from("ip4"), Value::Text(Some("192.0.2.2".into())));
-        defaults.insert(Key::from("alt_user"), Value::Text(Some("x".into())));
+        defaults.insert(key("ip4"), Value::Text(Some("192.0.2.2".into())));
+        defaults.insert(key("alt_user"), Value::Text(Some("x".into())));
         d.add_missing(defaults);
         assert_eq!(
             d.text("ip4"),
