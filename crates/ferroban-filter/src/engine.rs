@@ -135,7 +135,13 @@ impl BufLine {
 }
 
 fn join_buffer(lines: &[BufLine]) -> String {
-    let mut s = String::with_capacity(lines.iter().map(|l| l.text.len() + 1).sum());
+    join_buffer_into(String::new(), lines)
+}
+
+/// [`join_buffer`] into `s` (cleared first): its allocation is reused.
+fn join_buffer_into(mut s: String, lines: &[BufLine]) -> String {
+    s.clear();
+    s.reserve(lines.iter().map(|l| l.text.len() + 1).sum());
     for l in lines {
         s.push_str(&l.text[..l.date.0]);
         s.push_str(&l.text[l.date.1..]);
@@ -314,6 +320,8 @@ pub struct Filter {
     /// Some failregex may give a search up at the step bound (see
     /// [`Pattern::may_give_up`]).
     fail_may_give_up: bool,
+    /// The allocation of the text searched last, for the next line's.
+    spare_text: String,
 }
 
 impl Filter {
@@ -430,6 +438,7 @@ impl Filter {
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
             recalled_abandoned: 0,
+            spare_text: String::new(),
         })
     }
 
@@ -593,9 +602,25 @@ impl Filter {
         replaced: &mut Option<Vec<BufLine>>,
         date: Option<f64>,
     ) -> LineResult {
-        let mut result = LineResult::default();
-        let mut buf: Option<String> = Some(join_buffer(lines));
+        let spare = std::mem::take(&mut self.spare_text);
+        let mut buf = Some(join_buffer_into(spare, lines));
+        let result = self.search_buffer(lines, replaced, date, &mut buf);
+        if let Some(text) = buf {
+            self.spare_text = text;
+        }
+        result
+    }
 
+    /// [`Filter::match_buffer`] with the buffer's text joined in `buf` (the text
+    /// being searched, `None` when it must be joined again from what stays buffered).
+    fn search_buffer(
+        &mut self,
+        lines: &[BufLine],
+        replaced: &mut Option<Vec<BufLine>>,
+        date: Option<f64>,
+        buf: &mut Option<String>,
+    ) -> LineResult {
+        let mut result = LineResult::default();
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
             result.ignored_by = self.ignored(buf.as_deref().unwrap_or(""));
             if !result.ignored_by.is_empty() {
@@ -619,14 +644,13 @@ impl Filter {
                         text: b[start..end].to_string(),
                         date: (0, 0),
                     }]);
-                    buf = None;
-                } else {
+                    *buf = None;
+                } else if let Some(text) = buf {
                     // The content is what is searched from now on; with one line per
-                    // buffer, nothing keeps it buffered.
-                    let mut content = String::with_capacity(end - start + 1);
-                    content.push_str(&b[start..end]);
-                    content.push('\n');
-                    buf = Some(content);
+                    // buffer, nothing keeps it buffered: cut in place.
+                    text.truncate(end);
+                    text.replace_range(..start, "");
+                    text.push('\n');
                 }
             }
         }
@@ -644,6 +668,7 @@ impl Filter {
                 }
             };
             let Some((fi, g)) = self.next_failregex_match(&b, from, &mut possible) else {
+                *buf = Some(b);
                 break;
             };
             from = fi + 1;
@@ -660,9 +685,10 @@ impl Filter {
                     result.ignored_by.extend(ignored);
                     if !self.check_all || self.maxlines > 1 {
                         *replaced = Some(unmatched);
-                        buf = None;
+                        *buf = None;
+                        self.spare_text = b;
                     } else {
-                        buf = Some(b);
+                        *buf = Some(b);
                     }
                     if !self.check_all {
                         break;
@@ -672,9 +698,11 @@ impl Filter {
             }
             if !self.check_all || self.maxlines > 1 {
                 *replaced = Some(unmatched);
-                buf = None;
+                // not searched again: its allocation serves the next line
+                *buf = None;
+                self.spare_text = b;
             } else {
-                buf = Some(b);
+                *buf = Some(b);
             }
             let matched_text: Vec<Line> = matched_lines
                 .iter()

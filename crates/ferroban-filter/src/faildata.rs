@@ -201,9 +201,13 @@ impl FailData {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    /// A map of `entries` given in name order, each name once (interned).
+    /// A map of `entries` given in name order, each name once (interned), with room
+    /// for what merging adds (the prefregex's groups, `matches`, `users`, `ip`).
     pub(crate) fn from_sorted(entries: impl Iterator<Item = (Key, Value)>) -> FailData {
-        let entries: Vec<_> = entries.collect();
+        const ROOM: usize = 4;
+        let mut room = Vec::with_capacity(entries.size_hint().0 + ROOM);
+        room.extend(entries);
+        let entries = room;
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         FailData { entries }
     }
