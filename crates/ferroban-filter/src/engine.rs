@@ -118,10 +118,11 @@ impl LineResult {
     }
 }
 
-/// A line in the buffer: text and the span of its date.
+/// A line in the buffer: text (shared with the failures that match it) and the span
+/// of its date.
 #[derive(Debug, Clone, PartialEq)]
 struct BufLine {
-    text: String,
+    text: Line,
     date: (usize, usize),
 }
 
@@ -299,8 +300,8 @@ pub struct Filter {
     last_date: Option<f64>,
     last_time_text: String,
     /// Each id's merged failure, shared with the last failure reported for it (as
-    /// Fail2ban's cache and failure share one dict).
-    mlfid_cache: MlfidCache<Arc<FailData>>,
+    /// Fail2ban's cache and failure share one dict); `None` only while it is merged.
+    mlfid_cache: MlfidCache<Option<Arc<FailData>>>,
     /// The clock of the multi-line cache's lifetimes (wall-clock, as Fail2ban's).
     started: Instant,
     /// The prefregex's last search result (see `LineResult::prefregex_matched`).
@@ -503,7 +504,7 @@ impl Filter {
     /// searched in it.
     pub fn process_dated_line(&mut self, line: &str, time: f64) -> LineResult {
         let line = BufLine {
-            text: line.to_string(),
+            text: line.into(),
             date: (0, 0),
         };
         self.find_failure(line, Some(time))
@@ -532,11 +533,11 @@ impl Filter {
         // is then searched whole (its own unreadable date text included).
         let line = match (date, recent_last) {
             (None, Some(_)) => BufLine {
-                text: format!("{}{}", self.last_time_text, line),
+                text: format!("{}{}", self.last_time_text, line).into(),
                 date: (0, self.last_time_text.len()),
             },
             _ => BufLine {
-                text: line.to_string(),
+                text: line.into(),
                 date: span,
             },
         };
@@ -569,7 +570,7 @@ impl Filter {
                 .into_iter()
                 .skip(full)
                 .filter(|l| !self.buffer.contains(l))
-                .map(|l| l.text)
+                .map(|l| l.text.to_string())
                 .collect();
             return result;
         }
@@ -641,7 +642,7 @@ impl Filter {
             if let Some((start, end)) = content.filter(|(start, end)| end > start) {
                 if self.maxlines > 1 {
                     *replaced = Some(vec![BufLine {
-                        text: b[start..end].to_string(),
+                        text: b[start..end].into(),
                         date: (0, 0),
                     }]);
                     *buf = None;
@@ -704,17 +705,8 @@ impl Filter {
             } else {
                 *buf = Some(b);
             }
-            let matched_text: Vec<Line> = matched_lines
-                .iter()
-                .map(|l| Line::from(l.text.as_str()))
-                .collect();
-            if !pre_groups.is_empty() {
-                // Without `check_all` this is the last failregex tried: no copy needed.
-                fail.add_missing(match self.check_all {
-                    true => pre_groups.clone(),
-                    false => std::mem::take(&mut pre_groups),
-                });
-            }
+            let matched_text: Vec<Line> = matched_lines.iter().map(|l| l.text.clone()).collect();
+            fail.add_missing(&pre_groups);
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
                 Some(mlfid) => {
@@ -743,7 +735,8 @@ impl Filter {
             let Some(ip) = ip else {
                 // Pending: only the cached entry (shared with this failure) lives on.
                 drop(fail);
-                if let Some(cached) = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m)) {
+                let cached = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m));
+                if let Some(Some(cached)) = cached {
                     Arc::make_mut(cached).insert(NAMES.mlfpending.clone(), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
@@ -883,7 +876,7 @@ impl Filter {
         let now = self.started.elapsed().as_secs_f64();
         // Taken out of the cache, not copied: the entry is given the merged failure at
         // the end (or forgotten).
-        let cached = self.mlfid_cache.get(mlfid, now).map(std::mem::take);
+        let cached = self.mlfid_cache.get(mlfid, now).and_then(Option::take);
         if let Some(groups) = cached {
             // not copied unless the last failure of this id is still held somewhere
             let mut groups = Arc::unwrap_or_clone(groups);
@@ -917,7 +910,7 @@ impl Filter {
             };
             if flags & 2 == 0 {
                 // filled with the merged failure at the end
-                self.mlfid_cache.set(mlfid, Arc::default(), now);
+                self.mlfid_cache.set(mlfid, None, now);
             }
         }
         if fail.remove(&names.mlfpending).is_some_and(|v| v.truthy()) || users_len > 1 {
@@ -948,7 +941,7 @@ impl Filter {
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
         let fail = Arc::new(fail);
         if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
-            *c = fail.clone();
+            *c = Some(fail.clone());
         }
         fail
     }

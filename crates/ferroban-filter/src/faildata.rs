@@ -184,10 +184,10 @@ impl FailData {
     }
 
     /// Add the names of `defaults` this has not, with their values there.
-    pub(crate) fn add_missing(&mut self, defaults: FailData) {
-        for (k, v) in defaults.entries {
-            if let Err(i) = self.slot(&k) {
-                self.entries.insert(i, (k, v));
+    pub(crate) fn add_missing(&mut self, defaults: &FailData) {
+        for (k, v) in &defaults.entries {
+            if let Err(i) = self.slot(k) {
+                self.entries.insert(i, (k.clone(), v.clone()));
             }
         }
     }
@@ -254,7 +254,7 @@ mod tests {
         let mut defaults = FailData::default();
         defaults.insert(key("ip4"), Value::Text(Some("192.0.2.2".into())));
         defaults.insert(key("alt_user"), Value::Text(Some("x".into())));
-        d.add_missing(defaults);
+        d.add_missing(&defaults);
         assert_eq!(
             d.text("ip4"),
             Some("192.0.2.1"),
