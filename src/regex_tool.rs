@@ -463,6 +463,9 @@ impl<W: Write> Tester<'_, W> {
     /// A block of whole lines: the lines with a prefilter literal are tested, the
     /// others only counted.
     fn block(&mut self, block: &[u8]) -> Result<()> {
+        // Checked once: a block of valid UTF-8 is made of lines of valid UTF-8 (they
+        // end at an ASCII newline), taken from it as they are.
+        let checked = std::str::from_utf8(block).ok().filter(|_| !self.latin1);
         let mut pos = 0;
         while pos < block.len() {
             let next = match self.filter.prefilter().filter(|_| self.skip) {
@@ -483,7 +486,7 @@ impl<W: Write> Tester<'_, W> {
                 break;
             }
             let end = memchr::memchr(b'\n', &block[next..]).map_or(block.len(), |i| next + i);
-            self.tested(&block[next..end])?;
+            self.tested(line_text(block, checked, next..end, self.latin1))?;
             pos = end + 1;
         }
         Ok(())
@@ -502,14 +505,13 @@ impl<W: Write> Tester<'_, W> {
     }
 
     /// A line run through the filter.
-    fn tested(&mut self, raw: &[u8]) -> Result<()> {
+    fn tested(&mut self, line: Cow<str>) -> Result<()> {
         self.lineno += 1;
         if let Some(before) = self.skipped_before.take() {
             // A line without a date borrows the previous line's: read that one.
             let before = decode(trim_eol(&before), self.latin1);
             self.filter.observe_date(&before, self.now);
         }
-        let line = decode(trim_eol(raw), self.latin1);
         if self.report && (line.is_empty() || line.starts_with('#')) {
             return Ok(());
         }
@@ -531,6 +533,20 @@ impl<W: Write> Tester<'_, W> {
             self.stats.record(self.o, &line, &result);
         }
         Ok(())
+    }
+}
+
+/// The text of the line `block[range]` without its line end: borrowed from
+/// `checked` (the block, already known to be UTF-8) when there is that, else decoded.
+fn line_text<'a>(
+    block: &'a [u8],
+    checked: Option<&'a str>,
+    range: std::ops::Range<usize>,
+    latin1: bool,
+) -> Cow<'a, str> {
+    match checked {
+        Some(text) => Cow::Borrowed(text[range].trim_end_matches(['\n', '\r'])),
+        None => decode(trim_eol(&block[range]), latin1),
     }
 }
 
