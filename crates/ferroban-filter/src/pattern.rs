@@ -8,6 +8,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use regex_automata::nfa::thompson;
+use regex_automata::util::alphabet::ByteClasses;
+
 use crate::pyre::{self, Dollar, TranslateError};
 use crate::recent::Recent;
 use crate::twopass::TwoPass;
@@ -222,6 +225,8 @@ pub struct Pattern {
     rest_of_line: Option<RestOfLine>,
     /// Unique among the patterns of the process (never 0), naming it in a [`MatchMemo`].
     id: u64,
+    /// See [`Pattern::ascii_classes`]; made on the first [`Pattern::search_range_memo`].
+    ascii_classes: OnceLock<Option<ByteClasses>>,
 }
 
 /// The last [`Pattern::id`] given out.
@@ -524,6 +529,8 @@ pub struct MatchMemo {
     /// The pattern that matched (its [`Pattern::id`]).
     pattern: u64,
     text: String,
+    /// Found in an ASCII haystack, whose bytes' classes tell what the text reads as.
+    ascii: bool,
     around: (Option<char>, Option<char>),
     spans: Vec<Option<(usize, usize)>>,
 }
@@ -699,6 +706,7 @@ impl Pattern {
             end_group: None,
             rest_of_line: engine_is_linear.then(|| RestOfLine::of(&main)).flatten(),
             id: LAST_PATTERN_ID.fetch_add(1, Ordering::Relaxed) + 1,
+            ascii_classes: OnceLock::new(),
         })
     }
 
@@ -815,14 +823,17 @@ impl Pattern {
         self.abandoned.load(Ordering::Relaxed)
     }
 
-    /// [`Pattern::search_range`] for patterns that often match the same text (dates):
-    /// the match is found without captures, and when its text and the characters
-    /// around it are those of the last match, the groups are the last match's.
+    /// [`Pattern::search_range`] for patterns that often match alike texts (dates):
+    /// the match is found without captures, and when its text is the last match's —
+    /// or, on ASCII haystacks, reads as it byte for byte (see
+    /// [`Pattern::ascii_classes`]) — and the characters around it are the same, the
+    /// groups are the last match's.
     ///
     /// Why that is exact: on the linear engine, the groups of a match are found by a
     /// search confined to the match's span, in which only the characters next to the
     /// span are visible (to `\b`, `^`, `$`). The same text in the same surroundings
-    /// gives the same groups.
+    /// gives the same groups; so does a text whose every byte is in the same class as
+    /// the last one's, as the automaton's every step is the same for both.
     pub fn search_range_memo(
         &self,
         hay: &str,
@@ -838,18 +849,52 @@ impl Pattern {
         }
         let hay = &hay[..end];
         let (s, e) = re.find_at(hay, start)?;
+        let text = &hay[s..e];
         let around = (hay[..s].chars().next_back(), hay[e..].chars().next());
-        let pattern = self.id;
-        if memo.pattern != pattern || memo.text != hay[s..e] || memo.around != around {
+        let classes = self.ascii_classes().filter(|_| hay.is_ascii());
+        let reads_alike = match classes.filter(|_| memo.ascii) {
+            Some(classes) => {
+                memo.text.len() == text.len()
+                    && (memo.text.bytes().zip(text.bytes()))
+                        .all(|(a, b)| classes.get(a) == classes.get(b))
+            }
+            None => memo.text == text,
+        };
+        if memo.pattern != self.id || !reads_alike || memo.around != around {
             let g = re.groups_of_match(hay, start, (s, e))?;
-            memo.pattern = pattern;
+            memo.pattern = self.id;
             memo.text.clear();
-            memo.text.push_str(&hay[s..e]);
+            memo.text.push_str(text);
+            memo.ascii = classes.is_some();
             memo.around = around;
             memo.spans = g.shifted(s).collect();
             return Some(g);
         }
         Some(Groups::placed(&memo.spans, s))
+    }
+
+    /// The byte classes of the automaton of a linear pattern's ASCII form (which
+    /// searches ASCII haystacks): two bytes of one class are told apart by none of its
+    /// transitions nor assertions.
+    fn ascii_classes(&self) -> Option<&ByteClasses> {
+        let Engine::Linear(re) = &self.engine else {
+            return None;
+        };
+        self.ascii_classes
+            .get_or_init(|| {
+                re.ascii.as_ref()?;
+                // the syntax of the ASCII form (see `LinearRe::new`)
+                let syntax = regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false);
+                let nfa = thompson::Compiler::new()
+                    .syntax(syntax)
+                    .configure(thompson::Config::new().utf8(false))
+                    .build(&re.source)
+                    .ok()?;
+                Some(*nfa.byte_classes())
+            })
+            .as_ref()
     }
 
     /// Search the whole of `hay`.
@@ -1046,6 +1091,57 @@ mod tests {
             Some((None, Some((3, 4))))
         );
         assert!(p.search_range_memo("abc", 0, 3, &mut memo).is_none());
+    }
+
+    #[test]
+    fn memo_reuses_groups_for_a_text_of_the_same_byte_classes() {
+        let p = Pattern::new(r"(?:(?P<low>[0-5])|(?P<high>[6-9]))x", Mode::SingleLine).unwrap();
+        let mut memo = MatchMemo::default();
+        let mut groups_of = |line: &str| {
+            let g = p.search_range_memo(line, 0, line.len(), &mut memo);
+            let which = g.map(|g| (g.get(1).is_some(), g.get(2).is_some()));
+            (which, memo.text.clone())
+        };
+        assert_eq!(groups_of("3x"), (Some((true, false)), "3x".into()));
+        // the same classes: the last match's groups, from the memo
+        assert_eq!(groups_of("4x"), (Some((true, false)), "3x".into()));
+        assert_eq!(groups_of("7x"), (Some((false, true)), "7x".into()));
+        // not ASCII: the text itself decides
+        assert_eq!(groups_of("é 8x"), (Some((false, true)), "8x".into()));
+        assert_eq!(groups_of("é 2x"), (Some((true, false)), "2x".into()));
+        // Dates of a log, one after the other, as a search without the memo finds them.
+        let date = Pattern::new(
+            r"(?P<b>[A-Z][a-z]{2}) +(?P<d>[0-3]?\d) (?P<H>[0-2]?\d):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?(?: (?P<Y>\d{4}))?",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        let lines = [
+            "Feb 23 00:00:03 host",
+            "Feb 23 00:00:04 host",
+            "Feb 23 00:00:59 host",
+            "Feb 23 00:01:00 host",
+            "Feb 23 00:01:69 host",
+            "Feb 23 00:01 2026 x",
+            "Feb  3 00:01:00 host",
+            "Feb 13 00:01:00 2026",
+            "Feb 13 00:01:00 20261",
+            "Feb 13 10:01:00 host",
+            "Feb 13 90:01:00 host",
+            "Mar 13 10:01:00 hé",
+            "Mar 13 10:01:01 h",
+            "x Mar 13 10:01:02",
+            "Mar 13 10:01:03",
+        ];
+        let mut memo = MatchMemo::default();
+        for line in lines {
+            let spans = |g: Groups| g.spans.to_vec();
+            assert_eq!(
+                date.search_range_memo(line, 0, line.len(), &mut memo)
+                    .map(spans),
+                date.search(line).map(spans),
+                "{line}"
+            );
+        }
     }
 
     #[test]
