@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use regex_automata::nfa::thompson;
 use regex_automata::util::alphabet::ByteClasses;
 
+use crate::anchored::AnchoredDfa;
 use crate::pyre::{self, Dollar, TranslateError};
 use crate::recent::Recent;
 use crate::twopass::TwoPass;
@@ -250,6 +251,9 @@ static LAST_PATTERN_ID: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug)]
 struct RestOfLine {
     head: LinearRe,
+    /// The head's automaton, when its matches start the haystack: its match is found
+    /// there without the general search. Built on the first search.
+    head_dfa: OnceLock<Option<AnchoredDfa>>,
     /// `BETWEEN`'s texts in the order the pattern tries them (`[""]` without one).
     between: Vec<String>,
     /// The tail is `.+`, not `.*`.
@@ -470,6 +474,7 @@ impl RestOfLine {
         }
         Some(RestOfLine {
             head: LinearRe::new(head_source).ok()?,
+            head_dfa: OnceLock::new(),
             between,
             non_empty,
             head_groups: HeadGroups::of(&head_hir),
@@ -489,7 +494,7 @@ impl RestOfLine {
         let after_head = &hay[head_end..line_end];
         let shortest_tail = usize::from(self.non_empty);
         let between = self.between.iter().find(|text| {
-            after_head.starts_with(text.as_str()) && after_head.len() - text.len() >= shortest_tail
+            starts_with(after_head, text) && after_head.len() - text.len() >= shortest_tail
         })?;
         let tail = head_end + between.len();
         g.spans[0] = Some((g.start(), line_end));
@@ -497,9 +502,23 @@ impl RestOfLine {
         Some(Some(g))
     }
 
+    /// The span of the head's leftmost-first match.
+    fn head_match(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
+        let dfa = self
+            .head_dfa
+            .get_or_init(|| AnchoredDfa::ascii_of(&self.head.source));
+        match dfa
+            .as_ref()
+            .and_then(|dfa| dfa.match_end(hay.as_bytes(), start))
+        {
+            Some(end) => end.map(|end| (start, end)),
+            None => self.head.find_at(hay, start),
+        }
+    }
+
     /// The head's leftmost-first match and its groups (see [`HeadGroups`]).
     fn head_groups(&self, hay: &str, start: usize) -> Option<Groups> {
-        let (s, e) = self.head.find_at(hay, start)?;
+        let (s, e) = self.head_match(hay, start)?;
         let recent = match &self.head_groups {
             HeadGroups::AroundAll => {
                 let spans = smallvec::smallvec![Some((s, e)), Some((s, e))];
@@ -519,6 +538,16 @@ impl RestOfLine {
         let g = self.head.groups_of_match(hay, start, (s, e))?;
         recent.spans.insert(&recent.key, g.shifted(s).collect());
         Some(g)
+    }
+}
+
+/// `hay` starts with `text`; their first bytes are compared first, as most texts
+/// tried differ there (no call to compare the rest).
+fn starts_with(hay: &str, text: &str) -> bool {
+    match (hay.as_bytes().first(), text.as_bytes().first()) {
+        (_, None) => true,
+        (Some(a), Some(b)) => a == b && hay.starts_with(text),
+        (None, Some(_)) => false,
     }
 }
 
