@@ -503,6 +503,11 @@ impl RestOfLine {
     }
 
     /// The span of the head's leftmost-first match.
+    ///
+    /// Why the automaton's answer is exact: it is built from the head's ASCII form and
+    /// stops, giving no answer, at the first non-ASCII byte it reads; up to there it
+    /// reads what either form of the head reads, and on ASCII characters the two forms'
+    /// classes and word boundaries agree, so they match, and stop, alike.
     fn head_match(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
         let dfa = self
             .head_dfa
