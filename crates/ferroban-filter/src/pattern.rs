@@ -901,7 +901,8 @@ impl Pattern {
             memo.text.push_str(text);
             memo.ascii = classes.is_some();
             memo.around = around;
-            memo.spans = g.shifted(s).collect();
+            memo.spans.clear();
+            memo.spans.extend(g.shifted(s));
             return Some(g);
         }
         Some(Groups::placed(&memo.spans, s))

@@ -446,12 +446,14 @@ impl Template {
                     .compiled()
                     .map(Pattern::group_names)
                     .unwrap_or_default();
-                let values = names
+                // sized once: grown field by field it is reallocated several times
+                let mut values = Vec::with_capacity(names.len());
+                let fields = names
                     .iter()
                     .enumerate()
                     .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
-                    .filter_map(|(i, n)| g.get(i).map(|(s, e)| (n.as_str(), &line[s..e])))
-                    .collect();
+                    .filter_map(|(i, n)| g.get(i).map(|(s, e)| (n.as_str(), &line[s..e])));
+                values.extend(fields);
                 strptime::fields_to_epoch(&Fields { values }, now, tz, default_tz)
             }
             Kind::Epoch { long, group } => {
