@@ -5,6 +5,7 @@
 //! `fail2ban-regex` report and one JSON object per failure. Matching itself is the
 //! filter engine's.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -250,13 +251,13 @@ fn build_spec(
 }
 
 /// Decode a raw line: UTF-8, or Latin-1 when asked or when it is not valid UTF-8.
-fn decode(raw: &[u8], latin1: bool) -> String {
+fn decode(raw: &[u8], latin1: bool) -> Cow<'_, str> {
     if !latin1 {
         if let Ok(s) = std::str::from_utf8(raw) {
-            return s.to_string();
+            return Cow::Borrowed(s);
         }
     }
-    raw.iter().map(|&b| b as char).collect()
+    Cow::Owned(raw.iter().map(|&b| b as char).collect())
 }
 
 /// What the report counts: fail2ban-regex's line statistics.
@@ -280,7 +281,7 @@ const MAX_PRINTED_LINES: u64 = 20;
 
 impl Stats {
     /// Count one tested line as ignored, matched or missed (and keep it for printing).
-    fn record(&mut self, o: &Options, line: String, result: &LineResult) {
+    fn record(&mut self, o: &Options, line: &str, result: &LineResult) {
         // A multi-line match takes earlier, so far missed, lines with it.
         for absorbed in &result.absorbed {
             if let Some(i) = self.missed_lines.iter().position(|l| l == absorbed) {
@@ -309,19 +310,20 @@ impl Stats {
             }
         }
         self.prefregex_hits += u64::from(result.prefregex_matched);
+        // `is_match` would ask `is_ignored` again (a look-up per failure)
         if result.is_ignored() {
             self.ignored += 1;
             if !o.print_no_ignored && (o.print_all_ignored || self.ignored <= MAX_PRINTED_LINES + 1)
             {
-                self.ignored_lines.push(line);
+                self.ignored_lines.push(line.to_string());
             }
-        } else if result.is_match() {
+        } else if !result.failures.is_empty() || !result.pending.is_empty() {
             self.matched += 1;
             if o.print_all_matched {
-                self.matched_lines.push(line);
+                self.matched_lines.push(line.to_string());
             }
         } else {
-            self.miss(o, || line);
+            self.miss(o, || line.to_string());
         }
     }
 
@@ -363,14 +365,13 @@ impl Resolver {
         if self.usedns == "raw" {
             return;
         }
+        // most failures have an address: nothing to rebuild
+        if !failures.iter().any(|f| host_name(f).is_some()) {
+            return;
+        }
         let mut out = Vec::with_capacity(failures.len());
         for f in failures.drain(..) {
-            let by_name = f.field("ip4").is_none() && f.field("ip6").is_none();
-            let Some(name) = f
-                .field("dns")
-                .filter(|n| by_name && *n == f.id)
-                .map(str::to_string)
-            else {
+            let Some(name) = host_name(&f).map(str::to_string) else {
                 out.push(f);
                 continue;
             };
@@ -387,6 +388,15 @@ impl Resolver {
         }
         *failures = out;
     }
+}
+
+/// The host name a failure is for: its `dns` field when that is its id and it has no
+/// address field.
+fn host_name(f: &ferroban_filter::Failure) -> Option<&str> {
+    if f.field("ip4").is_some() || f.field("ip6").is_some() {
+        return None;
+    }
+    f.field("dns").filter(|n| *n == f.id)
 }
 
 /// Addresses of a host name (`usedns` yes or warn), or the address it already is.
@@ -453,6 +463,9 @@ impl<W: Write> Tester<'_, W> {
     /// A block of whole lines: the lines with a prefilter literal are tested, the
     /// others only counted.
     fn block(&mut self, block: &[u8]) -> Result<()> {
+        // Checked once: a block of valid UTF-8 is made of lines of valid UTF-8 (they
+        // end at an ASCII newline), taken from it as they are.
+        let checked = std::str::from_utf8(block).ok().filter(|_| !self.latin1);
         let mut pos = 0;
         while pos < block.len() {
             let next = match self.filter.prefilter().filter(|_| self.skip) {
@@ -473,7 +486,7 @@ impl<W: Write> Tester<'_, W> {
                 break;
             }
             let end = memchr::memchr(b'\n', &block[next..]).map_or(block.len(), |i| next + i);
-            self.tested(&block[next..end])?;
+            self.tested(line_text(block, checked, next..end, self.latin1))?;
             pos = end + 1;
         }
         Ok(())
@@ -487,19 +500,18 @@ impl<W: Write> Tester<'_, W> {
         if self.report && !raw.is_empty() && raw[0] != b'#' {
             self.stats.tested += 1;
             let latin1 = self.latin1;
-            self.stats.miss(self.o, || decode(raw, latin1));
+            self.stats.miss(self.o, || decode(raw, latin1).into_owned());
         }
     }
 
     /// A line run through the filter.
-    fn tested(&mut self, raw: &[u8]) -> Result<()> {
+    fn tested(&mut self, line: Cow<str>) -> Result<()> {
         self.lineno += 1;
         if let Some(before) = self.skipped_before.take() {
             // A line without a date borrows the previous line's: read that one.
             let before = decode(trim_eol(&before), self.latin1);
             self.filter.observe_date(&before, self.now);
         }
-        let line = decode(trim_eol(raw), self.latin1);
         if self.report && (line.is_empty() || line.starts_with('#')) {
             return Ok(());
         }
@@ -518,9 +530,23 @@ impl<W: Write> Tester<'_, W> {
                 }
             }
         } else {
-            self.stats.record(self.o, line, &result);
+            self.stats.record(self.o, &line, &result);
         }
         Ok(())
+    }
+}
+
+/// The text of the line `block[range]` without its line end: borrowed from
+/// `checked` (the block, already known to be UTF-8) when there is that, else decoded.
+fn line_text<'a>(
+    block: &'a [u8],
+    checked: Option<&'a str>,
+    range: std::ops::Range<usize>,
+    latin1: bool,
+) -> Cow<'a, str> {
+    match checked {
+        Some(text) => Cow::Borrowed(text[range].trim_end_matches(['\n', '\r'])),
+        None => decode(trim_eol(&block[range]), latin1),
     }
 }
 

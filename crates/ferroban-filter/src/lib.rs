@@ -8,6 +8,7 @@
 //! back-tracking). Out come failures: the host or failure id,
 //! the time and the captured fields. Counting and banning live elsewhere.
 
+mod anchored;
 pub mod candidates;
 pub mod date;
 pub mod engine;

@@ -8,6 +8,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use regex_automata::nfa::thompson;
+use regex_automata::util::alphabet::ByteClasses;
+
+use crate::anchored::AnchoredDfa;
 use crate::pyre::{self, Dollar, TranslateError};
 use crate::recent::Recent;
 use crate::twopass::TwoPass;
@@ -95,13 +99,17 @@ impl LinearRe {
                     if two_pass.searches_alone() && re.is_match_at(hay.as_bytes(), start) =>
                 {
                     if let Some(found) = two_pass.search(hay.as_bytes(), start) {
-                        return found.map(|spans| Groups { spans });
+                        return found.map(|spans| Groups {
+                            spans: spans.into(),
+                        });
                     }
                 }
                 Some(two_pass) => {
                     let m = re.find_at(hay.as_bytes(), start)?;
                     if let Some(spans) = two_pass.captures(hay.as_bytes(), m.start(), m.end()) {
-                        return Some(Groups { spans });
+                        return Some(Groups {
+                            spans: spans.into(),
+                        });
                     }
                 }
                 None => {}
@@ -133,7 +141,9 @@ impl LinearRe {
             .as_ref()
             .and_then(|two_pass| two_pass.captures(hay.as_bytes(), span.0, span.1));
         match spans {
-            Some(spans) => Some(Groups { spans }),
+            Some(spans) => Some(Groups {
+                spans: spans.into(),
+            }),
             None => self.groups(hay, start),
         }
     }
@@ -216,32 +226,119 @@ pub struct Pattern {
     rest_of_line: Option<RestOfLine>,
     /// Unique among the patterns of the process (never 0), naming it in a [`MatchMemo`].
     id: u64,
+    /// See [`Pattern::ascii_classes`]; made on the first [`Pattern::search_range_memo`].
+    ascii_classes: OnceLock<Option<ByteClasses>>,
 }
 
 /// The last [`Pattern::id`] given out.
 static LAST_PATTERN_ID: AtomicU64 = AtomicU64::new(0);
 
-/// A linear pattern `HEAD(?P<name>.+)$` (or `.*`), Fail2ban's usual prefregex shape,
-/// searched as its head alone.
+/// A linear pattern `HEAD BETWEEN (?P<name>.+)$` (or `.*`), Fail2ban's usual
+/// prefregex shape, searched as its head alone; `BETWEEN` (possibly absent) is a piece
+/// without groups that matches only a few literal texts, like sshd's
+/// `(?:(?:error|fatal): (?:PAM: )?)?`.
 ///
 /// Why that is exact: the tail has one way to match from a position `q` (the greedy
 /// `.` loop runs to the next newline, where `$` holds), and it matches exactly when
-/// that run is long enough (non-empty for `.+`). The pattern's leftmost-first match
-/// therefore starts where the head's does (no match can start where the head does not)
-/// and takes the head's highest-priority path — the head's own leftmost-first match —
-/// whenever that path leaves a long enough run; only when it does not is the whole
-/// pattern searched. The head is shorter to search with captures than the line: the
-/// tail, usually most of it, is never walked by the capture engine.
+/// that run is long enough (non-empty for `.+`). The paths of the pattern are ordered
+/// by the head's choices first, then `BETWEEN`'s, so its leftmost-first match takes the
+/// head's highest-priority path — the head's own leftmost-first match, which starts
+/// where the pattern's does, as no match can start where the head does not — followed
+/// by the first of `BETWEEN`'s texts, in the pattern's order, that follows the head's
+/// match and leaves a long enough run. Only when none does is the whole pattern
+/// searched. The head is shorter to search with captures than the line: the tail,
+/// usually most of it, is never walked by the capture engine.
 #[derive(Debug)]
 struct RestOfLine {
     head: LinearRe,
+    /// The head's automaton, when its matches start the haystack: its match is found
+    /// there without the general search. Built on the first search.
+    head_dfa: OnceLock<Option<AnchoredDfa>>,
+    /// `BETWEEN`'s texts in the order the pattern tries them (`[""]` without one).
+    between: Vec<String>,
     /// The tail is `.+`, not `.*`.
     non_empty: bool,
-    /// The head's groups for the texts it matched recently (see [`RecentHeads`]).
-    recent: Mutex<RecentHeads>,
+    head_groups: HeadGroups,
 }
 
-/// Head matches per generation of [`RestOfLine::recent`]: a connection's prefix
+/// How the groups of a head's match are found.
+#[derive(Debug)]
+enum HeadGroups {
+    /// The head is one group around all of it (but zero-width assertions), holding no
+    /// other group: that group's span is the match's, no capture search needed.
+    AroundAll,
+    /// By a capture search, or from the head's recent matches (see [`RecentHeads`]).
+    Searched(Mutex<RecentHeads>),
+}
+
+impl HeadGroups {
+    fn of(head: &regex_syntax::hir::Hir) -> HeadGroups {
+        use regex_syntax::hir::HirKind;
+        let zero_width =
+            |h: &regex_syntax::hir::Hir| matches!(h.kind(), HirKind::Look(_) | HirKind::Empty);
+        let groups = head.properties().explicit_captures_len();
+        let around_all = match head.kind() {
+            HirKind::Capture(_) => groups == 1,
+            HirKind::Concat(items) => {
+                groups == 1
+                    && items
+                        .iter()
+                        .all(|h| zero_width(h) || matches!(h.kind(), HirKind::Capture(_)))
+            }
+            _ => false,
+        };
+        match around_all {
+            true => HeadGroups::AroundAll,
+            false => HeadGroups::Searched(Mutex::new(RecentHeads::new(head))),
+        }
+    }
+}
+
+/// The texts a piece of pattern without groups matches, in the order a leftmost-first
+/// search tries them, if they are few (a literal, an alternation of them, an optional
+/// one, a concatenation of those) and on one line.
+fn literal_texts(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    const MAX_TEXTS: usize = 16;
+    let texts = match hir.kind() {
+        HirKind::Empty => vec![String::new()],
+        HirKind::Literal(literal) => vec![String::from_utf8(literal.0.to_vec()).ok()?],
+        HirKind::Alternation(alternatives) => {
+            let mut texts = Vec::new();
+            for alternative in alternatives {
+                texts.extend(literal_texts(alternative)?);
+            }
+            texts
+        }
+        HirKind::Repetition(rep) if rep.min == 0 && rep.max == Some(1) => {
+            let mut texts = literal_texts(&rep.sub)?;
+            match rep.greedy {
+                true => texts.push(String::new()),
+                false => texts.insert(0, String::new()),
+            }
+            texts
+        }
+        HirKind::Concat(items) => {
+            let mut texts = vec![String::new()];
+            for item in items {
+                let next = literal_texts(item)?;
+                if texts.len() * next.len() > MAX_TEXTS {
+                    return None;
+                }
+                // the first item's choices come first, then the next item's
+                texts = texts
+                    .iter()
+                    .flat_map(|a| next.iter().map(move |b| format!("{a}{b}")))
+                    .collect();
+            }
+            texts
+        }
+        _ => return None,
+    };
+    (texts.len() <= MAX_TEXTS && texts.iter().all(|t| !t.contains('\n'))).then_some(texts)
+}
+
+/// Head matches per generation of [`HeadGroups::Searched`]: a connection's prefix
 /// (`host sshd[pid]: `) comes back within a few dozen lines.
 const RECENT_HEADS: usize = 64;
 
@@ -332,54 +429,109 @@ impl RestOfLine {
         if !(rep.greedy && rep.max.is_none() && rep.min <= 1 && any_but_newline(&rep.sub)) {
             return None;
         }
-        let name = capture.name.as_deref()?;
-        let suffix = format!(
-            "(?P<{name}>.{})(?m:$)",
-            if rep.min == 1 { '+' } else { '*' }
-        );
-        let head_source = pattern.strip_suffix(&suffix)?;
-        // The head as written must be the pattern's items before the tail, and hold
-        // every group but the tail's.
+        let non_empty = rep.min == 1;
+        // Where the head ends in the source: the start of `BETWEEN`, or of the tail.
+        let ast = regex_syntax::ast::parse::Parser::new()
+            .parse(pattern)
+            .ok()?;
+        let regex_syntax::ast::Ast::Concat(concat) = &ast else {
+            return None;
+        };
+        let source_start = |from_end: usize| {
+            let i = concat.asts.len().checked_sub(from_end)?;
+            Some(concat.asts[i].span().start.offset)
+        };
+        let tail_index = capture.index as usize;
+        let with_between = || {
+            let between = items.len().checked_sub(3)?;
+            let texts = literal_texts(&items[between])?;
+            let head = &pattern[..source_start(3)?];
+            RestOfLine::split(head, &items[..between], texts, tail_index, non_empty)
+        };
+        with_between().or_else(|| {
+            let head = &pattern[..source_start(2)?];
+            let head_items = &items[..items.len() - 2];
+            RestOfLine::split(head, head_items, vec![String::new()], tail_index, non_empty)
+        })
+    }
+
+    /// The split with the head `head_source`, if that is the pattern's `head_items`
+    /// and holds every group but the tail's.
+    fn split(
+        head_source: &str,
+        head_items: &[regex_syntax::hir::Hir],
+        between: Vec<String>,
+        tail_index: usize,
+        non_empty: bool,
+    ) -> Option<RestOfLine> {
         let head_hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(head_source)
             .ok()?;
-        let expected = regex_syntax::hir::Hir::concat(items[..items.len() - 2].to_vec());
-        if head_hir != expected
-            || capture.index as usize != head_hir.properties().explicit_captures_len() + 1
-        {
+        let expected = regex_syntax::hir::Hir::concat(head_items.to_vec());
+        if head_hir != expected || tail_index != head_hir.properties().explicit_captures_len() + 1 {
             return None;
         }
         Some(RestOfLine {
             head: LinearRe::new(head_source).ok()?,
-            non_empty: rep.min == 1,
-            recent: Mutex::new(RecentHeads::new(&head_hir)),
+            head_dfa: OnceLock::new(),
+            between,
+            non_empty,
+            head_groups: HeadGroups::of(&head_hir),
         })
     }
 
     /// The whole pattern's match, from the head's; `None` when that is not decided by
-    /// the head (its match leaves too short a rest), and the whole pattern must be
-    /// searched.
+    /// the head (no text of `BETWEEN` follows its match leaving a long enough rest),
+    /// and the whole pattern must be searched.
     fn search(&self, hay: &str, start: usize) -> Option<Option<Groups>> {
         let Some(mut g) = self.head_groups(hay, start) else {
             return Some(None);
         };
-        let rest = g.end();
+        let head_end = g.end();
         let line_end =
-            memchr::memchr(b'\n', &hay.as_bytes()[rest..]).map_or(hay.len(), |p| rest + p);
-        if self.non_empty && line_end == rest {
-            return None;
-        }
+            memchr::memchr(b'\n', &hay.as_bytes()[head_end..]).map_or(hay.len(), |p| head_end + p);
+        let after_head = &hay[head_end..line_end];
+        let shortest_tail = usize::from(self.non_empty);
+        let between = self.between.iter().find(|text| {
+            starts_with(after_head, text) && after_head.len() - text.len() >= shortest_tail
+        })?;
+        let tail = head_end + between.len();
         g.spans[0] = Some((g.start(), line_end));
-        g.spans.push(Some((rest, line_end)));
+        g.spans.push(Some((tail, line_end)));
         Some(Some(g))
     }
 
-    /// The head's leftmost-first match and its groups, from [`RecentHeads`] when the
-    /// same text matched in the same surroundings recently.
+    /// The span of the head's leftmost-first match.
+    ///
+    /// Why the automaton's answer is exact: it is built from the head's ASCII form and
+    /// stops, giving no answer, at the first non-ASCII byte it reads; up to there it
+    /// reads what either form of the head reads, and on ASCII characters the two forms'
+    /// classes and word boundaries agree, so they match, and stop, alike.
+    fn head_match(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
+        let dfa = self
+            .head_dfa
+            .get_or_init(|| AnchoredDfa::ascii_of(&self.head.source));
+        match dfa
+            .as_ref()
+            .and_then(|dfa| dfa.match_end(hay.as_bytes(), start))
+        {
+            Some(end) => end.map(|end| (start, end)),
+            None => self.head.find_at(hay, start),
+        }
+    }
+
+    /// The head's leftmost-first match and its groups (see [`HeadGroups`]).
     fn head_groups(&self, hay: &str, start: usize) -> Option<Groups> {
-        let (s, e) = self.head.find_at(hay, start)?;
-        let Ok(mut recent) = self.recent.try_lock() else {
+        let (s, e) = self.head_match(hay, start)?;
+        let recent = match &self.head_groups {
+            HeadGroups::AroundAll => {
+                let spans = smallvec::smallvec![Some((s, e)), Some((s, e))];
+                return Some(Groups { spans });
+            }
+            HeadGroups::Searched(recent) => recent,
+        };
+        let Ok(mut recent) = recent.try_lock() else {
             return self.head.groups(hay, start);
         };
         let recent = &mut *recent;
@@ -394,6 +546,16 @@ impl RestOfLine {
     }
 }
 
+/// `hay` starts with `text`; their first bytes are compared first, as most texts
+/// tried differ there (no call to compare the rest).
+fn starts_with(hay: &str, text: &str) -> bool {
+    match (hay.as_bytes().first(), text.as_bytes().first()) {
+        (_, None) => true,
+        (Some(a), Some(b)) => a == b && hay.starts_with(text),
+        (None, Some(_)) => false,
+    }
+}
+
 /// The last match of a pattern, for [`Pattern::search_range_memo`]: its text, the
 /// characters around it and its groups' spans relative to its start.
 #[derive(Debug, Clone, Default)]
@@ -401,14 +563,23 @@ pub struct MatchMemo {
     /// The pattern that matched (its [`Pattern::id`]).
     pattern: u64,
     text: String,
+    /// Found in an ASCII haystack, whose bytes' classes tell what the text reads as.
+    ascii: bool,
     around: (Option<char>, Option<char>),
     spans: Vec<Option<(usize, usize)>>,
 }
 
+/// Groups a match holds without a heap allocation: a prefregex's (the whole match,
+/// its `mlfid` and `content` groups) and a few more; a match with more groups spills
+/// to the heap.
+const INLINE_GROUPS: usize = 4;
+
+type GroupSpans = smallvec::SmallVec<[Option<(usize, usize)>; INLINE_GROUPS]>;
+
 /// Byte spans of the groups of one match; index 0 is the whole match.
 #[derive(Debug, Clone, Default)]
 pub struct Groups {
-    spans: Vec<Option<(usize, usize)>>,
+    spans: GroupSpans,
 }
 
 impl Groups {
@@ -569,6 +740,7 @@ impl Pattern {
             end_group: None,
             rest_of_line: engine_is_linear.then(|| RestOfLine::of(&main)).flatten(),
             id: LAST_PATTERN_ID.fetch_add(1, Ordering::Relaxed) + 1,
+            ascii_classes: OnceLock::new(),
         })
     }
 
@@ -641,7 +813,7 @@ impl Pattern {
                 }
                 let caps = self.bounded(backtracking.captures_from_pos(hay, start))?;
                 // Map the back-tracking form's groups onto this pattern's numbering.
-                let mut spans = vec![None; self.names.len()];
+                let mut spans = GroupSpans::from_elem(None, self.names.len());
                 for (i, name) in backtracking.capture_names().enumerate() {
                     let target = match name {
                         None if i == 0 => Some(0),
@@ -685,14 +857,17 @@ impl Pattern {
         self.abandoned.load(Ordering::Relaxed)
     }
 
-    /// [`Pattern::search_range`] for patterns that often match the same text (dates):
-    /// the match is found without captures, and when its text and the characters
-    /// around it are those of the last match, the groups are the last match's.
+    /// [`Pattern::search_range`] for patterns that often match alike texts (dates):
+    /// the match is found without captures, and when its text is the last match's —
+    /// or, on ASCII haystacks, reads as it byte for byte (see
+    /// [`Pattern::ascii_classes`]) — and the characters around it are the same, the
+    /// groups are the last match's.
     ///
     /// Why that is exact: on the linear engine, the groups of a match are found by a
     /// search confined to the match's span, in which only the characters next to the
     /// span are visible (to `\b`, `^`, `$`). The same text in the same surroundings
-    /// gives the same groups.
+    /// gives the same groups; so does a text whose every byte is in the same class as
+    /// the last one's, as the automaton's every step is the same for both.
     pub fn search_range_memo(
         &self,
         hay: &str,
@@ -708,18 +883,53 @@ impl Pattern {
         }
         let hay = &hay[..end];
         let (s, e) = re.find_at(hay, start)?;
+        let text = &hay[s..e];
         let around = (hay[..s].chars().next_back(), hay[e..].chars().next());
-        let pattern = self.id;
-        if memo.pattern != pattern || memo.text != hay[s..e] || memo.around != around {
+        let classes = self.ascii_classes().filter(|_| hay.is_ascii());
+        let reads_alike = match classes.filter(|_| memo.ascii) {
+            Some(classes) => {
+                memo.text.len() == text.len()
+                    && (memo.text.bytes().zip(text.bytes()))
+                        .all(|(a, b)| classes.get(a) == classes.get(b))
+            }
+            None => memo.text == text,
+        };
+        if memo.pattern != self.id || !reads_alike || memo.around != around {
             let g = re.groups_of_match(hay, start, (s, e))?;
-            memo.pattern = pattern;
+            memo.pattern = self.id;
             memo.text.clear();
-            memo.text.push_str(&hay[s..e]);
+            memo.text.push_str(text);
+            memo.ascii = classes.is_some();
             memo.around = around;
-            memo.spans = g.shifted(s).collect();
+            memo.spans.clear();
+            memo.spans.extend(g.shifted(s));
             return Some(g);
         }
         Some(Groups::placed(&memo.spans, s))
+    }
+
+    /// The byte classes of the automaton of a linear pattern's ASCII form (which
+    /// searches ASCII haystacks): two bytes of one class are told apart by none of its
+    /// transitions nor assertions.
+    fn ascii_classes(&self) -> Option<&ByteClasses> {
+        let Engine::Linear(re) = &self.engine else {
+            return None;
+        };
+        self.ascii_classes
+            .get_or_init(|| {
+                re.ascii.as_ref()?;
+                // the syntax of the ASCII form (see `LinearRe::new`)
+                let syntax = regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false);
+                let nfa = thompson::Compiler::new()
+                    .syntax(syntax)
+                    .configure(thompson::Config::new().utf8(false))
+                    .build(&re.source)
+                    .ok()?;
+                Some(*nfa.byte_classes())
+            })
+            .as_ref()
     }
 
     /// Search the whole of `hay`.
@@ -830,6 +1040,72 @@ mod tests {
         }
     }
 
+    /// A match's groups, as a comparable list.
+    type Spans = Option<Vec<Option<(usize, usize)>>>;
+
+    /// Every group of `p`'s match in each line, split and as the whole pattern's
+    /// capture search gives them.
+    fn split_and_whole(p: &Pattern, lines: &[&str]) -> Vec<(Spans, Spans)> {
+        let whole = LinearRe::new(p.linear_source().unwrap()).unwrap();
+        let spans = |g: Groups| g.spans.to_vec();
+        lines
+            .iter()
+            .map(|line| (p.search(line).map(spans), whole.groups(line, 0).map(spans)))
+            .collect()
+    }
+
+    #[test]
+    fn literal_texts_between_head_and_rest_of_line_are_byte_checks() {
+        let lines = [
+            "host sshd[1]: Failed password\n",
+            "host sshd[1]: error: PAM: Authentication failure",
+            "host sshd[1]: error: PAM: ",
+            "host sshd[1]: error: PAM: \nnext",
+            "host sshd[1]: error: ",
+            "host sshd[1]: error: \n",
+            "host sshd[1]: fatal: x",
+            "host sshd[1]: fatal: PAM:",
+            "host sshd[1]: errorx",
+            "host sshd[1]: ",
+            "host sshd[1]: \nerror: y",
+            "host x",
+            "héllo wörld error: é",
+        ];
+        let sshd =
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.+)$";
+        let shapes = [
+            sshd,
+            // the rest may be empty; the texts tried shortest first; not optional
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.*)$",
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): (?:PAM: )??)??(?P<content>.+)$",
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:error: |fatal: )(?P<content>.+)$",
+            // a head with groups of its own, found by a search
+            r"^(?P<mlfid>(?P<host>\S+) (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )?(?P<content>.+)$",
+        ];
+        for shape in shapes {
+            let p = Pattern::new(shape, Mode::SingleLine).unwrap();
+            let split = p.rest_of_line.as_ref().expect(shape);
+            assert!(split.between.len() > 1, "{shape}");
+            for _ in 0..2 {
+                for (line, (got, want)) in lines.iter().zip(split_and_whole(&p, &lines)) {
+                    assert_eq!(got, want, "{shape} on {line:?}");
+                }
+            }
+        }
+        let p = Pattern::new(sshd, Mode::SingleLine).unwrap();
+        let split = p.rest_of_line.as_ref().unwrap();
+        assert!(matches!(split.head_groups, HeadGroups::AroundAll));
+        let content = |line: &str| {
+            let (s, e) = p.search(line)?.get(p.group_index("content")?)?;
+            Some(line[s..e].to_string())
+        };
+        assert_eq!(content(lines[1]).as_deref(), Some("Authentication failure"));
+        assert_eq!(content(lines[2]).as_deref(), Some("PAM: "));
+        assert_eq!(content(lines[4]).as_deref(), Some("error: "));
+        // the head's first choice leaves nothing: the whole pattern takes a shorter head
+        assert_eq!(content(lines[9]).as_deref(), Some("sshd[1]: "));
+    }
+
     #[test]
     fn memo_reuses_groups_only_for_the_same_text_in_the_same_surroundings() {
         let p = Pattern::new(r"(?:(?P<a>x)\B|(?P<b>x))", Mode::SingleLine).unwrap();
@@ -850,6 +1126,57 @@ mod tests {
             Some((None, Some((3, 4))))
         );
         assert!(p.search_range_memo("abc", 0, 3, &mut memo).is_none());
+    }
+
+    #[test]
+    fn memo_reuses_groups_for_a_text_of_the_same_byte_classes() {
+        let p = Pattern::new(r"(?:(?P<low>[0-5])|(?P<high>[6-9]))x", Mode::SingleLine).unwrap();
+        let mut memo = MatchMemo::default();
+        let mut groups_of = |line: &str| {
+            let g = p.search_range_memo(line, 0, line.len(), &mut memo);
+            let which = g.map(|g| (g.get(1).is_some(), g.get(2).is_some()));
+            (which, memo.text.clone())
+        };
+        assert_eq!(groups_of("3x"), (Some((true, false)), "3x".into()));
+        // the same classes: the last match's groups, from the memo
+        assert_eq!(groups_of("4x"), (Some((true, false)), "3x".into()));
+        assert_eq!(groups_of("7x"), (Some((false, true)), "7x".into()));
+        // not ASCII: the text itself decides
+        assert_eq!(groups_of("é 8x"), (Some((false, true)), "8x".into()));
+        assert_eq!(groups_of("é 2x"), (Some((true, false)), "2x".into()));
+        // Dates of a log, one after the other, as a search without the memo finds them.
+        let date = Pattern::new(
+            r"(?P<b>[A-Z][a-z]{2}) +(?P<d>[0-3]?\d) (?P<H>[0-2]?\d):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?(?: (?P<Y>\d{4}))?",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        let lines = [
+            "Feb 23 00:00:03 host",
+            "Feb 23 00:00:04 host",
+            "Feb 23 00:00:59 host",
+            "Feb 23 00:01:00 host",
+            "Feb 23 00:01:69 host",
+            "Feb 23 00:01 2026 x",
+            "Feb  3 00:01:00 host",
+            "Feb 13 00:01:00 2026",
+            "Feb 13 00:01:00 20261",
+            "Feb 13 10:01:00 host",
+            "Feb 13 90:01:00 host",
+            "Mar 13 10:01:00 hé",
+            "Mar 13 10:01:01 h",
+            "x Mar 13 10:01:02",
+            "Mar 13 10:01:03",
+        ];
+        let mut memo = MatchMemo::default();
+        for line in lines {
+            let spans = |g: Groups| g.spans.to_vec();
+            assert_eq!(
+                date.search_range_memo(line, 0, line.len(), &mut memo)
+                    .map(spans),
+                date.search(line).map(spans),
+                "{line}"
+            );
+        }
     }
 
     #[test]

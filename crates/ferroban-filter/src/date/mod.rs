@@ -190,6 +190,10 @@ struct LastLine {
     /// The template's whole match (the date may be a group of it).
     span: (usize, usize),
     found: FoundDate,
+    /// The characters on both sides of the match's ends are among the deciding bytes:
+    /// a line starting with them has the same, and the detector's note of them
+    /// (`last_pos`, `last_end`) stays as it is.
+    neighbours_decided: bool,
 }
 
 /// A date text and what it was read as. The time depends only on the template, the
@@ -463,8 +467,15 @@ impl DateDetector {
         if !line.as_bytes().starts_with(&self.last_prefix) {
             return None;
         }
-        self.slots[last.found.template].raw_hits += 1;
-        self.note_hit(line, last.found.template, last.span);
+        let i = last.found.template;
+        self.slots[i].raw_hits += 1;
+        // The last line's hit noted where its match ends the same characters, and
+        // left this template first (no move up the list): only the count is left.
+        if last.neighbours_decided && i == self.last_index {
+            self.count_hit(i, last.span.0);
+        } else {
+            self.note_hit(line, i, last.span);
+        }
         Some(last.found)
     }
 
@@ -488,7 +499,15 @@ impl DateDetector {
         self.last_prefix.clear();
         self.last_prefix
             .extend_from_slice(&line.as_bytes()[..deciding]);
-        self.last_line = Some(LastLine { now, span, found });
+        // the character before a position ends by it; the one at it must end by `deciding`
+        let decided =
+            |pos: usize| char_at(line, pos).is_some_and(|c| pos + c.len_utf8() <= deciding);
+        self.last_line = Some(LastLine {
+            now,
+            span,
+            found,
+            neighbours_decided: decided(span.0) && decided(span.1),
+        });
     }
 
     /// The time of a template's match, read once per distinct date text.
@@ -507,10 +526,19 @@ impl DateDetector {
             return read.time;
         }
         let time = template.date(line, g, now, &self.tz, self.default_tz);
+        // the last read's buffers take this one (no allocation per date)
+        let (mut text, mut spans) = self
+            .last_read
+            .take()
+            .map_or_else(Default::default, |r| (r.text, r.spans));
+        text.clear();
+        text.push_str(&line[g.start()..g.end()]);
+        spans.clear();
+        spans.extend(g.shifted(g.start()));
         self.last_read = Some(DateRead {
             template: template.clone(),
-            text: line[g.start()..g.end()].to_string(),
-            spans: g.shifted(g.start()).collect(),
+            text,
+            spans,
             now,
             time,
         });
@@ -620,13 +648,7 @@ impl DateDetector {
     /// Count a hit of template `i` matching `span` of `line`; returns the template's
     /// index after the hit (it may move up).
     fn note_hit(&mut self, line: &str, i: usize, (distance, endpos): (usize, usize)) -> usize {
-        let slot = &mut self.slots[i];
-        slot.hits += 1;
-        slot.last_used = wall_clock();
-        slot.distance = distance;
-        if self.first_unused == i {
-            self.first_unused += 1;
-        }
+        self.count_hit(i, distance);
         self.last_pos = (
             distance,
             char_before(line, distance),
@@ -640,6 +662,17 @@ impl DateDetector {
         };
         self.last_index = i;
         i
+    }
+
+    /// Count a hit of template `i` whose match starts at `distance`.
+    fn count_hit(&mut self, i: usize, distance: usize) {
+        let slot = &mut self.slots[i];
+        slot.hits += 1;
+        slot.last_used = wall_clock();
+        slot.distance = distance;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
     }
 
     /// Move a template that hits up the list (Fail2ban's `_reorderTemplate`).
@@ -752,9 +785,9 @@ mod old_now_tests {
 mod repeat_tests {
     use super::*;
 
-    /// Every line's date as found by `d`, and the template order after each line; with
-    /// `shortcut` false, the last line's date is forgotten before each line so that
-    /// every line is searched.
+    /// Every line's date as found by `d`, and the template order (and where the last
+    /// match was) after each line; with `shortcut` false, the last line's date is
+    /// forgotten before each line so that every line is searched.
     fn dates(
         d: &mut DateDetector,
         lines: &[&str],
@@ -767,7 +800,11 @@ mod repeat_tests {
                     d.last_line = None;
                 }
                 let found = d.find(line, 1_800_000_000);
-                (found, d.templates().map(|(t, _)| t.name.clone()).collect())
+                // what the next line's search starts from: the same either way
+                let noted = format!("{:?} {:?} {}", d.last_pos, d.last_end, d.last_index);
+                let mut state: Vec<String> = d.templates().map(|(t, _)| t.name.clone()).collect();
+                state.push(noted);
+                (found, state)
             })
             .collect()
     }

@@ -7,13 +7,10 @@
 
 use std::sync::OnceLock;
 
-use jiff::tz::TimeZone;
-use regex_automata::dfa::{dense, Automaton, StartKind};
-use regex_automata::{Anchored, Input, MatchKind};
-use regex_syntax::hir::Look;
-
 use super::strptime::{self, Fields};
+use crate::anchored::AnchoredDfa;
 use crate::pattern::{linear_superset_of, Groups, MatchMemo, Mode, Pattern};
+use jiff::tz::TimeZone;
 
 pub const LINE_BEGIN: u8 = 8;
 pub const LINE_END: u8 = 4;
@@ -54,7 +51,7 @@ pub struct Template {
     /// are never searched (the detector's screen rules them out).
     compiled: OnceLock<Result<Pattern, String>>,
     /// See [`Template::deciding_prefix_len`]; built on first use.
-    start_first: OnceLock<Option<StartFirst>>,
+    start_first: OnceLock<Option<AnchoredDfa>>,
     superset: Option<String>,
     kind: Kind,
 }
@@ -110,54 +107,6 @@ fn meta() -> &'static Meta {
             directive: p(&format!(r"%({directives}|[{singles}%])")),
         }
     })
-}
-
-/// A deterministic automaton for the leftmost-first match of a linear pattern whose
-/// every match starts the haystack (see [`Template::deciding_prefix_len`]).
-#[derive(Debug)]
-struct StartFirst {
-    dfa: dense::DFA<Vec<u32>>,
-}
-
-/// Bounds on the automaton of one template: the default templates take well under
-/// a megabyte; a pattern past them simply has no shortcut.
-const START_FIRST_SIZE_LIMIT: usize = 4 << 20;
-
-impl StartFirst {
-    /// The automaton for a linear pattern (Rust syntax), when its matches all start
-    /// with `\A`.
-    fn of(source: &str) -> Option<StartFirst> {
-        let hir = regex_syntax::Parser::new().parse(source).ok()?;
-        if !hir.properties().look_set_prefix().contains(Look::Start) {
-            return None;
-        }
-        let config = dense::Config::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .start_kind(StartKind::Anchored)
-            .unicode_word_boundary(true)
-            .dfa_size_limit(Some(START_FIRST_SIZE_LIMIT))
-            .determinize_size_limit(Some(START_FIRST_SIZE_LIMIT));
-        let dfa = dense::Builder::new().configure(config).build(source).ok()?;
-        Some(StartFirst { dfa })
-    }
-
-    /// The number of bytes of `hay` read until the automaton died, if it did.
-    fn deciding_prefix_len(&self, hay: &[u8]) -> Option<usize> {
-        let input = Input::new(hay).anchored(Anchored::Yes);
-        let mut state = self.dfa.start_state_forward(&input).ok()?;
-        for (i, &byte) in hay.iter().enumerate() {
-            state = self.dfa.next_state(state, byte);
-            if self.dfa.is_special_state(state) {
-                if self.dfa.is_dead_state(state) {
-                    return Some(i + 1);
-                }
-                if self.dfa.is_quit_state(state) {
-                    return None;
-                }
-            }
-        }
-        None
-    }
 }
 
 fn span(g: &Groups, i: usize) -> Option<(usize, usize)> {
@@ -440,7 +389,7 @@ impl Template {
     /// Why that is exact: it is known only for a template on the linear engine whose
     /// every match starts with `\A`, so its search of a line is the leftmost-first
     /// match anchored at byte 0. A deterministic automaton for that search
-    /// ([`StartFirst`]) reads the line byte by byte from one start state until it
+    /// ([`AnchoredDfa`]) reads the line byte by byte from one start state until it
     /// dies (no match can be found or extended); the match and where it ends are
     /// decided by the bytes read, up to and including the one it died on. A line with
     /// those bytes walks the same states and dies at the same byte. The groups of a
@@ -455,7 +404,7 @@ impl Template {
     /// gives `None` (its end decided too).
     pub fn deciding_prefix_len(&self, line: &str) -> Option<usize> {
         self.start_first
-            .get_or_init(|| StartFirst::of(self.compiled()?.linear_source()?))
+            .get_or_init(|| AnchoredDfa::of(self.compiled()?.linear_source()?))
             .as_ref()?
             .deciding_prefix_len(line.as_bytes())
     }
@@ -497,12 +446,14 @@ impl Template {
                     .compiled()
                     .map(Pattern::group_names)
                     .unwrap_or_default();
-                let values = names
+                // sized once: grown field by field it is reallocated several times
+                let mut values = Vec::with_capacity(names.len());
+                let fields = names
                     .iter()
                     .enumerate()
                     .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
-                    .filter_map(|(i, n)| g.get(i).map(|(s, e)| (n.as_str(), &line[s..e])))
-                    .collect();
+                    .filter_map(|(i, n)| g.get(i).map(|(s, e)| (n.as_str(), &line[s..e])));
+                values.extend(fields);
                 strptime::fields_to_epoch(&Fields { values }, now, tz, default_tz)
             }
             Kind::Epoch { long, group } => {

@@ -1,0 +1,164 @@
+//! The leftmost-first match of a linear pattern whose every match starts the haystack
+//! (`^…`), on a fully built deterministic automaton: where it ends, and how many bytes
+//! of a line decided it.
+//!
+//! Owns that automaton, built from the pattern's Unicode form (the meaning of the
+//! pattern), or from its ASCII form for ASCII text (on which the two agree), far
+//! smaller and quicker to build. It does not capture groups and does not search where
+//! a match could start anywhere.
+
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::{Anchored, Input, MatchKind};
+use regex_syntax::hir::Look;
+
+/// A deterministic automaton for the leftmost-first match of a linear pattern whose
+/// every match starts with `\A`.
+#[derive(Debug)]
+pub struct AnchoredDfa {
+    dfa: dense::DFA<Vec<u32>>,
+}
+
+/// Bounds on one automaton: a date template or a prefregex head takes well under a
+/// megabyte; a pattern past them simply has none.
+const SIZE_LIMIT: usize = 4 << 20;
+
+impl AnchoredDfa {
+    /// The automaton for a linear pattern (Rust syntax), when its matches all start
+    /// with `\A`.
+    pub fn of(source: &str) -> Option<AnchoredDfa> {
+        AnchoredDfa::build(source, true)
+    }
+
+    /// [`AnchoredDfa::of`] for ASCII text: the automaton stops (cannot tell) at the
+    /// first non-ASCII byte it reads.
+    pub fn ascii_of(source: &str) -> Option<AnchoredDfa> {
+        AnchoredDfa::build(source, false)
+    }
+
+    fn build(source: &str, unicode: bool) -> Option<AnchoredDfa> {
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(unicode)
+            .utf8(unicode);
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(unicode)
+            .utf8(unicode)
+            .build()
+            .parse(source)
+            .ok()?;
+        if !hir.properties().look_set_prefix().contains(Look::Start) {
+            return None;
+        }
+        let mut config = dense::Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .start_kind(StartKind::Anchored)
+            .unicode_word_boundary(true)
+            .dfa_size_limit(Some(SIZE_LIMIT))
+            .determinize_size_limit(Some(SIZE_LIMIT));
+        if !unicode {
+            config = (0x80..=0xFF).fold(config, |c, byte| c.quit(byte, true));
+        }
+        let dfa = dense::Builder::new()
+            .configure(config)
+            .syntax(syntax)
+            .thompson(regex_automata::nfa::thompson::Config::new().utf8(unicode))
+            .build(source)
+            .ok()?;
+        Some(AnchoredDfa { dfa })
+    }
+
+    /// The number of bytes of `hay` read until the automaton died, if it did.
+    pub fn deciding_prefix_len(&self, hay: &[u8]) -> Option<usize> {
+        self.walk(hay, 0)?.died_at
+    }
+
+    /// The end of the leftmost-first match of `hay` from `start` (a match starts there
+    /// or nowhere), `Some(None)` when there is none; `None` when the automaton cannot
+    /// tell (it stopped at a non-ASCII byte it cannot read).
+    pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
+        let walk = self.walk(hay, start)?;
+        if walk.died_at.is_some() {
+            return Some(walk.match_end);
+        }
+        // read to the end: the end of the haystack may complete a match
+        let state = self.dfa.next_eoi_state(walk.state);
+        match self.dfa.is_match_state(state) {
+            true => Some(Some(hay.len())),
+            false => Some(walk.match_end),
+        }
+    }
+
+    /// Read `hay` from `start` until the automaton dies or the haystack ends; `None`
+    /// when it stops at a byte it cannot read.
+    fn walk(&self, hay: &[u8], start: usize) -> Option<Walk> {
+        let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+        let mut state = self.dfa.start_state_forward(&input).ok()?;
+        let mut match_end = None;
+        for (at, &byte) in hay.iter().enumerate().skip(start) {
+            state = self.dfa.next_state(state, byte);
+            if !self.dfa.is_special_state(state) {
+                continue;
+            }
+            // A match is seen one byte late: the state after the byte at `at`
+            // holds a match ending at `at`.
+            if self.dfa.is_match_state(state) {
+                match_end = Some(at);
+            } else if self.dfa.is_dead_state(state) {
+                let died_at = Some(at + 1);
+                return Some(Walk {
+                    state,
+                    match_end,
+                    died_at,
+                });
+            } else if self.dfa.is_quit_state(state) {
+                return None;
+            }
+        }
+        let died_at = None;
+        Some(Walk {
+            state,
+            match_end,
+            died_at,
+        })
+    }
+}
+
+/// Where [`AnchoredDfa::walk`] got to.
+struct Walk {
+    /// The state after the last byte read.
+    state: regex_automata::util::primitives::StateID,
+    /// The end of the last match seen.
+    match_end: Option<usize>,
+    /// The number of bytes of the haystack read when the automaton died, if it did.
+    died_at: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchored_patterns_only() {
+        assert!(AnchoredDfa::of(r"a+").is_none());
+        let dfa = AnchoredDfa::of(r"^(?:ab|a)c?").unwrap();
+        assert_eq!(dfa.match_end(b"abcd", 0), Some(Some(3)));
+        assert_eq!(dfa.match_end(b"ad", 0), Some(Some(1)));
+        // the end of the haystack completes a match
+        assert_eq!(dfa.match_end(b"abc", 0), Some(Some(3)));
+        assert_eq!(dfa.match_end(b"a", 0), Some(Some(1)));
+        assert_eq!(dfa.match_end(b"xab", 0), Some(None));
+        // `^` holds at the haystack's start only
+        assert_eq!(dfa.match_end(b"xab", 1), Some(None));
+        // the match is reported at the byte after it; the automaton dies at the next
+        assert_eq!(dfa.deciding_prefix_len(b"abcde"), Some(5));
+        assert_eq!(dfa.deciding_prefix_len(b"abcd"), None);
+        let word = AnchoredDfa::of(r"^\w+\b").unwrap();
+        assert_eq!(word.match_end(b"ab c", 0), Some(Some(2)));
+        // a Unicode word boundary's automaton stops at the first non-ASCII byte
+        assert_eq!(word.match_end("ab é".as_bytes(), 0), None);
+        // so does the ASCII form's at any it reads (the byte after a match included)
+        let ascii = AnchoredDfa::ascii_of(r"^\S+").unwrap();
+        assert_eq!(ascii.match_end(b"ab c", 0), Some(Some(2)));
+        assert_eq!(ascii.match_end("aé c".as_bytes(), 0), None);
+        assert_eq!(ascii.match_end("ab é".as_bytes(), 0), None);
+    }
+}
