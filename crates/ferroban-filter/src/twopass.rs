@@ -147,6 +147,11 @@ struct LookTable {
     kind: [u8; 256],
     /// The assertions holding, by `before * LOOK_KINDS + at` kind.
     holding: [u32; LOOK_KINDS * LOOK_KINDS],
+    /// Whether the assertions holding between two bytes depend on the byte before
+    /// (as word boundaries and multi-line `^` do; Fail2ban's `^` and `$` do not)…
+    before_matters: bool,
+    /// …and when they do not, those holding before each byte.
+    before_byte: [u32; 256],
 }
 
 /// The two-pass capture engine of one pattern.
@@ -334,19 +339,17 @@ impl TwoPass {
         // the span's end, where no byte is read, then its bytes, last first
         let kind_at = hay.get(end).map_or(EDGE, |&b| looks.kind(b));
         let span = &hay[..end];
-        let mut kind_before = span.last().map_or(EDGE, |&b| looks.kind(b));
+        let kind_before = span.last().map_or(EDGE, |&b| looks.kind(b));
         let holding = looks.holding(kind_before, kind_at);
         let mut after = self.advance(memory, 0, classes - 1, 256, holding);
         live[end - start] = Move::place(after, classes - 1);
         for at in (start..end).rev() {
             let byte = span[at];
-            let kind_at = kind_before;
-            kind_before = match at {
-                0 => EDGE,
-                _ => looks.kind(span[at - 1]),
-            };
             let class = usize::from(self.class_of[usize::from(byte)]);
-            let holding = looks.holding(kind_before, kind_at);
+            let holding = match at {
+                0 => looks.holding(EDGE, looks.kind(byte)),
+                _ => looks.between(span[at - 1], byte),
+            };
             after = match memory.steps.get(after as usize * classes + class) {
                 Some(&(looks, set)) if looks == holding => set,
                 _ => self.advance(memory, after, class, u16::from(byte), holding),
@@ -679,7 +682,29 @@ impl LookTable {
                 .filter(|&&look| matcher.matches(look, &hay, at))
                 .fold(0, |bits, look| bits | look.as_repr());
         }
-        Some(LookTable { kind, holding })
+        // the same for every kind of byte before as for the first (the edge apart)?
+        let before_matters = (0..EDGE).any(|before| {
+            (0..LOOK_KINDS).any(|at| holding[before * LOOK_KINDS + at] != holding[at])
+        });
+        let mut before_byte = [0u32; 256];
+        for (byte, bits) in before_byte.iter_mut().enumerate() {
+            *bits = holding[usize::from(kind[byte])];
+        }
+        Some(LookTable {
+            kind,
+            holding,
+            before_matters,
+            before_byte,
+        })
+    }
+
+    /// The assertions holding between the bytes `before` and `at`.
+    #[inline(always)]
+    fn between(&self, before: u8, at: u8) -> u32 {
+        match self.before_matters {
+            true => self.holding(self.kind(before), self.kind(at)),
+            false => self.before_byte[usize::from(at)],
+        }
     }
 
     /// The kind of a byte.
