@@ -40,6 +40,13 @@ use regex_automata::nfa::thompson::{self, State, NFA};
 use regex_automata::util::look::{Look, LookSet};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
+use regex_syntax::hir::{literal, Hir};
+
+/// At most this many literals begin the matches of a pattern whose first bytes are
+/// compared before it is searched alone…
+const FIRST_LITERALS: usize = 16;
+/// …and each is at least this long (a shorter one tells few lines apart).
+const FIRST_LITERAL_LEN: usize = 3;
 
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
@@ -175,6 +182,9 @@ pub struct TwoPass {
     looks: LookTable,
     /// See [`TwoPass::searches_alone`].
     searches_alone: bool,
+    /// Literals one of which begins every match, when they are few and long enough
+    /// to tell lines apart (see [`TwoPass::may_start_at`]).
+    first_literals: Option<Vec<Box<[u8]>>>,
     /// 64-bit words in a set of states.
     words: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
@@ -221,6 +231,7 @@ impl TwoPass {
                 .look_set_suffix()
                 .contains_anchor_haystack();
         let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
+        let first_literals = first_literals(&hir);
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
         for (i, state) in nfa.states().iter().enumerate() {
             let from = StateID::new(i).ok()?;
@@ -256,6 +267,7 @@ impl TwoPass {
             class_bytes,
             looks,
             searches_alone,
+            first_literals,
             words,
             classes,
             memory: Mutex::new(Memory::default()),
@@ -280,6 +292,17 @@ impl TwoPass {
     /// the haystack (beyond the match) is short.
     pub fn searches_alone(&self) -> bool {
         self.searches_alone
+    }
+
+    /// Whether a match of a pattern every match of which starts at the haystack's
+    /// start could be found from `start`, by the literals every match begins with:
+    /// `false` when none begins `hay[start..]`, `None` when the pattern has none
+    /// worth checking. A few bytes compared, where finding out with a DFA reads the
+    /// line up to where the match could end.
+    pub fn may_start_at(&self, hay: &[u8], start: usize) -> Option<bool> {
+        let rest = hay.get(start..)?;
+        let literals = self.first_literals.as_ref()?;
+        Some(literals.iter().any(|literal| rest.starts_with(literal)))
     }
 
     /// The groups' spans of the leftmost-first match in `hay[start..]`, with no span
@@ -564,6 +587,20 @@ impl TwoPass {
         }
         None
     }
+}
+
+/// Literals one of which begins every match of `hir`, if there are at most
+/// [`FIRST_LITERALS`] of them and none is shorter than [`FIRST_LITERAL_LEN`].
+fn first_literals(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
+    let mut extractor = literal::Extractor::new();
+    extractor.kind(literal::ExtractKind::Prefix);
+    let seq = extractor.extract(hir);
+    let literals = seq.literals()?;
+    let worth = literals.len() <= FIRST_LITERALS
+        && literals
+            .iter()
+            .all(|l| l.as_bytes().len() >= FIRST_LITERAL_LEN);
+    worth.then(|| literals.iter().map(|l| l.as_bytes().into()).collect())
 }
 
 /// The forward walk's view of `nfa`: each state as the walk reads it, the state
