@@ -116,6 +116,16 @@ impl Move {
         set << 9 | class as u32
     }
 
+    /// The set of a [`Move::place`]…
+    fn set_of(place: u32) -> u32 {
+        place >> 9
+    }
+
+    /// …and its byte class.
+    fn class_of(place: u32) -> usize {
+        (place & 511) as usize
+    }
+
     /// The move from state `from` at `place`, in one number.
     fn key(from: u32, place: u32) -> u64 {
         u64::from(from) << 32 | u64::from(place)
@@ -345,7 +355,7 @@ impl TwoPass {
         let first = memory
             .live
             .first()
-            .map(|&place| self.set(&memory.sets, place >> 9));
+            .map(|&place| self.set(&memory.sets, Move::set_of(place)));
         first.is_some_and(|set| set[id / 64] >> (id % 64) & 1 == 1)
     }
 
@@ -514,8 +524,8 @@ impl TwoPass {
         None
     }
 
-    /// The walk's move from state `id` at a position whose set is `set` and whose
-    /// byte is of `class` (`self.classes - 1`: no byte): through the first live
+    /// The walk's move from state `id` at a position whose set and byte class
+    /// (`self.classes - 1`: no byte) are `place`: through the first live
     /// alternative of each branch to a byte state, which reads the byte, or to the
     /// match state. The capture slots passed are appended to `move_slots`. `None`
     /// when the walk fails or goes round an empty loop.
@@ -528,8 +538,8 @@ impl TwoPass {
         place: u32,
         move_slots: &mut Vec<u32>,
     ) -> Option<Move> {
-        let class = (place & 511) as usize;
-        let set = sets.get((place >> 9) as usize * self.words..)?;
+        let class = Move::class_of(place);
+        let set = sets.get(Move::set_of(place) as usize * self.words..)?;
         let contains = |id: u32| {
             set.get(id as usize / 64)
                 .is_some_and(|w| w >> (id % 64) & 1 == 1)
