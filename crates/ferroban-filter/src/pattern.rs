@@ -91,12 +91,17 @@ impl LinearRe {
                 true => self.two_pass.get_or_init(|| TwoPass::new(&self.source)),
                 false => &None,
             };
+            let bytes = hay.as_bytes();
             match two_pass {
-                // Alone only where the DFA says there is a match: the backward pass
-                // walks the whole haystack, where the DFA gives up at the first byte
-                // no match can take (a filter's single failregex on every line).
+                // Alone only where a match is likely: the backward pass walks the whole
+                // haystack, where the DFA gives up at the first byte no match can take
+                // (a filter's single failregex on every line). The literals every match
+                // begins with tell in a few bytes; without them, the DFA is asked.
                 Some(two_pass)
-                    if two_pass.searches_alone() && re.is_match_at(hay.as_bytes(), start) =>
+                    if two_pass.searches_alone()
+                        && two_pass
+                            .may_start_at(bytes, start)
+                            .unwrap_or_else(|| re.is_match_at(bytes, start)) =>
                 {
                     if let Some(found) = two_pass.search(hay.as_bytes(), start) {
                         return found.map(|spans| Groups {

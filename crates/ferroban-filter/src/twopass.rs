@@ -19,7 +19,10 @@
 //!    states: on log lines almost every step is a table look-up.
 //! 2. **Forwards**, the automaton is walked once from the start of the span, taking
 //!    at each branch the first alternative (in priority order) whose state is in the
-//!    set of its position, and recording the capture positions met on the way.
+//!    set of its position, and recording the capture positions met on the way. What
+//!    the walk does between two bytes depends only on the state it is in, the set of
+//!    the position and the byte's class, so those moves are remembered too: on log
+//!    lines the walk is a table look-up per byte, not a few automaton states.
 //!
 //! Why that is exact: a back-tracker tries the alternatives of a branch in priority
 //! order and keeps the first one from which a match can be reached; "a match can be
@@ -37,12 +40,26 @@ use regex_automata::nfa::thompson::{self, State, NFA};
 use regex_automata::util::look::{Look, LookSet};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
+use regex_syntax::hir::{literal, Hir};
+
+/// At most this many literals begin the matches of a pattern whose first bytes are
+/// compared before it is searched alone…
+const FIRST_LITERALS: usize = 16;
+/// …and each is at least this long (a shorter one tells few lines apart).
+const FIRST_LITERAL_LEN: usize = 3;
 
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
 
 /// A step not made yet (no assertions can all hold: `Look` bits are below 2^18).
 const NO_STEP: (u32, u32) = (u32::MAX, 0);
+
+/// Capture slots kept for the remembered moves before the memory is cleared.
+const MAX_MOVE_SLOTS: usize = 1 << 16;
+
+/// Moves remembered (a power of two): a pattern's walks on log lines make a few
+/// hundred different ones.
+const MOVES: usize = 1024;
 
 /// The groups' spans of a match, by group index (`None`: the group took no part).
 pub type Spans = Vec<Option<(usize, usize)>>;
@@ -79,6 +96,58 @@ enum Walk {
     Fail,
 }
 
+/// What the forward walk does from state `from` at a position: through the first
+/// live alternative of each branch (writing the position into the capture slots it
+/// passes) to a byte state, then across the byte, into `to` ([`MATCH`]: it reached
+/// the match state instead). It depends only on the state, the position's set and
+/// the byte's class (`place`, see [`Move::place`]), so it is remembered by them.
+#[derive(Debug, Clone, Copy)]
+struct Move {
+    /// The state moved from and the place, as [`Move::key`] gives them.
+    key: u64,
+    to: u32,
+    /// The slots passed, as a range of `Memory::move_slots`.
+    slots: (u32, u32),
+}
+
+impl Move {
+    /// A position's set and byte class in one number (classes are at most 257).
+    fn place(set: u32, class: usize) -> u32 {
+        set << 9 | class as u32
+    }
+
+    /// The set of a [`Move::place`]…
+    fn set_of(place: u32) -> u32 {
+        place >> 9
+    }
+
+    /// …and its byte class.
+    fn class_of(place: u32) -> usize {
+        (place & 511) as usize
+    }
+
+    /// The move from state `from` at `place`, in one number.
+    fn key(from: u32, place: u32) -> u64 {
+        u64::from(from) << 32 | u64::from(place)
+    }
+
+    /// Where the move of `key` is remembered in `Memory::moves`.
+    fn slot(key: u64) -> usize {
+        // Fibonacci hashing: the high bits of the product mix every bit of the key
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MOVES.trailing_zeros())) as usize
+    }
+}
+
+/// [`Move::to`] when the walk reaches the match state.
+const MATCH: u32 = u32::MAX;
+
+/// A move not made yet (no state has this number).
+const NO_MOVE: Move = Move {
+    key: u64::MAX,
+    to: MATCH,
+    slots: (0, 0),
+};
+
 /// The kinds of byte the ASCII assertions tell apart (see [`LookTable`]): other, word
 /// (`[0-9A-Za-z_]`), `\r`, `\n`, and no byte (the haystack's edge).
 const LOOK_KINDS: usize = 5;
@@ -95,6 +164,11 @@ struct LookTable {
     kind: [u8; 256],
     /// The assertions holding, by `before * LOOK_KINDS + at` kind.
     holding: [u32; LOOK_KINDS * LOOK_KINDS],
+    /// Whether the assertions holding between two bytes depend on the byte before
+    /// (as word boundaries and multi-line `^` do; Fail2ban's `^` and `$` do not)…
+    before_matters: bool,
+    /// …and when they do not, those holding before each byte.
+    before_byte: [u32; 256],
 }
 
 /// The two-pass capture engine of one pattern.
@@ -110,13 +184,17 @@ pub struct TwoPass {
     entered: Vec<u32>,
     /// The capture slots of each [`Walk::Passes`], in runs.
     passed_slots: Vec<u32>,
-    /// Whether some loop can come back to a state without reading a byte (the walk
-    /// then counts the states it passes between bytes).
-    empty_cycle: bool,
+    /// Each byte's class (bytes of a class take the same transitions)…
+    class_of: [u8; 256],
+    /// …and a byte of each class.
+    class_bytes: Vec<u8>,
     /// The assertions the automaton uses, by the bytes around a position.
     looks: LookTable,
     /// See [`TwoPass::searches_alone`].
     searches_alone: bool,
+    /// Literals one of which begins every match, when they are few and long enough
+    /// to tell lines apart (see [`TwoPass::may_start_at`]).
+    first_literals: Option<Vec<Box<[u8]>>>,
     /// 64-bit words in a set of states.
     words: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
@@ -134,10 +212,16 @@ struct Memory {
     /// The steps made, by set after and byte class: the assertions that held and
     /// the set before (`NO_STEP` when not made yet).
     steps: Vec<(u32, u32)>,
-    /// The set of each position of the current span.
+    /// The set and byte class (no byte at the span's end) of each position of the
+    /// current span, as [`Move::place`] gives them.
     live: Vec<u32>,
     /// The capture slots of the current walk.
     slots: Vec<Option<usize>>,
+    /// The forward walk's moves, each where [`Move::slot`] puts it (the last one
+    /// made there).
+    moves: Vec<Move>,
+    /// The capture slots the moves pass, in runs.
+    move_slots: Vec<u32>,
 }
 
 impl TwoPass {
@@ -157,6 +241,7 @@ impl TwoPass {
                 .look_set_suffix()
                 .contains_anchor_haystack();
         let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
+        let first_literals = first_literals(&hir);
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
         for (i, state) in nfa.states().iter().enumerate() {
             let from = StateID::new(i).ok()?;
@@ -172,7 +257,13 @@ impl TwoPass {
             }
         }
         let (walk, entered, passed_slots) = walk_table(&nfa)?;
-        let empty_cycle = has_empty_cycle(&nfa);
+        let mut class_of = [0; 256];
+        let mut class_bytes = vec![0; nfa.byte_classes().alphabet_len()];
+        for byte in 0..=u8::MAX {
+            let class = nfa.byte_classes().get(byte);
+            class_of[usize::from(byte)] = class;
+            class_bytes[usize::from(class)] = byte;
+        }
         let looks = LookTable::new(&nfa)?;
         let words = nfa.states().len().div_ceil(64);
         let classes = nfa.byte_classes().alphabet_len();
@@ -182,9 +273,11 @@ impl TwoPass {
             walk,
             entered,
             passed_slots,
-            empty_cycle,
+            class_of,
+            class_bytes,
             looks,
             searches_alone,
+            first_literals,
             words,
             classes,
             memory: Mutex::new(Memory::default()),
@@ -198,7 +291,7 @@ impl TwoPass {
         let mut memory = self.memory()?;
         self.backward(&mut memory, hay, start, end);
         match self.starts_live(&memory) {
-            true => self.forward(&mut memory, hay, start),
+            true => self.forward(&mut memory, start),
             false => None,
         }
     }
@@ -209,6 +302,17 @@ impl TwoPass {
     /// the haystack (beyond the match) is short.
     pub fn searches_alone(&self) -> bool {
         self.searches_alone
+    }
+
+    /// Whether a match of a pattern every match of which starts at the haystack's
+    /// start could be found from `start`, by the literals every match begins with:
+    /// `false` when none begins `hay[start..]`, `None` when the pattern has none
+    /// worth checking. A few bytes compared, where finding out with a DFA reads the
+    /// line up to where the match could end.
+    pub fn may_start_at(&self, hay: &[u8], start: usize) -> Option<bool> {
+        let rest = hay.get(start..)?;
+        let literals = self.first_literals.as_ref()?;
+        Some(literals.iter().any(|literal| rest.starts_with(literal)))
     }
 
     /// The groups' spans of the leftmost-first match in `hay[start..]`, with no span
@@ -230,7 +334,7 @@ impl TwoPass {
         let mut memory = self.memory()?;
         self.backward(&mut memory, hay, start, hay.len());
         match self.starts_live(&memory) {
-            true => self.forward(&mut memory, hay, start).map(Some),
+            true => self.forward(&mut memory, start).map(Some),
             false => Some(None),
         }
     }
@@ -238,7 +342,7 @@ impl TwoPass {
     /// This engine's memory, cleared when full; `None` when another thread holds it.
     fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
         let mut memory = self.memory.try_lock().ok()?;
-        if memory.sets.len() > MAX_SETS * self.words {
+        if memory.sets.len() > MAX_SETS * self.words || memory.move_slots.len() > MAX_MOVE_SLOTS {
             *memory = Memory::default();
         }
         Some(memory)
@@ -248,7 +352,10 @@ impl TwoPass {
     /// (after [`TwoPass::backward`]).
     fn starts_live(&self, memory: &Memory) -> bool {
         let id = self.nfa.start_anchored().as_usize();
-        let first = memory.live.first().map(|&n| self.set(&memory.sets, n));
+        let first = memory
+            .live
+            .first()
+            .map(|&place| self.set(&memory.sets, Move::set_of(place)));
         first.is_some_and(|set| set[id / 64] >> (id % 64) & 1 == 1)
     }
 
@@ -261,32 +368,34 @@ impl TwoPass {
         if memory.sets.is_empty() {
             self.number(memory, vec![0; self.words].into_boxed_slice());
         }
-        let (byte_classes, looks) = (self.nfa.byte_classes(), &self.looks);
+        let (classes, looks) = (self.classes, &self.looks);
         // the span's end, where no byte is read, then its bytes, last first
-        let mut kind_at = hay.get(end).map_or(EDGE, |&b| looks.kind(b));
+        let kind_at = hay.get(end).map_or(EDGE, |&b| looks.kind(b));
         let span = &hay[..end];
-        let mut kind_before = span.last().map_or(EDGE, |&b| looks.kind(b));
+        let kind_before = span.last().map_or(EDGE, |&b| looks.kind(b));
         let holding = looks.holding(kind_before, kind_at);
-        let mut after = self.advance(memory, 0, self.classes - 1, 256, holding);
-        live[end - start] = after;
+        let mut after = self.advance(memory, 0, classes - 1, 256, holding);
+        live[end - start] = Move::place(after, classes - 1);
         for at in (start..end).rev() {
             let byte = span[at];
-            kind_at = kind_before;
-            kind_before = match at {
-                0 => EDGE,
-                _ => looks.kind(span[at - 1]),
+            let class = usize::from(self.class_of[usize::from(byte)]);
+            let holding = match at {
+                0 => looks.holding(EDGE, looks.kind(byte)),
+                _ => looks.between(span[at - 1], byte),
             };
-            let class = usize::from(byte_classes.get(byte));
-            let holding = looks.holding(kind_before, kind_at);
-            after = self.advance(memory, after, class, u16::from(byte), holding);
-            live[at - start] = after;
+            after = match memory.steps.get(after as usize * classes + class) {
+                Some(&(looks, set)) if looks == holding => set,
+                _ => self.advance(memory, after, class, u16::from(byte), holding),
+            };
+            live[at - start] = Move::place(after, class);
         }
         memory.live = live;
     }
 
     /// The set before `after` across a byte of `class` (`byte`, 256 for none) with
     /// the assertions `holding` there: remembered, or made and remembered.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     fn advance(
         &self,
         memory: &mut Memory,
@@ -373,102 +482,135 @@ impl TwoPass {
 
     /// Walk from the anchored start (live at `start`), taking the first live
     /// alternative of each branch.
-    fn forward(&self, memory: &mut Memory, hay: &[u8], start: usize) -> Option<Spans> {
-        match self.empty_cycle {
-            true => self.walk_from::<true>(memory, hay, start),
-            false => self.walk_from::<false>(memory, hay, start),
-        }
-    }
-
-    /// [`TwoPass::forward`], counting the states passed between bytes when the
-    /// automaton has an empty cycle (`COUNTS`).
-    fn walk_from<const COUNTS: bool>(
-        &self,
-        memory: &mut Memory,
-        hay: &[u8],
-        start: usize,
-    ) -> Option<Spans> {
+    fn forward(&self, memory: &mut Memory, start: usize) -> Option<Spans> {
         let Memory {
-            sets, live, slots, ..
+            sets,
+            live,
+            slots,
+            moves,
+            move_slots,
+            ..
         } = memory;
-        // Where the set of a position starts in `sets`: a state's liveness is then
-        // one word read, with one bounds check.
-        let words = self.words;
-        let set_at = |at: usize| Some(*live.get(at - start)? as usize * words);
-        let contains = |set: usize, id: u32| {
-            sets.get(set + id as usize / 64)
-                .is_some_and(|word| word >> (id % 64) & 1 == 1)
-        };
         slots.clear();
         slots.resize(self.nfa.group_info().slot_len(), None);
-        let (walk, entered) = (&self.walk[..], &self.entered[..]);
-        let mut id = *entered.get(self.nfa.start_anchored().as_usize())? as usize;
-        let mut at = start;
-        let mut set = set_at(at)?;
-        // States passed since the last byte: more than all of them is an empty loop.
-        let mut without_byte = 0;
-        loop {
-            if COUNTS {
-                without_byte += 1;
-                if without_byte > walk.len() {
-                    return None;
+        moves.resize(MOVES, NO_MOVE);
+        let moves = &mut moves[..MOVES];
+        let mut id = *self.entered.get(self.nfa.start_anchored().as_usize())?;
+        for (at, &place) in (start..).zip(live.iter()) {
+            let key = Move::key(id, place);
+            let slot = Move::slot(key);
+            let mut step = moves[slot];
+            if step.key != key {
+                step = self.closure(sets, id, place, move_slots)?;
+                moves[slot] = step;
+            }
+            if step.slots.0 != step.slots.1 {
+                for &slot in move_slots.get(step.slots.0 as usize..step.slots.1 as usize)? {
+                    if let Some(s) = slots.get_mut(slot as usize) {
+                        *s = Some(at);
+                    }
                 }
             }
-            let next = match *walk.get(id)? {
-                // A live byte state reads the byte at `at` (so the span goes on past
-                // it) into a state live after it.
-                Walk::Byte(next) => next,
-                Walk::Bytes => {
-                    let byte = *hay.get(at)?;
-                    let next = match self.nfa.state(StateID::new(id).ok()?) {
+            if step.to == MATCH {
+                let mut spans = Vec::with_capacity(slots.len() / 2);
+                for pair in slots.chunks_exact(2) {
+                    spans.push(pair[0].zip(pair[1]));
+                }
+                return Some(spans);
+            }
+            id = step.to;
+        }
+        // the span's end passed without reaching the match state
+        None
+    }
+
+    /// The walk's move from state `id` at a position whose set and byte class
+    /// (`self.classes - 1`: no byte) are `place`: through the first live
+    /// alternative of each branch to a byte state, which reads the byte, or to the
+    /// match state. The capture slots passed are appended to `move_slots`. `None`
+    /// when the walk fails or goes round an empty loop.
+    #[cold]
+    #[inline(never)]
+    fn closure(
+        &self,
+        sets: &[u64],
+        id: u32,
+        place: u32,
+        move_slots: &mut Vec<u32>,
+    ) -> Option<Move> {
+        let class = Move::class_of(place);
+        let set = sets.get(Move::set_of(place) as usize * self.words..)?;
+        let contains = |id: u32| {
+            set.get(id as usize / 64)
+                .is_some_and(|w| w >> (id % 64) & 1 == 1)
+        };
+        let slots_from = move_slots.len() as u32;
+        let mut state = id as usize;
+        // States passed: more than all of them is an empty loop.
+        for _ in 0..=self.walk.len() {
+            state = match *self.walk.get(state)? {
+                Walk::Byte(next) if class < self.classes - 1 => next as usize,
+                Walk::Bytes if class < self.classes - 1 => {
+                    let byte = *self.class_bytes.get(class)?;
+                    let next = match self.nfa.state(StateID::new(state).ok()?) {
                         State::Sparse(sparse) => sparse.matches_byte(byte)?,
                         State::Dense(dense) => dense.matches_byte(byte)?,
                         _ => return None,
                     };
-                    *entered.get(next.as_usize())?
+                    *self.entered.get(next.as_usize())? as usize
                 }
+                Walk::Byte(_) | Walk::Bytes | Walk::Fail => return None,
                 Walk::Split {
                     test,
                     first,
                     second,
                 } => {
-                    id = match contains(set, test) {
+                    state = match contains(test) {
                         true => first as usize,
                         false => second as usize,
                     };
                     continue;
                 }
                 Walk::Union => {
-                    let State::Union { alternates } = self.nfa.state(StateID::new(id).ok()?) else {
+                    let State::Union { alternates } = self.nfa.state(StateID::new(state).ok()?)
+                    else {
                         return None;
                     };
-                    let alt = alternates.iter().find(|&&a| contains(set, a.as_u32()))?;
-                    id = *entered.get(alt.as_usize())? as usize;
+                    let alt = alternates.iter().find(|&&a| contains(a.as_u32()))?;
+                    state = *self.entered.get(alt.as_usize())? as usize;
                     continue;
                 }
                 Walk::Passes { from, to, next } => {
-                    for &slot in self.passed_slots.get(from as usize..to as usize)? {
-                        if let Some(s) = slots.get_mut(slot as usize) {
-                            *s = Some(at);
-                        }
-                    }
-                    id = next as usize;
+                    move_slots
+                        .extend_from_slice(self.passed_slots.get(from as usize..to as usize)?);
+                    state = next as usize;
                     continue;
                 }
-                Walk::Match => break,
-                Walk::Fail => return None,
+                Walk::Match => MATCH as usize,
             };
-            id = next as usize;
-            at += 1;
-            set = set_at(at)?;
-            without_byte = 0;
+            let slots = (slots_from, move_slots.len() as u32);
+            return Some(Move {
+                key: Move::key(id, place),
+                to: state as u32,
+                slots,
+            });
         }
-        let mut spans = Vec::with_capacity(slots.len() / 2);
-        for pair in slots.chunks_exact(2) {
-            spans.push(pair[0].zip(pair[1]));
-        }
-        Some(spans)
+        None
     }
+}
+
+/// Literals one of which begins every match of `hir`, if there are at most
+/// [`FIRST_LITERALS`] of them and none is shorter than [`FIRST_LITERAL_LEN`].
+fn first_literals(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
+    let mut extractor = literal::Extractor::new();
+    extractor.kind(literal::ExtractKind::Prefix);
+    let seq = extractor.extract(hir);
+    let literals = seq.literals()?;
+    let worth = literals.len() <= FIRST_LITERALS
+        && literals
+            .iter()
+            .all(|l| l.as_bytes().len() >= FIRST_LITERAL_LEN);
+    worth.then(|| literals.iter().map(|l| l.as_bytes().into()).collect())
 }
 
 /// The forward walk's view of `nfa`: each state as the walk reads it, the state
@@ -535,49 +677,6 @@ fn walk_table(nfa: &NFA) -> Option<(Vec<Walk>, Vec<u32>, Vec<u32>)> {
     Some((walk, entered, passed_slots))
 }
 
-/// Whether some state of `nfa` can come back to itself without reading a byte
-/// (through unions, captures and assertions only): a depth-first search of the
-/// empty transitions, which finds a cycle as an edge back to a state on its path.
-fn has_empty_cycle(nfa: &NFA) -> bool {
-    let empty_next = |state: &State| -> Vec<StateID> {
-        match state {
-            State::Union { alternates } => alternates.to_vec(),
-            State::BinaryUnion { alt1, alt2 } => vec![*alt1, *alt2],
-            State::Capture { next, .. } | State::Look { next, .. } => vec![*next],
-            _ => Vec::new(),
-        }
-    };
-    const UNSEEN: u8 = 0;
-    const ON_PATH: u8 = 1;
-    const DONE: u8 = 2;
-    let mut mark = vec![UNSEEN; nfa.states().len()];
-    for root in 0..nfa.states().len() {
-        if mark[root] != UNSEEN {
-            continue;
-        }
-        // (state, its empty successors not yet followed)
-        let mut path = vec![(root, empty_next(&nfa.states()[root]))];
-        mark[root] = ON_PATH;
-        while let Some((state, pending)) = path.last_mut() {
-            match pending.pop() {
-                Some(next) => match mark[next.as_usize()] {
-                    ON_PATH => return true,
-                    UNSEEN => {
-                        mark[next.as_usize()] = ON_PATH;
-                        path.push((next.as_usize(), empty_next(nfa.state(next))));
-                    }
-                    _ => {}
-                },
-                None => {
-                    mark[*state] = DONE;
-                    path.pop();
-                }
-            }
-        }
-    }
-    false
-}
-
 impl LookTable {
     /// The table of the assertions `nfa` uses, if all are ASCII ones (as they are
     /// with ASCII classes).
@@ -630,7 +729,29 @@ impl LookTable {
                 .filter(|&&look| matcher.matches(look, &hay, at))
                 .fold(0, |bits, look| bits | look.as_repr());
         }
-        Some(LookTable { kind, holding })
+        // the same for every kind of byte before as for the first (the edge apart)?
+        let before_matters = (0..EDGE).any(|before| {
+            (0..LOOK_KINDS).any(|at| holding[before * LOOK_KINDS + at] != holding[at])
+        });
+        let mut before_byte = [0u32; 256];
+        for (byte, bits) in before_byte.iter_mut().enumerate() {
+            *bits = holding[usize::from(kind[byte])];
+        }
+        Some(LookTable {
+            kind,
+            holding,
+            before_matters,
+            before_byte,
+        })
+    }
+
+    /// The assertions holding between the bytes `before` and `at`.
+    #[inline(always)]
+    fn between(&self, before: u8, at: u8) -> u32 {
+        match self.before_matters {
+            true => self.holding(self.kind(before), self.kind(at)),
+            false => self.before_byte[usize::from(at)],
+        }
     }
 
     /// The kind of a byte.
