@@ -17,7 +17,7 @@ use regex::bytes::SetMatches;
 
 use crate::candidates::Candidates;
 use crate::date::{DateDetector, TemplateError};
-use crate::faildata::{key, FailData, Key, Line, Text, Value, NAMES};
+use crate::faildata::{key, FailData, Interned, Key, Line, Text, Value, NAMES};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
@@ -160,7 +160,7 @@ struct Rx {
     keys: Vec<(usize, Key)>,
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
-    alternates: Vec<(usize, Key)>,
+    alternates: Vec<(usize, Interned)>,
 }
 
 impl Rx {
@@ -211,7 +211,7 @@ impl Rx {
             skiplines,
             alternates: alternates
                 .into_iter()
-                .map(|(_, i, m)| (i, key(&m)))
+                .map(|(_, i, m)| (i, Interned::new(&m)))
                 .collect(),
         })
     }
@@ -225,7 +225,7 @@ impl Rx {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
                 if !d.truthy(merged) {
-                    d.insert(merged.clone(), Value::Text(Some(Text::from(v))));
+                    d.insert(merged.key().clone(), Value::Text(Some(Text::from(v))));
                 }
             }
         }
@@ -722,11 +722,11 @@ impl Filter {
                         _ => Vec::new(),
                     };
                     m.extend(matched_text);
-                    fail.insert(NAMES.matches.clone(), Value::Lines(m));
+                    fail.insert(NAMES.matches.key().clone(), Value::Lines(m));
                     Arc::new(fail)
                 }
             };
-            let text = |f: &FailData, k: &Key| f.text(k).map(Text::from);
+            let text = |f: &FailData, k: &Interned| f.text(k).map(Text::from);
             let fid = text(&fail, &NAMES.fid);
             let ip = text(&fail, &NAMES.ip4)
                 .or_else(|| text(&fail, &NAMES.ip6))
@@ -737,7 +737,7 @@ impl Filter {
                 drop(fail);
                 let cached = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m));
                 if let Some(Some(cached)) = cached {
-                    Arc::make_mut(cached).insert(NAMES.mlfpending.clone(), Value::Flag(1));
+                    Arc::make_mut(cached).insert(NAMES.mlfpending.key().clone(), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
                     return result;
@@ -751,7 +751,7 @@ impl Filter {
             let id = match &fid {
                 Some(f) if *f != ip => {
                     Arc::make_mut(&mut fail)
-                        .insert(NAMES.ip.clone(), Value::Text(Some(ip.clone())));
+                        .insert(NAMES.ip.key().clone(), Value::Text(Some(ip.clone())));
                     f.clone()
                 }
                 _ => ip,
@@ -860,7 +860,7 @@ impl Filter {
                     .get(&names.mlfgained)
                     .cloned()
                     .unwrap_or(Value::Flag(1));
-                fail.insert(names.nofail.clone(), g);
+                fail.insert(names.nofail.key().clone(), g);
             }
         } else if fail.truthy(&names.nofail) {
             flags |= 1;
@@ -929,14 +929,14 @@ impl Filter {
             if flags & 8 == 0 {
                 m.extend(matched);
             }
-            fail.insert(names.matches.clone(), Value::Lines(m));
+            fail.insert(names.matches.key().clone(), Value::Lines(m));
         } else if flags & 3 == 1 {
             let mut m = match fail.get(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l.clone(),
                 _ => Vec::new(),
             };
             m.extend(matched);
-            fail.insert(names.nofail_matches.clone(), Value::Lines(m));
+            fail.insert(names.nofail_matches.key().clone(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
         let fail = Arc::new(fail);
@@ -952,7 +952,7 @@ fn add_user(fail: &mut FailData, user: Option<Text>) -> usize {
     match user {
         Some(u) => {
             let entry =
-                fail.get_or_insert_with(NAMES.users.clone(), || Value::Set(BTreeSet::new()));
+                fail.get_or_insert_with(NAMES.users.key().clone(), || Value::Set(BTreeSet::new()));
             if let Value::Set(s) = entry {
                 s.insert(u);
                 s.len()

@@ -68,43 +68,60 @@ pub(crate) fn key(name: &str) -> Key {
     k
 }
 
+/// An interned name, to look values up by address. Only this crate makes them (from
+/// [`key`]), so one can never miss an entry of the same name: every name in failure
+/// data is interned.
+#[derive(Debug, Clone)]
+pub struct Interned(Key);
+
+impl Interned {
+    pub(crate) fn new(name: &str) -> Interned {
+        Interned(key(name))
+    }
+
+    /// The shared key, for a value set under this name.
+    pub(crate) fn key(&self) -> &Key {
+        &self.0
+    }
+}
+
 /// The names the engine reads or adds on every failure, interned once.
 pub(crate) struct Names {
-    pub dns: Key,
-    pub fid: Key,
-    pub ip: Key,
-    pub ip4: Key,
-    pub ip6: Key,
-    pub matches: Key,
-    pub mlfforget: Key,
-    pub mlfgained: Key,
-    pub mlfid: Key,
-    pub mlfpending: Key,
-    pub nofail: Key,
-    pub nofail_matches: Key,
-    pub user: Key,
-    pub users: Key,
+    pub dns: Interned,
+    pub fid: Interned,
+    pub ip: Interned,
+    pub ip4: Interned,
+    pub ip6: Interned,
+    pub matches: Interned,
+    pub mlfforget: Interned,
+    pub mlfgained: Interned,
+    pub mlfid: Interned,
+    pub mlfpending: Interned,
+    pub nofail: Interned,
+    pub nofail_matches: Interned,
+    pub user: Interned,
+    pub users: Interned,
 }
 
 pub(crate) static NAMES: LazyLock<Names> = LazyLock::new(|| Names {
-    dns: key("dns"),
-    fid: key("fid"),
-    ip: key("ip"),
-    ip4: key("ip4"),
-    ip6: key("ip6"),
-    matches: key("matches"),
-    mlfforget: key("mlfforget"),
-    mlfgained: key("mlfgained"),
-    mlfid: key("mlfid"),
-    mlfpending: key("mlfpending"),
-    nofail: key("nofail"),
-    nofail_matches: key("nofail-matches"),
-    user: key("user"),
-    users: key("users"),
+    dns: Interned::new("dns"),
+    fid: Interned::new("fid"),
+    ip: Interned::new("ip"),
+    ip4: Interned::new("ip4"),
+    ip6: Interned::new("ip6"),
+    matches: Interned::new("matches"),
+    mlfforget: Interned::new("mlfforget"),
+    mlfgained: Interned::new("mlfgained"),
+    mlfid: Interned::new("mlfid"),
+    mlfpending: Interned::new("mlfpending"),
+    nofail: Interned::new("nofail"),
+    nofail_matches: Interned::new("nofail-matches"),
+    user: Interned::new("user"),
+    users: Interned::new("users"),
 });
 
-/// A name to look a value up by: any text (found by bisection), or an interned
-/// [`Key`] (found by its address, as every key in failure data is interned).
+/// A name to look a value up by: any text (found by bisection), or an [`Interned`]
+/// one (found by its address).
 pub trait Name {
     /// The index of the entry with this name, if there is one.
     fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize>;
@@ -116,10 +133,15 @@ impl Name for str {
     }
 }
 
-impl Name for Key {
+impl Name for Interned {
     fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize> {
-        entries.iter().position(|(k, _)| Arc::ptr_eq(k, self))
+        index_of_key(&self.0, entries)
     }
+}
+
+/// Where the interned `key` is in `entries`.
+fn index_of_key(key: &Key, entries: &[(Key, Value)]) -> Option<usize> {
+    entries.iter().position(|(k, _)| Arc::ptr_eq(k, key))
 }
 
 /// Names and their values, in name order.
@@ -147,7 +169,7 @@ impl FailData {
 
     /// Where `name` is, or where it goes to keep the names in order.
     fn slot(&self, name: &Key) -> Result<usize, usize> {
-        match name.index_in(&self.entries) {
+        match index_of_key(name, &self.entries) {
             Some(i) => Ok(i),
             None => self.entries.binary_search_by(|(k, _)| name_order(k, name)),
         }
@@ -243,7 +265,7 @@ mod tests {
         assert_eq!(names, ["dns", "ip4", "users"]);
         assert_eq!(d.get("users"), Some(&Value::Flag(2)));
         assert_eq!(
-            d.get(&key("users")),
+            d.get(&Interned::new("users")),
             Some(&Value::Flag(2)),
             "an interned key finds the same entry"
         );
