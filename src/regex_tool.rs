@@ -310,14 +310,13 @@ impl Stats {
             }
         }
         self.prefregex_hits += u64::from(result.prefregex_matched);
-        // `is_match` would ask `is_ignored` again (a look-up per failure)
         if result.is_ignored() {
             self.ignored += 1;
             if !o.print_no_ignored && (o.print_all_ignored || self.ignored <= MAX_PRINTED_LINES + 1)
             {
                 self.ignored_lines.push(line.to_string());
             }
-        } else if !result.failures.is_empty() || !result.pending.is_empty() {
+        } else if result.failregex_matched() {
             self.matched += 1;
             if o.print_all_matched {
                 self.matched_lines.push(line.to_string());
@@ -486,7 +485,7 @@ impl<W: Write> Tester<'_, W> {
                 break;
             }
             let end = memchr::memchr(b'\n', &block[next..]).map_or(block.len(), |i| next + i);
-            self.tested(line_text(block, checked, next..end, self.latin1))?;
+            self.tested(&line_text(block, checked, next..end, self.latin1))?;
             pos = end + 1;
         }
         Ok(())
@@ -505,7 +504,7 @@ impl<W: Write> Tester<'_, W> {
     }
 
     /// A line run through the filter.
-    fn tested(&mut self, line: Cow<str>) -> Result<()> {
+    fn tested(&mut self, line: &str) -> Result<()> {
         self.lineno += 1;
         if let Some(before) = self.skipped_before.take() {
             // A line without a date borrows the previous line's: read that one.
@@ -515,7 +514,7 @@ impl<W: Write> Tester<'_, W> {
         if self.report && (line.is_empty() || line.starts_with('#')) {
             return Ok(());
         }
-        let mut result = self.filter.process_line(&line, self.now);
+        let mut result = self.filter.process_line(line, self.now);
         if !self.o.raw && !self.o.json {
             self.resolver.resolve(&mut result.failures);
         }
@@ -530,7 +529,7 @@ impl<W: Write> Tester<'_, W> {
                 }
             }
         } else {
-            self.stats.record(self.o, &line, &result);
+            self.stats.record(self.o, line, &result);
         }
         Ok(())
     }
@@ -544,9 +543,10 @@ fn line_text<'a>(
     range: std::ops::Range<usize>,
     latin1: bool,
 ) -> Cow<'a, str> {
+    let raw = trim_eol(&block[range.clone()]);
     match checked {
-        Some(text) => Cow::Borrowed(text[range].trim_end_matches(['\n', '\r'])),
-        None => decode(trim_eol(&block[range]), latin1),
+        Some(text) => Cow::Borrowed(&text[range.start..range.start + raw.len()]),
+        None => decode(raw, latin1),
     }
 }
 

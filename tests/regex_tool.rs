@@ -179,6 +179,37 @@ fn undecodable_line_is_read_not_dropped() {
 }
 
 #[test]
+fn a_utf8_log_is_read_by_its_encoding_and_without_its_crlf() {
+    // A log of valid UTF-8 is read a block at a time; each line still loses its CRLF,
+    // and `--encoding latin1` still reads every byte as one character (as Python does).
+    let dir = scratch_dir("encodings");
+    let log = dir.join("auth.log");
+    std::fs::write(
+        &log,
+        "2026-02-23 10:49:02 auth failed for jos\u{e9} from 192.0.2.7\r\n\
+         2026-02-23 10:49:03 auth failed for ana from 192.0.2.8\r\n",
+    )
+    .unwrap();
+    let users = |extra: &[&str]| {
+        let mut args = vec!["regex", "-o", "<F-USER> <ip>"];
+        args.extend_from_slice(extra);
+        args.extend([
+            log.to_str().unwrap(),
+            r"^ auth failed for <F-USER>\S+</F-USER> from <HOST>$",
+        ]);
+        let (out, err, ok) = ferroban(&args);
+        assert!(ok, "{err}");
+        out
+    };
+    assert_eq!(users(&[]), "jos\u{e9} 192.0.2.7\nana 192.0.2.8\n");
+    assert_eq!(
+        users(&["--encoding", "latin1"]),
+        "jos\u{c3}\u{a9} 192.0.2.7\nana 192.0.2.8\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn invoked_as_fail2ban_regex() {
     let dir = scratch_dir("argv0");
     let link = dir.join("fail2ban-regex");

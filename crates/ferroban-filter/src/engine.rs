@@ -114,7 +114,12 @@ impl LineResult {
 
     /// A failregex matched, for a failure or a pending one (and it was not ignored).
     pub fn is_match(&self) -> bool {
-        !self.is_ignored() && (!self.failures.is_empty() || !self.pending.is_empty())
+        !self.is_ignored() && self.failregex_matched()
+    }
+
+    /// A failregex matched, for a failure or a pending one, ignored or not.
+    pub fn failregex_matched(&self) -> bool {
+        !self.failures.is_empty() || !self.pending.is_empty()
     }
 }
 
