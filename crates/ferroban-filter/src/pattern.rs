@@ -970,20 +970,31 @@ mod tests {
 
     #[test]
     fn a_head_seen_again_gets_its_groups_where_it_is() {
+        // A group inside the head: its groups are searched, then remembered.
         let pref = Pattern::new(
-            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?P<content>.+)$",
+            r"^(?P<mlfid>(?P<host>\S+) (?:\S+\[\d+\]: )?)(?P<content>.+)$",
             Mode::SingleLine,
         )
         .unwrap();
+        let split = pref.rest_of_line.as_ref().unwrap();
+        assert!(matches!(split.head_groups, HeadGroups::Searched(_)));
         let mlfid = pref.group_index("mlfid").unwrap();
+        let host = pref.group_index("host").unwrap();
         let content = pref.group_index("content").unwrap();
         for _ in 0..3 {
             let line = "host sshd[42]: Failed password\n";
             let g = pref.search(line).unwrap();
             assert_eq!(g.get(mlfid), Some((0, 15)));
+            assert_eq!(g.get(host), Some((0, 4)));
             assert_eq!(g.get(content), Some((15, 30)));
             let other = "host sshd[42]: Accepted\n";
             assert_eq!(pref.search(other).unwrap().get(content), Some((15, 23)));
+            let elsewhere = "mail01 sshd[42]: Accepted\n";
+            let g = pref.search(elsewhere).unwrap();
+            assert_eq!(
+                (g.get(host), g.get(content)),
+                (Some((0, 6)), Some((17, 25)))
+            );
         }
         // The same head text, where an assertion sees the next character: the
         // groups differ, and so must what is remembered.

@@ -277,4 +277,12 @@ fn two_pass_serves_only_what_it_can_prove() {
     ] {
         assert_eq!(TwoPass::new(p).unwrap().searches_alone(), alone, "{p}");
     }
+    // a start a match needs is checked by its first literals, where they are long
+    // enough to be worth it; else nothing is ruled out that way
+    let failed = TwoPass::new(r"^(?:Failed|Invalid) (?P<u>\S+)$").unwrap();
+    assert_eq!(failed.may_start_at(b"Failed x", 0), Some(true));
+    assert_eq!(failed.may_start_at(b"Invalid x", 0), Some(true));
+    assert_eq!(failed.may_start_at(b"Accepted x", 0), Some(false));
+    let short = TwoPass::new(r"^(?:a|b) (?P<u>\S+)$").unwrap();
+    assert_eq!(short.may_start_at(b"a x", 0), None);
 }
