@@ -86,13 +86,8 @@ impl LinearRe {
             .as_ref()
             .filter(|_| ascii || self.unicode().is_none())
         {
-            // the two passes use ASCII classes: ASCII haystacks only
-            let two_pass = match ascii {
-                true => self.two_pass.get_or_init(|| TwoPass::new(&self.source)),
-                false => &None,
-            };
             let bytes = hay.as_bytes();
-            match two_pass {
+            match self.two_pass_for(ascii) {
                 // Alone only where a match is likely: the backward pass walks the whole
                 // haystack, where the DFA gives up at the first byte no match can take
                 // (a filter's single failregex on every line). The literals every match
@@ -103,15 +98,15 @@ impl LinearRe {
                             .may_start_at(bytes, start)
                             .unwrap_or_else(|| re.is_match_at(bytes, start)) =>
                 {
-                    if let Some(found) = two_pass.search(hay.as_bytes(), start) {
+                    if let Some(found) = two_pass.search(bytes, start) {
                         return found.map(|spans| Groups {
                             spans: spans.into(),
                         });
                     }
                 }
                 Some(two_pass) => {
-                    let m = re.find_at(hay.as_bytes(), start)?;
-                    if let Some(spans) = two_pass.captures(hay.as_bytes(), m.start(), m.end()) {
+                    let m = re.find_at(bytes, start)?;
+                    if let Some(spans) = two_pass.captures(bytes, m.start(), m.end()) {
                         return Some(Groups {
                             spans: spans.into(),
                         });
@@ -119,7 +114,7 @@ impl LinearRe {
                 }
                 None => {}
             }
-            let caps = re.captures_at(hay.as_bytes(), start)?;
+            let caps = re.captures_at(bytes, start)?;
             return Some(Groups {
                 spans: (0..caps.len())
                     .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
@@ -138,12 +133,8 @@ impl LinearRe {
     /// [`LinearRe::find_at`] from `start`): the two passes capture over that span
     /// without finding it again, where they serve.
     fn groups_of_match(&self, hay: &str, start: usize, span: (usize, usize)) -> Option<Groups> {
-        let two_pass = match self.ascii.is_some() && hay.is_ascii() {
-            true => self.two_pass.get_or_init(|| TwoPass::new(&self.source)),
-            false => &None,
-        };
-        let spans = two_pass
-            .as_ref()
+        let spans = self
+            .two_pass_for(hay.is_ascii())
             .and_then(|two_pass| two_pass.captures(hay.as_bytes(), span.0, span.1));
         match spans {
             Some(spans) => Some(Groups {
@@ -151,6 +142,18 @@ impl LinearRe {
             }),
             None => self.groups(hay, start),
         }
+    }
+
+    /// The two passes, built on first use, for a haystack that is ASCII or not: they
+    /// use ASCII classes, so they serve ASCII haystacks of a pattern with an ASCII
+    /// form only.
+    fn two_pass_for(&self, ascii_hay: bool) -> Option<&TwoPass> {
+        if !ascii_hay || self.ascii.is_none() {
+            return None;
+        }
+        self.two_pass
+            .get_or_init(|| TwoPass::new(&self.source))
+            .as_ref()
     }
 
     fn find_at(&self, hay: &str, start: usize) -> Option<(usize, usize)> {

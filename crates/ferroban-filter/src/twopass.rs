@@ -288,12 +288,7 @@ impl TwoPass {
     /// `hay[start..end]` exactly; `None` when this engine cannot tell (another
     /// thread holds its memory, or an empty loop) and the caller must search.
     pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
-        let mut memory = self.memory()?;
-        self.backward(&mut memory, hay, start, end);
-        match self.starts_live(&memory) {
-            true => self.forward(&mut memory, start),
-            false => None,
-        }
+        self.both_passes(hay, start, end).flatten()
     }
 
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
@@ -331,8 +326,14 @@ impl TwoPass {
     /// as the back-tracker keeps the first alternative that reaches one: the same
     /// match, with the same groups.
     pub fn search(&self, hay: &[u8], start: usize) -> Option<Option<Spans>> {
+        self.both_passes(hay, start, hay.len())
+    }
+
+    /// The backward pass over `hay[start..end]`, then the forward walk from `start`:
+    /// `Some(None)` when no match can start there, `None` when this engine cannot tell.
+    fn both_passes(&self, hay: &[u8], start: usize, end: usize) -> Option<Option<Spans>> {
         let mut memory = self.memory()?;
-        self.backward(&mut memory, hay, start, hay.len());
+        self.backward(&mut memory, hay, start, end);
         match self.starts_live(&memory) {
             true => self.forward(&mut memory, start).map(Some),
             false => Some(None),
