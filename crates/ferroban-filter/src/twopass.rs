@@ -235,11 +235,7 @@ impl TwoPass {
             .configure(thompson::Config::new().utf8(false).shrink(false))
             .build_from_hir(&hir)
             .ok()?;
-        let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor_line()
-            || hir
-                .properties()
-                .look_set_suffix()
-                .contains_anchor_haystack();
+        let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor();
         let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
         let first_literals = first_literals(&hir);
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
@@ -384,19 +380,16 @@ impl TwoPass {
                 0 => looks.holding(EDGE, looks.kind(byte)),
                 _ => looks.between(span[at - 1], byte),
             };
-            after = match memory.steps.get(after as usize * classes + class) {
-                Some(&(looks, set)) if looks == holding => set,
-                _ => self.advance(memory, after, class, u16::from(byte), holding),
-            };
+            after = self.advance(memory, after, class, u16::from(byte), holding);
             live[at - start] = Move::place(after, class);
         }
         memory.live = live;
     }
 
     /// The set before `after` across a byte of `class` (`byte`, 256 for none) with
-    /// the assertions `holding` there: remembered, or made and remembered.
-    #[cold]
-    #[inline(never)]
+    /// the assertions `holding` there: remembered (the common case, inline), or made
+    /// and remembered.
+    #[inline(always)]
     fn advance(
         &self,
         memory: &mut Memory,
@@ -406,15 +399,27 @@ impl TwoPass {
         holding: u32,
     ) -> u32 {
         let index = after as usize * self.classes + class;
-        match memory.steps[index] {
-            (looks, set) if looks == holding => set,
-            _ => {
-                let bits = self.step(self.set(&memory.sets, after), byte, holding);
-                let set = self.number(memory, bits);
-                memory.steps[index] = (holding, set);
-                set
-            }
+        match memory.steps.get(index) {
+            Some(&(looks, set)) if looks == holding => set,
+            _ => self.make_step(memory, index, after, byte, holding),
         }
+    }
+
+    /// [`TwoPass::advance`] not remembered yet: made, and remembered at `index`.
+    #[cold]
+    #[inline(never)]
+    fn make_step(
+        &self,
+        memory: &mut Memory,
+        index: usize,
+        after: u32,
+        byte: u16,
+        holding: u32,
+    ) -> u32 {
+        let bits = self.step(self.set(&memory.sets, after), byte, holding);
+        let set = self.number(memory, bits);
+        memory.steps[index] = (holding, set);
+        set
     }
 
     /// The states from which a match can be reached at a position, from the set of
