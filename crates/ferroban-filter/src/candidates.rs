@@ -117,17 +117,8 @@ fn is_any_text(hir: &Hir) -> bool {
                 .iter()
                 .any(|r| (r.start()..=r.end()).contains(&b' ')),
         ),
-        HirKind::Class(Class::Unicode(class)) => (
-            class
-                .ranges()
-                .iter()
-                .map(|r| (u32::from(r.end()) - u32::from(r.start())) as usize + 1)
-                .sum::<usize>(),
-            class
-                .ranges()
-                .iter()
-                .any(|r| (r.start()..=r.end()).contains(&' ')),
-        ),
+        // (the set is parsed with ASCII classes: no Unicode class to weigh; any other
+        // piece is not "any text", which keeps a longer part: still a superset)
         _ => return false,
     };
     space && size >= 128
