@@ -360,7 +360,7 @@ struct Resolver {
 }
 
 impl Resolver {
-    fn resolve(&mut self, failures: &mut Vec<ferroban_filter::Failure>) {
+    fn resolve(&mut self, failures: &mut ferroban_filter::Failures) {
         if self.usedns == "raw" {
             return;
         }
@@ -368,7 +368,7 @@ impl Resolver {
         if !failures.iter().any(|f| host_name(f).is_some()) {
             return;
         }
-        let mut out = Vec::with_capacity(failures.len());
+        let mut out = ferroban_filter::Failures::with_capacity(failures.len());
         for f in failures.drain(..) {
             let Some(name) = host_name(&f).map(str::to_string) else {
                 out.push(f);

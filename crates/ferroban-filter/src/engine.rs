@@ -90,11 +90,15 @@ impl Failure {
     }
 }
 
+/// A line's failures: nearly always none or one, held in place (no allocation per
+/// line).
+pub type Failures = smallvec::SmallVec<[Failure; 1]>;
+
 /// The outcome of one line.
 #[derive(Debug, Default)]
 pub struct LineResult {
     /// Failures with an id, `<F-NOFAIL>` ones included (see [`Failure::is_nofail`]).
-    pub failures: Vec<Failure>,
+    pub failures: Failures,
     /// Failregexes that matched without an id yet (a multi-line failure pending).
     pub pending: Vec<usize>,
     /// Ignoreregexes that matched, once per time one did; empty: not ignored.
@@ -222,7 +226,14 @@ impl Rx {
     }
 
     fn groups(&self, buf: &str, g: &Groups) -> FailData {
-        let mut d = FailData::from_sorted(self.keys.iter().map(|(i, name)| {
+        let mut d = FailData::default();
+        self.groups_into(buf, g, &mut d);
+        d
+    }
+
+    /// [`Rx::groups`] into `d`, whose allocation is reused.
+    fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
+        d.refill_sorted(self.keys.iter().map(|(i, name)| {
             let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
             (name.clone(), Value::Text(text))
         }));
@@ -234,7 +245,6 @@ impl Rx {
                 }
             }
         }
-        d
     }
 
     /// Leave group `name` out of the data; its index, if the regex has it.
@@ -328,6 +338,8 @@ pub struct Filter {
     fail_may_give_up: bool,
     /// The allocation of the text searched last, for the next line's.
     spare_text: String,
+    /// The prefregex's groups of the last line, kept for their allocation.
+    spare_pre_groups: FailData,
 }
 
 impl Filter {
@@ -445,6 +457,7 @@ impl Filter {
             recent_all: false,
             recalled_abandoned: 0,
             spare_text: String::new(),
+            spare_pre_groups: FailData::default(),
         })
     }
 
@@ -594,7 +607,12 @@ impl Filter {
         let lines = std::mem::take(&mut self.buffer);
         let mut replaced = None;
         let mut result = self.match_buffer(&lines, &mut replaced, date);
-        self.buffer = replaced.unwrap_or(lines);
+        self.buffer = lines;
+        if let Some(kept) = replaced {
+            // into the buffer's own allocation, which the next line reuses
+            self.buffer.clear();
+            self.buffer.extend(kept);
+        }
         result.prefregex_matched = self.pref_matched;
         result
     }
@@ -610,10 +628,12 @@ impl Filter {
     ) -> LineResult {
         let spare = std::mem::take(&mut self.spare_text);
         let mut buf = Some(join_buffer_into(spare, lines));
-        let result = self.search_buffer(lines, replaced, date, &mut buf);
+        let mut pre_groups = std::mem::take(&mut self.spare_pre_groups);
+        let result = self.search_buffer(lines, replaced, date, &mut buf, &mut pre_groups);
         if let Some(text) = buf {
             self.spare_text = text;
         }
+        self.spare_pre_groups = pre_groups;
         result
     }
 
@@ -625,6 +645,7 @@ impl Filter {
         replaced: &mut Option<Vec<BufLine>>,
         date: Option<f64>,
         buf: &mut Option<String>,
+        pre_groups: &mut FailData,
     ) -> LineResult {
         let mut result = LineResult::default();
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
@@ -634,7 +655,7 @@ impl Filter {
             }
         }
 
-        let mut pre_groups = FailData::default();
+        pre_groups.clear();
         if let Some(pref) = &self.pref {
             let b = buf.as_deref().unwrap_or("");
             let found = pref.pattern.search(b);
@@ -642,7 +663,7 @@ impl Filter {
             let Some(g) = found else {
                 return result;
             };
-            pre_groups = pref.groups(b, &g);
+            pref.groups_into(b, &g, pre_groups);
             let content = self.pref_content.and_then(|i| g.get(i));
             if let Some((start, end)) = content.filter(|(start, end)| end > start) {
                 if self.maxlines > 1 {
@@ -710,8 +731,8 @@ impl Filter {
             } else {
                 *buf = Some(b);
             }
-            let matched_text: Vec<Line> = matched_lines.iter().map(|l| l.text.clone()).collect();
-            fail.add_missing(&pre_groups);
+            let matched_text = matched_lines.iter().map(|l| l.text.clone());
+            fail.add_missing(pre_groups);
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
                 Some(mlfid) => {
@@ -724,7 +745,7 @@ impl Filter {
                 None => {
                     let mut m = match fail.remove(&NAMES.matches) {
                         Some(Value::Lines(l)) => l,
-                        _ => Vec::new(),
+                        _ => Vec::with_capacity(matched_lines.len()),
                     };
                     m.extend(matched_text);
                     fail.insert(NAMES.matches.key().clone(), Value::Lines(m));
@@ -854,7 +875,7 @@ impl Filter {
         &mut self,
         mlfid: &str,
         mut fail: FailData,
-        matched: Vec<Line>,
+        matched: impl ExactSizeIterator<Item = Line>,
     ) -> Arc<FailData> {
         let names = &*NAMES;
         let mut flags = 0u8;
@@ -928,8 +949,13 @@ impl Filter {
                 Some(Value::Lines(l)) => l,
                 _ => Vec::new(),
             };
-            if let Some(Value::Lines(l)) = fail.get(&names.matches) {
-                m.extend(l.iter().cloned());
+            // replaced below anyway: its lines are moved, not copied
+            if let Some(Value::Lines(l)) = fail.remove(&names.matches) {
+                if m.is_empty() {
+                    m = l;
+                } else {
+                    m.extend(l);
+                }
             }
             if flags & 8 == 0 {
                 m.extend(matched);

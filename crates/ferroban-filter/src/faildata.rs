@@ -214,6 +214,11 @@ impl FailData {
         }
     }
 
+    /// Empty it, keeping its allocation.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -223,15 +228,16 @@ impl FailData {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    /// A map of `entries` given in name order, each name once (interned), with room
-    /// for what merging adds (the prefregex's groups, `matches`, `users`, `ip`).
-    pub(crate) fn from_sorted(entries: impl Iterator<Item = (Key, Value)>) -> FailData {
+    /// This map emptied, then filled with `entries` given in name order, each name
+    /// once (interned), with room for what merging adds (the prefregex's groups,
+    /// `matches`, `users`, `ip`). The map's allocation is kept: a map refilled per
+    /// line allocates once.
+    pub(crate) fn refill_sorted(&mut self, entries: impl Iterator<Item = (Key, Value)>) {
         const ROOM: usize = 4;
-        let mut room = Vec::with_capacity(entries.size_hint().0 + ROOM);
-        room.extend(entries);
-        let entries = room;
-        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        FailData { entries }
+        self.entries.clear();
+        self.entries.reserve(entries.size_hint().0 + ROOM);
+        self.entries.extend(entries);
+        debug_assert!(self.entries.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }
 

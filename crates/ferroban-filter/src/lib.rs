@@ -22,5 +22,5 @@ pub mod tags;
 pub mod twopass;
 pub mod unfold;
 
-pub use engine::{Failure, Filter, FilterError, LineResult};
+pub use engine::{Failure, Failures, Filter, FilterError, LineResult};
 pub use faildata::{FailData, Value};
