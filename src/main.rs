@@ -124,6 +124,19 @@ fn client_result(r: anyhow::Result<i32>) -> ExitCode {
     }
 }
 
+/// The filter tester, whose reader stops reading (`ferroban regex … | head`), ends
+/// quietly, as `cat` or `grep` do: the default action of SIGPIPE, which Rust's
+/// runtime ignores (a write then fails, and the tool reported "Broken pipe"). Only
+/// the tester: the server and the client write to sockets, where a peer that hangs
+/// up is an error to report, not a reason to die.
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: called first in `main`, before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let invoked_as = args
@@ -135,6 +148,9 @@ fn main() -> ExitCode {
         })
         .unwrap_or_default();
     let rest = args.get(1..).unwrap_or_default();
+    if invoked_as == "fail2ban-regex" || rest.first().is_some_and(|a| a == "regex") {
+        end_quietly_on_closed_pipe();
+    }
     match invoked_as.as_str() {
         "fail2ban-regex" => return regex_tool::main(rest, "fail2ban-regex"),
         "fail2ban-server" => return run_server(rest, true),

@@ -442,3 +442,49 @@ fn long_client_chosen_user_is_counted_not_given_up() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `ferroban regex … | head -1`: the tool ends on the closed pipe, as `cat` would
+/// (killed by SIGPIPE), with nothing on stderr; before, it printed "ERROR: Broken
+/// pipe" and exited 255.
+#[test]
+fn a_reader_that_stops_reading_ends_the_tool_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let dir = scratch_dir("pipe");
+    let log = dir.join("access.log");
+    // far more output than a pipe holds, so the tool is still writing when the
+    // reader goes away
+    let line = "203.0.113.7 - - [23/Feb/2026:10:49:02 +0900] \"GET /.env HTTP/1.1\" 404 0\n";
+    std::fs::write(&log, line.repeat(20_000)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferroban"))
+        .args(["regex", "-c", "examples/vps-hardening", "-o", "ip"])
+        .arg(&log)
+        .arg("apache-envscan")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferroban runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "203.0.113.7\n");
+    // the reader is gone (stdout dropped above)
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}, stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
