@@ -213,7 +213,7 @@ impl Rx {
             .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
             .map(|(i, n)| (i, key(n)))
             .collect();
-        keys.sort_by(|a, b| a.1.cmp(&b.1));
+        keys.sort_by(|a, b| a.1.cmp(b.1));
         Ok(Rx {
             keys,
             pattern,
@@ -235,13 +235,13 @@ impl Rx {
     fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
         d.refill_sorted(self.keys.iter().map(|(i, name)| {
             let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
-            (name.clone(), Value::Text(text))
+            (*name, Value::Text(text))
         }));
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
                 if !d.truthy(merged) {
-                    d.insert(merged.key().clone(), Value::Text(Some(Text::from(v))));
+                    d.insert(merged.key(), Value::Text(Some(Text::from(v))));
                 }
             }
         }
@@ -748,7 +748,7 @@ impl Filter {
                         _ => Vec::with_capacity(matched_lines.len()),
                     };
                     m.extend(matched_text);
-                    fail.insert(NAMES.matches.key().clone(), Value::Lines(m));
+                    fail.insert(NAMES.matches.key(), Value::Lines(m));
                     Arc::new(fail)
                 }
             };
@@ -763,7 +763,7 @@ impl Filter {
                 drop(fail);
                 let cached = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m));
                 if let Some(Some(cached)) = cached {
-                    Arc::make_mut(cached).insert(NAMES.mlfpending.key().clone(), Value::Flag(1));
+                    Arc::make_mut(cached).insert(NAMES.mlfpending.key(), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
                     return result;
@@ -776,8 +776,7 @@ impl Filter {
             };
             let id = match &fid {
                 Some(f) if *f != ip => {
-                    Arc::make_mut(&mut fail)
-                        .insert(NAMES.ip.key().clone(), Value::Text(Some(ip.clone())));
+                    Arc::make_mut(&mut fail).insert(NAMES.ip.key(), Value::Text(Some(ip.clone())));
                     f.clone()
                 }
                 _ => ip,
@@ -886,7 +885,7 @@ impl Filter {
                     .get(&names.mlfgained)
                     .cloned()
                     .unwrap_or(Value::Flag(1));
-                fail.insert(names.nofail.key().clone(), g);
+                fail.insert(names.nofail.key(), g);
             }
         } else if fail.truthy(&names.nofail) {
             flags |= 1;
@@ -960,14 +959,14 @@ impl Filter {
             if flags & 8 == 0 {
                 m.extend(matched);
             }
-            fail.insert(names.matches.key().clone(), Value::Lines(m));
+            fail.insert(names.matches.key(), Value::Lines(m));
         } else if flags & 3 == 1 {
             let mut m = match fail.get(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l.clone(),
                 _ => Vec::new(),
             };
             m.extend(matched);
-            fail.insert(names.nofail_matches.key().clone(), Value::Lines(m));
+            fail.insert(names.nofail_matches.key(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
         let fail = Arc::new(fail);
@@ -982,8 +981,7 @@ impl Filter {
 fn add_user(fail: &mut FailData, user: Option<Text>) -> usize {
     match user {
         Some(u) => {
-            let entry =
-                fail.get_or_insert_with(NAMES.users.key().clone(), || Value::Set(BTreeSet::new()));
+            let entry = fail.get_or_insert_with(NAMES.users.key(), || Value::Set(BTreeSet::new()));
             if let Value::Set(s) = entry {
                 s.insert(u);
                 s.len()

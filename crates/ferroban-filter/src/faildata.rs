@@ -49,23 +49,30 @@ impl Value {
 }
 
 /// A name in failure data: a group's (lower-case, without `F-`) or one merging adds.
-/// Interned (see [`key`]): every line's data uses the same few names.
-pub type Key = Arc<str>;
+/// Interned (see [`key`]): every line's data uses the same few names, and copying
+/// or dropping one costs nothing (no reference count to change).
+pub type Key = &'static str;
 
 /// Every name made so far. Names come from filter definitions only (never from log
-/// text), so the table stays as small as the configuration.
+/// text), so the table stays as small as the configuration; each is kept for the
+/// life of the process (leaked), which is what makes a [`Key`] free to copy.
 static INTERNED: LazyLock<Mutex<Vec<Key>>> = LazyLock::new(Mutex::default);
 
 /// The one shared key for `name`. Filters make their keys when they are built, not
 /// per line: this takes a lock.
 pub(crate) fn key(name: &str) -> Key {
     let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(k) = interned.iter().find(|k| &***k == name) {
-        return k.clone();
+    if let Some(k) = interned.iter().find(|k| **k == name) {
+        return k;
     }
-    let k = Key::from(name);
-    interned.push(k.clone());
+    let k: Key = Box::leak(name.into());
+    interned.push(k);
     k
+}
+
+/// Whether two keys are the same interned name (the same address).
+fn same_key(a: Key, b: Key) -> bool {
+    std::ptr::eq(a, b)
 }
 
 /// An interned name, to look values up by address. Only this crate makes them (from
@@ -80,8 +87,8 @@ impl Interned {
     }
 
     /// The shared key, for a value set under this name.
-    pub(crate) fn key(&self) -> &Key {
-        &self.0
+    pub(crate) fn key(&self) -> Key {
+        self.0
     }
 }
 
@@ -135,13 +142,13 @@ impl Name for str {
 
 impl Name for Interned {
     fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize> {
-        index_of_key(&self.0, entries)
+        index_of_key(self.0, entries)
     }
 }
 
 /// Where the interned `key` is in `entries`.
-fn index_of_key(key: &Key, entries: &[(Key, Value)]) -> Option<usize> {
-    entries.iter().position(|(k, _)| Arc::ptr_eq(k, key))
+fn index_of_key(key: Key, entries: &[(Key, Value)]) -> Option<usize> {
+    entries.iter().position(|(k, _)| same_key(k, key))
 }
 
 /// Names and their values, in name order.
@@ -168,7 +175,7 @@ impl FailData {
     }
 
     /// Where `name` is, or where it goes to keep the names in order.
-    fn slot(&self, name: &Key) -> Result<usize, usize> {
+    fn slot(&self, name: Key) -> Result<usize, usize> {
         match index_of_key(name, &self.entries) {
             Some(i) => Ok(i),
             None => self.entries.binary_search_by(|(k, _)| name_order(k, name)),
@@ -177,7 +184,7 @@ impl FailData {
 
     /// Set `name` to `value`.
     pub(crate) fn insert(&mut self, name: Key, value: Value) {
-        match self.slot(&name) {
+        match self.slot(name) {
             Ok(i) => self.entries[i].1 = value,
             Err(i) => self.entries.insert(i, (name, value)),
         }
@@ -189,7 +196,7 @@ impl FailData {
         name: Key,
         make: impl FnOnce() -> Value,
     ) -> &mut Value {
-        let i = match self.slot(&name) {
+        let i = match self.slot(name) {
             Ok(i) => i,
             Err(i) => {
                 self.entries.insert(i, (name, make()));
@@ -207,9 +214,9 @@ impl FailData {
 
     /// Add the names of `defaults` this has not, with their values there.
     pub(crate) fn add_missing(&mut self, defaults: &FailData) {
-        for (k, v) in &defaults.entries {
+        for &(k, ref v) in &defaults.entries {
             if let Err(i) = self.slot(k) {
-                self.entries.insert(i, (k.clone(), v.clone()));
+                self.entries.insert(i, (k, v.clone()));
             }
         }
     }
@@ -275,7 +282,7 @@ mod tests {
             Some(&Value::Flag(2)),
             "an interned key finds the same entry"
         );
-        assert!(Arc::ptr_eq(&key("ip4"), &key("ip4")));
+        assert!(same_key(key("ip4"), key(&String::from("ip4"))));
         assert_eq!(d.text("ip4"), Some("192.0.2.1"));
         assert_eq!(d.text("dns"), None);
         assert!(!d.truthy("dns"));
