@@ -591,3 +591,71 @@ fn in_a_network_namespace_a_ban_reaches_every_hosts_kernel_set() {
     drop(hosts);
     drop(engine);
 }
+
+/// A publication the engine refuses while the host stays connected (its login
+/// may not write its own keys, an administrator's mistake) stays in the outbox,
+/// is counted, and is sent again by the housekeeping (once a minute) after the
+/// engine's authorization is mended: the other hosts then apply the ban.
+#[test]
+fn a_refused_publication_stays_in_the_outbox_and_is_sent_again_once_allowed() {
+    let Some((root, engine)) = engine_for(BIN, "resend") else {
+        return;
+    };
+    let own_keys = "\"$KV.ferroban.web1.>\", ";
+    engine.change_authorization(|auth| {
+        assert!(auth.contains(own_keys), "{auth}");
+        auth.replacen(own_keys, "", 1)
+    });
+    let mut hosts: Vec<Host> = LOGINS[..2]
+        .iter()
+        .map(|(name, password)| {
+            let mut h = Host::new(BIN, &root.0, &engine, &HostSpec::honest(name, password));
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect();
+    hosts[0].fail("192.0.2.30", 3);
+    // the engine gives no acknowledgement: the publication times out (10 s)
+    assert!(
+        wait_for(SOON + 10, || {
+            hosts[0].fleet()["refused"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty())
+        }),
+        "{}",
+        hosts[0].fleet()
+    );
+    let fleet = hosts[0].fleet();
+    assert_eq!(
+        hosts[0].bans_of("192.0.2.30"),
+        1,
+        "banned locally all the same"
+    );
+    assert_eq!(fleet["outbox"], 1, "kept for later: {fleet}");
+    assert_eq!(fleet["connected"], Value::Bool(true), "{fleet}");
+    assert_eq!(hosts[1].bans_of("192.0.2.30"), 0, "{}", hosts[1].log());
+
+    engine.change_authorization(|auth| {
+        auth.replacen(
+            "publish: { allow: [",
+            &format!("publish: {{ allow: [{own_keys}"),
+            1,
+        )
+    });
+    // the housekeeping runs once a minute
+    assert!(
+        wait_for(90, || hosts[1].bans_of("192.0.2.30") == 1),
+        "sent again: {}, {}",
+        hosts[0].fleet(),
+        hosts[0].log()
+    );
+    assert!(
+        wait_for(SOON, || hosts[0].fleet()["outbox"] == 0),
+        "{}",
+        hosts[0].fleet()
+    );
+    for h in &mut hosts {
+        h.stop();
+    }
+}

@@ -120,6 +120,28 @@ impl Engine {
         }
     }
 
+    /// Change its authorization file (`auth.conf`, as `edit` returns it from the
+    /// current one) and have the running nats-server reload it (SIGHUP), as an
+    /// administrator would; waits until it says it reloaded.
+    pub fn change_authorization(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.dir.join("auth.conf");
+        let changed = edit(std::fs::read_to_string(&path).unwrap());
+        std::fs::write(&path, changed).unwrap();
+        let reloaded = |log: String| log.matches("Reloaded server configuration").count();
+        let before = reloaded(self.log());
+        let pid = self.child.as_ref().expect("nats-server runs").id();
+        let hup = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
+        assert!(
+            wait_for(10, || reloaded(self.log()) > before),
+            "nats-server did not reload: {}",
+            self.log()
+        );
+    }
+
     pub fn wipe_storage(&self) {
         std::fs::remove_dir_all(self.dir.join("store")).unwrap();
     }
