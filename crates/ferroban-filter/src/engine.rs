@@ -902,6 +902,7 @@ impl Filter {
         // Taken out of the cache, not copied: the entry is given the merged failure at
         // the end (or forgotten).
         let cached = self.mlfid_cache.get(mlfid, now).and_then(Option::take);
+        let was_cached = cached.is_some();
         if let Some(groups) = cached {
             // not copied unless the last failure of this id is still held somewhere
             let mut groups = Arc::unwrap_or_clone(groups);
@@ -928,15 +929,12 @@ impl Filter {
                 self.mlfid_cache.unset(mlfid);
             }
         } else {
+            // stored at the end (unless forgotten), with the merged failure
             users_len = if flags & 2 == 0 {
                 add_user(&mut fail, user)
             } else {
                 0
             };
-            if flags & 2 == 0 {
-                // filled with the merged failure at the end
-                self.mlfid_cache.set(mlfid, None, now);
-            }
         }
         if fail.remove(&names.mlfpending).is_some_and(|v| v.truthy()) || users_len > 1 {
             fail.remove(&names.nofail);
@@ -970,8 +968,14 @@ impl Filter {
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
         let fail = Arc::new(fail);
-        if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
-            *c = Some(fail.clone());
+        if flags & 2 == 0 {
+            if was_cached {
+                if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
+                    *c = Some(fail.clone());
+                }
+            } else {
+                self.mlfid_cache.set(mlfid, Some(fail.clone()), now);
+            }
         }
         fail
     }

@@ -12,7 +12,9 @@
 
 use std::collections::VecDeque;
 
-use ahash::AHashMap as HashMap;
+use hashbrown::hash_map::RawEntryMut;
+
+type HashMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
 
 /// How many ids Fail2ban's filter remembers.
 pub const MLFID_CACHE_MAX: usize = 100;
@@ -49,7 +51,7 @@ impl<V> MlfidCache<V> {
     /// A cache of at most `max` entries, each living `lifetime` seconds.
     pub fn new(max: usize, lifetime: f64) -> Self {
         MlfidCache {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: VecDeque::new(),
             next_serial: 0,
             max,
@@ -67,12 +69,15 @@ impl<V> MlfidCache<V> {
 
     /// The value stored for `key`, unless it has expired at `now` (it is then removed).
     pub fn get(&mut self, key: &str, now: f64) -> Option<&mut V> {
-        let expired = self.entries.get(key)?.expires <= now;
-        if expired {
-            self.unset(key);
-            return None;
+        match self.entries.raw_entry_mut().from_key(key) {
+            RawEntryMut::Occupied(e) if e.get().expires > now => Some(&mut e.into_mut().value),
+            // as `unset` (its place in `order` goes stale)
+            RawEntryMut::Occupied(e) => {
+                e.remove();
+                None
+            }
+            RawEntryMut::Vacant(_) => None,
         }
-        self.entries.get_mut(key).map(|e| &mut e.value)
     }
 
     /// The value stored for `key`, expired or not (no clock involved): for changing a
@@ -96,23 +101,27 @@ impl<V> MlfidCache<V> {
             }
         }
         let expires = now + self.lifetime;
-        if let Some(entry) = self.entries.get_mut(key) {
-            entry.value = value;
-            entry.expires = expires;
-            return;
+        match self.entries.raw_entry_mut().from_key(key) {
+            RawEntryMut::Occupied(mut e) => {
+                let entry = e.get_mut();
+                entry.value = value;
+                entry.expires = expires;
+            }
+            RawEntryMut::Vacant(e) => {
+                let serial = self.next_serial;
+                self.next_serial += 1;
+                e.insert(
+                    key.to_string(),
+                    Entry {
+                        value,
+                        expires,
+                        serial,
+                    },
+                );
+                self.order.push_back((serial, key.to_string()));
+                self.drop_stale_order();
+            }
         }
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        self.order.push_back((serial, key.to_string()));
-        self.entries.insert(
-            key.to_string(),
-            Entry {
-                value,
-                expires,
-                serial,
-            },
-        );
-        self.drop_stale_order();
     }
 
     /// Forget `key`.
