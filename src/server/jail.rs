@@ -15,7 +15,7 @@ use ferroban_filter::pattern::PatternError;
 use ferroban_filter::{Filter, FilterError, Value};
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
-use super::log::{time_text, Component, Logger};
+use super::log::{Component, LocalTime, Logger};
 use ferroban_actions::Severity;
 
 /// Counters shown by `status` and worth watching.
@@ -258,10 +258,10 @@ impl Jail {
                     );
                     continue;
                 }
-                log.log(
+                log.log_fmt(
                     Component::Filter,
                     Severity::Info,
-                    &format!("[{}] Found {ip} - {}", self.config.name, time_text(when)),
+                    format_args!("[{}] Found {ip} - {}", self.config.name, LocalTime(when)),
                 );
                 let event = FailureEvent {
                     ip,

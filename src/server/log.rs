@@ -85,7 +85,8 @@ struct Inner {
     sink: Sink,
     level: Severity,
     target: LogTarget,
-    clock: Clock,
+    /// The line being made (its allocation serves every line).
+    line: String,
 }
 
 /// The shared logger (cheap to clone).
@@ -93,6 +94,17 @@ struct Inner {
 pub struct Logger {
     inner: Arc<Mutex<Inner>>,
     pid: u32,
+    /// `pid` as text, as every line shows it.
+    pid_text: Arc<str>,
+}
+
+/// `text` then spaces up to `width` characters (`{text:<width}`).
+fn push_padded(line: &mut String, text: &str, width: usize) {
+    line.push_str(text);
+    line.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(text.chars().count()),
+    ));
 }
 
 fn open_sink(target: &LogTarget) -> std::io::Result<Sink> {
@@ -118,34 +130,50 @@ fn datagram(path: &str) -> Option<UnixDatagram> {
     Some(s)
 }
 
-/// The local time of the lines' second, kept: converting to local time and
-/// formatting it for each of 100,000 lines written in one burst (a fleet join)
-/// cost more than the rest of the line.
-#[derive(Default)]
-struct Clock {
-    second: Option<i64>,
-    text: String,
-}
-
-impl Clock {
-    /// Local time as Fail2ban prints it: `2026-02-23 11:08:21,123`.
-    fn timestamp(&mut self, epoch: f64) -> String {
-        let millis = (epoch * 1000.0) as i64;
-        let second = millis.div_euclid(1000);
-        if self.second != Some(second) {
-            self.second = Some(second);
-            self.text = time_text(second as f64);
-        }
-        format!("{},{:03}", self.text, millis.rem_euclid(1000))
-    }
-}
-
 /// A time as Fail2ban prints it in messages: `2026-02-23 11:08:21`.
 pub fn time_text(epoch: f64) -> String {
-    let ts = jiff::Timestamp::from_second(epoch as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.to_zoned(jiff::tz::TimeZone::system())
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string()
+    LocalTime(epoch).to_string()
+}
+
+/// A time (epoch seconds) shown as Fail2ban prints it in messages, `2026-02-23
+/// 11:08:21`, without a text made for it: for the `Found` line of every failure.
+pub struct LocalTime(pub f64);
+
+/// Seconds whose text is kept: a log line shows the second it is written in and
+/// often another (a failure's own time, in its `Found` line).
+const KEPT_SECONDS: usize = 2;
+
+thread_local! {
+    /// The last seconds shown and their texts (the oldest replaced first): converting
+    /// to local time and formatting cost more than the rest of a log line, and a
+    /// burst of lines (a log read at start-up, a fleet join) shares a few seconds.
+    static LAST_SECONDS: std::cell::RefCell<([(Option<i64>, String); KEPT_SECONDS], usize)> =
+        const { std::cell::RefCell::new(([(None, String::new()), (None, String::new())], 0)) };
+}
+
+impl std::fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let second = self.0 as i64;
+        LAST_SECONDS.with(|kept| {
+            let (slots, oldest) = &mut *kept.borrow_mut();
+            let i = match slots.iter().position(|(s, _)| *s == Some(second)) {
+                Some(i) => i,
+                None => {
+                    let i = *oldest;
+                    *oldest = (i + 1) % KEPT_SECONDS;
+                    let ts =
+                        jiff::Timestamp::from_second(second).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                    let text = ts
+                        .to_zoned(jiff::tz::TimeZone::system())
+                        .strftime("%Y-%m-%d %H:%M:%S")
+                        .to_string();
+                    slots[i] = (Some(second), text);
+                    i
+                }
+            };
+            f.write_str(&slots[i].1)
+        })
+    }
 }
 
 impl Logger {
@@ -156,13 +184,21 @@ impl Logger {
                 sink,
                 level,
                 target: target.clone(),
-                clock: Clock::default(),
+                line: String::new(),
             })),
             pid: std::process::id(),
+            pid_text: std::process::id().to_string().into(),
         })
     }
 
     pub fn log(&self, component: Component, level: Severity, message: &str) {
+        self.log_fmt(component, level, format_args!("{message}"));
+    }
+
+    /// [`Logger::log`] with the message given as format arguments: it is written
+    /// straight into the line (a failure's `Found` line is made for every failure).
+    pub fn log_fmt(&self, component: Component, level: Severity, message: std::fmt::Arguments) {
+        use std::fmt::Write as _;
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -171,47 +207,64 @@ impl Logger {
         }
         let pid = self.pid;
         let (name, lname) = (component.name(), level_name(level));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
         let inner = &mut *inner;
-        let mut line = || {
-            format!(
-                "{} {name:<24}[{pid}]: {lname:<7} {message}\n",
-                inner.clock.timestamp(now)
-            )
+        let line = &mut inner.line;
+        line.clear();
+        let _ = match &inner.sink {
+            Sink::File(_) | Sink::Stdout | Sink::Stderr => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                let millis = (now * 1000.0) as i64;
+                // `{},{:03} {name:<24}[{pid}]: {lname:<7} {message}`, piece by piece:
+                // the generic padding and integer formatting cost more than the rest.
+                let _ = write!(line, "{}", LocalTime(millis.div_euclid(1000) as f64));
+                let ms = millis.rem_euclid(1000);
+                let digit = |d: i64| char::from(b'0' + (d % 10) as u8);
+                line.push(',');
+                line.extend([digit(ms / 100), digit(ms / 10), digit(ms)]);
+                line.push(' ');
+                push_padded(line, name, 24);
+                line.push('[');
+                line.push_str(&self.pid_text);
+                line.push_str("]: ");
+                push_padded(line, lname, 7);
+                line.push(' ');
+                let written = line.write_fmt(message);
+                line.push('\n');
+                written
+            }
+            Sink::Syslog(_) => {
+                let pri = 3 * 8 + syslog_severity(level);
+                write!(line, "<{pri}>{name}[{pid}]: {lname} {message}")
+            }
+            Sink::Journal(_) => {
+                let message = message.to_string().replace('\n', " ");
+                write!(
+                    line,
+                    "MESSAGE={name}: {lname} {message}\nPRIORITY={}\nSYSLOG_IDENTIFIER=ferroban\nSYSLOG_PID={pid}\n",
+                    syslog_severity(level)
+                )
+            }
         };
         match &mut inner.sink {
             Sink::File(f) => {
-                let _ = f.write_all(line().as_bytes());
+                let _ = f.write_all(line.as_bytes());
                 if !DEFERRED.with(Cell::get) {
                     let _ = f.flush();
                 }
             }
             Sink::Stdout => {
-                let _ = std::io::stdout().lock().write_all(line().as_bytes());
+                let _ = std::io::stdout().lock().write_all(line.as_bytes());
             }
             Sink::Stderr => {
-                let _ = std::io::stderr().lock().write_all(line().as_bytes());
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
-            Sink::Syslog(s) => {
-                let pri = 3 * 8 + syslog_severity(level);
-                let msg = format!("<{pri}>{name}[{pid}]: {lname} {message}");
-                if let Some(s) = s {
-                    let _ = s.send(msg.as_bytes());
-                }
+            Sink::Syslog(Some(s)) | Sink::Journal(Some(s)) => {
+                let _ = s.send(line.as_bytes());
             }
-            Sink::Journal(s) => {
-                let msg = format!(
-                    "MESSAGE={name}: {lname} {}\nPRIORITY={}\nSYSLOG_IDENTIFIER=ferroban\nSYSLOG_PID={pid}\n",
-                    message.replace('\n', " "),
-                    syslog_severity(level)
-                );
-                if let Some(s) = s {
-                    let _ = s.send(msg.as_bytes());
-                }
-            }
+            Sink::Syslog(None) | Sink::Journal(None) => {}
         }
     }
 
