@@ -143,19 +143,29 @@ pub struct LocalTime(pub f64);
 /// often another (a failure's own time, in its `Found` line).
 const KEPT_SECONDS: usize = 2;
 
+/// Seconds shown lately and their texts; `oldest` is the slot replaced next.
+struct KeptSeconds {
+    slots: [(Option<i64>, String); KEPT_SECONDS],
+    oldest: usize,
+}
+
 thread_local! {
-    /// The last seconds shown and their texts (the oldest replaced first): converting
-    /// to local time and formatting cost more than the rest of a log line, and a
-    /// burst of lines (a log read at start-up, a fleet join) shares a few seconds.
-    static LAST_SECONDS: std::cell::RefCell<([(Option<i64>, String); KEPT_SECONDS], usize)> =
-        const { std::cell::RefCell::new(([(None, String::new()), (None, String::new())], 0)) };
+    /// Converting to local time and formatting cost more than the rest of a log
+    /// line, and a burst of lines (a log read at start-up, a fleet join) shares a
+    /// few seconds.
+    static LAST_SECONDS: std::cell::RefCell<KeptSeconds> = const {
+        std::cell::RefCell::new(KeptSeconds {
+            slots: [(None, String::new()), (None, String::new())],
+            oldest: 0,
+        })
+    };
 }
 
 impl std::fmt::Display for LocalTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let second = self.0 as i64;
         LAST_SECONDS.with(|kept| {
-            let (slots, oldest) = &mut *kept.borrow_mut();
+            let KeptSeconds { slots, oldest } = &mut *kept.borrow_mut();
             let i = match slots.iter().position(|(s, _)| *s == Some(second)) {
                 Some(i) => i,
                 None => {
