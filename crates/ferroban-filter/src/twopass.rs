@@ -130,6 +130,17 @@ const NO_MOVE: (u64, Move) = (
     },
 );
 
+/// A forward move to make: from `row` across a byte of `class` at `at` (`end`: no
+/// byte) in `hay`, whose span ends at `end`.
+#[derive(Clone, Copy)]
+struct Walker<'a> {
+    hay: &'a [u8],
+    end: usize,
+    at: usize,
+    row: u32,
+    class: usize,
+}
+
 /// Where the forward walk goes next.
 enum Next {
     Row(u32),
@@ -288,7 +299,7 @@ impl TwoPass {
         let words = nfa.states().len().div_ceil(64);
         let classes = nfa.byte_classes().alphabet_len();
         let class_words = classes.div_ceil(64);
-        let may_take = may_take_table(&nfa, &class_of, classes);
+        let may_take = may_take_table(&nfa, &class_of, classes, &looks);
         Some(TwoPass {
             nfa,
             predecessors,
@@ -312,8 +323,15 @@ impl TwoPass {
     /// The groups' spans (by group index) of the leftmost-first match that spans
     /// `hay[start..end]` exactly; `None` when this engine cannot tell (another
     /// thread holds its memory, or an empty loop) and the caller must search.
+    ///
+    /// A match spans the span, so the anchored start is live at its start and the
+    /// walk can begin before any set is known: the backward pass runs only when a
+    /// move needs a set, and then only from that position to the span's end (the
+    /// sets there depend on nothing before them). A span whose moves all need no
+    /// set (see [`TwoPass::closure`]) is walked once, forwards.
     pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
-        self.both_passes(hay, start, end).flatten()
+        let mut memory = self.memory()?;
+        self.forward(&mut memory, hay, start, end, None)
     }
 
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
@@ -351,16 +369,13 @@ impl TwoPass {
     /// as the back-tracker keeps the first alternative that reaches one: the same
     /// match, with the same groups.
     pub fn search(&self, hay: &[u8], start: usize) -> Option<Option<Spans>> {
-        self.both_passes(hay, start, hay.len())
-    }
-
-    /// The backward pass over `hay[start..end]`, then the forward walk from `start`:
-    /// `Some(None)` when no match can start there, `None` when this engine cannot tell.
-    fn both_passes(&self, hay: &[u8], start: usize, end: usize) -> Option<Option<Spans>> {
         let mut memory = self.memory()?;
+        let end = hay.len();
         self.backward(&mut memory, hay, start, end);
         match self.starts_live(&memory) {
-            true => self.forward(&mut memory, hay, start, end).map(Some),
+            true => self
+                .forward(&mut memory, hay, start, end, Some(start))
+                .map(Some),
             false => Some(None),
         }
     }
@@ -521,9 +536,18 @@ impl TwoPass {
         &sets[n * self.words..][..self.words]
     }
 
-    /// Walk from the anchored start (live at `start`), taking the first live
-    /// alternative of each branch.
-    fn forward(&self, memory: &mut Memory, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
+    /// Walk from the anchored start (live at `start`) to `end`, taking the first live
+    /// alternative of each branch. `live_from`: the position of the first set in
+    /// `Memory::live`, if the backward pass has run (else it runs when a move first
+    /// needs a set).
+    fn forward(
+        &self,
+        memory: &mut Memory,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        mut live_from: Option<usize>,
+    ) -> Option<Spans> {
         memory.slots.clear();
         memory.slots.resize(self.nfa.group_info().slot_len(), None);
         memory.moves.resize(MOVES, NO_MOVE);
@@ -538,85 +562,92 @@ impl TwoPass {
                 row = entry;
                 continue;
             }
-            // next: a move remembered by state and class that passes capture slots
-            // ([`UNKNOWN`] and [`NEEDS_SET`] are far beyond the moves made), or one
-            // remembered by state, set and class
-            let remembered = match memory.special.get((entry - SPECIAL) as usize) {
-                Some(&taken) => Some(taken),
-                None if entry == NEEDS_SET => {
-                    self.remembered_by_set(memory, row, class, at - start)
-                }
-                None => None,
+            let walk = Walker {
+                hay,
+                end,
+                at,
+                row,
+                class,
             };
-            let next = match remembered {
-                Some(taken) => take(memory, taken, at)?,
-                None => self.special_move(memory, row, class, at - start, at)?,
-            };
-            match next {
+            match self.special_move(memory, walk, &mut live_from)? {
                 Next::Row(next) => row = next,
                 Next::Matched => return Some(spans(&memory.slots)),
             }
         }
         // the span's end, where no byte is read: only the match state can be reached
-        match self.special_move(memory, row, self.classes - 1, end - start, end)? {
+        let walk = Walker {
+            hay,
+            end,
+            at: end,
+            row,
+            class: self.classes - 1,
+        };
+        match self.special_move(memory, walk, &mut live_from)? {
             Next::Matched => Some(spans(&memory.slots)),
             Next::Row(_) => None,
         }
     }
 
-    /// The forward move from `row` across a byte of `class` at position `at` (the
-    /// `offset`th of the span), whose entry in `Memory::forward` is not a row: made
-    /// if new, asked of the position's set if it depends on it, then taken (writing
-    /// the capture slots it passes).
-    #[cold]
-    #[inline(never)]
+    /// The forward move of `walk` whose entry in `Memory::forward` is not a row:
+    /// made if new, asked of the position's set if it depends on it (after the
+    /// backward pass from there, if it has not run: see `live_from` in
+    /// [`TwoPass::forward`]), then taken (writing the capture slots it passes).
+    #[inline(always)]
     fn special_move(
         &self,
         memory: &mut Memory,
-        row: u32,
-        class: usize,
-        offset: usize,
-        at: usize,
+        walk: Walker,
+        live_from: &mut Option<usize>,
     ) -> Option<Next> {
-        let index = row as usize + class;
+        let index = walk.row as usize + walk.class;
         let mut entry = *memory.forward.get(index)?;
         if entry == UNKNOWN {
-            entry = match self.make_move(memory, row, class, None)? {
-                None => NEEDS_SET,
-                Some(made) if made.slots.0 == made.slots.1 && made.to != MATCH => made.to,
-                Some(made) => {
-                    memory.special.push(made);
-                    SPECIAL + (memory.special.len() - 1) as u32
-                }
-            };
-            memory.forward[index] = entry;
+            entry = self.make_entry(memory, walk.row, walk.class)?;
         }
-        let taken = match entry {
-            NEEDS_SET => self.move_by_set(memory, row, class, offset)?,
-            _ if entry < SPECIAL => return Some(Next::Row(entry)),
-            _ => *memory.special.get((entry - SPECIAL) as usize)?,
+        if entry < SPECIAL {
+            return Some(Next::Row(entry));
+        }
+        // a move remembered by state and class that passes capture slots or reaches
+        // the match ([`NEEDS_SET`] is far beyond the moves made), or one that needs
+        // the position's set
+        let taken = match memory.special.get((entry - SPECIAL) as usize) {
+            Some(&taken) => taken,
+            None => {
+                let from = match *live_from {
+                    Some(from) => from,
+                    None => {
+                        self.backward(memory, walk.hay, walk.at, walk.end);
+                        *live_from.insert(walk.at)
+                    }
+                };
+                self.move_by_set(memory, walk.row, walk.class, walk.at - from)?
+            }
         };
-        take(memory, taken, at)
+        take(memory, taken, walk.at)
     }
 
-    /// The move from `row` across a byte of `class` at the `offset`th position of the
-    /// span, for a move that depends on the position's set, if remembered.
+    /// The entry of `Memory::forward` for the move from `row` across a byte of
+    /// `class`, made: the row moved to, [`NEEDS_SET`], or [`SPECIAL`] plus the
+    /// index of the move in `Memory::special`.
+    #[cold]
+    #[inline(never)]
+    fn make_entry(&self, memory: &mut Memory, row: u32, class: usize) -> Option<u32> {
+        let entry = match self.make_move(memory, row, class, None)? {
+            None => NEEDS_SET,
+            Some(made) if made.slots.0 == made.slots.1 && made.to != MATCH => made.to,
+            Some(made) => {
+                memory.special.push(made);
+                SPECIAL + (memory.special.len() - 1) as u32
+            }
+        };
+        *memory.forward.get_mut(row as usize + class)? = entry;
+        Some(entry)
+    }
+
+    /// The move from `row` across a byte of `class` at the `offset`th position of
+    /// `Memory::live`, for a move that depends on the position's set: remembered
+    /// (inline), or made and remembered.
     #[inline(always)]
-    fn remembered_by_set(
-        &self,
-        memory: &Memory,
-        row: u32,
-        class: usize,
-        offset: usize,
-    ) -> Option<Move> {
-        let key = move_key(row, *memory.live.get(offset)?, class);
-        match memory.moves.get(move_slot(key))? {
-            &(remembered, taken) if remembered == key => Some(taken),
-            _ => None,
-        }
-    }
-
-    /// [`TwoPass::remembered_by_set`], or made and remembered.
     fn move_by_set(
         &self,
         memory: &mut Memory,
@@ -624,10 +655,24 @@ impl TwoPass {
         class: usize,
         offset: usize,
     ) -> Option<Move> {
-        if let Some(taken) = self.remembered_by_set(memory, row, class, offset) {
-            return Some(taken);
-        }
         let live = *memory.live.get(offset)?;
+        let key = move_key(row, live, class);
+        match memory.moves.get(move_slot(key))? {
+            &(remembered, taken) if remembered == key => Some(taken),
+            _ => self.make_move_by_set(memory, row, class, live),
+        }
+    }
+
+    /// [`TwoPass::move_by_set`] not remembered yet: made, and remembered.
+    #[cold]
+    #[inline(never)]
+    fn make_move_by_set(
+        &self,
+        memory: &mut Memory,
+        row: u32,
+        class: usize,
+        live: u32,
+    ) -> Option<Move> {
         let made = self.make_move(memory, row, class, Some(live))??;
         let key = move_key(row, live, class);
         *memory.moves.get_mut(move_slot(key))? = (key, made);
@@ -837,13 +882,33 @@ fn empty_successors(state: &State) -> Vec<StateID> {
 }
 
 /// For each state of `nfa`, the byte classes (of `classes`, by `class_of`) some path
-/// of empty transitions from it reads, all of them when one reaches the match state:
-/// bitsets of `classes.div_ceil(64)` words, one after the other. Assertions are
-/// passed as if they held (a superset is what [`TwoPass::closure`] needs).
-fn may_take_table(nfa: &NFA, class_of: &[u8; 256], classes: usize) -> Vec<u64> {
+/// of empty transitions from it reads, or reaches the match state through
+/// assertions that can hold before a byte of the class (the end, where no byte is
+/// read, takes every assertion): bitsets of `classes.div_ceil(64)` words, one after
+/// the other. A superset of the classes a live state can take is what
+/// [`TwoPass::closure`] needs; the assertions make it smaller where it matters most,
+/// at the `$` after a loop that takes any byte (`.+$`): the loop's exit is not live
+/// where a byte other than a line's end follows.
+fn may_take_table(nfa: &NFA, class_of: &[u8; 256], classes: usize, looks: &LookTable) -> Vec<u64> {
     let words = classes.div_ceil(64);
     let states = nfa.states();
+    // the classes before which each assertion can hold, with any kind before
+    let may_hold = |look: Look| {
+        let mut bits = vec![0u64; words];
+        let end = classes - 1;
+        bits[end / 64] |= 1 << (end % 64);
+        for byte in 0..=u8::MAX {
+            let at = looks.kind(byte);
+            if (0..LOOK_KINDS).any(|before| looks.holding(before, at) & look.as_repr() != 0) {
+                let class = usize::from(class_of[usize::from(byte)]);
+                bits[class / 64] |= 1 << (class % 64);
+            }
+        }
+        bits
+    };
     let mut table = vec![0u64; states.len() * words];
+    // each state's empty transitions, with the classes they let through
+    let mut successors = Vec::with_capacity(states.len());
     for (i, state) in states.iter().enumerate() {
         let own = &mut table[i * words..][..words];
         let mut add = |class: usize| own[class / 64] |= 1 << (class % 64);
@@ -853,18 +918,22 @@ fn may_take_table(nfa: &NFA, class_of: &[u8; 256], classes: usize) -> Vec<u64> {
                 .filter(|&byte| next_on_byte(state, byte).is_some())
                 .for_each(|byte| add(usize::from(class_of[usize::from(byte)]))),
         }
+        let through = match state {
+            State::Look { look, .. } => may_hold(*look),
+            _ => vec![u64::MAX; words],
+        };
+        successors.push((empty_successors(state), through));
     }
     // what a state's empty transitions lead to, until nothing is added (loops of
     // empty transitions take more than one round)
-    let successors: Vec<Vec<StateID>> = states.iter().map(empty_successors).collect();
     let mut changed = true;
     while changed {
         changed = false;
-        for (i, next) in successors.iter().enumerate().rev() {
+        for (i, (next, through)) in successors.iter().enumerate().rev() {
             for n in next {
-                for w in 0..words {
+                for (w, &through) in through.iter().enumerate() {
                     let (from, to) = (n.as_usize() * words + w, i * words + w);
-                    let added = table[from] & !table[to];
+                    let added = table[from] & through & !table[to];
                     if added != 0 {
                         table[to] |= added;
                         changed = true;
