@@ -17,14 +17,14 @@
 //!    position, the byte and which assertions (`^`, `$`, `\b`…) hold there, so the
 //!    sets and the steps between them are remembered, as a lazy DFA remembers its
 //!    states, in a dense table: a row per set, a column per kind of position (see
-//!    [`Columns`]), so a step is one table look-up.
+//!    `Columns`), so a step is one table look-up.
 //! 2. **Forwards**, the automaton is walked once from the start of the span, taking
 //!    at each branch the first alternative (in priority order) whose state is in the
 //!    set of its position, and recording the capture positions met on the way. What
 //!    the walk does between two bytes depends on the state it is in and the byte's
 //!    class, and at some branches on the set of the position; most moves on log
 //!    lines need no set (the byte's class rules all alternatives but one out, see
-//!    [`TwoPass::closure`]), so they are remembered in a dense table by state and
+//!    `TwoPass::closure`), so they are remembered in a dense table by state and
 //!    class, and the others by state, set and class: on log lines the walk is a
 //!    table look-up per byte.
 //!
@@ -32,7 +32,11 @@
 //! order and keeps the first one from which a match can be reached; "a match can be
 //! reached from this state at this position" is exactly membership in the backward
 //! pass's set. So the walk takes the back-tracker's path (the leftmost-first one),
-//! with no dead end explored. The one difference would be a loop that comes back to
+//! with no dead end explored. A move made without the set decides each branch the
+//! same way, by ruling out alternatives that cannot be live (see
+//! `TwoPass::closure`); that is also why [`TwoPass::captures`] can walk before the
+//! backward pass has run, and runs it only from where a set is first needed. The
+//! one difference would be a loop that comes back to
 //! the same state without consuming anything (an empty iteration), which the
 //! back-tracker cuts: the walk notices any such return and gives the search back
 //! to the back-tracker, as it does when its memory bound is reached.
@@ -328,7 +332,7 @@ impl TwoPass {
     /// walk can begin before any set is known: the backward pass runs only when a
     /// move needs a set, and then only from that position to the span's end (the
     /// sets there depend on nothing before them). A span whose moves all need no
-    /// set (see [`TwoPass::closure`]) is walked once, forwards.
+    /// set (see `TwoPass::closure`) is walked once, forwards.
     pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
         let mut memory = self.memory()?;
         self.forward(&mut memory, hay, start, end, None)
