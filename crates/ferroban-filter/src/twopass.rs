@@ -16,19 +16,27 @@
 //!    each position. That set at a position depends only on the set at the next
 //!    position, the byte and which assertions (`^`, `$`, `\b`…) hold there, so the
 //!    sets and the steps between them are remembered, as a lazy DFA remembers its
-//!    states: on log lines almost every step is a table look-up.
+//!    states, in a dense table: a row per set, a column per kind of position (see
+//!    `Columns`), so a step is one table look-up.
 //! 2. **Forwards**, the automaton is walked once from the start of the span, taking
 //!    at each branch the first alternative (in priority order) whose state is in the
 //!    set of its position, and recording the capture positions met on the way. What
-//!    the walk does between two bytes depends only on the state it is in, the set of
-//!    the position and the byte's class, so those moves are remembered too: on log
-//!    lines the walk is a table look-up per byte, not a few automaton states.
+//!    the walk does between two bytes depends on the state it is in and the byte's
+//!    class, and at some branches on the set of the position; most moves on log
+//!    lines need no set (the byte's class rules all alternatives but one out, see
+//!    `TwoPass::closure`), so they are remembered in a dense table by state and
+//!    class, and the others by state, set and class: on log lines the walk is a
+//!    table look-up per byte.
 //!
 //! Why that is exact: a back-tracker tries the alternatives of a branch in priority
 //! order and keeps the first one from which a match can be reached; "a match can be
 //! reached from this state at this position" is exactly membership in the backward
 //! pass's set. So the walk takes the back-tracker's path (the leftmost-first one),
-//! with no dead end explored. The one difference would be a loop that comes back to
+//! with no dead end explored. A move made without the set decides each branch the
+//! same way, by ruling out alternatives that cannot be live (see
+//! `TwoPass::closure`); that is also why [`TwoPass::captures`] can walk before the
+//! backward pass has run, and runs it only from where a set is first needed. The
+//! one difference would be a loop that comes back to
 //! the same state without consuming anything (an empty iteration), which the
 //! back-tracker cuts: the walk notices any such return and gives the search back
 //! to the back-tracker, as it does when its memory bound is reached.
@@ -51,15 +59,22 @@ const FIRST_LITERAL_LEN: usize = 3;
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
 
-/// A step not made yet (no assertions can all hold: `Look` bits are below 2^18).
-const NO_STEP: (u32, u32) = (u32::MAX, 0);
-
 /// Capture slots kept for the remembered moves before the memory is cleared.
 const MAX_MOVE_SLOTS: usize = 1 << 16;
 
-/// Moves remembered (a power of two): a pattern's walks on log lines make a few
-/// hundred different ones.
+/// Moves that depend on a position's set remembered (a power of two): a pattern's
+/// walks on log lines make a few hundred different ones.
 const MOVES: usize = 1024;
+
+/// A table entry not made yet.
+const UNKNOWN: u32 = u32::MAX;
+
+/// A forward entry whose move depends on the position's set (see [`TwoPass::closure`]).
+const NEEDS_SET: u32 = u32::MAX - 1;
+
+/// Forward entries from here on are not the next row: [`UNKNOWN`], [`NEEDS_SET`], or
+/// this plus the index of a move that passes capture slots or reaches the match.
+const SPECIAL: u32 = 1 << 31;
 
 /// The groups' spans of a match, by group index (`None`: the group took no part).
 pub type Spans = Vec<Option<(usize, usize)>>;
@@ -96,57 +111,53 @@ enum Walk {
     Fail,
 }
 
-/// What the forward walk does from state `from` at a position: through the first
-/// live alternative of each branch (writing the position into the capture slots it
-/// passes) to a byte state, then across the byte, into `to` ([`MATCH`]: it reached
-/// the match state instead). It depends only on the state, the position's set and
-/// the byte's class (`place`, see [`Move::place`]), so it is remembered by them.
+/// What the forward walk does from a state at a position: through the first live
+/// alternative of each branch (writing the position into the capture slots it
+/// passes) to a byte state, then across the byte, into the row `to` of
+/// `Memory::forward` ([`MATCH`]: it reached the match state instead).
 #[derive(Debug, Clone, Copy)]
 struct Move {
-    /// The state moved from and the place, as [`Move::key`] gives them.
-    key: u64,
     to: u32,
     /// The slots passed, as a range of `Memory::move_slots`.
     slots: (u32, u32),
 }
 
-impl Move {
-    /// A position's set and byte class in one number (classes are at most 257).
-    fn place(set: u32, class: usize) -> u32 {
-        set << 9 | class as u32
-    }
-
-    /// The set of a [`Move::place`]…
-    fn set_of(place: u32) -> u32 {
-        place >> 9
-    }
-
-    /// …and its byte class.
-    fn class_of(place: u32) -> usize {
-        (place & 511) as usize
-    }
-
-    /// The move from state `from` at `place`, in one number.
-    fn key(from: u32, place: u32) -> u64 {
-        u64::from(from) << 32 | u64::from(place)
-    }
-
-    /// Where the move of `key` is remembered in `Memory::moves`.
-    fn slot(key: u64) -> usize {
-        // Fibonacci hashing: the high bits of the product mix every bit of the key
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MOVES.trailing_zeros())) as usize
-    }
-}
-
 /// [`Move::to`] when the walk reaches the match state.
 const MATCH: u32 = u32::MAX;
 
-/// A move not made yet (no state has this number).
-const NO_MOVE: Move = Move {
-    key: u64::MAX,
-    to: MATCH,
-    slots: (0, 0),
-};
+/// A move not made yet, as `Memory::moves` holds it (no key is this).
+const NO_MOVE: (u64, Move) = (
+    u64::MAX,
+    Move {
+        to: MATCH,
+        slots: (0, 0),
+    },
+);
+
+/// A forward move to make: from `row` across a byte of `class` at `at` (`end`: no
+/// byte) in `hay`, whose span ends at `end`.
+#[derive(Clone, Copy)]
+struct Walker<'a> {
+    hay: &'a [u8],
+    end: usize,
+    at: usize,
+    row: u32,
+    class: usize,
+}
+
+/// Where the forward walk goes next.
+enum Next {
+    Row(u32),
+    Matched,
+}
+
+/// What [`TwoPass::closure`] finds.
+enum Closure {
+    /// Through to a byte state that reads the byte into this state (or [`MATCH`]).
+    Moved(u32),
+    /// A branch whose live alternative only the position's set tells.
+    NeedsSet,
+}
 
 /// The kinds of byte the ASCII assertions tell apart (see [`LookTable`]): other, word
 /// (`[0-9A-Za-z_]`), `\r`, `\n`, and no byte (the haystack's edge).
@@ -156,8 +167,7 @@ const EDGE: usize = LOOK_KINDS - 1;
 /// The assertions that hold at a position, by the kinds of the bytes before and at
 /// it: the ASCII assertions (`^`, `$`, their multi-line and CRLF forms, the ASCII word
 /// boundaries) look at nothing else. Made once per pattern with the automaton's own
-/// look matcher, so the bits are the matcher's; a search then reads one entry per
-/// position instead of asking the matcher about each assertion.
+/// look matcher, so the bits are the matcher's.
 #[derive(Debug)]
 struct LookTable {
     /// Each byte's kind (`0..EDGE`).
@@ -165,10 +175,30 @@ struct LookTable {
     /// The assertions holding, by `before * LOOK_KINDS + at` kind.
     holding: [u32; LOOK_KINDS * LOOK_KINDS],
     /// Whether the assertions holding between two bytes depend on the byte before
-    /// (as word boundaries and multi-line `^` do; Fail2ban's `^` and `$` do not)…
+    /// (as word boundaries and multi-line `^` do; Fail2ban's `^` and `$` do not).
     before_matters: bool,
-    /// …and when they do not, those holding before each byte.
-    before_byte: [u32; 256],
+}
+
+/// The columns of the backward pass's table: what, besides the set after it, the
+/// set at a position depends on. That is the byte's class and the assertions
+/// holding there, which depend on the kinds of the byte and of the byte before
+/// (only whether there is one, when the kind of the byte before does not matter).
+/// So a column is a byte's column (its class and kind) and a context (the kind
+/// before); the span's end, where no byte is read, has a column for each pair of
+/// kinds around it.
+#[derive(Debug)]
+struct Columns {
+    /// Each byte's column, times `contexts` (context 0 added).
+    of_byte: [u32; 256],
+    /// The context a byte gives the byte after it.
+    context_after: [u32; 256],
+    /// Contexts: the kinds before (the last is the haystack's edge), or two
+    /// (not the edge, the edge) when the kind before does not matter.
+    contexts: usize,
+    /// A byte of each byte column.
+    bytes: Vec<u8>,
+    /// Columns in all (a set's row in `Memory::steps`).
+    stride: usize,
 }
 
 /// The two-pass capture engine of one pattern.
@@ -184,12 +214,18 @@ pub struct TwoPass {
     entered: Vec<u32>,
     /// The capture slots of each [`Walk::Passes`], in runs.
     passed_slots: Vec<u32>,
+    /// For each state, by byte class, whether some path of empty transitions from it
+    /// reads a byte of the class or reaches the match state: bitsets of
+    /// `class_words` words (see [`TwoPass::closure`]).
+    may_take: Vec<u64>,
+    class_words: usize,
     /// Each byte's class (bytes of a class take the same transitions)…
     class_of: [u8; 256],
     /// …and a byte of each class.
     class_bytes: Vec<u8>,
     /// The assertions the automaton uses, by the bytes around a position.
     looks: LookTable,
+    columns: Columns,
     /// See [`TwoPass::searches_alone`].
     searches_alone: bool,
     /// Literals one of which begins every match, when they are few and long enough
@@ -202,24 +238,33 @@ pub struct TwoPass {
     memory: Mutex<Memory>,
 }
 
-/// What the backward pass remembers between searches.
+/// What the two passes remember between searches.
 #[derive(Debug, Default)]
 struct Memory {
     /// The sets of live states, as bitsets of `TwoPass::words` words each, one after
     /// the other by number.
     sets: Vec<u64>,
     numbers: HashMap<Box<[u64]>, u32>,
-    /// The steps made, by set after and byte class: the assertions that held and
-    /// the set before (`NO_STEP` when not made yet).
-    steps: Vec<(u32, u32)>,
-    /// The set and byte class (no byte at the span's end) of each position of the
-    /// current span, as [`Move::place`] gives them.
+    /// The backward steps made: a row of `Columns::stride` per set (the set after),
+    /// by column, the row of the set before ([`UNKNOWN`] when not made yet).
+    steps: Vec<u32>,
+    /// The row in `steps` of the set of each position of the current span.
     live: Vec<u32>,
     /// The capture slots of the current walk.
     slots: Vec<Option<usize>>,
-    /// The forward walk's moves, each where [`Move::slot`] puts it (the last one
-    /// made there).
-    moves: Vec<Move>,
+    /// Each state's row in `forward` ([`UNKNOWN`]: none yet)…
+    rows: Vec<u32>,
+    /// …and each row's state.
+    row_states: Vec<u32>,
+    /// The forward walk's moves that depend only on the state and the byte's class:
+    /// a row of `TwoPass::classes` per state walked from, by class, the row moved to,
+    /// or [`SPECIAL`] and up (see there).
+    forward: Vec<u32>,
+    /// The moves of the forward entries that pass capture slots or reach the match.
+    special: Vec<Move>,
+    /// The moves that depend on the position's set too, by [`move_key`], each where
+    /// [`move_slot`] puts it (the last one made there).
+    moves: Vec<(u64, Move)>,
     /// The capture slots the moves pass, in runs.
     move_slots: Vec<u32>,
 }
@@ -241,15 +286,8 @@ impl TwoPass {
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
         for (i, state) in nfa.states().iter().enumerate() {
             let from = StateID::new(i).ok()?;
-            let mut add = |to: StateID| predecessors[to.as_usize()].push(from);
-            match state {
-                State::Union { alternates } => alternates.iter().for_each(|&a| add(a)),
-                State::BinaryUnion { alt1, alt2 } => {
-                    add(*alt1);
-                    add(*alt2);
-                }
-                State::Capture { next, .. } | State::Look { next, .. } => add(*next),
-                _ => {}
+            for to in empty_successors(state) {
+                predecessors[to.as_usize()].push(from);
             }
         }
         let (walk, entered, passed_slots) = walk_table(&nfa)?;
@@ -261,17 +299,23 @@ impl TwoPass {
             class_bytes[usize::from(class)] = byte;
         }
         let looks = LookTable::new(&nfa)?;
+        let columns = Columns::new(&class_of, &looks);
         let words = nfa.states().len().div_ceil(64);
         let classes = nfa.byte_classes().alphabet_len();
+        let class_words = classes.div_ceil(64);
+        let may_take = may_take_table(&nfa, &class_of, classes, &looks);
         Some(TwoPass {
             nfa,
             predecessors,
             walk,
             entered,
             passed_slots,
+            may_take,
+            class_words,
             class_of,
             class_bytes,
             looks,
+            columns,
             searches_alone,
             first_literals,
             words,
@@ -283,8 +327,15 @@ impl TwoPass {
     /// The groups' spans (by group index) of the leftmost-first match that spans
     /// `hay[start..end]` exactly; `None` when this engine cannot tell (another
     /// thread holds its memory, or an empty loop) and the caller must search.
+    ///
+    /// A match spans the span, so the anchored start is live at its start and the
+    /// walk can begin before any set is known: the backward pass runs only when a
+    /// move needs a set, and then only from that position to the span's end (the
+    /// sets there depend on nothing before them). A span whose moves all need no
+    /// set (see `TwoPass::closure`) is walked once, forwards.
     pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
-        self.both_passes(hay, start, end).flatten()
+        let mut memory = self.memory()?;
+        self.forward(&mut memory, hay, start, end, None)
     }
 
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
@@ -322,16 +373,13 @@ impl TwoPass {
     /// as the back-tracker keeps the first alternative that reaches one: the same
     /// match, with the same groups.
     pub fn search(&self, hay: &[u8], start: usize) -> Option<Option<Spans>> {
-        self.both_passes(hay, start, hay.len())
-    }
-
-    /// The backward pass over `hay[start..end]`, then the forward walk from `start`:
-    /// `Some(None)` when no match can start there, `None` when this engine cannot tell.
-    fn both_passes(&self, hay: &[u8], start: usize, end: usize) -> Option<Option<Spans>> {
         let mut memory = self.memory()?;
+        let end = hay.len();
         self.backward(&mut memory, hay, start, end);
         match self.starts_live(&memory) {
-            true => self.forward(&mut memory, start).map(Some),
+            true => self
+                .forward(&mut memory, hay, start, end, Some(start))
+                .map(Some),
             false => Some(None),
         }
     }
@@ -349,14 +397,12 @@ impl TwoPass {
     /// (after [`TwoPass::backward`]).
     fn starts_live(&self, memory: &Memory) -> bool {
         let id = self.nfa.start_anchored().as_usize();
-        let first = memory
-            .live
-            .first()
-            .map(|&place| self.set(&memory.sets, Move::set_of(place)));
+        let first = memory.live.first().map(|&row| self.set(&memory.sets, row));
         first.is_some_and(|set| set[id / 64] >> (id % 64) & 1 == 1)
     }
 
-    /// Fill `memory.live` with the set of each position of `hay[start..=end]`.
+    /// Fill `memory.live` with the row of the set of each position of
+    /// `hay[start..=end]`.
     fn backward(&self, memory: &mut Memory, hay: &[u8], start: usize, end: usize) {
         let mut live = std::mem::take(&mut memory.live);
         live.clear();
@@ -365,61 +411,74 @@ impl TwoPass {
         if memory.sets.is_empty() {
             self.number(memory, vec![0; self.words].into_boxed_slice());
         }
-        let (classes, looks) = (self.classes, &self.looks);
+        let (columns, looks) = (&self.columns, &self.looks);
         // the span's end, where no byte is read, then its bytes, last first
         let kind_at = hay.get(end).map_or(EDGE, |&b| looks.kind(b));
         let span = &hay[..end];
         let kind_before = span.last().map_or(EDGE, |&b| looks.kind(b));
-        let holding = looks.holding(kind_before, kind_at);
-        let mut after = self.advance(memory, 0, classes - 1, 256, holding);
-        live[end - start] = Move::place(after, classes - 1);
-        for at in (start..end).rev() {
-            let byte = span[at];
-            let class = usize::from(self.class_of[usize::from(byte)]);
-            let holding = match at {
-                0 => looks.holding(EDGE, looks.kind(byte)),
-                _ => looks.between(span[at - 1], byte),
+        let mut row = self.advance(memory, 0, columns.at_end(kind_before, kind_at));
+        live[end - start] = row;
+        // the first byte of the haystack has none before it: a context of its own
+        let inner = start.max(1);
+        if inner < end {
+            let (live, span) = (&mut live[inner - start..end - start], &span[inner - 1..]);
+            row = match self.looks.before_matters {
+                true => self.backward_bytes::<true>(memory, live, span, row),
+                false => self.backward_bytes::<false>(memory, live, span, row),
             };
-            after = self.advance(memory, after, class, u16::from(byte), holding);
-            live[at - start] = Move::place(after, class);
+        }
+        if start == 0 && end > 0 {
+            row = self.advance(memory, row, columns.at_haystack_start(span[0]));
+            live[0] = row;
         }
         memory.live = live;
     }
 
-    /// The set before `after` across a byte of `class` (`byte`, 256 for none) with
-    /// the assertions `holding` there: remembered (the common case, inline), or made
-    /// and remembered.
-    #[inline(always)]
-    fn advance(
+    /// The backward pass over the bytes of `span` but its first (the byte before
+    /// the first of them), from the set of row `after` after them: fills `live`
+    /// (one entry per byte) and returns the row of the set before them. Made for
+    /// patterns whose assertions look at the byte before and for those that do not
+    /// (most: then the column is the byte's alone, one look-up less per byte).
+    fn backward_bytes<const BEFORE_MATTERS: bool>(
         &self,
         memory: &mut Memory,
-        after: u32,
-        class: usize,
-        byte: u16,
-        holding: u32,
+        live: &mut [u32],
+        span: &[u8],
+        mut row: u32,
     ) -> u32 {
-        let index = after as usize * self.classes + class;
+        let columns = &self.columns;
+        let bytes = span[1..].iter().zip(&span[..span.len() - 1]);
+        for (set, (&byte, &before)) in live.iter_mut().zip(bytes).rev() {
+            let mut column = columns.of_byte[usize::from(byte)];
+            if BEFORE_MATTERS {
+                column += columns.context_after[usize::from(before)];
+            }
+            row = self.advance(memory, row, column);
+            *set = row;
+        }
+        row
+    }
+
+    /// The row of the set before the set of row `after` across `column`:
+    /// remembered (the common case, inline), or made and remembered.
+    #[inline(always)]
+    fn advance(&self, memory: &mut Memory, after: u32, column: u32) -> u32 {
+        let index = (after + column) as usize;
         match memory.steps.get(index) {
-            Some(&(looks, set)) if looks == holding => set,
-            _ => self.make_step(memory, index, after, byte, holding),
+            Some(&row) if row != UNKNOWN => row,
+            _ => self.make_step(memory, index, after, column),
         }
     }
 
     /// [`TwoPass::advance`] not remembered yet: made, and remembered at `index`.
     #[cold]
     #[inline(never)]
-    fn make_step(
-        &self,
-        memory: &mut Memory,
-        index: usize,
-        after: u32,
-        byte: u16,
-        holding: u32,
-    ) -> u32 {
+    fn make_step(&self, memory: &mut Memory, index: usize, after: u32, column: u32) -> u32 {
+        let (byte, holding) = self.columns.context(column as usize, &self.looks);
         let bits = self.step(self.set(&memory.sets, after), byte, holding);
-        let set = self.number(memory, bits);
-        memory.steps[index] = (holding, set);
-        set
+        let row = self.number(memory, bits) * self.columns.stride as u32;
+        memory.steps[index] = row;
+        row
     }
 
     /// The states from which a match can be reached at a position, from the set of
@@ -430,19 +489,13 @@ impl TwoPass {
             |set: &[u64], id: StateID| set[id.as_usize() / 64] >> (id.as_usize() % 64) & 1 == 1;
         let mut live = vec![0u64; self.words].into_boxed_slice();
         let mut pending = Vec::new();
-        let next_on_byte = |state: &State| -> Option<StateID> {
-            let b = u8::try_from(byte).ok()?;
-            match state {
-                State::ByteRange { trans } => trans.matches_byte(b).then_some(trans.next),
-                State::Sparse(sparse) => sparse.matches_byte(b),
-                State::Dense(dense) => dense.matches_byte(b),
-                _ => None,
-            }
-        };
         for (i, state) in self.nfa.states().iter().enumerate() {
             let reaches = match state {
                 State::Match { .. } => true,
-                _ => next_on_byte(state).is_some_and(|next| contains(after, next)),
+                _ => u8::try_from(byte)
+                    .ok()
+                    .and_then(|b| next_on_byte(state, b))
+                    .is_some_and(|next| contains(after, next)),
             };
             if reaches {
                 live[i / 64] |= 1 << (i % 64);
@@ -477,92 +530,247 @@ impl TwoPass {
         let count = memory.sets.len() / self.words;
         let n = count as u32 - 1;
         memory.numbers.insert(bits, n);
-        memory.steps.resize(count * self.classes, NO_STEP);
+        memory.steps.resize(count * self.columns.stride, UNKNOWN);
         n
     }
 
-    /// The set numbered `n` in `sets` (a memory's).
-    fn set<'a>(&self, sets: &'a [u64], n: u32) -> &'a [u64] {
-        &sets[n as usize * self.words..][..self.words]
+    /// The set of row `row` of `steps` in `sets` (a memory's).
+    fn set<'a>(&self, sets: &'a [u64], row: u32) -> &'a [u64] {
+        let n = row as usize / self.columns.stride;
+        &sets[n * self.words..][..self.words]
     }
 
-    /// Walk from the anchored start (live at `start`), taking the first live
-    /// alternative of each branch.
-    fn forward(&self, memory: &mut Memory, start: usize) -> Option<Spans> {
-        let Memory {
-            sets,
-            live,
-            slots,
-            moves,
-            move_slots,
-            ..
-        } = memory;
-        slots.clear();
-        slots.resize(self.nfa.group_info().slot_len(), None);
-        moves.resize(MOVES, NO_MOVE);
-        let moves = &mut moves[..MOVES];
-        let mut id = *self.entered.get(self.nfa.start_anchored().as_usize())?;
-        for (at, &place) in (start..).zip(live.iter()) {
-            let key = Move::key(id, place);
-            let slot = Move::slot(key);
-            let mut step = moves[slot];
-            if step.key != key {
-                step = self.closure(sets, id, place, move_slots)?;
-                moves[slot] = step;
+    /// Walk from the anchored start (live at `start`) to `end`, taking the first live
+    /// alternative of each branch. `live_from`: the position of the first set in
+    /// `Memory::live`, if the backward pass has run (else it runs when a move first
+    /// needs a set).
+    fn forward(
+        &self,
+        memory: &mut Memory,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        mut live_from: Option<usize>,
+    ) -> Option<Spans> {
+        memory.slots.clear();
+        memory.slots.resize(self.nfa.group_info().slot_len(), None);
+        memory.moves.resize(MOVES, NO_MOVE);
+        let first = *self.entered.get(self.nfa.start_anchored().as_usize())?;
+        let mut row = self.row_of(memory, first)?;
+        for (at, &byte) in (start..).zip(&hay[start..end]) {
+            let class = usize::from(self.class_of[usize::from(byte)]);
+            // the common case: a move the state and the class decide, that passes
+            // no capture slot
+            let entry = *memory.forward.get(row as usize + class)?;
+            if entry < SPECIAL {
+                row = entry;
+                continue;
             }
-            if step.slots.0 != step.slots.1 {
-                for &slot in move_slots.get(step.slots.0 as usize..step.slots.1 as usize)? {
-                    if let Some(s) = slots.get_mut(slot as usize) {
-                        *s = Some(at);
-                    }
-                }
+            let walk = Walker {
+                hay,
+                end,
+                at,
+                row,
+                class,
+            };
+            match self.special_move(memory, walk, &mut live_from)? {
+                Next::Row(next) => row = next,
+                Next::Matched => return Some(spans(&memory.slots)),
             }
-            if step.to == MATCH {
-                let mut spans = Vec::with_capacity(slots.len() / 2);
-                for pair in slots.chunks_exact(2) {
-                    spans.push(pair[0].zip(pair[1]));
-                }
-                return Some(spans);
-            }
-            id = step.to;
         }
-        // the span's end passed without reaching the match state
-        None
+        // the span's end, where no byte is read: only the match state can be reached
+        let walk = Walker {
+            hay,
+            end,
+            at: end,
+            row,
+            class: self.classes - 1,
+        };
+        match self.special_move(memory, walk, &mut live_from)? {
+            Next::Matched => Some(spans(&memory.slots)),
+            Next::Row(_) => None,
+        }
     }
 
-    /// The walk's move from state `id` at a position whose set and byte class
-    /// (`self.classes - 1`: no byte) are `place`: through the first live
-    /// alternative of each branch to a byte state, which reads the byte, or to the
-    /// match state. The capture slots passed are appended to `move_slots`. `None`
-    /// when the walk fails or goes round an empty loop.
+    /// The forward move of `walk` whose entry in `Memory::forward` is not a row:
+    /// made if new, asked of the position's set if it depends on it (after the
+    /// backward pass from there, if it has not run: see `live_from` in
+    /// [`TwoPass::forward`]), then taken (writing the capture slots it passes).
+    #[inline(always)]
+    fn special_move(
+        &self,
+        memory: &mut Memory,
+        walk: Walker,
+        live_from: &mut Option<usize>,
+    ) -> Option<Next> {
+        let index = walk.row as usize + walk.class;
+        let mut entry = *memory.forward.get(index)?;
+        if entry == UNKNOWN {
+            entry = self.make_entry(memory, walk.row, walk.class)?;
+        }
+        if entry < SPECIAL {
+            return Some(Next::Row(entry));
+        }
+        // a move remembered by state and class that passes capture slots or reaches
+        // the match ([`NEEDS_SET`] is far beyond the moves made), or one that needs
+        // the position's set
+        let taken = match memory.special.get((entry - SPECIAL) as usize) {
+            Some(&taken) => taken,
+            None => {
+                let from = match *live_from {
+                    Some(from) => from,
+                    None => {
+                        self.backward(memory, walk.hay, walk.at, walk.end);
+                        *live_from.insert(walk.at)
+                    }
+                };
+                self.move_by_set(memory, walk.row, walk.class, walk.at - from)?
+            }
+        };
+        take(memory, taken, walk.at)
+    }
+
+    /// The entry of `Memory::forward` for the move from `row` across a byte of
+    /// `class`, made: the row moved to, [`NEEDS_SET`], or [`SPECIAL`] plus the
+    /// index of the move in `Memory::special`.
     #[cold]
     #[inline(never)]
+    fn make_entry(&self, memory: &mut Memory, row: u32, class: usize) -> Option<u32> {
+        let entry = match self.make_move(memory, row, class, None)? {
+            None => NEEDS_SET,
+            Some(made) if made.slots.0 == made.slots.1 && made.to != MATCH => made.to,
+            Some(made) => {
+                memory.special.push(made);
+                SPECIAL + (memory.special.len() - 1) as u32
+            }
+        };
+        *memory.forward.get_mut(row as usize + class)? = entry;
+        Some(entry)
+    }
+
+    /// The move from `row` across a byte of `class` at the `offset`th position of
+    /// `Memory::live`, for a move that depends on the position's set: remembered
+    /// (inline), or made and remembered.
+    #[inline(always)]
+    fn move_by_set(
+        &self,
+        memory: &mut Memory,
+        row: u32,
+        class: usize,
+        offset: usize,
+    ) -> Option<Move> {
+        let live = *memory.live.get(offset)?;
+        let key = move_key(row, live, class);
+        match memory.moves.get(move_slot(key))? {
+            &(remembered, taken) if remembered == key => Some(taken),
+            _ => self.make_move_by_set(memory, row, class, live),
+        }
+    }
+
+    /// [`TwoPass::move_by_set`] not remembered yet: made, and remembered.
+    #[cold]
+    #[inline(never)]
+    fn make_move_by_set(
+        &self,
+        memory: &mut Memory,
+        row: u32,
+        class: usize,
+        live: u32,
+    ) -> Option<Move> {
+        let made = self.make_move(memory, row, class, Some(live))??;
+        let key = move_key(row, live, class);
+        *memory.moves.get_mut(move_slot(key))? = (key, made);
+        Some(made)
+    }
+
+    /// The move from `row` across a byte of `class`, with the set of row `live` at
+    /// the position or without one: `Some(None)` when it needs one, `None` when the
+    /// walk fails or goes round an empty loop. The capture slots passed are appended
+    /// to `Memory::move_slots`.
+    fn make_move(
+        &self,
+        memory: &mut Memory,
+        row: u32,
+        class: usize,
+        live: Option<u32>,
+    ) -> Option<Option<Move>> {
+        let from = *memory.row_states.get(row as usize / self.classes)?;
+        let Memory {
+            sets, move_slots, ..
+        } = memory;
+        let slots_from = move_slots.len();
+        let set = live.map(|live| self.set(sets, live));
+        let to = match self.closure(from, class, set, move_slots)? {
+            Closure::Moved(to) => to,
+            Closure::NeedsSet => {
+                move_slots.truncate(slots_from);
+                return Some(None);
+            }
+        };
+        let slots = (slots_from as u32, move_slots.len() as u32);
+        let to = match to {
+            MATCH => MATCH,
+            state => self.row_of(memory, state)?,
+        };
+        Some(Some(Move { to, slots }))
+    }
+
+    /// The row of `state` in `Memory::forward`, made if new.
+    fn row_of(&self, memory: &mut Memory, state: u32) -> Option<u32> {
+        if memory.rows.is_empty() {
+            memory.rows = vec![UNKNOWN; self.walk.len()];
+        }
+        let row = memory.rows.get_mut(state as usize)?;
+        if *row == UNKNOWN {
+            *row = memory.forward.len() as u32;
+            memory
+                .forward
+                .resize(memory.forward.len() + self.classes, UNKNOWN);
+            memory.row_states.push(state);
+        }
+        Some(*row)
+    }
+
+    /// The walk from state `from` across a byte of `class` (`self.classes - 1`: no
+    /// byte, the span's end): through the first live alternative of each branch to a
+    /// byte state, which reads the byte, or to the match state. The capture slots
+    /// passed are appended to `move_slots`. `None` when the walk fails or goes round
+    /// an empty loop.
+    ///
+    /// Without the position's set (`set` is `None`), a branch is decided only where
+    /// the byte's class decides it: an alternative is live only if some path of
+    /// empty transitions from it reads a byte of the class or reaches the match
+    /// state (`may_take`), and the walk is only in live states, so one of the
+    /// alternatives of a branch is live. So an alternative that cannot take the
+    /// class is not the first live one, and one that alone can take it is. Where
+    /// more than one can, the walk needs the set ([`Closure::NeedsSet`]). The walk
+    /// takes the same path with or without the set, and on log lines most moves need
+    /// none: they are remembered by state and class alone.
     fn closure(
         &self,
-        sets: &[u64],
-        id: u32,
-        place: u32,
+        from: u32,
+        class: usize,
+        set: Option<&[u64]>,
         move_slots: &mut Vec<u32>,
-    ) -> Option<Move> {
-        let class = Move::class_of(place);
-        let set = sets.get(Move::set_of(place) as usize * self.words..)?;
-        let contains = |id: u32| {
+    ) -> Option<Closure> {
+        let live = |set: &[u64], id: u32| {
             set.get(id as usize / 64)
                 .is_some_and(|w| w >> (id % 64) & 1 == 1)
         };
-        let slots_from = move_slots.len() as u32;
-        let mut state = id as usize;
+        let may_take = |id: u32| {
+            self.may_take
+                .get(id as usize * self.class_words + class / 64)
+                .is_some_and(|w| w >> (class % 64) & 1 == 1)
+        };
+        let end = self.classes - 1;
+        let mut state = from as usize;
         // States passed: more than all of them is an empty loop.
         for _ in 0..=self.walk.len() {
             state = match *self.walk.get(state)? {
-                Walk::Byte(next) if class < self.classes - 1 => next as usize,
-                Walk::Bytes if class < self.classes - 1 => {
+                Walk::Byte(next) if class < end => next as usize,
+                Walk::Bytes if class < end => {
                     let byte = *self.class_bytes.get(class)?;
-                    let next = match self.nfa.state(StateID::new(state).ok()?) {
-                        State::Sparse(sparse) => sparse.matches_byte(byte)?,
-                        State::Dense(dense) => dense.matches_byte(byte)?,
-                        _ => return None,
-                    };
+                    let next = next_on_byte(self.nfa.state(StateID::new(state).ok()?), byte)?;
                     *self.entered.get(next.as_usize())? as usize
                 }
                 Walk::Byte(_) | Walk::Bytes | Walk::Fail => return None,
@@ -571,7 +779,13 @@ impl TwoPass {
                     first,
                     second,
                 } => {
-                    state = match contains(test) {
+                    let take_first = match set {
+                        Some(set) => live(set, test),
+                        None if !may_take(test) => false,
+                        None if !may_take(second) => true,
+                        None => return Some(Closure::NeedsSet),
+                    };
+                    state = match take_first {
                         true => first as usize,
                         false => second as usize,
                     };
@@ -582,7 +796,17 @@ impl TwoPass {
                     else {
                         return None;
                     };
-                    let alt = alternates.iter().find(|&&a| contains(a.as_u32()))?;
+                    let alt = match set {
+                        Some(set) => alternates.iter().find(|&&a| live(set, a.as_u32()))?,
+                        None => {
+                            let mut takers = alternates.iter().filter(|&&a| may_take(a.as_u32()));
+                            let alt = takers.next()?;
+                            if takers.next().is_some() {
+                                return Some(Closure::NeedsSet);
+                            }
+                            alt
+                        }
+                    };
                     state = *self.entered.get(alt.as_usize())? as usize;
                     continue;
                 }
@@ -594,14 +818,202 @@ impl TwoPass {
                 }
                 Walk::Match => MATCH as usize,
             };
-            let slots = (slots_from, move_slots.len() as u32);
-            return Some(Move {
-                key: Move::key(id, place),
-                to: state as u32,
-                slots,
-            });
+            return Some(Closure::Moved(state as u32));
         }
         None
+    }
+}
+
+/// Take the forward move `taken` at position `at`: write the position into the
+/// capture slots it passes, and tell where the walk goes next.
+#[inline(always)]
+fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
+    if taken.slots.0 != taken.slots.1 {
+        let Memory {
+            slots, move_slots, ..
+        } = memory;
+        for &slot in move_slots.get(taken.slots.0 as usize..taken.slots.1 as usize)? {
+            if let Some(s) = slots.get_mut(slot as usize) {
+                *s = Some(at);
+            }
+        }
+    }
+    Some(match taken.to {
+        MATCH => Next::Matched,
+        to => Next::Row(to),
+    })
+}
+
+/// The groups' spans of the capture slots of a walk.
+fn spans(slots: &[Option<usize>]) -> Spans {
+    slots
+        .chunks_exact(2)
+        .map(|pair| pair[0].zip(pair[1]))
+        .collect()
+}
+
+/// The move from forward row `row`, at a position whose set has the row `live` in
+/// `Memory::steps`, across a byte of class `class`, in one number: rows of
+/// `Memory::steps` are apart by more columns than there are classes.
+fn move_key(row: u32, live: u32, class: usize) -> u64 {
+    u64::from(row) << 32 | (u64::from(live) + class as u64)
+}
+
+/// Where the move of `key` is remembered in `Memory::moves`.
+fn move_slot(key: u64) -> usize {
+    // Fibonacci hashing: the high bits of the product mix every bit of the key
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MOVES.trailing_zeros())) as usize
+}
+
+/// The state `state` reads `byte` into, if it is a byte state that reads it.
+fn next_on_byte(state: &State, byte: u8) -> Option<StateID> {
+    match state {
+        State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
+        State::Sparse(sparse) => sparse.matches_byte(byte),
+        State::Dense(dense) => dense.matches_byte(byte),
+        _ => None,
+    }
+}
+
+/// The states `state` has an empty transition to (unions, captures, assertions).
+fn empty_successors(state: &State) -> Vec<StateID> {
+    match state {
+        State::Union { alternates } => alternates.to_vec(),
+        State::BinaryUnion { alt1, alt2 } => vec![*alt1, *alt2],
+        State::Capture { next, .. } | State::Look { next, .. } => vec![*next],
+        _ => Vec::new(),
+    }
+}
+
+/// For each state of `nfa`, the byte classes (of `classes`, by `class_of`) some path
+/// of empty transitions from it reads, or reaches the match state through
+/// assertions that can hold before a byte of the class (the end, where no byte is
+/// read, takes every assertion): bitsets of `classes.div_ceil(64)` words, one after
+/// the other. A superset of the classes a live state can take is what
+/// [`TwoPass::closure`] needs; the assertions make it smaller where it matters most,
+/// at the `$` after a loop that takes any byte (`.+$`): the loop's exit is not live
+/// where a byte other than a line's end follows.
+fn may_take_table(nfa: &NFA, class_of: &[u8; 256], classes: usize, looks: &LookTable) -> Vec<u64> {
+    let words = classes.div_ceil(64);
+    let states = nfa.states();
+    // the classes before which each assertion can hold, with any kind before
+    let may_hold = |look: Look| {
+        let mut bits = vec![0u64; words];
+        let end = classes - 1;
+        bits[end / 64] |= 1 << (end % 64);
+        for byte in 0..=u8::MAX {
+            let at = looks.kind(byte);
+            if (0..LOOK_KINDS).any(|before| looks.holding(before, at) & look.as_repr() != 0) {
+                let class = usize::from(class_of[usize::from(byte)]);
+                bits[class / 64] |= 1 << (class % 64);
+            }
+        }
+        bits
+    };
+    let mut table = vec![0u64; states.len() * words];
+    // each state's empty transitions, with the classes they let through
+    let mut successors = Vec::with_capacity(states.len());
+    for (i, state) in states.iter().enumerate() {
+        let own = &mut table[i * words..][..words];
+        let mut add = |class: usize| own[class / 64] |= 1 << (class % 64);
+        match state {
+            State::Match { .. } => (0..classes).for_each(&mut add),
+            _ => (0..=u8::MAX)
+                .filter(|&byte| next_on_byte(state, byte).is_some())
+                .for_each(|byte| add(usize::from(class_of[usize::from(byte)]))),
+        }
+        let through = match state {
+            State::Look { look, .. } => may_hold(*look),
+            _ => vec![u64::MAX; words],
+        };
+        successors.push((empty_successors(state), through));
+    }
+    // what a state's empty transitions lead to, until nothing is added (loops of
+    // empty transitions take more than one round)
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (i, (next, through)) in successors.iter().enumerate().rev() {
+            for n in next {
+                for (w, &through) in through.iter().enumerate() {
+                    let (from, to) = (n.as_usize() * words + w, i * words + w);
+                    let added = table[from] & through & !table[to];
+                    if added != 0 {
+                        table[to] |= added;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    table
+}
+
+impl Columns {
+    /// The columns of a pattern with these byte classes and assertions.
+    fn new(class_of: &[u8; 256], looks: &LookTable) -> Columns {
+        let contexts = match looks.before_matters {
+            true => LOOK_KINDS,
+            false => 2,
+        };
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut of_byte = [0u32; 256];
+        let mut context_after = [0u32; 256];
+        for byte in 0..=u8::MAX {
+            let same = |&b: &u8| {
+                class_of[usize::from(b)] == class_of[usize::from(byte)]
+                    && looks.kind(b) == looks.kind(byte)
+            };
+            let column = match bytes.iter().position(same) {
+                Some(column) => column,
+                None => {
+                    bytes.push(byte);
+                    bytes.len() - 1
+                }
+            };
+            of_byte[usize::from(byte)] = (column * contexts) as u32;
+            if looks.before_matters {
+                context_after[usize::from(byte)] = looks.kind(byte) as u32;
+            }
+        }
+        let stride = bytes.len() * contexts + LOOK_KINDS * LOOK_KINDS;
+        Columns {
+            of_byte,
+            context_after,
+            contexts,
+            bytes,
+            stride,
+        }
+    }
+
+    /// The column of the haystack's first byte (the edge before it).
+    fn at_haystack_start(&self, byte: u8) -> u32 {
+        self.of_byte[usize::from(byte)] + (self.contexts - 1) as u32
+    }
+
+    /// The column of the span's end, between bytes of these kinds.
+    fn at_end(&self, kind_before: usize, kind_at: usize) -> u32 {
+        (self.bytes.len() * self.contexts + kind_before * LOOK_KINDS + kind_at) as u32
+    }
+
+    /// The byte a column reads (256: none) and the assertions holding there.
+    fn context(&self, column: usize, looks: &LookTable) -> (u16, u32) {
+        let byte_columns = self.bytes.len() * self.contexts;
+        match self.bytes.get(column / self.contexts) {
+            Some(&byte) if column < byte_columns => {
+                let context = column % self.contexts;
+                let before = match context == self.contexts - 1 {
+                    true => EDGE,
+                    // any kind but the edge, when the kind before does not matter
+                    false => context,
+                };
+                (u16::from(byte), looks.holding(before, looks.kind(byte)))
+            }
+            _ => {
+                let kinds = column - byte_columns;
+                (256, looks.holding(kinds / LOOK_KINDS, kinds % LOOK_KINDS))
+            }
+        }
     }
 }
 
@@ -739,25 +1151,11 @@ impl LookTable {
         let before_matters = (0..EDGE).any(|before| {
             (0..LOOK_KINDS).any(|at| holding[before * LOOK_KINDS + at] != holding[at])
         });
-        let mut before_byte = [0u32; 256];
-        for (byte, bits) in before_byte.iter_mut().enumerate() {
-            *bits = holding[usize::from(kind[byte])];
-        }
         Some(LookTable {
             kind,
             holding,
             before_matters,
-            before_byte,
         })
-    }
-
-    /// The assertions holding between the bytes `before` and `at`.
-    #[inline(always)]
-    fn between(&self, before: u8, at: u8) -> u32 {
-        match self.before_matters {
-            true => self.holding(self.kind(before), self.kind(at)),
-            false => self.before_byte[usize::from(at)],
-        }
     }
 
     /// The kind of a byte.

@@ -201,6 +201,8 @@ fn two_pass_takes_the_back_trackers_path() {
         "ab ab ab",
         "x: y: z",
         "word boundary: foo-bar baz",
+        "xyzz tail",
+        "key=a b c end",
     ];
     // priority between alternatives, greedy and lazy repetition, groups that take
     // part or not, word boundaries and anchors
@@ -213,6 +215,10 @@ fn two_pass_takes_the_back_trackers_path() {
         r"^(?P<k>[^:]+): (?P<v>.*?)(?:: (?P<w>.*))?$",
         r"\b(?P<w>\w+)\b-(?P<z>\w+)",
         r"(?P<one>x)?(?P<two>y)?",
+        // more than two alternatives that take the same byte (the set decides), and
+        // a set needed only late in the span (the backward pass then runs from there)
+        r"(?P<a>x|xy|xyz)(?P<b>z?)(?P<c>.*)",
+        r"key=(?P<k>[a-z]) (?P<r>.*) (?P<e>\w+)",
     ];
     assert_same_groups(&patterns, &texts);
 }
