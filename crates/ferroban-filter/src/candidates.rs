@@ -46,7 +46,7 @@ enum SetSearch {
 }
 
 /// The failregexes (by index) that may match a buffer, as bits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Possible {
     words: SmallVec<[u64; 2]>,
 }
@@ -59,12 +59,18 @@ impl Possible {
             .is_some_and(|word| word & (1 << (index % 64)) != 0)
     }
 
-    fn add(&mut self, index: usize) {
-        let word = index / 64;
-        if self.words.len() <= word {
-            self.words.resize(word + 1, 0);
+    /// None of `count` failregexes.
+    fn none_of(count: usize) -> Possible {
+        Possible {
+            words: smallvec::smallvec![0; count.div_ceil(64)],
         }
-        self.words[word] |= 1 << (index % 64);
+    }
+
+    /// Failregex `index` (below the count made with) may match.
+    fn add(&mut self, index: usize) {
+        if let Some(word) = self.words.get_mut(index / 64) {
+            *word |= 1 << (index % 64);
+        }
     }
 
     /// The indexes that may match, in order.
@@ -111,7 +117,7 @@ impl Candidates {
             SetSearch::FromStart { dfa, start } => read_from_start(dfa, *start, buffer.as_bytes()),
             SetSearch::Anywhere(set) => {
                 let matches = buffer.is_ascii().then(|| set.matches(buffer.as_bytes()))?;
-                let mut possible = Possible::default();
+                let mut possible = Possible::none_of(set.len());
                 matches.iter().for_each(|i| possible.add(i));
                 Some(possible)
             }
@@ -167,7 +173,7 @@ fn from_start(heads: &[Hir]) -> Option<SetSearch> {
 /// boundaries of the two forms agree (the byte after a match, which `\b` or `$`
 /// looks at, is read before the match is reported).
 fn read_from_start(dfa: &dense::DFA<Vec<u32>>, start: StateID, hay: &[u8]) -> Option<Possible> {
-    let mut possible = Possible::default();
+    let mut possible = Possible::none_of(dfa.pattern_len());
     let mut state = start;
     let mut noted = None;
     let mut note = |state: StateID, possible: &mut Possible| {
