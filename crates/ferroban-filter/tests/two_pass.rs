@@ -83,7 +83,10 @@ fn candidates_name_every_failregex_that_matches() {
         }
     }
     assert!(sets > 30, "only {sets} filters with a candidate set");
-    assert!(from_start > 10, "only {from_start} sets read from the start");
+    assert!(
+        from_start > 10,
+        "only {from_start} sets read from the start"
+    );
     assert!(matched > 400, "only {matched} matches checked");
 }
 
