@@ -8,6 +8,8 @@
 //! a match could start anywhere.
 
 use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::Look;
 
@@ -16,6 +18,9 @@ use regex_syntax::hir::Look;
 #[derive(Debug)]
 pub struct AnchoredDfa {
     dfa: dense::DFA<Vec<u32>>,
+    /// The start state at the haystack's start (nothing before it to look at),
+    /// where nearly every walk begins.
+    start_of_text: StateID,
 }
 
 /// Bounds on one automaton: a date template or a prefregex head takes well under a
@@ -63,7 +68,10 @@ impl AnchoredDfa {
             .thompson(regex_automata::nfa::thompson::Config::new().utf8(unicode))
             .build(source)
             .ok()?;
-        Some(AnchoredDfa { dfa })
+        let start_of_text = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .ok()?;
+        Some(AnchoredDfa { dfa, start_of_text })
     }
 
     /// The number of bytes of `hay` read until the automaton died, if it did.
@@ -90,10 +98,15 @@ impl AnchoredDfa {
     /// Read `hay` from `start` until the automaton dies or the haystack ends; `None`
     /// when it stops at a byte it cannot read.
     fn walk(&self, hay: &[u8], start: usize) -> Option<Walk> {
-        let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
-        let mut state = self.dfa.start_state_forward(&input).ok()?;
+        let mut state = match start {
+            0 => self.start_of_text,
+            _ => {
+                let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+                self.dfa.start_state_forward(&input).ok()?
+            }
+        };
         let mut match_end = None;
-        for (at, &byte) in hay.iter().enumerate().skip(start) {
+        for (at, &byte) in (start..).zip(hay.get(start..)?) {
             state = self.dfa.next_state(state, byte);
             if !self.dfa.is_special_state(state) {
                 continue;
@@ -125,7 +138,7 @@ impl AnchoredDfa {
 /// Where [`AnchoredDfa::walk`] got to.
 struct Walk {
     /// The state after the last byte read.
-    state: regex_automata::util::primitives::StateID,
+    state: StateID,
     /// The end of the last match seen.
     match_end: Option<usize>,
     /// The number of bytes of the haystack read when the automaton died, if it did.

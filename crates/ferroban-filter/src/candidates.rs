@@ -1,23 +1,82 @@
 //! Which failregexes could match a buffer, found in one pass.
 //!
-//! Owns a `RegexSet` over the linear supersets of a filter's failregexes (each the
+//! Owns an automaton over the linear supersets of a filter's failregexes (each the
 //! failregex itself when it runs on the linear engine), each cut before its first
-//! run of any text (see [`head`]): one lazy-DFA pass over the start of the buffer
-//! names the failregexes worth a search with captures; the others cannot match and
-//! are skipped. It does not capture anything or decide the order in which
-//! failregexes are tried (the engine does, as Fail2ban does).
+//! run of any text (see [`head`]): one pass over the start of the buffer names the
+//! failregexes worth a search with captures; the others cannot match and are
+//! skipped. When every cut pattern is anchored at the buffer's start (`\A`, which is
+//! `^` in single-line mode), that automaton is fully built and read from the first
+//! byte until it dies; otherwise a `RegexSet` searches the buffer. It does not
+//! capture anything or decide the order in which failregexes are tried (the engine
+//! does, as Fail2ban does).
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::nfa::thompson;
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::{Hir, HirKind, Look};
+use smallvec::SmallVec;
 
 /// A head shorter than this (in bytes, at least) tells too few buffers apart: the
 /// whole pattern is kept.
 const MIN_HEAD_LEN: usize = 3;
 
+/// Bound on the automaton of anchored heads; past it the `RegexSet` is used.
+const DFA_SIZE_LIMIT: usize = 8 << 20;
+
 /// The failregexes' supersets, searched together.
 #[derive(Debug)]
 pub struct Candidates {
-    set: RegexSet,
+    search: SetSearch,
+}
+
+/// How the cut patterns are searched.
+#[derive(Debug)]
+enum SetSearch {
+    /// Every cut pattern matches only at the buffer's start: a fully built automaton
+    /// reporting every pattern whose match starts there, and its start state.
+    FromStart {
+        dfa: Box<dense::DFA<Vec<u32>>>,
+        start: StateID,
+    },
+    /// A match may start anywhere.
+    Anywhere(RegexSet),
+}
+
+/// The failregexes (by index) that may match a buffer, as bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Possible {
+    words: SmallVec<[u64; 2]>,
+}
+
+impl Possible {
+    /// Whether failregex `index` may match.
+    pub fn may_match(&self, index: usize) -> bool {
+        self.words
+            .get(index / 64)
+            .is_some_and(|word| word & (1 << (index % 64)) != 0)
+    }
+
+    /// None of `count` failregexes.
+    fn none_of(count: usize) -> Possible {
+        Possible {
+            words: smallvec::smallvec![0; count.div_ceil(64)],
+        }
+    }
+
+    /// Failregex `index` (below the count made with) may match.
+    fn add(&mut self, index: usize) {
+        if let Some(word) = self.words.get_mut(index / 64) {
+            *word |= 1 << (index % 64);
+        }
+    }
+
+    /// The indexes that may match, in order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.words.len() * 64).filter(|&i| self.may_match(i))
+    }
 }
 
 impl Candidates {
@@ -28,28 +87,126 @@ impl Candidates {
         if patterns.len() < 2 {
             return None;
         }
-        let patterns: Vec<String> = patterns.into_iter().map(head).collect();
-        // ASCII classes: the set is only asked about ASCII buffers (see `possible`).
-        let set = RegexSetBuilder::new(patterns)
-            .unicode(false)
-            .size_limit(64 << 20)
-            .build()
-            .ok()?;
-        Some(Candidates { set })
+        let heads: Vec<Hir> = patterns.into_iter().map(head).collect::<Option<_>>()?;
+        let search = match from_start(&heads) {
+            Some(search) => search,
+            None => {
+                let sources: Vec<String> = heads.iter().map(Hir::to_string).collect();
+                // ASCII classes: the set is only asked about ASCII buffers (see `possible`).
+                let set = RegexSetBuilder::new(sources)
+                    .unicode(false)
+                    .size_limit(64 << 20)
+                    .build()
+                    .ok()?;
+                SetSearch::Anywhere(set)
+            }
+        };
+        Some(Candidates { search })
     }
 
-    /// Which failregexes may match `buffer` (by index); `None`: any may (the buffer
-    /// is not ASCII, where the ASCII set would not be a superset).
-    pub fn possible(&self, buffer: &str) -> Option<regex::bytes::SetMatches> {
-        buffer
-            .is_ascii()
-            .then(|| self.set.matches(buffer.as_bytes()))
+    /// Whether the buffer is read from its start only, until the automaton dies (all
+    /// cut patterns are anchored there), rather than searched.
+    pub fn reads_from_start(&self) -> bool {
+        matches!(self.search, SetSearch::FromStart { .. })
     }
+
+    /// Which failregexes may match `buffer`; `None`: any may (non-ASCII text where
+    /// the ASCII set would not be a superset).
+    pub fn possible(&self, buffer: &str) -> Option<Possible> {
+        match &self.search {
+            SetSearch::FromStart { dfa, start } => read_from_start(dfa, *start, buffer.as_bytes()),
+            SetSearch::Anywhere(set) => {
+                let matches = buffer.is_ascii().then(|| set.matches(buffer.as_bytes()))?;
+                let mut possible = Possible::none_of(set.len());
+                matches.iter().for_each(|i| possible.add(i));
+                Some(possible)
+            }
+        }
+    }
+}
+
+/// The automaton over `heads` read from the buffer's start, when every head's
+/// matches start with `\A` and it builds within bounds.
+///
+/// Why reading from the start is exact: a head that begins with `\A` matches only at
+/// offset 0, and an anchored automaton with [`MatchKind::All`] reaches a match state
+/// for every pattern with a match starting there (whatever its length) before it
+/// dies. `^` is `\A` there exactly when Fail2ban reads it so: it compiles failregexes
+/// with `re.MULTILINE` only when maxlines is above 1, and the engine then prefixes
+/// them with `(?m)`, whose `^` (`Look::StartLF`, holding after every newline of a
+/// multi-line buffer) keeps the general set.
+fn from_start(heads: &[Hir]) -> Option<SetSearch> {
+    let anchored = |hir: &Hir| hir.properties().look_set_prefix().contains(Look::Start);
+    if !heads.iter().all(anchored) {
+        return None;
+    }
+    let config = dense::Config::new()
+        .match_kind(MatchKind::All)
+        .start_kind(StartKind::Anchored)
+        .dfa_size_limit(Some(DFA_SIZE_LIMIT))
+        .determinize_size_limit(Some(DFA_SIZE_LIMIT));
+    // ASCII classes, as the set's: the automaton stops (cannot tell) at the first
+    // non-ASCII byte it reads (see `read_from_start`).
+    let config = (0x80..=0xFF).fold(config, |c, byte| c.quit(byte, true));
+    let nfa = thompson::Compiler::new()
+        .configure(thompson::Config::new().utf8(false))
+        .build_many_from_hir(heads)
+        .ok()?;
+    let dfa = dense::Builder::new()
+        .configure(config)
+        .build_from_nfa(&nfa)
+        .ok()?;
+    let start = dfa
+        .start_state(&start::Config::new().anchored(Anchored::Yes))
+        .ok()?;
+    Some(SetSearch::FromStart {
+        dfa: Box::new(dfa),
+        start,
+    })
+}
+
+/// The patterns of `dfa` matching at the start of `hay`; `None` when the automaton
+/// stops at a non-ASCII byte.
+///
+/// Why stopping there is enough: up to that byte the automaton reads what the
+/// failregexes' Unicode forms read, and on ASCII characters the classes and word
+/// boundaries of the two forms agree (the byte after a match, which `\b` or `$`
+/// looks at, is read before the match is reported).
+fn read_from_start(dfa: &dense::DFA<Vec<u32>>, start: StateID, hay: &[u8]) -> Option<Possible> {
+    let mut possible = Possible::none_of(dfa.pattern_len());
+    let mut state = start;
+    let mut noted = None;
+    let mut note = |state: StateID, possible: &mut Possible| {
+        if noted != Some(state) {
+            noted = Some(state);
+            (0..dfa.match_len(state))
+                .for_each(|i| possible.add(dfa.match_pattern(state, i).as_usize()));
+        }
+    };
+    for &byte in hay {
+        state = dfa.next_state(state, byte);
+        if !dfa.is_special_state(state) {
+            continue;
+        }
+        if dfa.is_match_state(state) {
+            note(state, &mut possible);
+        } else if dfa.is_dead_state(state) {
+            return Some(possible);
+        } else if dfa.is_quit_state(state) {
+            return None;
+        }
+    }
+    let state = dfa.next_eoi_state(state);
+    if dfa.is_match_state(state) {
+        note(state, &mut possible);
+    }
+    Some(possible)
 }
 
 /// `pattern` (Rust syntax, ASCII classes) up to its first run of any text (`.*`,
 /// `[^:]+?`: a repeated class of most bytes, the space among them), when that part
-/// is long enough to tell buffers apart; else `pattern` itself.
+/// is long enough to tell buffers apart; else `pattern` itself (`None` when it
+/// does not parse).
 ///
 /// Why: the part matches wherever the pattern does (a match of the whole begins with
 /// a match of the part), so the set stays a superset of the failregexes; and a
@@ -57,23 +214,21 @@ impl Candidates {
 /// keeps the DFA reading to the line's end (`.*`, then the rest). The engine searches
 /// each failregex the set names, so a line the part passes and the whole does not
 /// costs a search that finds nothing.
-fn head(pattern: &str) -> String {
+fn head(pattern: &str) -> Option<Hir> {
     let parsed = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern);
-    let Ok(hir) = parsed else {
-        return pattern.to_string();
-    };
+    let hir = parsed.ok()?;
     let mut items = Vec::new();
     if !items_before_any_text(&hir, &mut items) {
         let head = Hir::concat(items);
         if head.properties().minimum_len().unwrap_or(0) >= MIN_HEAD_LEN {
-            return head.to_string();
+            return Some(head);
         }
     }
-    pattern.to_string()
+    Some(hir)
 }
 
 /// Push the items of `hir` (through concatenations and groups) onto `items` up to
@@ -138,6 +293,7 @@ mod tests {
         .unwrap();
         let m = c.possible("Failed password from 192.0.2.1 x").unwrap();
         assert_eq!(m.iter().collect::<Vec<_>>(), [0, 2]);
+        assert!(!c.reads_from_start());
         assert!(c.possible("Invalid usér").is_none());
         assert!(Candidates::new([Some("a"), None]).is_none());
     }
@@ -160,5 +316,35 @@ mod tests {
         // no run of any text (\S is not): the whole
         assert_eq!(possible("User x from"), [] as [usize; 0]);
         assert_eq!(possible("User x from y"), [2]);
+    }
+
+    #[test]
+    fn anchored_heads_are_read_from_the_start_until_the_automaton_dies() {
+        let c = Candidates::new([
+            Some(r"^Failed \S+ for (?P<user>.*) from (?P<host>\S+)"),
+            Some(r"^Invalid user"),
+            Some(r"^ab\b"),
+            Some(r"^(?:Invalid|Failed) "),
+        ])
+        .unwrap();
+        assert!(c.reads_from_start());
+        let possible = |buffer| c.possible(buffer).map(|p| p.iter().collect::<Vec<_>>());
+        assert_eq!(possible("Failed password for root"), Some(vec![0, 3]));
+        assert_eq!(possible("Invalid user x\n"), Some(vec![1, 3]));
+        // the end of the buffer completes a match, and `\b` sees the byte after it
+        assert_eq!(possible("ab"), Some(vec![2]));
+        assert_eq!(possible("ab c"), Some(vec![2]));
+        assert_eq!(possible("abc"), Some(vec![]));
+        // a match must start the buffer
+        assert_eq!(possible("x Invalid user"), Some(vec![]));
+        // a non-ASCII byte read before the automaton dies: any may match
+        assert_eq!(possible("Invalid usér"), None);
+        // one read after it died is never seen
+        assert_eq!(possible("Failed\té"), Some(vec![]));
+        // a failregex not anchored at the start: the set searches the whole buffer
+        let anywhere = Candidates::new([Some(r"^Invalid user"), Some(r"from \S+")]).unwrap();
+        assert!(!anywhere.reads_from_start());
+        let found = anywhere.possible("Invalid user from x").unwrap();
+        assert_eq!(found.iter().collect::<Vec<_>>(), [0, 1]);
     }
 }

@@ -13,9 +13,8 @@ use std::time::Instant;
 
 use ferroban_config::FilterDefinition;
 use jiff::tz::TimeZone;
-use regex::bytes::SetMatches;
 
-use crate::candidates::Candidates;
+use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
 use crate::faildata::{key, FailData, Interned, Key, Line, Text, Value, NAMES};
 use crate::mlfid::MlfidCache;
@@ -802,7 +801,7 @@ impl Filter {
         &mut self,
         buf: &str,
         from: usize,
-        possible: &mut Option<SetMatches>,
+        possible: &mut Option<Possible>,
     ) -> Option<(usize, Groups)> {
         if self.maxlines > 1 {
             return self.search_failregexes(buf, from, possible);
@@ -858,13 +857,13 @@ impl Filter {
         &self,
         buf: &str,
         from: usize,
-        possible: &mut Option<SetMatches>,
+        possible: &mut Option<Possible>,
     ) -> Option<(usize, Groups)> {
         if possible.is_none() {
             *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
         }
         (from..self.fail.len())
-            .filter(|&fi| possible.as_ref().is_none_or(|p| p.matched(fi)))
+            .filter(|&fi| possible.as_ref().is_none_or(|p| p.may_match(fi)))
             .find_map(|fi| Some((fi, self.fail[fi].pattern.search(buf)?)))
     }
 

@@ -9,7 +9,7 @@
 //! remembered answer is still right: the caller stores only answers that depend on
 //! the text it names alone.
 
-use ahash::AHashMap as HashMap;
+use hashbrown::HashTable;
 
 /// Longer texts are not remembered (they seldom repeat, and would cost memory).
 const MAX_TEXT: usize = 512;
@@ -17,39 +17,70 @@ const MAX_TEXT: usize = 512;
 /// Recent texts and their answers, in two generations: a text looked up in the older
 /// one moves to the newer, and when the newer is full the older is dropped. Between
 /// `generation` and twice as many recent texts are remembered.
+///
+/// A text is hashed once per look-up and insertion: both generations are probed with
+/// that hash, and an answer inserted for the text last looked up in vain takes it
+/// too (a look-up of a new text, then its insertion, is the usual pair).
 #[derive(Debug)]
 pub struct Recent<V> {
-    newer: HashMap<Box<str>, V>,
-    older: HashMap<Box<str>, V>,
+    newer: HashTable<(Box<str>, V)>,
+    older: HashTable<(Box<str>, V)>,
     generation: usize,
+    hasher: ahash::RandomState,
+    /// The text last looked up in vain, and its hash.
+    missed: String,
+    missed_hash: Option<u64>,
 }
 
 impl<V> Recent<V> {
     /// A memory of `generation` texts per generation.
     pub fn new(generation: usize) -> Self {
         Recent {
-            newer: HashMap::new(),
-            older: HashMap::new(),
+            newer: HashTable::new(),
+            older: HashTable::new(),
             generation,
+            hasher: ahash::RandomState::new(),
+            missed: String::new(),
+            missed_hash: None,
         }
     }
 
     /// `read` of the answer remembered for `text`, if it was seen recently.
     pub fn with<R>(&mut self, text: &str, read: impl FnOnce(&V) -> R) -> Option<R> {
-        if let Some(answer) = self.newer.get(text) {
+        let hash = self.hasher.hash_one(text);
+        let same = |(key, _): &(Box<str>, V)| **key == *text;
+        if let Some((_, answer)) = self.newer.find(hash, same) {
             return Some(read(answer));
         }
-        let (key, answer) = self.older.remove_entry(text)?;
+        let Ok(entry) = self.older.find_entry(hash, same) else {
+            if text.len() <= MAX_TEXT {
+                self.missed.clear();
+                self.missed.push_str(text);
+                self.missed_hash = Some(hash);
+            }
+            return None;
+        };
+        let ((key, answer), _) = entry.remove();
         let result = read(&answer);
-        self.insert_new(key, answer);
+        self.insert_new(hash, key, answer);
         Some(result)
     }
 
     /// Remember the answer for `text` (unless it is too long to be worth it).
     pub fn insert(&mut self, text: &str, answer: V) {
-        if text.len() <= MAX_TEXT {
-            self.insert_new(text.into(), answer);
+        if text.len() > MAX_TEXT {
+            return;
         }
+        let hash = match self.missed_hash.take() {
+            Some(hash) if self.missed == text => hash,
+            _ => self.hasher.hash_one(text),
+        };
+        let same = |(key, _): &(Box<str>, V)| **key == *text;
+        if let Some((_, remembered)) = self.newer.find_mut(hash, same) {
+            *remembered = answer;
+            return;
+        }
+        self.insert_new(hash, text.into(), answer);
     }
 
     /// Forget everything.
@@ -58,14 +89,17 @@ impl<V> Recent<V> {
         self.older.clear();
     }
 
-    fn insert_new(&mut self, key: Box<str>, answer: V) {
+    /// Insert a text not in the newer generation, with its hash.
+    fn insert_new(&mut self, hash: u64, key: Box<str>, answer: V) {
         if self.newer.len() >= self.generation {
             // the dropped generation's table is kept (cleared) for the next one: no
             // growing it again from nothing
             std::mem::swap(&mut self.older, &mut self.newer);
             self.newer.clear();
         }
-        self.newer.insert(key, answer);
+        let hasher = &self.hasher;
+        self.newer
+            .insert_unique(hash, (key, answer), |(key, _)| hasher.hash_one(&**key));
     }
 }
 
@@ -95,5 +129,22 @@ mod tests {
         assert!(get(&mut recent, &"x".repeat(MAX_TEXT + 1)).is_none());
         recent.clear();
         assert!(get(&mut recent, "a").is_none());
+    }
+
+    #[test]
+    fn an_insertion_after_a_look_up_in_vain_is_found_under_its_own_text() {
+        let mut recent = Recent::new(8);
+        let get = |recent: &mut Recent<usize>, text: &str| recent.with(text, |n| *n);
+        assert!(get(&mut recent, "a").is_none());
+        recent.insert("a", 1);
+        assert_eq!(get(&mut recent, "a"), Some(1));
+        // another text than the one looked up last: hashed for itself
+        assert!(get(&mut recent, "b").is_none());
+        recent.insert("c", 3);
+        assert!(get(&mut recent, "b").is_none());
+        assert_eq!(get(&mut recent, "c"), Some(3));
+        // a text remembered again takes the new answer
+        recent.insert("c", 4);
+        assert_eq!(get(&mut recent, "c"), Some(4));
     }
 }

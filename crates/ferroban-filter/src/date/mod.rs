@@ -12,6 +12,7 @@ mod strptime;
 mod template;
 
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use jiff::tz::TimeZone;
 
@@ -130,7 +131,8 @@ struct Slot {
     hits: u64,
     /// Times its regex matched at all (Fail2ban's template-level counter).
     raw_hits: u64,
-    last_used: f64,
+    /// The wall-clock time of its last hit, as read (no conversion per line).
+    last_used: SystemTime,
     distance: usize,
     /// Index of this template's linear superset in the detector's screen.
     screen_index: Option<usize>,
@@ -219,6 +221,10 @@ impl DateRead {
 
 const NONE_INDEX: usize = usize::MAX;
 
+/// A template not hit for this long before another's hit gives way to it (Fail2ban's
+/// `_reorderTemplate`).
+const UNUSED_FOR: Duration = Duration::from_secs(300);
+
 /// Character ending at byte `pos` (Python's `line[pos-1:pos]`).
 fn char_before(line: &str, pos: usize) -> Option<char> {
     line.get(..pos).and_then(|s| s.chars().next_back())
@@ -226,13 +232,6 @@ fn char_before(line: &str, pos: usize) -> Option<char> {
 /// Character starting at byte `pos` (Python's `line[pos:pos+1]`).
 fn char_at(line: &str, pos: usize) -> Option<char> {
     line.get(pos..).and_then(|s| s.chars().next())
-}
-
-fn wall_clock() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// The screen over these template patterns, compiled once per process: every jail
@@ -342,7 +341,7 @@ impl DateDetector {
             template,
             hits: 0,
             raw_hits: 0,
-            last_used: 0.0,
+            last_used: SystemTime::UNIX_EPOCH,
             distance: 0x7fff_ffff,
             screen_index: None,
         });
@@ -668,7 +667,7 @@ impl DateDetector {
     fn count_hit(&mut self, i: usize, distance: usize) {
         let slot = &mut self.slots[i];
         slot.hits += 1;
-        slot.last_used = wall_clock();
+        slot.last_used = SystemTime::now();
         slot.distance = distance;
         if self.first_unused == i {
             self.first_unused += 1;
@@ -677,7 +676,9 @@ impl DateDetector {
 
     /// Move a template that hits up the list (Fail2ban's `_reorderTemplate`).
     fn reorder(&mut self, num: usize) -> usize {
-        let untime = self.slots[num].last_used - 300.0;
+        let untime = (self.slots[num].last_used)
+            .checked_sub(UNUSED_FOR)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         let weight = self.slots[num].weight();
         let mut pos = if self.first_unused < num {
             self.first_unused
