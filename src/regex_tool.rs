@@ -365,12 +365,12 @@ impl Resolver {
             return;
         }
         // most failures have an address: nothing to rebuild
-        if !failures.iter().any(|f| host_name(f).is_some()) {
+        if !failures.iter().any(|f| f.host_name().is_some()) {
             return;
         }
         let mut out = ferroban_filter::Failures::with_capacity(failures.len());
         for f in failures.drain(..) {
-            let Some(name) = host_name(&f).map(str::to_string) else {
+            let Some(name) = f.host_name().map(str::to_string) else {
                 out.push(f);
                 continue;
             };
@@ -387,15 +387,6 @@ impl Resolver {
         }
         *failures = out;
     }
-}
-
-/// The host name a failure is for: its `dns` field when that is its id and it has no
-/// address field.
-fn host_name(f: &ferroban_filter::Failure) -> Option<&str> {
-    if f.field("ip4").is_some() || f.field("ip6").is_some() {
-        return None;
-    }
-    f.field("dns").filter(|n| *n == f.id)
 }
 
 /// Addresses of a host name (`usedns` yes or warn), or the address it already is.

@@ -87,6 +87,16 @@ impl Failure {
     pub fn field(&self, name: &str) -> Option<&str> {
         self.data.text(name)
     }
+
+    /// The host name this failure is for, when it names no address: its `dns`
+    /// field, when that is its id and it has no `ip4` or `ip6` field.
+    pub fn host_name(&self) -> Option<&str> {
+        let data = &self.data;
+        if data.text(&NAMES.ip4).is_some() || data.text(&NAMES.ip6).is_some() {
+            return None;
+        }
+        data.text(&NAMES.dns).filter(|n| *n == self.id)
+    }
 }
 
 /// A line's failures: nearly always none or one, held in place (no allocation per
