@@ -12,7 +12,7 @@ use std::path::Path;
 use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
 use ferroban_filter::pattern::PatternError;
-use ferroban_filter::{Filter, FilterError, Value};
+use ferroban_filter::{Failure, Filter, FilterError, Value};
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
 use super::log::{Component, LocalTime, Logger};
@@ -234,20 +234,6 @@ impl Jail {
                 self.stats.too_old += 1;
                 continue;
             }
-            let fields: Vec<(String, String)> = failure
-                .data
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        &***k,
-                        "ip4" | "ip6" | "dns" | "host" | "fid" | "mlfid" | "matches"
-                    )
-                })
-                .filter_map(|(k, v)| match v {
-                    Value::Text(Some(t)) => Some((k.to_string(), t.to_string())),
-                    _ => None,
-                })
-                .collect();
             for ip in self.addresses(&failure.id, log) {
                 if let Some(reason) = self.ignore.check(ip) {
                     self.stats.ignored += 1;
@@ -267,10 +253,14 @@ impl Jail {
                     ip,
                     time: when,
                     matches: failure.matches().iter().map(|m| m.to_string()).collect(),
-                    fields: fields.clone(),
+                    // made below for the failure that bans, the only one they serve
+                    fields: Vec::new(),
                 };
                 let evicted = self.tracker.evicted();
-                let offence = self.tracker.add(event);
+                let offence = self.tracker.add(event).map(|mut o| {
+                    o.fields = action_fields(failure);
+                    o
+                });
                 // One host counts for at most maxretry - 1 across the fleet: the
                 // failure that reaches maxretry bans here instead.
                 if offence.is_none() && self.counts_across_fleet() {
@@ -331,6 +321,25 @@ impl Jail {
         }
         addrs
     }
+}
+
+/// A failure's captured fields for action tags (`<F-USER>`…): its texts but the
+/// address, id and matched lines, which tags of their own carry.
+fn action_fields(failure: &Failure) -> Vec<(String, String)> {
+    failure
+        .data
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                **k,
+                "ip4" | "ip6" | "dns" | "host" | "fid" | "mlfid" | "matches"
+            )
+        })
+        .filter_map(|(k, v)| match v {
+            Value::Text(Some(t)) => Some((k.to_string(), t.to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The actions' view of a ban.
