@@ -98,13 +98,12 @@ pub struct Logger {
     pid_text: Arc<str>,
 }
 
-/// `text` then spaces up to `width` characters (`{text:<width}`).
+/// `text` (an ASCII name: a component's or a level's) then spaces up to `width`
+/// (at most 24) bytes, as `{text:<width}` writes it.
 fn push_padded(line: &mut String, text: &str, width: usize) {
+    const SPACES: &str = "                        ";
     line.push_str(text);
-    line.extend(std::iter::repeat_n(
-        ' ',
-        width.saturating_sub(text.chars().count()),
-    ));
+    line.push_str(&SPACES[..width.saturating_sub(text.len()).min(SPACES.len())]);
 }
 
 fn open_sink(target: &LogTarget) -> std::io::Result<Sink> {
