@@ -47,9 +47,10 @@ fn raw_publish(port: u16, login: (&str, &str), subject: &str, payload: &str) -> 
     answer
 }
 
-/// Three honest hosts, started and connected.
-fn three_hosts(root: &Path, engine: &Engine, jail: &str) -> Vec<Host> {
-    LOGINS
+/// Honest hosts for `logins`, with `jail` added to their jail, started and
+/// connected.
+fn connected_hosts(root: &Path, engine: &Engine, logins: &[(&str, &str)], jail: &str) -> Vec<Host> {
+    logins
         .iter()
         .map(|(name, password)| {
             let mut spec = HostSpec::honest(name, password);
@@ -70,7 +71,7 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
     let Some((root, engine)) = engine_for(BIN, "propagate") else {
         return;
     };
-    let hosts = three_hosts(&root.0, &engine, "");
+    let hosts = connected_hosts(&root.0, &engine, &LOGINS, "");
     hosts[0].fail("192.0.2.7", 3);
     for h in &hosts {
         assert!(
@@ -120,7 +121,7 @@ fn fleet_counting_two_and_two_bans_everywhere_one_and_one_nowhere() {
     let Some((root, engine)) = engine_for(BIN, "count") else {
         return;
     };
-    let hosts = three_hosts(&root.0, &engine, "fleetmaxretry = 4");
+    let hosts = connected_hosts(&root.0, &engine, &LOGINS, "fleetmaxretry = 4");
     hosts[0].fail("198.51.100.1", 1);
     hosts[1].fail("198.51.100.1", 1);
     hosts[0].fail("198.51.100.2", 2);
@@ -152,7 +153,7 @@ fn failures_made_while_the_engine_is_down_count_once_it_returns() {
     let Some((root, mut engine)) = engine_for(BIN, "held-failures") else {
         return;
     };
-    let hosts = three_hosts(&root.0, &engine, "fleetmaxretry = 4");
+    let hosts = connected_hosts(&root.0, &engine, &LOGINS, "fleetmaxretry = 4");
     engine.kill();
     assert!(wait_for(SOON, || hosts[0].fleet()["connected"] == false));
     hosts[0].fail("198.51.100.9", 2);
@@ -186,7 +187,7 @@ fn reload_applies_a_changed_fleet_section_and_keeps_the_old_one_when_it_is_bad()
     let Some((root, engine)) = engine_for(BIN, "reload") else {
         return;
     };
-    let hosts = three_hosts(&root.0, &engine, "");
+    let hosts = connected_hosts(&root.0, &engine, &LOGINS, "");
     let local = hosts[0].dir.join("conf/ferroban.local");
     let good = std::fs::read_to_string(&local).unwrap();
     // A bad section: refused with its file and line, the old one runs on.
@@ -351,7 +352,7 @@ fn the_engine_killed_and_restarted_loses_nothing_and_doubles_nothing() {
     let Some((root, mut engine)) = engine_for(BIN, "kill") else {
         return;
     };
-    let hosts = three_hosts(&root.0, &engine, "");
+    let hosts = connected_hosts(&root.0, &engine, &LOGINS, "");
     hosts[0].fail("192.0.2.1", 3);
     assert!(wait_for(SOON, || hosts[2].bans_of("192.0.2.1") == 1));
     engine.kill();
@@ -390,15 +391,7 @@ fn the_engine_back_with_its_storage_wiped_gets_every_hosts_bans_again() {
     let Some((root, mut engine)) = engine_for(BIN, "wipe") else {
         return;
     };
-    let mut first: Vec<Host> = LOGINS[..2]
-        .iter()
-        .map(|(n, p)| {
-            let mut h = Host::new(BIN, &root.0, &engine, &HostSpec::honest(n, p));
-            h.start();
-            h.wait_connected();
-            h
-        })
-        .collect();
+    let mut first = connected_hosts(&root.0, &engine, &LOGINS[..2], "");
     first[0].fail("192.0.2.31", 3);
     first[1].fail("192.0.2.32", 3);
     assert!(wait_for(SOON, || first[0].bans_of("192.0.2.32") == 1
@@ -606,15 +599,7 @@ fn a_refused_publication_stays_in_the_outbox_and_is_sent_again_once_allowed() {
         assert!(auth.contains(own_keys), "{auth}");
         auth.replacen(own_keys, "", 1)
     });
-    let mut hosts: Vec<Host> = LOGINS[..2]
-        .iter()
-        .map(|(name, password)| {
-            let mut h = Host::new(BIN, &root.0, &engine, &HostSpec::honest(name, password));
-            h.start();
-            h.wait_connected();
-            h
-        })
-        .collect();
+    let mut hosts = connected_hosts(&root.0, &engine, &LOGINS[..2], "");
     hosts[0].fail("192.0.2.30", 3);
     // the engine gives no acknowledgement: the publication times out (10 s)
     assert!(
