@@ -93,9 +93,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Logger {
     inner: Arc<Mutex<Inner>>,
-    pid: u32,
-    /// `pid` as text, as every line shows it.
-    pid_text: Arc<str>,
+    /// This process's id, as every line shows it.
+    pid: Arc<str>,
 }
 
 /// `text` (an ASCII name: a component's or a level's) then spaces up to `width`
@@ -195,8 +194,7 @@ impl Logger {
                 target: target.clone(),
                 line: String::new(),
             })),
-            pid: std::process::id(),
-            pid_text: std::process::id().to_string().into(),
+            pid: std::process::id().to_string().into(),
         })
     }
 
@@ -214,7 +212,7 @@ impl Logger {
         if level > inner.level {
             return;
         }
-        let pid = self.pid;
+        let pid = &self.pid;
         let (name, lname) = (component.name(), level_name(level));
         let inner = &mut *inner;
         let line = &mut inner.line;
@@ -236,7 +234,7 @@ impl Logger {
                 line.push(' ');
                 push_padded(line, name, 24);
                 line.push('[');
-                line.push_str(&self.pid_text);
+                line.push_str(pid);
                 line.push_str("]: ");
                 push_padded(line, lname, 7);
                 line.push(' ');
@@ -361,6 +359,34 @@ pub fn target_text(t: &LogTarget) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_are_right_whatever_seconds_were_kept() {
+        let direct = |epoch: i64| {
+            jiff::Timestamp::from_second(epoch)
+                .unwrap()
+                .to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        // two seconds alternating (both kept), then a third that evicts the older,
+        // then both of the first again
+        let seconds = [
+            1_771_811_342,
+            1_771_811_999,
+            1_771_811_342,
+            1_780_000_000,
+            1_771_811_999,
+            1_771_811_342,
+        ];
+        for s in seconds {
+            assert_eq!(
+                LocalTime(s as f64 + 0.7).to_string(),
+                direct(s),
+                "second {s}"
+            );
+        }
+    }
 
     #[test]
     fn lines_in_fail2ban_format() {
