@@ -883,7 +883,7 @@ impl Filter {
         &mut self,
         mlfid: &str,
         mut fail: FailData,
-        matched: impl ExactSizeIterator<Item = Line>,
+        matched: impl Iterator<Item = Line>,
     ) -> Arc<FailData> {
         let names = &*NAMES;
         let mut flags = 0u8;
