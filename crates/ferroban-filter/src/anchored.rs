@@ -1,20 +1,21 @@
-//! The leftmost-first match of a linear pattern whose every match starts the haystack
-//! (`^…`), on a fully built deterministic automaton: where it ends, and how many bytes
-//! of a line decided it.
+//! Linear patterns whose every match starts the haystack (`^…`), on a fully built
+//! deterministic automaton read from a start position until it dies: for one
+//! pattern, where its leftmost-first match ends and how many bytes decided it; for
+//! several ([`AnchoredDfa::all_of`]), which of them match there.
 //!
-//! Owns that automaton, built from the pattern's Unicode form (the meaning of the
+//! Owns that automaton, built from a pattern's Unicode form (the meaning of the
 //! pattern), or from its ASCII form for ASCII text (on which the two agree), far
 //! smaller and quicker to build. It does not capture groups and does not search where
 //! a match could start anywhere.
 
 use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::nfa::thompson;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
 use regex_automata::{Anchored, Input, MatchKind};
-use regex_syntax::hir::Look;
+use regex_syntax::hir::{Hir, Look};
 
-/// A deterministic automaton for the leftmost-first match of a linear pattern whose
-/// every match starts with `\A`.
+/// A deterministic automaton for linear patterns whose every match starts with `\A`.
 #[derive(Debug)]
 pub struct AnchoredDfa {
     dfa: dense::DFA<Vec<u32>>,
@@ -24,49 +25,67 @@ pub struct AnchoredDfa {
 }
 
 /// Bounds on one automaton: a date template or a prefregex head takes well under a
-/// megabyte; a pattern past them simply has none.
-const SIZE_LIMIT: usize = 4 << 20;
+/// megabyte; a pattern past them simply has none…
+const ONE_PATTERN_LIMIT: usize = 4 << 20;
+/// …and a filter's failregex heads together a few.
+const PATTERNS_LIMIT: usize = 8 << 20;
 
 impl AnchoredDfa {
     /// The automaton for a linear pattern (Rust syntax), when its matches all start
     /// with `\A`.
     pub fn of(source: &str) -> Option<AnchoredDfa> {
-        AnchoredDfa::build(source, true)
+        AnchoredDfa::of_source(source, true)
     }
 
     /// [`AnchoredDfa::of`] for ASCII text: the automaton stops (cannot tell) at the
     /// first non-ASCII byte it reads.
     pub fn ascii_of(source: &str) -> Option<AnchoredDfa> {
-        AnchoredDfa::build(source, false)
+        AnchoredDfa::of_source(source, false)
     }
 
-    fn build(source: &str, unicode: bool) -> Option<AnchoredDfa> {
-        let syntax = regex_automata::util::syntax::Config::new()
-            .unicode(unicode)
-            .utf8(unicode);
+    /// The automaton reporting every one of `patterns` (parsed with ASCII classes)
+    /// that matches from the start, when all their matches start with `\A`; it stops
+    /// at the first non-ASCII byte it reads, as [`AnchoredDfa::ascii_of`]'s.
+    pub fn all_of(patterns: &[Hir]) -> Option<AnchoredDfa> {
+        AnchoredDfa::build(patterns, MatchKind::All, false, PATTERNS_LIMIT)
+    }
+
+    fn of_source(source: &str, unicode: bool) -> Option<AnchoredDfa> {
         let hir = regex_syntax::ParserBuilder::new()
             .unicode(unicode)
             .utf8(unicode)
             .build()
             .parse(source)
             .ok()?;
-        if !hir.properties().look_set_prefix().contains(Look::Start) {
+        AnchoredDfa::build(&[hir], MatchKind::LeftmostFirst, unicode, ONE_PATTERN_LIMIT)
+    }
+
+    fn build(
+        patterns: &[Hir],
+        kind: MatchKind,
+        unicode: bool,
+        size_limit: usize,
+    ) -> Option<AnchoredDfa> {
+        let anchored = |hir: &Hir| hir.properties().look_set_prefix().contains(Look::Start);
+        if !patterns.iter().all(anchored) {
             return None;
         }
         let mut config = dense::Config::new()
-            .match_kind(MatchKind::LeftmostFirst)
+            .match_kind(kind)
             .start_kind(StartKind::Anchored)
             .unicode_word_boundary(true)
-            .dfa_size_limit(Some(SIZE_LIMIT))
-            .determinize_size_limit(Some(SIZE_LIMIT));
+            .dfa_size_limit(Some(size_limit))
+            .determinize_size_limit(Some(size_limit));
         if !unicode {
             config = (0x80..=0xFF).fold(config, |c, byte| c.quit(byte, true));
         }
+        let nfa = thompson::Compiler::new()
+            .configure(thompson::Config::new().utf8(unicode))
+            .build_many_from_hir(patterns)
+            .ok()?;
         let dfa = dense::Builder::new()
             .configure(config)
-            .syntax(syntax)
-            .thompson(regex_automata::nfa::thompson::Config::new().utf8(unicode))
-            .build(source)
+            .build_from_nfa(&nfa)
             .ok()?;
         let start_of_text = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
@@ -76,28 +95,65 @@ impl AnchoredDfa {
 
     /// The number of bytes of `hay` read until the automaton died, if it did.
     pub fn deciding_prefix_len(&self, hay: &[u8]) -> Option<usize> {
-        self.walk(hay, 0)?.died_at
+        self.walk(hay, 0, |_, _| {})?.died_at
     }
 
     /// The end of the leftmost-first match of `hay` from `start` (a match starts there
     /// or nowhere), `Some(None)` when there is none; `None` when the automaton cannot
     /// tell (it stopped at a non-ASCII byte it cannot read).
     pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
-        let walk = self.walk(hay, start)?;
-        if walk.died_at.is_some() {
-            return Some(walk.match_end);
+        let mut match_end = None;
+        let walk = self.walk(hay, start, |_, at| match_end = Some(at))?;
+        if walk.died_at.is_none() && self.ends_in_match(walk.state) {
+            return Some(Some(hay.len()));
         }
-        // read to the end: the end of the haystack may complete a match
-        let state = self.dfa.next_eoi_state(walk.state);
-        match self.dfa.is_match_state(state) {
-            true => Some(Some(hay.len())),
-            false => Some(walk.match_end),
-        }
+        Some(match_end)
     }
 
-    /// Read `hay` from `start` until the automaton dies or the haystack ends; `None`
-    /// when it stops at a byte it cannot read.
-    fn walk(&self, hay: &[u8], start: usize) -> Option<Walk> {
+    /// Call `matched` with each pattern matching `hay` from its start; `false` when
+    /// the automaton cannot tell (it stopped at a non-ASCII byte it cannot read).
+    pub fn each_match(&self, hay: &[u8], mut matched: impl FnMut(usize)) -> bool {
+        let mut noted = None;
+        let mut note = |state: StateID| {
+            // a state reached again (a match extending) reports the same patterns
+            if noted != Some(state) {
+                noted = Some(state);
+                for i in 0..self.dfa.match_len(state) {
+                    matched(self.dfa.match_pattern(state, i).as_usize());
+                }
+            }
+        };
+        let Some(walk) = self.walk(hay, 0, |state, _| note(state)) else {
+            return false;
+        };
+        if walk.died_at.is_none() {
+            let state = self.dfa.next_eoi_state(walk.state);
+            if self.dfa.is_match_state(state) {
+                note(state);
+            }
+        }
+        true
+    }
+
+    /// How many patterns the automaton reports.
+    pub fn pattern_len(&self) -> usize {
+        self.dfa.pattern_len()
+    }
+
+    /// Whether the end of the haystack, after `state`, completes a match.
+    fn ends_in_match(&self, state: StateID) -> bool {
+        self.dfa.is_match_state(self.dfa.next_eoi_state(state))
+    }
+
+    /// Read `hay` from `start` until the automaton dies or the haystack ends, calling
+    /// `matched` with each match state and the end of its match; `None` when it stops
+    /// at a byte it cannot read.
+    fn walk(
+        &self,
+        hay: &[u8],
+        start: usize,
+        mut matched: impl FnMut(StateID, usize),
+    ) -> Option<Walk> {
         let mut state = match start {
             0 => self.start_of_text,
             _ => {
@@ -105,7 +161,6 @@ impl AnchoredDfa {
                 self.dfa.start_state_forward(&input).ok()?
             }
         };
-        let mut match_end = None;
         for (at, &byte) in (start..).zip(hay.get(start..)?) {
             state = self.dfa.next_state(state, byte);
             if !self.dfa.is_special_state(state) {
@@ -114,24 +169,16 @@ impl AnchoredDfa {
             // A match is seen one byte late: the state after the byte at `at`
             // holds a match ending at `at`.
             if self.dfa.is_match_state(state) {
-                match_end = Some(at);
+                matched(state, at);
             } else if self.dfa.is_dead_state(state) {
                 let died_at = Some(at + 1);
-                return Some(Walk {
-                    state,
-                    match_end,
-                    died_at,
-                });
+                return Some(Walk { state, died_at });
             } else if self.dfa.is_quit_state(state) {
                 return None;
             }
         }
         let died_at = None;
-        Some(Walk {
-            state,
-            match_end,
-            died_at,
-        })
+        Some(Walk { state, died_at })
     }
 }
 
@@ -139,8 +186,6 @@ impl AnchoredDfa {
 struct Walk {
     /// The state after the last byte read.
     state: StateID,
-    /// The end of the last match seen.
-    match_end: Option<usize>,
     /// The number of bytes of the haystack read when the automaton died, if it did.
     died_at: Option<usize>,
 }

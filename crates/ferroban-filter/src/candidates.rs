@@ -11,20 +11,14 @@
 //! does, as Fail2ban does).
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
-use regex_automata::dfa::{dense, Automaton, StartKind};
-use regex_automata::nfa::thompson;
-use regex_automata::util::primitives::StateID;
-use regex_automata::util::start;
-use regex_automata::{Anchored, MatchKind};
-use regex_syntax::hir::{Hir, HirKind, Look};
+use regex_syntax::hir::{Hir, HirKind};
 use smallvec::SmallVec;
+
+use crate::anchored::AnchoredDfa;
 
 /// A head shorter than this (in bytes, at least) tells too few buffers apart: the
 /// whole pattern is kept.
 const MIN_HEAD_LEN: usize = 3;
-
-/// Bound on the automaton of anchored heads; past it the `RegexSet` is used.
-const DFA_SIZE_LIMIT: usize = 8 << 20;
 
 /// The failregexes' supersets, searched together.
 #[derive(Debug)]
@@ -36,11 +30,17 @@ pub struct Candidates {
 #[derive(Debug)]
 enum SetSearch {
     /// Every cut pattern matches only at the buffer's start: a fully built automaton
-    /// reporting every pattern whose match starts there, and its start state.
-    FromStart {
-        dfa: Box<dense::DFA<Vec<u32>>>,
-        start: StateID,
-    },
+    /// reporting every pattern whose match starts there, read from the buffer's start
+    /// until it dies.
+    ///
+    /// Why that is exact: a head that begins with `\A` matches only at offset 0, and
+    /// an anchored automaton reporting all matches reaches a match state for every
+    /// pattern with a match starting there (whatever its length) before it dies. `^`
+    /// is `\A` there exactly when Fail2ban reads it so: it compiles failregexes with
+    /// `re.MULTILINE` only when maxlines is above 1, and the engine then prefixes them
+    /// with `(?m)`, whose `^` (`Look::StartLF`, holding after every newline of a
+    /// multi-line buffer) keeps the general set.
+    FromStart(Box<AnchoredDfa>),
     /// A match may start anywhere.
     Anywhere(RegexSet),
 }
@@ -88,8 +88,8 @@ impl Candidates {
             return None;
         }
         let heads: Vec<Hir> = patterns.into_iter().map(head).collect::<Option<_>>()?;
-        let search = match from_start(&heads) {
-            Some(search) => search,
+        let search = match AnchoredDfa::all_of(&heads) {
+            Some(dfa) => SetSearch::FromStart(Box::new(dfa)),
             None => {
                 let sources: Vec<String> = heads.iter().map(Hir::to_string).collect();
                 // ASCII classes: the set is only asked about ASCII buffers (see `possible`).
@@ -107,14 +107,23 @@ impl Candidates {
     /// Whether the buffer is read from its start only, until the automaton dies (all
     /// cut patterns are anchored there), rather than searched.
     pub fn reads_from_start(&self) -> bool {
-        matches!(self.search, SetSearch::FromStart { .. })
+        matches!(self.search, SetSearch::FromStart(_))
     }
 
     /// Which failregexes may match `buffer`; `None`: any may (non-ASCII text where
     /// the ASCII set would not be a superset).
     pub fn possible(&self, buffer: &str) -> Option<Possible> {
         match &self.search {
-            SetSearch::FromStart { dfa, start } => read_from_start(dfa, *start, buffer.as_bytes()),
+            SetSearch::FromStart(dfa) => {
+                // Why stopping at a non-ASCII byte is enough: up to that byte the
+                // automaton reads what the failregexes' Unicode forms read, and on
+                // ASCII characters the classes and word boundaries of the two forms
+                // agree (the byte after a match, which `\b` or `$` looks at, is read
+                // before the match is reported).
+                let mut possible = Possible::none_of(dfa.pattern_len());
+                let told = dfa.each_match(buffer.as_bytes(), |i| possible.add(i));
+                told.then_some(possible)
+            }
             SetSearch::Anywhere(set) => {
                 let matches = buffer.is_ascii().then(|| set.matches(buffer.as_bytes()))?;
                 let mut possible = Possible::none_of(set.len());
@@ -123,84 +132,6 @@ impl Candidates {
             }
         }
     }
-}
-
-/// The automaton over `heads` read from the buffer's start, when every head's
-/// matches start with `\A` and it builds within bounds.
-///
-/// Why reading from the start is exact: a head that begins with `\A` matches only at
-/// offset 0, and an anchored automaton with [`MatchKind::All`] reaches a match state
-/// for every pattern with a match starting there (whatever its length) before it
-/// dies. `^` is `\A` there exactly when Fail2ban reads it so: it compiles failregexes
-/// with `re.MULTILINE` only when maxlines is above 1, and the engine then prefixes
-/// them with `(?m)`, whose `^` (`Look::StartLF`, holding after every newline of a
-/// multi-line buffer) keeps the general set.
-fn from_start(heads: &[Hir]) -> Option<SetSearch> {
-    let anchored = |hir: &Hir| hir.properties().look_set_prefix().contains(Look::Start);
-    if !heads.iter().all(anchored) {
-        return None;
-    }
-    let config = dense::Config::new()
-        .match_kind(MatchKind::All)
-        .start_kind(StartKind::Anchored)
-        .dfa_size_limit(Some(DFA_SIZE_LIMIT))
-        .determinize_size_limit(Some(DFA_SIZE_LIMIT));
-    // ASCII classes, as the set's: the automaton stops (cannot tell) at the first
-    // non-ASCII byte it reads (see `read_from_start`).
-    let config = (0x80..=0xFF).fold(config, |c, byte| c.quit(byte, true));
-    let nfa = thompson::Compiler::new()
-        .configure(thompson::Config::new().utf8(false))
-        .build_many_from_hir(heads)
-        .ok()?;
-    let dfa = dense::Builder::new()
-        .configure(config)
-        .build_from_nfa(&nfa)
-        .ok()?;
-    let start = dfa
-        .start_state(&start::Config::new().anchored(Anchored::Yes))
-        .ok()?;
-    Some(SetSearch::FromStart {
-        dfa: Box::new(dfa),
-        start,
-    })
-}
-
-/// The patterns of `dfa` matching at the start of `hay`; `None` when the automaton
-/// stops at a non-ASCII byte.
-///
-/// Why stopping there is enough: up to that byte the automaton reads what the
-/// failregexes' Unicode forms read, and on ASCII characters the classes and word
-/// boundaries of the two forms agree (the byte after a match, which `\b` or `$`
-/// looks at, is read before the match is reported).
-fn read_from_start(dfa: &dense::DFA<Vec<u32>>, start: StateID, hay: &[u8]) -> Option<Possible> {
-    let mut possible = Possible::none_of(dfa.pattern_len());
-    let mut state = start;
-    let mut noted = None;
-    let mut note = |state: StateID, possible: &mut Possible| {
-        if noted != Some(state) {
-            noted = Some(state);
-            (0..dfa.match_len(state))
-                .for_each(|i| possible.add(dfa.match_pattern(state, i).as_usize()));
-        }
-    };
-    for &byte in hay {
-        state = dfa.next_state(state, byte);
-        if !dfa.is_special_state(state) {
-            continue;
-        }
-        if dfa.is_match_state(state) {
-            note(state, &mut possible);
-        } else if dfa.is_dead_state(state) {
-            return Some(possible);
-        } else if dfa.is_quit_state(state) {
-            return None;
-        }
-    }
-    let state = dfa.next_eoi_state(state);
-    if dfa.is_match_state(state) {
-        note(state, &mut possible);
-    }
-    Some(possible)
 }
 
 /// `pattern` (Rust syntax, ASCII classes) up to its first run of any text (`.*`,
@@ -346,5 +277,11 @@ mod tests {
         assert!(!anywhere.reads_from_start());
         let found = anywhere.possible("Invalid user from x").unwrap();
         assert_eq!(found.iter().collect::<Vec<_>>(), [0, 1]);
+        // multi-line filters (`(?m)^`, holding after every newline) keep the set too:
+        // read from the start, a failure on the buffer's second line would be missed
+        let multi = Candidates::new([Some(r"(?m)^Failed x"), Some(r"(?m)^Invalid y")]).unwrap();
+        assert!(!multi.reads_from_start());
+        let found = multi.possible("noise\nInvalid y\n").unwrap();
+        assert_eq!(found.iter().collect::<Vec<_>>(), [1]);
     }
 }
