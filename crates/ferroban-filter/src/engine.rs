@@ -821,18 +821,20 @@ impl Filter {
             let found = searched.matches.iter().find(|(fi, _)| *fi >= from).cloned();
             (found, searched.abandoned)
         };
-        if self.recent_all == all {
-            if let Some((found, abandoned)) = self.recent.with(buf, next_match) {
+        if self.recent_all != all {
+            self.recent.clear();
+            self.recent_all = all;
+        }
+        let miss = match self.recent.with(buf, next_match) {
+            Ok((found, abandoned)) => {
                 // counted once per line, as if searched (from the first failregex on)
                 if from == 0 {
                     self.recalled_abandoned += abandoned;
                 }
                 return found;
             }
-        } else {
-            self.recent.clear();
-            self.recent_all = all;
-        }
+            Err(miss) => miss,
+        };
         let counts = self.fail_may_give_up;
         let abandoned_before = if counts {
             self.failregexes_abandoned()
@@ -852,7 +854,7 @@ impl Filter {
             searched.abandoned = self.failregexes_abandoned() - abandoned_before;
         }
         let (found, _) = next_match(&searched);
-        self.recent.insert(buf, searched);
+        self.recent.insert(miss, buf, searched);
         found
     }
 

@@ -545,11 +545,14 @@ impl RestOfLine {
         let recent = &mut *recent;
         recent.set_key(hay, s, e);
         let placed = |spans: &Vec<Option<(usize, usize)>>| Groups::placed(spans, s);
-        if let Some(g) = recent.spans.with(&recent.key, placed) {
-            return Some(g);
-        }
+        let miss = match recent.spans.with(&recent.key, placed) {
+            Ok(g) => return Some(g),
+            Err(miss) => miss,
+        };
         let g = self.head.groups_of_match(hay, start, (s, e))?;
-        recent.spans.insert(&recent.key, g.shifted(s).collect());
+        recent
+            .spans
+            .insert(miss, &recent.key, g.shifted(s).collect());
         Some(g)
     }
 }

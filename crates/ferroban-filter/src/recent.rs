@@ -18,18 +18,23 @@ const MAX_TEXT: usize = 512;
 /// one moves to the newer, and when the newer is full the older is dropped. Between
 /// `generation` and twice as many recent texts are remembered.
 ///
-/// A text is hashed once per look-up and insertion: both generations are probed with
-/// that hash, and an answer inserted for the text last looked up in vain takes it
-/// too (a look-up of a new text, then its insertion, is the usual pair).
+/// A text is hashed once: both generations are probed with that hash, and a look-up
+/// in vain hands it over ([`Miss`]) for the insertion of the text's answer (a look-up
+/// of a new text, then its insertion, is the usual pair).
 #[derive(Debug)]
 pub struct Recent<V> {
     newer: HashTable<(Box<str>, V)>,
     older: HashTable<(Box<str>, V)>,
     generation: usize,
     hasher: ahash::RandomState,
-    /// The text last looked up in vain, and its hash.
-    missed: String,
-    missed_hash: Option<u64>,
+}
+
+/// A text looked up in vain, by its hash: its answer is inserted with
+/// [`Recent::insert`] before anything else is inserted.
+#[derive(Debug)]
+#[must_use]
+pub struct Miss {
+    hash: u64,
 }
 
 impl<V> Recent<V> {
@@ -40,47 +45,37 @@ impl<V> Recent<V> {
             older: HashTable::new(),
             generation,
             hasher: ahash::RandomState::new(),
-            missed: String::new(),
-            missed_hash: None,
         }
     }
 
-    /// `read` of the answer remembered for `text`, if it was seen recently.
-    pub fn with<R>(&mut self, text: &str, read: impl FnOnce(&V) -> R) -> Option<R> {
+    /// `read` of the answer remembered for `text`, if it was seen recently; else the
+    /// miss, to insert the answer with.
+    pub fn with<R>(&mut self, text: &str, read: impl FnOnce(&V) -> R) -> Result<R, Miss> {
         let hash = self.hasher.hash_one(text);
         let same = |(key, _): &(Box<str>, V)| **key == *text;
         if let Some((_, answer)) = self.newer.find(hash, same) {
-            return Some(read(answer));
+            return Ok(read(answer));
         }
         let Ok(entry) = self.older.find_entry(hash, same) else {
-            if text.len() <= MAX_TEXT {
-                self.missed.clear();
-                self.missed.push_str(text);
-                self.missed_hash = Some(hash);
-            }
-            return None;
+            return Err(Miss { hash });
         };
         let ((key, answer), _) = entry.remove();
         let result = read(&answer);
         self.insert_new(hash, key, answer);
-        Some(result)
+        Ok(result)
     }
 
-    /// Remember the answer for `text` (unless it is too long to be worth it).
-    pub fn insert(&mut self, text: &str, answer: V) {
-        if text.len() > MAX_TEXT {
-            return;
+    /// Remember the answer for `text`, just looked up in vain (unless it is too long
+    /// to be worth it).
+    pub fn insert(&mut self, miss: Miss, text: &str, answer: V) {
+        debug_assert_eq!(
+            miss.hash,
+            self.hasher.hash_one(text),
+            "the miss of another text"
+        );
+        if text.len() <= MAX_TEXT {
+            self.insert_new(miss.hash, text.into(), answer);
         }
-        let hash = match self.missed_hash.take() {
-            Some(hash) if self.missed == text => hash,
-            _ => self.hasher.hash_one(text),
-        };
-        let same = |(key, _): &(Box<str>, V)| **key == *text;
-        if let Some((_, remembered)) = self.newer.find_mut(hash, same) {
-            *remembered = answer;
-            return;
-        }
-        self.insert_new(hash, text.into(), answer);
     }
 
     /// Forget everything.
@@ -107,44 +102,46 @@ impl<V> Recent<V> {
 mod tests {
     use super::*;
 
+    /// The answer remembered for `text`; else `answer` is remembered.
+    fn get_or_remember(recent: &mut Recent<usize>, text: &str, answer: usize) -> Option<usize> {
+        match recent.with(text, |n| *n) {
+            Ok(n) => Some(n),
+            Err(miss) => {
+                recent.insert(miss, text, answer);
+                None
+            }
+        }
+    }
+
     #[test]
     fn remembers_recent_texts_and_forgets_old_ones() {
         const GENERATION: usize = 8;
         let mut recent = Recent::new(GENERATION);
-        recent.insert("a", 3);
-        let get = |recent: &mut Recent<usize>, text: &str| recent.with(text, |n| *n);
-        assert_eq!(get(&mut recent, "a"), Some(3));
-        assert!(get(&mut recent, "b").is_none());
+        assert_eq!(get_or_remember(&mut recent, "a", 3), None);
+        assert_eq!(get_or_remember(&mut recent, "a", 0), Some(3));
         // "a" is kept while it is asked for; texts not asked for again are dropped
         for i in 0..4 * GENERATION {
-            recent.insert(&i.to_string(), i);
+            assert_eq!(get_or_remember(&mut recent, &i.to_string(), i), None);
             if i % (GENERATION / 2) == 0 {
-                assert!(get(&mut recent, "a").is_some(), "after {i} insertions");
+                assert_eq!(
+                    get_or_remember(&mut recent, "a", 0),
+                    Some(3),
+                    "after {i} insertions"
+                );
             }
         }
-        assert!(get(&mut recent, "0").is_none());
+        assert_eq!(get_or_remember(&mut recent, "0", 0), None);
         let last = 4 * GENERATION - 1;
-        assert_eq!(get(&mut recent, &last.to_string()), Some(last));
-        recent.insert(&"x".repeat(MAX_TEXT + 1), 0);
-        assert!(get(&mut recent, &"x".repeat(MAX_TEXT + 1)).is_none());
+        assert_eq!(
+            get_or_remember(&mut recent, &last.to_string(), 0),
+            Some(last)
+        );
+        // too long to be remembered
+        let long = "x".repeat(MAX_TEXT + 1);
+        assert_eq!(get_or_remember(&mut recent, &long, 1), None);
+        assert_eq!(get_or_remember(&mut recent, &long, 1), None);
         recent.clear();
-        assert!(get(&mut recent, "a").is_none());
-    }
-
-    #[test]
-    fn an_insertion_after_a_look_up_in_vain_is_found_under_its_own_text() {
-        let mut recent = Recent::new(8);
-        let get = |recent: &mut Recent<usize>, text: &str| recent.with(text, |n| *n);
-        assert!(get(&mut recent, "a").is_none());
-        recent.insert("a", 1);
-        assert_eq!(get(&mut recent, "a"), Some(1));
-        // another text than the one looked up last: hashed for itself
-        assert!(get(&mut recent, "b").is_none());
-        recent.insert("c", 3);
-        assert!(get(&mut recent, "b").is_none());
-        assert_eq!(get(&mut recent, "c"), Some(3));
-        // a text remembered again takes the new answer
-        recent.insert("c", 4);
-        assert_eq!(get(&mut recent, "c"), Some(4));
+        assert_eq!(get_or_remember(&mut recent, "a", 5), None);
+        assert_eq!(get_or_remember(&mut recent, "a", 0), Some(5));
     }
 }
