@@ -282,7 +282,8 @@ impl TwoPass {
             .ok()?;
         let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor();
         let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
-        let first_literals = first_literals(&hir);
+        // only read by `may_start_at`, for a pattern searched alone
+        let first_literals = searches_alone.then(|| first_literals(&hir)).flatten();
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
         for (i, state) in nfa.states().iter().enumerate() {
             let from = StateID::new(i).ok()?;
