@@ -1114,6 +1114,22 @@ mod tests {
                 }
             }
         }
+        // a head ending in a literal (split before it), and a zero-width item after a
+        // head that is one group around all it matches
+        let more_lines = [lines.as_slice(), &["host\tsshd[1]: x", "host  x", "host"]].concat();
+        for shape in [
+            r"^(?P<mlfid>\S+) (?P<content>.+)$",
+            r"^(?P<mlfid>\S+)\b(?P<content>.+)$",
+        ] {
+            let p = Pattern::new(shape, Mode::SingleLine).unwrap();
+            assert!(p.rest_of_line.is_some(), "{shape}");
+            for _ in 0..2 {
+                let found = more_lines.iter().zip(split_and_whole(&p, &more_lines));
+                for (line, (got, want)) in found {
+                    assert_eq!(got, want, "{shape} on {line:?}");
+                }
+            }
+        }
         let p = Pattern::new(sshd, Mode::SingleLine).unwrap();
         let split = p.rest_of_line.as_ref().unwrap();
         assert!(matches!(split.head_groups, HeadGroups::AroundAll));
