@@ -15,7 +15,7 @@ use ferroban_filter::pattern::PatternError;
 use ferroban_filter::{Failure, Filter, FilterError, Value};
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
-use super::log::{Component, LocalTime, Logger};
+use super::log::{push_ip, push_local_time, Component, Logger};
 use ferroban_actions::Severity;
 
 /// Counters shown by `status` and worth watching.
@@ -244,15 +244,19 @@ impl Jail {
                     );
                     continue;
                 }
-                log.log_fmt(
-                    Component::Filter,
-                    Severity::Info,
-                    format_args!("[{}] Found {ip} - {}", self.config.name, LocalTime(when)),
-                );
+                log.log_with(Component::Filter, Severity::Info, |line| {
+                    // `[{jail}] Found {ip} - {time}`
+                    line.push('[');
+                    line.push_str(&self.config.name);
+                    line.push_str("] Found ");
+                    push_ip(line, ip);
+                    line.push_str(" - ");
+                    push_local_time(line, when);
+                });
                 let event = FailureEvent {
                     ip,
                     time: when,
-                    matches: failure.matches().iter().map(|m| m.to_string()).collect(),
+                    matches: failure.matches().to_vec(),
                     // made below for the failure that bans, the only one they serve
                     fields: Vec::new(),
                 };

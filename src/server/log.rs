@@ -130,12 +130,13 @@ fn datagram(path: &str) -> Option<UnixDatagram> {
 
 /// A time as Fail2ban prints it in messages: `2026-02-23 11:08:21`.
 pub fn time_text(epoch: f64) -> String {
-    LocalTime(epoch).to_string()
+    let mut text = String::new();
+    push_local_time(&mut text, epoch);
+    text
 }
 
-/// A time (epoch seconds) shown as Fail2ban prints it in messages, `2026-02-23
-/// 11:08:21`, without a text made for it: for the `Found` line of every failure.
-pub struct LocalTime(pub f64);
+/// The length of `2026-02-23 11:08:21`.
+const TIME_TEXT_LEN: usize = 19;
 
 /// Seconds whose text is kept: a log line shows the second it is written in and
 /// often another (a failure's own time, in its `Found` line).
@@ -143,44 +144,97 @@ const KEPT_SECONDS: usize = 2;
 
 /// Seconds shown lately and their texts; `oldest` is the slot replaced next.
 struct KeptSeconds {
-    slots: [(Option<i64>, String); KEPT_SECONDS],
+    slots: [(Option<i64>, [u8; TIME_TEXT_LEN]); KEPT_SECONDS],
     oldest: usize,
 }
 
 thread_local! {
-    /// Converting to local time and formatting cost more than the rest of a log
-    /// line, and a burst of lines (a log read at start-up, a fleet join) shares a
-    /// few seconds.
+    /// A burst of lines (a log read at start-up, a fleet join) shares a few seconds.
     static LAST_SECONDS: std::cell::RefCell<KeptSeconds> = const {
         std::cell::RefCell::new(KeptSeconds {
-            slots: [(None, String::new()), (None, String::new())],
+            slots: [(None, [b'0'; TIME_TEXT_LEN]); KEPT_SECONDS],
             oldest: 0,
         })
     };
 }
 
-impl std::fmt::Display for LocalTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let second = self.0 as i64;
-        LAST_SECONDS.with(|kept| {
-            let KeptSeconds { slots, oldest } = &mut *kept.borrow_mut();
-            let i = match slots.iter().position(|(s, _)| *s == Some(second)) {
-                Some(i) => i,
-                None => {
-                    let i = *oldest;
-                    *oldest = (i + 1) % KEPT_SECONDS;
-                    let ts =
-                        jiff::Timestamp::from_second(second).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-                    let text = ts
-                        .to_zoned(jiff::tz::TimeZone::system())
-                        .strftime("%Y-%m-%d %H:%M:%S")
-                        .to_string();
-                    slots[i] = (Some(second), text);
-                    i
+/// `epoch` (seconds) in local time as Fail2ban prints it in messages (`2026-02-23
+/// 11:08:21`), appended to `out`: the `Found` line of every failure shows one, so
+/// no text is made for it.
+pub fn push_local_time(out: &mut String, epoch: f64) {
+    let second = epoch as i64;
+    LAST_SECONDS.with(|kept| {
+        let KeptSeconds { slots, oldest } = &mut *kept.borrow_mut();
+        let i = match slots.iter().position(|(s, _)| *s == Some(second)) {
+            Some(i) => i,
+            None => {
+                let i = *oldest;
+                *oldest = (i + 1) % KEPT_SECONDS;
+                let text = local_time_text(second, &jiff::tz::TimeZone::system());
+                slots[i] = (Some(second), text);
+                i
+            }
+        };
+        // digits and separators only (see `local_time_text`)
+        out.push_str(std::str::from_utf8(&slots[i].1).unwrap_or_default());
+    })
+}
+
+/// `second` in zone `tz` as `YYYY-MM-DD HH:MM:SS`: the zone gives the offset, the
+/// digits are placed by hand (jiff's general strftime cost more than all the rest
+/// of a `Found` line). Years beyond 9999 cannot occur (jiff's range ends there).
+fn local_time_text(second: i64, tz: &jiff::tz::TimeZone) -> [u8; TIME_TEXT_LEN] {
+    let ts = jiff::Timestamp::from_second(second).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let t = tz.to_offset(ts).to_datetime(ts);
+    let mut text = *b"0000-00-00 00:00:00";
+    let mut place = |at: usize, width: usize, value: i32| {
+        let mut v = value.clamp(0, 9999);
+        for b in text[at..at + width].iter_mut().rev() {
+            *b = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    place(0, 4, t.year().into());
+    place(5, 2, t.month().into());
+    place(8, 2, t.day().into());
+    place(11, 2, t.hour().into());
+    place(14, 2, t.minute().into());
+    place(17, 2, t.second().into());
+    text
+}
+
+/// `ip` appended to `out` as its `Display` writes it; IPv4 without the formatting
+/// machinery (every `Found` line shows one).
+pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    use std::fmt::Write as _;
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            // placed in a buffer first: one append, not one per character
+            let mut text = [0u8; 15];
+            let mut len = 0;
+            for (n, octet) in v4.octets().into_iter().enumerate() {
+                if n > 0 {
+                    text[len] = b'.';
+                    len += 1;
                 }
-            };
-            f.write_str(&slots[i].1)
-        })
+                let digits = [octet / 100, octet / 10 % 10, octet % 10];
+                let skip = if octet >= 100 {
+                    0
+                } else if octet >= 10 {
+                    1
+                } else {
+                    2
+                };
+                for d in &digits[skip..] {
+                    text[len] = b'0' + d;
+                    len += 1;
+                }
+            }
+            out.push_str(std::str::from_utf8(&text[..len]).unwrap_or_default());
+        }
+        std::net::IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
@@ -203,8 +257,23 @@ impl Logger {
     }
 
     /// [`Logger::log`] with the message given as format arguments: it is written
-    /// straight into the line (a failure's `Found` line is made for every failure).
+    /// straight into the line.
     pub fn log_fmt(&self, component: Component, level: Severity, message: std::fmt::Arguments) {
+        use std::fmt::Write as _;
+        self.log_with(component, level, |line| {
+            let _ = line.write_fmt(message);
+        });
+    }
+
+    /// [`Logger::log`] with the message appended to the line by `message` (a
+    /// failure's `Found` line is made for every failure: piece by piece, it costs a
+    /// fraction of the formatting machinery's price).
+    pub fn log_with(
+        &self,
+        component: Component,
+        level: Severity,
+        message: impl FnOnce(&mut String),
+    ) {
         use std::fmt::Write as _;
         let Ok(mut inner) = self.inner.lock() else {
             return;
@@ -217,16 +286,15 @@ impl Logger {
         let inner = &mut *inner;
         let line = &mut inner.line;
         line.clear();
-        let _ = match &inner.sink {
+        match &inner.sink {
             Sink::File(_) | Sink::Stdout | Sink::Stderr => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs_f64())
                     .unwrap_or(0.0);
                 let millis = (now * 1000.0) as i64;
-                // `{},{:03} {name:<24}[{pid}]: {lname:<7} {message}`, piece by piece:
-                // the generic padding and integer formatting cost more than the rest.
-                let _ = write!(line, "{}", LocalTime(millis.div_euclid(1000) as f64));
+                // `{time},{ms:03} {name:<24}[{pid}]: {lname:<7} {message}`
+                push_local_time(line, millis.div_euclid(1000) as f64);
                 let ms = millis.rem_euclid(1000);
                 let digit = |d: i64| char::from(b'0' + (d % 10) as u8);
                 line.push(',');
@@ -238,21 +306,23 @@ impl Logger {
                 line.push_str("]: ");
                 push_padded(line, lname, 7);
                 line.push(' ');
-                let written = line.write_fmt(message);
+                message(line);
                 line.push('\n');
-                written
             }
             Sink::Syslog(_) => {
                 let pri = 3 * 8 + syslog_severity(level);
-                write!(line, "<{pri}>{name}[{pid}]: {lname} {message}")
+                let _ = write!(line, "<{pri}>{name}[{pid}]: {lname} ");
+                message(line);
             }
             Sink::Journal(_) => {
-                let message = message.to_string().replace('\n', " ");
-                write!(
+                let mut text = String::new();
+                message(&mut text);
+                let _ = write!(
                     line,
-                    "MESSAGE={name}: {lname} {message}\nPRIORITY={}\nSYSLOG_IDENTIFIER=ferroban\nSYSLOG_PID={pid}\n",
+                    "MESSAGE={name}: {lname} {}\nPRIORITY={}\nSYSLOG_IDENTIFIER=ferroban\nSYSLOG_PID={pid}\n",
+                    text.replace('\n', " "),
                     syslog_severity(level)
-                )
+                );
             }
         };
         match &mut inner.sink {
@@ -380,11 +450,54 @@ mod tests {
             1_771_811_342,
         ];
         for s in seconds {
-            assert_eq!(
-                LocalTime(s as f64 + 0.7).to_string(),
-                direct(s),
-                "second {s}"
-            );
+            assert_eq!(time_text(s as f64 + 0.7), direct(s), "second {s}");
+        }
+    }
+
+    #[test]
+    fn local_time_digits_equal_strftime_across_zones_and_transitions() {
+        let zones = [
+            "UTC",
+            "Europe/Berlin",
+            "America/St_Johns",
+            "Asia/Kathmandu",
+            "Australia/Lord_Howe",
+        ];
+        for name in zones {
+            let Ok(tz) = jiff::tz::TimeZone::get(name) else {
+                eprintln!("SKIPPED zone {name}: not in this machine's time zone database");
+                continue;
+            };
+            // every 37 minutes and 11 seconds through 2026 (both DST changes of every
+            // zone above), and a few far times
+            let through_2026 = (1_767_225_600..1_798_761_600).step_by(2231);
+            for second in through_2026.chain([0, 1, 951_782_400, 4_102_444_799, 253_402_207_200]) {
+                let ts = jiff::Timestamp::from_second(second).unwrap();
+                let want = ts
+                    .to_zoned(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M:%S")
+                    .to_string();
+                let got = local_time_text(second, &tz);
+                assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{name} {second}");
+            }
+        }
+    }
+
+    #[test]
+    fn addresses_written_as_display_writes_them() {
+        let addresses = [
+            "0.0.0.0",
+            "9.10.99.100",
+            "255.255.255.255",
+            "192.0.2.7",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ];
+        for text in addresses {
+            let ip: std::net::IpAddr = text.parse().unwrap();
+            let mut out = String::from("x");
+            push_ip(&mut out, ip);
+            assert_eq!(out, format!("x{ip}"));
         }
     }
 

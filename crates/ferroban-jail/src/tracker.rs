@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// One failure found by a filter.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,8 +14,9 @@ pub struct FailureEvent {
     pub ip: IpAddr,
     /// Epoch seconds from the log line.
     pub time: f64,
-    /// The lines that matched.
-    pub matches: Vec<String>,
+    /// The lines that matched (shared with the filter that matched them: a line is
+    /// copied only when an offence hands it on).
+    pub matches: Vec<Arc<str>>,
     /// Captured `F-*` fields and the like, for action tags.
     pub fields: Vec<(String, String)>,
 }
@@ -35,7 +37,7 @@ pub struct Offence {
 #[derive(Debug, Default)]
 struct Entry {
     times: VecDeque<f64>,
-    matches: VecDeque<String>,
+    matches: VecDeque<Arc<str>>,
 }
 
 /// A matched line is kept up to this many bytes: a hostile 1 MiB line must not
@@ -43,16 +45,15 @@ struct Entry {
 pub const MAX_MATCH_BYTES: usize = 4096;
 
 /// `line` cut to at most `max` bytes (at a character boundary), marked with "…".
-fn shortened(mut line: String, max: usize) -> String {
-    if line.len() > max {
-        let mut end = max;
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        line.truncate(end);
-        line.push('…');
+fn shortened(line: Arc<str>, max: usize) -> Arc<str> {
+    if line.len() <= max {
+        return line;
     }
-    line
+    let mut end = max;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end]).into()
 }
 
 /// Failures of one jail, per address, for at most `max_addresses` addresses.
@@ -167,7 +168,7 @@ impl FailTracker {
             ip: failure.ip,
             failures: entry.times.len() as u32,
             time: failure.time,
-            matches: entry.matches.into(),
+            matches: entry.matches.iter().map(|m| m.to_string()).collect(),
             fields: failure.fields,
         })
     }
@@ -203,7 +204,7 @@ mod tests {
         FailureEvent {
             ip: ip.parse().unwrap(),
             time,
-            matches: vec![format!("line at {time}")],
+            matches: vec![format!("line at {time}").into()],
             fields: vec![],
         }
     }
@@ -227,7 +228,7 @@ mod tests {
     fn a_huge_matched_line_is_kept_shortened() {
         let mut t = FailTracker::new(600.0, 2, 5);
         let mut f = fail("192.0.2.9", 1.0);
-        f.matches = vec![format!("é{}", "x".repeat(1 << 20))];
+        f.matches = vec![format!("é{}", "x".repeat(1 << 20)).into()];
         t.add(f);
         let o = t.add(fail("192.0.2.9", 2.0)).unwrap();
         assert!(o.matches[0].len() <= MAX_MATCH_BYTES + '…'.len_utf8());
