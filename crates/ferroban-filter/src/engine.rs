@@ -136,29 +136,85 @@ impl LineResult {
     }
 }
 
-/// A line in the buffer: text (shared with the failures that match it) and the span
-/// of its date.
-#[derive(Debug, Clone, PartialEq)]
-struct BufLine {
-    text: Line,
+/// A line's text: borrowed from the caller while only its own search reads it (a
+/// single-line buffer), shared once something keeps it (a failure's matched lines,
+/// the multi-line buffer). A line that matches nothing is never copied.
+#[derive(Debug, Clone)]
+enum LineText<'a> {
+    Borrowed(&'a str),
+    Shared(Line),
+}
+
+impl LineText<'_> {
+    /// The text as a shared line (made now when it was borrowed).
+    fn share(&self) -> Line {
+        match self {
+            LineText::Borrowed(text) => Line::from(*text),
+            LineText::Shared(line) => line.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for LineText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            LineText::Borrowed(text) => text,
+            LineText::Shared(line) => line,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for LineText<'a> {
+    fn from(text: &'a str) -> Self {
+        LineText::Borrowed(text)
+    }
+}
+
+impl From<String> for LineText<'_> {
+    fn from(text: String) -> Self {
+        LineText::Shared(text.into())
+    }
+}
+
+/// A line in the buffer: its text and the span of its date.
+#[derive(Debug, Clone)]
+struct BufLine<'a> {
+    text: LineText<'a>,
     date: (usize, usize),
 }
 
-impl BufLine {
+/// Buffered lines are the same when their texts and dates are (however held).
+impl PartialEq for BufLine<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        *self.text == *other.text && self.date == other.date
+    }
+}
+
+impl BufLine<'_> {
     fn without_date(&self) -> String {
         let mut s = String::with_capacity(self.text.len());
         s.push_str(&self.text[..self.date.0]);
         s.push_str(&self.text[self.date.1..]);
         s
     }
+
+    /// This line with its text shared, to be kept beyond the caller's borrow.
+    fn kept(&self) -> BufLine<'static> {
+        BufLine {
+            text: LineText::Shared(self.text.share()),
+            date: self.date,
+        }
+    }
 }
 
-fn join_buffer(lines: &[BufLine]) -> String {
+fn join_buffer(lines: &[BufLine<'_>]) -> String {
     join_buffer_into(String::new(), lines)
 }
 
 /// [`join_buffer`] into `s` (cleared first): its allocation is reused.
-fn join_buffer_into(mut s: String, lines: &[BufLine]) -> String {
+fn join_buffer_into(mut s: String, lines: &[BufLine<'_>]) -> String {
     s.clear();
     s.reserve(lines.iter().map(|l| l.text.len() + 1).sum());
     for l in lines {
@@ -268,12 +324,12 @@ impl Rx {
 }
 
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
-fn split_matched<'a>(
+fn split_matched<'a, 'l>(
     buf: &str,
     g: &Groups,
     rx: &Rx,
-    lines: &'a [BufLine],
-) -> (Cow<'a, [BufLine]>, Vec<BufLine>) {
+    lines: &'a [BufLine<'l>],
+) -> (Cow<'a, [BufLine<'l>]>, Vec<BufLine<'static>>) {
     if lines.len() <= 1 {
         return (Cow::Borrowed(lines), Vec::new());
     }
@@ -286,7 +342,7 @@ fn split_matched<'a>(
     let first = buf[..start].matches('\n').count().min(lines.len());
     let last = buf[..end].matches('\n').count().clamp(first, lines.len());
     let mut matched = lines[first..last].to_vec();
-    let mut unmatched = lines[..first].to_vec();
+    let mut unmatched: Vec<_> = lines[..first].iter().map(BufLine::kept).collect();
     let mut skipped: Vec<&str> = Vec::new();
     for &i in &rx.skiplines {
         if let Some((s, e)) = g.get(i) {
@@ -299,11 +355,11 @@ fn split_matched<'a>(
             .iter()
             .position(|l| l.without_date() == sk)
         {
-            unmatched.push(matched.remove(n + m));
+            unmatched.push(matched.remove(n + m).kept());
             n += m;
         }
     }
-    unmatched.extend_from_slice(&lines[last..]);
+    unmatched.extend(lines[last..].iter().map(BufLine::kept));
     (Cow::Owned(matched), unmatched)
 }
 
@@ -320,7 +376,8 @@ pub struct Filter {
     prefilter: Option<Prefilter>,
     /// The failregexes worth a search on a buffer, in one pass.
     candidates: Option<Candidates>,
-    buffer: Vec<BufLine>,
+    /// The multi-line buffer (a single line is searched without one).
+    buffer: Vec<BufLine<'static>>,
     last_date: Option<f64>,
     last_time_text: String,
     /// Each id's merged failure, shared with the last failure reported for it (as
@@ -539,7 +596,7 @@ impl Filter {
 
     /// Find the line's date (or borrow the last one), as Fail2ban's `processLine`:
     /// the line as it will be buffered, and its time.
-    fn read_date(&mut self, line: &str, now: i64) -> (BufLine, Option<f64>) {
+    fn read_date<'a>(&mut self, line: &'a str, now: i64) -> (BufLine<'a>, Option<f64>) {
         let nowf = now as f64;
         let recent_last = self.last_date.filter(|d| *d > nowf - 60.0);
         let found = self.detector.find(line, now);
@@ -586,33 +643,18 @@ impl Filter {
         found
     }
 
-    fn find_failure(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
-        if self.maxlines > 1 {
-            let before = self.buffer.clone();
-            let mut result = self.find_failure_multi(line, date);
-            // The earlier lines (but one the buffer was full with, which drops out
-            // anyway) that a match took: Fail2ban's tester counts them as matched.
-            let full = usize::from(before.len() >= self.maxlines);
-            result.absorbed = before
-                .into_iter()
-                .skip(full)
-                .filter(|l| !self.buffer.contains(l))
-                .map(|l| l.text.to_string())
-                .collect();
+    fn find_failure(&mut self, line: BufLine<'_>, date: Option<f64>) -> LineResult {
+        if self.maxlines == 1 {
+            // what a single-line buffer leaves behind is never searched again
+            let mut replaced = None;
+            let mut result = self.match_buffer(&[line], &mut replaced, date);
+            result.prefregex_matched = self.pref_matched;
             return result;
         }
-        self.find_failure_multi(line, date)
-    }
-
-    fn find_failure_multi(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
-        if self.maxlines > 1 {
-            self.buffer.push(line);
-            let excess = self.buffer.len().saturating_sub(self.maxlines);
-            self.buffer.drain(..excess);
-        } else {
-            self.buffer.clear();
-            self.buffer.push(line);
-        }
+        let before = self.buffer.clone();
+        self.buffer.push(line.kept());
+        let excess = self.buffer.len().saturating_sub(self.maxlines);
+        self.buffer.drain(..excess);
         let lines = std::mem::take(&mut self.buffer);
         let mut replaced = None;
         let mut result = self.match_buffer(&lines, &mut replaced, date);
@@ -623,6 +665,15 @@ impl Filter {
             self.buffer.extend(kept);
         }
         result.prefregex_matched = self.pref_matched;
+        // The earlier lines (but one the buffer was full with, which drops out
+        // anyway) that a match took: Fail2ban's tester counts them as matched.
+        let full = usize::from(before.len() >= self.maxlines);
+        result.absorbed = before
+            .into_iter()
+            .skip(full)
+            .filter(|l| !self.buffer.contains(l))
+            .map(|l| l.text.to_string())
+            .collect();
         result
     }
 
@@ -631,8 +682,8 @@ impl Filter {
     /// failregex did not consume).
     fn match_buffer(
         &mut self,
-        lines: &[BufLine],
-        replaced: &mut Option<Vec<BufLine>>,
+        lines: &[BufLine<'_>],
+        replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
     ) -> LineResult {
         let spare = std::mem::take(&mut self.spare_text);
@@ -650,8 +701,8 @@ impl Filter {
     /// being searched, `None` when it must be joined again from what stays buffered).
     fn search_buffer(
         &mut self,
-        lines: &[BufLine],
-        replaced: &mut Option<Vec<BufLine>>,
+        lines: &[BufLine<'_>],
+        replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
         buf: &mut Option<String>,
         pre_groups: &mut FailData,
@@ -677,7 +728,7 @@ impl Filter {
             if let Some((start, end)) = content.filter(|(start, end)| end > start) {
                 if self.maxlines > 1 {
                     *replaced = Some(vec![BufLine {
-                        text: b[start..end].into(),
+                        text: LineText::Shared(b[start..end].into()),
                         date: (0, 0),
                     }]);
                     *buf = None;
@@ -740,7 +791,7 @@ impl Filter {
             } else {
                 *buf = Some(b);
             }
-            let matched_text = matched_lines.iter().map(|l| l.text.clone());
+            let matched_text = matched_lines.iter().map(|l| l.text.share());
             fail.add_missing(pre_groups);
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
