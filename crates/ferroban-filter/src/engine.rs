@@ -49,10 +49,11 @@ pub enum FilterError {
 const RECENT_BUFFERS: usize = 512;
 
 /// What searching a single-line buffer with the failregexes found: the failregexes
-/// that matched (index and groups, in order) and how many searches were given up.
+/// that matched (index and groups, in order; nearly always one at most, held in
+/// place) and how many searches were given up.
 #[derive(Debug, Default)]
 struct Searched {
-    matches: Vec<(usize, Groups)>,
+    matches: smallvec::SmallVec<[(usize, Groups); 1]>,
     abandoned: u64,
 }
 
