@@ -291,13 +291,8 @@ impl Rx {
         })
     }
 
-    fn groups(&self, buf: &str, g: &Groups) -> FailData {
-        let mut d = FailData::default();
-        self.groups_into(buf, g, &mut d);
-        d
-    }
-
-    /// [`Rx::groups`] into `d`, whose allocation is reused.
+    /// The data of the groups `g` of a match in `buf`, into `d` (emptied first), whose
+    /// allocation is reused.
     fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
         d.refill_sorted(self.keys.iter().map(|(i, name)| {
             let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
@@ -407,6 +402,9 @@ pub struct Filter {
     spare_text: String,
     /// The prefregex's groups of the last line, kept for their allocation.
     spare_pre_groups: FailData,
+    /// A failregex match's groups that were merged into a cached failure (see
+    /// [`Filter::merge_failure`]), kept for their allocation.
+    spare_fail: FailData,
 }
 
 impl Filter {
@@ -525,6 +523,7 @@ impl Filter {
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_pre_groups: FailData::default(),
+            spare_fail: FailData::default(),
         })
     }
 
@@ -760,7 +759,8 @@ impl Filter {
                 break;
             };
             from = fi + 1;
-            let mut fail = self.fail[fi].groups(&b, &g);
+            let mut fail = std::mem::take(&mut self.spare_fail);
+            self.fail[fi].groups_into(&b, &g, &mut fail);
             let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
@@ -960,45 +960,52 @@ impl Filter {
             .text(&names.user)
             .filter(|u| !u.is_empty())
             .map(Text::from);
-        let users_len;
         let now = self.started.elapsed().as_secs_f64();
         // Taken out of the cache, not copied: the entry is given the merged failure at
         // the end (or forgotten).
         let cached = self.mlfid_cache.get(mlfid, now).and_then(Option::take);
         let was_cached = cached.is_some();
-        if let Some(groups) = cached {
-            // not copied unless the last failure of this id is still held somewhere
-            let mut groups = Arc::unwrap_or_clone(groups);
-            users_len = add_user(&mut groups, user);
-            if groups.remove(&names.nofail).is_some_and(|v| v.truthy()) {
-                flags |= 4;
-            }
-            if groups.remove(&names.mlfgained).is_some_and(|v| v.truthy()) {
-                flags |= 4;
-            }
-            if flags & 8 != 0 {
-                groups.remove(&names.mlfpending);
-            }
-            if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
-                groups.remove(&names.matches);
-            }
-            for (k, v) in fail {
-                if !matches!(v, Value::Text(None)) {
-                    groups.insert(k, v);
+        let (mut merged, users_len) = match cached {
+            Some(mut shared) => {
+                // changed in place: copied only when the last failure of this id is
+                // still held somewhere
+                let groups = Arc::make_mut(&mut shared);
+                let users_len = add_user(groups, user);
+                if groups.remove(&names.nofail).is_some_and(|v| v.truthy()) {
+                    flags |= 4;
                 }
+                if groups.remove(&names.mlfgained).is_some_and(|v| v.truthy()) {
+                    flags |= 4;
+                }
+                if flags & 8 != 0 {
+                    groups.remove(&names.mlfpending);
+                }
+                if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
+                    groups.remove(&names.matches);
+                }
+                for (k, v) in fail.drain() {
+                    if !matches!(v, Value::Text(None)) {
+                        groups.insert(k, v);
+                    }
+                }
+                self.spare_fail = fail;
+                if flags & 2 != 0 {
+                    self.mlfid_cache.unset(mlfid);
+                }
+                (shared, users_len)
             }
-            fail = groups;
-            if flags & 2 != 0 {
-                self.mlfid_cache.unset(mlfid);
+            None => {
+                // stored at the end (unless forgotten), with the merged failure
+                let users_len = if flags & 2 == 0 {
+                    add_user(&mut fail, user)
+                } else {
+                    0
+                };
+                (Arc::new(fail), users_len)
             }
-        } else {
-            // stored at the end (unless forgotten), with the merged failure
-            users_len = if flags & 2 == 0 {
-                add_user(&mut fail, user)
-            } else {
-                0
-            };
-        }
+        };
+        // not shared: the cache's entry was taken out, or just made
+        let fail = Arc::make_mut(&mut merged);
         if fail.remove(&names.mlfpending).is_some_and(|v| v.truthy()) || users_len > 1 {
             fail.remove(&names.nofail);
             fail.remove(&names.mlfgained);
@@ -1022,25 +1029,25 @@ impl Filter {
             }
             fail.insert(names.matches.key(), Value::Lines(m));
         } else if flags & 3 == 1 {
-            let mut m = match fail.get(&names.nofail_matches) {
-                Some(Value::Lines(l)) => l.clone(),
+            // taken out and put back: the lines gathered so far are not copied
+            let mut m = match fail.remove(&names.nofail_matches) {
+                Some(Value::Lines(l)) => l,
                 _ => Vec::new(),
             };
             m.extend(matched);
             fail.insert(names.nofail_matches.key(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
-        let fail = Arc::new(fail);
         if flags & 2 == 0 {
             if was_cached {
                 if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
-                    *c = Some(fail.clone());
+                    *c = Some(merged.clone());
                 }
             } else {
-                self.mlfid_cache.set(mlfid, Some(fail.clone()), now);
+                self.mlfid_cache.set(mlfid, Some(merged.clone()), now);
             }
         }
-        fail
+        merged
     }
 }
 

@@ -221,6 +221,11 @@ impl FailData {
         }
     }
 
+    /// Take every name and value out, in name order, keeping the allocation.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (Key, Value)> + '_ {
+        self.entries.drain(..)
+    }
+
     /// Empty it, keeping its allocation.
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
