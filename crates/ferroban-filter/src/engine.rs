@@ -236,6 +236,9 @@ struct Rx {
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
     alternates: Vec<(usize, Interned)>,
+    /// Room for the names a match's data may come to hold (see
+    /// [`size_failure_data`]): a map that grows is copied whole.
+    data_capacity: usize,
 }
 
 impl Rx {
@@ -281,6 +284,7 @@ impl Rx {
             .collect();
         keys.sort_by(|a, b| a.1.cmp(b.1));
         Ok(Rx {
+            data_capacity: keys.len() + alternates.len(),
             keys,
             pattern,
             skiplines,
@@ -294,10 +298,13 @@ impl Rx {
     /// The data of the groups `g` of a match in `buf`, into `d` (emptied first), whose
     /// allocation is reused.
     fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
-        d.refill_sorted(self.keys.iter().map(|(i, name)| {
-            let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
-            (*name, Value::Text(text))
-        }));
+        d.refill_sorted(
+            self.data_capacity,
+            self.keys.iter().map(|(i, name)| {
+                let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
+                (*name, Value::Text(text))
+            }),
+        );
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
@@ -316,6 +323,21 @@ impl Rx {
 
     fn has_group(&self, name: &str) -> bool {
         self.pattern.group_index(name).is_some()
+    }
+}
+
+/// Names merging may add to a failure's data: `matches`, `users`, `ip`,
+/// `nofail-matches`, `mlfpending`, `nofail`.
+const MERGED_NAMES: usize = 6;
+
+/// Give every failregex's data room for the most names any failure's data can hold
+/// (its groups, the prefregex's, what merging adds): a match's map is reused for the
+/// next match, of any failregex, and one that grows is copied whole.
+fn size_failure_data(fail: &mut [Rx], pref: Option<&Rx>) {
+    let own = fail.iter().map(|rx| rx.data_capacity).max().unwrap_or(0);
+    let capacity = own + pref.map_or(0, |p| p.data_capacity) + MERGED_NAMES;
+    for rx in fail {
+        rx.data_capacity = capacity;
     }
 }
 
@@ -498,6 +520,7 @@ impl Filter {
             },
             false => None,
         };
+        size_failure_data(&mut fail, pref.as_ref());
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         let fail_may_give_up = fail.iter().any(|rx| rx.pattern.may_give_up());
         Ok(Filter {
