@@ -6,7 +6,7 @@
 //! filter engine's.
 
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -407,35 +407,32 @@ fn lookup(name: &str, usedns: &str) -> Vec<String> {
     v
 }
 
-/// Log bytes read at a time (then up to the end of the line).
+/// Log bytes read at a time (their whole lines are tested; the unfinished last one
+/// with the next read).
 const BLOCK: u64 = 1 << 20;
 
 impl<W: Write> Tester<'_, W> {
-    /// Run every line of `reader` through the filter.
-    fn feed(&mut self, reader: impl Read, size: u64) -> Result<()> {
+    /// Run every line of `reader` through the filter. The log is read straight into
+    /// one block (no copy through a read buffer); the block's unfinished last line is
+    /// moved to its front and completed by the next read.
+    fn feed(&mut self, mut reader: impl Read, size: u64) -> Result<()> {
         let progress = !self.o.no_progress && size > (64 << 20) && std::io::stderr().is_terminal();
-        let mut reader = BufReader::with_capacity(BLOCK as usize, reader);
         let mut block = Vec::with_capacity(BLOCK as usize + 4096);
         let mut consumed = 0u64;
         loop {
-            block.clear();
-            (&mut reader).take(BLOCK).read_to_end(&mut block)?;
-            if block.is_empty() {
-                break;
-            }
-            if block.last() != Some(&b'\n') {
-                reader.read_until(b'\n', &mut block)?;
-            }
-            if block.last() != Some(&b'\n') {
+            let unfinished = block.len();
+            if (&mut reader).take(BLOCK).read_to_end(&mut block)? == 0 {
                 // A last line without its newline is still being written: like
                 // fail2ban-regex (and a daemon tailing the file), leave it.
-                block.truncate(memchr::memrchr(b'\n', &block).map_or(0, |i| i + 1));
-                if block.is_empty() {
-                    break;
-                }
+                break;
             }
-            consumed += block.len() as u64;
-            self.block(&block)?;
+            let Some(last_newline) = memchr::memrchr(b'\n', &block[unfinished..]) else {
+                continue; // one line longer than a block: read on
+            };
+            let whole = unfinished + last_newline + 1;
+            consumed += whole as u64;
+            self.block(&block[..whole])?;
+            block.drain(..whole);
             if progress {
                 eprint!(
                     "\r{:3}% ({} lines)",

@@ -488,3 +488,35 @@ fn a_reader_that_stops_reading_ends_the_tool_quietly() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn lines_across_read_blocks_are_each_read_once_and_an_unfinished_last_one_is_left() {
+    // More than two read blocks (1 MiB each) of lines, with one line longer than a
+    // block, so that lines straddle block ends; the last line has no newline yet.
+    let dir = scratch_dir("blocks");
+    let log = dir.join("blocks.log");
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for i in 0..50_000u32 {
+        if i == 12_345 {
+            text.push_str(&"x".repeat(1_500_000));
+            text.push('\n');
+        }
+        let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        text.push_str(&format!("auth failure for user{i} from {ip} here\n"));
+        expected.push(ip);
+    }
+    text.push_str("auth failure for late from 192.0.2.1 here");
+    assert!(text.len() > 3 << 20);
+    std::fs::write(&log, text).unwrap();
+    let (out, err, ok) = ferroban(&[
+        "regex",
+        "-o",
+        "ip",
+        log.to_str().unwrap(),
+        r"^auth failure for \S+ from <HOST> here$",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -49,10 +49,11 @@ pub enum FilterError {
 const RECENT_BUFFERS: usize = 512;
 
 /// What searching a single-line buffer with the failregexes found: the failregexes
-/// that matched (index and groups, in order) and how many searches were given up.
+/// that matched (index and groups, in order; nearly always one at most, held in
+/// place) and how many searches were given up.
 #[derive(Debug, Default)]
 struct Searched {
-    matches: Vec<(usize, Groups)>,
+    matches: smallvec::SmallVec<[(usize, Groups); 1]>,
     abandoned: u64,
 }
 
@@ -136,29 +137,85 @@ impl LineResult {
     }
 }
 
-/// A line in the buffer: text (shared with the failures that match it) and the span
-/// of its date.
-#[derive(Debug, Clone, PartialEq)]
-struct BufLine {
-    text: Line,
+/// A line's text: borrowed from the caller while only its own search reads it (a
+/// single-line buffer), shared once something keeps it (a failure's matched lines,
+/// the multi-line buffer). A line that matches nothing is never copied.
+#[derive(Debug, Clone)]
+enum LineText<'a> {
+    Borrowed(&'a str),
+    Shared(Line),
+}
+
+impl LineText<'_> {
+    /// The text as a shared line (made now when it was borrowed).
+    fn share(&self) -> Line {
+        match self {
+            LineText::Borrowed(text) => Line::from(*text),
+            LineText::Shared(line) => line.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for LineText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            LineText::Borrowed(text) => text,
+            LineText::Shared(line) => line,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for LineText<'a> {
+    fn from(text: &'a str) -> Self {
+        LineText::Borrowed(text)
+    }
+}
+
+impl From<String> for LineText<'_> {
+    fn from(text: String) -> Self {
+        LineText::Shared(text.into())
+    }
+}
+
+/// A line in the buffer: its text and the span of its date.
+#[derive(Debug, Clone)]
+struct BufLine<'a> {
+    text: LineText<'a>,
     date: (usize, usize),
 }
 
-impl BufLine {
+/// Buffered lines are the same when their texts and dates are (however held).
+impl PartialEq for BufLine<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        *self.text == *other.text && self.date == other.date
+    }
+}
+
+impl BufLine<'_> {
     fn without_date(&self) -> String {
         let mut s = String::with_capacity(self.text.len());
         s.push_str(&self.text[..self.date.0]);
         s.push_str(&self.text[self.date.1..]);
         s
     }
+
+    /// This line with its text shared, to be kept beyond the caller's borrow.
+    fn kept(&self) -> BufLine<'static> {
+        BufLine {
+            text: LineText::Shared(self.text.share()),
+            date: self.date,
+        }
+    }
 }
 
-fn join_buffer(lines: &[BufLine]) -> String {
+fn join_buffer(lines: &[BufLine<'_>]) -> String {
     join_buffer_into(String::new(), lines)
 }
 
 /// [`join_buffer`] into `s` (cleared first): its allocation is reused.
-fn join_buffer_into(mut s: String, lines: &[BufLine]) -> String {
+fn join_buffer_into(mut s: String, lines: &[BufLine<'_>]) -> String {
     s.clear();
     s.reserve(lines.iter().map(|l| l.text.len() + 1).sum());
     for l in lines {
@@ -179,6 +236,9 @@ struct Rx {
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
     alternates: Vec<(usize, Interned)>,
+    /// Room for the names a match's data may come to hold (see
+    /// [`size_failure_data`]): a map that grows is copied whole.
+    data_capacity: usize,
 }
 
 impl Rx {
@@ -224,6 +284,7 @@ impl Rx {
             .collect();
         keys.sort_by(|a, b| a.1.cmp(b.1));
         Ok(Rx {
+            data_capacity: keys.len() + alternates.len(),
             keys,
             pattern,
             skiplines,
@@ -234,18 +295,16 @@ impl Rx {
         })
     }
 
-    fn groups(&self, buf: &str, g: &Groups) -> FailData {
-        let mut d = FailData::default();
-        self.groups_into(buf, g, &mut d);
-        d
-    }
-
-    /// [`Rx::groups`] into `d`, whose allocation is reused.
+    /// The data of the groups `g` of a match in `buf`, into `d` (emptied first), whose
+    /// allocation is reused.
     fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
-        d.refill_sorted(self.keys.iter().map(|(i, name)| {
-            let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
-            (*name, Value::Text(text))
-        }));
+        d.refill_sorted(
+            self.data_capacity,
+            self.keys.iter().map(|(i, name)| {
+                let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
+                (*name, Value::Text(text))
+            }),
+        );
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
@@ -267,13 +326,28 @@ impl Rx {
     }
 }
 
+/// Names merging may add to a failure's data: `matches`, `users`, `ip`,
+/// `nofail-matches`, `mlfpending`, `nofail`.
+const MERGED_NAMES: usize = 6;
+
+/// Give every failregex's data room for the most names any failure's data can hold
+/// (its groups, the prefregex's, what merging adds): a match's map is reused for the
+/// next match, of any failregex, and one that grows is copied whole.
+fn size_failure_data(fail: &mut [Rx], pref: Option<&Rx>) {
+    let own = fail.iter().map(|rx| rx.data_capacity).max().unwrap_or(0);
+    let capacity = own + pref.map_or(0, |p| p.data_capacity) + MERGED_NAMES;
+    for rx in fail {
+        rx.data_capacity = capacity;
+    }
+}
+
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
-fn split_matched<'a>(
+fn split_matched<'a, 'l>(
     buf: &str,
     g: &Groups,
     rx: &Rx,
-    lines: &'a [BufLine],
-) -> (Cow<'a, [BufLine]>, Vec<BufLine>) {
+    lines: &'a [BufLine<'l>],
+) -> (Cow<'a, [BufLine<'l>]>, Vec<BufLine<'static>>) {
     if lines.len() <= 1 {
         return (Cow::Borrowed(lines), Vec::new());
     }
@@ -286,7 +360,7 @@ fn split_matched<'a>(
     let first = buf[..start].matches('\n').count().min(lines.len());
     let last = buf[..end].matches('\n').count().clamp(first, lines.len());
     let mut matched = lines[first..last].to_vec();
-    let mut unmatched = lines[..first].to_vec();
+    let mut unmatched: Vec<_> = lines[..first].iter().map(BufLine::kept).collect();
     let mut skipped: Vec<&str> = Vec::new();
     for &i in &rx.skiplines {
         if let Some((s, e)) = g.get(i) {
@@ -299,11 +373,11 @@ fn split_matched<'a>(
             .iter()
             .position(|l| l.without_date() == sk)
         {
-            unmatched.push(matched.remove(n + m));
+            unmatched.push(matched.remove(n + m).kept());
             n += m;
         }
     }
-    unmatched.extend_from_slice(&lines[last..]);
+    unmatched.extend(lines[last..].iter().map(BufLine::kept));
     (Cow::Owned(matched), unmatched)
 }
 
@@ -320,7 +394,8 @@ pub struct Filter {
     prefilter: Option<Prefilter>,
     /// The failregexes worth a search on a buffer, in one pass.
     candidates: Option<Candidates>,
-    buffer: Vec<BufLine>,
+    /// The multi-line buffer (a single line is searched without one).
+    buffer: Vec<BufLine<'static>>,
     last_date: Option<f64>,
     last_time_text: String,
     /// Each id's merged failure, shared with the last failure reported for it (as
@@ -349,6 +424,9 @@ pub struct Filter {
     spare_text: String,
     /// The prefregex's groups of the last line, kept for their allocation.
     spare_pre_groups: FailData,
+    /// A failregex match's groups that were merged into a cached failure (see
+    /// [`Filter::merge_failure`]), kept for their allocation.
+    spare_fail: FailData,
 }
 
 impl Filter {
@@ -442,6 +520,7 @@ impl Filter {
             },
             false => None,
         };
+        size_failure_data(&mut fail, pref.as_ref());
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         let fail_may_give_up = fail.iter().any(|rx| rx.pattern.may_give_up());
         Ok(Filter {
@@ -467,6 +546,7 @@ impl Filter {
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_pre_groups: FailData::default(),
+            spare_fail: FailData::default(),
         })
     }
 
@@ -539,7 +619,7 @@ impl Filter {
 
     /// Find the line's date (or borrow the last one), as Fail2ban's `processLine`:
     /// the line as it will be buffered, and its time.
-    fn read_date(&mut self, line: &str, now: i64) -> (BufLine, Option<f64>) {
+    fn read_date<'a>(&mut self, line: &'a str, now: i64) -> (BufLine<'a>, Option<f64>) {
         let nowf = now as f64;
         let recent_last = self.last_date.filter(|d| *d > nowf - 60.0);
         let found = self.detector.find(line, now);
@@ -586,33 +666,18 @@ impl Filter {
         found
     }
 
-    fn find_failure(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
-        if self.maxlines > 1 {
-            let before = self.buffer.clone();
-            let mut result = self.find_failure_multi(line, date);
-            // The earlier lines (but one the buffer was full with, which drops out
-            // anyway) that a match took: Fail2ban's tester counts them as matched.
-            let full = usize::from(before.len() >= self.maxlines);
-            result.absorbed = before
-                .into_iter()
-                .skip(full)
-                .filter(|l| !self.buffer.contains(l))
-                .map(|l| l.text.to_string())
-                .collect();
+    fn find_failure(&mut self, line: BufLine<'_>, date: Option<f64>) -> LineResult {
+        if self.maxlines == 1 {
+            // what a single-line buffer leaves behind is never searched again
+            let mut replaced = None;
+            let mut result = self.match_buffer(&[line], &mut replaced, date);
+            result.prefregex_matched = self.pref_matched;
             return result;
         }
-        self.find_failure_multi(line, date)
-    }
-
-    fn find_failure_multi(&mut self, line: BufLine, date: Option<f64>) -> LineResult {
-        if self.maxlines > 1 {
-            self.buffer.push(line);
-            let excess = self.buffer.len().saturating_sub(self.maxlines);
-            self.buffer.drain(..excess);
-        } else {
-            self.buffer.clear();
-            self.buffer.push(line);
-        }
+        let before = self.buffer.clone();
+        self.buffer.push(line.kept());
+        let excess = self.buffer.len().saturating_sub(self.maxlines);
+        self.buffer.drain(..excess);
         let lines = std::mem::take(&mut self.buffer);
         let mut replaced = None;
         let mut result = self.match_buffer(&lines, &mut replaced, date);
@@ -623,6 +688,15 @@ impl Filter {
             self.buffer.extend(kept);
         }
         result.prefregex_matched = self.pref_matched;
+        // The earlier lines (but one the buffer was full with, which drops out
+        // anyway) that a match took: Fail2ban's tester counts them as matched.
+        let full = usize::from(before.len() >= self.maxlines);
+        result.absorbed = before
+            .into_iter()
+            .skip(full)
+            .filter(|l| !self.buffer.contains(l))
+            .map(|l| l.text.to_string())
+            .collect();
         result
     }
 
@@ -631,8 +705,8 @@ impl Filter {
     /// failregex did not consume).
     fn match_buffer(
         &mut self,
-        lines: &[BufLine],
-        replaced: &mut Option<Vec<BufLine>>,
+        lines: &[BufLine<'_>],
+        replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
     ) -> LineResult {
         let spare = std::mem::take(&mut self.spare_text);
@@ -650,8 +724,8 @@ impl Filter {
     /// being searched, `None` when it must be joined again from what stays buffered).
     fn search_buffer(
         &mut self,
-        lines: &[BufLine],
-        replaced: &mut Option<Vec<BufLine>>,
+        lines: &[BufLine<'_>],
+        replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
         buf: &mut Option<String>,
         pre_groups: &mut FailData,
@@ -677,7 +751,7 @@ impl Filter {
             if let Some((start, end)) = content.filter(|(start, end)| end > start) {
                 if self.maxlines > 1 {
                     *replaced = Some(vec![BufLine {
-                        text: b[start..end].into(),
+                        text: LineText::Shared(b[start..end].into()),
                         date: (0, 0),
                     }]);
                     *buf = None;
@@ -708,7 +782,8 @@ impl Filter {
                 break;
             };
             from = fi + 1;
-            let mut fail = self.fail[fi].groups(&b, &g);
+            let mut fail = std::mem::take(&mut self.spare_fail);
+            self.fail[fi].groups_into(&b, &g, &mut fail);
             let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
@@ -740,7 +815,7 @@ impl Filter {
             } else {
                 *buf = Some(b);
             }
-            let matched_text = matched_lines.iter().map(|l| l.text.clone());
+            let matched_text = matched_lines.iter().map(|l| l.text.share());
             fail.add_missing(pre_groups);
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
@@ -908,45 +983,52 @@ impl Filter {
             .text(&names.user)
             .filter(|u| !u.is_empty())
             .map(Text::from);
-        let users_len;
         let now = self.started.elapsed().as_secs_f64();
         // Taken out of the cache, not copied: the entry is given the merged failure at
         // the end (or forgotten).
         let cached = self.mlfid_cache.get(mlfid, now).and_then(Option::take);
         let was_cached = cached.is_some();
-        if let Some(groups) = cached {
-            // not copied unless the last failure of this id is still held somewhere
-            let mut groups = Arc::unwrap_or_clone(groups);
-            users_len = add_user(&mut groups, user);
-            if groups.remove(&names.nofail).is_some_and(|v| v.truthy()) {
-                flags |= 4;
-            }
-            if groups.remove(&names.mlfgained).is_some_and(|v| v.truthy()) {
-                flags |= 4;
-            }
-            if flags & 8 != 0 {
-                groups.remove(&names.mlfpending);
-            }
-            if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
-                groups.remove(&names.matches);
-            }
-            for (k, v) in fail {
-                if !matches!(v, Value::Text(None)) {
-                    groups.insert(k, v);
+        let (mut merged, users_len) = match cached {
+            Some(mut shared) => {
+                // changed in place: copied only when the last failure of this id is
+                // still held somewhere
+                let groups = Arc::make_mut(&mut shared);
+                let users_len = add_user(groups, user);
+                if groups.remove(&names.nofail).is_some_and(|v| v.truthy()) {
+                    flags |= 4;
                 }
+                if groups.remove(&names.mlfgained).is_some_and(|v| v.truthy()) {
+                    flags |= 4;
+                }
+                if flags & 8 != 0 {
+                    groups.remove(&names.mlfpending);
+                }
+                if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
+                    groups.remove(&names.matches);
+                }
+                for (k, v) in fail.drain() {
+                    if !matches!(v, Value::Text(None)) {
+                        groups.insert(k, v);
+                    }
+                }
+                self.spare_fail = fail;
+                if flags & 2 != 0 {
+                    self.mlfid_cache.unset(mlfid);
+                }
+                (shared, users_len)
             }
-            fail = groups;
-            if flags & 2 != 0 {
-                self.mlfid_cache.unset(mlfid);
+            None => {
+                // stored at the end (unless forgotten), with the merged failure
+                let users_len = if flags & 2 == 0 {
+                    add_user(&mut fail, user)
+                } else {
+                    0
+                };
+                (Arc::new(fail), users_len)
             }
-        } else {
-            // stored at the end (unless forgotten), with the merged failure
-            users_len = if flags & 2 == 0 {
-                add_user(&mut fail, user)
-            } else {
-                0
-            };
-        }
+        };
+        // not shared: the cache's entry was taken out, or just made
+        let fail = Arc::make_mut(&mut merged);
         if fail.remove(&names.mlfpending).is_some_and(|v| v.truthy()) || users_len > 1 {
             fail.remove(&names.nofail);
             fail.remove(&names.mlfgained);
@@ -970,25 +1052,25 @@ impl Filter {
             }
             fail.insert(names.matches.key(), Value::Lines(m));
         } else if flags & 3 == 1 {
-            let mut m = match fail.get(&names.nofail_matches) {
-                Some(Value::Lines(l)) => l.clone(),
+            // taken out and put back: the lines gathered so far are not copied
+            let mut m = match fail.remove(&names.nofail_matches) {
+                Some(Value::Lines(l)) => l,
                 _ => Vec::new(),
             };
             m.extend(matched);
             fail.insert(names.nofail_matches.key(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
-        let fail = Arc::new(fail);
         if flags & 2 == 0 {
             if was_cached {
                 if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
-                    *c = Some(fail.clone());
+                    *c = Some(merged.clone());
                 }
             } else {
-                self.mlfid_cache.set(mlfid, Some(fail.clone()), now);
+                self.mlfid_cache.set(mlfid, Some(merged.clone()), now);
             }
         }
-        fail
+        merged
     }
 }
 

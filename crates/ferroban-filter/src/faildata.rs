@@ -221,6 +221,11 @@ impl FailData {
         }
     }
 
+    /// Take every name and value out, in name order, keeping the allocation.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (Key, Value)> + '_ {
+        self.entries.drain(..)
+    }
+
     /// Empty it, keeping its allocation.
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
@@ -236,13 +241,15 @@ impl FailData {
     }
 
     /// This map emptied, then filled with `entries` given in name order, each name
-    /// once (interned), with room for what merging adds (the prefregex's groups,
-    /// `matches`, `users`, `ip`). The map's allocation is kept: a map refilled per
-    /// line allocates once.
-    pub(crate) fn refill_sorted(&mut self, entries: impl Iterator<Item = (Key, Value)>) {
-        const ROOM: usize = 4;
+    /// once (interned), with room for `capacity` names in all (what merging adds
+    /// too). The map's allocation is kept: a map refilled per line allocates once.
+    pub(crate) fn refill_sorted(
+        &mut self,
+        capacity: usize,
+        entries: impl Iterator<Item = (Key, Value)>,
+    ) {
         self.entries.clear();
-        self.entries.reserve(entries.size_hint().0 + ROOM);
+        self.entries.reserve(capacity.max(entries.size_hint().0));
         self.entries.extend(entries);
         debug_assert!(self.entries.windows(2).all(|w| w[0].0 < w[1].0));
     }

@@ -16,6 +16,10 @@ use hashbrown::hash_map::RawEntryMut;
 
 type HashMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
 
+/// An id as the cache keeps it: a short one (an sshd connection's host and pid,
+/// say; up to 24 bytes) inline, without an allocation.
+type Id = compact_str::CompactString;
+
 /// How many ids Fail2ban's filter remembers.
 pub const MLFID_CACHE_MAX: usize = 100;
 /// How long (seconds of wall-clock time) Fail2ban's filter remembers an id.
@@ -32,10 +36,10 @@ struct Entry<V> {
 /// An insertion-ordered map with a size limit and a lifetime per entry.
 #[derive(Debug)]
 pub struct MlfidCache<V> {
-    entries: HashMap<String, Entry<V>>,
+    entries: HashMap<Id, Entry<V>>,
     /// Keys in insertion order; an item whose serial no longer matches its entry's
     /// (removed, or removed and stored again) is stale and skipped.
-    order: VecDeque<(u64, String)>,
+    order: VecDeque<(u64, Id)>,
     next_serial: u64,
     max: usize,
     lifetime: f64,
@@ -111,14 +115,14 @@ impl<V> MlfidCache<V> {
                 let serial = self.next_serial;
                 self.next_serial += 1;
                 e.insert(
-                    key.to_string(),
+                    Id::from(key),
                     Entry {
                         value,
                         expires,
                         serial,
                     },
                 );
-                self.order.push_back((serial, key.to_string()));
+                self.order.push_back((serial, Id::from(key)));
                 self.drop_stale_order();
             }
         }
@@ -144,7 +148,7 @@ mod tests {
     use super::*;
 
     fn keys(c: &MlfidCache<u32>) -> Vec<String> {
-        let mut k: Vec<String> = c.entries.keys().cloned().collect();
+        let mut k: Vec<String> = c.entries.keys().map(Id::to_string).collect();
         k.sort();
         k
     }

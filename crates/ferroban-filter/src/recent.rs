@@ -23,10 +23,37 @@ const MAX_TEXT: usize = 512;
 /// of a new text, then its insertion, is the usual pair).
 #[derive(Debug)]
 pub struct Recent<V> {
-    newer: HashTable<(Box<str>, V)>,
-    older: HashTable<(Box<str>, V)>,
+    newer: Generation<V>,
+    older: Generation<V>,
     generation: usize,
     hasher: ahash::RandomState,
+}
+
+/// One generation: its answers, each with the place of its text in `texts`. The
+/// texts of a generation are stored end to end in one string, kept (cleared) when
+/// the generation is dropped: remembering a text allocates nothing once the strings
+/// have grown.
+#[derive(Debug)]
+struct Generation<V> {
+    answers: HashTable<(TextSpan, V)>,
+    texts: String,
+}
+
+/// Where a remembered text is in its generation's `texts`.
+type TextSpan = std::ops::Range<usize>;
+
+impl<V> Generation<V> {
+    fn new() -> Self {
+        Generation {
+            answers: HashTable::new(),
+            texts: String::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.answers.clear();
+        self.texts.clear();
+    }
 }
 
 /// A text looked up in vain, by its hash: its answer is inserted with
@@ -41,8 +68,8 @@ impl<V> Recent<V> {
     /// A memory of `generation` texts per generation.
     pub fn new(generation: usize) -> Self {
         Recent {
-            newer: HashTable::new(),
-            older: HashTable::new(),
+            newer: Generation::new(),
+            older: Generation::new(),
             generation,
             hasher: ahash::RandomState::new(),
         }
@@ -52,16 +79,19 @@ impl<V> Recent<V> {
     /// miss, to insert the answer with.
     pub fn with<R>(&mut self, text: &str, read: impl FnOnce(&V) -> R) -> Result<R, Miss> {
         let hash = self.hasher.hash_one(text);
-        let same = |(key, _): &(Box<str>, V)| **key == *text;
-        if let Some((_, answer)) = self.newer.find(hash, same) {
+        let newer = &self.newer;
+        let same = |(span, _): &(TextSpan, V)| newer.texts[span.clone()] == *text;
+        if let Some((_, answer)) = newer.answers.find(hash, same) {
             return Ok(read(answer));
         }
-        let Ok(entry) = self.older.find_entry(hash, same) else {
+        let older = &mut self.older;
+        let same = |(span, _): &(TextSpan, V)| older.texts[span.clone()] == *text;
+        let Ok(entry) = older.answers.find_entry(hash, same) else {
             return Err(Miss { hash });
         };
-        let ((key, answer), _) = entry.remove();
+        let ((_, answer), _) = entry.remove();
         let result = read(&answer);
-        self.insert_new(hash, key, answer);
+        self.insert_new(hash, text, answer);
         Ok(result)
     }
 
@@ -74,7 +104,7 @@ impl<V> Recent<V> {
             "the miss of another text"
         );
         if text.len() <= MAX_TEXT {
-            self.insert_new(miss.hash, text.into(), answer);
+            self.insert_new(miss.hash, text, answer);
         }
     }
 
@@ -85,16 +115,20 @@ impl<V> Recent<V> {
     }
 
     /// Insert a text not in the newer generation, with its hash.
-    fn insert_new(&mut self, hash: u64, key: Box<str>, answer: V) {
-        if self.newer.len() >= self.generation {
-            // the dropped generation's table is kept (cleared) for the next one: no
-            // growing it again from nothing
+    fn insert_new(&mut self, hash: u64, text: &str, answer: V) {
+        if self.newer.answers.len() >= self.generation {
+            // the dropped generation's table and string are kept (cleared) for the
+            // next one: no growing them again from nothing
             std::mem::swap(&mut self.older, &mut self.newer);
             self.newer.clear();
         }
+        let Generation { answers, texts } = &mut self.newer;
+        let span = texts.len()..texts.len() + text.len();
+        texts.push_str(text);
         let hasher = &self.hasher;
-        self.newer
-            .insert_unique(hash, (key, answer), |(key, _)| hasher.hash_one(&**key));
+        answers.insert_unique(hash, (span, answer), |(span, _)| {
+            hasher.hash_one(&texts[span.clone()])
+        });
     }
 }
 
