@@ -3,8 +3,7 @@
 //! Owns a second compilation of a linear pattern (a Thompson NFA, ASCII classes) and
 //! the capture search over a match span that a DFA has already found. It decides
 //! whether and where a pattern matches only for a pattern anchored at the haystack's
-//! start and ending at a line's end ([`TwoPass::search`]); for any other, the
-//! `regex` crate's DFA does. It only serves ASCII haystacks.
+//! start ([`TwoPass::search`]); for any other, the `regex` crate's DFA does. It only serves ASCII haystacks.
 //!
 //! Why: the `regex` crate finds captures with a bounded back-tracker, which walks the
 //! automaton state by state and explores every branch that fails before the one that
@@ -280,8 +279,7 @@ impl TwoPass {
             .configure(thompson::Config::new().utf8(false).shrink(false))
             .build_from_hir(&hir)
             .ok()?;
-        let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor();
-        let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
+        let searches_alone = nfa.is_always_start_anchored();
         // only read by `may_start_at`, for a pattern searched alone
         let first_literals = searches_alone.then(|| first_literals(&hir)).flatten();
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
@@ -341,8 +339,10 @@ impl TwoPass {
 
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
     /// DFA: every match starts at the haystack's start (`\A`, or `^` of a single-line
-    /// pattern) and ends at a line's end (`$`), so the backward pass over the rest of
-    /// the haystack (beyond the match) is short.
+    /// pattern). The backward pass then reads the haystack from its end back to the
+    /// search's start once, a table look-up per byte: on a log line about what the
+    /// DFA reads to find where the match ends (most run to the line's end, or near),
+    /// and that search and its set-up are saved.
     pub fn searches_alone(&self) -> bool {
         self.searches_alone
     }
@@ -1018,18 +1018,43 @@ impl Columns {
     }
 }
 
-/// Literals one of which begins every match of `hir`, if there are at most
-/// [`FIRST_LITERALS`] of them and none is shorter than [`FIRST_LITERAL_LEN`].
+/// Literals one of which begins every match of `hir`, if at most [`FIRST_LITERALS`]
+/// of them, none shorter than [`FIRST_LITERAL_LEN`], do.
+///
+/// The extractor's literals each begin some matches, and together all; so does any
+/// set of their prefixes that holds a prefix of each. Too many literals are made
+/// fewer that way: a literal that another begins is left out (the other begins
+/// whatever it begins), then all are cut shorter until few enough are left.
 fn first_literals(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
     let mut extractor = literal::Extractor::new();
     extractor.kind(literal::ExtractKind::Prefix);
     let seq = extractor.extract(hir);
-    let literals = seq.literals()?;
-    let worth = literals.len() <= FIRST_LITERALS
-        && literals
-            .iter()
-            .all(|l| l.as_bytes().len() >= FIRST_LITERAL_LEN);
-    worth.then(|| literals.iter().map(|l| l.as_bytes().into()).collect())
+    let mut literals: Vec<&[u8]> = seq.literals()?.iter().map(|l| l.as_bytes()).collect();
+    let mut cut = literals.iter().map(|l| l.len()).max()?;
+    loop {
+        literals = without_extensions(literals.iter().map(|l| &l[..l.len().min(cut)]));
+        if literals.iter().any(|l| l.len() < FIRST_LITERAL_LEN) {
+            return None;
+        }
+        if literals.len() <= FIRST_LITERALS {
+            return Some(literals.iter().map(|&l| l.into()).collect());
+        }
+        cut -= 1;
+    }
+}
+
+/// `literals` without those another one begins (duplicates kept once), sorted.
+fn without_extensions<'a>(literals: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
+    let mut sorted: Vec<&[u8]> = literals.collect();
+    // a literal sorts right before the literals it begins
+    sorted.sort_unstable();
+    let mut kept: Vec<&[u8]> = Vec::with_capacity(sorted.len());
+    for literal in sorted {
+        if !kept.last().is_some_and(|last| literal.starts_with(last)) {
+            kept.push(literal);
+        }
+    }
+    kept
 }
 
 /// The forward walk's view of `nfa`: each state as the walk reads it, the state
