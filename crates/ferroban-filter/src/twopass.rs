@@ -3,7 +3,8 @@
 //! Owns a second compilation of a linear pattern (a Thompson NFA, ASCII classes) and
 //! the capture search over a match span that a DFA has already found. It decides
 //! whether and where a pattern matches only for a pattern anchored at the haystack's
-//! start ([`TwoPass::search`]); for any other, the `regex` crate's DFA does. It only serves ASCII haystacks.
+//! start and ending at a line's end ([`TwoPass::search`]); for any other, the
+//! `regex` crate's DFA does. It only serves ASCII haystacks.
 //!
 //! Why: the `regex` crate finds captures with a bounded back-tracker, which walks the
 //! automaton state by state and explores every branch that fails before the one that
@@ -279,7 +280,8 @@ impl TwoPass {
             .configure(thompson::Config::new().utf8(false).shrink(false))
             .build_from_hir(&hir)
             .ok()?;
-        let searches_alone = nfa.is_always_start_anchored();
+        let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor();
+        let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
         // only read by `may_start_at`, for a pattern searched alone
         let first_literals = searches_alone.then(|| first_literals(&hir)).flatten();
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
@@ -339,10 +341,10 @@ impl TwoPass {
 
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
     /// DFA: every match starts at the haystack's start (`\A`, or `^` of a single-line
-    /// pattern). The backward pass then reads the haystack from its end back to the
-    /// search's start once, a table look-up per byte: on a log line about what the
-    /// DFA reads to find where the match ends (most run to the line's end, or near),
-    /// and that search and its set-up are saved.
+    /// pattern) and ends at a line's end (`$`), so the backward pass over the rest of
+    /// the haystack (beyond the match) is short. (Where a match may end anywhere, the
+    /// pass would read the whole haystack: a date template `^[^\[]*\[…` on an
+    /// access log line costs more so than the DFA finding its end.)
     pub fn searches_alone(&self) -> bool {
         self.searches_alone
     }
