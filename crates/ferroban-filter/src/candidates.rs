@@ -75,7 +75,28 @@ impl Possible {
 
     /// The indexes that may match, in order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.words.len() * 64).filter(|&i| self.may_match(i))
+        self.iter_from(0)
+    }
+
+    /// The indexes from `from` on that may match, in order: the set bits of each
+    /// word, found by counting zeros (most words have a few).
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
+        let first_word = from / 64;
+        let words = self.words.iter().enumerate().skip(first_word);
+        words.flat_map(move |(w, &word)| {
+            // the bits below `from` in its own word cleared
+            let mut bits = match w == first_word {
+                true => word & (u64::MAX << (from % 64)),
+                false => word,
+            };
+            std::iter::from_fn(move || {
+                let bit = bits.trailing_zeros();
+                (bits != 0).then(|| {
+                    bits &= bits - 1;
+                    w * 64 + bit as usize
+                })
+            })
+        })
     }
 }
 
@@ -224,6 +245,8 @@ mod tests {
         .unwrap();
         let m = c.possible("Failed password from 192.0.2.1 x").unwrap();
         assert_eq!(m.iter().collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(m.iter_from(1).collect::<Vec<_>>(), [2]);
+        assert_eq!(m.iter_from(3).count(), 0);
         assert!(!c.reads_from_start());
         assert!(c.possible("Invalid usér").is_none());
         assert!(Candidates::new([Some("a"), None]).is_none());
@@ -283,5 +306,22 @@ mod tests {
         assert!(!multi.reads_from_start());
         let found = multi.possible("noise\nInvalid y\n").unwrap();
         assert_eq!(found.iter().collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn possible_failregexes_are_listed_from_any_index_across_words() {
+        let mut possible = Possible::none_of(130);
+        for i in [0, 5, 63, 64, 100, 129] {
+            possible.add(i);
+        }
+        let from = |i| possible.iter_from(i).collect::<Vec<_>>();
+        assert_eq!(from(0), [0, 5, 63, 64, 100, 129]);
+        assert_eq!(from(5), [5, 63, 64, 100, 129]);
+        assert_eq!(from(6), [63, 64, 100, 129]);
+        assert_eq!(from(64), [64, 100, 129]);
+        assert_eq!(from(101), [129]);
+        assert_eq!(from(130), [] as [usize; 0]);
+        assert_eq!(from(500), [] as [usize; 0]);
+        assert!((0..130).all(|i| possible.may_match(i) == from(0).contains(&i)));
     }
 }

@@ -949,9 +949,11 @@ impl Filter {
         if possible.is_none() {
             *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
         }
-        (from..self.fail.len())
-            .filter(|&fi| possible.as_ref().is_none_or(|p| p.may_match(fi)))
-            .find_map(|fi| Some((fi, self.fail[fi].pattern.search(buf)?)))
+        let search = |fi: usize| Some((fi, self.fail.get(fi)?.pattern.search(buf)?));
+        match possible {
+            Some(possible) => possible.iter_from(from).find_map(search),
+            None => (from..self.fail.len()).find_map(search),
+        }
     }
 
     /// Merge a failure with what is known of its multi-line id (Fail2ban's

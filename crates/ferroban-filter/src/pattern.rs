@@ -88,16 +88,18 @@ impl LinearRe {
         {
             let bytes = hay.as_bytes();
             match self.two_pass_for(ascii) {
-                // Alone only where a match is likely: the backward pass walks the whole
-                // haystack, where the DFA gives up at the first byte no match can take
-                // (a filter's single failregex on every line). The literals every match
-                // begins with tell in a few bytes; without them, the DFA is asked.
-                Some(two_pass)
-                    if two_pass.searches_alone()
-                        && two_pass
-                            .may_start_at(bytes, start)
-                            .unwrap_or_else(|| re.is_match_at(bytes, start)) =>
-                {
+                Some(two_pass) if two_pass.searches_alone() => {
+                    // Alone only where a match is likely: the backward pass walks the
+                    // whole haystack, where the DFA gives up at the first byte no
+                    // match can take (a filter's single failregex on every line). The
+                    // literals every match begins with tell in a few bytes; without
+                    // them, the DFA is asked. Either rules a match out for good.
+                    let may_match = two_pass
+                        .may_start_at(bytes, start)
+                        .unwrap_or_else(|| re.is_match_at(bytes, start));
+                    if !may_match {
+                        return None;
+                    }
                     if let Some(found) = two_pass.search(bytes, start) {
                         return found.map(|spans| Groups {
                             spans: spans.into(),

@@ -342,7 +342,9 @@ impl TwoPass {
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
     /// DFA: every match starts at the haystack's start (`\A`, or `^` of a single-line
     /// pattern) and ends at a line's end (`$`), so the backward pass over the rest of
-    /// the haystack (beyond the match) is short.
+    /// the haystack (beyond the match) is short. (Where a match may end anywhere, the
+    /// pass would read the whole haystack: a date template `^[^\[]*\[…` on an
+    /// access log line costs more so than the DFA finding its end.)
     pub fn searches_alone(&self) -> bool {
         self.searches_alone
     }
@@ -1018,18 +1020,43 @@ impl Columns {
     }
 }
 
-/// Literals one of which begins every match of `hir`, if there are at most
-/// [`FIRST_LITERALS`] of them and none is shorter than [`FIRST_LITERAL_LEN`].
+/// Literals one of which begins every match of `hir`, if at most [`FIRST_LITERALS`]
+/// of them, none shorter than [`FIRST_LITERAL_LEN`], do.
+///
+/// The extractor's literals each begin some matches, and together all; so does any
+/// set of their prefixes that holds a prefix of each. Too many literals are made
+/// fewer that way: a literal that another begins is left out (the other begins
+/// whatever it begins), then all are cut shorter until few enough are left.
 fn first_literals(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
     let mut extractor = literal::Extractor::new();
     extractor.kind(literal::ExtractKind::Prefix);
     let seq = extractor.extract(hir);
-    let literals = seq.literals()?;
-    let worth = literals.len() <= FIRST_LITERALS
-        && literals
-            .iter()
-            .all(|l| l.as_bytes().len() >= FIRST_LITERAL_LEN);
-    worth.then(|| literals.iter().map(|l| l.as_bytes().into()).collect())
+    let mut literals: Vec<&[u8]> = seq.literals()?.iter().map(|l| l.as_bytes()).collect();
+    let mut cut = literals.iter().map(|l| l.len()).max()?;
+    loop {
+        literals = without_extensions(literals.iter().map(|l| &l[..l.len().min(cut)]));
+        if literals.iter().any(|l| l.len() < FIRST_LITERAL_LEN) {
+            return None;
+        }
+        if literals.len() <= FIRST_LITERALS {
+            return Some(literals.iter().map(|&l| l.into()).collect());
+        }
+        cut -= 1;
+    }
+}
+
+/// `literals` without those another one begins (duplicates kept once), sorted.
+fn without_extensions<'a>(literals: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
+    let mut sorted: Vec<&[u8]> = literals.collect();
+    // a literal sorts right before the literals it begins
+    sorted.sort_unstable();
+    let mut kept: Vec<&[u8]> = Vec::with_capacity(sorted.len());
+    for literal in sorted {
+        if !kept.last().is_some_and(|last| literal.starts_with(last)) {
+            kept.push(literal);
+        }
+    }
+    kept
 }
 
 /// The forward walk's view of `nfa`: each state as the walk reads it, the state

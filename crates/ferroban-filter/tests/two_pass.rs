@@ -285,7 +285,9 @@ fn two_pass_serves_only_what_it_can_prove() {
         (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true),
         (r"\A(?P<p>[^\n]*\b)\s*\z", true),
         (r"\A(?P<a>\W*)(?P<b>\w*)", false),
+        (r"^[^\[]*\[(?P<d>\d+)", false),
         (r"(?P<g>\S+)\s*$", false),
+        (r"(?m)^(?P<g>\S+)", false),
     ] {
         assert_eq!(TwoPass::new(p).unwrap().searches_alone(), alone, "{p}");
     }
@@ -297,4 +299,39 @@ fn two_pass_serves_only_what_it_can_prove() {
     assert_eq!(failed.may_start_at(b"Accepted x", 0), Some(false));
     let short = TwoPass::new(r"^(?:a|b) (?P<u>\S+)$").unwrap();
     assert_eq!(short.may_start_at(b"a x", 0), None);
+    // too many literals: those another begins are left out ("Closed by " begins
+    // "Closed by user "), and the rest cut shorter until few enough are left
+    let many = TwoPass::new(
+        r"^(?:Closed|Reset|Lost|Dropped) (?:by|from)(?: (?:invalid|valid) user)? (?P<h>\S+)$",
+    )
+    .unwrap();
+    for hay in [
+        "Closed by 1.2.3.4",
+        "Reset from valid user 1.2.3.4",
+        "Lost by x",
+    ] {
+        assert_eq!(many.may_start_at(hay.as_bytes(), 0), Some(true), "{hay}");
+    }
+    assert_eq!(many.may_start_at(b"Closed at 1.2.3.4", 0), Some(false));
+    assert_eq!(many.may_start_at(b"Lost byx", 0), Some(false));
+    let classes = TwoPass::new(r"^pam_[a-z]+\(sshd:auth\): (?P<r>.*)$").unwrap();
+    assert_eq!(
+        classes.may_start_at(b"pam_unix(sshd:auth): x", 0),
+        Some(true)
+    );
+    assert_eq!(classes.may_start_at(b"PAM: x", 0), Some(false));
+    let alternatives = (0..40).map(|i| format!("k{i:02}")).collect::<Vec<_>>();
+    let forty = TwoPass::new(&format!(r"^(?:{}) (?P<v>\S+)$", alternatives.join("|"))).unwrap();
+    // cut to "k0".."k3": shorter than worth checking
+    assert_eq!(forty.may_start_at(b"k07 x", 0), None);
+    let twenty = (0..20).map(|i| format!("ab{}{}", ["c", "d"][i / 10], i % 10));
+    let twenty = TwoPass::new(&format!(
+        r"^(?:{}) (?P<v>\S+)$",
+        twenty.collect::<Vec<_>>().join("|")
+    ));
+    // cut to "abc", "abd"
+    let twenty = twenty.unwrap();
+    assert_eq!(twenty.may_start_at(b"abd7 x", 0), Some(true));
+    assert_eq!(twenty.may_start_at(b"abc", 0), Some(true));
+    assert_eq!(twenty.may_start_at(b"abe1 x", 0), Some(false));
 }
