@@ -424,6 +424,8 @@ pub struct Filter {
     spare_text: String,
     /// The prefregex's groups of the last line, kept for their allocation.
     spare_pre_groups: FailData,
+    /// The last failregex match's groups, kept for their allocation.
+    spare_groups: Groups,
     /// A failregex match's groups that were merged into a cached failure (see
     /// [`Filter::merge_failure`]), kept for their allocation.
     spare_fail: FailData,
@@ -546,6 +548,7 @@ impl Filter {
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_pre_groups: FailData::default(),
+            spare_groups: Groups::default(),
             spare_fail: FailData::default(),
         })
     }
@@ -712,11 +715,20 @@ impl Filter {
         let spare = std::mem::take(&mut self.spare_text);
         let mut buf = Some(join_buffer_into(spare, lines));
         let mut pre_groups = std::mem::take(&mut self.spare_pre_groups);
-        let result = self.search_buffer(lines, replaced, date, &mut buf, &mut pre_groups);
+        let mut groups = std::mem::take(&mut self.spare_groups);
+        let result = self.search_buffer(
+            lines,
+            replaced,
+            date,
+            &mut buf,
+            &mut pre_groups,
+            &mut groups,
+        );
         if let Some(text) = buf {
             self.spare_text = text;
         }
         self.spare_pre_groups = pre_groups;
+        self.spare_groups = groups;
         result
     }
 
@@ -729,6 +741,7 @@ impl Filter {
         date: Option<f64>,
         buf: &mut Option<String>,
         pre_groups: &mut FailData,
+        groups: &mut Groups,
     ) -> LineResult {
         let mut result = LineResult::default();
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
@@ -777,14 +790,15 @@ impl Filter {
                     join_buffer(replaced.as_deref().unwrap_or(lines))
                 }
             };
-            let Some((fi, g)) = self.next_failregex_match(&b, from, &mut possible) else {
+            let Some(fi) = self.next_failregex_match(&b, from, &mut possible, groups) else {
                 *buf = Some(b);
                 break;
             };
+            let g = &*groups;
             from = fi + 1;
             let mut fail = std::mem::take(&mut self.spare_fail);
-            self.fail[fi].groups_into(&b, &g, &mut fail);
-            let (matched_lines, unmatched) = split_matched(&b, &g, &self.fail[fi], lines);
+            self.fail[fi].groups_into(&b, g, &mut fail);
+            let (matched_lines, unmatched) = split_matched(&b, g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
                 let ignored = if self.maxlines > 1 {
@@ -878,8 +892,8 @@ impl Filter {
         result
     }
 
-    /// The first failregex from index `from` on that matches `buf`, with its groups.
-    /// A single-line buffer seen recently is answered from [`Recent`]: it
+    /// The first failregex from index `from` on that matches `buf`; its groups go
+    /// to `groups`. A single-line buffer seen recently is answered from [`Recent`]: it
     /// stays the same while its failregexes are tried, so all that match it (or, when
     /// the search stops at the first, that one) are found and remembered at once.
     fn next_failregex_match(
@@ -887,20 +901,27 @@ impl Filter {
         buf: &str,
         from: usize,
         possible: &mut Option<Possible>,
-    ) -> Option<(usize, Groups)> {
+        groups: &mut Groups,
+    ) -> Option<usize> {
         if self.maxlines > 1 {
-            return self.search_failregexes(buf, from, possible);
+            let (fi, g) = self.search_failregexes(buf, from, possible)?;
+            *groups = g;
+            return Some(fi);
         }
         let all = self.check_all;
-        let next_match = |searched: &Searched| {
-            let found = searched.matches.iter().find(|(fi, _)| *fi >= from).cloned();
-            (found, searched.abandoned)
+        // copied into `groups`' own allocation: a remembered match serves every repeat
+        let mut next_match = |searched: &Searched| {
+            let found = searched.matches.iter().find(|(fi, _)| *fi >= from);
+            if let Some((_, g)) = found {
+                groups.copy_from(g);
+            }
+            (found.map(|(fi, _)| *fi), searched.abandoned)
         };
         if self.recent_all != all {
             self.recent.clear();
             self.recent_all = all;
         }
-        let miss = match self.recent.with(buf, next_match) {
+        let miss = match self.recent.with(buf, &mut next_match) {
             Ok((found, abandoned)) => {
                 // counted once per line, as if searched (from the first failregex on)
                 if from == 0 {

@@ -596,6 +596,12 @@ pub struct Groups {
 }
 
 impl Groups {
+    /// Become a copy of `other`, in this value's own allocation (a match remembered
+    /// for a line that comes again is handed out this way on every repeat).
+    pub fn copy_from(&mut self, other: &Groups) {
+        self.spans.clone_from(&other.spans);
+    }
+
     /// Span of group `i` (0 = whole match).
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         self.spans.get(i).copied().flatten()
