@@ -253,16 +253,7 @@ impl Logger {
     }
 
     pub fn log(&self, component: Component, level: Severity, message: &str) {
-        self.log_fmt(component, level, format_args!("{message}"));
-    }
-
-    /// [`Logger::log`] with the message given as format arguments: it is written
-    /// straight into the line.
-    pub fn log_fmt(&self, component: Component, level: Severity, message: std::fmt::Arguments) {
-        use std::fmt::Write as _;
-        self.log_with(component, level, |line| {
-            let _ = line.write_fmt(message);
-        });
+        self.log_with(component, level, |line| line.push_str(message));
     }
 
     /// [`Logger::log`] with the message appended to the line by `message` (a

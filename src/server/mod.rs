@@ -829,20 +829,12 @@ impl Server {
             } else {
                 Severity::Warning
             };
-            let note = |line: &mut String| {
-                line.push('[');
-                line.push_str(jail.name());
-                line.push_str("] ");
-                log::push_ip(line, ban.ip);
-                line.push_str(" already banned");
-            };
-            if !pending_ban {
-                self.log.log_with(Component::Actions, severity, note);
-            } else if self.log.enabled(severity) {
+            let note = format!("[{}] {} already banned", jail.name(), ban.ip);
+            if pending_ban {
                 // Its `Ban` line is written at the commit: say this after it.
-                let mut text = String::new();
-                note(&mut text);
-                self.after_ban_lines.push((severity, text));
+                self.after_ban_lines.push((severity, note));
+            } else {
+                self.log.log(Component::Actions, severity, &note);
             }
             return false;
         }

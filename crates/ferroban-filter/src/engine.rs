@@ -236,9 +236,6 @@ struct Rx {
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
     alternates: Vec<(usize, Interned)>,
-    /// Room for the names a match's data may come to hold (see
-    /// [`size_failure_data`]): a map that grows is copied whole.
-    data_capacity: usize,
 }
 
 impl Rx {
@@ -284,7 +281,6 @@ impl Rx {
             .collect();
         keys.sort_by(|a, b| a.1.cmp(b.1));
         Ok(Rx {
-            data_capacity: keys.len() + alternates.len(),
             keys,
             pattern,
             skiplines,
@@ -295,11 +291,16 @@ impl Rx {
         })
     }
 
-    /// The data of the groups `g` of a match in `buf`, into `d` (emptied first), whose
-    /// allocation is reused.
-    fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
+    /// The names a match's data gets from its groups.
+    fn names(&self) -> usize {
+        self.keys.len() + self.alternates.len()
+    }
+
+    /// The data of the groups `g` of a match in `buf`, into `d` (emptied first, with
+    /// room for `capacity` names), whose allocation is reused.
+    fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData, capacity: usize) {
         d.refill_sorted(
-            self.data_capacity,
+            capacity,
             self.keys.iter().map(|(i, name)| {
                 let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
                 (*name, Value::Text(text))
@@ -330,15 +331,12 @@ impl Rx {
 /// `nofail-matches`, `mlfpending`, `nofail`.
 const MERGED_NAMES: usize = 6;
 
-/// Give every failregex's data room for the most names any failure's data can hold
-/// (its groups, the prefregex's, what merging adds): a match's map is reused for the
-/// next match, of any failregex, and one that grows is copied whole.
-fn size_failure_data(fail: &mut [Rx], pref: Option<&Rx>) {
-    let own = fail.iter().map(|rx| rx.data_capacity).max().unwrap_or(0);
-    let capacity = own + pref.map_or(0, |p| p.data_capacity) + MERGED_NAMES;
-    for rx in fail {
-        rx.data_capacity = capacity;
-    }
+/// The most names any failure's data can hold (its failregex's groups, the
+/// prefregex's, what merging adds): a match's map is reused for the next match, of
+/// any failregex, and one that grows is copied whole.
+fn failure_data_capacity(fail: &[Rx], pref: Option<&Rx>) -> usize {
+    let own = fail.iter().map(Rx::names).max().unwrap_or(0);
+    own + pref.map_or(0, Rx::names) + MERGED_NAMES
 }
 
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
@@ -426,6 +424,8 @@ pub struct Filter {
     spare_pre_groups: FailData,
     /// The last failregex match's groups, kept for their allocation.
     spare_groups: Groups,
+    /// Room made in every failure's data (see [`failure_data_capacity`]).
+    failure_data_capacity: usize,
     /// A failregex match's groups that were merged into a cached failure (see
     /// [`Filter::merge_failure`]), kept for their allocation.
     spare_fail: FailData,
@@ -522,7 +522,7 @@ impl Filter {
             },
             false => None,
         };
-        size_failure_data(&mut fail, pref.as_ref());
+        let failure_data_capacity = failure_data_capacity(&fail, pref.as_ref());
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         let fail_may_give_up = fail.iter().any(|rx| rx.pattern.may_give_up());
         Ok(Filter {
@@ -549,6 +549,7 @@ impl Filter {
             spare_text: String::new(),
             spare_pre_groups: FailData::default(),
             spare_groups: Groups::default(),
+            failure_data_capacity,
             spare_fail: FailData::default(),
         })
     }
@@ -759,7 +760,7 @@ impl Filter {
             let Some(g) = found else {
                 return result;
             };
-            pref.groups_into(b, &g, pre_groups);
+            pref.groups_into(b, &g, pre_groups, pref.names());
             let content = self.pref_content.and_then(|i| g.get(i));
             if let Some((start, end)) = content.filter(|(start, end)| end > start) {
                 if self.maxlines > 1 {
@@ -797,7 +798,7 @@ impl Filter {
             let g = &*groups;
             from = fi + 1;
             let mut fail = std::mem::take(&mut self.spare_fail);
-            self.fail[fi].groups_into(&b, g, &mut fail);
+            self.fail[fi].groups_into(&b, g, &mut fail, self.failure_data_capacity);
             let (matched_lines, unmatched) = split_matched(&b, g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
