@@ -57,6 +57,22 @@ struct Searched {
     abandoned: u64,
 }
 
+impl Searched {
+    /// The first match's failregex, its groups copied into `groups`' own allocation
+    /// (a remembered match serves every repeat), the later matches (seldom any) into
+    /// `later`; and the searches given up.
+    fn read(&self, groups: &mut Groups, later: &mut Vec<(usize, Groups)>) -> (Option<usize>, u64) {
+        let mut matches = self.matches.iter();
+        let first = matches.next();
+        if let Some((_, g)) = first {
+            groups.copy_from(g);
+        }
+        later.clear();
+        later.extend(matches.cloned());
+        (first.map(|(fi, _)| *fi), self.abandoned)
+    }
+}
+
 /// One failure found in the buffer.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -412,6 +428,10 @@ pub struct Filter {
     /// the matches (`check_all`) or the first only.
     recent: Recent<Searched>,
     recent_all: bool,
+    /// The failregex matches of the single-line buffer being searched after the
+    /// first (`check_all`): its later searches (from the next failregex on) are
+    /// answered from here, not looked up again.
+    later_matches: Vec<(usize, Groups)>,
     /// Searches given up at the step bound that a remembered answer stood for (the
     /// same line again: given up again, but without the search).
     recalled_abandoned: u64,
@@ -545,6 +565,7 @@ impl Filter {
             ignore_pending: true,
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
+            later_matches: Vec::new(),
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_pre_groups: FailData::default(),
@@ -773,7 +794,7 @@ impl Filter {
                     // The content is what is searched from now on; with one line per
                     // buffer, nothing keeps it buffered: cut in place.
                     text.truncate(end);
-                    text.replace_range(..start, "");
+                    text.drain(..start);
                     text.push('\n');
                 }
             }
@@ -909,25 +930,25 @@ impl Filter {
             *groups = g;
             return Some(fi);
         }
+        if from > 0 {
+            // the same buffer: its first look-up kept what it found after `from - 1`
+            let (fi, g) = self.later_matches.iter().find(|(fi, _)| *fi >= from)?;
+            groups.copy_from(g);
+            return Some(*fi);
+        }
         let all = self.check_all;
-        // copied into `groups`' own allocation: a remembered match serves every repeat
-        let mut next_match = |searched: &Searched| {
-            let found = searched.matches.iter().find(|(fi, _)| *fi >= from);
-            if let Some((_, g)) = found {
-                groups.copy_from(g);
-            }
-            (found.map(|(fi, _)| *fi), searched.abandoned)
-        };
         if self.recent_all != all {
             self.recent.clear();
             self.recent_all = all;
         }
-        let miss = match self.recent.with(buf, &mut next_match) {
+        let later = &mut self.later_matches;
+        let miss = match self
+            .recent
+            .with(buf, |searched| searched.read(groups, later))
+        {
             Ok((found, abandoned)) => {
                 // counted once per line, as if searched (from the first failregex on)
-                if from == 0 {
-                    self.recalled_abandoned += abandoned;
-                }
+                self.recalled_abandoned += abandoned;
                 return found;
             }
             Err(miss) => miss,
@@ -950,7 +971,7 @@ impl Filter {
         if counts {
             searched.abandoned = self.failregexes_abandoned() - abandoned_before;
         }
-        let (found, _) = next_match(&searched);
+        let (found, _) = searched.read(groups, &mut self.later_matches);
         self.recent.insert(miss, buf, searched);
         found
     }
@@ -1030,11 +1051,8 @@ impl Filter {
                 if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
                     groups.remove(&names.matches);
                 }
-                for (k, v) in fail.drain() {
-                    if !matches!(v, Value::Text(None)) {
-                        groups.insert(k, v);
-                    }
-                }
+                // a group that took no part in this match leaves the earlier value
+                groups.update_from(&mut fail, |v| matches!(v, Value::Text(None)));
                 self.spare_fail = fail;
                 if flags & 2 != 0 {
                     self.mlfid_cache.unset(mlfid);

@@ -221,9 +221,28 @@ impl FailData {
         }
     }
 
-    /// Take every name and value out, in name order, keeping the allocation.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (Key, Value)> + '_ {
-        self.entries.drain(..)
+    /// Set each name of `other` to its value there, but the values `keep_mine` says
+    /// this keeps its own for; `other` is left empty (its allocation kept). Both are
+    /// in name order, so this is one walk over the two, not a search per name.
+    pub(crate) fn update_from(&mut self, other: &mut FailData, keep_mine: impl Fn(&Value) -> bool) {
+        let mut at = 0;
+        for (name, value) in other.entries.drain(..) {
+            if keep_mine(&value) {
+                continue;
+            }
+            // names before `name` stay as they are
+            while at < self.entries.len()
+                && !same_key(self.entries[at].0, name)
+                && name_order(self.entries[at].0, name) == Ordering::Less
+            {
+                at += 1;
+            }
+            match self.entries.get_mut(at) {
+                Some(entry) if same_key(entry.0, name) => entry.1 = value,
+                _ => self.entries.insert(at, (name, value)),
+            }
+            at += 1;
+        }
     }
 
     /// Empty it, keeping its allocation.
@@ -308,5 +327,27 @@ mod tests {
         *d.get_or_insert_with(key("nofail"), || Value::Flag(0)) = Value::Flag(5);
         assert!(d.truthy("nofail"));
         assert_eq!(d.into_iter().count(), 4);
+    }
+
+    #[test]
+    fn update_from_sets_new_names_in_order_and_keeps_what_it_is_told_to() {
+        let text = |t: &str| Value::Text(Some(t.into()));
+        let mut cached = FailData::default();
+        cached.insert(key("ip4"), text("192.0.2.1"));
+        cached.insert(key("user"), text("root"));
+        cached.insert(key("users"), Value::Flag(1));
+        let mut new = FailData::default();
+        new.insert(key("alt_user"), text("a"));
+        new.insert(key("ip4"), text("192.0.2.9"));
+        new.insert(key("mlfid"), text("sshd[1]"));
+        new.insert(key("user"), Value::Text(None));
+        new.insert(key("zz"), Value::Flag(2));
+        cached.update_from(&mut new, |v| matches!(v, Value::Text(None)));
+        assert!(new.is_empty(), "the values moved out");
+        let names: Vec<&str> = cached.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(names, ["alt_user", "ip4", "mlfid", "user", "users", "zz"]);
+        assert_eq!(cached.text("ip4"), Some("192.0.2.9"), "replaced");
+        assert_eq!(cached.text("user"), Some("root"), "kept: told to");
+        assert_eq!(cached.get("zz"), Some(&Value::Flag(2)));
     }
 }
