@@ -829,12 +829,16 @@ impl Server {
             } else {
                 Severity::Warning
             };
-            let note = format!("[{}] {} already banned", jail.name(), ban.ip);
-            if pending_ban {
-                // Its `Ban` line is written at the commit: say this after it.
-                self.after_ban_lines.push((severity, note));
-            } else {
-                self.log.log(Component::Actions, severity, &note);
+            // made only to be written: a brute-forcer's lines read after its ban (a
+            // burst, or a log read from its start) come by the thousand
+            if self.log.enabled(severity) {
+                let note = format!("[{}] {} already banned", jail.name(), ban.ip);
+                if pending_ban {
+                    // Its `Ban` line is written at the commit: say this after it.
+                    self.after_ban_lines.push((severity, note));
+                } else {
+                    self.log.log(Component::Actions, severity, &note);
+                }
             }
             return false;
         }

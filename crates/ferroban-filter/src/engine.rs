@@ -774,6 +774,10 @@ impl Filter {
         }
 
         pre_groups.clear();
+        // The prefregex's match, read into `pre_groups` at the first failure (most
+        // lines have none), and where in the text the failregexes search.
+        let mut pref_match = None;
+        let mut content_at = 0;
         if let Some(pref) = &self.pref {
             let b = buf.as_deref().unwrap_or("");
             let found = pref.pattern.search(b);
@@ -781,22 +785,30 @@ impl Filter {
             let Some(g) = found else {
                 return result;
             };
-            pref.groups_into(b, &g, pre_groups, pref.names());
             let content = self.pref_content.and_then(|i| g.get(i));
-            if let Some((start, end)) = content.filter(|(start, end)| end > start) {
-                if self.maxlines > 1 {
-                    *replaced = Some(vec![BufLine {
-                        text: LineText::Shared(b[start..end].into()),
-                        date: (0, 0),
-                    }]);
-                    *buf = None;
-                } else if let Some(text) = buf {
-                    // The content is what is searched from now on; with one line per
-                    // buffer, nothing keeps it buffered: cut in place.
-                    text.truncate(end);
-                    text.drain(..start);
-                    text.push('\n');
+            match content.filter(|(start, end)| end > start) {
+                // One line per buffer, its content up to the line's end (the usual
+                // prefregex): searched in place, where nothing needs to keep it.
+                Some((start, end)) if self.maxlines == 1 && b.len() == end + 1 => {
+                    content_at = start;
+                    pref_match = Some(g);
                 }
+                Some((start, end)) => {
+                    pref.groups_into(b, &g, pre_groups, pref.names());
+                    if self.maxlines > 1 {
+                        *replaced = Some(vec![BufLine {
+                            text: LineText::Shared(b[start..end].into()),
+                            date: (0, 0),
+                        }]);
+                        *buf = None;
+                    } else if let Some(text) = buf {
+                        // The content is what is searched from now on: cut in place.
+                        text.truncate(end);
+                        text.drain(..start);
+                        text.push('\n');
+                    }
+                }
+                None => pref_match = Some(g),
             }
         }
 
@@ -809,24 +821,29 @@ impl Filter {
                 Some(b) => b,
                 None => {
                     possible = None;
+                    content_at = 0;
                     join_buffer(replaced.as_deref().unwrap_or(lines))
                 }
             };
-            let Some(fi) = self.next_failregex_match(&b, from, &mut possible, groups) else {
+            let text = &b[content_at..];
+            let Some(fi) = self.next_failregex_match(text, from, &mut possible, groups) else {
                 *buf = Some(b);
                 break;
             };
             let g = &*groups;
             from = fi + 1;
             let mut fail = std::mem::take(&mut self.spare_fail);
-            self.fail[fi].groups_into(&b, g, &mut fail, self.failure_data_capacity);
-            let (matched_lines, unmatched) = split_matched(&b, g, &self.fail[fi], lines);
+            self.fail[fi].groups_into(text, g, &mut fail, self.failure_data_capacity);
+            if let (Some(pref), Some(pg)) = (&self.pref, pref_match.take()) {
+                pref.groups_into(&b, &pg, pre_groups, pref.names());
+            }
+            let (matched_lines, unmatched) = split_matched(text, g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
                 // Over a multi-line buffer only the lines the failregex matched count.
                 let ignored = if self.maxlines > 1 {
                     self.ignored(&join_buffer(&matched_lines))
                 } else {
-                    self.ignored(&b)
+                    self.ignored(text)
                 };
                 if !ignored.is_empty() {
                     result.ignored_by.extend(ignored);
@@ -1147,6 +1164,44 @@ mod tests {
             ..Default::default()
         };
         Filter::new(&def, None, TimeZone::UTC, 2026).unwrap()
+    }
+
+    /// Each way the prefregex hands the failregexes their text: its content searched
+    /// where it is (up to the line's end), cut out (ending before it), or the whole
+    /// line (no content group); its own groups reach the failure in each.
+    #[test]
+    fn prefregex_content_in_place_cut_or_whole_line() {
+        let line = "2027-01-15 07:59:30 web sshd[12]: auth failed for root from 192.0.2.1 port 22";
+        let cases = [
+            r"^\s*(?P<daemonhost>\S+) sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$",
+            r"^\s*(?P<daemonhost>\S+) sshd\[\d+\]: <F-CONTENT>.+ from \S+</F-CONTENT> port \d+$",
+            r"^\s*(?P<daemonhost>\S+) sshd\[\d+\]: ",
+        ];
+        for (i, pref) in cases.iter().enumerate() {
+            // anchored at the content's start: a whole-line search would not match
+            let failregex = match i {
+                2 => r"auth failed for (?P<user>\S+) from <HOST>",
+                _ => r"^auth failed for (?P<user>\S+) from <HOST>",
+            };
+            let def = FilterDefinition {
+                failregex: vec![failregex.to_string()],
+                prefregex: Some(pref.to_string()),
+                ..Default::default()
+            };
+            let mut f = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+            for check_all in [false, true] {
+                f.check_all = check_all;
+                // twice: searched, then answered from the recent texts
+                for _ in 0..2 {
+                    let r = f.process_line(line, 1_800_000_000);
+                    assert_eq!(r.failures.len(), 1, "prefregex {pref}");
+                    let failure = &r.failures[0];
+                    assert_eq!(&*failure.id, "192.0.2.1");
+                    assert_eq!(failure.field("user"), Some("root"));
+                    assert_eq!(failure.field("daemonhost"), Some("web"), "prefregex {pref}");
+                }
+            }
+        }
     }
 
     #[test]
