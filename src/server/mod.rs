@@ -40,7 +40,7 @@ use ferroban_sources::{Encoding, LineBlock, SourceEvent};
 
 pub use jail::build_filter;
 use jail::{ticket, Jail};
-use log::{Component, Logger};
+use log::{push_ip, Component, Logger};
 pub use options::ServerOptions;
 
 /// What the server thread handles.
@@ -829,16 +829,22 @@ impl Server {
             } else {
                 Severity::Warning
             };
-            // made only to be written: a brute-forcer's lines read after its ban (a
-            // burst, or a log read from its start) come by the thousand
-            if self.log.enabled(severity) {
-                let note = format!("[{}] {} already banned", jail.name(), ban.ip);
-                if pending_ban {
-                    // Its `Ban` line is written at the commit: say this after it.
-                    self.after_ban_lines.push((severity, note));
-                } else {
-                    self.log.log(Component::Actions, severity, &note);
-                }
+            // A brute-forcer's lines read after its ban (a burst, or a log read from
+            // its start) come by the thousand: the note is written straight in.
+            let note = |line: &mut String| {
+                line.push('[');
+                line.push_str(jail.name());
+                line.push_str("] ");
+                push_ip(line, ban.ip);
+                line.push_str(" already banned");
+            };
+            if !pending_ban {
+                self.log.log_with(Component::Actions, severity, note);
+            } else if self.log.enabled(severity) {
+                // Its `Ban` line is written at the commit: say this after it.
+                let mut text = String::new();
+                note(&mut text);
+                self.after_ban_lines.push((severity, text));
             }
             return false;
         }
