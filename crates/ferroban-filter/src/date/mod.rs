@@ -8,6 +8,7 @@
 //! text to epoch seconds in the right zone.
 //! It does not look at anything in the line but the date.
 
+mod digits;
 mod strptime;
 mod template;
 
@@ -17,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use jiff::tz::TimeZone;
 
 use crate::pattern::{Groups, MatchMemo};
+use digits::DigitMasks;
 
 pub use strptime::zone_offset;
 pub use template::{unbound_pattern, Begin, Template, TemplateError, LINE_BEGIN, LINE_END};
@@ -131,7 +133,7 @@ struct Slot {
     hits: u64,
     /// Times its regex matched at all (Fail2ban's template-level counter).
     raw_hits: u64,
-    /// The wall-clock time of its last hit, as read (no conversion per line).
+    /// The wall-clock time of its last hit (see [`DateDetector::clock`]).
     last_used: SystemTime,
     distance: usize,
     /// Index of this template's linear superset in the detector's screen.
@@ -178,6 +180,23 @@ pub struct DateDetector {
     /// The leading bytes of the last line that decided its date (see [`LastLine`];
     /// kept apart to reuse its allocation).
     last_prefix: Vec<u8>,
+    /// The groups of the last line's match (kept apart to reuse their allocation).
+    last_groups: Groups,
+    /// Which digits of `last_prefix` another line may have and be matched the same
+    /// way: worked out for the first line that differs from it only in digits.
+    last_masks: Option<Option<DigitMasks>>,
+    /// The wall clock, read once per line whose date text is new, and the time stamp
+    /// of every hit until the next such line. Fail2ban stamps a hit with `time.time()`
+    /// and reads the stamps only in `_reorderTemplate`, which moves a template above
+    /// one whose stamp is more than [`UNUSED_FOR`] older than its own. A hit between
+    /// two such lines repeats the last line's date text at the same `now` (see
+    /// [`DateDetector::repeat_last_line`]), read microseconds after the clock was
+    /// (the lines of one second of a log come together): the stamps are the ones
+    /// Fail2ban takes but for those microseconds, which decide the rule only when two
+    /// stamps are 300 s apart to within them — where Fail2ban's own choice depends on
+    /// how fast it happened to run. Reading the clock per hit cost more than the rest
+    /// of a repeated line's date.
+    clock: SystemTime,
 }
 
 /// The last line's date, found by a template anchored at the line start whose search
@@ -208,14 +227,67 @@ struct DateRead {
     spans: Vec<Option<(usize, usize)>>,
     now: i64,
     time: Option<f64>,
+    /// Whether another minute or second of this date is read by adding the difference
+    /// (`Template::clock_is_linear`): worked out for the first date that differs only
+    /// there.
+    clock_linear: Option<bool>,
 }
 
 impl DateRead {
-    fn is_for(&self, template: &Arc<Template>, line: &str, g: &Groups, now: i64) -> bool {
+    /// The same template's match, at the same `now`, with its groups where they were.
+    fn is_alike(&self, template: &Arc<Template>, g: &Groups, now: i64) -> bool {
         Arc::ptr_eq(&self.template, template)
             && self.now == now
-            && line.get(g.start()..g.end()) == Some(self.text.as_str())
             && self.spans.iter().copied().eq(g.shifted(g.start()))
+    }
+
+    /// The time of `text`, a match alike this one (see [`DateRead::is_alike`]) whose
+    /// bytes differ only in the second, minute or fraction, from this one's time and
+    /// the difference; `None` when that does not give it (see
+    /// `strptime::clock_is_linear`). It becomes this read's text and time.
+    fn step(
+        &mut self,
+        text: &str,
+        tz: &TimeZone,
+        default_tz: Option<i32>,
+    ) -> Option<Option<f64>> {
+        let old_time = self.time?;
+        let clock = self.template.clock_groups()?;
+        let span_of = |k: usize| self.spans.get(k).copied().flatten();
+        let in_clock = |i: usize| {
+            clock
+                .all()
+                .any(|k| span_of(k).is_some_and(|(a, b)| a <= i && i < b))
+        };
+        let differ_in_clock = text.len() == self.text.len()
+            && (self.text.bytes().zip(text.bytes()).enumerate())
+                .all(|(i, (a, b))| a == b || in_clock(i));
+        if !differ_in_clock {
+            return None;
+        }
+        let value = |text: &str, k: Option<usize>| -> Option<i64> {
+            match k {
+                None => Some(0),
+                Some(k) => text.get(span_of(k)?.0..span_of(k)?.1)?.parse().ok(),
+            }
+        };
+        let seconds = |text: &str| -> Option<i64> {
+            let (second, minute) = (value(text, clock.second)?, value(text, clock.minute)?);
+            // second 60 or 61 reads as no date at all (as Python's datetime)
+            (second < 60 && minute < 60).then_some(60 * minute + second)
+        };
+        let step = seconds(text)? - seconds(&self.text)?;
+        let linear = *self.clock_linear.get_or_insert_with(|| {
+            (self.template).clock_is_linear(&self.text, &self.spans, self.now, tz, default_tz)
+        });
+        if !linear {
+            return None;
+        }
+        let time = Some(old_time + step as f64);
+        self.text.clear();
+        self.text.push_str(text);
+        self.time = time;
+        Some(time)
     }
 }
 
@@ -271,6 +343,9 @@ impl DateDetector {
             memo: MatchMemo::default(),
             last_line: None,
             last_prefix: Vec::new(),
+            last_groups: Groups::default(),
+            last_masks: None,
+            clock: SystemTime::UNIX_EPOCH,
         }
     }
 
@@ -441,6 +516,7 @@ impl DateDetector {
             return Some(found);
         }
         self.last_line = None;
+        self.clock = SystemTime::now();
         let (g, index) = self.match_time(line)?;
         let template = self.slots[index].template.clone();
         let (start, end) = template.date_span(&g);
@@ -455,17 +531,21 @@ impl DateDetector {
             time,
             template: index,
         };
-        self.remember_line(&template, line, now, (g.start(), g.end()), found);
+        self.remember_line(&template, line, now, &g, found);
         Some(found)
     }
 
     /// The last line's date for a line that starts with the bytes that decided it
-    /// (see [`LastLine`]), counted as [`DateDetector::match_time`] counts a hit.
+    /// (see [`LastLine`]), counted as [`DateDetector::match_time`] counts a hit; or,
+    /// for a line starting with them but for some digits, the date read from that
+    /// line by the last line's match (see [`DateDetector::step_last_line`]).
     fn repeat_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
-        let last = self.last_line.filter(|l| l.now == now)?;
-        if !line.as_bytes().starts_with(&self.last_prefix) {
-            return None;
+        let last = self.last_line.as_ref().filter(|l| l.now == now)?;
+        let head = line.as_bytes().get(..self.last_prefix.len())?;
+        if head != self.last_prefix.as_slice() {
+            return self.step_last_line(line, now);
         }
+        let last = *last;
         let i = last.found.template;
         self.slots[i].raw_hits += 1;
         // The last line's hit noted where its match ends the same characters, and
@@ -478,6 +558,49 @@ impl DateDetector {
         Some(last.found)
     }
 
+    /// The date of a line whose start differs from the last line's deciding bytes
+    /// only in digits that the template reads alike there (see [`DigitMasks`]): its
+    /// search would take the same template (tried first, and anchored, as the last
+    /// line's) with the same match and groups, so they are taken as found, and the
+    /// date is read from this line's text.
+    fn step_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
+        let last = self.last_line?;
+        let head = line.as_bytes().get(..self.last_prefix.len())?;
+        let digits_only = (head.iter().zip(&self.last_prefix))
+            .all(|(a, b)| a == b || (a.is_ascii_digit() && b.is_ascii_digit()));
+        if !digits_only {
+            return None;
+        }
+        let i = last.found.template;
+        let template = self.slots[i].template.clone();
+        let masks = self
+            .last_masks
+            .get_or_insert_with(|| template.digit_masks(&self.last_prefix));
+        if !masks.as_ref()?.reads_alike(&self.last_prefix, head) {
+            return None;
+        }
+        self.last_prefix.copy_from_slice(head);
+        self.clock = SystemTime::now();
+        self.slots[i].raw_hits += 1;
+        let i = self.note_hit(line, i, last.span);
+        let (start, end) = (last.found.start, last.found.end);
+        let time = if start == end {
+            None
+        } else {
+            let groups = std::mem::take(&mut self.last_groups);
+            let time = self.read_date(&template, line, &groups, now);
+            self.last_groups = groups;
+            time
+        };
+        let found = FoundDate {
+            time,
+            template: i,
+            ..last.found
+        };
+        self.last_line = Some(LastLine { found, ..last });
+        Some(found)
+    }
+
     /// Remember a line's date for [`DateDetector::repeat_last_line`], when its template
     /// allows.
     fn remember_line(
@@ -485,9 +608,10 @@ impl DateDetector {
         template: &Template,
         line: &str,
         now: i64,
-        span: (usize, usize),
+        groups: &Groups,
         found: FoundDate,
     ) {
+        let span = (groups.start(), groups.end());
         // an anchored template's match is taken first (see `match_time`)
         if template.flags & (LINE_BEGIN | LINE_END) == 0 {
             return;
@@ -498,6 +622,8 @@ impl DateDetector {
         self.last_prefix.clear();
         self.last_prefix
             .extend_from_slice(&line.as_bytes()[..deciding]);
+        self.last_groups.copy_from(groups);
+        self.last_masks = None;
         // the character before a position ends by it; the one at it must end by `deciding`
         let decided =
             |pos: usize| char_at(line, pos).is_some_and(|c| pos + c.len_utf8() <= deciding);
@@ -509,7 +635,8 @@ impl DateDetector {
         });
     }
 
-    /// The time of a template's match, read once per distinct date text.
+    /// The time of a template's match, read once per distinct date text, and by a
+    /// step from the last one when it differs from it only in the clock's digits.
     fn read_date(
         &mut self,
         template: &Arc<Template>,
@@ -517,29 +644,32 @@ impl DateDetector {
         g: &Groups,
         now: i64,
     ) -> Option<f64> {
-        if let Some(read) = self
-            .last_read
-            .as_ref()
-            .filter(|r| r.is_for(template, line, g, now))
-        {
-            return read.time;
+        let text = &line[g.start()..g.end()];
+        if let Some(read) = (self.last_read.as_mut()).filter(|r| r.is_alike(template, g, now)) {
+            if read.text == text {
+                return read.time;
+            }
+            if let Some(time) = read.step(text, &self.tz, self.default_tz) {
+                return time;
+            }
         }
         let time = template.date(line, g, now, &self.tz, self.default_tz);
         // the last read's buffers take this one (no allocation per date)
-        let (mut text, mut spans) = self
+        let (mut text_buf, mut spans) = self
             .last_read
             .take()
             .map_or_else(Default::default, |r| (r.text, r.spans));
-        text.clear();
-        text.push_str(&line[g.start()..g.end()]);
+        text_buf.clear();
+        text_buf.push_str(text);
         spans.clear();
         spans.extend(g.shifted(g.start()));
         self.last_read = Some(DateRead {
             template: template.clone(),
-            text,
+            text: text_buf,
             spans,
             now,
             time,
+            clock_linear: None,
         });
         time
     }
@@ -667,7 +797,7 @@ impl DateDetector {
     fn count_hit(&mut self, i: usize, distance: usize) {
         let slot = &mut self.slots[i];
         slot.hits += 1;
-        slot.last_used = SystemTime::now();
+        slot.last_used = self.clock;
         slot.distance = distance;
         if self.first_unused == i {
             self.first_unused += 1;
