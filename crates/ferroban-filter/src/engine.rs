@@ -627,11 +627,10 @@ impl Filter {
         let found = self.detector.find(line, now);
         // a date with a valid time: the common case, kept short
         if let Some(f) = found.filter(|f| f.start != f.end && f.time.is_some()) {
-            let text = &line[f.start..f.end];
-            // most lines repeat the last date text: compared, not copied again
-            if self.last_time_text != text {
+            // most lines repeat the last line's date: its text is kept already
+            if !f.repeats_last {
                 self.last_time_text.clear();
-                self.last_time_text.push_str(text);
+                self.last_time_text.push_str(&line[f.start..f.end]);
             }
             self.last_date = f.time;
             let line = BufLine {

@@ -73,11 +73,20 @@ impl DigitMasks {
     /// `new` (as long as the masks) reads as `old`, the line start they were worked out
     /// on: equal, or a digit among those read alike where they differ.
     pub fn reads_alike(&self, old: &[u8], new: &[u8]) -> bool {
-        old.len() == self.masks.len()
-            && new.len() == old.len()
-            && (old.iter().zip(new).zip(&self.masks)).all(|((&a, &b), &mask)| {
-                a == b || (b.is_ascii_digit() && mask & (1 << (b - b'0')) != 0)
-            })
+        let n = self.masks.len();
+        if old.len() != n || new.len() != n {
+            return false;
+        }
+        (0..n).all(|p| {
+            let (a, b) = (old[p], new[p]);
+            // a byte past `9` wraps to a large shift, which no mask has
+            a == b
+                || self.masks[p]
+                    .checked_shr(u32::from(b.wrapping_sub(b'0')))
+                    .unwrap_or(0)
+                    & 1
+                    != 0
+        })
     }
 }
 

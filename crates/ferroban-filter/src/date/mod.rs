@@ -156,6 +156,9 @@ pub struct FoundDate {
     pub time: Option<f64>,
     /// Index of the template in the detector's current order.
     pub template: usize,
+    /// The line repeats the date of the line before (the text, where it is, and what
+    /// it reads as), so a caller that kept that line's date text has this one.
+    pub repeats_last: bool,
 }
 
 /// Finds dates in lines with a list of templates.
@@ -227,63 +230,82 @@ struct DateRead {
     spans: Vec<Option<(usize, usize)>>,
     now: i64,
     time: Option<f64>,
-    /// Whether another minute or second of this date is read by adding the difference
-    /// (`Template::clock_is_linear`): worked out for the first date that differs only
-    /// there.
-    clock_linear: Option<bool>,
+    /// How this date steps with the clock: worked out for the first date that differs
+    /// from it (`None` inside when it does not step).
+    clock: Option<Option<ClockStep>>,
+}
+
+/// Where a read date's second and minute are (spans in its text), and which of its
+/// bytes the clock's groups hold (bit `i` for byte `i`), for a date whose every other
+/// minute and second is read by adding the difference (see
+/// `strptime::clock_is_linear`).
+#[derive(Debug, Clone, Copy)]
+struct ClockStep {
+    second: Option<(usize, usize)>,
+    minute: Option<(usize, usize)>,
+    bytes: u64,
 }
 
 impl DateRead {
     /// The same template's match, at the same `now`, with its groups where they were.
     fn is_alike(&self, template: &Arc<Template>, g: &Groups, now: i64) -> bool {
+        let origin = g.start();
         Arc::ptr_eq(&self.template, template)
             && self.now == now
-            && self.spans.iter().copied().eq(g.shifted(g.start()))
+            && g.get(self.spans.len()).is_none()
+            && (self.spans.iter().enumerate())
+                .all(|(k, span)| span.map(|(a, b)| (a + origin, b + origin)) == g.get(k))
+    }
+
+    /// The clock's step of this date, if it has one (see [`ClockStep`]).
+    fn clock_step(&self, tz: &TimeZone, default_tz: Option<i32>) -> Option<ClockStep> {
+        let groups = self.template.clock_groups()?;
+        let span_of = |k: Option<usize>| k.and_then(|k| self.spans.get(k).copied().flatten());
+        if self.text.len() > 64 {
+            return None;
+        }
+        let bytes = (groups.all())
+            .filter_map(|k| span_of(Some(k)))
+            .flat_map(|(a, b)| a..b)
+            .fold(0u64, |bits, i| bits | 1 << i);
+        let linear =
+            (self.template).clock_is_linear(&self.text, &self.spans, self.now, tz, default_tz);
+        linear.then_some(ClockStep {
+            second: span_of(groups.second),
+            minute: span_of(groups.minute),
+            bytes,
+        })
     }
 
     /// The time of `text`, a match alike this one (see [`DateRead::is_alike`]) whose
     /// bytes differ only in the second, minute or fraction, from this one's time and
-    /// the difference; `None` when that does not give it (see
-    /// `strptime::clock_is_linear`). It becomes this read's text and time.
-    fn step(
-        &mut self,
-        text: &str,
-        tz: &TimeZone,
-        default_tz: Option<i32>,
-    ) -> Option<Option<f64>> {
+    /// the difference; `None` when that does not give it. It becomes this read's text
+    /// and time.
+    fn step(&mut self, text: &str, tz: &TimeZone, default_tz: Option<i32>) -> Option<Option<f64>> {
         let old_time = self.time?;
-        let clock = self.template.clock_groups()?;
-        let span_of = |k: usize| self.spans.get(k).copied().flatten();
-        let in_clock = |i: usize| {
-            clock
-                .all()
-                .any(|k| span_of(k).is_some_and(|(a, b)| a <= i && i < b))
-        };
-        let differ_in_clock = text.len() == self.text.len()
-            && (self.text.bytes().zip(text.bytes()).enumerate())
-                .all(|(i, (a, b))| a == b || in_clock(i));
-        if !differ_in_clock {
+        let (old, new) = (self.text.as_bytes(), text.as_bytes());
+        if old.len() != new.len() {
             return None;
         }
-        let value = |text: &str, k: Option<usize>| -> Option<i64> {
-            match k {
-                None => Some(0),
-                Some(k) => text.get(span_of(k)?.0..span_of(k)?.1)?.parse().ok(),
-            }
+        if self.clock.is_none() {
+            self.clock = Some(self.clock_step(tz, default_tz));
+        }
+        let clock = self.clock.flatten()?;
+        if (0..new.len()).any(|i| old[i] != new[i] && clock.bytes >> i & 1 == 0) {
+            return None;
+        }
+        let value = |text: &[u8], span: Option<(usize, usize)>| match span {
+            None => Some(0),
+            Some((a, b)) => (text.get(a..b)?.iter()).try_fold(0, |n, d| {
+                d.is_ascii_digit().then(|| 10 * n + i64::from(d - b'0'))
+            }),
         };
-        let seconds = |text: &str| -> Option<i64> {
+        let seconds = |text: &[u8]| {
             let (second, minute) = (value(text, clock.second)?, value(text, clock.minute)?);
             // second 60 or 61 reads as no date at all (as Python's datetime)
             (second < 60 && minute < 60).then_some(60 * minute + second)
         };
-        let step = seconds(text)? - seconds(&self.text)?;
-        let linear = *self.clock_linear.get_or_insert_with(|| {
-            (self.template).clock_is_linear(&self.text, &self.spans, self.now, tz, default_tz)
-        });
-        if !linear {
-            return None;
-        }
-        let time = Some(old_time + step as f64);
+        let time = Some(old_time + (seconds(new)? - seconds(old)?) as f64);
         self.text.clear();
         self.text.push_str(text);
         self.time = time;
@@ -296,6 +318,30 @@ const NONE_INDEX: usize = usize::MAX;
 /// A template not hit for this long before another's hit gives way to it (Fail2ban's
 /// `_reorderTemplate`).
 const UNUSED_FOR: Duration = Duration::from_secs(300);
+
+/// `a == b`, a word at a time when they are 8 bytes long or more: a call to
+/// `memcmp` costs more than the compare of a date's few bytes.
+#[inline]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() || n < 8 {
+        return a == b;
+    }
+    let word = |s: &[u8], at: usize| {
+        (s.get(at..at + 8))
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // the last word, which may overlap the one before it
+    word(a, n - 8) == word(b, n - 8)
+}
 
 /// Character ending at byte `pos` (Python's `line[pos-1:pos]`).
 fn char_before(line: &str, pos: usize) -> Option<char> {
@@ -511,10 +557,18 @@ impl DateDetector {
     }
 
     /// Find the date in `line` and read its time (`now` for dates without year/day).
+    #[inline]
     pub fn find(&mut self, line: &str, now: i64) -> Option<FoundDate> {
-        if let Some(found) = self.repeat_last_line(line, now) {
-            return Some(found);
+        match self.repeat_last_line(line, now) {
+            Some(found) => Some(found),
+            None => self.search(line, now),
         }
+    }
+
+    /// [`DateDetector::find`] by a search (kept out of line: most lines repeat the
+    /// last one's date, which takes a few instructions).
+    #[inline(never)]
+    fn search(&mut self, line: &str, now: i64) -> Option<FoundDate> {
         self.last_line = None;
         self.clock = SystemTime::now();
         let (g, index) = self.match_time(line)?;
@@ -530,6 +584,7 @@ impl DateDetector {
             end,
             time,
             template: index,
+            repeats_last: false,
         };
         self.remember_line(&template, line, now, &g, found);
         Some(found)
@@ -542,20 +597,23 @@ impl DateDetector {
     fn repeat_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
         let last = self.last_line.as_ref().filter(|l| l.now == now)?;
         let head = line.as_bytes().get(..self.last_prefix.len())?;
-        if head != self.last_prefix.as_slice() {
+        if !same_short(head, &self.last_prefix) {
             return self.step_last_line(line, now);
         }
-        let last = *last;
-        let i = last.found.template;
+        let (i, span) = (last.found.template, last.span);
+        let found = FoundDate {
+            repeats_last: true,
+            ..last.found
+        };
         self.slots[i].raw_hits += 1;
         // The last line's hit noted where its match ends the same characters, and
         // left this template first (no move up the list): only the count is left.
         if last.neighbours_decided && i == self.last_index {
-            self.count_hit(i, last.span.0);
+            self.count_hit(i, span.0);
         } else {
-            self.note_hit(line, i, last.span);
+            self.note_hit(line, i, span);
         }
-        Some(last.found)
+        Some(found)
     }
 
     /// The date of a line whose start differs from the last line's deciding bytes
@@ -563,20 +621,23 @@ impl DateDetector {
     /// search would take the same template (tried first, and anchored, as the last
     /// line's) with the same match and groups, so they are taken as found, and the
     /// date is read from this line's text.
+    #[inline(never)]
     fn step_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
         let last = self.last_line?;
         let head = line.as_bytes().get(..self.last_prefix.len())?;
-        let digits_only = (head.iter().zip(&self.last_prefix))
-            .all(|(a, b)| a == b || (a.is_ascii_digit() && b.is_ascii_digit()));
-        if !digits_only {
-            return None;
-        }
         let i = last.found.template;
         let template = self.slots[i].template.clone();
-        let masks = self
-            .last_masks
-            .get_or_insert_with(|| template.digit_masks(&self.last_prefix));
-        if !masks.as_ref()?.reads_alike(&self.last_prefix, head) {
+        if self.last_masks.is_none() {
+            // worked out only for a line that may read alike
+            let digits_only = (head.iter().zip(&self.last_prefix))
+                .all(|(a, b)| a == b || (a.is_ascii_digit() && b.is_ascii_digit()));
+            if !digits_only {
+                return None;
+            }
+            self.last_masks = Some(template.digit_masks(&self.last_prefix));
+        }
+        let masks = self.last_masks.as_ref().and_then(Option::as_ref)?;
+        if !masks.reads_alike(&self.last_prefix, head) {
             return None;
         }
         self.last_prefix.copy_from_slice(head);
@@ -669,7 +730,7 @@ impl DateDetector {
             spans,
             now,
             time,
-            clock_linear: None,
+            clock: None,
         });
         time
     }
@@ -930,7 +991,11 @@ mod repeat_tests {
                 if !shortcut {
                     d.last_line = None;
                 }
-                let found = d.find(line, 1_800_000_000);
+                // whether the line repeats the last one's is what differs between the two
+                let found = (d.find(line, 1_800_000_000)).map(|f| FoundDate {
+                    repeats_last: false,
+                    ..f
+                });
                 // what the next line's search starts from: the same either way
                 let noted = format!("{:?} {:?} {}", d.last_pos, d.last_end, d.last_index);
                 let mut state: Vec<String> = d.templates().map(|(t, _)| t.name.clone()).collect();
@@ -1029,12 +1094,173 @@ mod repeat_tests {
         if let Some(last) = d.last_line.as_mut() {
             last.found = marked;
         }
-        assert_eq!(d.find("Feb 23 00:00:03 vps sshd[302]: y", 0), Some(marked));
+        let repeated = FoundDate {
+            repeats_last: true,
+            ..marked
+        };
+        assert_eq!(
+            d.find("Feb 23 00:00:03 vps sshd[302]: y", 0),
+            Some(repeated)
+        );
         assert_eq!(d.slots[f.template].hits, hits + 1);
         // not so at another `now`, nor when a byte the search read differs
         assert_eq!(d.find("Feb 23 00:00:03 vps sshd[302]: y", 1), Some(f));
         let f = d.find("Feb 23 00:00:03 vps sshd[302]: y", 0);
         assert_eq!(d.find("Feb 23 00:00:03 Vps", 0), f);
         assert!(d.find("Feb 23 00:00:03 2026 vps", 0) != f);
+    }
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+
+    /// Each line's date found by `d` in turn (most of them taken by a step from the
+    /// line before), next to the one a detector that saw only that line finds.
+    fn stepped_and_fresh(
+        d: &mut DateDetector,
+        lines: &[&str],
+        now: i64,
+    ) -> Vec<(
+        Option<(usize, usize, Option<f64>)>,
+        Option<(usize, usize, Option<f64>)>,
+    )> {
+        let fresh = d.clone();
+        let shape = |f: FoundDate| (f.start, f.end, f.time);
+        lines
+            .iter()
+            .map(|line| {
+                let stepped = d.find(line, now).map(shape);
+                (stepped, fresh.clone().find(line, now).map(shape))
+            })
+            .collect()
+    }
+
+    fn assert_all_alike(d: &mut DateDetector, lines: &[&str], now: i64) {
+        for (line, (stepped, fresh)) in lines.iter().zip(stepped_and_fresh(d, lines, now)) {
+            assert_eq!(stepped, fresh, "{line}");
+        }
+    }
+
+    /// 2026-02-23 12:00:00 UTC
+    const NOW: i64 = 1_771_848_000;
+
+    #[test]
+    fn syslog_seconds_minutes_hours_and_days_roll_over() {
+        let lines = [
+            "Feb 23 00:00:03 vps sshd[1]: a",
+            "Feb 23 00:00:04 vps sshd[1]: b",
+            "Feb 23 00:00:09 vps sshd[1]: c",
+            "Feb 23 00:00:10 vps sshd[1]: d",
+            "Feb 23 00:00:59 vps sshd[1]: e",
+            "Feb 23 00:01:00 vps sshd[1]: minute",
+            "Feb 23 00:09:59 vps sshd[1]: f",
+            "Feb 23 00:10:00 vps sshd[1]: g",
+            "Feb 23 00:59:59 vps sshd[1]: h",
+            "Feb 23 01:00:00 vps sshd[1]: hour",
+            "Feb 23 09:59:59 vps sshd[1]: i",
+            "Feb 23 10:00:00 vps sshd[1]: j",
+            "Feb 23 23:59:59 vps sshd[1]: k",
+            "Feb 24 00:00:00 vps sshd[1]: day, after now: last year",
+            "Feb 19 00:00:00 vps sshd[1]: l",
+            "Feb 20 00:00:00 vps sshd[1]: m",
+            "Feb  9 00:00:00 vps sshd[1]: n",
+            "Feb 10 00:00:00 vps sshd[1]: o",
+            // not a date of this template, then not digits
+            "Feb 10 00:00:60 vps sshd[1]: leap second",
+            "Feb 10 00:00:61 vps sshd[1]: p",
+            "Feb 10 00:00:70 vps sshd[1]: q",
+            "Feb 10 00:00:01 vps sshd[1]: r",
+            "Mar 10 00:00:02 vps sshd[1]: month",
+            "Mar 10 00:00:03 vpt sshd[1]: host",
+            "Mar 10 00:00:04 2025 vps sshd[1]: with a year",
+            "Mar 10 00:00:05 2025 vps sshd[1]: s",
+            "Mar 10 00:00:05 2024 vps sshd[1]: t",
+            "Mar 10 00:00:05.123456 2024 vps sshd[1]: fraction",
+            "Mar 10 00:00:06.923456 2024 vps sshd[1]: u",
+        ];
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        assert_all_alike(&mut d, &lines, NOW);
+        // the steps were taken
+        assert!(matches!(d.last_masks, Some(Some(_))));
+        assert!(d.last_read.as_ref().is_some_and(|r| r.clock.is_some()));
+    }
+
+    #[test]
+    fn dates_with_year_fraction_and_zone() {
+        let lines = [
+            "2025-12-31 23:59:58,934 fail2ban.filter a",
+            "2025-12-31 23:59:59,001 fail2ban.filter b",
+            "2026-01-01 00:00:00,002 fail2ban.filter year",
+            "2026-01-01 00:00:00,003 fail2ban.filter fraction",
+            "2026-01-01 00:00:01 fail2ban.filter no fraction",
+            "2026-02-08T00:00:12.443401+09:00 mimura postfix/smtpd[1]: zone",
+            "2026-02-08T00:00:13.443401+09:00 mimura postfix/smtpd[1]: c",
+            "2026-02-08T00:00:13.443401+08:00 mimura postfix/smtpd[1]: other zone",
+            "2026-02-08T00:00:13.443401+08:30 mimura postfix/smtpd[1]: d",
+            "2026-02-08T00:59:59.443401-01:00 mimura postfix/smtpd[1]: e",
+        ];
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        assert_all_alike(&mut d, &lines, NOW);
+        let pattern = "{^LN-BEG}%ExY-%m-%d %H:%M:%S(?:,%f)?";
+        let mut d = DateDetector::from_patterns(pattern, TimeZone::UTC, 2026).unwrap();
+        assert_all_alike(&mut d, &lines[..5], NOW);
+    }
+
+    #[test]
+    fn a_date_that_crosses_now_within_its_hour_is_read_whole() {
+        // a day after now is 2026-02-24 12:00: a date without a year after it is last year's
+        let lines = [
+            "Feb 24 11:59:58 vps sshd[1]: a",
+            "Feb 24 11:59:59 vps sshd[1]: b",
+            "Feb 24 12:00:00 vps sshd[1]: c",
+            "Feb 24 12:00:01 vps sshd[1]: last year",
+            "Feb 24 12:59:59 vps sshd[1]: d",
+            "Feb 24 11:30:00 vps sshd[1]: e",
+        ];
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        let got = stepped_and_fresh(&mut d, &lines, NOW);
+        for (line, (stepped, fresh)) in lines.iter().zip(&got) {
+            assert_eq!(stepped, fresh, "{line}");
+        }
+        let year = 365 * 86_400;
+        let time = |i: usize| got[i].0.and_then(|f| f.2).unwrap_or_default();
+        assert_eq!(time(3) - time(2), 1.0 - year as f64);
+    }
+
+    #[test]
+    fn local_zones_with_transitions_near_are_read_whole() {
+        for (zone, lines) in [
+            // 2026-03-29 02:00 CET becomes 03:00 CEST
+            (
+                "Europe/Berlin",
+                [
+                    "Mar 29 01:59:58 vps sshd[1]: a",
+                    "Mar 29 01:59:59 vps sshd[1]: b",
+                    "Mar 29 02:30:00 vps sshd[1]: in the gap",
+                    "Mar 29 02:30:01 vps sshd[1]: c",
+                    "Mar 29 03:00:00 vps sshd[1]: d",
+                ],
+            ),
+            // 2026-10-04 02:00 becomes 02:30 (a half hour's daylight saving)
+            (
+                "Australia/Lord_Howe",
+                [
+                    "Oct  4 02:10:00 vps sshd[1]: in the gap",
+                    "Oct  4 02:29:59 vps sshd[1]: a",
+                    "Oct  4 02:30:00 vps sshd[1]: b",
+                    "Oct  4 02:45:00 vps sshd[1]: c",
+                    "Oct  4 02:45:01 vps sshd[1]: d",
+                ],
+            ),
+        ] {
+            let Ok(tz) = TimeZone::get(zone) else {
+                panic!("time zone {zone} is not installed (tzdata)");
+            };
+            // late in 2026: these dates are this year's
+            let now = 1_795_000_000;
+            let mut d = DateDetector::with_defaults(tz, 2026);
+            assert_all_alike(&mut d, &lines, now);
+        }
     }
 }

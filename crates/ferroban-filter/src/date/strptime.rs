@@ -445,8 +445,7 @@ pub fn clock_is_linear(fields: &Fields, tz: &TimeZone, now: i64, default_tz: Opt
     if last - first != span {
         return false;
     }
-    let fixed_offset =
-        has("z") || has("Z") || default_tz.is_some() || tz.to_fixed_offset().is_ok();
+    let fixed_offset = has("z") || has("Z") || default_tz.is_some() || tz.to_fixed_offset().is_ok();
     fixed_offset || no_transition_near(tz, first as i64, last as i64)
 }
 

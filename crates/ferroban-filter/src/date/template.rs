@@ -73,7 +73,9 @@ pub struct ClockGroups {
 impl ClockGroups {
     /// The groups, in no order.
     pub fn all(&self) -> impl Iterator<Item = usize> {
-        [self.second, self.minute, self.fraction].into_iter().flatten()
+        [self.second, self.minute, self.fraction]
+            .into_iter()
+            .flatten()
     }
 }
 
