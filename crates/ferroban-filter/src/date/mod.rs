@@ -1115,16 +1115,16 @@ mod repeat_tests {
 mod step_tests {
     use super::*;
 
+    /// A found date's span and time.
+    type Shape = (usize, usize, Option<f64>);
+
     /// Each line's date found by `d` in turn (most of them taken by a step from the
     /// line before), next to the one a detector that saw only that line finds.
     fn stepped_and_fresh(
         d: &mut DateDetector,
         lines: &[&str],
         now: i64,
-    ) -> Vec<(
-        Option<(usize, usize, Option<f64>)>,
-        Option<(usize, usize, Option<f64>)>,
-    )> {
+    ) -> Vec<(Option<Shape>, Option<Shape>)> {
         let fresh = d.clone();
         let shape = |f: FoundDate| (f.start, f.end, f.time);
         lines

@@ -429,6 +429,8 @@ pub fn fields_to_epoch(
 /// the date's own zone or `logtimezone` (fixed), or a fixed local zone, or a local zone
 /// with no transition within two days of the hour: then each local time of the hour
 /// has exactly one reading, at that one offset (offsets differ by less than two days).
+/// (One transition within the hour shows in the difference too; the zone is checked
+/// all the same, as the difference cannot rule out two whose changes cancel.)
 pub fn clock_is_linear(fields: &Fields, tz: &TimeZone, now: i64, default_tz: Option<i32>) -> bool {
     let has = |key: &str| fields.values.iter().any(|(k, _)| *k == key);
     let at = |clock: &'static str| Fields {
