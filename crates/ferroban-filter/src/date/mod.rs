@@ -244,6 +244,23 @@ struct ClockStep {
     second: Option<(usize, usize)>,
     minute: Option<(usize, usize)>,
     bytes: u64,
+    /// The read text's minute and second, in seconds.
+    at: i64,
+}
+
+impl ClockStep {
+    /// The minute and second of `text` (a date alike the read one), in seconds; `None`
+    /// for a second of 60 or 61, which reads as no date at all (as Python's datetime).
+    fn seconds_of(&self, text: &[u8]) -> Option<i64> {
+        let value = |span: Option<(usize, usize)>| match span {
+            None => Some(0),
+            Some((a, b)) => (text.get(a..b)?.iter()).try_fold(0, |n, d| {
+                d.is_ascii_digit().then(|| 10 * n + i64::from(d - b'0'))
+            }),
+        };
+        let (second, minute) = (value(self.second)?, value(self.minute)?);
+        (second < 60 && minute < 60).then_some(60 * minute + second)
+    }
 }
 
 impl DateRead {
@@ -268,13 +285,17 @@ impl DateRead {
             .filter_map(|k| span_of(Some(k)))
             .flat_map(|(a, b)| a..b)
             .fold(0u64, |bits, i| bits | 1 << i);
-        let linear =
-            (self.template).clock_is_linear(&self.text, &self.spans, self.now, tz, default_tz);
-        linear.then_some(ClockStep {
+        if !(self.template).clock_is_linear(&self.text, &self.spans, self.now, tz, default_tz) {
+            return None;
+        }
+        let mut step = ClockStep {
             second: span_of(groups.second),
             minute: span_of(groups.minute),
             bytes,
-        })
+            at: 0,
+        };
+        step.at = step.seconds_of(self.text.as_bytes())?;
+        Some(step)
     }
 
     /// The time of `text`, a match alike this one (see [`DateRead::is_alike`]) whose
@@ -290,22 +311,13 @@ impl DateRead {
         if self.clock.is_none() {
             self.clock = Some(self.clock_step(tz, default_tz));
         }
-        let clock = self.clock.flatten()?;
+        let clock = self.clock.as_mut().and_then(Option::as_mut)?;
         if (0..new.len()).any(|i| old[i] != new[i] && clock.bytes >> i & 1 == 0) {
             return None;
         }
-        let value = |text: &[u8], span: Option<(usize, usize)>| match span {
-            None => Some(0),
-            Some((a, b)) => (text.get(a..b)?.iter()).try_fold(0, |n, d| {
-                d.is_ascii_digit().then(|| 10 * n + i64::from(d - b'0'))
-            }),
-        };
-        let seconds = |text: &[u8]| {
-            let (second, minute) = (value(text, clock.second)?, value(text, clock.minute)?);
-            // second 60 or 61 reads as no date at all (as Python's datetime)
-            (second < 60 && minute < 60).then_some(60 * minute + second)
-        };
-        let time = Some(old_time + (seconds(new)? - seconds(old)?) as f64);
+        let at = clock.seconds_of(new)?;
+        let time = Some(old_time + (at - clock.at) as f64);
+        clock.at = at;
         self.text.clear();
         self.text.push_str(text);
         self.time = time;
@@ -594,6 +606,7 @@ impl DateDetector {
     /// (see [`LastLine`]), counted as [`DateDetector::match_time`] counts a hit; or,
     /// for a line starting with them but for some digits, the date read from that
     /// line by the last line's match (see [`DateDetector::step_last_line`]).
+    #[inline(always)]
     fn repeat_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
         let last = self.last_line.as_ref().filter(|l| l.now == now)?;
         let head = line.as_bytes().get(..self.last_prefix.len())?;
@@ -626,7 +639,6 @@ impl DateDetector {
         let last = self.last_line?;
         let head = line.as_bytes().get(..self.last_prefix.len())?;
         let i = last.found.template;
-        let template = self.slots[i].template.clone();
         if self.last_masks.is_none() {
             // worked out only for a line that may read alike
             let digits_only = (head.iter().zip(&self.last_prefix))
@@ -634,7 +646,7 @@ impl DateDetector {
             if !digits_only {
                 return None;
             }
-            self.last_masks = Some(template.digit_masks(&self.last_prefix));
+            self.last_masks = Some(self.slots[i].template.digit_masks(&self.last_prefix));
         }
         let masks = self.last_masks.as_ref().and_then(Option::as_ref)?;
         if !masks.reads_alike(&self.last_prefix, head) {
@@ -648,10 +660,7 @@ impl DateDetector {
         let time = if start == end {
             None
         } else {
-            let groups = std::mem::take(&mut self.last_groups);
-            let time = self.read_date(&template, line, &groups, now);
-            self.last_groups = groups;
-            time
+            self.step_date(i, line, now)
         };
         let found = FoundDate {
             time,
@@ -694,6 +703,26 @@ impl DateDetector {
             found,
             neighbours_decided: decided(span.0) && decided(span.1),
         });
+    }
+
+    /// The time of the last line's match read in `line` (see
+    /// [`DateDetector::step_last_line`]): a step from the last read, which is that
+    /// match's (every date read becomes the last read, see [`DateDetector::read_date`]),
+    /// or else a read.
+    fn step_date(&mut self, template: usize, line: &str, now: i64) -> Option<f64> {
+        let groups = &self.last_groups;
+        if let Some(read) = self.last_read.as_mut() {
+            debug_assert!(read.is_alike(&self.slots[template].template, groups, now));
+            let text = &line[groups.start()..groups.end()];
+            if let Some(time) = read.step(text, &self.tz, self.default_tz) {
+                return time;
+            }
+        }
+        let template = self.slots[template].template.clone();
+        let groups = std::mem::take(&mut self.last_groups);
+        let time = self.read_date(&template, line, &groups, now);
+        self.last_groups = groups;
+        time
     }
 
     /// The time of a template's match, read once per distinct date text, and by a
@@ -837,6 +866,7 @@ impl DateDetector {
 
     /// Count a hit of template `i` matching `span` of `line`; returns the template's
     /// index after the hit (it may move up).
+    #[inline(never)]
     fn note_hit(&mut self, line: &str, i: usize, (distance, endpos): (usize, usize)) -> usize {
         self.count_hit(i, distance);
         self.last_pos = (
