@@ -73,21 +73,47 @@ impl DigitMasks {
     /// `new` (as long as the masks) reads as `old`, the line start they were worked out
     /// on: equal, or a digit among those read alike where they differ.
     pub fn reads_alike(&self, old: &[u8], new: &[u8]) -> bool {
-        let n = self.masks.len();
-        if old.len() != n || new.len() != n {
-            return false;
-        }
-        (0..n).all(|p| {
-            let (a, b) = (old[p], new[p]);
-            // a byte past `9` wraps to a large shift, which no mask has
-            a == b
-                || self.masks[p]
-                    .checked_shr(u32::from(b.wrapping_sub(b'0')))
-                    .unwrap_or(0)
-                    & 1
-                    != 0
-        })
+        old.len() == self.masks.len()
+            && all_differences(old, new, |p| {
+                // a byte past `9` wraps to a large shift, which no mask has
+                let digit = u32::from(new[p].wrapping_sub(b'0'));
+                self.masks[p].checked_shr(digit).unwrap_or(0) & 1 != 0
+            })
     }
+}
+
+/// Whether `ok` holds at every position where `a` and `b` differ (false when their
+/// lengths differ). They are compared a word at a time: a line's date differs from
+/// the last line's in a byte or two, and a call to `memcmp` costs more than the
+/// compare. A position may be offered twice (the last word overlaps the one before).
+#[inline]
+pub fn all_differences(a: &[u8], b: &[u8], mut ok: impl FnMut(usize) -> bool) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return (0..n).all(|p| a[p] == b[p] || ok(p));
+    }
+    let word = |s: &[u8], at: usize| {
+        (s.get(at..at + 8))
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let mut at = 0;
+    while at < n {
+        let start = at.min(n - 8);
+        let mut diff = word(a, start) ^ word(b, start);
+        while diff != 0 {
+            let byte = diff.trailing_zeros() as usize / 8;
+            if !ok(start + byte) {
+                return false;
+            }
+            diff &= !(0xff << (byte * 8));
+        }
+        at += 8;
+    }
+    true
 }
 
 /// The consuming and match states reachable from `from` at position `at` of `hay`
@@ -150,5 +176,35 @@ mod tests {
         assert!(!masks.reads_alike(b"07:13 x", b"07:13 y"));
         assert!(!masks.reads_alike(b"07:13 x", b"07:1a x"));
         assert!(!masks.reads_alike(b"07:13 x", b"07:13 x "));
+    }
+
+    #[test]
+    fn every_difference_is_offered() {
+        let differences = |a: &[u8], b: &[u8]| {
+            let mut found = Vec::new();
+            let all = all_differences(a, b, |p| {
+                found.push(p);
+                true
+            });
+            found.sort_unstable();
+            found.dedup();
+            (all, found)
+        };
+        assert_eq!(
+            differences(b"Feb 23 00:00:03 v", b"Feb 23 00:00:03 v"),
+            (true, vec![])
+        );
+        assert_eq!(
+            differences(b"Feb 23 00:00:03 v", b"Feb 23 00:10:04 w"),
+            (true, vec![10, 14, 16])
+        );
+        assert_eq!(differences(b"Xeb 23 0", b"Feb 23 1"), (true, vec![0, 7]));
+        assert_eq!(differences(b"12:5", b"12:6"), (true, vec![3]));
+        assert_eq!(differences(b"12:5", b"12:56"), (false, vec![]));
+        assert!(!all_differences(
+            b"Feb 23 00:00:03 v",
+            b"Feb 23 00:00:04 v",
+            |p| p != 14
+        ));
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use jiff::tz::TimeZone;
 
 use crate::pattern::{Groups, MatchMemo};
-use digits::DigitMasks;
+use digits::{all_differences, DigitMasks};
 
 pub use strptime::zone_offset;
 pub use template::{unbound_pattern, Begin, Template, TemplateError, LINE_BEGIN, LINE_END};
@@ -312,7 +312,7 @@ impl DateRead {
             self.clock = Some(self.clock_step(tz, default_tz));
         }
         let clock = self.clock.as_mut().and_then(Option::as_mut)?;
-        if (0..new.len()).any(|i| old[i] != new[i] && clock.bytes >> i & 1 == 0) {
+        if !all_differences(old, new, |i| clock.bytes >> i & 1 != 0) {
             return None;
         }
         let at = clock.seconds_of(new)?;
@@ -330,30 +330,6 @@ const NONE_INDEX: usize = usize::MAX;
 /// A template not hit for this long before another's hit gives way to it (Fail2ban's
 /// `_reorderTemplate`).
 const UNUSED_FOR: Duration = Duration::from_secs(300);
-
-/// `a == b`, a word at a time when they are 8 bytes long or more: a call to
-/// `memcmp` costs more than the compare of a date's few bytes.
-#[inline]
-fn same_short(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() || n < 8 {
-        return a == b;
-    }
-    let word = |s: &[u8], at: usize| {
-        (s.get(at..at + 8))
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map(u64::from_ne_bytes)
-    };
-    let mut at = 0;
-    while at + 8 < n {
-        if word(a, at) != word(b, at) {
-            return false;
-        }
-        at += 8;
-    }
-    // the last word, which may overlap the one before it
-    word(a, n - 8) == word(b, n - 8)
-}
 
 /// Character ending at byte `pos` (Python's `line[pos-1:pos]`).
 fn char_before(line: &str, pos: usize) -> Option<char> {
@@ -610,7 +586,7 @@ impl DateDetector {
     fn repeat_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
         let last = self.last_line.as_ref().filter(|l| l.now == now)?;
         let head = line.as_bytes().get(..self.last_prefix.len())?;
-        if !same_short(head, &self.last_prefix) {
+        if !all_differences(head, &self.last_prefix, |_| false) {
             return self.step_last_line(line, now);
         }
         let (i, span) = (last.found.template, last.span);
