@@ -188,6 +188,8 @@ pub struct DateDetector {
     /// Which digits of `last_prefix` another line may have and be matched the same
     /// way: worked out for the first line that differs from it only in digits.
     last_masks: Option<Option<DigitMasks>>,
+    /// When masks are worth working out (see [`MaskPacing`]).
+    mask_pacing: MaskPacing,
     /// The wall clock, read once per line whose date text is new, and the time stamp
     /// of every hit until the next such line. Fail2ban stamps a hit with `time.time()`
     /// and reads the stamps only in `_reorderTemplate`, which moves a template above
@@ -325,6 +327,43 @@ impl DateRead {
     }
 }
 
+/// When the detector works out [`DigitMasks`] for a line start: at once, unless the
+/// last masks it worked out took no line; then only after twice as many searches as
+/// the time before (up to 63). A log whose dates alternate between digits read
+/// unlike would otherwise pay for masks on every line; a log whose clock moves on
+/// pays for them once per change of hour or day.
+#[derive(Debug, Clone, Copy, Default)]
+struct MaskPacing {
+    /// Masks worked out in a row that took no line.
+    misses: u32,
+    /// Searches since masks were last worked out.
+    searches: u32,
+    /// The last masks took a line.
+    took: bool,
+}
+
+impl MaskPacing {
+    fn due(&self) -> bool {
+        self.searches >= (1 << self.misses.min(6)) - 1
+    }
+    fn worked_out(&mut self) {
+        self.searches = 0;
+        self.took = false;
+    }
+    fn took(&mut self) {
+        self.took = true;
+        self.misses = 0;
+    }
+    fn missed(&mut self) {
+        if !self.took {
+            self.misses = self.misses.saturating_add(1);
+        }
+    }
+    fn searched(&mut self) {
+        self.searches = self.searches.saturating_add(1);
+    }
+}
+
 const NONE_INDEX: usize = usize::MAX;
 
 /// A template not hit for this long before another's hit gives way to it (Fail2ban's
@@ -379,6 +418,7 @@ impl DateDetector {
             last_prefix: Vec::new(),
             last_groups: Groups::default(),
             last_masks: None,
+            mask_pacing: MaskPacing::default(),
             clock: SystemTime::UNIX_EPOCH,
         }
     }
@@ -557,6 +597,7 @@ impl DateDetector {
     /// last one's date, which takes a few instructions).
     #[inline(never)]
     fn search(&mut self, line: &str, now: i64) -> Option<FoundDate> {
+        self.mask_pacing.searched();
         self.last_line = None;
         self.clock = SystemTime::now();
         let (g, index) = self.match_time(line)?;
@@ -619,15 +660,18 @@ impl DateDetector {
             // worked out only for a line that may read alike
             let digits_only = (head.iter().zip(&self.last_prefix))
                 .all(|(a, b)| a == b || (a.is_ascii_digit() && b.is_ascii_digit()));
-            if !digits_only {
+            if !digits_only || !self.mask_pacing.due() {
                 return None;
             }
+            self.mask_pacing.worked_out();
             self.last_masks = Some(self.slots[i].template.digit_masks(&self.last_prefix));
         }
         let masks = self.last_masks.as_ref().and_then(Option::as_ref)?;
         if !masks.reads_alike(&self.last_prefix, head) {
+            self.mask_pacing.missed();
             return None;
         }
+        self.mask_pacing.took();
         self.last_prefix.copy_from_slice(head);
         self.clock = SystemTime::now();
         self.slots[i].raw_hits += 1;
@@ -1190,6 +1234,24 @@ mod step_tests {
         // the steps were taken
         assert!(matches!(d.last_masks, Some(Some(_))));
         assert!(d.last_read.as_ref().is_some_and(|r| r.clock.is_some()));
+    }
+
+    #[test]
+    fn dates_alternating_between_unlike_digits_pace_the_masks() {
+        let lines: Vec<String> = (0..40)
+            .map(|i| format!("Feb 23 00:00:{} vps sshd[1]: x", ["03", "61"][i % 2]))
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        assert_all_alike(&mut d, &lines, NOW);
+        assert!(d.mask_pacing.misses >= 4, "{:?}", d.mask_pacing);
+        // a clock moving on again: after at most 63 searches, masks take a line again
+        let steady: Vec<String> = (0..64)
+            .map(|s| format!("Feb 23 00:0{}:{:02} vps sshd[1]: x", s / 60, s % 60))
+            .collect();
+        let steady: Vec<&str> = steady.iter().map(String::as_str).collect();
+        assert_all_alike(&mut d, &steady, NOW);
+        assert_eq!(d.mask_pacing.misses, 0);
     }
 
     #[test]
