@@ -237,10 +237,9 @@ struct DateRead {
     clock: Option<Option<ClockStep>>,
 }
 
-/// Where a read date's second and minute are (spans in its text), and which of its
-/// bytes the clock's groups hold (bit `i` for byte `i`), for a date whose every other
-/// minute and second is read by adding the difference (see
-/// `strptime::clock_is_linear`).
+/// Where a read date's second and minute are (spans in its text), which of its bytes
+/// the clock's groups hold (bit `i` for byte `i`), and whether its every other minute
+/// and second is read by adding the difference.
 #[derive(Debug, Clone, Copy)]
 struct ClockStep {
     second: Option<(usize, usize)>,
@@ -248,6 +247,9 @@ struct ClockStep {
     bytes: u64,
     /// The read text's minute and second, in seconds.
     at: i64,
+    /// Whether the date's other minutes and seconds read as it plus the difference
+    /// (see `strptime::clock_is_linear`), worked out for the first step.
+    linear: Option<bool>,
 }
 
 impl ClockStep {
@@ -277,7 +279,7 @@ impl DateRead {
     }
 
     /// The clock's step of this date, if it has one (see [`ClockStep`]).
-    fn clock_step(&self, tz: &TimeZone, default_tz: Option<i32>) -> Option<ClockStep> {
+    fn clock_step(&self) -> Option<ClockStep> {
         let groups = self.template.clock_groups()?;
         let span_of = |k: Option<usize>| k.and_then(|k| self.spans.get(k).copied().flatten());
         if self.text.len() > 64 {
@@ -287,14 +289,12 @@ impl DateRead {
             .filter_map(|k| span_of(Some(k)))
             .flat_map(|(a, b)| a..b)
             .fold(0u64, |bits, i| bits | 1 << i);
-        if !(self.template).clock_is_linear(&self.text, &self.spans, self.now, tz, default_tz) {
-            return None;
-        }
         let mut step = ClockStep {
             second: span_of(groups.second),
             minute: span_of(groups.minute),
             bytes,
             at: 0,
+            linear: None,
         };
         step.at = step.seconds_of(self.text.as_bytes())?;
         Some(step)
@@ -311,13 +311,21 @@ impl DateRead {
             return None;
         }
         if self.clock.is_none() {
-            self.clock = Some(self.clock_step(tz, default_tz));
+            self.clock = Some(self.clock_step());
         }
         let clock = self.clock.as_mut().and_then(Option::as_mut)?;
         if !all_differences(old, new, |i| clock.bytes >> i & 1 != 0) {
             return None;
         }
         let at = clock.seconds_of(new)?;
+        // worked out last: it reads two dates whole
+        let (template, spans, now) = (&self.template, &self.spans, self.now);
+        let linear = *(clock.linear).get_or_insert_with(|| {
+            template.clock_is_linear(&self.text, spans, now, tz, default_tz)
+        });
+        if !linear {
+            return None;
+        }
         let time = Some(old_time + (at - clock.at) as f64);
         clock.at = at;
         self.text.clear();
