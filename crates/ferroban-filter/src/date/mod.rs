@@ -5,7 +5,7 @@
 //! that hit is tried first, in the same place of the line; a template that hits often
 //! moves up; a line that starts with the bytes that decided the last line's date, found
 //! at the line start, has that date without a search, and one that starts with them but
-//! for digits the template reads alike ([`digits`]) has that match — and the conversion
+//! for digits the template reads alike (see `digits`) has that match — and the conversion
 //! of the found text to epoch seconds in the right zone, stepped from the last date's
 //! when only its minute and second moved.
 //! It does not look at anything in the line but the date.
