@@ -64,7 +64,7 @@ pub struct Template {
 /// The groups of a `%`-pattern template whose digits a clock's step changes: the
 /// second, the minute, and the fraction (which the time does not read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClockGroups {
+pub(crate) struct ClockGroups {
     pub second: Option<usize>,
     pub minute: Option<usize>,
     pub fraction: Option<usize>,
@@ -72,7 +72,7 @@ pub struct ClockGroups {
 
 impl ClockGroups {
     /// The groups, in no order.
-    pub fn all(&self) -> impl Iterator<Item = usize> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = usize> {
         [self.second, self.minute, self.fraction]
             .into_iter()
             .flatten()
@@ -436,8 +436,8 @@ impl Template {
 
     /// Which digits of `prefix` (a line start whose bytes decided this template's
     /// search, see [`Template::deciding_prefix_len`]) another line may have instead
-    /// and be matched the same way (see [`DigitMasks`]).
-    pub fn digit_masks(&self, prefix: &[u8]) -> Option<DigitMasks> {
+    /// and be matched the same way (see `DigitMasks`).
+    pub(crate) fn digit_masks(&self, prefix: &[u8]) -> Option<DigitMasks> {
         let nfa = self
             .ascii_nfa
             .get_or_init(|| digits::ascii_nfa(self.compiled()?.linear_source()?));
@@ -446,7 +446,7 @@ impl Template {
 
     /// The second, minute and fraction groups of a `%`-pattern template (none for
     /// other kinds, nor when a name is taken twice).
-    pub fn clock_groups(&self) -> Option<ClockGroups> {
+    pub(crate) fn clock_groups(&self) -> Option<ClockGroups> {
         *self.clock_groups.get_or_init(|| {
             if !matches!(self.kind, Kind::Pattern) {
                 return None;
@@ -470,8 +470,8 @@ impl Template {
 
     /// Whether a date this template read from `text` (a match, its groups at `spans`
     /// from its start) is read with another minute or second by adding the
-    /// difference (see [`strptime::clock_is_linear`]).
-    pub fn clock_is_linear(
+    /// difference (see `strptime::clock_is_linear`).
+    pub(crate) fn clock_is_linear(
         &self,
         text: &str,
         spans: &[Option<(usize, usize)>],
