@@ -645,17 +645,24 @@ impl Filter {
     /// Find the line's date (or borrow the last one), as Fail2ban's `processLine`:
     /// the line as it will be buffered, and its time.
     fn read_date<'a>(&mut self, line: &'a str, now: i64) -> (BufLine<'a>, Option<f64>) {
-        let nowf = now as f64;
-        let recent_last = self.last_date.filter(|d| *d > nowf - 60.0);
         let found = self.detector.find(line, now);
-        let (span, date) = match found {
-            // a date with a valid time
-            Some(f) if f.start != f.end && f.time.is_some() => {
+        // a date with a valid time: the common case, kept short
+        if let Some(f) = found.filter(|f| f.start != f.end && f.time.is_some()) {
+            // most lines repeat the last line's date: its text is kept already
+            if !f.repeats_last {
                 self.last_time_text.clear();
                 self.last_time_text.push_str(&line[f.start..f.end]);
-                self.last_date = f.time;
-                ((f.start, f.end), f.time)
             }
+            self.last_date = f.time;
+            let line = BufLine {
+                text: line.into(),
+                date: (f.start, f.end),
+            };
+            return (line, f.time);
+        }
+        let nowf = now as f64;
+        let recent_last = self.last_date.filter(|d| *d > nowf - 60.0);
+        let (span, date) = match found {
             // an empty date ({NONE}) with no recent one to borrow: the line is "now"
             Some(f) if f.start == f.end && recent_last.is_none() => ((f.start, f.end), Some(nowf)),
             Some(f) => ((f.start, f.end), None),

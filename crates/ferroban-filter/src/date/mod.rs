@@ -4,10 +4,13 @@
 //! filter's `datepattern`s), the choice of the template for each line — the last one
 //! that hit is tried first, in the same place of the line; a template that hits often
 //! moves up; a line that starts with the bytes that decided the last line's date, found
-//! at the line start, has that date without a search — and the conversion of the found
-//! text to epoch seconds in the right zone.
+//! at the line start, has that date without a search, and one that starts with them but
+//! for digits the template reads alike (see `digits`) has that match — and the conversion
+//! of the found text to epoch seconds in the right zone, stepped from the last date's
+//! when only its minute and second moved.
 //! It does not look at anything in the line but the date.
 
+mod digits;
 mod strptime;
 mod template;
 
@@ -17,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use jiff::tz::TimeZone;
 
 use crate::pattern::{Groups, MatchMemo};
+use digits::{all_differences, DigitMasks};
 
 pub use strptime::zone_offset;
 pub use template::{unbound_pattern, Begin, Template, TemplateError, LINE_BEGIN, LINE_END};
@@ -131,7 +135,7 @@ struct Slot {
     hits: u64,
     /// Times its regex matched at all (Fail2ban's template-level counter).
     raw_hits: u64,
-    /// The wall-clock time of its last hit, as read (no conversion per line).
+    /// The wall-clock time of its last hit (see [`DateDetector::clock`]).
     last_used: SystemTime,
     distance: usize,
     /// Index of this template's linear superset in the detector's screen.
@@ -154,6 +158,9 @@ pub struct FoundDate {
     pub time: Option<f64>,
     /// Index of the template in the detector's current order.
     pub template: usize,
+    /// The line repeats the date of the line before (the text, where it is, and what
+    /// it reads as), so a caller that kept that line's date text has this one.
+    pub repeats_last: bool,
 }
 
 /// Finds dates in lines with a list of templates.
@@ -178,6 +185,25 @@ pub struct DateDetector {
     /// The leading bytes of the last line that decided its date (see [`LastLine`];
     /// kept apart to reuse its allocation).
     last_prefix: Vec<u8>,
+    /// The groups of the last line's match (kept apart to reuse their allocation).
+    last_groups: Groups,
+    /// Which digits of `last_prefix` another line may have and be matched the same
+    /// way: worked out for the first line that differs from it only in digits.
+    last_masks: Option<Option<DigitMasks>>,
+    /// When masks are worth working out (see [`MaskPacing`]).
+    mask_pacing: MaskPacing,
+    /// The wall clock, read once per line whose date text is new, and the time stamp
+    /// of every hit until the next such line. Fail2ban stamps a hit with `time.time()`
+    /// and reads the stamps only in `_reorderTemplate`, which moves a template above
+    /// one whose stamp is more than [`UNUSED_FOR`] older than its own. A hit between
+    /// two such lines repeats the last line's date text at the same `now` (see
+    /// [`DateDetector::repeat_last_line`]), read microseconds after the clock was
+    /// (the lines of one second of a log come together): the stamps are the ones
+    /// Fail2ban takes but for those microseconds, which decide the rule only when two
+    /// stamps are 300 s apart to within them — where Fail2ban's own choice depends on
+    /// how fast it happened to run. Reading the clock per hit cost more than the rest
+    /// of a repeated line's date.
+    clock: SystemTime,
 }
 
 /// The last line's date, found by a template anchored at the line start whose search
@@ -208,14 +234,143 @@ struct DateRead {
     spans: Vec<Option<(usize, usize)>>,
     now: i64,
     time: Option<f64>,
+    /// How this date steps with the clock: worked out for the first date that differs
+    /// from it (`None` inside when it does not step).
+    clock: Option<Option<ClockStep>>,
+}
+
+/// Where a read date's second and minute are (spans in its text), which of its bytes
+/// the clock's groups hold (bit `i` for byte `i`), and whether its every other minute
+/// and second is read by adding the difference.
+#[derive(Debug, Clone, Copy)]
+struct ClockStep {
+    second: Option<(usize, usize)>,
+    minute: Option<(usize, usize)>,
+    bytes: u64,
+    /// The read text's minute and second, in seconds.
+    at: i64,
+    /// Whether the date's other minutes and seconds read as it plus the difference
+    /// (see `strptime::clock_is_linear`), worked out for the first step.
+    linear: Option<bool>,
+}
+
+impl ClockStep {
+    /// The minute and second of `text` (a date alike the read one), in seconds; `None`
+    /// for a second of 60 or 61, which reads as no date at all (as Python's datetime).
+    fn seconds_of(&self, text: &[u8]) -> Option<i64> {
+        let value = |span: Option<(usize, usize)>| match span {
+            None => Some(0),
+            Some((a, b)) => (text.get(a..b)?.iter()).try_fold(0, |n, d| {
+                d.is_ascii_digit().then(|| 10 * n + i64::from(d - b'0'))
+            }),
+        };
+        let (second, minute) = (value(self.second)?, value(self.minute)?);
+        (second < 60 && minute < 60).then_some(60 * minute + second)
+    }
 }
 
 impl DateRead {
-    fn is_for(&self, template: &Arc<Template>, line: &str, g: &Groups, now: i64) -> bool {
+    /// The same template's match, at the same `now`, with its groups where they were.
+    fn is_alike(&self, template: &Arc<Template>, g: &Groups, now: i64) -> bool {
+        let origin = g.start();
         Arc::ptr_eq(&self.template, template)
             && self.now == now
-            && line.get(g.start()..g.end()) == Some(self.text.as_str())
-            && self.spans.iter().copied().eq(g.shifted(g.start()))
+            && g.get(self.spans.len()).is_none()
+            && (self.spans.iter().enumerate())
+                .all(|(k, span)| span.map(|(a, b)| (a + origin, b + origin)) == g.get(k))
+    }
+
+    /// The clock's step of this date, if it has one (see [`ClockStep`]).
+    fn clock_step(&self) -> Option<ClockStep> {
+        let groups = self.template.clock_groups()?;
+        let span_of = |k: Option<usize>| k.and_then(|k| self.spans.get(k).copied().flatten());
+        if self.text.len() > 64 {
+            return None;
+        }
+        let bytes = (groups.all())
+            .filter_map(|k| span_of(Some(k)))
+            .flat_map(|(a, b)| a..b)
+            .fold(0u64, |bits, i| bits | 1 << i);
+        let mut step = ClockStep {
+            second: span_of(groups.second),
+            minute: span_of(groups.minute),
+            bytes,
+            at: 0,
+            linear: None,
+        };
+        step.at = step.seconds_of(self.text.as_bytes())?;
+        Some(step)
+    }
+
+    /// The time of `text`, a match alike this one (see [`DateRead::is_alike`]) whose
+    /// bytes differ only in the second, minute or fraction, from this one's time and
+    /// the difference; `None` when that does not give it. It becomes this read's text
+    /// and time.
+    fn step(&mut self, text: &str, tz: &TimeZone, default_tz: Option<i32>) -> Option<Option<f64>> {
+        let old_time = self.time?;
+        let (old, new) = (self.text.as_bytes(), text.as_bytes());
+        if old.len() != new.len() {
+            return None;
+        }
+        if self.clock.is_none() {
+            self.clock = Some(self.clock_step());
+        }
+        let clock = self.clock.as_mut().and_then(Option::as_mut)?;
+        if !all_differences(old, new, |i| clock.bytes >> i & 1 != 0) {
+            return None;
+        }
+        let at = clock.seconds_of(new)?;
+        // worked out last: it reads two dates whole
+        let (template, spans, now) = (&self.template, &self.spans, self.now);
+        let linear = *(clock.linear).get_or_insert_with(|| {
+            template.clock_is_linear(&self.text, spans, now, tz, default_tz)
+        });
+        if !linear {
+            return None;
+        }
+        let time = Some(old_time + (at - clock.at) as f64);
+        clock.at = at;
+        self.text.clear();
+        self.text.push_str(text);
+        self.time = time;
+        Some(time)
+    }
+}
+
+/// When the detector works out [`DigitMasks`] for a line start: at once, unless the
+/// last masks it worked out took no line; then only after twice as many searches as
+/// the time before (up to 63). A log whose dates alternate between digits read
+/// unlike would otherwise pay for masks on every line; a log whose clock moves on
+/// pays for them once per change of hour or day.
+#[derive(Debug, Clone, Copy, Default)]
+struct MaskPacing {
+    /// Masks worked out in a row that took no line.
+    misses: u32,
+    /// Searches since masks were last worked out.
+    searches: u32,
+    /// The last masks took a line.
+    took: bool,
+}
+
+impl MaskPacing {
+    fn due(&self) -> bool {
+        self.searches >= (1 << self.misses.min(6)) - 1
+    }
+    fn worked_out(&mut self) {
+        self.searches = 0;
+        self.took = false;
+    }
+    fn took(&mut self) {
+        self.took = true;
+        self.misses = 0;
+    }
+    fn missed(&mut self) {
+        if !self.took {
+            self.misses = self.misses.saturating_add(1);
+        }
+    }
+    fn searched(&mut self) {
+        self.searches = self.searches.saturating_add(1);
     }
 }
 
@@ -271,6 +426,10 @@ impl DateDetector {
             memo: MatchMemo::default(),
             last_line: None,
             last_prefix: Vec::new(),
+            last_groups: Groups::default(),
+            last_masks: None,
+            mask_pacing: MaskPacing::default(),
+            clock: SystemTime::UNIX_EPOCH,
         }
     }
 
@@ -436,11 +595,21 @@ impl DateDetector {
     }
 
     /// Find the date in `line` and read its time (`now` for dates without year/day).
+    #[inline]
     pub fn find(&mut self, line: &str, now: i64) -> Option<FoundDate> {
-        if let Some(found) = self.repeat_last_line(line, now) {
-            return Some(found);
+        match self.repeat_last_line(line, now) {
+            Some(found) => Some(found),
+            None => self.search(line, now),
         }
+    }
+
+    /// [`DateDetector::find`] by a search (kept out of line: most lines repeat the
+    /// last one's date, which takes a few instructions).
+    #[inline(never)]
+    fn search(&mut self, line: &str, now: i64) -> Option<FoundDate> {
+        self.mask_pacing.searched();
         self.last_line = None;
+        self.clock = SystemTime::now();
         let (g, index) = self.match_time(line)?;
         let template = self.slots[index].template.clone();
         let (start, end) = template.date_span(&g);
@@ -454,28 +623,82 @@ impl DateDetector {
             end,
             time,
             template: index,
+            repeats_last: false,
         };
-        self.remember_line(&template, line, now, (g.start(), g.end()), found);
+        self.remember_line(&template, line, now, &g, found);
         Some(found)
     }
 
     /// The last line's date for a line that starts with the bytes that decided it
-    /// (see [`LastLine`]), counted as [`DateDetector::match_time`] counts a hit.
+    /// (see [`LastLine`]), counted as [`DateDetector::match_time`] counts a hit; or,
+    /// for a line starting with them but for some digits, the date read from that
+    /// line by the last line's match (see [`DateDetector::step_last_line`]).
+    #[inline(always)]
     fn repeat_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
-        let last = self.last_line.filter(|l| l.now == now)?;
-        if !line.as_bytes().starts_with(&self.last_prefix) {
-            return None;
+        let last = self.last_line.as_ref().filter(|l| l.now == now)?;
+        let head = line.as_bytes().get(..self.last_prefix.len())?;
+        if !all_differences(head, &self.last_prefix, |_| false) {
+            return self.step_last_line(line, now);
         }
-        let i = last.found.template;
+        let (i, span) = (last.found.template, last.span);
+        let found = FoundDate {
+            repeats_last: true,
+            ..last.found
+        };
         self.slots[i].raw_hits += 1;
         // The last line's hit noted where its match ends the same characters, and
         // left this template first (no move up the list): only the count is left.
         if last.neighbours_decided && i == self.last_index {
-            self.count_hit(i, last.span.0);
+            self.count_hit(i, span.0);
         } else {
-            self.note_hit(line, i, last.span);
+            self.note_hit(line, i, span);
         }
-        Some(last.found)
+        Some(found)
+    }
+
+    /// The date of a line whose start differs from the last line's deciding bytes
+    /// only in digits that the template reads alike there (see [`DigitMasks`]): its
+    /// search would take the same template (tried first, and anchored, as the last
+    /// line's) with the same match and groups, so they are taken as found, and the
+    /// date is read from this line's text.
+    #[inline(never)]
+    fn step_last_line(&mut self, line: &str, now: i64) -> Option<FoundDate> {
+        let last = self.last_line?;
+        let head = line.as_bytes().get(..self.last_prefix.len())?;
+        let i = last.found.template;
+        if self.last_masks.is_none() {
+            // worked out only for a line that may read alike
+            let digits_only = (head.iter().zip(&self.last_prefix))
+                .all(|(a, b)| a == b || (a.is_ascii_digit() && b.is_ascii_digit()));
+            if !digits_only || !self.mask_pacing.due() {
+                return None;
+            }
+            self.mask_pacing.worked_out();
+            self.last_masks = Some(self.slots[i].template.digit_masks(&self.last_prefix));
+        }
+        let masks = self.last_masks.as_ref().and_then(Option::as_ref)?;
+        if !masks.reads_alike(&self.last_prefix, head) {
+            self.mask_pacing.missed();
+            return None;
+        }
+        self.mask_pacing.took();
+        self.last_prefix.copy_from_slice(head);
+        self.clock = SystemTime::now();
+        self.slots[i].raw_hits += 1;
+        let i = self.note_hit(line, i, last.span);
+        let (start, end) = (last.found.start, last.found.end);
+        let time = if start == end {
+            None
+        } else {
+            self.step_date(i, line, now)
+        };
+        let found = FoundDate {
+            time,
+            template: i,
+            ..last.found
+        };
+        self.last_line = Some(LastLine { found, ..last });
+        Some(found)
     }
 
     /// Remember a line's date for [`DateDetector::repeat_last_line`], when its template
@@ -485,9 +708,10 @@ impl DateDetector {
         template: &Template,
         line: &str,
         now: i64,
-        span: (usize, usize),
+        groups: &Groups,
         found: FoundDate,
     ) {
+        let span = (groups.start(), groups.end());
         // an anchored template's match is taken first (see `match_time`)
         if template.flags & (LINE_BEGIN | LINE_END) == 0 {
             return;
@@ -498,6 +722,8 @@ impl DateDetector {
         self.last_prefix.clear();
         self.last_prefix
             .extend_from_slice(&line.as_bytes()[..deciding]);
+        self.last_groups.copy_from(groups);
+        self.last_masks = None;
         // the character before a position ends by it; the one at it must end by `deciding`
         let decided =
             |pos: usize| char_at(line, pos).is_some_and(|c| pos + c.len_utf8() <= deciding);
@@ -509,7 +735,28 @@ impl DateDetector {
         });
     }
 
-    /// The time of a template's match, read once per distinct date text.
+    /// The time of the last line's match read in `line` (see
+    /// [`DateDetector::step_last_line`]): a step from the last read, which is that
+    /// match's (every date read becomes the last read, see [`DateDetector::read_date`]),
+    /// or else a read.
+    fn step_date(&mut self, template: usize, line: &str, now: i64) -> Option<f64> {
+        let groups = &self.last_groups;
+        if let Some(read) = self.last_read.as_mut() {
+            debug_assert!(read.is_alike(&self.slots[template].template, groups, now));
+            let text = &line[groups.start()..groups.end()];
+            if let Some(time) = read.step(text, &self.tz, self.default_tz) {
+                return time;
+            }
+        }
+        let template = self.slots[template].template.clone();
+        let groups = std::mem::take(&mut self.last_groups);
+        let time = self.read_date(&template, line, &groups, now);
+        self.last_groups = groups;
+        time
+    }
+
+    /// The time of a template's match, read once per distinct date text, and by a
+    /// step from the last one when it differs from it only in the clock's digits.
     fn read_date(
         &mut self,
         template: &Arc<Template>,
@@ -517,29 +764,32 @@ impl DateDetector {
         g: &Groups,
         now: i64,
     ) -> Option<f64> {
-        if let Some(read) = self
-            .last_read
-            .as_ref()
-            .filter(|r| r.is_for(template, line, g, now))
-        {
-            return read.time;
+        let text = &line[g.start()..g.end()];
+        if let Some(read) = (self.last_read.as_mut()).filter(|r| r.is_alike(template, g, now)) {
+            if read.text == text {
+                return read.time;
+            }
+            if let Some(time) = read.step(text, &self.tz, self.default_tz) {
+                return time;
+            }
         }
         let time = template.date(line, g, now, &self.tz, self.default_tz);
         // the last read's buffers take this one (no allocation per date)
-        let (mut text, mut spans) = self
+        let (mut text_buf, mut spans) = self
             .last_read
             .take()
             .map_or_else(Default::default, |r| (r.text, r.spans));
-        text.clear();
-        text.push_str(&line[g.start()..g.end()]);
+        text_buf.clear();
+        text_buf.push_str(text);
         spans.clear();
         spans.extend(g.shifted(g.start()));
         self.last_read = Some(DateRead {
             template: template.clone(),
-            text,
+            text: text_buf,
             spans,
             now,
             time,
+            clock: None,
         });
         time
     }
@@ -646,6 +896,7 @@ impl DateDetector {
 
     /// Count a hit of template `i` matching `span` of `line`; returns the template's
     /// index after the hit (it may move up).
+    #[inline(never)]
     fn note_hit(&mut self, line: &str, i: usize, (distance, endpos): (usize, usize)) -> usize {
         self.count_hit(i, distance);
         self.last_pos = (
@@ -667,7 +918,7 @@ impl DateDetector {
     fn count_hit(&mut self, i: usize, distance: usize) {
         let slot = &mut self.slots[i];
         slot.hits += 1;
-        slot.last_used = SystemTime::now();
+        slot.last_used = self.clock;
         slot.distance = distance;
         if self.first_unused == i {
             self.first_unused += 1;
@@ -800,7 +1051,11 @@ mod repeat_tests {
                 if !shortcut {
                     d.last_line = None;
                 }
-                let found = d.find(line, 1_800_000_000);
+                // whether the line repeats the last one's is what differs between the two
+                let found = (d.find(line, 1_800_000_000)).map(|f| FoundDate {
+                    repeats_last: false,
+                    ..f
+                });
                 // what the next line's search starts from: the same either way
                 let noted = format!("{:?} {:?} {}", d.last_pos, d.last_end, d.last_index);
                 let mut state: Vec<String> = d.templates().map(|(t, _)| t.name.clone()).collect();
@@ -899,12 +1154,191 @@ mod repeat_tests {
         if let Some(last) = d.last_line.as_mut() {
             last.found = marked;
         }
-        assert_eq!(d.find("Feb 23 00:00:03 vps sshd[302]: y", 0), Some(marked));
+        let repeated = FoundDate {
+            repeats_last: true,
+            ..marked
+        };
+        assert_eq!(
+            d.find("Feb 23 00:00:03 vps sshd[302]: y", 0),
+            Some(repeated)
+        );
         assert_eq!(d.slots[f.template].hits, hits + 1);
         // not so at another `now`, nor when a byte the search read differs
         assert_eq!(d.find("Feb 23 00:00:03 vps sshd[302]: y", 1), Some(f));
         let f = d.find("Feb 23 00:00:03 vps sshd[302]: y", 0);
         assert_eq!(d.find("Feb 23 00:00:03 Vps", 0), f);
         assert!(d.find("Feb 23 00:00:03 2026 vps", 0) != f);
+    }
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+
+    /// A found date's span and time.
+    type Shape = (usize, usize, Option<f64>);
+
+    /// Each line's date found by `d` in turn (most of them taken by a step from the
+    /// line before), next to the one a detector that saw only that line finds.
+    fn stepped_and_fresh(
+        d: &mut DateDetector,
+        lines: &[&str],
+        now: i64,
+    ) -> Vec<(Option<Shape>, Option<Shape>)> {
+        let fresh = d.clone();
+        let shape = |f: FoundDate| (f.start, f.end, f.time);
+        lines
+            .iter()
+            .map(|line| {
+                let stepped = d.find(line, now).map(shape);
+                (stepped, fresh.clone().find(line, now).map(shape))
+            })
+            .collect()
+    }
+
+    fn assert_all_alike(d: &mut DateDetector, lines: &[&str], now: i64) {
+        for (line, (stepped, fresh)) in lines.iter().zip(stepped_and_fresh(d, lines, now)) {
+            assert_eq!(stepped, fresh, "{line}");
+        }
+    }
+
+    /// 2026-02-23 12:00:00 UTC
+    const NOW: i64 = 1_771_848_000;
+
+    #[test]
+    fn syslog_seconds_minutes_hours_and_days_roll_over() {
+        let lines = [
+            "Feb 23 00:00:03 vps sshd[1]: a",
+            "Feb 23 00:00:04 vps sshd[1]: b",
+            "Feb 23 00:00:09 vps sshd[1]: c",
+            "Feb 23 00:00:10 vps sshd[1]: d",
+            "Feb 23 00:00:59 vps sshd[1]: e",
+            "Feb 23 00:01:00 vps sshd[1]: minute",
+            "Feb 23 00:09:59 vps sshd[1]: f",
+            "Feb 23 00:10:00 vps sshd[1]: g",
+            "Feb 23 00:59:59 vps sshd[1]: h",
+            "Feb 23 01:00:00 vps sshd[1]: hour",
+            "Feb 23 09:59:59 vps sshd[1]: i",
+            "Feb 23 10:00:00 vps sshd[1]: j",
+            "Feb 23 23:59:59 vps sshd[1]: k",
+            "Feb 24 00:00:00 vps sshd[1]: day, after now: last year",
+            "Feb 19 00:00:00 vps sshd[1]: l",
+            "Feb 20 00:00:00 vps sshd[1]: m",
+            "Feb  9 00:00:00 vps sshd[1]: n",
+            "Feb 10 00:00:00 vps sshd[1]: o",
+            // not a date of this template, then not digits
+            "Feb 10 00:00:60 vps sshd[1]: leap second",
+            "Feb 10 00:00:61 vps sshd[1]: p",
+            "Feb 10 00:00:70 vps sshd[1]: q",
+            "Feb 10 00:00:01 vps sshd[1]: r",
+            "Mar 10 00:00:02 vps sshd[1]: month",
+            "Mar 10 00:00:03 vpt sshd[1]: host",
+            "Mar 10 00:00:04 2025 vps sshd[1]: with a year",
+            "Mar 10 00:00:05 2025 vps sshd[1]: s",
+            "Mar 10 00:00:05 2024 vps sshd[1]: t",
+            "Mar 10 00:00:05.123456 2024 vps sshd[1]: fraction",
+            "Mar 10 00:00:06.923456 2024 vps sshd[1]: u",
+        ];
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        assert_all_alike(&mut d, &lines, NOW);
+        // the steps were taken
+        assert!(matches!(d.last_masks, Some(Some(_))));
+        assert!(d.last_read.as_ref().is_some_and(|r| r.clock.is_some()));
+    }
+
+    #[test]
+    fn dates_alternating_between_unlike_digits_pace_the_masks() {
+        let lines: Vec<String> = (0..40)
+            .map(|i| format!("Feb 23 00:00:{} vps sshd[1]: x", ["03", "61"][i % 2]))
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        assert_all_alike(&mut d, &lines, NOW);
+        assert!(d.mask_pacing.misses >= 4, "{:?}", d.mask_pacing);
+        // a clock moving on again: after at most 63 searches, masks take a line again
+        let steady: Vec<String> = (0..64)
+            .map(|s| format!("Feb 23 00:0{}:{:02} vps sshd[1]: x", s / 60, s % 60))
+            .collect();
+        let steady: Vec<&str> = steady.iter().map(String::as_str).collect();
+        assert_all_alike(&mut d, &steady, NOW);
+        assert_eq!(d.mask_pacing.misses, 0);
+    }
+
+    #[test]
+    fn dates_with_year_fraction_and_zone() {
+        let lines = [
+            "2025-12-31 23:59:58,934 fail2ban.filter a",
+            "2025-12-31 23:59:59,001 fail2ban.filter b",
+            "2026-01-01 00:00:00,002 fail2ban.filter year",
+            "2026-01-01 00:00:00,003 fail2ban.filter fraction",
+            "2026-01-01 00:00:01 fail2ban.filter no fraction",
+            "2026-02-08T00:00:12.443401+09:00 mimura postfix/smtpd[1]: zone",
+            "2026-02-08T00:00:13.443401+09:00 mimura postfix/smtpd[1]: c",
+            "2026-02-08T00:00:13.443401+08:00 mimura postfix/smtpd[1]: other zone",
+            "2026-02-08T00:00:13.443401+08:30 mimura postfix/smtpd[1]: d",
+            "2026-02-08T00:59:59.443401-01:00 mimura postfix/smtpd[1]: e",
+        ];
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        assert_all_alike(&mut d, &lines, NOW);
+        let pattern = "{^LN-BEG}%ExY-%m-%d %H:%M:%S(?:,%f)?";
+        let mut d = DateDetector::from_patterns(pattern, TimeZone::UTC, 2026).unwrap();
+        assert_all_alike(&mut d, &lines[..5], NOW);
+    }
+
+    #[test]
+    fn a_date_that_crosses_now_within_its_hour_is_read_whole() {
+        // a day after now is 2026-02-24 12:00: a date without a year after it is last year's
+        let lines = [
+            "Feb 24 11:59:58 vps sshd[1]: a",
+            "Feb 24 11:59:59 vps sshd[1]: b",
+            "Feb 24 12:00:00 vps sshd[1]: c",
+            "Feb 24 12:00:01 vps sshd[1]: last year",
+            "Feb 24 12:59:59 vps sshd[1]: d",
+            "Feb 24 11:30:00 vps sshd[1]: e",
+        ];
+        let mut d = DateDetector::with_defaults(TimeZone::UTC, 2026);
+        let got = stepped_and_fresh(&mut d, &lines, NOW);
+        for (line, (stepped, fresh)) in lines.iter().zip(&got) {
+            assert_eq!(stepped, fresh, "{line}");
+        }
+        let year = 365 * 86_400;
+        let time = |i: usize| got[i].0.and_then(|f| f.2).unwrap_or_default();
+        assert_eq!(time(3) - time(2), 1.0 - year as f64);
+    }
+
+    #[test]
+    fn local_zones_with_transitions_near_are_read_whole() {
+        for (zone, lines) in [
+            // 2026-03-29 02:00 CET becomes 03:00 CEST
+            (
+                "Europe/Berlin",
+                [
+                    "Mar 29 01:59:58 vps sshd[1]: a",
+                    "Mar 29 01:59:59 vps sshd[1]: b",
+                    "Mar 29 02:30:00 vps sshd[1]: in the gap",
+                    "Mar 29 02:30:01 vps sshd[1]: c",
+                    "Mar 29 03:00:00 vps sshd[1]: d",
+                ],
+            ),
+            // 2026-10-04 02:00 becomes 02:30 (a half hour's daylight saving)
+            (
+                "Australia/Lord_Howe",
+                [
+                    "Oct  4 02:10:00 vps sshd[1]: in the gap",
+                    "Oct  4 02:29:59 vps sshd[1]: a",
+                    "Oct  4 02:30:00 vps sshd[1]: b",
+                    "Oct  4 02:45:00 vps sshd[1]: c",
+                    "Oct  4 02:45:01 vps sshd[1]: d",
+                ],
+            ),
+        ] {
+            let Ok(tz) = TimeZone::get(zone) else {
+                panic!("time zone {zone} is not installed (tzdata)");
+            };
+            // late in 2026: these dates are this year's
+            let now = 1_795_000_000;
+            let mut d = DateDetector::with_defaults(tz, 2026);
+            assert_all_alike(&mut d, &lines, now);
+        }
     }
 }

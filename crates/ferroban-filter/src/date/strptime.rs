@@ -416,6 +416,52 @@ pub fn fields_to_epoch(
     Some(ts.as_second() as f64)
 }
 
+/// Whether every time `fields` can take by changing only its minute and second (where
+/// it has them) is its own time plus the difference: then a date that differs from
+/// a read one only there is read by adding that difference (see the detector's
+/// `DateRead::step`).
+///
+/// Why that is exact: within one hour of one day, [`fields_to_epoch`] is the local
+/// time minus the zone's offset, moved back a day or a year when it lies after `now`.
+/// Those moves are decided by comparing the local time with a threshold, the same
+/// decision all over the hour unless the first and the last second of the hour are
+/// read differently, which the difference between their times shows. The offset is
+/// the date's own zone or `logtimezone` (fixed), or a fixed local zone, or a local zone
+/// with no transition within two days of the hour: then each local time of the hour
+/// has exactly one reading, at that one offset (offsets differ by less than two days).
+/// (One transition within the hour shows in the difference too; the zone is checked
+/// all the same, as the difference cannot rule out two whose changes cancel.)
+pub fn clock_is_linear(fields: &Fields, tz: &TimeZone, now: i64, default_tz: Option<i32>) -> bool {
+    let has = |key: &str| fields.values.iter().any(|(k, _)| *k == key);
+    let at = |clock: &'static str| Fields {
+        values: (fields.values.iter())
+            .map(|&(k, v)| (k, if matches!(k, "M" | "S") { clock } else { v }))
+            .collect(),
+    };
+    let span = if has("S") { 59.0 } else { 0.0 } + if has("M") { 59.0 * 60.0 } else { 0.0 };
+    let first = fields_to_epoch(&at("00"), now, tz, default_tz);
+    let last = fields_to_epoch(&at("59"), now, tz, default_tz);
+    let (Some(first), Some(last)) = (first, last) else {
+        return false;
+    };
+    if last - first != span {
+        return false;
+    }
+    let fixed_offset = has("z") || has("Z") || default_tz.is_some() || tz.to_fixed_offset().is_ok();
+    fixed_offset || no_transition_near(tz, first as i64, last as i64)
+}
+
+/// No transition of `tz` within two days of `first..=last` (epoch seconds).
+fn no_transition_near(tz: &TimeZone, first: i64, last: i64) -> bool {
+    const TWO_DAYS: i64 = 2 * 86_400;
+    let Ok(from) = jiff::Timestamp::from_second(first - TWO_DAYS) else {
+        return false;
+    };
+    tz.following(from)
+        .next()
+        .is_none_or(|t| t.timestamp().as_second() > last + TWO_DAYS)
+}
+
 /// Day of the year from a week number and weekday (Python's `_calc_julian_from_U_or_W`).
 fn julian_from_week(year: i32, week: i32, weekday: i32, monday_first: bool) -> Option<i32> {
     let first = Date::new(i16::try_from(year).ok()?, 1, 1).ok()?;

@@ -7,6 +7,7 @@
 
 use std::sync::OnceLock;
 
+use super::digits::{self, DigitMasks};
 use super::strptime::{self, Fields};
 use crate::anchored::AnchoredDfa;
 use crate::pattern::{linear_superset_of, Groups, MatchMemo, Mode, Pattern};
@@ -52,8 +53,30 @@ pub struct Template {
     compiled: OnceLock<Result<Pattern, String>>,
     /// See [`Template::deciding_prefix_len`]; built on first use.
     start_first: OnceLock<Option<AnchoredDfa>>,
+    /// See [`Template::digit_masks`]; built on first use.
+    ascii_nfa: OnceLock<Option<regex_automata::nfa::thompson::NFA>>,
+    /// See [`Template::clock_groups`]; found on first use.
+    clock_groups: OnceLock<Option<ClockGroups>>,
     superset: Option<String>,
     kind: Kind,
+}
+
+/// The groups of a `%`-pattern template whose digits a clock's step changes: the
+/// second, the minute, and the fraction (which the time does not read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClockGroups {
+    pub second: Option<usize>,
+    pub minute: Option<usize>,
+    pub fraction: Option<usize>,
+}
+
+impl ClockGroups {
+    /// The groups, in no order.
+    pub(crate) fn all(&self) -> impl Iterator<Item = usize> {
+        [self.second, self.minute, self.fraction]
+            .into_iter()
+            .flatten()
+    }
 }
 
 /// An invalid date pattern.
@@ -219,6 +242,8 @@ impl Template {
             cuts_at_word_bounds: false,
             compiled: OnceLock::new(),
             start_first: OnceLock::new(),
+            ascii_nfa: OnceLock::new(),
+            clock_groups: OnceLock::new(),
             superset,
             kind,
         })
@@ -409,6 +434,76 @@ impl Template {
             .deciding_prefix_len(line.as_bytes())
     }
 
+    /// Which digits of `prefix` (a line start whose bytes decided this template's
+    /// search, see [`Template::deciding_prefix_len`]) another line may have instead
+    /// and be matched the same way (see `DigitMasks`).
+    pub(crate) fn digit_masks(&self, prefix: &[u8]) -> Option<DigitMasks> {
+        let nfa = self
+            .ascii_nfa
+            .get_or_init(|| digits::ascii_nfa(self.compiled()?.linear_source()?));
+        DigitMasks::of(nfa.as_ref()?, prefix)
+    }
+
+    /// The second, minute and fraction groups of a `%`-pattern template (none for
+    /// other kinds, nor when a name is taken twice).
+    pub(crate) fn clock_groups(&self) -> Option<ClockGroups> {
+        *self.clock_groups.get_or_init(|| {
+            if !matches!(self.kind, Kind::Pattern) {
+                return None;
+            }
+            let names = self.compiled()?.group_names();
+            let only = |name: &str| {
+                let mut found = names.iter().enumerate().filter(|(_, n)| *n == name);
+                match (found.next(), found.next()) {
+                    (Some((i, _)), None) => Ok(Some(i)),
+                    (None, _) => Ok(None),
+                    (Some(_), Some(_)) => Err(()),
+                }
+            };
+            Some(ClockGroups {
+                second: only("S").ok()?,
+                minute: only("M").ok()?,
+                fraction: only("f").ok()?,
+            })
+        })
+    }
+
+    /// Whether a date this template read from `text` (a match, its groups at `spans`
+    /// from its start) is read with another minute or second by adding the
+    /// difference (see `strptime::clock_is_linear`).
+    pub(crate) fn clock_is_linear(
+        &self,
+        text: &str,
+        spans: &[Option<(usize, usize)>],
+        now: i64,
+        tz: &TimeZone,
+        default_tz: Option<i32>,
+    ) -> bool {
+        let fields = self.pattern_fields(text, |i| spans.get(i).copied().flatten());
+        strptime::clock_is_linear(&fields, tz, now, default_tz)
+    }
+
+    /// The named fields of a `%`-pattern match in `line`, group `i` at `span(i)`.
+    fn pattern_fields<'a>(
+        &'a self,
+        line: &'a str,
+        span: impl Fn(usize) -> Option<(usize, usize)>,
+    ) -> Fields<'a> {
+        let names = self
+            .compiled()
+            .map(Pattern::group_names)
+            .unwrap_or_default();
+        // sized once: grown field by field it is reallocated several times
+        let mut values = Vec::with_capacity(names.len());
+        let fields = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
+            .filter_map(|(i, n)| span(i).and_then(|(s, e)| Some((n.as_str(), line.get(s..e)?))));
+        values.extend(fields);
+        Fields { values }
+    }
+
     /// Search for this template in `line[..end]` from `start`.
     pub fn search(&self, line: &str, start: usize, end: usize) -> Option<Groups> {
         self.compiled()?.search_range(line, start, end)
@@ -442,19 +537,8 @@ impl Template {
     ) -> Option<f64> {
         match self.kind {
             Kind::Pattern => {
-                let names = self
-                    .compiled()
-                    .map(Pattern::group_names)
-                    .unwrap_or_default();
-                // sized once: grown field by field it is reallocated several times
-                let mut values = Vec::with_capacity(names.len());
-                let fields = names
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
-                    .filter_map(|(i, n)| g.get(i).map(|(s, e)| (n.as_str(), &line[s..e])));
-                values.extend(fields);
-                strptime::fields_to_epoch(&Fields { values }, now, tz, default_tz)
+                let fields = self.pattern_fields(line, |i| g.get(i));
+                strptime::fields_to_epoch(&fields, now, tz, default_tz)
             }
             Kind::Epoch { long, group } => {
                 let (s, e) = g.get(group)?;
