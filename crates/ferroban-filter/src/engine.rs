@@ -1243,6 +1243,35 @@ mod tests {
         assert_eq!(r.failures[0].time, Some(1_799_999_970.0));
     }
 
+    /// A dateless line borrows the text of the last date read, whichever shortcut
+    /// read it: a repeat of the line before (its text kept) or a step to the next
+    /// second (its text copied).
+    #[test]
+    fn dateless_line_borrows_the_last_date_text_after_repeats_and_steps() {
+        let now = 1_800_000_000; // 2027-01-15
+        let mut f = filter(&[r"^  auth failed from <HOST>$"], None, None);
+        let dateless = "  auth failed from 192.0.2.1";
+        // syslog's dates, whose digits the template reads alike (steps apply)
+        let dated = |second: u32| format!("Jan 15 07:59:{second} server: something else");
+        for first in [30, 45, 57] {
+            // searched (after the dateless line), repeated, stepped, repeated
+            for second in [first, first, first + 1, first + 1] {
+                f.observe_date(&dated(second), now);
+            }
+            let r = f.process_line(dateless, now);
+            assert_eq!(r.failures.len(), 1);
+            let failure = &r.failures[0];
+            let second = first + 1;
+            assert_eq!(failure.time, Some(1_799_999_940.0 + f64::from(second)));
+            let text = format!("Jan 15 07:59:{second}");
+            assert!(
+                failure.matches()[0].starts_with(&text),
+                "{:?}",
+                failure.matches()
+            );
+        }
+    }
+
     #[test]
     fn a_line_seen_again_gets_the_same_failures_in_either_search_mode() {
         let now = 1_800_000_000;

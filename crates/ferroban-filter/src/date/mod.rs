@@ -695,6 +695,8 @@ impl DateDetector {
         let found = FoundDate {
             time,
             template: i,
+            // other digits: another text, which a caller keeping the last one copies
+            repeats_last: false,
             ..last.found
         };
         self.last_line = Some(LastLine { found, ..last });
