@@ -230,7 +230,8 @@ impl FailData {
             if keep_mine(&value) {
                 continue;
             }
-            // names before `name` stay as they are
+            // names before `name` stay as they are (the same key, compared by address
+            // first, spares the text comparison when the names are the same)
             while at < self.entries.len()
                 && !same_key(self.entries[at].0, name)
                 && name_order(self.entries[at].0, name) == Ordering::Less

@@ -869,7 +869,7 @@ fn move_slot(key: u64) -> usize {
 }
 
 /// The state `state` reads `byte` into, if it is a byte state that reads it.
-fn next_on_byte(state: &State, byte: u8) -> Option<StateID> {
+pub(crate) fn next_on_byte(state: &State, byte: u8) -> Option<StateID> {
     match state {
         State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
         State::Sparse(sparse) => sparse.matches_byte(byte),

@@ -8,6 +8,8 @@
 use regex_automata::nfa::thompson::{self, State, NFA};
 use regex_automata::util::primitives::StateID;
 
+use crate::twopass::next_on_byte;
+
 /// For each position of a line start, the digits that every thread of a template's
 /// automaton, at that position of that line, takes the same way as the line's own
 /// byte there.
@@ -56,7 +58,11 @@ impl DigitMasks {
             consuming.clear();
             seen.iter_mut().for_each(|s| *s = false);
             close(nfa, prefix, at, &live, &mut seen, &mut consuming);
-            let step = |b: u8| consuming.iter().map(move |&id| next_on(nfa, id, b));
+            let step = |b: u8| {
+                consuming
+                    .iter()
+                    .map(move |&id| next_on_byte(nfa.state(id), b))
+            };
             let alike = |d: u8| step(b'0' + d).eq(step(byte));
             let mask = if byte.is_ascii_digit() && !consuming.is_empty() {
                 (0..10).filter(|&d| alike(d)).fold(0u16, |m, d| m | 1 << d)
@@ -145,16 +151,6 @@ fn close(
             State::Capture { next, .. } => stack.push(*next),
             State::Fail => {}
         }
-    }
-}
-
-/// Where state `id` goes on `byte` (none for a match state, or a byte it does not take).
-fn next_on(nfa: &NFA, id: StateID, byte: u8) -> Option<StateID> {
-    match nfa.state(id) {
-        State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
-        State::Sparse(sparse) => sparse.matches_byte(byte),
-        State::Dense(dense) => dense.matches_byte(byte),
-        _ => None,
     }
 }
 

@@ -309,9 +309,6 @@ impl DateRead {
     fn step(&mut self, text: &str, tz: &TimeZone, default_tz: Option<i32>) -> Option<Option<f64>> {
         let old_time = self.time?;
         let (old, new) = (self.text.as_bytes(), text.as_bytes());
-        if old.len() != new.len() {
-            return None;
-        }
         if self.clock.is_none() {
             self.clock = Some(self.clock_step());
         }
