@@ -832,6 +832,20 @@ fn already_banned_is_logged_after_the_ban() {
         .find("NOTICE  [app] 192.0.2.50 already banned")
         .expect(&text);
     assert!(ban < already, "{text}");
+    // a later failure meets the committed ban: said at once, the same way
+    append(
+        &env.log("app.log"),
+        &format!(
+            "{} login failed from 192.0.2.50\n",
+            stamp(&jiff::Zoned::now())
+        ),
+    );
+    let said = || {
+        log()
+            .matches("NOTICE  [app] 192.0.2.50 already banned")
+            .count()
+    };
+    assert!(wait_for(10, || said() == 2), "{}", log());
 }
 
 // Banning an ignored address used to answer `0` and nothing else.
