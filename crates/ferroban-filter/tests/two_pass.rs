@@ -38,7 +38,8 @@ fn two_pass_captures_are_the_back_trackers() {
             let (matches, handed_back) = compare(source, &texts);
             assert_eq!(handed_back, 0, "{name}: {source}");
             compared += matches;
-            searched_alone += usize::from(TwoPass::new(source).is_some_and(|t| t.searches_alone()));
+            let alone = |t: TwoPass| t.searches_alone(usize::MAX);
+            searched_alone += usize::from(TwoPass::new(source).is_some_and(alone));
         }
     }
     assert!(compared > 1000, "only {compared} matches compared");
@@ -143,9 +144,10 @@ fn stock_filters() -> Option<Vec<(String, FilterDefinition, Vec<String>)>> {
 }
 
 /// Each text's leftmost-first match of `pattern`: the two passes must give the
-/// `regex` crate's groups, or hand the search back (only empty loops may); for a
-/// pattern they search alone, also with no span given, from the text's start and
-/// from one byte in, matching or not. Returns (matches, handed back).
+/// `regex` crate's groups, or hand the search back (only empty loops may); where
+/// they search alone (the texts are short: any pattern anchored at the start), also
+/// with no span given, from the text's start and from one byte in, matching or not.
+/// Returns (matches, handed back).
 fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
     let regex = regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
@@ -160,8 +162,8 @@ fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
     let (mut matches, mut handed_back) = (0, 0);
     for text in texts {
         let hay = text.as_ref().as_bytes();
-        if two_pass.searches_alone() {
-            for start in [0, 1].into_iter().filter(|&s| s <= hay.len()) {
+        for start in [0, 1].into_iter().filter(|&s| s <= hay.len()) {
+            if two_pass.searches_alone(hay.len() - start) {
                 let expected = regex.captures_at(hay, start).map(groups);
                 // the literals every match begins with never rule a match out
                 if expected.is_some() {
@@ -280,16 +282,19 @@ fn two_pass_assertions_hold_where_the_regex_crates_do() {
 fn two_pass_serves_only_what_it_can_prove() {
     // Unicode word boundaries are not served: the caller searches with the regex crate
     assert!(TwoPass::new(r"(?u:\b)a").is_none());
-    // searched alone only when anchored at the start and ending at a line's end
-    for (p, alone) in [
-        (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true),
-        (r"\A(?P<p>[^\n]*\b)\s*\z", true),
-        (r"\A(?P<a>\W*)(?P<b>\w*)", false),
-        (r"^[^\[]*\[(?P<d>\d+)", false),
-        (r"(?P<g>\S+)\s*$", false),
-        (r"(?m)^(?P<g>\S+)", false),
+    // searched alone only when anchored at the start and ending at a line's end, or
+    // anchored at the start in a short haystack
+    for (p, alone, alone_in_short) in [
+        (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true, true),
+        (r"\A(?P<p>[^\n]*\b)\s*\z", true, true),
+        (r"\A(?P<a>\W*)(?P<b>\w*)", false, true),
+        (r"^[^\[]*\[(?P<d>\d+)", false, true),
+        (r"(?P<g>\S+)\s*$", false, false),
+        (r"(?m)^(?P<g>\S+)", false, false),
     ] {
-        assert_eq!(TwoPass::new(p).unwrap().searches_alone(), alone, "{p}");
+        let two_pass = TwoPass::new(p).unwrap();
+        assert_eq!(two_pass.searches_alone(usize::MAX), alone, "{p}");
+        assert_eq!(two_pass.searches_alone(100), alone_in_short, "{p}");
     }
     // a start a match needs is checked by its first literals, where they are long
     // enough to be worth it; else nothing is ruled out that way
