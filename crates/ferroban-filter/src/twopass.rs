@@ -393,7 +393,9 @@ impl TwoPass {
     pub fn may_start_at(&self, hay: &[u8], start: usize) -> Option<bool> {
         let rest = hay.get(start..)?;
         let literals = self.first_literals.as_ref()?;
-        Some(literals.iter().any(|literal| rest.starts_with(literal)))
+        // the first bytes compared first: most literals differ there (no call)
+        let begins = |literal: &[u8]| rest.first() == literal.first() && rest.starts_with(literal);
+        Some(literals.iter().any(|literal| begins(literal)))
     }
 
     /// The groups' spans of the leftmost-first match in `hay[start..]`, with no span
@@ -900,14 +902,12 @@ fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
 
 /// The groups' spans of the capture slots of a walk.
 fn spans(slots: &[Option<usize>]) -> Spans {
-    let mut spans = Vec::with_capacity(slots.len() / 2);
-    for pair in slots.chunks_exact(2) {
-        spans.push(match (pair[0], pair[1]) {
-            (Some(start), Some(end)) => Some((start, end)),
-            _ => None,
-        });
-    }
-    spans
+    // a `match`, not `Option::zip`, which is not inlined
+    let span = |pair: &[Option<usize>]| match (pair[0], pair[1]) {
+        (Some(start), Some(end)) => Some((start, end)),
+        _ => None,
+    };
+    slots.chunks_exact(2).map(span).collect()
 }
 
 /// The move from forward row `row`, at a position whose set has the row `live` in

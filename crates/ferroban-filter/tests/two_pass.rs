@@ -279,6 +279,37 @@ fn two_pass_assertions_hold_where_the_regex_crates_do() {
 }
 
 #[test]
+fn two_pass_searches_alone_a_short_haystack_whose_match_ends_early() {
+    // anchored at the start, not ending at a line's end: searched alone in a short
+    // haystack, where the match may end before it does, or a longer match be
+    // possible that leftmost-first does not take, or no match at all
+    let texts = [
+        "Failed password for root from 1.2.3.4 port 22 ssh2",
+        "Failed publickey for invalid user a b from 1.2.3.4 from 5.6.7.8",
+        "Failed none for x from y: z",
+        "Failed",
+        "abcabc tail",
+        "ab",
+        "xyyy",
+        "x",
+        "",
+    ];
+    let patterns = [
+        r"^Failed (?:(?P<n>publickey)|\S+) for (?:invalid user )?(?P<u>\S+|.*?) from (?P<h>\S+)",
+        r"^Failed (?P<m>\S+) for (?P<u>[^:]+?)(?P<c>: )?",
+        r"^(?P<a>a|ab)(?P<b>c?)",
+        r"^(?:(?P<x>abc)|abcabc)(?P<t> tail)?",
+        r"^x(?P<l>y*?)(?P<r>y?)",
+    ];
+    for p in patterns {
+        let two_pass = TwoPass::new(p).unwrap();
+        assert!(!two_pass.searches_alone(usize::MAX), "{p}");
+        assert!(two_pass.searches_alone(texts[0].len()), "{p}");
+    }
+    assert_same_groups(&patterns, &texts);
+}
+
+#[test]
 fn two_pass_serves_only_what_it_can_prove() {
     // Unicode word boundaries are not served: the caller searches with the regex crate
     assert!(TwoPass::new(r"(?u:\b)a").is_none());
