@@ -43,6 +43,7 @@
 //! to the back-tracker, as it does when its memory bound is reached.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use regex_automata::nfa::thompson::{self, State, NFA};
@@ -61,8 +62,13 @@ const FIRST_LITERAL_LEN: usize = 3;
 /// for the DFA's search of a pattern whose matches may end before the line's end: a
 /// failregex's content, say. Its backward pass reads the bytes after the match too, a
 /// table look-up each, where the DFA would stop; on a short haystack that costs less
-/// than the DFA's search does before it reads a byte.
+/// than the DFA's search does before it reads a byte…
 const SHORT_HAY: usize = 256;
+
+/// …when the pattern's matches leave at most this many bytes of the haystack after
+/// them (as its last match did): a failregex's match runs to the content's end, or
+/// nearly, where a date's leaves most of its line.
+const SHORT_TAIL: usize = 32;
 
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
@@ -239,6 +245,10 @@ pub struct TwoPass {
     start_anchored: bool,
     /// …and ends at a line's end (`$`): see [`TwoPass::searches_alone`].
     ends_at_line_end: bool,
+    /// The last match found left at most [`SHORT_TAIL`] bytes of its haystack after
+    /// it (a hint for [`TwoPass::searches_alone`], that a search writes and reads
+    /// without a lock: it decides how a match is found, never which).
+    short_tail: AtomicBool,
     /// Literals one of which begins every match, when they are few and long enough
     /// to tell lines apart (see [`TwoPass::may_start_at`]).
     first_literals: Option<Vec<Box<[u8]>>>,
@@ -352,6 +362,7 @@ impl TwoPass {
             columns,
             start_anchored,
             ends_at_line_end,
+            short_tail: AtomicBool::new(true),
             first_literals,
             words,
             classes,
@@ -369,20 +380,40 @@ impl TwoPass {
     /// sets there depend on nothing before them). A span whose moves all need no
     /// set (see `TwoPass::closure`) is walked once, forwards.
     pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
+        self.note_tail(hay.len().saturating_sub(end));
         let mut memory = self.memory()?;
         self.forward(&mut memory, hay, start, end, None)
+    }
+
+    /// Remember whether a match left a short tail of its haystack (`tail` bytes)
+    /// after it (see [`TwoPass::searches_alone`]).
+    fn note_tail(&self, tail: usize) {
+        let short = tail <= SHORT_TAIL;
+        // written only when it changes: searches on other threads read it
+        if self.short_tail.load(Ordering::Relaxed) != short {
+            self.short_tail.store(short, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether every match starts at the haystack's start: [`TwoPass::search`]
+    /// finds the match of such a pattern only.
+    pub fn is_start_anchored(&self) -> bool {
+        self.start_anchored
     }
 
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
     /// DFA, in a haystack of `rest` bytes from the search's start: every match
     /// starts at the haystack's start (`\A`, or `^` of a single-line pattern), and
     /// either ends at a line's end (`$`), so the backward pass over the rest of the
-    /// haystack (beyond the match) is short, or the haystack is short (see
-    /// [`SHORT_HAY`]). (Where a match may end anywhere in a long haystack, the pass
-    /// would read all of it: a date template `^[^\[]*\[…` on an access log line
-    /// costs more so than the DFA finding its end.)
+    /// haystack (beyond the match) is short, or the haystack is short and the last
+    /// match left little of its haystack after it (see [`SHORT_HAY`],
+    /// [`SHORT_TAIL`]). (Where a match may end anywhere, the pass would read all the
+    /// haystack: a date template `^[^\[]*\[…` on an access log line costs more so
+    /// than the DFA finding its end.)
     pub fn searches_alone(&self, rest: usize) -> bool {
-        self.start_anchored && (self.ends_at_line_end || rest <= SHORT_HAY)
+        self.is_start_anchored()
+            && (self.ends_at_line_end
+                || rest <= SHORT_HAY && self.short_tail.load(Ordering::Relaxed))
     }
 
     /// Whether a match of a pattern every match of which starts at the haystack's
@@ -417,12 +448,14 @@ impl TwoPass {
         let mut memory = self.memory()?;
         let end = hay.len();
         self.backward(&mut memory, hay, start, end);
-        match self.starts_live(&memory) {
-            true => self
-                .forward(&mut memory, hay, start, end, Some(start))
-                .map(Some),
-            false => Some(None),
+        if !self.starts_live(&memory) {
+            return Some(None);
         }
+        let spans = self.forward(&mut memory, hay, start, end, Some(start))?;
+        if let Some(Some((_, match_end))) = spans.first() {
+            self.note_tail(end.saturating_sub(*match_end));
+        }
+        Some(Some(spans))
     }
 
     /// This engine's memory, cleared when full; `None` when another thread holds it.

@@ -144,10 +144,10 @@ fn stock_filters() -> Option<Vec<(String, FilterDefinition, Vec<String>)>> {
 }
 
 /// Each text's leftmost-first match of `pattern`: the two passes must give the
-/// `regex` crate's groups, or hand the search back (only empty loops may); where
-/// they search alone (the texts are short: any pattern anchored at the start), also
-/// with no span given, from the text's start and from one byte in, matching or not.
-/// Returns (matches, handed back).
+/// `regex` crate's groups, or hand the search back (only empty loops may); for a
+/// pattern anchored at the start (which they may search alone), also with no span
+/// given, from the text's start and from one byte in, matching or not. Returns
+/// (matches, handed back).
 fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
     let regex = regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
@@ -163,7 +163,7 @@ fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
     for text in texts {
         let hay = text.as_ref().as_bytes();
         for start in [0, 1].into_iter().filter(|&s| s <= hay.len()) {
-            if two_pass.searches_alone(hay.len() - start) {
+            if two_pass.is_start_anchored() {
                 let expected = regex.captures_at(hay, start).map(groups);
                 // the literals every match begins with never rule a match out
                 if expected.is_some() {
@@ -307,6 +307,22 @@ fn two_pass_searches_alone_a_short_haystack_whose_match_ends_early() {
         assert!(two_pass.searches_alone(texts[0].len()), "{p}");
     }
     assert_same_groups(&patterns, &texts);
+}
+
+#[test]
+fn two_pass_searches_alone_while_matches_leave_little_after_them() {
+    let two_pass = TwoPass::new(r"^(?P<d>\d+) ").unwrap();
+    assert!(two_pass.searches_alone(100));
+    let long_tail = format!("12 {}", "x".repeat(100));
+    let found = two_pass.search(long_tail.as_bytes(), 0).unwrap().unwrap();
+    assert_eq!(found[1], Some((0, 2)));
+    assert!(
+        !two_pass.searches_alone(100),
+        "its last match left most of its haystack"
+    );
+    assert!(two_pass.captures(b"34 x", 0, 3).is_some());
+    assert!(two_pass.searches_alone(100), "its last match left little");
+    assert!(!two_pass.searches_alone(1000), "a long haystack");
 }
 
 #[test]
