@@ -83,6 +83,9 @@ const MOVES: usize = 1024;
 /// A table entry not made yet.
 const UNKNOWN: u32 = u32::MAX;
 
+/// A capture slot the walk has not passed (no position is this).
+const UNSET: usize = usize::MAX;
+
 /// A forward entry whose move depends on the position's set (see [`TwoPass::closure`]).
 const NEEDS_SET: u32 = u32::MAX - 1;
 
@@ -272,8 +275,9 @@ struct Memory {
     /// The row in `steps` of the set of each position of the current span (from
     /// its start on; longer when an earlier span was).
     live: Vec<u32>,
-    /// The capture slots of the current walk.
-    slots: Vec<Option<usize>>,
+    /// The capture slots of the current walk: positions, or [`UNSET`] (half the
+    /// bytes of an `Option` to clear and read on every search).
+    slots: Vec<usize>,
     /// Each state's row in `forward` ([`UNKNOWN`]: none yet)…
     rows: Vec<u32>,
     /// …and each row's state.
@@ -300,7 +304,7 @@ impl Memory {
             numbers: HashMap::new(),
             steps: Vec::new(),
             live: Vec::new(),
-            slots: vec![None; nfa.group_info().slot_len()],
+            slots: vec![UNSET; nfa.group_info().slot_len()],
             rows: vec![UNKNOWN; nfa.states().len()],
             row_states: Vec::new(),
             forward: Vec::new(),
@@ -645,7 +649,7 @@ impl TwoPass {
         end: usize,
         mut live_from: Option<usize>,
     ) -> Option<Spans> {
-        memory.slots.fill(None);
+        memory.slots.fill(UNSET);
         let first = *self.entered.get(self.nfa.start_anchored().as_usize())?;
         let mut row = self.row_of(memory, first)?;
         let span = hay.get(..end)?;
@@ -923,7 +927,7 @@ fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
         } = memory;
         for &slot in move_slots.get(taken.slots.0 as usize..taken.slots.1 as usize)? {
             if let Some(s) = slots.get_mut(slot as usize) {
-                *s = Some(at);
+                *s = at;
             }
         }
     }
@@ -934,12 +938,8 @@ fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
 }
 
 /// The groups' spans of the capture slots of a walk.
-fn spans(slots: &[Option<usize>]) -> Spans {
-    // a `match`, not `Option::zip`, which is not inlined
-    let span = |pair: &[Option<usize>]| match (pair[0], pair[1]) {
-        (Some(start), Some(end)) => Some((start, end)),
-        _ => None,
-    };
+fn spans(slots: &[usize]) -> Spans {
+    let span = |pair: &[usize]| (pair[0] != UNSET && pair[1] != UNSET).then(|| (pair[0], pair[1]));
     slots.chunks_exact(2).map(span).collect()
 }
 
