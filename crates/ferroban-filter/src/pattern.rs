@@ -88,7 +88,7 @@ impl LinearRe {
         {
             let bytes = hay.as_bytes();
             match self.two_pass_for(ascii) {
-                Some(two_pass) if two_pass.searches_alone() => {
+                Some(two_pass) if two_pass.searches_alone(bytes.len().saturating_sub(start)) => {
                     // Alone only where a match is likely: the backward pass walks the
                     // whole haystack, where the DFA gives up at the first byte no
                     // match can take (a filter's single failregex on every line). The

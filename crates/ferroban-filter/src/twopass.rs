@@ -3,8 +3,9 @@
 //! Owns a second compilation of a linear pattern (a Thompson NFA, ASCII classes) and
 //! the capture search over a match span that a DFA has already found. It decides
 //! whether and where a pattern matches only for a pattern anchored at the haystack's
-//! start and ending at a line's end ([`TwoPass::search`]); for any other, the
-//! `regex` crate's DFA does. It only serves ASCII haystacks.
+//! start, ending at a line's end or searched in a short haystack
+//! ([`TwoPass::search`]); for any other, the `regex` crate's DFA does. It only
+//! serves ASCII haystacks.
 //!
 //! Why: the `regex` crate finds captures with a bounded back-tracker, which walks the
 //! automaton state by state and explores every branch that fails before the one that
@@ -42,6 +43,7 @@
 //! to the back-tracker, as it does when its memory bound is reached.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use regex_automata::nfa::thompson::{self, State, NFA};
@@ -56,6 +58,18 @@ const FIRST_LITERALS: usize = 16;
 /// …and each is at least this long (a shorter one tells few lines apart).
 const FIRST_LITERAL_LEN: usize = 3;
 
+/// Haystack bytes (from a search's start) up to which [`TwoPass::search`] stands in
+/// for the DFA's search of a pattern whose matches may end before the line's end: a
+/// failregex's content, say. Its backward pass reads the bytes after the match too, a
+/// table look-up each, where the DFA would stop; on a short haystack that costs less
+/// than the DFA's search does before it reads a byte…
+const SHORT_HAY: usize = 256;
+
+/// …when the pattern's matches leave at most this many bytes of the haystack after
+/// them (as its last match did): a failregex's match runs to the content's end, or
+/// nearly, where a date's leaves most of its line.
+const SHORT_TAIL: usize = 32;
+
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
 
@@ -68,6 +82,9 @@ const MOVES: usize = 1024;
 
 /// A table entry not made yet.
 const UNKNOWN: u32 = u32::MAX;
+
+/// A capture slot the walk has not passed (no position is this).
+const UNSET: usize = usize::MAX;
 
 /// A forward entry whose move depends on the position's set (see [`TwoPass::closure`]).
 const NEEDS_SET: u32 = u32::MAX - 1;
@@ -226,8 +243,15 @@ pub struct TwoPass {
     /// The assertions the automaton uses, by the bytes around a position.
     looks: LookTable,
     columns: Columns,
-    /// See [`TwoPass::searches_alone`].
-    searches_alone: bool,
+    /// Every match starts at the haystack's start (`\A`, or `^` of a single-line
+    /// pattern)…
+    start_anchored: bool,
+    /// …and ends at a line's end (`$`): see [`TwoPass::searches_alone`].
+    ends_at_line_end: bool,
+    /// The last match found left at most [`SHORT_TAIL`] bytes of its haystack after
+    /// it (a hint for [`TwoPass::searches_alone`], that a search writes and reads
+    /// without a lock: it decides how a match is found, never which).
+    short_tail: AtomicBool,
     /// Literals one of which begins every match, when they are few and long enough
     /// to tell lines apart (see [`TwoPass::may_start_at`]).
     first_literals: Option<Vec<Box<[u8]>>>,
@@ -239,7 +263,7 @@ pub struct TwoPass {
 }
 
 /// What the two passes remember between searches.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Memory {
     /// The sets of live states, as bitsets of `TwoPass::words` words each, one after
     /// the other by number.
@@ -248,10 +272,12 @@ struct Memory {
     /// The backward steps made: a row of `Columns::stride` per set (the set after),
     /// by column, the row of the set before ([`UNKNOWN`] when not made yet).
     steps: Vec<u32>,
-    /// The row in `steps` of the set of each position of the current span.
+    /// The row in `steps` of the set of each position of the current span (from
+    /// its start on; longer when an earlier span was).
     live: Vec<u32>,
-    /// The capture slots of the current walk.
-    slots: Vec<Option<usize>>,
+    /// The capture slots of the current walk: positions, or [`UNSET`] (half the
+    /// bytes of an `Option` to clear and read on every search).
+    slots: Vec<usize>,
     /// Each state's row in `forward` ([`UNKNOWN`]: none yet)…
     rows: Vec<u32>,
     /// …and each row's state.
@@ -269,6 +295,26 @@ struct Memory {
     move_slots: Vec<u32>,
 }
 
+impl Memory {
+    /// An empty memory for the two passes over `nfa`: its fixed-size parts made
+    /// once, not on every search.
+    fn new(nfa: &NFA) -> Memory {
+        Memory {
+            sets: Vec::new(),
+            numbers: HashMap::new(),
+            steps: Vec::new(),
+            live: Vec::new(),
+            slots: vec![UNSET; nfa.group_info().slot_len()],
+            rows: vec![UNKNOWN; nfa.states().len()],
+            row_states: Vec::new(),
+            forward: Vec::new(),
+            special: Vec::new(),
+            moves: vec![NO_MOVE; MOVES],
+            move_slots: Vec::new(),
+        }
+    }
+}
+
 impl TwoPass {
     /// The engine for `pattern` (Rust syntax, compiled with ASCII classes as the
     /// `regex` crate's ASCII form is); `None` if it does not compile, or asks for a
@@ -281,9 +327,9 @@ impl TwoPass {
             .build_from_hir(&hir)
             .ok()?;
         let ends_at_line_end = hir.properties().look_set_suffix().contains_anchor();
-        let searches_alone = nfa.is_always_start_anchored() && ends_at_line_end;
+        let start_anchored = nfa.is_always_start_anchored();
         // only read by `may_start_at`, for a pattern searched alone
-        let first_literals = searches_alone.then(|| first_literals(&hir)).flatten();
+        let first_literals = start_anchored.then(|| first_literals(&hir)).flatten();
         let mut predecessors = vec![Vec::new(); nfa.states().len()];
         for (i, state) in nfa.states().iter().enumerate() {
             let from = StateID::new(i).ok()?;
@@ -305,6 +351,7 @@ impl TwoPass {
         let classes = nfa.byte_classes().alphabet_len();
         let class_words = classes.div_ceil(64);
         let may_take = may_take_table(&nfa, &class_of, classes, &looks);
+        let memory = Mutex::new(Memory::new(&nfa));
         Some(TwoPass {
             nfa,
             predecessors,
@@ -317,11 +364,13 @@ impl TwoPass {
             class_bytes,
             looks,
             columns,
-            searches_alone,
+            start_anchored,
+            ends_at_line_end,
+            short_tail: AtomicBool::new(true),
             first_literals,
             words,
             classes,
-            memory: Mutex::new(Memory::default()),
+            memory,
         })
     }
 
@@ -335,18 +384,40 @@ impl TwoPass {
     /// sets there depend on nothing before them). A span whose moves all need no
     /// set (see `TwoPass::closure`) is walked once, forwards.
     pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
+        self.note_tail(hay.len().saturating_sub(end));
         let mut memory = self.memory()?;
         self.forward(&mut memory, hay, start, end, None)
     }
 
+    /// Remember whether a match left a short tail of its haystack (`tail` bytes)
+    /// after it (see [`TwoPass::searches_alone`]).
+    fn note_tail(&self, tail: usize) {
+        let short = tail <= SHORT_TAIL;
+        // written only when it changes: searches on other threads read it
+        if self.short_tail.load(Ordering::Relaxed) != short {
+            self.short_tail.store(short, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether every match starts at the haystack's start: [`TwoPass::search`]
+    /// finds the match of such a pattern only.
+    pub fn is_start_anchored(&self) -> bool {
+        self.start_anchored
+    }
+
     /// Whether [`TwoPass::search`] can stand in for the search of a match with a
-    /// DFA: every match starts at the haystack's start (`\A`, or `^` of a single-line
-    /// pattern) and ends at a line's end (`$`), so the backward pass over the rest of
-    /// the haystack (beyond the match) is short. (Where a match may end anywhere, the
-    /// pass would read the whole haystack: a date template `^[^\[]*\[…` on an
-    /// access log line costs more so than the DFA finding its end.)
-    pub fn searches_alone(&self) -> bool {
-        self.searches_alone
+    /// DFA, in a haystack of `rest` bytes from the search's start: every match
+    /// starts at the haystack's start (`\A`, or `^` of a single-line pattern), and
+    /// either ends at a line's end (`$`), so the backward pass over the rest of the
+    /// haystack (beyond the match) is short, or the haystack is short and the last
+    /// match left little of its haystack after it (see [`SHORT_HAY`],
+    /// [`SHORT_TAIL`]). (Where a match may end anywhere, the pass would read all the
+    /// haystack: a date template `^[^\[]*\[…` on an access log line costs more so
+    /// than the DFA finding its end.)
+    pub fn searches_alone(&self, rest: usize) -> bool {
+        self.is_start_anchored()
+            && (self.ends_at_line_end
+                || rest <= SHORT_HAY && self.short_tail.load(Ordering::Relaxed))
     }
 
     /// Whether a match of a pattern every match of which starts at the haystack's
@@ -357,7 +428,9 @@ impl TwoPass {
     pub fn may_start_at(&self, hay: &[u8], start: usize) -> Option<bool> {
         let rest = hay.get(start..)?;
         let literals = self.first_literals.as_ref()?;
-        Some(literals.iter().any(|literal| rest.starts_with(literal)))
+        // the first bytes compared first: most literals differ there (no call)
+        let begins = |literal: &[u8]| rest.first() == literal.first() && rest.starts_with(literal);
+        Some(literals.iter().any(|literal| begins(literal)))
     }
 
     /// The groups' spans of the leftmost-first match in `hay[start..]`, with no span
@@ -379,19 +452,21 @@ impl TwoPass {
         let mut memory = self.memory()?;
         let end = hay.len();
         self.backward(&mut memory, hay, start, end);
-        match self.starts_live(&memory) {
-            true => self
-                .forward(&mut memory, hay, start, end, Some(start))
-                .map(Some),
-            false => Some(None),
+        if !self.starts_live(&memory) {
+            return Some(None);
         }
+        let spans = self.forward(&mut memory, hay, start, end, Some(start))?;
+        if let Some(Some((_, match_end))) = spans.first() {
+            self.note_tail(end.saturating_sub(*match_end));
+        }
+        Some(Some(spans))
     }
 
     /// This engine's memory, cleared when full; `None` when another thread holds it.
     fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
         let mut memory = self.memory.try_lock().ok()?;
         if memory.sets.len() > MAX_SETS * self.words || memory.move_slots.len() > MAX_MOVE_SLOTS {
-            *memory = Memory::default();
+            *memory = Memory::new(&self.nfa);
         }
         Some(memory)
     }
@@ -408,8 +483,10 @@ impl TwoPass {
     /// `hay[start..=end]`.
     fn backward(&self, memory: &mut Memory, hay: &[u8], start: usize, end: usize) {
         let mut live = std::mem::take(&mut memory.live);
-        live.clear();
-        live.resize(end - start + 1, 0);
+        // only grown: each position is written before it is read
+        if live.len() <= end - start {
+            live.resize(end - start + 1, 0);
+        }
         // the set after the span's end: empty (number 0, made first)
         if memory.sets.is_empty() {
             self.number(memory, vec![0; self.words].into_boxed_slice());
@@ -449,15 +526,32 @@ impl TwoPass {
         span: &[u8],
         mut row: u32,
     ) -> u32 {
-        let columns = &self.columns;
-        let bytes = span[1..].iter().zip(&span[..span.len() - 1]);
-        for (set, (&byte, &before)) in live.iter_mut().zip(bytes).rev() {
-            let mut column = columns.of_byte[usize::from(byte)];
+        // `live[i]` is the set at `span[i + 1]`, the byte after `span[i]`
+        let span = &span[..=live.len()];
+        let column = |i: usize| {
+            let mut column = self.columns.of_byte[usize::from(span[i])];
             if BEFORE_MATTERS {
-                column += columns.context_after[usize::from(before)];
+                column += self.columns.context_after[usize::from(span[i - 1])];
             }
-            row = self.advance(memory, row, column);
-            *set = row;
+            column
+        };
+        let mut i = live.len();
+        while i > 0 {
+            // the steps remembered, in a loop that only reads the table (no call)
+            let steps = &memory.steps;
+            while i > 0 {
+                match steps.get((row + column(i)) as usize) {
+                    Some(&before) if before != UNKNOWN => row = before,
+                    _ => break,
+                }
+                i -= 1;
+                live[i] = row;
+            }
+            if i > 0 {
+                row = self.advance(memory, row, column(i));
+                i -= 1;
+                live[i] = row;
+            }
         }
         row
     }
@@ -555,43 +649,42 @@ impl TwoPass {
         end: usize,
         mut live_from: Option<usize>,
     ) -> Option<Spans> {
-        memory.slots.clear();
-        memory.slots.resize(self.nfa.group_info().slot_len(), None);
-        memory.moves.resize(MOVES, NO_MOVE);
+        memory.slots.fill(UNSET);
         let first = *self.entered.get(self.nfa.start_anchored().as_usize())?;
         let mut row = self.row_of(memory, first)?;
-        for (at, &byte) in (start..).zip(&hay[start..end]) {
-            let class = usize::from(self.class_of[usize::from(byte)]);
-            // the common case: a move the state and the class decide, that passes
-            // no capture slot
-            let entry = *memory.forward.get(row as usize + class)?;
-            if entry < SPECIAL {
-                row = entry;
-                continue;
+        let span = hay.get(..end)?;
+        // the class of the byte at a position; the span's end, where no byte is
+        // read, has a class of its own
+        let class_at = |at: usize| match span.get(at) {
+            Some(&byte) => usize::from(self.class_of[usize::from(byte)]),
+            None => self.classes - 1,
+        };
+        let mut at = start;
+        loop {
+            // the common case: moves the state and the class decide, that pass no
+            // capture slot, in a loop that only reads the table (no call)
+            let forward = &memory.forward;
+            while at < end {
+                match forward.get(row as usize + class_at(at)) {
+                    Some(&entry) if entry < SPECIAL => row = entry,
+                    _ => break,
+                }
+                at += 1;
             }
             let walk = Walker {
                 hay,
                 end,
                 at,
                 row,
-                class,
+                class: class_at(at),
             };
             match self.special_move(memory, walk, &mut live_from)? {
-                Next::Row(next) => row = next,
                 Next::Matched => return Some(spans(&memory.slots)),
+                // at the span's end only the match state can be reached
+                Next::Row(_) if at == end => return None,
+                Next::Row(next) => row = next,
             }
-        }
-        // the span's end, where no byte is read: only the match state can be reached
-        let walk = Walker {
-            hay,
-            end,
-            at: end,
-            row,
-            class: self.classes - 1,
-        };
-        match self.special_move(memory, walk, &mut live_from)? {
-            Next::Matched => Some(spans(&memory.slots)),
-            Next::Row(_) => None,
+            at += 1;
         }
     }
 
@@ -720,9 +813,6 @@ impl TwoPass {
 
     /// The row of `state` in `Memory::forward`, made if new.
     fn row_of(&self, memory: &mut Memory, state: u32) -> Option<u32> {
-        if memory.rows.is_empty() {
-            memory.rows = vec![UNKNOWN; self.walk.len()];
-        }
         let row = memory.rows.get_mut(state as usize)?;
         if *row == UNKNOWN {
             *row = memory.forward.len() as u32;
@@ -837,7 +927,7 @@ fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
         } = memory;
         for &slot in move_slots.get(taken.slots.0 as usize..taken.slots.1 as usize)? {
             if let Some(s) = slots.get_mut(slot as usize) {
-                *s = Some(at);
+                *s = at;
             }
         }
     }
@@ -848,11 +938,9 @@ fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
 }
 
 /// The groups' spans of the capture slots of a walk.
-fn spans(slots: &[Option<usize>]) -> Spans {
-    slots
-        .chunks_exact(2)
-        .map(|pair| pair[0].zip(pair[1]))
-        .collect()
+fn spans(slots: &[usize]) -> Spans {
+    let span = |pair: &[usize]| (pair[0] != UNSET && pair[1] != UNSET).then(|| (pair[0], pair[1]));
+    slots.chunks_exact(2).map(span).collect()
 }
 
 /// The move from forward row `row`, at a position whose set has the row `live` in

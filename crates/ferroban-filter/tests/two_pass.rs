@@ -38,7 +38,8 @@ fn two_pass_captures_are_the_back_trackers() {
             let (matches, handed_back) = compare(source, &texts);
             assert_eq!(handed_back, 0, "{name}: {source}");
             compared += matches;
-            searched_alone += usize::from(TwoPass::new(source).is_some_and(|t| t.searches_alone()));
+            let alone = |t: TwoPass| t.searches_alone(usize::MAX);
+            searched_alone += usize::from(TwoPass::new(source).is_some_and(alone));
         }
     }
     assert!(compared > 1000, "only {compared} matches compared");
@@ -144,8 +145,9 @@ fn stock_filters() -> Option<Vec<(String, FilterDefinition, Vec<String>)>> {
 
 /// Each text's leftmost-first match of `pattern`: the two passes must give the
 /// `regex` crate's groups, or hand the search back (only empty loops may); for a
-/// pattern they search alone, also with no span given, from the text's start and
-/// from one byte in, matching or not. Returns (matches, handed back).
+/// pattern anchored at the start (which they may search alone), also with no span
+/// given, from the text's start and from one byte in, matching or not. Returns
+/// (matches, handed back).
 fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
     let regex = regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
@@ -160,8 +162,8 @@ fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
     let (mut matches, mut handed_back) = (0, 0);
     for text in texts {
         let hay = text.as_ref().as_bytes();
-        if two_pass.searches_alone() {
-            for start in [0, 1].into_iter().filter(|&s| s <= hay.len()) {
+        for start in [0, 1].into_iter().filter(|&s| s <= hay.len()) {
+            if two_pass.is_start_anchored() {
                 let expected = regex.captures_at(hay, start).map(groups);
                 // the literals every match begins with never rule a match out
                 if expected.is_some() {
@@ -277,19 +279,69 @@ fn two_pass_assertions_hold_where_the_regex_crates_do() {
 }
 
 #[test]
+fn two_pass_searches_alone_a_short_haystack_whose_match_ends_early() {
+    // anchored at the start, not ending at a line's end: searched alone in a short
+    // haystack, where the match may end before it does, or a longer match be
+    // possible that leftmost-first does not take, or no match at all
+    let texts = [
+        "Failed password for root from 1.2.3.4 port 22 ssh2",
+        "Failed publickey for invalid user a b from 1.2.3.4 from 5.6.7.8",
+        "Failed none for x from y: z",
+        "Failed",
+        "abcabc tail",
+        "ab",
+        "xyyy",
+        "x",
+        "",
+    ];
+    let patterns = [
+        r"^Failed (?:(?P<n>publickey)|\S+) for (?:invalid user )?(?P<u>\S+|.*?) from (?P<h>\S+)",
+        r"^Failed (?P<m>\S+) for (?P<u>[^:]+?)(?P<c>: )?",
+        r"^(?P<a>a|ab)(?P<b>c?)",
+        r"^(?:(?P<x>abc)|abcabc)(?P<t> tail)?",
+        r"^x(?P<l>y*?)(?P<r>y?)",
+    ];
+    for p in patterns {
+        let two_pass = TwoPass::new(p).unwrap();
+        assert!(!two_pass.searches_alone(usize::MAX), "{p}");
+        assert!(two_pass.searches_alone(texts[0].len()), "{p}");
+    }
+    assert_same_groups(&patterns, &texts);
+}
+
+#[test]
+fn two_pass_searches_alone_while_matches_leave_little_after_them() {
+    let two_pass = TwoPass::new(r"^(?P<d>\d+) ").unwrap();
+    assert!(two_pass.searches_alone(100));
+    let long_tail = format!("12 {}", "x".repeat(100));
+    let found = two_pass.search(long_tail.as_bytes(), 0).unwrap().unwrap();
+    assert_eq!(found[1], Some((0, 2)));
+    assert!(
+        !two_pass.searches_alone(100),
+        "its last match left most of its haystack"
+    );
+    assert!(two_pass.captures(b"34 x", 0, 3).is_some());
+    assert!(two_pass.searches_alone(100), "its last match left little");
+    assert!(!two_pass.searches_alone(1000), "a long haystack");
+}
+
+#[test]
 fn two_pass_serves_only_what_it_can_prove() {
     // Unicode word boundaries are not served: the caller searches with the regex crate
     assert!(TwoPass::new(r"(?u:\b)a").is_none());
-    // searched alone only when anchored at the start and ending at a line's end
-    for (p, alone) in [
-        (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true),
-        (r"\A(?P<p>[^\n]*\b)\s*\z", true),
-        (r"\A(?P<a>\W*)(?P<b>\w*)", false),
-        (r"^[^\[]*\[(?P<d>\d+)", false),
-        (r"(?P<g>\S+)\s*$", false),
-        (r"(?m)^(?P<g>\S+)", false),
+    // searched alone only when anchored at the start and ending at a line's end, or
+    // anchored at the start in a short haystack
+    for (p, alone, alone_in_short) in [
+        (r"^(?P<f>\w+)(?: (?P<r>.*?))?\s*(?m:$)", true, true),
+        (r"\A(?P<p>[^\n]*\b)\s*\z", true, true),
+        (r"\A(?P<a>\W*)(?P<b>\w*)", false, true),
+        (r"^[^\[]*\[(?P<d>\d+)", false, true),
+        (r"(?P<g>\S+)\s*$", false, false),
+        (r"(?m)^(?P<g>\S+)", false, false),
     ] {
-        assert_eq!(TwoPass::new(p).unwrap().searches_alone(), alone, "{p}");
+        let two_pass = TwoPass::new(p).unwrap();
+        assert_eq!(two_pass.searches_alone(usize::MAX), alone, "{p}");
+        assert_eq!(two_pass.searches_alone(100), alone_in_short, "{p}");
     }
     // a start a match needs is checked by its first literals, where they are long
     // enough to be worth it; else nothing is ruled out that way
