@@ -371,6 +371,18 @@ impl Rx {
         }
     }
 
+    /// The data of the groups `g` of a match in `buf` added to `d`, each name that
+    /// `d` has not: [`Rx::groups_into`] another map, then [`FailData::add_missing`],
+    /// without that map. Only for a regex without `F-ALT_` groups.
+    fn add_missing_groups(&self, buf: &str, g: &Groups, d: &mut FailData) {
+        debug_assert!(self.alternates.is_empty());
+        for (i, name) in &self.keys {
+            d.get_or_insert_with(*name, || {
+                Value::Text(g.get(*i).map(|(s, e)| Text::from(&buf[s..e])))
+            });
+        }
+    }
+
     /// Leave group `name` out of the data; its index, if the regex has it.
     fn take_group(&mut self, name: &str) -> Option<usize> {
         let at = self.keys.iter().position(|(_, k)| &**k == name)?;
@@ -486,6 +498,9 @@ pub struct Filter {
     /// A failregex match's groups that were merged into a cached failure (see
     /// [`Filter::merge_failure`]), kept for their allocation.
     spare_fail: FailData,
+    /// The matched lines of a failure dropped in a merge, emptied: the vector the
+    /// next failure's matched lines are gathered in.
+    spare_lines: Vec<Line>,
 }
 
 impl Filter {
@@ -608,6 +623,7 @@ impl Filter {
             spare_match: MatchScratch::default(),
             failure_data_capacity,
             spare_fail: FailData::default(),
+            spare_lines: Vec::new(),
         })
     }
 
@@ -819,8 +835,8 @@ impl Filter {
         }
 
         pre_groups.clear();
-        // The prefregex's match, read into `pre_groups` at the first failure (most
-        // lines have none), and where in the text the failregexes search.
+        // The prefregex's match, read at the first failure (most lines have none),
+        // and where in the text the failregexes search.
         let mut pref_match = None;
         let mut content_at = 0;
         if let Some(pref) = &self.pref {
@@ -882,8 +898,20 @@ impl Filter {
             // single-line buffer's may be read where they are remembered)
             let g = &*groups;
             from = fi + 1;
-            if let (Some(pref), Some(pg)) = (&self.pref, pref_match.take()) {
-                pref.groups_into(&b, &pg, pre_groups, pref.names());
+            if let Some(pref) = &self.pref {
+                match &pref_match {
+                    // A single-line buffer stays as it is while its failregexes are
+                    // tried: its prefregex groups are read into each failure's data.
+                    Some(pg) if self.maxlines == 1 && pref.alternates.is_empty() => {
+                        pref.add_missing_groups(&b, pg, &mut fail);
+                    }
+                    Some(pg) => {
+                        pref.groups_into(&b, pg, pre_groups, pref.names());
+                        pref_match = None;
+                        fail.add_missing(pre_groups);
+                    }
+                    None => fail.add_missing(pre_groups),
+                }
             }
             let (matched_lines, unmatched) = split_matched(text, g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
@@ -917,7 +945,6 @@ impl Filter {
                 *buf = Some(b);
             }
             let matched_text = matched_lines.iter().map(|l| l.text.share());
-            fail.add_missing(pre_groups);
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
                 Some(mlfid) => {
@@ -930,7 +957,7 @@ impl Filter {
                 None => {
                     let mut m = match fail.remove(&NAMES.matches) {
                         Some(Value::Lines(l)) => l,
-                        _ => Vec::with_capacity(matched_lines.len()),
+                        _ => std::mem::take(&mut self.spare_lines),
                     };
                     m.extend(matched_text);
                     fail.insert(NAMES.matches.key(), Value::Lines(m));
@@ -1125,7 +1152,10 @@ impl Filter {
                     groups.remove(&names.mlfpending);
                 }
                 if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
-                    groups.remove(&names.matches);
+                    if let Some(Value::Lines(mut lines)) = groups.remove(&names.matches) {
+                        lines.clear();
+                        self.spare_lines = lines;
+                    }
                 }
                 // a group that took no part in this match leaves the earlier value
                 groups.update_from(&mut fail, |v| matches!(v, Value::Text(None)));
@@ -1155,12 +1185,13 @@ impl Filter {
         if flags & 1 == 0 {
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => Vec::new(),
+                _ => std::mem::take(&mut self.spare_lines),
             };
             // replaced below anyway: its lines are moved, not copied
             if let Some(Value::Lines(l)) = fail.remove(&names.matches) {
                 if m.is_empty() {
-                    m = l;
+                    // the empty one (the spare, or none) is kept for the next failure
+                    self.spare_lines = std::mem::replace(&mut m, l);
                 } else {
                     m.extend(l);
                 }
@@ -1173,7 +1204,7 @@ impl Filter {
             // taken out and put back: the lines gathered so far are not copied
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => Vec::new(),
+                _ => std::mem::take(&mut self.spare_lines),
             };
             m.extend(matched);
             fail.insert(names.nofail_matches.key(), Value::Lines(m));

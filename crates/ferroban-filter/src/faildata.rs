@@ -52,35 +52,39 @@ impl Value {
 
 /// A name in failure data: a group's (lower-case, without `F-`) or one merging adds.
 /// Interned (see [`key`]): every line's data uses the same few names, and copying
-/// or dropping one costs nothing (no reference count to change). It reads as the
-/// name (`&*key`).
+/// or dropping one costs nothing (one pointer, no reference count to change). It
+/// reads as the name (`&*key`).
 #[derive(Clone, Copy)]
-pub struct Key {
+pub struct Key(&'static Interning);
+
+/// What interning made of a name.
+struct Interning {
     name: &'static str,
-    /// Its place in the table of interned names.
-    number: usize,
     /// Its first eight bytes, big-endian (zeros after a shorter name): names in the
     /// order of these numbers are in name order, but those that begin alike.
     prefix: u64,
+    /// Its bit in the names a map holds: one of the first 64 names interned
+    /// (in practice all), else 0 (none).
+    bit: u64,
 }
 
 impl std::ops::Deref for Key {
     type Target = str;
 
     fn deref(&self) -> &str {
-        self.name
+        self.0.name
     }
 }
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)
+        f.write_str(self.0.name)
     }
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.name, f)
+        fmt::Debug::fmt(self.0.name, f)
     }
 }
 
@@ -94,21 +98,16 @@ impl PartialEq for Key {
 impl Key {
     /// The name.
     pub fn name(self) -> &'static str {
-        self.name
+        self.0.name
     }
 
     /// This name's place in name order relative to `other`'s: by the prefixes, which
     /// nearly always differ (a map is kept in this order, and searched by it).
     fn order(self, other: Key) -> Ordering {
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| name_order(self.name, other.name))
-    }
-
-    /// The bit of this name in a map's [`FailData::present`], if it has one (the
-    /// first names interned do: in practice all).
-    fn bit(self) -> Option<u64> {
-        1u64.checked_shl(u32::try_from(self.number).ok()?)
+        self.0
+            .prefix
+            .cmp(&other.0.prefix)
+            .then_with(|| name_order(self.0.name, other.0.name))
     }
 }
 
@@ -121,24 +120,28 @@ static INTERNED: LazyLock<Mutex<Vec<Key>>> = LazyLock::new(Mutex::default);
 /// per line: this takes a lock.
 pub(crate) fn key(name: &str) -> Key {
     let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(k) = interned.iter().find(|k| k.name == name) {
+    if let Some(k) = interned.iter().find(|k| k.0.name == name) {
         return *k;
     }
     let mut prefix = [0; 8];
     let head = &name.as_bytes()[..name.len().min(8)];
     prefix[..head.len()].copy_from_slice(head);
-    let k = Key {
+    let bit = u32::try_from(interned.len())
+        .ok()
+        .and_then(|n| 1u64.checked_shl(n))
+        .unwrap_or(0);
+    let k = Key(Box::leak(Box::new(Interning {
         name: Box::leak(name.into()),
-        number: interned.len(),
         prefix: u64::from_be_bytes(prefix),
-    };
+        bit,
+    })));
     interned.push(k);
     k
 }
 
 /// Whether two keys are the same interned name (the same address).
 fn same_key(a: Key, b: Key) -> bool {
-    std::ptr::eq(a.name, b.name)
+    std::ptr::eq(a.0, b.0)
 }
 
 /// An interned name, to look values up by address. Only this crate makes them (from
@@ -217,14 +220,14 @@ impl Name for Interned {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FailData {
     entries: Vec<(Key, Value)>,
-    /// The bits ([`Key::bit`]) of the names in `entries`.
+    /// The bits (see [`Key`]) of the names in `entries`.
     present: u64,
 }
 
 impl FailData {
     /// Whether the interned `key` may be in `entries` (it is, when it has a bit).
     fn may_have(&self, key: Key) -> bool {
-        key.bit().is_none_or(|bit| self.present & bit != 0)
+        key.0.bit == 0 || self.present & key.0.bit != 0
     }
 
     /// Where the interned `key` is in `entries`.
@@ -237,7 +240,7 @@ impl FailData {
 
     /// Take note that `key` is in `entries` now.
     fn mark(&mut self, key: Key) {
-        self.present |= key.bit().unwrap_or(0);
+        self.present |= key.0.bit;
     }
 
     /// The value of `name`.
@@ -296,7 +299,7 @@ impl FailData {
     pub(crate) fn remove<N: Name + ?Sized>(&mut self, name: &N) -> Option<Value> {
         let i = name.index_in(self)?;
         let (key, value) = self.entries.remove(i);
-        self.present &= !key.bit().unwrap_or(0);
+        self.present &= !key.0.bit;
         Some(value)
     }
 
@@ -350,7 +353,7 @@ impl FailData {
 
     /// Names and values, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
-        self.entries.iter().map(|(k, v)| (&k.name, v))
+        self.entries.iter().map(|(k, v)| (&k.0.name, v))
     }
 
     /// This map emptied, then filled with `entries` given in name order, each name
@@ -363,10 +366,10 @@ impl FailData {
     ) {
         self.clear();
         self.entries.reserve(capacity.max(entries.size_hint().0));
-        let mut present = 0;
-        self.entries
-            .extend(entries.inspect(|(k, _)| present |= k.bit().unwrap_or(0)));
-        self.present = present;
+        for (k, v) in entries {
+            self.mark(k);
+            self.entries.push((k, v));
+        }
         debug_assert!(self.entries.windows(2).all(|w| *w[0].0 < *w[1].0));
     }
 }
