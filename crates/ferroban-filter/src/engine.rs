@@ -491,8 +491,9 @@ pub struct Filter {
     fail_may_give_up: bool,
     /// The allocation of the text searched last, for the next line's.
     spare_text: String,
-    /// The last line's match data, kept for its allocations.
-    spare_match: MatchScratch,
+    /// The last line's match data, kept for its allocations (boxed: taken out and
+    /// put back on every line, it moves as a pointer).
+    spare_match: Option<Box<MatchScratch>>,
     /// Room made in every failure's data (see [`failure_data_capacity`]).
     failure_data_capacity: usize,
     /// A failregex match's groups that were merged into a cached failure (see
@@ -620,7 +621,7 @@ impl Filter {
             later_matches: Vec::new(),
             recalled_abandoned: 0,
             spare_text: String::new(),
-            spare_match: MatchScratch::default(),
+            spare_match: None,
             failure_data_capacity,
             spare_fail: FailData::default(),
             spare_lines: Vec::new(),
@@ -807,12 +808,12 @@ impl Filter {
     ) {
         let spare = std::mem::take(&mut self.spare_text);
         let mut buf = Some(join_buffer_into(spare, lines));
-        let mut scratch = std::mem::take(&mut self.spare_match);
+        let mut scratch = self.spare_match.take().unwrap_or_default();
         self.search_buffer(lines, replaced, date, &mut buf, &mut scratch, result);
         if let Some(text) = buf {
             self.spare_text = text;
         }
-        self.spare_match = scratch;
+        self.spare_match = Some(scratch);
     }
 
     /// [`Filter::match_buffer`] with the buffer's text joined in `buf` (the text
