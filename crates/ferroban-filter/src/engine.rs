@@ -1006,10 +1006,12 @@ impl Filter {
         }
     }
 
-    /// The first failregex from index `from` on that matches `buf`; its groups go
-    /// to `groups`. A single-line buffer seen recently is answered from [`Recent`]: it
-    /// stays the same while its failregexes are tried, so all that match it (or, when
-    /// the search stops at the first, that one) are found and remembered at once.
+    /// The first failregex from index `from` on that matches `buf`; its match's data
+    /// goes to `fail`, and over a multi-line buffer (which is split by them) its
+    /// groups to `groups`. A single-line buffer seen recently is answered from
+    /// [`Recent`], its data read where the match is remembered: it stays the same
+    /// while its failregexes are tried, so all that match it (or, when the search
+    /// stops at the first, that one) are found and remembered at once.
     fn next_failregex_match(
         &mut self,
         buf: &str,
@@ -1070,11 +1072,6 @@ impl Filter {
         if counts {
             searched.abandoned = self.failregexes_abandoned() - abandoned_before;
         }
-        let data = FailureData {
-            fail: &self.fail,
-            text: buf,
-            capacity: self.failure_data_capacity,
-        };
         let (found, _) = searched.read(&data, fail, &mut self.later_matches);
         self.recent.insert(miss, buf, searched);
         found
