@@ -430,6 +430,22 @@ mod tests {
     }
 
     #[test]
+    fn names_beyond_the_presence_bits_are_found_by_search() {
+        let names: Vec<Key> = (0..70).map(|i| key(&format!("many_{i:02}"))).collect();
+        let late = names[69];
+        assert_eq!(late.0.bit, 0, "interned after 69 others at least: no bit");
+        let mut d = FailData::default();
+        d.insert(names[0], Value::Flag(1));
+        d.insert(late, Value::Flag(2));
+        let late_name = Interned(late);
+        assert_eq!(d.get(&late_name), Some(&Value::Flag(2)));
+        assert!(d.truthy(&late_name));
+        assert_eq!(d.remove(&late_name), Some(Value::Flag(2)));
+        assert_eq!(d.get(&late_name), None);
+        assert_eq!(d.get(&Interned(names[0])), Some(&Value::Flag(1)));
+    }
+
+    #[test]
     fn keys_order_as_their_names_do() {
         let names = [
             "a",
