@@ -347,9 +347,12 @@ struct Tester<'a, W: Write> {
     /// Use the filter's prefilter to skip lines that cannot match.
     skip: bool,
     lineno: u64,
-    /// The last line, if it was skipped: its date is read before the next tested line.
+    /// The last line of the block before, if it was skipped: its date is read before
+    /// the next tested line.
     skipped_before: Option<Vec<u8>>,
     resolver: Resolver,
+    /// The last tested line's result, kept for its allocations.
+    result: LineResult,
 }
 
 /// Host names in failures turned into addresses, as fail2ban-regex does unless `-r`:
@@ -466,11 +469,17 @@ impl<W: Write> Tester<'_, W> {
                 self.skipped(line);
                 last = Some(line);
             }
-            if let Some(line) = last {
-                self.skipped_before = Some(line.to_vec());
-            }
             if next >= block.len() {
+                // the next tested line is in a later block: this one is gone by then
+                if let Some(line) = last {
+                    self.skipped_before = Some(line.to_vec());
+                }
                 break;
+            }
+            // A line without a date borrows the previous line's: read that one.
+            let carried = self.skipped_before.take();
+            if let Some(line) = last.or(carried.as_deref()) {
+                self.observe_date(line);
             }
             let end = memchr::memchr(b'\n', &block[next..]).map_or(block.len(), |i| next + i);
             self.tested(&line_text(block, checked, next..end, self.latin1))?;
@@ -491,21 +500,24 @@ impl<W: Write> Tester<'_, W> {
         }
     }
 
+    /// A skipped line's date taken note of (the next tested line may borrow it).
+    fn observe_date(&mut self, raw: &[u8]) {
+        let text = decode(trim_eol(raw), self.latin1);
+        self.filter.observe_date(&text, self.now);
+    }
+
     /// A line run through the filter.
     fn tested(&mut self, line: &str) -> Result<()> {
         self.lineno += 1;
-        if let Some(before) = self.skipped_before.take() {
-            // A line without a date borrows the previous line's: read that one.
-            let before = decode(trim_eol(&before), self.latin1);
-            self.filter.observe_date(&before, self.now);
-        }
         if self.report && (line.is_empty() || line.starts_with('#')) {
             return Ok(());
         }
-        let mut result = self.filter.process_line(line, self.now);
+        let result = &mut self.result;
+        self.filter.process_line_into(line, self.now, result);
         if !self.o.raw && !self.o.json {
             self.resolver.resolve(&mut result.failures);
         }
+        let result = &self.result;
         if self.o.json {
             for f in result.failures.iter().filter(|f| !f.is_nofail()) {
                 writeln!(self.out, "{}", json_failure(self.lineno, f))?;
@@ -517,7 +529,7 @@ impl<W: Write> Tester<'_, W> {
                 }
             }
         } else {
-            self.stats.record(self.o, line, &result);
+            self.stats.record(self.o, line, result);
         }
         Ok(())
     }
@@ -659,6 +671,7 @@ fn run(o: &Options) -> Result<()> {
         skip: !o.no_prefilter,
         lineno: 0,
         skipped_before: None,
+        result: LineResult::default(),
         resolver: Resolver {
             usedns: spec.usedns.clone().unwrap_or_else(|| "warn".to_string()),
             cache: Default::default(),

@@ -58,19 +58,49 @@ struct Searched {
 }
 
 impl Searched {
-    /// The first match's failregex, its groups copied into `groups`' own allocation
-    /// (a remembered match serves every repeat), the later matches (seldom any) into
-    /// `later`; and the searches given up.
-    fn read(&self, groups: &mut Groups, later: &mut Vec<(usize, Groups)>) -> (Option<usize>, u64) {
+    /// The first match's failregex, its data read from its groups where they are into
+    /// `fail` (see [`FailureData::read`]: a remembered match serves every repeat without
+    /// a copy), the later matches (seldom any) copied into `later`; and the searches
+    /// given up.
+    fn read(
+        &self,
+        data: &FailureData<'_>,
+        fail: &mut FailData,
+        later: &mut Vec<(usize, Groups)>,
+    ) -> (Option<usize>, u64) {
         let mut matches = self.matches.iter();
         let first = matches.next();
-        if let Some((_, g)) = first {
-            groups.copy_from(g);
+        if let Some((fi, g)) = first {
+            data.read(*fi, g, fail);
         }
         later.clear();
         later.extend(matches.cloned());
         (first.map(|(fi, _)| *fi), self.abandoned)
     }
+}
+
+/// How a failregex match's groups become failure data: the failregexes, the text
+/// they searched, and the room to make.
+struct FailureData<'a> {
+    fail: &'a [Rx],
+    text: &'a str,
+    capacity: usize,
+}
+
+impl FailureData<'_> {
+    /// The data of failregex `fi`'s match `g` into `fail` (see [`Rx::groups_into`]).
+    fn read(&self, fi: usize, g: &Groups, fail: &mut FailData) {
+        self.fail[fi].groups_into(self.text, g, fail, self.capacity);
+    }
+}
+
+/// What a buffer's search fills in, kept from line to line for its allocations.
+#[derive(Debug, Default)]
+struct MatchScratch {
+    /// The prefregex's groups as failure data.
+    pre_groups: FailData,
+    /// A failregex match's groups, when a multi-line buffer is split by them.
+    groups: Groups,
 }
 
 /// One failure found in the buffer.
@@ -137,6 +167,15 @@ pub struct LineResult {
 }
 
 impl LineResult {
+    /// Empty it for the next line, keeping its vectors' allocations.
+    fn clear(&mut self) {
+        self.failures.clear();
+        self.pending.clear();
+        self.ignored_by.clear();
+        self.prefregex_matched = false;
+        self.absorbed.clear();
+    }
+
     /// Ignored: by an ignoreregex, or as a `<F-NOFAIL>` match.
     pub fn is_ignored(&self) -> bool {
         !self.ignored_by.is_empty() || self.failures.iter().any(Failure::is_nofail)
@@ -295,7 +334,7 @@ impl Rx {
             .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
             .map(|(i, n)| (i, key(n)))
             .collect();
-        keys.sort_by(|a, b| a.1.cmp(b.1));
+        keys.sort_by_key(|(_, k)| k.name());
         Ok(Rx {
             keys,
             pattern,
@@ -329,6 +368,18 @@ impl Rx {
                     d.insert(merged.key(), Value::Text(Some(Text::from(v))));
                 }
             }
+        }
+    }
+
+    /// The data of the groups `g` of a match in `buf` added to `d`, each name that
+    /// `d` has not: [`Rx::groups_into`] another map, then [`FailData::add_missing`],
+    /// without that map. Only for a regex without `F-ALT_` groups.
+    fn add_missing_groups(&self, buf: &str, g: &Groups, d: &mut FailData) {
+        debug_assert!(self.alternates.is_empty());
+        for (i, name) in &self.keys {
+            d.get_or_insert_with(*name, || {
+                Value::Text(g.get(*i).map(|(s, e)| Text::from(&buf[s..e])))
+            });
         }
     }
 
@@ -440,15 +491,17 @@ pub struct Filter {
     fail_may_give_up: bool,
     /// The allocation of the text searched last, for the next line's.
     spare_text: String,
-    /// The prefregex's groups of the last line, kept for their allocation.
-    spare_pre_groups: FailData,
-    /// The last failregex match's groups, kept for their allocation.
-    spare_groups: Groups,
+    /// The last line's match data, kept for its allocations (boxed: taken out and
+    /// put back on every line, it moves as a pointer).
+    spare_match: Option<Box<MatchScratch>>,
     /// Room made in every failure's data (see [`failure_data_capacity`]).
     failure_data_capacity: usize,
     /// A failregex match's groups that were merged into a cached failure (see
     /// [`Filter::merge_failure`]), kept for their allocation.
     spare_fail: FailData,
+    /// The matched lines of a failure dropped in a merge, emptied: the vector the
+    /// next failure's matched lines are gathered in.
+    spare_lines: Vec<Line>,
 }
 
 impl Filter {
@@ -568,10 +621,10 @@ impl Filter {
             later_matches: Vec::new(),
             recalled_abandoned: 0,
             spare_text: String::new(),
-            spare_pre_groups: FailData::default(),
-            spare_groups: Groups::default(),
+            spare_match: None,
             failure_data_capacity,
             spare_fail: FailData::default(),
+            spare_lines: Vec::new(),
         })
     }
 
@@ -628,8 +681,17 @@ impl Filter {
 
     /// Process a line read from a file. `now` is the current time (epoch seconds).
     pub fn process_line(&mut self, line: &str, now: i64) -> LineResult {
+        let mut result = LineResult::default();
+        self.process_line_into(line, now, &mut result);
+        result
+    }
+
+    /// [`Filter::process_line`] into `result` (the last line's, emptied first): a
+    /// caller that processes many lines keeps one, and its vectors' allocations.
+    pub fn process_line_into(&mut self, line: &str, now: i64, result: &mut LineResult) {
+        result.clear();
         let (line, date) = self.read_date(line, now);
-        self.find_failure(line, date)
+        self.find_failure(line, date, result);
     }
 
     /// Process a line whose time is known already (a journal entry): no date is
@@ -639,7 +701,9 @@ impl Filter {
             text: line.into(),
             date: (0, 0),
         };
-        self.find_failure(line, Some(time))
+        let mut result = LineResult::default();
+        self.find_failure(line, Some(time), &mut result);
+        result
     }
 
     /// Find the line's date (or borrow the last one), as Fail2ban's `processLine`:
@@ -698,13 +762,14 @@ impl Filter {
         found
     }
 
-    fn find_failure(&mut self, line: BufLine<'_>, date: Option<f64>) -> LineResult {
+    /// The failures of the buffer with `line` added, into `result` (empty).
+    fn find_failure(&mut self, line: BufLine<'_>, date: Option<f64>, result: &mut LineResult) {
         if self.maxlines == 1 {
             // what a single-line buffer leaves behind is never searched again
             let mut replaced = None;
-            let mut result = self.match_buffer(&[line], &mut replaced, date);
+            self.match_buffer(&[line], &mut replaced, date, result);
             result.prefregex_matched = self.pref_matched;
-            return result;
+            return;
         }
         let before = self.buffer.clone();
         self.buffer.push(line.kept());
@@ -712,7 +777,7 @@ impl Filter {
         self.buffer.drain(..excess);
         let lines = std::mem::take(&mut self.buffer);
         let mut replaced = None;
-        let mut result = self.match_buffer(&lines, &mut replaced, date);
+        self.match_buffer(&lines, &mut replaced, date, result);
         self.buffer = lines;
         if let Some(kept) = replaced {
             // into the buffer's own allocation, which the next line reuses
@@ -729,7 +794,6 @@ impl Filter {
             .filter(|l| !self.buffer.contains(l))
             .map(|l| l.text.to_string())
             .collect();
-        result
     }
 
     /// Fail2ban's `findFailure` over the buffered `lines`; `replaced` receives what
@@ -740,25 +804,16 @@ impl Filter {
         lines: &[BufLine<'_>],
         replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
-    ) -> LineResult {
+        result: &mut LineResult,
+    ) {
         let spare = std::mem::take(&mut self.spare_text);
         let mut buf = Some(join_buffer_into(spare, lines));
-        let mut pre_groups = std::mem::take(&mut self.spare_pre_groups);
-        let mut groups = std::mem::take(&mut self.spare_groups);
-        let result = self.search_buffer(
-            lines,
-            replaced,
-            date,
-            &mut buf,
-            &mut pre_groups,
-            &mut groups,
-        );
+        let mut scratch = self.spare_match.take().unwrap_or_default();
+        self.search_buffer(lines, replaced, date, &mut buf, &mut scratch, result);
         if let Some(text) = buf {
             self.spare_text = text;
         }
-        self.spare_pre_groups = pre_groups;
-        self.spare_groups = groups;
-        result
+        self.spare_match = Some(scratch);
     }
 
     /// [`Filter::match_buffer`] with the buffer's text joined in `buf` (the text
@@ -769,20 +824,20 @@ impl Filter {
         replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
         buf: &mut Option<String>,
-        pre_groups: &mut FailData,
-        groups: &mut Groups,
-    ) -> LineResult {
-        let mut result = LineResult::default();
+        scratch: &mut MatchScratch,
+        result: &mut LineResult,
+    ) {
+        let MatchScratch { pre_groups, groups } = scratch;
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
             result.ignored_by = self.ignored(buf.as_deref().unwrap_or(""));
             if !result.ignored_by.is_empty() {
-                return result;
+                return;
             }
         }
 
         pre_groups.clear();
-        // The prefregex's match, read into `pre_groups` at the first failure (most
-        // lines have none), and where in the text the failregexes search.
+        // The prefregex's match, read at the first failure (most lines have none),
+        // and where in the text the failregexes search.
         let mut pref_match = None;
         let mut content_at = 0;
         if let Some(pref) = &self.pref {
@@ -790,7 +845,7 @@ impl Filter {
             let found = pref.pattern.search(b);
             self.pref_matched = found.is_some();
             let Some(g) = found else {
-                return result;
+                return;
             };
             let content = self.pref_content.and_then(|i| g.get(i));
             match content.filter(|(start, end)| end > start) {
@@ -833,16 +888,31 @@ impl Filter {
                 }
             };
             let text = &b[content_at..];
-            let Some(fi) = self.next_failregex_match(text, from, &mut possible, groups) else {
+            let mut fail = std::mem::take(&mut self.spare_fail);
+            let found = self.next_failregex_match(text, from, &mut possible, groups, &mut fail);
+            let Some(fi) = found else {
+                self.spare_fail = fail;
                 *buf = Some(b);
                 break;
             };
+            // the match's groups, when a multi-line buffer is split by them (a
+            // single-line buffer's may be read where they are remembered)
             let g = &*groups;
             from = fi + 1;
-            let mut fail = std::mem::take(&mut self.spare_fail);
-            self.fail[fi].groups_into(text, g, &mut fail, self.failure_data_capacity);
-            if let (Some(pref), Some(pg)) = (&self.pref, pref_match.take()) {
-                pref.groups_into(&b, &pg, pre_groups, pref.names());
+            if let Some(pref) = &self.pref {
+                match &pref_match {
+                    // A single-line buffer stays as it is while its failregexes are
+                    // tried: its prefregex groups are read into each failure's data.
+                    Some(pg) if self.maxlines == 1 && pref.alternates.is_empty() => {
+                        pref.add_missing_groups(&b, pg, &mut fail);
+                    }
+                    Some(pg) => {
+                        pref.groups_into(&b, pg, pre_groups, pref.names());
+                        pref_match = None;
+                        fail.add_missing(pre_groups);
+                    }
+                    None => fail.add_missing(pre_groups),
+                }
             }
             let (matched_lines, unmatched) = split_matched(text, g, &self.fail[fi], lines);
             if !self.ignore.is_empty() {
@@ -876,20 +946,19 @@ impl Filter {
                 *buf = Some(b);
             }
             let matched_text = matched_lines.iter().map(|l| l.text.share());
-            fail.add_missing(pre_groups);
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
                 Some(mlfid) => {
                     let fail = self.merge_failure(mlfid, fail, matched_text);
                     if fail.truthy(&NAMES.nofail) && !self.check_all {
-                        return result;
+                        return;
                     }
                     fail
                 }
                 None => {
                     let mut m = match fail.remove(&NAMES.matches) {
                         Some(Value::Lines(l)) => l,
-                        _ => Vec::with_capacity(matched_lines.len()),
+                        _ => std::mem::take(&mut self.spare_lines),
                     };
                     m.extend(matched_text);
                     fail.insert(NAMES.matches.key(), Value::Lines(m));
@@ -910,7 +979,7 @@ impl Filter {
                     Arc::make_mut(cached).insert(NAMES.mlfpending.key(), Value::Flag(1));
                 }
                 if !self.check_all && self.ignore_pending {
-                    return result;
+                    return;
                 }
                 result.pending.push(fi);
                 if !self.check_all {
@@ -935,29 +1004,37 @@ impl Filter {
                 break;
             }
         }
-        result
     }
 
-    /// The first failregex from index `from` on that matches `buf`; its groups go
-    /// to `groups`. A single-line buffer seen recently is answered from [`Recent`]: it
-    /// stays the same while its failregexes are tried, so all that match it (or, when
-    /// the search stops at the first, that one) are found and remembered at once.
+    /// The first failregex from index `from` on that matches `buf`; its match's data
+    /// goes to `fail`, and over a multi-line buffer (which is split by them) its
+    /// groups to `groups`. A single-line buffer seen recently is answered from
+    /// [`Recent`], its data read where the match is remembered: it stays the same
+    /// while its failregexes are tried, so all that match it (or, when the search
+    /// stops at the first, that one) are found and remembered at once.
     fn next_failregex_match(
         &mut self,
         buf: &str,
         from: usize,
         possible: &mut Option<Possible>,
         groups: &mut Groups,
+        fail: &mut FailData,
     ) -> Option<usize> {
+        let data = FailureData {
+            fail: &self.fail,
+            text: buf,
+            capacity: self.failure_data_capacity,
+        };
         if self.maxlines > 1 {
             let (fi, g) = self.search_failregexes(buf, from, possible)?;
+            data.read(fi, &g, fail);
             *groups = g;
             return Some(fi);
         }
         if from > 0 {
             // the same buffer: its first look-up kept what it found after `from - 1`
             let (fi, g) = self.later_matches.iter().find(|(fi, _)| *fi >= from)?;
-            groups.copy_from(g);
+            data.read(*fi, g, fail);
             return Some(*fi);
         }
         let all = self.check_all;
@@ -968,7 +1045,7 @@ impl Filter {
         let later = &mut self.later_matches;
         let miss = match self
             .recent
-            .with(buf, |searched| searched.read(groups, later))
+            .with(buf, |searched| searched.read(&data, fail, later))
         {
             Ok((found, abandoned)) => {
                 // counted once per line, as if searched (from the first failregex on)
@@ -995,7 +1072,7 @@ impl Filter {
         if counts {
             searched.abandoned = self.failregexes_abandoned() - abandoned_before;
         }
-        let (found, _) = searched.read(groups, &mut self.later_matches);
+        let (found, _) = searched.read(&data, fail, &mut self.later_matches);
         self.recent.insert(miss, buf, searched);
         found
     }
@@ -1073,7 +1150,10 @@ impl Filter {
                     groups.remove(&names.mlfpending);
                 }
                 if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
-                    groups.remove(&names.matches);
+                    if let Some(Value::Lines(mut lines)) = groups.remove(&names.matches) {
+                        lines.clear();
+                        self.spare_lines = lines;
+                    }
                 }
                 // a group that took no part in this match leaves the earlier value
                 groups.update_from(&mut fail, |v| matches!(v, Value::Text(None)));
@@ -1103,12 +1183,13 @@ impl Filter {
         if flags & 1 == 0 {
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => Vec::new(),
+                _ => std::mem::take(&mut self.spare_lines),
             };
             // replaced below anyway: its lines are moved, not copied
             if let Some(Value::Lines(l)) = fail.remove(&names.matches) {
                 if m.is_empty() {
-                    m = l;
+                    // the empty one (the spare, or none) is kept for the next failure
+                    self.spare_lines = std::mem::replace(&mut m, l);
                 } else {
                     m.extend(l);
                 }
@@ -1121,7 +1202,7 @@ impl Filter {
             // taken out and put back: the lines gathered so far are not copied
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => Vec::new(),
+                _ => std::mem::take(&mut self.spare_lines),
             };
             m.extend(matched);
             fail.insert(names.nofail_matches.key(), Value::Lines(m));

@@ -5,12 +5,14 @@
 //! order Fail2ban's tester prints them in). A failure has a dozen names at most, so
 //! the map is a sorted vector: one allocation; every line builds a few of them. Names
 //! are interned ([`key`]), so a look-up by an interned name compares pointers, not
-//! bytes. Captured texts are short (an address, a user, a pid) and kept inline
+//! bytes, and the map keeps a bit per name it holds (by the name's number): asking
+//! for a name it has not (most of the names the merge asks for) reads one bit. Captured texts are short (an address, a user, a pid) and kept inline
 //! ([`Text`]); matched lines are shared, not copied, as a multi-line failure grows.
 //! It does not know what the names mean (the engine does).
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex};
 
 /// A captured text: up to 24 bytes without an allocation.
@@ -50,8 +52,64 @@ impl Value {
 
 /// A name in failure data: a group's (lower-case, without `F-`) or one merging adds.
 /// Interned (see [`key`]): every line's data uses the same few names, and copying
-/// or dropping one costs nothing (no reference count to change).
-pub type Key = &'static str;
+/// or dropping one costs nothing (one pointer, no reference count to change). It
+/// reads as the name (`&*key`).
+#[derive(Clone, Copy)]
+pub struct Key(&'static Interning);
+
+/// What interning made of a name.
+struct Interning {
+    name: &'static str,
+    /// Its first eight bytes, big-endian (zeros after a shorter name): names in the
+    /// order of these numbers are in name order, but those that begin alike.
+    prefix: u64,
+    /// Its bit in the names a map holds: one of the first 64 names interned
+    /// (in practice all), else 0 (none).
+    bit: u64,
+}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.name
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0.name, f)
+    }
+}
+
+/// Keys are the same when they are the same interned name.
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        same_key(*self, *other)
+    }
+}
+
+impl Key {
+    /// The name.
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// This name's place in name order relative to `other`'s: by the prefixes, which
+    /// nearly always differ (a map is kept in this order, and searched by it).
+    fn order(self, other: Key) -> Ordering {
+        self.0
+            .prefix
+            .cmp(&other.0.prefix)
+            .then_with(|| name_order(self.0.name, other.0.name))
+    }
+}
 
 /// Every name made so far. Names come from filter definitions only (never from log
 /// text), so the table stays as small as the configuration; each is kept for the
@@ -62,17 +120,28 @@ static INTERNED: LazyLock<Mutex<Vec<Key>>> = LazyLock::new(Mutex::default);
 /// per line: this takes a lock.
 pub(crate) fn key(name: &str) -> Key {
     let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(k) = interned.iter().find(|k| **k == name) {
-        return k;
+    if let Some(k) = interned.iter().find(|k| k.0.name == name) {
+        return *k;
     }
-    let k: Key = Box::leak(name.into());
+    let mut prefix = [0; 8];
+    let head = &name.as_bytes()[..name.len().min(8)];
+    prefix[..head.len()].copy_from_slice(head);
+    let bit = u32::try_from(interned.len())
+        .ok()
+        .and_then(|n| 1u64.checked_shl(n))
+        .unwrap_or(0);
+    let k = Key(Box::leak(Box::new(Interning {
+        name: Box::leak(name.into()),
+        prefix: u64::from_be_bytes(prefix),
+        bit,
+    })));
     interned.push(k);
     k
 }
 
 /// Whether two keys are the same interned name (the same address).
 fn same_key(a: Key, b: Key) -> bool {
-    std::ptr::eq(a, b)
+    std::ptr::eq(a.0, b.0)
 }
 
 /// An interned name, to look values up by address. Only this crate makes them (from
@@ -130,37 +199,53 @@ pub(crate) static NAMES: LazyLock<Names> = LazyLock::new(|| Names {
 /// A name to look a value up by: any text (found by bisection), or an [`Interned`]
 /// one (found by its address).
 pub trait Name {
-    /// The index of the entry with this name, if there is one.
-    fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize>;
+    /// The index of the entry with this name in `data`, if there is one.
+    fn index_in(&self, data: &FailData) -> Option<usize>;
 }
 
 impl Name for str {
-    fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize> {
+    fn index_in(&self, data: &FailData) -> Option<usize> {
+        let entries = &data.entries;
         entries.binary_search_by(|(k, _)| name_order(k, self)).ok()
     }
 }
 
 impl Name for Interned {
-    fn index_in(&self, entries: &[(Key, Value)]) -> Option<usize> {
-        index_of_key(self.0, entries)
+    fn index_in(&self, data: &FailData) -> Option<usize> {
+        data.index_of_key(self.0)
     }
-}
-
-/// Where the interned `key` is in `entries`.
-fn index_of_key(key: Key, entries: &[(Key, Value)]) -> Option<usize> {
-    entries.iter().position(|(k, _)| same_key(k, key))
 }
 
 /// Names and their values, in name order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FailData {
     entries: Vec<(Key, Value)>,
+    /// The bits (see [`Key`]) of the names in `entries`.
+    present: u64,
 }
 
 impl FailData {
+    /// Whether the interned `key` may be in `entries` (it is, when it has a bit).
+    fn may_have(&self, key: Key) -> bool {
+        key.0.bit == 0 || self.present & key.0.bit != 0
+    }
+
+    /// Where the interned `key` is in `entries`.
+    fn index_of_key(&self, key: Key) -> Option<usize> {
+        if !self.may_have(key) {
+            return None;
+        }
+        self.entries.iter().position(|(k, _)| same_key(*k, key))
+    }
+
+    /// Take note that `key` is in `entries` now.
+    fn mark(&mut self, key: Key) {
+        self.present |= key.0.bit;
+    }
+
     /// The value of `name`.
     pub fn get<N: Name + ?Sized>(&self, name: &N) -> Option<&Value> {
-        let i = name.index_in(&self.entries)?;
+        let i = name.index_in(self)?;
         Some(&self.entries[i].1)
     }
 
@@ -176,9 +261,9 @@ impl FailData {
 
     /// Where `name` is, or where it goes to keep the names in order.
     fn slot(&self, name: Key) -> Result<usize, usize> {
-        match index_of_key(name, &self.entries) {
+        match self.index_of_key(name) {
             Some(i) => Ok(i),
-            None => self.entries.binary_search_by(|(k, _)| name_order(k, name)),
+            None => self.entries.binary_search_by(|(k, _)| k.order(name)),
         }
     }
 
@@ -186,7 +271,10 @@ impl FailData {
     pub(crate) fn insert(&mut self, name: Key, value: Value) {
         match self.slot(name) {
             Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (name, value)),
+            Err(i) => {
+                self.entries.insert(i, (name, value));
+                self.mark(name);
+            }
         }
     }
 
@@ -200,6 +288,7 @@ impl FailData {
             Ok(i) => i,
             Err(i) => {
                 self.entries.insert(i, (name, make()));
+                self.mark(name);
                 i
             }
         };
@@ -208,8 +297,10 @@ impl FailData {
 
     /// Take `name` out.
     pub(crate) fn remove<N: Name + ?Sized>(&mut self, name: &N) -> Option<Value> {
-        let i = name.index_in(&self.entries)?;
-        Some(self.entries.remove(i).1)
+        let i = name.index_in(self)?;
+        let (key, value) = self.entries.remove(i);
+        self.present &= !key.0.bit;
+        Some(value)
     }
 
     /// Add the names of `defaults` this has not, with their values there.
@@ -217,6 +308,7 @@ impl FailData {
         for &(k, ref v) in &defaults.entries {
             if let Err(i) = self.slot(k) {
                 self.entries.insert(i, (k, v.clone()));
+                self.mark(k);
             }
         }
     }
@@ -234,13 +326,16 @@ impl FailData {
             // first, spares the text comparison when the names are the same)
             while at < self.entries.len()
                 && !same_key(self.entries[at].0, name)
-                && name_order(self.entries[at].0, name) == Ordering::Less
+                && self.entries[at].0.order(name) == Ordering::Less
             {
                 at += 1;
             }
             match self.entries.get_mut(at) {
                 Some(entry) if same_key(entry.0, name) => entry.1 = value,
-                _ => self.entries.insert(at, (name, value)),
+                _ => {
+                    self.entries.insert(at, (name, value));
+                    self.mark(name);
+                }
             }
             at += 1;
         }
@@ -249,6 +344,7 @@ impl FailData {
     /// Empty it, keeping its allocation.
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        self.present = 0;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -256,8 +352,8 @@ impl FailData {
     }
 
     /// Names and values, in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
+        self.entries.iter().map(|(k, v)| (&k.0.name, v))
     }
 
     /// This map emptied, then filled with `entries` given in name order, each name
@@ -268,10 +364,13 @@ impl FailData {
         capacity: usize,
         entries: impl Iterator<Item = (Key, Value)>,
     ) {
-        self.entries.clear();
+        self.clear();
         self.entries.reserve(capacity.max(entries.size_hint().0));
-        self.entries.extend(entries);
-        debug_assert!(self.entries.windows(2).all(|w| w[0].0 < w[1].0));
+        for (k, v) in entries {
+            self.mark(k);
+            self.entries.push((k, v));
+        }
+        debug_assert!(self.entries.windows(2).all(|w| *w[0].0 < *w[1].0));
     }
 }
 
@@ -328,6 +427,47 @@ mod tests {
         *d.get_or_insert_with(key("nofail"), || Value::Flag(0)) = Value::Flag(5);
         assert!(d.truthy("nofail"));
         assert_eq!(d.into_iter().count(), 4);
+    }
+
+    #[test]
+    fn names_beyond_the_presence_bits_are_found_by_search() {
+        let names: Vec<Key> = (0..70).map(|i| key(&format!("many_{i:02}"))).collect();
+        let late = names[69];
+        assert_eq!(late.0.bit, 0, "interned after 69 others at least: no bit");
+        let mut d = FailData::default();
+        d.insert(names[0], Value::Flag(1));
+        d.insert(late, Value::Flag(2));
+        let late_name = Interned(late);
+        assert_eq!(d.get(&late_name), Some(&Value::Flag(2)));
+        assert!(d.truthy(&late_name));
+        assert_eq!(d.remove(&late_name), Some(Value::Flag(2)));
+        assert_eq!(d.get(&late_name), None);
+        assert_eq!(d.get(&Interned(names[0])), Some(&Value::Flag(1)));
+    }
+
+    #[test]
+    fn keys_order_as_their_names_do() {
+        let names = [
+            "a",
+            "ab",
+            "abcdefgh",
+            "abcdefgha",
+            "abcdefghi",
+            "abcdefgi",
+            "alt_user",
+            "b",
+            "ip4",
+            "ip6",
+            "nofail",
+            "nofail-matches",
+            "user",
+            "users",
+        ];
+        for x in names {
+            for y in names {
+                assert_eq!(key(x).order(key(y)), x.cmp(y), "{x:?} against {y:?}");
+            }
+        }
     }
 
     #[test]
