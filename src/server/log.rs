@@ -87,6 +87,52 @@ struct Inner {
     target: LogTarget,
     /// The line being made (its allocation serves every line).
     line: String,
+    /// The start of the last line made for a file or stream.
+    header: Header,
+}
+
+/// `{time},{ms} {component}[{pid}]: {level} `, kept for the lines that follow in
+/// the same millisecond with the same component and level (a burst of `Found`
+/// lines shares one).
+#[derive(Default)]
+struct Header {
+    made_for: Option<(Component, Severity, i64)>,
+    text: String,
+}
+
+thread_local! {
+    /// The time this thread's lines show while a [`HeldClock`] lives.
+    static HELD_CLOCK: Cell<Option<f64>> = const { Cell::new(None) };
+}
+
+/// While it lives, the lines this thread writes show `time` instead of reading the
+/// clock each (a block of lines is handled in milliseconds, and a clock read costs
+/// as much as the rest of a `Found` line).
+pub struct HeldClock {
+    before: Option<f64>,
+}
+
+/// Show `time` on this thread's lines until the returned guard is dropped.
+pub fn hold_clock(time: f64) -> HeldClock {
+    HeldClock {
+        before: HELD_CLOCK.with(|held| held.replace(Some(time))),
+    }
+}
+
+impl Drop for HeldClock {
+    fn drop(&mut self) {
+        HELD_CLOCK.with(|held| held.set(self.before));
+    }
+}
+
+/// The time a line written now shows (epoch seconds).
+fn line_time() -> f64 {
+    HELD_CLOCK.with(Cell::get).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    })
 }
 
 /// The shared logger (cheap to clone).
@@ -103,6 +149,26 @@ fn push_padded(line: &mut String, text: &str, width: usize) {
     const SPACES: &str = "                        ";
     line.push_str(text);
     line.push_str(&SPACES[..width.saturating_sub(text.len()).min(SPACES.len())]);
+}
+
+/// `{time},{ms:03} {name:<24}[{pid}]: {lname:<7} ` in `header` (replacing what it
+/// held).
+fn make_header(header: &mut String, millis: i64, name: &str, pid: &str, lname: &str) {
+    header.clear();
+    push_local_time(header, millis.div_euclid(1000) as f64);
+    let ms = millis.rem_euclid(1000);
+    let digit = |d: i64| char::from(b'0' + (d % 10) as u8);
+    header.push(',');
+    header.push(digit(ms / 100));
+    header.push(digit(ms / 10));
+    header.push(digit(ms));
+    header.push(' ');
+    push_padded(header, name, 24);
+    header.push('[');
+    header.push_str(pid);
+    header.push_str("]: ");
+    push_padded(header, lname, 7);
+    header.push(' ');
 }
 
 fn open_sink(target: &LogTarget) -> std::io::Result<Sink> {
@@ -144,7 +210,7 @@ const KEPT_SECONDS: usize = 2;
 
 /// Seconds shown lately and their texts; `oldest` is the slot replaced next.
 struct KeptSeconds {
-    slots: [(Option<i64>, [u8; TIME_TEXT_LEN]); KEPT_SECONDS],
+    slots: [(Option<i64>, String); KEPT_SECONDS],
     oldest: usize,
 }
 
@@ -152,7 +218,7 @@ thread_local! {
     /// A burst of lines (a log read at start-up, a fleet join) shares a few seconds.
     static LAST_SECONDS: std::cell::RefCell<KeptSeconds> = const {
         std::cell::RefCell::new(KeptSeconds {
-            slots: [(None, [b'0'; TIME_TEXT_LEN]); KEPT_SECONDS],
+            slots: [(None, String::new()), (None, String::new())],
             oldest: 0,
         })
     };
@@ -171,12 +237,15 @@ pub fn push_local_time(out: &mut String, epoch: f64) {
                 let i = *oldest;
                 *oldest = (i + 1) % KEPT_SECONDS;
                 let text = local_time_text(second, &jiff::tz::TimeZone::system());
-                slots[i] = (Some(second), text);
+                let (kept_second, kept_text) = &mut slots[i];
+                *kept_second = Some(second);
+                kept_text.clear();
+                // digits and separators only (see `local_time_text`)
+                kept_text.push_str(std::str::from_utf8(&text).unwrap_or_default());
                 i
             }
         };
-        // digits and separators only (see `local_time_text`)
-        out.push_str(std::str::from_utf8(&slots[i].1).unwrap_or_default());
+        out.push_str(&slots[i].1);
     })
 }
 
@@ -209,33 +278,30 @@ pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     use std::fmt::Write as _;
     match ip {
         std::net::IpAddr::V4(v4) => {
-            // placed in a buffer first: one append, not one per character
-            let mut text = [0u8; 15];
-            let mut len = 0;
+            out.reserve("255.255.255.255".len());
             for (n, octet) in v4.octets().into_iter().enumerate() {
                 if n > 0 {
-                    text[len] = b'.';
-                    len += 1;
+                    out.push('.');
                 }
-                let digits = [octet / 100, octet / 10 % 10, octet % 10];
-                let skip = if octet >= 100 {
-                    0
-                } else if octet >= 10 {
-                    1
-                } else {
-                    2
-                };
-                for d in &digits[skip..] {
-                    text[len] = b'0' + d;
-                    len += 1;
-                }
+                push_decimal(out, octet);
             }
-            out.push_str(std::str::from_utf8(&text[..len]).unwrap_or_default());
         }
         std::net::IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
         }
     }
+}
+
+/// `byte` in decimal without leading zeros, appended to `out`.
+fn push_decimal(out: &mut String, byte: u8) {
+    let digit = |d: u8| char::from(b'0' + d);
+    if byte >= 100 {
+        out.push(digit(byte / 100));
+    }
+    if byte >= 10 {
+        out.push(digit(byte / 10 % 10));
+    }
+    out.push(digit(byte % 10));
 }
 
 impl Logger {
@@ -247,6 +313,7 @@ impl Logger {
                 level,
                 target: target.clone(),
                 line: String::new(),
+                header: Header::default(),
             })),
             pid: std::process::id().to_string().into(),
         })
@@ -279,24 +346,13 @@ impl Logger {
         line.clear();
         match &inner.sink {
             Sink::File(_) | Sink::Stdout | Sink::Stderr => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0);
-                let millis = (now * 1000.0) as i64;
-                // `{time},{ms:03} {name:<24}[{pid}]: {lname:<7} {message}`
-                push_local_time(line, millis.div_euclid(1000) as f64);
-                let ms = millis.rem_euclid(1000);
-                let digit = |d: i64| char::from(b'0' + (d % 10) as u8);
-                line.push(',');
-                line.extend([digit(ms / 100), digit(ms / 10), digit(ms)]);
-                line.push(' ');
-                push_padded(line, name, 24);
-                line.push('[');
-                line.push_str(pid);
-                line.push_str("]: ");
-                push_padded(line, lname, 7);
-                line.push(' ');
+                let millis = (line_time() * 1000.0) as i64;
+                let header = &mut inner.header;
+                if header.made_for != Some((component, level, millis)) {
+                    header.made_for = Some((component, level, millis));
+                    make_header(&mut header.text, millis, name, pid, lname);
+                }
+                line.push_str(&header.text);
                 message(line);
                 line.push('\n');
             }

@@ -156,7 +156,8 @@ mod tests {
         let t0 = 6_000_000.0;
         let failures = |jails: &mut Vec<Jail>, n| {
             for _ in 0..n {
-                jails[0].process_line("fail from 192.0.2.1", Some(t0), t0, true, &log);
+                let line = "fail from 192.0.2.1";
+                jails[0].process_line(line, Some(t0), t0, true, &log, &mut Vec::new());
             }
         };
         let totals = |db: &Database| {
