@@ -391,6 +391,30 @@ pub fn ticket(ban: &Ban, restored: bool) -> BanTicket {
     }
 }
 
+/// A jail `t` of one failregex, reading nothing, with more jail `options` (lines
+/// of `name = value`), configured in `dir` (for tests).
+#[cfg(test)]
+pub(crate) fn test_jail(dir: &Path, failregex: &str, options: &str) -> Jail {
+    std::fs::create_dir_all(dir.join("filter.d")).unwrap();
+    std::fs::write(
+        dir.join("filter.d/t.conf"),
+        format!("[Definition]\nfailregex = {failregex}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("jail.local"),
+        format!(
+            "[t]\nenabled = true\nfilter = t\nlogpath = /dev/null\nbackend = polling\n{options}"
+        ),
+    )
+    .unwrap();
+    let config = ferroban_config::jail::load_jails(dir)
+        .unwrap()
+        .jails
+        .remove(0);
+    Jail::new(config).unwrap()
+}
+
 // The integration tests' helpers (their xorshift generator), so that there is one.
 #[cfg(test)]
 #[path = "../../tests/common/mod.rs"]
@@ -454,23 +478,7 @@ mod tests {
     #[test]
     fn found_lines_show_the_address_as_display_writes_it() {
         let dir = std::env::temp_dir().join(format!("ferroban-found-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("filter.d")).unwrap();
-        std::fs::write(
-            dir.join("filter.d/t.conf"),
-            "[Definition]\nfailregex = ^fail from <HOST>$\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("jail.local"),
-            "[t]\nenabled = true\nfilter = t\nlogpath = /dev/null\nbackend = polling\n\
-             maxretry = 100\n",
-        )
-        .unwrap();
-        let config = ferroban_config::jail::load_jails(&dir)
-            .unwrap()
-            .jails
-            .remove(0);
-        let mut jail = Jail::new(config).unwrap();
+        let mut jail = test_jail(&dir, "^fail from <HOST>$", "maxretry = 100\n");
         let log_file = dir.join("log");
         let log = Logger::open(&LogTarget::File(log_file.clone()), Severity::Info).unwrap();
         let ids = [
@@ -502,14 +510,10 @@ mod tests {
     #[test]
     fn random_configurations_and_lines_never_ban_an_ignored_loopback_or_own_address() {
         let dir = std::env::temp_dir().join(format!("ferroban-prop-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("filter.d")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
         // The client address is the one after "from", but a user name may carry
         // another: only the real one may count.
-        std::fs::write(
-            dir.join("filter.d/t.conf"),
-            "[Definition]\nfailregex = ^auth failure user=.* from <HOST> port \\d+$\n",
-        )
-        .unwrap();
+        let failregex = "^auth failure user=.* from <HOST> port \\d+$";
         let log = Logger::open(&LogTarget::File(dir.join("log")), Severity::Critical).unwrap();
         let own = ferroban_jail::ignore::own_addresses();
         let pool: Vec<IpAddr> = [
@@ -548,21 +552,12 @@ mod tests {
         for case in 0..150 {
             let ignoreip: Vec<&str> = nets.iter().copied().filter(|_| rng.below(4) == 0).collect();
             let ignoreself = rng.below(2) == 0;
-            std::fs::write(
-                dir.join("jail.local"),
-                format!(
-                    "[t]\nenabled = true\nfilter = t\nlogpath = /dev/null\nbackend = polling\n\
-                     maxretry = {}\nignoreip = {}\nignoreself = {ignoreself}\n",
-                    1 + rng.below(2),
-                    ignoreip.join(" ")
-                ),
-            )
-            .unwrap();
-            let config = ferroban_config::jail::load_jails(&dir)
-                .unwrap()
-                .jails
-                .remove(0);
-            let mut jail = Jail::new(config).unwrap();
+            let options = format!(
+                "maxretry = {}\nignoreip = {}\nignoreself = {ignoreself}\n",
+                1 + rng.below(2),
+                ignoreip.join(" ")
+            );
+            let mut jail = test_jail(&dir, failregex, &options);
             for _ in 0..60 {
                 let real = pool[rng.below(pool.len() as u64) as usize];
                 let decoy = pool[rng.below(pool.len() as u64) as usize];
