@@ -204,48 +204,99 @@ pub fn time_text(epoch: f64) -> String {
 /// The length of `2026-02-23 11:08:21`.
 const TIME_TEXT_LEN: usize = 19;
 
-/// Seconds whose text is kept: a log line shows the second it is written in and
+/// Minutes whose text is kept: a log line shows the time it is written at and
 /// often another (a failure's own time, in its `Found` line).
-const KEPT_SECONDS: usize = 2;
+const KEPT_MINUTES: usize = 2;
 
-/// Seconds shown lately and their texts; `oldest` is the slot replaced next.
-struct KeptSeconds {
-    slots: [(Option<i64>, String); KEPT_SECONDS],
+/// The length of `2026-02-23 11:08:`.
+const MINUTE_TEXT_LEN: usize = TIME_TEXT_LEN - 2;
+
+/// Minutes (of UTC, `epoch / 60`) shown lately and their local texts up to the
+/// seconds; `oldest` is the slot replaced next.
+struct KeptMinutes {
+    slots: [(Option<i64>, MinuteText); KEPT_MINUTES],
     oldest: usize,
 }
 
-thread_local! {
-    /// A burst of lines (a log read at start-up, a fleet join) shares a few seconds.
-    static LAST_SECONDS: std::cell::RefCell<KeptSeconds> = const {
-        std::cell::RefCell::new(KeptSeconds {
-            slots: [(None, String::new()), (None, String::new())],
+/// A minute's local text, `YYYY-MM-DD HH:MM:`, which its seconds complete; or
+/// `PerSecond` when they cannot (the zone's offset then has seconds, or changes
+/// inside the minute), and each second is made whole.
+enum MinuteText {
+    Prefix(String),
+    PerSecond,
+}
+
+impl KeptMinutes {
+    const fn new() -> KeptMinutes {
+        KeptMinutes {
+            slots: [(None, MinuteText::PerSecond), (None, MinuteText::PerSecond)],
             oldest: 0,
-        })
+        }
+    }
+
+    /// `second` in the zone `zone` gives as `YYYY-MM-DD HH:MM:SS`, appended to
+    /// `out` (the zone is asked for only when the minute's text is made).
+    fn push(&mut self, out: &mut String, second: i64, zone: impl Fn() -> jiff::tz::TimeZone) {
+        let minute = second.div_euclid(60);
+        let i = match self.slots.iter().position(|(m, _)| *m == Some(minute)) {
+            Some(i) => i,
+            None => {
+                let i = self.oldest;
+                self.oldest = (i + 1) % KEPT_MINUTES;
+                self.slots[i] = (Some(minute), minute_text(minute, &zone()));
+                i
+            }
+        };
+        match &self.slots[i].1 {
+            MinuteText::Prefix(prefix) => {
+                out.push_str(prefix);
+                let s = second.rem_euclid(60) as u8;
+                out.push(char::from(b'0' + s / 10));
+                out.push(char::from(b'0' + s % 10));
+            }
+            MinuteText::PerSecond => {
+                let text = local_time_text(second, &zone());
+                // digits and separators only (see `local_time_text`)
+                out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// The local text of UTC minute `minute` (see [`MinuteText`]).
+fn minute_text(minute: i64, tz: &jiff::tz::TimeZone) -> MinuteText {
+    let start = minute.saturating_mul(60);
+    let offset = |second: i64| {
+        jiff::Timestamp::from_second(second)
+            .ok()
+            .map(|ts| tz.to_offset(ts).seconds())
     };
+    match (offset(start), offset(start.saturating_add(59))) {
+        (Some(first), Some(last)) if first == last && first % 60 == 0 => {
+            let text = local_time_text(start, tz);
+            MinuteText::Prefix(
+                std::str::from_utf8(&text[..MINUTE_TEXT_LEN])
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+        _ => MinuteText::PerSecond,
+    }
+}
+
+thread_local! {
+    /// A burst of lines (a log read at start-up, a fleet join) shares a few minutes.
+    static LAST_MINUTES: std::cell::RefCell<KeptMinutes> =
+        const { std::cell::RefCell::new(KeptMinutes::new()) };
 }
 
 /// `epoch` (seconds) in local time as Fail2ban prints it in messages (`2026-02-23
 /// 11:08:21`), appended to `out`: the `Found` line of every failure shows one, so
 /// no text is made for it.
 pub fn push_local_time(out: &mut String, epoch: f64) {
-    let second = epoch as i64;
-    LAST_SECONDS.with(|kept| {
-        let KeptSeconds { slots, oldest } = &mut *kept.borrow_mut();
-        let i = match slots.iter().position(|(s, _)| *s == Some(second)) {
-            Some(i) => i,
-            None => {
-                let i = *oldest;
-                *oldest = (i + 1) % KEPT_SECONDS;
-                let text = local_time_text(second, &jiff::tz::TimeZone::system());
-                let (kept_second, kept_text) = &mut slots[i];
-                *kept_second = Some(second);
-                kept_text.clear();
-                // digits and separators only (see `local_time_text`)
-                kept_text.push_str(std::str::from_utf8(&text).unwrap_or_default());
-                i
-            }
-        };
-        out.push_str(&slots[i].1);
+    LAST_MINUTES.with(|kept| {
+        kept.borrow_mut()
+            .push(out, epoch as i64, jiff::tz::TimeZone::system)
     })
 }
 
@@ -526,6 +577,53 @@ mod tests {
                     .to_string();
                 let got = local_time_text(second, &tz);
                 assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{name} {second}");
+            }
+        }
+    }
+
+    #[test]
+    fn kept_minutes_give_every_second_as_strftime_does_across_transitions() {
+        // Monrovia's offset had seconds until 1972 (-00:44:30), Amsterdam's until
+        // 1937 (+00:19:32): their seconds are made one by one then.
+        let zones = [
+            "Europe/Berlin",
+            "America/St_Johns",
+            "Asia/Kathmandu",
+            "Australia/Lord_Howe",
+            "Africa/Monrovia",
+            "Europe/Amsterdam",
+        ];
+        for name in zones {
+            let Ok(tz) = jiff::tz::TimeZone::get(name) else {
+                eprintln!("SKIPPED zone {name}: not in this machine's time zone database");
+                continue;
+            };
+            let mut kept = KeptMinutes::new();
+            let mut check = |second: i64| {
+                let want = jiff::Timestamp::from_second(second)
+                    .unwrap()
+                    .to_zoned(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M:%S")
+                    .to_string();
+                let mut got = String::new();
+                kept.push(&mut got, second, || tz.clone());
+                assert_eq!(got, want, "{name} {second}");
+            };
+            // every second of the ten minutes around each change of offset from
+            // 1930 to 2027, and the now and then of a log read late
+            let from = jiff::Timestamp::from_second(-1_262_304_000).unwrap();
+            let changes = tz
+                .following(from)
+                .take_while(|t| t.timestamp().as_second() < 1_798_761_600);
+            for change in changes {
+                let at = change.timestamp().as_second();
+                for second in at - 300..at + 300 {
+                    check(second);
+                    check(second + 86_400);
+                }
+            }
+            for second in (-1_262_304_000..-1_262_300_000).chain(0..4000) {
+                check(second);
             }
         }
     }
