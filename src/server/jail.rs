@@ -236,8 +236,13 @@ impl Jail {
                 continue;
             }
             // An address as written (nearly always) is not put in a list.
-            let id = bare_id(&failure.id);
-            let parsed = id.parse::<IpAddr>().ok();
+            let (id, parsed) = match plain_ipv4(&failure.id) {
+                Some(v4) => (failure.id.as_str(), Some(IpAddr::V4(v4))),
+                None => {
+                    let id = bare_id(&failure.id);
+                    (id, id.parse::<IpAddr>().ok())
+                }
+            };
             let (written, resolved);
             let ips = match parsed {
                 Some(ip) => {
@@ -339,6 +344,33 @@ impl Jail {
         }
         addrs
     }
+}
+
+/// `text` as an IPv4 address if it is one as the standard parser takes it (four
+/// decimal numbers up to 255, without leading zeros) — that parser's answer for
+/// such a text, for a fraction of its cost: nearly every failure id is one.
+fn plain_ipv4(text: &str) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.as_bytes().split(|&b| b == b'.');
+    for octet in &mut octets {
+        let digits = parts.next()?;
+        let leading_zero = digits.len() > 1 && digits.first() == Some(&b'0');
+        if digits.is_empty() || digits.len() > 3 || leading_zero {
+            return None;
+        }
+        let mut value = 0u16;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(d - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts
+        .next()
+        .is_none()
+        .then_some(std::net::Ipv4Addr::from(octets))
 }
 
 /// A failure id without the blanks and brackets around it (`[2001:db8::1]`).
@@ -473,6 +505,46 @@ mod tests {
             2,
             "columns count characters"
         );
+    }
+
+    #[test]
+    fn plain_ipv4_answers_as_the_standard_parser() {
+        let pieces = [
+            "", "0", "00", "01", "1", "9", "10", "99", "100", "199", "255", "256", "299", "999",
+            "1000", "0255", "a", "+1", "-1", " 1", "1 ", "١",
+        ];
+        let mut texts = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                texts.push(format!("{a}.{b}"));
+                texts.push(format!("{a}.{b}.1"));
+                texts.push(format!("1.{a}.{b}.1.2"));
+                for c in pieces {
+                    texts.push(format!("{a}.{b}.{c}.1"));
+                    texts.push(format!("1.{a}.{b}.{c}"));
+                }
+            }
+        }
+        texts.extend(
+            [
+                "",
+                ".",
+                "...",
+                "1.2.3.4.",
+                ".1.2.3.4",
+                "1..2.3",
+                "[1.2.3.4]",
+                "::1",
+            ]
+            .map(String::from),
+        );
+        let mut taken = 0;
+        for text in &texts {
+            let want = text.parse::<std::net::Ipv4Addr>().ok();
+            assert_eq!(plain_ipv4(text), want, "{text:?}");
+            taken += usize::from(want.is_some());
+        }
+        assert!(taken > 1000, "the cases must hold addresses: {taken}");
     }
 
     #[test]
