@@ -351,26 +351,32 @@ impl Jail {
 /// such a text, for a fraction of its cost: nearly every failure id is one.
 fn plain_ipv4(text: &str) -> Option<std::net::Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = text.as_bytes().split(|&b| b == b'.');
-    for octet in &mut octets {
-        let digits = parts.next()?;
-        let leading_zero = digits.len() > 1 && digits.first() == Some(&b'0');
-        if digits.is_empty() || digits.len() > 3 || leading_zero {
-            return None;
-        }
-        let mut value = 0u16;
-        for &d in digits {
-            if !d.is_ascii_digit() {
-                return None;
+    let mut done = 0;
+    // the octet being read: its value and how many digits it has so far
+    let (mut value, mut digits) = (0u16, 0);
+    for &byte in text.as_bytes() {
+        match byte {
+            b'0'..=b'9' => {
+                let leading_zero = digits == 1 && value == 0;
+                value = value * 10 + u16::from(byte - b'0');
+                digits += 1;
+                if leading_zero || value > 255 {
+                    return None;
+                }
             }
-            value = value * 10 + u16::from(d - b'0');
+            b'.' if digits > 0 && done < 3 => {
+                octets[done] = u8::try_from(value).ok()?;
+                done += 1;
+                (value, digits) = (0, 0);
+            }
+            _ => return None,
         }
-        *octet = u8::try_from(value).ok()?;
     }
-    parts
-        .next()
-        .is_none()
-        .then_some(std::net::Ipv4Addr::from(octets))
+    if digits == 0 || done != 3 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// A failure id without the blanks and brackets around it (`[2001:db8::1]`).
