@@ -530,13 +530,7 @@ mod tests {
 
     #[test]
     fn local_times_are_right_whatever_seconds_were_kept() {
-        let direct = |epoch: i64| {
-            jiff::Timestamp::from_second(epoch)
-                .unwrap()
-                .to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        };
+        let direct = |epoch: i64| strftime_text(epoch, &jiff::tz::TimeZone::system());
         // two seconds alternating (both kept), then a third that evicts the older,
         // then both of the first again
         let seconds = [
@@ -552,6 +546,28 @@ mod tests {
         }
     }
 
+    /// `second` in `tz` as jiff's strftime writes it.
+    fn strftime_text(second: i64, tz: &jiff::tz::TimeZone) -> String {
+        jiff::Timestamp::from_second(second)
+            .unwrap()
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    /// The zones of `names` this machine's time zone database has.
+    fn installed<'a>(names: &'a [&str]) -> impl Iterator<Item = (&'a str, jiff::tz::TimeZone)> {
+        names
+            .iter()
+            .filter_map(|&name| match jiff::tz::TimeZone::get(name) {
+                Ok(tz) => Some((name, tz)),
+                Err(_) => {
+                    eprintln!("SKIPPED zone {name}: not in this machine's time zone database");
+                    None
+                }
+            })
+    }
+
     #[test]
     fn local_time_digits_equal_strftime_across_zones_and_transitions() {
         let zones = [
@@ -561,21 +577,13 @@ mod tests {
             "Asia/Kathmandu",
             "Australia/Lord_Howe",
         ];
-        for name in zones {
-            let Ok(tz) = jiff::tz::TimeZone::get(name) else {
-                eprintln!("SKIPPED zone {name}: not in this machine's time zone database");
-                continue;
-            };
+        for (name, tz) in installed(&zones) {
             // every 37 minutes and 11 seconds through 2026 (both DST changes of every
             // zone above), and a few far times
             let through_2026 = (1_767_225_600..1_798_761_600).step_by(2231);
             for second in through_2026.chain([0, 1, 951_782_400, 4_102_444_799, 253_402_207_200]) {
-                let ts = jiff::Timestamp::from_second(second).unwrap();
-                let want = ts
-                    .to_zoned(tz.clone())
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string();
                 let got = local_time_text(second, &tz);
+                let want = strftime_text(second, &tz);
                 assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{name} {second}");
             }
         }
@@ -593,21 +601,12 @@ mod tests {
             "Africa/Monrovia",
             "Europe/Amsterdam",
         ];
-        for name in zones {
-            let Ok(tz) = jiff::tz::TimeZone::get(name) else {
-                eprintln!("SKIPPED zone {name}: not in this machine's time zone database");
-                continue;
-            };
+        for (name, tz) in installed(&zones) {
             let mut kept = KeptMinutes::new();
             let mut check = |second: i64| {
-                let want = jiff::Timestamp::from_second(second)
-                    .unwrap()
-                    .to_zoned(tz.clone())
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string();
                 let mut got = String::new();
                 kept.push(&mut got, second, || tz.clone());
-                assert_eq!(got, want, "{name} {second}");
+                assert_eq!(got, strftime_text(second, &tz), "{name} {second}");
             };
             // every second of the ten minutes around each change of offset from
             // 1930 to 2027, and the now and then of a log read late
