@@ -87,6 +87,52 @@ struct Inner {
     target: LogTarget,
     /// The line being made (its allocation serves every line).
     line: String,
+    /// The start of the last line made for a file or stream.
+    header: Header,
+}
+
+/// `{time},{ms} {component}[{pid}]: {level} `, kept for the lines that follow in
+/// the same millisecond with the same component and level (a burst of `Found`
+/// lines shares one).
+#[derive(Default)]
+struct Header {
+    made_for: Option<(Component, Severity, i64)>,
+    text: String,
+}
+
+thread_local! {
+    /// The time this thread's lines show while a [`HeldClock`] lives.
+    static HELD_CLOCK: Cell<Option<f64>> = const { Cell::new(None) };
+}
+
+/// While it lives, the lines this thread writes show `time` instead of reading the
+/// clock each (a block of lines is handled in milliseconds, and a clock read costs
+/// as much as the rest of a `Found` line).
+pub struct HeldClock {
+    before: Option<f64>,
+}
+
+/// Show `time` on this thread's lines until the returned guard is dropped.
+pub fn hold_clock(time: f64) -> HeldClock {
+    HeldClock {
+        before: HELD_CLOCK.with(|held| held.replace(Some(time))),
+    }
+}
+
+impl Drop for HeldClock {
+    fn drop(&mut self) {
+        HELD_CLOCK.with(|held| held.set(self.before));
+    }
+}
+
+/// The time a line written now shows (epoch seconds).
+fn line_time() -> f64 {
+    HELD_CLOCK.with(Cell::get).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    })
 }
 
 /// The shared logger (cheap to clone).
@@ -103,6 +149,26 @@ fn push_padded(line: &mut String, text: &str, width: usize) {
     const SPACES: &str = "                        ";
     line.push_str(text);
     line.push_str(&SPACES[..width.saturating_sub(text.len()).min(SPACES.len())]);
+}
+
+/// `{time},{ms:03} {name:<24}[{pid}]: {lname:<7} ` in `header` (replacing what it
+/// held).
+fn make_header(header: &mut String, millis: i64, name: &str, pid: &str, lname: &str) {
+    header.clear();
+    push_local_time(header, millis.div_euclid(1000) as f64);
+    let ms = millis.rem_euclid(1000);
+    let digit = |d: i64| char::from(b'0' + (d % 10) as u8);
+    header.push(',');
+    header.push(digit(ms / 100));
+    header.push(digit(ms / 10));
+    header.push(digit(ms));
+    header.push(' ');
+    push_padded(header, name, 24);
+    header.push('[');
+    header.push_str(pid);
+    header.push_str("]: ");
+    push_padded(header, lname, 7);
+    header.push(' ');
 }
 
 fn open_sink(target: &LogTarget) -> std::io::Result<Sink> {
@@ -138,45 +204,99 @@ pub fn time_text(epoch: f64) -> String {
 /// The length of `2026-02-23 11:08:21`.
 const TIME_TEXT_LEN: usize = 19;
 
-/// Seconds whose text is kept: a log line shows the second it is written in and
+/// Minutes whose text is kept: a log line shows the time it is written at and
 /// often another (a failure's own time, in its `Found` line).
-const KEPT_SECONDS: usize = 2;
+const KEPT_MINUTES: usize = 2;
 
-/// Seconds shown lately and their texts; `oldest` is the slot replaced next.
-struct KeptSeconds {
-    slots: [(Option<i64>, [u8; TIME_TEXT_LEN]); KEPT_SECONDS],
+/// The length of `2026-02-23 11:08:`.
+const MINUTE_TEXT_LEN: usize = TIME_TEXT_LEN - 2;
+
+/// Minutes (of UTC, `epoch / 60`) shown lately and their local texts up to the
+/// seconds; `oldest` is the slot replaced next.
+struct KeptMinutes {
+    slots: [(Option<i64>, MinuteText); KEPT_MINUTES],
     oldest: usize,
 }
 
-thread_local! {
-    /// A burst of lines (a log read at start-up, a fleet join) shares a few seconds.
-    static LAST_SECONDS: std::cell::RefCell<KeptSeconds> = const {
-        std::cell::RefCell::new(KeptSeconds {
-            slots: [(None, [b'0'; TIME_TEXT_LEN]); KEPT_SECONDS],
+/// A minute's local text, `YYYY-MM-DD HH:MM:`, which its seconds complete; or
+/// `PerSecond` when they cannot (the zone's offset then has seconds, or changes
+/// inside the minute), and each second is made whole.
+enum MinuteText {
+    Prefix(String),
+    PerSecond,
+}
+
+impl KeptMinutes {
+    const fn new() -> KeptMinutes {
+        KeptMinutes {
+            slots: [(None, MinuteText::PerSecond), (None, MinuteText::PerSecond)],
             oldest: 0,
-        })
+        }
+    }
+
+    /// `second` in the zone `zone` gives as `YYYY-MM-DD HH:MM:SS`, appended to
+    /// `out` (the zone is asked for only when the minute's text is made).
+    fn push(&mut self, out: &mut String, second: i64, zone: impl Fn() -> jiff::tz::TimeZone) {
+        let minute = second.div_euclid(60);
+        let i = match self.slots.iter().position(|(m, _)| *m == Some(minute)) {
+            Some(i) => i,
+            None => {
+                let i = self.oldest;
+                self.oldest = (i + 1) % KEPT_MINUTES;
+                self.slots[i] = (Some(minute), minute_text(minute, &zone()));
+                i
+            }
+        };
+        match &self.slots[i].1 {
+            MinuteText::Prefix(prefix) => {
+                out.push_str(prefix);
+                let s = second.rem_euclid(60) as u8;
+                out.push(char::from(b'0' + s / 10));
+                out.push(char::from(b'0' + s % 10));
+            }
+            MinuteText::PerSecond => {
+                let text = local_time_text(second, &zone());
+                // digits and separators only (see `local_time_text`)
+                out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// The local text of UTC minute `minute` (see [`MinuteText`]).
+fn minute_text(minute: i64, tz: &jiff::tz::TimeZone) -> MinuteText {
+    let start = minute.saturating_mul(60);
+    let offset = |second: i64| {
+        jiff::Timestamp::from_second(second)
+            .ok()
+            .map(|ts| tz.to_offset(ts).seconds())
     };
+    match (offset(start), offset(start.saturating_add(59))) {
+        (Some(first), Some(last)) if first == last && first % 60 == 0 => {
+            let text = local_time_text(start, tz);
+            MinuteText::Prefix(
+                std::str::from_utf8(&text[..MINUTE_TEXT_LEN])
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+        _ => MinuteText::PerSecond,
+    }
+}
+
+thread_local! {
+    /// A burst of lines (a log read at start-up, a fleet join) shares a few minutes.
+    static LAST_MINUTES: std::cell::RefCell<KeptMinutes> =
+        const { std::cell::RefCell::new(KeptMinutes::new()) };
 }
 
 /// `epoch` (seconds) in local time as Fail2ban prints it in messages (`2026-02-23
 /// 11:08:21`), appended to `out`: the `Found` line of every failure shows one, so
 /// no text is made for it.
 pub fn push_local_time(out: &mut String, epoch: f64) {
-    let second = epoch as i64;
-    LAST_SECONDS.with(|kept| {
-        let KeptSeconds { slots, oldest } = &mut *kept.borrow_mut();
-        let i = match slots.iter().position(|(s, _)| *s == Some(second)) {
-            Some(i) => i,
-            None => {
-                let i = *oldest;
-                *oldest = (i + 1) % KEPT_SECONDS;
-                let text = local_time_text(second, &jiff::tz::TimeZone::system());
-                slots[i] = (Some(second), text);
-                i
-            }
-        };
-        // digits and separators only (see `local_time_text`)
-        out.push_str(std::str::from_utf8(&slots[i].1).unwrap_or_default());
+    LAST_MINUTES.with(|kept| {
+        kept.borrow_mut()
+            .push(out, epoch as i64, jiff::tz::TimeZone::system)
     })
 }
 
@@ -209,33 +329,30 @@ pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     use std::fmt::Write as _;
     match ip {
         std::net::IpAddr::V4(v4) => {
-            // placed in a buffer first: one append, not one per character
-            let mut text = [0u8; 15];
-            let mut len = 0;
+            out.reserve("255.255.255.255".len());
             for (n, octet) in v4.octets().into_iter().enumerate() {
                 if n > 0 {
-                    text[len] = b'.';
-                    len += 1;
+                    out.push('.');
                 }
-                let digits = [octet / 100, octet / 10 % 10, octet % 10];
-                let skip = if octet >= 100 {
-                    0
-                } else if octet >= 10 {
-                    1
-                } else {
-                    2
-                };
-                for d in &digits[skip..] {
-                    text[len] = b'0' + d;
-                    len += 1;
-                }
+                push_decimal(out, octet);
             }
-            out.push_str(std::str::from_utf8(&text[..len]).unwrap_or_default());
         }
         std::net::IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
         }
     }
+}
+
+/// `byte` in decimal without leading zeros, appended to `out`.
+fn push_decimal(out: &mut String, byte: u8) {
+    let digit = |d: u8| char::from(b'0' + d);
+    if byte >= 100 {
+        out.push(digit(byte / 100));
+    }
+    if byte >= 10 {
+        out.push(digit(byte / 10 % 10));
+    }
+    out.push(digit(byte % 10));
 }
 
 impl Logger {
@@ -247,6 +364,7 @@ impl Logger {
                 level,
                 target: target.clone(),
                 line: String::new(),
+                header: Header::default(),
             })),
             pid: std::process::id().to_string().into(),
         })
@@ -279,24 +397,13 @@ impl Logger {
         line.clear();
         match &inner.sink {
             Sink::File(_) | Sink::Stdout | Sink::Stderr => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0);
-                let millis = (now * 1000.0) as i64;
-                // `{time},{ms:03} {name:<24}[{pid}]: {lname:<7} {message}`
-                push_local_time(line, millis.div_euclid(1000) as f64);
-                let ms = millis.rem_euclid(1000);
-                let digit = |d: i64| char::from(b'0' + (d % 10) as u8);
-                line.push(',');
-                line.extend([digit(ms / 100), digit(ms / 10), digit(ms)]);
-                line.push(' ');
-                push_padded(line, name, 24);
-                line.push('[');
-                line.push_str(pid);
-                line.push_str("]: ");
-                push_padded(line, lname, 7);
-                line.push(' ');
+                let millis = (line_time() * 1000.0) as i64;
+                let header = &mut inner.header;
+                if header.made_for != Some((component, level, millis)) {
+                    header.made_for = Some((component, level, millis));
+                    make_header(&mut header.text, millis, name, pid, lname);
+                }
+                line.push_str(&header.text);
                 message(line);
                 line.push('\n');
             }
@@ -423,13 +530,7 @@ mod tests {
 
     #[test]
     fn local_times_are_right_whatever_seconds_were_kept() {
-        let direct = |epoch: i64| {
-            jiff::Timestamp::from_second(epoch)
-                .unwrap()
-                .to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        };
+        let direct = |epoch: i64| strftime_text(epoch, &jiff::tz::TimeZone::system());
         // two seconds alternating (both kept), then a third that evicts the older,
         // then both of the first again
         let seconds = [
@@ -445,6 +546,28 @@ mod tests {
         }
     }
 
+    /// `second` in `tz` as jiff's strftime writes it.
+    fn strftime_text(second: i64, tz: &jiff::tz::TimeZone) -> String {
+        jiff::Timestamp::from_second(second)
+            .unwrap()
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    /// The zones of `names` this machine's time zone database has.
+    fn installed<'a>(names: &'a [&str]) -> impl Iterator<Item = (&'a str, jiff::tz::TimeZone)> {
+        names
+            .iter()
+            .filter_map(|&name| match jiff::tz::TimeZone::get(name) {
+                Ok(tz) => Some((name, tz)),
+                Err(_) => {
+                    eprintln!("SKIPPED zone {name}: not in this machine's time zone database");
+                    None
+                }
+            })
+    }
+
     #[test]
     fn local_time_digits_equal_strftime_across_zones_and_transitions() {
         let zones = [
@@ -454,22 +577,52 @@ mod tests {
             "Asia/Kathmandu",
             "Australia/Lord_Howe",
         ];
-        for name in zones {
-            let Ok(tz) = jiff::tz::TimeZone::get(name) else {
-                eprintln!("SKIPPED zone {name}: not in this machine's time zone database");
-                continue;
-            };
+        for (name, tz) in installed(&zones) {
             // every 37 minutes and 11 seconds through 2026 (both DST changes of every
             // zone above), and a few far times
             let through_2026 = (1_767_225_600..1_798_761_600).step_by(2231);
             for second in through_2026.chain([0, 1, 951_782_400, 4_102_444_799, 253_402_207_200]) {
-                let ts = jiff::Timestamp::from_second(second).unwrap();
-                let want = ts
-                    .to_zoned(tz.clone())
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string();
                 let got = local_time_text(second, &tz);
+                let want = strftime_text(second, &tz);
                 assert_eq!(std::str::from_utf8(&got).unwrap(), want, "{name} {second}");
+            }
+        }
+    }
+
+    #[test]
+    fn kept_minutes_give_every_second_as_strftime_does_across_transitions() {
+        // Monrovia's offset had seconds until 1972 (-00:44:30), Amsterdam's until
+        // 1937 (+00:19:32): their seconds are made one by one then.
+        let zones = [
+            "Europe/Berlin",
+            "America/St_Johns",
+            "Asia/Kathmandu",
+            "Australia/Lord_Howe",
+            "Africa/Monrovia",
+            "Europe/Amsterdam",
+        ];
+        for (name, tz) in installed(&zones) {
+            let mut kept = KeptMinutes::new();
+            let mut check = |second: i64| {
+                let mut got = String::new();
+                kept.push(&mut got, second, || tz.clone());
+                assert_eq!(got, strftime_text(second, &tz), "{name} {second}");
+            };
+            // every second of the ten minutes around each change of offset from
+            // 1930 to 2027, and the now and then of a log read late
+            let from = jiff::Timestamp::from_second(-1_262_304_000).unwrap();
+            let changes = tz
+                .following(from)
+                .take_while(|t| t.timestamp().as_second() < 1_798_761_600);
+            for change in changes {
+                let at = change.timestamp().as_second();
+                for second in at - 300..at + 300 {
+                    check(second);
+                    check(second + 86_400);
+                }
+            }
+            for second in (-1_262_304_000..-1_262_300_000).chain(0..4000) {
+                check(second);
             }
         }
     }

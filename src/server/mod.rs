@@ -33,13 +33,13 @@ use ferroban_config::fleet::FleetSettings;
 use ferroban_config::jail::{load_jails, Backend};
 use ferroban_config::settings::ServerSettings;
 use ferroban_db::{BanRecord, Database, FilePosition};
-use ferroban_jail::{Ban, Offence};
+use ferroban_jail::{AddressMap, Ban};
 use ferroban_sources::files::{FileWatcher, Watch};
 use ferroban_sources::journal::{JournalReader, JournalSpec};
 use ferroban_sources::{Encoding, LineBlock, SourceEvent};
 
 pub use jail::build_filter;
-use jail::{ticket, Jail};
+use jail::{ticket, Jail, JailOffence};
 use log::{push_ip, Component, Logger};
 pub use options::ServerOptions;
 
@@ -69,6 +69,30 @@ pub(crate) fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A new ban of the batch being committed, as its address's entry lists it.
+struct PendingBan {
+    jail: usize,
+    count: u32,
+    start: f64,
+}
+
+/// An `already banned` note kept for after the `Ban` line it refers to (made into
+/// text only when written: a brute-forcer's burst makes thousands).
+struct AlreadyBanned {
+    severity: Severity,
+    jail: usize,
+    ip: std::net::IpAddr,
+}
+
+/// `[{jail}] {ip} already banned`, appended to `line`.
+fn push_already_banned(line: &mut String, jail: &str, ip: std::net::IpAddr) {
+    line.push('[');
+    line.push_str(jail);
+    line.push_str("] ");
+    push_ip(line, ip);
+    line.push_str(" already banned");
+}
+
 /// The server's state, owned by its thread.
 pub struct Server {
     options: ServerOptions,
@@ -85,10 +109,10 @@ pub struct Server {
     cursors: Vec<(String, String)>,
     /// Bans made while handling the current events, committed together.
     new_bans: Vec<(usize, Ban)>,
-    /// The same, by address: (jail, ban count) of each new ban.
-    new_by_ip: HashMap<std::net::IpAddr, Vec<(usize, u32)>>,
-    /// Log lines about the new bans, written after their `Ban` lines.
-    after_ban_lines: Vec<(Severity, String)>,
+    /// The same, by address.
+    new_by_ip: AddressMap<Vec<PendingBan>>,
+    /// `already banned` notes about the new bans, written after their `Ban` lines.
+    after_ban_lines: Vec<AlreadyBanned>,
     /// The same, counted per jail (for `maxbans`).
     new_per_jail: HashMap<usize, usize>,
     /// Bans the database refused (disk full), written again later.
@@ -205,7 +229,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         positions: Vec::new(),
         cursors: Vec::new(),
         new_bans: Vec::new(),
-        new_by_ip: HashMap::new(),
+        new_by_ip: AddressMap::default(),
         after_ban_lines: Vec::new(),
         new_per_jail: HashMap::new(),
         unsaved: Vec::new(),
@@ -685,16 +709,20 @@ impl Server {
             }) => {
                 if let Some(idx) = self.jails.iter().position(|j| j.name() == source) {
                     let t = now();
+                    // one clock read for the block's log lines too
+                    let _clock = log::hold_clock(t);
                     let started = std::time::Instant::now();
+                    let mut offences = Vec::new();
                     for (line, time) in &entries {
-                        let offences = self.jails[idx].process_line(
+                        self.jails[idx].process_line(
                             line,
                             Some(*time),
                             t,
                             self.options.replay,
                             &self.log,
+                            &mut offences,
                         );
-                        self.offences(idx, offences);
+                        self.offences(idx, &mut offences, t);
                     }
                     self.jails[idx]
                         .metrics
@@ -742,15 +770,19 @@ impl Server {
             }
         };
         let t = now();
+        // one clock read for the block's log lines too
+        let _clock = log::hold_clock(t);
         let started = std::time::Instant::now();
         let mut count = 0;
+        // one list for the block's offences (a brute-forcer's burst makes thousands)
+        let mut offences = Vec::new();
         for line in lines.lines() {
             count += 1;
             for &idx in &jails {
-                let offences =
-                    self.jails[idx].process_line(line, None, t, self.options.replay, &self.log);
+                let jail = &mut self.jails[idx];
+                jail.process_line(line, None, t, self.options.replay, &self.log, &mut offences);
                 if !offences.is_empty() {
-                    self.offences(idx, offences);
+                    self.offences(idx, &mut offences, t);
                 }
             }
         }
@@ -759,9 +791,11 @@ impl Server {
         }
     }
 
-    fn offences(&mut self, idx: usize, offences: Vec<Offence>) {
-        let t = now();
-        for o in offences {
+    /// Ban the offences of jail `idx` (taken from the list), found at `t` (the time
+    /// their lines were read).
+    fn offences(&mut self, idx: usize, offences: &mut Vec<JailOffence>, t: f64) {
+        for found in offences.drain(..) {
+            let o = &found.offence;
             // As Fail2ban: a ban starts at the failure's log time, and one that has
             // ended by the time its log is read is not made. A replay counts old
             // lines as if they happened now, so its bans start now.
@@ -783,14 +817,19 @@ impl Server {
                 );
                 continue;
             }
+            // Most offences of a brute-forcer's burst are by an address banned
+            // already: its matched lines are not copied for nothing.
+            if self.note_if_banned(idx, o.ip, start) {
+                continue;
+            }
             let ban = Ban {
                 ip: o.ip,
                 start,
                 duration: 0.0,
                 count: 0,
                 failures: o.failures,
-                matches: o.matches,
-                fields: o.fields,
+                matches: o.matches.iter().map(|m| m.to_string()).collect(),
+                fields: found.action_fields(),
                 origin: None,
             };
             self.ban(idx, ban);
@@ -798,57 +837,9 @@ impl Server {
     }
 
     /// Make a ban in jail `idx` (duration and count from its policy and history).
-    /// Returns false if the address is banned there already.
+    /// Returns false if the address is banned there already (or the jail is full).
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {
-        let jail = &self.jails[idx];
-        let pending = self.new_by_ip.get(&ban.ip);
-        // The batch is searched only for an address known to be in it (a client
-        // ban of 100,000 addresses must not scan it for each).
-        let in_batch = || {
-            pending
-                .is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
-                .then(|| {
-                    self.new_bans
-                        .iter()
-                        .find(|(i, b)| *i == idx && b.ip == ban.ip)
-                        .map(|(_, b)| b.start)
-                })
-                .flatten()
-        };
-        let banned_at = match jail.bans.get(&ban.ip) {
-            Some(b) => Some((b.start, false)),
-            None => in_batch().map(|start| (start, true)),
-        };
-        if let Some((since, pending_ban)) = banned_at {
-            // Fail2ban's levels: how long after the ban the failure happened.
-            let after = ban.start - since;
-            let severity = if after < 3.0 {
-                Severity::Debug
-            } else if after < 60.0 {
-                Severity::Notice
-            } else {
-                Severity::Warning
-            };
-            // A brute-forcer's lines read after its ban (a burst, or a log read from
-            // its start) come by the thousand: the note is written straight in.
-            let note = |line: &mut String| {
-                line.push('[');
-                line.push_str(jail.name());
-                line.push_str("] ");
-                push_ip(line, ban.ip);
-                line.push_str(" already banned");
-            };
-            if !pending_ban {
-                self.log.log_with(Component::Actions, severity, note);
-            } else if self.log.enabled(severity) {
-                // Its `Ban` line is written at the commit: say this after it.
-                let mut text = String::new();
-                note(&mut text);
-                self.after_ban_lines.push((severity, text));
-            }
-            return false;
-        }
-        if !self.room(idx, &ban.ip) {
+        if self.note_if_banned(idx, ban.ip, ban.start) || !self.room(idx, &ban.ip) {
             return false;
         }
         let jail = &self.jails[idx];
@@ -867,8 +858,8 @@ impl Server {
             let pending = pending
                 .into_iter()
                 .flatten()
-                .filter(|(i, _)| overall || *i == idx)
-                .map(|(_, count)| *count)
+                .filter(|p| overall || p.jail == idx)
+                .map(|p| p.count)
                 .max()
                 .unwrap_or(0);
             stored.max(pending)
@@ -894,13 +885,53 @@ impl Server {
         true
     }
 
+    /// Whether `ip` is banned in jail `idx` already, or about to be; if so, logs
+    /// that a failure at `time` found it banned.
+    fn note_if_banned(&mut self, idx: usize, ip: std::net::IpAddr, time: f64) -> bool {
+        let jail = &self.jails[idx];
+        let pending = self.new_by_ip.get(&ip);
+        let banned_at = match jail.bans.get(&ip) {
+            Some(b) => Some((b.start, false)),
+            None => pending
+                .and_then(|p| p.iter().find(|p| p.jail == idx))
+                .map(|p| (p.start, true)),
+        };
+        if let Some((since, pending_ban)) = banned_at {
+            // Fail2ban's levels: how long after the ban the failure happened.
+            let after = time - since;
+            let severity = if after < 3.0 {
+                Severity::Debug
+            } else if after < 60.0 {
+                Severity::Notice
+            } else {
+                Severity::Warning
+            };
+            // A brute-forcer's lines read after its ban (a burst, or a log read from
+            // its start) come by the thousand: the note is written straight in.
+            if !pending_ban {
+                self.log.log_with(Component::Actions, severity, |line| {
+                    push_already_banned(line, jail.name(), ip)
+                });
+            } else if self.log.enabled(severity) {
+                // Its `Ban` line is written at the commit: say this after it.
+                self.after_ban_lines.push(AlreadyBanned {
+                    severity,
+                    jail: idx,
+                    ip,
+                });
+            }
+            return true;
+        }
+        false
+    }
+
     /// Whether `ip` is banned in jail `idx`, or about to be.
     fn held(&self, idx: usize, ip: &std::net::IpAddr) -> bool {
         self.jails[idx].bans.get(ip).is_some()
             || self
                 .new_by_ip
                 .get(ip)
-                .is_some_and(|p| p.iter().any(|(i, _)| *i == idx))
+                .is_some_and(|p| p.iter().any(|p| p.jail == idx))
     }
 
     /// Whether jail `idx` may hold one more ban (`maxbans`); says so if not.
@@ -925,10 +956,11 @@ impl Server {
     /// Add a ban whose duration is settled to those committed next.
     fn queue_ban(&mut self, idx: usize, ban: Ban) {
         self.jails[idx].tracker.forget(&ban.ip);
-        self.new_by_ip
-            .entry(ban.ip)
-            .or_default()
-            .push((idx, ban.count));
+        self.new_by_ip.entry(ban.ip).or_default().push(PendingBan {
+            jail: idx,
+            count: ban.count,
+            start: ban.start,
+        });
         self.new_bans.push((idx, ban));
         *self.new_per_jail.entry(idx).or_default() += 1;
     }
@@ -1031,6 +1063,7 @@ impl Server {
         self.new_per_jail.clear();
         // Below NOTICE the 100,000 lines of a fleet join are not even made.
         let say = self.log.enabled(Severity::Notice);
+        let _clock = log::hold_clock(now());
         for (idx, ban) in std::mem::take(&mut self.new_bans) {
             let jail = &mut self.jails[idx];
             if say {
@@ -1042,8 +1075,12 @@ impl Server {
             }
             jail.bans.insert(ban);
         }
-        for (severity, line) in std::mem::take(&mut self.after_ban_lines) {
-            self.log.log(Component::Actions, severity, &line);
+        for note in std::mem::take(&mut self.after_ban_lines) {
+            let jail = self.jails[note.jail].name();
+            self.log
+                .log_with(Component::Actions, note.severity, |line| {
+                    push_already_banned(line, jail, note.ip)
+                });
         }
     }
 

@@ -6,10 +6,12 @@
 //! not know about the database or the firewall: callers record and enforce.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
 use ferroban_config::jail::BanTimeIncrement;
+
+use crate::AddressMap;
 
 /// One ban in force.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +131,7 @@ impl Ord for Expiry {
 /// The bans of one jail, with their expiry order.
 #[derive(Debug, Default)]
 pub struct BanList {
-    bans: HashMap<IpAddr, Ban>,
+    bans: AddressMap<Ban>,
     /// Ends of bans, soonest first. Entries of bans removed or replaced stay until
     /// they come up and are then skipped.
     expiry: BinaryHeap<Reverse<Expiry>>,

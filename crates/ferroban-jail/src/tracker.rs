@@ -4,21 +4,21 @@
 //! an old log counts exactly what was inside the window then. It does not decide
 //! whether a failure is too old to count at all (that needs "now", the caller's).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::AddressMap;
+
 /// One failure found by a filter.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FailureEvent {
+pub struct FailureEvent<'a> {
     pub ip: IpAddr,
     /// Epoch seconds from the log line.
     pub time: f64,
-    /// The lines that matched (shared with the filter that matched them: a line is
-    /// copied only when an offence hands it on).
-    pub matches: Vec<Arc<str>>,
-    /// Captured `F-*` fields and the like, for action tags.
-    pub fields: Vec<(String, String)>,
+    /// The lines that matched (borrowed from the filter's result: a line is shared,
+    /// not copied, until an offence hands it on).
+    pub matches: &'a [Arc<str>],
 }
 
 /// An address that reached `maxretry` failures within `findtime`.
@@ -28,13 +28,12 @@ pub struct Offence {
     pub failures: u32,
     /// Time of the last failure (epoch seconds).
     pub time: f64,
-    /// Up to `maxmatches` matched lines, oldest first.
-    pub matches: Vec<String>,
-    /// Fields of the last failure.
-    pub fields: Vec<(String, String)>,
+    /// Up to `maxmatches` matched lines, oldest first (still shared: most offences
+    /// of a burst find the address banned already and need no copy of them).
+    pub matches: Vec<Arc<str>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Entry {
     times: VecDeque<f64>,
     matches: VecDeque<Arc<str>>,
@@ -43,6 +42,10 @@ struct Entry {
 /// A matched line is kept up to this many bytes: a hostile 1 MiB line must not
 /// cost a megabyte per address and match.
 pub const MAX_MATCH_BYTES: usize = 4096;
+
+/// The most failure times and matched lines an address's entry has room for when
+/// made (a large `maxretry` grows it as failures come).
+const ENTRY_CAPACITY: usize = 16;
 
 /// `line` cut to at most `max` bytes (at a character boundary), marked with "…".
 fn shortened(line: Arc<str>, max: usize) -> Arc<str> {
@@ -63,7 +66,7 @@ pub struct FailTracker {
     maxretry: u32,
     maxmatches: usize,
     max_addresses: usize,
-    entries: HashMap<IpAddr, Entry>,
+    entries: AddressMap<Entry>,
     total: u64,
     /// Addresses forgotten early because the bound was reached, since start.
     evicted: u64,
@@ -76,7 +79,7 @@ impl FailTracker {
             maxretry: maxretry.max(1),
             maxmatches,
             max_addresses: usize::MAX,
-            entries: HashMap::new(),
+            entries: AddressMap::default(),
             total: 0,
             evicted: 0,
         }
@@ -142,7 +145,12 @@ impl FailTracker {
         if self.entries.len() >= self.max_addresses && !self.entries.contains_key(&failure.ip) {
             self.make_room(failure.time);
         }
-        let entry = self.entries.entry(failure.ip).or_default();
+        let (maxretry, maxmatches) = (self.maxretry as usize, self.maxmatches);
+        let entry = self.entries.entry(failure.ip).or_insert_with(|| Entry {
+            // sized for what they hold at most, within reason: no growing per failure
+            times: VecDeque::with_capacity(maxretry.min(ENTRY_CAPACITY)),
+            matches: VecDeque::with_capacity(maxmatches.min(ENTRY_CAPACITY)),
+        });
         let oldest_counted = failure.time - self.findtime;
         while entry.times.front().is_some_and(|t| *t < oldest_counted) {
             entry.times.pop_front();
@@ -151,14 +159,16 @@ impl FailTracker {
         while entry.times.len() > self.maxretry as usize {
             entry.times.pop_front();
         }
-        entry.matches.extend(
-            failure
-                .matches
-                .into_iter()
-                .map(|m| shortened(m, MAX_MATCH_BYTES)),
-        );
-        while entry.matches.len() > self.maxmatches {
-            entry.matches.pop_front();
+        // the oldest make room first: the entry never grows past `maxmatches`
+        for line in failure.matches {
+            if entry.matches.len() >= self.maxmatches {
+                entry.matches.pop_front();
+            }
+            if self.maxmatches > 0 {
+                entry
+                    .matches
+                    .push_back(shortened(line.clone(), MAX_MATCH_BYTES));
+            }
         }
         if entry.times.len() < self.maxretry as usize {
             return None;
@@ -168,8 +178,7 @@ impl FailTracker {
             ip: failure.ip,
             failures: entry.times.len() as u32,
             time: failure.time,
-            matches: entry.matches.iter().map(|m| m.to_string()).collect(),
-            fields: failure.fields,
+            matches: entry.matches.into(),
         })
     }
 
@@ -200,13 +209,14 @@ impl FailTracker {
 mod tests {
     use super::*;
 
-    fn fail(ip: &str, time: f64) -> FailureEvent {
-        FailureEvent {
+    /// Count a failure of `ip` at `time`, whose matched line says when.
+    fn add(t: &mut FailTracker, ip: &str, time: f64) -> Option<Offence> {
+        let line: Arc<str> = format!("line at {time}").into();
+        t.add(FailureEvent {
             ip: ip.parse().unwrap(),
             time,
-            matches: vec![format!("line at {time}").into()],
-            fields: vec![],
-        }
+            matches: &[line],
+        })
     }
 
     #[test]
@@ -215,22 +225,25 @@ mod tests {
         t.set_max_addresses(1000);
         for i in 0..100_000u32 {
             let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
-            assert!(t.add(fail(&ip, 10.0 + f64::from(i) / 1000.0)).is_none());
+            assert!(add(&mut t, &ip, 10.0 + f64::from(i) / 1000.0).is_none());
             assert!(t.currently_failed() <= 1000);
         }
         assert!(t.evicted() >= 99_000, "{}", t.evicted());
         // The address seen last is still counted: its second failure bans.
         let last = std::net::Ipv4Addr::from(0x0a00_0000 + 99_999u32).to_string();
-        assert!(t.add(fail(&last, 120.0)).is_some());
+        assert!(add(&mut t, &last, 120.0).is_some());
     }
 
     #[test]
     fn a_huge_matched_line_is_kept_shortened() {
         let mut t = FailTracker::new(600.0, 2, 5);
-        let mut f = fail("192.0.2.9", 1.0);
-        f.matches = vec![format!("é{}", "x".repeat(1 << 20)).into()];
-        t.add(f);
-        let o = t.add(fail("192.0.2.9", 2.0)).unwrap();
+        let huge: Arc<str> = format!("é{}", "x".repeat(1 << 20)).into();
+        t.add(FailureEvent {
+            ip: "192.0.2.9".parse().unwrap(),
+            time: 1.0,
+            matches: &[huge],
+        });
+        let o = add(&mut t, "192.0.2.9", 2.0).unwrap();
         assert!(o.matches[0].len() <= MAX_MATCH_BYTES + '…'.len_utf8());
         assert!(o.matches[0].starts_with('é') && o.matches[0].ends_with('…'));
     }
@@ -238,16 +251,16 @@ mod tests {
     #[test]
     fn maxretry_within_findtime() {
         let mut t = FailTracker::new(600.0, 3, 2);
-        assert!(t.add(fail("192.0.2.1", 0.0)).is_none());
-        assert!(t.add(fail("192.0.2.1", 100.0)).is_none());
+        assert!(add(&mut t, "192.0.2.1", 0.0).is_none());
+        assert!(add(&mut t, "192.0.2.1", 100.0).is_none());
         // outside the window of the first: only two count
-        assert!(t.add(fail("192.0.2.1", 650.0)).is_none());
-        let o = t.add(fail("192.0.2.1", 700.0)).expect("three within 600 s");
+        assert!(add(&mut t, "192.0.2.1", 650.0).is_none());
+        let o = add(&mut t, "192.0.2.1", 700.0).expect("three within 600 s");
         assert_eq!(o.failures, 3);
         assert_eq!(o.time, 700.0);
         assert_eq!(
-            o.matches,
-            vec!["line at 650", "line at 700"],
+            o.matches.iter().map(|m| &**m).collect::<Vec<_>>(),
+            ["line at 650", "line at 700"],
             "maxmatches keeps the newest"
         );
         assert_eq!(
@@ -255,15 +268,15 @@ mod tests {
             0,
             "counting starts over after an offence"
         );
-        assert!(t.add(fail("192.0.2.2", 0.0)).is_none());
+        assert!(add(&mut t, "192.0.2.2", 0.0).is_none());
         assert_eq!(t.total_failed(), 5);
     }
 
     #[test]
     fn old_entries_expire() {
         let mut t = FailTracker::new(600.0, 3, 3);
-        t.add(fail("192.0.2.1", 0.0));
-        t.add(fail("192.0.2.2", 500.0));
+        add(&mut t, "192.0.2.1", 0.0);
+        add(&mut t, "192.0.2.2", 500.0);
         t.expire(700.0);
         assert_eq!(t.currently_failed(), 1);
     }
@@ -271,6 +284,6 @@ mod tests {
     #[test]
     fn maxretry_one_bans_at_once() {
         let mut t = FailTracker::new(86400.0, 1, 1);
-        assert!(t.add(fail("2001:db8::1", 5.0)).is_some());
+        assert!(add(&mut t, "2001:db8::1", 5.0).is_some());
     }
 }

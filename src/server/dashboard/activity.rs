@@ -114,6 +114,7 @@ impl ActivityRecorder {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::jail::test_jail;
     use super::*;
     use ferroban_config::settings::LogTarget;
     use ferroban_jail::Ban;
@@ -134,29 +135,15 @@ mod tests {
     #[test]
     fn counts_what_grew_per_minute_but_not_what_was_restored() {
         let dir = std::env::temp_dir().join(format!("ferroban-activity-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("filter.d")).unwrap();
-        std::fs::write(
-            dir.join("filter.d/t.conf"),
-            "[Definition]\nfailregex = ^fail from <HOST>$\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("jail.local"),
-            "[t]\nenabled = true\nfilter = t\nlogpath = /dev/null\nbackend = polling\nmaxretry = 9\n",
-        )
-        .unwrap();
-        let config = ferroban_config::jail::load_jails(&dir)
-            .unwrap()
-            .jails
-            .remove(0);
-        let mut jails = vec![Jail::new(config).unwrap()];
+        let mut jails = vec![test_jail(&dir, "^fail from <HOST>$", "maxretry = 9\n")];
         let log = Logger::open(&LogTarget::File(dir.join("log")), Severity::Critical).unwrap();
         let mut db = Database::open(None).unwrap();
         let mut rec = ActivityRecorder::default();
         let t0 = 6_000_000.0;
         let failures = |jails: &mut Vec<Jail>, n| {
             for _ in 0..n {
-                jails[0].process_line("fail from 192.0.2.1", Some(t0), t0, true, &log);
+                let line = "fail from 192.0.2.1";
+                jails[0].process_line(line, Some(t0), t0, true, &log, &mut Vec::new());
             }
         };
         let totals = |db: &Database| {
