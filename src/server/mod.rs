@@ -532,6 +532,9 @@ impl Server {
     }
 
     fn stop_jail(&mut self, idx: usize) {
+        // Bans made earlier in this round name their jail by index: committed now,
+        // before the indices move (a command can come between lines and the commit).
+        self.commit();
         let mut jail = self.jails.remove(idx);
         if let Some(j) = self.journals.remove(jail.name()) {
             j.stop();
