@@ -13,7 +13,7 @@ use std::sync::Arc;
 use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
 use ferroban_filter::pattern::PatternError;
-use ferroban_filter::{FailData, Filter, FilterError, Value};
+use ferroban_filter::{FailData, Filter, FilterError, LineResult, Value};
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
 use super::log::{push_ip, push_local_time, Component, Logger};
@@ -35,6 +35,8 @@ pub struct Jail {
     /// The last line the prefilter skipped (its date may be borrowed by the next).
     skipped_line: String,
     has_skipped: bool,
+    /// The filter's result for the last line, kept for the next one to refill.
+    line_result: LineResult,
     pub tracker: FailTracker,
     pub bans: BanList,
     pub ignore: IgnoreList,
@@ -153,6 +155,7 @@ impl Jail {
             patterns,
             filter,
             skipped_line: String::new(),
+            line_result: LineResult::default(),
             has_skipped: false,
             runner: None,
             stats: JailStats::default(),
@@ -225,10 +228,12 @@ impl Jail {
                 self.filter.observe_date(&self.skipped_line, now as i64);
             }
         }
-        let result = match time {
-            Some(t) => self.filter.process_dated_line(line, t),
-            None => self.filter.process_line(line, now as i64),
-        };
+        // the last line's result, refilled: its vectors keep their allocations
+        let mut result = std::mem::take(&mut self.line_result);
+        match time {
+            Some(t) => result = self.filter.process_dated_line(line, t),
+            None => self.filter.process_line_into(line, now as i64, &mut result),
+        }
         for failure in result.failures.iter().filter(|f| !f.is_nofail()) {
             let when = failure.time.unwrap_or(now);
             if !replay && when < now - self.config.findtime {
@@ -310,6 +315,7 @@ impl Jail {
                 }
             }
         }
+        self.line_result = result;
     }
 
     /// The addresses of a failure id (bare, see [`bare_id`]) that is not an
