@@ -495,10 +495,9 @@ impl RestOfLine {
     /// the head (no text of `BETWEEN` follows its match leaving a long enough rest),
     /// and the whole pattern must be searched.
     fn search(&self, hay: &str, start: usize) -> Option<Option<Groups>> {
-        let Some(mut g) = self.head_groups(hay, start) else {
+        let Some((head_start, head_end)) = self.head_match(hay, start) else {
             return Some(None);
         };
-        let head_end = g.end();
         let line_end =
             memchr::memchr(b'\n', &hay.as_bytes()[head_end..]).map_or(hay.len(), |p| head_end + p);
         let after_head = &hay[head_end..line_end];
@@ -506,9 +505,22 @@ impl RestOfLine {
         let between = self.between.iter().find(|text| {
             starts_with(after_head, text) && after_head.len() - text.len() >= shortest_tail
         })?;
-        let tail = head_end + between.len();
-        g.spans[0] = Some((g.start(), line_end));
-        g.spans.push(Some((tail, line_end)));
+        let tail = Some((head_end + between.len(), line_end));
+        let whole = Some((head_start, line_end));
+        // the groups made once, in their final form: the whole match, the head's
+        // groups, the tail
+        let mut g = match &self.head_groups {
+            HeadGroups::AroundAll => {
+                let head = Some((head_start, head_end));
+                let spans = smallvec::smallvec![whole, head, tail];
+                return Some(Some(Groups { spans }));
+            }
+            HeadGroups::Searched(recent) => {
+                self.searched_head_groups(recent, hay, start, (head_start, head_end))?
+            }
+        };
+        g.spans[0] = whole;
+        g.spans.push(tail);
         Some(Some(g))
     }
 
@@ -531,16 +543,15 @@ impl RestOfLine {
         }
     }
 
-    /// The head's leftmost-first match and its groups (see [`HeadGroups`]).
-    fn head_groups(&self, hay: &str, start: usize) -> Option<Groups> {
-        let (s, e) = self.head_match(hay, start)?;
-        let recent = match &self.head_groups {
-            HeadGroups::AroundAll => {
-                let spans = smallvec::smallvec![Some((s, e)), Some((s, e))];
-                return Some(Groups { spans });
-            }
-            HeadGroups::Searched(recent) => recent,
-        };
+    /// The groups of the head's leftmost-first match `(s, e)`, from its recent
+    /// matches or searched (see [`HeadGroups::Searched`]).
+    fn searched_head_groups(
+        &self,
+        recent: &Mutex<RecentHeads>,
+        hay: &str,
+        start: usize,
+        (s, e): (usize, usize),
+    ) -> Option<Groups> {
         let Ok(mut recent) = recent.try_lock() else {
             return self.head.groups(hay, start);
         };
