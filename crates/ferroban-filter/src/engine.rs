@@ -281,6 +281,56 @@ fn join_buffer_into(mut s: String, lines: &[BufLine<'_>]) -> String {
     s
 }
 
+/// The text a buffer's search reads: the buffer's lines joined (dates cut out, each
+/// line ending in `\n`) in a string of the filter's, or a single line's text after
+/// its date, followed by its `\n`, where it is in the caller's text (the same bytes,
+/// not copied).
+#[derive(Debug)]
+enum SearchText<'a> {
+    Joined(String),
+    InPlace(&'a str),
+}
+
+impl SearchText<'_> {
+    /// Keep only `self[start..end]` and a `\n` after it; the text in place is copied
+    /// into `spare` for that (whose allocation is reused).
+    fn cut(&mut self, start: usize, end: usize, spare: &mut String) {
+        match self {
+            SearchText::Joined(text) => {
+                text.truncate(end);
+                text.drain(..start);
+                text.push('\n');
+            }
+            SearchText::InPlace(text) => {
+                let mut cut = std::mem::take(spare);
+                cut.clear();
+                cut.push_str(&text[start..end]);
+                cut.push('\n');
+                *self = SearchText::Joined(cut);
+            }
+        }
+    }
+
+    /// The allocation of a joined text, for the next line's.
+    fn into_spare(self) -> Option<String> {
+        match self {
+            SearchText::Joined(text) => Some(text),
+            SearchText::InPlace(_) => None,
+        }
+    }
+}
+
+impl std::ops::Deref for SearchText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            SearchText::Joined(text) => text,
+            SearchText::InPlace(text) => text,
+        }
+    }
+}
+
 /// A compiled failregex or ignoreregex.
 #[derive(Debug)]
 struct Rx {
@@ -691,7 +741,25 @@ impl Filter {
     pub fn process_line_into(&mut self, line: &str, now: i64, result: &mut LineResult) {
         result.clear();
         let (line, date) = self.read_date(line, now);
-        self.find_failure(line, date, result);
+        self.find_failure(line, None, date, result);
+    }
+
+    /// [`Filter::process_line_into`] for a line given with the `\n` that ends it in
+    /// the caller's text (`ended` is the line and that `\n`): a single-line buffer is
+    /// searched there, not copied, when the line's date begins it.
+    pub fn process_ended_line_into(&mut self, ended: &str, now: i64, result: &mut LineResult) {
+        let Some(line) = ended.strip_suffix('\n') else {
+            return self.process_line_into(ended, now, result);
+        };
+        result.clear();
+        let (line, date) = self.read_date(line, now);
+        // the searched text, the line without its date, is contiguous in `ended`
+        let in_place = match (&line.text, line.date) {
+            (LineText::Borrowed(_), (0, date_end)) => Some(&ended[date_end..]),
+            (LineText::Borrowed(_), (start, end)) if start == end => Some(ended),
+            _ => None,
+        };
+        self.find_failure(line, in_place, date, result);
     }
 
     /// Process a line whose time is known already (a journal entry): no date is
@@ -702,7 +770,7 @@ impl Filter {
             date: (0, 0),
         };
         let mut result = LineResult::default();
-        self.find_failure(line, Some(time), &mut result);
+        self.find_failure(line, None, Some(time), &mut result);
         result
     }
 
@@ -762,12 +830,20 @@ impl Filter {
         found
     }
 
-    /// The failures of the buffer with `line` added, into `result` (empty).
-    fn find_failure(&mut self, line: BufLine<'_>, date: Option<f64>, result: &mut LineResult) {
+    /// The failures of the buffer with `line` added, into `result` (empty);
+    /// `in_place` is the text a single-line buffer of it would join, where the
+    /// caller holds it already.
+    fn find_failure(
+        &mut self,
+        line: BufLine<'_>,
+        in_place: Option<&str>,
+        date: Option<f64>,
+        result: &mut LineResult,
+    ) {
         if self.maxlines == 1 {
             // what a single-line buffer leaves behind is never searched again
             let mut replaced = None;
-            self.match_buffer(&[line], &mut replaced, date, result);
+            self.match_buffer(&[line], in_place, &mut replaced, date, result);
             result.prefregex_matched = self.pref_matched;
             return;
         }
@@ -777,7 +853,7 @@ impl Filter {
         self.buffer.drain(..excess);
         let lines = std::mem::take(&mut self.buffer);
         let mut replaced = None;
-        self.match_buffer(&lines, &mut replaced, date, result);
+        self.match_buffer(&lines, None, &mut replaced, date, result);
         self.buffer = lines;
         if let Some(kept) = replaced {
             // into the buffer's own allocation, which the next line reuses
@@ -798,19 +874,28 @@ impl Filter {
 
     /// Fail2ban's `findFailure` over the buffered `lines`; `replaced` receives what
     /// stays buffered when that is not `lines` (the prefregex content, or the lines a
-    /// failregex did not consume).
+    /// failregex did not consume). `in_place` is their joined text, where the caller
+    /// holds it already (a single line followed by its `\n`).
     fn match_buffer(
         &mut self,
         lines: &[BufLine<'_>],
+        in_place: Option<&str>,
         replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
         result: &mut LineResult,
     ) {
-        let spare = std::mem::take(&mut self.spare_text);
-        let mut buf = Some(join_buffer_into(spare, lines));
+        let text = match in_place {
+            Some(text) => SearchText::InPlace(text),
+            None => SearchText::Joined(join_buffer_into(
+                std::mem::take(&mut self.spare_text),
+                lines,
+            )),
+        };
+        debug_assert_eq!(*text, join_buffer(lines), "not the buffer's text");
+        let mut buf = Some(text);
         let mut scratch = self.spare_match.take().unwrap_or_default();
         self.search_buffer(lines, replaced, date, &mut buf, &mut scratch, result);
-        if let Some(text) = buf {
+        if let Some(text) = buf.and_then(SearchText::into_spare) {
             self.spare_text = text;
         }
         self.spare_match = Some(scratch);
@@ -823,7 +908,7 @@ impl Filter {
         lines: &[BufLine<'_>],
         replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
-        buf: &mut Option<String>,
+        buf: &mut Option<SearchText<'_>>,
         scratch: &mut MatchScratch,
         result: &mut LineResult,
     ) {
@@ -865,9 +950,7 @@ impl Filter {
                         *buf = None;
                     } else if let Some(text) = buf {
                         // The content is what is searched from now on: cut in place.
-                        text.truncate(end);
-                        text.drain(..start);
-                        text.push('\n');
+                        text.cut(start, end, &mut self.spare_text);
                     }
                 }
                 None => pref_match = Some(g),
@@ -884,7 +967,7 @@ impl Filter {
                 None => {
                     possible = None;
                     content_at = 0;
-                    join_buffer(replaced.as_deref().unwrap_or(lines))
+                    SearchText::Joined(join_buffer(replaced.as_deref().unwrap_or(lines)))
                 }
             };
             let text = &b[content_at..];
@@ -927,7 +1010,7 @@ impl Filter {
                     if !self.check_all || self.maxlines > 1 {
                         *replaced = Some(unmatched);
                         *buf = None;
-                        self.spare_text = b;
+                        self.keep_spare(b);
                     } else {
                         *buf = Some(b);
                     }
@@ -941,7 +1024,7 @@ impl Filter {
                 *replaced = Some(unmatched);
                 // not searched again: its allocation serves the next line
                 *buf = None;
-                self.spare_text = b;
+                self.keep_spare(b);
             } else {
                 *buf = Some(b);
             }
@@ -1003,6 +1086,13 @@ impl Filter {
             if !self.check_all {
                 break;
             }
+        }
+    }
+
+    /// Keep a searched text's allocation for the next line's.
+    fn keep_spare(&mut self, text: SearchText<'_>) {
+        if let Some(text) = text.into_spare() {
+            self.spare_text = text;
         }
     }
 
@@ -1289,6 +1379,65 @@ mod tests {
                     assert_eq!(failure.field("daemonhost"), Some("web"), "prefregex {pref}");
                 }
             }
+        }
+    }
+
+    /// A line given with its `\n` (searched where it is when its date begins it or
+    /// it has none, else joined) gets the failures the line alone gets: wherever its
+    /// date is, with each way the prefregex hands on its text, and with a `$` that
+    /// sees the `\n`.
+    #[test]
+    fn a_line_with_its_newline_gets_the_failures_of_the_line_alone() {
+        let now = 1_800_000_000;
+        let prefregexes = [
+            None,
+            Some(r"^\s*(?P<daemonhost>\S+) sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$"),
+            Some(
+                r"^\s*(?P<daemonhost>\S+) sshd\[\d+\]: <F-CONTENT>.+ from \S+</F-CONTENT> port \d+$",
+            ),
+        ];
+        let lines = [
+            "2027-01-15 07:59:30 web sshd[12]: auth failed for root from 192.0.2.1 port 22",
+            "web sshd[12]: auth failed for bob from 192.0.2.2 port 22 2027-01-15 07:59:31",
+            "web sshd[12]: auth failed for eve from 192.0.2.3 port 22",
+            "2027-01-15 07:59:32 web sshd[12]: auth failed for root from 192.0.2.4 port 22 ",
+        ];
+        let failures = |r: &LineResult| -> Vec<(usize, String, Option<f64>, Vec<String>)> {
+            r.failures
+                .iter()
+                .map(|x| {
+                    let fields = ["user", "daemonhost"].map(|n| x.field(n).unwrap_or("-"));
+                    let matches = x.matches().iter().map(|l| l.to_string());
+                    let seen = fields.iter().map(|s| s.to_string()).chain(matches);
+                    (x.regex_index, x.id.to_string(), x.time, seen.collect())
+                })
+                .collect()
+        };
+        for pref in prefregexes {
+            let def = FilterDefinition {
+                failregex: vec![
+                    r"auth failed for (?P<user>\S+) from <HOST>( port \d+)?$".to_string(),
+                    r"auth failed for root from <HOST>".to_string(),
+                ],
+                prefregex: pref.map(str::to_string),
+                ..Default::default()
+            };
+            let new = || Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+            let (mut alone, mut ended) = (new(), new());
+            let (mut r_alone, mut r_ended) = (LineResult::default(), LineResult::default());
+            let mut found = 0;
+            // twice: searched, then answered from the recent texts
+            for line in lines.iter().chain(&lines) {
+                alone.process_line_into(line, now, &mut r_alone);
+                ended.process_ended_line_into(&format!("{line}\n"), now, &mut r_ended);
+                assert_eq!(failures(&r_alone), failures(&r_ended), "{pref:?}: {line}");
+                found += r_alone.failures.len();
+            }
+            assert!(found >= 4, "{pref:?}: {found} failures");
+            // without its `\n`, a line is taken as it is
+            ended.process_ended_line_into(lines[0], now, &mut r_ended);
+            alone.process_line_into(lines[0], now, &mut r_alone);
+            assert_eq!(failures(&r_alone), failures(&r_ended));
         }
     }
 
