@@ -1220,9 +1220,16 @@ impl Filter {
             .filter(|u| !u.is_empty())
             .map(Text::from);
         let now = self.started.elapsed().as_secs_f64();
-        // Taken out of the cache, not copied: the entry is given the merged failure at
-        // the end (or forgotten).
-        let cached = self.mlfid_cache.get(mlfid, now).and_then(Option::take);
+        let Filter {
+            mlfid_cache,
+            spare_lines,
+            spare_fail,
+            ..
+        } = self;
+        // Taken out of the cache, not copied: the entry (looked up once) is given the
+        // merged failure at the end, or forgotten.
+        let mut entry = mlfid_cache.get(mlfid, now);
+        let cached = entry.as_mut().and_then(|cached| cached.take());
         let was_cached = cached.is_some();
         let (mut merged, users_len) = match cached {
             Some(mut shared) => {
@@ -1242,15 +1249,12 @@ impl Filter {
                 if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
                     if let Some(Value::Lines(mut lines)) = groups.remove(&names.matches) {
                         lines.clear();
-                        self.spare_lines = lines;
+                        *spare_lines = lines;
                     }
                 }
                 // a group that took no part in this match leaves the earlier value
                 groups.update_from(&mut fail, |v| matches!(v, Value::Text(None)));
-                self.spare_fail = fail;
-                if flags & 2 != 0 {
-                    self.mlfid_cache.unset(mlfid);
-                }
+                *spare_fail = fail;
                 (shared, users_len)
             }
             None => {
@@ -1273,13 +1277,13 @@ impl Filter {
         if flags & 1 == 0 {
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => std::mem::take(&mut self.spare_lines),
+                _ => std::mem::take(spare_lines),
             };
             // replaced below anyway: its lines are moved, not copied
             if let Some(Value::Lines(l)) = fail.remove(&names.matches) {
                 if m.is_empty() {
                     // the empty one (the spare, or none) is kept for the next failure
-                    self.spare_lines = std::mem::replace(&mut m, l);
+                    *spare_lines = std::mem::replace(&mut m, l);
                 } else {
                     m.extend(l);
                 }
@@ -1292,20 +1296,17 @@ impl Filter {
             // taken out and put back: the lines gathered so far are not copied
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => std::mem::take(&mut self.spare_lines),
+                _ => std::mem::take(spare_lines),
             };
             m.extend(matched);
             fail.insert(names.nofail_matches.key(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
-        if flags & 2 == 0 {
-            if was_cached {
-                if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
-                    *c = Some(merged.clone());
-                }
-            } else {
-                self.mlfid_cache.set(mlfid, Some(merged.clone()), now);
-            }
+        match entry.filter(|_| was_cached) {
+            Some(_) if flags & 2 != 0 => mlfid_cache.unset(mlfid),
+            Some(entry) => *entry = Some(merged.clone()),
+            None if flags & 2 == 0 => mlfid_cache.set(mlfid, Some(merged.clone()), now),
+            None => {}
         }
         merged
     }
