@@ -60,22 +60,54 @@ struct Searched {
 impl Searched {
     /// The first match's failregex, its data read from its groups where they are into
     /// `fail` (see [`FailureData::read`]: a remembered match serves every repeat without
-    /// a copy), the later matches (seldom any) copied into `later`; and the searches
+    /// a copy), the later matches (`check_all`) copied into `later`; and the searches
     /// given up.
     fn read(
         &self,
         data: &FailureData<'_>,
         fail: &mut FailData,
-        later: &mut Vec<(usize, Groups)>,
+        later: &mut LaterMatches,
     ) -> (Option<usize>, u64) {
         let mut matches = self.matches.iter();
         let first = matches.next();
         if let Some((fi, g)) = first {
             data.read(*fi, g, fail);
         }
-        later.clear();
-        later.extend(matches.cloned());
+        later.copy(matches);
         (first.map(|(fi, _)| *fi), self.abandoned)
+    }
+}
+
+/// The failregex matches of a single-line buffer after the first (`check_all`),
+/// copied from its search or its remembered answer. The groups held are kept from
+/// line to line for their allocations (a match with many groups spills to the heap):
+/// the next line's are copied into them.
+#[derive(Debug, Default)]
+struct LaterMatches {
+    held: Vec<(usize, Groups)>,
+    /// How many of `held` are this buffer's.
+    len: usize,
+}
+
+impl LaterMatches {
+    /// Become a copy of `matches`.
+    fn copy<'a>(&mut self, matches: impl Iterator<Item = &'a (usize, Groups)>) {
+        self.len = 0;
+        for (fi, g) in matches {
+            match self.held.get_mut(self.len) {
+                Some(held) => {
+                    held.0 = *fi;
+                    held.1.copy_from(g);
+                }
+                None => self.held.push((*fi, g.clone())),
+            }
+            self.len += 1;
+        }
+    }
+
+    /// The first match of a failregex from index `from` on.
+    fn first_from(&self, from: usize) -> Option<&(usize, Groups)> {
+        self.held[..self.len].iter().find(|(fi, _)| *fi >= from)
     }
 }
 
@@ -532,7 +564,7 @@ pub struct Filter {
     /// The failregex matches of the single-line buffer being searched after the
     /// first (`check_all`): its later searches (from the next failregex on) are
     /// answered from here, not looked up again.
-    later_matches: Vec<(usize, Groups)>,
+    later_matches: LaterMatches,
     /// Searches given up at the step bound that a remembered answer stood for (the
     /// same line again: given up again, but without the search).
     recalled_abandoned: u64,
@@ -668,7 +700,7 @@ impl Filter {
             ignore_pending: true,
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
-            later_matches: Vec::new(),
+            later_matches: LaterMatches::default(),
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_match: None,
@@ -1123,7 +1155,7 @@ impl Filter {
         }
         if from > 0 {
             // the same buffer: its first look-up kept what it found after `from - 1`
-            let (fi, g) = self.later_matches.iter().find(|(fi, _)| *fi >= from)?;
+            let (fi, g) = self.later_matches.first_from(from)?;
             data.read(*fi, g, fail);
             return Some(*fi);
         }
