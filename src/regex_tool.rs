@@ -506,14 +506,16 @@ impl<W: Write> Tester<'_, W> {
         self.filter.observe_date(&text, self.now);
     }
 
-    /// A line run through the filter.
-    fn tested(&mut self, line: &str) -> Result<()> {
+    /// A line run through the filter; `ended` is the line, or the line with the `\n`
+    /// that ends it (see [`line_text`]).
+    fn tested(&mut self, ended: &str) -> Result<()> {
         self.lineno += 1;
+        let line = ended.strip_suffix('\n').unwrap_or(ended);
         if self.report && (line.is_empty() || line.starts_with('#')) {
             return Ok(());
         }
         let result = &mut self.result;
-        self.filter.process_line_into(line, self.now, result);
+        self.filter.process_ended_line_into(ended, self.now, result);
         if !self.o.raw && !self.o.json {
             self.resolver.resolve(&mut result.failures);
         }
@@ -537,6 +539,8 @@ impl<W: Write> Tester<'_, W> {
 
 /// The text of the line `block[range]` without its line end: borrowed from
 /// `checked` (the block, already known to be UTF-8) when there is that, else decoded.
+/// A borrowed text not ending in `\r` is given with the `\n` after it, where there
+/// is one: the filter searches a line with its `\n`, there, without a copy.
 fn line_text<'a>(
     block: &'a [u8],
     checked: Option<&'a str>,
@@ -544,8 +548,9 @@ fn line_text<'a>(
     latin1: bool,
 ) -> Cow<'a, str> {
     let raw = trim_eol(&block[range.clone()]);
+    let newline = usize::from(raw.len() == range.len() && block.get(range.end) == Some(&b'\n'));
     match checked {
-        Some(text) => Cow::Borrowed(&text[range.start..range.start + raw.len()]),
+        Some(text) => Cow::Borrowed(&text[range.start..range.start + raw.len() + newline]),
         None => decode(raw, latin1),
     }
 }

@@ -60,22 +60,54 @@ struct Searched {
 impl Searched {
     /// The first match's failregex, its data read from its groups where they are into
     /// `fail` (see [`FailureData::read`]: a remembered match serves every repeat without
-    /// a copy), the later matches (seldom any) copied into `later`; and the searches
+    /// a copy), the later matches (`check_all`) copied into `later`; and the searches
     /// given up.
     fn read(
         &self,
         data: &FailureData<'_>,
         fail: &mut FailData,
-        later: &mut Vec<(usize, Groups)>,
+        later: &mut LaterMatches,
     ) -> (Option<usize>, u64) {
         let mut matches = self.matches.iter();
         let first = matches.next();
         if let Some((fi, g)) = first {
             data.read(*fi, g, fail);
         }
-        later.clear();
-        later.extend(matches.cloned());
+        later.copy(matches);
         (first.map(|(fi, _)| *fi), self.abandoned)
+    }
+}
+
+/// The failregex matches of a single-line buffer after the first (`check_all`),
+/// copied from its search or its remembered answer. The groups held are kept from
+/// line to line for their allocations (a match with many groups spills to the heap):
+/// the next line's are copied into them.
+#[derive(Debug, Default)]
+struct LaterMatches {
+    held: Vec<(usize, Groups)>,
+    /// How many of `held` are this buffer's.
+    len: usize,
+}
+
+impl LaterMatches {
+    /// Become a copy of `matches`.
+    fn copy<'a>(&mut self, matches: impl Iterator<Item = &'a (usize, Groups)>) {
+        self.len = 0;
+        for (fi, g) in matches {
+            match self.held.get_mut(self.len) {
+                Some(held) => {
+                    held.0 = *fi;
+                    held.1.copy_from(g);
+                }
+                None => self.held.push((*fi, g.clone())),
+            }
+            self.len += 1;
+        }
+    }
+
+    /// The first match of a failregex from index `from` on.
+    fn first_from(&self, from: usize) -> Option<&(usize, Groups)> {
+        self.held[..self.len].iter().find(|(fi, _)| *fi >= from)
     }
 }
 
@@ -281,6 +313,56 @@ fn join_buffer_into(mut s: String, lines: &[BufLine<'_>]) -> String {
     s
 }
 
+/// The text a buffer's search reads: the buffer's lines joined (dates cut out, each
+/// line ending in `\n`) in a string of the filter's, or a single line's text after
+/// its date, followed by its `\n`, where it is in the caller's text (the same bytes,
+/// not copied).
+#[derive(Debug)]
+enum SearchText<'a> {
+    Joined(String),
+    InPlace(&'a str),
+}
+
+impl SearchText<'_> {
+    /// Keep only `self[start..end]` and a `\n` after it; the text in place is copied
+    /// into `spare` for that (whose allocation is reused).
+    fn cut(&mut self, start: usize, end: usize, spare: &mut String) {
+        match self {
+            SearchText::Joined(text) => {
+                text.truncate(end);
+                text.drain(..start);
+                text.push('\n');
+            }
+            SearchText::InPlace(text) => {
+                let mut cut = std::mem::take(spare);
+                cut.clear();
+                cut.push_str(&text[start..end]);
+                cut.push('\n');
+                *self = SearchText::Joined(cut);
+            }
+        }
+    }
+
+    /// The allocation of a joined text, for the next line's.
+    fn into_spare(self) -> Option<String> {
+        match self {
+            SearchText::Joined(text) => Some(text),
+            SearchText::InPlace(_) => None,
+        }
+    }
+}
+
+impl std::ops::Deref for SearchText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            SearchText::Joined(text) => text,
+            SearchText::InPlace(text) => text,
+        }
+    }
+}
+
 /// A compiled failregex or ignoreregex.
 #[derive(Debug)]
 struct Rx {
@@ -482,7 +564,7 @@ pub struct Filter {
     /// The failregex matches of the single-line buffer being searched after the
     /// first (`check_all`): its later searches (from the next failregex on) are
     /// answered from here, not looked up again.
-    later_matches: Vec<(usize, Groups)>,
+    later_matches: LaterMatches,
     /// Searches given up at the step bound that a remembered answer stood for (the
     /// same line again: given up again, but without the search).
     recalled_abandoned: u64,
@@ -618,7 +700,7 @@ impl Filter {
             ignore_pending: true,
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
-            later_matches: Vec::new(),
+            later_matches: LaterMatches::default(),
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_match: None,
@@ -691,7 +773,25 @@ impl Filter {
     pub fn process_line_into(&mut self, line: &str, now: i64, result: &mut LineResult) {
         result.clear();
         let (line, date) = self.read_date(line, now);
-        self.find_failure(line, date, result);
+        self.find_failure(line, None, date, result);
+    }
+
+    /// [`Filter::process_line_into`] for a line given with the `\n` that ends it in
+    /// the caller's text (`ended` is the line and that `\n`): a single-line buffer is
+    /// searched there, not copied, when the line's date begins it.
+    pub fn process_ended_line_into(&mut self, ended: &str, now: i64, result: &mut LineResult) {
+        let Some(line) = ended.strip_suffix('\n') else {
+            return self.process_line_into(ended, now, result);
+        };
+        result.clear();
+        let (line, date) = self.read_date(line, now);
+        // the searched text, the line without its date, is contiguous in `ended`
+        let in_place = match (&line.text, line.date) {
+            (LineText::Borrowed(_), (0, date_end)) => Some(&ended[date_end..]),
+            (LineText::Borrowed(_), (start, end)) if start == end => Some(ended),
+            _ => None,
+        };
+        self.find_failure(line, in_place, date, result);
     }
 
     /// Process a line whose time is known already (a journal entry): no date is
@@ -702,7 +802,7 @@ impl Filter {
             date: (0, 0),
         };
         let mut result = LineResult::default();
-        self.find_failure(line, Some(time), &mut result);
+        self.find_failure(line, None, Some(time), &mut result);
         result
     }
 
@@ -762,12 +862,20 @@ impl Filter {
         found
     }
 
-    /// The failures of the buffer with `line` added, into `result` (empty).
-    fn find_failure(&mut self, line: BufLine<'_>, date: Option<f64>, result: &mut LineResult) {
+    /// The failures of the buffer with `line` added, into `result` (empty);
+    /// `in_place` is the text a single-line buffer of it would join, where the
+    /// caller holds it already.
+    fn find_failure(
+        &mut self,
+        line: BufLine<'_>,
+        in_place: Option<&str>,
+        date: Option<f64>,
+        result: &mut LineResult,
+    ) {
         if self.maxlines == 1 {
             // what a single-line buffer leaves behind is never searched again
             let mut replaced = None;
-            self.match_buffer(&[line], &mut replaced, date, result);
+            self.match_buffer(&[line], in_place, &mut replaced, date, result);
             result.prefregex_matched = self.pref_matched;
             return;
         }
@@ -777,7 +885,7 @@ impl Filter {
         self.buffer.drain(..excess);
         let lines = std::mem::take(&mut self.buffer);
         let mut replaced = None;
-        self.match_buffer(&lines, &mut replaced, date, result);
+        self.match_buffer(&lines, None, &mut replaced, date, result);
         self.buffer = lines;
         if let Some(kept) = replaced {
             // into the buffer's own allocation, which the next line reuses
@@ -798,19 +906,28 @@ impl Filter {
 
     /// Fail2ban's `findFailure` over the buffered `lines`; `replaced` receives what
     /// stays buffered when that is not `lines` (the prefregex content, or the lines a
-    /// failregex did not consume).
+    /// failregex did not consume). `in_place` is their joined text, where the caller
+    /// holds it already (a single line followed by its `\n`).
     fn match_buffer(
         &mut self,
         lines: &[BufLine<'_>],
+        in_place: Option<&str>,
         replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
         result: &mut LineResult,
     ) {
-        let spare = std::mem::take(&mut self.spare_text);
-        let mut buf = Some(join_buffer_into(spare, lines));
+        let text = match in_place {
+            Some(text) => SearchText::InPlace(text),
+            None => SearchText::Joined(join_buffer_into(
+                std::mem::take(&mut self.spare_text),
+                lines,
+            )),
+        };
+        debug_assert_eq!(*text, join_buffer(lines), "not the buffer's text");
+        let mut buf = Some(text);
         let mut scratch = self.spare_match.take().unwrap_or_default();
         self.search_buffer(lines, replaced, date, &mut buf, &mut scratch, result);
-        if let Some(text) = buf {
+        if let Some(text) = buf.and_then(SearchText::into_spare) {
             self.spare_text = text;
         }
         self.spare_match = Some(scratch);
@@ -823,7 +940,7 @@ impl Filter {
         lines: &[BufLine<'_>],
         replaced: &mut Option<Vec<BufLine<'static>>>,
         date: Option<f64>,
-        buf: &mut Option<String>,
+        buf: &mut Option<SearchText<'_>>,
         scratch: &mut MatchScratch,
         result: &mut LineResult,
     ) {
@@ -865,9 +982,7 @@ impl Filter {
                         *buf = None;
                     } else if let Some(text) = buf {
                         // The content is what is searched from now on: cut in place.
-                        text.truncate(end);
-                        text.drain(..start);
-                        text.push('\n');
+                        text.cut(start, end, &mut self.spare_text);
                     }
                 }
                 None => pref_match = Some(g),
@@ -884,7 +999,7 @@ impl Filter {
                 None => {
                     possible = None;
                     content_at = 0;
-                    join_buffer(replaced.as_deref().unwrap_or(lines))
+                    SearchText::Joined(join_buffer(replaced.as_deref().unwrap_or(lines)))
                 }
             };
             let text = &b[content_at..];
@@ -927,7 +1042,7 @@ impl Filter {
                     if !self.check_all || self.maxlines > 1 {
                         *replaced = Some(unmatched);
                         *buf = None;
-                        self.spare_text = b;
+                        self.keep_spare(b);
                     } else {
                         *buf = Some(b);
                     }
@@ -941,7 +1056,7 @@ impl Filter {
                 *replaced = Some(unmatched);
                 // not searched again: its allocation serves the next line
                 *buf = None;
-                self.spare_text = b;
+                self.keep_spare(b);
             } else {
                 *buf = Some(b);
             }
@@ -1006,6 +1121,13 @@ impl Filter {
         }
     }
 
+    /// Keep a searched text's allocation for the next line's.
+    fn keep_spare(&mut self, text: SearchText<'_>) {
+        if let Some(text) = text.into_spare() {
+            self.spare_text = text;
+        }
+    }
+
     /// The first failregex from index `from` on that matches `buf`; its match's data
     /// goes to `fail`, and over a multi-line buffer (which is split by them) its
     /// groups to `groups`. A single-line buffer seen recently is answered from
@@ -1033,7 +1155,7 @@ impl Filter {
         }
         if from > 0 {
             // the same buffer: its first look-up kept what it found after `from - 1`
-            let (fi, g) = self.later_matches.iter().find(|(fi, _)| *fi >= from)?;
+            let (fi, g) = self.later_matches.first_from(from)?;
             data.read(*fi, g, fail);
             return Some(*fi);
         }
@@ -1130,9 +1252,16 @@ impl Filter {
             .filter(|u| !u.is_empty())
             .map(Text::from);
         let now = self.started.elapsed().as_secs_f64();
-        // Taken out of the cache, not copied: the entry is given the merged failure at
-        // the end (or forgotten).
-        let cached = self.mlfid_cache.get(mlfid, now).and_then(Option::take);
+        let Filter {
+            mlfid_cache,
+            spare_lines,
+            spare_fail,
+            ..
+        } = self;
+        // Taken out of the cache, not copied: the entry (looked up once) is given the
+        // merged failure at the end, or forgotten.
+        let mut entry = mlfid_cache.get(mlfid, now);
+        let cached = entry.as_mut().and_then(|cached| cached.take());
         let was_cached = cached.is_some();
         let (mut merged, users_len) = match cached {
             Some(mut shared) => {
@@ -1152,15 +1281,12 @@ impl Filter {
                 if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
                     if let Some(Value::Lines(mut lines)) = groups.remove(&names.matches) {
                         lines.clear();
-                        self.spare_lines = lines;
+                        *spare_lines = lines;
                     }
                 }
                 // a group that took no part in this match leaves the earlier value
                 groups.update_from(&mut fail, |v| matches!(v, Value::Text(None)));
-                self.spare_fail = fail;
-                if flags & 2 != 0 {
-                    self.mlfid_cache.unset(mlfid);
-                }
+                *spare_fail = fail;
                 (shared, users_len)
             }
             None => {
@@ -1183,13 +1309,13 @@ impl Filter {
         if flags & 1 == 0 {
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => std::mem::take(&mut self.spare_lines),
+                _ => std::mem::take(spare_lines),
             };
             // replaced below anyway: its lines are moved, not copied
             if let Some(Value::Lines(l)) = fail.remove(&names.matches) {
                 if m.is_empty() {
                     // the empty one (the spare, or none) is kept for the next failure
-                    self.spare_lines = std::mem::replace(&mut m, l);
+                    *spare_lines = std::mem::replace(&mut m, l);
                 } else {
                     m.extend(l);
                 }
@@ -1202,20 +1328,17 @@ impl Filter {
             // taken out and put back: the lines gathered so far are not copied
             let mut m = match fail.remove(&names.nofail_matches) {
                 Some(Value::Lines(l)) => l,
-                _ => std::mem::take(&mut self.spare_lines),
+                _ => std::mem::take(spare_lines),
             };
             m.extend(matched);
             fail.insert(names.nofail_matches.key(), Value::Lines(m));
         }
         // The cache holds the same (shared) dict as the failure, as in Fail2ban.
-        if flags & 2 == 0 {
-            if was_cached {
-                if let Some(c) = self.mlfid_cache.peek_mut(mlfid) {
-                    *c = Some(merged.clone());
-                }
-            } else {
-                self.mlfid_cache.set(mlfid, Some(merged.clone()), now);
-            }
+        match entry.filter(|_| was_cached) {
+            Some(_) if flags & 2 != 0 => mlfid_cache.unset(mlfid),
+            Some(entry) => *entry = Some(merged.clone()),
+            None if flags & 2 == 0 => mlfid_cache.set(mlfid, Some(merged.clone()), now),
+            None => {}
         }
         merged
     }
@@ -1289,6 +1412,65 @@ mod tests {
                     assert_eq!(failure.field("daemonhost"), Some("web"), "prefregex {pref}");
                 }
             }
+        }
+    }
+
+    /// A line given with its `\n` (searched where it is when its date begins it or
+    /// it has none, else joined) gets the failures the line alone gets: wherever its
+    /// date is, with each way the prefregex hands on its text, and with a `$` that
+    /// sees the `\n`.
+    #[test]
+    fn a_line_with_its_newline_gets_the_failures_of_the_line_alone() {
+        let now = 1_800_000_000;
+        let prefregexes = [
+            None,
+            Some(r"^\s*(?P<daemonhost>\S+) sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$"),
+            Some(
+                r"^\s*(?P<daemonhost>\S+) sshd\[\d+\]: <F-CONTENT>.+ from \S+</F-CONTENT> port \d+$",
+            ),
+        ];
+        let lines = [
+            "2027-01-15 07:59:30 web sshd[12]: auth failed for root from 192.0.2.1 port 22",
+            "web sshd[12]: auth failed for bob from 192.0.2.2 port 22 2027-01-15 07:59:31",
+            "web sshd[12]: auth failed for eve from 192.0.2.3 port 22",
+            "2027-01-15 07:59:32 web sshd[12]: auth failed for root from 192.0.2.4 port 22 ",
+        ];
+        let failures = |r: &LineResult| -> Vec<(usize, String, Option<f64>, Vec<String>)> {
+            r.failures
+                .iter()
+                .map(|x| {
+                    let fields = ["user", "daemonhost"].map(|n| x.field(n).unwrap_or("-"));
+                    let matches = x.matches().iter().map(|l| l.to_string());
+                    let seen = fields.iter().map(|s| s.to_string()).chain(matches);
+                    (x.regex_index, x.id.to_string(), x.time, seen.collect())
+                })
+                .collect()
+        };
+        for pref in prefregexes {
+            let def = FilterDefinition {
+                failregex: vec![
+                    r"auth failed for (?P<user>\S+) from <HOST>( port \d+)?$".to_string(),
+                    r"auth failed for root from <HOST>".to_string(),
+                ],
+                prefregex: pref.map(str::to_string),
+                ..Default::default()
+            };
+            let new = || Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+            let (mut alone, mut ended) = (new(), new());
+            let (mut r_alone, mut r_ended) = (LineResult::default(), LineResult::default());
+            let mut found = 0;
+            // twice: searched, then answered from the recent texts
+            for line in lines.iter().chain(&lines) {
+                alone.process_line_into(line, now, &mut r_alone);
+                ended.process_ended_line_into(&format!("{line}\n"), now, &mut r_ended);
+                assert_eq!(failures(&r_alone), failures(&r_ended), "{pref:?}: {line}");
+                found += r_alone.failures.len();
+            }
+            assert!(found >= 4, "{pref:?}: {found} failures");
+            // without its `\n`, a line is taken as it is
+            ended.process_ended_line_into(lines[0], now, &mut r_ended);
+            alone.process_line_into(lines[0], now, &mut r_alone);
+            assert_eq!(failures(&r_alone), failures(&r_ended));
         }
     }
 

@@ -95,10 +95,16 @@ impl<V> MlfidCache<V> {
     pub fn set(&mut self, key: &str, value: V, now: f64) {
         if self.entries.len() >= self.max {
             while let Some((serial, old)) = self.order.pop_front() {
-                let live = self.entries.get(&old).filter(|e| e.serial == serial);
-                let Some(entry) = live else { continue };
-                let expired = entry.expires <= now;
-                self.entries.remove(&old);
+                // one look-up to read the entry and remove it
+                let RawEntryMut::Occupied(entry) = self.entries.raw_entry_mut().from_key(&old)
+                else {
+                    continue;
+                };
+                if entry.get().serial != serial {
+                    continue;
+                }
+                let expired = entry.get().expires <= now;
+                entry.remove();
                 if !expired && self.entries.len() < self.max {
                     break;
                 }
@@ -114,15 +120,16 @@ impl<V> MlfidCache<V> {
             RawEntryMut::Vacant(e) => {
                 let serial = self.next_serial;
                 self.next_serial += 1;
+                let id = Id::from(key);
+                self.order.push_back((serial, id.clone()));
                 e.insert(
-                    Id::from(key),
+                    id,
                     Entry {
                         value,
                         expires,
                         serial,
                     },
                 );
-                self.order.push_back((serial, Id::from(key)));
                 self.drop_stale_order();
             }
         }
