@@ -204,16 +204,19 @@ impl Jail {
     }
 
     /// Run one line through the jail. `time` is given for journal entries. The
-    /// addresses that reached `maxretry` are added to `offences`.
+    /// addresses that reached `maxretry` are added to `offences`. `ended` is the line,
+    /// with the `\n` that ends it when the caller's text has one there (the filter
+    /// then searches it in place).
     pub fn process_line(
         &mut self,
-        line: &str,
+        ended: &str,
         time: Option<f64>,
         now: f64,
         replay: bool,
         log: &Logger,
         offences: &mut Vec<JailOffence>,
     ) {
+        let line = ended.strip_suffix('\n').unwrap_or(ended);
         if time.is_none() {
             if let Some(pf) = self.filter.prefilter() {
                 if !pf.may_match(line.as_bytes()) {
@@ -232,7 +235,9 @@ impl Jail {
         let mut result = std::mem::take(&mut self.line_result);
         match time {
             Some(t) => result = self.filter.process_dated_line(line, t),
-            None => self.filter.process_line_into(line, now as i64, &mut result),
+            None => self
+                .filter
+                .process_ended_line_into(ended, now as i64, &mut result),
         }
         for failure in result.failures.iter().filter(|f| !f.is_nofail()) {
             let when = failure.time.unwrap_or(now);

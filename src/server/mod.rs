@@ -779,7 +779,7 @@ impl Server {
         let mut count = 0;
         // one list for the block's offences (a brute-forcer's burst makes thousands)
         let mut offences = Vec::new();
-        for line in lines.lines() {
+        for line in lines.ended_lines() {
             count += 1;
             for &idx in &jails {
                 let jail = &mut self.jails[idx];

@@ -22,12 +22,20 @@ pub struct LineBlock {
 impl LineBlock {
     /// The lines, each without its `'\n'` and a `'\r'` before it.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.ended_lines()
+            .map(|line| line.strip_suffix('\n').unwrap_or(line))
+    }
+
+    /// The lines, each with the `'\n'` that ends it, where the consumer can search a
+    /// line and its end in place (a filter's `$` sees the `'\n'`); a line ending in
+    /// `"\r\n"` comes without both, as from [`LineBlock::lines`].
+    pub fn ended_lines(&self) -> impl Iterator<Item = &str> {
         let mut start = 0;
         memchr::memchr_iter(b'\n', self.text.as_bytes()).map(move |end| {
             // Both ends are at '\n' bytes: character boundaries.
-            let line = &self.text[start..end];
+            let line = &self.text[start..=end];
             start = end + 1;
-            line.strip_suffix('\r').unwrap_or(line)
+            line.strip_suffix("\r\n").unwrap_or(line)
         })
     }
 }
@@ -133,6 +141,10 @@ mod tests {
         let pool = BlockPool::new(1);
         let block = pool.block(b"one\r\n\ntwo\rx\n".to_vec(), Encoding::Utf8);
         assert_eq!(block.lines().collect::<Vec<_>>(), ["one", "", "two\rx"]);
+        assert_eq!(
+            block.ended_lines().collect::<Vec<_>>(),
+            ["one", "\n", "two\rx\n"]
+        );
     }
 
     #[test]
