@@ -314,52 +314,35 @@ fn join_buffer_into(mut s: String, lines: &[BufLine<'_>]) -> String {
 }
 
 /// The text a buffer's search reads: the buffer's lines joined (dates cut out, each
-/// line ending in `\n`) in a string of the filter's, or a single line's text after
-/// its date, followed by its `\n`, where it is in the caller's text (the same bytes,
-/// not copied).
-#[derive(Debug)]
-enum SearchText<'a> {
-    Joined(String),
-    InPlace(&'a str),
-}
+/// line ending in `\n`) in a string of the filter's (owned), or a single line's text
+/// after its date, followed by its `\n`, where it is in the caller's text (borrowed:
+/// the same bytes, not copied).
+type SearchText<'a> = Cow<'a, str>;
 
-impl SearchText<'_> {
-    /// Keep only `self[start..end]` and a `\n` after it; the text in place is copied
-    /// into `spare` for that (whose allocation is reused).
-    fn cut(&mut self, start: usize, end: usize, spare: &mut String) {
-        match self {
-            SearchText::Joined(text) => {
-                text.truncate(end);
-                text.drain(..start);
-                text.push('\n');
-            }
-            SearchText::InPlace(text) => {
-                let mut cut = std::mem::take(spare);
-                cut.clear();
-                cut.push_str(&text[start..end]);
-                cut.push('\n');
-                *self = SearchText::Joined(cut);
-            }
+/// Keep only `text[start..end]` and a `\n` after it; a borrowed text is copied into
+/// `spare` for that (whose allocation is reused).
+fn cut_search_text(text: &mut SearchText<'_>, start: usize, end: usize, spare: &mut String) {
+    match text {
+        Cow::Owned(text) => {
+            text.truncate(end);
+            text.drain(..start);
+            text.push('\n');
         }
-    }
-
-    /// The allocation of a joined text, for the next line's.
-    fn into_spare(self) -> Option<String> {
-        match self {
-            SearchText::Joined(text) => Some(text),
-            SearchText::InPlace(_) => None,
+        Cow::Borrowed(borrowed) => {
+            let mut cut = std::mem::take(spare);
+            cut.clear();
+            cut.push_str(&borrowed[start..end]);
+            cut.push('\n');
+            *text = Cow::Owned(cut);
         }
     }
 }
 
-impl std::ops::Deref for SearchText<'_> {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match self {
-            SearchText::Joined(text) => text,
-            SearchText::InPlace(text) => text,
-        }
+/// The allocation of a joined (owned) text, for the next line's.
+fn spare_of(text: SearchText<'_>) -> Option<String> {
+    match text {
+        Cow::Owned(text) => Some(text),
+        Cow::Borrowed(_) => None,
     }
 }
 
@@ -917,8 +900,8 @@ impl Filter {
         result: &mut LineResult,
     ) {
         let text = match in_place {
-            Some(text) => SearchText::InPlace(text),
-            None => SearchText::Joined(join_buffer_into(
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(join_buffer_into(
                 std::mem::take(&mut self.spare_text),
                 lines,
             )),
@@ -927,7 +910,7 @@ impl Filter {
         let mut buf = Some(text);
         let mut scratch = self.spare_match.take().unwrap_or_default();
         self.search_buffer(lines, replaced, date, &mut buf, &mut scratch, result);
-        if let Some(text) = buf.and_then(SearchText::into_spare) {
+        if let Some(text) = buf.and_then(spare_of) {
             self.spare_text = text;
         }
         self.spare_match = Some(scratch);
@@ -982,7 +965,7 @@ impl Filter {
                         *buf = None;
                     } else if let Some(text) = buf {
                         // The content is what is searched from now on: cut in place.
-                        text.cut(start, end, &mut self.spare_text);
+                        cut_search_text(text, start, end, &mut self.spare_text);
                     }
                 }
                 None => pref_match = Some(g),
@@ -999,7 +982,7 @@ impl Filter {
                 None => {
                     possible = None;
                     content_at = 0;
-                    SearchText::Joined(join_buffer(replaced.as_deref().unwrap_or(lines)))
+                    Cow::Owned(join_buffer(replaced.as_deref().unwrap_or(lines)))
                 }
             };
             let text = &b[content_at..];
@@ -1123,7 +1106,7 @@ impl Filter {
 
     /// Keep a searched text's allocation for the next line's.
     fn keep_spare(&mut self, text: SearchText<'_>) {
-        if let Some(text) = text.into_spare() {
+        if let Some(text) = spare_of(text) {
             self.spare_text = text;
         }
     }
