@@ -406,24 +406,20 @@ impl JailOffence {
     /// the address, id and matched lines, which tags of their own carry. Made only
     /// for a ban: most offences of a burst are by an address banned already.
     pub fn action_fields(&self) -> Vec<(String, String)> {
-        action_fields(&self.failure_data)
+        self.failure_data
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    **k,
+                    "ip4" | "ip6" | "dns" | "host" | "fid" | "mlfid" | "matches"
+                )
+            })
+            .filter_map(|(k, v)| match v {
+                Value::Text(Some(t)) => Some((k.to_string(), t.to_string())),
+                _ => None,
+            })
+            .collect()
     }
-}
-
-/// See [`JailOffence::action_fields`].
-fn action_fields(data: &FailData) -> Vec<(String, String)> {
-    data.iter()
-        .filter(|(k, _)| {
-            !matches!(
-                **k,
-                "ip4" | "ip6" | "dns" | "host" | "fid" | "mlfid" | "matches"
-            )
-        })
-        .filter_map(|(k, v)| match v {
-            Value::Text(Some(t)) => Some((k.to_string(), t.to_string())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The actions' view of a ban.
