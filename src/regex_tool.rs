@@ -459,9 +459,7 @@ impl<W: Write> Tester<'_, W> {
         let mut pos = 0;
         while pos < block.len() {
             let next = match self.filter.prefilter().filter(|_| self.skip) {
-                Some(p) => p
-                    .next_hit(block, pos)
-                    .map_or(block.len(), |hit| line_start(block, hit)),
+                Some(p) => p.next_line(block, pos).unwrap_or(block.len()),
                 None => pos,
             };
             let mut last = None;
@@ -553,11 +551,6 @@ fn line_text<'a>(
         Some(text) => Cow::Borrowed(&text[range.start..range.start + raw.len() + newline]),
         None => decode(raw, latin1),
     }
-}
-
-/// Start of the line that contains offset `at`.
-fn line_start(block: &[u8], at: usize) -> usize {
-    memchr::memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1)
 }
 
 /// The lines of a run of whole lines (each without its newline).

@@ -11,15 +11,33 @@
 //! templates are anchored at word boundaries (the filter only uses the prefilter when
 //! all of its templates are), so a run absent from the whole line is absent from the
 //! cut line too.
+//!
+//! Searching costs a few hundred instructions a line. Where nearly every line holds a
+//! literal (an auth.log read with a filter whose literal is "sshd"), that is lost, so
+//! the search pauses while it rules out too few lines (see [`Payoff`]): a paused
+//! prefilter lets every line through, which only means more lines are tested.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use aho_corasick::AhoCorasick;
 use regex_syntax::hir::{Hir, HirKind};
 
 /// Literals of which every match contains at least one.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Prefilter {
     automaton: AhoCorasick,
     literals: Vec<Vec<u8>>,
+    payoff: Payoff,
+}
+
+impl Clone for Prefilter {
+    fn clone(&self) -> Self {
+        Prefilter {
+            automaton: self.automaton.clone(),
+            literals: self.literals.clone(),
+            payoff: Payoff::default(),
+        }
+    }
 }
 
 /// Shortest literal worth a prefilter: shorter ones would let most lines through.
@@ -49,6 +67,7 @@ impl Prefilter {
         Some(Prefilter {
             automaton,
             literals,
+            payoff: Payoff::default(),
         })
     }
 
@@ -59,15 +78,82 @@ impl Prefilter {
             .map(|l| String::from_utf8_lossy(l).into_owned())
     }
 
-    /// Could `line` match?
+    /// Could `line` match? (`true` without a search while the prefilter is paused.)
     pub fn may_match(&self, line: &[u8]) -> bool {
-        self.automaton.is_match(line)
+        if !self.payoff.searching() {
+            return true;
+        }
+        let found = self.automaton.is_match(line);
+        self.payoff.note(!found);
+        found
     }
 
-    /// Offset of the next literal in `hay` at or after `from`.
-    pub fn next_hit(&self, hay: &[u8], from: usize) -> Option<usize> {
+    /// Where the next line that could match begins in `hay` (lines end with `\n`),
+    /// from the line that begins at `from` on: the line of the next literal, or (while
+    /// the prefilter is paused) the line at `from`.
+    pub fn next_line(&self, hay: &[u8], from: usize) -> Option<usize> {
+        if from >= hay.len() {
+            return None;
+        }
+        if !self.payoff.searching() {
+            return Some(from);
+        }
         let input = aho_corasick::Input::new(hay).span(from..hay.len());
-        self.automaton.find(input).map(|m| m.start())
+        let hit = self.automaton.find(input).map(|m| m.start());
+        let line =
+            hit.map(|at| memchr::memrchr(b'\n', &hay[from..at]).map_or(from, |i| from + i + 1));
+        self.payoff.note(line != Some(from));
+        line
+    }
+}
+
+/// Searches (lines or runs of lines asked about) over which the prefilter's payoff is
+/// judged…
+const PAYOFF_WINDOW: u32 = 1024;
+/// …it pauses when it ruled out fewer than one in this many of them…
+const PAYOFF_RATIO: u32 = 8;
+/// …for this many questions, answered without a search; then it is judged again.
+const PAUSE: u32 = 16 * PAYOFF_WINDOW;
+
+/// Whether searching for the literals pays: a search that rules a line out saves
+/// that line's date and regexes (a thousand instructions or more), one that finds a
+/// literal in the line asked about costs a few hundred for nothing; below one in
+/// [`PAYOFF_RATIO`] ruled out, searching costs more than it saves. Atomics (relaxed:
+/// plain loads and stores) only so that a filter may be shared; the counts need no
+/// precision.
+#[derive(Debug, Default)]
+struct Payoff {
+    asked: AtomicU32,
+    ruled_out: AtomicU32,
+    paused: AtomicU32,
+}
+
+impl Payoff {
+    /// Whether to search now (a paused prefilter counts its question down).
+    #[inline]
+    fn searching(&self) -> bool {
+        let paused = self.paused.load(Ordering::Relaxed);
+        if paused == 0 {
+            return true;
+        }
+        self.paused.store(paused - 1, Ordering::Relaxed);
+        false
+    }
+
+    /// A search done: whether it ruled out the line asked about (at least).
+    fn note(&self, ruled_out: bool) {
+        let asked = self.asked.load(Ordering::Relaxed) + 1;
+        let out = self.ruled_out.load(Ordering::Relaxed) + u32::from(ruled_out);
+        if asked < PAYOFF_WINDOW {
+            self.asked.store(asked, Ordering::Relaxed);
+            self.ruled_out.store(out, Ordering::Relaxed);
+            return;
+        }
+        if out * PAYOFF_RATIO < asked {
+            self.paused.store(PAUSE, Ordering::Relaxed);
+        }
+        self.asked.store(0, Ordering::Relaxed);
+        self.ruled_out.store(0, Ordering::Relaxed);
     }
 }
 
@@ -140,11 +226,41 @@ mod tests {
     }
 
     #[test]
-    fn finds_hits_in_blocks() {
+    fn finds_the_lines_of_hits_in_blocks() {
         let p = Prefilter::for_patterns([r"wp-login\.php"]).unwrap();
         let block = b"a\nb wp-login.php\nc\n";
-        assert_eq!(p.next_hit(block, 0), Some(7));
-        assert_eq!(p.next_hit(block, 8), None);
+        assert_eq!(p.next_line(block, 0), Some(2));
+        assert_eq!(p.next_line(block, 2), Some(2));
+        assert_eq!(p.next_line(block, 17), None);
         assert!(!p.may_match(b"nothing here"));
+    }
+
+    #[test]
+    fn pauses_while_nearly_every_line_has_a_literal_and_judges_again() {
+        let p = Prefilter::for_patterns([r"sshd"]).unwrap();
+        // one line in ten ruled out: more than one in eight get through for nothing
+        for i in 0..PAYOFF_WINDOW {
+            let line: &[u8] = if i % 10 == 0 { b"cron" } else { b"sshd[1]" };
+            assert_eq!(p.may_match(line), i % 10 != 0);
+        }
+        // paused: every line may match, found literal or not
+        for _ in 0..PAUSE {
+            assert!(p.may_match(b"cron"));
+        }
+        // searching again, and it pays now: it stays on
+        for _ in 0..2 * PAYOFF_WINDOW {
+            assert!(!p.may_match(b"cron"));
+        }
+        let block = b"cron\ncron\nsshd[1]\n";
+        assert_eq!(p.next_line(block, 0), Some(10));
+    }
+
+    #[test]
+    fn keeps_searching_where_it_rules_out_one_line_in_eight() {
+        let p = Prefilter::for_patterns([r"sshd"]).unwrap();
+        for i in 0..4 * PAYOFF_WINDOW {
+            let line: &[u8] = if i % 8 == 0 { b"cron" } else { b"sshd[1]" };
+            assert_eq!(p.may_match(line), i % 8 != 0, "line {i}");
+        }
     }
 }
