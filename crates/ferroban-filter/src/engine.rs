@@ -567,7 +567,14 @@ pub struct Filter {
     /// The matched lines of a failure dropped in a merge, emptied: the vector the
     /// next failure's matched lines are gathered in.
     spare_lines: Vec<Line>,
+    /// The last lines' failures' data that nothing else held any more, emptied: the
+    /// next failures' are made in them (see [`Filter::recycle`]).
+    spare_shared: Vec<Arc<FailData>>,
 }
+
+/// Emptied failure data kept for reuse (a line has nearly always one failure at
+/// most; a few more cover the odd line with several).
+const SPARE_SHARED: usize = 4;
 
 impl Filter {
     /// Build a filter from its definition. `logtimezone` (a jail option) is the fixed
@@ -690,6 +697,7 @@ impl Filter {
             failure_data_capacity,
             spare_fail: FailData::default(),
             spare_lines: Vec::new(),
+            spare_shared: Vec::new(),
         })
     }
 
@@ -754,7 +762,7 @@ impl Filter {
     /// [`Filter::process_line`] into `result` (the last line's, emptied first): a
     /// caller that processes many lines keeps one, and its vectors' allocations.
     pub fn process_line_into(&mut self, line: &str, now: i64, result: &mut LineResult) {
-        result.clear();
+        self.recycle(result);
         let (line, date) = self.read_date(line, now);
         self.find_failure(line, None, date, result);
     }
@@ -766,7 +774,7 @@ impl Filter {
         let Some(line) = ended.strip_suffix('\n') else {
             return self.process_line_into(ended, now, result);
         };
-        result.clear();
+        self.recycle(result);
         let (line, date) = self.read_date(line, now);
         // the searched text, the line without its date, is contiguous in `ended`
         let in_place = match (&line.text, line.date) {
@@ -775,6 +783,31 @@ impl Filter {
             _ => None,
         };
         self.find_failure(line, in_place, date, result);
+    }
+
+    /// Empty the last line's `result` for the next line. The data of its failures
+    /// that nothing holds any more (not the multi-line cache, not the caller) is
+    /// emptied and kept, with its allocations: a failure's data is an `Arc` around a
+    /// vector of entries, and its matched lines a vector too, three allocations a
+    /// failure otherwise.
+    fn recycle(&mut self, result: &mut LineResult) {
+        for failure in result.failures.drain(..) {
+            let mut shared = failure.data;
+            let Some(data) = Arc::get_mut(&mut shared) else {
+                continue;
+            };
+            if self.spare_lines.capacity() == 0 {
+                if let Some(Value::Lines(mut lines)) = data.remove(&NAMES.matches) {
+                    lines.clear();
+                    self.spare_lines = lines;
+                }
+            }
+            data.clear();
+            if self.spare_shared.len() < SPARE_SHARED {
+                self.spare_shared.push(shared);
+            }
+        }
+        result.clear();
     }
 
     /// Process a line whose time is known already (a journal entry): no date is
@@ -1060,7 +1093,7 @@ impl Filter {
                     };
                     m.extend(matched_text);
                     fail.insert(NAMES.matches.key(), Value::Lines(m));
-                    Arc::new(fail)
+                    share(fail, &mut self.spare_shared, &mut self.spare_fail)
                 }
             };
             let text = |f: &FailData, k: &Interned| f.text(k).map(Text::from);
@@ -1239,6 +1272,7 @@ impl Filter {
             mlfid_cache,
             spare_lines,
             spare_fail,
+            spare_shared,
             ..
         } = self;
         // Taken out of the cache, not copied: the entry (looked up once) is given the
@@ -1279,7 +1313,7 @@ impl Filter {
                 } else {
                     0
                 };
-                (Arc::new(fail), users_len)
+                (share(fail, spare_shared, spare_fail), users_len)
             }
         };
         // not shared: the cache's entry was taken out, or just made
@@ -1325,6 +1359,27 @@ impl Filter {
         }
         merged
     }
+}
+
+/// `fail` shared, in the data of an earlier failure when one was kept (see
+/// [`Filter::recycle`]); the emptied data it replaces becomes `spare_fail`, where
+/// the next match's data is read, when that has less room.
+fn share(
+    mut fail: FailData,
+    spare_shared: &mut Vec<Arc<FailData>>,
+    spare_fail: &mut FailData,
+) -> Arc<FailData> {
+    let Some(mut shared) = spare_shared.pop() else {
+        return Arc::new(fail);
+    };
+    let Some(spare) = Arc::get_mut(&mut shared) else {
+        return Arc::new(fail);
+    };
+    std::mem::swap(spare, &mut fail);
+    if spare_fail.is_empty() && spare_fail.capacity() < fail.capacity() {
+        *spare_fail = fail;
+    }
+    shared
 }
 
 /// Add `user` to the failure's user set; returns the set's size.
@@ -1402,6 +1457,48 @@ mod tests {
     /// it has none, else joined) gets the failures the line alone gets: wherever its
     /// date is, with each way the prefregex hands on its text, and with a `$` that
     /// sees the `\n`.
+    #[test]
+    fn a_failure_made_in_an_earlier_ones_data_carries_nothing_of_it() {
+        let now = 1_800_000_000;
+        let def = FilterDefinition {
+            failregex: vec![
+                r"^auth failed for (?P<user>\S+) from <HOST>$".to_string(),
+                r"^scan from <HOST>$".to_string(),
+            ],
+            ..Default::default()
+        };
+        let mut filter = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+        let mut reused = LineResult::default();
+        let lines = [
+            "auth failed for bob from 192.0.2.1",
+            "scan from 192.0.2.2",
+            "scan from 192.0.2.3",
+            "auth failed for eve from 192.0.2.4",
+        ];
+        let seen = |r: &LineResult| -> Vec<(String, Option<String>, Vec<String>)> {
+            let f = |x: &Failure| {
+                let matches = x.matches().iter().map(|l| l.to_string()).collect();
+                (
+                    x.id.to_string(),
+                    x.field("user").map(str::to_string),
+                    matches,
+                )
+            };
+            r.failures.iter().map(f).collect()
+        };
+        for line in lines.iter().chain(&lines) {
+            filter.process_line_into(line, now, &mut reused);
+            let fresh = Filter::new(&def, None, TimeZone::UTC, 2026)
+                .unwrap()
+                .process_line(line, now);
+            assert_eq!(seen(&reused), seen(&fresh), "{line}");
+            assert_eq!(
+                reused.failures[0].data.iter().count(),
+                fresh.failures[0].data.iter().count()
+            );
+        }
+    }
+
     #[test]
     fn a_line_with_its_newline_gets_the_failures_of_the_line_alone() {
         let now = 1_800_000_000;

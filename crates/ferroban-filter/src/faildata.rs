@@ -351,6 +351,11 @@ impl FailData {
         self.entries.is_empty()
     }
 
+    /// Names it has room for without growing.
+    pub(crate) fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
     /// Names and values, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
         self.entries.iter().map(|(k, v)| (&k.0.name, v))
