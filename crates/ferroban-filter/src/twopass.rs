@@ -260,6 +260,8 @@ pub struct TwoPass {
     first_literals: Option<Vec<Box<[u8]>>>,
     /// 64-bit words in a set of states.
     words: usize,
+    /// The automaton's capture slots (asked of it once: a call into it).
+    slot_len: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
     classes: usize,
     memory: Mutex<Memory>,
@@ -351,6 +353,7 @@ impl TwoPass {
         let class_words = classes.div_ceil(64);
         let may_take = may_take_table(&nfa, &class_of, classes, &looks);
         let memory = Mutex::new(Memory::new(&nfa));
+        let slot_len = nfa.group_info().slot_len();
         Some(TwoPass {
             nfa,
             predecessors,
@@ -368,6 +371,7 @@ impl TwoPass {
             short_tail: AtomicBool::new(true),
             first_literals,
             words,
+            slot_len,
             classes,
             memory,
         })
@@ -376,7 +380,7 @@ impl TwoPass {
     /// The capture slots of the pattern's groups (the whole match's included): the
     /// length of the [`Slots`] a search fills.
     pub fn slot_len(&self) -> usize {
-        self.nfa.group_info().slot_len()
+        self.slot_len
     }
 
     /// The capture slots of the leftmost-first match that spans `hay[start..end]`
