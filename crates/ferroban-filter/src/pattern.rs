@@ -603,7 +603,10 @@ pub struct MatchMemo {
 /// by a call to `memcpy`.
 const INLINE_GROUPS: usize = 6;
 
-type GroupSlots = smallvec::SmallVec<[usize; 2 * INLINE_GROUPS]>;
+/// A group's capture slots: where it starts, where it ends ([`UNSET`]: not passed).
+type SlotPair = [usize; 2];
+
+type GroupSlots = smallvec::SmallVec<[SlotPair; INLINE_GROUPS]>;
 
 /// Byte spans of the groups of one match; index 0 is the whole match. Held as the
 /// capture slots the two passes write (see [`twopass::Slots`]): they write a match's
@@ -624,43 +627,41 @@ impl Groups {
     /// every match through it (it was a call per group).
     #[inline]
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
-        let (start, end) = (*self.slots.get(2 * i)?, *self.slots.get(2 * i + 1)?);
+        let [start, end] = *self.slots.get(i)?;
         (start != UNSET && end != UNSET).then_some((start, end))
     }
 
     /// Set group `i`'s span (a group this match has).
     fn set(&mut self, i: usize, span: Option<(usize, usize)>) {
-        if let Some(pair) = self.slots.get_mut(2 * i..2 * i + 2) {
-            (pair[0], pair[1]) = span.unwrap_or((UNSET, UNSET));
+        if let Some(pair) = self.slots.get_mut(i) {
+            *pair = slot_pair(span);
         }
     }
 
     /// Add a group after the others.
     fn push(&mut self, span: Option<(usize, usize)>) {
-        let (start, end) = span.unwrap_or((UNSET, UNSET));
-        self.slots.extend_from_slice(&[start, end]);
+        self.slots.push(slot_pair(span));
     }
 
     /// Room for `len` capture slots (of a match's groups, two per group), none
     /// passed, to be written: in place for as many as this holds (a search that
     /// reuses its `Groups` for the same pattern), else made anew in one go
-    /// (`SmallVec::resize` pushes one slot at a time).
+    /// (`SmallVec::resize` pushes one at a time).
     fn reset_slots(&mut self, len: usize) -> &mut twopass::Slots {
-        if self.slots.len() == len {
-            self.slots.fill(UNSET);
+        let groups = len / 2;
+        if self.slots.len() == groups {
+            self.slots.fill([UNSET; 2]);
         } else {
-            self.slots = GroupSlots::from_elem(UNSET, len);
+            self.slots = GroupSlots::from_elem([UNSET; 2], groups);
         }
-        &mut self.slots
+        self.slots.as_flattened_mut()
     }
 
     /// Become the groups `spans`; `true`, for a caller that found a match.
     fn set_from(&mut self, spans: impl ExactSizeIterator<Item = Option<(usize, usize)>>) -> bool {
-        let slots = self.reset_slots(2 * spans.len());
-        for (pair, span) in slots.chunks_exact_mut(2).zip(spans) {
-            if let Some(span) = span {
-                (pair[0], pair[1]) = span;
-            }
+        self.reset_slots(2 * spans.len());
+        for (pair, span) in self.slots.iter_mut().zip(spans) {
+            *pair = slot_pair(span);
         }
         true
     }
@@ -678,7 +679,7 @@ impl Groups {
 
     /// Every group's span, shifted to start at `origin` (which precedes them all).
     pub fn shifted(&self, origin: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
-        (0..self.slots.len() / 2).map(move |i| self.get(i).map(|(a, b)| (a - origin, b - origin)))
+        (0..self.slots.len()).map(move |i| self.get(i).map(|(a, b)| (a - origin, b - origin)))
     }
     pub fn start(&self) -> usize {
         self.get(0).map(|s| s.0).unwrap_or(0)
@@ -686,6 +687,12 @@ impl Groups {
     pub fn end(&self) -> usize {
         self.get(0).map(|s| s.1).unwrap_or(0)
     }
+}
+
+/// The capture slots of a group's span.
+fn slot_pair(span: Option<(usize, usize)>) -> SlotPair {
+    let (start, end) = span.unwrap_or((UNSET, UNSET));
+    [start, end]
 }
 
 fn linear(pattern: &str) -> Result<regex::Regex, String> {
