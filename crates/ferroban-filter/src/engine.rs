@@ -1164,9 +1164,8 @@ impl Filter {
             capacity: self.failure_data_capacity,
         };
         if self.maxlines > 1 {
-            let (fi, g) = self.search_failregexes(buf, from, possible)?;
-            data.read(fi, &g, fail);
-            *groups = g;
+            let fi = self.search_failregexes(buf, from, possible, groups)?;
+            data.read(fi, groups, fail);
             return Some(fi);
         }
         if from > 0 {
@@ -1200,9 +1199,10 @@ impl Filter {
         };
         let mut searched = Searched::default();
         let mut next = 0;
-        while let Some((fi, g)) = self.search_failregexes(buf, next, possible) {
+        let mut groups = Groups::default();
+        while let Some(fi) = self.search_failregexes(buf, next, possible, &mut groups) {
             next = fi + 1;
-            searched.matches.push((fi, g));
+            searched.matches.push((fi, std::mem::take(&mut groups)));
             if !all {
                 break;
             }
@@ -1221,20 +1221,26 @@ impl Filter {
     }
 
     /// Search `buf` with the failregexes from index `from` on, in order, for the first
-    /// that matches; `possible` holds (or receives) which may match it at all.
+    /// that matches, its groups into `groups`; `possible` holds (or receives) which may
+    /// match it at all.
     fn search_failregexes(
         &self,
         buf: &str,
         from: usize,
         possible: &mut Option<Possible>,
-    ) -> Option<(usize, Groups)> {
+        groups: &mut Groups,
+    ) -> Option<usize> {
         if possible.is_none() {
             *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
         }
-        let search = |fi: usize| Some((fi, self.fail.get(fi)?.pattern.search(buf)?));
+        let matches = |fi: &usize| {
+            self.fail
+                .get(*fi)
+                .is_some_and(|rx| rx.pattern.search_into(buf, groups))
+        };
         match possible {
-            Some(possible) => possible.iter_from(from).find_map(search),
-            None => (from..self.fail.len()).find_map(search),
+            Some(possible) => possible.iter_from(from).find(matches),
+            None => (from..self.fail.len()).find(matches),
         }
     }
 

@@ -14,7 +14,7 @@ use regex_automata::util::alphabet::ByteClasses;
 use crate::anchored::AnchoredDfa;
 use crate::pyre::{self, Dollar, TranslateError};
 use crate::recent::Recent;
-use crate::twopass::TwoPass;
+use crate::twopass::{self, TwoPass, UNSET};
 use crate::unfold;
 
 /// Back-tracking steps allowed per search before the line is given up as not matching.
@@ -79,71 +79,73 @@ impl LinearRe {
     }
 
     fn groups(&self, hay: &str, start: usize) -> Option<Groups> {
+        let mut groups = Groups::default();
+        self.groups_into(hay, start, &mut groups).then_some(groups)
+    }
+
+    /// The groups of the leftmost-first match from `start`, into `out` (its
+    /// allocation kept); `false` when there is no match.
+    fn groups_into(&self, hay: &str, start: usize, out: &mut Groups) -> bool {
         // Checked once: a log line is scanned for it on every search with captures.
         let ascii = hay.is_ascii();
-        if let Some(re) = self
+        let Some(re) = self
             .ascii
             .as_ref()
             .filter(|_| ascii || self.unicode().is_none())
-        {
-            let bytes = hay.as_bytes();
-            match self.two_pass_for(ascii) {
-                Some(two_pass) if two_pass.searches_alone(bytes.len().saturating_sub(start)) => {
-                    // Alone only where a match is likely: the backward pass walks the
-                    // whole haystack, where the DFA gives up at the first byte no
-                    // match can take (a filter's single failregex on every line). The
-                    // literals every match begins with tell in a few bytes; without
-                    // them, the DFA is asked. Either rules a match out for good.
-                    let may_match = two_pass
-                        .may_start_at(bytes, start)
-                        .unwrap_or_else(|| re.is_match_at(bytes, start));
-                    if !may_match {
-                        return None;
-                    }
-                    if let Some(found) = two_pass.search(bytes, start) {
-                        return found.map(|spans| Groups {
-                            spans: spans.into(),
-                        });
-                    }
+        else {
+            return match self.unicode().and_then(|re| re.captures_at(hay, start)) {
+                Some(caps) => out.set_from(caps.iter().map(|m| m.map(|m| (m.start(), m.end())))),
+                None => false,
+            };
+        };
+        let bytes = hay.as_bytes();
+        match self.two_pass_for(ascii) {
+            Some(two_pass) if two_pass.searches_alone(bytes.len().saturating_sub(start)) => {
+                // Alone only where a match is likely: the backward pass walks the
+                // whole haystack, where the DFA gives up at the first byte no
+                // match can take (a filter's single failregex on every line). The
+                // literals every match begins with tell in a few bytes; without
+                // them, the DFA is asked. Either rules a match out for good.
+                let may_match = two_pass
+                    .may_start_at(bytes, start)
+                    .unwrap_or_else(|| re.is_match_at(bytes, start));
+                if !may_match {
+                    return false;
                 }
-                Some(two_pass) => {
-                    let m = re.find_at(bytes, start)?;
-                    if let Some(spans) = two_pass.captures(bytes, m.start(), m.end()) {
-                        return Some(Groups {
-                            spans: spans.into(),
-                        });
-                    }
+                let slots = out.reset_slots(two_pass.slot_len());
+                if let Some(found) = two_pass.search(bytes, start, slots) {
+                    return found;
                 }
-                None => {}
             }
-            let caps = re.captures_at(bytes, start)?;
-            return Some(Groups {
-                spans: (0..caps.len())
-                    .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
-                    .collect(),
-            });
+            Some(two_pass) => {
+                let Some(m) = re.find_at(bytes, start) else {
+                    return false;
+                };
+                let slots = out.reset_slots(two_pass.slot_len());
+                if two_pass.captures(bytes, m.start(), m.end(), slots) {
+                    return true;
+                }
+            }
+            None => {}
         }
-        let caps = self.unicode()?.captures_at(hay, start)?;
-        Some(Groups {
-            spans: (0..caps.len())
-                .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
-                .collect(),
-        })
+        match re.captures_at(bytes, start) {
+            Some(caps) => out.set_from(caps.iter().map(|m| m.map(|m| (m.start(), m.end())))),
+            None => false,
+        }
     }
 
     /// [`LinearRe::groups`] of the match already found at `span` (by
     /// [`LinearRe::find_at`] from `start`): the two passes capture over that span
     /// without finding it again, where they serve.
     fn groups_of_match(&self, hay: &str, start: usize, span: (usize, usize)) -> Option<Groups> {
-        let spans = self
-            .two_pass_for(hay.is_ascii())
-            .and_then(|two_pass| two_pass.captures(hay.as_bytes(), span.0, span.1));
-        match spans {
-            Some(spans) => Some(Groups {
-                spans: spans.into(),
-            }),
-            None => self.groups(hay, start),
+        let mut groups = Groups::default();
+        if let Some(two_pass) = self.two_pass_for(hay.is_ascii()) {
+            let slots = groups.reset_slots(two_pass.slot_len());
+            if two_pass.captures(hay.as_bytes(), span.0, span.1, slots) {
+                return Some(groups);
+            }
         }
+        self.groups_into(hay, start, &mut groups).then_some(groups)
     }
 
     /// The two passes, built on first use, for a haystack that is ASCII or not: they
@@ -512,15 +514,16 @@ impl RestOfLine {
         let mut g = match &self.head_groups {
             HeadGroups::AroundAll => {
                 let head = Some((head_start, head_end));
-                let spans = smallvec::smallvec![whole, head, tail];
-                return Some(Some(Groups { spans }));
+                let mut groups = Groups::default();
+                groups.set_from([whole, head, tail].into_iter());
+                return Some(Some(groups));
             }
             HeadGroups::Searched(recent) => {
                 self.searched_head_groups(recent, hay, start, (head_start, head_end))?
             }
         };
-        g.spans[0] = whole;
-        g.spans.push(tail);
+        g.set(0, whole);
+        g.push(tail);
         Some(Some(g))
     }
 
@@ -594,46 +597,89 @@ pub struct MatchMemo {
 }
 
 /// Groups a match holds without a heap allocation: a prefregex's (the whole match,
-/// its `mlfid` and `content` groups) and a few more; a match with more groups spills
-/// to the heap.
-const INLINE_GROUPS: usize = 4;
+/// its `mlfid` and `content` groups), most failregexes' (the whole match, a user
+/// and a host's three forms, a flag); a match with more groups spills to the heap.
+/// No more: a `Groups` is moved by value, and one larger than 128 bytes is moved
+/// by a call to `memcpy`.
+const INLINE_GROUPS: usize = 6;
 
-type GroupSpans = smallvec::SmallVec<[Option<(usize, usize)>; INLINE_GROUPS]>;
+/// A group's capture slots: where it starts, where it ends ([`UNSET`]: not passed).
+type SlotPair = [usize; 2];
 
-/// Byte spans of the groups of one match; index 0 is the whole match.
+type GroupSlots = smallvec::SmallVec<[SlotPair; INLINE_GROUPS]>;
+
+/// Byte spans of the groups of one match; index 0 is the whole match. Held as the
+/// capture slots the two passes write (see [`twopass::Slots`]): they write a match's
+/// groups here, with no copy.
 #[derive(Debug, Clone, Default)]
 pub struct Groups {
-    spans: GroupSpans,
+    slots: GroupSlots,
 }
 
 impl Groups {
     /// Become a copy of `other`, in this value's own allocation (a match remembered
     /// for a line that comes again is handed out this way on every repeat).
     pub fn copy_from(&mut self, other: &Groups) {
-        self.spans.clone_from(&other.spans);
+        self.slots.clone_from(&other.slots);
     }
 
     /// Span of group `i` (0 = whole match). Inlined: the engine reads every group of
     /// every match through it (it was a call per group).
     #[inline]
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
-        self.spans.get(i).copied().flatten()
+        let [start, end] = *self.slots.get(i)?;
+        (start != UNSET && end != UNSET).then_some((start, end))
     }
+
+    /// Set group `i`'s span (a group this match has).
+    fn set(&mut self, i: usize, span: Option<(usize, usize)>) {
+        if let Some(pair) = self.slots.get_mut(i) {
+            *pair = slot_pair(span);
+        }
+    }
+
+    /// Add a group after the others.
+    fn push(&mut self, span: Option<(usize, usize)>) {
+        self.slots.push(slot_pair(span));
+    }
+
+    /// Room for `len` capture slots (of a match's groups, two per group), none
+    /// passed, to be written: in place for as many as this holds (a search that
+    /// reuses its `Groups` for the same pattern), else made anew in one go
+    /// (`SmallVec::resize` pushes one at a time).
+    fn reset_slots(&mut self, len: usize) -> &mut twopass::Slots {
+        let groups = len / 2;
+        if self.slots.len() == groups {
+            self.slots.fill([UNSET; 2]);
+        } else {
+            self.slots = GroupSlots::from_elem([UNSET; 2], groups);
+        }
+        self.slots.as_flattened_mut()
+    }
+
+    /// Become the groups `spans`; `true`, for a caller that found a match.
+    fn set_from(&mut self, spans: impl ExactSizeIterator<Item = Option<(usize, usize)>>) -> bool {
+        self.reset_slots(2 * spans.len());
+        for (pair, span) in self.slots.iter_mut().zip(spans) {
+            *pair = slot_pair(span);
+        }
+        true
+    }
+
     /// Groups from spans relative to `origin` (as [`Groups::shifted`] gives them).
     fn placed(spans: &[Option<(usize, usize)>], origin: usize) -> Groups {
-        Groups {
-            spans: spans
+        let mut groups = Groups::default();
+        groups.set_from(
+            spans
                 .iter()
-                .map(|span| span.map(|(a, b)| (a + origin, b + origin)))
-                .collect(),
-        }
+                .map(|span| span.map(|(a, b)| (a + origin, b + origin))),
+        );
+        groups
     }
 
     /// Every group's span, shifted to start at `origin` (which precedes them all).
     pub fn shifted(&self, origin: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
-        self.spans
-            .iter()
-            .map(move |s| s.map(|(a, b)| (a - origin, b - origin)))
+        (0..self.slots.len()).map(move |i| self.get(i).map(|(a, b)| (a - origin, b - origin)))
     }
     pub fn start(&self) -> usize {
         self.get(0).map(|s| s.0).unwrap_or(0)
@@ -641,6 +687,12 @@ impl Groups {
     pub fn end(&self) -> usize {
         self.get(0).map(|s| s.1).unwrap_or(0)
     }
+}
+
+/// The capture slots of a group's span.
+fn slot_pair(span: Option<(usize, usize)>) -> SlotPair {
+    let (start, end) = span.unwrap_or((UNSET, UNSET));
+    [start, end]
 }
 
 fn linear(pattern: &str) -> Result<regex::Regex, String> {
@@ -815,37 +867,55 @@ impl Pattern {
     /// Search `hay[..end]` from byte offset `start` (Python's `search(s, pos, endpos)`):
     /// context before `start` is visible to look-behind and `\b`, `^` matches only at 0.
     pub fn search_range(&self, hay: &str, start: usize, end: usize) -> Option<Groups> {
+        let mut groups = Groups::default();
+        self.search_range_into(hay, start, end, &mut groups)
+            .then_some(groups)
+    }
+
+    /// [`Pattern::search_range`] into `out`, whose allocation is kept (a caller that
+    /// keeps its `Groups` searches with no allocation); `false` when there is no match
+    /// (`out` is then left in no particular state).
+    pub fn search_range_into(&self, hay: &str, start: usize, end: usize, out: &mut Groups) -> bool {
         let hay = &hay[..end];
         match &self.engine {
             Engine::Linear(re) => {
-                let split = self.rest_of_line.as_ref();
-                let mut g = match split.and_then(|split| split.search(hay, start)) {
-                    Some(found) => found?,
-                    None => re.groups(hay, start)?,
-                };
+                match self
+                    .rest_of_line
+                    .as_ref()
+                    .and_then(|split| split.search(hay, start))
+                {
+                    Some(Some(found)) => *out = found,
+                    Some(None) => return false,
+                    None if re.groups_into(hay, start, out) => {}
+                    None => return false,
+                }
                 for &(copy, original) in &self.aliases {
-                    if let Some(span) = g.get(copy) {
-                        g.spans[original] = Some(span);
+                    if let Some(span) = out.get(copy) {
+                        out.set(original, Some(span));
                     }
                 }
-                if let Some((end, _)) = self.end_group.and_then(|i| g.get(i)) {
-                    g.spans[0] = Some((g.start(), end));
+                if let Some((end, _)) = self.end_group.and_then(|i| out.get(i)) {
+                    out.set(0, Some((out.start(), end)));
                 }
-                Some(g)
+                true
             }
             Engine::LinearVerified {
                 linear,
                 pairs,
                 backtracking,
             } => {
-                let g = linear.groups(hay, start)?;
-                let text = |i: usize| g.get(i).map(|(s, e)| &hay[s..e]);
-                if pairs.iter().all(|&(a, b)| text(a) == text(b)) {
-                    return Some(g);
+                if !linear.groups_into(hay, start, out) {
+                    return false;
                 }
-                let caps = self.bounded(backtracking.captures_from_pos(hay, start))?;
+                let text = |i: usize| out.get(i).map(|(s, e)| &hay[s..e]);
+                if pairs.iter().all(|&(a, b)| text(a) == text(b)) {
+                    return true;
+                }
+                let Some(caps) = self.bounded(backtracking.captures_from_pos(hay, start)) else {
+                    return false;
+                };
                 // Map the back-tracking form's groups onto this pattern's numbering.
-                let mut spans = GroupSpans::from_elem(None, self.names.len());
+                out.reset_slots(2 * self.names.len());
                 for (i, name) in backtracking.capture_names().enumerate() {
                     let target = match name {
                         None if i == 0 => Some(0),
@@ -853,21 +923,22 @@ impl Pattern {
                         Some(n) => self.group_index(n),
                     };
                     if let Some(t) = target {
-                        spans[t] = caps.get(i).map(|m| (m.start(), m.end()));
+                        out.set(t, caps.get(i).map(|m| (m.start(), m.end())));
                     }
                 }
-                Some(Groups { spans })
+                true
             }
             Engine::Backtrack { screen, re } => {
                 if screen.as_ref().is_some_and(|s| !s.is_match_at(hay, start)) {
-                    return None;
+                    return false;
                 }
-                let caps = self.bounded(re.captures_from_pos(hay, start))?;
-                Some(Groups {
-                    spans: (0..caps.len())
-                        .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
-                        .collect(),
-                })
+                match self.bounded(re.captures_from_pos(hay, start)) {
+                    Some(caps) => {
+                        let span = |i| caps.get(i).map(|m| (m.start(), m.end()));
+                        out.set_from((0..caps.len()).map(span))
+                    }
+                    None => false,
+                }
             }
         }
     }
@@ -967,6 +1038,11 @@ impl Pattern {
     /// Search the whole of `hay`.
     pub fn search(&self, hay: &str) -> Option<Groups> {
         self.search_range(hay, 0, hay.len())
+    }
+
+    /// Search the whole of `hay`, into `out` (see [`Pattern::search_range_into`]).
+    pub fn search_into(&self, hay: &str, out: &mut Groups) -> bool {
+        self.search_range_into(hay, 0, hay.len(), out)
     }
 }
 
@@ -1090,7 +1166,7 @@ mod tests {
     /// capture search gives them.
     fn split_and_whole(p: &Pattern, lines: &[&str]) -> Vec<(Spans, Spans)> {
         let whole = LinearRe::new(p.linear_source().unwrap()).unwrap();
-        let spans = |g: Groups| g.spans.to_vec();
+        let spans = |g: Groups| g.shifted(0).collect::<Vec<_>>();
         lines
             .iter()
             .map(|line| (p.search(line).map(spans), whole.groups(line, 0).map(spans)))
@@ -1228,7 +1304,7 @@ mod tests {
         ];
         let mut memo = MatchMemo::default();
         for line in lines {
-            let spans = |g: Groups| g.spans.to_vec();
+            let spans = |g: Groups| g.shifted(0).collect::<Vec<_>>();
             assert_eq!(
                 date.search_range_memo(line, 0, line.len(), &mut memo)
                     .map(spans),

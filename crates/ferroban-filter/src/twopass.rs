@@ -84,7 +84,7 @@ const MOVES: usize = 1024;
 const UNKNOWN: u32 = u32::MAX;
 
 /// A capture slot the walk has not passed (no position is this).
-const UNSET: usize = usize::MAX;
+pub const UNSET: usize = usize::MAX;
 
 /// A forward entry whose move depends on the position's set (see [`TwoPass::closure`]).
 const NEEDS_SET: u32 = u32::MAX - 1;
@@ -93,8 +93,11 @@ const NEEDS_SET: u32 = u32::MAX - 1;
 /// this plus the index of a move that passes capture slots or reaches the match.
 const SPECIAL: u32 = 1 << 31;
 
-/// The groups' spans of a match, by group index (`None`: the group took no part).
-pub type Spans = Vec<Option<(usize, usize)>>;
+/// The capture slots of a match: two per group, by group index (where the group
+/// starts, where it ends), [`UNSET`] where the group took no part. A search writes
+/// them into its caller's buffer, of [`TwoPass::slot_len`] slots (a buffer the
+/// caller keeps: no allocation, and no copy, per search).
+pub type Slots = [usize];
 
 /// A state as the forward walk reads it, in a few bytes: the automaton's states
 /// hold what the walk needs behind a pointer or a search (the ranges of a class).
@@ -257,6 +260,8 @@ pub struct TwoPass {
     first_literals: Option<Vec<Box<[u8]>>>,
     /// 64-bit words in a set of states.
     words: usize,
+    /// The automaton's capture slots (asked of it once: a call into it).
+    slot_len: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
     classes: usize,
     memory: Mutex<Memory>,
@@ -275,9 +280,6 @@ struct Memory {
     /// The row in `steps` of the set of each position of the current span (from
     /// its start on; longer when an earlier span was).
     live: Vec<u32>,
-    /// The capture slots of the current walk: positions, or [`UNSET`] (half the
-    /// bytes of an `Option` to clear and read on every search).
-    slots: Vec<usize>,
     /// Each state's row in `forward` ([`UNKNOWN`]: none yet)…
     rows: Vec<u32>,
     /// …and each row's state.
@@ -304,7 +306,6 @@ impl Memory {
             numbers: HashMap::new(),
             steps: Vec::new(),
             live: Vec::new(),
-            slots: vec![UNSET; nfa.group_info().slot_len()],
             rows: vec![UNKNOWN; nfa.states().len()],
             row_states: Vec::new(),
             forward: Vec::new(),
@@ -352,6 +353,7 @@ impl TwoPass {
         let class_words = classes.div_ceil(64);
         let may_take = may_take_table(&nfa, &class_of, classes, &looks);
         let memory = Mutex::new(Memory::new(&nfa));
+        let slot_len = nfa.group_info().slot_len();
         Some(TwoPass {
             nfa,
             predecessors,
@@ -369,24 +371,35 @@ impl TwoPass {
             short_tail: AtomicBool::new(true),
             first_literals,
             words,
+            slot_len,
             classes,
             memory,
         })
     }
 
-    /// The groups' spans (by group index) of the leftmost-first match that spans
-    /// `hay[start..end]` exactly; `None` when this engine cannot tell (another
-    /// thread holds its memory, or an empty loop) and the caller must search.
+    /// The capture slots of the pattern's groups (the whole match's included): the
+    /// length of the [`Slots`] a search fills.
+    pub fn slot_len(&self) -> usize {
+        self.slot_len
+    }
+
+    /// The capture slots of the leftmost-first match that spans `hay[start..end]`
+    /// exactly, into `slots` (of [`TwoPass::slot_len`]); `false` when this engine
+    /// cannot tell (another thread holds its memory, or an empty loop, or `slots` is
+    /// not that long) and the caller must search.
     ///
     /// A match spans the span, so the anchored start is live at its start and the
     /// walk can begin before any set is known: the backward pass runs only when a
     /// move needs a set, and then only from that position to the span's end (the
     /// sets there depend on nothing before them). A span whose moves all need no
     /// set (see `TwoPass::closure`) is walked once, forwards.
-    pub fn captures(&self, hay: &[u8], start: usize, end: usize) -> Option<Spans> {
+    pub fn captures(&self, hay: &[u8], start: usize, end: usize, slots: &mut Slots) -> bool {
         self.note_tail(hay.len().saturating_sub(end));
-        let mut memory = self.memory()?;
-        self.forward(&mut memory, hay, start, end, None)
+        let Some(mut memory) = self.memory() else {
+            return false;
+        };
+        self.forward(&mut memory, hay, start, end, None, slots)
+            .is_some()
     }
 
     /// Remember whether a match left a short tail of its haystack (`tail` bytes)
@@ -433,9 +446,10 @@ impl TwoPass {
         Some(literals.iter().any(|literal| begins(literal)))
     }
 
-    /// The groups' spans of the leftmost-first match in `hay[start..]`, with no span
+    /// The capture slots of the leftmost-first match in `hay[start..]`, with no span
     /// found beforehand, for a pattern every match of which starts at the haystack's
-    /// start: `Some(None)` when there is no match, `None` when this engine cannot tell.
+    /// start, into `slots` (of [`TwoPass::slot_len`]): `Some(true)` when there is a
+    /// match, `Some(false)` when there is none, `None` when this engine cannot tell.
     ///
     /// Why that is exact: the backward pass runs from the haystack's end, where only
     /// the match state is live; the match state is live at every position, so a state
@@ -448,18 +462,16 @@ impl TwoPass {
     /// takes at each branch the first alternative from which a match can be reached,
     /// as the back-tracker keeps the first alternative that reaches one: the same
     /// match, with the same groups.
-    pub fn search(&self, hay: &[u8], start: usize) -> Option<Option<Spans>> {
+    pub fn search(&self, hay: &[u8], start: usize, slots: &mut Slots) -> Option<bool> {
         let mut memory = self.memory()?;
         let end = hay.len();
         self.backward(&mut memory, hay, start, end);
         if !self.starts_live(&memory) {
-            return Some(None);
+            return Some(false);
         }
-        let spans = self.forward(&mut memory, hay, start, end, Some(start))?;
-        if let Some(Some((_, match_end))) = spans.first() {
-            self.note_tail(end.saturating_sub(*match_end));
-        }
-        Some(Some(spans))
+        let match_end = self.forward(&mut memory, hay, start, end, Some(start), slots)?;
+        self.note_tail(end.saturating_sub(match_end));
+        Some(true)
     }
 
     /// This engine's memory, cleared when full; `None` when another thread holds it.
@@ -638,7 +650,8 @@ impl TwoPass {
     }
 
     /// Walk from the anchored start (live at `start`) to `end`, taking the first live
-    /// alternative of each branch. `live_from`: the position of the first set in
+    /// alternative of each branch, writing the capture slots passed into `slots`
+    /// (all of them: [`UNSET`] where none is passed); returns where the match ends. `live_from`: the position of the first set in
     /// `Memory::live`, if the backward pass has run (else it runs when a move first
     /// needs a set).
     fn forward(
@@ -648,8 +661,12 @@ impl TwoPass {
         start: usize,
         end: usize,
         mut live_from: Option<usize>,
-    ) -> Option<Spans> {
-        memory.slots.fill(UNSET);
+        slots: &mut Slots,
+    ) -> Option<usize> {
+        if slots.len() != self.slot_len() {
+            return None;
+        }
+        slots.fill(UNSET);
         let first = *self.entered.get(self.nfa.start_anchored().as_usize())?;
         let mut row = self.row_of(memory, first)?;
         let span = hay.get(..end)?;
@@ -678,8 +695,8 @@ impl TwoPass {
                 row,
                 class: class_at(at),
             };
-            match self.special_move(memory, walk, &mut live_from)? {
-                Next::Matched => return Some(spans(&memory.slots)),
+            match self.special_move(memory, slots, walk, &mut live_from)? {
+                Next::Matched => return Some(at),
                 // at the span's end only the match state can be reached
                 Next::Row(_) if at == end => return None,
                 Next::Row(next) => row = next,
@@ -696,6 +713,7 @@ impl TwoPass {
     fn special_move(
         &self,
         memory: &mut Memory,
+        slots: &mut Slots,
         walk: Walker,
         live_from: &mut Option<usize>,
     ) -> Option<Next> {
@@ -723,7 +741,7 @@ impl TwoPass {
                 self.move_by_set(memory, walk.row, walk.class, walk.at - from)?
             }
         };
-        take(memory, taken, walk.at)
+        take(&memory.move_slots, slots, taken, walk.at)
     }
 
     /// The entry of `Memory::forward` for the move from `row` across a byte of
@@ -918,13 +936,11 @@ impl TwoPass {
 }
 
 /// Take the forward move `taken` at position `at`: write the position into the
-/// capture slots it passes, and tell where the walk goes next.
+/// capture slots it passes (of `move_slots`, into `slots`), and tell where the walk
+/// goes next.
 #[inline(always)]
-fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
+fn take(move_slots: &[u32], slots: &mut Slots, taken: Move, at: usize) -> Option<Next> {
     if taken.slots.0 != taken.slots.1 {
-        let Memory {
-            slots, move_slots, ..
-        } = memory;
         for &slot in move_slots.get(taken.slots.0 as usize..taken.slots.1 as usize)? {
             if let Some(s) = slots.get_mut(slot as usize) {
                 *s = at;
@@ -935,12 +951,6 @@ fn take(memory: &mut Memory, taken: Move, at: usize) -> Option<Next> {
         MATCH => Next::Matched,
         to => Next::Row(to),
     })
-}
-
-/// The groups' spans of the capture slots of a walk.
-fn spans(slots: &[usize]) -> Spans {
-    let span = |pair: &[usize]| (pair[0] != UNSET && pair[1] != UNSET).then(|| (pair[0], pair[1]));
-    slots.chunks_exact(2).map(span).collect()
 }
 
 /// The move from forward row `row`, at a position whose set has the row `live` in

@@ -11,7 +11,7 @@ use ferroban_filter::candidates::Candidates;
 use ferroban_filter::date::DateDetector;
 use ferroban_filter::pattern::{Mode, Pattern};
 use ferroban_filter::tags;
-use ferroban_filter::twopass::TwoPass;
+use ferroban_filter::twopass::{TwoPass, UNSET};
 
 const FILTERS: &str = "/etc/fail2ban/filter.d";
 const SAMPLES: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
@@ -169,7 +169,7 @@ fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
                 if expected.is_some() {
                     assert_ne!(two_pass.may_start_at(hay, start), Some(false), "{pattern}");
                 }
-                match two_pass.search(hay, start) {
+                match search(&two_pass, hay, start) {
                     Some(found) => assert_eq!(found, expected, "{pattern} on {:?}", text.as_ref()),
                     None => handed_back += 1,
                 }
@@ -182,13 +182,40 @@ fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
         let span = (whole.start(), whole.end());
         let expected = groups(caps);
         matches += 1;
-        match two_pass.captures(hay, span.0, span.1) {
+        match captures(&two_pass, hay, span) {
             Some(found) => assert_eq!(found, expected, "{pattern} on {:?}", text.as_ref()),
             None => handed_back += 1,
         }
     }
     (matches, handed_back)
 }
+
+/// [`TwoPass::search`] into a buffer that holds a stale match's slots (each search
+/// must write every slot): the groups, `Some(None)` for no match.
+fn search(two_pass: &TwoPass, hay: &[u8], start: usize) -> Option<Option<Vec<Span>>> {
+    let mut slots = vec![0; two_pass.slot_len()];
+    let found = two_pass.search(hay, start, &mut slots)?;
+    Some(found.then(|| spans(&slots)))
+}
+
+/// [`TwoPass::captures`] of the match at `span`, into a buffer that holds a stale
+/// match's slots.
+fn captures(two_pass: &TwoPass, hay: &[u8], span: (usize, usize)) -> Option<Vec<Span>> {
+    let mut slots = vec![0; two_pass.slot_len()];
+    two_pass
+        .captures(hay, span.0, span.1, &mut slots)
+        .then(|| spans(&slots))
+}
+
+/// The groups' spans of capture slots.
+fn spans(slots: &[usize]) -> Vec<Span> {
+    let span =
+        |pair: &[usize]| (pair[0] != UNSET && pair[1] != UNSET).then_some((pair[0], pair[1]));
+    slots.chunks_exact(2).map(span).collect()
+}
+
+/// A group's span (`None`: it took no part).
+type Span = Option<(usize, usize)>;
 
 /// Every pattern finds a match in `texts`, with the `regex` crate's groups, and the
 /// two passes hand none back.
@@ -314,13 +341,13 @@ fn two_pass_searches_alone_while_matches_leave_little_after_them() {
     let two_pass = TwoPass::new(r"^(?P<d>\d+) ").unwrap();
     assert!(two_pass.searches_alone(100));
     let long_tail = format!("12 {}", "x".repeat(100));
-    let found = two_pass.search(long_tail.as_bytes(), 0).unwrap().unwrap();
+    let found = search(&two_pass, long_tail.as_bytes(), 0).unwrap().unwrap();
     assert_eq!(found[1], Some((0, 2)));
     assert!(
         !two_pass.searches_alone(100),
         "its last match left most of its haystack"
     );
-    assert!(two_pass.captures(b"34 x", 0, 3).is_some());
+    assert!(captures(&two_pass, b"34 x", (0, 3)).is_some());
     assert!(two_pass.searches_alone(100), "its last match left little");
     assert!(!two_pass.searches_alone(1000), "a long haystack");
 }
