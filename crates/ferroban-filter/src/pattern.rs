@@ -624,11 +624,14 @@ impl Groups {
     }
 
     /// Span of group `i` (0 = whole match). Inlined: the engine reads every group of
-    /// every match through it (it was a call per group).
+    /// every match through it (it was a call per group). The start slot alone tells
+    /// whether the group took part: every writer sets both slots of a group or
+    /// neither (a match's path that enters a group leaves it again).
     #[inline]
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         let [start, end] = *self.slots.get(i)?;
-        (start != UNSET && end != UNSET).then_some((start, end))
+        debug_assert_eq!(start == UNSET, end == UNSET, "group {i} half passed");
+        (start != UNSET).then_some((start, end))
     }
 
     /// Set group `i`'s span (a group this match has).
