@@ -208,9 +208,6 @@ const TIME_TEXT_LEN: usize = 19;
 /// often another (a failure's own time, in its `Found` line).
 const KEPT_MINUTES: usize = 2;
 
-/// The length of `2026-02-23 11:08:`.
-const MINUTE_TEXT_LEN: usize = TIME_TEXT_LEN - 2;
-
 /// Minutes (of UTC, `epoch / 60`) shown lately and their local texts up to the
 /// seconds; `oldest` is the slot replaced next.
 struct KeptMinutes {
@@ -218,11 +215,11 @@ struct KeptMinutes {
     oldest: usize,
 }
 
-/// A minute's local text, `YYYY-MM-DD HH:MM:`, which its seconds complete; or
-/// `PerSecond` when they cannot (the zone's offset then has seconds, or changes
-/// inside the minute), and each second is made whole.
+/// A minute's local text, `YYYY-MM-DD HH:MM:00`, whose seconds are then put in;
+/// or `PerSecond` when they cannot be (the zone's offset then has seconds, or
+/// changes inside the minute), and each second is made whole.
 enum MinuteText {
-    Prefix(String),
+    FirstSecond([u8; TIME_TEXT_LEN]),
     PerSecond,
 }
 
@@ -248,17 +245,14 @@ impl KeptMinutes {
             }
         };
         match &self.slots[i].1 {
-            MinuteText::Prefix(prefix) => {
-                out.push_str(prefix);
+            MinuteText::FirstSecond(first) => {
+                let mut text = *first;
                 let s = second.rem_euclid(60) as u8;
-                out.push(char::from(b'0' + s / 10));
-                out.push(char::from(b'0' + s % 10));
+                text[TIME_TEXT_LEN - 2] = b'0' + s / 10;
+                text[TIME_TEXT_LEN - 1] = b'0' + s % 10;
+                push_ascii(out, &text);
             }
-            MinuteText::PerSecond => {
-                let text = local_time_text(second, &zone());
-                // digits and separators only (see `local_time_text`)
-                out.push_str(std::str::from_utf8(&text).unwrap_or_default());
-            }
+            MinuteText::PerSecond => push_ascii(out, &local_time_text(second, &zone())),
         }
     }
 }
@@ -273,12 +267,7 @@ fn minute_text(minute: i64, tz: &jiff::tz::TimeZone) -> MinuteText {
     };
     match (offset(start), offset(start.saturating_add(59))) {
         (Some(first), Some(last)) if first == last && first % 60 == 0 => {
-            let text = local_time_text(start, tz);
-            MinuteText::Prefix(
-                std::str::from_utf8(&text[..MINUTE_TEXT_LEN])
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+            MinuteText::FirstSecond(local_time_text(start, tz))
         }
         _ => MinuteText::PerSecond,
     }
@@ -324,18 +313,21 @@ fn local_time_text(second: i64, tz: &jiff::tz::TimeZone) -> [u8; TIME_TEXT_LEN] 
 }
 
 /// `ip` appended to `out` as its `Display` writes it; IPv4 without the formatting
-/// machinery (every `Found` line shows one).
+/// machinery (every `Found` line shows one), made in place and appended at once.
 pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     use std::fmt::Write as _;
     match ip {
         std::net::IpAddr::V4(v4) => {
-            out.reserve("255.255.255.255".len());
+            let mut text = [0u8; "255.255.255.255".len()];
+            let mut len = 0;
             for (n, octet) in v4.octets().into_iter().enumerate() {
                 if n > 0 {
-                    out.push('.');
+                    text[len] = b'.';
+                    len += 1;
                 }
-                push_decimal(out, octet);
+                len += put_decimal(&mut text[len..], octet);
             }
+            push_ascii(out, &text[..len]);
         }
         std::net::IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
@@ -343,16 +335,30 @@ pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     }
 }
 
-/// `byte` in decimal without leading zeros, appended to `out`.
-fn push_decimal(out: &mut String, byte: u8) {
-    let digit = |d: u8| char::from(b'0' + d);
-    if byte >= 100 {
-        out.push(digit(byte / 100));
+/// `ascii` (digits and separators made here) appended to `out`, without checking
+/// it again as UTF-8: every `Found` line has several such pieces.
+fn push_ascii(out: &mut String, ascii: &[u8]) {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: the callers pass bytes they made of ASCII digits and separators,
+    // and ASCII is valid UTF-8.
+    unsafe { out.as_mut_vec() }.extend_from_slice(ascii);
+}
+
+/// `byte` in decimal without leading zeros, put at the start of `out` (room for
+/// three digits); returns how many digits.
+fn put_decimal(out: &mut [u8], byte: u8) -> usize {
+    let digits = [byte / 100, byte / 10 % 10, byte % 10];
+    let skip = if byte >= 100 {
+        0
+    } else if byte >= 10 {
+        1
+    } else {
+        2
+    };
+    for (place, digit) in out.iter_mut().zip(&digits[skip..]) {
+        *place = b'0' + digit;
     }
-    if byte >= 10 {
-        out.push(digit(byte / 10 % 10));
-    }
-    out.push(digit(byte % 10));
+    3 - skip
 }
 
 impl Logger {
