@@ -4,6 +4,7 @@
 //! an old log counts exactly what was inside the window then. It does not decide
 //! whether a failure is too old to count at all (that needs "now", the caller's).
 
+use std::collections::hash_map::Entry::{Occupied, Vacant};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -152,7 +153,12 @@ impl FailTracker {
         if self.entries.len() >= self.max_addresses && !self.entries.contains_key(&failure.ip) {
             self.make_room(failure.time);
         }
-        let entry = self.entries.entry(failure.ip).or_default();
+        // one look-up: an offence removes the entry found here
+        let mut found = match self.entries.entry(failure.ip) {
+            Occupied(found) => found,
+            Vacant(new) => new.insert_entry(Entry::default()),
+        };
+        let entry = found.get_mut();
         let oldest_counted = failure.time - self.findtime;
         let outside = entry
             .times
@@ -182,7 +188,7 @@ impl FailTracker {
         if entry.times.len() < self.maxretry as usize {
             return None;
         }
-        let entry = self.entries.remove(&failure.ip)?;
+        let entry = found.remove();
         Some(Offence {
             ip: failure.ip,
             failures: entry.times.len() as u32,
