@@ -88,7 +88,7 @@ struct Inner {
     /// The line being made (its allocation serves every line).
     line: String,
     /// The start of the last line made for a file or stream.
-    header: Header,
+    headers: Headers,
 }
 
 /// `{time},{ms} {component}[{pid}]: {level} `, kept for the lines that follow in
@@ -98,6 +98,40 @@ struct Inner {
 struct Header {
     made_for: Option<(Component, Severity, i64)>,
     text: String,
+}
+
+/// The last two headers made: a brute-forcer's burst alternates `Found` lines
+/// with `already banned` ones, and each kind keeps its own.
+#[derive(Default)]
+struct Headers {
+    kept: [Header; 2],
+    /// The one replaced next.
+    oldest: usize,
+}
+
+impl Headers {
+    /// The header of a line of `component` at `level` written at `millis`.
+    fn get(&mut self, component: Component, level: Severity, millis: i64, pid: &str) -> &str {
+        let wanted = Some((component, level, millis));
+        let i = match self.kept.iter().position(|h| h.made_for == wanted) {
+            Some(i) => i,
+            None => {
+                let i = self.oldest;
+                self.oldest = 1 - i;
+                let header = &mut self.kept[i];
+                header.made_for = wanted;
+                make_header(
+                    &mut header.text,
+                    millis,
+                    component.name(),
+                    pid,
+                    level_name(level),
+                );
+                i
+            }
+        };
+        &self.kept[i].text
+    }
 }
 
 thread_local! {
@@ -318,22 +352,52 @@ pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     use std::fmt::Write as _;
     match ip {
         std::net::IpAddr::V4(v4) => {
-            let mut text = [0u8; "255.255.255.255".len()];
+            // each octet's three places written, then as many kept as it has digits
+            let mut text = [0u8; "255.255.255.255.".len()];
             let mut len = 0;
-            for (n, octet) in v4.octets().into_iter().enumerate() {
-                if n > 0 {
-                    text[len] = b'.';
-                    len += 1;
-                }
-                len += put_decimal(&mut text[len..], octet);
+            for octet in v4.octets() {
+                let (digits, count) = OCTET_TEXTS[usize::from(octet)];
+                text[len..len + 3].copy_from_slice(&digits);
+                len += count;
+                text[len] = b'.';
+                len += 1;
             }
-            push_ascii(out, &text[..len]);
+            push_ascii(out, &text[..len - 1]);
         }
         std::net::IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
         }
     }
 }
+
+/// Each byte's decimal digits without leading zeros (then zeros up to three
+/// places), and how many they are.
+const OCTET_TEXTS: [([u8; 3], usize); 256] = {
+    let mut texts = [([0u8; 3], 0); 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let digits = [
+            (byte / 100) as u8,
+            (byte / 10 % 10) as u8,
+            (byte % 10) as u8,
+        ];
+        let count = if byte >= 100 {
+            3
+        } else if byte >= 10 {
+            2
+        } else {
+            1
+        };
+        let mut place = 0;
+        while place < count {
+            texts[byte].0[place] = b'0' + digits[3 - count + place];
+            place += 1;
+        }
+        texts[byte].1 = count;
+        byte += 1;
+    }
+    texts
+};
 
 /// `ascii` (digits and separators made here) appended to `out`, without checking
 /// it again as UTF-8: every `Found` line has several such pieces.
@@ -342,23 +406,6 @@ fn push_ascii(out: &mut String, ascii: &[u8]) {
     // SAFETY: the callers pass bytes they made of ASCII digits and separators,
     // and ASCII is valid UTF-8.
     unsafe { out.as_mut_vec() }.extend_from_slice(ascii);
-}
-
-/// `byte` in decimal without leading zeros, put at the start of `out` (room for
-/// three digits); returns how many digits.
-fn put_decimal(out: &mut [u8], byte: u8) -> usize {
-    let digits = [byte / 100, byte / 10 % 10, byte % 10];
-    let skip = if byte >= 100 {
-        0
-    } else if byte >= 10 {
-        1
-    } else {
-        2
-    };
-    for (place, digit) in out.iter_mut().zip(&digits[skip..]) {
-        *place = b'0' + digit;
-    }
-    3 - skip
 }
 
 impl Logger {
@@ -370,7 +417,7 @@ impl Logger {
                 level,
                 target: target.clone(),
                 line: String::new(),
-                header: Header::default(),
+                headers: Headers::default(),
             })),
             pid: std::process::id().to_string().into(),
         })
@@ -404,12 +451,7 @@ impl Logger {
         match &inner.sink {
             Sink::File(_) | Sink::Stdout | Sink::Stderr => {
                 let millis = (line_time() * 1000.0) as i64;
-                let header = &mut inner.header;
-                if header.made_for != Some((component, level, millis)) {
-                    header.made_for = Some((component, level, millis));
-                    make_header(&mut header.text, millis, name, pid, lname);
-                }
-                line.push_str(&header.text);
+                line.push_str(inner.headers.get(component, level, millis, pid));
                 message(line);
                 line.push('\n');
             }
@@ -649,6 +691,46 @@ mod tests {
             push_ip(&mut out, ip);
             assert_eq!(out, format!("x{ip}"));
         }
+        for byte in 0..=255u8 {
+            let ip = std::net::IpAddr::from([byte, 255 - byte, byte / 7, byte]);
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+    }
+
+    #[test]
+    fn alternating_kinds_of_lines_in_one_millisecond_keep_their_own_headers() {
+        let p = std::env::temp_dir().join(format!("ferroban-headers-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let l = Logger::open(&LogTarget::File(p.clone()), Severity::Info).unwrap();
+        let kinds = [
+            (Component::Filter, Severity::Info),
+            (Component::Actions, Severity::Notice),
+            (Component::Actions, Severity::Warning),
+            (Component::Filter, Severity::Info),
+            (Component::Actions, Severity::Notice),
+            (Component::Filter, Severity::Info),
+        ];
+        {
+            let _clock = hold_clock(1_772_000_000.25);
+            for (n, (component, level)) in kinds.into_iter().enumerate() {
+                l.log(component, level, &format!("line {n}"));
+            }
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), kinds.len(), "{text}");
+        for (n, (line, (component, level))) in lines.iter().zip(kinds).enumerate() {
+            let want = format!(
+                ",250 {:<24}[{}]: {:<7} line {n}",
+                component.name(),
+                std::process::id(),
+                level_name(level)
+            );
+            assert!(line.ends_with(&want), "{line:?} should end {want:?}");
+        }
+        let _ = std::fs::remove_file(&p);
     }
 
     #[test]
