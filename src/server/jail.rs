@@ -391,28 +391,36 @@ fn plain_ipv4(text: &str) -> Option<std::net::Ipv4Addr> {
     // the octet being read: its value and how many digits it has so far
     let (mut value, mut digits) = (0u16, 0);
     for &byte in text.as_bytes() {
-        match byte {
-            b'0'..=b'9' => {
-                let leading_zero = digits == 1 && value == 0;
-                value = value * 10 + u16::from(byte - b'0');
-                digits += 1;
-                if leading_zero || value > 255 {
-                    return None;
-                }
+        let digit = byte.wrapping_sub(b'0');
+        if digit < 10 {
+            value = value * 10 + u16::from(digit);
+            digits += 1;
+            if digits > 3 {
+                return None;
             }
-            b'.' if digits > 0 && done < 3 => {
-                octets[done] = u8::try_from(value).ok()?;
-                done += 1;
-                (value, digits) = (0, 0);
-            }
-            _ => return None,
+        } else if byte == b'.' && done < 3 {
+            octets[done] = octet(value, digits)?;
+            done += 1;
+            (value, digits) = (0, 0);
+        } else {
+            return None;
         }
     }
-    if digits == 0 || done != 3 {
+    if done != 3 {
         return None;
     }
-    octets[3] = u8::try_from(value).ok()?;
+    octets[3] = octet(value, digits)?;
     Some(std::net::Ipv4Addr::from(octets))
+}
+
+/// The octet written with `digits` digits (at most 3) worth `value`: one digit at
+/// least, no leading zero, at most 255.
+fn octet(value: u16, digits: usize) -> Option<u8> {
+    const SMALLEST: [u16; 4] = [1, 0, 10, 100];
+    if digits == 0 || value < SMALLEST[digits] {
+        return None;
+    }
+    u8::try_from(value).ok()
 }
 
 /// A failure id without the blanks and brackets around it (`[2001:db8::1]`).
