@@ -120,8 +120,10 @@ impl IgnoreList {
     /// whatever the configuration says: banning them cuts the host off from itself.
     pub fn check(&self, ip: IpAddr) -> Option<IgnoreReason> {
         let ip = canonical(ip);
-        if let Some((e, _)) = self.entries.iter().find(|(_, n)| n.contains(&ip)) {
-            return Some(IgnoreReason::Listed(e.clone()));
+        if !self.entries.is_empty() {
+            if let Some(entry) = self.listed(ip) {
+                return Some(IgnoreReason::Listed(entry.to_string()));
+            }
         }
         let own = match ip {
             IpAddr::V4(v4) => self.own_v4.contains(&v4),
@@ -139,6 +141,14 @@ impl IgnoreList {
             }
         }
         None
+    }
+
+    /// The `ignoreip` entry `ip` is in. Out of line: the address is made ready for
+    /// network matching only when there are entries (most jails have none).
+    #[inline(never)]
+    fn listed(&self, ip: IpAddr) -> Option<&str> {
+        let (entry, _) = self.entries.iter().find(|(_, net)| net.contains(&ip))?;
+        Some(entry)
     }
 }
 
