@@ -253,7 +253,9 @@ impl Jail {
     }
 
     /// Count one failure the filter found, read at `now`: the age check, then each
-    /// of its addresses.
+    /// of its addresses. Out of line: most lines have no failure, and their way
+    /// through `process_line` stays short.
+    #[inline(never)]
     fn count_failure(
         &mut self,
         failure: &Failure,
