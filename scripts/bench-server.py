@@ -132,8 +132,11 @@ def main_sshd():
 
 
 # What the jail calls in the filter crate (ferroban_filter::*) and the freeing of the
-# results it hands back count as the filter; everything else is the daemon's.
+# results it hands back count as the filter; everything else is the daemon's. The
+# jail's line function may be inlined into the server's event handler: then that is
+# where the calls are.
 FILTER_CALL = ("ferroban_filter::", "drop_in_place<ferroban_filter::")
+FILTER_CALLERS = ("jail::Jail::process_line [", "server::Server::handle [")
 
 
 def callgrind_split(text):
@@ -171,7 +174,7 @@ def callgrind_split(text):
         if "PROGRAM TOTALS" in line:
             total = int(ir)
         elif " *  " in line:
-            in_jail = "jail::Jail::process_line" in line
+            in_jail = any(c in line for c in FILTER_CALLERS)
         elif in_jail and " >   " in line and any(c in line for c in FILTER_CALL):
             filter_ir += int(ir)
     lines = text.count("\n")

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
 use ferroban_filter::pattern::PatternError;
-use ferroban_filter::{FailData, Filter, FilterError, LineResult, Value};
+use ferroban_filter::{FailData, Failure, Filter, FilterError, LineResult, Value};
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
 use super::log::{push_ip, push_local_time, Component, Logger};
@@ -47,6 +47,8 @@ pub struct Jail {
     pub metrics: super::metrics::JailMetrics,
     /// Failures (address, time) for fleet-wide counting, taken by the server.
     pub fleet_failures: Vec<(IpAddr, f64)>,
+    /// `[{name}] Found `, the start of the line logged for every failure.
+    found_prefix: String,
 }
 
 /// Build the filter of a jail configuration.
@@ -161,6 +163,7 @@ impl Jail {
             stats: JailStats::default(),
             metrics: Default::default(),
             fleet_failures: Vec::new(),
+            found_prefix: format!("[{}] Found ", config.name),
             config,
         })
     }
@@ -231,96 +234,120 @@ impl Jail {
                 self.filter.observe_date(&self.skipped_line, now as i64);
             }
         }
-        // the last line's result, refilled: its vectors keep their allocations
-        let mut result = std::mem::take(&mut self.line_result);
+        // the last line's result, refilled in place: its vectors keep their
+        // allocations, and most lines (no failure) move nothing
         match time {
-            Some(t) => result = self.filter.process_dated_line(line, t),
+            Some(t) => self.line_result = self.filter.process_dated_line(line, t),
             None => self
                 .filter
-                .process_ended_line_into(ended, now as i64, &mut result),
+                .process_ended_line_into(ended, now as i64, &mut self.line_result),
         }
-        for failure in result.failures.iter().filter(|f| !f.is_nofail()) {
-            let when = failure.time.unwrap_or(now);
-            if !replay && when < now - self.config.findtime {
-                self.stats.too_old += 1;
-                continue;
-            }
-            // An address as written (nearly always) is not put in a list.
-            let (id, parsed) = match plain_ipv4(&failure.id) {
-                Some(v4) => (failure.id.as_str(), Some(IpAddr::V4(v4))),
-                None => {
-                    let id = bare_id(&failure.id);
-                    (id, id.parse::<IpAddr>().ok())
-                }
-            };
-            let (written, resolved);
-            let ips = match parsed {
-                Some(ip) => {
-                    written = [ip];
-                    &written[..]
-                }
-                None => {
-                    resolved = self.resolve(id, log);
-                    &resolved[..]
-                }
-            };
+        if self.line_result.failures.is_empty() {
+            return;
+        }
+        let failures = std::mem::take(&mut self.line_result.failures);
+        for failure in failures.iter().filter(|f| !f.is_nofail()) {
+            self.count_failure(failure, now, replay, log, offences);
+        }
+        self.line_result.failures = failures;
+    }
+
+    /// Count one failure the filter found, read at `now`: the age check, then each
+    /// of its addresses. Out of line: most lines have no failure, and their way
+    /// through `process_line` stays short.
+    #[inline(never)]
+    fn count_failure(
+        &mut self,
+        failure: &Failure,
+        now: f64,
+        replay: bool,
+        log: &Logger,
+        offences: &mut Vec<JailOffence>,
+    ) {
+        let when = failure.time.unwrap_or(now);
+        if !replay && when < now - self.config.findtime {
+            self.stats.too_old += 1;
+            return;
+        }
+        // An address as written (nearly always) is not put in a list.
+        if let Some(v4) = plain_ipv4(&failure.id) {
             // The parser takes an IPv4 address only as `Display` writes it (no
-            // leading zeros): then the id is its text for the `Found` line.
-            let ipv4_text = matches!(parsed, Some(IpAddr::V4(_))).then_some(id);
-            for &ip in ips {
-                if let Some(reason) = self.ignore.check(ip) {
-                    self.stats.ignored += 1;
-                    log.log(
-                        Component::Filter,
-                        Severity::Info,
-                        &format!("[{}] Ignore {ip} by {reason}", self.config.name),
-                    );
-                    continue;
-                }
-                log.log_with(Component::Filter, Severity::Info, |line| {
-                    // `[{jail}] Found {ip} - {time}`
-                    line.push('[');
-                    line.push_str(&self.config.name);
-                    line.push_str("] Found ");
-                    match ipv4_text {
-                        Some(text) => line.push_str(text),
-                        None => push_ip(line, ip),
-                    }
-                    line.push_str(" - ");
-                    push_local_time(line, when);
-                });
-                let event = FailureEvent {
-                    ip,
-                    time: when,
-                    matches: failure.matches(),
-                };
-                let evicted = self.tracker.evicted();
-                let offence = self.tracker.add(event).map(|offence| JailOffence {
-                    offence,
-                    failure_data: failure.data.clone(),
-                });
-                // One host counts for at most maxretry - 1 across the fleet: the
-                // failure that reaches maxretry bans here instead.
-                if offence.is_none() && self.counts_across_fleet() {
-                    self.fleet_failures.push((ip, when));
-                }
-                offences.extend(offence);
-                if self.tracker.evicted() > evicted {
-                    log.log(
-                        Component::Filter,
-                        Severity::Warning,
-                        &format!(
-                            "[{}] {} addresses with failures: the limit (maxtrackedaddresses); \
-                             forgot the {} with the oldest failures",
-                            self.config.name,
-                            self.tracker.max_addresses(),
-                            self.tracker.evicted() - evicted
-                        ),
-                    );
+            // leading zeros): the id is its text for the `Found` line.
+            let address = IpAddr::V4(v4);
+            self.count_address(address, Some(&failure.id), when, failure, log, offences);
+            return;
+        }
+        let id = bare_id(&failure.id);
+        match id.parse::<IpAddr>() {
+            Ok(address) => self.count_address(address, None, when, failure, log, offences),
+            Err(_) => {
+                for address in self.resolve(id, log) {
+                    self.count_address(address, None, when, failure, log, offences);
                 }
             }
         }
-        self.line_result = result;
+    }
+
+    /// Count a failure at `when` of `address` (`text`: as `Display` writes it, when
+    /// at hand): the ignore list, the `Found` line, the tracker; an offence is added
+    /// to `offences`.
+    fn count_address(
+        &mut self,
+        address: IpAddr,
+        text: Option<&str>,
+        when: f64,
+        failure: &Failure,
+        log: &Logger,
+        offences: &mut Vec<JailOffence>,
+    ) {
+        if let Some(reason) = self.ignore.check(address) {
+            self.stats.ignored += 1;
+            log.log(
+                Component::Filter,
+                Severity::Info,
+                &format!("[{}] Ignore {address} by {reason}", self.config.name),
+            );
+            return;
+        }
+        log.log_with(Component::Filter, Severity::Info, |line| {
+            // `[{jail}] Found {ip} - {time}`
+            line.push_str(&self.found_prefix);
+            match text {
+                Some(text) => line.push_str(text),
+                None => push_ip(line, address),
+            }
+            line.push_str(" - ");
+            push_local_time(line, when);
+        });
+        let event = FailureEvent {
+            ip: address,
+            time: when,
+            matches: failure.matches(),
+        };
+        let evicted = self.tracker.evicted();
+        let offence = self.tracker.add(event).map(|offence| JailOffence {
+            offence,
+            failure_data: failure.data.clone(),
+        });
+        // One host counts for at most maxretry - 1 across the fleet: the failure
+        // that reaches maxretry bans here instead.
+        if offence.is_none() && self.counts_across_fleet() {
+            self.fleet_failures.push((address, when));
+        }
+        offences.extend(offence);
+        if self.tracker.evicted() > evicted {
+            log.log(
+                Component::Filter,
+                Severity::Warning,
+                &format!(
+                    "[{}] {} addresses with failures: the limit (maxtrackedaddresses); \
+                     forgot the {} with the oldest failures",
+                    self.config.name,
+                    self.tracker.max_addresses(),
+                    self.tracker.evicted() - evicted
+                ),
+            );
+        }
     }
 
     /// The addresses of a failure id (bare, see [`bare_id`]) that is not an
@@ -366,28 +393,36 @@ fn plain_ipv4(text: &str) -> Option<std::net::Ipv4Addr> {
     // the octet being read: its value and how many digits it has so far
     let (mut value, mut digits) = (0u16, 0);
     for &byte in text.as_bytes() {
-        match byte {
-            b'0'..=b'9' => {
-                let leading_zero = digits == 1 && value == 0;
-                value = value * 10 + u16::from(byte - b'0');
-                digits += 1;
-                if leading_zero || value > 255 {
-                    return None;
-                }
+        let digit = byte.wrapping_sub(b'0');
+        if digit < 10 {
+            value = value * 10 + u16::from(digit);
+            digits += 1;
+            if digits > 3 {
+                return None;
             }
-            b'.' if digits > 0 && done < 3 => {
-                octets[done] = u8::try_from(value).ok()?;
-                done += 1;
-                (value, digits) = (0, 0);
-            }
-            _ => return None,
+        } else if byte == b'.' && done < 3 {
+            octets[done] = octet(value, digits)?;
+            done += 1;
+            (value, digits) = (0, 0);
+        } else {
+            return None;
         }
     }
-    if digits == 0 || done != 3 {
+    if done != 3 {
         return None;
     }
-    octets[3] = u8::try_from(value).ok()?;
+    octets[3] = octet(value, digits)?;
     Some(std::net::Ipv4Addr::from(octets))
+}
+
+/// The octet written with `digits` digits (at most 3) worth `value`: one digit at
+/// least, no leading zero, at most 255.
+fn octet(value: u16, digits: usize) -> Option<u8> {
+    const SMALLEST: [u16; 4] = [1, 0, 10, 100];
+    if digits == 0 || value < SMALLEST[digits] {
+        return None;
+    }
+    u8::try_from(value).ok()
 }
 
 /// A failure id without the blanks and brackets around it (`[2001:db8::1]`).

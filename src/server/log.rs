@@ -88,7 +88,7 @@ struct Inner {
     /// The line being made (its allocation serves every line).
     line: String,
     /// The start of the last line made for a file or stream.
-    header: Header,
+    headers: Headers,
 }
 
 /// `{time},{ms} {component}[{pid}]: {level} `, kept for the lines that follow in
@@ -98,6 +98,40 @@ struct Inner {
 struct Header {
     made_for: Option<(Component, Severity, i64)>,
     text: String,
+}
+
+/// The last two headers made: a brute-forcer's burst alternates `Found` lines
+/// with `already banned` ones, and each kind keeps its own.
+#[derive(Default)]
+struct Headers {
+    kept: [Header; 2],
+    /// The one replaced next.
+    oldest: usize,
+}
+
+impl Headers {
+    /// The header of a line of `component` at `level` written at `millis`.
+    fn get(&mut self, component: Component, level: Severity, millis: i64, pid: &str) -> &str {
+        let wanted = Some((component, level, millis));
+        let i = match self.kept.iter().position(|h| h.made_for == wanted) {
+            Some(i) => i,
+            None => {
+                let i = self.oldest;
+                self.oldest = 1 - i;
+                let header = &mut self.kept[i];
+                header.made_for = wanted;
+                make_header(
+                    &mut header.text,
+                    millis,
+                    component.name(),
+                    pid,
+                    level_name(level),
+                );
+                i
+            }
+        };
+        &self.kept[i].text
+    }
 }
 
 thread_local! {
@@ -208,9 +242,6 @@ const TIME_TEXT_LEN: usize = 19;
 /// often another (a failure's own time, in its `Found` line).
 const KEPT_MINUTES: usize = 2;
 
-/// The length of `2026-02-23 11:08:`.
-const MINUTE_TEXT_LEN: usize = TIME_TEXT_LEN - 2;
-
 /// Minutes (of UTC, `epoch / 60`) shown lately and their local texts up to the
 /// seconds; `oldest` is the slot replaced next.
 struct KeptMinutes {
@@ -218,11 +249,11 @@ struct KeptMinutes {
     oldest: usize,
 }
 
-/// A minute's local text, `YYYY-MM-DD HH:MM:`, which its seconds complete; or
-/// `PerSecond` when they cannot (the zone's offset then has seconds, or changes
-/// inside the minute), and each second is made whole.
+/// A minute's local text, `YYYY-MM-DD HH:MM:00`, whose seconds are then put in;
+/// or `PerSecond` when they cannot be (the zone's offset then has seconds, or
+/// changes inside the minute), and each second is made whole.
 enum MinuteText {
-    Prefix(String),
+    FirstSecond([u8; TIME_TEXT_LEN]),
     PerSecond,
 }
 
@@ -248,17 +279,14 @@ impl KeptMinutes {
             }
         };
         match &self.slots[i].1 {
-            MinuteText::Prefix(prefix) => {
-                out.push_str(prefix);
+            MinuteText::FirstSecond(first) => {
+                let mut text = *first;
                 let s = second.rem_euclid(60) as u8;
-                out.push(char::from(b'0' + s / 10));
-                out.push(char::from(b'0' + s % 10));
+                text[TIME_TEXT_LEN - 2] = b'0' + s / 10;
+                text[TIME_TEXT_LEN - 1] = b'0' + s % 10;
+                push_ascii(out, &text);
             }
-            MinuteText::PerSecond => {
-                let text = local_time_text(second, &zone());
-                // digits and separators only (see `local_time_text`)
-                out.push_str(std::str::from_utf8(&text).unwrap_or_default());
-            }
+            MinuteText::PerSecond => push_ascii(out, &local_time_text(second, &zone())),
         }
     }
 }
@@ -273,12 +301,7 @@ fn minute_text(minute: i64, tz: &jiff::tz::TimeZone) -> MinuteText {
     };
     match (offset(start), offset(start.saturating_add(59))) {
         (Some(first), Some(last)) if first == last && first % 60 == 0 => {
-            let text = local_time_text(start, tz);
-            MinuteText::Prefix(
-                std::str::from_utf8(&text[..MINUTE_TEXT_LEN])
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+            MinuteText::FirstSecond(local_time_text(start, tz))
         }
         _ => MinuteText::PerSecond,
     }
@@ -324,18 +347,22 @@ fn local_time_text(second: i64, tz: &jiff::tz::TimeZone) -> [u8; TIME_TEXT_LEN] 
 }
 
 /// `ip` appended to `out` as its `Display` writes it; IPv4 without the formatting
-/// machinery (every `Found` line shows one).
+/// machinery (every `Found` line shows one), made in place and appended at once.
 pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     use std::fmt::Write as _;
     match ip {
         std::net::IpAddr::V4(v4) => {
-            out.reserve("255.255.255.255".len());
-            for (n, octet) in v4.octets().into_iter().enumerate() {
-                if n > 0 {
-                    out.push('.');
-                }
-                push_decimal(out, octet);
+            // each octet's three places written, then as many kept as it has digits
+            let mut text = [0u8; "255.255.255.255.".len()];
+            let mut len = 0;
+            for octet in v4.octets() {
+                let (digits, count) = OCTET_TEXTS[usize::from(octet)];
+                text[len..len + 3].copy_from_slice(&digits);
+                len += count;
+                text[len] = b'.';
+                len += 1;
             }
+            push_ascii(out, &text[..len - 1]);
         }
         std::net::IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
@@ -343,16 +370,42 @@ pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     }
 }
 
-/// `byte` in decimal without leading zeros, appended to `out`.
-fn push_decimal(out: &mut String, byte: u8) {
-    let digit = |d: u8| char::from(b'0' + d);
-    if byte >= 100 {
-        out.push(digit(byte / 100));
+/// Each byte's decimal digits without leading zeros (then zeros up to three
+/// places), and how many they are.
+const OCTET_TEXTS: [([u8; 3], usize); 256] = {
+    let mut texts = [([0u8; 3], 0); 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let digits = [
+            (byte / 100) as u8,
+            (byte / 10 % 10) as u8,
+            (byte % 10) as u8,
+        ];
+        let count = if byte >= 100 {
+            3
+        } else if byte >= 10 {
+            2
+        } else {
+            1
+        };
+        let mut place = 0;
+        while place < count {
+            texts[byte].0[place] = b'0' + digits[3 - count + place];
+            place += 1;
+        }
+        texts[byte].1 = count;
+        byte += 1;
     }
-    if byte >= 10 {
-        out.push(digit(byte / 10 % 10));
-    }
-    out.push(digit(byte % 10));
+    texts
+};
+
+/// `ascii` (digits and separators made here) appended to `out`, without checking
+/// it again as UTF-8: every `Found` line has several such pieces.
+fn push_ascii(out: &mut String, ascii: &[u8]) {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: the callers pass bytes they made of ASCII digits and separators,
+    // and ASCII is valid UTF-8.
+    unsafe { out.as_mut_vec() }.extend_from_slice(ascii);
 }
 
 impl Logger {
@@ -364,7 +417,7 @@ impl Logger {
                 level,
                 target: target.clone(),
                 line: String::new(),
-                header: Header::default(),
+                headers: Headers::default(),
             })),
             pid: std::process::id().to_string().into(),
         })
@@ -398,12 +451,7 @@ impl Logger {
         match &inner.sink {
             Sink::File(_) | Sink::Stdout | Sink::Stderr => {
                 let millis = (line_time() * 1000.0) as i64;
-                let header = &mut inner.header;
-                if header.made_for != Some((component, level, millis)) {
-                    header.made_for = Some((component, level, millis));
-                    make_header(&mut header.text, millis, name, pid, lname);
-                }
-                line.push_str(&header.text);
+                line.push_str(inner.headers.get(component, level, millis, pid));
                 message(line);
                 line.push('\n');
             }
@@ -643,6 +691,46 @@ mod tests {
             push_ip(&mut out, ip);
             assert_eq!(out, format!("x{ip}"));
         }
+        for byte in 0..=255u8 {
+            let ip = std::net::IpAddr::from([byte, 255 - byte, byte / 7, byte]);
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+    }
+
+    #[test]
+    fn alternating_kinds_of_lines_in_one_millisecond_keep_their_own_headers() {
+        let p = std::env::temp_dir().join(format!("ferroban-headers-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let l = Logger::open(&LogTarget::File(p.clone()), Severity::Info).unwrap();
+        let kinds = [
+            (Component::Filter, Severity::Info),
+            (Component::Actions, Severity::Notice),
+            (Component::Actions, Severity::Warning),
+            (Component::Filter, Severity::Info),
+            (Component::Actions, Severity::Notice),
+            (Component::Filter, Severity::Info),
+        ];
+        {
+            let _clock = hold_clock(1_772_000_000.25);
+            for (n, (component, level)) in kinds.into_iter().enumerate() {
+                l.log(component, level, &format!("line {n}"));
+            }
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), kinds.len(), "{text}");
+        for (n, (line, (component, level))) in lines.iter().zip(kinds).enumerate() {
+            let want = format!(
+                ",250 {:<24}[{}]: {:<7} line {n}",
+                component.name(),
+                std::process::id(),
+                level_name(level)
+            );
+            assert!(line.ends_with(&want), "{line:?} should end {want:?}");
+        }
+        let _ = std::fs::remove_file(&p);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! built, as Fail2ban does) and this host's own addresses, and running the
 //! ignore command with a parsed address only. It does not log; callers report why.
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,10 @@ impl IgnoreReason {
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreList {
     entries: Vec<(String, IpNet)>,
-    own: Vec<IpAddr>,
+    /// This host's addresses (`ignoreself`), apart by family and without repeats:
+    /// every failure's address is looked for in them.
+    own_v4: Vec<Ipv4Addr>,
+    own_v6: Vec<Ipv6Addr>,
     command: Option<String>,
 }
 
@@ -74,7 +77,13 @@ impl IgnoreList {
             list.add(e)?;
         }
         if ignoreself {
-            list.own = own_addresses();
+            for address in own_addresses() {
+                match address {
+                    IpAddr::V4(v4) if !list.own_v4.contains(&v4) => list.own_v4.push(v4),
+                    IpAddr::V6(v6) if !list.own_v6.contains(&v6) => list.own_v6.push(v6),
+                    _ => {}
+                }
+            }
         }
         Ok(list)
     }
@@ -111,10 +120,16 @@ impl IgnoreList {
     /// whatever the configuration says: banning them cuts the host off from itself.
     pub fn check(&self, ip: IpAddr) -> Option<IgnoreReason> {
         let ip = canonical(ip);
-        if let Some((e, _)) = self.entries.iter().find(|(_, n)| n.contains(&ip)) {
-            return Some(IgnoreReason::Listed(e.clone()));
+        if !self.entries.is_empty() {
+            if let Some(entry) = self.listed(ip) {
+                return Some(IgnoreReason::Listed(entry.to_string()));
+            }
         }
-        if self.own.contains(&ip) {
+        let own = match ip {
+            IpAddr::V4(v4) => self.own_v4.contains(&v4),
+            IpAddr::V6(v6) => self.own_v6.contains(&v6),
+        };
+        if own {
             return Some(IgnoreReason::OwnAddress);
         }
         if ip.is_loopback() {
@@ -126,6 +141,14 @@ impl IgnoreList {
             }
         }
         None
+    }
+
+    /// The `ignoreip` entry `ip` is in. Out of line: the address is made ready for
+    /// network matching only when there are entries (most jails have none).
+    #[inline(never)]
+    fn listed(&self, ip: IpAddr) -> Option<&str> {
+        let (entry, _) = self.entries.iter().find(|(_, net)| net.contains(&ip))?;
+        Some(entry)
     }
 }
 
@@ -323,6 +346,11 @@ mod tests {
     fn own_addresses_and_command() {
         let l = IgnoreList::new(&[], true, None).unwrap();
         assert_eq!(l.check(ip("127.0.0.1")), Some(IgnoreReason::OwnAddress));
+        for own in own_addresses() {
+            assert_eq!(l.check(own), Some(IgnoreReason::OwnAddress), "{own}");
+        }
+        assert_eq!(l.check(ip("::1")), Some(IgnoreReason::OwnAddress));
+        assert_eq!(l.check(ip("198.51.100.77")), None, "not this host's");
         let none = IgnoreList::new(&[], false, None).unwrap();
         assert_eq!(none.check(ip("127.0.0.9")), Some(IgnoreReason::Loopback));
         assert_eq!(

@@ -4,11 +4,20 @@
 //! an old log counts exactly what was inside the window then. It does not decide
 //! whether a failure is too old to count at all (that needs "now", the caller's).
 
-use std::collections::VecDeque;
+use std::collections::hash_map::Entry::{Occupied, Vacant};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::AddressMap;
+
+/// Failures an address's entry holds without an allocation of its own: Fail2ban's
+/// default `maxretry` (and so `maxmatches`). A larger one spills to the heap.
+const INLINE_FAILURES: usize = 5;
+
+/// Matched lines of an address, oldest first.
+pub type Matches = SmallVec<[Arc<str>; INLINE_FAILURES]>;
 
 /// One failure found by a filter.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,22 +39,21 @@ pub struct Offence {
     pub time: f64,
     /// Up to `maxmatches` matched lines, oldest first (still shared: most offences
     /// of a burst find the address banned already and need no copy of them).
-    pub matches: Vec<Arc<str>>,
+    pub matches: Matches,
 }
 
-#[derive(Debug)]
+/// An address's failures: an entry is made for nearly every failure's address
+/// (each offence ends one), so it is made without allocating.
+#[derive(Debug, Default)]
 struct Entry {
-    times: VecDeque<f64>,
-    matches: VecDeque<Arc<str>>,
+    /// Times of the failures inside the window, at most `maxretry`, oldest first.
+    times: SmallVec<[f64; INLINE_FAILURES]>,
+    matches: Matches,
 }
 
 /// A matched line is kept up to this many bytes: a hostile 1 MiB line must not
 /// cost a megabyte per address and match.
 pub const MAX_MATCH_BYTES: usize = 4096;
-
-/// The most failure times and matched lines an address's entry has room for when
-/// made (a large `maxretry` grows it as failures come).
-const ENTRY_CAPACITY: usize = 16;
 
 /// `line` cut to at most `max` bytes (at a character boundary), marked with "…".
 fn shortened(line: Arc<str>, max: usize) -> Arc<str> {
@@ -112,7 +120,7 @@ impl FailTracker {
         let mut lasts: Vec<f64> = self
             .entries
             .values()
-            .filter_map(|e| e.times.back().copied())
+            .filter_map(|e| e.times.last().copied())
             .collect();
         let drop = (self.entries.len() / 8).max(1).min(lasts.len());
         let (_, cut, _) = lasts.select_nth_unstable_by(drop - 1, f64::total_cmp);
@@ -120,7 +128,7 @@ impl FailTracker {
         let before = self.entries.len();
         let mut left = drop;
         self.entries.retain(|_, e| {
-            let old = left > 0 && e.times.back().is_none_or(|t| *t <= cut);
+            let old = left > 0 && e.times.last().is_none_or(|t| *t <= cut);
             if old {
                 left -= 1;
             }
@@ -145,40 +153,47 @@ impl FailTracker {
         if self.entries.len() >= self.max_addresses && !self.entries.contains_key(&failure.ip) {
             self.make_room(failure.time);
         }
-        let (maxretry, maxmatches) = (self.maxretry as usize, self.maxmatches);
-        let entry = self.entries.entry(failure.ip).or_insert_with(|| Entry {
-            // sized for what they hold at most, within reason: no growing per failure
-            times: VecDeque::with_capacity(maxretry.min(ENTRY_CAPACITY)),
-            matches: VecDeque::with_capacity(maxmatches.min(ENTRY_CAPACITY)),
-        });
+        // one look-up: an offence removes the entry found here
+        let mut found = match self.entries.entry(failure.ip) {
+            Occupied(found) => found,
+            Vacant(new) => new.insert_entry(Entry::default()),
+        };
+        let entry = found.get_mut();
         let oldest_counted = failure.time - self.findtime;
-        while entry.times.front().is_some_and(|t| *t < oldest_counted) {
-            entry.times.pop_front();
+        let outside = entry
+            .times
+            .iter()
+            .take_while(|t| **t < oldest_counted)
+            .count();
+        // the oldest make room first: the entry never grows past `maxretry` (which a
+        // reload may have lowered)
+        let over = (entry.times.len() - outside + 1).saturating_sub(self.maxretry as usize);
+        if outside + over > 0 {
+            entry.times.drain(..outside + over);
         }
-        entry.times.push_back(failure.time);
-        while entry.times.len() > self.maxretry as usize {
-            entry.times.pop_front();
-        }
-        // the oldest make room first: the entry never grows past `maxmatches`
-        for line in failure.matches {
-            if entry.matches.len() >= self.maxmatches {
-                entry.matches.pop_front();
+        entry.times.push(failure.time);
+        // nor past `maxmatches`
+        let kept = if self.maxmatches > 0 {
+            failure.matches
+        } else {
+            &[]
+        };
+        for line in kept {
+            let over = (entry.matches.len() + 1).saturating_sub(self.maxmatches);
+            if over > 0 {
+                entry.matches.drain(..over);
             }
-            if self.maxmatches > 0 {
-                entry
-                    .matches
-                    .push_back(shortened(line.clone(), MAX_MATCH_BYTES));
-            }
+            entry.matches.push(shortened(line.clone(), MAX_MATCH_BYTES));
         }
         if entry.times.len() < self.maxretry as usize {
             return None;
         }
-        let entry = self.entries.remove(&failure.ip)?;
+        let entry = found.remove();
         Some(Offence {
             ip: failure.ip,
             failures: entry.times.len() as u32,
             time: failure.time,
-            matches: entry.matches.into(),
+            matches: entry.matches,
         })
     }
 
@@ -186,7 +201,7 @@ impl FailTracker {
     pub fn expire(&mut self, now: f64) {
         let oldest = now - self.findtime;
         self.entries
-            .retain(|_, e| e.times.back().is_some_and(|t| *t >= oldest));
+            .retain(|_, e| e.times.last().is_some_and(|t| *t >= oldest));
     }
 
     /// Forget an address (it was banned by hand, or unbanned).
@@ -279,6 +294,32 @@ mod tests {
         add(&mut t, "192.0.2.2", 500.0);
         t.expire(700.0);
         assert_eq!(t.currently_failed(), 1);
+    }
+
+    #[test]
+    fn a_lowered_maxretry_counts_the_newest_failures_only() {
+        let mut t = FailTracker::new(600.0, 10, 10);
+        for time in 1..=6 {
+            assert!(add(&mut t, "192.0.2.1", f64::from(time)).is_none());
+        }
+        t.set_policy(600.0, 3, 2);
+        let o = add(&mut t, "192.0.2.1", 7.0).expect("3 of the 7 failures are enough now");
+        assert_eq!(o.failures, 3);
+        assert_eq!(
+            o.matches.iter().map(|m| &**m).collect::<Vec<_>>(),
+            ["line at 6", "line at 7"]
+        );
+    }
+
+    #[test]
+    fn more_failures_than_held_inline_count_alike() {
+        let mut t = FailTracker::new(600.0, 12, 12);
+        for time in 1..12 {
+            assert!(add(&mut t, "2001:db8::7", f64::from(time)).is_none());
+        }
+        let o = add(&mut t, "2001:db8::7", 12.0).expect("the twelfth failure");
+        assert_eq!((o.failures, o.matches.len()), (12, 12));
+        assert_eq!(&*o.matches[0], "line at 1");
     }
 
     #[test]

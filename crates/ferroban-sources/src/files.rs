@@ -199,8 +199,12 @@ impl Tailed {
         }
         let want = (available as usize).min(READ_CHUNK);
         let start = block.len();
+        // Room for the longest unfinished line and a chunk, made once: a pooled
+        // buffer keeps its size, and is not copied into a larger one when the
+        // line carried over is longer than the last one. Exactly: doubling would
+        // keep twice it.
+        block.reserve_exact((MAX_LINE + READ_CHUNK).saturating_sub(start));
         block.extend_from_slice(&self.partial);
-        // Exactly: a pooled buffer keeps its size, and doubling would keep twice it.
         block.reserve_exact(want);
         // Straight into the buffer's spare room, which is never zeroed first.
         let filled = match f
