@@ -16,7 +16,7 @@ With --sshd --callgrind (needs valgrind): the daemon's cost per line outside the
 filter, from instruction counts of the ingest alone (a count does not move with the
 load of a shared machine; the CPU time does).
 """
-import os, random, shutil, signal, statistics, subprocess, sys, time
+import os, random, re, shutil, signal, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FERROBAN = os.environ.get("FERROBAN", os.path.join(ROOT, "target/release/ferroban"))
@@ -134,9 +134,10 @@ def main_sshd():
 # What the jail calls in the filter crate (ferroban_filter::*) and the freeing of the
 # results it hands back count as the filter; everything else is the daemon's. The
 # jail's line function may be inlined into the server's event handler: then that is
-# where the calls are.
+# where the calls are. callgrind names a function with its binary after it (" [...]")
+# or, for code inlined from another file, with nothing after it.
 FILTER_CALL = ("ferroban_filter::", "drop_in_place<ferroban_filter::")
-FILTER_CALLERS = ("jail::Jail::process_line [", "server::Server::handle [")
+FILTER_CALLERS = re.compile(r"(jail::Jail::process_line|server::Server::handle)( \[|$)")
 
 
 def callgrind_split(text):
@@ -174,7 +175,7 @@ def callgrind_split(text):
         if "PROGRAM TOTALS" in line:
             total = int(ir)
         elif " *  " in line:
-            in_jail = any(c in line for c in FILTER_CALLERS)
+            in_jail = FILTER_CALLERS.search(line) is not None
         elif in_jail and " >   " in line and any(c in line for c in FILTER_CALL):
             filter_ir += int(ir)
     lines = text.count("\n")
