@@ -891,50 +891,53 @@ impl Server {
     /// Whether `ip` is banned in jail `idx` already, or about to be; if so, logs
     /// that a failure at `time` found it banned.
     fn note_if_banned(&mut self, idx: usize, ip: std::net::IpAddr, time: f64) -> bool {
-        let jail = &self.jails[idx];
-        let pending = self.new_by_ip.get(&ip);
-        let banned_at = match jail.bans.get(&ip) {
-            Some(b) => Some((b.start, false)),
-            None => pending
-                .and_then(|p| p.iter().find(|p| p.jail == idx))
-                .map(|p| (p.start, true)),
+        let Some((since, pending_ban)) = self.banned_since(idx, &ip) else {
+            return false;
         };
-        if let Some((since, pending_ban)) = banned_at {
-            // Fail2ban's levels: how long after the ban the failure happened.
-            let after = time - since;
-            let severity = if after < 3.0 {
-                Severity::Debug
-            } else if after < 60.0 {
-                Severity::Notice
-            } else {
-                Severity::Warning
-            };
-            // A brute-forcer's lines read after its ban (a burst, or a log read from
-            // its start) come by the thousand: the note is written straight in.
-            if !pending_ban {
-                self.log.log_with(Component::Actions, severity, |line| {
-                    push_already_banned(line, jail.name(), ip)
-                });
-            } else if self.log.enabled(severity) {
-                // Its `Ban` line is written at the commit: say this after it.
-                self.after_ban_lines.push(AlreadyBanned {
-                    severity,
-                    jail: idx,
-                    ip,
-                });
-            }
-            return true;
+        // Fail2ban's levels: how long after the ban the failure happened.
+        let after = time - since;
+        let severity = if after < 3.0 {
+            Severity::Debug
+        } else if after < 60.0 {
+            Severity::Notice
+        } else {
+            Severity::Warning
+        };
+        // A brute-forcer's lines read after its ban (a burst, or a log read from
+        // its start) come by the thousand: the note is written straight in.
+        if !pending_ban {
+            let jail = self.jails[idx].name();
+            self.log.log_with(Component::Actions, severity, |line| {
+                push_already_banned(line, jail, ip)
+            });
+        } else if self.log.enabled(severity) {
+            // Its `Ban` line is written at the commit: say this after it.
+            self.after_ban_lines.push(AlreadyBanned {
+                severity,
+                jail: idx,
+                ip,
+            });
         }
-        false
+        true
     }
 
     /// Whether `ip` is banned in jail `idx`, or about to be.
     fn held(&self, idx: usize, ip: &std::net::IpAddr) -> bool {
-        self.jails[idx].bans.get(ip).is_some()
-            || self
+        self.banned_since(idx, ip).is_some()
+    }
+
+    /// When `ip`'s ban in jail `idx` started, and whether it is only about to be
+    /// made (in the batch committed next); `None` when it is not banned there.
+    fn banned_since(&self, idx: usize, ip: &std::net::IpAddr) -> Option<(f64, bool)> {
+        match self.jails[idx].bans.get(ip) {
+            Some(b) => Some((b.start, false)),
+            None => self
                 .new_by_ip
-                .get(ip)
-                .is_some_and(|p| p.iter().any(|p| p.jail == idx))
+                .get(ip)?
+                .iter()
+                .find(|p| p.jail == idx)
+                .map(|p| (p.start, true)),
+        }
     }
 
     /// Whether jail `idx` may hold one more ban (`maxbans`); says so if not.
