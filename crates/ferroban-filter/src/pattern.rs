@@ -684,6 +684,18 @@ impl Groups {
     pub fn shifted(&self, origin: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
         (0..self.slots.len()).map(move |i| self.get(i).map(|(a, b)| (a - origin, b - origin)))
     }
+    /// The span from the first start to the last end of the groups but the whole
+    /// match (group 0), `None` when none took part.
+    pub fn inner_span(&self) -> Option<(usize, usize)> {
+        let spans = self
+            .slots
+            .iter()
+            .skip(1)
+            .filter(|[start, _]| *start != UNSET);
+        let (start, end) = spans.fold((UNSET, 0), |(a, b), [c, d]| (a.min(*c), b.max(*d)));
+        (start != UNSET).then_some((start, end))
+    }
+
     pub fn start(&self) -> usize {
         self.get(0).map(|s| s.0).unwrap_or(0)
     }

@@ -230,7 +230,9 @@ struct LastLine {
 #[derive(Debug, Clone)]
 struct DateRead {
     template: Arc<Template>,
+    /// The match's text that its time is read from (see [`read_span`]).
     text: String,
+    /// The match's groups in `text`, by group number (see [`spans_in_read`]).
     spans: Vec<Option<(usize, usize)>>,
     now: i64,
     time: Option<f64>,
@@ -269,15 +271,33 @@ impl ClockStep {
     }
 }
 
+/// The part of a date match that its time is read from: from the first of its groups
+/// (but the whole match) to the end of the last, or the whole match when it has no
+/// other group. A template's time reads named groups only, or an epoch's group, never
+/// group 0: and a `datepattern` may begin its match well before the date, at the
+/// line's start (`^[^\[]*\[({DATE})`), where an access log's client address is. The
+/// same date after an address of another length is then known for the same.
+fn read_span(g: &Groups) -> (usize, usize) {
+    g.inner_span().unwrap_or((g.start(), g.end()))
+}
+
+/// The groups of a match in its [`read_span`] starting at `origin`, by number; the
+/// whole match's as `None` (not read; and where it is all there is, it is the whole
+/// read text).
+fn spans_in_read(g: &Groups, origin: usize) -> impl Iterator<Item = Option<(usize, usize)>> + '_ {
+    let groups = g.shifted(0).skip(1);
+    let in_read = groups.map(move |s| s.map(|(a, b)| (a - origin, b - origin)));
+    std::iter::once(None).chain(in_read)
+}
+
 impl DateRead {
-    /// The same template's match, at the same `now`, with its groups where they were.
-    fn is_alike(&self, template: &Arc<Template>, g: &Groups, now: i64) -> bool {
-        let origin = g.start();
+    /// The same template's match, at the same `now`, with its groups where they were
+    /// in the text its time is read from (which begins at `origin`).
+    fn is_alike(&self, template: &Arc<Template>, g: &Groups, origin: usize, now: i64) -> bool {
         Arc::ptr_eq(&self.template, template)
             && self.now == now
             && g.get(self.spans.len()).is_none()
-            && (self.spans.iter().enumerate())
-                .all(|(k, span)| span.map(|(a, b)| (a + origin, b + origin)) == g.get(k))
+            && spans_in_read(g, origin).eq(self.spans.iter().copied())
     }
 
     /// The clock's step of this date, if it has one (see [`ClockStep`]).
@@ -741,8 +761,9 @@ impl DateDetector {
     fn step_date(&mut self, template: usize, line: &str, now: i64) -> Option<f64> {
         let groups = &self.last_groups;
         if let Some(read) = self.last_read.as_mut() {
-            debug_assert!(read.is_alike(&self.slots[template].template, groups, now));
-            let text = &line[groups.start()..groups.end()];
+            let (start, end) = read_span(groups);
+            debug_assert!(read.is_alike(&self.slots[template].template, groups, start, now));
+            let text = &line[start..end];
             if let Some(time) = read.step(text, &self.tz, self.default_tz) {
                 return time;
             }
@@ -763,8 +784,11 @@ impl DateDetector {
         g: &Groups,
         now: i64,
     ) -> Option<f64> {
-        let text = &line[g.start()..g.end()];
-        if let Some(read) = (self.last_read.as_mut()).filter(|r| r.is_alike(template, g, now)) {
+        let (start, end) = read_span(g);
+        let text = &line[start..end];
+        if let Some(read) =
+            (self.last_read.as_mut()).filter(|r| r.is_alike(template, g, start, now))
+        {
             if read.text == text {
                 return read.time;
             }
@@ -781,7 +805,7 @@ impl DateDetector {
         text_buf.clear();
         text_buf.push_str(text);
         spans.clear();
-        spans.extend(g.shifted(g.start()));
+        spans.extend(spans_in_read(g, start));
         self.last_read = Some(DateRead {
             template: template.clone(),
             text: text_buf,
@@ -1203,6 +1227,31 @@ mod step_tests {
 
     /// 2026-02-23 12:00:00 UTC
     const NOW: i64 = 1_771_848_000;
+
+    #[test]
+    fn a_date_after_client_addresses_of_any_length_reads_as_searched() {
+        // the match begins at the line's start, the date after the address
+        let mut d = DateDetector::from_patterns(r"^[^\[]*\[({DATE})", TimeZone::UTC, 2026).unwrap();
+        let lines = [
+            "83.77.202.167 - - [23/Feb/2026:22:40:00 +0900] \"GET / HTTP/1.1\" 200 1",
+            "9.2.1.10 - - [23/Feb/2026:22:40:00 +0900] \"GET / HTTP/1.1\" 200 1",
+            "9.2.1.10 - - [23/Feb/2026:22:40:01 +0900] \"GET / HTTP/1.1\" 200 1",
+            "159.105.254.175 - - [23/Feb/2026:22:41:07 +0900] \"GET / HTTP/1.1\" 200 1",
+            "1.1.1.1 - - [24/Feb/2026:00:00:00 +0100] \"GET / HTTP/1.1\" 200 1",
+            "1.1.1.1 - - [24/Feb/2026:00:00:00 +0900] \"GET / HTTP/1.1\" 200 1",
+            "10.1.1.1 - - [24/Feb/2026:00:00:00 +0900] \"GET / HTTP/1.1\" 200 1",
+        ];
+        let found = stepped_and_fresh(&mut d, &lines, NOW);
+        for (line, (stepped, fresh)) in lines.iter().zip(&found) {
+            assert_eq!(stepped, fresh, "{line}");
+        }
+        // 22:40 at +0900 is 13:40 UTC, 100 minutes after NOW
+        let time = |i: usize| found[i].0.and_then(|f| f.2);
+        assert_eq!(time(1), Some((NOW + 6000) as f64));
+        assert_eq!(time(2), Some((NOW + 6001) as f64));
+        assert_eq!(time(5), time(6));
+        assert_eq!(time(4), time(5).map(|t| t + 8.0 * 3600.0));
+    }
 
     #[test]
     fn syslog_seconds_minutes_hours_and_days_roll_over() {
