@@ -240,6 +240,93 @@ pub struct Pattern {
     id: u64,
     /// See [`Pattern::ascii_classes`]; made on the first [`Pattern::search_range_memo`].
     ascii_classes: OnceLock<Option<ByteClasses>>,
+    /// The pattern as a leading run and the rest, when it has that shape (see
+    /// [`LeadingRun`]).
+    leading_run: Option<LeadingRun>,
+}
+
+/// A pattern `^[^X]*R` (single-line) in which every match of `R` begins with `X`, an
+/// ASCII punctuation byte: `^[^\[]*\[({DATE})`, the date pattern of Fail2ban's
+/// access-log filters, whose run is the client address and the user before the date.
+/// Searched from the haystack's start, it is `R` searched from the first `X`, which
+/// reads the run with `memchr` instead of the automata, and lets `R`'s match (the
+/// date alone) be remembered from line to line (see [`Pattern::search_range_memo`])
+/// where the whole match differs with the address.
+///
+/// Why that is exact: `^` holds at the haystack's start only, and the greedy run
+/// takes, first, every byte up to the first `X` (it cannot take an `X`); `R` is then
+/// tried there, with its own priorities. Where it fails, the run gives bytes back,
+/// but `R` cannot match after a shorter run: its match would begin with a byte that
+/// is not `X`. So the pattern matches exactly when `R` matches at the first `X`, with
+/// `R`'s groups (the run has none) and the whole match from the start. `R` searched
+/// from the first `X` finds a match there first when there is one (leftmost); one
+/// found further on is no match of the pattern.
+#[derive(Debug)]
+struct LeadingRun {
+    byte: u8,
+    rest: Box<Pattern>,
+}
+
+impl LeadingRun {
+    /// The shape of `python`, when it has it (see [`LeadingRun`]).
+    fn of(python: &str, mode: Mode) -> Option<LeadingRun> {
+        if mode != Mode::SingleLine {
+            return None;
+        }
+        // Inline flags first are `R`'s too; `m` and `x` would change what `^` and
+        // the run mean.
+        let flags = match python.strip_prefix("(?") {
+            Some(f) => {
+                let end = f.find(')')?;
+                if !f[..end].bytes().all(|b| b"iuLas".contains(&b)) {
+                    return None;
+                }
+                &python[..end + 3]
+            }
+            None => "",
+        };
+        let tail = python[flags.len()..].strip_prefix("^[^")?;
+        let (byte, rest) = match tail.as_bytes() {
+            [b'\\', byte, b']', b'*', ..] => (*byte, &tail[4..]),
+            [byte, b']', b'*', ..] if !matches!(byte, b'\\' | b'^' | b']') => (*byte, &tail[3..]),
+            _ => return None,
+        };
+        // a lazy or possessive run is another pattern
+        if !byte.is_ascii_punctuation() || rest.starts_with(['?', '+']) {
+            return None;
+        }
+        let rest = Pattern::new(&format!("{flags}{rest}"), mode).ok()?;
+        // what begins every match of a linear pattern matching wherever `R` does
+        // begins every match of `R`
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(rest.linear_superset()?)
+            .ok()?;
+        let prefixes = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+        let literals = prefixes.literals().filter(|l| !l.is_empty())?;
+        literals
+            .iter()
+            .all(|l| l.as_bytes().first() == Some(&byte))
+            .then(|| LeadingRun {
+                byte,
+                rest: Box::new(rest),
+            })
+    }
+
+    /// Where `R` must match in `hay[..end]`: at its first `X`.
+    fn rest_at(&self, hay: &str, end: usize) -> Option<usize> {
+        memchr::memchr(self.byte, &hay.as_bytes()[..end])
+    }
+
+    /// `R`'s match (found from `at`) made the pattern's, the whole match from the
+    /// start; `false` when it does not begin at `at` (no match of the pattern).
+    fn make_whole(at: usize, groups: &mut Groups) -> bool {
+        let begins_at = groups.start() == at;
+        if begins_at {
+            groups.set(0, Some((0, groups.end())));
+        }
+        begins_at
+    }
 }
 
 /// The last [`Pattern::id`] given out.
@@ -755,6 +842,15 @@ impl Pattern {
     /// Compile a Python-syntax pattern for the given search mode: on the linear engine
     /// when it, or its unfolded form (see `unfold`), allows.
     pub fn new(python: &str, mode: Mode) -> Result<Pattern, PatternError> {
+        let mut pattern = Pattern::compile_linear(python, mode)?;
+        if let Some(run) = LeadingRun::of(python, mode).filter(|r| r.rest.names == pattern.names) {
+            pattern.leading_run = Some(run);
+        }
+        Ok(pattern)
+    }
+
+    /// [`Pattern::new`] but for its [`LeadingRun`].
+    fn compile_linear(python: &str, mode: Mode) -> Result<Pattern, PatternError> {
         let original = Pattern::compile(python, python, mode)?;
         if !original.is_backtracking() {
             return Ok(original);
@@ -840,6 +936,7 @@ impl Pattern {
             rest_of_line: engine_is_linear.then(|| RestOfLine::of(&main)).flatten(),
             id: LAST_PATTERN_ID.fetch_add(1, Ordering::Relaxed) + 1,
             ascii_classes: OnceLock::new(),
+            leading_run: None,
         })
     }
 
@@ -891,6 +988,13 @@ impl Pattern {
     /// keeps its `Groups` searches with no allocation); `false` when there is no match
     /// (`out` is then left in no particular state).
     pub fn search_range_into(&self, hay: &str, start: usize, end: usize, out: &mut Groups) -> bool {
+        if let Some(run) = self.leading_run.as_ref().filter(|_| start == 0) {
+            let Some(at) = run.rest_at(hay, end) else {
+                return false;
+            };
+            return run.rest.search_range_into(hay, at, end, out)
+                && LeadingRun::make_whole(at, out);
+        }
         let hay = &hay[..end];
         match &self.engine {
             Engine::Linear(re) => {
@@ -904,14 +1008,7 @@ impl Pattern {
                     None if re.groups_into(hay, start, out) => {}
                     None => return false,
                 }
-                for &(copy, original) in &self.aliases {
-                    if let Some(span) = out.get(copy) {
-                        out.set(original, Some(span));
-                    }
-                }
-                if let Some((end, _)) = self.end_group.and_then(|i| out.get(i)) {
-                    out.set(0, Some((out.start(), end)));
-                }
+                self.undo_unfolding(out);
                 true
             }
             Engine::LinearVerified {
@@ -958,6 +1055,20 @@ impl Pattern {
         }
     }
 
+    /// A linear match's groups as this pattern's source numbers them (see `unfold`):
+    /// a copied group's span reported under the original's number, and the match
+    /// ended where an unfolded look-ahead begins.
+    fn undo_unfolding(&self, out: &mut Groups) {
+        for &(copy, original) in &self.aliases {
+            if let Some(span) = out.get(copy) {
+                out.set(original, Some(span));
+            }
+        }
+        if let Some((end, _)) = self.end_group.and_then(|i| out.get(i)) {
+            out.set(0, Some((out.start(), end)));
+        }
+    }
+
     /// A back-tracking search result; one that hit the step bound counts as no match
     /// and is counted.
     fn bounded<'h>(
@@ -985,7 +1096,13 @@ impl Pattern {
     /// search confined to the match's span, in which only the characters next to the
     /// span are visible (to `\b`, `^`, `$`). The same text in the same surroundings
     /// gives the same groups; so does a text whose every byte is in the same class as
-    /// the last one's, as the automaton's every step is the same for both.
+    /// the last one's, as the automaton's every step is the same for both. What is
+    /// kept is the groups as the source numbers them (after `undo_unfolding`, which
+    /// reads the match's groups alone): a date pattern with a back-reference is
+    /// unfolded, and its matches are remembered too. So are those of a pattern whose
+    /// linear form has the back-reference's group copied (`LinearVerified`), when
+    /// the copy's text is the group's: by the same text only (see
+    /// [`Pattern::ascii_classes`]), as a text read alike may differ there.
     pub fn search_range_memo(
         &self,
         hay: &str,
@@ -993,13 +1110,19 @@ impl Pattern {
         end: usize,
         memo: &mut MatchMemo,
     ) -> Option<Groups> {
-        let Engine::Linear(re) = &self.engine else {
-            return self.search_range(hay, start, end);
-        };
-        if !self.aliases.is_empty() || self.end_group.is_some() || self.rest_of_line.is_some() {
-            return self.search_range(hay, start, end);
+        if let Some(run) = self.leading_run.as_ref().filter(|_| start == 0) {
+            let at = run.rest_at(hay, end)?;
+            let mut found = run.rest.search_range_memo(hay, at, end, memo)?;
+            return LeadingRun::make_whole(at, &mut found).then_some(found);
         }
+        let (re, copies) = match &self.engine {
+            _ if self.rest_of_line.is_some() => return self.search_range(hay, start, end),
+            Engine::Linear(re) => (re, None),
+            Engine::LinearVerified { linear, pairs, .. } => (linear, Some(pairs)),
+            Engine::Backtrack { .. } => return self.search_range(hay, start, end),
+        };
         let hay = &hay[..end];
+        // no match of the linear form, none of a pattern it stands for
         let (s, e) = re.find_at(hay, start)?;
         let text = &hay[s..e];
         let around = (hay[..s].chars().next_back(), hay[e..].chars().next());
@@ -1013,7 +1136,15 @@ impl Pattern {
             None => memo.text == text,
         };
         if memo.pattern != self.id || !reads_alike || memo.around != around {
-            let g = re.groups_of_match(hay, start, (s, e))?;
+            let mut g = re.groups_of_match(hay, start, (s, e))?;
+            let text_of = |i: usize| g.get(i).map(|(a, b)| &hay[a..b]);
+            if copies.is_some_and(|c| c.iter().any(|&(a, b)| text_of(a) != text_of(b))) {
+                // the back-reference decides (see `search_range_into`): not remembered
+                memo.pattern = 0;
+                return self.search_range(hay, start, end);
+            }
+            // what the memo keeps is what the groups become: the same for the same key
+            self.undo_unfolding(&mut g);
             memo.pattern = self.id;
             memo.text.clear();
             memo.text.push_str(text);
@@ -1343,5 +1474,84 @@ mod tests {
         let hostile = format!("{}b", "a".repeat(20_000));
         assert!(p.search(&hostile).is_none());
         assert_eq!(p.abandoned(), 1);
+    }
+
+    #[test]
+    fn a_leading_run_is_searched_from_its_first_stop_byte_only_where_that_is_exact() {
+        let run = |p: &str| LeadingRun::of(p, Mode::SingleLine).map(|r| r.byte);
+        assert_eq!(run(r"^[^\[]*\[(?P<d>\d+)/"), Some(b'['));
+        assert_eq!(run(r"^[^\[]*(\[(?P<d>\d+)\s*\])"), Some(b'['));
+        assert_eq!(run(r"^[^-]*-(?:-|-x)"), Some(b'-'));
+        assert_eq!(run(r"(?iu)^[^\[]*\[(?P<b>feb)"), Some(b'['));
+        assert_eq!(run(r"(?m)^[^\[]*\[b"), None);
+        assert_eq!(run(r"(?x)^[^\[]*\[b"), None);
+        // R may begin with another byte, or the run is lazy, or X is a letter
+        assert_eq!(run(r"^[^\[]*(?:\[|a)b"), None);
+        assert_eq!(run(r"^[^\[]*\[?b"), None);
+        assert_eq!(run(r"^[^\[]*?\[b"), None);
+        assert_eq!(run(r"^[^a]*ab"), None);
+        assert_eq!(run(r"^[^\d]*\d"), None);
+        assert_eq!(
+            LeadingRun::of(r"^[^\[]*\[b", Mode::MultiLine).map(|r| r.byte),
+            None
+        );
+    }
+
+    #[test]
+    fn a_pattern_with_a_leading_run_matches_as_searched_whole() {
+        let patterns = [
+            r"^[^\[]*\[(?P<d>\d{2})/(?P<b>[A-Z][a-z]{2})/(?P<y>\d{4})",
+            r"^[^\[]*(\[(?P<d>\d{2})(?P<_sep>[-/])[A-Z][a-z]{2}(?P=_sep)\d{4}\s*\])",
+            r"^[^\[]*\[(?P<x>\d+)?\]",
+            r"(?iu)^[^\[]*\[(?P<d>\d{2})(?P<_sep>[-/])(?P<b>jan|feb|mar)(?P=_sep)(?P<y>\d{4})",
+        ];
+        let lines = [
+            "83.77.202.167 - - [23/Feb/2026:22:40:00 +0900] \"GET / HTTP/1.1\"",
+            "9.2.1.10 - - [23/Feb/2026:22:40:00 +0900] \"GET / HTTP/1.1\"",
+            "[01/Jan/2025] at the start",
+            "a [x] then [12/Mar/2024 ] later: the first [ decides, no match",
+            "no bracket at all",
+            "",
+            "[]",
+            "[",
+            "é ü [23-Feb-2026 ] non-ASCII before",
+            // the back-reference's copy differs, then agrees, in either separator
+            "1.2.3.4 - - [23/Feb-2026 ]",
+            "1.2.3.4 - - [23-Feb-2026 ]",
+            "1.2.3.4 - - [23-Feb/2026 ]",
+            "1.2.3.4 - - [23/Feb/2026 ]",
+            "1.2.3.4 - - [23/Feb/2026 ]",
+        ];
+        for source in patterns {
+            let with_run = Pattern::new(source, Mode::SingleLine).unwrap();
+            assert!(with_run.leading_run.is_some(), "{source}");
+            let whole = Pattern::compile_linear(source, Mode::SingleLine).unwrap();
+            let (mut memo, mut whole_memo) = (MatchMemo::default(), MatchMemo::default());
+            for line in lines {
+                let spans = |g: Option<Groups>| g.map(|g| g.shifted(0).collect::<Vec<_>>());
+                let expected = spans(whole.search(line));
+                assert_eq!(
+                    spans(with_run.search(line)),
+                    expected,
+                    "{source} on {line:?}"
+                );
+                let memo_found = with_run.search_range_memo(line, 0, line.len(), &mut memo);
+                assert_eq!(
+                    spans(memo_found),
+                    expected,
+                    "{source} on {line:?}, remembered"
+                );
+                let whole_found = whole.search_range_memo(line, 0, line.len(), &mut whole_memo);
+                assert_eq!(spans(whole_found), expected, "{source} on {line:?}, whole");
+                // searched from further on, `^` cannot hold: the run is not used
+                let later = spans(whole.search_range(line, 1, line.len()));
+                assert_eq!(spans(with_run.search_range(line, 1, line.len())), later);
+            }
+        }
+        // the first pattern's match on the first line: whole match from 0, date groups
+        let p = Pattern::new(patterns[0], Mode::SingleLine).unwrap();
+        let g = p.search(lines[0]).unwrap();
+        assert_eq!(g.get(0), Some((0, 30)));
+        assert_eq!(g.get(1), Some((19, 21)));
     }
 }

@@ -140,6 +140,10 @@ struct Slot {
     distance: usize,
     /// Index of this template's linear superset in the detector's screen.
     screen_index: Option<usize>,
+    /// This template's last match, whose groups a match of the same text reuses: one
+    /// per template, as the templates searched on a line take turns (one memo for
+    /// all would be another template's at each search).
+    memo: MatchMemo,
 }
 
 impl Slot {
@@ -178,8 +182,6 @@ pub struct DateDetector {
     tz: TimeZone,
     /// The last date read: a line with the same date text reads it from here.
     last_read: Option<DateRead>,
-    /// The last template match, whose groups a line with the same date text reuses.
-    memo: MatchMemo,
     /// The last line's date, when a line starting with the same bytes has it too.
     last_line: Option<LastLine>,
     /// The leading bytes of the last line that decided its date (see [`LastLine`];
@@ -441,7 +443,6 @@ impl DateDetector {
             default_tz: None,
             tz,
             last_read: None,
-            memo: MatchMemo::default(),
             last_line: None,
             last_prefix: Vec::new(),
             last_groups: Groups::default(),
@@ -521,6 +522,7 @@ impl DateDetector {
             last_used: SystemTime::UNIX_EPOCH,
             distance: 0x7fff_ffff,
             screen_index: None,
+            memo: MatchMemo::default(),
         });
         Ok(())
     }
@@ -834,7 +836,7 @@ impl DateDetector {
             let anchored = template.flags & (LINE_BEGIN | LINE_END) != 0;
             let m = if anchored {
                 ignore_by_search = i;
-                template.search_memo(line, 0, line.len(), &mut self.memo)
+                template.search_memo(line, 0, line.len(), &mut self.slots[i].memo)
             } else {
                 let (distance, before, at) = self.last_pos;
                 let (endpos, end_before, end_at) = self.last_end;
@@ -849,10 +851,10 @@ impl DateDetector {
                     && line.is_char_boundary(endpos)
                     && distance <= endpos;
                 if start_ok && end_ok && in_bounds {
-                    template.search_memo(line, distance, endpos, &mut self.memo)
+                    template.search_memo(line, distance, endpos, &mut self.slots[i].memo)
                 } else {
                     ignore_by_search = i;
-                    template.search_memo(line, 0, line.len(), &mut self.memo)
+                    template.search_memo(line, 0, line.len(), &mut self.slots[i].memo)
                 }
             };
             if let Some(g) = m {
@@ -883,7 +885,8 @@ impl DateDetector {
                     continue;
                 }
                 let template = self.slots[i].template.clone();
-                if let Some(g) = template.search_memo(line, 0, line.len(), &mut self.memo) {
+                let memo = &mut self.slots[i].memo;
+                if let Some(g) = template.search_memo(line, 0, line.len(), memo) {
                     self.slots[i].raw_hits += 1;
                     let distance = g.start();
                     if i + 1 >= n || template.flags & (LINE_BEGIN | LINE_END) != 0 {
