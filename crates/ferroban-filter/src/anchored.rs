@@ -68,31 +68,59 @@ impl AnchoredDfa {
         AnchoredDfa::of_source(source, false)
     }
 
+    /// [`AnchoredDfa::ascii_of`] for a pattern whose matches need not start with
+    /// `\A`, for a caller that walks it only from where its match must start (see
+    /// `pattern::LeadingRun`): [`AnchoredDfa::match_end`] is then its anchored search.
+    pub fn ascii_walked_from_match_start(source: &str) -> Option<AnchoredDfa> {
+        let hir = AnchoredDfa::parse(source, false)?;
+        AnchoredDfa::build(
+            &[hir],
+            MatchKind::LeftmostFirst,
+            false,
+            ONE_PATTERN_LIMIT,
+            false,
+        )
+    }
+
     /// The automaton reporting every one of `patterns` (parsed with ASCII classes)
     /// that matches from the start, when all their matches start with `\A`; it stops
     /// at the first non-ASCII byte it reads, as [`AnchoredDfa::ascii_of`]'s.
     pub fn all_of(patterns: &[Hir]) -> Option<AnchoredDfa> {
-        AnchoredDfa::build(patterns, MatchKind::All, false, PATTERNS_LIMIT)
+        AnchoredDfa::build(patterns, MatchKind::All, false, PATTERNS_LIMIT, true)
     }
 
     fn of_source(source: &str, unicode: bool) -> Option<AnchoredDfa> {
-        let hir = regex_syntax::ParserBuilder::new()
+        let hir = AnchoredDfa::parse(source, unicode)?;
+        AnchoredDfa::build(
+            &[hir],
+            MatchKind::LeftmostFirst,
+            unicode,
+            ONE_PATTERN_LIMIT,
+            true,
+        )
+    }
+
+    fn parse(source: &str, unicode: bool) -> Option<Hir> {
+        regex_syntax::ParserBuilder::new()
             .unicode(unicode)
             .utf8(unicode)
             .build()
             .parse(source)
-            .ok()?;
-        AnchoredDfa::build(&[hir], MatchKind::LeftmostFirst, unicode, ONE_PATTERN_LIMIT)
+            .ok()
     }
 
+    /// The automaton for `patterns`; with `only_from_text_start`, only when their
+    /// every match starts with `\A` (a walk from inside the haystack is then a
+    /// search for a match there, which `\A` rules out).
     fn build(
         patterns: &[Hir],
         kind: MatchKind,
         unicode: bool,
         size_limit: usize,
+        only_from_text_start: bool,
     ) -> Option<AnchoredDfa> {
         let anchored = |hir: &Hir| hir.properties().look_set_prefix().contains(Look::Start);
-        if !patterns.iter().all(anchored) {
+        if only_from_text_start && !patterns.iter().all(anchored) {
             return None;
         }
         let mut config = dense::Config::new()

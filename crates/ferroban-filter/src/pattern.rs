@@ -245,6 +245,9 @@ pub struct Pattern {
     leading_run: Option<LeadingRun>,
 }
 
+/// Groups whose texts must agree: a back-referenced group's, its copy's (by index).
+type CopyPairs = [(usize, usize)];
+
 /// A pattern `^[^X]*R` (single-line) in which every match of `R` begins with `X`, an
 /// ASCII punctuation byte: `^[^\[]*\[({DATE})`, the date pattern of Fail2ban's
 /// access-log filters, whose run is the client address and the user before the date.
@@ -265,6 +268,10 @@ pub struct Pattern {
 struct LeadingRun {
     byte: u8,
     rest: Box<Pattern>,
+    /// `R`'s linear form (see [`Pattern::memo_form`]) as an automaton walked from the
+    /// first `X`, made on the first search with a memo: where a match begins is
+    /// known, so its end is found by one anchored walk, not by searching for it.
+    rest_dfa: OnceLock<Option<AnchoredDfa>>,
 }
 
 impl LeadingRun {
@@ -310,7 +317,29 @@ impl LeadingRun {
             .then(|| LeadingRun {
                 byte,
                 rest: Box::new(rest),
+                rest_dfa: OnceLock::new(),
             })
+    }
+
+    /// [`Pattern::search_range_memo`] of the pattern from the haystack's start.
+    fn search_memo(&self, hay: &str, end: usize, memo: &mut MatchMemo) -> Option<Groups> {
+        let at = self.rest_at(hay, end)?;
+        let dfa = self.rest_dfa.get_or_init(|| {
+            let (re, _) = self.rest.memo_form()?;
+            AnchoredDfa::ascii_walked_from_match_start(&re.source)
+        });
+        let rest_end = dfa
+            .as_ref()
+            .and_then(|dfa| dfa.match_end(&hay.as_bytes()[..end], at));
+        let mut found = match rest_end {
+            Some(rest_end) => {
+                let span = (at, rest_end?);
+                self.rest.groups_of_span_memo(&hay[..end], at, span, memo)?
+            }
+            // a byte the automaton cannot read: searched
+            None => self.rest.search_range_memo(hay, at, end, memo)?,
+        };
+        LeadingRun::make_whole(at, &mut found).then_some(found)
     }
 
     /// Where `R` must match in `hay[..end]`: at its first `X`.
@@ -1111,19 +1140,42 @@ impl Pattern {
         memo: &mut MatchMemo,
     ) -> Option<Groups> {
         if let Some(run) = self.leading_run.as_ref().filter(|_| start == 0) {
-            let at = run.rest_at(hay, end)?;
-            let mut found = run.rest.search_range_memo(hay, at, end, memo)?;
-            return LeadingRun::make_whole(at, &mut found).then_some(found);
+            return run.search_memo(hay, end, memo);
         }
-        let (re, copies) = match &self.engine {
-            _ if self.rest_of_line.is_some() => return self.search_range(hay, start, end),
-            Engine::Linear(re) => (re, None),
-            Engine::LinearVerified { linear, pairs, .. } => (linear, Some(pairs)),
-            Engine::Backtrack { .. } => return self.search_range(hay, start, end),
+        let Some((re, _)) = self.memo_form() else {
+            return self.search_range(hay, start, end);
         };
         let hay = &hay[..end];
         // no match of the linear form, none of a pattern it stands for
-        let (s, e) = re.find_at(hay, start)?;
+        let span = re.find_at(hay, start)?;
+        self.groups_of_span_memo(hay, start, span, memo)
+    }
+
+    /// The linear form a search with a memo finds matches with, and the copies of
+    /// back-referenced groups whose texts must agree (`LinearVerified`); `None` for a
+    /// pattern searched without a memo.
+    fn memo_form(&self) -> Option<(&LinearRe, Option<&CopyPairs>)> {
+        match &self.engine {
+            _ if self.rest_of_line.is_some() => None,
+            Engine::Linear(re) => Some((re, None)),
+            Engine::LinearVerified { linear, pairs, .. } => Some((linear, Some(pairs))),
+            Engine::Backtrack { .. } => None,
+        }
+    }
+
+    /// The groups of the match at `(s, e)` of `hay` that the linear form (see
+    /// [`Pattern::memo_form`]) finds searching from `start`, from `memo` when that
+    /// holds a match alike (see [`Pattern::search_range_memo`]).
+    fn groups_of_span_memo(
+        &self,
+        hay: &str,
+        start: usize,
+        (s, e): (usize, usize),
+        memo: &mut MatchMemo,
+    ) -> Option<Groups> {
+        let Some((re, copies)) = self.memo_form() else {
+            return self.search_range(hay, start, hay.len());
+        };
         let text = &hay[s..e];
         let around = (hay[..s].chars().next_back(), hay[e..].chars().next());
         let classes = self.ascii_classes().filter(|_| hay.is_ascii());
@@ -1141,7 +1193,7 @@ impl Pattern {
             if copies.is_some_and(|c| c.iter().any(|&(a, b)| text_of(a) != text_of(b))) {
                 // the back-reference decides (see `search_range_into`): not remembered
                 memo.pattern = 0;
-                return self.search_range(hay, start, end);
+                return self.search_range(hay, start, hay.len());
             }
             // what the memo keeps is what the groups become: the same for the same key
             self.undo_unfolding(&mut g);
@@ -1521,6 +1573,9 @@ mod tests {
             "1.2.3.4 - - [23-Feb/2026 ]",
             "1.2.3.4 - - [23/Feb/2026 ]",
             "1.2.3.4 - - [23/Feb/2026 ]",
+            // a byte the ASCII automaton cannot read, in the date and after it
+            "1.2.3.4 - - [23/Fé/2026 ]",
+            "1.2.3.4 - - [23/Feb/2026 é]",
         ];
         for source in patterns {
             let with_run = Pattern::new(source, Mode::SingleLine).unwrap();
