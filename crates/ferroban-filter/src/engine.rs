@@ -1459,10 +1459,6 @@ mod tests {
         }
     }
 
-    /// A line given with its `\n` (searched where it is when its date begins it or
-    /// it has none, else joined) gets the failures the line alone gets: wherever its
-    /// date is, with each way the prefregex hands on its text, and with a `$` that
-    /// sees the `\n`.
     #[test]
     fn a_failure_made_in_an_earlier_ones_data_carries_nothing_of_it() {
         let now = 1_800_000_000;
@@ -1505,6 +1501,10 @@ mod tests {
         }
     }
 
+    /// A line given with its `\n` (searched where it is when its date begins it or
+    /// it has none, else joined) gets the failures the line alone gets: wherever its
+    /// date is, with each way the prefregex hands on its text, and with a `$` that
+    /// sees the `\n`.
     #[test]
     fn a_line_with_its_newline_gets_the_failures_of_the_line_alone() {
         let now = 1_800_000_000;
