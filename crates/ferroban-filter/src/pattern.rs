@@ -248,6 +248,10 @@ pub struct Pattern {
 /// Groups whose texts must agree: a back-referenced group's, its copy's (by index).
 type CopyPairs = [(usize, usize)];
 
+/// The linear form a search with a memo finds a pattern's matches with, and the
+/// groups of it whose texts must agree (see [`Pattern::memo_form`]).
+type MemoForm<'a> = (&'a LinearRe, Option<&'a CopyPairs>);
+
 /// A pattern `^[^X]*R` (single-line) in which every match of `R` begins with `X`, an
 /// ASCII punctuation byte: `^[^\[]*\[({DATE})`, the date pattern of Fail2ban's
 /// access-log filters, whose run is the client address and the user before the date.
@@ -324,22 +328,41 @@ impl LeadingRun {
     /// [`Pattern::search_range_memo`] of the pattern from the haystack's start.
     fn search_memo(&self, hay: &str, end: usize, memo: &mut MatchMemo) -> Option<Groups> {
         let at = self.rest_at(hay, end)?;
-        let dfa = self.rest_dfa.get_or_init(|| {
-            let (re, _) = self.rest.memo_form()?;
-            AnchoredDfa::ascii_walked_from_match_start(&re.source)
-        });
-        let rest_end = dfa
-            .as_ref()
-            .and_then(|dfa| dfa.match_end(&hay.as_bytes()[..end], at));
-        let mut found = match rest_end {
-            Some(rest_end) => {
+        let mut found = match self.walk(hay, end, at) {
+            Some((form, rest_end)) => {
                 let span = (at, rest_end?);
-                self.rest.groups_of_span_memo(&hay[..end], at, span, memo)?
+                self.rest
+                    .groups_of_span_memo(form, &hay[..end], at, span, memo)?
             }
             // a byte the automaton cannot read: searched
             None => self.rest.search_range_memo(hay, at, end, memo)?,
         };
         LeadingRun::make_whole(at, &mut found).then_some(found)
+    }
+
+    /// [`Pattern::search_range_into`] of the pattern from the haystack's start.
+    fn search_into(&self, hay: &str, end: usize, out: &mut Groups) -> bool {
+        let Some(at) = self.rest_at(hay, end) else {
+            return false;
+        };
+        // no match at the first `X`: `R` is not searched for further on
+        if let Some((_, None)) = self.walk(hay, end, at) {
+            return false;
+        }
+        self.rest.search_range_into(hay, at, end, out) && LeadingRun::make_whole(at, out)
+    }
+
+    /// `R`'s linear form (see [`Pattern::memo_form`]) and the end of its match from
+    /// `at` in `hay[..end]` (`None` inside: no match there), by one anchored walk of
+    /// its automaton; `None` when `R` has no such form or automaton, or the walk met a
+    /// byte the automaton cannot read.
+    fn walk(&self, hay: &str, end: usize, at: usize) -> Option<(MemoForm<'_>, Option<usize>)> {
+        let form = self.rest.memo_form()?;
+        let dfa = self
+            .rest_dfa
+            .get_or_init(|| AnchoredDfa::ascii_walked_from_match_start(&form.0.source));
+        let rest_end = dfa.as_ref()?.match_end(&hay.as_bytes()[..end], at)?;
+        Some((form, rest_end))
     }
 
     /// Where `R` must match in `hay[..end]`: at its first `X`.
@@ -1018,11 +1041,7 @@ impl Pattern {
     /// (`out` is then left in no particular state).
     pub fn search_range_into(&self, hay: &str, start: usize, end: usize, out: &mut Groups) -> bool {
         if let Some(run) = self.leading_run.as_ref().filter(|_| start == 0) {
-            let Some(at) = run.rest_at(hay, end) else {
-                return false;
-            };
-            return run.rest.search_range_into(hay, at, end, out)
-                && LeadingRun::make_whole(at, out);
+            return run.search_into(hay, end, out);
         }
         let hay = &hay[..end];
         match &self.engine {
@@ -1142,19 +1161,19 @@ impl Pattern {
         if let Some(run) = self.leading_run.as_ref().filter(|_| start == 0) {
             return run.search_memo(hay, end, memo);
         }
-        let Some((re, _)) = self.memo_form() else {
+        let Some(form) = self.memo_form() else {
             return self.search_range(hay, start, end);
         };
         let hay = &hay[..end];
         // no match of the linear form, none of a pattern it stands for
-        let span = re.find_at(hay, start)?;
-        self.groups_of_span_memo(hay, start, span, memo)
+        let span = form.0.find_at(hay, start)?;
+        self.groups_of_span_memo(form, hay, start, span, memo)
     }
 
     /// The linear form a search with a memo finds matches with, and the copies of
     /// back-referenced groups whose texts must agree (`LinearVerified`); `None` for a
     /// pattern searched without a memo.
-    fn memo_form(&self) -> Option<(&LinearRe, Option<&CopyPairs>)> {
+    fn memo_form(&self) -> Option<MemoForm<'_>> {
         match &self.engine {
             _ if self.rest_of_line.is_some() => None,
             Engine::Linear(re) => Some((re, None)),
@@ -1163,19 +1182,17 @@ impl Pattern {
         }
     }
 
-    /// The groups of the match at `(s, e)` of `hay` that the linear form (see
-    /// [`Pattern::memo_form`]) finds searching from `start`, from `memo` when that
-    /// holds a match alike (see [`Pattern::search_range_memo`]).
+    /// The groups of the match at `(s, e)` of `hay` that this pattern's linear form
+    /// `(re, copies)` (its [`Pattern::memo_form`]) finds searching from `start`, from
+    /// `memo` when that holds a match alike (see [`Pattern::search_range_memo`]).
     fn groups_of_span_memo(
         &self,
+        (re, copies): MemoForm<'_>,
         hay: &str,
         start: usize,
         (s, e): (usize, usize),
         memo: &mut MatchMemo,
     ) -> Option<Groups> {
-        let Some((re, copies)) = self.memo_form() else {
-            return self.search_range(hay, start, hay.len());
-        };
         let text = &hay[s..e];
         let around = (hay[..s].chars().next_back(), hay[e..].chars().next());
         let classes = self.ascii_classes().filter(|_| hay.is_ascii());
