@@ -27,7 +27,8 @@
 //!    lines need no set (the byte's class rules all alternatives but one out, see
 //!    `TwoPass::closure`), so they are remembered in a dense table by state and
 //!    class, and the others by state, set and class: on log lines the walk is a
-//!    table look-up per byte.
+//!    table look-up per byte, and one per run of literal bytes (a run of states
+//!    each of which reads any byte into the next: in live states, the literal's).
 //!
 //! Why that is exact: a back-tracker tries the alternatives of a branch in priority
 //! order and keeps the first one from which a match can be reached; "a match can be
@@ -69,6 +70,10 @@ const SHORT_HAY: usize = 256;
 /// them (as its last match did): a failregex's match runs to the content's end, or
 /// nearly, where a date's leaves most of its line.
 const SHORT_TAIL: usize = 32;
+
+/// Literal bytes from which the forward walk crosses them in one move (a move out of
+/// the table's fast loop costs about what four steps in it do).
+const LITERAL_RUN: u32 = 4;
 
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
@@ -140,6 +145,9 @@ struct Move {
     to: u32,
     /// The slots passed, as a range of `Memory::move_slots`.
     slots: (u32, u32),
+    /// Bytes read after the first, for a move across a run of literal bytes (see
+    /// [`TwoPass::literal_run`]).
+    skip: u32,
 }
 
 /// [`Move::to`] when the walk reaches the match state.
@@ -151,6 +159,7 @@ const NO_MOVE: (u64, Move) = (
     Move {
         to: MATCH,
         slots: (0, 0),
+        skip: 0,
     },
 );
 
@@ -167,7 +176,8 @@ struct Walker<'a> {
 
 /// Where the forward walk goes next.
 enum Next {
-    Row(u32),
+    /// On from this row, after this many bytes more than the one read.
+    Row(u32, u32),
     Matched,
 }
 
@@ -698,8 +708,14 @@ impl TwoPass {
             match self.special_move(memory, slots, walk, &mut live_from)? {
                 Next::Matched => return Some(at),
                 // at the span's end only the match state can be reached
-                Next::Row(_) if at == end => return None,
-                Next::Row(next) => row = next,
+                Next::Row(..) if at == end => return None,
+                // a literal run is only entered where the span holds it (the walk
+                // is in live states), but a bound is checked, not assumed
+                Next::Row(next, skip) if at + 1 + skip as usize <= end => {
+                    row = next;
+                    at += skip as usize;
+                }
+                Next::Row(..) => return None,
             }
             at += 1;
         }
@@ -723,7 +739,7 @@ impl TwoPass {
             entry = self.make_entry(memory, walk.row, walk.class)?;
         }
         if entry < SPECIAL {
-            return Some(Next::Row(entry));
+            return Some(Next::Row(entry, 0));
         }
         // a move remembered by state and class that passes capture slots or reaches
         // the match ([`NEEDS_SET`] is far beyond the moves made), or one that needs
@@ -752,6 +768,10 @@ impl TwoPass {
     fn make_entry(&self, memory: &mut Memory, row: u32, class: usize) -> Option<u32> {
         let entry = match self.make_move(memory, row, class, None)? {
             None => NEEDS_SET,
+            Some(made) if made.skip > 0 => {
+                memory.special.push(made);
+                SPECIAL + (memory.special.len() - 1) as u32
+            }
             Some(made) if made.slots.0 == made.slots.1 && made.to != MATCH => made.to,
             Some(made) => {
                 memory.special.push(made);
@@ -809,6 +829,13 @@ impl TwoPass {
         live: Option<u32>,
     ) -> Option<Option<Move>> {
         let from = *memory.row_states.get(row as usize / self.classes)?;
+        if class < self.classes - 1 {
+            if let Some((skip, to)) = self.literal_run(from) {
+                let to = self.row_of(memory, to)?;
+                let slots = (0, 0);
+                return Some(Some(Move { to, slots, skip }));
+            }
+        }
         let Memory {
             sets, move_slots, ..
         } = memory;
@@ -826,7 +853,24 @@ impl TwoPass {
             MATCH => MATCH,
             state => self.row_of(memory, state)?,
         };
-        Some(Some(Move { to, slots }))
+        Some(Some(Move { to, slots, skip: 0 }))
+    }
+
+    /// A run of at least [`LITERAL_RUN`] byte states from `from`, each of which reads
+    /// any byte into the next (literal text: the walk is in live states, so the bytes
+    /// are the literal's): the bytes after the first, and the state after the run.
+    /// Walked as one move, it is one look-up, not one per byte, each in another row.
+    fn literal_run(&self, from: u32) -> Option<(u32, u32)> {
+        let mut state = from;
+        let mut bytes = 0;
+        while let Some(&Walk::Byte(next)) = self.walk.get(state as usize) {
+            state = next;
+            bytes += 1;
+            if bytes as usize > self.walk.len() {
+                return None;
+            }
+        }
+        (bytes >= LITERAL_RUN).then_some((bytes - 1, state))
     }
 
     /// The row of `state` in `Memory::forward`, made if new.
@@ -949,7 +993,7 @@ fn take(move_slots: &[u32], slots: &mut Slots, taken: Move, at: usize) -> Option
     }
     Some(match taken.to {
         MATCH => Next::Matched,
-        to => Next::Row(to),
+        to => Next::Row(to, taken.skip),
     })
 }
 

@@ -258,6 +258,27 @@ fn two_pass_takes_the_back_trackers_path() {
     assert_same_groups(&patterns, &texts);
 }
 
+/// A run of literal bytes is crossed in one move (`TwoPass::literal_run`): before,
+/// between and after groups, at the span's end, and in a text too short for it.
+#[test]
+fn two_pass_crosses_literal_runs_as_the_back_tracker_reads_them() {
+    let texts = [
+        "Failed password for invalid user admin from 10.0.0.1 port 22 ssh2",
+        "Failed password for root from 10.0.0.2 port 4711 ssh2",
+        "Failed password for ro",
+        "xx Failed password for x from y port 1 ssh2",
+        "port 12345 ssh2",
+    ];
+    let patterns = [
+        r"^Failed password for (?P<u>.*?) from (?P<h>\S+) port \d+ ssh2$",
+        r"Failed password for (?:invalid user )?(?P<u>\S+) from (?P<h>\S+)",
+        r"(?P<all>Failed password for )(?P<rest>.*)",
+        r"port (?P<p>\d\d\d\d\d) ssh2",
+        r"for (?P<u>ro|root)",
+    ];
+    assert_same_groups(&patterns, &texts);
+}
+
 #[test]
 fn two_pass_gives_empty_loops_the_same_groups_or_hands_them_back() {
     // the inner group can repeat empty, a loop the back-tracker cuts; also loops
