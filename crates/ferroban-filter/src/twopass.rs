@@ -870,7 +870,7 @@ impl TwoPass {
                 return None;
             }
         }
-        (bytes >= LITERAL_RUN).then_some((bytes - 1, state))
+        (bytes >= LITERAL_RUN).then(|| (bytes - 1, state))
     }
 
     /// The row of `state` in `Memory::forward`, made if new.
