@@ -168,10 +168,17 @@ impl Jail {
         })
     }
 
+    /// Build the filter's automata now, not on the first lines it reads (a check of
+    /// the configuration, which builds jails too, does not need them).
+    pub fn prepare_filter(&self) {
+        self.filter.prepare();
+    }
+
     /// Take the configuration of `fresh`, a newly built jail of the same name;
     /// counts and bans are kept.
     pub fn reconfigure(&mut self, fresh: Jail) {
         self.filter = fresh.filter;
+        self.prepare_filter();
         self.ignore = fresh.ignore;
         self.patterns = fresh.patterns;
         self.policy = fresh.policy;

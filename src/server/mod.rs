@@ -471,6 +471,7 @@ impl Server {
         ));
         jail.tracker
             .set_max_addresses(self.settings.maxtrackedaddresses);
+        jail.prepare_filter();
         let idx = self.jails.len();
         self.jails.push(jail);
         if restore {

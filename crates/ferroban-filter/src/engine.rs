@@ -747,6 +747,16 @@ impl Filter {
         self.prefilter.as_ref()
     }
 
+    /// Build now the automata that searches of ASCII lines build on first use (see
+    /// [`Pattern::prepare`]), for a daemon that should not make its first lines wait
+    /// on them. The date templates are still compiled as lines ask for them: which
+    /// of the default ones a log uses only its lines tell.
+    pub fn prepare(&self) {
+        for rx in self.pref.iter().chain(&self.fail).chain(&self.ignore) {
+            rx.pattern.prepare();
+        }
+    }
+
     /// Take note of a line's date only (it was skipped by the prefilter).
     pub fn observe_date(&mut self, line: &str, now: i64) {
         self.read_date(line, now);

@@ -160,6 +160,12 @@ impl LinearRe {
             .as_ref()
     }
 
+    /// Build now what a search with captures of an ASCII haystack builds on first
+    /// use (see [`Pattern::prepare`]).
+    fn prepare(&self) {
+        self.two_pass_for(true);
+    }
+
     fn find_at(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
         match self.ascii_for(hay) {
             Some(re) => re
@@ -358,11 +364,23 @@ impl LeadingRun {
     /// byte the automaton cannot read.
     fn walk(&self, hay: &str, end: usize, at: usize) -> Option<(MemoForm<'_>, Option<usize>)> {
         let form = self.rest.memo_form()?;
-        let dfa = self
-            .rest_dfa
-            .get_or_init(|| AnchoredDfa::ascii_walked_from_match_start(&form.0.source));
-        let rest_end = dfa.as_ref()?.match_end(&hay.as_bytes()[..end], at)?;
+        let rest_end = self.rest_dfa(form)?.match_end(&hay.as_bytes()[..end], at)?;
         Some((form, rest_end))
+    }
+
+    /// The automaton of `R`'s linear form `form`, built on first use.
+    fn rest_dfa(&self, form: MemoForm<'_>) -> Option<&AnchoredDfa> {
+        self.rest_dfa
+            .get_or_init(|| AnchoredDfa::ascii_walked_from_match_start(&form.0.source))
+            .as_ref()
+    }
+
+    /// Build now what a search of an ASCII haystack builds on first use.
+    fn prepare(&self) {
+        self.rest.prepare();
+        if let Some(form) = self.rest.memo_form() {
+            self.rest_dfa(form);
+        }
     }
 
     /// Where `R` must match in `hay[..end]`: at its first `X`.
@@ -666,6 +684,18 @@ impl RestOfLine {
         Some(Some(g))
     }
 
+    /// Build now what a search of an ASCII haystack builds on first use.
+    fn prepare(&self) {
+        self.head_dfa();
+        self.head.prepare();
+    }
+
+    fn head_dfa(&self) -> Option<&AnchoredDfa> {
+        self.head_dfa
+            .get_or_init(|| AnchoredDfa::ascii_of(&self.head.source))
+            .as_ref()
+    }
+
     /// The span of the head's leftmost-first match.
     ///
     /// Why the automaton's answer is exact: it is built from the head's ASCII form and
@@ -673,11 +703,8 @@ impl RestOfLine {
     /// reads what either form of the head reads, and on ASCII characters the two forms'
     /// classes and word boundaries agree, so they match, and stop, alike.
     fn head_match(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
-        let dfa = self
-            .head_dfa
-            .get_or_init(|| AnchoredDfa::ascii_of(&self.head.source));
-        match dfa
-            .as_ref()
+        match self
+            .head_dfa()
             .and_then(|dfa| dfa.match_end(hay.as_bytes(), start))
         {
             Some(end) => end.map(|end| (start, end)),
@@ -1039,6 +1066,27 @@ impl Pattern {
     /// [`Pattern::search_range`] into `out`, whose allocation is kept (a caller that
     /// keeps its `Groups` searches with no allocation); `false` when there is no match
     /// (`out` is then left in no particular state).
+    /// Build now the automata that searches of ASCII haystacks build on first use:
+    /// for a daemon, which pays for them (tens of milliseconds for a large pattern)
+    /// at start instead of on the first lines it reads, when an attack may be under
+    /// way. What only other haystacks need (the Unicode form) is still built on
+    /// first use.
+    pub fn prepare(&self) {
+        // what searches the pattern whole (their two passes) is built on first use
+        // where the pattern's shape makes it the exception
+        if let Some(split) = &self.rest_of_line {
+            return split.prepare();
+        }
+        if let Some(run) = &self.leading_run {
+            return run.prepare();
+        }
+        match &self.engine {
+            Engine::Linear(re) | Engine::LinearVerified { linear: re, .. } => re.prepare(),
+            // its screen is only asked whether a line may match: no captures
+            Engine::Backtrack { .. } => {}
+        }
+    }
+
     pub fn search_range_into(&self, hay: &str, start: usize, end: usize, out: &mut Groups) -> bool {
         if let Some(run) = self.leading_run.as_ref().filter(|_| start == 0) {
             return run.search_into(hay, end, out);
@@ -1332,6 +1380,46 @@ mod tests {
             let g = looks.search("xyz\n").unwrap();
             assert_eq!((g.get(a), g.get(b)), (None, Some((0, 1))));
         }
+    }
+
+    #[test]
+    fn prepare_builds_what_the_first_ascii_search_would_and_no_more() {
+        let built = |p: &Pattern| {
+            let Engine::Linear(re) = &p.engine else {
+                panic!("a linear pattern")
+            };
+            let head = p.rest_of_line.as_ref().map(|r| r.head_dfa.get().is_some());
+            (
+                re.two_pass.get().is_some(),
+                head,
+                re.unicode.get().is_some(),
+            )
+        };
+        let pref = Pattern::new(
+            r"^(?P<mlfid>\S+ \S+\[\d+\]: )(?P<content>.+)$",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        let fail = Pattern::new(
+            r"^Failed \S+ for (?P<user>\S+) from (?P<host>\S+)",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        assert_eq!(built(&pref), (false, Some(false), false));
+        assert_eq!(built(&fail), (false, None, false));
+        pref.prepare();
+        fail.prepare();
+        // the head's automaton and the captures' two passes; the Unicode form waits
+        // for a line that needs it
+        assert_eq!(built(&pref), (false, Some(true), false));
+        assert_eq!(built(&fail), (true, None, false));
+        let line = "host sshd[42]: Failed password for root from 192.0.2.1\n";
+        let content = pref.search(line).unwrap().get(2).unwrap();
+        let g = fail.search(&line[content.0..]).unwrap();
+        assert_eq!(
+            g.get(2).map(|(s, e)| &line[content.0 + s..content.0 + e]),
+            Some("192.0.2.1")
+        );
     }
 
     #[test]
