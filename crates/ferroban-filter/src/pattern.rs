@@ -930,30 +930,35 @@ impl Pattern {
 
     /// [`Pattern::new`] but for its [`LeadingRun`].
     fn compile_linear(python: &str, mode: Mode) -> Result<Pattern, PatternError> {
-        let original = Pattern::compile(python, python, mode)?;
-        if !original.is_backtracking() {
-            return Ok(original);
-        }
-        let Some(unfolded) = unfold::unfold(python) else {
-            return Ok(original);
-        };
-        match Pattern::compile(&unfolded.pattern, python, mode) {
-            Ok(mut linear) if !linear.is_backtracking() => {
-                linear.aliases = unfolded
-                    .aliases
-                    .iter()
-                    .filter_map(|(copy, name)| {
-                        Some((linear.group_index(copy)?, linear.group_index(name)?))
-                    })
-                    .collect();
-                linear.end_group = linear.group_index(unfold::END_GROUP);
-                // The unfolded form can be many times the original's size; the
-                // original's screen stands for the same lines in a candidate set.
-                linear.superset = original.superset.or(linear.superset);
-                Ok(linear)
+        // The original is compiled only when no unfolded linear form stands in for it:
+        // its back-tracking form (and that form's screen) would be built for nothing,
+        // a good part of a filter's start-up.
+        let (t, _, _, superset) = prepare(python, mode)?;
+        if t.needs_backtracking {
+            if let Some(linear) = Pattern::unfolded(python, mode, superset) {
+                return Ok(linear);
             }
-            _ => Ok(original),
         }
+        Pattern::compile(python, python, mode)
+    }
+
+    /// The linear pattern of the unfolded form of `python` (see `unfold`), when there is
+    /// one; `superset` is the original's screen, which stands for the same lines in a
+    /// candidate set (the unfolded form can be many times the original's size).
+    fn unfolded(python: &str, mode: Mode, superset: Option<String>) -> Option<Pattern> {
+        let unfolded = unfold::unfold(python)?;
+        let mut linear = Pattern::compile(&unfolded.pattern, python, mode).ok()?;
+        if linear.is_backtracking() {
+            return None;
+        }
+        linear.aliases = unfolded
+            .aliases
+            .iter()
+            .filter_map(|(copy, name)| Some((linear.group_index(copy)?, linear.group_index(name)?)))
+            .collect();
+        linear.end_group = linear.group_index(unfold::END_GROUP);
+        linear.superset = superset.or(linear.superset);
+        Some(linear)
     }
 
     /// Compile `python` (the pattern as written is `written`, for errors).
