@@ -41,7 +41,7 @@ struct LinearRe {
     ascii: Option<regex::bytes::Regex>,
     unicode: OnceLock<Option<regex::Regex>>,
     /// Captures on ASCII haystacks without back-tracking, made on the first search
-    /// with captures.
+    /// with captures (or by [`Pattern::prepare`]).
     two_pass: OnceLock<Option<TwoPass>>,
 }
 
@@ -279,8 +279,9 @@ struct LeadingRun {
     byte: u8,
     rest: Box<Pattern>,
     /// `R`'s linear form (see [`Pattern::memo_form`]) as an automaton walked from the
-    /// first `X`, made on the first search with a memo: where a match begins is
-    /// known, so its end is found by one anchored walk, not by searching for it.
+    /// first `X`, made on the first search with a memo (or by [`Pattern::prepare`]):
+    /// where a match begins is known, so its end is found by one anchored walk, not
+    /// by searching for it.
     rest_dfa: OnceLock<Option<AnchoredDfa>>,
 }
 
@@ -421,7 +422,8 @@ static LAST_PATTERN_ID: AtomicU64 = AtomicU64::new(0);
 struct RestOfLine {
     head: LinearRe,
     /// The head's automaton, when its matches start the haystack: its match is found
-    /// there without the general search. Built on the first search.
+    /// there without the general search. Built on the first search (or by
+    /// [`Pattern::prepare`]).
     head_dfa: OnceLock<Option<AnchoredDfa>>,
     /// `BETWEEN`'s texts in the order the pattern tries them (`[""]` without one).
     between: Vec<String>,
