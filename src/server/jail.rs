@@ -168,8 +168,9 @@ impl Jail {
         })
     }
 
-    /// Build the filter's automata now, not on the first lines it reads (a check of
-    /// the configuration, which builds jails too, does not need them).
+    /// Build now what the filter's every line needs (its prefregex's automata, see
+    /// `Filter::prepare`), not on the first line it reads; a check of the
+    /// configuration, which builds jails too, does not need them.
     pub fn prepare_filter(&self) {
         self.filter.prepare();
     }

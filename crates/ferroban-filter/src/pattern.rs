@@ -686,10 +686,13 @@ impl RestOfLine {
         Some(Some(g))
     }
 
-    /// Build now what a search of an ASCII haystack builds on first use.
+    /// Build now what a search of an ASCII haystack builds on first use: the head's
+    /// automaton, and its two passes where its groups are searched.
     fn prepare(&self) {
         self.head_dfa();
-        self.head.prepare();
+        if let HeadGroups::Searched(_) = self.head_groups {
+            self.head.prepare();
+        }
     }
 
     fn head_dfa(&self) -> Option<&AnchoredDfa> {
@@ -892,12 +895,13 @@ fn backtracking(pattern: &str) -> Result<fancy_regex::Regex, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A Python pattern translated (see [`prepare`]): the translation, the mode prefix,
+/// the main pattern and its linear superset.
+type Prepared = (pyre::Translated, &'static str, String, Option<String>);
+
 /// The translation of a Python pattern: the translation, the mode prefix, the main
 /// linear pattern and its linear superset.
-fn prepare(
-    python: &str,
-    mode: Mode,
-) -> Result<(pyre::Translated, &'static str, String, Option<String>), PatternError> {
+fn prepare(python: &str, mode: Mode) -> Result<Prepared, PatternError> {
     let dollar = match mode {
         Mode::OverMultiLine => Dollar::EndOrFinalNewline,
         _ => Dollar::BeforeNewline,
@@ -935,13 +939,13 @@ impl Pattern {
         // The original is compiled only when no unfolded linear form stands in for it:
         // its back-tracking form (and that form's screen) would be built for nothing,
         // a good part of a filter's start-up.
-        let (t, _, _, superset) = prepare(python, mode)?;
-        if t.needs_backtracking {
-            if let Some(linear) = Pattern::unfolded(python, mode, superset) {
+        let prepared = prepare(python, mode)?;
+        if prepared.0.needs_backtracking {
+            if let Some(linear) = Pattern::unfolded(python, mode, prepared.3.clone()) {
                 return Ok(linear);
             }
         }
-        Pattern::compile(python, python, mode)
+        Pattern::compile_prepared(prepared, python)
     }
 
     /// The linear pattern of the unfolded form of `python` (see `unfold`), when there is
@@ -965,7 +969,12 @@ impl Pattern {
 
     /// Compile `python` (the pattern as written is `written`, for errors).
     fn compile(python: &str, written: &str, mode: Mode) -> Result<Pattern, PatternError> {
-        let (t, prefix, main, superset) = prepare(python, mode)?;
+        Pattern::compile_prepared(prepare(python, mode)?, written)
+    }
+
+    /// [`Pattern::compile`] of a pattern already translated by [`prepare`].
+    fn compile_prepared(prepared: Prepared, written: &str) -> Result<Pattern, PatternError> {
+        let (t, prefix, main, superset) = prepared;
         let compile_err = |message: String| PatternError::Compile {
             pattern: written.to_string(),
             message,
@@ -1070,9 +1079,6 @@ impl Pattern {
             .then_some(groups)
     }
 
-    /// [`Pattern::search_range`] into `out`, whose allocation is kept (a caller that
-    /// keeps its `Groups` searches with no allocation); `false` when there is no match
-    /// (`out` is then left in no particular state).
     /// Build now the automata that searches of ASCII haystacks build on first use:
     /// for a daemon, which pays for them (tens of milliseconds for a large pattern)
     /// at start instead of on the first lines it reads, when an attack may be under
@@ -1094,6 +1100,9 @@ impl Pattern {
         }
     }
 
+    /// [`Pattern::search_range`] into `out`, whose allocation is kept (a caller that
+    /// keeps its `Groups` searches with no allocation); `false` when there is no match
+    /// (`out` is then left in no particular state).
     pub fn search_range_into(&self, hay: &str, start: usize, end: usize, out: &mut Groups) -> bool {
         if let Some(run) = self.leading_run.as_ref().filter(|_| start == 0) {
             return run.search_into(hay, end, out);
@@ -1420,6 +1429,22 @@ mod tests {
         // for a line that needs it
         assert_eq!(built(&pref), (false, Some(true), false));
         assert_eq!(built(&fail), (true, None, false));
+        // The head's two passes only where its groups are searched: not for one
+        // group around the whole head (whose span is the head's match)…
+        let head_two_pass = |p: &Pattern| {
+            let split = p.rest_of_line.as_ref().expect("a rest-of-line pattern");
+            split.head.two_pass.get().is_some()
+        };
+        assert!(!head_two_pass(&pref));
+        // …but for groups inside it
+        let inner = Pattern::new(
+            r"^(?P<mlfid>\S+ \S+\[(?P<pid>\d+)\]: )(?P<content>.+)$",
+            Mode::SingleLine,
+        )
+        .unwrap();
+        assert!(!head_two_pass(&inner));
+        inner.prepare();
+        assert!(head_two_pass(&inner));
         let line = "host sshd[42]: Failed password for root from 192.0.2.1\n";
         let content = pref.search(line).unwrap().get(2).unwrap();
         let g = fail.search(&line[content.0..]).unwrap();
