@@ -1,19 +1,31 @@
-//! Linear patterns whose every match starts the haystack (`^…`), on a fully built
-//! deterministic automaton read from a start position until it dies: for one
-//! pattern, where its leftmost-first match ends and how many bytes decided it; for
-//! several ([`AnchoredDfa::all_of`]), which of them match there.
+//! Linear patterns whose every match starts the haystack (`^…`), on a deterministic
+//! automaton read from a start position until it dies: for one pattern, where its
+//! leftmost-first match ends and how many bytes decided it; for several
+//! ([`AnchoredDfa::all_of`]), which of them match there.
 //!
 //! Owns that automaton, built from a pattern's Unicode form (the meaning of the
-//! pattern), or from its ASCII form for ASCII text (on which the two agree), far
-//! smaller and quicker to build, and copied into a table of its own whose walk is a
-//! class look-up and a table look-up per byte (see [`Table`]). It does not capture
-//! groups and does not search where a match could start anywhere.
+//! pattern), or from its ASCII form for ASCII text (on which the two agree), and a
+//! table of its own whose walk is a class look-up and a table look-up per byte (see
+//! [`Table`]). It does not capture groups and does not search where a match could
+//! start anywhere.
+//!
+//! Why the table is made as it is walked: a fully built automaton for a filter's
+//! failregex heads together takes about 200 million instructions to build (most of a
+//! filter's start-up) and holds thousands of states that log lines never reach. Here
+//! a state's row is made the first time a walk reaches it, by the `regex-automata`
+//! crate's lazy automaton, and kept; walks read the table without a lock, so the
+//! one lock is taken only where a row or a move is new. The table is bounded: past
+//! its bound (or when the lazy automaton would have to forget states) it stops
+//! growing and a walk that needs a new move cannot tell, which every caller already
+//! handles (as at a non-ASCII byte).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
-use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::hybrid::dfa::{Cache, Config, DFA};
+use regex_automata::hybrid::LazyStateID;
 use regex_automata::nfa::thompson;
-use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
 use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::{Hir, Look};
@@ -22,35 +34,67 @@ use regex_syntax::hir::{Hir, Look};
 #[derive(Debug)]
 pub struct AnchoredDfa {
     table: Table,
-    /// The start state at the haystack's start (nothing before it to look at),
-    /// where nearly every walk begins…
-    start_of_text: u32,
-    /// …and after each byte, for a walk from inside the haystack.
-    start_after: Box<[u32; 256]>,
+    /// The start state at the haystack's start (nothing before it to look at), where
+    /// nearly every walk begins, then after each byte, for a walk from inside the
+    /// haystack: entries as the table's, [`UNKNOWN`] until first needed.
+    starts: Box<[AtomicU32; 257]>,
+    /// What makes new rows and moves (the slow path).
+    maker: Mutex<Maker>,
     patterns: usize,
 }
 
-/// The automaton's transitions, renumbered so that one comparison tells the states
-/// a walk must stop at: a row of `stride` entries per state (a column per byte
-/// class, the last for the haystack's end), each the row offset of the next state.
-/// The dead state's row comes first, then the quit state's (a byte the automaton
-/// cannot read), then the match states', then the rest, from `first_plain` on.
+/// The automaton's transitions as far as walks have needed them: a row of `stride`
+/// entries per state (a column per byte class, the last for the haystack's end),
+/// each [`UNKNOWN`] until made, then the row offset of the next state, flagged
+/// [`MATCH`] for a match state, or [`DEAD`] or [`QUIT`] (a byte the automaton cannot
+/// read). Row 0 is never a state's (so that a zero entry is an unknown one); the
+/// dead and quit states have rows 1 and 2, all of whose moves stay there.
 #[derive(Debug)]
 struct Table {
-    next: Vec<u32>,
+    next: Box<[AtomicU32]>,
     /// Each byte's column.
     column_of: [u8; 256],
     stride: u32,
-    first_plain: u32,
-    /// The patterns each match state reports, by row number (none for dead and quit).
-    matches: Vec<Box<[u32]>>,
+    /// The patterns each match state reports, by row number: a bit per pattern, in
+    /// two words.
+    reported: Box<[AtomicU32]>,
 }
 
-/// The dead state's row offset; the quit state's is the next row.
-const DEAD: u32 = 0;
+/// What only the slow path touches, under the automaton's lock.
+#[derive(Debug)]
+struct Maker {
+    lazy: DFA,
+    cache: Cache,
+    /// A byte of each column but the last (the haystack's end).
+    column_bytes: Vec<u8>,
+    /// The lazy automaton's state of each row from [`FIRST_ROW`] on…
+    state_of_row: Vec<LazyStateID>,
+    /// …and each state's row offset.
+    row_of: HashMap<LazyStateID, u32>,
+    /// Rows the table has room for.
+    max_rows: usize,
+    /// Set when the table stops growing.
+    full: bool,
+}
 
-/// Bounds on one automaton: a date template or a prefregex head takes well under a
-/// megabyte; a pattern past them simply has none…
+/// A table entry not made yet.
+const UNKNOWN: u32 = 0;
+/// The flag of an entry whose state is a match state…
+const MATCH: u32 = 1 << 30;
+/// …and of the dead and quit states' entries.
+const STOP: u32 = 1 << 31;
+/// The row offset in an entry.
+const ROW: u32 = MATCH - 1;
+/// The first row of a state the lazy automaton made (after the unused, dead and
+/// quit rows).
+const FIRST_ROW: usize = 3;
+/// A table's rows at most, whatever its size bound.
+const MAX_ROWS: usize = 1 << 14;
+/// The most patterns one automaton reports (two words of bits per match state).
+const MAX_PATTERNS: usize = 64;
+
+/// Bounds on one automaton (its table and the lazy automaton's memory): a date
+/// template or a prefregex head takes well under a megabyte…
 const ONE_PATTERN_LIMIT: usize = 4 << 20;
 /// …and a filter's failregex heads together a few.
 const PATTERNS_LIMIT: usize = 8 << 20;
@@ -82,9 +126,10 @@ impl AnchoredDfa {
         )
     }
 
-    /// The automaton reporting every one of `patterns` (parsed with ASCII classes)
-    /// that matches from the start, when all their matches start with `\A`; it stops
-    /// at the first non-ASCII byte it reads, as [`AnchoredDfa::ascii_of`]'s.
+    /// The automaton reporting every one of `patterns` (parsed with ASCII classes,
+    /// at most 64) that matches from the start, when all their matches start with
+    /// `\A`; it stops at the first non-ASCII byte it reads, as
+    /// [`AnchoredDfa::ascii_of`]'s.
     pub fn all_of(patterns: &[Hir]) -> Option<AnchoredDfa> {
         AnchoredDfa::build(patterns, MatchKind::All, false, PATTERNS_LIMIT, true)
     }
@@ -123,12 +168,13 @@ impl AnchoredDfa {
         if only_from_text_start && !patterns.iter().all(anchored) {
             return None;
         }
-        let mut config = dense::Config::new()
+        if patterns.len() > MAX_PATTERNS {
+            return None;
+        }
+        let mut config = Config::new()
             .match_kind(kind)
-            .start_kind(StartKind::Anchored)
             .unicode_word_boundary(true)
-            .dfa_size_limit(Some(size_limit))
-            .determinize_size_limit(Some(size_limit));
+            .cache_capacity(size_limit);
         if !unicode {
             config = (0x80..=0xFF).fold(config, |c, byte| c.quit(byte, true));
         }
@@ -136,36 +182,56 @@ impl AnchoredDfa {
             .configure(thompson::Config::new().utf8(unicode))
             .build_many_from_hir(patterns)
             .ok()?;
-        let dfa = dense::Builder::new()
-            .configure(config)
-            .build_from_nfa(&nfa)
-            .ok()?;
-        let start = |look_behind: Option<u8>| {
-            let config = start::Config::new()
-                .anchored(Anchored::Yes)
-                .look_behind(look_behind);
-            // a start the automaton cannot take (a byte it quits on before it): it
-            // cannot tell, as at a quit byte
-            dfa.start_state(&config).ok()
-        };
-        let starts: Vec<Option<StateID>> = std::iter::once(None)
-            .chain((0..=u8::MAX).map(Some))
-            .map(start)
+        let lazy = DFA::builder().configure(config).build_from_nfa(nfa).ok()?;
+        let classes = lazy.byte_classes();
+        let stride = classes.alphabet_len();
+        let column_bytes: Vec<u8> = classes
+            .representatives(..)
+            .filter_map(|unit| unit.as_u8())
             .collect();
-        let (table, row_of) = Table::of(&dfa, starts.iter().flatten().copied())?;
-        let quit = table.stride;
-        let row = |id: &Option<StateID>| id.and_then(|id| row_of.get(&id).copied()).unwrap_or(quit);
-        let start_of_text = row(&starts[0]);
-        let mut start_after = Box::new([quit; 256]);
-        for (after, id) in start_after.iter_mut().zip(&starts[1..]) {
-            *after = row(id);
+        let mut column_of = [0u8; 256];
+        for (byte, column) in column_of.iter_mut().enumerate() {
+            *column = classes.get(byte as u8);
         }
+        let max_rows = (size_limit / 4 / stride).clamp(FIRST_ROW + 1, MAX_ROWS);
+        let next = zeroed(max_rows * stride);
+        let (dead, quit) = (AnchoredDfa::dead(stride), AnchoredDfa::quit(stride));
+        for (row, entry) in [(1, dead), (2, quit)] {
+            next[row * stride..(row + 1) * stride]
+                .iter()
+                .for_each(|e| e.store(entry, Ordering::Relaxed));
+        }
+        let table = Table {
+            next,
+            column_of,
+            stride: u32::try_from(stride).ok()?,
+            reported: zeroed(2 * max_rows),
+        };
+        let maker = Maker {
+            cache: lazy.create_cache(),
+            lazy,
+            column_bytes,
+            state_of_row: Vec::new(),
+            row_of: HashMap::new(),
+            max_rows,
+            full: false,
+        };
         Some(AnchoredDfa {
             table,
-            start_of_text,
-            start_after,
-            patterns: dfa.pattern_len(),
+            starts: Box::new(std::array::from_fn(|_| AtomicU32::new(UNKNOWN))),
+            patterns: patterns.len(),
+            maker: Mutex::new(maker),
         })
+    }
+
+    /// The dead state's entry in a table of `stride` columns…
+    fn dead(stride: usize) -> u32 {
+        STOP | stride as u32
+    }
+
+    /// …and the quit state's.
+    fn quit(stride: usize) -> u32 {
+        STOP | (2 * stride as u32)
     }
 
     /// The number of bytes of `hay` read until the automaton died, if it did.
@@ -179,7 +245,7 @@ impl AnchoredDfa {
     pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
         let mut match_end = None;
         let walk = self.walk(hay, start, |_, at| match_end = Some(at))?;
-        if walk.died_at.is_none() && self.table.is_match(self.table.at_end(walk.state)) {
+        if walk.died_at.is_none() && self.at_end(walk.row)? & MATCH != 0 {
             return Some(Some(hay.len()));
         }
         Some(match_end)
@@ -189,22 +255,22 @@ impl AnchoredDfa {
     /// the automaton cannot tell (it stopped at a non-ASCII byte it cannot read).
     pub fn each_match(&self, hay: &[u8], mut matched: impl FnMut(usize)) -> bool {
         let mut noted = None;
-        let mut note = |state: u32| {
+        let mut note = |row: u32| {
             // a state reached again (a match extending) reports the same patterns
-            if noted != Some(state) {
-                noted = Some(state);
-                for &pattern in self.table.patterns(state) {
-                    matched(pattern as usize);
-                }
+            if noted != Some(row) {
+                noted = Some(row);
+                self.table.reported(row).for_each(&mut matched);
             }
         };
-        let Some(walk) = self.walk(hay, 0, |state, _| note(state)) else {
+        let Some(walk) = self.walk(hay, 0, |row, _| note(row)) else {
             return false;
         };
         if walk.died_at.is_none() {
-            let state = self.table.at_end(walk.state);
-            if self.table.is_match(state) {
-                note(state);
+            let Some(end) = self.at_end(walk.row) else {
+                return false;
+            };
+            if end & MATCH != 0 {
+                note(end & ROW);
             }
         }
         true
@@ -216,145 +282,215 @@ impl AnchoredDfa {
     }
 
     /// Read `hay` from `start` until the automaton dies or the haystack ends, calling
-    /// `matched` with each match state and the end of its match; `None` when it stops
-    /// at a byte it cannot read.
+    /// `matched` with each match state's row and the end of its match; `None` when it
+    /// stops at a byte it cannot read (or needs a move the full table cannot make).
     fn walk(&self, hay: &[u8], start: usize, mut matched: impl FnMut(u32, usize)) -> Option<Walk> {
         let table = &self.table;
-        let mut state = match start.checked_sub(1) {
-            None => self.start_of_text,
-            Some(before) => self.start_after[usize::from(*hay.get(before)?)],
+        let look_behind = match start.checked_sub(1) {
+            None => None,
+            Some(before) => Some(*hay.get(before)?),
         };
-        if table.is_quit(state) {
+        let first = self.start(look_behind)?;
+        if first == AnchoredDfa::quit(table.stride as usize) {
             return None;
         }
+        // (a start state is never a match state: a match is seen one byte late)
+        let mut row = first & ROW;
         for (at, &byte) in (start..).zip(hay.get(start..)?) {
-            state = table.after(state, byte);
-            if state >= table.first_plain {
+            let column = u32::from(table.column_of[usize::from(byte)]);
+            let mut entry = table.entry(row, column);
+            // a state made before and not a match, dead or quit one: the common case
+            if entry.wrapping_sub(1) < MATCH - 1 {
+                row = entry;
                 continue;
+            }
+            if entry == UNKNOWN {
+                entry = self.make(row, column)?;
+                if entry < MATCH {
+                    row = entry;
+                    continue;
+                }
             }
             // A match is seen one byte late: the state after the byte at `at`
             // holds a match ending at `at`.
-            if state == DEAD {
+            if entry & STOP != 0 {
+                if entry == AnchoredDfa::quit(table.stride as usize) {
+                    return None;
+                }
                 let died_at = Some(at + 1);
-                return Some(Walk { state, died_at });
-            } else if table.is_quit(state) {
-                return None;
+                return Some(Walk { row, died_at });
             }
-            matched(state, at);
+            row = entry & ROW;
+            matched(row, at);
         }
         let died_at = None;
-        Some(Walk { state, died_at })
+        Some(Walk { row, died_at })
+    }
+
+    /// The entry of the move from `row` at the haystack's end, made if new.
+    fn at_end(&self, row: u32) -> Option<u32> {
+        let column = self.table.stride - 1;
+        match self.table.entry(row, column) {
+            UNKNOWN => self.make(row, column),
+            entry => Some(entry),
+        }
+    }
+
+    /// The entry of the start state after `look_behind` (at the haystack's start
+    /// when `None`), made if new.
+    #[inline(always)]
+    fn start(&self, look_behind: Option<u8>) -> Option<u32> {
+        let slot = self
+            .starts
+            .get(look_behind.map_or(0, |b| usize::from(b) + 1))?;
+        match slot.load(Ordering::Acquire) {
+            UNKNOWN => self.make_start(slot, look_behind),
+            entry => Some(entry),
+        }
+    }
+
+    /// [`AnchoredDfa::start`] not made yet: made by the lazy automaton, kept in `slot`.
+    #[cold]
+    #[inline(never)]
+    fn make_start(&self, slot: &AtomicU32, look_behind: Option<u8>) -> Option<u32> {
+        let mut maker = self.maker.lock().ok()?;
+        let config = start::Config::new()
+            .anchored(Anchored::Yes)
+            .look_behind(look_behind);
+        let Maker { lazy, cache, .. } = &mut *maker;
+        let entry = match lazy.start_state(cache, &config) {
+            Ok(id) => self.entry_of(&mut maker, id)?,
+            // a start the automaton cannot take (a byte it quits on before it): it
+            // cannot tell, as at a quit byte
+            Err(_) => AnchoredDfa::quit(self.table.stride as usize),
+        };
+        slot.store(entry, Ordering::Release);
+        Some(entry)
+    }
+
+    /// The entry of the move from `row` across `column`, not made yet: made by the
+    /// lazy automaton and kept; `None` when the table is full.
+    #[cold]
+    #[inline(never)]
+    fn make(&self, row: u32, column: u32) -> Option<u32> {
+        let mut maker = self.maker.lock().ok()?;
+        // another thread may have made it meanwhile
+        let made = self.table.entry(row, column);
+        if made != UNKNOWN {
+            return Some(made);
+        }
+        let stride = self.table.stride;
+        let number = ((row / stride) as usize).checked_sub(FIRST_ROW)?;
+        let from = *maker.state_of_row.get(number)?;
+        let Maker {
+            lazy,
+            cache,
+            column_bytes,
+            ..
+        } = &mut *maker;
+        let to = match column_bytes.get(column as usize) {
+            Some(&byte) => lazy.next_state(cache, from, byte),
+            None => lazy.next_eoi_state(cache, from),
+        };
+        // the lazy automaton forgot its states (its memory was full): the rows'
+        // states are no longer its, so the table stops growing
+        let to = match to {
+            Ok(to) if maker.cache.clear_count() == 0 => to,
+            _ => {
+                maker.full = true;
+                return None;
+            }
+        };
+        let entry = self.entry_of(&mut maker, to)?;
+        self.table
+            .next
+            .get((row + column) as usize)?
+            .store(entry, Ordering::Release);
+        Some(entry)
+    }
+
+    /// The entry of the lazy automaton's state `id`, its row made if new (`None`
+    /// when the table is full).
+    fn entry_of(&self, maker: &mut Maker, id: LazyStateID) -> Option<u32> {
+        let stride = self.table.stride as usize;
+        if id.is_dead() {
+            return Some(AnchoredDfa::dead(stride));
+        }
+        if id.is_quit() {
+            return Some(AnchoredDfa::quit(stride));
+        }
+        let row = match maker.row_of.get(&id) {
+            Some(&row) => row,
+            None => {
+                let number = FIRST_ROW + maker.state_of_row.len();
+                if maker.full || number >= maker.max_rows {
+                    maker.full = true;
+                    return None;
+                }
+                if id.is_match() {
+                    let reported = (0..maker.lazy.match_len(&maker.cache, id))
+                        .map(|i| maker.lazy.match_pattern(&maker.cache, id, i).as_usize());
+                    self.table.report(number, reported);
+                }
+                let row = u32::try_from(number * stride).ok()?;
+                maker.state_of_row.push(id);
+                maker.row_of.insert(id, row);
+                row
+            }
+        };
+        Some(if id.is_match() { row | MATCH } else { row })
     }
 }
 
 impl Table {
-    /// The table of the states of `dfa` reachable from `starts`, and each such
-    /// state's row offset by its id in `dfa`; `None` when the table is too large
-    /// for row offsets in `u32`.
-    fn of(
-        dfa: &dense::DFA<Vec<u32>>,
-        starts: impl Iterator<Item = StateID>,
-    ) -> Option<(Table, HashMap<StateID, u32>)> {
-        let classes = dfa.byte_classes();
-        let stride = classes.alphabet_len();
-        let class_bytes: Vec<u8> = classes
-            .representatives(..)
-            .filter_map(|u| u.as_u8())
-            .collect();
-        // every reachable state, by a walk over each class (and the end) from the starts
-        let mut states: Vec<StateID> = starts.collect();
-        let mut seen: std::collections::HashSet<StateID> = states.iter().copied().collect();
-        let mut i = 0;
-        while let Some(&id) = states.get(i) {
-            i += 1;
-            let next = class_bytes.iter().map(|&b| dfa.next_state(id, b));
-            for to in next.chain([dfa.next_eoi_state(id)]) {
-                if seen.insert(to) {
-                    states.push(to);
-                }
-            }
-        }
-        // rows: dead, quit, the match states, the rest
-        let (mut special, mut plain): (Vec<StateID>, Vec<StateID>) = states
-            .into_iter()
-            .filter(|&id| !dfa.is_dead_state(id) && !dfa.is_quit_state(id))
-            .partition(|&id| dfa.is_match_state(id));
-        let first_plain = u32::try_from((special.len() + 2) * stride).ok()?;
-        let mut order = Vec::with_capacity(special.len() + plain.len());
-        order.append(&mut special);
-        order.append(&mut plain);
-        let quit = u32::try_from(stride).ok()?;
-        let mut row_of = HashMap::new();
-        for (n, &id) in order.iter().enumerate() {
-            row_of.insert(id, u32::try_from((n + 2) * stride).ok()?);
-        }
-        // the dead and quit states too, where a start is one of them
-        for id in seen {
-            let special_row = if dfa.is_dead_state(id) { DEAD } else { quit };
-            row_of.entry(id).or_insert(special_row);
-        }
-        let row = |id: StateID| row_of.get(&id).copied().unwrap_or(quit);
-        let mut next = vec![DEAD; stride];
-        next.extend(std::iter::repeat_n(quit, stride));
-        let mut matches = vec![Box::default(), Box::default()];
-        for &id in &order {
-            next.extend(class_bytes.iter().map(|&b| row(dfa.next_state(id, b))));
-            next.push(row(dfa.next_eoi_state(id)));
-            if dfa.is_match_state(id) {
-                let reported = (0..dfa.match_len(id)).map(|i| dfa.match_pattern(id, i).as_u32());
-                matches.push(reported.collect());
-            }
-        }
-        let mut column_of = [0u8; 256];
-        for (byte, column) in column_of.iter_mut().enumerate() {
-            *column = classes.get(byte as u8);
-        }
-        let table = Table {
-            next,
-            column_of,
-            stride: quit,
-            first_plain,
-            matches,
-        };
-        Some((table, row_of))
-    }
-
-    /// The state after `state` reads `byte`.
+    /// The entry of the move from `row` across `column`.
     #[inline(always)]
-    fn after(&self, state: u32, byte: u8) -> u32 {
-        let column = u32::from(self.column_of[usize::from(byte)]);
-        // (every entry is a row of the table: the quit state is never read)
-        self.next
-            .get((state + column) as usize)
-            .copied()
-            .unwrap_or(self.stride)
+    fn entry(&self, row: u32, column: u32) -> u32 {
+        // Acquire: a move made by another thread is read with what it leads to
+        let entry = self.next.get((row + column) as usize);
+        entry.map_or(UNKNOWN, |e| e.load(Ordering::Acquire))
     }
 
-    /// The state after `state` when the haystack ends.
-    fn at_end(&self, state: u32) -> u32 {
-        let end = state + self.stride - 1;
-        self.next.get(end as usize).copied().unwrap_or(self.stride)
+    /// Note the patterns that the match state of row number `number` reports (before
+    /// any move to it is published).
+    fn report(&self, number: usize, patterns: impl Iterator<Item = usize>) {
+        for pattern in patterns.filter(|&p| p < MAX_PATTERNS) {
+            if let Some(word) = self.reported.get(2 * number + pattern / 32) {
+                word.fetch_or(1 << (pattern % 32), Ordering::Relaxed);
+            }
+        }
     }
 
-    fn is_quit(&self, state: u32) -> bool {
-        state == self.stride
+    /// The patterns the match state of row offset `row` reports, in order.
+    fn reported(&self, row: u32) -> impl Iterator<Item = usize> + '_ {
+        let number = (row / self.stride) as usize;
+        (0..2).flat_map(move |w| {
+            let word = self.reported.get(2 * number + w);
+            let mut bits = word.map_or(0, |b| b.load(Ordering::Relaxed));
+            std::iter::from_fn(move || {
+                let bit = bits.trailing_zeros();
+                (bits != 0).then(|| {
+                    bits &= bits - 1;
+                    w * 32 + bit as usize
+                })
+            })
+        })
     }
+}
 
-    fn is_match(&self, state: u32) -> bool {
-        state < self.first_plain && state > self.stride
-    }
-
-    /// The patterns a state reports (none but for a match state).
-    fn patterns(&self, state: u32) -> &[u32] {
-        let row = (state / self.stride) as usize;
-        self.matches.get(row).map_or(&[], |p| p)
-    }
+/// `len` atomics, all zero: allocated zeroed, so that the pages of a large table
+/// that walks never reach are never touched (no resident memory).
+fn zeroed(len: usize) -> Box<[AtomicU32]> {
+    let zeroed = Box::<[AtomicU32]>::new_zeroed_slice(len);
+    // SAFETY: an `AtomicU32` has the in-memory representation of a `u32`, for which
+    // all zero bytes is a valid value.
+    unsafe { zeroed.assume_init() }
 }
 
 /// Where [`AnchoredDfa::walk`] got to.
 struct Walk {
-    /// The state after the last byte read.
-    state: u32,
+    /// The row of the state after the last byte read.
+    row: u32,
     /// The number of bytes of the haystack read when the automaton died, if it did.
     died_at: Option<usize>,
 }
@@ -390,7 +526,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_walks_as_the_automaton_it_was_copied_from() {
+    fn the_table_walks_as_the_regex_crate_matches() {
         // from every position (the start states after each kind of byte), with word
         // boundaries, line anchors and a pattern that can never match (a dead start)
         let hays = ["ab cd\nab-x", "a", "", "\nab", "x_ab ab", "ab\r\nab"];
@@ -437,5 +573,38 @@ mod tests {
         assert_eq!(reported("ab"), Some(vec![0]));
         assert_eq!(reported("y"), Some(vec![]));
         assert_eq!(reported("aé"), None);
+    }
+
+    /// Rows made so far (beyond the unused, dead and quit ones).
+    fn rows_made(dfa: &AnchoredDfa) -> usize {
+        dfa.maker.lock().unwrap().state_of_row.len()
+    }
+
+    #[test]
+    fn rows_are_made_as_walks_reach_them_and_then_only_read() {
+        let dfa = AnchoredDfa::of(r"^(?:ab+c|x[0-9]{1,3}y)").unwrap();
+        assert_eq!(rows_made(&dfa), 0);
+        assert_eq!(dfa.match_end(b"abbbc", 0), Some(Some(5)));
+        let made = rows_made(&dfa);
+        // the states of `ab+c` on this line only, not those of the other branch
+        assert!((1..=6).contains(&made), "{made} rows");
+        assert_eq!(dfa.match_end(b"abbbbbbbc!", 0), Some(Some(9)));
+        assert_eq!(rows_made(&dfa), made, "a walk over rows made makes none");
+        assert_eq!(dfa.match_end(b"x12y", 0), Some(Some(4)));
+        assert!(rows_made(&dfa) > made);
+    }
+
+    #[test]
+    fn a_full_table_answers_what_it_holds_and_cannot_tell_the_rest() {
+        let dfa = AnchoredDfa::of(r"^(?:ab+c|x[0-9]{1,3}y)").unwrap();
+        assert_eq!(dfa.match_end(b"abbc", 0), Some(Some(4)));
+        let made = rows_made(&dfa);
+        dfa.maker.lock().unwrap().max_rows = FIRST_ROW + made;
+        // a walk that needs a new state cannot tell…
+        assert_eq!(dfa.match_end(b"x12y", 0), None);
+        assert_eq!(dfa.deciding_prefix_len(b"x12y"), None);
+        // …one over the states made still can, as before
+        assert_eq!(dfa.match_end(b"abbbbc", 0), Some(Some(6)));
+        assert_eq!(rows_made(&dfa), made);
     }
 }
