@@ -47,8 +47,10 @@ pub struct AnchoredDfa {
 /// entries per state (a column per byte class, the last for the haystack's end),
 /// each [`UNKNOWN`] until made, then the row offset of the next state, flagged
 /// [`MATCH`] for a match state, or [`DEAD`] or [`QUIT`] (a byte the automaton cannot
-/// read). Row 0 is never a state's (so that a zero entry is an unknown one); the
-/// dead and quit states have rows 1 and 2, all of whose moves stay there.
+/// read). A row's entries are written [`UNKNOWN`] when the row is made: the table is
+/// allocated zeroed, and a row no walk reaches is never written (no resident
+/// memory). Row 0 is no state's; the dead and quit states have rows 1 and 2, all of
+/// whose moves stay there.
 #[derive(Debug)]
 struct Table {
     next: Box<[AtomicU32]>,
@@ -77,8 +79,9 @@ struct Maker {
     full: bool,
 }
 
-/// A table entry not made yet.
-const UNKNOWN: u32 = 0;
+/// A table entry not made yet (all flags set: one comparison, `< MATCH`, tells a
+/// move to a made state that is neither a match, dead nor quit one).
+const UNKNOWN: u32 = u32::MAX;
 /// The flag of an entry whose state is a match state…
 const MATCH: u32 = 1 << 30;
 /// …and of the dead and quit states' entries.
@@ -242,6 +245,7 @@ impl AnchoredDfa {
     /// The end of the leftmost-first match of `hay` from `start` (a match starts there
     /// or nowhere), `Some(None)` when there is none; `None` when the automaton cannot
     /// tell (it stopped at a non-ASCII byte it cannot read).
+    #[inline]
     pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
         let mut match_end = None;
         let walk = self.walk(hay, start, |_, at| match_end = Some(at))?;
@@ -253,13 +257,18 @@ impl AnchoredDfa {
 
     /// Call `matched` with each pattern matching `hay` from its start; `false` when
     /// the automaton cannot tell (it stopped at a non-ASCII byte it cannot read).
+    #[inline]
     pub fn each_match(&self, hay: &[u8], mut matched: impl FnMut(usize)) -> bool {
         let mut noted = None;
         let mut note = |row: u32| {
             // a state reached again (a match extending) reports the same patterns
             if noted != Some(row) {
                 noted = Some(row);
-                self.table.reported(row).for_each(&mut matched);
+                let mut reported = self.table.reported(row);
+                while reported != 0 {
+                    matched(reported.trailing_zeros() as usize);
+                    reported &= reported - 1;
+                }
             }
         };
         let Some(walk) = self.walk(hay, 0, |row, _| note(row)) else {
@@ -284,6 +293,7 @@ impl AnchoredDfa {
     /// Read `hay` from `start` until the automaton dies or the haystack ends, calling
     /// `matched` with each match state's row and the end of its match; `None` when it
     /// stops at a byte it cannot read (or needs a move the full table cannot make).
+    #[inline]
     fn walk(&self, hay: &[u8], start: usize, mut matched: impl FnMut(u32, usize)) -> Option<Walk> {
         let table = &self.table;
         let look_behind = match start.checked_sub(1) {
@@ -300,7 +310,7 @@ impl AnchoredDfa {
             let column = u32::from(table.column_of[usize::from(byte)]);
             let mut entry = table.entry(row, column);
             // a state made before and not a match, dead or quit one: the common case
-            if entry.wrapping_sub(1) < MATCH - 1 {
+            if entry < MATCH {
                 row = entry;
                 continue;
             }
@@ -433,6 +443,13 @@ impl AnchoredDfa {
                     self.table.report(number, reported);
                 }
                 let row = u32::try_from(number * stride).ok()?;
+                let entries = self
+                    .table
+                    .next
+                    .get(number * stride..(number + 1) * stride)?;
+                entries
+                    .iter()
+                    .for_each(|e| e.store(UNKNOWN, Ordering::Relaxed));
                 maker.state_of_row.push(id);
                 maker.row_of.insert(id, row);
                 row
@@ -461,20 +478,14 @@ impl Table {
         }
     }
 
-    /// The patterns the match state of row offset `row` reports, in order.
-    fn reported(&self, row: u32) -> impl Iterator<Item = usize> + '_ {
+    /// The patterns the match state of row offset `row` reports: a bit each.
+    fn reported(&self, row: u32) -> u64 {
         let number = (row / self.stride) as usize;
-        (0..2).flat_map(move |w| {
+        let word = |w: usize| {
             let word = self.reported.get(2 * number + w);
-            let mut bits = word.map_or(0, |b| b.load(Ordering::Relaxed));
-            std::iter::from_fn(move || {
-                let bit = bits.trailing_zeros();
-                (bits != 0).then(|| {
-                    bits &= bits - 1;
-                    w * 32 + bit as usize
-                })
-            })
-        })
+            word.map_or(0, |b| u64::from(b.load(Ordering::Relaxed)))
+        };
+        word(0) | word(1) << 32
     }
 }
 
