@@ -7,6 +7,8 @@ shopt -s inherit_errexit 2>/dev/null || true
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# the API docs build without a broken or private link
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 cargo build --release
 min=$(cat tests/conformance-min-pass-rate)
 # The score may not drop below the committed threshold (raised as the engine improves).

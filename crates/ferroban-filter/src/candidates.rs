@@ -2,11 +2,11 @@
 //!
 //! Owns an automaton over the linear supersets of a filter's failregexes (each the
 //! failregex itself when it runs on the linear engine), each cut before its first
-//! run of any text (see [`head`]): one pass over the start of the buffer names the
+//! run of any text (see `head`): one pass over the start of the buffer names the
 //! failregexes worth a search with captures; the others cannot match and are
 //! skipped. When every cut pattern is anchored at the buffer's start (`\A`, which is
-//! `^` in single-line mode), that automaton is fully built and read from the first
-//! byte until it dies; otherwise a `RegexSet` searches the buffer. It does not
+//! `^` in single-line mode), that automaton is read from the first byte until it
+//! dies, its states made as lines first reach them (see `anchored`); otherwise a `RegexSet` searches the buffer. It does not
 //! capture anything or decide the order in which failregexes are tried (the engine
 //! does, as Fail2ban does).
 
@@ -29,9 +29,9 @@ pub struct Candidates {
 /// How the cut patterns are searched.
 #[derive(Debug)]
 enum SetSearch {
-    /// Every cut pattern matches only at the buffer's start: a fully built automaton
-    /// reporting every pattern whose match starts there, read from the buffer's start
-    /// until it dies.
+    /// Every cut pattern matches only at the buffer's start: an automaton reporting
+    /// every pattern whose match starts there, read from the buffer's start until it
+    /// dies.
     ///
     /// Why that is exact: a head that begins with `\A` matches only at offset 0, and
     /// an anchored automaton reporting all matches reaches a match state for every

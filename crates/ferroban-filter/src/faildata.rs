@@ -4,7 +4,7 @@
 //! Owns the value type and a small map from names to values kept in name order (the
 //! order Fail2ban's tester prints them in). A failure has a dozen names at most, so
 //! the map is a sorted vector: one allocation; every line builds a few of them. Names
-//! are interned ([`key`]), so a look-up by an interned name compares pointers, not
+//! are interned (`key`), so a look-up by an interned name compares pointers, not
 //! bytes, and the map keeps a bit per name it holds (by the name's number): asking
 //! for a name it has not (most of the names the merge asks for) reads one bit. Captured texts are short (an address, a user, a pid) and kept inline
 //! ([`Text`]); matched lines are shared, not copied, as a multi-line failure grows.
@@ -51,7 +51,7 @@ impl Value {
 }
 
 /// A name in failure data: a group's (lower-case, without `F-`) or one merging adds.
-/// Interned (see [`key`]): every line's data uses the same few names, and copying
+/// Interned (see `key`): every line's data uses the same few names, and copying
 /// or dropping one costs nothing (one pointer, no reference count to change). It
 /// reads as the name (`&*key`).
 #[derive(Clone, Copy)]
@@ -145,7 +145,7 @@ fn same_key(a: Key, b: Key) -> bool {
 }
 
 /// An interned name, to look values up by address. Only this crate makes them (from
-/// [`key`]), so one can never miss an entry of the same name: every name in failure
+/// `key`), so one can never miss an entry of the same name: every name in failure
 /// data is interned.
 #[derive(Debug, Clone)]
 pub struct Interned(Key);

@@ -1201,7 +1201,7 @@ impl Pattern {
     /// [`Pattern::search_range`] for patterns that often match alike texts (dates):
     /// the match is found without captures, and when its text is the last match's —
     /// or, on ASCII haystacks, reads as it byte for byte (see
-    /// [`Pattern::ascii_classes`]) — and the characters around it are the same, the
+    /// `Pattern::ascii_classes`) — and the characters around it are the same, the
     /// groups are the last match's.
     ///
     /// Why that is exact: on the linear engine, the groups of a match are found by a
@@ -1214,7 +1214,7 @@ impl Pattern {
     /// unfolded, and its matches are remembered too. So are those of a pattern whose
     /// linear form has the back-reference's group copied (`LinearVerified`), when
     /// the copy's text is the group's: by the same text only (see
-    /// [`Pattern::ascii_classes`]), as a text read alike may differ there.
+    /// `Pattern::ascii_classes`), as a text read alike may differ there.
     pub fn search_range_memo(
         &self,
         hay: &str,

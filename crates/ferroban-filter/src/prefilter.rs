@@ -14,7 +14,7 @@
 //!
 //! Searching costs a few hundred instructions a line. Where nearly every line holds a
 //! literal (an auth.log read with a filter whose literal is "sshd"), that is lost, so
-//! the search pauses while it rules out too few lines (see [`Payoff`]): a paused
+//! the search pauses while it rules out too few lines (see `Payoff`): a paused
 //! prefilter lets every line through, which only means more lines are tested.
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -433,8 +433,8 @@ impl TwoPass {
     /// starts at the haystack's start (`\A`, or `^` of a single-line pattern), and
     /// either ends at a line's end (`$`), so the backward pass over the rest of the
     /// haystack (beyond the match) is short, or the haystack is short and the last
-    /// match left little of its haystack after it (see [`SHORT_HAY`],
-    /// [`SHORT_TAIL`]). (Where a match may end anywhere, the pass would read all the
+    /// match left little of its haystack after it (see `SHORT_HAY`,
+    /// `SHORT_TAIL`). (Where a match may end anywhere, the pass would read all the
     /// haystack: a date template `^[^\[]*\[…` on an access log line costs more so
     /// than the DFA finding its end.)
     pub fn searches_alone(&self, rest: usize) -> bool {

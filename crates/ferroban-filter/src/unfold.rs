@@ -18,7 +18,7 @@
 //!   [`END_GROUP`], and the match ends where that group starts.
 //!
 //! - Any other look-ahead left (outside repetitions, in a pattern without flags) is
-//!   intersected with what follows it: see [`lookahead`], which holds the proofs.
+//!   intersected with what follows it: see `lookahead`, which holds the proofs.
 //!
 //! Anything else (the `s` and `x` flags, back-references, a conditional or a
 //! look-ahead inside an unbounded repetition, an unforced look-ahead loop) is left

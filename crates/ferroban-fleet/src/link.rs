@@ -125,7 +125,7 @@ impl FleetLink {
     }
 
     /// Stop the thread: what was handed over before is published first, for at
-    /// most [`STOP_WAIT`]; the outbox keeps whatever the engine did not confirm.
+    /// most `STOP_WAIT`; the outbox keeps whatever the engine did not confirm.
     pub fn stop(self) {
         self.send(FleetCommand::Stop);
         let _ = self.finished.recv_timeout(STOP_WAIT);

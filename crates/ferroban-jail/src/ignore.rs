@@ -105,7 +105,7 @@ impl IgnoreList {
         before != self.entries.len()
     }
 
-    /// The entries as Fail2ban shows them (see [`shown_entry`]).
+    /// The entries as Fail2ban shows them (see `shown_entry`).
     pub fn entries(&self) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
         for (e, _) in &self.entries {

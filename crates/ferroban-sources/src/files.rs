@@ -3,7 +3,7 @@
 //! One thread follows every file of every jail, so a file several jails watch is
 //! read once. It wakes on inotify events for the files' directories (or every
 //! [`TICK`] when polling, and to notice what inotify cannot see), reads what was
-//! appended in large blocks, and hands the complete lines on as [`LineBlock`]s
+//! appended in large blocks, and hands the complete lines on as [`LineBlock`](crate::LineBlock)s
 //! from a pool of [`BLOCKS_IN_FLIGHT`]: when the consumer is slower, reading waits
 //! and the file holds the rest. Rotation is handled both ways: when the path names
 //! a new file, the rest of the old one is read first; when the file shrinks or its

@@ -414,7 +414,7 @@ impl Template {
     /// Why that is exact: it is known only for a template on the linear engine whose
     /// every match starts with `\A`, so its search of a line is the leftmost-first
     /// match anchored at byte 0. A deterministic automaton for that search
-    /// ([`AnchoredDfa`]) reads the line byte by byte from one start state until it
+    /// (`AnchoredDfa`) reads the line byte by byte from one start state until it
     /// dies (no match can be found or extended); the match and where it ends are
     /// decided by the bytes read, up to and including the one it died on. A line with
     /// those bytes walks the same states and dies at the same byte. The groups of a
