@@ -309,9 +309,12 @@ impl AnchoredDfa {
         }
         // (a start state is never a match state: a match is seen one byte late)
         let mut row = first & ROW;
+        // Held here, not read through `self` at each byte: `self` holds a lock, so the
+        // compiler cannot tell that the table's address and length stay the same.
+        let (next, column_of) = (&*table.next, &table.column_of);
         for (at, &byte) in (start..).zip(hay.get(start..)?) {
-            let column = u32::from(table.column_of[usize::from(byte)]);
-            let mut entry = table.entry(row, column);
+            let column = u32::from(column_of[usize::from(byte)]);
+            let mut entry = Table::entry_in(next, row, column);
             // a state made before and not a match, dead or quit one: the common case
             if entry < MATCH {
                 row = entry;
@@ -464,10 +467,15 @@ impl AnchoredDfa {
 
 impl Table {
     /// The entry of the move from `row` across `column`.
-    #[inline(always)]
     fn entry(&self, row: u32, column: u32) -> u32 {
+        Table::entry_in(&self.next, row, column)
+    }
+
+    /// [`Table::entry`] in the table's entries `next`.
+    #[inline(always)]
+    fn entry_in(next: &[AtomicU32], row: u32, column: u32) -> u32 {
         // Acquire: a move made by another thread is read with what it leads to
-        let entry = self.next.get((row + column) as usize);
+        let entry = next.get((row + column) as usize);
         entry.map_or(UNKNOWN, |e| e.load(Ordering::Acquire))
     }
 
