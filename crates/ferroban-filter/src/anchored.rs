@@ -240,14 +240,16 @@ impl AnchoredDfa {
         STOP | (2 * stride as u32)
     }
 
-    /// The number of bytes of `hay` read until the automaton died, if it did.
+    /// The number of bytes of `hay` read until the automaton died, if it did (`None`
+    /// also when it cannot tell, as [`AnchoredDfa::match_end`]).
     pub fn deciding_prefix_len(&self, hay: &[u8]) -> Option<usize> {
         self.walk(hay, 0, |_, _| {})?.died_at
     }
 
     /// The end of the leftmost-first match of `hay` from `start` (a match starts there
     /// or nowhere), `Some(None)` when there is none; `None` when the automaton cannot
-    /// tell (it stopped at a non-ASCII byte it cannot read).
+    /// tell (it stopped at a non-ASCII byte it cannot read, or needed a move its full
+    /// table cannot make).
     #[inline]
     pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
         let mut match_end = None;
@@ -259,7 +261,7 @@ impl AnchoredDfa {
     }
 
     /// Call `matched` with each pattern matching `hay` from its start; `false` when
-    /// the automaton cannot tell (it stopped at a non-ASCII byte it cannot read).
+    /// the automaton cannot tell (as [`AnchoredDfa::match_end`]).
     #[inline]
     pub fn each_match(&self, hay: &[u8], mut matched: impl FnMut(usize)) -> bool {
         let mut noted = None;
