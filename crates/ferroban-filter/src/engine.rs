@@ -748,8 +748,9 @@ impl Filter {
     }
 
     /// Build now what every line's search needs and would build on first use: the
-    /// prefregex's automata (see [`Pattern::prepare`]), for a daemon that should not
-    /// make its first lines wait on them. A failregex's are still built when a line
+    /// prefregex's automata (see [`Pattern::prepare`]; an anchored automaton's states
+    /// are made as lines reach them), for a daemon that should not make its first
+    /// lines wait on them. A failregex's are still built when a line
     /// first may match it (most of a filter's failregexes never match most logs:
     /// building all of them costs about 0.2 MB a jail), and the date templates when
     /// lines ask for them (which of the default ones a log uses only its lines tell).

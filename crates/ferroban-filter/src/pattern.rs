@@ -1080,10 +1080,10 @@ impl Pattern {
     }
 
     /// Build now the automata that searches of ASCII haystacks build on first use:
-    /// for a daemon, which pays for them (tens of milliseconds for a large pattern)
-    /// at start instead of on the first lines it reads, when an attack may be under
-    /// way. What only other haystacks need (the Unicode form) is still built on
-    /// first use.
+    /// for a daemon, which compiles them at start instead of on the first lines it
+    /// reads, when an attack may be under way. An anchored automaton's states are
+    /// still made as lines first reach them (see `anchored`), and what only other
+    /// haystacks need (the Unicode form) is built on first use.
     pub fn prepare(&self) {
         // what searches the pattern whole (their two passes) is built on first use
         // where the pattern's shape makes it the exception
