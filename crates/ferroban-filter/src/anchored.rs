@@ -75,8 +75,6 @@ struct Maker {
     row_of: HashMap<LazyStateID, u32>,
     /// Rows the table has room for.
     max_rows: usize,
-    /// Set when the table stops growing.
-    full: bool,
 }
 
 /// A table entry not made yet (all flags set: one comparison, `< MATCH`, tells a
@@ -220,7 +218,6 @@ impl AnchoredDfa {
             state_of_row: Vec::new(),
             row_of: HashMap::new(),
             max_rows,
-            full: false,
         };
         Some(AnchoredDfa {
             table,
@@ -397,6 +394,9 @@ impl AnchoredDfa {
         if made != UNKNOWN {
             return Some(made);
         }
+        if maker.forgot_states() {
+            return None;
+        }
         let stride = self.table.stride;
         let number = ((row / stride) as usize).checked_sub(FIRST_ROW)?;
         let from = *maker.state_of_row.get(number)?;
@@ -410,16 +410,7 @@ impl AnchoredDfa {
             Some(&byte) => lazy.next_state(cache, from, byte),
             None => lazy.next_eoi_state(cache, from),
         };
-        // the lazy automaton forgot its states (its memory was full): the rows'
-        // states are no longer its, so the table stops growing
-        let to = match to {
-            Ok(to) if maker.cache.clear_count() == 0 => to,
-            _ => {
-                maker.full = true;
-                return None;
-            }
-        };
-        let entry = self.entry_of(&mut maker, to)?;
+        let entry = self.entry_of(&mut maker, to.ok()?)?;
         self.table
             .next
             .get((row + column) as usize)?
@@ -428,7 +419,7 @@ impl AnchoredDfa {
     }
 
     /// The entry of the lazy automaton's state `id`, its row made if new (`None`
-    /// when the table is full).
+    /// when the table is full, or the automaton forgot the states of the rows).
     fn entry_of(&self, maker: &mut Maker, id: LazyStateID) -> Option<u32> {
         let stride = self.table.stride as usize;
         if id.is_dead() {
@@ -437,12 +428,14 @@ impl AnchoredDfa {
         if id.is_quit() {
             return Some(AnchoredDfa::quit(stride));
         }
+        if maker.forgot_states() {
+            return None;
+        }
         let row = match maker.row_of.get(&id) {
             Some(&row) => row,
             None => {
                 let number = FIRST_ROW + maker.state_of_row.len();
-                if maker.full || number >= maker.max_rows {
-                    maker.full = true;
+                if number >= maker.max_rows {
                     return None;
                 }
                 if id.is_match() {
@@ -464,6 +457,16 @@ impl AnchoredDfa {
             }
         };
         Some(if id.is_match() { row | MATCH } else { row })
+    }
+}
+
+impl Maker {
+    /// Whether the lazy automaton has forgotten its states (its memory was full, and
+    /// it cleared it): the rows' states are no longer its, a state id may now name
+    /// another state, so the table stops growing and no move from a row is asked
+    /// of it again.
+    fn forgot_states(&self) -> bool {
+        self.cache.clear_count() != 0
     }
 }
 
