@@ -1195,7 +1195,7 @@ impl Filter {
         let later = &mut self.later_matches;
         let miss = match self
             .recent
-            .with(buf, |searched| searched.read(&data, fail, later))
+            .with(buf.as_bytes(), |searched| searched.read(&data, fail, later))
         {
             Ok((found, abandoned)) => {
                 // counted once per line, as if searched (from the first failregex on)
@@ -1224,7 +1224,7 @@ impl Filter {
             searched.abandoned = self.failregexes_abandoned() - abandoned_before;
         }
         let (found, _) = searched.read(&data, fail, &mut self.later_matches);
-        self.recent.insert(miss, buf, searched);
+        self.recent.insert(miss, buf.as_bytes(), searched);
         found
     }
 

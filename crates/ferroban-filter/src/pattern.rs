@@ -732,14 +732,14 @@ impl RestOfLine {
         let recent = &mut *recent;
         recent.set_key(hay, s, e);
         let placed = |spans: &Vec<Option<(usize, usize)>>| Groups::placed(spans, s);
-        let miss = match recent.spans.with(&recent.key, placed) {
+        let miss = match recent.spans.with(recent.key.as_bytes(), placed) {
             Ok(g) => return Some(g),
             Err(miss) => miss,
         };
         let g = self.head.groups_of_match(hay, start, (s, e))?;
         recent
             .spans
-            .insert(miss, &recent.key, g.shifted(s).collect());
+            .insert(miss, recent.key.as_bytes(), g.shifted(s).collect());
         Some(g)
     }
 }

@@ -5,9 +5,11 @@
 //! repeats the same texts often: sshd's `check pass; user unknown`, a brute-forcer's
 //! identical PAM line for each attempt (nearly half the failregex searches of a busy
 //! auth.log), a connection's `host sshd[pid]: ` prefix on each of its lines (four
-//! prefregex searches in five). It does not search, and it does not know whether a
-//! remembered answer is still right: the caller stores only answers that depend on
-//! the text it names alone.
+//! prefregex searches in five), and the shape of a failregex's match (the byte
+//! classes its automaton reads, see `twopass`) more often still. A text here is any
+//! string of bytes. It does not search, and it does not know whether a remembered
+//! answer is still right: the caller stores only answers that depend on the text it
+//! names alone.
 
 use hashbrown::HashTable;
 
@@ -30,13 +32,13 @@ pub struct Recent<V> {
 }
 
 /// One generation: its answers, each with the place of its text in `texts`. The
-/// texts of a generation are stored end to end in one string, kept (cleared) when
+/// texts of a generation are stored end to end in one buffer, kept (cleared) when
 /// the generation is dropped: remembering a text allocates nothing once the strings
 /// have grown.
 #[derive(Debug)]
 struct Generation<V> {
     answers: HashTable<(TextSpan, V)>,
-    texts: String,
+    texts: Vec<u8>,
 }
 
 /// Where a remembered text is in its generation's `texts`.
@@ -46,7 +48,7 @@ impl<V> Generation<V> {
     fn new() -> Self {
         Generation {
             answers: HashTable::new(),
-            texts: String::new(),
+            texts: Vec::new(),
         }
     }
 
@@ -77,7 +79,7 @@ impl<V> Recent<V> {
 
     /// `read` of the answer remembered for `text`, if it was seen recently; else the
     /// miss, to insert the answer with.
-    pub fn with<R>(&mut self, text: &str, read: impl FnOnce(&V) -> R) -> Result<R, Miss> {
+    pub fn with<R>(&mut self, text: &[u8], read: impl FnOnce(&V) -> R) -> Result<R, Miss> {
         let hash = self.hasher.hash_one(text);
         let newer = &self.newer;
         let same = |(span, _): &(TextSpan, V)| newer.texts[span.clone()] == *text;
@@ -97,7 +99,7 @@ impl<V> Recent<V> {
 
     /// Remember the answer for `text`, just looked up in vain (unless it is too long
     /// to be worth it).
-    pub fn insert(&mut self, miss: Miss, text: &str, answer: V) {
+    pub fn insert(&mut self, miss: Miss, text: &[u8], answer: V) {
         debug_assert_eq!(
             miss.hash,
             self.hasher.hash_one(text),
@@ -115,7 +117,7 @@ impl<V> Recent<V> {
     }
 
     /// Insert a text not in the newer generation, with its hash.
-    fn insert_new(&mut self, hash: u64, text: &str, answer: V) {
+    fn insert_new(&mut self, hash: u64, text: &[u8], answer: V) {
         if self.newer.answers.len() >= self.generation {
             // the dropped generation's table and string are kept (cleared) for the
             // next one: no growing them again from nothing
@@ -124,7 +126,7 @@ impl<V> Recent<V> {
         }
         let Generation { answers, texts } = &mut self.newer;
         let span = texts.len()..texts.len() + text.len();
-        texts.push_str(text);
+        texts.extend_from_slice(text);
         let hasher = &self.hasher;
         answers.insert_unique(hash, (span, answer), |(span, _)| {
             hasher.hash_one(&texts[span.clone()])
@@ -138,6 +140,7 @@ mod tests {
 
     /// The answer remembered for `text`; else `answer` is remembered.
     fn get_or_remember(recent: &mut Recent<usize>, text: &str, answer: usize) -> Option<usize> {
+        let text = text.as_bytes();
         match recent.with(text, |n| *n) {
             Ok(n) => Some(n),
             Err(miss) => {

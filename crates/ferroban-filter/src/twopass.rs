@@ -42,6 +42,13 @@
 //! the same state without consuming anything (an empty iteration), which the
 //! back-tracker cuts: the walk notices any such return and gives the search back
 //! to the back-tracker, as it does when its memory bound is reached.
+//!
+//! Both passes read a byte only through its class and what assertions see of it,
+//! so a search of a whole haystack ([`TwoPass::search`]) is remembered by the
+//! haystack's shape: a failregex's matches on a busy log (`Failed password for root
+//! from 203.0.113.7 port 51234 ssh2`) differ mostly in digits, and come in a few
+//! hundred shapes. One pass over the haystack (a table look-up a byte) and a hash
+//! answer them, where the two passes cost four times that.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +59,8 @@ use regex_automata::util::look::{Look, LookSet};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
 use regex_syntax::hir::{literal, Hir};
+
+use crate::recent::Recent;
 
 /// At most this many literals begin the matches of a pattern whose first bytes are
 /// compared before it is searched alone…
@@ -74,6 +83,15 @@ const SHORT_TAIL: usize = 32;
 /// Literal bytes from which the forward walk crosses them in one move (a move out of
 /// the table's fast loop costs about what four steps in it do).
 const LITERAL_RUN: u32 = 4;
+
+/// Shapes of haystacks (see [`TwoPass::search`]) whose searches are remembered, per
+/// generation (between this and twice as many): a failregex's matches on a busy
+/// log come in a few hundred shapes.
+const SHAPES: usize = 512;
+
+/// Haystacks longer than this (from a search's start) are searched, not looked up
+/// by their shape: they seldom repeat one.
+const MAX_SHAPE: usize = 512;
 
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
@@ -222,6 +240,9 @@ struct Columns {
     of_byte: [u32; 256],
     /// The context a byte gives the byte after it.
     context_after: [u32; 256],
+    /// Each byte's column (its place in `bytes`): what a haystack's shape is made
+    /// of (see [`Shapes`]).
+    shape_of: [u8; 256],
     /// Contexts: the kinds before (the last is the haystack's edge), or two
     /// (not the edge, the edge) when the kind before does not matter.
     contexts: usize,
@@ -305,6 +326,21 @@ struct Memory {
     moves: Vec<(u64, Move)>,
     /// The capture slots the moves pass, in runs.
     move_slots: Vec<u32>,
+    /// Searches remembered by the shape of their haystack (kept when the rest is
+    /// cleared: they do not depend on it).
+    shapes: Shapes,
+}
+
+/// What [`TwoPass::search`] found in the haystacks of recent shapes: a shape is
+/// the column (see [`Columns`]) of each byte from the search's start, after a byte
+/// telling whether the search starts the haystack and the column of the byte before
+/// it. Each answer is the capture slots of the match, as offsets from the search's
+/// start (`u16::MAX`: a group that took no part), or `None`: no match.
+#[derive(Debug)]
+struct Shapes {
+    found: Recent<Option<Box<[u16]>>>,
+    /// The shape being looked up (kept to reuse its allocation).
+    key: Vec<u8>,
 }
 
 impl Memory {
@@ -322,6 +358,10 @@ impl Memory {
             special: Vec::new(),
             moves: vec![NO_MOVE; MOVES],
             move_slots: Vec::new(),
+            shapes: Shapes {
+                found: Recent::new(SHAPES),
+                key: Vec::new(),
+            },
         }
     }
 }
@@ -472,14 +512,76 @@ impl TwoPass {
     /// takes at each branch the first alternative from which a match can be reached,
     /// as the back-tracker keeps the first alternative that reaches one: the same
     /// match, with the same groups.
+    ///
+    /// A search is remembered by the shape of the haystack from `start` (see
+    /// `Shapes`), and a haystack of a shape seen recently is not searched. Why that
+    /// is exact: both passes read a byte only through its column (its class and its
+    /// kind for the assertions), and the start only through whether it is the
+    /// haystack's and the column of the byte before; the span ends at the haystack's
+    /// end. So two haystacks of the same shape take the same steps, through the same
+    /// sets, and get the same slots at the same offsets.
     pub fn search(&self, hay: &[u8], start: usize, slots: &mut Slots) -> Option<bool> {
         let mut memory = self.memory()?;
+        let memory = &mut *memory;
         let end = hay.len();
-        self.backward(&mut memory, hay, start, end);
-        if !self.starts_live(&memory) {
+        let rest = hay.get(start..)?;
+        let miss = if rest.len() <= MAX_SHAPE && slots.len() == self.slot_len {
+            let Shapes { found, key } = &mut memory.shapes;
+            self.columns.shape_into(key, hay, start);
+            let recalled = found.with(key, |found| match found {
+                Some(offsets) => {
+                    for (slot, &offset) in slots.iter_mut().zip(offsets.iter()) {
+                        *slot = match offset {
+                            u16::MAX => UNSET,
+                            offset => start + offset as usize,
+                        };
+                    }
+                    true
+                }
+                None => false,
+            });
+            match recalled {
+                Ok(matched) => {
+                    if matched {
+                        self.note_tail(end.saturating_sub(slots[1]));
+                    }
+                    return Some(matched);
+                }
+                Err(miss) => Some(miss),
+            }
+        } else {
+            None
+        };
+        let matched = self.search_anew(memory, hay, start, slots)?;
+        if let Some(miss) = miss {
+            let offsets = matched.then(|| {
+                let offset = |&slot: &usize| match slot {
+                    UNSET => u16::MAX,
+                    // within the haystack, of at most `MAX_SHAPE` bytes
+                    at => (at - start) as u16,
+                };
+                slots.iter().map(offset).collect()
+            });
+            let Shapes { found, key } = &mut memory.shapes;
+            found.insert(miss, key, offsets);
+        }
+        Some(matched)
+    }
+
+    /// [`TwoPass::search`] with both passes.
+    fn search_anew(
+        &self,
+        memory: &mut Memory,
+        hay: &[u8],
+        start: usize,
+        slots: &mut Slots,
+    ) -> Option<bool> {
+        let end = hay.len();
+        self.backward(memory, hay, start, end);
+        if !self.starts_live(memory) {
             return Some(false);
         }
-        let match_end = self.forward(&mut memory, hay, start, end, Some(start), slots)?;
+        let match_end = self.forward(memory, hay, start, end, Some(start), slots)?;
         self.note_tail(end.saturating_sub(match_end));
         Some(true)
     }
@@ -488,7 +590,11 @@ impl TwoPass {
     fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
         let mut memory = self.memory.try_lock().ok()?;
         if memory.sets.len() > MAX_SETS * self.words || memory.move_slots.len() > MAX_MOVE_SLOTS {
-            *memory = Memory::new(&self.nfa);
+            let shapes = std::mem::replace(&mut memory.shapes, Memory::new(&self.nfa).shapes);
+            *memory = Memory {
+                shapes,
+                ..Memory::new(&self.nfa)
+            };
         }
         Some(memory)
     }
@@ -1104,6 +1210,7 @@ impl Columns {
         let mut bytes: Vec<u8> = Vec::new();
         let mut of_byte = [0u32; 256];
         let mut context_after = [0u32; 256];
+        let mut shape_of = [0u8; 256];
         for byte in 0..=u8::MAX {
             let same = |&b: &u8| {
                 class_of[usize::from(b)] == class_of[usize::from(byte)]
@@ -1117,6 +1224,8 @@ impl Columns {
                 }
             };
             of_byte[usize::from(byte)] = (column * contexts) as u32;
+            // at most 256 columns, one per byte
+            shape_of[usize::from(byte)] = column as u8;
             if looks.before_matters {
                 context_after[usize::from(byte)] = looks.kind(byte) as u32;
             }
@@ -1125,10 +1234,22 @@ impl Columns {
         Columns {
             of_byte,
             context_after,
+            shape_of,
             contexts,
             bytes,
             stride,
         }
+    }
+
+    /// The shape of `hay` from `start` (see [`Shapes`]), into `key`.
+    fn shape_into(&self, key: &mut Vec<u8>, hay: &[u8], start: usize) {
+        key.clear();
+        match start.checked_sub(1).and_then(|before| hay.get(before)) {
+            Some(&before) => key.extend([1, self.shape_of[usize::from(before)]]),
+            None => key.extend([0, 0]),
+        }
+        let rest = hay.get(start..).unwrap_or_default();
+        key.extend(rest.iter().map(|&byte| self.shape_of[usize::from(byte)]));
     }
 
     /// The column of the haystack's first byte (the edge before it).

@@ -374,6 +374,41 @@ fn two_pass_searches_alone_while_matches_leave_little_after_them() {
 }
 
 #[test]
+fn two_pass_answers_a_haystack_of_a_shape_seen_before_as_the_back_tracker_does() {
+    // Searches are remembered by the shape of the haystack (each byte's class for the
+    // automaton, and what its assertions see): haystacks that differ only within
+    // classes (digits, letters the pattern does not name) are answered from memory,
+    // at their own offsets; a byte of another class, a different length or a start
+    // other than the haystack's gives another shape, and its own answer.
+    let texts = [
+        "Failed password for root from 1.2.3.4 port 22",
+        "Failed password for root from 5.6.7.8 port 99",
+        "Failed password for toor from 9.8.7.6 port 11",
+        "Failed password for root from 5.6.7.8 port 9x",
+        "Failed password for root from 5.6.7.8 port 999",
+        "Failed password for root from 5.6.7.8:port 99",
+        "Failed publickey for root from 5.6.7.8 port 99",
+        "Failed password for invalid user x from 5.6.7.8 port 99",
+        "Failed password for invalid user y from 5.6.7.8 port 99",
+        "Failed password for invalid user y from 5.6.7.8 port 99 ",
+        "xFailed password for root from 1.2.3.4 port 22",
+    ];
+    let pattern = r"^Failed (?:(?P<n>publickey)|\S+) for (?:invalid user )?(?P<u>\S+|.*?) from (?P<h>\S+) port (?P<p>\d+)$";
+    // twice: the second round is answered from memory, and must agree
+    for round in 0..2 {
+        let (matches, handed_back) = compare(pattern, &texts);
+        assert_eq!((matches, handed_back), (7, 0), "round {round}");
+    }
+    // a start after the haystack's: the start assertion holds nowhere there
+    let two_pass = TwoPass::new(pattern).unwrap();
+    let hay = texts[0].as_bytes();
+    assert!(search(&two_pass, hay, 0).unwrap().is_some());
+    let shifted = format!("x{}", texts[0]);
+    assert_eq!(search(&two_pass, shifted.as_bytes(), 1), Some(None));
+    assert!(search(&two_pass, hay, 0).unwrap().is_some());
+}
+
+#[test]
 fn two_pass_serves_only_what_it_can_prove() {
     // Unicode word boundaries are not served: the caller searches with the regex crate
     assert!(TwoPass::new(r"(?u:\b)a").is_none());
