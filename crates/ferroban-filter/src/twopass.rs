@@ -90,8 +90,8 @@ const LITERAL_RUN: u32 = 4;
 const SHAPES: usize = 512;
 
 /// Haystacks longer than this (from a search's start) are searched, not looked up
-/// by their shape: they seldom repeat one.
-const MAX_SHAPE: usize = 512;
+/// by their shape: they seldom repeat one (and `Recent` keeps no longer text).
+const MAX_SHAPE: usize = 500;
 
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
@@ -542,8 +542,9 @@ impl TwoPass {
             });
             match recalled {
                 Ok(matched) => {
-                    if matched {
-                        self.note_tail(end.saturating_sub(slots[1]));
+                    // the whole match's end
+                    if let Some(&match_end) = slots.get(1).filter(|_| matched) {
+                        self.note_tail(end.saturating_sub(match_end));
                     }
                     return Some(matched);
                 }
@@ -590,11 +591,8 @@ impl TwoPass {
     fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
         let mut memory = self.memory.try_lock().ok()?;
         if memory.sets.len() > MAX_SETS * self.words || memory.move_slots.len() > MAX_MOVE_SLOTS {
-            let shapes = std::mem::replace(&mut memory.shapes, Memory::new(&self.nfa).shapes);
-            *memory = Memory {
-                shapes,
-                ..Memory::new(&self.nfa)
-            };
+            let cleared = Memory::new(&self.nfa);
+            memory.shapes = std::mem::replace(&mut *memory, cleared).shapes;
         }
         Some(memory)
     }
