@@ -6,9 +6,9 @@
 //! failregexes worth a search with captures; the others cannot match and are
 //! skipped. When every cut pattern is anchored at the buffer's start (`\A`, which is
 //! `^` in single-line mode), that automaton is read from the first byte until it
-//! dies, its states made as lines first reach them (see `anchored`); otherwise a `RegexSet` searches the buffer. It does not
-//! capture anything or decide the order in which failregexes are tried (the engine
-//! does, as Fail2ban does).
+//! dies, its states made as lines first reach them (see `anchored`); otherwise a
+//! `RegexSet` searches the buffer. It does not capture anything or decide the order
+//! in which failregexes are tried (the engine does, as Fail2ban does).
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use regex_syntax::hir::{Hir, HirKind};

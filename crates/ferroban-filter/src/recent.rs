@@ -14,7 +14,7 @@
 use hashbrown::HashTable;
 
 /// Longer texts are not remembered (they seldom repeat, and would cost memory).
-const MAX_TEXT: usize = 512;
+pub const MAX_TEXT: usize = 512;
 
 /// Recent texts and their answers, in two generations: a text looked up in the older
 /// one moves to the newer, and when the newer is full the older is dropped. Between

@@ -60,7 +60,7 @@ use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
 use regex_syntax::hir::{literal, Hir};
 
-use crate::recent::Recent;
+use crate::recent::{self, Recent};
 
 /// At most this many literals begin the matches of a pattern whose first bytes are
 /// compared before it is searched alone…
@@ -89,9 +89,12 @@ const LITERAL_RUN: u32 = 4;
 /// log come in a few hundred shapes.
 const SHAPES: usize = 512;
 
+/// The bytes a shape begins with, before the haystack's own (see [`Shapes`]).
+const SHAPE_HEAD: usize = 2;
+
 /// Haystacks longer than this (from a search's start) are searched, not looked up
-/// by their shape: they seldom repeat one (and `Recent` keeps no longer text).
-const MAX_SHAPE: usize = 500;
+/// by their shape: `Recent` keeps no longer text (they seldom repeat one).
+const MAX_SHAPE: usize = recent::MAX_TEXT - SHAPE_HEAD;
 
 /// Sets kept before the memory is cleared and the sets are made again.
 const MAX_SETS: usize = 1024;
@@ -241,7 +244,8 @@ struct Columns {
     /// The context a byte gives the byte after it.
     context_after: [u32; 256],
     /// Each byte's column (its place in `bytes`): what a haystack's shape is made
-    /// of (see [`Shapes`]).
+    /// of (see [`Shapes`]). It is `of_byte` divided by `contexts`, kept to spare a
+    /// division a byte.
     shape_of: [u8; 256],
     /// Contexts: the kinds before (the last is the haystack's edge), or two
     /// (not the edge, the edge) when the kind before does not matter.
@@ -527,7 +531,8 @@ impl TwoPass {
         let rest = hay.get(start..)?;
         let miss = if rest.len() <= MAX_SHAPE && slots.len() == self.slot_len {
             let Shapes { found, key } = &mut memory.shapes;
-            self.columns.shape_into(key, hay, start);
+            let before = start.checked_sub(1).and_then(|before| hay.get(before));
+            self.columns.shape_into(key, before.copied(), rest);
             let recalled = found.with(key, |found| match found {
                 Some(offsets) => {
                     for (slot, &offset) in slots.iter_mut().zip(offsets.iter()) {
@@ -1239,14 +1244,15 @@ impl Columns {
         }
     }
 
-    /// The shape of `hay` from `start` (see [`Shapes`]), into `key`.
-    fn shape_into(&self, key: &mut Vec<u8>, hay: &[u8], start: usize) {
+    /// The shape (see [`Shapes`]) of the haystack `rest` searched from its start,
+    /// after the byte `before` (none: the start is the haystack's), into `key`.
+    fn shape_into(&self, key: &mut Vec<u8>, before: Option<u8>, rest: &[u8]) {
         key.clear();
-        match start.checked_sub(1).and_then(|before| hay.get(before)) {
-            Some(&before) => key.extend([1, self.shape_of[usize::from(before)]]),
-            None => key.extend([0, 0]),
-        }
-        let rest = hay.get(start..).unwrap_or_default();
+        let head: [u8; SHAPE_HEAD] = match before {
+            Some(before) => [1, self.shape_of[usize::from(before)]],
+            None => [0, 0],
+        };
+        key.extend(head);
         key.extend(rest.iter().map(|&byte| self.shape_of[usize::from(byte)]));
     }
 
