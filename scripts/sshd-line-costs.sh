@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Measurement (not a test): instructions per line of `ferroban regex` with a stock
+# sshd filter, for the whole generated auth.log and for each kind of line alone, where
+# the CPU seconds of a small VM move too much to compare builds. For each log it
+# runs callgrind on its first 20,000 lines and on all of it, and divides the
+# difference by the extra lines, so start-up is left out (as in the README's snippet).
+# Usage: scripts/sshd-line-costs.sh [MODE]   (normal, ddos, extra, aggressive)
+#   FERROBAN: the binary to measure (default target/release/ferroban).
+# Needs valgrind (`apt-get install valgrind`). The kinds are cut with `grep -E`
+# from the first 300,000 lines of bench-out/auth-1000000.log (made if missing), so a
+# connection's lines are no longer all together: the multi-line merges differ a
+# little from the whole log's, and the kinds weighted by their shares come close to,
+# not exactly at, the whole log's figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-normal}
+ferroban=${FERROBAN:-target/release/ferroban}
+command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+[ -n "${FERROBAN:-}" ] || cargo build --release -q
+log=bench-out/auth-1000000.log
+mkdir -p bench-out
+[ -s "$log" ] || python3 scripts/gen-authlog.py 1000000 > "$log"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+failure='Failed |Invalid user|authentication failure;|maximum authentication'
+ending='Connection closed by|Connection reset by|Received disconnect|Disconnected from|Accepted '
+first() { # the first $1 lines of stdin, all of it read (no broken pipe under pipefail)
+  awk -v n="$1" 'NR <= n'
+}
+kind_of() { # lines on stdin → the lines of kind $1
+  case $1 in
+    all) cat ;;
+    failure) grep -E "$failure" || true ;;
+    ending) grep -vE "$failure" | grep -E "$ending" || true ;;
+    missed) grep -vE "$failure|$ending" || true ;;
+  esac
+}
+first 300000 < "$log" > "$work/head"
+total=100000
+
+instructions() { # log: instructions of the whole run
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$ferroban" regex --no-progress \
+    -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null | awk '/Collected/ {print $NF}'
+}
+
+echo "sshd[mode=$mode], $ferroban: instructions a line past the first 20,000 lines"
+for kind in all failure ending missed; do
+  kind_of "$kind" < "$work/head" | first 100000 > "$work/$kind"
+  lines=$(wc -l < "$work/$kind")
+  share=$(first $total < "$work/head" | kind_of "$kind" | wc -l)
+  if [ "$lines" -le 20000 ]; then
+    echo "$kind: too few lines ($lines)"
+    continue
+  fi
+  head -20000 "$work/$kind" > "$work/$kind.20k"
+  a=$(instructions "$work/$kind.20k")
+  b=$(instructions "$work/$kind")
+  printf '%-8s %6d a line  (%3d %% of the log)\n' "$kind" $(( (b - a) / (lines - 20000) )) \
+    $(( 100 * share / total ))
+done
