@@ -348,6 +348,14 @@ impl<'a> Decoder<'a> {
         if self.mode == Mode::Request {
             return Err(self.forbidden(op, at));
         }
+        // Python imports the module and looks the name up, which fails for anything
+        // but dotted identifiers; and GLOBAL's form (re-encoded) holds each on a line.
+        if !is_dotted_name(module) || !is_dotted_name(name) {
+            return Err(PickleError::Malformed {
+                at,
+                why: "a class reference must be a dotted module name and a class name",
+            });
+        }
         self.count_text(module.len() + name.len())?;
         self.push(Node::Global(module.to_string(), name.to_string()))
     }
@@ -768,6 +776,18 @@ fn raw_unicode_escape(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// Whether `text` is a Python dotted name (`builtins`, `fail2ban.server.jail`,
+/// `Outer.Inner`): identifiers separated by dots.
+fn is_dotted_name(text: &str) -> bool {
+    text.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|first| first == '_' || first.is_alphabetic())
+            && chars.all(|c| c == '_' || c.is_alphanumeric())
+    })
+}
+
 /// Pickle `value` with protocol 4 (Python 3.4 and later read it), unframed.
 pub fn encode(value: &PyValue) -> Vec<u8> {
     let mut out = vec![0x80, 4];
@@ -1043,6 +1063,43 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_class_reference_must_be_dotted_names() {
+        // STACK_GLOBAL(module, name) applied to an empty tuple, in an answer
+        let answer = |module: &str, name: &str| {
+            let mut bytes = vec![0x80, 4];
+            for text in [module, name] {
+                bytes.extend([0x8c, text.len() as u8]);
+                bytes.extend(text.as_bytes());
+            }
+            bytes.extend([0x93, b')', b'R', b'.']);
+            decode_answer(&bytes)
+        };
+        let exception = |module: &str, name: &str| PyValue::Exception {
+            module: module.into(),
+            name: name.into(),
+            args: vec![],
+        };
+        assert_eq!(
+            answer("fail2ban.server", "Jail.Error"),
+            Ok(exception("fail2ban.server", "Jail.Error"))
+        );
+        assert_eq!(answer("_x1", "Été"), Ok(exception("_x1", "Été")));
+        // What the fuzzer found: a module with a newline, whose GLOBAL form (as
+        // re-encoded) would have split it; Python's import refuses these too.
+        for (module, name) in [
+            ("\x08\x08\x01\n", ""),
+            ("builtins", ""),
+            ("a..b", "E"),
+            ("1a", "E"),
+        ] {
+            assert!(
+                matches!(answer(module, name), Err(PickleError::Malformed { .. })),
+                "{module:?}.{name:?}"
+            );
+        }
     }
 
     #[test]
