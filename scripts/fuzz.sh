@@ -20,6 +20,8 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   started=$(mktemp)
   out=$(cargo fuzz run -s none "$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1) || {
+    # the panic's message comes before the long report whose end is shown
+    grep -A2 -m1 'panicked at' <<<"$out" || true
     echo "$out" | tail -30
     echo "fuzz: $t found a failure; its input is in fuzz/artifacts/$t/" >&2
     exit 1
