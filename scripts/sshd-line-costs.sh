@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-normal}
 ferroban=${FERROBAN:-target/release/ferroban}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+[ -f /etc/fail2ban/filter.d/sshd.conf ] ||
+  { echo "needs Fail2ban's stock filters in /etc/fail2ban (apt-get install fail2ban)" >&2; exit 1; }
 [ -n "${FERROBAN:-}" ] || cargo build --release -q
 log=bench-out/auth-1000000.log
 mkdir -p bench-out
