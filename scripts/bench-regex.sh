@@ -2,6 +2,7 @@
 # Benchmark (not a test): ferroban regex vs fail2ban-regex vs rg -c on the same
 # generated Apache access log with the guide's wordpress-auth filter.
 # Usage: scripts/bench-regex.sh [LINES] [--skip-fail2ban]
+#   FERROBAN: the binary to measure (default target/release/ferroban), to compare builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
@@ -9,24 +10,7 @@ out=bench-out; mkdir -p "$out"
 log=$out/access-$lines.log
 cargo build --release -q
 if [ ! -s "$log" ]; then
-  python3 - "$lines" > "$log" <<'PY'
-import random, sys
-n = int(sys.argv[1]); random.seed(7)
-paths = ["/", "/blog/", "/blog/2026/02/hello/", "/wp-content/themes/x/style.css", "/feed/", "/favicon.ico"]
-for i in range(n):
-    ip = "%d.%d.%d.%d" % (random.randint(1, 223), random.randint(0, 255), random.randint(0, 255), random.randint(1, 254))
-    s = 1771800000 + i // 20
-    h, m, sec = (s // 3600) % 24, (s // 60) % 60, s % 60
-    ts = "23/Feb/2026:%02d:%02d:%02d +0900" % (h, m, sec)
-    r = random.random()
-    if r < 0.005:
-        req, code = "POST /blog/wp-login.php HTTP/1.1", 403
-    elif r < 0.008:
-        req, code = "GET /.env HTTP/1.1", 404
-    else:
-        req, code = "GET %s HTTP/1.1" % random.choice(paths), 200
-    print('%s - - [%s] "%s" %d %d "-" "Mozilla/5.0"' % (ip, ts, req, code, random.randint(200, 9000)))
-PY
+  python3 scripts/gen-accesslog.py "$lines" > "$log"
 fi
 filter=examples/config/filter.d/wordpress-auth.conf
 measure() { # name, command...
@@ -39,7 +23,7 @@ measure() { # name, command...
   echo "$cpu" > "$out/$name.cpu"
 }
 echo "log: $log ($lines lines)"
-measure ferroban target/release/ferroban regex --no-progress "$log" "$filter"
+measure ferroban "${FERROBAN:-target/release/ferroban}" regex --no-progress "$log" "$filter"
 grep -E "^Lines:" "$out/ferroban.out"
 # ripgrep is a yardstick (a plain regex count), not a dependency: skipped when absent
 if command -v rg >/dev/null; then
