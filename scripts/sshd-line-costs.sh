@@ -6,6 +6,11 @@
 # difference by the extra lines, so start-up is left out (as in the README's snippet).
 # Usage: scripts/sshd-line-costs.sh [MODE]   (normal, ddos, extra, aggressive)
 #   FERROBAN: the binary to measure (default target/release/ferroban).
+#   CACHES=1: cachegrind with its cache and branch simulation instead: per line also
+#   the instruction-cache misses, data-cache misses and mispredicted branches, and
+#   a model of the cycles they cost (instructions / 3.5 + 12, 10 and 15 cycles a
+#   miss; see "Where the CPU time goes" in the README), which tracks CPU seconds
+#   where instructions alone do not (a profile-guided build, say). Slower.
 # Needs valgrind (`apt-get install valgrind`). The kinds are cut with `grep -E`
 # from the first 300,000 lines of bench-out/auth-1000000.log (made if missing), so a
 # connection's lines are no longer all together: the multi-line merges differ a
@@ -41,12 +46,19 @@ kind_of() { # lines on stdin → the lines of kind $1
 first 300000 < "$log" > "$work/head"
 total=100000
 
-instructions() { # log: instructions of the whole run
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$ferroban" regex --no-progress \
-    -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null | awk '/Collected/ {print $NF}'
+costs() { # log: instructions of the whole run (CACHES=1: then its I1, D1 and branch misses)
+  if [ -n "${CACHES:-}" ]; then
+    valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --cachegrind-out-file=/dev/null \
+      "$ferroban" regex --no-progress -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null |
+      awk '{ gsub(",", "") } / I +refs:/ { i = $4 } / I1 +misses:/ { i1 = $4 } / D1 +misses:/ { d1 = $4 }
+           /Mispredicts:/ { b = $3 } END { print i, i1, d1, b }'
+  else
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$ferroban" regex --no-progress \
+      -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null | awk '/Collected/ {print $NF}'
+  fi
 }
 
-echo "sshd[mode=$mode], $ferroban: instructions a line past the first 20,000 lines"
+echo "sshd[mode=$mode], $ferroban: a line's costs past the first 20,000 lines"
 for kind in all failure ending missed; do
   kind_of "$kind" < "$work/head" | first 100000 > "$work/$kind"
   lines=$(wc -l < "$work/$kind")
@@ -56,8 +68,13 @@ for kind in all failure ending missed; do
     continue
   fi
   head -20000 "$work/$kind" > "$work/$kind.20k"
-  a=$(instructions "$work/$kind.20k")
-  b=$(instructions "$work/$kind")
-  printf '%-8s %6d a line  (%3d %% of the log)\n' "$kind" $(( (b - a) / (lines - 20000) )) \
-    $(( 100 * share / total ))
+  a=$(costs "$work/$kind.20k")
+  b=$(costs "$work/$kind")
+  printf '%-8s (%3d %% of the log) ' "$kind" $(( 100 * share / total ))
+  awk -v a="$a" -v b="$b" -v n=$(( lines - 20000 )) 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (k = 1; k <= 4; k++) d[k] = (y[k] - x[k]) / n
+    if (x[2] == "") { printf "%6d instructions a line\n", d[1]; exit }
+    printf "%6d instructions, %5.1f I1 / %5.1f D1 misses, %5.1f mispredicts a line: ~%d cycles\n",
+      d[1], d[2], d[3], d[4], d[1] / 3.5 + 12 * d[2] + 10 * d[3] + 15 * d[4] }'
 done
