@@ -29,10 +29,13 @@ all: build docs
 PGO ?=
 ifeq ($(PGO),1)
 TARGET_DIR = target/pgo
+DEB_ENV    = CARGO_TARGET_DIR=target/pgo
 else
 TARGET_DIR = target
+DEB_ENV    =
 endif
-SOURCES := $(shell find src crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+# Everything the binary is built from (the dashboard's page is embedded in it).
+SOURCES := $(shell find src crates -type f) Cargo.toml Cargo.lock
 
 build:
 ifeq ($(PGO),1)
@@ -85,4 +88,4 @@ uninstall:
 
 # A Debian package (needs `cargo install cargo-deb`): target/debian/ferroban_*.deb
 deb: build docs
-	CARGO_TARGET_DIR=$(TARGET_DIR) $(CARGO) deb --locked --no-build -p ferroban
+	$(DEB_ENV) $(CARGO) deb --locked --no-build -p ferroban
