@@ -29,7 +29,7 @@ all: build docs
 PGO ?=
 ifeq ($(PGO),1)
 TARGET_DIR = target/pgo
-DEB_ENV    = CARGO_TARGET_DIR=target/pgo
+DEB_ENV    = CARGO_TARGET_DIR=$(TARGET_DIR)
 else
 TARGET_DIR = target
 DEB_ENV    =
