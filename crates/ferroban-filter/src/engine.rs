@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
 
 use ferroban_config::FilterDefinition;
 use jiff::tz::TimeZone;
@@ -17,7 +16,7 @@ use jiff::tz::TimeZone;
 use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
 use crate::faildata::{key, FailData, Interned, Key, Line, Text, Value, NAMES};
-use crate::mlfid::MlfidCache;
+use crate::mlfid::{self, MlfidCache};
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
 use crate::recent::Recent;
@@ -531,8 +530,6 @@ pub struct Filter {
     /// Each id's merged failure, shared with the last failure reported for it (as
     /// Fail2ban's cache and failure share one dict); `None` only while it is merged.
     mlfid_cache: MlfidCache<Option<Arc<FailData>>>,
-    /// The clock of the multi-line cache's lifetimes (wall-clock, as Fail2ban's).
-    started: Instant,
     /// The prefregex's last search result (see `LineResult::prefregex_matched`).
     pref_matched: bool,
     /// Report every failregex that matches a line, not only the first (as
@@ -684,7 +681,6 @@ impl Filter {
             last_date: None,
             last_time_text: String::new(),
             mlfid_cache: MlfidCache::default(),
-            started: Instant::now(),
             pref_matched: false,
             check_all: false,
             ignore_pending: true,
@@ -1286,7 +1282,7 @@ impl Filter {
             .text(&names.user)
             .filter(|u| !u.is_empty())
             .map(Text::from);
-        let now = self.started.elapsed().as_secs_f64();
+        let now = mlfid::clock();
         let Filter {
             mlfid_cache,
             spare_lines,
