@@ -404,9 +404,10 @@ impl LeadingRun {
 static LAST_PATTERN_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A linear pattern `HEAD BETWEEN (?P<name>.+)$` (or `.*`), Fail2ban's usual
-/// prefregex shape, searched as its head alone; `BETWEEN` (possibly absent) is a piece
-/// without groups that matches only a few literal texts, like sshd's
-/// `(?:(?:error|fatal): (?:PAM: )?)?`.
+/// prefregex shape, searched as its head alone; `BETWEEN` (possibly absent) is one or
+/// more pieces without groups that together match only a few literal texts, like
+/// Fail2ban's sshd `(?:(?:error|fatal): (?:PAM: )?)?` or ferroban's
+/// `(?:(?:error|fatal): )?(?:PAM: )?`.
 ///
 /// Why that is exact: the tail has one way to match from a position `q` (the greedy
 /// `.` loop runs to the next newline, where `$` holds), and it matches exactly when
@@ -613,17 +614,23 @@ impl RestOfLine {
             Some(concat.asts[i].span().start.offset)
         };
         let tail_index = capture.index as usize;
-        let with_between = || {
-            let between = items.len().checked_sub(3)?;
-            let texts = literal_texts(&items[between])?;
-            let head = &pattern[..source_start(3)?];
+        // `BETWEEN` as the last `n` pieces before the tail, the most that leave a head
+        // holding every other group (a smaller head, whose groups may all be around
+        // it: see `HeadGroups`), down to none.
+        let with_between = |n: usize| {
+            let between = items.len().checked_sub(2 + n)?;
+            let texts = match n {
+                0 => vec![String::new()],
+                _ => literal_texts(&regex_syntax::hir::Hir::concat(
+                    items[between..items.len() - 2].to_vec(),
+                ))?,
+            };
+            let head = &pattern[..source_start(2 + n)?];
             RestOfLine::split(head, &items[..between], texts, tail_index, non_empty)
         };
-        with_between().or_else(|| {
-            let head = &pattern[..source_start(2)?];
-            let head_items = &items[..items.len() - 2];
-            RestOfLine::split(head, head_items, vec![String::new()], tail_index, non_empty)
-        })
+        (0..items.len().saturating_sub(2))
+            .rev()
+            .find_map(with_between)
     }
 
     /// The split with the head `head_source`, if that is the pattern's `head_items`
@@ -1527,6 +1534,8 @@ mod tests {
         ];
         let sshd =
             r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.+)$";
+        let ferroban_sshd =
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )?(?:PAM: )?(?P<content>.+)$";
         let shapes = [
             sshd,
             // the rest may be empty; the texts tried shortest first; not optional
@@ -1535,6 +1544,9 @@ mod tests {
             r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:error: |fatal: )(?P<content>.+)$",
             // a head with groups of its own, found by a search
             r"^(?P<mlfid>(?P<host>\S+) (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )?(?P<content>.+)$",
+            // several pieces between (ferroban's sshd), one of them lazy
+            ferroban_sshd,
+            r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )??(?:PAM: )?(?P<content>.+)$",
         ];
         for shape in shapes {
             let p = Pattern::new(shape, Mode::SingleLine).unwrap();
@@ -1562,9 +1574,16 @@ mod tests {
                 }
             }
         }
+        for shape in [sshd, ferroban_sshd] {
+            // the head is the prefix group alone: its groups are never searched
+            let p = Pattern::new(shape, Mode::SingleLine).unwrap();
+            let split = p.rest_of_line.as_ref().unwrap();
+            assert!(
+                matches!(split.head_groups, HeadGroups::AroundAll),
+                "{shape}"
+            );
+        }
         let p = Pattern::new(sshd, Mode::SingleLine).unwrap();
-        let split = p.rest_of_line.as_ref().unwrap();
-        assert!(matches!(split.head_groups, HeadGroups::AroundAll));
         let content = |line: &str| {
             let (s, e) = p.search(line)?.get(p.group_index("content")?)?;
             Some(line[s..e].to_string())
