@@ -436,6 +436,9 @@ struct RestOfLine {
 /// How the groups of a head's match are found.
 #[derive(Debug)]
 enum HeadGroups {
+    /// The head holds no group (a prefix without `F-MLFID`, as Fail2ban's postfix
+    /// filter has): the match's groups are the whole match and the tail.
+    Ungrouped,
     /// The head is one group around all of it (but zero-width assertions), holding no
     /// other group: that group's span is the match's, no capture search needed.
     AroundAll,
@@ -459,9 +462,10 @@ impl HeadGroups {
             }
             _ => false,
         };
-        match around_all {
-            true => HeadGroups::AroundAll,
-            false => HeadGroups::Searched(Mutex::new(RecentHeads::new(head))),
+        match (groups, around_all) {
+            (0, _) => HeadGroups::Ungrouped,
+            (_, true) => HeadGroups::AroundAll,
+            (_, false) => HeadGroups::Searched(Mutex::new(RecentHeads::new(head))),
         }
     }
 }
@@ -678,6 +682,11 @@ impl RestOfLine {
         // the groups made once, in their final form: the whole match, the head's
         // groups, the tail
         let mut g = match &self.head_groups {
+            HeadGroups::Ungrouped => {
+                let mut groups = Groups::default();
+                groups.set_from([whole, tail].into_iter());
+                return Some(Some(groups));
+            }
             HeadGroups::AroundAll => {
                 let head = Some((head_start, head_end));
                 let mut groups = Groups::default();
@@ -1536,6 +1545,7 @@ mod tests {
             r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.+)$";
         let ferroban_sshd =
             r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )?(?:PAM: )?(?P<content>.+)$";
+        let ungrouped = r"^\S+ (?:\S+\[\d+\]: )?(?:(?:error|fatal): )?(?P<content>.+)$";
         let shapes = [
             sshd,
             // the rest may be empty; the texts tried shortest first; not optional
@@ -1546,6 +1556,8 @@ mod tests {
             r"^(?P<mlfid>(?P<host>\S+) (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )?(?P<content>.+)$",
             // several pieces between (ferroban's sshd), one of them lazy
             ferroban_sshd,
+            // a head without groups (Fail2ban's postfix: no F-MLFID)
+            ungrouped,
             r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )??(?:PAM: )?(?P<content>.+)$",
         ];
         for shape in shapes {
@@ -1583,6 +1595,9 @@ mod tests {
                 "{shape}"
             );
         }
+        let p = Pattern::new(ungrouped, Mode::SingleLine).unwrap();
+        let split = p.rest_of_line.as_ref().unwrap();
+        assert!(matches!(split.head_groups, HeadGroups::Ungrouped));
         let p = Pattern::new(sshd, Mode::SingleLine).unwrap();
         let content = |line: &str| {
             let (s, e) = p.search(line)?.get(p.group_index("content")?)?;
