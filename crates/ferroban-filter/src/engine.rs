@@ -1089,6 +1089,11 @@ impl Filter {
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut fail = match &mlfid {
                 Some(mlfid) => {
+                    if !self.check_all && self.forgets_as_no_failure(mlfid, &fail) {
+                        // its allocation serves the next match's data
+                        self.spare_fail = fail;
+                        return;
+                    }
                     let fail = self.merge_failure(mlfid, fail, matched_text);
                     if fail.truthy(&NAMES.nofail) && !self.check_all {
                         return;
@@ -1251,6 +1256,42 @@ impl Filter {
             Some(possible) => possible.iter_from(from).find(matches),
             None => (from..self.fail.len()).find(matches),
         }
+    }
+
+    /// Whether `fail`, of the multi-line id `mlfid`, ends its connection
+    /// (`F-MLFFORGET`), is no failure by itself (`F-NOFAIL` or `F-MLFGAINED`), and
+    /// stays no failure when merged: neither pending failures of the id (which a
+    /// gained login clears) nor a second user make it one. Such a merge leaves
+    /// nothing behind but the id forgotten, which is done here; a caller that drops
+    /// what is no failure (the daemon) then need not build the merged data. The
+    /// connection-closing lines of a busy auth.log, a quarter of its lines, are
+    /// these. Decided as [`Filter::merge_failure`] decides it.
+    fn forgets_as_no_failure(&mut self, mlfid: &str, fail: &FailData) -> bool {
+        let names = &*NAMES;
+        let gained = fail.truthy(&names.mlfgained);
+        let no_failure = gained || fail.truthy(&names.nofail);
+        if !no_failure || !fail.truthy(&names.mlfforget) || fail.truthy(&names.mlfpending) {
+            return false;
+        }
+        let Some(entry) = self.mlfid_cache.get(mlfid, mlfid::clock()) else {
+            // nothing to merge with, and a forgetting failure is not remembered
+            return true;
+        };
+        let Some(cached) = entry.as_deref() else {
+            return false;
+        };
+        let user = fail.text(&names.user).filter(|u| !u.is_empty());
+        let users = match cached.get(&names.users) {
+            Some(Value::Set(set)) => {
+                set.len() + usize::from(user.is_some_and(|u| !set.contains(u)))
+            }
+            _ => usize::from(user.is_some()),
+        };
+        if users > 1 || (!gained && cached.truthy(&names.mlfpending)) {
+            return false;
+        }
+        self.mlfid_cache.unset(mlfid);
+        true
     }
 
     /// Merge a failure with what is known of its multi-line id (Fail2ban's
@@ -1628,6 +1669,69 @@ mod tests {
                 failure.matches()
             );
         }
+    }
+
+    /// The daemon's way (stop at the first match, drop what is no failure) skips
+    /// the merge of a connection-closing line that stays no failure; it must count
+    /// exactly what the full merge counts, here taken from fail2ban-regex's way
+    /// (every failure reported) over failregexes that never match the same line.
+    #[test]
+    fn a_forgetting_no_failure_counts_as_the_full_merge_does() {
+        let def = FilterDefinition {
+            prefregex: Some(r"^\s*<F-MLFID>s\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$".into()),
+            failregex: [
+                r"^Failed password for <F-USER>\S+</F-USER> from <HOST>$",
+                r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by(?: user <F-USER>\S+</F-USER>)? <HOST>$",
+                r"^<F-MLFFORGET><F-MLFGAINED>Accepted</F-MLFGAINED></F-MLFFORGET> for <F-USER>\S+</F-USER> from <HOST>$",
+                r"^Too many failures$",
+                r"^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>$",
+            ]
+            .map(String::from)
+            .to_vec(),
+            datepattern: Some("^%Y-%m-%d %H:%M:%S".into()),
+            ..Default::default()
+        };
+        let lines = [
+            // closed with nothing before it, then after one user's failure
+            "s[1]: Closed by 192.0.2.1",
+            "s[2]: Failed password for root from 192.0.2.2",
+            "s[2]: Closed by user root 192.0.2.2",
+            // a second user makes the close a failure
+            "s[3]: Failed password for root from 192.0.2.3",
+            "s[3]: Closed by user admin 192.0.2.3",
+            // a pending failure (no address yet) makes it one, unless a login clears it
+            "s[4]: Too many failures",
+            "s[4]: Closed by 192.0.2.4",
+            "s[5]: Too many failures",
+            "s[5]: Accepted for bob from 192.0.2.5",
+            // an address lent by an earlier line: a failure, the close is none
+            "s[7]: Connection from 192.0.2.7",
+            "s[7]: Too many failures",
+            "s[7]: Closed by 192.0.2.7",
+            // a login after two users' failures counts; the id is forgotten after
+            "s[6]: Failed password for root from 192.0.2.6",
+            "s[6]: Failed password for admin from 192.0.2.6",
+            "s[6]: Accepted for bob from 192.0.2.6",
+            "s[6]: Closed by 192.0.2.6",
+            "s[6]: Failed password for carol from 192.0.2.6",
+            "s[6]: Closed by user dave 192.0.2.6",
+        ];
+        let counted = |check_all: bool| {
+            let mut f = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+            f.check_all = check_all;
+            let mut found = Vec::new();
+            for (i, line) in lines.iter().enumerate() {
+                let r = f.process_line(&format!("2026-01-15 07:59:{i:02} {line}"), 1_800_000_000);
+                for x in r.failures.iter().filter(|x| !x.is_nofail()) {
+                    found.push((i, x.id.to_string(), x.matches().len()));
+                }
+            }
+            found
+        };
+        let daemon = counted(false);
+        assert_eq!(daemon, counted(true));
+        let lines_counted: Vec<usize> = daemon.iter().map(|x| x.0).collect();
+        assert_eq!(lines_counted, [1, 3, 4, 6, 10, 12, 13, 14, 16, 17]);
     }
 
     #[test]
