@@ -436,8 +436,9 @@ struct RestOfLine {
 /// How the groups of a head's match are found.
 #[derive(Debug)]
 enum HeadGroups {
-    /// The head holds no group (a prefix without `F-MLFID`, as Fail2ban's postfix
-    /// filter has): the match's groups are the whole match and the tail.
+    /// The head holds no group (a prefix without `F-MLFID`, as ferroban's postfix
+    /// filter has; Fail2ban's has an unnamed one): the match's groups are the whole
+    /// match and the tail.
     Ungrouped,
     /// The head is one group around all of it (but zero-width assertions), holding no
     /// other group: that group's span is the match's, no capture search needed.
