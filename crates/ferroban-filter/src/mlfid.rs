@@ -175,6 +175,16 @@ impl<V> MlfidCache<V> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_lifetime_clock_counts_seconds_and_only_forward() {
+        let before = clock();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let after = clock();
+        // coarse: a tick or two behind, never a unit off (nanoseconds, milliseconds)
+        assert!(after - before >= 0.03, "{before} -> {after}");
+        assert!(after - before < 5.0, "{before} -> {after}");
+    }
+
     fn keys(c: &MlfidCache<u32>) -> Vec<String> {
         let mut k: Vec<String> = c.entries.keys().map(Id::to_string).collect();
         k.sort();

@@ -683,16 +683,10 @@ impl RestOfLine {
         // the groups made once, in their final form: the whole match, the head's
         // groups, the tail
         let mut g = match &self.head_groups {
-            HeadGroups::Ungrouped => {
-                let mut groups = Groups::default();
-                groups.set_from([whole, tail].into_iter());
-                return Some(Some(groups));
-            }
+            HeadGroups::Ungrouped => return Some(Some(Groups::placed(&[whole, tail], 0))),
             HeadGroups::AroundAll => {
                 let head = Some((head_start, head_end));
-                let mut groups = Groups::default();
-                groups.set_from([whole, head, tail].into_iter());
-                return Some(Some(groups));
+                return Some(Some(Groups::placed(&[whole, head, tail], 0)));
             }
             HeadGroups::Searched(recent) => {
                 self.searched_head_groups(recent, hay, start, (head_start, head_end))?
@@ -1557,7 +1551,7 @@ mod tests {
             r"^(?P<mlfid>(?P<host>\S+) (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )?(?P<content>.+)$",
             // several pieces between (ferroban's sshd), one of them lazy
             ferroban_sshd,
-            // a head without groups (Fail2ban's postfix: no F-MLFID)
+            // a head without groups (ferroban's postfix: no F-MLFID)
             ungrouped,
             r"^(?P<mlfid>\S+ (?:\S+\[\d+\]: )?)(?:(?:error|fatal): )??(?:PAM: )?(?P<content>.+)$",
         ];
