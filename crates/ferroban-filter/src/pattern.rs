@@ -683,10 +683,18 @@ impl RestOfLine {
         // the groups made once, in their final form: the whole match, the head's
         // groups, the tail
         let mut g = match &self.head_groups {
-            HeadGroups::Ungrouped => return Some(Some(Groups::placed(&[whole, tail], 0))),
+            // Made in place, not through `Groups::placed`: on every line of a filter
+            // like sshd, where that call costs some 160 instructions more a line.
+            HeadGroups::Ungrouped => {
+                let mut groups = Groups::default();
+                groups.set_from([whole, tail].into_iter());
+                return Some(Some(groups));
+            }
             HeadGroups::AroundAll => {
                 let head = Some((head_start, head_end));
-                return Some(Some(Groups::placed(&[whole, head, tail], 0)));
+                let mut groups = Groups::default();
+                groups.set_from([whole, head, tail].into_iter());
+                return Some(Some(groups));
             }
             HeadGroups::Searched(recent) => {
                 self.searched_head_groups(recent, hay, start, (head_start, head_end))?
