@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 
 use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
-use crate::faildata::{key, FailData, Interned, Key, Line, Text, Value, NAMES};
+use crate::faildata::{key, FailData, Interned, Key, Layout, Line, Text, Value, NAMES};
 use crate::mlfid::{self, MlfidCache};
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
@@ -115,13 +115,13 @@ impl LaterMatches {
 struct FailureData<'a> {
     fail: &'a [Rx],
     text: &'a str,
-    capacity: usize,
+    layout: &'static Layout,
 }
 
 impl FailureData<'_> {
     /// The data of failregex `fi`'s match `g` into `fail` (see [`Rx::groups_into`]).
     fn read(&self, fi: usize, g: &Groups, fail: &mut FailData) {
-        self.fail[fi].groups_into(self.text, g, fail, self.capacity);
+        self.fail[fi].groups_into(self.text, g, fail, self.layout);
     }
 }
 
@@ -410,16 +410,11 @@ impl Rx {
         })
     }
 
-    /// The names a match's data gets from its groups.
-    fn names(&self) -> usize {
-        self.keys.len() + self.alternates.len()
-    }
-
-    /// The data of the groups `g` of a match in `buf`, into `d` (emptied first, with
-    /// room for `capacity` names), whose allocation is reused.
-    fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData, capacity: usize) {
-        d.refill_sorted(
-            capacity,
+    /// The data of the groups `g` of a match in `buf`, into `d` (emptied first, given
+    /// the filter's `layout`), whose allocation is reused.
+    fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData, layout: &'static Layout) {
+        d.refill(
+            layout,
             self.keys.iter().map(|(i, name)| {
                 let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
                 (*name, Value::Text(text))
@@ -458,16 +453,14 @@ impl Rx {
     }
 }
 
-/// Names merging may add to a failure's data: `matches`, `users`, `ip`,
-/// `nofail-matches`, `mlfpending`, `nofail`.
-const MERGED_NAMES: usize = 6;
-
-/// The most names any failure's data can hold (its failregex's groups, the
-/// prefregex's, what merging adds): a match's map is reused for the next match, of
-/// any failregex, and one that grows is copied whole.
-fn failure_data_capacity(fail: &[Rx], pref: Option<&Rx>) -> usize {
-    let own = fail.iter().map(Rx::names).max().unwrap_or(0);
-    own + pref.map_or(0, Rx::names) + MERGED_NAMES
+/// The layout of a filter's failure data (see [`Layout`]): the names of its
+/// failregexes' and prefregex's groups, and those the engine reads or merging adds.
+fn failure_data_layout(fail: &[Rx], pref: Option<&Rx>) -> &'static Layout {
+    let groups = fail.iter().chain(pref).flat_map(|rx| {
+        let keys = rx.keys.iter().map(|(_, k)| *k);
+        keys.chain(rx.alternates.iter().map(|(_, name)| name.key()))
+    });
+    Layout::of(groups.chain(NAMES.all()))
 }
 
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
@@ -556,8 +549,8 @@ pub struct Filter {
     /// The last line's match data, kept for its allocations (boxed: taken out and
     /// put back on every line, it moves as a pointer).
     spare_match: Option<Box<MatchScratch>>,
-    /// Room made in every failure's data (see [`failure_data_capacity`]).
-    failure_data_capacity: usize,
+    /// The names of every failure's data (see [`failure_data_layout`]).
+    failure_data_layout: &'static Layout,
     /// A failregex match's groups that were merged into a cached failure (see
     /// [`Filter::merge_failure`]), kept for their allocation.
     spare_fail: FailData,
@@ -664,7 +657,7 @@ impl Filter {
             },
             false => None,
         };
-        let failure_data_capacity = failure_data_capacity(&fail, pref.as_ref());
+        let failure_data_layout = failure_data_layout(&fail, pref.as_ref());
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         let fail_may_give_up = fail.iter().any(|rx| rx.pattern.may_give_up());
         Ok(Filter {
@@ -690,8 +683,8 @@ impl Filter {
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_match: None,
-            failure_data_capacity,
-            spare_fail: FailData::default(),
+            failure_data_layout,
+            spare_fail: FailData::with_layout(failure_data_layout),
             spare_lines: Vec::new(),
             spare_shared: Vec::new(),
         })
@@ -998,7 +991,7 @@ impl Filter {
                     pref_match = Some(g);
                 }
                 Some((start, end)) => {
-                    pref.groups_into(b, &g, pre_groups, pref.names());
+                    pref.groups_into(b, &g, pre_groups, self.failure_data_layout);
                     if self.maxlines > 1 {
                         *replaced = Some(vec![BufLine {
                             text: LineText::Shared(b[start..end].into()),
@@ -1047,7 +1040,7 @@ impl Filter {
                         pref.add_missing_groups(&b, pg, &mut fail);
                     }
                     Some(pg) => {
-                        pref.groups_into(&b, pg, pre_groups, pref.names());
+                        pref.groups_into(&b, pg, pre_groups, self.failure_data_layout);
                         pref_match = None;
                         fail.add_missing(pre_groups);
                     }
@@ -1175,7 +1168,7 @@ impl Filter {
         let data = FailureData {
             fail: &self.fail,
             text: buf,
-            capacity: self.failure_data_capacity,
+            layout: self.failure_data_layout,
         };
         if self.maxlines > 1 {
             let fi = self.search_failregexes(buf, from, possible, groups)?;
@@ -1432,7 +1425,7 @@ fn share(
         return Arc::new(fail);
     };
     std::mem::swap(spare, &mut fail);
-    if spare_fail.is_empty() && spare_fail.capacity() < fail.capacity() {
+    if !spare_fail.has_room() && fail.has_room() {
         *spare_fail = fail;
     }
     shared

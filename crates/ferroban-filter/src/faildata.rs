@@ -2,13 +2,14 @@
 //! merging a multi-line failure adds), as Fail2ban's failure dict holds them.
 //!
 //! Owns the value type and a small map from names to values kept in name order (the
-//! order Fail2ban's tester prints them in). A failure has a dozen names at most, so
-//! the map is a sorted vector: one allocation; every line builds a few of them. Names
-//! are interned (`key`), so a look-up by an interned name compares pointers, not
-//! bytes, and the map keeps a bit per name it holds (by the name's number): asking
-//! for a name it has not (most of the names the merge asks for) reads one bit. Captured texts are short (an address, a user, a pid) and kept inline
-//! ([`Text`]); matched lines are shared, not copied, as a multi-line failure grows.
-//! It does not know what the names mean (the engine does).
+//! order Fail2ban's tester prints them in). A failure has a dozen names at most, all
+//! known when its filter is built: the filter's [`Layout`] lists them in name order,
+//! and a map is a slot per name of its layout, so setting, reading or taking a name
+//! out is an index, not a search, and nothing moves. Names are interned (`key`), so
+//! a name's slot is read from a table by the name's number. Captured texts are short
+//! (an address, a user, a pid) and kept inline ([`Text`]); matched lines are shared,
+//! not copied, as a multi-line failure grows. It does not know what the names mean
+//! (the engine does).
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -63,9 +64,8 @@ struct Interning {
     /// Its first eight bytes, big-endian (zeros after a shorter name): names in the
     /// order of these numbers are in name order, but those that begin alike.
     prefix: u64,
-    /// Its bit in the names a map holds: one of the first 64 names interned
-    /// (in practice all), else 0 (none).
-    bit: u64,
+    /// Its number: names are numbered as they are interned.
+    number: usize,
 }
 
 impl std::ops::Deref for Key {
@@ -126,14 +126,10 @@ pub(crate) fn key(name: &str) -> Key {
     let mut prefix = [0; 8];
     let head = &name.as_bytes()[..name.len().min(8)];
     prefix[..head.len()].copy_from_slice(head);
-    let bit = u32::try_from(interned.len())
-        .ok()
-        .and_then(|n| 1u64.checked_shl(n))
-        .unwrap_or(0);
     let k = Key(Box::leak(Box::new(Interning {
         name: Box::leak(name.into()),
         prefix: u64::from_be_bytes(prefix),
-        bit,
+        number: interned.len(),
     })));
     interned.push(k);
     k
@@ -179,6 +175,30 @@ pub(crate) struct Names {
     pub users: Interned,
 }
 
+impl Names {
+    /// Every one of them.
+    pub fn all(&self) -> impl Iterator<Item = Key> + '_ {
+        [
+            &self.dns,
+            &self.fid,
+            &self.ip,
+            &self.ip4,
+            &self.ip6,
+            &self.matches,
+            &self.mlfforget,
+            &self.mlfgained,
+            &self.mlfid,
+            &self.mlfpending,
+            &self.nofail,
+            &self.nofail_matches,
+            &self.user,
+            &self.users,
+        ]
+        .into_iter()
+        .map(Interned::key)
+    }
+}
+
 pub(crate) static NAMES: LazyLock<Names> = LazyLock::new(|| Names {
     dns: Interned::new("dns"),
     fid: Interned::new("fid"),
@@ -197,56 +217,121 @@ pub(crate) static NAMES: LazyLock<Names> = LazyLock::new(|| Names {
 });
 
 /// A name to look a value up by: any text (found by bisection), or an [`Interned`]
-/// one (found by its address).
+/// one (found by its number).
 pub trait Name {
-    /// The index of the entry with this name in `data`, if there is one.
-    fn index_in(&self, data: &FailData) -> Option<usize>;
+    /// The slot of this name in `data`'s layout, if the layout has it.
+    fn slot_in(&self, data: &FailData) -> Option<usize>;
 }
 
 impl Name for str {
-    fn index_in(&self, data: &FailData) -> Option<usize> {
-        let entries = &data.entries;
-        entries.binary_search_by(|(k, _)| name_order(k, self)).ok()
+    fn slot_in(&self, data: &FailData) -> Option<usize> {
+        let names = &data.layout.names;
+        names.binary_search_by(|k| name_order(k, self)).ok()
     }
 }
 
 impl Name for Interned {
-    fn index_in(&self, data: &FailData) -> Option<usize> {
-        data.index_of_key(self.0)
+    fn slot_in(&self, data: &FailData) -> Option<usize> {
+        data.layout.slot(self.0)
     }
 }
 
-/// Names and their values, in name order.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The names a map may hold, in name order, each with its slot: a filter makes one
+/// (its regexes' names and those merging adds) and all its maps share it. Made once
+/// per list of names and kept for the life of the process, as names are.
+pub struct Layout {
+    names: Vec<Key>,
+    /// The slot of each name by its number (see `Interning`); [`Layout::NONE`] for
+    /// a name not in the layout.
+    slots: Vec<u16>,
+}
+
+impl Layout {
+    const NONE: u16 = u16::MAX;
+
+    /// The slot of `key`, if the layout has it.
+    #[inline]
+    fn slot(&self, key: Key) -> Option<usize> {
+        match self.slots.get(key.0.number) {
+            Some(&slot) if slot != Layout::NONE => Some(usize::from(slot)),
+            _ => None,
+        }
+    }
+
+    /// The one layout of `names` (in any order, repeats allowed).
+    pub(crate) fn of(names: impl IntoIterator<Item = Key>) -> &'static Layout {
+        let mut names: Vec<Key> = names.into_iter().collect();
+        names.sort_by(|a, b| a.order(*b));
+        names.dedup_by(|a, b| same_key(*a, *b));
+        if names.is_empty() {
+            return &EMPTY_LAYOUT;
+        }
+        static LAYOUTS: LazyLock<Mutex<Vec<&'static Layout>>> = LazyLock::new(Mutex::default);
+        let mut layouts = LAYOUTS.lock().unwrap_or_else(|e| e.into_inner());
+        let same = |l: &&&Layout| {
+            l.names.len() == names.len() && l.names.iter().zip(&names).all(|(a, b)| a == b)
+        };
+        if let Some(layout) = layouts.iter().find(same) {
+            return layout;
+        }
+        let mut slots = vec![Layout::NONE; names.iter().map(|k| k.0.number + 1).max().unwrap_or(0)];
+        for (slot, k) in names.iter().enumerate() {
+            // a layout of more than 65,535 names (never made: names come from filter
+            // definitions) would leave the rest out: an insert of one makes another
+            slots[k.0.number] = u16::try_from(slot).unwrap_or(Layout::NONE);
+        }
+        let layout: &'static Layout = Box::leak(Box::new(Layout { names, slots }));
+        layouts.push(layout);
+        layout
+    }
+
+    /// This layout with `key` added.
+    fn with(&self, key: Key) -> &'static Layout {
+        Layout::of(self.names.iter().copied().chain([key]))
+    }
+}
+
+/// The layout of no names, an empty map's: taken without a lock (an empty map is
+/// made, as a placeholder, for every line).
+static EMPTY_LAYOUT: Layout = Layout {
+    names: Vec::new(),
+    slots: Vec::new(),
+};
+
+impl fmt::Debug for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.names).finish()
+    }
+}
+
+/// Names and their values, in name order: a slot per name of its layout.
+#[derive(Clone)]
 pub struct FailData {
-    entries: Vec<(Key, Value)>,
-    /// The bits (see [`Key`]) of the names in `entries`.
-    present: u64,
+    layout: &'static Layout,
+    /// As many as the layout has names, or none before the first value is set.
+    values: Vec<Option<Value>>,
+}
+
+impl Default for FailData {
+    fn default() -> FailData {
+        FailData::with_layout(&EMPTY_LAYOUT)
+    }
 }
 
 impl FailData {
-    /// Whether the interned `key` may be in `entries` (it is, when it has a bit).
-    fn may_have(&self, key: Key) -> bool {
-        key.0.bit == 0 || self.present & key.0.bit != 0
-    }
-
-    /// Where the interned `key` is in `entries`.
-    fn index_of_key(&self, key: Key) -> Option<usize> {
-        if !self.may_have(key) {
-            return None;
+    /// An empty map of the names of `layout` (others may be set: the map then takes
+    /// a layout with them).
+    pub(crate) fn with_layout(layout: &'static Layout) -> FailData {
+        FailData {
+            layout,
+            values: Vec::new(),
         }
-        self.entries.iter().position(|(k, _)| same_key(*k, key))
-    }
-
-    /// Take note that `key` is in `entries` now.
-    fn mark(&mut self, key: Key) {
-        self.present |= key.0.bit;
     }
 
     /// The value of `name`.
+    #[inline]
     pub fn get<N: Name + ?Sized>(&self, name: &N) -> Option<&Value> {
-        let i = name.index_in(self)?;
-        Some(&self.entries[i].1)
+        self.values.get(name.slot_in(self)?)?.as_ref()
     }
 
     /// The captured text of `name` (see [`Value::text`]).
@@ -259,23 +344,47 @@ impl FailData {
         self.get(name).is_some_and(Value::truthy)
     }
 
-    /// Where `name` is, or where it goes to keep the names in order.
-    fn slot(&self, name: Key) -> Result<usize, usize> {
-        match self.index_of_key(name) {
-            Some(i) => Ok(i),
-            None => self.entries.binary_search_by(|(k, _)| k.order(name)),
+    /// The slot of `name`, the layout first extended with the name if it has not it.
+    #[inline]
+    fn slot_mut(&mut self, name: Key) -> &mut Option<Value> {
+        let slot = match self.layout.slot(name) {
+            Some(slot) => slot,
+            None => self.extend_layout(name),
+        };
+        &mut self.made_slots()[slot]
+    }
+
+    /// Take the layout with `name` added, the values moved to their new slots; the
+    /// slot of `name`. Not on the way of a filter's maps (their layout has every
+    /// name their filter sets).
+    #[cold]
+    fn extend_layout(&mut self, name: Key) -> usize {
+        let layout = self.layout.with(name);
+        let mut values = vec![None; layout.names.len()];
+        for (k, v) in self.layout.names.iter().zip(self.values.drain(..)) {
+            if let (Some(slot), Some(v)) = (layout.slot(*k), v) {
+                values[slot] = Some(v);
+            }
         }
+        self.values = values;
+        self.layout = layout;
+        layout.slot(name).unwrap_or_default()
+    }
+
+    /// The slots, as many as the layout has names (none are made before the first
+    /// value is set).
+    #[inline]
+    fn made_slots(&mut self) -> &mut [Option<Value>] {
+        if self.values.is_empty() {
+            self.values.resize(self.layout.names.len(), None);
+        }
+        &mut self.values
     }
 
     /// Set `name` to `value`.
+    #[inline]
     pub(crate) fn insert(&mut self, name: Key, value: Value) {
-        match self.slot(name) {
-            Ok(i) => self.entries[i].1 = value,
-            Err(i) => {
-                self.entries.insert(i, (name, value));
-                self.mark(name);
-            }
-        }
+        *self.slot_mut(name) = Some(value);
     }
 
     /// The value of `name`, set to `make()` first if it has none.
@@ -284,98 +393,117 @@ impl FailData {
         name: Key,
         make: impl FnOnce() -> Value,
     ) -> &mut Value {
-        let i = match self.slot(name) {
-            Ok(i) => i,
-            Err(i) => {
-                self.entries.insert(i, (name, make()));
-                self.mark(name);
-                i
-            }
-        };
-        &mut self.entries[i].1
+        self.slot_mut(name).get_or_insert_with(make)
     }
 
     /// Take `name` out.
+    #[inline]
     pub(crate) fn remove<N: Name + ?Sized>(&mut self, name: &N) -> Option<Value> {
-        let i = name.index_in(self)?;
-        let (key, value) = self.entries.remove(i);
-        self.present &= !key.0.bit;
-        Some(value)
+        let slot = name.slot_in(self)?;
+        let value = self.values.get_mut(slot)?.take();
+        value
     }
 
     /// Add the names of `defaults` this has not, with their values there.
     pub(crate) fn add_missing(&mut self, defaults: &FailData) {
-        for &(k, ref v) in &defaults.entries {
-            if let Err(i) = self.slot(k) {
-                self.entries.insert(i, (k, v.clone()));
-                self.mark(k);
+        if !std::ptr::eq(self.layout, defaults.layout) {
+            for (k, v) in defaults.iter_keys() {
+                self.get_or_insert_with(*k, || v.clone());
+            }
+            return;
+        }
+        if defaults.values.is_empty() {
+            return;
+        }
+        for (mine, theirs) in self.made_slots().iter_mut().zip(&defaults.values) {
+            if let (None, Some(v)) = (&mine, theirs) {
+                *mine = Some(v.clone());
             }
         }
     }
 
     /// Set each name of `other` to its value there, but the values `keep_mine` says
-    /// this keeps its own for; `other` is left empty (its allocation kept). Both are
-    /// in name order, so this is one walk over the two, not a search per name.
+    /// this keeps its own for; `other` is left empty (its allocation kept).
     pub(crate) fn update_from(&mut self, other: &mut FailData, keep_mine: impl Fn(&Value) -> bool) {
-        let mut at = 0;
-        for (name, value) in other.entries.drain(..) {
-            if keep_mine(&value) {
-                continue;
-            }
-            // names before `name` stay as they are (the same key, compared by address
-            // first, spares the text comparison when the names are the same)
-            while at < self.entries.len()
-                && !same_key(self.entries[at].0, name)
-                && self.entries[at].0.order(name) == Ordering::Less
-            {
-                at += 1;
-            }
-            match self.entries.get_mut(at) {
-                Some(entry) if same_key(entry.0, name) => entry.1 = value,
-                _ => {
-                    self.entries.insert(at, (name, value));
-                    self.mark(name);
+        if other.values.is_empty() {
+            return;
+        }
+        if !std::ptr::eq(self.layout, other.layout) {
+            let names = other.layout.names.iter();
+            for (k, theirs) in names.zip(other.values.iter_mut()) {
+                match theirs.take() {
+                    Some(v) if !keep_mine(&v) => self.insert(*k, v),
+                    _ => {}
                 }
             }
-            at += 1;
+            return;
+        }
+        for (mine, theirs) in self.made_slots().iter_mut().zip(other.values.iter_mut()) {
+            match theirs.take() {
+                Some(v) if !keep_mine(&v) => *mine = Some(v),
+                _ => {}
+            }
         }
     }
 
-    /// Empty it, keeping its allocation.
+    /// Empty it, keeping its allocation and layout.
     pub(crate) fn clear(&mut self) {
-        self.entries.clear();
-        self.present = 0;
+        self.values.iter_mut().for_each(|v| *v = None);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.values.iter().all(Option::is_none)
     }
 
-    /// Names it has room for without growing.
-    pub(crate) fn capacity(&self) -> usize {
-        self.entries.capacity()
+    /// Whether it has slots made (an allocation) to fill.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.values.is_empty()
     }
 
     /// Names and values, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
-        self.entries.iter().map(|(k, v)| (&k.0.name, v))
+        self.iter_keys().map(|(k, v)| (&k.0.name, v))
     }
 
-    /// This map emptied, then filled with `entries` given in name order, each name
-    /// once (interned), with room for `capacity` names in all (what merging adds
-    /// too). The map's allocation is kept: a map refilled per line allocates once.
-    pub(crate) fn refill_sorted(
+    /// [`FailData::iter`] with the interned names.
+    fn iter_keys(&self) -> impl Iterator<Item = (&'static Key, &Value)> {
+        let names: &'static [Key] = &self.layout.names;
+        names
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(k, v)| Some((k, v.as_ref()?)))
+    }
+
+    /// This map emptied, given `layout`, then filled with `entries`, each name once
+    /// (interned). The map's allocation is kept: a map refilled per line allocates
+    /// once.
+    pub(crate) fn refill(
         &mut self,
-        capacity: usize,
+        layout: &'static Layout,
         entries: impl Iterator<Item = (Key, Value)>,
     ) {
-        self.clear();
-        self.entries.reserve(capacity.max(entries.size_hint().0));
-        for (k, v) in entries {
-            self.mark(k);
-            self.entries.push((k, v));
+        if std::ptr::eq(self.layout, layout) {
+            self.clear();
+        } else {
+            *self = FailData::with_layout(layout);
         }
-        debug_assert!(self.entries.windows(2).all(|w| *w[0].0 < *w[1].0));
+        for (k, v) in entries {
+            self.insert(k, v);
+        }
+    }
+}
+
+/// Maps are equal when they hold the same names with the same values (whatever
+/// their layouts).
+impl PartialEq for FailData {
+    fn eq(&self, other: &FailData) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl fmt::Debug for FailData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -387,10 +515,17 @@ fn name_order(a: &str, b: &str) -> Ordering {
 
 impl IntoIterator for FailData {
     type Item = (Key, Value);
-    type IntoIter = std::vec::IntoIter<(Key, Value)>;
+    type IntoIter = std::iter::FilterMap<
+        std::iter::Zip<std::slice::Iter<'static, Key>, std::vec::IntoIter<Option<Value>>>,
+        fn((&'static Key, Option<Value>)) -> Option<(Key, Value)>,
+    >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        let names: &'static [Key] = &self.layout.names;
+        names
+            .iter()
+            .zip(self.values)
+            .filter_map(|(k, v)| Some((*k, v?)))
     }
 }
 
@@ -435,19 +570,39 @@ mod tests {
     }
 
     #[test]
-    fn names_beyond_the_presence_bits_are_found_by_search() {
+    fn a_map_takes_a_layout_with_the_names_it_is_given() {
         let names: Vec<Key> = (0..70).map(|i| key(&format!("many_{i:02}"))).collect();
-        let late = names[69];
-        assert_eq!(late.0.bit, 0, "interned after 69 others at least: no bit");
-        let mut d = FailData::default();
+        let layout = Layout::of(names[..60].iter().copied());
+        assert!(std::ptr::eq(
+            layout,
+            Layout::of(names[..60].iter().rev().copied())
+        ));
+        let mut d = FailData::with_layout(layout);
         d.insert(names[0], Value::Flag(1));
-        d.insert(late, Value::Flag(2));
-        let late_name = Interned(late);
-        assert_eq!(d.get(&late_name), Some(&Value::Flag(2)));
-        assert!(d.truthy(&late_name));
-        assert_eq!(d.remove(&late_name), Some(Value::Flag(2)));
-        assert_eq!(d.get(&late_name), None);
-        assert_eq!(d.get(&Interned(names[0])), Some(&Value::Flag(1)));
+        assert!(std::ptr::eq(d.layout, layout), "a name of its layout");
+        let late = Interned(names[69]);
+        assert_eq!(d.get(&late), None, "not in the layout: none");
+        d.insert(late.key(), Value::Flag(2));
+        assert_eq!(d.layout.names.len(), 61, "a layout with the name added");
+        assert_eq!(d.get(&late), Some(&Value::Flag(2)));
+        assert_eq!(
+            d.get(&Interned(names[0])),
+            Some(&Value::Flag(1)),
+            "moved over"
+        );
+        let mut other = FailData::with_layout(layout);
+        other.insert(names[1], Value::Flag(3));
+        d.update_from(&mut other, |_| false);
+        assert!(other.is_empty());
+        assert_eq!(
+            d.get("many_01"),
+            Some(&Value::Flag(3)),
+            "from another layout"
+        );
+        assert_eq!(d.remove(&late), Some(Value::Flag(2)));
+        assert_eq!(d.get(&late), None);
+        let names: Vec<&str> = d.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(names, ["many_00", "many_01"]);
     }
 
     #[test]
