@@ -352,6 +352,9 @@ struct Rx {
     /// The groups the data holds (not unnamed ones, nor copies made for matching):
     /// (group index, data key), in key order.
     keys: Vec<(usize, Key)>,
+    /// (group index, slot) of `keys` in the filter's failure data layout (see
+    /// [`place_failure_data`]).
+    slots: Vec<(usize, usize)>,
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
     alternates: Vec<(usize, Interned)>,
@@ -401,6 +404,7 @@ impl Rx {
         keys.sort_by_key(|(_, k)| k.name());
         Ok(Rx {
             keys,
+            slots: Vec::new(),
             pattern,
             skiplines,
             alternates: alternates
@@ -411,15 +415,14 @@ impl Rx {
     }
 
     /// The data of the groups `g` of a match in `buf`, into `d` (emptied first, given
-    /// the filter's `layout`), whose allocation is reused.
+    /// the filter's `layout`, where the regex was placed), whose allocation is reused.
     fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData, layout: &'static Layout) {
-        d.refill(
-            layout,
-            self.keys.iter().map(|(i, name)| {
-                let text = g.get(*i).map(|(s, e)| Text::from(&buf[s..e]));
-                (*name, Value::Text(text))
-            }),
-        );
+        let values = d.emptied(layout);
+        for &(i, slot) in &self.slots {
+            if let Some(value) = values.get_mut(slot) {
+                *value = Some(Value::Text(g.get(i).map(|(s, e)| Text::from(&buf[s..e]))));
+            }
+        }
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
@@ -454,13 +457,22 @@ impl Rx {
 }
 
 /// The layout of a filter's failure data (see [`Layout`]): the names of its
-/// failregexes' and prefregex's groups, and those the engine reads or merging adds.
-fn failure_data_layout(fail: &[Rx], pref: Option<&Rx>) -> &'static Layout {
-    let groups = fail.iter().chain(pref).flat_map(|rx| {
+/// failregexes' and prefregex's groups, and those the engine reads or merging adds;
+/// each regex is told its groups' slots in it.
+fn place_failure_data(fail: &mut [Rx], mut pref: Option<&mut Rx>) -> &'static Layout {
+    let groups = fail.iter().chain(pref.as_deref()).flat_map(|rx| {
         let keys = rx.keys.iter().map(|(_, k)| *k);
         keys.chain(rx.alternates.iter().map(|(_, name)| name.key()))
     });
-    Layout::of(groups.chain(NAMES.all()))
+    let layout = Layout::of(groups.chain(NAMES.all()));
+    for rx in fail.iter_mut().chain(pref.as_deref_mut()) {
+        rx.slots = rx
+            .keys
+            .iter()
+            .filter_map(|(i, k)| Some((*i, layout.slot(*k)?)))
+            .collect();
+    }
+    layout
 }
 
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
@@ -549,7 +561,7 @@ pub struct Filter {
     /// The last line's match data, kept for its allocations (boxed: taken out and
     /// put back on every line, it moves as a pointer).
     spare_match: Option<Box<MatchScratch>>,
-    /// The names of every failure's data (see [`failure_data_layout`]).
+    /// The names of every failure's data (see [`place_failure_data`]).
     failure_data_layout: &'static Layout,
     /// A failregex match's groups that were merged into a cached failure (see
     /// [`Filter::merge_failure`]), kept for their allocation.
@@ -657,7 +669,7 @@ impl Filter {
             },
             false => None,
         };
-        let failure_data_layout = failure_data_layout(&fail, pref.as_ref());
+        let failure_data_layout = place_failure_data(&mut fail, pref.as_mut());
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         let fail_may_give_up = fail.iter().any(|rx| rx.pattern.may_give_up());
         Ok(Filter {

@@ -251,7 +251,7 @@ impl Layout {
 
     /// The slot of `key`, if the layout has it.
     #[inline]
-    fn slot(&self, key: Key) -> Option<usize> {
+    pub(crate) fn slot(&self, key: Key) -> Option<usize> {
         match self.slots.get(key.0.number) {
             Some(&slot) if slot != Layout::NONE => Some(usize::from(slot)),
             _ => None,
@@ -474,22 +474,16 @@ impl FailData {
             .filter_map(|(k, v)| Some((k, v.as_ref()?)))
     }
 
-    /// This map emptied, given `layout`, then filled with `entries`, each name once
-    /// (interned). The map's allocation is kept: a map refilled per line allocates
-    /// once.
-    pub(crate) fn refill(
-        &mut self,
-        layout: &'static Layout,
-        entries: impl Iterator<Item = (Key, Value)>,
-    ) {
+    /// This map emptied and given `layout`: its slots, to be filled by the layout's
+    /// slot numbers ([`Layout::slot`]). The map's allocation is kept: a map
+    /// refilled per line allocates once.
+    pub(crate) fn emptied(&mut self, layout: &'static Layout) -> &mut [Option<Value>] {
         if std::ptr::eq(self.layout, layout) {
             self.clear();
         } else {
             *self = FailData::with_layout(layout);
         }
-        for (k, v) in entries {
-            self.insert(k, v);
-        }
+        self.made_slots()
     }
 }
 
