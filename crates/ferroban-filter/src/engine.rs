@@ -459,13 +459,13 @@ impl Rx {
 /// The layout of a filter's failure data (see [`Layout`]): the names of its
 /// failregexes' and prefregex's groups, and those the engine reads or merging adds;
 /// each regex is told its groups' slots in it.
-fn place_failure_data(fail: &mut [Rx], mut pref: Option<&mut Rx>) -> &'static Layout {
+fn place_failure_data(fail: &mut [Rx], pref: Option<&mut Rx>) -> &'static Layout {
     let groups = fail.iter().chain(pref.as_deref()).flat_map(|rx| {
         let keys = rx.keys.iter().map(|(_, k)| *k);
         keys.chain(rx.alternates.iter().map(|(_, name)| name.key()))
     });
     let layout = Layout::of(groups.chain(NAMES.all()));
-    for rx in fail.iter_mut().chain(pref.as_deref_mut()) {
+    for rx in fail.iter_mut().chain(pref) {
         rx.slots = rx
             .keys
             .iter()
