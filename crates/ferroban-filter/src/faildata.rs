@@ -400,8 +400,7 @@ impl FailData {
     #[inline]
     pub(crate) fn remove<N: Name + ?Sized>(&mut self, name: &N) -> Option<Value> {
         let slot = name.slot_in(self)?;
-        let value = self.values.get_mut(slot)?.take();
-        value
+        self.values.get_mut(slot)?.take()
     }
 
     /// Add the names of `defaults` this has not, with their values there.
