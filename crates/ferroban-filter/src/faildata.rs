@@ -243,17 +243,17 @@ pub struct Layout {
     names: Vec<Key>,
     /// The slot of each name by its number (see `Interning`); [`Layout::NONE`] for
     /// a name not in the layout.
-    slots: Vec<u16>,
+    slots: Vec<u32>,
 }
 
 impl Layout {
-    const NONE: u16 = u16::MAX;
+    const NONE: u32 = u32::MAX;
 
     /// The slot of `key`, if the layout has it.
     #[inline]
     pub(crate) fn slot(&self, key: Key) -> Option<usize> {
         match self.slots.get(key.0.number) {
-            Some(&slot) if slot != Layout::NONE => Some(usize::from(slot)),
+            Some(&slot) if slot != Layout::NONE => usize::try_from(slot).ok(),
             _ => None,
         }
     }
@@ -275,10 +275,8 @@ impl Layout {
             return layout;
         }
         let mut slots = vec![Layout::NONE; names.iter().map(|k| k.0.number + 1).max().unwrap_or(0)];
-        for (slot, k) in names.iter().enumerate() {
-            // a layout of more than 65,535 names (never made: names come from filter
-            // definitions) would leave the rest out: an insert of one makes another
-            slots[k.0.number] = u16::try_from(slot).unwrap_or(Layout::NONE);
+        for (slot, k) in (0..).zip(&names) {
+            slots[k.0.number] = slot;
         }
         let layout: &'static Layout = Box::leak(Box::new(Layout { names, slots }));
         layouts.push(layout);
