@@ -110,18 +110,17 @@ impl LaterMatches {
     }
 }
 
-/// How a failregex match's groups become failure data: the failregexes, the text
-/// they searched, and the room to make.
+/// How a failregex match's groups become failure data: the failregexes and the text
+/// they searched.
 struct FailureData<'a> {
     fail: &'a [Rx],
     text: &'a str,
-    layout: &'static Layout,
 }
 
 impl FailureData<'_> {
     /// The data of failregex `fi`'s match `g` into `fail` (see [`Rx::groups_into`]).
     fn read(&self, fi: usize, g: &Groups, fail: &mut FailData) {
-        self.fail[fi].groups_into(self.text, g, fail, self.layout);
+        self.fail[fi].groups_into(self.text, g, fail);
     }
 }
 
@@ -352,8 +351,9 @@ struct Rx {
     /// The groups the data holds (not unnamed ones, nor copies made for matching):
     /// (group index, data key), in key order.
     keys: Vec<(usize, Key)>,
-    /// (group index, slot) of `keys` in the filter's failure data layout (see
-    /// [`place_failure_data`]).
+    /// The filter's failure data layout, and (group index, slot) of `keys` in it
+    /// (see [`place_failure_data`]).
+    layout: &'static Layout,
     slots: Vec<(usize, usize)>,
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
@@ -404,6 +404,7 @@ impl Rx {
         keys.sort_by_key(|(_, k)| k.name());
         Ok(Rx {
             keys,
+            layout: Layout::of([]),
             slots: Vec::new(),
             pattern,
             skiplines,
@@ -415,9 +416,10 @@ impl Rx {
     }
 
     /// The data of the groups `g` of a match in `buf`, into `d` (emptied first, given
-    /// the filter's `layout`, where the regex was placed), whose allocation is reused.
-    fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData, layout: &'static Layout) {
-        let values = d.emptied(layout);
+    /// the layout the regex was placed in), whose allocation is reused.
+    fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
+        debug_assert_eq!(self.slots.len(), self.keys.len(), "not placed in a layout");
+        let values = d.emptied(self.layout);
         for &(i, slot) in &self.slots {
             if let Some(value) = values.get_mut(slot) {
                 *value = Some(Value::Text(g.get(i).map(|(s, e)| Text::from(&buf[s..e]))));
@@ -466,6 +468,7 @@ fn place_failure_data(fail: &mut [Rx], pref: Option<&mut Rx>) -> &'static Layout
     });
     let layout = Layout::of(groups.chain(NAMES.all()));
     for rx in fail.iter_mut().chain(pref) {
+        rx.layout = layout;
         rx.slots = rx
             .keys
             .iter()
@@ -561,8 +564,6 @@ pub struct Filter {
     /// The last line's match data, kept for its allocations (boxed: taken out and
     /// put back on every line, it moves as a pointer).
     spare_match: Option<Box<MatchScratch>>,
-    /// The names of every failure's data (see [`place_failure_data`]).
-    failure_data_layout: &'static Layout,
     /// A failregex match's groups that were merged into a cached failure (see
     /// [`Filter::merge_failure`]), kept for their allocation.
     spare_fail: FailData,
@@ -695,7 +696,6 @@ impl Filter {
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_match: None,
-            failure_data_layout,
             spare_fail: FailData::with_layout(failure_data_layout),
             spare_lines: Vec::new(),
             spare_shared: Vec::new(),
@@ -1003,7 +1003,7 @@ impl Filter {
                     pref_match = Some(g);
                 }
                 Some((start, end)) => {
-                    pref.groups_into(b, &g, pre_groups, self.failure_data_layout);
+                    pref.groups_into(b, &g, pre_groups);
                     if self.maxlines > 1 {
                         *replaced = Some(vec![BufLine {
                             text: LineText::Shared(b[start..end].into()),
@@ -1052,7 +1052,7 @@ impl Filter {
                         pref.add_missing_groups(&b, pg, &mut fail);
                     }
                     Some(pg) => {
-                        pref.groups_into(&b, pg, pre_groups, self.failure_data_layout);
+                        pref.groups_into(&b, pg, pre_groups);
                         pref_match = None;
                         fail.add_missing(pre_groups);
                     }
@@ -1180,7 +1180,6 @@ impl Filter {
         let data = FailureData {
             fail: &self.fail,
             text: buf,
-            layout: self.failure_data_layout,
         };
         if self.maxlines > 1 {
             let fi = self.search_failregexes(buf, from, possible, groups)?;
