@@ -504,22 +504,6 @@ fn name_order(a: &str, b: &str) -> Ordering {
     a.bytes().cmp(b.bytes())
 }
 
-impl IntoIterator for FailData {
-    type Item = (Key, Value);
-    type IntoIter = std::iter::FilterMap<
-        std::iter::Zip<std::slice::Iter<'static, Key>, std::vec::IntoIter<Option<Value>>>,
-        fn((&'static Key, Option<Value>)) -> Option<(Key, Value)>,
-    >;
-
-    fn into_iter(self) -> Self::IntoIter {
-        let names: &'static [Key] = &self.layout.names;
-        names
-            .iter()
-            .zip(self.values)
-            .filter_map(|(k, v)| Some((*k, v?)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,7 +541,7 @@ mod tests {
         assert_eq!(d.remove("dns"), None);
         *d.get_or_insert_with(key("nofail"), || Value::Flag(0)) = Value::Flag(5);
         assert!(d.truthy("nofail"));
-        assert_eq!(d.into_iter().count(), 4);
+        assert_eq!(d.iter().count(), 4);
     }
 
     #[test]
