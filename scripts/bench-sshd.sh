@@ -9,15 +9,18 @@
 #   FAIL2BAN_LINES (default 100000): lines given to fail2ban-regex (its rate does not
 #   depend on the length; a million lines take it minutes).
 #   FERROBAN: the binary to measure (default target/release/ferroban), to compare builds.
-#   ROUNDS (default 5): alternating runs of the stock filter in normal mode and of
-#   sshguard's parser, for their ratio on this host in this hour (the CPU seconds of
-#   a shared VM move by up to 2x between hours, and a single run by 1.5x: a ratio of
-#   medians of runs made side by side moves far less). The issue's goal, 2,000,000
-#   lines per CPU second when sshguard's parser did 448,000, is about 4.5 times it.
+#   ROUNDS (default 5, at least 1): alternating runs of the stock filter in normal
+#   mode and of sshguard's parser, and the median of their ratios on this host in
+#   this hour (the CPU seconds of a shared VM move by up to 2x between hours, and a
+#   single run by 1.5x: the ratio of runs made side by side moves far less). The
+#   issue's goal, 2,000,000 lines per CPU second when sshguard's parser did 448,000,
+#   is about 4.5 times it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 skip_fail2ban=${2:-}
+rounds=${ROUNDS:-5}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a whole number of at least 1, not '$rounds'" >&2; exit 2; }
 f2b_lines=${FAIL2BAN_LINES:-100000}
 out=bench-out; mkdir -p "$out"
 log=$out/auth-$lines.log
@@ -26,14 +29,17 @@ cargo build --release -q
 ferroban=${FERROBAN:-target/release/ferroban}
 stock=/etc/fail2ban
 
-measure() { # label, lines, command... (stdout to $out/last.out)
+measure() { # label, lines, command... (stdout to $out/last.out; the rate also in $rate)
   local label=$1 n=$2; shift 2
   /usr/bin/time -f "%U %S %M" -o "$out/time.txt" "$@" > "$out/last.out" 2>/dev/null || true
   read -r u s m < "$out/time.txt"
+  rate=$(python3 -c "print(int($n / max($u + $s, 0.01)))")
   python3 -c "import sys
-u, s, m, n = $u, $s, $m, $n
-print('%-38s %9d lines/cpu-s  cpu %6.2fs  peak %6.1f MB' % (sys.argv[1], n / max(u + s, 0.01), u + s, m / 1024))" "$label"
+u, s, m, rate = $u, $s, $m, $rate
+print('%-38s %9d lines/cpu-s  cpu %6.2fs  peak %6.1f MB' % (sys.argv[1], rate, u + s, m / 1024))" "$label"
 }
+# sshguard's parser reads its lines on stdin (through sh, which /usr/bin/time can run)
+sshguard_parse=(sh -c '/usr/libexec/sshguard/sshg-parser < "$1"' sh "$log")
 
 echo "log: $log ($lines lines); $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 for mode in normal ddos extra aggressive; do
@@ -51,19 +57,21 @@ done
 measure recidive "$lines" "$ferroban" regex --no-progress -c "$stock" "$log" recidive
 
 if [ -x /usr/libexec/sshguard/sshg-parser ]; then
-  measure "sshguard sshg-parser" "$lines" sh -c "/usr/libexec/sshguard/sshg-parser < $log"
+  measure "sshguard sshg-parser" "$lines" "${sshguard_parse[@]}"
   echo "  sshguard attacks found: $(wc -l < "$out/last.out")"
-  rates=()
-  for _ in $(seq "${ROUNDS:-5}"); do
-    rates+=("$(measure f "$lines" "$ferroban" regex --no-progress -c "$stock" "$log" "sshd[mode=normal]" | awk '{print $2}')")
-    rates+=("$(measure s "$lines" sh -c "/usr/libexec/sshguard/sshg-parser < $log" | awk '{print $2}')")
+  rates=() # ferroban's, then sshguard's, per round
+  for _ in $(seq "$rounds"); do
+    measure "" "$lines" "$ferroban" regex --no-progress -c "$stock" "$log" "sshd[mode=normal]" > /dev/null
+    rates+=("$rate")
+    measure "" "$lines" "${sshguard_parse[@]}" > /dev/null
+    rates+=("$rate")
   done
   python3 -c "import statistics, sys
 r = [int(x) for x in sys.argv[1:]]
 f, s = r[0::2], r[1::2]
+ratios = [a / b for a, b in zip(f, s)]
 print('sshd[mode=normal] against sshguard, %d rounds side by side: medians %d and %d lines/cpu-s, %.2fx (ratios %.2f-%.2f; the goal is about 4.5x)'
-      % (len(f), statistics.median(f), statistics.median(s), statistics.median(a / b for a, b in zip(f, s)),
-         min(a / b for a, b in zip(f, s)), max(a / b for a, b in zip(f, s))))" "${rates[@]}"
+      % (len(f), statistics.median(f), statistics.median(s), statistics.median(ratios), min(ratios), max(ratios)))" "${rates[@]}"
 fi
 
 if [ "$skip_fail2ban" != "--skip-fail2ban" ] && command -v fail2ban-regex > /dev/null; then
