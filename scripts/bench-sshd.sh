@@ -30,13 +30,10 @@ ferroban=${FERROBAN:-target/release/ferroban}
 stock=/etc/fail2ban
 
 measure() { # label, lines, command... (stdout to $out/last.out; the rate also in $rate)
-  local label=$1 n=$2; shift 2
+  local label=$1 n=$2 cpu mb; shift 2
   /usr/bin/time -f "%U %S %M" -o "$out/time.txt" "$@" > "$out/last.out" 2>/dev/null || true
-  read -r u s m < "$out/time.txt"
-  rate=$(python3 -c "print(int($n / max($u + $s, 0.01)))")
-  python3 -c "import sys
-u, s, m, rate = $u, $s, $m, $rate
-print('%-38s %9d lines/cpu-s  cpu %6.2fs  peak %6.1f MB' % (sys.argv[1], rate, u + s, m / 1024))" "$label"
+  read -r rate cpu mb < <(awk -v n="$n" 'END { cpu = $1 + $2; printf "%d %.2f %.1f\n", n / (cpu < 0.01 ? 0.01 : cpu), cpu, $3 / 1024 }' "$out/time.txt")
+  printf '%-38s %9d lines/cpu-s  cpu %6ss  peak %6s MB\n' "$label" "$rate" "$cpu" "$mb"
 }
 # sshguard's parser reads its lines on stdin (through sh, which /usr/bin/time can run)
 sshguard_parse=(sh -c '/usr/libexec/sshguard/sshg-parser < "$1"' sh "$log")
