@@ -109,8 +109,14 @@ const MOVES: usize = 1024;
 /// A table entry not made yet.
 const UNKNOWN: u32 = u32::MAX;
 
+/// A position in a haystack, as a capture slot holds it: 32 bits, so that a match's
+/// slots take half the room (most matches' groups then fit in place, see
+/// `pattern::Groups`). Haystacks are shorter than [`UNSET`] (see
+/// [`TwoPass::fits`]).
+pub type Slot = u32;
+
 /// A capture slot the walk has not passed (no position is this).
-pub const UNSET: usize = usize::MAX;
+pub const UNSET: Slot = Slot::MAX;
 
 /// A forward entry whose move depends on the position's set (see [`TwoPass::closure`]).
 const NEEDS_SET: u32 = u32::MAX - 1;
@@ -123,7 +129,7 @@ const SPECIAL: u32 = 1 << 31;
 /// starts, where it ends), [`UNSET`] where the group took no part. A search writes
 /// them into its caller's buffer, of [`TwoPass::slot_len`] slots (a buffer the
 /// caller keeps: no allocation, and no copy, per search).
-pub type Slots = [usize];
+pub type Slots = [Slot];
 
 /// A state as the forward walk reads it, in a few bytes: the automaton's states
 /// hold what the walk needs behind a pointer or a search (the ranges of a class).
@@ -448,12 +454,21 @@ impl TwoPass {
     /// sets there depend on nothing before them). A span whose moves all need no
     /// set (see `TwoPass::closure`) is walked once, forwards.
     pub fn captures(&self, hay: &[u8], start: usize, end: usize, slots: &mut Slots) -> bool {
+        if !TwoPass::fits(hay) {
+            return false;
+        }
         self.note_tail(hay.len().saturating_sub(end));
         let Some(mut memory) = self.memory() else {
             return false;
         };
         self.forward(&mut memory, hay, start, end, None, slots)
             .is_some()
+    }
+
+    /// Whether positions in `hay` fit in a [`Slot`] (all but [`UNSET`]): a haystack of
+    /// 4 GiB or more is left to the caller's other engines.
+    pub fn fits(hay: &[u8]) -> bool {
+        hay.len() < UNSET as usize
     }
 
     /// Remember whether a match left a short tail of its haystack (`tail` bytes)
@@ -525,6 +540,9 @@ impl TwoPass {
     /// end. So two haystacks of the same shape take the same steps, through the same
     /// sets, and get the same slots at the same offsets.
     pub fn search(&self, hay: &[u8], start: usize, slots: &mut Slots) -> Option<bool> {
+        if !TwoPass::fits(hay) {
+            return None;
+        }
         let mut memory = self.memory()?;
         let memory = &mut *memory;
         let end = hay.len();
@@ -538,7 +556,8 @@ impl TwoPass {
                     for (slot, &offset) in slots.iter_mut().zip(offsets.iter()) {
                         *slot = match offset {
                             u16::MAX => UNSET,
-                            offset => start + offset as usize,
+                            // within the haystack, which fits (see `fits`)
+                            offset => (start + offset as usize) as Slot,
                         };
                     }
                     true
@@ -549,7 +568,7 @@ impl TwoPass {
                 Ok(matched) => {
                     // the whole match's end
                     if let Some(&match_end) = slots.get(1).filter(|_| matched) {
-                        self.note_tail(end.saturating_sub(match_end));
+                        self.note_tail(end.saturating_sub(match_end as usize));
                     }
                     return Some(matched);
                 }
@@ -561,10 +580,10 @@ impl TwoPass {
         let matched = self.search_anew(memory, hay, start, slots)?;
         if let Some(miss) = miss {
             let offsets = matched.then(|| {
-                let offset = |&slot: &usize| match slot {
+                let offset = |&slot: &Slot| match slot {
                     UNSET => u16::MAX,
                     // within the haystack, of at most `MAX_SHAPE` bytes
-                    at => (at - start) as u16,
+                    at => (at as usize - start) as u16,
                 };
                 slots.iter().map(offset).collect()
             });
@@ -1096,7 +1115,8 @@ fn take(move_slots: &[u32], slots: &mut Slots, taken: Move, at: usize) -> Option
     if taken.slots.0 != taken.slots.1 {
         for &slot in move_slots.get(taken.slots.0 as usize..taken.slots.1 as usize)? {
             if let Some(s) = slots.get_mut(slot as usize) {
-                *s = at;
+                // within the haystack, which fits (see `TwoPass::fits`)
+                *s = at as Slot;
             }
         }
     }

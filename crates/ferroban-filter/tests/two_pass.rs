@@ -11,7 +11,7 @@ use ferroban_filter::candidates::Candidates;
 use ferroban_filter::date::DateDetector;
 use ferroban_filter::pattern::{Mode, Pattern};
 use ferroban_filter::tags;
-use ferroban_filter::twopass::{TwoPass, UNSET};
+use ferroban_filter::twopass::{Slot, TwoPass, UNSET};
 
 const FILTERS: &str = "/etc/fail2ban/filter.d";
 const SAMPLES: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
@@ -208,9 +208,10 @@ fn captures(two_pass: &TwoPass, hay: &[u8], span: (usize, usize)) -> Option<Vec<
 }
 
 /// The groups' spans of capture slots.
-fn spans(slots: &[usize]) -> Vec<Span> {
-    let span =
-        |pair: &[usize]| (pair[0] != UNSET && pair[1] != UNSET).then_some((pair[0], pair[1]));
+fn spans(slots: &[Slot]) -> Vec<Span> {
+    let span = |pair: &[Slot]| {
+        (pair[0] != UNSET && pair[1] != UNSET).then_some((pair[0] as usize, pair[1] as usize))
+    };
     slots.chunks_exact(2).map(span).collect()
 }
 
