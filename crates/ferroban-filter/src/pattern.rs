@@ -788,10 +788,11 @@ pub struct MatchMemo {
 
 /// Groups a match holds without a heap allocation: a prefregex's (the whole match,
 /// its `mlfid` and `content` groups), most failregexes' (the whole match, a user
-/// and a host's three forms, flags: after unfolding, 5 to 8 for all of the stock
-/// sshd filter's but one of 21); a match with more groups spills to the heap. Eight
-/// pairs of 32-bit positions, 64 bytes: 12 or 16 spill less, but cost more
-/// instructions than the allocations they save, moving and copying the larger value.
+/// and a host's three forms, flags: after unfolding, most of the stock sshd
+/// filter's matches hold 5 to 8, one failregex's 21); a match with more groups
+/// spills to the heap. Eight pairs of 32-bit positions, 64 bytes: 12 or 16 spill
+/// less, but cost more instructions than the allocations they save, moving and
+/// copying the larger value.
 const INLINE_GROUPS: usize = 8;
 
 /// A group's capture slots: where it starts, where it ends ([`UNSET`]: not passed).
@@ -1371,6 +1372,27 @@ impl Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A haystack of 4 GiB or more cannot be held in the groups' 32-bit positions:
+    /// its search is given up and counted, never answered with wrapped spans. (The
+    /// buffer is zeroed memory, mapped as it is read, not allocated.)
+    #[test]
+    fn a_haystack_too_long_for_the_groups_is_given_up_and_counted() {
+        let p = Pattern::new(r"^user (?P<u>\w+)", Mode::SingleLine).unwrap();
+        assert!(p.search("user bob").is_some());
+        let mut long = vec![0u8; UNSET as usize];
+        long[..8].copy_from_slice(b"user bob");
+        let hay = std::str::from_utf8(&long).unwrap();
+        assert!(p.search(hay).is_none());
+        assert_eq!(p.abandoned(), 1);
+        let memo = &mut MatchMemo::default();
+        assert!(p.search_range_memo(hay, 0, hay.len(), memo).is_none());
+        assert_eq!(p.abandoned(), 2);
+        assert!(
+            p.search("user bob").is_some(),
+            "a short line is searched again"
+        );
+    }
 
     #[test]
     fn ascii_and_unicode_lines_match_as_python_does() {
