@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): is build NEW faster than build OLD on the stock sshd filter?
+# Usage: scripts/compare-builds.sh OLD NEW [ROUNDS]   (two ferroban binaries; default 15)
+#
+# Why paired rounds: on a shared VM the CPU seconds of one run move by 1.5x from
+# hour to hour, more than any one change. OLD and NEW run one after the other,
+# ROUNDS times, on the same 1,000,000-line generated auth.log (scripts/gen-authlog.py,
+# in bench-out/), and the median of the per-round ratios NEW/OLD is reported with its
+# range: a change is a gain only when that range stays below 1. (A build against
+# itself, 15 rounds here on 2026-12-01: medians 0.96 and 1.04, ranges 0.79-1.18; a
+# change of a few percent cannot be told from that.)
+#
+# With valgrind, also the deterministic figures of each build over lines
+# 20,001-100,000 (start-up cancels out): instructions, then instruction- and
+# data-cache misses and mispredicted branches as cachegrind simulates them. The
+# instruction count is the same in every run; the simulated instruction-cache misses
+# move by +-15 % with where the linker happens to place functions (a build from another
+# directory differs), so a change in them alone proves nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { sed -n 2,3p "$0" >&2; exit 2; }
+old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-15}
+mode='sshd[mode=normal]'
+log=bench-out/auth-1000000.log
+mkdir -p bench-out
+[ -s "$log" ] || python3 scripts/gen-authlog.py 1000000 > "$log"
+
+cpu() { # binary, extra options... -> user+system CPU seconds of one run
+  local bin=$1; shift
+  /usr/bin/time -f "%U %S" -o bench-out/compare-time.txt "$bin" regex --no-progress "$@" \
+    -c /etc/fail2ban "$log" "$mode" > /dev/null
+  awk '{ print $1 + $2 }' bench-out/compare-time.txt
+}
+
+for opts in "" "--no-check-all"; do
+  times=()
+  for _ in $(seq "$rounds"); do
+    # shellcheck disable=SC2086 # $opts: none or one option
+    times+=("$(cpu "$old" $opts)" "$(cpu "$new" $opts)")
+  done
+  python3 -c "import statistics, sys
+t = [float(x) for x in sys.argv[2:]]
+old, new = t[0::2], t[1::2]
+ratios = sorted(n / o for o, n in zip(old, new))
+print('%-16s CPU s median OLD %.3f NEW %.3f; NEW/OLD per round: median %.3f (range %.3f-%.3f, %d rounds)'
+      % (sys.argv[1] or 'tester', statistics.median(old), statistics.median(new),
+         statistics.median(ratios), ratios[0], ratios[-1], len(ratios)))" "$opts" "${times[@]}"
+done
+
+if command -v valgrind > /dev/null; then
+  head -n 20000 "$log" > bench-out/compare-20k.log
+  head -n 100000 "$log" > bench-out/compare-100k.log
+  counts() { # binary, log -> instructions, I1 misses, D1 misses, mispredicts
+    valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --cachegrind-out-file=/dev/null \
+      "$1" regex --no-progress -c /etc/fail2ban "$2" "$mode" 2>&1 > /dev/null |
+      awk '{ gsub(",", "") } / I +refs:/ { i = $4 } / I1 +misses:/ { i1 = $4 }
+           / D1 +misses:/ { d1 = $4 } /Mispredicts:/ { b = $3 } END { print i, i1, d1, b }'
+  }
+  for build in OLD NEW; do
+    bin=$old
+    [ "$build" = NEW ] && bin=$new
+    read -r a1 a2 a3 a4 < <(counts "$bin" bench-out/compare-20k.log)
+    read -r b1 b2 b3 b4 < <(counts "$bin" bench-out/compare-100k.log)
+    awk -v b="$build" -v i=$((b1 - a1)) -v i1=$((b2 - a2)) -v d1=$((b3 - a3)) -v m=$((b4 - a4)) 'BEGIN {
+      n = 80000
+      printf "%s per line: %.0f instructions, %.0f I1 misses, %.0f D1 misses, %.0f mispredicted\n", b, i / n, i1 / n, d1 / n, m / n }'
+  done
+fi
