@@ -3,7 +3,7 @@
 # optimization): target/pgo/release/ferroban. The same code as `cargo build
 # --release`; the compiler lays it out by what runs per log line (hot paths together,
 # rare ones aside, branches ordered as they go), which a filter's many small steps per
-# line need more than any single step: see "Profile-guided build" in the README.
+# line need more than any single step: see "Where the CPU time goes" in docs/performance.md.
 #
 # Training, on generated logs (scripts/gen-authlog.py, scripts/gen-accesslog.py): the
 # `regex` tool with ferroban's own filters, and with Fail2ban's stock sshd filter in

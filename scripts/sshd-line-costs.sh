@@ -3,13 +3,13 @@
 # sshd filter, for the whole generated auth.log and for each kind of line alone, where
 # the CPU seconds of a small VM move too much to compare builds. For each log it
 # runs callgrind on its first 20,000 lines and on all of it, and divides the
-# difference by the extra lines, so start-up is left out (as in the README's snippet).
+# difference by the extra lines, so start-up is left out (as in docs/performance.md).
 # Usage: scripts/sshd-line-costs.sh [MODE]   (normal, ddos, extra, aggressive)
 #   FERROBAN: the binary to measure (default target/release/ferroban).
 #   CACHES=1: cachegrind with its cache and branch simulation instead: per line also
 #   the instruction-cache misses, data-cache misses and mispredicted branches, and
 #   a model of the cycles they cost (instructions / 3.5 + 12, 10 and 15 cycles a
-#   miss; see "Where the CPU time goes" in the README), which tracks CPU seconds
+#   miss; see "Where the CPU time goes" in docs/performance.md), which tracks CPU seconds
 #   where instructions alone do not (a profile-guided build, say). Slower.
 # Needs valgrind (`apt-get install valgrind`). The kinds are cut with `grep -E`
 # from the first 300,000 lines of bench-out/auth-1000000.log (made if missing), so a
