@@ -5,21 +5,25 @@
 # Why paired rounds: on a shared VM the CPU seconds of one run move by 1.5x from
 # hour to hour, more than any one change. OLD and NEW run one after the other,
 # ROUNDS times, on the same 1,000,000-line generated auth.log (scripts/gen-authlog.py,
-# in bench-out/), and the median of the per-round ratios NEW/OLD is reported with its
-# range: a change is a gain only when that range stays below 1. (A build against
-# itself, 15 rounds here on 2026-12-01: medians 0.96 and 1.04, ranges 0.79-1.18; a
-# change of a few percent cannot be told from that.)
+# in bench-out/), in the tester's default mode (every failregex tried on a line, as
+# fail2ban-regex does) and in the daemon's (--no-check-all: the first that matches).
+# For each, the whole run's CPU seconds (median) and the median of the per-round
+# ratios NEW/OLD with their range. A build against itself, 15 rounds here on
+# 2026-12-01: medians 0.96 and 1.04, ranges 0.79-1.18; so a change is shown only when
+# the whole range stays on one side of 1 over at least 10 rounds, and a change of a
+# few percent cannot be told at all.
 #
-# With valgrind, also the deterministic figures of each build over lines
-# 20,001-100,000 (start-up cancels out): instructions, then instruction- and
-# data-cache misses and mispredicted branches as cachegrind simulates them. The
-# instruction count is the same in every run; the simulated instruction-cache misses
-# move by +-15 % with where the linker happens to place functions (a build from another
-# directory differs), so a change in them alone proves nothing.
+# With valgrind, also the figures of each build over lines 20,001-100,000 of that log
+# (start-up cancels out): instructions, then instruction- and data-cache misses and
+# mispredicted branches as cachegrind simulates them. Instructions move by a few
+# dozen from run to run (the memos' hash tables are seeded at random); the simulated
+# instruction-cache misses move by +-15 % with where the linker happens to place
+# functions (a build from another directory differs), so a change in them alone
+# proves nothing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { sed -n 2,3p "$0" >&2; exit 2; }
 old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-15}
+cd "$(dirname "$0")/.."
 mode='sshd[mode=normal]'
 log=bench-out/auth-1000000.log
 mkdir -p bench-out
@@ -42,9 +46,16 @@ for opts in "" "--no-check-all"; do
 t = [float(x) for x in sys.argv[2:]]
 old, new = t[0::2], t[1::2]
 ratios = sorted(n / o for o, n in zip(old, new))
-print('%-16s CPU s median OLD %.3f NEW %.3f; NEW/OLD per round: median %.3f (range %.3f-%.3f, %d rounds)'
-      % (sys.argv[1] or 'tester', statistics.median(old), statistics.median(new),
-         statistics.median(ratios), ratios[0], ratios[-1], len(ratios)))" "$opts" "${times[@]}"
+mode = 'daemon (--no-check-all)' if sys.argv[1] else 'tester (default)'
+if len(ratios) >= 10 and ratios[-1] < 1:
+    verdict = 'NEW faster'
+elif len(ratios) >= 10 and ratios[0] > 1:
+    verdict = 'NEW slower'
+else:
+    verdict = 'no difference shown' + ('' if len(ratios) >= 10 else ' (fewer than 10 rounds)')
+print('%s: CPU s a run, median OLD %.3f NEW %.3f; NEW/OLD per round: median %.3f (range %.3f-%.3f, %d rounds): %s'
+      % (mode, statistics.median(old), statistics.median(new),
+         statistics.median(ratios), ratios[0], ratios[-1], len(ratios), verdict))" "$opts" "${times[@]}"
 done
 
 if command -v valgrind > /dev/null; then
@@ -63,6 +74,6 @@ if command -v valgrind > /dev/null; then
     read -r b1 b2 b3 b4 < <(counts "$bin" bench-out/compare-100k.log)
     awk -v b="$build" -v i=$((b1 - a1)) -v i1=$((b2 - a2)) -v d1=$((b3 - a3)) -v m=$((b4 - a4)) 'BEGIN {
       n = 80000
-      printf "%s per line: %.0f instructions, %.0f I1 misses, %.0f D1 misses, %.0f mispredicted\n", b, i / n, i1 / n, d1 / n, m / n }'
+      printf "%s, per line over lines 20,001-100,000: %.0f instructions, %.0f I1 misses, %.0f D1 misses, %.0f mispredicted\n", b, i / n, i1 / n, d1 / n, m / n }'
   done
 fi
