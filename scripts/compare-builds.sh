@@ -14,8 +14,9 @@
 # few percent cannot be told at all.
 #
 # With valgrind, also the figures of each build over lines 20,001-100,000 of that log
-# (start-up cancels out): instructions, then instruction- and data-cache misses and
-# mispredicted branches as cachegrind simulates them. Instructions move by a few
+# (start-up cancels out), by scripts/sshd-line-costs.sh: instructions, then
+# instruction- and data-cache misses and mispredicted branches as cachegrind
+# simulates them, and the cycles they are modelled to cost. Instructions move by a few
 # dozen from run to run (the memos' hash tables are seeded at random); the simulated
 # instruction-cache misses move by +-15 % with where the linker happens to place
 # functions (a build from another directory differs), so a change in them alone
@@ -24,6 +25,8 @@ set -euo pipefail
 [ $# -ge 2 ] || { sed -n 2,3p "$0" >&2; exit 2; }
 old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-15}
 cd "$(dirname "$0")/.."
+[ -f /etc/fail2ban/filter.d/sshd.conf ] ||
+  { echo "needs Fail2ban's stock filters in /etc/fail2ban (apt-get install fail2ban)" >&2; exit 1; }
 mode='sshd[mode=normal]'
 log=bench-out/auth-1000000.log
 mkdir -p bench-out
@@ -59,21 +62,7 @@ print('%s: CPU s a run, median OLD %.3f NEW %.3f; NEW/OLD per round: median %.3f
 done
 
 if command -v valgrind > /dev/null; then
-  head -n 20000 "$log" > bench-out/compare-20k.log
-  head -n 100000 "$log" > bench-out/compare-100k.log
-  counts() { # binary, log -> instructions, I1 misses, D1 misses, mispredicts
-    valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --cachegrind-out-file=/dev/null \
-      "$1" regex --no-progress -c /etc/fail2ban "$2" "$mode" 2>&1 > /dev/null |
-      awk '{ gsub(",", "") } / I +refs:/ { i = $4 } / I1 +misses:/ { i1 = $4 }
-           / D1 +misses:/ { d1 = $4 } /Mispredicts:/ { b = $3 } END { print i, i1, d1, b }'
-  }
-  for build in OLD NEW; do
-    bin=$old
-    [ "$build" = NEW ] && bin=$new
-    read -r a1 a2 a3 a4 < <(counts "$bin" bench-out/compare-20k.log)
-    read -r b1 b2 b3 b4 < <(counts "$bin" bench-out/compare-100k.log)
-    awk -v b="$build" -v i=$((b1 - a1)) -v i1=$((b2 - a2)) -v d1=$((b3 - a3)) -v m=$((b4 - a4)) 'BEGIN {
-      n = 80000
-      printf "%s, per line over lines 20,001-100,000: %.0f instructions, %.0f I1 misses, %.0f D1 misses, %.0f mispredicted\n", b, i / n, i1 / n, d1 / n, m / n }'
+  for bin in "$old" "$new"; do
+    CACHES=1 KINDS=all FERROBAN=$bin scripts/sshd-line-costs.sh normal
   done
 fi

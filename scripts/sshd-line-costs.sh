@@ -11,6 +11,7 @@
 #   a model of the cycles they cost (instructions / 3.5 + 12, 10 and 15 cycles a
 #   miss; see "Where the CPU time goes" in docs/performance.md), which tracks CPU seconds
 #   where instructions alone do not (a profile-guided build, say). Slower.
+#   KINDS: the kinds of line to measure (default "all failure ending missed").
 # Needs valgrind (`apt-get install valgrind`). The kinds are cut with `grep -E`
 # from the first 300,000 lines of bench-out/auth-1000000.log (made if missing), so a
 # connection's lines are no longer all together: the multi-line merges differ a
@@ -59,7 +60,7 @@ costs() { # log: instructions of the whole run (CACHES=1: then its I1, D1 and br
 }
 
 echo "sshd[mode=$mode], $ferroban: a line's costs past the first 20,000 lines"
-for kind in all failure ending missed; do
+for kind in ${KINDS:-all failure ending missed}; do
   kind_of "$kind" < "$work/head" | first 100000 > "$work/$kind"
   lines=$(wc -l < "$work/$kind")
   share=$(first $total < "$work/head" | kind_of "$kind" | wc -l)
