@@ -746,7 +746,7 @@ fn json_failure(lineno: u64, f: &ferroban_filter::Failure) -> String {
             .map_or(serde_json::Value::Null, serde_json::Value::from),
     );
     obj.insert("attempts".into(), f.matches().len().into());
-    for (k, v) in f.data.iter() {
+    for (k, v) in f.data().iter() {
         if matches!(
             &**k,
             "matches" | "nofail" | "mlfpending" | "mlfforget" | "mlfgained" | "nofail-matches"
@@ -778,7 +778,7 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
         "row" => {
             // Python's repr of fail2ban-regex's row (keys here in name order)
             let fields: Vec<String> = f
-                .data
+                .data()
                 .iter()
                 .filter(|(k, _)| &***k != "matches")
                 .map(|(k, v)| format!("{}: {}", py_repr(k), py_value(v)))
@@ -798,7 +798,7 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
                 .replace("<ip>", f.field("ip").unwrap_or(&f.id))
                 .replace("<fid>", &f.id);
             s = s.replace("<time>", &f.time.map_or(String::new(), |t| format!("{t}")));
-            for (k, v) in f.data.iter() {
+            for (k, v) in f.data().iter() {
                 if let Value::Text(Some(t)) = v {
                     s = s
                         .replace(&format!("<F-{}>", k.to_uppercase()), t)

@@ -335,7 +335,7 @@ impl Jail {
         let evicted = self.tracker.evicted();
         let offence = self.tracker.add(event).map(|offence| JailOffence {
             offence,
-            failure_data: failure.data.clone(),
+            failure_data: Arc::new(failure.data()),
         });
         // One host counts for at most maxretry - 1 across the fleet: the failure
         // that reaches maxretry bans here instead.

@@ -7,7 +7,6 @@
 //! them. It does not count failures, resolve names or ban anything.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use ferroban_config::FilterDefinition;
@@ -16,7 +15,8 @@ use jiff::tz::TimeZone;
 use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
 use crate::faildata::{key, FailData, Interned, Key, Layout, Line, Text, Value, NAMES};
-use crate::mlfid::{self, MlfidCache};
+use crate::merge::{self, Merged, Spares};
+use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
 use crate::recent::Recent;
@@ -142,37 +142,41 @@ pub struct Failure {
     pub id: Text,
     /// When it happened (epoch seconds), if known.
     pub time: Option<f64>,
-    /// Captured groups (lower-case names, without `F-`) and merged data; `matches`
-    /// holds the matched lines. Shared with the filter's multi-line cache.
-    pub data: Arc<FailData>,
+    /// Its data, shared with the filter's multi-line cache (see [`Failure::data`]).
+    merged: Arc<Merged>,
 }
 
 impl Failure {
     /// The matched lines (original text).
     pub fn matches(&self) -> &[Line] {
-        match self.data.get(&NAMES.matches) {
-            Some(Value::Lines(l)) => l,
-            _ => &[],
-        }
+        self.merged.matches()
     }
+
     /// A `<F-NOFAIL>` match: reported to nobody.
     pub fn is_nofail(&self) -> bool {
-        self.data.truthy(&NAMES.nofail)
+        self.merged.is_nofail()
     }
 
     /// A captured field by name.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.data.text(name)
+        self.merged.text(name)
+    }
+
+    /// Fail2ban's data of this failure: the captured groups (lower-case names, without
+    /// `F-`) and what merging adds (`matches`, the matched lines; `users`, ...), in
+    /// name order. Made on each call.
+    pub fn data(&self) -> FailData {
+        self.merged.to_data()
     }
 
     /// The host name this failure is for, when it names no address: its `dns`
     /// field, when that is its id and it has no `ip4` or `ip6` field.
     pub fn host_name(&self) -> Option<&str> {
-        let data = &self.data;
-        if data.text(&NAMES.ip4).is_some() || data.text(&NAMES.ip6).is_some() {
+        let m = &self.merged;
+        if m.group_text(&NAMES.ip4).is_some() || m.group_text(&NAMES.ip6).is_some() {
             return None;
         }
-        data.text(&NAMES.dns).filter(|n| *n == self.id)
+        m.group_text(&NAMES.dns).filter(|n| *n == self.id)
     }
 }
 
@@ -537,7 +541,7 @@ pub struct Filter {
     last_time_text: String,
     /// Each id's merged failure, shared with the last failure reported for it (as
     /// Fail2ban's cache and failure share one dict); `None` only while it is merged.
-    mlfid_cache: MlfidCache<Option<Arc<FailData>>>,
+    mlfid_cache: merge::Cache,
     /// The prefregex's last search result (see `LineResult::prefregex_matched`).
     pref_matched: bool,
     /// Report every failregex that matches a line, not only the first (as
@@ -564,20 +568,10 @@ pub struct Filter {
     /// The last line's match data, kept for its allocations (boxed: taken out and
     /// put back on every line, it moves as a pointer).
     spare_match: Option<Box<MatchScratch>>,
-    /// A failregex match's groups that were merged into a cached failure (see
-    /// [`Filter::merge_failure`]), kept for their allocation.
-    spare_fail: FailData,
-    /// The matched lines of a failure dropped in a merge, emptied: the vector the
-    /// next failure's matched lines are gathered in.
-    spare_lines: Vec<Line>,
-    /// The last lines' failures' data that nothing else held any more, emptied: the
-    /// next failures' are made in them (see [`Filter::recycle`]).
-    spare_shared: Vec<Arc<FailData>>,
+    /// The allocations of earlier failures' data, for the next ones' (see
+    /// [`Filter::recycle`]).
+    spares: Spares,
 }
-
-/// Emptied failure data kept for reuse (a line has nearly always one failure at
-/// most; a few more cover the odd line with several).
-const SPARE_SHARED: usize = 4;
 
 impl Filter {
     /// Build a filter from its definition. `logtimezone` (a jail option) is the fixed
@@ -696,9 +690,7 @@ impl Filter {
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_match: None,
-            spare_fail: FailData::with_layout(failure_data_layout),
-            spare_lines: Vec::new(),
-            spare_shared: Vec::new(),
+            spares: Spares::new(FailData::with_layout(failure_data_layout)),
         })
     }
 
@@ -801,25 +793,12 @@ impl Filter {
 
     /// Empty the last line's `result` for the next line. The data of its failures
     /// that nothing holds any more (not the multi-line cache, not the caller) is
-    /// emptied and kept, with its allocations: a failure's data is an `Arc` around a
-    /// vector of entries, and its matched lines a vector too, three allocations a
+    /// emptied and kept, with its allocations: a failure's data is an `Arc` around
+    /// its groups' slots, and its matched lines a vector, three allocations a
     /// failure otherwise.
     fn recycle(&mut self, result: &mut LineResult) {
         for failure in result.failures.drain(..) {
-            let mut shared = failure.data;
-            let Some(data) = Arc::get_mut(&mut shared) else {
-                continue;
-            };
-            if self.spare_lines.capacity() == 0 {
-                if let Some(Value::Lines(mut lines)) = data.remove(&NAMES.matches) {
-                    lines.clear();
-                    self.spare_lines = lines;
-                }
-            }
-            data.clear();
-            if self.spare_shared.len() < SPARE_SHARED {
-                self.spare_shared.push(shared);
-            }
+            self.spares.recycle(failure.merged);
         }
         result.clear();
     }
@@ -1033,10 +1012,10 @@ impl Filter {
                 }
             };
             let text = &b[content_at..];
-            let mut fail = std::mem::take(&mut self.spare_fail);
+            let mut fail = std::mem::take(&mut self.spares.fail);
             let found = self.next_failregex_match(text, from, &mut possible, groups, &mut fail);
             let Some(fi) = found else {
-                self.spare_fail = fail;
+                self.spares.fail = fail;
                 *buf = Some(b);
                 break;
             };
@@ -1092,41 +1071,33 @@ impl Filter {
             }
             let matched_text = matched_lines.iter().map(|l| l.text.share());
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
-            let mut fail = match &mlfid {
+            let mut merged = match &mlfid {
                 Some(mlfid) => {
-                    if !self.check_all && self.forgets_as_no_failure(mlfid, &fail) {
+                    let cache = &mut self.mlfid_cache;
+                    if !self.check_all && merge::forgets_as_no_failure(cache, mlfid, &fail) {
                         // its allocation serves the next match's data
-                        self.spare_fail = fail;
+                        self.spares.fail = fail;
                         return;
                     }
-                    let fail = self.merge_failure(mlfid, fail, matched_text);
-                    if fail.truthy(&NAMES.nofail) && !self.check_all {
+                    let merged = merge::merge(cache, &mut self.spares, mlfid, fail, matched_text);
+                    if merged.is_nofail() && !self.check_all {
                         return;
                     }
-                    fail
+                    merged
                 }
-                None => {
-                    let mut m = match fail.remove(&NAMES.matches) {
-                        Some(Value::Lines(l)) => l,
-                        _ => std::mem::take(&mut self.spare_lines),
-                    };
-                    m.extend(matched_text);
-                    fail.insert(NAMES.matches.key(), Value::Lines(m));
-                    share(fail, &mut self.spare_shared, &mut self.spare_fail)
-                }
+                None => merge::single(&mut self.spares, fail, matched_text),
             };
-            let text = |f: &FailData, k: &Interned| f.text(k).map(Text::from);
-            let fid = text(&fail, &NAMES.fid);
-            let ip = text(&fail, &NAMES.ip4)
-                .or_else(|| text(&fail, &NAMES.ip6))
-                .or_else(|| text(&fail, &NAMES.dns))
+            let text = |m: &Merged, k: &Interned| m.group_text(k).map(Text::from);
+            let fid = text(&merged, &NAMES.fid);
+            let ip = text(&merged, &NAMES.ip4)
+                .or_else(|| text(&merged, &NAMES.ip6))
+                .or_else(|| text(&merged, &NAMES.dns))
                 .or_else(|| fid.clone());
             let Some(ip) = ip else {
                 // Pending: only the cached entry (shared with this failure) lives on.
-                drop(fail);
-                let cached = mlfid.as_ref().and_then(|m| self.mlfid_cache.peek_mut(m));
-                if let Some(Some(cached)) = cached {
-                    Arc::make_mut(cached).insert(NAMES.mlfpending.key(), Value::Flag(1));
+                drop(merged);
+                if let Some(mlfid) = &mlfid {
+                    merge::note_pending(&mut self.mlfid_cache, mlfid);
                 }
                 if !self.check_all && self.ignore_pending {
                     return;
@@ -1139,7 +1110,8 @@ impl Filter {
             };
             let id = match &fid {
                 Some(f) if *f != ip => {
-                    Arc::make_mut(&mut fail).insert(NAMES.ip.key(), Value::Text(Some(ip.clone())));
+                    let ip = Value::Text(Some(ip.clone()));
+                    Arc::make_mut(&mut merged).set_group(&NAMES.ip, ip);
                     f.clone()
                 }
                 _ => ip,
@@ -1148,7 +1120,7 @@ impl Filter {
                 regex_index: fi,
                 id,
                 time: date,
-                data: fail,
+                merged,
             });
             if !self.check_all {
                 break;
@@ -1261,204 +1233,6 @@ impl Filter {
             None => (from..self.fail.len()).find(matches),
         }
     }
-
-    /// Whether `fail`, of the multi-line id `mlfid`, ends its connection
-    /// (`F-MLFFORGET`), is no failure by itself (`F-NOFAIL` or `F-MLFGAINED`), and
-    /// stays no failure when merged: neither pending failures of the id (which a
-    /// gained login clears) nor a second user make it one. Such a merge leaves
-    /// nothing behind but the id forgotten, which is done here; a caller that drops
-    /// what is no failure (the daemon) then need not build the merged data. The
-    /// connection-closing lines of a busy auth.log, a quarter of its lines, are
-    /// these. Decided as [`Filter::merge_failure`] decides it.
-    fn forgets_as_no_failure(&mut self, mlfid: &str, fail: &FailData) -> bool {
-        let names = &*NAMES;
-        let gained = fail.truthy(&names.mlfgained);
-        let no_failure = gained || fail.truthy(&names.nofail);
-        if !no_failure || !fail.truthy(&names.mlfforget) || fail.truthy(&names.mlfpending) {
-            return false;
-        }
-        let Some(entry) = self.mlfid_cache.get(mlfid, mlfid::clock()) else {
-            // nothing to merge with, and a forgetting failure is not remembered
-            return true;
-        };
-        let Some(cached) = entry.as_deref() else {
-            return false;
-        };
-        let user = fail.text(&names.user).filter(|u| !u.is_empty());
-        let users = match cached.get(&names.users) {
-            Some(Value::Set(set)) => {
-                set.len() + usize::from(user.is_some_and(|u| !set.contains(u)))
-            }
-            _ => usize::from(user.is_some()),
-        };
-        if users > 1 || (!gained && cached.truthy(&names.mlfpending)) {
-            return false;
-        }
-        self.mlfid_cache.unset(mlfid);
-        true
-    }
-
-    /// Merge a failure with what is known of its multi-line id (Fail2ban's
-    /// `_mergeFailure`): `F-NOFAIL`, `F-MLFFORGET`, `F-MLFGAINED`, users and matches.
-    fn merge_failure(
-        &mut self,
-        mlfid: &str,
-        mut fail: FailData,
-        matched: impl Iterator<Item = Line>,
-    ) -> Arc<FailData> {
-        let names = &*NAMES;
-        let mut flags = 0u8;
-        if fail.truthy(&names.mlfgained) {
-            flags |= 8 | 1;
-            if !fail.truthy(&names.nofail) {
-                let g = fail
-                    .get(&names.mlfgained)
-                    .cloned()
-                    .unwrap_or(Value::Flag(1));
-                fail.insert(names.nofail.key(), g);
-            }
-        } else if fail.truthy(&names.nofail) {
-            flags |= 1;
-        }
-        if fail.remove(&names.mlfforget).is_some_and(|v| v.truthy()) {
-            flags |= 2;
-        }
-        let user = fail
-            .text(&names.user)
-            .filter(|u| !u.is_empty())
-            .map(Text::from);
-        let now = mlfid::clock();
-        let Filter {
-            mlfid_cache,
-            spare_lines,
-            spare_fail,
-            spare_shared,
-            ..
-        } = self;
-        // Taken out of the cache, not copied: the entry (looked up once) is given the
-        // merged failure at the end, or forgotten.
-        let mut entry = mlfid_cache.get(mlfid, now);
-        let cached = entry.as_mut().and_then(|cached| cached.take());
-        let was_cached = cached.is_some();
-        let (mut merged, users_len) = match cached {
-            Some(mut shared) => {
-                // changed in place: copied only when the last failure of this id is
-                // still held somewhere
-                let groups = Arc::make_mut(&mut shared);
-                let users_len = add_user(groups, user);
-                if groups.remove(&names.nofail).is_some_and(|v| v.truthy()) {
-                    flags |= 4;
-                }
-                if groups.remove(&names.mlfgained).is_some_and(|v| v.truthy()) {
-                    flags |= 4;
-                }
-                if flags & 8 != 0 {
-                    groups.remove(&names.mlfpending);
-                }
-                if flags & 4 == 0 && !groups.truthy(&names.mlfpending) {
-                    if let Some(Value::Lines(mut lines)) = groups.remove(&names.matches) {
-                        lines.clear();
-                        *spare_lines = lines;
-                    }
-                }
-                // a group that took no part in this match leaves the earlier value
-                groups.update_from(&mut fail, |v| matches!(v, Value::Text(None)));
-                *spare_fail = fail;
-                (shared, users_len)
-            }
-            None => {
-                // stored at the end (unless forgotten), with the merged failure
-                let users_len = if flags & 2 == 0 {
-                    add_user(&mut fail, user)
-                } else {
-                    0
-                };
-                (share(fail, spare_shared, spare_fail), users_len)
-            }
-        };
-        // not shared: the cache's entry was taken out, or just made
-        let fail = Arc::make_mut(&mut merged);
-        if fail.remove(&names.mlfpending).is_some_and(|v| v.truthy()) || users_len > 1 {
-            fail.remove(&names.nofail);
-            fail.remove(&names.mlfgained);
-            flags &= !(8 | 1);
-        }
-        if flags & 1 == 0 {
-            let mut m = match fail.remove(&names.nofail_matches) {
-                Some(Value::Lines(l)) => l,
-                _ => std::mem::take(spare_lines),
-            };
-            // replaced below anyway: its lines are moved, not copied
-            if let Some(Value::Lines(l)) = fail.remove(&names.matches) {
-                if m.is_empty() {
-                    // the empty one (the spare, or none) is kept for the next failure
-                    *spare_lines = std::mem::replace(&mut m, l);
-                } else {
-                    m.extend(l);
-                }
-            }
-            if flags & 8 == 0 {
-                m.extend(matched);
-            }
-            fail.insert(names.matches.key(), Value::Lines(m));
-        } else if flags & 3 == 1 {
-            // taken out and put back: the lines gathered so far are not copied
-            let mut m = match fail.remove(&names.nofail_matches) {
-                Some(Value::Lines(l)) => l,
-                _ => std::mem::take(spare_lines),
-            };
-            m.extend(matched);
-            fail.insert(names.nofail_matches.key(), Value::Lines(m));
-        }
-        // The cache holds the same (shared) dict as the failure, as in Fail2ban.
-        match entry.filter(|_| was_cached) {
-            Some(_) if flags & 2 != 0 => mlfid_cache.unset(mlfid),
-            Some(entry) => *entry = Some(merged.clone()),
-            None if flags & 2 == 0 => mlfid_cache.set(mlfid, Some(merged.clone()), now),
-            None => {}
-        }
-        merged
-    }
-}
-
-/// `fail` shared, in the data of an earlier failure when one was kept (see
-/// [`Filter::recycle`]); the emptied data it replaces becomes `spare_fail`, where
-/// the next match's data is read, when that has less room.
-fn share(
-    mut fail: FailData,
-    spare_shared: &mut Vec<Arc<FailData>>,
-    spare_fail: &mut FailData,
-) -> Arc<FailData> {
-    let Some(mut shared) = spare_shared.pop() else {
-        return Arc::new(fail);
-    };
-    let Some(spare) = Arc::get_mut(&mut shared) else {
-        return Arc::new(fail);
-    };
-    std::mem::swap(spare, &mut fail);
-    if !spare_fail.has_room() && fail.has_room() {
-        *spare_fail = fail;
-    }
-    shared
-}
-
-/// Add `user` to the failure's user set; returns the set's size.
-fn add_user(fail: &mut FailData, user: Option<Text>) -> usize {
-    match user {
-        Some(u) => {
-            let entry = fail.get_or_insert_with(NAMES.users.key(), || Value::Set(BTreeSet::new()));
-            if let Value::Set(s) = entry {
-                s.insert(u);
-                s.len()
-            } else {
-                0
-            }
-        }
-        None => match fail.get(&NAMES.users) {
-            Some(Value::Set(s)) => s.len(),
-            _ => 0,
-        },
-    }
 }
 
 #[cfg(test)]
@@ -1549,8 +1323,8 @@ mod tests {
                 .process_line(line, now);
             assert_eq!(seen(&reused), seen(&fresh), "{line}");
             assert_eq!(
-                reused.failures[0].data.iter().count(),
-                fresh.failures[0].data.iter().count()
+                reused.failures[0].data().iter().count(),
+                fresh.failures[0].data().iter().count()
             );
         }
     }

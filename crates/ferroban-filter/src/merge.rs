@@ -1,0 +1,369 @@
+//! A failure's data as it leaves the filter, and Fail2ban's multi-line merge.
+//!
+//! Owns [`Merged`]: what Fail2ban's filter keeps in the dict of one failure, and of
+//! one multi-line id (`<F-MLFID>`, an sshd connection) in its cache, with the names
+//! its merge reads and writes (`nofail`, `mlfgained`, `mlfpending`, `users`,
+//! `matches`, `nofail-matches`) held as fields beside the captured groups; and the
+//! merge itself (Fail2ban's `Filter._mergeFailure`) on those fields. Fail2ban's dict
+//! is made only when asked for ([`Merged::to_data`]: the tester's `-o` and `--json`,
+//! an action's tags), not for each line merged.
+//!
+//! Why fields: a busy auth.log merges seven lines in ten, and a merge that looked each
+//! flag up by name in the dict, dropped it, and copied the dict shared with the cache
+//! cost more than the failregex search that found the line. It does not search, and
+//! does not decide what a failure's id is (the engine does).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::faildata::{FailData, Interned, Line, Text, Value, NAMES};
+use crate::mlfid::{self, MlfidCache};
+
+/// The data of one failure, or of one multi-line id in the filter's cache (shared
+/// with the last failure of that id, as Fail2ban shares the dict).
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
+    /// The captured groups (lower-case names, without `F-`), the prefregex's with
+    /// them, and what the engine adds (`ip`); none of the names below.
+    groups: FailData,
+    /// `nofail`: `<F-NOFAIL>`'s value, or `mlfgained`'s when that set it.
+    nofail: Option<Value>,
+    /// `mlfgained`: `<F-MLFGAINED>`'s value.
+    mlfgained: Option<Value>,
+    /// `mlfpending`: a failregex of this id matched without an address yet.
+    mlfpending: bool,
+    /// `users`: every user the id's lines named, in order; none: no `users` entry.
+    users: SmallVec<[Text; 2]>,
+    /// `matches`: the lines that make the failure.
+    matches: Option<Vec<Line>>,
+    /// `nofail-matches`: no-failure lines kept for a failure of the same id.
+    nofail_matches: Option<Vec<Line>>,
+}
+
+impl Merged {
+    /// The lines that make this failure.
+    pub fn matches(&self) -> &[Line] {
+        self.matches.as_deref().unwrap_or(&[])
+    }
+
+    /// Whether its `nofail` is truthy: a no-failure match.
+    pub fn is_nofail(&self) -> bool {
+        self.nofail.as_ref().is_some_and(Value::truthy)
+    }
+
+    /// The captured text of `name` (with `nofail` and `mlfgained`, which may be one).
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match name {
+            "nofail" => self.nofail.as_ref().and_then(Value::text),
+            "mlfgained" => self.mlfgained.as_ref().and_then(Value::text),
+            _ => self.groups.text(name),
+        }
+    }
+
+    /// The captured text of a group the engine reads on every failure (an address,
+    /// the failure id).
+    pub(crate) fn group_text(&self, name: &Interned) -> Option<&str> {
+        self.groups.text(name)
+    }
+
+    /// Set a group the engine adds (`ip`).
+    pub(crate) fn set_group(&mut self, name: &Interned, value: Value) {
+        self.groups.insert(name.key(), value);
+    }
+
+    /// Fail2ban's dict of this failure: every name with its value, in name order.
+    pub fn to_data(&self) -> FailData {
+        let names = &*NAMES;
+        let mut data = self.groups.clone();
+        let mut set = |name: &Interned, value: Option<Value>| {
+            if let Some(value) = value {
+                data.insert(name.key(), value);
+            }
+        };
+        set(&names.nofail, self.nofail.clone());
+        set(&names.mlfgained, self.mlfgained.clone());
+        set(&names.mlfpending, self.mlfpending.then_some(Value::Flag(1)));
+        let users = (!self.users.is_empty())
+            .then(|| Value::Set(self.users.iter().cloned().collect::<BTreeSet<_>>()));
+        set(&names.users, users);
+        set(&names.matches, self.matches.clone().map(Value::Lines));
+        set(
+            &names.nofail_matches,
+            self.nofail_matches.clone().map(Value::Lines),
+        );
+        data
+    }
+
+    /// Add `user` to the id's users; how many there are.
+    fn add_user(&mut self, user: Option<Text>) -> usize {
+        if let Some(user) = user {
+            if let Err(at) = self.users.binary_search(&user) {
+                self.users.insert(at, user);
+            }
+        }
+        self.users.len()
+    }
+
+    /// How many users the id would have with `user`.
+    fn users_with(&self, user: Option<&str>) -> usize {
+        let new = user.is_some_and(|u| !self.users.iter().any(|known| known == u));
+        self.users.len() + usize::from(new)
+    }
+}
+
+/// The allocations of earlier failures, emptied, for the next ones' data.
+#[derive(Debug, Default)]
+pub(crate) struct Spares {
+    /// Where the next failregex match's groups are read (taken, and put back).
+    pub fail: FailData,
+    /// An emptied vector for the next failure's matched lines.
+    lines: Vec<Line>,
+    /// Emptied data of failures that nothing holds any more.
+    shared: Vec<Arc<Merged>>,
+}
+
+/// Emptied failure data kept for reuse (a line has nearly always one failure at
+/// most; a few more cover the odd line with several).
+const SPARE_SHARED: usize = 4;
+
+impl Spares {
+    /// Spares whose first match's groups are read into `fail`.
+    pub fn new(fail: FailData) -> Spares {
+        Spares {
+            fail,
+            ..Spares::default()
+        }
+    }
+
+    /// Keep the allocations of a failure's data if nothing else holds it (not the
+    /// multi-line cache, not the caller).
+    pub fn recycle(&mut self, mut shared: Arc<Merged>) {
+        let Some(merged) = Arc::get_mut(&mut shared) else {
+            return;
+        };
+        if self.lines.capacity() == 0 {
+            if let Some(mut lines) = merged.matches.take() {
+                lines.clear();
+                self.lines = lines;
+            }
+        }
+        merged.groups.clear();
+        merged.nofail = None;
+        merged.mlfgained = None;
+        merged.mlfpending = false;
+        merged.users.clear();
+        merged.matches = None;
+        merged.nofail_matches = None;
+        if self.shared.len() < SPARE_SHARED {
+            self.shared.push(shared);
+        }
+    }
+
+    /// A new failure's data with `groups`, in the data of an earlier failure when one
+    /// was kept; the emptied groups it replaces become the spare `fail`, where the
+    /// next match's groups are read, when that has less room.
+    fn share(&mut self, mut groups: FailData) -> Arc<Merged> {
+        if let Some(mut shared) = self.shared.pop() {
+            if let Some(merged) = Arc::get_mut(&mut shared) {
+                std::mem::swap(&mut merged.groups, &mut groups);
+                if !self.fail.has_room() && groups.has_room() {
+                    self.fail = groups;
+                }
+                return shared;
+            }
+        }
+        Arc::new(Merged {
+            groups,
+            ..Merged::default()
+        })
+    }
+
+    /// A vector of `lines`, in a kept allocation when there is one.
+    fn lines(&mut self, lines: impl Iterator<Item = Line>) -> Vec<Line> {
+        let mut vec = std::mem::take(&mut self.lines);
+        vec.extend(lines);
+        vec
+    }
+}
+
+/// The multi-line cache: each id's data, shared with its last failure; `None` for
+/// an id whose entry was taken.
+pub(crate) type Cache = MlfidCache<Option<Arc<Merged>>>;
+
+/// A failure without a multi-line id: its groups and the lines it matched.
+pub(crate) fn single(
+    spares: &mut Spares,
+    mut fail: FailData,
+    matched: impl Iterator<Item = Line>,
+) -> Arc<Merged> {
+    let names = &*NAMES;
+    let nofail = fail.remove(&names.nofail);
+    let mlfgained = fail.remove(&names.mlfgained);
+    let matches = Some(spares.lines(matched));
+    let mut shared = spares.share(fail);
+    let merged = Arc::make_mut(&mut shared);
+    merged.nofail = nofail;
+    merged.mlfgained = mlfgained;
+    merged.matches = matches;
+    shared
+}
+
+/// Whether `fail`, of the multi-line id `mlfid`, ends its connection
+/// (`F-MLFFORGET`), is no failure by itself (`F-NOFAIL` or `F-MLFGAINED`), and
+/// stays no failure when merged: neither pending failures of the id (which a
+/// gained login clears) nor a second user make it one. Such a merge leaves nothing
+/// behind but the id forgotten, which is done here; a caller that drops what is no
+/// failure (the daemon) then need not merge. The connection-closing lines of a
+/// busy auth.log, a quarter of its lines, are these. Decided as [`merge`] decides.
+pub(crate) fn forgets_as_no_failure(cache: &mut Cache, mlfid: &str, fail: &FailData) -> bool {
+    let names = &*NAMES;
+    let gained = fail.truthy(&names.mlfgained);
+    let no_failure = gained || fail.truthy(&names.nofail);
+    if !no_failure || !fail.truthy(&names.mlfforget) || fail.truthy(&names.mlfpending) {
+        return false;
+    }
+    let Some(entry) = cache.get(mlfid, mlfid::clock()) else {
+        // nothing to merge with, and a forgetting failure is not remembered
+        return true;
+    };
+    let Some(cached) = entry.as_deref() else {
+        return false;
+    };
+    let user = fail.text(&names.user).filter(|u| !u.is_empty());
+    if cached.users_with(user) > 1 || (!gained && cached.mlfpending) {
+        return false;
+    }
+    cache.unset(mlfid);
+    true
+}
+
+/// Merge a failure with what is known of its multi-line id (Fail2ban's
+/// `_mergeFailure`): `F-NOFAIL`, `F-MLFFORGET`, `F-MLFGAINED`, users and matches.
+/// The flags are Fail2ban's: 1 no failure, 2 forget the id, 4 the id's last line
+/// was no failure, 8 a gained login.
+pub(crate) fn merge(
+    cache: &mut Cache,
+    spares: &mut Spares,
+    mlfid: &str,
+    mut fail: FailData,
+    matched: impl Iterator<Item = Line>,
+) -> Arc<Merged> {
+    let names = &*NAMES;
+    let mut nofail = fail.remove(&names.nofail);
+    let mlfgained = fail.remove(&names.mlfgained);
+    let mut flags = 0u8;
+    if mlfgained.as_ref().is_some_and(Value::truthy) {
+        flags |= 8 | 1;
+        if !nofail.as_ref().is_some_and(Value::truthy) {
+            nofail = mlfgained.clone();
+        }
+    } else if nofail.as_ref().is_some_and(Value::truthy) {
+        flags |= 1;
+    }
+    if fail.remove(&names.mlfforget).is_some_and(|v| v.truthy()) {
+        flags |= 2;
+    }
+    let user = fail
+        .text(&names.user)
+        .filter(|u| !u.is_empty())
+        .map(Text::from);
+    let now = mlfid::clock();
+    // Taken out of the cache, not copied: the entry (looked up once) is given the
+    // merged failure at the end, or forgotten.
+    let mut entry = cache.get(mlfid, now);
+    let cached = entry.as_mut().and_then(|cached| cached.take());
+    let was_cached = cached.is_some();
+    let (mut shared, users) = match cached {
+        Some(mut shared) => {
+            // changed in place: copied only when the last failure of this id is
+            // still held somewhere
+            let merged = Arc::make_mut(&mut shared);
+            let users = merged.add_user(user);
+            if merged.nofail.take().is_some_and(|v| v.truthy()) {
+                flags |= 4;
+            }
+            if merged.mlfgained.take().is_some_and(|v| v.truthy()) {
+                flags |= 4;
+            }
+            if flags & 8 != 0 {
+                merged.mlfpending = false;
+            }
+            if flags & 4 == 0 && !merged.mlfpending {
+                if let Some(mut lines) = merged.matches.take() {
+                    lines.clear();
+                    spares.lines = lines;
+                }
+            }
+            // a group that took no part in this match leaves the earlier value
+            let took_part = |v: &Value| !matches!(v, Value::Text(None));
+            merged.groups.update_from(&mut fail, |v| !took_part(v));
+            merged.nofail = nofail.filter(took_part);
+            merged.mlfgained = mlfgained.filter(took_part);
+            spares.fail = fail;
+            (shared, users)
+        }
+        None => {
+            // stored at the end (unless forgotten), with the merged failure
+            let mut shared = spares.share(fail);
+            let merged = Arc::make_mut(&mut shared);
+            merged.nofail = nofail;
+            merged.mlfgained = mlfgained;
+            let users = if flags & 2 == 0 {
+                merged.add_user(user)
+            } else {
+                0
+            };
+            (shared, users)
+        }
+    };
+    // not shared: the cache's entry was taken out, or just made
+    let merged = Arc::make_mut(&mut shared);
+    if std::mem::take(&mut merged.mlfpending) || users > 1 {
+        merged.nofail = None;
+        merged.mlfgained = None;
+        flags &= !(8 | 1);
+    }
+    if flags & 1 == 0 {
+        let mut lines = merged
+            .nofail_matches
+            .take()
+            .unwrap_or_else(|| std::mem::take(&mut spares.lines));
+        if let Some(earlier) = merged.matches.take() {
+            if lines.is_empty() {
+                // the empty one (the spare, or none) is kept for the next failure
+                spares.lines = std::mem::replace(&mut lines, earlier);
+            } else {
+                lines.extend(earlier);
+            }
+        }
+        if flags & 8 == 0 {
+            lines.extend(matched);
+        }
+        merged.matches = Some(lines);
+    } else if flags & 3 == 1 {
+        let mut lines = merged
+            .nofail_matches
+            .take()
+            .unwrap_or_else(|| std::mem::take(&mut spares.lines));
+        lines.extend(matched);
+        merged.nofail_matches = Some(lines);
+    }
+    // The cache holds the same (shared) data as the failure, as in Fail2ban.
+    match entry.filter(|_| was_cached) {
+        Some(_) if flags & 2 != 0 => cache.unset(mlfid),
+        Some(entry) => *entry = Some(shared.clone()),
+        None if flags & 2 == 0 => cache.set(mlfid, Some(shared.clone()), now),
+        None => {}
+    }
+    shared
+}
+
+/// Note in the cache that a failregex of `mlfid` matched without an address (the
+/// failure waits for one): `mlfpending`.
+pub(crate) fn note_pending(cache: &mut Cache, mlfid: &str) {
+    if let Some(Some(cached)) = cache.peek_mut(mlfid) {
+        Arc::make_mut(cached).mlfpending = true;
+    }
+}
