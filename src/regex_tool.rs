@@ -164,46 +164,62 @@ fn config_dir(o: &Options) -> PathBuf {
 
 /// How the FILTER argument was understood, for the report header.
 enum FilterSource {
-    Named { name: String, basedir: PathBuf },
-    File(PathBuf),
+    Named {
+        name: String,
+        basedir: PathBuf,
+        options: Vec<(String, String)>,
+    },
+    File {
+        path: PathBuf,
+        options: Vec<(String, String)>,
+    },
     Regex(String),
 }
 
 impl FilterSource {
-    /// The report's header line for this source (`kind`: failregex or ignoreregex).
+    /// The report's header line for this source (`kind`: failregex or ignoreregex),
+    /// and a line with the filter's options when it was given some.
     fn describe(&self, kind: &str) -> String {
-        match self {
-            FilterSource::Named { name, basedir } => {
+        let (mut text, options) = match self {
+            FilterSource::Named {
+                name,
+                basedir,
+                options,
+            } => (
                 format!(
                     "Use {kind:>11} filter file : {name}, basedir: {}",
                     basedir.display()
-                )
+                ),
+                options,
+            ),
+            FilterSource::File { path, options } => {
+                (format!("Use {kind:>11} file : {}", path.display()), options)
             }
-            FilterSource::File(p) => format!("Use {kind:>11} file : {}", p.display()),
-            FilterSource::Regex(r) => format!("Use {kind:>11} line : {}", shorten(r)),
+            FilterSource::Regex(r) => return format!("Use {kind:>11} line : {}", shorten(r)),
+        };
+        if !options.is_empty() {
+            // Python's repr of the options dict, as fail2ban-regex prints it
+            let dict: Vec<String> = options
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
+                .collect();
+            text.push_str(&format!("\nUse   filter options : {{{}}}", dict.join(", ")));
         }
+        text
     }
 }
 
-/// Resolve a FILTER (or IGNOREREGEX) argument into a definition.
+/// Resolve a FILTER (or IGNOREREGEX) argument into a definition: a filter file's
+/// path or a filter's name, either with options (`sshd[mode=aggressive]`,
+/// `/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]`), or a regex.
 fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, FilterSource)> {
-    let path = Path::new(arg);
-    if path.is_file() {
-        // A file inside a filter.d directory is that directory's named filter (its
-        // .local and includes apply), as fail2ban-regex treats it.
-        let dir = path
-            .parent()
-            .filter(|d| d.file_name().is_some_and(|n| n == "filter.d"));
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-        if let (Some(dir), Some(name)) = (dir, stem) {
-            let basedir = dir.parent().unwrap_or(Path::new("")).to_path_buf();
-            let def = FilterDefinition::load(&basedir, &name, &[]).map_err(anyhow::Error::new)?;
-            return Ok((def, FilterSource::Named { name, basedir }));
-        }
-        let def = FilterDefinition::load_file(path, &[]).map_err(anyhow::Error::new)?;
-        return Ok((def, FilterSource::File(path.to_path_buf())));
+    if Path::new(arg).is_file() {
+        return filter_file(Path::new(arg), Vec::new());
     }
     if let Ok((name, opts)) = parse_name_with_options(arg) {
+        if name.contains('/') && Path::new(&name).is_file() {
+            return filter_file(Path::new(&name), opts);
+        }
         let looks_like_name = !name.is_empty() && !name.contains(['/', ' ', '^', '\\', '<', '(']);
         let fdir = basedir.join("filter.d");
         let exists = ["conf", "local"]
@@ -211,11 +227,13 @@ fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, Filter
             .any(|e| fdir.join(format!("{name}.{e}")).is_file());
         if looks_like_name && exists {
             let def = FilterDefinition::load(basedir, &name, &opts).map_err(anyhow::Error::new)?;
+            let basedir = basedir.to_path_buf();
             return Ok((
                 def,
                 FilterSource::Named {
                     name,
-                    basedir: basedir.to_path_buf(),
+                    basedir,
+                    options: opts,
                 },
             ));
         }
@@ -228,6 +246,32 @@ fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, Filter
         ..Default::default()
     };
     Ok((def, FilterSource::Regex(arg.to_string())))
+}
+
+/// A filter file given by its path, with `options`. A file inside a filter.d
+/// directory is that directory's named filter (its .local and includes apply), as
+/// fail2ban-regex treats it.
+fn filter_file(
+    path: &Path,
+    options: Vec<(String, String)>,
+) -> Result<(FilterDefinition, FilterSource)> {
+    let dir = path
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "filter.d"));
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    if let (Some(dir), Some(name)) = (dir, stem) {
+        let basedir = dir.parent().unwrap_or(Path::new("")).to_path_buf();
+        let def = FilterDefinition::load(&basedir, &name, &options).map_err(anyhow::Error::new)?;
+        let source = FilterSource::Named {
+            name,
+            basedir,
+            options,
+        };
+        return Ok((def, source));
+    }
+    let def = FilterDefinition::load_file(path, &options).map_err(anyhow::Error::new)?;
+    let path = path.to_path_buf();
+    Ok((def, FilterSource::File { path, options }))
 }
 
 fn build_spec(

@@ -520,3 +520,54 @@ fn lines_across_read_blocks_are_each_read_once_and_an_unfinished_last_one_is_lef
     assert_eq!(out.lines().collect::<Vec<_>>(), expected);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A filter file's path with options (`/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]`)
+/// is that filter with those options, as Debian's fail2ban-regex reads it; before,
+/// the path was taken for a regex and refused.
+#[test]
+fn a_filter_path_with_options_is_read_as_fail2ban_regex_reads_it() {
+    let sshd = Path::new("/etc/fail2ban/filter.d/sshd.conf");
+    let reference = Path::new("/usr/bin/fail2ban-regex");
+    if !sshd.exists() || !reference.exists() {
+        eprintln!("SKIPPED: needs Debian's fail2ban (/etc/fail2ban, /usr/bin/fail2ban-regex)");
+        return;
+    }
+    let dir = scratch_dir("pathopts");
+    let log = dir.join("auth.log");
+    // a kex failure: counted in aggressive mode only
+    std::fs::write(
+        &log,
+        "Dec  2 10:00:01 host sshd[1234]: Failed password for invalid user admin from 192.0.2.10 port 40000 ssh2\n\
+         Dec  2 10:00:02 host sshd[1235]: Unable to negotiate with 192.0.2.11 port 40001: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]\n",
+    )
+    .unwrap();
+    let log = log.to_str().unwrap();
+    let report = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("Use   ") || l.starts_with("Lines: "))
+            .map(str::to_string)
+            .collect()
+    };
+    for filter in [
+        "/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]",
+        "sshd[mode=aggressive]",
+    ] {
+        let (ours, err, ok) = ferroban(&["regex", "-c", "/etc/fail2ban", log, filter]);
+        assert!(ok, "{filter}: {err}");
+        let theirs = Command::new(reference)
+            .args([log, filter])
+            .output()
+            .unwrap();
+        let theirs = String::from_utf8_lossy(&theirs.stdout).into_owned();
+        assert_eq!(report(&ours), report(&theirs), "{filter}");
+        assert!(
+            ours.contains("Use   filter options : {'mode': 'aggressive'}"),
+            "{ours}"
+        );
+        assert!(
+            ours.contains("Lines: 2 lines, 0 ignored, 2 matched"),
+            "{ours}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
