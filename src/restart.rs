@@ -6,7 +6,9 @@
 //! directory, environment, network namespace), waiting until it has exited, and
 //! starting the new one with those, in a session of its own. The server's own
 //! shutdown removes only the socket and pid file it made, so the new server keeps
-//! them. It does not decide when a restart is wanted.
+//! them. The configuration the new server will read is tested first: one that
+//! would not start leaves the running server alone, as `reload` does. It does not
+//! decide when a restart is wanted.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -14,7 +16,7 @@ use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -81,9 +83,31 @@ impl Started {
         })
     }
 
+    /// The configuration directory the server reads: its `-c`, relative to its
+    /// working directory, or the default.
+    fn confdir(&self) -> Result<PathBuf> {
+        let args: Vec<String> = self
+            .argv
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        // `ferroban server …`, or `fail2ban-server …` (the grammar is the same)
+        let args = match args.first() {
+            Some(first) if first == "server" => &args[1..],
+            _ => &args[..],
+        };
+        let parsed = crate::fail2ban_cmdline::parse(args, true)
+            .with_context(|| format!("reading the command line of process {}", self.pid))?;
+        let confdir = parsed
+            .conf
+            .unwrap_or_else(crate::server::options::default_confdir);
+        Ok(self.cwd.join(confdir))
+    }
+
     /// Start the server again with the same command line, directory, environment
     /// and network namespace, detached from this terminal.
-    fn start_again(&self) -> Result<()> {
+    fn start_again(&self) -> Result<Child> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         // The name it was run as selects the grammar (fail2ban-server, ferroban).
@@ -114,8 +138,7 @@ impl Started {
                 "starting the server again in the network namespace of process {}",
                 self.pid
             )
-        })?;
-        Ok(())
+        })
     }
 }
 
@@ -163,12 +186,38 @@ pub fn restart(
         return Ok(false);
     };
     let started = Started::of(pid)?;
+    let confdir = started.confdir()?;
+    if let Err(e) = crate::server::check_config(&confdir) {
+        bail!(
+            "{e:#}\n  the server keeps running with the configuration it has (nothing \
+             was stopped); fix the error, test with `ferroban -c {} check`, then restart",
+            confdir.display()
+        );
+    }
     stop()?;
     if !wait_until(|| !alive(pid)) {
         bail!("the server (pid {pid}) did not exit within {LIMIT:?}");
     }
-    started.start_again()?;
-    if !wait_until(&mut ping) {
+    let mut child = started.start_again()?;
+    // A server that exits with an error (a log file gone since the test, a
+    // socket taken) says so at once; one that detaches exits with success.
+    let mut failed = None;
+    let answered = wait_until(|| {
+        if let Ok(Some(status)) = child.try_wait() {
+            if !status.success() {
+                failed = Some(status);
+                return true;
+            }
+        }
+        ping()
+    });
+    if let Some(status) = failed {
+        bail!(
+            "the restarted server exited ({status}) without answering on {}; see its log",
+            socket.display()
+        );
+    }
+    if !answered {
         bail!(
             "the restarted server did not answer on {} within {LIMIT:?}; see its log",
             socket.display()
