@@ -43,7 +43,9 @@ impl ClientOptions {
     }
 }
 
-/// Split client options from the command words.
+/// Split client options from the command words. `-c`, `-s` and `--timeout` may
+/// also follow the verb (`ferroban check -c DIR`): taken as words, they would make
+/// `check` test another directory than the one named, and say OK.
 fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
     let mut o = ClientOptions {
         confdir: default_confdir(),
@@ -55,19 +57,19 @@ fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "-c" | "--conf" if words.is_empty() => {
+            "-c" | "--conf" => {
                 o.confdir = PathBuf::from(
                     it.next()
                         .ok_or_else(|| anyhow::anyhow!("-c needs a directory"))?,
                 )
             }
-            "-s" | "--socket" if words.is_empty() => {
+            "-s" | "--socket" => {
                 o.socket = Some(PathBuf::from(
                     it.next()
                         .ok_or_else(|| anyhow::anyhow!("-s needs a path"))?,
                 ))
             }
-            "--timeout" if words.is_empty() => {
+            "--timeout" => {
                 o.timeout = parse_timeout(it.next().map(String::as_str))?;
             }
             "-p" | "--pidfile" if words.is_empty() => {
@@ -211,6 +213,12 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         None => {
             eprint!("{}", usage());
             return Ok(failure);
+        }
+        Some("check") if words.len() > 1 => {
+            bail!(
+                "check takes no arguments, not {:?}; give the directory as `ferroban -c DIR check`",
+                words[1..].join(" ")
+            )
         }
         Some("check") => return Ok(if check(&o.confdir) == 0 { 0 } else { failure }),
         Some("import-fail2ban") if words.len() <= 2 => {
@@ -427,6 +435,14 @@ pub fn beautify(words: &[String], v: &Value) -> String {
                 format!("Current match filter:\n{}", groups.join(" + "))
             }
         }
+        // Python's repr of Fail2ban's answer: 1, or [1, 0] for several addresses
+        ["get", _, "banned", _, ..] => match v.as_array() {
+            Some(flags) => format!(
+                "[{}]",
+                flags.iter().map(value_text).collect::<Vec<_>>().join(", ")
+            ),
+            None => value_text(v),
+        },
         ["get", _, "banip" | "banned", rest @ ..] => {
             let sep = match rest.first() {
                 Some(&"--with-time") => "\n",

@@ -124,11 +124,12 @@ fn client_result(r: anyhow::Result<i32>) -> ExitCode {
     }
 }
 
-/// The filter tester, whose reader stops reading (`ferroban regex … | head`), ends
-/// quietly, as `cat` or `grep` do: the default action of SIGPIPE, which Rust's
-/// runtime ignores (a write then fails, and the tool reported "Broken pipe"). Only
-/// the tester: the server and the client write to sockets, where a peer that hangs
-/// up is an error to report, not a reason to die.
+/// A tool whose reader stops reading (`ferroban regex … | head`, `ferroban banned |
+/// grep -q ADDR`) ends quietly, as `cat` or `grep` do: the default action of
+/// SIGPIPE, which Rust's runtime ignores (a write then fails, and the tool reported
+/// "Broken pipe", or panicked in `println!`). Not the server, which must outlive any
+/// client that hangs up; the client's own writes to the control socket never raise
+/// SIGPIPE (see `socket_client`), so a server that hangs up is still reported.
 fn end_quietly_on_closed_pipe() {
     // SAFETY: called first in `main`, before any thread exists; SIG_DFL is a valid
     // disposition for SIGPIPE.
@@ -148,7 +149,9 @@ fn main() -> ExitCode {
         })
         .unwrap_or_default();
     let rest = args.get(1..).unwrap_or_default();
-    if invoked_as == "fail2ban-regex" || rest.first().is_some_and(|a| a == "regex") {
+    let runs_server =
+        invoked_as == "fail2ban-server" || rest.first().is_some_and(|a| a == "server");
+    if !runs_server {
         end_quietly_on_closed_pipe();
     }
     match invoked_as.as_str() {

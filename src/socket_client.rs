@@ -199,7 +199,7 @@ impl Asked<'_> {
 
     /// ferroban's JSON lines.
     fn json(&self, stream: UnixStream, words: &[String]) -> Result<Value, ClientError> {
-        let mut writer = stream.try_clone().map_err(ClientError::Io)?;
+        let mut writer = Sender(stream.try_clone().map_err(ClientError::Io)?);
         let sent = writer.write_all(protocol::encode_request(words).as_bytes());
         let mut line = String::new();
         // A refusal may arrive although the request could not be sent whole.
@@ -216,7 +216,7 @@ impl Asked<'_> {
 
     /// Fail2ban's pickles, to a Python fail2ban-server.
     fn fail2ban(&self, stream: UnixStream, words: &[String]) -> Result<Value, ClientError> {
-        let mut writer = stream.try_clone().map_err(ClientError::Io)?;
+        let mut writer = Sender(stream.try_clone().map_err(ClientError::Io)?);
         // Fail2ban knows no "extended" status (it would log a warning and answer
         // the basic one).
         let words = match words {
@@ -233,6 +233,32 @@ impl Asked<'_> {
         fail2ban_protocol::decode_answer(&answer)
             .map_err(|e| ClientError::Protocol(e.to_string()))?
             .map_err(ClientError::Server)
+    }
+}
+
+/// The writing end of a connection, which never raises SIGPIPE: a server that hung
+/// up is an error to report, while the client lets SIGPIPE end it quietly when its
+/// own output is closed (`ferroban banned | grep -q ADDR`).
+struct Sender(UnixStream);
+
+impl Write for Sender {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is the stream's, open while `self` lives; `bytes`
+        // is valid for `bytes.len()` bytes. `send` honours the stream's write timeout.
+        let sent = unsafe {
+            libc::send(
+                self.0.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        usize::try_from(sent).map_err(|_| std::io::Error::last_os_error())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

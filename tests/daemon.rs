@@ -3008,3 +3008,161 @@ fn the_client_gives_up_on_a_silent_server_and_names_it() {
         "{err}"
     );
 }
+
+// Before, `ferroban check -c DIR` took `-c DIR` as words it ignored and tested the
+// default directory: during a migration, "OK" for another directory than the one
+// named.
+#[test]
+fn check_tests_the_directory_named_after_the_verb_and_refuses_other_words() {
+    let env = Env::new("checkdir");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/missing.log\n");
+    let bad = env.conf();
+    let good = env.dir.join("good");
+    std::fs::create_dir_all(good.join("filter.d")).unwrap();
+    std::fs::write(good.join("filter.d/test.conf"), TEST_FILTER).unwrap();
+    std::fs::write(
+        good.join("jail.local"),
+        format!(
+            "[app]\nenabled = true\nfilter = test\naction = dry-run\nlogpath = {}\n",
+            env.log("app.log").display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| Command::new(BIN).args(args).output().unwrap();
+    let text = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let after = run(&["check", "-c", bad.to_str().unwrap()]);
+    assert!(!after.status.success(), "{}", text(&after));
+    assert!(
+        text(&after).contains(&bad.join("jail.local").display().to_string()),
+        "the directory named after the verb: {}",
+        text(&after)
+    );
+    let both = run(&[
+        "-c",
+        good.to_str().unwrap(),
+        "check",
+        "-c",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(
+        !both.status.success(),
+        "the last -c is tested: {}",
+        text(&both)
+    );
+    let ok = run(&["check", "-c", good.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let words = run(&["-c", good.to_str().unwrap(), "check", "foo"]);
+    assert!(!words.status.success());
+    assert!(
+        text(&words).contains("check takes no arguments"),
+        "{}",
+        text(&words)
+    );
+}
+
+// Before, `restart` stopped the server (lifting its bans) and only then found that
+// the new one could not start: the host was left unprotected, and the client waited
+// 30 s to say "see its log".
+#[test]
+fn a_restart_with_a_broken_configuration_keeps_the_server_and_says_why() {
+    let env = Env::new("restartbad");
+    let jails = "[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\n";
+    env.jails(jails);
+    let server = env.start();
+    assert_eq!(env.client_text(&["ban", "app", "192.0.2.30"]).trim(), "1");
+    env.jails(&jails.replace("maxretry = 3", "maxretry = three"));
+    let started = std::time::Instant::now();
+    let restart = env.client(&["restart"]);
+    let said = String::from_utf8_lossy(&restart.stderr).into_owned();
+    assert!(!restart.status.success(), "{said}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "at once, not after a timeout"
+    );
+    let local = env.conf().join("jail.local");
+    for part in [&format!("{}:9:", local.display()), "three", "keeps running"] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+    // the same server, with its ban
+    assert_eq!(
+        pid_in(&env.dir.join("run/ferroban.pid")),
+        Some(server.child.id() as i32)
+    );
+    assert_eq!(
+        env.client_text(&["get", "app", "banned", "192.0.2.30"])
+            .trim(),
+        "1"
+    );
+}
+
+// Fail2ban's `get JAIL banned IP…` answers whether each address is banned (1 or 0,
+// a list for several); before, ferroban answered the jail's whole ban list.
+#[test]
+fn get_banned_with_addresses_answers_one_or_zero_for_each() {
+    let env = Env::new("getbanned");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let _server = env.start();
+    env.client_text(&["ban", "app", "192.0.2.40"]);
+    let get = |ips: &[&str]| {
+        let mut args = vec!["get", "app", "banned"];
+        args.extend(ips);
+        env.client_text(&args).trim().to_string()
+    };
+    assert_eq!(get(&["192.0.2.40"]), "1");
+    assert_eq!(get(&["192.0.2.41"]), "0");
+    assert_eq!(
+        get(&["192.0.2.40", "192.0.2.41", "not-an-address"]),
+        "[1, 0, 0]"
+    );
+    assert_eq!(get(&[]), "192.0.2.40", "without addresses: the list");
+    let debian = Path::new("/usr/bin/fail2ban-client");
+    if !debian.exists() {
+        eprintln!("SKIPPED Debian's fail2ban-client part: /usr/bin/fail2ban-client is missing");
+        return;
+    }
+    let theirs = |ips: &[&str]| {
+        let out = Command::new(debian)
+            .arg("-s")
+            .arg(env.socket())
+            .args(["get", "app", "banned"])
+            .args(ips)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(theirs(&["192.0.2.40"]), "1");
+    assert_eq!(theirs(&["192.0.2.40", "192.0.2.41"]), "[1, 0]");
+}
+
+// Before, the client panicked ("failed printing to stdout") and aborted when its
+// reader went away (`ferroban banned | grep -q ADDR`).
+#[test]
+fn a_client_whose_reader_goes_away_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new("clientpipe");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let _server = env.start();
+    for ip in ["192.0.2.50", "192.0.2.51"] {
+        env.client_text(&["ban", "app", ip]);
+    }
+    for verb in [&["banned"][..], &["status", "app"], &["status"]] {
+        let mut child = Command::new(BIN)
+            .arg("-s")
+            .arg(env.socket())
+            .args(verb)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the reader is gone before the client writes its answer
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{verb:?}: {err}");
+        assert!(
+            out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+            "{verb:?}: {:?} {err}",
+            out.status
+        );
+    }
+}

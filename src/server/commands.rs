@@ -264,6 +264,17 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
     let j = &server.jails[server.jail_index(name)?];
     let c = &j.config;
     Ok(match option {
+        // Fail2ban: whether each address is banned, 1 or 0 (a list for several).
+        "banned" if !rest.is_empty() => {
+            let banned = |ip: &&str| {
+                let ip = ip.parse::<IpAddr>().ok();
+                i64::from(ip.is_some_and(|ip| j.bans.get(&ip).is_some()))
+            };
+            match rest {
+                [one] => json!(banned(one)),
+                many => json!(many.iter().map(banned).collect::<Vec<_>>()),
+            }
+        }
         "banip" | "banned" => {
             let with_time = rest.first() == Some(&"--with-time");
             let list: Vec<String> = j
