@@ -3166,3 +3166,33 @@ fn a_client_whose_reader_goes_away_ends_quietly() {
         );
     }
 }
+
+// Before, `get JAIL action ACTION PROPERTY` answered the jail's `action` option for
+// any action and property, also for an action the jail does not have.
+#[test]
+fn get_action_property_answers_that_property_of_that_action() {
+    let env = Env::new("getaction");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let _server = env.start();
+    let ban = env.client_text(&["get", "app", "action", "record", "actionban"]);
+    assert!(ban.starts_with("echo ban app <ip> "), "{ban}");
+    let out = env.client_text(&["get", "app", "action", "record", "out"]);
+    assert_eq!(out.trim(), env.out().display().to_string());
+    for (args, error) in [
+        (
+            &["get", "app", "action", "nosuch", "actionban"][..],
+            "Invalid Action name: nosuch",
+        ),
+        (
+            &["get", "app", "action", "record", "nosuch"],
+            "no property \"nosuch\"",
+        ),
+    ] {
+        let o = env.client(args);
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && said.contains(error),
+            "{args:?}: {said}"
+        );
+    }
+}

@@ -316,6 +316,28 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             .collect::<Vec<_>>()),
         "usedns" => json!(c.usedns),
         "actions" => json!(c.actions.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
+        // An action's property, as the jail's action reads it (tags the server fills
+        // in at ban time, <ip> and the like, left as they are).
+        "action" if !rest.is_empty() => {
+            let [action, property] = rest else {
+                return Err(CommandError::Invalid(
+                    "Invalid command: get JAIL action ACTION PROPERTY".into(),
+                ));
+            };
+            let Some(a) = c.actions.iter().find(|a| a.name == *action) else {
+                return Err(CommandError::Invalid(format!(
+                    "Invalid Action name: {action}"
+                )));
+            };
+            match a.options.iter().find(|(k, _)| k == property) {
+                Some((_, v)) => json!(v),
+                None => {
+                    return Err(CommandError::Invalid(format!(
+                        "action {action} of jail {name} has no property {property:?}"
+                    )))
+                }
+            }
+        }
         "failregex" => json!(c.filter.failregex),
         "ignoreregex" => json!(c.filter.ignoreregex),
         "datepattern" => json!(c.filter.datepattern),
