@@ -3196,3 +3196,66 @@ fn get_action_property_answers_that_property_of_that_action() {
         );
     }
 }
+
+// Before, these errors named no line of jail.local (a mistyped action named the
+// missing action file; an ignoreip typo was looked up in DNS), or passed `check`
+// (an option set twice in one section, which Fail2ban refuses to start with).
+#[test]
+fn check_names_the_line_of_each_mistake_as_written() {
+    let env = Env::new("checklines");
+    let local = env.conf().join("jail.local");
+    std::fs::write(
+        env.conf().join("filter.d/nohost.conf"),
+        "[Definition]\n# no address here\nfailregex = ^bad login from somebody$\n",
+    )
+    .unwrap();
+    let app = "[app]\nenabled = true\nlogpath = ../logs/app.log\n";
+    for (extra, filter_file, line, words) in [
+        (
+            "action = recrd\n",
+            false,
+            9,
+            &[
+                "action \"recrd\" not found",
+                "did you mean action = record?",
+            ][..],
+        ),
+        (
+            "ignoreip = 127.0.0.1/8 10.0.0.300\n",
+            false,
+            9,
+            &["\"10.0.0.300\" is not an address"],
+        ),
+        ("ignoreip = 127.0.0.1/33\n", false, 9, &["prefix too long"]),
+        (
+            "maxretry = 3\nfindtime = 1m\nmaxretry = 7\n",
+            false,
+            11,
+            &["\"maxretry\" is already set in [app]"],
+        ),
+        (
+            "filter = nohost\n",
+            true,
+            3,
+            &[
+                "has no group for the failure id",
+                "^bad login from somebody$",
+            ],
+        ),
+    ] {
+        env.jails(&format!("{app}{extra}"));
+        let check = env.client(&["check"]);
+        let said = String::from_utf8_lossy(&check.stderr).into_owned();
+        assert!(!check.status.success(), "{extra}: {said}");
+        let file = if filter_file {
+            env.conf().join("filter.d/nohost.conf")
+        } else {
+            local.clone()
+        };
+        let at = format!("{}:{line}:", file.display());
+        assert!(said.contains(&at), "{extra}: {at} in {said}");
+        for word in words {
+            assert!(said.contains(word), "{extra}: {word} in {said}");
+        }
+    }
+}

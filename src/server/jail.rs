@@ -70,18 +70,24 @@ pub fn build_filter(config: &JailConfig) -> Result<Filter, String> {
 /// `None` when the regex cannot be found in the filter's files.
 fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<String> {
     let (option, index, source) = match e {
-        FilterError::FailRegex { index, source } => ("failregex", *index, source),
-        FilterError::IgnoreRegex { index, source } => ("ignoreregex", *index, source),
+        FilterError::FailRegex { index, source } => ("failregex", *index, Some(source)),
+        FilterError::IgnoreRegex { index, source } => ("ignoreregex", *index, Some(source)),
+        FilterError::NoFailureId { index, .. } => ("failregex", *index, None),
         _ => return None,
     };
     let (file, line, written) =
         ferroban_config::filter::locate_regex(&config.filter.files, option, index)?;
     let (message, column) = match source {
-        PatternError::Translate(t) => (
+        Some(PatternError::Translate(t)) => (
             t.message.clone(),
             Some(column_as_written(&written, &t.pattern, t.position)),
         ),
-        PatternError::Compile { message, .. } => (message.clone(), None),
+        Some(PatternError::Compile { message, .. }) => (message.clone(), None),
+        None => (
+            "has no group for the failure id: use <HOST>, <ADDR>, <F-ID>… (or put one in prefregex)"
+                .to_string(),
+            None,
+        ),
     };
     let head = format!(
         "{}:{line}: jail [{}], filter {}: {option} {} of the filter",

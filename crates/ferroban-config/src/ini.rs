@@ -136,13 +136,17 @@ pub fn parse(file: &Path, text: &str) -> Result<IniFile, ConfigError> {
                 if name == "DEFAULT" {
                     current = Some(None);
                 } else {
-                    let idx = match ini.sections.iter().position(|(s, _)| s == name) {
-                        Some(i) => i,
-                        None => {
-                            ini.sections.push((name.to_string(), Section::default()));
-                            ini.sections.len() - 1
-                        }
-                    };
+                    // Fail2ban's parser is strict: a section twice in one file stops
+                    // it (DEFAULT may repeat).
+                    if ini.sections.iter().any(|(s, _)| s == name) {
+                        return Err(err(
+                            lineno,
+                            format!("section [{name}] is already in this file"),
+                            "merge the two sections into one (Fail2ban refuses to start with both)",
+                        ));
+                    }
+                    ini.sections.push((name.to_string(), Section::default()));
+                    let idx = ini.sections.len() - 1;
                     current = Some(Some(idx));
                 }
                 continue;
@@ -171,7 +175,24 @@ pub fn parse(file: &Path, text: &str) -> Result<IniFile, ConfigError> {
             ));
         }
         flush(&mut ini, current, &mut key, &mut lines, key_line);
-        key = Some(k.to_lowercase());
+        let k = k.to_lowercase();
+        let section = match current {
+            Some(Some(i)) => Some(&ini.sections[i]),
+            _ => None,
+        };
+        let (name, entries) = section.map_or(("DEFAULT", &ini.defaults), |(n, s)| (n.as_str(), s));
+        if let Some(first) = entries.get(&k) {
+            // as Fail2ban's strict parser: it refuses to start
+            return Err(err(
+                lineno,
+                format!(
+                    "option {k:?} is already set in [{name}] of this file (line {})",
+                    first.origin.line
+                ),
+                "keep one of the two lines; a value that overrides another belongs in a .local file",
+            ));
+        }
+        key = Some(k);
         key_line = lineno;
         lines.push(value[sep + 1..].trim().to_string());
     }
@@ -196,6 +217,28 @@ mod tests {
         assert_eq!(d.get("ignoreregex").unwrap().value, "");
         assert_eq!(d.get("x").unwrap().value, "y;z");
         assert_eq!(d.get("failregex").unwrap().origin.line, 5);
+    }
+
+    #[test]
+    fn an_option_or_section_twice_in_one_file_is_refused_as_fail2ban_refuses_it() {
+        let e = p("[sshd]\nmaxretry = 3\nfindtime = 1\nMaxRetry = 7\n").unwrap_err();
+        assert_eq!(e.line, 4);
+        assert!(
+            e.message
+                .contains("\"maxretry\" is already set in [sshd] of this file (line 2)"),
+            "{e}"
+        );
+        let e = p("[DEFAULT]\na = 1\n[x]\nb = 1\n[DEFAULT]\na = 2\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = p("[a]\nx = 1\n[b]\ny = 1\n[a]\nz = 1\n").unwrap_err();
+        assert_eq!(e.line, 5);
+        assert!(
+            e.message.contains("section [a] is already in this file"),
+            "{e}"
+        );
+        // [DEFAULT] may repeat, and the same option in two sections is no repeat
+        let ini = p("[DEFAULT]\na = 1\n[x]\na = 2\n[DEFAULT]\nb = 3\n").unwrap();
+        assert_eq!(ini.defaults.get("b").unwrap().value, "3");
     }
 
     #[test]

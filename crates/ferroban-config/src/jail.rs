@@ -278,13 +278,7 @@ impl JailReader<'_> {
             findtime: self.duration("findtime")?.unwrap_or(600.0),
             bantime: self.duration("bantime")?.unwrap_or(600.0),
             increment: self.increment()?,
-            ignoreip: self
-                .text("ignoreip")?
-                .unwrap_or_default()
-                .split(|c: char| c.is_whitespace() || c == ',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            ignoreip: self.ignoreip()?,
             ignoreself: self.bool("ignoreself")?.unwrap_or(true),
             ignorecommand: self.text("ignorecommand")?.filter(|v| !v.trim().is_empty()),
             usedns: self.text("usedns")?.unwrap_or_else(|| "warn".into()),
@@ -523,7 +517,8 @@ impl JailReader<'_> {
         for item in split_actions(&text) {
             let (file, opts) = parse_name_with_options(&item)
                 .map_err(|m| self.error("action", m, "write action = name[param=value, …]"))?;
-            let action = ActionDefinition::load(self.basedir, &file, self.name, &opts)?;
+            let action = ActionDefinition::load(self.basedir, &file, self.name, &opts)
+                .map_err(|e| self.locate_missing_action(&file, e))?;
             if actions.iter().any(|a| a.name == action.name) {
                 return Err(self.error(
                     "action",
@@ -534,6 +529,75 @@ impl JailReader<'_> {
             actions.push(action);
         }
         Ok(actions)
+    }
+
+    /// The `ignoreip` entries, each an address, a network or a host name (names are
+    /// resolved when the jail starts, not here).
+    fn ignoreip(&self) -> Result<Vec<String>, ConfigError> {
+        let text = self.text("ignoreip")?.unwrap_or_default();
+        let entries: Vec<String> = text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        for entry in &entries {
+            crate::ignoreip::parse_ignore_entry(entry).map_err(|why| {
+                self.error(
+                    "ignoreip",
+                    why,
+                    "write addresses (192.0.2.1), networks (192.0.2.0/24) or host names, \
+                     separated by spaces",
+                )
+            })?;
+        }
+        Ok(entries)
+    }
+
+    /// An action file that does not exist is most often a typo in `banaction` (or
+    /// `banaction_allports`, or `action` itself): point at the line that names it,
+    /// not at the missing file, and name the closest action there is. Any other
+    /// error as it is.
+    fn locate_missing_action(&self, file: &str, error: ConfigError) -> ConfigError {
+        let dir = self.basedir.join("action.d");
+        let missing = error.line == 0 && error.file == dir.join(format!("{file}.conf"));
+        if !missing {
+            return error;
+        }
+        let names = |key: &str| {
+            self.text(key).ok().flatten().is_some_and(|v| {
+                split_actions(&v)
+                    .iter()
+                    .any(|item| parse_name_with_options(item).is_ok_and(|(name, _)| name == file))
+                    || v.trim() == file
+            })
+        };
+        let key = ["banaction", "banaction_allports", "action"]
+            .into_iter()
+            .find(|key| names(key))
+            .unwrap_or("action");
+        let actions: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter_map(|f| f.strip_suffix(".conf").map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let natives = crate::action::NATIVE_FIREWALLS.iter().copied();
+        let closest =
+            crate::suggest::closest(file, actions.iter().map(String::as_str).chain(natives));
+        let hint = match closest {
+            Some(name) => format!("did you mean {key} = {name}? Otherwise {}", error.hint),
+            None => error.hint.clone(),
+        };
+        self.error(
+            key,
+            format!(
+                "action {file:?} not found: there is no {file}.conf in {}",
+                dir.display()
+            ),
+            &hint,
+        )
     }
 
     fn increment(&self) -> Result<Option<BanTimeIncrement>, ConfigError> {

@@ -15,6 +15,7 @@ mod definition;
 pub mod expr;
 pub mod filter;
 pub mod fleet;
+pub mod ignoreip;
 pub mod ini;
 pub mod jail;
 pub mod settings;

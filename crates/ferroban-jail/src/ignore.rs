@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ferroban_config::ignoreip::{parse_ignore_entry, IgnoreEntry};
 use ipnet::IpNet;
 
 /// Why an address is ignored.
@@ -177,43 +178,30 @@ fn shown_entry(entry: &str) -> String {
     e.to_string()
 }
 
+/// The bits of an address of `ip`'s family.
+fn ip_bits(ip: IpAddr) -> u32 {
+    if ip.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+/// The networks an entry stands for (a host name's addresses, looked up now).
 fn parse_entry(entry: &str) -> Result<Vec<IpNet>, String> {
-    let e = entry.trim();
-    if let Ok(ip) = e.parse::<IpAddr>() {
-        return Ok(vec![IpNet::from(canonical(ip))]);
+    match parse_ignore_entry(entry)? {
+        // one address: an IPv4-mapped IPv6 one counts as the IPv4 address
+        IgnoreEntry::Network(ip, prefix) if u32::from(prefix) == ip_bits(ip) => {
+            Ok(vec![IpNet::from(canonical(ip))])
+        }
+        IgnoreEntry::Network(ip, prefix) => IpNet::new(ip, prefix)
+            .map(|net| vec![net.trunc()])
+            .map_err(|_| format!("ignoreip entry {entry:?}: prefix too long")),
+        IgnoreEntry::HostName(name) => (name.as_str(), 0)
+            .to_socket_addrs()
+            .map_err(|err| format!("ignoreip entry {name:?} does not resolve: {err}"))
+            .map(|addrs| addrs.map(|sa| IpNet::from(canonical(sa.ip()))).collect()),
     }
-    if let Some((addr, len)) = e.split_once('/') {
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("ignoreip entry {e:?}: {addr:?} is not an address"))?;
-        // A dotted mask (10.0.0.0/255.0.0.0) is accepted too.
-        let prefix = match len.parse::<u8>() {
-            Ok(p) => p,
-            Err(_) => match len.parse::<std::net::Ipv4Addr>() {
-                Ok(mask) => u32::from(mask).leading_ones() as u8,
-                Err(_) => return Err(format!("ignoreip entry {e:?}: bad prefix length {len:?}")),
-            },
-        };
-        // Fail2ban writes 127.0.0.1/8: host bits set are allowed.
-        let net =
-            IpNet::new(ip, prefix).map_err(|_| format!("ignoreip entry {e:?}: prefix too long"))?;
-        return Ok(vec![net.trunc()]);
-    }
-    let valid_name = !e.is_empty()
-        && e.len() <= 253
-        && e.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if !valid_name {
-        return Err(format!(
-            "ignoreip entry {e:?} is neither an address, a network nor a host name"
-        ));
-    }
-    let addrs: Vec<IpNet> = (e, 0)
-        .to_socket_addrs()
-        .map_err(|err| format!("ignoreip entry {e:?} does not resolve: {err}"))?
-        .map(|sa| IpNet::from(canonical(sa.ip())))
-        .collect();
-    Ok(addrs)
 }
 
 fn run_ignore_command(cmd: &str, ip: IpAddr) -> bool {
