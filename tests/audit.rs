@@ -500,13 +500,18 @@ fn every_check_runs_once_in_order_and_bad_options_are_named() {
             "{id}: {status}"
         );
     }
-    let worst = findings.iter().map(|(_, s, _)| s.as_str()).fold(0, |w, s| {
-        w.max(match s {
-            "FAIL" => 2,
-            "WARN" => 1,
-            _ => 0,
-        })
-    });
+    // The worst finding decides; a SKIP is not a pass, but a warning or a
+    // failure says more.
+    let has = |s: &str| findings.iter().any(|(_, status, _)| status == s);
+    let worst = if has("FAIL") {
+        2
+    } else if has("WARN") {
+        1
+    } else if has("SKIP") {
+        3
+    } else {
+        0
+    };
     assert_eq!(code, worst);
     let out = ferroban()
         .args(["audit", "--only", "nonsense"])
@@ -514,4 +519,55 @@ fn every_check_runs_once_in_order_and_bad_options_are_named() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("firewall-default-policy"));
+}
+
+#[test]
+fn a_skipped_check_is_not_a_pass() {
+    let scratch = Scratch::new("ferroban-audit-skip");
+    let conf = jail_config(&scratch.0, "");
+    let conf_arg = conf.to_string_lossy().into_owned();
+    // The finding's run: sshd_config missing, so the check cannot look.
+    let (status, seen, code) = check(
+        ferroban(),
+        "sshd-root-login",
+        &["--sshd-config", "/nonexistent"],
+    );
+    assert_eq!((status.as_str(), code), ("SKIP", 3), "{seen}");
+    // Only SKIPs: still not 0.
+    let (findings, code) = audit(
+        ferroban(),
+        &[
+            "--only",
+            "sshd-root-login,jail-never-matched",
+            "-c",
+            &conf_arg,
+            "--sshd-config",
+            "/nonexistent",
+        ],
+    );
+    assert!(findings.iter().all(|(_, s, _)| s == "SKIP"), "{findings:?}");
+    assert_eq!(code, 3);
+    // A warning says more than a SKIP, and wins.
+    let conf = jail_config(
+        &scratch.0,
+        "[demo]\nenabled = true\nfilter = demo\nlogpath = {log}\n",
+    );
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let mut from_ssh = ferroban();
+    from_ssh.env("SSH_CLIENT", "203.0.113.5 50022 22");
+    let (findings, code) = audit(
+        from_ssh,
+        &[
+            "--only",
+            "sshd-root-login,admin-not-ignored",
+            "-c",
+            &conf_arg,
+            "--sshd-config",
+            "/nonexistent",
+        ],
+    );
+    let statuses: Vec<&str> = findings.iter().map(|(_, s, _)| s.as_str()).collect();
+    assert_eq!((statuses, code), (vec!["SKIP", "WARN"], 1));
+    let help = ferroban().args(["audit", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("3 a check that could not look"));
 }

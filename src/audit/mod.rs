@@ -317,10 +317,20 @@ pub fn run(args: &[String]) -> u8 {
         .map(|(_, f)| f.status)
         .max()
         .unwrap_or(Status::Pass);
+    exit_code(worst)
+}
+
+/// The exit code for the worst status of a run. 0 is kept for runs where every
+/// check passed: a check that could not look has not passed, so a run with a SKIP
+/// and nothing worse gets a code of its own (3, as monitoring plugins say
+/// UNKNOWN) instead of reading as "all good" to a script that tests `$?`. A
+/// warning or a failure says more about the host than a SKIP, so they win.
+fn exit_code(worst: Status) -> u8 {
     match worst {
         Status::Fail => 2,
         Status::Warn => 1,
-        Status::Pass | Status::Skip => 0,
+        Status::Skip => 3,
+        Status::Pass => 0,
     }
 }
 

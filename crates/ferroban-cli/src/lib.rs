@@ -177,8 +177,14 @@ fn audit() -> Command {
              policy, public services without a jail, secret files a web server hands out, AUTH \
              on SMTP port 25, sshd's passwords and root login, jails whose log is missing or \
              never matched, and whether the admin's SSH address is in ignoreip. Prints PASS, \
-             WARN, FAIL or SKIP per check with what was seen and the fix. Exit code: 0 all \
-             passed, 1 a warning, 2 a failure.",
+             WARN, FAIL or SKIP per check with what was seen and the fix.",
+        )
+        // In after_help, not long_about: `ferroban audit --help` prints the short
+        // help, and a script writer needs the codes.
+        .after_help(
+            "Exit code: 0 every check run passed; otherwise the worst finding: 2 a failure \
+             (or a wrong option), 1 a warning, 3 a check that could not look (SKIP) and \
+             nothing worse.",
         )
         .arg(confdir())
         .arg(flag("json", "One JSON object per check: id, status, seen, fix"))
