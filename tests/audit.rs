@@ -32,9 +32,13 @@ fn audit(mut command: Command, args: &[&str]) -> (Vec<(String, String, String)>,
         .args(args)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let findings = text
-        .lines()
+    let findings = parse_findings(&String::from_utf8_lossy(&out.stdout));
+    (findings, out.status.code().unwrap_or(-1))
+}
+
+/// (id, status, seen) of each line of `ferroban audit --json` output.
+fn parse_findings(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
             let field = |k: &str| {
@@ -45,8 +49,7 @@ fn audit(mut command: Command, args: &[&str]) -> (Vec<(String, String, String)>,
             assert!(v.get("fix").is_some_and(Value::is_string), "{l}");
             (field("id"), field("status"), field("seen"))
         })
-        .collect();
-    (findings, out.status.code().unwrap_or(-1))
+        .collect()
 }
 
 /// The status and what was seen for the one check `id` run alone.
@@ -417,16 +420,14 @@ fn the_admins_ssh_address_must_be_ignored() {
     let conf = jail_config(&scratch.0, jails);
     std::fs::write(scratch.0.join("demo.log"), "").unwrap();
     let conf_arg = conf.to_string_lossy().into_owned();
-    let mut outside = ferroban();
-    outside.env_remove("SSH_CLIENT");
-    let (status, seen, _) = check(outside, "admin-not-ignored", &["-c", &conf_arg]);
-    assert_eq!(status, "SKIP", "{seen}");
+    // Without the variables the answer depends on who runs the tests (their
+    // terminal and parents): see the_admins_address_is_found_under_sudo.
     let mut from_ssh = ferroban();
     from_ssh.env("SSH_CLIENT", "203.0.113.5 50022 22");
     let (status, seen, code) = check(from_ssh, "admin-not-ignored", &["-c", &conf_arg]);
     assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
     assert!(
-        seen.contains("203.0.113.5") && seen.contains("demo"),
+        seen.contains("203.0.113.5 (from SSH_CLIENT)") && seen.contains("demo"),
         "{seen}"
     );
     std::fs::write(
@@ -438,6 +439,146 @@ fn the_admins_ssh_address_must_be_ignored() {
     from_ssh.env("SSH_CLIENT", "203.0.113.5 50022 22");
     let (status, seen, _) = check(from_ssh, "admin-not-ignored", &["-c", &conf_arg]);
     assert_eq!(status, "PASS", "{seen}");
+}
+
+/// Runs `ferroban audit` as `sudo` would leave it, in a PID and mount namespace
+/// of its own (so that no process of the test's own session is its parent, and
+/// /run is a fresh tmpfs): MODE is `none` (no terminal), `utmp` (a terminal whose
+/// login in /var/run/utmp comes from VALUE) or `parent` (a parent shell with
+/// SSH_CONNECTION from VALUE). Writes the audit's output to OUT and exits with
+/// its code.
+const SUDO_LIKE: &str = r#"
+import os, pty, struct, subprocess, sys, time
+mode, value, out = sys.argv[1:4]
+command = sys.argv[4:]
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+
+def child():
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    if mode == "utmp":
+        line = os.ttyname(0)[len("/dev/"):]
+        # glibc's struct utmp on Linux: a USER_PROCESS (7) login on the line.
+        record = struct.pack("=hxxi32s4s32s256shhiii4i20x", 7, os.getpid(), line.encode(),
+                             b"", b"admin", value.encode(), 0, 0, 0, int(time.time()), 0,
+                             0, 0, 0, 0)
+        with open("/var/run/utmp", "wb") as f:
+            f.write(record)
+    if mode == "parent":
+        env = dict(os.environ, SSH_CONNECTION=value + " 50022 10.0.0.1 22")
+        script = 'env -u SSH_CONNECTION -u SSH_CLIENT "$@"; exit $?'
+        os.execvpe("sh", ["sh", "-c", script, "sh"] + command, env)
+    os.execvp(command[0], command)
+
+if mode == "utmp":
+    pid, master = pty.fork()
+else:
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+if pid == 0:
+    try:
+        child()
+    finally:
+        os._exit(127)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn the_admins_address_is_found_under_sudo() {
+    let test = "the_admins_address_is_found_under_sudo";
+    let missing: Vec<&str> = ["unshare", "python3", "mount"]
+        .into_iter()
+        .filter(|t| !have(t))
+        .collect();
+    if !is_root() || !missing.is_empty() {
+        eprintln!("SKIPPED {test}: needs root, unshare, python3 and mount (missing: {missing:?})");
+        return;
+    }
+    let namespaces = ["--mount", "--pid", "--fork", "--mount-proc"];
+    let probe = Command::new("unshare")
+        .args(namespaces)
+        .arg("true")
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED {test}: cannot make PID and mount namespaces: {probe:?}");
+        return;
+    }
+    let scratch = Scratch::new("ferroban-audit-sudo");
+    let conf = jail_config(
+        &scratch.0,
+        "[demo]\nenabled = true\nfilter = demo\nlogpath = {log}\n",
+    );
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let runner = scratch.0.join("sudo_like.py");
+    std::fs::write(&runner, SUDO_LIKE).unwrap();
+    let out = scratch.0.join("out");
+    let run = |mode: &str, value: &str, ssh_client: Option<&str>| {
+        let mut c = Command::new("unshare");
+        c.args(namespaces)
+            .arg("python3")
+            .arg(&runner)
+            .args([mode, value])
+            .arg(&out)
+            .args([BIN, "audit", "--json", "--only", "admin-not-ignored"])
+            .args(["-c", &conf_arg])
+            .env_remove("SSH_CONNECTION")
+            .env_remove("SSH_CLIENT");
+        if let Some(v) = ssh_client {
+            c.env("SSH_CLIENT", v);
+        }
+        let code = c.status().unwrap().code().unwrap_or(-1);
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        let findings = parse_findings(&text);
+        assert_eq!(findings.len(), 1, "{mode} {value}: {text:?}");
+        let (_, status, seen) = findings.into_iter().next().unwrap();
+        (status, seen, code)
+    };
+    // Nowhere to look: a SKIP that says so, and not a pass.
+    let (status, seen, code) = run("none", "", None);
+    assert_eq!((status.as_str(), code), ("SKIP", 3), "{seen}");
+    assert!(
+        seen.contains("SSH_CONNECTION and SSH_CLIENT are not set"),
+        "{seen}"
+    );
+    assert!(seen.contains("no controlling terminal"), "{seen}");
+    // A mangled variable is named as such, not as missing.
+    let (status, seen, _) = run("none", "", Some("garbage"));
+    assert_eq!(status, "SKIP", "{seen}");
+    assert!(
+        seen.contains("SSH_CLIENT is set but unreadable (\"garbage\""),
+        "{seen}"
+    );
+    // sudo's env_reset dropped the variables, but the terminal's login in utmp
+    // (as `who am i` reads it) or the parent's environment still has them.
+    let (status, seen, code) = run("utmp", "203.0.113.5", None);
+    assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
+    assert!(
+        seen.starts_with("203.0.113.5 (from the login on pts/"),
+        "{seen}"
+    );
+    assert!(seen.contains("in /var/run/utmp)"), "{seen}");
+    let (status, seen, _) = run("utmp", "admin.example.org", None);
+    assert_eq!(status, "SKIP", "{seen}");
+    assert!(
+        seen.contains("names host \"admin.example.org\", not an address"),
+        "{seen}"
+    );
+    let (status, seen, code) = run("parent", "2001:db8::5", None);
+    assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
+    assert!(
+        seen.starts_with("2001:db8::5 (from SSH_CONNECTION of parent process ")
+            && seen.contains(" (sh)) is not ignored by jail demo"),
+        "{seen}"
+    );
+    std::fs::write(
+        conf.join("jail.local"),
+        "[DEFAULT]\nignoreip = 127.0.0.1/8 203.0.113.0/24\n",
+    )
+    .unwrap();
+    let (status, seen, code) = run("utmp", "203.0.113.5", None);
+    assert_eq!((status.as_str(), code), ("PASS", 0), "{seen}");
 }
 
 #[test]

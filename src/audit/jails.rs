@@ -4,10 +4,10 @@
 //!
 //! They read the enabled jails of the configuration directory, the jails' logs
 //! (the last [`LOG_TAIL`] bytes of each) and the journal through `journalctl`;
-//! they never start a jail or touch the firewall.
+//! they never start a jail or touch the firewall. The admin's address comes from
+//! [`super::session`].
 
 use std::io::{Read, Seek, SeekFrom};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ferroban_config::jail::{Backend, JailConfig};
@@ -233,12 +233,11 @@ fn scan_log(jail: &JailConfig, path: &Path) -> Result<Scan, String> {
 }
 
 pub fn admin_not_ignored(ctx: &Scope) -> Finding {
-    let Some(admin) = std::env::var("SSH_CLIENT").ok().and_then(|v| {
-        v.split_whitespace()
-            .next()
-            .and_then(|a| a.parse::<IpAddr>().ok())
-    }) else {
-        return Finding::skip("not run from an SSH session (SSH_CLIENT is not set)");
+    let (admin, source) = match super::session::find() {
+        Ok(found) => (found.address, found.source),
+        Err(why) => {
+            return Finding::skip(format!("no SSH session of the admin found: {why}"));
+        }
     };
     let jails = match ctx.jails() {
         Ok(j) => j,
@@ -255,12 +254,12 @@ pub fn admin_not_ignored(ctx: &Scope) -> Finding {
     }
     if exposed.is_empty() {
         Finding::pass(format!(
-            "{admin} (SSH_CLIENT) is in every enabled jail's ignoreip"
+            "{admin} (from {source}) is in every enabled jail's ignoreip"
         ))
     } else {
         Finding::warn(
             format!(
-                "{admin} (SSH_CLIENT) is not ignored by jail {}",
+                "{admin} (from {source}) is not ignored by jail {}",
                 exposed.join(", ")
             ),
             format!(

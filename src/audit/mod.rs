@@ -10,6 +10,7 @@
 mod firewall;
 mod jails;
 mod ports;
+mod session;
 mod smtp;
 mod sshd;
 mod web;

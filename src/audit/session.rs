@@ -1,0 +1,254 @@
+//! Where the admin running the audit is connected from, for `admin-not-ignored`.
+//!
+//! The documented invocation is `sudo ferroban audit`, and sudo's env_reset drops
+//! SSH_CONNECTION and SSH_CLIENT, so this process's own environment is only the
+//! first place looked. Then, as `who am i` does, the utmp entry of the
+//! controlling terminal's line: sshd writes the client's address there, and sudo
+//! copies the entry to the terminal it makes with `use_pty`. Last, the
+//! SSH_CONNECTION or SSH_CLIENT of the parent processes (sudo keeps the user's
+//! environment in its own), up the chain while /proc lets us read it.
+//!
+//! Only a valid IP address is used: a host name (sshd's `UseDNS`) or a mangled
+//! variable could stand for anything, and the check would then pass or warn
+//! about an address that is not the admin's.
+
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+
+/// The variables sshd sets; SSH_CONNECTION first, as it is the newer and fuller.
+const VARIABLES: [&str; 2] = ["SSH_CONNECTION", "SSH_CLIENT"];
+/// glibc's utmp file (`/var/run` is `/run` on Debian).
+const UTMP: &str = "/var/run/utmp";
+/// glibc's `struct utmp` on Linux: 384 bytes, the same on 32- and 64-bit.
+const UTMP_RECORD: usize = 384;
+/// `ut_type` of a login.
+const USER_PROCESS: i16 = 7;
+/// How many parents to read before giving up (a chain is a handful long).
+const MAX_ANCESTORS: usize = 64;
+
+/// The admin's address and where it was read, for the `seen` text.
+#[derive(Debug)]
+pub struct Admin {
+    pub address: IpAddr,
+    pub source: String,
+}
+
+/// The admin's address, or every reason it was not found.
+pub fn find() -> Result<Admin, String> {
+    let mut why = Vec::new();
+    for var in VARIABLES {
+        let Some(value) = std::env::var_os(var) else {
+            continue;
+        };
+        let value = value.to_string_lossy();
+        match address_in(&value) {
+            Some(address) => {
+                return Ok(Admin {
+                    address,
+                    source: var.to_string(),
+                })
+            }
+            None => why.push(format!(
+                "{var} is set but unreadable ({}, not an address and ports)",
+                quoted(&value)
+            )),
+        }
+    }
+    if why.is_empty() {
+        why.push("SSH_CONNECTION and SSH_CLIENT are not set (sudo drops them)".to_string());
+    }
+    match from_utmp() {
+        Ok(admin) => return Ok(admin),
+        Err(e) => why.push(e),
+    }
+    match from_parents() {
+        Ok(admin) => return Ok(admin),
+        Err(e) => why.push(e),
+    }
+    Err(why.join("; "))
+}
+
+/// The client address at the start of an SSH_CONNECTION or SSH_CLIENT value
+/// (`ADDRESS PORT [SERVER PORT]`), IPv4-mapped IPv6 addresses as IPv4 (ignoreip
+/// names them so).
+fn address_in(value: &str) -> Option<IpAddr> {
+    let address: IpAddr = value.split_whitespace().next()?.parse().ok()?;
+    Some(address.to_canonical())
+}
+
+/// A value for a message: quoted, escaped and cut short.
+fn quoted(value: &str) -> String {
+    let cut: String = value.chars().take(60).collect();
+    let more = if cut.len() < value.len() { "…" } else { "" };
+    format!("\"{}\"{more}", cut.escape_debug())
+}
+
+fn from_utmp() -> Result<Admin, String> {
+    let line = controlling_terminal()?;
+    let records = std::fs::read(UTMP).map_err(|e| format!("cannot read {UTMP}: {e}"))?;
+    let host = utmp_host(&records, &line)
+        .ok_or_else(|| format!("{UTMP} has no login on {line}, this process's terminal"))?;
+    if host.is_empty() {
+        return Err(format!("the login on {line} in {UTMP} is local"));
+    }
+    match host.parse::<IpAddr>() {
+        Ok(address) => Ok(Admin {
+            address: address.to_canonical(),
+            source: format!("the login on {line} in {UTMP}"),
+        }),
+        Err(_) => Err(format!(
+            "the login on {line} in {UTMP} names host {}, not an address",
+            quoted(&host)
+        )),
+    }
+}
+
+/// The remote host of the last login on `line` (`pts/3`) in utmp records.
+fn utmp_host(records: &[u8], line: &str) -> Option<String> {
+    let text = |bytes: &[u8]| {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    };
+    records
+        .chunks_exact(UTMP_RECORD)
+        .rev()
+        .find(|r| i16::from_ne_bytes([r[0], r[1]]) == USER_PROCESS && text(&r[8..40]) == line)
+        .map(|r| text(&r[76..332]))
+}
+
+/// The line (`pts/3`, `tty1`) of this process's controlling terminal: the
+/// device whose number /proc/self/stat gives, looked up in /dev/pts and /dev.
+/// stdin may be redirected (`sudo ferroban audit < /dev/null`); the controlling
+/// terminal is still the session's.
+fn controlling_terminal() -> Result<String, String> {
+    let stat = std::fs::read_to_string("/proc/self/stat")
+        .map_err(|e| format!("cannot read /proc/self/stat: {e}"))?;
+    let device: u64 = stat_field(&stat, 4).ok_or("cannot read /proc/self/stat")?;
+    if device == 0 {
+        return Err("no controlling terminal".to_string());
+    }
+    for dir in ["/dev/pts", "/dev"] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if dir == "/dev" && !name.starts_with("tty") {
+                continue;
+            }
+            if entry.metadata().is_ok_and(|m| m.rdev() == device) {
+                let path = entry.path();
+                let line = path.strip_prefix("/dev").unwrap_or(&path);
+                return Ok(line.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Err(format!(
+        "the controlling terminal (device {device:#x}) is not in /dev"
+    ))
+}
+
+/// Field `n` (0 = state) after the command name of a /proc/PID/stat text; the
+/// name is in parentheses and may hold spaces and parentheses itself.
+fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> Option<T> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(n)?.parse().ok()
+}
+
+fn parent_of(pid: &str) -> Result<u32, String> {
+    let path = format!("/proc/{pid}/stat");
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| stat_field(&s, 1))
+        .ok_or_else(|| format!("cannot read the parent in {path}"))
+}
+
+fn from_parents() -> Result<Admin, String> {
+    let none = "no parent process has SSH_CONNECTION or SSH_CLIENT";
+    let mut pid = parent_of("self")?;
+    for _ in 0..MAX_ANCESTORS {
+        // pid 1 is init (or the first process of a PID namespace), which no
+        // login started.
+        if pid <= 1 {
+            return Err(none.to_string());
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).map_err(|e| {
+            format!("{none} up to process {pid}, whose environment cannot be read ({e})")
+        })?;
+        for var in VARIABLES {
+            if let Some(address) = variable(&environ, var).and_then(|v| address_in(&v)) {
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|n| format!(" ({})", n.trim()))
+                    .unwrap_or_default();
+                return Ok(Admin {
+                    address,
+                    source: format!("{var} of parent process {pid}{name}"),
+                });
+            }
+        }
+        pid = parent_of(&pid.to_string())?;
+    }
+    Err(format!("{none} in {MAX_ANCESTORS} generations"))
+}
+
+/// The value of `name` in a /proc/PID/environ text (NUL-separated `NAME=value`).
+fn variable(environ: &[u8], name: &str) -> Option<String> {
+    environ.split(|&b| b == 0).find_map(|entry| {
+        let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+        Some(String::from_utf8_lossy(value).into_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: i16, line: &str, host: &str) -> Vec<u8> {
+        let mut r = vec![0u8; UTMP_RECORD];
+        r[0..2].copy_from_slice(&kind.to_ne_bytes());
+        r[8..8 + line.len()].copy_from_slice(line.as_bytes());
+        r[76..76 + host.len()].copy_from_slice(host.as_bytes());
+        r
+    }
+
+    #[test]
+    fn only_an_address_is_taken_from_the_variables() {
+        assert_eq!(
+            address_in("203.0.113.5 50022 22"),
+            Some("203.0.113.5".parse().unwrap())
+        );
+        assert_eq!(
+            address_in("::ffff:203.0.113.5 50022 10.0.0.1 22"),
+            Some("203.0.113.5".parse().unwrap())
+        );
+        assert_eq!(address_in("garbage"), None);
+        assert_eq!(address_in(""), None);
+        assert_eq!(quoted("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn the_last_login_on_the_line_gives_the_host() {
+        let mut records = record(USER_PROCESS, "pts/1", "198.51.100.1");
+        records.extend(record(8, "pts/3", "198.51.100.2"));
+        records.extend(record(USER_PROCESS, "pts/3", "2001:db8::7"));
+        records.extend(record(USER_PROCESS, "pts/30", "198.51.100.3"));
+        assert_eq!(utmp_host(&records, "pts/3").as_deref(), Some("2001:db8::7"));
+        assert_eq!(utmp_host(&records, "pts/4"), None);
+        // A cut record at the end is not read.
+        records.truncate(records.len() - 1);
+        assert_eq!(utmp_host(&records, "pts/30"), None);
+    }
+
+    #[test]
+    fn environ_and_stat_are_read() {
+        let environ = b"HOME=/root\0SSH_CLIENT_X=1\0SSH_CLIENT=192.0.2.4 1 22\0";
+        assert_eq!(
+            variable(environ, "SSH_CLIENT").as_deref(),
+            Some("192.0.2.4 1 22")
+        );
+        assert_eq!(variable(environ, "SSH_CONNECTION"), None);
+        let stat = "42 (a) b (c)) S 7 42 42 34816 42 4194560";
+        assert_eq!(stat_field::<u32>(stat, 1), Some(7));
+        assert_eq!(stat_field::<u64>(stat, 4), Some(34816));
+    }
+}
