@@ -281,22 +281,7 @@ fn firewall_accepting_by_default_fails_and_dropping_passes() {
     let (status, seen, code) = check(in_ns(&ns), "firewall-default-policy", &[]);
     assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
     assert!(seen.contains("no input chain"), "{seen}");
-    let load = |ruleset: &str| {
-        let mut nft = ns
-            .command("nft")
-            .arg("-f")
-            .arg("-")
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        nft.stdin
-            .take()
-            .unwrap()
-            .write_all(ruleset.as_bytes())
-            .unwrap();
-        assert!(nft.wait().unwrap().success(), "{ruleset}");
-    };
+    let load = |ruleset: &str| load_nft(&ns, ruleset);
     load("flush ruleset\ntable inet filter {\n chain input { type filter hook input priority 0; policy accept;\n  tcp dport 22 accept\n }\n}\n");
     let (status, seen, _) = check(in_ns(&ns), "firewall-default-policy", &[]);
     assert_eq!(status, "FAIL", "{seen}");
@@ -305,6 +290,94 @@ fn firewall_accepting_by_default_fails_and_dropping_passes() {
     let (status, seen, code) = check(in_ns(&ns), "firewall-default-policy", &[]);
     assert_eq!((status.as_str(), code), ("PASS", 0), "{seen}");
     assert!(seen.contains("policy drop"), "{seen}");
+}
+
+/// Load an nftables `ruleset` in `ns`.
+fn load_nft(ns: &Netns, ruleset: &str) {
+    use std::io::Write;
+    let mut nft = ns
+        .command("nft")
+        .arg("-f")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    nft.stdin
+        .take()
+        .unwrap()
+        .write_all(ruleset.as_bytes())
+        .unwrap();
+    assert!(nft.wait().unwrap().success(), "{ruleset}");
+}
+
+/// Run `program args` in `ns`; it must succeed.
+fn run_in(ns: &Netns, program: &str, args: &[&str]) {
+    let out = ns.command(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn firewall_drop_policy_after_an_accept_everything_rule_fails() {
+    let test = "firewall_drop_policy_after_an_accept_everything_rule_fails";
+    let Some(ns) = namespace(test, &["ip", "nft"]) else {
+        return;
+    };
+    load_nft(&ns, "flush ruleset\ntable inet filter {\n chain input { type filter hook input priority 0; policy drop;\n  tcp dport 22 accept\n  counter accept\n  drop\n }\n}\n");
+    let (status, seen, code) = check(in_ns(&ns), "firewall-default-policy", &[]);
+    assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    assert!(
+        seen.contains("inet filter input: policy drop, but rule 2 accepts every packet"),
+        "{seen}"
+    );
+    // The table names the rule to remove.
+    let out = in_ns(&ns)
+        .args(["audit", "--only", "firewall-default-policy"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fix:  remove the rule that accepts every packet, or give it a match (`nft delete rule inet filter input handle"),
+        "{text}"
+    );
+}
+
+#[test]
+fn firewall_iptables_legacy_policy_is_read() {
+    let test = "firewall_iptables_legacy_policy_is_read";
+    let Some(ns) = namespace(test, &["ip", "nft", "iptables-legacy", "ip6tables-legacy"]) else {
+        return;
+    };
+    // A global IPv6 address, so that IPv6 counts too.
+    run_in(&ns, "ip", &["addr", "add", "2001:db8::1/128", "dev", "lo"]);
+    run_in(&ns, "iptables-legacy", &["-P", "INPUT", "DROP"]);
+    let (status, seen, _) = check(in_ns(&ns), "firewall-default-policy", &[]);
+    assert_eq!(status, "FAIL", "{seen}");
+    assert!(
+        seen.contains("IPv4 denies by default (iptables-legacy filter INPUT: policy DROP)"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("IPv6: no input chain in nftables or iptables-legacy"),
+        "{seen}"
+    );
+    run_in(&ns, "ip6tables-legacy", &["-P", "INPUT", "DROP"]);
+    let (status, seen, code) = check(in_ns(&ns), "firewall-default-policy", &[]);
+    assert_eq!((status.as_str(), code), ("PASS", 0), "{seen}");
+    assert!(
+        seen.contains("IPv6 denies by default (ip6tables-legacy filter INPUT: policy DROP)"),
+        "{seen}"
+    );
+    run_in(&ns, "iptables-legacy", &["-I", "INPUT", "-j", "ACCEPT"]);
+    let (status, seen, _) = check(in_ns(&ns), "firewall-default-policy", &[]);
+    assert_eq!(status, "FAIL", "{seen}");
+    assert!(
+        seen.contains("iptables-legacy filter INPUT: policy DROP, but rule 1 accepts every packet"),
+        "{seen}"
+    );
 }
 
 #[test]

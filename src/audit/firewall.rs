@@ -1,10 +1,14 @@
 //! `firewall-default-policy`: does the firewall deny incoming traffic by default?
 //!
 //! Reads the nftables ruleset (`nft -j list ruleset`), where iptables-nft and ufw
-//! rules also show, and `ufw status verbose` when nftables does not deny. A
-//! family denies by default when one of its input base chains has policy drop or
-//! ends in an unconditional drop or reject: the packet must pass every base chain
-//! of the hook. IPv6 counts only when the host has a non-loopback IPv6 address.
+//! rules also show, then the INPUT chain of iptables-legacy and ip6tables-legacy
+//! for a family nftables does not deny (their rules sit on the same input hook
+//! but never show in nft), and `ufw status verbose` when neither denies. A family
+//! denies by default when one of its input base chains has policy drop or a rule
+//! with no match that drops or rejects, and no rule with no match accepts before
+//! it: such a rule lets every packet through that chain whatever its policy. A
+//! packet must pass every base chain of the hook, so one denying chain is enough.
+//! IPv6 counts only when the host has a non-loopback IPv6 address.
 
 use serde_json::Value;
 
@@ -21,26 +25,61 @@ struct FamilyPolicy {
     chains: Vec<String>,
     /// Whether one of them denies by default.
     denies: bool,
+    /// How to remove each rule that accepts every packet (a command).
+    accept_all: Vec<String>,
+    /// Why iptables-legacy's rules of this family could not be read.
+    unread: Option<String>,
 }
 
+/// What a rule with no match does with every packet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    Accept,
+    Deny,
+}
+
+/// iptables-legacy for one family: the program and the kernel's list of its
+/// tables in this network namespace.
+struct Legacy {
+    program: &'static str,
+    tables: &'static str,
+}
+
+const IPTABLES_LEGACY: Legacy = Legacy {
+    program: "iptables-legacy",
+    tables: "/proc/net/ip_tables_names",
+};
+const IP6TABLES_LEGACY: Legacy = Legacy {
+    program: "ip6tables-legacy",
+    tables: "/proc/net/ip6_tables_names",
+};
+
 pub fn default_policy() -> Finding {
-    let nft = run_program("nft", &["-j", "list", "ruleset"]);
-    let ufw = || run_program("ufw", &["status", "verbose"]);
-    let (v4, v6) = match &nft {
+    let nft = match run_program("nft", &["-j", "list", "ruleset"]) {
         Ok(out) if out.success => match input_policies(&out.stdout) {
-            Ok(p) => p,
+            Ok(p) => Ok(p),
             Err(e) => return Finding::skip(format!("cannot read nft's ruleset: {e}")),
         },
-        Ok(out) => {
-            return match ufw() {
-                Ok(u) if u.success => from_ufw(&u.stdout),
-                _ => Finding::skip(format!(
-                    "nft list ruleset failed: {} (run the audit as root)",
-                    out.stderr.trim()
-                )),
-            }
-        }
+        Ok(out) => Err(format!(
+            "nft list ruleset failed: {} (run the audit as root)",
+            out.stderr.trim()
+        )),
+        Err(e) => Err(e),
+    };
+    let ipv6_matters = has_global_ipv6();
+    let ufw = || run_program("ufw", &["status", "verbose"]);
+    let (mut v4, mut v6) = match nft {
+        Ok(policies) => policies,
         Err(nft_error) => {
+            // Without nftables' view only a deny can be concluded: a legacy
+            // chain that accepts says nothing about nftables' chains.
+            let mut v4 = FamilyPolicy::default();
+            let mut v6 = FamilyPolicy::default();
+            add_legacy(&mut v4, &IPTABLES_LEGACY);
+            add_legacy(&mut v6, &IP6TABLES_LEGACY);
+            if v4.denies && (v6.denies || !ipv6_matters) {
+                return Finding::pass(format!("{}; {nft_error}", describe(&v4, &v6, ipv6_matters)));
+            }
             return match ufw() {
                 Ok(u) if u.success => from_ufw(&u.stdout),
                 Ok(u) => Finding::skip(format!(
@@ -48,30 +87,61 @@ pub fn default_policy() -> Finding {
                     u.stderr.trim()
                 )),
                 Err(ufw_error) => Finding::skip(format!("{nft_error}; {ufw_error}")),
-            }
+            };
         }
     };
-    let ipv6_matters = has_global_ipv6();
-    if v4.denies && (v6.denies || !ipv6_matters) {
-        return Finding::pass(describe(&v4, &v6, ipv6_matters));
+    if !v4.denies {
+        add_legacy(&mut v4, &IPTABLES_LEGACY);
     }
-    // nftables accepts; ufw on iptables-legacy would not show there.
+    if !v6.denies && ipv6_matters {
+        add_legacy(&mut v6, &IP6TABLES_LEGACY);
+    }
+    let seen = describe(&v4, &v6, ipv6_matters);
+    if v4.denies && (v6.denies || !ipv6_matters) {
+        return Finding::pass(seen);
+    }
+    // Neither nftables nor iptables-legacy denies; ufw on an old backend might.
     if let Ok(u) = ufw() {
         if u.success && ufw_denies(&u.stdout) {
             return from_ufw(&u.stdout);
         }
     }
-    Finding::fail(describe(&v4, &v6, ipv6_matters), FIX)
+    let open: Vec<&FamilyPolicy> = [(&v4, true), (&v6, ipv6_matters)]
+        .into_iter()
+        .filter(|(p, matters)| *matters && !p.denies)
+        .map(|(p, _)| p)
+        .collect();
+    // A family whose legacy rules could not be read may deny there.
+    if open.iter().any(|p| p.unread.is_some()) {
+        return Finding::skip(seen);
+    }
+    let removals: Vec<&str> = open
+        .iter()
+        .flat_map(|p| p.accept_all.iter().map(String::as_str))
+        .collect();
+    let fix = if removals.is_empty() {
+        FIX.to_string()
+    } else {
+        format!(
+            "remove the rule that accepts every packet, or give it a match ({}); {FIX}",
+            removals.join(", ")
+        )
+    };
+    Finding::fail(seen, fix)
 }
 
 fn describe(v4: &FamilyPolicy, v6: &FamilyPolicy, ipv6_matters: bool) -> String {
     let one = |name: &str, p: &FamilyPolicy| {
         let verdict = if p.denies { "denies" } else { "accepts" };
-        if p.chains.is_empty() {
-            format!("{name}: no input chain, the kernel accepts")
+        let mut text = if p.chains.is_empty() {
+            format!("{name}: no input chain in nftables or iptables-legacy, the kernel accepts")
         } else {
             format!("{name} {verdict} by default ({})", p.chains.join("; "))
+        };
+        if let Some(why) = &p.unread {
+            text.push_str(&format!(" ({why})"));
         }
+        text
     };
     let mut text = one("IPv4", v4);
     if ipv6_matters {
@@ -100,12 +170,32 @@ fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
             .get("policy")
             .and_then(Value::as_str)
             .unwrap_or("accept");
-        let last_rule_denies = last_rule(items, family, table, name).is_some_and(denies_all);
-        let denies = policy == "drop" || last_rule_denies;
-        let seen = if last_rule_denies && policy != "drop" {
-            format!("{family} {table} {name}: policy {policy}, last rule drops")
-        } else {
-            format!("{family} {table} {name}: policy {policy}")
+        let rules = rules_of(items, family, table, name);
+        // The first rule with no match decides for every packet that reaches
+        // it; the rules after it and the policy never see one.
+        let first = rules
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| unconditional(r).map(|v| (i, *r, v)));
+        let head = format!("{family} {table} {name}: policy {policy}");
+        let (denies, seen, removal) = match first {
+            Some((i, rule, Verdict::Accept)) => {
+                let removal = match rule.get("handle").and_then(Value::as_u64) {
+                    Some(h) => format!("`nft delete rule {family} {table} {name} handle {h}`"),
+                    None => format!("`nft -a list chain {family} {table} {name}` shows its handle"),
+                };
+                let seen = format!("{head}, but rule {} accepts every packet", i + 1);
+                (false, seen, Some(removal))
+            }
+            Some((i, _, Verdict::Deny)) if policy != "drop" => {
+                let which = if i + 1 == rules.len() {
+                    "last rule".to_string()
+                } else {
+                    format!("rule {}", i + 1)
+                };
+                (true, format!("{head}, {which} drops"), None)
+            }
+            _ => (policy == "drop", head, None),
         };
         let targets: &mut [&mut FamilyPolicy] = match family {
             "ip" => &mut [&mut v4],
@@ -116,28 +206,124 @@ fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
         for t in targets.iter_mut() {
             t.chains.push(seen.clone());
             t.denies |= denies;
+            t.accept_all.extend(removal.clone());
         }
     }
     Ok((v4, v6))
 }
 
-/// The last rule of a chain (rules are listed in order after their chain).
-fn last_rule<'a>(items: &'a [Value], family: &str, table: &str, chain: &str) -> Option<&'a Value> {
-    items.iter().rev().filter_map(|i| i.get("rule")).find(|r| {
-        r.get("family").and_then(Value::as_str) == Some(family)
-            && r.get("table").and_then(Value::as_str) == Some(table)
-            && r.get("chain").and_then(Value::as_str) == Some(chain)
-    })
+/// The rules of a chain, in order (nft lists them after their chain).
+fn rules_of<'a>(items: &'a [Value], family: &str, table: &str, chain: &str) -> Vec<&'a Value> {
+    items
+        .iter()
+        .filter_map(|i| i.get("rule"))
+        .filter(|r| {
+            r.get("family").and_then(Value::as_str) == Some(family)
+                && r.get("table").and_then(Value::as_str) == Some(table)
+                && r.get("chain").and_then(Value::as_str) == Some(chain)
+        })
+        .collect()
 }
 
-/// A rule with no match that drops or rejects (counters and logging allowed).
-fn denies_all(rule: &Value) -> bool {
-    let Some(exprs) = rule.get("expr").and_then(Value::as_array) else {
-        return false;
-    };
+/// What a rule with no match does: only counters and logging besides an accept,
+/// drop or reject. Anything else (a match, a jump, a set update) is not
+/// evaluated, and such a rule is not taken as deciding for every packet.
+fn unconditional(rule: &Value) -> Option<Verdict> {
+    let exprs = rule.get("expr").and_then(Value::as_array)?;
     let passive = |e: &Value| e.get("counter").is_some() || e.get("log").is_some();
-    let verdict = |e: &Value| e.get("drop").is_some() || e.get("reject").is_some();
-    exprs.iter().any(verdict) && exprs.iter().all(|e| passive(e) || verdict(e))
+    let verdict = |e: &Value| {
+        if e.get("accept").is_some() {
+            Some(Verdict::Accept)
+        } else if e.get("drop").is_some() || e.get("reject").is_some() {
+            Some(Verdict::Deny)
+        } else {
+            None
+        }
+    };
+    if !exprs.iter().all(|e| passive(e) || verdict(e).is_some()) {
+        return None;
+    }
+    exprs.iter().find_map(verdict)
+}
+
+/// Add iptables-legacy's INPUT chain of one family to `p`. The kernel lists the
+/// legacy tables of this network namespace in /proc/net/ip{,6}_tables_names; when
+/// there is no `filter` table there, nothing is filtered there, and the program
+/// is not run: it would make the table (and load its module) just to list it.
+fn add_legacy(p: &mut FamilyPolicy, legacy: &Legacy) {
+    match std::fs::read_to_string(legacy.tables) {
+        Ok(names) if names.lines().any(|l| l.trim() == "filter") => {}
+        Ok(_) => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            p.unread = Some(format!("cannot read {}: {e}", legacy.tables));
+            return;
+        }
+    }
+    match run_program(legacy.program, &["-S", "INPUT"]) {
+        Ok(out) if out.success => {
+            let chain = legacy_input(legacy.program, &out.stdout);
+            p.chains.push(chain.seen);
+            p.denies |= chain.denies;
+            p.accept_all.extend(chain.removal);
+        }
+        Ok(out) => {
+            p.unread = Some(format!(
+                "{} -S INPUT failed: {}",
+                legacy.program,
+                out.stderr.trim()
+            ))
+        }
+        Err(e) => p.unread = Some(format!("{} has a filter table, but {e}", legacy.tables)),
+    }
+}
+
+/// An iptables INPUT chain as read.
+struct LegacyChain {
+    seen: String,
+    denies: bool,
+    removal: Option<String>,
+}
+
+/// Read `PROGRAM -S INPUT` output: the `-P INPUT POLICY` line and the rules
+/// (`-A INPUT ... -j TARGET`). A rule whose first option is `-j` has no match;
+/// iptables prints matches before the target.
+fn legacy_input(program: &str, rules: &str) -> LegacyChain {
+    let policy = rules
+        .lines()
+        .find_map(|l| l.strip_prefix("-P INPUT "))
+        .map_or("ACCEPT", str::trim);
+    let head = format!("{program} filter INPUT: policy {policy}");
+    let rules: Vec<&str> = rules
+        .lines()
+        .filter(|l| l.starts_with("-A INPUT "))
+        .collect();
+    let first = rules.iter().enumerate().find_map(|(i, rule)| {
+        let words: Vec<&str> = rule.split_whitespace().collect();
+        let verdict = match words.as_slice() {
+            ["-A", "INPUT", "-j", "ACCEPT", ..] => Verdict::Accept,
+            ["-A", "INPUT", "-j", "DROP" | "REJECT", ..] => Verdict::Deny,
+            _ => return None,
+        };
+        Some((i, verdict))
+    });
+    match first {
+        Some((i, Verdict::Accept)) => LegacyChain {
+            seen: format!("{head}, but rule {} accepts every packet", i + 1),
+            denies: false,
+            removal: Some(format!("`{program} -D INPUT {}`", i + 1)),
+        },
+        Some((i, Verdict::Deny)) if policy != "DROP" => LegacyChain {
+            seen: format!("{head}, rule {} drops", i + 1),
+            denies: true,
+            removal: None,
+        },
+        _ => LegacyChain {
+            seen: head,
+            denies: policy == "DROP",
+            removal: None,
+        },
+    }
 }
 
 fn ufw_denies(status: &str) -> bool {
@@ -206,6 +392,63 @@ mod tests {
         let (v4, _) = input_policies(r#"{"nftables": []}"#).unwrap();
         assert_eq!(v4, FamilyPolicy::default());
         assert!(describe(&v4, &v4, false).contains("no input chain"));
+    }
+
+    #[test]
+    fn a_rule_accepting_everything_undoes_a_drop_policy() {
+        let ruleset = r#"{"nftables": [
+          {"chain": {"family": "inet", "table": "filter", "name": "input", "hook": "input", "prio": 0, "policy": "drop", "type": "filter"}},
+          {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}},
+          {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}},
+          {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 6, "expr": [{"drop": null}]}}
+        ]}"#;
+        let (v4, v6) = input_policies(ruleset).unwrap();
+        assert!(!v4.denies && !v6.denies, "{v4:?}");
+        assert_eq!(
+            v4.chains,
+            ["inet filter input: policy drop, but rule 2 accepts every packet"]
+        );
+        assert_eq!(
+            v4.accept_all,
+            ["`nft delete rule inet filter input handle 5`"]
+        );
+        // A jump is not evaluated: it decides nothing here.
+        let jump = r#"{"nftables": [
+          {"chain": {"family": "ip", "table": "t", "name": "in", "hook": "input", "policy": "drop"}},
+          {"rule": {"family": "ip", "table": "t", "chain": "in", "expr": [{"jump": {"target": "other"}}]}}
+        ]}"#;
+        let (v4, _) = input_policies(jump).unwrap();
+        assert!(v4.denies && v4.accept_all.is_empty(), "{v4:?}");
+    }
+
+    #[test]
+    fn iptables_legacy_input_is_read() {
+        let drop = legacy_input(
+            "iptables-legacy",
+            "-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n",
+        );
+        assert!(drop.denies);
+        assert_eq!(drop.seen, "iptables-legacy filter INPUT: policy DROP");
+        let open = legacy_input(
+            "iptables-legacy",
+            "-P INPUT DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -j ACCEPT\n",
+        );
+        assert!(!open.denies);
+        assert!(
+            open.seen.ends_with("rule 2 accepts every packet"),
+            "{}",
+            open.seen
+        );
+        assert_eq!(
+            open.removal.as_deref(),
+            Some("`iptables-legacy -D INPUT 2`")
+        );
+        let reject = legacy_input(
+            "ip6tables-legacy",
+            "-P INPUT ACCEPT\n-A INPUT -j REJECT --reject-with icmp6-port-unreachable\n",
+        );
+        assert!(reject.denies, "{}", reject.seen);
+        assert!(!legacy_input("iptables-legacy", "-P INPUT ACCEPT\n").denies);
     }
 
     #[test]
