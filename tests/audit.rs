@@ -1,8 +1,9 @@
 //! `ferroban audit` against real services: nginx answering 200, 301 and 403 for
-//! `/.env`, Postfix with and without AUTH on port 25, nftables rulesets that
-//! accept and drop by default — each in a network namespace this test makes — and
-//! sshd configurations, a jail whose log is missing or never matched, the admin's
-//! SSH address and public listeners.
+//! `/.env`, Postfix with and without AUTH on port 25, nftables and iptables-legacy
+//! rulesets that accept and drop by default, public listeners — each in a network
+//! namespace this test makes — and sshd configurations, a jail whose log is
+//! missing or never matched, the admin's SSH address (also as sudo leaves it, in
+//! PID and mount namespaces of its own) and the exit codes.
 
 mod common;
 
@@ -391,20 +392,7 @@ fn public_listeners_need_a_jail_and_databases_must_not_listen() {
         &scratch.0,
         "[ssh-guard]\nenabled = true\nport = ssh\nfilter = demo\nlogpath = {log}\n",
     );
-    let listen = |port: u16| {
-        let script = format!(
-            "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-             s.bind(('0.0.0.0', {port}))\ns.listen()\ntime.sleep(60)\n"
-        );
-        let child = ns.command("python3").args(["-c", &script]).spawn().unwrap();
-        let running = Running(child);
-        let up = wait_for(10, || {
-            std::fs::read_to_string(format!("/proc/{}/net/tcp", running.0.id()))
-                .is_ok_and(|t| t.contains(&format!(":{port:04X} 00000000:0000 0A")))
-        });
-        assert!(up, "nothing listens on {port}");
-        running
-    };
+    let listen = |port: u16| listen(&ns, port);
     let conf_arg = conf.to_string_lossy().into_owned();
     let ssh = listen(22);
     let (status, seen, _) = check(in_ns(&ns), "listening-without-jail", &["-c", &conf_arg]);
@@ -419,6 +407,73 @@ fn public_listeners_need_a_jail_and_databases_must_not_listen() {
     assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
     assert!(seen.contains("3306 (mysql)"), "{seen}");
     drop((ssh, smtp, mysql));
+}
+
+/// A python3 listening on 0.0.0.0:`port` in `ns`, until dropped.
+fn listen(ns: &Netns, port: u16) -> Running {
+    let script = format!(
+        "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('0.0.0.0', {port}))\ns.listen()\ntime.sleep(60)\n"
+    );
+    let child = ns.command("python3").args(["-c", &script]).spawn().unwrap();
+    let running = Running(child);
+    let up = wait_for(10, || {
+        std::fs::read_to_string(format!("/proc/{}/net/tcp", running.0.id()))
+            .is_ok_and(|t| t.contains(&format!(":{port:04X} 00000000:0000 0A")))
+    });
+    assert!(up, "nothing listens on {port}");
+    running
+}
+
+#[test]
+fn unknown_public_ports_warn_unless_a_jail_names_them() {
+    let test = "unknown_public_ports_warn_unless_a_jail_names_them";
+    let Some(ns) = namespace(test, &["ip", "python3"]) else {
+        return;
+    };
+    let scratch = Scratch::new("ferroban-audit-unknown-ports");
+    // The jail of the field guide's sshd, banning on port 22 only, while an
+    // sshd (or anything) listens on 2222.
+    let jails = |port: &str| {
+        format!("[sshd]\nenabled = true\nport = {port}\nfilter = demo\nlogpath = {{log}}\n")
+    };
+    let conf = jail_config(&scratch.0, &jails("ssh"));
+    let conf_arg = conf.to_string_lossy().into_owned();
+    // sshd -T may run on this host (root, OpenSSH installed): it then reads this
+    // file and names 2222 as sshd's port.
+    let sshd_config = scratch.0.join("sshd_config");
+    std::fs::write(&sshd_config, "Port 2222\n").unwrap();
+    let sshd_arg = sshd_config.to_string_lossy().into_owned();
+    let args = ["-c", &conf_arg, "--sshd-config", &sshd_arg];
+    let moved = listen(&ns, 2222);
+    let (status, seen, code) = check(in_ns(&ns), "listening-without-jail", &args);
+    assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
+    assert!(seen.contains("2222"), "{seen}");
+    assert!(!seen.contains("2222: jail") && !seen.contains("2222 (ssh, from sshd -T): jail"));
+    let sshd_runs = have("sshd")
+        && Command::new("sshd")
+            .args(["-T", "-f", &sshd_arg])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if sshd_runs {
+        assert!(
+            seen.contains("2222 (ssh, from sshd -T): no enabled jail"),
+            "{seen}"
+        );
+    } else {
+        eprintln!("{test}: sshd -T cannot run here; 2222 is checked as an unknown port");
+        assert!(
+            seen.contains("no enabled jail names in `port`: 2222"),
+            "{seen}"
+        );
+    }
+    // A jail whose bans cover 2222 watches it, by number.
+    let conf = jail_config(&scratch.0, &jails("ssh,2222"));
+    assert_eq!(conf.to_string_lossy(), conf_arg);
+    let (status, seen, code) = check(in_ns(&ns), "listening-without-jail", &args);
+    assert_eq!((status.as_str(), code), ("PASS", 0), "{seen}");
+    assert!(seen.contains("jail sshd"), "{seen}");
+    drop(moved);
 }
 
 /// A configuration directory with a `demo` filter (it matches `auth failure from

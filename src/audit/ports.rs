@@ -3,11 +3,14 @@
 //!
 //! Reads the listening TCP sockets from `/proc/net/tcp` and `/proc/net/tcp6`,
 //! keeps those not bound to loopback, and names the well-known services among
-//! them. A jail covers a port when its `port` option names it (by number or by
-//! its name in /etc/services; a range over nearly every port, as recidive's, does
-//! not count) or when its name or filter is one known for that service. A
-//! database listening publicly fails whatever the jails: it should not be
-//! reachable at all.
+//! them. A jail covers a well-known port when its `port` option names it (by
+//! number or by its name in /etc/services; a range over nearly every port, as
+//! recidive's, does not count) or when its name or filter is one known for that
+//! service. Any other public port is covered only by a jail whose `port` names
+//! it, and warns otherwise: the check cannot tell what listens there, so it does
+//! not pass it. sshd's own ports come from `sshd -T`, so that sshd moved to 2222
+//! is named as such. A database listening publicly fails whatever the jails: it
+//! should not be reachable at all.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -139,33 +142,87 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
         Err(skip) => return skip,
     };
     let services = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    // Ports the list does not know; sshd's own port is among them when it moved
+    // off 22, and only sshd can say which it is.
+    let unknown: Vec<u16> = listening
+        .iter()
+        .copied()
+        .filter(|p| !SERVICES.iter().any(|s| s.ports.contains(p)))
+        .collect();
+    let sshd_ports = if unknown.is_empty() {
+        Ok(Vec::new())
+    } else {
+        super::sshd::ports(ctx)
+    };
     let mut seen = Vec::new();
+    let mut fixes = Vec::new();
     let mut unwatched = Vec::new();
     let mut public_databases = Vec::new();
-    let mut others = Vec::new();
+    let mut nobody = Vec::new();
     for port in &listening {
-        let Some(service) = SERVICES.iter().find(|s| s.ports.contains(port)) else {
-            others.push(port.to_string());
-            continue;
+        let named_by = |j: &&JailConfig| {
+            j.options
+                .get("port")
+                .is_some_and(|p| port_option_names(p, *port, &services))
         };
+        if let Some(service) = SERVICES.iter().find(|s| s.ports.contains(port)) {
+            let watching: Vec<&str> = jails
+                .iter()
+                .filter(|j| covers(j, service, *port, &services))
+                .map(|j| j.name.as_str())
+                .collect();
+            let label = format!("{port} ({})", service.name);
+            if service.database {
+                public_databases.push(label.clone());
+            }
+            if watching.is_empty() {
+                seen.push(format!("{label}: no enabled jail"));
+                unwatched.push(label);
+            } else {
+                seen.push(format!("{label}: jail {}", watching.join(", ")));
+            }
+            continue;
+        }
+        // Any other port is watched only by a jail that names it in `port`: that
+        // is where its bans apply. A jail matched by name (an sshd jail with
+        // `port = ssh` while sshd listens on 2222) bans on the wrong port.
         let watching: Vec<&str> = jails
             .iter()
-            .filter(|j| covers(j, service, *port, &services))
+            .filter(named_by)
             .map(|j| j.name.as_str())
             .collect();
-        let label = format!("{port} ({})", service.name);
-        if service.database {
-            public_databases.push(label.clone());
-        }
-        if watching.is_empty() {
-            seen.push(format!("{label}: no enabled jail"));
-            unwatched.push(label);
+        let is_sshd = sshd_ports.as_ref().is_ok_and(|p| p.contains(port));
+        let label = if is_sshd {
+            format!("{port} (ssh, from sshd -T)")
         } else {
+            port.to_string()
+        };
+        if !watching.is_empty() {
             seen.push(format!("{label}: jail {}", watching.join(", ")));
+        } else if is_sshd {
+            seen.push(format!("{label}: no enabled jail names this port"));
+            fixes.push(format!(
+                "set `port = {port}` in the [sshd] jail (its bans apply only to the ports \
+                 it names)"
+            ));
+        } else {
+            nobody.push(port.to_string());
         }
     }
-    if !others.is_empty() {
-        seen.push(format!("other public ports: {}", others.join(", ")));
+    if !nobody.is_empty() {
+        let mut text = format!(
+            "other public ports that no enabled jail names in `port`: {}",
+            nobody.join(", ")
+        );
+        if let Err(why) = &sshd_ports {
+            text.push_str(&format!(" (sshd's own port is not known: {why})"));
+        }
+        seen.push(text);
+        fixes.push(format!(
+            "find what listens (`ss -ltnp`); stop it listening publicly, or enable a jail for \
+             it with `port = {}`",
+            nobody.join(",")
+        ));
     }
     if seen.is_empty() {
         seen.push("nothing listens on a public address".to_string());
@@ -182,8 +239,8 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
         );
     }
     if !unwatched.is_empty() {
-        return Finding::warn(
-            seen,
+        fixes.insert(
+            0,
             format!(
                 "enable a jail for {} in jail.local (e.g. [postfix] enabled = true), or stop \
                  listening publicly",
@@ -191,7 +248,11 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
             ),
         );
     }
-    Finding::pass(seen)
+    if fixes.is_empty() {
+        Finding::pass(seen)
+    } else {
+        Finding::warn(seen, fixes.join("; "))
+    }
 }
 
 /// Whether `jail` watches `service` on `port`.

@@ -54,6 +54,45 @@ fn settings(ctx: &Scope) -> Result<Settings, Finding> {
     })
 }
 
+/// The ports sshd listens on, from `sshd -T` (its `port` lines, and the port of
+/// each `listenaddress`), or why it could not run (not installed, not root, no
+/// host keys). The file is not read instead: the defaults and `ListenAddress
+/// host:port` would make that a guess, and a wrong guess passes a port. No sshd
+/// installed listens nowhere: no ports, not an error.
+pub fn ports(ctx: &Scope) -> Result<Vec<u16>, String> {
+    let file = ctx.sshd_config.to_string_lossy().into_owned();
+    let out = match run_program("sshd", &["-T", "-f", &file]) {
+        Ok(out) => out,
+        Err(_) if !installed("sshd") => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    if !out.success {
+        let why = out.stderr.lines().next().unwrap_or("").trim().to_string();
+        return Err(format!("sshd -T -f {file} failed: {why}"));
+    }
+    let mut ports: Vec<u16> = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let (keyword, value) = l.split_once(' ')?;
+            match keyword.to_ascii_lowercase().as_str() {
+                "port" => value.trim().parse().ok(),
+                "listenaddress" => value.trim().rsplit_once(':')?.1.parse().ok(),
+                _ => None,
+            }
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    Ok(ports)
+}
+
+/// Whether `program` is a file in one of the PATH's directories.
+fn installed(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 /// Read one sshd configuration file into `values` (first value wins), following
 /// `Include` (globs; relative to /etc/ssh, as sshd takes them).
 fn read_config(
