@@ -17,11 +17,11 @@ use anyhow::Result;
 use ferroban_actions::Severity;
 use ferroban_config::fleet::FleetSettings;
 use ferroban_db::{OutboxEntry, OutboxKind};
-use ferroban_fleet::counter::FleetCounter;
+use ferroban_fleet::counter::{Counted, FleetCounter, ORIGIN_SHARE};
 use ferroban_fleet::limits::{Complaints, RateLimits};
 use ferroban_fleet::{
     count_refusal, FleetBan, FleetCommand, FleetEvent, FleetFailure, FleetLift, FleetLink,
-    FleetStats, Level, Outgoing, Refusal, SharedStats,
+    FleetStats, Level, Outgoing, Refusal, Refused, SharedStats,
 };
 use ferroban_jail::Ban;
 use serde_json::{json, Value};
@@ -341,11 +341,17 @@ impl Server {
     }
 
     /// Count a refusal, and log it at most once a minute per origin.
-    fn fleet_refuse(&mut self, origin: &str, why: Refusal, text: impl FnOnce() -> String) {
+    fn fleet_refuse(
+        &mut self,
+        what: Refused,
+        origin: &str,
+        why: Refusal,
+        text: impl FnOnce() -> String,
+    ) {
         let Some(f) = &mut self.fleet else {
             return;
         };
-        count_refusal(&f.stats, why);
+        count_refusal(&f.stats, what, why);
         if f.complaints.should_log(origin, now()) {
             let line = text();
             self.fleet_log(Severity::Notice, &line);
@@ -353,17 +359,17 @@ impl Server {
     }
 
     /// The jail a fleet message is for, if it exists and applies fleet bans.
-    fn applying_jail(&mut self, origin: &str, jail: &str) -> Option<usize> {
+    fn applying_jail(&mut self, what: Refused, origin: &str, jail: &str) -> Option<usize> {
         match self.jails.iter().position(|j| j.name() == jail) {
             None => {
-                self.fleet_refuse(origin, Refusal::UnknownJail, || {
+                self.fleet_refuse(what, origin, Refusal::UnknownJail, || {
                     format!("fleet: {origin} sent bans for jail '{jail}', which does not run here (more are counted, logged once a minute)")
                 });
                 None
             }
             Some(idx) if !self.jails[idx].config.fleet.applies() => {
                 let mode = self.jails[idx].config.fleet.as_str();
-                self.fleet_refuse(origin, Refusal::NotApplied, || {
+                self.fleet_refuse(what, origin, Refusal::NotApplied, || {
                     format!("fleet: [{jail}] does not apply fleet bans (fleet = {mode}); {origin}'s are not applied")
                 });
                 None
@@ -373,12 +379,12 @@ impl Server {
     }
 
     /// Whether the receiving jail's ignore rules keep `ip`.
-    fn ignored_here(&mut self, idx: usize, origin: &str, ip: IpAddr) -> bool {
+    fn ignored_here(&mut self, what: Refused, idx: usize, origin: &str, ip: IpAddr) -> bool {
         let Some(reason) = self.jails[idx].ignore.check(ip) else {
             return false;
         };
         let jail = self.jails[idx].name().to_string();
-        self.fleet_refuse(origin, Refusal::Ignored, || {
+        self.fleet_refuse(what, origin, Refusal::Ignored, || {
             format!("[{jail}] Ignore {ip} by {reason} (fleet: {origin})")
         });
         true
@@ -387,14 +393,19 @@ impl Server {
     fn fleet_bans(&mut self, bans: Vec<FleetBan>) {
         let t = now();
         let mut applied = 0;
+        let mut already_held = 0;
         // One shared name per origin, not one allocation per ban (a join is
         // 100,000 bans, mostly from a few origins).
         let mut origins: Vec<Arc<str>> = Vec::new();
         for b in bans {
-            let Some(idx) = self.applying_jail(&b.origin, &b.jail) else {
+            let Some(idx) = self.applying_jail(Refused::Entry, &b.origin, &b.jail) else {
                 continue;
             };
-            if self.ignored_here(idx, &b.origin, b.ip) || self.held(idx, &b.ip) {
+            if self.ignored_here(Refused::Entry, idx, &b.origin, b.ip) {
+                continue;
+            }
+            if self.held(idx, &b.ip) {
+                already_held += 1;
                 continue;
             }
             let admitted = self
@@ -403,7 +414,7 @@ impl Server {
                 .map_or(Err(Refusal::RateTotal), |f| f.limits.admit(&b.origin, t));
             if let Err(why) = admitted {
                 let origin = b.origin.clone();
-                self.fleet_refuse(&origin, why, || {
+                self.fleet_refuse(Refused::Entry, &origin, why, || {
                     format!(
                         "fleet: {origin}'s bans are over the rate limit ({}); not applied (more are counted, logged once a minute)",
                         why.as_str()
@@ -412,6 +423,10 @@ impl Server {
                 continue;
             }
             if !self.room(idx, &b.ip) {
+                // `room` logged it; counted so that the figures add up.
+                if let Some(f) = &self.fleet {
+                    count_refusal(&f.stats, Refused::Entry, Refusal::JailFull);
+                }
                 continue;
             }
             let end = received_end(b.end, self.jails[idx].config.fleetmaxbantime, t);
@@ -434,6 +449,7 @@ impl Server {
         if let Some(f) = &self.fleet {
             if let Ok(mut s) = f.stats.lock() {
                 s.applied += applied;
+                s.already_held += already_held;
             }
         }
     }
@@ -459,7 +475,7 @@ impl Server {
     fn fleet_failures(&mut self, failures: Vec<FleetFailure>) {
         let t = now();
         for f in failures {
-            let Some(idx) = self.applying_jail(&f.origin, &f.jail) else {
+            let Some(idx) = self.applying_jail(Refused::Failure, &f.origin, &f.jail) else {
                 continue;
             };
             let jail = &self.jails[idx].config;
@@ -467,17 +483,25 @@ impl Server {
             let Some(limit) = jail.fleetmaxretry else {
                 continue;
             };
-            if self.ignored_here(idx, &f.origin, f.ip) {
+            if self.ignored_here(Refused::Failure, idx, &f.origin, f.ip) {
                 continue;
             }
             let Some(fleet) = &mut self.fleet else {
                 return;
             };
-            let reached = fleet
+            let counter = fleet
                 .counters
                 .entry(f.jail.clone())
-                .or_insert_with(|| FleetCounter::new(findtime, maxretry, limit))
-                .add(&f.origin, f.ip, f.time, t);
+                .or_insert_with(|| FleetCounter::new(findtime, maxretry, limit));
+            let counted = counter.add(&f.origin, f.ip, f.time, t);
+            let held = counter.held(&f.origin);
+            let reached = match counted {
+                Ok(c) => c == Counted::Reached,
+                Err(why) => {
+                    self.fleet_failure_refused(&f, why, t, held);
+                    false
+                }
+            };
             if reached && !self.held(idx, &f.ip) {
                 self.log.log(
                     Component::Filter,
@@ -501,6 +525,56 @@ impl Server {
                     },
                 );
             }
+        }
+    }
+
+    /// Count a failure the fleet counter refused, and say why: a failure dated
+    /// ahead of the clock (once a minute per origin; a clock to fix, or a member
+    /// trying to fill the counter), or the counter full (a WARNING at most once a
+    /// minute per jail: from then on that origin's failures are not counted
+    /// across the fleet). Failures older than `findtime` are only counted: a
+    /// restart reads the stream back for the longest `findtime` of all jails.
+    fn fleet_failure_refused(
+        &mut self,
+        f: &FleetFailure,
+        why: Refusal,
+        t: f64,
+        (total, origin_held): (usize, usize),
+    ) {
+        let Some(fleet) = &mut self.fleet else {
+            return;
+        };
+        match why {
+            Refusal::CounterFull => {
+                count_refusal(&fleet.stats, Refused::Failure, why);
+                let dropped = fleet
+                    .stats
+                    .lock()
+                    .map_or(0, |s| s.refused.get(&why).copied().unwrap_or(0));
+                if fleet
+                    .complaints
+                    .should_log(&format!("counter_full {}", f.jail), t)
+                {
+                    let (jail, origin) = (&f.jail, &f.origin);
+                    self.fleet_log(
+                        Severity::Warning,
+                        &format!(
+                            "fleet: [{jail}] the fleet counter is full for {origin} ({origin_held}                              failures held, its share is {ORIGIN_SHARE}; {total} held in all): its                              new failures are not counted across the fleet until older ones                              leave findtime ({dropped} dropped so far, counted as refused                              counter_full; logged once a minute)"
+                        ),
+                    );
+                }
+            }
+            Refusal::AheadOfClock => {
+                let ahead = f.time - t;
+                let (jail, origin, ip) = (&f.jail, &f.origin, f.ip);
+                self.fleet_refuse(Refused::Failure, origin, why, || {
+                    format!(
+                        "fleet: [{jail}] {origin}'s failure of {ip} is dated {ahead:.0} s ahead of                          this host's clock (more than {:.0} s): not counted; check both clocks                          (more are counted as ahead_of_clock, logged once a minute)",
+                        ferroban_fleet::counter::MAX_SKEW
+                    )
+                });
+            }
+            _ => count_refusal(&fleet.stats, Refused::Failure, why),
         }
     }
 
@@ -545,6 +619,7 @@ impl Server {
             return json!({
                 "configured": false, "connected": false, "url": "", "name": "",
                 "hosts": [], "outbox": 0, "received": 0, "applied": 0, "refused": {},
+                "last_error": null,
             });
         };
         let stats = f.stats.lock().map(|s| s.clone()).unwrap_or_default();
@@ -574,9 +649,20 @@ impl Server {
             "name": f.settings.name,
             "hosts": hosts,
             "outbox": self.db.outbox_len().unwrap_or(0),
+            // Why the engine was last unreachable, and when (null: never since start).
+            "last_error": stats.last_error.as_ref().map(|(why, _)| why),
+            "last_error_at": stats.last_error.as_ref().map(|(_, at)| at),
+            // received = applied + already_held + lifts + refused_received
             "received": stats.received,
             "applied": stats.applied,
+            "already_held": stats.already_held,
+            "lifts": stats.lifts,
+            "refused_received": stats.refused_entries,
+            "failures_received": stats.failures_received,
+            "failures_refused": stats.failures_refused,
+            // Confirmed by the engine only; what it did not confirm is `unconfirmed`.
             "published": stats.published,
+            "unconfirmed": stats.unconfirmed,
             "refused": refused,
         })
     }
@@ -616,8 +702,14 @@ impl Server {
         metric(
             "ferroban_fleet_published_total",
             "counter",
-            "Messages published to the fleet.",
+            "Messages published to the fleet and confirmed by the engine.",
             one(stats.published),
+        );
+        metric(
+            "ferroban_fleet_unconfirmed_total",
+            "counter",
+            "This host's publications the engine did not confirm (refused or timed out).",
+            one(stats.unconfirmed),
         );
         metric(
             "ferroban_fleet_received_total",
@@ -634,7 +726,7 @@ impl Server {
         metric(
             "ferroban_fleet_refused_total",
             "counter",
-            "Received bans, failures and own publications refused, by reason.",
+            "Received bans, lifts and failures refused, by reason.",
             stats
                 .refused
                 .iter()

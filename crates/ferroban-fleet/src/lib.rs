@@ -131,8 +131,15 @@ pub enum Refusal {
     Ignored,
     RateOrigin,
     RateTotal,
-    /// The engine refused this host's publication (permissions, limits).
-    PublishRefused,
+    /// The receiving jail holds `maxbans` bans already.
+    JailFull,
+    /// A failure dated more than [`counter::MAX_SKEW`] ahead of this host's clock.
+    AheadOfClock,
+    /// A failure dated before the receiving jail's `findtime`.
+    Stale,
+    /// A failure not counted because its origin's share of the fleet counter
+    /// (or the whole counter) is full.
+    CounterFull,
 }
 
 impl Refusal {
@@ -150,31 +157,69 @@ impl Refusal {
             Refusal::Ignored => "ignored",
             Refusal::RateOrigin => "rate_origin",
             Refusal::RateTotal => "rate_total",
-            Refusal::PublishRefused => "publish_refused",
+            Refusal::JailFull => "jail_full",
+            Refusal::AheadOfClock => "ahead_of_clock",
+            Refusal::Stale => "stale",
+            Refusal::CounterFull => "counter_full",
         }
     }
 }
 
 /// The fleet's figures, shared by the fleet thread and the server.
+///
+/// Bans and lifts from other hosts add up: `received` = `applied` +
+/// `already_held` + `lifts` + `refused_entries` (this host's own entries, as the
+/// bucket echoes them, are not received).
 #[derive(Debug, Default, Clone)]
 pub struct FleetStats {
     pub connected: bool,
+    /// Why the last connection attempt or session failed, and when (epoch
+    /// seconds); kept after reconnecting, so that a flapping link can be read.
+    pub last_error: Option<(String, f64)>,
     /// Hosts seen (this one included) and when last heard of, epoch seconds.
     pub hosts: BTreeMap<String, f64>,
     /// Bans and lifts received from other hosts.
     pub received: u64,
     /// Received bans applied here.
     pub applied: u64,
+    /// Received bans of addresses this jail already bans (nothing to do).
+    pub already_held: u64,
+    /// Received lifts (an origin's unban values), whether or not they lifted a
+    /// ban here.
+    pub lifts: u64,
+    /// Received bans and lifts refused (their reasons are in `refused`).
+    pub refused_entries: u64,
+    /// Failures received for fleet counting (this host's own included).
+    pub failures_received: u64,
+    /// Failures received and refused (their reasons are in `refused`).
+    pub failures_refused: u64,
+    /// Received bans, lifts and failures refused, by reason.
     pub refused: BTreeMap<Refusal, u64>,
-    /// Messages published (bans, lifts, failures).
+    /// Messages the engine confirmed it stored (bans, lifts, failures).
     pub published: u64,
+    /// This host's publications the engine did not confirm (refused, or no
+    /// answer in time); outbox rows among them are sent again.
+    pub unconfirmed: u64,
 }
 
 pub type SharedStats = Arc<Mutex<FleetStats>>;
 
+/// What a refusal was about, for the figures that must add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A ban or lift from the bucket.
+    Entry,
+    /// A failure from the failures' stream.
+    Failure,
+}
+
 /// Count a refusal in `stats`.
-pub fn count_refusal(stats: &SharedStats, why: Refusal) {
+pub fn count_refusal(stats: &SharedStats, what: Refused, why: Refusal) {
     if let Ok(mut s) = stats.lock() {
         *s.refused.entry(why).or_default() += 1;
+        match what {
+            Refused::Entry => s.refused_entries += 1,
+            Refused::Failure => s.failures_refused += 1,
+        }
     }
 }

@@ -23,7 +23,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use crate::authz::{failures_stream, inbox_prefix};
 use crate::limits::Complaints;
 use crate::wire::{self, Received};
-use crate::{count_refusal, FleetCommand, FleetEvent, Level, Outgoing, Refusal, SharedStats};
+use crate::{
+    count_refusal, FleetCommand, FleetEvent, Level, Outgoing, Refusal, Refused, SharedStats,
+};
 
 /// Where the fleet thread hands its events (the server's queue). It may block
 /// while the server is busy: that only slows reading from the engine.
@@ -180,6 +182,13 @@ impl Link {
         }
     }
 
+    /// Keep why the engine could not be reached, for `ferroban fleet`.
+    fn set_last_error(&self, why: &str) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.last_error = Some((why.to_string(), now()));
+        }
+    }
+
     async fn run(mut self, mut orders: UnboundedReceiver<FleetCommand>) {
         let mut backoff = FIRST_BACKOFF;
         let mut said_down = false;
@@ -190,6 +199,7 @@ impl Link {
                 End::Stop => return,
                 End::Lost { why, connected } => (why, connected),
             };
+            self.set_last_error(&why);
             if connected {
                 backoff = FIRST_BACKOFF;
             }
@@ -282,12 +292,40 @@ impl Link {
         let js = jetstream::ContextBuilder::new()
             .timeout(REQUEST_TIMEOUT)
             .build(client.clone());
-        let opened = async {
-            let kv = self.open_bucket(&js).await?;
-            let failures = self.open_failures(&js, &client).await?;
-            Ok::<_, String>((kv, failures))
-        }
-        .await;
+        let inbox = inbox_prefix(&self.settings.name);
+        let mismatch = name_mismatch_hint(&self.settings);
+        // The engine answers a subscription to an inbox this login may not read
+        // with an error at once, while the request itself would only time out
+        // (10 s) and read as an overloaded engine: the error ends the attempt.
+        let opened = {
+            let opening = async {
+                let kv = self.open_bucket(&js).await?;
+                let failures = self.open_failures(&js, &client).await?;
+                Ok::<_, String>((kv, failures))
+            };
+            tokio::pin!(opening);
+            loop {
+                tokio::select! {
+                    o = &mut opening => break o,
+                    Some(event) = events.recv() => {
+                        if let Some(text) = inbox_violation(&event, &inbox) {
+                            break Err(format!(
+                                "the engine refused this host's replies: {text}; {mismatch}"
+                            ));
+                        }
+                    }
+                }
+            }
+        };
+        let opened = opened.map_err(|why| {
+            // A request that times out right after logging in is, far more often
+            // than an overloaded engine, replies the login may not receive.
+            if why.contains("timed out") {
+                format!("{why}; if this repeats, {mismatch}")
+            } else {
+                why
+            }
+        });
         let (kv, mut failures) = match opened {
             Ok(o) => o,
             Err(why) => {
@@ -332,8 +370,15 @@ impl Link {
                     None | Some(async_nats::Event::Disconnected) | Some(async_nats::Event::Closed) => {
                         return lost("connection lost".into());
                     }
-                    Some(async_nats::Event::ServerError(e)) => {
-                        self.complain("engine", format!("fleet: the engine says: {e}"));
+                    Some(event @ async_nats::Event::ServerError(_)) => {
+                        let text = match inbox_violation(&event, &inbox) {
+                            Some(text) => format!("{text}; {mismatch}"),
+                            None => match &event {
+                                async_nats::Event::ServerError(e) => e.to_string(),
+                                _ => String::new(),
+                            },
+                        };
+                        self.complain("engine", format!("fleet: the engine says: {text}"));
                     }
                     Some(_) => {}
                 },
@@ -360,11 +405,35 @@ impl Link {
     }
 
     async fn publish_failure(&self, js: &jetstream::Context, jail: &str, ip: IpAddr, time: f64) {
+        if let Some(ack) = self.send_failure(js, jail, ip, time).await {
+            self.await_acks(vec![(None, ack)]);
+        }
+    }
+
+    /// Publish a failure; its ack to await, `None` when it could not be sent
+    /// (counted as unconfirmed).
+    async fn send_failure(
+        &self,
+        js: &jetstream::Context,
+        jail: &str,
+        ip: IpAddr,
+        time: f64,
+    ) -> Option<jetstream::context::PublishAckFuture> {
         let name = &self.settings.name;
         let subject = wire::failure_subject(&self.settings.bucket, name, jail);
         let value = wire::failure_value(name, jail, ip, time);
-        if js.publish(subject, value.into()).await.is_err() {
-            count_refusal(&self.stats, Refusal::PublishRefused);
+        match js.publish(subject, value.into()).await {
+            Ok(ack) => Some(ack),
+            Err(_) => {
+                self.count_unconfirmed(1);
+                None
+            }
+        }
+    }
+
+    fn count_unconfirmed(&self, n: u64) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.unconfirmed += n;
         }
     }
 
@@ -382,11 +451,20 @@ impl Link {
     /// jail's own).
     async fn publish_held_failures(&mut self, js: &jetstream::Context) {
         let since = now() - self.lookback;
+        let mut pending = Vec::new();
         for f in std::mem::take(&mut self.held_failures) {
             if f.time >= since {
-                self.publish_failure(js, &f.jail, f.ip, f.time).await;
+                pending.extend(
+                    self.send_failure(js, &f.jail, f.ip, f.time)
+                        .await
+                        .map(|a| (None, a)),
+                );
+            }
+            if pending.len() == ACK_CHUNK {
+                self.await_acks(std::mem::take(&mut pending));
             }
         }
+        self.await_acks(pending);
     }
 
     /// Open the bucket (creating it on a new or wiped engine) and tell the server
@@ -475,7 +553,6 @@ impl Link {
         let name = &self.settings.name;
         let prefix = format!("$KV.{}.", self.settings.bucket);
         let mut pending = Vec::with_capacity(ACK_CHUNK);
-        let mut published = 0;
         for (id, item) in items {
             let sent = match item {
                 Outgoing::Ban {
@@ -503,11 +580,8 @@ impl Link {
                 }
             };
             match sent {
-                Ok(ack) => {
-                    published += 1;
-                    pending.push((id, ack));
-                }
-                Err(_) => count_refusal(&self.stats, Refusal::PublishRefused),
+                Ok(ack) => pending.push((id, ack)),
+                Err(_) => self.count_unconfirmed(1),
             }
             // The client holds a bounded number of acks in flight: they are
             // awaited while publishing goes on, else it would wait for itself.
@@ -517,13 +591,14 @@ impl Link {
         }
         self.await_acks(pending);
         if let Ok(mut s) = self.stats.lock() {
-            s.published += published;
             s.hosts.insert(name.clone(), now());
         }
     }
 
     /// Wait for the engine's acks on a task of its own; the outbox ids of what it
-    /// stored go back to the server, refusals are counted (and logged once a minute).
+    /// stored go back to the server and what it stored counts as published, the
+    /// rest as unconfirmed (logged once a minute). `Published` thus never counts
+    /// a publication still waiting in the outbox.
     fn await_acks(&self, pending: Vec<(Option<i64>, jetstream::context::PublishAckFuture)>) {
         if pending.is_empty() {
             return;
@@ -533,20 +608,25 @@ impl Link {
         let complaints = self.complaints.clone();
         tokio::spawn(async move {
             let mut stored = Vec::new();
+            let mut confirmed = 0;
             let mut refused = 0;
             for (id, ack) in pending {
                 match ack.await {
-                    Ok(_) => stored.extend(id),
+                    Ok(_) => {
+                        confirmed += 1;
+                        stored.extend(id);
+                    }
                     Err(_) => refused += 1,
                 }
+            }
+            if let Ok(mut s) = stats.lock() {
+                s.published += confirmed;
+                s.unconfirmed += refused;
             }
             if !stored.is_empty() {
                 sink(FleetEvent::Published(stored));
             }
             if refused > 0 {
-                for _ in 0..refused {
-                    count_refusal(&stats, Refusal::PublishRefused);
-                }
                 let log = complaints
                     .lock()
                     .is_ok_and(|mut c| c.should_log("publish", now()));
@@ -555,8 +635,8 @@ impl Link {
                         Level::Warning,
                         format!(
                             "fleet: the engine did not confirm {refused} publications (refused: \
-                             is [Fleet] name this host's login? or no answer in time); they stay \
-                             in the outbox and are sent again within a minute"
+                             is [Fleet] name this host's login? or no answer in time); bans and \
+                             lifts among them stay in the outbox and are sent again within a minute"
                         ),
                     ));
                 }
@@ -575,8 +655,8 @@ impl Link {
         }
     }
 
-    fn refuse(&self, origin: &str, why: Refusal, what: &str) {
-        count_refusal(&self.stats, why);
+    fn refuse(&self, origin: &str, kind: Refused, why: Refusal, what: &str) {
+        count_refusal(&self.stats, kind, why);
         self.complain(
             origin,
             format!(
@@ -602,6 +682,7 @@ impl Link {
         let mut lifts = Vec::new();
         let mut seen: HashMap<String, f64> = HashMap::new();
         let mut received = 0;
+        let mut lifted = 0;
         for e in entries {
             // A deleted or purged entry never lifts a ban: only its origin's
             // explicit unban does.
@@ -615,9 +696,12 @@ impl Link {
             received += 1;
             match wire::read_ban(&e.key, &e.value, t) {
                 Ok(Received::Ban(b)) => bans.push(b),
-                Ok(Received::Lift(l)) => lifts.push(l),
+                Ok(Received::Lift(l)) => {
+                    lifted += 1;
+                    lifts.push(l);
+                }
                 Err(why) => {
-                    self.refuse(origin, why, &format!("entry {:?}", e.key));
+                    self.refuse(origin, Refused::Entry, why, &format!("entry {:?}", e.key));
                     continue;
                 }
             }
@@ -628,6 +712,7 @@ impl Link {
         self.note_hosts(seen);
         if let Ok(mut s) = self.stats.lock() {
             s.received += received;
+            s.lifts += lifted;
         }
         if !bans.is_empty() {
             (self.sink)(FleetEvent::Bans(bans));
@@ -640,6 +725,9 @@ impl Link {
     fn received_failures(&mut self, messages: Vec<jetstream::Message>) {
         let mut failures = Vec::new();
         let mut seen: HashMap<String, f64> = HashMap::new();
+        if let Ok(mut s) = self.stats.lock() {
+            s.failures_received += messages.len() as u64;
+        }
         for m in messages {
             if let Ok(info) = m.info() {
                 self.failures_next = Some(info.stream_sequence + 1);
@@ -652,7 +740,7 @@ impl Link {
                 }
                 Err(why) => {
                     let origin = wire::subject_origin(subject).to_string();
-                    self.refuse(&origin, why, "a failure");
+                    self.refuse(&origin, Refused::Failure, why, "a failure");
                 }
             }
         }
@@ -691,6 +779,35 @@ where
             None => return Ok(batch),
         }
     }
+}
+
+/// The text of `event` when it is the engine refusing a subscription to this
+/// host's inbox (`inbox`, `_INBOX_NAME`): the login is not `NAME`'s.
+fn inbox_violation(event: &async_nats::Event, inbox: &str) -> Option<String> {
+    let async_nats::Event::ServerError(async_nats::ServerError::Other(text)) = event else {
+        return None;
+    };
+    let lower = text.to_lowercase();
+    (lower.contains("permissions violation") && text.contains(&format!("{inbox}.")))
+        .then(|| text.clone())
+}
+
+/// What to say when the engine keeps this host's replies from it: the
+/// authorization block lets each user receive only on `_INBOX_ITSUSER.>`
+/// ([`crate::authz`]), so `[Fleet] name` must be the login's user.
+fn name_mismatch_hint(settings: &FleetSettings) -> String {
+    let name = &settings.name;
+    let user = match &settings.auth {
+        FleetAuth::UserPassword { user, .. } if user != name => format!(" ({user})"),
+        _ => String::new(),
+    };
+    format!(
+        "[Fleet] name = {name} probably does not match the login's user{user}: the \
+         authorization block of `ferroban fleet nats-config` lets each user receive replies \
+         only on _INBOX_<its user>.> and publish only under its own name, and this host \
+         asks for replies on {}.>",
+        inbox_prefix(name)
+    )
 }
 
 /// The stream behind the KV bucket, as a KV bucket of history 1 is made: one
