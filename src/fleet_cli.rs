@@ -42,30 +42,51 @@ pub fn nats_config(confdir: &Path, args: &[String]) -> Result<i32> {
     Ok(0)
 }
 
-/// The answer to `["fleet"]`, for people.
+/// The answer to `["fleet"]`, for people. The figures of received bans and
+/// lifts are written as the sum they make, so that none reads as a loss.
 pub fn status_text(v: &Value) -> String {
     if v["configured"] != Value::Bool(true) {
         return "Fleet: not configured (no [Fleet] section)".into();
     }
     let count = |k: &str| v[k].as_u64().unwrap_or(0);
-    let mut out = vec![
-        format!(
-            "Fleet: {} {} as {}",
-            if v["connected"] == Value::Bool(true) {
-                "connected to"
-            } else {
-                "NOT connected to"
-            },
-            v["url"].as_str().unwrap_or(""),
-            v["name"].as_str().unwrap_or("")
-        ),
-        format!("|- Outbox: {}", count("outbox")),
-        format!(
-            "|- Received: {}, applied: {}",
-            count("received"),
-            count("applied")
-        ),
-    ];
+    let connected = v["connected"] == Value::Bool(true);
+    let mut out = vec![format!(
+        "Fleet: {} {} as {}",
+        if connected {
+            "connected to"
+        } else {
+            "NOT connected to"
+        },
+        v["url"].as_str().unwrap_or(""),
+        v["name"].as_str().unwrap_or("")
+    )];
+    if !connected {
+        if let Some(why) = v["last_error"].as_str() {
+            let at = v["last_error_at"]
+                .as_f64()
+                .map_or_else(String::new, |t| format!(" ({})", time_text(t)));
+            out.push(format!("|- Last error{at}: {why}"));
+        }
+    }
+    out.push(format!("|- Outbox: {}", count("outbox")));
+    out.push(format!(
+        "|- Published: {} confirmed by the engine, {} unconfirmed",
+        count("published"),
+        count("unconfirmed")
+    ));
+    out.push(format!(
+        "|- Received: {} bans and lifts = {} applied + {} already held + {} lifts + {} refused",
+        count("received"),
+        count("applied"),
+        count("already_held"),
+        count("lifts"),
+        count("refused_received")
+    ));
+    out.push(format!(
+        "|- Failures received: {} (this host's own included), {} refused",
+        count("failures_received"),
+        count("failures_refused")
+    ));
     let refused: Vec<String> = v["refused"]
         .as_object()
         .map(|m| m.iter().map(|(k, n)| format!("{k} {n}")).collect())
@@ -92,4 +113,46 @@ pub fn status_text(v: &Value) -> String {
         ));
     }
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_text;
+    use serde_json::json;
+
+    #[test]
+    fn the_text_gives_the_reason_when_not_connected_and_the_sum_of_what_was_received() {
+        let v = json!({
+            "configured": true, "connected": false, "url": "nats://e:4222", "name": "web3",
+            "last_error": "opening bucket ferroban: timed out; [Fleet] name = web3 probably does not match",
+            "last_error_at": 0.0,
+            "outbox": 1, "published": 7, "unconfirmed": 1,
+            "received": 12, "applied": 10, "already_held": 1, "lifts": 0, "refused_received": 1,
+            "failures_received": 5, "failures_refused": 2,
+            "refused": {"ignored": 1, "ahead_of_clock": 2}, "hosts": [],
+        });
+        let text = status_text(&v);
+        assert!(
+            text.contains("NOT connected to nats://e:4222 as web3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("|- Last error (") && text.contains("probably does not match"),
+            "{text}"
+        );
+        assert!(
+            text.contains("|- Received: 12 bans and lifts = 10 applied + 1 already held + 0 lifts + 1 refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("|- Published: 7 confirmed by the engine, 1 unconfirmed"),
+            "{text}"
+        );
+        let mut connected = v.clone();
+        connected["connected"] = json!(true);
+        assert!(
+            !status_text(&connected).contains("Last error"),
+            "only when not connected"
+        );
+    }
 }

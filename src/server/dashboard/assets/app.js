@@ -243,7 +243,11 @@ const fleet = {
     const refused = Object.entries(f.refused || {});
     this.main.replaceChildren(el("h1", {}, "Fleet ", el("span", { class: "mono" }, f.name)),
       el("p", { id: "fleet-state", class: f.connected ? "good" : "bad" }, f.connected ? `connected to ${f.url}` : `not connected (${f.url})`),
-      el("dl", { class: "facts", id: "fleet-facts" }, [["Outbox", f.outbox], ["Published", f.published], ["Received", f.received], ["Applied", f.applied]]
+      // Why it is not connected (the engine's last error, with a hint when [Fleet] name and the login differ).
+      ...(!f.connected && f.last_error ? [el("p", { id: "fleet-error", class: "bad" }, `Last error: ${f.last_error}`)] : []),
+      el("dl", { class: "facts", id: "fleet-facts" }, [["Outbox", f.outbox], ["Published", f.published], ["Unconfirmed", f.unconfirmed ?? 0],
+        ["Received", f.received], ["Applied", f.applied], ["Already held", f.already_held ?? 0], ["Lifts", f.lifts ?? 0],
+        ["Refused (received)", f.refused_received ?? 0], ["Failures received", f.failures_received ?? 0]]
         .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       el("h2", {}, "Hosts"),
       table(["Host", "Last activity", { label: "Bans", num: 1 }], (f.hosts || []).map(h => el("tr", {},
