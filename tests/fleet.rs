@@ -47,6 +47,46 @@ fn raw_publish(port: u16, login: (&str, &str), subject: &str, payload: &str) -> 
     answer
 }
 
+/// Publish every `(subject, payload)` of `messages` on one connection of a bare
+/// NATS client logged in as `login`, as a compromised member could; returns the
+/// engine's answer up to the PONG that follows them (an `-ERR` if it refused any).
+fn raw_flood(port: u16, login: (&str, &str), messages: &[(String, String)]) -> String {
+    use std::io::{BufRead, BufReader, BufWriter, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut info = String::new();
+    reader.read_line(&mut info).unwrap();
+    let connect =
+        serde_json::json!({"user": login.0, "pass": login.1, "verbose": false, "pedantic": false});
+    let mut w = BufWriter::new(stream);
+    write!(w, "CONNECT {connect}\r\n").unwrap();
+    for (subject, payload) in messages {
+        write!(w, "PUB {subject} {}\r\n{payload}\r\n", payload.len()).unwrap();
+    }
+    write!(w, "PING\r\n").unwrap();
+    w.flush().unwrap();
+    let mut answer = String::new();
+    // Bounded: the engine answers PONG once it read everything before the PING.
+    for _ in 0..1000 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with("PING") {
+            let _ = w.write_all(b"PONG\r\n").and_then(|()| w.flush());
+            continue;
+        }
+        answer.push_str(&line);
+        if line.starts_with("PONG") {
+            break;
+        }
+    }
+    answer
+}
+
 /// Honest hosts for `logins`, with `jail` added to their jail, started and
 /// connected.
 fn connected_hosts(root: &Path, engine: &Engine, logins: &[(&str, &str)], jail: &str) -> Vec<Host> {
@@ -110,6 +150,24 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
             h.actions()
         );
     }
+    // The figures add up: every ban or lift received is applied, already
+    // held, a lift or refused; the origin counts only what the engine confirmed.
+    for h in &hosts[1..] {
+        let f = h.fleet();
+        let n = |k: &str| f[k].as_u64().unwrap_or(u64::MAX / 8);
+        assert!(n("lifts") >= 1, "{f}");
+        assert_eq!(
+            n("received"),
+            n("applied") + n("already_held") + n("lifts") + n("refused_received"),
+            "{f}"
+        );
+    }
+    let origin = hosts[0].fleet();
+    assert!(
+        origin["published"].as_u64() >= Some(2),
+        "ban and unban: {origin}"
+    );
+    assert_eq!(origin["unconfirmed"], 0, "{origin}");
     let metrics = hosts[1].client(&["metrics"]);
     let text = String::from_utf8_lossy(&metrics.stdout);
     assert!(text.contains("ferroban_fleet_connected 1"), "{text}");
@@ -328,6 +386,39 @@ fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally()
         assert_eq!(fleet["connected"], Value::Bool(false), "{fleet}");
         assert_eq!(fleet["outbox"], 1, "kept for later: {fleet}");
     }
+    // Why, in `ferroban fleet`: web2's login under the name web1 is named as
+    // such, not as a timeout, and without waiting for one.
+    let why = |h: &Host| h.fleet()["last_error"].as_str().unwrap_or("").to_string();
+    assert!(
+        why(&hosts[0])
+            .contains("[Fleet] name = web1 probably does not match the login's user (web2)"),
+        "{}",
+        hosts[0].fleet()
+    );
+    assert!(
+        !why(&hosts[0]).contains("timed out"),
+        "named before the request timed out: {}",
+        why(&hosts[0])
+    );
+    assert!(
+        hosts[0]
+            .log()
+            .contains("probably does not match the login's user (web2)"),
+        "{}",
+        hosts[0].log()
+    );
+    assert!(
+        why(&hosts[1]).contains("authorization violation"),
+        "{}",
+        hosts[1].fleet()
+    );
+    let text = String::from_utf8_lossy(&hosts[1].client(&["fleet"]).stdout).to_string();
+    assert!(
+        text.contains("NOT connected")
+            && text.contains("|- Last error (")
+            && text.contains("authorization violation"),
+        "{text}"
+    );
     let log = engine.log();
     assert!(
         log.contains("Subscription Violation - User \"web2\", Subject \"_INBOX_web1."),
@@ -603,15 +694,16 @@ fn a_refused_publication_stays_in_the_outbox_and_is_sent_again_once_allowed() {
     hosts[0].fail("192.0.2.30", 3);
     // the engine gives no acknowledgement: the publication times out (10 s)
     assert!(
-        wait_for(SOON + 10, || {
-            hosts[0].fleet()["refused"]
-                .as_object()
-                .is_some_and(|r| !r.is_empty())
-        }),
+        wait_for(SOON + 10, || hosts[0].fleet()["unconfirmed"].as_u64()
+            >= Some(1)),
         "{}",
         hosts[0].fleet()
     );
     let fleet = hosts[0].fleet();
+    // This host's own publications are not refusals of what it received, and
+    // what the engine did not confirm is not published.
+    assert_eq!(fleet["refused"], serde_json::json!({}), "{fleet}");
+    assert_eq!(fleet["published"], 0, "{fleet}");
     assert_eq!(
         hosts[0].bans_of("192.0.2.30"),
         1,
@@ -643,4 +735,84 @@ fn a_refused_publication_stays_in_the_outbox_and_is_sent_again_once_allowed() {
     for h in &mut hosts {
         h.stop();
     }
+}
+
+/// A compromised member floods the failures' stream under its own login: more
+/// addresses than a receiver's counter ever held, dated years ahead (which would
+/// never expire) and dated now (beyond its share of the counter). The receivers
+/// refuse the first, count the second only up to the member's share, say so, and
+/// a spread attack from the other members is still banned everywhere.
+#[test]
+fn a_member_flooding_the_failures_cannot_switch_off_fleet_counting() {
+    let Some((root, engine)) = engine_for(BIN, "flood") else {
+        return;
+    };
+    let honest = [LOGINS[0], LOGINS[2]];
+    let hosts = connected_hosts(&root.0, &engine, &honest, "fleetmaxretry = 4");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let failure = |i: u32, time: f64| {
+        let ip = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        (
+            "ferroban.fail.web2.t".to_string(),
+            format!(r#"{{"origin":"web2","jail":"t","ip":"{ip}","time":{time}}}"#),
+        )
+    };
+    // 100,001 addresses filled the old counter for good; then 10,000 more than
+    // the member's share, dated now.
+    let ahead = 100_001u32;
+    let over_share = 10_000u32;
+    let share = 50_000u32; // ferroban_fleet::counter::ORIGIN_SHARE
+    let mut flood: Vec<(String, String)> = (0..ahead)
+        .map(|i| failure(i, now + 9.0 * 365.0 * 86_400.0))
+        .collect();
+    flood.extend((0..share + over_share).map(|i| failure(i + (1 << 20), now)));
+    let answer = raw_flood(engine.port, ("web2", "pw-two"), &flood);
+    assert!(
+        answer.contains("PONG") && !answer.contains("-ERR"),
+        "{answer}"
+    );
+    let refused = |h: &Host, reason: &str| h.fleet()["refused"][reason].as_u64().unwrap_or(0);
+    for h in &hosts {
+        assert!(
+            wait_for(120, || refused(h, "ahead_of_clock") == u64::from(ahead)
+                && refused(h, "counter_full") == u64::from(over_share)),
+            "the flood was not refused as it should: {}\n{}",
+            h.fleet(),
+            h.log()
+        );
+        let warnings = h
+            .log()
+            .lines()
+            .filter(|l| l.contains("WARNING") && l.contains("the fleet counter is full for web2"))
+            .count();
+        assert_eq!(warnings, 1, "said once a minute: {}", h.log());
+        let text = String::from_utf8_lossy(&h.client(&["fleet"]).stdout).to_string();
+        assert!(
+            text.contains(&format!("ahead_of_clock {ahead}"))
+                && text.contains(&format!("counter_full {over_share}")),
+            "{text}"
+        );
+    }
+    // The spread attack of the finding, 2 + 2 = fleetmaxretry 4.
+    hosts[0].fail("198.51.100.50", 2);
+    hosts[1].fail("198.51.100.50", 2);
+    for h in &hosts {
+        assert!(
+            wait_for(SOON, || h.bans_of("198.51.100.50") == 1),
+            "the spread attack was not banned after the flood: {}\n{}",
+            h.fleet(),
+            h.log()
+        );
+        assert!(
+            h.log()
+                .contains("198.51.100.50 reached fleetmaxretry 4 across the fleet")
+                || h.log().contains("Ban 198.51.100.50"),
+            "{}",
+            h.log()
+        );
+    }
+    assert_eq!(hosts[0].banned_count(), 1, "nothing of the flood is banned");
 }

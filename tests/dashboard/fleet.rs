@@ -166,5 +166,19 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
         page.eval("document.getElementById('main').innerText"),
         b.log()
     );
+    // and says why it is not connected: the engine's last error.
+    assert!(
+        page.wait_for(
+            "(document.getElementById('fleet-error') || {innerText: ''}).innerText.startsWith('Last error: ')",
+            20
+        ),
+        "{}",
+        page.eval("document.getElementById('main').innerText")
+    );
+    assert_eq!(
+        page.eval(&fact("Published")),
+        "1",
+        "the engine confirmed B's ban"
+    );
     page.screenshot(&artifacts().join("fleet-outbox.png"));
 }
