@@ -223,8 +223,10 @@ impl Host {
         std::fs::write(
             dir.join("conf/jail.local"),
             format!(
-                "[t]\nenabled = true\nfilter = test\nlogpath = {}\naction = {}\nmaxretry = 3\n\
-                 findtime = 10m\nbantime = 1h\nignoreip = 127.0.0.1/8\nfleet = share\n{}\n",
+                // the defaults in [DEFAULT], so that a spec's jail options override
+                // them (an option twice in [t] is refused, as Fail2ban refuses it)
+                "[DEFAULT]\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\nignoreip = 127.0.0.1/8\n\
+                 fleet = share\n[t]\nenabled = true\nfilter = test\nlogpath = {}\naction = {}\n{}\n",
                 dir.join("logs/app.log").display(),
                 spec.action,
                 spec.jail
