@@ -3259,3 +3259,43 @@ fn check_names_the_line_of_each_mistake_as_written() {
         }
     }
 }
+
+// Before, `ferroban reload` on Fail2ban's socket sent a bare reload, which
+// fail2ban-server refused with a Python error about missing arguments.
+#[test]
+fn the_client_on_fail2bans_socket_sends_no_reload_it_would_refuse() {
+    let env = Env::new("pyreload");
+    let dir = env.dir.join("fail2ban");
+    let Some(fail2ban) = Fail2ban::start(
+        &dir,
+        &format!(
+            "[app]\nenabled = true\nlogpath = {}\n",
+            env.log("app.log").display()
+        ),
+    ) else {
+        return;
+    };
+    let ours = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("-s")
+            .arg(dir.join("fail2ban.sock"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let status = ours(&["status"]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let reload = ours(&["reload"]);
+    let said = String::from_utf8_lossy(&reload.stderr);
+    assert!(!reload.status.success());
+    assert!(
+        said.contains("run /usr/bin/fail2ban-client reload"),
+        "{said}"
+    );
+    assert!(!said.contains("missing"), "{said}");
+    assert!(ours(&["ping"]).status.success(), "{}", fail2ban.log_text());
+}

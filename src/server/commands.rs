@@ -123,6 +123,21 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             .as_ref()
             .map_or(Value::Null, |p| json!(p.display().to_string()))),
         ["get", "dbpurgeage"] => Ok(json!(server.settings.dbpurgeage as i64)),
+        ["get", "dbmaxmatches"] => Ok(json!(server.settings.dbmaxmatches)),
+        // Until the next reload, as Fail2ban (the configuration file keeps its value).
+        ["set", "dbpurgeage", age] => {
+            let age = seconds(age)?;
+            server.settings.dbpurgeage = age;
+            Ok(json!(age as i64))
+        }
+        ["set", "dbmaxmatches", count] => {
+            let count = count
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| format!("dbmaxmatches {count:?} is not a count"))?;
+            server.settings.dbmaxmatches = count;
+            Ok(json!(count))
+        }
         ["get", "socket"] => Ok(json!(server.settings.socket.display().to_string())),
         ["get", "pidfile"] => Ok(json!(server.settings.pidfile.display().to_string())),
         ["set", "loglevel", level] => {
