@@ -112,6 +112,15 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
         return;
     };
     let hosts = connected_hosts(&root.0, &engine, &LOGINS, "");
+    // the tests write ferroban.local readable by all (mode 644)
+    assert!(
+        hosts[0].log().contains("[Fleet] password (or token) is in")
+            && hosts[0]
+                .log()
+                .contains("which other users can read (mode 644)"),
+        "{}",
+        hosts[0].log()
+    );
     hosts[0].fail("192.0.2.7", 3);
     for h in &hosts {
         assert!(

@@ -248,11 +248,18 @@ pub fn run(options: ServerOptions) -> Result<()> {
     server.restore_bans(None)?;
     // The charts count from here: restored bans are not new activity.
     server.take_activity_baseline();
-    server.fleet = fleet::start(
-        FleetSettings::load(&server.options.confdir)?,
-        &server.jails,
-        tx.clone(),
-    )?;
+    let fleet_settings = FleetSettings::load(&server.options.confdir)?;
+    let secret_file = fleet_settings
+        .as_ref()
+        .and_then(|f| f.secret_file.as_deref());
+    if let Some(warning) = secret_file
+        .and_then(|file| dashboard::secret_file_warning("[Fleet] password (or token)", file))
+    {
+        server
+            .log
+            .log(Component::Server, Severity::Warning, &warning);
+    }
+    server.fleet = fleet::start(fleet_settings, &server.jails, tx.clone())?;
     server.start_sources();
     if let Some(addr) = server.settings.http_listen() {
         server.start_http(addr, tx.clone());
@@ -406,7 +413,7 @@ impl Server {
         if let Some(warning) = dashboard
             .as_ref()
             .and(token_file)
-            .and_then(dashboard::token_file_warning)
+            .and_then(|file| dashboard::secret_file_warning("dashboard_token", file))
         {
             self.log.log(Component::Server, Severity::Warning, &warning);
         }

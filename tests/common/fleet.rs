@@ -245,6 +245,10 @@ impl Host {
             ),
         )
         .unwrap();
+        // readable by all whatever the umask: the server warns about it
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(dir.join("conf/ferroban.local"), mode).unwrap();
         Host {
             ferroban: ferroban.to_string(),
             dir,

@@ -238,8 +238,12 @@ fn client_commands() -> Vec<Command> {
             .arg(words("value", "VALUE", "The new value(s)")),
         Command::new("fleet")
             .about("The fleet: connection, hosts, outbox, bans received/applied/refused; \
-                    `fleet nats-config NAME=PASSWORD...` prints nats-server's authorization block")
-            .arg(words("args", "nats-config NAME=PASSWORD", "Print nats-server's authorization block for these hosts"))
+                    `fleet nats-config [--bucket NAME] NAME=PASSWORD...` prints nats-server's authorization block")
+            .arg(words(
+                "args",
+                "nats-config [--bucket NAME] NAME=PASSWORD",
+                "Print nats-server's authorization block for these hosts (--bucket: the fleet's bucket, if not `ferroban`)",
+            ))
             .arg(flag("json", "Answer in JSON")),
         Command::new("flushlogs").about("Reopen the log file (after logrotate)"),
         Command::new("check")

@@ -86,6 +86,8 @@ pub struct FleetSettings {
     pub hostrate: u32,
     /// Bans applied per second from all origins together (bursts of 100 s worth).
     pub totalrate: u32,
+    /// The file that sets `password` or `token` (to warn when others can read it).
+    pub secret_file: Option<PathBuf>,
 }
 
 const DEFAULT_BUCKET: &str = "ferroban";
@@ -249,6 +251,10 @@ impl SectionReader<'_> {
             bucket,
             hostrate: self.rate("hostrate", DEFAULT_HOSTRATE)?,
             totalrate: self.rate("totalrate", DEFAULT_TOTALRATE)?,
+            secret_file: ["password", "token"].iter().find_map(|key| {
+                let mut files = self.configs.iter().rev();
+                files.find_map(|c| c.origin("Fleet", key)).map(|o| o.file)
+            }),
         })
     }
 

@@ -128,15 +128,17 @@ impl Dashboard {
     }
 }
 
-/// A warning when `file`, which holds the dashboard's token, can be read by
-/// other users than its owner: whoever reads the token can unban.
-pub fn token_file_warning(file: &std::path::Path) -> Option<String> {
+/// A warning when `file`, which holds a secret (`what`: the dashboard's token, the
+/// fleet's password), can be read by other users than its owner: whoever reads the
+/// dashboard's token can unban, whoever reads the fleet's password can publish bans
+/// in this host's name.
+pub fn secret_file_warning(what: &str, file: &std::path::Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(file).ok()?.permissions().mode();
     (mode & 0o077 != 0).then(|| {
         format!(
-            "dashboard_token is in {}, which other users can read (mode {:o}): \
-             chmod 600 it, or move the token to a file only root reads",
+            "{what} is in {}, which other users can read (mode {:o}): \
+             chmod 600 it, or move the {what} to a file only root reads",
             file.display(),
             mode & 0o777
         )
@@ -225,10 +227,10 @@ mod tests {
         let file = std::env::temp_dir().join(format!("ferroban-token-{}", std::process::id()));
         std::fs::write(&file, "[Definition]\n").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let said = super::token_file_warning(&file).unwrap();
+        let said = super::secret_file_warning("dashboard_token", &file).unwrap();
         assert!(said.contains("mode 644"), "{said}");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(super::token_file_warning(&file), None);
+        assert_eq!(super::secret_file_warning("dashboard_token", &file), None);
         std::fs::remove_file(&file).ok();
     }
 

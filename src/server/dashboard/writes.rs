@@ -137,12 +137,39 @@ pub fn write(
         Severity::Notice,
         &format!("Dashboard {what} of {ip} in jail {jail:?} from {source}: {outcome}"),
     );
-    super::json_answer(answer.map(|n| json!({"changed": n})))
+    super::json_answer(answer.map(changed))
+}
+
+/// The API's answer to a write: `changed` is always a count; the server's words
+/// when it says more than one (`0 banned; not banned: … (it is in ignoreip …)`)
+/// are the `message`.
+fn changed(answer: Value) -> Value {
+    match answer {
+        Value::String(message) => {
+            let count: u64 = message
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            json!({"changed": count, "message": message})
+        }
+        count => json!({"changed": count}),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_is_always_a_count() {
+        assert_eq!(changed(json!(1)), json!({"changed": 1}));
+        let refused = "0 banned; not banned: 127.0.0.1 (it is in ignoreip (127.0.0.0/8))";
+        assert_eq!(
+            changed(json!(refused)),
+            json!({"changed": 0, "message": refused})
+        );
+    }
     use crate::server::http::read_request;
 
     const TOKEN: &str = "0123456789abcdef01234567";

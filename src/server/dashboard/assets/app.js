@@ -61,7 +61,8 @@ async function write(path, jail, ip) {
   });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) { say(`${path.slice(5)} ${ip}: refused (${r.status}) ${body.error || ""}`, true); return; }
-  say(`${path.slice(5)} ${ip} in ${jail}: ${body.changed} changed`);
+  say(body.message ? `${path.slice(5)} ${ip} in ${jail}: ${body.message}`
+                   : `${path.slice(5)} ${ip} in ${jail}: ${body.changed} changed`);
   refresh();
 }
 
