@@ -825,3 +825,57 @@ fn a_member_flooding_the_failures_cannot_switch_off_fleet_counting() {
     }
     assert_eq!(hosts[0].banned_count(), 1, "nothing of the flood is banned");
 }
+
+// Before, an admin's `unban` of a ban received from the fleet lasted until the next
+// connection to the engine (or restart), which sends every ban in force again: the
+// ban came back, and nothing said the admin had lifted it.
+#[test]
+fn a_received_ban_lifted_here_by_hand_stays_lifted_until_the_origin_bans_anew() {
+    let Some((root, engine)) = engine_for(BIN, "liftedhere") else {
+        return;
+    };
+    let mut hosts = connected_hosts(&root.0, &engine, &LOGINS[..2], "");
+    let ip = "192.0.2.61";
+    assert!(hosts[0].client(&["ban", "t", ip]).status.success());
+    assert!(
+        wait_for(SOON, || hosts[1].bans_of(ip) == 1),
+        "{}",
+        hosts[1].log()
+    );
+    let lifted = hosts[1].client(&["unban", "t", ip]);
+    assert_eq!(String::from_utf8_lossy(&lifted.stdout).trim(), "1");
+    // Restarted, the host hears the ban again from the engine: it stays lifted.
+    hosts[1].stop();
+    hosts[1].start();
+    hosts[1].wait_connected();
+    let refused = |h: &Host| h.fleet()["refused"]["lifted_here"].as_u64().unwrap_or(0);
+    assert!(
+        wait_for(SOON, || refused(&hosts[1]) >= 1),
+        "{}\n{}",
+        hosts[1].fleet(),
+        hosts[1].log()
+    );
+    assert_eq!(
+        hosts[1].bans_of(ip),
+        1,
+        "not banned again: {}",
+        hosts[1].actions()
+    );
+    assert!(
+        hosts[1]
+            .log()
+            .contains(&format!("[t] {ip} from web1 was lifted here by hand")),
+        "{}",
+        hosts[1].log()
+    );
+    // The origin lifts its ban and bans again (a new offence): applied here.
+    assert!(hosts[0].client(&["unban", "t", ip]).status.success());
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(hosts[0].client(&["ban", "t", ip]).status.success());
+    assert!(
+        wait_for(SOON, || hosts[1].bans_of(ip) == 2),
+        "{}\n{}",
+        hosts[1].actions(),
+        hosts[1].log()
+    );
+}

@@ -98,6 +98,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             let mut n = 0;
             for idx in 0..server.jails.len() {
                 let ips = server.jails[idx].bans.addresses();
+                server.note_lifted_by_hand(idx, &ips);
                 n += server.unban(idx, &ips);
             }
             Ok(json!(n))
@@ -106,6 +107,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             let ips = parse_ips(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
             let mut n = 0;
             for idx in 0..server.jails.len() {
+                server.note_lifted_by_hand(idx, &ips);
                 n += server.unban(idx, &ips);
             }
             Ok(json!(n))
@@ -447,6 +449,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     return Err(CommandError::BadValue(format!("not banned: ['{ip}']")));
                 }
             }
+            server.note_lifted_by_hand(idx, &ips);
             Ok(json!(server.unban(idx, &ips)))
         }
         "bantime" => {

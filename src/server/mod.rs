@@ -260,6 +260,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
             .log(Component::Server, Severity::Warning, &warning);
     }
     server.fleet = fleet::start(fleet_settings, &server.jails, tx.clone())?;
+    server.load_lifted_here();
     server.start_sources();
     if let Some(addr) = server.settings.http_listen() {
         server.start_http(addr, tx.clone());

@@ -622,6 +622,26 @@ impl Database {
             .map_err(self.err("read cursor"))
     }
 
+    /// Every cursor whose source begins with `prefix`, as (source, cursor).
+    pub fn cursors_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, cursor FROM cursors WHERE substr(source, 1, length(?1)) = ?1")
+            .map_err(self.err("read cursors"))?;
+        let rows = stmt
+            .query_map(params![prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err("read cursors"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("read cursors"))
+    }
+
+    pub fn remove_cursor(&mut self, source: &str) -> Result<(), DbError> {
+        self.conn
+            .execute("DELETE FROM cursors WHERE source = ?1", params![source])
+            .map(|_| ())
+            .map_err(self.err("remove cursor"))
+    }
+
     pub fn set_cursor(&mut self, source: &str, cursor: &str) -> Result<(), DbError> {
         self.conn
             .execute(

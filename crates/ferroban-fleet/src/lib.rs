@@ -140,6 +140,9 @@ pub enum Refusal {
     /// A failure not counted because its origin's share of the fleet counter
     /// (or the whole counter) is full.
     CounterFull,
+    /// A ban an admin lifted here by hand (`ferroban unban`), sent again (the
+    /// engine replays the bans in force on every connection).
+    LiftedHere,
 }
 
 impl Refusal {
@@ -161,6 +164,7 @@ impl Refusal {
             Refusal::AheadOfClock => "ahead_of_clock",
             Refusal::Stale => "stale",
             Refusal::CounterFull => "counter_full",
+            Refusal::LiftedHere => "lifted_here",
         }
     }
 }
