@@ -351,6 +351,9 @@ pub fn spawn_detached_server(args: &[std::ffi::OsString]) -> Result<()> {
 fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        // Python's, as fail2ban-client prints them
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
         Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join(" "),
         Value::Null => "None".into(),
         other => other.to_string(),
@@ -424,6 +427,17 @@ pub fn beautify(words: &[String], v: &Value) -> String {
                 .map(|a| a.iter().map(value_text).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default()
         ),
+        ["get", _, "datepattern"] => match v.as_array().map(Vec::as_slice) {
+            Some([Value::Null, name]) => {
+                format!("Current date pattern set to: {}", value_text(name))
+            }
+            Some([pattern, name]) => format!(
+                "Current date pattern set to: {} ({})",
+                value_text(pattern),
+                value_text(name)
+            ),
+            _ => "Current date pattern set to: Not set/required".into(),
+        },
         ["get", _, "journalmatch"] => {
             let groups: Vec<String> = v
                 .as_array()

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use ferroban_actions::Severity;
 use ferroban_config::fleet::FleetMode;
+use ferroban_config::jail::Backend;
 use ferroban_jail::{Ban, IgnoreList};
 use serde_json::{json, Value};
 
@@ -33,6 +34,9 @@ pub enum CommandError {
     /// Understood, and could not be done.
     #[error("{0}")]
     Failed(String),
+    /// A name that is not there, as fail2ban-server's KeyError (an action).
+    #[error("{0}")]
+    Missing(String),
 }
 
 impl From<String> for CommandError {
@@ -325,6 +329,8 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
         // `auto` reads UTF-8 (as Fail2ban on a UTF-8 locale), and says so.
         "logencoding" if c.logencoding == "auto" => json!("UTF-8"),
         "logencoding" => json!(c.logencoding),
+        // Only a journal jail has a match (Fail2ban: "No journal match filter set").
+        "journalmatch" if !matches!(c.backend, Backend::Systemd { .. }) => json!([]),
         "journalmatch" => json!(c
             .filter
             .journalmatch
@@ -342,7 +348,7 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
                 ));
             };
             let Some(a) = c.actions.iter().find(|a| a.name == *action) else {
-                return Err(CommandError::Invalid(format!(
+                return Err(CommandError::Missing(format!(
                     "Invalid Action name: {action}"
                 )));
             };
@@ -357,7 +363,15 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
         }
         "failregex" => json!(c.filter.failregex),
         "ignoreregex" => json!(c.filter.ignoreregex),
-        "datepattern" => json!(c.filter.datepattern),
+        // Fail2ban's (pattern, name): its default templates, which `{^LN-BEG}` only
+        // anchors, are "Default Detectors".
+        "datepattern" => match c.filter.datepattern.as_deref().map(str::trim) {
+            None | Some("") => Value::Null,
+            Some("{^LN-BEG}") => json!([null, "Default Detectors"]),
+            Some(pattern) => json!([pattern, pattern]),
+        },
+        "prefregex" => json!(c.filter.prefregex.clone().unwrap_or_default()),
+        "idle" => json!(j.idle),
         // One line unless the filter says more, as Fail2ban.
         "maxlines" => match &c.filter.maxlines {
             Some(n) => json!(n
@@ -373,6 +387,16 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             .as_ref()
             .and_then(|i| i.maxtime)
             .map(|t| t as i64)),
+        "bantime.increment" => json!(c.options.get(option).map(|v| matches!(
+            v.trim().to_lowercase().as_str(),
+            "true" | "yes" | "on" | "1"
+        ))),
+        "bantime.rndtime" => json!(c
+            .options
+            .get(option)
+            .and_then(|v| seconds(v).ok())
+            .map(|t| t as i64)),
+        other if other.starts_with("bantime.") => json!(c.options.get(other)),
         other => match c.options.get(other) {
             Some(v) => json!(v),
             None => {
@@ -451,6 +475,15 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
             }
             server.note_lifted_by_hand(idx, &ips);
             Ok(json!(server.unban(idx, &ips)))
+        }
+        "idle" => {
+            let idle = match one()?.to_lowercase().as_str() {
+                "on" | "true" | "yes" | "1" => true,
+                "off" | "false" | "no" | "0" => false,
+                other => return Err(format!("idle {other:?} is not on or off").into()),
+            };
+            server.jails[idx].idle = idle;
+            Ok(json!(idle))
         }
         "bantime" => {
             let v = seconds(one()?)?;

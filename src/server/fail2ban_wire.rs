@@ -176,6 +176,7 @@ fn exception(error: CommandError) -> PyValue {
             ("fail2ban.exceptions", "UnknownJailException", jail.clone())
         }
         CommandError::BadValue(why) => ("builtins", "ValueError", why.clone()),
+        CommandError::Missing(why) => ("builtins", "KeyError", why.clone()),
         CommandError::Invalid(why) | CommandError::Failed(why) => {
             ("builtins", "Exception", why.clone())
         }

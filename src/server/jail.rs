@@ -49,6 +49,9 @@ pub struct Jail {
     pub fleet_failures: Vec<(IpAddr, f64)>,
     /// `[{name}] Found `, the start of the line logged for every failure.
     found_prefix: String,
+    /// `set JAIL idle on`: lines are read and not looked at (no failure is
+    /// counted); the bans in force still end.
+    pub idle: bool,
 }
 
 /// Build the filter of a jail configuration.
@@ -170,6 +173,7 @@ impl Jail {
             metrics: Default::default(),
             fleet_failures: Vec::new(),
             found_prefix: format!("[{}] Found ", config.name),
+            idle: false,
             config,
         })
     }
@@ -233,6 +237,9 @@ impl Jail {
         log: &Logger,
         offences: &mut Vec<JailOffence>,
     ) {
+        if self.idle {
+            return;
+        }
         let line = ended.strip_suffix('\n').unwrap_or(ended);
         if time.is_none() {
             if let Some(pf) = self.filter.prefilter() {
