@@ -307,7 +307,9 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
                         "{ip} \t{} + {} = {}",
                         log::time_text(b.start),
                         b.duration as i64,
-                        b.end().map_or("never".to_string(), log::time_text)
+                        // a permanent ban ends at Fail2ban's "end of time"
+                        b.end()
+                            .map_or("9999-12-31 23:59:59".to_string(), log::time_text)
                     ),
                     _ => ip.to_string(),
                 })
