@@ -16,35 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 /// Publish `payload` on `subject` with a bare NATS client of our own, logged in
 /// as `login`; returns what the engine answered up to its PONG.
 fn raw_publish(port: u16, login: (&str, &str), subject: &str, payload: &str) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut info = String::new();
-    reader.read_line(&mut info).unwrap();
-    let connect =
-        serde_json::json!({"user": login.0, "pass": login.1, "verbose": false, "pedantic": false});
-    let mut w = stream;
-    write!(
-        w,
-        "CONNECT {connect}\r\nPUB {subject} {}\r\n{payload}\r\nPING\r\n",
-        payload.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    for _ in 0..10 {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        answer.push_str(&line);
-        if line.starts_with("PONG") {
-            break;
-        }
-    }
-    answer
+    raw_flood(port, login, &[(subject.to_string(), payload.to_string())])
 }
 
 /// Publish every `(subject, payload)` of `messages` on one connection of a bare

@@ -314,14 +314,7 @@ impl JailReader<'_> {
             .sections()
             .filter(|s| !matches!(*s, "DEFAULT" | "INCLUDES") && *s != self.name)
             .collect();
-        let filters: Vec<String> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .filter_map(|f| f.strip_suffix(".conf").map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let filters: Vec<String> = conf_names(&dir);
         let create = format!("create {name}.conf or {name}.local in {}", dir.display());
         let hint = match (
             crate::suggest::closest(self.name, jails.iter().copied()),
@@ -575,14 +568,7 @@ impl JailReader<'_> {
             .into_iter()
             .find(|key| names(key))
             .unwrap_or("action");
-        let actions: Vec<String> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .filter_map(|f| f.strip_suffix(".conf").map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let actions: Vec<String> = conf_names(&dir);
         let natives = crate::action::NATIVE_FIREWALLS.iter().copied();
         let closest =
             crate::suggest::closest(file, actions.iter().map(String::as_str).chain(natives));
@@ -652,6 +638,19 @@ fn matches_a_file(pattern: &Path) -> bool {
 /// Options `get`/`set` know for a jail (the rest are read-only text).
 pub fn known_jail_options() -> &'static [&'static str] {
     &JAIL_OPTIONS
+}
+
+/// The names of the `.conf` files in `dir` (without `.conf`), for "did you mean"
+/// hints; none when it cannot be read.
+fn conf_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|f| f.strip_suffix(".conf").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
