@@ -15,8 +15,10 @@ use crate::server::log::time_text;
 
 const DEFAULT_BUCKET: &str = "ferroban";
 
-/// `ferroban fleet nats-config [--bucket B] NAME=PASSWORD...`: the bucket is the
-/// one given, else the configuration's, else `ferroban`.
+/// `ferroban fleet nats-config [--bucket B] [--stdin] NAME=PASSWORD...`: the bucket
+/// is the one given, else the configuration's, else `ferroban`. With `--stdin` the
+/// pairs are also read from standard input, one a line, so that the passwords stay
+/// out of the process list and the shell's history.
 pub fn nats_config(confdir: &Path, args: &[String]) -> Result<i32> {
     let mut bucket: Option<String> = None;
     let mut pairs = Vec::new();
@@ -24,11 +26,12 @@ pub fn nats_config(confdir: &Path, args: &[String]) -> Result<i32> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--bucket" => bucket = it.next().cloned(),
+            "--stdin" => pairs.extend(pairs_in(std::io::stdin().lock())?),
             _ => pairs.push(a.clone()),
         }
     }
     if pairs.is_empty() {
-        bail!("usage: ferroban fleet nats-config [--bucket BUCKET] NAME=PASSWORD...");
+        bail!("usage: ferroban fleet nats-config [--bucket BUCKET] [--stdin] NAME=PASSWORD...");
     }
     let bucket = match bucket {
         Some(b) => b,
@@ -40,6 +43,20 @@ pub fn nats_config(confdir: &Path, args: &[String]) -> Result<i32> {
     let hosts = authz::parse_hosts(&pairs)?;
     print!("{}", authz::authorization_block(&bucket, &hosts)?);
     Ok(0)
+}
+
+/// The `NAME=PASSWORD` lines of `input` (blank lines skipped; a password keeps its
+/// inner and trailing spaces, only the line end is taken off).
+fn pairs_in(input: impl std::io::BufRead) -> Result<Vec<String>> {
+    let mut pairs = Vec::new();
+    for line in input.lines() {
+        let line = line?;
+        let line = line.strip_suffix('\r').unwrap_or(&line);
+        if !line.trim().is_empty() {
+            pairs.push(line.to_string());
+        }
+    }
+    Ok(pairs)
 }
 
 /// The answer to `["fleet"]`, for people. The figures of received bans and
@@ -117,8 +134,17 @@ pub fn status_text(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::status_text;
+    use super::{pairs_in, status_text};
     use serde_json::json;
+
+    #[test]
+    fn pairs_are_read_one_a_line_with_their_spaces() {
+        let input = "web1=long random 1\n\nweb2=pw two \r\n";
+        assert_eq!(
+            pairs_in(input.as_bytes()).unwrap(),
+            ["web1=long random 1", "web2=pw two "]
+        );
+    }
 
     #[test]
     fn the_text_gives_the_reason_when_not_connected_and_the_sum_of_what_was_received() {

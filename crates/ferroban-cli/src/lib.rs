@@ -238,11 +238,11 @@ fn client_commands() -> Vec<Command> {
             .arg(words("value", "VALUE", "The new value(s)")),
         Command::new("fleet")
             .about("The fleet: connection, hosts, outbox, bans received/applied/refused; \
-                    `fleet nats-config [--bucket NAME] NAME=PASSWORD...` prints nats-server's authorization block")
+                    `fleet nats-config [--bucket NAME] [--stdin] NAME=PASSWORD...` prints nats-server's authorization block")
             .arg(words(
                 "args",
-                "nats-config [--bucket NAME] NAME=PASSWORD",
-                "Print nats-server's authorization block for these hosts (--bucket: the fleet's bucket, if not `ferroban`)",
+                "nats-config [--bucket NAME] [--stdin] NAME=PASSWORD",
+                "Print nats-server's authorization block for these hosts (--bucket: the fleet's bucket, if not `ferroban`; --stdin: NAME=PASSWORD lines read from standard input, kept out of the process list)",
             ))
             .arg(flag("json", "Answer in JSON")),
         Command::new("flushlogs").about("Reopen the log file (after logrotate)"),
