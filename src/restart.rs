@@ -93,16 +93,14 @@ impl Started {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         // `ferroban server …`, or `fail2ban-server …` (the grammar is the same)
-        let args = match args.first() {
-            Some(first) if first == "server" => &args[1..],
-            _ => &args[..],
+        let (args, fail2ban_server) = match args.first() {
+            Some(first) if first == "server" => (&args[1..], false),
+            _ => (&args[..], true),
         };
         let parsed = crate::fail2ban_cmdline::parse(args, true)
             .with_context(|| format!("reading the command line of process {}", self.pid))?;
-        let confdir = parsed
-            .conf
-            .unwrap_or_else(crate::server::options::default_confdir);
-        Ok(self.cwd.join(confdir))
+        let options = crate::server::ServerOptions::from_args(&parsed, fail2ban_server);
+        Ok(self.cwd.join(options.confdir))
     }
 
     /// Start the server again with the same command line, directory, environment

@@ -9,8 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 /// What an `ignoreip` entry names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IgnoreEntry {
-    /// An address and a prefix length (an address alone is a network of one);
-    /// host bits may be set, as Fail2ban allows (`127.0.0.1/8`).
+    /// One address.
+    Address(IpAddr),
+    /// An address and a prefix length; host bits may be set, as Fail2ban allows
+    /// (`127.0.0.1/8`).
     Network(IpAddr, u8),
     /// A host name, resolved when the jail starts.
     HostName(String),
@@ -21,7 +23,7 @@ pub fn parse_ignore_entry(entry: &str) -> Result<IgnoreEntry, String> {
     let e = entry.trim();
     let most = |ip: &IpAddr| if ip.is_ipv4() { 32 } else { 128 };
     if let Ok(ip) = e.parse::<IpAddr>() {
-        return Ok(IgnoreEntry::Network(ip, most(&ip)));
+        return Ok(IgnoreEntry::Address(ip));
     }
     if let Some((addr, len)) = e.split_once('/') {
         let ip: IpAddr = addr
@@ -70,7 +72,7 @@ mod tests {
         let net = |s: &str| parse_ignore_entry(s).unwrap();
         assert_eq!(
             net("192.0.2.1"),
-            IgnoreEntry::Network("192.0.2.1".parse().unwrap(), 32)
+            IgnoreEntry::Address("192.0.2.1".parse().unwrap())
         );
         assert_eq!(
             net("127.0.0.1/8"),
@@ -80,10 +82,7 @@ mod tests {
             net("10.0.0.0/255.0.0.0"),
             IgnoreEntry::Network("10.0.0.0".parse().unwrap(), 8)
         );
-        assert_eq!(
-            net("::1"),
-            IgnoreEntry::Network("::1".parse().unwrap(), 128)
-        );
+        assert_eq!(net("::1"), IgnoreEntry::Address("::1".parse().unwrap()));
         assert_eq!(
             net("2001:db8::/32"),
             IgnoreEntry::Network("2001:db8::".parse().unwrap(), 32)

@@ -314,7 +314,7 @@ impl JailReader<'_> {
             .sections()
             .filter(|s| !matches!(*s, "DEFAULT" | "INCLUDES") && *s != self.name)
             .collect();
-        let filters: Vec<String> = conf_names(&dir);
+        let filters = conf_names(&dir);
         let create = format!("create {name}.conf or {name}.local in {}", dir.display());
         let hint = match (
             crate::suggest::closest(self.name, jails.iter().copied()),
@@ -561,14 +561,13 @@ impl JailReader<'_> {
                 split_actions(&v)
                     .iter()
                     .any(|item| parse_name_with_options(item).is_ok_and(|(name, _)| name == file))
-                    || v.trim() == file
             })
         };
         let key = ["banaction", "banaction_allports", "action"]
             .into_iter()
             .find(|key| names(key))
             .unwrap_or("action");
-        let actions: Vec<String> = conf_names(&dir);
+        let actions = conf_names(&dir);
         let natives = crate::action::NATIVE_FIREWALLS.iter().copied();
         let closest =
             crate::suggest::closest(file, actions.iter().map(String::as_str).chain(natives));

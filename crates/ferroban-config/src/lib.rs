@@ -54,6 +54,16 @@ impl ConfigError {
     }
 }
 
+/// A yes/no value as Fail2ban writes them (`true`, `on`, `1`, …); `None` when it is
+/// neither.
+pub fn parse_switch(value: &str) -> Option<bool> {
+    match value.trim().to_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" | "" => Some(false),
+        _ => None,
+    }
+}
+
 /// The most nested `%(…)s` references followed.
 const MAX_INTERPOLATION_DEPTH: usize = 10;
 /// Interpolated values larger than this are refused (a value that doubles at each

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::expr::parse_duration;
-use crate::{Config, ConfigError};
+use crate::{parse_switch, Config, ConfigError};
 
 /// Where the server logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,15 +233,6 @@ impl ServerSettings {
 pub const DEFAULT_HTTP_PORT: u16 = 9191;
 /// The shortest `dashboard_token` accepted.
 const MIN_TOKEN_LEN: usize = 24;
-
-/// A boolean setting as Fail2ban writes them.
-fn parse_switch(value: &str) -> Option<bool> {
-    match value.trim().to_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Some(true),
-        "false" | "no" | "off" | "0" | "" => Some(false),
-        _ => None,
-    }
-}
 
 /// The `metrics` setting: empty or `off` for none, a bare port for loopback only,
 /// or an address with a port.

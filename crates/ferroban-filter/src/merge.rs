@@ -34,7 +34,7 @@ pub struct Merged {
     mlfgained: Option<Value>,
     /// `mlfpending`: a failregex of this id matched without an address yet.
     mlfpending: bool,
-    /// `users`: every user the id's lines named, in order; none: no `users` entry.
+    /// `users`: every user the id's lines named, sorted; none: no `users` entry.
     users: SmallVec<[Text; 2]>,
     /// `matches`: the lines that make the failure.
     matches: Option<Vec<Line>>,
@@ -149,13 +149,13 @@ impl Spares {
                 self.lines = lines;
             }
         }
-        merged.groups.clear();
-        merged.nofail = None;
-        merged.mlfgained = None;
-        merged.mlfpending = false;
-        merged.users.clear();
-        merged.matches = None;
-        merged.nofail_matches = None;
+        // everything emptied but the groups' slots, whose allocation is kept
+        let mut groups = std::mem::take(&mut merged.groups);
+        groups.clear();
+        *merged = Merged {
+            groups,
+            ..Merged::default()
+        };
         if self.shared.len() < SPARE_SHARED {
             self.shared.push(shared);
         }

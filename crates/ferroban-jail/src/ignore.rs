@@ -178,22 +178,11 @@ fn shown_entry(entry: &str) -> String {
     e.to_string()
 }
 
-/// The bits of an address of `ip`'s family.
-fn ip_bits(ip: IpAddr) -> u32 {
-    if ip.is_ipv4() {
-        32
-    } else {
-        128
-    }
-}
-
 /// The networks an entry stands for (a host name's addresses, looked up now).
 fn parse_entry(entry: &str) -> Result<Vec<IpNet>, String> {
     match parse_ignore_entry(entry)? {
-        // one address: an IPv4-mapped IPv6 one counts as the IPv4 address
-        IgnoreEntry::Network(ip, prefix) if u32::from(prefix) == ip_bits(ip) => {
-            Ok(vec![IpNet::from(canonical(ip))])
-        }
+        // an IPv4-mapped IPv6 address counts as the IPv4 address
+        IgnoreEntry::Address(ip) => Ok(vec![IpNet::from(canonical(ip))]),
         IgnoreEntry::Network(ip, prefix) => IpNet::new(ip, prefix)
             .map(|net| vec![net.trunc()])
             .map_err(|_| format!("ignoreip entry {entry:?}: prefix too long")),

@@ -160,16 +160,6 @@ fn changed(answer: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn changed_is_always_a_count() {
-        assert_eq!(changed(json!(1)), json!({"changed": 1}));
-        let refused = "0 banned; not banned: 127.0.0.1 (it is in ignoreip (127.0.0.0/8))";
-        assert_eq!(
-            changed(json!(refused)),
-            json!({"changed": 0, "message": refused})
-        );
-    }
     use crate::server::http::read_request;
 
     const TOKEN: &str = "0123456789abcdef01234567";
@@ -229,5 +219,15 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn changed_is_always_a_count() {
+        assert_eq!(changed(json!(1)), json!({"changed": 1}));
+        let refused = "0 banned; not banned: 127.0.0.1 (it is in ignoreip (127.0.0.0/8))";
+        assert_eq!(
+            changed(json!(refused)),
+            json!({"changed": 0, "message": refused})
+        );
     }
 }
