@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use ferroban_actions::Severity;
 use ferroban_config::fleet::FleetMode;
 use ferroban_config::jail::Backend;
+use ferroban_config::parse_switch;
 use ferroban_jail::{Ban, IgnoreList};
 use serde_json::{json, Value};
 
@@ -102,7 +103,6 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             let mut n = 0;
             for idx in 0..server.jails.len() {
                 let ips = server.jails[idx].bans.addresses();
-                server.note_lifted_by_hand(idx, &ips);
                 n += server.unban(idx, &ips);
             }
             Ok(json!(n))
@@ -111,7 +111,6 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             let ips = parse_ips(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
             let mut n = 0;
             for idx in 0..server.jails.len() {
-                server.note_lifted_by_hand(idx, &ips);
                 n += server.unban(idx, &ips);
             }
             Ok(json!(n))
@@ -389,10 +388,7 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             .as_ref()
             .and_then(|i| i.maxtime)
             .map(|t| t as i64)),
-        "bantime.increment" => json!(c.options.get(option).map(|v| matches!(
-            v.trim().to_lowercase().as_str(),
-            "true" | "yes" | "on" | "1"
-        ))),
+        "bantime.increment" => json!(c.options.get(option).map(|v| parse_switch(v) == Some(true))),
         "bantime.rndtime" => json!(c
             .options
             .get(option)
@@ -475,15 +471,12 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     return Err(CommandError::BadValue(format!("not banned: ['{ip}']")));
                 }
             }
-            server.note_lifted_by_hand(idx, &ips);
             Ok(json!(server.unban(idx, &ips)))
         }
         "idle" => {
-            let idle = match one()?.to_lowercase().as_str() {
-                "on" | "true" | "yes" | "1" => true,
-                "off" | "false" | "no" | "0" => false,
-                other => return Err(format!("idle {other:?} is not on or off").into()),
-            };
+            let value = one()?;
+            let idle =
+                parse_switch(value).ok_or_else(|| format!("idle {value:?} is not on or off"))?;
             server.jails[idx].idle = idle;
             Ok(json!(idle))
         }
@@ -530,8 +523,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
         "ignoreself" | "ignorecommand" => {
             let j = &mut server.jails[idx];
             if option == "ignoreself" {
-                j.config.ignoreself =
-                    matches!(one()?.to_lowercase().as_str(), "true" | "yes" | "1" | "on");
+                j.config.ignoreself = parse_switch(one()?) == Some(true);
             } else {
                 let command = values.join(" ");
                 j.config.ignorecommand = (!command.trim().is_empty()).then_some(command);

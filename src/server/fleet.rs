@@ -39,20 +39,63 @@ pub struct Fleet {
     complaints: Complaints,
     /// Fleet-wide failure counts, per jail name.
     counters: HashMap<String, FleetCounter>,
-    /// Received bans an admin lifted here by hand, by jail, address and origin:
-    /// when. The engine sends every ban in force again on each connection (and
-    /// at start), so without this a lift lasted until the next reconnection. A
-    /// ban the origin made before the lift is not applied again; a newer one is
-    /// (a new offence), and so is any ban once the origin lifts its own.
-    lifted_here: HashMap<(String, IpAddr, String), f64>,
+    /// Received bans lifted here (by hand, or as their origin lifted them). The
+    /// engine sends every ban in force again on each connection (and at start), so
+    /// without this a lift by hand lasted until the next reconnection. A ban the
+    /// origin made before the lift is not applied again; a newer one is (a new
+    /// offence). Read at start from the database's lifted bans, which keep their
+    /// origin (so a mark lasts `dbpurgeage` after the lift).
+    lifted_here: LiftedHere,
 }
 
-/// The database cursors that keep [`Fleet::lifted_here`] across restarts:
-/// `PREFIX jail TAB address TAB origin`, the lift's time as the cursor.
-const LIFTED_HERE: &str = "fleet-lifted-here\t";
+/// Received bans lifted here, by address: each with its jail, its origin and when.
+#[derive(Default)]
+struct LiftedHere(HashMap<IpAddr, Vec<Lift>>);
 
-fn lifted_here_key(jail: &str, ip: IpAddr, origin: &str) -> String {
-    format!("{LIFTED_HERE}{jail}\t{ip}\t{origin}")
+struct Lift {
+    jail: String,
+    origin: String,
+    at: f64,
+}
+
+impl LiftedHere {
+    /// Note that `origin`'s ban of `ip` in `jail` was lifted here at `at`.
+    fn note(&mut self, jail: &str, ip: IpAddr, origin: &str, at: f64) {
+        let lifts = self.0.entry(ip).or_default();
+        match lifts
+            .iter_mut()
+            .find(|l| l.jail == jail && l.origin == origin)
+        {
+            Some(l) => l.at = l.at.max(at),
+            None => lifts.push(Lift {
+                jail: jail.to_string(),
+                origin: origin.to_string(),
+                at,
+            }),
+        }
+    }
+
+    /// Whether `b` is a ban lifted here (or an older one of the same origin); a
+    /// newer ban ends the mark. No allocation: a join replays every ban in force.
+    fn covers(&mut self, b: &FleetBan) -> bool {
+        let Some(lifts) = self.0.get_mut(&b.ip) else {
+            return false;
+        };
+        let Some(at) = lifts
+            .iter()
+            .position(|l| l.jail == b.jail && l.origin == b.origin)
+        else {
+            return false;
+        };
+        if b.start <= lifts[at].at {
+            return true;
+        }
+        lifts.swap_remove(at);
+        if lifts.is_empty() {
+            self.0.remove(&b.ip);
+        }
+        false
+    }
 }
 
 /// Start the fleet thread when the configuration has a `[Fleet]` section.
@@ -78,7 +121,7 @@ pub fn start(
         settings,
         stats,
         complaints: Complaints::default(),
-        lifted_here: HashMap::new(),
+        lifted_here: LiftedHere::default(),
         counters: HashMap::new(),
     }))
 }
@@ -182,80 +225,44 @@ impl Server {
         Ok(())
     }
 
-    /// Read the lifts by hand kept in the database (see [`Fleet::lifted_here`]).
+    /// Read the received bans lifted here from the database (see
+    /// [`Fleet::lifted_here`]).
     pub(super) fn load_lifted_here(&mut self) {
         let Some(f) = self.fleet.as_mut() else {
             return;
         };
-        let rows = match self.db.cursors_with_prefix(LIFTED_HERE) {
-            Ok(rows) => rows,
-            Err(e) => {
-                self.log
-                    .log(Component::Database, Severity::Error, &e.to_string());
-                return;
+        match self.db.lifted_received_bans() {
+            Ok(rows) => {
+                for (jail, ip, origin, at) in rows {
+                    if let Ok(ip) = ip.parse() {
+                        f.lifted_here.note(&jail, ip, &origin, at);
+                    }
+                }
             }
-        };
-        for (key, at) in rows {
-            let mut parts = key[LIFTED_HERE.len()..].splitn(3, '\t');
-            let (Some(jail), Some(ip), Some(origin)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            if let (Ok(ip), Ok(at)) = (ip.parse(), at.parse()) {
-                f.lifted_here
-                    .insert((jail.to_string(), ip, origin.to_string()), at);
-            }
+            Err(e) => self
+                .log
+                .log(Component::Database, Severity::Error, &e.to_string()),
         }
     }
 
-    /// An admin lifts bans in jail `idx` by hand: those received from the fleet
-    /// stay lifted here when the engine sends them again (see
+    /// Bans of jail `idx` were lifted here at `at`: those received from the fleet
+    /// are not applied again when the engine sends them again (see
     /// [`Fleet::lifted_here`]).
-    pub(super) fn note_lifted_by_hand(&mut self, idx: usize, ips: &[IpAddr]) {
+    pub(super) fn note_lifted_here(&mut self, idx: usize, gone: &[Ban], at: f64) {
         let Some(f) = self.fleet.as_mut() else {
             return;
         };
-        let t = now();
-        let jail = self.jails[idx].name().to_string();
-        for ip in ips {
-            let bans = &self.jails[idx].bans;
-            let Some(origin) = bans.get(ip).and_then(|b| b.origin.clone()) else {
-                continue;
-            };
-            let key = lifted_here_key(&jail, *ip, &origin);
-            f.lifted_here
-                .insert((jail.clone(), *ip, origin.to_string()), t);
-            if let Err(e) = self.db.set_cursor(&key, &t.to_string()) {
-                self.log
-                    .log(Component::Database, Severity::Error, &e.to_string());
+        let jail = self.jails[idx].name();
+        for b in gone {
+            if let Some(origin) = &b.origin {
+                f.lifted_here.note(jail, b.ip, origin, at);
             }
         }
     }
 
-    /// Whether `b` is a ban an admin lifted here by hand (or an older one of the
-    /// same origin); a newer ban ends the mark.
-    fn lifted_by_hand(&mut self, b: &FleetBan) -> bool {
-        let Some(f) = self.fleet.as_mut() else {
-            return false;
-        };
-        let key = (b.jail.clone(), b.ip, b.origin.clone());
-        match f.lifted_here.get(&key) {
-            None => false,
-            Some(&at) if b.start <= at => true,
-            Some(_) => {
-                f.lifted_here.remove(&key);
-                self.forget_lifted_here(&key);
-                false
-            }
-        }
-    }
-
-    /// Drop the database's mark of a lift by hand.
-    fn forget_lifted_here(&mut self, (jail, ip, origin): &(String, IpAddr, String)) {
-        if let Err(e) = self.db.remove_cursor(&lifted_here_key(jail, *ip, origin)) {
-            self.log
-                .log(Component::Database, Severity::Error, &e.to_string());
-        }
+    /// Whether `b` is a ban lifted here (see [`LiftedHere::covers`]).
+    fn lifted_here(&mut self, b: &FleetBan) -> bool {
+        self.fleet.as_mut().is_some_and(|f| f.lifted_here.covers(b))
     }
 
     fn fleet_send(&self, command: FleetCommand) {
@@ -493,7 +500,7 @@ impl Server {
             let Some(idx) = self.applying_jail(Refused::Entry, &b.origin, &b.jail) else {
                 continue;
             };
-            if self.lifted_by_hand(&b) {
+            if self.lifted_here(&b) {
                 let (jail, ip, origin) = (&b.jail, b.ip, b.origin.clone());
                 self.fleet_refuse(Refused::Entry, &origin, Refusal::LiftedHere, || {
                     format!("fleet: [{jail}] {ip} from {origin} was lifted here by hand; its ban is not applied again (more are counted, logged once a minute)")
@@ -556,13 +563,6 @@ impl Server {
     /// An origin lifted its ban: lift it here, if it is that origin's.
     fn fleet_lifts(&mut self, lifts: Vec<FleetLift>) {
         for l in lifts {
-            // the origin's ban is gone: its next one is a new offence
-            let key = (l.jail.clone(), l.ip, l.origin.clone());
-            if let Some(f) = self.fleet.as_mut() {
-                if f.lifted_here.remove(&key).is_some() {
-                    self.forget_lifted_here(&key);
-                }
-            }
             let Some(idx) = self.jails.iter().position(|j| j.name() == l.jail) else {
                 continue;
             };

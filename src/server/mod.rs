@@ -1164,7 +1164,9 @@ impl Server {
         self.jails[idx].metrics.unbans += gone.len() as u64;
         let name = self.jails[idx].name().to_string();
         let texts: Vec<String> = gone.iter().map(|b| b.ip.to_string()).collect();
-        if let Err(e) = self.db.lift(Some(&name), &texts, now()) {
+        let at = now();
+        self.note_lifted_here(idx, &gone, at);
+        if let Err(e) = self.db.lift(Some(&name), &texts, at) {
             self.log
                 .log(Component::Database, Severity::Error, &e.to_string());
         }

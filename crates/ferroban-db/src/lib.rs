@@ -376,6 +376,24 @@ impl Database {
     }
 
     /// The bans in force at `now` (the newest per jail and address), oldest first.
+    /// Bans received from the fleet and lifted here, kept until purged: (jail,
+    /// address, origin, when last lifted), one row each.
+    pub fn lifted_received_bans(&self) -> Result<Vec<(String, String, String, f64)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT jail, ip, origin, MAX(lifted_at) FROM bans
+                 WHERE origin IS NOT NULL AND lifted_at IS NOT NULL
+                 GROUP BY jail, ip, origin",
+            )
+            .map_err(self.err("read lifted bans"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(self.err("read lifted bans"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("read lifted bans"))
+    }
+
     pub fn bans_in_force(&self, now: f64) -> Result<Vec<BanRecord>, DbError> {
         let mut stmt = self
             .conn
@@ -620,26 +638,6 @@ impl Database {
             )
             .optional()
             .map_err(self.err("read cursor"))
-    }
-
-    /// Every cursor whose source begins with `prefix`, as (source, cursor).
-    pub fn cursors_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, DbError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT source, cursor FROM cursors WHERE substr(source, 1, length(?1)) = ?1")
-            .map_err(self.err("read cursors"))?;
-        let rows = stmt
-            .query_map(params![prefix], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err("read cursors"))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(self.err("read cursors"))
-    }
-
-    pub fn remove_cursor(&mut self, source: &str) -> Result<(), DbError> {
-        self.conn
-            .execute("DELETE FROM cursors WHERE source = ?1", params![source])
-            .map(|_| ())
-            .map_err(self.err("remove cursor"))
     }
 
     pub fn set_cursor(&mut self, source: &str, cursor: &str) -> Result<(), DbError> {
