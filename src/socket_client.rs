@@ -216,15 +216,15 @@ impl Asked<'_> {
 
     /// Fail2ban's pickles, to a Python fail2ban-server.
     fn fail2ban(&self, stream: UnixStream, words: &[String]) -> Result<Value, ClientError> {
-        // Fail2ban's reload (and start) carry the configuration as its own client
-        // read it, in its server's internal form; sent bare, its server fails with
-        // a Python error about missing arguments.
+        // Fail2ban's reload carries the configuration as its own client read it, in
+        // its server's internal form; sent bare, its server fails with a Python
+        // error about missing arguments.
         if words.first().is_some_and(|w| w == "reload") {
-            return Err(ClientError::Server(
+            return Err(ClientError::Server(format!(
                 "a reload of Fail2ban's own server is sent by Fail2ban's client, which reads \
-                 the configuration for it: run /usr/bin/fail2ban-client reload"
-                    .into(),
-            ));
+                 the configuration for it: run /usr/bin/fail2ban-client -s {} reload",
+                self.socket.display()
+            )));
         }
         let mut writer = Sender(stream.try_clone().map_err(ClientError::Io)?);
         // Fail2ban knows no "extended" status (it would log a warning and answer
