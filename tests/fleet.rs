@@ -764,11 +764,20 @@ fn a_member_flooding_the_failures_cannot_switch_off_fleet_counting() {
             h.fleet(),
             h.log()
         );
-        let warnings = h
-            .log()
+        let log = h.log();
+        let warning_lines: Vec<&str> = log
             .lines()
             .filter(|l| l.contains("WARNING") && l.contains("the fleet counter is full for web2"))
-            .count();
+            .collect();
+        // whole phrases, across the message's wrapped source lines
+        for line in &warning_lines {
+            assert!(line.contains("failures held, its share is"), "{line}");
+            let message = line
+                .split_once("WARNING")
+                .map_or("", |(_, m)| m.trim_start());
+            assert!(!message.contains("  "), "no run of spaces: {line}");
+        }
+        let warnings = warning_lines.len();
         assert_eq!(warnings, 1, "said once a minute: {}", h.log());
         let text = String::from_utf8_lossy(&h.client(&["fleet"]).stdout).to_string();
         assert!(

@@ -665,7 +665,11 @@ impl Server {
                     self.fleet_log(
                         Severity::Warning,
                         &format!(
-                            "fleet: [{jail}] the fleet counter is full for {origin} ({origin_held}                              failures held, its share is {ORIGIN_SHARE}; {total} held in all): its                              new failures are not counted across the fleet until older ones                              leave findtime ({dropped} dropped so far, counted as refused                              counter_full; logged once a minute)"
+                            "fleet: [{jail}] the fleet counter is full for {origin} ({origin_held} \
+                             failures held, its share is {ORIGIN_SHARE}; {total} held in all): its \
+                             new failures are not counted across the fleet until older ones \
+                             leave findtime ({dropped} dropped so far, counted as refused \
+                             counter_full; logged once a minute)"
                         ),
                     );
                 }
@@ -675,7 +679,9 @@ impl Server {
                 let (jail, origin, ip) = (&f.jail, &f.origin, f.ip);
                 self.fleet_refuse(Refused::Failure, origin, why, || {
                     format!(
-                        "fleet: [{jail}] {origin}'s failure of {ip} is dated {ahead:.0} s ahead of                          this host's clock (more than {:.0} s): not counted; check both clocks                          (more are counted as ahead_of_clock, logged once a minute)",
+                        "fleet: [{jail}] {origin}'s failure of {ip} is dated {ahead:.0} s ahead of \
+                         this host's clock (more than {:.0} s): not counted; check both clocks \
+                         (more are counted as ahead_of_clock, logged once a minute)",
                         ferroban_fleet::counter::MAX_SKEW
                     )
                 });
