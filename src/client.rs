@@ -186,6 +186,9 @@ fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
 fn check(confdir: &std::path::Path) -> i32 {
     match check_config(confdir) {
         Ok(jails) => {
+            for warning in jails.iter().flat_map(|j| j.unresolved_ignoreip()) {
+                eprintln!("WARNING: {warning}");
+            }
             let count = match jails.len() {
                 1 => "1 jail".to_string(),
                 n => format!("{n} jails"),

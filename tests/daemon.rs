@@ -3314,3 +3314,31 @@ fn the_client_on_fail2bans_socket_sends_no_reload_it_would_refuse() {
     assert!(!said.contains("missing"), "{said}");
     assert!(ours(&["ping"]).status.success(), "{}", fail2ban.log_text());
 }
+
+// Before, an ignoreip host name that did not resolve (a typo, or DNS down at boot)
+// failed `check`, the start and every reload, without a file or line; Fail2ban
+// accepts it, and it ignores nothing.
+#[test]
+fn an_ignoreip_name_that_does_not_resolve_is_a_warning_not_an_error() {
+    let env = Env::new("unresolved");
+    // `.invalid` never resolves (RFC 2606)
+    env.jails(
+        "[app]\nenabled = true\nlogpath = ../logs/app.log\nignoreip = 127.0.0.1/8 no-such-host.invalid\n",
+    );
+    let check = env.client(&["check"]);
+    let said = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("WARNING: [app] ignoreip entry \"no-such-host.invalid\" does not resolve"),
+        "{said}"
+    );
+    let _server = env.start();
+    assert!(
+        env.own_log_text()
+            .contains("[app] ignoreip entry \"no-such-host.invalid\" does not resolve"),
+        "{}",
+        env.own_log_text()
+    );
+    let shown = env.client_text(&["get", "app", "ignoreip"]);
+    assert!(shown.contains("no-such-host.invalid"), "{shown}");
+}

@@ -178,6 +178,22 @@ impl Jail {
         })
     }
 
+    /// A warning for each `ignoreip` host name that did not resolve when the jail
+    /// was made (it ignores nothing until the next reload).
+    pub fn unresolved_ignoreip(&self) -> Vec<String> {
+        self.ignore
+            .unresolved()
+            .iter()
+            .map(|(name, why)| {
+                format!(
+                    "[{}] ignoreip entry {name:?} does not resolve ({why}): it ignores \
+                     nothing until the jail is reloaded",
+                    self.name()
+                )
+            })
+            .collect()
+    }
+
     /// Build now what the filter's every line needs (its prefregex's automata, see
     /// `Filter::prepare`), not on the first line it reads; a check of the
     /// configuration, which builds jails too, does not need them.

@@ -471,6 +471,9 @@ impl Server {
                 &format!("[{}] {note}", jail.name()),
             );
         }
+        for warning in jail.unresolved_ignoreip() {
+            self.log.log(Component::Jail, Severity::Warning, &warning);
+        }
         jail.runner = Some(ActionRunner::start(
             jail.name(),
             jail.config.actions.clone(),

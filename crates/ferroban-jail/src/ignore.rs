@@ -57,6 +57,10 @@ pub struct IgnoreList {
     own_v4: Vec<Ipv4Addr>,
     own_v6: Vec<Ipv6Addr>,
     command: Option<String>,
+    /// Host names that did not resolve when the list was made, with why: they
+    /// ignore nothing (as in Fail2ban, whose configuration test accepts them), and
+    /// are said where the list is used.
+    unresolved: Vec<(String, String)>,
 }
 
 /// Longest an `ignorecommand` may run.
@@ -64,7 +68,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl IgnoreList {
     /// Build the list. Entries are addresses, networks (`10.0.0.0/8`, `127.0.0.1/8`)
-    /// or host names; a name that does not resolve is an error.
+    /// or host names; a name that does not resolve ignores nothing (see
+    /// [`IgnoreList::unresolved`]); an entry that is none of the three is an error.
     pub fn new(
         entries: &[String],
         ignoreself: bool,
@@ -92,10 +97,20 @@ impl IgnoreList {
     /// Add one entry (also used by `set JAIL addignoreip`).
     pub fn add(&mut self, entry: &str) -> Result<(), String> {
         let shown = shown_entry(entry);
-        for net in parse_entry(entry)? {
-            self.entries.push((shown.clone(), net));
+        match parse_entry(entry)? {
+            Resolved::Networks(nets) => {
+                self.entries
+                    .extend(nets.into_iter().map(|net| (shown.clone(), net)));
+            }
+            Resolved::Not(why) => self.unresolved.push((shown, why)),
         }
         Ok(())
+    }
+
+    /// The host names that did not resolve, with why (a DNS server down at boot, a
+    /// typo): they ignore nothing until the list is made again (`reload`).
+    pub fn unresolved(&self) -> &[(String, String)] {
+        &self.unresolved
     }
 
     /// Remove an entry by its text (either as written or as shown).
@@ -103,13 +118,16 @@ impl IgnoreList {
         let shown = shown_entry(entry);
         let before = self.entries.len();
         self.entries.retain(|(e, _)| *e != shown);
-        before != self.entries.len()
+        let names = self.unresolved.len();
+        self.unresolved.retain(|(e, _)| *e != shown);
+        before != self.entries.len() || names != self.unresolved.len()
     }
 
     /// The entries as Fail2ban shows them (see `shown_entry`).
     pub fn entries(&self) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
-        for (e, _) in &self.entries {
+        let names = self.unresolved.iter().map(|(e, _)| e);
+        for e in self.entries.iter().map(|(e, _)| e).chain(names) {
             if !v.contains(e) {
                 v.push(e.clone());
             }
@@ -166,8 +184,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// host names as written.
 fn shown_entry(entry: &str) -> String {
     let e = entry.trim();
-    if e.contains('/') {
-        if let Ok([net]) = parse_entry(e).as_deref() {
+    if let Ok(IgnoreEntry::Network(ip, prefix)) = parse_ignore_entry(e) {
+        if let Ok(net) = IpNet::new(ip, prefix).map(|n| n.trunc()) {
             return if net.prefix_len() == net.max_prefix_len() {
                 net.addr().to_string()
             } else {
@@ -178,18 +196,27 @@ fn shown_entry(entry: &str) -> String {
     e.to_string()
 }
 
+/// What an entry stands for now.
+enum Resolved {
+    Networks(Vec<IpNet>),
+    /// A host name that does not resolve, and why.
+    Not(String),
+}
+
 /// The networks an entry stands for (a host name's addresses, looked up now).
-fn parse_entry(entry: &str) -> Result<Vec<IpNet>, String> {
+fn parse_entry(entry: &str) -> Result<Resolved, String> {
     match parse_ignore_entry(entry)? {
         // an IPv4-mapped IPv6 address counts as the IPv4 address
-        IgnoreEntry::Address(ip) => Ok(vec![IpNet::from(canonical(ip))]),
+        IgnoreEntry::Address(ip) => Ok(Resolved::Networks(vec![IpNet::from(canonical(ip))])),
         IgnoreEntry::Network(ip, prefix) => IpNet::new(ip, prefix)
-            .map(|net| vec![net.trunc()])
+            .map(|net| Resolved::Networks(vec![net.trunc()]))
             .map_err(|_| format!("ignoreip entry {entry:?}: prefix too long")),
-        IgnoreEntry::HostName(name) => (name.as_str(), 0)
-            .to_socket_addrs()
-            .map_err(|err| format!("ignoreip entry {name:?} does not resolve: {err}"))
-            .map(|addrs| addrs.map(|sa| IpNet::from(canonical(sa.ip()))).collect()),
+        IgnoreEntry::HostName(name) => Ok(match (name.as_str(), 0).to_socket_addrs() {
+            Ok(addrs) => {
+                Resolved::Networks(addrs.map(|sa| IpNet::from(canonical(sa.ip()))).collect())
+            }
+            Err(err) => Resolved::Not(err.to_string()),
+        }),
     }
 }
 
@@ -292,6 +319,24 @@ mod tests {
         );
         assert!(l.remove("2001:db8::/64"));
         assert_eq!(l.entries(), ["192.0.2.9", "::1"]);
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_ignores_nothing_and_is_said() {
+        // `.invalid` never resolves (RFC 2606)
+        let mut l = IgnoreList::new(
+            &["no-such-host.invalid".into(), "192.0.2.1".into()],
+            false,
+            None,
+        )
+        .expect("accepted, as Fail2ban accepts it");
+        assert_eq!(l.unresolved().len(), 1);
+        assert_eq!(l.unresolved()[0].0, "no-such-host.invalid");
+        assert_eq!(l.entries(), ["192.0.2.1", "no-such-host.invalid"]);
+        assert!(l.check("192.0.2.1".parse().unwrap()).is_some());
+        assert!(l.check("192.0.2.2".parse().unwrap()).is_none());
+        assert!(l.remove("no-such-host.invalid"));
+        assert!(l.unresolved().is_empty());
     }
 
     #[test]
