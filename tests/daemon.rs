@@ -3342,3 +3342,81 @@ fn an_ignoreip_name_that_does_not_resolve_is_a_warning_not_an_error() {
     let shown = env.client_text(&["get", "app", "ignoreip"]);
     assert!(shown.contains("no-such-host.invalid"), "{shown}");
 }
+
+// ferroban refuses an option or a section written twice in one file because
+// Fail2ban's own configuration test does: checked against Debian's fail2ban-client
+// on a copy of the stock configuration, where both also accept the same option in
+// two files and a repeated [DEFAULT].
+#[test]
+fn a_repeated_option_or_section_is_refused_by_both_ferroban_and_fail2ban() {
+    let Some(fail2ban_client) = python_fail2ban_client() else {
+        return;
+    };
+    let env = Env::new("repeated");
+    if !stock_config(&env) {
+        return;
+    }
+    std::fs::write(
+        env.conf().join("fail2ban.local"),
+        "[Definition]\nlogtarget = STDERR\n",
+    )
+    .unwrap();
+    let log = env.log("app.log");
+    let app = format!(
+        "enabled = true\nfilter = test\nlogpath = {}\n",
+        log.display()
+    );
+    let cases = [
+        (format!("[app]\n{app}maxretry = 3\nmaxretry = 7\n"), false),
+        (
+            format!("[app]\n{app}[other]\nenabled = false\n[app]\nbantime = 1h\n"),
+            false,
+        ),
+        (
+            format!("[DEFAULT]\nbantime = 1h\n[app]\n{app}[DEFAULT]\nfindtime = 1h\n"),
+            true,
+        ),
+    ];
+    for (local, accepted) in cases {
+        std::fs::write(env.conf().join("jail.local"), &local).unwrap();
+        let theirs = Command::new(&fail2ban_client)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-t")
+            .output()
+            .unwrap();
+        let ours = Command::new(BIN)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("check")
+            .output()
+            .unwrap();
+        let said = |o: &Output| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        };
+        assert_eq!(
+            theirs.status.success(),
+            accepted,
+            "Fail2ban on {local:?}: {}",
+            said(&theirs)
+        );
+        assert_eq!(
+            ours.status.success(),
+            accepted,
+            "ferroban on {local:?}: {}",
+            said(&ours)
+        );
+        if !accepted {
+            assert!(
+                said(&theirs).contains("already exists"),
+                "{}",
+                said(&theirs)
+            );
+            assert!(said(&ours).contains("already"), "{}", said(&ours));
+        }
+    }
+}
