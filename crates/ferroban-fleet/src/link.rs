@@ -382,16 +382,33 @@ impl Link {
                     }
                     Some(_) => {}
                 },
-                order = orders.recv() => match order {
-                    None | Some(FleetCommand::Stop) => {
-                        let _ = client.flush().await;
-                        return End::Stop;
+                order = orders.recv() => {
+                    // Failures come one a log line: those queued behind one go
+                    // out with it, their acks awaited together. Bounded: the
+                    // order that ended the batch is not a failure.
+                    let mut order = order;
+                    loop {
+                        match order {
+                            None | Some(FleetCommand::Stop) => {
+                                let _ = client.flush().await;
+                                return End::Stop;
+                            }
+                            Some(FleetCommand::Publish(items)) => {
+                                self.publish(&js, items).await;
+                                break;
+                            }
+                            Some(FleetCommand::Failure { jail, ip, time }) => {
+                                let (batch, next) =
+                                    queued_failures(HeldFailure { jail, ip, time }, orders);
+                                self.publish_failures(&js, batch).await;
+                                match next {
+                                    Some(next) => order = Some(next),
+                                    None => break,
+                                }
+                            }
+                        }
                     }
-                    Some(FleetCommand::Publish(items)) => self.publish(&js, items).await,
-                    Some(FleetCommand::Failure { jail, ip, time }) => {
-                        self.publish_failure(&js, &jail, ip, time).await;
-                    }
-                },
+                }
                 entry = watch.next() => match ready_batch(entry, &mut watch, "bucket watch") {
                     Ok(batch) => self.received_entries(batch),
                     Err(why) => return lost(why),
@@ -404,10 +421,25 @@ impl Link {
         }
     }
 
-    async fn publish_failure(&self, js: &jetstream::Context, jail: &str, ip: IpAddr, time: f64) {
-        if let Some(ack) = self.send_failure(js, jail, ip, time).await {
-            self.await_acks(vec![(None, ack)]);
+    /// Publish `failures`, their acks awaited by [`ACK_CHUNK`] (one task and one
+    /// lock of the figures per chunk, not per failure).
+    async fn publish_failures(
+        &self,
+        js: &jetstream::Context,
+        failures: impl IntoIterator<Item = HeldFailure>,
+    ) {
+        let mut pending = Vec::new();
+        for f in failures {
+            pending.extend(
+                self.send_failure(js, &f.jail, f.ip, f.time)
+                    .await
+                    .map(|a| (None, a)),
+            );
+            if pending.len() == ACK_CHUNK {
+                self.await_acks(std::mem::take(&mut pending));
+            }
         }
+        self.await_acks(pending);
     }
 
     /// Publish a failure; its ack to await, `None` when it could not be sent
@@ -451,20 +483,9 @@ impl Link {
     /// jail's own).
     async fn publish_held_failures(&mut self, js: &jetstream::Context) {
         let since = now() - self.lookback;
-        let mut pending = Vec::new();
-        for f in std::mem::take(&mut self.held_failures) {
-            if f.time >= since {
-                pending.extend(
-                    self.send_failure(js, &f.jail, f.ip, f.time)
-                        .await
-                        .map(|a| (None, a)),
-                );
-            }
-            if pending.len() == ACK_CHUNK {
-                self.await_acks(std::mem::take(&mut pending));
-            }
-        }
-        self.await_acks(pending);
+        let held = std::mem::take(&mut self.held_failures);
+        self.publish_failures(js, held.into_iter().filter(|f| f.time >= since))
+            .await;
     }
 
     /// Open the bucket (creating it on a new or wiped engine) and tell the server
@@ -751,6 +772,26 @@ impl Link {
     }
 }
 
+/// `first` and the failures queued behind it (up to [`ACK_CHUNK`] in all), and
+/// the order that ended them, if any (never a failure; `None`: none queued).
+fn queued_failures(
+    first: HeldFailure,
+    orders: &mut UnboundedReceiver<FleetCommand>,
+) -> (Vec<HeldFailure>, Option<FleetCommand>) {
+    let mut batch = vec![first];
+    while batch.len() < ACK_CHUNK {
+        match orders.try_recv() {
+            Ok(FleetCommand::Failure { jail, ip, time }) => {
+                batch.push(HeldFailure { jail, ip, time });
+            }
+            Ok(other) => return (batch, Some(other)),
+            // Empty, or the server gone (its next recv says so).
+            Err(_) => break,
+        }
+    }
+    (batch, None)
+}
+
 /// The item just received and whatever else `stream` has ready (up to [`BATCH`]),
 /// so that a snapshot reaches the server in large batches; an error or the end
 /// of the stream ends the session.
@@ -838,4 +879,58 @@ fn jittered(base: Duration) -> Duration {
         .unwrap_or(0);
     let fraction = 0.5 + f64::from(nanos % 1000) / 2000.0;
     base.mul_f64(fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(i: usize) -> FleetCommand {
+        FleetCommand::Failure {
+            jail: "t".into(),
+            ip: IpAddr::from([192, 0, 2, (i % 250) as u8]),
+            time: i as f64,
+        }
+    }
+
+    fn held(i: usize) -> HeldFailure {
+        match failure(i) {
+            FleetCommand::Failure { jail, ip, time } => HeldFailure { jail, ip, time },
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn queued_failures_go_out_together_up_to_the_order_that_ends_them() {
+        let (tx, mut rx) = unbounded_channel();
+        for i in 1..4 {
+            tx.send(failure(i)).unwrap();
+        }
+        tx.send(FleetCommand::Publish(Vec::new())).unwrap();
+        tx.send(failure(4)).unwrap();
+        let (batch, next) = queued_failures(held(0), &mut rx);
+        let times: Vec<f64> = batch.iter().map(|f| f.time).collect();
+        assert_eq!(times, [0.0, 1.0, 2.0, 3.0]);
+        assert!(matches!(next, Some(FleetCommand::Publish(_))), "{next:?}");
+        // The failure after the publication is the next batch, alone.
+        let Ok(FleetCommand::Failure { jail, ip, time }) = rx.try_recv() else {
+            panic!("the failure after the publication is still queued");
+        };
+        let (batch, next) = queued_failures(HeldFailure { jail, ip, time }, &mut rx);
+        assert_eq!(batch.len(), 1);
+        assert!(next.is_none());
+    }
+
+    #[test]
+    fn a_batch_of_failures_holds_at_most_one_chunk_of_acks() {
+        let (tx, mut rx) = unbounded_channel();
+        for i in 1..ACK_CHUNK + 10 {
+            tx.send(failure(i)).unwrap();
+        }
+        let (batch, next) = queued_failures(held(0), &mut rx);
+        assert_eq!(batch.len(), ACK_CHUNK);
+        assert!(next.is_none());
+        let (rest, _) = queued_failures(held(0), &mut rx);
+        assert_eq!(rest.len(), 1 + 10, "the ten left were still queued");
+    }
 }
