@@ -298,6 +298,9 @@ impl Link {
         // with an error at once, while the request itself would only time out
         // (10 s) and read as an overloaded engine: the error ends the attempt.
         let opened = {
+            // Opening borrows `self`: what the engine says meanwhile is logged
+            // through these.
+            let (complaints, sink) = (self.complaints.clone(), self.sink.clone());
             let opening = async {
                 let kv = self.open_bucket(&js).await?;
                 let failures = self.open_failures(&js, &client).await?;
@@ -308,11 +311,16 @@ impl Link {
                 tokio::select! {
                     o = &mut opening => break o,
                     Some(event) = events.recv() => {
-                        if let Some(text) = inbox_violation(&event, &inbox) {
+                        // Losing the connection fails the requests themselves.
+                        let async_nats::Event::ServerError(e) = event else {
+                            continue;
+                        };
+                        if let Some(text) = inbox_violation(&e, &inbox) {
                             break Err(format!(
                                 "the engine refused this host's replies: {text}; {mismatch}"
                             ));
                         }
+                        complain(&complaints, &sink, "engine", format!("fleet: the engine says: {e}"));
                     }
                 }
             }
@@ -370,13 +378,10 @@ impl Link {
                     None | Some(async_nats::Event::Disconnected) | Some(async_nats::Event::Closed) => {
                         return lost("connection lost".into());
                     }
-                    Some(event @ async_nats::Event::ServerError(_)) => {
-                        let text = match inbox_violation(&event, &inbox) {
+                    Some(async_nats::Event::ServerError(e)) => {
+                        let text = match inbox_violation(&e, &inbox) {
                             Some(text) => format!("{text}; {mismatch}"),
-                            None => match &event {
-                                async_nats::Event::ServerError(e) => e.to_string(),
-                                _ => String::new(),
-                            },
+                            None => e.to_string(),
                         };
                         self.complain("engine", format!("fleet: the engine says: {text}"));
                     }
@@ -667,13 +672,7 @@ impl Link {
 
     /// Count and (at most once a minute per origin) log a refusal.
     fn complain(&self, origin: &str, text: String) {
-        let log = self
-            .complaints
-            .lock()
-            .is_ok_and(|mut c| c.should_log(origin, now()));
-        if log {
-            self.log(Level::Warning, text);
-        }
+        complain(&self.complaints, &self.sink, origin, text);
     }
 
     fn refuse(&self, origin: &str, kind: Refused, why: Refusal, what: &str) {
@@ -822,10 +821,20 @@ where
     }
 }
 
-/// The text of `event` when it is the engine refusing a subscription to this
+/// Log `text` as a WARNING, at most once a minute per `origin`.
+fn complain(complaints: &Mutex<Complaints>, sink: &Sink, origin: &str, text: String) {
+    let log = complaints
+        .lock()
+        .is_ok_and(|mut c| c.should_log(origin, now()));
+    if log {
+        sink(FleetEvent::Log(Level::Warning, text));
+    }
+}
+
+/// The text of `error` when it is the engine refusing a subscription to this
 /// host's inbox (`inbox`, `_INBOX_NAME`): the login is not `NAME`'s.
-fn inbox_violation(event: &async_nats::Event, inbox: &str) -> Option<String> {
-    let async_nats::Event::ServerError(async_nats::ServerError::Other(text)) = event else {
+fn inbox_violation(error: &async_nats::ServerError, inbox: &str) -> Option<String> {
+    let async_nats::ServerError::Other(text) = error else {
         return None;
     };
     let lower = text.to_lowercase();
