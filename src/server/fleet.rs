@@ -37,6 +37,8 @@ pub struct Fleet {
     stats: SharedStats,
     limits: RateLimits,
     complaints: Complaints,
+    /// When each jail's fleet counter was last said to be full.
+    full_complaints: Complaints,
     /// Fleet-wide failure counts, per jail name.
     counters: HashMap<String, FleetCounter>,
     /// Received bans lifted here (by hand, or as their origin lifted them). The
@@ -120,6 +122,7 @@ pub fn start(
         limits: RateLimits::new(settings.hostrate, settings.totalrate),
         settings,
         stats,
+        full_complaints: Complaints::default(),
         complaints: Complaints::default(),
         lifted_here: LiftedHere::default(),
         counters: HashMap::new(),
@@ -600,11 +603,10 @@ impl Server {
                 .entry(f.jail.clone())
                 .or_insert_with(|| FleetCounter::new(findtime, maxretry, limit));
             let counted = counter.add(&f.origin, f.ip, f.time, t);
-            let held = counter.held(&f.origin);
             let reached = match counted {
                 Ok(c) => c == Counted::Reached,
                 Err(why) => {
-                    self.fleet_failure_refused(&f, why, t, held);
+                    self.fleet_failure_refused(&f, why, t);
                     false
                 }
             };
@@ -640,27 +642,24 @@ impl Server {
     /// minute per jail: from then on that origin's failures are not counted
     /// across the fleet). Failures older than `findtime` are only counted: a
     /// restart reads the stream back for the longest `findtime` of all jails.
-    fn fleet_failure_refused(
-        &mut self,
-        f: &FleetFailure,
-        why: Refusal,
-        t: f64,
-        (total, origin_held): (usize, usize),
-    ) {
+    fn fleet_failure_refused(&mut self, f: &FleetFailure, why: Refusal, t: f64) {
         let Some(fleet) = &mut self.fleet else {
             return;
         };
         match why {
             Refusal::CounterFull => {
                 count_refusal(&fleet.stats, Refused::Failure, why);
-                let dropped = fleet
-                    .stats
-                    .lock()
-                    .map_or(0, |s| s.refused.get(&why).copied().unwrap_or(0));
-                if fleet
-                    .complaints
-                    .should_log(&format!("counter_full {}", f.jail), t)
-                {
+                // A flood refuses every failure: the figures are read only
+                // for the line logged once a minute.
+                if fleet.full_complaints.should_log(&f.jail, t) {
+                    let dropped = fleet
+                        .stats
+                        .lock()
+                        .map_or(0, |s| s.refused.get(&why).copied().unwrap_or(0));
+                    let (total, origin_held) = fleet
+                        .counters
+                        .get(&f.jail)
+                        .map_or((0, 0), |c| c.held(&f.origin));
                     let (jail, origin) = (&f.jail, &f.origin);
                     self.fleet_log(
                         Severity::Warning,

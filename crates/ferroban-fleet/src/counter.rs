@@ -57,8 +57,9 @@ pub struct FleetCounter {
     total_capacity: usize,
     failures: HashMap<IpAddr, Vec<(Arc<str>, f64)>>,
     /// Failures held per origin (the sums over `failures`, kept to bound each
-    /// origin without scanning).
-    held: HashMap<Arc<str>, usize>,
+    /// origin without scanning), with the origin's shared name: one allocation
+    /// per origin, found with the count in one lookup per failure.
+    held: HashMap<Arc<str>, (Arc<str>, usize)>,
     total: usize,
     last_sweep: f64,
 }
@@ -93,7 +94,7 @@ impl FleetCounter {
 
     /// Failures held now, in all and for `origin`.
     pub fn held(&self, origin: &str) -> (usize, usize) {
-        (self.total, self.held.get(origin).copied().unwrap_or(0))
+        (self.total, self.held.get(origin).map_or(0, |(_, n)| *n))
     }
 
     /// Count a failure of `ip` seen by `origin` at `time`, at `now`. Refused when
@@ -128,8 +129,17 @@ impl FleetCounter {
         if !self.has_room(origin) {
             return Err(Refusal::CounterFull);
         }
-        let name = self.name(origin);
-        *self.held.entry(name.clone()).or_default() += 1;
+        let name = match self.held.get_mut(origin) {
+            Some((name, n)) => {
+                *n += 1;
+                name.clone()
+            }
+            None => {
+                let name: Arc<str> = Arc::from(origin);
+                self.held.insert(name.clone(), (name.clone(), 1));
+                name
+            }
+        };
         self.total += 1;
         let list = self.failures.entry(ip).or_default();
         list.push((name, time));
@@ -154,14 +164,7 @@ impl FleetCounter {
 
     fn has_room(&self, origin: &str) -> bool {
         self.total < self.total_capacity
-            && self.held.get(origin).copied().unwrap_or(0) < self.origin_share
-    }
-
-    /// The shared name of `origin` (one allocation per origin, not per failure).
-    fn name(&self, origin: &str) -> Arc<str> {
-        self.held
-            .get_key_value(origin)
-            .map_or_else(|| Arc::from(origin), |(k, _)| k.clone())
+            && self.held.get(origin).map_or(0, |(_, n)| *n) < self.origin_share
     }
 
     /// Forget failures older than `findtime`.
@@ -173,7 +176,7 @@ impl FleetCounter {
             forget(list, |t| t < since, held, total);
             !list.is_empty()
         });
-        self.held.retain(|_, n| *n > 0);
+        self.held.retain(|_, (_, n)| *n > 0);
     }
 }
 
@@ -181,14 +184,14 @@ impl FleetCounter {
 fn forget(
     list: &mut Vec<(Arc<str>, f64)>,
     old: impl Fn(f64) -> bool,
-    held: &mut HashMap<Arc<str>, usize>,
+    held: &mut HashMap<Arc<str>, (Arc<str>, usize)>,
     total: &mut usize,
 ) {
     list.retain(|(o, t)| {
         if !old(*t) {
             return true;
         }
-        if let Some(n) = held.get_mut(o) {
+        if let Some((_, n)) = held.get_mut(o) {
             *n = n.saturating_sub(1);
         }
         *total = total.saturating_sub(1);
@@ -196,7 +199,11 @@ fn forget(
     });
 }
 
-fn forget_all(list: Vec<(Arc<str>, f64)>, held: &mut HashMap<Arc<str>, usize>, total: &mut usize) {
+fn forget_all(
+    list: Vec<(Arc<str>, f64)>,
+    held: &mut HashMap<Arc<str>, (Arc<str>, usize)>,
+    total: &mut usize,
+) {
     let mut list = list;
     forget(&mut list, |_| true, held, total);
 }
