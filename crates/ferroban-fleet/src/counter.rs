@@ -145,17 +145,10 @@ impl FleetCounter {
         list.push((name, time));
         // Two origins at least, whatever the settings (with maxretry = 1 one
         // origin's share would equal the limit): one host alone never bans fleet-wide.
-        let origins = {
-            let first = &list[0].0;
-            if list.iter().any(|(o, _)| o != first) {
-                2
-            } else {
-                1
-            }
-        };
-        if list.len() >= self.limit && origins >= 2 {
-            if let Some(list) = self.failures.remove(&ip) {
-                forget_all(list, &mut self.held, &mut self.total);
+        let several = list.iter().any(|(o, _)| *o != list[0].0);
+        if list.len() >= self.limit && several {
+            if let Some(mut list) = self.failures.remove(&ip) {
+                forget(&mut list, |_| true, &mut self.held, &mut self.total);
             }
             return Ok(Counted::Reached);
         }
@@ -180,7 +173,8 @@ impl FleetCounter {
     }
 }
 
-/// Remove the failures of `list` dated as `old` says, keeping the sums right.
+/// Remove the failures of `list` dated as `old` says, keeping the sums right
+/// (each failure was added to both: a sum at 0 here is a bookkeeping bug).
 fn forget(
     list: &mut Vec<(Arc<str>, f64)>,
     old: impl Fn(f64) -> bool,
@@ -192,20 +186,13 @@ fn forget(
             return true;
         }
         if let Some((_, n)) = held.get_mut(o) {
-            *n = n.saturating_sub(1);
+            debug_assert!(*n > 0, "{o}'s count below its failures");
+            *n -= 1;
         }
-        *total = total.saturating_sub(1);
+        debug_assert!(*total > 0, "the total below the failures");
+        *total -= 1;
         false
     });
-}
-
-fn forget_all(
-    list: Vec<(Arc<str>, f64)>,
-    held: &mut HashMap<Arc<str>, (Arc<str>, usize)>,
-    total: &mut usize,
-) {
-    let mut list = list;
-    forget(&mut list, |_| true, held, total);
 }
 
 #[cfg(test)]
