@@ -334,6 +334,36 @@ mod tests {
         assert_eq!(c.held("c"), (1, 1));
     }
 
+    /// A flood against a full counter costs a sweep of it at most once a second,
+    /// not one per refused failure, even when a sweep would now make room.
+    #[test]
+    fn a_full_counter_is_swept_at_most_once_a_second() {
+        let mut c = FleetCounter::with_capacity(60.0, 3, 4, 10, 20);
+        let now = 1_000.0;
+        for origin in ["a", "b"] {
+            for i in 0..10 {
+                let counted = c.add(origin, nth(i), now - 59.8, now);
+                assert_eq!(counted, Ok(Counted::Counted));
+            }
+        }
+        // Full, and nothing has expired yet: swept for nothing.
+        assert_eq!(c.add("c", nth(99), now, now), Err(Refusal::CounterFull));
+        // Half a second later all twenty are older than findtime, but the last
+        // sweep is less than a second old.
+        assert_eq!(
+            c.add("c", nth(98), now + 0.5, now + 0.5),
+            Err(Refusal::CounterFull),
+            "swept again within a second"
+        );
+        assert_eq!(c.held("a"), (20, 10), "nothing was swept");
+        assert_eq!(
+            c.add("c", nth(98), now + 1.0, now + 1.0),
+            Ok(Counted::Counted),
+            "a second after the last sweep, the next one makes room"
+        );
+        assert_eq!(c.held("c"), (1, 1));
+    }
+
     #[test]
     fn one_origin_never_reaches_the_limit_alone_even_with_maxretry_one() {
         let mut c = FleetCounter::new(600.0, 1, 1);
