@@ -50,10 +50,10 @@ pub fn nats_config(confdir: &Path, args: &[String]) -> Result<i32> {
 fn pairs_in(input: impl std::io::BufRead) -> Result<Vec<String>> {
     let mut pairs = Vec::new();
     for line in input.lines() {
+        // lines() takes off "\n" and "\r\n" both
         let line = line?;
-        let line = line.strip_suffix('\r').unwrap_or(&line);
         if !line.trim().is_empty() {
-            pairs.push(line.to_string());
+            pairs.push(line);
         }
     }
     Ok(pairs)
