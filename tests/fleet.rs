@@ -153,6 +153,35 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
     let text = String::from_utf8_lossy(&metrics.stdout);
     assert!(text.contains("ferroban_fleet_connected 1"), "{text}");
     assert!(text.contains("ferroban_fleet_applied_total 1"), "{text}");
+    // The metrics give the figures `--json` gives, and they add up the same way.
+    let metric = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name}: {text}"))
+    };
+    let f = hosts[1].fleet();
+    for (name, key) in [
+        ("ferroban_fleet_received_total", "received"),
+        ("ferroban_fleet_already_held_total", "already_held"),
+        ("ferroban_fleet_lifts_total", "lifts"),
+        ("ferroban_fleet_refused_received_total", "refused_received"),
+        (
+            "ferroban_fleet_failures_received_total",
+            "failures_received",
+        ),
+        ("ferroban_fleet_failures_refused_total", "failures_refused"),
+        ("ferroban_fleet_unconfirmed_total", "unconfirmed"),
+    ] {
+        assert_eq!(Some(metric(name)), f[key].as_u64(), "{name}: {text}\n{f}");
+    }
+    assert_eq!(
+        metric("ferroban_fleet_received_total"),
+        metric("ferroban_fleet_applied_total")
+            + metric("ferroban_fleet_already_held_total")
+            + metric("ferroban_fleet_lifts_total")
+            + metric("ferroban_fleet_refused_received_total"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -272,6 +301,20 @@ fn reload_applies_a_changed_fleet_section_and_keeps_the_old_one_when_it_is_bad()
     assert!(hosts[0]
         .log()
         .contains("fleet: [Fleet] changed; reconnecting with the new settings"));
+    // The section removed: the host leaves the fleet, and `--json` keeps every
+    // key it had (zero), so that a reader need not tell the two apart.
+    let joined = hosts[0].fleet();
+    let without = good.split("[Fleet]").next().unwrap();
+    std::fs::write(&local, without).unwrap();
+    assert!(hosts[0].client(&["reload"]).status.success());
+    let left = hosts[0].fleet();
+    assert_eq!(left["configured"], false, "{left}");
+    for key in joined.as_object().unwrap().keys() {
+        assert!(
+            left.get(key).is_some(),
+            "no {key} when not configured: {left}"
+        );
+    }
 }
 
 #[test]

@@ -729,8 +729,10 @@ impl Server {
         let Some(f) = &self.fleet else {
             return json!({
                 "configured": false, "connected": false, "url": "", "name": "",
-                "hosts": [], "outbox": 0, "received": 0, "applied": 0, "refused": {},
-                "last_error": null,
+                "hosts": [], "outbox": 0, "last_error": null, "last_error_at": null,
+                "received": 0, "applied": 0, "already_held": 0, "lifts": 0,
+                "refused_received": 0, "failures_received": 0, "failures_refused": 0,
+                "published": 0, "unconfirmed": 0, "refused": {},
             });
         };
         let stats = f.stats.lock().map(|s| s.clone()).unwrap_or_default();
@@ -833,6 +835,36 @@ impl Server {
             "counter",
             "Received bans applied here.",
             one(stats.applied),
+        );
+        metric(
+            "ferroban_fleet_already_held_total",
+            "counter",
+            "Received bans of addresses the jail here already bans.",
+            one(stats.already_held),
+        );
+        metric(
+            "ferroban_fleet_lifts_total",
+            "counter",
+            "Lifts received from other hosts (their origins' unbans).",
+            one(stats.lifts),
+        );
+        metric(
+            "ferroban_fleet_refused_received_total",
+            "counter",
+            "Received bans and lifts refused.",
+            one(stats.refused_entries),
+        );
+        metric(
+            "ferroban_fleet_failures_received_total",
+            "counter",
+            "Failures received for fleet counting, this host's own included.",
+            one(stats.failures_received),
+        );
+        metric(
+            "ferroban_fleet_failures_refused_total",
+            "counter",
+            "Failures received and refused.",
+            one(stats.failures_refused),
         );
         metric(
             "ferroban_fleet_refused_total",
