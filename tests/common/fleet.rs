@@ -245,9 +245,10 @@ impl Host {
             ),
         )
         .unwrap();
-        // readable by all whatever the umask: the server warns about it
+        // readable by its owner only whatever the umask, so that the server has
+        // no warning about it (a test that wants one sets another mode)
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::Permissions::from_mode(0o644);
+        let mode = std::fs::Permissions::from_mode(0o600);
         std::fs::set_permissions(dir.join("conf/ferroban.local"), mode).unwrap();
         Host {
             ferroban: ferroban.to_string(),
