@@ -47,8 +47,9 @@ pub struct Engine {
 
 impl Engine {
     /// Start it in `dir` (in network namespace `netns`, if given) with the
-    /// authorization block `ferroban fleet nats-config` prints for `logins`
-    /// (name, password).
+    /// authorization block `ferroban fleet nats-config --stdin` prints for
+    /// `logins` (name, password), given as `NAME=PASSWORD` lines on its standard
+    /// input as an administrator would: every fleet test runs that path.
     pub fn start(
         ferroban: &str,
         dir: &Path,
@@ -56,12 +57,21 @@ impl Engine {
         netns: Option<&str>,
     ) -> Engine {
         std::fs::create_dir_all(dir).unwrap();
-        let pairs: Vec<String> = logins.iter().map(|(n, p)| format!("{n}={p}")).collect();
-        let out = Command::new(ferroban)
-            .args(["fleet", "nats-config"])
-            .args(&pairs)
-            .output()
+        let pairs: String = logins.iter().map(|(n, p)| format!("{n}={p}\n")).collect();
+        let mut child = Command::new(ferroban)
+            .args(["fleet", "nats-config", "--stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(pairs.as_bytes()).unwrap();
+            // dropped: closed, so that it reads to the end
+        }
+        let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "nats-config: {}",
