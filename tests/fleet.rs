@@ -938,3 +938,57 @@ fn a_received_ban_lifted_here_by_hand_stays_lifted_until_the_origin_bans_anew() 
         hosts[1].log()
     );
 }
+
+// Before, a fleet ban lifted by hand came back when a counting host restarted
+// within findtime: it read the failures' stream back and counted again the
+// failures the first ban had taken. A ban takes the failures before it, as a
+// jail's own tracker forgets them.
+#[test]
+fn a_fleet_ban_lifted_by_hand_stays_lifted_when_a_host_restarts_within_findtime() {
+    let Some((root, engine)) = engine_for(BIN, "consumed") else {
+        return;
+    };
+    let mut hosts = connected_hosts(&root.0, &engine, &LOGINS[..2], "fleetmaxretry = 4");
+    let ip = "198.51.100.77";
+    hosts[0].fail(ip, 2);
+    hosts[1].fail(ip, 2);
+    for h in &hosts {
+        assert!(
+            wait_for(SOON, || h.bans_of(ip) == 1),
+            "2 + 2 did not ban: {}\n{}",
+            h.actions(),
+            h.log()
+        );
+    }
+    for h in &hosts {
+        assert!(h.client(&["unban", "t", ip]).status.success());
+        assert!(wait_for(SOON, || h.unbans_of(ip) == 1), "{}", h.actions());
+    }
+    hosts[1].stop();
+    hosts[1].start();
+    hosts[1].wait_connected();
+    let consumed = |h: &Host| h.fleet()["refused"]["consumed"].as_u64().unwrap_or(0);
+    assert!(
+        wait_for(SOON, || consumed(&hosts[1]) >= 2),
+        "the failures read back were not refused: {}\n{}",
+        hosts[1].fleet(),
+        hosts[1].log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        hosts[1].bans_of(ip),
+        1,
+        "banned again after the restart: {}\n{}",
+        hosts[1].actions(),
+        hosts[1].log()
+    );
+    // New failures after the lift count again: 2 + 2 bans anew.
+    hosts[0].fail(ip, 2);
+    hosts[1].fail(ip, 2);
+    assert!(
+        wait_for(SOON, || hosts[1].bans_of(ip) == 2),
+        "new failures did not ban: {}\n{}",
+        hosts[1].actions(),
+        hosts[1].log()
+    );
+}

@@ -133,11 +133,6 @@ impl Fleet {
     pub fn stop(self) {
         self.link.stop();
     }
-
-    /// Forget fleet counts (a reload may have changed the jails' limits).
-    pub fn reset_counters(&mut self) {
-        self.counters.clear();
-    }
 }
 
 fn level(l: Level) -> Severity {
@@ -245,6 +240,37 @@ impl Server {
             Err(e) => self
                 .log
                 .log(Component::Database, Severity::Error, &e.to_string()),
+        }
+    }
+
+    /// Empty the fleet counters (a reload may have changed the jails' limits) and
+    /// mark in them the failures taken by the bans of the last `findtime`, read
+    /// from the database: the engine sends the failures' stream back over
+    /// `findtime` at start and on reconnection (see [`FleetCounter::consume`]).
+    pub(super) fn reset_fleet_counters(&mut self) {
+        let Some(f) = self.fleet.as_mut() else {
+            return;
+        };
+        f.counters.clear();
+        let lookback = self
+            .jails
+            .iter()
+            .filter(|j| j.config.fleetmaxretry.is_some())
+            .map(|j| j.config.findtime)
+            .fold(0.0, f64::max);
+        let recent = match self.db.latest_bans_since(now() - lookback) {
+            Ok(rows) => rows,
+            Err(e) => {
+                self.log
+                    .log(Component::Database, Severity::Error, &e.to_string());
+                return;
+            }
+        };
+        for (jail, ip, start) in recent {
+            let idx = self.jails.iter().position(|j| j.name() == jail);
+            if let (Some(idx), Ok(ip)) = (idx, ip.parse()) {
+                self.fleet_consume(idx, ip, start);
+            }
         }
     }
 
@@ -587,21 +613,15 @@ impl Server {
             let Some(idx) = self.applying_jail(Refused::Failure, &f.origin, &f.jail) else {
                 continue;
             };
-            let jail = &self.jails[idx].config;
-            let (findtime, maxretry) = (jail.findtime, jail.maxretry);
-            let Some(limit) = jail.fleetmaxretry else {
+            let Some(limit) = self.jails[idx].config.fleetmaxretry else {
                 continue;
             };
             if self.ignored_here(Refused::Failure, idx, &f.origin, f.ip) {
                 continue;
             }
-            let Some(fleet) = &mut self.fleet else {
+            let Some(counter) = self.fleet_counter(idx) else {
                 return;
             };
-            let counter = fleet
-                .counters
-                .entry(f.jail.clone())
-                .or_insert_with(|| FleetCounter::new(findtime, maxretry, limit));
             let counted = counter.add(&f.origin, f.ip, f.time, t);
             let reached = match counted {
                 Ok(c) => c == Counted::Reached,
@@ -633,6 +653,29 @@ impl Server {
                     },
                 );
             }
+        }
+    }
+
+    /// The fleet counter of jail `idx`, made on first use; `None` without a fleet
+    /// or when the jail does not count across it (`fleetmaxretry`).
+    fn fleet_counter(&mut self, idx: usize) -> Option<&mut FleetCounter> {
+        let jail = &self.jails[idx].config;
+        let limit = jail.fleetmaxretry?;
+        let counters = &mut self.fleet.as_mut()?.counters;
+        // looked up by name first: no allocation per failure
+        if !counters.contains_key(&jail.name) {
+            let counter = FleetCounter::new(jail.findtime, jail.maxretry, limit);
+            counters.insert(jail.name.clone(), counter);
+        }
+        counters.get_mut(&jail.name)
+    }
+
+    /// Jail `idx` bans `ip` from `at` on: the fleet failures of the address up to
+    /// then are taken by that ban, as the jail's own tracker forgets its failures
+    /// (see [`FleetCounter::consume`]).
+    pub(super) fn fleet_consume(&mut self, idx: usize, ip: IpAddr, at: f64) {
+        if let Some(counter) = self.fleet_counter(idx) {
+            counter.consume(ip, at);
         }
     }
 

@@ -261,6 +261,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
     }
     server.fleet = fleet::start(fleet_settings, &server.jails, tx.clone())?;
     server.load_lifted_here();
+    server.reset_fleet_counters();
     server.start_sources();
     if let Some(addr) = server.settings.http_listen() {
         server.start_http(addr, tx.clone());
@@ -974,6 +975,7 @@ impl Server {
     /// Add a ban whose duration is settled to those committed next.
     fn queue_ban(&mut self, idx: usize, ban: Ban) {
         self.jails[idx].tracker.forget(&ban.ip);
+        self.fleet_consume(idx, ban.ip, ban.start);
         self.new_by_ip.entry(ban.ip).or_default().push(PendingBan {
             jail: idx,
             count: ban.count,
@@ -1257,9 +1259,7 @@ impl Server {
             self.reload_fleet(fleet_settings)?;
         }
         self.path_jails.clear();
-        if let Some(f) = &mut self.fleet {
-            f.reset_counters();
-        }
+        self.reset_fleet_counters();
         self.start_sources();
         self.log
             .log(Component::Server, Severity::Info, "Reload finished");

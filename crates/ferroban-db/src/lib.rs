@@ -394,6 +394,20 @@ impl Database {
             .map_err(self.err("read lifted bans"))
     }
 
+    /// The latest start of each address's bans in each jail since `since`: (jail,
+    /// address, start).
+    pub fn latest_bans_since(&self, since: f64) -> Result<Vec<(String, String, f64)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT jail, ip, MAX(start) FROM bans WHERE start >= ?1 GROUP BY jail, ip")
+            .map_err(self.err("read recent bans"))?;
+        let rows = stmt
+            .query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err("read recent bans"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("read recent bans"))
+    }
+
     pub fn bans_in_force(&self, now: f64) -> Result<Vec<BanRecord>, DbError> {
         let mut stmt = self
             .conn

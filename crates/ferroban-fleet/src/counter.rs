@@ -12,6 +12,11 @@
 //! refused, and each origin holds at most [`ORIGIN_SHARE`] failures here, so a
 //! member flooding the stream fills only its own share and the others' failures
 //! are still counted.
+//!
+//! A ban of an address here takes its failures up to the ban (as a jail's own
+//! tracker forgets them): they never count again, also when a restart reads the
+//! stream back over `findtime`, which would otherwise ban again an address an
+//! administrator had just lifted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -62,6 +67,8 @@ pub struct FleetCounter {
     held: HashMap<Arc<str>, (Arc<str>, usize)>,
     total: usize,
     last_sweep: f64,
+    /// Per address, the time up to which its failures were taken by a ban here.
+    consumed: HashMap<IpAddr, f64>,
 }
 
 impl FleetCounter {
@@ -89,6 +96,21 @@ impl FleetCounter {
             held: HashMap::new(),
             total: 0,
             last_sweep: f64::NEG_INFINITY,
+            consumed: HashMap::new(),
+        }
+    }
+
+    /// `ip` was banned here at `at`: its failures dated up to then are forgotten
+    /// and never counted again ([`Refusal::Consumed`]).
+    pub fn consume(&mut self, ip: IpAddr, at: f64) {
+        let until = self.consumed.entry(ip).or_insert(at);
+        *until = until.max(at);
+        let until = *until;
+        if let Some(list) = self.failures.get_mut(&ip) {
+            forget(list, |t| t <= until, &mut self.held, &mut self.total);
+            if list.is_empty() {
+                self.failures.remove(&ip);
+            }
         }
     }
 
@@ -114,6 +136,9 @@ impl FleetCounter {
         let since = now - self.findtime;
         if time < since {
             return Err(Refusal::Stale);
+        }
+        if self.consumed.get(&ip).is_some_and(|&until| time <= until) {
+            return Err(Refusal::Consumed);
         }
         // This address's expired failures go first: they may make room.
         if let Some(list) = self.failures.get_mut(&ip) {
@@ -147,9 +172,8 @@ impl FleetCounter {
         // origin's share would equal the limit): one host alone never bans fleet-wide.
         let several = list.iter().any(|(o, _)| *o != list[0].0);
         if list.len() >= self.limit && several {
-            if let Some(mut list) = self.failures.remove(&ip) {
-                forget(&mut list, |_| true, &mut self.held, &mut self.total);
-            }
+            let last = list.iter().map(|(_, t)| *t).fold(time, f64::max);
+            self.consume(ip, last);
             return Ok(Counted::Reached);
         }
         Ok(Counted::Counted)
@@ -170,6 +194,7 @@ impl FleetCounter {
             !list.is_empty()
         });
         self.held.retain(|_, (_, n)| *n > 0);
+        self.consumed.retain(|_, until| *until >= since);
     }
 }
 
@@ -226,6 +251,32 @@ mod tests {
             "2 + 2 = fleetmaxretry"
         );
         assert_eq!(c.held("a"), (0, 0), "a reached address is forgotten");
+    }
+
+    #[test]
+    fn a_ban_takes_the_failures_before_it_and_they_never_count_again() {
+        let mut c = FleetCounter::new(600.0, 3, 4);
+        c.add("a", ip(), 1.0, 1.0).unwrap();
+        c.consume(ip(), 5.0);
+        assert_eq!(
+            c.held("a"),
+            (0, 0),
+            "the failures the ban took are forgotten"
+        );
+        assert_eq!(c.add("b", ip(), 4.0, 6.0), Err(Refusal::Consumed));
+        assert_eq!(c.add("b", ip(), 6.0, 6.0), Ok(Counted::Counted));
+        // Reaching the limit takes the failures too: read again (a restart reads
+        // the stream back), they are refused, not counted towards a second ban.
+        for (origin, t) in [("a", 7.0), ("a", 8.0), ("b", 9.0)] {
+            c.add(origin, ip(), t, 9.0).unwrap();
+        }
+        for (origin, t) in [("a", 7.0), ("a", 8.0), ("b", 6.0), ("b", 9.0)] {
+            assert_eq!(c.add(origin, ip(), t, 10.0), Err(Refusal::Consumed));
+        }
+        assert_eq!(c.add("a", ip(), 11.0, 11.0), Ok(Counted::Counted));
+        // forgotten with the window
+        c.expire(700.0);
+        assert_eq!(c.add("a", ip(), 200.0, 700.0), Ok(Counted::Counted));
     }
 
     #[test]

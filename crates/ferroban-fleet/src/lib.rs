@@ -143,6 +143,9 @@ pub enum Refusal {
     /// A ban an admin lifted here by hand (`ferroban unban`), sent again (the
     /// engine replays the bans in force on every connection).
     LiftedHere,
+    /// A failure dated before a ban of its address here, which took it (a
+    /// restart reads the stream back over `findtime`).
+    Consumed,
 }
 
 impl Refusal {
@@ -165,6 +168,7 @@ impl Refusal {
             Refusal::Stale => "stale",
             Refusal::CounterFull => "counter_full",
             Refusal::LiftedHere => "lifted_here",
+            Refusal::Consumed => "consumed",
         }
     }
 }
