@@ -64,7 +64,7 @@ pub fn default_policy() -> Finding {
             "nft list ruleset failed: {} (run the audit as root)",
             out.stderr.trim()
         )),
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     let ipv6_matters = has_global_ipv6();
     let ufw = || run_program("ufw", &["status", "verbose"]);

@@ -118,7 +118,7 @@ fn journal_entries(
             Status::Skip,
             format!("journalctl failed for {what}: {}", out.stderr.trim()),
         ),
-        Err(e) => (Status::Skip, e),
+        Err(e) => (Status::Skip, e.to_string()),
     }
 }
 

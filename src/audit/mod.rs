@@ -18,7 +18,7 @@ mod web;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -106,6 +106,9 @@ pub struct Scope {
     sshd_config: PathBuf,
     /// `--smtp`: where the SMTP server listens.
     smtp: String,
+    /// What `sshd -T` said, asked once per audit: three checks read it, and
+    /// each run of sshd reads its whole configuration and host keys again.
+    sshd_t: Arc<OnceLock<sshd::SshdT>>,
 }
 
 /// The check ids, in the order they run and print. These names are fixed.
@@ -156,9 +159,44 @@ fn run_with_deadline(id: &'static str, ctx: &Scope) -> Finding {
     })
 }
 
+/// Why a program gave no output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramError {
+    /// Not found in PATH: the program is not installed.
+    NotInstalled(&'static str),
+    /// It could not be started or waited for: why, naming the program.
+    Failed(String),
+    /// Still running after [`PROGRAM_DEADLINE`]; it was killed.
+    TimedOut(&'static str),
+}
+
+impl std::fmt::Display for ProgramError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProgramError::NotInstalled(program) => write!(f, "{program} is not installed"),
+            ProgramError::Failed(why) => f.write_str(why),
+            ProgramError::TimedOut(program) => write!(
+                f,
+                "{program} did not finish within {} s",
+                PROGRAM_DEADLINE.as_secs()
+            ),
+        }
+    }
+}
+
+/// The checks report why a program did not run as text, in what they saw.
+impl From<ProgramError> for String {
+    fn from(e: ProgramError) -> String {
+        e.to_string()
+    }
+}
+
 /// The output of `program args`, or why there is none: not installed, failed to
 /// start, or still running after [`PROGRAM_DEADLINE`] (then it is killed).
-fn run_program(program: &str, args: &[&str]) -> std::result::Result<ProgramOutput, String> {
+fn run_program(
+    program: &'static str,
+    args: &[&str],
+) -> std::result::Result<ProgramOutput, ProgramError> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -166,8 +204,8 @@ fn run_program(program: &str, args: &[&str]) -> std::result::Result<ProgramOutpu
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("{program} is not installed"),
-            _ => format!("cannot run {program}: {e}"),
+            std::io::ErrorKind::NotFound => ProgramError::NotInstalled(program),
+            _ => ProgramError::Failed(format!("cannot run {program}: {e}")),
         })?;
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -185,12 +223,13 @@ fn run_program(program: &str, args: &[&str]) -> std::result::Result<ProgramOutpu
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "{program} did not finish within {} s",
-                    PROGRAM_DEADLINE.as_secs()
-                ));
+                return Err(ProgramError::TimedOut(program));
             }
-            Err(e) => return Err(format!("cannot wait for {program}: {e}")),
+            Err(e) => {
+                return Err(ProgramError::Failed(format!(
+                    "cannot wait for {program}: {e}"
+                )))
+            }
         }
     };
     Ok(ProgramOutput {
@@ -276,6 +315,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             urls,
             sshd_config,
             smtp,
+            sshd_t: Arc::default(),
         },
     })
 }
