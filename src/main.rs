@@ -14,6 +14,7 @@ mod client;
 mod fail2ban_cmdline;
 mod fleet_cli;
 mod import;
+mod procfs;
 mod regex_tool;
 mod restart;
 mod server;

@@ -11,7 +11,6 @@
 //! decide when a restart is wanted.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -20,6 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+use crate::procfs;
 
 /// How long the old server may take to exit, and the new one to answer.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -42,34 +43,14 @@ fn server_pid(socket: &Path) -> Option<i32> {
         .filter(|pid| *pid > 0)
 }
 
-/// NUL-separated fields of a `/proc/PID/…` file.
-fn proc_fields(pid: i32, name: &str) -> Result<Vec<OsString>> {
-    let path = format!("/proc/{pid}/{name}");
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
-    Ok(bytes
-        .split(|&b| b == 0)
-        .filter(|f| !f.is_empty())
-        .map(|f| OsString::from_vec(f.to_vec()))
-        .collect())
-}
-
 impl Started {
     fn of(pid: i32) -> Result<Started> {
-        let argv = proc_fields(pid, "cmdline")?;
+        let argv = procfs::fields(pid, "cmdline")
+            .with_context(|| format!("reading /proc/{pid}/cmdline"))?;
         if argv.is_empty() {
             bail!("process {pid} has no command line");
         }
-        let env = proc_fields(pid, "environ")?
-            .into_iter()
-            .filter_map(|kv| {
-                let bytes = kv.into_vec();
-                let at = bytes.iter().position(|&b| b == b'=')?;
-                Some((
-                    OsString::from_vec(bytes[..at].to_vec()),
-                    OsString::from_vec(bytes[at + 1..].to_vec()),
-                ))
-            })
-            .collect();
+        let env = procfs::environ(pid).with_context(|| format!("reading /proc/{pid}/environ"))?;
         let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
             .with_context(|| format!("reading the working directory of process {pid}"))?;
         let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
@@ -151,14 +132,7 @@ fn same_namespace(netns: &std::fs::File) -> Result<bool> {
 /// Whether process `pid` still runs (an exited one its parent has not reaped yet,
 /// a zombie, does not).
 fn alive(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which is in parentheses.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    !matches!(state, None | Some('Z') | Some('X'))
+    procfs::stat(pid).is_ok_and(|s| !matches!(s.state, 'Z' | 'X'))
 }
 
 fn wait_until(mut done: impl FnMut() -> bool) -> bool {

@@ -15,6 +15,8 @@
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 
+use crate::procfs;
+
 /// The variables sshd sets; SSH_CONNECTION first, as it is the newer and fuller.
 const VARIABLES: [&str; 2] = ["SSH_CONNECTION", "SSH_CLIENT"];
 /// glibc's utmp file (`/var/run` is `/run` on Debian).
@@ -57,11 +59,19 @@ pub fn find() -> Result<Admin, String> {
     if why.is_empty() {
         why.push("SSH_CONNECTION and SSH_CLIENT are not set (sudo drops them)".to_string());
     }
-    match from_utmp() {
+    // Read once: the terminal for utmp, the parent for the chain.
+    let me = match procfs::stat("self") {
+        Ok(me) => me,
+        Err(e) => {
+            why.push(format!("cannot read /proc/self/stat: {e}"));
+            return Err(why.join("; "));
+        }
+    };
+    match from_utmp(me.tty_nr) {
         Ok(admin) => return Ok(admin),
         Err(e) => why.push(e),
     }
-    match from_parents() {
+    match from_parents(me.ppid) {
         Ok(admin) => return Ok(admin),
         Err(e) => why.push(e),
     }
@@ -83,8 +93,9 @@ fn quoted(value: &str) -> String {
     format!("\"{}\"{more}", cut.escape_debug())
 }
 
-fn from_utmp() -> Result<Admin, String> {
-    let line = controlling_terminal()?;
+/// The login on this process's terminal, whose device number is `tty_nr`.
+fn from_utmp(tty_nr: u64) -> Result<Admin, String> {
+    let line = controlling_terminal(tty_nr)?;
     let records = std::fs::read(UTMP).map_err(|e| format!("cannot read {UTMP}: {e}"))?;
     let host = utmp_host(&records, &line)
         .ok_or_else(|| format!("{UTMP} has no login on {line}, this process's terminal"))?;
@@ -117,13 +128,10 @@ fn utmp_host(records: &[u8], line: &str) -> Option<String> {
 }
 
 /// The line (`pts/3`, `tty1`) of this process's controlling terminal: the
-/// device whose number /proc/self/stat gives, looked up in /dev/pts and /dev.
-/// stdin may be redirected (`sudo ferroban audit < /dev/null`); the controlling
-/// terminal is still the session's.
-fn controlling_terminal() -> Result<String, String> {
-    let stat = std::fs::read_to_string("/proc/self/stat")
-        .map_err(|e| format!("cannot read /proc/self/stat: {e}"))?;
-    let device: u64 = stat_field(&stat, 4).ok_or("cannot read /proc/self/stat")?;
+/// device whose number /proc/self/stat gives (`device`), looked up in /dev/pts
+/// and /dev. stdin may be redirected (`sudo ferroban audit < /dev/null`); the
+/// controlling terminal is still the session's.
+fn controlling_terminal(device: u64) -> Result<String, String> {
     if device == 0 {
         return Err("no controlling terminal".to_string());
     }
@@ -148,35 +156,29 @@ fn controlling_terminal() -> Result<String, String> {
     ))
 }
 
-/// Field `n` (0 = state) after the command name of a /proc/PID/stat text; the
-/// name is in parentheses and may hold spaces and parentheses itself.
-fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> Option<T> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(n)?.parse().ok()
+fn parent_of(pid: u32) -> Result<u32, String> {
+    procfs::stat(pid)
+        .map(|s| s.ppid)
+        .map_err(|_| format!("cannot read the parent in /proc/{pid}/stat"))
 }
 
-fn parent_of(pid: &str) -> Result<u32, String> {
-    let path = format!("/proc/{pid}/stat");
-    std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|s| stat_field(&s, 1))
-        .ok_or_else(|| format!("cannot read the parent in {path}"))
-}
-
-fn from_parents() -> Result<Admin, String> {
+/// SSH_CONNECTION or SSH_CLIENT in the environment of this process's parent
+/// (`ppid`) or the parents above it.
+fn from_parents(ppid: u32) -> Result<Admin, String> {
     let none = "no parent process has SSH_CONNECTION or SSH_CLIENT";
-    let mut pid = parent_of("self")?;
+    let mut pid = ppid;
     for _ in 0..MAX_ANCESTORS {
         // pid 1 is init (or the first process of a PID namespace), which no
         // login started.
         if pid <= 1 {
             return Err(none.to_string());
         }
-        let environ = std::fs::read(format!("/proc/{pid}/environ")).map_err(|e| {
+        let environ = procfs::environ(pid).map_err(|e| {
             format!("{none} up to process {pid}, whose environment cannot be read ({e})")
         })?;
         for var in VARIABLES {
-            if let Some(address) = variable(&environ, var).and_then(|v| address_in(&v)) {
+            let value = environ.iter().find(|(name, _)| name == var);
+            if let Some(address) = value.and_then(|(_, v)| address_in(&v.to_string_lossy())) {
                 let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
                     .map(|n| format!(" ({})", n.trim()))
                     .unwrap_or_default();
@@ -186,17 +188,9 @@ fn from_parents() -> Result<Admin, String> {
                 });
             }
         }
-        pid = parent_of(&pid.to_string())?;
+        pid = parent_of(pid)?;
     }
     Err(format!("{none} in {MAX_ANCESTORS} generations"))
-}
-
-/// The value of `name` in a /proc/PID/environ text (NUL-separated `NAME=value`).
-fn variable(environ: &[u8], name: &str) -> Option<String> {
-    environ.split(|&b| b == 0).find_map(|entry| {
-        let value = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-        Some(String::from_utf8_lossy(value).into_owned())
-    })
 }
 
 #[cfg(test)]
@@ -237,18 +231,5 @@ mod tests {
         // A cut record at the end is not read.
         records.truncate(records.len() - 1);
         assert_eq!(utmp_host(&records, "pts/30"), None);
-    }
-
-    #[test]
-    fn environ_and_stat_are_read() {
-        let environ = b"HOME=/root\0SSH_CLIENT_X=1\0SSH_CLIENT=192.0.2.4 1 22\0";
-        assert_eq!(
-            variable(environ, "SSH_CLIENT").as_deref(),
-            Some("192.0.2.4 1 22")
-        );
-        assert_eq!(variable(environ, "SSH_CONNECTION"), None);
-        let stat = "42 (a) b (c)) S 7 42 42 34816 42 4194560";
-        assert_eq!(stat_field::<u32>(stat, 1), Some(7));
-        assert_eq!(stat_field::<u64>(stat, 4), Some(34816));
     }
 }
