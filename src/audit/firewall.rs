@@ -38,6 +38,66 @@ enum Verdict {
     Deny,
 }
 
+/// One input chain as read, from nftables or iptables-legacy.
+#[derive(Debug)]
+struct ChainReading {
+    /// Its name, policy and the rule that decides, for the `seen` text.
+    seen: String,
+    /// Whether it denies every packet no earlier rule accepted.
+    denies: bool,
+    /// How to remove its rule that accepts every packet (a command).
+    removal: Option<String>,
+}
+
+impl FamilyPolicy {
+    fn add(&mut self, chain: &ChainReading) {
+        self.chains.push(chain.seen.clone());
+        self.denies |= chain.denies;
+        self.accept_all.extend(chain.removal.clone());
+    }
+}
+
+/// Judge an input chain, `head` naming it and its policy, from what each rule
+/// does with every packet (`None`: it depends on the packet, or decides
+/// nothing). The first rule with a verdict decides for every packet that
+/// reaches it: the rules after it and the policy never see one. `removal` gives
+/// the command that removes rule `i` (from 0).
+fn judge(
+    head: String,
+    policy_drops: bool,
+    verdicts: &[Option<Verdict>],
+    removal: impl Fn(usize) -> String,
+) -> ChainReading {
+    let first = verdicts
+        .iter()
+        .enumerate()
+        .find_map(|(i, v)| v.map(|v| (i, v)));
+    match first {
+        Some((i, Verdict::Accept)) => ChainReading {
+            seen: format!("{head}, but rule {} accepts every packet", i + 1),
+            denies: false,
+            removal: Some(removal(i)),
+        },
+        Some((i, Verdict::Deny)) if !policy_drops => {
+            let which = if i + 1 == verdicts.len() {
+                "last rule".to_string()
+            } else {
+                format!("rule {}", i + 1)
+            };
+            ChainReading {
+                seen: format!("{head}, {which} drops"),
+                denies: true,
+                removal: None,
+            }
+        }
+        _ => ChainReading {
+            seen: head,
+            denies: policy_drops,
+            removal: None,
+        },
+    }
+}
+
 /// iptables-legacy for one family: the program and the kernel's list of its
 /// tables in this network namespace.
 struct Legacy {
@@ -55,6 +115,7 @@ const IP6TABLES_LEGACY: Legacy = Legacy {
 };
 
 pub fn default_policy() -> Finding {
+    let ipv6_matters = has_global_ipv6();
     let nft = match run_program("nft", &["-j", "list", "ruleset"]) {
         Ok(out) if out.success => match input_policies(&out.stdout) {
             Ok(p) => Ok(p),
@@ -66,7 +127,6 @@ pub fn default_policy() -> Finding {
         )),
         Err(e) => Err(e.to_string()),
     };
-    let ipv6_matters = has_global_ipv6();
     let ufw = || run_program("ufw", &["status", "verbose"]);
     let (mut v4, mut v6) = match nft {
         Ok(policies) => policies,
@@ -76,7 +136,9 @@ pub fn default_policy() -> Finding {
             let mut v4 = FamilyPolicy::default();
             let mut v6 = FamilyPolicy::default();
             add_legacy(&mut v4, &IPTABLES_LEGACY);
-            add_legacy(&mut v6, &IP6TABLES_LEGACY);
+            if ipv6_matters {
+                add_legacy(&mut v6, &IP6TABLES_LEGACY);
+            }
             if v4.denies && (v6.denies || !ipv6_matters) {
                 return Finding::pass(format!("{}; {nft_error}", describe(&v4, &v6, ipv6_matters)));
             }
@@ -171,32 +233,18 @@ fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
             .and_then(Value::as_str)
             .unwrap_or("accept");
         let rules = rules_of(items, family, table, name);
-        // The first rule with no match decides for every packet that reaches
-        // it; the rules after it and the policy never see one.
-        let first = rules
-            .iter()
-            .enumerate()
-            .find_map(|(i, r)| unconditional(r).map(|v| (i, *r, v)));
+        let verdicts: Vec<Option<Verdict>> = rules.iter().map(|r| unconditional(r)).collect();
         let head = format!("{family} {table} {name}: policy {policy}");
-        let (denies, seen, removal) = match first {
-            Some((i, rule, Verdict::Accept)) => {
-                let removal = match rule.get("handle").and_then(Value::as_u64) {
-                    Some(h) => format!("`nft delete rule {family} {table} {name} handle {h}`"),
-                    None => format!("`nft -a list chain {family} {table} {name}` shows its handle"),
-                };
-                let seen = format!("{head}, but rule {} accepts every packet", i + 1);
-                (false, seen, Some(removal))
+        let chain = judge(head, policy == "drop", &verdicts, |i| {
+            match rules
+                .get(i)
+                .and_then(|r| r.get("handle"))
+                .and_then(Value::as_u64)
+            {
+                Some(h) => format!("`nft delete rule {family} {table} {name} handle {h}`"),
+                None => format!("`nft -a list chain {family} {table} {name}` shows its handle"),
             }
-            Some((i, _, Verdict::Deny)) if policy != "drop" => {
-                let which = if i + 1 == rules.len() {
-                    "last rule".to_string()
-                } else {
-                    format!("rule {}", i + 1)
-                };
-                (true, format!("{head}, {which} drops"), None)
-            }
-            _ => (policy == "drop", head, None),
-        };
+        });
         let targets: &mut [&mut FamilyPolicy] = match family {
             "ip" => &mut [&mut v4],
             "ip6" => &mut [&mut v6],
@@ -204,9 +252,7 @@ fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
             _ => &mut [],
         };
         for t in targets.iter_mut() {
-            t.chains.push(seen.clone());
-            t.denies |= denies;
-            t.accept_all.extend(removal.clone());
+            t.add(&chain);
         }
     }
     Ok((v4, v6))
@@ -225,12 +271,21 @@ fn rules_of<'a>(items: &'a [Value], family: &str, table: &str, chain: &str) -> V
         .collect()
 }
 
-/// What a rule with no match does: only counters and logging besides an accept,
-/// drop or reject. Anything else (a match, a jump, a set update) is not
-/// evaluated, and such a rule is not taken as deciding for every packet.
+/// What a rule with no match does: only counters, logging and comments besides
+/// an accept, drop or reject. Anything else (a match, a jump, a set update) is
+/// not evaluated, and such a rule is not taken as deciding for every packet.
 fn unconditional(rule: &Value) -> Option<Verdict> {
     let exprs = rule.get("expr").and_then(Value::as_array)?;
-    let passive = |e: &Value| e.get("counter").is_some() || e.get("log").is_some();
+    // iptables-nft keeps `-m comment --comment X` as the xtables match
+    // `{"xt": {"type": "match", "name": "comment"}}`, which matches every packet.
+    // (nft's own `comment "X"` is a key of the rule, not an expression.)
+    let comment = |e: &Value| {
+        e.get("xt")
+            .and_then(|x| x.get("name"))
+            .and_then(Value::as_str)
+            == Some("comment")
+    };
+    let passive = |e: &Value| e.get("counter").is_some() || e.get("log").is_some() || comment(e);
     let verdict = |e: &Value| {
         if e.get("accept").is_some() {
             Some(Verdict::Accept)
@@ -261,12 +316,7 @@ fn add_legacy(p: &mut FamilyPolicy, legacy: &Legacy) {
         }
     }
     match run_program(legacy.program, &["-S", "INPUT"]) {
-        Ok(out) if out.success => {
-            let chain = legacy_input(legacy.program, &out.stdout);
-            p.chains.push(chain.seen);
-            p.denies |= chain.denies;
-            p.accept_all.extend(chain.removal);
-        }
+        Ok(out) if out.success => p.add(&legacy_input(legacy.program, &out.stdout)),
         Ok(out) => {
             p.unread = Some(format!(
                 "{} -S INPUT failed: {}",
@@ -278,51 +328,80 @@ fn add_legacy(p: &mut FamilyPolicy, legacy: &Legacy) {
     }
 }
 
-/// An iptables INPUT chain as read.
-struct LegacyChain {
-    seen: String,
-    denies: bool,
-    removal: Option<String>,
-}
-
 /// Read `PROGRAM -S INPUT` output: the `-P INPUT POLICY` line and the rules
-/// (`-A INPUT ... -j TARGET`). A rule whose first option is `-j` has no match;
-/// iptables prints matches before the target.
-fn legacy_input(program: &str, rules: &str) -> LegacyChain {
+/// (`-A INPUT ... -j TARGET`), numbered as `PROGRAM -D INPUT N` takes them.
+fn legacy_input(program: &str, rules: &str) -> ChainReading {
     let policy = rules
         .lines()
         .find_map(|l| l.strip_prefix("-P INPUT "))
         .map_or("ACCEPT", str::trim);
     let head = format!("{program} filter INPUT: policy {policy}");
-    let rules: Vec<&str> = rules
+    let verdicts: Vec<Option<Verdict>> = rules
         .lines()
         .filter(|l| l.starts_with("-A INPUT "))
+        .map(legacy_verdict)
         .collect();
-    let first = rules.iter().enumerate().find_map(|(i, rule)| {
-        let words: Vec<&str> = rule.split_whitespace().collect();
-        let verdict = match words.as_slice() {
-            ["-A", "INPUT", "-j", "ACCEPT", ..] => Verdict::Accept,
-            ["-A", "INPUT", "-j", "DROP" | "REJECT", ..] => Verdict::Deny,
+    judge(head, policy == "DROP", &verdicts, |i| {
+        format!("`{program} -D INPUT {}`", i + 1)
+    })
+}
+
+/// What an `-A INPUT ...` rule does with every packet. iptables prints the
+/// matches before the target, so a rule whose first option is `-j` has no match;
+/// `-m comment --comment TEXT` before it matches every packet and changes
+/// nothing (an accept-all rule with a comment still accepts all).
+fn legacy_verdict(rule: &str) -> Option<Verdict> {
+    let words = save_words(rule)?;
+    let [append, chain, rest @ ..] = words.as_slice() else {
+        return None;
+    };
+    if append != "-A" || chain != "INPUT" {
+        return None;
+    }
+    let mut rest = rest;
+    loop {
+        match rest {
+            [m, name, tail @ ..] if m == "-m" && name == "comment" => rest = tail,
+            [option, _text, tail @ ..] if option == "--comment" => rest = tail,
+            [j, target, ..] if j == "-j" => {
+                return match target.as_str() {
+                    "ACCEPT" => Some(Verdict::Accept),
+                    "DROP" | "REJECT" => Some(Verdict::Deny),
+                    _ => None,
+                };
+            }
             _ => return None,
+        }
+    }
+}
+
+/// The words of an `iptables -S` line. iptables quotes a value that has spaces
+/// or quotes in double quotes, escaping `"` and `\` with a backslash
+/// (`--comment "allow \"all\""`). None for a quote left open.
+fn save_words(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let Some(&first) = chars.peek() else {
+            return Some(words);
         };
-        Some((i, verdict))
-    });
-    match first {
-        Some((i, Verdict::Accept)) => LegacyChain {
-            seen: format!("{head}, but rule {} accepts every packet", i + 1),
-            denies: false,
-            removal: Some(format!("`{program} -D INPUT {}`", i + 1)),
-        },
-        Some((i, Verdict::Deny)) if policy != "DROP" => LegacyChain {
-            seen: format!("{head}, rule {} drops", i + 1),
-            denies: true,
-            removal: None,
-        },
-        _ => LegacyChain {
-            seen: head,
-            denies: policy == "DROP",
-            removal: None,
-        },
+        let mut word = String::new();
+        if first == '"' {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => word.push(chars.next()?),
+                    c => word.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                word.push(c);
+            }
+        }
+        words.push(word);
     }
 }
 
@@ -449,6 +528,252 @@ mod tests {
         );
         assert!(reject.denies, "{}", reject.seen);
         assert!(!legacy_input("iptables-legacy", "-P INPUT ACCEPT\n").denies);
+    }
+
+    /// A network namespace made for one test and deleted on drop, so that the
+    /// rules below are made by the real tools and read back as they print them,
+    /// without touching the host's firewall.
+    struct Netns(String);
+
+    impl Netns {
+        /// None, after saying why the test is skipped, when this is not root or
+        /// a tool is missing.
+        fn new(test: &str, tools: &[&str]) -> Option<Netns> {
+            let missing: Vec<&str> = tools
+                .iter()
+                .copied()
+                .filter(|t| {
+                    std::process::Command::new(t)
+                        .arg("--version")
+                        .output()
+                        .is_err()
+                })
+                .collect();
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            if unsafe { libc::geteuid() } != 0 || !missing.is_empty() {
+                eprintln!("SKIPPED {test}: needs root and {tools:?} (missing: {missing:?})");
+                return None;
+            }
+            let name = format!("fbfw-{}-{test:.20}", std::process::id());
+            let added = std::process::Command::new("ip")
+                .args(["netns", "add", &name])
+                .status();
+            if !added.is_ok_and(|s| s.success()) {
+                eprintln!("SKIPPED {test}: cannot create a network namespace");
+                return None;
+            }
+            Some(Netns(name))
+        }
+
+        /// The output of `program args` run in the namespace; it must succeed.
+        fn run(&self, program: &str, args: &[&str]) -> String {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", &self.0, program])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{program} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    }
+
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_commented_accept_all_rule_in_iptables_legacy_accepts_all() {
+        let test = "legacy_comment";
+        let Some(ns) = Netns::new(test, &["ip", "iptables-legacy"]) else {
+            return;
+        };
+        let ipt = |args: &[&str]| ns.run("iptables-legacy", args);
+        ipt(&["-P", "INPUT", "DROP"]);
+        // A match and a comment: it decides only for port 22.
+        ipt(&["-A", "INPUT", "-p", "tcp", "--dport", "22"]);
+        ipt(&[
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "22",
+            "-m",
+            "comment",
+            "--comment",
+            "ssh",
+            "-j",
+            "ACCEPT",
+        ]);
+        ipt(&[
+            "-A",
+            "INPUT",
+            "-m",
+            "comment",
+            "--comment",
+            "allow all",
+            "-j",
+            "ACCEPT",
+        ]);
+        let rules = ipt(&["-S", "INPUT"]);
+        assert!(
+            rules.contains("-A INPUT -m comment --comment \"allow all\" -j ACCEPT"),
+            "{rules}"
+        );
+        let open = legacy_input("iptables-legacy", &rules);
+        assert!(!open.denies, "{rules}");
+        assert_eq!(
+            open.seen,
+            "iptables-legacy filter INPUT: policy DROP, but rule 3 accepts every packet"
+        );
+        assert_eq!(
+            open.removal.as_deref(),
+            Some("`iptables-legacy -D INPUT 3`")
+        );
+        // A comment with quotes and a backslash, on a rule that drops.
+        ipt(&["-F", "INPUT"]);
+        ipt(&["-P", "INPUT", "ACCEPT"]);
+        ipt(&["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
+        ipt(&[
+            "-A",
+            "INPUT",
+            "-m",
+            "comment",
+            "--comment",
+            "drop \"all\" \\ else",
+            "-j",
+            "DROP",
+        ]);
+        let rules = ipt(&["-S", "INPUT"]);
+        let closed = legacy_input("iptables-legacy", &rules);
+        assert!(closed.denies, "{rules}");
+        assert_eq!(
+            closed.seen,
+            "iptables-legacy filter INPUT: policy ACCEPT, last rule drops"
+        );
+        let words = rules.lines().last().and_then(save_words);
+        assert_eq!(
+            words.as_deref().and_then(|w| w.get(5)).map(String::as_str),
+            Some("drop \"all\" \\ else"),
+            "{rules}"
+        );
+    }
+
+    #[test]
+    fn a_commented_accept_all_rule_in_nftables_accepts_all() {
+        let test = "nft_comment";
+        let Some(ns) = Netns::new(test, &["ip", "nft", "iptables-nft"]) else {
+            return;
+        };
+        // iptables-nft keeps `-m comment` as an xtables match in nftables.
+        let ipt = |args: &[&str]| ns.run("iptables-nft", args);
+        ipt(&["-P", "INPUT", "DROP"]);
+        ipt(&[
+            "-A",
+            "INPUT",
+            "-m",
+            "recent",
+            "--rcheck",
+            "--name",
+            "t",
+            "-m",
+            "comment",
+            "--comment",
+            "x",
+            "-j",
+            "ACCEPT",
+        ]);
+        ipt(&[
+            "-A",
+            "INPUT",
+            "-m",
+            "comment",
+            "--comment",
+            "allow all",
+            "-j",
+            "ACCEPT",
+        ]);
+        let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
+        assert!(ruleset.contains(r#""name": "comment""#), "{ruleset}");
+        let (v4, v6) = input_policies(&ruleset).unwrap();
+        assert!(!v4.denies, "{v4:?}\n{ruleset}");
+        assert_eq!(
+            v4.chains,
+            ["ip filter INPUT: policy drop, but rule 2 accepts every packet"],
+            "{ruleset}"
+        );
+        assert_eq!(v4.accept_all.len(), 1);
+        assert!(
+            v4.accept_all[0].starts_with("`nft delete rule ip filter INPUT handle "),
+            "{v4:?}"
+        );
+        assert_eq!(v6, FamilyPolicy::default());
+        // nft's own comment, on a rule that only counts and accepts.
+        ns.run("nft", &["flush", "ruleset"]);
+        ns.run("nft", &["add", "table", "inet", "filter"]);
+        ns.run(
+            "nft",
+            &[
+                "add",
+                "chain",
+                "inet",
+                "filter",
+                "input",
+                "{ type filter hook input priority 0; policy drop; }",
+            ],
+        );
+        ns.run(
+            "nft",
+            &[
+                "add", "rule", "inet", "filter", "input", "counter", "accept", "comment", "\"all\"",
+            ],
+        );
+        let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
+        assert!(ruleset.contains(r#""comment": "all""#), "{ruleset}");
+        let (v4, v6) = input_policies(&ruleset).unwrap();
+        assert!(!v4.denies && !v6.denies, "{v4:?}\n{ruleset}");
+        assert_eq!(
+            v6.chains,
+            ["inet filter input: policy drop, but rule 1 accepts every packet"]
+        );
+    }
+
+    #[test]
+    fn iptables_save_words_are_unquoted() {
+        assert_eq!(
+            save_words(r#"-A INPUT -m comment --comment "a \"b\" \\c" -j ACCEPT"#),
+            Some(
+                [
+                    "-A",
+                    "INPUT",
+                    "-m",
+                    "comment",
+                    "--comment",
+                    r#"a "b" \c"#,
+                    "-j",
+                    "ACCEPT"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        assert_eq!(save_words(r#"-A INPUT --comment "open"#), None);
+        assert_eq!(legacy_verdict(r#"-A INPUT --comment "open"#), None);
+        // No text, still a match of every packet.
+        assert_eq!(
+            legacy_verdict("-A INPUT -m comment -j ACCEPT"),
+            Some(Verdict::Accept)
+        );
+        assert_eq!(legacy_verdict("-A OTHER -j ACCEPT"), None);
+        assert_eq!(legacy_verdict("-A INPUT -j LOG"), None);
     }
 
     #[test]
