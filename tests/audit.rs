@@ -573,10 +573,10 @@ fn the_admins_ssh_address_must_be_ignored() {
 /// of its own (so that no process of the test's own session is its parent, and
 /// /run is a fresh tmpfs): MODE is `none` (no terminal), `utmp` (a terminal whose
 /// login in /var/run/utmp comes from VALUE) or `parent` (a parent shell with
-/// SSH_CONNECTION from VALUE). Writes the audit's output to OUT and exits with
-/// its code.
+/// SSH_CONNECTION from VALUE). Writes the audit's output to OUT (and in `utmp`
+/// mode what `who -m` says to OUT.who) and exits with its code.
 const SUDO_LIKE: &str = r#"
-import os, pty, struct, subprocess, sys, time
+import os, pty, subprocess, sys, time
 mode, value, out = sys.argv[1:4]
 command = sys.argv[4:]
 subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
@@ -586,12 +586,19 @@ def child():
     os.dup2(fd, 1)
     if mode == "utmp":
         line = os.ttyname(0)[len("/dev/"):]
-        # glibc's struct utmp on Linux: a USER_PROCESS (7) login on the line.
-        record = struct.pack("=hxxi32s4s32s256shhiii4i20x", 7, os.getpid(), line.encode(),
-                             b"", b"admin", value.encode(), 0, 0, 0, int(time.time()), 0,
-                             0, 0, 0, 0)
+        # A USER_PROCESS (7) login on the line, written by util-linux's utmpdump
+        # from its text form (type one digit, pid five: it reads those columns at
+        # fixed places), so that glibc's layout is not assumed here.
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S,000000+00:00", time.gmtime())
+        text = "[7] [%05d] [%-4.4s] [%-8s] [%-12s] [%-20s] [%-15s] [%s]\n" % (
+            os.getpid() % 100000, line[-4:], "admin", line, value, "0.0.0.0", stamp)
         with open("/var/run/utmp", "wb") as f:
-            f.write(record)
+            subprocess.run(["utmpdump", "-r"], input=text.encode(), stdout=f,
+                           stderr=subprocess.DEVNULL, check=True)
+        # What `who am i` (coreutils, through glibc) reads for this terminal.
+        who = subprocess.run(["who", "-m"], stdout=subprocess.PIPE, check=True).stdout
+        with open(out + ".who", "wb") as f:
+            f.write(who)
     if mode == "parent":
         env = dict(os.environ, SSH_CONNECTION=value + " 50022 10.0.0.1 22")
         script = 'env -u SSH_CONNECTION -u SSH_CLIENT "$@"; exit $?'
@@ -616,12 +623,10 @@ sys.exit(os.waitstatus_to_exitcode(status))
 #[test]
 fn the_admins_address_is_found_under_sudo() {
     let test = "the_admins_address_is_found_under_sudo";
-    let missing: Vec<&str> = ["unshare", "python3", "mount"]
-        .into_iter()
-        .filter(|t| !have(t))
-        .collect();
+    let tools = ["unshare", "python3", "mount", "utmpdump", "who"];
+    let missing: Vec<&str> = tools.into_iter().filter(|t| !have(t)).collect();
     if !is_root() || !missing.is_empty() {
-        eprintln!("SKIPPED {test}: needs root, unshare, python3 and mount (missing: {missing:?})");
+        eprintln!("SKIPPED {test}: needs root and {tools:?} (missing: {missing:?})");
         return;
     }
     let namespaces = ["--mount", "--pid", "--fork", "--mount-proc"];
@@ -687,6 +692,14 @@ fn the_admins_address_is_found_under_sudo() {
         "{seen}"
     );
     assert!(seen.contains("in /var/run/utmp)"), "{seen}");
+    // `who -m` on the same terminal and file finds the same login.
+    let who = std::fs::read_to_string(scratch.0.join("out.who")).unwrap_or_default();
+    let who_line = who.split_whitespace().nth(1).unwrap_or("?");
+    assert!(who.trim_end().ends_with("(203.0.113.5)"), "{who:?}");
+    assert!(
+        seen.contains(&format!("the login on {who_line} in")),
+        "{seen} / who -m: {who:?}"
+    );
     let (status, seen, _) = run("utmp", "admin.example.org", None);
     assert_eq!(status, "SKIP", "{seen}");
     assert!(

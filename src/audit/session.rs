@@ -197,12 +197,67 @@ fn from_parents(ppid: u32) -> Result<Admin, String> {
 mod tests {
     use super::*;
 
-    fn record(kind: i16, line: &str, host: &str) -> Vec<u8> {
-        let mut r = vec![0u8; UTMP_RECORD];
-        r[0..2].copy_from_slice(&kind.to_ne_bytes());
-        r[8..8 + line.len()].copy_from_slice(line.as_bytes());
-        r[76..76 + host.len()].copy_from_slice(host.as_bytes());
-        r
+    /// utmp records written by util-linux's `utmpdump -r` from its text form
+    /// (`[type] [pid] [id] [user] [line] [host] [addr] [time]`), so that the
+    /// reader is checked against glibc's layout as another program writes it,
+    /// not against offsets this test shares with the reader. utmpdump reads the
+    /// first columns at fixed places: the type is one digit and the pid five.
+    /// None, after saying why, without utmpdump.
+    fn utmpdump(records: &[(i16, &str, &str)]) -> Option<Vec<u8>> {
+        use std::io::Write;
+        let text: String = records
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, line, host))| {
+                // ut_id: the line's last four characters, as login and sshd set it.
+                let id = line.get(line.len().saturating_sub(4)..).unwrap_or(line);
+                format!(
+                    "[{kind}] [{:05}] [{id:<4.4}] [admin   ] [{line:<12}] [{host:<20}] \
+                     [0.0.0.0        ] [2024-05-01T10:00:00,000000+00:00]\n",
+                    1000 + i
+                )
+            })
+            .collect();
+        let child = std::process::Command::new("utmpdump")
+            .arg("-r")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(mut child) = child else {
+            eprintln!("SKIPPED utmp records from utmpdump: utmpdump (util-linux) is not installed");
+            return None;
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "utmpdump -r: {text}");
+        assert_eq!(out.stdout.len(), records.len() * UTMP_RECORD, "{text}");
+        Some(out.stdout)
+    }
+
+    /// (line, host) of each login `who FILE` (coreutils, through glibc's utmp
+    /// reader) lists in the utmp records `file`; None without `who`.
+    fn who(file: &std::path::Path) -> Option<Vec<(String, String)>> {
+        let out = std::process::Command::new("who").arg(file).output().ok()?;
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        Some(
+            text.lines()
+                .map(|l| {
+                    let line = l.split_whitespace().nth(1).unwrap_or_default();
+                    let host = l
+                        .rsplit_once('(')
+                        .and_then(|(_, h)| h.strip_suffix(')'))
+                        .unwrap_or_default();
+                    (line.to_string(), host.to_string())
+                })
+                .collect(),
+        )
     }
 
     #[test]
@@ -222,10 +277,30 @@ mod tests {
 
     #[test]
     fn the_last_login_on_the_line_gives_the_host() {
-        let mut records = record(USER_PROCESS, "pts/1", "198.51.100.1");
-        records.extend(record(8, "pts/3", "198.51.100.2"));
-        records.extend(record(USER_PROCESS, "pts/3", "2001:db8::7"));
-        records.extend(record(USER_PROCESS, "pts/30", "198.51.100.3"));
+        // A login on pts/3 after a dead process on the same line (DEAD_PROCESS, 8).
+        let Some(mut records) = utmpdump(&[
+            (USER_PROCESS, "pts/1", "198.51.100.1"),
+            (8, "pts/3", "198.51.100.2"),
+            (USER_PROCESS, "pts/3", "2001:db8::7"),
+            (USER_PROCESS, "pts/30", "198.51.100.3"),
+        ]) else {
+            return;
+        };
+        // `who` reads the same file as glibc does: each login it lists is the
+        // one found here.
+        let file = std::env::temp_dir().join(format!("ferroban-utmp-{}", std::process::id()));
+        std::fs::write(&file, &records).unwrap();
+        let listed = who(&file);
+        std::fs::remove_file(&file).unwrap();
+        match listed {
+            Some(listed) => {
+                assert_eq!(listed.len(), 3, "{listed:?}");
+                for (line, host) in &listed {
+                    assert_eq!(utmp_host(&records, line).as_ref(), Some(host), "{listed:?}");
+                }
+            }
+            None => eprintln!("SKIPPED the cross-check with who: who is not installed"),
+        }
         assert_eq!(utmp_host(&records, "pts/3").as_deref(), Some("2001:db8::7"));
         assert_eq!(utmp_host(&records, "pts/4"), None);
         // A cut record at the end is not read.
