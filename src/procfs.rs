@@ -99,8 +99,9 @@ mod tests {
         );
         assert_eq!(parse_stat("42 (cut) Z 1"), None);
         assert_eq!(parse_stat("no name"), None);
-        // This process: running, with a parent.
-        let me = stat("self").unwrap();
+        // This thread (the test harness's main thread, /proc/self, is asleep
+        // waiting for it): running, with the process's parent.
+        let me = stat("thread-self").unwrap();
         assert_eq!(me.state, 'R');
         assert_eq!(me.ppid, std::os::unix::process::parent_id());
     }

@@ -43,6 +43,13 @@ const TEST_FILTER: &str =
 
 impl Env {
     fn new(tag: &str) -> Env {
+        // Tests run in parallel threads of one process: two with one tag would
+        // share (and wipe) one directory.
+        static TAGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let mut tags = TAGS.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(!tags.iter().any(|t| t == tag), "Env tag {tag:?} used twice");
+        tags.push(tag.to_string());
+        drop(tags);
         let dir = std::env::temp_dir().join(format!("ferroban-it-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("conf/filter.d")).unwrap();
@@ -896,7 +903,7 @@ fn environment_of(pid: i32) -> String {
 // client's environment and network namespace.
 #[test]
 fn restart_keeps_the_socket_and_runs_where_the_server_ran() {
-    let env = Env::new("restart");
+    let env = Env::new("restartsocket");
     env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
     let private_net = is_root() && Path::new("/usr/bin/unshare").exists();
     if !private_net {
