@@ -303,7 +303,16 @@ fn reload_applies_a_changed_fleet_section_and_keeps_the_old_one_when_it_is_bad()
             .replace("password = pw-one", "password = pw-three"),
     )
     .unwrap();
+    // ... in a file others can read: the reload warns, as a start does.
+    let warning = "which other users can read (mode 644)";
+    assert!(!hosts[0].log().contains(warning), "{}", hosts[0].log());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(&local, mode).unwrap();
+    }
     assert!(hosts[0].client(&["reload"]).status.success());
+    assert!(hosts[0].log().contains(warning), "{}", hosts[0].log());
     assert!(
         wait_for(SOON, || hosts[0].fleet()["name"] == "web3"
             && hosts[0].fleet()["connected"] == true),

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use ferroban_actions::Severity;
 use ferroban_config::fleet::FleetSettings;
+use ferroban_config::secret_file_warning;
 use ferroban_db::{OutboxEntry, OutboxKind};
 use ferroban_fleet::counter::{Counted, FleetCounter, ORIGIN_SHARE};
 use ferroban_fleet::limits::{Complaints, RateLimits};
@@ -217,6 +218,20 @@ impl Server {
         self.fleet_log(Severity::Notice, note);
         if let Some(old) = self.fleet.take() {
             old.stop();
+        }
+        self.start_fleet(settings)
+    }
+
+    /// Join the fleet of `settings` (none: stay out): warn when its password is
+    /// in a file other users can read, start the fleet thread, and read which
+    /// received bans were lifted here. The counters are filled by
+    /// [`Server::reset_fleet_counters`], which start and reload run next.
+    pub(super) fn start_fleet(&mut self, settings: Option<FleetSettings>) -> Result<()> {
+        let secret_file = settings.as_ref().and_then(|f| f.secret_file.as_deref());
+        if let Some(warning) =
+            secret_file.and_then(|file| secret_file_warning("[Fleet] password (or token)", file))
+        {
+            self.log.log(Component::Server, Severity::Warning, &warning);
         }
         self.fleet = start(settings, &self.jails, self.events.clone())?;
         self.load_lifted_here();

@@ -249,18 +249,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
     // The charts count from here: restored bans are not new activity.
     server.take_activity_baseline();
     let fleet_settings = FleetSettings::load(&server.options.confdir)?;
-    let secret_file = fleet_settings
-        .as_ref()
-        .and_then(|f| f.secret_file.as_deref());
-    if let Some(warning) = secret_file
-        .and_then(|file| dashboard::secret_file_warning("[Fleet] password (or token)", file))
-    {
-        server
-            .log
-            .log(Component::Server, Severity::Warning, &warning);
-    }
-    server.fleet = fleet::start(fleet_settings, &server.jails, tx.clone())?;
-    server.load_lifted_here();
+    server.start_fleet(fleet_settings)?;
     server.reset_fleet_counters();
     server.start_sources();
     if let Some(addr) = server.settings.http_listen() {
@@ -415,7 +404,7 @@ impl Server {
         if let Some(warning) = dashboard
             .as_ref()
             .and(token_file)
-            .and_then(|file| dashboard::secret_file_warning("dashboard_token", file))
+            .and_then(|file| ferroban_config::secret_file_warning("dashboard_token", file))
         {
             self.log.log(Component::Server, Severity::Warning, &warning);
         }

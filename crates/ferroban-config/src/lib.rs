@@ -27,6 +27,23 @@ use std::path::{Path, PathBuf};
 pub use filter::{parse_name_with_options, FilterDefinition};
 pub use ini::{Entry, IniFile, Origin, Section};
 
+/// A warning when `file`, which holds a secret (`what`: the dashboard's token, the
+/// fleet's password), can be read by other users than its owner: whoever reads the
+/// dashboard's token can unban, whoever reads the fleet's password can publish bans
+/// in this host's name.
+pub fn secret_file_warning(what: &str, file: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{what} is in {}, which other users can read (mode {:o}): \
+             chmod 600 it, or move the {what} to a file only root reads",
+            file.display(),
+            mode & 0o777
+        )
+    })
+}
+
 /// A configuration error: where, what, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{}: {message}{}", file.display(), if *line > 0 { format!(":{line}") } else { String::new() }, if hint.is_empty() { String::new() } else { format!("\n  hint: {hint}") })]
@@ -471,6 +488,19 @@ fn expand_includes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_file_others_can_read_is_said() {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::env::temp_dir().join(format!("ferroban-token-{}", std::process::id()));
+        std::fs::write(&file, "[Definition]\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let said = super::secret_file_warning("dashboard_token", &file).unwrap();
+        assert!(said.contains("mode 644"), "{said}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(super::secret_file_warning("dashboard_token", &file), None);
+        std::fs::remove_file(&file).ok();
+    }
 
     fn dir_with(files: &[(&str, &str)]) -> PathBuf {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -128,23 +128,6 @@ impl Dashboard {
     }
 }
 
-/// A warning when `file`, which holds a secret (`what`: the dashboard's token, the
-/// fleet's password), can be read by other users than its owner: whoever reads the
-/// dashboard's token can unban, whoever reads the fleet's password can publish bans
-/// in this host's name.
-pub fn secret_file_warning(what: &str, file: &std::path::Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(file).ok()?.permissions().mode();
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "{what} is in {}, which other users can read (mode {:o}): \
-             chmod 600 it, or move the {what} to a file only root reads",
-            file.display(),
-            mode & 0o777
-        )
-    })
-}
-
 /// Whether the request names the server by an address (or `localhost`): a web
 /// site whose name an attacker points at 127.0.0.1 (DNS rebinding) sends its own
 /// name as `Host` and so cannot read the page's data from another tab.
@@ -220,19 +203,6 @@ fn chart(request: &Request, server: &ServerLink) -> Response {
 #[cfg(test)]
 mod tests {
     use super::addressed_by_address;
-
-    #[test]
-    fn a_token_file_others_can_read_is_said() {
-        use std::os::unix::fs::PermissionsExt;
-        let file = std::env::temp_dir().join(format!("ferroban-token-{}", std::process::id()));
-        std::fs::write(&file, "[Definition]\n").unwrap();
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let said = super::secret_file_warning("dashboard_token", &file).unwrap();
-        assert!(said.contains("mode 644"), "{said}");
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(super::secret_file_warning("dashboard_token", &file), None);
-        std::fs::remove_file(&file).ok();
-    }
 
     #[test]
     fn only_addresses_and_localhost_are_hosts() {
