@@ -311,7 +311,7 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
     assert!(
         wait_for(5, || server.log().contains(
             "Dashboard unban of 192.0.2.10 in jail \"web\" from 127.0.0.1:"
-        )),
+        ) && server.log().contains(" changed")),
         "{}",
         server.log()
     );
@@ -421,6 +421,31 @@ fn writes_need_the_token_the_origin_and_post() {
         log.contains("dashboard_token is in")
             && log.contains("which other users can read (mode 644)"),
         "a token in a file others can read is said: {log}"
+    );
+    // A ban the server refuses (this host's own address): a count of 0, the
+    // server's words as the message, and the same words, unquoted, in the log.
+    let own = r#"{"jail": "web", "ip": "127.0.0.1"}"#;
+    let (status, answer) = http(
+        server.port,
+        "POST",
+        "/api/ban",
+        &format!("{origin}{json}{auth}"),
+        own,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["changed"], 0, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not banned: 127.0.0.1"), "{answer}");
+    assert!(
+        wait_for(5, || server
+            .log()
+            .lines()
+            .any(|l| l.contains(
+                "Dashboard ban of 127.0.0.1 in jail \"web\" from 127.0.0.1:"
+            ) && l.ends_with(&format!(": {message}")))),
+        "{}",
+        server.log()
     );
     let (status, answer) = http(server.port, "GET", "/api/bans?sort=password", "", "");
     assert_eq!(status, 400, "{answer}");

@@ -126,10 +126,13 @@ pub fn write(
     };
     let verb = if ban { "banip" } else { "unbanip" };
     let ip_text = ip.to_string();
-    let answer = server.ask(&["set", &jail, verb, &ip_text]);
+    let answer = server.ask(&["set", &jail, verb, &ip_text]).map(changed);
     // The jail name comes from the request: quoted, so it cannot break the log line.
     let outcome = match &answer {
-        Ok(n) => format!("{n} changed"),
+        Ok(a) => match a["message"].as_str() {
+            Some(message) => message.to_string(),
+            None => format!("{} changed", a["changed"]),
+        },
         Err(e) => format!("failed: {e}"),
     };
     log.log(
@@ -137,7 +140,7 @@ pub fn write(
         Severity::Notice,
         &format!("Dashboard {what} of {ip} in jail {jail:?} from {source}: {outcome}"),
     );
-    super::json_answer(answer.map(changed))
+    super::json_answer(answer)
 }
 
 /// The API's answer to a write: `changed` is always a count; the server's words
