@@ -148,6 +148,28 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
     let web2 = page.eval(&row_of("fleet-hosts", "web2 (this host)"));
     assert_eq!(web2["Bans"], "1", "its own ban: {web2}");
     assert_eq!(page.eval(&fact("Outbox")), "0");
+    // Every figure of `ferroban fleet --json` is on the page.
+    let figures = [
+        ("Published", "published"),
+        ("Unconfirmed", "unconfirmed"),
+        ("Received", "received"),
+        ("Applied", "applied"),
+        ("Already held", "already_held"),
+        ("Lifts", "lifts"),
+        ("Refused (received)", "refused_received"),
+        ("Failures received", "failures_received"),
+        ("Failures refused", "failures_refused"),
+    ];
+    for (label, key) in figures {
+        let api_fleet: Value =
+            serde_json::from_str(&http(port, "GET", "/api/fleet", "", "").1).unwrap();
+        let want = api_fleet[key].to_string();
+        assert!(
+            page.wait_for(&format!("{} === '{want}'", fact(label)), 10),
+            "{label}: {} on the page, {want} in the API",
+            page.eval(&fact(label))
+        );
+    }
     page.screenshot(&artifacts().join("fleet.png"));
 
     // Without the engine B still bans, into its outbox; the page follows by itself.

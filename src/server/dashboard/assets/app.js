@@ -248,7 +248,8 @@ const fleet = {
       ...(!f.connected && f.last_error ? [el("p", { id: "fleet-error", class: "bad" }, `Last error: ${f.last_error}`)] : []),
       el("dl", { class: "facts", id: "fleet-facts" }, [["Outbox", f.outbox], ["Published", f.published], ["Unconfirmed", f.unconfirmed ?? 0],
         ["Received", f.received], ["Applied", f.applied], ["Already held", f.already_held ?? 0], ["Lifts", f.lifts ?? 0],
-        ["Refused (received)", f.refused_received ?? 0], ["Failures received", f.failures_received ?? 0]]
+        ["Refused (received)", f.refused_received ?? 0], ["Failures received", f.failures_received ?? 0],
+        ["Failures refused", f.failures_refused ?? 0]]
         .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       el("h2", {}, "Hosts"),
       table(["Host", "Last activity", { label: "Bans", num: 1 }], (f.hosts || []).map(h => el("tr", {},
