@@ -828,7 +828,7 @@ impl Server {
             "applied": stats.applied,
             "already_held": stats.already_held,
             "lifts": stats.lifts,
-            "refused_received": stats.refused_entries,
+            "refused_received": stats.refused_received,
             "failures_received": stats.failures_received,
             "failures_refused": stats.failures_refused,
             // Confirmed by the engine only; what it did not confirm is `unconfirmed`.
@@ -910,7 +910,7 @@ impl Server {
             "ferroban_fleet_refused_received_total",
             "counter",
             "Received bans and lifts refused.",
-            one(stats.refused_entries),
+            one(stats.refused_received),
         );
         metric(
             "ferroban_fleet_failures_received_total",

@@ -176,7 +176,7 @@ impl Refusal {
 /// The fleet's figures, shared by the fleet thread and the server.
 ///
 /// Bans and lifts from other hosts add up: `received` = `applied` +
-/// `already_held` + `lifts` + `refused_entries` (this host's own entries, as the
+/// `already_held` + `lifts` + `refused_received` (this host's own entries, as the
 /// bucket echoes them, are not received).
 #[derive(Debug, Default, Clone)]
 pub struct FleetStats {
@@ -196,7 +196,7 @@ pub struct FleetStats {
     /// ban here.
     pub lifts: u64,
     /// Received bans and lifts refused (their reasons are in `refused`).
-    pub refused_entries: u64,
+    pub refused_received: u64,
     /// Failures received for fleet counting (this host's own included).
     pub failures_received: u64,
     /// Failures received and refused (their reasons are in `refused`).
@@ -226,7 +226,7 @@ pub fn count_refusal(stats: &SharedStats, what: Refused, why: Refusal) {
     if let Ok(mut s) = stats.lock() {
         *s.refused.entry(why).or_default() += 1;
         match what {
-            Refused::Entry => s.refused_entries += 1,
+            Refused::Entry => s.refused_received += 1,
             Refused::Failure => s.failures_refused += 1,
         }
     }
