@@ -1001,3 +1001,44 @@ fn a_fleet_ban_lifted_by_hand_stays_lifted_when_a_host_restarts_within_findtime(
         hosts[1].log()
     );
 }
+
+// The engine sends every ban in force again on each reconnection, not only at a
+// host's start: bans lifted here with `unban --all` stay lifted through one.
+#[test]
+fn received_bans_lifted_with_unban_all_stay_lifted_when_the_engine_returns() {
+    let Some((root, mut engine)) = engine_for(BIN, "liftedall") else {
+        return;
+    };
+    let hosts = connected_hosts(&root.0, &engine, &LOGINS[..2], "");
+    let ips = ["192.0.2.71", "192.0.2.72"];
+    for ip in ips {
+        assert!(hosts[0].client(&["ban", "t", ip]).status.success());
+    }
+    assert!(
+        wait_for(SOON, || ips.iter().all(|ip| hosts[1].bans_of(ip) == 1)),
+        "{}",
+        hosts[1].log()
+    );
+    let lifted = hosts[1].client(&["unban", "--all"]);
+    assert_eq!(String::from_utf8_lossy(&lifted.stdout).trim(), "2");
+    engine.kill();
+    assert!(wait_for(SOON, || hosts[1].fleet()["connected"] == false));
+    engine.run();
+    hosts[1].wait_connected();
+    let refused = |h: &Host| h.fleet()["refused"]["lifted_here"].as_u64().unwrap_or(0);
+    assert!(
+        wait_for(SOON, || refused(&hosts[1]) >= 2),
+        "{}\n{}",
+        hosts[1].fleet(),
+        hosts[1].log()
+    );
+    for ip in ips {
+        assert_eq!(
+            hosts[1].bans_of(ip),
+            1,
+            "banned again: {}",
+            hosts[1].actions()
+        );
+        assert_eq!(hosts[0].unbans_of(ip), 0, "the origin keeps its ban");
+    }
+}
