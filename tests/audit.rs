@@ -352,6 +352,7 @@ fn firewall_iptables_legacy_policy_is_read() {
     let Some(ns) = namespace(test, &["ip", "nft", "iptables-legacy", "ip6tables-legacy"]) else {
         return;
     };
+    let scratch = Scratch::new("ferroban-audit-legacy");
     // A global IPv6 address, so that IPv6 counts too.
     run_in(&ns, "ip", &["addr", "add", "2001:db8::1/128", "dev", "lo"]);
     run_in(&ns, "iptables-legacy", &["-P", "INPUT", "DROP"]);
@@ -372,6 +373,27 @@ fn firewall_iptables_legacy_policy_is_read() {
         seen.contains("IPv6 denies by default (ip6tables-legacy filter INPUT: policy DROP)"),
         "{seen}"
     );
+    // Without nft, the legacy chains that deny are enough to pass, and the
+    // audit says why nftables was not read.
+    let only = |tools: &[&str]| {
+        let dir = scratch.0.join(tools.join("+"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for tool in tools.iter().chain(&["ip"]) {
+            let path = which(tool);
+            std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
+        }
+        let mut command = in_ns(&ns);
+        command.env("PATH", &dir);
+        command
+    };
+    let legacy_only = only(&["iptables-legacy", "ip6tables-legacy"]);
+    let (status, seen, _) = check(legacy_only, "firewall-default-policy", &[]);
+    assert_eq!(status, "PASS", "{seen}");
+    assert!(seen.contains("nft is not installed"), "{seen}");
+    // Legacy tables the audit cannot read (no iptables-legacy) are never taken
+    // for an open host or a closed one: SKIP.
+    let (status, seen, _) = check(only(&["nft"]), "firewall-default-policy", &[]);
+    assert_eq!(status, "SKIP", "{seen}");
     run_in(&ns, "iptables-legacy", &["-I", "INPUT", "-j", "ACCEPT"]);
     let (status, seen, _) = check(in_ns(&ns), "firewall-default-policy", &[]);
     assert_eq!(status, "FAIL", "{seen}");
@@ -379,6 +401,16 @@ fn firewall_iptables_legacy_policy_is_read() {
         seen.contains("iptables-legacy filter INPUT: policy DROP, but rule 1 accepts every packet"),
         "{seen}"
     );
+}
+
+/// Where `tool` is on this PATH.
+fn which(tool: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{tool} is not on PATH"))
 }
 
 #[test]
