@@ -589,6 +589,18 @@ mod tests {
         }
     }
 
+    /// An iptables rule with no match but a comment: it accepts every packet.
+    const ACCEPT_ALL_WITH_A_COMMENT: &[&str] = &[
+        "-A",
+        "INPUT",
+        "-m",
+        "comment",
+        "--comment",
+        "allow all",
+        "-j",
+        "ACCEPT",
+    ];
+
     #[test]
     fn a_commented_accept_all_rule_in_iptables_legacy_accepts_all() {
         let test = "legacy_comment";
@@ -613,16 +625,7 @@ mod tests {
             "-j",
             "ACCEPT",
         ]);
-        ipt(&[
-            "-A",
-            "INPUT",
-            "-m",
-            "comment",
-            "--comment",
-            "allow all",
-            "-j",
-            "ACCEPT",
-        ]);
+        ipt(ACCEPT_ALL_WITH_A_COMMENT);
         let rules = ipt(&["-S", "INPUT"]);
         assert!(
             rules.contains("-A INPUT -m comment --comment \"allow all\" -j ACCEPT"),
@@ -691,16 +694,7 @@ mod tests {
             "-j",
             "ACCEPT",
         ]);
-        ipt(&[
-            "-A",
-            "INPUT",
-            "-m",
-            "comment",
-            "--comment",
-            "allow all",
-            "-j",
-            "ACCEPT",
-        ]);
+        ipt(ACCEPT_ALL_WITH_A_COMMENT);
         let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
         assert!(ruleset.contains(r#""name": "comment""#), "{ruleset}");
         let (v4, v6) = input_policies(&ruleset).unwrap();
