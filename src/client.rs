@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::Value;
 
-use crate::server::{check_config, options::default_confdir};
+use crate::server::{check_config, config_warnings, options::default_confdir};
 use crate::socket_client::{request, request_within, ClientError, DEFAULT_TIMEOUT};
 
 /// `ferroban --help`, from the command-line definition.
@@ -186,7 +186,7 @@ fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
 fn check(confdir: &std::path::Path) -> i32 {
     match check_config(confdir) {
         Ok(jails) => {
-            for warning in jails.iter().flat_map(|j| j.unresolved_ignoreip()) {
+            for warning in config_warnings(confdir, &jails) {
                 eprintln!("WARNING: {warning}");
             }
             let count = match jails.len() {

@@ -113,6 +113,17 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
             h.log()
         );
     }
+    // `check` says so too, and still passes.
+    for (h, warns) in hosts.iter().zip([true, false, false]) {
+        let checked = h.client(&["check"]);
+        let said = String::from_utf8_lossy(&checked.stderr);
+        assert!(checked.status.success(), "{said}");
+        assert_eq!(
+            said.contains("WARNING: [Fleet] password (or token) is in"),
+            warns,
+            "{said}"
+        );
+    }
     hosts[0].fail("192.0.2.7", 3);
     for h in &hosts {
         assert!(

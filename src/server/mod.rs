@@ -155,6 +155,29 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
         .collect()
 }
 
+/// What `check` warns about in a configuration that loads (`jails`, from
+/// [`check_config`]): ignoreip names that do not resolve, and secrets (the
+/// fleet's password, the dashboard's token) in files other users can read.
+pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
+    let mut warnings: Vec<String> = jails.iter().flat_map(|j| j.unresolved_ignoreip()).collect();
+    let fleet = FleetSettings::load(confdir).ok().flatten();
+    let settings = ServerSettings::load(confdir).ok();
+    let secrets = [
+        (
+            "[Fleet] password (or token)",
+            fleet.and_then(|f| f.secret_file),
+        ),
+        (
+            "dashboard_token",
+            settings.and_then(|s| s.dashboard_token_file),
+        ),
+    ];
+    for (what, file) in secrets {
+        warnings.extend(file.and_then(|f| ferroban_config::secret_file_warning(what, &f)));
+    }
+    warnings
+}
+
 /// Run the server until it is told to stop.
 pub fn run(options: ServerOptions) -> Result<()> {
     let mut settings = options.settings()?;
