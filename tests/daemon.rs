@@ -3427,3 +3427,66 @@ fn a_repeated_option_or_section_is_refused_by_both_ferroban_and_fail2ban() {
         }
     }
 }
+
+/// "Currently failed" of `status JAIL` text (Fail2ban's layout, either server).
+fn currently_failed(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.split_once("Currently failed:"))
+        .and_then(|(_, n)| n.trim().parse().ok())
+}
+
+// A global `unban IP` used to forget the address's failures in every jail, so an
+// admin who unbanned with it silently reset recidive-like jails. Fail2ban lifts
+// bans and leaves the counts; checked against the real fail2ban-server.
+#[test]
+fn a_global_unban_leaves_the_other_jails_failure_counts_as_fail2ban_does() {
+    let env = Env::new("unbancounts");
+    let policy = |l: &str| {
+        format!(
+            "[app]\nenabled = true\nlogpath = {l}/app{s}.log\nmaxretry = 2\n\
+             [watch]\nenabled = true\nlogpath = {l}/watch{s}.log\nmaxretry = 3\n",
+            s = if l.starts_with("..") { "" } else { "-f" }
+        )
+    };
+    for name in ["app-f.log", "watch-f.log", "watch.log"] {
+        std::fs::write(env.log(name), "").unwrap();
+    }
+    let ip = "192.0.2.44";
+    // What Fail2ban does: two failures in [watch], a ban in [app], `unban IP`.
+    let logs = env.dir.join("logs");
+    let Some(fail2ban) =
+        Fail2ban::start(&env.dir.join("fail2ban"), &policy(&logs.to_string_lossy()))
+    else {
+        return;
+    };
+    env.fail("watch-f.log", ip, 2);
+    env.fail("app-f.log", ip, 2);
+    assert!(fail2ban.wait_banned("app", ip), "{}", fail2ban.log_text());
+    let unbanned = fail2ban.client(&["unban", ip]);
+    assert!(unbanned.status.success());
+    let status = fail2ban.client(&["status", "watch"]);
+    let theirs = currently_failed(&String::from_utf8_lossy(&status.stdout));
+    fail2ban.stop();
+    assert_eq!(theirs, Some(1), "Fail2ban keeps [watch]'s count");
+
+    env.jails(&policy("../logs"));
+    let _d = env.start();
+    env.fail("watch.log", ip, 2);
+    env.fail("app.log", ip, 2);
+    assert!(
+        env.wait_out(&format!("ban app {ip}")),
+        "{}",
+        env.own_log_text()
+    );
+    assert_eq!(env.client_text(&["unban", ip]).trim(), "1");
+    let ours = currently_failed(&env.client_text(&["status", "watch"]));
+    assert_eq!(ours, theirs, "[watch]'s count after the unban");
+    // and its third failure bans there, as in Fail2ban
+    env.fail("watch.log", ip, 1);
+    assert!(
+        env.wait_out(&format!("ban watch {ip}")),
+        "{}",
+        env.out_text()
+    );
+}

@@ -1169,15 +1169,14 @@ impl Server {
         }
     }
 
-    /// Lift bans of `ips` in jail `idx` now (by command).
+    /// Lift bans of `ips` in jail `idx` now (by command). Failure counts are left
+    /// as they are, as Fail2ban leaves them: a global `unban IP` must not reset
+    /// the count of a jail that did not ban (recidive's, for one).
     fn unban(&mut self, idx: usize, ips: &[std::net::IpAddr]) -> usize {
-        let mut gone = Vec::new();
-        for ip in ips {
-            if let Some(b) = self.jails[idx].bans.remove(ip) {
-                gone.push(b);
-            }
-            self.jails[idx].tracker.forget(ip);
-        }
+        let gone: Vec<Ban> = ips
+            .iter()
+            .filter_map(|ip| self.jails[idx].bans.remove(ip))
+            .collect();
         self.jails[idx].metrics.unbans += gone.len() as u64;
         let name = self.jails[idx].name().to_string();
         let texts: Vec<String> = gone.iter().map(|b| b.ip.to_string()).collect();
