@@ -75,25 +75,49 @@ pub fn import_bans(source: &Path, db: &mut Database) -> Result<Imported> {
     })
 }
 
-/// The database the server keeps its bans in, for the configured `dbfile`, and a
-/// note for the log when the configuration named Fail2ban's database: ferroban
-/// then uses its own file beside it, and on the first start fills it with
-/// Fail2ban's bans.
-pub fn open_server_database(dbfile: Option<&Path>) -> Result<(Database, Option<String>)> {
-    let Some(configured) = dbfile else {
+/// Where ferroban keeps its bans for `settings`' dbfile (`None`: in memory), and
+/// Fail2ban's database to import from on the first start when the dbfile is
+/// Fail2ban's. ferroban never writes Fail2ban's database, nor creates one where
+/// Fail2ban's configuration puts it (Fail2ban could not start on it later): it
+/// keeps its own file beside it.
+fn database_place(settings: &ServerSettings) -> Result<Option<(PathBuf, Option<PathBuf>)>> {
+    let Some(configured) = &settings.dbfile else {
+        return Ok(None);
+    };
+    if is_fail2ban_database(configured)? {
+        let source = Some(configured.clone());
+        return Ok(Some((own_database_beside(configured), source)));
+    }
+    // Fail2ban's place with nothing there yet (a host where Fail2ban never ran).
+    // A file ferroban made there before it kept away is still used.
+    let empty = std::fs::metadata(configured).map_or(true, |m| m.len() == 0);
+    if settings.dbfile_is_fail2bans && empty {
+        return Ok(Some((own_database_beside(configured), None)));
+    }
+    Ok(Some((configured.clone(), None)))
+}
+
+/// The database the server keeps its bans in (see [`database_place`]), and a
+/// note for the log when the configuration named Fail2ban's database: on the
+/// first start ferroban fills its own with Fail2ban's bans.
+pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Option<String>)> {
+    let Some((own, fail2bans)) = database_place(settings)? else {
         return Ok((Database::open(None)?, None));
     };
-    if !is_fail2ban_database(configured)? {
-        return Ok((Database::open(Some(configured))?, None));
-    }
-    let own = own_database_beside(configured);
     let first_start = !own.exists();
     let mut db = Database::open(Some(&own))?;
-    let done = if first_start {
-        let imported = import_bans(configured, &mut db)?;
-        format!("first start on it: {imported} into")
-    } else {
-        "its bans were imported on the first start; ferroban keeps its own in".to_string()
+    let Some(configured) = settings.dbfile.as_deref().filter(|c| *c != own) else {
+        return Ok((db, None));
+    };
+    let done = match fail2bans {
+        Some(source) if first_start => {
+            let imported = import_bans(&source, &mut db)?;
+            format!("first start on it: {imported} into")
+        }
+        Some(_) => {
+            "its bans were imported on the first start; ferroban keeps its own in".to_string()
+        }
+        None => "ferroban keeps its own in".to_string(),
     };
     let note = format!(
         "dbfile {} is Fail2ban's database and is never written to; {done} {} \
@@ -104,21 +128,16 @@ pub fn open_server_database(dbfile: Option<&Path>) -> Result<(Database, Option<S
     Ok((db, Some(note)))
 }
 
-/// ferroban's database for the configuration in `confdir`: its `dbfile`, or the
-/// file beside it when that is Fail2ban's.
+/// ferroban's database for the configuration in `confdir` (see [`database_place`]).
 fn own_database(confdir: &Path) -> Result<PathBuf> {
     let settings = ServerSettings::load(confdir)?;
-    let Some(dbfile) = settings.dbfile else {
-        bail!(
+    match database_place(&settings)? {
+        Some((own, _)) => Ok(own),
+        None => bail!(
             "dbfile is :memory: in {}: there is no database to import into",
             confdir.display()
-        );
-    };
-    Ok(if is_fail2ban_database(&dbfile)? {
-        own_database_beside(&dbfile)
-    } else {
-        dbfile
-    })
+        ),
+    }
 }
 
 /// `ferroban import-fail2ban`: import from `source` (default [`FAIL2BAN_DB`]) into

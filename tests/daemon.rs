@@ -3490,3 +3490,72 @@ fn a_global_unban_leaves_the_other_jails_failure_counts_as_fail2ban_does() {
         env.out_text()
     );
 }
+
+// On a host where Fail2ban never wrote its database, ferroban used to create its
+// own at Fail2ban's dbfile place: fail2ban-server could not start on that file
+// afterwards ("no such column: timeofban"), so going back to Fail2ban left
+// nothing banning.
+#[test]
+fn fail2bans_dbfile_place_is_left_to_fail2ban_when_nothing_is_there_yet() {
+    let env = Env::new("f2bplace");
+    let f2b = env.dir.join("f2b");
+    std::fs::create_dir_all(&f2b).unwrap();
+    let f2b_db = f2b.join("fail2ban.sqlite3");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\n");
+    std::fs::write(
+        env.conf().join("fail2ban.local"),
+        format!("[Definition]\ndbfile = {}\n", f2b_db.display()),
+    )
+    .unwrap();
+    // No --dbfile: the configuration decides.
+    let child = Command::new(BIN)
+        .args(["server", "-f", "--no-dry-run", "-c"])
+        .arg(env.conf())
+        .arg("-s")
+        .arg(env.socket())
+        .arg("-p")
+        .arg(env.dir.join("run/ferroban.pid"))
+        .arg("--logtarget")
+        .arg(env.own_log())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut daemon = Daemon { child };
+    assert!(
+        wait_for(10, || env.client(&["ping"]).status.success()),
+        "{}",
+        env.own_log_text()
+    );
+    env.fail("app.log", "192.0.2.81", 2);
+    assert!(env.wait_out("ban app 192.0.2.81"), "{}", env.own_log_text());
+    let own = f2b.join("ferroban.sqlite3");
+    let used = env.client_text(&["get", "dbfile"]);
+    assert!(used.contains(&own.display().to_string()), "{used}");
+    assert!(env.client(&["stop"]).status.success());
+    assert!(wait_for(10, || matches!(
+        daemon.child.try_wait(),
+        Ok(Some(_))
+    )));
+    assert!(!f2b_db.exists(), "ferroban created Fail2ban's database");
+    assert!(own.exists());
+    // Fail2ban, started on its own place afterwards, works there.
+    let Some(fail2ban) = Fail2ban::start(
+        &f2b,
+        &format!(
+            "[app]\nenabled = true\nlogpath = {}\nmaxretry = 2\n",
+            env.log("app.log").display()
+        ),
+    ) else {
+        return;
+    };
+    let banned = fail2ban.client(&["set", "app", "banip", "192.0.2.82"]);
+    assert!(banned.status.success(), "{}", fail2ban.log_text());
+    assert!(fail2ban.wait_banned("app", "192.0.2.82"));
+    assert!(
+        !fail2ban.log_text().contains("Error"),
+        "{}",
+        fail2ban.log_text()
+    );
+}

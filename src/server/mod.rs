@@ -228,7 +228,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
             "dry-run: actions are logged, not run",
         );
     }
-    let (db, takeover) = crate::import::open_server_database(settings.dbfile.as_deref())?;
+    let (db, takeover) = crate::import::open_server_database(&settings)?;
     if let Some(note) = takeover {
         logger.log(Component::Database, Severity::Warning, &note);
         // `get dbfile` answers with the file really used.

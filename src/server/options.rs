@@ -114,6 +114,7 @@ impl ServerOptions {
         }
         if let Some(d) = &self.dbfile {
             s.dbfile = (d.as_os_str() != ":memory:").then(|| d.clone());
+            s.dbfile_is_fail2bans = false;
         }
         Ok(s)
     }

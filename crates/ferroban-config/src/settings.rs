@@ -30,6 +30,10 @@ pub struct ServerSettings {
     pub pidfile: PathBuf,
     /// `None`: no database (`dbfile = :memory:` or `None`).
     pub dbfile: Option<PathBuf>,
+    /// Whether `dbfile` was set by Fail2ban's own files (`fail2ban.conf` or
+    /// `.local`): it is then Fail2ban's database, which ferroban must never
+    /// write or create.
+    pub dbfile_is_fail2bans: bool,
     /// Seconds after which ended bans are purged from the database.
     pub dbpurgeage: f64,
     /// Matched lines kept per ban in the database.
@@ -83,6 +87,7 @@ impl ServerSettings {
             socket: run.join("ferroban.sock"),
             pidfile: run.join("ferroban.pid"),
             dbfile: Some(state.join("ferroban.sqlite3")),
+            dbfile_is_fail2bans: false,
             dbpurgeage: 86_400.0,
             dbmaxmatches: 10,
             metrics: None,
@@ -100,6 +105,9 @@ impl ServerSettings {
         for name in ["fail2ban", "ferroban"] {
             if let Some(cfg) = Config::read_named(basedir, name)? {
                 s.apply(&cfg)?;
+                if cfg.get("Definition", "dbfile", &[])?.is_some() {
+                    s.dbfile_is_fail2bans = name == "fail2ban";
+                }
             }
         }
         Ok(s)
