@@ -268,7 +268,7 @@ fn bans_unbans_on_expiry_and_honours_ignoreip_and_findtime() {
 }
 
 #[test]
-fn bans_survive_kill_9_and_grow_across_restarts() {
+fn bans_survive_kill_9_and_restarts() {
     let env = Env::new("restart");
     env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\nbantime.increment = true\nbantime.factor = 1\n");
     let mut d = env.start();
@@ -300,12 +300,15 @@ fn bans_survive_kill_9_and_grow_across_restarts() {
         status.contains("Total failed:\t2"),
         "only the lines written while it was down are counted: {status}"
     );
-    // unbanned by hand, then caught again: the second ban lasts twice as long
+    // unbanned by hand, then caught again: a first ban again, as Fail2ban forgets
+    // an address unbanned by hand (an ended ban's count goes on: see
+    // bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_counts)
     env.client_text(&["unban", "192.0.2.10"]);
     assert!(env.wait_out("unban app 192.0.2.10"));
     env.fail("app.log", "192.0.2.10", 2);
+    let first = "ban app 192.0.2.10 3600 1 restored=0";
     assert!(
-        env.wait_out("ban app 192.0.2.10 7200 2"),
+        wait_for(15, || env.out_text().matches(first).count() == 2),
         "{}",
         env.out_text()
     );
@@ -3558,4 +3561,80 @@ fn fail2bans_dbfile_place_is_left_to_fail2ban_when_nothing_is_there_yet() {
         "{}",
         fail2ban.log_text()
     );
+}
+
+// An unban by hand used to keep the address's ban history, so with
+// bantime.increment a false positive that an admin lifted got ever-longer bans.
+// Fail2ban deletes the address from its database on `unbanip` (and a jail's
+// every address on `unban --all`): the next ban is a first one again. Both
+// servers are driven the same way and must give the same ban times.
+#[test]
+fn an_unban_by_hand_forgets_the_ban_history_as_fail2ban_does() {
+    let env = Env::new("unbanhistory");
+    let policy = |log: &str| {
+        format!(
+            "[app]\nenabled = true\nlogpath = {log}\nmaxretry = 1\nbantime = 600\n\
+             bantime.increment = true\nbantime.factor = 1\n"
+        )
+    };
+    let ip = "192.0.2.130";
+    let f2b_log = env.log("app-f.log");
+    std::fs::write(&f2b_log, "").unwrap();
+    let Some(fail2ban) = Fail2ban::start(
+        &env.dir.join("fail2ban"),
+        &policy(&f2b_log.to_string_lossy()),
+    ) else {
+        return;
+    };
+    let ban_time = |text: &str| -> Option<String> {
+        // `IP \tSTART + SECONDS = END`
+        text.split(" + ")
+            .nth(1)
+            .and_then(|t| t.split(" = ").next())
+            .map(str::to_string)
+    };
+    let mut theirs = Vec::new();
+    for round in 0..3 {
+        env.fail("app-f.log", ip, 1);
+        assert!(fail2ban.wait_banned("app", ip), "{}", fail2ban.log_text());
+        let listed = fail2ban.client(&["get", "app", "banip", "--with-time"]);
+        theirs.push(ban_time(&String::from_utf8_lossy(&listed.stdout)));
+        let how: &[&str] = if round == 1 {
+            &["unban", "--all"]
+        } else {
+            &["set", "app", "unbanip", ip]
+        };
+        assert!(fail2ban.client(how).status.success());
+        // Fail2ban's "already banned" check reads seconds: the next failure is later
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    fail2ban.stop();
+    assert_eq!(theirs, vec![Some("600".to_string()); 3], "Fail2ban's bans");
+
+    env.jails(&policy("../logs/app.log"));
+    let _d = env.start();
+    let mut ours = Vec::new();
+    for round in 0..3 {
+        env.fail("app.log", ip, 1);
+        let nth = format!("ban app {ip} ");
+        assert!(
+            wait_for(15, || env.out_text().matches(&nth).count() == round + 1),
+            "{}",
+            env.own_log_text()
+        );
+        ours.push(ban_time(&env.client_text(&[
+            "get",
+            "app",
+            "banip",
+            "--with-time",
+        ])));
+        let how: &[&str] = if round == 1 {
+            &["unban", "--all"]
+        } else {
+            &["set", "app", "unbanip", ip]
+        };
+        assert!(env.client(how).status.success());
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert_eq!(ours, theirs, "the same ban times as Fail2ban");
 }

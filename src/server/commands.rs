@@ -100,19 +100,16 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["start"] => Err(CommandError::Failed("Server already running".into())),
         ["start", jail] => start_jail(server, jail),
         ["unban", "--all"] => {
-            let mut n = 0;
-            for idx in 0..server.jails.len() {
-                let ips = server.jails[idx].bans.addresses();
-                n += server.unban(idx, &ips);
-            }
+            let n = (0..server.jails.len())
+                .map(|idx| server.unban_by_hand(idx, None))
+                .sum::<usize>();
             Ok(json!(n))
         }
         ["unban", ips @ ..] => {
             let ips = parse_ips(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
-            let mut n = 0;
-            for idx in 0..server.jails.len() {
-                n += server.unban(idx, &ips);
-            }
+            let n = (0..server.jails.len())
+                .map(|idx| server.unban_by_hand(idx, Some(&ips)))
+                .sum::<usize>();
             Ok(json!(n))
         }
         ["flushlogs"] => server
@@ -471,7 +468,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     return Err(CommandError::BadValue(format!("not banned: ['{ip}']")));
                 }
             }
-            Ok(json!(server.unban(idx, &ips)))
+            Ok(json!(server.unban_by_hand(idx, Some(&ips))))
         }
         "idle" => {
             let value = one()?;

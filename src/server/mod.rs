@@ -1169,7 +1169,38 @@ impl Server {
         }
     }
 
-    /// Lift bans of `ips` in jail `idx` now (by command). Failure counts are left
+    /// Lift bans by an administrator's command (`unban`, `set JAIL unbanip`,
+    /// `reload --unban`, the dashboard) in jail `idx`: of `ips`, or of every address (`None`, `unban
+    /// --all`). As Fail2ban deletes those addresses from its database (also
+    /// where they are not banned), their earlier bans in the jail no longer
+    /// lengthen the next one.
+    pub(super) fn unban_by_hand(&mut self, idx: usize, ips: Option<&[std::net::IpAddr]>) -> usize {
+        let jail = self.jails[idx].name().to_string();
+        let (lifted, forgotten) = match ips {
+            Some(ips) => {
+                let texts: Vec<String> = ips.iter().map(ToString::to_string).collect();
+                (
+                    self.unban(idx, ips),
+                    self.db.forget_ban_counts(&jail, Some(&texts)),
+                )
+            }
+            None => {
+                let all = self.jails[idx].bans.addresses();
+                (
+                    self.unban(idx, &all),
+                    self.db.forget_ban_counts(&jail, None),
+                )
+            }
+        };
+        if let Err(e) = forgotten {
+            self.log
+                .log(Component::Database, Severity::Error, &e.to_string());
+        }
+        lifted
+    }
+
+    /// Lift bans of `ips` in jail `idx` now (by command, or the origin's lift of a
+    /// fleet ban). Failure counts are left
     /// as they are, as Fail2ban leaves them: a global `unban IP` must not reset
     /// the count of a jail that did not ban (recidive's, for one).
     fn unban(&mut self, idx: usize, ips: &[std::net::IpAddr]) -> usize {
@@ -1233,9 +1264,9 @@ impl Server {
             let targets: Vec<usize> = (0..self.jails.len())
                 .filter(|&i| only.is_none_or(|n| self.jails[i].name() == n))
                 .collect();
+            // as `unban --all` (Fail2ban's reload --unban is its unban of all)
             for idx in targets {
-                let ips = self.jails[idx].bans.addresses();
-                self.unban(idx, &ips);
+                self.unban_by_hand(idx, None);
             }
         }
         // Jails gone from the configuration stop.

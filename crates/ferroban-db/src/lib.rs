@@ -375,6 +375,26 @@ impl Database {
         )
     }
 
+    /// Forget the ban counts of `ips` in `jail` (of every address when `None`),
+    /// as Fail2ban deletes them from its database on an unban by hand: those bans
+    /// no longer lengthen the next one (`bantime.increment`). The rows stay until
+    /// purged: the fleet reads which bans were lifted here and when.
+    pub fn forget_ban_counts(&mut self, jail: &str, ips: Option<&[String]>) -> Result<(), DbError> {
+        match ips {
+            Some(ips) => self.execute_each(
+                "UPDATE bans SET count = 0 WHERE jail = ?1 AND ip = ?2",
+                "forget ban counts",
+                ips,
+                |stmt, ip| stmt.execute(params![jail, ip]),
+            ),
+            None => self
+                .conn
+                .execute("UPDATE bans SET count = 0 WHERE jail = ?1", params![jail])
+                .map(drop)
+                .map_err(self.err("forget ban counts")),
+        }
+    }
+
     /// The bans in force at `now` (the newest per jail and address), oldest first.
     /// Bans received from the fleet and lifted here, kept until purged: (jail,
     /// address, origin, when last lifted), one row each.
