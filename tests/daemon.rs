@@ -3638,3 +3638,48 @@ fn an_unban_by_hand_forgets_the_ban_history_as_fail2ban_does() {
     }
     assert_eq!(ours, theirs, "the same ban times as Fail2ban");
 }
+
+// `unban 10.9.9.0/24` was refused as "not a valid IP address"; Fail2ban lifts
+// the bans within the network. The same commands go to the real fail2ban-server
+// and to ferroban, and their answers must agree.
+#[test]
+fn unban_takes_a_network_as_fail2ban_does() {
+    let env = Env::new("unbannet");
+    let f2b_log = env.log("app-f.log");
+    std::fs::write(&f2b_log, "").unwrap();
+    let jail = |log: &str| format!("[app]\nenabled = true\nlogpath = {log}\nbantime = 1h\n");
+    let script: &[&[&str]] = &[
+        &[
+            "set", "app", "banip", "10.9.9.1", "10.9.9.2", "10.9.8.1", "10.9.7.1",
+        ],
+        &["unban", "10.9.9.0/24"],
+        &["set", "app", "unbanip", "10.9.8.0/255.255.255.0"],
+        &["get", "app", "banip"],
+    ];
+    let Some(fail2ban) =
+        Fail2ban::start(&env.dir.join("fail2ban"), &jail(&f2b_log.to_string_lossy()))
+    else {
+        return;
+    };
+    let theirs: Vec<String> = script
+        .iter()
+        .map(|c| {
+            String::from_utf8_lossy(&fail2ban.client(c).stdout)
+                .trim()
+                .to_string()
+        })
+        .collect();
+    fail2ban.stop();
+    assert_eq!(theirs[1..], ["2", "1", "10.9.7.1"], "Fail2ban: {theirs:?}");
+
+    env.jails(&jail("../logs/app.log"));
+    let _d = env.start();
+    let ours: Vec<String> = script
+        .iter()
+        .map(|c| env.client_text(c).trim().to_string())
+        .collect();
+    assert_eq!(ours, theirs);
+    assert!(env.wait_out("unban app 10.9.8.1"), "{}", env.out_text());
+    let absent = env.client(&["set", "app", "unbanip", "--report-absent", "10.9.6.0/24"]);
+    assert!(!absent.status.success());
+}

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use ferroban_actions::Severity;
 use ferroban_config::fleet::FleetMode;
+use ferroban_config::ignoreip::{parse_ignore_entry, IgnoreEntry};
 use ferroban_config::jail::Backend;
 use ferroban_config::parse_switch;
 use ferroban_jail::{Ban, IgnoreList};
@@ -62,6 +63,52 @@ fn parse_ips(words: &[String]) -> Result<Vec<IpAddr>, String> {
         .collect()
 }
 
+/// What an unban names: an address, or a network (`10.9.9.0/24`), which stands
+/// for the addresses banned within it, as Fail2ban's unban takes it.
+enum UnbanTarget {
+    Address(IpAddr),
+    Network(ipnet::IpNet),
+}
+
+fn parse_unban_targets(words: &[&str]) -> Result<Vec<UnbanTarget>, String> {
+    if words.is_empty() {
+        return Err("no address given".into());
+    }
+    words
+        .iter()
+        .map(|w| {
+            // the syntax of ignoreip's networks, dotted masks included
+            let w = w.trim();
+            match parse_ignore_entry(w) {
+                Ok(IgnoreEntry::Address(ip)) => Ok(UnbanTarget::Address(ip)),
+                Ok(IgnoreEntry::Network(ip, prefix)) => ipnet::IpNet::new(ip, prefix)
+                    .map(UnbanTarget::Network)
+                    .map_err(|e| format!("'{w}': {e}")),
+                _ => Err(format!("'{w}' is not a valid IP address or network")),
+            }
+        })
+        .collect()
+}
+
+/// The addresses `targets` name in jail `idx`: each address, and the banned
+/// ones within each network.
+fn unban_addresses(server: &Server, idx: usize, targets: &[UnbanTarget]) -> Vec<IpAddr> {
+    let mut addresses = Vec::new();
+    for t in targets {
+        match t {
+            UnbanTarget::Address(ip) => addresses.push(*ip),
+            UnbanTarget::Network(net) => addresses.extend(
+                server.jails[idx]
+                    .bans
+                    .addresses()
+                    .into_iter()
+                    .filter(|ip| net.contains(ip)),
+            ),
+        }
+    }
+    addresses
+}
+
 /// Carry out one command.
 pub fn execute(server: &mut Server, words: &[String]) -> Reply {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -105,10 +152,13 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
                 .sum::<usize>();
             Ok(json!(n))
         }
-        ["unban", ips @ ..] => {
-            let ips = parse_ips(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        ["unban", words @ ..] => {
+            let targets = parse_unban_targets(words)?;
             let n = (0..server.jails.len())
-                .map(|idx| server.unban_by_hand(idx, Some(&ips)))
+                .map(|idx| {
+                    let ips = unban_addresses(server, idx, &targets);
+                    server.unban_by_hand(idx, Some(&ips))
+                })
                 .sum::<usize>();
             Ok(json!(n))
         }
@@ -454,20 +504,23 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
         }
         "unbanip" => {
             let report_absent = values.first() == Some(&"--report-absent");
-            let list: Vec<String> = values
+            let words: Vec<&str> = values
                 .iter()
+                .copied()
                 .filter(|v| !v.starts_with("--"))
-                .map(|s| s.to_string())
                 .collect();
-            let ips = parse_ips(&list)?;
+            let targets = parse_unban_targets(&words)?;
             if report_absent {
-                if let Some(ip) = ips
-                    .iter()
-                    .find(|ip| server.jails[idx].bans.get(ip).is_none())
-                {
-                    return Err(CommandError::BadValue(format!("not banned: ['{ip}']")));
+                let absent = words.iter().zip(&targets).find(|(_, t)| {
+                    unban_addresses(server, idx, std::slice::from_ref(*t))
+                        .iter()
+                        .all(|ip| server.jails[idx].bans.get(ip).is_none())
+                });
+                if let Some((word, _)) = absent {
+                    return Err(CommandError::BadValue(format!("not banned: ['{word}']")));
                 }
             }
+            let ips = unban_addresses(server, idx, &targets);
             Ok(json!(server.unban_by_hand(idx, Some(&ips))))
         }
         "idle" => {
