@@ -25,6 +25,32 @@ impl Fail2ban {
             eprintln!("SKIPPED: fail2ban-server is not installed (Debian package fail2ban)");
             return None;
         }
+        Fail2ban::write_config(dir, jails);
+        let child = Command::new("fail2ban-server")
+            .arg("-c")
+            .arg(dir)
+            .args(["-xf", "start"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run fail2ban-server");
+        let server = Fail2ban {
+            dir: dir.to_path_buf(),
+            child: Some(child),
+        };
+        assert!(
+            super::wait_for(30, || server.client(&["ping"]).status.success()),
+            "fail2ban-server did not answer; its log:\n{}",
+            server.log_text()
+        );
+        Some(server)
+    }
+
+    /// Write the configuration [`Fail2ban::start`] runs on into `dir` (its
+    /// socket, pid file, log and database inside it), starting nothing: for a
+    /// test that runs ferroban on Fail2ban's configuration first.
+    pub fn write_config(dir: &Path, jails: &str) {
         std::fs::create_dir_all(dir.join("filter.d")).unwrap();
         std::fs::create_dir_all(dir.join("action.d")).unwrap();
         let d = dir.display();
@@ -52,25 +78,6 @@ impl Fail2ban {
             format!("[DEFAULT]\nbackend = polling\nfilter = app\naction = noop\n{jails}"),
         )
         .unwrap();
-        let child = Command::new("fail2ban-server")
-            .arg("-c")
-            .arg(dir)
-            .args(["-xf", "start"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run fail2ban-server");
-        let server = Fail2ban {
-            dir: dir.to_path_buf(),
-            child: Some(child),
-        };
-        assert!(
-            super::wait_for(30, || server.client(&["ping"]).status.success()),
-            "fail2ban-server did not answer; its log:\n{}",
-            server.log_text()
-        );
-        Some(server)
     }
 
     /// Debian's `fail2ban-client -c DIR ARGS`.
