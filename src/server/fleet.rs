@@ -102,6 +102,16 @@ impl LiftedHere {
 }
 
 /// Start the fleet thread when the configuration has a `[Fleet]` section.
+/// How far back the fleet's failures matter: the longest `findtime` of the jails
+/// that count across the fleet (`fleetmaxretry`, applying fleet bans); 0 for none.
+fn fleet_lookback(jails: &[Jail]) -> f64 {
+    jails
+        .iter()
+        .filter(|j| j.config.fleetmaxretry.is_some() && j.config.fleet.applies())
+        .map(|j| j.config.findtime)
+        .fold(0.0, f64::max)
+}
+
 pub fn start(
     settings: Option<FleetSettings>,
     jails: &[Jail],
@@ -110,11 +120,7 @@ pub fn start(
     let Some(settings) = settings else {
         return Ok(None);
     };
-    let lookback = jails
-        .iter()
-        .filter(|j| j.config.fleetmaxretry.is_some() && j.config.fleet.applies())
-        .map(|j| j.config.findtime)
-        .fold(0.0, f64::max);
+    let lookback = fleet_lookback(jails);
     let stats: SharedStats = Arc::new(Mutex::new(FleetStats::default()));
     let sink = Arc::new(move |e| events.send(Event::Fleet(e)).is_ok());
     let link = FleetLink::start(settings.clone(), lookback, sink, stats.clone())?;
@@ -267,12 +273,11 @@ impl Server {
             return;
         };
         f.counters.clear();
-        let lookback = self
-            .jails
-            .iter()
-            .filter(|j| j.config.fleetmaxretry.is_some())
-            .map(|j| j.config.findtime)
-            .fold(0.0, f64::max);
+        let lookback = fleet_lookback(&self.jails);
+        // No jail counts across the fleet: nothing to read (a scan of every ban).
+        if lookback <= 0.0 {
+            return;
+        }
         let recent = match self.db.latest_bans_since(now() - lookback) {
             Ok(rows) => rows,
             Err(e) => {
