@@ -8,12 +8,11 @@
 
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Arc;
 
 use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
 use ferroban_filter::pattern::PatternError;
-use ferroban_filter::{FailData, Failure, Filter, FilterError, LineResult, Value};
+use ferroban_filter::{Failure, Filter, FilterError, LineResult, Value};
 use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
 use super::log::{push_ip, push_local_time, Component, Logger};
@@ -364,7 +363,7 @@ impl Jail {
         let evicted = self.tracker.evicted();
         let offence = self.tracker.add(event).map(|offence| JailOffence {
             offence,
-            failure_data: Arc::new(failure.data()),
+            failure: failure.clone(),
         });
         // One host counts for at most maxretry - 1 across the fleet: the failure
         // that reaches maxretry bans here instead.
@@ -467,10 +466,12 @@ fn bare_id(id: &str) -> &str {
     id.trim().trim_start_matches('[').trim_end_matches(']')
 }
 
-/// An address that reached `maxretry`, and the data of the failure that made it.
+/// An address that reached `maxretry`, and the failure that made it.
 pub struct JailOffence {
     pub offence: Offence,
-    failure_data: Arc<FailData>,
+    /// Its data is read only for a ban (see [`JailOffence::action_fields`]). The
+    /// failure shares it with the filter, which never changes shared data in place.
+    failure: Failure,
 }
 
 impl JailOffence {
@@ -478,7 +479,8 @@ impl JailOffence {
     /// the address, id and matched lines, which tags of their own carry. Made only
     /// for a ban: most offences of a burst are by an address banned already.
     pub fn action_fields(&self) -> Vec<(String, String)> {
-        self.failure_data
+        self.failure
+            .data()
             .iter()
             .filter(|(k, _)| {
                 !matches!(
