@@ -217,12 +217,12 @@ fn open_sink(target: &LogTarget) -> std::io::Result<Sink> {
         }
         LogTarget::Stdout => Sink::Stdout,
         LogTarget::Stderr => Sink::Stderr,
-        LogTarget::Syslog => Sink::Syslog(datagram("/dev/log")),
+        LogTarget::Syslog(socket) => Sink::Syslog(datagram(socket)),
         LogTarget::SystemdJournal => Sink::Journal(datagram("/run/systemd/journal/socket")),
     })
 }
 
-fn datagram(path: &str) -> Option<UnixDatagram> {
+fn datagram(path: impl AsRef<std::path::Path>) -> Option<UnixDatagram> {
     let s = UnixDatagram::unbound().ok()?;
     s.connect(path).ok()?;
     Some(s)
@@ -565,7 +565,7 @@ pub fn target_text(t: &LogTarget) -> String {
         LogTarget::File(p) => p.display().to_string(),
         LogTarget::Stdout => "STDOUT".into(),
         LogTarget::Stderr => "STDERR".into(),
-        LogTarget::Syslog => "SYSLOG".into(),
+        LogTarget::Syslog(_) => "SYSLOG".into(),
         LogTarget::SystemdJournal => "SYSTEMD-JOURNAL".into(),
     }
 }
@@ -728,6 +728,29 @@ mod tests {
             );
             assert!(line.ends_with(&want), "{line:?} should end {want:?}");
         }
+        let _ = std::fs::remove_file(&p);
+    }
+
+    /// `logtarget = SYSLOG` sends each line, with its syslog priority, to the
+    /// socket `syslogsocket` names (a datagram socket bound here stands in for
+    /// the syslog daemon's).
+    #[test]
+    fn syslog_lines_go_to_the_syslogsocket() {
+        let p = std::env::temp_dir().join(format!("ferroban-syslog-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let syslog = UnixDatagram::bind(&p).unwrap();
+        syslog
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let target = LogTarget::parse("SYSLOG", &p.display().to_string());
+        let l = Logger::open(&target, Severity::Info).unwrap();
+        l.log(Component::Actions, Severity::Notice, "[sshd] Ban 192.0.2.7");
+        let mut got = [0u8; 512];
+        let n = syslog.recv(&mut got).unwrap();
+        let line = String::from_utf8_lossy(&got[..n]);
+        // facility daemon (3), severity notice (5)
+        assert!(line.starts_with("<29>"), "{line}");
+        assert!(line.ends_with("NOTICE [sshd] Ban 192.0.2.7"), "{line}");
         let _ = std::fs::remove_file(&p);
     }
 

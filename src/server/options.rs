@@ -101,13 +101,7 @@ impl ServerOptions {
             s.pidfile = p.clone();
         }
         if let Some(t) = &self.logtarget {
-            s.logtarget = match t.to_uppercase().as_str() {
-                "STDOUT" => LogTarget::Stdout,
-                "STDERR" => LogTarget::Stderr,
-                "SYSLOG" => LogTarget::Syslog,
-                "SYSTEMD-JOURNAL" => LogTarget::SystemdJournal,
-                _ => LogTarget::File(PathBuf::from(t)),
-            };
+            s.logtarget = LogTarget::parse(t, &s.syslogsocket);
         }
         if let Some(l) = &self.loglevel {
             s.loglevel = l.to_uppercase();

@@ -16,14 +16,38 @@ pub enum LogTarget {
     File(PathBuf),
     Stdout,
     Stderr,
-    Syslog,
+    /// The syslog socket the lines are sent to (see [`ServerSettings::syslogsocket`]).
+    Syslog(PathBuf),
     SystemdJournal,
+}
+
+/// The syslog socket of `syslogsocket = auto`.
+const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+
+impl LogTarget {
+    /// A `logtarget` as Fail2ban reads it: a special name (any case) or a file;
+    /// `SYSLOG` sends to `syslogsocket` (Fail2ban's option: `auto` or a path).
+    pub fn parse(text: &str, syslogsocket: &str) -> LogTarget {
+        let text = text.trim();
+        match text.to_uppercase().as_str() {
+            "STDOUT" => LogTarget::Stdout,
+            "STDERR" => LogTarget::Stderr,
+            "SYSLOG" => LogTarget::Syslog(PathBuf::from(match syslogsocket.trim() {
+                "auto" | "" => DEFAULT_SYSLOG_SOCKET,
+                path => path,
+            })),
+            "SYSTEMD-JOURNAL" => LogTarget::SystemdJournal,
+            _ => LogTarget::File(PathBuf::from(text)),
+        }
+    }
 }
 
 /// The server settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
     pub logtarget: LogTarget,
+    /// Fail2ban's `syslogsocket`, as written: `auto` (`/dev/log`) or a path.
+    pub syslogsocket: String,
     /// Fail2ban's level names: CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG.
     pub loglevel: String,
     pub socket: PathBuf,
@@ -83,6 +107,7 @@ impl ServerSettings {
         };
         ServerSettings {
             logtarget,
+            syslogsocket: "auto".into(),
             loglevel: "INFO".into(),
             socket: run.join("ferroban.sock"),
             pidfile: run.join("ferroban.pid"),
@@ -110,6 +135,10 @@ impl ServerSettings {
                 }
             }
         }
+        // a `syslogsocket` read after `logtarget` (in a later file) applies too
+        if let LogTarget::Syslog(_) = s.logtarget {
+            s.logtarget = LogTarget::parse("SYSLOG", &s.syslogsocket);
+        }
         Ok(s)
     }
 
@@ -120,14 +149,11 @@ impl ServerSettings {
             let (file, line) = o.map(|o| (o.file, o.line)).unwrap_or_default();
             ConfigError::at(&file, line, message, hint)
         };
+        if let Some(v) = get("syslogsocket")? {
+            self.syslogsocket = v.trim().to_string();
+        }
         if let Some(v) = get("logtarget")? {
-            self.logtarget = match v.trim().to_uppercase().as_str() {
-                "STDOUT" => LogTarget::Stdout,
-                "STDERR" => LogTarget::Stderr,
-                "SYSLOG" => LogTarget::Syslog,
-                "SYSTEMD-JOURNAL" => LogTarget::SystemdJournal,
-                _ => LogTarget::File(PathBuf::from(v.trim())),
-            };
+            self.logtarget = LogTarget::parse(&v, &self.syslogsocket);
         }
         if let Some(v) = get("loglevel")? {
             let level = match v.trim().to_uppercase().as_str() {
@@ -291,6 +317,39 @@ mod tests {
         let e = ServerSettings::load(&d).unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         std::fs::remove_dir_all(&d).ok();
+    }
+
+    /// Fail2ban's `syslogsocket`: `auto` is `/dev/log`; a path set in a later file
+    /// than `logtarget = SYSLOG` still applies.
+    #[test]
+    fn syslog_target_sends_to_syslogsocket() {
+        let d = std::env::temp_dir().join(format!("ferroban-syslog-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("fail2ban.conf"),
+            "[Definition]\nlogtarget = SYSLOG\n",
+        )
+        .unwrap();
+        let s = ServerSettings::load(&d).unwrap();
+        assert_eq!(s.syslogsocket, "auto");
+        assert_eq!(s.logtarget, LogTarget::Syslog(PathBuf::from("/dev/log")));
+        std::fs::write(
+            d.join("fail2ban.local"),
+            "[Definition]\nsyslogsocket = /run/other.sock\n",
+        )
+        .unwrap();
+        let s = ServerSettings::load(&d).unwrap();
+        assert_eq!(s.syslogsocket, "/run/other.sock");
+        assert_eq!(
+            s.logtarget,
+            LogTarget::Syslog(PathBuf::from("/run/other.sock"))
+        );
+        assert_eq!(LogTarget::parse(" stdout ", "auto"), LogTarget::Stdout);
+        assert_eq!(
+            LogTarget::parse("/var/log/x.log", "auto"),
+            LogTarget::File(PathBuf::from("/var/log/x.log"))
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
