@@ -2603,6 +2603,13 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["get", "app", "ignoreregex"],
         &["get", "app", "datepattern"],
         &["get", "app", "maxlines"],
+        &["set", "app", "maxlines", "3"],
+        &["get", "app", "maxlines"],
+        &["set", "app", "maxlines", "0"],
+        &["set", "app", "maxlines", "x"],
+        &["set", "app", "maxlines", "1"],
+        // the regexes as compiled: tags expanded (with the usedns they were built with)
+        &["get", "app", "failregex"],
         &["get", "app", "bantime.maxtime"],
         &["get", "app", "bantime.increment"],
         &["get", "app", "bantime.factor"],
@@ -2615,12 +2622,16 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["get", "app", "banned", "203.0.113.5", "203.0.113.6"],
         &["get", "app", "action", "note", "actionban"],
         &["get", "app", "action", "nosuch", "actionban"],
+        &["get", "app", "actionproperties", "note"],
+        &["get", "app", "actionmethods", "note"],
+        &["get", "app", "actionproperties", "nosuch"],
         &["set", "app", "unbanip", "203.0.113.5"],
         &["get", "dbmaxmatches"],
         &["set", "dbpurgeage", "2d"],
         &["get", "loglevel"],
         &["set", "loglevel", "INFO"],
         &["get", "logtarget"],
+        &["get", "syslogsocket"],
         &["get", "dbfile"],
         &["get", "dbpurgeage"],
         &["status", "nope"],
@@ -2699,6 +2710,17 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         "Sorry but the jail 'nope' does not exist",
         "$ reload app\nOK",
         "$ stop\nShutdown successful",
+        "Current syslog socket is:\n`- auto",
+        "following properties:\nESCAPE_CRE, ESCAPE_VN_CRE, actionban, actioncheck, actionflush, \
+         actionreban, actionreload, actionrepair, actionstart, actionstop, actionunban, actname, \
+         banEpoch, name, out, timeout\n",
+        "following methods:\nban, clearAllParams,",
+        "$ set app maxlines 3\n3\nrc=Some(0)\n$ get app maxlines\n3\n",
+        "maxlines must be integer greater than zero",
+        "invalid literal for int() with base 10: 'x'",
+        // (a regex's index looks like a pid to the mask)
+        "`- [PID]: login failed from (?:\\[?(?:(?:::f{4,6}:)?(?P<ip4>",
+        "(?: user=(?P<user>.*))?$",
     ] {
         assert!(
             fail2ban.contains(expected),

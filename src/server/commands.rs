@@ -11,6 +11,7 @@
 use std::net::IpAddr;
 
 use ferroban_actions::Severity;
+use ferroban_config::filter::FilterDefinition;
 use ferroban_config::fleet::FleetMode;
 use ferroban_config::ignoreip::{parse_ignore_entry, IgnoreEntry};
 use ferroban_config::jail::Backend;
@@ -190,6 +191,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             server.settings.dbmaxmatches = count;
             Ok(json!(count))
         }
+        ["get", "syslogsocket"] => Ok(json!(server.settings.syslogsocket)),
         ["get", "socket"] => Ok(json!(server.settings.socket.display().to_string())),
         ["get", "pidfile"] => Ok(json!(server.settings.pidfile.display().to_string())),
         ["set", "loglevel", level] => {
@@ -387,6 +389,28 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             .collect::<Vec<_>>()),
         "usedns" => json!(c.usedns),
         "actions" => json!(c.actions.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
+        // The names Fail2ban's `get` lists for one of its command actions.
+        "actionproperties" | "actionmethods" => {
+            let [action] = rest else {
+                return Err(CommandError::Invalid(format!(
+                    "Invalid command: get JAIL {option} ACTION"
+                )));
+            };
+            let Some(a) = c.actions.iter().find(|a| a.name == *action) else {
+                return Err(CommandError::Missing(format!(
+                    "Invalid Action name: {action}"
+                )));
+            };
+            if option == "actionmethods" {
+                json!(COMMAND_ACTION_METHODS)
+            } else {
+                let mut names: Vec<&str> = COMMAND_ACTION_PROPERTIES.to_vec();
+                names.extend(a.init_options.iter().map(String::as_str));
+                names.sort_unstable();
+                names.dedup();
+                json!(names)
+            }
+        }
         // An action's property, as the jail's action reads it (tags the server fills
         // in at ban time, <ip> and the like, left as they are).
         "action" if !rest.is_empty() => {
@@ -409,8 +433,10 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
                 }
             }
         }
-        "failregex" => json!(c.filter.failregex),
-        "ignoreregex" => json!(c.filter.ignoreregex),
+        // As Fail2ban compiled them: tags expanded, with the filter's `usedns`
+        // (a later `set JAIL usedns` changes what is resolved, not the regexes).
+        "failregex" => json!(expanded(&c.filter.failregex, &c.filter)),
+        "ignoreregex" => json!(expanded(&c.filter.ignoreregex, &c.filter)),
         // Fail2ban's (pattern, name): its default templates, which `{^LN-BEG}` only
         // anchors, are "Default Detectors".
         "datepattern" => match c.filter.datepattern.as_deref().map(str::trim) {
@@ -418,7 +444,9 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             Some("{^LN-BEG}") => json!([null, "Default Detectors"]),
             Some(pattern) => json!([pattern, pattern]),
         },
-        "prefregex" => json!(c.filter.prefregex.clone().unwrap_or_default()),
+        "prefregex" => json!(expanded(c.filter.prefregex.as_slice(), &c.filter)
+            .pop()
+            .unwrap_or_default()),
         "idle" => json!(j.idle),
         // One line unless the filter says more, as Fail2ban.
         "maxlines" => match &c.filter.maxlines {
@@ -452,6 +480,55 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
         },
     })
 }
+
+/// `regexes` with their tags expanded as `filter` compiles them: the text Fail2ban
+/// answers `get JAIL failregex` (and prefregex, ignoreregex) with.
+fn expanded(regexes: &[String], filter: &FilterDefinition) -> Vec<String> {
+    let use_dns = filter.usedns.as_deref().unwrap_or("warn");
+    regexes
+        .iter()
+        .map(|r| ferroban_filter::tags::expand(r, use_dns))
+        .collect()
+}
+
+/// What Fail2ban's `get JAIL actionproperties` lists for every command action (the
+/// attributes of its Python object), beside the action's own `[Init]` options…
+const COMMAND_ACTION_PROPERTIES: [&str; 15] = [
+    "ESCAPE_CRE",
+    "ESCAPE_VN_CRE",
+    "actionban",
+    "actioncheck",
+    "actionflush",
+    "actionreban",
+    "actionreload",
+    "actionrepair",
+    "actionstart",
+    "actionstop",
+    "actionunban",
+    "actname",
+    "banEpoch",
+    "name",
+    "timeout",
+];
+
+/// …and what its `get JAIL actionmethods` lists (the object's methods).
+const COMMAND_ACTION_METHODS: [&str; 15] = [
+    "ban",
+    "clearAllParams",
+    "consistencyCheck",
+    "escapeTag",
+    "executeCmd",
+    "flush",
+    "invalidateBanEpoch",
+    "prolong",
+    "reban",
+    "reload",
+    "replaceDynamicTags",
+    "replaceTag",
+    "start",
+    "stop",
+    "unban",
+];
 
 fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply {
     let idx = server.jail_index(name)?;
@@ -593,6 +670,20 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
         "usedns" => {
             server.jails[idx].config.usedns = one()?.to_string();
             Ok(json!(one()?))
+        }
+        // Fail2ban's errors for a value that is no count, or none above zero.
+        "maxlines" => {
+            let lines = one()?;
+            let lines: i64 = lines
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid literal for int() with base 10: '{lines}'"))?;
+            let lines = usize::try_from(lines)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| "maxlines must be integer greater than zero".to_string())?;
+            server.jails[idx].set_maxlines(lines)?;
+            Ok(json!(lines))
         }
         other => Err(CommandError::Invalid(format!(
             "Invalid command: cannot set {other:?} of jail {name}"

@@ -140,6 +140,17 @@ fn column_as_written(written: &str, expanded: &str, position: usize) -> usize {
 }
 
 impl Jail {
+    /// `set JAIL maxlines`: the filter is built again for buffers of `lines` lines
+    /// (its regexes compile differently over several lines), its multi-line state
+    /// started afresh; on an error the jail keeps the filter it has.
+    pub fn set_maxlines(&mut self, lines: usize) -> Result<(), String> {
+        let mut config = self.config.clone();
+        config.filter.maxlines = Some(lines.to_string());
+        self.filter = build_filter(&config)?;
+        self.config = config;
+        Ok(())
+    }
+
     /// A jail from its configuration (its actions are not started yet).
     pub fn new(config: JailConfig) -> Result<Jail, String> {
         let filter = build_filter(&config)?;

@@ -493,6 +493,7 @@ mod tests {
             file: "t".into(),
             files: vec![],
             options,
+            init_options: vec![],
         }
     }
 

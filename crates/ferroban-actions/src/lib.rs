@@ -75,6 +75,7 @@ pub(crate) fn test_definition(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        init_options: vec![],
     }
 }
 

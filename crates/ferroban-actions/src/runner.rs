@@ -367,6 +367,7 @@ mod tests {
                 ),
                 ("actionunban".into(), format!("echo unban <ip> >> {out}")),
             ],
+            init_options: vec![],
         };
         let reports: Arc<Mutex<Vec<Report>>> = Arc::default();
         let r2 = reports.clone();

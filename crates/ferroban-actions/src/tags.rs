@@ -191,6 +191,7 @@ mod tests {
                 ("name".into(), "web".into()),
                 ("loop".into(), "<loop>".into()),
             ],
+            init_options: vec![],
         }
     }
 

@@ -53,6 +53,27 @@ pub struct ActionDefinition {
     /// Every option, substituted as far as reading allows. Conditional variants are
     /// stored as `key?family=inet6`.
     pub options: Vec<(String, String)>,
+    /// The options Fail2ban sets on its action object, where its `get JAIL
+    /// actionproperties` finds them: the `[Init]` ones and the jail's bracket ones
+    /// (not their `known/` copies), sorted. The `[Definition]` ones are not.
+    pub init_options: Vec<String>,
+}
+
+/// The names of [`ActionDefinition::init_options`]: `cfg`'s `[Init]` options and
+/// the bracket options `opts`, sorted, each once.
+fn init_options(cfg: Option<&Config>, opts: &[(String, String)]) -> Vec<String> {
+    let init = cfg
+        .filter(|cfg| cfg.has_section("Init"))
+        .map(|cfg| cfg.options("Init", false))
+        .unwrap_or_default();
+    let mut names: Vec<String> = init
+        .into_iter()
+        .chain(opts.iter().map(|(k, _)| k.to_lowercase()))
+        .filter(|k| !k.starts_with("known/"))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 impl ActionDefinition {
@@ -103,6 +124,7 @@ impl ActionDefinition {
                     name: actname,
                     file: file.to_string(),
                     files: Vec::new(),
+                    init_options: init_options(None, &opts),
                     options: opts,
                 })
             }
@@ -123,6 +145,7 @@ impl ActionDefinition {
             name: actname,
             file: file.to_string(),
             files: cfg.files().to_vec(),
+            init_options: init_options(Some(&cfg), &opts),
             options,
         })
     }
