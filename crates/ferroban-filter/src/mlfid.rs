@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use hashbrown::hash_map::RawEntryMut;
 
-type HashMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
+type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// An id as the cache keeps it: a short one (an sshd connection's host and pid,
 /// say; up to 24 bytes) inline, without an allocation.

@@ -11,6 +11,8 @@
 //! answer is still right: the caller stores only answers that depend on the text it
 //! names alone.
 
+use std::hash::BuildHasher as _;
+
 use hashbrown::HashTable;
 
 /// Longer texts are not remembered (they seldom repeat, and would cost memory).
@@ -28,7 +30,7 @@ pub struct Recent<V> {
     newer: Generation<V>,
     older: Generation<V>,
     generation: usize,
-    hasher: ahash::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 /// One generation: its answers, each with the place of its text in `texts`. The
@@ -73,7 +75,7 @@ impl<V> Recent<V> {
             newer: Generation::new(),
             older: Generation::new(),
             generation,
-            hasher: ahash::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 
