@@ -29,6 +29,9 @@ struct ClientOptions {
     json: bool,
     /// How long to wait for the server's answer (`--timeout`, as fail2ban-client).
     timeout: Duration,
+    /// Invoked as `fail2ban-client`: a refused command is reported as it reports
+    /// one (scripts read the message on standard output).
+    as_fail2ban_client: bool,
 }
 
 impl ClientOptions {
@@ -52,6 +55,7 @@ fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
         socket: None,
         json: false,
         timeout: DEFAULT_TIMEOUT,
+        as_fail2ban_client: false,
     };
     let mut words = Vec::new();
     let mut it = args.iter();
@@ -151,6 +155,7 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
             Some(t) => parse_timeout(Some(t))?,
             None => DEFAULT_TIMEOUT,
         },
+        as_fail2ban_client: true,
     };
     let words = parsed.words;
     if parsed.test || parsed.dump {
@@ -267,11 +272,16 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 println!("{v}");
             } else {
                 let text = beautify(display, &v);
-                if !text.is_empty() {
+                // (fail2ban-client prints an empty answer as an empty line)
+                if !text.is_empty() || o.as_fail2ban_client {
                     println!("{text}");
                 }
             }
             Ok(0)
+        }
+        Err(ClientError::Server(e)) if o.as_fail2ban_client => {
+            print_fail2ban_error(&e.to_string());
+            Ok(failure)
         }
         Err(ClientError::Server(e)) => {
             eprintln!("ERROR: {e}");
@@ -363,7 +373,94 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-/// Fail2ban's output for a command's result.
+/// Python's `str()` of an answer, as fail2ban-client prints one it has no format
+/// for: a string as it is, anything else as [`python_repr`].
+fn python_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// Python's `repr()` of an answer (`[{'sshd': ['192.0.2.1']}]`, `None`, `True`).
+fn python_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => match n.as_f64() {
+            // a float that is whole shows its `.0`, as Python's does
+            Some(f) if !n.is_i64() && !n.is_u64() && f.is_finite() && f.fract() == 0.0 => {
+                format!("{f:.1}")
+            }
+            _ => n.to_string(),
+        },
+        Value::String(s) => python_string_repr(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", python_string_repr(k), python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Python's `repr()` of a string: single quotes, or double ones when it holds a
+/// single quote and no double one; backslashes, the quote and control characters
+/// escaped.
+fn python_string_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// fail2ban-client's error output for a refused command: the message on standard
+/// output (as its beautifier gives it) and its log line on standard error.
+fn print_fail2ban_error(message: &str) {
+    // Fail2ban's exception for an unknown jail carries only the jail's name.
+    let args = message
+        .strip_prefix("Sorry but the jail '")
+        .and_then(|rest| rest.strip_suffix("' does not exist"))
+        .unwrap_or(message);
+    let now = jiff::Zoned::now();
+    eprintln!(
+        "{},{:03} fail2ban                [{}]: ERROR   NOK: ({},)",
+        now.strftime("%Y-%m-%d %H:%M:%S"),
+        now.millisecond(),
+        std::process::id(),
+        python_string_repr(args)
+    );
+    println!("{message}");
+}
+
+/// Fail2ban's output for a command's result (its client's beautifier).
 pub fn beautify(words: &[String], v: &Value) -> String {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     let list = |head: &str, empty: &str, items: &Value| -> String {
@@ -404,13 +501,15 @@ pub fn beautify(words: &[String], v: &Value) -> String {
             }
             out.join("\n")
         }
-        ["get", "logtarget"] => format!("Current logging target is:\n`- {}", value_text(v)),
+        [_, "syslogsocket", ..] => format!("Current syslog socket is:\n`- {}", value_text(v)),
+        [_, "logtarget", ..] => format!("Current logging target is:\n`- {}", value_text(v)),
         ["get", "loglevel"] | ["set", "loglevel", ..] => {
             format!("Current logging level is '{}'", value_text(v))
         }
-        ["get", "dbfile"] if v.is_null() => "Database currently disabled".into(),
-        ["get", "dbfile"] => format!("Current database file is:\n`- {}", value_text(v)),
-        ["get", "dbpurgeage"] => format!(
+        [_, "dbfile", ..] if v.is_null() => "Database currently disabled".into(),
+        [_, "dbfile", ..] => format!("Current database file is:\n`- {}", value_text(v)),
+        [_, "dbpurgeage", ..] if v.is_null() => "Database currently disabled".into(),
+        [_, "dbpurgeage", ..] => format!(
             "Current database purge age is:\n`- {}seconds",
             value_text(v)
         ),
@@ -424,12 +523,38 @@ pub fn beautify(words: &[String], v: &Value) -> String {
             "No IP address/network is ignored",
             v,
         ),
-        ["get", jail, "actions"] => format!(
-            "The jail {jail} has the following actions:\n{}",
-            v.as_array()
-                .map(|a| a.iter().map(value_text).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()
-        ),
+        [_, _, "failregex" | "addfailregex" | "delfailregex", ..]
+        | [_, _, "ignoreregex" | "addignoreregex" | "delignoreregex", ..] => {
+            let regexes: Vec<String> = v
+                .as_array()
+                .map(|a| a.iter().map(value_text).collect())
+                .unwrap_or_default();
+            if regexes.is_empty() {
+                return "No regular expression is defined".into();
+            }
+            let mut out = "The following regular expression are defined:".to_string();
+            for (i, regex) in regexes.iter().enumerate() {
+                let branch = branch(i + 1 == regexes.len());
+                out.push_str(&format!("\n{branch} [{i}]: {regex}"));
+            }
+            out
+        }
+        [_, _, "logencoding", ..] => {
+            format!("Current log encoding is set to:\n{}", value_text(v))
+        }
+        ["get", jail, "actions"] => match comma_list(v) {
+            Some(names) => format!("The jail {jail} has the following actions:\n{names}"),
+            None => format!("No actions for jail {jail}"),
+        },
+        ["get", jail, what @ ("actionproperties" | "actionmethods"), action, ..] => {
+            let kind = &what["action".len()..];
+            match comma_list(v) {
+                Some(names) => {
+                    format!("The jail {jail} action {action} has the following {kind}:\n{names}")
+                }
+                None => format!("No {kind} for jail {jail} action {action}"),
+            }
+        }
         ["get", _, "datepattern"] => match v.as_array().map(Vec::as_slice) {
             Some([Value::Null, name]) => {
                 format!("Current date pattern set to: {}", value_text(name))
@@ -470,9 +595,14 @@ pub fn beautify(words: &[String], v: &Value) -> String {
                 .map(|a| a.iter().map(value_text).collect::<Vec<_>>().join(sep))
                 .unwrap_or_default()
         }
-        ["banned", ..] => v.to_string(),
-        _ => value_text(v),
+        _ => python_str(v),
     }
+}
+
+/// The names of a list answer joined by `, `; `None` for an empty list.
+fn comma_list(v: &Value) -> Option<String> {
+    let names: Vec<String> = v.as_array()?.iter().map(value_text).collect();
+    (!names.is_empty()).then(|| names.join(", "))
 }
 
 fn branch(last: bool) -> &'static str {
@@ -512,6 +642,63 @@ mod tests {
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// Answers fail2ban-client has no format for are printed as Python prints them.
+    #[test]
+    fn answers_without_a_format_as_python_prints_them() {
+        let banned = json!([{"sshd": ["192.0.2.1", "2001:db8::1"]}, {"web": []}]);
+        assert_eq!(
+            beautify(&words("banned"), &banned),
+            "[{'sshd': ['192.0.2.1', '2001:db8::1']}, {'web': []}]"
+        );
+        assert_eq!(
+            beautify(&words("get x bantime.increment"), &json!(false)),
+            "False"
+        );
+        assert_eq!(
+            beautify(&words("get x bantime.rndtime"), &Value::Null),
+            "None"
+        );
+        assert_eq!(beautify(&words("get x maxlines"), &json!(3)), "3");
+        assert_eq!(beautify(&words("get x usedns"), &json!("warn")), "warn");
+        assert_eq!(python_repr(&json!(600.0)), "600.0");
+        assert_eq!(python_repr(&json!(0.5)), "0.5");
+        assert_eq!(python_repr(&json!("it's")), "\"it's\"");
+        assert_eq!(python_repr(&json!("a'\"b\\\n")), "'a\\'\"b\\\\\\n'");
+        assert_eq!(python_repr(&json!("\u{1}é")), "'\\x01é'");
+    }
+
+    #[test]
+    fn regexes_and_action_names_as_trees_and_lists() {
+        assert_eq!(
+            beautify(&words("get x failregex"), &json!(["^a <HOST>$", "^b"])),
+            "The following regular expression are defined:\n|- [0]: ^a <HOST>$\n`- [1]: ^b"
+        );
+        assert_eq!(
+            beautify(&words("get x ignoreregex"), &json!([])),
+            "No regular expression is defined"
+        );
+        assert_eq!(
+            beautify(&words("get x actionmethods note"), &json!(["ban", "unban"])),
+            "The jail x action note has the following methods:\nban, unban"
+        );
+        assert_eq!(
+            beautify(&words("get x actionproperties note"), &json!([])),
+            "No properties for jail x action note"
+        );
+        assert_eq!(
+            beautify(&words("get x actions"), &json!([])),
+            "No actions for jail x"
+        );
+        assert_eq!(
+            beautify(&words("get syslogsocket"), &json!("auto")),
+            "Current syslog socket is:\n`- auto"
+        );
+        assert_eq!(
+            beautify(&words("set dbpurgeage 2d"), &json!(172800)),
+            "Current database purge age is:\n`- 172800seconds"
+        );
     }
 
     #[test]

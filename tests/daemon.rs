@@ -538,9 +538,13 @@ fn fail2ban_client_grammar_and_output() {
     let bad = f2b(&["set", "wordpress-auth", "banip", "not-an-ip"]);
     assert_eq!(bad.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a valid IP address"));
+    // as Debian's client: the message on standard output, its log line on standard error
     let missing = f2b(&["status", "nope"]);
-    assert!(String::from_utf8_lossy(&missing.stderr)
-        .contains("Sorry but the jail 'nope' does not exist"));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stdout),
+        "Sorry but the jail 'nope' does not exist\n"
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("ERROR   NOK: ('nope',)"));
     assert_eq!(text(f2b(&["reload"])), "OK\n");
     assert_eq!(text(f2b(&["stop"])), "Shutdown successful\n");
     assert!(
@@ -2744,6 +2748,105 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
     assert!(
         wait_for(10, || !env.socket().exists() && !f2b_socket.exists()),
         "both servers stopped"
+    );
+}
+
+/// ferroban linked as `fail2ban-client` prints what Debian's `fail2ban-client`
+/// prints, to both streams, with its exit code: scripts parse that output (`banned`
+/// as a Python list, regexes and action properties as trees, a refused command's
+/// message on standard output). Both clients ask the same ferroban server the same
+/// questions, none of which changes its state.
+#[test]
+fn ferroban_as_fail2ban_client_prints_what_debians_client_prints() {
+    let Some(_) = python_fail2ban_client() else {
+        return;
+    };
+    let env = Env::new("as-f2b-client");
+    // Fail2ban's own files, which Debian's client reads (only the test's jail)
+    if !stock_config(&env) {
+        return;
+    }
+    for entry in std::fs::read_dir(env.conf().join("jail.d")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    std::fs::write(
+        env.conf().join("action.d/note.conf"),
+        "[Definition]\nactionban = echo ban <ip> >> <out>\nactionunban = echo unban <ip> >> <out>\n[Init]\nout = /dev/null\n",
+    )
+    .unwrap();
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = {}\naction = note[out=\"{}\"]\n",
+        env.log("app.log").display(),
+        env.out().display()
+    ));
+    let _d = env.start();
+    env.client_text(&["ban", "app", "203.0.113.1"]);
+    let ours = env.dir.join("fail2ban-client");
+    std::os::unix::fs::symlink(BIN, &ours).unwrap();
+    let script: &[&[&str]] = &[
+        &["ping"],
+        &["status"],
+        &["status", "app"],
+        &["banned"],
+        &["banned", "203.0.113.1"],
+        &["get", "app", "banip"],
+        &["get", "app", "banned", "203.0.113.1", "203.0.113.2"],
+        &["get", "app", "failregex"],
+        &["get", "app", "ignoreregex"],
+        &["get", "app", "prefregex"],
+        &["get", "app", "actions"],
+        &["get", "app", "actionproperties", "note"],
+        &["get", "app", "actionmethods", "note"],
+        &["get", "app", "action", "note", "actionban"],
+        &["get", "app", "maxlines"],
+        &["get", "app", "logencoding"],
+        &["get", "app", "bantime.increment"],
+        &["get", "app", "ignorecommand"],
+        &["get", "syslogsocket"],
+        &["get", "logtarget"],
+        &["get", "loglevel"],
+        &["get", "dbfile"],
+        &["get", "dbpurgeage"],
+        &["status", "nope"],
+        &["get", "nope", "bantime"],
+        // (not `get app actionproperties nosuch`: Fail2ban's KeyError prints its
+        // message quoted, and ferroban's own protocol carries no error kind)
+        &["set", "app", "maxlines", "0"],
+        &["set", "app", "unbanip", "--report-absent", "203.0.113.9"],
+    ];
+    let run = |client: &Path, words: &[&str]| {
+        let o = Command::new(client)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-s")
+            .arg(env.socket())
+            .args(words)
+            .output()
+            .unwrap();
+        let text = format!(
+            "$ {}\nstdout:\n{}stderr:\n{}rc={:?}\n",
+            words.join(" "),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            o.status.code()
+        );
+        mask(&text, &[])
+    };
+    let debian = Path::new("/usr/bin/fail2ban-client");
+    for words in script {
+        assert_eq!(run(&ours, words), run(debian, words));
+    }
+    let banned = run(&ours, &["banned"]);
+    assert!(
+        banned.contains("stdout:\n[{'app': ['203.0.113.1']}]\n"),
+        "{banned}"
+    );
+    let refused = run(&ours, &["status", "nope"]);
+    assert!(
+        refused.contains("stdout:\nSorry but the jail 'nope' does not exist\n")
+            && refused.contains("ERROR   NOK: ('nope',)")
+            && refused.contains("rc=Some(255)"),
+        "{refused}"
     );
 }
 

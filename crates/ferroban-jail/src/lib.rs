@@ -13,7 +13,8 @@ pub mod tracker;
 /// A map keyed by address, hashed with a random key per map (the addresses are
 /// chosen by whoever writes to the logs) by a faster hash than the standard one:
 /// every failure looks its address up.
-pub type AddressMap<V> = std::collections::HashMap<std::net::IpAddr, V, foldhash::fast::RandomState>;
+pub type AddressMap<V> =
+    std::collections::HashMap<std::net::IpAddr, V, foldhash::fast::RandomState>;
 
 pub use bans::{Ban, BanList, BanPolicy};
 pub use ignore::IgnoreList;
