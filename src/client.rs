@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::Value;
 
+use crate::python::{py_float, py_repr};
 use crate::server::{check_config, config_warnings, options::default_confdir};
 use crate::socket_client::{request, request_within, ClientError, DEFAULT_TIMEOUT};
 
@@ -389,13 +390,10 @@ fn python_repr(v: &Value) -> String {
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
         Value::Number(n) => match n.as_f64() {
-            // a float that is whole shows its `.0`, as Python's does
-            Some(f) if !n.is_i64() && !n.is_u64() && f.is_finite() && f.fract() == 0.0 => {
-                format!("{f:.1}")
-            }
+            Some(f) if !n.is_i64() && !n.is_u64() => py_float(f),
             _ => n.to_string(),
         },
-        Value::String(s) => python_string_repr(s),
+        Value::String(s) => py_repr(s),
         Value::Array(items) => format!(
             "[{}]",
             items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
@@ -403,42 +401,11 @@ fn python_repr(v: &Value) -> String {
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
-                .map(|(k, v)| format!("{}: {}", python_string_repr(k), python_repr(v)))
+                .map(|(k, v)| format!("{}: {}", py_repr(k), python_repr(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     }
-}
-
-/// Python's `repr()` of a string: single quotes, or double ones when it holds a
-/// single quote and no double one; backslashes, the quote and control characters
-/// escaped.
-fn python_string_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// fail2ban-client's error output for a refused command: the message on standard
@@ -455,7 +422,7 @@ fn print_fail2ban_error(message: &str) {
         now.strftime("%Y-%m-%d %H:%M:%S"),
         now.millisecond(),
         std::process::id(),
-        python_string_repr(args)
+        py_repr(args)
     );
     println!("{message}");
 }
@@ -664,9 +631,6 @@ mod tests {
         assert_eq!(beautify(&words("get x usedns"), &json!("warn")), "warn");
         assert_eq!(python_repr(&json!(600.0)), "600.0");
         assert_eq!(python_repr(&json!(0.5)), "0.5");
-        assert_eq!(python_repr(&json!("it's")), "\"it's\"");
-        assert_eq!(python_repr(&json!("a'\"b\\\n")), "'a\\'\"b\\\\\\n'");
-        assert_eq!(python_repr(&json!("\u{1}é")), "'\\x01é'");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod fail2ban_cmdline;
 mod fleet_cli;
 mod import;
 mod procfs;
+mod python;
 mod regex_tool;
 mod restart;
 mod server;

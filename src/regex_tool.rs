@@ -17,6 +17,7 @@ use ferroban_filter::{Filter, LineResult, Value};
 use jiff::tz::TimeZone;
 
 use crate::fail2ban_cmdline::{immediate_text, Immediate};
+use crate::python::{py_float, py_repr};
 
 /// The tester's help, from the command-line definition.
 fn help() -> String {
@@ -827,7 +828,7 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
                 .filter(|(k, _)| &***k != "matches")
                 .map(|(k, v)| format!("{}: {}", py_repr(k), py_value(v)))
                 .collect();
-            let time = f.time.map_or("None".to_string(), |t| format!("{t:.1}"));
+            let time = f.time.map_or("None".to_string(), py_float);
             writeln!(
                 out,
                 "[{},\t{time},\t{{{}}}],",
@@ -841,7 +842,7 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
             s = s
                 .replace("<ip>", f.field("ip").unwrap_or(&f.id))
                 .replace("<fid>", &f.id);
-            s = s.replace("<time>", &f.time.map_or(String::new(), |t| format!("{t}")));
+            s = s.replace("<time>", &f.time.map_or(String::new(), py_float));
             for (k, v) in f.data().iter() {
                 if let Value::Text(Some(t)) = v {
                     s = s
@@ -859,35 +860,6 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
         }
     }
     Ok(())
-}
-
-/// Python's `repr` of a string.
-fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut r = String::with_capacity(s.len() + 2);
-    r.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => r.push_str("\\\\"),
-            '\n' => r.push_str("\\n"),
-            '\r' => r.push_str("\\r"),
-            '\t' => r.push_str("\\t"),
-            c if c == quote => {
-                r.push('\\');
-                r.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                r.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => r.push(c),
-        }
-    }
-    r.push(quote);
-    r
 }
 
 /// Python's `repr` of a failure value.

@@ -232,6 +232,37 @@ fn invoked_as_fail2ban_regex() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `-o` templates print what fail2ban-regex prints: `<time>` as Python's float
+/// (`1771842542.0`, and a fraction when the date has one), the address, a group.
+#[test]
+fn output_templates_as_fail2ban_regex() {
+    let Ok(reference) = which("fail2ban-regex") else {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+        return;
+    };
+    let dir = scratch_dir("out-templates");
+    let log = dir.join("app.log");
+    std::fs::write(
+        &log,
+        "2026-02-23 10:49:02 auth failed for ana from 192.0.2.7\n\
+         2026-02-23 10:49:03.250 auth failed for bob from 2001:db8::8\n",
+    )
+    .unwrap();
+    let regex = r"^ auth failed for <F-USER>\S+</F-USER> from <HOST>$";
+    for template in ["<time> <ip> <F-USER>", "<fid>\t<time>", "user"] {
+        let args = ["-o", template, log.to_str().unwrap(), regex];
+        let theirs = Command::new(&reference).args(args).output().unwrap();
+        let (ours, err, ok) = ferroban(&[&["regex"][..], &args[..]].concat());
+        assert!(ok, "{err}");
+        assert_eq!(
+            ours,
+            String::from_utf8_lossy(&theirs.stdout),
+            "-o {template:?}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The report, line for line, against the real fail2ban-regex (Debian package
 /// fail2ban, installed by CI): the guide's filters on the bundled logs, and every stock
 /// filter on Fail2ban's own sample log. With `--no-prefilter` only the "[processed in
