@@ -2518,14 +2518,14 @@ fn mask(text: &str, masks: &[(&Path, &str)]) -> String {
     text
 }
 
-#[test]
-fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
-    let Some(_) = python_fail2ban_client() else {
-        return;
-    };
-    let env = Env::new("py-client");
+/// A test directory for Debian's Python client: Fail2ban's own files (which that
+/// client reads), with only the jail `app` (`options` in its section), whose action
+/// `note` records bans; `None` after saying why when Fail2ban is not installed.
+fn python_client_env(tag: &str, options: &str) -> Option<Env> {
+    python_fail2ban_client()?;
+    let env = Env::new(tag);
     if !stock_config(&env) {
-        return;
+        return None;
     }
     // Only the test's jail: no jail.d (Debian's enables sshd there).
     for entry in std::fs::read_dir(env.conf().join("jail.d")).unwrap() {
@@ -2537,10 +2537,18 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
     )
     .unwrap();
     env.jails(&format!(
-        "ignoreself = false\n[app]\nenabled = true\nlogpath = {}\naction = note[out=\"{}\"]\nmaxretry = 3\nbantime = 1h\n",
+        "ignoreself = false\n[app]\nenabled = true\nlogpath = {}\naction = note[out=\"{}\"]\n{options}",
         env.log("app.log").display(),
         env.out().display()
     ));
+    Some(env)
+}
+
+#[test]
+fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
+    let Some(env) = python_client_env("py-client", "maxretry = 3\nbantime = 1h\n") else {
+        return;
+    };
     // Fail2ban's server keeps its state in the test directory (ferroban is told
     // the same on its command line).
     let f2b_socket = env.dir.join("run/f2b.sock");
@@ -2758,27 +2766,9 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
 /// questions, none of which changes its state.
 #[test]
 fn ferroban_as_fail2ban_client_prints_what_debians_client_prints() {
-    let Some(_) = python_fail2ban_client() else {
+    let Some(env) = python_client_env("as-f2b-client", "") else {
         return;
     };
-    let env = Env::new("as-f2b-client");
-    // Fail2ban's own files, which Debian's client reads (only the test's jail)
-    if !stock_config(&env) {
-        return;
-    }
-    for entry in std::fs::read_dir(env.conf().join("jail.d")).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    std::fs::write(
-        env.conf().join("action.d/note.conf"),
-        "[Definition]\nactionban = echo ban <ip> >> <out>\nactionunban = echo unban <ip> >> <out>\n[Init]\nout = /dev/null\n",
-    )
-    .unwrap();
-    env.jails(&format!(
-        "[app]\nenabled = true\nlogpath = {}\naction = note[out=\"{}\"]\n",
-        env.log("app.log").display(),
-        env.out().display()
-    ));
     let _d = env.start();
     env.client_text(&["ban", "app", "203.0.113.1"]);
     let ours = env.dir.join("fail2ban-client");
