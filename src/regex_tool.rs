@@ -320,6 +320,12 @@ struct Stats {
     prefregex_hits: u64,
     /// Lines the prefilter ruled out before their date was read.
     skipped: u64,
+    /// With `-v`: the prefregex's groups of its first matches, as Python prints
+    /// them (then `...`)…
+    prefregex_groups: Vec<String>,
+    /// …and each failregex's matches: the failure id and when (see
+    /// [`Stats::record_verbose`]).
+    fail_matches: Vec<Vec<String>>,
 }
 
 const MAX_PRINTED_LINES: u64 = 20;
@@ -368,6 +374,61 @@ impl Stats {
             }
         } else {
             self.miss(o, || line.to_string());
+        }
+    }
+
+    /// What `-v` lists of a tested line, as fail2ban-regex lists it: the
+    /// prefregex's groups (of the first lines it matched), and under each failregex
+    /// every match's id (`None` while pending) and local time, noting one that
+    /// came after two failures of the same line ("multiple regex matched"). Out of
+    /// line: the common run does not list them, and its per-line path stays short.
+    #[cold]
+    #[inline(never)]
+    fn record_verbose(&mut self, filter: &Filter, result: &LineResult) {
+        if result.prefregex_matched {
+            let shown = self.prefregex_groups.len() as u64;
+            if shown < MAX_PRINTED_LINES {
+                let groups: Vec<String> = filter
+                    .prefregex_groups()
+                    .iter()
+                    .map(|(name, text)| {
+                        let text = text.as_deref().map_or("None".to_string(), py_repr);
+                        format!("{}: {text}", py_repr(name))
+                    })
+                    .collect();
+                self.prefregex_groups
+                    .push(format!("{{{}}}", groups.join(", ")));
+            } else if shown == MAX_PRINTED_LINES {
+                self.prefregex_groups.push("...".to_string());
+            }
+        }
+        // in failregex order, as Fail2ban's filter finds them
+        let mut found: Vec<(usize, Option<&str>, Option<f64>, bool)> = result
+            .failures
+            .iter()
+            .map(|f| (f.regex_index, Some(&*f.id), f.time, f.is_nofail()))
+            .chain(
+                result
+                    .pending
+                    .iter()
+                    .map(|&i| (i, None, filter.line_time(), false)),
+            )
+            .collect();
+        found.sort_by_key(|(i, ..)| *i);
+        let mut failures_before = 0;
+        for (i, id, time, nofail) in found {
+            let multiple = match failures_before > 1 {
+                true => " (multiple regex matched)",
+                false => "",
+            };
+            if let Some(list) = self.fail_matches.get_mut(i) {
+                list.push(format!(
+                    "    {}  {}{multiple}",
+                    id.unwrap_or("None"),
+                    ctime(time)
+                ));
+            }
+            failures_before += usize::from(!nofail);
         }
     }
 
@@ -575,6 +636,9 @@ impl<W: Write> Tester<'_, W> {
             }
         } else {
             self.stats.record(self.o, line, result);
+            if self.o.verbose {
+                self.stats.record_verbose(&self.filter, result);
+            }
         }
         Ok(())
     }
@@ -635,6 +699,7 @@ fn run(o: &Options) -> Result<()> {
     let now_year = jiff::Timestamp::now().to_zoned(tz.clone()).year();
     let mut filter = Filter::new(&spec, None, tz, now_year).context("invalid filter")?;
     filter.check_all = !o.no_check_all && o.out.is_none();
+    filter.record_prefregex_groups = o.verbose;
     filter.ignore_pending = o.out.is_some() || o.json;
     let latin1 = o.encoding.as_deref().is_some_and(|e| {
         let e = e.to_ascii_lowercase().replace(['-', '_'], "");
@@ -704,6 +769,7 @@ fn run(o: &Options) -> Result<()> {
         stats: Stats {
             fail_hits: vec![0; spec.failregex.len()],
             ignore_hits: vec![0; spec.ignoreregex.len()],
+            fail_matches: vec![Vec::new(); spec.failregex.len()],
             ..Default::default()
         },
         filter,
@@ -862,6 +928,19 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
     Ok(())
 }
 
+/// A time as fail2ban-regex `-v` shows a match's: Python's `time.ctime` layout
+/// in local time (`Mon Feb 23 00:00:01 2026`); none: now, as Python's.
+fn ctime(time: Option<f64>) -> String {
+    let second = time.map_or_else(|| jiff::Timestamp::now().as_second(), |t| t.floor() as i64);
+    jiff::Timestamp::from_second(second)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%a %b %d %H:%M:%S %Y")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// Python's `repr` of a failure value.
 fn py_value(v: &Value) -> String {
     let list =
@@ -898,20 +977,33 @@ fn print_report(
         writeln!(out, "\nPrefregex: {} total", stats.prefregex_hits)?;
         // shown with its tags expanded, as fail2ban-regex shows it
         let usedns = spec.usedns.as_deref().unwrap_or("warn");
-        pprint_list(out, &[ferroban_filter::tags::expand(p, usedns)], None)?;
+        let mut items = vec![ferroban_filter::tags::expand(p, usedns)];
+        items.extend(stats.prefregex_groups.iter().map(|g| format!("    {g}")));
+        pprint_list(out, &items, None)?;
     }
-    for (title, regexes, hits) in [
-        ("Failregex", &spec.failregex, &stats.fail_hits),
-        ("Ignoreregex", &spec.ignoreregex, &stats.ignore_hits),
+    let no_matches = Vec::new();
+    for (title, regexes, hits, matches) in [
+        (
+            "Failregex",
+            &spec.failregex,
+            &stats.fail_hits,
+            &stats.fail_matches,
+        ),
+        (
+            "Ignoreregex",
+            &spec.ignoreregex,
+            &stats.ignore_hits,
+            &no_matches,
+        ),
     ] {
         let total: u64 = hits.iter().sum();
-        let items: Vec<String> = regexes
-            .iter()
-            .zip(hits)
-            .enumerate()
-            .filter(|(_, (_, h))| **h > 0 || o.verbose)
-            .map(|(i, (r, h))| format!("{:2}) [{h}] {r}", i + 1))
-            .collect();
+        let mut items = Vec::new();
+        for (i, (r, h)) in regexes.iter().zip(hits).enumerate() {
+            if *h > 0 || o.verbose {
+                items.push(format!("{:2}) [{h}] {r}", i + 1));
+            }
+            items.extend(matches.get(i).into_iter().flatten().cloned());
+        }
         writeln!(out, "\n{title}: {total} total")?;
         pprint_list(out, &items, Some(" #) [# of hits] regular expression"))?;
     }

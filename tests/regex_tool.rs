@@ -263,6 +263,46 @@ fn output_templates_as_fail2ban_regex() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `-v` lists what fail2ban-regex `-v` lists: every template, the prefregex's
+/// groups of the lines it matched (Python's dict), and under each failregex each
+/// match's id and time, pending ones as `None`; line for line, on Fail2ban's own
+/// samples of filters with and without a prefregex and multi-line merges.
+#[test]
+fn verbose_report_is_identical_to_fail2ban_regex() {
+    let Ok(reference) = which("fail2ban-regex") else {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+        return;
+    };
+    let corpus = Path::new("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
+    for filter in ["sshd", "postfix", "apache-auth", "dovecot", "recidive"] {
+        let log = corpus.join(filter);
+        let log = log.to_str().unwrap();
+        let report = |program: &Path, extra: &[&str]| {
+            let out = Command::new(program)
+                .args(extra)
+                .args(["-v", "-c", "/etc/fail2ban", log, filter])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.lines()
+                .filter(|l| !l.starts_with("[processed in"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        };
+        let theirs = report(&reference, &[]);
+        assert!(
+            theirs.contains("|      {'mlfid'") || filter != "sshd",
+            "{theirs}"
+        );
+        let ours = report(
+            Path::new(env!("CARGO_BIN_EXE_ferroban")),
+            &["regex", "--no-prefilter"],
+        );
+        assert_eq!(ours, theirs, "{filter}");
+    }
+}
+
 /// The report, line for line, against the real fail2ban-regex (Debian package
 /// fail2ban, installed by CI): the guide's filters on the bundled logs, and every stock
 /// filter on Fail2ban's own sample log. With `--no-prefilter` only the "[processed in

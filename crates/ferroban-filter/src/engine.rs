@@ -482,6 +482,19 @@ fn place_failure_data(fail: &mut [Rx], pref: Option<&mut Rx>) -> &'static Layout
     layout
 }
 
+/// The named groups of `pattern`'s match `g` in `text`, in the pattern's order,
+/// each with its text (see [`Filter::prefregex_groups`]). Out of line: only
+/// `fail2ban-regex -v` asks for them.
+#[cold]
+#[inline(never)]
+fn named_groups(pattern: &Pattern, text: &str, g: &Groups) -> Vec<(String, Option<String>)> {
+    let names = pattern.group_names().iter().enumerate();
+    names
+        .filter(|(_, name)| !name.is_empty() && !name.starts_with("__"))
+        .map(|(i, name)| (name.clone(), g.get(i).map(|(s, e)| text[s..e].to_string())))
+        .collect()
+}
+
 /// Which buffer lines a match covered: (matched, unmatched), as Fail2ban splits them.
 fn split_matched<'a, 'l>(
     buf: &str,
@@ -549,6 +562,12 @@ pub struct Filter {
     pub check_all: bool,
     /// Drop failures still waiting for an id (multi-line) instead of reporting them.
     pub ignore_pending: bool,
+    /// Keep the named groups of the prefregex's last match (see
+    /// [`Filter::prefregex_groups`]): `fail2ban-regex -v` lists them.
+    pub record_prefregex_groups: bool,
+    prefregex_groups: Vec<(String, Option<String>)>,
+    /// The time of the line searched last (see [`Filter::line_time`]).
+    line_time: Option<f64>,
     /// The failregex searches of recent single-line buffers, and whether they found
     /// the matches (`check_all`) or the first only.
     recent: Recent<Searched>,
@@ -684,6 +703,9 @@ impl Filter {
             pref_matched: false,
             check_all: false,
             ignore_pending: true,
+            record_prefregex_groups: false,
+            prefregex_groups: Vec::new(),
+            line_time: None,
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
             later_matches: LaterMatches::default(),
@@ -724,6 +746,19 @@ impl Filter {
         });
         let pref = self.pref.iter().filter(|rx| rx.pattern.is_backtracking());
         pref.map(|_| ("prefregex", 0)).chain(listed).collect()
+    }
+
+    /// The named groups of the prefregex's last match, in the order the prefregex
+    /// defines them, each with its text (`None`: it took no part), as Fail2ban's
+    /// `groupdict()`; recorded only with [`Filter::record_prefregex_groups`].
+    pub fn prefregex_groups(&self) -> &[(String, Option<String>)] {
+        &self.prefregex_groups
+    }
+
+    /// When the line searched last happened, as its failures are dated (its own
+    /// date, or the one it borrowed): the time of a match still pending.
+    pub fn line_time(&self) -> Option<f64> {
+        self.line_time
     }
 
     /// The date detector, for its statistics.
@@ -881,6 +916,7 @@ impl Filter {
         date: Option<f64>,
         result: &mut LineResult,
     ) {
+        self.line_time = date;
         if self.maxlines == 1 {
             // what a single-line buffer leaves behind is never searched again
             let mut replaced = None;
@@ -973,6 +1009,9 @@ impl Filter {
             let Some(g) = found else {
                 return;
             };
+            if self.record_prefregex_groups {
+                self.prefregex_groups = named_groups(&pref.pattern, b, &g);
+            }
             let content = self.pref_content.and_then(|i| g.get(i));
             match content.filter(|(start, end)| end > start) {
                 // One line per buffer, its content up to the line's end (the usual
