@@ -39,6 +39,8 @@ struct Options {
     ignore: Option<String>,
     config: Option<PathBuf>,
     datepattern: Option<String>,
+    /// `--timezone`: the zone of dates that name none (the jails' `logtimezone`).
+    timezone: Option<String>,
     maxlines: Option<String>,
     encoding: Option<String>,
     out: Option<String>,
@@ -85,8 +87,8 @@ fn parse_args(args: &[String]) -> Result<Parsed> {
             "-e" | "--encoding" => o.encoding = Some(value(flag)?),
             "-o" | "--out" => o.out = Some(value(flag)?),
             "--usedns" => o.usedns = Some(value(flag)?),
-            "-l" | "--log-level" | "--verbosity" | "--timezone" | "--TZ" | "-m"
-            | "--journalmatch" => {
+            "--timezone" | "--TZ" => o.timezone = Some(value(flag)?),
+            "-l" | "--log-level" | "--verbosity" | "-m" | "--journalmatch" => {
                 value(flag)?;
             }
             "--now" => o.now = Some(value(flag)?.parse().context("--now takes epoch seconds")?),
@@ -697,7 +699,8 @@ fn run(o: &Options) -> Result<()> {
     // %ExY accepts years up to a few after the real current year, whatever --now says
     // (Fail2ban builds that regex from the clock too).
     let now_year = jiff::Timestamp::now().to_zoned(tz.clone()).year();
-    let mut filter = Filter::new(&spec, None, tz, now_year).context("invalid filter")?;
+    let mut filter =
+        Filter::new(&spec, o.timezone.as_deref(), tz, now_year).context("invalid filter")?;
     filter.check_all = !o.no_check_all && o.out.is_none();
     filter.record_prefregex_groups = o.verbose;
     filter.ignore_pending = o.out.is_some() || o.json;

@@ -260,6 +260,34 @@ fn output_templates_as_fail2ban_regex() {
             "-o {template:?}"
         );
     }
+    // `--timezone`: the zone of dates that name none. (Fail2ban then prints an
+    // integer, its zoned date's Python type; the times must be the same.)
+    let args = [
+        "--timezone",
+        "UTC+0200",
+        "-o",
+        "<time>",
+        log.to_str().unwrap(),
+        regex,
+    ];
+    let theirs = Command::new(&reference).args(args).output().unwrap();
+    let (ours, err, ok) = ferroban(&[&["regex"][..], &args[..]].concat());
+    assert!(ok, "{err}");
+    let times = |text: &str| -> Vec<f64> { text.lines().map(|l| l.parse().unwrap()).collect() };
+    let ours = times(&ours);
+    assert_eq!(ours, times(&String::from_utf8_lossy(&theirs.stdout)));
+    let utc = [
+        "regex",
+        "--timezone",
+        "UTC",
+        "-o",
+        "<time>",
+        log.to_str().unwrap(),
+        regex,
+    ];
+    let (utc, _, _) = ferroban(&utc);
+    let two_hours_before: Vec<f64> = times(&utc).iter().map(|t| t - 7200.0).collect();
+    assert_eq!(ours, two_hours_before, "the zone moved the times");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -132,6 +132,11 @@ fn regex() -> Command {
             )
             .short('d'),
         )
+        .arg(value(
+            "timezone",
+            "ZONE",
+            "Zone of dates that name none (UTC, +0200, CET; a jail's logtimezone)",
+        ))
         .arg(value("maxlines", "N", "Lines buffered for multi-line regexes").short('L'))
         .arg(value("encoding", "ENC", "Log encoding (utf-8, latin-1)").short('e'))
         .arg(
