@@ -2759,6 +2759,50 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
     );
 }
 
+/// `set JAIL maxlines` takes effect on the lines read after it: a two-line
+/// failregex cannot match while the jail buffers one line, and does once it
+/// buffers two (the filter is built again for them).
+#[test]
+fn set_maxlines_lets_a_multi_line_failregex_match() {
+    let env = Env::new("set-maxlines");
+    std::fs::write(
+        env.conf().join("filter.d/twolines.conf"),
+        "[Definition]\nfailregex = attempt from <HOST>\\n.*denied$\n            ^\\s*sentinel from <HOST>$\n",
+    )
+    .unwrap();
+    env.jails(
+        "[app]\nenabled = true\nfilter = twolines\nlogpath = ../logs/app.log\nmaxretry = 1\n",
+    );
+    let _d = env.start();
+    let two_lines = |ip: &str| {
+        let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S").to_string();
+        format!("{stamp} attempt from {ip}\n{stamp} denied\n")
+    };
+    // one line at a time: the pair is not seen; the sentinel after it shows the
+    // pair was read
+    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S").to_string();
+    append(
+        &env.log("app.log"),
+        &format!(
+            "{}{stamp} sentinel from 192.0.2.99\n",
+            two_lines("192.0.2.7")
+        ),
+    );
+    assert!(env.wait_out("ban app 192.0.2.99"), "{}", env.own_log_text());
+    assert_eq!(
+        env.client_text(&["set", "app", "maxlines", "2"]).trim(),
+        "2"
+    );
+    assert_eq!(env.client_text(&["get", "app", "maxlines"]).trim(), "2");
+    append(&env.log("app.log"), &two_lines("192.0.2.8"));
+    assert!(env.wait_out("ban app 192.0.2.8"), "{}", env.own_log_text());
+    assert!(
+        !env.out_text().contains("192.0.2.7"),
+        "matched over one line: {}",
+        env.out_text()
+    );
+}
+
 /// ferroban linked as `fail2ban-client` prints what Debian's `fail2ban-client`
 /// prints, to both streams, with its exit code: scripts parse that output (`banned`
 /// as a Python list, regexes and action properties as trees, a refused command's
