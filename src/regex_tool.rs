@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use ferroban_config::{parse_name_with_options, FilterDefinition};
 use ferroban_filter::{Filter, LineResult, Value};
+use ferroban_sources::journal::{parse_entry, JournalSpec};
 use jiff::tz::TimeZone;
 
 use crate::fail2ban_cmdline::{immediate_text, Immediate};
@@ -41,6 +42,9 @@ struct Options {
     datepattern: Option<String>,
     /// `--timezone`: the zone of dates that name none (the jails' `logtimezone`).
     timezone: Option<String>,
+    /// `-m`: the journal's entries to read (`FIELD=value [+ FIELD=value…]`),
+    /// instead of the filter's `journalmatch`.
+    journalmatch: Option<String>,
     maxlines: Option<String>,
     encoding: Option<String>,
     out: Option<String>,
@@ -88,7 +92,8 @@ fn parse_args(args: &[String]) -> Result<Parsed> {
             "-o" | "--out" => o.out = Some(value(flag)?),
             "--usedns" => o.usedns = Some(value(flag)?),
             "--timezone" | "--TZ" => o.timezone = Some(value(flag)?),
-            "-l" | "--log-level" | "--verbosity" | "-m" | "--journalmatch" => {
+            "-m" | "--journalmatch" => o.journalmatch = Some(value(flag)?),
+            "-l" | "--log-level" | "--verbosity" => {
                 value(flag)?;
             }
             "--now" => o.now = Some(value(flag)?.parse().context("--now takes epoch seconds")?),
@@ -215,13 +220,19 @@ impl FilterSource {
 /// Resolve a FILTER (or IGNOREREGEX) argument into a definition: a filter file's
 /// path or a filter's name, either with options (`sshd[mode=aggressive]`,
 /// `/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]`), or a regex.
-fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, FilterSource)> {
+/// `logtype` is the filter's option of that name, unless the argument gives one (as
+/// fail2ban-regex sets `journal` for the journal).
+fn resolve_filter(
+    arg: &str,
+    basedir: &Path,
+    logtype: &str,
+) -> Result<(FilterDefinition, FilterSource)> {
     if Path::new(arg).is_file() {
-        return filter_file(Path::new(arg), Vec::new());
+        return filter_file(Path::new(arg), Vec::new(), logtype);
     }
     if let Ok((name, opts)) = parse_name_with_options(arg) {
         if name.contains('/') && Path::new(&name).is_file() {
-            return filter_file(Path::new(&name), opts);
+            return filter_file(Path::new(&name), opts, logtype);
         }
         let looks_like_name = !name.is_empty() && !name.contains(['/', ' ', '^', '\\', '<', '(']);
         let fdir = basedir.join("filter.d");
@@ -229,7 +240,8 @@ fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, Filter
             .iter()
             .any(|e| fdir.join(format!("{name}.{e}")).is_file());
         if looks_like_name && exists {
-            let def = FilterDefinition::load(basedir, &name, &opts).map_err(anyhow::Error::new)?;
+            let def = FilterDefinition::load(basedir, &name, &with_logtype(&opts, logtype))
+                .map_err(anyhow::Error::new)?;
             let basedir = basedir.to_path_buf();
             return Ok((
                 def,
@@ -257,14 +269,16 @@ fn resolve_filter(arg: &str, basedir: &Path) -> Result<(FilterDefinition, Filter
 fn filter_file(
     path: &Path,
     options: Vec<(String, String)>,
+    logtype: &str,
 ) -> Result<(FilterDefinition, FilterSource)> {
+    let loaded = with_logtype(&options, logtype);
     let dir = path
         .parent()
         .filter(|d| d.file_name().is_some_and(|n| n == "filter.d"));
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     if let (Some(dir), Some(name)) = (dir, stem) {
         let basedir = dir.parent().unwrap_or(Path::new("")).to_path_buf();
-        let def = FilterDefinition::load(&basedir, &name, &options).map_err(anyhow::Error::new)?;
+        let def = FilterDefinition::load(&basedir, &name, &loaded).map_err(anyhow::Error::new)?;
         let source = FilterSource::Named {
             name,
             basedir,
@@ -272,19 +286,80 @@ fn filter_file(
         };
         return Ok((def, source));
     }
-    let def = FilterDefinition::load_file(path, &options).map_err(anyhow::Error::new)?;
+    let def = FilterDefinition::load_file(path, &loaded).map_err(anyhow::Error::new)?;
     let path = path.to_path_buf();
     Ok((def, FilterSource::File { path, options }))
+}
+
+/// A journal entry's time as fail2ban-regex shows it before the entry's line:
+/// ISO 8601 in the local zone's offset of now, microseconds when there are any
+/// (`2026-12-02T09:52:12.876208+00:00`), as Python's `isoformat()` of the time
+/// the journal library gives.
+fn journal_time_text(time: f64) -> String {
+    let micros = (time * 1e6).round() as i64;
+    let Ok(at) = jiff::Timestamp::from_microsecond(micros) else {
+        return String::new();
+    };
+    let offset = TimeZone::system().to_offset(jiff::Timestamp::now());
+    let local = at.to_zoned(TimeZone::fixed(offset));
+    let fraction = match micros.rem_euclid(1_000_000) {
+        0 => String::new(),
+        us => format!(".{us:06}"),
+    };
+    format!(
+        "{}{fraction}{}",
+        local.strftime("%Y-%m-%dT%H:%M:%S"),
+        local.strftime("%:z")
+    )
+}
+
+/// `systemd-journal[journalpath=DIR, journalfiles=FILE…]` as the LOG argument: the
+/// journal to read, with the entries `-m` names or else the filter's
+/// `journalmatch`; `None` for any other LOG.
+fn journal_log(o: &Options, spec: &FilterDefinition) -> Result<Option<JournalSpec>> {
+    if !o.log.starts_with("systemd-journal") || Path::new(&o.log).is_file() {
+        return Ok(None);
+    }
+    let (name, options) = parse_name_with_options(&o.log).map_err(anyhow::Error::msg)?;
+    if name != "systemd-journal" {
+        return Ok(None);
+    }
+    let (files, directory) = ferroban_config::jail::journal_place(&options);
+    Ok(Some(JournalSpec {
+        source: "regex".into(),
+        matches: match &o.journalmatch {
+            Some(m) => vec![m.clone()],
+            None => spec.journalmatch.clone(),
+        },
+        files,
+        directory,
+        cursor: None,
+        since: 0.0,
+    }))
+}
+
+/// A filter's options with `logtype` added, unless they set it.
+fn with_logtype(options: &[(String, String)], logtype: &str) -> Vec<(String, String)> {
+    let mut options = options.to_vec();
+    if !options.iter().any(|(k, _)| k == "logtype") {
+        options.push(("logtype".into(), logtype.into()));
+    }
+    options
 }
 
 fn build_spec(
     o: &Options,
     basedir: &Path,
 ) -> Result<(FilterDefinition, FilterSource, Option<FilterSource>)> {
-    let (mut spec, source) = resolve_filter(&o.filter, basedir)?;
+    // the journal's lines have its own format (`logtype = journal`), as a journal jail's
+    let logtype = match o.log.starts_with("systemd-journal") && !Path::new(&o.log).is_file() {
+        true => "journal",
+        false => "file",
+    };
+    let (mut spec, source) = resolve_filter(&o.filter, basedir, logtype)?;
     let mut ignore_source = None;
     if let Some(ig) = &o.ignore {
-        let (idef, isrc) = resolve_filter(ig, basedir)?;
+        let (idef, isrc) = resolve_filter(ig, basedir, logtype)?;
         match isrc {
             FilterSource::Regex(_) => spec.ignoreregex.extend(idef.failregex),
             _ => spec.ignoreregex.extend(idef.ignoreregex),
@@ -606,6 +681,34 @@ impl<W: Write> Tester<'_, W> {
         }
     }
 
+    /// Run every entry of the journal that `spec` names (all there is, oldest
+    /// first) through the filter, as `fail2ban-regex systemd-journal` does.
+    fn feed_journal(&mut self, spec: &JournalSpec) -> Result<()> {
+        let mut child = std::process::Command::new("journalctl")
+            .args(spec.history_arguments())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot run journalctl (systemd's journal reader) to read the journal")?;
+        let stdout = child.stdout.take().context("journalctl's output")?;
+        for entry in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let entry = entry.context("reading journalctl's output")?;
+            if let Some((line, time, _cursor)) = parse_entry(&entry) {
+                self.tested_entry(&line, time)?;
+            }
+        }
+        let ended = child.wait_with_output()?;
+        if !ended.status.success() {
+            bail!(
+                "journalctl {}: {}",
+                spec.history_arguments().join(" "),
+                String::from_utf8_lossy(&ended.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     /// A skipped line's date taken note of (the next tested line may borrow it).
     fn observe_date(&mut self, raw: &[u8]) {
         let text = decode(trim_eol(raw), self.latin1);
@@ -620,10 +723,24 @@ impl<W: Write> Tester<'_, W> {
         if self.report && (line.is_empty() || line.starts_with('#')) {
             return Ok(());
         }
-        let result = &mut self.result;
-        self.filter.process_ended_line_into(ended, self.now, result);
+        self.filter
+            .process_ended_line_into(ended, self.now, &mut self.result);
+        self.report_line(line)
+    }
+
+    /// A journal entry run through the filter: its line as Fail2ban formats it,
+    /// dated by the entry (no date is searched in it).
+    fn tested_entry(&mut self, line: &str, time: f64) -> Result<()> {
+        self.lineno += 1;
+        self.result = self.filter.process_dated_line(line, time);
+        // listed with the entry's time before it, as fail2ban-regex lists it
+        self.report_line(&format!("{} {line}", journal_time_text(time)))
+    }
+
+    /// What the last tested `line` gave, printed or counted.
+    fn report_line(&mut self, line: &str) -> Result<()> {
         if !self.o.raw && !self.o.json {
-            self.resolver.resolve(&mut result.failures);
+            self.resolver.resolve(&mut self.result.failures);
         }
         let result = &self.result;
         if self.o.json {
@@ -739,8 +856,20 @@ fn run(o: &Options) -> Result<()> {
         }
     }
 
+    let journal = journal_log(o, &spec)?;
     let path = Path::new(&o.log);
-    let (reader, size): (Box<dyn Read>, u64) = if path.is_file() {
+    let (reader, size): (Box<dyn Read>, u64) = if let Some(journal) = &journal {
+        if report {
+            writeln!(out, "Use         systemd journal")?;
+            writeln!(out, "Use         encoding : UTF-8")?;
+            if !journal.matches.is_empty() {
+                let matches = journal.matches.join(" + ");
+                writeln!(out, "Use    journal match : {matches}")?;
+            }
+            writeln!(out)?;
+        }
+        (Box::new(std::io::empty()), 0)
+    } else if path.is_file() {
         let f = std::fs::File::open(path)
             .with_context(|| format!("cannot open log {}", path.display()))?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -789,7 +918,10 @@ fn run(o: &Options) -> Result<()> {
             cache: Default::default(),
         },
     };
-    tester.feed(reader, size)?;
+    match &journal {
+        Some(journal) => tester.feed_journal(journal)?,
+        None => tester.feed(reader, size)?,
+    }
     let abandoned = tester.filter.abandoned_searches();
     if abandoned > 0 {
         eprintln!(

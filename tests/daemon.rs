@@ -1114,9 +1114,8 @@ fn recidive_reads_ferrobans_own_log() {
 
 #[test]
 fn journal_backend_reads_journal_files() {
-    let remote = Path::new("/lib/systemd/systemd-journal-remote");
     let stock = Path::new("/etc/fail2ban/filter.d");
-    if !remote.exists()
+    if !Path::new(common::JOURNAL_REMOTE).exists()
         || !stock.join("sshd.conf").exists()
         || Command::new("journalctl")
             .arg("--version")
@@ -1145,21 +1144,7 @@ fn journal_backend_reads_journal_files() {
             1000 + i
         ));
     }
-    let mut child = Command::new(remote)
-        .arg("-o")
-        .arg(&journal)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(export.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    common::write_journal(&journal, &export);
     // The guide's sshd jail: backend = systemd; the journal files are the test's.
     env.jails(&format!("[sshd]\nenabled = true\nfilter = sshd\nbackend = systemd[journalfiles=\"{}\"]\nmaxretry = 3\n", journal.display()));
     let _d = env.start();

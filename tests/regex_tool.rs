@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn ferroban(args: &[&str]) -> (String, String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
         .args(args)
@@ -288,6 +290,98 @@ fn output_templates_as_fail2ban_regex() {
     let (utc, _, _) = ferroban(&utc);
     let two_hours_before: Vec<f64> = times(&utc).iter().map(|t| t - 7200.0).collect();
     assert_eq!(ours, two_hours_before, "the zone moved the times");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `systemd-journal[journalfiles=…]` as the log: the journal's entries, formatted
+/// and dated as Fail2ban's journal backend does, with the filter's `journalmatch`
+/// (or `-m`), and the report fail2ban-regex prints for them, line for line. The
+/// journal file is written by systemd's own `systemd-journal-remote`.
+#[test]
+fn journal_entries_as_fail2ban_regex_reads_them() {
+    let reference = which("fail2ban-regex");
+    let python_systemd = Command::new("/usr/bin/python3")
+        .args(["-c", "import systemd.journal"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let remote = Path::new(common::JOURNAL_REMOTE).exists();
+    let (Ok(reference), true, true) = (reference, remote, python_systemd) else {
+        eprintln!(
+            "SKIPPED: needs fail2ban-regex, systemd-journal-remote and python3-systemd \
+             (apt-get install fail2ban systemd-journal-remote python3-systemd)"
+        );
+        return;
+    };
+    let dir = scratch_dir("journal");
+    let journal = dir.join("test.journal");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let entries = [
+        (
+            "sshd",
+            "sshd.service",
+            "Failed password for root from 192.0.2.70 port 51022 ssh2",
+        ),
+        (
+            "sshd",
+            "sshd.service",
+            "Invalid user admin from 192.0.2.71 port 4242",
+        ),
+        (
+            "sshd",
+            "sshd.service",
+            "Connection closed by 192.0.2.72 port 1 [preauth]",
+        ),
+        (
+            "cron",
+            "cron.service",
+            "Failed password for root from 192.0.2.99 port 1 ssh2",
+        ),
+    ];
+    let mut export = String::new();
+    for (i, (comm, unit, message)) in entries.iter().enumerate() {
+        export.push_str(&format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n\
+             _HOSTNAME=vps\nSYSLOG_IDENTIFIER={comm}\n_PID={}\n_SYSTEMD_UNIT={unit}\n_COMM={comm}\n\
+             MESSAGE={message}\n\n",
+            now_us + i as u128 * 1000,
+            1000 + i,
+            800 + i
+        ));
+    }
+    common::write_journal(&journal, &export);
+    let log = format!("systemd-journal[journalfiles={}]", journal.display());
+    for extra in [
+        &[][..],
+        &["-v"],
+        &["--print-all-matched"],
+        &["-m", "_COMM=cron"],
+    ] {
+        let report = |program: &Path, tool: &[&str]| {
+            let out = Command::new(program)
+                .args(tool)
+                .args(extra)
+                .args([log.as_str(), "sshd"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.starts_with("[processed in"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        };
+        let theirs = report(&reference, &[]);
+        let ours = report(Path::new(env!("CARGO_BIN_EXE_ferroban")), &["regex"]);
+        assert_eq!(ours, theirs, "{extra:?}");
+        if extra.is_empty() {
+            assert!(
+                theirs.contains("Lines: 3 lines, 1 ignored, 2 matched, 0 missed"),
+                "the sshd unit's three entries: {theirs}"
+            );
+        }
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

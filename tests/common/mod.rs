@@ -301,3 +301,32 @@ pub fn start_nginx(
         .spawn()
         .unwrap()
 }
+
+/// systemd's `systemd-journal-remote`, which writes journal files (the tests make
+/// theirs with it, as the journal would), when it is installed.
+pub const JOURNAL_REMOTE: &str = "/lib/systemd/systemd-journal-remote";
+
+/// Write the journal file `path` from `export` (the journal's export format:
+/// `FIELD=value` lines, an empty line after each entry) with systemd-journal-remote.
+pub fn write_journal(path: &std::path::Path, export: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(JOURNAL_REMOTE)
+        .arg("-o")
+        .arg(path)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(export.as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "systemd-journal-remote wrote {}",
+        path.display()
+    );
+}

@@ -104,7 +104,7 @@ fn regex() -> Command {
             Arg::new("log")
                 .required(true)
                 .value_name("LOG")
-                .help("A log file, a single log line, or several lines separated by newlines")
+                .help("A log file, systemd-journal[journalpath=DIR] (the journal), a single log line, or several lines separated by newlines")
                 .value_hint(clap::ValueHint::FilePath),
         )
         .arg(
@@ -131,6 +131,14 @@ fn regex() -> Command {
                 "Date pattern (overrides the filter's)",
             )
             .short('d'),
+        )
+        .arg(
+            value(
+                "journalmatch",
+                "MATCH",
+                "Journal entries to read (FIELD=value [+ …]), instead of the filter's journalmatch",
+            )
+            .short('m'),
         )
         .arg(value(
             "timezone",

@@ -32,6 +32,26 @@ pub enum Backend {
     },
 }
 
+/// The journal that backend options name (`systemd[…]`, and fail2ban-regex's
+/// `systemd-journal[…]`): the files of `journalfiles` (separated by spaces or
+/// commas), and the directory `journalpath`; none: the system's journal.
+pub fn journal_place(options: &[(String, String)]) -> (Vec<PathBuf>, Option<PathBuf>) {
+    let option = |key: &str| {
+        options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let files = option("journalfiles")
+        .unwrap_or_default()
+        .split([' ', ','])
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    (files, option("journalpath").map(PathBuf::from))
+}
+
 /// How ban times grow for returning addresses (`bantime.*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BanTimeIncrement {
@@ -460,21 +480,13 @@ impl JailReader<'_> {
         let text = self.text(key)?.unwrap_or_else(|| "auto".into());
         let (name, opts) = parse_name_with_options(&text)
             .map_err(|m| self.error(key, m, "write e.g. auto, polling or systemd"))?;
-        let opt = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         match name.to_lowercase().as_str() {
             "auto" | "pyinotify" | "inotify" | "gamin" => Ok(Backend::Inotify),
             "polling" => Ok(Backend::Polling),
-            "systemd" => Ok(Backend::Systemd {
-                files: opt("journalfiles")
-                    .unwrap_or_default()
-                    .split([' ', ','])
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
-                    .collect(),
-                directory: opt("journalpath")
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from),
-            }),
+            "systemd" => {
+                let (files, directory) = journal_place(&opts);
+                Ok(Backend::Systemd { files, directory })
+            }
             other => Err(self.error(
                 key,
                 format!("unknown backend {other:?}"),

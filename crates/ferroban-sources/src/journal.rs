@@ -36,11 +36,22 @@ pub struct JournalSpec {
 }
 
 impl JournalSpec {
-    /// The `journalctl` arguments.
+    /// The `journalctl` arguments: followed from the cursor (or `since`) on.
     pub fn arguments(&self) -> Vec<String> {
+        let mut args = vec!["--follow".to_string()];
+        match &self.cursor {
+            Some(c) => args.push(format!("--after-cursor={c}")),
+            None => args.push(format!("--since=@{}", self.since.max(0.0) as i64)),
+        }
+        args.extend(self.history_arguments());
+        args
+    }
+
+    /// The `journalctl` arguments that print every entry there is and end (the
+    /// filter tester's reading of the journal).
+    pub fn history_arguments(&self) -> Vec<String> {
         let mut args = vec![
-            "--follow".to_string(),
-            "--output=json".into(),
+            "--output=json".to_string(),
             "--no-pager".into(),
             "--quiet".into(),
         ];
@@ -49,10 +60,6 @@ impl JournalSpec {
         }
         if let Some(d) = &self.directory {
             args.push(format!("--directory={}", d.display()));
-        }
-        match &self.cursor {
-            Some(c) => args.push(format!("--after-cursor={c}")),
-            None => args.push(format!("--since=@{}", self.since.max(0.0) as i64)),
         }
         for (i, m) in self.matches.iter().enumerate() {
             if i > 0 {
@@ -232,14 +239,28 @@ pub fn parse_entry(json: &str) -> Option<(String, f64, Option<String>)> {
     }
     if let Some(ident) = get("SYSLOG_IDENTIFIER").or_else(|| get("_COMM")) {
         let pid = get("SYSLOG_PID").or_else(|| get("_PID"));
-        parts.push(match pid {
+        let ident = match pid {
             Some(p) => format!("{ident}[{p}]:"),
             None => format!("{ident}:"),
-        });
+        };
+        // the kernel's lines carry their time since boot, as in its own log
+        let since_boot = (ident == "kernel:")
+            .then(|| get("_SOURCE_MONOTONIC_TIMESTAMP").or_else(|| get("__MONOTONIC_TIMESTAMP")))
+            .flatten()
+            .and_then(|us| us.parse::<f64>().ok());
+        parts.push(ident);
+        if let Some(us) = since_boot {
+            parts.push(format!("[{:12.6}]", us / 1e6));
+        }
     }
     parts.push(get("MESSAGE").unwrap_or_default());
     let text = parts.join(" ").replace('\n', "\\n");
-    let time = get("__REALTIME_TIMESTAMP")?.parse::<f64>().ok()? / 1e6;
+    // the time the source gave, where it gave one (as Fail2ban dates an entry)
+    let time = get("_SOURCE_REALTIME_TIMESTAMP")
+        .or_else(|| get("__REALTIME_TIMESTAMP"))?
+        .parse::<f64>()
+        .ok()?
+        / 1e6;
     Some((text, time, get("__CURSOR")))
 }
 
@@ -263,6 +284,13 @@ mod tests {
             parse_entry(r#"{"__REALTIME_TIMESTAMP":"1","_COMM":"x","MESSAGE":[104,105]}"#).unwrap();
         assert_eq!(bin, "x: hi");
         assert!(parse_entry("not json").is_none());
+        // the source's time first; the kernel's time since boot in its line
+        let (kernel, time, _) = parse_entry(
+            r#"{"__REALTIME_TIMESTAMP":"1700000001000000","_SOURCE_REALTIME_TIMESTAMP":"1700000000500000","SYSLOG_IDENTIFIER":"kernel","_SOURCE_MONOTONIC_TIMESTAMP":"1234567890","MESSAGE":"IN=eth0 SRC=192.0.2.9"}"#,
+        )
+        .unwrap();
+        assert_eq!(kernel, "kernel: [ 1234.567890] IN=eth0 SRC=192.0.2.9");
+        assert!((time - 1_700_000_000.5).abs() < 1e-6);
     }
 
     #[test]
@@ -282,11 +310,11 @@ mod tests {
             spec.arguments(),
             vec![
                 "--follow",
+                "--since=@100",
                 "--output=json",
                 "--no-pager",
                 "--quiet",
                 "--file=/tmp/a.journal",
-                "--since=@100",
                 "_SYSTEMD_UNIT=sshd.service",
                 "+",
                 "_COMM=sshd",
@@ -294,5 +322,8 @@ mod tests {
                 "_COMM=dropbear"
             ]
         );
+        // the tester's reading: everything there is, then the end
+        let history = spec.history_arguments();
+        assert_eq!(history, spec.arguments()[2..]);
     }
 }
