@@ -101,7 +101,6 @@ impl LiftedHere {
     }
 }
 
-/// Start the fleet thread when the configuration has a `[Fleet]` section.
 /// How far back the fleet's failures matter: the longest `findtime` of the jails
 /// that count across the fleet (`fleetmaxretry`, applying fleet bans); 0 for none.
 fn fleet_lookback(jails: &[Jail]) -> f64 {
@@ -112,6 +111,7 @@ fn fleet_lookback(jails: &[Jail]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Start the fleet thread when the configuration has a `[Fleet]` section.
 pub fn start(
     settings: Option<FleetSettings>,
     jails: &[Jail],
