@@ -1175,24 +1175,18 @@ impl Server {
     /// where they are not banned), their earlier bans in the jail no longer
     /// lengthen the next one.
     pub(super) fn unban_by_hand(&mut self, idx: usize, ips: Option<&[std::net::IpAddr]>) -> usize {
-        let jail = self.jails[idx].name().to_string();
-        let (lifted, forgotten) = match ips {
-            Some(ips) => {
-                let texts: Vec<String> = ips.iter().map(ToString::to_string).collect();
-                (
-                    self.unban(idx, ips),
-                    self.db.forget_ban_counts(&jail, Some(&texts)),
-                )
-            }
+        let lifted = match ips {
+            Some(ips) => self.unban(idx, ips),
             None => {
                 let all = self.jails[idx].bans.addresses();
-                (
-                    self.unban(idx, &all),
-                    self.db.forget_ban_counts(&jail, None),
-                )
+                self.unban(idx, &all)
             }
         };
-        if let Err(e) = forgotten {
+        // `None` here: every address of the jail, also those not banned now
+        let texts: Option<Vec<String>> =
+            ips.map(|ips| ips.iter().map(ToString::to_string).collect());
+        let jail = self.jails[idx].name().to_string();
+        if let Err(e) = self.db.forget_ban_counts(&jail, texts.as_deref()) {
             self.log
                 .log(Component::Database, Severity::Error, &e.to_string());
         }
