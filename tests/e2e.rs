@@ -323,7 +323,13 @@ fn an_env_probe_is_refused_by_the_kernel_and_the_ban_survives_a_restart() {
     // forgets an address unbanned by hand (bantime.increment is on here)
     assert!(
         !log.contains("Increase Ban 10.251.1.2"),
-        "the second ban was longer: {log}"
+        "the second ban was made longer: {log}"
+    );
+    assert_eq!(
+        log.matches("NOTICE  [apache-envscan] Ban 10.251.1.2")
+            .count(),
+        2,
+        "two first bans: {log}"
     );
     net.stop_server();
 }
