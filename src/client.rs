@@ -11,9 +11,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
+use ferroban_cli::fail2ban_protocol::from_json;
+use ferroban_cli::protocol::Refusal;
+use ferroban_cli::python;
 use serde_json::Value;
 
-use crate::python::{py_float, py_repr};
 use crate::server::{check_config, config_warnings, options::default_confdir};
 use crate::socket_client::{request, request_within, ClientError, DEFAULT_TIMEOUT};
 
@@ -281,7 +283,7 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
             Ok(0)
         }
         Err(ClientError::Server(e)) if o.as_fail2ban_client => {
-            print_fail2ban_error(&e.to_string());
+            print_fail2ban_error(&e);
             Ok(failure)
         }
         Err(ClientError::Server(e)) => {
@@ -375,56 +377,24 @@ fn value_text(v: &Value) -> String {
 }
 
 /// Python's `str()` of an answer, as fail2ban-client prints one it has no format
-/// for: a string as it is, anything else as [`python_repr`].
+/// for (`[{'sshd': ['192.0.2.1']}]`, `None`, `True`).
 fn python_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => python_repr(other),
-    }
+    python::str(&from_json(v))
 }
 
-/// Python's `repr()` of an answer (`[{'sshd': ['192.0.2.1']}]`, `None`, `True`).
-fn python_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if !n.is_i64() && !n.is_u64() => py_float(f),
-            _ => n.to_string(),
-        },
-        Value::String(s) => py_repr(s),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(k), python_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// fail2ban-client's error output for a refused command: the message on standard
-/// output (as its beautifier gives it) and its log line on standard error.
-fn print_fail2ban_error(message: &str) {
-    // Fail2ban's exception for an unknown jail carries only the jail's name.
-    let args = message
-        .strip_prefix("Sorry but the jail '")
-        .and_then(|rest| rest.strip_suffix("' does not exist"))
-        .unwrap_or(message);
+/// fail2ban-client's error output for a refused command: its text for the
+/// server's exception on standard output, and its log line with the exception's
+/// arguments on standard error.
+fn print_fail2ban_error(refusal: &Refusal) {
     let now = jiff::Zoned::now();
     eprintln!(
-        "{},{:03} fail2ban                [{}]: ERROR   NOK: ({},)",
+        "{},{:03} fail2ban                [{}]: ERROR   NOK: {}",
         now.strftime("%Y-%m-%d %H:%M:%S"),
         now.millisecond(),
         std::process::id(),
-        py_repr(args)
+        refusal.fail2ban_args()
     );
-    println!("{message}");
+    println!("{}", refusal.fail2ban_text());
 }
 
 /// Fail2ban's output for a command's result (its client's beautifier).
@@ -629,8 +599,8 @@ mod tests {
         );
         assert_eq!(beautify(&words("get x maxlines"), &json!(3)), "3");
         assert_eq!(beautify(&words("get x usedns"), &json!("warn")), "warn");
-        assert_eq!(python_repr(&json!(600.0)), "600.0");
-        assert_eq!(python_repr(&json!(0.5)), "0.5");
+        assert_eq!(python_str(&json!(600.0)), "600.0");
+        assert_eq!(python_str(&json!([0.5])), "[0.5]");
     }
 
     #[test]

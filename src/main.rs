@@ -15,7 +15,6 @@ mod fail2ban_cmdline;
 mod fleet_cli;
 mod import;
 mod procfs;
-mod python;
 mod regex_tool;
 mod restart;
 mod server;

@@ -12,13 +12,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use ferroban_cli::pickle::PyValue;
+use ferroban_cli::python::{float as py_float, repr_str as py_repr};
 use ferroban_config::{parse_name_with_options, FilterDefinition};
 use ferroban_filter::{Filter, LineResult, Value};
 use ferroban_sources::journal::{parse_entry, JournalSpec};
 use jiff::tz::TimeZone;
 
 use crate::fail2ban_cmdline::{immediate_text, Immediate};
-use crate::python::{py_float, py_repr};
 
 /// The tester's help, from the command-line definition.
 fn help() -> String {
@@ -1078,16 +1079,14 @@ fn ctime(time: Option<f64>) -> String {
 
 /// Python's `repr` of a failure value.
 fn py_value(v: &Value) -> String {
-    let list =
-        |items: &mut dyn Iterator<Item = &str>| items.map(py_repr).collect::<Vec<_>>().join(", ");
-    match v {
-        Value::Text(Some(t)) => py_repr(t),
-        Value::Text(None) => "None".to_string(),
-        Value::Lines(l) => format!("[{}]", list(&mut l.iter().map(|t| &**t))),
-        Value::Set(s) if s.is_empty() => "set()".to_string(),
-        Value::Set(s) => format!("{{{}}}", list(&mut s.iter().map(|t| t.as_str()))),
-        Value::Flag(n) => n.to_string(),
-    }
+    let texts = |texts: &mut dyn Iterator<Item = &str>| texts.map(PyValue::str).collect();
+    ferroban_cli::python::repr(&match v {
+        Value::Text(Some(t)) => PyValue::str(t.as_str()),
+        Value::Text(None) => PyValue::None,
+        Value::Lines(l) => PyValue::List(texts(&mut l.iter().map(|t| &**t))),
+        Value::Set(s) => PyValue::Set(texts(&mut s.iter().map(|t| t.as_str()))),
+        Value::Flag(n) => PyValue::Int(*n),
+    })
 }
 
 fn pprint_list(out: &mut impl Write, items: &[String], header: Option<&str>) -> Result<()> {

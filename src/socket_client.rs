@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use ferroban_cli::fail2ban_protocol::{self, CLOSE, END};
 use ferroban_cli::protocol;
+use ferroban_cli::protocol::Refusal;
 use serde_json::Value;
 
 use crate::server::control::peer_credentials;
@@ -220,11 +221,11 @@ impl Asked<'_> {
         // its server's internal form; sent bare, its server fails with a Python
         // error about missing arguments.
         if words.first().is_some_and(|w| w == "reload") {
-            return Err(ClientError::Server(format!(
+            return Err(ClientError::Server(Refusal::new(format!(
                 "a reload of Fail2ban's own server is sent by Fail2ban's client, which reads \
                  the configuration for it: run /usr/bin/fail2ban-client -s {} reload",
                 self.socket.display()
-            )));
+            ))));
         }
         let mut writer = Sender(stream.try_clone().map_err(ClientError::Io)?);
         // Fail2ban knows no "extended" status (it would log a warning and answer
@@ -288,5 +289,5 @@ pub enum ClientError {
     #[error("unexpected answer from the server: {0:?}")]
     Protocol(String),
     #[error("{0}")]
-    Server(String),
+    Server(Refusal),
 }

@@ -2828,8 +2828,7 @@ fn ferroban_as_fail2ban_client_prints_what_debians_client_prints() {
         &["get", "dbpurgeage"],
         &["status", "nope"],
         &["get", "nope", "bantime"],
-        // (not `get app actionproperties nosuch`: Fail2ban's KeyError prints its
-        // message quoted, and ferroban's own protocol carries no error kind)
+        &["get", "app", "actionproperties", "nosuch"],
         &["set", "app", "maxlines", "0"],
         &["set", "app", "unbanip", "--report-absent", "203.0.113.9"],
     ];

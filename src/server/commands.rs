@@ -11,6 +11,8 @@
 use std::net::IpAddr;
 
 use ferroban_actions::Severity;
+use ferroban_cli::pickle::PyValue;
+use ferroban_cli::protocol::Refusal;
 use ferroban_config::filter::FilterDefinition;
 use ferroban_config::fleet::FleetMode;
 use ferroban_config::ignoreip::{parse_ignore_entry, IgnoreEntry};
@@ -40,6 +42,37 @@ pub enum CommandError {
     /// A name that is not there, as fail2ban-server's KeyError (an action).
     #[error("{0}")]
     Missing(String),
+}
+
+impl CommandError {
+    /// The exception fail2ban-server raises in its place (a reference a Python
+    /// client resolves): sent as such to Fail2ban's clients, and beside the message
+    /// to ferroban's, which print as fail2ban-client from it.
+    pub fn exception(&self) -> PyValue {
+        let (module, name, arg) = match self {
+            CommandError::UnknownJail(jail) => {
+                ("fail2ban.exceptions", "UnknownJailException", jail)
+            }
+            CommandError::BadValue(why) => ("builtins", "ValueError", why),
+            CommandError::Missing(why) => ("builtins", "KeyError", why),
+            CommandError::Invalid(why) | CommandError::Failed(why) => {
+                ("builtins", "Exception", why)
+            }
+        };
+        PyValue::Exception {
+            module: module.into(),
+            name: name.into(),
+            args: vec![PyValue::str(arg.as_str())],
+        }
+    }
+
+    /// The refusal ferroban's protocol answers: the message, and the exception.
+    pub fn refusal(&self) -> Refusal {
+        Refusal {
+            message: self.to_string(),
+            exception: Some(self.exception()),
+        }
+    }
 }
 
 impl From<String> for CommandError {

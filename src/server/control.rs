@@ -123,7 +123,8 @@ fn refuse(stream: &mut UnixStream, error: &str) {
         let _ = stream.set_nonblocking(false);
     }
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = stream.write_all(protocol::encode_reply(&Err(error.to_string())).as_bytes());
+    let refused = Err(protocol::Refusal::new(error));
+    let _ = stream.write_all(protocol::encode_reply(&refused).as_bytes());
 }
 
 fn connection(stream: UnixStream, events: SyncSender<Event>) {
@@ -168,10 +169,10 @@ fn json_lines(
         }
         let outcome = match protocol::decode_request(&line) {
             Ok(words) => match ask(words) {
-                Some(reply) => reply.map_err(|e| e.to_string()),
+                Some(reply) => reply.map_err(|e| e.refusal()),
                 None => return,
             },
-            Err(e) => Err(e),
+            Err(e) => Err(protocol::Refusal::new(e)),
         };
         // One line in one write (formatting straight into the socket would send
         // every token as a packet of its own).

@@ -168,22 +168,8 @@ fn pairs(rows: &Value) -> PyValue {
     }
 }
 
-/// The exception fail2ban-server would answer for `error` (a reference the
-/// client resolves; the server side never decodes one).
+/// The exception fail2ban-server would answer for `error` (see
+/// [`CommandError::exception`]).
 fn exception(error: CommandError) -> PyValue {
-    let (module, name, arg) = match &error {
-        CommandError::UnknownJail(jail) => {
-            ("fail2ban.exceptions", "UnknownJailException", jail.clone())
-        }
-        CommandError::BadValue(why) => ("builtins", "ValueError", why.clone()),
-        CommandError::Missing(why) => ("builtins", "KeyError", why.clone()),
-        CommandError::Invalid(why) | CommandError::Failed(why) => {
-            ("builtins", "Exception", why.clone())
-        }
-    };
-    PyValue::Exception {
-        module: module.into(),
-        name: name.into(),
-        args: vec![PyValue::Str(arg)],
-    }
+    error.exception()
 }

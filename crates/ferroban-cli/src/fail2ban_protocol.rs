@@ -12,6 +12,8 @@ use std::io::{BufRead, Read};
 use serde_json::Value;
 
 use crate::pickle::{self, PyValue};
+use crate::protocol::Refusal;
+use crate::python;
 
 /// Ends every message, both ways.
 pub const END: &[u8] = b"<F2B_END_COMMAND>";
@@ -74,24 +76,26 @@ pub fn encode_answer(outcome: Result<PyValue, PyValue>) -> Vec<u8> {
 }
 
 /// A server's answer (without its [`END`]) as ferroban's client takes it: the
-/// result as JSON, or the error message a Fail2ban client would show.
-pub fn decode_answer(message: &[u8]) -> Result<Result<Value, String>, pickle::PickleError> {
+/// result as JSON, or the refusal (with the server's exception).
+pub fn decode_answer(message: &[u8]) -> Result<Result<Value, Refusal>, pickle::PickleError> {
     Ok(match pickle::decode_answer(message)? {
         PyValue::Tuple(pair) => match pair.as_slice() {
             [PyValue::Int(0), result] => Ok(to_json(result)),
-            [_, PyValue::Exception { module, name, args }] => {
-                Err(exception_text(module, name, args))
-            }
-            [_, other] => Err(python_str(other)),
-            _ => Err(format!("unexpected answer {pair:?}")),
+            [_, exception @ PyValue::Exception { module, name, args }] => Err(Refusal {
+                message: exception_text(module, name, args),
+                exception: Some(exception.clone()),
+            }),
+            [_, other] => Err(Refusal::new(python::str(other))),
+            _ => Err(Refusal::new(format!("unexpected answer {pair:?}"))),
         },
         // fail2ban-server answers a message it cannot read with a bare string.
-        other => Err(python_str(&other)),
+        other => Err(Refusal::new(python::str(&other))),
     })
 }
 
-/// What Fail2ban's client prints for an exception from the server.
-fn exception_text(module: &str, name: &str, args: &[PyValue]) -> String {
+/// What Fail2ban's client prints for an exception from the server (its
+/// beautifier's `beautifyError`, then Python's `str()` of the exception).
+pub fn exception_text(module: &str, name: &str, args: &[PyValue]) -> String {
     match (name, args.first()) {
         ("UnknownJailException", Some(PyValue::Str(jail))) => {
             format!("Sorry but the jail '{jail}' does not exist")
@@ -100,11 +104,11 @@ fn exception_text(module: &str, name: &str, args: &[PyValue]) -> String {
             format!("The jail '{jail}' already exists")
         }
         ("IndexError", _) => "Sorry but the command is invalid".to_string(),
-        (_, Some(first)) if args.len() == 1 => python_str(first),
-        _ => format!(
-            "{module}.{name}({})",
-            args.iter().map(python_str).collect::<Vec<_>>().join(", ")
-        ),
+        _ => python::str(&PyValue::Exception {
+            module: module.to_string(),
+            name: name.to_string(),
+            args: args.to_vec(),
+        }),
     }
 }
 
@@ -119,21 +123,7 @@ pub fn word(value: &PyValue) -> Option<String> {
         | PyValue::Dict(_)
         | PyValue::Set(_)
         | PyValue::Exception { .. } => None,
-        scalar => Some(python_str(scalar)),
-    }
-}
-
-/// Python's `str()` of a value (close enough for messages and words).
-fn python_str(value: &PyValue) -> String {
-    match value {
-        PyValue::None => "None".into(),
-        PyValue::Bool(true) => "True".into(),
-        PyValue::Bool(false) => "False".into(),
-        PyValue::Int(v) => v.to_string(),
-        PyValue::Float(v) if v.is_finite() && v.fract() == 0.0 => format!("{v:.1}"),
-        PyValue::Float(v) => v.to_string(),
-        PyValue::Str(s) => s.clone(),
-        other => format!("{:?}", to_json(other)),
+        scalar => Some(python::str(scalar)),
     }
 }
 
@@ -152,7 +142,7 @@ pub fn to_json(value: &PyValue) -> Value {
         PyValue::Dict(pairs) => Value::Object(
             pairs
                 .iter()
-                .map(|(k, v)| (python_str(k), to_json(v)))
+                .map(|(k, v)| (python::str(k), to_json(v)))
                 .collect(),
         ),
         PyValue::Exception { module, name, args } => {
@@ -227,10 +217,11 @@ mod tests {
             name: "UnknownJailException".into(),
             args: vec![PyValue::str("nope")],
         }));
-        assert_eq!(
-            decode_answer(&unknown[..unknown.len() - END.len()]).unwrap(),
-            Err("Sorry but the jail 'nope' does not exist".to_string())
-        );
+        let refused = decode_answer(&unknown[..unknown.len() - END.len()])
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused.message, "Sorry but the jail 'nope' does not exist");
+        assert_eq!(refused.fail2ban_args(), "('nope',)");
         assert_eq!(word(&PyValue::Float(0.1)).as_deref(), Some("0.1"));
         assert_eq!(word(&PyValue::Float(1.0)).as_deref(), Some("1.0"));
         assert_eq!(word(&PyValue::List(vec![])), None);

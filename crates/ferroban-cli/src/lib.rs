@@ -12,6 +12,7 @@ use clap::{Arg, ArgAction, Command};
 pub mod fail2ban_protocol;
 pub mod pickle;
 pub mod protocol;
+pub mod python;
 
 /// The configuration directory option, shared by the client, server and tester.
 fn confdir() -> Arg {
