@@ -1109,9 +1109,7 @@ fn print_report(
     writeln!(out, "\nResults\n=======")?;
     if let Some(p) = &spec.prefregex {
         writeln!(out, "\nPrefregex: {} total", stats.prefregex_hits)?;
-        // shown with its tags expanded, as fail2ban-regex shows it
-        let usedns = spec.usedns.as_deref().unwrap_or("warn");
-        let mut items = vec![ferroban_filter::tags::expand(p, usedns)];
+        let mut items = vec![ferroban_filter::expanded_regex(spec, p)];
         items.extend(stats.prefregex_groups.iter().map(|g| format!("    {g}")));
         pprint_list(out, &items, None)?;
     }

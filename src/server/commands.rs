@@ -18,6 +18,7 @@ use ferroban_config::fleet::FleetMode;
 use ferroban_config::ignoreip::{parse_ignore_entry, IgnoreEntry};
 use ferroban_config::jail::Backend;
 use ferroban_config::parse_switch;
+use ferroban_filter::expanded_regex;
 use ferroban_jail::{Ban, IgnoreList};
 use serde_json::{json, Value};
 
@@ -477,8 +478,11 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             Some("{^LN-BEG}") => json!([null, "Default Detectors"]),
             Some(pattern) => json!([pattern, pattern]),
         },
-        "prefregex" => json!(expanded(c.filter.prefregex.as_slice(), &c.filter)
-            .pop()
+        "prefregex" => json!(c
+            .filter
+            .prefregex
+            .as_deref()
+            .map(|p| expanded_regex(&c.filter, p))
             .unwrap_or_default()),
         "idle" => json!(j.idle),
         // One line unless the filter says more, as Fail2ban.
@@ -514,14 +518,9 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
     })
 }
 
-/// `regexes` with their tags expanded as `filter` compiles them: the text Fail2ban
-/// answers `get JAIL failregex` (and prefregex, ignoreregex) with.
+/// `regexes` as `filter` compiles them (see [`expanded_regex`]).
 fn expanded(regexes: &[String], filter: &FilterDefinition) -> Vec<String> {
-    let use_dns = filter.usedns.as_deref().unwrap_or("warn");
-    regexes
-        .iter()
-        .map(|r| ferroban_filter::tags::expand(r, use_dns))
-        .collect()
+    regexes.iter().map(|r| expanded_regex(filter, r)).collect()
 }
 
 /// What Fail2ban's `get JAIL actionproperties` lists for every command action (the

@@ -482,6 +482,18 @@ fn place_failure_data(fail: &mut [Rx], pref: Option<&mut Rx>) -> &'static Layout
     layout
 }
 
+/// `regex` (a failregex, ignoreregex or prefregex of `spec`) as its filter
+/// compiles it, and as Fail2ban shows it (`get JAIL failregex`, fail2ban-regex's
+/// report): tags expanded with the filter's `usedns`.
+pub fn expanded_regex(spec: &FilterDefinition, regex: &str) -> String {
+    tags::expand(regex, use_dns(spec))
+}
+
+/// The filter's `usedns` (`warn`, Fail2ban's default, when unset).
+fn use_dns(spec: &FilterDefinition) -> &str {
+    spec.usedns.as_deref().unwrap_or("warn")
+}
+
 /// The named groups of `pattern`'s match `g` in `text`, in the pattern's order,
 /// each with its text (see [`Filter::prefregex_groups`]). Out of line: only
 /// `fail2ban-regex -v` asks for them.
@@ -602,7 +614,7 @@ impl Filter {
         tz: TimeZone,
         now_year: i16,
     ) -> Result<Filter, FilterError> {
-        let use_dns = spec.usedns.as_deref().unwrap_or("warn");
+        let use_dns = use_dns(spec);
         let maxlines = match &spec.maxlines {
             None => 1,
             Some(v) => match v.trim().parse::<i64>() {

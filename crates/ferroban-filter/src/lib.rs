@@ -23,5 +23,5 @@ pub mod tags;
 pub mod twopass;
 pub mod unfold;
 
-pub use engine::{Failure, Failures, Filter, FilterError, LineResult};
+pub use engine::{expanded_regex, Failure, Failures, Filter, FilterError, LineResult};
 pub use faildata::{FailData, Value};
