@@ -293,16 +293,15 @@ fn filter_file(
 }
 
 /// A journal entry's time as fail2ban-regex shows it before the entry's line:
-/// ISO 8601 in the local zone's offset of now, microseconds when there are any
-/// (`2026-12-02T09:52:12.876208+00:00`), as Python's `isoformat()` of the time
-/// the journal library gives.
-fn journal_time_text(time: f64) -> String {
+/// ISO 8601 in `offset` (the journal library takes the local zone's offset of
+/// when it started), microseconds when there are any
+/// (`2026-12-02T09:52:12.876208+00:00`), as Python's `isoformat()` of it.
+fn journal_time_text(time: f64, offset: &TimeZone) -> String {
     let micros = (time * 1e6).round() as i64;
     let Ok(at) = jiff::Timestamp::from_microsecond(micros) else {
         return String::new();
     };
-    let offset = TimeZone::system().to_offset(jiff::Timestamp::now());
-    let local = at.to_zoned(TimeZone::fixed(offset));
+    let local = at.to_zoned(offset.clone());
     let fraction = match micros.rem_euclid(1_000_000) {
         0 => String::new(),
         us => format!(".{us:06}"),
@@ -315,9 +314,9 @@ fn journal_time_text(time: f64) -> String {
 }
 
 /// `systemd-journal[journalpath=DIR, journalfiles=FILE…]` as the LOG argument: the
-/// journal to read, with the entries `-m` names or else the filter's
-/// `journalmatch`; `None` for any other LOG.
-fn journal_log(o: &Options, spec: &FilterDefinition) -> Result<Option<JournalSpec>> {
+/// journal to read, its entries chosen by `-m` (else, once the filter is read, by
+/// its `journalmatch`); `None` for any other LOG.
+fn journal_log(o: &Options) -> Result<Option<JournalSpec>> {
     if !o.log.starts_with("systemd-journal") || Path::new(&o.log).is_file() {
         return Ok(None);
     }
@@ -328,15 +327,19 @@ fn journal_log(o: &Options, spec: &FilterDefinition) -> Result<Option<JournalSpe
     let (files, directory) = ferroban_config::jail::journal_place(&options);
     Ok(Some(JournalSpec {
         source: "regex".into(),
-        matches: match &o.journalmatch {
-            Some(m) => vec![m.clone()],
-            None => spec.journalmatch.clone(),
-        },
+        matches: o.journalmatch.iter().cloned().collect(),
         files,
         directory,
         cursor: None,
         since: 0.0,
     }))
+}
+
+/// What the tester reads: the journal, or a log (a file, or the text given) with
+/// its size for the progress bar.
+enum Input {
+    Journal(JournalSpec),
+    Log(Box<dyn Read>, u64),
 }
 
 /// A filter's options with `logtype` added, unless they set it.
@@ -348,15 +351,13 @@ fn with_logtype(options: &[(String, String)], logtype: &str) -> Vec<(String, Str
     options
 }
 
+/// The filter to test, and the ignoreregex given; `logtype` is the filter option
+/// for the lines read (`journal` for the journal's, as a journal jail's).
 fn build_spec(
     o: &Options,
     basedir: &Path,
+    logtype: &str,
 ) -> Result<(FilterDefinition, FilterSource, Option<FilterSource>)> {
-    // the journal's lines have its own format (`logtype = journal`), as a journal jail's
-    let logtype = match o.log.starts_with("systemd-journal") && !Path::new(&o.log).is_file() {
-        true => "journal",
-        false => "file",
-    };
     let (mut spec, source) = resolve_filter(&o.filter, basedir, logtype)?;
     let mut ignore_source = None;
     if let Some(ig) = &o.ignore {
@@ -427,7 +428,7 @@ impl Stats {
             .failures
             .iter()
             .map(|f| f.regex_index)
-            .chain(result.pending.iter().copied());
+            .chain(result.pending.iter().map(|p| p.regex_index));
         for i in regexes {
             if let Some(h) = self.fail_hits.get_mut(i) {
                 *h += 1;
@@ -462,7 +463,7 @@ impl Stats {
     /// line: the common run does not list them, and its per-line path stays short.
     #[cold]
     #[inline(never)]
-    fn record_verbose(&mut self, filter: &Filter, result: &LineResult) {
+    fn record_verbose(&mut self, filter: &Filter, result: &LineResult, zone: &TimeZone) {
         if result.prefregex_matched {
             let shown = self.prefregex_groups.len() as u64;
             if shown < MAX_PRINTED_LINES {
@@ -489,7 +490,7 @@ impl Stats {
                 result
                     .pending
                     .iter()
-                    .map(|&i| (i, None, filter.line_time(), false)),
+                    .map(|p| (p.regex_index, None, p.time, false)),
             )
             .collect();
         found.sort_by_key(|(i, ..)| *i);
@@ -503,7 +504,7 @@ impl Stats {
                 list.push(format!(
                     "    {}  {}{multiple}",
                     id.unwrap_or("None"),
-                    ctime(time)
+                    ctime(time, zone)
                 ));
             }
             failures_before += usize::from(!nofail);
@@ -526,6 +527,8 @@ struct Tester<'a, W: Write> {
     stats: Stats,
     out: W,
     now: i64,
+    /// The local zone, which fail2ban-regex shows times in.
+    zone: TimeZone,
     latin1: bool,
     report: bool,
     /// Use the filter's prefilter to skip lines that cannot match.
@@ -685,6 +688,8 @@ impl<W: Write> Tester<'_, W> {
     /// Run every entry of the journal that `spec` names (all there is, oldest
     /// first) through the filter, as `fail2ban-regex systemd-journal` does.
     fn feed_journal(&mut self, spec: &JournalSpec) -> Result<()> {
+        // the offset of now for every entry, as Python's journal library takes it
+        let offset = TimeZone::fixed(self.zone.to_offset(jiff::Timestamp::now()));
         let mut child = std::process::Command::new("journalctl")
             .args(spec.history_arguments())
             .stdin(std::process::Stdio::null())
@@ -696,7 +701,7 @@ impl<W: Write> Tester<'_, W> {
         for entry in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
             let entry = entry.context("reading journalctl's output")?;
             if let Some((line, time, _cursor)) = parse_entry(&entry) {
-                self.tested_entry(&line, time)?;
+                self.tested_entry(&line, time, &offset)?;
             }
         }
         let ended = child.wait_with_output()?;
@@ -730,12 +735,14 @@ impl<W: Write> Tester<'_, W> {
     }
 
     /// A journal entry run through the filter: its line as Fail2ban formats it,
-    /// dated by the entry (no date is searched in it).
-    fn tested_entry(&mut self, line: &str, time: f64) -> Result<()> {
+    /// dated by the entry (no date is searched in it), and listed after its time
+    /// (`shown_in`: the zone fail2ban-regex shows it in).
+    #[cold]
+    #[inline(never)]
+    fn tested_entry(&mut self, line: &str, time: f64, shown_in: &TimeZone) -> Result<()> {
         self.lineno += 1;
         self.result = self.filter.process_dated_line(line, time);
-        // listed with the entry's time before it, as fail2ban-regex lists it
-        self.report_line(&format!("{} {line}", journal_time_text(time)))
+        self.report_line(&format!("{} {line}", journal_time_text(time, shown_in)))
     }
 
     /// What the last tested `line` gave, printed or counted.
@@ -757,7 +764,7 @@ impl<W: Write> Tester<'_, W> {
         } else {
             self.stats.record(self.o, line, result);
             if self.o.verbose {
-                self.stats.record_verbose(&self.filter, result);
+                self.stats.record_verbose(&self.filter, result, &self.zone);
             }
         }
         Ok(())
@@ -801,7 +808,12 @@ fn trim_eol(mut raw: &[u8]) -> &[u8] {
 
 fn run(o: &Options) -> Result<()> {
     let basedir = config_dir(o);
-    let (mut spec, source, ignore_source) = build_spec(o, &basedir)?;
+    let mut journal = journal_log(o)?;
+    let logtype = if journal.is_some() { "journal" } else { "file" };
+    let (mut spec, source, ignore_source) = build_spec(o, &basedir, logtype)?;
+    if let Some(journal) = journal.as_mut().filter(|j| j.matches.is_empty()) {
+        journal.matches = spec.journalmatch.clone();
+    }
     // fail2ban-regex applies (and reports) -L and -d before it reads the filter; the
     // filter's own values are reported after its name, unless overridden.
     let filter_maxlines = spec.maxlines.is_some() && o.maxlines.is_none();
@@ -813,6 +825,7 @@ fn run(o: &Options) -> Result<()> {
         spec.datepattern = Some(d.clone());
     }
     let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    let local_zone = tz.clone();
     let now = o.now.unwrap_or_else(|| jiff::Timestamp::now().as_second());
     // %ExY accepts years up to a few after the real current year, whatever --now says
     // (Fail2ban builds that regex from the clock too).
@@ -857,9 +870,8 @@ fn run(o: &Options) -> Result<()> {
         }
     }
 
-    let journal = journal_log(o, &spec)?;
     let path = Path::new(&o.log);
-    let (reader, size): (Box<dyn Read>, u64) = if let Some(journal) = &journal {
+    let input = if let Some(journal) = journal {
         if report {
             writeln!(out, "Use         systemd journal")?;
             writeln!(out, "Use         encoding : UTF-8")?;
@@ -869,7 +881,7 @@ fn run(o: &Options) -> Result<()> {
             }
             writeln!(out)?;
         }
-        (Box::new(std::io::empty()), 0)
+        Input::Journal(journal)
     } else if path.is_file() {
         let f = std::fs::File::open(path)
             .with_context(|| format!("cannot open log {}", path.display()))?;
@@ -879,7 +891,7 @@ fn run(o: &Options) -> Result<()> {
             let encoding = if latin1 { "latin-1" } else { "UTF-8" };
             writeln!(out, "Use         encoding : {encoding}\n")?;
         }
-        (Box::new(f), size)
+        Input::Log(Box::new(f), size)
     } else {
         if report && o.log.contains('\n') {
             writeln!(
@@ -890,10 +902,8 @@ fn run(o: &Options) -> Result<()> {
         } else if report {
             writeln!(out, "Use      single line : {}", shorten(&o.log))?;
         }
-        (
-            Box::new(std::io::Cursor::new(format!("{}\n", o.log).into_bytes())),
-            0,
-        )
+        let text = std::io::Cursor::new(format!("{}\n", o.log).into_bytes());
+        Input::Log(Box::new(text), 0)
     };
 
     let started = Instant::now();
@@ -908,6 +918,7 @@ fn run(o: &Options) -> Result<()> {
         filter,
         out,
         now,
+        zone: local_zone,
         latin1,
         report,
         skip: !o.no_prefilter,
@@ -919,9 +930,9 @@ fn run(o: &Options) -> Result<()> {
             cache: Default::default(),
         },
     };
-    match &journal {
-        Some(journal) => tester.feed_journal(journal)?,
-        None => tester.feed(reader, size)?,
+    match input {
+        Input::Journal(journal) => tester.feed_journal(&journal)?,
+        Input::Log(reader, size) => tester.feed(reader, size)?,
     }
     let abandoned = tester.filter.abandoned_searches();
     if abandoned > 0 {
@@ -1065,12 +1076,12 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
 }
 
 /// A time as fail2ban-regex `-v` shows a match's: Python's `time.ctime` layout
-/// in local time (`Mon Feb 23 00:00:01 2026`); none: now, as Python's.
-fn ctime(time: Option<f64>) -> String {
+/// in `zone`, local time (`Mon Feb 23 00:00:01 2026`); none: now, as Python's.
+fn ctime(time: Option<f64>, zone: &TimeZone) -> String {
     let second = time.map_or_else(|| jiff::Timestamp::now().as_second(), |t| t.floor() as i64);
     jiff::Timestamp::from_second(second)
         .map(|t| {
-            t.to_zoned(jiff::tz::TimeZone::system())
+            t.to_zoned(zone.clone())
                 .strftime("%a %b %d %H:%M:%S %Y")
                 .to_string()
         })

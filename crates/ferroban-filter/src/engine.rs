@@ -184,13 +184,22 @@ impl Failure {
 /// line).
 pub type Failures = smallvec::SmallVec<[Failure; 1]>;
 
+/// A failregex match waiting for its id (a multi-line failure pending).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PendingMatch {
+    /// Index of the failregex that matched.
+    pub regex_index: usize,
+    /// When the line happened, as a failure of it would be dated.
+    pub time: Option<f64>,
+}
+
 /// The outcome of one line.
 #[derive(Debug, Default)]
 pub struct LineResult {
     /// Failures with an id, `<F-NOFAIL>` ones included (see [`Failure::is_nofail`]).
     pub failures: Failures,
     /// Failregexes that matched without an id yet (a multi-line failure pending).
-    pub pending: Vec<usize>,
+    pub pending: Vec<PendingMatch>,
     /// Ignoreregexes that matched, once per time one did; empty: not ignored.
     pub ignored_by: Vec<usize>,
     /// Whether the prefregex matched on its last search (which may be an earlier
@@ -578,8 +587,6 @@ pub struct Filter {
     /// [`Filter::prefregex_groups`]): `fail2ban-regex -v` lists them.
     pub record_prefregex_groups: bool,
     prefregex_groups: Vec<(String, Option<String>)>,
-    /// The time of the line searched last (see [`Filter::line_time`]).
-    line_time: Option<f64>,
     /// The failregex searches of recent single-line buffers, and whether they found
     /// the matches (`check_all`) or the first only.
     recent: Recent<Searched>,
@@ -717,7 +724,6 @@ impl Filter {
             ignore_pending: true,
             record_prefregex_groups: false,
             prefregex_groups: Vec::new(),
-            line_time: None,
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
             later_matches: LaterMatches::default(),
@@ -765,12 +771,6 @@ impl Filter {
     /// `groupdict()`; recorded only with [`Filter::record_prefregex_groups`].
     pub fn prefregex_groups(&self) -> &[(String, Option<String>)] {
         &self.prefregex_groups
-    }
-
-    /// When the line searched last happened, as its failures are dated (its own
-    /// date, or the one it borrowed): the time of a match still pending.
-    pub fn line_time(&self) -> Option<f64> {
-        self.line_time
     }
 
     /// The date detector, for its statistics.
@@ -928,7 +928,6 @@ impl Filter {
         date: Option<f64>,
         result: &mut LineResult,
     ) {
-        self.line_time = date;
         if self.maxlines == 1 {
             // what a single-line buffer leaves behind is never searched again
             let mut replaced = None;
@@ -1153,7 +1152,10 @@ impl Filter {
                 if !self.check_all && self.ignore_pending {
                     return;
                 }
-                result.pending.push(fi);
+                result.pending.push(PendingMatch {
+                    regex_index: fi,
+                    time: date,
+                });
                 if !self.check_all {
                     break;
                 }

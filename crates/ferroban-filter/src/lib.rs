@@ -23,5 +23,7 @@ pub mod tags;
 pub mod twopass;
 pub mod unfold;
 
-pub use engine::{expanded_regex, Failure, Failures, Filter, FilterError, LineResult};
+pub use engine::{
+    expanded_regex, Failure, Failures, Filter, FilterError, LineResult, PendingMatch,
+};
 pub use faildata::{FailData, Value};
