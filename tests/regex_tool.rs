@@ -385,6 +385,31 @@ fn journal_entries_as_fail2ban_regex_reads_them() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A journal that cannot be read is an error that names it, not a report of no
+/// lines (journalctl's own reason with it).
+#[test]
+fn a_journal_that_cannot_be_read_is_an_error() {
+    if Command::new("journalctl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: journalctl is not installed (apt-get install systemd)");
+        return;
+    }
+    let dir = scratch_dir("no-journal");
+    let missing = dir.join("nothing-here");
+    let log = format!("systemd-journal[journalpath={}]", missing.display());
+    let (out, err, ok) = ferroban(&["regex", &log, "sshd"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("journalctl") && err.contains(&missing.display().to_string()),
+        "{err}"
+    );
+    assert!(!out.contains("Lines: 0 lines"), "no report: {out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// `-v` lists what fail2ban-regex `-v` lists: every template, the prefregex's
 /// groups of the lines it matched (Python's dict), and under each failregex each
 /// match's id and time, pending ones as `None`; line for line, on Fail2ban's own
