@@ -930,6 +930,9 @@ fn run(o: &Options) -> Result<()> {
             cache: Default::default(),
         },
     };
+    // fail2ban-regex reads the journal's entries without a date detector unless a
+    // date pattern is set, and then reports no template hits
+    let dates_searched = !matches!(input, Input::Journal(_)) || spec.datepattern.is_some();
     match input {
         Input::Journal(journal) => tester.feed_journal(&journal)?,
         Input::Log(reader, size) => tester.feed(reader, size)?,
@@ -955,6 +958,7 @@ fn run(o: &Options) -> Result<()> {
             &spec,
             &filter,
             &stats,
+            dates_searched,
             started.elapsed().as_secs_f64(),
         )?;
     }
@@ -1115,6 +1119,7 @@ fn print_report(
     spec: &FilterDefinition,
     filter: &Filter,
     stats: &Stats,
+    dates_searched: bool,
     secs: f64,
 ) -> Result<()> {
     writeln!(out, "\nResults\n=======")?;
@@ -1150,14 +1155,16 @@ fn print_report(
         writeln!(out, "\n{title}: {total} total")?;
         pprint_list(out, &items, Some(" #) [# of hits] regular expression"))?;
     }
-    writeln!(out, "\nDate template hits:")?;
-    let templates: Vec<String> = filter
-        .date_detector()
-        .templates()
-        .filter(|(_, hits)| *hits > 0 || o.verbose)
-        .map(|(t, hits)| format!("[{hits}] {}", t.name))
-        .collect();
-    pprint_list(out, &templates, Some("[# of hits] date format"))?;
+    if dates_searched {
+        writeln!(out, "\nDate template hits:")?;
+        let templates: Vec<String> = filter
+            .date_detector()
+            .templates()
+            .filter(|(_, hits)| *hits > 0 || o.verbose)
+            .map(|(t, hits)| format!("[{hits}] {}", t.name))
+            .collect();
+        pprint_list(out, &templates, Some("[# of hits] date format"))?;
+    }
     writeln!(
         out,
         "\nLines: {} lines, {} ignored, {} matched, {} missed",

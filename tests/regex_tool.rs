@@ -318,52 +318,63 @@ fn journal_entries_as_fail2ban_regex_reads_them() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_micros();
+    // (identifier, more fields, message): one entry whose source gave its own time
+    // (5 s before the journal got it), and a kernel line (no pid) with its time
+    // since boot
+    let source_time = format!("_SOURCE_REALTIME_TIMESTAMP={}\n", now_us - 5_000_000);
     let entries = [
         (
             "sshd",
-            "sshd.service",
+            "_PID=800\n_SYSTEMD_UNIT=sshd.service\n",
             "Failed password for root from 192.0.2.70 port 51022 ssh2",
         ),
         (
             "sshd",
-            "sshd.service",
+            "_PID=801\n_SYSTEMD_UNIT=sshd.service\n",
             "Invalid user admin from 192.0.2.71 port 4242",
         ),
         (
             "sshd",
-            "sshd.service",
+            &format!("_PID=802\n_SYSTEMD_UNIT=sshd.service\n{source_time}"),
             "Connection closed by 192.0.2.72 port 1 [preauth]",
         ),
         (
             "cron",
-            "cron.service",
+            "_PID=803\n_SYSTEMD_UNIT=cron.service\n",
             "Failed password for root from 192.0.2.99 port 1 ssh2",
+        ),
+        (
+            "kernel",
+            "_SOURCE_MONOTONIC_TIMESTAMP=1234567890\n",
+            "IN=eth0 SRC=192.0.2.98 DST=192.0.2.1 PROTO=TCP",
         ),
     ];
     let mut export = String::new();
-    for (i, (comm, unit, message)) in entries.iter().enumerate() {
+    for (i, (comm, fields, message)) in entries.iter().enumerate() {
         export.push_str(&format!(
             "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n\
-             _HOSTNAME=vps\nSYSLOG_IDENTIFIER={comm}\n_PID={}\n_SYSTEMD_UNIT={unit}\n_COMM={comm}\n\
-             MESSAGE={message}\n\n",
+             _HOSTNAME=vps\nSYSLOG_IDENTIFIER={comm}\n{fields}_COMM={comm}\nMESSAGE={message}\n\n",
             now_us + i as u128 * 1000,
             1000 + i,
-            800 + i
         ));
     }
     common::write_journal(&journal, &export);
     let log = format!("systemd-journal[journalfiles={}]", journal.display());
-    for extra in [
-        &[][..],
-        &["-v"],
-        &["--print-all-matched"],
-        &["-m", "_COMM=cron"],
+    for (extra, filter) in [
+        (&[][..], "sshd"),
+        (&["-v"], "sshd"),
+        (&["--print-all-matched", "--print-all-ignored"], "sshd"),
+        (&["-m", "_COMM=cron"], "sshd"),
+        (
+            &["-m", "SYSLOG_IDENTIFIER=kernel", "--print-all-matched"],
+            "kernel: \\[ *\\d+\\.\\d+\\] IN=\\S+ SRC=<HOST>",
+        ),
     ] {
         let report = |program: &Path, tool: &[&str]| {
             let out = Command::new(program)
                 .args(tool)
                 .args(extra)
-                .args([log.as_str(), "sshd"])
+                .args([log.as_str(), filter])
                 .output()
                 .unwrap();
             String::from_utf8_lossy(&out.stdout)
