@@ -6,6 +6,26 @@ use std::process::Command;
 
 mod common;
 
+/// The report `program ARGS` prints (in the crate's directory), without its
+/// "[processed in …]" line: the one that differs from run to run.
+fn report_of(program: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    without_timing(&out.stdout)
+}
+
+/// A report's text without its "[processed in …]" line.
+fn without_timing(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| !l.starts_with("[processed in"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 fn ferroban(args: &[&str]) -> (String, String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_ferroban"))
         .args(args)
@@ -371,17 +391,7 @@ fn journal_entries_as_fail2ban_regex_reads_them() {
         ),
     ] {
         let report = |program: &Path, tool: &[&str]| {
-            let out = Command::new(program)
-                .args(tool)
-                .args(extra)
-                .args([log.as_str(), filter])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter(|l| !l.starts_with("[processed in"))
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
+            report_of(program, &[tool, extra, &[&log, filter]].concat())
         };
         let theirs = report(&reference, &[]);
         let ours = report(Path::new(env!("CARGO_BIN_EXE_ferroban")), &["regex"]);
@@ -436,17 +446,10 @@ fn verbose_report_is_identical_to_fail2ban_regex() {
         let log = corpus.join(filter);
         let log = log.to_str().unwrap();
         let report = |program: &Path, extra: &[&str]| {
-            let out = Command::new(program)
-                .args(extra)
-                .args(["-v", "-c", "/etc/fail2ban", log, filter])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.lines()
-                .filter(|l| !l.starts_with("[processed in"))
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
+            report_of(
+                program,
+                &[extra, &["-v", "-c", "/etc/fail2ban", log, filter]].concat(),
+            )
         };
         let theirs = report(&reference, &[]);
         assert!(
@@ -513,13 +516,6 @@ fn report_is_identical_to_fail2ban_regex() {
         cases.len() > 80,
         "the stock filters and their samples are installed"
     );
-    let without_timing = |s: &[u8]| -> String {
-        String::from_utf8_lossy(s)
-            .lines()
-            .filter(|l| !l.starts_with("[processed in"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let without_dates = |s: &str| -> String {
         let mut in_dates = false;
         s.lines()
