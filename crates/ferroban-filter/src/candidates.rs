@@ -24,6 +24,8 @@ const MIN_HEAD_LEN: usize = 3;
 #[derive(Debug)]
 pub struct Candidates {
     search: SetSearch,
+    /// Per failregex: its head is the whole of its superset (nothing was cut).
+    uncut: Vec<bool>,
 }
 
 /// How the cut patterns are searched.
@@ -108,7 +110,12 @@ impl Candidates {
         if patterns.len() < 2 {
             return None;
         }
-        let heads: Vec<Hir> = patterns.into_iter().map(head).collect::<Option<_>>()?;
+        let (heads, uncut): (Vec<Hir>, Vec<bool>) = patterns
+            .into_iter()
+            .map(head)
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         let search = match AnchoredDfa::all_of(&heads) {
             Some(dfa) => SetSearch::FromStart(Box::new(dfa)),
             None => {
@@ -122,7 +129,14 @@ impl Candidates {
                 SetSearch::Anywhere(set)
             }
         };
-        Some(Candidates { search })
+        Some(Candidates { search, uncut })
+    }
+
+    /// Whether failregex `index` matches every buffer [`Candidates::possible`] names
+    /// it for (not only may match): the automaton is read from the start and holds
+    /// its superset uncut. Exact only when that superset is the failregex itself.
+    pub fn names_only_matches(&self, index: usize) -> bool {
+        self.reads_from_start() && self.uncut.get(index).copied().unwrap_or(false)
     }
 
     /// Whether the buffer is read from its start only, until the automaton dies (all
@@ -158,7 +172,7 @@ impl Candidates {
 /// `pattern` (Rust syntax, ASCII classes) up to its first run of any text (`.*`,
 /// `[^:]+?`: a repeated class of most bytes, the space among them), when that part
 /// is long enough to tell buffers apart; else `pattern` itself (`None` when it
-/// does not parse).
+/// does not parse), and whether it is the whole of `pattern`.
 ///
 /// Why: the part matches wherever the pattern does (a match of the whole begins with
 /// a match of the part), so the set stays a superset of the failregexes; and a
@@ -166,7 +180,7 @@ impl Candidates {
 /// keeps the DFA reading to the line's end (`.*`, then the rest). The engine searches
 /// each failregex the set names, so a line the part passes and the whole does not
 /// costs a search that finds nothing.
-fn head(pattern: &str) -> Option<Hir> {
+fn head(pattern: &str) -> Option<(Hir, bool)> {
     let parsed = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -177,10 +191,10 @@ fn head(pattern: &str) -> Option<Hir> {
     if !items_before_any_text(&hir, &mut items) {
         let head = Hir::concat(items);
         if head.properties().minimum_len().unwrap_or(0) >= MIN_HEAD_LEN {
-            return Some(head);
+            return Some((head, false));
         }
     }
-    Some(hir)
+    Some((hir, true))
 }
 
 /// Push the items of `hir` (through concatenations and groups) onto `items` up to
@@ -270,6 +284,13 @@ mod tests {
         // no run of any text (\S is not): the whole
         assert_eq!(possible("User x from"), [] as [usize; 0]);
         assert_eq!(possible("User x from y"), [2]);
+        // a pattern kept whole names only buffers it matches; a cut one, or one of a
+        // set searched anywhere, those it may match
+        let named_only_matching: Vec<bool> = (0..4).map(|i| c.names_only_matches(i)).collect();
+        assert_eq!(named_only_matching, [false, true, true, false]);
+        let anywhere = Candidates::new([Some(r"^User (\S+)$"), Some(r"from \S+")]).unwrap();
+        assert!(!anywhere.reads_from_start());
+        assert!(!anywhere.names_only_matches(0));
     }
 
     #[test]

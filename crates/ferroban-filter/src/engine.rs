@@ -133,6 +133,57 @@ struct MatchScratch {
     groups: Groups,
 }
 
+/// How the matches of a failregex end their connection (`F-MLFFORGET`), where every
+/// match does so as no failure by itself (`F-NOFAIL` or `F-MLFGAINED`, each taking
+/// part with some text): what `merge::forgets_as_no_failure` reads of such a match is
+/// known without its groups, but for its user. The daemon drops such a line when
+/// the connection has nothing a merge would change, a quarter of a busy auth.log's
+/// lines, and then need not find the match's groups (see
+/// [`Filter::forgets_unsearched`]).
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    /// By `F-MLFGAINED` (a login), which clears the connection's pending failures.
+    gained: bool,
+    /// Its matches may name a user, which decides when the connection has an entry.
+    names_user: bool,
+    /// The candidates name it only for buffers it matches: no search needs to confirm.
+    named_exactly: bool,
+}
+
+impl Ending {
+    /// The names whose values the forget decision reads.
+    const DECISIVE: [&str; 5] = ["nofail", "mlfgained", "mlfforget", "mlfpending", "user"];
+
+    /// Whether a prefregex leaves the decision to its failregexes: it gives them the
+    /// multi-line id and none of the names the decision reads.
+    fn may_follow(pref: &Rx) -> bool {
+        pref.alternates.is_empty() && !Ending::DECISIVE.iter().any(|n| pref.has_group(n))
+    }
+
+    /// The ending of `rx`'s matches, if every one ends its connection as no failure
+    /// (`named_exactly`: see [`Candidates::names_only_matches`]; the candidates' set
+    /// holds the failregex itself only when it runs on the linear engine alone).
+    fn of(rx: &Rx, named_exactly: bool) -> Option<Ending> {
+        let every = rx.pattern.groups_in_every_match();
+        let always = |name: &str| every.iter().any(|n| n == name);
+        let gained = always("mlfgained");
+        let no_failure = gained || (always("nofail") && !rx.has_group("mlfgained"));
+        let own_id_or_pending = rx.has_group("mlfid") || rx.has_group("mlfpending");
+        let alternates_user_only = rx.alternates.iter().all(|(_, m)| m.key().name() == "user");
+        if !always("mlfforget") || !no_failure || own_id_or_pending || !alternates_user_only {
+            return None;
+        }
+        let linear = rx.pattern.linear_source();
+        Some(Ending {
+            gained,
+            names_user: rx.has_group("user") || !rx.alternates.is_empty(),
+            named_exactly: named_exactly
+                && linear.is_some()
+                && linear == rx.pattern.linear_superset(),
+        })
+    }
+}
+
 /// One failure found in the buffer.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -569,6 +620,11 @@ pub struct Filter {
     prefilter: Option<Prefilter>,
     /// The failregexes worth a search on a buffer, in one pass.
     candidates: Option<Candidates>,
+    /// Per failregex: how its matches end their connection, where every one does so
+    /// as no failure (see [`Filter::forgets_unsearched`]).
+    endings: Vec<Option<Ending>>,
+    /// The prefregex's `mlfid` group index, where the endings above may apply.
+    pref_mlfid: Option<usize>,
     /// The multi-line buffer (a single line is searched without one).
     buffer: Vec<BufLine<'static>>,
     last_date: Option<f64>,
@@ -704,11 +760,27 @@ impl Filter {
         };
         let failure_data_layout = place_failure_data(&mut fail, pref.as_mut());
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
+        let pref_mlfid = pref
+            .as_ref()
+            .filter(|p| Ending::may_follow(p))
+            .and_then(|p| p.pattern.group_index(NAMES.mlfid.key().name()));
+        let endings = match pref_mlfid {
+            Some(_) => (0..fail.len())
+                .map(|i| {
+                    let named_exactly =
+                        candidates.as_ref().is_some_and(|c| c.names_only_matches(i));
+                    Ending::of(&fail[i], named_exactly)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let fail_may_give_up = fail.iter().any(|rx| rx.pattern.may_give_up());
         Ok(Filter {
             fail_may_give_up,
             pref_content,
             candidates,
+            endings,
+            pref_mlfid,
             fail,
             ignore,
             pref,
@@ -1048,6 +1120,12 @@ impl Filter {
             }
         }
 
+        // The multi-line id's span, where the first failregex to match may end the
+        // connection unsearched (see `Filter::forgets_unsearched`).
+        let ending_mlfid = match (&pref_match, self.pref_mlfid) {
+            (Some(g), Some(i)) if self.forgets_early() => g.get(i),
+            _ => None,
+        };
         // Which failregexes may match the buffer being searched (recomputed when it
         // changes); `None` before the first search or when any may.
         let mut possible = None;
@@ -1063,7 +1141,11 @@ impl Filter {
             };
             let text = &b[content_at..];
             let mut fail = std::mem::take(&mut self.spares.fail);
-            let found = self.next_failregex_match(text, from, &mut possible, groups, &mut fail);
+            let mlfid = ending_mlfid
+                .filter(|_| from == 0)
+                .and_then(|(start, end)| b.get(start..end));
+            let found =
+                self.next_failregex_match(text, from, &mut possible, groups, &mut fail, mlfid);
             let Some(fi) = found else {
                 self.spares.fail = fail;
                 *buf = Some(b);
@@ -1194,6 +1276,10 @@ impl Filter {
     /// [`Recent`], its data read where the match is remembered: it stays the same
     /// while its failregexes are tried, so all that match it (or, when the search
     /// stops at the first, that one) are found and remembered at once.
+    ///
+    /// `ending_mlfid`: the buffer's multi-line id, where a match that ends the
+    /// connection as no failure may be dropped unsearched: then `None`, as no match
+    /// (see [`Filter::forgets_unsearched`]).
     fn next_failregex_match(
         &mut self,
         buf: &str,
@@ -1201,6 +1287,7 @@ impl Filter {
         possible: &mut Option<Possible>,
         groups: &mut Groups,
         fail: &mut FailData,
+        ending_mlfid: Option<&str>,
     ) -> Option<usize> {
         let data = FailureData {
             fail: &self.fail,
@@ -1234,6 +1321,11 @@ impl Filter {
             }
             Err(miss) => miss,
         };
+        if let Some(mlfid) = ending_mlfid {
+            if self.forgets_unsearched(buf, possible, mlfid) {
+                return None;
+            }
+        }
         let counts = self.fail_may_give_up;
         let abandoned_before = if counts {
             self.failregexes_abandoned()
@@ -1253,9 +1345,50 @@ impl Filter {
         if counts {
             searched.abandoned = self.failregexes_abandoned() - abandoned_before;
         }
+        let data = FailureData {
+            fail: &self.fail,
+            text: buf,
+        };
         let (found, _) = searched.read(&data, fail, &mut self.later_matches);
         self.recent.insert(miss, buf.as_bytes(), searched);
         found
+    }
+
+    /// Whether lines whose first matching failregex ends the connection as no failure
+    /// may be dropped without its groups: where a failure that is no failure is
+    /// dropped (not `check_all`), on single lines with no ignoreregex to try first.
+    fn forgets_early(&self) -> bool {
+        !self.check_all && self.maxlines == 1 && self.ignore.is_empty() && !self.endings.is_empty()
+    }
+
+    /// Whether the first failregex that may match `buf` (of the multi-line id
+    /// `mlfid`) ends the connection as no failure (an [`Ending`]), matches, and leaves
+    /// nothing behind when merged, decided as `merge::forgets_as_no_failure` decides
+    /// (and the id forgotten, as it does), without the match's groups: its user is
+    /// read only where the id's entry makes it count, and then by the search.
+    /// The search would find that failregex first (the earlier ones cannot match),
+    /// and the daemon drops what such a match gives, so the line's result is the same.
+    fn forgets_unsearched(
+        &mut self,
+        buf: &str,
+        possible: &mut Option<Possible>,
+        mlfid: &str,
+    ) -> bool {
+        if possible.is_none() {
+            *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
+        }
+        let Some(fi) = possible.as_ref().and_then(|p| p.iter().next()) else {
+            return false;
+        };
+        let Some(Some(ending)) = self.endings.get(fi).copied() else {
+            return false;
+        };
+        let matches = || self.fail.get(fi).and_then(|rx| rx.pattern.is_match(buf)) == Some(true);
+        if !ending.named_exactly && !matches() {
+            return false;
+        }
+        let user = if ending.names_user { None } else { Some(None) };
+        merge::forgets_ending(&mut self.mlfid_cache, mlfid, ending.gained, user) == Some(true)
     }
 
     /// Searches of the failregexes given up at the step bound so far.
@@ -1516,6 +1649,7 @@ mod tests {
                 r"^<F-MLFFORGET><F-MLFGAINED>Accepted</F-MLFGAINED></F-MLFFORGET> for <F-USER>\S+</F-USER> from <HOST>$",
                 r"^Too many failures$",
                 r"^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>$",
+                r"^<F-NOFAIL><F-MLFFORGET>Disconnected</F-MLFFORGET></F-NOFAIL> from .*? <HOST>$",
             ]
             .map(String::from)
             .to_vec(),
@@ -1546,7 +1680,25 @@ mod tests {
             "s[6]: Closed by 192.0.2.6",
             "s[6]: Failed password for carol from 192.0.2.6",
             "s[6]: Closed by user dave 192.0.2.6",
+            // a close by a failregex cut before its `.*?` (confirmed by a search), with
+            // and without a failure before it, and one that only its cut part matches
+            "s[8]: Failed password for root from 192.0.2.8",
+            "s[8]: Disconnected from port 22 192.0.2.8",
+            "s[9]: Disconnected from port 22 192.0.2.9",
+            "s[9]: Disconnected from nowhere",
+            "s[9]: Failed password for root from 192.0.2.9",
         ];
+        // The closing lines' regexes are decided without their groups in the daemon's
+        // way; the others are not closing lines.
+        let endings = Filter::new(&def, None, TimeZone::UTC, 2026)
+            .unwrap()
+            .endings;
+        let ending = |e: &Option<Ending>| e.map(|e| (e.gained, e.names_user, e.named_exactly));
+        let endings: Vec<_> = endings.iter().map(ending).collect();
+        let closed = Some((false, true, true));
+        let accepted = Some((true, true, true));
+        let disconnected = Some((false, false, false));
+        assert_eq!(endings, [None, closed, accepted, None, None, disconnected]);
         let counted = |check_all: bool| {
             let mut f = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
             f.check_all = check_all;
@@ -1562,7 +1714,7 @@ mod tests {
         let daemon = counted(false);
         assert_eq!(daemon, counted(true));
         let lines_counted: Vec<usize> = daemon.iter().map(|x| x.0).collect();
-        assert_eq!(lines_counted, [1, 3, 4, 6, 10, 12, 13, 14, 16, 17]);
+        assert_eq!(lines_counted, [1, 3, 4, 6, 10, 12, 13, 14, 16, 17, 18, 22]);
     }
 
     #[test]

@@ -224,19 +224,32 @@ pub(crate) fn forgets_as_no_failure(cache: &mut Cache, mlfid: &str, fail: &FailD
     if !no_failure || !fail.truthy(&names.mlfforget) || fail.truthy(&names.mlfpending) {
         return false;
     }
+    let user = fail.text(&names.user).filter(|u| !u.is_empty());
+    forgets_ending(cache, mlfid, gained, Some(user)) == Some(true)
+}
+
+/// [`forgets_as_no_failure`] for a match known to end its connection as no failure
+/// (`gained`: by `F-MLFGAINED`) with no pending mark of its own, given its user
+/// (`None`: not known, the match's groups not read). `None` when that user would
+/// decide: the id has an entry and the user is not known.
+pub(crate) fn forgets_ending(
+    cache: &mut Cache,
+    mlfid: &str,
+    gained: bool,
+    user: Option<Option<&str>>,
+) -> Option<bool> {
     let Some(entry) = cache.get(mlfid, mlfid::clock()) else {
         // nothing to merge with, and a forgetting failure is not remembered
-        return true;
+        return Some(true);
     };
     let Some(cached) = entry.as_deref() else {
-        return false;
+        return Some(false);
     };
-    let user = fail.text(&names.user).filter(|u| !u.is_empty());
-    if cached.users_with(user) > 1 || (!gained && cached.mlfpending) {
-        return false;
+    if cached.users_with(user?) > 1 || (!gained && cached.mlfpending) {
+        return Some(false);
     }
     cache.unset(mlfid);
-    true
+    Some(true)
 }
 
 /// Merge a failure with what is known of its multi-line id (Fail2ban's

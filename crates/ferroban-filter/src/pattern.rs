@@ -1087,6 +1087,34 @@ impl Pattern {
         self.superset.as_deref()
     }
 
+    /// Whether `hay` holds a match, found without its groups, where this pattern runs
+    /// on the linear engine alone; `None` where a search with groups must decide
+    /// (back-tracking, or a haystack too long for one).
+    pub fn is_match(&self, hay: &str) -> Option<bool> {
+        match &self.engine {
+            Engine::Linear(re) if TwoPass::fits(hay.as_bytes()) => Some(re.is_match_at(hay, 0)),
+            _ => None,
+        }
+    }
+
+    /// The named groups that take part in every match, each with some text: reached
+    /// from the top through concatenations and repetitions of at least one, never
+    /// empty. Known without a search; empty where the pattern does not run on the
+    /// linear engine as written (back-tracking, or unfolded into copies).
+    pub fn groups_in_every_match(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let Engine::Linear(re) = &self.engine else {
+            return names;
+        };
+        if !self.aliases.is_empty() || self.end_group.is_some() {
+            return names;
+        }
+        if let Ok(hir) = regex_syntax::Parser::new().parse(&re.source) {
+            push_groups_in_every_match(&hir, &mut names);
+        }
+        names
+    }
+
     /// Names of the groups by index (`""` for unnamed ones and for index 0). Copies
     /// made for back-references are named `__bref…`.
     pub fn group_names(&self) -> &[String] {
@@ -1369,9 +1397,54 @@ impl Pattern {
     }
 }
 
+/// [`Pattern::groups_in_every_match`] under `hir`, onto `names`.
+fn push_groups_in_every_match(hir: &regex_syntax::hir::Hir, names: &mut Vec<String>) {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Concat(parts) => parts
+            .iter()
+            .for_each(|part| push_groups_in_every_match(part, names)),
+        HirKind::Repetition(rep) if rep.min >= 1 => push_groups_in_every_match(&rep.sub, names),
+        HirKind::Capture(capture) => {
+            let has_text = capture.sub.properties().minimum_len().unwrap_or(0) > 0;
+            if let Some(name) = capture.name.as_deref().filter(|_| has_text) {
+                names.push(name.to_string());
+            }
+            push_groups_in_every_match(&capture.sub, names);
+        }
+        // an alternation's branches, an optional part: not in every match
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only groups on every path of a match, with some text, are in every match; a
+    /// back-tracking pattern's are not looked for.
+    #[test]
+    fn groups_in_every_match_are_those_no_branch_or_option_can_skip() {
+        let every = |p: &str| {
+            Pattern::new(p, Mode::SingleLine)
+                .unwrap()
+                .groups_in_every_match()
+        };
+        assert_eq!(
+            every(r"^(?P<a>x)(?:(?P<b>y))+ (?P<c>z)? (?P<d>u|v) (?P<e>w*) (?P<f>(?P<g>t)|s)$"),
+            ["a", "b", "d", "f"]
+        );
+        assert!(every(r"^(?P<a>x)(?=y)").is_empty());
+        let linear = Pattern::new(r"^(?P<a>x) \d+$", Mode::SingleLine).unwrap();
+        assert_eq!(linear.is_match("x 12"), Some(true));
+        assert_eq!(linear.is_match("x y"), Some(false));
+        assert_eq!(
+            Pattern::new(r"^(?P<a>x)(?=y)", Mode::SingleLine)
+                .unwrap()
+                .is_match("xy"),
+            None
+        );
+    }
 
     /// A haystack of 4 GiB or more cannot be held in the groups' 32-bit positions:
     /// its search is given up and counted, never answered with wrapped spans. (The
