@@ -12,6 +12,8 @@
 #   miss; see "Where the CPU time goes" in docs/performance.md), which tracks CPU seconds
 #   where instructions alone do not (a profile-guided build, say). Slower.
 #   KINDS: the kinds of line to measure (default "all failure ending missed").
+#   OPTIONS: more options of `ferroban regex`; OPTIONS=--no-check-all measures the
+#   daemon's way (stop at the first matching failregex, drop what is no failure).
 # Needs valgrind (`apt-get install valgrind`). The kinds are cut with `grep -E`
 # from the first 300,000 lines of bench-out/auth-1000000.log (made if missing), so a
 # connection's lines are no longer all together: the multi-line merges differ a
@@ -50,16 +52,16 @@ total=100000
 costs() { # log: instructions of the whole run (CACHES=1: then its I1, D1 and branch misses)
   if [ -n "${CACHES:-}" ]; then
     valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --cachegrind-out-file=/dev/null \
-      "$ferroban" regex --no-progress -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null |
+      "$ferroban" regex --no-progress ${OPTIONS:-} -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null |
       awk '{ gsub(",", "") } / I +refs:/ { i = $4 } / I1 +misses:/ { i1 = $4 } / D1 +misses:/ { d1 = $4 }
            /Mispredicts:/ { b = $3 } END { print i, i1, d1, b }'
   else
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$ferroban" regex --no-progress \
-      -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null | awk '/Collected/ {print $NF}'
+      ${OPTIONS:-} -c /etc/fail2ban "$1" "sshd[mode=$mode]" 2>&1 >/dev/null | awk '/Collected/ {print $NF}'
   fi
 }
 
-echo "sshd[mode=$mode], $ferroban: a line's costs past the first 20,000 lines"
+echo "sshd[mode=$mode] ${OPTIONS:-}, $ferroban: a line's costs past the first 20,000 lines"
 for kind in ${KINDS:-all failure ending missed}; do
   kind_of "$kind" < "$work/head" | first 100000 > "$work/$kind"
   lines=$(wc -l < "$work/$kind")

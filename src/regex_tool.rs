@@ -428,7 +428,8 @@ impl Stats {
             .failures
             .iter()
             .map(|f| f.regex_index)
-            .chain(result.pending.iter().map(|p| p.regex_index));
+            .chain(result.pending.iter().map(|p| p.regex_index))
+            .chain(result.closed_unread);
         for i in regexes {
             if let Some(h) = self.fail_hits.get_mut(i) {
                 *h += 1;
@@ -835,6 +836,8 @@ fn run(o: &Options) -> Result<()> {
     filter.check_all = !o.no_check_all && o.out.is_none();
     filter.record_prefregex_groups = o.verbose;
     filter.ignore_pending = o.out.is_some() || o.json;
+    // The summary counts a no-failure match and prints its line, never its data.
+    filter.reads_no_failure_data = o.out.is_some() || o.json || o.verbose;
     let latin1 = o.encoding.as_deref().is_some_and(|e| {
         let e = e.to_ascii_lowercase().replace(['-', '_'], "");
         e == "latin1" || e == "iso88591"

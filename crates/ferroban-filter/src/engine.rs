@@ -184,6 +184,23 @@ impl Ending {
     }
 }
 
+/// What [`Filter::next_failregex_match`] found.
+enum NextMatch {
+    /// A failregex (by index) matched; its data was read.
+    Found(usize),
+    /// A failregex (by index) matched a line that closes its connection as no
+    /// failure, its data not read (see [`Filter::forgets_unsearched`]).
+    ClosedUnread(usize),
+    /// No failregex (from the index asked) matches.
+    Nothing,
+}
+
+impl From<Option<usize>> for NextMatch {
+    fn from(found: Option<usize>) -> NextMatch {
+        found.map_or(NextMatch::Nothing, NextMatch::Found)
+    }
+}
+
 /// One failure found in the buffer.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -258,6 +275,10 @@ pub struct LineResult {
     pub prefregex_matched: bool,
     /// Lines buffered before this one that a multi-line match took from the buffer.
     pub absorbed: Vec<String>,
+    /// The failregex (by index) that matched a connection-closing line that stays no
+    /// failure, reported here in place of its `<F-NOFAIL>` failure, its data not read
+    /// (only where the caller reads none: see [`Filter::reads_no_failure_data`]).
+    pub closed_unread: Option<usize>,
 }
 
 impl LineResult {
@@ -268,11 +289,14 @@ impl LineResult {
         self.ignored_by.clear();
         self.prefregex_matched = false;
         self.absorbed.clear();
+        self.closed_unread = None;
     }
 
     /// Ignored: by an ignoreregex, or as a `<F-NOFAIL>` match.
     pub fn is_ignored(&self) -> bool {
-        !self.ignored_by.is_empty() || self.failures.iter().any(Failure::is_nofail)
+        !self.ignored_by.is_empty()
+            || self.failures.iter().any(Failure::is_nofail)
+            || self.closed_unread.is_some()
     }
 
     /// A failregex matched, for a failure or a pending one (and it was not ignored).
@@ -282,7 +306,7 @@ impl LineResult {
 
     /// A failregex matched, for a failure or a pending one, ignored or not.
     pub fn failregex_matched(&self) -> bool {
-        !self.failures.is_empty() || !self.pending.is_empty()
+        !self.failures.is_empty() || !self.pending.is_empty() || self.closed_unread.is_some()
     }
 }
 
@@ -642,6 +666,12 @@ pub struct Filter {
     /// Keep the named groups of the prefregex's last match (see
     /// [`Filter::prefregex_groups`]): `fail2ban-regex -v` lists them.
     pub record_prefregex_groups: bool,
+    /// The caller reads the data of a match that is no failure (`<F-NOFAIL>`), not
+    /// only that it is one: else a connection-closing line may be reported in
+    /// [`LineResult::closed_unread`], its data not read (`fail2ban-regex`'s summary
+    /// counts such lines and prints none of their data). The daemon, which stops at
+    /// the first match (not `check_all`), drops such matches either way.
+    pub reads_no_failure_data: bool,
     prefregex_groups: Vec<(String, Option<String>)>,
     /// The failregex searches of recent single-line buffers, and whether they found
     /// the matches (`check_all`) or the first only.
@@ -795,6 +825,7 @@ impl Filter {
             check_all: false,
             ignore_pending: true,
             record_prefregex_groups: false,
+            reads_no_failure_data: true,
             prefregex_groups: Vec::new(),
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
@@ -1146,10 +1177,17 @@ impl Filter {
                 .and_then(|(start, end)| b.get(start..end));
             let found =
                 self.next_failregex_match(text, from, &mut possible, groups, &mut fail, mlfid);
-            let Some(fi) = found else {
-                self.spares.fail = fail;
-                *buf = Some(b);
-                break;
+            let fi = match found {
+                NextMatch::Found(fi) => fi,
+                other => {
+                    // A close found unread is dropped where failures that are none are.
+                    if let NextMatch::ClosedUnread(fi) = other {
+                        result.closed_unread = Some(fi).filter(|_| self.check_all);
+                    }
+                    self.spares.fail = fail;
+                    *buf = Some(b);
+                    break;
+                }
             };
             // the match's groups, when a multi-line buffer is split by them (a
             // single-line buffer's may be read where they are remembered)
@@ -1278,8 +1316,8 @@ impl Filter {
     /// stops at the first, that one) are found and remembered at once.
     ///
     /// `ending_mlfid`: the buffer's multi-line id, where a match that ends the
-    /// connection as no failure may be dropped unsearched: then `None`, as no match
-    /// (see [`Filter::forgets_unsearched`]).
+    /// connection as no failure may be found without its data (see
+    /// [`Filter::forgets_unsearched`]).
     fn next_failregex_match(
         &mut self,
         buf: &str,
@@ -1288,21 +1326,25 @@ impl Filter {
         groups: &mut Groups,
         fail: &mut FailData,
         ending_mlfid: Option<&str>,
-    ) -> Option<usize> {
+    ) -> NextMatch {
         let data = FailureData {
             fail: &self.fail,
             text: buf,
         };
         if self.maxlines > 1 {
-            let fi = self.search_failregexes(buf, from, possible, groups)?;
+            let Some(fi) = self.search_failregexes(buf, from, possible, groups) else {
+                return NextMatch::Nothing;
+            };
             data.read(fi, groups, fail);
-            return Some(fi);
+            return NextMatch::Found(fi);
         }
         if from > 0 {
             // the same buffer: its first look-up kept what it found after `from - 1`
-            let (fi, g) = self.later_matches.first_from(from)?;
+            let Some((fi, g)) = self.later_matches.first_from(from) else {
+                return NextMatch::Nothing;
+            };
             data.read(*fi, g, fail);
-            return Some(*fi);
+            return NextMatch::Found(*fi);
         }
         let all = self.check_all;
         if self.recent_all != all {
@@ -1317,13 +1359,13 @@ impl Filter {
             Ok((found, abandoned)) => {
                 // counted once per line, as if searched (from the first failregex on)
                 self.recalled_abandoned += abandoned;
-                return found;
+                return found.into();
             }
             Err(miss) => miss,
         };
         if let Some(mlfid) = ending_mlfid {
-            if self.forgets_unsearched(buf, possible, mlfid) {
-                return None;
+            if let Some(fi) = self.forgets_unsearched(buf, possible, mlfid) {
+                return NextMatch::ClosedUnread(fi);
             }
         }
         let counts = self.fail_may_give_up;
@@ -1351,44 +1393,50 @@ impl Filter {
         };
         let (found, _) = searched.read(&data, fail, &mut self.later_matches);
         self.recent.insert(miss, buf.as_bytes(), searched);
-        found
+        found.into()
     }
 
     /// Whether lines whose first matching failregex ends the connection as no failure
     /// may be dropped without its groups: where a failure that is no failure is
-    /// dropped (not `check_all`), on single lines with no ignoreregex to try first.
+    /// dropped (not `check_all`) or its data is not read, on single lines with no
+    /// ignoreregex to try first.
     fn forgets_early(&self) -> bool {
-        !self.check_all && self.maxlines == 1 && self.ignore.is_empty() && !self.endings.is_empty()
+        let unread = !self.check_all || !self.reads_no_failure_data;
+        unread && self.maxlines == 1 && self.ignore.is_empty() && !self.endings.is_empty()
     }
 
-    /// Whether the first failregex that may match `buf` (of the multi-line id
-    /// `mlfid`) ends the connection as no failure (an [`Ending`]), matches, and leaves
-    /// nothing behind when merged, decided as `merge::forgets_as_no_failure` decides
-    /// (and the id forgotten, as it does), without the match's groups: its user is
-    /// read only where the id's entry makes it count, and then by the search.
-    /// The search would find that failregex first (the earlier ones cannot match),
-    /// and the daemon drops what such a match gives, so the line's result is the same.
+    /// The first failregex that may match `buf` (of the multi-line id `mlfid`), if it
+    /// ends the connection as no failure (an [`Ending`]), matches, and leaves nothing
+    /// behind when merged, decided as `merge::forgets_as_no_failure` decides (and the
+    /// id forgotten, as it does), without the match's groups: its user is read only
+    /// where the id's entry makes it count, and then by the search.
+    ///
+    /// The search would find that failregex first (the earlier ones cannot match), and
+    /// with `check_all` only that one (no later one may match); the merge would give a
+    /// `<F-NOFAIL>` failure, which the daemon drops and a caller that reads no such data
+    /// only counts: the line's result is the same.
     fn forgets_unsearched(
         &mut self,
         buf: &str,
         possible: &mut Option<Possible>,
         mlfid: &str,
-    ) -> bool {
+    ) -> Option<usize> {
         if possible.is_none() {
             *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
         }
-        let Some(fi) = possible.as_ref().and_then(|p| p.iter().next()) else {
-            return false;
-        };
-        let Some(Some(ending)) = self.endings.get(fi).copied() else {
-            return false;
-        };
+        let mut may_match = possible.as_ref()?.iter();
+        let fi = may_match.next()?;
+        if self.check_all && may_match.next().is_some() {
+            return None;
+        }
+        let ending = (*self.endings.get(fi)?)?;
         let matches = || self.fail.get(fi).and_then(|rx| rx.pattern.is_match(buf)) == Some(true);
         if !ending.named_exactly && !matches() {
-            return false;
+            return None;
         }
         let user = if ending.names_user { None } else { Some(None) };
-        merge::forgets_ending(&mut self.mlfid_cache, mlfid, ending.gained, user) == Some(true)
+        let forgotten = merge::forgets_ending(&mut self.mlfid_cache, mlfid, ending.gained, user);
+        (forgotten == Some(true)).then_some(fi)
     }
 
     /// Searches of the failregexes given up at the step bound so far.
@@ -1713,8 +1761,83 @@ mod tests {
         };
         let daemon = counted(false);
         assert_eq!(daemon, counted(true));
+        // fail2ban-regex's summary, which reads no data of no-failure matches, sees
+        // each line as the full merge leaves it; some closes are found unread
+        let (summary, unread) = summary_view(&def, &lines, false);
+        assert_eq!(summary, summary_view(&def, &lines, true).0);
+        assert!(unread >= 3, "{unread} closes found unread");
         let lines_counted: Vec<usize> = daemon.iter().map(|x| x.0).collect();
         assert_eq!(lines_counted, [1, 3, 4, 6, 10, 12, 13, 14, 16, 17, 18, 22]);
+    }
+
+    /// What fail2ban-regex's summary sees of a line: ignored or not, matched or not,
+    /// the failregexes that matched, the failures' ids.
+    type Seen = (bool, bool, Vec<usize>, Vec<String>);
+
+    /// What fail2ban-regex's summary sees of each of `lines` (every failregex tried):
+    /// ignored or not, matched or not, the failregexes that matched, the failures'
+    /// ids; and how many closes were found unread. `reads_no_failure_data` as the
+    /// filter's.
+    fn summary_view(
+        def: &FilterDefinition,
+        lines: &[&str],
+        reads_no_failure_data: bool,
+    ) -> (Vec<Seen>, usize) {
+        let mut f = Filter::new(def, None, TimeZone::UTC, 2026).unwrap();
+        f.check_all = true;
+        f.reads_no_failure_data = reads_no_failure_data;
+        let mut unread = 0;
+        let mut seen = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let r = f.process_line(&format!("2026-01-15 07:59:{i:02} {line}"), 1_800_000_000);
+            unread += usize::from(r.closed_unread.is_some());
+            let regexes = r
+                .failures
+                .iter()
+                .map(|x| x.regex_index)
+                .chain(r.closed_unread);
+            let ids = r
+                .failures
+                .iter()
+                .filter(|x| !x.is_nofail())
+                .map(|x| x.id.to_string());
+            seen.push((
+                r.is_ignored(),
+                r.failregex_matched(),
+                regexes.collect(),
+                ids.collect(),
+            ));
+        }
+        (seen, unread)
+    }
+
+    /// A close that a later failregex also matches is searched whole where every
+    /// failregex is tried: the later one's failure counts.
+    #[test]
+    fn a_close_another_failregex_also_matches_is_not_found_unread() {
+        let def = FilterDefinition {
+            prefregex: Some(r"^\s*<F-MLFID>s\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$".into()),
+            failregex: [
+                r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by <HOST>$",
+                r"^Closed by <HOST>\s*$",
+                r"^Closed by <HOST> port \d+$",
+            ]
+            .map(String::from)
+            .to_vec(),
+            datepattern: Some("^%Y-%m-%d %H:%M:%S".into()),
+            ..Default::default()
+        };
+        let lines = [
+            "s[1]: Closed by 192.0.2.1",
+            "s[2]: Closed by 192.0.2.2 port 22",
+        ];
+        let (summary, unread) = summary_view(&def, &lines, false);
+        assert_eq!(summary, summary_view(&def, &lines, true).0);
+        assert_eq!(summary[0].2, [0, 1]);
+        assert_eq!(summary[0].3, ["192.0.2.1"]);
+        assert_eq!(summary[1].2, [2]);
+        // the other's head may match, so the close is searched too
+        assert_eq!(unread, 0);
     }
 
     #[test]
