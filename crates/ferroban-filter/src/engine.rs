@@ -1689,21 +1689,14 @@ mod tests {
     /// (every failure reported) over failregexes that never match the same line.
     #[test]
     fn a_forgetting_no_failure_counts_as_the_full_merge_does() {
-        let def = FilterDefinition {
-            prefregex: Some(r"^\s*<F-MLFID>s\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$".into()),
-            failregex: [
-                r"^Failed password for <F-USER>\S+</F-USER> from <HOST>$",
-                r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by(?: user <F-USER>\S+</F-USER>)? <HOST>$",
-                r"^<F-MLFFORGET><F-MLFGAINED>Accepted</F-MLFGAINED></F-MLFFORGET> for <F-USER>\S+</F-USER> from <HOST>$",
-                r"^Too many failures$",
-                r"^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>$",
-                r"^<F-NOFAIL><F-MLFFORGET>Disconnected</F-MLFFORGET></F-NOFAIL> from .*? <HOST>$",
-            ]
-            .map(String::from)
-            .to_vec(),
-            datepattern: Some("^%Y-%m-%d %H:%M:%S".into()),
-            ..Default::default()
-        };
+        let def = connection_filter(&[
+            r"^Failed password for <F-USER>\S+</F-USER> from <HOST>$",
+            r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by(?: user <F-USER>\S+</F-USER>)? <HOST>$",
+            r"^<F-MLFFORGET><F-MLFGAINED>Accepted</F-MLFGAINED></F-MLFFORGET> for <F-USER>\S+</F-USER> from <HOST>$",
+            r"^Too many failures$",
+            r"^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>$",
+            r"^<F-NOFAIL><F-MLFFORGET>Disconnected</F-MLFFORGET></F-NOFAIL> from .*? <HOST>$",
+        ]);
         let lines = [
             // closed with nothing before it, then after one user's failure
             "s[1]: Closed by 192.0.2.1",
@@ -1770,6 +1763,16 @@ mod tests {
         assert_eq!(lines_counted, [1, 3, 4, 6, 10, 12, 13, 14, 16, 17, 18, 22]);
     }
 
+    /// A filter of `failregex` over lines `s[PID]: …` (the multi-line id), dated.
+    fn connection_filter(failregex: &[&str]) -> FilterDefinition {
+        FilterDefinition {
+            prefregex: Some(r"^\s*<F-MLFID>s\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$".into()),
+            failregex: failregex.iter().map(|r| r.to_string()).collect(),
+            datepattern: Some("^%Y-%m-%d %H:%M:%S".into()),
+            ..Default::default()
+        }
+    }
+
     /// What fail2ban-regex's summary sees of a line: ignored or not, matched or not,
     /// the failregexes that matched, the failures' ids.
     type Seen = (bool, bool, Vec<usize>, Vec<String>);
@@ -1815,18 +1818,11 @@ mod tests {
     /// failregex is tried: the later one's failure counts.
     #[test]
     fn a_close_another_failregex_also_matches_is_not_found_unread() {
-        let def = FilterDefinition {
-            prefregex: Some(r"^\s*<F-MLFID>s\[\d+\]: </F-MLFID><F-CONTENT>.+</F-CONTENT>$".into()),
-            failregex: [
-                r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by <HOST>$",
-                r"^Closed by <HOST>\s*$",
-                r"^Closed by <HOST> port \d+$",
-            ]
-            .map(String::from)
-            .to_vec(),
-            datepattern: Some("^%Y-%m-%d %H:%M:%S".into()),
-            ..Default::default()
-        };
+        let def = connection_filter(&[
+            r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by <HOST>$",
+            r"^Closed by <HOST>\s*$",
+            r"^Closed by <HOST> port \d+$",
+        ]);
         let lines = [
             "s[1]: Closed by 192.0.2.1",
             "s[2]: Closed by 192.0.2.2 port 22",
