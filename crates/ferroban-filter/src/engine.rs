@@ -1728,6 +1728,9 @@ mod tests {
             "s[9]: Disconnected from port 22 192.0.2.9",
             "s[9]: Disconnected from nowhere",
             "s[9]: Failed password for root from 192.0.2.9",
+            // a close naming a user, of an id whose entry names none: decided unread
+            "s[10]: Connection from 192.0.2.10",
+            "s[10]: Closed by user bob 192.0.2.10",
         ];
         // The closing lines' regexes are decided without their groups in the daemon's
         // way; the others are not closing lines.
