@@ -164,6 +164,10 @@ impl Ending {
     /// (`named_exactly`: see [`Candidates::names_only_matches`]; the candidates' set
     /// holds the failregex itself only when it runs on the linear engine alone).
     fn of(rx: &Rx, named_exactly: bool) -> Option<Ending> {
+        // (most failregexes forget nothing: their pattern is not parsed again)
+        if !rx.has_group("mlfforget") {
+            return None;
+        }
         let every = rx.pattern.groups_in_every_match();
         let always = |name: &str| every.iter().any(|n| n == name);
         let gained = always("mlfgained");
@@ -173,13 +177,14 @@ impl Ending {
         if !always("mlfforget") || !no_failure || own_id_or_pending || !alternates_user_only {
             return None;
         }
-        let linear = rx.pattern.linear_source();
+        let superset_is_itself = rx
+            .pattern
+            .linear_source()
+            .is_some_and(|linear| rx.pattern.linear_superset() == Some(linear));
         Some(Ending {
             gained,
             names_user: rx.has_group("user") || !rx.alternates.is_empty(),
-            named_exactly: named_exactly
-                && linear.is_some()
-                && linear == rx.pattern.linear_superset(),
+            named_exactly: named_exactly && superset_is_itself,
         })
     }
 }
@@ -795,11 +800,13 @@ impl Filter {
             .filter(|p| Ending::may_follow(p))
             .and_then(|p| p.pattern.group_index(NAMES.mlfid.key().name()));
         let endings = match pref_mlfid {
-            Some(_) => (0..fail.len())
-                .map(|i| {
+            Some(_) => fail
+                .iter()
+                .enumerate()
+                .map(|(i, rx)| {
                     let named_exactly =
                         candidates.as_ref().is_some_and(|c| c.names_only_matches(i));
-                    Ending::of(&fail[i], named_exactly)
+                    Ending::of(rx, named_exactly)
                 })
                 .collect(),
             None => Vec::new(),
