@@ -16,7 +16,7 @@ use ferroban_cli::pickle::PyValue;
 use ferroban_cli::python::{float as py_float, repr_str as py_repr};
 use ferroban_config::{parse_name_with_options, FilterDefinition};
 use ferroban_filter::{Filter, LineResult, Value};
-use ferroban_sources::journal::{parse_entry, JournalSpec};
+use ferroban_sources::journal::{History, JournalSpec};
 use jiff::tz::TimeZone;
 
 use crate::fail2ban_cmdline::{immediate_text, Immediate};
@@ -691,29 +691,11 @@ impl<W: Write> Tester<'_, W> {
     fn feed_journal(&mut self, spec: &JournalSpec) -> Result<()> {
         // the offset of now for every entry, as Python's journal library takes it
         let offset = TimeZone::fixed(self.zone.to_offset(jiff::Timestamp::now()));
-        let mut child = std::process::Command::new("journalctl")
-            .args(spec.history_arguments())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .context("cannot run journalctl (systemd's journal reader) to read the journal")?;
-        let stdout = child.stdout.take().context("journalctl's output")?;
-        for entry in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-            let entry = entry.context("reading journalctl's output")?;
-            if let Some((line, time, _cursor)) = parse_entry(&entry) {
-                self.tested_entry(&line, time, &offset)?;
-            }
+        let mut entries = History::start(spec).map_err(anyhow::Error::msg)?;
+        for (line, time) in entries.by_ref() {
+            self.tested_entry(&line, time, &offset)?;
         }
-        let ended = child.wait_with_output()?;
-        if !ended.status.success() {
-            bail!(
-                "journalctl {}: {}",
-                spec.history_arguments().join(" "),
-                String::from_utf8_lossy(&ended.stderr).trim()
-            );
-        }
-        Ok(())
+        entries.finish().map_err(anyhow::Error::msg)
     }
 
     /// A skipped line's date taken note of (the next tested line may borrow it).

@@ -6,9 +6,9 @@
 //! `logtype = journal` filters match them unchanged. Reading resumes after the
 //! stored cursor, or `findtime` before now on a first start.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Lines, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -69,6 +69,81 @@ impl JournalSpec {
         }
         args
     }
+}
+
+/// Every entry there is of the journal a [`JournalSpec`] names, oldest first, as
+/// lines formatted as Fail2ban formats them with their times: what the filter
+/// tester reads (`fail2ban-regex systemd-journal`). One `journalctl` that prints and
+/// ends; [`History::finish`] tells whether it read the journal.
+pub struct History {
+    child: Child,
+    output: Lines<BufReader<ChildStdout>>,
+    arguments: Vec<String>,
+    /// Why reading journalctl's output stopped early.
+    failed: Option<String>,
+}
+
+impl History {
+    /// Start reading the entries `spec` names.
+    pub fn start(spec: &JournalSpec) -> Result<History, String> {
+        let arguments = spec.history_arguments();
+        let mut child = journalctl(&arguments)?;
+        let stdout = child.stdout.take().ok_or("no journalctl output")?;
+        Ok(History {
+            child,
+            output: BufReader::new(stdout).lines(),
+            arguments,
+            failed: None,
+        })
+    }
+
+    /// Wait for journalctl: an error naming its call and its reason when it could
+    /// not read the journal (a path to nothing, say), not a journal of no entries.
+    pub fn finish(mut self) -> Result<(), String> {
+        let mut err = String::new();
+        if let Some(s) = self.child.stderr.as_mut() {
+            let _ = s.take(4096).read_to_string(&mut err);
+        }
+        let status = self.child.wait().map_err(|e| format!("journalctl: {e}"))?;
+        match self.failed.take() {
+            Some(failed) => Err(format!("reading journalctl's output: {failed}")),
+            None if status.success() => Ok(()),
+            None => Err(format!(
+                "journalctl {}: {}",
+                self.arguments.join(" "),
+                err.trim()
+            )),
+        }
+    }
+}
+
+impl Iterator for History {
+    /// An entry's line and time.
+    type Item = (String, f64);
+
+    fn next(&mut self) -> Option<(String, f64)> {
+        while self.failed.is_none() {
+            match self.output.next()? {
+                Ok(json) => match parse_entry(&json) {
+                    Some((line, time, _cursor)) => return Some((line, time)),
+                    None => continue,
+                },
+                Err(e) => self.failed = Some(e.to_string()),
+            }
+        }
+        None
+    }
+}
+
+/// `journalctl ARGUMENTS`, its output and errors piped.
+fn journalctl(arguments: &[String]) -> Result<Child, String> {
+    Command::new("journalctl")
+        .args(arguments)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run journalctl: {e} (install systemd or use a file backend)"))
 }
 
 /// A running journal reader.
@@ -149,15 +224,7 @@ fn follow(
     slot: &Arc<Mutex<Option<Child>>>,
     sink: &mut Sink,
 ) -> Result<Flow, String> {
-    let mut child = Command::new("journalctl")
-        .args(spec.arguments())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            format!("cannot run journalctl: {e} (install systemd or use a file backend)")
-        })?;
+    let mut child = journalctl(&spec.arguments())?;
     let stdout = child.stdout.take().ok_or("no journalctl output")?;
     let mut stderr = child.stderr.take();
     if let Ok(mut s) = slot.lock() {
