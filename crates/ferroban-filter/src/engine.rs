@@ -1784,13 +1784,12 @@ mod tests {
     }
 
     /// What fail2ban-regex's summary sees of a line: ignored or not, matched or not,
-    /// the failregexes that matched, the failures' ids.
-    type Seen = (bool, bool, Vec<usize>, Vec<String>);
+    /// the failregexes that matched, the failures' ids, the ignoreregexes that matched.
+    type Seen = (bool, bool, Vec<usize>, Vec<String>, Vec<usize>);
 
-    /// What fail2ban-regex's summary sees of each of `lines` (every failregex tried):
-    /// ignored or not, matched or not, the failregexes that matched, the failures'
-    /// ids; and how many closes were found unread. `reads_no_failure_data` as the
-    /// filter's.
+    /// What fail2ban-regex's summary sees of each of `lines` (every failregex
+    /// tried), and how many closes were found unread. `reads_no_failure_data` as
+    /// the filter's.
     fn summary_view(
         def: &FilterDefinition,
         lines: &[&str],
@@ -1819,6 +1818,7 @@ mod tests {
                 r.failregex_matched(),
                 regexes.collect(),
                 ids.collect(),
+                r.ignored_by.clone(),
             ));
         }
         (seen, unread)
@@ -1843,6 +1843,22 @@ mod tests {
         assert_eq!(summary[0].3, ["192.0.2.1"]);
         assert_eq!(summary[1].2, [2]);
         // the other's head may match, so the close is searched too
+        assert_eq!(unread, 0);
+    }
+
+    /// With an ignoreregex, which is tried on what a failregex matched, a close is
+    /// searched whole: the ignoreregex's hit counts.
+    #[test]
+    fn a_close_is_not_found_unread_where_an_ignoreregex_may_match_it() {
+        let mut def = connection_filter(&[
+            r"^Failed password from <HOST>$",
+            r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by <HOST>$",
+        ]);
+        def.ignoreregex = vec![r"by 192\.0\.2\.1$".to_string()];
+        let lines = ["s[1]: Closed by 192.0.2.1", "s[2]: Closed by 192.0.2.2"];
+        let (summary, unread) = summary_view(&def, &lines, false);
+        assert_eq!(summary, summary_view(&def, &lines, true).0);
+        assert_eq!(summary[0].4, [0]);
         assert_eq!(unread, 0);
     }
 
