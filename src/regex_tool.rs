@@ -600,7 +600,7 @@ fn lookup(name: &str, usedns: &str) -> Vec<String> {
 
 /// Log bytes read at a time (their whole lines are tested; the unfinished last one
 /// with the next read).
-const BLOCK: u64 = 1 << 20;
+const BLOCK: u64 = 1 << 17;
 
 impl<W: Write> Tester<'_, W> {
     /// Run every line of `reader` through the filter. The log is read straight into
@@ -820,6 +820,8 @@ fn run(o: &Options) -> Result<()> {
     filter.ignore_pending = o.out.is_some() || o.json;
     // The summary counts a no-failure match and prints its line, never its data.
     filter.reads_no_failure_data = o.out.is_some() || o.json || o.verbose;
+    // Only `-o` and `--json` print a failure's lines (or count them).
+    filter.keeps_matched_lines = o.out.is_some() || o.json;
     let latin1 = o.encoding.as_deref().is_some_and(|e| {
         let e = e.to_ascii_lowercase().replace(['-', '_'], "");
         e == "latin1" || e == "iso88591"

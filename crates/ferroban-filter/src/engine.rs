@@ -677,6 +677,11 @@ pub struct Filter {
     /// counts such lines and prints none of their data). The daemon, which stops at
     /// the first match (not `check_all`), drops such matches either way.
     pub reads_no_failure_data: bool,
+    /// The caller reads a failure's matched lines ([`Failure::matches`], its data's
+    /// `matches`): else none are kept (each a copy of its line), and a failure's
+    /// lines are empty. The tester's summary reads none; the daemon hands them to
+    /// its actions and its database.
+    pub keeps_matched_lines: bool,
     prefregex_groups: Vec<(String, Option<String>)>,
     /// The failregex searches of recent single-line buffers, and whether they found
     /// the matches (`check_all`) or the first only.
@@ -833,6 +838,7 @@ impl Filter {
             ignore_pending: true,
             record_prefregex_groups: false,
             reads_no_failure_data: true,
+            keeps_matched_lines: true,
             prefregex_groups: Vec::new(),
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
@@ -1246,7 +1252,12 @@ impl Filter {
             } else {
                 *buf = Some(b);
             }
-            let matched_text = matched_lines.iter().map(|l| l.text.share());
+            let kept = if self.keeps_matched_lines {
+                matched_lines.len()
+            } else {
+                0
+            };
+            let matched_text = matched_lines[..kept].iter().map(|l| l.text.share());
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut merged = match &mlfid {
                 Some(mlfid) => {
@@ -1771,6 +1782,46 @@ mod tests {
         assert!(unread >= 3, "{unread} closes found unread");
         let lines_counted: Vec<usize> = daemon.iter().map(|x| x.0).collect();
         assert_eq!(lines_counted, [1, 3, 4, 6, 10, 12, 13, 14, 16, 17, 18, 22]);
+    }
+
+    /// A filter that keeps no matched lines (the tester's summary) finds the same
+    /// failures, with the same data, each without its lines.
+    #[test]
+    fn failures_without_their_lines_are_the_same_failures() {
+        let def = connection_filter(&[
+            r"^Failed password for <F-USER>\S+</F-USER> from <HOST>$",
+            r"^<F-NOFAIL><F-MLFFORGET>Closed</F-MLFFORGET></F-NOFAIL> by <HOST>$",
+        ]);
+        let lines = [
+            "s[1]: Failed password for root from 192.0.2.1",
+            "s[1]: Failed password for admin from 192.0.2.1",
+            "s[1]: Closed by 192.0.2.1",
+            "s[2]: Failed password for bob from 192.0.2.2",
+        ];
+        let found = |keeps_matched_lines: bool| {
+            let mut f = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+            f.check_all = true;
+            f.keeps_matched_lines = keeps_matched_lines;
+            let mut found = Vec::new();
+            for (i, line) in lines.iter().enumerate() {
+                let r = f.process_line(&format!("2026-01-15 07:59:{i:02} {line}"), 1_800_000_000);
+                for x in &r.failures {
+                    let data = x.data();
+                    let data = data.iter().filter(|(k, _)| &***k != "matches");
+                    let data: Vec<String> = data.map(|(k, v)| format!("{k}={v:?}")).collect();
+                    found.push((
+                        (i, x.id.to_string(), x.is_nofail(), data),
+                        x.matches().len(),
+                    ));
+                }
+            }
+            found
+        };
+        let (kept, kept_lines): (Vec<_>, Vec<_>) = found(true).into_iter().unzip();
+        let (unkept, unkept_lines): (Vec<_>, Vec<_>) = found(false).into_iter().unzip();
+        assert_eq!(kept, unkept);
+        assert_eq!(kept_lines, [1, 1, 1, 1]);
+        assert_eq!(unkept_lines, [0, 0, 0, 0]);
     }
 
     /// A filter of `failregex` over lines `s[PID]: …` (the multi-line id), dated.
