@@ -817,11 +817,12 @@ fn run(o: &Options) -> Result<()> {
         Filter::new(&spec, o.timezone.as_deref(), tz, now_year).context("invalid filter")?;
     filter.check_all = !o.no_check_all && o.out.is_none();
     filter.record_prefregex_groups = o.verbose;
-    filter.ignore_pending = o.out.is_some() || o.json;
-    // The summary counts a no-failure match and prints its line, never its data.
-    filter.reads_no_failure_data = o.out.is_some() || o.json || o.verbose;
-    // Only `-o` and `--json` print a failure's lines (or count them).
-    filter.keeps_matched_lines = o.out.is_some() || o.json;
+    // Only `-o` and `--json` print failures (their data, their lines); the summary
+    // counts them, and `-v` lists no-failure matches' data too.
+    let prints_failures = o.out.is_some() || o.json;
+    filter.ignore_pending = prints_failures;
+    filter.keeps_matched_lines = prints_failures;
+    filter.reads_nofail_data = prints_failures || o.verbose;
     let latin1 = o.encoding.as_deref().is_some_and(|e| {
         let e = e.to_ascii_lowercase().replace(['-', '_'], "");
         e == "latin1" || e == "iso88591"

@@ -741,8 +741,8 @@ fn a_reader_that_stops_reading_ends_the_tool_quietly() {
 
 #[test]
 fn lines_across_read_blocks_are_each_read_once_and_an_unfinished_last_one_is_left() {
-    // More than two read blocks (1 MiB each) of lines, with one line longer than a
-    // block, so that lines straddle block ends; the last line has no newline yet.
+    // Megabytes of lines (many read blocks), with one line longer than a block, so
+    // that lines straddle block ends; the last line has no newline yet.
     let dir = scratch_dir("blocks");
     let log = dir.join("blocks.log");
     let mut text = String::new();

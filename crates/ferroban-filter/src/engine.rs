@@ -282,7 +282,7 @@ pub struct LineResult {
     pub absorbed: Vec<String>,
     /// The failregex (by index) that matched a connection-closing line that stays no
     /// failure, reported here in place of its `<F-NOFAIL>` failure, its data not read
-    /// (only where the caller reads none: see [`Filter::reads_no_failure_data`]).
+    /// (only where the caller reads none: see [`Filter::reads_nofail_data`]).
     pub closed_unread: Option<usize>,
 }
 
@@ -676,7 +676,7 @@ pub struct Filter {
     /// [`LineResult::closed_unread`], its data not read (`fail2ban-regex`'s summary
     /// counts such lines and prints none of their data). The daemon, which stops at
     /// the first match (not `check_all`), drops such matches either way.
-    pub reads_no_failure_data: bool,
+    pub reads_nofail_data: bool,
     /// The caller reads a failure's matched lines ([`Failure::matches`], its data's
     /// `matches`): else none are kept (each a copy of its line), and a failure's
     /// lines are empty. The tester's summary reads none; the daemon hands them to
@@ -837,7 +837,7 @@ impl Filter {
             check_all: false,
             ignore_pending: true,
             record_prefregex_groups: false,
-            reads_no_failure_data: true,
+            reads_nofail_data: true,
             keeps_matched_lines: true,
             prefregex_groups: Vec::new(),
             recent: Recent::new(RECENT_BUFFERS),
@@ -1419,7 +1419,7 @@ impl Filter {
     /// dropped (not `check_all`) or its data is not read, on single lines with no
     /// ignoreregex to try first.
     fn forgets_early(&self) -> bool {
-        let unread = !self.check_all || !self.reads_no_failure_data;
+        let unread = !self.check_all || !self.reads_nofail_data;
         unread && self.maxlines == 1 && self.ignore.is_empty() && !self.endings.is_empty()
     }
 
@@ -1839,16 +1839,16 @@ mod tests {
     type Seen = (bool, bool, Vec<usize>, Vec<String>, Vec<usize>);
 
     /// What fail2ban-regex's summary sees of each of `lines` (every failregex
-    /// tried), and how many closes were found unread. `reads_no_failure_data` as
+    /// tried), and how many closes were found unread. `reads_nofail_data` as
     /// the filter's.
     fn summary_view(
         def: &FilterDefinition,
         lines: &[&str],
-        reads_no_failure_data: bool,
+        reads_nofail_data: bool,
     ) -> (Vec<Seen>, usize) {
         let mut f = Filter::new(def, None, TimeZone::UTC, 2026).unwrap();
         f.check_all = true;
-        f.reads_no_failure_data = reads_no_failure_data;
+        f.reads_nofail_data = reads_nofail_data;
         let mut unread = 0;
         let mut seen = Vec::new();
         for (i, line) in lines.iter().enumerate() {
