@@ -247,14 +247,50 @@ impl AnchoredDfa {
     /// or nowhere), `Some(None)` when there is none; `None` when the automaton cannot
     /// tell (it stopped at a non-ASCII byte it cannot read, or needed a move its full
     /// table cannot make).
+    ///
+    /// Why its own walk: a pattern with optional parts (a prefregex's head) passes
+    /// match states on and off along a line, and a branch per match state would be
+    /// mispredicted at each; here the last match end is kept by a select, and the one
+    /// branch per byte (a made move or not) is nearly always taken the same way.
     #[inline]
     pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
-        let mut match_end = None;
-        let walk = self.walk(hay, start, |_, at| match_end = Some(at))?;
-        if walk.died_at.is_none() && self.at_end(walk.row)? & MATCH != 0 {
+        const NO_MATCH: usize = usize::MAX;
+        let table = &self.table;
+        let look_behind = match start.checked_sub(1) {
+            None => None,
+            Some(before) => Some(*hay.get(before)?),
+        };
+        let first = self.start(look_behind)?;
+        if first == AnchoredDfa::quit(table.stride as usize) {
+            return None;
+        }
+        let mut row = first & ROW;
+        let mut match_end = NO_MATCH;
+        let (next, column_of) = (&*table.next, &table.column_of);
+        let mut died = false;
+        for (at, &byte) in (start..).zip(hay.get(start..)?) {
+            let column = u32::from(column_of[usize::from(byte)]);
+            let mut entry = Table::entry_in(next, row, column);
+            if entry >= STOP {
+                if entry == UNKNOWN {
+                    entry = self.make(row, column)?;
+                }
+                if entry >= STOP {
+                    if entry == AnchoredDfa::quit(table.stride as usize) {
+                        return None;
+                    }
+                    died = true;
+                    break;
+                }
+            }
+            // a move into a match state: a match ending at `at` (seen one byte late)
+            match_end = if entry & MATCH != 0 { at } else { match_end };
+            row = entry & ROW;
+        }
+        if !died && self.at_end(row)? & MATCH != 0 {
             return Some(Some(hay.len()));
         }
-        Some(match_end)
+        Some((match_end != NO_MATCH).then_some(match_end))
     }
 
     /// Call `matched` with each pattern matching `hay` from its start; `false` when
@@ -556,13 +592,26 @@ mod tests {
     fn the_table_walks_as_the_regex_crate_matches() {
         // from every position (the start states after each kind of byte), with word
         // boundaries, line anchors and a pattern that can never match (a dead start)
-        let hays = ["ab cd\nab-x", "a", "", "\nab", "x_ab ab", "ab\r\nab"];
+        let hays = [
+            "ab cd\nab-x",
+            "a",
+            "",
+            "\nab",
+            "x_ab ab",
+            "ab\r\nab",
+            "abcde ",
+            "abcdx",
+            "abd",
+        ];
         for source in [
             r"^ab\b",
             r"^(?:a|ab)(?:c|\b)",
             r"^ab(?m:$)",
             r"^\Bab",
             r"^[^\s\S]",
+            // match states reached, left and reached again along a walk
+            r"^a(?:bc)?(?:de)?",
+            r"^a(?:b|bcd)?(?:e|x)? ?",
         ] {
             let dfa = AnchoredDfa::of(source).unwrap();
             let re = regex::bytes::Regex::new(source).unwrap();
