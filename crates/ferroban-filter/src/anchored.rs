@@ -256,15 +256,7 @@ impl AnchoredDfa {
     pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
         const NO_MATCH: usize = usize::MAX;
         let table = &self.table;
-        let look_behind = match start.checked_sub(1) {
-            None => None,
-            Some(before) => Some(*hay.get(before)?),
-        };
-        let first = self.start(look_behind)?;
-        if first == AnchoredDfa::quit(table.stride as usize) {
-            return None;
-        }
-        let mut row = first & ROW;
+        let mut row = self.first_row(hay, start)?;
         let mut match_end = NO_MATCH;
         let (next, column_of) = (&*table.next, &table.column_of);
         let mut died = false;
@@ -334,16 +326,7 @@ impl AnchoredDfa {
     #[inline]
     fn walk(&self, hay: &[u8], start: usize, mut matched: impl FnMut(u32, usize)) -> Option<Walk> {
         let table = &self.table;
-        let look_behind = match start.checked_sub(1) {
-            None => None,
-            Some(before) => Some(*hay.get(before)?),
-        };
-        let first = self.start(look_behind)?;
-        if first == AnchoredDfa::quit(table.stride as usize) {
-            return None;
-        }
-        // (a start state is never a match state: a match is seen one byte late)
-        let mut row = first & ROW;
+        let mut row = self.first_row(hay, start)?;
         // Held here, not read through `self` at each byte: `self` holds a lock, so the
         // compiler cannot tell that the table's address and length stay the same.
         let (next, column_of) = (&*table.next, &table.column_of);
@@ -376,6 +359,22 @@ impl AnchoredDfa {
         }
         let died_at = None;
         Some(Walk { row, died_at })
+    }
+
+    /// The row a walk of `hay` from `start` begins in (a start state is never a match
+    /// state: a match is seen one byte late); `None` when the automaton cannot start
+    /// there (it quits on the byte before).
+    #[inline(always)]
+    fn first_row(&self, hay: &[u8], start: usize) -> Option<u32> {
+        let look_behind = match start.checked_sub(1) {
+            None => None,
+            Some(before) => Some(*hay.get(before)?),
+        };
+        let first = self.start(look_behind)?;
+        if first == AnchoredDfa::quit(self.table.stride as usize) {
+            return None;
+        }
+        Some(first & ROW)
     }
 
     /// The entry of the move from `row` at the haystack's end, made if new.
