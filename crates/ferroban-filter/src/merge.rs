@@ -140,6 +140,11 @@ impl Spares {
     /// Keep the allocations of a failure's data if nothing else holds it (not the
     /// multi-line cache, not the caller).
     pub fn recycle(&mut self, mut shared: Arc<Merged>) {
+        // Most failures' data is held by the multi-line cache too: told by a load,
+        // before `get_mut`'s locked compare-and-swap would tell it.
+        if Arc::strong_count(&shared) > 1 {
+            return;
+        }
         let Some(merged) = Arc::get_mut(&mut shared) else {
             return;
         };
@@ -161,23 +166,28 @@ impl Spares {
         }
     }
 
-    /// A new failure's data with `groups`, in the data of an earlier failure when one
-    /// was kept; the emptied groups it replaces become the spare `fail`, where the
-    /// next match's groups are read, when that has less room.
-    fn share(&mut self, mut groups: FailData) -> Arc<Merged> {
+    /// A new failure's data with `groups`, then given the rest by `fill`, in the data
+    /// of an earlier failure when one was kept; the emptied groups it replaces become
+    /// the spare `fail`, where the next match's groups are read, when that has less
+    /// room. (Filled here, where it is known to be unshared: each `Arc::make_mut`
+    /// after it would be another locked compare-and-swap.)
+    fn share(&mut self, mut groups: FailData, fill: impl FnOnce(&mut Merged)) -> Arc<Merged> {
         if let Some(mut shared) = self.shared.pop() {
             if let Some(merged) = Arc::get_mut(&mut shared) {
                 std::mem::swap(&mut merged.groups, &mut groups);
                 if !self.fail.has_room() && groups.has_room() {
                     self.fail = groups;
                 }
+                fill(merged);
                 return shared;
             }
         }
-        Arc::new(Merged {
+        let mut merged = Merged {
             groups,
             ..Merged::default()
-        })
+        };
+        fill(&mut merged);
+        Arc::new(merged)
     }
 
     /// A vector of `lines`, in a kept allocation when there is one.
@@ -202,12 +212,11 @@ pub(crate) fn single(
     let nofail = fail.remove(&names.nofail);
     let mlfgained = fail.remove(&names.mlfgained);
     let matches = Some(spares.lines(matched));
-    let mut shared = spares.share(fail);
-    let merged = Arc::make_mut(&mut shared);
-    merged.nofail = nofail;
-    merged.mlfgained = mlfgained;
-    merged.matches = matches;
-    shared
+    spares.share(fail, |merged| {
+        merged.nofail = nofail;
+        merged.mlfgained = mlfgained;
+        merged.matches = matches;
+    })
 }
 
 /// Whether `fail`, of the multi-line id `mlfid`, ends its connection
@@ -288,11 +297,16 @@ pub(crate) fn merge(
     let mut entry = cache.get(mlfid, now);
     let cached = entry.as_mut().and_then(|cached| cached.take());
     let was_cached = cached.is_some();
-    let (mut shared, users) = match cached {
-        Some(mut shared) => {
-            // changed in place: copied only when the last failure of this id is
-            // still held somewhere
-            let merged = Arc::make_mut(&mut shared);
+    // (a new id's data is made with `fail` as its groups; a known id's is given them)
+    let (mut shared, fail) = match cached {
+        Some(shared) => (shared, Some(fail)),
+        None => (spares.share(fail, |_| {}), None),
+    };
+    // changed in place: copied only when the last failure of this id is still held
+    // somewhere
+    let merged = Arc::make_mut(&mut shared);
+    let users = match fail {
+        Some(mut fail) => {
             let users = merged.add_user(user);
             if merged.nofail.take().is_some_and(|v| v.truthy()) {
                 flags |= 4;
@@ -315,24 +329,19 @@ pub(crate) fn merge(
             merged.nofail = nofail.filter(took_part);
             merged.mlfgained = mlfgained.filter(took_part);
             spares.fail = fail;
-            (shared, users)
+            users
         }
+        // stored at the end (unless forgotten), with the merged failure
         None => {
-            // stored at the end (unless forgotten), with the merged failure
-            let mut shared = spares.share(fail);
-            let merged = Arc::make_mut(&mut shared);
             merged.nofail = nofail;
             merged.mlfgained = mlfgained;
-            let users = if flags & 2 == 0 {
+            if flags & 2 == 0 {
                 merged.add_user(user)
             } else {
                 0
-            };
-            (shared, users)
+            }
         }
     };
-    // not shared: the cache's entry was taken out, or just made
-    let merged = Arc::make_mut(&mut shared);
     if std::mem::take(&mut merged.mlfpending) || users > 1 {
         merged.nofail = None;
         merged.mlfgained = None;
