@@ -693,6 +693,50 @@ fn long_client_chosen_user_is_counted_not_given_up() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `-o msg` prints each failure's matched lines, as fail2ban-regex does, also where
+/// a connection's failure gathers several lines (the stock sshd filter's multi-line
+/// merge): the summary keeps no matched lines, `-o` must keep them all.
+#[test]
+fn matched_lines_of_merged_failures_as_fail2ban_regex_prints_them() {
+    let Ok(reference) = which("fail2ban-regex") else {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+        return;
+    };
+    if !Path::new("/etc/fail2ban/filter.d/sshd.conf").is_file() {
+        eprintln!("SKIPPED: Fail2ban's stock filters are not installed (apt-get install fail2ban)");
+        return;
+    }
+    let dir = scratch_dir("matched-lines");
+    let log = dir.join("auth.log");
+    std::fs::write(
+        &log,
+        "Feb 23 00:00:00 vps sshd[301]: Invalid user hadoop from 185.246.108.197 port 64342\n\
+         Feb 23 00:00:00 vps sshd[301]: pam_unix(sshd:auth): check pass; user unknown\n\
+         Feb 23 00:00:00 vps sshd[301]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=185.246.108.197\n\
+         Feb 23 00:00:01 vps sshd[301]: Failed password for invalid user hadoop from 185.246.108.197 port 64342 ssh2\n\
+         Feb 23 00:00:02 vps sshd[302]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=root\n\
+         Feb 23 00:00:03 vps sshd[302]: Failed password for root from 203.0.113.5 port 50022 ssh2\n\
+         Feb 23 00:00:04 vps sshd[302]: Failed password for root from 203.0.113.5 port 50022 ssh2\n\
+         Feb 23 00:00:05 vps sshd[301]: Connection closed by invalid user hadoop 185.246.108.197 port 64342 [preauth]\n",
+    )
+    .unwrap();
+    let log = log.to_string_lossy().into_owned();
+    for template in ["msg", "<ip> <msg>"] {
+        let args = ["-c", "/etc/fail2ban", "-o", template, &log, "sshd"];
+        let theirs = Command::new(&reference).args(args).output().unwrap();
+        let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+        assert!(ok, "{err}");
+        assert_eq!(
+            ours,
+            String::from_utf8_lossy(&theirs.stdout),
+            "-o {template:?}"
+        );
+        // the pam line is no failure by itself: it is printed as a merged one's line
+        assert!(ours.contains("authentication failure;"), "{ours}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// `ferroban regex … | head -1`: the tool ends on the closed pipe, as `cat` would
 /// (killed by SIGPIPE), with nothing on stderr; before, it printed "ERROR: Broken
 /// pipe" and exited 255.
