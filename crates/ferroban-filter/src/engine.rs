@@ -1252,12 +1252,12 @@ impl Filter {
             } else {
                 *buf = Some(b);
             }
-            let kept = if self.keeps_matched_lines {
-                matched_lines.len()
+            let kept: &[BufLine<'_>] = if self.keeps_matched_lines {
+                &matched_lines
             } else {
-                0
+                &[]
             };
-            let matched_text = matched_lines[..kept].iter().map(|l| l.text.share());
+            let matched_text = kept.iter().map(|l| l.text.share());
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
             let mut merged = match &mlfid {
                 Some(mlfid) => {
