@@ -258,8 +258,7 @@ fn invoked_as_fail2ban_regex() {
 /// (`1771842542.0`, and a fraction when the date has one), the address, a group.
 #[test]
 fn output_templates_as_fail2ban_regex() {
-    let Ok(reference) = which("fail2ban-regex") else {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    let Some(reference) = fail2ban_regex() else {
         return;
     };
     let dir = scratch_dir("out-templates");
@@ -437,8 +436,7 @@ fn a_journal_that_cannot_be_read_is_an_error() {
 /// samples of filters with and without a prefregex and multi-line merges.
 #[test]
 fn verbose_report_is_identical_to_fail2ban_regex() {
-    let Ok(reference) = which("fail2ban-regex") else {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    let Some(reference) = fail2ban_regex() else {
         return;
     };
     let corpus = Path::new("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
@@ -470,8 +468,7 @@ fn verbose_report_is_identical_to_fail2ban_regex() {
 /// …]" line may differ; by default the date template counts may too.
 #[test]
 fn report_is_identical_to_fail2ban_regex() {
-    let Ok(reference) = which("fail2ban-regex") else {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    let Some(reference) = fail2ban_regex() else {
         return;
     };
     let mut cases: Vec<Vec<String>> = [
@@ -566,6 +563,26 @@ fn report_is_identical_to_fail2ban_regex() {
     }
 }
 
+/// Debian's `fail2ban-regex`, the reference; `None` (the test says it skips) when
+/// it is not installed.
+fn fail2ban_regex() -> Option<PathBuf> {
+    let found = which("fail2ban-regex").ok();
+    if found.is_none() {
+        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    }
+    found
+}
+
+/// Whether Fail2ban's stock sshd filter is in /etc/fail2ban (else the test says it
+/// skips).
+fn stock_sshd_filter() -> bool {
+    let installed = Path::new("/etc/fail2ban/filter.d/sshd.conf").is_file();
+    if !installed {
+        eprintln!("SKIPPED: Fail2ban's stock filters are not installed (apt-get install fail2ban)");
+    }
+    installed
+}
+
 fn which(program: &str) -> Result<PathBuf, ()> {
     std::env::var_os("PATH")
         .into_iter()
@@ -583,8 +600,7 @@ fn which(program: &str) -> Result<PathBuf, ()> {
 /// uses the cache most (normal) and the one with the most regexes (aggressive).
 #[test]
 fn reused_sshd_pids_count_as_in_fail2ban() {
-    let Ok(reference) = which("fail2ban-regex") else {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    let Some(reference) = fail2ban_regex() else {
         return;
     };
     let dir = scratch_dir("reused-pids");
@@ -678,8 +694,7 @@ fn long_client_chosen_user_is_counted_not_given_up() {
     std::fs::write(&log, &line).unwrap();
     let log = log.to_string_lossy().into_owned();
     let args = ["-c", "/etc/fail2ban", "-o", "ip", &log, "sshd"];
-    if !Path::new("/etc/fail2ban/filter.d/sshd.conf").is_file() {
-        eprintln!("SKIPPED: Fail2ban's stock filters are not installed (apt-get install fail2ban)");
+    if !stock_sshd_filter() {
         return;
     }
     let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
@@ -698,12 +713,10 @@ fn long_client_chosen_user_is_counted_not_given_up() {
 /// merge): the summary keeps no matched lines, `-o` must keep them all.
 #[test]
 fn matched_lines_of_merged_failures_as_fail2ban_regex_prints_them() {
-    let Ok(reference) = which("fail2ban-regex") else {
-        eprintln!("SKIPPED: fail2ban-regex is not installed (apt-get install fail2ban)");
+    let Some(reference) = fail2ban_regex() else {
         return;
     };
-    if !Path::new("/etc/fail2ban/filter.d/sshd.conf").is_file() {
-        eprintln!("SKIPPED: Fail2ban's stock filters are not installed (apt-get install fail2ban)");
+    if !stock_sshd_filter() {
         return;
     }
     let dir = scratch_dir("matched-lines");
