@@ -765,8 +765,10 @@ impl Server {
             }
             Event::Command { words, reply } => {
                 let result = commands::execute(self, &words);
-                // Bans a command made are committed before it is answered.
+                // Bans a command made are committed, and what it logged is written,
+                // before it is answered: a client that reads the log next finds it.
                 self.commit();
+                self.log.flush();
                 let _ = reply.send(result);
             }
             Event::Signal(sig) if sig == libc::SIGHUP => {
