@@ -288,20 +288,61 @@ impl AnchoredDfa {
     /// Call `matched` with each pattern matching `hay` from its start; `false` when
     /// the automaton cannot tell (as [`AnchoredDfa::match_end`]).
     #[inline]
-    pub fn each_match(&self, hay: &[u8], mut matched: impl FnMut(usize)) -> bool {
-        let mut noted = None;
-        let mut note = |row: u32| {
+    pub fn each_match(&self, hay: &[u8], matched: impl FnMut(usize)) -> bool {
+        let mut matched = matched;
+        match self.each_match_in_prefix(hay, hay.len(), &mut matched) {
+            Some(Some(resume)) => self.each_match_resumed(hay, hay.len(), resume, matched),
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    /// [`AnchoredDfa::each_match`] over the first `len` bytes of `hay` only: where
+    /// the walk left off, to go on from with [`AnchoredDfa::each_match_resumed`]
+    /// (`Some(None)`: it died there, every match reported); `None` when it cannot
+    /// tell.
+    ///
+    /// Why: the walk is deterministic, so haystacks that begin with the same bytes
+    /// leave it in the same state after them, with the same matches reported; a
+    /// caller that remembers where a prefix left it starts there (an auth.log's
+    /// lines begin with a few dozen texts, whose moves are a chain of table reads).
+    #[inline]
+    pub fn each_match_in_prefix(
+        &self,
+        hay: &[u8],
+        len: usize,
+        matched: impl FnMut(usize),
+    ) -> Option<Option<Resume>> {
+        let (mut matched, mut noted) = (matched, None);
+        let walk = self.walk(hay.get(..len)?, 0, |row, _| {
             // a state reached again (a match extending) reports the same patterns
             if noted != Some(row) {
                 noted = Some(row);
-                let mut reported = self.table.reported(row);
-                while reported != 0 {
-                    matched(reported.trailing_zeros() as usize);
-                    reported &= reported - 1;
-                }
+                self.report(row, &mut matched);
+            }
+        })?;
+        Some(walk.died_at.is_none().then_some(Resume(walk.row)))
+    }
+
+    /// Go on with a walk of `hay` from byte `from`, where
+    /// [`AnchoredDfa::each_match_in_prefix`] of its first `from` bytes (or of another
+    /// haystack's same bytes) left it; as [`AnchoredDfa::each_match`].
+    #[inline]
+    pub fn each_match_resumed(
+        &self,
+        hay: &[u8],
+        from: usize,
+        resume: Resume,
+        matched: impl FnMut(usize),
+    ) -> bool {
+        let (mut matched, mut noted) = (matched, None);
+        let mut note_once = |row: u32| {
+            if noted != Some(row) {
+                noted = Some(row);
+                self.report(row, &mut matched);
             }
         };
-        let Some(walk) = self.walk(hay, 0, |row, _| note(row)) else {
+        let Some(walk) = self.walk_from_row(hay, from, resume.0, |row, _| note_once(row)) else {
             return false;
         };
         if walk.died_at.is_none() {
@@ -309,10 +350,20 @@ impl AnchoredDfa {
                 return false;
             };
             if end & MATCH != 0 {
-                note(end & ROW);
+                note_once(end & ROW);
             }
         }
         true
+    }
+
+    /// Report the patterns of the match state of `row` to `matched`.
+    #[inline(always)]
+    fn report(&self, row: u32, matched: &mut impl FnMut(usize)) {
+        let mut reported = self.table.reported(row);
+        while reported != 0 {
+            matched(reported.trailing_zeros() as usize);
+            reported &= reported - 1;
+        }
     }
 
     /// How many patterns the automaton reports.
@@ -324,9 +375,21 @@ impl AnchoredDfa {
     /// `matched` with each match state's row and the end of its match; `None` when it
     /// stops at a byte it cannot read (or needs a move the full table cannot make).
     #[inline]
-    fn walk(&self, hay: &[u8], start: usize, mut matched: impl FnMut(u32, usize)) -> Option<Walk> {
+    fn walk(&self, hay: &[u8], start: usize, matched: impl FnMut(u32, usize)) -> Option<Walk> {
+        let row = self.first_row(hay, start)?;
+        self.walk_from_row(hay, start, row, matched)
+    }
+
+    /// [`AnchoredDfa::walk`] from the state of `row` rather than a start state.
+    #[inline(always)]
+    fn walk_from_row(
+        &self,
+        hay: &[u8],
+        start: usize,
+        mut row: u32,
+        mut matched: impl FnMut(u32, usize),
+    ) -> Option<Walk> {
         let table = &self.table;
-        let mut row = self.first_row(hay, start)?;
         // Held here, not read through `self` at each byte: `self` holds a lock, so the
         // compiler cannot tell that the table's address and length stay the same.
         let (next, column_of) = (&*table.next, &table.column_of);
@@ -548,6 +611,11 @@ fn zeroed(len: usize) -> Box<[AtomicU32]> {
     // all zero bytes is a valid value.
     unsafe { zeroed.assume_init() }
 }
+
+/// Where a walk of [`AnchoredDfa::each_match_in_prefix`] left off: a state of the
+/// automaton (the table's rows are never taken back, so it stays valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume(u32);
 
 /// Where [`AnchoredDfa::walk`] got to.
 struct Walk {

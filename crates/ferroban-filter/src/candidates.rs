@@ -14,7 +14,7 @@ use regex::bytes::{RegexSet, RegexSetBuilder};
 use regex_syntax::hir::{Hir, HirKind};
 use smallvec::SmallVec;
 
-use crate::anchored::AnchoredDfa;
+use crate::anchored::{AnchoredDfa, Resume};
 
 /// A head shorter than this (in bytes, at least) tells too few buffers apart: the
 /// whole pattern is kept.
@@ -26,6 +26,85 @@ pub struct Candidates {
     search: SetSearch,
     /// Per failregex: its head is the whole of its superset (nothing was cut).
     uncut: Vec<bool>,
+    /// Where the automaton's walk of recent buffers' first bytes left off.
+    prefixes: Prefixes,
+}
+
+/// The bytes of a buffer's start whose walk [`Prefixes`] remembers.
+const PREFIX_LEN: usize = 16;
+/// …as words.
+const PREFIX_WORDS: usize = PREFIX_LEN / 8;
+/// How many prefixes are remembered (a table indexed by their hash, a newer one
+/// taking an older one's place).
+const PREFIXES: usize = 256;
+
+/// The automaton's walk over the first [`PREFIX_LEN`] bytes of recent buffers: the
+/// patterns it reported there, and the state it was in after them (`None`: it died).
+///
+/// Why: the walk is a chain of table reads, one per byte, each waiting for the one
+/// before, and the table of a filter like sshd's is too large for the closest
+/// cache; an auth.log's contents begin with a few dozen texts (`Failed password `,
+/// `Connection closed`, `pam_unix(sshd:au`), so most walks start with the same
+/// bytes, and where they leave the automaton is one look-up here. Exact: the
+/// automaton reads those bytes from the same start state whatever follows them.
+#[derive(Debug)]
+struct Prefixes {
+    entries: Box<[Option<PrefixWalk>]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PrefixWalk {
+    prefix: [u64; PREFIX_WORDS],
+    reported: u64,
+    resume: Option<Resume>,
+}
+
+impl Prefixes {
+    fn new() -> Prefixes {
+        Prefixes {
+            entries: vec![None; PREFIXES].into_boxed_slice(),
+        }
+    }
+
+    /// The first [`PREFIX_LEN`] bytes of `hay` as two words, if it has that many.
+    fn prefix_of(hay: &[u8]) -> Option<[u64; PREFIX_WORDS]> {
+        let bytes = hay.get(..PREFIX_LEN)?;
+        let mut words = [0; PREFIX_WORDS];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().ok()?);
+        }
+        Some(words)
+    }
+
+    /// The place of `prefix` in the table.
+    fn slot(prefix: [u64; PREFIX_WORDS]) -> usize {
+        let folded = prefix.iter().fold(0u64, |h, w| (h ^ w).rotate_left(29));
+        let mixed = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - PREFIXES.trailing_zeros())) as usize
+    }
+
+    /// The walk of `prefix` (the first bytes of `hay`), remembered or made now;
+    /// `None` when the automaton cannot tell.
+    fn walk(
+        &mut self,
+        dfa: &AnchoredDfa,
+        hay: &[u8],
+        prefix: [u64; PREFIX_WORDS],
+    ) -> Option<PrefixWalk> {
+        let entry = self.entries.get_mut(Prefixes::slot(prefix))?;
+        if let Some(known) = entry.filter(|known| known.prefix == prefix) {
+            return Some(known);
+        }
+        let mut reported = 0u64;
+        let resume = dfa.each_match_in_prefix(hay, PREFIX_LEN, |i| reported |= 1 << (i % 64))?;
+        let walk = PrefixWalk {
+            prefix,
+            reported,
+            resume,
+        };
+        *entry = Some(walk);
+        Some(walk)
+    }
 }
 
 /// How the cut patterns are searched.
@@ -50,7 +129,7 @@ enum SetSearch {
 /// The failregexes (by index) that may match a buffer, as bits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Possible {
-    words: SmallVec<[u64; 2]>,
+    words: SmallVec<[u64; PREFIX_WORDS]>,
 }
 
 impl Possible {
@@ -72,6 +151,13 @@ impl Possible {
     fn add(&mut self, index: usize) {
         if let Some(word) = self.words.get_mut(index / 64) {
             *word |= 1 << (index % 64);
+        }
+    }
+
+    /// The failregexes of the bits of `bits` (the first word's) may match.
+    fn add_bits(&mut self, bits: u64) {
+        if let Some(word) = self.words.first_mut() {
+            *word |= bits;
         }
     }
 
@@ -129,7 +215,11 @@ impl Candidates {
                 SetSearch::Anywhere(set)
             }
         };
-        Some(Candidates { search, uncut })
+        Some(Candidates {
+            search,
+            uncut,
+            prefixes: Prefixes::new(),
+        })
     }
 
     /// Whether failregex `index` matches every buffer [`Candidates::possible`] names
@@ -147,7 +237,7 @@ impl Candidates {
 
     /// Which failregexes may match `buffer`; `None`: any may (non-ASCII text where
     /// the ASCII set would not be a superset).
-    pub fn possible(&self, buffer: &str) -> Option<Possible> {
+    pub fn possible(&mut self, buffer: &str) -> Option<Possible> {
         match &self.search {
             SetSearch::FromStart(dfa) => {
                 // Why stopping at a non-ASCII byte is enough: up to that byte the
@@ -155,8 +245,20 @@ impl Candidates {
                 // ASCII characters the classes and word boundaries of the two forms
                 // agree (the byte after a match, which `\b` or `$` looks at, is read
                 // before the match is reported).
+                let hay = buffer.as_bytes();
                 let mut possible = Possible::none_of(dfa.pattern_len());
-                let told = dfa.each_match(buffer.as_bytes(), |i| possible.add(i));
+                let Some(prefix) = Prefixes::prefix_of(hay) else {
+                    let told = dfa.each_match(hay, |i| possible.add(i));
+                    return told.then_some(possible);
+                };
+                let walk = self.prefixes.walk(dfa, hay, prefix)?;
+                possible.add_bits(walk.reported);
+                let told = match walk.resume {
+                    Some(resume) => {
+                        dfa.each_match_resumed(hay, PREFIX_LEN, resume, |i| possible.add(i))
+                    }
+                    None => true,
+                };
                 told.then_some(possible)
             }
             SetSearch::Anywhere(set) => {
@@ -251,7 +353,7 @@ mod tests {
 
     #[test]
     fn names_the_failregexes_that_may_match() {
-        let c = Candidates::new([
+        let mut c = Candidates::new([
             Some("^Failed .* from (\\S+)"),
             Some("^Invalid user"),
             Some("x"),
@@ -268,13 +370,13 @@ mod tests {
 
     #[test]
     fn failregexes_are_cut_before_their_first_run_of_any_text() {
-        let c = Candidates::new([
+        let mut c = Candidates::new([
             Some(r"^Failed \S+ for (?P<user>.*) from (?P<host>\S+)\s*$"),
             Some(r"^ab.*c"),
             Some(r"^User (?P<user>\S+) from (?P<host>\S+)$"),
         ])
         .unwrap();
-        let possible = |buffer| c.possible(buffer).unwrap().iter().collect::<Vec<_>>();
+        let mut possible = |buffer| c.possible(buffer).unwrap().iter().collect::<Vec<_>>();
         // the head "Failed \S+ for " names the first, though the whole does not match
         assert_eq!(possible("Failed password for root"), [0]);
         assert_eq!(possible("Failed password"), [] as [usize; 0]);
@@ -295,7 +397,7 @@ mod tests {
 
     #[test]
     fn anchored_heads_are_read_from_the_start_until_the_automaton_dies() {
-        let c = Candidates::new([
+        let mut c = Candidates::new([
             Some(r"^Failed \S+ for (?P<user>.*) from (?P<host>\S+)"),
             Some(r"^Invalid user"),
             Some(r"^ab\b"),
@@ -303,7 +405,7 @@ mod tests {
         ])
         .unwrap();
         assert!(c.reads_from_start());
-        let possible = |buffer| c.possible(buffer).map(|p| p.iter().collect::<Vec<_>>());
+        let mut possible = |buffer| c.possible(buffer).map(|p| p.iter().collect::<Vec<_>>());
         assert_eq!(possible("Failed password for root"), Some(vec![0, 3]));
         assert_eq!(possible("Invalid user x\n"), Some(vec![1, 3]));
         // the end of the buffer completes a match, and `\b` sees the byte after it
@@ -317,16 +419,76 @@ mod tests {
         // one read after it died is never seen
         assert_eq!(possible("Failed\té"), Some(vec![]));
         // a failregex not anchored at the start: the set searches the whole buffer
-        let anywhere = Candidates::new([Some(r"^Invalid user"), Some(r"from \S+")]).unwrap();
+        let mut anywhere = Candidates::new([Some(r"^Invalid user"), Some(r"from \S+")]).unwrap();
         assert!(!anywhere.reads_from_start());
         let found = anywhere.possible("Invalid user from x").unwrap();
         assert_eq!(found.iter().collect::<Vec<_>>(), [0, 1]);
         // multi-line filters (`(?m)^`, holding after every newline) keep the set too:
         // read from the start, a failure on the buffer's second line would be missed
-        let multi = Candidates::new([Some(r"(?m)^Failed x"), Some(r"(?m)^Invalid y")]).unwrap();
+        let mut multi = Candidates::new([Some(r"(?m)^Failed x"), Some(r"(?m)^Invalid y")]).unwrap();
         assert!(!multi.reads_from_start());
         let found = multi.possible("noise\nInvalid y\n").unwrap();
         assert_eq!(found.iter().collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn a_remembered_prefix_walk_names_what_a_whole_walk_names() {
+        let heads = [
+            Some(r"^Failed \S+ for (?P<user>.*) from (?P<host>\S+)"),
+            Some(r"^Invalid user"),
+            Some(r"^Invalid user \S+ from \S+ port \d+$"),
+            Some(r"^Connection closed by \S+ port \d+\b"),
+            Some(r"^pam_unix\(sshd:auth\): authentication failure;"),
+        ];
+        let mut remembering = Candidates::new(heads).unwrap();
+        let whole_walk = Candidates::new(heads).unwrap();
+        let SetSearch::FromStart(dfa) = &whole_walk.search else {
+            panic!("anchored heads are read from the start");
+        };
+        let walked = |buffer: &str| {
+            let mut found = Vec::new();
+            dfa.each_match(buffer.as_bytes(), |i| found.push(i))
+                .then(|| found.into_iter().collect::<std::collections::BTreeSet<_>>())
+        };
+        let mut buffers: Vec<String> = [
+            // a match reported within the first 16 bytes, and more after them
+            "Invalid user admin from 192.0.2.1 port 22",
+            "Invalid user admin from 192.0.2.1 port 22 x",
+            "Invalid user bob",
+            // exactly the prefix: the buffer's end decides
+            "Invalid user adm",
+            "Invalid user ad",
+            // dead within the prefix
+            "Invalid usex admin from 192.0.2.1 port 22",
+            "Connection reset by 192.0.2.1 port 22",
+            // a non-ASCII byte after the prefix, and within it
+            "Connection closed by hôst port 22",
+            "Connection closé by host port 22",
+            "Connection closed by 192.0.2.1 port 22",
+            "Connection closed by 192.0.2.1 port 22x",
+            "Failed password for root from 192.0.2.1",
+            "Failed password for invalid user x from 192.0.2.1",
+            "Failed password",
+            "pam_unix(sshd:auth): authentication failure; rhost=192.0.2.1",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        // more prefixes than are remembered, with different walks: newer ones take
+        // older ones' places
+        buffers.extend((0..3 * PREFIXES).map(|i| match i % 3 {
+            0 => format!("Invalid user {i:03} from 192.0.2.1 port 22"),
+            1 => format!("Invalid usex{i:04} from 192.0.2.1 port 22"),
+            _ => format!("Invalid user {i:03}"),
+        }));
+        for round in 0..2 {
+            for buffer in &buffers {
+                let named = remembering
+                    .possible(buffer)
+                    .map(|p| p.iter().collect::<std::collections::BTreeSet<_>>());
+                assert_eq!(named, walked(buffer), "{buffer:?}, round {round}");
+            }
+        }
     }
 
     #[test]

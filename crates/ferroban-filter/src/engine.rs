@@ -1345,17 +1345,21 @@ impl Filter {
         fail: &mut FailData,
         ending_mlfid: Option<&str>,
     ) -> NextMatch {
-        let data = FailureData {
-            fail: &self.fail,
-            text: buf,
-        };
         if self.maxlines > 1 {
             let Some(fi) = self.search_failregexes(buf, from, possible, groups) else {
                 return NextMatch::Nothing;
             };
+            let data = FailureData {
+                fail: &self.fail,
+                text: buf,
+            };
             data.read(fi, groups, fail);
             return NextMatch::Found(fi);
         }
+        let data = FailureData {
+            fail: &self.fail,
+            text: buf,
+        };
         if from > 0 {
             // the same buffer: its first look-up kept what it found after `from - 1`
             let Some((fi, g)) = self.later_matches.first_from(from) else {
@@ -1440,7 +1444,7 @@ impl Filter {
         mlfid: &str,
     ) -> Option<usize> {
         if possible.is_none() {
-            *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
+            *possible = self.candidates.as_mut().and_then(|c| c.possible(buf));
         }
         let mut may_match = possible.as_ref()?.iter();
         let fi = may_match.next()?;
@@ -1466,14 +1470,14 @@ impl Filter {
     /// that matches, its groups into `groups`; `possible` holds (or receives) which may
     /// match it at all.
     fn search_failregexes(
-        &self,
+        &mut self,
         buf: &str,
         from: usize,
         possible: &mut Option<Possible>,
         groups: &mut Groups,
     ) -> Option<usize> {
         if possible.is_none() {
-            *possible = self.candidates.as_ref().and_then(|c| c.possible(buf));
+            *possible = self.candidates.as_mut().and_then(|c| c.possible(buf));
         }
         let matches = |fi: &usize| {
             self.fail

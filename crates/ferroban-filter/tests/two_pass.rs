@@ -68,7 +68,8 @@ fn candidates_name_every_failregex_that_matches() {
         let Some(patterns) = patterns else {
             continue;
         };
-        let Some(candidates) = Candidates::new(patterns.iter().map(|p| p.linear_superset())) else {
+        let Some(mut candidates) = Candidates::new(patterns.iter().map(|p| p.linear_superset()))
+        else {
             continue;
         };
         sets += 1;
