@@ -79,6 +79,8 @@ print('%-22s %4.2fx sshguard (ratios %.2f-%.2f; medians %d and %d lines/cpu-s), 
     side_by_side "sshd[mode=$mode]" "$stock" "sshd[mode=$mode]"
   done
   side_by_side "ferroban's own sshd" config sshd
+else
+  echo "sshguard's parser is not installed: no side-by-side ratios (apt-get install sshguard)"
 fi
 
 if [ "$skip_fail2ban" != "--skip-fail2ban" ] && command -v fail2ban-regex > /dev/null; then

@@ -254,10 +254,52 @@ impl AnchoredDfa {
     /// branch per byte (a made move or not) is nearly always taken the same way.
     #[inline]
     pub fn match_end(&self, hay: &[u8], start: usize) -> Option<Option<usize>> {
+        let row = self.first_row(hay, start)?;
+        let walk = self.match_walk(hay, start, row, None)?;
+        self.match_end_after(hay, walk)
+    }
+
+    /// [`AnchoredDfa::match_end`] from `hay`'s start, where the walk of its first
+    /// [`PREFIX_LEN`] bytes is taken from `walks` when a haystack beginning with the
+    /// same bytes was walked recently (and kept there when not).
+    #[inline]
+    pub fn match_end_remembered(
+        &self,
+        hay: &[u8],
+        walks: &mut PrefixWalks<MatchWalk>,
+    ) -> Option<Option<usize>> {
+        let Some(prefix) = PrefixWalks::<MatchWalk>::prefix_of(hay) else {
+            return self.match_end(hay, 0);
+        };
+        let walk = walks.get_or_walk(prefix, || {
+            let head = hay.get(..PREFIX_LEN)?;
+            self.match_walk(head, 0, self.first_row(head, 0)?, None)
+        })?;
+        let walk = match walk.died {
+            false => self.match_walk(hay, PREFIX_LEN, walk.row, walk.match_end)?,
+            true => walk,
+        };
+        self.match_end_after(hay, walk)
+    }
+
+    /// The walk of [`AnchoredDfa::match_end`] from `start` in the state of `row`,
+    /// with the match end seen so far; `None` when it cannot tell.
+    ///
+    /// Why its own walk: a pattern with optional parts (a prefregex's head) passes
+    /// match states on and off along a line, and a branch per match state would be
+    /// mispredicted at each; here the last match end is kept by a select, and the one
+    /// branch per byte (a made move or not) is nearly always taken the same way.
+    #[inline(always)]
+    fn match_walk(
+        &self,
+        hay: &[u8],
+        start: usize,
+        mut row: u32,
+        match_end: Option<usize>,
+    ) -> Option<MatchWalk> {
         const NO_MATCH: usize = usize::MAX;
         let table = &self.table;
-        let mut row = self.first_row(hay, start)?;
-        let mut match_end = NO_MATCH;
+        let mut match_end = match_end.unwrap_or(NO_MATCH);
         let (next, column_of) = (&*table.next, &table.column_of);
         let mut died = false;
         for (at, &byte) in (start..).zip(hay.get(start..)?) {
@@ -279,10 +321,21 @@ impl AnchoredDfa {
             match_end = if entry & MATCH != 0 { at } else { match_end };
             row = entry & ROW;
         }
-        if !died && self.at_end(row)? & MATCH != 0 {
+        let match_end = (match_end != NO_MATCH).then_some(match_end);
+        Some(MatchWalk {
+            row,
+            match_end,
+            died,
+        })
+    }
+
+    /// [`AnchoredDfa::match_end`]'s answer once its walk read all of `hay` (or died).
+    #[inline(always)]
+    fn match_end_after(&self, hay: &[u8], walk: MatchWalk) -> Option<Option<usize>> {
+        if !walk.died && self.at_end(walk.row)? & MATCH != 0 {
             return Some(Some(hay.len()));
         }
-        Some((match_end != NO_MATCH).then_some(match_end))
+        Some(walk.match_end)
     }
 
     /// Call `matched` with each pattern matching `hay` from its start; `false` when
@@ -294,6 +347,39 @@ impl AnchoredDfa {
             Some(Some(resume)) => self.each_match_resumed(hay, hay.len(), resume, matched),
             Some(None) => true,
             None => false,
+        }
+    }
+
+    /// [`AnchoredDfa::each_match`], where the walk of `hay`'s first [`PREFIX_LEN`]
+    /// bytes is taken from `walks` when a haystack beginning with the same bytes was
+    /// walked recently (and kept there when not).
+    #[inline]
+    pub fn each_match_remembered(
+        &self,
+        hay: &[u8],
+        walks: &mut PrefixWalks<EachMatchWalk>,
+        mut matched: impl FnMut(usize),
+    ) -> bool {
+        let Some(prefix) = PrefixWalks::<EachMatchWalk>::prefix_of(hay) else {
+            return self.each_match(hay, matched);
+        };
+        let walk = walks.get_or_walk(prefix, || {
+            let mut reported = 0u64;
+            let resume =
+                self.each_match_in_prefix(hay, PREFIX_LEN, |i| reported |= 1 << (i % 64))?;
+            Some(EachMatchWalk { reported, resume })
+        });
+        let Some(walk) = walk else {
+            return false;
+        };
+        let mut reported = walk.reported;
+        while reported != 0 {
+            matched(reported.trailing_zeros() as usize);
+            reported &= reported - 1;
+        }
+        match walk.resume {
+            Some(resume) => self.each_match_resumed(hay, PREFIX_LEN, resume, matched),
+            None => true,
         }
     }
 
@@ -617,6 +703,87 @@ fn zeroed(len: usize) -> Box<[AtomicU32]> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resume(u32);
 
+/// The bytes of a haystack's start whose walk [`PrefixWalks`] remembers.
+pub const PREFIX_LEN: usize = 16;
+/// …as words.
+const PREFIX_WORDS: usize = PREFIX_LEN / 8;
+/// How many prefixes are remembered (a table indexed by their hash, a newer one
+/// taking an older one's place).
+const PREFIX_WALKS: usize = 256;
+
+/// The first [`PREFIX_LEN`] bytes of a haystack, as words.
+type Prefix = [u64; PREFIX_WORDS];
+
+/// One automaton's walks over the first [`PREFIX_LEN`] bytes of recent haystacks
+/// (from their start): what each walk found there and where it was after them.
+///
+/// Why: a walk is a chain of table reads, one per byte, each waiting for the one
+/// before, and the table of a filter like sshd's is too large for the closest cache;
+/// an auth.log's lines begin with a few dozen texts (`Failed password `,
+/// `Connection closed`, ` host sshd[812]:`), so most walks start with the same bytes,
+/// and where they leave the automaton is one look-up here. Exact: the automaton
+/// reads those bytes from the same start state whatever follows them. The walks of
+/// one automaton only: its states are rows of its own table.
+#[derive(Debug)]
+pub struct PrefixWalks<T> {
+    walks: Box<[Option<(Prefix, T)>]>,
+}
+
+impl<T: Copy> Default for PrefixWalks<T> {
+    fn default() -> PrefixWalks<T> {
+        PrefixWalks {
+            walks: vec![None; PREFIX_WALKS].into_boxed_slice(),
+        }
+    }
+}
+
+impl<T: Copy> PrefixWalks<T> {
+    /// The first [`PREFIX_LEN`] bytes of `hay`, if it has that many.
+    fn prefix_of(hay: &[u8]) -> Option<Prefix> {
+        let bytes = hay.get(..PREFIX_LEN)?;
+        let mut words = [0; PREFIX_WORDS];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().ok()?);
+        }
+        Some(words)
+    }
+
+    /// The walk of `prefix`, remembered or made now by `walk`; `None` when the
+    /// automaton cannot tell (not remembered).
+    fn get_or_walk(&mut self, prefix: Prefix, walk: impl FnOnce() -> Option<T>) -> Option<T> {
+        let folded = prefix.iter().fold(0u64, |h, w| (h ^ w).rotate_left(29));
+        let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            >> (64 - PREFIX_WALKS.trailing_zeros())) as usize;
+        let entry = self.walks.get_mut(slot)?;
+        if let Some((_, known)) = entry.filter(|(known, _)| *known == prefix) {
+            return Some(known);
+        }
+        let made = walk()?;
+        *entry = Some((prefix, made));
+        Some(made)
+    }
+}
+
+/// What [`AnchoredDfa::each_match`] found in a haystack's first bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct EachMatchWalk {
+    /// The patterns matched there, a bit each.
+    reported: u64,
+    /// Where to go on from (`None`: it died there).
+    resume: Option<Resume>,
+}
+
+/// Where [`AnchoredDfa::match_end`]'s walk got to.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchWalk {
+    /// The row of the state after the last byte read.
+    row: u32,
+    /// The end of the last match seen.
+    match_end: Option<usize>,
+    /// It died (read no further).
+    died: bool,
+}
+
 /// Where [`AnchoredDfa::walk`] got to.
 struct Walk {
     /// The row of the state after the last byte read.
@@ -628,6 +795,51 @@ struct Walk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_prefix_walk_ends_where_a_whole_walk_ends() {
+        // a prefregex head's shape: optional parts, match states on and off
+        let dfa =
+            AnchoredDfa::ascii_of(r"^\s*(?:\S+ )?sshd(?:\[\d+\])?:\s+(?:error: PAM: )?").unwrap();
+        let mut walks = PrefixWalks::default();
+        let mut hays: Vec<String> = [
+            " vps sshd[3775]: Failed password",
+            " vps sshd[3775]: error: PAM: Authentication failure",
+            " vps sshd[3775]: error: PAM",
+            // a match ending within the first 16 bytes, and one ending at the end
+            "sshd: x y z w v u t",
+            // …and the walk going on past them to die with no later match
+            "sshd: error: PAMx y",
+            "sshd:  error: PAM: x",
+            " vps sshd[3775]:",
+            " vps sshd[3775]: ",
+            " vps sshd[377",
+            // dead within the prefix, and after it
+            " vps cron[3775]: (root) CMD",
+            " vps sshd[3775]x",
+            " vps sshd[3775]: \u{e9}rror",
+            " vps sshd[37\u{e9}5]: error",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        // more prefixes than are remembered, with different walks
+        hays.extend((0..3 * PREFIX_WALKS).map(|i| match i % 3 {
+            0 => format!(" h sshd[{i:06}]: Failed"),
+            1 => format!(" h cron[{i:06}]: CMD"),
+            _ => format!(" h sshd[{i:06}]: error: PAM: x"),
+        }));
+        for round in 0..2 {
+            for hay in &hays {
+                let remembered = dfa.match_end_remembered(hay.as_bytes(), &mut walks);
+                assert_eq!(
+                    remembered,
+                    dfa.match_end(hay.as_bytes(), 0),
+                    "{hay:?}, round {round}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn anchored_patterns_only() {

@@ -14,7 +14,7 @@ use regex::bytes::{RegexSet, RegexSetBuilder};
 use regex_syntax::hir::{Hir, HirKind};
 use smallvec::SmallVec;
 
-use crate::anchored::{AnchoredDfa, Resume};
+use crate::anchored::{AnchoredDfa, EachMatchWalk, PrefixWalks};
 
 /// A head shorter than this (in bytes, at least) tells too few buffers apart: the
 /// whole pattern is kept.
@@ -26,85 +26,8 @@ pub struct Candidates {
     search: SetSearch,
     /// Per failregex: its head is the whole of its superset (nothing was cut).
     uncut: Vec<bool>,
-    /// Where the automaton's walk of recent buffers' first bytes left off.
-    prefixes: Prefixes,
-}
-
-/// The bytes of a buffer's start whose walk [`Prefixes`] remembers.
-const PREFIX_LEN: usize = 16;
-/// …as words.
-const PREFIX_WORDS: usize = PREFIX_LEN / 8;
-/// How many prefixes are remembered (a table indexed by their hash, a newer one
-/// taking an older one's place).
-const PREFIXES: usize = 256;
-
-/// The automaton's walk over the first [`PREFIX_LEN`] bytes of recent buffers: the
-/// patterns it reported there, and the state it was in after them (`None`: it died).
-///
-/// Why: the walk is a chain of table reads, one per byte, each waiting for the one
-/// before, and the table of a filter like sshd's is too large for the closest
-/// cache; an auth.log's contents begin with a few dozen texts (`Failed password `,
-/// `Connection closed`, `pam_unix(sshd:au`), so most walks start with the same
-/// bytes, and where they leave the automaton is one look-up here. Exact: the
-/// automaton reads those bytes from the same start state whatever follows them.
-#[derive(Debug)]
-struct Prefixes {
-    entries: Box<[Option<PrefixWalk>]>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct PrefixWalk {
-    prefix: [u64; PREFIX_WORDS],
-    reported: u64,
-    resume: Option<Resume>,
-}
-
-impl Prefixes {
-    fn new() -> Prefixes {
-        Prefixes {
-            entries: vec![None; PREFIXES].into_boxed_slice(),
-        }
-    }
-
-    /// The first [`PREFIX_LEN`] bytes of `hay` as two words, if it has that many.
-    fn prefix_of(hay: &[u8]) -> Option<[u64; PREFIX_WORDS]> {
-        let bytes = hay.get(..PREFIX_LEN)?;
-        let mut words = [0; PREFIX_WORDS];
-        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-            *word = u64::from_le_bytes(chunk.try_into().ok()?);
-        }
-        Some(words)
-    }
-
-    /// The place of `prefix` in the table.
-    fn slot(prefix: [u64; PREFIX_WORDS]) -> usize {
-        let folded = prefix.iter().fold(0u64, |h, w| (h ^ w).rotate_left(29));
-        let mixed = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (mixed >> (64 - PREFIXES.trailing_zeros())) as usize
-    }
-
-    /// The walk of `prefix` (the first bytes of `hay`), remembered or made now;
-    /// `None` when the automaton cannot tell.
-    fn walk(
-        &mut self,
-        dfa: &AnchoredDfa,
-        hay: &[u8],
-        prefix: [u64; PREFIX_WORDS],
-    ) -> Option<PrefixWalk> {
-        let entry = self.entries.get_mut(Prefixes::slot(prefix))?;
-        if let Some(known) = entry.filter(|known| known.prefix == prefix) {
-            return Some(known);
-        }
-        let mut reported = 0u64;
-        let resume = dfa.each_match_in_prefix(hay, PREFIX_LEN, |i| reported |= 1 << (i % 64))?;
-        let walk = PrefixWalk {
-            prefix,
-            reported,
-            resume,
-        };
-        *entry = Some(walk);
-        Some(walk)
-    }
+    /// Where the automaton's walks of recent buffers' first bytes left off.
+    prefix_walks: PrefixWalks<EachMatchWalk>,
 }
 
 /// How the cut patterns are searched.
@@ -129,7 +52,7 @@ enum SetSearch {
 /// The failregexes (by index) that may match a buffer, as bits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Possible {
-    words: SmallVec<[u64; PREFIX_WORDS]>,
+    words: SmallVec<[u64; 2]>,
 }
 
 impl Possible {
@@ -151,13 +74,6 @@ impl Possible {
     fn add(&mut self, index: usize) {
         if let Some(word) = self.words.get_mut(index / 64) {
             *word |= 1 << (index % 64);
-        }
-    }
-
-    /// The failregexes of the bits of `bits` (the first word's) may match.
-    fn add_bits(&mut self, bits: u64) {
-        if let Some(word) = self.words.first_mut() {
-            *word |= bits;
         }
     }
 
@@ -218,7 +134,7 @@ impl Candidates {
         Some(Candidates {
             search,
             uncut,
-            prefixes: Prefixes::new(),
+            prefix_walks: PrefixWalks::default(),
         })
     }
 
@@ -245,20 +161,11 @@ impl Candidates {
                 // ASCII characters the classes and word boundaries of the two forms
                 // agree (the byte after a match, which `\b` or `$` looks at, is read
                 // before the match is reported).
-                let hay = buffer.as_bytes();
                 let mut possible = Possible::none_of(dfa.pattern_len());
-                let Some(prefix) = Prefixes::prefix_of(hay) else {
-                    let told = dfa.each_match(hay, |i| possible.add(i));
-                    return told.then_some(possible);
-                };
-                let walk = self.prefixes.walk(dfa, hay, prefix)?;
-                possible.add_bits(walk.reported);
-                let told = match walk.resume {
-                    Some(resume) => {
-                        dfa.each_match_resumed(hay, PREFIX_LEN, resume, |i| possible.add(i))
-                    }
-                    None => true,
-                };
+                let told =
+                    dfa.each_match_remembered(buffer.as_bytes(), &mut self.prefix_walks, |i| {
+                        possible.add(i)
+                    });
                 told.then_some(possible)
             }
             SetSearch::Anywhere(set) => {
@@ -476,7 +383,7 @@ mod tests {
         .collect();
         // more prefixes than are remembered, with different walks: newer ones take
         // older ones' places
-        buffers.extend((0..3 * PREFIXES).map(|i| match i % 3 {
+        buffers.extend((0..3 * 256).map(|i| match i % 3 {
             0 => format!("Invalid user {i:03} from 192.0.2.1 port 22"),
             1 => format!("Invalid usex{i:04} from 192.0.2.1 port 22"),
             _ => format!("Invalid user {i:03}"),

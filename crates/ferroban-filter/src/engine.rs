@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ferroban_config::FilterDefinition;
 use jiff::tz::TimeZone;
 
+use crate::anchored::{MatchWalk, PrefixWalks};
 use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
 use crate::faildata::{key, FailData, Interned, Key, Layout, Line, Text, Value, NAMES};
@@ -649,6 +650,8 @@ pub struct Filter {
     prefilter: Option<Prefilter>,
     /// The failregexes worth a search on a buffer, in one pass.
     candidates: Option<Candidates>,
+    /// Where the prefregex head's automaton was after recent lines' first bytes.
+    head_walks: PrefixWalks<MatchWalk>,
     /// Per failregex: how its matches end their connection, where every one does so
     /// as no failure (see [`Filter::forgets_unsearched`]).
     endings: Vec<Option<Ending>>,
@@ -821,6 +824,7 @@ impl Filter {
             fail_may_give_up,
             pref_content,
             candidates,
+            head_walks: PrefixWalks::default(),
             endings,
             pref_mlfid,
             fail,
@@ -1131,7 +1135,7 @@ impl Filter {
         let mut content_at = 0;
         if let Some(pref) = &self.pref {
             let b = buf.as_deref().unwrap_or("");
-            let found = pref.pattern.search(b);
+            let found = pref.pattern.search_remembering(b, &mut self.head_walks);
             self.pref_matched = found.is_some();
             let Some(g) = found else {
                 return;

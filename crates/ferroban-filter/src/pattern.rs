@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use regex_automata::nfa::thompson;
 use regex_automata::util::alphabet::ByteClasses;
 
-use crate::anchored::AnchoredDfa;
+use crate::anchored::{AnchoredDfa, MatchWalk, PrefixWalks};
 use crate::pyre::{self, Dollar, TranslateError};
 use crate::recent::Recent;
 use crate::twopass::{self, Slot, TwoPass, UNSET};
@@ -667,8 +667,13 @@ impl RestOfLine {
     /// The whole pattern's match, from the head's; `None` when that is not decided by
     /// the head (no text of `BETWEEN` follows its match leaving a long enough rest),
     /// and the whole pattern must be searched.
-    fn search(&self, hay: &str, start: usize) -> Option<Option<Groups>> {
-        let Some((head_start, head_end)) = self.head_match(hay, start) else {
+    fn search(
+        &self,
+        hay: &str,
+        start: usize,
+        head_walks: Option<&mut PrefixWalks<MatchWalk>>,
+    ) -> Option<Option<Groups>> {
+        let Some((head_start, head_end)) = self.head_match(hay, start, head_walks) else {
             return Some(None);
         };
         let line_end =
@@ -726,11 +731,17 @@ impl RestOfLine {
     /// stops, giving no answer, at the first non-ASCII byte it reads; up to there it
     /// reads what either form of the head reads, and on ASCII characters the two forms'
     /// classes and word boundaries agree, so they match, and stop, alike.
-    fn head_match(&self, hay: &str, start: usize) -> Option<(usize, usize)> {
-        match self
-            .head_dfa()
-            .and_then(|dfa| dfa.match_end(hay.as_bytes(), start))
-        {
+    fn head_match(
+        &self,
+        hay: &str,
+        start: usize,
+        head_walks: Option<&mut PrefixWalks<MatchWalk>>,
+    ) -> Option<(usize, usize)> {
+        let end = self.head_dfa().and_then(|dfa| match head_walks {
+            Some(walks) if start == 0 => dfa.match_end_remembered(hay.as_bytes(), walks),
+            _ => dfa.match_end(hay.as_bytes(), start),
+        });
+        match end {
             Some(end) => end.map(|end| (start, end)),
             None => self.head.find_at(hay, start),
         }
@@ -1159,6 +1170,20 @@ impl Pattern {
     /// keeps its `Groups` searches with no allocation); `false` when there is no match
     /// (`out` is then left in no particular state).
     pub fn search_range_into(&self, hay: &str, start: usize, end: usize, out: &mut Groups) -> bool {
+        self.search_range_walks(hay, start, end, out, None)
+    }
+
+    /// [`Pattern::search_range_into`], the head's walks remembered in `head_walks`
+    /// where given (see [`Pattern::search_remembering`]).
+    #[inline(always)]
+    fn search_range_walks(
+        &self,
+        hay: &str,
+        start: usize,
+        end: usize,
+        out: &mut Groups,
+        head_walks: Option<&mut PrefixWalks<MatchWalk>>,
+    ) -> bool {
         if self.too_long(hay) {
             return false;
         }
@@ -1171,7 +1196,7 @@ impl Pattern {
                 match self
                     .rest_of_line
                     .as_ref()
-                    .and_then(|split| split.search(hay, start))
+                    .and_then(|split| split.search(hay, start, head_walks))
                 {
                     Some(Some(found)) => *out = found,
                     Some(None) => return false,
@@ -1389,6 +1414,20 @@ impl Pattern {
     /// Search the whole of `hay`.
     pub fn search(&self, hay: &str) -> Option<Groups> {
         self.search_range(hay, 0, hay.len())
+    }
+
+    /// [`Pattern::search`] for a caller that searches every line with this pattern
+    /// (a prefregex): where the head's automaton was after the first bytes of recent
+    /// lines is kept in `head_walks` (see [`PrefixWalks`]), which serves this
+    /// pattern only.
+    pub(crate) fn search_remembering(
+        &self,
+        hay: &str,
+        head_walks: &mut PrefixWalks<MatchWalk>,
+    ) -> Option<Groups> {
+        let mut groups = Groups::default();
+        self.search_range_walks(hay, 0, hay.len(), &mut groups, Some(head_walks))
+            .then_some(groups)
     }
 
     /// Search the whole of `hay`, into `out` (see [`Pattern::search_range_into`]).
