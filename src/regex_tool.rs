@@ -679,7 +679,7 @@ impl<W: Write> Tester<'_, W> {
         self.lineno += 1;
         self.stats.skipped += 1;
         let raw = trim_eol(raw);
-        if self.report && !raw.is_empty() && raw[0] != b'#' {
+        if self.report && !is_comment_or_empty(raw) {
             self.stats.tested += 1;
             let latin1 = self.latin1;
             self.stats.miss(self.o, || decode(raw, latin1).into_owned());
@@ -698,9 +698,14 @@ impl<W: Write> Tester<'_, W> {
         entries.finish().map_err(anyhow::Error::msg)
     }
 
-    /// A skipped line's date taken note of (the next tested line may borrow it).
+    /// A skipped line's date taken note of (the next tested line may borrow it); not
+    /// a comment's, which fail2ban-regex never reads.
     fn observe_date(&mut self, raw: &[u8]) {
-        let text = decode(trim_eol(raw), self.latin1);
+        let raw = trim_eol(raw);
+        if is_comment_or_empty(raw) {
+            return;
+        }
+        let text = decode(raw, self.latin1);
         self.filter.observe_date(&text, self.now);
     }
 
@@ -709,7 +714,9 @@ impl<W: Write> Tester<'_, W> {
     fn tested(&mut self, ended: &str) -> Result<()> {
         self.lineno += 1;
         let line = ended.strip_suffix('\n').unwrap_or(ended);
-        if self.report && (line.is_empty() || line.starts_with('#')) {
+        // fail2ban-regex skips them whatever it prints (with `-o` too): a comment in
+        // a multi-line filter's buffer would push a real line out of it
+        if is_comment_or_empty(trim_eol(line.as_bytes())) {
             return Ok(());
         }
         self.filter
@@ -780,6 +787,12 @@ fn lines(run: &[u8]) -> impl Iterator<Item = &[u8]> {
         start = nl + 1;
         line
     })
+}
+
+/// A line fail2ban-regex does not test: empty, or a comment (`#` first, as in
+/// Fail2ban's sample logs).
+fn is_comment_or_empty(line: &[u8]) -> bool {
+    matches!(line.first(), None | Some(b'#'))
 }
 
 fn trim_eol(mut raw: &[u8]) -> &[u8] {

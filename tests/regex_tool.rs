@@ -592,6 +592,88 @@ fn which(program: &str) -> Result<PathBuf, ()> {
         .ok_or(())
 }
 
+/// `-o row` and `-o msg` print fail2ban-regex's rows and matched lines on every stock
+/// filter's sample log. Those logs hold comment lines (`# failJSON: …`), which
+/// fail2ban-regex never tests, whatever it prints: one in a multi-line filter's
+/// buffer would push a real line out of it (ejabberd-auth's two-line failure was
+/// missing), and one before a line without a date would lend it its date. Groups a
+/// filter names with `__` (mongodb-auth's `__connid`, slapd's `__prefix`) are its
+/// own and in the rows. The rows are compared as Python reads them (a dict's keys in
+/// any order: ferroban prints them in name order, Fail2ban in the order they were
+/// set; a time as a number: Fail2ban's is a Python `int` where the date had a zone,
+/// ferroban's always a float), with a time taken from the clock (a line without a
+/// date) read as "now".
+#[test]
+fn rows_and_matched_lines_are_fail2ban_regex_s_on_every_sample_log() {
+    let Some(reference) = fail2ban_regex() else {
+        return;
+    };
+    let corpus = Path::new("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs");
+    let mut names: Vec<String> = std::fs::read_dir("/etc/fail2ban/filter.d")
+        .map(|d| {
+            d.filter_map(|e| Some(e.ok()?.path().file_stem()?.to_string_lossy().into_owned()))
+                .filter(|name| corpus.join(name).is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    assert!(
+        names.len() > 80,
+        "the stock filters and their samples are installed"
+    );
+    // each row as Python reads it, its keys and sets sorted, a time within an hour of
+    // now "now"
+    const AS_PYTHON_READS_IT: &str = r#"
+import ast, sys, time
+for line in sys.stdin:
+    fid, when, data = ast.literal_eval(line.rstrip().rstrip(","))
+    if isinstance(when, (int, float)):
+        when = "now" if abs(when - time.time()) < 3600 else float(when)
+    # a set's order is its hashes' (Python's vary from run to run)
+    items = [(k, sorted(v) if isinstance(v, set) else v) for k, v in data.items()]
+    print(repr([fid, when, sorted(items, key=lambda kv: kv[0])]))
+"#;
+    let as_python_reads = |rows: &[u8]| -> String {
+        let mut python = Command::new("python3")
+            .args(["-c", AS_PYTHON_READS_IT])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        use std::io::Write;
+        python.stdin.take().unwrap().write_all(rows).unwrap();
+        let out = python.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(rows));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut rows_seen = 0;
+    for name in &names {
+        let log = corpus.join(name).to_string_lossy().into_owned();
+        for format in ["row", "msg"] {
+            let args = ["-c", "/etc/fail2ban", "-o", format, &log, name];
+            let theirs = Command::new(&reference)
+                .args(args)
+                .env("TZ", "UTC")
+                .output()
+                .unwrap();
+            let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+            assert!(ok, "{err}");
+            if format == "msg" {
+                assert_eq!(
+                    ours,
+                    String::from_utf8_lossy(&theirs.stdout),
+                    "{name} -o msg"
+                );
+            } else {
+                let theirs = as_python_reads(&theirs.stdout);
+                rows_seen += theirs.lines().count();
+                assert_eq!(as_python_reads(ours.as_bytes()), theirs, "{name} -o row");
+            }
+        }
+    }
+    assert!(rows_seen > 500, "rows compared: {rows_seen}");
+}
+
 /// sshd reuses pids, and Fail2ban's stock filter keys its multi-line cache by them: a
 /// reused pid's `Accepted` line merged into an old connection's failure counts against
 /// the legitimate address. On a generated auth.log whose pids repeat (a pid space of

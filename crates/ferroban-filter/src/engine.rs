@@ -22,6 +22,7 @@ use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
 use crate::recent::Recent;
 use crate::tags;
+use crate::unfold;
 
 /// Why a filter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -492,7 +493,7 @@ impl Rx {
         let mut keys: Vec<(usize, Key)> = names
             .iter()
             .enumerate()
-            .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
+            .filter(|(_, n)| !n.is_empty() && !unfold::is_internal_group(n))
             .map(|(i, n)| (i, key(n)))
             .collect();
         keys.sort_by_key(|(_, k)| k.name());
@@ -592,7 +593,7 @@ fn use_dns(spec: &FilterDefinition) -> &str {
 fn named_groups(pattern: &Pattern, text: &str, g: &Groups) -> Vec<(String, Option<String>)> {
     let names = pattern.group_names().iter().enumerate();
     names
-        .filter(|(_, name)| !name.is_empty() && !name.starts_with("__"))
+        .filter(|(_, name)| !name.is_empty() && !unfold::is_internal_group(name))
         .map(|(i, name)| (name.clone(), g.get(i).map(|(s, e)| text[s..e].to_string())))
         .collect()
 }

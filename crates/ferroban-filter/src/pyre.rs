@@ -424,7 +424,12 @@ impl Translator<'_> {
                 match body {
                     _ if self.screen() => self.out.push_str("(?s:.*?)"),
                     Some(body) if self.target == Target::Linear => {
-                        let copy = format!("__bref{}_{}", self.backref_copies.len(), name);
+                        let copy = format!(
+                            "{}bref{}_{}",
+                            crate::unfold::INTERNAL_GROUP_PREFIX,
+                            self.backref_copies.len(),
+                            name
+                        );
                         let _ = write!(self.out, "(?P<{copy}>{body})");
                         self.names.push(copy.clone());
                         self.backref_copies.push((name, copy));
@@ -749,7 +754,7 @@ mod tests {
         let t = translate(r"(?P<sep>[-/])x(?P=sep)", Dollar::BeforeNewline).unwrap();
         // runs linear, with a copy group verified after the match
         assert!(!t.needs_backtracking);
-        assert_eq!(t.group_names, vec!["sep", "__bref0_sep"]);
+        assert_eq!(t.group_names, vec!["sep", "__ferroban_bref0_sep"]);
         let re = fancy_regex::Regex::new(t.backtracking_pattern.as_deref().unwrap()).unwrap();
         assert!(re.is_match("-x-").unwrap());
         assert!(!re.is_match("-x/").unwrap());

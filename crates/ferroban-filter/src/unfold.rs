@@ -34,9 +34,20 @@ pub struct Unfolded {
     pub aliases: Vec<(String, String)>,
 }
 
+/// The prefix of the names of the groups the translation adds (a group's copies, the
+/// end of an unfolded look-ahead), which no filter's data holds. Not `__` alone:
+/// Fail2ban's filters name groups of their own so (`__connid`, `__prefix`), and
+/// those are in a failure's data as any other.
+pub const INTERNAL_GROUP_PREFIX: &str = "__ferroban_";
+
+/// Whether `name` is a group the translation added (see [`INTERNAL_GROUP_PREFIX`]).
+pub fn is_internal_group(name: &str) -> bool {
+    name.starts_with(INTERNAL_GROUP_PREFIX)
+}
+
 /// The group that stands for a final negative look-ahead: the match ends where it
 /// starts.
-pub const END_GROUP: &str = "__lookahead_end";
+pub const END_GROUP: &str = "__ferroban_lookahead_end";
 
 /// Rewrite `src` if it has constructs this module can unfold; `None` otherwise.
 pub fn unfold(src: &str) -> Option<Unfolded> {
@@ -597,7 +608,7 @@ impl Renamer {
             .find(|(copy, _)| copy == name)
             .map_or(name, |(_, o)| o.as_str())
             .to_string();
-        let copy = format!("__c{tag}_{original}");
+        let copy = format!("{INTERNAL_GROUP_PREFIX}c{tag}_{original}");
         if !self.aliases.iter().any(|(c, _)| *c == copy) {
             self.aliases.push((copy.clone(), original));
         }
@@ -871,11 +882,14 @@ mod tests {
         let u = unfold(r"^(?P<u>(?P<c>\d+)|\w+) z(?(c):|!)(?P<t>.)").unwrap();
         assert_eq!(
             u.pattern,
-            r"^(?:(?P<u>(?P<c>\d+)) z(?::)(?P<t>.)|(?P<__c1_u>\w+) z(?:!)(?P<__c1_t>.))"
+            r"^(?:(?P<u>(?P<c>\d+)) z(?::)(?P<t>.)|(?P<__ferroban_c1_u>\w+) z(?:!)(?P<__ferroban_c1_t>.))"
         );
         assert_eq!(
             u.aliases,
-            [("__c1_u".into(), "u".into()), ("__c1_t".into(), "t".into())]
+            [
+                ("__ferroban_c1_u".into(), "u".into()),
+                ("__ferroban_c1_t".into(), "t".into())
+            ]
         );
     }
 
@@ -905,7 +919,7 @@ mod tests {
         let alternatives = unfold(r"x(?!ab|ac|d)").unwrap().pattern;
         assert_eq!(
             alternatives,
-            r"x(?P<__lookahead_end>\Z|[^ad]|a(?:\Z|[^bc]))"
+            r"x(?P<__ferroban_lookahead_end>\Z|[^ad]|a(?:\Z|[^bc]))"
         );
         // where case is ignored, a trie over "ab" and "Ac" would not be exact
         assert_eq!(unfold(r"(?i)x(?!ab|Ac)"), None);

@@ -154,7 +154,7 @@ fn rewritten_lookaheads_match_as_python_does() {
         let mut names: Vec<String> = p
             .group_names()
             .iter()
-            .filter(|n| !n.is_empty() && !n.starts_with("__"))
+            .filter(|n| !n.is_empty() && !ferroban_filter::unfold::is_internal_group(n))
             .cloned()
             .collect();
         names.sort();

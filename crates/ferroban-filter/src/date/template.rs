@@ -498,7 +498,7 @@ impl Template {
         let fields = names
             .iter()
             .enumerate()
-            .filter(|(_, n)| !n.is_empty() && !n.starts_with("__"))
+            .filter(|(_, n)| !n.is_empty() && !crate::unfold::is_internal_group(n))
             .filter_map(|(i, n)| span(i).and_then(|(s, e)| Some((n.as_str(), line.get(s..e)?))));
         values.extend(fields);
         Fields { values }

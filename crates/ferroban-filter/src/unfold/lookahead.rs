@@ -1002,8 +1002,14 @@ mod tests {
     #[test]
     fn copies_of_groups_are_renamed() {
         let u = unfold(r"^(?:x(?= a\d)|y) (?P<g>.+)$").unwrap();
-        assert_eq!(u.pattern, r"^(?:x (?P<g>(?:a\d).*)$|y (?P<__c1_g>.+)$)");
-        assert_eq!(u.aliases, [("__c1_g".to_string(), "g".to_string())]);
+        assert_eq!(
+            u.pattern,
+            r"^(?:x (?P<g>(?:a\d).*)$|y (?P<__ferroban_c1_g>.+)$)"
+        );
+        assert_eq!(
+            u.aliases,
+            [("__ferroban_c1_g".to_string(), "g".to_string())]
+        );
     }
 
     #[test]
