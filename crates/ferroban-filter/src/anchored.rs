@@ -723,17 +723,17 @@ type Prefix = [u64; PREFIX_WORDS];
 /// `Connection closed`, ` host sshd[812]:`), so most walks start with the same bytes,
 /// and where they leave the automaton is one look-up here. Exact: the automaton
 /// reads those bytes from the same start state whatever follows them. The walks of
-/// one automaton only: its states are rows of its own table.
+/// one automaton only: its states are rows of its own table. The table (some 10 KB)
+/// is made on first use: a jail whose log stays quiet, or a filter without the
+/// automaton, holds none.
 #[derive(Debug)]
 pub struct PrefixWalks<T> {
-    walks: Box<[Option<(Prefix, T)>]>,
+    walks: Vec<Option<(Prefix, T)>>,
 }
 
 impl<T: Copy> Default for PrefixWalks<T> {
     fn default() -> PrefixWalks<T> {
-        PrefixWalks {
-            walks: vec![None; PREFIX_WALKS].into_boxed_slice(),
-        }
+        PrefixWalks { walks: Vec::new() }
     }
 }
 
@@ -754,6 +754,9 @@ impl<T: Copy> PrefixWalks<T> {
         let folded = prefix.iter().fold(0u64, |h, w| (h ^ w).rotate_left(29));
         let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             >> (64 - PREFIX_WALKS.trailing_zeros())) as usize;
+        if self.walks.is_empty() {
+            self.walks.resize(PREFIX_WALKS, None);
+        }
         let entry = self.walks.get_mut(slot)?;
         if let Some((_, known)) = entry.filter(|(known, _)| *known == prefix) {
             return Some(known);
