@@ -835,6 +835,7 @@ fn run(o: &Options) -> Result<()> {
     let prints_failures = o.out.is_some() || o.json;
     filter.ignore_pending = prints_failures;
     filter.keeps_matched_lines = prints_failures;
+    filter.records_key_order = o.out.as_deref() == Some("row");
     filter.reads_nofail_data = prints_failures || o.verbose;
     let latin1 = o.encoding.as_deref().is_some_and(|e| {
         let e = e.to_ascii_lowercase().replace(['-', '_'], "");
@@ -1039,11 +1040,11 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
             }
         }
         "row" => {
-            // Python's repr of fail2ban-regex's row (keys here in name order)
+            // Python's repr of fail2ban-regex's row (its dict's keys in the order set)
             let fields: Vec<String> = f
-                .data()
+                .data_in_order()
                 .iter()
-                .filter(|(k, _)| &***k != "matches")
+                .filter(|(k, _)| *k != "matches")
                 .map(|(k, v)| format!("{}: {}", py_repr(k), py_value(v)))
                 .collect();
             let time = f.time.map_or("None".to_string(), py_float);

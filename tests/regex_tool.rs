@@ -598,11 +598,12 @@ fn which(program: &str) -> Result<PathBuf, ()> {
 /// buffer would push a real line out of it (ejabberd-auth's two-line failure was
 /// missing), and one before a line without a date would lend it its date. Groups a
 /// filter names with `__` (mongodb-auth's `__connid`, slapd's `__prefix`) are its
-/// own and in the rows. The rows are compared as Python reads them (a dict's keys in
-/// any order: ferroban prints them in name order, Fail2ban in the order they were
-/// set; a time as a number: Fail2ban's is a Python `int` where the date had a zone,
-/// ferroban's always a float), with a time taken from the clock (a line without a
-/// date) read as "now".
+/// own and in the rows. The rows are compared as Python reads them, a dict's keys in
+/// the order they were set (Fail2ban's merge of a multi-line failure moves some
+/// last), a set's members sorted (Python prints them in the order of their hashes,
+/// which vary from run to run), a time as a number (Fail2ban's is a Python `int`
+/// where the date had a zone, ferroban's always a float), and one taken from the
+/// clock (a line without a date) read as "now".
 #[test]
 fn rows_and_matched_lines_are_fail2ban_regex_s_on_every_sample_log() {
     let Some(reference) = fail2ban_regex() else {
@@ -621,31 +622,6 @@ fn rows_and_matched_lines_are_fail2ban_regex_s_on_every_sample_log() {
         names.len() > 80,
         "the stock filters and their samples are installed"
     );
-    // each row as Python reads it, its keys and sets sorted, a time within an hour of
-    // now "now"
-    const AS_PYTHON_READS_IT: &str = r#"
-import ast, sys, time
-for line in sys.stdin:
-    fid, when, data = ast.literal_eval(line.rstrip().rstrip(","))
-    if isinstance(when, (int, float)):
-        when = "now" if abs(when - time.time()) < 3600 else float(when)
-    # a set's order is its hashes' (Python's vary from run to run)
-    items = [(k, sorted(v) if isinstance(v, set) else v) for k, v in data.items()]
-    print(repr([fid, when, sorted(items, key=lambda kv: kv[0])]))
-"#;
-    let as_python_reads = |rows: &[u8]| -> String {
-        let mut python = Command::new("python3")
-            .args(["-c", AS_PYTHON_READS_IT])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        use std::io::Write;
-        python.stdin.take().unwrap().write_all(rows).unwrap();
-        let out = python.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(rows));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let mut rows_seen = 0;
     for name in &names {
         let log = corpus.join(name).to_string_lossy().into_owned();
@@ -665,13 +641,100 @@ for line in sys.stdin:
                     "{name} -o msg"
                 );
             } else {
-                let theirs = as_python_reads(&theirs.stdout);
+                let theirs = rows_as_python_reads_them(&theirs.stdout);
                 rows_seen += theirs.lines().count();
-                assert_eq!(as_python_reads(ours.as_bytes()), theirs, "{name} -o row");
+                assert_eq!(
+                    rows_as_python_reads_them(ours.as_bytes()),
+                    theirs,
+                    "{name} -o row"
+                );
             }
         }
     }
     assert!(rows_seen > 500, "rows compared: {rows_seen}");
+}
+
+/// `-o row` output as Python reads it, a row a line: a set's members sorted (Python
+/// prints them in the order of their hashes, which vary from run to run), a time as
+/// a number, and "now" within an hour of now.
+fn rows_as_python_reads_them(rows: &[u8]) -> String {
+    const AS_PYTHON_READS_IT: &str = r#"
+import ast, sys, time
+for line in sys.stdin:
+    fid, when, data = ast.literal_eval(line.rstrip().rstrip(","))
+    if isinstance(when, (int, float)):
+        when = "now" if abs(when - time.time()) < 3600 else float(when)
+    items = [(k, sorted(v) if isinstance(v, set) else v) for k, v in data.items()]
+    print(repr([fid, when, items]))
+"#;
+    let mut python = Command::new("python3")
+        .args(["-c", AS_PYTHON_READS_IT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    // written from a thread: python answers as it reads, and a large answer would
+    // fill its stdout pipe while this side still writes
+    let mut stdin = python.stdin.take().unwrap();
+    let input = rows.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = python.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(rows));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Write an auth.log of `lines` lines from `scripts/gen-authlog.py` to `log`, its
+/// sshd pids wrapping at `pid_max`, and return its text.
+fn generated_authlog(log: &std::path::Path, lines: usize, pid_max: usize) -> String {
+    let (lines, pid_max) = (lines.to_string(), pid_max.to_string());
+    let generated = Command::new("python3")
+        .args(["scripts/gen-authlog.py", &lines, "--pid-max", &pid_max])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("python3 runs the generator");
+    assert!(generated.status.success());
+    std::fs::write(log, &generated.stdout).unwrap();
+    String::from_utf8(generated.stdout).expect("the generator writes UTF-8")
+}
+
+/// The rows of sshd's merged connections are fail2ban-regex's, their keys in the
+/// order Fail2ban's merge leaves them: on a generated auth.log whose connections
+/// fail, log in after a typo, close and reuse pids, in the mode with the most
+/// failregexes (normal's merges are a subset).
+#[test]
+fn rows_of_merged_sshd_connections_are_fail2ban_regex_s() {
+    let Some(reference) = fail2ban_regex() else {
+        return;
+    };
+    if !stock_sshd_filter() {
+        return;
+    }
+    let dir = scratch_dir("merged-rows");
+    let log = dir.join("auth.log");
+    generated_authlog(&log, 8000, 3000);
+    let log = log.to_string_lossy().into_owned();
+    let args = [
+        "-c",
+        "/etc/fail2ban",
+        "-o",
+        "row",
+        &log,
+        "sshd[mode=aggressive]",
+    ];
+    let theirs = Command::new(&reference)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(theirs.status.success());
+    let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+    assert!(ok, "{err}");
+    let theirs = rows_as_python_reads_them(&theirs.stdout);
+    // merged rows: a user set (`users`) after the groups of the id's first line
+    assert!(theirs.matches("'users'").count() > 500, "{theirs}");
+    assert_eq!(rows_as_python_reads_them(ours.as_bytes()), theirs);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// sshd reuses pids, and Fail2ban's stock filter keys its multi-line cache by them: a
@@ -687,14 +750,7 @@ fn reused_sshd_pids_count_as_in_fail2ban() {
     };
     let dir = scratch_dir("reused-pids");
     let log = dir.join("auth.log");
-    let generated = Command::new("python3")
-        .args(["scripts/gen-authlog.py", "40000", "--pid-max", "6000"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("python3 runs the generator");
-    assert!(generated.status.success());
-    std::fs::write(&log, &generated.stdout).unwrap();
-    let text = String::from_utf8_lossy(&generated.stdout);
+    let text = generated_authlog(&log, 40000, 6000);
     assert!(
         accepted_by_pid_of_other_address_failure(&text) > 10,
         "the log reuses pids of failed connections for accepted ones"

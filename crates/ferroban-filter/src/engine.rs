@@ -16,7 +16,7 @@ use crate::anchored::{MatchWalk, PrefixWalks};
 use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
 use crate::faildata::{key, FailData, Interned, Key, Layout, Line, Text, Value, NAMES};
-use crate::merge::{self, Merged, Spares};
+use crate::merge::{self, KeyOrder, Merged, Spares};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
@@ -242,6 +242,14 @@ impl Failure {
     /// name order. Made on each call.
     pub fn data(&self) -> FailData {
         self.merged.to_data()
+    }
+
+    /// [`Failure::data`]'s names and values in the order Fail2ban's dict holds them
+    /// (the order they were set in), where the filter records it (see
+    /// [`Filter::records_key_order`]), else in name order.
+    pub fn data_in_order(&self) -> Vec<(&'static str, Value)> {
+        let fields = self.merged.to_data_in_order().into_iter();
+        fields.map(|(k, v)| (k.name(), v)).collect()
     }
 
     /// The host name this failure is for, when it names no address: its `dns`
@@ -548,6 +556,16 @@ impl Rx {
         Some(self.keys.remove(at).0)
     }
 
+    /// The names of its data in the order Fail2ban's `getGroups` sets them: its
+    /// groups by number, then the names its `F-ALT_` groups set (in group name
+    /// order).
+    fn keys_as_set(&self) -> impl Iterator<Item = Key> + '_ {
+        let mut keys = self.keys.clone();
+        keys.sort_by_key(|(i, _)| *i);
+        let alternates = self.alternates.iter().map(|(_, name)| name.key());
+        keys.into_iter().map(|(_, k)| k).chain(alternates)
+    }
+
     fn has_group(&self, name: &str) -> bool {
         self.pattern.group_index(name).is_some()
     }
@@ -686,6 +704,9 @@ pub struct Filter {
     /// lines are empty. The tester's summary reads none; the daemon hands them to
     /// its actions and its database.
     pub keeps_matched_lines: bool,
+    /// Record the order Fail2ban's dict of a failure holds its names in (see
+    /// [`Failure::data_in_order`]): `fail2ban-regex -o row` prints it.
+    pub records_key_order: bool,
     prefregex_groups: Vec<(String, Option<String>)>,
     /// The failregex searches of recent single-line buffers, and whether they found
     /// the matches (`check_all`) or the first only.
@@ -844,6 +865,7 @@ impl Filter {
             record_prefregex_groups: false,
             reads_nofail_data: true,
             keeps_matched_lines: true,
+            records_key_order: false,
             prefregex_groups: Vec::new(),
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
@@ -1264,6 +1286,10 @@ impl Filter {
             };
             let matched_text = kept.iter().map(|l| l.text.share());
             let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
+            let order = match self.records_key_order {
+                true => self.key_order(fi, &fail),
+                false => KeyOrder::default(),
+            };
             let mut merged = match &mlfid {
                 Some(mlfid) => {
                     let cache = &mut self.mlfid_cache;
@@ -1272,13 +1298,14 @@ impl Filter {
                         self.spares.fail = fail;
                         return;
                     }
-                    let merged = merge::merge(cache, &mut self.spares, mlfid, fail, matched_text);
+                    let merged =
+                        merge::merge(cache, &mut self.spares, mlfid, fail, order, matched_text);
                     if merged.is_nofail() && !self.check_all {
                         return;
                     }
                     merged
                 }
-                None => merge::single(&mut self.spares, fail, matched_text),
+                None => merge::single(&mut self.spares, fail, order, matched_text),
             };
             let text = |m: &Merged, k: &Interned| m.group_text(k).map(Text::from);
             let fid = text(&merged, &NAMES.fid);
@@ -1322,6 +1349,17 @@ impl Filter {
                 break;
             }
         }
+    }
+
+    /// The order Fail2ban's dict of failregex `fi`'s match holds the names of its
+    /// data `fail` in, before any merge: the prefregex's groups, then the failregex's
+    /// (each regex's in the order Python numbers them, then the names its `F-ALT_`
+    /// groups set).
+    #[cold]
+    fn key_order(&self, fi: usize, fail: &FailData) -> KeyOrder {
+        let regexes = self.pref.iter().chain(self.fail.get(fi));
+        let names = regexes.flat_map(Rx::keys_as_set);
+        KeyOrder::of(names.filter(|k| fail.get(k).is_some()))
     }
 
     /// Keep a searched text's allocation for the next line's.

@@ -230,6 +230,12 @@ impl Name for str {
     }
 }
 
+impl Name for Key {
+    fn slot_in(&self, data: &FailData) -> Option<usize> {
+        data.layout.slot(*self)
+    }
+}
+
 impl Name for Interned {
     fn slot_in(&self, data: &FailData) -> Option<usize> {
         data.layout.slot(self.0)
@@ -460,6 +466,13 @@ impl FailData {
     /// Names and values, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
         self.iter_keys().map(|(k, v)| (&k.0.name, v))
+    }
+
+    /// Names and values, in name order, taken out of the map.
+    pub(crate) fn into_keyed(self) -> impl Iterator<Item = (Key, Value)> {
+        let names: &'static [Key] = &self.layout.names;
+        let values = self.values.into_iter();
+        names.iter().zip(values).filter_map(|(k, v)| Some((*k, v?)))
     }
 
     /// [`FailData::iter`] with the interned names.

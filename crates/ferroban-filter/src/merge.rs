@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use crate::faildata::{FailData, Interned, Line, Text, Value, NAMES};
+use crate::faildata::{FailData, Interned, Key, Line, Text, Value, NAMES};
 use crate::mlfid::{self, MlfidCache};
 
 /// The data of one failure, or of one multi-line id in the filter's cache (shared
@@ -40,6 +40,46 @@ pub struct Merged {
     matches: Option<Vec<Line>>,
     /// `nofail-matches`: no-failure lines kept for a failure of the same id.
     nofail_matches: Option<Vec<Line>>,
+    /// The order Fail2ban's dict holds the names in, where the filter records it.
+    order: KeyOrder,
+}
+
+/// The order of the names in Fail2ban's dict of a failure: a Python dict keeps its
+/// keys in the order they were first set, and one taken out (`pop`) and set again
+/// goes last. Only `fail2ban-regex -o row` shows it (the filter records it only where
+/// asked, see `Filter::records_key_order`): elsewhere this is `None`, and setting
+/// or taking out a name costs a branch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyOrder(Option<Vec<Key>>);
+
+impl KeyOrder {
+    /// The order of a new dict whose names were set in the order of `keys`.
+    pub fn of(keys: impl IntoIterator<Item = Key>) -> KeyOrder {
+        let mut order = KeyOrder(Some(Vec::new()));
+        keys.into_iter().for_each(|k| order.set(k));
+        order
+    }
+
+    /// `dict[name] = …`: a new name goes last, a known one keeps its place.
+    fn set(&mut self, name: Key) {
+        if let Some(keys) = &mut self.0 {
+            if !keys.contains(&name) {
+                keys.push(name);
+            }
+        }
+    }
+
+    /// `dict.pop(name)`.
+    fn pop(&mut self, name: Key) {
+        if let Some(keys) = &mut self.0 {
+            keys.retain(|k| *k != name);
+        }
+    }
+
+    /// Where `name` is (`None`: not recorded, or not there).
+    fn position(&self, name: Key) -> Option<usize> {
+        self.0.as_ref()?.iter().position(|k| *k == name)
+    }
 }
 
 impl Merged {
@@ -71,6 +111,16 @@ impl Merged {
     /// Set a group the engine adds (`ip`).
     pub(crate) fn set_group(&mut self, name: &Interned, value: Value) {
         self.groups.insert(name.key(), value);
+        self.order.set(name.key());
+    }
+
+    /// [`Merged::to_data`]'s names and values in the order of Fail2ban's dict, where
+    /// the filter records it (see [`KeyOrder`]), else in name order.
+    pub fn to_data_in_order(&self) -> Vec<(Key, Value)> {
+        let mut fields: Vec<(Key, Value)> = self.to_data().into_keyed().collect();
+        // stable: a name not recorded (none is, unless unrecorded) stays in name order
+        fields.sort_by_key(|(k, _)| self.order.position(*k).unwrap_or(usize::MAX));
+        fields
     }
 
     /// Fail2ban's dict of this failure: every name with its value, in name order.
@@ -203,19 +253,23 @@ impl Spares {
 pub(crate) type Cache = MlfidCache<Option<Arc<Merged>>>;
 
 /// A failure without a multi-line id: its groups and the lines it matched.
+/// `order`: the order of `fail`'s names (see [`KeyOrder`]).
 pub(crate) fn single(
     spares: &mut Spares,
     mut fail: FailData,
+    mut order: KeyOrder,
     matched: impl Iterator<Item = Line>,
 ) -> Arc<Merged> {
     let names = &*NAMES;
     let nofail = fail.remove(&names.nofail);
     let mlfgained = fail.remove(&names.mlfgained);
     let matches = Some(spares.lines(matched));
+    order.set(names.matches.key());
     spares.share(fail, |merged| {
         merged.nofail = nofail;
         merged.mlfgained = mlfgained;
         merged.matches = matches;
+        merged.order = order;
     })
 }
 
@@ -264,12 +318,14 @@ pub(crate) fn forgets_ending(
 /// Merge a failure with what is known of its multi-line id (Fail2ban's
 /// `_mergeFailure`): `F-NOFAIL`, `F-MLFFORGET`, `F-MLFGAINED`, users and matches.
 /// The flags are Fail2ban's: 1 no failure, 2 forget the id, 4 the id's last line
-/// was no failure, 8 a gained login.
+/// was no failure, 8 a gained login. `order`: the order of `fail`'s names, which the
+/// merge changes as Fail2ban's changes its dict's (see [`KeyOrder`]).
 pub(crate) fn merge(
     cache: &mut Cache,
     spares: &mut Spares,
     mlfid: &str,
     mut fail: FailData,
+    mut order: KeyOrder,
     matched: impl Iterator<Item = Line>,
 ) -> Arc<Merged> {
     let names = &*NAMES;
@@ -280,6 +336,7 @@ pub(crate) fn merge(
         flags |= 8 | 1;
         if !nofail.as_ref().is_some_and(Value::truthy) {
             nofail = mlfgained.clone();
+            order.set(names.nofail.key());
         }
     } else if nofail.as_ref().is_some_and(Value::truthy) {
         flags |= 1;
@@ -287,6 +344,7 @@ pub(crate) fn merge(
     if fail.remove(&names.mlfforget).is_some_and(|v| v.truthy()) {
         flags |= 2;
     }
+    order.pop(names.mlfforget.key());
     let user = fail
         .text(&names.user)
         .filter(|u| !u.is_empty())
@@ -305,26 +363,44 @@ pub(crate) fn merge(
     // changed in place: copied only when the last failure of this id is still held
     // somewhere
     let merged = Arc::make_mut(&mut shared);
+    let user_named = user.is_some();
     let users = match fail {
         Some(mut fail) => {
             let users = merged.add_user(user);
+            if user_named {
+                merged.order.set(names.users.key());
+            }
             if merged.nofail.take().is_some_and(|v| v.truthy()) {
                 flags |= 4;
             }
             if merged.mlfgained.take().is_some_and(|v| v.truthy()) {
                 flags |= 4;
             }
+            merged.order.pop(names.nofail.key());
+            merged.order.pop(names.mlfgained.key());
             if flags & 8 != 0 {
                 merged.mlfpending = false;
+                merged.order.pop(names.mlfpending.key());
             }
             if flags & 4 == 0 && !merged.mlfpending {
                 if let Some(mut lines) = merged.matches.take() {
                     lines.clear();
                     spares.lines = lines;
                 }
+                merged.order.pop(names.matches.key());
             }
             // a group that took no part in this match leaves the earlier value
             let took_part = |v: &Value| !matches!(v, Value::Text(None));
+            if let KeyOrder(Some(keys)) = &order {
+                let value_of = |k: Key| match k {
+                    k if k == names.nofail.key() => nofail.as_ref(),
+                    k if k == names.mlfgained.key() => mlfgained.as_ref(),
+                    k => fail.get(&k),
+                };
+                for k in keys.iter().filter(|k| value_of(**k).is_some_and(took_part)) {
+                    merged.order.set(*k);
+                }
+            }
             merged.groups.update_from(&mut fail, |v| !took_part(v));
             merged.nofail = nofail.filter(took_part);
             merged.mlfgained = mlfgained.filter(took_part);
@@ -335,19 +411,29 @@ pub(crate) fn merge(
         None => {
             merged.nofail = nofail;
             merged.mlfgained = mlfgained;
+            merged.order = order;
             if flags & 2 == 0 {
+                if user_named {
+                    merged.order.set(names.users.key());
+                }
                 merged.add_user(user)
             } else {
                 0
             }
         }
     };
+    // Fail2ban takes `mlfpending` out whatever it held
+    merged.order.pop(names.mlfpending.key());
     if std::mem::take(&mut merged.mlfpending) || users > 1 {
         merged.nofail = None;
         merged.mlfgained = None;
+        merged.order.pop(names.nofail.key());
+        merged.order.pop(names.mlfgained.key());
         flags &= !(8 | 1);
     }
     if flags & 1 == 0 {
+        merged.order.pop(names.nofail_matches.key());
+        merged.order.set(names.matches.key());
         let mut lines = merged
             .nofail_matches
             .take()
@@ -365,6 +451,7 @@ pub(crate) fn merge(
         }
         merged.matches = Some(lines);
     } else if flags & 3 == 1 {
+        merged.order.set(names.nofail_matches.key());
         let mut lines = merged
             .nofail_matches
             .take()
@@ -386,6 +473,8 @@ pub(crate) fn merge(
 /// failure waits for one): `mlfpending`.
 pub(crate) fn note_pending(cache: &mut Cache, mlfid: &str) {
     if let Some(Some(cached)) = cache.peek_mut(mlfid) {
-        Arc::make_mut(cached).mlfpending = true;
+        let cached = Arc::make_mut(cached);
+        cached.mlfpending = true;
+        cached.order.set(NAMES.mlfpending.key());
     }
 }
