@@ -1030,6 +1030,15 @@ fn json_failure(lineno: u64, f: &ferroban_filter::Failure) -> String {
     serde_json::Value::Object(obj).to_string()
 }
 
+/// A failure's time as Python prints it: an `int` or a `float`, as Fail2ban holds it.
+fn py_time(f: &ferroban_filter::Failure) -> Option<String> {
+    let seconds = f.time?;
+    Some(match f.time_is_int {
+        true => format!("{seconds:.0}"),
+        false => py_float(seconds),
+    })
+}
+
 fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> Result<()> {
     match fmt {
         "id" | "fid" => writeln!(out, "{}", f.id)?,
@@ -1047,7 +1056,7 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
                 .filter(|(k, _)| *k != "matches")
                 .map(|(k, v)| format!("{}: {}", py_repr(k), py_value(v)))
                 .collect();
-            let time = f.time.map_or("None".to_string(), py_float);
+            let time = py_time(f).unwrap_or_else(|| "None".to_string());
             writeln!(
                 out,
                 "[{},\t{time},\t{{{}}}],",
@@ -1061,7 +1070,7 @@ fn print_out(out: &mut impl Write, fmt: &str, f: &ferroban_filter::Failure) -> R
             s = s
                 .replace("<ip>", f.field("ip").unwrap_or(&f.id))
                 .replace("<fid>", &f.id);
-            s = s.replace("<time>", &f.time.map_or(String::new(), py_float));
+            s = s.replace("<time>", &py_time(f).unwrap_or_default());
             for (k, v) in f.data().iter() {
                 if let Value::Text(Some(t)) = v {
                     s = s

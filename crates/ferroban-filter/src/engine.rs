@@ -217,6 +217,10 @@ pub struct Failure {
     pub id: Text,
     /// When it happened (epoch seconds), if known.
     pub time: Option<f64>,
+    /// Fail2ban holds `time` as a Python `int`, not a `float` (a date read with its
+    /// zone known, see [`crate::date::Template::time_is_int`]): only
+    /// `fail2ban-regex -o row` shows it.
+    pub time_is_int: bool,
     /// Its data, shared with the filter's multi-line cache (see [`Failure::data`]).
     merged: Arc<Merged>,
 }
@@ -364,6 +368,23 @@ impl<'a> From<&'a str> for LineText<'a> {
 impl From<String> for LineText<'_> {
     fn from(text: String) -> Self {
         LineText::Shared(text.into())
+    }
+}
+
+/// A line's time as Fail2ban holds it: epoch seconds, a Python `int` or `float`.
+#[derive(Debug, Clone, Copy)]
+struct LineTime {
+    seconds: f64,
+    is_int: bool,
+}
+
+impl LineTime {
+    /// Seconds Fail2ban holds as a `float` (a time that is not a read date's).
+    fn float(seconds: f64) -> LineTime {
+        LineTime {
+            seconds,
+            is_int: false,
+        }
     }
 }
 
@@ -678,7 +699,7 @@ pub struct Filter {
     pref_mlfid: Option<usize>,
     /// The multi-line buffer (a single line is searched without one).
     buffer: Vec<BufLine<'static>>,
-    last_date: Option<f64>,
+    last_date: Option<LineTime>,
     last_time_text: String,
     /// Each id's merged failure, shared with the last failure reported for it (as
     /// Fail2ban's cache and failure share one dict); `None` only while it is merged.
@@ -1001,33 +1022,42 @@ impl Filter {
             date: (0, 0),
         };
         let mut result = LineResult::default();
-        self.find_failure(line, None, Some(time), &mut result);
+        self.find_failure(line, None, Some(LineTime::float(time)), &mut result);
         result
     }
 
     /// Find the line's date (or borrow the last one), as Fail2ban's `processLine`:
     /// the line as it will be buffered, and its time.
-    fn read_date<'a>(&mut self, line: &'a str, now: i64) -> (BufLine<'a>, Option<f64>) {
+    fn read_date<'a>(&mut self, line: &'a str, now: i64) -> (BufLine<'a>, Option<LineTime>) {
         let found = self.detector.find(line, now);
         // a date with a valid time: the common case, kept short
-        if let Some(f) = found.filter(|f| f.start != f.end && f.time.is_some()) {
+        if let Some((f, seconds)) = found
+            .and_then(|f| Some((f, f.time?)))
+            .filter(|(f, _)| f.start != f.end)
+        {
             // most lines repeat the last line's date: its text is kept already
             if !f.repeats_last {
                 self.last_time_text.clear();
                 self.last_time_text.push_str(&line[f.start..f.end]);
             }
-            self.last_date = f.time;
+            let time = LineTime {
+                seconds,
+                is_int: f.time_is_int,
+            };
+            self.last_date = Some(time);
             let line = BufLine {
                 text: line.into(),
                 date: (f.start, f.end),
             };
-            return (line, f.time);
+            return (line, Some(time));
         }
         let nowf = now as f64;
-        let recent_last = self.last_date.filter(|d| *d > nowf - 60.0);
+        let recent_last = self.last_date.filter(|d| d.seconds > nowf - 60.0);
         let (span, date) = match found {
             // an empty date ({NONE}) with no recent one to borrow: the line is "now"
-            Some(f) if f.start == f.end && recent_last.is_none() => ((f.start, f.end), Some(nowf)),
+            Some(f) if f.start == f.end && recent_last.is_none() => {
+                ((f.start, f.end), Some(LineTime::float(nowf)))
+            }
             Some(f) => ((f.start, f.end), None),
             None => ((0, 0), None),
         };
@@ -1068,7 +1098,7 @@ impl Filter {
         &mut self,
         line: BufLine<'_>,
         in_place: Option<&str>,
-        date: Option<f64>,
+        date: Option<LineTime>,
         result: &mut LineResult,
     ) {
         if self.maxlines == 1 {
@@ -1112,7 +1142,7 @@ impl Filter {
         lines: &[BufLine<'_>],
         in_place: Option<&str>,
         replaced: &mut Option<Vec<BufLine<'static>>>,
-        date: Option<f64>,
+        date: Option<LineTime>,
         result: &mut LineResult,
     ) {
         let text = match in_place {
@@ -1138,7 +1168,7 @@ impl Filter {
         &mut self,
         lines: &[BufLine<'_>],
         replaced: &mut Option<Vec<BufLine<'static>>>,
-        date: Option<f64>,
+        date: Option<LineTime>,
         buf: &mut Option<SearchText<'_>>,
         scratch: &mut MatchScratch,
         result: &mut LineResult,
@@ -1324,7 +1354,7 @@ impl Filter {
                 }
                 result.pending.push(PendingMatch {
                     regex_index: fi,
-                    time: date,
+                    time: date.map(|d| d.seconds),
                 });
                 if !self.check_all {
                     break;
@@ -1342,7 +1372,8 @@ impl Filter {
             result.failures.push(Failure {
                 regex_index: fi,
                 id,
-                time: date,
+                time: date.map(|d| d.seconds),
+                time_is_int: date.is_some_and(|d| d.is_int),
                 merged,
             });
             if !self.check_all {

@@ -160,6 +160,8 @@ pub struct FoundDate {
     pub end: usize,
     /// Epoch seconds, or `None` when the text did not form a valid date.
     pub time: Option<f64>,
+    /// Fail2ban holds `time` as a Python `int` (see [`Template::time_is_int`]).
+    pub time_is_int: bool,
     /// Index of the template in the detector's current order.
     pub template: usize,
     /// The line repeats the date of the line before (the text, where it is, and what
@@ -642,6 +644,7 @@ impl DateDetector {
             start,
             end,
             time,
+            time_is_int: template.time_is_int(&g, self.default_tz),
             template: index,
             repeats_last: false,
         };

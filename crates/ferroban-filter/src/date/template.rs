@@ -526,6 +526,29 @@ impl Template {
         g.get(1).unwrap_or((g.start(), g.end()))
     }
 
+    /// Whether Fail2ban holds the time of a match as a Python `int`, not a `float`
+    /// (the same seconds either way; `fail2ban-regex -o row` prints them `1771808401`
+    /// or `1771808401.0`): a `%`-pattern's time is `calendar.timegm`'s, an `int`, when
+    /// its zone is known (a `%z` or `%Z` group that matched, or `logtimezone`, here
+    /// `default_tz`), else `time.mktime`'s, a `float`; TAI64N's is an `int`, an
+    /// epoch's a `float`.
+    pub fn time_is_int(&self, g: &Groups, default_tz: Option<i32>) -> bool {
+        match self.kind {
+            Kind::Pattern => {
+                let names = self
+                    .compiled()
+                    .map(Pattern::group_names)
+                    .unwrap_or_default();
+                let zone_read = |(i, name): (usize, &String)| {
+                    matches!(name.as_str(), "z" | "Z") && g.get(i).is_some()
+                };
+                default_tz.is_some() || names.iter().enumerate().any(zone_read)
+            }
+            Kind::Epoch { .. } => false,
+            Kind::Tai64n => true,
+        }
+    }
+
     /// The timestamp of a match, or `None` when the fields do not form a valid date.
     pub fn date(
         &self,
@@ -586,6 +609,12 @@ mod tests {
             .date(line, &g, 1_800_000_000, &TimeZone::UTC, None)
             .unwrap();
         assert_eq!(when, 1771808401.0);
+        // Python's type of that time: an int with the zone, a float without it
+        assert!(t.time_is_int(&g, None));
+        let zoneless = r#"1.2.3.4 - - [23/Feb/2026:10:00:01] "GET / HTTP/1.1" 200"#;
+        let g = t.search(zoneless, 0, zoneless.len()).unwrap();
+        assert!(!t.time_is_int(&g, None));
+        assert!(t.time_is_int(&g, Some(0)), "logtimezone names the zone");
     }
 
     #[test]
@@ -602,5 +631,6 @@ mod tests {
             t.date(line, &g, 0, &TimeZone::UTC, None),
             Some(1124013600.123)
         );
+        assert!(!t.time_is_int(&g, Some(0)), "an epoch is a float");
     }
 }
