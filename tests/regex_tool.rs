@@ -575,6 +575,22 @@ fn fail2ban_regex() -> Option<PathBuf> {
     found
 }
 
+/// What fail2ban-regex (`reference`) prints with `args`, in UTC as [`ferroban`]
+/// runs; it must succeed.
+fn reference_output(reference: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(reference)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("fail2ban-regex runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Whether Fail2ban's stock sshd filter is in /etc/fail2ban (else the test says it
 /// skips).
 fn stock_sshd_filter() -> bool {
@@ -629,21 +645,13 @@ fn rows_and_matched_lines_are_fail2ban_regex_s_on_every_sample_log() {
         let log = corpus.join(name).to_string_lossy().into_owned();
         for format in ["row", "msg"] {
             let args = ["-c", "/etc/fail2ban", "-o", format, &log, name];
-            let theirs = Command::new(&reference)
-                .args(args)
-                .env("TZ", "UTC")
-                .output()
-                .unwrap();
+            let theirs = reference_output(&reference, &args);
             let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
             assert!(ok, "{err}");
             if format == "msg" {
-                assert_eq!(
-                    ours,
-                    String::from_utf8_lossy(&theirs.stdout),
-                    "{name} -o msg"
-                );
+                assert_eq!(ours, String::from_utf8_lossy(&theirs), "{name} -o msg");
             } else {
-                let theirs = rows_as_python_reads_them(&theirs.stdout);
+                let theirs = rows_as_python_reads_them(&theirs);
                 rows_seen += theirs.lines().count();
                 assert_eq!(
                     rows_as_python_reads_them(ours.as_bytes()),
@@ -724,18 +732,59 @@ fn rows_of_merged_sshd_connections_are_fail2ban_regex_s() {
         &log,
         "sshd[mode=aggressive]",
     ];
-    let theirs = Command::new(&reference)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(theirs.status.success());
+    let theirs = reference_output(&reference, &args);
     let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
     assert!(ok, "{err}");
-    let theirs = rows_as_python_reads_them(&theirs.stdout);
+    let theirs = rows_as_python_reads_them(&theirs);
     // merged rows: a user set (`users`) after the groups of the id's first line
     assert!(theirs.matches("'users'").count() > 500, "{theirs}");
     assert_eq!(rows_as_python_reads_them(ours.as_bytes()), theirs);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A filter whose failures have an id (`<F-ID>`, a user) besides the address, over
+/// multi-line connections: Fail2ban keeps the address as `ip` in the dict its
+/// connection cache shares, so a later line of the connection starts from it (its
+/// row shows `ip` where the first set it, and the first address where it sets
+/// none). The rows must be fail2ban-regex's.
+#[test]
+fn rows_of_failure_ids_with_an_address_are_fail2ban_regex_s() {
+    let Some(reference) = fail2ban_regex() else {
+        return;
+    };
+    let dir = scratch_dir("fid-rows");
+    let filter = dir.join("fid.conf");
+    std::fs::write(
+        &filter,
+        "[Definition]\n\
+         prefregex = ^\\s*<F-MLFID>conn\\d+</F-MLFID> <F-CONTENT>.+</F-CONTENT>$\n\
+         failregex = ^login failed user=<F-ID>\\S+</F-ID> from <HOST>$\n\
+         \x20           ^login failed user=<F-USER>\\S+</F-USER> again$\n\
+         \x20           ^closed<F-NOFAIL></F-NOFAIL>$\n\
+         datepattern = ^%%Y-%%m-%%d %%H:%%M:%%S\n",
+    )
+    .unwrap();
+    let log = dir.join("app.log");
+    std::fs::write(
+        &log,
+        "2026-12-04 01:00:00 conn1 login failed user=bob from 192.0.2.1\n\
+         2026-12-04 01:00:01 conn1 login failed user=alice again\n\
+         2026-12-04 01:00:02 conn1 login failed user=carol from 192.0.2.2\n\
+         2026-12-04 01:00:03 conn1 closed\n\
+         2026-12-04 01:00:04 conn3 login failed user=bob from 192.0.2.7\n\
+         2026-12-04 01:00:05 conn3 login failed user=192.0.2.8 from 192.0.2.8\n\
+         2026-12-04 01:00:06 conn3 login failed user=zed again\n\
+         2026-12-04 01:00:07 conn4 login failed user=amy from 2001:db8::1\n\
+         2026-12-04 01:00:08 conn4 login failed user=2001:db8::1 from 2001:db8::1\n",
+    )
+    .unwrap();
+    let args = ["-o", "row", log.to_str().unwrap(), filter.to_str().unwrap()];
+    let theirs = reference_output(&reference, &args);
+    let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+    assert!(ok, "{err}");
+    // conn3's later rows keep the address its first line set: 192.0.2.7
+    assert_eq!(ours.matches("'ip': '192.0.2.7'").count(), 3, "{ours}");
+    assert_eq!(ours, String::from_utf8_lossy(&theirs));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -775,15 +824,10 @@ fn reused_sshd_pids_count_as_in_fail2ban() {
     for way in ways {
         let (filter, options) = (way[0], &way[1..]);
         let args = [options, &["-c", "/etc/fail2ban", "-o", "ip", &log, filter]].concat();
-        let theirs = Command::new(&reference)
-            .args(&args)
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        assert!(theirs.status.success());
+        let theirs = reference_output(&reference, &args);
         let (ours, err, ok) = ferroban(&[&["regex", "--no-prefilter"], &args[..]].concat());
         assert!(ok, "{err}");
-        let (ours, theirs) = (per_address(ours.as_bytes()), per_address(&theirs.stdout));
+        let (ours, theirs) = (per_address(ours.as_bytes()), per_address(&theirs));
         assert!(theirs.len() > 50, "{way:?}: {theirs:?}");
         assert_eq!(ours, theirs, "{way:?}");
     }

@@ -1339,8 +1339,8 @@ impl Filter {
             };
             let text = |m: &Merged, k: &Interned| m.group_text(k).map(Text::from);
             let fid = text(&merged, &NAMES.fid);
-            let ip = text(&merged, &NAMES.ip4)
-                .or_else(|| text(&merged, &NAMES.ip6))
+            let address = text(&merged, &NAMES.ip4).or_else(|| text(&merged, &NAMES.ip6));
+            let ip = (address.clone())
                 .or_else(|| text(&merged, &NAMES.dns))
                 .or_else(|| fid.clone());
             let Some(ip) = ip else {
@@ -1361,11 +1361,16 @@ impl Filter {
                 }
                 continue;
             };
-            let id = match &fid {
-                Some(f) if *f != ip => {
-                    let ip = Value::Text(Some(ip.clone()));
-                    Arc::make_mut(&mut merged).set_group(&NAMES.ip, ip);
-                    f.clone()
+            // As Fail2ban: an address with another failure id is that id's, the address
+            // kept in the data as `ip` (of the dict its multi-line cache shares); a host
+            // name's addresses are its ids whatever the failure id (it is resolved
+            // later, as a host name alone is).
+            let id = match (fid, address) {
+                (Some(fid), Some(address)) if fid != address => {
+                    let address = Value::Text(Some(address));
+                    let cache = &mut self.mlfid_cache;
+                    merge::set_shared(cache, mlfid.as_deref(), &mut merged, &NAMES.ip, address);
+                    fid
                 }
                 _ => ip,
             };
@@ -1955,6 +1960,23 @@ mod tests {
 
     /// A close that a later failregex also matches is searched whole where every
     /// failregex is tried: the later one's failure counts.
+    #[test]
+    fn a_host_name_is_the_id_of_its_failure_whatever_the_failure_id() {
+        // As Fail2ban: an address with another failure id is that id's, kept as `ip`;
+        // a host name's addresses are the ids (resolved later), with no `ip`.
+        let def = connection_filter(&[r"^login failed user=<F-ID>\S+</F-ID> from <HOST>$"]);
+        let mut f = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+        let failure = |f: &mut Filter, line: &str| {
+            let r = f.process_line(&format!("2026-01-15 07:59:00 {line}"), 1_800_000_000);
+            let x = r.failures.first().expect("a failure");
+            (x.id.to_string(), x.field("ip").map(str::to_string))
+        };
+        let named = failure(&mut f, "s[1]: login failed user=bob from gw.example.org");
+        assert_eq!(named, ("gw.example.org".into(), None));
+        let addressed = failure(&mut f, "s[2]: login failed user=bob from 192.0.2.9");
+        assert_eq!(addressed, ("bob".into(), Some("192.0.2.9".into())));
+    }
+
     #[test]
     fn a_close_another_failregex_also_matches_is_not_found_unread() {
         let def = connection_filter(&[

@@ -469,6 +469,32 @@ pub(crate) fn merge(
     shared
 }
 
+/// Set the group `name` (one the engine adds) in a failure's data `merged`, and in
+/// the cached entry of its multi-line id `mlfid` where that is the same data: Fail2ban
+/// sets it in the dict its cache shares with the failure, and the id's later
+/// failures start from that dict (their rows show the name where it was set first,
+/// and its value where they set none).
+pub(crate) fn set_shared(
+    cache: &mut Cache,
+    mlfid: Option<&str>,
+    merged: &mut Arc<Merged>,
+    name: &Interned,
+    value: Value,
+) {
+    let shared = |slot: &&mut Option<Arc<Merged>>| {
+        (slot.as_ref()).is_some_and(|cached| Arc::ptr_eq(cached, merged))
+    };
+    match mlfid.and_then(|id| cache.peek_mut(id)).filter(shared) {
+        Some(slot) => {
+            // the cache's handle let go, the data is changed in place, then shared again
+            *slot = None;
+            Arc::make_mut(merged).set_group(name, value);
+            *slot = Some(Arc::clone(merged));
+        }
+        None => Arc::make_mut(merged).set_group(name, value),
+    }
+}
+
 /// Note in the cache that a failregex of `mlfid` matched without an address (the
 /// failure waits for one): `mlfpending`.
 pub(crate) fn note_pending(cache: &mut Cache, mlfid: &str) {
