@@ -273,14 +273,10 @@ fn output_templates_as_fail2ban_regex() {
     let regex = r"^ auth failed for <F-USER>\S+</F-USER> from <HOST>$";
     for template in ["<time> <ip> <F-USER>", "<fid>\t<time>", "user"] {
         let args = ["-o", template, log.to_str().unwrap(), regex];
-        let theirs = Command::new(&reference).args(args).output().unwrap();
+        let theirs = reference_output(&reference, &args);
         let (ours, err, ok) = ferroban(&[&["regex"][..], &args[..]].concat());
         assert!(ok, "{err}");
-        assert_eq!(
-            ours,
-            String::from_utf8_lossy(&theirs.stdout),
-            "-o {template:?}"
-        );
+        assert_eq!(ours, String::from_utf8_lossy(&theirs), "-o {template:?}");
     }
     // `--timezone`: the zone of dates that name none. Fail2ban then prints an `int`,
     // its zoned date's Python type, where it prints a `float` without a zone.
@@ -292,10 +288,10 @@ fn output_templates_as_fail2ban_regex() {
         log.to_str().unwrap(),
         regex,
     ];
-    let theirs = Command::new(&reference).args(args).output().unwrap();
+    let theirs = reference_output(&reference, &args);
     let (ours, err, ok) = ferroban(&[&["regex"][..], &args[..]].concat());
     assert!(ok, "{err}");
-    assert_eq!(ours, String::from_utf8_lossy(&theirs.stdout), "--timezone");
+    assert_eq!(ours, String::from_utf8_lossy(&theirs), "--timezone");
     assert!(!ours.contains('.'), "zoned times are whole seconds: {ours}");
     let times = |text: &str| -> Vec<f64> { text.lines().map(|l| l.parse().unwrap()).collect() };
     let ours = times(&ours);
@@ -619,9 +615,9 @@ fn which(program: &str) -> Result<PathBuf, ()> {
 /// own and in the rows. The rows are compared as Python reads them, a dict's keys in
 /// the order they were set (Fail2ban's merge of a multi-line failure moves some
 /// last), a set's members sorted (Python prints them in the order of their hashes,
-/// which vary from run to run), a time as a number (Fail2ban's is a Python `int`
-/// where the date had a zone, ferroban's always a float), and one taken from the
-/// clock (a line without a date) read as "now".
+/// which vary from run to run), a time as the Python `int` or `float` it is (an `int`
+/// where the date had a zone), and one taken from the clock (a line without a date)
+/// read as "now".
 #[test]
 fn rows_and_matched_lines_are_fail2ban_regex_s_on_every_sample_log() {
     let Some(reference) = fail2ban_regex() else {

@@ -1340,10 +1340,21 @@ impl Filter {
             let text = |m: &Merged, k: &Interned| m.group_text(k).map(Text::from);
             let fid = text(&merged, &NAMES.fid);
             let address = text(&merged, &NAMES.ip4).or_else(|| text(&merged, &NAMES.ip6));
-            let ip = (address.clone())
-                .or_else(|| text(&merged, &NAMES.dns))
-                .or_else(|| fid.clone());
-            let Some(ip) = ip else {
+            // As Fail2ban: an address with another failure id is that id's, the address
+            // kept in the data as `ip` (of the dict its multi-line cache shares); a host
+            // name's addresses are its ids whatever the failure id (it is resolved
+            // later, as a host name alone is); else the failure id, or none yet.
+            let id = match (fid, address) {
+                (Some(fid), Some(address)) if fid != address => {
+                    let address = Value::Text(Some(address));
+                    let cache = &mut self.mlfid_cache;
+                    merge::set_shared(cache, mlfid.as_deref(), &mut merged, &NAMES.ip, address);
+                    Some(fid)
+                }
+                (_, Some(address)) => Some(address),
+                (fid, None) => text(&merged, &NAMES.dns).or(fid),
+            };
+            let Some(id) = id else {
                 // Pending: only the cached entry (shared with this failure) lives on.
                 drop(merged);
                 if let Some(mlfid) = &mlfid {
@@ -1360,19 +1371,6 @@ impl Filter {
                     break;
                 }
                 continue;
-            };
-            // As Fail2ban: an address with another failure id is that id's, the address
-            // kept in the data as `ip` (of the dict its multi-line cache shares); a host
-            // name's addresses are its ids whatever the failure id (it is resolved
-            // later, as a host name alone is).
-            let id = match (fid, address) {
-                (Some(fid), Some(address)) if fid != address => {
-                    let address = Value::Text(Some(address));
-                    let cache = &mut self.mlfid_cache;
-                    merge::set_shared(cache, mlfid.as_deref(), &mut merged, &NAMES.ip, address);
-                    fid
-                }
-                _ => ip,
             };
             result.failures.push(Failure {
                 regex_index: fi,
@@ -1958,12 +1956,10 @@ mod tests {
         (seen, unread)
     }
 
-    /// A close that a later failregex also matches is searched whole where every
-    /// failregex is tried: the later one's failure counts.
+    /// As Fail2ban: an address with another failure id (`<F-ID>`) is that id's, kept
+    /// as `ip`; a host name's addresses are the ids (resolved later), with no `ip`.
     #[test]
     fn a_host_name_is_the_id_of_its_failure_whatever_the_failure_id() {
-        // As Fail2ban: an address with another failure id is that id's, kept as `ip`;
-        // a host name's addresses are the ids (resolved later), with no `ip`.
         let def = connection_filter(&[r"^login failed user=<F-ID>\S+</F-ID> from <HOST>$"]);
         let mut f = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
         let failure = |f: &mut Filter, line: &str| {
@@ -1977,6 +1973,8 @@ mod tests {
         assert_eq!(addressed, ("bob".into(), Some("192.0.2.9".into())));
     }
 
+    /// A close that a later failregex also matches is searched whole where every
+    /// failregex is tried: the later one's failure counts.
     #[test]
     fn a_close_another_failregex_also_matches_is_not_found_unread() {
         let def = connection_filter(&[
