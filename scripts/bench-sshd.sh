@@ -4,8 +4,8 @@
 # filter of the guide's jails (sshd in all four modes, apache-*, postfix in its modes,
 # recidive) and ferroban's own sshd filter; next to fail2ban-regex (stock sshd filter)
 # and sshguard's parser. Also checks that ferroban's results are Fail2ban's: for each
-# of these filters, `ferroban regex -o row` prints what `fail2ban-regex -o row`
-# prints (every failure: id, time, matched lines, data), byte for byte.
+# stock filter, `ferroban regex -o row` prints what `fail2ban-regex -o row` prints
+# (every failure: id, time, matched lines, data), byte for byte.
 # Usage: scripts/bench-sshd.sh [LINES] [--skip-fail2ban]
 #   FAIL2BAN_LINES (default: all of them): the log's first lines given to
 #   fail2ban-regex with the sshd filter (about 25 CPU seconds a million lines and
@@ -89,15 +89,15 @@ else
 fi
 
 if [ "$skip_fail2ban" != "--skip-fail2ban" ] && command -v fail2ban-regex > /dev/null; then
-  # fail2ban-regex's rate and rows for FILTER on the log's first N lines, and whether
-  # ferroban prints the same rows (rows hold times: both read the log's zoneless
-  # dates in the same zone).
+  # fail2ban-regex's rate and rows for FILTER on the log's first N lines (at most all
+  # of them), and whether ferroban prints the same rows (rows hold times: both read
+  # the log's zoneless dates in the same zone).
   against_fail2ban() { # filter, lines
-    local filter=$1 n=$2 part=$log name=${1//[^a-z0-9]/-}
+    local filter=$1 n=$(($2 < lines ? $2 : lines)) part=$log name=${1//[^a-z0-9]/-}
     name=${name%-}
     if [ "$n" -lt "$lines" ]; then
       part=$out/auth-$lines-first-$n.log
-      [ -s "$part" ] || head -n "$n" "$log" > "$part"
+      head -n "$n" "$log" > "$part"
     fi
     measure "fail2ban-regex $filter ($n)" "$n" env TZ=UTC fail2ban-regex -o row "$part" "$filter"
     mv "$out/last.out" "$out/fail2ban-rows-$name.txt"
