@@ -1264,6 +1264,162 @@ fn the_guides_jail_local_runs_unchanged() {
     );
 }
 
+/// The filter options of each jail in a configuration dump (`-d`): option →
+/// values, as text (Fail2ban's `multi-set` lists and single `set`s alike).
+fn filter_options_dumped(lines: &str) -> std::collections::BTreeMap<(String, String), Vec<String>> {
+    const FILTER_OPTIONS: [&str; 7] = [
+        "usedns",
+        "maxlines",
+        "prefregex",
+        "datepattern",
+        "addfailregex",
+        "addignoreregex",
+        "addjournalmatch",
+    ];
+    let mut options = std::collections::BTreeMap::new();
+    for line in lines.lines() {
+        let Ok(serde_json::Value::Array(words)) = serde_json::from_str(line) else {
+            continue;
+        };
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let [verb, jail, option, values @ ..] = &words[..] else {
+            continue;
+        };
+        let option = text(option);
+        if !matches!(text(verb).as_str(), "set" | "multi-set")
+            || !FILTER_OPTIONS.contains(&option.as_str())
+        {
+            continue;
+        }
+        let values: Vec<String> = match values {
+            [serde_json::Value::Array(many)] => many.iter().map(text).collect(),
+            // a journal match's words, as Fail2ban splits them
+            words => vec![words.iter().map(text).collect::<Vec<_>>().join(" ")],
+        };
+        let entry: &mut Vec<String> = options.entry((text(jail), option)).or_default();
+        entry.extend(values);
+    }
+    options
+}
+
+// Before, ferroban read these options from the filter only: a jail's own
+// `ignoreregex` was dropped without a word (and the address it spares banned), a
+// jail's own `failregex` never searched, and `check` said OK either way.
+/// Filter options set in a jail's section, or in `[DEFAULT]`, replace the filter's
+/// (`%(known/failregex)s` naming the filter's), as Debian's `fail2ban-client -d`
+/// shows for the same configuration; and the server bans by them.
+#[test]
+fn a_jails_own_filter_options_replace_its_filters_as_in_fail2ban() {
+    let env = Env::new("jailfilteropts");
+    if !stock_config(&env) {
+        return;
+    }
+    let auth = env.log("auth.log");
+    let access = env.log("access.log");
+    std::fs::write(&access, "").unwrap();
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "[DEFAULT]\nbanaction = dummy\nignoreregex = ^never <HOST>$\n\n\
+             [sshd]\nenabled = true\nbackend = polling\nlogpath = {auth}\n\
+             failregex = %(known/failregex)s\n            ^bad login from <HOST>$\n\
+             ignoreregex = for root from\njournalmatch = _COMM=sshd-session\n\n\
+             [apache-auth]\nenabled = true\nlogpath = {access}\nusedns = no\n\
+             prefregex = ^client <HOST> <F-CONTENT>.+</F-CONTENT>$\nignoreregex =\n\n\
+             [nginx-http-auth]\nenabled = true\nlogpath = {access}\nmaxlines = 2\n\
+             datepattern = ^%%b %%d %%H:%%M:%%S\n",
+            auth = auth.display(),
+            access = access.display(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(&auth, "").unwrap();
+    if python_fail2ban_client().is_some() {
+        let conf = env.conf();
+        let args = ["-c", conf.to_str().unwrap(), "-d"];
+        let (theirs, ours) = both_tools(&env.dir, "fail2ban-client", &args);
+        // Python's literals as JSON, to read both dumps alike
+        let mut python = Command::new("python3")
+            .args([
+                "-c",
+                "import ast, json, sys\nfor l in sys.stdin:\n    \
+                 l.startswith('[') and print(json.dumps(ast.literal_eval(l)))",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        python
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(theirs.as_bytes())
+            .unwrap();
+        let theirs = python.wait_with_output().unwrap();
+        let theirs = filter_options_dumped(&String::from_utf8_lossy(&theirs.stdout));
+        let key = |jail: &str, option: &str| (jail.to_string(), option.to_string());
+        let sshd_failregex = &theirs[&key("sshd", "addfailregex")];
+        assert!(sshd_failregex.len() > 2, "{theirs:?}");
+        assert_eq!(sshd_failregex.last().unwrap(), "^bad login from <HOST>$");
+        assert_eq!(
+            theirs[&key("nginx-http-auth", "addignoreregex")],
+            ["^never <HOST>$"]
+        );
+        assert_eq!(theirs[&key("apache-auth", "usedns")], ["no"]);
+        // an empty one clears [DEFAULT]'s
+        assert!(!theirs.contains_key(&key("apache-auth", "addignoreregex")));
+        assert_eq!(filter_options_dumped(&ours), theirs, "{ours}");
+    }
+
+    // The server: the jail's ignoreregex spares root's failures, its own failregex
+    // finds the others.
+    let _d = env.start_with(&[], &["--dry-run"]);
+    let now = jiff::Zoned::now().strftime("%b %d %H:%M:%S").to_string();
+    let lines: String = (0..6)
+        .map(|i| {
+            format!(
+                "{now} host sshd[1{i}]: Failed password for root from 192.0.2.45 port 22 ssh2\n\
+                 {now} host sshd[2{i}]: bad login from 192.0.2.44\n"
+            )
+        })
+        .collect();
+    append(&auth, &lines);
+    assert!(
+        wait_for(10, || env
+            .client_text(&["status", "sshd"])
+            .contains("192.0.2.44")),
+        "{}",
+        env.own_log_text()
+    );
+    let status = env.client_text(&["status", "sshd"]);
+    assert!(!status.contains("192.0.2.45"), "{status}");
+    assert_eq!(
+        env.client_text(&["get", "sshd", "ignoreregex"]),
+        "The following regular expression are defined:\n`- [0]: for root from\n"
+    );
+}
+
+// A broken regex a jail sets is told where the jail sets it.
+#[test]
+fn a_bad_regex_set_in_a_jail_is_told_at_its_line() {
+    let env = Env::new("jailbadregex");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nfailregex = ^ok <HOST>$\n  # the new one\n  ^bad (login from <HOST>$\n");
+    let check = env.client(&["check"]);
+    let said = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert!(!check.status.success(), "{said}");
+    let local = env.conf().join("jail.local");
+    for part in [
+        &format!("{}:11:", local.display()),
+        "failregex 2 set in the jail",
+        "^bad (login from <HOST>$",
+    ] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+}
+
 #[test]
 fn native_nftables_bans_in_a_private_network_namespace() {
     let Some((env, d, pid)) = firewall_server(

@@ -45,8 +45,23 @@ pub fn dump_config(confdir: &Path) -> Result<Vec<String>> {
                 p.display().to_string()
             ]));
         }
-        for m in &c.filter.journalmatch {
-            out.push(json!(["set", c.name, "addjournalmatch", m]));
+        out.push(json!(["set", c.name, "usedns", c.usedns]));
+        let filter = &c.filter;
+        let set = [
+            ("maxlines", &filter.maxlines),
+            ("prefregex", &filter.prefregex),
+            ("datepattern", &filter.datepattern),
+        ];
+        for (option, value) in set {
+            if let Some(value) = value {
+                out.push(json!(["set", c.name, option, value]));
+            }
+        }
+        for m in &filter.journalmatch {
+            // one word each, as Fail2ban splits them
+            let mut words = vec!["set", &c.name, "addjournalmatch"];
+            words.extend(m.split_whitespace());
+            out.push(json!(words));
         }
         for r in &c.filter.failregex {
             out.push(json!(["set", c.name, "addfailregex", r]));

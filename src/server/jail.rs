@@ -69,7 +69,8 @@ pub fn build_filter(config: &JailConfig) -> Result<Filter, String> {
 
 /// A failregex or ignoreregex that does not compile, told as written: its file and
 /// line, the regex before `%(…)s` and tag substitution, and the column in it.
-/// `None` when the regex cannot be found in the filter's files.
+/// `None` when the regex cannot be found where it was set (the filter's files or
+/// the jail's section).
 fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<String> {
     let (option, index, source) = match e {
         FilterError::FailRegex { index, source } => ("failregex", *index, Some(source)),
@@ -77,12 +78,11 @@ fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<Str
         FilterError::NoFailureId { index, .. } => ("failregex", *index, None),
         _ => return None,
     };
-    let (file, line, written) =
-        ferroban_config::filter::locate_regex(&config.filter.files, option, index)?;
+    let written = config.filter.locate_regex(option, index)?;
     let (message, column) = match source {
         Some(PatternError::Translate(t)) => (
             t.message.clone(),
-            Some(column_as_written(&written, &t.pattern, t.position)),
+            Some(column_as_written(&written.text, &t.pattern, t.position)),
         ),
         Some(PatternError::Compile { message, .. }) => (message.clone(), None),
         None => (
@@ -91,19 +91,25 @@ fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<Str
             None,
         ),
     };
+    let whose = match written.in_jail {
+        true => "set in the jail",
+        false => "of the filter",
+    };
     let head = format!(
-        "{}:{line}: jail [{}], filter {}: {option} {} of the filter",
-        file.display(),
+        "{}:{}: jail [{}], filter {}: {option} {} {whose}",
+        written.file.display(),
+        written.line,
         config.name,
         config.filter.name,
         index + 1
     );
+    let text = &written.text;
     Some(match column {
         Some(c) => format!(
-            "{head}: {message} at column {c}:\n    {written}\n    {:>c$}",
+            "{head}: {message} at column {c}:\n    {text}\n    {:>c$}",
             "^"
         ),
-        None => format!("{head}: {message}:\n    {written}"),
+        None => format!("{head}: {message}:\n    {text}"),
     })
 }
 

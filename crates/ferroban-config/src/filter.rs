@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ini::Origin;
 use crate::{definition, Config, ConfigError};
 
 /// The options a filter definition provides, as text.
@@ -23,9 +24,26 @@ pub struct FilterDefinition {
     pub datepattern: Option<String>,
     pub journalmatch: Vec<String>,
     pub usedns: Option<String>,
+    /// The options a jail's section (or its `[DEFAULT]`) set in place of the filter's,
+    /// each with where: as in Fail2ban, a jail's `failregex`, `ignoreregex`,
+    /// `prefregex`, `maxlines`, `datepattern`, `journalmatch` or `usedns` replaces the
+    /// filter's (and may name it as `%(known/failregex)s`).
+    pub set_in_jail: Vec<(String, Origin)>,
 }
 
-const DEFINITION_OPTIONS: [&str; 7] = [
+/// Where a regex of a filter is written (see [`FilterDefinition::locate_regex`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenRegex {
+    pub file: PathBuf,
+    pub line: usize,
+    /// The regex as written there, before `%(…)s` and tag substitution.
+    pub text: String,
+    /// Whether a jail's section set it (else the filter's files).
+    pub in_jail: bool,
+}
+
+/// The `[Definition]` options of a filter, which a jail's section may also set.
+pub const DEFINITION_OPTIONS: [&str; 7] = [
     "usedns",
     "prefregex",
     "ignoreregex",
@@ -126,32 +144,83 @@ impl FilterDefinition {
         opts: &[(String, String)],
     ) -> Result<FilterDefinition, ConfigError> {
         let combined = definition::combined_options(cfg, opts, Some(&DEFINITION_OPTIONS), &[])?;
-        let get = |k: &str| {
-            combined
-                .iter()
-                .find(|(ck, _)| ck == k)
-                .map(|(_, v)| v.clone())
-        };
-        let lines = |k: &str| -> Vec<String> {
-            get(k)
-                .map(|v| {
-                    v.split('\n')
-                        .filter(|l| !l.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        Ok(FilterDefinition {
+        let mut filter = FilterDefinition {
             name: name.to_string(),
             files: cfg.files().to_vec(),
-            failregex: lines("failregex"),
-            ignoreregex: lines("ignoreregex"),
-            prefregex: get("prefregex").filter(|v| !v.is_empty()),
-            maxlines: get("maxlines").filter(|v| !v.is_empty()),
-            datepattern: get("datepattern").filter(|v| !v.is_empty()),
-            journalmatch: lines("journalmatch"),
-            usedns: get("usedns").filter(|v| !v.is_empty()),
+            ..Default::default()
+        };
+        for (option, value) in combined {
+            filter.set(&option, &value);
+        }
+        Ok(filter)
+    }
+
+    /// Every option of filter `name` with bracket options `opts`, combined and
+    /// substituted, each named `known/OPTION`: what a jail's section may refer to
+    /// (`%(known/failregex)s`), as Fail2ban merges them into it.
+    pub fn known_options(
+        basedir: &Path,
+        name: &str,
+        opts: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, ConfigError> {
+        let dir = basedir.join("filter.d");
+        let Some(cfg) = Config::read_named(&dir, name)? else {
+            return Ok(Vec::new());
+        };
+        // every option the filter's files give, their [DEFAULT]s' included
+        let keys = cfg.options("Definition", true);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let combined = definition::combined_options(&cfg, opts, Some(&keys), &[])?;
+        Ok(combined
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("known/"))
+            .map(|(k, v)| (format!("known/{k}"), v))
+            .collect())
+    }
+
+    /// Set `option` (one of [`DEFINITION_OPTIONS`]; others are ignored) to `value` as
+    /// written in a configuration file: multi-line ones one entry per non-empty line,
+    /// an empty value unsets.
+    pub fn set(&mut self, option: &str, value: &str) {
+        let lines = || {
+            value
+                .split('\n')
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+        };
+        let single = || Some(value.to_string()).filter(|v| !v.is_empty());
+        match option {
+            "failregex" => self.failregex = lines().collect(),
+            "ignoreregex" => self.ignoreregex = lines().collect(),
+            "journalmatch" => self.journalmatch = lines().collect(),
+            "prefregex" => self.prefregex = single(),
+            "maxlines" => self.maxlines = single(),
+            "datepattern" => self.datepattern = single(),
+            "usedns" => self.usedns = single(),
+            _ => {}
+        }
+    }
+
+    /// Where the `index`-th (0-based) regex of `option` (`failregex`, `ignoreregex`)
+    /// is written: in the jail's section when the jail set the option, else in the
+    /// filter's files. `None` when it cannot be told.
+    pub fn locate_regex(&self, option: &str, index: usize) -> Option<WrittenRegex> {
+        if let Some((_, origin)) = self.set_in_jail.iter().find(|(o, _)| o == option) {
+            let text = std::fs::read_to_string(&origin.file).ok()?;
+            let (line, written) = regexes_written_from(&text, origin.line).nth(index)?;
+            return Some(WrittenRegex {
+                file: origin.file.clone(),
+                line,
+                text: written,
+                in_jail: true,
+            });
+        }
+        let (file, line, text) = locate_regex(&self.files, option, index)?;
+        Some(WrittenRegex {
+            file,
+            line,
+            text,
+            in_jail: false,
         })
     }
 }
@@ -161,35 +230,33 @@ impl FilterDefinition {
 /// the regex as written there (before `%(…)s` and tag substitution). The last file
 /// that sets the option wins, as in reading. `None` when it cannot be told (the
 /// option is built from another one).
-pub fn locate_regex(
-    files: &[PathBuf],
-    option: &str,
-    index: usize,
-) -> Option<(PathBuf, usize, String)> {
+fn locate_regex(files: &[PathBuf], option: &str, index: usize) -> Option<(PathBuf, usize, String)> {
     files.iter().rev().find_map(|file| {
         let text = std::fs::read_to_string(file).ok()?;
         let ini = crate::ini::parse(file, &text).ok()?;
         let line = ini.section("Definition")?.get(option)?.origin.line;
-        let mut regexes = Vec::new();
-        for (n, raw) in text.lines().enumerate().skip(line - 1) {
-            let trimmed = raw.trim();
-            let first = n + 1 == line;
-            if first {
-                let value = raw.split_once(['=', ':']).map_or("", |(_, v)| v).trim();
-                if !value.is_empty() {
-                    regexes.push((n + 1, value.to_string()));
-                }
-            } else if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
-                continue;
-            } else if raw.starts_with([' ', '\t']) {
-                regexes.push((n + 1, trimmed.to_string()));
-            } else {
-                break;
-            }
-        }
-        let (line, written) = regexes.into_iter().nth(index)?;
+        let (line, written) = regexes_written_from(&text, line).nth(index)?;
         Some((file.clone(), line, written))
     })
+}
+
+/// The regexes of a multi-line option whose first line is line `line` (1-based) of
+/// `text`, each with its line: the value after `=` (when not empty), then every
+/// indented line up to the next option, skipping blank and comment lines.
+fn regexes_written_from(text: &str, line: usize) -> impl Iterator<Item = (usize, String)> + '_ {
+    let mut lines = text.lines().enumerate().skip(line.saturating_sub(1));
+    let first = lines.next().and_then(|(n, raw)| {
+        let value = raw.split_once(['=', ':']).map_or("", |(_, v)| v).trim();
+        (!value.is_empty()).then(|| (n + 1, value.to_string()))
+    });
+    let rest = lines
+        .filter(|(_, raw)| {
+            let trimmed = raw.trim();
+            !(trimmed.is_empty() || trimmed.starts_with(['#', ';']))
+        })
+        .take_while(|(_, raw)| raw.starts_with([' ', '\t']))
+        .map(|(n, raw)| (n + 1, raw.trim().to_string()));
+    first.into_iter().chain(rest)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::action::{split_actions, ActionDefinition};
 use crate::expr::{parse_duration, Expr};
+use crate::filter::DEFINITION_OPTIONS;
 use crate::fleet::{is_fleet_token, FleetMode};
+use crate::ini::Origin;
 use crate::{parse_name_with_options, Config, ConfigError, FilterDefinition};
 
 /// The version ferroban reports where Fail2ban's is expected (`%(fail2ban_version)s`).
@@ -301,7 +303,8 @@ impl JailReader<'_> {
             ignoreip: self.ignoreip()?,
             ignoreself: self.bool("ignoreself")?.unwrap_or(true),
             ignorecommand: self.text("ignorecommand")?.filter(|v| !v.trim().is_empty()),
-            usedns: self.text("usedns")?.unwrap_or_else(|| "warn".into()),
+            // the filter's, or the jail's where it set one (as Fail2ban sends them)
+            usedns: filter.usedns.clone().unwrap_or_else(|| "warn".into()),
             actions: self.actions()?,
             fleet: self.fleet_mode()?,
             fleetmaxretry: self.fleetmaxretry(maxretry)?,
@@ -513,7 +516,35 @@ impl JailReader<'_> {
             };
             opts.push(("logtype".into(), logtype.into()));
         }
-        FilterDefinition::load(self.basedir, &name, &opts)
+        let mut filter = FilterDefinition::load(self.basedir, &name, &opts)?;
+        self.set_filter_options(&mut filter, &name, &opts)?;
+        Ok(filter)
+    }
+
+    /// Fail2ban's rule for filter options set in a jail's section (or `[DEFAULT]`):
+    /// each replaces the filter's, and may refer to the filter's options as
+    /// `%(known/NAME)s` (`failregex = %(known/failregex)s` plus a line adds one).
+    fn set_filter_options(
+        &self,
+        filter: &mut FilterDefinition,
+        name: &str,
+        opts: &[(String, String)],
+    ) -> Result<(), ConfigError> {
+        let set: Vec<(&str, Origin)> = DEFINITION_OPTIONS
+            .iter()
+            .filter_map(|&option| Some((option, self.cfg.origin(self.name, option)?)))
+            .collect();
+        if set.is_empty() {
+            return Ok(());
+        }
+        let mut vars = self.vars();
+        vars.extend(FilterDefinition::known_options(self.basedir, name, opts)?);
+        for (option, origin) in set {
+            let value = self.cfg.get(self.name, option, &vars)?.unwrap_or_default();
+            filter.set(option, &value);
+            filter.set_in_jail.push((option.to_string(), origin));
+        }
+        Ok(())
     }
 
     fn actions(&self) -> Result<Vec<ActionDefinition>, ConfigError> {
