@@ -5,16 +5,24 @@
 //! Owns the checks around the copy: ferroban's server must not be running for the
 //! command (its start is what puts the imported bans into the firewall), only
 //! valid addresses are taken, importing twice adds nothing, and Fail2ban's file is
-//! never written: ferroban keeps its bans in a database of its own beside it.
+//! never written: ferroban keeps its bans in a database of its own beside it. Where
+//! Fail2ban had read its logs up to comes along, so that ferroban does not count
+//! again what Fail2ban counted.
 //! Reading Fail2ban's file and writing ferroban's are the database crate's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ferroban_config::settings::ServerSettings;
-use ferroban_db::{is_fail2ban_database, own_database_beside, read_fail2ban_bans, Database};
+use ferroban_db::{
+    is_fail2ban_database, own_database_beside, read_fail2ban_bans, read_fail2ban_log_positions,
+    Database, FilePosition,
+};
+use md5::{Digest, Md5};
+use sha1::Sha1;
 
 /// Where Debian's fail2ban keeps its database.
 pub const FAIL2BAN_DB: &str = "/var/lib/fail2ban/fail2ban.sqlite3";
@@ -28,6 +36,8 @@ pub struct Imported {
     pub already_there: usize,
     pub not_an_address: usize,
     pub jails: Vec<String>,
+    /// Log files and journals whose reading resumes where Fail2ban's stopped.
+    pub log_positions: usize,
 }
 
 impl std::fmt::Display for Imported {
@@ -35,19 +45,21 @@ impl std::fmt::Display for Imported {
         write!(
             f,
             "imported {} of {} bans ({} still in force, jails: {}); {} already there, \
-             {} skipped (not an IP address)",
+             {} skipped (not an IP address); {} logs resume where Fail2ban stopped reading",
             self.added,
             self.total,
             self.in_force,
             self.jails.join(", "),
             self.already_there,
-            self.not_an_address
+            self.not_an_address,
+            self.log_positions
         )
     }
 }
 
-/// Copy every ban of Fail2ban's database `source` into `db`.
-pub fn import_bans(source: &Path, db: &mut Database) -> Result<Imported> {
+/// Copy every ban of Fail2ban's database `source` into `db`, and where its jails
+/// had read their logs up to.
+pub fn import_database(source: &Path, db: &mut Database) -> Result<Imported> {
     let mut bans = read_fail2ban_bans(source)?;
     let total = bans.len();
     // Only an address that parses can ever be banned; store it in its normal form.
@@ -65,6 +77,7 @@ pub fn import_bans(source: &Path, db: &mut Database) -> Result<Imported> {
         .filter(|b| b.duration < 0.0 || b.start + b.duration > now)
         .count();
     let jails: BTreeSet<&str> = bans.iter().map(|b| b.jail.as_str()).collect();
+    let log_positions = import_log_positions(source, db)?;
     Ok(Imported {
         added,
         total,
@@ -72,7 +85,72 @@ pub fn import_bans(source: &Path, db: &mut Database) -> Result<Imported> {
         already_there: bans.len() - added,
         not_an_address: total - bans.len(),
         jails: jails.into_iter().map(str::to_string).collect(),
+        log_positions,
     })
+}
+
+/// Where Fail2ban's jails had read their logs up to, taken as where ferroban
+/// starts reading them: a file whose first line is still the one Fail2ban hashed
+/// resumes at Fail2ban's offset (the furthest, when several jails read it), and a
+/// jail's journal at Fail2ban's time. Lines Fail2ban counted are then not counted
+/// again, and an address an administrator unbanned is not banned again for them.
+/// A position ferroban already has is kept. Returns how many were taken.
+fn import_log_positions(source: &Path, db: &mut Database) -> Result<usize> {
+    let mut files: BTreeMap<String, u64> = BTreeMap::new();
+    let mut journals = 0;
+    for read in read_fail2ban_log_positions(source)? {
+        if read.path == "systemd-journal" {
+            let key = crate::server::journal_source(&read.jail);
+            if db.cursor(&key)?.is_none() && db.journal_start(&key)?.is_none() {
+                db.set_journal_start(&key, read.position)?;
+                journals += 1;
+            }
+            continue;
+        }
+        let same_file = read
+            .first_line_md5
+            .as_deref()
+            .is_some_and(|hash| first_line_hashes_to(Path::new(&read.path), hash));
+        if same_file {
+            let offset = files.entry(read.path).or_default();
+            *offset = (*offset).max(read.position.max(0.0) as u64);
+        }
+    }
+    let mut positions: Vec<FilePosition> = Vec::new();
+    for (path, offset) in files {
+        if db.position(&path)?.is_none() {
+            positions.extend(ferroban_sources::files::position_at(
+                Path::new(&path),
+                offset,
+            ));
+        }
+    }
+    db.set_positions(&positions)?;
+    Ok(positions.len() + journals)
+}
+
+/// Whether the first line of the file at `path`, with its line end, has the hash
+/// Fail2ban recorded for it (hex): SHA-1 on Python 3, where Fail2ban's MD5 probe
+/// fails and it falls back to SHA-1, MD5 in older files. `false` when the file
+/// cannot be read or has no complete first line.
+fn first_line_hashes_to(path: &Path, recorded: &str) -> bool {
+    /// Longer first lines are not a log's.
+    const MOST: u64 = 1 << 20;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut line = Vec::new();
+    let read = BufReader::new(file.take(MOST)).read_until(b'\n', &mut line);
+    if read.is_err() || !line.ends_with(b"\n") {
+        return false;
+    }
+    let digest: Vec<u8> = match recorded.len() {
+        40 => Sha1::digest(&line).to_vec(),
+        32 => Md5::digest(&line).to_vec(),
+        _ => return false,
+    };
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex.eq_ignore_ascii_case(recorded)
 }
 
 /// Where ferroban keeps its bans for `settings`' dbfile (`None`: in memory), and
@@ -111,7 +189,7 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
     };
     let done = match fail2bans {
         Some(source) if first_start => {
-            let imported = import_bans(&source, &mut db)?;
+            let imported = import_database(&source, &mut db)?;
             format!("first start on it: {imported} into")
         }
         Some(_) => {
@@ -129,9 +207,8 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
 }
 
 /// ferroban's database for the configuration in `confdir` (see [`database_place`]).
-fn own_database(confdir: &Path) -> Result<PathBuf> {
-    let settings = ServerSettings::load(confdir)?;
-    match database_place(&settings)? {
+fn own_database(settings: &ServerSettings, confdir: &Path) -> Result<PathBuf> {
+    match database_place(settings)? {
         Some((own, _)) => Ok(own),
         None => bail!(
             "dbfile is :memory: in {}: there is no database to import into",
@@ -140,7 +217,17 @@ fn own_database(confdir: &Path) -> Result<PathBuf> {
     }
 }
 
-/// `ferroban import-fail2ban`: import from `source` (default [`FAIL2BAN_DB`]) into
+/// The Fail2ban database to import when none is named: the configuration's dbfile
+/// when it is Fail2ban's (an `/etc/fail2ban` kept as it is), else [`FAIL2BAN_DB`].
+fn fail2bans_database(settings: &ServerSettings) -> Result<PathBuf> {
+    match &settings.dbfile {
+        Some(configured) if is_fail2ban_database(configured)? => Ok(configured.clone()),
+        _ => Ok(PathBuf::from(FAIL2BAN_DB)),
+    }
+}
+
+/// `ferroban import-fail2ban`: import from `source` (default: see
+/// [`fail2bans_database`]) into
 /// the database of the configuration in `confdir`; prints a summary.
 pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> Result<()> {
     if crate::socket_client::request(socket, &["ping".to_string()]).is_ok() {
@@ -150,19 +237,23 @@ pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> R
             socket.display()
         );
     }
-    let source = PathBuf::from(source.unwrap_or(FAIL2BAN_DB));
+    let settings = ServerSettings::load(confdir)?;
+    let source = match source {
+        Some(named) => PathBuf::from(named),
+        None => fail2bans_database(&settings)?,
+    };
     if !source.exists() {
         bail!(
             "{} does not exist: name Fail2ban's database (its dbfile in fail2ban.conf)",
             source.display()
         );
     }
-    let target = own_database(confdir)?;
+    let target = own_database(&settings, confdir)?;
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut db = Database::open(Some(&target))?;
-    let imported = import_bans(&source, &mut db)?;
+    let imported = import_database(&source, &mut db)?;
     println!(
         "{imported}: from {} into {}",
         source.display(),

@@ -1765,17 +1765,25 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
         let o = fail2ban.client(&["set", jail, "banip", ip]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
+    // Banned from the log, then lifted by hand: ferroban, reading on where Fail2ban
+    // stopped, does not count these lines again.
+    env.fail("app.log", "192.0.2.9", 2);
+    assert!(fail2ban.wait_banned("app", "192.0.2.9"));
+    let o = fail2ban.client(&["set", "app", "unbanip", "192.0.2.9"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The 1-second ban ends before the import.
     std::thread::sleep(Duration::from_millis(1500));
     let source = fail2ban.database();
     fail2ban.stop();
     let written_by_fail2ban = file_bytes(&source);
 
-    env.jails(
-        "[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n\
-         [short]\nenabled = true\nlogpath = ../logs/short.log\nmaxretry = 2\nbantime = 1h\n\
-         [forever]\nenabled = true\nlogpath = ../logs/forever.log\nbantime = -1\n",
-    );
+    // The same log paths as Fail2ban's (a position is the path's)
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = {l}/app.log\nmaxretry = 2\nbantime = 1h\n\
+         [short]\nenabled = true\nlogpath = {l}/short.log\nmaxretry = 2\nbantime = 1h\n\
+         [forever]\nenabled = true\nlogpath = {l}/forever.log\nbantime = -1\n",
+        l = logs.display()
+    ));
     std::fs::write(
         env.conf().join("ferroban.local"),
         format!("[Definition]\ndbfile = {}\n", env.db.display()),
@@ -1791,6 +1799,7 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
     );
     assert!(text.contains("imported 3 of 3 bans"), "{text}");
     assert!(text.contains("2 still in force"), "{text}");
+    assert!(text.contains("1 logs resume where Fail2ban"), "{text}");
     assert!(
         String::from_utf8_lossy(&import(&env).stdout).contains("imported 0 of 3 bans"),
         "a second import adds nothing"
@@ -1816,6 +1825,12 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
         "{}",
         env.out_text()
     );
+    // New lines are read, old ones are not: the two new failures alone ban.
+    env.fail("app.log", "192.0.2.9", 1);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(!env.out_text().contains("192.0.2.9 "), "{}", env.out_text());
+    env.fail("app.log", "192.0.2.9", 1);
+    assert!(env.wait_out("ban app 192.0.2.9 3600"), "{}", env.out_text());
     // While the server runs, an import is refused rather than half applied.
     let refused = import(&env);
     assert!(!refused.status.success());
@@ -1837,6 +1852,73 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
         env.out_text(),
         env.own_log_text()
     );
+}
+
+/// A jail reading the journal starts, after the import, where Fail2ban's stopped:
+/// failures Fail2ban banned for, and an administrator lifted, are not counted again.
+#[test]
+fn a_journal_fail2ban_read_is_not_counted_again_after_the_import() {
+    if !Path::new(common::JOURNAL_REMOTE).exists()
+        // Fail2ban's interpreter, which reads the journal through python3-systemd
+        || Command::new("/usr/bin/python3")
+            .args(["-c", "import systemd.journal"])
+            .output()
+            .map_or(true, |o| !o.status.success())
+    {
+        eprintln!("SKIPPED a_journal_fail2ban_read_is_not_counted_again_after_the_import: needs systemd-journal-remote and python3-systemd");
+        return;
+    }
+    let env = Env::new("import-journal");
+    let journal = env.dir.join("app.journal");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let export: String = (0..2u128)
+        .map(|i| {
+            format!(
+                "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n\
+                 _BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=vps\n\
+                 SYSLOG_IDENTIFIER=app\nMESSAGE=login failed from 192.0.2.71\n\n",
+                now_us - 1_000_000 + i,
+                1000 + i
+            )
+        })
+        .collect();
+    common::write_journal(&journal, &export);
+    let jail = format!(
+        "[app]\nenabled = true\nbackend = systemd[journalfiles=\"{}\"]\nmaxretry = 2\n",
+        journal.display()
+    );
+    let Some(fail2ban) = Fail2ban::start(&env.dir.join("fail2ban"), &jail) else {
+        return;
+    };
+    assert!(
+        fail2ban.wait_banned("app", "192.0.2.71"),
+        "{}",
+        fail2ban.log_text()
+    );
+    let o = fail2ban.client(&["set", "app", "unbanip", "192.0.2.71"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let source = fail2ban.database();
+    fail2ban.stop();
+
+    env.jails(&jail);
+    std::fs::write(
+        env.conf().join("ferroban.local"),
+        format!("[Definition]\ndbfile = {}\n", env.db.display()),
+    )
+    .unwrap();
+    let import = env.client(&["import-fail2ban", source.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&import.stdout).into_owned();
+    assert!(text.contains("1 logs resume where Fail2ban"), "{text}");
+    let _d = env.start();
+    let read = wait_for(10, || env.own_log_text().contains("Jail 'app' started"));
+    assert!(read, "{}", env.own_log_text());
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = env.client_text(&["status", "app"]);
+    assert!(status.contains("Total failed:\t0"), "{status}");
+    assert!(!env.out_text().contains("192.0.2.71"), "{}", env.out_text());
 }
 
 /// ferroban started on Fail2ban's own configuration directory, unchanged (the
@@ -1921,6 +2003,14 @@ fn fail2bans_database_is_never_written_and_its_bans_move_to_ferrobans_own_beside
     );
     assert!(ferroban_log().contains("its bans were imported on the first start"));
     drop(d);
+    // By hand, with no file named: the configuration's dbfile is the one read (not
+    // Debian's /var/lib/fail2ban, which this host may not have).
+    let by_hand = client(&["import-fail2ban"]);
+    assert!(by_hand.contains("imported 0 of 1 bans"), "{by_hand}");
+    assert!(
+        by_hand.contains(&format!("from {}", source.display())),
+        "{by_hand}"
+    );
 
     assert!(
         file_bytes(&source) == written_by_fail2ban,

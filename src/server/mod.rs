@@ -62,6 +62,12 @@ const UNSAVED_RETRY: Duration = Duration::from_secs(2);
 /// How often failure counts older than `findtime` are forgotten.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
 
+/// The key a jail's journal reading is kept under in the database (its cursor, and
+/// the time it starts from after Fail2ban's database was imported).
+pub(crate) fn journal_source(jail: &str) -> String {
+    format!("journal:{jail}")
+}
+
 pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -638,14 +644,21 @@ impl Server {
                 directory: directory.clone(),
                 cursor: self
                     .db
-                    .cursor(&format!("journal:{}", j.name()))
+                    .cursor(&journal_source(j.name()))
                     .ok()
                     .flatten()
                     .filter(|_| !self.options.replay),
                 since: if self.options.replay {
                     0.0
                 } else {
-                    now() - j.config.findtime
+                    // after the last entry Fail2ban read, when its database was
+                    // imported (a microsecond: journalctl's resolution)
+                    let taken_over = self.db.journal_start(&journal_source(j.name()));
+                    let recent = now() - j.config.findtime;
+                    taken_over
+                        .ok()
+                        .flatten()
+                        .map_or(recent, |t| (t + 1e-6).max(recent))
                 },
             };
             let name = j.name().to_string();
@@ -757,7 +770,7 @@ impl Server {
                         .observe(entries.len(), started.elapsed());
                 }
                 if let Some(c) = cursor {
-                    self.cursors.push((format!("journal:{source}"), c));
+                    self.cursors.push((journal_source(&source), c));
                 }
             }
             Event::Source(SourceEvent::Warning(w)) => {

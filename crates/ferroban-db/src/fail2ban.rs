@@ -3,7 +3,9 @@
 //!
 //! Owns recognising Fail2ban's schema, and the translation of its `bips` table (its
 //! newest ban per address and jail, with the ban count; Fail2ban 0.11 and later)
-//! or, in older files, its `bans` table, into [`BanRecord`]s. The file is opened
+//! or, in older files, its `bans` table, into [`BanRecord`]s, and of its `logs`
+//! table (where each jail had read its files and journal) into
+//! [`Fail2banLogPosition`]s. The file is opened
 //! read-only and never changed. Addresses are returned as written there: the
 //! caller checks them.
 
@@ -106,4 +108,54 @@ pub fn read_fail2ban_bans(path: &Path) -> Result<Vec<BanRecord>, DbError> {
         out.push(rec);
     }
     Ok(out)
+}
+
+/// Where a jail of Fail2ban had read a log, as its `logs` table says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fail2banLogPosition {
+    pub jail: String,
+    /// The file's path, or `systemd-journal` for the journal.
+    pub path: String,
+    /// A file's: the hash (hex; SHA-1 on Python 3, MD5 before) of its first line
+    /// with its line end, which tells the same file from a rotated one. The
+    /// journal's: the time read up to, as text.
+    pub first_line_md5: Option<String>,
+    /// A file's: the byte offset read up to. The journal's: the time read up to
+    /// (seconds since the epoch).
+    pub position: f64,
+}
+
+/// Every log position in Fail2ban's database at `path` (none in a file without a
+/// `logs` table).
+pub fn read_fail2ban_log_positions(path: &Path) -> Result<Vec<Fail2banLogPosition>, DbError> {
+    let shown = path.display().to_string();
+    let err = |action| failed(&shown, action);
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(err("open Fail2ban's database"))?;
+    let has_logs: bool = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'logs'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(err("look for the logs table"))?;
+    if !has_logs {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare("SELECT jail, path, firstlinemd5, lastfilepos FROM logs")
+        .map_err(err("read Fail2ban's log positions"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Fail2banLogPosition {
+                jail: r.get(0)?,
+                path: r.get(1)?,
+                first_line_md5: r.get(2)?,
+                position: r.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
+            })
+        })
+        .map_err(err("read Fail2ban's log positions"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(err("read a log position"))
 }

@@ -17,7 +17,10 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 mod fail2ban;
-pub use fail2ban::{is_fail2ban_database, own_database_beside, read_fail2ban_bans};
+pub use fail2ban::{
+    is_fail2ban_database, own_database_beside, read_fail2ban_bans, read_fail2ban_log_positions,
+    Fail2banLogPosition,
+};
 
 /// A database error, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +183,11 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE TABLE IF NOT EXISTS cursors (
     source TEXT PRIMARY KEY,
     cursor TEXT NOT NULL
+);
+-- Where a journal source without a cursor starts (Fail2ban's time, on taking over).
+CREATE TABLE IF NOT EXISTS journal_starts (
+    source TEXT PRIMARY KEY,
+    time REAL NOT NULL
 );
 -- Failures and bans per jail and minute (epoch minutes), for the dashboard's charts.
 CREATE TABLE IF NOT EXISTS activity (
@@ -672,6 +680,30 @@ impl Database {
             )
             .optional()
             .map_err(self.err("read cursor"))
+    }
+
+    /// The time (seconds since the epoch) journal `source` is read from while it
+    /// has no cursor: where Fail2ban had read it up to, when its database was
+    /// imported.
+    pub fn journal_start(&self, source: &str) -> Result<Option<f64>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT time FROM journal_starts WHERE source = ?1",
+                params![source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read journal start"))
+    }
+
+    pub fn set_journal_start(&mut self, source: &str, time: f64) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO journal_starts (source, time) VALUES (?1, ?2)",
+                params![source, time],
+            )
+            .map(|_| ())
+            .map_err(self.err("store journal start"))
     }
 
     pub fn set_cursor(&mut self, source: &str, cursor: &str) -> Result<(), DbError> {

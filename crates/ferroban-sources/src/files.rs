@@ -122,6 +122,19 @@ pub fn expand(pattern: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The position of byte `offset` of the file at `path` as the tailer records it,
+/// for a position learnt elsewhere (Fail2ban's database); never past the file's
+/// end. `None` when the file cannot be read.
+pub fn position_at(path: &Path, offset: u64) -> Option<FilePosition> {
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    Some(FilePosition {
+        path: path.display().to_string(),
+        first_line_hash: first_line_hash(&mut file),
+        offset: offset.min(len),
+    })
+}
+
 /// FNV-1a, to recognise a file by its first line.
 fn hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {

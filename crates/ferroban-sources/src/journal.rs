@@ -41,7 +41,13 @@ impl JournalSpec {
         let mut args = vec!["--follow".to_string()];
         match &self.cursor {
             Some(c) => args.push(format!("--after-cursor={c}")),
-            None => args.push(format!("--since=@{}", self.since.max(0.0) as i64)),
+            None => {
+                // to the microsecond, as journalctl reads it: a start taken over
+                // from Fail2ban is the microsecond after the last entry it read
+                let us = (self.since.max(0.0) * 1e6).round() as i64;
+                let (seconds, us) = (us / 1_000_000, us % 1_000_000);
+                args.push(format!("--since=@{seconds}.{us:06}"));
+            }
         }
         args.extend(self.history_arguments());
         args
@@ -377,7 +383,7 @@ mod tests {
             spec.arguments(),
             vec![
                 "--follow",
-                "--since=@100",
+                "--since=@100.500000",
                 "--output=json",
                 "--no-pager",
                 "--quiet",

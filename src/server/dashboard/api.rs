@@ -267,7 +267,11 @@ fn jail(server: &Server, name: &str) -> Result<Value, String> {
         .take(RECENT_MATCHES)
         .collect();
     let sources = if j.is_journal() {
-        let cursor = server.db.cursor(&format!("journal:{name}")).ok().flatten();
+        let cursor = server
+            .db
+            .cursor(&crate::server::journal_source(name))
+            .ok()
+            .flatten();
         json!({"journal": {"matches": c.filter.journalmatch, "cursor": cursor}})
     } else {
         let files: Vec<Value> = c
