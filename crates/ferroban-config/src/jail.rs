@@ -332,6 +332,18 @@ impl JailReader<'_> {
         if name.trim().is_empty() || name.contains('/') || exists(&name) {
             return Ok(());
         }
+        if let Some(link) = dangling_link(&dir.join(format!("{name}.conf"))) {
+            return Err(self.error(
+                "enabled",
+                format!(
+                    "filter {name:?} not found: {} is a symbolic link to {}, which does not exist",
+                    dir.join(format!("{name}.conf")).display(),
+                    link.display()
+                ),
+                "mend the link, or copy the configuration with the files links point to \
+                 (cp -aL)",
+            ));
+        }
         let jails: Vec<&str> = self
             .cfg
             .sections()
@@ -677,6 +689,13 @@ fn matches_a_file(pattern: &Path) -> bool {
     glob::glob(&text).is_ok_and(|mut g| g.any(|p| p.is_ok()))
 }
 
+/// Where `path` points when it is a symbolic link to nothing (a configuration
+/// copied without the files its links point to).
+fn dangling_link(path: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(path).ok()?;
+    (!path.exists()).then_some(target)
+}
+
 /// Options `get`/`set` know for a jail (the rest are read-only text).
 pub fn known_jail_options() -> &'static [&'static str] {
     &JAIL_OPTIONS
@@ -754,6 +773,28 @@ mod tests {
             Some("fw add <ip> http,https")
         );
         assert_eq!(j.filter.failregex, vec!["^<HOST> bad"]);
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    // A copy of examples/config made with `cp -a` keeps its filter.d links, which then
+    // point nowhere: the error said there was no such file while `ls` showed it.
+    #[test]
+    fn a_filter_linked_to_nothing_is_told_as_a_broken_link() {
+        let d = tempdir("dangling");
+        write(
+            &d,
+            "jail.local",
+            "[web]\nenabled = true\nfilter = web\nlogpath = x.log\n",
+        );
+        write(&d, "x.log", "");
+        std::fs::create_dir_all(d.join("filter.d")).unwrap();
+        std::os::unix::fs::symlink("../../gone/web.conf", d.join("filter.d/web.conf")).unwrap();
+        let e = load_jails(&d).unwrap_err().to_string();
+        assert!(
+            e.contains("is a symbolic link to ../../gone/web.conf, which does not exist"),
+            "{e}"
+        );
+        assert!(e.contains("cp -aL"), "{e}");
         std::fs::remove_dir_all(&d).ok();
     }
 
