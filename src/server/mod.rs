@@ -135,6 +135,8 @@ pub struct Server {
     socket_id: Option<(u64, u64)>,
     /// The fleet, when `[Fleet]` is configured.
     fleet: Option<fleet::Fleet>,
+    /// The token the running dashboard checks writes against, when it runs.
+    dashboard_token: Option<dashboard::Token>,
 }
 
 /// Load the jails of `confdir` and build them (filters compiled, ignore lists
@@ -162,10 +164,23 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 }
 
 /// What `check` warns about in a configuration that loads (`jails`, from
-/// [`check_config`]): ignoreip names that do not resolve, and secrets (the
-/// fleet's password, the dashboard's token) in files other users can read.
+/// [`check_config`]): ignoreip names that do not resolve, firewall actions whose
+/// program is not installed, and secrets (the fleet's password, the dashboard's
+/// token) in files other users can read.
 pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     let mut warnings: Vec<String> = jails.iter().flat_map(|j| j.unresolved_ignoreip()).collect();
+    for jail in jails {
+        for action in &jail.config.actions {
+            if let Some((program, package)) = ferroban_actions::missing_firewall_tool(action) {
+                warnings.push(format!(
+                    "[{}] action {} runs {program}, which is not installed here: its bans \
+                     will fail (apt-get install {package}, or run the server with --dry-run)",
+                    jail.name(),
+                    action.name
+                ));
+            }
+        }
+    }
     let fleet = FleetSettings::load(confdir).ok().flatten();
     let settings = ServerSettings::load(confdir).ok();
     let secrets = [
@@ -269,6 +284,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         stop_requested: false,
         socket_id,
         fleet: None,
+        dashboard_token: None,
     };
     server.purge();
     for jail in jails {
@@ -418,9 +434,11 @@ impl Server {
 
     /// Serve the metrics, and the dashboard when enabled, on `addr`. A failure is
     /// reported and the server goes on: the firewall matters more than its figures.
-    fn start_http(&self, addr: std::net::SocketAddr, events: SyncSender<Event>) {
+    fn start_http(&mut self, addr: std::net::SocketAddr, events: SyncSender<Event>) {
         let dashboard = self.settings.dashboard.then(|| {
-            dashboard::Dashboard::new(self.settings.dashboard_token.clone(), self.log.clone())
+            let token = dashboard::Token::new(self.settings.dashboard_token.clone().into());
+            self.dashboard_token = Some(token.clone());
+            dashboard::Dashboard::new(token, self.log.clone())
         });
         let what = match (&dashboard, self.settings.dashboard_token.is_some()) {
             (None, _) => format!("Metrics on http://{addr}/metrics"),
@@ -1307,6 +1325,7 @@ impl Server {
             }
             self.settings.dbpurgeage = settings.dbpurgeage;
             self.settings.dbmaxmatches = settings.dbmaxmatches;
+            self.reload_dashboard(&settings);
             self.reload_fleet(fleet_settings)?;
         }
         self.path_jails.clear();
@@ -1317,6 +1336,36 @@ impl Server {
         self.take_activity_baseline();
         release_free_memory();
         Ok(())
+    }
+
+    /// A changed `dashboard_token` is in force at once; the listener itself
+    /// (`dashboard`, `metrics`) changes only at a restart, which the log says.
+    fn reload_dashboard(&mut self, fresh: &ServerSettings) {
+        if let Some(token) = &self.dashboard_token {
+            if fresh.dashboard_token != self.settings.dashboard_token {
+                *token.write().unwrap_or_else(|e| e.into_inner()) = fresh.dashboard_token.clone();
+                self.settings.dashboard_token = fresh.dashboard_token.clone();
+                let now = match fresh.dashboard_token {
+                    Some(_) => "the new token is in force, the old one refused",
+                    None => "dashboard writes are off",
+                };
+                self.log.log(
+                    Component::Server,
+                    Severity::Notice,
+                    &format!("dashboard_token changed: {now}"),
+                );
+            }
+        }
+        if fresh.http_listen() != self.settings.http_listen()
+            || fresh.dashboard != self.settings.dashboard
+        {
+            self.log.log(
+                Component::Server,
+                Severity::Warning,
+                "dashboard or metrics changed: the HTTP listener keeps its settings until \
+                 ferroban restarts",
+            );
+        }
     }
 
     fn reconfigure_jail(&mut self, idx: usize, fresh: Jail) {

@@ -463,6 +463,38 @@ fn writes_need_the_token_the_origin_and_post() {
             .sum::<u64>()
     };
     assert_eq!((sum("failures"), sum("bans")), (1, 1), "{activity}");
+
+    // A leaked token is revoked by `reload`: the new one is in force at once, the
+    // old one refused (before, it took a restart, and reload said nothing).
+    const NEW_TOKEN: &str = "rotated-token-0123456789abcdef";
+    let local = server.dir.join("conf/ferroban.local");
+    let settings = std::fs::read_to_string(&local).unwrap();
+    std::fs::write(&local, settings.replace(TOKEN, NEW_TOKEN)).unwrap();
+    let reload = Command::new(BIN)
+        .arg("-s")
+        .arg(server.dir.join("ferroban.sock"))
+        .arg("-c")
+        .arg(server.dir.join("conf"))
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    let ban = r#"{"jail": "web", "ip": "192.0.2.31"}"#;
+    let with = |token: &str| {
+        let headers = format!("{origin}{json}Authorization: Bearer {token}\r\n");
+        http(server.port, "POST", "/api/ban", &headers, ban).0
+    };
+    assert_eq!(with(TOKEN), 401, "the old token after reload");
+    assert_eq!(with(NEW_TOKEN), 200);
+    assert!(
+        server.log().contains("dashboard_token changed"),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]

@@ -150,6 +150,42 @@ impl Drop for ActionRunner {
     }
 }
 
+/// The program the firewall action `def` cannot work without, with the Debian
+/// package that has it, when it is missing here: `nft` for the native nftables
+/// action (unless libnftables loads), `iptables` and `ipset` for the stock
+/// iptables ones. `None` for every other action (their commands are their own).
+pub fn missing_firewall_tool(def: &ActionDefinition) -> Option<(&'static str, &'static str)> {
+    let file = def.file.as_str();
+    let needs: &[(&str, &str)] = if NATIVE_FIREWALLS.contains(&file) {
+        if crate::nftables::Library::open().is_some() {
+            return None;
+        }
+        &[("nft", "nftables")]
+    } else if BATCHED_STOCK.contains(&file) {
+        match file.contains("ipset") {
+            true => &[("iptables", "iptables"), ("ipset", "ipset")],
+            false => &[("iptables", "iptables")],
+        }
+    } else {
+        return None;
+    };
+    needs.iter().copied().find(|(program, _)| !on_path(program))
+}
+
+/// Whether `program` is an executable file in a directory of `PATH` (or of the
+/// sbin directories root's PATH has, which a user's may not).
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(std::path::PathBuf::from);
+    std::env::split_paths(&path)
+        .chain(sbin)
+        .map(|dir| dir.join(program))
+        .any(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 /// The implementation for a definition: the native, batched one for the firewall
 /// kinds ferroban knows, the action file's commands for everything else.
 fn build_action(def: ActionDefinition, dry_run: bool) -> Box<dyn Action> {
@@ -339,6 +375,23 @@ impl Worker {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_firewall_program_is_looked_for_where_root_has_it() {
+        assert!(on_path("sh"));
+        assert!(!on_path("ferroban-no-such-program"));
+        let def = |file: &str| ActionDefinition {
+            file: file.to_string(),
+            ..Default::default()
+        };
+        // every other action's commands are its own
+        assert_eq!(missing_firewall_tool(&def("sendmail-whois")), None);
+        let iptables_here = on_path("iptables");
+        assert_eq!(
+            missing_firewall_tool(&def("iptables-multiport")).is_none(),
+            iptables_here
+        );
+    }
 
     #[test]
     fn failing_action_is_retried_and_slow_one_does_not_block_the_caller() {

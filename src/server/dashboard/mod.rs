@@ -35,15 +35,19 @@ const READ_PATHS: [&str; 6] = [
     "/api/fleet",
 ];
 
+/// The token that allows the dashboard's writes (`None`: read-only), shared with
+/// the server, whose `reload` puts a changed `dashboard_token` in force at once
+/// (a leaked token is revoked without a restart).
+pub type Token = std::sync::Arc<std::sync::RwLock<Option<String>>>;
+
 /// The dashboard of one server.
 pub struct Dashboard {
-    /// `None`: read-only.
-    token: Option<String>,
+    token: Token,
     log: Logger,
 }
 
 impl Dashboard {
-    pub fn new(token: Option<String>, log: Logger) -> Dashboard {
+    pub fn new(token: Token, log: Logger) -> Dashboard {
         Dashboard { token, log }
     }
 
@@ -67,13 +71,16 @@ impl Dashboard {
             };
         }
         match (method, path) {
-            ("POST", "/api/ban" | "/api/unban") => writes::write(
-                request,
-                path == "/api/ban",
-                self.token.as_deref(),
-                server,
-                &self.log,
-            ),
+            ("POST", "/api/ban" | "/api/unban") => {
+                let token = self.token.read().unwrap_or_else(|e| e.into_inner()).clone();
+                writes::write(
+                    request,
+                    path == "/api/ban",
+                    token.as_deref(),
+                    server,
+                    &self.log,
+                )
+            }
             (_, "/api/ban" | "/api/unban") => {
                 self.log.log(
                     Component::Server,
