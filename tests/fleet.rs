@@ -1013,6 +1013,59 @@ fn a_fleet_ban_lifted_by_hand_stays_lifted_when_a_host_restarts_within_findtime(
     );
 }
 
+// Before, when both hosts had counted an address to fleetmaxretry, an unban on one
+// lasted until it restarted: the other host's ban, which had arrived while this one
+// held its own (and so was not applied), came back with the engine's replay.
+#[test]
+fn an_own_fleet_ban_lifted_here_keeps_the_others_older_bans_out_after_a_restart() {
+    let Some((root, engine)) = engine_for(BIN, "liftedown") else {
+        return;
+    };
+    let mut hosts = connected_hosts(&root.0, &engine, &LOGINS[..2], "fleetmaxretry = 4");
+    let ip = "198.51.100.78";
+    hosts[0].fail(ip, 2);
+    hosts[1].fail(ip, 2);
+    for h in &hosts {
+        assert!(
+            wait_for(SOON, || h.bans_of(ip) == 1),
+            "2 + 2 did not ban: {}\n{}",
+            h.actions(),
+            h.log()
+        );
+    }
+    // Lifted on one host only; the other keeps its own ban.
+    assert!(hosts[1].client(&["unban", "t", ip]).status.success());
+    assert!(wait_for(SOON, || hosts[1].unbans_of(ip) == 1));
+    hosts[1].stop();
+    hosts[1].start();
+    hosts[1].wait_connected();
+    let refused = |h: &Host| h.fleet()["refused"]["lifted_here"].as_u64().unwrap_or(0);
+    assert!(
+        wait_for(SOON, || refused(&hosts[1]) >= 1),
+        "web1's ban, replayed, was not refused: {}\n{}",
+        hosts[1].fleet(),
+        hosts[1].log()
+    );
+    assert_eq!(
+        hosts[1].bans_of(ip),
+        1,
+        "banned again after the restart: {}\n{}",
+        hosts[1].actions(),
+        hosts[1].log()
+    );
+    assert_eq!(hosts[0].unbans_of(ip), 0, "{}", hosts[0].actions());
+    // A new ban by the other host (a new offence) is applied here.
+    assert!(hosts[0].client(&["unban", "t", ip]).status.success());
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(hosts[0].client(&["ban", "t", ip]).status.success());
+    assert!(
+        wait_for(SOON, || hosts[1].bans_of(ip) == 2),
+        "{}\n{}",
+        hosts[1].actions(),
+        hosts[1].log()
+    );
+}
+
 // The engine sends every ban in force again on each reconnection, not only at a
 // host's start: bans lifted here with `unban --all` stay lifted through one.
 #[test]

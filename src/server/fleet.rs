@@ -42,18 +42,25 @@ pub struct Fleet {
     full_complaints: Complaints,
     /// Fleet-wide failure counts, per jail name.
     counters: HashMap<String, FleetCounter>,
-    /// Received bans lifted here (by hand, or as their origin lifted them). The
-    /// engine sends every ban in force again on each connection (and at start), so
-    /// without this a lift by hand lasted until the next reconnection. A ban the
-    /// origin made before the lift is not applied again; a newer one is (a new
-    /// offence). Read at start from the database's lifted bans, which keep their
-    /// origin (so a mark lasts `dbpurgeage` after the lift).
+    /// Received bans lifted here (by hand, or as their origin lifted them), and
+    /// this host's own bans lifted by hand (which cover every origin's ban of the
+    /// address: the others' bans arrived while this host held its own, and were
+    /// not applied). The engine sends every ban in force again on each connection
+    /// (and at start), so without this a lift by hand lasted until the next
+    /// reconnection. A ban the origin made before the lift is not applied again; a
+    /// newer one is (a new offence). Read at start from the database's lifted
+    /// bans, which keep their origin (so a mark lasts `dbpurgeage` after the lift).
     lifted_here: LiftedHere,
 }
 
-/// Received bans lifted here, by address: each with its jail, its origin and when.
+/// Received bans lifted here, by address: each with its jail, its origin (or
+/// [`ANY_ORIGIN`]) and when.
 #[derive(Default)]
 struct LiftedHere(HashMap<IpAddr, Vec<Lift>>);
+
+/// The origin of the lift of a ban this host made itself: it covers the bans of
+/// every origin made before it. Not a host name (those are fleet tokens).
+const ANY_ORIGIN: &str = "*";
 
 struct Lift {
     jail: String,
@@ -78,22 +85,19 @@ impl LiftedHere {
         }
     }
 
-    /// Whether `b` is a ban lifted here (or an older one of the same origin); a
-    /// newer ban ends the mark. No allocation: a join replays every ban in force.
+    /// Whether `b` is a ban lifted here (or an older one of the same origin, or
+    /// of any origin older than a lift of this host's own ban); a newer ban of its
+    /// origin ends that origin's mark. No allocation: a join replays every ban in
+    /// force.
     fn covers(&mut self, b: &FleetBan) -> bool {
         let Some(lifts) = self.0.get_mut(&b.ip) else {
             return false;
         };
-        let Some(at) = lifts
-            .iter()
-            .position(|l| l.jail == b.jail && l.origin == b.origin)
-        else {
-            return false;
-        };
-        if b.start <= lifts[at].at {
+        let marks = |l: &Lift| l.jail == b.jail && (l.origin == b.origin || l.origin == ANY_ORIGIN);
+        if lifts.iter().any(|l| marks(l) && b.start <= l.at) {
             return true;
         }
-        lifts.swap_remove(at);
+        lifts.retain(|l| !(l.jail == b.jail && l.origin == b.origin));
         if lifts.is_empty() {
             self.0.remove(&b.ip);
         }
@@ -250,11 +254,12 @@ impl Server {
         let Some(f) = self.fleet.as_mut() else {
             return;
         };
-        match self.db.lifted_received_bans() {
+        match self.db.lifted_bans() {
             Ok(rows) => {
-                for (jail, ip, origin, at) in rows {
-                    if let Ok(ip) = ip.parse() {
-                        f.lifted_here.note(&jail, ip, &origin, at);
+                for lifted in rows {
+                    if let Ok(ip) = lifted.ip.parse() {
+                        let origin = lifted.origin.as_deref().unwrap_or(ANY_ORIGIN);
+                        f.lifted_here.note(&lifted.jail, ip, origin, lifted.at);
                     }
                 }
             }
@@ -303,9 +308,8 @@ impl Server {
         };
         let jail = self.jails[idx].name();
         for b in gone {
-            if let Some(origin) = &b.origin {
-                f.lifted_here.note(jail, b.ip, origin, at);
-            }
+            let origin = b.origin.as_deref().unwrap_or(ANY_ORIGIN);
+            f.lifted_here.note(jail, b.ip, origin, at);
         }
     }
 

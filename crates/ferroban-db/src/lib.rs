@@ -153,6 +153,17 @@ pub struct FilePosition {
     pub offset: u64,
 }
 
+/// A ban lifted here (see [`Database::lifted_bans`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiftedBan {
+    pub jail: String,
+    pub ip: String,
+    /// The host it was received from; `None` for this host's own.
+    pub origin: Option<String>,
+    /// When it was last lifted.
+    pub at: f64,
+}
+
 /// The open database.
 pub struct Database {
     conn: Connection,
@@ -404,19 +415,26 @@ impl Database {
     }
 
     /// The bans in force at `now` (the newest per jail and address), oldest first.
-    /// Bans received from the fleet and lifted here, kept until purged: (jail,
-    /// address, origin, when last lifted), one row each.
-    pub fn lifted_received_bans(&self) -> Result<Vec<(String, String, String, f64)>, DbError> {
+    /// Bans lifted here (received from the fleet, or this host's own), kept until
+    /// purged: one per jail, address and origin, with when it was last lifted.
+    pub fn lifted_bans(&self) -> Result<Vec<LiftedBan>, DbError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT jail, ip, origin, MAX(lifted_at) FROM bans
-                 WHERE origin IS NOT NULL AND lifted_at IS NOT NULL
+                 WHERE lifted_at IS NOT NULL
                  GROUP BY jail, ip, origin",
             )
             .map_err(self.err("read lifted bans"))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| {
+                Ok(LiftedBan {
+                    jail: r.get(0)?,
+                    ip: r.get(1)?,
+                    origin: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })
             .map_err(self.err("read lifted bans"))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(self.err("read lifted bans"))

@@ -242,6 +242,12 @@ impl Link {
             .name(format!("ferroban {}", s.name))
             .custom_inbox_prefix(inbox_prefix(&s.name))
             .connection_timeout(CONNECT_TIMEOUT)
+            // One try per server, then the client gives up: a lost session ends
+            // and `run` reconnects with its own jittered backoff. Left unbounded,
+            // the dropped client went on reconnecting by itself (every 4 s, without
+            // jitter) while it could not log in, each try a bcrypt check for the
+            // engine.
+            .max_reconnects(s.urls.len().max(1))
             .event_callback(move |e| {
                 let events = events.clone();
                 async move {
