@@ -192,9 +192,9 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
             let imported = import_database(&source, &mut db)?;
             format!("first start on it: {imported} into")
         }
-        Some(_) => {
-            "its bans were imported on the first start; ferroban keeps its own in".to_string()
-        }
+        Some(_) => "its bans were imported before (at the first start, or by import-fail2ban); \
+             ferroban keeps its own in"
+            .to_string(),
         None => "ferroban keeps its own in".to_string(),
     };
     let note = format!(

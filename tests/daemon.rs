@@ -1402,6 +1402,24 @@ fn a_jails_own_filter_options_replace_its_filters_as_in_fail2ban() {
     );
 }
 
+// Before, `check` said OK and nothing more: the jail looked shared, and shared
+// nothing.
+#[test]
+fn a_jail_in_a_fleet_without_a_fleet_section_is_warned_about() {
+    let env = Env::new("fleetless");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nfleet = share\n");
+    let check = env.client(&["check"]);
+    let said = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("WARNING: [app] fleet = share does nothing: there is no [Fleet] section"),
+        "{said}"
+    );
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let said = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
+    assert!(!said.contains("[Fleet]"), "{said}");
+}
+
 // A broken regex a jail sets is told where the jail sets it.
 #[test]
 fn a_bad_regex_set_in_a_jail_is_told_at_its_line() {
@@ -2001,7 +2019,7 @@ fn fail2bans_database_is_never_written_and_its_bans_move_to_ferrobans_own_beside
         "{}",
         ferroban_log()
     );
-    assert!(ferroban_log().contains("its bans were imported on the first start"));
+    assert!(ferroban_log().contains("its bans were imported before (at the first start"));
     drop(d);
     // By hand, with no file named: the configuration's dbfile is the one read (not
     // Debian's /var/lib/fail2ban, which this host may not have).

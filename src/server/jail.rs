@@ -73,8 +73,8 @@ pub fn build_filter(config: &JailConfig) -> Result<Filter, String> {
 /// the jail's section).
 fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<String> {
     let (option, index, source) = match e {
-        FilterError::FailRegex { index, source } => ("failregex", *index, Some(source)),
-        FilterError::IgnoreRegex { index, source } => ("ignoreregex", *index, Some(source)),
+        FilterError::FailRegex { index, error } => ("failregex", *index, Some(error)),
+        FilterError::IgnoreRegex { index, error } => ("ignoreregex", *index, Some(error)),
         FilterError::NoFailureId { index, .. } => ("failregex", *index, None),
         _ => return None,
     };

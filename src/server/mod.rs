@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use ferroban_actions::{ActionRunner, Report, Severity};
-use ferroban_config::fleet::FleetSettings;
+use ferroban_config::fleet::{FleetMode, FleetSettings};
 use ferroban_config::jail::{load_jails, Backend};
 use ferroban_config::settings::ServerSettings;
 use ferroban_db::{BanRecord, Database, FilePosition};
@@ -165,7 +165,7 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 
 /// What `check` warns about in a configuration that loads (`jails`, from
 /// [`check_config`]): ignoreip names that do not resolve, firewall actions whose
-/// program is not installed, and secrets (the fleet's password, the dashboard's
+/// program is not installed, jails in a fleet that is not configured, and secrets (the fleet's password, the dashboard's
 /// token) in files other users can read.
 pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     let mut warnings: Vec<String> = jails.iter().flat_map(|j| j.unresolved_ignoreip()).collect();
@@ -182,6 +182,16 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
         }
     }
     let fleet = FleetSettings::load(confdir).ok().flatten();
+    if fleet.is_none() {
+        for jail in jails.iter().filter(|j| j.config.fleet != FleetMode::Off) {
+            warnings.push(format!(
+                "[{}] fleet = {} does nothing: there is no [Fleet] section (the engine to \
+                 share through; see docs/fleet.md)",
+                jail.name(),
+                jail.config.fleet.as_str()
+            ));
+        }
+    }
     let settings = ServerSettings::load(confdir).ok();
     let secrets = [
         (

@@ -24,15 +24,17 @@ use crate::recent::Recent;
 use crate::tags;
 use crate::unfold;
 
-/// Why a filter could not be built.
+/// Why a filter could not be built. A regex is named by its place in its option,
+/// counted from 1 (`index` is 0-based), as `check` names it; the pattern's error is
+/// part of the message, not a separate cause (it would be said twice).
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {
-    #[error("failregex #{index}: {source}")]
-    FailRegex { index: usize, source: PatternError },
-    #[error("failregex #{index} {regex:?} has no group for the failure id: use <HOST>, <ADDR>, <F-ID>… (or put one in prefregex)")]
+    #[error("failregex {}: {error}", .index + 1)]
+    FailRegex { index: usize, error: PatternError },
+    #[error("failregex {} {regex:?} has no group for the failure id: use <HOST>, <ADDR>, <F-ID>… (or put one in prefregex)", .index + 1)]
     NoFailureId { index: usize, regex: String },
-    #[error("ignoreregex #{index}: {source}")]
-    IgnoreRegex { index: usize, source: PatternError },
+    #[error("ignoreregex {}: {error}", .index + 1)]
+    IgnoreRegex { index: usize, error: PatternError },
     #[error("prefregex: {0}")]
     PrefRegex(PatternError),
     #[error("cannot add an empty regex")]
@@ -794,7 +796,7 @@ impl Filter {
                 Mode::SingleLine
             };
             let rx = Rx::new(r, mode, use_dns)
-                .map_err(|source| FilterError::FailRegex { index, source })?;
+                .map_err(|error| FilterError::FailRegex { index, error })?;
             let has_id = |rx: &Rx| {
                 ["fid", "ip4", "ip6", "dns", "mlfid"]
                     .iter()
@@ -811,7 +813,7 @@ impl Filter {
         let mut ignore = Vec::new();
         for (index, r) in spec.ignoreregex.iter().enumerate() {
             let rx = Rx::new(r, other_mode, use_dns)
-                .map_err(|source| FilterError::IgnoreRegex { index, source })?;
+                .map_err(|error| FilterError::IgnoreRegex { index, error })?;
             ignore.push(rx);
         }
         let default_tz = match logtimezone {
