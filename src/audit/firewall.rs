@@ -6,7 +6,8 @@
 //! but never show in nft), and `ufw status verbose` when neither denies. A family
 //! denies by default when one of its input base chains has policy drop or a rule
 //! with no match that drops or rejects, and no rule with no match accepts before
-//! it: such a rule lets every packet through that chain whatever its policy. A
+//! it: such a rule lets every packet through that chain whatever its policy (a
+//! match on the family alone, `meta nfproto ipv6`, is no match for that family). A
 //! packet must pass every base chain of the hook, so one denying chain is enough.
 //! IPv6 counts only when the host has a non-loopback IPv6 address.
 
@@ -233,29 +234,56 @@ fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
             .and_then(Value::as_str)
             .unwrap_or("accept");
         let rules = rules_of(items, family, table, name);
-        let verdicts: Vec<Option<Verdict>> = rules.iter().map(|r| unconditional(r)).collect();
-        let head = format!("{family} {table} {name}: policy {policy}");
-        let chain = judge(head, policy == "drop", &verdicts, |i| {
-            match rules
-                .get(i)
-                .and_then(|r| r.get("handle"))
-                .and_then(Value::as_u64)
-            {
-                Some(h) => format!("`nft delete rule {family} {table} {name} handle {h}`"),
-                None => format!("`nft -a list chain {family} {table} {name}` shows its handle"),
-            }
-        });
-        let targets: &mut [&mut FamilyPolicy] = match family {
-            "ip" => &mut [&mut v4],
-            "ip6" => &mut [&mut v6],
-            "inet" => &mut [&mut v4, &mut v6],
+        let targets: &mut [(Ip, &mut FamilyPolicy)] = match family {
+            "ip" => &mut [(Ip::V4, &mut v4)],
+            "ip6" => &mut [(Ip::V6, &mut v6)],
+            "inet" => &mut [(Ip::V4, &mut v4), (Ip::V6, &mut v6)],
             _ => &mut [],
         };
-        for t in targets.iter_mut() {
-            t.add(&chain);
+        for (ip, target) in targets.iter_mut() {
+            let verdicts: Vec<Option<Verdict>> =
+                rules.iter().map(|r| unconditional(r, *ip)).collect();
+            let head = format!("{family} {table} {name}: policy {policy}");
+            let chain = judge(head, policy == "drop", &verdicts, |i| {
+                match rules
+                    .get(i)
+                    .and_then(|r| r.get("handle"))
+                    .and_then(Value::as_u64)
+                {
+                    Some(h) => format!("`nft delete rule {family} {table} {name} handle {h}`"),
+                    None => format!("`nft -a list chain {family} {table} {name}` shows its handle"),
+                }
+            });
+            target.add(&chain);
         }
     }
     Ok((v4, v6))
+}
+
+/// An address family, as an `inet` chain's rule may select it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ip {
+    V4,
+    V6,
+}
+
+/// Whether the match expression `e` only selects an address family (`meta nfproto
+/// ipv6`, `meta protocol ip6`): `Some(true)` when `ip`'s packets all pass it,
+/// `Some(false)` when none do, `None` for any other expression.
+fn family_selector(e: &Value, ip: Ip) -> Option<bool> {
+    let m = e.get("match")?;
+    let key = m.get("left")?.get("meta")?.get("key")?.as_str()?;
+    let right = m.get("right")?.as_str()?;
+    let selected = match (key, right) {
+        ("nfproto", "ipv4") | ("protocol", "ip") => Ip::V4,
+        ("nfproto", "ipv6") | ("protocol", "ip6") => Ip::V6,
+        _ => return None,
+    };
+    match m.get("op").and_then(Value::as_str)? {
+        "==" => Some(selected == ip),
+        "!=" => Some(selected != ip),
+        _ => None,
+    }
 }
 
 /// The rules of a chain, in order (nft lists them after their chain).
@@ -271,11 +299,20 @@ fn rules_of<'a>(items: &'a [Value], family: &str, table: &str, chain: &str) -> V
         .collect()
 }
 
-/// What a rule with no match does: only counters, logging and comments besides
-/// an accept, drop or reject. Anything else (a match, a jump, a set update) is
-/// not evaluated, and such a rule is not taken as deciding for every packet.
-fn unconditional(rule: &Value) -> Option<Verdict> {
+/// What a rule with no match does with every packet of family `ip`: only
+/// counters, logging and comments besides an accept, drop or reject, and matches
+/// that only select the family (`meta nfproto ipv6 accept` accepts every IPv6
+/// packet, and no IPv4 one). Anything else (another match, a jump, a set update)
+/// is not evaluated, and such a rule is not taken as deciding for every packet.
+fn unconditional(rule: &Value, ip: Ip) -> Option<Verdict> {
     let exprs = rule.get("expr").and_then(Value::as_array)?;
+    if exprs.iter().any(|e| family_selector(e, ip) == Some(false)) {
+        return None;
+    }
+    let exprs: Vec<&Value> = exprs
+        .iter()
+        .filter(|e| family_selector(e, ip).is_none())
+        .collect();
     // iptables-nft keeps `-m comment --comment X` as the xtables match
     // `{"xt": {"type": "match", "name": "comment"}}`, which matches every packet.
     // (nft's own `comment "X"` is a key of the rule, not an expression.)
@@ -298,7 +335,7 @@ fn unconditional(rule: &Value) -> Option<Verdict> {
     if !exprs.iter().all(|e| passive(e) || verdict(e).is_some()) {
         return None;
     }
-    exprs.iter().find_map(verdict)
+    exprs.into_iter().find_map(verdict)
 }
 
 /// Add iptables-legacy's INPUT chain of one family to `p`. The kernel lists the
@@ -737,6 +774,48 @@ mod tests {
         assert_eq!(
             v6.chains,
             ["inet filter input: policy drop, but rule 1 accepts every packet"]
+        );
+    }
+
+    // Before, an inet chain with policy drop and `meta nfproto ipv6 accept` passed
+    // as "IPv6 denies by default".
+    #[test]
+    fn a_rule_accepting_one_family_undoes_the_drop_policy_for_that_family() {
+        let Some(ns) = Netns::new("nft_family", &["ip", "nft"]) else {
+            return;
+        };
+        ns.run("nft", &["add", "table", "inet", "filter"]);
+        ns.run(
+            "nft",
+            &[
+                "add",
+                "chain",
+                "inet",
+                "filter",
+                "input",
+                "{ type filter hook input priority 0; policy drop; }",
+            ],
+        );
+        let rule = |words: &[&str]| {
+            let mut args = vec!["add", "rule", "inet", "filter", "input"];
+            args.extend(words);
+            ns.run("nft", &args);
+        };
+        rule(&["meta", "nfproto", "ipv4", "tcp", "dport", "22", "accept"]);
+        rule(&["meta", "nfproto", "ipv6", "counter", "accept"]);
+        let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
+        let (v4, v6) = input_policies(&ruleset).unwrap();
+        assert!(v4.denies, "{v4:?}\n{ruleset}");
+        assert_eq!(v4.chains, ["inet filter input: policy drop"], "{ruleset}");
+        assert!(!v6.denies, "{v6:?}\n{ruleset}");
+        assert_eq!(
+            v6.chains,
+            ["inet filter input: policy drop, but rule 2 accepts every packet"],
+            "{ruleset}"
+        );
+        assert!(
+            v6.accept_all[0].starts_with("`nft delete rule inet filter input handle "),
+            "{v6:?}"
         );
     }
 
