@@ -222,7 +222,7 @@ fn client_commands() -> Vec<Command> {
         Command::new("ban")
             .about("Ban addresses in a jail")
             .arg(Arg::new("jail").required(true).value_name("JAIL"))
-            .arg(words("ip", "IP", "Addresses to ban").required(true)),
+            .arg(words("ip", "IP", "Addresses to ban").num_args(1..).required(true)),
         Command::new("unban")
             .about("Lift bans, in one jail or everywhere")
             .arg(words("ip", "IP", "[JAIL] addresses to unban"))
