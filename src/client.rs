@@ -197,18 +197,16 @@ fn check(confdir: &std::path::Path) -> i32 {
             for warning in config_warnings(confdir, &jails) {
                 eprintln!("WARNING: {warning}");
             }
-            let count = match jails.len() {
-                1 => "1 jail".to_string(),
-                n => format!("{n} jails"),
+            let names: Vec<&str> = jails.iter().map(|j| j.name()).collect();
+            let what = match names.len() {
+                0 => format!(
+                    "no jail is enabled: set enabled = true in a jail of {}",
+                    confdir.join("jail.local").display()
+                ),
+                1 => format!("1 jail: {}", names[0]),
+                n => format!("{n} jails: {}", names.join(", ")),
             };
-            println!(
-                "OK: configuration test is successful ({count}: {})",
-                jails
-                    .iter()
-                    .map(|j| j.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            println!("OK: configuration test is successful ({what})");
             0
         }
         Err(e) => {

@@ -1402,6 +1402,18 @@ fn a_jails_own_filter_options_replace_its_filters_as_in_fail2ban() {
     );
 }
 
+// A fresh /etc/ferroban has every jail off: `check` said "(0 jails: )".
+#[test]
+fn check_says_what_to_do_when_no_jail_is_enabled() {
+    let env = Env::new("nojail");
+    env.jails("[app]\nenabled = false\nlogpath = ../logs/app.log\n");
+    let said = env.client_text(&["check"]);
+    assert!(
+        said.contains("(no jail is enabled: set enabled = true in a jail of "),
+        "{said}"
+    );
+}
+
 // Before, `check` said OK and nothing more: the jail looked shared, and shared
 // nothing.
 #[test]
