@@ -5,7 +5,9 @@
 # rare ones aside, branches ordered as they go), which a filter's many small steps per
 # line need more than any single step: see "Where the CPU time goes" in docs/performance.md.
 #
-# Training, on generated logs (scripts/gen-authlog.py, scripts/gen-accesslog.py): the
+# Training, on generated logs (scripts/gen-authlog.py, scripts/gen-accesslog.py) of
+# another seed than the benchmarks' (with theirs, the training log would be the first
+# lines of the benchmark's, and the profile would know the very lines measured): the
 # `regex` tool with ferroban's own filters, and with Fail2ban's stock sshd filter in
 # every mode when /etc/fail2ban has it; the daemon ingesting the same auth.log (one
 # sshd jail) and an access log (scripts/bench-server.py, without fail2ban-server).
@@ -39,9 +41,10 @@ echo "== instrumented build (target/pgo-gen)"
 RUSTFLAGS="-Cprofile-generate=$raw" CARGO_TARGET_DIR=target/pgo-gen cargo build --release --locked -q -p ferroban
 trainee=target/pgo-gen/release/ferroban
 
-echo "== training on $lines generated lines"
-python3 scripts/gen-authlog.py "$lines" > "$work/auth.log"
-python3 scripts/gen-accesslog.py "$lines" > "$work/access.log"
+seed=1001
+echo "== training on $lines generated lines (seed $seed)"
+python3 scripts/gen-authlog.py "$lines" --seed "$seed" > "$work/auth.log"
+python3 scripts/gen-accesslog.py "$lines" --seed "$seed" > "$work/access.log"
 "$trainee" regex --no-progress -c config "$work/auth.log" sshd > /dev/null
 for filter in examples/config/filter.d/wordpress-auth.conf examples/config/filter.d/apache-envscan.conf; do
   "$trainee" regex --no-progress "$work/access.log" "$filter" > /dev/null
@@ -50,11 +53,11 @@ if [ -f /etc/fail2ban/filter.d/sshd.conf ]; then
   for mode in normal ddos extra aggressive; do
     "$trainee" regex --no-progress -c /etc/fail2ban "$work/auth.log" "sshd[mode=$mode]" > /dev/null
   done
-  FERROBAN=$trainee python3 scripts/bench-server.py "$((lines / 2))" --sshd --skip-fail2ban > /dev/null
+  FERROBAN=$trainee python3 scripts/bench-server.py "$((lines / 2))" --sshd --skip-fail2ban --seed "$seed" > /dev/null
 else
   echo "   (no /etc/fail2ban/filter.d/sshd.conf: the stock sshd filter and the daemon's sshd jail are not trained)"
 fi
-FERROBAN=$trainee python3 scripts/bench-server.py "$((lines / 4))" --skip-fail2ban > /dev/null
+FERROBAN=$trainee python3 scripts/bench-server.py "$((lines / 4))" --skip-fail2ban --seed "$seed" > /dev/null
 "$profdata" merge -o "$work/ferroban.profdata" "$raw"
 
 echo "== optimized build (target/pgo)"

@@ -3,10 +3,16 @@
 views from random addresses, 0.5 % refused WordPress logins (403) and 0.3 % probes
 for /.env (404), twenty lines a second.
 
-Usage: gen-accesslog.py LINES > access.log
+Usage: gen-accesslog.py LINES [--seed N] > access.log   (the same seed, the same log:
+the benchmarks use the default, 7; a profile-guided build trains on another)
 """
-import random, sys
-n = int(sys.argv[1]); random.seed(7)
+import argparse, random
+ap = argparse.ArgumentParser()
+ap.add_argument("lines", type=int)
+ap.add_argument("--seed", type=int, default=7)
+a = ap.parse_args()
+n = a.lines
+random.seed(a.seed)
 paths = ["/", "/blog/", "/blog/2026/02/hello/", "/wp-content/themes/x/style.css", "/feed/", "/favicon.ico"]
 for i in range(n):
     ip = "%d.%d.%d.%d" % (random.randint(1, 223), random.randint(0, 255), random.randint(0, 255), random.randint(1, 254))
