@@ -15,6 +15,8 @@ rate per CPU second until a final burst of failures is banned, and RSS.
 With --sshd --callgrind (needs valgrind): the daemon's cost per line outside the
 filter, from instruction counts of the ingest alone (a count does not move with the
 load of a shared machine; the CPU time does).
+With --sshd, fail2ban-rs runs too when it is installed (or FAIL2BAN_RS names its
+binary), with its own sshd jail (its patterns, not Fail2ban's filter) on the same log.
 With --seed N: the logs generated from seed N, not the benchmarks' (a profile-guided
 build trains on logs the benchmarks do not read).
 """
@@ -22,6 +24,8 @@ import os, random, re, shutil, signal, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FERROBAN = os.environ.get("FERROBAN", os.path.join(ROOT, "target/release/ferroban"))
+# fail2ban-rs (cargo install fail2ban-rs), a peer of --sshd's when installed
+FAIL2BAN_RS = os.environ.get("FAIL2BAN_RS") or shutil.which("fail2ban-rs")
 SSHD = "--sshd" in sys.argv
 CALLGRIND = "--callgrind" in sys.argv
 sys.argv = [a for a in sys.argv if a not in ("--sshd", "--callgrind")]
@@ -99,8 +103,25 @@ def setup_sshd(name):
     return d
 
 
+def setup_fail2ban_rs():
+    """fail2ban-rs's own sshd jail (`gen-config sshd`: its patterns, not Fail2ban's
+    filter) on the same auth.log, with the same counting and a script action that
+    appends the banned address to bans.out, as the others' bench action does."""
+    d = os.path.join(OUT, "sshd-fail2ban-rs")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    jail = subprocess.run([FAIL2BAN_RS, "gen-config", "sshd"], capture_output=True, text=True, check=True).stdout
+    jail = "\n".join(l for l in jail.splitlines() if not l.startswith(("log_path", "backend")))
+    with open(os.path.join(d, "config.toml"), "w") as f:
+        f.write('[global]\nstate_dir = "%s/state"\nsocket_path = "%s/server.sock"\n\n' % (d, d))
+        f.write(jail + '\nlog_path = "%s/auth.log"\nmax_retry = 3\nfind_time = "4w"\nban_time = "1d"\n'
+                '[jail.sshd.backend.script]\nban_cmd = "echo <IP> >> %s/bans.out"\nunban_cmd = "true"\n' % (d, d))
+    open(os.path.join(d, "auth.log"), "w").close()
+    return d
+
+
 def bench_sshd(name, text):
-    d = setup_sshd(name)
+    d = setup_fail2ban_rs() if name == "fail2ban-rs" else setup_sshd(name)
     out = d + "/bans.out"
     banned = lambda: os.path.exists(out) and SENTINEL in open(out).read()
     pid, r = ingest(name, d, "auth.log", text, banned, 3600)
@@ -121,6 +142,7 @@ def main_sshd():
     text = generate_auth(LINES)
     print("%d auth.log lines, one sshd jail (stock filter)" % text.count("\n"))
     names = ["ferroban"] + (["fail2ban"] if shutil.which("fail2ban-client") and "--skip-fail2ban" not in sys.argv else [])
+    names += ["fail2ban-rs"] if FAIL2BAN_RS else []
     results = {n: bench_sshd(n, text) for n in names}
     print("%-24s" % "" + "".join("%14s" % n for n in names))
     for k in results["ferroban"]:
@@ -209,6 +231,10 @@ def setup(name):
 def client(name, d, *args):
     if name == "ferroban":
         cmd = [FERROBAN, "-s", d + "/server.sock", "-c", d] + list(args)
+    elif name == "fail2ban-rs":
+        # its client has no ping: status answers once the socket does
+        args = ["status"] if args == ("ping",) else list(args)
+        cmd = [FAIL2BAN_RS, "-c", d + "/config.toml"] + args
     else:
         cmd = ["fail2ban-client", "-c", d, "-s", d + "/server.sock"] + list(args)
     return subprocess.run(cmd, capture_output=True, text=True)
@@ -218,6 +244,9 @@ def start(name, d):
     t0 = time.time()
     if name == "ferroban":
         proc = subprocess.Popen([FERROBAN, "server", "-f", "--no-dry-run", "-c", d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pid = proc.pid
+    elif name == "fail2ban-rs":
+        proc = subprocess.Popen([FAIL2BAN_RS, "-c", d + "/config.toml", "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         pid = proc.pid
     else:
         subprocess.run(["fail2ban-client", "-c", d, "-s", d + "/server.sock", "-p", d + "/server.pid", "-x", "start"], capture_output=True)
@@ -233,7 +262,10 @@ def start(name, d):
 
 
 def stop(name, d, pid):
-    client(name, d, "stop")
+    if name == "fail2ban-rs":
+        os.kill(pid, signal.SIGTERM)  # its client has no stop
+    else:
+        client(name, d, "stop")
     for _ in range(3000):
         try:
             os.kill(pid, 0)
