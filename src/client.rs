@@ -6,8 +6,8 @@
 //! `Server replied: pong`), or JSON with `--json`. It never touches jails itself;
 //! only `check` (the configuration test) and `start` work without a server.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -241,20 +241,21 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         Some("start") if words.len() == 1 => return start_server(o, failure),
         Some("restart") if words.len() == 1 => {
             let socket = o.socket();
+            // fail2ban-client's words, as it says them for each half
             let restarted = crate::restart::restart(
                 &socket,
                 || {
-                    request(&socket, &strings(["stop"]))
-                        .map(|_| ())
-                        .map_err(Into::into)
+                    request(&socket, &strings(["stop"]))?;
+                    println!("Shutdown successful");
+                    Ok(())
                 },
                 || request(&socket, &strings(["ping"])).is_ok(),
             )?;
-            return if restarted {
-                Ok(0)
-            } else {
-                start_server(o, failure)
-            };
+            if !restarted {
+                return start_server(o, failure);
+            }
+            println!("Server ready");
+            return Ok(0);
         }
         Some("fleet") if words.len() > 1 => {
             return match words[1].as_str() {
@@ -269,6 +270,13 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
     }
     match request_within(&o.socket(), words, o.timeout) {
         Ok(v) => {
+            if words == ["stop"] && !server_gone_within(&o.socket(), Duration::from_secs(30)) {
+                eprintln!(
+                    "ERROR: the server still answers on {} 30 s after it was told to stop",
+                    o.socket().display()
+                );
+                return Ok(failure);
+            }
             if o.json {
                 println!("{v}");
             } else {
@@ -306,6 +314,20 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
     }
 }
 
+/// Whether the server on `socket` is gone within `limit`: its socket no longer
+/// takes connections. A server told to stop answers "stop" first, then stops its
+/// jails (lifting their bans) with its socket still open; as fail2ban-client, the
+/// client says "Shutdown successful" only after that, so that a `start` right
+/// after finds no server.
+fn server_gone_within(socket: &Path, limit: Duration) -> bool {
+    wait_until(limit, || {
+        matches!(
+            request(socket, &strings(["ping"])),
+            Err(ClientError::Connect(..))
+        )
+    })
+}
+
 fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -324,26 +346,55 @@ fn start_server(o: &ClientOptions, failure: i32) -> Result<i32> {
         eprintln!("ERROR: Server already running");
         return Ok(failure);
     }
-    spawn_detached_server(&[
+    let mut server = spawn_detached_server(&[
         "-c".into(),
         o.confdir.clone().into(),
         "-s".into(),
         socket.clone().into(),
     ])?;
-    if wait_until(Duration::from_secs(30), || {
-        request(&socket, &strings(["ping"])).is_ok()
-    }) {
-        Ok(0)
-    } else {
-        eprintln!(
-            "ERROR: the server did not start; see its log (ferroban check tests the configuration)"
-        );
-        Ok(failure)
+    match await_detached_server(&mut server, &socket, &o.confdir) {
+        Ok(()) => {
+            // as fail2ban-client says it
+            println!("Server ready");
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            Ok(failure)
+        }
     }
 }
 
+/// Wait, at most 30 s, until the server just started detached as `server` answers
+/// on `socket`. A server that exits first ends the wait at once, with the reason:
+/// its configuration's error, as `check` reads `confdir`, where there is one (the
+/// server said it only to its log), else its exit status.
+pub fn await_detached_server(server: &mut Child, socket: &Path, confdir: &Path) -> Result<()> {
+    let mut exited = None;
+    let answered = wait_until(Duration::from_secs(30), || {
+        exited = server.try_wait().ok().flatten();
+        exited.is_some() || request(socket, &strings(["ping"])).is_ok()
+    });
+    if let Some(status) = exited {
+        if let Err(e) = check_config(confdir) {
+            return Err(e.context(format!("the server stopped at once ({status})")));
+        }
+        bail!(
+            "the server stopped at once ({status}) without answering on {}; see its log",
+            socket.display()
+        );
+    }
+    if !answered {
+        bail!(
+            "the server did not answer on {} within 30 s; see its log (`ferroban check` tests the configuration)",
+            socket.display()
+        );
+    }
+    Ok(())
+}
+
 /// Run `ferroban server ARGS -f` in a new session, detached from this terminal.
-pub fn spawn_detached_server(args: &[std::ffi::OsString]) -> Result<()> {
+pub fn spawn_detached_server(args: &[std::ffi::OsString]) -> Result<Child> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
@@ -358,8 +409,7 @@ pub fn spawn_detached_server(args: &[std::ffi::OsString]) -> Result<()> {
             Ok(())
         });
     }
-    cmd.spawn()?;
-    Ok(())
+    Ok(cmd.spawn()?)
 }
 
 fn value_text(v: &Value) -> String {

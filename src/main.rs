@@ -75,22 +75,11 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
     }
     if !options.foreground {
         let started = options.settings().and_then(|s| {
-            client::spawn_detached_server(&options.foreground_args()).map(|_| s.socket)
+            let mut server = client::spawn_detached_server(&options.foreground_args())?;
+            client::await_detached_server(&mut server, &s.socket, &options.confdir)
         });
         return match started {
-            Ok(socket) => {
-                for _ in 0..600 {
-                    if socket_client::request(&socket, &["ping".to_string()]).is_ok() {
-                        return ExitCode::SUCCESS;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                eprintln!(
-                    "ERROR: the server did not answer on {} within 30 s",
-                    socket.display()
-                );
-                exit(255)
-            }
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ERROR: {e:#}");
                 exit(255)

@@ -4087,3 +4087,110 @@ fn unban_takes_a_network_as_fail2ban_does() {
     let absent = env.client(&["set", "app", "unbanip", "--report-absent", "10.9.6.0/24"]);
     assert!(!absent.status.success());
 }
+
+// fail2ban-client says "Server ready" once the server it started answers, and
+// "Shutdown successful" once the server is gone; `restart` says both. Before,
+// ferroban's client said nothing for `start` and `restart`, and "Shutdown
+// successful" while the server was still stopping its jails with its socket open:
+// for half a second a `ping` met a socket that closed without an answer. And a
+// `start` (or `fail2ban-server -b`) whose server exited at once on a broken
+// configuration waited 30 s to say "see its log".
+#[test]
+fn start_restart_and_stop_say_what_debians_fail2ban_client_says() {
+    let Some(env) = python_client_env("lifecycle", "") else {
+        return;
+    };
+    // Each server in turn, with its state in the test directory.
+    let server_files = |name: &str| {
+        let at = |file: &str| env.dir.join(format!("run/{name}.{file}"));
+        std::fs::write(
+            env.conf().join("fail2ban.local"),
+            format!(
+                "[Definition]\nsocket = {}\npidfile = {}\nlogtarget = {}\ndbfile = {}\n",
+                at("sock").display(),
+                at("pid").display(),
+                at("log").display(),
+                at("sqlite3").display()
+            ),
+        )
+        .unwrap();
+        (at("sock"), StopByPidFile(at("pid")))
+    };
+    let script: &[&[&str]] = &[&["start"], &["restart"], &["stop"]];
+    // Debian's client and server.
+    let (f2b_socket, _fail2ban) = server_files("f2b");
+    let theirs: Vec<String> = script
+        .iter()
+        .map(|words| python_client_says(&env, &f2b_socket, words, &[]))
+        .collect();
+    // ferroban's client, run as fail2ban-client, and the server it starts.
+    let (socket, _ferroban) = server_files("ferroban");
+    let client = env.dir.join("fail2ban-client");
+    std::os::unix::fs::symlink(BIN, &client).unwrap();
+    let says = |words: &[&str]| {
+        let o = Command::new(&client)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-s")
+            .arg(&socket)
+            .args(words)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        (
+            stdout,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            o.status.code(),
+        )
+    };
+    for (words, theirs) in script.iter().zip(&theirs) {
+        let (stdout, stderr, rc) = says(words);
+        let ours = format!("$ {}\n{stdout}rc={rc:?}\n", words.join(" "));
+        // (Fail2ban's own warnings go to its stderr, with times: compare the rest)
+        let theirs: String = theirs
+            .lines()
+            .filter(|l| !l.contains(" WARNING "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(ours, theirs, "ferroban's stderr: {stderr}");
+        if *words == ["stop"] {
+            // gone, not stopping
+            let ping = says(&["ping"]);
+            assert_eq!(ping.2, Some(255), "{ping:?}");
+            assert!(ping.1.contains("cannot connect"), "{ping:?}");
+        }
+    }
+
+    // A configuration the server refuses: said at once, by the client and by
+    // `fail2ban-server -b` alike.
+    std::fs::write(
+        env.conf().join("jail.local"),
+        "[app]\nenabled = true\nfilter = test\nlogpath = /nonexistent/app.log\n",
+    )
+    .unwrap();
+    let server = env.dir.join("fail2ban-server");
+    std::os::unix::fs::symlink(BIN, &server).unwrap();
+    let mut by_client = Command::new(&client);
+    by_client
+        .arg("-c")
+        .arg(env.conf())
+        .arg("-s")
+        .arg(&socket)
+        .arg("start");
+    let mut by_server = Command::new(&server);
+    by_server
+        .args(["-b", "-c"])
+        .arg(env.conf())
+        .arg("-s")
+        .arg(&socket);
+    for mut run in [by_client, by_server] {
+        let started = std::time::Instant::now();
+        let o = run.output().unwrap();
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "{said}");
+        assert!(started.elapsed() < Duration::from_secs(10), "at once");
+        for part in ["jail.local:4", "/nonexistent/app.log"] {
+            assert!(said.contains(part), "{part}: {said}");
+        }
+    }
+}
