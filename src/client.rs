@@ -239,7 +239,17 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
             return Ok(0);
         }
         Some("start") if words.len() == 1 => return start_server(o, failure),
-        Some("restart") if words.len() == 1 => {
+        // As fail2ban-client: `restart [--unban] [--if-exists] JAIL` is `reload
+        // --restart …` of that jail.
+        Some("restart") if words.len() > 1 => {
+            let reload: Vec<String> = ["reload", "--restart"]
+                .into_iter()
+                .map(String::from)
+                .chain(words[1..].iter().cloned())
+                .collect();
+            return execute(o, &reload, &reload, failure);
+        }
+        Some("restart") => {
             let socket = o.socket();
             // fail2ban-client's words, as it says them for each half
             let restarted = crate::restart::restart(

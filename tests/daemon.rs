@@ -4089,7 +4089,8 @@ fn unban_takes_a_network_as_fail2ban_does() {
 }
 
 // fail2ban-client says "Server ready" once the server it started answers, and
-// "Shutdown successful" once the server is gone; `restart` says both. Before,
+// "Shutdown successful" once the server is gone; `restart` says both, and
+// `restart JAIL` restarts a jail (ferroban's client called it an invalid command). Before,
 // ferroban's client said nothing for `start` and `restart`, and "Shutdown
 // successful" while the server was still stopping its jails with its socket open:
 // for half a second a `ping` met a socket that closed without an answer. And a
@@ -4116,7 +4117,14 @@ fn start_restart_and_stop_say_what_debians_fail2ban_client_says() {
         .unwrap();
         (at("sock"), StopByPidFile(at("pid")))
     };
-    let script: &[&[&str]] = &[&["start"], &["restart"], &["stop"]];
+    let script: &[&[&str]] = &[
+        &["start"],
+        &["restart"],
+        // one jail: `reload --restart app`
+        &["restart", "app"],
+        &["restart", "--unban", "app"],
+        &["stop"],
+    ];
     // Debian's client and server.
     let (f2b_socket, _fail2ban) = server_files("f2b");
     let theirs: Vec<String> = script

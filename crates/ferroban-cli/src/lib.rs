@@ -240,7 +240,10 @@ fn client_commands() -> Vec<Command> {
         Command::new("stop")
             .about("Stop the server (lifting its bans from the firewall), or one jail")
             .arg(Arg::new("jail").value_name("JAIL")),
-        Command::new("restart").about("Stop and start the server"),
+        Command::new("restart")
+            .about("Stop and start the server; with JAIL, restart that jail (`reload --restart JAIL`)")
+            .arg(Arg::new("jail").value_name("JAIL"))
+            .arg(flag("unban", "With JAIL: also lift its bans")),
         Command::new("get")
             .about("Read a jail option: bantime, findtime, maxretry, ignoreip, banip, logpath, ...")
             .arg(Arg::new("jail").required(true).value_name("JAIL"))
