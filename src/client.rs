@@ -483,6 +483,10 @@ pub fn beautify(words: &[String], v: &Value) -> String {
         ["stop", _] => "Jail stopped".into(),
         ["start", ..] => "Jail started".into(),
         ["flushlogs"] => format!("logs: {}", value_text(v)),
+        ["echo", ..] => v
+            .as_array()
+            .map(|words| words.iter().map(value_text).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
         ["status"] => tree("Status", v),
         ["fleet"] => crate::fleet_cli::status_text(v),
         ["status", jail, ..] => {
@@ -580,7 +584,7 @@ pub fn beautify(words: &[String], v: &Value) -> String {
             ),
             None => value_text(v),
         },
-        ["get", _, "banip" | "banned", rest @ ..] => {
+        ["get", _, "banip", rest @ ..] => {
             let sep = match rest.first() {
                 Some(&"--with-time") => "\n",
                 Some(s) => s,

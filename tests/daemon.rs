@@ -2918,6 +2918,8 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["reload", "app"],
         &["reload", "--unban", "app"],
         &["restart", "app"],
+        &["status", "app", "short"],
+        &["echo", "hello", "world"],
         &["flushlogs"],
         &["stop"],
     ];
@@ -3557,7 +3559,8 @@ fn get_banned_with_addresses_answers_one_or_zero_for_each() {
         get(&["192.0.2.40", "192.0.2.41", "not-an-address"]),
         "[1, 0, 0]"
     );
-    assert_eq!(get(&[]), "192.0.2.40", "without addresses: the list");
+    // without addresses: the list, as fail2ban-client prints it (Python's repr)
+    assert_eq!(get(&[]), "['192.0.2.40']");
     let debian = Path::new("/usr/bin/fail2ban-client");
     if !debian.exists() {
         eprintln!("SKIPPED Debian's fail2ban-client part: /usr/bin/fail2ban-client is missing");
@@ -4090,7 +4093,9 @@ fn unban_takes_a_network_as_fail2ban_does() {
 
 // fail2ban-client says "Server ready" once the server it started answers, and
 // "Shutdown successful" once the server is gone; `restart` says both, and
-// `restart JAIL` restarts a jail (ferroban's client called it an invalid command). Before,
+// `restart JAIL` restarts a jail (ferroban's client called it an invalid command);
+// `echo`, `get JAIL banned` and `status JAIL short` print as fail2ban-client prints
+// them (ferroban's server refused `echo` and ignored `short`). Before,
 // ferroban's client said nothing for `start` and `restart`, and "Shutdown
 // successful" while the server was still stopping its jails with its socket open:
 // for half a second a `ping` met a socket that closed without an answer. And a
@@ -4123,6 +4128,11 @@ fn start_restart_and_stop_say_what_debians_fail2ban_client_says() {
         // one jail: `reload --restart app`
         &["restart", "app"],
         &["restart", "--unban", "app"],
+        // answered by the server, printed by the client
+        &["echo", "hello", "world"],
+        &["set", "app", "banip", "203.0.113.5"],
+        &["get", "app", "banned"],
+        &["status", "app", "short"],
         &["stop"],
     ];
     // Debian's client and server.

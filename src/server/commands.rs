@@ -156,7 +156,9 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             super::dashboard::api::execute(server, rest).map_err(CommandError::from)
         }
         ["fleet"] => Ok(server.fleet_status()),
-        ["status", jail, rest @ ..] => jail_status(server, jail, rest.first() == Some(&"extended")),
+        ["status", jail, rest @ ..] => jail_status(server, jail, rest.first().copied()),
+        // Fail2ban's: the words back, for a client to test the connection with
+        ["echo", rest @ ..] => Ok(json!(rest)),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {
             let unban = rest.contains(&"--unban");
@@ -261,9 +263,11 @@ fn status(server: &Server) -> Value {
     ])
 }
 
-/// A jail's status in Fail2ban's shape; `extended` adds ferroban's counters of what
-/// the filter could not use.
-fn jail_status(server: &Server, name: &str, extended: bool) -> Reply {
+/// A jail's status in Fail2ban's shape, in a flavor: `short` leaves the banned
+/// addresses out (as Fail2ban's), `extended` adds ferroban's counters of what the
+/// filter could not use.
+fn jail_status(server: &Server, name: &str, flavor: Option<&str>) -> Reply {
+    let extended = flavor == Some("extended");
     let j = &server.jails[server.jail_index(name)?];
     let source = if j.is_journal() {
         json!(["Journal matches", j.config.filter.journalmatch.join(" + ")])
@@ -298,8 +302,11 @@ fn jail_status(server: &Server, name: &str, extended: bool) -> Reply {
     let mut actions = vec![
         json!(["Currently banned", j.bans.len()]),
         json!(["Total banned", j.bans.total()]),
-        json!(["Banned IP list", ips]),
     ];
+    // Fail2ban's `short` flavor leaves the list out (a jail may ban thousands)
+    if flavor != Some("short") {
+        actions.push(json!(["Banned IP list", ips]));
+    }
     if j.config.fleet != FleetMode::Off {
         let received = j.bans.iter().filter(|b| b.origin.is_some()).count();
         actions.push(json!([

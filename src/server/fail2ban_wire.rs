@@ -103,15 +103,18 @@ fn translate(value: PyValue) -> Result<Request, String> {
         // Tools written for Fail2ban's socket check its version, not ferroban's.
         "version" => Request::Answer(PyValue::str(ferroban_config::jail::FAIL2BAN_COMPAT_VERSION)),
         // fail2ban-server knows no "extended" status and answers the basic one;
-        // Fail2ban's clients get exactly that shape.
-        "status" => Request::Run(
-            items
-                .iter()
-                .take(2)
-                .map(fail2ban_protocol::word)
-                .collect::<Option<_>>()
-                .ok_or("status takes a jail name")?,
-        ),
+        // Fail2ban's clients get exactly that shape, or its `short` flavor (without
+        // the banned addresses).
+        "status" => {
+            let short = items.get(2).and_then(PyValue::as_str) == Some("short");
+            let words: Option<Vec<String>> =
+                items.iter().take(2).map(fail2ban_protocol::word).collect();
+            let mut words = words.ok_or("status takes a jail name")?;
+            if short {
+                words.push("short".into());
+            }
+            Request::Run(words)
+        }
         _ => Request::Run(
             items
                 .iter()
@@ -129,7 +132,7 @@ fn shape(words: &[String], result: &Value) -> PyValue {
         // [("Number of jail", 1), ("Jail list", "sshd")]
         (["status"], _) => pairs(result),
         // [("Filter", [(name, value), …]), ("Actions", [(name, value), …])]
-        (["status", _], Value::Array(sections)) => PyValue::List(
+        (["status", _] | ["status", _, "short"], Value::Array(sections)) => PyValue::List(
             sections
                 .iter()
                 .map(|section| match section.as_array().map(Vec::as_slice) {
