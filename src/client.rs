@@ -252,15 +252,11 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         Some("restart") => {
             let socket = o.socket();
             // fail2ban-client's words, as it says them for each half
-            let restarted = crate::restart::restart(
-                &socket,
-                || {
-                    request(&socket, &strings(["stop"]))?;
-                    println!("Shutdown successful");
-                    Ok(())
-                },
-                || request(&socket, &strings(["ping"])).is_ok(),
-            )?;
+            let restarted = crate::restart::restart(&socket, || {
+                let answer = request(&socket, &strings(["stop"]))?;
+                println!("{}", beautify(&strings(["stop"]), &answer));
+                Ok(())
+            })?;
             if !restarted {
                 return start_server(o, failure);
             }
@@ -338,7 +334,8 @@ fn server_gone_within(socket: &Path, limit: Duration) -> bool {
     })
 }
 
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+/// Whether `done` came true within `limit` (asked every 50 ms).
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if done() {
@@ -362,7 +359,7 @@ fn start_server(o: &ClientOptions, failure: i32) -> Result<i32> {
         "-s".into(),
         socket.clone().into(),
     ])?;
-    match await_detached_server(&mut server, &socket, &o.confdir) {
+    match await_started_server(&mut server, &socket, &o.confdir) {
         Ok(()) => {
             // as fail2ban-client says it
             println!("Server ready");
@@ -376,16 +373,17 @@ fn start_server(o: &ClientOptions, failure: i32) -> Result<i32> {
 }
 
 /// Wait, at most 30 s, until the server just started detached as `server` answers
-/// on `socket`. A server that exits first ends the wait at once, with the reason:
+/// on `socket`. A server that fails first ends the wait at once, with the reason:
 /// its configuration's error, as `check` reads `confdir`, where there is one (the
-/// server said it only to its log), else its exit status.
-pub fn await_detached_server(server: &mut Child, socket: &Path, confdir: &Path) -> Result<()> {
-    let mut exited = None;
+/// server said it only to its log), else its exit status. One that exits with
+/// success has detached (`fail2ban-server -b`): its own child is waited for.
+pub fn await_started_server(server: &mut Child, socket: &Path, confdir: &Path) -> Result<()> {
+    let mut failed = None;
     let answered = wait_until(Duration::from_secs(30), || {
-        exited = server.try_wait().ok().flatten();
-        exited.is_some() || request(socket, &strings(["ping"])).is_ok()
+        failed = server.try_wait().ok().flatten().filter(|s| !s.success());
+        failed.is_some() || request(socket, &strings(["ping"])).is_ok()
     });
-    if let Some(status) = exited {
+    if let Some(status) = failed {
         if let Err(e) = check_config(confdir) {
             return Err(e.context(format!("the server stopped at once ({status})")));
         }

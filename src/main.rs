@@ -76,7 +76,7 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
     if !options.foreground {
         let started = options.settings().and_then(|s| {
             let mut server = client::spawn_detached_server(&options.foreground_args())?;
-            client::await_detached_server(&mut server, &s.socket, &options.confdir)
+            client::await_started_server(&mut server, &s.socket, &options.confdir)
         });
         return match started {
             Ok(()) => ExitCode::SUCCESS,

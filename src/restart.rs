@@ -16,10 +16,11 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use crate::client::{await_started_server, wait_until};
 use crate::procfs;
 
 /// How long the old server may take to exit, and the new one to answer.
@@ -135,25 +136,10 @@ fn alive(pid: i32) -> bool {
     procfs::stat(pid).is_ok_and(|s| !matches!(s.state, 'Z' | 'X'))
 }
 
-fn wait_until(mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < LIMIT {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
-}
-
 /// Restart the server on `socket`: `stop` is sent through `stop`, and the new
-/// server must answer `ping` through `ping`. Returns false when no server runs
-/// there (the caller starts one).
-pub fn restart(
-    socket: &Path,
-    stop: impl FnOnce() -> Result<()>,
-    mut ping: impl FnMut() -> bool,
-) -> Result<bool> {
+/// server must answer on `socket` (see [`await_started_server`]). Returns false
+/// when no server runs there (the caller starts one).
+pub fn restart(socket: &Path, stop: impl FnOnce() -> Result<()>) -> Result<bool> {
     let Some(pid) = server_pid(socket) else {
         return Ok(false);
     };
@@ -167,33 +153,10 @@ pub fn restart(
         );
     }
     stop()?;
-    if !wait_until(|| !alive(pid)) {
+    if !wait_until(LIMIT, || !alive(pid)) {
         bail!("the server (pid {pid}) did not exit within {LIMIT:?}");
     }
     let mut child = started.start_again()?;
-    // A server that exits with an error (a log file gone since the test, a
-    // socket taken) says so at once; one that detaches exits with success.
-    let mut failed = None;
-    let answered = wait_until(|| {
-        if let Ok(Some(status)) = child.try_wait() {
-            if !status.success() {
-                failed = Some(status);
-                return true;
-            }
-        }
-        ping()
-    });
-    if let Some(status) = failed {
-        bail!(
-            "the restarted server exited ({status}) without answering on {}; see its log",
-            socket.display()
-        );
-    }
-    if !answered {
-        bail!(
-            "the restarted server did not answer on {} within {LIMIT:?}; see its log",
-            socket.display()
-        );
-    }
+    await_started_server(&mut child, socket, &confdir)?;
     Ok(true)
 }
