@@ -49,6 +49,33 @@ impl ClientOptions {
     }
 }
 
+/// How many words the client option `arg` takes after it (`-c DIR`: one), or
+/// `None` when `arg` is no client option (a command word). `-p` and the flags
+/// Fail2ban's client accepts are options only before the first word.
+fn option_values(arg: &str, before_words: bool) -> Option<usize> {
+    match arg {
+        "-c" | "--conf" | "-s" | "--socket" | "--timeout" => Some(1),
+        "-p" | "--pidfile" if before_words => Some(1),
+        "--json" => Some(0),
+        "-v" | "-q" | "-x" | "-b" | "-f" | "-i" | "--async" if before_words => Some(0),
+        _ => None,
+    }
+}
+
+/// Where the subcommand is in `ferroban [OPTIONS] SUBCOMMAND …`: the first word
+/// that is not a client option or an option's value (`ferroban -c DIR restart
+/// --help` asks for `restart`'s help, and must not restart anything).
+pub fn subcommand_position(args: &[String]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        match option_values(arg, true) {
+            Some(values) => i += 1 + values,
+            None => return Some(i),
+        }
+    }
+    None
+}
+
 /// Split client options from the command words. `-c`, `-s` and `--timeout` may
 /// also follow the verb (`ferroban check -c DIR`): taken as words, they would make
 /// `check` test another directory than the one named, and say OK.
@@ -79,12 +106,14 @@ fn parse_options(args: &[String]) -> Result<(ClientOptions, Vec<String>)> {
             "--timeout" => {
                 o.timeout = parse_timeout(it.next().map(String::as_str))?;
             }
-            "-p" | "--pidfile" if words.is_empty() => {
-                it.next();
-            }
             "--json" => o.json = true,
-            "-v" | "-q" | "-x" | "-b" | "-f" | "-i" | "--async" if words.is_empty() => {}
-            _ => words.push(a.clone()),
+            // `-p PIDFILE` and Fail2ban's flags: accepted, and of no use to a client
+            other => match option_values(other, words.is_empty()) {
+                Some(values) => {
+                    it.by_ref().take(values).for_each(drop);
+                }
+                None => words.push(a.clone()),
+            },
         }
     }
     Ok((o, words))
@@ -131,6 +160,10 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
             print!("{}", usage());
             return Ok(0);
         }
+        ["help", verb] if ferroban_cli::is_subcommand(verb) => {
+            print!("{}", ferroban_cli::help(Some(verb)));
+            return Ok(0);
+        }
         _ => words.clone(),
     };
     let display: Vec<String> = match w.first() {
@@ -162,18 +195,21 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
     };
     let words = parsed.words;
     if parsed.test || parsed.dump {
-        return Ok(match test_configuration(&o.confdir, parsed.dump) {
-            0 if words.is_empty() || !parsed.test => 0,
-            0 => execute(&o, &words, &words, 255)?,
-            _ => 255,
-        });
+        return Ok(
+            match test_configuration(&o.confdir, parsed.test, parsed.dump) {
+                0 if words.is_empty() || !parsed.test => 0,
+                0 => execute(&o, &words, &words, 255)?,
+                _ => 255,
+            },
+        );
     }
     execute(&o, &words, &words, 255)
 }
 
-/// `-t` and `-d` of Fail2ban's tools: test the configuration in `confdir` (and
-/// with `dump`, print it as the server reads it). Returns the exit code.
-pub fn test_configuration(confdir: &std::path::Path, dump: bool) -> i32 {
+/// `-t` and `-d` of Fail2ban's tools: with `dump`, print the configuration in
+/// `confdir` as the server reads it; with `test`, test it and say OK (as Fail2ban,
+/// `-d` alone prints no verdict). Returns the exit code.
+pub fn test_configuration(confdir: &std::path::Path, test: bool, dump: bool) -> i32 {
     if dump {
         match crate::server::dump::dump_config(confdir) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
@@ -183,7 +219,11 @@ pub fn test_configuration(confdir: &std::path::Path, dump: bool) -> i32 {
             }
         }
     }
-    check(confdir)
+    if test {
+        check(confdir)
+    } else {
+        0
+    }
 }
 
 fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
@@ -300,6 +340,14 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         }
         Err(ClientError::Server(e)) => {
             eprintln!("ERROR: {e}");
+            Ok(failure)
+        }
+        Err(ClientError::Connect(socket, _)) if o.as_fail2ban_client => {
+            // the words scripts written for fail2ban-client look for
+            let path = socket.display();
+            log_as_fail2ban_client(&format!(
+                "Failed to access socket path: {path}. Is fail2ban running?"
+            ));
             Ok(failure)
         }
         Err(e @ ClientError::Connect(..)) => {
@@ -442,15 +490,19 @@ fn python_str(v: &Value) -> String {
 /// server's exception on standard output, and its log line with the exception's
 /// arguments on standard error.
 fn print_fail2ban_error(refusal: &Refusal) {
+    log_as_fail2ban_client(&format!("NOK: {}", refusal.fail2ban_args()));
+    println!("{}", refusal.fail2ban_text());
+}
+
+/// An error on standard error as fail2ban-client logs one (its log line's format).
+fn log_as_fail2ban_client(message: &str) {
     let now = jiff::Zoned::now();
     eprintln!(
-        "{},{:03} fail2ban                [{}]: ERROR   NOK: {}",
+        "{},{:03} fail2ban                [{}]: ERROR   {message}",
         now.strftime("%Y-%m-%d %H:%M:%S"),
         now.millisecond(),
         std::process::id(),
-        refusal.fail2ban_args()
     );
-    println!("{}", refusal.fail2ban_text());
 }
 
 /// Fail2ban's output for a command's result (its client's beautifier).
@@ -639,6 +691,27 @@ mod tests {
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// The subcommand `main` finds after the options is the first word the client
+    /// reads: `-c DIR restart --help` is `restart` asked for its help.
+    #[test]
+    fn the_subcommand_follows_the_options_and_their_values() {
+        for line in [
+            "restart --help",
+            "-c /etc/fail2ban restart --help",
+            "--conf DIR -s /run/x.sock --timeout 5 --json status sshd",
+            "-p /run/x.pid -v -x stop",
+            "--json -c DIR import-fail2ban -h",
+            "-c DIR -- status",
+        ] {
+            let args = words(line);
+            let at = subcommand_position(&args).expect(line);
+            let (_, client_words) = parse_options(&args).expect(line);
+            assert_eq!(client_words.first(), Some(&args[at]), "{line}");
+        }
+        assert_eq!(subcommand_position(&words("-c DIR --json")), None);
+        assert_eq!(subcommand_position(&words("-c")), None);
     }
 
     /// Answers fail2ban-client has no format for are printed as Python prints them.

@@ -217,13 +217,13 @@ fn own_database(settings: &ServerSettings, confdir: &Path) -> Result<PathBuf> {
     }
 }
 
-/// The Fail2ban database to import when none is named: the configuration's dbfile
-/// when it is Fail2ban's (an `/etc/fail2ban` kept as it is), else [`FAIL2BAN_DB`].
-fn fail2bans_database(settings: &ServerSettings) -> Result<PathBuf> {
-    match &settings.dbfile {
-        Some(configured) if is_fail2ban_database(configured)? => Ok(configured.clone()),
-        _ => Ok(PathBuf::from(FAIL2BAN_DB)),
-    }
+/// The Fail2ban database to import when none is named: the dbfile of Fail2ban's
+/// own files in the configuration (`fail2ban.conf`/`.local`: a copy of
+/// `/etc/fail2ban` may give ferroban another dbfile in `ferroban.local`), else
+/// [`FAIL2BAN_DB`].
+fn fail2bans_database(confdir: &Path) -> Result<PathBuf> {
+    let configured = ServerSettings::fail2bans_dbfile(confdir)?;
+    Ok(configured.unwrap_or_else(|| PathBuf::from(FAIL2BAN_DB)))
 }
 
 /// `ferroban import-fail2ban`: import from `source` (default: see
@@ -240,7 +240,7 @@ pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> R
     let settings = ServerSettings::load(confdir)?;
     let source = match source {
         Some(named) => PathBuf::from(named),
-        None => fail2bans_database(&settings)?,
+        None => fail2bans_database(confdir)?,
     };
     if !source.exists() {
         bail!(

@@ -68,7 +68,7 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
     let options = server::ServerOptions::from_args(&parsed, fail2ban_server);
     if parsed.test || parsed.dump {
         // As Fail2ban: `-t start` tests, then starts; `-d` only prints.
-        let code = client::test_configuration(&options.confdir, parsed.dump);
+        let code = client::test_configuration(&options.confdir, parsed.test, parsed.dump);
         if code != 0 || parsed.words.is_empty() || !parsed.test {
             return exit(code);
         }
@@ -150,23 +150,33 @@ fn main() -> ExitCode {
         "fail2ban-client" => return client_result(client::run_fail2ban_client(rest)),
         _ => {}
     }
-    let asks_help = rest.iter().skip(1).any(|a| a == "-h" || a == "--help");
-    match rest.first().map(String::as_str) {
+    // Client options (`-c DIR`, `-s SOCKET`, `--json`…) may come before the
+    // subcommand: `ferroban -c DIR restart --help` asks for help, and must not restart.
+    let at = client::subcommand_position(rest);
+    let (options, after) = match at {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[][..]),
+    };
+    let with_options = || [options, after].concat();
+    let asks_help = after.iter().any(|a| a == "-h" || a == "--help");
+    match at.map(|i| rest[i].as_str()) {
         Some(sub) if asks_help && sub != "regex" && ferroban_cli::is_subcommand(sub) => {
             print!("{}", ferroban_cli::help(Some(sub)));
             ExitCode::SUCCESS
         }
-        Some("regex") => regex_tool::main(&rest[1..], "regex"),
-        Some("audit") => audit::main(&rest[1..]),
-        Some("server") => run_server(&rest[1..], false),
-        Some("version" | "--version" | "-V") => {
+        // regex prints its own help, whatever client options came before
+        Some("regex") if asks_help => regex_tool::main(after, "regex"),
+        Some("regex") => regex_tool::main(&with_options(), "regex"),
+        Some("audit") if options.is_empty() => audit::main(after),
+        Some("server") => run_server(&with_options(), false),
+        Some("version" | "--version" | "-V") if options.is_empty() => {
             println!("ferroban {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        None => {
+        None if options.is_empty() => {
             print!("{}", client::usage());
             ExitCode::SUCCESS
         }
-        Some(_) => client_result(client::run_ferroban(rest)),
+        _ => client_result(client::run_ferroban(rest)),
     }
 }

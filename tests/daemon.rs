@@ -589,6 +589,53 @@ fn fail2ban_client_grammar_and_output() {
     assert!(wait_for(10, || !env.socket().exists()));
 }
 
+/// Options before the subcommand do not hide its `--help`: `ferroban -c DIR restart
+/// --help` printed "OK" and reloaded the running server, and `stop --help` looked for a
+/// jail named `--help`. Here every subcommand is asked, after `-s` and `-c`, with a
+/// server running that must see none of it.
+#[test]
+fn help_after_the_client_options_is_help_and_reaches_no_server() {
+    let env = Env::new("helpafteroptions");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let _daemon = env.start();
+    for verb in [
+        "restart",
+        "stop",
+        "reload",
+        "import-fail2ban",
+        "check",
+        "ban",
+        "status",
+        "server",
+        "audit",
+    ] {
+        for flag in ["--help", "-h"] {
+            let help = env.client_text(&[verb, flag]);
+            assert!(
+                help.contains(&format!("Usage: ferroban {verb}")),
+                "{verb} {flag}: {help}"
+            );
+        }
+    }
+    assert!(env
+        .client_text(&["help", "check"])
+        .contains("Usage: ferroban check"));
+    assert!(
+        env.client_text(&["regex", "--help"])
+            .contains("Usage: ferroban regex"),
+        "regex after the options takes its own --help"
+    );
+    assert!(
+        env.client(&["ping"]).status.success(),
+        "stopped by `stop --help`"
+    );
+    let log = env.own_log_text();
+    assert!(
+        !log.contains("Reload configuration"),
+        "reloaded by a --help:\n{log}"
+    );
+}
+
 /// `tool` run from the real Fail2ban (`/usr/bin/…`) and from ferroban linked under
 /// that name in `dir`, with the same arguments: both outputs.
 fn both_tools(dir: &Path, tool: &str, args: &[&str]) -> (String, String) {
@@ -619,6 +666,23 @@ fn fail2bans_tools_take_their_own_command_lines() {
             let (theirs, ours) = both_tools(&env.dir, tool, args);
             assert_eq!(ours, theirs, "{tool} {args:?}");
         }
+        // No server: the same exit code and message (after the log line's time and
+        // pid), which scripts look for.
+        let nowhere = env.dir.join("no-server.sock");
+        let nowhere = nowhere.to_str().unwrap();
+        let refused = |program: &Path| {
+            let o = Command::new(program)
+                .args(["-s", nowhere, "status"])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+            let message = stderr.split_once("]: ").map(|(_, m)| m.to_string());
+            (o.status.code(), message.unwrap_or(stderr))
+        };
+        assert_eq!(
+            refused(&env.dir.join("fail2ban-client")),
+            refused(Path::new("/usr/bin/fail2ban-client"))
+        );
     } else {
         eprintln!("SKIPPED comparison with Fail2ban's tools: fail2ban is not installed");
     }
@@ -649,7 +713,7 @@ fn fail2bans_tools_take_their_own_command_lines() {
     paths(&mut dump);
     let dump = dump.args(["-d", "start"]).output().unwrap();
     assert!(dump.status.success());
-    assert!(String::from_utf8_lossy(&dump.stdout).contains(r#"["add","app","auto"]"#));
+    assert!(String::from_utf8_lossy(&dump.stdout).contains("['add', 'app', 'auto']"));
     assert!(!env.client(&["ping"]).status.success());
     // Debian's unit: ExecStart=/usr/bin/fail2ban-server -xf start
     let mut start = Command::new(&server);
@@ -748,9 +812,9 @@ fn a_jail_whose_log_is_missing_is_refused_as_fail2ban_refuses_it() {
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     let auth_log = env.log("auth.log");
-    assert!(dump(&auth_log).contains(r#"["add","sshd","systemd"]"#));
+    assert!(dump(&auth_log).contains("['add', 'sshd', 'systemd']"));
     std::fs::write(&auth_log, "").unwrap();
-    assert!(dump(&auth_log).contains(r#"["add","sshd","auto"]"#));
+    assert!(dump(&auth_log).contains("['add', 'sshd', 'auto']"));
 }
 
 /// The failures of `ip`, `minutes_ago` minutes ago, in `env`'s app.log.
@@ -1341,25 +1405,28 @@ fn a_jails_own_filter_options_replace_its_filters_as_in_fail2ban() {
         let conf = env.conf();
         let args = ["-c", conf.to_str().unwrap(), "-d"];
         let (theirs, ours) = both_tools(&env.dir, "fail2ban-client", &args);
-        // Python's literals as JSON, to read both dumps alike
-        let mut python = Command::new("python3")
-            .args([
-                "-c",
-                "import ast, json, sys\nfor l in sys.stdin:\n    \
-                 l.startswith('[') and print(json.dumps(ast.literal_eval(l)))",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        python
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(theirs.as_bytes())
-            .unwrap();
-        let theirs = python.wait_with_output().unwrap();
-        let theirs = filter_options_dumped(&String::from_utf8_lossy(&theirs.stdout));
+        // Python's literals (both dumps are in Fail2ban's form) as JSON
+        let as_json = |dump: &str| {
+            let mut python = Command::new("python3")
+                .args([
+                    "-c",
+                    "import ast, json, sys\nfor l in sys.stdin:\n    \
+                     l.startswith('[') and print(json.dumps(ast.literal_eval(l)))",
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            python
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(dump.as_bytes())
+                .unwrap();
+            let out = python.wait_with_output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let theirs = filter_options_dumped(&as_json(&theirs));
         let key = |jail: &str, option: &str| (jail.to_string(), option.to_string());
         let sshd_failregex = &theirs[&key("sshd", "addfailregex")];
         assert!(sshd_failregex.len() > 2, "{theirs:?}");
@@ -1371,7 +1438,7 @@ fn a_jails_own_filter_options_replace_its_filters_as_in_fail2ban() {
         assert_eq!(theirs[&key("apache-auth", "usedns")], ["no"]);
         // an empty one clears [DEFAULT]'s
         assert!(!theirs.contains_key(&key("apache-auth", "addignoreregex")));
-        assert_eq!(filter_options_dumped(&ours), theirs, "{ours}");
+        assert_eq!(filter_options_dumped(&as_json(&ours)), theirs, "{ours}");
     }
 
     // The server: the jail's ignoreregex spares root's failures, its own failregex
@@ -1814,13 +1881,22 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
          [forever]\nenabled = true\nlogpath = {l}/forever.log\nbantime = -1\n",
         l = logs.display()
     ));
+    // A copy of Fail2ban's configuration: Fail2ban's files name its database,
+    // ferroban's own another, its own; the import with no file named reads
+    // Fail2ban's (it read ferroban's dbfile, found it no Fail2ban database, and
+    // looked for /var/lib/fail2ban/fail2ban.sqlite3).
+    std::fs::write(
+        env.conf().join("fail2ban.local"),
+        format!("[Definition]\ndbfile = {}\n", source.display()),
+    )
+    .unwrap();
     std::fs::write(
         env.conf().join("ferroban.local"),
         format!("[Definition]\ndbfile = {}\n", env.db.display()),
     )
     .unwrap();
     let import = |env: &Env| env.client(&["import-fail2ban", source.to_str().unwrap()]);
-    let first = import(&env);
+    let first = env.client(&["import-fail2ban"]);
     let text = String::from_utf8_lossy(&first.stdout).into_owned();
     assert!(
         first.status.success(),
@@ -2781,7 +2857,8 @@ fn mask(text: &str, masks: &[(&Path, &str)]) -> String {
 
 /// A test directory for Debian's Python client: Fail2ban's own files (which that
 /// client reads), with only the jail `app` (`options` in its section), whose action
-/// `note` records bans; `None` after saying why when Fail2ban is not installed.
+/// `note` records bans (with `<actname>`, which Fail2ban fills in and `get JAIL action
+/// note actionban` shows filled); `None` after saying why when Fail2ban is not installed.
 fn python_client_env(tag: &str, options: &str) -> Option<Env> {
     python_fail2ban_client()?;
     let env = Env::new(tag);
@@ -2794,7 +2871,7 @@ fn python_client_env(tag: &str, options: &str) -> Option<Env> {
     }
     std::fs::write(
         env.conf().join("action.d/note.conf"),
-        "[Definition]\nactionban = echo ban <name> <ip> >> <out>\nactionunban = echo unban <name> <ip> >> <out>\n[Init]\nout = /dev/null\n",
+        "[Definition]\nactionban = echo ban <name> <ip> <actname> >> <out>\nactionunban = echo unban <name> <ip> >> <out>\n[Init]\nout = /dev/null\n",
     )
     .unwrap();
     env.jails(&format!(
@@ -3667,6 +3744,12 @@ fn check_names_the_line_of_each_mistake_as_written() {
             ][..],
         ),
         (
+            "action = smtp.py[dest=root@localhost]\n",
+            false,
+            9,
+            &["uses smtp.py, one of Fail2ban's Python actions"],
+        ),
+        (
             "ignoreip = 127.0.0.1/8 10.0.0.300\n",
             false,
             9,
@@ -4175,7 +4258,10 @@ fn start_restart_and_stop_say_what_debians_fail2ban_client_says() {
             // gone, not stopping
             let ping = says(&["ping"]);
             assert_eq!(ping.2, Some(255), "{ping:?}");
-            assert!(ping.1.contains("cannot connect"), "{ping:?}");
+            assert!(
+                ping.1.contains("Failed to access socket path"),
+                "as fail2ban-client says it: {ping:?}"
+            );
         }
     }
 

@@ -210,6 +210,8 @@ fn describe(v4: &FamilyPolicy, v6: &FamilyPolicy, ipv6_matters: bool) -> String 
     if ipv6_matters {
         text.push_str(", ");
         text.push_str(&one("IPv6", v6));
+    } else {
+        text.push_str("; IPv6 not checked: this host has no global IPv6 address");
     }
     text
 }
@@ -508,6 +510,10 @@ mod tests {
         let (v4, _) = input_policies(r#"{"nftables": []}"#).unwrap();
         assert_eq!(v4, FamilyPolicy::default());
         assert!(describe(&v4, &v4, false).contains("no input chain"));
+        // a family left out is said to be left out
+        assert!(describe(&v4, &v4, false)
+            .ends_with("IPv6 not checked: this host has no global IPv6 address"));
+        assert!(!describe(&v4, &v4, true).contains("not checked"));
     }
 
     #[test]

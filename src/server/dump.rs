@@ -7,6 +7,8 @@
 use std::path::Path;
 
 use anyhow::Result;
+use ferroban_cli::fail2ban_protocol::from_json;
+use ferroban_cli::python;
 use ferroban_config::jail::Backend;
 use serde_json::{json, Value};
 
@@ -80,5 +82,6 @@ pub fn dump_config(confdir: &Path) -> Result<Vec<String>> {
         }
         out.push(json!(["start", c.name]));
     }
-    Ok(out.iter().map(Value::to_string).collect())
+    // Python's text of each command's words, as Fail2ban prints them
+    Ok(out.iter().map(|v| python::str(&from_json(v))).collect())
 }

@@ -272,7 +272,7 @@ fn client_commands() -> Vec<Command> {
             .arg(
                 Arg::new("dbfile")
                     .value_name("DBFILE")
-                    .help("Fail2ban's database (default /var/lib/fail2ban/fail2ban.sqlite3)")
+                    .help("Fail2ban's database (default: the dbfile of fail2ban.conf/.local in -c DIR, else /var/lib/fail2ban/fail2ban.sqlite3)")
                     .value_hint(clap::ValueHint::FilePath),
             ),
     ]

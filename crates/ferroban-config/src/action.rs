@@ -99,11 +99,16 @@ impl ActionDefinition {
         };
         let actname = match opts.iter().find(|(k, _)| k == "actname") {
             Some((_, v)) => v.clone(),
-            None if name == jail => file.to_string(),
-            None => match name.strip_prefix(jail) {
-                Some(rest) => format!("{file}{rest}"),
-                None => format!("{file}-{name}"),
-            },
+            None => {
+                let actname = match name.strip_prefix(jail) {
+                    _ if name == jail => file.to_string(),
+                    Some(rest) => format!("{file}{rest}"),
+                    None => format!("{file}-{name}"),
+                };
+                // as Fail2ban, the name is also the `<actname>` tag (dummy.conf logs it)
+                opts.push(("actname".into(), actname.clone()));
+                actname
+            }
         };
         let dir = basedir.join("action.d");
         if let Some(module) = file.strip_suffix(".py") {
@@ -261,6 +266,11 @@ mod tests {
         let named =
             ActionDefinition::load(&dir, "t", "web", &[("name".into(), "web-v2".into())]).unwrap();
         assert_eq!(named.name, "t-v2");
+        // `<actname>` is the action's name, as Fail2ban fills it in
+        assert_eq!(a.get("actname", None), Some("t"));
+        assert_eq!(named.get("actname", None), Some("t-v2"));
+        let given = ActionDefinition::load(&dir, "t", "web", &[("actname".into(), "n".into())]);
+        assert_eq!(given.unwrap().get("actname", None), Some("n"));
         let missing = ActionDefinition::load(&dir, "nope", "web", &[]).unwrap_err();
         assert!(missing.to_string().contains("not found"), "{missing}");
         assert!(ActionDefinition::load(&dir, DRY_RUN, "web", &[])

@@ -151,6 +151,13 @@ pub fn parse(file: &Path, text: &str) -> Result<IniFile, ConfigError> {
                 }
                 continue;
             }
+            if !value.contains(['=', ':', ']']) {
+                return Err(err(
+                    lineno,
+                    format!("section header {value:?} has no closing `]`"),
+                    "write the section name between brackets, e.g. [sshd]",
+                ));
+            }
         }
         if current.is_none() {
             return Err(err(
@@ -248,5 +255,11 @@ mod tests {
         assert!(e.to_string().contains("t.conf:1"), "{e}");
         let e = p("[a]\nx = 1\njunk line\n").unwrap_err();
         assert_eq!(e.line, 3);
+        // a header without its `]` is named as one, first in a file or further down
+        for (text, line) in [("[sshd\nenabled = true\n", 1), ("[a]\nx = 1\n[sshd\n", 3)] {
+            let e = p(text).unwrap_err();
+            assert_eq!(e.line, line, "{e}");
+            assert!(e.message.contains("\"[sshd\" has no closing `]`"), "{e}");
+        }
     }
 }

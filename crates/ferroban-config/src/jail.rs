@@ -607,10 +607,6 @@ impl JailReader<'_> {
     /// error as it is.
     fn locate_missing_action(&self, file: &str, error: ConfigError) -> ConfigError {
         let dir = self.basedir.join("action.d");
-        let missing = error.line == 0 && error.file == dir.join(format!("{file}.conf"));
-        if !missing {
-            return error;
-        }
         let names = |key: &str| {
             self.text(key).ok().flatten().is_some_and(|v| {
                 split_actions(&v)
@@ -618,10 +614,21 @@ impl JailReader<'_> {
                     .any(|item| parse_name_with_options(item).is_ok_and(|(name, _)| name == file))
             })
         };
-        let key = ["banaction", "banaction_allports", "action"]
-            .into_iter()
-            .find(|key| names(key))
-            .unwrap_or("action");
+        let key = || {
+            ["banaction", "banaction_allports", "action"]
+                .into_iter()
+                .find(|key| names(key))
+                .unwrap_or("action")
+        };
+        if error.line == 0 && error.file == dir.join(file) {
+            // refused as a whole (a Python action): at the line that uses it
+            return self.error(key(), error.message, &error.hint);
+        }
+        let missing = error.line == 0 && error.file == dir.join(format!("{file}.conf"));
+        if !missing {
+            return error;
+        }
+        let key = key();
         let actions = conf_names(&dir);
         let natives = crate::action::NATIVE_FIREWALLS.iter().copied();
         let closest =

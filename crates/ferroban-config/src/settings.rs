@@ -142,6 +142,21 @@ impl ServerSettings {
         Ok(s)
     }
 
+    /// The database Fail2ban's own files (`fail2ban.conf`, `fail2ban.local`,
+    /// `fail2ban.d/`) under `basedir` name, whatever ferroban's own files say: the
+    /// one Fail2ban itself writes. `None` when they name none (or `:memory:`).
+    pub fn fail2bans_dbfile(basedir: &Path) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(cfg) = Config::read_named(basedir, "fail2ban")? else {
+            return Ok(None);
+        };
+        if cfg.get("Definition", "dbfile", &[])?.is_none() {
+            return Ok(None);
+        }
+        let mut s = ServerSettings::defaults_for(basedir);
+        s.apply(&cfg)?;
+        Ok(s.dbfile)
+    }
+
     fn apply(&mut self, cfg: &Config) -> Result<(), ConfigError> {
         let get = |k: &str| cfg.get("Definition", k, &[]);
         let err = |k: &str, message: String, hint: &str| {
