@@ -88,11 +88,22 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
         .iter()
         .map(|(name, password)| Host::new(BIN, &root.0, &engine, &HostSpec::honest(name, password)))
         .collect();
-    // web1's ferroban.local (its password) readable by all; the others' mode 600
+    // web1's ferroban.local (its password) readable by all; the others' mode 600,
+    // except web2's, which holds no secret: its password is in a file of its own
+    // in ferroban.d/, of mode 600, as the warning advises.
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::Permissions::from_mode(0o644);
-        std::fs::set_permissions(hosts[0].dir.join("conf/ferroban.local"), mode).unwrap();
+        let mode = || std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(hosts[0].dir.join("conf/ferroban.local"), mode()).unwrap();
+        let local = hosts[1].dir.join("conf/ferroban.local");
+        let text = std::fs::read_to_string(&local).unwrap();
+        assert!(text.contains("password = pw-two\n"), "{text}");
+        std::fs::write(&local, text.replace("password = pw-two\n", "")).unwrap();
+        std::fs::set_permissions(&local, mode()).unwrap();
+        let secret = hosts[1].dir.join("conf/ferroban.d/secret.local");
+        std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+        std::fs::write(&secret, "[Fleet]\npassword = pw-two\n").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     for h in &mut hosts {
         h.start();
@@ -100,9 +111,11 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
     }
     assert!(
         hosts[0].log().contains("[Fleet] password (or token) is in")
-            && hosts[0]
-                .log()
-                .contains("which other users can read (mode 644)"),
+            && hosts[0].log().contains(&format!(
+                "which other users can read (mode 644): chmod 600 it, or move its line, under \
+                 its section header, to a file of its own of mode 600 such as {}",
+                hosts[0].dir.join("conf/ferroban.d/secret.local").display()
+            )),
         "{}",
         hosts[0].log()
     );
@@ -161,7 +174,20 @@ fn bans_propagate_to_every_host_and_the_origins_unban_lifts_them() {
             "the origin's unban did not lift it: {}",
             h.actions()
         );
+        // The lift names its origin, as the received ban did.
+        assert!(
+            h.log()
+                .contains("NOTICE  [t] Unban 192.0.2.7 (fleet: web1)\n"),
+            "{}",
+            h.log()
+        );
     }
+    // The origin's own unban is its own, and says nothing of the fleet.
+    assert!(
+        hosts[0].log().contains("NOTICE  [t] Unban 192.0.2.7\n"),
+        "{}",
+        hosts[0].log()
+    );
     // The figures add up: every ban or lift received is applied, already
     // held, a lift or refused; the origin counts only what the engine confirmed.
     for h in &hosts[1..] {
@@ -300,6 +326,22 @@ fn reload_applies_a_changed_fleet_section_and_keeps_the_old_one_when_it_is_bad()
         said.contains(&format!("ferroban.local:{line}")) && said.contains("[Fleet]"),
         "the error names neither the file and line nor the section: {said}"
     );
+    // A misspelt key is an error too, for `check` as for `reload`: without it
+    // `nmae` left the host under its hostname.
+    std::fs::write(&local, good.replace("name = web1", "nmae = web9")).unwrap();
+    let line = good.lines().position(|l| l.starts_with("name = ")).unwrap() + 1;
+    for command in ["check", "reload"] {
+        let out = hosts[0].client(&[command]);
+        let said = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{command}: {said}");
+        assert!(
+            said.contains(&format!(
+                "ferroban.local:{line}: [Fleet] has no option \"nmae\""
+            )) && said.contains("did you mean name?"),
+            "{command}: {said}"
+        );
+    }
     hosts[0].fail("192.0.2.41", 3);
     assert!(
         wait_for(SOON, || hosts[2].bans_of("192.0.2.41") == 1),
@@ -471,11 +513,29 @@ fn impersonation_and_a_wrong_password_are_refused_while_both_hosts_ban_locally()
         "{}",
         hosts[0].log()
     );
+    // The refusal says it is one, not that the engine is unreachable.
     assert!(
-        why(&hosts[1]).contains("authorization violation"),
+        hosts[0]
+            .log()
+            .contains("WARNING fleet: the engine refused this host's replies: "),
+        "{}",
+        hosts[0].log()
+    );
+    // A wrong password: the user named, once, and what to check.
+    assert_eq!(
+        why(&hosts[1]),
+        "the engine refused user \"web1\"'s login (authorization violation): check [Fleet] \
+         user and password against the engine's configuration",
         "{}",
         hosts[1].fleet()
     );
+    for h in &hosts {
+        assert!(
+            !h.log().contains("engine unreachable"),
+            "the engine answered: {}",
+            h.log()
+        );
+    }
     let text = String::from_utf8_lossy(&hosts[1].client(&["fleet"]).stdout).to_string();
     assert!(
         text.contains("NOT connected")
@@ -1105,4 +1165,107 @@ fn received_bans_lifted_with_unban_all_stay_lifted_when_the_engine_returns() {
         );
         assert_eq!(hosts[0].unbans_of(ip), 0, "the origin keeps its ban");
     }
+}
+
+/// Now, in epoch seconds.
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+// Before, a restart read the failures' stream back and stamped each origin in it
+// with the time it was read: a host idle (or dead) since looked active, and the
+// members disagreed on when it was last seen.
+#[test]
+fn a_members_last_seen_is_its_last_activity_also_after_the_other_restarts() {
+    let Some((root, engine)) = engine_for(BIN, "lastseen") else {
+        return;
+    };
+    let mut hosts = connected_hosts(&root.0, &engine, &LOGINS[..2], "fleetmaxretry = 4");
+    let last_seen = |h: &Host, name: &str| -> Option<f64> {
+        let fleet = h.fleet();
+        let host = fleet["hosts"]
+            .as_array()?
+            .iter()
+            .find(|x| x["name"] == name)?
+            .clone();
+        host["last_seen"].as_f64()
+    };
+    let before = epoch_now();
+    // web2's only activity: one failure, published for fleet counting (below
+    // every limit: no ban anywhere).
+    hosts[1].fail("198.51.100.90", 1);
+    assert!(
+        wait_for(SOON, || last_seen(&hosts[0], "web2").is_some()),
+        "web1 did not hear of web2: {}\n{}",
+        hosts[0].fleet(),
+        hosts[1].log()
+    );
+    let active = last_seen(&hosts[0], "web2").unwrap_or(f64::NAN);
+    assert!(
+        before - 1.0 <= active && active <= epoch_now(),
+        "{active} not between {before} and now"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let restart = epoch_now();
+    hosts[0].stop();
+    hosts[0].start();
+    hosts[0].wait_connected();
+    // web1 reads web2's failure back from the stream (within findtime) ...
+    assert!(
+        wait_for(SOON, || hosts[0].fleet()["failures_received"].as_u64()
+            >= Some(1)),
+        "{}\n{}",
+        hosts[0].fleet(),
+        hosts[0].log()
+    );
+    // ... and web2 is last seen when it failed, not when web1 read it again.
+    let seen = last_seen(&hosts[0], "web2");
+    assert!(
+        seen.is_some_and(|t| (t - active).abs() < 0.5 && t < restart),
+        "web2 last seen {seen:?} after web1's restart at {restart}; it was active at {active}: {}",
+        hosts[0].fleet()
+    );
+    assert_eq!(
+        hosts[0].bans_of("198.51.100.90"),
+        0,
+        "{}",
+        hosts[0].actions()
+    );
+}
+
+// Before, a request the engine refused (here: a bucket the authorization block
+// was not made for) only timed out after 10 s and was logged as the engine being
+// unreachable.
+#[test]
+fn a_publication_the_engine_refuses_is_said_to_be_refused_at_once() {
+    let Some((root, engine)) = engine_for(BIN, "otherbucket") else {
+        return;
+    };
+    let mut host = Host::new(BIN, &root.0, &engine, &HostSpec::honest("web1", "pw-one"));
+    let local = host.dir.join("conf/ferroban.local");
+    let text = std::fs::read_to_string(&local).unwrap();
+    std::fs::write(&local, text + "bucket = other\n").unwrap();
+    host.start();
+    let why = |h: &Host| h.fleet()["last_error"].as_str().unwrap_or("").to_string();
+    assert!(
+        wait_for(5, || why(&host).starts_with(
+            "the engine refused a publication of this host: Permissions Violation for Publish \
+             to \"$JS.API.STREAM.INFO.KV_other\"; check that [Fleet] bucket = other is the \
+             bucket the engine's authorization block was made for"
+        )),
+        "{}\n{}",
+        host.fleet(),
+        host.log()
+    );
+    assert!(
+        host.log()
+            .contains("WARNING fleet: the engine refused a publication of this host: "),
+        "{}",
+        host.log()
+    );
+    assert!(!host.log().contains("engine unreachable"), "{}", host.log());
+    assert_eq!(host.fleet()["connected"], Value::Bool(false));
 }

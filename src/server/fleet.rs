@@ -613,7 +613,8 @@ impl Server {
         }
     }
 
-    /// An origin lifted its ban: lift it here, if it is that origin's.
+    /// An origin lifted its ban: lift it here, if it is that origin's (logged
+    /// `Unban 192.0.2.7 (fleet: web1)`).
     fn fleet_lifts(&mut self, lifts: Vec<FleetLift>) {
         for l in lifts {
             let Some(idx) = self.jails.iter().position(|j| j.name() == l.jail) else {
@@ -624,7 +625,7 @@ impl Server {
                 .get(&l.ip)
                 .is_some_and(|b| b.origin.as_deref() == Some(l.origin.as_str()));
             if from_origin {
-                self.unban(idx, &[l.ip]);
+                self.unban(idx, &[l.ip], Some(&l.origin));
             }
         }
     }
@@ -829,7 +830,8 @@ impl Server {
             "name": f.settings.name,
             "hosts": hosts,
             "outbox": self.db.outbox_len().unwrap_or(0),
-            // Why the engine was last unreachable, and when (null: never since start).
+            // The link's last error and when (null: none since start), kept after
+            // reconnecting; whether it is connected now is `connected`.
             "last_error": stats.last_error.as_ref().map(|(why, _)| why),
             "last_error_at": stats.last_error.as_ref().map(|(_, at)| at),
             // received = applied + already_held + lifts + refused_received

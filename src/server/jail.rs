@@ -51,6 +51,10 @@ pub struct Jail {
     /// `set JAIL idle on`: lines are read and not looked at (no failure is
     /// counted); the bans in force still end.
     pub idle: bool,
+    /// When the jail started (epoch seconds): its failure and ban totals
+    /// ([`FailTracker::total_failed`], [`BanList::total`]) count from then, and
+    /// are not kept across a restart (bans restored at start are counted again).
+    pub started: f64,
 }
 
 /// Build the filter of a jail configuration.
@@ -190,6 +194,7 @@ impl Jail {
             fleet_failures: Vec::new(),
             found_prefix: format!("[{}] Found ", config.name),
             idle: false,
+            started: super::now(),
             config,
         })
     }

@@ -530,6 +530,7 @@ impl Server {
         jail.tracker
             .set_max_addresses(self.settings.maxtrackedaddresses);
         jail.prepare_filter();
+        jail.started = now();
         let idx = self.jails.len();
         self.jails.push(jail);
         if restore {
@@ -1219,10 +1220,10 @@ impl Server {
     /// lengthen the next one.
     pub(super) fn unban_by_hand(&mut self, idx: usize, ips: Option<&[std::net::IpAddr]>) -> usize {
         let lifted = match ips {
-            Some(ips) => self.unban(idx, ips),
+            Some(ips) => self.unban(idx, ips, None),
             None => {
                 let all = self.jails[idx].bans.addresses();
-                self.unban(idx, &all)
+                self.unban(idx, &all, None)
             }
         };
         // `None` here: every address of the jail, also those not banned now
@@ -1236,11 +1237,12 @@ impl Server {
         lifted
     }
 
-    /// Lift bans of `ips` in jail `idx` now (by command, or the origin's lift of a
-    /// fleet ban). Failure counts are left
+    /// Lift bans of `ips` in jail `idx` now (by command, or, with `fleet_origin`,
+    /// that origin's lift of its fleet ban, which the log line names as a received
+    /// ban's does: `Unban 192.0.2.7 (fleet: web1)`). Failure counts are left
     /// as they are, as Fail2ban leaves them: a global `unban IP` must not reset
     /// the count of a jail that did not ban (recidive's, for one).
-    fn unban(&mut self, idx: usize, ips: &[std::net::IpAddr]) -> usize {
+    fn unban(&mut self, idx: usize, ips: &[std::net::IpAddr], fleet_origin: Option<&str>) -> usize {
         let gone: Vec<Ban> = ips
             .iter()
             .filter_map(|ip| self.jails[idx].bans.remove(ip))
@@ -1254,11 +1256,12 @@ impl Server {
             self.log
                 .log(Component::Database, Severity::Error, &e.to_string());
         }
+        let suffix = fleet_origin.map_or_else(String::new, |o| format!(" (fleet: {o})"));
         for b in &gone {
             self.log.log(
                 Component::Actions,
                 Severity::Notice,
-                &format!("[{name}] Unban {}", b.ip),
+                &format!("[{name}] Unban {}{suffix}", b.ip),
             );
         }
         if let Some(r) = &self.jails[idx].runner {

@@ -188,10 +188,10 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
         page.eval("document.getElementById('main').innerText"),
         b.log()
     );
-    // and says why it is not connected: the engine's last error.
+    // and says why it is not connected: the engine's last error, and when.
     assert!(
         page.wait_for(
-            "(document.getElementById('fleet-error') || {innerText: ''}).innerText.startsWith('Last error: ')",
+            "/^Last error \\(20\\d\\d-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\): ./.test((document.getElementById('fleet-error') || {innerText: ''}).innerText)",
             20
         ),
         "{}",

@@ -209,6 +209,20 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
         text.contains("web") && text.contains("192.0.2.10"),
         "{text}"
     );
+    // The totals say they count from the jails' start (the failures are not
+    // kept across a restart, the bans restored at start are counted again).
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#jails-table thead th')].map(h => h.innerText).join('|')"),
+        "Jail|Failing now|Failures since start|Banned now|Bans since start"
+    );
+    let since = b.eval("document.getElementById('since-start').innerText");
+    assert!(
+        since
+            .as_str()
+            .is_some_and(|s| s.starts_with("Since start: counted from 20")
+                && s.contains("when the jails started")),
+        "{since}"
+    );
     assert!(
         b.wait_for("[...document.querySelectorAll('figure img')].every(i => i.complete && i.naturalWidth > 0)", 10),
         "the charts did not load"

@@ -91,6 +91,22 @@ pub struct FleetSettings {
 }
 
 const DEFAULT_BUCKET: &str = "ferroban";
+/// The options of `[Fleet]`; any other key there is an error (a misspelt
+/// `name` would otherwise leave this host under its hostname).
+pub const FLEET_OPTIONS: [&str; 12] = [
+    "url",
+    "name",
+    "user",
+    "password",
+    "token",
+    "credentials",
+    "tls_ca",
+    "tls_cert",
+    "tls_key",
+    "bucket",
+    "hostrate",
+    "totalrate",
+];
 const DEFAULT_HOSTRATE: u32 = 2_000;
 const DEFAULT_TOTALRATE: u32 = 20_000;
 
@@ -198,7 +214,35 @@ impl SectionReader<'_> {
         }
     }
 
+    /// An error for the first key of a `[Fleet]` section that is not one of
+    /// [`FLEET_OPTIONS`], at its file and line, naming the closest option.
+    fn unknown_keys(&self) -> Result<(), ConfigError> {
+        for cfg in self.configs {
+            let Some(section) = cfg.section("Fleet") else {
+                continue;
+            };
+            for (key, entry) in section.iter() {
+                if FLEET_OPTIONS.contains(&key) {
+                    continue;
+                }
+                let valid = FLEET_OPTIONS.join(", ");
+                let hint = match crate::suggest::closest(key, FLEET_OPTIONS) {
+                    Some(near) => format!("did you mean {near}? [Fleet] takes {valid}"),
+                    None => format!("[Fleet] takes {valid}"),
+                };
+                return Err(ConfigError::at(
+                    &entry.origin.file,
+                    entry.origin.line,
+                    format!("[Fleet] has no option {key:?}"),
+                    hint,
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn settings(&self) -> Result<FleetSettings, ConfigError> {
+        self.unknown_keys()?;
         let urls: Vec<String> = self
             .text("url")?
             .unwrap_or_default()
@@ -358,6 +402,78 @@ mod tests {
             assert!(e.file.ends_with("ferroban.local"), "{e}");
             assert!(e.to_string().contains(word), "{e}");
         }
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_at_its_line_naming_the_closest_option() {
+        let d = dir("unknown");
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Fleet]\nurl = nats://x\nnmae = web9\nuser = u\npassword = p\n",
+        )
+        .unwrap();
+        let e = FleetSettings::load(&d).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.file.ends_with("ferroban.local"), "{e}");
+        assert_eq!(e.message, "[Fleet] has no option \"nmae\"");
+        assert!(
+            e.hint
+                .starts_with("did you mean name? [Fleet] takes url, name, "),
+            "{e}"
+        );
+        // No option near it: the hint lists them all.
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Fleet]\nurl = nats://x\nenabled = true\n",
+        )
+        .unwrap();
+        let e = FleetSettings::load(&d).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert_eq!(
+            e.hint,
+            format!("[Fleet] takes {}", FLEET_OPTIONS.join(", ")),
+            "{e}"
+        );
+        // Found in a file of ferroban.d too, at its own line.
+        std::fs::write(d.join("ferroban.local"), "[Fleet]\nurl = nats://x\n").unwrap();
+        std::fs::create_dir_all(d.join("ferroban.d")).unwrap();
+        std::fs::write(
+            d.join("ferroban.d/fleet.local"),
+            "[Fleet]\nuser = u\npassword = p\ntls-ca = /etc/ca.pem\n",
+        )
+        .unwrap();
+        let e = FleetSettings::load(&d).unwrap_err();
+        assert!(e.file.ends_with("ferroban.d/fleet.local"), "{e}");
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.hint.starts_with("did you mean tls_ca?"), "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn the_password_can_live_in_a_file_of_its_own_in_ferroban_d() {
+        let d = dir("secretfile");
+        std::fs::write(
+            d.join("ferroban.local"),
+            "[Fleet]\nurl = nats://x\nname = web1\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(d.join("ferroban.d")).unwrap();
+        std::fs::write(
+            d.join("ferroban.d/fleet-secret.local"),
+            "[Fleet]\nuser = web1\npassword = s3cret\n",
+        )
+        .unwrap();
+        let s = FleetSettings::load(&d).unwrap().unwrap();
+        assert_eq!(s.name, "web1");
+        assert_eq!(
+            s.auth,
+            FleetAuth::UserPassword {
+                user: "web1".into(),
+                password: "s3cret".into()
+            }
+        );
+        assert_eq!(s.secret_file, Some(d.join("ferroban.d/fleet-secret.local")));
         std::fs::remove_dir_all(&d).ok();
     }
 

@@ -30,18 +30,38 @@ pub use ini::{Entry, IniFile, Origin, Section};
 /// A warning when `file`, which holds a secret (`what`: the dashboard's token, the
 /// fleet's password), can be read by other users than its owner: whoever reads the
 /// dashboard's token can unban, whoever reads the fleet's password can publish bans
-/// in this host's name.
+/// in this host's name. It says what to do: `chmod 600` the file, or, for
+/// `ferroban.local` and its kin, move the secret to a `.local` file of its own in
+/// `ferroban.d/`, which [`Config::read_named`] reads too.
 pub fn secret_file_warning(what: &str, file: &std::path::Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(file).ok()?.permissions().mode();
     (mode & 0o077 != 0).then(|| {
+        let own_file = own_secret_file(file).map_or_else(String::new, |f| {
+            format!(
+                ", or move its line, under its section header, to a file of its own of \
+                 mode 600 such as {}",
+                f.display()
+            )
+        });
         format!(
-            "{what} is in {}, which other users can read (mode {:o}): \
-             chmod 600 it, or move the {what} to a file only root reads",
+            "{what} is in {}, which other users can read (mode {:o}): chmod 600 it{own_file}",
             file.display(),
             mode & 0o777
         )
     })
+}
+
+/// Where a secret set in `file` (`DIR/NAME.local` or `DIR/NAME.conf`) can live in a
+/// file of its own that is read with it: `DIR/NAME.d/secret.local`. `None` for a
+/// file that is in such a directory already.
+fn own_secret_file(file: &Path) -> Option<PathBuf> {
+    let dir = file.parent()?;
+    if dir.extension().is_some_and(|e| e == "d") {
+        return None;
+    }
+    let stem = file.file_stem()?.to_str()?;
+    Some(dir.join(format!("{stem}.d")).join("secret.local"))
 }
 
 /// A configuration error: where, what, and what to do about it.
@@ -497,9 +517,51 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         let said = super::secret_file_warning("dashboard_token", &file).unwrap();
         assert!(said.contains("mode 644"), "{said}");
+        assert!(said.contains(": chmod 600 it, or move its line"), "{said}");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(super::secret_file_warning("dashboard_token", &file), None);
         std::fs::remove_file(&file).ok();
+    }
+
+    #[test]
+    fn a_secret_readable_by_others_is_told_where_it_can_live_and_that_file_is_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir_with(&[("ferroban.local", "[Fleet]\nurl = nats://x\n")]);
+        let local = d.join("ferroban.local");
+        std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let said = super::secret_file_warning("[Fleet] password (or token)", &local).unwrap();
+        let advised = d.join("ferroban.d/secret.local");
+        assert!(
+            said.ends_with(&format!(
+                "chmod 600 it, or move its line, under its section header, to a file of its \
+                 own of mode 600 such as {}",
+                advised.display()
+            )),
+            "{said}"
+        );
+        // The advice works: that file is read with ferroban.local, and at mode
+        // 600 draws no warning.
+        std::fs::create_dir_all(d.join("ferroban.d")).unwrap();
+        std::fs::write(&advised, "[Fleet]\npassword = s3cret\n").unwrap();
+        std::fs::set_permissions(&advised, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let cfg = Config::read_named(&d, "ferroban").unwrap().unwrap();
+        assert_eq!(
+            cfg.get("Fleet", "password", &[]).unwrap().as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            cfg.origin("Fleet", "password").map(|o| o.file),
+            Some(advised.clone())
+        );
+        assert_eq!(
+            super::secret_file_warning("[Fleet] password (or token)", &advised),
+            None
+        );
+        // A file in ferroban.d already is only told to chmod.
+        std::fs::set_permissions(&advised, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let said = super::secret_file_warning("[Fleet] password (or token)", &advised).unwrap();
+        assert!(said.ends_with("(mode 640): chmod 600 it"), "{said}");
+        std::fs::remove_dir_all(&d).ok();
     }
 
     fn dir_with(files: &[(&str, &str)]) -> PathBuf {

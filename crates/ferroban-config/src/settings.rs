@@ -246,19 +246,19 @@ impl ServerSettings {
         }
         if let Some(v) = get("dashboard_token")? {
             let token = v.trim();
-            self.dashboard_token = match token.len() {
-                0 => None,
-                n if n < MIN_TOKEN_LEN || token.chars().any(|c| !c.is_ascii_graphic()) => {
+            self.dashboard_token = match token_problems(token) {
+                _ if token.is_empty() => None,
+                None => Some(token.to_string()),
+                Some(problems) => {
                     return Err(err(
                         "dashboard_token",
                         format!(
-                            "dashboard_token is {n} characters or has spaces or non-ASCII \
-                             characters; a token that guards bans must be long and plain"
+                            "dashboard_token {problems}; it needs {MIN_TOKEN_LEN} or more \
+                             printable ASCII characters without spaces"
                         ),
-                        "use at least 24 printable ASCII characters, e.g. from `openssl rand -hex 16`",
+                        "e.g. from `openssl rand -hex 16`",
                     ))
                 }
-                _ => Some(token.to_string()),
             };
             self.dashboard_token_file = match &self.dashboard_token {
                 Some(_) => cfg.origin("Definition", "dashboard_token").map(|o| o.file),
@@ -276,6 +276,35 @@ impl ServerSettings {
                 .then(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)))
         })
     }
+}
+
+/// What is wrong with `token` as a `dashboard_token` (`is 5 characters and has a
+/// space`), `None` when nothing is. The token's characters are never quoted: the
+/// message goes to logs.
+fn token_problems(token: &str) -> Option<String> {
+    let mut problems = Vec::new();
+    let n = token.chars().count();
+    if n < MIN_TOKEN_LEN {
+        problems.push(format!("is {n} character{}", if n == 1 { "" } else { "s" }));
+    }
+    // 1-based positions, for finding them in the file
+    let positions = |bad: fn(char) -> bool| -> Vec<String> {
+        let at = token.chars().enumerate().filter(|(_, c)| bad(*c));
+        at.map(|(i, _)| (i + 1).to_string()).collect()
+    };
+    for (what, bad) in [
+        // together: every character that is not printable ASCII
+        ("a space", (|c: char| c == ' ') as fn(char) -> bool),
+        ("a non-ASCII character", |c: char| !c.is_ascii()),
+        ("a control character", |c: char| c.is_ascii_control()),
+    ] {
+        let at = positions(bad);
+        if !at.is_empty() {
+            let s = if at.len() == 1 { "" } else { "s" };
+            problems.push(format!("has {what} (character{s} {})", at.join(", ")));
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join(" and "))
 }
 
 /// The port of the dashboard when `metrics` names none.
@@ -412,6 +441,24 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_dashboard_token_is_told_exactly_what_is_wrong() {
+        assert_eq!(token_problems("0123456789abcdef01234567"), None);
+        assert_eq!(token_problems("short").as_deref(), Some("is 5 characters"));
+        assert_eq!(
+            token_problems("0123456789 abcdef 01234567").as_deref(),
+            Some("has a space (characters 11, 18)")
+        );
+        assert_eq!(
+            token_problems("0123456789abcdéf01234567").as_deref(),
+            Some("has a non-ASCII character (character 15)")
+        );
+        assert_eq!(
+            token_problems("a b\u{1}").as_deref(),
+            Some("is 4 characters and has a space (character 2) and has a control character (character 4)")
+        );
+    }
+
+    #[test]
     fn dashboard_switch_token_and_listener() {
         let d = std::env::temp_dir().join(format!("ferroban-dash-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
@@ -438,6 +485,11 @@ mod tests {
         .unwrap();
         let e = ServerSettings::load(&d).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+        assert_eq!(
+            e.message,
+            "dashboard_token is 5 characters; it needs 24 or more printable ASCII characters \
+             without spaces"
+        );
         std::fs::write(
             d.join("ferroban.local"),
             "[Definition]\nmetrics = 192.0.2.1:80\ndashboard = maybe\n",

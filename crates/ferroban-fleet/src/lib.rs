@@ -184,7 +184,10 @@ pub struct FleetStats {
     /// Why the last connection attempt or session failed, and when (epoch
     /// seconds); kept after reconnecting, so that a flapping link can be read.
     pub last_error: Option<(String, f64)>,
-    /// Hosts seen (this one included) and when last heard of, epoch seconds.
+    /// Hosts seen (this one included) and when they were last active, epoch
+    /// seconds: when the engine stored their latest ban, lift or failure (never
+    /// later than this host's clock), and for this host its latest publication.
+    /// Messages read back at a restart or reconnection keep their own times.
     pub hosts: BTreeMap<String, f64>,
     /// Bans and lifts received from other hosts.
     pub received: u64,

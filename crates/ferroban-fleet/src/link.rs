@@ -138,12 +138,24 @@ impl FleetLink {
 enum End {
     /// The server asked to stop.
     Stop,
-    /// The engine went away or refused; `connected`: it had been reached.
-    Lost { why: String, connected: bool },
+    /// The engine went away or refused; `connected`: it had been reached;
+    /// `configuration`: not the network but a setting to fix (the engine refused
+    /// this host's login or replies, this host does not trust its certificate, a
+    /// TLS file is missing), which `why` says, and which is not logged as the
+    /// engine being unreachable.
+    Lost {
+        why: String,
+        connected: bool,
+        configuration: bool,
+    },
 }
 
 fn lost(connected: bool) -> impl Fn(String) -> End {
-    move |why| End::Lost { why, connected }
+    move |why| End::Lost {
+        why,
+        connected,
+        configuration: false,
+    }
 }
 
 struct Link {
@@ -195,9 +207,13 @@ impl Link {
         loop {
             let end = self.session(&mut orders, &mut said_down).await;
             self.set_connected(false);
-            let (why, connected) = match end {
+            let (why, connected, configuration) = match end {
                 End::Stop => return,
-                End::Lost { why, connected } => (why, connected),
+                End::Lost {
+                    why,
+                    connected,
+                    configuration,
+                } => (why, connected, configuration),
             };
             self.set_last_error(&why);
             if connected {
@@ -206,11 +222,17 @@ impl Link {
             self.down_since.get_or_insert_with(now);
             if !said_down {
                 said_down = true;
+                // Not the engine being away: `why` says what to fix.
+                let what = if configuration {
+                    format!("fleet: {why}")
+                } else {
+                    format!("fleet: engine unreachable ({why})")
+                };
                 self.log(
                     Level::Warning,
                     format!(
-                        "fleet: engine unreachable ({why}); local banning goes on, bans wait \
-                         in the outbox, reconnecting with backoff"
+                        "{what}; local banning goes on, bans wait in the outbox, \
+                         reconnecting with backoff"
                     ),
                 );
             }
@@ -233,10 +255,17 @@ impl Link {
         }
     }
 
+    /// Log in to the engine; a failure says why in words an administrator can act
+    /// on ([`connect_error`]).
     async fn connect(
         &self,
         events: UnboundedSender<async_nats::Event>,
-    ) -> Result<async_nats::Client, String> {
+    ) -> Result<async_nats::Client, End> {
+        let failed = |why: String| End::Lost {
+            why,
+            connected: false,
+            configuration: false,
+        };
         let s = &self.settings;
         let mut options = ConnectOptions::new()
             .name(format!("ferroban {}", s.name))
@@ -263,7 +292,7 @@ impl Link {
             FleetAuth::Credentials(path) => options
                 .credentials_file(path)
                 .await
-                .map_err(|e| format!("credentials {}: {e}", path.display()))?,
+                .map_err(|e| failed(format!("credentials {}: {e}", path.display())))?,
         };
         if let Some(ca) = &s.tls_ca {
             options = options.add_root_certificates(ca.clone()).require_tls(true);
@@ -275,8 +304,16 @@ impl Link {
             .urls
             .iter()
             .map(|u| u.parse().map_err(|e| format!("url {u}: {e}")))
-            .collect::<Result<_, String>>()?;
-        options.connect(addrs).await.map_err(|e| e.to_string())
+            .collect::<Result<_, String>>()
+            .map_err(failed)?;
+        options.connect(addrs).await.map_err(|e| {
+            let (why, configuration) = connect_error(s, &e);
+            End::Lost {
+                why,
+                connected: false,
+                configuration,
+            }
+        })
     }
 
     /// One connection, from connecting to losing it (or being told to stop).
@@ -288,18 +325,14 @@ impl Link {
         let (events_tx, mut events) = unbounded_channel();
         let client = match self.connect(events_tx).await {
             Ok(c) => c,
-            Err(why) => {
-                return End::Lost {
-                    why,
-                    connected: false,
-                }
-            }
+            Err(end) => return end,
         };
         let js = jetstream::ContextBuilder::new()
             .timeout(REQUEST_TIMEOUT)
             .build(client.clone());
         let inbox = inbox_prefix(&self.settings.name);
         let mismatch = name_mismatch_hint(&self.settings);
+        let bucket = self.settings.bucket.clone();
         // The engine answers a subscription to an inbox this login may not read
         // with an error at once, while the request itself would only time out
         // (10 s) and read as an overloaded engine: the error ends the attempt.
@@ -307,10 +340,14 @@ impl Link {
             // Opening borrows `self`: what the engine says meanwhile is logged
             // through these.
             let (complaints, sink) = (self.complaints.clone(), self.sink.clone());
+            // Err: why, and whether the engine refused (rather than failed).
             let opening = async {
-                let kv = self.open_bucket(&js).await?;
-                let failures = self.open_failures(&js, &client).await?;
-                Ok::<_, String>((kv, failures))
+                let kv = self.open_bucket(&js).await.map_err(|e| (e, false))?;
+                let failures = self
+                    .open_failures(&js, &client)
+                    .await
+                    .map_err(|e| (e, false))?;
+                Ok::<_, (String, bool)>((kv, failures))
             };
             tokio::pin!(opening);
             loop {
@@ -322,8 +359,21 @@ impl Link {
                             continue;
                         };
                         if let Some(text) = inbox_violation(&e, &inbox) {
-                            break Err(format!(
-                                "the engine refused this host's replies: {text}; {mismatch}"
+                            break Err((
+                                format!("the engine refused this host's replies: {text}; {mismatch}"),
+                                true,
+                            ));
+                        }
+                        // Its request refused, the same request would only time out.
+                        if let Some(text) = publish_violation(&e) {
+                            break Err((
+                                format!(
+                                    "the engine refused a publication of this host: {text}; \
+                                     check that [Fleet] bucket = {bucket} is the bucket the engine's \
+                                     authorization block was made for (ferroban fleet \
+                                     nats-config --bucket), else {mismatch}",
+                                ),
+                                true,
                             ));
                         }
                         complain(&complaints, &sink, "engine", format!("fleet: the engine says: {e}"));
@@ -331,21 +381,22 @@ impl Link {
                 }
             }
         };
-        let opened = opened.map_err(|why| {
+        let opened = opened.map_err(|(why, refused)| {
             // A request that times out right after logging in is, far more often
             // than an overloaded engine, replies the login may not receive.
-            if why.contains("timed out") {
-                format!("{why}; if this repeats, {mismatch}")
+            if !refused && why.contains("timed out") {
+                (format!("{why}; if this repeats, {mismatch}"), refused)
             } else {
-                why
+                (why, refused)
             }
         });
         let (kv, mut failures) = match opened {
             Ok(o) => o,
-            Err(why) => {
+            Err((why, refused)) => {
                 return End::Lost {
                     why,
                     connected: false,
+                    configuration: refused,
                 }
             }
         };
@@ -358,6 +409,7 @@ impl Link {
                 return End::Lost {
                     why: format!("watching the bucket: {e}"),
                     connected: true,
+                    configuration: false,
                 }
             }
         };
@@ -693,6 +745,8 @@ impl Link {
         );
     }
 
+    /// Note when hosts were last active (`seen`: host, time of its latest
+    /// message); a host's time only ever moves forward.
     fn note_hosts(&self, seen: HashMap<String, f64>) {
         if let Ok(mut s) = self.stats.lock() {
             for (host, t) in seen {
@@ -731,9 +785,10 @@ impl Link {
                     continue;
                 }
             }
-            let at = epoch(e.created);
-            let last = seen.entry(origin.to_string()).or_insert(at);
-            *last = last.max(at);
+            if let Some(at) = seen_at(epoch(e.created), t) {
+                let last = seen.entry(origin.to_string()).or_insert(at);
+                *last = last.max(at);
+            }
         }
         self.note_hosts(seen);
         if let Ok(mut s) = self.stats.lock() {
@@ -748,20 +803,31 @@ impl Link {
         }
     }
 
+    /// Failures read from the stream, live or read back after a (re)start: each
+    /// marks its origin as seen when the engine stored it, not when it was read
+    /// here (see [`seen_at`]).
     fn received_failures(&mut self, messages: Vec<jetstream::Message>) {
+        let t = now();
         let mut failures = Vec::new();
         let mut seen: HashMap<String, f64> = HashMap::new();
         if let Ok(mut s) = self.stats.lock() {
             s.failures_received += messages.len() as u64;
         }
         for m in messages {
-            if let Ok(info) = m.info() {
-                self.failures_next = Some(info.stream_sequence + 1);
-            }
+            let stored = match m.info() {
+                Ok(info) => {
+                    self.failures_next = Some(info.stream_sequence + 1);
+                    Some(epoch(info.published))
+                }
+                Err(_) => None,
+            };
             let subject = m.subject.as_str();
             match wire::read_failure(subject, &m.payload) {
                 Ok(f) => {
-                    seen.insert(f.origin.clone(), now());
+                    if let Some(at) = seen_at(stored.unwrap_or(f.time), t) {
+                        let last = seen.entry(f.origin.clone()).or_insert(at);
+                        *last = last.max(at);
+                    }
                     failures.push(f);
                 }
                 Err(why) => {
@@ -775,6 +841,16 @@ impl Link {
             (self.sink)(FleetEvent::Failures(failures));
         }
     }
+}
+
+/// When a host was last active, from the time of one of its messages: when the
+/// engine stored it (a ban's entry, a failure), or the failure's own time when the
+/// engine did not say. Never later than `now`: an engine or a member whose clock
+/// is ahead must not make a host look active in the future. A restart or
+/// reconnection reads old messages back, so the time they are read is never
+/// used. `None` for a time that is not a number.
+fn seen_at(message_time: f64, now: f64) -> Option<f64> {
+    message_time.is_finite().then(|| message_time.min(now))
 }
 
 /// `first` and the failures queued behind it (up to [`ACK_CHUNK`] in all), and
@@ -837,6 +913,69 @@ fn complain(complaints: &Mutex<Complaints>, sink: &Sink, origin: &str, text: Str
     }
 }
 
+/// Why logging in to the engine failed, in words to act on, and whether it is a
+/// matter of configuration rather than the network (see [`End::Lost`]). The
+/// client's own text repeats itself (`authorization violation: nats:
+/// authorization violation`) and names neither the login nor the setting to
+/// check, and a certificate it does not trust reads as an IO error.
+fn connect_error(settings: &FleetSettings, error: &async_nats::ConnectError) -> (String, bool) {
+    use async_nats::ConnectErrorKind;
+    let text = error.to_string();
+    if error.kind() == ConnectErrorKind::AuthorizationViolation {
+        let why = match &settings.auth {
+            FleetAuth::UserPassword { user, .. } => format!(
+                "the engine refused user {user:?}'s login (authorization violation): check \
+                 [Fleet] user and password against the engine's configuration"
+            ),
+            FleetAuth::Token(_) => "the engine refused this host's token (authorization \
+                 violation): check [Fleet] token against the engine's configuration"
+                .to_string(),
+            FleetAuth::Credentials(path) => format!(
+                "the engine refused the login of {} (authorization violation): check \
+                 [Fleet] credentials against the engine's accounts",
+                path.display()
+            ),
+            FleetAuth::None => "the engine refused a login without credentials \
+                 (authorization violation): set [Fleet] user and password (or token, or \
+                 credentials)"
+                .to_string(),
+        };
+        return (why, true);
+    }
+    if text.contains("UnknownIssuer") {
+        let fix = match &settings.tls_ca {
+            None => "set tls_ca in [Fleet] to the CA that signed it (that CA's certificate, \
+                     PEM)"
+                .to_string(),
+            Some(ca) => format!(
+                "it is not signed by the CA of [Fleet] tls_ca = {}: set tls_ca to the CA that \
+                 signed it",
+                ca.display()
+            ),
+        };
+        return (
+            format!("this host does not trust the engine's certificate ({text}): {fix}"),
+            true,
+        );
+    }
+    if text.contains("NotValidForName") {
+        return (
+            format!(
+                "the engine's certificate does not name the host this host reached it at \
+                 ({text}): its subjectAltName must hold the name or address of [Fleet] url"
+            ),
+            true,
+        );
+    }
+    if error.kind() == ConnectErrorKind::Tls && text.contains("No such file") {
+        return (
+            format!("{text}: a file of [Fleet] tls_ca, tls_cert or tls_key does not exist"),
+            true,
+        );
+    }
+    (text, false)
+}
+
 /// The text of `error` when it is the engine refusing a subscription to this
 /// host's inbox (`inbox`, `_INBOX_NAME`): the login is not `NAME`'s.
 fn inbox_violation(error: &async_nats::ServerError, inbox: &str) -> Option<String> {
@@ -845,6 +984,17 @@ fn inbox_violation(error: &async_nats::ServerError, inbox: &str) -> Option<Strin
     };
     let lower = text.to_lowercase();
     (lower.contains("permissions violation") && text.contains(&format!("{inbox}.")))
+        .then(|| text.clone())
+}
+
+/// The text of `error` when it is the engine refusing a publication (a
+/// request) of this host's login.
+fn publish_violation(error: &async_nats::ServerError) -> Option<String> {
+    let async_nats::ServerError::Other(text) = error else {
+        return None;
+    };
+    text.to_lowercase()
+        .contains("permissions violation for publish")
         .then(|| text.clone())
 }
 
@@ -913,6 +1063,96 @@ mod tests {
             FleetCommand::Failure { jail, ip, time } => HeldFailure { jail, ip, time },
             _ => unreachable!(),
         }
+    }
+
+    fn settings(auth: FleetAuth, tls_ca: Option<&str>) -> FleetSettings {
+        FleetSettings {
+            urls: vec!["tls://engine.example:4222".into()],
+            name: "web2".into(),
+            auth,
+            tls_ca: tls_ca.map(Into::into),
+            tls_cert: None,
+            tls_key: None,
+            bucket: "ferroban".into(),
+            hostrate: 1,
+            totalrate: 1,
+            secret_file: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_login_names_the_user_and_what_to_check() {
+        use async_nats::{ConnectError, ConnectErrorKind};
+        let refused = ConnectError::with_source(
+            ConnectErrorKind::AuthorizationViolation,
+            "nats: authorization violation",
+        );
+        let user = FleetAuth::UserPassword {
+            user: "web2".into(),
+            password: "wrong".into(),
+        };
+        let (why, configuration) = connect_error(&settings(user, None), &refused);
+        assert!(configuration);
+        assert_eq!(
+            why,
+            "the engine refused user \"web2\"'s login (authorization violation): check [Fleet] \
+             user and password against the engine's configuration"
+        );
+        let (why, _) = connect_error(&settings(FleetAuth::Token("t".into()), None), &refused);
+        assert!(why.contains("check [Fleet] token"), "{why}");
+        // A connection that fails is not a refusal, and keeps the client's words.
+        let io =
+            ConnectError::with_source(ConnectErrorKind::Io, "Connection refused (os error 111)");
+        let (why, configuration) = connect_error(&settings(FleetAuth::None, None), &io);
+        assert!(!configuration);
+        assert_eq!(why, "IO error: Connection refused (os error 111)");
+    }
+
+    #[test]
+    fn an_untrusted_engine_certificate_says_to_set_tls_ca() {
+        use async_nats::{ConnectError, ConnectErrorKind};
+        let untrusted = ConnectError::with_source(
+            ConnectErrorKind::Io,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        let (why, configuration) = connect_error(&settings(FleetAuth::None, None), &untrusted);
+        assert!(configuration);
+        assert_eq!(
+            why,
+            "this host does not trust the engine's certificate (IO error: invalid peer \
+             certificate: UnknownIssuer): set tls_ca in [Fleet] to the CA that signed it (that \
+             CA's certificate, PEM)"
+        );
+        let (why, _) = connect_error(
+            &settings(FleetAuth::None, Some("/etc/ferroban/other-ca.pem")),
+            &untrusted,
+        );
+        assert!(
+            why.contains("not signed by the CA of [Fleet] tls_ca = /etc/ferroban/other-ca.pem"),
+            "{why}"
+        );
+        let misnamed = ConnectError::with_source(
+            ConnectErrorKind::Io,
+            "invalid peer certificate: NotValidForName",
+        );
+        let (why, _) = connect_error(&settings(FleetAuth::None, None), &misnamed);
+        assert!(why.contains("subjectAltName"), "{why}");
+        let missing = ConnectError::with_source(
+            ConnectErrorKind::Tls,
+            "No such file or directory (os error 2)",
+        );
+        let (why, _) = connect_error(&settings(FleetAuth::None, None), &missing);
+        assert!(why.ends_with("a file of [Fleet] tls_ca, tls_cert or tls_key does not exist"));
+    }
+
+    #[test]
+    fn a_host_is_seen_when_its_message_was_stored_never_later_than_now() {
+        // A failure read back at a restart, stored an hour ago: seen an hour ago.
+        assert_eq!(seen_at(1_000.0, 4_600.0), Some(1_000.0));
+        // An engine (or a member) whose clock is ahead: seen now, not in the future.
+        assert_eq!(seen_at(5_000.0, 4_600.0), Some(4_600.0));
+        assert_eq!(seen_at(f64::NAN, 4_600.0), None);
+        assert_eq!(seen_at(f64::INFINITY, 4_600.0), None);
     }
 
     #[test]

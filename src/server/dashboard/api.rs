@@ -72,8 +72,11 @@ pub fn execute(server: &mut Server, words: &[&str]) -> Result<Value, String> {
     }
 }
 
-/// The jails with their failures and bans now and since start, and the top
-/// offending addresses and networks in the database.
+/// The jails with their failures and bans now and since the jail started
+/// (`since`, epoch seconds: the server's start, or the reload that added the
+/// jail; the totals are not kept across a restart, and `bans` counts the bans
+/// restored at start), and the top offending addresses and networks in the
+/// database.
 fn overview(server: &Server) -> Result<Value, String> {
     let jails: Vec<Value> = server
         .jails
@@ -85,6 +88,7 @@ fn overview(server: &Server) -> Result<Value, String> {
                 "failures": j.tracker.total_failed(),
                 "banned": j.bans.len(),
                 "bans": j.bans.total(),
+                "since": j.started,
             })
         })
         .collect();
@@ -315,11 +319,13 @@ fn jail(server: &Server, name: &str) -> Result<Value, String> {
             "usedns": c.usedns,
             "logencoding": c.logencoding,
         },
+        // `failures` and `bans` count from `since`, the jail's start (see overview).
         "counts": {
             "failed_now": j.tracker.currently_failed(),
             "failures": j.tracker.total_failed(),
             "banned": j.bans.len(),
             "bans": j.bans.total(),
+            "since": j.started,
         },
         "matches": matches,
         "sources": sources,

@@ -106,7 +106,8 @@ const overview = {
         for (const b of ranges) b.setAttribute("aria-pressed", String(b.textContent === "last " + r));
         this.drawCharts();
       } }, "last " + r));
-    main.append(el("h1", {}, "Overview"), el("h2", {}, "Jails"), this.jails,
+    this.since = el("p", { class: "muted", id: "since-start" });
+    main.append(el("h1", {}, "Overview"), el("h2", {}, "Jails"), this.jails, this.since,
       el("h2", {}, "Activity"), el("div", { class: "toolbar", role: "group", "aria-label": "Chart range" }, ranges),
       this.charts, el("h2", {}, "Top offenders"), this.tops);
   },
@@ -119,10 +120,16 @@ const overview = {
   },
   async refresh() {
     const d = await getJSON("/api/overview");
+    // The totals count from each jail's start (not kept across a restart); a jail
+    // a reload added later says its own start.
+    const first = Math.min(...d.jails.map(j => j.since));
+    const since = j => j.since - first > 60 ? el("span", { class: "muted" }, ` (since ${when(j.since)})`) : null;
     this.jails.replaceChildren(d.jails.length === 0 ? el("p", { class: "muted" }, "No jail is running.") :
-      table(["Jail", { label: "Failing now", num: 1 }, { label: "Failures", num: 1 }, { label: "Banned now", num: 1 }, { label: "Bans", num: 1 }],
-        d.jails.map(j => el("tr", {}, el("td", {}, jailLink(j.name)), cell(j.failed_now, 1), cell(j.failures, 1),
-          cell(j.banned, 1), cell(j.bans, 1)))));
+      table(["Jail", { label: "Failing now", num: 1 }, { label: "Failures since start", num: 1 }, { label: "Banned now", num: 1 }, { label: "Bans since start", num: 1 }],
+        d.jails.map(j => el("tr", {}, el("td", {}, jailLink(j.name), since(j)), cell(j.failed_now, 1), cell(j.failures, 1),
+          cell(j.banned, 1), cell(j.bans, 1))), "jails-table"));
+    this.since.textContent = d.jails.length === 0 ? "" : `Since start: counted from ${when(first)}, when the jails started. ` +
+      "Failures are not kept across a restart; the bans in force restored at a restart count again.";
     this.drawCharts();
     this.tops.replaceChildren(
       el("section", { class: "card" }, el("h2", {}, "Addresses"),
@@ -207,7 +214,8 @@ function jailView(name) {
       const s = j.sources;
       this.main.replaceChildren(el("div", {},
         el("h1", {}, "Jail ", el("span", { class: "mono" }, j.name)),
-        facts([["Failing now", j.counts.failed_now], ["Failures", j.counts.failures], ["Banned now", j.counts.banned], ["Bans", j.counts.bans]]),
+        facts([["Failing now", j.counts.failed_now], ["Failures since start", j.counts.failures], ["Banned now", j.counts.banned],
+          ["Bans since start", j.counts.bans], ["Started", when(j.counts.since)]]),
         el("h2", {}, "Filter ", el("span", { class: "mono" }, j.filter.name)),
         el("p", { class: "muted" }, "failregex"), el("ol", { class: "lines" }, j.filter.failregex.map(r => el("li", {}, el("code", {}, r)))),
         j.filter.ignoreregex.length ? [el("p", { class: "muted" }, "ignoreregex"), el("ol", { class: "lines" }, j.filter.ignoreregex.map(r => el("li", {}, el("code", {}, r))))] : null,
@@ -244,8 +252,9 @@ const fleet = {
     const refused = Object.entries(f.refused || {});
     this.main.replaceChildren(el("h1", {}, "Fleet ", el("span", { class: "mono" }, f.name)),
       el("p", { id: "fleet-state", class: f.connected ? "good" : "bad" }, f.connected ? `connected to ${f.url}` : `not connected (${f.url})`),
-      // Why it is not connected (the engine's last error, with a hint when [Fleet] name and the login differ).
-      ...(!f.connected && f.last_error ? [el("p", { id: "fleet-error", class: "bad" }, `Last error: ${f.last_error}`)] : []),
+      // Why it is not connected: the last error, when it happened, as `ferroban fleet` says it (with a hint when
+      // [Fleet] name and the login differ). The API keeps it after reconnecting; `connected` is the state now.
+      ...(!f.connected && f.last_error ? [el("p", { id: "fleet-error", class: "bad" }, `Last error (${when(f.last_error_at)}): ${f.last_error}`)] : []),
       el("dl", { class: "facts", id: "fleet-facts" }, [["Outbox", f.outbox], ["Published", f.published], ["Unconfirmed", f.unconfirmed ?? 0],
         ["Received", f.received], ["Applied", f.applied], ["Already held", f.already_held ?? 0], ["Lifts", f.lifts ?? 0],
         ["Refused (received)", f.refused_received ?? 0], ["Failures received", f.failures_received ?? 0],
