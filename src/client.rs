@@ -315,6 +315,12 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         _ => {}
     }
     match request_within(&o.socket(), words, o.timeout) {
+        // As fail2ban-client, the version is the Fail2ban version the server speaks,
+        // as it answers on Fail2ban's socket (scripts gate features on it).
+        Ok(_) if o.as_fail2ban_client && words == ["version"] => {
+            println!("{}", ferroban_config::jail::FAIL2BAN_COMPAT_VERSION);
+            Ok(0)
+        }
         Ok(v) => {
             if words == ["stop"] && !server_gone_within(&o.socket(), Duration::from_secs(30)) {
                 eprintln!(

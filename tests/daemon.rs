@@ -4213,6 +4213,8 @@ fn start_restart_and_stop_say_what_debians_fail2ban_client_says() {
         &["restart", "--unban", "app"],
         // answered by the server, printed by the client
         &["echo", "hello", "world"],
+        // the Fail2ban version the server speaks (scripts gate on it)
+        &["version"],
         &["set", "app", "banip", "203.0.113.5"],
         &["get", "app", "banned"],
         &["status", "app", "short"],
