@@ -341,7 +341,7 @@ fn firewall_drop_policy_after_an_accept_everything_rule_fails() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("fix:  remove the rule that accepts every packet, or give it a match (`nft delete rule inet filter input handle"),
+        text.contains("fix:  remove the rule that accepts every packet (or all of a kind), or narrow its match to the services you run (`nft delete rule inet filter input handle"),
         "{text}"
     );
 }

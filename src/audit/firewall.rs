@@ -37,6 +37,12 @@ struct FamilyPolicy {
 enum Verdict {
     Accept,
     Deny,
+    /// A rule whose only matches cover a whole class of traffic (`tcp dport
+    /// 0-65535`, `meta l4proto tcp`, `ip saddr 0.0.0.0/0`, `ct state new`) and
+    /// accepts: incoming traffic of that class is not denied by default. Named
+    /// for the `seen` text ("every TCP packet"). A drop with such matches
+    /// denies only that class, and decides nothing here.
+    AcceptAllOf(&'static str),
 }
 
 /// One input chain as read, from nftables or iptables-legacy.
@@ -76,6 +82,11 @@ fn judge(
     match first {
         Some((i, Verdict::Accept)) => ChainReading {
             seen: format!("{head}, but rule {} accepts every packet", i + 1),
+            denies: false,
+            removal: Some(removal(i)),
+        },
+        Some((i, Verdict::AcceptAllOf(what))) => ChainReading {
+            seen: format!("{head}, but rule {} accepts every {what}", i + 1),
             denies: false,
             removal: Some(removal(i)),
         },
@@ -186,7 +197,8 @@ pub fn default_policy() -> Finding {
         FIX.to_string()
     } else {
         format!(
-            "remove the rule that accepts every packet, or give it a match ({}); {FIX}",
+            "remove the rule that accepts every packet (or all of a kind), or narrow its \
+             match to the services you run ({}); {FIX}",
             removals.join(", ")
         )
     };
@@ -304,27 +316,22 @@ fn rules_of<'a>(items: &'a [Value], family: &str, table: &str, chain: &str) -> V
 /// What a rule with no match does with every packet of family `ip`: only
 /// counters, logging and comments besides an accept, drop or reject, and matches
 /// that only select the family (`meta nfproto ipv6 accept` accepts every IPv6
-/// packet, and no IPv4 one). Anything else (another match, a jump, a set update)
-/// is not evaluated, and such a rule is not taken as deciding for every packet.
+/// packet, and no IPv4 one). A rule that accepts a whole class of traffic
+/// (every TCP packet, every new connection) is [`Verdict::AcceptAllOf`] it.
+/// Anything else (another match, a jump, a set update) is not evaluated, and
+/// such a rule is not taken as deciding for every packet.
 fn unconditional(rule: &Value, ip: Ip) -> Option<Verdict> {
     let exprs = rule.get("expr").and_then(Value::as_array)?;
     if exprs.iter().any(|e| family_selector(e, ip) == Some(false)) {
         return None;
     }
+    if let Some(verdict) = accepts_a_whole_class(exprs, ip) {
+        return verdict;
+    }
     let exprs: Vec<&Value> = exprs
         .iter()
         .filter(|e| family_selector(e, ip).is_none())
         .collect();
-    // iptables-nft keeps `-m comment --comment X` as the xtables match
-    // `{"xt": {"type": "match", "name": "comment"}}`, which matches every packet.
-    // (nft's own `comment "X"` is a key of the rule, not an expression.)
-    let comment = |e: &Value| {
-        e.get("xt")
-            .and_then(|x| x.get("name"))
-            .and_then(Value::as_str)
-            == Some("comment")
-    };
-    let passive = |e: &Value| e.get("counter").is_some() || e.get("log").is_some() || comment(e);
     let verdict = |e: &Value| {
         if e.get("accept").is_some() {
             Some(Verdict::Accept)
@@ -334,10 +341,98 @@ fn unconditional(rule: &Value, ip: Ip) -> Option<Verdict> {
             None
         }
     };
-    if !exprs.iter().all(|e| passive(e) || verdict(e).is_some()) {
+    if !exprs.iter().all(|e| is_passive(e) || verdict(e).is_some()) {
         return None;
     }
     exprs.into_iter().find_map(verdict)
+}
+
+/// Whether the nft expression `e` leaves every packet's fate alone: a counter, a
+/// log, or a comment. iptables-nft keeps `-m comment --comment X` as the xtables
+/// match `{"xt": {"type": "match", "name": "comment"}}`, which matches every
+/// packet (nft's own `comment "X"` is a key of the rule, not an expression).
+fn is_passive(e: &Value) -> bool {
+    let comment = e
+        .get("xt")
+        .and_then(|x| x.get("name"))
+        .and_then(Value::as_str);
+    e.get("counter").is_some() || e.get("log").is_some() || comment == Some("comment")
+}
+
+/// What a whole class of traffic an nft match expression lets through (see
+/// [`Verdict::AcceptAllOf`]): `Some(Some(class))`, `Some(None)` when it matches
+/// no packet of family `ip` (`ip saddr …` in an `inet` chain, for IPv6), `None`
+/// for any other expression.
+fn whole_class(e: &Value, ip: Ip) -> Option<Option<&'static str>> {
+    let m = e.get("match")?;
+    let (op, left, right) = (m.get("op")?.as_str()?, m.get("left")?, m.get("right")?);
+    if op != "==" && op != "in" {
+        return None;
+    }
+    let protocol = |name: &str| match name {
+        "tcp" | "6" => Some("TCP packet"),
+        "udp" | "17" => Some("UDP packet"),
+        _ => None,
+    };
+    let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
+    if let Some(payload) = left.get("payload") {
+        let field = payload.get("field")?.as_str()?;
+        let proto = payload.get("protocol")?.as_str()?;
+        let (low, high) = match right.get("range").and_then(Value::as_array) {
+            Some(r) => (r.first()?.as_u64()?, r.get(1)?.as_u64()?),
+            None => (u64::MAX, 0),
+        };
+        let every_port = low <= 1 && high >= 65_535;
+        let zero_prefix = right.get("prefix").and_then(|p| p.get("len")?.as_u64()) == Some(0);
+        return match (proto, field) {
+            ("tcp" | "udp", "dport" | "sport") if every_port => Some(protocol(proto)),
+            ("th", "dport" | "sport") if every_port => Some(Some("TCP or UDP packet")),
+            ("ip", "protocol") => family_only(Ip::V4, protocol(right.as_str()?)?),
+            ("ip6", "nexthdr") => family_only(Ip::V6, protocol(right.as_str()?)?),
+            ("ip", "saddr" | "daddr") if zero_prefix => family_only(Ip::V4, "IPv4 packet"),
+            ("ip6", "saddr" | "daddr") if zero_prefix => family_only(Ip::V6, "IPv6 packet"),
+            _ => None,
+        };
+    }
+    if let Some(key) = left.get("meta").and_then(|m| m.get("key")?.as_str()) {
+        return match (key, right.as_str()?) {
+            ("l4proto", name) => protocol(name).map(Some),
+            ("pkttype", "host") => Some(Some("packet addressed to this host")),
+            _ => None,
+        };
+    }
+    if left.get("ct").and_then(|c| c.get("key")?.as_str()) == Some("state") {
+        let states: Vec<&str> = match right {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => return None,
+        };
+        return states.contains(&"new").then_some(Some("new connection"));
+    }
+    None
+}
+
+/// A rule that accepts a whole class of traffic (see [`Verdict::AcceptAllOf`]):
+/// `Some(verdict)` when its matches are all [`whole_class`] ones (the verdict
+/// `None` when one matches no packet of `ip`'s family, or it does not accept);
+/// `None` when it has another match, or none.
+fn accepts_a_whole_class(exprs: &[Value], ip: Ip) -> Option<Option<Verdict>> {
+    let mut classes = Vec::new();
+    let mut accepts = false;
+    for e in exprs.iter().filter(|e| family_selector(e, ip).is_none()) {
+        if let Some(class) = whole_class(e, ip) {
+            classes.push(class);
+        } else if e.get("accept").is_some() {
+            accepts = true;
+        } else if !is_passive(e) {
+            return None;
+        }
+    }
+    let first = *classes.first()?;
+    if !accepts || classes.contains(&None) {
+        return Some(None);
+    }
+    Some(first.map(Verdict::AcceptAllOf))
 }
 
 /// Add iptables-legacy's INPUT chain of one family to `p`. The kernel lists the
@@ -398,14 +493,57 @@ fn legacy_verdict(rule: &str) -> Option<Verdict> {
         return None;
     }
     let mut rest = rest;
+    // the whole class of traffic the rule's matches leave (see Verdict::AcceptAllOf)
+    let mut class = None;
     loop {
         match rest {
             [m, name, tail @ ..] if m == "-m" && name == "comment" => rest = tail,
             [option, _text, tail @ ..] if option == "--comment" => rest = tail,
+            // `-p tcp` loads the tcp match, which `-S` prints as `-m tcp`
+            [m, name, tail @ ..] if m == "-m" && matches!(name.as_str(), "tcp" | "udp") => {
+                rest = tail
+            }
+            [p, proto, tail @ ..] if p == "-p" => {
+                class = Some(match proto.as_str() {
+                    "tcp" | "6" => "TCP packet",
+                    "udp" | "17" => "UDP packet",
+                    _ => return None,
+                });
+                rest = tail;
+            }
+            [port, range, tail @ ..] if port == "--dport" || port == "--sport" => {
+                let (low, high) = range.split_once(':')?;
+                let every = low.parse::<u32>().ok()? <= 1 && high.parse::<u32>().ok()? >= 65_535;
+                if !every {
+                    return None;
+                }
+                rest = tail;
+            }
+            [address, any, tail @ ..]
+                if (address == "-s" || address == "-d") && any.ends_with("/0") =>
+            {
+                rest = tail
+            }
+            [m, module, option, states, tail @ ..]
+                if m == "-m"
+                    && matches!(
+                        (module.as_str(), option.as_str()),
+                        ("conntrack", "--ctstate") | ("state", "--state")
+                    ) =>
+            {
+                if !states.split(',').any(|s| s == "NEW") {
+                    return None;
+                }
+                class = class.or(Some("new connection"));
+                rest = tail;
+            }
             [j, target, ..] if j == "-j" => {
-                return match target.as_str() {
-                    "ACCEPT" => Some(Verdict::Accept),
-                    "DROP" | "REJECT" => Some(Verdict::Deny),
+                return match (target.as_str(), class) {
+                    ("ACCEPT", Some(class)) => Some(Verdict::AcceptAllOf(class)),
+                    ("ACCEPT", None) => Some(Verdict::Accept),
+                    // a drop of one class denies only that class
+                    (_, Some(_)) => None,
+                    ("DROP" | "REJECT", None) => Some(Verdict::Deny),
                     _ => None,
                 };
             }
@@ -490,7 +628,7 @@ mod tests {
           {"chain": {"family": "inet", "table": "f2b-table", "name": "f2b-chain", "hook": "input", "prio": -1, "policy": "accept", "type": "filter"}},
           {"chain": {"family": "ip", "table": "filter", "name": "INPUT", "hook": "input", "prio": 0, "policy": "drop", "type": "filter"}},
           {"chain": {"family": "ip6", "table": "filter", "name": "INPUT", "hook": "input", "prio": 0, "policy": "accept", "type": "filter"}},
-          {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"accept": null}]}},
+          {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}},
           {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"reject": null}]}}
         ]}"#;
         let (v4, v6) = input_policies(ruleset).unwrap();
@@ -571,6 +709,142 @@ mod tests {
         );
         assert!(reject.denies, "{}", reject.seen);
         assert!(!legacy_input("iptables-legacy", "-P INPUT ACCEPT\n").denies);
+    }
+
+    /// A drop policy undone by a rule whose match covers a whole class of
+    /// traffic (all TCP, every new connection) was a PASS: only rules with no
+    /// match at all were seen as accepting. The rules are made by the real nft.
+    #[test]
+    fn a_rule_accepting_a_whole_class_of_traffic_undoes_the_drop_policy() {
+        let Some(ns) = Netns::new("nft_class", &["ip", "nft"]) else {
+            return;
+        };
+        let chain = |rule: &str| {
+            ns.run("nft", &["flush", "ruleset"]);
+            ns.run("nft", &["add", "table", "inet", "filter"]);
+            ns.run(
+                "nft",
+                &[
+                    "add",
+                    "chain",
+                    "inet",
+                    "filter",
+                    "input",
+                    "{ type filter hook input priority 0; policy drop; }",
+                ],
+            );
+            let mut words = vec![
+                "add", "rule", "inet", "filter", "input", "iif", "lo", "accept",
+            ];
+            ns.run("nft", &words);
+            words.truncate(5);
+            words.extend(rule.split_whitespace());
+            ns.run("nft", &words);
+            input_policies(&ns.run("nft", &["-j", "list", "ruleset"])).unwrap()
+        };
+        let head = "inet filter input: policy drop, but rule 2 accepts every";
+        for (rule, v4_class, v6_class) in [
+            (
+                "tcp dport 0-65535 accept",
+                Some("TCP packet"),
+                Some("TCP packet"),
+            ),
+            (
+                "th dport 1-65535 counter accept",
+                Some("TCP or UDP packet"),
+                Some("TCP or UDP packet"),
+            ),
+            (
+                "meta l4proto udp accept",
+                Some("UDP packet"),
+                Some("UDP packet"),
+            ),
+            ("ip protocol tcp accept", Some("TCP packet"), None),
+            ("ip saddr 0.0.0.0/0 accept", Some("IPv4 packet"), None),
+            ("ip6 saddr ::/0 accept", None, Some("IPv6 packet")),
+            (
+                "ct state new,established,related accept",
+                Some("new connection"),
+                Some("new connection"),
+            ),
+            (
+                "meta pkttype host accept",
+                Some("packet addressed to this host"),
+                Some("packet addressed to this host"),
+            ),
+        ] {
+            let (v4, v6) = chain(rule);
+            for (family, class) in [(&v4, v4_class), (&v6, v6_class)] {
+                match class {
+                    Some(class) => {
+                        assert!(!family.denies, "{rule}: {family:?}");
+                        assert_eq!(family.chains, [format!("{head} {class}")], "{rule}");
+                        assert_eq!(family.accept_all.len(), 1, "{rule}");
+                    }
+                    None => assert!(family.denies, "{rule}: the other family: {family:?}"),
+                }
+            }
+        }
+        // a part of a class, or a class dropped, decides nothing for every packet
+        for rule in [
+            "tcp dport 1024-65535 accept",
+            "ct state established,related accept",
+            "meta l4proto icmp accept",
+            "ip saddr 10.0.0.0/8 accept",
+            "tcp dport 0-65535 drop",
+        ] {
+            let (v4, v6) = chain(rule);
+            assert!(v4.denies && v6.denies, "{rule}: {v4:?} {v6:?}");
+        }
+    }
+
+    #[test]
+    fn legacy_rules_accepting_a_whole_class_undo_the_drop_policy() {
+        for (rule, class) in [
+            ("-A INPUT -p tcp -m tcp -j ACCEPT", "TCP packet"),
+            (
+                "-A INPUT -p udp -m udp --dport 0:65535 -j ACCEPT",
+                "UDP packet",
+            ),
+            (
+                "-A INPUT -m conntrack --ctstate NEW,RELATED,ESTABLISHED -j ACCEPT",
+                "new connection",
+            ),
+            ("-A INPUT -m state --state NEW -j ACCEPT", "new connection"),
+        ] {
+            let chain = legacy_input("iptables-legacy", &format!("-P INPUT DROP\n{rule}\n"));
+            assert!(!chain.denies, "{rule}");
+            assert!(
+                chain
+                    .seen
+                    .ends_with(&format!("rule 1 accepts every {class}")),
+                "{}",
+                chain.seen
+            );
+            assert_eq!(
+                chain.removal.as_deref(),
+                Some("`iptables-legacy -D INPUT 1`")
+            );
+        }
+        let accept_all = legacy_input(
+            "iptables-legacy",
+            "-P INPUT DROP\n-A INPUT -s 0.0.0.0/0 -j ACCEPT\n",
+        );
+        assert!(
+            accept_all.seen.ends_with("rule 1 accepts every packet"),
+            "{}",
+            accept_all.seen
+        );
+        for rule in [
+            "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT",
+            "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "-A INPUT -p tcp -m tcp --dport 1024:65535 -j ACCEPT",
+            "-A INPUT -p tcp -j DROP",
+            "-A INPUT -p icmp -j ACCEPT",
+        ] {
+            let chain = legacy_input("iptables-legacy", &format!("-P INPUT DROP\n{rule}\n"));
+            assert!(chain.denies, "{rule}: {}", chain.seen);
+        }
     }
 
     /// A network namespace made for one test and deleted on drop, so that the
