@@ -16,6 +16,7 @@ mod sshd;
 mod web;
 
 use std::io::Read;
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::{mpsc, Arc, OnceLock};
@@ -286,10 +287,34 @@ fn parse_args(args: &[String]) -> Result<Options> {
         match flag {
             "--json" => json = true,
             "--url" => urls.push(value()?),
-            "--only" => only.extend(value()?.split(',').map(|s| s.trim().to_string())),
+            "--only" => {
+                let names = value()?;
+                let before = only.len();
+                // Empty names (`a,`, `a,,b`) are ignored.
+                only.extend(
+                    names
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                );
+                if only.len() == before {
+                    bail!(
+                        "--only {names:?} names no check; the checks are: {}",
+                        CHECKS.join(", ")
+                    );
+                }
+            }
             "-c" | "--conf" => confdir = Some(PathBuf::from(value()?)),
             "--sshd-config" => sshd_config = PathBuf::from(value()?),
-            "--smtp" => smtp = value()?,
+            "--smtp" => {
+                smtp = value()?;
+                // An address that cannot be read is a wrong option (exit 2), not a
+                // check that could not look.
+                if !smtp.to_socket_addrs().is_ok_and(|mut a| a.next().is_some()) {
+                    bail!("--smtp {smtp:?}: expected HOST:PORT, e.g. 127.0.0.1:25");
+                }
+            }
             other => bail!("unknown audit option {other:?}; see ferroban audit --help"),
         }
     }
@@ -406,5 +431,40 @@ impl Scope {
                 self.confdir.display()
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = list.iter().map(|a| a.to_string()).collect();
+        all.extend(["-c".to_string(), "/nonexistent/ferroban".to_string()]);
+        all
+    }
+
+    #[test]
+    fn an_smtp_address_that_cannot_be_read_is_an_option_error() {
+        let e = parse_args(&args(&["--smtp", "nonsense"]))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("--smtp \"nonsense\": expected HOST:PORT, e.g. 127.0.0.1:25")
+        );
+        assert_eq!(run(&args(&["--smtp=nonsense"])), 2);
+        let o = parse_args(&args(&["--smtp", "127.0.0.1:2525"])).unwrap();
+        assert_eq!(o.context.smtp, "127.0.0.1:2525");
+    }
+
+    #[test]
+    fn empty_check_names_in_only_are_ignored() {
+        let o = parse_args(&args(&["--only", "sshd-root-login,"])).unwrap();
+        assert_eq!(o.only, ["sshd-root-login"]);
+        let o = parse_args(&args(&["--only", " ,sshd-root-login,,jail-log-missing"])).unwrap();
+        assert_eq!(o.only, ["sshd-root-login", "jail-log-missing"]);
+        assert!(parse_args(&args(&["--only", ","])).is_err());
+        assert!(parse_args(&args(&["--only", "sshd-root-login,bogus"])).is_err());
     }
 }

@@ -19,9 +19,14 @@ const SECRET_PATHS: [&str; 5] = [
     "docker-compose.yml",
 ];
 
+/// The nginx locations deny every path in [`SECRET_PATHS`] (dot-files and
+/// dot-directories, Docker Compose files, backups) but keep `/.well-known/`
+/// reachable, where Let's Encrypt's HTTP challenge is answered.
 const FIX: &str = "answer 403 or 404 for dot-files and backups without redirecting first \
-                   (the Apache rules in examples/vps-hardening/README.md; nginx: \
-                   `location ~ /\\. { deny all; }`)";
+                   (the Apache rules in examples/vps-hardening/README.md; nginx, before other \
+                   regex locations: `location ~ /\\.(?!well-known/) { deny all; }` and \
+                   `location ~* (?:docker-compose\\.ya?ml|\\.bak|~)$ { deny all; }`, which \
+                   keep /.well-known/ reachable for Let's Encrypt)";
 
 /// The parts of a URL the check needs.
 #[derive(Debug, PartialEq)]
@@ -100,7 +105,23 @@ pub fn secret_files(ctx: &Scope) -> Finding {
     }
 }
 
-/// Ask for every secret path of `site`: (path, status, what was answered).
+/// What a site answered for one path: the status code, the redirect target,
+/// and the body's length and hash (to tell a page served for every path).
+#[derive(Debug, Clone, PartialEq)]
+struct Answer {
+    code: u16,
+    location: String,
+    length: u64,
+    hash: u64,
+}
+
+/// Where curl's `--write-out` starts, after the body on stdout.
+const WRITE_OUT_MARK: &str = "\nferroban-audit-write-out ";
+
+/// Ask for every secret path of `site`: (path, status, what was answered). A
+/// path that cannot exist is asked first: when it answers 2xx too, the site
+/// answers every path (a catch-all `try_files $uri /index.html`), and a secret
+/// path answering the same page is not served.
 fn probe_site(site: &Site) -> Result<Vec<(&'static str, Status, String)>, String> {
     let connect_to = match site.host.parse::<IpAddr>() {
         Ok(ip) if ip.is_loopback() || ferroban_jail::ignore::own_addresses().contains(&ip) => None,
@@ -108,36 +129,98 @@ fn probe_site(site: &Site) -> Result<Vec<(&'static str, Status, String)>, String
         // A name: reach it on this host, whatever it resolves to.
         Err(_) => Some("::127.0.0.1:".to_string()),
     };
+    let nowhere = nonexistent_path();
+    let catch_all = Some(fetch(site, &nowhere, connect_to.as_deref())?)
+        .filter(|a| (200..=299).contains(&a.code))
+        .map(|a| (nowhere, a));
     let mut results = Vec::new();
     for path in SECRET_PATHS {
-        let url = format!("{}{path}", site.base);
-        let mut args = vec![
-            "--silent",
-            "--show-error",
-            "--output",
-            "/dev/null",
-            "--max-time",
-            "5",
-            "--write-out",
-            "%{http_code} %{redirect_url}",
-        ];
-        if site.scheme == "https" {
-            // The certificate is not what this check is about.
-            args.push("--insecure");
-        }
-        if let Some(c) = &connect_to {
-            args.extend(["--connect-to", c.as_str()]);
-        }
-        args.push(&url);
-        let out = run_program("curl", &args)?;
-        let (code, location) = out.stdout.split_once(' ').unwrap_or((&out.stdout, ""));
-        let code: u16 = code.trim().parse().unwrap_or(0);
-        if code == 0 {
-            return Err(format!("no answer: {}", out.stderr.trim()));
-        }
-        results.push((path, classify(code), describe(code, location.trim())));
+        let answer = fetch(site, path, connect_to.as_deref())?;
+        let catch_all = catch_all.as_ref().map(|(p, a)| (p.as_str(), a));
+        let (status, text) = judge(&answer, catch_all);
+        results.push((path, status, text));
     }
     Ok(results)
+}
+
+/// A path no site has: `ferroban-audit-<random hex>.txt`.
+fn nonexistent_path() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("ferroban-audit-{:016x}.txt", h.finish())
+}
+
+/// Ask `site` for `path` with curl, never following a redirect.
+fn fetch(site: &Site, path: &str, connect_to: Option<&str>) -> Result<Answer, String> {
+    let url = format!("{}{path}", site.base);
+    let write_out = format!("{WRITE_OUT_MARK}%{{http_code}} %{{size_download}} %{{redirect_url}}");
+    let mut args = vec![
+        "--silent",
+        "--show-error",
+        "--output",
+        "-",
+        "--max-time",
+        "5",
+        "--write-out",
+        &write_out,
+    ];
+    if site.scheme == "https" {
+        // The certificate is not what this check is about.
+        args.push("--insecure");
+    }
+    if let Some(c) = connect_to {
+        args.extend(["--connect-to", c]);
+    }
+    args.push(&url);
+    let out = run_program("curl", &args)?;
+    let (body, written) = out
+        .stdout
+        .rsplit_once(WRITE_OUT_MARK)
+        .unwrap_or(("", &out.stdout));
+    let mut fields = written.splitn(3, ' ');
+    let code: u16 = fields.next().unwrap_or("").trim().parse().unwrap_or(0);
+    if code == 0 {
+        return Err(format!("no answer: {}", out.stderr.trim()));
+    }
+    let length = fields.next().unwrap_or("").trim().parse().unwrap_or(0);
+    let location = fields.next().unwrap_or("").trim().to_string();
+    Ok(Answer {
+        code,
+        location,
+        length,
+        hash: hash(body),
+    })
+}
+
+fn hash(body: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
+}
+
+/// The status and text for `answer`; `catch_all` is the path that cannot exist
+/// and its answer, when that was 2xx.
+fn judge(answer: &Answer, catch_all: Option<(&str, &Answer)>) -> (Status, String) {
+    let code = answer.code;
+    if let Some((nowhere, page)) = catch_all {
+        if (200..=299).contains(&code) && answer.length == page.length && answer.hash == page.hash {
+            return (
+                Status::Pass,
+                format!(
+                    "{code} with the same page as /{nowhere}: the site answers every path with \
+                     the same page, the file is not served"
+                ),
+            );
+        }
+    }
+    (classify(code), describe(code, &answer.location))
 }
 
 fn classify(code: u16) -> Status {
@@ -189,6 +272,61 @@ mod tests {
         assert_eq!(classify(403), Status::Pass);
         assert_eq!(classify(404), Status::Pass);
         assert!(describe(301, "https://x/.env").contains("https://x/.env"));
+    }
+
+    #[test]
+    fn a_site_answering_every_path_with_the_same_page_does_not_serve_the_file() {
+        let page = Answer {
+            code: 200,
+            location: String::new(),
+            length: 512,
+            hash: hash("<html>app</html>"),
+        };
+        let catch_all = Some(("ferroban-audit-0123456789abcdef.txt", &page));
+        let (status, text) = judge(&page, catch_all);
+        assert_eq!(status, Status::Pass, "{text}");
+        assert!(
+            text.contains("200 with the same page as /ferroban-audit-0123456789abcdef.txt"),
+            "{text}"
+        );
+        assert!(
+            text.contains("answers every path with the same page"),
+            "{text}"
+        );
+        let secret = Answer {
+            hash: hash("APP_KEY=secret"),
+            ..page.clone()
+        };
+        assert_eq!(judge(&secret, catch_all).0, Status::Fail);
+        let longer = Answer {
+            length: 513,
+            ..page.clone()
+        };
+        assert_eq!(judge(&longer, catch_all).0, Status::Fail);
+        // Without a catch-all, the status rules are the guide's.
+        assert_eq!(judge(&page, None).0, Status::Fail);
+        let moved = Answer {
+            code: 301,
+            location: "https://x/.env".into(),
+            ..page.clone()
+        };
+        assert_eq!(judge(&moved, catch_all).0, Status::Warn);
+        let random = nonexistent_path();
+        assert!(random.starts_with("ferroban-audit-") && random.ends_with(".txt"));
+        assert_ne!(random, nonexistent_path());
+    }
+
+    #[test]
+    fn the_nginx_fix_keeps_well_known_and_covers_every_probed_path() {
+        assert!(
+            FIX.contains("location ~ /\\.(?!well-known/) { deny all; }"),
+            "{FIX}"
+        );
+        assert!(
+            FIX.contains("location ~* (?:docker-compose\\.ya?ml|\\.bak|~)$ { deny all; }"),
+            "{FIX}"
+        );
+        assert!(!FIX.contains("location ~ /\\. {"), "{FIX}");
     }
 
     #[test]
