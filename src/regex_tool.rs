@@ -677,9 +677,13 @@ impl<W: Write> Tester<'_, W> {
     /// A line that cannot match: counted (as fail2ban-regex would), its date not read.
     fn skipped(&mut self, raw: &[u8]) {
         self.lineno += 1;
-        self.stats.skipped += 1;
         let raw = trim_eol(raw);
-        if self.report && !is_comment_or_empty(raw) {
+        // comments and empty lines are no lines to fail2ban-regex, skipped or not
+        if is_comment_or_empty(raw) {
+            return;
+        }
+        self.stats.skipped += 1;
+        if self.report {
             self.stats.tested += 1;
             let latin1 = self.latin1;
             self.stats.miss(self.o, || decode(raw, latin1).into_owned());
@@ -1185,7 +1189,8 @@ fn print_report(
     if stats.skipped > 0 {
         writeln!(
             out,
-            "[{} lines without the filter's literals were not date-checked (--no-prefilter checks all)]\n",
+            "[{} lines without the filter's literals were not date-checked: the date template \
+             hits above are the other lines' (--no-prefilter checks all)]\n",
             stats.skipped
         )?;
     }

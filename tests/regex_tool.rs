@@ -114,6 +114,25 @@ fn report_has_fail2ban_regex_layout() {
         out.contains("[3 lines without the filter's literals were not date-checked"),
         "{out}"
     );
+    // comments and empty lines are no lines, skipped or not (Fail2ban's sample logs
+    // are half comments: the note said 368 lines of a 148-line log)
+    let dir = std::env::temp_dir().join(format!("ferroban-rt-skip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("commented.log");
+    let access = std::fs::read_to_string("examples/logs/access.log").unwrap();
+    let commented: String = access
+        .lines()
+        .map(|l| format!("# a comment\n\n{l}\n"))
+        .collect();
+    std::fs::write(&log, commented).unwrap();
+    let with_comments = [&args[..3], &[log.to_str().unwrap(), args[4]]].concat();
+    let (commented_out, err, ok) = ferroban(&with_comments);
+    assert!(ok, "{err}");
+    assert!(
+        commented_out.contains("[3 lines without the filter's literals were not date-checked"),
+        "{commented_out}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
     let (out, err, ok) = ferroban(&[&args[..], &["--no-prefilter"]].concat());
     assert!(ok, "{err}");
     assert!(!out.contains("not date-checked"), "{out}");
