@@ -87,13 +87,25 @@ pub fn parse_name_with_options(spec: &str) -> Result<(String, Vec<(String, Strin
                 (rest[1..1 + end].to_string(), &rest[end + 2..])
             }
             _ => {
-                let end = rest.find(',').unwrap_or(rest.len());
+                let end = rest.find([',', ']']).unwrap_or(rest.len());
                 (rest[..end].trim().to_string(), &rest[end..])
             }
         };
+        // as Python's dict, a name given again replaces the earlier value
+        opts.retain(|(k, _)| k != key);
         opts.push((key.to_string(), value));
+        // options are separated by `,`, or by `][` between two bracket groups
+        // (`%(default/action_)s[name=…]` in jail.conf's nsd or asterisk jails
+        // becomes `iptables-multiport[port="53", …][name=nsd-tcp, …]`)
         let after = after.trim_start();
-        rest = after.strip_prefix(',').unwrap_or(after).trim_start();
+        rest = match after.strip_prefix(']') {
+            Some(next) => next
+                .trim_start()
+                .strip_prefix('[')
+                .ok_or_else(|| format!("expected `[` after `]` in {spec:?}"))?,
+            None => after.strip_prefix(',').unwrap_or(after),
+        }
+        .trim_start();
     }
     Ok((name, opts))
 }
@@ -299,5 +311,25 @@ mod tests {
         );
         assert_eq!(parse_name_with_options("apache-auth").unwrap().1, vec![]);
         assert!(parse_name_with_options("x[a=1").is_err());
+        // jail.conf's `%(default/action_)s[name=%(__name__)s-tcp, …]`: two groups,
+        // the later value of a name replacing the earlier (nsd, asterisk, murmur…)
+        let (n, o) = parse_name_with_options(
+            r#"iptables-multiport[port="0:65535", protocol="tcp", chain="<known/chain>"][name=cs-tcp, port="27030,27031", protocol="tcp"]"#,
+        )
+        .unwrap();
+        assert_eq!(n, "iptables-multiport");
+        let o: Vec<(&str, &str)> = o.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            o,
+            [
+                ("chain", "<known/chain>"),
+                ("name", "cs-tcp"),
+                ("port", "27030,27031"),
+                ("protocol", "tcp")
+            ]
+        );
+        let (_, o) = parse_name_with_options("a[x=1] [y=2]").unwrap();
+        assert_eq!(o.len(), 2);
+        assert!(parse_name_with_options("a[x=1]y=2]").is_err());
     }
 }
