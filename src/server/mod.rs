@@ -181,6 +181,7 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
             }
         }
     }
+    warnings.extend(jails.iter().flat_map(unresolved_option_tags));
     let fleet = FleetSettings::load(confdir).ok().flatten();
     if fleet.is_none() {
         for jail in jails.iter().filter(|j| j.config.fleet != FleetMode::Off) {
@@ -207,6 +208,47 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
         warnings.extend(file.and_then(|f| ferroban_config::secret_file_warning(what, &f)));
     }
     warnings
+}
+
+/// A warning for each `<name>` left in a jail's regexes after every option was
+/// substituted: Fail2ban's regex tags are upper case (`<HOST>`, `<F-USER>`), so a
+/// lower-case one is an option reference nothing defines, and stays as literal text.
+/// Fail2ban says nothing of it either; it is how a misspelt filter option shows
+/// (`mode = agressive` leaves `<mdre-agressive>` in sshd's failregex, and the jail
+/// quietly matches less than in any real mode).
+fn unresolved_option_tags(jail: &Jail) -> Vec<String> {
+    let filter = &jail.config.filter;
+    let regexes = filter
+        .failregex
+        .iter()
+        .chain(&filter.ignoreregex)
+        .chain(&filter.prefregex);
+    let mut names: Vec<&str> = Vec::new();
+    for regex in regexes {
+        let mut from = 0;
+        while let Some((start, end)) = ferroban_config::tags::next_tag(regex, from) {
+            let name = &regex[start + 1..end - 1];
+            // `(?P<name>…)` is a group of the regex, not a tag
+            let group = regex[..start].ends_with("?P");
+            let lower = name.starts_with(|c: char| c.is_ascii_lowercase());
+            if lower && !group && !names.contains(&name) {
+                names.push(name);
+            }
+            from = end;
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            format!(
+                "[{}] filter {}'s regexes refer to <{name}>, which no option defines: it stays \
+                 as text, and that regex matches nothing as written; a misspelt filter option \
+                 (such as mode = …) leaves such a tag (ignore this if <{name}> is meant literally)",
+                jail.name(),
+                filter.name
+            )
+        })
+        .collect()
 }
 
 /// Run the server until it is told to stop.
