@@ -841,10 +841,18 @@ fn run(o: &Options) -> Result<()> {
     filter.keeps_matched_lines = prints_failures;
     filter.records_key_order = o.out.as_deref() == Some("row");
     filter.reads_nofail_data = prints_failures || o.verbose;
-    let latin1 = o.encoding.as_deref().is_some_and(|e| {
-        let e = e.to_ascii_lowercase().replace(['-', '_'], "");
-        e == "latin1" || e == "iso88591"
-    });
+    // the encodings a jail's logencoding takes, and no other: a name it does not
+    // know is refused, not read as UTF-8 (fail2ban-regex refuses it too)
+    let latin1 = match o.encoding.as_deref() {
+        None => false,
+        Some(name) => match ferroban_sources::Encoding::from_name(name) {
+            Some(encoding) => encoding == ferroban_sources::Encoding::Latin1,
+            None => bail!(
+                "encoding {name:?} is not supported: use utf-8 (the default; bytes that are \
+                 not UTF-8 are read as Latin-1) or latin-1"
+            ),
+        },
+    };
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -249,6 +249,20 @@ fn a_utf8_log_is_read_by_its_encoding_and_without_its_crlf() {
         users(&["--encoding", "latin1"]),
         "jos\u{c3}\u{a9} 192.0.2.7\nana 192.0.2.8\n"
     );
+    assert_eq!(
+        users(&["-e", "ISO-8859-1"]),
+        users(&["--encoding", "latin1"])
+    );
+    // an encoding it cannot read is refused, not read as UTF-8 under that name
+    for unknown in ["foo", "cp1252"] {
+        let (_, err, ok) =
+            ferroban(&["regex", "-e", unknown, log.to_str().unwrap(), "from <HOST>"]);
+        assert!(!ok, "-e {unknown}");
+        assert!(
+            err.contains(&format!("encoding {unknown:?} is not supported")),
+            "{err}"
+        );
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -147,7 +147,14 @@ fn regex() -> Command {
             "Zone of dates that name none (UTC, +0200, CET; a jail's logtimezone)",
         ))
         .arg(value("maxlines", "N", "Lines buffered for multi-line regexes").short('L'))
-        .arg(value("encoding", "ENC", "Log encoding (utf-8, latin-1)").short('e'))
+        .arg(
+            value(
+                "encoding",
+                "ENC",
+                "Log encoding: utf-8 (the default; bytes that are not UTF-8 are read as Latin-1) or latin-1",
+            )
+            .short('e'),
+        )
         .arg(
             value(
                 "out",

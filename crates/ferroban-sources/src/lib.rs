@@ -53,7 +53,9 @@ impl Encoding {
     pub fn from_name(name: &str) -> Option<Encoding> {
         match name.trim().to_lowercase().replace('_', "-").as_str() {
             "auto" | "utf-8" | "utf8" | "ascii" | "us-ascii" => Some(Encoding::Utf8),
-            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" => Some(Encoding::Latin1),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "iso88591" | "l1" => {
+                Some(Encoding::Latin1)
+            }
             _ => None,
         }
     }
