@@ -720,19 +720,7 @@ mod tests {
             return;
         };
         let chain = |rule: &str| {
-            ns.run("nft", &["flush", "ruleset"]);
-            ns.run("nft", &["add", "table", "inet", "filter"]);
-            ns.run(
-                "nft",
-                &[
-                    "add",
-                    "chain",
-                    "inet",
-                    "filter",
-                    "input",
-                    "{ type filter hook input priority 0; policy drop; }",
-                ],
-            );
+            ns.fresh_inet_input_dropping();
             let mut words = vec![
                 "add", "rule", "inet", "filter", "input", "iif", "lo", "accept",
             ];
@@ -853,6 +841,14 @@ mod tests {
     struct Netns(String);
 
     impl Netns {
+        /// Only `table inet filter` with an input chain of policy drop, made anew.
+        fn fresh_inet_input_dropping(&self) {
+            self.run("nft", &["flush", "ruleset"]);
+            self.run("nft", &["add", "table", "inet", "filter"]);
+            let chain = "{ type filter hook input priority 0; policy drop; }";
+            self.run("nft", &["add", "chain", "inet", "filter", "input", chain]);
+        }
+
         /// None, after saying why the test is skipped, when this is not root or
         /// a tool is missing.
         fn new(test: &str, tools: &[&str]) -> Option<Netns> {
@@ -1028,19 +1024,7 @@ mod tests {
         );
         assert_eq!(v6, FamilyPolicy::default());
         // nft's own comment, on a rule that only counts and accepts.
-        ns.run("nft", &["flush", "ruleset"]);
-        ns.run("nft", &["add", "table", "inet", "filter"]);
-        ns.run(
-            "nft",
-            &[
-                "add",
-                "chain",
-                "inet",
-                "filter",
-                "input",
-                "{ type filter hook input priority 0; policy drop; }",
-            ],
-        );
+        ns.fresh_inet_input_dropping();
         ns.run(
             "nft",
             &[
@@ -1064,18 +1048,7 @@ mod tests {
         let Some(ns) = Netns::new("nft_family", &["ip", "nft"]) else {
             return;
         };
-        ns.run("nft", &["add", "table", "inet", "filter"]);
-        ns.run(
-            "nft",
-            &[
-                "add",
-                "chain",
-                "inet",
-                "filter",
-                "input",
-                "{ type filter hook input priority 0; policy drop; }",
-            ],
-        );
+        ns.fresh_inet_input_dropping();
         let rule = |words: &[&str]| {
             let mut args = vec!["add", "rule", "inet", "filter", "input"];
             args.extend(words);
