@@ -788,25 +788,36 @@ mod tests {
 
     #[test]
     fn legacy_rules_accepting_a_whole_class_undo_the_drop_policy() {
+        // the rules as the real iptables-legacy prints them back (`-S INPUT`)
+        let Some(ns) = Netns::new("legacy_class", &["ip", "iptables-legacy"]) else {
+            return;
+        };
+        let chain_with = |rule: &str| {
+            let ipt = |args: &[&str]| ns.run("iptables-legacy", args);
+            ipt(&["-F", "INPUT"]);
+            ipt(&["-P", "INPUT", "DROP"]);
+            let mut args = vec!["-A", "INPUT"];
+            args.extend(rule.split_whitespace());
+            ipt(&args);
+            let rules = ipt(&["-S", "INPUT"]);
+            (legacy_input("iptables-legacy", &rules), rules)
+        };
         for (rule, class) in [
-            ("-A INPUT -p tcp -m tcp -j ACCEPT", "TCP packet"),
+            ("-p tcp -j ACCEPT", "TCP packet"),
+            ("-p udp --dport 0:65535 -j ACCEPT", "UDP packet"),
             (
-                "-A INPUT -p udp -m udp --dport 0:65535 -j ACCEPT",
-                "UDP packet",
-            ),
-            (
-                "-A INPUT -m conntrack --ctstate NEW,RELATED,ESTABLISHED -j ACCEPT",
+                "-m conntrack --ctstate NEW,RELATED,ESTABLISHED -j ACCEPT",
                 "new connection",
             ),
-            ("-A INPUT -m state --state NEW -j ACCEPT", "new connection"),
+            ("-m state --state NEW -j ACCEPT", "new connection"),
         ] {
-            let chain = legacy_input("iptables-legacy", &format!("-P INPUT DROP\n{rule}\n"));
-            assert!(!chain.denies, "{rule}");
+            let (chain, rules) = chain_with(rule);
+            assert!(!chain.denies, "{rule}: {rules}");
             assert!(
                 chain
                     .seen
                     .ends_with(&format!("rule 1 accepts every {class}")),
-                "{}",
+                "{}: {rules}",
                 chain.seen
             );
             assert_eq!(
@@ -814,24 +825,21 @@ mod tests {
                 Some("`iptables-legacy -D INPUT 1`")
             );
         }
-        let accept_all = legacy_input(
-            "iptables-legacy",
-            "-P INPUT DROP\n-A INPUT -s 0.0.0.0/0 -j ACCEPT\n",
-        );
+        let (accept_all, rules) = chain_with("-s 0.0.0.0/0 -j ACCEPT");
         assert!(
             accept_all.seen.ends_with("rule 1 accepts every packet"),
-            "{}",
+            "{}: {rules}",
             accept_all.seen
         );
         for rule in [
-            "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT",
-            "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-            "-A INPUT -p tcp -m tcp --dport 1024:65535 -j ACCEPT",
-            "-A INPUT -p tcp -j DROP",
-            "-A INPUT -p icmp -j ACCEPT",
+            "-p tcp --dport 22 -j ACCEPT",
+            "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "-p tcp --dport 1024:65535 -j ACCEPT",
+            "-p tcp -j DROP",
+            "-p icmp -j ACCEPT",
         ] {
-            let chain = legacy_input("iptables-legacy", &format!("-P INPUT DROP\n{rule}\n"));
-            assert!(chain.denies, "{rule}: {}", chain.seen);
+            let (chain, rules) = chain_with(rule);
+            assert!(chain.denies, "{rule}: {} ({rules})", chain.seen);
         }
     }
 
