@@ -12,12 +12,22 @@
 //! all of its templates are), so a run absent from the whole line is absent from the
 //! cut line too.
 //!
+//! A regex usually holds several such sets (each word of a concatenation, or each
+//! alternation of words): `HTTP` and `.env`/`.git`/… are both in every match of an
+//! access-log filter for secret files, but every line of an access log holds the
+//! first and few the second. Which set rules out most lines depends on the log, not
+//! on the regex, so the prefilter starts with each regex's best set by its form
+//! (longest shortest literal) and, over the first 512 lines asked
+//! about, counts how many hold each candidate set; then it keeps, for each regex,
+//! the set the fewest lines held. Any of them is exact: only speed depends on it.
+//!
 //! Searching costs a few hundred instructions a line. Where nearly every line holds a
 //! literal (an auth.log read with a filter whose literal is "sshd"), that is lost, so
 //! the search pauses while it rules out too few lines (see `Payoff`): a paused
 //! prefilter lets every line through, which only means more lines are tested.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use regex_syntax::hir::{Hir, HirKind};
@@ -25,18 +35,66 @@ use regex_syntax::hir::{Hir, HirKind};
 /// Literals of which every match contains at least one.
 #[derive(Debug)]
 pub struct Prefilter {
-    automaton: AhoCorasick,
-    literals: Vec<Vec<u8>>,
+    /// Each regex's candidate sets of literals, its best by form first.
+    choices: Vec<Vec<LiteralSet>>,
+    /// The best set by form of each regex, searched until the sample is taken…
+    by_form: Search,
+    /// …and the set of each that held the fewest sampled lines, after it.
+    by_sample: OnceLock<Search>,
+    /// The sample being taken; `None` when there is nothing to choose, or once chosen.
+    sample: Mutex<Option<Sample>>,
+    /// Whether a sample is being taken (read without the lock on every line).
+    sampling: AtomicBool,
     payoff: Payoff,
 }
 
-impl Clone for Prefilter {
-    fn clone(&self) -> Self {
-        Prefilter {
-            automaton: self.automaton.clone(),
-            literals: self.literals.clone(),
-            payoff: Payoff::default(),
+/// Literals every match of a regex contains one of.
+type LiteralSet = Vec<Vec<u8>>;
+
+/// Literals searched for together, and their automaton.
+#[derive(Debug)]
+struct Search {
+    automaton: AhoCorasick,
+    literals: Vec<Vec<u8>>,
+}
+
+impl Search {
+    /// The union of `sets`; `None` if the automaton cannot be built.
+    fn of<'a>(sets: impl IntoIterator<Item = &'a LiteralSet>) -> Option<Search> {
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        for l in sets.into_iter().flatten() {
+            if !literals.contains(l) {
+                literals.push(l.clone());
+            }
         }
+        let automaton = AhoCorasick::new(&literals).ok()?;
+        Some(Search {
+            automaton,
+            literals,
+        })
+    }
+}
+
+/// How many of the sampled lines held each candidate set of each regex.
+#[derive(Debug)]
+struct Sample {
+    /// By regex, by candidate set (in `Prefilter::choices`' order): its automaton and
+    /// the lines that held one of its literals.
+    counts: Vec<Vec<(AhoCorasick, u32)>>,
+    lines: u32,
+}
+
+/// Lines sampled before each regex's set is chosen: enough to tell a literal on
+/// every line from one on a few, few enough that the sample's searches (one per
+/// candidate set a line) cost nothing over a log.
+const SAMPLE_LINES: u32 = 512;
+/// Candidate sets kept per regex (the best by form).
+const MAX_CHOICES: usize = 8;
+
+impl Clone for Prefilter {
+    /// A copy that chooses afresh, from its own sample.
+    fn clone(&self) -> Self {
+        Prefilter::with_choices(self.choices.clone()).expect("built from the same choices")
     }
 }
 
@@ -47,51 +105,90 @@ impl Prefilter {
     /// A prefilter for patterns (Rust syntax, linear engine) of which a line must
     /// match at least one; `None` when one of them has no usable mandatory literal.
     pub fn for_patterns<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Option<Prefilter> {
-        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut choices = Vec::new();
         for p in patterns {
             let hir = regex_syntax::ParserBuilder::new().build().parse(p).ok()?;
-            let set = required(&hir)?;
-            if set.iter().any(|l| l.len() < MIN_LITERAL) {
+            let sets = candidate_sets(&hir);
+            if sets.is_empty() {
                 return None;
             }
-            for l in set {
-                if !literals.contains(&l) {
-                    literals.push(l);
-                }
-            }
+            choices.push(sets);
         }
-        if literals.is_empty() {
+        if choices.is_empty() {
             return None;
         }
-        let automaton = AhoCorasick::new(&literals).ok()?;
+        Prefilter::with_choices(choices)
+    }
+
+    /// A prefilter that searches each regex's first set until its sample chooses.
+    fn with_choices(choices: Vec<Vec<LiteralSet>>) -> Option<Prefilter> {
+        let by_form = Search::of(choices.iter().filter_map(|sets| sets.first()))?;
+        let sample = match choices.iter().any(|sets| sets.len() > 1) {
+            true => Some(Sample {
+                counts: choices
+                    .iter()
+                    .map(|sets| {
+                        sets.iter()
+                            .map(|set| AhoCorasick::new(set).map(|a| (a, 0)))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .ok()?,
+                lines: 0,
+            }),
+            false => None,
+        };
         Some(Prefilter {
-            automaton,
-            literals,
+            sampling: AtomicBool::new(sample.is_some()),
+            sample: Mutex::new(sample),
+            choices,
+            by_form,
+            by_sample: OnceLock::new(),
             payoff: Payoff::default(),
         })
     }
 
-    /// The literals, for reports.
+    /// What is searched now.
+    fn search(&self) -> &Search {
+        self.by_sample.get().unwrap_or(&self.by_form)
+    }
+
+    /// The literals searched for now, for reports.
     pub fn literals(&self) -> impl Iterator<Item = String> + '_ {
-        self.literals
+        self.search()
+            .literals
             .iter()
             .map(|l| String::from_utf8_lossy(l).into_owned())
     }
 
     /// Could `line` match? (`true` without a search while the prefilter is paused.)
     pub fn may_match(&self, line: &[u8]) -> bool {
-        if !self.payoff.searching() {
-            return true;
+        let found = match self.payoff.searching() {
+            true => {
+                let found = self.search().automaton.is_match(line);
+                self.payoff.note(!found);
+                found
+            }
+            false => true,
+        };
+        if self.sampling.load(Ordering::Relaxed) {
+            self.sample_line(line);
         }
-        let found = self.automaton.is_match(line);
-        self.payoff.note(!found);
         found
     }
 
     /// Where the next line that could match begins in `hay` (lines end with `\n`),
     /// from the line that begins at `from` on: the line of the next literal, or (while
     /// the prefilter is paused) the line at `from`.
-    pub fn next_line(&self, hay: &[u8], from: usize) -> Option<usize> {
+    pub fn next_line(&self, hay: &[u8], mut from: usize) -> Option<usize> {
+        // While sampling, line by line: each is counted.
+        while self.sampling.load(Ordering::Relaxed) && from < hay.len() {
+            let end = memchr::memchr(b'\n', &hay[from..]).map_or(hay.len(), |i| from + i + 1);
+            if self.may_match(&hay[from..end]) {
+                return Some(from);
+            }
+            from = end;
+        }
         if from >= hay.len() {
             return None;
         }
@@ -99,11 +196,45 @@ impl Prefilter {
             return Some(from);
         }
         let input = aho_corasick::Input::new(hay).span(from..hay.len());
-        let hit = self.automaton.find(input).map(|m| m.start());
+        let hit = self.search().automaton.find(input).map(|m| m.start());
         let line =
             hit.map(|at| memchr::memrchr(b'\n', &hay[from..at]).map_or(from, |i| from + i + 1));
         self.payoff.note(line != Some(from));
         line
+    }
+
+    /// Count which candidate sets `line` holds; the last line of the sample chooses.
+    /// (Skipped while another thread counts: the sample need not be exact.)
+    fn sample_line(&self, line: &[u8]) {
+        let Ok(mut taking) = self.sample.try_lock() else {
+            return;
+        };
+        let Some(sample) = taking.as_mut() else {
+            return;
+        };
+        for (automaton, held) in sample.counts.iter_mut().flatten() {
+            *held += u32::from(automaton.is_match(line));
+        }
+        sample.lines += 1;
+        if sample.lines < SAMPLE_LINES {
+            return;
+        }
+        let chosen = self
+            .choices
+            .iter()
+            .zip(&sample.counts)
+            .map(|(sets, counts)| {
+                // the first of the fewest: the best by form among equals
+                let fewest = (0..sets.len()).min_by_key(|&i| counts[i].1).unwrap_or(0);
+                &sets[fewest]
+            });
+        if let Some(search) = Search::of(chosen) {
+            let _ = self.by_sample.set(search);
+        }
+        *taking = None;
+        self.sampling.store(false, Ordering::Relaxed);
+        // judged afresh: a pause was the set by form's
+        self.payoff.reset();
     }
 }
 
@@ -140,6 +271,13 @@ impl Payoff {
         false
     }
 
+    /// Judged afresh, from no question asked.
+    fn reset(&self) {
+        self.asked.store(0, Ordering::Relaxed);
+        self.ruled_out.store(0, Ordering::Relaxed);
+        self.paused.store(0, Ordering::Relaxed);
+    }
+
     /// A search done: whether it ruled out the line asked about (at least).
     fn note(&self, ruled_out: bool) {
         let asked = self.asked.load(Ordering::Relaxed) + 1;
@@ -155,6 +293,38 @@ impl Payoff {
         self.asked.store(0, Ordering::Relaxed);
         self.ruled_out.store(0, Ordering::Relaxed);
     }
+}
+
+/// The sets of literals every match of `hir` contains one of (each word of a
+/// concatenation gives one), without those with a literal shorter than
+/// [`MIN_LITERAL`]; the best by form first (the longest shortest literal, then the
+/// fewest literals; among equals the last, as `required` picks), at most
+/// [`MAX_CHOICES`].
+fn candidate_sets(hir: &Hir) -> Vec<LiteralSet> {
+    fn collect(hir: &Hir, sets: &mut Vec<LiteralSet>) {
+        match hir.kind() {
+            HirKind::Concat(subs) => subs.iter().for_each(|s| collect(s, sets)),
+            HirKind::Capture(c) => collect(&c.sub, sets),
+            HirKind::Repetition(r) if r.min >= 1 => collect(&r.sub, sets),
+            _ => sets.extend(required(hir)),
+        }
+    }
+    let mut sets = Vec::new();
+    collect(hir, &mut sets);
+    sets.retain(|set| set.iter().all(|l| l.len() >= MIN_LITERAL));
+    let form = |set: &LiteralSet| {
+        let shortest = set.iter().map(Vec::len).min().unwrap_or(0);
+        (shortest, usize::MAX - set.len())
+    };
+    let mut ranked: Vec<(usize, LiteralSet)> = sets.into_iter().enumerate().collect();
+    ranked.sort_by_key(|(i, set)| std::cmp::Reverse((form(set), *i)));
+    let mut best: Vec<LiteralSet> = Vec::new();
+    for (_, set) in ranked {
+        if !best.contains(&set) && best.len() < MAX_CHOICES {
+            best.push(set);
+        }
+    }
+    best
 }
 
 /// A set of literals every match of `hir` contains one of, or `None`.
@@ -215,6 +385,54 @@ mod tests {
             lits(&[r"(?:alpha|beta) \d+"]),
             Some(vec!["alpha".to_string(), "beta".to_string()])
         );
+    }
+
+    /// An access-log filter for secret files: every line holds `HTTP`, few a secret.
+    const SECRETS: &str = r#"^\S+ "GET /(?:\.env|\.git) HTTP/1\.1" 404"#;
+
+    fn access_line(i: usize) -> String {
+        let path = if i % 100 == 7 { ".env" } else { "index.html" };
+        format!("192.0.2.{} \"GET /{path} HTTP/1.1\" 404\n", i % 250)
+    }
+
+    #[test]
+    fn keeps_the_set_of_literals_fewest_sampled_lines_hold() {
+        let p = Prefilter::for_patterns([SECRETS]).unwrap();
+        // by form: the longest literal, which every line of an access log holds
+        assert_eq!(p.literals().collect::<Vec<_>>(), ["HTTP"]);
+        for i in 0..SAMPLE_LINES as usize {
+            let line = access_line(i);
+            assert!(p.may_match(line.as_bytes()), "line {i} holds HTTP");
+        }
+        assert_eq!(p.literals().collect::<Vec<_>>(), ["env", "git"]);
+        assert!(!p.may_match(access_line(0).as_bytes()));
+        assert!(p.may_match(access_line(7).as_bytes()));
+        // a copy takes its own sample
+        assert_eq!(p.clone().literals().collect::<Vec<_>>(), ["HTTP"]);
+    }
+
+    #[test]
+    fn samples_line_by_line_in_blocks_and_skips_after() {
+        let p = Prefilter::for_patterns([SECRETS]).unwrap();
+        let lines: Vec<String> = (0..3 * SAMPLE_LINES as usize).map(access_line).collect();
+        let block = lines.concat();
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for line in &lines {
+            starts.push(at);
+            at += line.len();
+        }
+        let mut returned = Vec::new();
+        let mut from = 0;
+        while let Some(line_start) = p.next_line(block.as_bytes(), from) {
+            returned.push(starts.binary_search(&line_start).expect("a line's start"));
+            from = line_start + block[line_start..].find('\n').unwrap() + 1;
+        }
+        // the sample's lines all held the set by form; after it, only secrets
+        let sampled = SAMPLE_LINES as usize;
+        assert_eq!(returned[..sampled], (0..sampled).collect::<Vec<_>>());
+        let after: Vec<usize> = (sampled..lines.len()).filter(|i| i % 100 == 7).collect();
+        assert_eq!(returned[sampled..], after);
     }
 
     #[test]
