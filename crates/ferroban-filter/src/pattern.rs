@@ -961,6 +961,14 @@ pub fn linear_superset_of(python: &str, mode: Mode) -> Result<Option<String>, Pa
     prepare(python, mode).map(|(_, _, _, superset)| superset)
 }
 
+/// The linear form of a Python pattern that matches exactly where it does, with the
+/// same groups (Rust syntax), if it has one: not for a pattern that needs
+/// back-tracking, nor one screened by a superset.
+pub fn exact_linear_form_of(python: &str, mode: Mode) -> Option<String> {
+    let (t, _, main, _) = prepare(python, mode).ok()?;
+    (!t.needs_backtracking && t.screen.is_none()).then_some(main)
+}
+
 impl Pattern {
     /// Compile a Python-syntax pattern for the given search mode: on the linear engine
     /// when it, or its unfolded form (see `unfold`), allows.

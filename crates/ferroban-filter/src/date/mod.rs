@@ -497,7 +497,7 @@ impl DateDetector {
     /// `Template::cuts_at_word_bounds`), so that a run of word characters absent from a
     /// line is also absent from the line with its date cut out.
     pub fn cuts_at_word_bounds(&self) -> bool {
-        self.slots.iter().all(|s| s.template.cuts_at_word_bounds)
+        self.slots.iter().all(|s| s.template.cuts_at_word_bounds())
     }
 
     /// Interpret dates without a zone in this fixed offset (minutes), as `logtimezone`.
@@ -1237,6 +1237,22 @@ mod step_tests {
 
     /// 2026-02-23 12:00:00 UTC
     const NOW: i64 = 1_771_848_000;
+
+    #[test]
+    fn a_custom_date_next_to_a_non_word_character_cannot_join_words() {
+        let bounded = |pattern: &str| {
+            DateDetector::from_patterns(pattern, TimeZone::UTC, 2026)
+                .unwrap()
+                .cuts_at_word_bounds()
+        };
+        // after '[' (Apache's access log), or at the line's start
+        assert!(bounded(r"^[^\[]*\[({DATE})"));
+        assert!(bounded("^%Y-%m-%d %H:%M:%S"));
+        assert!(bounded(r"^[^\[]*\[({DATE})\n{^LN-BEG}"));
+        // "abc[04/Dec/2026:…]def" less its date is "abcdef": a word made by the cut
+        assert!(!bounded(r"^[^\[]*(\[{DATE}\s*\])"));
+        assert!(!bounded("x(%Y%m%d)y"));
+    }
 
     #[test]
     fn a_date_after_client_addresses_of_any_length_reads_as_searched() {

@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 use super::digits::{self, DigitMasks};
 use super::strptime::{self, Fields};
 use crate::anchored::AnchoredDfa;
-use crate::pattern::{linear_superset_of, Groups, MatchMemo, Mode, Pattern};
+use crate::pattern::{exact_linear_form_of, linear_superset_of, Groups, MatchMemo, Mode, Pattern};
 use jiff::tz::TimeZone;
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 pub const LINE_BEGIN: u8 = 8;
 pub const LINE_END: u8 = 4;
@@ -45,9 +46,10 @@ pub struct Template {
     pub flags: u8,
     pub weight: f64,
     /// The date this template cuts out of a line always starts and ends with a word
-    /// character, or sits at the line start (true of Fail2ban's own templates, not
-    /// known for custom patterns): then cutting it cannot join two word characters.
-    pub cuts_at_word_bounds: bool,
+    /// character, or sits at the line start: true of Fail2ban's own templates, set
+    /// where they are built. A custom pattern is judged by its form (see
+    /// [`Template::cuts_at_word_bounds`]).
+    builtin_bounds: bool,
     /// Compiled on first use: a process holds dozens of default templates and most
     /// are never searched (the detector's screen rules them out).
     compiled: OnceLock<Result<Pattern, String>>,
@@ -239,7 +241,7 @@ impl Template {
             pattern,
             flags,
             weight: 1.0,
-            cuts_at_word_bounds: false,
+            builtin_bounds: false,
             compiled: OnceLock::new(),
             start_first: OnceLock::new(),
             ascii_nfa: OnceLock::new(),
@@ -383,8 +385,32 @@ impl Template {
     }
 
     pub(crate) fn cutting_at_word_bounds(mut self) -> Template {
-        self.cuts_at_word_bounds = true;
+        self.builtin_bounds = true;
         self
+    }
+
+    /// Whether cutting this template's date out of a line can never join two ASCII
+    /// word characters (so a run of them absent from a line is absent from the line
+    /// with its date cut out, which the literal prefilter relies on). True of
+    /// Fail2ban's own templates, and of a custom pattern whose date (group 1, or the
+    /// whole match) always sits next to a character that is no word character or at
+    /// the line's start or end: `^[^\[]*\[({DATE})` (an access log's
+    /// `[04/Dec/2026:…`) is, a date between two words is not. Worked out when asked
+    /// (once a filter), never for the default templates.
+    pub fn cuts_at_word_bounds(&self) -> bool {
+        self.builtin_bounds || self.cut_is_bounded_by_its_form()
+    }
+
+    /// [`Template::cuts_at_word_bounds`] for a custom pattern: read from its exact
+    /// linear form, where it has one (`false` otherwise, or where in doubt).
+    fn cut_is_bounded_by_its_form(&self) -> bool {
+        let Some(rust) = exact_linear_form_of(&self.regex, Mode::SingleLine) else {
+            return false;
+        };
+        regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(&rust)
+            .is_ok_and(|hir| cut_is_bounded(&hir))
     }
 
     /// TAI64N labels (`@4000…`), as written by daemontools/s6.
@@ -582,6 +608,64 @@ impl Template {
                 i64::from_str_radix(v, 16).ok().map(|t| t as f64)
             }
         }
+    }
+}
+
+/// Whether the date that a template of this form cuts out (group 1, which then takes
+/// part in every match, or the whole match) always has, on one side, a character that
+/// is no ASCII word character, or the line's start or end. Only a date at the top of
+/// the pattern's sequence is judged; anything else is `false`.
+fn cut_is_bounded(hir: &Hir) -> bool {
+    let parts = match hir.kind() {
+        HirKind::Concat(parts) => parts.as_slice(),
+        _ => std::slice::from_ref(hir),
+    };
+    let is_group_1 = |h: &Hir| matches!(h.kind(), HirKind::Capture(c) if c.index == 1);
+    match parts.iter().position(is_group_1) {
+        Some(at) => {
+            let before = at.checked_sub(1).and_then(|i| parts.get(i));
+            before.is_some_and(|h| bounds(h, Side::Before))
+                || parts.get(at + 1).is_some_and(|h| bounds(h, Side::After))
+        }
+        // no group: the whole match, cut from the line's start
+        None => {
+            hir.properties().explicit_captures_len() == 0
+                && parts.first().is_some_and(|h| bounds(h, Side::Before))
+        }
+    }
+}
+
+/// Which side of the date a part of the pattern is on.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Before,
+    After,
+}
+
+/// Whether `part`, next to the date on `side`, puts a character that is no ASCII
+/// word character (or the line's start or end) right there.
+fn bounds(part: &Hir, side: Side) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    match part.kind() {
+        HirKind::Literal(lit) => {
+            let next_to_date = match side {
+                Side::Before => lit.0.last(),
+                Side::After => lit.0.first(),
+            };
+            next_to_date.is_some_and(|&b| !word(b))
+        }
+        HirKind::Class(Class::Bytes(class)) => class
+            .ranges()
+            .iter()
+            .all(|r| (r.start()..=r.end()).all(|b| !word(b))),
+        HirKind::Class(Class::Unicode(class)) => class.ranges().iter().all(|r| {
+            (r.start()..=r.end())
+                .take_while(char::is_ascii)
+                .all(|c| !word(c as u8))
+        }),
+        HirKind::Look(Look::Start) => side == Side::Before,
+        HirKind::Look(Look::End) => side == Side::After,
+        _ => false,
     }
 }
 
