@@ -961,10 +961,12 @@ pub fn linear_superset_of(python: &str, mode: Mode) -> Result<Option<String>, Pa
     prepare(python, mode).map(|(_, _, _, superset)| superset)
 }
 
-/// The linear form of a Python pattern that matches exactly where it does, with the
-/// same groups (Rust syntax), if it has one: not for a pattern that needs
-/// back-tracking, nor one screened by a superset.
-pub fn exact_linear_form_of(python: &str, mode: Mode) -> Option<String> {
+/// The linear form of a Python pattern (Rust syntax), with its groups and its
+/// sequence of parts as they are, if it has one: not for a pattern that needs
+/// back-tracking, nor one screened by a superset. A back-reference in it is a copy of
+/// its group's body (a group of its own), which matches more: this is for reading a
+/// pattern's shape, not for matching.
+pub fn linear_form_of(python: &str, mode: Mode) -> Option<String> {
     let (t, _, main, _) = prepare(python, mode).ok()?;
     (!t.needs_backtracking && t.screen.is_none()).then_some(main)
 }

@@ -1252,6 +1252,12 @@ mod step_tests {
         // "abc[04/Dec/2026:…]def" less its date is "abcdef": a word made by the cut
         assert!(!bounded(r"^[^\[]*(\[{DATE}\s*\])"));
         assert!(!bounded("x(%Y%m%d)y"));
+        assert!(bounded("ab:(%Y%m%d)y"));
+        // Fail2ban's {^LN-BEG}: up to two non-word characters after the line's start
+        assert!(bounded(
+            r"{^LN-BEG}%ExY(?P<_sep>[-/.])%m(?P=_sep)%d %H:%M:%S"
+        ));
+        assert!(!bounded(r"^\w?(%Y%m%d)y"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use super::digits::{self, DigitMasks};
 use super::strptime::{self, Fields};
 use crate::anchored::AnchoredDfa;
-use crate::pattern::{exact_linear_form_of, linear_superset_of, Groups, MatchMemo, Mode, Pattern};
+use crate::pattern::{linear_form_of, linear_superset_of, Groups, MatchMemo, Mode, Pattern};
 use jiff::tz::TimeZone;
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
@@ -401,10 +401,10 @@ impl Template {
         self.builtin_bounds || self.cut_is_bounded_by_its_form()
     }
 
-    /// [`Template::cuts_at_word_bounds`] for a custom pattern: read from its exact
-    /// linear form, where it has one (`false` otherwise, or where in doubt).
+    /// [`Template::cuts_at_word_bounds`] for a custom pattern: read from its linear
+    /// form, where it has one (`false` otherwise, or where in doubt).
     fn cut_is_bounded_by_its_form(&self) -> bool {
-        let Some(rust) = exact_linear_form_of(&self.regex, Mode::SingleLine) else {
+        let Some(rust) = linear_form_of(&self.regex, Mode::SingleLine) else {
             return false;
         };
         regex_syntax::ParserBuilder::new()
@@ -613,8 +613,8 @@ impl Template {
 
 /// Whether the date that a template of this form cuts out (group 1, which then takes
 /// part in every match, or the whole match) always has, on one side, a character that
-/// is no ASCII word character, or the line's start or end. Only a date at the top of
-/// the pattern's sequence is judged; anything else is `false`.
+/// is no ASCII word character, or the line's start or end. Only a date in the
+/// pattern's top-level sequence is judged; anything else is `false`.
 fn cut_is_bounded(hir: &Hir) -> bool {
     let parts = match hir.kind() {
         HirKind::Concat(parts) => parts.as_slice(),
@@ -623,37 +623,65 @@ fn cut_is_bounded(hir: &Hir) -> bool {
     let is_group_1 = |h: &Hir| matches!(h.kind(), HirKind::Capture(c) if c.index == 1);
     match parts.iter().position(is_group_1) {
         Some(at) => {
-            let before = at.checked_sub(1).and_then(|i| parts.get(i));
-            before.is_some_and(|h| bounds(h, Side::Before))
-                || parts.get(at + 1).is_some_and(|h| bounds(h, Side::After))
+            side_is_bounded(parts[..at].iter().rev(), Side::Before)
+                || side_is_bounded(parts[at + 1..].iter(), Side::After)
         }
         // no group: the whole match, cut from the line's start
         None => {
             hir.properties().explicit_captures_len() == 0
-                && parts.first().is_some_and(|h| bounds(h, Side::Before))
+                && parts
+                    .first()
+                    .is_some_and(|h| matches!(h.kind(), HirKind::Look(Look::Start)))
         }
     }
 }
 
-/// Which side of the date a part of the pattern is on.
+/// Which side of the date the parts of the pattern are on.
 #[derive(Clone, Copy, PartialEq)]
 enum Side {
     Before,
     After,
 }
 
-/// Whether `part`, next to the date on `side`, puts a character that is no ASCII
-/// word character (or the line's start or end) right there.
-fn bounds(part: &Hir, side: Side) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    match part.kind() {
-        HirKind::Literal(lit) => {
-            let next_to_date = match side {
-                Side::Before => lit.0.last(),
-                Side::After => lit.0.first(),
+/// Whether the parts on one `side` of the date, nearest first, always put a
+/// character that is no ASCII word character (or the line's start or end) next to
+/// it. Parts that yield no word character but may yield nothing (Fail2ban's
+/// `{^LN-BEG}` is `^(?:\W{0,2})?`) pass the question to the part beyond them.
+fn side_is_bounded<'a>(nearest_first: impl Iterator<Item = &'a Hir>, side: Side) -> bool {
+    for part in nearest_first {
+        if !yields_no_word_character(part) {
+            return match part.kind() {
+                // `\[` after `abc`: a literal's character next to the date
+                HirKind::Literal(lit) => {
+                    let next_to_date = match side {
+                        Side::Before => lit.0.last(),
+                        Side::After => lit.0.first(),
+                    };
+                    next_to_date.is_some_and(|&b| !is_word_byte(b))
+                }
+                HirKind::Look(Look::Start) => side == Side::Before,
+                HirKind::Look(Look::End) => side == Side::After,
+                _ => false,
             };
-            next_to_date.is_some_and(|&b| !word(b))
         }
+        if part.properties().minimum_len().is_some_and(|n| n > 0) {
+            return true;
+        }
+    }
+    false
+}
+
+/// An ASCII word character (what the prefilter's literals are made of).
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether every character `part` may match is no ASCII word character.
+fn yields_no_word_character(part: &Hir) -> bool {
+    let word = is_word_byte;
+    match part.kind() {
+        HirKind::Empty => true,
+        HirKind::Literal(lit) => lit.0.iter().all(|&b| !word(b)),
         HirKind::Class(Class::Bytes(class)) => class
             .ranges()
             .iter()
@@ -663,9 +691,12 @@ fn bounds(part: &Hir, side: Side) -> bool {
                 .take_while(char::is_ascii)
                 .all(|c| !word(c as u8))
         }),
-        HirKind::Look(Look::Start) => side == Side::Before,
-        HirKind::Look(Look::End) => side == Side::After,
-        _ => false,
+        HirKind::Repetition(r) => yields_no_word_character(&r.sub),
+        HirKind::Capture(c) => yields_no_word_character(&c.sub),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => {
+            parts.iter().all(yields_no_word_character)
+        }
+        HirKind::Look(_) => false,
     }
 }
 
