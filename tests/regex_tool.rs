@@ -1093,3 +1093,72 @@ fn a_filter_path_with_options_is_read_as_fail2ban_regex_reads_it() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The prefilter chooses each failregex's literals by the lines they rule out, over
+/// the first 512 lines (in an access log, `HTTP` rules out none; `env` or `php`
+/// nearly all), and works with a custom `datepattern` whose date sits after `[`. A
+/// failure after that choice must still be found: on a generated access log with
+/// probes well past the first 512 lines, the rows are fail2ban-regex's, for
+/// ferroban's own filters and Fail2ban's that read such logs.
+#[test]
+fn rows_past_the_prefilter_s_sample_are_fail2ban_regex_s() {
+    let Some(reference) = fail2ban_regex() else {
+        return;
+    };
+    let generated = Command::new("python3")
+        .args(["scripts/gen-accesslog.py", "3000"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("python3 runs the generator");
+    assert!(generated.status.success());
+    let probes = [
+        r#""GET /phpmyadmin/index.php HTTP/1.1" 404 162 "-" "Mozilla/5.0""#,
+        r#""GET /index.php?page=http://203.0.113.9/x.txt HTTP/1.1" 200 512 "-" "Mozilla/5.0""#,
+        r#""GET /.git/config HTTP/1.1" 404 162 "-" "Mozilla/5.0""#,
+    ];
+    let mut log_text = String::new();
+    for (i, line) in String::from_utf8_lossy(&generated.stdout)
+        .lines()
+        .enumerate()
+    {
+        // a probe every 97 lines from line 600 on, in the generated line's place
+        let probe = (i >= 600 && i % 97 == 0).then(|| probes[i / 97 % probes.len()]);
+        match (probe, line.find('"')) {
+            (Some(probe), Some(request)) => {
+                log_text.push_str(&format!("{}{probe}", &line[..request]))
+            }
+            _ => log_text.push_str(line),
+        }
+        log_text.push('\n');
+    }
+    let dir = scratch_dir("sampled-prefilter");
+    let log = dir.join("access.log");
+    std::fs::write(&log, &log_text).unwrap();
+    let log = log.to_string_lossy().into_owned();
+    let own = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+    let cases = [
+        (own, "apache-envscan"),
+        (own, "nginx-botsearch"),
+        (own, "php-url-fopen"),
+        ("/etc/fail2ban", "nginx-botsearch"),
+        ("/etc/fail2ban", "php-url-fopen"),
+        ("/etc/fail2ban", "apache-pass"),
+    ];
+    for (config, filter) in cases {
+        let args = ["-c", config, "-o", "row", &log, filter];
+        let theirs = reference_output(&reference, &args);
+        let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+        assert!(ok, "{err}");
+        let theirs = rows_as_python_reads_them(&theirs);
+        if filter != "apache-pass" {
+            // every probe of its kind past the sample, and the generator's own
+            assert!(theirs.lines().count() >= 8, "{config} {filter}: {theirs}");
+        }
+        assert_eq!(
+            rows_as_python_reads_them(ours.as_bytes()),
+            theirs,
+            "{config} {filter}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
