@@ -43,6 +43,8 @@ pub struct Prefilter {
     by_sample: OnceLock<Search>,
     /// The sample being taken; `None` when there is nothing to choose, or once chosen.
     sample: Mutex<Option<Sample>>,
+    /// The sample as it starts (no line counted), for a copy to take its own.
+    fresh_sample: Option<Sample>,
     /// Whether a sample is being taken (read without the lock on every line).
     sampling: AtomicBool,
     payoff: Payoff,
@@ -52,7 +54,7 @@ pub struct Prefilter {
 type LiteralSet = Vec<Vec<u8>>;
 
 /// Literals searched for together, and their automaton.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Search {
     automaton: AhoCorasick,
     literals: Vec<Vec<u8>>,
@@ -76,7 +78,7 @@ impl Search {
 }
 
 /// How many of the sampled lines held each candidate set of each regex.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Sample {
     /// By regex, by candidate set (in `Prefilter::choices`' order): its automaton and
     /// the lines that held one of its literals.
@@ -94,7 +96,11 @@ const MAX_CHOICES: usize = 8;
 impl Clone for Prefilter {
     /// A copy that chooses afresh, from its own sample.
     fn clone(&self) -> Self {
-        Prefilter::with_choices(self.choices.clone()).expect("built from the same choices")
+        Prefilter::starting(
+            self.choices.clone(),
+            self.by_form.clone(),
+            self.fresh_sample.clone(),
+        )
     }
 }
 
@@ -138,14 +144,24 @@ impl Prefilter {
             }),
             false => None,
         };
-        Some(Prefilter {
+        Some(Prefilter::starting(choices, by_form, sample))
+    }
+
+    /// A prefilter that has seen no line yet.
+    fn starting(
+        choices: Vec<Vec<LiteralSet>>,
+        by_form: Search,
+        sample: Option<Sample>,
+    ) -> Prefilter {
+        Prefilter {
             sampling: AtomicBool::new(sample.is_some()),
-            sample: Mutex::new(sample),
+            sample: Mutex::new(sample.clone()),
+            fresh_sample: sample,
             choices,
             by_form,
             by_sample: OnceLock::new(),
             payoff: Payoff::default(),
-        })
+        }
     }
 
     /// What is searched now.
