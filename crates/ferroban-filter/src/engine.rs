@@ -690,6 +690,11 @@ pub struct Filter {
     maxlines: usize,
     detector: DateDetector,
     prefilter: Option<Prefilter>,
+    /// Over a multi-line buffer (which the prefilter cannot skip: every line must
+    /// enter it): literals one of which every failregex match holds, searched for in
+    /// the very text the failregexes search, before they do. Most buffers of a
+    /// shared log (slapd's 20 lines of an auth.log) hold none.
+    buffer_gate: Option<Prefilter>,
     /// The failregexes worth a search on a buffer, in one pass.
     candidates: Option<Candidates>,
     /// Where the prefregex head's automaton was after recent lines' first bytes.
@@ -847,6 +852,14 @@ impl Filter {
             false => None,
         };
         let failure_data_layout = place_failure_data(&mut fail, pref.as_mut());
+        let buffer_gate = match maxlines > 1 {
+            true => fail
+                .iter()
+                .map(|r| r.pattern.linear_superset())
+                .collect::<Option<Vec<_>>>()
+                .and_then(Prefilter::for_patterns),
+            false => None,
+        };
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         let pref_mlfid = pref
             .as_ref()
@@ -878,6 +891,7 @@ impl Filter {
             maxlines,
             detector,
             prefilter,
+            buffer_gate,
             buffer: Vec::new(),
             last_date: None,
             last_time_text: String::new(),
@@ -1556,6 +1570,15 @@ impl Filter {
         groups: &mut Groups,
     ) -> Option<usize> {
         if possible.is_none() {
+            // a buffer without the failregexes' literals: none can match
+            if from == 0
+                && self
+                    .buffer_gate
+                    .as_ref()
+                    .is_some_and(|g| !g.may_match(buf.as_bytes()))
+            {
+                return None;
+            }
             *possible = self.candidates.as_mut().and_then(|c| c.possible(buf));
         }
         let matches = |fi: &usize| {
@@ -1740,6 +1763,29 @@ mod tests {
         assert!(lits(&filter(&[auth], Some("{NONE}"), None)).is_some());
         // a failregex without a mandatory literal
         assert_eq!(lits(&filter(&[auth, r"^\S+ <HOST>$"], None, None)), None);
+    }
+
+    #[test]
+    fn a_multi_line_buffer_is_searched_only_with_the_failregexes_literals() {
+        let now = 1_800_000_000; // 2027-01-15
+        let slapd_like = r"^\s*conn=\d+ ACCEPT from <HOST><SKIPLINES>\s*conn=\d+ RESULT err=49$";
+        let mut f = filter(&[slapd_like], None, Some("5"));
+        let gate = |f: &Filter| {
+            f.buffer_gate
+                .as_ref()
+                .map(|g| g.literals().collect::<Vec<_>>())
+        };
+        assert_eq!(gate(&f), Some(vec!["RESULT".to_string()]));
+        // past the gate's sample of 512 buffers, which held no ACCEPT and no RESULT
+        for i in 0..600 {
+            let r = f.process_line(&format!("2027-01-15 07:59:30 cron[{i}]: job done"), now);
+            assert!(r.failures.is_empty());
+        }
+        f.process_line("2027-01-15 07:59:31 conn=7 ACCEPT from 192.0.2.9", now);
+        f.process_line("2027-01-15 07:59:31 conn=7 BIND dn=x", now);
+        let r = f.process_line("2027-01-15 07:59:32 conn=7 RESULT err=49", now);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(&*r.failures[0].id, "192.0.2.9");
     }
 
     #[test]
