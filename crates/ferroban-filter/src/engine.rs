@@ -594,6 +594,15 @@ impl Rx {
     }
 }
 
+/// Literals one of which every match of any of the failregexes `fail` holds (see
+/// [`Prefilter`]); `None` when one of them has none.
+fn failregex_literals(fail: &[Rx]) -> Option<Prefilter> {
+    fail.iter()
+        .map(|r| r.pattern.linear_superset())
+        .collect::<Option<Vec<_>>>()
+        .and_then(Prefilter::for_patterns)
+}
+
 /// The layout of a filter's failure data (see [`Layout`]): the names of its
 /// failregexes' and prefregex's groups, and those the engine reads or merging adds;
 /// each regex is told its groups' slots in it.
@@ -843,23 +852,12 @@ impl Filter {
                     .pattern
                     .linear_superset()
                     .and_then(|p| Prefilter::for_patterns([p])),
-                None => fail
-                    .iter()
-                    .map(|r| r.pattern.linear_superset())
-                    .collect::<Option<Vec<_>>>()
-                    .and_then(Prefilter::for_patterns),
+                None => failregex_literals(&fail),
             },
             false => None,
         };
         let failure_data_layout = place_failure_data(&mut fail, pref.as_mut());
-        let buffer_gate = match maxlines > 1 {
-            true => fail
-                .iter()
-                .map(|r| r.pattern.linear_superset())
-                .collect::<Option<Vec<_>>>()
-                .and_then(Prefilter::for_patterns),
-            false => None,
-        };
+        let buffer_gate = (maxlines > 1).then(|| failregex_literals(&fail)).flatten();
         let candidates = Candidates::new(fail.iter().map(|r| r.pattern.linear_superset()));
         let pref_mlfid = pref
             .as_ref()

@@ -417,10 +417,16 @@ fn required(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     }
 }
 
+/// A character of the runs the literals are cut to: an ASCII word character. A date
+/// template's cut is judged by the same definition (`Template::cuts_at_word_bounds`).
+pub(crate) fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// The longest run of ASCII word characters in a literal.
 fn longest_word_run(bytes: &[u8]) -> Option<Vec<u8>> {
     bytes
-        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .split(|&b| !is_word_byte(b))
         .max_by_key(|run| run.len())
         .filter(|run| !run.is_empty())
         .map(<[u8]>::to_vec)

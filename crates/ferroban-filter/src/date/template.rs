@@ -11,6 +11,7 @@ use super::digits::{self, DigitMasks};
 use super::strptime::{self, Fields};
 use crate::anchored::AnchoredDfa;
 use crate::pattern::{linear_form_of, linear_superset_of, Groups, MatchMemo, Mode, Pattern};
+use crate::prefilter::is_word_byte;
 use jiff::tz::TimeZone;
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
@@ -671,25 +672,19 @@ fn side_is_bounded<'a>(nearest_first: impl Iterator<Item = &'a Hir>, side: Side)
     false
 }
 
-/// An ASCII word character (what the prefilter's literals are made of).
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
 /// Whether every character `part` may match is no ASCII word character.
 fn yields_no_word_character(part: &Hir) -> bool {
-    let word = is_word_byte;
     match part.kind() {
         HirKind::Empty => true,
-        HirKind::Literal(lit) => lit.0.iter().all(|&b| !word(b)),
+        HirKind::Literal(lit) => lit.0.iter().all(|&b| !is_word_byte(b)),
         HirKind::Class(Class::Bytes(class)) => class
             .ranges()
             .iter()
-            .all(|r| (r.start()..=r.end()).all(|b| !word(b))),
+            .all(|r| (r.start()..=r.end()).all(|b| !is_word_byte(b))),
         HirKind::Class(Class::Unicode(class)) => class.ranges().iter().all(|r| {
             (r.start()..=r.end())
                 .take_while(char::is_ascii)
-                .all(|c| !word(c as u8))
+                .all(|c| !is_word_byte(c as u8))
         }),
         HirKind::Repetition(r) => yields_no_word_character(&r.sub),
         HirKind::Capture(c) => yields_no_word_character(&c.sub),
