@@ -1253,7 +1253,7 @@ fn stock_config(env: &Env) -> bool {
 /// A misspelt filter option is warned of: `mode = agressive` leaves sshd's
 /// `<mdre-agressive>` in its failregex, matching nothing, where Fail2ban says OK.
 #[test]
-fn every_stock_jail_passes_check_and_a_misspelt_mode_is_warned_of() {
+fn every_stock_jail_passes_check_and_a_misspelt_mode_or_option_is_warned_of() {
     let env = Env::new("stockjails");
     if !stock_config(&env) {
         return;
@@ -1278,9 +1278,10 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_is_warned_of() {
     assert!(check.status.success(), "{err}");
     assert!(out.contains(&format!("({} jails: ", names.len())), "{out}");
     assert!(!err.contains("no option defines"), "{err}");
+    assert!(!err.contains("is not an option"), "{err}");
     std::fs::write(
         env.conf().join("jail.local"),
-        "[sshd]\nenabled = true\nbackend = systemd\nmode = agressive\n",
+        "[sshd]\nenabled = true\nbackend = systemd\nmode = agressive\nbantim = 1h\n",
     )
     .unwrap();
     let check = env.client(&["check"]);
@@ -1288,6 +1289,14 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_is_warned_of() {
     assert!(check.status.success(), "{err}");
     assert!(
         err.contains("WARNING: [sshd] filter sshd's regexes refer to <mdre-agressive>"),
+        "{err}"
+    );
+    let local = env.conf().join("jail.local");
+    assert!(
+        err.contains(&format!(
+            "WARNING: {}:5: [sshd] bantim is not an option, so this line changes nothing",
+            local.display()
+        )) && err.contains("did you mean bantime?"),
         "{err}"
     );
 }

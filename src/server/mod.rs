@@ -164,11 +164,12 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 }
 
 /// What `check` warns about in a configuration that loads (`jails`, from
-/// [`check_config`]): ignoreip names that do not resolve, firewall actions whose
+/// [`check_config`]): options that look misspelt, ignoreip names that do not resolve, firewall actions whose
 /// program is not installed, jails in a fleet that is not configured, and secrets (the fleet's password, the dashboard's
 /// token) in files other users can read.
 pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
-    let mut warnings: Vec<String> = jails.iter().flat_map(|j| j.unresolved_ignoreip()).collect();
+    let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
+    warnings.extend(jails.iter().flat_map(|j| j.unresolved_ignoreip()));
     for jail in jails {
         for action in &jail.config.actions {
             if let Some((program, package)) = ferroban_actions::missing_firewall_tool(action) {
@@ -208,6 +209,14 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
         warnings.extend(file.and_then(|f| ferroban_config::secret_file_warning(what, &f)));
     }
     warnings
+}
+
+/// Log each option of the jail files that looks misspelt (at start and reload: a
+/// `bantim = 1h` leaves the jail at its old ban time, and only this line says so).
+fn warn_misspelt_options(log: &Logger, confdir: &Path) {
+    for warning in ferroban_config::misspelt::misspelt_jail_options(confdir) {
+        log.log(Component::Server, Severity::Warning, &warning);
+    }
 }
 
 /// A warning for each `<name>` left in a jail's regexes after every option was
@@ -265,6 +274,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         );
         e
     })?;
+    warn_misspelt_options(&logger, &options.confdir);
     if crate::socket_client::request(&settings.socket, &["ping".to_string()]).is_ok() {
         bail!(
             "a server is already running on {}",
@@ -1335,6 +1345,7 @@ impl Server {
         let settings = self.options.settings()?;
         let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
+        warn_misspelt_options(&self.log, &self.options.confdir);
         if let Some(name) = only {
             if !fresh.iter().any(|j| j.name() == name)
                 && !self.jails.iter().any(|j| j.name() == name)

@@ -18,6 +18,7 @@ pub mod fleet;
 pub mod ignoreip;
 pub mod ini;
 pub mod jail;
+pub mod misspelt;
 pub mod settings;
 pub mod suggest;
 pub mod tags;

@@ -1,0 +1,198 @@
+//! Options in the jail files that nothing reads and that look like a misspelt
+//! option: `bantim = 1h`, `maxretrry = 3`, `enabeld = true`.
+//!
+//! Fail2ban reads such a line without a word, and so does the rest of this crate,
+//! because an unknown option may be a variable that another value interpolates
+//! (`sshd_log`, `action_mwl`). The jail then runs with the default it was meant to
+//! change, or, for `enabeld`, not at all. This module owns only the question "which
+//! keys look like a typo": a key no reader takes, that no value, filter or action
+//! refers to, and that is one or two edits from an option a reader takes. It warns;
+//! it never refuses a configuration Fail2ban would run.
+
+use std::path::Path;
+
+use crate::filter::DEFINITION_OPTIONS;
+use crate::jail::known_jail_options;
+use crate::Config;
+
+/// Options a jail section (or `[DEFAULT]`) may set besides the jail's own and the
+/// filter's ([`DEFINITION_OPTIONS`]): the ones Fail2ban's stock `jail.conf` hands
+/// to filters and actions by interpolation, and ferroban's `nologs_backend`.
+const PASSED_ON_OPTIONS: [&str; 8] = [
+    "mode",
+    "logtype",
+    "nologs_backend",
+    "banaction_allports",
+    "destemail",
+    "sender",
+    "sendername",
+    "mta",
+];
+
+/// One warning per key of the jail files under `basedir` that looks like a
+/// misspelt option, with its file and line and the option it is probably meant to
+/// be. None when the jail files cannot be read: loading them reports that.
+pub fn misspelt_jail_options(basedir: &Path) -> Vec<String> {
+    let Ok(Some(cfg)) = Config::read_named(basedir, "jail") else {
+        return Vec::new();
+    };
+    let known: Vec<&str> = known_jail_options()
+        .iter()
+        .chain(&DEFINITION_OPTIONS)
+        .chain(&PASSED_ON_OPTIONS)
+        .copied()
+        .collect();
+    let referenced = References::gather(basedir, &cfg);
+    let mut warnings = Vec::new();
+    let sections = std::iter::once("DEFAULT").chain(cfg.sections().filter(|s| *s != "INCLUDES"));
+    for section_name in sections {
+        let Some(section) = cfg.section(section_name) else {
+            continue;
+        };
+        for (key, entry) in section.iter() {
+            // `_name`: a private variable by Fail2ban's convention
+            if key.starts_with('_') || known.contains(&key) || referenced.mention(key) {
+                continue;
+            }
+            let Some(meant) = crate::suggest::closest(key, known.iter().copied()) else {
+                continue;
+            };
+            warnings.push(format!(
+                "{}:{}: [{section_name}] {key} is not an option, so this line changes \
+                 nothing (Fail2ban ignores it too): did you mean {meant}?",
+                entry.origin.file.display(),
+                entry.origin.line,
+            ));
+        }
+    }
+    warnings
+}
+
+/// The text in which a variable can be used: every value of the jail files, and
+/// every filter and action file (their `<tag>`s may name a jail's option).
+struct References {
+    text: String,
+}
+
+impl References {
+    fn gather(basedir: &Path, cfg: &Config) -> References {
+        let mut text = String::new();
+        let sections = std::iter::once("DEFAULT").chain(cfg.sections());
+        for section in sections.filter_map(|s| cfg.section(s)) {
+            for (_, entry) in section.iter() {
+                text.push_str(&entry.value);
+                text.push('\n');
+            }
+        }
+        for dir in ["filter.d", "action.d"] {
+            let Ok(entries) = std::fs::read_dir(basedir.join(dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if let Ok(file_text) = std::fs::read_to_string(entry.path()) {
+                    text.push_str(&file_text);
+                }
+            }
+        }
+        References { text }
+    }
+
+    /// Whether `key` is used as `%(key)s`, `%(section/key)s` or `<key>`.
+    fn mention(&self, key: &str) -> bool {
+        [
+            format!("%({key})s"),
+            format!("/{key})s"),
+            format!("<{key}>"),
+        ]
+        .iter()
+        .any(|form| self.text.contains(form.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn tempdir(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("ferroban-misspelt-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_misspelt_option_is_named_with_its_line_and_the_option_meant() {
+        let d = tempdir("typos");
+        write(
+            &d,
+            "jail.conf",
+            "[DEFAULT]\nbantime = 10m\nsshd_log = /var/log/auth.log\n\n[sshd]\nlogpath = %(sshd_log)s\n",
+        );
+        write(
+            &d,
+            "jail.local",
+            "[DEFAULT]\nbantme = 2h\n\n[sshd]\nenabeld = true\nmaxretrry = 3\nmaxretry = 5\n",
+        );
+        let warnings = misspelt_jail_options(&d);
+        let local = d.join("jail.local").display().to_string();
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        assert!(warnings[0].starts_with(&format!("{local}:2: [DEFAULT] bantme ")));
+        assert!(
+            warnings[0].ends_with("did you mean bantime?"),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[1].starts_with(&format!("{local}:5: [sshd] enabeld ")));
+        assert!(warnings[1].ends_with("did you mean enabled?"));
+        assert!(warnings[2].starts_with(&format!("{local}:6: [sshd] maxretrry ")));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A variable that a value, a filter or an action uses is no typo, however
+    /// close its name is to an option; nor is a name far from every option.
+    #[test]
+    fn variables_in_use_and_names_far_from_any_option_pass() {
+        let d = tempdir("vars");
+        write(
+            &d,
+            "jail.local",
+            "[DEFAULT]\nports = 22,2222\nmy_chain = INPUT\nchains = x\nmailto = root\n\n\
+             [sshd]\nenabled = true\nport = %(ports)s\nbanaction = nft[chain=\"%(DEFAULT/chains)s\"]\n",
+        );
+        write(
+            &d,
+            "action.d/mail.conf",
+            "[Definition]\nactionban = mail <mailto>\n",
+        );
+        write(
+            &d,
+            "jail.d/x.local",
+            "[sshd]\n_private = 1\nfindtme = %(my_chain)s\n",
+        );
+        let warnings = misspelt_jail_options(&d);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].contains("[sshd] findtme is not an option"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// Debian's own configuration (when the fail2ban package is installed) has no
+    /// key that looks misspelt: its variables are all in use.
+    #[test]
+    fn fail2ban_s_own_configuration_has_no_misspelt_option() {
+        let debian = Path::new("/etc/fail2ban");
+        if !debian.join("jail.conf").is_file() {
+            eprintln!(
+                "SKIPPED: /etc/fail2ban/jail.conf is not installed (apt-get install fail2ban)"
+            );
+            return;
+        }
+        assert_eq!(misspelt_jail_options(debian), Vec::<String>::new());
+    }
+}
