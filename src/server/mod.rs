@@ -168,7 +168,7 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 /// program is not installed, jails in a fleet that is not configured, and secrets (the fleet's password, the dashboard's
 /// token) in files other users can read.
 pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
-    let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
+    let mut warnings = misspelt_options(confdir, jails);
     warnings.extend(jails.iter().flat_map(|j| j.unresolved_ignoreip()));
     for jail in jails {
         for action in &jail.config.actions {
@@ -211,10 +211,23 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     warnings
 }
 
-/// Log each option of the jail files that looks misspelt (at start and reload: a
-/// `bantim = 1h` leaves the jail at its old ban time, and only this line says so).
-fn warn_misspelt_options(log: &Logger, confdir: &Path) {
-    for warning in ferroban_config::misspelt::misspelt_jail_options(confdir) {
+/// The options that look misspelt in the jail files of `confdir` and in the
+/// filters `jails` use (each filter once).
+fn misspelt_options(confdir: &Path, jails: &[Jail]) -> Vec<String> {
+    let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
+    let mut filters: Vec<&[PathBuf]> = jails.iter().map(|j| &j.config.filter.files[..]).collect();
+    filters.sort();
+    filters.dedup();
+    for files in filters {
+        warnings.extend(ferroban_config::misspelt::misspelt_filter_options(files));
+    }
+    warnings
+}
+
+/// Log each option that looks misspelt (at start and reload: a `bantim = 1h`
+/// leaves the jail at its old ban time, and only this line says so).
+fn warn_misspelt_options(log: &Logger, confdir: &Path, jails: &[Jail]) {
+    for warning in misspelt_options(confdir, jails) {
         log.log(Component::Server, Severity::Warning, &warning);
     }
 }
@@ -274,7 +287,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         );
         e
     })?;
-    warn_misspelt_options(&logger, &options.confdir);
+    warn_misspelt_options(&logger, &options.confdir, &jails);
     if crate::socket_client::request(&settings.socket, &["ping".to_string()]).is_ok() {
         bail!(
             "a server is already running on {}",
@@ -1345,7 +1358,7 @@ impl Server {
         let settings = self.options.settings()?;
         let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
-        warn_misspelt_options(&self.log, &self.options.confdir);
+        warn_misspelt_options(&self.log, &self.options.confdir, &fresh);
         if let Some(name) = only {
             if !fresh.iter().any(|j| j.name() == name)
                 && !self.jails.iter().any(|j| j.name() == name)

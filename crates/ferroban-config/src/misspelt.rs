@@ -9,11 +9,11 @@
 //! refers to, and that is one or two edits from an option a reader takes. It warns;
 //! it never refuses a configuration Fail2ban would run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::filter::DEFINITION_OPTIONS;
 use crate::jail::known_jail_options;
-use crate::Config;
+use crate::{Config, Entry};
 
 /// Options a jail section (or `[DEFAULT]`) may set besides the jail's own and the
 /// filter's ([`DEFINITION_OPTIONS`]): the ones Fail2ban's stock `jail.conf` hands
@@ -50,22 +50,52 @@ pub fn misspelt_jail_options(basedir: &Path) -> Vec<String> {
             continue;
         };
         for (key, entry) in section.iter() {
-            // `_name`: a private variable by Fail2ban's convention
-            if key.starts_with('_') || known.contains(&key) || referenced.mention(key) {
+            if !is_candidate(key, &known, &referenced) {
                 continue;
             }
-            let Some(meant) = crate::suggest::closest(key, known.iter().copied()) else {
-                continue;
-            };
-            warnings.push(format!(
-                "{}:{}: [{section_name}] {key} is not an option, so this line changes \
-                 nothing (Fail2ban ignores it too): did you mean {meant}?",
-                entry.origin.file.display(),
-                entry.origin.line,
-            ));
+            if let Some(meant) = crate::suggest::closest(key, known.iter().copied()) {
+                warnings.push(warning(entry, section_name, key, meant));
+            }
         }
     }
     warnings
+}
+
+/// One warning per key of a filter's `[Definition]` (read from `files`, the
+/// filter's files as [`crate::FilterDefinition`] lists them) that looks like a
+/// misspelt option: a `failregx` in `filter.d/NAME.local` leaves the filter's own
+/// failregex alone. None when the files cannot be read: loading them reports that.
+pub fn misspelt_filter_options(files: &[PathBuf]) -> Vec<String> {
+    let Ok(cfg) = Config::read_files(files) else {
+        return Vec::new();
+    };
+    let referenced = References::of_values(&cfg);
+    let Some(definition) = cfg.section("Definition") else {
+        return Vec::new();
+    };
+    definition
+        .iter()
+        .filter(|(key, _)| is_candidate(key, &DEFINITION_OPTIONS, &referenced))
+        .filter_map(|(key, entry)| {
+            let meant = crate::suggest::closest(key, DEFINITION_OPTIONS)?;
+            Some(warning(entry, "Definition", key, meant))
+        })
+        .collect()
+}
+
+/// Whether `key` may be a typo: not a private variable (`_name`, by Fail2ban's
+/// convention), not a known option, and not used anywhere.
+fn is_candidate(key: &str, known: &[&str], referenced: &References) -> bool {
+    !key.starts_with('_') && !known.contains(&key) && !referenced.mention(key)
+}
+
+fn warning(entry: &Entry, section: &str, key: &str, meant: &str) -> String {
+    format!(
+        "{}:{}: [{section}] {key} is not an option, so this line changes nothing \
+         (Fail2ban ignores it too): did you mean {meant}?",
+        entry.origin.file.display(),
+        entry.origin.line,
+    )
 }
 
 /// The text in which a variable can be used: every value of the jail files, and
@@ -76,14 +106,7 @@ struct References {
 
 impl References {
     fn gather(basedir: &Path, cfg: &Config) -> References {
-        let mut text = String::new();
-        let sections = std::iter::once("DEFAULT").chain(cfg.sections());
-        for section in sections.filter_map(|s| cfg.section(s)) {
-            for (_, entry) in section.iter() {
-                text.push_str(&entry.value);
-                text.push('\n');
-            }
-        }
+        let mut text = References::of_values(cfg).text;
         for dir in ["filter.d", "action.d"] {
             let Ok(entries) = std::fs::read_dir(basedir.join(dir)) else {
                 continue;
@@ -92,6 +115,19 @@ impl References {
                 if let Ok(file_text) = std::fs::read_to_string(entry.path()) {
                     text.push_str(&file_text);
                 }
+            }
+        }
+        References { text }
+    }
+
+    /// Every value of `cfg`, in every section.
+    fn of_values(cfg: &Config) -> References {
+        let mut text = String::new();
+        let sections = std::iter::once("DEFAULT").chain(cfg.sections());
+        for section in sections.filter_map(|s| cfg.section(s)) {
+            for (_, entry) in section.iter() {
+                text.push_str(&entry.value);
+                text.push('\n');
             }
         }
         References { text }
@@ -182,10 +218,53 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
-    /// Debian's own configuration (when the fail2ban package is installed) has no
-    /// key that looks misspelt: its variables are all in use.
     #[test]
-    fn fail2ban_s_own_configuration_has_no_misspelt_option() {
+    fn a_misspelt_filter_option_is_named_but_not_the_filter_s_variables() {
+        let d = tempdir("filter");
+        write(
+            &d,
+            "filter.d/app.conf",
+            "[Definition]\n_daemon = app\nhost_re = <HOST>\nfailregex = ^%(_daemon)s: bad %(host_re)s\n",
+        );
+        write(
+            &d,
+            "filter.d/app.local",
+            "[Definition]\nfailregx = ^other <HOST>\n",
+        );
+        let files = [d.join("filter.d/app.conf"), d.join("filter.d/app.local")];
+        let warnings = misspelt_filter_options(&files);
+        let local = d.join("filter.d/app.local").display().to_string();
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].starts_with(&format!("{local}:2: [Definition] failregx ")));
+        assert!(warnings[0].ends_with("did you mean failregex?"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// No key of `dir`'s jails or of any of its filters looks misspelt.
+    fn assert_none_misspelt(dir: &Path) {
+        assert_eq!(misspelt_jail_options(dir), Vec::<String>::new());
+        let filters: Vec<PathBuf> = std::fs::read_dir(dir.join("filter.d"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
+        assert!(filters.len() > 20, "{filters:?}");
+        for filter in filters {
+            let files = [filter.clone()];
+            assert_eq!(
+                misspelt_filter_options(&files),
+                Vec::<String>::new(),
+                "{filter:?}"
+            );
+        }
+    }
+
+    /// Debian's own configuration (when the fail2ban package is installed) and
+    /// ferroban's have no key that looks misspelt, in their jails or in any filter:
+    /// their variables are all in use.
+    #[test]
+    fn the_shipped_configurations_have_no_misspelt_option() {
+        assert_none_misspelt(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"));
         let debian = Path::new("/etc/fail2ban");
         if !debian.join("jail.conf").is_file() {
             eprintln!(
@@ -193,6 +272,6 @@ mod tests {
             );
             return;
         }
-        assert_eq!(misspelt_jail_options(debian), Vec::<String>::new());
+        assert_none_misspelt(debian);
     }
 }
