@@ -1071,6 +1071,66 @@ fn a_fleet_ban_lifted_by_hand_stays_lifted_when_a_host_restarts_within_findtime(
         hosts[1].actions(),
         hosts[1].log()
     );
+    assert!(
+        !hosts[1].log().contains("another host publishes"),
+        "{}",
+        hosts[1].log()
+    );
+}
+
+/// Two hosts given one `[Fleet] name` (a cloned configuration) skip each other's
+/// bans as their own: the one running first says so, in its log and in `fleet`,
+/// once its twin publishes; a host's own restart is no twin.
+#[test]
+fn two_hosts_with_one_name_are_told_apart_and_reported() {
+    let Some((root, engine)) = engine_for(BIN, "twins") else {
+        return;
+    };
+    let (name, password) = LOGINS[0];
+    let spec = HostSpec::honest(name, password);
+    let mut first = Host::new(BIN, &root.0.join("first"), &engine, &spec);
+    first.start();
+    first.wait_connected();
+    assert!(first.client(&["ban", "t", "192.0.2.10"]).status.success());
+    first.stop();
+    let started = std::time::Instant::now();
+    first.start();
+    first.wait_connected();
+    // Only what the engine stores 10 s after a process started can be a twin's
+    // (TWIN_MARGIN in crates/ferroban-fleet/src/link.rs).
+    std::thread::sleep(Duration::from_secs(11).saturating_sub(started.elapsed()));
+    assert!(first.client(&["ban", "t", "192.0.2.11"]).status.success());
+    let mut twin = Host::new(BIN, &root.0.join("twin"), &engine, &spec);
+    twin.start();
+    twin.wait_connected();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !first.log().contains("another host publishes"),
+        "its own restart taken for a twin: {}",
+        first.log()
+    );
+    assert!(twin.client(&["ban", "t", "192.0.2.12"]).status.success());
+    let said = "another host publishes as \"web1\": two hosts have [Fleet] name = web1";
+    assert!(
+        wait_for(SOON, || first.log().contains(said)),
+        "{}",
+        first.log()
+    );
+    let last_error = first.fleet()["last_error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(last_error.starts_with(&said[..30]), "{last_error}");
+    // The same bans are not what the fleet is for: the twin's ban stays out.
+    assert_eq!(first.bans_of("192.0.2.12"), 0, "{}", first.actions());
+    assert!(twin.client(&["ban", "t", "192.0.2.13"]).status.success());
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        first.log().matches(said).count(),
+        1,
+        "said once: {}",
+        first.log()
+    );
 }
 
 // Before, when both hosts had counted an address to fleetmaxretry, an unban on one

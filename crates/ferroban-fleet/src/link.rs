@@ -9,7 +9,7 @@
 //! network; received messages are checked here ([`crate::wire`]) and handed back
 //! in batches through the sink. It must not decide whether a ban applies here.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +22,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::authz::{failures_stream, inbox_prefix};
 use crate::limits::Complaints;
-use crate::wire::{self, Received};
+use crate::wire::{self, Publisher, Received};
 use crate::{
     count_refusal, FleetCommand, FleetEvent, Level, Outgoing, Refusal, Refused, SharedStats,
 };
@@ -55,6 +55,11 @@ const FAILURES_MAX_AGE: Duration = Duration::from_secs(86_400);
 const REPUBLISH_MARGIN: f64 = 60.0;
 /// Failures kept while the engine is away, at most (the oldest go first).
 const HELD_FAILURES: usize = 10_000;
+/// A message under this host's name but from another process counts as a twin's
+/// only when the engine stored it this long after this process started: the
+/// entries of this host's former runs are older, even with the engine's clock
+/// somewhat ahead of this host's.
+const TWIN_MARGIN: f64 = 10.0;
 
 fn now() -> f64 {
     std::time::SystemTime::now()
@@ -95,6 +100,9 @@ impl FleetLink {
                 match runtime {
                     Ok(rt) => rt.block_on(
                         Link {
+                            publisher: Publisher::new(&settings.name),
+                            started: now(),
+                            twins: HashSet::new(),
                             settings,
                             lookback,
                             sink,
@@ -160,6 +168,13 @@ fn lost(connected: bool) -> impl Fn(String) -> End {
 
 struct Link {
     settings: FleetSettings,
+    /// This host's name and this process's id, in every value it publishes.
+    publisher: Publisher,
+    /// When this process started (see [`TWIN_MARGIN`]).
+    started: f64,
+    /// The ids of other processes seen publishing under this host's name, each
+    /// reported once.
+    twins: HashSet<String>,
     lookback: f64,
     sink: Sink,
     stats: SharedStats,
@@ -516,7 +531,7 @@ impl Link {
     ) -> Option<jetstream::context::PublishAckFuture> {
         let name = &self.settings.name;
         let subject = wire::failure_subject(&self.settings.bucket, name, jail);
-        let value = wire::failure_value(name, jail, ip, time);
+        let value = wire::failure_value(&self.publisher, jail, ip, time);
         match js.publish(subject, value.into()).await {
             Ok(ack) => Some(ack),
             Err(_) => {
@@ -647,12 +662,12 @@ impl Link {
                     failures,
                 } => {
                     let key = wire::ban_key(name, &jail, ip);
-                    let value = wire::ban_value(name, &jail, ip, start, end, failures);
+                    let value = wire::ban_value(&self.publisher, &jail, ip, start, end, failures);
                     js.publish(prefix.clone() + &key, value.into()).await
                 }
                 Outgoing::Unban { jail, ip, at } => {
                     let key = wire::ban_key(name, &jail, ip);
-                    let value = wire::unban_value(name, &jail, ip, at);
+                    let value = wire::unban_value(&self.publisher, &jail, ip, at);
                     js.publish(prefix.clone() + &key, value.into()).await
                 }
                 Outgoing::Ended { jail, ip } => {
@@ -745,6 +760,31 @@ impl Link {
         );
     }
 
+    /// Report, once per process, another process that publishes under this
+    /// host's name (`value`, which the engine stored at `stored`): two hosts given
+    /// one `[Fleet] name`, as a cloned configuration does. Each skips the other's
+    /// bans as its own and their failures count as one host's, so the fleet
+    /// protects neither, without any other sign.
+    fn check_twin(&mut self, value: &[u8], stored: f64) {
+        if stored <= self.started + TWIN_MARGIN {
+            return;
+        }
+        let Some(instance) = wire::publisher_instance(value) else {
+            return;
+        };
+        if instance == self.publisher.instance || !self.twins.insert(instance) {
+            return;
+        }
+        let name = &self.settings.name;
+        let why = format!(
+            "another host publishes as {name:?}: two hosts have [Fleet] name = {name} (a \
+             cloned configuration?), so neither applies the other's bans and their \
+             failures count as one host's; give each host a name and login of its own"
+        );
+        self.set_last_error(&why);
+        self.log(Level::Error, format!("fleet: {why}"));
+    }
+
     /// Note when hosts were last active (`seen`: host, time of its latest
     /// message); a host's time only ever moves forward.
     fn note_hosts(&self, seen: HashMap<String, f64>) {
@@ -771,6 +811,7 @@ impl Link {
             }
             let origin = wire::claimed_origin(&e.key);
             if origin == self.settings.name {
+                self.check_twin(&e.value, epoch(e.created));
                 continue;
             }
             received += 1;
@@ -824,6 +865,9 @@ impl Link {
             let subject = m.subject.as_str();
             match wire::read_failure(subject, &m.payload) {
                 Ok(f) => {
+                    if f.origin == self.settings.name {
+                        self.check_twin(&m.payload, stored.unwrap_or(f.time));
+                    }
                     if let Some(at) = seen_at(stored.unwrap_or(f.time), t) {
                         let last = seen.entry(f.origin.clone()).or_insert(at);
                         *last = last.max(at);

@@ -32,6 +32,9 @@ struct BanValue {
     /// that predate it, and ignored by them (unknown fields are skipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failures: Option<u32>,
+    /// The publishing process (see [`Publisher`]). Added later, like `failures`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
 }
 
 /// A failure message on the failures' stream.
@@ -41,6 +44,47 @@ struct FailureValue {
     jail: String,
     ip: String,
     time: f64,
+    /// The publishing process (see [`Publisher`]). Added later, like a ban's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
+}
+
+/// Who publishes: the host's fleet name, and a random id of this process. Two
+/// hosts given one name (a cloned configuration) write under the same keys; the
+/// id is how each sees that the other exists (see [`publisher_instance`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    pub name: String,
+    pub instance: String,
+}
+
+impl Publisher {
+    /// `name`, with an id of this process that no other process shares: 64 bits
+    /// from the standard library's randomly keyed hasher, over the time and pid.
+    pub fn new(name: &str) -> Publisher {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        hasher.write_u128(nanos);
+        hasher.write_u32(std::process::id());
+        Publisher {
+            name: name.to_string(),
+            instance: format!("{:016x}", hasher.finish()),
+        }
+    }
+}
+
+/// The id of the process that published `value` (a ban's or a failure's), when
+/// it says; `None` for hosts that predate it or a value that is not ours to read.
+pub fn publisher_instance(value: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Instance {
+        instance: Option<String>,
+    }
+    serde_json::from_slice::<Instance>(value).ok()?.instance
 }
 
 /// An address as one KV key token (`.` and `:` are separators or not allowed).
@@ -62,7 +106,7 @@ pub fn failure_subject(bucket: &str, origin: &str, jail: &str) -> String {
 /// The value of a ban in force until `end` (`None`: permanent), caused by
 /// `failures`.
 pub fn ban_value(
-    origin: &str,
+    origin: &Publisher,
     jail: &str,
     ip: IpAddr,
     start: f64,
@@ -70,26 +114,28 @@ pub fn ban_value(
     failures: u32,
 ) -> Vec<u8> {
     encode_ban(BanValue {
-        origin: origin.into(),
+        origin: origin.name.clone(),
         jail: jail.into(),
         ip: ip.to_string(),
         start,
         end,
         op: "ban".into(),
         failures: Some(failures),
+        instance: Some(origin.instance.clone()),
     })
 }
 
 /// The value saying `origin` lifted its ban of `ip` in `jail`.
-pub fn unban_value(origin: &str, jail: &str, ip: IpAddr, at: f64) -> Vec<u8> {
+pub fn unban_value(origin: &Publisher, jail: &str, ip: IpAddr, at: f64) -> Vec<u8> {
     encode_ban(BanValue {
-        origin: origin.into(),
+        origin: origin.name.clone(),
         jail: jail.into(),
         ip: ip.to_string(),
         start: at,
         end: Some(at),
         op: "unban".into(),
         failures: None,
+        instance: Some(origin.instance.clone()),
     })
 }
 
@@ -97,12 +143,13 @@ fn encode_ban(value: BanValue) -> Vec<u8> {
     serde_json::to_vec(&value).unwrap_or_default()
 }
 
-pub fn failure_value(origin: &str, jail: &str, ip: IpAddr, time: f64) -> Vec<u8> {
+pub fn failure_value(origin: &Publisher, jail: &str, ip: IpAddr, time: f64) -> Vec<u8> {
     serde_json::to_vec(&FailureValue {
-        origin: origin.into(),
+        origin: origin.name.clone(),
         jail: jail.into(),
         ip: ip.to_string(),
         time,
+        instance: Some(origin.instance.clone()),
     })
     .unwrap_or_default()
 }
@@ -197,12 +244,37 @@ mod tests {
 
     const NOW: f64 = 1_000_000.0;
 
+    fn by(name: &str) -> Publisher {
+        Publisher::new(name)
+    }
+
+    /// Each process has an id of its own, which its bans, lifts and failures
+    /// carry; the values of hosts that predate it carry none.
+    #[test]
+    fn every_value_names_the_process_that_published_it() {
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let (first, twin) = (by("web1"), by("web1"));
+        assert_ne!(first.instance, twin.instance);
+        assert_eq!(first.instance.len(), 16);
+        let values = [
+            ban_value(&first, "sshd", ip, NOW, None, 3),
+            unban_value(&first, "sshd", ip, NOW),
+            failure_value(&first, "sshd", ip, NOW),
+        ];
+        for value in values {
+            assert_eq!(publisher_instance(&value), Some(first.instance.clone()));
+        }
+        let old = br#"{"origin":"web1","jail":"sshd","ip":"192.0.2.7","time":1,"op":"ban"}"#;
+        assert_eq!(publisher_instance(old), None);
+        assert_eq!(publisher_instance(b"not json"), None);
+    }
+
     #[test]
     fn bans_and_lifts_go_round() {
         let ip: IpAddr = "2001:db8::7".parse().unwrap();
         let key = ban_key("web2", "sshd", ip);
         assert_eq!(key, "web2.sshd.2001_db8__7");
-        let value = ban_value("web2", "sshd", ip, NOW, Some(NOW + 60.0), 5);
+        let value = ban_value(&by("web2"), "sshd", ip, NOW, Some(NOW + 60.0), 5);
         assert_eq!(
             read_ban(&key, &value, NOW),
             Ok(Received::Ban(FleetBan {
@@ -214,12 +286,12 @@ mod tests {
                 failures: Some(5),
             }))
         );
-        let lift = unban_value("web2", "sshd", ip, NOW);
+        let lift = unban_value(&by("web2"), "sshd", ip, NOW);
         assert!(matches!(
             read_ban(&key, &lift, NOW + 1.0),
             Ok(Received::Lift(_))
         ));
-        let permanent = ban_value("web2", "sshd", ip, NOW, None, 3);
+        let permanent = ban_value(&by("web2"), "sshd", ip, NOW, None, 3);
         assert!(matches!(
             read_ban(&key, &permanent, NOW),
             Ok(Received::Ban(_))
@@ -242,14 +314,15 @@ mod tests {
         }
         // What such a host reads from us: every field it knows, as before.
         let new: serde_json::Value =
-            serde_json::from_slice(&ban_value("web2", "sshd", ip, start, Some(end), 4)).unwrap();
+            serde_json::from_slice(&ban_value(&by("web2"), "sshd", ip, start, Some(end), 4))
+                .unwrap();
         let old: serde_json::Value = serde_json::from_str(&old).unwrap();
         for (field, value) in old.as_object().unwrap() {
             assert_eq!(&new[field], value, "{field}");
         }
         assert_eq!(new["failures"], 4);
         let lift: serde_json::Value =
-            serde_json::from_slice(&unban_value("web2", "sshd", ip, NOW)).unwrap();
+            serde_json::from_slice(&unban_value(&by("web2"), "sshd", ip, NOW)).unwrap();
         assert!(lift.get("failures").is_none(), "{lift}");
     }
 
@@ -262,17 +335,17 @@ mod tests {
             (key.clone(), vec![b' '; MAX_PAYLOAD + 1], Refusal::Oversized),
             (
                 ban_key("web1", "sshd", ip),
-                ban_value("web2", "sshd", ip, NOW, Some(NOW + 60.0), 3),
+                ban_value(&by("web2"), "sshd", ip, NOW, Some(NOW + 60.0), 3),
                 Refusal::Impersonation,
             ),
             (
                 key.clone(),
-                ban_value("web2", "sshd", ip, NOW - 100.0, Some(NOW - 1.0), 3),
+                ban_value(&by("web2"), "sshd", ip, NOW - 100.0, Some(NOW - 1.0), 3),
                 Refusal::Expired,
             ),
             (
                 key.clone(),
-                ban_value("web2", "sshd", ip, NOW, Some(NOW + 1e10), 3),
+                ban_value(&by("web2"), "sshd", ip, NOW, Some(NOW + 1e10), 3),
                 Refusal::FarFuture,
             ),
             (
@@ -282,12 +355,12 @@ mod tests {
             ),
             (
                 key.clone(),
-                ban_value("web2", "nginx", ip, NOW, Some(NOW + 60.0), 3),
+                ban_value(&by("web2"), "nginx", ip, NOW, Some(NOW + 60.0), 3),
                 Refusal::Malformed,
             ),
             (
                 "we\u{1b}[2J.sshd.192_0_2_7".to_string(),
-                ban_value("we\u{1b}[2J", "sshd", ip, NOW, Some(NOW + 60.0), 3),
+                ban_value(&by("we\u{1b}[2J"), "sshd", ip, NOW, Some(NOW + 60.0), 3),
                 Refusal::Malformed,
             ),
         ];
@@ -300,10 +373,10 @@ mod tests {
     fn failures_go_round_and_origin_must_match_the_subject() {
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
         let subject = failure_subject("ferroban", "web1", "sshd");
-        let value = failure_value("web1", "sshd", ip, NOW);
+        let value = failure_value(&by("web1"), "sshd", ip, NOW);
         let f = read_failure(&subject, &value).unwrap();
         assert_eq!((f.origin.as_str(), f.ip, f.time), ("web1", ip, NOW));
-        let forged = failure_value("web2", "sshd", ip, NOW);
+        let forged = failure_value(&by("web2"), "sshd", ip, NOW);
         assert_eq!(read_failure(&subject, &forged), Err(Refusal::Impersonation));
         assert_eq!(read_failure(&subject, b"{}"), Err(Refusal::Malformed));
     }
