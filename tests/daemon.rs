@@ -1299,6 +1299,22 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_or_option_is_warned_of() {
         )) && err.contains("did you mean bantime?"),
         "{err}"
     );
+    // A port list the firewall would refuse: refused here, at its line.
+    std::fs::write(
+        &local,
+        "[sshd]\nenabled = true\nbackend = systemd\nport = 22 2222\n",
+    )
+    .unwrap();
+    let check = env.client(&["check"]);
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:4: [sshd] port = 22 2222: \"22 2222\" is not a port number",
+            local.display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]

@@ -164,11 +164,11 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 }
 
 /// What `check` warns about in a configuration that loads (`jails`, from
-/// [`check_config`]): options that look misspelt, ignoreip names that do not resolve, firewall actions whose
+/// [`check_config`]): the [`quiet_mistakes`], ignoreip names that do not resolve, firewall actions whose
 /// program is not installed, jails in a fleet that is not configured, and secrets (the fleet's password, the dashboard's
 /// token) in files other users can read.
 pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
-    let mut warnings = misspelt_options(confdir, jails);
+    let mut warnings = quiet_mistakes(confdir, jails);
     warnings.extend(jails.iter().flat_map(|j| j.unresolved_ignoreip()));
     for jail in jails {
         for action in &jail.config.actions {
@@ -211,10 +211,13 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     warnings
 }
 
-/// The options that look misspelt in the jail files of `confdir` and in the
-/// filters `jails` use (each filter once).
-fn misspelt_options(confdir: &Path, jails: &[Jail]) -> Vec<String> {
+/// What Fail2ban runs without a word although it cannot be meant: the options
+/// that look misspelt in the jail files of `confdir` and in the filters `jails`
+/// use (each filter once), and each jail's own (no action, a time that never
+/// bans, a log path that reads nothing).
+fn quiet_mistakes(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
+    warnings.extend(jails.iter().flat_map(|j| j.config.warnings.iter().cloned()));
     let mut filters: Vec<&[PathBuf]> = jails.iter().map(|j| &j.config.filter.files[..]).collect();
     filters.sort();
     filters.dedup();
@@ -224,10 +227,10 @@ fn misspelt_options(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     warnings
 }
 
-/// Log each option that looks misspelt (at start and reload: a `bantim = 1h`
-/// leaves the jail at its old ban time, and only this line says so).
-fn warn_misspelt_options(log: &Logger, confdir: &Path, jails: &[Jail]) {
-    for warning in misspelt_options(confdir, jails) {
+/// Log the [`quiet_mistakes`] at start and reload: a `bantim = 1h` leaves the
+/// jail at its old ban time, and only this line says so.
+fn warn_quiet_mistakes(log: &Logger, confdir: &Path, jails: &[Jail]) {
+    for warning in quiet_mistakes(confdir, jails) {
         log.log(Component::Server, Severity::Warning, &warning);
     }
 }
@@ -287,7 +290,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         );
         e
     })?;
-    warn_misspelt_options(&logger, &options.confdir, &jails);
+    warn_quiet_mistakes(&logger, &options.confdir, &jails);
     if crate::socket_client::request(&settings.socket, &["ping".to_string()]).is_ok() {
         bail!(
             "a server is already running on {}",
@@ -1358,7 +1361,7 @@ impl Server {
         let settings = self.options.settings()?;
         let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
-        warn_misspelt_options(&self.log, &self.options.confdir, &fresh);
+        warn_quiet_mistakes(&self.log, &self.options.confdir, &fresh);
         if let Some(name) = only {
             if !fresh.iter().any(|j| j.name() == name)
                 && !self.jails.iter().any(|j| j.name() == name)

@@ -175,11 +175,91 @@ impl ActionDefinition {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the action's rules match the jail's `port`: a native firewall, or
+    /// a command that writes `<port>` (substituted by now, as far as reading
+    /// allows: so its value, where it is one).
+    pub fn uses_port(&self) -> bool {
+        let value = self.get("port", None).filter(|v| !v.trim().is_empty());
+        NATIVE_FIREWALLS.contains(&self.file.as_str())
+            || self.options.iter().any(|(k, v)| {
+                k != "port" && (v.contains("<port>") || value.is_some_and(|p| v.contains(p)))
+            })
+    }
+
     /// Whether any option depends on the address family (then `actionstart` runs per
     /// family when the first address of that family is banned, as in Fail2ban).
     pub fn has_family_variants(&self) -> bool {
         self.options.iter().any(|(k, _)| k.contains("?family="))
     }
+}
+
+/// Why `value` is not a list of ports a firewall takes, if it is not: each item,
+/// between commas, a port number, a range (`1000:2000` or `1000-2000`) or a
+/// service name of `/etc/services` (`ssh`, `https`), as nftables and iptables
+/// resolve them. A list they refuse leaves the jail's rule out of the firewall,
+/// while its bans still fill the set. Names are not checked where
+/// `/etc/services` cannot be read.
+pub fn port_list_error(value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        return Some("the port list is empty".into());
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .find_map(|item| port_item_error(item).map(|why| format!("{item:?} {why}")))
+}
+
+fn port_item_error(item: &str) -> Option<&'static str> {
+    let number_ok = |n: &str| n.parse::<u16>().is_ok();
+    if item.is_empty() {
+        return Some("is empty (two commas in a row?)");
+    }
+    if item.bytes().all(|b| b.is_ascii_digit()) {
+        return (!number_ok(item)).then_some("is above 65535");
+    }
+    if let Some((low, high)) = item.split_once([':', '-']).filter(|(l, h)| {
+        !l.is_empty() && !h.is_empty() && (l.bytes().chain(h.bytes())).all(|b| b.is_ascii_digit())
+    }) {
+        return match (low.parse::<u16>(), high.parse::<u16>()) {
+            (Ok(l), Ok(h)) if l <= h => None,
+            (Ok(_), Ok(_)) => Some("is a range that ends before it starts"),
+            _ => Some("is a range beyond 65535"),
+        };
+    }
+    let name_like = item.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && item
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'));
+    if !name_like {
+        return Some("is not a port number, a range or a service name");
+    }
+    match service_names() {
+        Some(names) if !names.contains(item) => Some("is not a service name of /etc/services"),
+        _ => None,
+    }
+}
+
+/// The service names and aliases of `/etc/services`, read once; `None` when it
+/// cannot be read.
+fn service_names() -> Option<&'static std::collections::HashSet<String>> {
+    static NAMES: std::sync::OnceLock<Option<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let text = std::fs::read_to_string("/etc/services").ok()?;
+            let names = text
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or(""))
+                .flat_map(|l| {
+                    let mut words = l.split_whitespace();
+                    let name = words.next();
+                    let _port = words.next();
+                    name.into_iter().chain(words).map(str::to_string)
+                })
+                .collect();
+            Some(names)
+        })
+        .as_ref()
 }
 
 /// Split a multi-line `action =` value into `name[options]` items.
@@ -215,6 +295,46 @@ pub fn split_actions(value: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_lists_are_those_a_firewall_takes() {
+        for good in [
+            "ssh",
+            "22",
+            "ssh,2222",
+            " 80, 443 ",
+            "0:65535",
+            "1000-2000",
+            "ftp,ftp-data,ftps",
+        ] {
+            assert_eq!(port_list_error(good), None, "{good}");
+        }
+        let bad = [
+            (
+                "22 2222",
+                "\"22 2222\" is not a port number, a range or a service name",
+            ),
+            ("ssh,22e2", "\"22e2\" is not a port number"),
+            ("70000", "\"70000\" is above 65535"),
+            (
+                "2000:1000",
+                "\"2000:1000\" is a range that ends before it starts",
+            ),
+            ("1:99999", "\"1:99999\" is a range beyond 65535"),
+            ("ssh,,22", "\"\" is empty"),
+            ("", "the port list is empty"),
+        ];
+        for (value, why) in bad {
+            let said = port_list_error(value).unwrap_or_default();
+            assert!(said.starts_with(why), "{value:?}: {said}");
+        }
+        if std::path::Path::new("/etc/services").is_file() {
+            assert_eq!(
+                port_list_error("ssh,sshh").as_deref(),
+                Some("\"sshh\" is not a service name of /etc/services")
+            );
+        }
+    }
 
     #[test]
     fn actions_split_outside_brackets() {

@@ -105,6 +105,10 @@ pub struct JailConfig {
     pub fleetmaxbantime: Option<f64>,
     /// Every option as text (for `get`), `[DEFAULT]` included.
     pub options: BTreeMap<String, String>,
+    /// What Fail2ban would run without a word although it cannot be meant (no
+    /// action, a time that never bans, a log path that reads nothing), each with
+    /// its file and line: `check` prints them, the server logs them.
+    pub warnings: Vec<String>,
 }
 
 /// All enabled jails of a configuration directory.
@@ -287,7 +291,7 @@ impl JailReader<'_> {
                 options.insert(key, v);
             }
         }
-        Ok(JailConfig {
+        let mut jail = JailConfig {
             name: self.name.to_string(),
             backend_note,
             logpaths,
@@ -312,7 +316,77 @@ impl JailReader<'_> {
             backend,
             filter,
             options,
-        })
+            warnings: Vec::new(),
+        };
+        jail.warnings = self.quiet_mistakes(&jail);
+        Ok(jail)
+    }
+
+    /// The warnings of [`JailConfig::warnings`] for `jail`, as read here.
+    fn quiet_mistakes(&self, jail: &JailConfig) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let mut warn = |key: &str, what: String| {
+            let at = match self.cfg.origin(self.name, key) {
+                Some(o) => format!("{}:{}: ", o.file.display(), o.line),
+                None => String::new(),
+            };
+            warnings.push(format!("{at}[{}] {what}", self.name));
+        };
+        if jail.actions.is_empty() {
+            warn(
+                "action",
+                "has no action: it counts failures and logs bans, but blocks nothing \
+                 (set banaction, or action)"
+                    .into(),
+            );
+        }
+        if jail.bantime == 0.0 {
+            warn(
+                "bantime",
+                "bantime = 0: each ban ends as it begins, so the jail blocks nothing \
+                 (a negative bantime bans for good)"
+                    .into(),
+            );
+        }
+        if jail.findtime <= 0.0 && jail.maxretry > 1 {
+            warn(
+                "findtime",
+                format!(
+                    "findtime = 0: no two failures fall within it, so maxretry = {} is never \
+                     reached",
+                    jail.maxretry
+                ),
+            );
+        }
+        if matches!(jail.backend, Backend::Systemd { .. }) {
+            return warnings;
+        }
+        for path in &jail.logpaths {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            if looks_like_an_option_line(&name) {
+                warn(
+                    "logpath",
+                    format!(
+                        "logpath {} looks like an option line: a line that starts with a \
+                         space continues the value above it; write {} at the line's start",
+                        path.display(),
+                        name.trim()
+                    ),
+                );
+            } else if !matches_a_file(path) {
+                warn(
+                    "logpath",
+                    format!(
+                        "logpath {} matches no file: the jail reads only its other logs",
+                        path.display()
+                    ),
+                );
+            }
+        }
+        warnings
     }
 
     /// A jail whose filter file does not exist is most often a typo in the jail's
@@ -408,6 +482,16 @@ impl JailReader<'_> {
                 "logpath",
                 "has no logpath".into(),
                 "set logpath to the log file(s) to watch, or backend = systemd",
+            ));
+        }
+        if let Some(dir) = logpaths.iter().find(|p| p.is_dir()) {
+            return Err(self.error(
+                "logpath",
+                format!("logpath {} is a directory, not a log file", dir.display()),
+                &format!(
+                    "name the log file(s) in it, e.g. logpath = {}",
+                    dir.join("*.log").display()
+                ),
             ));
         }
         if logpaths.iter().any(|p| matches_a_file(p)) {
@@ -567,6 +651,7 @@ impl JailReader<'_> {
                 .map_err(|m| self.error("action", m, "write action = name[param=value, …]"))?;
             let action = ActionDefinition::load(self.basedir, &file, self.name, &opts)
                 .map_err(|e| self.locate_missing_action(&file, e))?;
+            self.check_ports(&action)?;
             if actions.iter().any(|a| a.name == action.name) {
                 return Err(self.error(
                     "action",
@@ -577,6 +662,30 @@ impl JailReader<'_> {
             actions.push(action);
         }
         Ok(actions)
+    }
+
+    /// Refuse a `port` the action's firewall would refuse: its rule would be left
+    /// out while its bans still fill the set, and the jail would block nothing.
+    fn check_ports(&self, action: &ActionDefinition) -> Result<(), ConfigError> {
+        let Some(ports) = action.get("port", None).filter(|_| action.uses_port()) else {
+            return Ok(());
+        };
+        let Some(why) = crate::action::port_list_error(ports) else {
+            return Ok(());
+        };
+        let key = match self.cfg.origin(self.name, "port") {
+            Some(_) => "port",
+            None => "action",
+        };
+        Err(self.error(
+            key,
+            format!(
+                "port = {ports}: {why}, so action {} could not block it",
+                action.name
+            ),
+            "write port numbers, ranges (1000:2000) or service names (ssh, https), \
+             separated by commas: port = ssh,2222",
+        ))
     }
 
     /// The `ignoreip` entries, each an address, a network or a host name (names are
@@ -684,6 +793,19 @@ impl JailReader<'_> {
             overalljails: self.bool("bantime.overalljails")?.unwrap_or(false),
         }))
     }
+}
+
+/// Whether a log path's last part reads like `maxretry = 2`: an option written
+/// indented under `logpath`, which INI reads as another line of its value.
+fn looks_like_an_option_line(name: &str) -> bool {
+    let Some((key, _)) = name.split_once('=') else {
+        return false;
+    };
+    let key = key.trim();
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.'))
 }
 
 /// Whether the log path pattern `pattern` names at least one existing path (as
@@ -802,6 +924,68 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("cp -aL"), "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    /// What Fail2ban runs without a word, warned of at its line: a jail without
+    /// action, times that never ban, an option indented into logpath's value, a
+    /// log path that matches nothing while another does. A directory as logpath is
+    /// refused.
+    #[test]
+    fn quiet_mistakes_are_warned_of_at_their_line() {
+        let d = tempdir("quiet");
+        write(
+            &d,
+            "filter.d/web.conf",
+            "[Definition]\nfailregex = ^<HOST> bad\n",
+        );
+        write(&d, "x.log", "");
+        write(
+            &d,
+            "jail.local",
+            "[web]\nenabled = true\nfilter = web\nlogpath = x.log\n  maxretry = 2\n  gone.log\n\
+             bantime = 0\nfindtime = 0\naction =\n",
+        );
+        let jails = load_jails(&d).unwrap();
+        let warnings = &jails.jails[0].warnings;
+        let at = |line: usize| format!("{}:{line}: [web] ", d.join("jail.local").display());
+        let expected = [
+            (9, "has no action"),
+            (7, "bantime = 0: each ban ends as it begins"),
+            (
+                8,
+                "findtime = 0: no two failures fall within it, so maxretry = 3",
+            ),
+            (4, "logpath "),
+            (4, "logpath "),
+        ];
+        assert_eq!(warnings.len(), expected.len(), "{warnings:#?}");
+        for (warning, (line, start)) in warnings.iter().zip(expected) {
+            assert!(
+                warning.starts_with(&format!("{}{start}", at(line))),
+                "{warning}"
+            );
+        }
+        assert!(warnings[3].ends_with("write maxretry = 2 at the line's start"));
+        assert!(warnings[4].contains("gone.log matches no file"));
+        write(
+            &d,
+            "jail.local",
+            "[web]\nenabled = true\nfilter = web\nlogpath = x.log\naction = dry-run\n",
+        );
+        assert_eq!(
+            load_jails(&d).unwrap().jails[0].warnings,
+            Vec::<String>::new()
+        );
+        std::fs::create_dir_all(d.join("logs")).unwrap();
+        write(
+            &d,
+            "jail.local",
+            "[web]\nenabled = true\nfilter = web\nlogpath = logs\n",
+        );
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.message.contains("is a directory, not a log file"), "{e}");
+        assert!(e.hint.contains("logs/*.log"), "{e}");
         std::fs::remove_dir_all(&d).ok();
     }
 
