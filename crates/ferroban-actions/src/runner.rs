@@ -150,10 +150,32 @@ impl Drop for ActionRunner {
     }
 }
 
+/// The programs Fail2ban's stock firewall actions run, by the start of their
+/// file's name, each with the Debian package that has it (the first prefix that
+/// fits wins).
+const STOCK_FIREWALL_TOOLS: [(&str, &[(&str, &str)]); 8] = [
+    (
+        "iptables-ipset",
+        &[("iptables", "iptables"), ("ipset", "ipset")],
+    ),
+    // ferroban's own ipset action
+    ("ipset", &[("iptables", "iptables"), ("ipset", "ipset")]),
+    ("iptables", &[("iptables", "iptables")]),
+    ("ufw", &[("ufw", "ufw")]),
+    ("firewallcmd", &[("firewall-cmd", "firewalld")]),
+    (
+        "shorewall-ipset",
+        &[("shorewall", "shorewall"), ("ipset", "ipset")],
+    ),
+    ("shorewall", &[("shorewall", "shorewall")]),
+    ("route", &[("ip", "iproute2")]),
+];
+
 /// The program the firewall action `def` cannot work without, with the Debian
 /// package that has it, when it is missing here: `nft` for the native nftables
-/// action (unless libnftables loads), `iptables` and `ipset` for the stock
-/// iptables ones. `None` for every other action (their commands are their own).
+/// action (unless libnftables loads), and for Fail2ban's stock ones the program
+/// their commands run (`iptables`, `ipset`, `ufw`, `firewall-cmd`, …). `None` for
+/// every other action (their commands are their own).
 pub fn missing_firewall_tool(def: &ActionDefinition) -> Option<(&'static str, &'static str)> {
     let file = def.file.as_str();
     let needs: &[(&str, &str)] = if NATIVE_FIREWALLS.contains(&file) {
@@ -161,13 +183,11 @@ pub fn missing_firewall_tool(def: &ActionDefinition) -> Option<(&'static str, &'
             return None;
         }
         &[("nft", "nftables")]
-    } else if BATCHED_STOCK.contains(&file) {
-        match file.contains("ipset") {
-            true => &[("iptables", "iptables"), ("ipset", "ipset")],
-            false => &[("iptables", "iptables")],
-        }
     } else {
-        return None;
+        STOCK_FIREWALL_TOOLS
+            .iter()
+            .find(|(prefix, _)| file.starts_with(prefix))?
+            .1
     };
     needs.iter().copied().find(|(program, _)| !on_path(program))
 }
@@ -391,6 +411,18 @@ mod tests {
             missing_firewall_tool(&def("iptables-multiport")).is_none(),
             iptables_here
         );
+        // Fail2ban's other stock firewalls, by the program their commands run
+        for (file, program, package) in [
+            ("ufw", "ufw", "ufw"),
+            ("firewallcmd-rich-rules", "firewall-cmd", "firewalld"),
+            ("shorewall", "shorewall", "shorewall"),
+        ] {
+            let missing = missing_firewall_tool(&def(file));
+            match on_path(program) {
+                true => assert_eq!(missing, None, "{file}"),
+                false => assert_eq!(missing, Some((program, package)), "{file}"),
+            }
+        }
     }
 
     #[test]
