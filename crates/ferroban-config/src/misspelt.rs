@@ -43,7 +43,7 @@ pub fn misspelt_jail_options(basedir: &Path) -> Vec<String> {
         .copied()
         .collect();
     let referenced = References::gather(basedir, &cfg);
-    let mut warnings = Vec::new();
+    let mut warnings = misspelt_jail_sections(&cfg);
     let sections = std::iter::once("DEFAULT").chain(cfg.sections().filter(|s| *s != "INCLUDES"));
     for section_name in sections {
         let Some(section) = cfg.section(section_name) else {
@@ -70,17 +70,104 @@ pub fn misspelt_filter_options(files: &[PathBuf]) -> Vec<String> {
         return Vec::new();
     };
     let referenced = References::of_values(&cfg);
-    let Some(definition) = cfg.section("Definition") else {
-        return Vec::new();
-    };
-    definition
-        .iter()
-        .filter(|(key, _)| is_candidate(key, &DEFINITION_OPTIONS, &referenced))
-        .filter_map(|(key, entry)| {
-            let meant = crate::suggest::closest(key, DEFINITION_OPTIONS)?;
-            Some(warning(entry, "Definition", key, meant))
+    let mut warnings: Vec<String> = cfg
+        .sections()
+        .filter(|name| !FILTER_SECTIONS.contains(name))
+        .filter_map(|name| {
+            let meant = section_meant(name, &FILTER_SECTIONS)?;
+            section_warning(&cfg, name, meant)
         })
-        .collect()
+        .collect();
+    let Some(definition) = cfg.section("Definition") else {
+        return warnings;
+    };
+    warnings.extend(
+        definition
+            .iter()
+            .filter(|(key, _)| is_candidate(key, &DEFINITION_OPTIONS, &referenced))
+            .filter_map(|(key, entry)| {
+                let meant = crate::suggest::closest(key, DEFINITION_OPTIONS)?;
+                Some(warning(entry, "Definition", key, meant))
+            }),
+    );
+    warnings
+}
+
+/// The sections a filter file has a use for.
+const FILTER_SECTIONS: [&str; 3] = ["INCLUDES", "Definition", "Init"];
+
+/// A warning for each section of the jail files that looks like a misspelt one:
+/// `[DEFUALT]` or `[default]` (a jail of that name, not the defaults: its
+/// `ignoreip` protects nobody), or, in the files an administrator writes
+/// (`.local`, `jail.d/`), a section that enables nothing, names no filter or log
+/// of its own, and is one typo from a jail (`[ssh]` for `[sshd]`).
+fn misspelt_jail_sections(cfg: &Config) -> Vec<String> {
+    let names: Vec<&str> = cfg.sections().collect();
+    let mut warnings = Vec::new();
+    for &name in &names {
+        if matches!(name, "INCLUDES" | "DEFAULT") {
+            continue;
+        }
+        let Some(section) = cfg.section(name) else {
+            continue;
+        };
+        let meant = match section_meant(name, &["DEFAULT", "INCLUDES"]) {
+            Some(meant) => meant,
+            None => {
+                let enables = section
+                    .get("enabled")
+                    .is_some_and(|e| crate::parse_switch(&e.value) == Some(true));
+                let written_by_hand = section
+                    .iter()
+                    .all(|(_, e)| is_override_file(&e.origin.file));
+                // a jail of its own, kept disabled, names its filter or log
+                let own_jail = section.contains("filter") || section.contains("logpath");
+                if enables || own_jail || !written_by_hand {
+                    continue;
+                }
+                let others = names.iter().copied().filter(|other| *other != name);
+                let Some(meant) = section_meant(name, &others.collect::<Vec<_>>()) else {
+                    continue;
+                };
+                meant
+            }
+        };
+        warnings.extend(section_warning(cfg, name, meant));
+    }
+    warnings
+}
+
+/// The section `name` probably means, if it is a typo of one of `known`: the same
+/// name but for case or spaces, or one or two edits from it.
+fn section_meant<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let bare = name.trim();
+    known
+        .iter()
+        .copied()
+        .find(|k| *k != name && k.eq_ignore_ascii_case(bare))
+        .or_else(|| crate::suggest::closest(bare, known.iter().copied()))
+}
+
+/// Whether `file` is one an administrator writes: a `.local` file, or one in a
+/// `.d` directory.
+fn is_override_file(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == "local")
+        || file
+            .parent()
+            .and_then(Path::extension)
+            .is_some_and(|e| e == "d")
+}
+
+/// The warning for section `name`, which probably means `meant`, at its first
+/// option (none for a section without options: it changes nothing either way).
+fn section_warning(cfg: &Config, name: &str, meant: &str) -> Option<String> {
+    let (_, first) = cfg.section(name)?.iter().next()?;
+    Some(format!(
+        "{}:{}: [{name}] is not a section that is read, so its options change nothing \
+         (Fail2ban ignores them too): did you mean [{meant}]?",
+        first.origin.file.display(),
+        first.origin.line,
+    ))
 }
 
 /// Whether `key` may be a typo: not a private variable (`_name`, by Fail2ban's
@@ -215,6 +302,47 @@ mod tests {
         let warnings = misspelt_jail_options(&d);
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
         assert!(warnings[0].contains("[sshd] findtme is not an option"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_misspelt_section_is_named_with_the_section_meant() {
+        let d = tempdir("sections");
+        write(
+            &d,
+            "jail.conf",
+            "[DEFAULT]\nbantime = 10m\n\n[sshd]\nport = ssh\n\n[sshd-ddos]\nport = ssh\n",
+        );
+        write(
+            &d,
+            "jail.local",
+            "[default]\nignoreip = 192.0.2.1\n\n[DEFUALT]\nbantime = 1h\n\n[ssh]\nmaxretry = 3\n\n\
+             [ sshd ]\nmaxretry = 2\n\n[web]\nenabled = true\n",
+        );
+        write(&d, "filter.d/app.local", "[Defintion]\nignoreregex = ^ok\n");
+        let warnings = misspelt_jail_options(&d);
+        let local = d.join("jail.local").display().to_string();
+        let expected = [
+            (2, "default", "DEFAULT"),
+            (5, "DEFUALT", "DEFAULT"),
+            (8, "ssh", "sshd"),
+            (11, " sshd ", "sshd"),
+        ];
+        assert_eq!(warnings.len(), expected.len(), "{warnings:#?}");
+        for (warning, (line, name, meant)) in warnings.iter().zip(expected) {
+            assert!(warning.starts_with(&format!("{local}:{line}: [{name}] is not a section")));
+            assert!(
+                warning.ends_with(&format!("did you mean [{meant}]?")),
+                "{warning}"
+            );
+        }
+        let filter = misspelt_filter_options(&[d.join("filter.d/app.local")]);
+        assert_eq!(filter.len(), 1, "{filter:#?}");
+        assert!(
+            filter[0].ends_with("did you mean [Definition]?"),
+            "{}",
+            filter[0]
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
