@@ -1397,6 +1397,28 @@ fn the_guides_jail_local_runs_unchanged() {
         sshd.contains("Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd"),
         "{sshd}"
     );
+    // `set` takes one value: unquoted words are refused, not cut to the first
+    // (`2 days` would be 2 seconds); a change is logged, with how long it lasts.
+    let refused = env.client(&["set", "sshd", "bantime", "2", "days"]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("set sshd bantime takes one value, not 2 (2 days): quote it"),
+        "{said}"
+    );
+    assert_eq!(env.client_text(&["get", "sshd", "bantime"]).trim(), "3600");
+    assert_eq!(
+        env.client_text(&["set", "sshd", "bantime", "2 days"])
+            .trim(),
+        "172800"
+    );
+    assert!(
+        wait_for(5, || env
+            .own_log_text()
+            .contains("[sshd] set bantime 172800 (until the next reload)")),
+        "{}",
+        env.own_log_text()
+    );
 }
 
 /// The filter options of each jail in a configuration dump (`-d`): option →

@@ -237,7 +237,19 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             Ok(json!(server.log.level()))
         }
         ["get", jail, option, rest @ ..] => get(server, jail, option, rest),
-        ["set", jail, option, values @ ..] => set(server, jail, option, values),
+        ["set", jail, option, values @ ..] => {
+            let reply = set(server, jail, option, values)?;
+            // Bans and unbans log themselves; a changed setting says it lasts
+            // until the configuration is read again.
+            if !matches!(*option, "banip" | "unbanip") {
+                server.log.log(
+                    Component::Server,
+                    Severity::Notice,
+                    &format!("[{jail}] set {option} {reply} (until the next reload)"),
+                );
+            }
+            Ok(reply)
+        }
         _ => Err(CommandError::Invalid(format!(
             "Invalid command {:?}",
             words.join(" ")
@@ -571,11 +583,17 @@ const COMMAND_ACTION_METHODS: [&str; 15] = [
 
 fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply {
     let idx = server.jail_index(name)?;
-    let one = || {
-        values
-            .first()
-            .copied()
-            .ok_or_else(|| format!("set {name} {option}: a value is needed"))
+    // One value: `set sshd bantime 2 days` would otherwise set 2 seconds.
+    let one = || match values {
+        [value] => Ok(*value),
+        [] => Err(format!("set {name} {option}: a value is needed")),
+        [_, ..] => Err(format!(
+            "set {name} {option} takes one value, not {} ({}): quote it, as in \
+             set {name} {option} \"{}\"",
+            values.len(),
+            values.join(" "),
+            values.join(" ")
+        )),
     };
     match option {
         "banip" => {

@@ -257,9 +257,12 @@ fn client_commands() -> Vec<Command> {
             .arg(Arg::new("option").required(true).value_name("OPTION")),
         Command::new("set")
             .about("Change a jail option: bantime, findtime, maxretry, addignoreip, banip, unbanip, ...")
+            .after_help("A changed option lasts until the configuration is read again (reload, restart): \
+                         write it in jail.local to keep it. Options with one value take one word: quote \
+                         a value with spaces (set sshd bantime \"2 days\").")
             .arg(Arg::new("jail").required(true).value_name("JAIL"))
             .arg(Arg::new("option").required(true).value_name("OPTION"))
-            .arg(words("value", "VALUE", "The new value(s)")),
+            .arg(words("value", "VALUE", "The new value: one for bantime, findtime, maxretry, …; addresses for banip, unbanip, addignoreip, delignoreip")),
         Command::new("fleet")
             .about("The fleet: connection, hosts, outbox, bans received/applied/refused; \
                     `fleet nats-config [--bucket NAME] [--stdin] NAME=PASSWORD...` prints nats-server's authorization block")
