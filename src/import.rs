@@ -197,12 +197,22 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
             .to_string(),
         None => "ferroban keeps its own in".to_string(),
     };
-    let note = format!(
+    let mut note = format!(
         "dbfile {} is Fail2ban's database and is never written to; {done} {} \
          (set dbfile in ferroban.local to choose another file)",
         configured.display(),
         own.display()
     );
+    let legacy = own.with_file_name(ferroban_db::LEGACY_OWN_DATABASE);
+    if first_start && legacy != own && legacy.exists() {
+        note.push_str(&format!(
+            ". An earlier ferroban kept the bans of every Fail2ban database in this \
+             directory in {}: if they are this configuration's, stop ferroban and move \
+             that file to {}",
+            legacy.display(),
+            own.display()
+        ));
+    }
     Ok((db, Some(note)))
 }
 

@@ -38,10 +38,24 @@ pub fn is_fail2ban_database(path: &Path) -> Result<bool, DbError> {
 }
 
 /// The file ferroban keeps its own bans in when its configuration names Fail2ban's
-/// database: `ferroban.sqlite3` in the same directory.
+/// database: in the same directory, `ferroban.sqlite3` beside Fail2ban's usual
+/// `fail2ban.sqlite3`, and `NAME.ferroban.sqlite3` beside any other `NAME.sqlite3`,
+/// so that two configurations whose Fail2ban databases share a directory (a copy
+/// under test beside the real one) never share ferroban's.
 pub fn own_database_beside(fail2ban_db: &Path) -> PathBuf {
-    fail2ban_db.with_file_name("ferroban.sqlite3")
+    let stem = fail2ban_db
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| *s != "fail2ban");
+    match stem {
+        Some(stem) => fail2ban_db.with_file_name(format!("{stem}.ferroban.sqlite3")),
+        None => fail2ban_db.with_file_name(LEGACY_OWN_DATABASE),
+    }
 }
+
+/// The one name [`own_database_beside`] gave, whatever Fail2ban's file was called,
+/// before it told them apart.
+pub const LEGACY_OWN_DATABASE: &str = "ferroban.sqlite3";
 
 /// The `data` column as text: Fail2ban on Python 3 writes it as a BLOB of UTF-8
 /// JSON, older versions and ferroban as TEXT.
@@ -158,4 +172,23 @@ pub fn read_fail2ban_log_positions(path: &Path) -> Result<Vec<Fail2banLogPositio
         .map_err(err("read Fail2ban's log positions"))?;
     rows.collect::<Result<_, _>>()
         .map_err(err("read a log position"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ferroban_s_own_database_is_named_after_fail2ban_s() {
+        let beside = |f: &str| own_database_beside(Path::new(f));
+        assert_eq!(
+            beside("/var/lib/fail2ban/fail2ban.sqlite3"),
+            Path::new("/var/lib/fail2ban/ferroban.sqlite3")
+        );
+        assert_eq!(
+            beside("/srv/f2b/test.sqlite3"),
+            Path::new("/srv/f2b/test.ferroban.sqlite3")
+        );
+        assert_ne!(beside("/srv/f2b/a.sqlite3"), beside("/srv/f2b/b.sqlite3"));
+    }
 }
