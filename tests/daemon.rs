@@ -1288,8 +1288,17 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_or_option_is_warned_of() {
     let err = String::from_utf8_lossy(&check.stderr);
     assert!(check.status.success(), "{err}");
     assert!(
-        err.contains("WARNING: [sshd] filter sshd's regexes refer to <mdre-agressive>"),
+        err.contains("WARNING: [sshd] filter sshd's regexes refer to <mdre-agressive")
+            && err.contains(
+                "mode = agressive is not a mode of the filter (filter sshd has mode \
+                 aggressive, ddos, extra, normal)"
+            ),
         "{err}"
+    );
+    assert_eq!(
+        err.matches("refer to <mdre-").count(),
+        1,
+        "one warning: {err}"
     );
     let local = env.conf().join("jail.local");
     assert!(
@@ -1297,6 +1306,21 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_or_option_is_warned_of() {
             "WARNING: {}:5: [sshd] bantim is not an option, so this line changes nothing",
             local.display()
         )) && err.contains("did you mean bantime?"),
+        "{err}"
+    );
+    // Where a misspelt mode leaves a failregex without <HOST>, the error says so.
+    std::fs::write(
+        &local,
+        "[nginx-http-auth]\nenabled = true\nbackend = systemd\nmode = agressive\n",
+    )
+    .unwrap();
+    let check = env.client(&["check"]);
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "mode = agressive is not a mode of the filter (filter nginx-http-auth has mode"
+        ),
         "{err}"
     );
     // A port list the firewall would refuse: refused here, at its line.

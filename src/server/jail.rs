@@ -79,7 +79,27 @@ fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<Str
     let (option, index, source) = match e {
         FilterError::FailRegex { index, error } => ("failregex", *index, Some(error)),
         FilterError::IgnoreRegex { index, error } => ("ignoreregex", *index, Some(error)),
-        FilterError::NoFailureId { index, .. } => ("failregex", *index, None),
+        FilterError::NoFailureId { index, regex } => {
+            let text = config.filter.locate_regex("failregex", *index)?;
+            let hint = unresolved_tags(regex)
+                .first()
+                .map(|tag| format!("; {}", unresolved_tag_hint(config, tag)))
+                .unwrap_or_default();
+            return Some(format!(
+                "{}:{}: jail [{}], filter {}: failregex {} {}: has no group for the failure id: \
+                 use <HOST>, <ADDR>, <F-ID>… (or put one in prefregex){hint}:\n    {}",
+                text.file.display(),
+                text.line,
+                config.name,
+                config.filter.name,
+                index + 1,
+                match text.in_jail {
+                    true => "set in the jail",
+                    false => "of the filter",
+                },
+                text.text
+            ));
+        }
         _ => return None,
     };
     let written = config.filter.locate_regex(option, index)?;
@@ -89,11 +109,7 @@ fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<Str
             Some(column_as_written(&written.text, &t.pattern, t.position)),
         ),
         Some(PatternError::Compile { message, .. }) => (message.clone(), None),
-        None => (
-            "has no group for the failure id: use <HOST>, <ADDR>, <F-ID>… (or put one in prefregex)"
-                .to_string(),
-            None,
-        ),
+        None => return None,
     };
     let whose = match written.in_jail {
         true => "set in the jail",
@@ -115,6 +131,77 @@ fn regex_error_where_written(config: &JailConfig, e: &FilterError) -> Option<Str
         ),
         None => format!("{head}: {message}:\n    {text}"),
     })
+}
+
+/// The `<name>` tags left in `regex` after every option was substituted: Fail2ban's
+/// regex tags are upper case (`<HOST>`, `<F-USER>`), so a lower-case one is an
+/// option reference that nothing defines, and stays as literal text.
+pub(super) fn unresolved_tags(regex: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut from = 0;
+    while let Some((start, end)) = ferroban_config::tags::next_tag(regex, from) {
+        let name = &regex[start + 1..end - 1];
+        // `(?P<name>…)` is a group of the regex, not a tag
+        let group = regex[..start].ends_with("?P");
+        let lower = name.starts_with(|c: char| c.is_ascii_lowercase());
+        if lower && !group && !names.contains(&name) {
+            names.push(name);
+        }
+        from = end;
+    }
+    names
+}
+
+/// What most likely left `<tag>` unresolved in `config`'s filter: a filter mode
+/// that does not exist (`<mdre-agressive>` and `<mdre-agressive-other>` from
+/// `mode = agressive`), with the modes the filter has; else a misspelt filter
+/// option in general.
+pub(super) fn unresolved_tag_hint(config: &JailConfig, tag: &str) -> String {
+    let mode = config.options.get("mode").map(|m| m.trim()).filter(|mode| {
+        tag.strip_prefix("mdre-")
+            .is_some_and(|rest| rest == *mode || rest.starts_with(&format!("{mode}-")))
+    });
+    let Some(mode) = mode else {
+        return format!(
+            "<{tag}> is left in it, which no option defines: a misspelt filter option \
+             leaves such a tag"
+        );
+    };
+    let modes = filter_modes(&config.filter.files);
+    let known = match modes.is_empty() {
+        true => String::new(),
+        false => format!(
+            " (filter {} has mode {})",
+            config.filter.name,
+            modes.join(", ")
+        ),
+    };
+    format!("<{tag}> is left in it: mode = {mode} is not a mode of the filter{known}")
+}
+
+/// The modes a filter offers: its `mdre-MODE` options, without the variants of
+/// another (sshd's `mdre-normal-other` is part of mode `normal`).
+fn filter_modes(files: &[std::path::PathBuf]) -> Vec<String> {
+    let Ok(cfg) = ferroban_config::Config::read_files(files) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = ["Definition", "Init"]
+        .iter()
+        .filter_map(|s| cfg.section(s))
+        .flat_map(|s| {
+            s.keys()
+                .filter_map(|k| k.strip_prefix("mdre-"))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let variant = |m: &String| {
+        names
+            .iter()
+            .any(|other| m.starts_with(&format!("{other}-")))
+    };
+    names.iter().filter(|m| !variant(m)).cloned().collect()
 }
 
 /// The 1-based column in `written` of byte `position` of `expanded` (what `written`

@@ -249,31 +249,33 @@ fn unresolved_option_tags(jail: &Jail) -> Vec<String> {
         .chain(&filter.ignoreregex)
         .chain(&filter.prefregex);
     let mut names: Vec<&str> = Vec::new();
-    for regex in regexes {
-        let mut from = 0;
-        while let Some((start, end)) = ferroban_config::tags::next_tag(regex, from) {
-            let name = &regex[start + 1..end - 1];
-            // `(?P<name>…)` is a group of the regex, not a tag
-            let group = regex[..start].ends_with("?P");
-            let lower = name.starts_with(|c: char| c.is_ascii_lowercase());
-            if lower && !group && !names.contains(&name) {
-                names.push(name);
-            }
-            from = end;
+    for name in regexes.flat_map(|r| jail::unresolved_tags(r)) {
+        if !names.contains(&name) {
+            names.push(name);
         }
     }
-    names
-        .into_iter()
-        .map(|name| {
-            format!(
-                "[{}] filter {}'s regexes refer to <{name}>, which no option defines: it stays \
-                 as text, and that regex matches nothing as written; a misspelt filter option \
-                 (such as mode = …) leaves such a tag (ignore this if <{name}> is meant literally)",
-                jail.name(),
-                filter.name
-            )
-        })
-        .collect()
+    let mut warnings: Vec<String> = Vec::new();
+    let mut hints: Vec<String> = Vec::new();
+    for name in names {
+        let hint = jail::unresolved_tag_hint(&jail.config, name);
+        // one warning for a misspelt mode, however many of its tags it left
+        let cause = hint
+            .split_once(": ")
+            .map_or(hint.as_str(), |(_, c)| c)
+            .to_string();
+        if hints.contains(&cause) {
+            continue;
+        }
+        hints.push(cause);
+        warnings.push(format!(
+            "[{}] filter {}'s regexes refer to <{name}>, which no option defines: it stays \
+             as text, and that regex matches nothing as written; {hint} (ignore this if \
+             <{name}> is meant literally)",
+            jail.name(),
+            filter.name,
+        ));
+    }
+    warnings
 }
 
 /// Run the server until it is told to stop.
