@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use ferroban_cli::fail2ban_protocol::from_json;
 use ferroban_cli::protocol::Refusal;
 use ferroban_cli::python;
@@ -270,6 +270,18 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
             )
         }
         Some("check") => return Ok(if check(&o.confdir) == 0 { 0 } else { failure }),
+        // Fail2ban's client converts a time here, without a server.
+        Some("--str2sec") => {
+            let text = words[1..].join(" ");
+            let seconds = ferroban_config::expr::parse_duration(&text)
+                .with_context(|| format!("--str2sec {text:?}"))?;
+            // an integer where the text had none but integers, as Fail2ban prints it
+            match text.contains('.') {
+                true => println!("{seconds:?}"),
+                false => println!("{}", seconds as i64),
+            }
+            return Ok(0);
+        }
         Some("import-fail2ban") if words.len() <= 2 => {
             crate::import::import_fail2ban(
                 &o.confdir,

@@ -4417,3 +4417,45 @@ fn start_restart_and_stop_say_what_debians_fail2ban_client_says() {
         }
     }
 }
+
+/// `--str2sec` converts a time without a server, and prints what Debian's
+/// `fail2ban-client --str2sec` prints (an integer unless the time had a fraction).
+#[test]
+fn str2sec_converts_a_time_as_fail2bans_client_does() {
+    let times = ["1h", "1d 2h", "1.5m", "90", "2w"];
+    let ours: Vec<String> = times
+        .iter()
+        .map(|t| {
+            let o = Command::new(BIN)
+                .args(["-s", "/nonexistent.sock", "--str2sec", t])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{t}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        })
+        .collect();
+    assert_eq!(ours, ["3600", "93600", "90.0", "90", "1209600"]);
+    let bad = Command::new(BIN)
+        .args(["--str2sec", "bogus"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let debian = Path::new("/usr/bin/fail2ban-client");
+    if !debian.exists() {
+        eprintln!(
+            "SKIPPED: the comparison with Debian's fail2ban-client (apt-get install fail2ban)"
+        );
+        return;
+    }
+    for (t, ours) in times.iter().zip(&ours) {
+        let o = Command::new(debian)
+            .args(["--str2sec", t])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), ours, "{t}");
+    }
+}
