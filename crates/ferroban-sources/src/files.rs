@@ -171,6 +171,8 @@ struct Tailed {
     partial: Vec<u8>,
     /// Modification time at the last read (see `modified`).
     modified: i128,
+    /// Why the last read failed, if it did: told once, not at every tick.
+    read_error: Option<String>,
 }
 
 impl Tailed {
@@ -324,10 +326,22 @@ impl Output {
         let mut bytes = self.buffer()?;
         let read = file.read_new(&mut bytes);
         self.hand_on(file, bytes)?;
-        read.or_else(|e| {
-            self.warn(format!("cannot read {}: {e}", file.path.display()))
+        match read {
+            Ok(more) => {
+                file.read_error = None;
+                Ok(more)
+            }
+            // Each tick tries again; the same failure is told only once.
+            Err(e) if file.read_error.as_deref() == Some(&e.to_string()) => Ok(false),
+            Err(e) => {
+                file.read_error = Some(e.to_string());
+                self.warn(format!(
+                    "cannot read {}: {e} (said once until it changes)",
+                    file.path.display()
+                ))
                 .map(|()| false)
-        })
+            }
+        }
     }
 
     /// Hand on the unfinished last line of `file`, which was rotated away.
@@ -450,6 +464,7 @@ impl Follower {
                 first_hash: 0,
                 partial: Vec::new(),
                 modified: 0,
+                read_error: None,
             };
             let resume = self.resume.remove(&path.display().to_string());
             if t.open(resume.as_ref()).is_ok() {
@@ -595,6 +610,25 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// A path that cannot be read (here a directory: each read fails with EISDIR)
+    /// is tried at every tick, but its failure is told once, not four times a second.
+    #[test]
+    fn a_read_that_keeps_failing_is_told_once() {
+        let d = tempdir("unreadable");
+        std::fs::create_dir_all(d.join("a.log")).unwrap();
+        let (w, rx) = watcher(&d, "a.log", HashMap::new());
+        let mut warnings = Vec::new();
+        let until = std::time::Instant::now() + Duration::from_millis(1500);
+        while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+            if let Ok(SourceEvent::Warning(w)) = rx.recv_timeout(left) {
+                warnings.push(w);
+            }
+        }
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("Is a directory"), "{warnings:?}");
+        finish(w, &d);
     }
 
     #[test]
