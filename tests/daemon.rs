@@ -1806,6 +1806,59 @@ fn in_namespace_of(pid: &str, command: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
+/// Before, when the jail's rule was refused (its layout could not start), bans
+/// still went into the set, which blocked nothing, and no retry ever put the rule
+/// in. Now such a ban fails and is retried; once the configuration is mended and
+/// reloaded, the rule and the ban are in the kernel.
+#[test]
+fn a_ban_while_the_jails_rule_is_refused_waits_for_the_rule() {
+    let Some((env, d, pid)) = firewall_server(
+        "a_ban_while_the_jails_rule_is_refused_waits_for_the_rule",
+        "nftrefused",
+        "nftables[blocktype=\"bogus\"]",
+        "app",
+        &["nft"],
+        &["nft", "add", "table", "inet", "ferroban-probe"],
+    ) else {
+        return;
+    };
+    let nft = || in_namespace_of(&pid, "nft list ruleset");
+    assert!(wait_for(10, || env.client(&["ping"]).status.success()));
+    env.client_text(&["ban", "app", "192.0.2.93"]);
+    assert!(
+        wait_for(10, || env.own_log_text().contains(
+            "the jail's rule is not in place, so these bans would block nothing"
+        )),
+        "{}",
+        env.own_log_text()
+    );
+    assert!(
+        !nft().contains("192.0.2.93"),
+        "in a set no rule reads: {}",
+        nft()
+    );
+    let local = env.conf().join("jail.local");
+    let mended = std::fs::read_to_string(&local)
+        .unwrap()
+        .replace("blocktype=\"bogus\"", "blocktype=\"reject\"");
+    std::fs::write(&local, mended).unwrap();
+    assert!(
+        env.client(&["reload"]).status.success(),
+        "{}",
+        env.own_log_text()
+    );
+    assert!(
+        wait_for(15, || {
+            let rules = nft();
+            rules.contains("192.0.2.93") && rules.contains("saddr @addr-set-app reject")
+        }),
+        "{}\n{}",
+        nft(),
+        env.own_log_text()
+    );
+    drop(d);
+}
+
 #[test]
 fn stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace() {
     let Some((env, d, pid)) = firewall_server(

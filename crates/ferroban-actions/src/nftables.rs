@@ -174,6 +174,11 @@ pub struct NftAction {
     blocktype: String,
     v4: Family,
     v6: Family,
+    /// Whether the table, sets and the jail's rules were last put in place
+    /// without an error. Until they are, a ban into a set that exists already
+    /// (from before a reload) would block nothing: each ban tries the layout
+    /// first, and counts as failed (to be retried) while it is refused.
+    laid_out: bool,
 }
 
 fn option(def: &ActionDefinition, key: &str, family: Option<&str>, default: &str) -> String {
@@ -231,6 +236,7 @@ impl NftAction {
                 addr_family: "ip6",
             },
             name: def.name.clone(),
+            laid_out: false,
         }
     }
 
@@ -303,8 +309,12 @@ impl Action for NftAction {
     }
 
     fn start(&mut self, log: Log) -> bool {
+        self.laid_out = false;
         match self.ensure_layout(log) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.laid_out = true;
+                true
+            }
             Err(e) => {
                 log(
                     Severity::Error,
@@ -320,6 +330,20 @@ impl Action for NftAction {
         let script = self.elements_script("add", &all);
         if script.is_empty() {
             return Vec::new();
+        }
+        if !self.laid_out {
+            if let Err(e) = self.ensure_layout(log) {
+                log(
+                    Severity::Error,
+                    format!(
+                        "action {}: the jail's rule is not in place, so these bans would \
+                         block nothing: {e}",
+                        self.name
+                    ),
+                );
+                return tickets.to_vec();
+            }
+            self.laid_out = true;
         }
         let first = self.backend.run(&script, log);
         let Err(e) = first else { return Vec::new() };
