@@ -341,6 +341,14 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 );
                 return Ok(failure);
             }
+            if words.first().is_some_and(|w| w == "reload") && !o.as_fail2ban_client {
+                // What the server logged as it read the configuration, said here too:
+                // a reload that says only OK hides a `bantim = 1h` that changed nothing.
+                let jails = crate::server::check_config(&o.confdir).unwrap_or_default();
+                for warning in crate::server::quiet_mistakes(&o.confdir, &jails) {
+                    eprintln!("WARNING: {warning}");
+                }
+            }
             if o.json {
                 println!("{v}");
             } else {

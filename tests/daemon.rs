@@ -399,6 +399,25 @@ fn a_bad_reload_keeps_the_running_configuration() {
         "{}",
         env.out_text()
     );
+    // A reload that goes through says what the server warned of as it read it.
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!("{good}\n[web]\nenabled = true\nlogpath = ../logs/web.log\nbantim = 1h\n"),
+    )
+    .unwrap();
+    let o = env.client(&["reload"]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "OK");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("WARNING: ") && err.contains("[web] bantim is not an option"),
+        "{err}"
+    );
+    assert!(
+        env.own_log_text().contains("[web] bantim is not an option"),
+        "{}",
+        env.own_log_text()
+    );
 }
 
 #[test]

@@ -215,7 +215,7 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
 /// that look misspelt in the jail files of `confdir` and in the filters `jails`
 /// use (each filter once), and each jail's own (no action, a time that never
 /// bans, a log path that reads nothing).
-fn quiet_mistakes(confdir: &Path, jails: &[Jail]) -> Vec<String> {
+pub fn quiet_mistakes(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
     warnings.extend(jails.iter().flat_map(|j| j.config.warnings.iter().cloned()));
     let mut filters: Vec<&[PathBuf]> = jails.iter().map(|j| &j.config.filter.files[..]).collect();
