@@ -1327,6 +1327,36 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_or_option_is_warned_of() {
         )) && err.contains("did you mean bantime?"),
         "{err}"
     );
+    // A recidive jail that reads another log than the server's own sees no ban.
+    let own_log = env.dir.join("own.log");
+    let other_log = env.dir.join("other.log");
+    std::fs::write(&own_log, "").unwrap();
+    std::fs::write(&other_log, "").unwrap();
+    std::fs::write(
+        env.conf().join("ferroban.local"),
+        format!("[Definition]\nlogtarget = {}\n", own_log.display()),
+    )
+    .unwrap();
+    for (logpath, warned) in [(&other_log, true), (&own_log, false)] {
+        std::fs::write(
+            &local,
+            format!(
+                "[recidive]\nenabled = true\nlogpath = {}\n",
+                logpath.display()
+            ),
+        )
+        .unwrap();
+        let check = env.client(&["check"]);
+        let err = String::from_utf8_lossy(&check.stderr);
+        assert!(check.status.success(), "{err}");
+        let said = format!(
+            "[recidive] reads {}, but this server logs to {}: it never sees a ban",
+            other_log.display(),
+            own_log.display()
+        );
+        assert_eq!(err.contains(&said), warned, "{err}");
+    }
+    std::fs::remove_file(env.conf().join("ferroban.local")).unwrap();
     // Where a misspelt mode leaves a failregex without <HOST>, the error says so.
     std::fs::write(
         &local,

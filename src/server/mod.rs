@@ -31,7 +31,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use ferroban_actions::{ActionRunner, Report, Severity};
 use ferroban_config::fleet::{FleetMode, FleetSettings};
 use ferroban_config::jail::{load_jails, Backend};
-use ferroban_config::settings::ServerSettings;
+use ferroban_config::settings::{LogTarget, ServerSettings};
 use ferroban_db::{BanRecord, Database, FilePosition};
 use ferroban_jail::{AddressMap, Ban};
 use ferroban_sources::files::{FileWatcher, Watch};
@@ -213,8 +213,9 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
 
 /// What Fail2ban runs without a word although it cannot be meant: the options
 /// that look misspelt in the jail files of `confdir` and in the filters `jails`
-/// use (each filter once), and each jail's own (no action, a time that never
-/// bans, a log path that reads nothing).
+/// use (each filter once), each jail's own (no action, a time that never bans, a
+/// log path that reads nothing), and a recidive jail that reads another log than
+/// the one this server writes.
 pub fn quiet_mistakes(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
     warnings.extend(jails.iter().flat_map(|j| j.config.warnings.iter().cloned()));
@@ -224,7 +225,46 @@ pub fn quiet_mistakes(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     for files in filters {
         warnings.extend(ferroban_config::misspelt::misspelt_filter_options(files));
     }
+    if let Ok(settings) = ServerSettings::load(confdir) {
+        warnings.extend(
+            jails
+                .iter()
+                .filter_map(|j| recidive_elsewhere(j, &settings.logtarget)),
+        );
+    }
     warnings
+}
+
+/// A warning for a jail with Fail2ban's `recidive` filter that reads log files
+/// of which none is the file this server logs to: it would never see a ban (the
+/// stock one reads /var/log/fail2ban.log, where a server on /etc/ferroban writes
+/// /var/log/ferroban.log). Said only when the server logs to a file.
+fn recidive_elsewhere(jail: &Jail, logtarget: &LogTarget) -> Option<String> {
+    let LogTarget::File(own) = logtarget else {
+        return None;
+    };
+    let config = &jail.config;
+    let reads_files = matches!(config.backend, Backend::Inotify | Backend::Polling);
+    if config.filter.name != "recidive" || !reads_files {
+        return None;
+    }
+    let own_real = own.canonicalize().ok();
+    let same = |p: &PathBuf| p == own || (own_real.is_some() && p.canonicalize().ok() == own_real);
+    if config.logpaths.iter().any(same) {
+        return None;
+    }
+    let read: Vec<String> = config
+        .logpaths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    Some(format!(
+        "[{}] reads {}, but this server logs to {}: it never sees a ban; set logpath = {}",
+        config.name,
+        read.join(", "),
+        own.display(),
+        own.display()
+    ))
 }
 
 /// Log the [`quiet_mistakes`] at start and reload: a `bantim = 1h` leaves the
