@@ -165,6 +165,19 @@ pub fn load_jails_as_written(basedir: &Path) -> Result<JailsConfig, ConfigError>
 }
 
 fn read_jails(basedir: &Path, logs_required: bool) -> Result<JailsConfig, ConfigError> {
+    if !basedir.is_dir() {
+        let (what, hint) = match basedir.parent().filter(|_| basedir.is_file()) {
+            Some(dir) => (
+                "is a file, not the configuration directory",
+                format!("give the directory that holds it: -c {}", dir.display()),
+            ),
+            None => (
+                "does not exist",
+                "give the directory that holds jail.conf, such as -c /etc/fail2ban".to_string(),
+            ),
+        };
+        return Err(ConfigError::at(basedir, 0, what, hint));
+    }
     let cfg = Config::read_named(basedir, "jail")?.ok_or_else(|| {
         ConfigError::at(
             &basedir.join("jail.conf"),
@@ -986,6 +999,21 @@ mod tests {
         let e = load_jails(&d).unwrap_err();
         assert!(e.message.contains("is a directory, not a log file"), "{e}");
         assert!(e.hint.contains("logs/*.log"), "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_file_or_a_missing_directory_given_for_the_configuration_is_named() {
+        let d = tempdir("notadir");
+        write(&d, "jail.local", "[web]\nenabled = true\n");
+        let e = load_jails(&d.join("jail.local")).unwrap_err();
+        assert_eq!(e.message, "is a file, not the configuration directory");
+        assert_eq!(
+            e.hint,
+            format!("give the directory that holds it: -c {}", d.display())
+        );
+        let e = load_jails(&d.join("nowhere")).unwrap_err();
+        assert_eq!(e.message, "does not exist", "{e}");
         std::fs::remove_dir_all(&d).ok();
     }
 
