@@ -419,7 +419,18 @@ impl Action for NftAction {
                 ),
             );
         }
-        // The table goes when no jail uses it any more.
+        // The table goes when no jail uses it any more; a dry run cannot list it,
+        // so it says on what condition.
+        if matches!(self.backend, Backend::DryRun) {
+            log(
+                Severity::Notice,
+                format!(
+                    "dry-run: nft would run, once no other jail's set is in {tf} {t}:\n\
+                     delete table {tf} {t}"
+                ),
+            );
+            return;
+        }
         if let Ok(listing) = self.backend.run(&format!("list table {tf} {t}\n"), log) {
             if !listing.lines().any(|l| l.trim_start().starts_with("set ")) {
                 let _ = self.backend.run(&format!("delete table {tf} {t}\n"), log);
@@ -463,6 +474,23 @@ mod tests {
             Backend::DryRun,
         );
         assert_eq!(ranges.matches, vec!["tcp dport { 1000-2000 }"]);
+    }
+
+    /// A dry run cannot list the table, so it never says it would delete it
+    /// outright (another jail may still use it): it says on what condition.
+    #[test]
+    fn a_dry_run_stop_deletes_the_table_only_on_condition() {
+        let mut a = NftAction::new(&def("nftables", &[("name", "web")]), Backend::DryRun);
+        let said = std::sync::Mutex::new(Vec::new());
+        let log = |_: Severity, text: String| said.lock().unwrap().push(text);
+        a.stop(&[], &log);
+        let said = said.into_inner().unwrap();
+        assert!(said
+            .iter()
+            .any(|s| s.contains("delete set inet f2b-table addr-set-web")));
+        let table: Vec<&String> = said.iter().filter(|s| s.contains("delete table")).collect();
+        assert_eq!(table.len(), 1, "{said:?}");
+        assert!(table[0].contains("once no other jail's set is in inet f2b-table"));
     }
 
     #[test]
