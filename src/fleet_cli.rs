@@ -85,6 +85,13 @@ pub fn status_text(v: &Value) -> String {
             out.push(format!("|- Last error{at}: {why}"));
         }
     }
+    // A clone of this host's [Fleet] section: a problem while connected too.
+    if let Some(why) = v["twin"].as_str() {
+        let at = v["twin_at"]
+            .as_f64()
+            .map_or_else(String::new, |t| format!(" ({})", time_text(t)));
+        out.push(format!("|- Twin{at}: {why}"));
+    }
     out.push(format!("|- Outbox: {}", count("outbox")));
     out.push(format!(
         "|- Published: {} confirmed by the engine, {} unconfirmed",
@@ -179,6 +186,14 @@ mod tests {
         assert!(
             !status_text(&connected).contains("Last error"),
             "only when not connected"
+        );
+        assert!(!status_text(&connected).contains("Twin"));
+        connected["twin"] = json!("another host publishes as \"web3\": …");
+        connected["twin_at"] = json!(0.0);
+        assert!(
+            status_text(&connected).contains("|- Twin (")
+                && status_text(&connected).contains("another host publishes"),
+            "a twin is shown while connected too"
         );
     }
 }

@@ -1121,6 +1121,16 @@ fn two_hosts_with_one_name_are_told_apart_and_reported() {
         .unwrap_or("")
         .to_string();
     assert!(last_error.starts_with(&said[..30]), "{last_error}");
+    // `ferroban fleet` says so while connected too, where it shows no last error.
+    let text = String::from_utf8_lossy(&first.client(&["fleet"]).stdout).into_owned();
+    assert!(
+        text.contains("connected to") && text.contains("|- Twin ("),
+        "{text}"
+    );
+    assert!(
+        text.contains("another host publishes as \"web1\""),
+        "{text}"
+    );
     // The same bans are not what the fleet is for: the twin's ban stays out.
     assert_eq!(first.bans_of("192.0.2.12"), 0, "{}", first.actions());
     assert!(twin.client(&["ban", "t", "192.0.2.13"]).status.success());

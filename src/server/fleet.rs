@@ -798,6 +798,7 @@ impl Server {
             return json!({
                 "configured": false, "connected": false, "url": "", "name": "",
                 "hosts": [], "outbox": 0, "last_error": null, "last_error_at": null,
+                "twin": null, "twin_at": null,
                 "received": 0, "applied": 0, "already_held": 0, "lifts": 0,
                 "refused_received": 0, "failures_received": 0, "failures_refused": 0,
                 "published": 0, "unconfirmed": 0, "refused": {},
@@ -834,6 +835,9 @@ impl Server {
             // reconnecting; whether it is connected now is `connected`.
             "last_error": stats.last_error.as_ref().map(|(why, _)| why),
             "last_error_at": stats.last_error.as_ref().map(|(_, at)| at),
+            // Another host publishing under this one's name, and when (null: none).
+            "twin": stats.twin.as_ref().map(|(why, _)| why),
+            "twin_at": stats.twin.as_ref().map(|(_, at)| at),
             // received = applied + already_held + lifts + refused_received
             "received": stats.received,
             "applied": stats.applied,

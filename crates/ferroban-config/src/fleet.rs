@@ -197,8 +197,20 @@ impl SectionReader<'_> {
         ConfigError::at(&file, line, format!("[Fleet] {message}"), hint)
     }
 
+    /// A file the TLS handshake reads: it must be there, or the host could not
+    /// connect, which `check` would not have said.
     fn path(&self, key: &str) -> Result<Option<PathBuf>, ConfigError> {
-        Ok(self.text(key)?.map(PathBuf::from))
+        let Some(path) = self.text(key)?.map(PathBuf::from) else {
+            return Ok(None);
+        };
+        if !path.is_file() {
+            return Err(self.error(
+                key,
+                format!("{key} = {}: no such file", path.display()),
+                "give the path of the PEM file",
+            ));
+        }
+        Ok(Some(path))
     }
 
     fn rate(&self, key: &str, default: u32) -> Result<u32, ConfigError> {
@@ -285,13 +297,25 @@ impl SectionReader<'_> {
                 "use letters, digits, '-' and '_' only",
             ));
         }
+        let (tls_cert, tls_key) = (self.path("tls_cert")?, self.path("tls_key")?);
+        if tls_cert.is_some() != tls_key.is_some() {
+            let (set, missing) = match tls_cert {
+                Some(_) => ("tls_cert", "tls_key"),
+                None => ("tls_key", "tls_cert"),
+            };
+            return Err(self.error(
+                set,
+                format!("{set} is set without {missing}"),
+                "a client certificate needs both tls_cert and tls_key",
+            ));
+        }
         Ok(FleetSettings {
             urls,
             name,
             auth: self.auth()?,
             tls_ca: self.path("tls_ca")?,
-            tls_cert: self.path("tls_cert")?,
-            tls_key: self.path("tls_key")?,
+            tls_cert,
+            tls_key,
             bucket,
             hostrate: self.rate("hostrate", DEFAULT_HOSTRATE)?,
             totalrate: self.rate("totalrate", DEFAULT_TOTALRATE)?,
@@ -395,6 +419,16 @@ mod tests {
                 "more than one",
             ),
             ("[Fleet]\nurl = nats://x\nhostrate = fast\n", 3, "hostrate"),
+            (
+                "[Fleet]\nurl = tls://x\ntls_ca = /nonexistent/ca.pem\n",
+                3,
+                "tls_ca = /nonexistent/ca.pem: no such file",
+            ),
+            (
+                "[Fleet]\nurl = tls://x\ntls_cert = /etc/passwd\n",
+                3,
+                "tls_cert is set without tls_key",
+            ),
         ] {
             std::fs::write(d.join("ferroban.local"), text).unwrap();
             let e = FleetSettings::load(&d).unwrap_err();

@@ -325,7 +325,7 @@ impl JailReader<'_> {
             actions: self.actions()?,
             fleet: self.fleet_mode()?,
             fleetmaxretry: self.fleetmaxretry(maxretry)?,
-            fleetmaxbantime: self.duration("fleetmaxbantime")?.filter(|t| *t >= 0.0),
+            fleetmaxbantime: self.fleetmaxbantime()?,
             backend,
             filter,
             options,
@@ -352,6 +352,19 @@ impl JailReader<'_> {
                  (set banaction, or action)"
                     .into(),
             );
+        }
+        let fleet_options = ["fleetmaxretry", "fleetmaxbantime"];
+        if jail.fleet == FleetMode::Off {
+            let own = self.cfg.section(self.name);
+            for option in fleet_options
+                .iter()
+                .filter(|o| own.is_some_and(|s| s.contains(o)))
+            {
+                warn(
+                    option,
+                    format!("{option} does nothing with fleet = off (set fleet = share)"),
+                );
+            }
         }
         if jail.bantime == 0.0 {
             warn(
@@ -568,6 +581,20 @@ impl JailReader<'_> {
             ));
         }
         Ok(mode)
+    }
+
+    /// `fleetmaxbantime`: a time above zero (a received ban that ends at once, or a
+    /// negative cap that caps nothing, cannot be meant).
+    fn fleetmaxbantime(&self) -> Result<Option<f64>, ConfigError> {
+        match self.duration("fleetmaxbantime")? {
+            Some(t) if t <= 0.0 => Err(self.error(
+                "fleetmaxbantime",
+                format!("fleetmaxbantime = {t} is not a time above zero"),
+                "write the longest a ban received from the fleet lasts here, such as 1d \
+                 (leave it out for no limit)",
+            )),
+            other => Ok(other),
+        }
     }
 
     /// `fleetmaxretry`, which must exceed what one host may count (`maxretry - 1`).
@@ -1014,6 +1041,34 @@ mod tests {
         );
         let e = load_jails(&d.join("nowhere")).unwrap_err();
         assert_eq!(e.message, "does not exist", "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn fleet_options_that_cannot_be_meant() {
+        let d = tempdir("fleetopts");
+        write(
+            &d,
+            "filter.d/web.conf",
+            "[Definition]\nfailregex = ^<HOST> bad\n",
+        );
+        write(&d, "x.log", "");
+        let jail = "[web]\nenabled = true\nfilter = web\nlogpath = x.log\naction = dry-run\n";
+        for bad in ["-5", "0"] {
+            write(
+                &d,
+                "jail.local",
+                &format!("{jail}fleet = share\nfleetmaxbantime = {bad}\n"),
+            );
+            let e = load_jails(&d).unwrap_err();
+            assert!(e.message.contains("is not a time above zero"), "{e}");
+            assert_eq!(e.line, 7, "{e}");
+        }
+        write(&d, "jail.local", &format!("{jail}fleetmaxretry = 4\n"));
+        let warnings = &load_jails(&d).unwrap().jails[0].warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0]
+            .ends_with("[web] fleetmaxretry does nothing with fleet = off (set fleet = share)"));
         std::fs::remove_dir_all(&d).ok();
     }
 

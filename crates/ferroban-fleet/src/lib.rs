@@ -184,6 +184,10 @@ pub struct FleetStats {
     /// Why the last connection attempt or session failed, and when (epoch
     /// seconds); kept after reconnecting, so that a flapping link can be read.
     pub last_error: Option<(String, f64)>,
+    /// Another process seen publishing under this host's name (a cloned
+    /// configuration), and when: a problem while connected, so kept apart from
+    /// `last_error`, and shown whether or not the link is up.
+    pub twin: Option<(String, f64)>,
     /// Hosts seen (this one included) and when they were last active, epoch
     /// seconds: when the engine stored their latest ban, lift or failure (never
     /// later than this host's clock), and for this host its latest publication.

@@ -782,6 +782,9 @@ impl Link {
              failures count as one host's; give each host a name and login of its own"
         );
         self.set_last_error(&why);
+        if let Ok(mut s) = self.stats.lock() {
+            s.twin = Some((why.clone(), now()));
+        }
         self.log(Level::Error, format!("fleet: {why}"));
     }
 

@@ -255,6 +255,8 @@ const fleet = {
       // Why it is not connected: the last error, when it happened, as `ferroban fleet` says it (with a hint when
       // [Fleet] name and the login differ). The API keeps it after reconnecting; `connected` is the state now.
       ...(!f.connected && f.last_error ? [el("p", { id: "fleet-error", class: "bad" }, `Last error (${when(f.last_error_at)}): ${f.last_error}`)] : []),
+      // Another host publishing under this one's name (a cloned [Fleet] section): shown connected or not.
+      ...(f.twin ? [el("p", { id: "fleet-twin", class: "bad" }, `Twin (${when(f.twin_at)}): ${f.twin}`)] : []),
       el("dl", { class: "facts", id: "fleet-facts" }, [["Outbox", f.outbox], ["Published", f.published], ["Unconfirmed", f.unconfirmed ?? 0],
         ["Received", f.received], ["Applied", f.applied], ["Already held", f.already_held ?? 0], ["Lifts", f.lifts ?? 0],
         ["Refused (received)", f.refused_received ?? 0], ["Failures received", f.failures_received ?? 0],
