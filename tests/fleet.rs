@@ -3,6 +3,7 @@
 //! directories; without nats-server installed the tests say SKIPPED.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use ferroban_fleet::counter::{MAX_SKEW, ORIGIN_SHARE};
@@ -1076,6 +1077,47 @@ fn a_fleet_ban_lifted_by_hand_stays_lifted_when_a_host_restarts_within_findtime(
         "{}",
         hosts[1].log()
     );
+}
+
+/// A password rotated on the engine before the host has it: the session ends, and
+/// the log says the login is refused (not only that the engine went away); the
+/// new password on the host, reloaded, brings it back.
+#[test]
+fn a_password_rotated_on_the_engine_first_is_said_to_refuse_the_login() {
+    let Some((root, engine)) = engine_for(BIN, "rotate") else {
+        return;
+    };
+    let mut hosts = connected_hosts(&root.0, &engine, &LOGINS[..1], "");
+    let rotated = Command::new(BIN)
+        .args([
+            "fleet",
+            "nats-config",
+            "web1=pw-one-rotated",
+            "web2=pw-two",
+            "web3=pw-three",
+        ])
+        .output()
+        .unwrap();
+    assert!(rotated.status.success());
+    engine.change_authorization(|_| String::from_utf8_lossy(&rotated.stdout).into_owned());
+    let said = "WARNING fleet: the engine refused user \"web1\"'s login (authorization violation)";
+    assert!(
+        wait_for(SOON + 10, || hosts[0].log().contains(said)),
+        "{}",
+        hosts[0].log()
+    );
+    let conf = hosts[0].dir.join("conf/ferroban.local");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replace("password = pw-one", "password = pw-one-rotated"),
+    )
+    .unwrap();
+    assert!(hosts[0].client(&["reload"]).status.success());
+    hosts[0].wait_connected();
+    for h in &mut hosts {
+        h.stop();
+    }
 }
 
 /// Two hosts given one `[Fleet] name` (a cloned configuration) skip each other's

@@ -219,6 +219,10 @@ impl Link {
     async fn run(mut self, mut orders: UnboundedReceiver<FleetCommand>) {
         let mut backoff = FIRST_BACKOFF;
         let mut said_down = false;
+        // What the last warning said: a reconnection refused for a reason of
+        // configuration (a password rotated on the engine) is told even after
+        // the loss of the session was.
+        let mut told: Option<String> = None;
         loop {
             let end = self.session(&mut orders, &mut said_down).await;
             self.set_connected(false);
@@ -235,8 +239,10 @@ impl Link {
                 backoff = FIRST_BACKOFF;
             }
             self.down_since.get_or_insert_with(now);
-            if !said_down {
+            let newly_refused = configuration && told.as_deref() != Some(why.as_str());
+            if !said_down || newly_refused {
                 said_down = true;
+                told = Some(why.clone());
                 // Not the engine being away: `why` says what to fix.
                 let what = if configuration {
                     format!("fleet: {why}")
