@@ -1115,6 +1115,15 @@ fn a_password_rotated_on_the_engine_first_is_said_to_refuse_the_login() {
     .unwrap();
     assert!(hosts[0].client(&["reload"]).status.success());
     hosts[0].wait_connected();
+    // The last error is kept across the reload of [Fleet], as across reconnections:
+    // `null` only when there was none since the server started.
+    let fleet = hosts[0].fleet();
+    assert!(
+        fleet["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused user \"web1\"'s login")),
+        "{fleet}"
+    );
     for h in &mut hosts {
         h.stop();
     }

@@ -116,16 +116,23 @@ fn fleet_lookback(jails: &[Jail]) -> f64 {
 }
 
 /// Start the fleet thread when the configuration has a `[Fleet]` section.
+/// `kept`: the figures of the link it replaces (a reload of `[Fleet]`), which
+/// count since the server started; none at start.
 pub fn start(
     settings: Option<FleetSettings>,
     jails: &[Jail],
     events: SyncSender<Event>,
+    kept: Option<FleetStats>,
 ) -> Result<Option<Fleet>> {
     let Some(settings) = settings else {
         return Ok(None);
     };
     let lookback = fleet_lookback(jails);
-    let stats: SharedStats = Arc::new(Mutex::new(FleetStats::default()));
+    let stats = FleetStats {
+        connected: false,
+        ..kept.unwrap_or_default()
+    };
+    let stats: SharedStats = Arc::new(Mutex::new(stats));
     let sink = Arc::new(move |e| events.send(Event::Fleet(e)).is_ok());
     let link = FleetLink::start(settings.clone(), lookback, sink, stats.clone())?;
     Ok(Some(Fleet {
@@ -226,24 +233,35 @@ impl Server {
             "fleet: [Fleet] removed; leaving the fleet (the bans received stay until they end)"
         };
         self.fleet_log(Severity::Notice, note);
+        let mut kept = None;
         if let Some(old) = self.fleet.take() {
+            kept = old.stats.lock().ok().map(|s| s.clone());
+            // a twin of the old name is no twin of a new one
+            let renamed = settings.as_ref().map(|s| &s.name) != Some(&old.settings.name);
+            if let Some(stats) = kept.as_mut().filter(|_| renamed) {
+                stats.twin = None;
+            }
             old.stop();
         }
-        self.start_fleet(settings)
+        self.start_fleet(settings, kept)
     }
 
     /// Join the fleet of `settings` (none: stay out): warn when its password is
     /// in a file other users can read, start the fleet thread, and read which
     /// received bans were lifted here. The counters are filled by
     /// [`Server::reset_fleet_counters`], which start and reload run next.
-    pub(super) fn start_fleet(&mut self, settings: Option<FleetSettings>) -> Result<()> {
+    pub(super) fn start_fleet(
+        &mut self,
+        settings: Option<FleetSettings>,
+        kept: Option<FleetStats>,
+    ) -> Result<()> {
         let secret_file = settings.as_ref().and_then(|f| f.secret_file.as_deref());
         if let Some(warning) =
             secret_file.and_then(|file| secret_file_warning("[Fleet] password (or token)", file))
         {
             self.log.log(Component::Server, Severity::Warning, &warning);
         }
-        self.fleet = start(settings, &self.jails, self.events.clone())?;
+        self.fleet = start(settings, &self.jails, self.events.clone(), kept)?;
         self.load_lifted_here();
         Ok(())
     }

@@ -414,7 +414,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
     // The charts count from here: restored bans are not new activity.
     server.take_activity_baseline();
     let fleet_settings = FleetSettings::load(&server.options.confdir)?;
-    server.start_fleet(fleet_settings)?;
+    server.start_fleet(fleet_settings, None)?;
     server.reset_fleet_counters();
     server.start_sources();
     if let Some(addr) = server.settings.http_listen() {
