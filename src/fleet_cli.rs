@@ -67,15 +67,20 @@ pub fn status_text(v: &Value) -> String {
     }
     let count = |k: &str| v[k].as_u64().unwrap_or(0);
     let connected = v["connected"] == Value::Bool(true);
+    let name = v["name"].as_str().unwrap_or("");
+    // the login too, where it is not the name (which the engine then refuses)
+    let login = match v["user"].as_str() {
+        Some(user) if user != name => format!(" (login {user})"),
+        _ => String::new(),
+    };
     let mut out = vec![format!(
-        "Fleet: {} {} as {}",
+        "Fleet: {} {} as {name}{login}",
         if connected {
             "connected to"
         } else {
             "NOT connected to"
         },
         v["url"].as_str().unwrap_or(""),
-        v["name"].as_str().unwrap_or("")
     )];
     if !connected {
         if let Some(why) = v["last_error"].as_str() {
@@ -188,6 +193,15 @@ mod tests {
             "only when not connected"
         );
         assert!(!status_text(&connected).contains("Twin"));
+        assert!(!status_text(&connected).contains("(login"));
+        let mut mismatched = v.clone();
+        mismatched["user"] = json!("web2");
+        assert!(
+            status_text(&mismatched)
+                .contains("NOT connected to nats://e:4222 as web3 (login web2)"),
+            "{}",
+            status_text(&mismatched)
+        );
         connected["twin"] = json!("another host publishes as \"web3\": …");
         connected["twin_at"] = json!(0.0);
         assert!(

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use ferroban_actions::Severity;
-use ferroban_config::fleet::FleetSettings;
+use ferroban_config::fleet::{FleetAuth, FleetSettings};
 use ferroban_config::secret_file_warning;
 use ferroban_db::{OutboxEntry, OutboxKind};
 use ferroban_fleet::counter::{Counted, FleetCounter, ORIGIN_SHARE};
@@ -814,7 +814,7 @@ impl Server {
     pub(super) fn fleet_status(&self) -> Value {
         let Some(f) = &self.fleet else {
             return json!({
-                "configured": false, "connected": false, "url": "", "name": "",
+                "configured": false, "connected": false, "url": "", "name": "", "user": null,
                 "hosts": [], "outbox": 0, "last_error": null, "last_error_at": null,
                 "twin": null, "twin_at": null,
                 "received": 0, "applied": 0, "already_held": 0, "lifts": 0,
@@ -847,6 +847,11 @@ impl Server {
             "connected": stats.connected,
             "url": f.settings.urls_for_display(),
             "name": f.settings.name,
+            // The login, when a user name gives it (its name must be the host's).
+            "user": match &f.settings.auth {
+                FleetAuth::UserPassword { user, .. } => Some(user.as_str()),
+                _ => None,
+            },
             "hosts": hosts,
             "outbox": self.db.outbox_len().unwrap_or(0),
             // The link's last error and when (null: none since start), kept after
