@@ -230,6 +230,24 @@ fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
+/// Why a jail the server does not know may be missing, when the error says it
+/// does not exist (Fail2ban's words, which its clients read, so the hint is a
+/// line of its own): its section is in the configuration, but not enabled.
+fn disabled_jail_hint(confdir: &std::path::Path, error: &str) -> Option<String> {
+    let name = error
+        .split_once("jail '")
+        .and_then(|(_, rest)| rest.split_once("' does not exist"))?
+        .0;
+    let cfg = ferroban_config::Config::read_named(confdir, "jail").ok()??;
+    cfg.has_section(name).then(|| {
+        format!(
+            "[{name}] is in the configuration but not enabled: set enabled = true in [{name}] \
+             of {} and reload",
+            confdir.join("jail.local").display()
+        )
+    })
+}
+
 /// The configuration test.
 fn check(confdir: &std::path::Path) -> i32 {
     match check_config(confdir) {
@@ -366,6 +384,9 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         }
         Err(ClientError::Server(e)) => {
             eprintln!("ERROR: {e}");
+            if let Some(hint) = disabled_jail_hint(&o.confdir, &e.to_string()) {
+                eprintln!("  hint: {hint}");
+            }
             Ok(failure)
         }
         Err(ClientError::Connect(socket, _)) if o.as_fail2ban_client => {

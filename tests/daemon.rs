@@ -4561,3 +4561,35 @@ fn str2sec_converts_a_time_as_fail2bans_client_does() {
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), ours, "{t}");
     }
 }
+
+/// A jail that is in the configuration but not enabled is "does not exist" to the
+/// server, in Fail2ban's words; ferroban's client adds why, on a line of its own.
+#[test]
+fn a_disabled_jail_is_said_to_be_disabled() {
+    let env = Env::new("disabledjail");
+    env.jails(
+        "[app]\nenabled = true\nlogpath = ../logs/app.log\n\n[web]\nenabled = false\nlogpath = ../logs/app.log\n",
+    );
+    let _d = env.start();
+    for words in [&["status", "web"][..], &["reload", "web"]] {
+        let o = env.client(words);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("the jail 'web' does not exist"),
+            "{words:?}: {err}"
+        );
+        assert!(
+            err.contains(
+                "hint: [web] is in the configuration but not enabled: set enabled = true in [web]"
+            ),
+            "{words:?}: {err}"
+        );
+    }
+    let o = env.client(&["status", "nosuch"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the jail 'nosuch' does not exist") && !err.contains("hint"),
+        "{err}"
+    );
+}
