@@ -362,8 +362,12 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
             if words.first().is_some_and(|w| w == "reload") && !o.as_fail2ban_client {
                 // What the server logged as it read the configuration, said here too:
                 // a reload that says only OK hides a `bantim = 1h` that changed nothing.
-                let jails = crate::server::check_config(&o.confdir).unwrap_or_default();
-                for warning in crate::server::quiet_mistakes(&o.confdir, &jails) {
+                // (read, not compiled: what they say needs no regex)
+                let jails = ferroban_config::jail::load_jails(&o.confdir)
+                    .map(|c| c.jails)
+                    .unwrap_or_default();
+                let configs: Vec<_> = jails.iter().collect();
+                for warning in crate::server::quiet_mistakes(&o.confdir, &configs) {
                     eprintln!("WARNING: {warning}");
                 }
             }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use ferroban_actions::{ActionRunner, Report, Severity};
 use ferroban_config::fleet::{FleetMode, FleetSettings};
-use ferroban_config::jail::{load_jails, Backend};
+use ferroban_config::jail::{load_jails, Backend, JailConfig};
 use ferroban_config::settings::{LogTarget, ServerSettings};
 use ferroban_db::{BanRecord, Database, FilePosition};
 use ferroban_jail::{AddressMap, Ban};
@@ -168,7 +168,7 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 /// program is not installed, jails in a fleet that is not configured, and secrets (the fleet's password, the dashboard's
 /// token) in files other users can read.
 pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
-    let mut warnings = quiet_mistakes(confdir, jails);
+    let mut warnings = quiet_mistakes(confdir, &configs_of(jails));
     warnings.extend(jails.iter().flat_map(|j| j.unresolved_ignoreip()));
     for jail in jails {
         for action in &jail.config.actions {
@@ -216,10 +216,10 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
 /// use (each filter once), each jail's own (no action, a time that never bans, a
 /// log path that reads nothing), and a recidive jail that reads another log than
 /// the one this server writes.
-pub fn quiet_mistakes(confdir: &Path, jails: &[Jail]) -> Vec<String> {
+pub fn quiet_mistakes(confdir: &Path, jails: &[&JailConfig]) -> Vec<String> {
     let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
-    warnings.extend(jails.iter().flat_map(|j| j.config.warnings.iter().cloned()));
-    let mut filters: Vec<&[PathBuf]> = jails.iter().map(|j| &j.config.filter.files[..]).collect();
+    warnings.extend(jails.iter().flat_map(|j| j.warnings.iter().cloned()));
+    let mut filters: Vec<&[PathBuf]> = jails.iter().map(|j| &j.filter.files[..]).collect();
     filters.sort();
     filters.dedup();
     for files in filters {
@@ -239,11 +239,10 @@ pub fn quiet_mistakes(confdir: &Path, jails: &[Jail]) -> Vec<String> {
 /// of which none is the file this server logs to: it would never see a ban (the
 /// stock one reads /var/log/fail2ban.log, where a server on /etc/ferroban writes
 /// /var/log/ferroban.log). Said only when the server logs to a file.
-fn recidive_elsewhere(jail: &Jail, logtarget: &LogTarget) -> Option<String> {
+fn recidive_elsewhere(config: &JailConfig, logtarget: &LogTarget) -> Option<String> {
     let LogTarget::File(own) = logtarget else {
         return None;
     };
-    let config = &jail.config;
     let reads_files = matches!(config.backend, Backend::Inotify | Backend::Polling);
     if config.filter.name != "recidive" || !reads_files {
         return None;
@@ -267,10 +266,14 @@ fn recidive_elsewhere(jail: &Jail, logtarget: &LogTarget) -> Option<String> {
     ))
 }
 
+fn configs_of(jails: &[Jail]) -> Vec<&JailConfig> {
+    jails.iter().map(|j| &j.config).collect()
+}
+
 /// Log the [`quiet_mistakes`] at start and reload: a `bantim = 1h` leaves the
 /// jail at its old ban time, and only this line says so.
 fn warn_quiet_mistakes(log: &Logger, confdir: &Path, jails: &[Jail]) {
-    for warning in quiet_mistakes(confdir, jails) {
+    for warning in quiet_mistakes(confdir, &configs_of(jails)) {
         log.log(Component::Server, Severity::Warning, &warning);
     }
 }
