@@ -4593,3 +4593,60 @@ fn a_disabled_jail_is_said_to_be_disabled() {
         "{err}"
     );
 }
+
+/// Beside a Fail2ban database named otherwise than `fail2ban.sqlite3`, ferroban
+/// keeps its own as `NAME.ferroban.sqlite3` (two configurations whose databases
+/// share a directory shared one before), fills it from Fail2ban's on the first
+/// start, and says where the file an earlier ferroban shared is and what to do.
+#[test]
+fn beside_a_fail2ban_database_of_another_name_ferrobans_own_is_named_after_it() {
+    let env = Env::new("ownname");
+    let dir = env.dir.join("fail2ban");
+    let Some(fail2ban) = Fail2ban::start(
+        &dir,
+        &format!(
+            "[app]\nenabled = true\nlogpath = {}\nbantime = 1h\n",
+            env.log("app.log").display()
+        ),
+    ) else {
+        return;
+    };
+    let o = fail2ban.client(&["set", "app", "banip", "192.0.2.5"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let written = fail2ban.database();
+    fail2ban.stop();
+    let renamed = dir.join("test.sqlite3");
+    std::fs::rename(&written, &renamed).unwrap();
+    std::fs::write(
+        dir.join("fail2ban.local"),
+        format!("[Definition]\ndbfile = {}\n", renamed.display()),
+    )
+    .unwrap();
+    // the one file an earlier ferroban kept for every Fail2ban database here
+    let legacy = dir.join("ferroban.sqlite3");
+    std::fs::write(&legacy, "").unwrap();
+    let own = dir.join("test.ferroban.sqlite3");
+    let log = || std::fs::read_to_string(dir.join("fail2ban.log")).unwrap_or_default();
+    let _d = ferroban_on(&dir);
+    assert!(
+        wait_for(10, || log().contains("Restore Ban 192.0.2.5")),
+        "{}",
+        log()
+    );
+    assert!(
+        log().contains(&format!(
+            "An earlier ferroban kept the bans of every Fail2ban database in this directory in {}: \
+             if they are this configuration's, stop ferroban and move that file to {}",
+            legacy.display(),
+            own.display()
+        )),
+        "{}",
+        log()
+    );
+    assert!(own.is_file());
+    assert_eq!(
+        std::fs::read(&legacy).unwrap(),
+        b"",
+        "the old file is left alone"
+    );
+}
