@@ -1390,3 +1390,285 @@ fn a_publication_the_engine_refuses_is_said_to_be_refused_at_once() {
     assert!(!host.log().contains("engine unreachable"), "{}", host.log());
     assert_eq!(host.fleet()["connected"], Value::Bool(false));
 }
+
+/// A private CA made as docs/fleet.md makes it (openssl), with the engine's
+/// certificate for 127.0.0.1 and a client certificate for each of `clients`;
+/// `None` (SKIPPED) without openssl.
+fn fleet_ca(dir: &Path, clients: &[&str]) -> Option<()> {
+    if !have("openssl") {
+        eprintln!("SKIPPED: openssl is not installed (apt-get install openssl)");
+        return None;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-sha256",
+        "-days",
+        "3650",
+        "-nodes",
+        "-keyout",
+        "fleet-ca.key",
+        "-out",
+        "fleet-ca.pem",
+        "-subj",
+        "/CN=ferroban fleet CA",
+    ]);
+    let signed = |name: &str, subject: &str, ext: &str| {
+        let (key, csr, pem, extfile) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        std::fs::write(dir.join(&extfile), ext).unwrap();
+        openssl(&[
+            "req", "-newkey", "rsa:2048", "-sha256", "-nodes", "-keyout", &key, "-out", &csr,
+            "-subj", subject,
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "fleet-ca.pem",
+            "-CAkey",
+            "fleet-ca.key",
+            "-CAcreateserial",
+            "-days",
+            "825",
+            "-sha256",
+            "-extfile",
+            &extfile,
+            "-out",
+            &pem,
+        ]);
+    };
+    signed(
+        "server",
+        "/CN=engine.example",
+        "subjectAltName = DNS:engine.example, IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
+    );
+    for client in clients {
+        signed(
+            client,
+            &format!("/CN={client}"),
+            "extendedKeyUsage = clientAuth\n",
+        );
+    }
+    Some(())
+}
+
+/// The fleet over TLS, set up as docs/fleet.md says: hosts that trust the
+/// engine's CA share bans; a host without `tls_ca` is told to set it, and one
+/// that reaches the engine at a name its certificate does not hold is told so.
+#[test]
+fn over_tls_hosts_that_trust_the_engines_ca_share_bans_and_the_others_are_told_why_not() {
+    if nats_server_missing() {
+        return;
+    }
+    let root = Scratch::new("ferroban-fleet-tls");
+    let pki = root.0.join("pki");
+    if fleet_ca(&pki, &[]).is_none() {
+        return;
+    }
+    let tls = format!(
+        "cert_file: {:?}, key_file: {:?}",
+        pki.join("server.pem").display().to_string(),
+        pki.join("server.key").display().to_string()
+    );
+    let engine = Engine::start_with_tls(BIN, &root.0.join("engine"), &LOGINS, None, Some(&tls));
+    let trusting = format!("tls_ca = {}", pki.join("fleet-ca.pem").display());
+    let mut hosts: Vec<Host> = LOGINS[..2]
+        .iter()
+        .map(|(name, password)| {
+            let spec = HostSpec {
+                fleet: &trusting,
+                ..HostSpec::honest(name, password)
+            };
+            let mut h = Host::new(BIN, &root.0, &engine, &spec);
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect();
+    let status = String::from_utf8_lossy(&hosts[0].client(&["fleet"]).stdout).into_owned();
+    assert!(
+        status.contains(&format!(
+            "connected to tls://127.0.0.1:{} as web1",
+            engine.port
+        )),
+        "{status}"
+    );
+    hosts[0].fail("192.0.2.40", 3);
+    assert!(
+        wait_for(SOON, || hosts[1].bans_of("192.0.2.40") == 1),
+        "ban did not arrive over TLS: {}\n{}",
+        hosts[1].actions(),
+        hosts[1].log()
+    );
+    // web3 without tls_ca: the engine's CA is no public one.
+    let (name, password) = LOGINS[2];
+    let mut untrusting = Host::new(BIN, &root.0, &engine, &HostSpec::honest(name, password));
+    untrusting.start();
+    let said = "this host does not trust the engine's certificate";
+    assert!(
+        wait_for(SOON, || untrusting.log().contains(said)),
+        "{}",
+        untrusting.log()
+    );
+    let fleet = untrusting.fleet();
+    assert_eq!(fleet["connected"], Value::Bool(false), "{fleet}");
+    assert!(
+        fleet["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(said) && e.contains("set tls_ca in [Fleet]")),
+        "{fleet}"
+    );
+    untrusting.stop();
+    // web3 trusting the CA but reaching the engine as `localhost`, a name the
+    // certificate does not hold.
+    let conf = untrusting.dir.join("conf/ferroban.local");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replace("tls://127.0.0.1:", "tls://localhost:") + &trusting + "\n",
+    )
+    .unwrap();
+    untrusting.start();
+    let said = "the engine's certificate does not name the host this host reached it at";
+    assert!(
+        wait_for(SOON, || untrusting.log().contains(said)),
+        "{}",
+        untrusting.log()
+    );
+    untrusting.stop();
+    for h in &mut hosts {
+        h.stop();
+    }
+}
+
+/// An engine that asks every client for a certificate signed by the fleet's CA
+/// (`verify: true`): a host with `tls_cert` and `tls_key` joins; one without, or
+/// with another CA's certificate, is refused, and its status and log say why.
+#[test]
+fn an_engine_that_verifies_clients_takes_hosts_with_a_certificate_of_its_ca() {
+    if nats_server_missing() {
+        return;
+    }
+    let root = Scratch::new("ferroban-fleet-mtls");
+    let pki = root.0.join("pki");
+    if fleet_ca(&pki, &["web1", "web2"]).is_none() {
+        return;
+    }
+    let file = |name: &str| pki.join(name).display().to_string();
+    let tls = format!(
+        "cert_file: {:?}, key_file: {:?}, ca_file: {:?}, verify: true",
+        file("server.pem"),
+        file("server.key"),
+        file("fleet-ca.pem")
+    );
+    let engine = Engine::start_with_tls(BIN, &root.0.join("engine"), &LOGINS, None, Some(&tls));
+    let with_cert = |name: &str| {
+        format!(
+            "tls_ca = {}\ntls_cert = {}\ntls_key = {}",
+            file("fleet-ca.pem"),
+            file(&format!("{name}.pem")),
+            file(&format!("{name}.key"))
+        )
+    };
+    let fleet_lines = [with_cert("web1"), with_cert("web2")];
+    let mut hosts: Vec<Host> = LOGINS[..2]
+        .iter()
+        .zip(&fleet_lines)
+        .map(|((name, password), fleet)| {
+            let spec = HostSpec {
+                fleet,
+                ..HostSpec::honest(name, password)
+            };
+            let mut h = Host::new(BIN, &root.0, &engine, &spec);
+            h.start();
+            h.wait_connected();
+            h
+        })
+        .collect();
+    hosts[1].fail("192.0.2.41", 3);
+    assert!(
+        wait_for(SOON, || hosts[0].bans_of("192.0.2.41") == 1),
+        "ban did not arrive: {}\n{}",
+        hosts[0].actions(),
+        hosts[0].log()
+    );
+    let (name, password) = LOGINS[2];
+    let ca_only = format!("tls_ca = {}", file("fleet-ca.pem"));
+    let spec = HostSpec {
+        fleet: &ca_only,
+        ..HostSpec::honest(name, password)
+    };
+    let mut without = Host::new(BIN, &root.0, &engine, &spec);
+    without.start();
+    assert!(
+        wait_for(SOON, || without.fleet()["last_error"].is_string()),
+        "{}",
+        without.log()
+    );
+    let fleet = without.fleet();
+    assert_eq!(fleet["connected"], Value::Bool(false), "{fleet}");
+    let said = "the engine asks for a client certificate and this host has none";
+    assert!(
+        fleet["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(said) && e.contains("set tls_cert and tls_key")),
+        "{fleet}"
+    );
+    without.stop();
+    // A client certificate of another CA.
+    let other = root.0.join("other-pki");
+    fleet_ca(&other, &["web3"]).unwrap();
+    let conf = without.dir.join("conf/ferroban.local");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "{text}tls_cert = {}\ntls_key = {}\n",
+            other.join("web3.pem").display(),
+            other.join("web3.key").display()
+        ),
+    )
+    .unwrap();
+    without.start();
+    assert!(
+        wait_for(SOON, || without.fleet()["last_error"].is_string()),
+        "{}",
+        without.log()
+    );
+    let said = format!(
+        "the engine refused this host's client certificate, [Fleet] tls_cert = {}",
+        other.join("web3.pem").display()
+    );
+    assert!(
+        wait_for(SOON, || without.log().contains(&said)),
+        "{}",
+        without.log()
+    );
+    assert_eq!(without.fleet()["connected"], Value::Bool(false));
+    without.stop();
+    for h in &mut hosts {
+        h.stop();
+    }
+}

@@ -43,6 +43,8 @@ pub struct Engine {
     pub port: u16,
     dir: PathBuf,
     netns: Option<String>,
+    /// Whether it listens for TLS only (then its URL is `tls://`).
+    tls: bool,
 }
 
 impl Engine {
@@ -55,6 +57,18 @@ impl Engine {
         dir: &Path,
         logins: &[(&str, &str)],
         netns: Option<&str>,
+    ) -> Engine {
+        Engine::start_with_tls(ferroban, dir, logins, netns, None)
+    }
+
+    /// [`Engine::start`], listening for TLS only when `tls` is the body of a
+    /// nats-server `tls { … }` block (`cert_file: …, key_file: …`).
+    pub fn start_with_tls(
+        ferroban: &str,
+        dir: &Path,
+        logins: &[(&str, &str)],
+        netns: Option<&str>,
+        tls: Option<&str>,
     ) -> Engine {
         std::fs::create_dir_all(dir).unwrap();
         let pairs: String = logins.iter().map(|(n, p)| format!("{n}={p}\n")).collect();
@@ -82,8 +96,9 @@ impl Engine {
         std::fs::write(
             dir.join("nats.conf"),
             format!(
-                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\ninclude auth.conf\n",
-                dir.join("store").display().to_string()
+                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\n{}include auth.conf\n",
+                dir.join("store").display().to_string(),
+                tls.map(|t| format!("tls {{ {t} }}\n")).unwrap_or_default()
             ),
         )
         .unwrap();
@@ -92,6 +107,7 @@ impl Engine {
             port,
             dir: dir.to_path_buf(),
             netns: netns.map(str::to_string),
+            tls: tls.is_some(),
         };
         engine.run();
         engine
@@ -157,7 +173,8 @@ impl Engine {
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn log(&self) -> String {
@@ -183,6 +200,8 @@ pub struct HostSpec<'a> {
     /// Lines for the `[Definition]` section of ferroban.local (`metrics`,
     /// `dashboard`).
     pub definition: &'a str,
+    /// Lines added to its `[Fleet]` section (`tls_ca`, …).
+    pub fleet: &'a str,
 }
 
 impl<'a> HostSpec<'a> {
@@ -195,6 +214,7 @@ impl<'a> HostSpec<'a> {
             jail: "",
             action: "record",
             definition: "",
+            fleet: "",
         }
     }
 }
@@ -246,12 +266,13 @@ impl Host {
         std::fs::write(
             dir.join("conf/ferroban.local"),
             format!(
-                "[Definition]\n{}\n[Fleet]\nurl = {}\nname = {}\nuser = {}\npassword = {}\n",
+                "[Definition]\n{}\n[Fleet]\nurl = {}\nname = {}\nuser = {}\npassword = {}\n{}\n",
                 spec.definition,
                 engine.url(),
                 spec.name,
                 spec.user,
-                spec.password
+                spec.password,
+                spec.fleet
             ),
         )
         .unwrap();

@@ -1011,7 +1011,28 @@ fn connect_error(settings: &FleetSettings, error: &async_nats::ConnectError) -> 
             true,
         );
     }
-    if text.contains("NotValidForName") {
+    // The engine verifies clients (nats-server's `verify: true`) and refused this
+    // one's certificate, or its lack of one: Go's TLS says only "bad certificate".
+    if text.contains("BadCertificate") || text.contains("CertificateRequired") {
+        let why = match &settings.tls_cert {
+            None => format!(
+                "the engine asks for a client certificate and this host has none ({text}): \
+                 set tls_cert and tls_key in [Fleet] to a certificate signed by the CA the \
+                 engine verifies clients with (its tls ca_file)"
+            ),
+            Some(cert) => format!(
+                "the engine refused this host's client certificate, [Fleet] tls_cert = {} \
+                 ({text}): it must be signed by the CA the engine verifies clients with (its \
+                 tls ca_file), be in date and allow client authentication (extendedKeyUsage \
+                 clientAuth)",
+                cert.display()
+            ),
+        };
+        return (why, true);
+    }
+    // rustls names it `NotValidForName`, or (newer) says "not valid for name …;
+    // certificate is only valid for …"
+    if text.contains("NotValidForName") || text.contains("not valid for name") {
         return (
             format!(
                 "the engine's certificate does not name the host this host reached it at \
@@ -1190,6 +1211,15 @@ mod tests {
         );
         let (why, _) = connect_error(&settings(FleetAuth::None, None), &misnamed);
         assert!(why.contains("subjectAltName"), "{why}");
+        // as the rustls async-nats uses words it (tests/fleet.rs gets it from a
+        // real nats-server)
+        let misnamed = ConnectError::with_source(
+            ConnectErrorKind::Io,
+            "invalid peer certificate: certificate not valid for name \"localhost\"; \
+             certificate is only valid for DnsName(\"engine.example\")",
+        );
+        let (why, configuration) = connect_error(&settings(FleetAuth::None, None), &misnamed);
+        assert!(why.contains("subjectAltName") && configuration, "{why}");
         let missing = ConnectError::with_source(
             ConnectErrorKind::Tls,
             "No such file or directory (os error 2)",
