@@ -16,7 +16,9 @@ use ferroban_cli::protocol::Refusal;
 use ferroban_cli::python;
 use serde_json::Value;
 
-use crate::server::{check_config, config_warnings, options::default_confdir};
+use crate::server::{
+    check_config, config_warnings, options::default_confdir, refused_firewall_rules,
+};
 use crate::socket_client::{request, request_within, ClientError, DEFAULT_TIMEOUT};
 
 /// `ferroban --help`, from the command-line definition.
@@ -254,6 +256,13 @@ fn check(confdir: &std::path::Path) -> i32 {
         Ok(jails) => {
             for warning in config_warnings(confdir, &jails) {
                 eprintln!("WARNING: {warning}");
+            }
+            let refused = refused_firewall_rules(&jails);
+            if !refused.is_empty() {
+                for error in refused {
+                    eprintln!("ERROR: {error}");
+                }
+                return 255;
             }
             let names: Vec<&str> = jails.iter().map(|j| j.name()).collect();
             let what = match names.len() {

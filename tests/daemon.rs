@@ -1858,7 +1858,8 @@ fn in_namespace_of(pid: &str, command: &str) -> String {
 /// Before, when the jail's rule was refused (its layout could not start), bans
 /// still went into the set, which blocked nothing, and no retry ever put the rule
 /// in. Now such a ban fails and is retried; once the configuration is mended and
-/// reloaded, the rule and the ban are in the kernel.
+/// reloaded, the rule and the ban are in the kernel. `check` (as root) asks nft
+/// about the rule and refuses it before any of that.
 #[test]
 fn a_ban_while_the_jails_rule_is_refused_waits_for_the_rule() {
     let Some((env, d, pid)) = firewall_server(
@@ -1886,11 +1887,25 @@ fn a_ban_while_the_jails_rule_is_refused_waits_for_the_rule() {
         "in a set no rule reads: {}",
         nft()
     );
+    // `check` asks nft (without applying anything) and says so at once.
+    let check = format!("{BIN} -c {} check; echo rc=$?", env.conf().display());
+    let said = in_namespace_of(&pid, &check);
+    assert!(
+        said.contains("ERROR: [app] action nftables: nft refuses its rules")
+            && said.contains("bogus")
+            && !said.contains("rc=0"),
+        "{said}"
+    );
     let local = env.conf().join("jail.local");
     let mended = std::fs::read_to_string(&local)
         .unwrap()
         .replace("blocktype=\"bogus\"", "blocktype=\"reject\"");
     std::fs::write(&local, mended).unwrap();
+    let said = in_namespace_of(&pid, &check);
+    assert!(
+        said.contains("OK: configuration test") && said.contains("rc=0"),
+        "{said}"
+    );
     assert!(
         env.client(&["reload"]).status.success(),
         "{}",

@@ -163,6 +163,28 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
         .collect()
 }
 
+/// The native nftables actions of `jails` whose rules nft refuses, checked
+/// without applying them (as root only; see
+/// [`ferroban_actions::refused_firewall_rule`]): one error a jail and action, what
+/// nft said.
+pub fn refused_firewall_rules(jails: &[Jail]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for jail in jails {
+        for action in &jail.config.actions {
+            if let Some(why) = ferroban_actions::refused_firewall_rule(action) {
+                refused.push(format!(
+                    "[{}] action {}: nft refuses its rules, so its bans would block \
+                     nothing; mend the value nft points at (blocktype, protocol, port, \
+                     chain_hook, …):\n{why}",
+                    jail.name(),
+                    action.name
+                ));
+            }
+        }
+    }
+    refused
+}
+
 /// What `check` warns about in a configuration that loads (`jails`, from
 /// [`check_config`]): the [`quiet_mistakes`], ignoreip names that do not resolve, firewall actions whose
 /// program is not installed, jails in a fleet that is not configured, and secrets (the fleet's password, the dashboard's

@@ -16,7 +16,7 @@ pub mod tags;
 
 use std::net::IpAddr;
 
-pub use runner::{missing_firewall_tool, ActionRunner, Report, Severity};
+pub use runner::{missing_firewall_tool, refused_firewall_rule, ActionRunner, Report, Severity};
 
 /// Where an action's messages go.
 pub type Log<'a> = &'a dyn Fn(Severity, String);

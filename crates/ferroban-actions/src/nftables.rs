@@ -154,6 +154,22 @@ fn run_nft_process(script: &str) -> Result<String, String> {
     run_with_input("nft", &["-a", "-f", "-"], script)
 }
 
+/// What nft says against the table, chain, sets and rules of `def` (a native
+/// nftables action), checked without applying them (`nft --check`): `None` when
+/// nft accepts them, and where nft could not check them at all (no nf_tables in
+/// this kernel, no right to ask): the server says that when it starts.
+pub(crate) fn refused_layout(def: &ActionDefinition) -> Option<String> {
+    let action = NftAction::new(def, Backend::DryRun);
+    let mut script = action.base_script();
+    for f in action.families() {
+        script.push_str(&action.rules_script(f));
+    }
+    // an error in the script is reported at its line of standard input
+    run_with_input("nft", &["--check", "-f", "-"], &script)
+        .err()
+        .filter(|why| why.contains("/dev/stdin:"))
+}
+
 /// One jail's sets and rules.
 struct Family {
     set: String,
@@ -248,6 +264,26 @@ impl NftAction {
     /// jail's rules where they are missing.
     fn ensure_layout(&mut self, log: Log) -> Result<(), String> {
         let (t, tf, c) = (&self.table, &self.table_family, &self.chain);
+        self.backend.run(&self.base_script(), log)?;
+        let listing = self
+            .backend
+            .run(&format!("list chain {tf} {t} {c}\n"), log)?;
+        let mut rules = String::new();
+        for f in self.families() {
+            if matches!(self.backend, Backend::DryRun) || !listing.contains(&format!("@{} ", f.set))
+            {
+                rules.push_str(&self.rules_script(f));
+            }
+        }
+        if !rules.is_empty() {
+            self.backend.run(&rules, log)?;
+        }
+        Ok(())
+    }
+
+    /// The table, the chain and the sets.
+    fn base_script(&self) -> String {
+        let (t, tf, c) = (&self.table, &self.table_family, &self.chain);
         let mut script = format!(
             "add table {tf} {t}\nadd chain {tf} {t} {c} {}\n",
             self.chain_spec
@@ -258,26 +294,21 @@ impl NftAction {
                 f.set, f.addr_type
             ));
         }
-        self.backend.run(&script, log)?;
-        let listing = self
-            .backend
-            .run(&format!("list chain {tf} {t} {c}\n"), log)?;
-        let mut rules = String::new();
-        for f in self.families() {
-            if matches!(self.backend, Backend::DryRun) || !listing.contains(&format!("@{} ", f.set))
-            {
-                for m in &self.matches {
-                    rules.push_str(&format!(
-                        "add rule {tf} {t} {c} {m} {} saddr @{} {}\n",
-                        f.addr_family, f.set, self.blocktype
-                    ));
-                }
-            }
-        }
-        if !rules.is_empty() {
-            self.backend.run(&rules, log)?;
-        }
-        Ok(())
+        script
+    }
+
+    /// The jail's rules for the set of family `f`.
+    fn rules_script(&self, f: &Family) -> String {
+        let (t, tf, c) = (&self.table, &self.table_family, &self.chain);
+        self.matches
+            .iter()
+            .map(|m| {
+                format!(
+                    "add rule {tf} {t} {c} {m} {} saddr @{} {}\n",
+                    f.addr_family, f.set, self.blocktype
+                )
+            })
+            .collect()
     }
 
     fn elements_script(&self, verb: &str, tickets: &[&BanTicket]) -> String {

@@ -192,6 +192,21 @@ pub fn missing_firewall_tool(def: &ActionDefinition) -> Option<(&'static str, &'
     needs.iter().copied().find(|(program, _)| !on_path(program))
 }
 
+/// What nft says against the native nftables action `def`'s table, chain, sets
+/// and rules, checked without applying them (`nft --check`). A value nft refuses
+/// (`blocktype`, a protocol, the chain's hook) would leave the jail blocking
+/// nothing, its bans failing, until it is mended. `None` when nft accepts them, for
+/// every other action, and where nft cannot be asked: only root may, and without
+/// `nft` [`missing_firewall_tool`] says so.
+pub fn refused_firewall_rule(def: &ActionDefinition) -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !NATIVE_FIREWALLS.contains(&def.file.as_str()) || !on_path("nft") {
+        return None;
+    }
+    crate::nftables::refused_layout(def)
+}
+
 /// Whether `program` is an executable file in a directory of `PATH` (or of the
 /// sbin directories root's PATH has, which a user's may not).
 fn on_path(program: &str) -> bool {
