@@ -57,7 +57,7 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
     let starts = parsed.words.is_empty() || parsed.words == ["start"];
     if !starts {
         if fail2ban_server {
-            return client_result(client::run_fail2ban_client(args));
+            return client_result(client::run_fail2ban_client(args), 255);
         }
         eprintln!(
             "ERROR: unexpected {:?}: ferroban server takes options and at most `start`",
@@ -104,12 +104,15 @@ fn tool_name(tool: &str) -> String {
     }
 }
 
-fn client_result(r: anyhow::Result<i32>) -> ExitCode {
+/// The exit code of a client: `code` as the command ends, or `failure` after an
+/// error (255 for Fail2ban's client, as it exits; 1 for ferroban's own, as a
+/// refused command exits).
+fn client_result(r: anyhow::Result<i32>, failure: i32) -> ExitCode {
     match r {
         Ok(code) => exit(code),
         Err(e) => {
             eprintln!("ERROR: {e:#}");
-            exit(255)
+            exit(failure)
         }
     }
 }
@@ -147,7 +150,7 @@ fn main() -> ExitCode {
     match invoked_as.as_str() {
         "fail2ban-regex" => return regex_tool::main(rest, "fail2ban-regex"),
         "fail2ban-server" => return run_server(rest, true),
-        "fail2ban-client" => return client_result(client::run_fail2ban_client(rest)),
+        "fail2ban-client" => return client_result(client::run_fail2ban_client(rest), 255),
         _ => {}
     }
     // Client options (`-c DIR`, `-s SOCKET`, `--json`…) may come before the
@@ -177,6 +180,6 @@ fn main() -> ExitCode {
             print!("{}", client::usage());
             ExitCode::SUCCESS
         }
-        _ => client_result(client::run_ferroban(rest)),
+        _ => client_result(client::run_ferroban(rest), 1),
     }
 }

@@ -3722,6 +3722,30 @@ fn client_on_silent_socket(socket: &Path) -> (bool, Option<i32>, String) {
     (ended, out.status.code(), err)
 }
 
+/// ferroban's own client exits 1 whenever it fails, whatever the failure: the
+/// server refused, no server answers, or an argument is bad (before, the last two
+/// exited 255, as Fail2ban's client does, which keeps its own codes).
+#[test]
+fn the_clients_failures_exit_1() {
+    let env = Env::new("exit1");
+    let nowhere = env.dir.join("no-server.sock");
+    for args in [
+        &["ping"][..],
+        &["set", "sshd", "bantime", "2", "days"][..],
+        &["--timeout", "soon", "status"][..],
+    ] {
+        let o = Command::new(BIN)
+            .arg("-s")
+            .arg(&nowhere)
+            .args(args)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {said}");
+        assert!(said.starts_with("ERROR: "), "{args:?}: {said}");
+    }
+}
+
 #[test]
 fn the_client_gives_up_on_a_silent_server_and_names_it() {
     let env = Env::new("silent");
