@@ -186,14 +186,28 @@ impl SectionReader<'_> {
         Ok(self.lookup(key)?.map(|(v, _)| v).filter(|v| !v.is_empty()))
     }
 
+    /// An error at `key`'s line, or, for a key that is not set (no `url`), at the
+    /// first line of the last `[Fleet]` section, or at its file when it is empty.
     fn error(&self, key: &str, message: String, hint: &str) -> ConfigError {
+        let last = self.configs.last();
+        let first_option = || {
+            let fleet = last?.section("Fleet")?;
+            fleet.iter().next().map(|(_, e)| e.origin.clone())
+        };
         let origin = self
             .configs
             .iter()
             .rev()
             .find_map(|c| c.origin("Fleet", key))
-            .or_else(|| self.configs.last().and_then(|c| c.origin("Fleet", "url")));
-        let (file, line) = origin.map(|o| (o.file, o.line)).unwrap_or_default();
+            .or_else(first_option);
+        let (file, line) = match origin {
+            Some(o) => (o.file, o.line),
+            None => (
+                last.and_then(|c| c.files().last().cloned())
+                    .unwrap_or_default(),
+                0,
+            ),
+        };
         ConfigError::at(&file, line, format!("[Fleet] {message}"), hint)
     }
 
@@ -429,6 +443,9 @@ mod tests {
                 3,
                 "tls_cert is set without tls_key",
             ),
+            // no url: at the section's first line (before, no file at all)
+            ("[Definition]\n\n[Fleet]\nname = web1\n", 4, "has no url"),
+            ("[Fleet]\n", 0, "has no url"),
         ] {
             std::fs::write(d.join("ferroban.local"), text).unwrap();
             let e = FleetSettings::load(&d).unwrap_err();
