@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use ferroban_config::fleet::FleetSettings;
 use ferroban_fleet::authz;
 use serde_json::Value;
@@ -20,24 +20,41 @@ const DEFAULT_BUCKET: &str = "ferroban";
 /// pairs are also read from standard input, one a line, so that the passwords stay
 /// out of the process list and the shell's history.
 pub fn nats_config(confdir: &Path, args: &[String]) -> Result<i32> {
+    const USAGE: &str =
+        "usage: ferroban fleet nats-config [--bucket BUCKET] [--stdin] NAME=PASSWORD...";
     let mut bucket: Option<String> = None;
     let mut pairs = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--bucket" => bucket = it.next().cloned(),
+            "--bucket" => match it.next() {
+                Some(b) => bucket = Some(b.clone()),
+                None => bail!("--bucket needs the bucket's name; {USAGE}"),
+            },
             "--stdin" => pairs.extend(pairs_in(std::io::stdin().lock())?),
-            _ => pairs.push(a.clone()),
+            _ => match a.strip_prefix("--bucket=") {
+                Some(b) => bucket = Some(b.to_string()),
+                // a host's name never starts with `-`: an option misspelt
+                None if a.starts_with('-') => bail!("unknown option {a:?}; {USAGE}"),
+                None => pairs.push(a.clone()),
+            },
         }
     }
     if pairs.is_empty() {
-        bail!("usage: ferroban fleet nats-config [--bucket BUCKET] [--stdin] NAME=PASSWORD...");
+        bail!("{USAGE}");
     }
     let bucket = match bucket {
         Some(b) => b,
+        // The configuration's bucket: a [Fleet] that does not load is not skipped,
+        // or the block would be made for another bucket than the hosts use.
         None => FleetSettings::load(confdir)
-            .ok()
-            .flatten()
+            .with_context(|| {
+                format!(
+                    "the bucket is [Fleet] bucket of {}, which does not load (mend it, or \
+                     give --bucket)",
+                    confdir.display()
+                )
+            })?
             .map_or_else(|| DEFAULT_BUCKET.to_string(), |s| s.bucket),
     };
     let hosts = authz::parse_hosts(&pairs)?;

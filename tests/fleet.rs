@@ -1672,3 +1672,61 @@ fn an_engine_that_verifies_clients_takes_hosts_with_a_certificate_of_its_ca() {
         h.stop();
     }
 }
+
+/// `fleet nats-config`'s bucket: `--bucket NAME` or `--bucket=NAME`, else the
+/// configuration's; a misspelt option, a `--bucket` with no name and a `[Fleet]`
+/// that does not load are refused, where before the first became a host named
+/// `--bucket` and the others made the block for the default bucket.
+#[test]
+fn nats_config_takes_its_bucket_as_given_or_configured_and_refuses_the_rest() {
+    let root = Scratch::new("ferroban-natsconfig");
+    let conf = root.0.join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(BIN)
+            .arg("-c")
+            .arg(&conf)
+            .args(["fleet", "nats-config"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        (o.status.code(), stdout, stderr)
+    };
+    for args in [
+        &["--bucket", "prod", "web1=pw"][..],
+        &["--bucket=prod", "web1=pw"],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(out.contains("\"$KV.prod.web1.>\""), "{args:?}: {out}");
+        assert!(!out.contains("--bucket"), "{args:?}: {out}");
+    }
+    let (code, _, err) = run(&["web1=pw", "--bucket"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--bucket needs the bucket's name"), "{err}");
+    let (code, _, err) = run(&["--buckt", "prod", "web1=pw"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("unknown option \"--buckt\""), "{err}");
+    std::fs::write(
+        conf.join("ferroban.local"),
+        "[Fleet]\nurl = nats://127.0.0.1:4222\nbucket = staging\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["web1=pw"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"$KV.staging.web1.>\""), "{out}");
+    std::fs::write(conf.join("ferroban.local"), "[Fleet]\nbucket = staging\n").unwrap();
+    let (code, out, err) = run(&["web1=pw"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        err.contains("does not load (mend it, or give --bucket)")
+            && err.contains("ferroban.local:2")
+            && err.contains("[Fleet] has no url"),
+        "{err}"
+    );
+    let (code, out, _) = run(&["--bucket", "prod", "web1=pw"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"$KV.prod.web1.>\""), "{out}");
+}
