@@ -354,17 +354,23 @@ impl JailReader<'_> {
             );
         }
         let fleet_options = ["fleetmaxretry", "fleetmaxbantime"];
+        let own = self.cfg.section(self.name);
+        let set_here = |o: &&&str| own.is_some_and(|s| s.contains(o));
         if jail.fleet == FleetMode::Off {
-            let own = self.cfg.section(self.name);
-            for option in fleet_options
-                .iter()
-                .filter(|o| own.is_some_and(|s| s.contains(o)))
-            {
+            for option in fleet_options.iter().filter(set_here) {
                 warn(
                     option,
                     format!("{option} does nothing with fleet = off (set fleet = share)"),
                 );
             }
+        } else if jail.fleet == FleetMode::Publish && set_here(&&"fleetmaxbantime") {
+            // (fleetmaxretry still has a publishing jail send its failures)
+            warn(
+                "fleetmaxbantime",
+                "fleetmaxbantime does nothing with fleet = publish, which applies no \
+                 received ban (set fleet = share)"
+                    .into(),
+            );
         }
         if jail.bantime == 0.0 {
             warn(
@@ -1069,6 +1075,19 @@ mod tests {
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
         assert!(warnings[0]
             .ends_with("[web] fleetmaxretry does nothing with fleet = off (set fleet = share)"));
+        // publish: fleetmaxretry sends the failures, fleetmaxbantime does nothing
+        write(
+            &d,
+            "jail.local",
+            &format!("{jail}fleet = publish\nfleetmaxretry = 4\nfleetmaxbantime = 1d\n"),
+        );
+        let warnings = &load_jails(&d).unwrap().jails[0].warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0]
+                .contains("jail.local:8: [web] fleetmaxbantime does nothing with fleet = publish"),
+            "{warnings:#?}"
+        );
         std::fs::remove_dir_all(&d).ok();
     }
 
