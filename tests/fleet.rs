@@ -1730,3 +1730,80 @@ fn nats_config_takes_its_bucket_as_given_or_configured_and_refuses_the_rest() {
     assert_eq!(code, Some(0));
     assert!(out.contains("\"$KV.prod.web1.>\""), "{out}");
 }
+
+/// A jail that publishes its failures but counts none (`fleet = publish` with
+/// `fleetmaxretry`): those made while the engine was away are published once it
+/// returns (before, only the failures of jails that count were kept, so these
+/// were dropped); the host reads no failure back, so refuses none (before, it
+/// refused its own, in its name); and a reload that gives a jail `fleetmaxretry`
+/// starts reading the fleet's failures (before, the link kept its first window).
+#[test]
+fn a_publishing_jails_failures_are_kept_through_an_outage_and_not_read_back() {
+    let Some((root, mut engine)) = engine_for(BIN, "publish-failures") else {
+        return;
+    };
+    let mut hosts = connected_hosts(&root.0, &engine, &LOGINS[..1], "fleetmaxretry = 4");
+    let mut spec = HostSpec::honest(LOGINS[1].0, LOGINS[1].1);
+    spec.jail = "fleet = publish\nfleetmaxretry = 4";
+    let mut publisher = Host::new(BIN, &root.0, &engine, &spec);
+    publisher.start();
+    publisher.wait_connected();
+    engine.kill();
+    assert!(wait_for(SOON, || publisher.fleet()["connected"] == false));
+    publisher.fail("198.51.100.20", 2);
+    assert!(
+        wait_for(SOON, || publisher
+            .log()
+            .matches("Found 198.51.100.20")
+            .count()
+            == 2),
+        "{}",
+        publisher.log()
+    );
+    engine.run();
+    publisher.wait_connected();
+    hosts[0].wait_connected();
+    hosts[0].fail("198.51.100.20", 2);
+    assert!(
+        wait_for(SOON, || hosts[0].bans_of("198.51.100.20") == 1),
+        "the publishing jail's failures from the outage were not counted: {}\n{}",
+        hosts[0].actions(),
+        hosts[0].log()
+    );
+    let fleet = publisher.fleet();
+    assert_eq!(fleet["failures_received"], 0, "{fleet}");
+    assert_eq!(fleet["failures_refused"], 0, "{fleet}");
+    assert_eq!(
+        publisher.bans_of("198.51.100.20"),
+        0,
+        "{}",
+        publisher.actions()
+    );
+    // Now the publisher counts too: a reload switches the reading on.
+    let local = publisher.dir.join("conf/jail.local");
+    let text = std::fs::read_to_string(&local).unwrap();
+    std::fs::write(&local, text.replace("fleet = publish\n", "fleet = share\n")).unwrap();
+    assert!(publisher.client(&["reload"]).status.success());
+    assert!(
+        wait_for(SOON, || {
+            publisher.log().contains(
+            "fleet: the jails' fleet, fleetmaxretry or findtime changed how far back failures matter"
+        )
+        }),
+        "{}",
+        publisher.log()
+    );
+    publisher.wait_connected();
+    hosts[0].fail("198.51.100.21", 2);
+    publisher.fail("198.51.100.21", 2);
+    assert!(
+        wait_for(SOON, || publisher.bans_of("198.51.100.21") == 1),
+        "2 + 2 did not ban on the host that counts since its reload: {}\n{}",
+        publisher.actions(),
+        publisher.log()
+    );
+    publisher.stop();
+    for h in &mut hosts {
+        h.stop();
+    }
+}

@@ -15,11 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use ferroban_actions::Severity;
-use ferroban_config::fleet::{FleetAuth, FleetSettings};
+use ferroban_config::fleet::{FleetAuth, FleetMode, FleetSettings};
 use ferroban_config::secret_file_warning;
 use ferroban_db::{OutboxEntry, OutboxKind};
 use ferroban_fleet::counter::{Counted, FleetCounter, ORIGIN_SHARE};
 use ferroban_fleet::limits::{Complaints, RateLimits};
+use ferroban_fleet::link::Lookback;
 use ferroban_fleet::{
     count_refusal, FleetBan, FleetCommand, FleetEvent, FleetFailure, FleetLift, FleetLink,
     FleetStats, Level, Outgoing, Refusal, Refused, SharedStats,
@@ -35,6 +36,8 @@ use super::{now, Event, Server};
 pub struct Fleet {
     link: FleetLink,
     settings: FleetSettings,
+    /// What the link was started with: a reload that changes it restarts the link.
+    lookback: Lookback,
     stats: SharedStats,
     limits: RateLimits,
     complaints: Complaints,
@@ -105,14 +108,21 @@ impl LiftedHere {
     }
 }
 
-/// How far back the fleet's failures matter: the longest `findtime` of the jails
-/// that count across the fleet (`fleetmaxretry`, applying fleet bans); 0 for none.
-fn fleet_lookback(jails: &[Jail]) -> f64 {
-    jails
-        .iter()
-        .filter(|j| j.config.fleetmaxretry.is_some() && j.config.fleet.applies())
-        .map(|j| j.config.findtime)
-        .fold(0.0, f64::max)
+/// How far back the fleet's failures matter to `jails`: the longest `findtime` of
+/// those that count the fleet's failures (`fleetmaxretry`, applying), and of
+/// those that publish their failures (`fleetmaxretry`, publishing).
+fn fleet_lookback(jails: &[Jail]) -> Lookback {
+    let longest = |takes_part: fn(FleetMode) -> bool| {
+        jails
+            .iter()
+            .filter(|j| j.config.fleetmaxretry.is_some() && takes_part(j.config.fleet))
+            .map(|j| j.config.findtime)
+            .reduce(f64::max)
+    };
+    Lookback {
+        counted: longest(FleetMode::applies),
+        published: longest(FleetMode::publishes).unwrap_or(0.0),
+    }
 }
 
 /// Start the fleet thread when the configuration has a `[Fleet]` section.
@@ -137,6 +147,7 @@ pub fn start(
     let link = FleetLink::start(settings.clone(), lookback, sink, stats.clone())?;
     Ok(Some(Fleet {
         link,
+        lookback,
         limits: RateLimits::new(settings.hostrate, settings.totalrate),
         settings,
         stats,
@@ -224,13 +235,21 @@ impl Server {
     /// the new one sends it again once connected). Without a section, this host
     /// leaves the fleet.
     pub(super) fn reload_fleet(&mut self, settings: Option<FleetSettings>) -> Result<()> {
-        if self.fleet.as_ref().map(|f| &f.settings) == settings.as_ref() {
-            return Ok(());
-        }
-        let note = if settings.is_some() {
-            "fleet: [Fleet] changed; reconnecting with the new settings"
-        } else {
-            "fleet: [Fleet] removed; leaving the fleet (the bans received stay until they end)"
+        let running = self.fleet.as_ref().map(|f| (&f.settings, f.lookback));
+        let lookback = fleet_lookback(&self.jails);
+        let note = match (running, &settings) {
+            (Some((old, old_lookback)), Some(new)) if old == new => {
+                if old_lookback == lookback {
+                    return Ok(());
+                }
+                "fleet: the jails' fleet, fleetmaxretry or findtime changed how far back \
+                 failures matter; reconnecting"
+            }
+            (None, None) => return Ok(()),
+            (_, Some(_)) => "fleet: [Fleet] changed; reconnecting with the new settings",
+            (_, None) => {
+                "fleet: [Fleet] removed; leaving the fleet (the bans received stay until they end)"
+            }
         };
         self.fleet_log(Severity::Notice, note);
         let mut kept = None;
@@ -296,11 +315,10 @@ impl Server {
             return;
         };
         f.counters.clear();
-        let lookback = fleet_lookback(&self.jails);
         // No jail counts across the fleet: nothing to read (a scan of every ban).
-        if lookback <= 0.0 {
+        let Some(lookback) = fleet_lookback(&self.jails).counted else {
             return;
-        }
+        };
         let recent = match self.db.latest_bans_since(now() - lookback) {
             Ok(rows) => rows,
             Err(e) => {
@@ -528,12 +546,16 @@ impl Server {
         }
     }
 
-    /// The jail a fleet message is for, if it exists and applies fleet bans.
+    /// The jail a fleet ban is for, if it exists and applies fleet bans.
     fn applying_jail(&mut self, what: Refused, origin: &str, jail: &str) -> Option<usize> {
         match self.jails.iter().position(|j| j.name() == jail) {
             None => {
+                let sent = match what {
+                    Refused::Entry => "bans",
+                    Refused::Failure => "failures",
+                };
                 self.fleet_refuse(what, origin, Refusal::UnknownJail, || {
-                    format!("fleet: {origin} sent bans for jail '{jail}', which does not run here (more are counted, logged once a minute)")
+                    format!("fleet: {origin} sent {sent} for jail '{jail}', which does not run here (more are counted, logged once a minute)")
                 });
                 None
             }
@@ -648,15 +670,44 @@ impl Server {
         }
     }
 
+    /// The jail a fleet failure is counted in, with its `fleetmaxretry`: one of
+    /// that name that applies the fleet's bans and counts its failures. This
+    /// host's own failures come back from the stream: where they are not
+    /// counted, they are nothing to refuse.
+    fn counting_jail(&mut self, f: &FleetFailure) -> Option<(usize, u32)> {
+        let own = self
+            .fleet
+            .as_ref()
+            .is_some_and(|fleet| fleet.settings.name == f.origin);
+        let Some(idx) = self.jails.iter().position(|j| j.name() == f.jail) else {
+            if !own {
+                self.applying_jail(Refused::Failure, &f.origin, &f.jail);
+            }
+            return None;
+        };
+        let config = &self.jails[idx].config;
+        match config.fleetmaxretry {
+            Some(limit) if config.fleet.applies() => return Some((idx, limit)),
+            _ if own => return None,
+            _ => {}
+        }
+        let why = match config.fleet.applies() {
+            true => "it has no fleetmaxretry".to_string(),
+            false => format!("fleet = {}", config.fleet.as_str()),
+        };
+        let (jail, origin) = (&f.jail, &f.origin);
+        self.fleet_refuse(Refused::Failure, origin, Refusal::NotApplied, || {
+            format!("fleet: [{jail}] does not count the fleet's failures ({why}); {origin}'s are not counted")
+        });
+        None
+    }
+
     /// Count failures across the fleet; an address reaching `fleetmaxretry` is
     /// banned here (every host sharing the jail reaches the same verdict).
     fn fleet_failures(&mut self, failures: Vec<FleetFailure>) {
         let t = now();
         for f in failures {
-            let Some(idx) = self.applying_jail(Refused::Failure, &f.origin, &f.jail) else {
-                continue;
-            };
-            let Some(limit) = self.jails[idx].config.fleetmaxretry else {
+            let Some((idx, limit)) = self.counting_jail(&f) else {
                 continue;
             };
             if self.ignored_here(Refused::Failure, idx, &f.origin, f.ip) {

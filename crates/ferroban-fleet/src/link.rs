@@ -72,6 +72,20 @@ fn epoch(t: time::OffsetDateTime) -> f64 {
     t.unix_timestamp_nanos() as f64 / 1e9
 }
 
+/// How far back failures matter to this host, in seconds: what its jails'
+/// `fleet`, `fleetmaxretry` and `findtime` ask for.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Lookback {
+    /// The failures read from the stream when the link starts: the longest
+    /// `findtime` of the jails that count the fleet's failures. `None` when no
+    /// jail does: the stream is then not read at all.
+    pub counted: Option<f64>,
+    /// The failures kept while the engine is away, published once it returns if
+    /// still this recent: the longest `findtime` of the jails that publish their
+    /// failures.
+    pub published: f64,
+}
+
 /// The running fleet thread.
 pub struct FleetLink {
     commands: UnboundedSender<FleetCommand>,
@@ -80,11 +94,10 @@ pub struct FleetLink {
 }
 
 impl FleetLink {
-    /// Start the thread. `lookback`: how far back failures are read when it starts
-    /// (the longest `findtime` of the jails that count across the fleet).
+    /// Start the thread.
     pub fn start(
         settings: FleetSettings,
-        lookback: f64,
+        lookback: Lookback,
         sink: Sink,
         stats: SharedStats,
     ) -> std::io::Result<FleetLink> {
@@ -175,7 +188,7 @@ struct Link {
     /// The ids of other processes seen publishing under this host's name, each
     /// reported once.
     twins: HashSet<String>,
-    lookback: f64,
+    lookback: Lookback,
     sink: Sink,
     stats: SharedStats,
     /// When the bucket's stream was created, as last seen: a different value
@@ -497,10 +510,15 @@ impl Link {
                     Ok(batch) => self.received_entries(batch),
                     Err(why) => return lost(why),
                 },
-                message = failures.next() => match ready_batch(message, &mut failures, "failures stream") {
-                    Ok(batch) => self.received_failures(batch),
-                    Err(why) => return lost(why),
-                },
+                message = next_or_never(&mut failures) => {
+                    let Some(stream) = failures.as_mut() else {
+                        continue;
+                    };
+                    match ready_batch(message, stream, "failures stream") {
+                        Ok(batch) => self.received_failures(batch),
+                        Err(why) => return lost(why),
+                    }
+                }
             }
         }
     }
@@ -563,10 +581,10 @@ impl Link {
     }
 
     /// Publish the failures kept during the outage that are still within the
-    /// longest `findtime` (each receiver then counts only those within its
-    /// jail's own).
+    /// longest `findtime` of the jails that publish them (each receiver then
+    /// counts only those within its jail's own).
     async fn publish_held_failures(&mut self, js: &jetstream::Context) {
-        let since = now() - self.lookback;
+        let since = now() - self.lookback.published;
         let held = std::mem::take(&mut self.held_failures);
         self.publish_failures(js, held.into_iter().filter(|f| f.time >= since))
             .await;
@@ -605,13 +623,14 @@ impl Link {
         Ok(store)
     }
 
-    /// Open the failures' stream and an ordered consumer on it, resuming after the
-    /// last failure read when the stream is the same.
+    /// Open the failures' stream (which a publishing host needs too) and, when a
+    /// jail here counts the fleet's failures, an ordered consumer on it, resuming
+    /// after the last failure read when the stream is the same.
     async fn open_failures(
         &mut self,
         js: &jetstream::Context,
         client: &async_nats::Client,
-    ) -> Result<consumer::push::Ordered, String> {
+    ) -> Result<Option<consumer::push::Ordered>, String> {
         let bucket = &self.settings.bucket;
         let name = failures_stream(bucket);
         let stream = js
@@ -630,11 +649,14 @@ impl Link {
             self.failures_created = Some(created);
             self.failures_next = None;
         }
+        let Some(counted) = self.lookback.counted else {
+            return Ok(None);
+        };
         let deliver_policy = match self.failures_next {
             Some(start_sequence) => consumer::DeliverPolicy::ByStartSequence { start_sequence },
             None => consumer::DeliverPolicy::ByStartTime {
                 start_time: time::OffsetDateTime::now_utc()
-                    - Duration::from_secs_f64(self.lookback.max(0.0)),
+                    - Duration::from_secs_f64(counted.max(0.0)),
             },
         };
         let consumer = stream
@@ -649,6 +671,7 @@ impl Link {
         consumer
             .messages()
             .await
+            .map(Some)
             .map_err(|e| format!("reading stream {name}: {e}"))
     }
 
@@ -924,6 +947,14 @@ fn queued_failures(
         }
     }
     (batch, None)
+}
+
+/// The next item of `stream`, or never when there is no stream.
+async fn next_or_never<S: futures_util::Stream + Unpin>(stream: &mut Option<S>) -> Option<S::Item> {
+    match stream {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The item just received and whatever else `stream` has ready (up to [`BATCH`]),
