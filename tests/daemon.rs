@@ -1859,7 +1859,8 @@ fn in_namespace_of(pid: &str, command: &str) -> String {
 /// still went into the set, which blocked nothing, and no retry ever put the rule
 /// in. Now such a ban fails and is retried; once the configuration is mended and
 /// reloaded, the rule and the ban are in the kernel. `check` (as root) asks nft
-/// about the rule and refuses it before any of that.
+/// about the rule and refuses it before any of that, and a reload that would
+/// break the rule again is refused, the working one kept.
 #[test]
 fn a_ban_while_the_jails_rule_is_refused_waits_for_the_rule() {
     let Some((env, d, pid)) = firewall_server(
@@ -1919,6 +1920,22 @@ fn a_ban_while_the_jails_rule_is_refused_waits_for_the_rule() {
         "{}\n{}",
         nft(),
         env.own_log_text()
+    );
+    // Broken again: the reload is refused, and the working rule and ban stay.
+    let text = std::fs::read_to_string(&local).unwrap();
+    std::fs::write(
+        &local,
+        text.replace("blocktype=\"reject\"", "blocktype=\"bogus\""),
+    )
+    .unwrap();
+    let reload = env.client(&["reload"]);
+    let said = String::from_utf8_lossy(&reload.stderr).into_owned();
+    assert!(!reload.status.success(), "{said}");
+    assert!(said.contains("nft refuses its rules"), "{said}");
+    let rules = nft();
+    assert!(
+        rules.contains("192.0.2.93") && rules.contains("saddr @addr-set-app reject"),
+        "{rules}"
     );
     drop(d);
 }

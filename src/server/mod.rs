@@ -166,8 +166,8 @@ pub fn check_config(confdir: &Path) -> Result<Vec<Jail>> {
 /// The native nftables actions of `jails` whose rules nft refuses, checked
 /// without applying them (as root only; see
 /// [`ferroban_actions::refused_firewall_rule`]): one error a jail and action, what
-/// nft said.
-pub fn refused_firewall_rules(jails: &[Jail]) -> Vec<String> {
+/// nft said. `check` prints them; a reload with any is refused.
+pub fn refused_firewall_rules<'a>(jails: impl IntoIterator<Item = &'a Jail>) -> Vec<String> {
     let mut refused = Vec::new();
     for jail in jails {
         for action in &jail.config.actions {
@@ -1428,6 +1428,15 @@ impl Server {
         let settings = self.options.settings()?;
         let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
+        // A rule nft refuses would leave the jail blocking nothing: the running
+        // configuration stays, as with any other error.
+        if !self.options.dry_run {
+            let reloaded = fresh.iter().filter(|j| only.is_none_or(|n| n == j.name()));
+            let refused = refused_firewall_rules(reloaded);
+            if !refused.is_empty() {
+                bail!("{}", refused.join("\n"));
+            }
+        }
         warn_quiet_mistakes(&self.log, &self.options.confdir, &fresh);
         if let Some(name) = only {
             if !fresh.iter().any(|j| j.name() == name)
