@@ -1429,10 +1429,11 @@ impl Server {
         let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
         // A rule nft refuses would leave the jail blocking nothing: the running
-        // configuration stays, as with any other error.
+        // configuration stays, as with any other error. Unchanged actions keep the
+        // rules they have (asking nft again costs a process each).
         if !self.options.dry_run {
             let reloaded = fresh.iter().filter(|j| only.is_none_or(|n| n == j.name()));
-            let refused = refused_firewall_rules(reloaded);
+            let refused = refused_firewall_rules(reloaded.filter(|j| self.actions_changed(j)));
             if !refused.is_empty() {
                 bail!("{}", refused.join("\n"));
             }
@@ -1526,12 +1527,18 @@ impl Server {
         }
     }
 
+    /// Whether `fresh` is a new jail, or one whose actions differ from its
+    /// running namesake's.
+    fn actions_changed(&self, fresh: &Jail) -> bool {
+        let running = self.jails.iter().find(|j| j.name() == fresh.name());
+        running
+            .and_then(|j| j.runner.as_ref())
+            .is_none_or(|r| r.definitions() != fresh.config.actions.as_slice())
+    }
+
     fn reconfigure_jail(&mut self, idx: usize, fresh: Jail) {
+        let actions_changed = self.actions_changed(&fresh);
         let jc = &fresh.config;
-        let actions_changed = self.jails[idx]
-            .runner
-            .as_ref()
-            .is_none_or(|r| r.definitions() != jc.actions.as_slice());
         let journal_changed = self.jails[idx].config.backend != jc.backend
             || self.jails[idx].config.filter.journalmatch != jc.filter.journalmatch;
         self.jails[idx].reconfigure(fresh);
