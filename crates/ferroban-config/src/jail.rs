@@ -355,15 +355,15 @@ impl JailReader<'_> {
         }
         let fleet_options = ["fleetmaxretry", "fleetmaxbantime"];
         let own = self.cfg.section(self.name);
-        let set_here = |o: &&&str| own.is_some_and(|s| s.contains(o));
+        let set_here = |o: &str| own.is_some_and(|s| s.contains(o));
         if jail.fleet == FleetMode::Off {
-            for option in fleet_options.iter().filter(set_here) {
+            for option in fleet_options.into_iter().filter(|o| set_here(o)) {
                 warn(
                     option,
                     format!("{option} does nothing with fleet = off (set fleet = share)"),
                 );
             }
-        } else if jail.fleet == FleetMode::Publish && set_here(&&"fleetmaxbantime") {
+        } else if jail.fleet == FleetMode::Publish && set_here("fleetmaxbantime") {
             // (fleetmaxretry still has a publishing jail send its failures)
             warn(
                 "fleetmaxbantime",
