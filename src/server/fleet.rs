@@ -547,27 +547,30 @@ impl Server {
     }
 
     /// The jail a fleet ban is for, if it exists and applies fleet bans.
-    fn applying_jail(&mut self, what: Refused, origin: &str, jail: &str) -> Option<usize> {
-        match self.jails.iter().position(|j| j.name() == jail) {
-            None => {
-                let sent = match what {
-                    Refused::Entry => "bans",
-                    Refused::Failure => "failures",
-                };
-                self.fleet_refuse(what, origin, Refusal::UnknownJail, || {
-                    format!("fleet: {origin} sent {sent} for jail '{jail}', which does not run here (more are counted, logged once a minute)")
-                });
-                None
-            }
-            Some(idx) if !self.jails[idx].config.fleet.applies() => {
-                let mode = self.jails[idx].config.fleet.as_str();
-                self.fleet_refuse(what, origin, Refusal::NotApplied, || {
-                    format!("fleet: [{jail}] does not apply fleet bans (fleet = {mode}); {origin}'s are not applied")
-                });
-                None
-            }
-            Some(idx) => Some(idx),
+    fn applying_jail(&mut self, origin: &str, jail: &str) -> Option<usize> {
+        let Some(idx) = self.jails.iter().position(|j| j.name() == jail) else {
+            self.refuse_unknown_jail(Refused::Entry, origin, jail);
+            return None;
+        };
+        if !self.jails[idx].config.fleet.applies() {
+            let mode = self.jails[idx].config.fleet.as_str();
+            self.fleet_refuse(Refused::Entry, origin, Refusal::NotApplied, || {
+                format!("fleet: [{jail}] does not apply fleet bans (fleet = {mode}); {origin}'s are not applied")
+            });
+            return None;
         }
+        Some(idx)
+    }
+
+    /// Refuse a ban or failure (`what`) for a jail that does not run here.
+    fn refuse_unknown_jail(&mut self, what: Refused, origin: &str, jail: &str) {
+        let sent = match what {
+            Refused::Entry => "bans",
+            Refused::Failure => "failures",
+        };
+        self.fleet_refuse(what, origin, Refusal::UnknownJail, || {
+            format!("fleet: {origin} sent {sent} for jail '{jail}', which does not run here (more are counted, logged once a minute)")
+        });
     }
 
     /// Whether the receiving jail's ignore rules keep `ip`.
@@ -590,7 +593,7 @@ impl Server {
         // 100,000 bans, mostly from a few origins).
         let mut origins: Vec<Arc<str>> = Vec::new();
         for b in bans {
-            let Some(idx) = self.applying_jail(Refused::Entry, &b.origin, &b.jail) else {
+            let Some(idx) = self.applying_jail(&b.origin, &b.jail) else {
                 continue;
             };
             if self.lifted_here(&b) {
@@ -681,7 +684,7 @@ impl Server {
             .is_some_and(|fleet| fleet.settings.name == f.origin);
         let Some(idx) = self.jails.iter().position(|j| j.name() == f.jail) else {
             if !own {
-                self.applying_jail(Refused::Failure, &f.origin, &f.jail);
+                self.refuse_unknown_jail(Refused::Failure, &f.origin, &f.jail);
             }
             return None;
         };
