@@ -2298,23 +2298,32 @@ fn ferroban_on(dir: &Path) -> Daemon {
     Daemon { child }
 }
 
+/// Jail `[app]` of fail2ban-server, reading `env`'s `app.log`.
+fn fail2ban_app_jail(env: &Env) -> String {
+    format!(
+        "[app]\nenabled = true\nlogpath = {}\nbantime = 1h\n",
+        env.log("app.log").display()
+    )
+}
+
+/// The database fail2ban-server writes in `dir` (then stopped) with a ban of `ip`
+/// in jail `[app]`; `None` (SKIPPED) without Fail2ban.
+fn fail2ban_database_with_ban(env: &Env, dir: &Path, ip: &str) -> Option<PathBuf> {
+    let fail2ban = Fail2ban::start(dir, &fail2ban_app_jail(env))?;
+    let o = fail2ban.client(&["set", "app", "banip", ip]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let database = fail2ban.database();
+    fail2ban.stop();
+    Some(database)
+}
+
 #[test]
 fn fail2bans_database_is_never_written_and_its_bans_move_to_ferrobans_own_beside_it() {
     let env = Env::new("takeover");
     let dir = env.dir.join("fail2ban");
-    let Some(fail2ban) = Fail2ban::start(
-        &dir,
-        &format!(
-            "[app]\nenabled = true\nlogpath = {}\nbantime = 1h\n",
-            env.log("app.log").display()
-        ),
-    ) else {
+    let Some(source) = fail2ban_database_with_ban(&env, &dir, "192.0.2.1") else {
         return;
     };
-    let o = fail2ban.client(&["set", "app", "banip", "192.0.2.1"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let source = fail2ban.database();
-    fail2ban.stop();
     let written_by_fail2ban = file_bytes(&source);
     let ferroban_log = || std::fs::read_to_string(dir.join("fail2ban.log")).unwrap_or_default();
     let client = |args: &[&str]| {
@@ -2375,13 +2384,7 @@ fn fail2bans_database_is_never_written_and_its_bans_move_to_ferrobans_own_beside
     );
     assert!(!dir.join("fail2ban.sqlite3-wal").exists());
     // And Fail2ban goes back to it as it left it.
-    let Some(fail2ban) = Fail2ban::start(
-        &dir,
-        &format!(
-            "[app]\nenabled = true\nlogpath = {}\nbantime = 1h\n",
-            env.log("app.log").display()
-        ),
-    ) else {
+    let Some(fail2ban) = Fail2ban::start(&dir, &fail2ban_app_jail(&env)) else {
         return;
     };
     assert!(
@@ -4658,19 +4661,9 @@ fn a_disabled_jail_is_said_to_be_disabled() {
 fn beside_a_fail2ban_database_of_another_name_ferrobans_own_is_named_after_it() {
     let env = Env::new("ownname");
     let dir = env.dir.join("fail2ban");
-    let Some(fail2ban) = Fail2ban::start(
-        &dir,
-        &format!(
-            "[app]\nenabled = true\nlogpath = {}\nbantime = 1h\n",
-            env.log("app.log").display()
-        ),
-    ) else {
+    let Some(written) = fail2ban_database_with_ban(&env, &dir, "192.0.2.5") else {
         return;
     };
-    let o = fail2ban.client(&["set", "app", "banip", "192.0.2.5"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let written = fail2ban.database();
-    fail2ban.stop();
     let renamed = dir.join("test.sqlite3");
     std::fs::rename(&written, &renamed).unwrap();
     std::fs::write(
