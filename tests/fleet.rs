@@ -64,11 +64,22 @@ fn raw_flood(port: u16, login: (&str, &str), messages: &[(String, String)]) -> S
 /// Honest hosts for `logins`, with `jail` added to their jail, started and
 /// connected.
 fn connected_hosts(root: &Path, engine: &Engine, logins: &[(&str, &str)], jail: &str) -> Vec<Host> {
-    logins
-        .iter()
-        .map(|(name, password)| {
-            let mut spec = HostSpec::honest(name, password);
-            spec.jail = jail;
+    let specs = logins.iter().map(|(name, password)| HostSpec {
+        jail,
+        ..HostSpec::honest(name, password)
+    });
+    connected(root, engine, specs)
+}
+
+/// Hosts of `specs`, started and connected.
+fn connected<'a>(
+    root: &Path,
+    engine: &Engine,
+    specs: impl IntoIterator<Item = HostSpec<'a>>,
+) -> Vec<Host> {
+    specs
+        .into_iter()
+        .map(|spec| {
             let mut h = Host::new(BIN, root, engine, &spec);
             h.start();
             h.wait_connected();
@@ -772,20 +783,14 @@ fn in_a_network_namespace_a_ban_reaches_every_hosts_kernel_set() {
         .iter()
         .map(|(name, _)| format!("nftables[table=f2b-{name}, port=\"22\"]"))
         .collect();
-    let hosts: Vec<Host> = LOGINS
+    let specs = LOGINS
         .iter()
         .zip(&actions)
-        .map(|((name, password), action)| {
-            let spec = HostSpec {
-                action,
-                ..HostSpec::honest(name, password)
-            };
-            let mut h = Host::new(BIN, &root.0, &engine, &spec);
-            h.start();
-            h.wait_connected();
-            h
-        })
-        .collect();
+        .map(|((name, password), action)| HostSpec {
+            action,
+            ..HostSpec::honest(name, password)
+        });
+    let hosts = connected(&root.0, &engine, specs);
     hosts[0].fail("192.0.2.77", 3);
     for (name, _) in LOGINS {
         let table = format!("f2b-{name}");
@@ -1494,19 +1499,11 @@ fn over_tls_hosts_that_trust_the_engines_ca_share_bans_and_the_others_are_told_w
     );
     let engine = Engine::start_with_tls(BIN, &root.0.join("engine"), &LOGINS, None, Some(&tls));
     let trusting = format!("tls_ca = {}", pki.join("fleet-ca.pem").display());
-    let mut hosts: Vec<Host> = LOGINS[..2]
-        .iter()
-        .map(|(name, password)| {
-            let spec = HostSpec {
-                fleet: &trusting,
-                ..HostSpec::honest(name, password)
-            };
-            let mut h = Host::new(BIN, &root.0, &engine, &spec);
-            h.start();
-            h.wait_connected();
-            h
-        })
-        .collect();
+    let specs = LOGINS[..2].iter().map(|(name, password)| HostSpec {
+        fleet: &trusting,
+        ..HostSpec::honest(name, password)
+    });
+    let mut hosts = connected(&root.0, &engine, specs);
     let status = String::from_utf8_lossy(&hosts[0].client(&["fleet"]).stdout).into_owned();
     assert!(
         status.contains(&format!(
@@ -1593,20 +1590,14 @@ fn an_engine_that_verifies_clients_takes_hosts_with_a_certificate_of_its_ca() {
         )
     };
     let fleet_lines = [with_cert("web1"), with_cert("web2")];
-    let mut hosts: Vec<Host> = LOGINS[..2]
+    let specs = LOGINS[..2]
         .iter()
         .zip(&fleet_lines)
-        .map(|((name, password), fleet)| {
-            let spec = HostSpec {
-                fleet,
-                ..HostSpec::honest(name, password)
-            };
-            let mut h = Host::new(BIN, &root.0, &engine, &spec);
-            h.start();
-            h.wait_connected();
-            h
-        })
-        .collect();
+        .map(|((name, password), fleet)| HostSpec {
+            fleet,
+            ..HostSpec::honest(name, password)
+        });
+    let mut hosts = connected(&root.0, &engine, specs);
     hosts[1].fail("192.0.2.41", 3);
     assert!(
         wait_for(SOON, || hosts[0].bans_of("192.0.2.41") == 1),
