@@ -90,7 +90,7 @@ fn nginx(ns: &Netns, dir: &Path, location: &str) -> Running {
     std::fs::create_dir_all(dir.join("www/.git")).unwrap();
     std::fs::write(dir.join("www/.env"), "DB_PASSWORD=secret\n").unwrap();
     std::fs::write(dir.join("www/.git/config"), "[core]\n").unwrap();
-    let child = start_nginx(&ns.name, dir, "127.0.0.1:8080", "off", location);
+    let child = start_nginx(Some(&ns.name), dir, "127.0.0.1:8080", "off", location);
     let running = Running(child);
     let up = wait_for(10, || {
         ns.command("curl")

@@ -256,7 +256,7 @@ fn an_env_probe_is_refused_by_the_kernel_and_the_ban_survives_a_restart() {
     }
     write_configs(&dir);
     let access_log = format!("{}/access.log combined", dir.display());
-    let nginx = start_nginx(net.srv(), &dir, "80", &access_log, "");
+    let nginx = start_nginx(Some(net.srv()), &dir, "80", &access_log, "");
     net.children.push(nginx);
     let (att, good) = (net.names[1].clone(), net.names[2].clone());
     assert!(

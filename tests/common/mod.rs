@@ -267,12 +267,12 @@ pub fn stop_child(child: &mut std::process::Child) {
     }
 }
 
-/// nginx in the network namespace `netns`, in the foreground, serving `dir/www`
+/// nginx in the network namespace `netns` (here when `None`), in the foreground, serving `dir/www`
 /// on `listen` with its pid, error log (`dir/nginx-error.log`) and temporary files
 /// under `dir`; `access_log` is a file and format, or `off`, and `extra` goes into
 /// the server block. Stop it with [`stop_child`].
 pub fn start_nginx(
-    netns: &str,
+    netns: Option<&str>,
     dir: &std::path::Path,
     listen: &str,
     access_log: &str,
@@ -289,7 +289,7 @@ pub fn start_nginx(
         ),
     )
     .unwrap();
-    command_in(Some(netns), "nginx")
+    command_in(netns, "nginx")
         .arg("-e")
         .arg(dir.join("nginx-error.log"))
         .arg("-c")

@@ -48,6 +48,11 @@ pub fn chromium() -> Option<PathBuf> {
 impl Browser {
     /// Start a headless browser of `width`×`height` with an empty profile.
     pub fn launch(program: &Path, width: u32, height: u32) -> Browser {
+        Browser::launch_with(program, width, height, &[])
+    }
+
+    /// [`Browser::launch`] with `extra` command-line switches.
+    pub fn launch_with(program: &Path, width: u32, height: u32, extra: &[&str]) -> Browser {
         // One profile per browser: Chromium hands a second start on the same
         // profile to the first one, and tests run in parallel.
         static LAUNCHED: AtomicUsize = AtomicUsize::new(0);
@@ -75,6 +80,7 @@ impl Browser {
             "--hide-scrollbars",
             &format!("--window-size={width},{height}"),
         ])
+        .args(extra)
         .arg(format!("--user-data-dir={}", profile.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -13,6 +13,7 @@ mod browser;
 #[path = "../common/mod.rs"]
 mod common;
 mod fleet;
+mod proxy;
 use browser::Browser;
 use common::{free_port, wait_for};
 
@@ -331,6 +332,42 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
     );
     b.screenshot(&artifacts().join("bans.png"));
 
+    // A server that stops answering: the page keeps its data, dimmed, says so,
+    // and a write says it reached nothing; once it answers, the page recovers.
+    b.eval(
+        "window.__fetch = window.fetch; \
+         window.fetch = () => Promise.reject(new TypeError('Failed to fetch')); refresh()",
+    );
+    assert!(
+        b.wait_for(
+            "document.getElementById('main').classList.contains('stale') && \
+             document.getElementById('message').textContent.startsWith('cannot load')",
+            10
+        ),
+        "{}",
+        b.eval("document.getElementById('message').textContent")
+    );
+    b.eval("write('/api/unban', 'web', '192.0.2.11')");
+    assert!(
+        b.wait_for(
+            "document.getElementById('message').textContent.includes('cannot reach the server')",
+            10
+        ),
+        "{}",
+        b.eval("document.getElementById('message').textContent")
+    );
+    b.eval("window.fetch = window.__fetch; refresh()");
+    assert!(
+        b.wait_for(
+            "!document.getElementById('main').classList.contains('stale') && \
+             document.getElementById('message').textContent === 'server reachable again'",
+            10
+        ),
+        "{}",
+        b.eval("document.getElementById('message').textContent")
+    );
+    assert!(server.banned().contains(&"192.0.2.11".to_string()));
+
     // The hostile lines are shown as text on the jail's page, and nothing ran.
     b.eval("location.hash = '#/jail/web'");
     assert!(b.wait_for(
@@ -424,11 +461,12 @@ fn writes_need_the_token_the_origin_and_post() {
     assert!(server.banned().is_empty());
     let log = server.log();
     assert!(
-        log.contains("Dashboard unban from 127.0.0.1:"),
-        "refusals are logged: {log}"
+        log.contains("Dashboard unban of 192.0.2.30 in jail \"web\" from 127.0.0.1:"),
+        "refusals are logged with what they asked: {log}"
     );
     assert!(
-        log.contains("refused: cross-site or origin-less write refused"),
+        log.contains("refused: cross-site write refused: Origin \"http://evil.example\"")
+            && log.contains("refused: origin-less write refused"),
         "{log}"
     );
     assert!(
@@ -463,6 +501,30 @@ fn writes_need_the_token_the_origin_and_post() {
     );
     let (status, answer) = http(server.port, "GET", "/api/bans?sort=password", "", "");
     assert_eq!(status, 400, "{answer}");
+    for key in ["failures", "origin"] {
+        let (status, answer) = http(server.port, "GET", &format!("/api/bans?sort={key}"), "", "");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["writes"], true, "{answer}");
+    }
+    // The page checks a typed token before it keeps it; `bearer` in any case.
+    let check = |headers: &str| http(server.port, "POST", "/api/token", headers, "{}").0;
+    assert_eq!(check(&format!("{origin}{json}{auth}")), 200);
+    assert_eq!(
+        check(&format!("{origin}{json}Authorization: bearer {TOKEN}\r\n")),
+        200
+    );
+    assert_eq!(
+        check(&format!("{origin}{json}Authorization: Bearer x\r\n")),
+        401
+    );
+    assert!(
+        wait_for(5, || server
+            .log()
+            .contains("Dashboard token check from 127.0.0.1:")),
+        "{}",
+        server.log()
+    );
     // The charts' counts come from the database: one failure, one ban this hour.
     let (_, activity) = http(server.port, "GET", "/api/activity?range=hour", "", "");
     let activity: Value = serde_json::from_str(&activity).unwrap();
@@ -537,6 +599,12 @@ fn without_the_setting_there_is_no_page_and_without_a_token_no_write() {
     );
     let body = r#"{"jail": "web", "ip": "192.0.2.40"}"#;
     let (status, answer) = http(read_only.port, "POST", "/api/unban", &headers, body);
+    assert_eq!(status, 403, "{answer}");
+    // The page is told, so that it asks for no token.
+    let (_, bans) = http(read_only.port, "GET", "/api/bans", "", "");
+    let bans: Value = serde_json::from_str(&bans).unwrap();
+    assert_eq!(bans["writes"], false, "{bans}");
+    let (status, answer) = http(read_only.port, "POST", "/api/token", &headers, "{}");
     assert_eq!(status, 403, "{answer}");
     assert_eq!(read_only.banned(), vec!["192.0.2.40"]);
     // A site whose name resolves to loopback (DNS rebinding) reads nothing.

@@ -155,6 +155,10 @@ enum BanOrder {
     /// By end; permanent bans last.
     TimeLeft,
     Count,
+    /// By the failures behind a ban; unknown (a fleet ban without them) first.
+    Failures,
+    /// Local bans first, then by origin host.
+    Origin,
 }
 
 impl BanOrder {
@@ -165,9 +169,11 @@ impl BanOrder {
             "start" => BanOrder::Start,
             "left" => BanOrder::TimeLeft,
             "count" => BanOrder::Count,
+            "failures" => BanOrder::Failures,
+            "origin" => BanOrder::Origin,
             _ => {
                 return Err(format!(
-                    "cannot sort bans by {key:?}: ip, jail, start, left or count"
+                    "cannot sort bans by {key:?}: ip, jail, start, left, count, failures or origin"
                 ))
             }
         })
@@ -181,6 +187,8 @@ impl BanOrder {
             BanOrder::Start => a.1.start.total_cmp(&b.1.start),
             BanOrder::TimeLeft => end(a.1).total_cmp(&end(b.1)),
             BanOrder::Count => a.1.count.cmp(&b.1.count),
+            BanOrder::Failures => a.1.failures.cmp(&b.1.failures).then(a.1.ip.cmp(&b.1.ip)),
+            BanOrder::Origin => a.1.origin.cmp(&b.1.origin).then(a.1.ip.cmp(&b.1.ip)),
         }
     }
 }

@@ -71,17 +71,17 @@ impl Dashboard {
             };
         }
         match (method, path) {
-            ("POST", "/api/ban" | "/api/unban") => {
-                let token = self.token.read().unwrap_or_else(|e| e.into_inner()).clone();
-                writes::write(
-                    request,
-                    path == "/api/ban",
-                    token.as_deref(),
-                    server,
-                    &self.log,
-                )
+            ("POST", "/api/ban" | "/api/unban") => writes::write(
+                request,
+                path == "/api/ban",
+                self.token().as_deref(),
+                server,
+                &self.log,
+            ),
+            ("POST", "/api/token") => {
+                writes::check_token(request, self.token().as_deref(), &self.log)
             }
-            (_, "/api/ban" | "/api/unban") => {
+            (_, "/api/ban" | "/api/unban" | "/api/token") => {
                 self.log.log(
                     Component::Server,
                     Severity::Warning,
@@ -104,11 +104,25 @@ impl Dashboard {
         }
     }
 
-    /// The read-only API; `None` for a path that is not one of it.
+    /// The token in force now (`None`: read-only).
+    fn token(&self) -> Option<String> {
+        self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The read-only API; `None` for a path that is not one of it. Its pages of
+    /// bans say whether this server takes writes at all (`"writes"`), so that
+    /// the page asks for no token where none would do.
     fn read(&self, request: &Request, server: &ServerLink) -> Option<Response> {
         let ask = |words: &[&str]| json_answer(server.ask(words));
+        let writes = self.token().is_some();
+        let ask_with_writes = |words: &[&str]| {
+            json_answer(server.ask(words).map(|mut answer| {
+                answer["writes"] = json!(writes);
+                answer
+            }))
+        };
         Some(match request.path.as_str() {
-            "/api/overview" => ask(&["dashboard", "overview"]),
+            "/api/overview" => ask_with_writes(&["dashboard", "overview"]),
             "/api/bans" => {
                 let search = request.query_value("q").unwrap_or_default();
                 let sort = request
@@ -117,7 +131,7 @@ impl Dashboard {
                 let order = request
                     .query_value("order")
                     .unwrap_or_else(|| "desc".into());
-                ask(&["dashboard", "bans", &search, &sort, &order])
+                ask_with_writes(&["dashboard", "bans", &search, &sort, &order])
             }
             "/api/jail" => {
                 let name = request.query_value("name").unwrap_or_default();

@@ -35,24 +35,17 @@ fn refuse(status: u16, reason: impl Into<String>) -> Refusal {
 
 /// Whether `request` comes from the dashboard's own page with the token.
 pub fn authorize(request: &Request, token: Option<&str>) -> Result<(), Refusal> {
-    let host = request.header("host").unwrap_or("");
-    let same_origin = request.header("origin").is_some_and(|o| {
-        !host.is_empty() && (o == format!("http://{host}") || o == format!("https://{host}"))
-    });
-    // Browsers also say where a request comes from; either sign of another site refuses.
-    let other_site = request
-        .header("sec-fetch-site")
-        .is_some_and(|s| s != "same-origin");
-    if !same_origin || other_site {
-        return Err(refuse(403, "cross-site or origin-less write refused"));
-    }
+    same_origin(request)?;
     let Some(token) = token else {
         return Err(refuse(403, "writes are off: no dashboard_token is set"));
     };
-    let given = request
-        .header("authorization")
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    // The scheme's name is case-insensitive (RFC 9110, 11.1).
+    let given = request.header("authorization").and_then(|v| {
+        v.get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+            .and_then(|_| v.get(7..))
+            .map(str::trim)
+    });
     if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
         return Err(refuse(401, "a valid Authorization: Bearer token is needed"));
     }
@@ -65,6 +58,46 @@ pub fn authorize(request: &Request, token: Option<&str>) -> Result<(), Refusal> 
         return Err(refuse(415, "the body must be application/json"));
     }
     Ok(())
+}
+
+/// Whether `request` comes from a page of the dashboard's own origin.
+///
+/// A browser says so itself with `Sec-Fetch-Site: same-origin`, a header no page
+/// can set: that is the sign that holds behind a reverse proxy, where the page's
+/// origin is the proxy's (`https://dash.example.org`) while `Host` is this
+/// listener's. Where it is absent (curl, a browser older than 2023, or a page
+/// over plain HTTP on a name, which browsers do not tell), `Origin` must be this
+/// listener's own, as `Host` names it.
+fn same_origin(request: &Request) -> Result<(), Refusal> {
+    let Some(origin) = request.header("origin") else {
+        return Err(refuse(
+            403,
+            "origin-less write refused: the page sends Origin",
+        ));
+    };
+    match request.header("sec-fetch-site") {
+        Some("same-origin") => Ok(()),
+        Some(site) => Err(refuse(
+            403,
+            format!("cross-site write refused (the browser says {site:?}, from {origin:?})"),
+        )),
+        None => {
+            let host = request.header("host").unwrap_or("");
+            let own = !host.is_empty()
+                && (origin == format!("http://{host}") || origin == format!("https://{host}"));
+            if own {
+                Ok(())
+            } else {
+                Err(refuse(
+                    403,
+                    format!(
+                        "cross-site write refused: Origin {origin:?} is not this listener's \
+                         ({host:?}); behind a proxy, serve the page over HTTPS"
+                    ),
+                ))
+            }
+        }
+    }
 }
 
 /// Compare secrets in time that does not depend on where they differ.
@@ -111,10 +144,18 @@ pub fn write(
     let (jail, ip) = match checked {
         Ok(target) => target,
         Err(r) => {
+            // What was asked, when the body says it: the log is where an admin
+            // looks for who tried to unban whom.
+            let target = parse_body(&request.body).map_or(String::new(), |(jail, ip)| {
+                format!(" of {ip} in jail {jail:?}")
+            });
             log.log(
                 Component::Server,
                 Severity::Warning,
-                &format!("Dashboard {what} from {source} refused: {}", r.reason),
+                &format!(
+                    "Dashboard {what}{target} from {source} refused: {}",
+                    r.reason
+                ),
             );
             let refused = Response::json(r.status, &json!({"error": r.reason}));
             return if r.status == 401 {
@@ -141,6 +182,32 @@ pub fn write(
         &format!("Dashboard {what} of {ip} in jail {jail:?} from {source}: {outcome}"),
     );
     super::json_answer(answer)
+}
+
+/// `POST /api/token`: whether the token the page was given is the one in force,
+/// asked as a write is (same origin, `Authorization: Bearer`, JSON), so that the
+/// page can say at once that a token is wrong or that this server takes no
+/// writes. It tells nothing a write would not.
+/// A refused check is logged as a refused write is: a wrong token is a failed
+/// sign-in.
+pub fn check_token(request: &Request, token: Option<&str>, log: &Logger) -> Response {
+    match authorize(request, token) {
+        Ok(()) => Response::json(200, &json!({"writes": true})),
+        Err(r) => {
+            log.log(
+                Component::Server,
+                Severity::Warning,
+                &format!(
+                    "Dashboard token check from {} refused: {}",
+                    request.peer, r.reason
+                ),
+            );
+            Response::json(
+                r.status,
+                &json!({"error": r.reason, "writes": token.is_some()}),
+            )
+        }
+    }
 }
 
 /// The API's answer to a write: `changed` is always a count; the server's words
@@ -179,6 +246,30 @@ mod tests {
         assert_eq!(authorize(&request(GOOD), Some(TOKEN)), Ok(()));
         let fetch = format!("{GOOD}Sec-Fetch-Site: same-origin\r\n");
         assert_eq!(authorize(&request(&fetch), Some(TOKEN)), Ok(()));
+        let lower = GOOD.replace("Bearer", "bearer");
+        assert_eq!(authorize(&request(&lower), Some(TOKEN)), Ok(()));
+    }
+
+    #[test]
+    fn behind_a_proxy_the_browser_vouches_for_the_origin() {
+        // The page is the proxy's (https://dash.example.org), Host the listener's.
+        let proxied = GOOD.replace("http://127.0.0.1:9191", "https://dash.example.org");
+        let fetch = format!("{proxied}Sec-Fetch-Site: same-origin\r\n");
+        assert_eq!(authorize(&request(&fetch), Some(TOKEN)), Ok(()));
+        let refused = authorize(&request(&proxied), Some(TOKEN)).unwrap_err();
+        assert_eq!(refused.status, 403);
+        assert!(
+            refused.reason.contains("\"https://dash.example.org\"")
+                && refused.reason.contains("serve the page over HTTPS"),
+            "{refused:?}"
+        );
+        let same_site = format!("{proxied}Sec-Fetch-Site: same-site\r\n");
+        assert_eq!(
+            authorize(&request(&same_site), Some(TOKEN))
+                .unwrap_err()
+                .status,
+            403
+        );
     }
 
     #[test]

@@ -11,6 +11,10 @@ const state = {
   filter: "",
   view: null,
   timer: null,
+  // Whether the server takes writes at all (it has a dashboard_token); null until it says.
+  writes: null,
+  // Whether the last refresh failed: the page then shows the data it had, marked stale.
+  failing: false,
 };
 
 /** An element with attributes (`on*` are listeners) and children (text or nodes). */
@@ -52,14 +56,25 @@ async function getJSON(path) {
   return body;
 }
 
-/** POST a write with the token; the answer's message is shown either way. */
-async function write(path, jail, ip) {
+/** POST `body` to a write path with `token`: the answer and its JSON. */
+async function post(path, token, body) {
   const r = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "Authorization": "Bearer " + state.token },
-    body: JSON.stringify({ jail, ip }),
+    headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
+    body: JSON.stringify(body),
   });
-  const body = await r.json().catch(() => ({}));
+  return [r, await r.json().catch(() => ({}))];
+}
+
+/** POST a write with the token; the answer's message is shown either way. */
+async function write(path, jail, ip) {
+  let r, body;
+  try {
+    [r, body] = await post(path, state.token, { jail, ip });
+  } catch (e) {
+    say(`${path.slice(5)} ${ip}: cannot reach the server (${e.message}); nothing was changed`, true);
+    return;
+  }
   if (!r.ok) { say(`${path.slice(5)} ${ip}: refused (${r.status}) ${body.error || ""}`, true); return; }
   say(body.message ? `${path.slice(5)} ${ip} in ${jail}: ${body.message}`
                    : `${path.slice(5)} ${ip} in ${jail}: ${body.changed} changed`);
@@ -120,6 +135,7 @@ const overview = {
   },
   async refresh() {
     const d = await getJSON("/api/overview");
+    noteWrites(d.writes);
     // The totals count from each jail's start (not kept across a restart); a jail
     // a reload added later says its own start.
     const first = Math.min(...d.jails.map(j => j.since));
@@ -145,7 +161,7 @@ const overview = {
 
 const COLUMNS = [
   { key: "ip", label: "Address" }, { key: "jail", label: "Jail" }, { key: "start", label: "Since" },
-  { key: "left", label: "Time left", num: 1 }, { key: "count", label: "Ban count", num: 1 }, { label: "Failures", num: 1 }, { label: "Origin" },
+  { key: "left", label: "Time left", num: 1 }, { key: "count", label: "Ban count", num: 1 }, { key: "failures", label: "Failures", num: 1 }, { key: "origin", label: "Origin" },
 ];
 
 /** The bans table: the server searches, sorts and cuts; the page draws. */
@@ -171,6 +187,7 @@ const bans = {
   async refresh() {
     const q = new URLSearchParams({ q: state.filter, sort: state.sort.key, order: state.sort.desc ? "desc" : "asc" });
     const d = await getJSON("/api/bans?" + q);
+    noteWrites(d.writes);
     if (this.jailSelect.options.length !== d.jails.length) {
       this.jailSelect.replaceChildren(...d.jails.map(n => el("option", { value: n }, n)));
     }
@@ -178,9 +195,11 @@ const bans = {
     this.draw();
   },
   draw() {
-    const writable = state.token !== "";
+    const writable = state.writes !== false && state.token !== "";
     this.banButton.disabled = !writable;
-    document.getElementById("write-note").textContent = writable ? "" : "Read-only: enter the dashboard token above to ban and unban.";
+    document.getElementById("write-note").textContent = writable ? "" : state.writes === false
+      ? "Read-only: this server has no dashboard_token, so the page cannot ban or unban."
+      : "Read-only: enter the dashboard token above and press Use to ban and unban.";
     if (!this.data) return;
     const d = this.data;
     const { key, desc } = state.sort;
@@ -284,11 +303,24 @@ function route() {
 
 let firstRender = true;
 
+/** Whether the server takes writes: without a dashboard_token it asks for none. */
+function noteWrites(writes) {
+  if (writes === undefined || writes === state.writes) return;
+  state.writes = writes;
+  document.getElementById("token-form").hidden = !writes;
+}
+
 async function refresh() {
   const view = state.view;
+  const main = document.getElementById("main");
   try {
     await view.refresh();
     if (view !== state.view) return;
+    if (state.failing) {
+      state.failing = false;
+      main.classList.remove("stale");
+      say("server reachable again");
+    }
     document.getElementById("updated").textContent = "updated " + when(Date.now() / 1000).slice(11);
     document.getElementById("main").dataset.ready = view.title;
     if (firstRender) {
@@ -297,7 +329,10 @@ async function refresh() {
       performance.mark("ferroban-first-render");
     }
   } catch (e) {
-    say("cannot load: " + e.message, true);
+    // What is shown stays, marked as old: the bans on it may have ended since.
+    state.failing = true;
+    main.classList.add("stale");
+    say(`cannot load (${e.message}): the page shows the data of its last update`, true);
   }
 }
 
@@ -315,12 +350,31 @@ function show() {
   refresh();
 }
 
-document.getElementById("token-form").addEventListener("submit", e => {
-  e.preventDefault();
-  state.token = document.getElementById("token").value.trim();
-  sessionStorage.setItem("ferroban-token", state.token);
-  say(state.token ? "token set: writes are sent with it" : "token cleared: read-only");
+/** Keep `token` for this tab (or forget it, when empty) and redraw the buttons. */
+function useToken(token) {
+  state.token = token;
+  sessionStorage.setItem("ferroban-token", token);
   if (state.view === bans) bans.draw();
+}
+
+// The server checks a typed token at once, so a wrong one is said now, not at
+// the first unban.
+document.getElementById("token-form").addEventListener("submit", async e => {
+  e.preventDefault();
+  const token = document.getElementById("token").value.trim();
+  if (!token) { useToken(""); say("token cleared: read-only"); return; }
+  let r, body;
+  try {
+    [r, body] = await post("/api/token", token, {});
+  } catch (err) {
+    say(`cannot reach the server to check the token (${err.message})`, true);
+    return;
+  }
+  if (r.ok) { useToken(token); say("token accepted: writes are sent with it"); return; }
+  useToken("");
+  noteWrites(body.writes);
+  say(r.status === 401 ? "token refused: it is not this server's dashboard_token"
+                       : `token not usable (${r.status}): ${body.error || r.statusText}`, true);
 });
 document.getElementById("token").value = state.token;
 window.addEventListener("hashchange", show);
