@@ -11,6 +11,8 @@
 //! packet must pass every base chain of the hook, so one denying chain is enough.
 //! IPv6 counts only when the host has a non-loopback IPv6 address.
 
+use std::net::IpAddr;
+
 use serde_json::Value;
 
 use super::{run_program, Finding};
@@ -362,54 +364,128 @@ fn is_passive(e: &Value) -> bool {
 /// What a whole class of traffic an nft match expression lets through (see
 /// [`Verdict::AcceptAllOf`]): `Some(Some(class))`, `Some(None)` when it matches
 /// no packet of family `ip` (`ip saddr …` in an `inet` chain, for IPv6), `None`
-/// for any other expression.
+/// for any other expression. The value compared with may be a set (`meta l4proto
+/// { tcp, udp }`, `tcp dport { 1-1000, 1001-65535 }`): what its elements cover
+/// together counts.
 fn whole_class(e: &Value, ip: Ip) -> Option<Option<&'static str>> {
     let m = e.get("match")?;
     let (op, left, right) = (m.get("op")?.as_str()?, m.get("left")?, m.get("right")?);
     if op != "==" && op != "in" {
         return None;
     }
-    let protocol = |name: &str| match name {
-        "tcp" | "6" => Some("TCP packet"),
-        "udp" | "17" => Some("UDP packet"),
-        _ => None,
-    };
+    let elements = elements(right);
     let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
     if let Some(payload) = left.get("payload") {
         let field = payload.get("field")?.as_str()?;
         let proto = payload.get("protocol")?.as_str()?;
-        let (low, high) = match right.get("range").and_then(Value::as_array) {
-            Some(r) => (r.first()?.as_u64()?, r.get(1)?.as_u64()?),
-            None => (u64::MAX, 0),
-        };
-        let every_port = low <= 1 && high >= 65_535;
-        let zero_prefix = right.get("prefix").and_then(|p| p.get("len")?.as_u64()) == Some(0);
         return match (proto, field) {
-            ("tcp" | "udp", "dport" | "sport") if every_port => Some(protocol(proto)),
-            ("th", "dport" | "sport") if every_port => Some(Some("TCP or UDP packet")),
-            ("ip", "protocol") => family_only(Ip::V4, protocol(right.as_str()?)?),
-            ("ip6", "nexthdr") => family_only(Ip::V6, protocol(right.as_str()?)?),
-            ("ip", "saddr" | "daddr") if zero_prefix => family_only(Ip::V4, "IPv4 packet"),
-            ("ip6", "saddr" | "daddr") if zero_prefix => family_only(Ip::V6, "IPv6 packet"),
+            ("tcp", "dport" | "sport") if every_port(&elements) => Some(Some("TCP packet")),
+            ("udp", "dport" | "sport") if every_port(&elements) => Some(Some("UDP packet")),
+            ("th", "dport" | "sport") if every_port(&elements) => Some(Some("TCP or UDP packet")),
+            ("ip", "protocol") => family_only(Ip::V4, protocols_class(&elements)?),
+            ("ip6", "nexthdr") => family_only(Ip::V6, protocols_class(&elements)?),
+            ("ip", "saddr" | "daddr") if every_address(&elements) => {
+                family_only(Ip::V4, "IPv4 packet")
+            }
+            ("ip6", "saddr" | "daddr") if every_address(&elements) => {
+                family_only(Ip::V6, "IPv6 packet")
+            }
             _ => None,
         };
     }
     if let Some(key) = left.get("meta").and_then(|m| m.get("key")?.as_str()) {
-        return match (key, right.as_str()?) {
-            ("l4proto", name) => protocol(name).map(Some),
-            ("pkttype", "host") => Some(Some("packet addressed to this host")),
+        return match key {
+            "l4proto" => protocols_class(&elements).map(Some),
+            "pkttype" if elements.iter().any(|e| e.as_str() == Some("host")) => {
+                Some(Some("packet addressed to this host"))
+            }
             _ => None,
         };
     }
     if left.get("ct").and_then(|c| c.get("key")?.as_str()) == Some("state") {
-        let states: Vec<&str> = match right {
-            Value::String(one) => vec![one.as_str()],
-            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-            _ => return None,
-        };
-        return states.contains(&"new").then_some(Some("new connection"));
+        let new = elements.iter().any(|e| e.as_str() == Some("new"));
+        return new.then_some(Some("new connection"));
     }
     None
+}
+
+/// The values a match compares with: an anonymous set's elements (`{"set": […]}`),
+/// a list of flags (`ct state new,established`), or the one value.
+fn elements(right: &Value) -> Vec<&Value> {
+    match right {
+        Value::Array(many) => many.iter().collect(),
+        _ => match right.get("set") {
+            Some(Value::Array(set)) => set.iter().collect(),
+            Some(one) => vec![one],
+            None => vec![right],
+        },
+    }
+}
+
+/// The class of packets of the transport protocols among `elements` (names or
+/// numbers): every TCP packet, every UDP packet, or both; `None` when neither is
+/// among them (`icmp` alone is not a class this check looks for).
+fn protocols_class(elements: &[&Value]) -> Option<&'static str> {
+    let has = |name: &str, number: u64| {
+        elements
+            .iter()
+            .any(|e| e.as_str() == Some(name) || e.as_u64() == Some(number))
+    };
+    match (has("tcp", 6), has("udp", 17)) {
+        (true, true) => Some("TCP or UDP packet"),
+        (true, false) => Some("TCP packet"),
+        (false, true) => Some("UDP packet"),
+        (false, false) => None,
+    }
+}
+
+/// Whether ports and port ranges `elements` together cover every port 1–65535.
+fn every_port(elements: &[&Value]) -> bool {
+    let spans = elements
+        .iter()
+        .filter_map(|e| match e.get("range").and_then(Value::as_array) {
+            Some(r) => Some((r.first()?.as_u64()?, r.get(1)?.as_u64()?)),
+            None => e.as_u64().map(|port| (port, port)),
+        })
+        .collect();
+    spans_cover_every_port(spans)
+}
+
+/// Whether the port spans `(low, high)` together cover every port 1–65535.
+fn spans_cover_every_port(mut spans: Vec<(u64, u64)>) -> bool {
+    spans.sort_unstable();
+    // The first port not covered yet (port 0 carries no traffic).
+    let mut next = 1;
+    for (low, high) in spans {
+        if low > next {
+            break;
+        }
+        next = next.max(high + 1);
+    }
+    next > 65_535
+}
+
+/// Whether `elements` hold every address of a family: a `/0` prefix, or the range
+/// from the family's first address to its last (`0.0.0.0-255.255.255.255`).
+fn every_address(elements: &[&Value]) -> bool {
+    let whole_range = |r: &Vec<Value>| {
+        let ends: Option<Vec<IpAddr>> = r.iter().map(|a| a.as_str()?.parse().ok()).collect();
+        match ends.as_deref() {
+            Some([IpAddr::V4(low), IpAddr::V4(high)]) => {
+                u32::from(*low) == 0 && u32::from(*high) == u32::MAX
+            }
+            Some([IpAddr::V6(low), IpAddr::V6(high)]) => {
+                u128::from(*low) == 0 && u128::from(*high) == u128::MAX
+            }
+            _ => false,
+        }
+    };
+    elements.iter().any(|e| {
+        e.get("prefix").and_then(|p| p.get("len")?.as_u64()) == Some(0)
+            || e.get("range")
+                .and_then(Value::as_array)
+                .is_some_and(whole_range)
+    })
 }
 
 /// A rule that accepts a whole class of traffic (see [`Verdict::AcceptAllOf`]):
@@ -511,12 +587,16 @@ fn legacy_verdict(rule: &str) -> Option<Verdict> {
                 });
                 rest = tail;
             }
-            [port, range, tail @ ..] if port == "--dport" || port == "--sport" => {
-                let (low, high) = range.split_once(':')?;
-                let every = low.parse::<u32>().ok()? <= 1 && high.parse::<u32>().ok()? >= 65_535;
-                if !every {
-                    return None;
-                }
+            [port, ports, tail @ ..] if port == "--dport" || port == "--sport" => {
+                legacy_every_port(ports)?;
+                rest = tail;
+            }
+            [m, multiport, option, ports, tail @ ..]
+                if m == "-m"
+                    && multiport == "multiport"
+                    && matches!(option.as_str(), "--dports" | "--sports" | "--ports") =>
+            {
+                legacy_every_port(ports)?;
                 rest = tail;
             }
             [address, any, tail @ ..]
@@ -550,6 +630,19 @@ fn legacy_verdict(rule: &str) -> Option<Verdict> {
             _ => return None,
         }
     }
+}
+
+/// `Some(())` when iptables' port list `ports` (`1:1000,1001:65535`, as `-S`
+/// prints `--dport` and multiport's `--dports`) covers every port.
+fn legacy_every_port(ports: &str) -> Option<()> {
+    let spans = ports
+        .split(',')
+        .map(|span| {
+            let (low, high) = span.split_once(':').unwrap_or((span, span));
+            Some((low.parse().ok()?, high.parse().ok()?))
+        })
+        .collect::<Option<Vec<(u64, u64)>>>()?;
+    spans_cover_every_port(spans).then_some(())
 }
 
 /// The words of an `iptables -S` line. iptables quotes a value that has spaces
@@ -760,6 +853,48 @@ mod tests {
                 Some("packet addressed to this host"),
                 Some("packet addressed to this host"),
             ),
+            // The same classes written with sets.
+            (
+                "meta l4proto { tcp, udp } accept",
+                Some("TCP or UDP packet"),
+                Some("TCP or UDP packet"),
+            ),
+            (
+                "meta l4proto { icmp, tcp } accept",
+                Some("TCP packet"),
+                Some("TCP packet"),
+            ),
+            (
+                "ct state { new, established } accept",
+                Some("new connection"),
+                Some("new connection"),
+            ),
+            (
+                "tcp dport { 1-1000, 1001-65535 } accept",
+                Some("TCP packet"),
+                Some("TCP packet"),
+            ),
+            (
+                "udp dport { 1-1000, 999-40000, 40001-65535, 53 } accept",
+                Some("UDP packet"),
+                Some("UDP packet"),
+            ),
+            (
+                "ip protocol { tcp, udp } accept",
+                Some("TCP or UDP packet"),
+                None,
+            ),
+            ("ip6 nexthdr { udp } accept", None, Some("UDP packet")),
+            (
+                "ip saddr { 0.0.0.0/1, 128.0.0.0/1 } accept",
+                Some("IPv4 packet"),
+                None,
+            ),
+            (
+                "ip saddr 0.0.0.0-255.255.255.255 accept",
+                Some("IPv4 packet"),
+                None,
+            ),
         ] {
             let (v4, v6) = chain(rule);
             for (family, class) in [(&v4, v4_class), (&v6, v6_class)] {
@@ -780,6 +915,10 @@ mod tests {
             "meta l4proto icmp accept",
             "ip saddr 10.0.0.0/8 accept",
             "tcp dport 0-65535 drop",
+            "tcp dport { 1-1000, 1002-65535 } accept",
+            "meta l4proto { icmp, ipv6-icmp } accept",
+            "ct state { established, related } accept",
+            "ip saddr { 10.0.0.0/8, 192.168.0.0/16 } accept",
         ] {
             let (v4, v6) = chain(rule);
             assert!(v4.denies && v6.denies, "{rule}: {v4:?} {v6:?}");
@@ -810,6 +949,10 @@ mod tests {
                 "new connection",
             ),
             ("-m state --state NEW -j ACCEPT", "new connection"),
+            (
+                "-p tcp -m multiport --dports 1:1000,1001:65535 -j ACCEPT",
+                "TCP packet",
+            ),
         ] {
             let (chain, rules) = chain_with(rule);
             assert!(!chain.denies, "{rule}: {rules}");
@@ -837,6 +980,8 @@ mod tests {
             "-p tcp --dport 1024:65535 -j ACCEPT",
             "-p tcp -j DROP",
             "-p icmp -j ACCEPT",
+            "-p tcp -m multiport --dports 1:1000,1002:65535 -j ACCEPT",
+            "-p udp -m multiport --dports 53,123 -j ACCEPT",
         ] {
             let (chain, rules) = chain_with(rule);
             assert!(chain.denies, "{rule}: {} ({rules})", chain.seen);
