@@ -194,6 +194,12 @@ impl From<ProgramError> for String {
 
 /// The output of `program args`, or why there is none: not installed, failed to
 /// start, or still running after [`PROGRAM_DEADLINE`] (then it is killed).
+/// Whether a file named `program` is in one of PATH's directories.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 fn run_program(
     program: &'static str,
     args: &[&str],
@@ -206,6 +212,11 @@ fn run_program(
         .spawn()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ProgramError::NotInstalled(program),
+            // A directory of PATH this user may not search (root's, for one)
+            // makes the search fail with EACCES where the program is nowhere.
+            std::io::ErrorKind::PermissionDenied if !on_path(program) => {
+                ProgramError::NotInstalled(program)
+            }
             _ => ProgramError::Failed(format!("cannot run {program}: {e}")),
         })?;
     let mut stdout = child.stdout.take();
@@ -305,14 +316,35 @@ fn parse_args(args: &[String]) -> Result<Options> {
                     );
                 }
             }
-            "-c" | "--conf" => confdir = Some(PathBuf::from(value()?)),
+            "-c" | "--conf" => {
+                let dir = PathBuf::from(value()?);
+                // A misspelt directory is a wrong option, not a host without jails.
+                if !dir.is_dir() {
+                    bail!("-c {}: no such directory; give the configuration directory, e.g. /etc/fail2ban", dir.display());
+                }
+                confdir = Some(dir);
+            }
             "--sshd-config" => sshd_config = PathBuf::from(value()?),
             "--smtp" => {
                 smtp = value()?;
                 // An address that cannot be read is a wrong option (exit 2), not a
                 // check that could not look.
-                if !smtp.to_socket_addrs().is_ok_and(|mut a| a.next().is_some()) {
+                let Some(addresses) = smtp
+                    .to_socket_addrs()
+                    .ok()
+                    .map(Iterator::collect::<Vec<_>>)
+                    .filter(|a| !a.is_empty())
+                else {
                     bail!("--smtp {smtp:?}: expected HOST:PORT, e.g. 127.0.0.1:25");
+                };
+                // The audit looks at this host only, as --url does.
+                let own = ferroban_jail::ignore::own_addresses();
+                if let Some(other) = addresses
+                    .iter()
+                    .map(std::net::SocketAddr::ip)
+                    .find(|ip| !ip.is_loopback() && !own.contains(ip))
+                {
+                    bail!("--smtp {smtp:?}: {other} is not an address of this host; the audit checks this host only");
                 }
             }
             other => bail!("unknown audit option {other:?}; see ferroban audit --help"),
@@ -438,10 +470,29 @@ impl Scope {
 mod tests {
     use super::*;
 
+    /// `list` with `-c` an empty directory: a configuration with no jail.
     fn args(list: &[&str]) -> Vec<String> {
+        let empty =
+            std::env::temp_dir().join(format!("ferroban-audit-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
         let mut all: Vec<String> = list.iter().map(|a| a.to_string()).collect();
-        all.extend(["-c".to_string(), "/nonexistent/ferroban".to_string()]);
+        all.extend(["-c".to_string(), empty.display().to_string()]);
         all
+    }
+
+    #[test]
+    fn a_misspelt_configuration_directory_is_an_option_error() {
+        let e = parse_args(&["-c".to_string(), "/etc/fail2ban-typo".to_string()])
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("-c /etc/fail2ban-typo: no such directory; give the configuration directory, e.g. /etc/fail2ban")
+        );
+        assert_eq!(
+            run(&["-c".to_string(), "/etc/fail2ban-typo".to_string()]),
+            2
+        );
     }
 
     #[test]
@@ -456,6 +507,14 @@ mod tests {
         assert_eq!(run(&args(&["--smtp=nonsense"])), 2);
         let o = parse_args(&args(&["--smtp", "127.0.0.1:2525"])).unwrap();
         assert_eq!(o.context.smtp, "127.0.0.1:2525");
+        // Another host's server is not this audit's to probe.
+        let e = parse_args(&args(&["--smtp", "192.0.2.1:25"]))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("--smtp \"192.0.2.1:25\": 192.0.2.1 is not an address of this host; the audit checks this host only")
+        );
     }
 
     #[test]

@@ -215,7 +215,7 @@ fn audit() -> Command {
         )
         .arg(value("only", "ID,...", "Run only these checks"))
         .arg(value("sshd-config", "FILE", "sshd's configuration (default /etc/ssh/sshd_config)"))
-        .arg(value("smtp", "ADDR:PORT", "The SMTP server to ask (default 127.0.0.1:25)"))
+        .arg(value("smtp", "ADDR:PORT", "The SMTP server to ask, on this host (default 127.0.0.1:25)"))
 }
 
 /// The client commands, which talk to the running server (except `check`, `start`
