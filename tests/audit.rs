@@ -438,6 +438,26 @@ fn public_listeners_need_a_jail_and_databases_must_not_listen() {
     let (status, seen, code) = check(in_ns(&ns), "listening-without-jail", &["-c", &conf_arg]);
     assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
     assert!(seen.contains("3306 (mysql)"), "{seen}");
+    // The database's advice comes first, and the unwatched port's stays beside it.
+    let out = in_ns(&ns)
+        .args([
+            "audit",
+            "--json",
+            "--only",
+            "listening-without-jail",
+            "-c",
+            &conf_arg,
+        ])
+        .output()
+        .unwrap();
+    let finding: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fix = finding["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.starts_with("bind 3306 (mysql) to 127.0.0.1")
+            && fix.contains("enable a jail for 25 (smtp) in jail.local")
+            && !fix.contains("3306 (mysql) in jail.local"),
+        "{fix}"
+    );
     drop((ssh, smtp, mysql));
 }
 

@@ -228,16 +228,9 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
         seen.push("nothing listens on a public address".to_string());
     }
     let seen = seen.join("; ");
-    if !public_databases.is_empty() {
-        return Finding::fail(
-            seen,
-            format!(
-                "bind {} to 127.0.0.1 (or a private address) and firewall it; a database \
-                 should never face the Internet",
-                public_databases.join(", ")
-            ),
-        );
-    }
+    // A public database needs binding elsewhere, not a jail; the other ports'
+    // advice still holds beside it.
+    unwatched.retain(|label| !public_databases.contains(label));
     if !unwatched.is_empty() {
         fixes.insert(
             0,
@@ -247,6 +240,17 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
                 unwatched.join(", ")
             ),
         );
+    }
+    if !public_databases.is_empty() {
+        fixes.insert(
+            0,
+            format!(
+                "bind {} to 127.0.0.1 (or a private address) and firewall it; a database \
+                 should never face the Internet",
+                public_databases.join(", ")
+            ),
+        );
+        return Finding::fail(seen, fixes.join("; "));
     }
     if fixes.is_empty() {
         Finding::pass(seen)

@@ -402,8 +402,9 @@ fn fix_setting(
         }
         None => format!(
             "set {setting} before any other value of it: sshd keeps the first value it reads, so \
-             in sshd_config above its `Include`, or in the file of /etc/ssh/sshd_config.d/ that \
-             sorts first (e.g. 00-hardening.conf)"
+             in {} above its `Include`, or in the file of the directory it includes that \
+             sorts first (e.g. 00-hardening.conf)",
+            main.display()
         ),
     }
 }

@@ -22,7 +22,8 @@ const SECRET_PATHS: [&str; 5] = [
 /// The nginx locations deny every path in [`SECRET_PATHS`] (dot-files and
 /// dot-directories, Docker Compose files, backups) but keep `/.well-known/`
 /// reachable, where Let's Encrypt's HTTP challenge is answered.
-const FIX: &str = "answer 403 or 404 for dot-files and backups without redirecting first \
+const FIX: &str = "answer 403 or 404 for dot-files and backups in the web server itself, \
+                   not a redirect or an error of the application behind it \
                    (the Apache rules in examples/vps-hardening/README.md; nginx, before other \
                    regex locations: `location ~ /\\.(?!well-known/) { deny all; }` and \
                    `location ~* (?:docker-compose\\.ya?ml|\\.bak|~)$ { deny all; }`, which \
