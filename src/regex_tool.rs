@@ -982,16 +982,8 @@ fn run(o: &Options) -> Result<()> {
 
 /// How fail2ban-regex names a date pattern: the template's name, or "Default
 /// Detectors" for a whole set.
-fn date_pattern_name(filter: &Filter) -> String {
-    let templates: Vec<_> = filter
-        .date_detector()
-        .templates()
-        .map(|(t, _)| t.name.clone())
-        .collect();
-    match templates.len() {
-        1 | 2 => templates[0].clone(),
-        _ => "Default Detectors".to_string(),
-    }
+fn date_pattern_name(filter: &Filter) -> &str {
+    filter.date_detector().fail2ban_description().1
 }
 
 fn shorten(s: &str) -> String {

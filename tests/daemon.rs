@@ -474,6 +474,14 @@ fn the_socket_is_for_root_only() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600, "socket mode");
+    // What the server writes is its owner's alone, as Fail2ban's (umask 077): its
+    // log, its pid file, and what its actions write.
+    env.fail("app.log", "192.0.2.98", 3);
+    assert!(env.wait_out("ban app 192.0.2.98"), "{}", env.own_log_text());
+    for file in [env.own_log(), env.out(), env.dir.join("run/ferroban.pid")] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} mode", file.display());
+    }
     if !is_root() {
         eprintln!("SKIPPED the_socket_is_for_root_only (the other-user part): needs root to run a client as nobody");
         return;
@@ -3111,8 +3119,9 @@ fn mask(text: &str, masks: &[(&Path, &str)]) -> String {
 
 /// A test directory for Debian's Python client: Fail2ban's own files (which that
 /// client reads), with only the jail `app` (`options` in its section), whose action
-/// `note` records bans (with `<actname>`, which Fail2ban fills in and `get JAIL action
-/// note actionban` shows filled); `None` after saying why when Fail2ban is not installed.
+/// `note` records its starts, stops and bans (with `<actname>`, which Fail2ban fills
+/// in and `get JAIL action note actionban` shows filled); `None` after saying why when
+/// Fail2ban is not installed.
 fn python_client_env(tag: &str, options: &str) -> Option<Env> {
     python_fail2ban_client()?;
     let env = Env::new(tag);
@@ -3125,7 +3134,9 @@ fn python_client_env(tag: &str, options: &str) -> Option<Env> {
     }
     std::fs::write(
         env.conf().join("action.d/note.conf"),
-        "[Definition]\nactionban = echo ban <name> <ip> <actname> >> <out>\nactionunban = echo unban <name> <ip> >> <out>\n[Init]\nout = /dev/null\n",
+        "[Definition]\nactionstart = echo start <name> >> <out>\nactionstop = echo stop <name> >> <out>\n\
+         actionban = echo ban <name> <ip> <actname> >> <out>\nactionunban = echo unban <name> <ip> >> <out>\n\
+         [Init]\nout = /dev/null\n",
     )
     .unwrap();
     env.jails(&format!(
@@ -3138,7 +3149,10 @@ fn python_client_env(tag: &str, options: &str) -> Option<Env> {
 
 #[test]
 fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
-    let Some(env) = python_client_env("py-client", "maxretry = 3\nbantime = 1h\n") else {
+    let Some(env) = python_client_env(
+        "py-client",
+        "maxretry = 3\nbantime = 1h\ndatepattern = {^LN-BEG}%%Y-%%m-%%d %%H:%%M:%%S\n",
+    ) else {
         return;
     };
     // Fail2ban's server keeps its state in the test directory (ferroban is told
@@ -3229,7 +3243,44 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["get", "app", "actionproperties", "note"],
         &["get", "app", "actionmethods", "note"],
         &["get", "app", "actionproperties", "nosuch"],
+        // every property actionproperties lists, also those the action file leaves out
+        &["get", "app", "action", "note", "timeout"],
+        &["get", "app", "action", "note", "actionflush"],
+        &["get", "app", "action", "note", "actionreban"],
+        &["get", "app", "action", "note", "actionrepair"],
+        &["get", "app", "action", "note", "banEpoch"],
+        &["get", "app", "action", "note", "actname"],
+        &["get", "app", "action", "note", "name"],
+        &["get", "app", "action", "note", "ESCAPE_CRE"],
+        &["get", "app", "action", "note", "ESCAPE_VN_CRE"],
         &["set", "app", "unbanip", "203.0.113.5"],
+        // an IPv4-mapped address is the IPv4 address: banned, found and unbanned as it
+        &["set", "app", "banip", "::ffff:192.0.2.190"],
+        &["banned", "192.0.2.190"],
+        &["get", "app", "banned", "::ffff:192.0.2.190"],
+        &["set", "app", "unbanip", "192.0.2.190"],
+        // what is no address is banned nowhere, and unbanning it lifts nothing
+        &["banned", "bogus"],
+        &["unban", "bogus"],
+        &["unban", "--all", "extra"],
+        // the present ones are unbanned, and every absent one is named
+        &["set", "app", "banip", "203.0.113.7", "203.0.113.8"],
+        &[
+            "set",
+            "app",
+            "unbanip",
+            "--report-absent",
+            "203.0.113.7",
+            "203.0.113.20",
+            "203.0.113.21",
+        ],
+        &["get", "app", "banip"],
+        &["set", "app", "unbanip", "203.0.113.8"],
+        &["get", "app", "logtimezone"],
+        &["set", "app", "usedns", "bogus"],
+        &["set", "loglevel", "10"],
+        &["get", "loglevel"],
+        &["set", "syslogsocket", "auto"],
         &["get", "dbmaxmatches"],
         &["set", "dbpurgeage", "2d"],
         &["get", "loglevel"],
@@ -3249,6 +3300,7 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["reload", "app"],
         &["reload", "--unban", "app"],
         &["restart", "app"],
+        &["reload", "--if-exists", "nojail"],
         &["status", "app", "short"],
         &["echo", "hello", "world"],
         &["flushlogs"],
@@ -3304,15 +3356,27 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         (Some(0), "Server replied: pong\n".into())
     );
 
+    // What the actions ran, each server in its turn (the script ends in `stop`).
+    let actions_before = env.out_text().len();
     let fail2ban = transcript(&f2b_socket);
+    assert!(
+        wait_for(10, || !f2b_socket.exists()),
+        "fail2ban-server stopped"
+    );
+    let fail2ban_actions = env.out_text()[actions_before..].to_string();
     let ferroban = transcript(&env.socket());
+    assert!(wait_for(10, || !env.socket().exists()), "ferroban stopped");
+    let ferroban_actions = env.out_text()[actions_before + fail2ban_actions.len()..].to_string();
     for expected in [
         "Server replied: pong",
         "`- Banned IP list:\t203.0.113.1 203.0.113.2",
         "203.0.113.1 \tTIME + 3600 = TIME",
         "NOK: (\"not banned: ['203.0.113.9']\",)",
         "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- 10.0.0.0/8",
-        "Current date pattern set to: Default Detectors",
+        "Current date pattern set to: {^LN-BEG}%Y-%m-%d %H:%M:%S ({^LN-BEG}Year-Month-Day 24hour:Minute:Second)",
+        "NOK: (\"not banned: ['203.0.113.20', '203.0.113.21']\",)",
+        "$ get app action note ESCAPE_VN_CRE\nre.compile('\\\\W')",
+        "$ banned 192.0.2.190\n[['app']]",
         "Sorry but the jail 'nope' does not exist",
         "$ reload app\nOK",
         "$ stop\nShutdown successful",
@@ -3342,14 +3406,15 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         );
     }
     assert_eq!(fail2ban, ferroban);
+    // `restart app` stops the jail's actions and starts them again
     assert!(
-        env.out_text().contains("ban app 203.0.113.1"),
-        "ferroban banned: {}",
-        env.out_text()
+        fail2ban_actions.contains("ban app 192.0.2.190 note\n")
+            && fail2ban_actions.contains("stop app\nstart app\n"),
+        "{fail2ban_actions}"
     );
-    assert!(
-        wait_for(10, || !env.socket().exists() && !f2b_socket.exists()),
-        "both servers stopped"
+    assert_eq!(
+        fail2ban_actions, ferroban_actions,
+        "the actions ran differently"
     );
 }
 

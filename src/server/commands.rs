@@ -13,17 +13,19 @@ use std::net::IpAddr;
 use ferroban_actions::Severity;
 use ferroban_cli::pickle::PyValue;
 use ferroban_cli::protocol::Refusal;
+use ferroban_cli::python::repr_str;
 use ferroban_config::filter::FilterDefinition;
 use ferroban_config::fleet::FleetMode;
 use ferroban_config::ignoreip::{parse_ignore_entry, IgnoreEntry};
 use ferroban_config::jail::Backend;
 use ferroban_config::parse_switch;
+use ferroban_config::settings::LogTarget;
 use ferroban_filter::expanded_regex;
 use ferroban_jail::{Ban, IgnoreList};
 use serde_json::{json, Value};
 
 use super::log::{self, Component};
-use super::{now, Server};
+use super::{now, ReloadOptions, Server};
 
 /// Why a command failed. The text is what both protocols' clients show; the kind
 /// decides which exception a Fail2ban client is sent.
@@ -84,17 +86,24 @@ impl From<String> for CommandError {
 
 pub type Reply = Result<Value, CommandError>;
 
-fn parse_ips(words: &[String]) -> Result<Vec<IpAddr>, String> {
+/// An address as Fail2ban reads it (see [`parse_ips`]), if `word` is one.
+fn parse_ip(word: &str) -> Option<IpAddr> {
+    word.trim()
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+/// Addresses as Fail2ban reads them: an IPv4-mapped IPv6 address
+/// (`::ffff:192.0.2.1`) is the IPv4 address, so that it is banned, found and
+/// unbanned as the address its traffic comes from.
+fn parse_ips(words: &[&str]) -> Result<Vec<IpAddr>, String> {
     if words.is_empty() {
         return Err("no address given".into());
     }
     words
         .iter()
-        .map(|w| {
-            w.trim()
-                .parse::<IpAddr>()
-                .map_err(|_| format!("'{w}' is not a valid IP address"))
-        })
+        .map(|w| parse_ip(w).ok_or_else(|| format!("'{w}' is not a valid IP address")))
         .collect()
 }
 
@@ -103,45 +112,52 @@ fn parse_ips(words: &[String]) -> Result<Vec<IpAddr>, String> {
 enum UnbanTarget {
     Address(IpAddr),
     Network(ipnet::IpNet),
+    /// Neither: never banned, so never unbanned (Fail2ban's answer for it too).
+    Nothing,
 }
 
-fn parse_unban_targets(words: &[&str]) -> Result<Vec<UnbanTarget>, String> {
-    if words.is_empty() {
-        return Err("no address given".into());
-    }
-    words
-        .iter()
-        .map(|w| {
-            // the syntax of ignoreip's networks, dotted masks included
-            let w = w.trim();
-            match parse_ignore_entry(w) {
-                Ok(IgnoreEntry::Address(ip)) => Ok(UnbanTarget::Address(ip)),
-                Ok(IgnoreEntry::Network(ip, prefix)) => ipnet::IpNet::new(ip, prefix)
-                    .map(UnbanTarget::Network)
-                    .map_err(|e| format!("'{w}': {e}")),
-                _ => Err(format!("'{w}' is not a valid IP address or network")),
-            }
-        })
-        .collect()
-}
-
-/// The addresses `targets` name in jail `idx`: each address, and the banned
-/// ones within each network.
-fn unban_addresses(server: &Server, idx: usize, targets: &[UnbanTarget]) -> Vec<IpAddr> {
-    let mut addresses = Vec::new();
-    for t in targets {
-        match t {
-            UnbanTarget::Address(ip) => addresses.push(*ip),
-            UnbanTarget::Network(net) => addresses.extend(
-                server.jails[idx]
-                    .bans
-                    .addresses()
-                    .into_iter()
-                    .filter(|ip| net.contains(ip)),
-            ),
+fn parse_unban_target(word: &str) -> UnbanTarget {
+    // the syntax of ignoreip's networks, dotted masks included
+    match parse_ignore_entry(word.trim()) {
+        Ok(IgnoreEntry::Address(ip)) => UnbanTarget::Address(ip.to_canonical()),
+        Ok(IgnoreEntry::Network(ip, prefix)) => {
+            ipnet::IpNet::new(ip, prefix).map_or(UnbanTarget::Nothing, UnbanTarget::Network)
         }
+        _ => UnbanTarget::Nothing,
     }
-    addresses
+}
+
+/// The addresses `target` names in jail `idx`: the address (banned or not: its
+/// ban history is forgotten all the same), or the banned ones within a network.
+fn unban_addresses(server: &Server, idx: usize, target: &UnbanTarget) -> Vec<IpAddr> {
+    match target {
+        UnbanTarget::Address(ip) => vec![*ip],
+        UnbanTarget::Network(net) => server.jails[idx]
+            .bans
+            .addresses()
+            .into_iter()
+            .filter(|ip| net.contains(ip))
+            .collect(),
+        UnbanTarget::Nothing => Vec::new(),
+    }
+}
+
+/// Unban what `words` name in jail `idx`, as Fail2ban's `removeBannedIP`: every
+/// banned address among them is unbanned; the words that name none are returned.
+fn unban_words<'w>(server: &mut Server, idx: usize, words: &[&'w str]) -> (usize, Vec<&'w str>) {
+    let mut absent = Vec::new();
+    let mut addresses = Vec::new();
+    for word in words {
+        let named = unban_addresses(server, idx, &parse_unban_target(word));
+        if named
+            .iter()
+            .all(|ip| server.jails[idx].bans.get(ip).is_none())
+        {
+            absent.push(*word);
+        }
+        addresses.extend(named);
+    }
+    (server.unban_by_hand(idx, Some(&addresses)), absent)
 }
 
 /// Carry out one command.
@@ -161,16 +177,17 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["echo", rest @ ..] => Ok(json!(rest)),
         ["banned", ips @ ..] => banned(server, ips),
         ["reload", rest @ ..] => {
-            let unban = rest.contains(&"--unban");
+            let how = ReloadOptions {
+                unban: rest.contains(&"--unban"),
+                restart: rest.contains(&"--restart"),
+                if_exists: rest.contains(&"--if-exists"),
+            };
             let jail = rest.iter().find(|a| !a.starts_with("--")).copied();
-            server
-                .reload(jail, unban)
-                .map(|_| json!("OK"))
-                .map_err(|e| {
-                    let msg = format!("reload failed, the running configuration is kept: {e:#}");
-                    server.log.log(Component::Server, Severity::Error, &msg);
-                    CommandError::Failed(msg)
-                })
+            server.reload(jail, how).map(|_| json!("OK")).map_err(|e| {
+                let msg = format!("reload failed, the running configuration is kept: {e:#}");
+                server.log.log(Component::Server, Severity::Error, &msg);
+                CommandError::Failed(msg)
+            })
         }
         ["stop"] => {
             server.stop_requested = true;
@@ -189,13 +206,9 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
                 .sum::<usize>();
             Ok(json!(n))
         }
-        ["unban", words @ ..] => {
-            let targets = parse_unban_targets(words)?;
+        ["unban", words @ ..] if !words.is_empty() => {
             let n = (0..server.jails.len())
-                .map(|idx| {
-                    let ips = unban_addresses(server, idx, &targets);
-                    server.unban_by_hand(idx, Some(&ips))
-                })
+                .map(|idx| unban_words(server, idx, words).0)
                 .sum::<usize>();
             Ok(json!(n))
         }
@@ -204,7 +217,8 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             .reopen()
             .map(|_| json!("rolled over"))
             .map_err(|e| CommandError::Failed(e.to_string())),
-        ["get", "loglevel"] => Ok(json!(server.log.level())),
+        // as it was set (`10`, `DEBUG`), as Fail2ban answers
+        ["get", "loglevel"] => Ok(json!(server.settings.loglevel)),
         ["get", "logtarget"] => Ok(json!(server.log.target())),
         ["get", "dbfile"] => Ok(server
             .settings
@@ -230,11 +244,48 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["get", "syslogsocket"] => Ok(json!(server.settings.syslogsocket)),
         ["get", "socket"] => Ok(json!(server.settings.socket.display().to_string())),
         ["get", "pidfile"] => Ok(json!(server.settings.pidfile.display().to_string())),
+        // Until the next reload, as Fail2ban's.
+        ["set", "logtarget", target] => {
+            let target = LogTarget::parse(target, &server.settings.syslogsocket);
+            server
+                .log
+                .retarget(&target)
+                .map_err(|e| CommandError::Failed(format!("Failed to change log target: {e}")))?;
+            server.settings.logtarget = target;
+            Ok(json!(server.log.target()))
+        }
+        ["set", "syslogsocket", socket] => {
+            server.settings.syslogsocket = socket.to_string();
+            if matches!(server.settings.logtarget, LogTarget::Syslog(_)) {
+                let target = LogTarget::parse("SYSLOG", socket);
+                server.log.retarget(&target).map_err(|e| {
+                    CommandError::Failed(format!("Failed to change syslog socket: {e}"))
+                })?;
+                server.settings.logtarget = target;
+            }
+            Ok(json!(socket))
+        }
+        // The database is opened once, with the jails that use it (Fail2ban
+        // refuses the change while it has jails; ferroban reads it at start).
+        ["set", "dbfile", file] => {
+            let current = server.settings.dbfile.as_ref();
+            if current.is_some_and(|p| p.as_os_str() == *file)
+                || (current.is_none() && file.eq_ignore_ascii_case("none"))
+            {
+                return Ok(current.map_or(Value::Null, |p| json!(p.display().to_string())));
+            }
+            Err(CommandError::Failed(
+                "Cannot change database when there are jails present: set dbfile in \
+                 fail2ban.local and restart ferroban"
+                    .into(),
+            ))
+        }
         ["set", "loglevel", level] => {
             let l =
                 log::parse_level(level).ok_or_else(|| format!("unknown log level {level:?}"))?;
             server.log.set_level(l);
-            Ok(json!(server.log.level()))
+            server.settings.loglevel = level.trim().to_uppercase();
+            Ok(json!(server.settings.loglevel))
         }
         ["get", jail, option, rest @ ..] => get(server, jail, option, rest),
         ["set", jail, option, values @ ..] => {
@@ -329,8 +380,10 @@ fn jail_status(server: &Server, name: &str, flavor: Option<&str>) -> Reply {
     Ok(json!([["Filter", filter], ["Actions", actions]]))
 }
 
-fn banned(server: &Server, ips: &[&str]) -> Reply {
-    if ips.is_empty() {
+/// Fail2ban's `banned`: every jail's list, or for each word the jails that ban
+/// it (none for a word that is no address).
+fn banned(server: &Server, words: &[&str]) -> Reply {
+    if words.is_empty() {
         let list: Vec<Value> = server
             .jails
             .iter()
@@ -338,18 +391,20 @@ fn banned(server: &Server, ips: &[&str]) -> Reply {
             .collect();
         return Ok(Value::from(list));
     }
-    let ips = parse_ips(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
     Ok(Value::from(
-        ips.iter()
-            .map(|ip| {
-                Value::from(
-                    server
+        words
+            .iter()
+            .map(|word| {
+                let jails: Vec<&str> = match parse_ip(word) {
+                    Some(ip) => server
                         .jails
                         .iter()
-                        .filter(|j| j.bans.get(ip).is_some())
-                        .map(|j| j.name().to_string())
-                        .collect::<Vec<_>>(),
-                )
+                        .filter(|j| j.bans.get(&ip).is_some())
+                        .map(|j| j.name())
+                        .collect(),
+                    None => Vec::new(),
+                };
+                json!(jails)
             })
             .collect::<Vec<_>>(),
     ))
@@ -388,10 +443,8 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
     Ok(match option {
         // Fail2ban: whether each address is banned, 1 or 0 (a list for several).
         "banned" if !rest.is_empty() => {
-            let banned = |ip: &&str| {
-                let ip = ip.parse::<IpAddr>().ok();
-                i64::from(ip.is_some_and(|ip| j.bans.get(&ip).is_some()))
-            };
+            let banned =
+                |word: &&str| i64::from(parse_ip(word).is_some_and(|ip| j.bans.get(&ip).is_some()));
             match rest {
                 [one] => json!(banned(one)),
                 many => json!(many.iter().map(banned).collect::<Vec<_>>()),
@@ -441,6 +494,7 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             .map(|m| m.split_whitespace().collect::<Vec<_>>())
             .collect::<Vec<_>>()),
         "usedns" => json!(c.usedns),
+        "logtimezone" => json!(c.logtimezone),
         "actions" => json!(c.actions.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
         // The names Fail2ban's `get` lists for one of its command actions.
         "actionproperties" | "actionmethods" => {
@@ -479,24 +533,44 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             };
             match a.options.iter().find(|(k, _)| k == property) {
                 Some((_, v)) => json!(v),
-                None => {
-                    return Err(CommandError::Invalid(format!(
-                        "action {action} of jail {name} has no property {property:?}"
-                    )))
-                }
+                None => match *property {
+                    "name" => json!(name),
+                    "actname" => json!(a.name),
+                    // Fail2ban's defaults for what the action file leaves out
+                    "timeout" => json!(60),
+                    "banEpoch" => json!(0),
+                    p if COMMAND_ACTION_PROPERTIES.contains(&p) && p.starts_with("action") => {
+                        json!("")
+                    }
+                    // the patterns of Fail2ban's escaping of tags' values (a
+                    // compiled regex on its socket, see `fail2ban_wire::shape`)
+                    "ESCAPE_CRE" => json!(r#"[\\#&;`|*?~<>\^\(\)\[\]{}$'"\n\r]"#),
+                    "ESCAPE_VN_CRE" => json!(r"\W"),
+                    _ => {
+                        return Err(CommandError::Invalid(format!(
+                            "action {action} of jail {name} has no property {property:?}"
+                        )))
+                    }
+                },
             }
         }
         // As Fail2ban compiled them: tags expanded, with the filter's `usedns`
         // (a later `set JAIL usedns` changes what is resolved, not the regexes).
         "failregex" => json!(expanded(&c.filter.failregex, &c.filter)),
         "ignoreregex" => json!(expanded(&c.filter.ignoreregex, &c.filter)),
-        // Fail2ban's (pattern, name): its default templates, which `{^LN-BEG}` only
-        // anchors, are "Default Detectors".
-        "datepattern" => match c.filter.datepattern.as_deref().map(str::trim) {
-            None | Some("") => Value::Null,
-            Some("{^LN-BEG}") => json!([null, "Default Detectors"]),
-            Some(pattern) => json!([pattern, pattern]),
-        },
+        // Fail2ban's (pattern, readable name), read off the templates the filter's
+        // `datepattern` builds: `('^%Y-%m-%d', '^Year-Month-Day')`, `(None,
+        // '{^LN-BEG}Epoch')`, or `(None, 'Default Detectors')` for its set.
+        "datepattern" => {
+            let detector = ferroban_filter::date::DateDetector::from_patterns(
+                c.filter.datepattern.as_deref().unwrap_or_default(),
+                jiff::tz::TimeZone::UTC,
+                jiff::Zoned::now().year(),
+            )
+            .map_err(|e| CommandError::Failed(e.to_string()))?;
+            let (pattern, name) = detector.fail2ban_description();
+            json!([pattern, name])
+        }
         "prefregex" => json!(c
             .filter
             .prefregex
@@ -597,7 +671,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
     };
     match option {
         "banip" => {
-            let ips = parse_ips(&values.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+            let ips = parse_ips(values)?;
             let mut n = 0;
             let mut refused = Vec::new();
             for ip in ips {
@@ -636,26 +710,25 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                 )))
             }
         }
+        // Every banned address named is unbanned; with `--report-absent` the
+        // answer is then an error naming each word that named none.
         "unbanip" => {
-            let report_absent = values.first() == Some(&"--report-absent");
-            let words: Vec<&str> = values
-                .iter()
-                .copied()
-                .filter(|v| !v.starts_with("--"))
-                .collect();
-            let targets = parse_unban_targets(&words)?;
-            if report_absent {
-                let absent = words.iter().zip(&targets).find(|(_, t)| {
-                    unban_addresses(server, idx, std::slice::from_ref(*t))
-                        .iter()
-                        .all(|ip| server.jails[idx].bans.get(ip).is_none())
-                });
-                if let Some((word, _)) = absent {
-                    return Err(CommandError::BadValue(format!("not banned: ['{word}']")));
-                }
+            let (report_absent, words) = match values {
+                ["--report-absent", words @ ..] => (true, words),
+                words => (false, words),
+            };
+            if words.is_empty() {
+                return Err(CommandError::BadValue("no address given".into()));
             }
-            let ips = unban_addresses(server, idx, &targets);
-            Ok(json!(server.unban_by_hand(idx, Some(&ips))))
+            let (unbanned, absent) = unban_words(server, idx, words);
+            if report_absent && !absent.is_empty() {
+                let names: Vec<String> = absent.iter().map(|w| repr_str(w)).collect();
+                return Err(CommandError::BadValue(format!(
+                    "not banned: [{}]",
+                    names.join(", ")
+                )));
+            }
+            Ok(json!(unbanned))
         }
         "idle" => {
             let value = one()?;
@@ -724,9 +797,21 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                 json!(values.join(" "))
             })
         }
+        // Fail2ban's: a value it does not know is the safe `no`, and said so.
         "usedns" => {
-            server.jails[idx].config.usedns = one()?.to_string();
-            Ok(json!(one()?))
+            let asked = one()?.trim().to_lowercase();
+            let mode = if ["yes", "warn", "no", "raw"].contains(&asked.as_str()) {
+                asked
+            } else {
+                server.log.log(
+                    Component::Server,
+                    Severity::Error,
+                    &format!("[{name}] Incorrect value {asked:?} specified for usedns: using the safe 'no'"),
+                );
+                "no".to_string()
+            };
+            server.jails[idx].config.usedns = mode.clone();
+            Ok(json!(mode))
         }
         // Fail2ban's errors for a value that is no count, or none above zero.
         "maxlines" => {

@@ -89,9 +89,14 @@ fn translate(value: PyValue) -> Result<Request, String> {
                 }
             }
             if let Some(PyValue::List(options)) = items.get(2) {
-                if options.iter().any(|o| o.as_str() == Some("--unban")) {
-                    words.push("--unban".into());
-                }
+                let known = ["--unban", "--restart", "--if-exists"];
+                words.extend(
+                    options
+                        .iter()
+                        .filter_map(PyValue::as_str)
+                        .filter(|o| known.contains(o))
+                        .map(String::from),
+                );
             }
             Request::Run(words)
         }
@@ -143,12 +148,17 @@ fn shape(words: &[String], result: &Value) -> PyValue {
                 })
                 .collect(),
         ),
-        // (pattern, name), with (None, "Default Detectors") when none is set.
-        (["get", _, "datepattern"], Value::Null) => {
-            PyValue::Tuple(vec![PyValue::None, PyValue::str("Default Detectors")])
+        // (pattern, name)
+        (["get", _, "datepattern"], Value::Array(pair)) => {
+            PyValue::Tuple(pair.iter().map(fail2ban_protocol::from_json).collect())
         }
-        (["get", _, "datepattern"], Value::String(pattern)) => {
-            PyValue::Tuple(vec![PyValue::str(pattern.as_str()); 2])
+        // a compiled regex, as Python pickles one: `re._compile(pattern, re.UNICODE)`
+        (["get", _, "action", _, "ESCAPE_CRE" | "ESCAPE_VN_CRE"], Value::String(pattern)) => {
+            PyValue::Exception {
+                module: "re".into(),
+                name: "_compile".into(),
+                args: vec![PyValue::str(pattern.as_str()), PyValue::Int(32)],
+            }
         }
         _ => fail2ban_protocol::from_json(result),
     }

@@ -49,9 +49,21 @@ fn level_name(s: Severity) -> &'static str {
     }
 }
 
-/// A level from its Fail2ban name.
+/// A level from its Fail2ban name, or a Python logging number (`10` is DEBUG).
 pub fn parse_level(name: &str) -> Option<Severity> {
-    Some(match name.trim().to_uppercase().as_str() {
+    let name = name.trim();
+    // Python's numeric levels, as Fail2ban takes them: lines at or above the number
+    if let Ok(number) = name.parse::<u32>() {
+        return Some(match number {
+            0..=10 => Severity::Debug,
+            11..=20 => Severity::Info,
+            21..=25 => Severity::Notice,
+            26..=30 => Severity::Warning,
+            31..=40 => Severity::Error,
+            _ => Severity::Critical,
+        });
+    }
+    Some(match name.to_uppercase().as_str() {
         "CRITICAL" => Severity::Critical,
         "ERROR" => Severity::Error,
         "WARNING" | "WARN" => Severity::Warning,
@@ -520,13 +532,6 @@ impl Logger {
         if let Ok(mut i) = self.inner.lock() {
             i.level = level;
         }
-    }
-
-    pub fn level(&self) -> &'static str {
-        self.inner
-            .lock()
-            .map(|i| level_name(i.level))
-            .unwrap_or("INFO")
     }
 
     pub fn target(&self) -> String {

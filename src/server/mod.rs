@@ -99,6 +99,17 @@ fn push_already_banned(line: &mut String, jail: &str, ip: std::net::IpAddr) {
     line.push_str(" already banned");
 }
 
+/// How a `reload` goes (Fail2ban's options of the same names).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReloadOptions {
+    /// Lift the reloaded jails' bans first.
+    pub unban: bool,
+    /// Stop the reloaded jails and start them again (their actions stop and start).
+    pub restart: bool,
+    /// A jail that is neither running nor configured is no error.
+    pub if_exists: bool,
+}
+
 /// The server's state, owned by its thread.
 pub struct Server {
     options: ServerOptions,
@@ -345,6 +356,10 @@ fn unresolved_option_tags(jail: &Jail) -> Vec<String> {
 
 /// Run the server until it is told to stop.
 pub fn run(options: ServerOptions) -> Result<()> {
+    // What the server and its actions create is for their owner alone (the log
+    // names attackers and users; an action's files can hold bans), as Fail2ban.
+    // SAFETY: umask only changes this process's file creation mask.
+    unsafe { libc::umask(0o077) };
     let mut settings = options.settings()?;
     let level = log::parse_level(&settings.loglevel).unwrap_or(Severity::Info);
     let logger = Logger::open(&settings.logtarget, level)
@@ -949,7 +964,7 @@ impl Server {
                 let _ = reply.send(result);
             }
             Event::Signal(sig) if sig == libc::SIGHUP => {
-                if let Err(e) = self.reload(None, false) {
+                if let Err(e) = self.reload(None, ReloadOptions::default()) {
                     self.log.log(
                         Component::Server,
                         Severity::Error,
@@ -1420,9 +1435,9 @@ impl Server {
         }
     }
 
-    /// Apply the configuration on disk (all jails, or one). On any error nothing
-    /// changes.
-    fn reload(&mut self, only: Option<&str>, unban: bool) -> Result<()> {
+    /// Apply the configuration on disk (all jails, or one). On an error in the
+    /// configuration nothing changes.
+    fn reload(&mut self, only: Option<&str>, how: ReloadOptions) -> Result<()> {
         self.log
             .log(Component::Server, Severity::Info, "Reload configuration");
         let settings = self.options.settings()?;
@@ -1443,16 +1458,30 @@ impl Server {
             if !fresh.iter().any(|j| j.name() == name)
                 && !self.jails.iter().any(|j| j.name() == name)
             {
+                if how.if_exists {
+                    return Ok(());
+                }
                 bail!("the jail '{name}' does not exist");
             }
         }
-        if unban {
+        if how.unban {
             let targets: Vec<usize> = (0..self.jails.len())
                 .filter(|&i| only.is_none_or(|n| self.jails[i].name() == n))
                 .collect();
             // as `unban --all` (Fail2ban's reload --unban is its unban of all)
             for idx in targets {
                 self.unban_by_hand(idx, None);
+            }
+        }
+        // Stopped here (actionstop runs), and started below as a new jail
+        // (actionstart runs, its bans are restored from the database).
+        if how.restart {
+            while let Some(idx) = self
+                .jails
+                .iter()
+                .position(|j| only.is_none_or(|n| n == j.name()))
+            {
+                self.stop_jail(idx);
             }
         }
         // Jails gone from the configuration stop.
@@ -1478,6 +1507,7 @@ impl Server {
         if only.is_none() {
             if let Some(l) = log::parse_level(&settings.loglevel) {
                 self.log.set_level(l);
+                self.settings.loglevel = settings.loglevel.clone();
             }
             if settings.logtarget != self.settings.logtarget {
                 self.log.retarget(&settings.logtarget)?;

@@ -33,7 +33,8 @@ pub enum PyValue {
     Dict(Vec<(PyValue, PyValue)>),
     Set(Vec<PyValue>),
     /// An exception object, `module.name(*args)`: encoded for Fail2ban's clients,
-    /// and decoded (as data only) from a Fail2ban server's answer.
+    /// and decoded (as data only) from a Fail2ban server's answer. (Encoded, it is
+    /// any such call: fail2ban-server answers a compiled regex as `re._compile`.)
     Exception {
         module: String,
         name: String,

@@ -171,18 +171,17 @@ impl ServerSettings {
             self.logtarget = LogTarget::parse(&v, &self.syslogsocket);
         }
         if let Some(v) = get("loglevel")? {
+            // Fail2ban's names, and Python's level numbers (`10` is DEBUG)
             let level = match v.trim().to_uppercase().as_str() {
-                l @ ("CRITICAL" | "ERROR" | "WARNING" | "NOTICE" | "INFO" | "DEBUG") => {
-                    l.to_string()
-                }
+                l @ ("CRITICAL" | "ERROR" | "WARNING" | "NOTICE" | "INFO" | "DEBUG"
+                | "TRACEDEBUG" | "HEAVYDEBUG") => l.to_string(),
                 "WARN" => "WARNING".into(),
-                other => {
-                    return Err(err(
-                        "loglevel",
-                        format!("unknown loglevel {other:?}"),
-                        "use CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG",
-                    ))
-                }
+                number if number.parse::<u32>().is_ok() => number.to_string(),
+                other => return Err(err(
+                    "loglevel",
+                    format!("unknown loglevel {other:?}"),
+                    "use CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG or a number (10 is DEBUG)",
+                )),
             };
             self.loglevel = level;
         }

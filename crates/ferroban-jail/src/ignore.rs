@@ -138,7 +138,7 @@ impl IgnoreList {
     /// Whether `ip` must not be banned, and why. Loopback addresses never are,
     /// whatever the configuration says: banning them cuts the host off from itself.
     pub fn check(&self, ip: IpAddr) -> Option<IgnoreReason> {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         if !self.entries.is_empty() {
             if let Some(entry) = self.listed(ip) {
                 return Some(IgnoreReason::Listed(entry.to_string()));
@@ -171,14 +171,6 @@ impl IgnoreList {
     }
 }
 
-/// IPv4-mapped IPv6 addresses count as the IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 /// An entry as Fail2ban shows it: a network by its network address (`127.0.0.1/8`
 /// is `127.0.0.0/8`), a network of one address as that address; addresses and
 /// host names as written.
@@ -207,14 +199,16 @@ enum Resolved {
 fn parse_entry(entry: &str) -> Result<Resolved, String> {
     match parse_ignore_entry(entry)? {
         // an IPv4-mapped IPv6 address counts as the IPv4 address
-        IgnoreEntry::Address(ip) => Ok(Resolved::Networks(vec![IpNet::from(canonical(ip))])),
+        IgnoreEntry::Address(ip) => Ok(Resolved::Networks(vec![IpNet::from(ip.to_canonical())])),
         IgnoreEntry::Network(ip, prefix) => IpNet::new(ip, prefix)
             .map(|net| Resolved::Networks(vec![net.trunc()]))
             .map_err(|_| format!("ignoreip entry {entry:?}: prefix too long")),
         IgnoreEntry::HostName(name) => Ok(match (name.as_str(), 0).to_socket_addrs() {
-            Ok(addrs) => {
-                Resolved::Networks(addrs.map(|sa| IpNet::from(canonical(sa.ip()))).collect())
-            }
+            Ok(addrs) => Resolved::Networks(
+                addrs
+                    .map(|sa| IpNet::from(sa.ip().to_canonical()))
+                    .collect(),
+            ),
             Err(err) => Resolved::Not(err.to_string()),
         }),
     }

@@ -554,8 +554,7 @@ impl DateDetector {
                 Ok(())
             }
             "{NONE}" => {
-                let mut t = Template::from_pattern("{UNB}^", now_year)?;
-                t.pattern = Some("{NONE}".into());
+                let t = Template::from_pattern("{UNB}^", now_year)?;
                 // it cuts nothing
                 let t = t.cutting_at_word_bounds();
                 self.push(Arc::new(t), false)
@@ -614,6 +613,18 @@ impl DateDetector {
     /// The templates in their current order.
     pub fn templates(&self) -> impl Iterator<Item = (&Template, u64)> {
         self.slots.iter().map(|s| (&*s.template, s.hits))
+    }
+
+    /// What Fail2ban says of its date detector (its `get JAIL datepattern`, and
+    /// fail2ban-regex's `Use datepattern` line): the first template's pattern and
+    /// readable name when there are one or two templates, `(None, "Default
+    /// Detectors")` when there are none or more (Fail2ban's set). Epoch and TAI64N
+    /// templates have no pattern, only a name.
+    pub fn fail2ban_description(&self) -> (Option<&str>, &str) {
+        match self.slots.as_slice() {
+            [first] | [first, _] => (first.template.pattern.as_deref(), &first.template.name),
+            _ => (None, "Default Detectors"),
+        }
     }
 
     /// Find the date in `line` and read its time (`now` for dates without year/day).
