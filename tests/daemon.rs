@@ -3147,6 +3147,10 @@ fn python_client_env(tag: &str, options: &str) -> Option<Env> {
     Some(env)
 }
 
+/// A step of the transcript below: `banned IP`, asked until it shows the ban (for
+/// at most 10 s).
+const BANNED_BY_NOW: &str = "banned-by-now";
+
 #[test]
 fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
     let Some(env) = python_client_env(
@@ -3276,6 +3280,20 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         ],
         &["get", "app", "banip"],
         &["set", "app", "unbanip", "203.0.113.8"],
+        // failures reported by hand: two texts are two failures, the fourth bans
+        &[
+            "set",
+            "app",
+            "attempt",
+            "203.0.113.30",
+            "login failed",
+            "again",
+        ],
+        &["status", "app"],
+        &["set", "app", "attempt", "203.0.113.30"],
+        &["set", "app", "attempt", "203.0.113.30"],
+        &[BANNED_BY_NOW, "203.0.113.30"],
+        &["set", "app", "unbanip", "203.0.113.30"],
         &["get", "app", "logtimezone"],
         &["set", "app", "usedns", "bogus"],
         &["set", "loglevel", "10"],
@@ -3320,7 +3338,15 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         let masks: Vec<(&Path, &str)> = owned.iter().map(|(p, n)| (p.as_path(), *n)).collect();
         script
             .iter()
-            .map(|words| python_client_says(&env, socket, words, &masks))
+            .map(|words| match words {
+                // fail2ban-server bans on its actions' thread, after it answered
+                [BANNED_BY_NOW, ip] => {
+                    let banned = || python_client_says(&env, socket, &["banned", ip], &masks);
+                    wait_for(10, || banned().contains("[['app']]"));
+                    banned()
+                }
+                _ => python_client_says(&env, socket, words, &masks),
+            })
             .collect()
     };
     // ferroban's client reads a Fail2ban server, and prints what it prints for ferroban.
@@ -3377,6 +3403,7 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         "NOK: (\"not banned: ['203.0.113.20', '203.0.113.21']\",)",
         "$ get app action note ESCAPE_VN_CRE\nre.compile('\\\\W')",
         "$ banned 192.0.2.190\n[['app']]",
+        "$ banned 203.0.113.30\n[['app']]",
         "Sorry but the jail 'nope' does not exist",
         "$ reload app\nOK",
         "$ stop\nShutdown successful",

@@ -730,6 +730,19 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
             }
             Ok(json!(unbanned))
         }
+        // Fail2ban's failure reported by hand (an application's failed login, say):
+        // counted as a filter's, with the texts given as its matched lines (two
+        // texts, two failures); 1, or 0 when the address is ignored.
+        "attempt" => {
+            let [address, texts @ ..] = values else {
+                return Err(CommandError::BadValue(format!(
+                    "set {name} attempt IP [TEXT…]: an address is needed"
+                )));
+            };
+            let ip = parse_ip(address)
+                .ok_or_else(|| format!("'{address}' is not a valid IP address"))?;
+            Ok(json!(server.attempt(idx, ip, texts)))
+        }
         "idle" => {
             let value = one()?;
             let idle =

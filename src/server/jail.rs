@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
+use std::sync::Arc;
 
 use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
@@ -464,22 +465,36 @@ impl Jail {
             line.push_str(" - ");
             push_local_time(line, when);
         });
+        let offence = self.track(address, when, failure.matches(), 1, log);
+        offences.extend(offence.map(|offence| JailOffence {
+            offence,
+            failure: failure.clone(),
+        }));
+    }
+
+    /// Count a failure at `when` of `address`, which the ignore list has let
+    /// through, with its matched lines and the failures it stands for (see
+    /// [`FailTracker::add_counted`]): the tracker, and the fleet's share of it.
+    pub fn track(
+        &mut self,
+        address: IpAddr,
+        when: f64,
+        matches: &[Arc<str>],
+        count: u32,
+        log: &Logger,
+    ) -> Option<Offence> {
         let event = FailureEvent {
             ip: address,
             time: when,
-            matches: failure.matches(),
+            matches,
         };
         let evicted = self.tracker.evicted();
-        let offence = self.tracker.add(event).map(|offence| JailOffence {
-            offence,
-            failure: failure.clone(),
-        });
+        let offence = self.tracker.add_counted(event, count);
         // One host counts for at most maxretry - 1 across the fleet: the failure
         // that reaches maxretry bans here instead.
         if offence.is_none() && self.counts_across_fleet() {
             self.fleet_failures.push((address, when));
         }
-        offences.extend(offence);
         if self.tracker.evicted() > evicted {
             log.log(
                 Component::Filter,
@@ -493,6 +508,7 @@ impl Jail {
                 ),
             );
         }
+        offence
     }
 
     /// The addresses of a failure id (bare, see [`bare_id`]) that is not an

@@ -1058,6 +1058,45 @@ impl Server {
         }
     }
 
+    /// Count a failure of `ip` reported by command (`set JAIL attempt`) with the
+    /// texts as its matched lines, worth one failure each (one without), as
+    /// Fail2ban's: 1, or 0 when the jail ignores the address. A ban follows when
+    /// they reach `maxretry`, as for a filter's failures.
+    fn attempt(&mut self, idx: usize, ip: std::net::IpAddr, texts: &[&str]) -> usize {
+        let name = self.jails[idx].name().to_string();
+        if let Some(reason) = self.jails[idx].ignore.check(ip) {
+            self.jails[idx].stats.ignored += 1;
+            self.log.log(
+                Component::Filter,
+                Severity::Notice,
+                &format!("[{name}] Ignore {ip} by {reason}: attempt not counted"),
+            );
+            return 0;
+        }
+        let t = now();
+        self.log.log(
+            Component::Filter,
+            Severity::Info,
+            &format!("[{name}] Attempt {ip} - {}", log::time_text(t)),
+        );
+        let lines: Vec<Arc<str>> = texts.iter().map(|text| Arc::from(*text)).collect();
+        let count = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+        if let Some(o) = self.jails[idx].track(ip, t, &lines, count, &self.log) {
+            let ban = Ban {
+                ip,
+                start: t,
+                duration: 0.0,
+                count: 0,
+                failures: o.failures,
+                matches: o.matches.iter().map(|m| m.to_string()).collect(),
+                fields: vec![],
+                origin: None,
+            };
+            self.ban(idx, ban);
+        }
+        1
+    }
+
     /// Make a ban in jail `idx` (duration and count from its policy and history).
     /// Returns false if the address is banned there already (or the jail is full).
     fn ban(&mut self, idx: usize, mut ban: Ban) -> bool {

@@ -149,6 +149,14 @@ impl FailTracker {
     /// Count a failure. Returns the offence when the address now has `maxretry`
     /// failures within `findtime` of this one; its count starts over then.
     pub fn add(&mut self, failure: FailureEvent) -> Option<Offence> {
+        self.add_counted(failure, 1)
+    }
+
+    /// [`FailTracker::add`] for one failure that counts as `count` (at least 1):
+    /// Fail2ban's attempt reported by command with several matched lines. It is
+    /// one failure in the total, as Fail2ban counts it.
+    pub fn add_counted(&mut self, failure: FailureEvent, count: u32) -> Option<Offence> {
+        let count = count.clamp(1, self.maxretry) as usize;
         self.total += 1;
         if self.entries.len() >= self.max_addresses && !self.entries.contains_key(&failure.ip) {
             self.make_room(failure.time);
@@ -167,11 +175,11 @@ impl FailTracker {
             .count();
         // the oldest make room first: the entry never grows past `maxretry` (which a
         // reload may have lowered)
-        let over = (entry.times.len() - outside + 1).saturating_sub(self.maxretry as usize);
+        let over = (entry.times.len() - outside + count).saturating_sub(self.maxretry as usize);
         if outside + over > 0 {
             entry.times.drain(..outside + over);
         }
-        entry.times.push(failure.time);
+        entry.times.extend(std::iter::repeat_n(failure.time, count));
         // nor past `maxmatches`
         let kept = if self.maxmatches > 0 {
             failure.matches
@@ -232,6 +240,27 @@ mod tests {
             time,
             matches: &[line],
         })
+    }
+
+    #[test]
+    fn a_failure_counted_twice_is_two_toward_maxretry_and_one_in_the_total() {
+        let mut t = FailTracker::new(600.0, 3, 5);
+        let lines: [Arc<str>; 2] = ["first".into(), "second".into()];
+        let event = |time| FailureEvent {
+            ip: "192.0.2.1".parse().unwrap(),
+            time,
+            matches: &lines,
+        };
+        assert!(t.add_counted(event(10.0), 2).is_none());
+        assert_eq!((t.currently_failed(), t.total_failed()), (1, 1));
+        let offence = t
+            .add_counted(event(11.0), 1)
+            .expect("the third failure bans");
+        assert_eq!(offence.failures, 3);
+        assert_eq!(t.total_failed(), 2);
+        // more than maxretry at once is maxretry, not more
+        let offence = t.add_counted(event(12.0), 40).expect("bans at once");
+        assert_eq!(offence.failures, 3);
     }
 
     #[test]
