@@ -3181,6 +3181,9 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         "fail2ban-server did not start: {started}"
     );
     let _ferroban = env.start();
+    // a second log, added to the jail by command and removed again
+    let other_log = env.log("other.log").display().to_string();
+    std::fs::write(&other_log, "").unwrap();
 
     // Every command of the client's grammar that a server answers.
     let script: &[&[&str]] = &[
@@ -3230,6 +3233,18 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["set", "app", "maxlines", "0"],
         &["set", "app", "maxlines", "x"],
         &["set", "app", "maxlines", "1"],
+        // the filter changed by command, until the next reload
+        &["set", "app", "addfailregex", "^bad login from <HOST>$"],
+        &["set", "app", "addignoreregex", "trusted"],
+        &["set", "app", "delignoreregex", "0"],
+        &["set", "app", "delfailregex", "-1"],
+        &["set", "app", "delfailregex", "7"],
+        &["set", "app", "datepattern", "Epoch"],
+        &["set", "app", "datepattern", "{^LN-BEG}%Y-%m-%d %H:%M:%S"],
+        &["set", "app", "logtimezone", "UTC+0200"],
+        &["get", "app", "logtimezone"],
+        &["set", "app", "addlogpath", &other_log],
+        &["set", "app", "dellogpath", &other_log],
         // the regexes as compiled: tags expanded (with the usedns they were built with)
         &["get", "app", "failregex"],
         &["get", "app", "bantime.maxtime"],
@@ -3487,6 +3502,65 @@ fn set_maxlines_lets_a_multi_line_failregex_match() {
         "matched over one line: {}",
         env.out_text()
     );
+}
+
+/// The filter and the files a jail reads, changed by command (as Fail2ban's tools
+/// change them): a failregex added matches the lines read after it, an ignoreregex
+/// added spares them, a log added is read, and a log removed is no longer.
+#[test]
+fn a_jail_changed_by_command_reads_what_it_was_told() {
+    let env = Env::new("set-filter");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 1\n");
+    let _d = env.start();
+    let now = || jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S").to_string();
+    let said = env.client_text(&[
+        "set",
+        "app",
+        "addfailregex",
+        "bad password for .* from <HOST>$",
+    ]);
+    assert!(said.contains("bad password for .* from "), "{said}");
+    let said = env.client_text(&["set", "app", "addignoreregex", "from 192\\.0\\.2\\.9$"]);
+    assert!(said.contains("192"), "{said}");
+    append(
+        &env.log("app.log"),
+        &format!(
+            "{0} bad password for root from 192.0.2.9\n{0} bad password for root from 192.0.2.7\n",
+            now()
+        ),
+    );
+    assert!(env.wait_out("ban app 192.0.2.7"), "{}", env.own_log_text());
+    // a log added is read from its start, and one removed is left
+    append(
+        &env.log("web.log"),
+        &format!("{} login failed from 192.0.2.8\n", now()),
+    );
+    env.client_text(&[
+        "set",
+        "app",
+        "addlogpath",
+        &env.log("web.log").display().to_string(),
+    ]);
+    assert!(env.wait_out("ban app 192.0.2.8"), "{}", env.own_log_text());
+    env.client_text(&[
+        "set",
+        "app",
+        "dellogpath",
+        &env.log("web.log").display().to_string(),
+    ]);
+    env.fail("web.log", "192.0.2.10", 1);
+    env.fail("app.log", "192.0.2.11", 1);
+    assert!(env.wait_out("ban app 192.0.2.11"), "{}", env.own_log_text());
+    let out = env.out_text();
+    assert!(
+        !out.contains("192.0.2.9") && !out.contains("192.0.2.10"),
+        "{out}"
+    );
+    // a regex that does not compile is refused, and the filter kept
+    let o = env.client(&["set", "app", "addfailregex", "(unclosed <HOST>"]);
+    assert!(!o.status.success());
+    let regexes = env.client_text(&["get", "app", "failregex"]);
+    assert_eq!(regexes.matches("from").count(), 2, "{regexes}");
 }
 
 /// ferroban linked as `fail2ban-client` prints what Debian's `fail2ban-client`

@@ -837,11 +837,186 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                 .ok()
                 .filter(|n| *n > 0)
                 .ok_or_else(|| "maxlines must be integer greater than zero".to_string())?;
-            server.jails[idx].set_maxlines(lines)?;
+            server.jails[idx].change_filter(|c| {
+                c.filter.maxlines = Some(lines.to_string());
+                Ok(())
+            })?;
             Ok(json!(lines))
+        }
+        // The filter's definition, changed until the next reload; each answers
+        // what `get JAIL` then answers for it, as Fail2ban.
+        "addfailregex" | "addignoreregex" => {
+            let regex = one()?;
+            server.jails[idx].change_filter(|c| {
+                // Its tags expand with the `usedns` in force now (a later `set
+                // usedns` leaves it as it is), as Fail2ban compiles it.
+                let mut now = c.filter.clone();
+                now.usedns = Some(c.usedns.clone());
+                let regex = expanded_regex(&now, regex);
+                regexes_of(&mut c.filter, option).push(regex);
+                Ok(())
+            })?;
+            get(server, name, &option[3..], &[])
+        }
+        "delfailregex" | "delignoreregex" => {
+            let index = one()?;
+            let index: i64 = index
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid literal for int() with base 10: '{index}'"))?;
+            let count = regexes_of(&mut server.jails[idx].config.filter, option).len();
+            // Python's index: -1 is the last
+            let at = if index < 0 {
+                count as i64 + index
+            } else {
+                index
+            };
+            match usize::try_from(at).ok().filter(|at| *at < count) {
+                Some(at) => server.jails[idx].change_filter(|c| {
+                    regexes_of(&mut c.filter, option).remove(at);
+                    Ok(())
+                })?,
+                // logged, and the list answered unchanged, as by Fail2ban
+                None => server.log.log(
+                    Component::Filter,
+                    Severity::Error,
+                    &format!(
+                        "[{name}] Cannot remove regular expression. Index {index} is not valid"
+                    ),
+                ),
+            }
+            get(server, name, &option[3..], &[])
+        }
+        "prefregex" | "datepattern" | "logtimezone" => {
+            let value = one()?.trim().to_string();
+            server.jails[idx].change_filter(|c| {
+                let value = (!value.is_empty()).then_some(value);
+                match option {
+                    "prefregex" => c.filter.prefregex = value,
+                    "datepattern" => c.filter.datepattern = value,
+                    _ => c.logtimezone = value,
+                }
+                Ok(())
+            })?;
+            get(server, name, option, &[])
+        }
+        "addlogpath" | "dellogpath" => {
+            let (path, start) = match values {
+                [path] => (path, "head"),
+                [path, start] => (path, *start),
+                _ => {
+                    return Err("set JAIL addlogpath takes one file, and head or tail"
+                        .to_string()
+                        .into())
+                }
+            };
+            change_logpath(server, idx, option == "addlogpath", path, start)?;
+            get(server, name, "logpath", &[])
+        }
+        "addjournalmatch" | "deljournalmatch" => {
+            change_journalmatch(server, idx, option == "addjournalmatch", values)?;
+            get(server, name, "journalmatch", &[])
         }
         other => Err(CommandError::Invalid(format!(
             "Invalid command: cannot set {other:?} of jail {name}"
         ))),
     }
+}
+
+/// The failregexes or the ignoreregexes, as `option` (`addfailregex`…) names them.
+fn regexes_of<'f>(filter: &'f mut FilterDefinition, option: &str) -> &'f mut Vec<String> {
+    if option.ends_with("failregex") {
+        &mut filter.failregex
+    } else {
+        &mut filter.ignoreregex
+    }
+}
+
+/// `set JAIL addlogpath PATH [head]` / `dellogpath PATH`: the jail follows the
+/// file from its start (failures older than findtime do not count), or no longer.
+fn change_logpath(
+    server: &mut Server,
+    idx: usize,
+    add: bool,
+    path: &str,
+    start: &str,
+) -> Result<(), CommandError> {
+    let jail = &mut server.jails[idx];
+    if jail.is_journal() {
+        return Err(CommandError::BadValue(format!(
+            "jail {} reads the journal, not log files",
+            jail.name()
+        )));
+    }
+    let path = std::path::PathBuf::from(path);
+    if add {
+        match start.to_lowercase().as_str() {
+            "head" => {}
+            "tail" => {
+                return Err(CommandError::BadValue(
+                    "ferroban reads an added log from its start (head), where failures \
+                     older than findtime do not count; tail is not supported"
+                        .into(),
+                ))
+            }
+            _ => {
+                return Err(CommandError::BadValue(
+                    "File option must be 'head' or 'tail'".into(),
+                ))
+            }
+        }
+        if let Err(e) = std::fs::File::open(&path) {
+            return Err(CommandError::Failed(format!("{}: {e}", path.display())));
+        }
+        if !jail.config.logpaths.contains(&path) {
+            jail.config.logpaths.push(path);
+        }
+    } else {
+        jail.config.logpaths.retain(|p| *p != path);
+    }
+    jail.refresh_log_patterns();
+    server.path_jails.clear();
+    server.start_sources();
+    Ok(())
+}
+
+/// `set JAIL addjournalmatch M… [+ M…]` / `deljournalmatch M…`: the jail's journal
+/// reader starts again with the matches changed.
+fn change_journalmatch(
+    server: &mut Server,
+    idx: usize,
+    add: bool,
+    words: &[&str],
+) -> Result<(), CommandError> {
+    let jail = &mut server.jails[idx];
+    if !jail.is_journal() {
+        return Err(CommandError::BadValue(format!(
+            "jail {} reads log files, not the journal",
+            jail.name()
+        )));
+    }
+    let matches = &mut jail.config.filter.journalmatch;
+    if add {
+        matches.extend(
+            words
+                .split(|w| *w == "+")
+                .filter(|group| !group.is_empty())
+                .map(|group| group.join(" ")),
+        );
+    } else if words.is_empty() {
+        matches.clear();
+    } else {
+        let group = words.join(" ");
+        let at = matches
+            .iter()
+            .position(|m| m.split_whitespace().eq(words.iter().copied()))
+            .ok_or_else(|| CommandError::BadValue(format!("Match {group:?} not found")))?;
+        matches.remove(at);
+    }
+    let name = jail.name().to_string();
+    if let Some(reader) = server.journals.remove(&name) {
+        reader.stop();
+    }
+    server.start_sources();
+    Ok(())
 }

@@ -149,7 +149,7 @@ fn shape(words: &[String], result: &Value) -> PyValue {
                 .collect(),
         ),
         // (pattern, name)
-        (["get", _, "datepattern"], Value::Array(pair)) => {
+        (["get" | "set", _, "datepattern", ..], Value::Array(pair)) => {
             PyValue::Tuple(pair.iter().map(fail2ban_protocol::from_json).collect())
         }
         // a compiled regex, as Python pickles one: `re._compile(pattern, re.UNICODE)`

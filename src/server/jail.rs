@@ -237,14 +237,28 @@ fn column_as_written(written: &str, expanded: &str, position: usize) -> usize {
         + 1
 }
 
+/// The jail's `logpath`s as glob patterns, for telling which files are its.
+fn log_patterns(config: &JailConfig) -> Vec<glob::Pattern> {
+    config
+        .logpaths
+        .iter()
+        .filter_map(|p| glob::Pattern::new(&p.display().to_string()).ok())
+        .collect()
+}
+
 impl Jail {
-    /// `set JAIL maxlines`: the filter is built again for buffers of `lines` lines
-    /// (its regexes compile differently over several lines), its multi-line state
-    /// started afresh; on an error the jail keeps the filter it has.
-    pub fn set_maxlines(&mut self, lines: usize) -> Result<(), String> {
+    /// `set JAIL maxlines`, `addfailregex` and the like: the filter is built again
+    /// from the jail's configuration as `change` leaves it (regexes compile anew,
+    /// with the prefregex and buffer they now have), its multi-line state started
+    /// afresh; on an error the jail keeps the filter and configuration it has.
+    pub fn change_filter(
+        &mut self,
+        change: impl FnOnce(&mut JailConfig) -> Result<(), String>,
+    ) -> Result<(), String> {
         let mut config = self.config.clone();
-        config.filter.maxlines = Some(lines.to_string());
+        change(&mut config)?;
         self.filter = build_filter(&config)?;
+        self.prepare_filter();
         self.config = config;
         Ok(())
     }
@@ -258,11 +272,7 @@ impl Jail {
             config.ignorecommand.clone(),
         )
         .map_err(|e| format!("jail [{}]: {e}", config.name))?;
-        let patterns = config
-            .logpaths
-            .iter()
-            .filter_map(|p| glob::Pattern::new(&p.display().to_string()).ok())
-            .collect();
+        let patterns = log_patterns(&config);
         Ok(Jail {
             tracker: FailTracker::new(config.findtime, config.maxretry, config.maxmatches),
             bans: BanList::default(),
@@ -285,6 +295,12 @@ impl Jail {
             started: super::now(),
             config,
         })
+    }
+
+    /// Follow the `logpaths` of the configuration as it is now (after `set JAIL
+    /// addlogpath`).
+    pub fn refresh_log_patterns(&mut self) {
+        self.patterns = log_patterns(&self.config);
     }
 
     /// A warning for each `ignoreip` host name that did not resolve when the jail
