@@ -79,7 +79,11 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
             client::await_started_server(&mut server, &s.socket, &options.confdir)
         });
         return match started {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => {
+                // as fail2ban-server -b says it
+                println!("Server ready");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("ERROR: {e:#}");
                 exit(255)
