@@ -196,6 +196,9 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
         as_fail2ban_client: true,
     };
     let words = parsed.words;
+    if parsed.interactive {
+        return interactive(&o, &words);
+    }
     if parsed.test || parsed.dump {
         return Ok(
             match test_configuration(&o.confdir, parsed.test, parsed.dump) {
@@ -206,6 +209,44 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
         );
     }
     execute(&o, &words, &words, 255)
+}
+
+/// Fail2ban's `-i`: the command of the command line first (if any, and if it
+/// fails nothing more), then one command a line from standard input, split as a
+/// shell splits words, after Fail2ban's prompt, until `exit`, `quit` or the end of
+/// the input (which, as Fail2ban's, ends with exit code 255).
+fn interactive(o: &ClientOptions, first: &[String]) -> Result<i32> {
+    if !first.is_empty() && execute(o, first, first, 255)? != 0 {
+        return Ok(255);
+    }
+    let compat = ferroban_config::jail::FAIL2BAN_COMPAT_VERSION;
+    println!("Fail2Ban v{compat} reads log file that contains password failure report");
+    println!("and bans the corresponding IP addresses using firewall rules.\n");
+    let mut line = String::new();
+    loop {
+        print!("fail2ban> ");
+        std::io::Write::flush(&mut std::io::stdout())?;
+        line.clear();
+        if std::io::stdin().read_line(&mut line)? == 0 {
+            println!();
+            log_as_fail2ban_client("EOF when reading a line");
+            return Ok(255);
+        }
+        let command = line.trim();
+        match command {
+            "exit" | "quit" => return Ok(0),
+            "" => {}
+            "help" => print!("{}", ferroban_cli::fail2ban_help("fail2ban-client")),
+            _ => match shlex::split(command) {
+                Some(words) if !words.is_empty() => {
+                    if let Err(e) = execute(o, &words, &words, 255) {
+                        eprintln!("ERROR: {e:#}");
+                    }
+                }
+                _ => eprintln!("ERROR: {command:?}: a quote is not closed"),
+            },
+        }
+    }
 }
 
 /// `-t` and `-d` of Fail2ban's tools: with `dump`, print the configuration in

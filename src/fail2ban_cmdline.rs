@@ -47,6 +47,8 @@ pub struct Fail2banArgs {
     pub dry_run: Option<bool>,
     /// `--replay`: read the logs from their start.
     pub replay: bool,
+    /// `-i`: the client reads its commands from standard input, one a line.
+    pub interactive: bool,
     pub immediate: Option<Immediate>,
     /// The command after the options (`start`, `status sshd`, …).
     pub words: Vec<String>,
@@ -209,9 +211,7 @@ fn apply(out: &mut Fail2banArgs, name: &str, value: Option<String>) -> Result<()
         "V" => out.immediate = Some(Immediate::Version { short: true }),
         "version" => out.immediate = Some(Immediate::Version { short: false }),
         "str2sec" => out.immediate = Some(Immediate::Str2sec(v())),
-        "i" => {
-            bail!("interactive mode (-i) is not supported: give the command on the command line")
-        }
+        "i" => out.interactive = true,
         // Verbosity of the tool's own stderr, the process name, syslog's socket and
         // Fail2ban's internal start mode change nothing in ferroban.
         "v" | "q" | "pname" | "syslogsocket" | "async" => {}

@@ -3618,14 +3618,7 @@ fn ferroban_as_fail2ban_client_prints_what_debians_client_prints() {
             .args(words)
             .output()
             .unwrap();
-        let text = format!(
-            "$ {}\nstdout:\n{}stderr:\n{}rc={:?}\n",
-            words.join(" "),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr),
-            o.status.code()
-        );
-        mask(&text, &[])
+        format!("$ {}\n{}", words.join(" "), streams(&o))
     };
     let debian = Path::new("/usr/bin/fail2ban-client");
     for words in script {
@@ -3643,6 +3636,56 @@ fn ferroban_as_fail2ban_client_prints_what_debians_client_prints() {
             && refused.contains("rc=Some(255)"),
         "{refused}"
     );
+    // `-i`: commands read a line at a time, a refused one not the last, until quit
+    // (or the end of the input)
+    let interactive = |client: &Path, first: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(client)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-s")
+            .arg(env.socket())
+            .arg("-i")
+            .args(first)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        streams(&child.wait_with_output().unwrap())
+    };
+    for (first, input) in [
+        (
+            &[][..],
+            "ping\nstatus nope\n\nget app banip\nset app addignoreip '10.0.0.0/8'\nquit\nstatus\n",
+        ),
+        (&["banned", "203.0.113.1"], "get app maxretry\n"),
+    ] {
+        let said = interactive(&ours, first, input);
+        assert_eq!(
+            said,
+            interactive(debian, first, input),
+            "-i {first:?} {input:?}"
+        );
+        assert!(said.contains("fail2ban> "), "{said}");
+    }
+}
+
+/// A client's output and exit code, times and pids masked.
+fn streams(o: &Output) -> String {
+    let text = format!(
+        "stdout:\n{}stderr:\n{}rc={:?}\n",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        o.status.code()
+    );
+    mask(&text, &[])
 }
 
 /// Speaks Fail2ban's protocol to the socket in argv[1] with pickles Python makes
