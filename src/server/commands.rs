@@ -193,12 +193,32 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             server.stop_requested = true;
             Ok(Value::Null)
         }
+        // every jail stops; the server runs on, as Fail2ban's
+        ["stop", "--all"] => {
+            while !server.jails.is_empty() {
+                server.stop_jail(0);
+            }
+            Ok(Value::Null)
+        }
         ["stop", jail] => {
             let idx = server.jail_index(jail)?;
             server.stop_jail(idx);
             Ok(Value::Null)
         }
         ["start"] => Err(CommandError::Failed("Server already running".into())),
+        // Fail2ban's client reports a configuration it could not read this way
+        ["config-error", message @ ..] => {
+            server
+                .log
+                .log(Component::Server, Severity::Error, &message.join(" "));
+            Ok(Value::Null)
+        }
+        // Fail2ban's client makes jails this way from the configuration it read;
+        // ferroban makes them from its own reading of the configuration.
+        ["add", jail, ..] => Err(CommandError::Failed(format!(
+            "ferroban makes jails from the configuration: add [{jail}] to jail.local \
+             (enabled = true) and run reload"
+        ))),
         ["start", jail] => start_jail(server, jail),
         ["unban", "--all"] => {
             let n = (0..server.jails.len())

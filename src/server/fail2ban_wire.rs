@@ -104,6 +104,26 @@ fn translate(value: PyValue) -> Result<Request, String> {
         // (which ferroban has already read from disk), then a readiness question.
         "server-stream" => Request::Answer(PyValue::None),
         "server-status" => Request::Answer(PyValue::str("Server ready")),
+        // Fail2ban's pause of this connection alone (the server reads on), at most
+        // an hour here
+        "sleep" => {
+            let seconds = items
+                .get(1)
+                .and_then(PyValue::as_str)
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or("sleep takes a number of seconds")?;
+            std::thread::sleep(std::time::Duration::from_secs_f64(seconds.min(3600.0)));
+            Request::Answer(PyValue::None)
+        }
+        // Fail2ban's client sends a jail's settings one by one with `multi-set`
+        // in the stream it reads itself; sent alone, it is `set`.
+        "multi-set" => Request::Run(
+            std::iter::once(Some("set".to_string()))
+                .chain(items[1..].iter().map(fail2ban_protocol::word))
+                .collect::<Option<_>>()
+                .ok_or("multi-set takes words only")?,
+        ),
         "echo" => Request::Answer(PyValue::List(items[1..].to_vec())),
         // Tools written for Fail2ban's socket check its version, not ferroban's.
         "version" => Request::Answer(PyValue::str(ferroban_config::jail::FAIL2BAN_COMPAT_VERSION)),
