@@ -3312,6 +3312,8 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &[BANNED_BY_NOW, "203.0.113.30"],
         &["set", "app", "unbanip", "203.0.113.30"],
         &["get", "app", "logtimezone"],
+        &["get", "app", "ignorecache"],
+        &["get", "thread"],
         &["set", "app", "usedns", "bogus"],
         &["set", "loglevel", "10"],
         &["get", "loglevel"],

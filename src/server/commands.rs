@@ -261,6 +261,8 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
             server.settings.dbmaxmatches = count;
             Ok(json!(count))
         }
+        // Fail2ban's threads' stack size; ferroban's threads keep the system's
+        ["get", "thread"] => Ok(json!({ "stacksize": 0 })),
         ["get", "syslogsocket"] => Ok(json!(server.settings.syslogsocket)),
         ["get", "socket"] => Ok(json!(server.settings.socket.display().to_string())),
         ["get", "pidfile"] => Ok(json!(server.settings.pidfile.display().to_string())),
@@ -515,6 +517,8 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
             .collect::<Vec<_>>()),
         "usedns" => json!(c.usedns),
         "logtimezone" => json!(c.logtimezone),
+        // as written, or None (Fail2ban answers its parsed form, or None)
+        "ignorecache" => json!(c.options.get("ignorecache")),
         "actions" => json!(c.actions.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
         // The names Fail2ban's `get` lists for one of its command actions.
         "actionproperties" | "actionmethods" => {
