@@ -17,7 +17,7 @@ use ferroban_cli::python::repr_str;
 use ferroban_config::filter::FilterDefinition;
 use ferroban_config::fleet::FleetMode;
 use ferroban_config::ignoreip::{parse_ignore_entry, IgnoreEntry};
-use ferroban_config::jail::Backend;
+use ferroban_config::jail::{ban_time_increment, Backend};
 use ferroban_config::parse_switch;
 use ferroban_config::settings::LogTarget;
 use ferroban_filter::expanded_regex;
@@ -866,6 +866,25 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                 Ok(())
             })?;
             Ok(json!(lines))
+        }
+        // The ban-time increment, made again from the jail's options with this
+        // one changed (until the next reload), as the configuration makes it.
+        "bantime.increment"
+        | "bantime.factor"
+        | "bantime.formula"
+        | "bantime.multipliers"
+        | "bantime.maxtime"
+        | "bantime.rndtime"
+        | "bantime.overalljails" => {
+            let value = values.join(" ");
+            let j = &mut server.jails[idx];
+            let mut options = j.config.options.clone();
+            options.insert(option.to_string(), value);
+            let increment = ban_time_increment(&options)?;
+            j.config.options = options;
+            j.config.increment = increment.clone();
+            j.policy.increment = increment;
+            get(server, name, option, &[])
         }
         // The filter's definition, changed until the next reload; each answers
         // what `get JAIL` then answers for it, as Fail2ban.

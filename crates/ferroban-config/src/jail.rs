@@ -208,37 +208,13 @@ fn read_jails(basedir: &Path, logs_required: bool) -> Result<JailsConfig, Config
     })
 }
 
-struct JailReader<'a> {
-    cfg: &'a Config,
-    basedir: &'a Path,
-    name: &'a str,
-    /// Whether a jail none of whose log files exist is refused.
-    logs_required: bool,
-}
+/// A jail's options as text, read into types with errors that say where and
+/// what to write: a jail section being read ([`JailReader`]), or a running
+/// jail's options as a command changes them ([`ban_time_increment`]).
+trait JailOptions {
+    fn text(&self, key: &str) -> Result<Option<String>, ConfigError>;
 
-impl JailReader<'_> {
-    fn vars(&self) -> Vec<(String, String)> {
-        vec![
-            ("fail2ban_version".into(), FAIL2BAN_COMPAT_VERSION.into()),
-            (
-                "fail2ban_confpath".into(),
-                self.basedir.display().to_string(),
-            ),
-        ]
-    }
-
-    fn text(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        self.cfg.get(self.name, key, &self.vars())
-    }
-
-    fn error(&self, key: &str, message: String, hint: &str) -> ConfigError {
-        let origin = self.cfg.origin(self.name, key);
-        let (file, line) = match origin {
-            Some(o) => (o.file, o.line),
-            None => (self.basedir.join("jail.conf"), 0),
-        };
-        ConfigError::at(&file, line, format!("[{}] {message}", self.name), hint)
-    }
+    fn error(&self, key: &str, message: String, hint: &str) -> ConfigError;
 
     fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         let Some(v) = self.text(key)? else {
@@ -277,6 +253,103 @@ impl JailReader<'_> {
                 .map_err(|m| self.error(key, format!("{key} = {v:?}: {m}"), "write a number")),
             _ => Ok(None),
         }
+    }
+
+    fn increment(&self) -> Result<Option<BanTimeIncrement>, ConfigError> {
+        if !self.bool("bantime.increment")?.unwrap_or(false) {
+            return Ok(None);
+        }
+        let formula = match self.text("bantime.formula")? {
+            Some(f) if !f.trim().is_empty() => Some(Expr::parse(&f).map_err(|e| {
+                self.error(
+                    "bantime.formula",
+                    e.to_string(),
+                    "use ban.Time, ban.Count, banFactor, arithmetic and math.exp",
+                )
+            })?),
+            _ => None,
+        };
+        let multipliers = self
+            .text("bantime.multipliers")?
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|m| {
+                m.parse::<f64>().map_err(|_| {
+                    self.error(
+                        "bantime.multipliers",
+                        format!("multiplier {m:?} is not a number"),
+                        "write numbers separated by spaces, e.g. 1 2 4 8",
+                    )
+                })
+            })
+            .collect::<Result<Vec<f64>, _>>()?;
+        Ok(Some(BanTimeIncrement {
+            factor: self.number("bantime.factor")?.unwrap_or(1.0),
+            formula,
+            multipliers,
+            maxtime: self.duration("bantime.maxtime")?,
+            rndtime: self.duration("bantime.rndtime")?,
+            overalljails: self.bool("bantime.overalljails")?.unwrap_or(false),
+        }))
+    }
+}
+
+impl JailOptions for JailReader<'_> {
+    fn text(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        self.cfg.get(self.name, key, &self.vars())
+    }
+
+    fn error(&self, key: &str, message: String, hint: &str) -> ConfigError {
+        let origin = self.cfg.origin(self.name, key);
+        let (file, line) = match origin {
+            Some(o) => (o.file, o.line),
+            None => (self.basedir.join("jail.conf"), 0),
+        };
+        ConfigError::at(&file, line, format!("[{}] {message}", self.name), hint)
+    }
+}
+
+/// The options of a running jail (`get`'s view of them), for `set JAIL bantime.*`.
+struct RunningOptions<'a>(&'a BTreeMap<String, String>);
+
+impl JailOptions for RunningOptions<'_> {
+    fn text(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.0.get(key).cloned())
+    }
+
+    fn error(&self, _key: &str, message: String, hint: &str) -> ConfigError {
+        ConfigError::at(Path::new(""), 0, message, hint)
+    }
+}
+
+/// The ban-time increment that `options` (a running jail's, `bantime.*` among
+/// them) make, or why they make none: for `set JAIL bantime.…`, which changes
+/// one of them until the next reload.
+pub fn ban_time_increment(
+    options: &BTreeMap<String, String>,
+) -> Result<Option<BanTimeIncrement>, String> {
+    RunningOptions(options)
+        .increment()
+        .map_err(|e| format!("{} ({})", e.message, e.hint))
+}
+
+struct JailReader<'a> {
+    cfg: &'a Config,
+    basedir: &'a Path,
+    name: &'a str,
+    /// Whether a jail none of whose log files exist is refused.
+    logs_required: bool,
+}
+
+impl JailReader<'_> {
+    fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("fail2ban_version".into(), FAIL2BAN_COMPAT_VERSION.into()),
+            (
+                "fail2ban_confpath".into(),
+                self.basedir.display().to_string(),
+            ),
+        ]
     }
 
     fn count(&self, key: &str) -> Result<Option<u32>, ConfigError> {
@@ -800,44 +873,6 @@ impl JailReader<'_> {
             ),
             &hint,
         )
-    }
-
-    fn increment(&self) -> Result<Option<BanTimeIncrement>, ConfigError> {
-        if !self.bool("bantime.increment")?.unwrap_or(false) {
-            return Ok(None);
-        }
-        let formula = match self.text("bantime.formula")? {
-            Some(f) if !f.trim().is_empty() => Some(Expr::parse(&f).map_err(|e| {
-                self.error(
-                    "bantime.formula",
-                    e.to_string(),
-                    "use ban.Time, ban.Count, banFactor, arithmetic and math.exp",
-                )
-            })?),
-            _ => None,
-        };
-        let multipliers = self
-            .text("bantime.multipliers")?
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(|m| {
-                m.parse::<f64>().map_err(|_| {
-                    self.error(
-                        "bantime.multipliers",
-                        format!("multiplier {m:?} is not a number"),
-                        "write numbers separated by spaces, e.g. 1 2 4 8",
-                    )
-                })
-            })
-            .collect::<Result<Vec<f64>, _>>()?;
-        Ok(Some(BanTimeIncrement {
-            factor: self.number("bantime.factor")?.unwrap_or(1.0),
-            formula,
-            multipliers,
-            maxtime: self.duration("bantime.maxtime")?,
-            rndtime: self.duration("bantime.rndtime")?,
-            overalljails: self.bool("bantime.overalljails")?.unwrap_or(false),
-        }))
     }
 }
 
