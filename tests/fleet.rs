@@ -25,6 +25,17 @@ fn raw_publish(port: u16, login: (&str, &str), subject: &str, payload: &str) -> 
 /// NATS client logged in as `login`, as a compromised member could; returns the
 /// engine's answer up to the PONG that follows them (an `-ERR` if it refused any).
 fn raw_flood(port: u16, login: (&str, &str), messages: &[(String, String)]) -> String {
+    let frames: String = messages
+        .iter()
+        .map(|(subject, payload)| format!("PUB {subject} {}\r\n{payload}\r\n", payload.len()))
+        .collect();
+    raw_frames(port, login, &frames)
+}
+
+/// Send protocol `frames` (`PUB`, `HPUB`…) on one connection of a bare NATS
+/// client logged in as `login`; returns the engine's answer up to the PONG that
+/// follows them.
+fn raw_frames(port: u16, login: (&str, &str), frames: &str) -> String {
     use std::io::{BufRead, BufReader, BufWriter, Write};
     let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
@@ -33,14 +44,10 @@ fn raw_flood(port: u16, login: (&str, &str), messages: &[(String, String)]) -> S
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut info = String::new();
     reader.read_line(&mut info).unwrap();
-    let connect =
-        serde_json::json!({"user": login.0, "pass": login.1, "verbose": false, "pedantic": false});
+    let connect = serde_json::json!({"user": login.0, "pass": login.1, "verbose": false,
+        "pedantic": false, "headers": true});
     let mut w = BufWriter::new(stream);
-    write!(w, "CONNECT {connect}\r\n").unwrap();
-    for (subject, payload) in messages {
-        write!(w, "PUB {subject} {}\r\n{payload}\r\n", payload.len()).unwrap();
-    }
-    write!(w, "PING\r\n").unwrap();
+    write!(w, "CONNECT {connect}\r\n{frames}PING\r\n").unwrap();
     w.flush().unwrap();
     let mut answer = String::new();
     // Bounded: the engine answers PONG once it read everything before the PING.
@@ -86,6 +93,18 @@ fn connected<'a>(
             h
         })
         .collect()
+}
+
+/// A host without an action, started and connected.
+fn quiet_host(root: &Path, engine: &Engine, name: &'static str, password: &'static str) -> Host {
+    let spec = HostSpec {
+        action: "",
+        ..HostSpec::honest(name, password)
+    };
+    let mut host = Host::new(BIN, root, engine, &spec);
+    host.start();
+    host.wait_connected();
+    host
 }
 
 /// Seconds within which fleet traffic arrives.
@@ -655,13 +674,7 @@ fn a_host_joining_late_receives_10000_bans() {
     let Some((root, engine)) = engine_for(BIN, "join") else {
         return;
     };
-    let quiet = |name: &'static str, password: &'static str| HostSpec {
-        action: "",
-        ..HostSpec::honest(name, password)
-    };
-    let mut origin = Host::new(BIN, &root.0, &engine, &quiet("web1", "pw-one"));
-    origin.start();
-    origin.wait_connected();
+    let origin = quiet_host(&root.0, &engine, "web1", "pw-one");
     let ips: Vec<String> = (0..10_000u32)
         .map(|i| format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255))
         .collect();
@@ -674,8 +687,7 @@ fn a_host_joining_late_receives_10000_bans() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(wait_for(30, || origin.fleet()["outbox"] == 0));
-    let mut late = Host::new(BIN, &root.0, &engine, &quiet("web2", "pw-two"));
-    late.start();
+    let late = quiet_host(&root.0, &engine, "web2", "pw-two");
     assert!(
         wait_for(30, || late.banned_count() == 10_000),
         "{} of 10000: {}",
@@ -683,6 +695,72 @@ fn a_host_joining_late_receives_10000_bans() {
         late.fleet()
     );
     assert_eq!(late.fleet()["applied"], 10_000);
+}
+
+/// A member may write its own keys only. A message with JetStream's
+/// `Nats-Rollup: all` header, published on its own key, would purge the whole
+/// bucket: every host's bans, which a host joining later then never receives.
+#[test]
+fn a_member_cannot_purge_the_other_members_bans_with_a_rollup() {
+    let Some((root, engine)) = engine_for(BIN, "rollup") else {
+        return;
+    };
+    let origin = quiet_host(&root.0, &engine, "web1", "pw-one");
+    let out = origin.client(&["ban", "t", "192.0.2.50"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_for(SOON, || origin.fleet()["outbox"] == 0));
+    // the compromised member web2, by hand
+    for rollup in ["all", "sub"] {
+        let headers = format!("NATS/1.0\r\nNats-Rollup: {rollup}\r\n\r\n");
+        let payload = "{}";
+        let frame = format!(
+            "HPUB $KV.ferroban.web2.t.192_0_2_99 {} {}\r\n{headers}{payload}\r\n",
+            headers.len(),
+            headers.len() + payload.len()
+        );
+        raw_frames(engine.port, ("web2", "pw-two"), &frame);
+    }
+    let late = quiet_host(&root.0, &engine, "web3", "pw-three");
+    assert!(
+        wait_for(SOON, || late.banned_count() >= 1),
+        "web1's ban did not reach a host joining after the rollup: {}",
+        late.fleet()
+    );
+}
+
+/// A bucket made allowing rollups (by an older ferroban, or by a member after
+/// the engine lost its storage) is reported on every host, with how to make it anew.
+#[test]
+fn a_bucket_that_allows_rollups_is_reported() {
+    let Some((root, engine)) = engine_for(BIN, "rollup-bucket") else {
+        return;
+    };
+    let config = serde_json::json!({
+        "name": "KV_ferroban", "subjects": ["$KV.ferroban.>"], "max_msgs_per_subject": 1,
+        "allow_rollup_hdrs": true, "deny_delete": true, "storage": "file",
+        "discard": "new", "num_replicas": 1, "allow_direct": true, "max_msgs": -1,
+        "max_bytes": -1, "max_age": 0, "max_msg_size": -1, "retention": "limits"
+    })
+    .to_string();
+    let frame = format!(
+        "PUB $JS.API.STREAM.CREATE.KV_ferroban _INBOX_web1.made {}\r\n{config}\r\n",
+        config.len()
+    );
+    raw_frames(engine.port, ("web1", "pw-one"), &frame);
+    let host = &connected_hosts(&root.0, &engine, &LOGINS[..1], "")[0];
+    let said = host.fleet()["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        said.contains("allowing rollups")
+            && said.contains("remove the stream directory KV_ferroban"),
+        "{said}"
+    );
 }
 
 #[test]

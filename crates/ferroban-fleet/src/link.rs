@@ -596,9 +596,21 @@ impl Link {
         let bucket = &self.settings.bucket;
         // The bucket's stream is made here rather than by create_key_value, which
         // first reads account figures in a form nats-server 2.9 does not send.
-        js.get_or_create_stream(bucket_stream(bucket))
+        let stream = js
+            .get_or_create_stream(bucket_stream(bucket))
             .await
             .map_err(|e| format!("opening bucket {bucket}: {e}"))?;
+        if stream.cached_info().config.allow_rollup {
+            let why = format!(
+                "fleet: the engine's bucket {bucket} was made allowing rollups (by ferroban \
+                 before 2026-12-05, or by hand): any member can purge every host's bans \
+                 with one message. Make it anew: stop nats-server, remove the stream \
+                 directory KV_{bucket} under its store_dir (jetstream/$G/streams/), start \
+                 it; the hosts publish their bans in force again"
+            );
+            self.set_last_error(&why);
+            self.log(Level::Error, why);
+        }
         let store = js
             .get_key_value(bucket.as_str())
             .await
@@ -1122,7 +1134,9 @@ fn name_mismatch_hint(settings: &FleetSettings) -> String {
 }
 
 /// The stream behind the KV bucket, as a KV bucket of history 1 is made: one
-/// message per key, deletes as markers, values small.
+/// message per key, deletes as markers, values small; but without rollups, which a
+/// KV bucket allows for its purge: a `Nats-Rollup: all` header on a member's own
+/// key would purge every member's (ferroban never purges).
 fn bucket_stream(bucket: &str) -> stream::Config {
     stream::Config {
         name: format!("KV_{bucket}"),
@@ -1131,8 +1145,9 @@ fn bucket_stream(bucket: &str) -> stream::Config {
         max_messages_per_subject: 1,
         max_message_size: MAX_VALUE_SIZE,
         storage: stream::StorageType::File,
-        allow_rollup: true,
+        allow_rollup: false,
         deny_delete: true,
+        deny_purge: true,
         allow_direct: true,
         discard: stream::DiscardPolicy::New,
         num_replicas: 1,
