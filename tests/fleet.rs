@@ -732,17 +732,18 @@ fn a_member_cannot_purge_the_other_members_bans_with_a_rollup() {
     );
 }
 
-/// A bucket made allowing rollups (by an older ferroban, or by a member after
-/// the engine lost its storage) is reported on every host, with how to make it anew.
+/// A bucket made allowing rollups or with a limit that drops bans (by an older
+/// ferroban, or by a member after the engine lost its storage) is reported on every
+/// host, with how to make it anew.
 #[test]
-fn a_bucket_that_allows_rollups_is_reported() {
+fn a_bucket_that_lets_bans_vanish_is_reported() {
     let Some((root, engine)) = engine_for(BIN, "rollup-bucket") else {
         return;
     };
     let config = serde_json::json!({
         "name": "KV_ferroban", "subjects": ["$KV.ferroban.>"], "max_msgs_per_subject": 1,
         "allow_rollup_hdrs": true, "deny_delete": true, "storage": "file",
-        "discard": "new", "num_replicas": 1, "allow_direct": true, "max_msgs": -1,
+        "discard": "old", "num_replicas": 1, "allow_direct": true, "max_msgs": 3,
         "max_bytes": -1, "max_age": 0, "max_msg_size": -1, "retention": "limits"
     })
     .to_string();
@@ -758,6 +759,7 @@ fn a_bucket_that_allows_rollups_is_reported() {
         .to_string();
     assert!(
         said.contains("allowing rollups")
+            && said.contains("with max_msgs 3")
             && said.contains("remove the stream directory KV_ferroban"),
         "{said}"
     );

@@ -600,13 +600,15 @@ impl Link {
             .get_or_create_stream(bucket_stream(bucket))
             .await
             .map_err(|e| format!("opening bucket {bucket}: {e}"))?;
-        if stream.cached_info().config.allow_rollup {
+        let flaws = bucket_flaws(&stream.cached_info().config);
+        if !flaws.is_empty() {
             let why = format!(
-                "fleet: the engine's bucket {bucket} was made allowing rollups (by ferroban \
-                 before 2026-12-05, or by hand): any member can purge every host's bans \
-                 with one message. Make it anew: stop nats-server, remove the stream \
+                "fleet: the engine's bucket {bucket} was made {} (by ferroban before \
+                 2026-12-05, by hand, or by a member after the engine lost its storage): \
+                 bans can vanish from it. Make it anew: stop nats-server, remove the stream \
                  directory KV_{bucket} under its store_dir (jetstream/$G/streams/), start \
-                 it; the hosts publish their bans in force again"
+                 it; the hosts publish their bans in force again",
+                flaws.join(", ")
             );
             self.set_last_error(&why);
             self.log(Level::Error, why);
@@ -1153,6 +1155,28 @@ fn bucket_stream(bucket: &str) -> stream::Config {
         num_replicas: 1,
         ..Default::default()
     }
+}
+
+/// What in the bucket's stream `config` lets bans in force vanish from it: rollups
+/// (any member's message could purge them all), or a limit that drops them.
+fn bucket_flaws(config: &stream::Config) -> Vec<String> {
+    let mut flaws = Vec::new();
+    if config.allow_rollup {
+        flaws.push(
+            "allowing rollups (any member can purge every host's bans with one message)"
+                .to_string(),
+        );
+    }
+    if !config.max_age.is_zero() {
+        flaws.push(format!("with max_age {:?}", config.max_age));
+    }
+    if config.max_messages > 0 {
+        flaws.push(format!("with max_msgs {}", config.max_messages));
+    }
+    if config.max_bytes > 0 {
+        flaws.push(format!("with max_bytes {}", config.max_bytes));
+    }
+    flaws
 }
 
 /// `base` shortened by up to a half at random, so that a fleet does not come back
