@@ -732,6 +732,51 @@ fn a_member_cannot_purge_the_other_members_bans_with_a_rollup() {
     );
 }
 
+/// A member may publish on its own keys only, also through the engine: a push
+/// consumer it makes cannot deliver the bucket's messages onto another host's key
+/// (the engine would store them there, as that host's bans).
+#[test]
+fn a_member_cannot_have_the_engine_write_another_hosts_keys() {
+    let Some((root, engine)) = engine_for(BIN, "deliver") else {
+        return;
+    };
+    let attacker = quiet_host(&root.0, &engine, "web2", "pw-two");
+    let out = attacker.client(&["ban", "t", "192.0.2.77"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_for(SOON, || attacker.fleet()["outbox"] == 0));
+    let consumer = serde_json::json!({
+        "stream_name": "KV_ferroban",
+        "config": {
+            "deliver_subject": "$KV.ferroban.web1.t.192_0_2_77",
+            "filter_subject": "$KV.ferroban.web2.>",
+            "deliver_policy": "all", "ack_policy": "none", "replay_policy": "instant"
+        }
+    })
+    .to_string();
+    let frame = format!(
+        "PUB $JS.API.CONSUMER.CREATE.KV_ferroban _INBOX_web2.made {}\r\n{consumer}\r\n",
+        consumer.len()
+    );
+    // (nats-server 2.9 refuses it: "consumer deliver subject forms a cycle")
+    raw_frames(engine.port, ("web2", "pw-two"), &frame);
+    std::thread::sleep(Duration::from_secs(1));
+    let late = quiet_host(&root.0, &engine, "web3", "pw-three");
+    assert!(
+        wait_for(SOON, || late.banned_count() >= 1),
+        "{}",
+        late.fleet()
+    );
+    let hosts = late.fleet()["hosts"].to_string();
+    assert!(
+        !hosts.contains("web1"),
+        "a ban stored under web1's name: {hosts}"
+    );
+}
+
 /// A bucket made allowing rollups or with a limit that drops bans (by an older
 /// ferroban, or by a member after the engine lost its storage) is reported on every
 /// host, with how to make it anew.
