@@ -785,29 +785,48 @@ fn a_bucket_that_lets_bans_vanish_is_reported() {
     let Some((root, engine)) = engine_for(BIN, "rollup-bucket") else {
         return;
     };
-    let config = serde_json::json!({
-        "name": "KV_ferroban", "subjects": ["$KV.ferroban.>"], "max_msgs_per_subject": 1,
-        "allow_rollup_hdrs": true, "deny_delete": true, "storage": "file",
-        "discard": "old", "num_replicas": 1, "allow_direct": true, "max_msgs": 3,
-        "max_bytes": -1, "max_age": 0, "max_msg_size": -1, "retention": "limits"
-    })
-    .to_string();
-    let frame = format!(
-        "PUB $JS.API.STREAM.CREATE.KV_ferroban _INBOX_web1.made {}\r\n{config}\r\n",
-        config.len()
+    // as a member could make them after the engine lost its storage
+    let limits = serde_json::json!({
+        "allow_rollup_hdrs": true, "storage": "file", "discard": "old", "num_replicas": 1,
+        "max_msgs": 3, "max_bytes": -1, "max_age": 0, "max_msg_size": -1,
+        "retention": "limits"
+    });
+    let create = |name: &str, subjects: &str, extra: Value| {
+        let mut config = limits.clone();
+        config["name"] = name.into();
+        config["subjects"] = serde_json::json!([subjects]);
+        for (k, v) in extra.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        let config = config.to_string();
+        let frame = format!(
+            "PUB $JS.API.STREAM.CREATE.{name} _INBOX_web1.made {}\r\n{config}\r\n",
+            config.len()
+        );
+        raw_frames(engine.port, ("web1", "pw-one"), &frame);
+    };
+    create(
+        "KV_ferroban",
+        "$KV.ferroban.>",
+        serde_json::json!({"max_msgs_per_subject": 1, "deny_delete": true, "allow_direct": true}),
     );
-    raw_frames(engine.port, ("web1", "pw-one"), &frame);
+    create(
+        "ferroban_failures",
+        "ferroban.fail.>",
+        serde_json::json!({}),
+    );
     let host = &connected_hosts(&root.0, &engine, &LOGINS[..1], "")[0];
-    let said = host.fleet()["last_error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        said.contains("allowing rollups")
-            && said.contains("with max_msgs 3")
-            && said.contains("remove the stream directory KV_ferroban"),
-        "{said}"
-    );
+    assert!(host.fleet()["last_error"].is_string(), "{}", host.fleet());
+    let log = host.log();
+    for said in [
+        "bucket ferroban was made allowing rollups",
+        "with max_msgs 3 (by ferroban before",
+        "remove the stream directory KV_ferroban under",
+        "stream ferroban_failures was made allowing rollups",
+        "remove the stream directory ferroban_failures under",
+    ] {
+        assert!(log.contains(said), "{said}: {log}");
+    }
 }
 
 #[test]

@@ -600,7 +600,7 @@ impl Link {
             .get_or_create_stream(bucket_stream(bucket))
             .await
             .map_err(|e| format!("opening bucket {bucket}: {e}"))?;
-        let flaws = bucket_flaws(&stream.cached_info().config);
+        let flaws = stream_flaws(&stream.cached_info().config, None);
         if !flaws.is_empty() {
             let why = format!(
                 "fleet: the engine's bucket {bucket} was made {} (by ferroban before \
@@ -658,6 +658,22 @@ impl Link {
             })
             .await
             .map_err(|e| format!("opening stream {name}: {e}"))?;
+        // what the jails counting the fleet's failures read back (at most what
+        // ferroban makes the stream keep)
+        let counted = Duration::from_secs_f64(self.lookback.counted.unwrap_or(0.0).max(0.0));
+        let kept = counted.min(FAILURES_MAX_AGE);
+        let flaws = stream_flaws(&stream.cached_info().config, Some(kept));
+        if !flaws.is_empty() {
+            let why = format!(
+                "fleet: the engine's stream {name} was made {} (by hand, or by a member \
+                 after the engine lost its storage): failures counted across the fleet can \
+                 vanish from it. Make it anew: stop nats-server, remove the stream directory \
+                 {name} under its store_dir (jetstream/$G/streams/), start it",
+                flaws.join(", ")
+            );
+            self.set_last_error(&why);
+            self.log(Level::Error, why);
+        }
         let created = epoch(stream.cached_info().created);
         if self.failures_created != Some(created) {
             self.failures_created = Some(created);
@@ -1157,17 +1173,18 @@ fn bucket_stream(bucket: &str) -> stream::Config {
     }
 }
 
-/// What in the bucket's stream `config` lets bans in force vanish from it: rollups
-/// (any member's message could purge them all), or a limit that drops them.
-fn bucket_flaws(config: &stream::Config) -> Vec<String> {
+/// What in a stream's `config` lets what it holds vanish before its time: rollups
+/// (any member's message could purge everything), or a limit that drops messages
+/// (an age limit only when shorter than `kept`, what must stay; any, without it).
+fn stream_flaws(config: &stream::Config, kept: Option<Duration>) -> Vec<String> {
     let mut flaws = Vec::new();
     if config.allow_rollup {
         flaws.push(
-            "allowing rollups (any member can purge every host's bans with one message)"
+            "allowing rollups (any member can purge what every host published with one message)"
                 .to_string(),
         );
     }
-    if !config.max_age.is_zero() {
+    if !config.max_age.is_zero() && kept.is_none_or(|kept| config.max_age < kept) {
         flaws.push(format!("with max_age {:?}", config.max_age));
     }
     if config.max_messages > 0 {
