@@ -82,7 +82,7 @@ fn server() -> Command {
         .arg(value(
             "loglevel",
             "LEVEL",
-            "CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG",
+            "CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG or a number (10 is DEBUG)",
         ))
         .arg(value("dbfile", "FILE", "Ban database (:memory: for none)"))
         .arg(flag(
@@ -317,7 +317,7 @@ fn fail2ban_options() -> Vec<Arg> {
         value(
             "loglevel",
             "LEVEL",
-            "CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG",
+            "CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG or a number (10 is DEBUG)",
         ),
         value(
             "logtarget",
@@ -332,6 +332,11 @@ fn fail2ban_options() -> Vec<Arg> {
         ),
         flag("dp", "The same, one setting per line").alias("dump-pretty"),
         flag("test", "Test the configuration (also before start)").short('t'),
+        short(
+            "interactive",
+            'i',
+            "Read commands from standard input, one a line, until exit or quit",
+        ),
         short("verbose", 'v', "More output on standard error"),
         short("quiet", 'q', "Less output on standard error"),
         short(
@@ -383,9 +388,10 @@ fn fail2ban_client() -> Command {
         .about("ferroban's client, under Fail2ban's name and command line")
         .long_about(
             "Sends Fail2ban's commands to the server and prints Fail2ban's answers: start, \
-             stop, reload [JAIL], status [JAIL], ping, set JAIL banip|unbanip IP..., \
-             get JAIL OPTION, set JAIL OPTION VALUE, unban IP...|--all, banned [IP...], \
-             flushlogs, version.",
+             stop, reload [JAIL], restart [JAIL], status [JAIL], ping, set JAIL \
+             banip|unbanip IP..., set JAIL attempt IP [TEXT...], get JAIL OPTION, set JAIL \
+             OPTION VALUE, unban IP...|--all, banned [IP...], flushlogs, version; with -i, \
+             one command a line from standard input.",
         )
         .args(fail2ban_options())
         .arg(words("command", "COMMAND", "A Fail2ban client command"))
