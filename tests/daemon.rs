@@ -3245,6 +3245,9 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["set", "app", "datepattern", "{^LN-BEG}%Y-%m-%d %H:%M:%S"],
         &["set", "app", "logtimezone", "UTC+0200"],
         &["get", "app", "logtimezone"],
+        &["set", "app", "logencoding", "latin-1"],
+        &["get", "app", "logencoding"],
+        &["set", "app", "logencoding", "auto"],
         &["set", "app", "addlogpath", &other_log],
         &["set", "app", "dellogpath", &other_log],
         // the regexes as compiled: tags expanded (with the usedns they were built with)
@@ -3574,6 +3577,17 @@ fn a_jail_changed_by_command_reads_what_it_was_told() {
         !out.contains("192.0.2.9") && !out.contains("192.0.2.10"),
         "{out}"
     );
+    // the jail's file read on in another encoding
+    env.client_text(&["set", "app", "logencoding", "latin-1"]);
+    let mut line = format!("{} login failed from 192.0.2.12 user=caf", now()).into_bytes();
+    line.extend(b"\xe9\n");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.log("app.log"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &line))
+        .unwrap();
+    assert!(env.wait_out("ban app 192.0.2.12"), "{}", env.own_log_text());
+    assert!(env.out_text().contains("user=café"), "{}", env.out_text());
     // a regex that does not compile is refused, and the filter kept
     let o = env.client(&["set", "app", "addfailregex", "(unclosed <HOST>"]);
     assert!(!o.status.success());

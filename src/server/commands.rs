@@ -956,6 +956,18 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
             change_logpath(server, idx, option == "addlogpath", path, start)?;
             get(server, name, "logpath", &[])
         }
+        // the jail's files read on in this encoding from the next line
+        "logencoding" => {
+            let encoding = one()?.trim().to_string();
+            if ferroban_sources::Encoding::from_name(&encoding).is_none() {
+                return Err(CommandError::BadValue(format!(
+                    "unknown encoding: {encoding} (ferroban reads UTF-8 and Latin-1 logs)"
+                )));
+            }
+            server.jails[idx].config.logencoding = encoding;
+            server.start_sources();
+            get(server, name, option, &[])
+        }
         "addjournalmatch" | "deljournalmatch" => {
             change_journalmatch(server, idx, option == "addjournalmatch", values)?;
             get(server, name, "journalmatch", &[])
