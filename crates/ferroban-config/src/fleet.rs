@@ -218,10 +218,14 @@ impl SectionReader<'_> {
             return Ok(None);
         };
         if !path.is_file() {
+            let what = match key {
+                "credentials" => "the NATS credentials file (.creds: JWT and NKey seed)",
+                _ => "the PEM file",
+            };
             return Err(self.error(
                 key,
                 format!("{key} = {}: no such file", path.display()),
-                "give the path of the PEM file",
+                &format!("give the path of {what}"),
             ));
         }
         Ok(Some(path))

@@ -1056,6 +1056,16 @@ fn connect_error(settings: &FleetSettings, error: &async_nats::ConnectError) -> 
         };
         return (why, true);
     }
+    // A TLS hello answered in NATS's plain protocol (its INFO line).
+    if text.contains("InvalidContentType") {
+        return (
+            format!(
+                "the engine does not answer TLS on this address ({text}): use a nats:// url, \
+                 or enable tls on the engine (a tls {{ cert_file, key_file }} block)"
+            ),
+            true,
+        );
+    }
     if text.contains("UnknownIssuer") {
         let fix = match &settings.tls_ca {
             None => "set tls_ca in [Fleet] to the CA that signed it (that CA's certificate, \
@@ -1117,9 +1127,15 @@ fn inbox_violation(error: &async_nats::ServerError, inbox: &str) -> Option<Strin
     let async_nats::ServerError::Other(text) = error else {
         return None;
     };
-    let lower = text.to_lowercase();
-    (lower.contains("permissions violation") && text.contains(&format!("{inbox}.")))
-        .then(|| text.clone())
+    let prefix = format!("{inbox}.");
+    let at = text.find(&prefix)? + prefix.len();
+    if !text.to_lowercase().contains("permissions violation") {
+        return None;
+    }
+    // The inbox's random part changes at every attempt: left out, the same refusal
+    // reads the same, and is logged once.
+    let token = text[at..].find(['.', '"', ' ']).unwrap_or(text.len() - at);
+    Some(format!("{}…{}", &text[..at], &text[at + token..]))
 }
 
 /// The text of `error` when it is the engine refusing a publication (a
@@ -1211,6 +1227,22 @@ fn jittered(base: Duration) -> Duration {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_refused_inbox_reads_the_same_whatever_its_random_part() {
+        let refusal = |token: &str| {
+            async_nats::ServerError::Other(format!(
+                "Permissions Violation for Subscription to \"_INBOX_web3.{token}.*\""
+            ))
+        };
+        let first = inbox_violation(&refusal("5nNt8SpkAv5otKqZnZ9WFf"), "_INBOX_web3");
+        assert_eq!(
+            first.as_deref(),
+            Some("Permissions Violation for Subscription to \"_INBOX_web3.….*\"")
+        );
+        assert_eq!(first, inbox_violation(&refusal("Zq1"), "_INBOX_web3"));
+        assert_eq!(inbox_violation(&refusal("x"), "_INBOX_web2"), None);
+    }
+
     fn failure(i: usize) -> FleetCommand {
         FleetCommand::Failure {
             jail: "t".into(),
@@ -1267,6 +1299,23 @@ mod tests {
         let (why, configuration) = connect_error(&settings(FleetAuth::None, None), &io);
         assert!(!configuration);
         assert_eq!(why, "IO error: Connection refused (os error 111)");
+    }
+
+    #[test]
+    fn a_tls_url_on_a_plain_engine_says_to_use_nats_or_enable_tls() {
+        use async_nats::{ConnectError, ConnectErrorKind};
+        // what rustls says of the engine's plain INFO line (seen against nats-server 2.9)
+        let plain = ConnectError::with_source(
+            ConnectErrorKind::Io,
+            "received corrupt message of type InvalidContentType",
+        );
+        let (why, configuration) = connect_error(&settings(FleetAuth::None, None), &plain);
+        assert!(configuration);
+        assert!(
+            why.starts_with("the engine does not answer TLS on this address")
+                && why.contains("use a nats:// url"),
+            "{why}"
+        );
     }
 
     #[test]
