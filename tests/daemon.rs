@@ -3669,26 +3669,15 @@ fn ferroban_as_fail2ban_client_prints_what_debians_client_prints() {
     // `-i`: commands read a line at a time, a refused one not the last, until quit
     // (or the end of the input)
     let interactive = |client: &Path, first: &[&str], input: &str| {
-        use std::io::Write;
-        let mut child = Command::new(client)
+        let mut command = Command::new(client);
+        command
             .arg("-c")
             .arg(env.conf())
             .arg("-s")
             .arg(env.socket())
             .arg("-i")
-            .args(first)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        streams(&child.wait_with_output().unwrap())
+            .args(first);
+        streams(&common::run_with_input(&mut command, input))
     };
     for (first, input) in [
         (

@@ -33,7 +33,7 @@ use ferroban_config::fleet::{FleetMode, FleetSettings};
 use ferroban_config::jail::{load_jails, Backend, JailConfig};
 use ferroban_config::settings::{LogTarget, ServerSettings};
 use ferroban_db::{BanRecord, Database, FilePosition};
-use ferroban_jail::{AddressMap, Ban};
+use ferroban_jail::{AddressMap, Ban, Offence};
 use ferroban_sources::files::{FileWatcher, Watch};
 use ferroban_sources::journal::{JournalReader, JournalSpec};
 use ferroban_sources::{Encoding, LineBlock, SourceEvent};
@@ -97,6 +97,22 @@ fn push_already_banned(line: &mut String, jail: &str, ip: std::net::IpAddr) {
     line.push_str("] ");
     push_ip(line, ip);
     line.push_str(" already banned");
+}
+
+/// The ban of an offence found here, starting at `start`, with the failure's
+/// captured `fields` for the actions (its duration and count are the jail's to
+/// set, see `Server::ban`).
+fn offence_ban(o: &Offence, start: f64, fields: Vec<(String, String)>) -> Ban {
+    Ban {
+        ip: o.ip,
+        start,
+        duration: 0.0,
+        count: 0,
+        failures: o.failures,
+        matches: o.matches.iter().map(|m| m.to_string()).collect(),
+        fields,
+        origin: None,
+    }
 }
 
 /// How a `reload` goes (Fail2ban's options of the same names).
@@ -1044,17 +1060,7 @@ impl Server {
             if self.note_if_banned(idx, o.ip, start) {
                 continue;
             }
-            let ban = Ban {
-                ip: o.ip,
-                start,
-                duration: 0.0,
-                count: 0,
-                failures: o.failures,
-                matches: o.matches.iter().map(|m| m.to_string()).collect(),
-                fields: found.action_fields(),
-                origin: None,
-            };
-            self.ban(idx, ban);
+            self.ban(idx, offence_ban(o, start, found.action_fields()));
         }
     }
 
@@ -1082,17 +1088,7 @@ impl Server {
         let lines: Vec<Arc<str>> = texts.iter().map(|text| Arc::from(*text)).collect();
         let count = u32::try_from(lines.len()).unwrap_or(u32::MAX);
         if let Some(o) = self.jails[idx].track(ip, t, &lines, count, &self.log) {
-            let ban = Ban {
-                ip,
-                start: t,
-                duration: 0.0,
-                count: 0,
-                failures: o.failures,
-                matches: o.matches.iter().map(|m| m.to_string()).collect(),
-                fields: vec![],
-                origin: None,
-            };
-            self.ban(idx, ban);
+            self.ban(idx, offence_ban(&o, t, Vec::new()));
         }
         1
     }

@@ -72,20 +72,10 @@ impl Engine {
     ) -> Engine {
         std::fs::create_dir_all(dir).unwrap();
         let pairs: String = logins.iter().map(|(n, p)| format!("{n}={p}\n")).collect();
-        let mut child = Command::new(ferroban)
-            .args(["fleet", "nats-config", "--stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(pairs.as_bytes()).unwrap();
-            // dropped: closed, so that it reads to the end
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = super::run_with_input(
+            Command::new(ferroban).args(["fleet", "nats-config", "--stdin"]),
+            &pairs,
+        );
         assert!(
             out.status.success(),
             "nats-config: {}",

@@ -302,6 +302,27 @@ pub fn start_nginx(
         .unwrap()
 }
 
+/// Run `command` with `input` on its standard input (then closed), and collect
+/// its output and exit status.
+pub fn run_with_input(command: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // dropped at the end of the statement: closed, so that the command reads to the end
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// systemd's `systemd-journal-remote`, which writes journal files (the tests make
 /// theirs with it, as the journal would), when it is installed.
 pub const JOURNAL_REMOTE: &str = "/lib/systemd/systemd-journal-remote";
@@ -309,23 +330,10 @@ pub const JOURNAL_REMOTE: &str = "/lib/systemd/systemd-journal-remote";
 /// Write the journal file `path` from `export` (the journal's export format:
 /// `FIELD=value` lines, an empty line after each entry) with systemd-journal-remote.
 pub fn write_journal(path: &std::path::Path, export: &str) {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new(JOURNAL_REMOTE)
-        .arg("-o")
-        .arg(path)
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(export.as_bytes())
-        .unwrap();
+    let mut command = std::process::Command::new(JOURNAL_REMOTE);
+    command.arg("-o").arg(path).arg("-");
     assert!(
-        child.wait().unwrap().success(),
+        run_with_input(&mut command, export).status.success(),
         "systemd-journal-remote wrote {}",
         path.display()
     );
