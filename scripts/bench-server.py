@@ -19,6 +19,8 @@ With --sshd, fail2ban-rs runs too when it is installed (or FAIL2BAN_RS names its
 binary), with its own sshd jail (its patterns, not Fail2ban's filter) on the same log.
 With --seed N: the logs generated from seed N, not the benchmarks' (a profile-guided
 build trains on logs the benchmarks do not read).
+With --sshd --mode MODE: the stock sshd filter in that mode (normal, ddos, extra or
+aggressive; default normal). fail2ban-rs has no modes: its jail is the same in each.
 """
 import os, random, re, shutil, signal, statistics, subprocess, sys, time
 
@@ -34,6 +36,13 @@ if "--seed" in sys.argv:
     at = sys.argv.index("--seed")
     SEED = int(sys.argv[at + 1])
     del sys.argv[at:at + 2]
+MODE = "normal"
+if "--mode" in sys.argv:
+    at = sys.argv.index("--mode")
+    MODE = sys.argv[at + 1]
+    del sys.argv[at:at + 2]
+    if MODE not in ("normal", "ddos", "extra", "aggressive"):
+        sys.exit("--mode: one of normal, ddos, extra, aggressive (the stock sshd filter's modes)")
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100000
 NUMBERS = [int(a) for a in sys.argv[1:] if a.isdigit()]
 BANS = {"ferroban": NUMBERS[1] if len(NUMBERS) > 1 else 100000,
@@ -98,7 +107,7 @@ def setup_sshd(name):
         # findtime far longer than the log: no address's failures straddle its edge,
         # where the moment each daemon reads a line (not the filter) would decide.
         f.write("[DEFAULT]\nbackend = auto\naction = bench\nmaxretry = 3\nfindtime = 4w\nbantime = 1d\n"
-                "[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s/auth.log\n" % d)
+                "[sshd]\nenabled = true\nfilter = sshd[mode=%s]\nlogpath = %s/auth.log\n" % (MODE, d))
     open(os.path.join(d, "auth.log"), "w").close()
     return d
 
@@ -140,7 +149,7 @@ def banned_addresses(name):
 
 def main_sshd():
     text = generate_auth(LINES)
-    print("%d auth.log lines, one sshd jail (stock filter)" % text.count("\n"))
+    print("%d auth.log lines, one sshd jail (stock filter, mode %s)" % (text.count("\n"), MODE))
     names = ["ferroban"] + (["fail2ban"] if shutil.which("fail2ban-client") and "--skip-fail2ban" not in sys.argv else [])
     names += ["fail2ban-rs"] if FAIL2BAN_RS else []
     results = {n: bench_sshd(n, text) for n in names}
