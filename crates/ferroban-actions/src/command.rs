@@ -459,7 +459,7 @@ mod tests {
 
     fn ticket(ip: &str, matches: &[&str]) -> BanTicket {
         BanTicket {
-            matches: matches.iter().map(|s| s.to_string()).collect(),
+            matches: matches.iter().map(|s| (*s).into()).collect(),
             ..crate::test_ticket(ip)
         }
     }

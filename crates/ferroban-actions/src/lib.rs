@@ -43,7 +43,7 @@ pub struct BanTicket {
     /// Seconds; negative means permanent.
     pub bantime: f64,
     pub bancount: u32,
-    pub matches: Vec<String>,
+    pub matches: Vec<std::sync::Arc<str>>,
     /// Captured fields (`user`, …, or `F-USER` names), from the log line.
     pub fields: Vec<(String, String)>,
     /// Restored from the database at start (actions with `norestored` skip it).

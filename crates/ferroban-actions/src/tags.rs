@@ -200,7 +200,7 @@ mod tests {
             failures: 3,
             time: 1700000000.5,
             bantime: 3600.0,
-            matches: matches.iter().map(|s| s.to_string()).collect(),
+            matches: matches.iter().map(|s| (*s).into()).collect(),
             fields: vec![("user".into(), user.into())],
             ..crate::test_ticket(ip)
         }

@@ -24,7 +24,7 @@ pub struct Ban {
     /// How many times the address has been banned, this ban included.
     pub count: u32,
     pub failures: u32,
-    pub matches: Vec<String>,
+    pub matches: Vec<std::sync::Arc<str>>,
     /// Captured fields of the last failure (`F-USER`, …), for action tags.
     pub fields: Vec<(String, String)>,
     /// The fleet host this ban was received from; `None` for this host's own.

@@ -274,7 +274,7 @@ fn jail(server: &Server, name: &str) -> Result<Value, String> {
             b.matches
                 .iter()
                 .rev()
-                .map(move |line| json!({"ip": b.ip.to_string(), "time": b.start, "line": line}))
+                .map(move |line| json!({"ip": b.ip.to_string(), "time": b.start, "line": &**line}))
         })
         .take(RECENT_MATCHES)
         .collect();
