@@ -268,6 +268,60 @@ fn bans_unbans_on_expiry_and_honours_ignoreip_and_findtime() {
 }
 
 #[test]
+fn a_stop_unbans_every_ban_in_force_new_restored_or_set_by_hand() {
+    // The actions keep no list of bans of their own: at stop the server names each
+    // ban still in force, and an action without `actionflush` unbans each one.
+    let env = Env::new("stop-unbans");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n");
+    let d = env.start();
+    env.fail("app.log", "192.0.2.30", 2);
+    assert!(
+        env.wait_out("ban app 192.0.2.30 3600 1 restored=0"),
+        "{}",
+        env.out_text()
+    );
+    env.client_text(&["stop"]);
+    assert!(
+        wait_for(15, || env.out_text().contains("stop app")),
+        "{}",
+        env.out_text()
+    );
+    drop(d);
+    assert!(
+        env.out_text().contains("unban app 192.0.2.30\nstop app"),
+        "{}",
+        env.out_text()
+    );
+    let d = env.start();
+    assert!(
+        env.wait_out("ban app 192.0.2.30 3600 1 restored=1"),
+        "{}",
+        env.out_text()
+    );
+    env.client_text(&["set", "app", "banip", "192.0.2.31"]);
+    assert!(env.wait_out("ban app 192.0.2.31"), "{}", env.out_text());
+    env.client_text(&["unban", "192.0.2.30"]);
+    env.client_text(&["stop"]);
+    assert!(
+        wait_for(15, || env.out_text().matches("stop app").count() == 2),
+        "{}",
+        env.out_text()
+    );
+    drop(d);
+    let out = env.out_text();
+    let second_run = &out[out.find("restored=1").unwrap()..];
+    assert_eq!(
+        second_run.matches("unban app ").count(),
+        2,
+        "one unban by hand, one at stop: {out}"
+    );
+    assert!(
+        second_run.ends_with("unban app 192.0.2.31\nstop app\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn bans_survive_kill_9_and_restarts() {
     let env = Env::new("restart");
     env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\nbantime.increment = true\nbantime.factor = 1\n");

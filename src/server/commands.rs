@@ -718,6 +718,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     matches: vec![],
                     fields: vec![],
                     origin: None,
+                    restored: false,
                 };
                 if server.ban(idx, ban) {
                     n += 1;

@@ -644,6 +644,7 @@ impl Server {
                     matches: Vec::new(),
                     fields: Vec::new(),
                     origin: Some(shared_name(&mut origins, &b.origin)),
+                    restored: false,
                 },
             );
             applied += 1;
@@ -747,6 +748,7 @@ impl Server {
                         matches: Vec::new(),
                         fields: Vec::new(),
                         origin: None,
+                        restored: false,
                     },
                 );
             }

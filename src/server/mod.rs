@@ -113,6 +113,7 @@ fn offence_ban(o: &Offence, start: f64, fields: Vec<(String, String)>) -> Ban {
         matches: o.matches.to_vec(),
         fields,
         origin: None,
+        restored: false,
     }
 }
 
@@ -740,6 +741,7 @@ impl Server {
                 matches: r.matches.into_iter().map(Arc::from).collect(),
                 fields: r.fields,
                 origin: r.origin.as_deref().map(Arc::from),
+                restored: true,
             };
             if self.jails[idx].bans.insert(ban.clone()) {
                 self.log.log(
@@ -766,15 +768,17 @@ impl Server {
         if let Some(j) = self.journals.remove(jail.name()) {
             j.stop();
         }
+        let mut banned = Vec::with_capacity(jail.bans.len());
         for ban in jail.bans.drain() {
             self.log.log(
                 Component::Actions,
                 Severity::Notice,
                 &format!("[{}] Unban {}", jail.name(), ban.ip),
             );
+            banned.push(ticket(&ban, ban.restored));
         }
         if let Some(r) = jail.runner.take() {
-            r.stop();
+            r.stop(banned);
         }
         self.log.log(
             Component::Jail,
@@ -1388,7 +1392,7 @@ impl Server {
                 );
             }
             if let Some(r) = &j.runner {
-                r.unban(gone.iter().map(|b| ticket(b, false)).collect());
+                r.unban(gone.iter().map(|b| ticket(b, b.restored)).collect());
             }
             if j.config.fleet.publishes() {
                 ended.push((j.config.name.clone(), gone));
@@ -1451,7 +1455,7 @@ impl Server {
             );
         }
         if let Some(r) = &self.jails[idx].runner {
-            r.unban(gone.iter().map(|b| ticket(b, false)).collect());
+            r.unban(gone.iter().map(|b| ticket(b, b.restored)).collect());
         }
         self.publish_unbans(idx, &gone);
         gone.len()
@@ -1615,8 +1619,9 @@ impl Server {
         }
         if actions_changed {
             let name = self.jails[idx].name().to_string();
-            if let Some(old) = self.jails[idx].runner.take() {
-                old.stop();
+            let jail = &mut self.jails[idx];
+            if let Some(old) = jail.runner.take() {
+                old.stop(jail.bans.iter().map(|b| ticket(b, b.restored)).collect());
             }
             let runner = ActionRunner::start(
                 &name,

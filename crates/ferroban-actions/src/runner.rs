@@ -3,11 +3,12 @@
 //! Owns the order of work for one jail's actions and what the firewall was told:
 //! bans queued while a slow action runs are taken together in the next batch, a ban
 //! an action failed is retried with growing pauses (and reported each time) until
-//! it succeeds or the address is unbanned, and at stop every address still banned
-//! is removed. The server never waits for it except at stop.
+//! it succeeds or the address is unbanned, and at stop every address the server
+//! names as still banned is removed. It keeps no list of bans of its own: the
+//! server's ban list is the one record (a second copy cost 150–250 bytes a ban). The
+//! server never waits for it except at stop.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -51,7 +52,8 @@ const LARGE_BATCH: usize = 1000;
 enum Job {
     Ban(Vec<BanTicket>),
     Unban(Vec<BanTicket>),
-    Stop(Sender<()>),
+    /// Stop, removing the bans still in force (the server's list of them).
+    Stop(Sender<()>, Vec<BanTicket>),
 }
 
 impl Job {
@@ -59,7 +61,7 @@ impl Job {
     fn len(&self) -> usize {
         match self {
             Job::Ban(t) | Job::Unban(t) => t.len(),
-            Job::Stop(_) => 0,
+            Job::Stop(_, banned) => banned.len(),
         }
     }
 }
@@ -96,7 +98,6 @@ impl ActionRunner {
                 Worker {
                     jail,
                     actions,
-                    applied: HashMap::new(),
                     retries: Vec::new(),
                     report,
                 }
@@ -128,14 +129,16 @@ impl ActionRunner {
         }
     }
 
-    /// Finish queued work, remove every ban, run `actionstop`, and wait.
-    pub fn stop(mut self) {
-        self.shutdown();
+    /// Finish queued work, remove the bans in `banned` (every ban still in force:
+    /// by `actionflush` where the action has one, else one `actionunban` each), run
+    /// `actionstop`, and wait.
+    pub fn stop(mut self, banned: Vec<BanTicket>) {
+        self.shutdown(banned);
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&mut self, banned: Vec<BanTicket>) {
         let (tx, rx) = channel();
-        if self.jobs.send(Job::Stop(tx)).is_ok() {
+        if self.jobs.send(Job::Stop(tx, banned)).is_ok() {
             let _ = rx.recv();
         }
         if let Some(t) = self.thread.take() {
@@ -144,9 +147,11 @@ impl ActionRunner {
     }
 }
 
+/// A runner dropped without [`ActionRunner::stop`] still runs `actionflush` and
+/// `actionstop`; it has no list of bans to unban one by one.
 impl Drop for ActionRunner {
     fn drop(&mut self) {
-        self.shutdown();
+        self.shutdown(Vec::new());
     }
 }
 
@@ -239,7 +244,6 @@ fn build_action(def: ActionDefinition, dry_run: bool) -> Box<dyn Action> {
 struct Worker {
     jail: String,
     actions: Vec<Box<dyn Action>>,
-    applied: HashMap<IpAddr, BanTicket>,
     retries: Vec<Retry>,
     report: ReportSink,
 }
@@ -276,7 +280,7 @@ impl Worker {
             let first = match rx.recv_timeout(wait) {
                 Ok(job) => Some(job),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => Some(Job::Stop(channel().0)),
+                Err(RecvTimeoutError::Disconnected) => Some(Job::Stop(channel().0, Vec::new())),
             };
             // Take everything queued: consecutive bans become one batch.
             let mut jobs: Vec<Job> = first.into_iter().collect();
@@ -292,9 +296,8 @@ impl Worker {
                         self.ban_all(std::mem::take(&mut bans), &log);
                         self.unban_all(t, &log);
                     }
-                    Job::Stop(done) => {
+                    Job::Stop(done, banned) => {
                         self.ban_all(std::mem::take(&mut bans), &log);
-                        let banned: Vec<BanTicket> = self.applied.values().cloned().collect();
                         for a in &mut self.actions {
                             a.stop(&banned, &log);
                         }
@@ -320,9 +323,6 @@ impl Worker {
         if tickets.is_empty() {
             return;
         }
-        for t in &tickets {
-            self.applied.insert(t.ip, t.clone());
-        }
         for (i, a) in self.actions.iter_mut().enumerate() {
             for t in a.ban(&tickets, log) {
                 log(
@@ -344,13 +344,6 @@ impl Worker {
     }
 
     fn unban_all(&mut self, tickets: Vec<BanTicket>, log: &dyn Fn(Severity, String)) {
-        for t in &tickets {
-            self.applied.remove(&t.ip);
-        }
-        // Room for many lifted bans is given back (the map keeps its capacity).
-        if self.applied.capacity() > 1024 && self.applied.len() < self.applied.capacity() / 4 {
-            self.applied.shrink_to_fit();
-        }
         self.retries
             .retain(|r| !tickets.iter().any(|t| t.ip == r.ticket.ip));
         for a in &mut self.actions {
@@ -497,7 +490,7 @@ mod tests {
         while !d.join("out").exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        runner.stop();
+        runner.stop(vec![crate::test_ticket("192.0.2.1")]);
         let text = std::fs::read_to_string(d.join("out")).unwrap_or_default();
         assert_eq!(
             text, "ban 192.0.2.1\nunban 192.0.2.1\n",

@@ -29,6 +29,9 @@ pub struct Ban {
     pub fields: Vec<(String, String)>,
     /// The fleet host this ban was received from; `None` for this host's own.
     pub origin: Option<std::sync::Arc<str>>,
+    /// Restored from the database at start (its actions' tickets say so: an action
+    /// with `norestored` skips it, and `<restored>` is 1).
+    pub restored: bool,
 }
 
 impl Ban {
@@ -265,6 +268,7 @@ mod tests {
             matches: vec![],
             fields: vec![],
             origin: None,
+            restored: false,
         }
     }
 

@@ -129,6 +129,7 @@ mod tests {
             matches: vec![],
             fields: vec![],
             origin: None,
+            restored: false,
         }
     }
 
