@@ -322,6 +322,49 @@ fn a_stop_unbans_every_ban_in_force_new_restored_or_set_by_hand() {
 }
 
 #[test]
+fn a_reload_that_changes_the_actions_moves_every_ban_to_the_new_ones() {
+    // The old actions unban what the server names as in force; the new ones get
+    // every ban, as restored.
+    let env = Env::new("reload-actions");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n");
+    let d = env.start();
+    env.fail("app.log", "192.0.2.40", 2);
+    env.client_text(&["set", "app", "banip", "192.0.2.41"]);
+    assert!(
+        env.wait_out("ban app 192.0.2.40 3600 1 restored=0"),
+        "{}",
+        env.out_text()
+    );
+    assert!(env.wait_out("ban app 192.0.2.41"), "{}", env.out_text());
+    let second = env.dir.join("second.out");
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "[DEFAULT]\nfilter = test\naction = record[out=\"{}\"]\nbackend = auto\n\
+             [app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n",
+            second.display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(env.client_text(&["reload"]).trim(), "OK");
+    let moved = || std::fs::read_to_string(&second).unwrap_or_default();
+    assert!(
+        wait_for(10, || moved().matches("restored=1").count() == 2),
+        "{}",
+        moved()
+    );
+    for ip in ["192.0.2.40", "192.0.2.41"] {
+        assert!(
+            env.out_text().contains(&format!("unban app {ip}\n")),
+            "{}",
+            env.out_text()
+        );
+    }
+    assert!(env.out_text().ends_with("stop app\n"), "{}", env.out_text());
+    drop(d);
+}
+
+#[test]
 fn bans_survive_kill_9_and_restarts() {
     let env = Env::new("restart");
     env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\nbantime.increment = true\nbantime.factor = 1\n");
