@@ -409,18 +409,6 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 );
                 return Ok(failure);
             }
-            if words.first().is_some_and(|w| w == "reload") && !o.as_fail2ban_client {
-                // What the server logged as it read the configuration, said here too:
-                // a reload that says only OK hides a `bantim = 1h` that changed nothing.
-                // (read, not compiled: what they say needs no regex)
-                let jails = ferroban_config::jail::load_jails(&o.confdir)
-                    .map(|c| c.jails)
-                    .unwrap_or_default();
-                let configs: Vec<_> = jails.iter().collect();
-                for warning in crate::server::quiet_mistakes(&o.confdir, &configs) {
-                    eprintln!("WARNING: {warning}");
-                }
-            }
             if o.json {
                 println!("{v}");
             } else {
@@ -428,6 +416,20 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 // (fail2ban-client prints an empty answer as an empty line)
                 if !text.is_empty() || o.as_fail2ban_client {
                     println!("{text}");
+                }
+            }
+            if words.first().is_some_and(|w| w == "reload") && !o.as_fail2ban_client {
+                // What the server logged as it read the configuration, said here too,
+                // after its answer: a reload that says only OK hides a `bantim = 1h`
+                // that changed nothing. (read, not compiled: what they say needs no regex)
+                let jails = ferroban_config::jail::load_jails(&o.confdir)
+                    .map(|c| c.jails)
+                    .unwrap_or_default();
+                let configs: Vec<_> = jails.iter().collect();
+                // the answer is on stdout: out before the warnings on a shared pipe
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                for warning in crate::server::quiet_mistakes(&o.confdir, &configs) {
+                    eprintln!("WARNING: {warning}");
                 }
             }
             Ok(0)

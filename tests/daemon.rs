@@ -496,25 +496,50 @@ fn a_bad_reload_keeps_the_running_configuration() {
         "{}",
         env.out_text()
     );
-    // A reload that goes through says what the server warned of as it read it.
+    // A reload that goes through says what the server warned of as it read it,
+    // after its answer: a misspelt option, and a filter mode that does not exist
+    // (it leaves `<mdre-agressive>` in the failregex, which then matches nothing).
     std::fs::write(
-        env.conf().join("jail.local"),
-        format!("{good}\n[web]\nenabled = true\nlogpath = ../logs/web.log\nbantim = 1h\n"),
+        env.conf().join("filter.d/modal.conf"),
+        "[Definition]\nmdre-normal =\nmdre-aggressive = (?: user=\\S+)?\n\
+         failregex = login failed from <HOST><mdre-<mode>>$\n[Init]\nmode = normal\n",
     )
     .unwrap();
-    let o = env.client(&["reload"]);
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "{good}\n[web]\nenabled = true\nfilter = modal[mode=%(mode)s]\nmode = agressive\n\
+             logpath = ../logs/web.log\nbantim = 1h\n"
+        ),
+    )
+    .unwrap();
+    // stdout and stderr on one pipe, as a terminal shows them
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(BIN)
+        .arg("-s")
+        .arg(env.socket())
+        .arg("-c")
+        .arg(env.conf())
+        .arg("reload")
+        .output()
+        .unwrap();
     assert!(o.status.success());
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "OK");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("WARNING: ") && err.contains("[web] bantim is not an option"),
-        "{err}"
-    );
-    assert!(
-        env.own_log_text().contains("[web] bantim is not an option"),
-        "{}",
-        env.own_log_text()
-    );
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.starts_with("OK\nWARNING: "), "{said}");
+    for warning in [
+        "[web] bantim is not an option",
+        "[web] filter modal's regexes refer to <mdre-agressive>",
+        "mode = agressive is not a mode of the filter (filter modal has mode aggressive, normal)",
+    ] {
+        assert!(said.contains(warning), "{warning}: {said}");
+        assert!(
+            env.own_log_text().contains(warning),
+            "{warning}: {}",
+            env.own_log_text()
+        );
+    }
 }
 
 #[test]

@@ -233,7 +233,6 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
             }
         }
     }
-    warnings.extend(jails.iter().flat_map(unresolved_option_tags));
     let fleet = FleetSettings::load(confdir).ok().flatten();
     if fleet.is_none() {
         for jail in jails.iter().filter(|j| j.config.fleet != FleetMode::Off) {
@@ -265,11 +264,14 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
 /// What Fail2ban runs without a word although it cannot be meant: the options
 /// that look misspelt in the jail files of `confdir` and in the filters `jails`
 /// use (each filter once), each jail's own (no action, a time that never bans, a
-/// log path that reads nothing), and a recidive jail that reads another log than
-/// the one this server writes.
+/// log path that reads nothing), option references left in a filter's regexes (a
+/// filter mode that does not exist), and a recidive jail that reads another log
+/// than the one this server writes. `check` prints them, the server logs them at
+/// start and reload, and `reload` prints them after its answer.
 pub fn quiet_mistakes(confdir: &Path, jails: &[&JailConfig]) -> Vec<String> {
     let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
     warnings.extend(jails.iter().flat_map(|j| j.warnings.iter().cloned()));
+    warnings.extend(jails.iter().flat_map(|j| unresolved_option_tags(j)));
     let mut filters: Vec<&[PathBuf]> = jails.iter().map(|j| &j.filter.files[..]).collect();
     filters.sort();
     filters.dedup();
@@ -335,8 +337,8 @@ fn warn_quiet_mistakes(log: &Logger, confdir: &Path, jails: &[Jail]) {
 /// Fail2ban says nothing of it either; it is how a misspelt filter option shows
 /// (`mode = agressive` leaves `<mdre-agressive>` in sshd's failregex, and the jail
 /// quietly matches less than in any real mode).
-fn unresolved_option_tags(jail: &Jail) -> Vec<String> {
-    let filter = &jail.config.filter;
+fn unresolved_option_tags(config: &JailConfig) -> Vec<String> {
+    let filter = &config.filter;
     let regexes = filter
         .failregex
         .iter()
@@ -351,7 +353,7 @@ fn unresolved_option_tags(jail: &Jail) -> Vec<String> {
     let mut warnings: Vec<String> = Vec::new();
     let mut hints: Vec<String> = Vec::new();
     for name in names {
-        let hint = jail::unresolved_tag_hint(&jail.config, name);
+        let hint = jail::unresolved_tag_hint(config, name);
         // one warning for a misspelt mode, however many of its tags it left
         let cause = hint
             .split_once(": ")
@@ -365,8 +367,7 @@ fn unresolved_option_tags(jail: &Jail) -> Vec<String> {
             "[{}] filter {}'s regexes refer to <{name}>, which no option defines: it stays \
              as text, and that regex matches nothing as written; {hint} (ignore this if \
              <{name}> is meant literally)",
-            jail.name(),
-            filter.name,
+            config.name, filter.name,
         ));
     }
     warnings
