@@ -201,7 +201,7 @@ pub fn run_fail2ban_client(args: &[String]) -> Result<i32> {
     }
     if parsed.test || parsed.dump {
         return Ok(
-            match test_configuration(&o.confdir, parsed.test, parsed.dump) {
+            match test_configuration(&o.confdir, parsed.test, parsed.dump, true) {
                 0 if words.is_empty() || !parsed.test => 0,
                 0 => execute(&o, &words, &words, 255)?,
                 _ => 255,
@@ -252,7 +252,12 @@ fn interactive(o: &ClientOptions, first: &[String]) -> Result<i32> {
 /// `-t` and `-d` of Fail2ban's tools: with `dump`, print the configuration in
 /// `confdir` as the server reads it; with `test`, test it and say OK (as Fail2ban,
 /// `-d` alone prints no verdict). Returns the exit code.
-pub fn test_configuration(confdir: &std::path::Path, test: bool, dump: bool) -> i32 {
+pub fn test_configuration(
+    confdir: &std::path::Path,
+    test: bool,
+    dump: bool,
+    as_fail2ban: bool,
+) -> i32 {
     if dump {
         match crate::server::dump::dump_config(confdir) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
@@ -263,7 +268,7 @@ pub fn test_configuration(confdir: &std::path::Path, test: bool, dump: bool) -> 
         }
     }
     if test {
-        check(confdir)
+        check(confdir, as_fail2ban)
     } else {
         0
     }
@@ -291,8 +296,11 @@ fn disabled_jail_hint(confdir: &std::path::Path, error: &str) -> Option<String> 
     })
 }
 
-/// The configuration test.
-fn check(confdir: &std::path::Path) -> i32 {
+/// The configuration test. `as_fail2ban` (`fail2ban-client -t`, `fail2ban-server
+/// -t`): its verdict in Fail2ban's words, which scripts read: the OK line alone on
+/// stdout (the jails on stderr), and a failure's error followed by Fail2ban's two
+/// log lines.
+fn check(confdir: &std::path::Path, as_fail2ban: bool) -> i32 {
     match check_config(confdir) {
         Ok(jails) => {
             for warning in config_warnings(confdir, &jails) {
@@ -314,11 +322,23 @@ fn check(confdir: &std::path::Path) -> i32 {
                 1 => format!("1 jail: {}", names[0]),
                 n => format!("{n} jails: {}", names.join(", ")),
             };
-            println!("OK: configuration test is successful ({what})");
+            if as_fail2ban {
+                // Fail2ban's line alone on stdout, for scripts that compare it
+                println!("OK: configuration test is successful");
+                eprintln!("({what})");
+            } else {
+                println!("OK: configuration test is successful ({what})");
+            }
             0
         }
         Err(e) => {
             eprintln!("ERROR: {e:#}");
+            if as_fail2ban {
+                let first = format!("{e:#}");
+                let first = first.lines().next().unwrap_or_default();
+                log_as_fail2ban_client(&format!("Failed during configuration: {first}"));
+                log_as_fail2ban_client("ERROR: test configuration failed");
+            }
             255
         }
     }
@@ -337,7 +357,13 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 words[1..].join(" ")
             )
         }
-        Some("check") => return Ok(if check(&o.confdir) == 0 { 0 } else { failure }),
+        Some("check") => {
+            return Ok(if check(&o.confdir, false) == 0 {
+                0
+            } else {
+                failure
+            })
+        }
         // Fail2ban's client converts a time here, without a server.
         Some("--str2sec") => {
             let text = words[1..].join(" ");

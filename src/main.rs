@@ -68,7 +68,8 @@ fn run_server(args: &[String], fail2ban_server: bool) -> ExitCode {
     let options = server::ServerOptions::from_args(&parsed, fail2ban_server);
     if parsed.test || parsed.dump {
         // As Fail2ban: `-t start` tests, then starts; `-d` only prints.
-        let code = client::test_configuration(&options.confdir, parsed.test, parsed.dump);
+        let code =
+            client::test_configuration(&options.confdir, parsed.test, parsed.dump, fail2ban_server);
         if code != 0 || parsed.words.is_empty() || !parsed.test {
             return exit(code);
         }

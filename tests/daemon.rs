@@ -856,8 +856,13 @@ fn fail2bans_tools_take_their_own_command_lines() {
     assert!(test.status.success());
     assert_eq!(
         String::from_utf8_lossy(&test.stdout),
-        "OK: configuration test is successful (1 jail: app)\n",
-        "one jail, not \"1 jails\""
+        "OK: configuration test is successful\n",
+        "Fail2ban's line alone, for scripts that compare it"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&test.stderr),
+        "(1 jail: app)\n",
+        "the jails beside it, one jail, not \"1 jails\""
     );
     // -d prints the configuration and starts nothing, even with `start`.
     let mut dump = Command::new(&server);
@@ -930,7 +935,32 @@ fn a_jail_whose_log_is_missing_is_refused_as_fail2ban_refuses_it() {
             .output()
             .unwrap();
         assert!(!theirs.status.success());
+        // the same verdict, in the same words for scripts, from ours as
+        // fail2ban-client: its last two lines after the message, the code 255
+        let link = env.dir.join("fail2ban-client");
+        std::os::unix::fs::symlink(BIN, &link).unwrap();
+        let ours = Command::new(&link)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-t")
+            .output()
+            .unwrap();
+        let verdicts = |o: &Output| -> Vec<String> {
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            let lines: Vec<&str> = err
+                .lines()
+                .filter_map(|l| l.split_once("]: ERROR   ").map(|(_, m)| m))
+                .collect();
+            let [.., failed, last] = lines[..] else {
+                panic!("no error lines: {err}");
+            };
+            let failed = failed.split_once(": ").map_or(failed, |(head, _)| head);
+            vec![failed.to_string(), last.to_string()]
+        };
+        assert_eq!(ours.status.code(), theirs.status.code());
+        assert_eq!(verdicts(&ours), verdicts(&theirs));
         assert!(String::from_utf8_lossy(&theirs.stderr).contains(refusal));
+        assert!(String::from_utf8_lossy(&ours.stderr).contains(refusal));
     }
     // sshd: the fix is named.
     env.jails("[sshd]\nenabled = true\nlogpath = ../logs/auth.log\n");
@@ -1549,12 +1579,13 @@ fn the_guides_jail_local_runs_unchanged() {
         .arg("-t")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&test.stdout);
+    // the jails are named on stderr (stdout has Fail2ban's line alone)
+    let text = String::from_utf8_lossy(&test.stderr);
     assert!(
         test.status.success(),
         "{}{}",
-        text,
-        String::from_utf8_lossy(&test.stderr)
+        String::from_utf8_lossy(&test.stdout),
+        text
     );
     for jail in [
         "sshd",
