@@ -962,10 +962,17 @@ fn a_jail_whose_log_is_missing_is_refused_as_fail2ban_refuses_it() {
         assert!(String::from_utf8_lossy(&theirs.stderr).contains(refusal));
         assert!(String::from_utf8_lossy(&ours.stderr).contains(refusal));
     }
-    // sshd: the fix is named.
+    // sshd: the fix is named; a path of one's own may be mistyped, the system's
+    // auth.log is missing without rsyslog.
     env.jails("[sshd]\nenabled = true\nlogpath = ../logs/auth.log\n");
     let said = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
     assert!(said.contains("set backend = systemd in [sshd]"), "{said}");
+    assert!(said.contains("hint: correct logpath, or"), "{said}");
+    if !Path::new("/var/log/auth.log").exists() {
+        env.jails("[sshd]\nenabled = true\nlogpath = /var/log/auth.log\n");
+        let said = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
+        assert!(said.contains("hint: sshd logs to the journal"), "{said}");
+    }
 
     // ferroban's own jail.conf reads sshd from the journal where auth.log is missing.
     let own = env.dir.join("own");

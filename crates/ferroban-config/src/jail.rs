@@ -617,16 +617,26 @@ impl JailReader<'_> {
         if !self.logs_required {
             return Ok((backend, None));
         }
-        let hint = if self.name == "sshd"
+        let sshd = self.name == "sshd"
             || self
                 .cfg
                 .get(self.name, "filter", &[])
                 .ok()
                 .flatten()
-                .is_some_and(|f| f.trim().starts_with("sshd"))
-        {
+                .is_some_and(|f| f.trim().starts_with("sshd"));
+        // the distributions' own auth logs: missing where rsyslog is not installed
+        let system_log = |p: &PathBuf| {
+            ["/var/log/auth.log", "/var/log/secure", "/var/log/messages"]
+                .iter()
+                .any(|l| p.as_path() == Path::new(l))
+        };
+        let hint = if sshd && logpaths.iter().all(system_log) {
             "sshd logs to the journal on hosts without rsyslog (Debian 12's default): set \
              backend = systemd in [sshd] of jail.local"
+                .to_string()
+        } else if sshd {
+            "correct logpath, or, as sshd logs to the journal on hosts without rsyslog \
+             (Debian 12's default), set backend = systemd in [sshd] of jail.local"
                 .to_string()
         } else {
             "create the file, correct logpath, or set backend = systemd if the service logs \
