@@ -10,6 +10,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 # the API docs build without a broken or private link
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 cargo build --release
+# The conformance scorer lives beside the repository, in the project's workspace
+# (../shared/conformance); a clone elsewhere has no scorer and says so.
+if [ ! -f ../shared/conformance/run.py ]; then
+  echo "SKIPPED the conformance scores: ../shared/conformance/run.py is not beside this" \
+    "repository (the project's workspace has it); the cargo tests still run" >&2
+  cargo test --workspace
+  exit
+fi
 min=$(cat tests/conformance-min-pass-rate)
 # The score may not drop below the committed threshold (raised as the engine improves).
 python3 ../shared/conformance/run.py --tool "$PWD/target/release/ferroban regex" --min-pass-rate "$min" \
