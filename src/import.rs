@@ -45,14 +45,18 @@ impl std::fmt::Display for Imported {
         write!(
             f,
             "imported {} of {} bans ({} still in force, jails: {}); {} already there, \
-             {} skipped (not an IP address); {} logs resume where Fail2ban stopped reading",
+             {} skipped (not an IP address); {} {} where Fail2ban stopped reading",
             self.added,
             self.total,
             self.in_force,
             self.jails.join(", "),
             self.already_there,
             self.not_an_address,
-            self.log_positions
+            self.log_positions,
+            match self.log_positions {
+                1 => "log resumes",
+                _ => "logs resume",
+            }
         )
     }
 }
@@ -242,8 +246,9 @@ fn fail2bans_database(confdir: &Path) -> Result<PathBuf> {
 pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> Result<()> {
     if crate::socket_client::request(socket, &["ping".to_string()]).is_ok() {
         bail!(
-            "ferroban is running (socket {}): stop it first (systemctl stop ferroban), import, \
-             then start it; starting restores the imported bans into the firewall",
+            "a server answers on {} (ferroban, or Fail2ban itself): stop it first (systemctl \
+             stop ferroban, or systemctl stop fail2ban), import, then start ferroban; starting \
+             restores the imported bans into the firewall",
             socket.display()
         );
     }

@@ -2326,7 +2326,7 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
     );
     assert!(text.contains("imported 3 of 3 bans"), "{text}");
     assert!(text.contains("2 still in force"), "{text}");
-    assert!(text.contains("1 logs resume where Fail2ban"), "{text}");
+    assert!(text.contains("1 log resumes where Fail2ban"), "{text}");
     assert!(
         String::from_utf8_lossy(&import(&env).stdout).contains("imported 0 of 3 bans"),
         "a second import adds nothing"
@@ -2438,7 +2438,7 @@ fn a_journal_fail2ban_read_is_not_counted_again_after_the_import() {
     .unwrap();
     let import = env.client(&["import-fail2ban", source.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&import.stdout).into_owned();
-    assert!(text.contains("1 logs resume where Fail2ban"), "{text}");
+    assert!(text.contains("1 log resumes where Fail2ban"), "{text}");
     let _d = env.start();
     let read = wait_for(10, || env.own_log_text().contains("Jail 'app' started"));
     assert!(read, "{}", env.own_log_text());

@@ -186,6 +186,12 @@ fn read_jails(basedir: &Path, logs_required: bool) -> Result<JailsConfig, Config
             "create jail.conf or jail.local in the configuration directory",
         )
     })?;
+    // the server's own log: it makes the file as it starts, so a jail reading it
+    // (recidive) is not refused before the first start
+    let own_log = match crate::settings::ServerSettings::load(basedir).map(|s| s.logtarget) {
+        Ok(crate::settings::LogTarget::File(file)) => Some(file),
+        _ => None,
+    };
     let mut jails = Vec::new();
     for name in cfg.sections() {
         if name == "INCLUDES" || name == "DEFAULT" || name.contains('/') {
@@ -196,6 +202,7 @@ fn read_jails(basedir: &Path, logs_required: bool) -> Result<JailsConfig, Config
             basedir,
             name,
             logs_required,
+            own_log: own_log.as_deref(),
         };
         if reader.bool("enabled")?.unwrap_or(false) {
             jails.push(reader.read()?);
@@ -339,6 +346,8 @@ struct JailReader<'a> {
     name: &'a str,
     /// Whether a jail none of whose log files exist is refused.
     logs_required: bool,
+    /// The file the server logs to, which it makes at start (not required to exist).
+    own_log: Option<&'a Path>,
 }
 
 impl JailReader<'_> {
@@ -614,7 +623,7 @@ impl JailReader<'_> {
             let note = format!("no file matches logpath {shown}: reading nologs_backend instead");
             return Ok((self.backend("nologs_backend")?, Some(note)));
         }
-        if !self.logs_required {
+        if !self.logs_required || logpaths.iter().all(|p| Some(p.as_path()) == self.own_log) {
             return Ok((backend, None));
         }
         let sshd = self.name == "sshd"
@@ -1166,6 +1175,45 @@ mod tests {
         assert!(e.to_string().contains("missing-one"), "{e}");
         write(&d, "jail.local", "[web]\nenabled = true\nfilter = web\n");
         assert!(load_jails(&d).unwrap_err().to_string().contains("logpath"));
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn the_servers_own_log_is_not_required_before_the_first_start() {
+        // recidive reads the log the server makes as it starts: refused before that,
+        // the first start of a fresh /etc/ferroban stopped at its own check
+        let d = tempdir("ownlog");
+        let own = d.join("log/ferroban.log");
+        write(
+            &d,
+            "filter.d/recidive.conf",
+            "[Definition]\nfailregex = Ban <HOST>\n",
+        );
+        write(
+            &d,
+            "fail2ban.conf",
+            &format!("[Definition]\nlogtarget = {}\n", own.display()),
+        );
+        let jail = format!(
+            "[recidive]\nenabled = true\nfilter = recidive\nlogpath = {}\n",
+            own.display()
+        );
+        write(&d, "jail.local", &jail);
+        assert!(load_jails(&d).is_ok());
+        // another missing log is still refused
+        write(
+            &d,
+            "jail.local",
+            &format!(
+                "{jail}[other]\nenabled = true\nfilter = recidive\nlogpath = {}\n",
+                d.join("log/other.log").display()
+            ),
+        );
+        let e = load_jails(&d).unwrap_err().to_string();
+        assert!(
+            e.contains("Have not found any log file for other jail"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&d).ok();
     }
 
