@@ -82,6 +82,9 @@ pub fn import_database(source: &Path, db: &mut Database) -> Result<Imported> {
         .count();
     let jails: BTreeSet<&str> = bans.iter().map(|b| b.jail.as_str()).collect();
     let log_positions = import_log_positions(source, db)?;
+    if let Some(stamp) = stamp_of(source) {
+        db.set_import_stamp(&source.display().to_string(), &stamp)?;
+    }
     Ok(Imported {
         added,
         total,
@@ -91,6 +94,18 @@ pub fn import_database(source: &Path, db: &mut Database) -> Result<Imported> {
         jails: jails.into_iter().map(str::to_string).collect(),
         log_positions,
     })
+}
+
+/// What tells whether Fail2ban wrote its database `path` since it was imported:
+/// its size and time of change (Fail2ban changes the file itself: no WAL).
+fn stamp_of(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let changed = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("{} {}", meta.len(), changed.as_nanos()))
 }
 
 /// Where Fail2ban's jails had read their logs up to, taken as where ferroban
@@ -196,9 +211,26 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
             let imported = import_database(&source, &mut db)?;
             format!("first start on it: {imported} into")
         }
-        Some(_) => "its bans were imported before (at the first start, or by import-fail2ban); \
-             ferroban keeps its own in"
-            .to_string(),
+        Some(source) => match (
+            db.import_stamp(&source.display().to_string())?,
+            stamp_of(&source),
+        ) {
+            // Fail2ban ran on it again since: its new bans are taken too (importing
+            // adds only what is not there; bans lifted here stay lifted)
+            (Some(then), Some(now)) if then != now => {
+                let imported = import_database(&source, &mut db)?;
+                format!("Fail2ban wrote it since the last import: {imported} into")
+            }
+            (then, now) => {
+                if let (None, Some(now)) = (then, now) {
+                    // imported before stamps were kept: from now on, as it is
+                    db.set_import_stamp(&source.display().to_string(), &now)?;
+                }
+                "its bans were imported before (at the first start, or by \
+                 import-fail2ban); ferroban keeps its own in"
+                    .to_string()
+            }
+        },
         None => "ferroban keeps its own in".to_string(),
     };
     let mut note = format!(

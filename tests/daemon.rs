@@ -2562,6 +2562,32 @@ fn fail2bans_database_is_never_written_and_its_bans_move_to_ferrobans_own_beside
         "{}",
         fail2ban.log_text()
     );
+    // What Fail2ban bans then is taken by ferroban's next start, once.
+    let o = fail2ban.client(&["set", "app", "banip", "192.0.2.2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    fail2ban.stop();
+    let d = ferroban_on(&dir);
+    assert!(
+        wait_for(10, || ferroban_log().contains("Restore Ban 192.0.2.2")),
+        "{}",
+        ferroban_log()
+    );
+    assert!(
+        ferroban_log().contains("Fail2ban wrote it since the last import: imported 1 of 2 bans"),
+        "{}",
+        ferroban_log()
+    );
+    drop(d);
+    let d = ferroban_on(&dir);
+    assert!(
+        wait_for(10, || ferroban_log()
+            .matches("its bans were imported before")
+            .count()
+            == 2),
+        "{}",
+        ferroban_log()
+    );
+    drop(d);
 }
 
 /// `GET path` on `addr`, the whole answer.

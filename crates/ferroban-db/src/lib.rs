@@ -208,6 +208,12 @@ CREATE TABLE IF NOT EXISTS activity (
     bans INTEGER NOT NULL,
     PRIMARY KEY (minute, jail)
 );
+-- Fail2ban databases imported, each with the size and time of change it had then:
+-- a start on one imports again only what Fail2ban wrote since.
+CREATE TABLE IF NOT EXISTS imports (
+    source TEXT PRIMARY KEY,
+    stamp TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS fleet_outbox (
     id INTEGER PRIMARY KEY,
     jail TEXT NOT NULL,
@@ -722,6 +728,29 @@ impl Database {
             )
             .map(|_| ())
             .map_err(self.err("store journal start"))
+    }
+
+    /// The stamp (size and time of change) Fail2ban's database `source` had when
+    /// it was last imported; `None` if it never was, or before stamps were kept.
+    pub fn import_stamp(&self, source: &str) -> Result<Option<String>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT stamp FROM imports WHERE source = ?1",
+                params![source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read import stamp"))
+    }
+
+    pub fn set_import_stamp(&mut self, source: &str, stamp: &str) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO imports (source, stamp) VALUES (?1, ?2)",
+                params![source, stamp],
+            )
+            .map(|_| ())
+            .map_err(self.err("store import stamp"))
     }
 
     pub fn set_cursor(&mut self, source: &str, cursor: &str) -> Result<(), DbError> {
