@@ -696,71 +696,87 @@ impl Database {
 
     /// The journal cursor stored for `source`.
     pub fn cursor(&self, source: &str) -> Result<Option<String>, DbError> {
-        self.conn
-            .query_row(
-                "SELECT cursor FROM cursors WHERE source = ?1",
-                params![source],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err("read cursor"))
+        self.keyed(
+            "SELECT cursor FROM cursors WHERE source = ?1",
+            source,
+            "read cursor",
+        )
+    }
+
+    pub fn set_cursor(&mut self, source: &str, cursor: &str) -> Result<(), DbError> {
+        self.set_keyed(
+            "INSERT OR REPLACE INTO cursors (source, cursor) VALUES (?1, ?2)",
+            source,
+            cursor,
+            "store cursor",
+        )
     }
 
     /// The time (seconds since the epoch) journal `source` is read from while it
     /// has no cursor: where Fail2ban had read it up to, when its database was
     /// imported.
     pub fn journal_start(&self, source: &str) -> Result<Option<f64>, DbError> {
-        self.conn
-            .query_row(
-                "SELECT time FROM journal_starts WHERE source = ?1",
-                params![source],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err("read journal start"))
+        self.keyed(
+            "SELECT time FROM journal_starts WHERE source = ?1",
+            source,
+            "read journal start",
+        )
     }
 
     pub fn set_journal_start(&mut self, source: &str, time: f64) -> Result<(), DbError> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO journal_starts (source, time) VALUES (?1, ?2)",
-                params![source, time],
-            )
-            .map(|_| ())
-            .map_err(self.err("store journal start"))
+        self.set_keyed(
+            "INSERT OR REPLACE INTO journal_starts (source, time) VALUES (?1, ?2)",
+            source,
+            time,
+            "store journal start",
+        )
     }
 
     /// The stamp (size and time of change) Fail2ban's database `source` had when
     /// it was last imported; `None` if it never was, or before stamps were kept.
     pub fn import_stamp(&self, source: &str) -> Result<Option<String>, DbError> {
-        self.conn
-            .query_row(
-                "SELECT stamp FROM imports WHERE source = ?1",
-                params![source],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err("read import stamp"))
+        self.keyed(
+            "SELECT stamp FROM imports WHERE source = ?1",
+            source,
+            "read import stamp",
+        )
     }
 
     pub fn set_import_stamp(&mut self, source: &str, stamp: &str) -> Result<(), DbError> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO imports (source, stamp) VALUES (?1, ?2)",
-                params![source, stamp],
-            )
-            .map(|_| ())
-            .map_err(self.err("store import stamp"))
+        self.set_keyed(
+            "INSERT OR REPLACE INTO imports (source, stamp) VALUES (?1, ?2)",
+            source,
+            stamp,
+            "store import stamp",
+        )
     }
 
-    pub fn set_cursor(&mut self, source: &str, cursor: &str) -> Result<(), DbError> {
+    /// The value `select` (one column, by `?1`) reads for `key` in a table of one
+    /// value per key; `None` where it has none.
+    fn keyed<T: rusqlite::types::FromSql>(
+        &self,
+        select: &str,
+        key: &str,
+        action: &'static str,
+    ) -> Result<Option<T>, DbError> {
         self.conn
-            .execute(
-                "INSERT OR REPLACE INTO cursors (source, cursor) VALUES (?1, ?2)",
-                params![source, cursor],
-            )
-            .map(|_| ())
-            .map_err(self.err("store cursor"))
+            .query_row(select, params![key], |r| r.get(0))
+            .optional()
+            .map_err(self.err(action))
+    }
+
+    /// Store `value` for `key` with `replace` (`?1` the key, `?2` the value).
+    fn set_keyed(
+        &mut self,
+        replace: &str,
+        key: &str,
+        value: impl rusqlite::ToSql,
+        action: &'static str,
+    ) -> Result<(), DbError> {
+        self.conn
+            .execute(replace, params![key, value])
+            .map(drop)
+            .map_err(self.err(action))
     }
 }
 
