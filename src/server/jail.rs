@@ -638,7 +638,7 @@ impl JailOffence {
 }
 
 /// The actions' view of a ban.
-pub fn ticket(ban: &Ban, restored: bool) -> BanTicket {
+pub fn ticket(ban: &Ban) -> BanTicket {
     BanTicket {
         ip: ban.ip,
         failures: ban.failures,
@@ -647,7 +647,7 @@ pub fn ticket(ban: &Ban, restored: bool) -> BanTicket {
         bancount: ban.count,
         matches: ban.matches.clone(),
         fields: ban.fields.clone(),
-        restored,
+        restored: ban.restored,
     }
 }
 

@@ -750,7 +750,7 @@ impl Server {
                     Severity::Notice,
                     &format!("[{}] Restore Ban {ip}{}", r.jail, fleet_suffix(&ban)),
                 );
-                tickets.entry(idx).or_default().push(ticket(&ban, true));
+                tickets.entry(idx).or_default().push(ticket(&ban));
             }
         }
         for (idx, t) in tickets {
@@ -776,7 +776,7 @@ impl Server {
                 Severity::Notice,
                 &format!("[{}] Unban {}", jail.name(), ban.ip),
             );
-            banned.push(ticket(&ban, ban.restored));
+            banned.push(ticket(&ban));
         }
         if let Some(r) = jail.runner.take() {
             r.stop(banned);
@@ -1319,7 +1319,7 @@ impl Server {
         // lines then overlaps with the firewall work on the actions' threads.
         let mut per_jail: HashMap<usize, Vec<ferroban_actions::BanTicket>> = HashMap::new();
         for (idx, ban) in &self.new_bans {
-            per_jail.entry(*idx).or_default().push(ticket(ban, false));
+            per_jail.entry(*idx).or_default().push(ticket(ban));
         }
         for (idx, tickets) in per_jail {
             if let Some(r) = &self.jails[idx].runner {
@@ -1393,7 +1393,7 @@ impl Server {
                 );
             }
             if let Some(r) = &j.runner {
-                r.unban(gone.iter().map(|b| ticket(b, b.restored)).collect());
+                r.unban(gone.iter().map(ticket).collect());
             }
             if j.config.fleet.publishes() {
                 ended.push((j.config.name.clone(), gone));
@@ -1456,7 +1456,7 @@ impl Server {
             );
         }
         if let Some(r) = &self.jails[idx].runner {
-            r.unban(gone.iter().map(|b| ticket(b, b.restored)).collect());
+            r.unban(gone.iter().map(ticket).collect());
         }
         self.publish_unbans(idx, &gone);
         gone.len()
@@ -1622,7 +1622,7 @@ impl Server {
             let name = self.jails[idx].name().to_string();
             let jail = &mut self.jails[idx];
             if let Some(old) = jail.runner.take() {
-                old.stop(jail.bans.iter().map(|b| ticket(b, b.restored)).collect());
+                old.stop(jail.bans.iter().map(ticket).collect());
             }
             let runner = ActionRunner::start(
                 &name,
@@ -1634,7 +1634,11 @@ impl Server {
                 self.jails[idx]
                     .bans
                     .iter()
-                    .map(|b| ticket(b, true))
+                    // as restored: an action with `norestored` skips them
+                    .map(|b| ferroban_actions::BanTicket {
+                        restored: true,
+                        ..ticket(b)
+                    })
                     .collect(),
             );
             self.jails[idx].runner = Some(runner);
