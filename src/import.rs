@@ -108,6 +108,23 @@ fn stamp_of(path: &Path) -> Option<String> {
     Some(format!("{} {}", meta.len(), changed.as_nanos()))
 }
 
+/// Whether Fail2ban wrote its database `source` since `db` last imported it. One
+/// imported before stamps were kept is taken as it is now: importing it again
+/// could bring back a ban lifted here by hand and purged since.
+fn changed_since_import(source: &Path, db: &mut Database) -> Result<bool> {
+    let key = source.display().to_string();
+    let Some(now) = stamp_of(source) else {
+        return Ok(false);
+    };
+    Ok(match db.import_stamp(&key)? {
+        Some(then) => then != now,
+        None => {
+            db.set_import_stamp(&key, &now)?;
+            false
+        }
+    })
+}
+
 /// Where Fail2ban's jails had read their logs up to, taken as where ferroban
 /// starts reading them: a file whose first line is still the one Fail2ban hashed
 /// resumes at Fail2ban's offset (the furthest, when several jails read it), and a
@@ -211,26 +228,15 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
             let imported = import_database(&source, &mut db)?;
             format!("first start on it: {imported} into")
         }
-        Some(source) => match (
-            db.import_stamp(&source.display().to_string())?,
-            stamp_of(&source),
-        ) {
-            // Fail2ban ran on it again since: its new bans are taken too (importing
-            // adds only what is not there; bans lifted here stay lifted)
-            (Some(then), Some(now)) if then != now => {
-                let imported = import_database(&source, &mut db)?;
-                format!("Fail2ban wrote it since the last import: {imported} into")
-            }
-            (then, now) => {
-                if let (None, Some(now)) = (then, now) {
-                    // imported before stamps were kept: from now on, as it is
-                    db.set_import_stamp(&source.display().to_string(), &now)?;
-                }
-                "its bans were imported before (at the first start, or by \
-                 import-fail2ban); ferroban keeps its own in"
-                    .to_string()
-            }
-        },
+        // Fail2ban ran on it again since: its new bans are taken too (importing
+        // adds only what is not there; bans lifted here stay lifted)
+        Some(source) if changed_since_import(&source, &mut db)? => {
+            let imported = import_database(&source, &mut db)?;
+            format!("Fail2ban wrote it since the last import: {imported} into")
+        }
+        Some(_) => "its bans were imported before (at the first start, or by \
+             import-fail2ban); ferroban keeps its own in"
+            .to_string(),
         None => "ferroban keeps its own in".to_string(),
     };
     let mut note = format!(
@@ -308,4 +314,29 @@ pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> R
     );
     println!("start ferroban to put the bans in force into the firewall; a jail's bans are restored when a jail of that name is enabled");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the file's size and time of change are read here: any file serves.
+    #[test]
+    fn a_database_is_imported_again_only_when_it_changed_since() {
+        let dir = std::env::temp_dir().join(format!("ferroban-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("fail2ban.sqlite3");
+        std::fs::write(&source, "one").unwrap();
+        let mut db = Database::open(None).unwrap();
+        // imported before stamps were kept: taken as it is, and stamped
+        assert!(!changed_since_import(&source, &mut db).unwrap());
+        assert!(db
+            .import_stamp(&source.display().to_string())
+            .unwrap()
+            .is_some());
+        assert!(!changed_since_import(&source, &mut db).unwrap());
+        std::fs::write(&source, "one more").unwrap();
+        assert!(changed_since_import(&source, &mut db).unwrap());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
