@@ -43,6 +43,19 @@ pub struct AnchoredDfa {
     patterns: usize,
 }
 
+/// Where every match of an automaton's patterns must be, which decides where it is
+/// read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    /// Anywhere: its caller walks it only from where a match must start.
+    None,
+    /// At the haystack's start (`\A`): read forwards from there.
+    Start,
+    /// At the haystack's end (`\z`, or `(?m:$)` for one line): read backwards from
+    /// there.
+    End,
+}
+
 /// The automaton's transitions as far as walks have needed them: a row of `stride`
 /// entries per state (a column per byte class, the last for the haystack's end),
 /// each [`UNKNOWN`] until made, then the row offset of the next state, flagged
@@ -126,7 +139,7 @@ impl AnchoredDfa {
             MatchKind::LeftmostFirst,
             false,
             ONE_PATTERN_LIMIT,
-            false,
+            Anchor::None,
         )
     }
 
@@ -135,7 +148,20 @@ impl AnchoredDfa {
     /// `\A`; it stops at the first non-ASCII byte it reads, as
     /// [`AnchoredDfa::ascii_of`]'s.
     pub fn all_of(patterns: &[Hir]) -> Option<AnchoredDfa> {
-        AnchoredDfa::build(patterns, MatchKind::All, false, PATTERNS_LIMIT, true)
+        AnchoredDfa::build(
+            patterns,
+            MatchKind::All,
+            false,
+            PATTERNS_LIMIT,
+            Anchor::Start,
+        )
+    }
+
+    /// The automaton of `patterns` (parsed with ASCII classes, at most 64) read
+    /// backwards, for [`AnchoredDfa::matches_at_end`], when all their matches end
+    /// with `\z` or `(?m:$)`; it stops at the first non-ASCII byte it reads.
+    pub fn all_of_reversed(patterns: &[Hir]) -> Option<AnchoredDfa> {
+        AnchoredDfa::build(patterns, MatchKind::All, false, PATTERNS_LIMIT, Anchor::End)
     }
 
     fn of_source(source: &str, unicode: bool) -> Option<AnchoredDfa> {
@@ -145,7 +171,7 @@ impl AnchoredDfa {
             MatchKind::LeftmostFirst,
             unicode,
             ONE_PATTERN_LIMIT,
-            true,
+            Anchor::Start,
         )
     }
 
@@ -158,18 +184,22 @@ impl AnchoredDfa {
             .ok()
     }
 
-    /// The automaton for `patterns`; with `only_from_text_start`, only when their
-    /// every match starts with `\A` (a walk from inside the haystack is then a
-    /// search for a match there, which `\A` rules out).
+    /// The automaton for `patterns`, only when their every match is anchored as
+    /// `anchor` says (at the start: a walk from inside the haystack is then a search
+    /// for a match there, which `\A` rules out; at the end: it reads backwards).
     fn build(
         patterns: &[Hir],
         kind: MatchKind,
         unicode: bool,
         size_limit: usize,
-        only_from_text_start: bool,
+        anchor: Anchor,
     ) -> Option<AnchoredDfa> {
-        let anchored = |hir: &Hir| hir.properties().look_set_prefix().contains(Look::Start);
-        if only_from_text_start && !patterns.iter().all(anchored) {
+        let anchored = |hir: &Hir| match anchor {
+            Anchor::None => true,
+            Anchor::Start => hir.properties().look_set_prefix().contains(Look::Start),
+            Anchor::End => crate::candidates::ends_anchored(hir),
+        };
+        if !patterns.iter().all(anchored) {
             return None;
         }
         if patterns.len() > MAX_PATTERNS {
@@ -183,7 +213,16 @@ impl AnchoredDfa {
             config = (0x80..=0xFF).fold(config, |c, byte| c.quit(byte, true));
         }
         let nfa = thompson::Compiler::new()
-            .configure(thompson::Config::new().utf8(unicode))
+            .configure(
+                thompson::Config::new()
+                    .utf8(unicode)
+                    .reverse(anchor == Anchor::End)
+                    // (a reverse automaton takes none; a walk reads none either)
+                    .which_captures(match anchor {
+                        Anchor::End => thompson::WhichCaptures::None,
+                        _ => thompson::WhichCaptures::All,
+                    }),
+            )
             .build_many_from_hir(patterns)
             .ok()?;
         let lazy = DFA::builder().configure(config).build_from_nfa(nfa).ok()?;
@@ -450,6 +489,37 @@ impl AnchoredDfa {
             matched(reported.trailing_zeros() as usize);
             reported &= reported - 1;
         }
+    }
+
+    /// Whether pattern `pattern` of an automaton made by
+    /// [`AnchoredDfa::all_of_reversed`] matches a suffix of `hay`: `hay` is read from
+    /// its end backwards until that match is seen or the automaton dies. `None` when
+    /// it cannot tell (a non-ASCII byte, or a move the full table cannot make).
+    #[inline]
+    pub fn matches_at_end(&self, hay: &[u8], pattern: usize) -> Option<bool> {
+        let wanted = 1u64.checked_shl(u32::try_from(pattern).ok()?)?;
+        let table = &self.table;
+        let reports = |entry: u32| entry & MATCH != 0 && table.reported(entry & ROW) & wanted != 0;
+        // no byte after the end: the start state of a walk from the haystack's end
+        let mut row = self.first_row(&[], 0)?;
+        let (next, column_of) = (&*table.next, &table.column_of);
+        for &byte in hay.iter().rev() {
+            let column = u32::from(column_of[usize::from(byte)]);
+            let mut entry = Table::entry_in(next, row, column);
+            if entry == UNKNOWN {
+                entry = self.make(row, column)?;
+            }
+            if entry & STOP != 0 {
+                return (entry != AnchoredDfa::quit(table.stride as usize)).then_some(false);
+            }
+            // seen one byte late, as forwards: the state after this byte holds a
+            // match of the bytes read before it
+            if reports(entry) {
+                return Some(true);
+            }
+            row = entry & ROW;
+        }
+        Some(reports(self.at_end(row)?))
     }
 
     /// How many patterns the automaton reports.

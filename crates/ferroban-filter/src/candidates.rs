@@ -7,11 +7,14 @@
 //! skipped. When every cut pattern is anchored at the buffer's start (`\A`, which is
 //! `^` in single-line mode), that automaton is read from the first byte until it
 //! dies, its states made as lines first reach them (see `anchored`); otherwise a
-//! `RegexSet` searches the buffer. It does not capture anything or decide the order
-//! in which failregexes are tried (the engine does, as Fail2ban does).
+//! `RegexSet` searches the buffer. The failregexes anchored at the buffer's end
+//! (`$`) have a second automaton, of their parts after their last run of any text,
+//! read backwards from the end (see `tail`), which the engine asks where a search
+//! of a buffer has already been made. It does not capture anything or decide the
+//! order in which failregexes are tried (the engine does, as Fail2ban does).
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::{Hir, HirKind, Look};
 use smallvec::SmallVec;
 
 use crate::anchored::{AnchoredDfa, EachMatchWalk, PrefixWalks};
@@ -28,6 +31,17 @@ pub struct Candidates {
     uncut: Vec<bool>,
     /// Where the automaton's walks of recent buffers' first bytes left off.
     prefix_walks: PrefixWalks<EachMatchWalk>,
+    /// The failregexes' tails, where any has one.
+    tails: Option<Tails>,
+}
+
+/// The parts of the failregexes anchored at the buffer's end after their last run of
+/// any text, in one automaton read backwards.
+#[derive(Debug)]
+struct Tails {
+    dfa: AnchoredDfa,
+    /// Per failregex: its tail's pattern number in the automaton, if it has one.
+    of: Vec<Option<usize>>,
 }
 
 /// How the cut patterns are searched.
@@ -108,16 +122,15 @@ impl Candidates {
     /// A set over `supersets` (Rust syntax, in failregex order); `None` when a
     /// failregex has no linear superset or the set does not compile.
     pub fn new<'a>(supersets: impl IntoIterator<Item = Option<&'a str>>) -> Option<Candidates> {
-        let patterns = supersets.into_iter().collect::<Option<Vec<_>>>()?;
+        let patterns = supersets
+            .into_iter()
+            .map(|p| p.and_then(parse))
+            .collect::<Option<Vec<Hir>>>()?;
         if patterns.len() < 2 {
             return None;
         }
-        let (heads, uncut): (Vec<Hir>, Vec<bool>) = patterns
-            .into_iter()
-            .map(head)
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .unzip();
+        let tails = Tails::of(&patterns);
+        let (heads, uncut): (Vec<Hir>, Vec<bool>) = patterns.into_iter().map(head).unzip();
         let search = match AnchoredDfa::all_of(&heads) {
             Some(dfa) => SetSearch::FromStart(Box::new(dfa)),
             None => {
@@ -135,7 +148,36 @@ impl Candidates {
             search,
             uncut,
             prefix_walks: PrefixWalks::default(),
+            tails,
         })
+    }
+
+    /// Whether failregex `index` may match `buffer` as far as its end tells: `false`
+    /// only when it is anchored at the end (`$`) and the part after its last run of
+    /// any text matches no end of `buffer`.
+    ///
+    /// Why backwards, and asked only after a first search: two failregexes often share
+    /// a head and differ at the end (sshd's closes with and without `[preauth]`), and
+    /// once one of them was searched (it matched, and every one is tried, or it did
+    /// not) the other's search would read the whole line to fail; its tail fails
+    /// within a few bytes of the end. Before the first search it is not asked: the
+    /// first candidate most often matches, and its search decides at no extra cost.
+    pub fn tail_may_match(&self, index: usize, buffer: &str) -> bool {
+        let Some(tails) = &self.tails else {
+            return true;
+        };
+        let Some(tail) = tails.of.get(index).copied().flatten() else {
+            return true;
+        };
+        // `$` is also read as the end of a line (`(?m:$)`, where the buffer is one
+        // line), which a buffer of several lines has inside it as well: those are
+        // searched whole
+        let bytes = buffer.as_bytes();
+        let before_last = &bytes[..bytes.len().saturating_sub(1)];
+        if memchr::memchr(b'\n', before_last).is_some() {
+            return true;
+        }
+        tails.dfa.matches_at_end(bytes, tail) != Some(false)
     }
 
     /// Whether failregex `index` matches every buffer [`Candidates::possible`] names
@@ -189,21 +231,93 @@ impl Candidates {
 /// keeps the DFA reading to the line's end (`.*`, then the rest). The engine searches
 /// each failregex the set names, so a line the part passes and the whole does not
 /// costs a search that finds nothing.
-fn head(pattern: &str) -> Option<(Hir, bool)> {
+fn head(hir: Hir) -> (Hir, bool) {
+    let mut items = Vec::new();
+    if !items_before_any_text(&hir, &mut items) {
+        let head = Hir::concat(items);
+        if head.properties().minimum_len().unwrap_or(0) >= MIN_HEAD_LEN {
+            return (head, false);
+        }
+    }
+    (hir, true)
+}
+
+/// `pattern` (Rust syntax) with ASCII classes: the set is only asked about ASCII
+/// text (see [`Candidates::possible`]), on which the two forms agree.
+fn parse(pattern: &str) -> Option<Hir> {
     let parsed = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern);
-    let hir = parsed.ok()?;
+    parsed.ok()
+}
+
+impl Tails {
+    /// The tails of `patterns` (see `tail`) in one automaton; `None` when none has
+    /// one, or they are more than it holds.
+    fn of(patterns: &[Hir]) -> Option<Tails> {
+        let mut tails = Vec::new();
+        let of = patterns
+            .iter()
+            .map(|p| {
+                let t = tail(p)?;
+                tails.push(t);
+                Some(tails.len() - 1)
+            })
+            .collect();
+        if tails.is_empty() {
+            return None;
+        }
+        let dfa = AnchoredDfa::all_of_reversed(&tails)?;
+        Some(Tails { dfa, of })
+    }
+}
+
+/// The items of `pattern` (through concatenations and groups) after its last run of
+/// any text, when it has one and they end with `\z` or `(?m:$)` (which the engine
+/// gives a single-line pattern's `$`) and cannot match the empty text.
+///
+/// Why it is a test a buffer must pass: a match of the pattern ends with a match of
+/// these items, which ends where the anchor holds: at the buffer's end, or before its
+/// newline when it is one line ending with one (see [`Candidates::tail_may_match`]).
+/// So where no end of the buffer matches them, the pattern has no match. Cut after
+/// the last run of any text (`.*?`), they are read from the end for a few words at
+/// most.
+fn tail(pattern: &Hir) -> Option<Hir> {
     let mut items = Vec::new();
-    if !items_before_any_text(&hir, &mut items) {
-        let head = Hir::concat(items);
-        if head.properties().minimum_len().unwrap_or(0) >= MIN_HEAD_LEN {
-            return Some((head, false));
+    if items_after_any_text(pattern, &mut items) {
+        // no run of any text: its head is the whole of it
+        return None;
+    }
+    items.reverse();
+    let tail = Hir::concat(items);
+    let ends = ends_anchored(&tail);
+    (ends && tail.properties().minimum_len().unwrap_or(0) > 0).then_some(tail)
+}
+
+/// Whether every match of `hir` ends where `\z` or `(?m:$)` holds.
+pub(crate) fn ends_anchored(hir: &Hir) -> bool {
+    let suffix = hir.properties().look_set_suffix();
+    suffix.contains(Look::End) || suffix.contains(Look::EndLF)
+}
+
+/// Push the items of `hir` (through concatenations and groups), from its last
+/// backwards, onto `items` down to the last that holds a run of any text; whether
+/// there was none.
+fn items_after_any_text(hir: &Hir, items: &mut Vec<Hir>) -> bool {
+    match hir.kind() {
+        HirKind::Concat(parts) => parts
+            .iter()
+            .rev()
+            .all(|part| items_after_any_text(part, items)),
+        HirKind::Capture(capture) => items_after_any_text(&capture.sub, items),
+        _ if holds_any_text(hir) => false,
+        _ => {
+            items.push(hir.clone());
+            true
         }
     }
-    Some((hir, true))
 }
 
 /// Push the items of `hir` (through concatenations and groups) onto `items` up to
@@ -413,5 +527,85 @@ mod tests {
         assert_eq!(from(130), [] as [usize; 0]);
         assert_eq!(from(500), [] as [usize; 0]);
         assert!((0..130).all(|i| possible.may_match(i) == from(0).contains(&i)));
+    }
+
+    /// sshd's two closes in aggressive mode: the same head, told apart by their ends.
+    const CLOSES: [&str; 2] = [
+        r"^(?:Connection closed|Disconnected) (?:by|from)(?: user (\S+)|(.*?))? (?P<host>\d+(?:\.\d+){3})(?: port \d+)?\s+\[preauth\]\s*(?m:$)",
+        r"^(?:Connection closed|Disconnected) (?:by|from)(?: user (\S+)|(.*?))? (?P<host>\d+(?:\.\d+){3})(?:(?: port \d+)?|\s*)(?:\n?\z)",
+    ];
+
+    #[test]
+    fn failregexes_anchored_at_the_end_are_told_apart_by_their_ends() {
+        let c = Candidates::new(CLOSES.map(Some)).unwrap();
+        let may = |buffer: &str| [0, 1].map(|i| c.tail_may_match(i, buffer));
+        for end in ["", "\n"] {
+            let closed = format!("Disconnected from 192.0.2.1 port 22 [preauth]{end}");
+            assert_eq!(may(&closed), [true, false], "{closed:?}");
+            let plain = format!("Disconnected from 192.0.2.1 port 22{end}");
+            assert_eq!(may(&plain), [false, true], "{plain:?}");
+        }
+        // a non-ASCII byte read before the end decides: either may match
+        assert_eq!(
+            may("Disconnected from 192.0.2.1 port 22 [préauth]"),
+            [true, true]
+        );
+        // `(?m:$)` also holds inside a buffer of several lines: searched whole
+        let two_lines = "Disconnected from 192.0.2.1 port 22 [preauth]\nx\n";
+        assert_eq!(may(two_lines), [true, true]);
+        // no end anchor, or no run of any text to cut after: nothing to tell
+        let c = Candidates::new([
+            Some(r"^Invalid (.*) from \S+"),
+            Some(r"^User \S+ from \S+$"),
+        ])
+        .unwrap();
+        assert!(c.tail_may_match(0, "Invalid x from y z"));
+        assert!(c.tail_may_match(1, "Invalid x from y z"));
+    }
+
+    /// The end is a test a buffer must pass: a failregex that matches is never told
+    /// it cannot, whatever the buffer.
+    #[test]
+    fn a_buffer_a_failregex_matches_always_passes_its_end() {
+        let c = Candidates::new(CLOSES.map(Some)).unwrap();
+        let regexes = CLOSES.map(|p| regex::Regex::new(p).unwrap());
+        let heads = [
+            "Disconnected from",
+            "Connection closed by",
+            "Disconnected from user git",
+        ];
+        let middles = ["", " x", " user root", " invalid user a b c"];
+        let addresses = ["192.0.2.1", "10.0.0.255", "1.2.3"];
+        let ends = [
+            "",
+            " port 22",
+            " port 22 [preauth]",
+            " [preauth]",
+            " port 22  [preauth] ",
+            " port x",
+            "  ",
+            " [preauth",
+            "[preauth]",
+            " port 22 [preauth]\n",
+            " port 22\n",
+        ];
+        let mut matched = [0, 0];
+        for head in heads {
+            for middle in middles {
+                for address in addresses {
+                    for end in ends {
+                        let buffer = format!("{head}{middle} {address}{end}");
+                        for (i, re) in regexes.iter().enumerate() {
+                            if re.is_match(&buffer) {
+                                matched[i] += 1;
+                                assert!(c.tail_may_match(i, &buffer), "{i}: {buffer:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // the buffers hold matches of each
+        assert!(matched.iter().all(|&n| n > 20), "{matched:?}");
     }
 }

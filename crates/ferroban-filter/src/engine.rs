@@ -1579,15 +1579,25 @@ impl Filter {
             }
             *possible = self.candidates.as_mut().and_then(|c| c.possible(buf));
         }
-        let matches = |fi: &usize| {
+        let mut matches = |fi: &usize| {
             self.fail
                 .get(*fi)
                 .is_some_and(|rx| rx.pattern.search_into(buf, groups))
         };
-        match possible {
-            Some(possible) => possible.iter_from(from).find(matches),
-            None => (from..self.fail.len()).find(matches),
-        }
+        let Some(possible) = possible else {
+            return (from..self.fail.len()).find(matches);
+        };
+        // Once the buffer was searched (a failregex before `from` matched, or one
+        // here did not), a candidate is first asked whether its end can match.
+        let mut searched = from > 0;
+        let candidates = self.candidates.as_ref();
+        possible.iter_from(from).find(|fi| {
+            if searched && candidates.is_some_and(|c| !c.tail_may_match(*fi, buf)) {
+                return false;
+            }
+            searched = true;
+            matches(fi)
+        })
     }
 }
 
