@@ -197,7 +197,7 @@ impl AnchoredDfa {
         let anchored = |hir: &Hir| match anchor {
             Anchor::None => true,
             Anchor::Start => hir.properties().look_set_prefix().contains(Look::Start),
-            Anchor::End => crate::candidates::ends_anchored(hir),
+            Anchor::End => ends_anchored(hir),
         };
         if !patterns.iter().all(anchored) {
             return None;
@@ -757,6 +757,13 @@ impl Table {
         };
         word(0) | word(1) << 32
     }
+}
+
+/// Whether every match of `hir` ends where `\z` or `(?m:$)` holds: what
+/// [`AnchoredDfa::all_of_reversed`] takes.
+pub(crate) fn ends_anchored(hir: &Hir) -> bool {
+    let suffix = hir.properties().look_set_suffix();
+    suffix.contains(Look::End) || suffix.contains(Look::EndLF)
 }
 
 /// `len` atomics, all zero: allocated zeroed, so that the pages of a large table

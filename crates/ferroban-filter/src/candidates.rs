@@ -14,10 +14,10 @@
 //! order in which failregexes are tried (the engine does, as Fail2ban does).
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
-use regex_syntax::hir::{Hir, HirKind, Look};
+use regex_syntax::hir::{Hir, HirKind};
 use smallvec::SmallVec;
 
-use crate::anchored::{AnchoredDfa, EachMatchWalk, PrefixWalks};
+use crate::anchored::{ends_anchored, AnchoredDfa, EachMatchWalk, PrefixWalks};
 
 /// A head shorter than this (in bytes, at least) tells too few buffers apart: the
 /// whole pattern is kept.
@@ -294,12 +294,6 @@ fn tail(pattern: &Hir) -> Option<Hir> {
     let tail = Hir::concat(items);
     let ends = ends_anchored(&tail);
     (ends && tail.properties().minimum_len().unwrap_or(0) > 0).then_some(tail)
-}
-
-/// Whether every match of `hir` ends where `\z` or `(?m:$)` holds.
-pub(crate) fn ends_anchored(hir: &Hir) -> bool {
-    let suffix = hir.properties().look_set_suffix();
-    suffix.contains(Look::End) || suffix.contains(Look::EndLF)
 }
 
 /// Push the items of `hir` (through concatenations and groups), from its last
