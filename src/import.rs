@@ -83,7 +83,7 @@ pub fn import_database(source: &Path, db: &mut Database) -> Result<Imported> {
     let jails: BTreeSet<&str> = bans.iter().map(|b| b.jail.as_str()).collect();
     let log_positions = import_log_positions(source, db)?;
     if let Some(stamp) = stamp_of(source) {
-        db.set_import_stamp(&source.display().to_string(), &stamp)?;
+        db.set_import_stamp(&stamp_key(source), &stamp)?;
     }
     Ok(Imported {
         added,
@@ -94,6 +94,11 @@ pub fn import_database(source: &Path, db: &mut Database) -> Result<Imported> {
         jails: jails.into_iter().map(str::to_string).collect(),
         log_positions,
     })
+}
+
+/// The name a Fail2ban database's stamp is kept under: its path as given.
+fn stamp_key(source: &Path) -> String {
+    source.display().to_string()
 }
 
 /// What tells whether Fail2ban wrote its database `path` since it was imported:
@@ -112,7 +117,7 @@ fn stamp_of(path: &Path) -> Option<String> {
 /// imported before stamps were kept is taken as it is now: importing it again
 /// could bring back a ban lifted here by hand and purged since.
 fn changed_since_import(source: &Path, db: &mut Database) -> Result<bool> {
-    let key = source.display().to_string();
+    let key = stamp_key(source);
     let Some(now) = stamp_of(source) else {
         return Ok(false);
     };
@@ -330,10 +335,7 @@ mod tests {
         let mut db = Database::open(None).unwrap();
         // imported before stamps were kept: taken as it is, and stamped
         assert!(!changed_since_import(&source, &mut db).unwrap());
-        assert!(db
-            .import_stamp(&source.display().to_string())
-            .unwrap()
-            .is_some());
+        assert!(db.import_stamp(&stamp_key(&source)).unwrap().is_some());
         assert!(!changed_since_import(&source, &mut db).unwrap());
         std::fs::write(&source, "one more").unwrap();
         assert!(changed_since_import(&source, &mut db).unwrap());

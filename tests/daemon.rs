@@ -90,9 +90,14 @@ impl Env {
 
     /// A `jail.local` with `[DEFAULT]` pointing the action at the record file.
     fn jails(&self, text: &str) {
+        self.jails_recording_to(&self.out(), text);
+    }
+
+    /// [`Env::jails`] with the action recording to `out`.
+    fn jails_recording_to(&self, out: &Path, text: &str) {
         let head = format!(
             "[DEFAULT]\nfilter = test\naction = record[out=\"{}\"]\nbackend = auto\nignoreip = 127.0.0.1/8\n",
-            self.out().display()
+            out.display()
         );
         std::fs::write(self.conf().join("jail.local"), format!("{head}{text}")).unwrap();
     }
@@ -337,15 +342,10 @@ fn a_reload_that_changes_the_actions_moves_every_ban_to_the_new_ones() {
     );
     assert!(env.wait_out("ban app 192.0.2.41"), "{}", env.out_text());
     let second = env.dir.join("second.out");
-    std::fs::write(
-        env.conf().join("jail.local"),
-        format!(
-            "[DEFAULT]\nfilter = test\naction = record[out=\"{}\"]\nbackend = auto\n\
-             [app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n",
-            second.display()
-        ),
-    )
-    .unwrap();
+    env.jails_recording_to(
+        &second,
+        "[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n",
+    );
     assert_eq!(env.client_text(&["reload"]).trim(), "OK");
     let moved = || std::fs::read_to_string(&second).unwrap_or_default();
     assert!(
