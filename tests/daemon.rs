@@ -2987,14 +2987,24 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// The distinct addresses in the ban database.
 fn banned_in_database(db: &Path) -> Vec<String> {
+    // SQLite's own wait for a busy database (Python's default gives up after 5 s,
+    // shorter than a commit of many bans on a loaded machine)
     let out = Command::new("python3")
         .arg("-c")
         .arg(format!(
-            "import sqlite3\nfor (ip,) in sqlite3.connect({:?}).execute('SELECT DISTINCT ip FROM bans'): print(ip)",
+            "import sqlite3\nfor (ip,) in sqlite3.connect({:?}, timeout=30).execute('SELECT DISTINCT ip FROM bans'): print(ip)",
             db.display().to_string()
         ))
         .output()
         .expect("python3 reads the database");
+    if !out.status.success() {
+        // said, not fatal: the callers wait and ask again
+        eprintln!(
+            "reading {}: {}",
+            db.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
@@ -3167,13 +3177,19 @@ fn soak_rotation_reload_kill9_and_a_full_disk_lose_no_ban_and_count_no_line_twic
     // Every expected ban: in the server, in the action's record, in the database.
     let banned = env.client_text(&["--json", "banned"]);
     let out = env.out_text();
+    let missing = || {
+        let in_db: std::collections::HashSet<String> =
+            banned_in_database(&env.db).into_iter().collect();
+        expected
+            .iter()
+            .filter(|ip| !in_db.contains(*ip))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     assert!(
-        wait_for(10, || {
-            let in_db: std::collections::HashSet<String> =
-                banned_in_database(&env.db).into_iter().collect();
-            expected.iter().all(|ip| in_db.contains(ip))
-        }),
-        "bans missing from the database after the disk was freed:\n{}",
+        wait_for(10, || missing().is_empty()),
+        "bans missing from the database after the disk was freed: {:?}\n{}",
+        missing(),
         env.own_log_text()
     );
     // Sets, not substring searches: a long run bans a hundred thousand addresses.
