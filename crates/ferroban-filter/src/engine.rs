@@ -548,7 +548,7 @@ impl Rx {
         let values = d.emptied(self.layout);
         for &(i, slot) in &self.slots {
             if let Some(value) = values.get_mut(slot) {
-                *value = Some(Value::Text(g.get(i).map(|(s, e)| Text::from(&buf[s..e]))));
+                Value::put_captured(value, g.get(i).map(|(s, e)| &buf[s..e]));
             }
         }
         for (i, merged) in &self.alternates {
@@ -567,9 +567,7 @@ impl Rx {
     fn add_missing_groups(&self, buf: &str, g: &Groups, d: &mut FailData) {
         debug_assert!(self.alternates.is_empty());
         for (i, name) in &self.keys {
-            d.get_or_insert_with(*name, || {
-                Value::Text(g.get(*i).map(|(s, e)| Text::from(&buf[s..e])))
-            });
+            d.add_captured(*name, g.get(*i).map(|(s, e)| &buf[s..e]));
         }
     }
 
@@ -1329,7 +1327,7 @@ impl Filter {
                 &[]
             };
             let matched_text = kept.iter().map(|l| l.text.share());
-            let mlfid = fail.text(&NAMES.mlfid).map(Text::from);
+            let mlfid = fail.text_owned(&NAMES.mlfid);
             let order = match self.records_key_order {
                 true => self.key_order(fi, &fail),
                 false => KeyOrder::default(),
@@ -1351,7 +1349,7 @@ impl Filter {
                 }
                 None => merge::single(&mut self.spares, fail, order, matched_text),
             };
-            let text = |m: &Merged, k: &Interned| m.group_text(k).map(Text::from);
+            let text = |m: &Merged, k: &Interned| m.group_text_owned(k);
             let fid = text(&merged, &NAMES.fid);
             let address = text(&merged, &NAMES.ip4).or_else(|| text(&merged, &NAMES.ip6));
             // As Fail2ban: an address with another failure id is that id's, the address

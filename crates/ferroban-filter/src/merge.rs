@@ -108,6 +108,11 @@ impl Merged {
         self.groups.text(name)
     }
 
+    /// A copy of [`Merged::group_text`].
+    pub(crate) fn group_text_owned(&self, name: &Interned) -> Option<Text> {
+        self.groups.text_owned(name)
+    }
+
     /// Set a group the engine adds (`ip`).
     pub(crate) fn set_group(&mut self, name: &Interned, value: Value) {
         self.groups.insert(name.key(), value);
@@ -345,10 +350,7 @@ pub(crate) fn merge(
         flags |= 2;
     }
     order.pop(names.mlfforget.key());
-    let user = fail
-        .text(&names.user)
-        .filter(|u| !u.is_empty())
-        .map(Text::from);
+    let user = fail.text_owned(&names.user).filter(|u| !u.is_empty());
     let now = mlfid::clock();
     // Taken out of the cache, not copied: the entry (looked up once) is given the
     // merged failure at the end, or forgotten.
