@@ -162,7 +162,10 @@ impl Candidates {
     /// not) the other's search would read the whole line to fail; its tail fails
     /// within a few bytes of the end. Before the first search it is not asked: the
     /// first candidate most often matches, and its search decides at no extra cost.
-    pub fn tail_may_match(&self, index: usize, buffer: &str) -> bool {
+    ///
+    /// `one_line`: the caller knows `buffer` is one line (with or without its
+    /// newline), which spares looking for another line in it.
+    pub fn tail_may_match(&self, index: usize, buffer: &str, one_line: bool) -> bool {
         let Some(tails) = &self.tails else {
             return true;
         };
@@ -174,7 +177,7 @@ impl Candidates {
         // searched whole
         let bytes = buffer.as_bytes();
         let before_last = &bytes[..bytes.len().saturating_sub(1)];
-        if memchr::memchr(b'\n', before_last).is_some() {
+        if !one_line && memchr::memchr(b'\n', before_last).is_some() {
             return true;
         }
         tails.dfa.matches_at_end(bytes, tail) != Some(false)
@@ -532,12 +535,15 @@ mod tests {
     #[test]
     fn failregexes_anchored_at_the_end_are_told_apart_by_their_ends() {
         let c = Candidates::new(CLOSES.map(Some)).unwrap();
-        let may = |buffer: &str| [0, 1].map(|i| c.tail_may_match(i, buffer));
+        let may = |buffer: &str| [0, 1].map(|i| c.tail_may_match(i, buffer, false));
+        let may_in_line = |buffer: &str| [0, 1].map(|i| c.tail_may_match(i, buffer, true));
         for end in ["", "\n"] {
             let closed = format!("Disconnected from 192.0.2.1 port 22 [preauth]{end}");
             assert_eq!(may(&closed), [true, false], "{closed:?}");
+            assert_eq!(may_in_line(&closed), [true, false], "{closed:?}");
             let plain = format!("Disconnected from 192.0.2.1 port 22{end}");
             assert_eq!(may(&plain), [false, true], "{plain:?}");
+            assert_eq!(may_in_line(&plain), [false, true], "{plain:?}");
         }
         // a non-ASCII byte read before the end decides: either may match
         assert_eq!(
@@ -553,8 +559,8 @@ mod tests {
             Some(r"^User \S+ from \S+$"),
         ])
         .unwrap();
-        assert!(c.tail_may_match(0, "Invalid x from y z"));
-        assert!(c.tail_may_match(1, "Invalid x from y z"));
+        assert!(c.tail_may_match(0, "Invalid x from y z", false));
+        assert!(c.tail_may_match(1, "Invalid x from y z", false));
     }
 
     /// The end is a test a buffer must pass: a failregex that matches is never told
@@ -592,7 +598,7 @@ mod tests {
                         for (i, re) in regexes.iter().enumerate() {
                             if re.is_match(&buffer) {
                                 matched[i] += 1;
-                                assert!(c.tail_may_match(i, &buffer), "{i}: {buffer:?}");
+                                assert!(c.tail_may_match(i, &buffer, false), "{i}: {buffer:?}");
                             }
                         }
                     }

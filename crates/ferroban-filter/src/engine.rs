@@ -1589,8 +1589,9 @@ impl Filter {
         // here did not), a candidate is first asked whether its end can match.
         let mut searched = from > 0;
         let candidates = self.candidates.as_ref();
+        let one_line = self.maxlines == 1;
         possible.iter_from(from).find(|fi| {
-            if searched && candidates.is_some_and(|c| !c.tail_may_match(*fi, buf)) {
+            if searched && candidates.is_some_and(|c| !c.tail_may_match(*fi, buf, one_line)) {
                 return false;
             }
             searched = true;
