@@ -133,6 +133,8 @@ impl FailureData<'_> {
 struct MatchScratch {
     /// The prefregex's groups as failure data.
     pre_groups: FailData,
+    /// The prefregex's match, written in place by its search.
+    pref_groups: Groups,
     /// A failregex match's groups, when a multi-line buffer is split by them.
     groups: Groups,
 }
@@ -1185,7 +1187,11 @@ impl Filter {
         scratch: &mut MatchScratch,
         result: &mut LineResult,
     ) {
-        let MatchScratch { pre_groups, groups } = scratch;
+        let MatchScratch {
+            pre_groups,
+            pref_groups,
+            groups,
+        } = scratch;
         if !self.ignore.is_empty() && self.ignore.len() + 2 < self.fail.len() {
             result.ignored_by = self.ignored(buf.as_deref().unwrap_or(""));
             if !result.ignored_by.is_empty() {
@@ -1200,13 +1206,16 @@ impl Filter {
         let mut content_at = 0;
         if let Some(pref) = &self.pref {
             let b = buf.as_deref().unwrap_or("");
-            let found = pref.pattern.search_remembering(b, &mut self.head_walks);
-            self.pref_matched = found.is_some();
-            let Some(g) = found else {
+            let found = pref
+                .pattern
+                .search_remembering(b, &mut self.head_walks, pref_groups);
+            self.pref_matched = found;
+            if !found {
                 return;
-            };
+            }
+            let g = &*pref_groups;
             if self.record_prefregex_groups {
-                self.prefregex_groups = named_groups(&pref.pattern, b, &g);
+                self.prefregex_groups = named_groups(&pref.pattern, b, g);
             }
             let content = self.pref_content.and_then(|i| g.get(i));
             match content.filter(|(start, end)| end > start) {
@@ -1217,7 +1226,7 @@ impl Filter {
                     pref_match = Some(g);
                 }
                 Some((start, end)) => {
-                    pref.groups_into(b, &g, pre_groups);
+                    pref.groups_into(b, g, pre_groups);
                     if self.maxlines > 1 {
                         *replaced = Some(vec![BufLine {
                             text: LineText::Shared(b[start..end].into()),

@@ -672,9 +672,10 @@ impl RestOfLine {
         hay: &str,
         start: usize,
         head_walks: Option<&mut PrefixWalks<MatchWalk>>,
-    ) -> Option<Option<Groups>> {
+        out: &mut Groups,
+    ) -> Option<bool> {
         let Some((head_start, head_end)) = self.head_match(hay, start, head_walks) else {
-            return Some(None);
+            return Some(false);
         };
         let line_end =
             memchr::memchr(b'\n', &hay.as_bytes()[head_end..]).map_or(hay.len(), |p| head_end + p);
@@ -685,29 +686,24 @@ impl RestOfLine {
         })?;
         let tail = Some((head_end + between.len(), line_end));
         let whole = Some((head_start, line_end));
-        // the groups made once, in their final form: the whole match, the head's
-        // groups, the tail
-        let mut g = match &self.head_groups {
-            // Made in place, not through `Groups::placed`: on every line of a filter
-            // like sshd, where that call costs some 160 instructions more a line.
-            HeadGroups::Ungrouped => {
-                let mut groups = Groups::default();
-                groups.set_from([whole, tail].into_iter());
-                return Some(Some(groups));
-            }
+        // the groups written once, in their final form and in place (each move of
+        // a `Groups` just written waits for the writes): the whole match, the
+        // head's groups, the tail
+        match &self.head_groups {
+            HeadGroups::Ungrouped => out.set_from([whole, tail].into_iter()),
             HeadGroups::AroundAll => {
                 let head = Some((head_start, head_end));
-                let mut groups = Groups::default();
-                groups.set_from([whole, head, tail].into_iter());
-                return Some(Some(groups));
+                out.set_from([whole, head, tail].into_iter())
             }
             HeadGroups::Searched(recent) => {
-                self.searched_head_groups(recent, hay, start, (head_start, head_end))?
+                let head = (head_start, head_end);
+                self.searched_head_groups(recent, hay, start, head, out)?;
+                out.set(0, whole);
+                out.push(tail);
+                true
             }
         };
-        g.set(0, whole);
-        g.push(tail);
-        Some(Some(g))
+        Some(true)
     }
 
     /// Build now what a search of an ASCII haystack builds on first use: the head's
@@ -755,22 +751,25 @@ impl RestOfLine {
         hay: &str,
         start: usize,
         (s, e): (usize, usize),
-    ) -> Option<Groups> {
+        out: &mut Groups,
+    ) -> Option<()> {
         let Ok(mut recent) = recent.try_lock() else {
-            return self.head.groups(hay, start);
+            *out = self.head.groups(hay, start)?;
+            return Some(());
         };
         let recent = &mut *recent;
         recent.set_key(hay, s, e);
-        let placed = |spans: &Vec<Option<(usize, usize)>>| Groups::placed(spans, s);
-        let miss = match recent.spans.with(recent.key.as_bytes(), placed) {
-            Ok(g) => return Some(g),
+        let place = |spans: &Vec<Option<(usize, usize)>>| out.place(spans, s);
+        let miss = match recent.spans.with(recent.key.as_bytes(), place) {
+            Ok(()) => return Some(()),
             Err(miss) => miss,
         };
         let g = self.head.groups_of_match(hay, start, (s, e))?;
         recent
             .spans
             .insert(miss, recent.key.as_bytes(), g.shifted(s).collect());
-        Some(g)
+        *out = g;
+        Some(())
     }
 }
 
@@ -875,12 +874,17 @@ impl Groups {
     /// Groups from spans relative to `origin` (as [`Groups::shifted`] gives them).
     fn placed(spans: &[Option<(usize, usize)>], origin: usize) -> Groups {
         let mut groups = Groups::default();
-        groups.set_from(
+        groups.place(spans, origin);
+        groups
+    }
+
+    /// Become the groups of spans relative to `origin` (see [`Groups::placed`]).
+    fn place(&mut self, spans: &[Option<(usize, usize)>], origin: usize) {
+        self.set_from(
             spans
                 .iter()
                 .map(|span| span.map(|(a, b)| (a + origin, b + origin))),
         );
-        groups
     }
 
     /// Every group's span, shifted to start at `origin` (which precedes them all).
@@ -1206,10 +1210,10 @@ impl Pattern {
                 match self
                     .rest_of_line
                     .as_ref()
-                    .and_then(|split| split.search(hay, start, head_walks))
+                    .and_then(|split| split.search(hay, start, head_walks, out))
                 {
-                    Some(Some(found)) => *out = found,
-                    Some(None) => return false,
+                    Some(true) => {}
+                    Some(false) => return false,
                     None if re.groups_into(hay, start, out) => {}
                     None => return false,
                 }
@@ -1434,10 +1438,9 @@ impl Pattern {
         &self,
         hay: &str,
         head_walks: &mut PrefixWalks<MatchWalk>,
-    ) -> Option<Groups> {
-        let mut groups = Groups::default();
-        self.search_range_walks(hay, 0, hay.len(), &mut groups, Some(head_walks))
-            .then_some(groups)
+        out: &mut Groups,
+    ) -> bool {
+        self.search_range_walks(hay, 0, hay.len(), out, Some(head_walks))
     }
 
     /// Search the whole of `hay`, into `out` (see [`Pattern::search_range_into`]).
