@@ -22,6 +22,7 @@ use crate::pattern::{Groups, Mode, Pattern, PatternError};
 use crate::prefilter::Prefilter;
 use crate::recent::Recent;
 use crate::tags;
+use crate::twopass;
 use crate::unfold;
 
 /// Why a filter could not be built. A regex is named by its place in its option,
@@ -713,6 +714,8 @@ pub struct Filter {
     endings: Vec<Option<Ending>>,
     /// The prefregex's `mlfid` group index, where the endings above may apply.
     pref_mlfid: Option<usize>,
+    /// Per failregex, the memory of its capture passes (see [`twopass::Lease`]).
+    fail_leases: Vec<twopass::Lease>,
     /// The multi-line buffer (a single line is searched without one).
     buffer: Vec<BufLine<'static>>,
     last_date: Option<LineTime>,
@@ -883,6 +886,7 @@ impl Filter {
             head_walks: PrefixWalks::default(),
             endings,
             pref_mlfid,
+            fail_leases: fail.iter().map(|_| twopass::Lease::default()).collect(),
             fail,
             ignore,
             pref,
@@ -1586,10 +1590,11 @@ impl Filter {
             }
             *possible = self.candidates.as_mut().and_then(|c| c.possible(buf));
         }
-        let mut matches = |fi: &usize| {
-            self.fail
-                .get(*fi)
-                .is_some_and(|rx| rx.pattern.search_into(buf, groups))
+        let leases = &mut self.fail_leases;
+        let mut matches = |fi: &usize| match (self.fail.get(*fi), leases.get_mut(*fi)) {
+            (Some(rx), Some(lease)) => rx.pattern.search_leased(buf, groups, lease),
+            (Some(rx), None) => rx.pattern.search_into(buf, groups),
+            (None, _) => false,
         };
         let Some(possible) = possible else {
             return (from..self.fail.len()).find(matches);

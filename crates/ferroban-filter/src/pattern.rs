@@ -80,12 +80,21 @@ impl LinearRe {
 
     fn groups(&self, hay: &str, start: usize) -> Option<Groups> {
         let mut groups = Groups::default();
-        self.groups_into(hay, start, &mut groups).then_some(groups)
+        self.groups_into(hay, start, &mut groups, None)
+            .then_some(groups)
     }
 
     /// The groups of the leftmost-first match from `start`, into `out` (its
     /// allocation kept); `false` when there is no match.
-    fn groups_into(&self, hay: &str, start: usize, out: &mut Groups) -> bool {
+    /// `lease`: the caller's memory for the two passes, if it keeps one (see
+    /// [`twopass::Lease`]).
+    fn groups_into(
+        &self,
+        hay: &str,
+        start: usize,
+        out: &mut Groups,
+        lease: Option<&mut twopass::Lease>,
+    ) -> bool {
         // Checked once: a log line is scanned for it on every search with captures.
         let ascii = hay.is_ascii();
         let Some(re) = self
@@ -113,7 +122,7 @@ impl LinearRe {
                     return false;
                 }
                 let slots = out.reset_slots(two_pass.slot_len());
-                if let Some(found) = two_pass.search(bytes, start, slots) {
+                if let Some(found) = two_pass.search(bytes, start, slots, lease) {
                     return found;
                 }
             }
@@ -122,7 +131,7 @@ impl LinearRe {
                     return false;
                 };
                 let slots = out.reset_slots(two_pass.slot_len());
-                if two_pass.captures(bytes, m.start(), m.end(), slots) {
+                if two_pass.captures(bytes, m.start(), m.end(), slots, lease) {
                     return true;
                 }
             }
@@ -141,11 +150,12 @@ impl LinearRe {
         let mut groups = Groups::default();
         if let Some(two_pass) = self.two_pass_for(hay.is_ascii()) {
             let slots = groups.reset_slots(two_pass.slot_len());
-            if two_pass.captures(hay.as_bytes(), span.0, span.1, slots) {
+            if two_pass.captures(hay.as_bytes(), span.0, span.1, slots, None) {
                 return Some(groups);
             }
         }
-        self.groups_into(hay, start, &mut groups).then_some(groups)
+        self.groups_into(hay, start, &mut groups, None)
+            .then_some(groups)
     }
 
     /// The two passes, built on first use, for a haystack that is ASCII or not: they
@@ -1184,7 +1194,7 @@ impl Pattern {
     /// keeps its `Groups` searches with no allocation); `false` when there is no match
     /// (`out` is then left in no particular state).
     pub fn search_range_into(&self, hay: &str, start: usize, end: usize, out: &mut Groups) -> bool {
-        self.search_range_walks(hay, start, end, out, None)
+        self.search_range_walks(hay, start, end, out, None, None)
     }
 
     /// [`Pattern::search_range_into`], the head's walks remembered in `head_walks`
@@ -1197,6 +1207,7 @@ impl Pattern {
         end: usize,
         out: &mut Groups,
         head_walks: Option<&mut PrefixWalks<MatchWalk>>,
+        lease: Option<&mut twopass::Lease>,
     ) -> bool {
         if self.too_long(hay) {
             return false;
@@ -1214,7 +1225,7 @@ impl Pattern {
                 {
                     Some(true) => {}
                     Some(false) => return false,
-                    None if re.groups_into(hay, start, out) => {}
+                    None if re.groups_into(hay, start, out, lease) => {}
                     None => return false,
                 }
                 self.undo_unfolding(out);
@@ -1225,7 +1236,7 @@ impl Pattern {
                 pairs,
                 backtracking,
             } => {
-                if !linear.groups_into(hay, start, out) {
+                if !linear.groups_into(hay, start, out, lease) {
                     return false;
                 }
                 let text = |i: usize| out.get(i).map(|(s, e)| &hay[s..e]);
@@ -1440,7 +1451,19 @@ impl Pattern {
         head_walks: &mut PrefixWalks<MatchWalk>,
         out: &mut Groups,
     ) -> bool {
-        self.search_range_walks(hay, 0, hay.len(), out, Some(head_walks))
+        self.search_range_walks(hay, 0, hay.len(), out, Some(head_walks), None)
+    }
+
+    /// [`Pattern::search_into`] for a caller that searches with this pattern line
+    /// after line and keeps the memory of its two passes in `lease` (see
+    /// [`twopass::Lease`]).
+    pub(crate) fn search_leased(
+        &self,
+        hay: &str,
+        out: &mut Groups,
+        lease: &mut twopass::Lease,
+    ) -> bool {
+        self.search_range_walks(hay, 0, hay.len(), out, None, Some(lease))
     }
 
     /// Search the whole of `hay`, into `out` (see [`Pattern::search_range_into`]).
@@ -1953,5 +1976,54 @@ mod tests {
         let g = p.search(lines[0]).unwrap();
         assert_eq!(g.get(0), Some((0, 30)));
         assert_eq!(g.get(1), Some((19, 21)));
+    }
+
+    /// A caller's own memory for the capture passes gives what the engine's own
+    /// gives, line after line, and serves whichever pattern it is handed to.
+    #[test]
+    fn a_search_with_a_leased_memory_finds_what_one_without_finds() {
+        let sources = [
+            r"^Failed (?:password|publickey) for (?:invalid user )?(?P<user>\S+) from (?P<host>\d+(?:\.\d+){3})(?: port \d+)?(?: ssh\d*)?\s*$",
+            r"^(?:Connection closed|Disconnected) (?:by|from)(?: user (\S+)|(.*?))? (?P<host>\d+(?:\.\d+){3})(?: port \d+)?\s+\[preauth\]\s*$",
+            // the same bytes told apart, other groups: one memory serving both would
+            // hand the second the first's
+            r"^(\w+) (\w+)$",
+            r"^(\w+ \w+)$",
+        ];
+        let lines = [
+            "Failed password for root from 192.0.2.1 port 22 ssh2",
+            "Failed password for invalid user admin from 198.51.100.7 port 4022 ssh2",
+            "Failed publickey for git from 203.0.113.9",
+            "Connection closed by 192.0.2.1 port 22 [preauth]",
+            "Disconnected from user bob 192.0.2.4 port 5 [preauth]",
+            "Disconnected from 192.0.2.4 port 5",
+            "Failed password for root from 192.0.2.1 port 22 ssh2",
+            "nothing to see",
+            "Failed password for é from 192.0.2.1 port 22 ssh2",
+            "ab cd",
+        ];
+        let patterns = sources.map(|s| Pattern::new(s, Mode::SingleLine).unwrap());
+        let spans = |g: &Groups| g.shifted(0).collect::<Vec<_>>();
+        let mut shared = twopass::Lease::default();
+        let mut own = sources.map(|_| twopass::Lease::default());
+        // twice over: the second round is answered from what the leases remember
+        for _ in 0..2 {
+            for line in lines {
+                for (p, lease) in patterns.iter().zip(own.iter_mut()) {
+                    let expected = p.search(line);
+                    let mut g = Groups::default();
+                    let found = p.search_leased(line, &mut g, lease);
+                    assert_eq!(found, expected.is_some(), "{line:?}");
+                    let mut h = Groups::default();
+                    assert_eq!(p.search_leased(line, &mut h, &mut shared), found);
+                    if let Some(expected) = &expected {
+                        assert_eq!(spans(&g), spans(expected), "{line:?}");
+                        assert_eq!(spans(&h), spans(expected), "{line:?}, shared lease");
+                    }
+                }
+            }
+        }
+        // the leases were used (the searches went through the two passes)
+        assert!(own.iter().all(twopass::Lease::is_used) && shared.is_used());
     }
 }

@@ -51,8 +51,9 @@
 //! answer them, where the two passes cost four times that.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use regex_automata::nfa::thompson::{self, State, NFA};
 use regex_automata::util::look::{Look, LookSet};
@@ -305,7 +306,61 @@ pub struct TwoPass {
     slot_len: usize,
     /// Byte classes (bytes no transition tells apart), and one more for the end.
     classes: usize,
+    /// The memory of callers that hold none of their own (see [`Lease`]).
     memory: Mutex<Memory>,
+    /// This engine's number, which a [`Lease`] of its memory carries.
+    id: u64,
+}
+
+/// Numbers of the engines made so far (see `TwoPass::id`).
+static ENGINES: AtomicU64 = AtomicU64::new(1);
+
+/// A two-pass engine's memory held by one caller: a filter that searches with the
+/// same failregex line after line keeps one per failregex, and hands it to each
+/// search. Why: the engine's own memory is behind a lock (callers may share an
+/// engine across threads), and taking and releasing it are two locked instructions
+/// a search, each of which waits for every write before it to be done.
+///
+/// A lease serves one engine: handed to another, it is emptied and serves that one.
+#[derive(Debug, Default)]
+pub struct Lease {
+    /// The engine it serves (`TwoPass::id`; 0 before its first search).
+    engine: u64,
+    memory: Option<Memory>,
+}
+
+#[cfg(test)]
+impl Lease {
+    /// Whether a search has used this memory.
+    pub(crate) fn is_used(&self) -> bool {
+        self.memory.is_some()
+    }
+}
+
+/// An engine's memory in use: its own, locked, or a caller's [`Lease`].
+enum Held<'a> {
+    Locked(MutexGuard<'a, Memory>),
+    Leased(&'a mut Memory),
+}
+
+impl Deref for Held<'_> {
+    type Target = Memory;
+
+    fn deref(&self) -> &Memory {
+        match self {
+            Held::Locked(memory) => memory,
+            Held::Leased(memory) => memory,
+        }
+    }
+}
+
+impl DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Memory {
+        match self {
+            Held::Locked(memory) => &mut *memory,
+            Held::Leased(memory) => memory,
+        }
+    }
 }
 
 /// What the two passes remember between searches.
@@ -434,6 +489,7 @@ impl TwoPass {
             slot_len,
             classes,
             memory,
+            id: ENGINES.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -453,12 +509,21 @@ impl TwoPass {
     /// move needs a set, and then only from that position to the span's end (the
     /// sets there depend on nothing before them). A span whose moves all need no
     /// set (see `TwoPass::closure`) is walked once, forwards.
-    pub fn captures(&self, hay: &[u8], start: usize, end: usize, slots: &mut Slots) -> bool {
+    ///
+    /// `lease`: the caller's own memory for this engine, if it keeps one.
+    pub fn captures(
+        &self,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        slots: &mut Slots,
+        lease: Option<&mut Lease>,
+    ) -> bool {
         if !TwoPass::fits(hay) {
             return false;
         }
         self.note_tail(hay.len().saturating_sub(end));
-        let Some(mut memory) = self.memory() else {
+        let Some(mut memory) = self.memory(lease) else {
             return false;
         };
         self.forward(&mut memory, hay, start, end, None, slots)
@@ -539,11 +604,19 @@ impl TwoPass {
     /// haystack's and the column of the byte before; the span ends at the haystack's
     /// end. So two haystacks of the same shape take the same steps, through the same
     /// sets, and get the same slots at the same offsets.
-    pub fn search(&self, hay: &[u8], start: usize, slots: &mut Slots) -> Option<bool> {
+    ///
+    /// `lease`: the caller's own memory for this engine, if it keeps one.
+    pub fn search(
+        &self,
+        hay: &[u8],
+        start: usize,
+        slots: &mut Slots,
+        lease: Option<&mut Lease>,
+    ) -> Option<bool> {
         if !TwoPass::fits(hay) {
             return None;
         }
-        let mut memory = self.memory()?;
+        let mut memory = self.memory(lease)?;
         let memory = &mut *memory;
         let end = hay.len();
         let rest = hay.get(start..)?;
@@ -611,9 +684,19 @@ impl TwoPass {
         Some(true)
     }
 
-    /// This engine's memory, cleared when full; `None` when another thread holds it.
-    fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
-        let mut memory = self.memory.try_lock().ok()?;
+    /// This engine's memory, cleared when full: the caller's `lease`, else its own;
+    /// `None` when another thread holds that.
+    fn memory<'a>(&'a self, lease: Option<&'a mut Lease>) -> Option<Held<'a>> {
+        let mut memory = match lease {
+            Some(lease) => {
+                if lease.engine != self.id {
+                    lease.engine = self.id;
+                    lease.memory = None;
+                }
+                Held::Leased(lease.memory.get_or_insert_with(|| Memory::new(&self.nfa)))
+            }
+            None => Held::Locked(self.memory.try_lock().ok()?),
+        };
         if memory.sets.len() > MAX_SETS * self.words || memory.move_slots.len() > MAX_MOVE_SLOTS {
             let cleared = Memory::new(&self.nfa);
             memory.shapes = std::mem::replace(&mut *memory, cleared).shapes;

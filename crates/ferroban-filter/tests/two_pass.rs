@@ -195,7 +195,7 @@ fn compare(pattern: &str, texts: &[impl AsRef<str>]) -> (usize, usize) {
 /// must write every slot): the groups, `Some(None)` for no match.
 fn search(two_pass: &TwoPass, hay: &[u8], start: usize) -> Option<Option<Vec<Span>>> {
     let mut slots = vec![0; two_pass.slot_len()];
-    let found = two_pass.search(hay, start, &mut slots)?;
+    let found = two_pass.search(hay, start, &mut slots, None)?;
     Some(found.then(|| spans(&slots)))
 }
 
@@ -204,7 +204,7 @@ fn search(two_pass: &TwoPass, hay: &[u8], start: usize) -> Option<Option<Vec<Spa
 fn captures(two_pass: &TwoPass, hay: &[u8], span: (usize, usize)) -> Option<Vec<Span>> {
     let mut slots = vec![0; two_pass.slot_len()];
     two_pass
-        .captures(hay, span.0, span.1, &mut slots)
+        .captures(hay, span.0, span.1, &mut slots, None)
         .then(|| spans(&slots))
 }
 
