@@ -487,6 +487,9 @@ struct Rx {
     skiplines: Vec<usize>,
     /// (group index, merged name) of `F-ALT_*` groups, sorted by group name.
     alternates: Vec<(usize, Interned)>,
+    /// The memory of its capture passes, kept from one failregex search to the next
+    /// (see [`twopass::Lease`]).
+    lease: twopass::Lease,
 }
 
 impl Rx {
@@ -541,6 +544,7 @@ impl Rx {
                 .into_iter()
                 .map(|(_, i, m)| (i, Interned::new(&m)))
                 .collect(),
+            lease: twopass::Lease::default(),
         })
     }
 
@@ -714,8 +718,6 @@ pub struct Filter {
     endings: Vec<Option<Ending>>,
     /// The prefregex's `mlfid` group index, where the endings above may apply.
     pref_mlfid: Option<usize>,
-    /// Per failregex, the memory of its capture passes (see [`twopass::Lease`]).
-    fail_leases: Vec<twopass::Lease>,
     /// The multi-line buffer (a single line is searched without one).
     buffer: Vec<BufLine<'static>>,
     last_date: Option<LineTime>,
@@ -886,7 +888,6 @@ impl Filter {
             head_walks: PrefixWalks::default(),
             endings,
             pref_mlfid,
-            fail_leases: fail.iter().map(|_| twopass::Lease::default()).collect(),
             fail,
             ignore,
             pref,
@@ -1590,14 +1591,14 @@ impl Filter {
             }
             *possible = self.candidates.as_mut().and_then(|c| c.possible(buf));
         }
-        let leases = &mut self.fail_leases;
-        let mut matches = |fi: &usize| match (self.fail.get(*fi), leases.get_mut(*fi)) {
-            (Some(rx), Some(lease)) => rx.pattern.search_leased(buf, groups, lease),
-            (Some(rx), None) => rx.pattern.search_into(buf, groups),
-            (None, _) => false,
+        let failregexes = self.fail.len();
+        let mut matches = |fi: &usize| {
+            self.fail
+                .get_mut(*fi)
+                .is_some_and(|rx| rx.pattern.search_leased(buf, groups, &mut rx.lease))
         };
         let Some(possible) = possible else {
-            return (from..self.fail.len()).find(matches);
+            return (from..failregexes).find(matches);
         };
         // Once the buffer was searched (a failregex before `from` matched, or one
         // here did not), a candidate is first asked whether its end can match.

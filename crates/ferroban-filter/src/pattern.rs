@@ -674,9 +674,10 @@ impl RestOfLine {
         })
     }
 
-    /// The whole pattern's match, from the head's; `None` when that is not decided by
-    /// the head (no text of `BETWEEN` follows its match leaving a long enough rest),
-    /// and the whole pattern must be searched.
+    /// Whether the whole pattern matches, decided from the head's match, its groups
+    /// then written into `out`; `None` when that is not decided by the head (no text
+    /// of `BETWEEN` follows its match leaving a long enough rest), and the whole
+    /// pattern must be searched (`out` is then left in no particular state).
     fn search(
         &self,
         hay: &str,
@@ -753,8 +754,8 @@ impl RestOfLine {
         }
     }
 
-    /// The groups of the head's leftmost-first match `(s, e)`, from its recent
-    /// matches or searched (see [`HeadGroups::Searched`]).
+    /// The groups of the head's leftmost-first match `(s, e)`, into `out`, from its
+    /// recent matches or searched (see [`HeadGroups::Searched`]).
     fn searched_head_groups(
         &self,
         recent: &Mutex<RecentHeads>,
@@ -1441,9 +1442,9 @@ impl Pattern {
         self.search_range(hay, 0, hay.len())
     }
 
-    /// [`Pattern::search`] for a caller that searches every line with this pattern
-    /// (a prefregex): where the head's automaton was after the first bytes of recent
-    /// lines is kept in `head_walks` (see [`PrefixWalks`]), which serves this
+    /// [`Pattern::search_into`] for a caller that searches every line with this
+    /// pattern (a prefregex): where the head's automaton was after the first bytes of
+    /// recent lines is kept in `head_walks` (see [`PrefixWalks`]), which serves this
     /// pattern only.
     pub(crate) fn search_remembering(
         &self,
