@@ -1114,6 +1114,40 @@ fn already_banned_is_logged_after_the_ban() {
     assert!(wait_for(10, || said() == 2), "{}", log());
 }
 
+// A burst of offenders (a log read from its start) is committed a batch of bans at
+// a time, not all at once: every ban must still reach the actions and the database,
+// once each.
+#[test]
+fn a_burst_of_offenders_is_banned_whole_a_batch_at_a_time() {
+    const OFFENDERS: usize = 1500;
+    let env = Env::new("burst");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 3\n");
+    let _d = env.start();
+    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S").to_string();
+    let ip = |n: usize| format!("10.9.{}.{}", n >> 8, n & 255);
+    let lines: String = (0..OFFENDERS)
+        .map(|n| format!("{stamp} login failed from {}\n", ip(n)).repeat(3))
+        .collect();
+    append(&env.log("app.log"), &lines);
+    let bans = || env.out_text().matches("ban app 10.9.").count();
+    assert!(
+        wait_for(120, || bans() >= OFFENDERS),
+        "{} of {OFFENDERS} bans reached the action",
+        bans()
+    );
+    let out = env.out_text();
+    for n in 0..OFFENDERS {
+        let line = format!("ban app {} ", ip(n));
+        assert_eq!(out.matches(&line).count(), 1, "{line:?} in\n{out}");
+    }
+    let saved = || banned_in_database(&env.db).len();
+    assert!(
+        wait_for(20, || saved() == OFFENDERS),
+        "{} of {OFFENDERS} bans in the database",
+        saved()
+    );
+}
+
 // Banning an ignored address used to answer `0` and nothing else.
 #[test]
 fn a_refused_ban_says_why_in_the_answer_and_the_log() {

@@ -57,6 +57,10 @@ pub enum Event {
 
 /// Events queued at most before sources wait.
 const QUEUE: usize = 256;
+/// Bans made from the queued events that end a commit: a burst of lines (a log read
+/// from its start) then reaches the firewall a batch at a time, and the batch's
+/// rows, database pages and messages are not held for the whole burst at once.
+const COMMIT_BANS: usize = 256;
 /// How often bans the database refused are offered to it again.
 const UNSAVED_RETRY: Duration = Duration::from_secs(2);
 /// How often failure counts older than `findtime` are forgotten.
@@ -888,14 +892,15 @@ impl Server {
                 Ok(ev) => {
                     busy_since_trim = true;
                     self.handle(ev);
-                    // Whatever else is queued goes into the same commit.
+                    // Whatever else is queued goes into the same commit, up to a
+                    // batch of bans.
                     for _ in 0..QUEUE {
+                        if self.stop_requested || self.new_bans.len() >= COMMIT_BANS {
+                            break;
+                        }
                         match rx.try_recv() {
                             Ok(ev) => self.handle(ev),
                             Err(_) => break,
-                        }
-                        if self.stop_requested {
-                            break;
                         }
                     }
                 }
