@@ -577,46 +577,67 @@ impl RecentHeads {
     }
 }
 
+/// The items of `hir`, its last group and whether that group takes a character at
+/// least, when `hir` ends with the rest of the line in a group: `(.*)$` or
+/// `(.+)$` (`.` not taking a newline, `$` before a newline or at the end).
+fn rest_of_line_tail(
+    hir: &regex_syntax::hir::Hir,
+) -> Option<(&[regex_syntax::hir::Hir], &regex_syntax::hir::Capture, bool)> {
+    use regex_syntax::hir::{Class, HirKind, Look};
+    let any_but_newline = |h: &regex_syntax::hir::Hir| match h.kind() {
+        HirKind::Class(Class::Unicode(c)) => {
+            c.ranges().len() == 2
+                && (c.ranges()[0].start(), c.ranges()[0].end()) == ('\0', '\x09')
+                && (c.ranges()[1].start(), c.ranges()[1].end()) == ('\x0B', char::MAX)
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            c.ranges().len() == 2
+                && (c.ranges()[0].start(), c.ranges()[0].end()) == (0, 9)
+                && (c.ranges()[1].start(), c.ranges()[1].end()) == (11, 255)
+        }
+        _ => false,
+    };
+    let HirKind::Concat(items) = hir.kind() else {
+        return None;
+    };
+    let [.., group, dollar] = items.as_slice() else {
+        return None;
+    };
+    if !matches!(dollar.kind(), HirKind::Look(Look::EndLF)) {
+        return None;
+    }
+    let HirKind::Capture(capture) = group.kind() else {
+        return None;
+    };
+    let HirKind::Repetition(rep) = capture.sub.kind() else {
+        return None;
+    };
+    if !(rep.greedy && rep.max.is_none() && rep.min <= 1 && any_but_newline(&rep.sub)) {
+        return None;
+    }
+    Some((items, capture, rep.min == 1))
+}
+
 impl RestOfLine {
     /// The split of `pattern` (Rust syntax), if it has that shape.
     fn of(pattern: &str) -> Option<RestOfLine> {
-        use regex_syntax::hir::{Class, HirKind, Look};
-        let any_but_newline = |h: &regex_syntax::hir::Hir| match h.kind() {
-            HirKind::Class(Class::Unicode(c)) => {
-                c.ranges().len() == 2
-                    && (c.ranges()[0].start(), c.ranges()[0].end()) == ('\0', '\x09')
-                    && (c.ranges()[1].start(), c.ranges()[1].end()) == ('\x0B', char::MAX)
-            }
-            HirKind::Class(Class::Bytes(c)) => {
-                c.ranges().len() == 2
-                    && (c.ranges()[0].start(), c.ranges()[0].end()) == (0, 9)
-                    && (c.ranges()[1].start(), c.ranges()[1].end()) == (11, 255)
-            }
-            _ => false,
-        };
+        // Most patterns have not the shape: their ASCII form, parsed at a fraction
+        // of the cost (no Unicode classes), tells. The shape is the same in both
+        // forms, which differ in their classes and literals only; a pattern whose
+        // ASCII form does not parse (a Unicode class) is parsed whole.
+        let ascii = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern);
+        if ascii.is_ok_and(|hir| rest_of_line_tail(&hir).is_none()) {
+            return None;
+        }
         let hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(pattern)
             .ok()?;
-        let HirKind::Concat(items) = hir.kind() else {
-            return None;
-        };
-        let [.., group, dollar] = items.as_slice() else {
-            return None;
-        };
-        if !matches!(dollar.kind(), HirKind::Look(Look::EndLF)) {
-            return None;
-        }
-        let HirKind::Capture(capture) = group.kind() else {
-            return None;
-        };
-        let HirKind::Repetition(rep) = capture.sub.kind() else {
-            return None;
-        };
-        if !(rep.greedy && rep.max.is_none() && rep.min <= 1 && any_but_newline(&rep.sub)) {
-            return None;
-        }
-        let non_empty = rep.min == 1;
+        let (items, capture, non_empty) = rest_of_line_tail(&hir)?;
         // Where the head ends in the source: the start of `BETWEEN`, or of the tail.
         let ast = regex_syntax::ast::parse::Parser::new()
             .parse(pattern)
