@@ -1463,10 +1463,10 @@ impl Pattern {
         self.search_range(hay, 0, hay.len())
     }
 
-    /// [`Pattern::search_into`] for a caller that searches every line with this
-    /// pattern (a prefregex): where the head's automaton was after the first bytes of
-    /// recent lines is kept in `head_walks` (see [`PrefixWalks`]), which serves this
-    /// pattern only.
+    /// [`Pattern::search_range_into`] over the whole of `hay`, for a caller that
+    /// searches every line with this pattern (a prefregex): where the head's
+    /// automaton was after the first bytes of recent lines is kept in `head_walks`
+    /// (see [`PrefixWalks`]), which serves this pattern only.
     pub(crate) fn search_remembering(
         &self,
         hay: &str,
@@ -1476,9 +1476,9 @@ impl Pattern {
         self.search_range_walks(hay, 0, hay.len(), out, Some(head_walks), None)
     }
 
-    /// [`Pattern::search_into`] for a caller that searches with this pattern line
-    /// after line and keeps the memory of its two passes in `lease` (see
-    /// [`twopass::Lease`]).
+    /// [`Pattern::search_range_into`] over the whole of `hay`, for a caller that
+    /// searches with this pattern line after line and keeps the memory of its two
+    /// passes in `lease` (see [`twopass::Lease`]).
     pub(crate) fn search_leased(
         &self,
         hay: &str,
@@ -1486,11 +1486,6 @@ impl Pattern {
         lease: &mut twopass::Lease,
     ) -> bool {
         self.search_range_walks(hay, 0, hay.len(), out, None, Some(lease))
-    }
-
-    /// Search the whole of `hay`, into `out` (see [`Pattern::search_range_into`]).
-    pub fn search_into(&self, hay: &str, out: &mut Groups) -> bool {
-        self.search_range_into(hay, 0, hay.len(), out)
     }
 }
 
