@@ -17,6 +17,7 @@ mod fleet;
 mod http;
 mod jail;
 pub mod log;
+mod memory;
 mod metrics;
 mod notify;
 pub mod options;
@@ -493,20 +494,11 @@ pub fn run(options: ServerOptions) -> Result<()> {
         &format!("Server ready (socket {})", server.settings.socket.display()),
     );
     notify::notify(&format!("READY=1\nMAINPID={}", std::process::id()));
-    release_free_memory();
+    memory::release_after_startup();
     server.event_loop(rx);
     notify::notify("STOPPING=1");
     server.shutdown();
     Ok(())
-}
-
-/// Give memory freed after start-up or reload back to the system: compiling the
-/// filters leaves megabytes of freed heap that malloc would otherwise keep.
-fn release_free_memory() {
-    // SAFETY: malloc_trim only returns unused heap pages; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// The device and inode of the file at `path`, to recognise it later.
@@ -909,7 +901,7 @@ impl Server {
                     // actions starting): give the memory it freed back.
                     busy_since_trim = false;
                     self.db.release_memory();
-                    release_free_memory();
+                    memory::release_free_heap();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -1569,7 +1561,7 @@ impl Server {
         self.log
             .log(Component::Server, Severity::Info, "Reload finished");
         self.take_activity_baseline();
-        release_free_memory();
+        memory::release_after_startup();
         Ok(())
     }
 
