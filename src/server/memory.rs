@@ -1,23 +1,60 @@
 //! Giving memory back to the system once the server no longer uses it: the heap's
-//! free pages, and the pages of ferroban's own code that only start-up or a reload ran.
+//! free pages, the pages of ferroban's own code that only start-up or a reload ran,
+//! and the main thread's stack below the event loop.
 //!
 //! Reading the configuration and compiling the filters runs most of the binary's
-//! code once; the kernel then keeps those pages mapped (and counted in the resident
-//! size) for the daemon's whole life, megabytes of code it will not run again. This
-//! module must never touch memory that holds state: it unmaps only unmodified pages
-//! of the running executable's read-only file mappings, which are copies of the file
-//! still in the page cache, and which the kernel maps again from there should they
-//! ever run again.
+//! code once, and recurses deeply; the kernel then keeps those pages mapped (and
+//! counted in the resident size) for the daemon's whole life, megabytes it will not
+//! use again. This module must never touch memory that holds state: it unmaps only
+//! unmodified pages of the running executable's read-only file mappings (copies of
+//! the file still in the page cache, which the kernel maps again from there should
+//! they ever run again) and stack pages below the running frame.
 
 use std::ops::Range;
 
-/// Give back what compiling the filters used and left: freed heap pages, and the
-/// code and read-only data of start-up. Call once the server is ready and after a
+/// Give back what compiling the filters used and left: freed heap pages, the code
+/// and read-only data of start-up, and the stack its recursion grew. Call once the server is ready and after a
 /// reload, not in every quiet moment: the code in use is mapped again at once, at a
 /// fault per 64 KB.
 pub fn release_after_startup() {
     release_free_heap();
     release_startup_code();
+    release_unused_stack();
+}
+
+/// Give back the main thread's stack below the running frame (with a margin for
+/// signal frames and the calls to come): compiling the filters recursed deeply and
+/// left hundreds of kilobytes there that the event loop never reaches. Nothing is
+/// done on another thread (its stack is not `[stack]`).
+fn release_unused_stack() {
+    const MARGIN: usize = 64 * 1024;
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let here = std::ptr::addr_of!(maps) as usize;
+    let Some(stack) = maps
+        .lines()
+        .filter(|l| l.ends_with("[stack]"))
+        .find_map(address_range)
+    else {
+        return;
+    };
+    if !stack.contains(&here) {
+        return;
+    }
+    let end = here.saturating_sub(MARGIN) & !(4096 - 1);
+    if end > stack.start {
+        // SAFETY: the pages lie below this frame's stack pointer by more than any
+        // red zone or signal frame in flight: no live value is there. Dropped
+        // pages read as zeros when the stack grows into them again.
+        unsafe {
+            libc::madvise(
+                stack.start as *mut libc::c_void,
+                end - stack.start,
+                libc::MADV_DONTNEED,
+            );
+        }
+    }
 }
 
 /// Give freed heap pages back to the system: a burst of lines or a reload leaves
@@ -101,21 +138,15 @@ struct Mapping {
 /// another header line (anonymous memory, the heap, the stack), `None` for a field
 /// line (`Rss:   4 kB`).
 fn mapping_header(line: &str) -> Option<Option<Mapping>> {
-    let mut fields = line.split_ascii_whitespace();
-    let (start, end) = fields.next()?.split_once('-')?;
-    let (Ok(start), Ok(end)) = (
-        usize::from_str_radix(start, 16),
-        usize::from_str_radix(end, 16),
-    ) else {
-        return None;
-    };
+    let range = address_range(line)?;
+    let mut fields = line.split_ascii_whitespace().skip(1);
     let mapping = (|| {
         let perms = fields.next()?.as_bytes();
         let _offset = fields.next()?;
         let (major, minor) = fields.next()?.split_once(':')?;
         let inode = fields.next()?.parse().ok()?;
         Some(Mapping {
-            range: start..end,
+            range,
             writable: perms.get(1) == Some(&b'w'),
             private: perms.get(3) == Some(&b'p'),
             file: FileId {
@@ -126,6 +157,12 @@ fn mapping_header(line: &str) -> Option<Option<Mapping>> {
         })
     })();
     Some(mapping.filter(|m| m.file.inode != 0))
+}
+
+/// The address range a header line of `maps` or `smaps` begins with.
+fn address_range(line: &str) -> Option<Range<usize>> {
+    let (start, end) = line.split_ascii_whitespace().next()?.split_once('-')?;
+    Some(usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?)
 }
 
 #[cfg(test)]
