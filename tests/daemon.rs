@@ -365,6 +365,65 @@ fn a_reload_that_changes_the_actions_moves_every_ban_to_the_new_ones() {
 }
 
 #[test]
+fn matched_lines_reach_actions_that_use_them_at_ban_unban_and_after_a_reload() {
+    // A jail whose actions have no use for matched lines keeps none in memory for
+    // its bans in force; a reload that brings an action using them reads them back
+    // from the database, for its ban and for the unban to come.
+    let env = Env::new("matched-lines");
+    std::fs::write(
+        env.conf().join("action.d/lines.conf"),
+        "[Definition]\nactionban = echo ban <ip> lines=<matches> >> <out>\n\
+         actionunban = echo unban <ip> lines=<matches> >> <out>\n[Init]\nout = /dev/null\n",
+    )
+    .unwrap();
+    let jail = "[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\n";
+    env.jails(jail);
+    let d = env.start();
+    env.fail("app.log", "192.0.2.50", 2);
+    assert!(env.wait_out("ban app 192.0.2.50"), "{}", env.out_text());
+    let second = env.dir.join("second.out");
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "[DEFAULT]\naction = lines[out=\"{}\"]\nfilter = test\nbackend = auto\n{jail}",
+            second.display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(env.client_text(&["reload"]).trim(), "OK");
+    env.fail("app.log", "192.0.2.51", 2);
+    let lines = || std::fs::read_to_string(&second).unwrap_or_default();
+    assert!(
+        wait_for(10, || lines().contains("ban 192.0.2.51 lines=")),
+        "{}",
+        lines()
+    );
+    env.client_text(&["set", "app", "unbanip", "192.0.2.50", "192.0.2.51"]);
+    assert!(
+        wait_for(10, || lines().matches("unban ").count() == 2),
+        "{}",
+        lines()
+    );
+    let out = lines();
+    for ip in ["192.0.2.50", "192.0.2.51"] {
+        for what in ["ban", "unban"] {
+            let told = out
+                .split(&format!("\n{what} {ip} lines="))
+                .nth(1)
+                .or_else(|| out.strip_prefix(&format!("{what} {ip} lines=")))
+                .unwrap_or_default();
+            assert!(
+                told.lines()
+                    .next()
+                    .is_some_and(|l| l.ends_with(&format!("login failed from {ip}"))),
+                "{what} of {ip} without its matched lines:\n{out}"
+            );
+        }
+    }
+    drop(d);
+}
+
+#[test]
 fn bans_survive_kill_9_and_restarts() {
     let env = Env::new("restart");
     env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nmaxretry = 2\nbantime = 1h\nbantime.increment = true\nbantime.factor = 1\n");

@@ -56,6 +56,18 @@ pub struct Jail {
     /// ([`FailTracker::total_failed`], [`BanList::total`]) count from then, and
     /// are not kept across a restart (bans restored at start are counted again).
     pub started: f64,
+    /// Whether an action of the jail may put a ban's matched lines in a command
+    /// (`<matches>`…): only then do its bans in force keep them in memory (the
+    /// database has them for the dashboard).
+    pub keeps_matched_lines: bool,
+}
+
+/// Whether an action of `config` may put a ban's matched lines in a command.
+fn keeps_matched_lines(config: &JailConfig) -> bool {
+    config
+        .actions
+        .iter()
+        .any(ferroban_actions::uses_matched_lines)
 }
 
 /// Build the filter of a jail configuration.
@@ -293,6 +305,7 @@ impl Jail {
             found_prefix: format!("[{}] Found ", config.name),
             idle: false,
             started: super::now(),
+            keeps_matched_lines: keeps_matched_lines(&config),
             config,
         })
     }
@@ -339,7 +352,19 @@ impl Jail {
             fresh.config.maxretry,
             fresh.config.maxmatches,
         );
+        self.keeps_matched_lines = fresh.keeps_matched_lines;
         self.config = fresh.config;
+    }
+
+    /// Store a ban in force: without its matched lines unless an action may use
+    /// them later (an unban, or a ban again by actions a reload brings). They are
+    /// the largest part of a ban (about 500 bytes of sshd's three lines against
+    /// 150 for the rest), and the actions' tickets already took theirs.
+    pub fn keep_ban(&mut self, mut ban: Ban) -> bool {
+        if !self.keeps_matched_lines {
+            ban.matches = Vec::new();
+        }
+        self.bans.insert(ban)
     }
 
     /// Whether this jail's failures are counted across the fleet too.

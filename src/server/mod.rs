@@ -740,13 +740,15 @@ impl Server {
                 origin: r.origin.as_deref().map(Arc::from),
                 restored: true,
             };
-            if self.jails[idx].bans.insert(ban.clone()) {
+            let restored = ticket(&ban);
+            let suffix = fleet_suffix(&ban);
+            if self.jails[idx].keep_ban(ban) {
                 self.log.log(
                     Component::Actions,
                     Severity::Notice,
-                    &format!("[{}] Restore Ban {ip}{}", r.jail, fleet_suffix(&ban)),
+                    &format!("[{}] Restore Ban {ip}{suffix}", r.jail),
                 );
-                tickets.entry(idx).or_default().push(ticket(&ban));
+                tickets.entry(idx).or_default().push(restored);
             }
         }
         for (idx, t) in tickets {
@@ -1337,7 +1339,7 @@ impl Server {
                     &format!("[{}] Ban {}{}", jail.name(), ban.ip, fleet_suffix(&ban)),
                 );
             }
-            jail.bans.insert(ban);
+            jail.keep_ban(ban);
         }
         for note in std::mem::take(&mut self.after_ban_lines) {
             let jail = self.jails[note.jail].name();
@@ -1621,6 +1623,9 @@ impl Server {
             if let Some(old) = jail.runner.take() {
                 old.stop(jail.bans.iter().map(ticket).collect());
             }
+            if self.jails[idx].keeps_matched_lines {
+                self.read_back_matched_lines(idx);
+            }
             let runner = ActionRunner::start(
                 &name,
                 self.jails[idx].config.actions.clone(),
@@ -1639,6 +1644,27 @@ impl Server {
                     .collect(),
             );
             self.jails[idx].runner = Some(runner);
+        }
+    }
+
+    /// Give the bans of jail `idx` that hold no matched lines (its actions had no
+    /// use for them) the lines the database kept, for actions that now do.
+    fn read_back_matched_lines(&mut self, idx: usize) {
+        let records = match self.db.bans_in_force(now()) {
+            Ok(records) => records,
+            Err(e) => {
+                self.log
+                    .log(Component::Database, Severity::Error, &e.to_string());
+                return;
+            }
+        };
+        let jail = &mut self.jails[idx];
+        for r in records {
+            let Ok(ip) = r.ip.parse() else { continue };
+            if r.jail == jail.name() && jail.bans.get(&ip).is_some_and(|b| b.matches.is_empty()) {
+                jail.bans
+                    .set_matches(&ip, r.matches.into_iter().map(Arc::from).collect());
+            }
         }
     }
 

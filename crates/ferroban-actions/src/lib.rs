@@ -17,6 +17,7 @@ pub mod tags;
 use std::net::IpAddr;
 
 pub use runner::{missing_firewall_tool, refused_firewall_rule, ActionRunner, Report, Severity};
+pub use tags::uses_matched_lines;
 
 /// Where an action's messages go.
 pub type Log<'a> = &'a dyn Fn(Severity, String);

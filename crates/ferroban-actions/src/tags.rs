@@ -89,6 +89,19 @@ pub fn substitute_static(
     Err(format!("tags in {text:?} refer to each other in a loop"))
 }
 
+/// The dynamic tags whose value is a ban's matched lines.
+const MATCHED_LINES_TAGS: [&str; 3] = ["<matches>", "<ipmatches>", "<ipjailmatches>"];
+
+/// Whether any command or parameter of `action` may put a ban's matched lines in a
+/// command (directly or through a parameter that names the tag). A server keeps the
+/// matched lines of the bans in force only for jails with such an action.
+pub fn uses_matched_lines(action: &ActionDefinition) -> bool {
+    action
+        .options
+        .iter()
+        .any(|(_, value)| MATCHED_LINES_TAGS.iter().any(|tag| value.contains(tag)))
+}
+
 /// The value of a dynamic tag for `ticket`, if it is one.
 fn dynamic_value(tag: &str, ticket: &BanTicket, hostname: &str) -> Option<String> {
     let matches = || ticket.matches.join("\n");
@@ -193,6 +206,31 @@ mod tests {
             ],
             init_options: vec![],
         }
+    }
+
+    #[test]
+    fn an_action_uses_matched_lines_through_any_of_its_tags_or_parameters() {
+        assert!(uses_matched_lines(&action()));
+        let with = |options: &[(&str, &str)]| ActionDefinition {
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..action()
+        };
+        let through_a_parameter = with(&[
+            ("actionban", "mail -s <name> root <<< \"<body>\""),
+            ("body", "Lines: <ipjailmatches>"),
+        ]);
+        assert!(uses_matched_lines(&through_a_parameter));
+        let in_the_unban = with(&[("actionban", "true"), ("actionunban", "log <ipmatches>")]);
+        assert!(uses_matched_lines(&in_the_unban));
+        let firewall_only = with(&[
+            ("actionban", "nft add element inet f2b <set> { <ip> }"),
+            ("set", "addr-set-<name>"),
+            ("actionunban", "echo <F-USER> <failures> <ipjailfailures>"),
+        ]);
+        assert!(!uses_matched_lines(&firewall_only));
     }
 
     fn ticket(ip: &str, matches: &[&str], user: &str) -> BanTicket {

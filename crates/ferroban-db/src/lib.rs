@@ -420,7 +420,6 @@ impl Database {
         }
     }
 
-    /// The bans in force at `now` (the newest per jail and address), oldest first.
     /// Bans lifted here (received from the fleet, or this host's own), kept until
     /// purged: one per jail, address and origin, with when it was last lifted.
     pub fn lifted_bans(&self) -> Result<Vec<LiftedBan>, DbError> {
@@ -460,6 +459,51 @@ impl Database {
             .map_err(self.err("read recent bans"))
     }
 
+    /// The matched lines of the last `bans` bans recorded in `jail` that have any,
+    /// the latest first: (address, start, lines). Read from the end of the table
+    /// (rows are appended as bans are made), so a jail with recent bans is found
+    /// without reading them all.
+    pub fn latest_matched_lines(
+        &self,
+        jail: &str,
+        bans: usize,
+    ) -> Result<Vec<(String, f64, Vec<String>)>, DbError> {
+        let err = self.err("read matched lines");
+        // Bans set by hand have none: `[]` in this database's own data.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ip, start, data FROM bans
+                 WHERE jail = ?1 AND data NOT LIKE '%\"matches\":[]%'
+                 ORDER BY rowid DESC",
+            )
+            .map_err(&err)?;
+        let mut rows = stmt.query(params![jail]).map_err(&err)?;
+        let mut out = Vec::new();
+        while out.len() < bans {
+            let Some(row) = rows.next().map_err(&err)? else {
+                break;
+            };
+            let mut rec = BanRecord {
+                jail: jail.to_string(),
+                ip: row.get(0).map_err(&err)?,
+                start: row.get(1).map_err(&err)?,
+                duration: 0.0,
+                count: 0,
+                failures: 0,
+                matches: Vec::new(),
+                fields: Vec::new(),
+                origin: None,
+            };
+            rec.read_data(&row.get::<_, String>(2).map_err(&err)?);
+            if !rec.matches.is_empty() {
+                out.push((rec.ip, rec.start, rec.matches));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The bans in force at `now` (the newest per jail and address), oldest first.
     pub fn bans_in_force(&self, now: f64) -> Result<Vec<BanRecord>, DbError> {
         let mut stmt = self
             .conn
@@ -844,6 +888,47 @@ mod tests {
         );
         assert_eq!(db.purge(2000.0).unwrap(), 4);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_latest_matched_lines_of_a_jail_come_newest_first_lifted_or_not() {
+        let mut db = Database::open(None).unwrap();
+        let with_lines = |ip: &str, start: f64, line: &str| BanRecord {
+            matches: vec![line.into(), format!("{line} again")],
+            ..rec("ssh", ip, start, 100.0, 1)
+        };
+        db.add_bans(&[
+            with_lines("192.0.2.1", 1000.0, "first"),
+            rec("web", "192.0.2.2", 1001.0, 100.0, 1),
+            with_lines("192.0.2.3", 1002.0, "second"),
+            // set by hand: no lines
+            BanRecord {
+                matches: vec![],
+                ..rec("ssh", "192.0.2.4", 1003.0, 100.0, 1)
+            },
+            with_lines("192.0.2.5", 1004.0, "third"),
+        ])
+        .unwrap();
+        db.lift(Some("ssh"), &["192.0.2.5".into()], 1005.0).unwrap();
+        let lines = db.latest_matched_lines("ssh", 2).unwrap();
+        assert_eq!(
+            lines,
+            vec![
+                (
+                    "192.0.2.5".to_string(),
+                    1004.0,
+                    vec!["third".to_string(), "third again".into()]
+                ),
+                (
+                    "192.0.2.3".to_string(),
+                    1002.0,
+                    vec!["second".to_string(), "second again".into()]
+                ),
+            ]
+        );
+        assert_eq!(db.latest_matched_lines("ssh", 10).unwrap().len(), 3);
+        assert_eq!(db.latest_matched_lines("web", 10).unwrap().len(), 1);
+        assert!(db.latest_matched_lines("mail", 10).unwrap().is_empty());
     }
 
     #[test]

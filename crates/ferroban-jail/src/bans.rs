@@ -195,6 +195,16 @@ impl BanList {
         }
     }
 
+    /// Give the ban of `ip` its matched lines: a server that kept none for it (no
+    /// action had a use for them) reads them back when an action comes to need them.
+    /// Returns `false` if `ip` is not banned.
+    pub fn set_matches(&mut self, ip: &IpAddr, matches: Vec<std::sync::Arc<str>>) -> bool {
+        let found = self
+            .bans
+            .find_mut(self.hasher.hash_one(ip), |b| b.ip == *ip);
+        found.map(|ban| ban.matches = matches).is_some()
+    }
+
     pub fn get(&self, ip: &IpAddr) -> Option<&Ban> {
         self.bans.find(self.hasher.hash_one(ip), |b| b.ip == *ip)
     }

@@ -265,16 +265,19 @@ fn jail(server: &Server, name: &str) -> Result<Value, String> {
         .find(|j| j.name() == name)
         .ok_or_else(|| format!("no jail {name:?}"))?;
     let c = &j.config;
-    let mut recent: Vec<&ferroban_jail::Ban> =
-        j.bans.iter().filter(|b| !b.matches.is_empty()).collect();
-    recent.sort_by(|a, b| b.start.total_cmp(&a.start));
+    // From the database: the bans in force keep their lines in memory only where
+    // an action uses them. A ban holds a few lines: that many bans are enough.
+    let recent = server
+        .db
+        .latest_matched_lines(name, RECENT_MATCHES)
+        .map_err(|e| e.to_string())?;
     let matches: Vec<Value> = recent
         .iter()
-        .flat_map(|b| {
-            b.matches
+        .flat_map(|(ip, start, lines)| {
+            lines
                 .iter()
                 .rev()
-                .map(move |line| json!({"ip": b.ip.to_string(), "time": b.start, "line": &**line}))
+                .map(move |line| json!({"ip": ip, "time": start, "line": line}))
         })
         .take(RECENT_MATCHES)
         .collect();

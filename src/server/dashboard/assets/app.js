@@ -250,7 +250,7 @@ function jailView(name) {
           s.files.map(f => el("tr", {}, el("td", { class: "mono" }, f.path), cell(f.size ?? "missing", 1), cell(f.position ?? "—", 1))))
           : facts([["journal matches", s.journal.matches.join(" + ") || "—"], ["cursor", s.journal.cursor || "—"]]),
         el("h2", {}, "Recent matched lines"),
-        j.matches.length === 0 ? el("p", { class: "muted" }, "None kept for the bans in force.") :
+        j.matches.length === 0 ? el("p", { class: "muted" }, "None recorded for this jail's bans.") :
           el("ol", { class: "lines", id: "matches" }, j.matches.map(m => el("li", {},
             el("span", { class: "muted" }, `${when(m.time)} ${m.ip} `), el("code", {}, m.line))))));
     },
