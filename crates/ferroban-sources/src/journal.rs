@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Lines, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -152,24 +152,57 @@ fn journalctl(arguments: &[String]) -> Result<Child, String> {
         .map_err(|e| format!("cannot run journalctl: {e} (install systemd or use a file backend)"))
 }
 
+/// How long a reader waits before it runs `journalctl` again after it ended.
+const RERUN_PAUSE: Duration = Duration::from_secs(5);
+
 /// A running journal reader.
 pub struct JournalReader {
     child: Arc<Mutex<Option<Child>>>,
-    stopping: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<Stop>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// A reader's stop request: set once, it ends the pause between two runs of
+/// `journalctl` at once (a server stopping ten journal jails must not wait for ten
+/// pauses one after another), and keeps a run from starting.
+#[derive(Default)]
+struct Stop {
+    requested: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    fn request(&self) {
+        *self.requested.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    fn requested(&self) -> bool {
+        *self.requested.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait for `pause` unless a stop is requested first; whether one was.
+    fn wait(&self, pause: Duration) -> bool {
+        let guard = self.requested.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = self
+            .wake
+            .wait_timeout_while(guard, pause, |requested| !*requested)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
 }
 
 impl JournalReader {
     pub fn start(spec: JournalSpec, mut sink: Sink) -> JournalReader {
         let child: Arc<Mutex<Option<Child>>> = Arc::new(Mutex::new(None));
-        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (c, s) = (child.clone(), stopping.clone());
+        let stop = Arc::new(Stop::default());
+        let (c, s) = (child.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name(format!("ferroban-journal-{}", spec.source))
             .spawn(move || {
                 let mut spec = spec;
-                while !s.load(std::sync::atomic::Ordering::SeqCst) {
-                    match follow(&spec, &c, &mut sink) {
+                while !s.requested() {
+                    match follow(&spec, &c, &s, &mut sink) {
                         Ok(Flow::SinkGone) => return,
                         Ok(Flow::Ended(cursor)) => spec.cursor = cursor.or(spec.cursor.take()),
                         Err(e) => {
@@ -181,13 +214,15 @@ impl JournalReader {
                             }
                         }
                     }
-                    std::thread::sleep(Duration::from_secs(5));
+                    if s.wait(RERUN_PAUSE) {
+                        return;
+                    }
                 }
             })
             .ok();
         JournalReader {
             child,
-            stopping,
+            stop,
             thread,
         }
     }
@@ -197,8 +232,7 @@ impl JournalReader {
     }
 
     fn shutdown(&mut self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.request();
         if let Ok(mut c) = self.child.lock() {
             if let Some(child) = c.as_mut() {
                 let _ = child.kill();
@@ -228,12 +262,18 @@ enum Flow {
 fn follow(
     spec: &JournalSpec,
     slot: &Arc<Mutex<Option<Child>>>,
+    stop: &Stop,
     sink: &mut Sink,
 ) -> Result<Flow, String> {
     let mut child = journalctl(&spec.arguments())?;
     let stdout = child.stdout.take().ok_or("no journalctl output")?;
     let mut stderr = child.stderr.take();
     if let Ok(mut s) = slot.lock() {
+        // A stop requested while journalctl started found no child to end: end it
+        // here (a stop after this finds it in the slot).
+        if stop.requested() {
+            let _ = child.kill();
+        }
         *s = Some(child);
     }
     let mut reader = BufReader::new(stdout);
@@ -364,6 +404,36 @@ mod tests {
         .unwrap();
         assert_eq!(kernel, "kernel: [ 1234.567890] IN=eth0 SRC=192.0.2.9");
         assert!((time - 1_700_000_000.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_reader_stops_at_once_between_two_runs_of_journalctl() {
+        // journalctl ends at once on a directory that is no journal (or is missing):
+        // the reader then pauses before it runs it again, and a stop must not wait
+        // for the pause (a server stopping ten journal jails waited 50 s).
+        let spec = JournalSpec {
+            source: "sshd".into(),
+            matches: vec![],
+            files: vec![PathBuf::from("/nonexistent/ferroban-test.journal")],
+            directory: None,
+            cursor: None,
+            since: 0.0,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = JournalReader::start(spec, Box::new(move |event| tx.send(event).is_ok()));
+        // the first run has ended (its warning came) and the pause begun
+        let ended = rx.recv_timeout(Duration::from_secs(10));
+        assert!(
+            matches!(ended, Ok(SourceEvent::Warning(_))),
+            "journalctl on a missing file did not end with a warning"
+        );
+        let began = std::time::Instant::now();
+        reader.stop();
+        assert!(
+            began.elapsed() < Duration::from_secs(2),
+            "stopping took {:?}",
+            began.elapsed()
+        );
     }
 
     #[test]
