@@ -280,14 +280,29 @@ fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
 
 /// Why a jail the server does not know may be missing, when the error says it
 /// does not exist (Fail2ban's words, which its clients read, so the hint is a
-/// line of its own): its section is in the configuration, but not enabled.
-fn disabled_jail_hint(confdir: &std::path::Path, error: &str) -> Option<String> {
+/// line of its own): its section is in the configuration but not enabled, or it is
+/// enabled and was stopped (`stop JAIL`) since the server read it.
+fn missing_jail_hint(confdir: &std::path::Path, error: &str) -> Option<String> {
     let name = error
         .split_once("jail '")
         .and_then(|(_, rest)| rest.split_once("' does not exist"))?
         .0;
     let cfg = ferroban_config::Config::read_named(confdir, "jail").ok()??;
-    cfg.has_section(name).then(|| {
+    if !cfg.has_section(name) {
+        return None;
+    }
+    let enabled = cfg
+        .get(name, "enabled", &[])
+        .ok()
+        .flatten()
+        .and_then(|v| ferroban_config::parse_switch(&v))
+        .unwrap_or(false);
+    Some(if enabled {
+        format!(
+            "[{name}] is enabled in the configuration but not running (stopped, or added \
+             since the server read it): start it with `ferroban start {name}`"
+        )
+    } else {
         format!(
             "[{name}] is in the configuration but not enabled: set enabled = true in [{name}] \
              of {} and reload",
@@ -466,7 +481,7 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
         }
         Err(ClientError::Server(e)) => {
             eprintln!("ERROR: {e}");
-            if let Some(hint) = disabled_jail_hint(&o.confdir, &e.to_string()) {
+            if let Some(hint) = missing_jail_hint(&o.confdir, &e.to_string()) {
                 eprintln!("  hint: {hint}");
             }
             Ok(failure)

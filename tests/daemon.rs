@@ -5196,10 +5196,11 @@ fn str2sec_converts_a_time_as_fail2bans_client_does() {
     }
 }
 
-/// A jail that is in the configuration but not enabled is "does not exist" to the
-/// server, in Fail2ban's words; ferroban's client adds why, on a line of its own.
+/// A jail that is in the configuration but not enabled, or enabled and stopped, is
+/// "does not exist" to the server, in Fail2ban's words; ferroban's client adds why,
+/// on a line of its own, and what to do.
 #[test]
-fn a_disabled_jail_is_said_to_be_disabled() {
+fn a_disabled_or_stopped_jail_is_said_to_be_so() {
     let env = Env::new("disabledjail");
     env.jails(
         "[app]\nenabled = true\nlogpath = ../logs/app.log\n\n[web]\nenabled = false\nlogpath = ../logs/app.log\n",
@@ -5226,6 +5227,17 @@ fn a_disabled_jail_is_said_to_be_disabled() {
         err.contains("the jail 'nosuch' does not exist") && !err.contains("hint"),
         "{err}"
     );
+    // An enabled jail stopped by hand is not told to be enabled: it is started.
+    env.client_text(&["stop", "app"]);
+    let err = String::from_utf8_lossy(&env.client(&["status", "app"]).stderr).into_owned();
+    assert!(
+        err.contains("hint: [app] is enabled in the configuration but not running")
+            && err.contains("ferroban start app")
+            && !err.contains("set enabled = true"),
+        "{err}"
+    );
+    env.client_text(&["start", "app"]);
+    assert!(env.client(&["status", "app"]).status.success());
 }
 
 /// Beside a Fail2ban database named otherwise than `fail2ban.sqlite3`, ferroban
