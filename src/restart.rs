@@ -3,8 +3,10 @@
 //!
 //! Owns finding the running server (its pid, from the control socket's peer
 //! credentials), taking what it ran with before it stops (command line, working
-//! directory, environment, network namespace), waiting until it has exited, and
-//! starting the new one with those, in a session of its own. The server's own
+//! directory, environment, network namespace, where its output went), waiting until
+//! it has exited, and starting the new one with those, in a session of its own. A
+//! server systemd runs is restarted by systemd (`systemctl restart UNIT`), so that
+//! the new one runs in its unit, with its sandbox and supervision. The server's own
 //! shutdown removes only the socket and pid file it made, so the new server keeps
 //! them. The configuration the new server will read is tested first: one that
 //! would not start leaves the running server alone, as `reload` does. It does not
@@ -34,6 +36,9 @@ struct Started {
     env: Vec<(OsString, OsString)>,
     /// Its network namespace, held open so that it outlives the old server.
     netns: std::fs::File,
+    /// Where its standard output and error went (a terminal, a pipe, a file),
+    /// opened again for the new server; `None` where that cannot be (a socket).
+    output: [Option<std::fs::File>; 2],
 }
 
 /// The pid of the server listening on `socket`, from the kernel's peer credentials.
@@ -56,13 +61,36 @@ impl Started {
             .with_context(|| format!("reading the working directory of process {pid}"))?;
         let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .with_context(|| format!("opening the network namespace of process {pid}"))?;
+        let reopen = |fd: i32| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(format!("/proc/{pid}/fd/{fd}"))
+                .ok()
+        };
         Ok(Started {
             pid,
             argv,
             cwd,
             env,
             netns,
+            output: [reopen(1), reopen(2)],
         })
+    }
+
+    /// The systemd service the server runs as, when systemd started it.
+    fn systemd_unit(&self) -> Option<String> {
+        let by_systemd = self.env.iter().any(|(k, _)| k == "INVOCATION_ID");
+        let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", self.pid)).ok()?;
+        service_of(&cgroup, by_systemd).map(str::to_string)
+    }
+
+    /// The old server's standard output (0) or error (1) for the new one: its log
+    /// goes on where it went (`logtarget = STDERR` in a terminal or to a file).
+    fn output_for(&self, which: usize) -> Stdio {
+        self.output[which]
+            .as_ref()
+            .and_then(|f| f.try_clone().ok())
+            .map_or_else(Stdio::null, Stdio::from)
     }
 
     /// The configuration directory the server reads: its `-c`, relative to its
@@ -97,8 +125,8 @@ impl Started {
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdout(self.output_for(0))
+            .stderr(self.output_for(1));
         let netns: Option<RawFd> = (!same_namespace(&self.netns)?).then(|| self.netns.as_raw_fd());
         // SAFETY: setsid and setns are async-signal-safe system calls; the file
         // descriptor stays open in this process until the child has started.
@@ -120,6 +148,37 @@ impl Started {
             )
         })
     }
+}
+
+/// The unit of a process that systemd started (`by_systemd`: it has systemd's
+/// `INVOCATION_ID`), from its `/proc/PID/cgroup`: the last part of its control
+/// group's path, when that is a service.
+fn service_of(cgroup: &str, by_systemd: bool) -> Option<&str> {
+    if !by_systemd {
+        return None;
+    }
+    let path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
+    path.rsplit('/')
+        .next()
+        .filter(|unit| unit.ends_with(".service"))
+}
+
+/// Restart the service `unit` through systemd and wait for a new server (not
+/// `old_pid`) to answer on `socket`.
+fn restart_by_systemd(unit: &str, old_pid: i32, socket: &Path) -> Result<()> {
+    let status = Command::new("systemctl")
+        .args(["restart", unit])
+        .status()
+        .with_context(|| format!("running systemctl restart {unit}"))?;
+    if !status.success() {
+        bail!("systemctl restart {unit} failed ({status}); see journalctl -u {unit}");
+    }
+    if !wait_until(LIMIT, || {
+        server_pid(socket).is_some_and(|pid| pid != old_pid)
+    }) {
+        bail!("{unit} restarted, but no new server answers on {} within {LIMIT:?}; see journalctl -u {unit}", socket.display());
+    }
+    Ok(())
 }
 
 /// Whether `netns` is this process's own network namespace.
@@ -152,6 +211,10 @@ pub fn restart(socket: &Path, stop: impl FnOnce() -> Result<()>) -> Result<bool>
             confdir.display()
         );
     }
+    if let Some(unit) = started.systemd_unit() {
+        restart_by_systemd(&unit, pid, socket)?;
+        return Ok(true);
+    }
     stop()?;
     if !wait_until(LIMIT, || !alive(pid)) {
         bail!("the server (pid {pid}) did not exit within {LIMIT:?}");
@@ -159,4 +222,26 @@ pub fn restart(socket: &Path, stop: impl FnOnce() -> Result<()>) -> Result<bool>
     let mut child = started.start_again()?;
     await_started_server(&mut child, socket, &confdir)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_systemd_started_is_known_by_its_service() {
+        let unit = "0::/system.slice/ferroban.service\n";
+        assert_eq!(service_of(unit, true), Some("ferroban.service"));
+        // cgroup v1 lines before the unified one
+        let v1 = "12:pids:/system.slice/ferroban.service\n0::/system.slice/ferroban.service\n";
+        assert_eq!(service_of(v1, true), Some("ferroban.service"));
+        // started by hand in a login session, or in a container's root group
+        assert_eq!(
+            service_of("0::/user.slice/user-0.slice/session-3.scope\n", true),
+            None
+        );
+        assert_eq!(service_of("0::/\n", true), None);
+        // a service's cgroup, but not started by systemd (no INVOCATION_ID)
+        assert_eq!(service_of(unit, false), None);
+    }
 }

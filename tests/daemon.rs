@@ -1318,6 +1318,10 @@ fn restart_keeps_the_socket_and_runs_where_the_server_ran() {
     };
     let mut server = env.server_command(wrapper, &["--no-dry-run"]);
     server.env("FERROBAN_TEST_STARTED_BY", "service");
+    // Its output goes to a file (as `logtarget = STDERR` in a terminal would go
+    // there): the new server's goes on there, not to /dev/null.
+    let output = env.dir.join("server.err");
+    server.stderr(std::fs::File::create(&output).unwrap());
     let old = Daemon {
         child: server.spawn().unwrap(),
     };
@@ -1348,6 +1352,11 @@ fn restart_keeps_the_socket_and_runs_where_the_server_ran() {
         env.client(&["ping"]).status.success(),
         "{}",
         env.own_log_text()
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{new_pid}/fd/2")).unwrap(),
+        output,
+        "the new server's standard error"
     );
     let environ = environment_of(new_pid);
     assert!(
