@@ -459,6 +459,9 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                     println!("{text}");
                 }
             }
+            if !o.as_fail2ban_client && a_ban_was_refused(words, &v) {
+                return Ok(failure);
+            }
             if words.first().is_some_and(|w| w == "reload") && !o.as_fail2ban_client {
                 // What the server logged as it read the configuration, said here too,
                 // after its answer: a reload that says only OK hides a `bantim = 1h`
@@ -510,6 +513,13 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
             Ok(failure)
         }
     }
+}
+
+/// Whether the answer to `set JAIL banip …` says an address was not banned (an
+/// ignored one): the server then answers a sentence, not Fail2ban's bare count.
+fn a_ban_was_refused(words: &[String], answer: &serde_json::Value) -> bool {
+    words.get(2).is_some_and(|w| w == "banip")
+        && answer.as_str().is_some_and(|a| a.contains("not banned: "))
 }
 
 /// Whether the server on `socket` is gone within `limit`: its socket no longer

@@ -1265,7 +1265,14 @@ fn a_refused_ban_says_why_in_the_answer_and_the_log() {
         "[app]\nenabled = true\nlogpath = ../logs/app.log\nignoreip = 127.0.0.1/8 203.0.113.0/24\n",
     );
     let _d = env.start();
-    let answer = env.client_text(&["ban", "app", "127.0.0.2", "203.0.113.9", "198.51.100.9"]);
+    // A ban refused for an address is told on standard output, and the command
+    // exits 1, as the README says of a refused command.
+    let refused = |args: &[&str]| {
+        let o = env.client(args);
+        assert_eq!(o.status.code(), Some(1), "ferroban {args:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let answer = refused(&["ban", "app", "127.0.0.2", "203.0.113.9", "198.51.100.9"]);
     assert_eq!(
         answer.trim(),
         "1 banned; not banned: 127.0.0.2 (it is in ignoreip (127.0.0.0/8)), \
@@ -1278,7 +1285,7 @@ fn a_refused_ban_says_why_in_the_answer_and_the_log() {
     // Loopback outside ignoreip is refused all the same, and said so.
     env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nignoreip =\nignoreself = false\n");
     env.client_text(&["reload"]);
-    let answer = env.client_text(&["ban", "app", "::1"]);
+    let answer = refused(&["ban", "app", "::1"]);
     assert_eq!(
         answer.trim(),
         "0 banned; not banned: ::1 (loopback is never banned)"
