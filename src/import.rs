@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use ferroban_config::settings::ServerSettings;
 use ferroban_db::{
-    is_fail2ban_database, own_database_beside, read_fail2ban_bans, read_fail2ban_log_positions,
-    Database, FilePosition,
+    is_fail2ban_database, is_ferroban_database, own_database_beside, read_fail2ban_bans,
+    read_fail2ban_log_positions, Database, FilePosition,
 };
 use md5::{Digest, Md5};
 use sha1::Sha1;
@@ -64,6 +64,17 @@ impl std::fmt::Display for Imported {
 /// Copy every ban of Fail2ban's database `source` into `db`, and where its jails
 /// had read their logs up to.
 pub fn import_database(source: &Path, db: &mut Database) -> Result<Imported> {
+    if source.exists() && !is_fail2ban_database(source)? {
+        let what = if is_ferroban_database(source)? {
+            "ferroban's own ban database"
+        } else {
+            "not a database of Fail2ban's"
+        };
+        bail!(
+            "{} is {what}: give the file Fail2ban's dbfile names (by default {FAIL2BAN_DB})",
+            source.display()
+        );
+    }
     let mut bans = read_fail2ban_bans(source)?;
     let total = bans.len();
     // Only an address that parses can ever be banned; store it in its normal form.

@@ -2522,6 +2522,14 @@ fn bans_imported_from_a_database_fail2ban_server_wrote_are_restored_with_their_c
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("stop it first"));
     drop(d);
+    // ferroban's own database given where Fail2ban's is expected: named for what it
+    // is, not failed on a missing column.
+    let own = env.client(&["import-fail2ban", env.db.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&own.stderr);
+    assert!(
+        !own.status.success() && err.contains("is ferroban's own ban database"),
+        "{err}"
+    );
     // The ended ban still counts for increments: Fail2ban's count 1 goes on (an hour
     // here, so that the new ban has not ended by the time its line is read).
     std::fs::create_dir_all(env.conf().join("jail.d")).unwrap();

@@ -20,6 +20,23 @@ use crate::{failed, BanRecord, DbError};
 /// `bans` table with Fail2ban's `timeofban` column). A missing or empty file is
 /// not Fail2ban's.
 pub fn is_fail2ban_database(path: &Path) -> Result<bool, DbError> {
+    has_table_where(
+        path,
+        "name = 'fail2banDb' OR (name = 'bans' AND sql LIKE '%timeofban%')",
+    )
+}
+
+/// Whether `path` holds ferroban's own schema (a `bans` table with its
+/// `lifted_at` column): given where Fail2ban's database is expected, it is named
+/// for what it is rather than failed on a missing column. A missing or empty file
+/// is not.
+pub fn is_ferroban_database(path: &Path) -> Result<bool, DbError> {
+    has_table_where(path, "name = 'bans' AND sql LIKE '%lifted_at%'")
+}
+
+/// Whether the SQLite file at `path` (read only) has a table that `condition` (on
+/// `sqlite_master`'s `name` and `sql`) picks. A missing or empty file has none.
+fn has_table_where(path: &Path, condition: &str) -> Result<bool, DbError> {
     if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
         return Ok(false);
     }
@@ -28,8 +45,7 @@ pub fn is_fail2ban_database(path: &Path) -> Result<bool, DbError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(err("open to check its schema"))?;
     conn.query_row(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND (name = 'fail2banDb'
-         OR (name = 'bans' AND sql LIKE '%timeofban%'))",
+        &format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND ({condition})"),
         [],
         |r| r.get::<_, i64>(0),
     )

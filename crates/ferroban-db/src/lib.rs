@@ -18,8 +18,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 mod fail2ban;
 pub use fail2ban::{
-    is_fail2ban_database, own_database_beside, read_fail2ban_bans, read_fail2ban_log_positions,
-    Fail2banLogPosition, LEGACY_OWN_DATABASE,
+    is_fail2ban_database, is_ferroban_database, own_database_beside, read_fail2ban_bans,
+    read_fail2ban_log_positions, Fail2banLogPosition, LEGACY_OWN_DATABASE,
 };
 
 /// A database error, with what was being done.
