@@ -165,36 +165,56 @@ pub(super) fn unresolved_tags(regex: &str) -> Vec<&str> {
     names
 }
 
-/// What most likely left `<tag>` unresolved in `config`'s filter: a filter mode
-/// that does not exist (`<mdre-agressive>` and `<mdre-agressive-other>` from
-/// `mode = agressive`), with the modes the filter has; else a misspelt filter
-/// option in general.
-pub(super) fn unresolved_tag_hint(config: &JailConfig, tag: &str) -> String {
-    let mode = config.options.get("mode").map(|m| m.trim()).filter(|mode| {
-        tag.strip_prefix("mdre-")
-            .is_some_and(|rest| rest == *mode || rest.starts_with(&format!("{mode}-")))
-    });
-    let Some(mode) = mode else {
-        return format!(
-            "<{tag}> is left in it, which no option defines: a misspelt filter option \
-             leaves such a tag"
-        );
-    };
-    let modes = filter_modes(&config.filter.files);
-    let known = match modes.is_empty() {
-        true => String::new(),
-        false => format!(
-            " (filter {} has mode {})",
-            config.filter.name,
-            modes.join(", ")
-        ),
-    };
-    format!("<{tag}> is left in it: mode = {mode} is not a mode of the filter{known}")
+/// A `mode` that the jail's filter does not have, when it is what left `<tag>`
+/// unresolved: the tag is a mode's option named with the mode the jail gives its
+/// filter (`<mdre-agressive-other>` of Fail2ban's sshd, `<closed-agressive>` of
+/// ferroban's, from `filter = sshd[mode=agressive]`, or `mode = agressive` that the
+/// stock jail passes on as `sshd[mode=%(mode)s]`). Returns the mode written and the
+/// filter's modes: the names that make options of the same form (`mdre-MODE-other`,
+/// `closed-MODE`).
+pub(super) fn misspelt_mode(config: &JailConfig, tag: &str) -> Option<(String, Vec<String>)> {
+    let (_, filter_options) =
+        ferroban_config::parse_name_with_options(config.options.get("filter")?).ok()?;
+    let (_, mode) = filter_options.iter().find(|(k, _)| k == "mode")?;
+    let mode = mode.trim();
+    let (prefix, suffix) = tag
+        .match_indices(mode)
+        .map(|(at, _)| (&tag[..at], &tag[at + mode.len()..]))
+        .find(|(prefix, suffix)| {
+            !mode.is_empty()
+                && (prefix.is_empty() || prefix.ends_with('-'))
+                && (suffix.is_empty() || suffix.starts_with('-'))
+        })?;
+    let modes = filter_modes(&config.filter.files, prefix, suffix);
+    Some((mode.to_string(), modes))
 }
 
-/// The modes a filter offers: its `mdre-MODE` options, without the variants of
-/// another (sshd's `mdre-normal-other` is part of mode `normal`).
-fn filter_modes(files: &[std::path::PathBuf]) -> Vec<String> {
+/// What most likely left `<tag>` unresolved in `config`'s filter: a mode it does
+/// not have (see [`misspelt_mode`]), with the modes it has; else a misspelt filter
+/// option in general.
+pub(super) fn unresolved_tag_hint(config: &JailConfig, tag: &str) -> String {
+    match misspelt_mode(config, tag) {
+        Some((mode, modes)) => mode_not_in_filter(&config.filter.name, &mode, &modes),
+        None => format!(
+            "<{tag}> is left in it, which no option defines: a misspelt filter option \
+             leaves such a tag"
+        ),
+    }
+}
+
+/// `mode = MODE is not a mode of filter NAME (its modes: …)`.
+pub(super) fn mode_not_in_filter(filter: &str, mode: &str, modes: &[String]) -> String {
+    let known = match modes.is_empty() {
+        true => String::new(),
+        false => format!(" (its modes: {})", modes.join(", ")),
+    };
+    format!("mode = {mode} is not a mode of filter {filter}{known}")
+}
+
+/// The modes a filter offers: the names that make its options `PREFIX` + name +
+/// `SUFFIX` (a mode's own options, not another mode's variants: with `mdre-` and
+/// nothing after, `mdre-normal-other` is part of mode `normal`).
+fn filter_modes(files: &[std::path::PathBuf], prefix: &str, suffix: &str) -> Vec<String> {
     let Ok(cfg) = ferroban_config::Config::read_files(files) else {
         return Vec::new();
     };
@@ -202,19 +222,17 @@ fn filter_modes(files: &[std::path::PathBuf]) -> Vec<String> {
         .iter()
         .filter_map(|s| cfg.section(s))
         .flat_map(|s| {
-            s.keys()
-                .filter_map(|k| k.strip_prefix("mdre-"))
-                .map(str::to_string)
+            s.keys().filter_map(|k| {
+                k.strip_prefix(prefix)?
+                    .strip_suffix(suffix)
+                    .filter(|name| !name.is_empty() && !name.contains('-'))
+                    .map(str::to_string)
+            })
         })
         .collect();
     names.sort();
     names.dedup();
-    let variant = |m: &String| {
-        names
-            .iter()
-            .any(|other| m.starts_with(&format!("{other}-")))
-    };
-    names.iter().filter(|m| !variant(m)).cloned().collect()
+    names
 }
 
 /// The 1-based column in `written` of byte `position` of `expanded` (what `written`

@@ -356,24 +356,28 @@ fn unresolved_option_tags(config: &JailConfig) -> Vec<String> {
         }
     }
     let mut warnings: Vec<String> = Vec::new();
-    let mut hints: Vec<String> = Vec::new();
+    let mut modes_told = false;
     for name in names {
-        let hint = jail::unresolved_tag_hint(config, name);
-        // one warning for a misspelt mode, however many of its tags it left
-        let cause = hint
-            .split_once(": ")
-            .map_or(hint.as_str(), |(_, c)| c)
-            .to_string();
-        if hints.contains(&cause) {
-            continue;
+        match jail::misspelt_mode(config, name) {
+            // one warning for a misspelt mode, however many of its tags it left
+            Some(_) if modes_told => {}
+            Some((mode, modes)) => {
+                modes_told = true;
+                warnings.push(format!(
+                    "[{}] {}: its regexes refer to <{name}>, which no option defines, and \
+                     match nothing as written there; set mode to one of the filter's",
+                    config.name,
+                    jail::mode_not_in_filter(&filter.name, &mode, &modes),
+                ));
+            }
+            None => warnings.push(format!(
+                "[{}] filter {}'s regexes refer to <{name}>, which no option defines: it \
+                 stays as text, and that regex matches nothing as written; a misspelt \
+                 filter option leaves such a tag (ignore this if <{name}> is meant \
+                 literally)",
+                config.name, filter.name,
+            )),
         }
-        hints.push(cause);
-        warnings.push(format!(
-            "[{}] filter {}'s regexes refer to <{name}>, which no option defines: it stays \
-             as text, and that regex matches nothing as written; {hint} (ignore this if \
-             <{name}> is meant literally)",
-            config.name, filter.name,
-        ));
     }
     warnings
 }
