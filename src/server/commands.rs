@@ -235,7 +235,7 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["flushlogs"] => server
             .log
             .reopen()
-            .map(|_| json!("rolled over"))
+            .map(|file| json!(if file { "rolled over" } else { "flushed" }))
             .map_err(|e| CommandError::Failed(e.to_string())),
         // as it was set (`10`, `DEBUG`), as Fail2ban answers
         ["get", "loglevel"] => Ok(json!(server.settings.loglevel)),

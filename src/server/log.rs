@@ -510,8 +510,10 @@ impl Logger {
         }
     }
 
-    /// Reopen the log file (after logrotate moved it). Returns the target's text.
-    pub fn reopen(&self) -> std::io::Result<String> {
+    /// Reopen the log file (after logrotate moved it); other targets are flushed.
+    /// Returns whether a file was opened again (Fail2ban's `flushlogs` answers
+    /// `rolled over` then, `flushed` for its other targets).
+    pub fn reopen(&self) -> std::io::Result<bool> {
         let mut inner = self
             .inner
             .lock()
@@ -520,7 +522,7 @@ impl Logger {
             let _ = f.flush();
         }
         inner.sink = open_sink(&inner.target)?;
-        Ok(target_text(&inner.target))
+        Ok(matches!(inner.target, LogTarget::File(_)))
     }
 
     /// Whether lines of `level` are written (to skip making those that are not).
@@ -771,7 +773,7 @@ mod tests {
         assert!(re.is_match(&text), "{text:?}");
         // logrotate: moved away, then reopened
         std::fs::rename(&p, p.with_extension("1")).unwrap();
-        l.reopen().unwrap();
+        assert!(l.reopen().unwrap(), "a file is rolled over");
         l.log(
             Component::Actions,
             Severity::Notice,
@@ -780,5 +782,8 @@ mod tests {
         assert!(std::fs::read_to_string(&p).unwrap().contains("Unban"));
         let _ = std::fs::remove_file(&p);
         let _ = std::fs::remove_file(p.with_extension("1"));
+        // standard error is only flushed (Fail2ban's `flushlogs` answers `flushed`)
+        let stderr = Logger::open(&LogTarget::Stderr, Severity::Info).unwrap();
+        assert!(!stderr.reopen().unwrap());
     }
 }
