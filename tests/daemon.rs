@@ -3657,6 +3657,7 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         &["get", "app", "bantime.maxtime"],
         &["set", "app", "bantime.overalljails", "true"],
         &["set", "app", "bantime.increment", "false"],
+        &["get", "app", "bantime.maxtime"],
         &["get", "app", "prefregex"],
         // (fail2ban-server 1.0.2 has no `get JAIL idle`; ferroban answers it)
         &["set", "app", "idle", "on"],

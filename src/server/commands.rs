@@ -610,19 +610,14 @@ fn get(server: &Server, name: &str, option: &str, rest: &[&str]) -> Reply {
                 .map_err(|_| format!("maxlines {n:?} is not a count"))?),
             None => json!(1),
         },
-        // What is set, or None, as fail2ban-server answers.
-        "bantime.maxtime" => json!(j
-            .policy
-            .increment
-            .as_ref()
-            .and_then(|i| i.maxtime)
-            .map(|t| t as i64)),
-        "bantime.increment" => json!(c.options.get(option).map(|v| parse_switch(v) == Some(true))),
-        "bantime.rndtime" => json!(c
+        // What is set (in seconds), or None, as fail2ban-server answers; kept while
+        // the increment is off, as Fail2ban keeps it.
+        "bantime.maxtime" | "bantime.rndtime" => json!(c
             .options
             .get(option)
             .and_then(|v| seconds(v).ok())
             .map(|t| t as i64)),
+        "bantime.increment" => json!(c.options.get(option).map(|v| parse_switch(v) == Some(true))),
         other if other.starts_with("bantime.") => json!(c.options.get(other)),
         other => match c.options.get(other) {
             Some(v) => json!(v),
