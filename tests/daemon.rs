@@ -1593,6 +1593,61 @@ fn stock_config(env: &Env) -> bool {
     ok
 }
 
+/// `-d` prints a journal jail's settings as Debian's fail2ban-client prints them:
+/// no log path (a journal jail reads none), `maxlines` a count; each line both print
+/// for these settings is the same, word for word.
+#[test]
+fn the_dump_of_a_journal_jail_has_fail2bans_lines() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("dumpjournal");
+    if !stock_config(&env) {
+        return;
+    }
+    std::fs::write(
+        env.conf().join("jail.local"),
+        "[sshd]\nenabled = true\nbackend = systemd\n",
+    )
+    .unwrap();
+    let dump = |program: &str, arg0: &str| {
+        let o = Command::new(program)
+            .arg0(arg0)
+            .arg("-c")
+            .arg(env.conf())
+            .arg("-d")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{program} -d: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let theirs = dump("/usr/bin/fail2ban-client", "fail2ban-client");
+    let ours = dump(BIN, "fail2ban-client");
+    let compared = [
+        "['add', 'sshd'",
+        "['set', 'sshd', 'usedns'",
+        "['set', 'sshd', 'prefregex'",
+        "['set', 'sshd', 'maxlines'",
+        "['set', 'sshd', 'datepattern'",
+        "['set', 'sshd', 'addjournalmatch'",
+        "['set', 'sshd', 'maxretry'",
+        "['set', 'sshd', 'addaction'",
+    ];
+    for start in compared {
+        let of = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with(start))
+                .map(str::to_string)
+                .collect()
+        };
+        assert!(!of(&theirs).is_empty(), "{start} in\n{theirs}");
+        assert_eq!(of(&ours), of(&theirs), "{start}");
+    }
+    assert!(!ours.contains("'addlogpath'"), "{ours}");
+}
+
 /// Every jail of Fail2ban's jail.conf, enabled (on the journal, so that no log file
 /// is missing) passes `check`, as `fail2ban-client -t` passes it. The nsd, asterisk,
 /// freeswitch, counter-strike, murmur and pass2allow-ftp jails failed: their

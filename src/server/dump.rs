@@ -39,7 +39,12 @@ pub fn dump_config(confdir: &Path) -> Result<Vec<String>> {
             Backend::Systemd { .. } => "systemd",
         };
         out.push(json!(["add", c.name, backend]));
-        for p in &c.logpaths {
+        // a journal jail reads no file (its logpath is not used), as Fail2ban dumps it
+        let logpaths = match c.backend {
+            Backend::Systemd { .. } => &[][..],
+            _ => &c.logpaths[..],
+        };
+        for p in logpaths {
             out.push(json!([
                 "set",
                 c.name,
@@ -49,10 +54,17 @@ pub fn dump_config(confdir: &Path) -> Result<Vec<String>> {
         }
         out.push(json!(["set", c.name, "usedns", c.usedns]));
         let filter = &c.filter;
+        // in Fail2ban's order; maxlines a count, as Fail2ban reads it (`1`, not `'1'`)
+        let maxlines = filter.maxlines.as_ref().map(|lines| {
+            lines
+                .trim()
+                .parse::<i64>()
+                .map_or_else(|_| json!(lines), |n| json!(n))
+        });
         let set = [
-            ("maxlines", &filter.maxlines),
-            ("prefregex", &filter.prefregex),
-            ("datepattern", &filter.datepattern),
+            ("prefregex", filter.prefregex.as_ref().map(|v| json!(v))),
+            ("maxlines", maxlines),
+            ("datepattern", filter.datepattern.as_ref().map(|v| json!(v))),
         ];
         for (option, value) in set {
             if let Some(value) = value {
