@@ -3929,6 +3929,13 @@ fn debians_fail2ban_client_prints_the_same_for_fail2ban_server_and_ferroban() {
         fail2ban_actions, ferroban_actions,
         "the actions ran differently"
     );
+    // A failure reported by hand is logged as an attempt (as Fail2ban logs it), not
+    // as a setting.
+    let log = env.own_log_text();
+    assert!(
+        log.contains("[app] Attempt 203.0.113.30") && !log.contains("set attempt"),
+        "{log}"
+    );
 }
 
 /// `set JAIL maxlines` takes effect on the lines read after it: a two-line

@@ -312,9 +312,9 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
         ["get", jail, option, rest @ ..] => get(server, jail, option, rest),
         ["set", jail, option, values @ ..] => {
             let reply = set(server, jail, option, values)?;
-            // Bans and unbans log themselves; a changed setting says it lasts
-            // until the configuration is read again.
-            if !matches!(*option, "banip" | "unbanip") {
+            // Bans, unbans and failures reported by hand log themselves; a
+            // changed setting says it lasts until the configuration is read again.
+            if !matches!(*option, "banip" | "unbanip" | "attempt") {
                 server.log.log(
                     Component::Server,
                     Severity::Notice,
