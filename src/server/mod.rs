@@ -393,11 +393,14 @@ pub fn run(options: ServerOptions) -> Result<()> {
     let logger = Logger::open(&settings.logtarget, level)
         .with_context(|| format!("cannot open log {}", log::target_text(&settings.logtarget)))?;
     let jails = check_config(&options.confdir).map_err(|e| {
-        logger.log(
-            Component::Server,
-            Severity::Error,
-            &format!("configuration error: {e:#}"),
-        );
+        // (standard error gets it once, as the command's error)
+        if !matches!(settings.logtarget, LogTarget::Stderr) {
+            logger.log(
+                Component::Server,
+                Severity::Error,
+                &format!("configuration error: {e:#}"),
+            );
+        }
         e
     })?;
     warn_quiet_mistakes(&logger, &options.confdir, &jails);

@@ -520,7 +520,7 @@ impl JailReader<'_> {
         if name.trim().is_empty() || name.contains('/') || exists(&name) {
             return Ok(());
         }
-        if let Some(link) = dangling_link(&dir.join(format!("{name}.conf"))) {
+        if let Some(link) = crate::dangling_link(&dir.join(format!("{name}.conf"))) {
             return Err(self.error(
                 "enabled",
                 format!(
@@ -528,8 +528,7 @@ impl JailReader<'_> {
                     dir.join(format!("{name}.conf")).display(),
                     link.display()
                 ),
-                "mend the link, or copy the configuration with the files links point to \
-                 (cp -aL)",
+                crate::DANGLING_LINK_HINT,
             ));
         }
         let jails: Vec<&str> = self
@@ -916,13 +915,6 @@ fn matches_a_file(pattern: &Path) -> bool {
         return pattern.exists();
     }
     glob::glob(&text).is_ok_and(|mut g| g.any(|p| p.is_ok()))
-}
-
-/// Where `path` points when it is a symbolic link to nothing (a configuration
-/// copied without the files its links point to).
-fn dangling_link(path: &Path) -> Option<PathBuf> {
-    let target = std::fs::read_link(path).ok()?;
-    (!path.exists()).then_some(target)
 }
 
 /// Options `get`/`set` know for a jail (the rest are read-only text).

@@ -156,6 +156,17 @@ fn with_local(files: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// Where `path` points when it is a symbolic link to nothing (a configuration
+/// copied without the files its links point to).
+pub(crate) fn dangling_link(path: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(path).ok()?;
+    (!path.exists()).then_some(target)
+}
+
+/// What to do about a [`dangling_link`].
+pub(crate) const DANGLING_LINK_HINT: &str =
+    "mend the link, or copy the configuration with the files links point to (cp -aL)";
+
 impl Config {
     /// Read the files one name stands for under `basedir` (`jail` → `jail.conf`,
     /// `jail.d/*.conf`, `jail.local`, `jail.d/*.local`). `Ok(None)` if none exists.
@@ -177,6 +188,17 @@ impl Config {
         files.extend(sorted_glob("conf"));
         files.push(PathBuf::from(format!("{}.local", base.display())));
         files.extend(sorted_glob("local"));
+        if let Some((file, target)) = files.iter().find_map(|f| Some((f, dangling_link(f)?))) {
+            return Err(ConfigError::at(
+                file,
+                0,
+                format!(
+                    "is a symbolic link to {}, which does not exist",
+                    target.display()
+                ),
+                DANGLING_LINK_HINT,
+            ));
+        }
         files.retain(|f| f.exists());
         if files.is_empty() {
             return Ok(None);
@@ -509,6 +531,26 @@ fn expand_includes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configuration_file_linked_to_nothing_is_named_with_its_link() {
+        // The example's jail.conf links to ../../config: copied without -L, it
+        // used to read as missing, and the jails then had no filter.
+        let dir = std::env::temp_dir().join(format!("ferroban-linked-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("../../config/jail.conf", dir.join("jail.conf")).unwrap();
+        std::fs::write(dir.join("jail.local"), "[sshd]\nenabled = true\n").unwrap();
+        let e = Config::read_named(&dir, "jail").unwrap_err();
+        assert_eq!(e.file, dir.join("jail.conf"));
+        assert!(
+            e.message
+                .contains("is a symbolic link to ../../config/jail.conf, which does not exist"),
+            "{e}"
+        );
+        assert!(e.hint.contains("cp -aL"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn a_token_file_others_can_read_is_said() {
