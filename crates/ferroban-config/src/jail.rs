@@ -491,12 +491,15 @@ impl JailReader<'_> {
                     ),
                 );
             } else if !matches_a_file(path) {
+                let others = jail.logpaths.iter().any(|p| p != path && matches_a_file(p));
+                let meanwhile = match others {
+                    true => "the jail reads only its other logs until it appears",
+                    // (accepted only where the server makes the file: its own log)
+                    false => "the jail reads it once it is made",
+                };
                 warn(
                     "logpath",
-                    format!(
-                        "logpath {} matches no file: the jail reads only its other logs",
-                        path.display()
-                    ),
+                    format!("logpath {} matches no file: {meanwhile}", path.display()),
                 );
             }
         }
@@ -1059,7 +1062,9 @@ mod tests {
             );
         }
         assert!(warnings[3].ends_with("write maxretry = 2 at the line's start"));
-        assert!(warnings[4].contains("gone.log matches no file"));
+        assert!(warnings[4].contains(
+            "gone.log matches no file: the jail reads only its other logs until it appears"
+        ));
         write(
             &d,
             "jail.local",
