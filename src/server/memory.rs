@@ -13,9 +13,9 @@
 use std::ops::Range;
 
 /// Give back what compiling the filters used and left: freed heap pages, the code
-/// and read-only data of start-up, and the stack its recursion grew. Call once the server is ready and after a
-/// reload, not in every quiet moment: the code in use is mapped again at once, at a
-/// fault per 64 KB.
+/// and read-only data of start-up, and the stack its recursion grew. Call once the
+/// server is ready and after a reload, not in every quiet moment: the code in use
+/// is mapped again at once, at a fault per 64 KB.
 pub fn release_after_startup() {
     release_free_heap();
     release_startup_code();
