@@ -186,7 +186,8 @@ pub(super) fn misspelt_mode(config: &JailConfig, tag: &str) -> Option<(String, V
                 && (suffix.is_empty() || suffix.starts_with('-'))
         })?;
     let modes = filter_modes(&config.filter.files, prefix, suffix);
-    Some((mode.to_string(), modes))
+    // a mode the filter has is not what left the tag
+    (!modes.iter().any(|m| m == mode)).then(|| (mode.to_string(), modes))
 }
 
 /// What most likely left `<tag>` unresolved in `config`'s filter: a mode it does
