@@ -18,21 +18,24 @@ use std::ops::Range;
 /// is mapped again at once, at a fault per 64 KB.
 pub fn release_after_startup() {
     release_free_heap();
-    release_startup_code();
-    release_unused_stack();
+    // Both read the same list of mappings. Best effort: without `/proc` nothing is
+    // given back but the heap.
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    release_startup_code(&smaps);
+    release_unused_stack(&smaps);
 }
 
 /// Give back the main thread's stack below the running frame (with a margin for
 /// signal frames and the calls to come): compiling the filters recursed deeply and
 /// left hundreds of kilobytes there that the event loop never reaches. Nothing is
 /// done on another thread (its stack is not `[stack]`).
-fn release_unused_stack() {
+fn release_unused_stack(smaps: &str) {
     const MARGIN: usize = 64 * 1024;
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    let here = std::ptr::addr_of!(maps) as usize;
-    let Some(stack) = maps
+    let frame = 0u8;
+    let here = std::ptr::addr_of!(frame) as usize;
+    let Some(stack) = smaps
         .lines()
         .filter(|l| l.ends_with("[stack]"))
         .find_map(address_range)
@@ -67,21 +70,12 @@ pub fn release_free_heap() {
 }
 
 /// Unmap the resident pages of the executable's unmodified read-only mappings
-/// (its code and constants). Best effort: without `/proc` nothing is done.
-fn release_startup_code() {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(exe) = std::fs::metadata("/proc/self/exe") else {
+/// (its code and constants), found in `smaps` (this process's `/proc/self/smaps`).
+fn release_startup_code(smaps: &str) {
+    let Some(file) = own_executable() else {
         return;
     };
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let file = FileId {
-        major: libc::major(exe.dev()),
-        minor: libc::minor(exe.dev()),
-        inode: exe.ino(),
-    };
-    for range in unmodified_read_only_mappings(&smaps, file) {
+    for range in unmodified_read_only_mappings(smaps, file) {
         // SAFETY: the range is a whole mapping of the executable that nothing may
         // write (not writable) and that holds no private page (`Anonymous: 0 kB`:
         // no relocation, breakpoint or probe written into it). Dropping its pages
@@ -95,6 +89,17 @@ fn release_startup_code() {
             );
         }
     }
+}
+
+/// The file this process runs, as `/proc/self/maps` names it.
+fn own_executable() -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let exe = std::fs::metadata("/proc/self/exe").ok()?;
+    Some(FileId {
+        major: libc::major(exe.dev()),
+        minor: libc::minor(exe.dev()),
+        inode: exe.ino(),
+    })
 }
 
 /// A file as `/proc/PID/maps` names it: device numbers and inode.
@@ -251,22 +256,34 @@ mod tests {
     }
 
     #[test]
-    fn the_running_test_finds_its_own_code() {
+    fn the_running_test_finds_its_own_code_and_leaves_its_relocated_constants() {
         // The kernel's real format, read from this process: its code is a read-only,
-        // unmodified mapping of its own executable.
-        use std::os::unix::fs::MetadataExt;
-        let exe = std::fs::metadata("/proc/self/exe").unwrap();
+        // unmodified mapping of its own executable, and the constants the loader
+        // relocated (RELRO: read-only now, written at start) are not chosen.
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let file = FileId {
-            major: libc::major(exe.dev()),
-            minor: libc::minor(exe.dev()),
-            inode: exe.ino(),
-        };
-        let here = the_running_test_finds_its_own_code as *const () as usize;
+        let file = own_executable().unwrap();
+        let here = the_running_test_finds_its_own_code_and_leaves_its_relocated_constants
+            as *const () as usize;
         let chosen = unmodified_read_only_mappings(&smaps, file);
         assert!(
             chosen.iter().any(|r| r.contains(&here)),
             "no chosen mapping holds this function at {here:#x}: {chosen:x?}"
         );
+        // The executable's mappings that hold private pages, as the kernel lists them.
+        let mut modified = Vec::new();
+        let mut current = None;
+        for line in smaps.lines() {
+            if let Some(mapping) = mapping_header(line) {
+                current = mapping.filter(|m| m.file == file).map(|m| m.range);
+            } else if let Some(kib) = line.strip_prefix("Anonymous:") {
+                if let Some(range) = current.take().filter(|_| kib.trim() != "0 kB") {
+                    modified.push(range);
+                }
+            }
+        }
+        assert!(!modified.is_empty(), "no relocated mapping in\n{smaps}");
+        for range in &modified {
+            assert!(!chosen.contains(range), "{range:x?} holds private pages");
+        }
     }
 }
