@@ -1598,7 +1598,6 @@ fn stock_config(env: &Env) -> bool {
 /// for these settings is the same, word for word.
 #[test]
 fn the_dump_of_a_journal_jail_has_fail2bans_lines() {
-    use std::os::unix::process::CommandExt;
     let env = Env::new("dumpjournal");
     if !stock_config(&env) {
         return;
@@ -1608,23 +1607,8 @@ fn the_dump_of_a_journal_jail_has_fail2bans_lines() {
         "[sshd]\nenabled = true\nbackend = systemd\n",
     )
     .unwrap();
-    let dump = |program: &str, arg0: &str| {
-        let o = Command::new(program)
-            .arg0(arg0)
-            .arg("-c")
-            .arg(env.conf())
-            .arg("-d")
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{program} -d: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    let theirs = dump("/usr/bin/fail2ban-client", "fail2ban-client");
-    let ours = dump(BIN, "fail2ban-client");
+    let conf = env.conf().display().to_string();
+    let (theirs, ours) = both_tools(&env.dir, "fail2ban-client", &["-c", &conf, "-d"]);
     let compared = [
         "['add', 'sshd'",
         "['set', 'sshd', 'usedns'",

@@ -11,7 +11,13 @@ fn shipped_config_with(tag: &str, jail_local: &str) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
     let dir = std::env::temp_dir().join(format!("ferroban-shipped-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&source, &dir);
+    let copied = std::process::Command::new("cp")
+        .arg("-aL")
+        .arg(&source)
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -aL {}", source.display());
     let _ = std::fs::remove_dir_all(dir.join("jail.d"));
     std::fs::write(dir.join("empty.log"), "").unwrap();
     std::fs::write(
@@ -20,19 +26,6 @@ fn shipped_config_with(tag: &str, jail_local: &str) -> PathBuf {
     )
     .unwrap();
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if std::fs::metadata(entry.path()).unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]
