@@ -107,6 +107,25 @@ impl BanRecord {
     }
 }
 
+/// The matched lines of a `data` column (parsed): this database's texts, or
+/// Fail2ban's lists of the pieces of a line; none where they are unreadable.
+fn matched_lines_in(data: &serde_json::Value) -> Vec<String> {
+    data["matches"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| match m {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Array(parts) => {
+                        Some(parts.iter().filter_map(|p| p.as_str()).collect::<String>())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl BanRecord {
     /// Fill failures, matches and fields from a `data` column: the inverse of
     /// [`BanRecord::data`]. Also reads Fail2ban's, whose matches may be lists of
@@ -117,20 +136,7 @@ impl BanRecord {
             .as_u64()
             .unwrap_or(0)
             .min(u64::from(u32::MAX)) as u32;
-        self.matches = data["matches"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| match m {
-                        serde_json::Value::String(s) => Some(s.clone()),
-                        serde_json::Value::Array(parts) => {
-                            Some(parts.iter().filter_map(|p| p.as_str()).collect::<String>())
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.matches = matched_lines_in(&data);
         self.fields = data["fields"]
             .as_array()
             .map(|a| {
@@ -484,20 +490,10 @@ impl Database {
             let Some(row) = rows.next().map_err(&err)? else {
                 break;
             };
-            let mut rec = BanRecord {
-                jail: jail.to_string(),
-                ip: row.get(0).map_err(&err)?,
-                start: row.get(1).map_err(&err)?,
-                duration: 0.0,
-                count: 0,
-                failures: 0,
-                matches: Vec::new(),
-                fields: Vec::new(),
-                origin: None,
-            };
-            rec.read_data(&row.get::<_, String>(2).map_err(&err)?);
-            if !rec.matches.is_empty() {
-                out.push((rec.ip, rec.start, rec.matches));
+            let data = row.get::<_, String>(2).map_err(&err)?;
+            let lines = matched_lines_in(&serde_json::from_str(&data).unwrap_or_default());
+            if !lines.is_empty() {
+                out.push((row.get(0).map_err(&err)?, row.get(1).map_err(&err)?, lines));
             }
         }
         Ok(out)
