@@ -2126,17 +2126,31 @@ fn native_nftables_bans_in_a_private_network_namespace() {
         "{}",
         nft("list ruleset")
     );
-    // someone flushes the whole ruleset: the next ban puts the layout back
+    env.client_text(&["ban", "app", "192.0.2.91"]);
+    assert!(wait_for(15, || nft("list set inet f2b-table addr-set-app")
+        .contains("192.0.2.91")));
+    // Someone flushes the whole ruleset (`systemctl reload nftables`): the next ban
+    // puts the layout back, and with it every ban still in force, not only its own.
     nft("flush ruleset");
     env.client_text(&["ban", "app", "192.0.2.95"]);
+    let restored = || {
+        let v4 = nft("list set inet f2b-table addr-set-app");
+        let v6 = nft("list set inet f2b-table addr6-set-app");
+        v4.contains("192.0.2.95") && v4.contains("192.0.2.91") && v6.contains("2001:db8::90")
+    };
     assert!(
-        wait_for(15, || nft("list set inet f2b-table addr-set-app")
-            .contains("192.0.2.95")),
+        wait_for(15, restored),
         "{}\n{}",
         nft("list ruleset"),
         env.own_log_text()
     );
     assert!(nft("list chain inet f2b-table f2b-chain").contains("@addr-set-app reject"));
+    assert!(
+        env.own_log_text()
+            .contains("2 of 2 bans in force made again"),
+        "{}",
+        env.own_log_text()
+    );
     env.client_text(&["stop"]);
     assert!(wait_for(15, || !env.socket().exists()));
     drop(d);

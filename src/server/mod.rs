@@ -54,6 +54,12 @@ pub enum Event {
     Signal(i32),
     /// From the fleet thread.
     Fleet(ferroban_fleet::FleetEvent),
+    /// From a jail's actions: action number `action` rebuilt the firewall state it
+    /// had lost, and needs every ban of the jail in force to make them again.
+    RestoreBans {
+        jail: String,
+        action: usize,
+    },
 }
 
 /// Events queued at most before sources wait.
@@ -614,6 +620,28 @@ impl Server {
         })
     }
 
+    /// Where the actions of jail `jail` ask for its bans in force (see
+    /// [`ferroban_actions::RestoreSink`]); never waits for room in the queue.
+    fn restore_sink(&self, jail: &str) -> ferroban_actions::RestoreSink {
+        let events = self.events.clone();
+        let jail = jail.to_string();
+        Arc::new(move |action| {
+            let jail = jail.clone();
+            events.try_send(Event::RestoreBans { jail, action }).is_ok()
+        })
+    }
+
+    /// Hand every ban of jail `jail` in force to its action number `action`, which
+    /// lost them with the firewall state it rebuilt.
+    fn restore_to_action(&mut self, jail: &str, action: usize) {
+        let Some(jail) = self.jails.iter().find(|j| j.name() == jail) else {
+            return;
+        };
+        if let Some(runner) = &jail.runner {
+            runner.restore(action, jail.bans.iter().map(ticket).collect());
+        }
+    }
+
     /// Serve the metrics, and the dashboard when enabled, on `addr`. A failure is
     /// reported and the server goes on: the firewall matters more than its figures.
     fn start_http(&mut self, addr: std::net::SocketAddr, events: SyncSender<Event>) {
@@ -698,6 +726,7 @@ impl Server {
             jail.config.actions.clone(),
             self.options.dry_run,
             self.report_sink(),
+            self.restore_sink(jail.name()),
         ));
         jail.tracker
             .set_max_addresses(self.settings.maxtrackedaddresses);
@@ -1005,6 +1034,7 @@ impl Server {
             }
             Event::Signal(_) => self.stop_requested = true,
             Event::Fleet(event) => self.fleet_event(event),
+            Event::RestoreBans { jail, action } => self.restore_to_action(&jail, action),
         }
     }
 
@@ -1638,6 +1668,7 @@ impl Server {
                 self.jails[idx].config.actions.clone(),
                 self.options.dry_run,
                 self.report_sink(),
+                self.restore_sink(&name),
             );
             runner.ban(
                 self.jails[idx]

@@ -30,6 +30,9 @@ pub struct CommandAction {
     dry_run: bool,
     timeout: Duration,
     hostname: String,
+    /// `actionrepair` (or a restart) put the environment back after a failed ban
+    /// (see [`Action::take_repaired`]).
+    repaired: bool,
 }
 
 fn truthy(v: Option<&str>) -> Option<bool> {
@@ -54,6 +57,7 @@ impl CommandAction {
             dry_run,
             timeout,
             hostname: hostname(),
+            repaired: false,
         }
     }
 
@@ -248,6 +252,7 @@ impl CommandAction {
                 self.start_family(family, log)
             }
         };
+        self.repaired |= repaired;
         repaired && self.retry_ban(family, t, log)
     }
 
@@ -343,6 +348,10 @@ impl Action for CommandAction {
 
     /// Remove every ban (`actionflush`, or an unban per address) and run
     /// `actionstop` for every started family.
+    fn take_repaired(&mut self) -> bool {
+        std::mem::take(&mut self.repaired)
+    }
+
     fn stop(&mut self, banned: &[BanTicket], log: Log) {
         if self.def.is_dry_run() {
             return;

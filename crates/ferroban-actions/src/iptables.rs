@@ -233,6 +233,10 @@ impl Action for IptablesAction {
     fn stop(&mut self, banned: &[BanTicket], log: Log) {
         self.commands.stop(banned, log);
     }
+
+    fn take_repaired(&mut self) -> bool {
+        self.commands.take_repaired()
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ pub mod tags;
 
 use std::net::IpAddr;
 
-pub use runner::{missing_firewall_tool, refused_firewall_rule, ActionRunner, Report, Severity};
+pub use runner::{
+    missing_firewall_tool, refused_firewall_rule, ActionRunner, Report, RestoreSink, Severity,
+};
 pub use tags::uses_matched_lines;
 
 /// Where an action's messages go.
@@ -32,6 +34,13 @@ pub trait Action: Send {
     fn unban(&mut self, tickets: &[BanTicket], log: Log);
     /// Remove every ban still in place (`banned`) and undo `start`.
     fn stop(&mut self, banned: &[BanTicket], log: Log);
+    /// Whether the action rebuilt what `start` set up since it was last asked: the
+    /// firewall had lost it (a flushed ruleset, a deleted chain), and with it every
+    /// ban made before, which must be made again. Only what failed and was repaired
+    /// counts, never a first start.
+    fn take_repaired(&mut self) -> bool {
+        false
+    }
 }
 
 /// One ban (or unban) for the actions, with every value a tag may ask for.

@@ -195,6 +195,9 @@ pub struct NftAction {
     /// (from before a reload) would block nothing: each ban tries the layout
     /// first, and counts as failed (to be retried) while it is refused.
     laid_out: bool,
+    /// The layout was put back after nftables refused a ban (see
+    /// [`Action::take_repaired`]).
+    repaired: bool,
 }
 
 fn option(def: &ActionDefinition, key: &str, family: Option<&str>, default: &str) -> String {
@@ -253,6 +256,7 @@ impl NftAction {
             },
             name: def.name.clone(),
             laid_out: false,
+            repaired: false,
         }
     }
 
@@ -386,10 +390,9 @@ impl Action for NftAction {
                 self.name
             ),
         );
-        match self
-            .ensure_layout(log)
-            .and_then(|_| self.backend.run(&script, log))
-        {
+        let repaired = self.ensure_layout(log);
+        self.repaired |= repaired.is_ok();
+        match repaired.and_then(|_| self.backend.run(&script, log)) {
             Ok(_) => Vec::new(),
             Err(e) => {
                 log(
@@ -399,6 +402,10 @@ impl Action for NftAction {
                 tickets.to_vec()
             }
         }
+    }
+
+    fn take_repaired(&mut self) -> bool {
+        std::mem::take(&mut self.repaired)
     }
 
     fn unban(&mut self, tickets: &[BanTicket], log: Log) {

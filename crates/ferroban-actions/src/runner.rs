@@ -5,10 +5,13 @@
 //! an action failed is retried with growing pauses (and reported each time) until
 //! it succeeds or the address is unbanned, and at stop every address the server
 //! names as still banned is removed. It keeps no list of bans of its own: the
-//! server's ban list is the one record (a second copy cost 150–250 bytes a ban). The
-//! server never waits for it except at stop.
+//! server's ban list is the one record (a second copy cost 150–250 bytes a ban), so
+//! where an action had to rebuild what the firewall lost (a flushed ruleset), the
+//! worker asks the server for every ban in force and makes them again with that
+//! action. The server never waits for it except at stop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -44,6 +47,16 @@ pub struct Report {
 /// Where reports go.
 pub type ReportSink = Arc<dyn Fn(Report) + Send + Sync>;
 
+/// Where a jail's worker asks for every ban in force, to make them again with its
+/// action number `n` (whose firewall state was lost and rebuilt): the server answers
+/// with [`ActionRunner::restore`]. `false` when the request could not be queued
+/// now; it is asked again a second later. It must not block: the server may be
+/// waiting for the worker.
+pub type RestoreSink = Arc<dyn Fn(usize) -> bool + Send + Sync>;
+
+/// How long a restore request that could not be queued waits to be asked again.
+const RESTORE_ASK_PAUSE: Duration = Duration::from_secs(1);
+
 /// Longest pause between retries of a failed ban.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(300);
 /// Bans and unbans in one round above which the freed memory is handed back.
@@ -52,6 +65,8 @@ const LARGE_BATCH: usize = 1000;
 enum Job {
     Ban(Vec<BanTicket>),
     Unban(Vec<BanTicket>),
+    /// Every ban in force, for the action of that number to make again.
+    Restore(usize, Vec<BanTicket>),
     /// Stop, removing the bans still in force (the server's list of them).
     Stop(Sender<()>, Vec<BanTicket>),
 }
@@ -60,7 +75,7 @@ impl Job {
     /// How many addresses the job concerns.
     fn len(&self) -> usize {
         match self {
-            Job::Ban(t) | Job::Unban(t) => t.len(),
+            Job::Ban(t) | Job::Unban(t) | Job::Restore(_, t) => t.len(),
             Job::Stop(_, banned) => banned.len(),
         }
     }
@@ -71,6 +86,17 @@ pub struct ActionRunner {
     jobs: Sender<Job>,
     thread: Option<JoinHandle<()>>,
     definitions: Vec<ActionDefinition>,
+}
+
+/// An action whose lost firewall state was rebuilt, waiting for the bans in force.
+#[derive(Default)]
+struct Restoring {
+    /// The server was asked for them.
+    asked: bool,
+    /// Addresses the action banned since the rebuild, which need not be made again
+    /// (a command action's second `actionban` would add a second rule, which one
+    /// `actionunban` would not remove).
+    banned_since: HashSet<IpAddr>,
 }
 
 struct Retry {
@@ -87,6 +113,7 @@ impl ActionRunner {
         definitions: Vec<ActionDefinition>,
         dry_run: bool,
         report: ReportSink,
+        restore: RestoreSink,
     ) -> ActionRunner {
         let (jobs, rx) = channel();
         let defs = definitions.clone();
@@ -100,6 +127,8 @@ impl ActionRunner {
                     actions,
                     retries: Vec::new(),
                     report,
+                    restore,
+                    restoring: HashMap::new(),
                 }
                 .run(rx)
             })
@@ -127,6 +156,12 @@ impl ActionRunner {
         if !tickets.is_empty() {
             let _ = self.jobs.send(Job::Unban(tickets));
         }
+    }
+
+    /// Every ban in force (`tickets`), for action number `action` to make again: the
+    /// answer to its [`RestoreSink`] request. Ignored unless that action asked.
+    pub fn restore(&self, action: usize, tickets: Vec<BanTicket>) {
+        let _ = self.jobs.send(Job::Restore(action, tickets));
     }
 
     /// Finish queued work, remove the bans in `banned` (every ban still in force:
@@ -246,6 +281,9 @@ struct Worker {
     actions: Vec<Box<dyn Action>>,
     retries: Vec<Retry>,
     report: ReportSink,
+    restore: RestoreSink,
+    /// By action number: those waiting for the bans in force.
+    restoring: HashMap<usize, Restoring>,
 }
 
 impl Worker {
@@ -277,6 +315,10 @@ impl Worker {
                 .map(|r| r.due.saturating_duration_since(Instant::now()))
                 .min()
                 .unwrap_or(Duration::from_secs(3600));
+            let wait = match self.restoring.values().any(|r| !r.asked) {
+                true => wait.min(RESTORE_ASK_PAUSE),
+                false => wait,
+            };
             let first = match rx.recv_timeout(wait) {
                 Ok(job) => Some(job),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -296,6 +338,10 @@ impl Worker {
                         self.ban_all(std::mem::take(&mut bans), &log);
                         self.unban_all(t, &log);
                     }
+                    Job::Restore(action, t) => {
+                        self.ban_all(std::mem::take(&mut bans), &log);
+                        self.restore_all(action, t, &log);
+                    }
                     Job::Stop(done, banned) => {
                         self.ban_all(std::mem::take(&mut bans), &log);
                         for a in &mut self.actions {
@@ -308,6 +354,7 @@ impl Worker {
             }
             self.ban_all(bans, &log);
             self.run_retries(&log);
+            self.ask_restores();
             if large {
                 // The tickets and scripts of a large batch were freed on this
                 // thread, after the server thread last gave memory back.
@@ -323,24 +370,115 @@ impl Worker {
         if tickets.is_empty() {
             return;
         }
-        for (i, a) in self.actions.iter_mut().enumerate() {
-            for t in a.ban(&tickets, log) {
-                log(
-                    Severity::Error,
-                    format!(
-                        "ban of {} by action {} failed; retrying in 1 s",
-                        t.ip,
-                        a.name()
-                    ),
-                );
-                self.retries.push(Retry {
-                    due: Instant::now() + Duration::from_secs(1),
-                    pause: Duration::from_secs(1),
-                    action: i,
-                    ticket: t,
-                });
+        for action in 0..self.actions.len() {
+            let failed = self.ban_by(action, &tickets, log);
+            self.retry_soon(action, failed, log);
+        }
+    }
+
+    /// Ban `tickets` with action number `action`; the tickets that failed. Where the
+    /// action had to rebuild its firewall state to do it, the bans made before are
+    /// gone: the server is to be asked for them (see [`Worker::ask_restores`]).
+    fn ban_by(
+        &mut self,
+        action: usize,
+        tickets: &[BanTicket],
+        log: &dyn Fn(Severity, String),
+    ) -> Vec<BanTicket> {
+        let Some(a) = self.actions.get_mut(action) else {
+            return Vec::new();
+        };
+        let failed = a.ban(tickets, log);
+        if a.take_repaired() {
+            log(
+                Severity::Warning,
+                format!(
+                    "action {}: the firewall had lost its rules and bans; they are \
+                     rebuilt, and every ban of the jail is made again",
+                    a.name()
+                ),
+            );
+            self.restoring.entry(action).or_default();
+        }
+        if let Some(r) = self.restoring.get_mut(&action) {
+            let done = tickets
+                .iter()
+                .filter(|t| failed.iter().all(|f| f.ip != t.ip));
+            r.banned_since.extend(done.map(|t| t.ip));
+        }
+        failed
+    }
+
+    /// Retry the bans `failed` by action number `action` in a second.
+    fn retry_soon(
+        &mut self,
+        action: usize,
+        failed: Vec<BanTicket>,
+        log: &dyn Fn(Severity, String),
+    ) {
+        let Some(a) = self.actions.get(action) else {
+            return;
+        };
+        for t in failed {
+            log(
+                Severity::Error,
+                format!(
+                    "ban of {} by action {} failed; retrying in 1 s",
+                    t.ip,
+                    a.name()
+                ),
+            );
+            self.retries.push(Retry {
+                due: Instant::now() + Duration::from_secs(1),
+                pause: Duration::from_secs(1),
+                action,
+                ticket: t,
+            });
+        }
+    }
+
+    /// Ask the server for the bans in force, for each action that rebuilt its
+    /// firewall state and has not asked yet.
+    fn ask_restores(&mut self) {
+        for (action, r) in &mut self.restoring {
+            if !r.asked {
+                r.asked = (self.restore)(*action);
             }
         }
+    }
+
+    /// Make the bans in force (`tickets`) again with action number `action`, but
+    /// those it made since its rebuild; ignored unless it asked for them.
+    fn restore_all(
+        &mut self,
+        action: usize,
+        tickets: Vec<BanTicket>,
+        log: &dyn Fn(Severity, String),
+    ) {
+        let Some(r) = self.restoring.remove(&action) else {
+            return;
+        };
+        let Some(a) = self.actions.get_mut(action) else {
+            return;
+        };
+        let missing: Vec<BanTicket> = tickets
+            .into_iter()
+            .filter(|t| !r.banned_since.contains(&t.ip))
+            .collect();
+        let failed = a.ban(&missing, log);
+        // A rebuild while putting them back asks for no second round: each failed
+        // ban is retried on its own.
+        a.take_repaired();
+        log(
+            Severity::Notice,
+            format!(
+                "action {}: {} of {} bans in force made again",
+                a.name(),
+                missing.len() - failed.len(),
+                missing.len()
+            ),
+        );
+        self.retry_soon(action, failed, log);
     }
 
     fn unban_all(&mut self, tickets: Vec<BanTicket>, log: &dyn Fn(Severity, String)) {
@@ -363,11 +501,11 @@ impl Worker {
             by_action.entry(r.action).or_default().push(r);
         }
         for (index, retries) in by_action {
-            let Some(a) = self.actions.get_mut(index) else {
+            let tickets: Vec<BanTicket> = retries.iter().map(|r| r.ticket.clone()).collect();
+            let failed = self.ban_by(index, &tickets, log);
+            let Some(a) = self.actions.get(index) else {
                 continue;
             };
-            let tickets: Vec<BanTicket> = retries.iter().map(|r| r.ticket.clone()).collect();
-            let failed = a.ban(&tickets, log);
             let (again, done): (Vec<Retry>, Vec<Retry>) = retries
                 .into_iter()
                 .partition(|r| failed.iter().any(|t| t.ip == r.ticket.ip));
@@ -469,6 +607,7 @@ mod tests {
             vec![def],
             false,
             Arc::new(move |r| r2.lock().unwrap().push(r)),
+            Arc::new(|_| true),
         );
         runner.ban(vec![crate::test_ticket("192.0.2.1")]);
         assert!(
@@ -501,6 +640,79 @@ mod tests {
             .unwrap()
             .iter()
             .any(|r| r.severity == Severity::Error));
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    /// A firewall that lost its state (here a file the action keeps its bans in,
+    /// deleted as a flushed ruleset would be) is rebuilt at the next ban; the worker
+    /// then asks for every ban in force and makes each again once: not the one that
+    /// found the loss, whose second `actionban` would be a second rule.
+    #[test]
+    fn bans_lost_with_the_firewall_state_are_made_again_after_its_repair() {
+        let d = std::env::temp_dir().join(format!("ferroban-restore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let fw = d.join("fw");
+        let f = fw.display().to_string();
+        let def = ActionDefinition {
+            name: "filefw".into(),
+            file: "filefw".into(),
+            files: vec![],
+            options: vec![
+                ("actionstart".into(), format!("touch {f}")),
+                ("actionstop".into(), format!("rm -f {f}")),
+                ("actioncheck".into(), format!("test -e {f}")),
+                (
+                    "actionban".into(),
+                    format!("test -e {f} && echo <ip> >> {f}"),
+                ),
+                ("actionunban".into(), "true".into()),
+            ],
+            init_options: vec![],
+        };
+        let asked: Arc<Mutex<Vec<usize>>> = Arc::default();
+        let asked_by_worker = asked.clone();
+        let runner = ActionRunner::start(
+            "web",
+            vec![def],
+            false,
+            Arc::new(|_| {}),
+            Arc::new(move |action| {
+                asked_by_worker.lock().unwrap().push(action);
+                true
+            }),
+        );
+        let read = || std::fs::read_to_string(&fw).unwrap_or_default();
+        let wait = |what: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !what() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            what()
+        };
+        let (a, b, c) = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+            .map(crate::test_ticket)
+            .into();
+        runner.ban(vec![a.clone(), b.clone()]);
+        assert!(wait(&|| read().lines().count() == 2), "{}", read());
+        assert!(asked.lock().unwrap().is_empty(), "nothing was lost yet");
+        std::fs::remove_file(&fw).unwrap();
+        runner.ban(vec![c.clone()]);
+        assert!(wait(&|| !asked.lock().unwrap().is_empty()), "no request");
+        assert_eq!(*asked.lock().unwrap(), [0]);
+        assert_eq!(read(), "192.0.2.3\n", "the repair kept only the new ban");
+        // the server's answer: every ban in force, the new one among them
+        runner.restore(0, vec![a, b, c]);
+        assert!(wait(&|| read().lines().count() == 3), "{}", read());
+        let mut lines: Vec<String> = read().lines().map(str::to_string).collect();
+        lines.sort();
+        assert_eq!(lines, ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+        // an answer nobody asked for (a second, stale one) changes nothing
+        runner.restore(0, vec![crate::test_ticket("192.0.2.9")]);
+        runner.ban(vec![crate::test_ticket("192.0.2.4")]);
+        assert!(wait(&|| read().contains("192.0.2.4")), "{}", read());
+        assert!(!read().contains("192.0.2.9"), "{}", read());
+        runner.stop(Vec::new());
         std::fs::remove_dir_all(&d).ok();
     }
 }
