@@ -2050,7 +2050,9 @@ fn a_jail_in_a_fleet_without_a_fleet_section_is_warned_about() {
     let said = String::from_utf8_lossy(&check.stderr).into_owned();
     assert!(check.status.success(), "{said}");
     assert!(
-        said.contains("WARNING: [app] fleet = share does nothing: there is no [Fleet] section"),
+        said.contains(
+            "jail.local:9: [app] fleet = share does nothing: there is no [Fleet] section"
+        ),
         "{said}"
     );
     env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");

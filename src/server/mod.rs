@@ -247,8 +247,12 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     let fleet = FleetSettings::load(confdir).ok().flatten();
     if fleet.is_none() {
         for jail in jails.iter().filter(|j| j.config.fleet != FleetMode::Off) {
+            let at = match &jail.config.fleet_origin {
+                Some(o) => format!("{}:{}: ", o.file.display(), o.line),
+                None => String::new(),
+            };
             warnings.push(format!(
-                "[{}] fleet = {} does nothing: there is no [Fleet] section (the engine to \
+                "{at}[{}] fleet = {} does nothing: there is no [Fleet] section (the engine to \
                  share through; see docs/fleet.md)",
                 jail.name(),
                 jail.config.fleet.as_str()

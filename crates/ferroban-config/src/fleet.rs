@@ -154,6 +154,63 @@ impl FleetSettings {
     }
 }
 
+/// Why `url` cannot name a NATS server: the engine's client would refuse it (or
+/// try it forever as an unreachable server), so `check` refuses it first.
+fn url_problem(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("is not a nats:// or tls:// URL".into());
+    };
+    if scheme != "nats" && scheme != "tls" {
+        return Err(format!("has the scheme {scheme}://, not nats:// or tls://"));
+    }
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("holds {c:?}"));
+    }
+    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(bracketed) => {
+            let Some((address, after)) = bracketed.split_once(']') else {
+                return Err("opens an IPv6 address with [ but never closes it".into());
+            };
+            if address.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("has {address:?} in brackets, not an IPv6 address"));
+            }
+            match after {
+                "" => (address, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (address, Some(port)),
+                    None => return Err(format!("has {after:?} after the address")),
+                },
+            }
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    let name_ok = |h: &str| {
+        !h.is_empty()
+            && h.len() <= 253
+            && h.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    };
+    if !host_port.starts_with('[') && !name_ok(host) {
+        return Err(format!(
+            "has {host:?} as its host, which is no host name or address"
+        ));
+    }
+    match port.map(|p| (p, p.parse::<u16>())) {
+        Some((p, Ok(0) | Err(_))) => Err(format!("has the port {p:?}: a port is 1 to 65535")),
+        _ => Ok(()),
+    }
+}
+
 /// `url` with its `user:password@` part, if any, replaced by `***@`.
 fn without_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -217,16 +274,38 @@ impl SectionReader<'_> {
         let Some(path) = self.text(key)?.map(PathBuf::from) else {
             return Ok(None);
         };
+        let (what, marker) = match key {
+            "credentials" => (
+                "the NATS credentials file (.creds: JWT and NKey seed)",
+                "-----BEGIN NATS USER JWT-----",
+            ),
+            "tls_key" => ("the PEM file of the private key", "PRIVATE KEY-----"),
+            _ => (
+                "the PEM file of the certificate",
+                "-----BEGIN CERTIFICATE-----",
+            ),
+        };
         if !path.is_file() {
-            let what = match key {
-                "credentials" => "the NATS credentials file (.creds: JWT and NKey seed)",
-                _ => "the PEM file",
-            };
             return Err(self.error(
                 key,
                 format!("{key} = {}: no such file", path.display()),
                 &format!("give the path of {what}"),
             ));
+        }
+        // What this user cannot read, the server (root) may: only a file read here
+        // is judged by its content.
+        if let Ok(text) = std::fs::read(&path) {
+            let holds = |m: &str| text.windows(m.len()).any(|w| w == m.as_bytes());
+            if !holds(marker) {
+                return Err(self.error(
+                    key,
+                    format!(
+                        "{key} = {}: not {what} (no \"{marker}\" in it)",
+                        path.display()
+                    ),
+                    &format!("give the path of {what}"),
+                ));
+            }
         }
         Ok(Some(path))
     }
@@ -287,15 +366,15 @@ impl SectionReader<'_> {
                 "set url = nats://engine.example:4222 (several: comma-separated)",
             ));
         }
-        if let Some(bad) = urls
-            .iter()
-            .find(|u| !(u.starts_with("nats://") || u.starts_with("tls://")))
-        {
-            return Err(self.error(
-                "url",
-                format!("url {bad:?} is not a nats:// or tls:// URL"),
-                "write nats://host:4222 or tls://host:4222",
-            ));
+        for url in &urls {
+            if let Err(why) = url_problem(url) {
+                return Err(self.error(
+                    "url",
+                    format!("url {:?} {why}", without_userinfo(url)),
+                    "write nats://host:4222 or tls://host:4222 (an IPv6 address in \
+                     brackets: tls://[2001:db8::1]:4222)",
+                ));
+            }
         }
         let name = self.text("name")?.unwrap_or_else(hostname);
         if !is_fleet_token(&name) {
@@ -429,6 +508,19 @@ mod tests {
         let d = dir("bad");
         for (text, line, word) in [
             ("[Fleet]\nname = a\nurl = http://x\n", 3, "nats://"),
+            ("[Fleet]\nurl = tls://10.0.0.1:99999\n", 2, "1 to 65535"),
+            (
+                "[Fleet]\nurl = nats://a:4222, tls://[::1:4222\n",
+                2,
+                "never closes",
+            ),
+            (
+                "[Fleet]\nurl = tls://engine .example:4222\n",
+                2,
+                "holds ' '",
+            ),
+            ("[Fleet]\nurl = nats://:4222\n", 2, "no host name"),
+            ("[Fleet]\nurl = nats://[db8::zz]:4222\n", 2, "not an IPv6"),
             ("[Fleet]\nurl = nats://x\nname = web.1\n", 3, "host name"),
             ("[Fleet]\nurl = nats://x\nuser = u\n", 3, "password"),
             (
@@ -443,9 +535,14 @@ mod tests {
                 "tls_ca = /nonexistent/ca.pem: no such file",
             ),
             (
-                "[Fleet]\nurl = tls://x\ntls_cert = /etc/passwd\n",
+                "[Fleet]\nurl = tls://x\ntls_ca = /etc/passwd\n",
                 3,
-                "tls_cert is set without tls_key",
+                "tls_ca = /etc/passwd: not the PEM file of the certificate",
+            ),
+            (
+                "[Fleet]\nurl = tls://x\ncredentials = /etc/passwd\n",
+                3,
+                "not the NATS credentials file",
             ),
             // no url: at the section's first line (before, no file at all)
             ("[Definition]\n\n[Fleet]\nname = web1\n", 4, "has no url"),
@@ -457,6 +554,15 @@ mod tests {
             assert!(e.file.ends_with("ferroban.local"), "{e}");
             assert!(e.to_string().contains(word), "{e}");
         }
+        let cert = d.join("cert.pem");
+        std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nMIIB\n").unwrap();
+        let text = format!("[Fleet]\nurl = tls://x\ntls_cert = {}\n", cert.display());
+        std::fs::write(d.join("ferroban.local"), text).unwrap();
+        let e = FleetSettings::load(&d).unwrap_err();
+        assert!(
+            e.to_string().contains("tls_cert is set without tls_key"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&d).ok();
     }
 

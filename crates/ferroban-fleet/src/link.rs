@@ -366,6 +366,11 @@ impl Link {
             .build(client.clone());
         let inbox = inbox_prefix(&self.settings.name);
         let mismatch = name_mismatch_hint(&self.settings);
+        // `why`, with the hint that the name may not be the login's, where it may not
+        let or_mismatch = |why: String, joint: &str| match &mismatch {
+            Some(hint) => format!("{why}{joint}{hint}"),
+            None => why,
+        };
         let bucket = self.settings.bucket.clone();
         // The engine answers a subscription to an inbox this login may not read
         // with an error at once, while the request itself would only time out
@@ -394,19 +399,19 @@ impl Link {
                         };
                         if let Some(text) = inbox_violation(&e, &inbox) {
                             break Err((
-                                format!("the engine refused this host's replies: {text}; {mismatch}"),
+                                or_mismatch(format!("the engine refused this host's replies: {text}"), "; "),
                                 true,
                             ));
                         }
                         // Its request refused, the same request would only time out.
                         if let Some(text) = publish_violation(&e) {
                             break Err((
-                                format!(
+                                or_mismatch(format!(
                                     "the engine refused a publication of this host: {text}; \
                                      check that [Fleet] bucket = {bucket} is the bucket the engine's \
                                      authorization block was made for (ferroban fleet \
-                                     nats-config --bucket), else {mismatch}",
-                                ),
+                                     nats-config --bucket)",
+                                ), ", else "),
                                 true,
                             ));
                         }
@@ -419,7 +424,7 @@ impl Link {
             // A request that times out right after logging in is, far more often
             // than an overloaded engine, replies the login may not receive.
             if !refused && why.contains("timed out") {
-                (format!("{why}; if this repeats, {mismatch}"), refused)
+                (or_mismatch(why, "; if this repeats, "), refused)
             } else {
                 (why, refused)
             }
@@ -472,7 +477,7 @@ impl Link {
                     }
                     Some(async_nats::Event::ServerError(e)) => {
                         let text = match inbox_violation(&e, &inbox) {
-                            Some(text) => format!("{text}; {mismatch}"),
+                            Some(text) => or_mismatch(text, "; "),
                             None => e.to_string(),
                         };
                         self.complain("engine", format!("fleet: the engine says: {text}"));
@@ -1118,7 +1123,8 @@ fn connect_error(settings: &FleetSettings, error: &async_nats::ConnectError) -> 
             true,
         );
     }
-    (text, false)
+    // Which server it is: several may be listed, and the client's words name none.
+    (format!("{text}, at {}", settings.urls_for_display()), false)
 }
 
 /// The text of `error` when it is the engine refusing a subscription to this
@@ -1151,20 +1157,22 @@ fn publish_violation(error: &async_nats::ServerError) -> Option<String> {
 
 /// What to say when the engine keeps this host's replies from it: the
 /// authorization block lets each user receive only on `_INBOX_ITSUSER.>`
-/// ([`crate::authz`]), so `[Fleet] name` must be the login's user.
-fn name_mismatch_hint(settings: &FleetSettings) -> String {
+/// ([`crate::authz`]), so `[Fleet] name` must be the login's user. `None` where it
+/// is: a user and password login of the host's own name.
+fn name_mismatch_hint(settings: &FleetSettings) -> Option<String> {
     let name = &settings.name;
     let user = match &settings.auth {
-        FleetAuth::UserPassword { user, .. } if user != name => format!(" ({user})"),
+        FleetAuth::UserPassword { user, .. } if user == name => return None,
+        FleetAuth::UserPassword { user, .. } => format!(" ({user})"),
         _ => String::new(),
     };
-    format!(
+    Some(format!(
         "[Fleet] name = {name} probably does not match the login's user{user}: the \
          authorization block of `ferroban fleet nats-config` lets each user receive replies \
          only on _INBOX_<its user>.> and publish only under its own name, and this host \
          asks for replies on {}.>",
         inbox_prefix(name)
-    )
+    ))
 }
 
 /// The stream behind the KV bucket, as a KV bucket of history 1 is made: one
@@ -1298,7 +1306,10 @@ mod tests {
             ConnectError::with_source(ConnectErrorKind::Io, "Connection refused (os error 111)");
         let (why, configuration) = connect_error(&settings(FleetAuth::None, None), &io);
         assert!(!configuration);
-        assert_eq!(why, "IO error: Connection refused (os error 111)");
+        assert_eq!(
+            why,
+            "IO error: Connection refused (os error 111), at tls://engine.example:4222"
+        );
     }
 
     #[test]
