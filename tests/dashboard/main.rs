@@ -620,4 +620,37 @@ fn without_the_setting_there_is_no_page_and_without_a_token_no_write() {
     let (_, fleet) = http(read_only.port, "GET", "/api/fleet", "", "");
     let fleet: Value = serde_json::from_str(&fleet).unwrap();
     assert_eq!(fleet["configured"], false, "{fleet}");
+    // Every page's own answer says so, whichever is opened first: the token field
+    // showed on a Fleet or jail page opened directly.
+    assert_eq!(fleet["writes"], false, "{fleet}");
+    let (_, jail) = http(read_only.port, "GET", "/api/jail?name=web", "", "");
+    let jail: Value = serde_json::from_str(&jail).unwrap();
+    assert_eq!(jail["writes"], false, "{jail}");
+    assert!(
+        page.contains(r#"<form id="token-form" class="token" hidden>"#),
+        "{page}"
+    );
+    let Some(chromium) = browser::chromium() else {
+        eprintln!("SKIPPED the read-only pages in a browser: chromium is not installed");
+        return;
+    };
+    let mut b = Browser::launch(&chromium, 1100, 900);
+    for (view, ready) in [
+        ("#/fleet", "Fleet"),
+        ("#/jail/web", "Jail web"),
+        ("#/", "Overview"),
+    ] {
+        b.open(&format!("{}{view}", read_only.url()));
+        let rendered = format!("document.getElementById('main').dataset.ready === '{ready}'");
+        assert!(
+            b.wait_for(&rendered, 20),
+            "{view}: {}",
+            b.eval("document.body.innerText")
+        );
+        assert_eq!(
+            b.eval("document.getElementById('token-form').hidden"),
+            Value::Bool(true),
+            "{view} shows the token field of a read-only dashboard"
+        );
+    }
 }

@@ -109,9 +109,10 @@ impl Dashboard {
         self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The read-only API; `None` for a path that is not one of it. Its pages of
-    /// bans say whether this server takes writes at all (`"writes"`), so that
-    /// the page asks for no token where none would do.
+    /// The read-only API; `None` for a path that is not one of it. The answer of
+    /// each page's own view says whether this server takes writes at all
+    /// (`"writes"`), so that whichever page is opened first asks for no token
+    /// where none would do.
     fn read(&self, request: &Request, server: &ServerLink) -> Option<Response> {
         let ask = |words: &[&str]| json_answer(server.ask(words));
         let writes = self.token().is_some();
@@ -135,7 +136,7 @@ impl Dashboard {
             }
             "/api/jail" => {
                 let name = request.query_value("name").unwrap_or_default();
-                ask(&["dashboard", "jail", &name])
+                ask_with_writes(&["dashboard", "jail", &name])
             }
             "/api/activity" => {
                 let range = request.query_value("range").unwrap_or_default();
@@ -143,7 +144,7 @@ impl Dashboard {
             }
             "/api/chart.svg" => chart(request, server),
             // Without a fleet the answer says `"configured": false`.
-            "/api/fleet" => ask(&["fleet"]),
+            "/api/fleet" => ask_with_writes(&["fleet"]),
             _ => return None,
         })
     }

@@ -227,6 +227,7 @@ function jailView(name) {
     mount(main) { this.main = main; },
     async refresh() {
       const j = await getJSON("/api/jail?name=" + encodeURIComponent(name));
+      noteWrites(j.writes);
       const facts = (pairs) => el("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
       const opts = j.options;
       const inc = opts["bantime.increment"];
@@ -264,6 +265,7 @@ const fleet = {
   mount(main) { this.main = main; },
   async refresh() {
     const f = await getJSON("/api/fleet");
+    noteWrites(f.writes);
     if (!f.configured) {
       this.main.replaceChildren(el("h1", {}, "Fleet"), el("p", { id: "fleet-state" }, "Fleet not configured on this host."));
       return;
