@@ -16,6 +16,7 @@ BIN      = $(DESTDIR)$(PREFIX)/bin
 CONFDIR  = $(DESTDIR)$(SYSCONFDIR)/ferroban
 UNITDIR  = $(DESTDIR)$(PREFIX)/lib/systemd/system
 MANDIR   = $(DESTDIR)$(PREFIX)/share/man/man1
+DOCDIR   = $(DESTDIR)$(PREFIX)/share/doc/ferroban
 DOCS     = target/docs
 
 .PHONY: all build docs install uninstall deb
@@ -61,6 +62,9 @@ install: all
 	install -Dm755 -t $(CONFDIR)/filter.d/ignorecommands config/filter.d/ignorecommands/*
 	install -Dm644 packaging/ferroban.service $(UNITDIR)/ferroban.service
 	install -Dm644 packaging/ferroban.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferroban
+	# The guides that check, audit and the server's hints name.
+	install -Dm644 -t $(DOCDIR) README.md docs/fleet.md docs/migrating-from-fail2ban.md
+	install -Dm644 examples/vps-hardening/README.md $(DOCDIR)/vps-hardening.md
 	install -d -m755 $(MANDIR)
 	install -m644 $(DOCS)/man/*.1 $(MANDIR)/
 	install -Dm644 $(DOCS)/completions/ferroban.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferroban
@@ -76,6 +80,7 @@ install: all
 uninstall:
 	rm -f $(BIN)/ferroban $(UNITDIR)/ferroban.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferroban
 	rm -f $(MANDIR)/ferroban*.1
+	rm -rf $(DOCDIR)
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferroban \
 	      $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_ferroban \
 	      $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferroban.fish

@@ -30,6 +30,10 @@ test -x /etc/ferroban/filter.d/ignorecommands/apache-fakegooglebot
 rm -f /etc/ferroban/jail.d/package-test.local /tmp/ferroban-package-test.log
 ls /usr/share/man/man1/ferroban.1* >/dev/null
 test -f /usr/share/bash-completion/completions/ferroban
+# The guides the hints of check, audit and the server name.
+for doc in fleet.md migrating-from-fail2ban.md vps-hardening.md; do
+  test -f /usr/share/doc/ferroban/$doc
+done
 if command -v systemd-analyze >/dev/null; then
   # Only the unit's own syntax: the machine may run no systemd at all.
   systemd-analyze verify --man=no /lib/systemd/system/ferroban.service 2>&1 | grep -v "^$" || true

@@ -19,7 +19,7 @@ use super::{run_program, Finding};
 
 const FIX: &str = "deny incoming by default and allow only the services you run: \
                    `ufw default deny incoming` or an nftables input chain with `policy drop;` \
-                   (see examples/vps-hardening/README.md)";
+                   (see /usr/share/doc/ferroban/vps-hardening.md)";
 
 /// The input chains of one address family, as seen.
 #[derive(Debug, Default, PartialEq)]

@@ -50,7 +50,7 @@ fn judge(addr: SocketAddr, extensions: &[String], postscreen: &str) -> Finding {
             format!("{addr} offers {line}{postscreen}"),
             "offer AUTH only on submission: in Postfix's main.cf `smtpd_sasl_auth_enable = no`, \
              and `-o smtpd_sasl_auth_enable=yes` on the submission/smtps lines of master.cf \
-             (see examples/vps-hardening/README.md)",
+             (see /usr/share/doc/ferroban/vps-hardening.md)",
         ),
         None if offers("STARTTLS").is_some() => Finding::pass(format!(
             "{addr} does not offer AUTH before STARTTLS (it offers STARTTLS; AUTH after TLS is \

@@ -24,7 +24,7 @@ const SECRET_PATHS: [&str; 5] = [
 /// reachable, where Let's Encrypt's HTTP challenge is answered.
 const FIX: &str = "answer 403 or 404 for dot-files and backups in the web server itself, \
                    not a redirect or an error of the application behind it \
-                   (the Apache rules in examples/vps-hardening/README.md; nginx, before other \
+                   (the Apache rules in /usr/share/doc/ferroban/vps-hardening.md; nginx, before other \
                    regex locations: `location ~ /\\.(?!well-known/) { deny all; }` and \
                    `location ~* (?:docker-compose\\.ya?ml|\\.bak|~)$ { deny all; }`, which \
                    keep /.well-known/ reachable for Let's Encrypt)";
