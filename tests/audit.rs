@@ -591,6 +591,27 @@ fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
     let (status, seen, _) = check(ferroban(), "jail-never-matched", &["-c", &conf_arg]);
     assert_eq!(status, "PASS", "{seen}");
     assert!(seen.contains("1 of 3 lines matched"), "{seen}");
+    // A configuration the server would not start with protects nothing: a failure,
+    // not a check that could not look (it was a SKIP, exit 3).
+    let jail_local = conf.join("jail.local");
+    std::fs::write(
+        &jail_local,
+        "[demo]\nenabled = true\n[demo]\nenabled = true\n",
+    )
+    .unwrap();
+    let (status, seen, code) = check(ferroban(), "jail-log-missing", &["-c", &conf_arg]);
+    assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    assert!(seen.contains("so the server would not start"), "{seen}");
+    assert!(seen.contains("jail.local:3"), "{seen}");
+    std::fs::remove_file(&jail_local).unwrap();
+    std::fs::write(
+        conf.join("ferroban.local"),
+        "[Fleet]\nurl = nats://x\nnmae = web1\n",
+    )
+    .unwrap();
+    let (status, seen, code) = check(ferroban(), "jail-log-missing", &["-c", &conf_arg]);
+    assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    assert!(seen.contains("nmae"), "{seen}");
 }
 
 #[test]

@@ -22,6 +22,9 @@ const LOG_TAIL: u64 = 32 << 20;
 const QUIET_DAYS: f64 = 2.0;
 
 pub fn log_missing(ctx: &Scope) -> Finding {
+    if let Some(fail) = ctx.unreadable() {
+        return fail;
+    }
     let jails = match ctx.jails() {
         Ok(j) => j,
         Err(skip) => return skip,

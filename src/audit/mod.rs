@@ -360,9 +360,17 @@ fn parse_args(args: &[String]) -> Result<Options> {
         web::parse_url(url).map_err(|e| anyhow::anyhow!("--url {url}: {e}"))?;
     }
     let confdir = confdir.unwrap_or_else(crate::server::options::default_confdir);
-    let jails = load_jails_as_written(&confdir)
-        .map(|c| c.jails)
-        .map_err(|e| format!("{e:#}"));
+    // What the server would refuse to start with: its own settings and [Fleet] too.
+    let jails = ferroban_config::settings::ServerSettings::load(&confdir)
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            ferroban_config::fleet::FleetSettings::load(&confdir).map_err(|e| e.to_string())
+        })
+        .and_then(|_| {
+            load_jails_as_written(&confdir)
+                .map(|c| c.jails)
+                .map_err(|e| format!("{e:#}"))
+        });
     Ok(Options {
         json,
         only,
@@ -455,7 +463,8 @@ fn table(results: &[(&str, Finding)]) -> String {
 }
 
 impl Scope {
-    /// The enabled jails, or a SKIP finding saying why they could not be read.
+    /// The enabled jails, or a SKIP finding saying why they could not be read
+    /// (the first jail check fails instead: see [`Scope::unreadable`]).
     fn jails(&self) -> std::result::Result<&[JailConfig], Finding> {
         self.jails.as_deref().map_err(|e| {
             Finding::skip(format!(
@@ -463,6 +472,22 @@ impl Scope {
                 self.confdir.display()
             ))
         })
+    }
+
+    /// A FAIL finding when the configuration cannot be read: the server would not
+    /// start with it, so no jail protects anything (not a check that could not look).
+    fn unreadable(&self) -> Option<Finding> {
+        let e = self.jails.as_ref().err()?;
+        Some(Finding::fail(
+            format!(
+                "the configuration in {} could not be read, so the server would not start: {e}",
+                self.confdir.display()
+            ),
+            format!(
+                "mend it (`ferroban check -c {}` names the file and line)",
+                self.confdir.display()
+            ),
+        ))
     }
 }
 
