@@ -260,6 +260,11 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
         }
     }
     let settings = ServerSettings::load(confdir).ok();
+    warnings.extend(
+        settings
+            .as_ref()
+            .and_then(ServerSettings::open_dashboard_warning),
+    );
     let secrets = [
         (
             "[Fleet] password (or token)",
@@ -661,6 +666,9 @@ impl Server {
                 format!("Dashboard on http://{addr}/ (read-only: no dashboard_token)")
             }
         };
+        if let Some(warning) = self.settings.open_dashboard_warning() {
+            self.log.log(Component::Server, Severity::Warning, &warning);
+        }
         let token_file = self.settings.dashboard_token_file.as_deref();
         if let Some(warning) = dashboard
             .as_ref()

@@ -275,6 +275,21 @@ impl ServerSettings {
                 .then(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)))
         })
     }
+
+    /// What to say of a dashboard that listens beyond this host: it serves its
+    /// pages over plain HTTP and reads need no login, so whoever reaches the port
+    /// reads the bans, their matched log lines and the fleet's hosts.
+    pub fn open_dashboard_warning(&self) -> Option<String> {
+        let addr = self
+            .http_listen()
+            .filter(|a| self.dashboard && !a.ip().is_loopback())?;
+        Some(format!(
+            "metrics = {addr}: the dashboard is reachable from the network, over plain HTTP \
+             and without a login for reading: whoever reaches the port reads the bans, their \
+             matched log lines and the fleet's hosts. Listen on 127.0.0.1 and put a TLS \
+             reverse proxy with authentication in front (README, \"The dashboard\")"
+        ))
+    }
 }
 
 /// What is wrong with `token` as a `dashboard_token` (`is 5 characters and has a
@@ -437,6 +452,33 @@ mod tests {
             Some("[::1]:9191".parse().unwrap())
         );
         assert!(parse_listen("everywhere").is_err());
+    }
+
+    #[test]
+    fn a_dashboard_listening_beyond_loopback_is_warned_about() {
+        let settings = |metrics: &str, dashboard: bool| ServerSettings {
+            metrics: super::parse_listen(metrics).unwrap(),
+            dashboard,
+            ..ServerSettings::defaults_for(std::path::Path::new("/etc/ferroban"))
+        };
+        let open = settings("0.0.0.0:9193", true).open_dashboard_warning();
+        assert!(
+            open.as_deref().is_some_and(
+                |w| w.starts_with("metrics = 0.0.0.0:9193: the dashboard is reachable")
+            ),
+            "{open:?}"
+        );
+        assert!(settings("[::]:9193", true)
+            .open_dashboard_warning()
+            .is_some());
+        // loopback, or metrics alone (counts, no lines or addresses of bans)
+        assert_eq!(settings("9193", true).open_dashboard_warning(), None);
+        assert_eq!(settings("[::1]:9193", true).open_dashboard_warning(), None);
+        assert_eq!(
+            settings("0.0.0.0:9193", false).open_dashboard_warning(),
+            None
+        );
+        assert_eq!(settings("", true).open_dashboard_warning(), None);
     }
 
     #[test]
