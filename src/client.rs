@@ -475,6 +475,14 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 for warning in crate::server::quiet_mistakes(&o.confdir, &configs) {
                     eprintln!("WARNING: {warning}");
                 }
+                // and what the server said of itself (a listener it keeps)
+                if let Ok(Value::Array(notes)) =
+                    request_within(&o.socket(), &["reload-notes".to_string()], o.timeout)
+                {
+                    for note in notes.iter().filter_map(Value::as_str) {
+                        eprintln!("WARNING: {note}");
+                    }
+                }
             }
             Ok(0)
         }

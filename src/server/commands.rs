@@ -189,6 +189,8 @@ pub fn execute(server: &mut Server, words: &[String]) -> Reply {
                 CommandError::Failed(msg)
             })
         }
+        // ferroban's own: what the last reload said of the running server
+        ["reload-notes"] => Ok(json!(server.reload_notes)),
         ["stop"] => {
             server.stop_requested = true;
             Ok(Value::Null)

@@ -177,6 +177,10 @@ pub struct Server {
     fleet: Option<fleet::Fleet>,
     /// The token the running dashboard checks writes against, when it runs.
     dashboard_token: Option<dashboard::Token>,
+    /// What the last reload logged of the running server that the configuration
+    /// alone does not tell (a listener kept until restart), for `ferroban reload`
+    /// to print after its answer (the `reload-notes` command).
+    pub(crate) reload_notes: Vec<String>,
 }
 
 /// Load the jails of `confdir` and build them (filters compiled, ignore lists
@@ -491,6 +495,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
         socket_id,
         fleet: None,
         dashboard_token: None,
+        reload_notes: Vec::new(),
     };
     server.purge();
     for jail in jails {
@@ -1529,6 +1534,7 @@ impl Server {
     fn reload(&mut self, only: Option<&str>, how: ReloadOptions) -> Result<()> {
         self.log
             .log(Component::Server, Severity::Info, "Reload configuration");
+        self.reload_notes.clear();
         let settings = self.options.settings()?;
         let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
@@ -1637,12 +1643,10 @@ impl Server {
         if fresh.http_listen() != self.settings.http_listen()
             || fresh.dashboard != self.settings.dashboard
         {
-            self.log.log(
-                Component::Server,
-                Severity::Warning,
-                "dashboard or metrics changed: the HTTP listener keeps its settings until \
-                 ferroban restarts",
-            );
+            let note = "dashboard or metrics changed: the HTTP listener keeps its settings \
+                        until ferroban restarts";
+            self.log.log(Component::Server, Severity::Warning, note);
+            self.reload_notes.push(note.to_string());
         }
     }
 

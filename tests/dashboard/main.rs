@@ -630,6 +630,30 @@ fn without_the_setting_there_is_no_page_and_without_a_token_no_write() {
         page.contains(r#"<form id="token-form" class="token" hidden>"#),
         "{page}"
     );
+    // A listener change waits for a restart: `reload` says so after its OK, not
+    // only the log.
+    let local = read_only.dir.join("conf/ferroban.local");
+    let settings = std::fs::read_to_string(&local).unwrap();
+    std::fs::write(
+        &local,
+        settings.replace("dashboard = true", "dashboard = false"),
+    )
+    .unwrap();
+    let reload = Command::new(BIN)
+        .arg("-s")
+        .arg(read_only.dir.join("ferroban.sock"))
+        .arg("-c")
+        .arg(read_only.dir.join("conf"))
+        .arg("reload")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&reload.stderr);
+    assert!(reload.status.success(), "{said}");
+    assert!(
+        said.contains("WARNING: dashboard or metrics changed: the HTTP listener keeps"),
+        "{said}"
+    );
+    std::fs::write(&local, settings).unwrap();
     let Some(chromium) = browser::chromium() else {
         eprintln!("SKIPPED the read-only pages in a browser: chromium is not installed");
         return;
