@@ -2153,6 +2153,18 @@ fn native_nftables_bans_in_a_private_network_namespace() {
         "{}",
         env.own_log_text()
     );
+    // Flushed again, and no ban comes: a reload (or, within 30 s, the actions' own
+    // look) puts the rules and every ban back.
+    nft("flush ruleset");
+    env.client_text(&["reload"]);
+    assert!(
+        wait_for(15, || restored()
+            && nft("list chain inet f2b-table f2b-chain")
+                .contains("@addr-set-app reject")),
+        "{}\n{}",
+        nft("list ruleset"),
+        env.own_log_text()
+    );
     env.client_text(&["stop"]);
     assert!(wait_for(15, || !env.socket().exists()));
     drop(d);

@@ -1698,6 +1698,9 @@ impl Server {
                     .collect(),
             );
             self.jails[idx].runner = Some(runner);
+        } else if let Some(runner) = &self.jails[idx].runner {
+            // a reload is what an administrator runs after reloading the firewall
+            runner.verify();
         }
     }
 

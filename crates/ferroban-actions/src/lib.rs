@@ -41,6 +41,11 @@ pub trait Action: Send {
     fn take_repaired(&mut self) -> bool {
         false
     }
+    /// Look whether what `start` set up is still in the firewall, and rebuild it
+    /// if not (then [`Action::take_repaired`] says so). Asked now and then while no
+    /// ban comes, so that a ruleset flushed under the jail (`systemctl reload
+    /// nftables`) is not left empty until the next ban. Only where looking is cheap.
+    fn verify(&mut self, _log: Log) {}
 }
 
 /// One ban (or unban) for the actions, with every value a tag may ask for.

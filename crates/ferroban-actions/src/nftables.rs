@@ -408,6 +408,38 @@ impl Action for NftAction {
         std::mem::take(&mut self.repaired)
     }
 
+    /// One `list chain`: the jail's rules are there, or the layout is put back.
+    fn verify(&mut self, log: Log) {
+        if !self.laid_out || matches!(self.backend, Backend::DryRun) {
+            return;
+        }
+        let (t, tf, c) = (&self.table, &self.table_family, &self.chain);
+        let listing = self.backend.run(&format!("list chain {tf} {t} {c}\n"), log);
+        let rules_in_place = listing.is_ok_and(|listing| {
+            self.families()
+                .iter()
+                .all(|f| listing.contains(&format!("@{} ", f.set)))
+        });
+        if rules_in_place {
+            return;
+        }
+        match self.ensure_layout(log) {
+            Ok(()) => self.repaired = true,
+            Err(e) => {
+                // the next ban tries again, and is retried while it fails
+                self.laid_out = false;
+                log(
+                    Severity::Error,
+                    format!(
+                        "action {}: the jail's rules are gone from nftables and cannot be \
+                         put back: {e}",
+                        self.name
+                    ),
+                );
+            }
+        }
+    }
+
     fn unban(&mut self, tickets: &[BanTicket], log: Log) {
         let all: Vec<&BanTicket> = tickets.iter().collect();
         let script = self.elements_script("delete", &all);

@@ -56,6 +56,9 @@ pub type RestoreSink = Arc<dyn Fn(usize) -> bool + Send + Sync>;
 
 /// How long a restore request that could not be queued waits to be asked again.
 const RESTORE_ASK_PAUSE: Duration = Duration::from_secs(1);
+/// How often the actions look whether the firewall still holds what they set up
+/// (see [`Action::verify`]).
+const VERIFY_EVERY: Duration = Duration::from_secs(30);
 
 /// Longest pause between retries of a failed ban.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(300);
@@ -67,6 +70,8 @@ enum Job {
     Unban(Vec<BanTicket>),
     /// Every ban in force, for the action of that number to make again.
     Restore(usize, Vec<BanTicket>),
+    /// Look now whether the firewall still holds what the actions set up.
+    Verify,
     /// Stop, removing the bans still in force (the server's list of them).
     Stop(Sender<()>, Vec<BanTicket>),
 }
@@ -77,6 +82,7 @@ impl Job {
         match self {
             Job::Ban(t) | Job::Unban(t) | Job::Restore(_, t) => t.len(),
             Job::Stop(_, banned) => banned.len(),
+            Job::Verify => 0,
         }
     }
 }
@@ -129,6 +135,7 @@ impl ActionRunner {
                     report,
                     restore,
                     restoring: HashMap::new(),
+                    next_verify: Instant::now() + VERIFY_EVERY,
                 }
                 .run(rx)
             })
@@ -156,6 +163,13 @@ impl ActionRunner {
         if !tickets.is_empty() {
             let _ = self.jobs.send(Job::Unban(tickets));
         }
+    }
+
+    /// Have the actions look now whether the firewall still holds what they set up
+    /// (a reload after `systemctl reload nftables`), as they do every 30 s; what
+    /// was lost is rebuilt and gets the bans in force back.
+    pub fn verify(&self) {
+        let _ = self.jobs.send(Job::Verify);
     }
 
     /// Every ban in force (`tickets`), for action number `action` to make again: the
@@ -284,6 +298,8 @@ struct Worker {
     restore: RestoreSink,
     /// By action number: those waiting for the bans in force.
     restoring: HashMap<usize, Restoring>,
+    /// When the actions next look whether their firewall state is still there.
+    next_verify: Instant,
 }
 
 impl Worker {
@@ -319,6 +335,7 @@ impl Worker {
                 true => wait.min(RESTORE_ASK_PAUSE),
                 false => wait,
             };
+            let wait = wait.min(self.next_verify.saturating_duration_since(Instant::now()));
             let first = match rx.recv_timeout(wait) {
                 Ok(job) => Some(job),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -338,6 +355,7 @@ impl Worker {
                         self.ban_all(std::mem::take(&mut bans), &log);
                         self.unban_all(t, &log);
                     }
+                    Job::Verify => self.next_verify = Instant::now(),
                     Job::Restore(action, t) => {
                         self.ban_all(std::mem::take(&mut bans), &log);
                         self.restore_all(action, t, &log);
@@ -354,6 +372,7 @@ impl Worker {
             }
             self.ban_all(bans, &log);
             self.run_retries(&log);
+            self.verify_due(&log);
             self.ask_restores();
             if large {
                 // The tickets and scripts of a large batch were freed on this
@@ -390,15 +409,7 @@ impl Worker {
         };
         let failed = a.ban(tickets, log);
         if a.take_repaired() {
-            log(
-                Severity::Warning,
-                format!(
-                    "action {}: the firewall had lost its rules and bans; they are \
-                     rebuilt, and every ban of the jail is made again",
-                    a.name()
-                ),
-            );
-            self.restoring.entry(action).or_default();
+            self.note_repaired(action, log);
         }
         if let Some(r) = self.restoring.get_mut(&action) {
             let done = tickets
@@ -407,6 +418,41 @@ impl Worker {
             r.banned_since.extend(done.map(|t| t.ip));
         }
         failed
+    }
+
+    /// Every [`VERIFY_EVERY`], have each action look whether the firewall still
+    /// holds what it set up; one that had to rebuild it gets the bans in force back.
+    fn verify_due(&mut self, log: &dyn Fn(Severity, String)) {
+        if Instant::now() < self.next_verify {
+            return;
+        }
+        self.next_verify = Instant::now() + VERIFY_EVERY;
+        for action in 0..self.actions.len() {
+            let Some(a) = self.actions.get_mut(action) else {
+                continue;
+            };
+            a.verify(log);
+            if a.take_repaired() {
+                self.note_repaired(action, log);
+            }
+        }
+    }
+
+    /// Action number `action` rebuilt the firewall state it had lost: the server is
+    /// to be asked for the bans in force (see [`Worker::ask_restores`]).
+    fn note_repaired(&mut self, action: usize, log: &dyn Fn(Severity, String)) {
+        let Some(a) = self.actions.get(action) else {
+            return;
+        };
+        log(
+            Severity::Warning,
+            format!(
+                "action {}: the firewall had lost its rules and bans; they are rebuilt, \
+                 and every ban of the jail is made again",
+                a.name()
+            ),
+        );
+        self.restoring.entry(action).or_default();
     }
 
     /// Retry the bans `failed` by action number `action` in a second.
