@@ -511,6 +511,9 @@ impl Worker {
             .into_iter()
             .filter(|t| !r.banned_since.contains(&t.ip))
             .collect();
+        if missing.is_empty() {
+            return;
+        }
         let failed = a.ban(&missing, log);
         // A rebuild while putting them back asks for no second round: each failed
         // ban is retried on its own.
