@@ -2194,9 +2194,63 @@ fn increments_count_every_jail_with_overalljails_and_polling_reads() {
     );
     assert!(
         env.own_log_text()
-            .contains("[web] Increase Ban 192.0.2.100 (2 # 200 s)"),
+            .contains("[web] Increase Ban 192.0.2.100 (2 # 3m 20s -> "),
         "{}",
         env.own_log_text()
+    );
+}
+
+// Before, a known offender needed maxretry failures again (5 where Fail2ban bans
+// at the 3rd): Fail2ban's observer counts each failure of an address the jail
+// banned `n` times before as 2^n / 2 + 1.
+#[test]
+fn a_known_offenders_failures_count_more_as_fail2bans_observer_counts_them() {
+    let env = Env::new("observer");
+    env.jails(
+        "[DEFAULT]\nmaxretry = 3\nfindtime = 600\nbantime = 2\nbantime.increment = true\nbantime.factor = 1\n\
+         [app]\nenabled = true\nlogpath = ../logs/app.log\n",
+    );
+    let _d = env.start();
+    // a ban that has ended (a ban lifted by hand is forgotten, as Fail2ban deletes it)
+    env.fail("app.log", "192.0.2.120", 3);
+    assert!(
+        env.wait_out("ban app 192.0.2.120 2 1"),
+        "{}",
+        env.out_text()
+    );
+    assert!(env.wait_out("unban app 192.0.2.120"), "{}", env.out_text());
+    // one failure after the ban counts as two: not yet three
+    env.fail("app.log", "192.0.2.120", 1);
+    let bad = "[app] Found 192.0.2.120, bad - ";
+    assert!(
+        wait_for(15, || env.own_log_text().contains(bad)),
+        "{}",
+        env.own_log_text()
+    );
+    assert!(
+        env.own_log_text().contains(", 1 # -> 2\n"),
+        "{}",
+        env.own_log_text()
+    );
+    assert!(
+        !env.out_text().contains("ban app 192.0.2.120 4 2"),
+        "{}",
+        env.out_text()
+    );
+    // the second bans, where the plain count would need a third
+    env.fail("app.log", "192.0.2.120", 1);
+    assert!(
+        env.wait_out("ban app 192.0.2.120 4 2"),
+        "{}\n{}",
+        env.out_text(),
+        env.own_log_text()
+    );
+    let log = env.own_log_text();
+    let ban = log.find("[app] Ban 192.0.2.120\n").expect("the ban's line");
+    let increase = log.find("[app] Increase Ban 192.0.2.120 (2 # 4s -> ");
+    assert!(
+        increase.is_some_and(|at| at > ban),
+        "after the Ban line:\n{log}"
     );
 }
 

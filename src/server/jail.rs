@@ -6,6 +6,7 @@
 //! (its duration, the database, the log line) is the server's job, because bans
 //! of several jails are committed together.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
@@ -60,6 +61,24 @@ pub struct Jail {
     /// (`<matches>`…): only then do its bans in force keep them in memory (the
     /// database has them for the dashboard).
     pub keeps_matched_lines: bool,
+    /// With `bantime.increment`: the addresses this jail banned before, each with
+    /// its latest ban's count and start, from the database and the bans since.
+    /// A failure of such an address after that ban counts as several (see
+    /// [`repeat_offender_weight`]), as Fail2ban's observer counts it. `None`
+    /// without `bantime.increment` (or until the server reads them).
+    pub ban_history: Option<HashMap<IpAddr, (u32, f64)>>,
+}
+
+/// How many failures one failure of an address counts for, when the jail banned it
+/// `count` times before: Fail2ban's observer (`failureFound`) counts it as
+/// 2^count / 2 + 1 (2, 3, 5, 9 … for the 1st, 2nd, 3rd, 4th ban), at most
+/// `maxretry`, so a known offender is banned again after fewer tries.
+pub fn repeat_offender_weight(count: u32, maxretry: u32) -> u32 {
+    if count == 0 {
+        return 1;
+    }
+    let weight = (1u64 << count.min(20)) / 2 + 1;
+    weight.min(u64::from(maxretry.max(1))) as u32
 }
 
 /// Whether an action of `config` may put a ban's matched lines in a command.
@@ -325,6 +344,7 @@ impl Jail {
             idle: false,
             started: super::now(),
             keeps_matched_lines: keeps_matched_lines(&config),
+            ban_history: None,
             config,
         })
     }
@@ -372,7 +392,39 @@ impl Jail {
             fresh.config.maxmatches,
         );
         self.keeps_matched_lines = fresh.keeps_matched_lines;
+        if self.policy.increment.is_none() {
+            self.ban_history = None;
+        }
         self.config = fresh.config;
+    }
+
+    /// Note a ban of `address` (its `count`, its `start`) in the jail's history,
+    /// where it keeps one.
+    pub fn note_ban_history(&mut self, address: IpAddr, count: u32, start: f64) {
+        if let Some(history) = &mut self.ban_history {
+            history.insert(address, (count, start));
+        }
+    }
+
+    /// How many failures a failure of `address` at `when` counts for (see
+    /// [`repeat_offender_weight`]), and the Fail2ban line that says so when more
+    /// than one: only after the address's latest ban here (older lines, read
+    /// again, count once).
+    fn weight_of(&self, address: IpAddr, when: f64) -> (u32, Option<String>) {
+        let Some(&(count, start)) = self.ban_history.as_ref().and_then(|h| h.get(&address)) else {
+            return (1, None);
+        };
+        let weight = repeat_offender_weight(count, self.config.maxretry);
+        if weight <= 1 || when <= start {
+            return (1, None);
+        }
+        let mut line = format!("[{}] Found {address}, bad - ", self.config.name);
+        super::log::push_local_time(&mut line, when);
+        line.push_str(&format!(", {count} # -> {weight}"));
+        if weight >= self.config.maxretry {
+            line.push_str(", Ban");
+        }
+        (weight, Some(line))
     }
 
     /// Store a ban in force: without its matched lines unless an action may use
@@ -525,7 +577,11 @@ impl Jail {
             line.push_str(" - ");
             push_local_time(line, when);
         });
-        let offence = self.track(address, when, failure.matches(), 1, log);
+        let (weight, bad) = self.weight_of(address, when);
+        if let Some(bad) = bad {
+            log.log(Component::Observer, Severity::Info, &bad);
+        }
+        let offence = self.track(address, when, failure.matches(), weight, log);
         offences.extend(offence.map(|offence| JailOffence {
             offence,
             failure: failure.clone(),
@@ -726,6 +782,14 @@ mod test_common;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_known_offenders_failure_counts_as_fail2bans_observer_counts_it() {
+        let weights: Vec<u32> = (0..6).map(|n| repeat_offender_weight(n, 10)).collect();
+        assert_eq!(weights, [1, 2, 3, 5, 9, 10]);
+        assert_eq!(repeat_offender_weight(40, 5), 5);
+        assert_eq!(repeat_offender_weight(3, 0), 1);
+    }
+
     use super::test_common::Xorshift as Rng;
     use super::*;
     use ferroban_config::settings::LogTarget;

@@ -101,6 +101,58 @@ struct AlreadyBanned {
     ip: std::net::IpAddr,
 }
 
+/// Fail2ban's `[JAIL] Increase Ban IP (COUNT # 2h -> 2026-12-06 10:12:16)`, or
+/// `(COUNT # permanent -> infinite)`.
+fn push_increase_ban(line: &mut String, jail: &str, ban: &Ban) {
+    line.push_str(&format!(
+        "[{jail}] Increase Ban {} ({} # ",
+        ban.ip, ban.count
+    ));
+    if ban.duration < 0.0 {
+        line.push_str("permanent -> infinite)");
+        return;
+    }
+    line.push_str(&fail2ban_duration(ban.duration));
+    line.push_str(" -> ");
+    log::push_local_time(line, ban.start + ban.duration);
+    line.push(')');
+}
+
+/// A duration as Fail2ban's `MyTime.seconds2str` writes it: at most three units,
+/// rounded to the smallest of them (`2h`, `1d 2h 5m`, `59m 50s`, `1y 3w 4d`).
+fn fail2ban_duration(seconds: f64) -> String {
+    let units = |parts: &[(i64, &str)]| {
+        let words: Vec<String> = parts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, unit)| format!("{n}{unit}"))
+            .collect();
+        words.join(" ")
+    };
+    let round = |per: f64| (seconds / per).round_ties_even() as i64;
+    if seconds >= 31_536_000.0 {
+        let d = round(86_400.0);
+        return units(&[(d / 365, "y"), (d % 365 / 7, "w"), (d % 365 % 7, "d")]);
+    }
+    if seconds >= 604_800.0 {
+        let h = round(3_600.0);
+        return units(&[(h / 168, "w"), (h % 168 / 24, "d"), (h % 24, "h")]);
+    }
+    if seconds >= 86_400.0 {
+        let m = round(60.0);
+        return units(&[(m / 1_440, "d"), (m % 1_440 / 60, "h"), (m % 60, "m")]);
+    }
+    if seconds >= 3_595.0 {
+        let tens = round(10.0);
+        return units(&[(tens / 360, "h"), (tens % 360 / 6, "m")]);
+    }
+    let s = seconds as i64;
+    match units(&[(s / 60, "m"), (s % 60, "s")]) {
+        empty if empty.is_empty() => "0".into(),
+        text => text,
+    }
+}
+
 /// `[{jail}] {ip} already banned`, appended to `line`.
 fn push_already_banned(line: &mut String, jail: &str, ip: std::net::IpAddr) {
     line.push('[');
@@ -751,6 +803,7 @@ impl Server {
         jail.started = now();
         let idx = self.jails.len();
         self.jails.push(jail);
+        self.read_ban_history(idx);
         if restore {
             let name = self.jails[idx].name().to_string();
             self.restore_bans(Some(&name))?;
@@ -1184,19 +1237,7 @@ impl Server {
         };
         ban.count = previous + 1;
         ban.duration = jail.policy.duration(previous);
-        if previous > 0 && jail.policy.increment.is_some() {
-            self.log.log(
-                Component::Observer,
-                Severity::Notice,
-                &format!(
-                    "[{}] Increase Ban {} ({} # {} s)",
-                    jail.name(),
-                    ban.ip,
-                    ban.count,
-                    ban.duration as i64
-                ),
-            );
-        }
+        self.jails[idx].note_ban_history(ban.ip, ban.count, ban.start);
         self.queue_ban(idx, ban);
         true
     }
@@ -1392,6 +1433,14 @@ impl Server {
                     Severity::Notice,
                     &format!("[{}] Ban {}{}", jail.name(), ban.ip, fleet_suffix(&ban)),
                 );
+                // after the ban, as Fail2ban's observer says it
+                let increased = ban.count > 1 && ban.origin.is_none();
+                if increased && jail.policy.increment.is_some() {
+                    self.log
+                        .log_with(Component::Observer, Severity::Notice, |line| {
+                            push_increase_ban(line, jail.name(), &ban)
+                        });
+                }
             }
             jail.keep_ban(ban);
         }
@@ -1473,6 +1522,13 @@ impl Server {
         // `None` here: every address of the jail, also those not banned now
         let texts: Option<Vec<String>> =
             ips.map(|ips| ips.iter().map(ToString::to_string).collect());
+        // and no longer count their failures more
+        if let Some(history) = &mut self.jails[idx].ban_history {
+            match ips {
+                Some(ips) => history.retain(|ip, _| !ips.contains(ip)),
+                None => history.clear(),
+            }
+        }
         let jail = self.jails[idx].name().to_string();
         if let Err(e) = self.db.forget_ban_counts(&jail, texts.as_deref()) {
             self.log
@@ -1665,6 +1721,7 @@ impl Server {
         let journal_changed = self.jails[idx].config.backend != jc.backend
             || self.jails[idx].config.filter.journalmatch != jc.filter.journalmatch;
         self.jails[idx].reconfigure(fresh);
+        self.read_ban_history(idx);
         if journal_changed {
             if let Some(j) = self.journals.remove(self.jails[idx].name()) {
                 j.stop();
@@ -1702,6 +1759,33 @@ impl Server {
             // a reload is what an administrator runs after reloading the firewall
             runner.verify();
         }
+    }
+
+    /// Read what jail `idx` banned before from the database, where it counts a
+    /// known offender's failures more (`bantime.increment`) and has not read it yet.
+    fn read_ban_history(&mut self, idx: usize) {
+        let jail = &self.jails[idx];
+        if jail.policy.increment.is_none() || jail.ban_history.is_some() {
+            return;
+        }
+        let history = match self.db.ban_history(jail.name()) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|(ip, count, start)| Some((ip.parse().ok()?, (count, start))))
+                .collect(),
+            Err(e) => {
+                self.log.log(
+                    Component::Database,
+                    Severity::Error,
+                    &format!(
+                        "[{}] {e}; earlier offenders' failures count once until a restart",
+                        jail.name()
+                    ),
+                );
+                HashMap::new()
+            }
+        };
+        self.jails[idx].ban_history = Some(history);
     }
 
     /// Give the bans of jail `idx` that hold no matched lines (its actions had no
@@ -1761,6 +1845,29 @@ impl Server {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_read_as_fail2bans_seconds2str_writes_them() {
+        // as Fail2ban 1.0.2's MyTime.seconds2str wrote them (its docstring says "1y"
+        // for 365.5 days; it writes "1y 1d")
+        for (seconds, text) in [
+            (86_400.0 * 390.0, "1y 3w 4d"),
+            (86_400.0 * 368.0, "1y 3d"),
+            (86_400.0 * 365.5, "1y 1d"),
+            (5_400.0, "1h 30m"),
+            (648_000.0, "1w 12h"),
+            (86_400.0 * 2.0 + 3_600.0 * 7.0 + 60.0 * 15.0, "2d 7h 15m"),
+            (86_400.0 * 2.0 + 3_599.0, "2d 1h"),
+            (3_600.0 - 5.0, "1h"),
+            (3_600.0 - 10.0, "59m 50s"),
+            (59.0, "59s"),
+            (7_200.0, "2h"),
+            (200.0, "3m 20s"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(fail2ban_duration(seconds), text, "{seconds}");
+        }
+    }
+
     use super::*;
 
     /// A ban holds its failures' lines as the tracker held them, not copies: with

@@ -636,6 +636,23 @@ impl Database {
             .map_err(self.err("count bans"))
     }
 
+    /// Each address `jail` banned, with the highest count and the latest start of
+    /// its bans recorded (Fail2ban's `getBan` of an address and jail, for all of
+    /// them at once).
+    pub fn ban_history(&self, jail: &str) -> Result<Vec<(String, u32, f64)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ip, MAX(count), MAX(start) FROM bans WHERE jail = ?1 GROUP BY ip",
+            )
+            .map_err(self.err("read the ban history"))?;
+        let rows = stmt
+            .query_map(params![jail], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("read the ban history"));
+        rows
+    }
+
     /// Delete bans that ended (or were lifted) before `before`.
     pub fn purge(&mut self, before: f64) -> Result<usize, DbError> {
         self.conn
@@ -875,6 +892,13 @@ mod tests {
         assert_eq!(db.ban_count("192.0.2.1", Some("web")).unwrap(), 1);
         assert_eq!(db.ban_count("192.0.2.1", None).unwrap(), 2);
         assert_eq!(db.ban_count("192.0.2.9", None).unwrap(), 0);
+        let mut history = db.ban_history("ssh").unwrap();
+        history.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            history.first().map(|h| (h.0.as_str(), h.1)),
+            Some(("192.0.2.1", 2))
+        );
+        assert!(db.ban_history("nosuchjail").unwrap().is_empty());
         db.lift(Some("ssh"), &["192.0.2.2".into()], 1030.0).unwrap();
         assert_eq!(db.bans_in_force(1030.0).unwrap().len(), 1);
         assert_eq!(
