@@ -397,7 +397,8 @@ struct Stats {
     fail_hits: Vec<u64>,
     ignore_hits: Vec<u64>,
     prefregex_hits: u64,
-    /// Lines the prefilter ruled out before their date was read.
+    /// Lines the prefilter ruled out whose date was never read (that of the last
+    /// before a tested line is read, for the tested one to borrow).
     skipped: u64,
     /// With `-v`: the prefregex's groups of its first matches, as Python prints
     /// them (then `...`)…
@@ -714,6 +715,8 @@ impl<W: Write> Tester<'_, W> {
         }
         let text = decode(raw, self.latin1);
         self.filter.observe_date(&text, self.now);
+        // its date was read after all (and counted among the hits)
+        self.stats.skipped = self.stats.skipped.saturating_sub(1);
     }
 
     /// A line run through the filter; `ended` is the line, or the line with the `\n`
@@ -1190,10 +1193,14 @@ fn print_report(
     )?;
     writeln!(out, "[processed in {secs:.2} sec]\n")?;
     if stats.skipped > 0 {
+        let (lines, were) = match stats.skipped {
+            1 => ("line", "was"),
+            _ => ("lines", "were"),
+        };
         writeln!(
             out,
-            "[{} lines without the filter's literals were not date-checked: the date template \
-             hits above are the other lines' (--no-prefilter checks all)]\n",
+            "[{} {lines} without the filter's literals {were} not date-checked: the date \
+             template hits above are the other lines' (--no-prefilter checks all)]\n",
             stats.skipped
         )?;
     }
