@@ -219,7 +219,12 @@ impl FilterDefinition {
     pub fn locate_regex(&self, option: &str, index: usize) -> Option<WrittenRegex> {
         if let Some((_, origin)) = self.set_in_jail.iter().find(|(o, _)| o == option) {
             let text = std::fs::read_to_string(&origin.file).ok()?;
-            let (line, written) = regexes_written_from(&text, origin.line).nth(index)?;
+            let written: Vec<(usize, String)> = regexes_written_from(&text, origin.line).collect();
+            let total = match option {
+                "failregex" => self.failregex.len(),
+                _ => self.ignoreregex.len(),
+            };
+            let (line, written) = written_regex(written, total, index)?;
             return Some(WrittenRegex {
                 file: origin.file.clone(),
                 line,
@@ -250,6 +255,28 @@ fn locate_regex(files: &[PathBuf], option: &str, index: usize) -> Option<(PathBu
         let (line, written) = regexes_written_from(&text, line).nth(index)?;
         Some((file.clone(), line, written))
     })
+}
+
+/// Which of the lines `written` of an option that reads as `total` regexes holds
+/// regex `index`: one regex a line, but a line with a reference (`%(known/failregex)s`,
+/// the filter's own) may stand for several, so the lines after the last such one are
+/// counted from the end. `None` for a regex a reference stands for.
+fn written_regex(
+    mut written: Vec<(usize, String)>,
+    total: usize,
+    index: usize,
+) -> Option<(usize, String)> {
+    let plain_tail = match written.iter().rposition(|(_, text)| text.contains("%(")) {
+        None if written.len() == total => return written.into_iter().nth(index),
+        None => return None,
+        Some(last) => written.len() - last - 1,
+    };
+    let from_end = total.checked_sub(index)?;
+    if from_end == 0 || from_end > plain_tail {
+        return None;
+    }
+    let at = written.len() - from_end;
+    Some(written.swap_remove(at))
 }
 
 /// The regexes of a multi-line option whose first line is line `line` (1-based) of
@@ -296,6 +323,34 @@ mod tests {
         assert_eq!(locate_regex(&files[..1], "failregex", 0).unwrap().1, 2);
         assert_eq!(locate_regex(&files, "failregex", 2), None);
         std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_regex_after_the_filters_own_is_found_where_the_jail_writes_it() {
+        let lines = |texts: &[&str]| -> Vec<(usize, String)> {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i + 3, t.to_string()))
+                .collect()
+        };
+        // `%(known/failregex)s` stands for the filter's 22, then the jail's own two
+        let written = lines(&["%(known/failregex)s", "^one <HOST>$", "^Bad (login <HOST>$"]);
+        assert_eq!(
+            written_regex(written.clone(), 24, 23),
+            Some((5, "^Bad (login <HOST>$".to_string()))
+        );
+        assert_eq!(written_regex(written.clone(), 24, 22).map(|w| w.0), Some(4));
+        assert_eq!(
+            written_regex(written.clone(), 24, 5),
+            None,
+            "one of the filter's"
+        );
+        assert_eq!(written_regex(written, 24, 24), None);
+        // without a reference: one regex a line
+        let plain = lines(&["^a <HOST>$", "^b <HOST>$"]);
+        assert_eq!(written_regex(plain.clone(), 2, 1).map(|w| w.0), Some(4));
+        assert_eq!(written_regex(plain, 3, 0), None, "lines that do not add up");
     }
 
     #[test]
