@@ -1604,12 +1604,14 @@ fn the_dump_of_a_journal_jail_has_fail2bans_lines() {
     }
     std::fs::write(
         env.conf().join("jail.local"),
-        "[sshd]\nenabled = true\nbackend = systemd\n",
+        "[sshd]\nenabled = true\nbackend = systemd\nbantime.increment = true\nbantime.maxtime = 1w\n",
     )
     .unwrap();
     let conf = env.conf().display().to_string();
     let (theirs, ours) = both_tools(&env.dir, "fail2ban-client", &["-c", &conf, "-d"]);
     let compared = [
+        // (left out before: a dump that read as if increment were off)
+        "['set', 'sshd', 'bantime.",
         "['add', 'sshd'",
         "['set', 'sshd', 'usedns'",
         "['set', 'sshd', 'prefregex'",
