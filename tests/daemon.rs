@@ -2465,6 +2465,31 @@ fn stock_iptables_multiport_with_batched_bans_in_a_private_network_namespace() {
         "{}",
         env.own_log_text()
     );
+    // The ruleset flushed under the jail (a firewall service's reload): a reload
+    // (or, within 30 s, the action's own actioncheck) puts the chain back, and in
+    // it every ban in force, each once.
+    ipt("iptables -F");
+    ipt("iptables -X");
+    env.client_text(&["reload"]);
+    let back = || {
+        let chain = ipt("iptables -S f2b-app");
+        chain.contains("192.0.2.92/32") && chain.contains("192.0.2.93/32")
+    };
+    assert!(
+        wait_for(15, back),
+        "{}\n{}",
+        ipt("iptables -S"),
+        env.own_log_text()
+    );
+    assert!(
+        ipt("iptables -S INPUT").contains("-j f2b-app"),
+        "{}",
+        ipt("iptables -S INPUT")
+    );
+    assert_eq!(
+        ipt("iptables -S f2b-app").matches("192.0.2.92/32").count(),
+        1
+    );
     env.client_text(&["stop"]);
     assert!(wait_for(15, || !env.socket().exists()));
     drop(d);

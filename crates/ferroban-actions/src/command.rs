@@ -35,6 +35,13 @@ pub struct CommandAction {
     repaired: bool,
 }
 
+/// What `actioncheck` found, and what was done about it.
+enum Sanity {
+    Sane,
+    Repaired,
+    Broken,
+}
+
 fn truthy(v: Option<&str>) -> Option<bool> {
     v.map(|v| {
         matches!(
@@ -219,21 +226,24 @@ impl CommandAction {
 
     /// After a failed ban: check, repair (or restart), and try once more.
     fn repair_and_retry(&mut self, family: &'static str, t: &BanTicket, log: Log) -> bool {
-        let check = self.operation("actioncheck", family, log);
-        if let Some(check) = &check {
-            if self
-                .run(
-                    &Script {
-                        text: check.clone(),
-                        env: vec![],
-                    },
-                    "actioncheck",
-                    log,
-                )
-                .is_ok()
-            {
-                // The environment is sane: the ban itself is the problem.
-                return self.retry_ban(family, t, log);
+        match self.check_or_repair(family, log) {
+            // The environment is sane: the ban itself is the problem.
+            Sanity::Sane => self.retry_ban(family, t, log),
+            Sanity::Repaired => self.retry_ban(family, t, log),
+            Sanity::Broken => false,
+        }
+    }
+
+    /// Run `actioncheck` of `family`; where it fails, `actionrepair` (or a restart
+    /// of the family), which [`Action::take_repaired`] then reports.
+    fn check_or_repair(&mut self, family: &'static str, log: Log) -> Sanity {
+        if let Some(check) = self.operation("actioncheck", family, log) {
+            let script = Script {
+                text: check,
+                env: vec![],
+            };
+            if self.run(&script, "actioncheck", log).is_ok() {
+                return Sanity::Sane;
             }
             log(
                 Severity::Error,
@@ -253,7 +263,28 @@ impl CommandAction {
             }
         };
         self.repaired |= repaired;
-        repaired && self.retry_ban(family, t, log)
+        match repaired {
+            true => Sanity::Repaired,
+            false => Sanity::Broken,
+        }
+    }
+
+    /// [`Action::verify`] for the stock firewall actions whose `actioncheck` only
+    /// looks (iptables' `-C`, ipset's `list`): each started family checked, and
+    /// repaired where its chain or set is gone.
+    pub fn verify_started(&mut self, log: Log) {
+        if self.def.is_dry_run() || self.dry_run {
+            return;
+        }
+        let started: Vec<&'static str> = (self.started.iter())
+            .filter(|(_, on)| **on)
+            .map(|(family, _)| *family)
+            .collect();
+        for family in started {
+            if self.operation("actioncheck", family, log).is_some() {
+                self.check_or_repair(family, log);
+            }
+        }
     }
 
     fn retry_ban(&self, family: &'static str, t: &BanTicket, log: Log) -> bool {

@@ -237,6 +237,13 @@ impl Action for IptablesAction {
     fn take_repaired(&mut self) -> bool {
         self.commands.take_repaired()
     }
+
+    /// The stock files' `actioncheck` (`iptables -C INPUT … -j f2b-JAIL`, `ipset
+    /// list`) only looks: a flushed ruleset (`iptables -F`, a firewall service's
+    /// reload) is found within 30 s, not at the next ban.
+    fn verify(&mut self, log: Log) {
+        self.commands.verify_started(log);
+    }
 }
 
 #[cfg(test)]
