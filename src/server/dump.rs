@@ -87,23 +87,13 @@ pub fn dump_config(confdir: &Path) -> Result<Vec<String>> {
         out.push(json!(["set", c.name, "findtime", c.findtime as i64]));
         out.push(json!(["set", c.name, "bantime", c.bantime as i64]));
         // as Fail2ban's reader gives them: each one set, the two switches as booleans
-        for option in [
-            "bantime.increment",
-            "bantime.factor",
-            "bantime.formula",
-            "bantime.multipliers",
-            "bantime.maxtime",
-            "bantime.rndtime",
-            "bantime.overalljails",
-        ] {
+        for option in ferroban_config::jail::bantime_options() {
             let Some(text) = c.options.get(option) else {
                 continue;
             };
             let value = match option {
                 "bantime.increment" | "bantime.overalljails" => {
-                    let on =
-                        ["1", "true", "yes", "on"].contains(&text.trim().to_lowercase().as_str());
-                    json!(on)
+                    json!(ferroban_config::parse_switch(text).unwrap_or(false))
                 }
                 _ => json!(text),
             };

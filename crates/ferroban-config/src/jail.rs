@@ -122,6 +122,13 @@ pub struct JailsConfig {
     pub files: Vec<PathBuf>,
 }
 
+/// The `bantime.*` options of a jail, in the order Fail2ban's reader lists them.
+pub fn bantime_options() -> impl Iterator<Item = &'static str> {
+    JAIL_OPTIONS
+        .into_iter()
+        .filter(|option| option.starts_with("bantime."))
+}
+
 const JAIL_OPTIONS: [&str; 29] = [
     "enabled",
     "backend",
