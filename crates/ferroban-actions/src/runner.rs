@@ -703,22 +703,21 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         let fw = d.join("fw");
         let f = fw.display().to_string();
-        let def = ActionDefinition {
-            name: "filefw".into(),
-            file: "filefw".into(),
-            files: vec![],
-            options: vec![
-                ("actionstart".into(), format!("touch {f}")),
-                ("actionstop".into(), format!("rm -f {f}")),
-                ("actioncheck".into(), format!("test -e {f}")),
-                (
-                    "actionban".into(),
-                    format!("test -e {f} && echo <ip> >> {f}"),
-                ),
-                ("actionunban".into(), "true".into()),
+        let (start, stop) = (format!("touch {f}"), format!("rm -f {f}"));
+        let (check, ban) = (
+            format!("test -e {f}"),
+            format!("test -e {f} && echo <ip> >> {f}"),
+        );
+        let def = crate::test_definition(
+            "filefw",
+            &[
+                ("actionstart", &start),
+                ("actionstop", &stop),
+                ("actioncheck", &check),
+                ("actionban", &ban),
+                ("actionunban", "true"),
             ],
-            init_options: vec![],
-        };
+        );
         let asked: Arc<Mutex<Vec<usize>>> = Arc::default();
         let asked_by_worker = asked.clone();
         let runner = ActionRunner::start(
@@ -726,9 +725,11 @@ mod tests {
             vec![def],
             false,
             Arc::new(|_| {}),
+            // the server's queue full at the first request: asked again a second later
             Arc::new(move |action| {
-                asked_by_worker.lock().unwrap().push(action);
-                true
+                let mut asked = asked_by_worker.lock().unwrap();
+                asked.push(action);
+                asked.len() > 1
             }),
         );
         let read = || std::fs::read_to_string(&fw).unwrap_or_default();
@@ -747,8 +748,11 @@ mod tests {
         assert!(asked.lock().unwrap().is_empty(), "nothing was lost yet");
         std::fs::remove_file(&fw).unwrap();
         runner.ban(vec![c.clone()]);
-        assert!(wait(&|| !asked.lock().unwrap().is_empty()), "no request");
-        assert_eq!(*asked.lock().unwrap(), [0]);
+        assert!(
+            wait(&|| asked.lock().unwrap().len() == 2),
+            "not asked again"
+        );
+        assert_eq!(*asked.lock().unwrap(), [0, 0]);
         assert_eq!(read(), "192.0.2.3\n", "the repair kept only the new ban");
         // the server's answer: every ban in force, the new one among them
         runner.restore(0, vec![a, b, c]);
