@@ -130,6 +130,18 @@ impl Server {
             .collect()
     }
 
+    /// `ferroban reload`, through the server's socket, with its configuration.
+    fn reload(&self) -> std::process::Output {
+        Command::new(BIN)
+            .arg("-s")
+            .arg(self.dir.join("ferroban.sock"))
+            .arg("-c")
+            .arg(self.dir.join("conf"))
+            .arg("reload")
+            .output()
+            .unwrap()
+    }
+
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
@@ -546,14 +558,7 @@ fn writes_need_the_token_the_origin_and_post() {
     let local = server.dir.join("conf/ferroban.local");
     let settings = std::fs::read_to_string(&local).unwrap();
     std::fs::write(&local, settings.replace(TOKEN, NEW_TOKEN)).unwrap();
-    let reload = Command::new(BIN)
-        .arg("-s")
-        .arg(server.dir.join("ferroban.sock"))
-        .arg("-c")
-        .arg(server.dir.join("conf"))
-        .arg("reload")
-        .output()
-        .unwrap();
+    let reload = server.reload();
     assert!(
         reload.status.success(),
         "{}",
@@ -639,14 +644,7 @@ fn without_the_setting_there_is_no_page_and_without_a_token_no_write() {
         settings.replace("dashboard = true", "dashboard = false"),
     )
     .unwrap();
-    let reload = Command::new(BIN)
-        .arg("-s")
-        .arg(read_only.dir.join("ferroban.sock"))
-        .arg("-c")
-        .arg(read_only.dir.join("conf"))
-        .arg("reload")
-        .output()
-        .unwrap();
+    let reload = read_only.reload();
     let said = String::from_utf8_lossy(&reload.stderr);
     assert!(reload.status.success(), "{said}");
     assert!(
