@@ -1866,6 +1866,29 @@ mod tests {
         ] {
             assert_eq!(fail2ban_duration(seconds), text, "{seconds}");
         }
+        // and as the installed Fail2ban writes them now, across each unit's edges
+        let seconds: Vec<i64> = vec![
+            0, 1, 59, 60, 61, 599, 3_589, 3_590, 3_594, 3_595, 3_600, 3_629, 3_630, 5_400, 86_399,
+            86_400, 86_429, 86_430, 90_061, 604_799, 604_800, 606_599, 606_600, 648_000,
+            31_535_999, 31_536_000, 31_579_200, 31_795_200, 33_696_000,
+        ];
+        let script = "import sys\nfrom fail2ban.server.mytime import MyTime\n\
+                      for a in sys.argv[1:]: print(MyTime.seconds2str(int(a)))";
+        let run = std::process::Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(script)
+            .args(seconds.iter().map(i64::to_string))
+            .output();
+        let Some(theirs) = run.ok().filter(|o| o.status.success()) else {
+            eprintln!("SKIPPED the comparison with Fail2ban's seconds2str: no /usr/bin/python3 with fail2ban");
+            return;
+        };
+        let theirs = String::from_utf8_lossy(&theirs.stdout).into_owned();
+        let ours: Vec<String> = seconds
+            .iter()
+            .map(|s| fail2ban_duration(*s as f64))
+            .collect();
+        assert_eq!(theirs.lines().collect::<Vec<_>>(), ours);
     }
 
     use super::*;
