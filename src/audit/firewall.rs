@@ -17,9 +17,12 @@ use serde_json::Value;
 
 use super::{run_program, Finding};
 
-const FIX: &str = "deny incoming by default and allow only the services you run: \
-                   `ufw default deny incoming` or an nftables input chain with `policy drop;` \
-                   (see /usr/share/doc/ferroban/vps-hardening.md)";
+const FIX: &str = concat!(
+    "deny incoming by default and allow only the services you run: \
+     `ufw default deny incoming` or an nftables input chain with `policy drop;` (see ",
+    hardening_guide!(),
+    ")"
+);
 
 /// The input chains of one address family, as seen.
 #[derive(Debug, Default, PartialEq)]

@@ -7,6 +7,15 @@
 //! that cannot look (a tool missing, no permission, too slow) says SKIP with the
 //! reason: it never passes what it did not see.
 
+/// Where the hardening guide the fixes point to is: installed by the package and
+/// `make install`, or in the source for a build that was not installed.
+macro_rules! hardening_guide {
+    () => {
+        "/usr/share/doc/ferroban/vps-hardening.md (in the source: \
+         examples/vps-hardening/README.md)"
+    };
+}
+
 mod firewall;
 mod jails;
 mod ports;

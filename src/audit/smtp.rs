@@ -48,9 +48,13 @@ fn judge(addr: SocketAddr, extensions: &[String], postscreen: &str) -> Finding {
     match offers("AUTH") {
         Some(line) => Finding::warn(
             format!("{addr} offers {line}{postscreen}"),
-            "offer AUTH only on submission: in Postfix's main.cf `smtpd_sasl_auth_enable = no`, \
-             and `-o smtpd_sasl_auth_enable=yes` on the submission/smtps lines of master.cf \
-             (see /usr/share/doc/ferroban/vps-hardening.md)",
+            concat!(
+                "offer AUTH only on submission: in Postfix's main.cf \
+                 `smtpd_sasl_auth_enable = no`, and `-o smtpd_sasl_auth_enable=yes` on the \
+                 submission/smtps lines of master.cf (see ",
+                hardening_guide!(),
+                ")"
+            ),
         ),
         None if offers("STARTTLS").is_some() => Finding::pass(format!(
             "{addr} does not offer AUTH before STARTTLS (it offers STARTTLS; AUTH after TLS is \

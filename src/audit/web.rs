@@ -22,12 +22,15 @@ const SECRET_PATHS: [&str; 5] = [
 /// The nginx locations deny every path in [`SECRET_PATHS`] (dot-files and
 /// dot-directories, Docker Compose files, backups) but keep `/.well-known/`
 /// reachable, where Let's Encrypt's HTTP challenge is answered.
-const FIX: &str = "answer 403 or 404 for dot-files and backups in the web server itself, \
-                   not a redirect or an error of the application behind it \
-                   (the Apache rules in /usr/share/doc/ferroban/vps-hardening.md; nginx, before other \
+const FIX: &str = concat!(
+    "answer 403 or 404 for dot-files and backups in the web server itself, not a redirect \
+     or an error of the application behind it (the Apache rules in ",
+    hardening_guide!(),
+    "; nginx, before other \
                    regex locations: `location ~ /\\.(?!well-known/) { deny all; }` and \
                    `location ~* (?:docker-compose\\.ya?ml|\\.bak|~)$ { deny all; }`, which \
-                   keep /.well-known/ reachable for Let's Encrypt)";
+                   keep /.well-known/ reachable for Let's Encrypt)"
+);
 
 /// The parts of a URL the check needs.
 #[derive(Debug, PartialEq)]

@@ -309,7 +309,7 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
             };
             warnings.push(format!(
                 "{at}[{}] fleet = {} does nothing: there is no [Fleet] section (the engine to \
-                 share through; see /usr/share/doc/ferroban/fleet.md)",
+                 share through; see /usr/share/doc/ferroban/fleet.md, in the source docs/fleet.md)",
                 jail.name(),
                 jail.config.fleet.as_str()
             ));
