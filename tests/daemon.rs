@@ -2332,6 +2332,106 @@ fn in_namespace_of(pid: &str, command: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
+/// A named network namespace (`ip netns add`), which outlives the servers started
+/// in it one after the other; deleted on drop.
+struct NamedNamespace(String);
+
+impl Drop for NamedNamespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// A crash leaves the kernel as it was. Before, two kinds of ban then stayed in
+/// nftables that neither `banned` nor `unban` could see: the set and rule of a
+/// jail removed from the configuration while the server was down, and, in a
+/// jail's own set, a ban that ended meanwhile. Now the server at start removes the
+/// first and empties its jails' sets before it bans again what is in force; and
+/// its stop then removes the table, as the README says.
+#[test]
+fn a_start_after_a_crash_leaves_no_ban_it_does_not_hold() {
+    let test = "a_start_after_a_crash_leaves_no_ban_it_does_not_hold";
+    let probe = ["nft", "add", "table", "inet", "ferroban-probe"];
+    if !firewall_namespace_ready(test, &["nft", "ip"], &probe) {
+        return;
+    }
+    let env = Env::new("stalesets");
+    if !stock_config(&env) {
+        return;
+    }
+    let ns = NamedNamespace(format!("ferroban-stale-{}", std::process::id()));
+    assert!(Command::new("ip")
+        .args(["netns", "add", &ns.0])
+        .status()
+        .unwrap()
+        .success());
+    let nft = |command: &str| {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "sh", "-c", command])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let jail = |name: &str| {
+        format!(
+            "[{name}]\nenabled = true\nfilter = test\nport = http\nlogpath = {}\nmaxretry = 1\nbantime = 1h\n",
+            env.log(&format!("{name}.log")).display()
+        )
+    };
+    for name in ["app", "gone"] {
+        std::fs::write(env.log(&format!("{name}.log")), "").unwrap();
+    }
+    let local = env.conf().join("jail.local");
+    let head = "[DEFAULT]\nbanaction = nftables\n";
+    std::fs::write(&local, format!("{head}{}{}", jail("app"), jail("gone"))).unwrap();
+    let wrapper = ["ip", "netns", "exec", ns.0.as_str()];
+    let d = env.start_with(&wrapper, &["--no-dry-run"]);
+    assert!(wait_for(10, || env.client(&["ping"]).status.success()));
+    env.client_text(&["ban", "app", "192.0.2.93"]);
+    env.client_text(&["ban", "gone", "198.18.2.2"]);
+    let ruleset = || nft("nft list ruleset");
+    assert!(
+        wait_for(10, || {
+            let r = ruleset();
+            r.contains("192.0.2.93") && r.contains("198.18.2.2")
+        }),
+        "{}",
+        ruleset()
+    );
+    drop(d); // kill -9
+             // While it is down: the jail is removed, and a ban of `app` ends (an element
+             // the database no longer holds).
+    std::fs::write(&local, format!("{head}{}", jail("app"))).unwrap();
+    nft("nft add element inet f2b-table addr-set-app { 192.0.2.50 }");
+    assert!(ruleset().contains("192.0.2.50"), "{}", ruleset());
+    let d = env.start_with(&wrapper, &["--no-dry-run"]);
+    assert!(wait_for(10, || env.client(&["ping"]).status.success()));
+    assert!(
+        wait_for(10, || ruleset().contains("192.0.2.93")),
+        "the ban in force is made again: {}\n{}",
+        ruleset(),
+        env.own_log_text()
+    );
+    let r = ruleset();
+    assert!(
+        !r.contains("198.18.2.2") && !r.contains("addr-set-gone") && !r.contains("192.0.2.50"),
+        "{r}"
+    );
+    let log = env.own_log_text();
+    assert!(
+        log.contains("removed from inet f2b-table the sets no jail uses")
+            && log.contains("addr-set-gone (1 address)"),
+        "{log}"
+    );
+    env.client_text(&["stop"]);
+    assert!(
+        wait_for(10, || !nft("nft list tables").contains("f2b-table")),
+        "{}",
+        ruleset()
+    );
+    drop(d);
+}
+
 /// Before, when the jail's rule was refused (its layout could not start), bans
 /// still went into the set, which blocked nothing, and no retry ever put the rule
 /// in. Now such a ban fails and is retried; once the configuration is mended and

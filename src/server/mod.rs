@@ -29,7 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use ferroban_actions::{ActionRunner, Report, Severity};
+use ferroban_actions::{nftables, ActionRunner, Report, Severity};
+use ferroban_config::action::{ActionDefinition, NATIVE_FIREWALLS};
 use ferroban_config::fleet::{FleetMode, FleetSettings};
 use ferroban_config::jail::{load_jails, Backend, JailConfig};
 use ferroban_config::settings::{LogTarget, ServerSettings};
@@ -553,6 +554,7 @@ pub fn run(options: ServerOptions) -> Result<()> {
     for jail in jails {
         server.add_jail(jail, false)?;
     }
+    server.remove_unused_firewall_sets();
     server.restore_bans(None)?;
     // The charts count from here: restored bans are not new activity.
     server.take_activity_baseline();
@@ -770,6 +772,25 @@ impl Server {
             })
             .collect();
         metrics::render(&figures) + &self.fleet_metrics()
+    }
+
+    /// At start, remove what jails removed while the server was down left in the
+    /// native nftables tables (see [`nftables::remove_unused_sets`]).
+    fn remove_unused_firewall_sets(&self) {
+        if self.options.dry_run {
+            return;
+        }
+        let natives: Vec<&ActionDefinition> = (self.jails.iter())
+            .flat_map(|j| &j.config.actions)
+            .filter(|d| NATIVE_FIREWALLS.contains(&d.file.as_str()))
+            .collect();
+        if natives.is_empty() {
+            return;
+        }
+        let log = |severity: Severity, message: String| {
+            self.log.log(Component::Actions, severity, &message)
+        };
+        nftables::remove_unused_sets(&natives, &log);
     }
 
     /// Start a built jail: its actions, then (with `restore`) its bans from the

@@ -154,6 +154,132 @@ fn run_nft_process(script: &str) -> Result<String, String> {
     run_with_input("nft", &["-a", "-f", "-"], script)
 }
 
+/// Remove from the tables of the native nftables actions `defs` (every jail of the
+/// configuration the server starts with) the sets of the stock layout
+/// (`addr-set-*`, `addr6-set-*`) that none of them uses, with the rules that match
+/// them. A jail removed from the configuration while the server was down (a crash,
+/// `kill -9`) left its set and rule behind: its addresses stayed blocked, and no
+/// command of this server could see or lift them. A table belongs to one server
+/// (the fleet guide says so for several servers on one host); sets of other names
+/// are left alone. Each removal is logged with its number of addresses.
+pub fn remove_unused_sets(defs: &[&ActionDefinition], log: Log) {
+    let mut tables: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for def in defs {
+        let a = NftAction::new(def, Backend::DryRun);
+        let kept = tables.entry((a.table_family, a.table)).or_default();
+        kept.extend([a.v4.set, a.v6.set]);
+    }
+    for ((tf, t), kept) in tables {
+        let mut backend = Backend::detect(false);
+        // no such table: nothing was left behind
+        let Ok(listing) = backend.run(&format!("list table {tf} {t}\n"), log) else {
+            continue;
+        };
+        let unused = unused_sets(&listing, &kept);
+        if unused.is_empty() {
+            continue;
+        }
+        let script = removal_script(&listing, &tf, &t, &unused);
+        let names = unused
+            .iter()
+            .map(|(set, n)| match n {
+                1 => format!("{set} (1 address)"),
+                n => format!("{set} ({n} addresses)"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        match backend.run(&script, log) {
+            Ok(_) => log(
+                Severity::Notice,
+                format!(
+                    "nftables: removed from {tf} {t} the sets no jail uses, with their \
+                     rules (left by a jail removed while the server was down): {names}"
+                ),
+            ),
+            Err(e) => log(
+                Severity::Warning,
+                format!(
+                    "nftables: {tf} {t} holds sets no jail uses, and removing them failed \
+                     ({e}); their addresses stay blocked until you run: nft delete set \
+                     {tf} {t} NAME (after deleting the rules that name it): {names}"
+                ),
+            ),
+        }
+    }
+}
+
+/// The sets of the stock layout in a `list table` output that are not in `kept`,
+/// each with how many addresses it holds.
+fn unused_sets(listing: &str, kept: &[String]) -> Vec<(String, usize)> {
+    let mut unused: Vec<(String, usize)> = Vec::new();
+    let mut current: Option<usize> = None;
+    let mut in_elements = false;
+    for line in listing.lines().map(str::trim) {
+        if let Some(name) = block_name(line, "set ") {
+            let stock = name.starts_with("addr-set-") || name.starts_with("addr6-set-");
+            current = None;
+            in_elements = false;
+            if stock && !kept.iter().any(|k| k == name) {
+                unused.push((name.to_string(), 0));
+                current = Some(unused.len() - 1);
+            }
+            continue;
+        }
+        let Some(i) = current else { continue };
+        // `elements = { a, b,` and maybe more lines of `c, d }`
+        let items = match line.strip_prefix("elements = {") {
+            Some(rest) => rest,
+            None if in_elements => line,
+            None => {
+                if line == "}" {
+                    current = None;
+                }
+                continue;
+            }
+        };
+        let (items, closed) = match items.strip_suffix('}') {
+            Some(items) => (items, true),
+            None => (items, false),
+        };
+        unused[i].1 += items.split(',').filter(|a| !a.trim().is_empty()).count();
+        in_elements = !closed;
+    }
+    unused
+}
+
+/// The name of a listing's block line `KIND NAME {` (`# handle N` may follow).
+fn block_name<'a>(line: &'a str, kind: &str) -> Option<&'a str> {
+    let (name, rest) = line.strip_prefix(kind)?.split_once(" {")?;
+    let rest = rest.trim();
+    (rest.is_empty() || rest.starts_with('#')).then_some(name)
+}
+
+/// The rules that match the sets `unused` (by handle, in the chain that holds
+/// them), then the sets.
+fn removal_script(listing: &str, tf: &str, t: &str, unused: &[(String, usize)]) -> String {
+    let mut script = String::new();
+    let mut chain = "";
+    for line in listing.lines().map(str::trim) {
+        if let Some(name) = block_name(line, "chain ") {
+            chain = name;
+            continue;
+        }
+        let matches_unused = unused
+            .iter()
+            .any(|(set, _)| line.contains(&format!("@{set} ")));
+        if let Some((_, handle)) = line.rsplit_once("# handle ").filter(|_| matches_unused) {
+            script.push_str(&format!(
+                "delete rule {tf} {t} {chain} handle {}\n",
+                handle.trim()
+            ));
+        }
+    }
+    for (set, _) in unused {
+        script.push_str(&format!("delete set {tf} {t} {set}\n"));
+    }
+    script
+}
+
 /// What nft says against the table, chain, sets and rules of `def` (a native
 /// nftables action), checked without applying them (`nft --check`): `None` when
 /// nft accepts them, and where nft could not check them at all (no nf_tables in
@@ -285,6 +411,22 @@ impl NftAction {
         Ok(())
     }
 
+    /// Empty the jail's sets, at start: the server then bans every address in force
+    /// again, so that what a crash left behind (a ban that ended while the server
+    /// was down) does not stay in the kernel, where no command could lift it.
+    fn empty_sets(&mut self, log: Log) -> Result<(), String> {
+        if matches!(self.backend, Backend::DryRun) {
+            return Ok(());
+        }
+        let (t, tf) = (&self.table, &self.table_family);
+        let script: String = self
+            .families()
+            .iter()
+            .map(|f| format!("flush set {tf} {t} {}\n", f.set))
+            .collect();
+        self.backend.run(&script, log).map(drop)
+    }
+
     /// The table, the chain and the sets.
     fn base_script(&self) -> String {
         let (t, tf, c) = (&self.table, &self.table_family, &self.chain);
@@ -345,7 +487,7 @@ impl Action for NftAction {
 
     fn start(&mut self, log: Log) -> bool {
         self.laid_out = false;
-        match self.ensure_layout(log) {
+        match self.ensure_layout(log).and_then(|()| self.empty_sets(log)) {
             Ok(()) => {
                 self.laid_out = true;
                 true
@@ -561,6 +703,53 @@ mod tests {
         let table: Vec<&String> = said.iter().filter(|s| s.contains("delete table")).collect();
         assert_eq!(table.len(), 1, "{said:?}");
         assert!(table[0].contains("once no other jail's set is in inet f2b-table"));
+    }
+
+    /// What `nft -a list table` prints after a crash: the set of a jail since
+    /// removed (three addresses over two lines), and a set of another name.
+    #[test]
+    fn sets_no_jail_uses_are_removed_with_their_rules() {
+        let listing = "table inet f2b-table { # handle 7
+\tset addr-set-sshd { # handle 1
+\t\ttype ipv4_addr
+\t\telements = { 192.0.2.1 }
+\t}
+\tset addr-set-recidive { # handle 2
+\t\ttype ipv4_addr
+\t\telements = { 198.18.2.2, 198.18.2.3,
+\t\t\t     203.0.113.8 }
+\t}
+\tset addr6-set-recidive { # handle 3
+\t\ttype ipv6_addr
+\t}
+\tset my-own { # handle 4
+\t\ttype ipv4_addr
+\t}
+\tchain f2b-chain { # handle 5
+\t\ttype filter hook input priority filter - 1; policy accept;
+\t\ttcp dport { 22 } ip saddr @addr-set-sshd reject # handle 8
+\t\tmeta l4proto tcp ip saddr @addr-set-recidive reject # handle 9
+\t\tmeta l4proto tcp ip6 saddr @addr6-set-recidive reject # handle 10
+\t}
+}
+";
+        let kept = ["addr-set-sshd".to_string(), "addr6-set-sshd".to_string()];
+        let unused = unused_sets(listing, &kept);
+        assert_eq!(
+            unused,
+            [
+                ("addr-set-recidive".to_string(), 3),
+                ("addr6-set-recidive".to_string(), 0)
+            ]
+        );
+        assert_eq!(
+            removal_script(listing, "inet", "f2b-table", &unused),
+            "delete rule inet f2b-table f2b-chain handle 9
+delete rule inet f2b-table f2b-chain handle 10
+delete set inet f2b-table addr-set-recidive
+delete set inet f2b-table addr6-set-recidive
+"
+        );
     }
 
     #[test]
