@@ -1442,7 +1442,7 @@ fn configuration_errors_point_at_what_the_user_wrote() {
     let said = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
     let jail_local = env.conf().join("jail.local");
     for part in [
-        &format!("{}:10:", jail_local.display()),
+        &format!("{}:11:", jail_local.display()),
         "[tset] filter \"tset\" not found",
         "did you mean filter = test?",
     ] {

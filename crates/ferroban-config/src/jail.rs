@@ -533,9 +533,19 @@ impl JailReader<'_> {
         if name.trim().is_empty() || name.contains('/') || exists(&name) {
             return Ok(());
         }
+        // The jail's own `filter =` line where it has one, else the line that
+        // enabled it (its filter then is the default, named after the jail).
+        let named_by = match self
+            .cfg
+            .section(self.name)
+            .is_some_and(|s| s.contains("filter"))
+        {
+            true => "filter",
+            false => "enabled",
+        };
         if let Some(link) = crate::dangling_link(&dir.join(format!("{name}.conf"))) {
             return Err(self.error(
-                "enabled",
+                named_by,
                 format!(
                     "filter {name:?} not found: {} is a symbolic link to {}, which does not exist",
                     dir.join(format!("{name}.conf")).display(),
@@ -559,20 +569,13 @@ impl JailReader<'_> {
             (None, Some(filter)) => format!("did you mean filter = {filter}? Otherwise {create}"),
             (None, None) => create,
         };
-        let origin = self.cfg.origin(self.name, "enabled");
-        let (file, line) = match origin {
-            Some(o) => (o.file, o.line),
-            None => (self.basedir.join("jail.conf"), 0),
-        };
-        Err(ConfigError::at(
-            &file,
-            line,
+        Err(self.error(
+            named_by,
             format!(
-                "[{}] filter {name:?} not found: there is no {name}.conf in {}",
-                self.name,
+                "filter {name:?} not found: there is no {name}.conf in {}",
                 dir.display()
             ),
-            hint,
+            &hint,
         ))
     }
 
@@ -1293,9 +1296,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("did you mean the jail [sshd]?"), "{text}");
-        write(&d, "jail.local", "[web]\nenabled = true\nfilter = shd\n");
-        let text = load_jails(&d).unwrap_err().to_string();
-        assert!(text.contains("did you mean filter = sshd?"), "{text}");
+        // A misspelt `filter =` is named at its own line, in whichever file sets
+        // it last (it was named at the jail's `enabled` line).
+        write(
+            &d,
+            "jail.local",
+            "[web]\nenabled = true\nport = 80\nfilter = shd\n",
+        );
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.file.ends_with("jail.local") && e.line == 4, "{e}");
+        assert!(e.to_string().contains("did you mean filter = sshd?"), "{e}");
+        write(&d, "jail.d/zz.local", "[web]\nfilter = shdd\n");
+        let e = load_jails(&d).unwrap_err();
+        assert!(e.file.ends_with("jail.d/zz.local") && e.line == 2, "{e}");
         std::fs::remove_dir_all(&d).ok();
     }
 
