@@ -239,6 +239,7 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
     let Some(configured) = settings.dbfile.as_deref().filter(|c| *c != own) else {
         return Ok((db, None));
     };
+    let is_fail2bans = fail2bans.is_some();
     let done = match fail2bans {
         Some(source) if first_start => {
             let imported = import_database(&source, &mut db)?;
@@ -255,9 +256,17 @@ pub fn open_server_database(settings: &ServerSettings) -> Result<(Database, Opti
             .to_string(),
         None => "ferroban keeps its own in".to_string(),
     };
+    // A file that is not (yet) Fail2ban's is named for what it is: the place
+    // Fail2ban's own settings give (its fail2ban.conf or fail2ban.local).
+    let what = match is_fail2bans {
+        true => "is Fail2ban's database and is never written to",
+        false => {
+            "is set where Fail2ban reads it too (fail2ban.conf or fail2ban.local), so \
+             ferroban leaves that file to Fail2ban"
+        }
+    };
     let mut note = format!(
-        "dbfile {} is Fail2ban's database and is never written to; {done} {} \
-         (set dbfile in ferroban.local to choose another file)",
+        "dbfile {} {what}; {done} {} (set dbfile in ferroban.local to choose another file)",
         configured.display(),
         own.display()
     );
@@ -335,6 +344,31 @@ pub fn import_fail2ban(confdir: &Path, socket: &Path, source: Option<&str>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dbfile set in Fail2ban's settings where no database is yet: ferroban
+    /// keeps its own beside it, and its note no longer calls the place Fail2ban's
+    /// database (a newcomer's fail2ban.local named a file that did not exist).
+    #[test]
+    fn a_fail2ban_dbfile_with_nothing_there_is_not_called_fail2bans_database() {
+        let dir = std::env::temp_dir().join(format!("ferroban-place-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut settings = ServerSettings::defaults_for(&dir);
+        settings.dbfile = Some(dir.join("new.sqlite3"));
+        settings.dbfile_is_fail2bans = true;
+        let (_db, note) = open_server_database(&settings).unwrap();
+        let note = note.unwrap();
+        assert!(
+            note.contains("is set where Fail2ban reads it too")
+                && !note.contains("is Fail2ban's database")
+                && note.contains("new.ferroban.sqlite3"),
+            "{note}"
+        );
+        assert!(
+            !dir.join("new.sqlite3").exists(),
+            "Fail2ban's place stays free"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     /// Only the file's size and time of change are read here: any file serves.
     #[test]
