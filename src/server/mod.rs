@@ -347,6 +347,7 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
 /// start and reload, and `reload` prints them after its answer.
 pub fn quiet_mistakes(confdir: &Path, jails: &[&JailConfig]) -> Vec<String> {
     let mut warnings = ferroban_config::misspelt::misspelt_jail_options(confdir);
+    warnings.extend(ferroban_config::misspelt::misspelt_server_options(confdir));
     warnings.extend(jails.iter().flat_map(|j| j.warnings.iter().cloned()));
     warnings.extend(jails.iter().flat_map(|j| unresolved_option_tags(j)));
     let mut filters: Vec<&[PathBuf]> = jails.iter().map(|j| &j.filter.files[..]).collect();

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::filter::DEFINITION_OPTIONS;
 use crate::jail::known_jail_options;
+use crate::settings::SERVER_OPTIONS;
 use crate::{Config, Entry};
 
 /// Options a jail section (or `[DEFAULT]`) may set besides the jail's own and the
@@ -90,6 +91,32 @@ pub fn misspelt_filter_options(files: &[PathBuf]) -> Vec<String> {
                 Some(warning(entry, "Definition", key, meant))
             }),
     );
+    warnings
+}
+
+/// One warning per key of the server's settings (`[Definition]` of
+/// `fail2ban.conf`/`.local` and `ferroban.local` under `basedir`) that looks like
+/// a misspelt option: `dbpurgeag = 1d` leaves the default purge age in force.
+pub fn misspelt_server_options(basedir: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for name in ["fail2ban", "ferroban"] {
+        let Ok(Some(cfg)) = Config::read_named(basedir, name) else {
+            continue;
+        };
+        let referenced = References::of_values(&cfg);
+        let Some(definition) = cfg.section("Definition") else {
+            continue;
+        };
+        warnings.extend(
+            definition
+                .iter()
+                .filter(|(key, _)| is_candidate(key, &SERVER_OPTIONS, &referenced))
+                .filter_map(|(key, entry)| {
+                    let meant = crate::suggest::closest(key, SERVER_OPTIONS)?;
+                    Some(warning(entry, "Definition", key, meant))
+                }),
+        );
+    }
     warnings
 }
 
@@ -248,6 +275,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_misspelt_server_option_is_named_in_either_file() {
+        let d = tempdir("server");
+        write(
+            &d,
+            "fail2ban.local",
+            "[Definition]\nloglevel = INFO\ndbpurgeag = 1d\nold_socket = /run/x\nsocket = %(old_socket)s\n",
+        );
+        write(
+            &d,
+            "ferroban.local",
+            "[Definition]\nmaxtrackedadresses = 5\n",
+        );
+        let warnings = misspelt_server_options(&d);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].ends_with("fail2ban.local:3: [Definition] dbpurgeag is not an option, so this line changes nothing (Fail2ban ignores it too): did you mean dbpurgeage?"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].contains("ferroban.local:2: [Definition] maxtrackedadresses")
+                && warnings[1].ends_with("did you mean maxtrackedaddresses?"),
+            "{warnings:?}"
+        );
+        std::fs::remove_dir_all(&d).ok();
     }
 
     #[test]

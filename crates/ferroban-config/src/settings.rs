@@ -43,6 +43,26 @@ impl LogTarget {
 }
 
 /// The server settings.
+/// The options of the server's `[Definition]` (`fail2ban.conf`/`.local`,
+/// `ferroban.local`), and Fail2ban's `allowipv6`, which ferroban accepts and has
+/// no use for (it always handles IPv6).
+pub const SERVER_OPTIONS: [&str; 14] = [
+    "syslogsocket",
+    "logtarget",
+    "loglevel",
+    "socket",
+    "pidfile",
+    "dbfile",
+    "dbpurgeage",
+    "dbmaxmatches",
+    "maxtrackedaddresses",
+    "maxbans",
+    "metrics",
+    "dashboard",
+    "dashboard_token",
+    "allowipv6",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
     pub logtarget: LogTarget,
