@@ -374,14 +374,15 @@ fn build_spec(
     Ok((spec, source, ignore_source))
 }
 
-/// Decode a raw line: UTF-8, or Latin-1 when asked or when it is not valid UTF-8.
+/// Decode a raw line: Latin-1 when asked, else UTF-8 with each invalid sequence
+/// replaced by U+FFFD, as `fail2ban-regex` (Python's `errors='replace'`) and the
+/// daemon read it: a Latin-1 user name in a UTF-8 log is `j\u{fffd}r\u{fffd}me` in
+/// both rows.
 fn decode(raw: &[u8], latin1: bool) -> Cow<'_, str> {
-    if !latin1 {
-        if let Ok(s) = std::str::from_utf8(raw) {
-            return Cow::Borrowed(s);
-        }
+    match latin1 {
+        true => Cow::Owned(raw.iter().map(|&b| b as char).collect()),
+        false => String::from_utf8_lossy(raw),
     }
-    Cow::Owned(raw.iter().map(|&b| b as char).collect())
 }
 
 /// What the report counts: fail2ban-regex's line statistics.

@@ -202,9 +202,41 @@ fn hostile_line_is_given_up_and_counted() {
     assert!(err.contains("1 regex search(es) given up"), "{err}");
 }
 
+/// A Latin-1 user name in a UTF-8 log: each byte that is not UTF-8 becomes U+FFFD,
+/// as in fail2ban-regex's row (Python's `errors='replace'`) and in the daemon. The
+/// tester read such a line as Latin-1 (`jérôme`), so its row differed.
+#[test]
+fn rows_of_a_line_that_is_not_utf8_are_fail2ban_regex_s() {
+    let Some(reference) = fail2ban_regex() else {
+        return;
+    };
+    if !stock_sshd_filter() {
+        return;
+    }
+    let dir = scratch_dir("latin-rows");
+    let log = dir.join("auth.log");
+    std::fs::write(
+        &log,
+        b"Dec  6 10:00:01 host sshd[123]: Failed password for invalid user j\xe9r\xf4me from 192.0.2.9 port 5555 ssh2\n",
+    )
+    .unwrap();
+    let log = log.to_string_lossy().into_owned();
+    let args = ["-c", "/etc/fail2ban", "-o", "row", &log, "sshd"];
+    let theirs = reference_output(&reference, &args);
+    let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+    assert!(ok, "{err}");
+    let theirs = rows_as_python_reads_them(&theirs);
+    assert!(
+        theirs.contains("('user', 'j\u{fffd}r\u{fffd}me')"),
+        "{theirs}"
+    );
+    assert_eq!(rows_as_python_reads_them(ours.as_bytes()), theirs);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn undecodable_line_is_read_not_dropped() {
-    // Bytes that are not UTF-8 are read as Latin-1, so the rest of the line still counts.
+    // Bytes that are not UTF-8 are replaced, so the rest of the line still counts.
     let dir = scratch_dir("badbytes");
     let log = dir.join("access.log");
     let mut bytes =
