@@ -2346,8 +2346,9 @@ impl Drop for NamedNamespace {
 /// nftables that neither `banned` nor `unban` could see: the set and rule of a
 /// jail removed from the configuration while the server was down, and, in a
 /// jail's own set, a ban that ended meanwhile. Now the server at start removes the
-/// first and empties its jails' sets before it bans again what is in force; and
-/// its stop then removes the table, as the README says.
+/// first (for the jails its database holds bans of: a set of another jail may be
+/// another daemon's, and stays) and empties its jails' sets before it bans again
+/// what is in force.
 #[test]
 fn a_start_after_a_crash_leaves_no_ban_it_does_not_hold() {
     let test = "a_start_after_a_crash_leaves_no_ban_it_does_not_hold";
@@ -2404,6 +2405,12 @@ fn a_start_after_a_crash_leaves_no_ban_it_does_not_hold() {
     std::fs::write(&local, format!("{head}{}", jail("app"))).unwrap();
     nft("nft add element inet f2b-table addr-set-app { 192.0.2.50 }");
     assert!(ruleset().contains("192.0.2.50"), "{}", ruleset());
+    // A set of a jail this server never banned in: another daemon's, kept.
+    nft(
+        "nft add set inet f2b-table addr-set-other '{ type ipv4_addr; }'; \
+         nft add element inet f2b-table addr-set-other '{ 192.0.2.201 }'",
+    );
+    assert!(ruleset().contains("192.0.2.201"), "{}", ruleset());
     let d = env.start_with(&wrapper, &["--no-dry-run"]);
     assert!(wait_for(10, || env.client(&["ping"]).status.success()));
     assert!(
@@ -2417,18 +2424,25 @@ fn a_start_after_a_crash_leaves_no_ban_it_does_not_hold() {
         !r.contains("198.18.2.2") && !r.contains("addr-set-gone") && !r.contains("192.0.2.50"),
         "{r}"
     );
+    assert!(
+        r.contains("192.0.2.201"),
+        "another daemon's set is kept: {r}"
+    );
     let log = env.own_log_text();
     assert!(
         log.contains("removed from inet f2b-table the sets no jail uses")
             && log.contains("addr-set-gone (1 address)"),
         "{log}"
     );
+    // At stop its own sets go; the table stays for the other set, then goes
+    // with it.
     env.client_text(&["stop"]);
     assert!(
-        wait_for(10, || !nft("nft list tables").contains("f2b-table")),
+        wait_for(10, || !ruleset().contains("addr-set-app")),
         "{}",
         ruleset()
     );
+    assert!(ruleset().contains("192.0.2.201"), "{}", ruleset());
     drop(d);
 }
 

@@ -776,7 +776,8 @@ impl Server {
     }
 
     /// At start, remove what jails removed while the server was down left in the
-    /// native nftables tables (see [`nftables::remove_unused_sets`]).
+    /// native nftables tables (see [`nftables::remove_unused_sets`]): the sets of
+    /// jails that this server's database holds bans of.
     fn remove_unused_firewall_sets(&self) {
         if self.options.dry_run {
             return;
@@ -791,7 +792,19 @@ impl Server {
         let log = |severity: Severity, message: String| {
             self.log.log(Component::Actions, severity, &message)
         };
-        nftables::remove_unused_sets(&natives, &log);
+        // only the sets of jails this server banned in: the others may be another
+        // daemon's (Fail2ban's nftables action uses the same table)
+        let former = match self.db.jails_with_bans() {
+            Ok(jails) => jails,
+            Err(e) => {
+                log(
+                    Severity::Warning,
+                    format!("reading the database's jails: {e}"),
+                );
+                return;
+            }
+        };
+        nftables::remove_unused_sets(&natives, &former, &log);
     }
 
     /// Start a built jail: its actions, then (with `restore`) its bans from the

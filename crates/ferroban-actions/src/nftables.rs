@@ -156,13 +156,15 @@ fn run_nft_process(script: &str) -> Result<String, String> {
 
 /// Remove from the tables of the native nftables actions `defs` (every jail of the
 /// configuration the server starts with) the sets of the stock layout
-/// (`addr-set-*`, `addr6-set-*`) that none of them uses, with the rules that match
-/// them. A jail removed from the configuration while the server was down (a crash,
-/// `kill -9`) left its set and rule behind: its addresses stayed blocked, and no
-/// command of this server could see or lift them. A table belongs to one server
-/// (the fleet guide says so for several servers on one host); sets of other names
-/// are left alone. Each removal is logged with its number of addresses.
-pub fn remove_unused_sets(defs: &[&ActionDefinition], log: Log) {
+/// (`addr-set-JAIL`, `addr6-set-JAIL`) of the jails in `former` (the jails this
+/// server's database holds bans of) that none of `defs` uses, with the rules that
+/// match them. A jail removed from the configuration while the server was down (a
+/// crash, `kill -9`) left its set and rule behind: its addresses stayed blocked,
+/// and no command of this server could see or lift them. Sets of jails this server
+/// never banned in are left alone: they may be another daemon's (Fail2ban's own
+/// nftables action uses the same table). Each removal is logged with its number of
+/// addresses.
+pub fn remove_unused_sets(defs: &[&ActionDefinition], former: &[String], log: Log) {
     let mut tables: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
     for def in defs {
         let a = NftAction::new(def, Backend::DryRun);
@@ -175,7 +177,7 @@ pub fn remove_unused_sets(defs: &[&ActionDefinition], log: Log) {
         let Ok(listing) = backend.run(&format!("list table {tf} {t}\n"), log) else {
             continue;
         };
-        let unused = unused_sets(&listing, &kept);
+        let unused = unused_sets(&listing, &kept, former);
         if unused.is_empty() {
             continue;
         }
@@ -208,18 +210,19 @@ pub fn remove_unused_sets(defs: &[&ActionDefinition], log: Log) {
     }
 }
 
-/// The sets of the stock layout in a `list table` output that are not in `kept`,
-/// each with how many addresses it holds.
-fn unused_sets(listing: &str, kept: &[String]) -> Vec<(String, usize)> {
+/// The sets of the stock layout of the jails `former` in a `list table` output
+/// that are not in `kept`, each with how many addresses it holds.
+fn unused_sets(listing: &str, kept: &[String], former: &[String]) -> Vec<(String, usize)> {
     let mut unused: Vec<(String, usize)> = Vec::new();
     let mut current: Option<usize> = None;
     let mut in_elements = false;
     for line in listing.lines().map(str::trim) {
         if let Some(name) = block_name(line, "set ") {
-            let stock = name.starts_with("addr-set-") || name.starts_with("addr6-set-");
+            let jail = (name.strip_prefix("addr-set-")).or_else(|| name.strip_prefix("addr6-set-"));
+            let former_jails = jail.is_some_and(|j| former.iter().any(|f| f == j));
             current = None;
             in_elements = false;
-            if stock && !kept.iter().any(|k| k == name) {
+            if former_jails && !kept.iter().any(|k| k == name) {
                 unused.push((name.to_string(), 0));
                 current = Some(unused.len() - 1);
             }
@@ -706,7 +709,8 @@ mod tests {
     }
 
     /// What `nft -a list table` prints after a crash: the set of a jail since
-    /// removed (three addresses over two lines), and a set of another name.
+    /// removed (three addresses over two lines), a set of another name, and one
+    /// of a jail this server never banned in (another daemon's, kept).
     #[test]
     fn sets_no_jail_uses_are_removed_with_their_rules() {
         let listing = "table inet f2b-table { # handle 7
@@ -725,6 +729,10 @@ mod tests {
 \tset my-own { # handle 4
 \t\ttype ipv4_addr
 \t}
+\tset addr-set-fail2bans { # handle 6
+\t\ttype ipv4_addr
+\t\telements = { 192.0.2.200 }
+\t}
 \tchain f2b-chain { # handle 5
 \t\ttype filter hook input priority filter - 1; policy accept;
 \t\ttcp dport { 22 } ip saddr @addr-set-sshd reject # handle 8
@@ -734,7 +742,9 @@ mod tests {
 }
 ";
         let kept = ["addr-set-sshd".to_string(), "addr6-set-sshd".to_string()];
-        let unused = unused_sets(listing, &kept);
+        // `recidive` banned here before; `my-own` is no jail's
+        let former = ["sshd".to_string(), "recidive".to_string()];
+        let unused = unused_sets(listing, &kept, &former);
         assert_eq!(
             unused,
             [

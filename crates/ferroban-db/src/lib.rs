@@ -653,6 +653,19 @@ impl Database {
         rows
     }
 
+    /// The jails this database holds bans of (in force or ended, until purged).
+    pub fn jails_with_bans(&self) -> Result<Vec<String>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT jail FROM bans")
+            .map_err(self.err("read the jails"))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("read the jails"));
+        rows
+    }
+
     /// Delete bans that ended (or were lifted) before `before`.
     pub fn purge(&mut self, before: f64) -> Result<usize, DbError> {
         self.conn
