@@ -79,19 +79,28 @@ pub fn misspelt_filter_options(files: &[PathBuf]) -> Vec<String> {
             section_warning(&cfg, name, meant)
         })
         .collect();
-    let Some(definition) = cfg.section("Definition") else {
-        return warnings;
-    };
-    warnings.extend(
-        definition
-            .iter()
-            .filter(|(key, _)| is_candidate(key, &DEFINITION_OPTIONS, &referenced))
-            .filter_map(|(key, entry)| {
-                let meant = crate::suggest::closest(key, DEFINITION_OPTIONS)?;
-                Some(warning(entry, "Definition", key, meant))
-            }),
-    );
+    warnings.extend(misspelt_definition_keys(
+        &cfg,
+        &DEFINITION_OPTIONS,
+        &referenced,
+    ));
     warnings
+}
+
+/// A warning for each key of `cfg`'s `[Definition]` that is none of `known`, that
+/// no value refers to, and that is close to one of `known`.
+fn misspelt_definition_keys(cfg: &Config, known: &[&str], referenced: &References) -> Vec<String> {
+    let Some(definition) = cfg.section("Definition") else {
+        return Vec::new();
+    };
+    definition
+        .iter()
+        .filter(|(key, _)| is_candidate(key, known, referenced))
+        .filter_map(|(key, entry)| {
+            let meant = crate::suggest::closest(key, known.iter().copied())?;
+            Some(warning(entry, "Definition", key, meant))
+        })
+        .collect()
 }
 
 /// One warning per key of the server's settings (`[Definition]` of
@@ -104,18 +113,7 @@ pub fn misspelt_server_options(basedir: &Path) -> Vec<String> {
             continue;
         };
         let referenced = References::of_values(&cfg);
-        let Some(definition) = cfg.section("Definition") else {
-            continue;
-        };
-        warnings.extend(
-            definition
-                .iter()
-                .filter(|(key, _)| is_candidate(key, &SERVER_OPTIONS, &referenced))
-                .filter_map(|(key, entry)| {
-                    let meant = crate::suggest::closest(key, SERVER_OPTIONS)?;
-                    Some(warning(entry, "Definition", key, meant))
-                }),
-        );
+        warnings.extend(misspelt_definition_keys(&cfg, &SERVER_OPTIONS, &referenced));
     }
     warnings
 }
