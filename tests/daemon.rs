@@ -587,11 +587,14 @@ fn a_bad_reload_keeps_the_running_configuration() {
     assert!(o.status.success());
     let said = String::from_utf8_lossy(&o.stdout);
     assert!(said.starts_with("OK\nWARNING: "), "{said}");
-    for warning in [
-        "[web] bantim is not an option",
-        "[web] mode = agressive is not a mode of filter modal (its modes: aggressive, normal): \
-         its regexes refer to <mdre-agressive>",
-    ] {
+    // named at the `mode =` line that set it
+    let mode_line = good.lines().count() + 5;
+    let mode_warning = format!(
+        "{}:{mode_line}: [web] mode = agressive is not a mode of filter modal (its modes: \
+         aggressive, normal): its regexes refer to <mdre-agressive>",
+        env.conf().join("jail.local").display()
+    );
+    for warning in ["[web] bantim is not an option", &mode_warning] {
         assert!(said.contains(warning), "{warning}: {said}");
         assert!(
             env.own_log_text().contains(warning),
@@ -1675,11 +1678,14 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_or_option_is_warned_of() {
     let check = env.client(&["check"]);
     let err = String::from_utf8_lossy(&check.stderr);
     assert!(check.status.success(), "{err}");
+    // named at the `mode =` line, and below at the `filter = NAME[mode=…]` line
+    let local = env.conf().join("jail.local");
     assert!(
-        err.contains(
-            "WARNING: [sshd] mode = agressive is not a mode of filter sshd (its modes: \
-             aggressive, ddos, extra, normal): its regexes refer to <mdre-agressive"
-        ),
+        err.contains(&format!(
+            "WARNING: {}:4: [sshd] mode = agressive is not a mode of filter sshd (its modes: \
+             aggressive, ddos, extra, normal): its regexes refer to <mdre-agressive",
+            local.display()
+        )),
         "{err}"
     );
     assert_eq!(
@@ -1708,14 +1714,14 @@ fn every_stock_jail_passes_check_and_a_misspelt_mode_or_option_is_warned_of() {
     .unwrap();
     let err = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
     assert!(
-        err.contains(
-            "WARNING: [own] mode = agressive is not a mode of filter own-sshd (its modes: \
-             aggressive, ddos, extra, normal): its regexes refer to <"
-        ),
+        err.contains(&format!(
+            "WARNING: {}:3: [own] mode = agressive is not a mode of filter own-sshd (its \
+             modes: aggressive, ddos, extra, normal): its regexes refer to <",
+            env.conf().join("jail.d/own.local").display()
+        )),
         "{err}"
     );
     std::fs::remove_file(env.conf().join("jail.d/own.local")).unwrap();
-    let local = env.conf().join("jail.local");
     assert!(
         err.contains(&format!(
             "WARNING: {}:5: [sshd] bantim is not an option, so this line changes nothing",
@@ -2482,9 +2488,13 @@ fn a_ban_while_the_jails_rule_is_refused_waits_for_the_rule() {
     // `check` asks nft (without applying anything) and says so at once.
     let check = format!("{BIN} -c {} check; echo rc=$?", env.conf().display());
     let said = in_namespace_of(&pid, &check);
+    // named at the `banaction` line that chose the action
+    let at = env.conf().join("jail.local:2:");
     assert!(
-        said.contains("ERROR: [app] action nftables: nft refuses its rules")
-            && said.contains("bogus")
+        said.contains(&format!(
+            "ERROR: {} [app] action nftables: nft refuses its rules",
+            at.display()
+        )) && said.contains("bogus")
             && !said.contains("rc=0"),
         "{said}"
     );
@@ -5004,7 +5014,7 @@ fn the_client_on_fail2bans_socket_sends_no_reload_it_would_refuse() {
 
 // Before, an ignoreip host name that did not resolve (a typo, or DNS down at boot)
 // failed `check`, the start and every reload, without a file or line; Fail2ban
-// accepts it, and it ignores nothing.
+// accepts it, and it ignores nothing. The warning names the `ignoreip` line.
 #[test]
 fn an_ignoreip_name_that_does_not_resolve_is_a_warning_not_an_error() {
     let env = Env::new("unresolved");
@@ -5015,14 +5025,15 @@ fn an_ignoreip_name_that_does_not_resolve_is_a_warning_not_an_error() {
     let check = env.client(&["check"]);
     let said = String::from_utf8_lossy(&check.stderr).into_owned();
     assert!(check.status.success(), "{said}");
-    assert!(
-        said.contains("WARNING: [app] ignoreip entry \"no-such-host.invalid\" does not resolve"),
-        "{said}"
+    let at = env.conf().join("jail.local:9:");
+    let warning = format!(
+        "{} [app] ignoreip entry \"no-such-host.invalid\" does not resolve",
+        at.display()
     );
+    assert!(said.contains(&format!("WARNING: {warning}")), "{said}");
     let _server = env.start();
     assert!(
-        env.own_log_text()
-            .contains("[app] ignoreip entry \"no-such-host.invalid\" does not resolve"),
+        env.own_log_text().contains(&warning),
         "{}",
         env.own_log_text()
     );

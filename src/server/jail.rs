@@ -209,6 +209,33 @@ pub(super) fn misspelt_mode(config: &JailConfig, tag: &str) -> Option<(String, V
     (!modes.iter().any(|m| m == mode)).then(|| (mode.to_string(), modes))
 }
 
+/// `FILE:LINE: ` of the line that gave `config`'s filter the mode `mode`: its
+/// `mode =` (which the stock jail passes on as `sshd[mode=%(mode)s]`), else its
+/// `filter = NAME[mode=…]`.
+pub(super) fn mode_place(config: &JailConfig, mode: &str) -> String {
+    match config.options.get("mode").is_some_and(|m| m.trim() == mode) {
+        true => config.place_of("mode"),
+        false => config.place_of("filter"),
+    }
+}
+
+/// `FILE:LINE: ` of the line that chose `config`'s action `action`: its
+/// `banaction =` where that names it (the stock `action` is made of it), else its
+/// `action =`.
+pub(super) fn action_place(config: &JailConfig, action: &str) -> String {
+    let names_it = |key: &str| {
+        let value = config.options.get(key).map(|v| v.trim_start());
+        value.is_some_and(|v| v.split('[').next() == Some(action))
+    };
+    match ["banaction", "banaction_allports"]
+        .into_iter()
+        .find(|k| names_it(k))
+    {
+        Some(key) => config.place_of(key),
+        None => config.place_of("action"),
+    }
+}
+
 /// What most likely left `<tag>` unresolved in `config`'s filter: a mode it does
 /// not have (see [`misspelt_mode`]), with the modes it has; else a misspelt filter
 /// option in general.
@@ -358,12 +385,20 @@ impl Jail {
     /// A warning for each `ignoreip` host name that did not resolve when the jail
     /// was made (it ignores nothing until the next reload).
     pub fn unresolved_ignoreip(&self) -> Vec<String> {
+        let configured = self.config.options.get("ignoreip");
         self.ignore
             .unresolved()
             .iter()
             .map(|(name, why)| {
+                // named at the configuration's line, unless a command added it
+                let set_there =
+                    configured.is_some_and(|v| v.split([' ', '\t', '\n', ',']).any(|e| e == name));
+                let place = match set_there {
+                    true => self.config.place_of("ignoreip"),
+                    false => String::new(),
+                };
                 format!(
-                    "[{}] ignoreip entry {name:?} does not resolve ({why}): it ignores \
+                    "{place}[{}] ignoreip entry {name:?} does not resolve ({why}): it ignores \
                      nothing until the jail is reloaded",
                     self.name()
                 )

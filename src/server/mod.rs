@@ -270,9 +270,10 @@ pub fn refused_firewall_rules<'a>(jails: impl IntoIterator<Item = &'a Jail>) -> 
         for action in &jail.config.actions {
             if let Some(why) = ferroban_actions::refused_firewall_rule(action) {
                 refused.push(format!(
-                    "[{}] action {}: nft refuses its rules, so its bans would block \
+                    "{}[{}] action {}: nft refuses its rules, so its bans would block \
                      nothing; mend the value nft points at (blocktype, protocol, port, \
                      chain_hook, …):\n{why}",
+                    jail::action_place(&jail.config, &action.name),
                     jail.name(),
                     action.name
                 ));
@@ -437,8 +438,9 @@ fn unresolved_option_tags(config: &JailConfig) -> Vec<String> {
             Some((mode, modes)) => {
                 modes_told = true;
                 warnings.push(format!(
-                    "[{}] {}: its regexes refer to <{name}>, which no option defines, and \
+                    "{}[{}] {}: its regexes refer to <{name}>, which no option defines, and \
                      match nothing as written there; set mode to one of the filter's",
+                    jail::mode_place(config, &mode),
                     config.name,
                     jail::mode_not_in_filter(&filter.name, &mode, &modes),
                 ));

@@ -107,10 +107,27 @@ pub struct JailConfig {
     pub fleetmaxbantime: Option<f64>,
     /// Every option as text (for `get`), `[DEFAULT]` included.
     pub options: BTreeMap<String, String>,
+    /// Where each of `options` was set last (see [`JailConfig::place_of`]).
+    pub origins: BTreeMap<String, Origin>,
     /// What Fail2ban would run without a word although it cannot be meant (no
     /// action, a time that never bans, a log path that reads nothing), each with
     /// its file and line: `check` prints them, the server logs them.
     pub warnings: Vec<String>,
+}
+
+impl JailConfig {
+    /// `FILE:LINE: ` where `key` was set last, to begin a message about its value
+    /// (nothing for an option no file set).
+    pub fn place_of(&self, key: &str) -> String {
+        place(self.origins.get(key))
+    }
+}
+
+/// `FILE:LINE: ` of `origin`, or nothing.
+fn place(origin: Option<&Origin>) -> String {
+    origin.map_or_else(String::new, |o| {
+        format!("{}:{}: ", o.file.display(), o.line)
+    })
 }
 
 /// All enabled jails of a configuration directory.
@@ -390,8 +407,12 @@ impl JailReader<'_> {
         let filter = self.filter(&backend)?;
         let maxretry = self.count("maxretry")?.unwrap_or(3).max(1);
         let mut options = BTreeMap::new();
+        let mut origins = BTreeMap::new();
         for key in self.cfg.options(self.name, true) {
             if let Ok(Some(v)) = self.text(&key) {
+                if let Some(origin) = self.cfg.origin(self.name, &key) {
+                    origins.insert(key.clone(), origin);
+                }
                 options.insert(key, v);
             }
         }
@@ -421,6 +442,7 @@ impl JailReader<'_> {
             backend,
             filter,
             options,
+            origins,
             warnings: Vec::new(),
         };
         jail.warnings = self.quiet_mistakes(&jail);
@@ -431,10 +453,7 @@ impl JailReader<'_> {
     fn quiet_mistakes(&self, jail: &JailConfig) -> Vec<String> {
         let mut warnings = Vec::new();
         let mut warn = |key: &str, what: String| {
-            let at = match self.cfg.origin(self.name, key) {
-                Some(o) => format!("{}:{}: ", o.file.display(), o.line),
-                None => String::new(),
-            };
+            let at = place(self.cfg.origin(self.name, key).as_ref());
             warnings.push(format!("{at}[{}] {what}", self.name));
         };
         if jail.actions.is_empty() {
