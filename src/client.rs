@@ -316,7 +316,14 @@ fn missing_jail_hint(confdir: &std::path::Path, error: &str) -> Option<String> {
 /// stdout (the jails on stderr), and a failure's error followed by Fail2ban's two
 /// log lines.
 fn check(confdir: &std::path::Path, as_fail2ban: bool) -> i32 {
-    match check_config(confdir) {
+    let checked = check_config(confdir).and_then(|jails| {
+        let settings = ferroban_config::settings::ServerSettings::load(confdir)?;
+        match settings.missing_log_directory() {
+            Some(e) => Err(e.into()),
+            None => Ok(jails),
+        }
+    });
+    match checked {
         Ok(jails) => {
             for warning in config_warnings(confdir, &jails) {
                 eprintln!("WARNING: {warning}");

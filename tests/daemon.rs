@@ -5041,6 +5041,59 @@ fn an_ignoreip_name_that_does_not_resolve_is_a_warning_not_an_error() {
     assert!(shown.contains("no-such-host.invalid"), "{shown}");
 }
 
+// A `logtarget` in a directory that does not exist (a typo) made that directory,
+// and the server logged there; Fail2ban makes none. Now `check` and the start
+// refuse it, naming the line, and make nothing.
+#[test]
+fn a_logtarget_in_a_missing_directory_is_refused_at_its_line() {
+    let env = Env::new("logdir");
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\n");
+    let missing = env.dir.join("no-such-dir");
+    let target = missing.join("ferroban.log");
+    std::fs::write(
+        env.conf().join("ferroban.local"),
+        format!(
+            "[Definition]\nloglevel = INFO\nlogtarget = {}\n",
+            target.display()
+        ),
+    )
+    .unwrap();
+    let said_at = format!(
+        "{}:3: logtarget = {}: the directory {} does not exist",
+        env.conf().join("ferroban.local").display(),
+        target.display(),
+        missing.display()
+    );
+    let check = env.client(&["check"]);
+    let err = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert!(!check.status.success(), "{err}");
+    assert!(err.contains(&said_at) && err.contains("mkdir -p"), "{err}");
+    let server = Command::new(BIN)
+        .args(["server", "-f", "-c"])
+        .arg(env.conf())
+        .arg("-s")
+        .arg(env.socket())
+        .arg("-p")
+        .arg(env.dir.join("run/ferroban.pid"))
+        .arg("--dbfile")
+        .arg(&env.db)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&server.stderr).into_owned();
+    assert!(!server.status.success(), "{err}");
+    assert!(err.contains(&said_at), "{err}");
+    assert!(!missing.exists(), "the directory was made");
+    // once the directory is there, both go through
+    std::fs::create_dir(&missing).unwrap();
+    let check = env.client(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
 // ferroban refuses an option or a section written twice in one file because
 // Fail2ban's own configuration test does: checked against Debian's fail2ban-client
 // on a copy of the stock configuration, where both also accept the same option in

@@ -220,9 +220,7 @@ fn make_header(header: &mut String, millis: i64, name: &str, pid: &str, lname: &
 fn open_sink(target: &LogTarget) -> std::io::Result<Sink> {
     Ok(match target {
         LogTarget::File(p) => {
-            if let Some(dir) = p.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
+            // no directory is made: a missing one is most likely a typo
             Sink::File(BufWriter::new(
                 OpenOptions::new().create(true).append(true).open(p)?,
             ))

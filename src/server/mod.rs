@@ -465,6 +465,9 @@ pub fn run(options: ServerOptions) -> Result<()> {
     unsafe { libc::umask(0o077) };
     let mut settings = options.settings()?;
     let level = log::parse_level(&settings.loglevel).unwrap_or(Severity::Info);
+    if let Some(e) = settings.missing_log_directory() {
+        return Err(e.into());
+    }
     let logger = Logger::open(&settings.logtarget, level)
         .with_context(|| format!("cannot open log {}", log::target_text(&settings.logtarget)))?;
     let jails = check_config(&options.confdir).map_err(|e| {
@@ -1629,6 +1632,11 @@ impl Server {
             .log(Component::Server, Severity::Info, "Reload configuration");
         self.reload_notes.clear();
         let settings = self.options.settings()?;
+        if settings.logtarget != self.settings.logtarget {
+            if let Some(e) = settings.missing_log_directory() {
+                return Err(e.into());
+            }
+        }
         let fleet_settings = FleetSettings::load(&self.options.confdir)?;
         let fresh = check_config(&self.options.confdir)?;
         // A rule nft refuses would leave the jail blocking nothing: the running

@@ -102,6 +102,7 @@ impl ServerOptions {
         }
         if let Some(t) = &self.logtarget {
             s.logtarget = LogTarget::parse(t, &s.syslogsocket);
+            s.logtarget_origin = None;
         }
         if let Some(l) = &self.loglevel {
             s.loglevel = l.to_uppercase();

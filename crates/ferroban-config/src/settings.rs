@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::expr::parse_duration;
+use crate::ini::Origin;
 use crate::{parse_switch, Config, ConfigError};
 
 /// Where the server logs.
@@ -66,6 +67,8 @@ pub const SERVER_OPTIONS: [&str; 14] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
     pub logtarget: LogTarget,
+    /// Where `logtarget` was set (`None`: the default, or the command line).
+    pub logtarget_origin: Option<Origin>,
     /// Fail2ban's `syslogsocket`, as written: `auto` (`/dev/log`) or a path.
     pub syslogsocket: String,
     /// Fail2ban's level names: CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG.
@@ -127,6 +130,7 @@ impl ServerSettings {
         };
         ServerSettings {
             logtarget,
+            logtarget_origin: None,
             syslogsocket: "auto".into(),
             loglevel: "INFO".into(),
             socket: run.join("ferroban.sock"),
@@ -162,6 +166,34 @@ impl ServerSettings {
         Ok(s)
     }
 
+    /// The error of a `logtarget` file whose directory does not exist, named at the
+    /// line that set it: most likely a typo, and the server makes no directory for
+    /// it (nor does Fail2ban). `None` for a target given on the command line, whose
+    /// opening says what is wrong.
+    pub fn missing_log_directory(&self) -> Option<ConfigError> {
+        let (LogTarget::File(path), Some(origin)) = (&self.logtarget, &self.logtarget_origin)
+        else {
+            return None;
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+        if dir.is_dir() {
+            return None;
+        }
+        Some(ConfigError::at(
+            &origin.file,
+            origin.line,
+            format!(
+                "logtarget = {}: the directory {} does not exist",
+                path.display(),
+                dir.display()
+            ),
+            format!(
+                "correct the path, or create the directory (mkdir -p {})",
+                dir.display()
+            ),
+        ))
+    }
+
     /// The database Fail2ban's own files (`fail2ban.conf`, `fail2ban.local`,
     /// `fail2ban.d/`) under `basedir` name, whatever ferroban's own files say: the
     /// one Fail2ban itself writes. `None` when they name none (or `:memory:`).
@@ -189,6 +221,7 @@ impl ServerSettings {
         }
         if let Some(v) = get("logtarget")? {
             self.logtarget = LogTarget::parse(&v, &self.syslogsocket);
+            self.logtarget_origin = cfg.origin("Definition", "logtarget");
         }
         if let Some(v) = get("loglevel")? {
             // Fail2ban's names, and Python's level numbers (`10` is DEBUG)
