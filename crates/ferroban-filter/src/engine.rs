@@ -1349,7 +1349,9 @@ impl Filter {
             let mut merged = match &mlfid {
                 Some(mlfid) => {
                     let cache = &mut self.mlfid_cache;
-                    if !self.check_all && merge::forgets_as_no_failure(cache, mlfid, &fail) {
+                    if !self.check_all
+                        && merge::forgets_as_no_failure(cache, &mut self.spares, mlfid, &fail)
+                    {
                         // its allocation serves the next match's data
                         self.spares.fail = fail;
                         return;
@@ -1560,7 +1562,13 @@ impl Filter {
             return None;
         }
         let user = if ending.names_user { None } else { Some(None) };
-        let forgotten = merge::forgets_ending(&mut self.mlfid_cache, mlfid, ending.gained, user);
+        let forgotten = merge::forgets_ending(
+            &mut self.mlfid_cache,
+            &mut self.spares,
+            mlfid,
+            ending.gained,
+            user,
+        );
         (forgotten == Some(true)).then_some(fi)
     }
 

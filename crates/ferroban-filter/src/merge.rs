@@ -285,7 +285,12 @@ pub(crate) fn single(
 /// behind but the id forgotten, which is done here; a caller that drops what is no
 /// failure (the daemon) then need not merge. The connection-closing lines of a
 /// busy auth.log, a quarter of its lines, are these. Decided as [`merge`] decides.
-pub(crate) fn forgets_as_no_failure(cache: &mut Cache, mlfid: &str, fail: &FailData) -> bool {
+pub(crate) fn forgets_as_no_failure(
+    cache: &mut Cache,
+    spares: &mut Spares,
+    mlfid: &str,
+    fail: &FailData,
+) -> bool {
     let names = &*NAMES;
     let gained = fail.truthy(&names.mlfgained);
     let no_failure = gained || fail.truthy(&names.nofail);
@@ -293,7 +298,7 @@ pub(crate) fn forgets_as_no_failure(cache: &mut Cache, mlfid: &str, fail: &FailD
         return false;
     }
     let user = fail.text(&names.user).filter(|u| !u.is_empty());
-    forgets_ending(cache, mlfid, gained, Some(user)) == Some(true)
+    forgets_ending(cache, spares, mlfid, gained, Some(user)) == Some(true)
 }
 
 /// [`forgets_as_no_failure`] for a match known to end its connection as no failure
@@ -302,6 +307,7 @@ pub(crate) fn forgets_as_no_failure(cache: &mut Cache, mlfid: &str, fail: &FailD
 /// decide: the id has an entry and the user is not known.
 pub(crate) fn forgets_ending(
     cache: &mut Cache,
+    spares: &mut Spares,
     mlfid: &str,
     gained: bool,
     user: Option<Option<&str>>,
@@ -316,7 +322,10 @@ pub(crate) fn forgets_ending(
     if cached.users_with(user?) > 1 || (!gained && cached.mlfpending) {
         return Some(false);
     }
-    cache.unset(mlfid);
+    // the connection's data, held by nothing else now, serves the next new id's
+    if let Some(Some(forgotten)) = cache.unset(mlfid) {
+        spares.recycle(forgotten);
+    }
     Some(true)
 }
 
@@ -463,7 +472,9 @@ pub(crate) fn merge(
     }
     // The cache holds the same (shared) data as the failure, as in Fail2ban.
     match entry.filter(|_| was_cached) {
-        Some(_) if flags & 2 != 0 => cache.unset(mlfid),
+        Some(_) if flags & 2 != 0 => {
+            cache.unset(mlfid);
+        }
         Some(entry) => *entry = Some(shared.clone()),
         None if flags & 2 == 0 => cache.set(mlfid, Some(shared.clone()), now),
         None => {}

@@ -156,9 +156,9 @@ impl<V> MlfidCache<V> {
         }
     }
 
-    /// Forget `key`.
-    pub fn unset(&mut self, key: &str) {
-        self.entries.remove(key);
+    /// Forget `key`; the value it had, for its allocations to serve again.
+    pub fn unset(&mut self, key: &str) -> Option<V> {
+        self.entries.remove(key).map(|e| e.value)
     }
 
     /// Removed keys leave stale items in `order`; keep it within a bound.
