@@ -405,6 +405,71 @@ fn the_page_shows_bans_unbans_with_the_token_and_runs_nothing_from_logs() {
     b.screenshot(&artifacts().join("jail.png"));
 }
 
+/// A token is not guessed at the network's speed: the tenth wrong one from a source
+/// within ten minutes locks it out (429, `Retry-After`), the right token included,
+/// and the log says so once; a missing token does not count.
+#[test]
+fn wrong_tokens_lock_their_source_out() {
+    let server = Server::start(
+        "guesses",
+        &format!("dashboard = true\ndashboard_token = {TOKEN}\n"),
+    );
+    let origin = format!("Origin: http://127.0.0.1:{}\r\n", server.port);
+    let json = "Content-Type: application/json\r\n";
+    let check = |auth: &str| {
+        http(
+            server.port,
+            "POST",
+            "/api/token",
+            &format!("{origin}{json}{auth}"),
+            "{}",
+        )
+        .0
+    };
+    let right = format!("Authorization: Bearer {TOKEN}\r\n");
+    for _ in 0..20 {
+        assert_eq!(check(""), 401, "no token");
+    }
+    assert_eq!(check(&right), 200, "missing tokens are no guesses");
+    for i in 1..=10 {
+        assert_eq!(check(&format!("Authorization: Bearer guess-{i}\r\n")), 401);
+    }
+    assert_eq!(check(&right), 429, "locked out, the right token too");
+    let body = r#"{"jail": "web", "ip": "192.0.2.31"}"#;
+    let headers = format!("{origin}{json}{right}");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /api/ban HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        server.port,
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    let retry = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Retry-After: "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(retry.is_some_and(|s| s > 500 && s <= 600), "{answer}");
+    assert!(server.banned().is_empty(), "no write went through");
+    assert!(
+        wait_for(5, || server.log().contains(
+            "Dashboard: 10 wrong tokens from 127.0.0.1 within 10 minutes"
+        )),
+        "{}",
+        server.log()
+    );
+    assert_eq!(
+        server.log().matches("Dashboard: 10 wrong tokens").count(),
+        1,
+        "one lock-out, said once: {}",
+        server.log()
+    );
+}
+
 #[test]
 fn writes_need_the_token_the_origin_and_post() {
     let server = Server::start(

@@ -11,6 +11,7 @@ pub mod activity;
 pub mod api;
 mod assets;
 mod chart;
+mod guesses;
 mod writes;
 
 use serde_json::{json, Value};
@@ -43,12 +44,18 @@ pub type Token = std::sync::Arc<std::sync::RwLock<Option<String>>>;
 /// The dashboard of one server.
 pub struct Dashboard {
     token: Token,
+    /// Wrong tokens by source, which lock it out when too many.
+    guesses: guesses::Guesses,
     log: Logger,
 }
 
 impl Dashboard {
     pub fn new(token: Token, log: Logger) -> Dashboard {
-        Dashboard { token, log }
+        Dashboard {
+            token,
+            guesses: guesses::Guesses::default(),
+            log,
+        }
     }
 
     /// Answer one request for a dashboard path.
@@ -75,11 +82,12 @@ impl Dashboard {
                 request,
                 path == "/api/ban",
                 self.token().as_deref(),
+                &self.guesses,
                 server,
                 &self.log,
             ),
             ("POST", "/api/token") => {
-                writes::check_token(request, self.token().as_deref(), &self.log)
+                writes::check_token(request, self.token().as_deref(), &self.guesses, &self.log)
             }
             (_, "/api/ban" | "/api/unban" | "/api/token") => {
                 self.log.log(

@@ -9,12 +9,14 @@
 //! they do for the client.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use ferroban_actions::Severity;
 use serde_json::{json, Value};
 
 use super::super::http::{Request, Response, ServerLink};
 use super::super::log::{Component, Logger};
+use super::guesses::{Guesses, MAX_WRONG, WINDOW};
 
 /// The longest jail name a write may give.
 const MAX_JAIL_NAME: usize = 100;
@@ -24,13 +26,72 @@ const MAX_JAIL_NAME: usize = 100;
 pub struct Refusal {
     pub status: u16,
     pub reason: String,
+    /// Seconds after which the source may try again (a lock-out's `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 fn refuse(status: u16, reason: impl Into<String>) -> Refusal {
     Refusal {
         status,
         reason: reason.into(),
+        retry_after: None,
     }
+}
+
+impl Refusal {
+    /// The refusal as the API answers it: `WWW-Authenticate` with a 401, and when
+    /// to come back with a lock-out.
+    fn response(&self, body: &Value) -> Response {
+        let refused = Response::json(self.status, body);
+        match (self.status, self.retry_after) {
+            (401, _) => refused.with_header("WWW-Authenticate", "Bearer"),
+            (_, Some(seconds)) => refused.with_header("Retry-After", seconds.to_string()),
+            _ => refused,
+        }
+    }
+}
+
+/// [`authorize`] for a source that too many wrong tokens lock out (see
+/// [`Guesses`]): a locked-out source is refused before anything is checked (429);
+/// a wrong token is counted, and the right one clears the count.
+pub fn authorize_counted(
+    request: &Request,
+    token: Option<&str>,
+    guesses: &Guesses,
+    log: &Logger,
+) -> Result<(), Refusal> {
+    let peer = request.peer.ip();
+    let now = Instant::now();
+    if let Some(left) = guesses.locked_for(peer, now) {
+        let seconds = left.as_secs().max(1);
+        return Err(Refusal {
+            status: 429,
+            reason: format!(
+                "too many wrong tokens from {peer}: its writes are refused for {seconds} s"
+            ),
+            retry_after: Some(seconds),
+        });
+    }
+    let checked = authorize(request, token);
+    match &checked {
+        Ok(()) => guesses.right(peer),
+        // a token given, and not the one in force
+        Err(r) if r.status == 401 && request.header("authorization").is_some() => {
+            if guesses.wrong(peer, now) {
+                log.log(
+                    Component::Server,
+                    Severity::Warning,
+                    &format!(
+                        "Dashboard: {MAX_WRONG} wrong tokens from {peer} within {} minutes: \
+                         its writes are refused until then",
+                        WINDOW.as_secs() / 60
+                    ),
+                );
+            }
+        }
+        Err(_) => {}
+    }
+    checked
 }
 
 /// Whether `request` comes from the dashboard's own page with the token.
@@ -135,12 +196,14 @@ pub fn write(
     request: &Request,
     ban: bool,
     token: Option<&str>,
+    guesses: &Guesses,
     server: &ServerLink,
     log: &Logger,
 ) -> Response {
     let what = if ban { "ban" } else { "unban" };
     let source = request.peer;
-    let checked = authorize(request, token).and_then(|()| parse_body(&request.body));
+    let checked =
+        authorize_counted(request, token, guesses, log).and_then(|()| parse_body(&request.body));
     let (jail, ip) = match checked {
         Ok(target) => target,
         Err(r) => {
@@ -157,12 +220,7 @@ pub fn write(
                     r.reason
                 ),
             );
-            let refused = Response::json(r.status, &json!({"error": r.reason}));
-            return if r.status == 401 {
-                refused.with_header("WWW-Authenticate", "Bearer")
-            } else {
-                refused
-            };
+            return r.response(&json!({"error": r.reason}));
         }
     };
     let verb = if ban { "banip" } else { "unbanip" };
@@ -190,8 +248,13 @@ pub fn write(
 /// writes. It tells nothing a write would not.
 /// A refused check is logged as a refused write is: a wrong token is a failed
 /// sign-in.
-pub fn check_token(request: &Request, token: Option<&str>, log: &Logger) -> Response {
-    match authorize(request, token) {
+pub fn check_token(
+    request: &Request,
+    token: Option<&str>,
+    guesses: &Guesses,
+    log: &Logger,
+) -> Response {
+    match authorize_counted(request, token, guesses, log) {
         Ok(()) => Response::json(200, &json!({"writes": true})),
         Err(r) => {
             log.log(
@@ -202,10 +265,7 @@ pub fn check_token(request: &Request, token: Option<&str>, log: &Logger) -> Resp
                     request.peer, r.reason
                 ),
             );
-            Response::json(
-                r.status,
-                &json!({"error": r.reason, "writes": token.is_some()}),
-            )
+            r.response(&json!({"error": r.reason, "writes": token.is_some()}))
         }
     }
 }
