@@ -2932,6 +2932,77 @@ fn ferroban_on(dir: &Path) -> Daemon {
     Daemon { child }
 }
 
+/// An action's `<F-USER>` is the first failure's user, in Fail2ban and in ferroban:
+/// Fail2ban's failure ticket is the first failure's, later ones adding to its count
+/// and lines (ferroban gave the last one's). Both servers, in turn, on the same
+/// configuration and lines, with an action that records what it is given.
+#[test]
+fn an_actions_failure_tags_are_the_first_failures_as_in_fail2ban() {
+    let env = Env::new("firstdata");
+    let dir = env.dir.join("fail2ban");
+    let log = env.log("app.log");
+    Fail2ban::write_config(
+        &dir,
+        &format!(
+            "[app]\nenabled = true\nlogpath = {}\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\n",
+            log.display()
+        ),
+    );
+    std::fs::write(
+        dir.join("filter.d/app.conf"),
+        "[Definition]\nfailregex = login failed for <F-USER>\\S+</F-USER> from <HOST>\n",
+    )
+    .unwrap();
+    let out = env.dir.join("actions.out");
+    std::fs::write(
+        dir.join("action.d/noop.conf"),
+        format!(
+            "[Definition]\nactionban = echo \"<ip> <F-USER> <failures>\" >> {}\nactionunban = true\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    // two addresses, their failures interleaved; each is banned at its third
+    let tries = [
+        ("192.0.2.5", "alice"),
+        ("192.0.2.6", "dave"),
+        ("192.0.2.5", "bob"),
+        ("192.0.2.6", "erin"),
+        ("192.0.2.5", "carol"),
+        ("192.0.2.6", "frank"),
+    ];
+    let run = |server: &dyn Fn() -> Box<dyn std::any::Any>| -> Vec<String> {
+        std::fs::write(&log, "").unwrap();
+        let _ = std::fs::remove_file(&out);
+        let running = server();
+        for (ip, user) in tries {
+            let now = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S");
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            writeln!(f, "{now} login failed for {user} from {ip}").unwrap();
+        }
+        let recorded = || std::fs::read_to_string(&out).unwrap_or_default();
+        assert!(
+            wait_for(20, || recorded().lines().count() == 2),
+            "{}",
+            recorded()
+        );
+        drop(running);
+        let mut lines: Vec<String> = recorded().lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    if !Path::new("/usr/bin/fail2ban-server").exists() {
+        eprintln!("SKIPPED: fail2ban-server is not installed (Debian package fail2ban)");
+        return;
+    }
+    let fail2ban = run(&|| Box::new(Fail2ban::start_written(&dir)));
+    // Its bans are not restored by the next server: each starts with none.
+    std::fs::remove_file(dir.join("fail2ban.sqlite3")).unwrap();
+    let ferroban = run(&|| Box::new(ferroban_on(&dir)));
+    assert_eq!(fail2ban, ["192.0.2.5 alice 3", "192.0.2.6 dave 3"]);
+    assert_eq!(ferroban, fail2ban);
+}
+
 /// Jail `[app]` of fail2ban-server, reading `env`'s `app.log`.
 fn fail2ban_app_jail(env: &Env) -> String {
     format!(

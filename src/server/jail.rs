@@ -15,7 +15,9 @@ use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
 use ferroban_filter::pattern::PatternError;
 use ferroban_filter::{Failure, Filter, FilterError, LineResult, Value};
-use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
+use ferroban_jail::{
+    AddressMap, Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence,
+};
 
 use super::log::{push_ip, push_local_time, Component, Logger};
 use ferroban_actions::Severity;
@@ -61,6 +63,11 @@ pub struct Jail {
     /// (`<matches>`…): only then do its bans in force keep them in memory (the
     /// database has them for the dashboard).
     pub keeps_matched_lines: bool,
+    /// Where an action of the jail puts a failure's data in a command
+    /// (`<F-USER>`…): the first failure of each address being counted, whose data
+    /// its ban carries, as in Fail2ban (whose failure ticket is the first one's,
+    /// later failures adding to its count and lines). `None` otherwise.
+    first_failures: Option<AddressMap<Failure>>,
     /// With `bantime.increment`: the addresses this jail banned before, each with
     /// its latest ban's count and start, from the database and the bans since.
     /// A failure of such an address after that ban counts as several (see
@@ -87,6 +94,15 @@ fn keeps_matched_lines(config: &JailConfig) -> bool {
         .actions
         .iter()
         .any(ferroban_actions::uses_matched_lines)
+}
+
+/// An empty memory of first failures where an action of `config` uses their data.
+fn first_failures_for(config: &JailConfig) -> Option<AddressMap<Failure>> {
+    let used = config
+        .actions
+        .iter()
+        .any(ferroban_actions::uses_failure_fields);
+    used.then(AddressMap::default)
 }
 
 /// Build the filter of a jail configuration.
@@ -371,6 +387,7 @@ impl Jail {
             idle: false,
             started: super::now(),
             keeps_matched_lines: keeps_matched_lines(&config),
+            first_failures: first_failures_for(&config),
             ban_history: None,
             config,
         })
@@ -427,6 +444,9 @@ impl Jail {
             fresh.config.maxmatches,
         );
         self.keeps_matched_lines = fresh.keeps_matched_lines;
+        if fresh.first_failures.is_none() || self.first_failures.is_none() {
+            self.first_failures = fresh.first_failures;
+        }
         if self.policy.increment.is_none() {
             self.ban_history = None;
         }
@@ -616,11 +636,38 @@ impl Jail {
         if let Some(bad) = bad {
             log.log(Component::Observer, Severity::Info, &bad);
         }
+        self.note_first_failure(address, when, failure);
         let offence = self.track(address, when, failure.matches(), weight, log);
-        offences.extend(offence.map(|offence| JailOffence {
-            offence,
-            failure: failure.clone(),
+        offences.extend(offence.map(|offence| {
+            let first = self
+                .first_failures
+                .as_mut()
+                .and_then(|f| f.remove(&address));
+            JailOffence {
+                offence,
+                failure: first.unwrap_or_else(|| failure.clone()),
+            }
         }));
+    }
+
+    /// Keep `failure` of `address` at `when` as its first, where the jail keeps
+    /// first failures: when it starts the address's count (none within `findtime`
+    /// before it), or when none is kept yet.
+    fn note_first_failure(&mut self, address: IpAddr, when: f64, failure: &Failure) {
+        let Some(first) = &mut self.first_failures else {
+            return;
+        };
+        if self.tracker.counted(&address, when) == 0 {
+            first.insert(address, failure.clone());
+        } else {
+            first.entry(address).or_insert_with(|| failure.clone());
+        }
+        // The tracker forgets addresses on its own (expired, evicted, banned by
+        // hand): their first failures go once they are as many again as it tracks.
+        if first.len() > 2 * self.tracker.currently_failed() + 64 {
+            let tracker = &self.tracker;
+            first.retain(|ip, _| tracker.tracks(ip));
+        }
     }
 
     /// Count a failure at `when` of `address`, which the ignore list has let

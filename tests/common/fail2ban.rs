@@ -21,11 +21,17 @@ impl Fail2ban {
     /// the filter `app` matches [`FAILREGEX`], the action `noop` does nothing).
     /// `None`, after a `SKIPPED` line, when Fail2ban is not installed.
     pub fn start(dir: &Path, jails: &str) -> Option<Fail2ban> {
+        Fail2ban::write_config(dir, jails);
+        Fail2ban::start_written(dir)
+    }
+
+    /// [`Fail2ban::start`] on a configuration written already (by
+    /// [`Fail2ban::write_config`], then changed).
+    pub fn start_written(dir: &Path) -> Option<Fail2ban> {
         if !Path::new("/usr/bin/fail2ban-server").exists() {
             eprintln!("SKIPPED: fail2ban-server is not installed (Debian package fail2ban)");
             return None;
         }
-        Fail2ban::write_config(dir, jails);
         let child = Command::new("fail2ban-server")
             .arg("-c")
             .arg(dir)

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 pub use runner::{
     missing_firewall_tool, refused_firewall_rule, ActionRunner, Report, RestoreSink, Severity,
 };
-pub use tags::uses_matched_lines;
+pub use tags::{uses_failure_fields, uses_matched_lines};
 
 /// Where an action's messages go.
 pub type Log<'a> = &'a dyn Fn(Severity, String);

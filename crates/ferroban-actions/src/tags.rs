@@ -102,6 +102,17 @@ pub fn uses_matched_lines(action: &ActionDefinition) -> bool {
         .any(|(_, value)| MATCHED_LINES_TAGS.iter().any(|tag| value.contains(tag)))
 }
 
+/// Whether any command or parameter of `action` may put a failure's captured
+/// data in a command (`<F-USER>`, any `<F-NAME>`). Fail2ban takes that data from
+/// the first failure of the offence; a server keeps it only for jails with such an
+/// action.
+pub fn uses_failure_fields(action: &ActionDefinition) -> bool {
+    action
+        .options
+        .iter()
+        .any(|(_, value)| value.contains("<F-"))
+}
+
 /// The value of a dynamic tag for `ticket`, if it is one.
 fn dynamic_value(tag: &str, ticket: &BanTicket, hostname: &str) -> Option<String> {
     let matches = || ticket.matches.join("\n");

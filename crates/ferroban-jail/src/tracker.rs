@@ -205,6 +205,20 @@ impl FailTracker {
         })
     }
 
+    /// Failures of `ip` counted at `time` (those within `findtime` before it): 0 when
+    /// a failure at `time` would start its count afresh.
+    pub fn counted(&self, ip: &IpAddr, time: f64) -> usize {
+        let oldest = time - self.findtime;
+        self.entries
+            .get(ip)
+            .map_or(0, |e| e.times.iter().filter(|t| **t >= oldest).count())
+    }
+
+    /// Whether failures of `ip` are being counted.
+    pub fn tracks(&self, ip: &IpAddr) -> bool {
+        self.entries.contains_key(ip)
+    }
+
     /// Forget addresses whose last failure is older than `findtime` before `now`.
     pub fn expire(&mut self, now: f64) {
         let oldest = now - self.findtime;
@@ -240,6 +254,22 @@ mod tests {
             time,
             matches: &[line],
         })
+    }
+
+    #[test]
+    fn counted_failures_are_those_within_findtime_before_a_time() {
+        let mut t = FailTracker::new(600.0, 5, 5);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(t.counted(&ip, 0.0), 0);
+        add(&mut t, "192.0.2.1", 100.0);
+        add(&mut t, "192.0.2.1", 400.0);
+        assert!(t.tracks(&ip));
+        assert_eq!(t.counted(&ip, 650.0), 2);
+        assert_eq!(t.counted(&ip, 800.0), 1);
+        // a failure then would start the count afresh
+        assert_eq!(t.counted(&ip, 1100.0), 0);
+        t.forget(&ip);
+        assert!(!t.tracks(&ip));
     }
 
     #[test]
