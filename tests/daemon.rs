@@ -5112,6 +5112,40 @@ fn an_ignoreip_name_that_does_not_resolve_is_a_warning_not_an_error() {
     assert!(shown.contains("no-such-host.invalid"), "{shown}");
 }
 
+/// A firewall action whose program is not installed is warned of at the line that
+/// chose it (`banaction`, else `action`).
+#[test]
+fn a_firewall_action_without_its_program_is_warned_of_at_its_line() {
+    if [
+        "/usr/sbin/shorewall",
+        "/sbin/shorewall",
+        "/usr/bin/shorewall",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
+    {
+        eprintln!(
+            "SKIPPED: shorewall is installed here; the test needs a firewall tool that is not"
+        );
+        return;
+    }
+    let env = Env::new("notool");
+    std::fs::write(
+        env.conf().join("action.d/shorewall.conf"),
+        "[Definition]\nactionban = true\nactionunban = true\n",
+    )
+    .unwrap();
+    env.jails("[app]\nenabled = true\nlogpath = ../logs/app.log\nbanaction = shorewall\naction = %(banaction)s\n");
+    let check = env.client(&["check"]);
+    let err = String::from_utf8_lossy(&check.stderr).into_owned();
+    assert!(check.status.success(), "{err}");
+    let warning = format!(
+        "WARNING: {}:9: [app] action shorewall runs shorewall, which is not installed here",
+        env.conf().join("jail.local").display()
+    );
+    assert!(err.contains(&warning), "{err}");
+}
+
 // A `logtarget` in a directory that does not exist (a typo) made that directory,
 // and the server logged there; Fail2ban makes none. Now `check` and the start
 // refuse it, naming the line, and make nothing.

@@ -294,8 +294,9 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
         for action in &jail.config.actions {
             if let Some((program, package)) = ferroban_actions::missing_firewall_tool(action) {
                 warnings.push(format!(
-                    "[{}] action {} runs {program}, which is not installed here: its bans \
+                    "{}[{}] action {} runs {program}, which is not installed here: its bans \
                      will fail (apt-get install {package}, or run the server with --dry-run)",
+                    jail::action_place(&jail.config, &action.name),
                     jail.name(),
                     action.name
                 ));
@@ -305,13 +306,10 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
     let fleet = FleetSettings::load(confdir).ok().flatten();
     if fleet.is_none() {
         for jail in jails.iter().filter(|j| j.config.fleet != FleetMode::Off) {
-            let at = match &jail.config.fleet_origin {
-                Some(o) => format!("{}:{}: ", o.file.display(), o.line),
-                None => String::new(),
-            };
             warnings.push(format!(
-                "{at}[{}] fleet = {} does nothing: there is no [Fleet] section (the engine to \
+                "{}[{}] fleet = {} does nothing: there is no [Fleet] section (the engine to \
                  share through; see /usr/share/doc/ferroban/fleet.md, in the source docs/fleet.md)",
+                jail.config.place_of("fleet"),
                 jail.name(),
                 jail.config.fleet.as_str()
             ));

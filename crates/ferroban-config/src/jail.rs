@@ -97,8 +97,6 @@ pub struct JailConfig {
     pub actions: Vec<ActionDefinition>,
     /// How the jail takes part in the fleet (`fleet`).
     pub fleet: FleetMode,
-    /// Where `fleet` was set, for what is said of it beside the `[Fleet]` section.
-    pub fleet_origin: Option<Origin>,
     /// Failures across the fleet within `findtime` that ban everywhere
     /// (`fleetmaxretry`); at least `maxretry`, so one host alone never reaches it.
     pub fleetmaxretry: Option<u32>,
@@ -436,7 +434,6 @@ impl JailReader<'_> {
             usedns: filter.usedns.clone().unwrap_or_else(|| "warn".into()),
             actions: self.actions()?,
             fleet: self.fleet_mode()?,
-            fleet_origin: self.cfg.origin(self.name, "fleet"),
             fleetmaxretry: self.fleetmaxretry(maxretry)?,
             fleetmaxbantime: self.fleetmaxbantime()?,
             backend,
