@@ -134,7 +134,7 @@ const IP6TABLES_LEGACY: Legacy = Legacy {
 pub fn default_policy() -> Finding {
     let ipv6_matters = has_global_ipv6();
     let nft = match run_program("nft", &["-j", "list", "ruleset"]) {
-        Ok(out) if out.success => match input_policies(&out.stdout) {
+        Ok(out) if out.success => match input_policies(&out.stdout, &iptables_nft_input) {
             Ok(p) => Ok(p),
             Err(e) => return Finding::skip(format!("cannot read nft's ruleset: {e}")),
         },
@@ -234,7 +234,14 @@ fn describe(v4: &FamilyPolicy, v6: &FamilyPolicy, ipv6_matters: bool) -> String 
 }
 
 /// The input policies of IPv4 and IPv6 in `nft -j list ruleset` output.
-fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
+/// iptables-nft's matches (`-m conntrack --ctstate NEW`, `-m multiport`) show
+/// there as `xt` expressions without their options: a chain of iptables-nft's
+/// with such rules is read as `saved` gives it (its rules as `iptables -S` prints
+/// them, for the family `ip` or `ip6`), where it gives as many.
+fn input_policies(
+    json: &str,
+    saved: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> Result<(FamilyPolicy, FamilyPolicy), String> {
     let doc: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let items = doc
         .get("nftables")
@@ -253,6 +260,11 @@ fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
             .and_then(Value::as_str)
             .unwrap_or("accept");
         let rules = rules_of(items, family, table, name);
+        let iptables_nft = (table, name) == ("filter", "INPUT") && rules.iter().any(has_xt_match);
+        let saved_rules = iptables_nft
+            .then(|| saved(family))
+            .flatten()
+            .filter(|lines| lines.len() == rules.len());
         let targets: &mut [(Ip, &mut FamilyPolicy)] = match family {
             "ip" => &mut [(Ip::V4, &mut v4)],
             "ip6" => &mut [(Ip::V6, &mut v6)],
@@ -260,8 +272,10 @@ fn input_policies(json: &str) -> Result<(FamilyPolicy, FamilyPolicy), String> {
             _ => &mut [],
         };
         for (ip, target) in targets.iter_mut() {
-            let verdicts: Vec<Option<Verdict>> =
-                rules.iter().map(|r| unconditional(r, *ip)).collect();
+            let verdicts: Vec<Option<Verdict>> = match &saved_rules {
+                Some(lines) => lines.iter().map(|l| legacy_verdict(l)).collect(),
+                None => rules.iter().map(|r| unconditional(r, *ip)).collect(),
+            };
             let head = format!("{family} {table} {name}: policy {policy}");
             let chain = judge(head, policy == "drop", &verdicts, |i| {
                 match rules
@@ -291,14 +305,30 @@ enum Ip {
 /// `Some(false)` when none do, `None` for any other expression.
 fn family_selector(e: &Value, ip: Ip) -> Option<bool> {
     let m = e.get("match")?;
-    let key = m.get("left")?.get("meta")?.get("key")?.as_str()?;
-    let right = m.get("right")?.as_str()?;
-    let selected = match (key, right) {
-        ("nfproto", "ipv4") | ("protocol", "ip") => Ip::V4,
-        ("nfproto", "ipv6") | ("protocol", "ip6") => Ip::V6,
-        _ => return None,
+    let (left, right) = (m.get("left")?, m.get("right")?);
+    let op = m.get("op").and_then(Value::as_str)?;
+    let selected = match left.get("payload") {
+        // `ip version 4`: in an `inet` chain it matches no IPv6 packet at all,
+        // so only `==` selects a family
+        Some(payload) if op == "==" => {
+            let field = (
+                payload.get("protocol")?.as_str()?,
+                payload.get("field")?.as_str()?,
+            );
+            match (field, right.as_u64()?) {
+                (("ip", "version"), 4) => Ip::V4,
+                (("ip6", "version"), 6) => Ip::V6,
+                _ => return None,
+            }
+        }
+        Some(_) => return None,
+        None => match (left.get("meta")?.get("key")?.as_str()?, right.as_str()?) {
+            ("nfproto", "ipv4") | ("protocol", "ip") => Ip::V4,
+            ("nfproto", "ipv6") | ("protocol", "ip6") => Ip::V6,
+            _ => return None,
+        },
     };
-    match m.get("op").and_then(Value::as_str)? {
+    match op {
         "==" => Some(selected == ip),
         "!=" => Some(selected != ip),
         _ => None,
@@ -352,6 +382,32 @@ fn unconditional(rule: &Value, ip: Ip) -> Option<Verdict> {
     exprs.into_iter().find_map(verdict)
 }
 
+/// Whether an nft rule has an iptables match other than a comment (an `xt`
+/// expression, whose options nft does not show).
+fn has_xt_match(rule: &&Value) -> bool {
+    let exprs = rule.get("expr").and_then(Value::as_array);
+    exprs.is_some_and(|exprs| {
+        exprs
+            .iter()
+            .any(|e| e.get("xt").is_some() && !is_passive(e))
+    })
+}
+
+/// The rules of iptables-nft's `filter INPUT` chain of `family` (`ip`, `ip6`), as
+/// `iptables -S INPUT` prints them.
+fn iptables_nft_input(family: &str) -> Option<Vec<String>> {
+    let program = match family {
+        "ip" => "iptables-nft",
+        "ip6" => "ip6tables-nft",
+        _ => return None,
+    };
+    let out = run_program(program, &["-S", "INPUT"])
+        .ok()
+        .filter(|o| o.success)?;
+    let rules = out.stdout.lines().filter(|l| l.starts_with("-A INPUT "));
+    Some(rules.map(str::to_string).collect())
+}
+
 /// Whether the nft expression `e` leaves every packet's fate alone: a counter, a
 /// log, or a comment. iptables-nft keeps `-m comment --comment X` as the xtables
 /// match `{"xt": {"type": "match", "name": "comment"}}`, which matches every
@@ -373,11 +429,17 @@ fn is_passive(e: &Value) -> bool {
 fn whole_class(e: &Value, ip: Ip) -> Option<Option<&'static str>> {
     let m = e.get("match")?;
     let (op, left, right) = (m.get("op")?.as_str()?, m.get("left")?, m.get("right")?);
+    let elements = elements(right);
+    let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
+    if op == "!=" {
+        return all_but_class(left, &elements, ip);
+    }
     if op != "==" && op != "in" {
         return None;
     }
-    let elements = elements(right);
-    let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
+    if is_syn_test(left, &elements) {
+        return Some(Some("TCP connection attempt (SYN)"));
+    }
     if let Some(payload) = left.get("payload") {
         let field = payload.get("field")?.as_str()?;
         let proto = payload.get("protocol")?.as_str()?;
@@ -410,6 +472,52 @@ fn whole_class(e: &Value, ip: Ip) -> Option<Option<&'static str>> {
         return new.then_some(Some("new connection"));
     }
     None
+}
+
+/// [`whole_class`] for a match that excludes what it names (`!=`): all but a few
+/// ports or addresses are nearly every packet of the class, and every connection
+/// state but `invalid` (or any that are not `new`) takes every new connection.
+fn all_but_class(left: &Value, excluded: &[&Value], ip: Ip) -> Option<Option<&'static str>> {
+    let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
+    if left.get("ct").and_then(|c| c.get("key")?.as_str()) == Some("state") {
+        let new_excluded = excluded.iter().any(|e| e.as_str() == Some("new"));
+        return (!new_excluded).then_some(Some("new connection"));
+    }
+    let payload = left.get("payload")?;
+    match (
+        payload.get("protocol")?.as_str()?,
+        payload.get("field")?.as_str()?,
+    ) {
+        ("tcp", "dport" | "sport") => Some(Some("TCP packet but to or from the ports it names")),
+        ("udp", "dport" | "sport") => Some(Some("UDP packet but to or from the ports it names")),
+        ("th", "dport" | "sport") => {
+            Some(Some("TCP or UDP packet but to or from the ports it names"))
+        }
+        ("ip", "saddr" | "daddr") => {
+            family_only(Ip::V4, "IPv4 packet but to or from the addresses it names")
+        }
+        ("ip6", "saddr" | "daddr") => {
+            family_only(Ip::V6, "IPv6 packet but to or from the addresses it names")
+        }
+        _ => None,
+    }
+}
+
+/// Whether a match tests for the TCP SYN flag (`tcp flags syn`, `tcp flags &
+/// (syn|ack) == syn`): what every new TCP connection begins with.
+fn is_syn_test(left: &Value, elements: &[&Value]) -> bool {
+    let flags = |v: &Value| {
+        v.get("payload").is_some_and(|p| {
+            p.get("protocol").and_then(Value::as_str) == Some("tcp")
+                && p.get("field").and_then(Value::as_str) == Some("flags")
+        })
+    };
+    let masked = left
+        .get("&")
+        .and_then(Value::as_array)
+        .and_then(|parts| parts.first())
+        .is_some_and(flags);
+    (flags(left) || masked) && elements.iter().any(|e| e.as_str() == Some("syn"))
 }
 
 /// The values a match compares with: an anonymous set's elements (`{"set": […]}`),
@@ -727,7 +835,7 @@ mod tests {
           {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}},
           {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"reject": null}]}}
         ]}"#;
-        let (v4, v6) = input_policies(ruleset).unwrap();
+        let (v4, v6) = input_policies(ruleset, &|_| None).unwrap();
         assert!(v4.denies && v6.denies, "{v4:?} {v6:?}");
         assert_eq!(v4.chains.len(), 2);
         assert!(v6.chains[1].contains("last rule drops"));
@@ -739,9 +847,9 @@ mod tests {
           {"chain": {"family": "inet", "table": "filter", "name": "input", "hook": "input", "prio": 0, "policy": "accept", "type": "filter"}},
           {"rule": {"family": "inet", "table": "filter", "chain": "input", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 25}}, {"drop": null}]}}
         ]}"#;
-        let (v4, v6) = input_policies(ruleset).unwrap();
+        let (v4, v6) = input_policies(ruleset, &|_| None).unwrap();
         assert!(!v4.denies && !v6.denies);
-        let (v4, _) = input_policies(r#"{"nftables": []}"#).unwrap();
+        let (v4, _) = input_policies(r#"{"nftables": []}"#, &|_| None).unwrap();
         assert_eq!(v4, FamilyPolicy::default());
         assert!(describe(&v4, &v4, false).contains("no input chain"));
         // a family left out is said to be left out
@@ -758,7 +866,7 @@ mod tests {
           {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}},
           {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 6, "expr": [{"drop": null}]}}
         ]}"#;
-        let (v4, v6) = input_policies(ruleset).unwrap();
+        let (v4, v6) = input_policies(ruleset, &|_| None).unwrap();
         assert!(!v4.denies && !v6.denies, "{v4:?}");
         assert_eq!(
             v4.chains,
@@ -773,7 +881,7 @@ mod tests {
           {"chain": {"family": "ip", "table": "t", "name": "in", "hook": "input", "policy": "drop"}},
           {"rule": {"family": "ip", "table": "t", "chain": "in", "expr": [{"jump": {"target": "other"}}]}}
         ]}"#;
-        let (v4, _) = input_policies(jump).unwrap();
+        let (v4, _) = input_policies(jump, &|_| None).unwrap();
         assert!(v4.denies && v4.accept_all.is_empty(), "{v4:?}");
     }
 
@@ -824,7 +932,7 @@ mod tests {
             words.truncate(5);
             words.extend(rule.split_whitespace());
             ns.run("nft", &words);
-            input_policies(&ns.run("nft", &["-j", "list", "ruleset"])).unwrap()
+            input_policies(&ns.run("nft", &["-j", "list", "ruleset"]), &|_| None).unwrap()
         };
         let head = "inet filter input: policy drop, but rule 2 accepts every";
         for (rule, v4_class, v6_class) in [
@@ -898,6 +1006,35 @@ mod tests {
                 Some("IPv4 packet"),
                 None,
             ),
+            // A whole family, every connection state but one that is not new, all
+            // but a few ports or addresses, every SYN: each passed before.
+            ("ip version 4 accept", Some("packet"), None),
+            ("ip6 version 6 accept", None, Some("packet")),
+            (
+                "ct state != invalid accept",
+                Some("new connection"),
+                Some("new connection"),
+            ),
+            (
+                "tcp dport != 22 accept",
+                Some("TCP packet but to or from the ports it names"),
+                Some("TCP packet but to or from the ports it names"),
+            ),
+            (
+                "ip saddr != 10.0.0.1 accept",
+                Some("IPv4 packet but to or from the addresses it names"),
+                None,
+            ),
+            (
+                "tcp flags syn accept",
+                Some("TCP connection attempt (SYN)"),
+                Some("TCP connection attempt (SYN)"),
+            ),
+            (
+                "tcp flags & (syn | ack) == syn accept",
+                Some("TCP connection attempt (SYN)"),
+                Some("TCP connection attempt (SYN)"),
+            ),
         ] {
             let (v4, v6) = chain(rule);
             for (family, class) in [(&v4, v4_class), (&v6, v6_class)] {
@@ -922,9 +1059,68 @@ mod tests {
             "meta l4proto { icmp, ipv6-icmp } accept",
             "ct state { established, related } accept",
             "ip saddr { 10.0.0.0/8, 192.168.0.0/16 } accept",
+            "ct state != new accept",
+            "tcp dport != 22 drop",
+            "ip version != 4 accept",
         ] {
             let (v4, v6) = chain(rule);
             assert!(v4.denies && v6.denies, "{rule}: {v4:?} {v6:?}");
+        }
+    }
+
+    /// Debian's `iptables` is iptables-nft, whose matches nft shows as `xt`
+    /// expressions without their options: `--ctstate NEW` and a multiport list of
+    /// every port were read as matching nothing, and a drop policy they undo was a
+    /// PASS. Such a chain is now read as iptables-nft prints it.
+    #[test]
+    fn iptables_nft_rules_accepting_a_whole_class_undo_the_drop_policy() {
+        let Some(ns) = Netns::new("nft_xt", &["ip", "nft", "iptables-nft"]) else {
+            return;
+        };
+        for (rule, class) in [
+            (
+                "-m conntrack --ctstate NEW -j ACCEPT",
+                Some("new connection"),
+            ),
+            (
+                "-m state --state NEW,ESTABLISHED -j ACCEPT",
+                Some("new connection"),
+            ),
+            (
+                "-p tcp -m multiport --dports 1:1000,1001:65535 -j ACCEPT",
+                Some("TCP packet"),
+            ),
+            ("-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", None),
+            ("-p tcp -m multiport --dports 22,80 -j ACCEPT", None),
+        ] {
+            let ipt = |args: &[&str]| ns.run("iptables-nft", args);
+            ipt(&["-F", "INPUT"]);
+            ipt(&["-P", "INPUT", "DROP"]);
+            ipt(&["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
+            let mut args = vec!["-A", "INPUT"];
+            args.extend(rule.split_whitespace());
+            ipt(&args);
+            let json = ns.run("nft", &["-j", "list", "ruleset"]);
+            let saved = |family: &str| {
+                (family == "ip").then(|| {
+                    let rules = ipt(&["-S", "INPUT"]);
+                    let rules = rules.lines().filter(|l| l.starts_with("-A INPUT "));
+                    rules.map(str::to_string).collect()
+                })
+            };
+            let (v4, _) = input_policies(&json, &saved).unwrap();
+            match class {
+                Some(class) => {
+                    assert!(!v4.denies, "{rule}: {v4:?}");
+                    let seen =
+                        format!("ip filter INPUT: policy drop, but rule 2 accepts every {class}");
+                    assert_eq!(v4.chains, [seen], "{rule}");
+                }
+                None => assert!(v4.denies, "{rule}: {v4:?}"),
+            }
+            // without iptables-nft's view, its matches decide nothing (as before)
+            let (blind, _) = input_policies(&json, &|_| None).unwrap();
+            assert!(blind.denies, "{rule}: {blind:?}");
         }
     }
 
@@ -1166,7 +1362,7 @@ mod tests {
         ipt(ACCEPT_ALL_WITH_A_COMMENT);
         let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
         assert!(ruleset.contains(r#""name": "comment""#), "{ruleset}");
-        let (v4, v6) = input_policies(&ruleset).unwrap();
+        let (v4, v6) = input_policies(&ruleset, &|_| None).unwrap();
         assert!(!v4.denies, "{v4:?}\n{ruleset}");
         assert_eq!(
             v4.chains,
@@ -1189,7 +1385,7 @@ mod tests {
         );
         let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
         assert!(ruleset.contains(r#""comment": "all""#), "{ruleset}");
-        let (v4, v6) = input_policies(&ruleset).unwrap();
+        let (v4, v6) = input_policies(&ruleset, &|_| None).unwrap();
         assert!(!v4.denies && !v6.denies, "{v4:?}\n{ruleset}");
         assert_eq!(
             v6.chains,
@@ -1213,7 +1409,7 @@ mod tests {
         rule(&["meta", "nfproto", "ipv4", "tcp", "dport", "22", "accept"]);
         rule(&["meta", "nfproto", "ipv6", "counter", "accept"]);
         let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
-        let (v4, v6) = input_policies(&ruleset).unwrap();
+        let (v4, v6) = input_policies(&ruleset, &|_| None).unwrap();
         assert!(v4.denies, "{v4:?}\n{ruleset}");
         assert_eq!(v4.chains, ["inet filter input: policy drop"], "{ruleset}");
         assert!(!v6.denies, "{v6:?}\n{ruleset}");
