@@ -454,8 +454,11 @@ fn public_listeners_need_a_jail_and_databases_must_not_listen() {
     let fix = finding["fix"].as_str().unwrap_or_default();
     assert!(
         fix.starts_with("bind 3306 (mysql) to 127.0.0.1")
-            && fix.contains("enable a jail for 25 (smtp) in jail.local")
-            && !fix.contains("3306 (mysql) in jail.local"),
+            && fix.contains(
+                "enable a jail for 25 (smtp) in jail.local (e.g. [postfix] enabled = true)"
+            )
+            && !fix.contains("3306 (mysql) in jail.local")
+            && !fix.contains("mysqld"),
         "{fix}"
     );
     drop((ssh, smtp, mysql));
@@ -579,6 +582,22 @@ fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
     let (status, seen, code) = check(ferroban(), "jail-never-matched", &["-c", &conf_arg]);
     assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
     assert!(seen.contains("3 lines over 3 days, none matched"), "{seen}");
+    // the fix is the command that tests this jail's filter on this log
+    let json = |id: &str| -> Value {
+        let out = ferroban()
+            .args(["audit", "--json", "--only", id, "-c", &conf_arg])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let fix = json("jail-never-matched")["fix"].to_string();
+    assert!(
+        fix.contains(&format!(
+            "`ferroban regex -c {conf_arg} {} demo`",
+            log.display()
+        )),
+        "{fix}"
+    );
     std::fs::write(
         &log,
         format!(
@@ -612,6 +631,12 @@ fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
     let (status, seen, code) = check(ferroban(), "jail-log-missing", &["-c", &conf_arg]);
     assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
     assert!(seen.contains("nmae"), "{seen}");
+    // the error's hint stays on the finding's one line
+    let seen = json("jail-log-missing")["seen"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(seen.contains("hint: ") && !seen.contains('\n'), "{seen}");
 }
 
 #[test]

@@ -132,6 +132,8 @@ pub fn never_matched(ctx: &Scope) -> Finding {
     };
     let mut status = Status::Pass;
     let mut seen = Vec::new();
+    // the command that tests the first quiet jail's filter on its log
+    let mut test_command = None;
     for jail in jails {
         if matches!(jail.backend, Backend::Systemd { .. }) {
             continue;
@@ -146,6 +148,14 @@ pub fn never_matched(ctx: &Scope) -> Finding {
             match scan_log(jail, &file) {
                 Ok(scan) if scan.matches == 0 && scan.span_days >= QUIET_DAYS => {
                     status = status.max(Status::Warn);
+                    test_command.get_or_insert_with(|| {
+                        format!(
+                            "ferroban regex -c {} {} {}",
+                            ctx.confdir.display(),
+                            file.display(),
+                            jail.filter.name
+                        )
+                    });
                     seen.push(format!(
                         "[{}] {}: {} lines over {:.0} days, none matched",
                         jail.name,
@@ -177,8 +187,11 @@ pub fn never_matched(ctx: &Scope) -> Finding {
     match status {
         Status::Warn | Status::Fail => Finding::warn(
             seen,
-            "test the filter on the log: `ferroban regex LOG FILTER`; the filter or the log \
-             format (LogFormat, syslog template) may be wrong",
+            format!(
+                "test the filter on the log: `{}`; the filter or the log format (LogFormat, \
+                 syslog template) may be wrong",
+                test_command.unwrap_or_else(|| "ferroban regex -c CONFDIR LOG FILTER".into())
+            ),
         ),
         Status::Skip => Finding::skip(seen),
         Status::Pass => Finding::pass(seen),

@@ -379,7 +379,9 @@ fn parse_args(args: &[String]) -> Result<Options> {
             load_jails_as_written(&confdir)
                 .map(|c| c.jails)
                 .map_err(|e| format!("{e:#}"))
-        });
+        })
+        // one line in a finding: an error's hint is on a line of its own
+        .map_err(|e| e.lines().map(str::trim).collect::<Vec<_>>().join("; "));
     Ok(Options {
         json,
         only,

@@ -157,6 +157,8 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
     let mut seen = Vec::new();
     let mut fixes = Vec::new();
     let mut unwatched = Vec::new();
+    // a jail to enable for each service of `unwatched`, for the fix
+    let mut examples: Vec<String> = Vec::new();
     let mut public_databases = Vec::new();
     let mut nobody = Vec::new();
     for port in &listening {
@@ -178,6 +180,13 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
             if watching.is_empty() {
                 seen.push(format!("{label}: no enabled jail"));
                 unwatched.push(label);
+                if let Some(jail) = service.jails.first().filter(|_| !service.database) {
+                    // a pattern's jail by its plain name (`postfix*`: [postfix])
+                    let enable = format!("[{}] enabled = true", jail.trim_end_matches(['*', '-']));
+                    if !examples.contains(&enable) {
+                        examples.push(enable);
+                    }
+                }
             } else {
                 seen.push(format!("{label}: jail {}", watching.join(", ")));
             }
@@ -235,9 +244,9 @@ pub fn listening_without_jail(ctx: &Scope) -> Finding {
         fixes.insert(
             0,
             format!(
-                "enable a jail for {} in jail.local (e.g. [postfix] enabled = true), or stop \
-                 listening publicly",
-                unwatched.join(", ")
+                "enable a jail for {} in jail.local (e.g. {}), or stop listening publicly",
+                unwatched.join(", "),
+                examples.join(", ")
             ),
         );
     }
