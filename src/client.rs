@@ -479,7 +479,9 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 let configs: Vec<_> = jails.iter().collect();
                 // the answer is on stdout: out before the warnings on a shared pipe
                 let _ = std::io::Write::flush(&mut std::io::stdout());
-                for warning in crate::server::quiet_mistakes(&o.confdir, &configs) {
+                let mistakes = crate::server::quiet_mistakes(&o.confdir, &configs);
+                let secrets = crate::server::readable_secrets(&o.confdir);
+                for warning in mistakes.into_iter().chain(secrets) {
                     eprintln!("WARNING: {warning}");
                 }
                 // and what the server said of itself (a listener it keeps)

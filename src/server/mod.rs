@@ -321,6 +321,16 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
             .as_ref()
             .and_then(ServerSettings::open_dashboard_warning),
     );
+    warnings.extend(readable_secrets(confdir));
+    warnings
+}
+
+/// A warning for each secret (the fleet's password or token, the dashboard's
+/// token) in a file of `confdir` that other users can read: what `check` says, and
+/// `reload` after its answer.
+pub fn readable_secrets(confdir: &Path) -> Vec<String> {
+    let fleet = FleetSettings::load(confdir).ok().flatten();
+    let settings = ServerSettings::load(confdir).ok();
     let secrets = [
         (
             "[Fleet] password (or token)",
@@ -331,10 +341,10 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
             settings.and_then(|s| s.dashboard_token_file),
         ),
     ];
-    for (what, file) in secrets {
-        warnings.extend(file.and_then(|f| ferroban_config::secret_file_warning(what, &f)));
-    }
-    warnings
+    secrets
+        .into_iter()
+        .filter_map(|(what, file)| ferroban_config::secret_file_warning(what, &file?))
+        .collect()
 }
 
 /// What Fail2ban runs without a word although it cannot be meant: the options
@@ -1737,6 +1747,12 @@ impl Server {
                     Severity::Notice,
                     &format!("dashboard_token changed: {now}"),
                 );
+                let file = fresh.dashboard_token_file.as_deref();
+                let readable =
+                    file.and_then(|f| ferroban_config::secret_file_warning("dashboard_token", f));
+                if let Some(warning) = readable {
+                    self.log.log(Component::Server, Severity::Warning, &warning);
+                }
             }
         }
         if fresh.http_listen() != self.settings.http_listen()

@@ -624,10 +624,24 @@ fn writes_need_the_token_the_origin_and_post() {
     let settings = std::fs::read_to_string(&local).unwrap();
     std::fs::write(&local, settings.replace(TOKEN, NEW_TOKEN)).unwrap();
     let reload = server.reload();
+    let said = String::from_utf8_lossy(&reload.stderr).into_owned();
+    assert!(reload.status.success(), "{said}");
+    // the new token is in a file others can read: reload says so after its OK,
+    // as check does, and the server logs it
+    let readable = format!(
+        "WARNING: dashboard_token is in {}, which other users can read",
+        local.display()
+    );
+    assert!(said.contains(&readable), "{said}");
+    // (once at start, once at the reload)
     assert!(
-        reload.status.success(),
+        wait_for(5, || server
+            .log()
+            .matches(&readable["WARNING: ".len()..])
+            .count()
+            == 2),
         "{}",
-        String::from_utf8_lossy(&reload.stderr)
+        server.log()
     );
     let ban = r#"{"jail": "web", "ip": "192.0.2.31"}"#;
     let with = |token: &str| {
