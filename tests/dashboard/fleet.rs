@@ -59,9 +59,17 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
     }
     a.fail("192.0.2.7", 3);
     b.fail("192.0.2.8", 3);
+    // and one by hand on A: no failures behind it (it read as "unknown" on B)
+    let by_hand = a.client(&["ban", "t", "192.0.2.10"]);
+    assert!(
+        by_hand.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_hand.stderr)
+    );
     assert!(
         wait_for(10, || b.bans_of("192.0.2.7") == 1
-            && b.bans_of("192.0.2.8") == 1),
+            && b.bans_of("192.0.2.8") == 1
+            && b.bans_of("192.0.2.10") == 1),
         "{}\n{}",
         b.actions(),
         b.log()
@@ -91,6 +99,11 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
         Some(Value::from(3)),
         "{bans}"
     );
+    assert_eq!(
+        field("192.0.2.10", "failures"),
+        Some(Value::from(0)),
+        "{bans}"
+    );
     assert_eq!(field("192.0.2.8", "count"), Some(Value::from(1)), "{bans}");
     assert_eq!(
         field("192.0.2.8", "failures"),
@@ -113,6 +126,8 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
     assert_eq!(fleet_ban["Jail"], "t", "{fleet_ban}");
     assert_eq!(fleet_ban["Ban count"], "received", "{fleet_ban}");
     assert_eq!(fleet_ban["Failures"], "3", "{fleet_ban}");
+    let hand_ban = page.eval(&row_of("bans-table", "192.0.2.10"));
+    assert_eq!(hand_ban["Failures"], "0", "{hand_ban}");
     let own_ban = page.eval(&row_of("bans-table", "192.0.2.8"));
     assert_eq!(own_ban["Origin"], "local", "{own_ban}");
     page.screenshot(&artifacts().join("fleet-bans.png"));
@@ -132,7 +147,7 @@ fn a_fleet_ban_shows_its_origin_and_the_fleet_page_the_hosts_and_the_outbox() {
         format!("connected to {}", engine.url())
     );
     let web1 = page.eval(&row_of("fleet-hosts", "web1"));
-    assert_eq!(web1["Bans"], "1", "{web1}");
+    assert_eq!(web1["Bans"], "2", "{web1}");
     let api_fleet: Value =
         serde_json::from_str(&http(port, "GET", "/api/fleet", "", "").1).unwrap();
     assert!(

@@ -155,7 +155,7 @@ enum BanOrder {
     /// By end; permanent bans last.
     TimeLeft,
     Count,
-    /// By the failures behind a ban; unknown (a fleet ban without them) first.
+    /// By the failures behind a ban.
     Failures,
     /// Local bans first, then by origin host.
     Origin,
@@ -238,10 +238,10 @@ fn bans(server: &Server, search: &str, key: &str, desc: &str) -> Result<Value, S
                 "end": b.end().map(|e| e as i64),
                 // A received ban's count is its origin's business (here it
                 // is 0: it does not count towards this host's increments);
-                // its failures are the origin's, or unknown (0) from hosts
-                // that do not send them.
+                // its failures are the origin's (0 for a ban made by hand
+                // there, and from hosts that predate the field).
                 "count": b.origin.is_none().then_some(b.count),
-                "failures": (b.origin.is_none() || b.failures > 0).then_some(b.failures),
+                "failures": b.failures,
                 "origin": b.origin.as_deref(),
             })
         })
