@@ -400,13 +400,26 @@ fn fix_setting(
                 ),
             }
         }
-        None => format!(
+        None if includes(main) => format!(
             "set {setting} before any other value of it: sshd keeps the first value it reads, so \
              in {} above its `Include`, or in the file of the directory it includes that \
              sorts first (e.g. 00-hardening.conf)",
             main.display()
         ),
+        None => format!(
+            "set {setting} in {}, above any `Match` block (sshd keeps the first value it reads)",
+            main.display()
+        ),
     }
+}
+
+/// Whether the sshd configuration file `main` has an `Include` line.
+fn includes(main: &Path) -> bool {
+    let text = std::fs::read_to_string(main).unwrap_or_default();
+    text.lines().any(|l| {
+        let word = l.split_whitespace().next().unwrap_or("");
+        word.eq_ignore_ascii_case("include")
+    })
 }
 
 /// Whether the first error line of `sshd -T` says the configuration is wrong
@@ -499,14 +512,24 @@ pub fn root_login(ctx: &Scope) -> Finding {
         s.source,
         s.refused_note()
     );
-    let mut fix = fix_setting(&ctx.sshd_config, "PermitRootLogin", "no", root.set_at);
-    if !notes.is_empty() {
-        fix.push_str("; remove PermitRootLogin from the Match blocks named");
-    }
+    let mut fixes = Vec::new();
     if s.refused.is_some() {
-        fix = format!("{REFUSED_FIX}; {fix}");
+        fixes.push(REFUSED_FIX.to_string());
     }
-    fix.push_str("; use sudo from a named account");
+    // the global value, unless it is right already (only a Match block is not)
+    if root.value != "no" {
+        fixes.push(fix_setting(
+            &ctx.sshd_config,
+            "PermitRootLogin",
+            "no",
+            root.set_at,
+        ));
+    }
+    if !notes.is_empty() {
+        fixes.push("remove PermitRootLogin from the Match blocks named".into());
+    }
+    fixes.push("use sudo from a named account".into());
+    let fix = fixes.join("; ");
     match root.value {
         "no" if notes.is_empty() && s.refused.is_none() => Finding::pass(seen),
         "no" => Finding::warn(format!("{seen}{notes}"), fix),
@@ -731,6 +754,35 @@ mod tests {
             "{}",
             f.seen
         );
+        // the global line is right already: only the Match block is to change
+        assert!(
+            f.fix
+                .starts_with("remove PermitRootLogin from the Match blocks named")
+                && !f.fix.contains("change it to"),
+            "{}",
+            f.fix
+        );
+    }
+
+    /// A file without `Include` is not told to put a value above its `Include`.
+    #[test]
+    fn the_fix_names_an_include_only_where_there_is_one() {
+        let dir = Dir::new("no-include");
+        let config = dir.write("sshd_config", "# only a comment\n");
+        let ctx = scope(&config, SshdT::NotInstalled);
+        let fix = password_authentication(&ctx).fix;
+        assert!(
+            fix.contains(&format!(
+                "set `PasswordAuthentication no` in {}, above any `Match` block",
+                config.display()
+            )) && !fix.contains("Include"),
+            "{fix}"
+        );
+        let empty = config.with_file_name("sshd_config.d");
+        let include = format!("Include {}/*.conf\n", empty.display());
+        let config = dir.write("sshd_config", &include);
+        let fix = password_authentication(&scope(&config, SshdT::NotInstalled)).fix;
+        assert!(fix.contains("above its `Include`"), "{fix}");
     }
 
     #[test]
