@@ -145,8 +145,12 @@ pub fn status_text(v: &Value) -> String {
             refused.join(", ")
         }
     ));
-    out.push("`- Hosts:".into());
     let hosts = v["hosts"].as_array().cloned().unwrap_or_default();
+    if hosts.is_empty() {
+        out.push("`- Hosts: none heard of yet".into());
+    } else {
+        out.push("`- Hosts:".into());
+    }
     for (i, h) in hosts.iter().enumerate() {
         out.push(format!(
             "   {} {}  bans {}  last seen {}",
@@ -203,6 +207,7 @@ mod tests {
             text.contains("|- Published: 7 confirmed by the engine, 1 unconfirmed"),
             "{text}"
         );
+        assert!(text.ends_with("`- Hosts: none heard of yet"), "{text}");
         let mut connected = v.clone();
         connected["connected"] = json!(true);
         assert!(
