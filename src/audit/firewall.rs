@@ -134,7 +134,11 @@ const IP6TABLES_LEGACY: Legacy = Legacy {
 pub fn default_policy() -> Finding {
     let ipv6_matters = has_global_ipv6();
     let nft = match run_program("nft", &["-j", "list", "ruleset"]) {
-        Ok(out) if out.success => match input_policies(&out.stdout, &iptables_nft_input) {
+        Ok(out) if out.success => match input_policies(
+            &out.stdout,
+            &iptables_nft_input,
+            &default_route_interfaces(),
+        ) {
             Ok(p) => Ok(p),
             Err(e) => return Finding::skip(format!("cannot read nft's ruleset: {e}")),
         },
@@ -237,10 +241,13 @@ fn describe(v4: &FamilyPolicy, v6: &FamilyPolicy, ipv6_matters: bool) -> String 
 /// iptables-nft's matches (`-m conntrack --ctstate NEW`, `-m multiport`) show
 /// there as `xt` expressions without their options: a chain of iptables-nft's
 /// with such rules is read as `saved` gives it (its rules as `iptables -S` prints
-/// them, for the family `ip` or `ip6`), where it gives as many.
+/// them, for the family `ip` or `ip6`), where it gives as many. `public`: the
+/// interfaces of the default routes, where an accept of every packet arriving
+/// accepts the Internet's.
 fn input_policies(
     json: &str,
     saved: &dyn Fn(&str) -> Option<Vec<String>>,
+    public: &[String],
 ) -> Result<(FamilyPolicy, FamilyPolicy), String> {
     let doc: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let items = doc
@@ -274,7 +281,10 @@ fn input_policies(
         for (ip, target) in targets.iter_mut() {
             let verdicts: Vec<Option<Verdict>> = match &saved_rules {
                 Some(lines) => lines.iter().map(|l| legacy_verdict(l)).collect(),
-                None => rules.iter().map(|r| unconditional(r, *ip)).collect(),
+                None => rules
+                    .iter()
+                    .map(|r| unconditional(r, *ip, public))
+                    .collect(),
             };
             let head = format!("{family} {table} {name}: policy {policy}");
             let chain = judge(head, policy == "drop", &verdicts, |i| {
@@ -355,12 +365,12 @@ fn rules_of<'a>(items: &'a [Value], family: &str, table: &str, chain: &str) -> V
 /// (every TCP packet, every new connection) is [`Verdict::AcceptAllOf`] it.
 /// Anything else (another match, a jump, a set update) is not evaluated, and
 /// such a rule is not taken as deciding for every packet.
-fn unconditional(rule: &Value, ip: Ip) -> Option<Verdict> {
+fn unconditional(rule: &Value, ip: Ip, public: &[String]) -> Option<Verdict> {
     let exprs = rule.get("expr").and_then(Value::as_array)?;
     if exprs.iter().any(|e| family_selector(e, ip) == Some(false)) {
         return None;
     }
-    if let Some(verdict) = accepts_a_whole_class(exprs, ip) {
+    if let Some(verdict) = accepts_a_whole_class(exprs, ip, public) {
         return verdict;
     }
     let exprs: Vec<&Value> = exprs
@@ -380,6 +390,36 @@ fn unconditional(rule: &Value, ip: Ip) -> Option<Verdict> {
         return None;
     }
     exprs.into_iter().find_map(verdict)
+}
+
+/// The interfaces of this host's default routes (IPv4 and IPv6), from the kernel:
+/// where the Internet's packets arrive.
+fn default_route_interfaces() -> Vec<String> {
+    let read = |path| std::fs::read_to_string(path).unwrap_or_default();
+    default_routes_in(&read("/proc/net/route"), &read("/proc/net/ipv6_route"))
+}
+
+/// [`default_route_interfaces`] of the kernel's route tables as text:
+/// `/proc/net/route` (a default route has destination and mask 0) and
+/// `/proc/net/ipv6_route` (destination `::/0`; the last field is the interface).
+fn default_routes_in(v4: &str, v6: &str) -> Vec<String> {
+    let v4 = v4.lines().skip(1).filter_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 7 && f[1] == "00000000" && f[7] == "00000000").then(|| f[0])
+    });
+    let v6 = v6.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let default = f.len() == 10 && f[0].bytes().all(|b| b == b'0') && f[1] == "00";
+        default.then(|| f[9])
+    });
+    let mut names: Vec<String> = v4
+        .chain(v6)
+        .filter(|n| *n != "lo")
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Whether an nft rule has an iptables match other than a comment (an `xt`
@@ -426,13 +466,13 @@ fn is_passive(e: &Value) -> bool {
 /// for any other expression. The value compared with may be a set (`meta l4proto
 /// { tcp, udp }`, `tcp dport { 1-1000, 1001-65535 }`): what its elements cover
 /// together counts.
-fn whole_class(e: &Value, ip: Ip) -> Option<Option<&'static str>> {
+fn whole_class(e: &Value, ip: Ip, public: &[String]) -> Option<Option<&'static str>> {
     let m = e.get("match")?;
     let (op, left, right) = (m.get("op")?.as_str()?, m.get("left")?, m.get("right")?);
     let elements = elements(right);
     let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
     if op == "!=" {
-        return all_but_class(left, &elements, ip);
+        return all_but_class(left, &elements, ip, public);
     }
     if op != "==" && op != "in" {
         return None;
@@ -460,6 +500,9 @@ fn whole_class(e: &Value, ip: Ip) -> Option<Option<&'static str>> {
     }
     if let Some(key) = left.get("meta").and_then(|m| m.get("key")?.as_str()) {
         return match key {
+            "iifname" | "iif" if elements.iter().any(|e| is_public(e, public)) => {
+                Some(Some("packet arriving on the default route's interface"))
+            }
             "l4proto" => protocols_class(&elements).map(Some),
             "pkttype" if elements.iter().any(|e| e.as_str() == Some("host")) => {
                 Some(Some("packet addressed to this host"))
@@ -477,8 +520,21 @@ fn whole_class(e: &Value, ip: Ip) -> Option<Option<&'static str>> {
 /// [`whole_class`] for a match that excludes what it names (`!=`): all but a few
 /// ports or addresses are nearly every packet of the class, and every connection
 /// state but `invalid` (or any that are not `new`) takes every new connection.
-fn all_but_class(left: &Value, excluded: &[&Value], ip: Ip) -> Option<Option<&'static str>> {
+fn all_but_class(
+    left: &Value,
+    excluded: &[&Value],
+    ip: Ip,
+    public: &[String],
+) -> Option<Option<&'static str>> {
     let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
+    let meta = left.get("meta").and_then(|m| m.get("key")?.as_str());
+    if matches!(meta, Some("iifname" | "iif")) {
+        // every interface but some: the default route's among them, unless excluded
+        let public_left = public
+            .iter()
+            .any(|p| !excluded.iter().any(|e| e.as_str() == Some(p)));
+        return public_left.then_some(Some("packet arriving on the default route's interface"));
+    }
     if left.get("ct").and_then(|c| c.get("key")?.as_str()) == Some("state") {
         let new_excluded = excluded.iter().any(|e| e.as_str() == Some("new"));
         return (!new_excluded).then_some(Some("new connection"));
@@ -501,6 +557,12 @@ fn all_but_class(left: &Value, excluded: &[&Value], ip: Ip) -> Option<Option<&'s
         }
         _ => None,
     }
+}
+
+/// Whether an interface name of a match is one of the default routes' (`public`).
+fn is_public(name: &Value, public: &[String]) -> bool {
+    name.as_str()
+        .is_some_and(|name| public.iter().any(|p| p == name))
 }
 
 /// Whether a match tests for the TCP SYN flag (`tcp flags syn`, `tcp flags &
@@ -603,11 +665,11 @@ fn every_address(elements: &[&Value]) -> bool {
 /// `Some(verdict)` when its matches are all [`whole_class`] ones (the verdict
 /// `None` when one matches no packet of `ip`'s family, or it does not accept);
 /// `None` when it has another match, or none.
-fn accepts_a_whole_class(exprs: &[Value], ip: Ip) -> Option<Option<Verdict>> {
+fn accepts_a_whole_class(exprs: &[Value], ip: Ip, public: &[String]) -> Option<Option<Verdict>> {
     let mut classes = Vec::new();
     let mut accepts = false;
     for e in exprs.iter().filter(|e| family_selector(e, ip).is_none()) {
-        if let Some(class) = whole_class(e, ip) {
+        if let Some(class) = whole_class(e, ip, public) {
             classes.push(class);
         } else if e.get("accept").is_some() {
             accepts = true;
@@ -835,7 +897,7 @@ mod tests {
           {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}},
           {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"reject": null}]}}
         ]}"#;
-        let (v4, v6) = input_policies(ruleset, &|_| None).unwrap();
+        let (v4, v6) = input_policies(ruleset, &|_| None, &[]).unwrap();
         assert!(v4.denies && v6.denies, "{v4:?} {v6:?}");
         assert_eq!(v4.chains.len(), 2);
         assert!(v6.chains[1].contains("last rule drops"));
@@ -847,9 +909,9 @@ mod tests {
           {"chain": {"family": "inet", "table": "filter", "name": "input", "hook": "input", "prio": 0, "policy": "accept", "type": "filter"}},
           {"rule": {"family": "inet", "table": "filter", "chain": "input", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 25}}, {"drop": null}]}}
         ]}"#;
-        let (v4, v6) = input_policies(ruleset, &|_| None).unwrap();
+        let (v4, v6) = input_policies(ruleset, &|_| None, &[]).unwrap();
         assert!(!v4.denies && !v6.denies);
-        let (v4, _) = input_policies(r#"{"nftables": []}"#, &|_| None).unwrap();
+        let (v4, _) = input_policies(r#"{"nftables": []}"#, &|_| None, &[]).unwrap();
         assert_eq!(v4, FamilyPolicy::default());
         assert!(describe(&v4, &v4, false).contains("no input chain"));
         // a family left out is said to be left out
@@ -866,7 +928,7 @@ mod tests {
           {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}},
           {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 6, "expr": [{"drop": null}]}}
         ]}"#;
-        let (v4, v6) = input_policies(ruleset, &|_| None).unwrap();
+        let (v4, v6) = input_policies(ruleset, &|_| None, &[]).unwrap();
         assert!(!v4.denies && !v6.denies, "{v4:?}");
         assert_eq!(
             v4.chains,
@@ -881,7 +943,7 @@ mod tests {
           {"chain": {"family": "ip", "table": "t", "name": "in", "hook": "input", "policy": "drop"}},
           {"rule": {"family": "ip", "table": "t", "chain": "in", "expr": [{"jump": {"target": "other"}}]}}
         ]}"#;
-        let (v4, _) = input_policies(jump, &|_| None).unwrap();
+        let (v4, _) = input_policies(jump, &|_| None, &[]).unwrap();
         assert!(v4.denies && v4.accept_all.is_empty(), "{v4:?}");
     }
 
@@ -932,7 +994,7 @@ mod tests {
             words.truncate(5);
             words.extend(rule.split_whitespace());
             ns.run("nft", &words);
-            input_policies(&ns.run("nft", &["-j", "list", "ruleset"]), &|_| None).unwrap()
+            input_policies(&ns.run("nft", &["-j", "list", "ruleset"]), &|_| None, &[]).unwrap()
         };
         let head = "inet filter input: policy drop, but rule 2 accepts every";
         for (rule, v4_class, v6_class) in [
@@ -1068,6 +1130,61 @@ mod tests {
         }
     }
 
+    /// An accept of every packet arriving on the default route's interface accepts
+    /// the Internet's; on another interface (a LAN's), it decides nothing here.
+    #[test]
+    fn accepting_the_default_routes_interface_undoes_the_drop_policy() {
+        let Some(ns) = Netns::new("nft_iif", &["ip", "nft"]) else {
+            return;
+        };
+        let public = ["v0".to_string()];
+        for (rule, open) in [
+            ("iifname \"v0\" accept", true),
+            ("iifname { \"v0\" } counter accept", true),
+            ("iifname \"lan0\" accept", false),
+            ("iifname { \"v0\", \"lan0\" } accept", true),
+            ("iifname != \"lo\" accept", true),
+            ("iifname != \"v0\" accept", false),
+            ("iifname \"v0\" drop", false),
+        ] {
+            ns.fresh_inet_input_dropping();
+            let mut words = vec!["add", "rule", "inet", "filter", "input"];
+            words.extend(rule.split_whitespace());
+            ns.run("nft", &words);
+            let json = ns.run("nft", &["-j", "list", "ruleset"]);
+            let (v4, v6) = input_policies(&json, &|_| None, &public).unwrap();
+            for family in [&v4, &v6] {
+                assert_eq!(!family.denies, open, "{rule}: {family:?}");
+            }
+            if open {
+                assert_eq!(
+                    v4.chains,
+                    [
+                        "inet filter input: policy drop, but rule 1 accepts every packet arriving \
+                      on the default route's interface"
+                    ],
+                    "{rule}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_routes_interfaces_are_read_from_the_kernels_tables() {
+        let v4 =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                  eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                  eth1\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let v6 = "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 \
+                  00000000000000000000000000000000 00000100 00000002 00000000 00000001     eth1\n\
+                  00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
+                  fd000000000000000000000000000001 00000400 00000003 00000000 00000003     wan6\n\
+                  00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
+                  00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n";
+        assert_eq!(default_routes_in(v4, v6), ["eth0", "wan6"]);
+        assert!(default_routes_in("", "").is_empty());
+    }
+
     /// Debian's `iptables` is iptables-nft, whose matches nft shows as `xt`
     /// expressions without their options: `--ctstate NEW` and a multiport list of
     /// every port were read as matching nothing, and a drop policy they undo was a
@@ -1108,7 +1225,7 @@ mod tests {
                     rules.map(str::to_string).collect()
                 })
             };
-            let (v4, _) = input_policies(&json, &saved).unwrap();
+            let (v4, _) = input_policies(&json, &saved, &[]).unwrap();
             match class {
                 Some(class) => {
                     assert!(!v4.denies, "{rule}: {v4:?}");
@@ -1119,7 +1236,7 @@ mod tests {
                 None => assert!(v4.denies, "{rule}: {v4:?}"),
             }
             // without iptables-nft's view, its matches decide nothing (as before)
-            let (blind, _) = input_policies(&json, &|_| None).unwrap();
+            let (blind, _) = input_policies(&json, &|_| None, &[]).unwrap();
             assert!(blind.denies, "{rule}: {blind:?}");
         }
     }
@@ -1362,7 +1479,7 @@ mod tests {
         ipt(ACCEPT_ALL_WITH_A_COMMENT);
         let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
         assert!(ruleset.contains(r#""name": "comment""#), "{ruleset}");
-        let (v4, v6) = input_policies(&ruleset, &|_| None).unwrap();
+        let (v4, v6) = input_policies(&ruleset, &|_| None, &[]).unwrap();
         assert!(!v4.denies, "{v4:?}\n{ruleset}");
         assert_eq!(
             v4.chains,
@@ -1385,7 +1502,7 @@ mod tests {
         );
         let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
         assert!(ruleset.contains(r#""comment": "all""#), "{ruleset}");
-        let (v4, v6) = input_policies(&ruleset, &|_| None).unwrap();
+        let (v4, v6) = input_policies(&ruleset, &|_| None, &[]).unwrap();
         assert!(!v4.denies && !v6.denies, "{v4:?}\n{ruleset}");
         assert_eq!(
             v6.chains,
@@ -1409,7 +1526,7 @@ mod tests {
         rule(&["meta", "nfproto", "ipv4", "tcp", "dport", "22", "accept"]);
         rule(&["meta", "nfproto", "ipv6", "counter", "accept"]);
         let ruleset = ns.run("nft", &["-j", "list", "ruleset"]);
-        let (v4, v6) = input_policies(&ruleset, &|_| None).unwrap();
+        let (v4, v6) = input_policies(&ruleset, &|_| None, &[]).unwrap();
         assert!(v4.denies, "{v4:?}\n{ruleset}");
         assert_eq!(v4.chains, ["inet filter input: policy drop"], "{ruleset}");
         assert!(!v6.denies, "{v6:?}\n{ruleset}");
