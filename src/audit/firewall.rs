@@ -133,12 +133,9 @@ const IP6TABLES_LEGACY: Legacy = Legacy {
 
 pub fn default_policy() -> Finding {
     let ipv6_matters = has_global_ipv6();
+    let public = default_route_interfaces();
     let nft = match run_program("nft", &["-j", "list", "ruleset"]) {
-        Ok(out) if out.success => match input_policies(
-            &out.stdout,
-            &iptables_nft_input,
-            &default_route_interfaces(),
-        ) {
+        Ok(out) if out.success => match input_policies(&out.stdout, &iptables_nft_input, &public) {
             Ok(p) => Ok(p),
             Err(e) => return Finding::skip(format!("cannot read nft's ruleset: {e}")),
         },
@@ -156,9 +153,9 @@ pub fn default_policy() -> Finding {
             // chain that accepts says nothing about nftables' chains.
             let mut v4 = FamilyPolicy::default();
             let mut v6 = FamilyPolicy::default();
-            add_legacy(&mut v4, &IPTABLES_LEGACY);
+            add_legacy(&mut v4, &IPTABLES_LEGACY, &public);
             if ipv6_matters {
-                add_legacy(&mut v6, &IP6TABLES_LEGACY);
+                add_legacy(&mut v6, &IP6TABLES_LEGACY, &public);
             }
             if v4.denies && (v6.denies || !ipv6_matters) {
                 return Finding::pass(format!("{}; {nft_error}", describe(&v4, &v6, ipv6_matters)));
@@ -174,10 +171,10 @@ pub fn default_policy() -> Finding {
         }
     };
     if !v4.denies {
-        add_legacy(&mut v4, &IPTABLES_LEGACY);
+        add_legacy(&mut v4, &IPTABLES_LEGACY, &public);
     }
     if !v6.denies && ipv6_matters {
-        add_legacy(&mut v6, &IP6TABLES_LEGACY);
+        add_legacy(&mut v6, &IP6TABLES_LEGACY, &public);
     }
     let seen = describe(&v4, &v6, ipv6_matters);
     if v4.denies && (v6.denies || !ipv6_matters) {
@@ -280,7 +277,7 @@ fn input_policies(
         };
         for (ip, target) in targets.iter_mut() {
             let verdicts: Vec<Option<Verdict>> = match &saved_rules {
-                Some(lines) => lines.iter().map(|l| legacy_verdict(l)).collect(),
+                Some(lines) => lines.iter().map(|l| legacy_verdict(l, public)).collect(),
                 None => rules
                     .iter()
                     .map(|r| unconditional(r, *ip, public))
@@ -688,7 +685,7 @@ fn accepts_a_whole_class(exprs: &[Value], ip: Ip, public: &[String]) -> Option<O
 /// legacy tables of this network namespace in /proc/net/ip{,6}_tables_names; when
 /// there is no `filter` table there, nothing is filtered there, and the program
 /// is not run: it would make the table (and load its module) just to list it.
-fn add_legacy(p: &mut FamilyPolicy, legacy: &Legacy) {
+fn add_legacy(p: &mut FamilyPolicy, legacy: &Legacy, public: &[String]) {
     match std::fs::read_to_string(legacy.tables) {
         Ok(names) if names.lines().any(|l| l.trim() == "filter") => {}
         Ok(_) => return,
@@ -699,7 +696,7 @@ fn add_legacy(p: &mut FamilyPolicy, legacy: &Legacy) {
         }
     }
     match run_program(legacy.program, &["-S", "INPUT"]) {
-        Ok(out) if out.success => p.add(&legacy_input(legacy.program, &out.stdout)),
+        Ok(out) if out.success => p.add(&legacy_input(legacy.program, &out.stdout, public)),
         Ok(out) => {
             p.unread = Some(format!(
                 "{} -S INPUT failed: {}",
@@ -713,7 +710,7 @@ fn add_legacy(p: &mut FamilyPolicy, legacy: &Legacy) {
 
 /// Read `PROGRAM -S INPUT` output: the `-P INPUT POLICY` line and the rules
 /// (`-A INPUT ... -j TARGET`), numbered as `PROGRAM -D INPUT N` takes them.
-fn legacy_input(program: &str, rules: &str) -> ChainReading {
+fn legacy_input(program: &str, rules: &str, public: &[String]) -> ChainReading {
     let policy = rules
         .lines()
         .find_map(|l| l.strip_prefix("-P INPUT "))
@@ -722,7 +719,7 @@ fn legacy_input(program: &str, rules: &str) -> ChainReading {
     let verdicts: Vec<Option<Verdict>> = rules
         .lines()
         .filter(|l| l.starts_with("-A INPUT "))
-        .map(legacy_verdict)
+        .map(|rule| legacy_verdict(rule, public))
         .collect();
     judge(head, policy == "DROP", &verdicts, |i| {
         format!("`{program} -D INPUT {}`", i + 1)
@@ -733,7 +730,7 @@ fn legacy_input(program: &str, rules: &str) -> ChainReading {
 /// matches before the target, so a rule whose first option is `-j` has no match;
 /// `-m comment --comment TEXT` before it matches every packet and changes
 /// nothing (an accept-all rule with a comment still accepts all).
-fn legacy_verdict(rule: &str) -> Option<Verdict> {
+fn legacy_verdict(rule: &str, public: &[String]) -> Option<Verdict> {
     let words = save_words(rule)?;
     let [append, chain, rest @ ..] = words.as_slice() else {
         return None;
@@ -776,6 +773,17 @@ fn legacy_verdict(rule: &str) -> Option<Verdict> {
                 if (address == "-s" || address == "-d") && any.ends_with("/0") =>
             {
                 rest = tail
+            }
+            // the interface of a default route (or every one but some others)
+            [i, name, tail @ ..] if i == "-i" && public.contains(name) => {
+                class = class.or(Some("packet arriving on the default route's interface"));
+                rest = tail;
+            }
+            [not, i, name, tail @ ..]
+                if not == "!" && i == "-i" && public.iter().any(|p| p != name) =>
+            {
+                class = class.or(Some("packet arriving on the default route's interface"));
+                rest = tail;
             }
             [m, module, option, states, tail @ ..]
                 if m == "-m"
@@ -952,12 +960,14 @@ mod tests {
         let drop = legacy_input(
             "iptables-legacy",
             "-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n",
+            &[],
         );
         assert!(drop.denies);
         assert_eq!(drop.seen, "iptables-legacy filter INPUT: policy DROP");
         let open = legacy_input(
             "iptables-legacy",
             "-P INPUT DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -j ACCEPT\n",
+            &[],
         );
         assert!(!open.denies);
         assert!(
@@ -972,9 +982,10 @@ mod tests {
         let reject = legacy_input(
             "ip6tables-legacy",
             "-P INPUT ACCEPT\n-A INPUT -j REJECT --reject-with icmp6-port-unreachable\n",
+            &[],
         );
         assert!(reject.denies, "{}", reject.seen);
-        assert!(!legacy_input("iptables-legacy", "-P INPUT ACCEPT\n").denies);
+        assert!(!legacy_input("iptables-legacy", "-P INPUT ACCEPT\n", &[]).denies);
     }
 
     /// A drop policy undone by a rule whose match covers a whole class of
@@ -1169,6 +1180,39 @@ mod tests {
         }
     }
 
+    /// The same with iptables' `-i`, as `iptables -S` prints it.
+    #[test]
+    fn an_iptables_accept_on_the_default_routes_interface_undoes_the_drop_policy() {
+        let public = ["eth0".to_string()];
+        let chain = |rule: &str| {
+            let rules = format!("-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n-A INPUT {rule}\n");
+            legacy_input("iptables-legacy", &rules, &public)
+        };
+        for rule in [
+            "-i eth0 -j ACCEPT",
+            "! -i lo -j ACCEPT",
+            "-i eth0 -p tcp -j ACCEPT",
+        ] {
+            let c = chain(rule);
+            assert!(!c.denies, "{rule}: {c:?}");
+        }
+        let c = chain("-i eth0 -j ACCEPT");
+        assert!(
+            c.seen
+                .ends_with("rule 2 accepts every packet arriving on the default route's interface"),
+            "{}",
+            c.seen
+        );
+        for rule in [
+            "-i lan0 -j ACCEPT",
+            "! -i eth0 -j ACCEPT",
+            "-i eth0 -j DROP",
+        ] {
+            let c = chain(rule);
+            assert!(c.denies, "{rule}: {c:?}");
+        }
+    }
+
     #[test]
     fn the_default_routes_interfaces_are_read_from_the_kernels_tables() {
         let v4 =
@@ -1255,7 +1299,7 @@ mod tests {
             args.extend(rule.split_whitespace());
             ipt(&args);
             let rules = ipt(&["-S", "INPUT"]);
-            (legacy_input("iptables-legacy", &rules), rules)
+            (legacy_input("iptables-legacy", &rules, &[]), rules)
         };
         for (rule, class) in [
             ("-p tcp -j ACCEPT", "TCP packet"),
@@ -1413,7 +1457,7 @@ mod tests {
             rules.contains("-A INPUT -m comment --comment \"allow all\" -j ACCEPT"),
             "{rules}"
         );
-        let open = legacy_input("iptables-legacy", &rules);
+        let open = legacy_input("iptables-legacy", &rules, &[]);
         assert!(!open.denies, "{rules}");
         assert_eq!(
             open.seen,
@@ -1438,7 +1482,7 @@ mod tests {
             "DROP",
         ]);
         let rules = ipt(&["-S", "INPUT"]);
-        let closed = legacy_input("iptables-legacy", &rules);
+        let closed = legacy_input("iptables-legacy", &rules, &[]);
         assert!(closed.denies, "{rules}");
         assert_eq!(
             closed.seen,
@@ -1561,14 +1605,14 @@ mod tests {
             )
         );
         assert_eq!(save_words(r#"-A INPUT --comment "open"#), None);
-        assert_eq!(legacy_verdict(r#"-A INPUT --comment "open"#), None);
+        assert_eq!(legacy_verdict(r#"-A INPUT --comment "open"#, &[]), None);
         // No text, still a match of every packet.
         assert_eq!(
-            legacy_verdict("-A INPUT -m comment -j ACCEPT"),
+            legacy_verdict("-A INPUT -m comment -j ACCEPT", &[]),
             Some(Verdict::Accept)
         );
-        assert_eq!(legacy_verdict("-A OTHER -j ACCEPT"), None);
-        assert_eq!(legacy_verdict("-A INPUT -j LOG"), None);
+        assert_eq!(legacy_verdict("-A OTHER -j ACCEPT", &[]), None);
+        assert_eq!(legacy_verdict("-A INPUT -j LOG", &[]), None);
     }
 
     #[test]
