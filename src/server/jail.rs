@@ -15,9 +15,7 @@ use ferroban_actions::{ActionRunner, BanTicket};
 use ferroban_config::jail::{Backend, JailConfig};
 use ferroban_filter::pattern::PatternError;
 use ferroban_filter::{Failure, Filter, FilterError, LineResult, Value};
-use ferroban_jail::{
-    AddressMap, Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence,
-};
+use ferroban_jail::{Ban, BanList, BanPolicy, FailTracker, FailureEvent, IgnoreList, Offence};
 
 use super::log::{push_ip, push_local_time, Component, Logger};
 use ferroban_actions::Severity;
@@ -40,7 +38,9 @@ pub struct Jail {
     has_skipped: bool,
     /// The filter's result for the last line, kept for the next one to refill.
     line_result: LineResult,
-    pub tracker: FailTracker,
+    /// Failures per address, each count with its first failure where the jail
+    /// keeps it (see [`Jail::keeps_first_failures`]).
+    pub tracker: FailTracker<Failure>,
     pub bans: BanList,
     pub ignore: IgnoreList,
     pub policy: BanPolicy,
@@ -63,11 +63,11 @@ pub struct Jail {
     /// (`<matches>`…): only then do its bans in force keep them in memory (the
     /// database has them for the dashboard).
     pub keeps_matched_lines: bool,
-    /// Where an action of the jail puts a failure's data in a command
-    /// (`<F-USER>`…): the first failure of each address being counted, whose data
-    /// its ban carries, as in Fail2ban (whose failure ticket is the first one's,
-    /// later failures adding to its count and lines). `None` otherwise.
-    first_failures: Option<AddressMap<Failure>>,
+    /// Whether an action of the jail puts a failure's data in a command
+    /// (`<F-USER>`…): only then does the tracker keep each count's first failure,
+    /// whose data the ban carries, as in Fail2ban (whose failure ticket is the
+    /// first one's, later failures adding to its count and lines).
+    pub keeps_first_failures: bool,
     /// With `bantime.increment`: the addresses this jail banned before, each with
     /// its latest ban's count and start, from the database and the bans since.
     /// A failure of such an address after that ban counts as several (see
@@ -96,13 +96,12 @@ fn keeps_matched_lines(config: &JailConfig) -> bool {
         .any(ferroban_actions::uses_matched_lines)
 }
 
-/// An empty memory of first failures where an action of `config` uses their data.
-fn first_failures_for(config: &JailConfig) -> Option<AddressMap<Failure>> {
-    let used = config
+/// Whether an action of `config` puts a failure's data in a command.
+fn keeps_first_failures(config: &JailConfig) -> bool {
+    config
         .actions
         .iter()
-        .any(ferroban_actions::uses_failure_fields);
-    used.then(AddressMap::default)
+        .any(ferroban_actions::uses_failure_fields)
 }
 
 /// Build the filter of a jail configuration.
@@ -387,7 +386,7 @@ impl Jail {
             idle: false,
             started: super::now(),
             keeps_matched_lines: keeps_matched_lines(&config),
-            first_failures: first_failures_for(&config),
+            keeps_first_failures: keeps_first_failures(&config),
             ban_history: None,
             config,
         })
@@ -444,9 +443,7 @@ impl Jail {
             fresh.config.maxmatches,
         );
         self.keeps_matched_lines = fresh.keeps_matched_lines;
-        if fresh.first_failures.is_none() || self.first_failures.is_none() {
-            self.first_failures = fresh.first_failures;
-        }
+        self.keeps_first_failures = fresh.keeps_first_failures;
         if self.policy.increment.is_none() {
             self.ban_history = None;
         }
@@ -636,58 +633,34 @@ impl Jail {
         if let Some(bad) = bad {
             log.log(Component::Observer, Severity::Info, &bad);
         }
-        self.note_first_failure(address, when, failure);
-        let offence = self.track(address, when, failure.matches(), weight, log);
-        offences.extend(offence.map(|offence| {
-            let first = self
-                .first_failures
-                .as_mut()
-                .and_then(|f| f.remove(&address));
-            JailOffence {
-                offence,
-                failure: first.unwrap_or_else(|| failure.clone()),
-            }
+        let first = self.keeps_first_failures.then_some(failure);
+        let offence = self.track(address, when, failure.matches(), weight, first, log);
+        offences.extend(offence.map(|mut offence| {
+            let failure = offence.first.take().map_or_else(|| failure.clone(), |f| *f);
+            JailOffence { offence, failure }
         }));
     }
 
-    /// Keep `failure` of `address` at `when` as its first, where the jail keeps
-    /// first failures: when it starts the address's count (none within `findtime`
-    /// before it), or when none is kept yet.
-    fn note_first_failure(&mut self, address: IpAddr, when: f64, failure: &Failure) {
-        let Some(first) = &mut self.first_failures else {
-            return;
-        };
-        if self.tracker.counted(&address, when) == 0 {
-            first.insert(address, failure.clone());
-        } else {
-            first.entry(address).or_insert_with(|| failure.clone());
-        }
-        // The tracker forgets addresses on its own (expired, evicted, banned by
-        // hand): their first failures go once they are as many again as it tracks.
-        if first.len() > 2 * self.tracker.currently_failed() + 64 {
-            let tracker = &self.tracker;
-            first.retain(|ip, _| tracker.tracks(ip));
-        }
-    }
-
     /// Count a failure at `when` of `address`, which the ignore list has let
-    /// through, with its matched lines and the failures it stands for (see
-    /// [`FailTracker::add_counted`]): the tracker, and the fleet's share of it.
+    /// through, with its matched lines, the failures it stands for and the data the
+    /// tracker keeps of it (see [`FailTracker::add_counted`]): the tracker, and the
+    /// fleet's share of it.
     pub fn track(
         &mut self,
         address: IpAddr,
         when: f64,
         matches: &[Arc<str>],
         count: u32,
+        data: Option<&Failure>,
         log: &Logger,
-    ) -> Option<Offence> {
+    ) -> Option<Offence<Failure>> {
         let event = FailureEvent {
             ip: address,
             time: when,
             matches,
         };
         let evicted = self.tracker.evicted();
-        let offence = self.tracker.add_counted(event, count);
+        let offence = self.tracker.add_counted(event, count, data);
         // One host counts for at most maxretry - 1 across the fleet: the failure
         // that reaches maxretry bans here instead.
         if offence.is_none() && self.counts_across_fleet() {
@@ -791,7 +764,7 @@ fn bare_id(id: &str) -> &str {
 
 /// An address that reached `maxretry`, and the failure that made it.
 pub struct JailOffence {
-    pub offence: Offence,
+    pub offence: Offence<Failure>,
     /// Its data is read only for a ban (see [`JailOffence::action_fields`]). The
     /// failure shares it with the filter, which never changes shared data in place.
     failure: Failure,

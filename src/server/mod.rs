@@ -166,7 +166,7 @@ fn push_already_banned(line: &mut String, jail: &str, ip: std::net::IpAddr) {
 /// The ban of an offence found here, starting at `start`, with the failure's
 /// captured `fields` for the actions (its duration and count are the jail's to
 /// set, see `Server::ban`).
-fn offence_ban(o: &Offence, start: f64, fields: Vec<(String, String)>) -> Ban {
+fn offence_ban<D>(o: &Offence<D>, start: f64, fields: Vec<(String, String)>) -> Ban {
     Ban {
         ip: o.ip,
         start,
@@ -1247,7 +1247,7 @@ impl Server {
         );
         let lines: Vec<Arc<str>> = texts.iter().map(|text| Arc::from(*text)).collect();
         let count = u32::try_from(lines.len()).unwrap_or(u32::MAX);
-        if let Some(o) = self.jails[idx].track(ip, t, &lines, count, &self.log) {
+        if let Some(o) = self.jails[idx].track(ip, t, &lines, count, None, &self.log) {
             self.ban(idx, offence_ban(&o, t, Vec::new()));
         }
         1
@@ -1960,11 +1960,12 @@ mod tests {
         let line: Arc<str> = Arc::from(
             "Dec  5 10:00:00 vps sshd[7]: Failed password for root from 192.0.2.7 port 22 ssh2",
         );
-        let offence = Offence {
+        let offence: Offence = Offence {
             ip: "192.0.2.7".parse().expect("an address"),
             failures: 3,
             time: 0.0,
             matches: [line.clone()].into_iter().collect(),
+            first: None,
         };
         let ban = offence_ban(&offence, 0.0, Vec::new());
         assert_eq!(ban.matches.len(), 1);

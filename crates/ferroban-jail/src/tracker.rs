@@ -30,9 +30,10 @@ pub struct FailureEvent<'a> {
     pub matches: &'a [Arc<str>],
 }
 
-/// An address that reached `maxretry` failures within `findtime`.
+/// An address that reached `maxretry` failures within `findtime`; `D`: what the
+/// caller kept of its first failure (see [`FailTracker::add_counted`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Offence {
+pub struct Offence<D = ()> {
     pub ip: IpAddr,
     pub failures: u32,
     /// Time of the last failure (epoch seconds).
@@ -40,15 +41,30 @@ pub struct Offence {
     /// Up to `maxmatches` matched lines, oldest first (still shared: most offences
     /// of a burst find the address banned already and need no copy of them).
     pub matches: Matches,
+    /// The first failure's data, where the caller gave it.
+    pub first: Option<Box<D>>,
 }
 
 /// An address's failures: an entry is made for nearly every failure's address
 /// (each offence ends one), so it is made without allocating.
-#[derive(Debug, Default)]
-struct Entry {
+#[derive(Debug)]
+struct Entry<D> {
     /// Times of the failures inside the window, at most `maxretry`, oldest first.
     times: SmallVec<[f64; INLINE_FAILURES]>,
     matches: Matches,
+    /// The data of the failure its count started with (boxed: most callers keep
+    /// none, and an entry stays small).
+    first: Option<Box<D>>,
+}
+
+impl<D> Default for Entry<D> {
+    fn default() -> Entry<D> {
+        Entry {
+            times: SmallVec::new(),
+            matches: Matches::new(),
+            first: None,
+        }
+    }
 }
 
 /// A matched line is kept up to this many bytes: a hostile 1 MiB line must not
@@ -67,21 +83,22 @@ fn shortened(line: Arc<str>, max: usize) -> Arc<str> {
     format!("{}…", &line[..end]).into()
 }
 
-/// Failures of one jail, per address, for at most `max_addresses` addresses.
+/// Failures of one jail, per address, for at most `max_addresses` addresses, each
+/// with the data `D` of the failure its count started with (none by default).
 #[derive(Debug)]
-pub struct FailTracker {
+pub struct FailTracker<D = ()> {
     findtime: f64,
     maxretry: u32,
     maxmatches: usize,
     max_addresses: usize,
-    entries: AddressMap<Entry>,
+    entries: AddressMap<Entry<D>>,
     total: u64,
     /// Addresses forgotten early because the bound was reached, since start.
     evicted: u64,
 }
 
-impl FailTracker {
-    pub fn new(findtime: f64, maxretry: u32, maxmatches: usize) -> FailTracker {
+impl<D: Clone> FailTracker<D> {
+    pub fn new(findtime: f64, maxretry: u32, maxmatches: usize) -> FailTracker<D> {
         FailTracker {
             findtime,
             maxretry: maxretry.max(1),
@@ -148,14 +165,22 @@ impl FailTracker {
 
     /// Count a failure. Returns the offence when the address now has `maxretry`
     /// failures within `findtime` of this one; its count starts over then.
-    pub fn add(&mut self, failure: FailureEvent) -> Option<Offence> {
-        self.add_counted(failure, 1)
+    pub fn add(&mut self, failure: FailureEvent) -> Option<Offence<D>> {
+        self.add_counted(failure, 1, None)
     }
 
     /// [`FailTracker::add`] for one failure that counts as `count` (at least 1):
     /// Fail2ban's attempt reported by command with several matched lines. It is
-    /// one failure in the total, as Fail2ban counts it.
-    pub fn add_counted(&mut self, failure: FailureEvent, count: u32) -> Option<Offence> {
+    /// one failure in the total, as Fail2ban counts it. `data`: the failure's, kept
+    /// (a copy) when it starts the address's count (no failure within `findtime`
+    /// before it) or none is kept yet, and handed back with the offence, as
+    /// Fail2ban's failure ticket is its first failure's.
+    pub fn add_counted(
+        &mut self,
+        failure: FailureEvent,
+        count: u32,
+        data: Option<&D>,
+    ) -> Option<Offence<D>> {
         let count = count.clamp(1, self.maxretry) as usize;
         self.total += 1;
         if self.entries.len() >= self.max_addresses && !self.entries.contains_key(&failure.ip) {
@@ -175,6 +200,9 @@ impl FailTracker {
             .count();
         // the oldest make room first: the entry never grows past `maxretry` (which a
         // reload may have lowered)
+        if outside == entry.times.len() || entry.first.is_none() {
+            entry.first = data.map(|d| Box::new(d.clone()));
+        }
         let over = (entry.times.len() - outside + count).saturating_sub(self.maxretry as usize);
         if outside + over > 0 {
             entry.times.drain(..outside + over);
@@ -202,21 +230,8 @@ impl FailTracker {
             failures: entry.times.len() as u32,
             time: failure.time,
             matches: entry.matches,
+            first: entry.first,
         })
-    }
-
-    /// Failures of `ip` counted at `time` (those within `findtime` before it): 0 when
-    /// a failure at `time` would start its count afresh.
-    pub fn counted(&self, ip: &IpAddr, time: f64) -> usize {
-        let oldest = time - self.findtime;
-        self.entries
-            .get(ip)
-            .map_or(0, |e| e.times.iter().filter(|t| **t >= oldest).count())
-    }
-
-    /// Whether failures of `ip` are being counted.
-    pub fn tracks(&self, ip: &IpAddr) -> bool {
-        self.entries.contains_key(ip)
     }
 
     /// Forget addresses whose last failure is older than `findtime` before `now`.
@@ -256,40 +271,50 @@ mod tests {
         })
     }
 
+    /// The offence carries the data of the failure its count started with: the
+    /// first, or the first after a gap of `findtime` (Fail2ban's ticket).
     #[test]
-    fn counted_failures_are_those_within_findtime_before_a_time() {
-        let mut t = FailTracker::new(600.0, 5, 5);
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(t.counted(&ip, 0.0), 0);
-        add(&mut t, "192.0.2.1", 100.0);
-        add(&mut t, "192.0.2.1", 400.0);
-        assert!(t.tracks(&ip));
-        assert_eq!(t.counted(&ip, 650.0), 2);
-        assert_eq!(t.counted(&ip, 800.0), 1);
-        // a failure then would start the count afresh
-        assert_eq!(t.counted(&ip, 1100.0), 0);
-        t.forget(&ip);
-        assert!(!t.tracks(&ip));
+    fn the_offence_carries_the_first_failures_data() {
+        let mut t: FailTracker<&str> = FailTracker::new(600.0, 3, 5);
+        let line: [Arc<str>; 1] = ["a line".into()];
+        let mut add = |time, user| {
+            let event = FailureEvent {
+                ip: "192.0.2.1".parse().unwrap(),
+                time,
+                matches: &line,
+            };
+            t.add_counted(event, 1, Some(&user))
+        };
+        assert!(add(0.0, "old").is_none());
+        // a gap of findtime: the count, and its first failure, start again
+        assert!(add(700.0, "alice").is_none());
+        assert!(add(710.0, "bob").is_none());
+        let offence = add(720.0, "carol").expect("the third failure bans");
+        assert_eq!(offence.first.as_deref(), Some(&"alice"));
+        // the next count starts with its own first failure
+        assert!(add(730.0, "dave").is_none());
+        add(731.0, "eve");
+        assert_eq!(add(732.0, "frank").unwrap().first.as_deref(), Some(&"dave"));
     }
 
     #[test]
     fn a_failure_counted_twice_is_two_toward_maxretry_and_one_in_the_total() {
-        let mut t = FailTracker::new(600.0, 3, 5);
+        let mut t: FailTracker = FailTracker::new(600.0, 3, 5);
         let lines: [Arc<str>; 2] = ["first".into(), "second".into()];
         let event = |time| FailureEvent {
             ip: "192.0.2.1".parse().unwrap(),
             time,
             matches: &lines,
         };
-        assert!(t.add_counted(event(10.0), 2).is_none());
+        assert!(t.add_counted(event(10.0), 2, None).is_none());
         assert_eq!((t.currently_failed(), t.total_failed()), (1, 1));
         let offence = t
-            .add_counted(event(11.0), 1)
+            .add_counted(event(11.0), 1, None)
             .expect("the third failure bans");
         assert_eq!(offence.failures, 3);
         assert_eq!(t.total_failed(), 2);
         // more than maxretry at once is maxretry, not more
-        let offence = t.add_counted(event(12.0), 40).expect("bans at once");
+        let offence = t.add_counted(event(12.0), 40, None).expect("bans at once");
         assert_eq!(offence.failures, 3);
     }
 
