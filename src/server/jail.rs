@@ -401,18 +401,13 @@ impl Jail {
     /// A warning for each `ignoreip` host name that did not resolve when the jail
     /// was made (it ignores nothing until the next reload).
     pub fn unresolved_ignoreip(&self) -> Vec<String> {
-        let configured = self.config.options.get("ignoreip");
+        // said as the jail is made (start, reload, check), when its list is the
+        // configuration's `ignoreip` alone
+        let place = self.config.place_of("ignoreip");
         self.ignore
             .unresolved()
             .iter()
             .map(|(name, why)| {
-                // named at the configuration's line, unless a command added it
-                let set_there =
-                    configured.is_some_and(|v| v.split([' ', '\t', '\n', ',']).any(|e| e == name));
-                let place = match set_there {
-                    true => self.config.place_of("ignoreip"),
-                    false => String::new(),
-                };
                 format!(
                     "{place}[{}] ignoreip entry {name:?} does not resolve ({why}): it ignores \
                      nothing until the jail is reloaded",
