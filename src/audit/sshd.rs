@@ -91,6 +91,12 @@ impl Settings<'_> {
             .map_or(default, String::as_str)
     }
 
+    /// Whether the main file has an `Include` (taken to have one when the files
+    /// could not be read).
+    fn main_includes(&self) -> bool {
+        self.files.as_ref().is_none_or(|f| f.main_includes)
+    }
+
     /// What to add to what was seen when sshd refused the configuration.
     fn refused_note(&self) -> String {
         match &self.refused {
@@ -220,6 +226,8 @@ impl MatchBlock {
 struct ConfigFiles {
     global: HashMap<String, Setting>,
     matches: Vec<MatchBlock>,
+    /// Whether the main file has an `Include` line.
+    main_includes: bool,
 }
 
 impl ConfigFiles {
@@ -282,6 +290,7 @@ fn read_config(
                 block = Some(files.matches.len() - 1);
             }
             "include" => {
+                files.main_includes |= depth == 0;
                 for pattern in value.split_whitespace() {
                     let full = if pattern.starts_with('/') {
                         PathBuf::from(pattern)
@@ -367,9 +376,11 @@ impl<'a> Settings<'a> {
 
 /// How to make `name` `wanted` when it is now set at `set_at` (if known): change
 /// it there, or, for a file `main` includes, put it in a file that sorts before
-/// it, because sshd keeps the first value it reads.
+/// it, because sshd keeps the first value it reads. `main_includes`: whether
+/// `main` has an `Include` line.
 fn fix_setting(
     main: &Path,
+    main_includes: bool,
     name: &str,
     wanted: &str,
     set_at: Option<(&Origin, Option<&MatchBlock>)>,
@@ -400,7 +411,7 @@ fn fix_setting(
                 ),
             }
         }
-        None if includes(main) => format!(
+        None if main_includes => format!(
             "set {setting} before any other value of it: sshd keeps the first value it reads, so \
              in {} above its `Include`, or in the file of the directory it includes that \
              sorts first (e.g. 00-hardening.conf)",
@@ -411,15 +422,6 @@ fn fix_setting(
             main.display()
         ),
     }
-}
-
-/// Whether the sshd configuration file `main` has an `Include` line.
-fn includes(main: &Path) -> bool {
-    let text = std::fs::read_to_string(main).unwrap_or_default();
-    text.lines().any(|l| {
-        let word = l.split_whitespace().next().unwrap_or("");
-        word.eq_ignore_ascii_case("include")
-    })
 }
 
 /// Whether the first error line of `sshd -T` says the configuration is wrong
@@ -459,6 +461,7 @@ pub fn password_authentication(ctx: &Scope) -> Finding {
     if password.value == "yes" {
         fixes.push(fix_setting(
             &ctx.sshd_config,
+            s.main_includes(),
             "PasswordAuthentication",
             "no",
             password.set_at,
@@ -467,6 +470,7 @@ pub fn password_authentication(ctx: &Scope) -> Finding {
     if keyboard.value == "yes" && pam == "yes" {
         fixes.push(fix_setting(
             &ctx.sshd_config,
+            s.main_includes(),
             "KbdInteractiveAuthentication",
             "no",
             keyboard.set_at,
@@ -520,6 +524,7 @@ pub fn root_login(ctx: &Scope) -> Finding {
     if root.value != "no" {
         fixes.push(fix_setting(
             &ctx.sshd_config,
+            s.main_includes(),
             "PermitRootLogin",
             "no",
             root.set_at,
