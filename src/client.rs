@@ -480,7 +480,12 @@ fn execute(o: &ClientOptions, words: &[String], display: &[String], failure: i32
                 // the answer is on stdout: out before the warnings on a shared pipe
                 let _ = std::io::Write::flush(&mut std::io::stdout());
                 let mistakes = crate::server::quiet_mistakes(&o.confdir, &configs);
-                let secrets = crate::server::readable_secrets(&o.confdir);
+                let fleet = ferroban_config::fleet::FleetSettings::load(&o.confdir);
+                let settings = ferroban_config::settings::ServerSettings::load(&o.confdir);
+                let secrets = crate::server::readable_secrets(
+                    fleet.ok().flatten().as_ref(),
+                    settings.ok().as_ref(),
+                );
                 for warning in mistakes.into_iter().chain(secrets) {
                     eprintln!("WARNING: {warning}");
                 }

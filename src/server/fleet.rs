@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use ferroban_actions::Severity;
 use ferroban_config::fleet::{FleetAuth, FleetMode, FleetSettings};
-use ferroban_config::secret_file_warning;
 use ferroban_db::{OutboxEntry, OutboxKind};
 use ferroban_fleet::counter::{Counted, FleetCounter, ORIGIN_SHARE};
 use ferroban_fleet::limits::{Complaints, RateLimits};
@@ -274,9 +273,9 @@ impl Server {
         settings: Option<FleetSettings>,
         kept: Option<FleetStats>,
     ) -> Result<()> {
-        let secret_file = settings.as_ref().and_then(|f| f.secret_file.as_deref());
-        if let Some(warning) =
-            secret_file.and_then(|file| secret_file_warning("[Fleet] password (or token)", file))
+        if let Some(warning) = settings
+            .as_ref()
+            .and_then(FleetSettings::readable_secret_warning)
         {
             self.log.log(Component::Server, Severity::Warning, &warning);
         }

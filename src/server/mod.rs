@@ -321,29 +321,21 @@ pub fn config_warnings(confdir: &Path, jails: &[Jail]) -> Vec<String> {
             .as_ref()
             .and_then(ServerSettings::open_dashboard_warning),
     );
-    warnings.extend(readable_secrets(confdir));
+    warnings.extend(readable_secrets(fleet.as_ref(), settings.as_ref()));
     warnings
 }
 
 /// A warning for each secret (the fleet's password or token, the dashboard's
-/// token) in a file of `confdir` that other users can read: what `check` says, and
-/// `reload` after its answer.
-pub fn readable_secrets(confdir: &Path) -> Vec<String> {
-    let fleet = FleetSettings::load(confdir).ok().flatten();
-    let settings = ServerSettings::load(confdir).ok();
-    let secrets = [
-        (
-            "[Fleet] password (or token)",
-            fleet.and_then(|f| f.secret_file),
-        ),
-        (
-            "dashboard_token",
-            settings.and_then(|s| s.dashboard_token_file),
-        ),
-    ];
-    secrets
+/// token) in a file that other users can read: what `check` says, and `reload`
+/// after its answer.
+pub fn readable_secrets(
+    fleet: Option<&FleetSettings>,
+    settings: Option<&ServerSettings>,
+) -> Vec<String> {
+    let fleet = fleet.and_then(FleetSettings::readable_secret_warning);
+    fleet
         .into_iter()
-        .filter_map(|(what, file)| ferroban_config::secret_file_warning(what, &file?))
+        .chain(settings.and_then(ServerSettings::readable_token_warning))
         .collect()
 }
 
@@ -742,11 +734,9 @@ impl Server {
         if let Some(warning) = self.settings.open_dashboard_warning() {
             self.log.log(Component::Server, Severity::Warning, &warning);
         }
-        let token_file = self.settings.dashboard_token_file.as_deref();
         if let Some(warning) = dashboard
             .as_ref()
-            .and(token_file)
-            .and_then(|file| ferroban_config::secret_file_warning("dashboard_token", file))
+            .and_then(|_| self.settings.readable_token_warning())
         {
             self.log.log(Component::Server, Severity::Warning, &warning);
         }
@@ -1747,10 +1737,7 @@ impl Server {
                     Severity::Notice,
                     &format!("dashboard_token changed: {now}"),
                 );
-                let file = fresh.dashboard_token_file.as_deref();
-                let readable =
-                    file.and_then(|f| ferroban_config::secret_file_warning("dashboard_token", f));
-                if let Some(warning) = readable {
+                if let Some(warning) = fresh.readable_token_warning() {
                     self.log.log(Component::Server, Severity::Warning, &warning);
                 }
             }

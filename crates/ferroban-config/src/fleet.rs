@@ -127,6 +127,12 @@ fn hostname() -> String {
 }
 
 impl FleetSettings {
+    /// What to say of a password (or token) in a file other users can read.
+    pub fn readable_secret_warning(&self) -> Option<String> {
+        let file = self.secret_file.as_deref()?;
+        crate::secret_file_warning("[Fleet] password (or token)", file)
+    }
+
     /// Read `[Fleet]` under `basedir` (from `fail2ban.*`, then `ferroban.*`, the
     /// latter winning option by option). `Ok(None)` when there is no such section.
     pub fn load(basedir: &Path) -> Result<Option<FleetSettings>, ConfigError> {

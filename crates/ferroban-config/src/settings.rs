@@ -329,6 +329,12 @@ impl ServerSettings {
         })
     }
 
+    /// What to say of a `dashboard_token` in a file other users can read.
+    pub fn readable_token_warning(&self) -> Option<String> {
+        let file = self.dashboard_token_file.as_deref()?;
+        crate::secret_file_warning("dashboard_token", file)
+    }
+
     /// What to say of a dashboard that listens beyond this host: it serves its
     /// pages over plain HTTP and reads need no login, so whoever reaches the port
     /// reads the bans, their matched log lines and the fleet's hosts.
