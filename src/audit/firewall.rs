@@ -441,8 +441,30 @@ fn iptables_nft_input(family: &str) -> Option<Vec<String>> {
     let out = run_program(program, &["-S", "INPUT"])
         .ok()
         .filter(|o| o.success)?;
-    let rules = out.stdout.lines().filter(|l| l.starts_with("-A INPUT "));
-    Some(rules.map(str::to_string).collect())
+    Some(appended_rules(&out.stdout))
+}
+
+/// The rules (`-A INPUT …` lines) of `iptables -S INPUT` output.
+fn appended_rules(saved: &str) -> Vec<String> {
+    let rules = saved.lines().filter(|l| l.starts_with("-A INPUT "));
+    rules.map(str::to_string).collect()
+}
+
+/// The class of every packet arriving on a default route's interface.
+const ON_PUBLIC_INTERFACE: &str = "packet arriving on the default route's interface";
+
+/// Whether an interface match on `names` (`iifname { … }`, `-i`; or all but them,
+/// `negated`) takes every packet arriving on an interface of `public`.
+fn takes_a_public_interface(names: &[&str], negated: bool, public: &[String]) -> bool {
+    public
+        .iter()
+        .any(|p| names.contains(&p.as_str()) != negated)
+}
+
+/// `class` for a match of `family` alone, judged for family `ip`: `Some(None)`,
+/// no packet of it, when the families differ (see [`whole_class`]).
+fn family_only(family: Ip, ip: Ip, class: &'static str) -> Option<Option<&'static str>> {
+    Some((family == ip).then_some(class))
 }
 
 /// Whether the nft expression `e` leaves every packet's fate alone: a counter, a
@@ -467,7 +489,6 @@ fn whole_class(e: &Value, ip: Ip, public: &[String]) -> Option<Option<&'static s
     let m = e.get("match")?;
     let (op, left, right) = (m.get("op")?.as_str()?, m.get("left")?, m.get("right")?);
     let elements = elements(right);
-    let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
     if op == "!=" {
         return all_but_class(left, &elements, ip, public);
     }
@@ -484,21 +505,21 @@ fn whole_class(e: &Value, ip: Ip, public: &[String]) -> Option<Option<&'static s
             ("tcp", "dport" | "sport") if every_port(&elements) => Some(Some("TCP packet")),
             ("udp", "dport" | "sport") if every_port(&elements) => Some(Some("UDP packet")),
             ("th", "dport" | "sport") if every_port(&elements) => Some(Some("TCP or UDP packet")),
-            ("ip", "protocol") => family_only(Ip::V4, protocols_class(&elements)?),
-            ("ip6", "nexthdr") => family_only(Ip::V6, protocols_class(&elements)?),
+            ("ip", "protocol") => family_only(Ip::V4, ip, protocols_class(&elements)?),
+            ("ip6", "nexthdr") => family_only(Ip::V6, ip, protocols_class(&elements)?),
             ("ip", "saddr" | "daddr") if every_address(&elements) => {
-                family_only(Ip::V4, "IPv4 packet")
+                family_only(Ip::V4, ip, "IPv4 packet")
             }
             ("ip6", "saddr" | "daddr") if every_address(&elements) => {
-                family_only(Ip::V6, "IPv6 packet")
+                family_only(Ip::V6, ip, "IPv6 packet")
             }
             _ => None,
         };
     }
     if let Some(key) = left.get("meta").and_then(|m| m.get("key")?.as_str()) {
         return match key {
-            "iifname" | "iif" if elements.iter().any(|e| is_public(e, public)) => {
-                Some(Some("packet arriving on the default route's interface"))
+            "iifname" | "iif" if takes_a_public_interface(&names(&elements), false, public) => {
+                Some(Some(ON_PUBLIC_INTERFACE))
             }
             "l4proto" => protocols_class(&elements).map(Some),
             "pkttype" if elements.iter().any(|e| e.as_str() == Some("host")) => {
@@ -523,14 +544,10 @@ fn all_but_class(
     ip: Ip,
     public: &[String],
 ) -> Option<Option<&'static str>> {
-    let family_only = |family: Ip, class: &'static str| Some((family == ip).then_some(class));
     let meta = left.get("meta").and_then(|m| m.get("key")?.as_str());
     if matches!(meta, Some("iifname" | "iif")) {
-        // every interface but some: the default route's among them, unless excluded
-        let public_left = public
-            .iter()
-            .any(|p| !excluded.iter().any(|e| e.as_str() == Some(p)));
-        return public_left.then_some(Some("packet arriving on the default route's interface"));
+        let takes = takes_a_public_interface(&names(excluded), true, public);
+        return takes.then_some(Some(ON_PUBLIC_INTERFACE));
     }
     if left.get("ct").and_then(|c| c.get("key")?.as_str()) == Some("state") {
         let new_excluded = excluded.iter().any(|e| e.as_str() == Some("new"));
@@ -546,20 +563,23 @@ fn all_but_class(
         ("th", "dport" | "sport") => {
             Some(Some("TCP or UDP packet but to or from the ports it names"))
         }
-        ("ip", "saddr" | "daddr") => {
-            family_only(Ip::V4, "IPv4 packet but to or from the addresses it names")
-        }
-        ("ip6", "saddr" | "daddr") => {
-            family_only(Ip::V6, "IPv6 packet but to or from the addresses it names")
-        }
+        ("ip", "saddr" | "daddr") => family_only(
+            Ip::V4,
+            ip,
+            "IPv4 packet but to or from the addresses it names",
+        ),
+        ("ip6", "saddr" | "daddr") => family_only(
+            Ip::V6,
+            ip,
+            "IPv6 packet but to or from the addresses it names",
+        ),
         _ => None,
     }
 }
 
-/// Whether an interface name of a match is one of the default routes' (`public`).
-fn is_public(name: &Value, public: &[String]) -> bool {
-    name.as_str()
-        .is_some_and(|name| public.iter().any(|p| p == name))
+/// The names among a match's `elements` (interfaces, flags).
+fn names<'a>(elements: &[&'a Value]) -> Vec<&'a str> {
+    elements.iter().filter_map(|e| e.as_str()).collect()
 }
 
 /// Whether a match tests for the TCP SYN flag (`tcp flags syn`, `tcp flags &
@@ -775,14 +795,16 @@ fn legacy_verdict(rule: &str, public: &[String]) -> Option<Verdict> {
                 rest = tail
             }
             // the interface of a default route (or every one but some others)
-            [i, name, tail @ ..] if i == "-i" && public.contains(name) => {
-                class = class.or(Some("packet arriving on the default route's interface"));
+            [i, name, tail @ ..]
+                if i == "-i" && takes_a_public_interface(&[name], false, public) =>
+            {
+                class = class.or(Some(ON_PUBLIC_INTERFACE));
                 rest = tail;
             }
             [not, i, name, tail @ ..]
-                if not == "!" && i == "-i" && public.iter().any(|p| p != name) =>
+                if not == "!" && i == "-i" && takes_a_public_interface(&[name], true, public) =>
             {
-                class = class.or(Some("packet arriving on the default route's interface"));
+                class = class.or(Some(ON_PUBLIC_INTERFACE));
                 rest = tail;
             }
             [m, module, option, states, tail @ ..]
@@ -1143,17 +1165,35 @@ mod tests {
 
     /// An accept of every packet arriving on the default route's interface accepts
     /// the Internet's; on another interface (a LAN's), it decides nothing here.
+    /// The routes are the kernel's, in a namespace with a default route (IPv4 and
+    /// IPv6) on `v0` and none on its peer `v1`; the rules are made by the real nft
+    /// and iptables-legacy.
     #[test]
     fn accepting_the_default_routes_interface_undoes_the_drop_policy() {
-        let Some(ns) = Netns::new("nft_iif", &["ip", "nft"]) else {
+        let Some(ns) = Netns::new("iif", &["ip", "nft", "iptables-legacy"]) else {
             return;
         };
-        let public = ["v0".to_string()];
+        for command in [
+            "ip link add v0 type veth peer name v1",
+            "ip link set v0 up",
+            "ip link set v1 up",
+            "ip addr add 192.0.2.2/24 dev v0",
+            "ip route add default via 192.0.2.1 dev v0",
+            "ip -6 addr add 2001:db8::2/64 dev v0 nodad",
+            "ip -6 route add default via 2001:db8::1 dev v0",
+        ] {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            ns.run(words[0], &words[1..]);
+        }
+        let routes = |path: &str| ns.run("cat", &[path]);
+        let public = default_routes_in(&routes("/proc/net/route"), &routes("/proc/net/ipv6_route"));
+        assert_eq!(public, ["v0"]);
+        let head = "policy drop, but rule 1 accepts every";
         for (rule, open) in [
             ("iifname \"v0\" accept", true),
             ("iifname { \"v0\" } counter accept", true),
-            ("iifname \"lan0\" accept", false),
-            ("iifname { \"v0\", \"lan0\" } accept", true),
+            ("iifname \"v1\" accept", false),
+            ("iifname { \"v0\", \"v1\" } accept", true),
             ("iifname != \"lo\" accept", true),
             ("iifname != \"v0\" accept", false),
             ("iifname \"v0\" drop", false),
@@ -1168,65 +1208,33 @@ mod tests {
                 assert_eq!(!family.denies, open, "{rule}: {family:?}");
             }
             if open {
-                assert_eq!(
-                    v4.chains,
-                    [
-                        "inet filter input: policy drop, but rule 1 accepts every packet arriving \
-                      on the default route's interface"
-                    ],
-                    "{rule}"
-                );
+                let seen = format!("inet filter input: {head} {ON_PUBLIC_INTERFACE}");
+                assert_eq!(v4.chains, [seen], "{rule}");
             }
         }
-    }
-
-    /// The same with iptables' `-i`, as `iptables -S` prints it.
-    #[test]
-    fn an_iptables_accept_on_the_default_routes_interface_undoes_the_drop_policy() {
-        let public = ["eth0".to_string()];
-        let chain = |rule: &str| {
-            let rules = format!("-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n-A INPUT {rule}\n");
-            legacy_input("iptables-legacy", &rules, &public)
-        };
-        for rule in [
-            "-i eth0 -j ACCEPT",
-            "! -i lo -j ACCEPT",
-            "-i eth0 -p tcp -j ACCEPT",
+        ns.run("nft", &["flush", "ruleset"]);
+        let ipt = |args: &[&str]| ns.run("iptables-legacy", args);
+        for (rule, open) in [
+            ("-i v0 -j ACCEPT", true),
+            ("! -i lo -j ACCEPT", true),
+            ("-i v0 -p tcp -j ACCEPT", true),
+            ("-i v1 -j ACCEPT", false),
+            ("! -i v0 -j ACCEPT", false),
+            ("-i v0 -j DROP", false),
         ] {
-            let c = chain(rule);
-            assert!(!c.denies, "{rule}: {c:?}");
+            ipt(&["-F", "INPUT"]);
+            ipt(&["-P", "INPUT", "DROP"]);
+            let mut args = vec!["-A", "INPUT"];
+            args.extend(rule.split_whitespace());
+            ipt(&args);
+            let rules = ipt(&["-S", "INPUT"]);
+            let chain = legacy_input("iptables-legacy", &rules, &public);
+            assert_eq!(!chain.denies, open, "{rule}: {rules}");
+            if rule == "-i v0 -j ACCEPT" {
+                let seen = format!("iptables-legacy filter INPUT: policy DROP, but rule 1 accepts every {ON_PUBLIC_INTERFACE}");
+                assert_eq!(chain.seen, seen);
+            }
         }
-        let c = chain("-i eth0 -j ACCEPT");
-        assert!(
-            c.seen
-                .ends_with("rule 2 accepts every packet arriving on the default route's interface"),
-            "{}",
-            c.seen
-        );
-        for rule in [
-            "-i lan0 -j ACCEPT",
-            "! -i eth0 -j ACCEPT",
-            "-i eth0 -j DROP",
-        ] {
-            let c = chain(rule);
-            assert!(c.denies, "{rule}: {c:?}");
-        }
-    }
-
-    #[test]
-    fn the_default_routes_interfaces_are_read_from_the_kernels_tables() {
-        let v4 =
-            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-                  eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
-                  eth1\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
-        let v6 = "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 \
-                  00000000000000000000000000000000 00000100 00000002 00000000 00000001     eth1\n\
-                  00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
-                  fd000000000000000000000000000001 00000400 00000003 00000000 00000003     wan6\n\
-                  00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
-                  00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n";
-        assert_eq!(default_routes_in(v4, v6), ["eth0", "wan6"]);
-        assert!(default_routes_in("", "").is_empty());
     }
 
     /// Debian's `iptables` is iptables-nft, whose matches nft shows as `xt`
@@ -1262,13 +1270,8 @@ mod tests {
             args.extend(rule.split_whitespace());
             ipt(&args);
             let json = ns.run("nft", &["-j", "list", "ruleset"]);
-            let saved = |family: &str| {
-                (family == "ip").then(|| {
-                    let rules = ipt(&["-S", "INPUT"]);
-                    let rules = rules.lines().filter(|l| l.starts_with("-A INPUT "));
-                    rules.map(str::to_string).collect()
-                })
-            };
+            let saved =
+                |family: &str| (family == "ip").then(|| appended_rules(&ipt(&["-S", "INPUT"])));
             let (v4, _) = input_policies(&json, &saved, &[]).unwrap();
             match class {
                 Some(class) => {
