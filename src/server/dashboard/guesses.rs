@@ -61,10 +61,9 @@ impl Guesses {
             wrong: 0,
         });
         if now.saturating_duration_since(window.first) >= WINDOW {
-            *window = Window {
-                first: now,
-                wrong: 0,
-            };
+            // the last window has ended: this wrong token opens the next
+            window.first = now;
+            window.wrong = 0;
         }
         window.wrong += 1;
         window.wrong == MAX_WRONG
