@@ -212,7 +212,7 @@ const bans = {
     const rows = d.bans.map(b => el("tr", {},
       el("td", { class: "mono" }, b.ip), el("td", {}, jailLink(b.jail)), el("td", {}, when(b.start)),
       cell(span(b.end === null ? null : b.end - now - skew), 1), cell(orNone(b.count, "received"), 1),
-      cell(orNone(b.failures, "unknown"), 1), el("td", {}, b.origin ? b.origin : el("span", { class: "muted" }, "local")),
+      cell(b.failures, 1), el("td", {}, b.origin ? b.origin : el("span", { class: "muted" }, "local")),
       el("td", {}, el("button", { type: "button", class: "unban", disabled: !writable, "data-ip": b.ip, "data-jail": b.jail,
         "aria-label": `Unban ${b.ip} in ${b.jail}`, onclick: () => write("/api/unban", b.jail, b.ip) }, "Unban"))));
     this.body.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "bans-table" }, el("thead", {}, head), el("tbody", {}, rows))));
