@@ -150,8 +150,24 @@ impl Server {
 /// One request to the listener on `port`: its status and body. `headers` may
 /// start with its own `Host:`.
 fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let out = http_response(port, method, path, headers, body);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The whole answer to one request (status line, headers and body), empty when
+/// the listener cannot be reached.
+fn http_response(port: u16, method: &str, path: &str, headers: &str, body: &str) -> String {
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
+        return String::new();
     };
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let host = if headers.starts_with("Host:") {
@@ -167,16 +183,7 @@ fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16,
     .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
+    out
 }
 
 /// Where the test leaves its screenshots: target/dashboard/.
@@ -437,17 +444,7 @@ fn wrong_tokens_lock_their_source_out() {
     assert_eq!(check(&right), 429, "locked out, the right token too");
     let body = r#"{"jail": "web", "ip": "192.0.2.31"}"#;
     let headers = format!("{origin}{json}{right}");
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST /api/ban HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-        server.port,
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
+    let answer = http_response(server.port, "POST", "/api/ban", &headers, body);
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
     let retry = answer
         .lines()
