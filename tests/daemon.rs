@@ -5173,7 +5173,9 @@ fn a_logtarget_in_a_missing_directory_is_refused_at_its_line() {
     let err = String::from_utf8_lossy(&check.stderr).into_owned();
     assert!(!check.status.success(), "{err}");
     assert!(err.contains(&said_at) && err.contains("mkdir -p"), "{err}");
-    let server = Command::new(BIN)
+    // the server as the configuration says, its log target not on the command line
+    let mut server = Command::new(BIN);
+    server
         .args(["server", "-f", "-c"])
         .arg(env.conf())
         .arg("-s")
@@ -5182,11 +5184,10 @@ fn a_logtarget_in_a_missing_directory_is_refused_at_its_line() {
         .arg(env.dir.join("run/ferroban.pid"))
         .arg("--dbfile")
         .arg(&env.db)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&server.stderr).into_owned();
-    assert!(!server.status.success(), "{err}");
+        .stdin(Stdio::null());
+    let refused = server.output().unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success(), "{err}");
     assert!(err.contains(&said_at), "{err}");
     assert!(!missing.exists(), "the directory was made");
     // once the directory is there, both go through
@@ -5197,6 +5198,42 @@ fn a_logtarget_in_a_missing_directory_is_refused_at_its_line() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+    let _d = Daemon {
+        child: server
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    assert!(wait_for(10, || env.client(&["ping"]).status.success()));
+    // A reload to another missing directory is refused at the line; the server
+    // keeps its configuration and its log.
+    let other = env.dir.join("no-such-dir-either");
+    let moved = other.join("ferroban.log");
+    std::fs::write(
+        env.conf().join("ferroban.local"),
+        format!(
+            "[Definition]\nloglevel = INFO\nlogtarget = {}\n",
+            moved.display()
+        ),
+    )
+    .unwrap();
+    let reload = env.client(&["reload"]);
+    let err = String::from_utf8_lossy(&reload.stderr).into_owned();
+    assert!(!reload.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:3: logtarget = {}: the directory {} does not exist",
+            env.conf().join("ferroban.local").display(),
+            moved.display(),
+            other.display()
+        )),
+        "{err}"
+    );
+    assert!(!other.exists(), "the directory was made");
+    assert!(env.client(&["ping"]).status.success());
+    let log = std::fs::read_to_string(&target).unwrap_or_default();
+    assert!(log.contains("Reload configuration"), "{log}");
 }
 
 // ferroban refuses an option or a section written twice in one file because
