@@ -1637,6 +1637,45 @@ fn the_dump_of_a_journal_jail_has_fail2bans_lines() {
     assert!(!ours.contains("'addlogpath'"), "{ours}");
 }
 
+/// A lower-case tag no option defines (a misspelt option) is warned of at the line
+/// of the regex that holds it: in the filter's file, or in the jail's section that
+/// set the failregex.
+#[test]
+fn an_undefined_tag_is_warned_of_at_its_regexs_line() {
+    let env = Env::new("undefinedtag");
+    std::fs::write(
+        env.conf().join("filter.d/typo.conf"),
+        "[Definition]\nuser = <F-USER>\\S+</F-USER>\n\
+         failregex = ^bad login from <HOST>$\n            ^bad user <usr> from <HOST>$\n",
+    )
+    .unwrap();
+    env.jails(&format!(
+        "[typo]\nenabled = true\nfilter = typo\nlogpath = {}\n\
+         [inline]\nenabled = true\nlogpath = {}\nfailregex = ^x from <HOST>$\n    ^y <hots> from <HOST>$\n",
+        env.log("app.log").display(),
+        env.log("web.log").display()
+    ));
+    let check = env.client(&["check"]);
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{err}");
+    let filter = env.conf().join("filter.d/typo.conf");
+    assert!(
+        err.contains(&format!(
+            "WARNING: {}:4: [typo] filter typo's regexes refer to <usr>, which no option defines",
+            filter.display()
+        )),
+        "{err}"
+    );
+    let local = env.conf().join("jail.local");
+    assert!(
+        err.contains(&format!(
+            "WARNING: {}:14: [inline] filter test's regexes refer to <hots>",
+            local.display()
+        )),
+        "{err}"
+    );
+}
+
 /// Every jail of Fail2ban's jail.conf, enabled (on the journal, so that no log file
 /// is missing) passes `check`, as `fail2ban-client -t` passes it. The nsd, asterisk,
 /// freeswitch, counter-strike, murmur and pass2allow-ftp jails failed: their

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use ferroban_actions::{nftables, ActionRunner, Report, Severity};
 use ferroban_config::action::{ActionDefinition, NATIVE_FIREWALLS};
+use ferroban_config::filter::FilterDefinition;
 use ferroban_config::fleet::{FleetMode, FleetSettings};
 use ferroban_config::jail::{load_jails, Backend, JailConfig};
 use ferroban_config::settings::{LogTarget, ServerSettings};
@@ -446,15 +447,36 @@ fn unresolved_option_tags(config: &JailConfig) -> Vec<String> {
                 ));
             }
             None => warnings.push(format!(
-                "[{}] filter {}'s regexes refer to <{name}>, which no option defines: it \
+                "{}[{}] filter {}'s regexes refer to <{name}>, which no option defines: it \
                  stays as text, and that regex matches nothing as written; a misspelt \
                  filter option leaves such a tag (ignore this if <{name}> is meant \
                  literally)",
-                config.name, filter.name,
+                tag_place(filter, name),
+                config.name,
+                filter.name,
             )),
         }
     }
     warnings
+}
+
+/// `FILE:LINE: ` of the first failregex (else ignoreregex) of `filter` that holds
+/// `<name>` after substitution, where it is written; nothing when none can be told
+/// (a prefregex's, or one built from other options).
+fn tag_place(filter: &FilterDefinition, name: &str) -> String {
+    let tag = format!("<{name}>");
+    let written = [
+        ("failregex", &filter.failregex),
+        ("ignoreregex", &filter.ignoreregex),
+    ]
+    .into_iter()
+    .find_map(|(option, regexes)| {
+        let index = regexes.iter().position(|r| r.contains(&tag))?;
+        filter.locate_regex(option, index)
+    });
+    written.map_or_else(String::new, |w| {
+        format!("{}:{}: ", w.file.display(), w.line)
+    })
 }
 
 /// Run the server until it is told to stop.
