@@ -10,7 +10,7 @@ use std::time::Duration;
 
 mod common;
 use common::fail2ban::Fail2ban;
-use common::{wait_for, with_empty_host_logs, Xorshift};
+use common::{stop_child, wait_for, with_empty_host_logs, Xorshift};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferroban");
 
@@ -2435,27 +2435,56 @@ fn a_start_after_a_crash_leaves_no_ban_it_does_not_hold() {
     assert!(wait_for(10, || env.client(&["ping"]).status.success()));
     env.client_text(&["ban", "app", "192.0.2.93"]);
     env.client_text(&["ban", "gone", "198.18.2.2"]);
+    // a ban that ends while the server is down
+    env.client_text(&["set", "app", "bantime", "1"]);
+    env.client_text(&["ban", "app", "192.0.2.50"]);
     let ruleset = || nft("nft list ruleset");
     assert!(
         wait_for(10, || {
             let r = ruleset();
-            r.contains("192.0.2.93") && r.contains("198.18.2.2")
+            r.contains("192.0.2.93") && r.contains("198.18.2.2") && r.contains("192.0.2.50")
         }),
         "{}",
         ruleset()
     );
     drop(d); // kill -9
-             // While it is down: the jail is removed, and a ban of `app` ends (an element
-             // the database no longer holds).
+             // While it is down: the jail is removed, and the short ban of `app` ends.
     std::fs::write(&local, format!("{head}{}", jail("app"))).unwrap();
-    nft("nft add element inet f2b-table addr-set-app { 192.0.2.50 }");
-    assert!(ruleset().contains("192.0.2.50"), "{}", ruleset());
+    std::thread::sleep(Duration::from_millis(1500));
     // A set of a jail this server never banned in: another daemon's, kept.
     nft(
         "nft add set inet f2b-table addr-set-other '{ type ipv4_addr; }'; \
          nft add element inet f2b-table addr-set-other '{ 192.0.2.201 }'",
     );
     assert!(ruleset().contains("192.0.2.201"), "{}", ruleset());
+    // An address this server never banned, in its jail's own set: another daemon
+    // uses that set (Fail2ban's nftables action names it alike). The server
+    // refuses to start rather than empty it, and leaves nothing behind.
+    nft("nft add element inet f2b-table addr-set-app { 203.0.113.77 }");
+    let mut refused = env
+        .server_command(&wrapper, &["--no-dry-run"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = wait_for(10, || refused.try_wait().ok().flatten().is_some());
+    stop_child(&mut refused);
+    let refused = refused.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(ended && !refused.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "jail [app]: the nftables set inet f2b-table addr-set-app holds addresses this \
+             server never banned (203.0.113.77): another daemon uses it"
+        ) && err.contains("nft flush set inet f2b-table addr-set-app"),
+        "{err}"
+    );
+    let r = ruleset();
+    assert!(
+        r.contains("203.0.113.77") && r.contains("192.0.2.93"),
+        "{r}"
+    );
+    assert!(!env.socket().exists(), "the refused start left its socket");
+    nft("nft delete element inet f2b-table addr-set-app { 203.0.113.77 }");
     let d = env.start_with(&wrapper, &["--no-dry-run"]);
     assert!(wait_for(10, || env.client(&["ping"]).status.success()));
     assert!(

@@ -578,20 +578,10 @@ pub fn run(options: ServerOptions) -> Result<()> {
         dashboard_token: None,
         reload_notes: Vec::new(),
     };
-    server.purge();
-    for jail in jails {
-        server.add_jail(jail, false)?;
-    }
-    server.remove_unused_firewall_sets();
-    server.restore_bans(None)?;
-    // The charts count from here: restored bans are not new activity.
-    server.take_activity_baseline();
-    let fleet_settings = FleetSettings::load(&server.options.confdir)?;
-    server.start_fleet(fleet_settings, None)?;
-    server.reset_fleet_counters();
-    server.start_sources();
-    if let Some(addr) = server.settings.http_listen() {
-        server.start_http(addr, tx.clone());
+    if let Err(e) = server.start(jails, &tx) {
+        // what did start (jails' actions, the socket, the pid file) is undone
+        server.shutdown();
+        return Err(e);
     }
     let socket = server.settings.socket.clone();
     std::thread::Builder::new()
@@ -830,6 +820,69 @@ impl Server {
             }
         };
         nftables::remove_unused_sets(&natives, &former, &log);
+    }
+
+    /// Start the jails (their actions, then the bans in force), the fleet, the log
+    /// sources and the dashboard.
+    fn start(&mut self, jails: Vec<Jail>, events: &SyncSender<Event>) -> Result<()> {
+        self.refuse_foreign_set_entries(&jails)?;
+        self.purge();
+        for jail in jails {
+            self.add_jail(jail, false)?;
+        }
+        self.remove_unused_firewall_sets();
+        self.restore_bans(None)?;
+        // The charts count from here: restored bans are not new activity.
+        self.take_activity_baseline();
+        let fleet_settings = FleetSettings::load(&self.options.confdir)?;
+        self.start_fleet(fleet_settings, None)?;
+        self.reset_fleet_counters();
+        self.start_sources();
+        if let Some(addr) = self.settings.http_listen() {
+            self.start_http(addr, events.clone());
+        }
+        Ok(())
+    }
+
+    /// Refuse to start where a jail's native nftables set already holds an
+    /// address this server's database never banned in that jail: the set is
+    /// another daemon's (Fail2ban's nftables action makes the same table and set
+    /// names, so a Fail2ban running the same jails shares them), and starting
+    /// would empty it, and stopping delete it, lifting that daemon's bans with no
+    /// word to it. Read before the purge, which could forget the record of a ban
+    /// that ended while this server was down and still sits in the set.
+    fn refuse_foreign_set_entries(&self, jails: &[Jail]) -> Result<()> {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        for jail in jails {
+            let natives = (jail.config.actions.iter())
+                .filter(|d| NATIVE_FIREWALLS.contains(&d.file.as_str()));
+            for (set, addresses) in natives.flat_map(nftables::addresses_in_sets) {
+                let never_ours: Vec<&String> = (addresses.iter())
+                    .filter(|ip| self.db.ban_count(ip, Some(jail.name())).ok() == Some(0))
+                    .collect();
+                let Some(first) = never_ours.first() else {
+                    continue;
+                };
+                let more = match never_ours.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more", n - 1),
+                };
+                bail!(
+                    "jail [{}]: the nftables set {set} holds addresses this server never \
+                     banned ({first}{more}): another daemon uses it (Fail2ban's nftables \
+                     action makes the same table and set names), or this server's ban \
+                     database is not the one it had. Starting would empty that set and \
+                     stopping would delete it. Stop the other daemon first (systemctl stop \
+                     fail2ban), or give this jail another name, or start with --dry-run; \
+                     if no other daemon uses the set, empty it and start again: nft flush \
+                     set {set}",
+                    jail.name()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Start a built jail: its actions, then (with `restore`) its bans from the

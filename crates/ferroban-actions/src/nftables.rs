@@ -213,30 +213,38 @@ pub fn remove_unused_sets(defs: &[&ActionDefinition], former: &[String], log: Lo
 /// The sets of the stock layout of the jails `former` in a `list table` output
 /// that are not in `kept`, each with how many addresses it holds.
 fn unused_sets(listing: &str, kept: &[String], former: &[String]) -> Vec<(String, usize)> {
-    let mut unused: Vec<(String, usize)> = Vec::new();
-    let mut current: Option<usize> = None;
+    listed_sets(listing)
+        .into_iter()
+        .filter(|(name, _)| {
+            let jail = (name.strip_prefix("addr-set-")).or_else(|| name.strip_prefix("addr6-set-"));
+            let former_jail = jail.is_some_and(|j| former.iter().any(|f| f == j));
+            former_jail && !kept.iter().any(|k| k == name)
+        })
+        .map(|(name, elements)| (name, elements.len()))
+        .collect()
+}
+
+/// The sets of a `list table` output, each with its elements as listed.
+fn listed_sets(listing: &str) -> Vec<(String, Vec<String>)> {
+    let mut sets: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_set = false;
     let mut in_elements = false;
     for line in listing.lines().map(str::trim) {
         if let Some(name) = block_name(line, "set ") {
-            let jail = (name.strip_prefix("addr-set-")).or_else(|| name.strip_prefix("addr6-set-"));
-            let former_jails = jail.is_some_and(|j| former.iter().any(|f| f == j));
-            current = None;
+            sets.push((name.to_string(), Vec::new()));
+            in_set = true;
             in_elements = false;
-            if former_jails && !kept.iter().any(|k| k == name) {
-                unused.push((name.to_string(), 0));
-                current = Some(unused.len() - 1);
-            }
             continue;
         }
-        let Some(i) = current else { continue };
+        let Some((_, elements)) = sets.last_mut().filter(|_| in_set) else {
+            continue;
+        };
         // `elements = { a, b,` and maybe more lines of `c, d }`
         let items = match line.strip_prefix("elements = {") {
             Some(rest) => rest,
             None if in_elements => line,
             None => {
-                if line == "}" {
-                    current = None;
-                }
+                in_set = line != "}";
                 continue;
             }
         };
@@ -244,10 +252,31 @@ fn unused_sets(listing: &str, kept: &[String], former: &[String]) -> Vec<(String
             Some(items) => (items, true),
             None => (items, false),
         };
-        unused[i].1 += items.split(',').filter(|a| !a.trim().is_empty()).count();
+        let listed = items.split(',').map(str::trim).filter(|a| !a.is_empty());
+        elements.extend(listed.map(str::to_string));
         in_elements = !closed;
     }
-    unused
+    sets
+}
+
+/// The addresses the sets of the native nftables action `def` hold now, by set
+/// (`inet f2b-table addr-set-sshd`); nothing for sets (or a table) that do not
+/// exist. Read before the jail starts, which empties them: what this server did
+/// not put there is another daemon's (Fail2ban's nftables action uses the same
+/// table and set names).
+pub fn addresses_in_sets(def: &ActionDefinition) -> Vec<(String, Vec<String>)> {
+    let action = NftAction::new(def, Backend::DryRun);
+    let (tf, t) = (&action.table_family, &action.table);
+    let mut backend = Backend::detect(false);
+    let Ok(listing) = backend.run(&format!("list table {tf} {t}\n"), &|_, _| {}) else {
+        return Vec::new();
+    };
+    let ours = [&action.v4.set, &action.v6.set];
+    listed_sets(&listing)
+        .into_iter()
+        .filter(|(name, elements)| ours.contains(&name) && !elements.is_empty())
+        .map(|(name, elements)| (format!("{tf} {t} {name}"), elements))
+        .collect()
 }
 
 /// The name of a listing's block line `KIND NAME {` (`# handle N` may follow).
