@@ -61,6 +61,28 @@ pub fn request_within(
     }
 }
 
+/// The jails of the server listening on `socket` (Fail2ban's, or another
+/// ferroban's), where its process runs in this process's network namespace: its
+/// firewall is this one's. `None` when nothing answers there, when it runs in
+/// another namespace, or when its answer has no jail list.
+pub fn jails_sharing_this_firewall(socket: &Path) -> Option<Vec<String>> {
+    let timeout = Duration::from_secs(2);
+    let stream = connect_within(socket, timeout).ok()?;
+    let pid = peer_credentials(&stream)?.pid;
+    drop(stream);
+    let namespace = |process: &str| std::fs::read_link(format!("/proc/{process}/ns/net")).ok();
+    if pid <= 0 || namespace(&pid.to_string())? != namespace("self")? {
+        return None;
+    }
+    let status = request_within(socket, &["status".to_string()], timeout).ok()?;
+    let list = (status.as_array()?.iter())
+        .find(|pair| pair.get(0).and_then(Value::as_str) == Some("Jail list"))?
+        .get(1)?
+        .as_str()?;
+    let names = list.split(',').map(str::trim).filter(|n| !n.is_empty());
+    Some(names.map(str::to_string).collect())
+}
+
 /// Connect, giving up after `timeout`: a server that accepts nothing fills its
 /// queue, and then a plain connect would wait for ever.
 fn connect_within(socket: &Path, timeout: Duration) -> std::io::Result<UnixStream> {

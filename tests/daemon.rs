@@ -2387,6 +2387,84 @@ impl Drop for NamedNamespace {
     }
 }
 
+/// A Fail2ban that runs a jail of the same name in this network namespace, and has
+/// banned nothing yet (no set to tell it by), is asked at its socket (the one
+/// /etc/fail2ban names) and the start is refused: this server would delete that
+/// shared set at stop. A Fail2ban whose jails have other names is no obstacle.
+/// Both servers run in a mount namespace of the test's own, whose private
+/// /run/fail2ban holds Fail2ban's socket.
+#[test]
+fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
+    let test = "a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused";
+    let probe = ["nft", "add", "table", "inet", "ferroban-probe"];
+    if !firewall_namespace_ready(test, &["nft", "mount", "fail2ban-server"], &probe) {
+        return;
+    }
+    let env = Env::new("besidefail2ban");
+    if !stock_config(&env) {
+        return;
+    }
+    let fail2ban = env.dir.join("f2b");
+    Fail2ban::write_config(
+        &fail2ban,
+        &format!(
+            "[app]\nenabled = true\nlogpath = {}\n",
+            env.log("app.log").display()
+        ),
+    );
+    // its socket where /etc/fail2ban says, in the test's private /run/fail2ban
+    let conf = std::fs::read_to_string(fail2ban.join("fail2ban.conf")).unwrap();
+    let conf = (conf.lines())
+        .filter(|l| !l.starts_with("socket"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    std::fs::write(fail2ban.join("fail2ban.conf"), conf).unwrap();
+    std::fs::create_dir_all("/run/fail2ban").unwrap();
+    let jail = |name: &str| {
+        format!(
+            "[DEFAULT]\nbanaction = nftables\n[{name}]\nenabled = true\nfilter = test\n\
+             port = http\nlogpath = {}\n",
+            env.log("app.log").display()
+        )
+    };
+    let local = env.conf().join("jail.local");
+    std::fs::write(&local, jail("app")).unwrap();
+    let server = format!(
+        "timeout 20 {BIN} server -f --no-dry-run -c {} -s {} -p {} --dbfile :memory:",
+        env.conf().display(),
+        env.socket().display(),
+        env.dir.join("ferroban.pid").display()
+    );
+    let script = format!(
+        "mount -t tmpfs tmpfs /run/fail2ban || exit 90\n\
+         timeout 60 fail2ban-server -c {f2b} -xf start >/dev/null 2>&1 &\n\
+         for i in $(seq 60); do fail2ban-client -c {f2b} ping >/dev/null 2>&1 && break; sleep 0.5; done\n\
+         {server} 2>&1; echo \"same name: exit $?\"\n\
+         sed -i 's/^\\[app\\]/[web]/' {local}\n\
+         {server} >/dev/null 2>&1 &\n\
+         for i in $(seq 40); do {BIN} -s {sock} ping >/dev/null 2>&1 && break; sleep 0.25; done\n\
+         {BIN} -s {sock} ping >/dev/null 2>&1 && echo 'other name: started'\n\
+         {BIN} -s {sock} stop >/dev/null 2>&1\n\
+         fail2ban-client -c {f2b} stop >/dev/null 2>&1\n\
+         wait\n",
+        f2b = fail2ban.display(),
+        local = local.display(),
+        sock = env.socket().display(),
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("ERROR: the server on /var/run/fail2ban/fail2ban.sock (Fail2ban's socket) runs in this network namespace with jails of the names of this server's: app.")
+            && text.contains("same name: exit 255"),
+        "{text}"
+    );
+    assert!(text.contains("other name: started"), "{text}");
+}
+
 /// A crash leaves the kernel as it was. Before, two kinds of ban then stayed in
 /// nftables that neither `banned` nor `unban` could see: the set and rule of a
 /// jail removed from the configuration while the server was down, and, in a

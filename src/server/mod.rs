@@ -855,10 +855,21 @@ impl Server {
         if self.options.dry_run {
             return Ok(());
         }
-        for jail in jails {
-            let natives = (jail.config.actions.iter())
-                .filter(|d| NATIVE_FIREWALLS.contains(&d.file.as_str()));
-            for (set, addresses) in natives.flat_map(nftables::addresses_in_sets) {
+        fn natives(jail: &Jail) -> Vec<&ActionDefinition> {
+            (jail.config.actions.iter())
+                .filter(|d| NATIVE_FIREWALLS.contains(&d.file.as_str()))
+                .collect()
+        }
+        let with_firewall: Vec<&Jail> = jails.iter().filter(|j| !natives(j).is_empty()).collect();
+        if with_firewall.is_empty() {
+            return Ok(());
+        }
+        self.refuse_running_fail2bans_jails(&with_firewall)?;
+        for jail in with_firewall {
+            for (set, addresses) in natives(jail)
+                .into_iter()
+                .flat_map(nftables::addresses_in_sets)
+            {
                 let never_ours: Vec<&String> = (addresses.iter())
                     .filter(|ip| self.db.ban_count(ip, Some(jail.name())).ok() == Some(0))
                     .collect();
@@ -883,6 +894,41 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Refuse to start where Fail2ban's server (at the socket /etc/fail2ban names,
+    /// when that is not this server's) runs in this network namespace with a jail
+    /// of the name of one of `jails` (those with a native nftables action): that
+    /// jail's bans go into the same set, which this server would delete at stop.
+    /// A Fail2ban jail that banned nothing yet has no set to tell it by.
+    fn refuse_running_fail2bans_jails(&self, jails: &[&Jail]) -> Result<()> {
+        let fail2ban = Path::new("/etc/fail2ban");
+        let Ok(theirs) = ServerSettings::load(fail2ban) else {
+            return Ok(());
+        };
+        if theirs.socket == self.settings.socket {
+            return Ok(());
+        }
+        let Some(running) = crate::socket_client::jails_sharing_this_firewall(&theirs.socket)
+        else {
+            return Ok(());
+        };
+        let shared: Vec<&str> = (jails.iter().map(|j| j.name()))
+            .filter(|name| running.iter().any(|r| r == name))
+            .collect();
+        if shared.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "the server on {} (Fail2ban's socket) runs in this network namespace with \
+             jails of the names of this server's: {}. Their bans go into the same nftables \
+             sets (Fail2ban's nftables action makes the same table and set names), which \
+             this server would empty at start and delete at stop. Stop it first \
+             (systemctl stop fail2ban), or give these jails other names, or start with \
+             --dry-run",
+            theirs.socket.display(),
+            shared.join(", ")
+        );
     }
 
     /// Start a built jail: its actions, then (with `restore`) its bans from the
