@@ -129,6 +129,19 @@ fn hostname() -> String {
 impl FleetSettings {
     /// What to say of a password (or token) in a file other users can read.
     pub fn readable_secret_warning(&self) -> Option<String> {
+        // A .creds file holds the NKey seed, this host's secret.
+        if let FleetAuth::Credentials(path) = &self.auth {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).ok()?.permissions().mode();
+            return (mode & 0o077 != 0).then(|| {
+                format!(
+                    "[Fleet] credentials = {}: its NKey seed is readable by other users \
+                     (mode {:o}): chmod 600 it",
+                    path.display(),
+                    mode & 0o777
+                )
+            });
+        }
         let file = self.secret_file.as_deref()?;
         crate::secret_file_warning("[Fleet] password (or token)", file)
     }

@@ -323,10 +323,23 @@ impl Link {
                 options.user_and_password(user.clone(), password.clone())
             }
             FleetAuth::Token(t) => options.token(t.clone()),
-            FleetAuth::Credentials(path) => options
-                .credentials_file(path)
-                .await
-                .map_err(|e| failed(format!("credentials {}: {e}", path.display())))?,
+            // A file this host cannot read or use is a setting to fix, not the
+            // engine being away.
+            FleetAuth::Credentials(path) => {
+                options
+                    .credentials_file(path)
+                    .await
+                    .map_err(|e| End::Lost {
+                        why: format!(
+                            "cannot use [Fleet] credentials = {} ({e}): give a NATS .creds \
+                             file (user JWT and NKey seed, as nsc writes it) readable by \
+                             ferroban",
+                            path.display()
+                        ),
+                        connected: false,
+                        configuration: true,
+                    })?
+            }
         };
         if let Some(ca) = &s.tls_ca {
             options = options.add_root_certificates(ca.clone()).require_tls(true);
@@ -372,6 +385,13 @@ impl Link {
             None => why,
         };
         let bucket = self.settings.bucket.clone();
+        let granted = match &self.settings.auth {
+            FleetAuth::Credentials(_) => "the user JWT's permissions were made for",
+            _ => {
+                "the engine's authorization block was made for (ferroban fleet nats-config \
+                  --bucket)"
+            }
+        };
         // The engine answers a subscription to an inbox this login may not read
         // with an error at once, while the request itself would only time out
         // (10 s) and read as an overloaded engine: the error ends the attempt.
@@ -408,9 +428,7 @@ impl Link {
                             break Err((
                                 or_mismatch(format!(
                                     "the engine refused a publication of this host: {text}; \
-                                     check that [Fleet] bucket = {bucket} is the bucket the engine's \
-                                     authorization block was made for (ferroban fleet \
-                                     nats-config --bucket)",
+                                     check that [Fleet] bucket = {bucket} is the bucket {granted}",
                                 ), ", else "),
                                 true,
                             ));
@@ -1164,6 +1182,16 @@ fn name_mismatch_hint(settings: &FleetSettings) -> Option<String> {
     let user = match &settings.auth {
         FleetAuth::UserPassword { user, .. } if user == name => return None,
         FleetAuth::UserPassword { user, .. } => format!(" ({user})"),
+        // No authorization block: the permissions are the user JWT's.
+        FleetAuth::Credentials(path) => {
+            return Some(format!(
+                "the user JWT of [Fleet] credentials = {} must allow what the entry of {name} \
+                 in `ferroban fleet nats-config` allows (nsc add user --allow-pub … \
+                 --allow-sub …): publish under {name}'s subjects, and receive replies on {}.>",
+                path.display(),
+                inbox_prefix(name)
+            ))
+        }
         _ => String::new(),
     };
     Some(format!(
