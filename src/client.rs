@@ -144,10 +144,24 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
         return Ok(i32::from(crate::audit::run(&audit_args)));
     }
     let server_words: Vec<String> = match w.as_slice() {
-        ["ban", jail, ips @ ..] if !ips.is_empty() => strings(["set", jail, "banip"])
-            .into_iter()
-            .chain(ips.iter().map(|s| s.to_string()))
-            .collect(),
+        ["ban", jail, ips @ ..] if !ips.is_empty() => {
+            strings(["set", jail, "banip", "--report-ignored"])
+                .into_iter()
+                .chain(ips.iter().map(|s| s.to_string()))
+                .collect()
+        }
+        ["ban"] | ["ban", _] => {
+            bail!("ban needs a jail and the addresses to ban: ferroban ban JAIL IP...")
+        }
+        ["unban"] => bail!(
+            "unban needs what to unban: ferroban unban IP..., ferroban unban JAIL IP..., or \
+             ferroban unban --all"
+        ),
+        // fail2ban-client's configuration test and dump, which need no server
+        ["-t"] | ["--test"] => strings(["check"]),
+        ["-d"] | ["--dp"] | ["--dump-pretty"] => {
+            return Ok(test_configuration(&o.confdir, false, true, false).min(1));
+        }
         ["unban", "--all"] => strings(["unban", "--all"]),
         ["status", jail] => strings(["status", jail, "extended"]),
         ["unban", first, rest @ ..]
@@ -169,7 +183,10 @@ pub fn run_ferroban(args: &[String]) -> Result<i32> {
         _ => words.clone(),
     };
     let display: Vec<String> = match w.first() {
-        Some(&"ban") | Some(&"unban") => server_words.clone(),
+        Some(&"ban") | Some(&"unban") => (server_words.iter())
+            .filter(|w| *w != "--report-ignored")
+            .cloned()
+            .collect(),
         _ => words.clone(),
     };
     execute(&o, &server_words, &display, 1)

@@ -1298,6 +1298,23 @@ fn a_refused_ban_says_why_in_the_answer_and_the_log() {
         env.client_text(&["ban", "app", "198.51.100.10"]).trim(),
         "1"
     );
+    // In Fail2ban's words (its client, scripts), the answer is its bare count
+    // whatever was refused: the reasons are in the log.
+    let fail2bans = env.client(&["set", "app", "banip", "::1", "198.51.100.11"]);
+    assert!(fail2bans.status.success());
+    assert_eq!(String::from_utf8_lossy(&fail2bans.stdout).trim(), "1");
+    // What the client cannot send the server is said without one.
+    for (args, said) in [
+        (
+            &["ban", "app"][..],
+            "ban needs a jail and the addresses to ban",
+        ),
+        (&["unban"][..], "unban needs what to unban"),
+    ] {
+        let o = env.client(args);
+        assert_eq!(o.status.code(), Some(1), "ferroban {args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(said), "{o:?}");
+    }
 }
 
 /// The pid in the server's pid file.
@@ -1658,6 +1675,13 @@ fn an_undefined_tag_is_warned_of_at_its_regexs_line() {
     let check = env.client(&["check"]);
     let err = String::from_utf8_lossy(&check.stderr);
     assert!(check.status.success(), "{err}");
+    // fail2ban-client's `-t`, typed to ferroban's client, is the same test (it
+    // went to the server as a command)
+    let dash_t = env.client(&["-t"]);
+    assert_eq!(
+        (&dash_t.stdout, &dash_t.stderr, dash_t.status.code()),
+        (&check.stdout, &check.stderr, Some(0))
+    );
     let filter = env.conf().join("filter.d/typo.conf");
     assert!(
         err.contains(&format!(

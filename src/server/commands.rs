@@ -691,7 +691,14 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
         )),
     };
     match option {
+        // With `--report-ignored` (ferroban's own `ban`) the answer says which
+        // addresses were refused and why; else it is Fail2ban's bare count, which
+        // scripts read, and the refusals are in the log.
         "banip" => {
+            let (report_ignored, values) = match values {
+                ["--report-ignored", values @ ..] => (true, values),
+                values => (false, values),
+            };
             let ips = parse_ips(values)?;
             let mut n = 0;
             let mut refused = Vec::new();
@@ -721,9 +728,7 @@ fn set(server: &mut Server, name: &str, option: &str, values: &[&str]) -> Reply 
                     n += 1;
                 }
             }
-            // A bare count, as Fail2ban answers, unless something was refused:
-            // then the answer says what and why.
-            if refused.is_empty() {
+            if refused.is_empty() || !report_ignored {
                 Ok(json!(n))
             } else {
                 Ok(json!(format!(
