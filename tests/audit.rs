@@ -557,18 +557,34 @@ fn jail_config(dir: &Path, jails: &str) -> PathBuf {
 #[test]
 fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
     let scratch = Scratch::new("ferroban-audit-jails");
+    // beside it, a jail whose log is there and matches
+    let good_log = scratch.0.join("good.log");
+    std::fs::write(
+        &good_log,
+        "2026-11-20T10:00:00 auth failure from 192.0.2.8\n2026-11-23T10:00:00 x\n",
+    )
+    .unwrap();
     let conf = jail_config(
         &scratch.0,
-        "[demo]\nenabled = true\nfilter = demo\nlogpath = {log}\n",
+        &format!(
+            "[demo]\nenabled = true\nfilter = demo\nlogpath = {{log}}\n\
+             [good]\nenabled = true\nfilter = demo\nlogpath = {}\n",
+            good_log.display()
+        ),
     );
     let conf_arg = conf.to_string_lossy().into_owned();
     let log = scratch.0.join("demo.log");
     let (status, seen, code) = check(ferroban(), "jail-log-missing", &["-c", &conf_arg]);
     assert_eq!((status.as_str(), code), ("FAIL", 2), "{seen}");
+    // the jail at fault alone, and how many others are fine
     assert!(
-        seen.contains(&format!("[demo] no file at {}", log.display())),
+        seen.contains(&format!(
+            "[demo] no file at {} (1 other fine)",
+            log.display()
+        )),
         "{seen}"
     );
+    assert!(!seen.contains("[good]"), "{seen}");
     // The configuration may also come before the subcommand, as for the client.
     let mut before = ferroban();
     before.args(["-c", &conf_arg]);
@@ -579,9 +595,17 @@ fn a_jail_whose_log_is_missing_fails_and_one_that_never_matches_warns() {
     std::fs::write(&log, format!("{}{}{}", day(20), day(21), day(23))).unwrap();
     let (status, seen, _) = check(ferroban(), "jail-log-missing", &["-c", &conf_arg]);
     assert_eq!(status, "PASS", "{seen}");
+    assert!(
+        seen.contains("[demo] reads") && seen.contains("[good] reads"),
+        "{seen}"
+    );
     let (status, seen, code) = check(ferroban(), "jail-never-matched", &["-c", &conf_arg]);
     assert_eq!((status.as_str(), code), ("WARN", 1), "{seen}");
-    assert!(seen.contains("3 lines over 3 days, none matched"), "{seen}");
+    assert!(
+        seen.contains("3 lines over 3 days, none matched (1 other fine)"),
+        "{seen}"
+    );
+    assert!(!seen.contains("[good]"), "{seen}");
     // the fix is the command that tests this jail's filter on this log
     let json = |id: &str| -> Value {
         let out = ferroban()

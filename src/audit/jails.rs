@@ -45,9 +45,9 @@ pub fn log_missing(ctx: &Scope) -> Finding {
             Backend::Inotify | Backend::Polling => log_files(jail),
         };
         status = status.max(s);
-        seen.push(format!("[{}] {text}", jail.name));
+        seen.push((s, format!("[{}] {text}", jail.name)));
     }
-    let seen = seen.join("; ");
+    let seen = seen_text(&seen);
     match status {
         Status::Pass => Finding::pass(seen),
         Status::Skip => Finding::skip(seen),
@@ -61,6 +61,26 @@ pub fn log_missing(ctx: &Scope) -> Finding {
             "point logpath at the service's real log, or read the journal with \
              `backend = systemd` (sshd on Debian 12 without rsyslog)",
         ),
+    }
+}
+
+/// What a finding says it saw, one `(status, text)` per jail or log: where some
+/// are not a pass, those alone and how many others were fine (the one at fault is
+/// hard to spot among every jail); else all of them.
+fn seen_text(seen: &[(Status, String)]) -> String {
+    let faults: Vec<&str> = (seen.iter())
+        .filter(|(s, _)| *s != Status::Pass)
+        .map(|(_, text)| text.as_str())
+        .collect();
+    if faults.is_empty() {
+        let all: Vec<&str> = seen.iter().map(|(_, text)| text.as_str()).collect();
+        return all.join("; ");
+    }
+    let text = faults.join("; ");
+    match seen.len() - faults.len() {
+        0 => text,
+        1 => format!("{text} (1 other fine)"),
+        fine => format!("{text} ({fine} others fine)"),
     }
 }
 
@@ -148,6 +168,14 @@ pub fn never_matched(ctx: &Scope) -> Finding {
             match scan_log(jail, &file) {
                 Ok(scan) if scan.matches == 0 && scan.span_days >= QUIET_DAYS => {
                     status = status.max(Status::Warn);
+                    let said = format!(
+                        "[{}] {}: {} lines over {:.0} days, none matched",
+                        jail.name,
+                        file.display(),
+                        scan.lines,
+                        scan.span_days
+                    );
+                    seen.push((Status::Warn, said));
                     test_command.get_or_insert_with(|| {
                         format!(
                             "ferroban regex -c {} {} {}",
@@ -156,24 +184,21 @@ pub fn never_matched(ctx: &Scope) -> Finding {
                             jail.filter.name
                         )
                     });
-                    seen.push(format!(
-                        "[{}] {}: {} lines over {:.0} days, none matched",
+                }
+                Ok(scan) => seen.push((
+                    Status::Pass,
+                    format!(
+                        "[{}] {}: {} of {} lines matched",
                         jail.name,
                         file.display(),
-                        scan.lines,
-                        scan.span_days
-                    ));
-                }
-                Ok(scan) => seen.push(format!(
-                    "[{}] {}: {} of {} lines matched",
-                    jail.name,
-                    file.display(),
-                    scan.matches,
-                    scan.lines
+                        scan.matches,
+                        scan.lines
+                    ),
                 )),
                 Err(e) => {
                     status = status.max(Status::Skip);
-                    seen.push(format!("[{}] {}: {e}", jail.name, file.display()));
+                    let said = format!("[{}] {}: {e}", jail.name, file.display());
+                    seen.push((Status::Skip, said));
                 }
             }
         }
@@ -183,7 +208,7 @@ pub fn never_matched(ctx: &Scope) -> Finding {
             "no enabled jail has a log file to read (journal jails are not scanned)",
         );
     }
-    let seen = seen.join("; ");
+    let seen = seen_text(&seen);
     match status {
         Status::Warn | Status::Fail => Finding::warn(
             seen,
