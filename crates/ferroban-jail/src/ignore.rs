@@ -139,17 +139,18 @@ impl IgnoreList {
     /// whatever the configuration says: banning them cuts the host off from itself.
     pub fn check(&self, ip: IpAddr) -> Option<IgnoreReason> {
         let ip = ip.to_canonical();
-        if !self.entries.is_empty() {
-            if let Some(entry) = self.listed(ip) {
-                return Some(IgnoreReason::Listed(entry.to_string()));
-            }
-        }
+        // Fail2ban's order, which its log says: `ignoreself rule` before `ip`
         let own = match ip {
             IpAddr::V4(v4) => self.own_v4.contains(&v4),
             IpAddr::V6(v6) => self.own_v6.contains(&v6),
         };
         if own {
             return Some(IgnoreReason::OwnAddress);
+        }
+        if !self.entries.is_empty() {
+            if let Some(entry) = self.listed(ip) {
+                return Some(IgnoreReason::Listed(entry.to_string()));
+            }
         }
         if ip.is_loopback() {
             return Some(IgnoreReason::Loopback);
@@ -367,6 +368,9 @@ mod tests {
         }
         assert_eq!(l.check(ip("::1")), Some(IgnoreReason::OwnAddress));
         assert_eq!(l.check(ip("198.51.100.77")), None, "not this host's");
+        // as Fail2ban, the ignoreself rule is told before an ignoreip entry
+        let both = IgnoreList::new(&["127.0.0.1/8".into()], true, None).unwrap();
+        assert_eq!(both.check(ip("127.0.0.1")), Some(IgnoreReason::OwnAddress));
         let none = IgnoreList::new(&[], false, None).unwrap();
         assert_eq!(none.check(ip("127.0.0.9")), Some(IgnoreReason::Loopback));
         assert_eq!(
