@@ -1654,6 +1654,33 @@ fn the_dump_of_a_journal_jail_has_fail2bans_lines() {
     assert!(!ours.contains("'addlogpath'"), "{ours}");
 }
 
+/// A file that starts with a UTF-8 byte-order mark is read, and warned of:
+/// Fail2ban's own tools refuse it.
+#[test]
+fn a_byte_order_mark_is_read_and_warned_of() {
+    let env = Env::new("bom");
+    env.jails(&format!(
+        "[app]\nenabled = true\nlogpath = {}\n",
+        env.log("app.log").display()
+    ));
+    let local = env.conf().join("jail.local");
+    let text = std::fs::read(&local).unwrap();
+    std::fs::write(&local, [&[0xEF, 0xBB, 0xBF][..], &text].concat()).unwrap();
+    let check = env.client(&["check"]);
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "WARNING: {}:1: the file starts with a UTF-8 byte-order mark",
+            local.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&local, text).unwrap();
+    let err = String::from_utf8_lossy(&env.client(&["check"]).stderr).into_owned();
+    assert!(!err.contains("byte-order mark"), "{err}");
+}
+
 /// A lower-case tag no option defines (a misspelt option) is warned of at the line
 /// of the regex that holds it: in the filter's file, or in the jail's section that
 /// set the failregex.

@@ -365,7 +365,45 @@ pub fn quiet_mistakes(confdir: &Path, jails: &[&JailConfig]) -> Vec<String> {
                 .filter_map(|j| recidive_elsewhere(j, &settings.logtarget)),
         );
     }
+    warnings.extend(byte_order_marks(confdir, jails));
     warnings
+}
+
+/// A warning for each configuration file read that starts with a UTF-8 byte-order
+/// mark (some Windows editors write one): ferroban reads it, but Fail2ban's own
+/// tools refuse the file ("File contains no section headers"), and Debian's
+/// Python client reads the configuration before it sends a reload.
+fn byte_order_marks(confdir: &Path, jails: &[&JailConfig]) -> Vec<String> {
+    let in_dir = |dir: PathBuf| {
+        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        entries.map(|e| e.path()).collect::<Vec<_>>()
+    };
+    let mut files = in_dir(confdir.to_path_buf());
+    for sub in ["jail.d", "fail2ban.d", "ferroban.d"] {
+        files.extend(in_dir(confdir.join(sub)));
+    }
+    files.retain(|f| f.extension().is_some_and(|e| e == "conf" || e == "local"));
+    files.extend(jails.iter().flat_map(|j| j.filter.files.iter().cloned()));
+    files.sort();
+    files.dedup();
+    let starts_with_mark = |file: &PathBuf| {
+        let mut head = [0u8; 3];
+        let read = std::fs::File::open(file).and_then(|mut f| {
+            use std::io::Read;
+            f.read_exact(&mut head)
+        });
+        read.is_ok() && head == [0xEF, 0xBB, 0xBF]
+    };
+    (files.iter().filter(|f| starts_with_mark(f)))
+        .map(|f| {
+            format!(
+                "{}:1: the file starts with a UTF-8 byte-order mark: ferroban reads it, but \
+                 Fail2ban's own tools refuse it (File contains no section headers); save it \
+                 without one (sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)",
+                f.display()
+            )
+        })
+        .collect()
 }
 
 /// A warning for a jail with Fail2ban's `recidive` filter that reads log files
