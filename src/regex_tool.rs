@@ -145,13 +145,18 @@ pub fn main(args: &[String], tool: &str) -> ExitCode {
                 ExitCode::from(255)
             }
         },
-        Ok(Parsed::Run(o)) => match run(&o) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("ERROR: {e:#}");
-                ExitCode::from(255)
+        Ok(Parsed::Run(mut o)) => {
+            // Under Fail2ban's name, Fail2ban's report exactly: every line's date is
+            // read, as scripts that compare its "Date template hits" expect.
+            o.no_prefilter |= tool == "fail2ban-regex";
+            match run(&o) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ERROR: {e:#}");
+                    ExitCode::from(255)
+                }
             }
-        },
+        }
         Err(e) => {
             eprintln!("ERROR: {e:#}");
             ExitCode::from(2)

@@ -323,6 +323,26 @@ fn invoked_as_fail2ban_regex() {
         text.contains("Lines: 2 lines, 0 ignored, 1 matched, 1 missed"),
         "{text}"
     );
+    // Under Fail2ban's name, Fail2ban's report exactly: every line date-checked,
+    // with no option (`ferroban regex` needs --no-prefilter for that).
+    if let Some(reference) = fail2ban_regex() {
+        let args = [
+            "examples/logs/access.log",
+            "examples/config/filter.d/wordpress-auth.conf",
+        ];
+        let report = |program: &Path| {
+            let out = Command::new(program)
+                .args(args)
+                .env("TZ", "UTC")
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .unwrap();
+            without_timing(&out.stdout)
+        };
+        let ours = report(&link);
+        assert!(!ours.contains("not date-checked"), "{ours}");
+        assert_eq!(ours, report(&reference));
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
