@@ -231,8 +231,12 @@ pub fn immediate_text(what: &Immediate, tool: &str) -> Result<String> {
         Immediate::Help => ferroban_cli::help(Some(tool)),
         // Scripts compare -V with Fail2ban's versions: the one ferroban follows.
         Immediate::Version { short: true } => format!("{compat}\n"),
+        // Fail2ban's first line, which scripts read, then which program this is
+        Immediate::Version { short: false } if tool == "fail2ban-regex" => {
+            format!("{tool} {compat} (ferroban {own})\n")
+        }
         Immediate::Version { short: false } if fail2bans => {
-            format!("{tool} (Fail2Ban v{compat} compatible): ferroban {own}\n")
+            format!("Fail2Ban v{compat} (ferroban {own})\n")
         }
         Immediate::Version { short: false } => format!("ferroban {own}\n"),
         Immediate::Str2sec(text) => format!("{}\n", str2sec(text)?),

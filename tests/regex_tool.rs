@@ -342,6 +342,17 @@ fn invoked_as_fail2ban_regex() {
         let ours = report(&link);
         assert!(!ours.contains("not date-checked"), "{ours}");
         assert_eq!(ours, report(&reference));
+        // --version's words are Fail2ban's, then which program this is
+        let version = |program: &Path| {
+            let out = Command::new(program).arg("--version").output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let (ours, theirs) = (version(&link), version(&reference));
+        let first = theirs.lines().next().unwrap_or_default();
+        assert!(
+            ours.starts_with(&format!("{first} (ferroban ")),
+            "{ours} / {theirs}"
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
