@@ -223,9 +223,13 @@ pub fn write(
             return r.response(&json!({"error": r.reason}));
         }
     };
-    let verb = if ban { "banip" } else { "unbanip" };
     let ip_text = ip.to_string();
-    let answer = server.ask(&["set", &jail, verb, &ip_text]).map(changed);
+    // a refused ban is told why (`--report-ignored`), as ferroban's own `ban`
+    let words: Vec<&str> = match ban {
+        true => vec!["set", &jail, "banip", "--report-ignored", &ip_text],
+        false => vec!["set", &jail, "unbanip", &ip_text],
+    };
+    let answer = server.ask(&words).map(changed);
     // The jail name comes from the request: quoted, so it cannot break the log line.
     let outcome = match &answer {
         Ok(a) => match a["message"].as_str() {
