@@ -909,7 +909,7 @@ impl Server {
                 .flat_map(nftables::addresses_in_sets)
             {
                 let never_ours: Vec<&String> = (addresses.iter())
-                    .filter(|ip| self.db.ban_count(ip, Some(jail.name())).ok() == Some(0))
+                    .filter(|ip| self.db.has_banned(ip, jail.name()).ok() == Some(false))
                     .collect();
                 let Some(first) = never_ours.first() else {
                     continue;

@@ -624,6 +624,16 @@ impl Database {
         )
     }
 
+    /// Whether the database holds any ban of `ip` in `jail`, in force or not (until
+    /// purged), whatever its count: a hand ban, a ban received from the fleet, a
+    /// ban whose count an unban by hand forgot.
+    pub fn has_banned(&self, ip: &str, jail: &str) -> Result<bool, DbError> {
+        self.conn
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM bans WHERE ip = ?1 AND jail = ?2)")
+            .and_then(|mut s| s.query_row(params![ip, jail], |r| r.get::<_, bool>(0)))
+            .map_err(self.err("look a ban up"))
+    }
+
     /// How often `ip` was banned (in `jail`, or in any jail), by the highest count
     /// recorded.
     pub fn ban_count(&self, ip: &str, jail: Option<&str>) -> Result<u32, DbError> {
@@ -921,6 +931,27 @@ mod tests {
         );
         assert_eq!(db.purge(2000.0).unwrap(), 4);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_ban_of_count_zero_is_a_ban_held() {
+        let mut db = Database::open(None).unwrap();
+        // a ban received from the fleet (count 0), and one whose count an unban
+        // by hand forgot
+        let received = BanRecord {
+            origin: Some("web2".into()),
+            ..rec("ssh", "192.0.2.1", 1000.0, 100.0, 0)
+        };
+        db.add_bans(&[received, rec("ssh", "192.0.2.2", 1000.0, 100.0, 1)])
+            .unwrap();
+        db.forget_ban_counts("ssh", Some(&["192.0.2.2".into()]))
+            .unwrap();
+        assert_eq!(db.ban_count("192.0.2.1", Some("ssh")).unwrap(), 0);
+        assert_eq!(db.ban_count("192.0.2.2", Some("ssh")).unwrap(), 0);
+        assert!(db.has_banned("192.0.2.1", "ssh").unwrap());
+        assert!(db.has_banned("192.0.2.2", "ssh").unwrap());
+        assert!(!db.has_banned("192.0.2.1", "web").unwrap());
+        assert!(!db.has_banned("192.0.2.3", "ssh").unwrap());
     }
 
     #[test]
