@@ -14,9 +14,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use ferroban_cli::fail2ban_protocol;
@@ -25,7 +24,10 @@ use ferroban_cli::protocol::{self, MAX_REQUEST};
 use super::commands::{CommandError, Reply};
 use super::{fail2ban_wire, Event};
 
-/// Connections served at once; more are told the server is busy.
+/// Connections served at once; one more waits (unaccepted: the kernel queues it)
+/// until one of them ends, as a client of a busy Fail2ban waits. Told it is busy
+/// instead, it would be answered before it said anything, so in a protocol it
+/// may not speak: Fail2ban's own client failed with "Connection reset by peer".
 const MAX_CONNECTIONS: usize = 64;
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
@@ -74,17 +76,45 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// The connections being served, at most [`MAX_CONNECTIONS`].
+#[derive(Default)]
+struct Slots {
+    open: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    /// Wait until fewer than [`MAX_CONNECTIONS`] are open, and take a slot.
+    fn take(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while *open >= MAX_CONNECTIONS {
+            open = self.freed.wait(open).unwrap_or_else(|e| e.into_inner());
+        }
+        *open += 1;
+    }
+
+    fn give_back(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        *open = open.saturating_sub(1);
+        self.freed.notify_one();
+    }
+}
+
 /// Accept connections until the server goes away.
 ///
 /// Other users are refused right here, without a thread of their own, so that
 /// opening connections in a loop costs the server nothing lasting. Permitted
-/// clients get a thread each, at most [`MAX_CONNECTIONS`] at once, and are closed
-/// after [`IDLE`] without a request.
+/// clients get a thread each, at most [`MAX_CONNECTIONS`] at once (the next is
+/// accepted when one ends), and are closed after [`IDLE`] without a request.
 pub fn serve(listener: UnixListener, events: SyncSender<Event>, socket: PathBuf) {
     let own_uid = ferroban_config::settings::current_uid();
-    let open = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
+    let slots = Arc::new(Slots::default());
+    loop {
+        slots.take();
+        let Ok((mut stream, _)) = listener.accept() else {
+            slots.give_back();
+            continue;
+        };
         if !socket.exists() {
             return;
         }
@@ -93,23 +123,19 @@ pub fn serve(listener: UnixListener, events: SyncSender<Event>, socket: PathBuf)
                 &mut stream,
                 "permission denied: only root may control ferroban",
             );
-            continue;
-        }
-        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            open.fetch_sub(1, Ordering::SeqCst);
-            refuse(&mut stream, "busy: too many client connections, try again");
+            slots.give_back();
             continue;
         }
         let events = events.clone();
-        let open_here = open.clone();
+        let slot = slots.clone();
         let spawned = std::thread::Builder::new()
             .name("ferroban-client".into())
             .spawn(move || {
                 connection(stream, events);
-                open_here.fetch_sub(1, Ordering::SeqCst);
+                slot.give_back();
             });
         if spawned.is_err() {
-            open.fetch_sub(1, Ordering::SeqCst);
+            slots.give_back();
         }
     }
 }
