@@ -1303,6 +1303,16 @@ fn a_refused_ban_says_why_in_the_answer_and_the_log() {
     let fail2bans = env.client(&["set", "app", "banip", "::1", "198.51.100.11"]);
     assert!(fail2bans.status.success());
     assert_eq!(String::from_utf8_lossy(&fail2bans.stdout).trim(), "1");
+    // A network, which Fail2ban bans, is refused as one, and the whole command
+    // with it.
+    let network = env.client(&["set", "app", "banip", "192.0.2.1", "198.51.100.0/24"]);
+    assert!(!network.status.success());
+    assert!(
+        String::from_utf8_lossy(&network.stderr)
+            .contains("'198.51.100.0/24' is a network: ferroban bans addresses"),
+        "{network:?}"
+    );
+    assert!(!env.client_text(&["banned"]).contains("192.0.2.1'"));
     // What the client cannot send the server is said without one.
     for (args, said) in [
         (

@@ -103,8 +103,21 @@ fn parse_ips(words: &[&str]) -> Result<Vec<IpAddr>, String> {
     }
     words
         .iter()
-        .map(|w| parse_ip(w).ok_or_else(|| format!("'{w}' is not a valid IP address")))
+        .map(|w| parse_ip(w).ok_or_else(|| not_an_address(w)))
         .collect()
+}
+
+/// Why `word` cannot be banned. A network (`198.51.100.0/24`, which Fail2ban
+/// bans) is said to be one: ferroban's firewall sets hold addresses.
+fn not_an_address(word: &str) -> String {
+    match word.trim().parse::<ipnet::IpNet>() {
+        Ok(_) => format!(
+            "'{word}' is a network: ferroban bans addresses, not networks (its firewall \
+             sets hold addresses); ban its addresses, or block it with a firewall rule \
+             of your own; nothing of this command was banned"
+        ),
+        Err(_) => format!("'{word}' is not a valid IP address"),
+    }
 }
 
 /// What an unban names: an address, or a network (`10.9.9.0/24`), which stands
