@@ -3734,6 +3734,72 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Tools and scripts read the database `get dbfile` names with Fail2ban's schema
+/// (its `bans` columns and `bips` table): the queries of two such tools give the
+/// same rows on ferroban's database as on the one Fail2ban's server writes for the
+/// same bans.
+#[test]
+fn fail2bans_queries_read_the_database_get_dbfile_names() {
+    let env = Env::new("dbreaders");
+    let jail = fail2ban_app_jail(&env);
+    let Some(fail2ban) = Fail2ban::start(&env.dir.join("fail2ban"), &jail) else {
+        return;
+    };
+    env.jails(&jail);
+    let _d = env.start();
+    let ips = ["192.0.2.31", "192.0.2.32", "192.0.2.33"];
+    for ip in ips {
+        let o = fail2ban.client(&["set", "app", "banip", ip]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(env.client_text(&["ban", "app", ip]).trim(), "1");
+    }
+    assert!(wait_for(10, || banned_in_database(&env.db).len() == ips.len()));
+    let queries = [
+        // npm `fail2ban`'s ban history
+        "SELECT jail, ip, typeof(timeofban), json_extract(data, '$.failures') FROM bans \
+         WHERE jail LIKE 'app' ORDER BY timeofban ASC, ip",
+        // the active bans of a script that reads bips
+        "SELECT ip, jail, bantime, bancount FROM bips WHERE jail = 'app' \
+         AND (bantime <= -1 OR (timeofban + bantime) > CAST(strftime('%s', 'now') AS INTEGER)) ORDER BY ip",
+    ];
+    let rows = |db: &str, query: &str| {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import sqlite3\nfor r in sqlite3.connect({db:?}, timeout=30).execute({query:?}): print(r)"
+            ))
+            .output()
+            .expect("python3 reads the database");
+        assert!(
+            out.status.success(),
+            "{db}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // `Current database file is:` then `` `- PATH ``
+    let dbfile = |text: String| {
+        let last = text.lines().last().unwrap_or_default();
+        last.trim_start_matches("`- ").trim().to_string()
+    };
+    let theirs =
+        dbfile(String::from_utf8_lossy(&fail2ban.client(&["get", "dbfile"]).stdout).into());
+    let ours = dbfile(env.client_text(&["get", "dbfile"]));
+    for query in queries {
+        let (a, b) = (rows(&theirs, query), rows(&ours, query));
+        assert!(a.contains("192.0.2.33"), "{query}: {a}");
+        assert_eq!(b, a, "{query}");
+    }
+    // An unban by hand takes the address out of bips in both. (Fail2ban also
+    // deletes it from bans; ferroban keeps it there, lifted, until purged.)
+    fail2ban.client(&["set", "app", "unbanip", "192.0.2.33"]);
+    env.client_text(&["unban", "192.0.2.33"]);
+    let active = queries[1];
+    assert!(wait_for(10, || !rows(&ours, active).contains("192.0.2.33")));
+    assert_eq!(rows(&ours, active), rows(&theirs, active));
+    fail2ban.stop();
+}
+
 /// The distinct addresses in the ban database.
 fn banned_in_database(db: &Path) -> Vec<String> {
     // SQLite's own wait for a busy database (Python's default gives up after 5 s,

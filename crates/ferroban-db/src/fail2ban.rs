@@ -22,7 +22,9 @@ use crate::{failed, BanRecord, DbError};
 pub fn is_fail2ban_database(path: &Path) -> Result<bool, DbError> {
     has_table_where(
         path,
-        "name = 'fail2banDb' OR (name = 'bans' AND sql LIKE '%timeofban%')",
+        // (ferroban's own `bans` has Fail2ban's columns too, beside `lifted_at`)
+        "name = 'fail2banDb' OR (name = 'bans' AND sql LIKE '%timeofban%' \
+         AND sql NOT LIKE '%lifted_at%')",
     )
 }
 

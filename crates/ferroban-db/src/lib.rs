@@ -295,6 +295,7 @@ impl Database {
             .map_err(err("set busy timeout"))?;
         conn.execute_batch(SCHEMA).map_err(err("create tables"))?;
         add_origin_column(&conn).map_err(err("add the origin column"))?;
+        add_fail2ban_view(&conn).map_err(err("add Fail2ban's columns and view"))?;
         Ok(Database {
             conn,
             path: shown,
@@ -869,6 +870,33 @@ fn add_origin_column(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch("ALTER TABLE bans ADD COLUMN origin TEXT")?;
     }
     Ok(())
+}
+
+/// Fail2ban's names for what tools and scripts read from the database `get
+/// dbfile` names: its `bans` columns `timeofban`, `bantime` and `bancount` (computed
+/// from ferroban's own, never stored), and its `bips` table (each address's latest
+/// ban in a jail, not lifted by hand) as a view. `data` is already Fail2ban's JSON
+/// (`matches`, `failures`).
+fn add_fail2ban_view(conn: &Connection) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_xinfo('bans') WHERE name = 'timeofban'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE bans ADD COLUMN timeofban INTEGER
+                 GENERATED ALWAYS AS (CAST(start AS INTEGER)) VIRTUAL;
+             ALTER TABLE bans ADD COLUMN bantime INTEGER
+                 GENERATED ALWAYS AS (CAST(duration AS INTEGER)) VIRTUAL;
+             ALTER TABLE bans ADD COLUMN bancount INTEGER
+                 GENERATED ALWAYS AS (count) VIRTUAL;",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE VIEW IF NOT EXISTS bips AS
+             SELECT ip, jail, timeofban, bantime, bancount, data FROM bans AS b
+             WHERE lifted_at IS NULL
+               AND start = (SELECT MAX(start) FROM bans WHERE ip = b.ip AND jail = b.jail);",
+    )
 }
 
 #[cfg(test)]
