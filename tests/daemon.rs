@@ -2647,6 +2647,28 @@ fn a_start_after_a_crash_leaves_no_ban_it_does_not_hold() {
             && log.contains("addr-set-gone (1 address)"),
         "{log}"
     );
+    // A reload that would add a jail of the other daemon's name is refused
+    // (it would take that set over), and the running jails stay.
+    let other = format!(
+        "[other]\nenabled = true\nfilter = test\nport = http\nlogpath = {}\n",
+        env.log("app.log").display()
+    );
+    std::fs::write(&local, format!("{head}{}{other}", jail("app"))).unwrap();
+    let reload = env.client(&["reload"]);
+    let said = String::from_utf8_lossy(&reload.stdout).into_owned()
+        + &String::from_utf8_lossy(&reload.stderr);
+    assert!(!reload.status.success(), "{said}");
+    assert!(
+        said.contains(
+            "jail [other]: the nftables set inet f2b-table addr-set-other holds addresses \
+             this server never banned (192.0.2.201)"
+        ),
+        "{said}"
+    );
+    assert!(ruleset().contains("192.0.2.201"), "{}", ruleset());
+    let status = env.client_text(&["status"]);
+    assert!(status.contains("Number of jail:\t1"), "{status}");
+    std::fs::write(&local, format!("{head}{}", jail("app"))).unwrap();
     // At stop its own sets go; the table stays for the other set, then goes
     // with it.
     env.client_text(&["stop"]);

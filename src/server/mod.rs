@@ -863,7 +863,7 @@ impl Server {
     /// Start the jails (their actions, then the bans in force), the fleet, the log
     /// sources and the dashboard.
     fn start(&mut self, jails: Vec<Jail>, events: &SyncSender<Event>) -> Result<()> {
-        self.refuse_foreign_set_entries(&jails)?;
+        self.refuse_foreign_set_entries(&jails.iter().collect::<Vec<_>>())?;
         self.purge();
         for jail in jails {
             self.add_jail(jail, false)?;
@@ -882,14 +882,15 @@ impl Server {
         Ok(())
     }
 
-    /// Refuse to start where a jail's native nftables set already holds an
-    /// address this server's database never banned in that jail: the set is
-    /// another daemon's (Fail2ban's nftables action makes the same table and set
-    /// names, so a Fail2ban running the same jails shares them), and starting
-    /// would empty it, and stopping delete it, lifting that daemon's bans with no
-    /// word to it. Read before the purge, which could forget the record of a ban
-    /// that ended while this server was down and still sits in the set.
-    fn refuse_foreign_set_entries(&self, jails: &[Jail]) -> Result<()> {
+    /// Refuse to start `jails` (at the server's start, or new in a reload) where a
+    /// jail's native nftables set already holds an address this server's database
+    /// never banned in that jail: the set is another daemon's (Fail2ban's nftables
+    /// action makes the same table and set names, so a Fail2ban running the same
+    /// jails shares them), and starting would empty it, and stopping delete it,
+    /// lifting that daemon's bans with no word to it. At start, read before the
+    /// purge, which could forget the record of a ban that ended while this server
+    /// was down and still sits in the set.
+    fn refuse_foreign_set_entries(&self, jails: &[&Jail]) -> Result<()> {
         if self.options.dry_run {
             return Ok(());
         }
@@ -898,7 +899,9 @@ impl Server {
                 .filter(|d| NATIVE_FIREWALLS.contains(&d.file.as_str()))
                 .collect()
         }
-        let with_firewall: Vec<&Jail> = jails.iter().filter(|j| !natives(j).is_empty()).collect();
+        let with_firewall: Vec<&Jail> = (jails.iter().copied())
+            .filter(|j| !natives(j).is_empty())
+            .collect();
         if with_firewall.is_empty() {
             return Ok(());
         }
@@ -1806,6 +1809,12 @@ impl Server {
                 bail!("{}", refused.join("\n"));
             }
         }
+        // A jail new to this server must not take over another daemon's set.
+        let new: Vec<&Jail> = (fresh.iter())
+            .filter(|j| only.is_none_or(|n| n == j.name()))
+            .filter(|j| !self.jails.iter().any(|running| running.name() == j.name()))
+            .collect();
+        self.refuse_foreign_set_entries(&new)?;
         warn_quiet_mistakes(&self.log, &self.options.confdir, &fresh);
         if let Some(name) = only {
             if !fresh.iter().any(|j| j.name() == name)
