@@ -1213,7 +1213,6 @@ mod tests {
             }
         }
         ns.run("nft", &["flush", "ruleset"]);
-        let ipt = |args: &[&str]| ns.run("iptables-legacy", args);
         for (rule, open) in [
             ("-i v0 -j ACCEPT", true),
             ("! -i lo -j ACCEPT", true),
@@ -1222,12 +1221,7 @@ mod tests {
             ("! -i v0 -j ACCEPT", false),
             ("-i v0 -j DROP", false),
         ] {
-            ipt(&["-F", "INPUT"]);
-            ipt(&["-P", "INPUT", "DROP"]);
-            let mut args = vec!["-A", "INPUT"];
-            args.extend(rule.split_whitespace());
-            ipt(&args);
-            let rules = ipt(&["-S", "INPUT"]);
+            let rules = ns.legacy_input_dropping_but(rule);
             let chain = legacy_input("iptables-legacy", &rules, &public);
             assert_eq!(!chain.denies, open, "{rule}: {rules}");
             if rule == "-i v0 -j ACCEPT" {
@@ -1295,13 +1289,7 @@ mod tests {
             return;
         };
         let chain_with = |rule: &str| {
-            let ipt = |args: &[&str]| ns.run("iptables-legacy", args);
-            ipt(&["-F", "INPUT"]);
-            ipt(&["-P", "INPUT", "DROP"]);
-            let mut args = vec!["-A", "INPUT"];
-            args.extend(rule.split_whitespace());
-            ipt(&args);
-            let rules = ipt(&["-S", "INPUT"]);
+            let rules = ns.legacy_input_dropping_but(rule);
             (legacy_input("iptables-legacy", &rules, &[]), rules)
         };
         for (rule, class) in [
@@ -1363,6 +1351,18 @@ mod tests {
             self.run("nft", &["add", "table", "inet", "filter"]);
             let chain = "{ type filter hook input priority 0; policy drop; }";
             self.run("nft", &["add", "chain", "inet", "filter", "input", chain]);
+        }
+
+        /// iptables-legacy's INPUT chain made anew with policy DROP and `rule`
+        /// alone, as `iptables-legacy -S INPUT` prints it back.
+        fn legacy_input_dropping_but(&self, rule: &str) -> String {
+            let ipt = |args: &[&str]| self.run("iptables-legacy", args);
+            ipt(&["-F", "INPUT"]);
+            ipt(&["-P", "INPUT", "DROP"]);
+            let mut args = vec!["-A", "INPUT"];
+            args.extend(rule.split_whitespace());
+            ipt(&args);
+            ipt(&["-S", "INPUT"])
         }
 
         /// None, after saying why the test is skipped, when this is not root or
