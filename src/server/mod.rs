@@ -906,33 +906,33 @@ impl Server {
             return Ok(());
         }
         self.refuse_running_fail2bans_jails(&with_firewall)?;
-        for jail in with_firewall {
-            for (set, addresses) in natives(jail)
-                .into_iter()
-                .flat_map(nftables::addresses_in_sets)
-            {
-                let never_ours: Vec<&String> = (addresses.iter())
-                    .filter(|ip| self.db.has_banned(ip, jail.name()).ok() == Some(false))
-                    .collect();
-                let Some(first) = never_ours.first() else {
-                    continue;
-                };
-                let more = match never_ours.len() {
-                    1 => String::new(),
-                    n => format!(" and {} more", n - 1),
-                };
-                bail!(
-                    "jail [{}]: the nftables set {set} holds addresses this server never \
-                     banned ({first}{more}): another daemon uses it (Fail2ban's nftables \
-                     action makes the same table and set names), or this server's ban \
-                     database is not the one it had. Starting would empty that set and \
-                     stopping would delete it. Stop the other daemon first (systemctl stop \
-                     fail2ban), or give this jail another name, or start with --dry-run; \
-                     if no other daemon uses the set, empty it and start again: nft flush \
-                     set {set}",
-                    jail.name()
-                );
-            }
+        let actions: Vec<(&Jail, &ActionDefinition)> = (with_firewall.iter())
+            .flat_map(|jail| natives(jail).into_iter().map(move |def| (*jail, def)))
+            .collect();
+        let defs: Vec<&ActionDefinition> = actions.iter().map(|(_, def)| *def).collect();
+        for (i, set, addresses) in nftables::addresses_in_sets(&defs) {
+            let jail = actions[i].0;
+            let never_ours: Vec<&String> = (addresses.iter())
+                .filter(|ip| self.db.has_banned(ip, jail.name()).ok() == Some(false))
+                .collect();
+            let Some(first) = never_ours.first() else {
+                continue;
+            };
+            let more = match never_ours.len() {
+                1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            bail!(
+                "jail [{}]: the nftables set {set} holds addresses this server never \
+                 banned ({first}{more}): another daemon uses it (Fail2ban's nftables \
+                 action makes the same table and set names), or this server's ban \
+                 database is not the one it had. Starting would empty that set and \
+                 stopping would delete it. Stop the other daemon first (systemctl stop \
+                 fail2ban), or give this jail another name, or start with --dry-run; \
+                 if no other daemon uses the set, empty it and start again: nft flush \
+                 set {set}",
+                jail.name()
+            );
         }
         Ok(())
     }

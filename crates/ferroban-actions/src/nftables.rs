@@ -259,24 +259,38 @@ fn listed_sets(listing: &str) -> Vec<(String, Vec<String>)> {
     sets
 }
 
-/// The addresses the sets of the native nftables action `def` hold now, by set
-/// (`inet f2b-table addr-set-sshd`); nothing for sets (or a table) that do not
-/// exist. Read before the jail starts, which empties them: what this server did
-/// not put there is another daemon's (Fail2ban's nftables action uses the same
-/// table and set names).
-pub fn addresses_in_sets(def: &ActionDefinition) -> Vec<(String, Vec<String>)> {
-    let action = NftAction::new(def, Backend::DryRun);
-    let (tf, t) = (&action.table_family, &action.table);
+/// The addresses the sets of the native nftables actions `defs` hold now: for
+/// each set that holds any, the index of its action in `defs`, the set
+/// (`inet f2b-table addr-set-sshd`) and its addresses. Each table is listed once;
+/// sets (or tables) that do not exist hold nothing. Read before the jails start,
+/// which empties them: what this server did not put there is another daemon's
+/// (Fail2ban's nftables action uses the same table and set names).
+pub fn addresses_in_sets(defs: &[&ActionDefinition]) -> Vec<(usize, String, Vec<String>)> {
+    let actions: Vec<NftAction> = (defs.iter())
+        .map(|def| NftAction::new(def, Backend::DryRun))
+        .collect();
+    let mut tables: Vec<(&str, &str)> = (actions.iter())
+        .map(|a| (a.table_family.as_str(), a.table.as_str()))
+        .collect();
+    tables.sort();
+    tables.dedup();
     let mut backend = Backend::detect(false);
-    let Ok(listing) = backend.run(&format!("list table {tf} {t}\n"), &|_, _| {}) else {
-        return Vec::new();
-    };
-    let ours = [&action.v4.set, &action.v6.set];
-    listed_sets(&listing)
-        .into_iter()
-        .filter(|(name, elements)| ours.contains(&name) && !elements.is_empty())
-        .map(|(name, elements)| (format!("{tf} {t} {name}"), elements))
-        .collect()
+    let mut found = Vec::new();
+    for (tf, t) in tables {
+        let Ok(listing) = backend.run(&format!("list table {tf} {t}\n"), &|_, _| {}) else {
+            continue;
+        };
+        for (name, elements) in listed_sets(&listing) {
+            let owner = actions.iter().position(|a| {
+                (a.table_family.as_str(), a.table.as_str()) == (tf, t)
+                    && (a.v4.set == name || a.v6.set == name)
+            });
+            if let Some(i) = owner.filter(|_| !elements.is_empty()) {
+                found.push((i, format!("{tf} {t} {name}"), elements));
+            }
+        }
+    }
+    found
 }
 
 /// The name of a listing's block line `KIND NAME {` (`# handle N` may follow).
