@@ -2526,6 +2526,71 @@ fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
     assert!(text.contains("other name: started"), "{text}");
 }
 
+/// A ban the real Fail2ban put in its nftables set (its jail of the same name,
+/// its socket elsewhere than /etc/fail2ban says, so only the set tells) makes
+/// the start refuse, and the ban stays in the kernel.
+#[test]
+fn a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays() {
+    let test = "a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays";
+    let probe = ["nft", "add", "table", "inet", "ferroban-probe"];
+    if !firewall_namespace_ready(test, &["nft", "fail2ban-server"], &probe) {
+        return;
+    }
+    let env = Env::new("overfail2ban");
+    if !stock_config(&env) {
+        return;
+    }
+    let fail2ban = env.dir.join("f2b");
+    Fail2ban::write_config(
+        &fail2ban,
+        &format!(
+            "[app]\nenabled = true\nport = http\naction = nftables\nlogpath = {}\n",
+            env.log("app.log").display()
+        ),
+    );
+    std::fs::copy(
+        "/etc/fail2ban/action.d/nftables.conf",
+        fail2ban.join("action.d/nftables.conf"),
+    )
+    .unwrap();
+    std::fs::write(
+        env.conf().join("jail.local"),
+        format!(
+            "[DEFAULT]\nbanaction = nftables\n[app]\nenabled = true\nfilter = test\n\
+             port = http\nlogpath = {}\n",
+            env.log("app.log").display()
+        ),
+    )
+    .unwrap();
+    let script = format!(
+        "timeout 60 fail2ban-server -c {f2b} -xf start >/dev/null 2>&1 &\n\
+         for i in $(seq 60); do fail2ban-client -c {f2b} ping >/dev/null 2>&1 && break; sleep 0.5; done\n\
+         fail2ban-client -c {f2b} set app banip 198.51.100.41 >/dev/null\n\
+         timeout 20 {BIN} server -f --no-dry-run -c {conf} -s {sock} --dbfile :memory: 2>&1\n\
+         echo \"exit $?\"\n\
+         nft list set inet f2b-table addr-set-app\n\
+         fail2ban-client -c {f2b} stop >/dev/null 2>&1\n\
+         wait\n",
+        f2b = fail2ban.display(),
+        conf = env.conf().display(),
+        sock = env.socket().display(),
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(
+            "jail [app]: the nftables set inet f2b-table addr-set-app holds addresses this \
+             server never banned (198.51.100.41)"
+        ) && text.contains("exit 255"),
+        "{text}"
+    );
+    assert!(text.contains("elements = { 198.51.100.41 }"), "{text}");
+}
+
 /// A crash leaves the kernel as it was. Before, two kinds of ban then stayed in
 /// nftables that neither `banned` nor `unban` could see: the set and rule of a
 /// jail removed from the configuration while the server was down, and, in a
