@@ -2448,6 +2448,29 @@ impl Drop for NamedNamespace {
     }
 }
 
+/// An installation on Fail2ban's stock configuration for a test that needs root,
+/// `tools` and nftables in a network namespace; `None` after saying why the test
+/// `test` is skipped.
+fn nftables_stock_env(test: &str, tools: &[&str], tag: &str) -> Option<Env> {
+    let probe = ["nft", "add", "table", "inet", "ferroban-probe"];
+    if !firewall_namespace_ready(test, tools, &probe) {
+        return None;
+    }
+    let env = Env::new(tag);
+    stock_config(&env).then_some(env)
+}
+
+/// What the shell `script` prints (standard output, then error) run under
+/// `unshare` with `namespaces` (`--net`, `--mount`).
+fn unshared_output(namespaces: &[&str], script: &str) -> String {
+    let out = Command::new("unshare")
+        .args(namespaces)
+        .args(["sh", "-c", script])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
 /// A Fail2ban that runs a jail of the same name in this network namespace, and has
 /// banned nothing yet (no set to tell it by), is asked at its socket (the one
 /// /etc/fail2ban names) and the start is refused: this server would delete that
@@ -2456,15 +2479,13 @@ impl Drop for NamedNamespace {
 /// /run/fail2ban holds Fail2ban's socket.
 #[test]
 fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
-    let test = "a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused";
-    let probe = ["nft", "add", "table", "inet", "ferroban-probe"];
-    if !firewall_namespace_ready(test, &["nft", "mount", "fail2ban-server"], &probe) {
+    let Some(env) = nftables_stock_env(
+        "a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused",
+        &["nft", "mount", "fail2ban-server"],
+        "besidefail2ban",
+    ) else {
         return;
-    }
-    let env = Env::new("besidefail2ban");
-    if !stock_config(&env) {
-        return;
-    }
+    };
     let fail2ban = env.dir.join("f2b");
     Fail2ban::write_config(
         &fail2ban,
@@ -2512,12 +2533,7 @@ fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
         local = local.display(),
         sock = env.socket().display(),
     );
-    let out = Command::new("unshare")
-        .args(["--mount", "--net", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = unshared_output(&["--mount", "--net"], &script);
     assert!(
         text.contains("ERROR: the server on /var/run/fail2ban/fail2ban.sock (Fail2ban's socket) runs in this network namespace with jails of the names of this server's: app.")
             && text.contains("same name: exit 255"),
@@ -2531,15 +2547,13 @@ fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
 /// the start refuse, and the ban stays in the kernel.
 #[test]
 fn a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays() {
-    let test = "a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays";
-    let probe = ["nft", "add", "table", "inet", "ferroban-probe"];
-    if !firewall_namespace_ready(test, &["nft", "fail2ban-server"], &probe) {
+    let Some(env) = nftables_stock_env(
+        "a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays",
+        &["nft", "fail2ban-server"],
+        "overfail2ban",
+    ) else {
         return;
-    }
-    let env = Env::new("overfail2ban");
-    if !stock_config(&env) {
-        return;
-    }
+    };
     let fail2ban = env.dir.join("f2b");
     Fail2ban::write_config(
         &fail2ban,
@@ -2575,12 +2589,7 @@ fn a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays() {
         conf = env.conf().display(),
         sock = env.socket().display(),
     );
-    let out = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = unshared_output(&["--net"], &script);
     assert!(
         text.contains(
             "jail [app]: the nftables set inet f2b-table addr-set-app holds addresses this \
@@ -2600,15 +2609,13 @@ fn a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays() {
 /// what is in force.
 #[test]
 fn a_start_after_a_crash_leaves_no_ban_it_does_not_hold() {
-    let test = "a_start_after_a_crash_leaves_no_ban_it_does_not_hold";
-    let probe = ["nft", "add", "table", "inet", "ferroban-probe"];
-    if !firewall_namespace_ready(test, &["nft", "ip"], &probe) {
+    let Some(env) = nftables_stock_env(
+        "a_start_after_a_crash_leaves_no_ban_it_does_not_hold",
+        &["nft", "ip"],
+        "stalesets",
+    ) else {
         return;
-    }
-    let env = Env::new("stalesets");
-    if !stock_config(&env) {
-        return;
-    }
+    };
     let ns = NamedNamespace(format!("ferroban-stale-{}", std::process::id()));
     assert!(Command::new("ip")
         .args(["netns", "add", &ns.0])
