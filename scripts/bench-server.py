@@ -276,12 +276,25 @@ def stop(name, d, pid):
     else:
         client(name, d, "stop")
     for _ in range(3000):
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if not alive(pid):
             return
         time.sleep(0.01)
     os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid):
+    """Whether process `pid` still runs. A server this script started is its child:
+    once exited it is a zombie until reaped, which `kill(pid, 0)` still finds."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child (fail2ban-server daemonizes): it is reaped by init
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
 
 
 def cpu(pid):
