@@ -14,9 +14,18 @@
 #
 # Needs llvm-profdata of the LLVM that rustc uses (`rustc -vV`): on Debian 12,
 # apt-get install llvm-22 for rustc 1.95; or rustup component add llvm-tools.
-# Usage: scripts/build-pgo.sh [TRAINING_LINES]   (default 200000; about 15 minutes here)
+# `make` builds this way by default where that llvm-profdata is there (see Makefile).
+# Usage: scripts/build-pgo.sh [TRAINING_LINES]   (default 200000; the training takes
+#        about 30 s here, the two builds as long as two release builds)
+#        scripts/build-pgo.sh --check   (prints the llvm-profdata it would use, or
+#        says what is missing and exits 1; builds nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+check=
+if [ "${1:-}" = --check ]; then
+  check=1
+  shift
+fi
 lines=${1:-200000}
 llvm=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -31,6 +40,10 @@ if [ -z "$profdata" ]; then
   echo "build-pgo.sh: needs llvm-profdata of LLVM $llvm (the one rustc uses):" \
     "apt-get install llvm-$llvm, or rustup component add llvm-tools" >&2
   exit 1
+fi
+if [ -n "$check" ]; then
+  echo "$profdata"
+  exit 0
 fi
 
 work=target/pgo-train

@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
 make deb
-deb=$(ls -t target/debian/ferroban_*.deb | head -1)
+# (profile-guided where llvm-profdata is there, which .ci/run installs: then it is in
+# target/pgo/debian)
+deb=$(ls -t target/debian/ferroban_*.deb target/pgo/debian/ferroban_*.deb 2>/dev/null | head -1)
 dpkg -i "$deb"
 trap 'dpkg --purge ferroban >/dev/null' EXIT
 /usr/bin/ferroban --version
