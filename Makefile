@@ -44,22 +44,25 @@ endif
 # Everything the binary is built from (the dashboard's page is embedded in it).
 SOURCES := $(shell find src crates -type f) Cargo.toml Cargo.lock
 
-build:
-ifeq ($(PGO),1)
-	$(MAKE) $(PGO_BIN)
-else
+# File targets, remade only when a source is newer: `sudo make install` after `make`
+# builds nothing, so root needs no cargo in its PATH.
+build: $(TARGET_DIR)/release/ferroban
+
+target/release/ferroban: $(SOURCES)
 ifeq ($(PGO),plain)
 	@echo "make: a plain release build: no llvm-profdata of rustc's LLVM for the" \
 	  "profile-guided one (rustup component add llvm-tools, or apt-get install llvm-N;" \
 	  "see scripts/build-pgo.sh). PGO=0 builds plain without this note." >&2
 endif
 	$(CARGO) build --release --locked -p ferroban
-endif
 
 $(PGO_BIN): $(SOURCES) scripts/build-pgo.sh
 	scripts/build-pgo.sh
 
-docs:
+# The man pages and completions, made from the command-line definitions.
+docs: $(DOCS)/man/ferroban.1
+
+$(DOCS)/man/ferroban.1: $(SOURCES) $(shell find xtask -type f)
 	$(CARGO) run --release --locked -q -p xtask -- docs $(DOCS) >/dev/null
 
 install: all
