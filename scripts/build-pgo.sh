@@ -16,7 +16,7 @@
 # apt-get install llvm-22 for rustc 1.95; or rustup component add llvm-tools.
 # `make` builds this way by default where that llvm-profdata is there (see Makefile).
 # Usage: scripts/build-pgo.sh [TRAINING_LINES]   (default 200000; the training takes
-#        about 30 s here, the two builds as long as two release builds)
+#        about a minute here, the two builds as long as two release builds)
 #        scripts/build-pgo.sh --check   (prints the llvm-profdata it would use, or
 #        says what is missing and exits 1; builds nothing)
 set -euo pipefail
