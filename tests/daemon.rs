@@ -2471,6 +2471,38 @@ fn unshared_output(namespaces: &[&str], script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// ferroban's `jail.local` of one jail `name` on the stock nftables action, reading
+/// `app.log` with the test filter.
+fn nftables_jail(env: &Env, name: &str) -> String {
+    format!(
+        "[DEFAULT]\nbanaction = nftables\n[{name}]\nenabled = true\nfilter = test\n\
+         port = http\nlogpath = {}\n",
+        env.log("app.log").display()
+    )
+}
+
+/// A configuration of the real Fail2ban in the test's directory (returned) with one
+/// jail, `app`, reading `app.log`, with the jail options `options` (lines).
+fn fail2ban_config_with_app(env: &Env, options: &str) -> PathBuf {
+    let dir = env.dir.join("f2b");
+    let jail = format!(
+        "[app]\nenabled = true\n{options}logpath = {}\n",
+        env.log("app.log").display()
+    );
+    Fail2ban::write_config(&dir, &jail);
+    dir
+}
+
+/// The shell lines that start the real fail2ban-server of the configuration `f2b`
+/// in the background (for at most a minute) and wait until its client answers.
+fn fail2ban_started(f2b: &Path) -> String {
+    let f2b = f2b.display();
+    format!(
+        "timeout 60 fail2ban-server -c {f2b} -xf start >/dev/null 2>&1 &\n\
+         for i in $(seq 60); do fail2ban-client -c {f2b} ping >/dev/null 2>&1 && break; sleep 0.5; done\n"
+    )
+}
+
 /// A Fail2ban that runs a jail of the same name in this network namespace, and has
 /// banned nothing yet (no set to tell it by), is asked at its socket (the one
 /// /etc/fail2ban names) and the start is refused: this server would delete that
@@ -2486,14 +2518,7 @@ fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
     ) else {
         return;
     };
-    let fail2ban = env.dir.join("f2b");
-    Fail2ban::write_config(
-        &fail2ban,
-        &format!(
-            "[app]\nenabled = true\nlogpath = {}\n",
-            env.log("app.log").display()
-        ),
-    );
+    let fail2ban = fail2ban_config_with_app(&env, "");
     // its socket where /etc/fail2ban says, in the test's private /run/fail2ban
     let conf = std::fs::read_to_string(fail2ban.join("fail2ban.conf")).unwrap();
     let conf = (conf.lines())
@@ -2502,15 +2527,8 @@ fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
         .collect::<String>();
     std::fs::write(fail2ban.join("fail2ban.conf"), conf).unwrap();
     std::fs::create_dir_all("/run/fail2ban").unwrap();
-    let jail = |name: &str| {
-        format!(
-            "[DEFAULT]\nbanaction = nftables\n[{name}]\nenabled = true\nfilter = test\n\
-             port = http\nlogpath = {}\n",
-            env.log("app.log").display()
-        )
-    };
     let local = env.conf().join("jail.local");
-    std::fs::write(&local, jail("app")).unwrap();
+    std::fs::write(&local, nftables_jail(&env, "app")).unwrap();
     let server = format!(
         "timeout 20 {BIN} server -f --no-dry-run -c {} -s {} -p {} --dbfile :memory:",
         env.conf().display(),
@@ -2519,8 +2537,7 @@ fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
     );
     let script = format!(
         "mount -t tmpfs tmpfs /run/fail2ban || exit 90\n\
-         timeout 60 fail2ban-server -c {f2b} -xf start >/dev/null 2>&1 &\n\
-         for i in $(seq 60); do fail2ban-client -c {f2b} ping >/dev/null 2>&1 && break; sleep 0.5; done\n\
+         {started}\
          {server} 2>&1; echo \"same name: exit $?\"\n\
          sed -i 's/^\\[app\\]/[web]/' {local}\n\
          {server} >/dev/null 2>&1 &\n\
@@ -2529,6 +2546,7 @@ fn a_start_beside_fail2ban_running_a_jail_of_its_name_is_refused() {
          {BIN} -s {sock} stop >/dev/null 2>&1\n\
          fail2ban-client -c {f2b} stop >/dev/null 2>&1\n\
          wait\n",
+        started = fail2ban_started(&fail2ban),
         f2b = fail2ban.display(),
         local = local.display(),
         sock = env.socket().display(),
@@ -2554,37 +2572,22 @@ fn a_start_over_fail2bans_banned_set_is_refused_and_its_ban_stays() {
     ) else {
         return;
     };
-    let fail2ban = env.dir.join("f2b");
-    Fail2ban::write_config(
-        &fail2ban,
-        &format!(
-            "[app]\nenabled = true\nport = http\naction = nftables\nlogpath = {}\n",
-            env.log("app.log").display()
-        ),
-    );
+    let fail2ban = fail2ban_config_with_app(&env, "port = http\naction = nftables\n");
     std::fs::copy(
         "/etc/fail2ban/action.d/nftables.conf",
         fail2ban.join("action.d/nftables.conf"),
     )
     .unwrap();
-    std::fs::write(
-        env.conf().join("jail.local"),
-        format!(
-            "[DEFAULT]\nbanaction = nftables\n[app]\nenabled = true\nfilter = test\n\
-             port = http\nlogpath = {}\n",
-            env.log("app.log").display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(env.conf().join("jail.local"), nftables_jail(&env, "app")).unwrap();
     let script = format!(
-        "timeout 60 fail2ban-server -c {f2b} -xf start >/dev/null 2>&1 &\n\
-         for i in $(seq 60); do fail2ban-client -c {f2b} ping >/dev/null 2>&1 && break; sleep 0.5; done\n\
+        "{started}\
          fail2ban-client -c {f2b} set app banip 198.51.100.41 >/dev/null\n\
          timeout 20 {BIN} server -f --no-dry-run -c {conf} -s {sock} --dbfile :memory: 2>&1\n\
          echo \"exit $?\"\n\
          nft list set inet f2b-table addr-set-app\n\
          fail2ban-client -c {f2b} stop >/dev/null 2>&1\n\
          wait\n",
+        started = fail2ban_started(&fail2ban),
         f2b = fail2ban.display(),
         conf = env.conf().display(),
         sock = env.socket().display(),
