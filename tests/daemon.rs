@@ -2494,7 +2494,9 @@ fn fail2ban_config_with_app(env: &Env, options: &str) -> PathBuf {
 }
 
 /// The shell lines that start the real fail2ban-server of the configuration `f2b`
-/// in the background (for at most a minute) and wait until its client answers.
+/// in the background (for at most a minute) and wait until its client answers:
+/// [`Fail2ban::start_written`] in shell, for a script run inside the test's own
+/// network namespace, where that server must run to see the namespace's nftables.
 fn fail2ban_started(f2b: &Path) -> String {
     let f2b = f2b.display();
     format!(
