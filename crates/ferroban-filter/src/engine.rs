@@ -552,8 +552,12 @@ impl Rx {
     /// the layout the regex was placed in), whose allocation is reused.
     fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
         debug_assert_eq!(self.slots.len(), self.keys.len(), "not placed in a layout");
-        let captured = |&(i, slot): &(usize, usize)| (slot, g.get(i).map(|(s, e)| &buf[s..e]));
-        d.refill(self.layout, self.slots.iter().map(captured));
+        let values = d.emptied(self.layout);
+        for &(i, slot) in &self.slots {
+            if let Some(value) = values.get_mut(slot) {
+                Value::put_captured(value, g.get(i).map(|(s, e)| &buf[s..e]));
+            }
+        }
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {

@@ -339,47 +339,6 @@ pub struct FailData {
     layout: &'static Layout,
     /// As many as the layout has names, or none before the first value is set.
     values: Vec<Option<Value>>,
-    /// The slots that hold a value, a bit each (slot `i`: bit `i`), where the layout
-    /// has at most [`NARROW`] names; a wider one's slots are all looked at.
-    ///
-    /// Why: a filter's layout has a name for every group of every failregex (about 20
-    /// for sshd's), a line's data holds a few, and emptying, merging and filling a map
-    /// went through every slot; the slots' varying `None`s and values mispredicted
-    /// about four branches a line on sshd's aggressive mode.
-    held: u64,
-}
-
-/// The most names a layout may have for a map to keep [`FailData::held`].
-const NARROW: usize = 64;
-
-/// The bit of slot `slot` in [`FailData::held`] (none for a slot past [`NARROW`]).
-fn held_bit(slot: usize) -> u64 {
-    1u64.checked_shl(u32::try_from(slot).unwrap_or(u32::MAX))
-        .unwrap_or(0)
-}
-
-/// The slots of a map to look at: those it holds values in, or all of them (a wide
-/// layout's). Taken apart from the map, which can then change as they are visited.
-enum HeldSlots {
-    Bits(u64),
-    Every(std::ops::Range<usize>),
-}
-
-impl Iterator for HeldSlots {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        match self {
-            HeldSlots::Bits(0) => None,
-            HeldSlots::Bits(bits) => {
-                let slot = bits.trailing_zeros() as usize;
-                *bits &= *bits - 1;
-                Some(slot)
-            }
-            HeldSlots::Every(slots) => slots.next(),
-        }
-    }
 }
 
 impl Default for FailData {
@@ -395,7 +354,6 @@ impl FailData {
         FailData {
             layout,
             values: Vec::new(),
-            held: 0,
         }
     }
 
@@ -424,25 +382,14 @@ impl FailData {
         self.get(name).is_some_and(Value::truthy)
     }
 
-    /// The slot of `name`, the layout first extended with the name if it has not it,
-    /// for the caller to leave a value in (it counts as held).
+    /// The slot of `name`, the layout first extended with the name if it has not it.
     #[inline]
-    fn slot_to_fill(&mut self, name: Key) -> &mut Option<Value> {
+    fn slot_mut(&mut self, name: Key) -> &mut Option<Value> {
         let slot = match self.layout.slot(name) {
             Some(slot) => slot,
             None => self.extend_layout(name),
         };
-        self.held |= held_bit(slot);
         &mut self.made_slots()[slot]
-    }
-
-    /// The slots to look at for values (see [`FailData::held`]).
-    #[inline]
-    fn held_slots(&self) -> HeldSlots {
-        match self.values.len() {
-            len if len > NARROW => HeldSlots::Every(0..len),
-            _ => HeldSlots::Bits(self.held),
-        }
     }
 
     /// Take the layout with `name` added, the values moved to their new slots; the
@@ -459,8 +406,6 @@ impl FailData {
         }
         self.values = values;
         self.layout = layout;
-        let held = self.values.iter().enumerate().filter(|(_, v)| v.is_some());
-        self.held = held.fold(0, |bits, (slot, _)| bits | held_bit(slot));
         layout.slot(name).unwrap_or_default()
     }
 
@@ -477,13 +422,13 @@ impl FailData {
     /// Set `name` to `value`.
     #[inline]
     pub(crate) fn insert(&mut self, name: Key, value: Value) {
-        *self.slot_to_fill(name) = Some(value);
+        *self.slot_mut(name) = Some(value);
     }
 
     /// `name` set to the captured text `text` if it has no value (see
     /// [`Value::put_captured`]).
     pub(crate) fn add_captured(&mut self, name: Key, text: Option<&str>) {
-        let slot = self.slot_to_fill(name);
+        let slot = self.slot_mut(name);
         if slot.is_none() {
             Value::put_captured(slot, text);
         }
@@ -495,14 +440,13 @@ impl FailData {
         name: Key,
         make: impl FnOnce() -> Value,
     ) -> &mut Value {
-        self.slot_to_fill(name).get_or_insert_with(make)
+        self.slot_mut(name).get_or_insert_with(make)
     }
 
     /// Take `name` out.
     #[inline]
     pub(crate) fn remove<N: Name + ?Sized>(&mut self, name: &N) -> Option<Value> {
         let slot = name.slot_in(self)?;
-        self.held &= !held_bit(slot);
         self.values.get_mut(slot)?.take()
     }
 
@@ -517,13 +461,9 @@ impl FailData {
         if defaults.values.is_empty() {
             return;
         }
-        self.made_slots();
-        for slot in defaults.held_slots() {
-            if let (Some(mine @ None), Some(Some(v))) =
-                (self.values.get_mut(slot), defaults.values.get(slot))
-            {
+        for (mine, theirs) in self.made_slots().iter_mut().zip(&defaults.values) {
+            if let (None, Some(v)) = (&mine, theirs) {
                 *mine = Some(v.clone());
-                self.held |= held_bit(slot);
             }
         }
     }
@@ -534,8 +474,6 @@ impl FailData {
         if other.values.is_empty() {
             return;
         }
-        let taken = other.held_slots();
-        other.held = 0;
         if !std::ptr::eq(self.layout, other.layout) {
             let names = other.layout.names.iter();
             for (k, theirs) in names.zip(other.values.iter_mut()) {
@@ -546,18 +484,9 @@ impl FailData {
             }
             return;
         }
-        self.made_slots();
-        for slot in taken {
-            let (Some(mine), Some(theirs)) =
-                (self.values.get_mut(slot), other.values.get_mut(slot))
-            else {
-                continue;
-            };
+        for (mine, theirs) in self.made_slots().iter_mut().zip(other.values.iter_mut()) {
             match theirs.take() {
-                Some(v) if !keep_mine(&v) => {
-                    *mine = Some(v);
-                    self.held |= held_bit(slot);
-                }
+                Some(v) if !keep_mine(&v) => *mine = Some(v),
                 _ => {}
             }
         }
@@ -565,17 +494,11 @@ impl FailData {
 
     /// Empty it, keeping its allocation and layout.
     pub(crate) fn clear(&mut self) {
-        for slot in self.held_slots() {
-            if let Some(v) = self.values.get_mut(slot) {
-                *v = None;
-            }
-        }
-        self.held = 0;
+        self.values.iter_mut().for_each(|v| *v = None);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.held_slots()
-            .all(|slot| self.values.get(slot).is_none_or(Option::is_none))
+        self.values.iter().all(Option::is_none)
     }
 
     /// Whether it has slots made (an allocation) to fill.
@@ -604,27 +527,16 @@ impl FailData {
             .filter_map(|(k, v)| Some((k, v.as_ref()?)))
     }
 
-    /// This map emptied, given `layout`, and filled with `captured`: each slot of
-    /// the layout ([`Layout::slot`]) with the text a group captured there, or none
-    /// (see [`Value::put_captured`]). The map's allocation is kept: a map refilled
-    /// per line allocates once.
-    pub(crate) fn refill<'t>(
-        &mut self,
-        layout: &'static Layout,
-        captured: impl IntoIterator<Item = (usize, Option<&'t str>)>,
-    ) {
+    /// This map emptied and given `layout`: its slots, to be filled by the layout's
+    /// slot numbers ([`Layout::slot`]). The map's allocation is kept: a map
+    /// refilled per line allocates once.
+    pub(crate) fn emptied(&mut self, layout: &'static Layout) -> &mut [Option<Value>] {
         if std::ptr::eq(self.layout, layout) {
             self.clear();
         } else {
             *self = FailData::with_layout(layout);
         }
-        self.made_slots();
-        for (slot, text) in captured {
-            if let Some(value) = self.values.get_mut(slot) {
-                Value::put_captured(value, text);
-                self.held |= held_bit(slot);
-            }
-        }
+        self.made_slots()
     }
 }
 
@@ -746,49 +658,6 @@ mod tests {
         assert_eq!(d.get(&late), None);
         let names: Vec<&str> = d.iter().map(|(k, _)| &**k).collect();
         assert_eq!(names, ["many_00", "many_01"]);
-    }
-
-    #[test]
-    fn emptying_filling_and_merging_see_every_value_of_a_narrow_or_wide_layout() {
-        // 70 names: past the slots a map keeps a bit for, where every slot is looked at
-        for width in [3, 70] {
-            let names: Vec<Key> = (0..width)
-                .map(|i| key(&format!("w{width}_{i:02}")))
-                .collect();
-            let layout = Layout::of(names.iter().copied());
-            let slot = |i: usize| layout.slot(names[i]).unwrap_or_default();
-            let (first, last) = (slot(0), slot(width - 1));
-            let mut d = FailData::with_layout(layout);
-            d.refill(
-                layout,
-                [(first, Some("a")), (slot(1), None), (last, Some("b"))],
-            );
-            assert_eq!(d.iter().count(), 3, "width {width}");
-            d.refill(layout, [(last, Some("c"))]);
-            let held: Vec<_> = d.iter().map(|(k, v)| (*k, v.text())).collect();
-            assert_eq!(
-                held,
-                [(names[width - 1].name(), Some("c"))],
-                "none of the last fill's"
-            );
-            let mut other = FailData::with_layout(layout);
-            other.insert(names[0], Value::Flag(1));
-            other.insert(names[width - 1], Value::Flag(2));
-            d.add_missing(&other);
-            assert_eq!(
-                d.get(&names[0]),
-                Some(&Value::Flag(1)),
-                "added: it had none"
-            );
-            assert_eq!(d.text(&names[width - 1]), Some("c"), "kept: it had one");
-            d.update_from(&mut other, |_| false);
-            assert!(other.is_empty(), "width {width}: all moved out");
-            assert_eq!(d.get(&names[width - 1]), Some(&Value::Flag(2)));
-            assert_eq!(d.remove(&names[0]), Some(Value::Flag(1)));
-            assert!(!d.is_empty());
-            d.clear();
-            assert!(d.is_empty() && d.iter().next().is_none(), "width {width}");
-        }
     }
 
     #[test]
