@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): is build NEW faster than build OLD on the stock sshd filter?
 # Usage: scripts/compare-builds.sh OLD NEW [ROUNDS]   (two ferroban binaries; default 15)
+#   MODE: the stock sshd filter's mode (normal, ddos, extra or aggressive; default normal).
 #
 # Why paired rounds: on a shared VM the CPU seconds of one run move by 1.5x from
 # hour to hour, more than any one change. OLD and NEW run one after the other,
@@ -27,7 +28,9 @@ old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-15}
 cd "$(dirname "$0")/.."
 [ -f /etc/fail2ban/filter.d/sshd.conf ] ||
   { echo "needs Fail2ban's stock filters in /etc/fail2ban (apt-get install fail2ban)" >&2; exit 1; }
-mode='sshd[mode=normal]'
+sshd_mode=${MODE:-normal}
+case $sshd_mode in normal|ddos|extra|aggressive) ;; *) echo "MODE: one of normal, ddos, extra, aggressive" >&2; exit 2;; esac
+mode="sshd[mode=$sshd_mode]"
 log=bench-out/auth-1000000.log
 mkdir -p bench-out
 [ -s "$log" ] || python3 scripts/gen-authlog.py 1000000 > "$log"
@@ -63,6 +66,6 @@ done
 
 if command -v valgrind > /dev/null; then
   for bin in "$old" "$new"; do
-    CACHES=1 KINDS=all FERROBAN=$bin scripts/sshd-line-costs.sh normal
+    CACHES=1 KINDS=all FERROBAN=$bin scripts/sshd-line-costs.sh "$sshd_mode"
   done
 fi
