@@ -436,7 +436,7 @@ impl Stats {
             .iter()
             .map(|f| f.regex_index)
             .chain(result.pending.iter().map(|p| p.regex_index))
-            .chain(result.closed_unread);
+            .chain(result.closed_unread.map(|c| c.regex_index));
         for i in regexes {
             if let Some(h) = self.fail_hits.get_mut(i) {
                 *h += 1;
@@ -852,7 +852,7 @@ fn run(o: &Options) -> Result<()> {
     filter.ignore_pending = prints_failures;
     filter.keeps_matched_lines = prints_failures;
     filter.records_key_order = o.out.as_deref() == Some("row");
-    filter.reads_nofail_data = prints_failures || o.verbose;
+    filter.reads_match_data = prints_failures || o.verbose;
     // the encodings a jail's logencoding takes, and no other: a name it does not
     // know is refused, not read as UTF-8 (fail2ban-regex refuses it too)
     let latin1 = match o.encoding.as_deref() {

@@ -149,6 +149,11 @@ struct MatchScratch {
 /// [`Filter::forgets_unsearched`]).
 #[derive(Debug, Clone, Copy)]
 struct Ending {
+    /// As a failure: the failregex has neither `F-NOFAIL` nor `F-MLFGAINED`, so a
+    /// merge gives a failure whatever the connection holds (or a pending one). Only
+    /// a caller that reads no match data may leave its data unread (see
+    /// [`Filter::reads_match_data`]).
+    is_failure: bool,
     /// By `F-MLFGAINED` (a login), which clears the connection's pending failures.
     gained: bool,
     /// Its matches may name a user, which decides when the connection has an entry.
@@ -179,9 +184,11 @@ impl Ending {
         let always = |name: &str| every.iter().any(|n| n == name);
         let gained = always("mlfgained");
         let no_failure = gained || (always("nofail") && !rx.has_group("mlfgained"));
+        let is_failure = !rx.has_group("nofail") && !rx.has_group("mlfgained");
         let own_id_or_pending = rx.has_group("mlfid") || rx.has_group("mlfpending");
         let alternates_user_only = rx.alternates.iter().all(|(_, m)| m.key().name() == "user");
-        if !always("mlfforget") || !no_failure || own_id_or_pending || !alternates_user_only {
+        let decided = no_failure || is_failure;
+        if !always("mlfforget") || !decided || own_id_or_pending || !alternates_user_only {
             return None;
         }
         let superset_is_itself = rx
@@ -189,6 +196,7 @@ impl Ending {
             .linear_source()
             .is_some_and(|linear| rx.pattern.linear_superset() == Some(linear));
         Some(Ending {
+            is_failure,
             gained,
             names_user: rx.has_group("user") || !rx.alternates.is_empty(),
             named_exactly: named_exactly && superset_is_itself,
@@ -200,9 +208,9 @@ impl Ending {
 enum NextMatch {
     /// A failregex (by index) matched; its data was read.
     Found(usize),
-    /// A failregex (by index) matched a line that closes its connection as no
-    /// failure, its data not read (see [`Filter::forgets_unsearched`]).
-    ClosedUnread(usize),
+    /// A failregex matched a line that closes its connection, its data not read (see
+    /// [`Filter::forgets_unsearched`]).
+    ClosedUnread(ClosedUnread),
     /// No failregex (from the index asked) matches.
     Nothing,
 }
@@ -299,10 +307,20 @@ pub struct LineResult {
     pub prefregex_matched: bool,
     /// Lines buffered before this one that a multi-line match took from the buffer.
     pub absorbed: Vec<String>,
-    /// The failregex (by index) that matched a connection-closing line that stays no
-    /// failure, reported here in place of its `<F-NOFAIL>` failure, its data not read
-    /// (only where the caller reads none: see [`Filter::reads_nofail_data`]).
-    pub closed_unread: Option<usize>,
+    /// A connection-closing line a failregex matched, reported here in place of its
+    /// failure, its data not read (only where the caller reads none: see
+    /// [`Filter::reads_match_data`]).
+    pub closed_unread: Option<ClosedUnread>,
+}
+
+/// A connection-closing line found without its data read: which failregex matched
+/// it, and what it counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosedUnread {
+    pub regex_index: usize,
+    /// A failure (or a pending one: neither is ignored); else a `<F-NOFAIL>` match,
+    /// which the line is ignored for.
+    pub is_failure: bool,
 }
 
 impl LineResult {
@@ -320,7 +338,7 @@ impl LineResult {
     pub fn is_ignored(&self) -> bool {
         !self.ignored_by.is_empty()
             || self.failures.iter().any(Failure::is_nofail)
-            || self.closed_unread.is_some()
+            || self.closed_unread.is_some_and(|c| !c.is_failure)
     }
 
     /// A failregex matched, for a failure or a pending one (and it was not ignored).
@@ -735,12 +753,13 @@ pub struct Filter {
     /// Keep the named groups of the prefregex's last match (see
     /// [`Filter::prefregex_groups`]): `fail2ban-regex -v` lists them.
     pub record_prefregex_groups: bool,
-    /// The caller reads the data of a match that is no failure (`<F-NOFAIL>`), not
-    /// only that it is one: else a connection-closing line may be reported in
+    /// The caller reads the data of the matches it is given, not only what each
+    /// counts as: else a connection-closing line may be reported in
     /// [`LineResult::closed_unread`], its data not read (`fail2ban-regex`'s summary
     /// counts such lines and prints none of their data). The daemon, which stops at
-    /// the first match (not `check_all`), drops such matches either way.
-    pub reads_nofail_data: bool,
+    /// the first match (not `check_all`), drops matches that are no failure either
+    /// way: a close that is no failure is left unread there too.
+    pub reads_match_data: bool,
     /// The caller reads a failure's matched lines ([`Failure::matches`], its data's
     /// `matches`): else none are kept (each a copy of its line), and a failure's
     /// lines are empty. The tester's summary reads none; the daemon hands them to
@@ -903,7 +922,7 @@ impl Filter {
             check_all: false,
             ignore_pending: true,
             record_prefregex_groups: false,
-            reads_nofail_data: true,
+            reads_match_data: true,
             keeps_matched_lines: true,
             records_key_order: false,
             prefregex_groups: Vec::new(),
@@ -1277,8 +1296,9 @@ impl Filter {
                 NextMatch::Found(fi) => fi,
                 other => {
                     // A close found unread is dropped where failures that are none are.
-                    if let NextMatch::ClosedUnread(fi) = other {
-                        result.closed_unread = Some(fi).filter(|_| self.check_all);
+                    if let NextMatch::ClosedUnread(closed) = other {
+                        let reported = closed.is_failure || self.check_all;
+                        result.closed_unread = Some(closed).filter(|_| reported);
                     }
                     self.spares.fail = fail;
                     *buf = Some(b);
@@ -1523,43 +1543,64 @@ impl Filter {
         found.into()
     }
 
-    /// Whether lines whose first matching failregex ends the connection as no failure
-    /// may be dropped without its groups: where a failure that is no failure is
-    /// dropped (not `check_all`) or its data is not read, on single lines with no
+    /// Whether lines whose first matching failregex ends the connection may be
+    /// decided without its groups: where a failure that is no failure is dropped
+    /// (not `check_all`) or the data of matches is not read, on single lines with no
     /// ignoreregex to try first.
     fn forgets_early(&self) -> bool {
-        let unread = !self.check_all || !self.reads_nofail_data;
+        let unread = !self.check_all || !self.reads_match_data;
         unread && self.maxlines == 1 && self.ignore.is_empty() && !self.endings.is_empty()
     }
 
     /// The first failregex that may match `buf` (of the multi-line id `mlfid`), if it
-    /// ends the connection as no failure (an [`Ending`]), matches, and leaves nothing
-    /// behind when merged, decided as `merge::forgets_as_no_failure` decides (and the
-    /// id forgotten, as it does), without the match's groups: its user is read only
-    /// where the id's entry makes it count, and then by the search.
+    /// ends the connection (an [`Ending`]), matches, and is decided without the
+    /// match's groups, and the id forgotten as its merge would forget it:
+    ///
+    /// - as no failure, where it leaves nothing behind when merged, decided as
+    ///   `merge::forgets_as_no_failure` decides: its user is read only where the
+    ///   id's entry makes it count, and then by the search;
+    /// - as a failure, for a caller that reads no match data and drops no pending
+    ///   failure: the merge gives a failure (or a pending one) whatever the id holds.
     ///
     /// The search would find that failregex first (the earlier ones cannot match), and
-    /// with `check_all` only that one (no later one may match); the merge would give a
+    /// with `check_all` only that one (no later one may match, as far as the other
+    /// candidates' ends tell); the merge would give a
     /// `<F-NOFAIL>` failure, which the daemon drops and a caller that reads no such data
-    /// only counts: the line's result is the same.
+    /// only counts, or a failure that such a caller only counts: the line's result is
+    /// the same.
     fn forgets_unsearched(
         &mut self,
         buf: &str,
         possible: &mut Option<Possible>,
         mlfid: &str,
-    ) -> Option<usize> {
+    ) -> Option<ClosedUnread> {
         if possible.is_none() {
             *possible = self.candidates.as_mut().and_then(|c| c.possible(buf));
         }
         let mut may_match = possible.as_ref()?.iter();
         let fi = may_match.next()?;
-        if self.check_all && may_match.next().is_some() {
+        let ending = (*self.endings.get(fi)?)?;
+        if ending.is_failure && (self.reads_match_data || self.ignore_pending) {
             return None;
         }
-        let ending = (*self.endings.get(fi)?)?;
+        // with `check_all`, no later failregex may match (sshd's closes with and
+        // without `[preauth]` share their head; their ends tell them apart)
+        let candidates = self.candidates.as_ref();
+        let later_may_match = |later| candidates.is_none_or(|c| c.tail_may_match(later, buf, true));
+        if self.check_all && may_match.any(later_may_match) {
+            return None;
+        }
         let matches = || self.fail.get(fi).and_then(|rx| rx.pattern.is_match(buf)) == Some(true);
         if !ending.named_exactly && !matches() {
             return None;
+        }
+        let closed = ClosedUnread {
+            regex_index: fi,
+            is_failure: ending.is_failure,
+        };
+        if ending.is_failure {
+            merge::forget(&mut self.mlfid_cache, &mut self.spares, mlfid);
+            return Some(closed);
         }
         let user = if ending.names_user { None } else { Some(None) };
         let forgotten = merge::forgets_ending(
@@ -1569,7 +1610,7 @@ impl Filter {
             ending.gained,
             user,
         );
-        (forgotten == Some(true)).then_some(fi)
+        (forgotten == Some(true)).then_some(closed)
     }
 
     /// Searches of the failregexes given up at the step bound so far.
@@ -1998,16 +2039,17 @@ mod tests {
     type Seen = (bool, bool, Vec<usize>, Vec<String>, Vec<usize>);
 
     /// What fail2ban-regex's summary sees of each of `lines` (every failregex
-    /// tried), and how many closes were found unread. `reads_nofail_data` as
+    /// tried), and how many closes were found unread. `reads_match_data` as
     /// the filter's.
     fn summary_view(
         def: &FilterDefinition,
         lines: &[&str],
-        reads_nofail_data: bool,
+        reads_match_data: bool,
     ) -> (Vec<Seen>, usize) {
         let mut f = Filter::new(def, None, TimeZone::UTC, 2026).unwrap();
         f.check_all = true;
-        f.reads_nofail_data = reads_nofail_data;
+        f.ignore_pending = false;
+        f.reads_match_data = reads_match_data;
         let mut unread = 0;
         let mut seen = Vec::new();
         for (i, line) in lines.iter().enumerate() {
@@ -2017,7 +2059,7 @@ mod tests {
                 .failures
                 .iter()
                 .map(|x| x.regex_index)
-                .chain(r.closed_unread);
+                .chain(r.closed_unread.map(|c| c.regex_index));
             let ids = r
                 .failures
                 .iter()
@@ -2032,6 +2074,63 @@ mod tests {
             ));
         }
         (seen, unread)
+    }
+
+    /// fail2ban-regex's summary, which reads no match data, counts a close that is a
+    /// failure (ddos mode's `[preauth]` close) without its data, and forgets its
+    /// connection as the full merge does; a line that another failregex's end may
+    /// match too, or that only the failregex's head matches, is searched whole.
+    #[test]
+    fn a_close_that_fails_counts_unread_as_the_full_merge_does() {
+        let def = connection_filter(&[
+            r"^Failed password for <F-USER>\S+</F-USER> from <HOST>$",
+            r"^Too many failures$",
+            r"^<F-MLFFORGET>Connection closed</F-MLFFORGET> by(?: user <F-USER>\S+</F-USER>)? <HOST> \[preauth\]$",
+            r"^<F-NOFAIL><F-MLFFORGET>Connection closed</F-MLFFORGET></F-NOFAIL> by(?: user <F-USER>\S+</F-USER>)? <HOST>$",
+            r"^<F-MLFFORGET>Disconnected</F-MLFFORGET> from .*? <HOST>$",
+        ]);
+        let lines = [
+            // a close that fails, with nothing before it, then after a failure
+            "s[1]: Connection closed by 192.0.2.1 [preauth]",
+            "s[2]: Failed password for root from 192.0.2.2",
+            "s[2]: Connection closed by user root 192.0.2.2 [preauth]",
+            // forgotten: a second user's close is no failure (one user known)
+            "s[2]: Connection closed by user admin 192.0.2.2",
+            // not forgotten: the second user makes that close a failure
+            "s[3]: Failed password for root from 192.0.2.3",
+            "s[3]: Connection closed by user admin 192.0.2.3",
+            // a pending failure, then the close that fails and forgets it: a close
+            // after it is none (a pending failure would make it one)
+            "s[4]: Too many failures",
+            "s[4]: Connection closed by 192.0.2.4 [preauth]",
+            "s[4]: Connection closed by 192.0.2.4",
+            // a close by a failregex cut before its `.*?` (confirmed by a search),
+            // and a line only its cut part matches
+            "s[5]: Failed password for root from 192.0.2.5",
+            "s[5]: Disconnected from user root 192.0.2.5",
+            "s[5]: Connection closed by user admin 192.0.2.5",
+            "s[6]: Disconnected from nowhere",
+        ];
+        let (summary, unread) = summary_view(&def, &lines, false);
+        // what the summary counts: the ids of failures found unread are not read
+        let counted = |seen: Vec<Seen>| -> Vec<(bool, bool, Vec<usize>)> {
+            seen.into_iter().map(|(i, m, r, _, _)| (i, m, r)).collect()
+        };
+        let summary = counted(summary);
+        assert_eq!(summary, counted(summary_view(&def, &lines, true).0));
+        let ignored: Vec<bool> = summary.iter().map(|s| s.0).collect();
+        let f = false;
+        assert_eq!(
+            ignored,
+            [f, f, f, true, f, f, f, f, true, f, f, true, f],
+            "{summary:?}"
+        );
+        assert_eq!(
+            summary[12],
+            (false, false, vec![]),
+            "matched by a head only"
+        );
+        assert!(unread >= 5, "{unread} closes found unread");
     }
 
     /// As Fail2ban: an address with another failure id (`<F-ID>`) is that id's, kept

@@ -322,11 +322,26 @@ pub(crate) fn forgets_ending(
     if cached.users_with(user?) > 1 || (!gained && cached.mlfpending) {
         return Some(false);
     }
-    // the connection's data, held by nothing else now, serves the next new id's
+    forget_looked_up(cache, spares, mlfid);
+    Some(true)
+}
+
+/// What merging a failure that ends the connection of `mlfid` (`F-MLFFORGET`, no
+/// `F-NOFAIL` or `F-MLFGAINED`) leaves in the cache: the id's entry forgotten, looked
+/// up first as [`merge`] looks it up (which forgets an expired one too).
+pub(crate) fn forget(cache: &mut Cache, spares: &mut Spares, mlfid: &str) {
+    // an entry without data is one being merged: [`merge`] leaves it
+    if let Some(Some(_)) = cache.get(mlfid, mlfid::clock()) {
+        forget_looked_up(cache, spares, mlfid);
+    }
+}
+
+/// Forget the entry of `mlfid`, which holds data: the connection's data, held by
+/// nothing else now, serves the next new id's.
+fn forget_looked_up(cache: &mut Cache, spares: &mut Spares, mlfid: &str) {
     if let Some(Some(forgotten)) = cache.unset(mlfid) {
         spares.recycle(forgotten);
     }
-    Some(true)
 }
 
 /// Merge a failure with what is known of its multi-line id (Fail2ban's
