@@ -7,11 +7,13 @@
 //! skipped. When every cut pattern is anchored at the buffer's start (`\A`, which is
 //! `^` in single-line mode), that automaton is read from the first byte until it
 //! dies, its states made as lines first reach them (see `anchored`); otherwise a
-//! `RegexSet` searches the buffer. The failregexes anchored at the buffer's end
-//! (`$`) have a second automaton, of their parts after their last run of any text,
-//! read backwards from the end (see `tail`), which the engine asks where a search
-//! of a buffer has already been made. It does not capture anything or decide the
+//! `RegexSet` searches the buffer. Each failregex anchored at the buffer's end (`$`)
+//! has a second automaton, of its part after its last run of any text, read
+//! backwards from the end (see `tail`), which the engine asks where a search of a
+//! buffer has already been made. It does not capture anything or decide the
 //! order in which failregexes are tried (the engine does, as Fail2ban does).
+
+use std::sync::OnceLock;
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use regex_syntax::hir::{Hir, HirKind};
@@ -36,12 +38,23 @@ pub struct Candidates {
 }
 
 /// The parts of the failregexes anchored at the buffer's end after their last run of
-/// any text, in one automaton read backwards.
+/// any text, each with an automaton read backwards.
+///
+/// Why one automaton per tail, made when first asked for: a walk is asked about one
+/// failregex, and stops where that one's tail can no longer match. An automaton of
+/// all the tails walks on while any can: over sshd's closes, to the address and past
+/// it, where the one asked about dies within the `[preauth]` it lacks.
 #[derive(Debug)]
 struct Tails {
-    dfa: AnchoredDfa,
-    /// Per failregex: its tail's pattern number in the automaton, if it has one.
-    of: Vec<Option<usize>>,
+    /// Per failregex: its tail, if it has one.
+    of: Vec<Option<Tail>>,
+}
+
+#[derive(Debug)]
+struct Tail {
+    hir: Hir,
+    /// Its automaton, once asked for (`None` inside: it could not be made).
+    dfa: OnceLock<Option<AnchoredDfa>>,
 }
 
 /// How the cut patterns are searched.
@@ -169,7 +182,7 @@ impl Candidates {
         let Some(tails) = &self.tails else {
             return true;
         };
-        let Some(tail) = tails.of.get(index).copied().flatten() else {
+        let Some(tail) = tails.of.get(index).and_then(Option::as_ref) else {
             return true;
         };
         // `$` is also read as the end of a line (`(?m:$)`, where the buffer is one
@@ -180,7 +193,11 @@ impl Candidates {
         if !one_line && memchr::memchr(b'\n', before_last).is_some() {
             return true;
         }
-        tails.dfa.matches_at_end(bytes, tail) != Some(false)
+        let dfa = tail
+            .dfa
+            .get_or_init(|| AnchoredDfa::all_of_reversed(std::slice::from_ref(&tail.hir)));
+        dfa.as_ref()
+            .is_none_or(|dfa| dfa.matches_at_end(bytes, 0) != Some(false))
     }
 
     /// Whether failregex `index` matches every buffer [`Candidates::possible`] names
@@ -257,23 +274,18 @@ fn parse(pattern: &str) -> Option<Hir> {
 }
 
 impl Tails {
-    /// The tails of `patterns` (see `tail`) in one automaton; `None` when none has
-    /// one, or they are more than it holds.
+    /// The tails of `patterns` (see `tail`); `None` when none has one.
     fn of(patterns: &[Hir]) -> Option<Tails> {
-        let mut tails = Vec::new();
-        let of = patterns
+        let of: Vec<Option<Tail>> = patterns
             .iter()
             .map(|p| {
-                let t = tail(p)?;
-                tails.push(t);
-                Some(tails.len() - 1)
+                Some(Tail {
+                    hir: tail(p)?,
+                    dfa: OnceLock::new(),
+                })
             })
             .collect();
-        if tails.is_empty() {
-            return None;
-        }
-        let dfa = AnchoredDfa::all_of_reversed(&tails)?;
-        Some(Tails { dfa, of })
+        of.iter().any(Option::is_some).then_some(Tails { of })
     }
 }
 
@@ -545,9 +557,14 @@ mod tests {
             assert_eq!(may(&plain), [false, true], "{plain:?}");
             assert_eq!(may_in_line(&plain), [false, true], "{plain:?}");
         }
-        // a non-ASCII byte read before the end decides: either may match
+        // a non-ASCII byte read before a tail is told apart decides: it may match;
+        // each tail is walked alone, and the plain close's dies at the `]` first
         assert_eq!(
             may("Disconnected from 192.0.2.1 port 22 [préauth]"),
+            [true, false]
+        );
+        assert_eq!(
+            may("Disconnected from 192.0.2.1 port 22 [preauth] é"),
             [true, true]
         );
         // `(?m:$)` also holds inside a buffer of several lines: searched whole
