@@ -141,11 +141,13 @@ struct MatchScratch {
 }
 
 /// How the matches of a failregex end their connection (`F-MLFFORGET`), where every
-/// match does so as no failure by itself (`F-NOFAIL` or `F-MLFGAINED`, each taking
-/// part with some text): what `merge::forgets_as_no_failure` reads of such a match is
-/// known without its groups, but for its user. The daemon drops such a line when
-/// the connection has nothing a merge would change, a quarter of a busy auth.log's
-/// lines, and then need not find the match's groups (see
+/// match does so either as no failure by itself (`F-NOFAIL` or `F-MLFGAINED`, each
+/// taking part with some text) or as a failure (neither group): what
+/// `merge::forgets_as_no_failure` reads of such a match is known without its groups,
+/// but for its user, and what a merge makes of a failure's is known outright. The
+/// daemon drops a no-failure close when the connection has nothing a merge would
+/// change, a quarter of a busy auth.log's lines, and then need not find the match's
+/// groups; the tester's summary counts either kind so (see
 /// [`Filter::forgets_unsearched`]).
 #[derive(Debug, Clone, Copy)]
 struct Ending {
@@ -172,9 +174,10 @@ impl Ending {
         pref.alternates.is_empty() && !Ending::DECISIVE.iter().any(|n| pref.has_group(n))
     }
 
-    /// The ending of `rx`'s matches, if every one ends its connection as no failure
-    /// (`named_exactly`: see [`Candidates::names_only_matches`]; the candidates' set
-    /// holds the failregex itself only when it runs on the linear engine alone).
+    /// The ending of `rx`'s matches, if every one ends its connection as no failure,
+    /// or every one as a failure (`named_exactly`: see
+    /// [`Candidates::names_only_matches`]; the candidates' set holds the failregex
+    /// itself only when it runs on the linear engine alone).
     fn of(rx: &Rx, named_exactly: bool) -> Option<Ending> {
         // (most failregexes forget nothing: their pattern is not parsed again)
         if !rx.has_group("mlfforget") {
