@@ -157,11 +157,18 @@ impl AnchoredDfa {
         )
     }
 
-    /// The automaton of `patterns` (parsed with ASCII classes, at most 64) read
-    /// backwards, for [`AnchoredDfa::matches_at_end`], when all their matches end
-    /// with `\z` or `(?m:$)`; it stops at the first non-ASCII byte it reads.
-    pub fn all_of_reversed(patterns: &[Hir]) -> Option<AnchoredDfa> {
-        AnchoredDfa::build(patterns, MatchKind::All, false, PATTERNS_LIMIT, Anchor::End)
+    /// The automaton of `pattern` (parsed with ASCII classes) read backwards, for
+    /// [`AnchoredDfa::matches_at_end`], when all its matches end with `\z` or
+    /// `(?m:$)`; it stops at the first non-ASCII byte it reads.
+    pub fn reversed(pattern: &Hir) -> Option<AnchoredDfa> {
+        let patterns = std::slice::from_ref(pattern);
+        AnchoredDfa::build(
+            patterns,
+            MatchKind::All,
+            false,
+            ONE_PATTERN_LIMIT,
+            Anchor::End,
+        )
     }
 
     fn of_source(source: &str, unicode: bool) -> Option<AnchoredDfa> {
@@ -491,15 +498,15 @@ impl AnchoredDfa {
         }
     }
 
-    /// Whether pattern `pattern` of an automaton made by
-    /// [`AnchoredDfa::all_of_reversed`] matches a suffix of `hay`: `hay` is read from
-    /// its end backwards until that match is seen or the automaton dies. `None` when
-    /// it cannot tell (a non-ASCII byte, or a move the full table cannot make).
+    /// Whether the pattern of an automaton made by [`AnchoredDfa::reversed`] matches
+    /// a suffix of `hay`: `hay` is read from its end backwards until a match is seen
+    /// or the automaton dies. `None` when it cannot tell (a non-ASCII byte, or a move
+    /// the full table cannot make).
     #[inline]
-    pub fn matches_at_end(&self, hay: &[u8], pattern: usize) -> Option<bool> {
-        let wanted = 1u64.checked_shl(u32::try_from(pattern).ok()?)?;
+    pub fn matches_at_end(&self, hay: &[u8]) -> Option<bool> {
         let table = &self.table;
-        let reports = |entry: u32| entry & MATCH != 0 && table.reported(entry & ROW) & wanted != 0;
+        // one pattern: every match state is its
+        let reports = |entry: u32| entry & MATCH != 0;
         // no byte after the end: the start state of a walk from the haystack's end
         let mut row = self.first_row(&[], 0)?;
         let (next, column_of) = (&*table.next, &table.column_of);
@@ -760,7 +767,7 @@ impl Table {
 }
 
 /// Whether every match of `hir` ends where `\z` or `(?m:$)` holds: what
-/// [`AnchoredDfa::all_of_reversed`] takes.
+/// [`AnchoredDfa::reversed`] takes.
 pub(crate) fn ends_anchored(hir: &Hir) -> bool {
     let suffix = hir.properties().look_set_suffix();
     suffix.contains(Look::End) || suffix.contains(Look::EndLF)

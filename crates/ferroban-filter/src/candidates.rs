@@ -193,11 +193,9 @@ impl Candidates {
         if !one_line && memchr::memchr(b'\n', before_last).is_some() {
             return true;
         }
-        let dfa = tail
-            .dfa
-            .get_or_init(|| AnchoredDfa::all_of_reversed(std::slice::from_ref(&tail.hir)));
+        let dfa = tail.dfa.get_or_init(|| AnchoredDfa::reversed(&tail.hir));
         dfa.as_ref()
-            .is_none_or(|dfa| dfa.matches_at_end(bytes, 0) != Some(false))
+            .is_none_or(|dfa| dfa.matches_at_end(bytes) != Some(false))
     }
 
     /// Whether failregex `index` matches every buffer [`Candidates::possible`] names
