@@ -2120,7 +2120,12 @@ mod tests {
             seen.into_iter().map(|(i, m, r, _, _)| (i, m, r)).collect()
         };
         let summary = counted(summary);
-        assert_eq!(summary, counted(summary_view(&def, &lines, true).0));
+        let (full, read_unread) = summary_view(&def, &lines, true);
+        assert_eq!(summary, counted(full));
+        assert_eq!(
+            read_unread, 0,
+            "a caller that reads match data gets every match"
+        );
         let ignored: Vec<bool> = summary.iter().map(|s| s.0).collect();
         let f = false;
         assert_eq!(
@@ -2134,6 +2139,28 @@ mod tests {
             "matched by a head only"
         );
         assert!(unread >= 5, "{unread} closes found unread");
+        // the daemon's way (it reads every failure's data): its closes that fail are
+        // failures with their addresses, none of them reported unread
+        let mut daemon = Filter::new(&def, None, TimeZone::UTC, 2026).unwrap();
+        let mut closes = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let r = daemon.process_line(&format!("2026-01-15 07:59:{i:02} {line}"), 1_800_000_000);
+            assert_eq!(r.closed_unread.filter(|c| c.is_failure), None, "{line}");
+            let failure = r.failures.iter().find(|x| !x.is_nofail());
+            if let Some(x) = failure.filter(|x| [2, 4].contains(&x.regex_index)) {
+                closes.push((i, x.id.to_string()));
+            }
+        }
+        let address = |i: usize, a: &str| (i, a.to_string());
+        assert_eq!(
+            closes,
+            [
+                address(0, "192.0.2.1"),
+                address(2, "192.0.2.2"),
+                address(7, "192.0.2.4"),
+                address(10, "192.0.2.5")
+            ]
+        );
     }
 
     /// As Fail2ban: an address with another failure id (`<F-ID>`) is that id's, kept
