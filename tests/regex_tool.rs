@@ -615,7 +615,9 @@ fn report_is_identical_to_fail2ban_regex() {
             name.clone(),
         ]);
         // A connection-closing line ends its id unsearched in the daemon's way (stop
-        // at the first match, drop what is no failure): sshd's in each mode.
+        // at the first match, drop what is no failure): sshd's in each mode. The
+        // summary counts closes without their data with every failregex tried too,
+        // those that are failures (ddos, extra and aggressive mode) among them.
         if name == "sshd" {
             for mode in ["normal", "ddos", "extra", "aggressive"] {
                 let filter = format!("sshd[mode={mode}]");
@@ -624,6 +626,13 @@ fn report_is_identical_to_fail2ban_regex() {
                         .map(String::from)
                         .to_vec(),
                 );
+                if mode != "normal" {
+                    cases.push(
+                        ["-c", "/etc/fail2ban", &log, &filter]
+                            .map(String::from)
+                            .to_vec(),
+                    );
+                }
             }
         }
     }
