@@ -436,7 +436,8 @@ impl Stats {
             .iter()
             .map(|f| f.regex_index)
             .chain(result.pending.iter().map(|p| p.regex_index))
-            .chain(result.closed_unread.map(|c| c.regex_index));
+            .chain(result.closed_unread.map(|c| c.regex_index))
+            .chain(result.failures_unread.iter().copied());
         for i in regexes {
             if let Some(h) = self.fail_hits.get_mut(i) {
                 *h += 1;

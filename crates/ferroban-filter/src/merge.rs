@@ -415,8 +415,6 @@ pub(crate) fn merge(
                 }
                 merged.order.pop(names.matches.key());
             }
-            // a group that took no part in this match leaves the earlier value
-            let took_part = |v: &Value| !matches!(v, Value::Text(None));
             if let KeyOrder(Some(keys)) = &order {
                 let value_of = |k: Key| match k {
                     k if k == names.nofail.key() => nofail.as_ref(),
@@ -495,6 +493,47 @@ pub(crate) fn merge(
         None => {}
     }
     shared
+}
+
+/// [`merge`] of a failure `fail` of the multi-line id `mlfid`, for a caller that
+/// reads no failure's data, where the failregex sets no name that makes a match no
+/// failure or changes how it merges, and the match names its id (see
+/// `Rx::counted_slots`): the merge gives a failure whatever the id holds, and of
+/// what it leaves in the cache this leaves what later merges decide by (the id's
+/// users, no pending failure, its id's groups; `fail` holds only those and its user).
+pub(crate) fn count_failure(
+    cache: &mut Cache,
+    spares: &mut Spares,
+    mlfid: &str,
+    mut fail: FailData,
+) {
+    let names = &*NAMES;
+    let user = fail.text_owned(&names.user).filter(|u| !u.is_empty());
+    let now = mlfid::clock();
+    match cache.get(mlfid, now) {
+        Some(Some(cached)) => {
+            let merged = Arc::make_mut(cached);
+            merged.add_user(user);
+            merged.nofail = None;
+            merged.mlfgained = None;
+            merged.mlfpending = false;
+            merged.groups.update_from(&mut fail, |v| !took_part(v));
+            spares.fail = fail;
+        }
+        // a new id (or one being merged, which the merge takes as new)
+        _ => {
+            let merged = spares.share(fail, |merged| {
+                merged.add_user(user);
+            });
+            cache.set(mlfid, Some(merged), now);
+        }
+    }
+}
+
+/// Whether a group took part in its match: one that did not leaves the earlier
+/// value when merged.
+fn took_part(value: &Value) -> bool {
+    !matches!(value, Value::Text(None))
 }
 
 /// Set the group `name` (one the engine adds) in a failure's data `merged`, and in
