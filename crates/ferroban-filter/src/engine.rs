@@ -2198,19 +2198,19 @@ mod tests {
         (seen, closes, failures)
     }
 
-    /// What the summary counts of each line: ignored or not, matched or not, the
+    /// What the summary counts of a line: ignored or not, matched or not, the
     /// failregexes that matched (the ids of matches found unread are not read).
-    fn summary_counts(seen: Vec<Seen>) -> Vec<(bool, bool, Vec<usize>)> {
+    type Counted = (bool, bool, Vec<usize>);
+
+    /// [`Counted`] of each line seen.
+    fn summary_counts(seen: Vec<Seen>) -> Vec<Counted> {
         seen.into_iter().map(|(i, m, r, _, _)| (i, m, r)).collect()
     }
 
     /// What the summary counts of each of `lines`, checked against what a caller
     /// that reads every match's data counts (which gets no match unread), and how
     /// many closes and failures the summary found unread.
-    fn counted_both_ways(
-        def: &FilterDefinition,
-        lines: &[&str],
-    ) -> (Vec<(bool, bool, Vec<usize>)>, usize, usize) {
+    fn counted_both_ways(def: &FilterDefinition, lines: &[&str]) -> (Vec<Counted>, usize, usize) {
         let (summary, closes, failures) = summary_view(def, lines, false);
         let summary = summary_counts(summary);
         let (full, read_closes, read_failures) = summary_view(def, lines, true);
