@@ -942,6 +942,68 @@ fn reused_sshd_pids_count_as_in_fail2ban() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A connection's lines that name a host instead of an address (sshd with `UseDNS
+/// yes`): fail2ban-regex turns each such failure id into addresses, and a name that
+/// does not resolve (`.invalid` never does) into none, so the line is not counted.
+/// Closes and failures the summary decides without their data must count as such a
+/// line does: the summary's `Lines:` and hits are the real fail2ban-regex's in every
+/// mode, with closes that follow an address, a name, or nothing of their connection.
+#[test]
+fn lines_naming_a_host_count_as_in_fail2ban_regex() {
+    let Some(reference) = fail2ban_regex() else {
+        return;
+    };
+    if !stock_sshd_filter() {
+        return;
+    }
+    let dir = scratch_dir("host-names");
+    let log = dir.join("auth.log");
+    let lines = [
+        // a close alone, before and after authentication
+        "sshd[101]: Connection closed by host.example.invalid port 40001 [preauth]",
+        "sshd[102]: Connection closed by host.example.invalid port 40002",
+        "sshd[103]: Disconnected from host.example.invalid port 40003",
+        // a failure that names a host, then its close
+        "sshd[104]: Failed password for root from host.example.invalid port 40004 ssh2",
+        "sshd[104]: Connection closed by authenticating user root host.example.invalid port 40004 [preauth]",
+        // a failure from an address, then a close that names a host: the id is the address
+        "sshd[105]: Failed password for root from 192.0.2.5 port 40005 ssh2",
+        "sshd[105]: Connection closed by authenticating user root host.example.invalid port 40005 [preauth]",
+        "sshd[106]: Failed password for root from 192.0.2.6 port 40006 ssh2",
+        "sshd[106]: Disconnected from authenticating user root host.example.invalid port 40006",
+        // the same with addresses throughout
+        "sshd[107]: Failed password for root from 192.0.2.7 port 40007 ssh2",
+        "sshd[107]: Connection closed by authenticating user root 192.0.2.7 port 40007 [preauth]",
+        "sshd[108]: Connection closed by 192.0.2.8 port 40008 [preauth]",
+        "sshd[109]: Received disconnect from 192.0.2.9 port 40009:11: Bye Bye [preauth]",
+        "sshd[109]: Disconnected from 192.0.2.9 port 40009 [preauth]",
+        "sshd[110]: Accepted password for root from host.example.invalid port 40010 ssh2",
+    ];
+    let text: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("Mar 19 16:47:{i:02} srv {l}\n"))
+        .collect();
+    std::fs::write(&log, text).unwrap();
+    let log = log.to_string_lossy().into_owned();
+    let summary = |out: &[u8]| -> Vec<String> {
+        let text = String::from_utf8_lossy(out);
+        let counted = |l: &&str| l.starts_with("Lines:") || l.contains(") [");
+        text.lines().filter(counted).map(str::to_string).collect()
+    };
+    for mode in ["normal", "ddos", "extra", "aggressive"] {
+        let filter = format!("sshd[mode={mode}]");
+        for options in [&[][..], &["--no-check-all"][..]] {
+            let args = [options, &["-c", "/etc/fail2ban", &log, &filter]].concat();
+            let theirs = summary(&reference_output(&reference, &args));
+            let (ours, err, ok) = ferroban(&[&["regex"], &args[..]].concat());
+            assert!(ok, "{err}");
+            assert_eq!(summary(ours.as_bytes()), theirs, "{args:?}");
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// How many `Accepted` lines come from an sshd pid under which another address failed
 /// before (a reused pid: a typo before a login fails from the same address).
 fn accepted_by_pid_of_other_address_failure(log: &str) -> usize {

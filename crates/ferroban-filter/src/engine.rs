@@ -169,6 +169,8 @@ struct Ending {
     names_user: bool,
     /// The candidates name it only for buffers it matches: no search needs to confirm.
     named_exactly: bool,
+    /// Its id may be a host name (`<HOST>`'s `dns` group), not an address.
+    may_name_host: bool,
 }
 
 impl Ending {
@@ -210,6 +212,7 @@ impl Ending {
             gained,
             names_user: rx.has_group("user") || !rx.alternates.is_empty(),
             named_exactly: named_exactly && superset_is_itself,
+            may_name_host: rx.has_group("dns"),
         })
     }
 }
@@ -664,6 +667,23 @@ impl Rx {
         for (i, name) in &self.keys {
             d.add_captured(*name, g.get(*i).map(|(s, e)| &buf[s..e]));
         }
+    }
+
+    /// Whether its match in `buf` names an address (`ip4` or `ip6`; a host name is
+    /// none): a search with groups.
+    fn names_address(&mut self, buf: &str) -> bool {
+        let mut groups = Groups::default();
+        if !self
+            .pattern
+            .search_leased(buf, &mut groups, &mut self.lease)
+        {
+            return false;
+        }
+        let took_part = |name: &str| {
+            let index = self.pattern.group_index(name);
+            index.is_some_and(|i| groups.get(i).is_some())
+        };
+        took_part("ip4") || took_part("ip6")
     }
 
     /// Leave group `name` out of the data; its index, if the regex has it.
@@ -1713,18 +1733,21 @@ impl Filter {
             regex_index: fi,
             is_failure: ending.is_failure,
         };
+        // Where Fail2ban turns a failure's host name into addresses (or into none
+        // where it does not resolve): for every failregex tried, and for a failure.
+        // There a match that may name a host is decided unread where its id is an
+        // address: its connection's, which the merge keeps whatever the match names,
+        // or else its own, which only a search with groups tells.
+        let needs_address = ending.may_name_host && (self.check_all || ending.is_failure);
+        let (cache, spares) = (&mut self.mlfid_cache, &mut self.spares);
+        let rx = &mut self.fail[fi];
+        let names_address = || !needs_address || rx.names_address(buf);
         if ending.is_failure {
-            merge::forget(&mut self.mlfid_cache, &mut self.spares, mlfid);
-            return Some(closed);
+            return merge::forget(cache, spares, mlfid, names_address).then_some(closed);
         }
         let user = if ending.names_user { None } else { Some(None) };
-        let forgotten = merge::forgets_ending(
-            &mut self.mlfid_cache,
-            &mut self.spares,
-            mlfid,
-            ending.gained,
-            user,
-        );
+        let forgotten =
+            merge::forgets_ending(cache, spares, mlfid, ending.gained, user, names_address);
         (forgotten == Some(true)).then_some(closed)
     }
 

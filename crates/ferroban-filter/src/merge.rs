@@ -161,6 +161,14 @@ impl Merged {
         self.users.len()
     }
 
+    /// Whether its groups hold an address (`ip4` or `ip6`): then a match merged into
+    /// it has an address for its id whatever it names itself (a group that takes no
+    /// part leaves the earlier value), and no host name to resolve.
+    fn holds_address(&self) -> bool {
+        let names = &*NAMES;
+        self.groups.text(&names.ip4).is_some() || self.groups.text(&names.ip6).is_some()
+    }
+
     /// How many users the id would have with `user`.
     fn users_with(&self, user: Option<&str>) -> usize {
         let new = user.is_some_and(|u| !self.users.iter().any(|known| known == u));
@@ -298,28 +306,34 @@ pub(crate) fn forgets_as_no_failure(
         return false;
     }
     let user = fail.text(&names.user).filter(|u| !u.is_empty());
-    forgets_ending(cache, spares, mlfid, gained, Some(user)) == Some(true)
+    forgets_ending(cache, spares, mlfid, gained, Some(user), || true) == Some(true)
 }
 
 /// [`forgets_as_no_failure`] for a match known to end its connection as no failure
 /// (`gained`: by `F-MLFGAINED`) with no pending mark of its own, given its user
 /// (`None`: not known, the match's groups not read). `None` when that user would
-/// decide: the id has an entry and the user is not known.
+/// decide: the id has an entry and the user is not known. `names_address`: whether
+/// the match names an address, asked only where its id's entry holds none (see
+/// [`Merged::holds_address`]); where it does not, nothing is decided.
 pub(crate) fn forgets_ending(
     cache: &mut Cache,
     spares: &mut Spares,
     mlfid: &str,
     gained: bool,
     user: Option<Option<&str>>,
+    names_address: impl FnOnce() -> bool,
 ) -> Option<bool> {
     let Some(entry) = cache.get(mlfid, mlfid::clock()) else {
         // nothing to merge with, and a forgetting failure is not remembered
-        return Some(true);
+        return Some(names_address());
     };
     let Some(cached) = entry.as_deref() else {
         return Some(false);
     };
     if cached.users_with(user?) > 1 || (!gained && cached.mlfpending) {
+        return Some(false);
+    }
+    if !cached.holds_address() && !names_address() {
         return Some(false);
     }
     forget_looked_up(cache, spares, mlfid);
@@ -328,11 +342,25 @@ pub(crate) fn forgets_ending(
 
 /// What merging a failure that ends the connection of `mlfid` (`F-MLFFORGET`, no
 /// `F-NOFAIL` or `F-MLFGAINED`) leaves in the cache: the id's entry forgotten, looked
-/// up first as [`merge`] looks it up (which forgets an expired one too).
-pub(crate) fn forget(cache: &mut Cache, spares: &mut Spares, mlfid: &str) {
-    // an entry without data is one being merged: [`merge`] leaves it
-    if let Some(Some(_)) = cache.get(mlfid, mlfid::clock()) {
-        forget_looked_up(cache, spares, mlfid);
+/// up first as [`merge`] looks it up (which forgets an expired one too). Done where
+/// the entry holds an address (see [`Merged::holds_address`]) or `names_address`
+/// says the match names one; whether it was.
+pub(crate) fn forget(
+    cache: &mut Cache,
+    spares: &mut Spares,
+    mlfid: &str,
+    names_address: impl FnOnce() -> bool,
+) -> bool {
+    match cache.get(mlfid, mlfid::clock()) {
+        Some(Some(cached)) => {
+            let forgets = cached.holds_address() || names_address();
+            if forgets {
+                forget_looked_up(cache, spares, mlfid);
+            }
+            forgets
+        }
+        // an entry without data is one being merged: [`merge`] leaves it
+        _ => names_address(),
     }
 }
 
