@@ -130,7 +130,7 @@ impl FailureData<'_> {
     fn read(&self, fi: usize, g: &Groups, fail: &mut FailData) {
         let rx = &self.fail[fi];
         match rx.counted_slots.as_deref().filter(|_| self.counts_only) {
-            Some(slots) => rx.slots_into(slots, self.text, g, fail),
+            Some(slots) => rx.counted_into(slots, self.text, g, fail),
             None => rx.groups_into(self.text, g, fail),
         }
     }
@@ -605,7 +605,12 @@ impl Rx {
     /// the layout the regex was placed in), whose allocation is reused.
     fn groups_into(&self, buf: &str, g: &Groups, d: &mut FailData) {
         debug_assert_eq!(self.slots.len(), self.keys.len(), "not placed in a layout");
-        self.slots_into(&self.slots, buf, g, d);
+        let values = d.emptied(self.layout);
+        for &(i, slot) in &self.slots {
+            if let Some(value) = values.get_mut(slot) {
+                Value::put_captured(value, g.get(i).map(|(s, e)| &buf[s..e]));
+            }
+        }
         for (i, merged) in &self.alternates {
             let v = g.get(*i).map(|(s, e)| &buf[s..e]).filter(|v| !v.is_empty());
             if let Some(v) = v {
@@ -616,13 +621,14 @@ impl Rx {
         }
     }
 
-    /// The groups of `slots` (some of its own) of a match `g` in `buf`, into `d`
-    /// (emptied first, given the layout the regex was placed in).
-    fn slots_into(&self, slots: &[(usize, usize)], buf: &str, g: &Groups, d: &mut FailData) {
+    /// The groups of `slots` (of its [`Rx::counted_slots`]) of a match `g` in `buf`
+    /// that took part in it, into `d` (emptied first, given the layout the regex was
+    /// placed in). One that took none is left out: a merge reads it as one not set.
+    fn counted_into(&self, slots: &[(usize, usize)], buf: &str, g: &Groups, d: &mut FailData) {
         let values = d.emptied(self.layout);
         for &(i, slot) in slots {
-            if let Some(value) = values.get_mut(slot) {
-                Value::put_captured(value, g.get(i).map(|(s, e)| &buf[s..e]));
+            if let (Some(value), Some((start, end))) = (values.get_mut(slot), g.get(i)) {
+                Value::put_captured(value, Some(&buf[start..end]));
             }
         }
     }
