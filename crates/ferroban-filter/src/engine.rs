@@ -226,8 +226,7 @@ impl Ending {
 fn counts_as_failure(fail: &FailData) -> bool {
     let names = &*NAMES;
     let no_failure = fail.truthy(&names.nofail) || fail.truthy(&names.mlfgained);
-    let address = fail.text(&names.ip4).is_some() || fail.text(&names.ip6).is_some();
-    !no_failure && address && fail.text(&names.fid).is_none()
+    !no_failure && fail.holds_address() && fail.text(&names.fid).is_none()
 }
 
 /// What [`Filter::next_failregex_match`] found.

@@ -368,6 +368,12 @@ impl FailData {
         self.get(name).and_then(Value::text)
     }
 
+    /// Whether it holds an address (`ip4` or `ip6`): a failure id that is no host
+    /// name to resolve.
+    pub(crate) fn holds_address(&self) -> bool {
+        self.text(&NAMES.ip4).is_some() || self.text(&NAMES.ip6).is_some()
+    }
+
     /// A copy of the captured text of `name` (a short one's bytes as they are kept:
     /// see [`put_text`]).
     pub(crate) fn text_owned<N: Name + ?Sized>(&self, name: &N) -> Option<Text> {

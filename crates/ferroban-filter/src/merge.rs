@@ -161,12 +161,11 @@ impl Merged {
         self.users.len()
     }
 
-    /// Whether its groups hold an address (`ip4` or `ip6`): then a match merged into
-    /// it has an address for its id whatever it names itself (a group that takes no
-    /// part leaves the earlier value), and no host name to resolve.
+    /// Whether its groups hold an address (see [`FailData::holds_address`]): then a
+    /// match merged into it has an address for its id whatever it names itself (a
+    /// group that takes no part leaves the earlier value), and no host name to resolve.
     fn holds_address(&self) -> bool {
-        let names = &*NAMES;
-        self.groups.text(&names.ip4).is_some() || self.groups.text(&names.ip6).is_some()
+        self.groups.holds_address()
     }
 
     /// How many users the id would have with `user`.
@@ -524,11 +523,12 @@ pub(crate) fn merge(
 }
 
 /// [`merge`] of a failure `fail` of the multi-line id `mlfid`, for a caller that
-/// reads no failure's data, where the failregex sets no name that makes a match no
-/// failure or changes how it merges, and the match names its id (see
+/// reads no failure's data, where the match makes no name take part that makes it no
+/// failure or changes how it merges, and names an address of its own (see
 /// `Rx::counted_slots`): the merge gives a failure whatever the id holds, and of
 /// what it leaves in the cache this leaves what later merges decide by (the id's
-/// users, no pending failure, its id's groups; `fail` holds only those and its user).
+/// users, no pending failure, its address; `fail` holds only those groups that take
+/// part and its user).
 pub(crate) fn count_failure(
     cache: &mut Cache,
     spares: &mut Spares,
