@@ -169,8 +169,10 @@ struct Ending {
     names_user: bool,
     /// The candidates name it only for buffers it matches: no search needs to confirm.
     named_exactly: bool,
-    /// Its id may be a host name (`<HOST>`'s `dns` group), not an address.
-    may_name_host: bool,
+    /// Where its id may be a host name (`<HOST>`'s `dns` group), not an address: the
+    /// indices of its address groups (`ip4`, `ip6`), which tell whether a match names
+    /// an address after all (see [`Rx::names_address`]).
+    address_groups: Option<[Option<usize>; 2]>,
 }
 
 impl Ending {
@@ -212,7 +214,9 @@ impl Ending {
             gained,
             names_user: rx.has_group("user") || !rx.alternates.is_empty(),
             named_exactly: named_exactly && superset_is_itself,
-            may_name_host: rx.has_group("dns"),
+            address_groups: rx
+                .has_group("dns")
+                .then(|| ["ip4", "ip6"].map(|name| rx.pattern.group_index(name))),
         })
     }
 }
@@ -674,21 +678,17 @@ impl Rx {
         }
     }
 
-    /// Whether its match in `buf` names an address (`ip4` or `ip6`; a host name is
-    /// none): a search with groups.
-    fn names_address(&mut self, buf: &str) -> bool {
-        let mut groups = Groups::default();
-        if !self
-            .pattern
-            .search_leased(buf, &mut groups, &mut self.lease)
-        {
-            return false;
-        }
-        let took_part = |name: &str| {
-            let index = self.pattern.group_index(name);
-            index.is_some_and(|i| groups.get(i).is_some())
-        };
-        took_part("ip4") || took_part("ip6")
+    /// Whether its match in `buf` names an address, one of its `address_groups`
+    /// taking part (a host name is none): a search with groups, into `groups`.
+    fn names_address(
+        &mut self,
+        buf: &str,
+        address_groups: [Option<usize>; 2],
+        groups: &mut Groups,
+    ) -> bool {
+        let found = self.pattern.search_leased(buf, groups, &mut self.lease);
+        let took_part = |index: Option<usize>| index.is_some_and(|i| groups.get(i).is_some());
+        found && address_groups.into_iter().any(took_part)
     }
 
     /// Leave group `name` out of the data; its index, if the regex has it.
@@ -872,6 +872,9 @@ pub struct Filter {
     /// first (`check_all`): its later searches (from the next failregex on) are
     /// answered from here, not looked up again.
     later_matches: LaterMatches,
+    /// The groups of a search that tells whether a close names an address (see
+    /// [`Rx::names_address`]), kept for their allocation.
+    address_search: Groups,
     /// Searches given up at the step bound that a remembered answer stood for (the
     /// same line again: given up again, but without the search).
     recalled_abandoned: u64,
@@ -1027,6 +1030,7 @@ impl Filter {
             recent: Recent::new(RECENT_BUFFERS),
             recent_all: false,
             later_matches: LaterMatches::default(),
+            address_search: Groups::default(),
             recalled_abandoned: 0,
             spare_text: String::new(),
             spare_match: None,
@@ -1743,10 +1747,11 @@ impl Filter {
         // There a match that may name a host is decided unread where its id is an
         // address: its connection's, which the merge keeps whatever the match names,
         // or else its own, which only a search with groups tells.
-        let needs_address = ending.may_name_host && (self.check_all || ending.is_failure);
+        let needs_address = self.check_all || ending.is_failure;
+        let address_groups = ending.address_groups.filter(|_| needs_address);
         let (cache, spares) = (&mut self.mlfid_cache, &mut self.spares);
-        let rx = &mut self.fail[fi];
-        let names_address = || !needs_address || rx.names_address(buf);
+        let (rx, groups) = (&mut self.fail[fi], &mut self.address_search);
+        let names_address = || address_groups.is_none_or(|a| rx.names_address(buf, a, groups));
         if ending.is_failure {
             return merge::forget(cache, spares, mlfid, names_address).then_some(closed);
         }
