@@ -16,6 +16,7 @@ use crate::anchored::{MatchWalk, PrefixWalks};
 use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
 use crate::faildata::{key, FailData, Interned, Key, Layout, Line, Text, Value, NAMES};
+use crate::host_branch::HostBranch;
 use crate::merge::{self, KeyOrder, Merged, Spares};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
@@ -545,6 +546,10 @@ struct Rx {
     /// The memory of its capture passes, kept from one failregex search to the next
     /// (see [`twopass::Lease`]).
     lease: twopass::Lease,
+    /// What tells that a match names an address without a search with groups, made
+    /// on the first close that asks (see [`Rx::names_address`]); `Some(None)` where
+    /// the pattern has not the shape for it.
+    host_branch: Option<Option<HostBranch>>,
 }
 
 impl Rx {
@@ -601,6 +606,7 @@ impl Rx {
                 .map(|(_, i, m)| (i, Interned::new(&m)))
                 .collect(),
             lease: twopass::Lease::default(),
+            host_branch: None,
         })
     }
 
@@ -679,13 +685,21 @@ impl Rx {
     }
 
     /// Whether its match in `buf` names an address, one of its `address_groups`
-    /// taking part (a host name is none): a search with groups, into `groups`.
+    /// taking part (a host name is none): where two automata cannot show it (see
+    /// [`HostBranch`]), a search with groups, into `groups`.
     fn names_address(
         &mut self,
         buf: &str,
         address_groups: [Option<usize>; 2],
         groups: &mut Groups,
     ) -> bool {
+        let pattern = &self.pattern;
+        let host_branch = self
+            .host_branch
+            .get_or_insert_with(|| pattern.host_branch());
+        if host_branch.as_mut().is_some_and(|b| b.takes_address(buf)) {
+            return true;
+        }
         let found = self.pattern.search_leased(buf, groups, &mut self.lease);
         let took_part = |index: Option<usize>| index.is_some_and(|i| groups.get(i).is_some());
         found && address_groups.into_iter().any(took_part)

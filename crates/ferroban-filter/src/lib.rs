@@ -13,6 +13,7 @@ pub mod candidates;
 pub mod date;
 pub mod engine;
 pub mod faildata;
+mod host_branch;
 mod merge;
 pub mod mlfid;
 pub mod pattern;

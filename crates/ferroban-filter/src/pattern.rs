@@ -12,6 +12,7 @@ use regex_automata::nfa::thompson;
 use regex_automata::util::alphabet::ByteClasses;
 
 use crate::anchored::{AnchoredDfa, MatchWalk, PrefixWalks};
+use crate::host_branch::HostBranch;
 use crate::pyre::{self, Dollar, TranslateError};
 use crate::recent::Recent;
 use crate::twopass::{self, Slot, TwoPass, UNSET};
@@ -1126,6 +1127,17 @@ impl Pattern {
             Engine::Linear(re) => Some(&re.source),
             _ => None,
         }
+    }
+
+    /// Two automata that tell, without a search with groups, that a match takes an
+    /// address branch of `<HOST>` (see [`HostBranch`]), where this pattern runs on
+    /// the linear engine alone, as written (its groups not copied by unfolding),
+    /// and has the shape they need.
+    pub(crate) fn host_branch(&self) -> Option<HostBranch> {
+        let unfolded = !self.aliases.is_empty() || self.end_group.is_some();
+        self.linear_source()
+            .filter(|_| !unfolded)
+            .and_then(HostBranch::of)
     }
 
     /// True when this pattern always runs on the back-tracking engine.
