@@ -684,22 +684,25 @@ impl Rx {
         }
     }
 
+    /// Whether two automata show that it matches `buf` and its match names an
+    /// address, taking an address branch of `<HOST>` (see [`HostBranch`]); `false`:
+    /// not shown, a search with groups decides ([`Rx::names_address`]).
+    fn shows_address(&mut self, buf: &str) -> bool {
+        let pattern = &self.pattern;
+        self.host_branch
+            .get_or_insert_with(|| pattern.host_branch())
+            .as_mut()
+            .is_some_and(|branch| branch.takes_address(buf))
+    }
+
     /// Whether its match in `buf` names an address, one of its `address_groups`
-    /// taking part (a host name is none): where two automata cannot show it (see
-    /// [`HostBranch`]), a search with groups, into `groups`.
+    /// taking part (a host name is none): a search with groups, into `groups`.
     fn names_address(
         &mut self,
         buf: &str,
         address_groups: [Option<usize>; 2],
         groups: &mut Groups,
     ) -> bool {
-        let pattern = &self.pattern;
-        let host_branch = self
-            .host_branch
-            .get_or_insert_with(|| pattern.host_branch());
-        if host_branch.as_mut().is_some_and(|b| b.takes_address(buf)) {
-            return true;
-        }
         let found = self.pattern.search_leased(buf, groups, &mut self.lease);
         let took_part = |index: Option<usize>| index.is_some_and(|i| groups.get(i).is_some());
         found && address_groups.into_iter().any(took_part)
@@ -1748,24 +1751,34 @@ impl Filter {
         if self.check_all && may_match.any(later_may_match) {
             return None;
         }
-        let matches = || self.fail.get(fi).and_then(|rx| rx.pattern.is_match(buf)) == Some(true);
-        if !ending.named_exactly && !matches() {
-            return None;
+        // Where Fail2ban turns a failure's host name into addresses (or into none
+        // where it does not resolve): for every failregex tried, and for a failure.
+        // There a match that may name a host is decided unread where its id is an
+        // address: its connection's, which the merge keeps whatever the match names,
+        // or else its own, which two automata show or a search with groups tells.
+        let needs_address = self.check_all || ending.is_failure;
+        let address_groups = ending.address_groups.filter(|_| needs_address);
+        let (rx, groups) = (&mut self.fail[fi], &mut self.address_search);
+        // A match the candidates do not name exactly is confirmed; where it may have
+        // to be shown to name an address, the automata that show it show that it
+        // matches as well, at the confirmation's cost, so they are asked first.
+        let mut shown = None;
+        if !ending.named_exactly {
+            shown = address_groups.map(|_| rx.shows_address(buf));
+            if shown != Some(true) && rx.pattern.is_match(buf) != Some(true) {
+                return None;
+            }
         }
         let closed = ClosedUnread {
             regex_index: fi,
             is_failure: ending.is_failure,
         };
-        // Where Fail2ban turns a failure's host name into addresses (or into none
-        // where it does not resolve): for every failregex tried, and for a failure.
-        // There a match that may name a host is decided unread where its id is an
-        // address: its connection's, which the merge keeps whatever the match names,
-        // or else its own, which only a search with groups tells.
-        let needs_address = self.check_all || ending.is_failure;
-        let address_groups = ending.address_groups.filter(|_| needs_address);
         let (cache, spares) = (&mut self.mlfid_cache, &mut self.spares);
-        let (rx, groups) = (&mut self.fail[fi], &mut self.address_search);
-        let names_address = || address_groups.is_none_or(|a| rx.names_address(buf, a, groups));
+        let names_address = || {
+            address_groups.is_none_or(|a| {
+                shown.unwrap_or_else(|| rx.shows_address(buf)) || rx.names_address(buf, a, groups)
+            })
+        };
         if ending.is_failure {
             return merge::forget(cache, spares, mlfid, names_address).then_some(closed);
         }
