@@ -177,11 +177,13 @@ mod tests {
     use crate::tags;
 
     /// sshd's closes as Fail2ban's stock filter writes them (the user part of
-    /// `mdre-normal-other`, a `Received disconnect` close, an `Accepted` login).
-    const CLOSES: [&str; 3] = [
+    /// `mdre-normal-other`, a `Received disconnect` close, an `Accepted` login), and
+    /// one searched for anywhere in the line (no `^`).
+    const CLOSES: [&str; 4] = [
         r"^(?:Connection (?:closed|reset)|Disconnected) (?:by|from)(?: (?:invalid|authenticating) user <F-USER>\S+|.*?</F-USER>)? <HOST>(?:(?: (?:port \d+|on \S+|\[preauth\])){0,3}\s*|\s*)$",
         r"^Received disconnect from <HOST>(?: (?:port \d+|on \S+)){0,2}:\s*11:",
         r"^Accepted \w+ for <F-USER>\S+</F-USER> from <HOST>(?:\s|$)",
+        r"(?:by|from)(?: user <F-USER>\S+|.*?</F-USER>)? <HOST>(?: port \d+)?\s*$",
     ];
 
     /// Lines that take each branch, and lines made so that a way of the pattern
