@@ -16,7 +16,7 @@ use crate::anchored::{MatchWalk, PrefixWalks};
 use crate::candidates::{Candidates, Possible};
 use crate::date::{DateDetector, TemplateError};
 use crate::faildata::{key, FailData, Interned, Key, Layout, Line, Text, Value, NAMES};
-use crate::host_branch::HostBranch;
+use crate::host_branch::{HostBranch, ADDRESS_GROUPS};
 use crate::merge::{self, KeyOrder, Merged, Spares};
 use crate::mlfid::MlfidCache;
 use crate::pattern::{Groups, Mode, Pattern, PatternError};
@@ -217,7 +217,7 @@ impl Ending {
             named_exactly: named_exactly && superset_is_itself,
             address_groups: rx
                 .has_group("dns")
-                .then(|| ["ip4", "ip6"].map(|name| rx.pattern.group_index(name))),
+                .then(|| ADDRESS_GROUPS.map(|name| rx.pattern.group_index(name))),
         })
     }
 }
@@ -547,7 +547,7 @@ struct Rx {
     /// (see [`twopass::Lease`]).
     lease: twopass::Lease,
     /// What tells that a match names an address without a search with groups, made
-    /// on the first close that asks (see [`Rx::names_address`]); `Some(None)` where
+    /// on the first close that asks (see [`Rx::shows_address`]); `Some(None)` where
     /// the pattern has not the shape for it.
     host_branch: Option<Option<HostBranch>>,
 }

@@ -36,7 +36,7 @@ use crate::twopass::TwoPass;
 
 /// The groups that hold an address: a branch of `H` that always sets one of them is
 /// an address branch.
-const ADDRESS_GROUPS: [&str; 2] = ["ip4", "ip6"];
+pub(crate) const ADDRESS_GROUPS: [&str; 2] = ["ip4", "ip6"];
 /// The groups of `<HOST>`: a top-level part that holds none of them is not `H`.
 const HOST_GROUPS: [&str; 3] = ["ip4", "ip6", "dns"];
 
